@@ -1,0 +1,59 @@
+/* sealift: entry point and subcommand dispatch (DESIGN.md section 4). */
+#include "cli/commands.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"controller", sl_cmd_controller, "run the Kubernetes controller"},
+    {"copy", sl_cmd_copy, "copy an image between registries, preserving digests"},
+    {"sign", sl_cmd_sign, "sign an image digest (cosign format)"},
+    {"verify", sl_cmd_verify, "verify an image's signature against a public key"},
+    {"scan", sl_cmd_scan, "scan an image or OCI layout for vulnerabilities"},
+    {"db", sl_cmd_db, "advisory database tools (db push DIR IMAGE)"},
+    {"policy", sl_cmd_policy, "render admission policies (policy render FILE)"},
+    {"keygen", sl_cmd_keygen, "generate a signing key pair"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sealift <command> [flags]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-11s %s\n", "version", "print the version");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SL_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("sealift %s\n", SL_VERSION);
+        return SL_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return SL_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(cmd, commands[i].name) == 0) {
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            int rc = commands[i].run(argc - 1, argv + 1);
+            curl_global_cleanup();
+            return rc;
+        }
+    }
+    fprintf(stderr, "sealift: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return SL_EXIT_USAGE;
+}

@@ -1,0 +1,56 @@
+/* The controller's HTTP server: one libevent event loop on its own thread, serving routes
+ * registered before start (metrics, health, git push webhooks) and, on a second listener with
+ * TLS, the admission webhook. Handlers run on the event-loop thread and must not block long. */
+#ifndef SL_HTTP_SERVER_H
+#define SL_HTTP_SERVER_H
+
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <stddef.h>
+
+struct sl_http_request {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* decoded path without the query string */
+    const char *query;  /* raw query string or NULL */
+    const char *body;   /* request body (NUL-terminated), length body_len */
+    size_t body_len;
+    void *impl;         /* for sl_http_request_header */
+};
+
+/* Value of a request header (case-insensitive), or NULL. Borrowed. */
+const char *sl_http_request_header(const struct sl_http_request *req, const char *name);
+
+struct sl_http_response {
+    int status;               /* default 200 */
+    const char *content_type; /* default "text/plain; charset=utf-8" */
+    struct sl_buf body;       /* handler appends here */
+};
+
+/* A handler fills resp. Routes match an exact path, or a prefix when the pattern ends in '*'. */
+typedef void (*sl_http_handler_fn)(void *ctx, const struct sl_http_request *req,
+                                   struct sl_http_response *resp);
+
+struct sl_http_server;
+
+struct sl_http_server_opts {
+    const char *addr;          /* "host:port"; port 0 picks a free port */
+    const char *tls_cert_file; /* PEM; both set = TLS, reloaded when the files change */
+    const char *tls_key_file;
+    size_t max_body_bytes;     /* larger bodies get 413; 0 = 1 MiB */
+};
+
+int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_opts *opts,
+                       struct sl_err *err);
+/* Registers a route before sl_http_server_start. method NULL matches any method. */
+void sl_http_server_route(struct sl_http_server *s, const char *method, const char *pattern,
+                          sl_http_handler_fn fn, void *ctx);
+/* Binds and starts serving on a background thread. */
+int sl_http_server_start(struct sl_http_server *s, struct sl_err *err);
+/* The bound "host:port" (after start). Borrowed. */
+const char *sl_http_server_addr(const struct sl_http_server *s);
+/* Stops serving and joins the thread; safe to call twice. */
+void sl_http_server_stop(struct sl_http_server *s);
+void sl_http_server_free(struct sl_http_server *s);
+
+#endif

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds sealift's libFuzzer harnesses (tests/fuzz/fuzz_*.c) with clang, ASan and UBSan in
+# build-fuzz/ and runs each over its seed corpus and then fuzzes it.
+#   hack/fuzz.sh              fuzz every harness for 60 s
+#   hack/fuzz.sh --quick      10 s each (used by hack/test.sh)
+#   hack/fuzz.sh NAME [SECS]  one harness
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=60
+only=""
+case "${1:-}" in
+  --quick) secs=10 ;;
+  "") ;;
+  *) only=$1; secs=${2:-60} ;;
+esac
+build=build-fuzz
+if [ ! -f "$build/build.ninja" ]; then
+  CC=clang meson setup "$build" -Dfuzz=true -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
+fi
+ninja -C "$build" >"$build/ninja.log" 2>&1 || { tail -30 "$build/ninja.log"; exit 1; }
+status=0
+found=0
+for exe in "$build"/tests/fuzz/fuzz_*; do
+  [ -x "$exe" ] || continue
+  name=${exe##*/fuzz_}
+  [ -n "$only" ] && [ "$name" != "$only" ] && continue
+  found=1
+  corpus=tests/fuzz/corpus/$name
+  work=$(mktemp -d)
+  [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+  echo "fuzz $name (${secs}s)"
+  if ! "$exe" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=0 "$work" \
+      >"$build/fuzz_$name.log" 2>&1; then
+    echo "fuzz $name found a crash:"
+    tail -40 "$build/fuzz_$name.log"
+    status=1
+  fi
+  rm -rf "$work"
+done
+[ "$found" = 1 ] || echo "no fuzz harnesses built yet"
+exit $status

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Runs every sealift test: format check, manifest check, a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer, the unit suite, the libFuzzer harnesses for a short time each,
+# and the end-to-end suite against real components. The last line is "N passed, N failed"
+# (", N skipped" when any were skipped); the exit status is non-zero when anything failed.
+#
+#   hack/test.sh            everything
+#   hack/test.sh --unit     only format, manifests, build and unit tests (no services)
+#   SEALIFT_TEST_BUILD=DIR  build directory (default: build-test)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=${SEALIFT_TEST_BUILD:-build-test}
+only_unit=0
+[ "${1:-}" = "--unit" ] && only_unit=1
+
+bash hack/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+step() { # step NAME COMMAND... : runs a check that counts as one test
+  local name=$1; shift
+  echo "==> $name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+  fi
+}
+
+format_check() {
+  local files
+  files=$(git ls-files '*.c' '*.h')
+  [ -z "$files" ] && return 0
+  # shellcheck disable=SC2086
+  clang-format --dry-run -Werror $files
+}
+step "format (clang-format)" format_check
+step "manifests (CRDs and examples)" /usr/bin/python3 hack/check-manifests.py
+
+echo "==> build ($build, address+undefined sanitizers)"
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized >/dev/null ||
+    { echo "meson setup failed"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+fi
+if ! ninja -C "$build" >"$build/ninja.log" 2>&1; then
+  tail -40 "$build/ninja.log"
+  echo "build failed"
+  echo "$passed passed, $((failed + 1)) failed"
+  exit 1
+fi
+
+count_suite() { # count_suite LOGBASE: adds the results of a meson test run to the totals
+  local log="$build/meson-logs/$1.json"
+  [ -f "$log" ] || return 0
+  local counts
+  counts=$(/usr/bin/python3 - "$log" <<'PY'
+import json, sys
+ok = bad = skip = 0
+names = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    r = json.loads(line).get("result", "")
+    if r in ("OK", "EXPECTEDFAIL"):
+        ok += 1
+    elif r == "SKIP":
+        skip += 1
+    else:
+        bad += 1
+        names.append(json.loads(line).get("name", "?"))
+print(ok, bad, skip, " ".join(names))
+PY
+)
+  read -r ok bad skip names <<<"$counts"
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  skipped=$((skipped + skip))
+  [ -n "${names:-}" ] && failures+=($names)
+  return 0
+}
+
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+echo "==> unit tests"
+meson test -C "$build" --suite unit --logbase unit --print-errorlogs --num-processes 2
+count_suite unit
+
+if [ "$only_unit" = 0 ]; then
+  echo "==> fuzz harnesses (libFuzzer, short runs)"
+  step "fuzz harnesses" bash hack/fuzz.sh --quick
+  echo "==> end-to-end tests"
+  meson test -C "$build" --suite e2e --logbase e2e --print-errorlogs --num-processes 1
+  count_suite e2e
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed: ${failures[*]}"
+fi
+line="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
+echo "$line"
+[ "$failed" -eq 0 ]

@@ -2,13 +2,13 @@
  * module overrides the symbol at link time. Each says plainly that the command is unavailable. */
 #include "cli/commands.h"
 
-#define SL_PENDING(fn, name)                                                                   \
-    __attribute__((weak)) int fn(int argc, char **argv)                                        \
-    {                                                                                          \
-        (void)argc;                                                                            \
-        (void)argv;                                                                            \
-        sl_cli_errorf(name, "this command is not available in this build");                    \
-        return SL_EXIT_USAGE;                                                                  \
+#define SL_PENDING(fn, name)                                                                       \
+    __attribute__((weak)) int fn(int argc, char **argv)                                            \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)argv;                                                                                \
+        sl_cli_errorf(name, "this command is not available in this build");                        \
+        return SL_EXIT_USAGE;                                                                      \
     }
 
 SL_PENDING(sl_cmd_controller, "controller")

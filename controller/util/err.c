@@ -44,18 +44,31 @@ void sl_err_clear(struct sl_err *err)
 const char *sl_err_code_name(int code)
 {
     switch (code) {
-    case SL_OK: return "ok";
-    case SL_ENOTFOUND: return "not found";
-    case SL_ECONFLICT: return "conflict";
-    case SL_EEXISTS: return "already exists";
-    case SL_EGONE: return "gone";
-    case SL_EINVAL: return "invalid";
-    case SL_ERETRY: return "transient";
-    case SL_EAUTH: return "unauthorized";
-    case SL_ETOOBIG: return "too big";
-    case SL_EDIGEST: return "digest mismatch";
-    case SL_EUNSUPPORTED: return "unsupported";
-    case SL_ECANCELED: return "canceled";
-    default: return "error";
+    case SL_OK:
+        return "ok";
+    case SL_ENOTFOUND:
+        return "not found";
+    case SL_ECONFLICT:
+        return "conflict";
+    case SL_EEXISTS:
+        return "already exists";
+    case SL_EGONE:
+        return "gone";
+    case SL_EINVAL:
+        return "invalid";
+    case SL_ERETRY:
+        return "transient";
+    case SL_EAUTH:
+        return "unauthorized";
+    case SL_ETOOBIG:
+        return "too big";
+    case SL_EDIGEST:
+        return "digest mismatch";
+    case SL_EUNSUPPORTED:
+        return "unsupported";
+    case SL_ECANCELED:
+        return "canceled";
+    default:
+        return "error";
     }
 }

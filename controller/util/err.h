@@ -10,16 +10,16 @@
 
 enum {
     SL_OK = 0,
-    SL_EFAIL = -1,      /* anything not listed below */
-    SL_ENOTFOUND = -2,  /* 404, missing file, missing key */
-    SL_ECONFLICT = -3,  /* 409 Conflict (stale resourceVersion) */
-    SL_EEXISTS = -4,    /* 409 AlreadyExists */
-    SL_EGONE = -5,      /* 410 Gone / Expired (watch too old) */
-    SL_EINVAL = -6,     /* bad input: 400/422, parse errors, schema errors */
-    SL_ERETRY = -7,     /* transient: 429, 5xx, connection errors; retry with backoff */
-    SL_EAUTH = -8,      /* 401/403 */
-    SL_ETOOBIG = -9,    /* a size cap was hit */
-    SL_EDIGEST = -10,   /* content did not match its digest */
+    SL_EFAIL = -1,     /* anything not listed below */
+    SL_ENOTFOUND = -2, /* 404, missing file, missing key */
+    SL_ECONFLICT = -3, /* 409 Conflict (stale resourceVersion) */
+    SL_EEXISTS = -4,   /* 409 AlreadyExists */
+    SL_EGONE = -5,     /* 410 Gone / Expired (watch too old) */
+    SL_EINVAL = -6,    /* bad input: 400/422, parse errors, schema errors */
+    SL_ERETRY = -7,    /* transient: 429, 5xx, connection errors; retry with backoff */
+    SL_EAUTH = -8,     /* 401/403 */
+    SL_ETOOBIG = -9,   /* a size cap was hit */
+    SL_EDIGEST = -10,  /* content did not match its digest */
     SL_EUNSUPPORTED = -11,
     SL_ECANCELED = -12, /* shutdown requested */
 };
@@ -43,7 +43,7 @@ enum sl_err_class {
 
 struct sl_err {
     enum sl_err_class klass;
-    int code;     /* the SL_E* code that was returned */
+    int code;        /* the SL_E* code that was returned */
     int http_status; /* HTTP status when klass is HTTP/KUBE/REGISTRY, else 0 */
     char msg[SL_ERR_MSG_MAX];
 };

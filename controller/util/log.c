@@ -15,10 +15,14 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *level_name(enum sl_log_level l)
 {
     switch (l) {
-    case SL_LOG_DEBUG: return "debug";
-    case SL_LOG_INFO: return "info";
-    case SL_LOG_WARN: return "warn";
-    default: return "error";
+    case SL_LOG_DEBUG:
+        return "debug";
+    case SL_LOG_INFO:
+        return "info";
+    case SL_LOG_WARN:
+        return "warn";
+    default:
+        return "error";
     }
 }
 
@@ -73,8 +77,8 @@ static void emit(enum sl_log_level level, const struct sl_log_ctx *ctx, const ch
     if (line)
         fprintf(stderr, "%s\n", line);
     else
-        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(unencodable log line)\"}\n",
-                ts, level_name(level));
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(unencodable log line)\"}\n", ts,
+                level_name(level));
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
     free(line);

@@ -1,0 +1,159 @@
+"""SigningKey end to end: real kubectl applies a SigningKey to the stand-in, the controller makes
+it Ready, and the openssl CLI verifies a signature made with the Secret's private key against the
+public key published in the ConfigMap."""
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import unittest
+
+import procs
+from controller import Controller
+from kube import StandIn
+
+SIGNINGKEY = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: vendor-acme}
+---
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {name: release, namespace: vendor-acme}
+spec:
+  mode: Generate
+  algorithm: %(alg)s
+  secretRef: {name: release-key}
+  publicKey: {configMapRef: {name: release-pub}}
+"""
+
+
+class SigningKeyTest(procs.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.kube = StandIn(self.tmp)
+        self.kube.start(self)
+        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.ctl = Controller(self, self.kube.kubeconfig)
+        self.ctl.wait_ready()
+
+    def wait_ready(self, name, ns="vendor-acme"):
+        self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", ns,
+                          f"signingkey/{name}")
+        return json.loads(self.kube.kubectl("get", "-n", ns, f"signingkey/{name}",
+                                            "-o", "json").stdout)
+
+    def openssl_verify(self, alg):
+        sec = json.loads(self.kube.kubectl("get", "-n", "vendor-acme", "secret", "release-key",
+                                           "-o", "json").stdout)
+        cm = json.loads(self.kube.kubectl("get", "-n", "vendor-acme", "configmap",
+                                          "release-pub", "-o", "json").stdout)
+        key = os.path.join(self.tmp, "cosign.key")
+        pub = os.path.join(self.tmp, "cosign.pub")
+        msg = os.path.join(self.tmp, "msg")
+        sig = os.path.join(self.tmp, "msg.sig")
+        with open(key, "wb") as f:
+            f.write(base64.b64decode(sec["data"]["cosign.key"]))
+        with open(pub, "w") as f:
+            f.write(cm["data"]["cosign.pub"])
+        with open(msg, "wb") as f:
+            f.write(b'{"critical":{"image":{"docker-manifest-digest":"sha256:00"}}}')
+        if alg == "ed25519":
+            procs.run(["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", key, "-in", msg,
+                       "-out", sig])
+            cp = procs.run(["openssl", "pkeyutl", "-verify", "-rawin", "-pubin", "-inkey", pub,
+                            "-in", msg, "-sigfile", sig], check=False)
+        else:
+            digest = "-sha384" if alg == "ecdsa-p384" else "-sha256"
+            procs.run(["openssl", "dgst", digest, "-sign", key, "-out", sig, msg])
+            cp = procs.run(["openssl", "dgst", digest, "-verify", pub, "-signature", sig, msg],
+                           check=False)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("Verified", cp.stdout + cp.stderr)
+        # and the wrong message does not verify: the check can fail
+        with open(msg, "ab") as f:
+            f.write(b"x")
+        if alg == "ed25519":
+            cp = procs.run(["openssl", "pkeyutl", "-verify", "-rawin", "-pubin", "-inkey", pub,
+                            "-in", msg, "-sigfile", sig], check=False)
+        else:
+            cp = procs.run(["openssl", "dgst", digest, "-verify", pub, "-signature", sig, msg],
+                           check=False)
+        self.assertNotEqual(cp.returncode, 0)
+        return pub
+
+    def fingerprint(self, pub):
+        cp = subprocess.run(["openssl", "pkey", "-pubin", "-in", pub, "-outform", "DER"],
+                            capture_output=True, check=True)
+        return "sha256:" + hashlib.sha256(cp.stdout).hexdigest()
+
+    def test_generate_ready_and_openssl_verifies(self):
+        for alg in ("ecdsa-p256",):
+            self.kube.kubectl("apply", "-f", "-", input=SIGNINGKEY % {"alg": alg})
+            obj = self.wait_ready("release")
+            pub = self.openssl_verify(alg)
+            st = obj["status"]
+            self.assertEqual(st["algorithm"], alg)
+            self.assertEqual(st["fingerprint"], self.fingerprint(pub))
+            self.assertIn("BEGIN PUBLIC KEY", st["publicKey"])
+            self.assertNotIn("PRIVATE", json.dumps(st))
+            # printer columns show it
+            out = self.kube.kubectl("get", "sigkey", "-n", "vendor-acme").stdout
+            self.assertIn("Generate", out)
+            self.assertIn(st["fingerprint"][:20], out)
+            self.assertIn("True", out)
+            # no private key bytes in the controller log
+            key_b64 = json.loads(self.kube.kubectl(
+                "get", "-n", "vendor-acme", "secret", "release-key", "-o", "json").stdout
+            )["data"]["cosign.key"]
+            key_pem = base64.b64decode(key_b64).decode()
+            body = "".join(key_pem.strip().splitlines()[1:-1])
+            self.assertNotIn(body[:40], self.ctl.proc.output())
+            self.assertNotIn("PRIVATE KEY", self.ctl.proc.output())
+
+    def test_key_survives_reconcile_and_delete(self):
+        self.kube.kubectl("apply", "-f", "-", input=SIGNINGKEY % {"alg": "ed25519"})
+        first = self.wait_ready("release")["status"]["fingerprint"]
+        self.openssl_verify("ed25519")
+        # a spec change triggers a reconcile; the key is never replaced
+        self.kube.kubectl("annotate", "-n", "vendor-acme", "sigkey/release", "touched=1")
+        self.kube.kubectl("patch", "-n", "vendor-acme", "sigkey/release", "--type", "merge",
+                          "-p", '{"spec":{"publicKey":{"configMapRef":{"name":"release-pub2"}}}}')
+        procs.wait_for(lambda: self.kube.kubectl("get", "-n", "vendor-acme", "configmap",
+                                                 "release-pub2", check=False).returncode == 0,
+                       timeout=30, what="second ConfigMap")
+        obj = self.wait_ready("release")
+        self.assertEqual(obj["status"]["fingerprint"], first)
+        # deleting the SigningKey keeps the Secret
+        self.kube.kubectl("delete", "-n", "vendor-acme", "sigkey/release")
+        cp = self.kube.kubectl("get", "-n", "vendor-acme", "secret", "release-key", check=False)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+
+    def test_import_malformed_key_is_not_ready(self):
+        self.kube.kubectl("create", "namespace", "vendor-acme")
+        self.kube.kubectl("create", "secret", "generic", "-n", "vendor-acme", "bad-key",
+                          "--from-literal=cosign.key=-----BEGIN PRIVATE KEY-----\nnonsense\n"
+                          "-----END PRIVATE KEY-----\n")
+        self.kube.kubectl("apply", "-f", "-", input="""
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {name: imported, namespace: vendor-acme}
+spec:
+  mode: Import
+  secretRef: {name: bad-key}
+""")
+        def not_ready():
+            obj = json.loads(self.kube.kubectl("get", "-n", "vendor-acme", "sigkey/imported",
+                                               "-o", "json").stdout)
+            for c in obj.get("status", {}).get("conditions", []):
+                if c["type"] == "Ready" and c["status"] == "False":
+                    return c
+            return None
+        cond = procs.wait_for(not_ready, timeout=30, what="Ready=False on the imported key")
+        self.assertEqual(cond["reason"], "InvalidKey")
+        self.assertIn("bad-key", cond["message"])
+        self.assertTrue(self.ctl.proc.alive())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

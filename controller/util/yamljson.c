@@ -9,7 +9,7 @@
 #include <yaml.h>
 
 /* Caps: a document may not expand (through aliases) to more nodes than this, nor nest deeper. */
-#define YAML_MAX_NODES 4000000
+#define YAML_MAX_NODES 1000000
 #define YAML_MAX_DEPTH 200
 #define YAML_MAX_INPUT ((size_t)16 << 20)
 

@@ -14,7 +14,7 @@ packages=(
   openssl git curl jq python3 python3-yaml python3-kubernetes
   docker-registry skopeo apache2-utils clamav debootstrap
   # code style and benchmarks
-  clang-format wrk hyperfine time
+  clang-format wrk hyperfine time bc
 )
 # Node.js and npm run the CEL evaluator; the machines ship them, else take Debian's.
 if ! command -v npm >/dev/null 2>&1; then

@@ -15,11 +15,20 @@ struct sl_http_request {
     const char *query;  /* raw query string or NULL */
     const char *body;   /* request body (NUL-terminated), length body_len */
     size_t body_len;
-    void *impl;         /* for sl_http_request_header */
+    void *impl; /* for sl_http_request_header */
 };
 
 /* Value of a request header (case-insensitive), or NULL. Borrowed. */
 const char *sl_http_request_header(const struct sl_http_request *req, const char *name);
+
+/* Adds a header to the response of req (e.g. "Retry-After", "WWW-Authenticate"); call from the
+ * handler. Content-Type comes from sl_http_response. Returns 0, or SL_EINVAL for a NULL argument
+ * or a value with CR/LF. Strings are copied. */
+int sl_http_request_add_response_header(const struct sl_http_request *req, const char *name,
+                                        const char *value);
+
+/* The peer's numeric IP address, for logs. Borrowed; valid during the handler; may be NULL. */
+const char *sl_http_request_peer(const struct sl_http_request *req);
 
 struct sl_http_response {
     int status;               /* default 200 */
@@ -37,7 +46,7 @@ struct sl_http_server_opts {
     const char *addr;          /* "host:port"; port 0 picks a free port */
     const char *tls_cert_file; /* PEM; both set = TLS, reloaded when the files change */
     const char *tls_key_file;
-    size_t max_body_bytes;     /* larger bodies get 413; 0 = 1 MiB */
+    size_t max_body_bytes; /* larger bodies get 413; 0 = 1 MiB */
 };
 
 int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_opts *opts,
@@ -45,6 +54,9 @@ int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_
 /* Registers a route before sl_http_server_start. method NULL matches any method. */
 void sl_http_server_route(struct sl_http_server *s, const char *method, const char *pattern,
                           sl_http_handler_fn fn, void *ctx);
+/* How often (at most) a new TLS connection checks whether the cert/key files changed; default
+ * 2000 ms, 0 = on every new connection (tests). Call before sl_http_server_start. */
+void sl_http_server_set_tls_reload_interval_ms(struct sl_http_server *s, int interval_ms);
 /* Binds and starts serving on a background thread. */
 int sl_http_server_start(struct sl_http_server *s, struct sl_err *err);
 /* The bound "host:port" (after start). Borrowed. */

@@ -8,11 +8,11 @@
 #include <stdbool.h>
 
 /* Sets (adds or updates) condition `type` in status["conditions"] (created when missing).
- * cond_status is "True", "False" or "Unknown"; now is an RFC 3339 time (NULL = current time).
- * Returns true when anything changed. */
-bool sl_condition_set(json_t *status, const char *type, const char *cond_status,
-                      const char *reason, const char *message, long long observed_generation,
-                      const char *now);
+ * cond_status is "True", "False" or "Unknown"; now is an RFC 3339 time (NULL = current time);
+ * observed_generation < 0 leaves observedGeneration out. status must be a JSON object (else
+ * nothing happens). Returns true when anything changed. */
+bool sl_condition_set(json_t *status, const char *type, const char *cond_status, const char *reason,
+                      const char *message, long long observed_generation, const char *now);
 /* Removes condition `type`; returns true when it was present. */
 bool sl_condition_remove(json_t *status, const char *type);
 /* Borrowed condition object, or NULL. */

@@ -17,6 +17,7 @@ int sl_err_set(struct sl_err *err, int code, enum sl_err_class klass, const char
                 *p = ' ';
         err->klass = klass;
         err->code = code;
+        err->http_status = 0; /* callers that have one set it after this call */
     }
     return code;
 }

@@ -86,8 +86,9 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
 {
     struct fetch_ctx *c = payload;
     const struct sl_git_auth *a = c->auth;
-    /* libgit2 asks again when credentials are rejected: answer once, then give up */
-    if (++c->credential_calls > 1) {
+    /* libgit2 asks on every new connection of a fetch (smart HTTP uses several) and again when
+     * credentials are rejected: answer a few times, then give up instead of looping */
+    if (++c->credential_calls > 6) {
         snprintf(c->problem, sizeof(c->problem), "credentials were rejected");
         c->problem_code = SL_EAUTH;
         return GIT_EAUTH;

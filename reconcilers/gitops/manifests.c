@@ -132,6 +132,7 @@ static void load_doc(struct sl_manifest_set *out, json_t *seen, const char *path
     }
     char *where = sl_xasprintf("%s:%zu", path, line);
     json_object_set_new(seen, key, json_string(where));
+    json_array_append_new(out->sources, json_string(where));
     free(where);
     free(key);
 
@@ -153,7 +154,9 @@ int sl_manifests_load(struct sl_manifest_set *out, const struct sl_git_file *fil
                       const char *source_ns, const char *controller_ns)
 {
     out->objects = json_array();
+    out->sources = json_array();
     out->errors = json_array();
+    out->failed_files = json_array();
     json_t *seen = json_object();
     for (size_t i = 0; i < count; i++) {
         struct sl_yaml_doc *docs = NULL;
@@ -161,6 +164,7 @@ int sl_manifests_load(struct sl_manifest_set *out, const struct sl_git_file *fil
         struct sl_err err = {0};
         if (sl_yaml_parse_all(&docs, &n, files[i].content, files[i].len, &err) != 0) {
             add_error(out->errors, files[i].path, 0, "%s", err.msg);
+            json_array_append_new(out->failed_files, json_string(files[i].path));
             continue;
         }
         for (size_t d = 0; d < n; d++) {
@@ -178,6 +182,8 @@ int sl_manifests_load(struct sl_manifest_set *out, const struct sl_git_file *fil
 void sl_manifest_set_clear(struct sl_manifest_set *set)
 {
     json_decref(set->objects);
+    json_decref(set->sources);
     json_decref(set->errors);
-    set->objects = set->errors = NULL;
+    json_decref(set->failed_files);
+    set->objects = set->sources = set->errors = set->failed_files = NULL;
 }

@@ -18,7 +18,9 @@
 
 struct sl_manifest_set {
     json_t *objects; /* array of objects to apply (metadata.namespace filled in) */
+    json_t *sources; /* array of strings "path:line", where objects[i] was defined */
     json_t *errors;  /* array of strings "path:line: problem" */
+    json_t *failed_files; /* array of paths of files that could not be parsed at all */
 };
 
 /* Loads files (borrowed) for a GitSource in namespace source_ns, with the controller running

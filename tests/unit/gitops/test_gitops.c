@@ -3,6 +3,7 @@
 #include "check.h"
 #include "gitops/gitfetch.h"
 #include "gitops/manifests.h"
+#include "gitops/webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,12 +180,30 @@ static void test_manifest_rules(void)
     sl_manifest_set_clear(&set);
 }
 
+static void test_webhook_authentication(void)
+{
+    const char *body = "{\"ref\":\"refs/heads/main\"}";
+    size_t len = strlen(body);
+    /* HMAC-SHA256 computed independently (Python hmac module) */
+    const char *good = "sha256=232a5e067b6a5aa567ed5a1d21a0dffaf6ef0eeecb6bd9bcf43b3d5ef3fc4f43";
+    CHECK(sl_gitsource_webhook_authentic("s3cret", good, NULL, body, len));
+    CHECK(!sl_gitsource_webhook_authentic("other", good, NULL, body, len));
+    CHECK(!sl_gitsource_webhook_authentic("s3cret", good, NULL, "{}", 2));
+    CHECK(!sl_gitsource_webhook_authentic("s3cret", "sha256=00", NULL, body, len));
+    CHECK(!sl_gitsource_webhook_authentic("s3cret", NULL, NULL, body, len));
+    CHECK(sl_gitsource_webhook_authentic("s3cret", NULL, "s3cret", body, len));
+    CHECK(!sl_gitsource_webhook_authentic("s3cret", NULL, "s3cre", body, len));
+    CHECK(!sl_gitsource_webhook_authentic("", NULL, "", body, len));
+    CHECK(!sl_gitsource_webhook_authentic(NULL, good, NULL, body, len));
+}
+
 int main(void)
 {
     setup_repo();
     RUN(test_fetch_branch_and_read);
     RUN(test_tag_default_branch_and_errors);
     RUN(test_manifest_rules);
+    RUN(test_webhook_authentication);
     sh("rm -rf '%s'", tmp);
     return CHECK_EXIT();
 }

@@ -1,0 +1,781 @@
+/* HTTP(S) server on libevent's evhttp.
+ *
+ * Shape: sl_http_server_start() binds a listening socket, builds an event_base and an evhttp on
+ * the calling thread, then runs event_base_dispatch() on a dedicated pthread. Every request goes
+ * through one generic callback (on_request) that decodes the path, picks a route (routes.c:
+ * exact path beats the longest '*' prefix; 404 when no pattern matches, 405 with an Allow header
+ * when the path is known but not for this method), exposes the body as a NUL-terminated string,
+ * calls the handler and sends its sl_http_response. Limits: request bodies above max_body_bytes
+ * get 413 (evhttp_set_max_body_size, plus our own check for chunked bodies), headers above
+ * SL_HTTP_MAX_HEADER_BYTES are refused, and a connection idle or stalled for SL_HTTP_TIMEOUT_S
+ * seconds is closed, so slow clients cost a socket but never the loop. Keep-alive is libevent's.
+ *
+ * TLS: with cert and key files, every accepted connection gets an OpenSSL bufferevent made from
+ * the current SSL_CTX (TLS 1.2+, ECDHE AEAD suites for 1.2). On a new connection, at most once
+ * per reload interval (default SL_HTTP_TLS_RELOAD_MS), the files' identity (inode, size, mtime,
+ * ctime) is compared with the last one seen; a change loads a fresh SSL_CTX and swaps it in. A
+ * reload that fails (missing file, key not matching the certificate) logs an error and keeps
+ * the old context; the files are tried again once they change again.
+ *
+ * Threads: sl_http_server_new/route/start/stop/free are called from one controlling thread
+ * (start and stop also take an internal lock, so a stray second stop is harmless). route() is
+ * only allowed before start. Handlers, the TLS reload and every evhttp object run on the loop
+ * thread only; the SSL_CTX pointer is read and swapped only there, and each SSL holds its own
+ * reference to the context it was made from, so swapping never frees a context in use.
+ * stop() wakes the loop from the calling thread through a user event (event_active is
+ * thread-safe once evthread_use_pthreads() ran, which start() ensures), joins the thread, then
+ * frees the evhttp (closing open connections) and the base. Never call stop() from a handler.
+ * The process ignores SIGPIPE from the first start on (a peer closing mid-write must not kill
+ * the controller), unless a handler for it is already installed. */
+#include "http/server.h"
+#include "http/routes.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SL_HTTP_DEFAULT_MAX_BODY ((size_t)1 << 20)
+#define SL_HTTP_MAX_HEADER_BYTES (64 * 1024)
+#define SL_HTTP_TIMEOUT_S        30
+#define SL_HTTP_TLS_RELOAD_MS    2000
+#define SL_HTTP_LISTEN_BACKLOG   1024
+/* Bodies up to this size are copied into the reply; larger ones are handed over by reference. */
+#define SL_HTTP_COPY_BODY_MAX 16384
+#define SL_HTTP_ADDR_MAX      (NI_MAXHOST + 16)
+
+/* What identifies one version of a file on disk. */
+struct file_stamp {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+    int exists;
+};
+
+struct sl_http_server {
+    /* configuration, fixed after new() */
+    char *addr_opt;
+    char *cert_file;
+    char *key_file;
+    size_t max_body_bytes;
+    int tls_reload_ms;
+    struct sl_http_routes routes;
+
+    /* lifecycle, under life_lock */
+    pthread_mutex_t life_lock;
+    int running;
+    pthread_t thread;
+    char bound[SL_HTTP_ADDR_MAX];
+
+    /* loop objects; touched by the loop thread while running, by start/stop otherwise */
+    struct event_base *base;
+    struct evhttp *http;
+    struct event *stop_ev;
+
+    /* TLS state: loop thread only while running */
+    SSL_CTX *ssl_ctx;
+    struct file_stamp cert_seen;
+    struct file_stamp key_seen;
+    int64_t tls_checked_ms;
+};
+
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+static int threads_ok;
+
+static void init_threads(void)
+{
+    threads_ok = evthread_use_pthreads() == 0;
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof(ign));
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGPIPE, &ign, NULL);
+    }
+}
+
+/* ---- requests and responses ---- */
+
+const char *sl_http_request_header(const struct sl_http_request *req, const char *name)
+{
+    if (!req || !req->impl || !name)
+        return NULL;
+    struct evhttp_request *ereq = req->impl;
+    return evhttp_find_header(evhttp_request_get_input_headers(ereq), name);
+}
+
+int sl_http_request_add_response_header(const struct sl_http_request *req, const char *name,
+                                        const char *value)
+{
+    if (!req || !req->impl || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return SL_EINVAL;
+    struct evhttp_request *ereq = req->impl;
+    if (evhttp_add_header(evhttp_request_get_output_headers(ereq), name, value) != 0)
+        return SL_EINVAL;
+    return 0;
+}
+
+const char *sl_http_request_peer(const struct sl_http_request *req)
+{
+    if (!req || !req->impl)
+        return NULL;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req->impl);
+    if (!conn)
+        return NULL;
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(conn, &host, &port);
+    return host;
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    }
+    return "UNKNOWN";
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    }
+    if (status >= 200 && status < 300)
+        return "OK";
+    if (status >= 400 && status < 500)
+        return "Client Error";
+    if (status >= 500)
+        return "Server Error";
+    return "Status";
+}
+
+static void free_reference(const void *data, size_t len, void *arg)
+{
+    free((void *)data);
+}
+
+static void send_reply(struct evhttp_request *ereq, int status, const char *content_type,
+                       struct sl_buf *body)
+{
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(ereq);
+    /* 1xx would need protocol support evhttp lacks; an out-of-range status is a handler bug */
+    if (status < 200 || status > 599)
+        status = 500;
+    evhttp_add_header(headers, "Content-Type",
+                      content_type ? content_type : "text/plain; charset=utf-8");
+    evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+    struct evbuffer *out = evhttp_request_get_output_buffer(ereq);
+    if (body && body->len > SL_HTTP_COPY_BODY_MAX) {
+        size_t len = 0;
+        char *data = sl_buf_steal(body, &len);
+        if (evbuffer_add_reference(out, data, len, free_reference, NULL) != 0)
+            free(data);
+    } else if (body && body->len) {
+        evbuffer_add(out, body->data, body->len);
+    }
+    evhttp_send_reply(ereq, status, reason_phrase(status), NULL);
+}
+
+static void send_text(struct evhttp_request *ereq, int status, const char *text)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    sl_buf_append_str(&b, text);
+    send_reply(ereq, status, NULL, &b);
+    sl_buf_free(&b);
+}
+
+static void on_request(struct evhttp_request *ereq, void *arg)
+{
+    struct sl_http_server *s = arg;
+    const char *method = method_name(evhttp_request_get_command(ereq));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
+    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+    size_t raw_len = raw_path ? strlen(raw_path) : 0;
+    char stack_path[1024];
+    char *path = stack_path, *heap_path = NULL;
+    size_t path_len = 0;
+    struct sl_http_response resp;
+    sl_buf_init(&resp.body, 0);
+    resp.status = 200;
+    resp.content_type = NULL;
+
+    if (raw_len + 2 > sizeof(stack_path))
+        path = heap_path = sl_xmalloc(raw_len + 2);
+    if (!uri || sl_http_path_decode(path, raw_len + 2, &path_len, raw_path) != 0) {
+        send_text(ereq, 400, "bad request path\n");
+        goto done;
+    }
+
+    const struct sl_http_route *route = NULL;
+    int rc = sl_http_routes_find(&route, &s->routes, method, path);
+    if (rc == SL_ENOTFOUND) {
+        send_text(ereq, 404, "404 page not found\n");
+        goto done;
+    }
+    if (rc != 0) {
+        char allow[256];
+        sl_http_routes_allow(allow, sizeof(allow), &s->routes, path);
+        evhttp_add_header(evhttp_request_get_output_headers(ereq), "Allow", allow);
+        send_text(ereq, 405, "405 method not allowed\n");
+        goto done;
+    }
+
+    struct evbuffer *in = evhttp_request_get_input_buffer(ereq);
+    size_t body_len = evbuffer_get_length(in);
+    const char *body = "";
+    /* evhttp enforces the cap on Content-Length and chunk sizes; this catches anything else */
+    if (body_len > s->max_body_bytes) {
+        send_text(ereq, 413, "request body too large\n");
+        goto done;
+    }
+    if (body_len) {
+        /* one NUL after the data, then one contiguous block: handlers get a C string */
+        evbuffer_add(in, "", 1);
+        body = (const char *)evbuffer_pullup(in, -1);
+    }
+    struct sl_http_request req = {
+        .method = method,
+        .path = path,
+        .query = evhttp_uri_get_query(uri),
+        .body = body,
+        .body_len = body_len,
+        .impl = ereq,
+    };
+    route->fn(route->ctx, &req, &resp);
+    send_reply(ereq, resp.status, resp.content_type, &resp.body);
+
+done:
+    sl_buf_free(&resp.body);
+    free(heap_path);
+}
+
+/* ---- TLS ---- */
+
+static int tls_fail(struct sl_err *err, const char *what, const char *file)
+{
+    /* the first queued error names the cause ("no start line"), the last one the step */
+    char first[160] = "", last[160] = "";
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0) {
+        if (!first[0])
+            ERR_error_string_n(e, first, sizeof(first));
+        else
+            ERR_error_string_n(e, last, sizeof(last));
+    }
+    return sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "%s%s%s: %s%s%s", what, file ? " " : "",
+                      file ? file : "", first[0] ? first : "failed", last[0] ? "; " : "", last);
+}
+
+/* Builds a server SSL_CTX from PEM files; *out is the caller's (SSL_CTX_free). */
+static int tls_ctx_new(SSL_CTX **out, const char *cert_file, const char *key_file,
+                       struct sl_err *err)
+{
+    int rc = SL_EFAIL;
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        rc = tls_fail(err, "creating TLS context", NULL);
+        goto done;
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+        rc = tls_fail(err, "setting minimum TLS version", NULL);
+        goto done;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_set_cipher_list(ctx,
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+        rc = tls_fail(err, "setting TLS 1.2 ciphers", NULL);
+        goto done;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        rc = tls_fail(err, "loading certificate", cert_file);
+        goto done;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        rc = tls_fail(err, "loading private key", key_file);
+        goto done;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        rc = tls_fail(err, "private key does not match certificate", cert_file);
+        goto done;
+    }
+    static const unsigned char sid_ctx[] = "sealift-http";
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    *out = ctx;
+    ctx = NULL;
+    rc = 0;
+done:
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
+static void file_stamp_get(struct file_stamp *out, const char *path)
+{
+    struct stat st;
+    memset(out, 0, sizeof(*out));
+    if (stat(path, &st) != 0)
+        return;
+    out->exists = 1;
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    out->size = st.st_size;
+    out->mtime = st.st_mtim;
+    out->ctime = st.st_ctim;
+}
+
+static int file_stamp_eq(const struct file_stamp *a, const struct file_stamp *b)
+{
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Loop thread only. Swaps in a new SSL_CTX when the cert or key file changed. */
+static void tls_maybe_reload(struct sl_http_server *s)
+{
+    int64_t now = sl_mono_ms();
+    if (s->tls_checked_ms && now - s->tls_checked_ms < s->tls_reload_ms)
+        return;
+    s->tls_checked_ms = now;
+    struct file_stamp cert, key;
+    /* stamps are taken before reading, so a write racing the load is seen on the next check */
+    file_stamp_get(&cert, s->cert_file);
+    file_stamp_get(&key, s->key_file);
+    if (file_stamp_eq(&cert, &s->cert_seen) && file_stamp_eq(&key, &s->key_seen))
+        return;
+    s->cert_seen = cert;
+    s->key_seen = key;
+    struct sl_err err;
+    sl_err_clear(&err);
+    SSL_CTX *fresh = NULL;
+    if (tls_ctx_new(&fresh, s->cert_file, s->key_file, &err) != 0) {
+        sl_log_kv(SL_LOG_ERROR, NULL, "TLS certificate reload failed; keeping the previous one",
+                  "error", err.msg, "addr", s->bound, NULL);
+        return;
+    }
+    SSL_CTX_free(s->ssl_ctx);
+    s->ssl_ctx = fresh;
+    sl_log_kv(SL_LOG_INFO, NULL, "TLS certificate reloaded", "cert", s->cert_file, "addr", s->bound,
+              NULL);
+}
+
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+    struct sl_http_server *s = arg;
+    tls_maybe_reload(s);
+    SSL *ssl = SSL_new(s->ssl_ctx);
+    struct bufferevent *bev = NULL;
+    if (ssl)
+        bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        /* evhttp would fall back to a plaintext bufferevent on NULL; never serve TLS ports in
+         * clear. This only happens when memory is exhausted, which sealift does not survive. */
+        fprintf(stderr, "sealift: out of memory creating a TLS connection\n");
+        abort();
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+/* ---- listening socket ---- */
+
+/* Splits "host:port", "[v6]:port" or ":port" into host (possibly "") and port. */
+static int parse_addr(char *host, size_t host_size, char *port, size_t port_size, const char *addr,
+                      struct sl_err *err)
+{
+    const char *colon, *h = addr;
+    size_t hlen;
+    if (!addr)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "listen address missing");
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "listen address %s: want [ipv6]:port",
+                              addr);
+        h = addr + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "listen address %s: want host:port",
+                              addr);
+        hlen = (size_t)(colon - addr);
+    }
+    const char *p = colon + 1;
+    char *end = NULL;
+    errno = 0;
+    long pn = strtol(p, &end, 10);
+    if (!*p || *end || errno || pn < 0 || pn > 65535 || hlen >= host_size)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "listen address %s: bad port or host",
+                          addr);
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    snprintf(port, port_size, "%ld", pn);
+    return 0;
+}
+
+static int bind_one(int *out, const struct sockaddr *sa, socklen_t salen, int dual_stack)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &zero : &one, sizeof(int));
+    /* Accepted sockets inherit this on Linux. Without it, a TLS reply (header and body are
+     * separate records) waits on Nagle plus the client's delayed ACK: ~40 ms per request. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (bind(fd, sa, salen) != 0 || listen(fd, SL_HTTP_LISTEN_BACKLOG) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *out = fd;
+    return 0;
+}
+
+static void format_bound(char *out, size_t n, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(out, n, "?");
+        return;
+    }
+    if (ss.ss_family == AF_INET6)
+        snprintf(out, n, "[%s]:%s", host, serv);
+    else
+        snprintf(out, n, "%s:%s", host, serv);
+}
+
+/* Binds and listens on addr; *out is a non-blocking listening socket. */
+static int listen_on(int *out, const char *addr, struct sl_err *err)
+{
+    char host[NI_MAXHOST], port[16];
+    int rc = parse_addr(host, sizeof(host), port, sizeof(port), addr, err);
+    if (rc != 0)
+        return rc;
+    int e;
+    if (!host[0]) {
+        /* all interfaces: one dual-stack IPv6 socket, or IPv4 only where IPv6 is absent */
+        struct sockaddr_in6 a6;
+        memset(&a6, 0, sizeof(a6));
+        a6.sin6_family = AF_INET6;
+        a6.sin6_addr = in6addr_any;
+        a6.sin6_port = htons((uint16_t)strtol(port, NULL, 10));
+        e = bind_one(out, (struct sockaddr *)&a6, sizeof(a6), 1);
+        if (e == -EAFNOSUPPORT || e == -EADDRNOTAVAIL) {
+            struct sockaddr_in a4;
+            memset(&a4, 0, sizeof(a4));
+            a4.sin_family = AF_INET;
+            a4.sin_addr.s_addr = htonl(INADDR_ANY);
+            a4.sin_port = a6.sin6_port;
+            e = bind_one(out, (struct sockaddr *)&a4, sizeof(a4), 0);
+        }
+        if (e != 0)
+            return sl_err_set(err, SL_EFAIL, SL_ERRC_OS, "listen on %s: %s", addr, strerror(-e));
+        return 0;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "listen address %s: %s", addr,
+                          gai_strerror(gai));
+    e = -EADDRNOTAVAIL;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        e = bind_one(out, ai->ai_addr, ai->ai_addrlen, 0);
+        if (e == 0)
+            break;
+    }
+    freeaddrinfo(res);
+    if (e != 0)
+        return sl_err_set(err, SL_EFAIL, SL_ERRC_OS, "listen on %s: %s", addr, strerror(-e));
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_opts *opts,
+                       struct sl_err *err)
+{
+    if (!opts || !opts->addr || !*opts->addr)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "http server: listen address missing");
+    int have_cert = opts->tls_cert_file && *opts->tls_cert_file;
+    int have_key = opts->tls_key_file && *opts->tls_key_file;
+    if (have_cert != have_key)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "http server %s: TLS needs both a certificate and a key file",
+                          opts->addr);
+    struct sl_http_server *s = sl_xcalloc(1, sizeof(*s));
+    s->addr_opt = sl_xstrdup(opts->addr);
+    if (have_cert) {
+        s->cert_file = sl_xstrdup(opts->tls_cert_file);
+        s->key_file = sl_xstrdup(opts->tls_key_file);
+    }
+    s->max_body_bytes = opts->max_body_bytes ? opts->max_body_bytes : SL_HTTP_DEFAULT_MAX_BODY;
+    s->tls_reload_ms = SL_HTTP_TLS_RELOAD_MS;
+    sl_http_routes_init(&s->routes);
+    pthread_mutex_init(&s->life_lock, NULL);
+    *out = s;
+    return 0;
+}
+
+void sl_http_server_set_tls_reload_interval_ms(struct sl_http_server *s, int interval_ms)
+{
+    if (s && interval_ms >= 0)
+        s->tls_reload_ms = interval_ms;
+}
+
+void sl_http_server_route(struct sl_http_server *s, const char *method, const char *pattern,
+                          sl_http_handler_fn fn, void *ctx)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->life_lock);
+    if (s->running)
+        sl_log_error(NULL, "http server %s: route %s added after start; ignored", s->bound,
+                     pattern ? pattern : "(null)");
+    else
+        sl_http_routes_add(&s->routes, method, pattern, fn, ctx);
+    pthread_mutex_unlock(&s->life_lock);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct sl_http_server *s = arg;
+    event_base_loopbreak(s->base);
+}
+
+static void *loop_main(void *arg)
+{
+    struct sl_http_server *s = arg;
+    event_base_dispatch(s->base);
+    return NULL;
+}
+
+/* Frees the loop objects; the loop thread must not be running. */
+static void teardown(struct sl_http_server *s)
+{
+    if (s->http)
+        evhttp_free(s->http);
+    if (s->stop_ev)
+        event_free(s->stop_ev);
+    if (s->base)
+        event_base_free(s->base);
+    SSL_CTX_free(s->ssl_ctx);
+    s->http = NULL;
+    s->stop_ev = NULL;
+    s->base = NULL;
+    s->ssl_ctx = NULL;
+    memset(&s->cert_seen, 0, sizeof(s->cert_seen));
+    memset(&s->key_seen, 0, sizeof(s->key_seen));
+    s->tls_checked_ms = 0;
+}
+
+int sl_http_server_start(struct sl_http_server *s, struct sl_err *err)
+{
+    int rc = SL_EFAIL, fd = -1;
+    pthread_mutex_lock(&s->life_lock);
+    if (s->running) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INTERNAL, "http server %s already running",
+                        s->bound);
+        pthread_mutex_unlock(&s->life_lock);
+        return rc;
+    }
+    pthread_once(&threads_once, init_threads);
+    if (!threads_ok) {
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_INTERNAL, "libevent: no pthreads support");
+        goto done;
+    }
+    if (s->cert_file) {
+        file_stamp_get(&s->cert_seen, s->cert_file);
+        file_stamp_get(&s->key_seen, s->key_file);
+        rc = tls_ctx_new(&s->ssl_ctx, s->cert_file, s->key_file, err);
+        if (rc != 0)
+            goto done;
+        s->tls_checked_ms = sl_mono_ms();
+    }
+    rc = listen_on(&fd, s->addr_opt, err);
+    if (rc != 0)
+        goto done;
+    format_bound(s->bound, sizeof(s->bound), fd);
+
+    rc = SL_EFAIL;
+    s->base = event_base_new();
+    s->http = s->base ? evhttp_new(s->base) : NULL;
+    s->stop_ev = s->base ? event_new(s->base, -1, 0, on_stop, s) : NULL;
+    if (!s->http || !s->stop_ev) {
+        sl_err_set(err, SL_EFAIL, SL_ERRC_INTERNAL, "http server %s: libevent setup failed",
+                   s->bound);
+        goto done;
+    }
+    evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)s->max_body_bytes);
+    evhttp_set_max_headers_size(s->http, SL_HTTP_MAX_HEADER_BYTES);
+    evhttp_set_timeout(s->http, SL_HTTP_TIMEOUT_S);
+    /* answer 413 to oversized bodies instead of resetting the connection mid-upload */
+    evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_default_content_type(s->http, "text/plain; charset=utf-8");
+    if (s->ssl_ctx)
+        evhttp_set_bevcb(s->http, tls_bevcb, s);
+    if (!evhttp_accept_socket_with_handle(s->http, fd)) {
+        sl_err_set(err, SL_EFAIL, SL_ERRC_INTERNAL, "http server %s: cannot accept", s->bound);
+        goto done;
+    }
+    fd = -1; /* the evhttp listener owns it now */
+    if (pthread_create(&s->thread, NULL, loop_main, s) != 0) {
+        sl_err_set(err, SL_EFAIL, SL_ERRC_OS, "http server %s: cannot start thread", s->bound);
+        goto done;
+    }
+    s->running = 1;
+    sl_log_kv(SL_LOG_INFO, NULL, "http server listening", "addr", s->bound, "tls",
+              s->ssl_ctx ? "true" : "false", NULL);
+    rc = 0;
+done:
+    if (rc != 0) {
+        if (fd >= 0)
+            close(fd);
+        teardown(s);
+        s->bound[0] = '\0';
+    }
+    pthread_mutex_unlock(&s->life_lock);
+    return rc;
+}
+
+const char *sl_http_server_addr(const struct sl_http_server *s)
+{
+    return s ? s->bound : "";
+}
+
+void sl_http_server_stop(struct sl_http_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->life_lock);
+    if (s->running) {
+        event_active(s->stop_ev, 0, 0);
+        pthread_join(s->thread, NULL);
+        teardown(s);
+        s->running = 0;
+        sl_log_kv(SL_LOG_INFO, NULL, "http server stopped", "addr", s->bound, NULL);
+    }
+    pthread_mutex_unlock(&s->life_lock);
+}
+
+void sl_http_server_free(struct sl_http_server *s)
+{
+    if (!s)
+        return;
+    sl_http_server_stop(s);
+    sl_http_routes_free(&s->routes);
+    pthread_mutex_destroy(&s->life_lock);
+    free(s->addr_opt);
+    free(s->cert_file);
+    free(s->key_file);
+    free(s);
+}

@@ -1,0 +1,885 @@
+/* Kubernetes REST client over libcurl: one easy handle per call, connections, DNS and TLS
+ * sessions shared through a curl share handle. */
+#include "kube/client.h"
+#include "kube/internal.h"
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONNECT_TIMEOUT_S 10
+#define REQUEST_TIMEOUT_S 60
+/* a watch without a server-side timeout that receives nothing for this long is dead */
+#define WATCH_IDLE_S   300
+#define TOKEN_FILE_MAX ((size_t)1 << 20)
+
+struct sl_kube_client {
+    struct sl_kube_config *cfg; /* cfg->token guarded by token_lock (re-read on 401) */
+    char *user_agent;
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t token_lock;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_OK;
+
+static void curl_init_once(void)
+{
+    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *userp)
+{
+    (void)handle;
+    (void)access;
+    struct sl_kube_client *c = userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *userp)
+{
+    (void)handle;
+    struct sl_kube_client *c = userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_unlock(&c->share_locks[data]);
+}
+
+int sl_kube_client_new(struct sl_kube_client **out, const struct sl_kube_config *cfg,
+                       const char *user_agent, struct sl_err *err)
+{
+    if (!cfg || !cfg->server || !*cfg->server)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "kube client: no server configured");
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_result != CURLE_OK)
+        return sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl init failed: %s",
+                            curl_easy_strerror(curl_init_result));
+    struct sl_kube_client *c = sl_xcalloc(1, sizeof(*c));
+    c->cfg = sl_kube_config_dup(cfg);
+    c->user_agent = user_agent ? sl_xstrdup(user_agent) : sl_xstrdup("sealift/" SL_VERSION);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_locks[i], NULL);
+    pthread_mutex_init(&c->token_lock, NULL);
+    c->share = curl_share_init();
+    if (!c->share) {
+        sl_kube_client_free(c);
+        return sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl_share_init failed");
+    }
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    *out = c;
+    return 0;
+}
+
+void sl_kube_client_free(struct sl_kube_client *c)
+{
+    if (!c)
+        return;
+    if (c->share)
+        curl_share_cleanup(c->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->share_locks[i]);
+    pthread_mutex_destroy(&c->token_lock);
+    sl_kube_config_free(c->cfg);
+    free(c->user_agent);
+    free(c);
+}
+
+const char *sl_kube_client_namespace(const struct sl_kube_client *c)
+{
+    return c->cfg->namespace;
+}
+
+/* ---- URLs ---- */
+
+char *sl_kube_url_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = sl_xmalloc(n * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out[o++] = (char)ch;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void append_escaped(struct sl_buf *b, const char *s)
+{
+    char *e = sl_kube_url_escape(s);
+    sl_buf_append_str(b, e);
+    free(e);
+}
+
+char *sl_kube_build_path(const struct sl_kube_resource *res, const char *ns, const char *name,
+                         const char *subresource, const char *const *query)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    if (res->group && res->group[0]) {
+        sl_buf_append_str(&b, "/apis/");
+        sl_buf_append_str(&b, res->group);
+        sl_buf_append_str(&b, "/");
+    } else {
+        sl_buf_append_str(&b, "/api/");
+    }
+    sl_buf_append_str(&b, res->version);
+    if (res->namespaced && ns && *ns) {
+        sl_buf_append_str(&b, "/namespaces/");
+        append_escaped(&b, ns);
+    }
+    sl_buf_append_str(&b, "/");
+    sl_buf_append_str(&b, res->plural);
+    if (name && *name) {
+        sl_buf_append_str(&b, "/");
+        append_escaped(&b, name);
+    }
+    if (subresource && *subresource) {
+        sl_buf_append_str(&b, "/");
+        sl_buf_append_str(&b, subresource);
+    }
+    char sep = '?';
+    for (size_t i = 0; query && query[i]; i += 2) {
+        if (!query[i + 1])
+            continue;
+        sl_buf_append(&b, &sep, 1);
+        sep = '&';
+        sl_buf_append_str(&b, query[i]);
+        sl_buf_append_str(&b, "=");
+        append_escaped(&b, query[i + 1]);
+    }
+    return sl_buf_steal(&b, NULL);
+}
+
+/* ---- errors ---- */
+
+int sl_kube_error_from_response(long http_status, const char *body, struct sl_err *err)
+{
+    int code;
+    json_t *status = NULL;
+    const char *reason = NULL, *message = NULL;
+    if (body && *body) {
+        status = json_loads(body, 0, NULL);
+        if (json_is_object(status)) {
+            reason = json_string_value(json_object_get(status, "reason"));
+            message = json_string_value(json_object_get(status, "message"));
+        }
+    }
+    switch (http_status) {
+    case 404:
+        code = SL_ENOTFOUND;
+        break;
+    case 409:
+        code = reason && strcmp(reason, "AlreadyExists") == 0 ? SL_EEXISTS : SL_ECONFLICT;
+        break;
+    case 410:
+        code = SL_EGONE;
+        break;
+    case 400:
+    case 415:
+    case 422:
+        code = SL_EINVAL;
+        break;
+    case 401:
+    case 403:
+        code = SL_EAUTH;
+        break;
+    case 429:
+        code = SL_ERETRY;
+        break;
+    default:
+        code = http_status >= 500 ? SL_ERETRY : SL_EFAIL;
+        break;
+    }
+
+    struct sl_buf msg;
+    sl_buf_init(&msg, SL_ERR_MSG_MAX * 2);
+    if (message && *message) {
+        sl_buf_append_str(&msg, message);
+    } else if (reason && *reason) {
+        char line[128];
+        snprintf(line, sizeof(line), "%s (HTTP %ld)", reason, http_status);
+        sl_buf_append_str(&msg, line);
+    } else {
+        char line[64];
+        snprintf(line, sizeof(line), "HTTP %ld from the API server", http_status);
+        sl_buf_append_str(&msg, line);
+        if (body && *body && !json_is_object(status)) {
+            /* a short, printable excerpt of a non-Status body (proxies answer with HTML) */
+            char excerpt[121];
+            size_t n = 0;
+            for (const char *p = body; *p && n < sizeof(excerpt) - 1; p++)
+                excerpt[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' ';
+            excerpt[n] = '\0';
+            sl_buf_append_str(&msg, ": ");
+            sl_buf_append_str(&msg, excerpt);
+        }
+    }
+    /* details.causes, when the message does not already say them */
+    size_t i;
+    json_t *cause;
+    json_array_foreach(json_object_get(json_object_get(status, "details"), "causes"), i, cause)
+    {
+        const char *field = json_string_value(json_object_get(cause, "field"));
+        const char *cmsg = json_string_value(json_object_get(cause, "message"));
+        if (!cmsg || (message && strstr(message, cmsg)))
+            continue;
+        sl_buf_append_str(&msg, i == 0 ? ": " : "; ");
+        if (field && *field) {
+            sl_buf_append_str(&msg, field);
+            sl_buf_append_str(&msg, ": ");
+        }
+        sl_buf_append_str(&msg, cmsg);
+    }
+    sl_kube_fail(err, code, SL_ERRC_KUBE, "%s", sl_buf_cstr(&msg));
+    if (err)
+        err->http_status = (int)http_status;
+    sl_buf_free(&msg);
+    json_decref(status);
+    return code;
+}
+
+/* ---- requests ---- */
+
+struct response {
+    struct sl_buf body;
+    bool too_big;
+};
+
+static size_t write_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct response *r = userdata;
+    size_t n = size * nmemb;
+    if (sl_buf_append(&r->body, ptr, n) != 0) {
+        r->too_big = true;
+        return 0;
+    }
+    return n;
+}
+
+/* Common easy-handle setup: URL, TLS, auth, headers. *headers_out must be freed by the caller
+ * with curl_slist_free_all after the transfer; *auth_out (the Authorization header, a secret)
+ * with sl_secure_free_str. */
+static CURL *easy_new(struct sl_kube_client *c, const char *path, const char *content_type,
+                      struct curl_slist **headers_out, char **auth_out, char *errbuf)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    char *url = sl_xasprintf("%s%s", c->cfg->server, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    free(url);
+    curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+
+    const struct sl_kube_config *cfg = c->cfg;
+    if (cfg->ca_pem) {
+        struct curl_blob blob = {cfg->ca_pem, strlen(cfg->ca_pem), CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    }
+    if (cfg->client_cert_pem && cfg->client_key_pem) {
+        struct curl_blob cert = {cfg->client_cert_pem, strlen(cfg->client_cert_pem),
+                                 CURL_BLOB_COPY};
+        struct curl_blob key = {cfg->client_key_pem, strlen(cfg->client_key_pem), CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (cfg->insecure_skip_tls_verify) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+
+    struct curl_slist *headers = NULL;
+    headers = curl_slist_append(headers, "Accept: application/json");
+    /* large bodies would otherwise wait for a 100-continue */
+    headers = curl_slist_append(headers, "Expect:");
+    if (content_type) {
+        char *ct = sl_xasprintf("Content-Type: %s", content_type);
+        headers = curl_slist_append(headers, ct);
+        free(ct);
+    }
+    pthread_mutex_lock(&c->token_lock);
+    if (cfg->token && *cfg->token) {
+        *auth_out = sl_xasprintf("Authorization: Bearer %s", cfg->token);
+        headers = curl_slist_append(headers, *auth_out);
+    } else if (cfg->username) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, cfg->username);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password ? cfg->password : "");
+    }
+    pthread_mutex_unlock(&c->token_lock);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    *headers_out = headers;
+    return h;
+}
+
+/* Wipes the Authorization header copies curl_slist made. */
+static void free_headers(struct curl_slist *headers, char *auth)
+{
+    for (struct curl_slist *l = headers; l; l = l->next)
+        if (strncmp(l->data, "Authorization:", 14) == 0)
+            OPENSSL_cleanse(l->data, strlen(l->data));
+    curl_slist_free_all(headers);
+    sl_secure_free_str(auth);
+}
+
+/* Re-reads the token file after a 401. Returns true when a different token was loaded. */
+static bool reload_token(struct sl_kube_client *c)
+{
+    if (!c->cfg->token_file)
+        return false;
+    char *tok = NULL;
+    struct sl_err ignored = {0};
+    if (sl_kube_read_file(&tok, NULL, c->cfg->token_file, TOKEN_FILE_MAX, &ignored) != 0)
+        return false;
+    size_t n = strlen(tok);
+    while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
+        tok[--n] = '\0';
+    bool changed = false;
+    pthread_mutex_lock(&c->token_lock);
+    if (!c->cfg->token || strcmp(c->cfg->token, tok) != 0) {
+        sl_secure_free_str(c->cfg->token);
+        c->cfg->token = tok;
+        tok = NULL;
+        changed = true;
+    }
+    pthread_mutex_unlock(&c->token_lock);
+    sl_secure_free_str(tok);
+    return changed;
+}
+
+static int curl_error(CURLcode cc, const char *errbuf, const char *method, const char *path,
+                      struct sl_err *err)
+{
+    /* connection refused, reset, timed out, TLS handshake: all worth retrying with backoff */
+    sl_kube_fail(err, SL_ERETRY, SL_ERRC_HTTP, "%s %s: %s", method, path,
+                 errbuf && *errbuf ? errbuf : curl_easy_strerror(cc));
+    if (err)
+        err->http_status = 0;
+    return SL_ERETRY;
+}
+
+/* Performs one request; on 2xx leaves the body in *body_out (caller frees). */
+static int perform(struct sl_kube_client *c, const char *method, const char *path,
+                   const char *content_type, const char *body, size_t max_bytes, long *status_out,
+                   char **body_out, size_t *len_out, struct sl_err *err)
+{
+    int rc = 0;
+    bool retried_auth = false;
+again:;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL;
+    char *auth = NULL;
+    struct response resp = {0};
+    sl_buf_init(&resp.body, max_bytes);
+    long status = 0;
+    CURL *h = easy_new(c, path, body ? content_type : NULL, &headers, &auth, errbuf);
+    if (!h) {
+        rc = sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl_easy_init failed");
+        goto done;
+    }
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)REQUEST_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    CURLcode cc = curl_easy_perform(h);
+    if (cc != CURLE_OK) {
+        if (resp.too_big)
+            rc = sl_kube_fail(err, SL_ETOOBIG, SL_ERRC_HTTP,
+                              "%s %s: response larger than %zu bytes", method, path, max_bytes);
+        else
+            rc = curl_error(cc, errbuf, method, path, err);
+        goto done;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status_out)
+        *status_out = status;
+    if (status == 401 && !retried_auth && reload_token(c)) {
+        retried_auth = true;
+        curl_easy_cleanup(h);
+        free_headers(headers, auth);
+        sl_buf_free(&resp.body);
+        goto again;
+    }
+    if (status < 200 || status > 299) {
+        rc = sl_kube_error_from_response(status, sl_buf_cstr(&resp.body), err);
+        goto done;
+    }
+    *body_out = sl_buf_steal(&resp.body, len_out);
+done:
+    if (h)
+        curl_easy_cleanup(h);
+    free_headers(headers, auth);
+    sl_buf_free(&resp.body);
+    return rc;
+}
+
+/* A request whose 2xx answer must be a JSON object; *out may be NULL to discard it. */
+static int request_json(json_t **out, struct sl_kube_client *c, const char *method,
+                        const char *path, const char *content_type, const char *body,
+                        size_t max_bytes, struct sl_err *err)
+{
+    char *resp = NULL;
+    size_t len = 0;
+    int rc = perform(c, method, path, content_type, body, max_bytes, NULL, &resp, &len, err);
+    if (rc != 0)
+        return rc;
+    if (out) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(resp, len, 0, &jerr);
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            rc = sl_kube_fail(err, SL_EINVAL, SL_ERRC_JSON,
+                              "%s %s: the API server answered with invalid JSON: %s", method, path,
+                              jerr.text);
+        } else {
+            *out = doc;
+        }
+    }
+    free(resp);
+    return rc;
+}
+
+/* The namespace a call acts in: the argument, else the object's, else the client's. */
+static const char *effective_ns(struct sl_kube_client *c, const struct sl_kube_resource *res,
+                                const char *ns, const json_t *obj)
+{
+    if (!res->namespaced)
+        return NULL;
+    if (ns && *ns)
+        return ns;
+    const char *obj_ns = obj ? sl_kube_obj_namespace(obj) : NULL;
+    if (obj_ns && *obj_ns)
+        return obj_ns;
+    return c->cfg->namespace;
+}
+
+int sl_kube_get(json_t **out, struct sl_kube_client *c, const struct sl_kube_resource *res,
+                const char *ns, const char *name, struct sl_err *err)
+{
+    if (!name || !*name)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "get %s: no name", res->plural);
+    char *path = sl_kube_build_path(res, effective_ns(c, res, ns, NULL), name, NULL, NULL);
+    int rc = request_json(out, c, "GET", path, NULL, NULL, SL_KUBE_BODY_MAX, err);
+    free(path);
+    return rc;
+}
+
+int sl_kube_list(json_t **out, struct sl_kube_client *c, const struct sl_kube_resource *res,
+                 const char *ns, const struct sl_kube_list_opts *opts, struct sl_err *err)
+{
+    char limit[32] = "";
+    if (opts && opts->limit > 0)
+        snprintf(limit, sizeof(limit), "%ld", opts->limit);
+    const char *query[] = {
+        "labelSelector",
+        opts && opts->label_selector && *opts->label_selector ? opts->label_selector : NULL,
+        "fieldSelector",
+        opts && opts->field_selector && *opts->field_selector ? opts->field_selector : NULL,
+        "limit",
+        limit[0] ? limit : NULL,
+        "continue",
+        opts && opts->continue_token && *opts->continue_token ? opts->continue_token : NULL,
+        NULL,
+    };
+    char *path = sl_kube_build_path(res, ns, NULL, NULL, query);
+    int rc = request_json(out, c, "GET", path, NULL, NULL, SL_KUBE_LIST_MAX, err);
+    free(path);
+    return rc;
+}
+
+static int write_object(json_t **out, struct sl_kube_client *c, const char *method,
+                        const struct sl_kube_resource *res, const char *ns, json_t *obj,
+                        bool with_name, const char *subresource, struct sl_err *err)
+{
+    const char *name = NULL;
+    if (!json_is_object(obj))
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "%s %s: object must be a JSON object",
+                            method, res->plural);
+    if (with_name) {
+        name = sl_kube_obj_name(obj);
+        if (!name || !*name)
+            return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "%s %s: object has no metadata.name",
+                                method, res->plural);
+    }
+    char *body = json_dumps(obj, JSON_COMPACT);
+    if (!body)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_JSON, "%s %s: cannot serialize object", method,
+                            res->plural);
+    char *path = sl_kube_build_path(res, effective_ns(c, res, ns, obj), name, subresource, NULL);
+    int rc = request_json(out, c, method, path, "application/json", body, SL_KUBE_BODY_MAX, err);
+    free(path);
+    free(body);
+    return rc;
+}
+
+int sl_kube_create(json_t **out, struct sl_kube_client *c, const struct sl_kube_resource *res,
+                   const char *ns, json_t *obj, struct sl_err *err)
+{
+    return write_object(out, c, "POST", res, ns, obj, false, NULL, err);
+}
+
+int sl_kube_update(json_t **out, struct sl_kube_client *c, const struct sl_kube_resource *res,
+                   const char *ns, json_t *obj, struct sl_err *err)
+{
+    return write_object(out, c, "PUT", res, ns, obj, true, NULL, err);
+}
+
+int sl_kube_update_status(json_t **out, struct sl_kube_client *c,
+                          const struct sl_kube_resource *res, const char *ns, json_t *obj,
+                          struct sl_err *err)
+{
+    return write_object(out, c, "PUT", res, ns, obj, true, "status", err);
+}
+
+int sl_kube_patch(json_t **out, struct sl_kube_client *c, const struct sl_kube_resource *res,
+                  const char *ns, const char *name, const char *body,
+                  const struct sl_kube_patch_opts *opts, struct sl_err *err)
+{
+    enum sl_kube_patch_type type = opts ? opts->type : SL_PATCH_MERGE;
+    const char *ct;
+    switch (type) {
+    case SL_PATCH_JSON:
+        ct = "application/json-patch+json";
+        break;
+    case SL_PATCH_APPLY:
+        ct = "application/apply-patch+yaml";
+        break;
+    case SL_PATCH_STRATEGIC:
+        ct = "application/strategic-merge-patch+json";
+        break;
+    case SL_PATCH_MERGE:
+    default:
+        ct = "application/merge-patch+json";
+        break;
+    }
+    if (!name || !*name)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "patch %s: no name", res->plural);
+    if (!body)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "patch %s: no body", res->plural);
+    if (type == SL_PATCH_APPLY && (!opts->field_manager || !*opts->field_manager))
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT,
+                            "patch %s: server-side apply needs a field manager", res->plural);
+    const char *query[] = {
+        "fieldManager",
+        opts && opts->field_manager && *opts->field_manager ? opts->field_manager : NULL,
+        "force",
+        type == SL_PATCH_APPLY && opts->force ? "true" : NULL,
+        NULL,
+    };
+    char *path = sl_kube_build_path(res, effective_ns(c, res, ns, NULL), name,
+                                    opts && opts->status ? "status" : NULL, query);
+    int rc = request_json(out, c, "PATCH", path, ct, body, SL_KUBE_BODY_MAX, err);
+    free(path);
+    return rc;
+}
+
+int sl_kube_delete(struct sl_kube_client *c, const struct sl_kube_resource *res, const char *ns,
+                   const char *name, struct sl_err *err)
+{
+    if (!name || !*name)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "delete %s: no name", res->plural);
+    const char *query[] = {"propagationPolicy", "Background", NULL};
+    char *path = sl_kube_build_path(res, effective_ns(c, res, ns, NULL), name, NULL, query);
+    int rc = request_json(NULL, c, "DELETE", path, NULL, NULL, SL_KUBE_BODY_MAX, err);
+    free(path);
+    return rc;
+}
+
+int sl_kube_request(json_t **out, long *out_status, struct sl_kube_client *c, const char *method,
+                    const char *path, const char *content_type, const char *body,
+                    struct sl_err *err)
+{
+    if (!path || path[0] != '/')
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "request path must start with /");
+    char *resp = NULL;
+    size_t len = 0;
+    long status = 0;
+    int rc =
+        perform(c, method ? method : "GET", path, content_type ? content_type : "application/json",
+                body, SL_KUBE_LIST_MAX, &status, &resp, &len, err);
+    if (out_status)
+        *out_status = status;
+    if (rc != 0)
+        return rc;
+    if (out)
+        *out = len ? json_loadb(resp, len, JSON_DECODE_ANY, NULL) : NULL;
+    free(resp);
+    return 0;
+}
+
+/* ---- watch ---- */
+
+struct watch_state {
+    struct sl_kube_watch_splitter splitter;
+    const struct sl_kube_watch_opts *opts;
+    void *ctx;
+    CURL *h;
+    long status;            /* HTTP status once known */
+    struct sl_buf err_body; /* body of a non-2xx answer */
+    bool cancelled;
+};
+
+static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct watch_state *w = userdata;
+    size_t n = size * nmemb;
+    if (w->status == 0)
+        curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &w->status);
+    if (w->status < 200 || w->status > 299) {
+        /* an error Status instead of a stream; keep what fits */
+        sl_buf_append(&w->err_body, ptr, n);
+        return n;
+    }
+    if (sl_kube_watch_splitter_feed(&w->splitter, ptr, n) != 0)
+        return 0;
+    return n;
+}
+
+static int watch_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                          curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    struct watch_state *w = userdata;
+    if (w->opts && w->opts->cancelled && w->opts->cancelled(w->ctx)) {
+        w->cancelled = true;
+        return 1;
+    }
+    return 0;
+}
+
+int sl_kube_watch(struct sl_kube_client *c, const struct sl_kube_resource *res, const char *ns,
+                  const struct sl_kube_watch_opts *opts, sl_kube_watch_fn fn, void *ctx,
+                  struct sl_err *err)
+{
+    int rc = 0;
+    char timeout[32] = "";
+    if (opts && opts->timeout_seconds > 0)
+        snprintf(timeout, sizeof(timeout), "%d", opts->timeout_seconds);
+    const char *query[] = {
+        "watch",
+        "1",
+        "resourceVersion",
+        opts && opts->resource_version && *opts->resource_version ? opts->resource_version : NULL,
+        "allowWatchBookmarks",
+        opts && opts->allow_bookmarks ? "true" : NULL,
+        "labelSelector",
+        opts && opts->label_selector && *opts->label_selector ? opts->label_selector : NULL,
+        "timeoutSeconds",
+        timeout[0] ? timeout : NULL,
+        NULL,
+    };
+    char *path = sl_kube_build_path(res, ns, NULL, NULL, query);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL;
+    char *auth = NULL;
+    struct watch_state w = {.opts = opts, .ctx = ctx};
+    sl_kube_watch_splitter_init(&w.splitter, fn, ctx, SL_KUBE_EVENT_MAX);
+    sl_buf_init(&w.err_body, 64 << 10);
+
+    w.h = easy_new(c, path, NULL, &headers, &auth, errbuf);
+    if (!w.h) {
+        rc = sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl_easy_init failed");
+        goto done;
+    }
+    curl_easy_setopt(w.h, CURLOPT_WRITEFUNCTION, watch_write);
+    curl_easy_setopt(w.h, CURLOPT_WRITEDATA, &w);
+    curl_easy_setopt(w.h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(w.h, CURLOPT_XFERINFOFUNCTION, watch_progress);
+    curl_easy_setopt(w.h, CURLOPT_XFERINFODATA, &w);
+    /* no total timeout: the server ends the stream (timeoutSeconds); a stream that stays
+     * silent well past that is a dead connection */
+    long idle =
+        opts && opts->timeout_seconds > 0 ? (long)opts->timeout_seconds + 60 : (long)WATCH_IDLE_S;
+    curl_easy_setopt(w.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(w.h, CURLOPT_LOW_SPEED_TIME, idle);
+
+    CURLcode cc = curl_easy_perform(w.h);
+    if (w.status == 0)
+        curl_easy_getinfo(w.h, CURLINFO_RESPONSE_CODE, &w.status);
+    if (w.cancelled) {
+        rc = sl_kube_fail(err, SL_ECANCELED, SL_ERRC_KUBE, "watch %s: canceled", res->plural);
+        goto done;
+    }
+    if (w.splitter.result == 1) {
+        rc = 0; /* stopped by the callback */
+        goto done;
+    }
+    if (w.splitter.result != 0) {
+        rc = w.splitter.result;
+        if (err)
+            *err = w.splitter.err;
+        goto done;
+    }
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        rc = sl_kube_fail(err, SL_ERETRY, SL_ERRC_HTTP,
+                          "watch %s: no data from the API server for %ld s", res->plural, idle);
+        goto done;
+    }
+    if (cc != CURLE_OK) {
+        rc = curl_error(cc, errbuf, "watch", path, err);
+        goto done;
+    }
+    if (w.status < 200 || w.status > 299) {
+        rc = sl_kube_error_from_response(w.status, sl_buf_cstr(&w.err_body), err);
+        goto done;
+    }
+    /* an event without its final newline before the stream ended */
+    if (w.splitter.line.len > 0 && sl_kube_watch_splitter_feed(&w.splitter, "\n", 1) != 0 &&
+        w.splitter.result != 1) {
+        rc = w.splitter.result;
+        if (err)
+            *err = w.splitter.err;
+        /* a cut-off event is a dropped connection, not a server bug */
+        if (rc == SL_EINVAL)
+            rc = sl_kube_fail(err, SL_ERETRY, SL_ERRC_KUBE, "watch %s: stream ended mid-event",
+                              res->plural);
+    }
+done:
+    if (w.h)
+        curl_easy_cleanup(w.h);
+    free_headers(headers, auth);
+    sl_kube_watch_splitter_free(&w.splitter);
+    sl_buf_free(&w.err_body);
+    free(path);
+    return rc;
+}
+
+/* ---- watch stream splitting ---- */
+
+void sl_kube_watch_splitter_init(struct sl_kube_watch_splitter *s, sl_kube_watch_fn fn, void *ctx,
+                                 size_t max_event_bytes)
+{
+    memset(s, 0, sizeof(*s));
+    sl_buf_init(&s->line, max_event_bytes ? max_event_bytes : SL_KUBE_EVENT_MAX);
+    s->fn = fn;
+    s->ctx = ctx;
+}
+
+static bool event_type(enum sl_watch_event_type *out, const char *t)
+{
+    static const struct {
+        const char *name;
+        enum sl_watch_event_type type;
+    } types[] = {
+        {"ADDED", SL_WATCH_ADDED},     {"MODIFIED", SL_WATCH_MODIFIED},
+        {"DELETED", SL_WATCH_DELETED}, {"BOOKMARK", SL_WATCH_BOOKMARK},
+        {"ERROR", SL_WATCH_ERROR},
+    };
+    for (size_t i = 0; t && i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(t, types[i].name) == 0) {
+            *out = types[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Handles one complete line. */
+static void splitter_event(struct sl_kube_watch_splitter *s, const char *line, size_t len)
+{
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+        len--;
+    if (len == 0)
+        return;
+    json_error_t jerr;
+    json_t *ev = json_loadb(line, len, 0, &jerr);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *obj = json_object_get(ev, "object");
+    enum sl_watch_event_type t;
+    if (!ev || !type || !json_is_object(obj)) {
+        s->result = sl_kube_fail(&s->err, SL_EINVAL, SL_ERRC_KUBE,
+                                 "malformed watch event from the API server: %s",
+                                 ev ? "missing type or object" : jerr.text);
+        json_decref(ev);
+        return;
+    }
+    if (!event_type(&t, type)) {
+        /* unknown event types are skipped, as client-go does not fail on them either */
+        json_decref(ev);
+        return;
+    }
+    s->events++;
+    if (s->fn && s->fn(s->ctx, t, obj) != 0) {
+        s->result = 1;
+        json_decref(ev);
+        return;
+    }
+    if (t == SL_WATCH_ERROR) {
+        json_int_t code = json_integer_value(json_object_get(obj, "code"));
+        const char *msg = json_string_value(json_object_get(obj, "message"));
+        if (code == 410)
+            s->result =
+                sl_kube_fail(&s->err, SL_EGONE, SL_ERRC_KUBE, "%s", msg ? msg : "watch expired");
+        else
+            s->result = sl_kube_fail(&s->err, SL_ERETRY, SL_ERRC_KUBE, "watch error: %s",
+                                     msg ? msg : "unknown");
+        s->err.http_status = (int)code;
+    }
+    json_decref(ev);
+}
+
+int sl_kube_watch_splitter_feed(struct sl_kube_watch_splitter *s, const char *data, size_t n)
+{
+    while (s->result == 0 && n > 0) {
+        const char *nl = memchr(data, '\n', n);
+        size_t take = nl ? (size_t)(nl - data) : n;
+        if (sl_buf_append(&s->line, data, take) != 0) {
+            s->result = sl_kube_fail(&s->err, SL_ETOOBIG, SL_ERRC_KUBE,
+                                     "watch event larger than %zu bytes", s->line.max_bytes);
+            break;
+        }
+        if (!nl)
+            break;
+        splitter_event(s, s->line.data ? s->line.data : "", s->line.len);
+        sl_buf_reset(&s->line);
+        data = nl + 1;
+        n -= take + 1;
+    }
+    return s->result;
+}
+
+void sl_kube_watch_splitter_free(struct sl_kube_watch_splitter *s)
+{
+    sl_buf_free(&s->line);
+}

@@ -1,0 +1,27 @@
+/* The well-known resources sealift talks to (declared in kube/client.h). */
+#include "kube/client.h"
+
+const struct sl_kube_resource SL_RES_SECRET = {"", "v1", "secrets", "Secret", true};
+const struct sl_kube_resource SL_RES_CONFIGMAP = {"", "v1", "configmaps", "ConfigMap", true};
+const struct sl_kube_resource SL_RES_EVENT = {"", "v1", "events", "Event", true};
+const struct sl_kube_resource SL_RES_NAMESPACE = {"", "v1", "namespaces", "Namespace", false};
+const struct sl_kube_resource SL_RES_LEASE = {"coordination.k8s.io", "v1", "leases", "Lease", true};
+const struct sl_kube_resource SL_RES_VAP = {"admissionregistration.k8s.io", "v1",
+                                            "validatingadmissionpolicies",
+                                            "ValidatingAdmissionPolicy", false};
+const struct sl_kube_resource SL_RES_VAP_BINDING = {"admissionregistration.k8s.io", "v1",
+                                                    "validatingadmissionpolicybindings",
+                                                    "ValidatingAdmissionPolicyBinding", false};
+const struct sl_kube_resource SL_RES_VWC = {"admissionregistration.k8s.io", "v1",
+                                            "validatingwebhookconfigurations",
+                                            "ValidatingWebhookConfiguration", false};
+const struct sl_kube_resource SL_RES_IMAGEDELIVERY = {"sealift.dev", "v1alpha1", "imagedeliveries",
+                                                      "ImageDelivery", true};
+const struct sl_kube_resource SL_RES_SCANPOLICY = {"sealift.dev", "v1alpha1", "scanpolicies",
+                                                   "ScanPolicy", true};
+const struct sl_kube_resource SL_RES_SIGNINGKEY = {"sealift.dev", "v1alpha1", "signingkeys",
+                                                   "SigningKey", true};
+const struct sl_kube_resource SL_RES_DEPLOYPOLICY = {"sealift.dev", "v1alpha1", "deploypolicies",
+                                                     "DeployPolicy", false};
+const struct sl_kube_resource SL_RES_GITSOURCE = {"sealift.dev", "v1alpha1", "gitsources",
+                                                  "GitSource", true};

@@ -1,0 +1,1568 @@
+#include "oci/registry.h"
+#include "oci/backoff.h"
+#include "oci/manifest.h"
+#include "oci/ref.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POOL_MAX           16
+#define ERROR_BODY_MAX     ((size_t)64 << 10)
+#define TAGS_PAGE_MAX      ((size_t)16 << 20)
+#define MAX_TAGS           100000
+#define STREAM_RING_BYTES  ((size_t)256 << 10)
+#define STREAM_CURL_BUFFER (64L << 10)
+
+enum auth_mode { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
+
+struct sl_registry {
+    char *host;
+    struct sl_creds creds;
+    struct sl_registry_opts opts;
+    char *ca_pem;
+    pthread_mutex_t mu; /* guards everything below */
+    char *base;         /* "https://host" or "http://host" once pinged */
+    enum auth_mode mode;
+    char *realm;
+    char *service;
+    struct sl_token_cache *tokens;
+    CURL *pool[POOL_MAX];
+    int npool;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *creds,
+                                    const struct sl_registry_opts *opts)
+{
+    pthread_once(&curl_once, curl_init_once);
+    struct sl_registry *r = sl_xcalloc(1, sizeof(*r));
+    r->host = sl_xstrdup(host);
+    sl_creds_copy(&r->creds, creds);
+    if (opts)
+        r->opts = *opts;
+    r->opts.ca_pem = NULL;
+    if (opts && opts->ca_pem)
+        r->ca_pem = sl_xstrdup(opts->ca_pem);
+    if (r->opts.max_attempts <= 0)
+        r->opts.max_attempts = 5;
+    if (r->opts.backoff_base_ms <= 0)
+        r->opts.backoff_base_ms = 250;
+    if (r->opts.backoff_max_ms <= 0)
+        r->opts.backoff_max_ms = 8000;
+    if (r->opts.connect_timeout_ms <= 0)
+        r->opts.connect_timeout_ms = 15000;
+    pthread_mutex_init(&r->mu, NULL);
+    r->tokens = sl_token_cache_new();
+    return r;
+}
+
+void sl_registry_free(struct sl_registry *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->npool; i++)
+        curl_easy_cleanup(r->pool[i]);
+    sl_token_cache_free(r->tokens);
+    pthread_mutex_destroy(&r->mu);
+    sl_creds_free(&r->creds);
+    free(r->host);
+    free(r->ca_pem);
+    free(r->base);
+    free(r->realm);
+    free(r->service);
+    free(r);
+}
+
+const char *sl_registry_host(const struct sl_registry *r)
+{
+    return r->host;
+}
+
+int sl_registry_max_attempts(const struct sl_registry *r)
+{
+    return r->opts.max_attempts;
+}
+
+void sl_registry_backoff_sleep(const struct sl_registry *r, int attempt, int64_t min_ms)
+{
+    int64_t d = sl_backoff_delay_ms(attempt, r->opts.backoff_base_ms, r->opts.backoff_max_ms,
+                                    sl_backoff_random());
+    if (d < min_ms)
+        d = min_ms;
+    if (d > 60000)
+        d = 60000;
+    struct timespec ts = {.tv_sec = d / 1000, .tv_nsec = (long)(d % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static CURL *handle_get(struct sl_registry *r)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&r->mu);
+    if (r->npool > 0)
+        h = r->pool[--r->npool];
+    pthread_mutex_unlock(&r->mu);
+    if (!h)
+        h = curl_easy_init();
+    if (!h) {
+        fprintf(stderr, "sealift: curl_easy_init failed\n");
+        abort();
+    }
+    return h;
+}
+
+static void handle_put(struct sl_registry *r, CURL *h)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->npool < POOL_MAX) {
+        r->pool[r->npool++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (h)
+        curl_easy_cleanup(h);
+}
+
+/* Options every request gets; the handle has just been reset. */
+static void setup_common(const struct sl_registry *r, CURL *h)
+{
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "sealift/" SL_VERSION);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->opts.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->opts.insecure ? "http,https" : "https");
+    if (r->opts.insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (r->ca_pem) {
+        struct curl_blob blob = {
+            .data = r->ca_pem, .len = strlen(r->ca_pem), .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    }
+}
+
+/* ---- one HTTP exchange ---- */
+
+struct resp {
+    long status;
+    struct sl_buf body;
+    int too_big;
+    char *content_type, *digest, *location, *link, *www_auth, *retry_after;
+    int64_t content_length;
+};
+
+static void resp_init(struct resp *rs, size_t max_body)
+{
+    memset(rs, 0, sizeof(*rs));
+    sl_buf_init(&rs->body, max_body ? max_body : ERROR_BODY_MAX);
+    rs->content_length = -1;
+}
+
+static void resp_clear_headers(struct resp *rs)
+{
+    free(rs->content_type);
+    free(rs->digest);
+    free(rs->location);
+    free(rs->link);
+    free(rs->www_auth);
+    free(rs->retry_after);
+    rs->content_type = rs->digest = rs->location = rs->link = rs->www_auth = NULL;
+    rs->retry_after = NULL;
+    rs->content_length = -1;
+}
+
+static void resp_free(struct resp *rs)
+{
+    resp_clear_headers(rs);
+    sl_buf_free(&rs->body);
+}
+
+static void resp_reset(struct resp *rs)
+{
+    resp_clear_headers(rs);
+    sl_buf_reset(&rs->body);
+    rs->too_big = 0;
+    rs->status = 0;
+}
+
+static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct resp *rs = ud;
+    size_t n = sz * nm;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (redirect, 100) */
+        resp_clear_headers(rs);
+        sl_buf_reset(&rs->body);
+        return n;
+    }
+    const char *colon = memchr(p, ':', n);
+    if (!colon)
+        return n;
+    size_t name_len = (size_t)(colon - p);
+    const char *v = colon + 1;
+    const char *end = p + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    char **slot = NULL;
+    if (name_len == 12 && strncasecmp(p, "Content-Type", 12) == 0)
+        slot = &rs->content_type;
+    else if (name_len == 21 && strncasecmp(p, "Docker-Content-Digest", 21) == 0)
+        slot = &rs->digest;
+    else if (name_len == 8 && strncasecmp(p, "Location", 8) == 0)
+        slot = &rs->location;
+    else if (name_len == 4 && strncasecmp(p, "Link", 4) == 0)
+        slot = &rs->link;
+    else if (name_len == 16 && strncasecmp(p, "WWW-Authenticate", 16) == 0)
+        slot = &rs->www_auth;
+    else if (name_len == 11 && strncasecmp(p, "Retry-After", 11) == 0)
+        slot = &rs->retry_after;
+    else if (name_len == 14 && strncasecmp(p, "Content-Length", 14) == 0) {
+        char tmp[32];
+        size_t l = (size_t)(end - v);
+        if (l < sizeof(tmp)) {
+            memcpy(tmp, v, l);
+            tmp[l] = '\0';
+            rs->content_length = strtoll(tmp, NULL, 10);
+        }
+        return n;
+    }
+    if (slot && !*slot)
+        *slot = sl_xstrndup(v, (size_t)(end - v));
+    return n;
+}
+
+static size_t body_cb(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct resp *rs = ud;
+    size_t n = sz * nm;
+    if (sl_buf_append(&rs->body, p, n) < 0) {
+        rs->too_big = 1;
+        return 0;
+    }
+    return n;
+}
+
+struct req {
+    const char *method; /* GET HEAD PUT POST PATCH DELETE */
+    const char *url;
+    const char *accept;
+    const char *content_type;
+    const void *body;
+    size_t body_len;
+    size_t max_body;
+    const char *extra_header; /* e.g. Content-Range */
+    int follow;
+};
+
+/* Performs one exchange with auth_header (may be NULL). Returns 0 when an HTTP response came
+ * back (any status), SL_ERETRY on connection-level errors, SL_ETOOBIG on a body over its cap. */
+static int perform_once(struct sl_registry *r, const struct req *q, const char *auth_header,
+                        struct resp *rs, struct sl_err *err)
+{
+    int rc = 0;
+    CURL *h = handle_get(r);
+    struct curl_slist *hdrs = NULL;
+    char *accept = NULL, *ctype = NULL;
+    curl_easy_reset(h);
+    setup_common(r, h);
+    curl_easy_setopt(h, CURLOPT_URL, q->url);
+    if (q->accept) {
+        accept = sl_xasprintf("Accept: %s", q->accept);
+        hdrs = curl_slist_append(hdrs, accept);
+    }
+    if (q->content_type) {
+        ctype = sl_xasprintf("Content-Type: %s", q->content_type);
+        hdrs = curl_slist_append(hdrs, ctype);
+    }
+    if (q->extra_header)
+        hdrs = curl_slist_append(hdrs, q->extra_header);
+    if (auth_header)
+        hdrs = curl_slist_append(hdrs, auth_header);
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (strcmp(q->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(q->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body ? (const char *)q->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+        if (strcmp(q->method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+    }
+    if (q->follow) {
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    }
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
+    resp_reset(rs);
+    if (q->max_body)
+        rs->body.max_bytes = q->max_body;
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+    if (rs->too_big) {
+        rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s %s: response larger than %zu bytes",
+                        q->method, q->url, rs->body.max_bytes);
+    } else if (cc != CURLE_OK) {
+        int code = (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+                    cc == CURLE_PEER_FAILED_VERIFICATION)
+                       ? SL_EFAIL
+                       : SL_ERETRY;
+        rc = sl_err_set(err, code, SL_ERRC_REGISTRY, "%s %s: %s%s", q->method, q->url,
+                        errbuf[0] ? errbuf : curl_easy_strerror(cc),
+                        cc == CURLE_SSL_CONNECT_ERROR && !r->opts.insecure
+                            ? " (a plain-http registry needs the insecure option)"
+                            : "");
+    }
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    handle_put(r, h);
+    free(accept);
+    free(ctype);
+    return rc;
+}
+
+/* "UNAUTHORIZED: authentication required" from a distribution error body, else a short
+ * excerpt of the body. */
+static void error_detail(char *out, size_t cap, const struct resp *rs)
+{
+    out[0] = '\0';
+    if (!rs->body.len)
+        return;
+    json_error_t jerr;
+    json_t *root = json_loadb(rs->body.data, rs->body.len, 0, &jerr);
+    json_t *errors = json_object_get(root, "errors");
+    json_t *first = json_array_get(errors, 0);
+    if (json_is_object(first)) {
+        json_t *code = json_object_get(first, "code");
+        json_t *msg = json_object_get(first, "message");
+        snprintf(out, cap, "%s%s%s", json_is_string(code) ? json_string_value(code) : "",
+                 json_is_string(msg) ? ": " : "",
+                 json_is_string(msg) ? json_string_value(msg) : "");
+    } else if (rs->content_type && strncmp(rs->content_type, "text/", 5) == 0) {
+        size_t n = rs->body.len < 120 ? rs->body.len : 120;
+        snprintf(out, cap, "%.*s", (int)n, rs->body.data);
+    }
+    json_decref(root);
+}
+
+static int status_error(const struct req *q, const struct resp *rs, const char *what,
+                        struct sl_err *err)
+{
+    char detail[300];
+    error_detail(detail, sizeof(detail), rs);
+    int code;
+    char name[48];
+    switch (rs->status) {
+    case 401:
+        code = SL_EAUTH;
+        snprintf(name, sizeof(name), "401 unauthorized");
+        break;
+    case 403:
+        code = SL_EAUTH;
+        snprintf(name, sizeof(name), "403 forbidden");
+        break;
+    case 404:
+        code = SL_ENOTFOUND;
+        snprintf(name, sizeof(name), "404 not found");
+        break;
+    case 429:
+        code = SL_ERETRY;
+        snprintf(name, sizeof(name), "429 too many requests");
+        break;
+    default:
+        code = (rs->status >= 500 && rs->status != 501 && rs->status != 505) ? SL_ERETRY : SL_EFAIL;
+        snprintf(name, sizeof(name), "HTTP %ld", rs->status);
+    }
+    int rc = sl_err_set(err, code, SL_ERRC_REGISTRY, "%s: %s%s%s%s", what, name,
+                        detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+    if (err)
+        err->http_status = (int)rs->status;
+    (void)q;
+    return rc;
+}
+
+static int is_retry_status(long s)
+{
+    return s == 429 || (s >= 500 && s != 501 && s != 505);
+}
+
+/* ---- auth ---- */
+
+static int learn_challenge(struct sl_registry *r, const char *www_auth, struct sl_err *err)
+{
+    struct sl_auth_challenge ch;
+    int rc = sl_auth_challenge_parse(&ch, www_auth, err);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    if (strcasecmp(ch.scheme, "Bearer") == 0) {
+        r->mode = AUTH_BEARER;
+        free(r->realm);
+        free(r->service);
+        r->realm = ch.realm;
+        r->service = ch.service;
+        ch.realm = ch.service = NULL;
+    } else if (strcasecmp(ch.scheme, "Basic") == 0) {
+        r->mode = AUTH_BASIC;
+    } else {
+        rc = sl_err_set(err, SL_EUNSUPPORTED, SL_ERRC_REGISTRY,
+                        "registry %s asks for unsupported auth scheme %s", r->host, ch.scheme);
+    }
+    pthread_mutex_unlock(&r->mu);
+    sl_auth_challenge_free(&ch);
+    return rc;
+}
+
+static int fetch_token(char **token_out, struct sl_registry *r, const char *scope,
+                       struct sl_err *err)
+{
+    int rc = SL_EFAIL;
+    char *url = NULL, *realm = NULL, *service = NULL, *auth = NULL, *basic = NULL;
+    char *post_body = NULL;
+    size_t post_len = 0;
+    struct resp rs;
+    resp_init(&rs, (size_t)1 << 20);
+    pthread_mutex_lock(&r->mu);
+    realm = r->realm ? sl_xstrdup(r->realm) : NULL;
+    service = r->service ? sl_xstrdup(r->service) : NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (!realm) {
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY, "no token realm for %s", r->host);
+        goto done;
+    }
+    {
+        struct sl_buf u;
+        sl_buf_init(&u, 64 << 10);
+        sl_buf_append_str(&u, realm);
+        char sep = strchr(realm, '?') ? '&' : '?';
+        if (service) {
+            char *e = curl_easy_escape(NULL, service, 0);
+            char *part = sl_xasprintf("%cservice=%s", sep, e);
+            sl_buf_append_str(&u, part);
+            free(part);
+            curl_free(e);
+            sep = '&';
+        }
+        const char *s = scope;
+        while (s && *s) {
+            size_t n = strcspn(s, " ");
+            char *one = sl_xstrndup(s, n);
+            char *e = curl_easy_escape(NULL, one, 0);
+            char *part = sl_xasprintf("%cscope=%s", sep, e);
+            sl_buf_append_str(&u, part);
+            free(part);
+            curl_free(e);
+            free(one);
+            sep = '&';
+            s += n;
+            while (*s == ' ')
+                s++;
+        }
+        url = sl_buf_steal(&u, NULL);
+    }
+    struct req q = {.method = "GET", .url = url, .max_body = (size_t)1 << 20, .follow = 1};
+    if (r->creds.identity_token) {
+        /* docker's identitytoken is an OAuth2 refresh token: POST it to the realm */
+        struct sl_buf form;
+        sl_buf_init(&form, 64 << 10);
+        char *rt = curl_easy_escape(NULL, r->creds.identity_token, 0);
+        char *part =
+            sl_xasprintf("grant_type=refresh_token&client_id=sealift&refresh_token=%s", rt);
+        sl_buf_append_str(&form, part);
+        sl_secure_free_str(part);
+        curl_free(rt);
+        const char *qs = strchr(url, '?');
+        if (qs) { /* service and scope go in the form too */
+            sl_buf_append_str(&form, "&");
+            sl_buf_append_str(&form, qs + 1);
+        }
+        post_body = sl_buf_steal(&form, &post_len);
+        free(url);
+        url = sl_xstrdup(realm);
+        q.url = url;
+        q.method = "POST";
+        q.content_type = "application/x-www-form-urlencoded";
+        q.body = post_body;
+        q.body_len = post_len;
+    } else if (r->creds.username) {
+        basic = sl_auth_basic_value(&r->creds);
+        auth = sl_xasprintf("Authorization: Basic %s", basic);
+    }
+    for (int attempt = 0;; attempt++) {
+        rc = perform_once(r, &q, auth, &rs, err);
+        if (rc == 0 && is_retry_status(rs.status))
+            rc = status_error(&q, &rs, "token request", err);
+        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts)
+            break;
+        int64_t ra = 0;
+        if (rs.retry_after && sl_retry_after_parse_ms(&ra, rs.retry_after, time(NULL)) < 0)
+            ra = 0;
+        sl_registry_backoff_sleep(r, attempt, ra);
+    }
+    if (rc < 0)
+        goto done;
+    if (rs.status != 200) {
+        rc = status_error(&q, &rs, "token server", err);
+        if (rs.status == 401 || rs.status == 403)
+            rc = SL_EAUTH;
+        if (err)
+            sl_err_prefix(err, "registry %s", r->host);
+        goto done;
+    }
+    int64_t expires_in = 60;
+    char *tok = NULL;
+    rc = sl_auth_token_response_parse(&tok, &expires_in, rs.body.data, rs.body.len, err);
+    if (rc < 0)
+        goto done;
+    /* renew a little early so a token does not expire in flight */
+    int64_t margin_ms = expires_in > 60 ? 30000 : 5000;
+    sl_token_cache_put(r->tokens, scope, tok, sl_mono_ms() + expires_in * 1000 - margin_ms);
+    *token_out = tok;
+    rc = 0;
+done:
+    free(url);
+    free(realm);
+    free(service);
+    if (post_body)
+        sl_secure_free(post_body, post_len + 1);
+    sl_secure_free_str(auth);
+    sl_secure_free_str(basic);
+    sl_buf_secure_free(&rs.body);
+    resp_free(&rs);
+    return rc;
+}
+
+/* Builds the Authorization header line for scope (caller frees securely), NULL for anonymous. */
+static int auth_header_for(char **out, struct sl_registry *r, const char *scope, struct sl_err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    enum auth_mode mode = r->mode;
+    pthread_mutex_unlock(&r->mu);
+    *out = NULL;
+    if (mode == AUTH_BASIC) {
+        if (!r->creds.username)
+            return 0;
+        char *b = sl_auth_basic_value(&r->creds);
+        *out = sl_xasprintf("Authorization: Basic %s", b);
+        sl_secure_free_str(b);
+        return 0;
+    }
+    if (mode != AUTH_BEARER || !scope)
+        return 0;
+    char *tok = sl_token_cache_get(r->tokens, scope, sl_mono_ms());
+    if (!tok) {
+        int rc = fetch_token(&tok, r, scope, err);
+        if (rc < 0)
+            return rc;
+    }
+    *out = sl_xasprintf("Authorization: Bearer %s", tok);
+    sl_secure_free_str(tok);
+    return 0;
+}
+
+/* Decides http vs https and the auth scheme with GET /v2/. */
+static int ping_registry(struct sl_registry *r, struct sl_err *err)
+{
+    int rc = SL_EFAIL;
+    struct resp rs;
+    resp_init(&rs, 0);
+    const char *schemes[2] = {"https", "http"};
+    int n_schemes = r->opts.insecure ? 2 : 1;
+    for (int attempt = 0;; attempt++) {
+        for (int i = 0; i < n_schemes; i++) {
+            char *url = sl_xasprintf("%s://%s/v2/", schemes[i], r->host);
+            struct req q = {.method = "GET", .url = url};
+            rc = perform_once(r, &q, NULL, &rs, err);
+            free(url);
+            if (rc == 0 && !is_retry_status(rs.status)) {
+                pthread_mutex_lock(&r->mu);
+                if (!r->base)
+                    r->base = sl_xasprintf("%s://%s", schemes[i], r->host);
+                pthread_mutex_unlock(&r->mu);
+                break;
+            }
+            if (rc == 0)
+                rc = status_error(&q, &rs, "ping", err);
+        }
+        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts)
+            break;
+        int64_t ra = 0;
+        if (rs.retry_after && sl_retry_after_parse_ms(&ra, rs.retry_after, time(NULL)) < 0)
+            ra = 0;
+        sl_registry_backoff_sleep(r, attempt, ra);
+    }
+    if (rc < 0) {
+        sl_err_prefix(err, rc == SL_ERETRY ? "registry %s unreachable" : "registry %s", r->host);
+        goto done;
+    }
+    if (rs.status == 401 && rs.www_auth) {
+        rc = learn_challenge(r, rs.www_auth, err);
+    } else if (rs.status / 100 == 2) {
+        pthread_mutex_lock(&r->mu);
+        if (r->mode == AUTH_UNKNOWN)
+            r->mode = AUTH_NONE;
+        pthread_mutex_unlock(&r->mu);
+        rc = 0;
+    } else if (rs.status == 404) {
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY,
+                        "%s does not serve the registry API (/v2/ is 404)", r->host);
+    } else {
+        struct req q = {.method = "GET", .url = "/v2/"};
+        rc = status_error(&q, &rs, "ping", err);
+        sl_err_prefix(err, "registry %s", r->host);
+    }
+done:
+    resp_free(&rs);
+    return rc;
+}
+
+int sl_registry_ping(struct sl_registry *r, struct sl_err *err)
+{
+    return ping_registry(r, err);
+}
+
+static int ensure_base(struct sl_registry *r, struct sl_err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    int have = r->base != NULL && r->mode != AUTH_UNKNOWN;
+    pthread_mutex_unlock(&r->mu);
+    return have ? 0 : ping_registry(r, err);
+}
+
+static char *url_for(struct sl_registry *r, const char *path)
+{
+    if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0)
+        return sl_xstrdup(path);
+    pthread_mutex_lock(&r->mu);
+    char *u = sl_xasprintf("%s%s", r->base, path);
+    pthread_mutex_unlock(&r->mu);
+    return u;
+}
+
+/* A request with auth and retries. path is "/v2/..." or an absolute URL. */
+static int request(struct sl_registry *r, struct req *q, const char *path, const char *scope,
+                   struct resp *rs, const char *what, struct sl_err *err)
+{
+    int rc = ensure_base(r, err);
+    char *url = NULL, *auth = NULL;
+    if (rc < 0)
+        return rc;
+    url = url_for(r, path);
+    q->url = url;
+    int auth_retried = 0;
+    for (int attempt = 0;;) {
+        sl_secure_free_str(auth);
+        auth = NULL;
+        rc = auth_header_for(&auth, r, scope, err);
+        if (rc < 0)
+            break;
+        rc = perform_once(r, q, auth, rs, err);
+        if (rc == 0 && rs->status == 401 && !auth_retried) {
+            auth_retried = 1;
+            if (scope)
+                sl_token_cache_drop(r->tokens, scope);
+            if (rs->www_auth) {
+                rc = learn_challenge(r, rs->www_auth, err);
+                if (rc < 0)
+                    break;
+                continue; /* once more with credentials for the scheme just learned */
+            }
+        }
+        if (rc == 0 && is_retry_status(rs->status))
+            rc = status_error(q, rs, what, err);
+        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts)
+            break;
+        int64_t ra = 0;
+        if (rs->retry_after && sl_retry_after_parse_ms(&ra, rs->retry_after, time(NULL)) < 0)
+            ra = 0;
+        sl_log_debug(NULL, "registry %s: %s, retrying", r->host, err ? err->msg : "");
+        sl_registry_backoff_sleep(r, attempt, ra);
+        attempt++;
+    }
+    if (rc == 0 && (rs->status == 401 || rs->status == 403)) {
+        /* say whose credentials failed: that is what the user has to fix */
+        rc = status_error(q, rs, what, err);
+        if (err) {
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof(err->msg) - l, "%s",
+                     !r->creds.username  ? "; no credentials were given for this registry"
+                     : rs->status == 401 ? "; the registry rejected the credentials"
+                                         : "; the credentials lack permission");
+        }
+    } else if (rc == SL_ERETRY && err) {
+        sl_err_prefix(err, "after %d attempts", r->opts.max_attempts);
+    }
+    sl_secure_free_str(auth);
+    free(url);
+    q->url = NULL;
+    return rc;
+}
+
+static char *scope_pull(const char *repo)
+{
+    return sl_xasprintf("repository:%s:pull", repo);
+}
+
+static char *scope_push(const char *repo)
+{
+    return sl_xasprintf("repository:%s:pull,push", repo);
+}
+
+/* ---- manifests ---- */
+
+void sl_registry_manifest_free(struct sl_registry_manifest *m)
+{
+    if (!m)
+        return;
+    free(m->data);
+    free(m->media_type);
+    memset(m, 0, sizeof(*m));
+}
+
+static char *strip_params(const char *ct)
+{
+    if (!ct)
+        return NULL;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    return sl_xstrndup(ct, n);
+}
+
+int sl_registry_manifest_get(struct sl_registry_manifest *out, struct sl_registry *r,
+                             const char *repo, const char *reference, struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, SL_MANIFEST_MAX);
+    char *path = sl_xasprintf("/v2/%s/manifests/%s", repo, reference);
+    char *scope = scope_pull(repo);
+    char what[512];
+    snprintf(what, sizeof(what), "manifest %s/%s:%s", r->host, repo, reference);
+    struct req q = {.method = "GET", .accept = SL_MANIFEST_ACCEPT, .max_body = SL_MANIFEST_MAX};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc == SL_ETOOBIG) {
+        rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s is larger than 4 MiB", what);
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    if (rs.status != 200) {
+        rc = status_error(&q, &rs, what, err);
+        goto done;
+    }
+    char computed[72];
+    sl_digest_sha256(computed, rs.body.data ? rs.body.data : "", rs.body.len);
+    const char *expected = sl_ref_is_digest(reference) ? reference : rs.digest;
+    if (expected && strcmp(expected, computed) != 0) {
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_REGISTRY,
+                        "%s: digest mismatch: registry says %s, content is %s", what, expected,
+                        computed);
+        goto done;
+    }
+    memset(out, 0, sizeof(*out));
+    out->media_type = strip_params(rs.content_type);
+    memcpy(out->digest, computed, sizeof(computed));
+    out->data = sl_buf_steal(&rs.body, &out->len);
+    rc = 0;
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+int sl_registry_manifest_head(char digest_out[72], char **media_type_out, struct sl_registry *r,
+                              const char *repo, const char *reference, struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, 0);
+    char *path = sl_xasprintf("/v2/%s/manifests/%s", repo, reference);
+    char *scope = scope_pull(repo);
+    char what[512];
+    snprintf(what, sizeof(what), "manifest %s/%s:%s", r->host, repo, reference);
+    struct req q = {.method = "HEAD", .accept = SL_MANIFEST_ACCEPT};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc < 0)
+        goto done;
+    if (rs.status != 200) {
+        rc = status_error(&q, &rs, what, err);
+        goto done;
+    }
+    if (!rs.digest || !sl_ref_is_digest(rs.digest)) {
+        struct sl_registry_manifest m;
+        rc = sl_registry_manifest_get(&m, r, repo, reference, err);
+        if (rc < 0)
+            goto done;
+        memcpy(digest_out, m.digest, 72);
+        if (media_type_out)
+            *media_type_out = m.media_type ? sl_xstrdup(m.media_type) : NULL;
+        sl_registry_manifest_free(&m);
+        goto done;
+    }
+    snprintf(digest_out, 72, "%s", rs.digest);
+    if (media_type_out)
+        *media_type_out = strip_params(rs.content_type);
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+int sl_registry_manifest_put(char digest_out[72], struct sl_registry *r, const char *repo,
+                             const char *reference, const char *media_type, const void *data,
+                             size_t len, struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, 0);
+    char *path = sl_xasprintf("/v2/%s/manifests/%s", repo, reference);
+    char *scope = scope_push(repo);
+    char what[512];
+    snprintf(what, sizeof(what), "put manifest %s/%s:%s", r->host, repo, reference);
+    char computed[72];
+    sl_digest_sha256(computed, data, len);
+    struct req q = {.method = "PUT", .content_type = media_type, .body = data, .body_len = len};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc < 0)
+        goto done;
+    if (rs.status != 201 && rs.status != 200) {
+        rc = status_error(&q, &rs, what, err);
+        goto done;
+    }
+    if (rs.digest && strcmp(rs.digest, computed) != 0) {
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_REGISTRY,
+                        "%s: registry stored digest %s, expected %s", what, rs.digest, computed);
+        goto done;
+    }
+    if (digest_out)
+        memcpy(digest_out, computed, 72);
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+/* ---- blobs ---- */
+
+int sl_registry_blob_head(int64_t *size_out, struct sl_registry *r, const char *repo,
+                          const char *digest, struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, 0);
+    char *path = sl_xasprintf("/v2/%s/blobs/%s", repo, digest);
+    char *scope = scope_pull(repo);
+    char what[512];
+    snprintf(what, sizeof(what), "blob %s/%s@%s", r->host, repo, digest);
+    struct req q = {.method = "HEAD", .follow = 1};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc < 0)
+        goto done;
+    if (rs.status != 200) {
+        rc = status_error(&q, &rs, what, err);
+        goto done;
+    }
+    if (size_out)
+        *size_out = rs.content_length;
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+int sl_registry_blob_get(char **out, size_t *out_len, struct sl_registry *r, const char *repo,
+                         const char *digest, size_t max_bytes, struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, max_bytes);
+    char *path = sl_xasprintf("/v2/%s/blobs/%s", repo, digest);
+    char *scope = scope_pull(repo);
+    char what[512];
+    snprintf(what, sizeof(what), "blob %s/%s@%s", r->host, repo, digest);
+    struct req q = {.method = "GET", .follow = 1, .max_body = max_bytes};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc < 0)
+        goto done;
+    if (rs.status != 200) {
+        rc = status_error(&q, &rs, what, err);
+        goto done;
+    }
+    char computed[72];
+    sl_digest_sha256(computed, rs.body.data ? rs.body.data : "", rs.body.len);
+    if (strcmp(computed, digest) != 0) {
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_REGISTRY, "%s: content has digest %s", what,
+                        computed);
+        goto done;
+    }
+    *out = sl_buf_steal(&rs.body, out_len);
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+static void cancel_upload(struct sl_registry *r, const char *location, const char *scope)
+{
+    struct resp rs;
+    resp_init(&rs, 0);
+    char *url = url_for(r, location);
+    char *auth = NULL;
+    if (auth_header_for(&auth, r, scope, NULL) == 0) {
+        struct req q = {.method = "DELETE", .url = url};
+        perform_once(r, &q, auth, &rs, NULL);
+    }
+    sl_secure_free_str(auth);
+    free(url);
+    resp_free(&rs);
+}
+
+int sl_registry_blob_mount(int *mounted, struct sl_registry *r, const char *repo,
+                           const char *digest, const char *from_repo, struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, 0);
+    char *path = sl_xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from_repo);
+    char *scope = sl_xasprintf("repository:%s:pull,push repository:%s:pull", repo, from_repo);
+    char what[512];
+    snprintf(what, sizeof(what), "mount %s into %s/%s", digest, r->host, repo);
+    struct req q = {.method = "POST"};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc < 0)
+        goto done;
+    if (rs.status == 201) {
+        *mounted = 1;
+    } else if (rs.status == 202) {
+        *mounted = 0;
+        if (rs.location)
+            cancel_upload(r, rs.location, scope);
+    } else {
+        rc = status_error(&q, &rs, what, err);
+    }
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+/* POST /v2/<repo>/blobs/uploads/ -> absolute upload URL (caller frees). */
+static int upload_start(char **location_out, struct sl_registry *r, const char *repo,
+                        struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, 0);
+    char *path = sl_xasprintf("/v2/%s/blobs/uploads/", repo);
+    char *scope = scope_push(repo);
+    char what[512];
+    snprintf(what, sizeof(what), "start upload to %s/%s", r->host, repo);
+    struct req q = {.method = "POST"};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc < 0)
+        goto done;
+    if (rs.status != 202 || !rs.location) {
+        rc = rs.status == 202 ? sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY,
+                                           "%s: no Location in 202 response", what)
+                              : status_error(&q, &rs, what, err);
+        goto done;
+    }
+    *location_out = url_for(r, rs.location);
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+static char *with_digest_param(const char *location, const char *digest)
+{
+    char *e = curl_easy_escape(NULL, digest, 0);
+    char *u = sl_xasprintf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', e);
+    curl_free(e);
+    return u;
+}
+
+int sl_registry_blob_upload(struct sl_registry *r, const char *repo, const char *digest,
+                            const void *data, size_t len, size_t chunk_bytes, struct sl_err *err)
+{
+    char *location = NULL, *url = NULL, *scope = scope_push(repo);
+    struct resp rs;
+    resp_init(&rs, 0);
+    char what[512];
+    snprintf(what, sizeof(what), "upload %s to %s/%s", digest, r->host, repo);
+    int rc = upload_start(&location, r, repo, err);
+    if (rc < 0)
+        goto done;
+    if (chunk_bytes > 0) {
+        for (size_t off = 0; off < len; off += chunk_bytes) {
+            size_t n = len - off < chunk_bytes ? len - off : chunk_bytes;
+            char range[96];
+            snprintf(range, sizeof(range), "Content-Range: %zu-%zu", off, off + n - 1);
+            struct req q = {.method = "PATCH",
+                            .content_type = "application/octet-stream",
+                            .body = (const char *)data + off,
+                            .body_len = n,
+                            .extra_header = range};
+            /* a chunk is not safely repeatable once the registry has taken it: one attempt */
+            char *auth = NULL;
+            rc = auth_header_for(&auth, r, scope, err);
+            if (rc == 0) {
+                q.url = location;
+                rc = perform_once(r, &q, auth, &rs, err);
+            }
+            sl_secure_free_str(auth);
+            if (rc < 0)
+                goto done;
+            if (rs.status != 202 || !rs.location) {
+                rc = status_error(&q, &rs, what, err);
+                goto done;
+            }
+            free(location);
+            location = url_for(r, rs.location);
+        }
+        url = with_digest_param(location, digest);
+        struct req q = {.method = "PUT"};
+        rc = request(r, &q, url, scope, &rs, what, err);
+    } else {
+        url = with_digest_param(location, digest);
+        struct req q = {.method = "PUT",
+                        .content_type = "application/octet-stream",
+                        .body = data,
+                        .body_len = len};
+        rc = request(r, &q, url, scope, &rs, what, err);
+    }
+    if (rc < 0)
+        goto done;
+    if (rs.status != 201) {
+        struct req q = {.method = "PUT"};
+        rc = status_error(&q, &rs, what, err);
+        if (rs.status == 400 && strstr(err ? err->msg : "", "DIGEST_INVALID"))
+            rc = err ? (err->code = SL_EDIGEST) : SL_EDIGEST;
+    }
+done:
+    if (rc < 0 && location)
+        cancel_upload(r, location, scope);
+    free(location);
+    free(url);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+/* ---- tags and referrers ---- */
+
+void sl_registry_strv_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Link: </v2/x/tags/list?last=a&n=100>; rel="next" -> "/v2/x/tags/list?last=a&n=100" */
+static char *next_link(const char *link)
+{
+    if (!link || !strstr(link, "rel=\"next\"") || link[0] != '<')
+        return NULL;
+    const char *end = strchr(link, '>');
+    return end ? sl_xstrndup(link + 1, (size_t)(end - link - 1)) : NULL;
+}
+
+int sl_registry_tags_list(char ***tags_out, size_t *n_out, struct sl_registry *r, const char *repo,
+                          size_t page_size, struct sl_err *err)
+{
+    int rc = 0;
+    char **tags = NULL;
+    size_t n = 0, cap = 0;
+    char *path = sl_xasprintf("/v2/%s/tags/list?n=%zu", repo, page_size ? page_size : 1000);
+    char *scope = scope_pull(repo);
+    struct resp rs;
+    resp_init(&rs, TAGS_PAGE_MAX);
+    char what[512];
+    snprintf(what, sizeof(what), "tags of %s/%s", r->host, repo);
+    for (int page = 0; path && page < 1000; page++) {
+        struct req q = {.method = "GET", .max_body = TAGS_PAGE_MAX};
+        rc = request(r, &q, path, scope, &rs, what, err);
+        if (rc < 0)
+            goto done;
+        if (rs.status != 200) {
+            rc = status_error(&q, &rs, what, err);
+            goto done;
+        }
+        json_error_t jerr;
+        json_t *root = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, &jerr);
+        json_t *arr = json_object_get(root, "tags");
+        if (!json_is_object(root) || (arr && !json_is_array(arr) && !json_is_null(arr))) {
+            json_decref(root);
+            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_REGISTRY, "%s: malformed tag list", what);
+            goto done;
+        }
+        size_t i;
+        json_t *t;
+        json_array_foreach(arr, i, t)
+        {
+            if (!json_is_string(t))
+                continue;
+            if (n >= MAX_TAGS) {
+                json_decref(root);
+                rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s: more than %d tags", what,
+                                MAX_TAGS);
+                goto done;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                tags = sl_xrealloc(tags, cap * sizeof(*tags));
+            }
+            tags[n++] = sl_xstrdup(json_string_value(t));
+        }
+        json_decref(root);
+        free(path);
+        path = next_link(rs.link);
+    }
+    *tags_out = tags;
+    *n_out = n;
+    tags = NULL;
+done:
+    if (tags)
+        sl_registry_strv_free(tags, n);
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+#define EMPTY_INDEX "{\"schemaVersion\":2,\"mediaType\":\"" SL_MT_OCI_INDEX "\",\"manifests\":[]}"
+
+int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry *r,
+                          const char *repo, const char *digest, const char *artifact_type,
+                          struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, SL_MANIFEST_MAX);
+    char *path = NULL, *scope = scope_pull(repo);
+    if (artifact_type) {
+        char *e = curl_easy_escape(NULL, artifact_type, 0);
+        path = sl_xasprintf("/v2/%s/referrers/%s?artifactType=%s", repo, digest, e);
+        curl_free(e);
+    } else {
+        path = sl_xasprintf("/v2/%s/referrers/%s", repo, digest);
+    }
+    char what[512];
+    snprintf(what, sizeof(what), "referrers of %s/%s@%s", r->host, repo, digest);
+    struct req q = {.method = "GET", .accept = SL_MT_OCI_INDEX, .max_body = SL_MANIFEST_MAX};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (rc < 0)
+        goto done;
+    if (rs.status == 200) {
+        *index_out = sl_buf_steal(&rs.body, len_out);
+        goto done;
+    }
+    if (rs.status != 404) {
+        rc = status_error(&q, &rs, what, err);
+        goto done;
+    }
+    /* no referrers API: the tag schema keeps an index at sha256-<hex> */
+    char tag[80];
+    snprintf(tag, sizeof(tag), "sha256-%s", digest + 7);
+    struct sl_registry_manifest m;
+    rc = sl_registry_manifest_get(&m, r, repo, tag, err);
+    if (rc == SL_ENOTFOUND) {
+        *index_out = sl_xstrdup(EMPTY_INDEX);
+        *len_out = strlen(EMPTY_INDEX);
+        rc = 0;
+        sl_err_clear(err);
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    *index_out = m.data;
+    *len_out = m.len;
+    m.data = NULL;
+    sl_registry_manifest_free(&m);
+done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+/* ---- streaming copy ---- */
+
+struct sl_blob_streamer {
+    CURLM *multi;
+    CURL *get;
+    CURL *put;
+    char *ring;
+    size_t ring_cap;
+};
+
+struct sl_blob_streamer *sl_blob_streamer_new(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    struct sl_blob_streamer *s = sl_xcalloc(1, sizeof(*s));
+    s->multi = curl_multi_init();
+    s->get = curl_easy_init();
+    s->put = curl_easy_init();
+    if (!s->multi || !s->get || !s->put) {
+        fprintf(stderr, "sealift: cannot create curl handles\n");
+        abort();
+    }
+    s->ring_cap = STREAM_RING_BYTES;
+    s->ring = sl_xmalloc(s->ring_cap);
+    return s;
+}
+
+void sl_blob_streamer_free(struct sl_blob_streamer *s)
+{
+    if (!s)
+        return;
+    curl_easy_cleanup(s->get);
+    curl_easy_cleanup(s->put);
+    curl_multi_cleanup(s->multi);
+    free(s->ring);
+    free(s);
+}
+
+struct stream {
+    struct sl_blob_streamer *s;
+    size_t head, used; /* ring read position and fill */
+    EVP_MD_CTX *md;
+    int64_t size, received, sent;
+    size_t get_pending; /* bytes of a write the ring could not take (paused) */
+    int get_paused, put_paused;
+    int get_done, put_done, get_failed, verified, mismatch, oversize;
+    long get_status;
+    struct resp get_rs, put_rs;
+    char computed[72];
+};
+
+static size_t stream_write(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct stream *st = ud;
+    size_t n = sz * nm;
+    long status = 0;
+    curl_easy_getinfo(st->s->get, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) { /* keep a little of an error body for the message */
+        sl_buf_append(&st->get_rs.body, p, n);
+        return n;
+    }
+    if (st->received + (int64_t)n > st->size) {
+        st->oversize = 1;
+        return 0;
+    }
+    size_t cap = st->s->ring_cap;
+    if (n > cap - st->used) {
+        if (n > cap)
+            return 0;
+        st->get_paused = 1;
+        st->get_pending = n;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    size_t tail = (st->head + st->used) % cap;
+    size_t first = n < cap - tail ? n : cap - tail;
+    memcpy(st->s->ring + tail, p, first);
+    memcpy(st->s->ring, p + first, n - first);
+    st->used += n;
+    EVP_DigestUpdate(st->md, p, n);
+    st->received += (int64_t)n;
+    return n;
+}
+
+static size_t stream_read(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct stream *st = ud;
+    size_t max = sz * nm;
+    if (st->mismatch || st->get_failed)
+        return CURL_READFUNC_ABORT;
+    size_t avail = st->used;
+    /* hold the last byte back until the digest is verified */
+    if (!st->verified) {
+        int64_t allowed = st->size - 1 - st->sent;
+        if (allowed < 0)
+            allowed = 0;
+        if ((int64_t)avail > allowed)
+            avail = (size_t)allowed;
+    }
+    if (avail == 0) {
+        if (st->verified && st->sent >= st->size)
+            return 0;
+        st->put_paused = 1;
+        return CURL_READFUNC_PAUSE;
+    }
+    size_t n = avail < max ? avail : max;
+    size_t cap = st->s->ring_cap;
+    size_t first = n < cap - st->head ? n : cap - st->head;
+    memcpy(p, st->s->ring + st->head, first);
+    memcpy(p + first, st->s->ring, n - first);
+    st->head = (st->head + n) % cap;
+    st->used -= n;
+    st->sent += (int64_t)n;
+    return n;
+}
+
+static void stream_get_finished(struct stream *st, CURLcode res)
+{
+    st->get_done = 1;
+    curl_easy_getinfo(st->s->get, CURLINFO_RESPONSE_CODE, &st->get_status);
+    if (res != CURLE_OK || st->get_status != 200) {
+        st->get_failed = 1;
+        return;
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(st->md, md, &mdlen);
+    memcpy(st->computed, "sha256:", 7);
+    for (int i = 0; i < 32; i++)
+        snprintf(st->computed + 7 + 2 * i, 3, "%02x", md[i]);
+    if (st->received != st->size)
+        st->mismatch = 1;
+}
+
+static int64_t retry_after_of(const struct resp *rs)
+{
+    int64_t ra = 0;
+    if (rs->retry_after && sl_retry_after_parse_ms(&ra, rs->retry_after, time(NULL)) == 0)
+        return ra;
+    return 0;
+}
+
+int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct sl_registry *src,
+                        const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                        const char *digest, int64_t size, struct sl_err *err)
+{
+    int rc = 0;
+    char *location = NULL, *put_url = NULL, *get_url = NULL;
+    char *src_auth = NULL, *dst_auth = NULL;
+    char *src_scope = scope_pull(src_repo), *dst_scope = scope_push(dst_repo);
+    struct curl_slist *get_hdrs = NULL, *put_hdrs = NULL;
+    struct stream st;
+    memset(&st, 0, sizeof(st));
+    st.s = s;
+    st.size = size;
+    resp_init(&st.get_rs, 4096);
+    resp_init(&st.put_rs, ERROR_BODY_MAX);
+    char what[512];
+    snprintf(what, sizeof(what), "copy blob %s from %s/%s to %s/%s", digest, src->host, src_repo,
+             dst->host, dst_repo);
+
+    if (size == 0) {
+        rc = sl_registry_blob_upload(dst, dst_repo, digest, "", 0, 0, err);
+        goto done;
+    }
+    rc = ensure_base(src, err);
+    if (rc < 0)
+        goto done;
+    rc = upload_start(&location, dst, dst_repo, err);
+    if (rc < 0)
+        goto done;
+    rc = auth_header_for(&src_auth, src, src_scope, err);
+    if (rc < 0)
+        goto done;
+    rc = auth_header_for(&dst_auth, dst, dst_scope, err);
+    if (rc < 0)
+        goto done;
+    {
+        char *path = sl_xasprintf("/v2/%s/blobs/%s", src_repo, digest);
+        get_url = url_for(src, path);
+        free(path);
+    }
+    put_url = with_digest_param(location, digest);
+    st.md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(st.md, EVP_sha256(), NULL);
+
+    curl_easy_reset(s->get);
+    setup_common(src, s->get);
+    curl_easy_setopt(s->get, CURLOPT_URL, get_url);
+    curl_easy_setopt(s->get, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(s->get, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(s->get, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(s->get, CURLOPT_BUFFERSIZE, STREAM_CURL_BUFFER);
+    if (src_auth)
+        get_hdrs = curl_slist_append(get_hdrs, src_auth);
+    curl_easy_setopt(s->get, CURLOPT_HTTPHEADER, get_hdrs);
+    curl_easy_setopt(s->get, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(s->get, CURLOPT_HEADERDATA, &st.get_rs);
+    curl_easy_setopt(s->get, CURLOPT_WRITEFUNCTION, stream_write);
+    curl_easy_setopt(s->get, CURLOPT_WRITEDATA, &st);
+
+    curl_easy_reset(s->put);
+    setup_common(dst, s->put);
+    curl_easy_setopt(s->put, CURLOPT_URL, put_url);
+    curl_easy_setopt(s->put, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(s->put, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+    curl_easy_setopt(s->put, CURLOPT_UPLOAD_BUFFERSIZE, STREAM_CURL_BUFFER);
+    put_hdrs = curl_slist_append(put_hdrs, "Content-Type: application/octet-stream");
+    put_hdrs = curl_slist_append(put_hdrs, "Expect:");
+    if (dst_auth)
+        put_hdrs = curl_slist_append(put_hdrs, dst_auth);
+    curl_easy_setopt(s->put, CURLOPT_HTTPHEADER, put_hdrs);
+    curl_easy_setopt(s->put, CURLOPT_READFUNCTION, stream_read);
+    curl_easy_setopt(s->put, CURLOPT_READDATA, &st);
+    curl_easy_setopt(s->put, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(s->put, CURLOPT_HEADERDATA, &st.put_rs);
+    curl_easy_setopt(s->put, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(s->put, CURLOPT_WRITEDATA, &st.put_rs);
+
+    CURLcode get_res = CURLE_OK, put_res = CURLE_OK;
+    curl_multi_add_handle(s->multi, s->get);
+    curl_multi_add_handle(s->multi, s->put);
+    int get_in = 1, put_in = 1;
+    while (get_in || put_in) {
+        int running = 0;
+        curl_multi_perform(s->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(s->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            if (msg->easy_handle == s->get) {
+                get_res = msg->data.result;
+                curl_multi_remove_handle(s->multi, s->get);
+                get_in = 0;
+                stream_get_finished(&st, get_res);
+            } else if (msg->easy_handle == s->put) {
+                put_res = msg->data.result;
+                curl_multi_remove_handle(s->multi, s->put);
+                put_in = 0;
+                st.put_done = 1;
+            }
+        }
+        if (!put_in && get_in) { /* the upload ended early (error): stop downloading */
+            curl_multi_remove_handle(s->multi, s->get);
+            get_in = 0;
+            if (!st.get_done) {
+                st.get_done = 1;
+                st.get_failed = 1;
+                get_res = CURLE_ABORTED_BY_CALLBACK;
+            }
+        }
+        if (st.get_done && !st.get_failed && !st.mismatch && !st.verified) {
+            if (strcmp(st.computed, digest) == 0)
+                st.verified = 1;
+            else
+                st.mismatch = 1;
+        }
+        if (get_in && st.get_paused && s->ring_cap - st.used >= st.get_pending) {
+            st.get_paused = 0;
+            curl_easy_pause(s->get, CURLPAUSE_CONT);
+        }
+        if (put_in && st.put_paused &&
+            (st.used > 0 || st.get_done || st.mismatch || st.get_failed)) {
+            st.put_paused = 0;
+            curl_easy_pause(s->put, CURLPAUSE_CONT);
+        }
+        if (get_in || put_in)
+            curl_multi_poll(s->multi, NULL, 0, 200, NULL);
+    }
+    *bytes_out = st.sent;
+
+    if (st.get_failed && get_res != CURLE_ABORTED_BY_CALLBACK) {
+        if (get_res != CURLE_OK) {
+            rc = sl_err_set(err, st.oversize ? SL_EDIGEST : SL_ERETRY, SL_ERRC_REGISTRY,
+                            "%s: download: %s", what,
+                            st.oversize ? "more bytes than the descriptor size"
+                                        : curl_easy_strerror(get_res));
+        } else {
+            struct req q = {.method = "GET"};
+            st.get_rs.status = st.get_status;
+            rc = status_error(&q, &st.get_rs, what, err);
+            if (st.get_status == 401) {
+                sl_token_cache_drop(src->tokens, src_scope);
+                rc = SL_ERETRY;
+                if (err)
+                    err->code = SL_ERETRY;
+            }
+            if (rc == SL_ERETRY)
+                sl_registry_backoff_sleep(src, 0, retry_after_of(&st.get_rs));
+        }
+        goto done;
+    }
+    if (st.mismatch) {
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_REGISTRY,
+                        "%s: content does not match its digest (got %s, %lld of %lld bytes); "
+                        "upload aborted",
+                        what, st.computed[0] ? st.computed : "incomplete", (long long)st.received,
+                        (long long)size);
+        goto done;
+    }
+    if (put_res != CURLE_OK) {
+        rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: upload: %s", what,
+                        curl_easy_strerror(put_res));
+        goto done;
+    }
+    long put_status = 0;
+    curl_easy_getinfo(s->put, CURLINFO_RESPONSE_CODE, &put_status);
+    st.put_rs.status = put_status;
+    if (put_status != 201) {
+        struct req q = {.method = "PUT"};
+        rc = status_error(&q, &st.put_rs, what, err);
+        if (put_status == 401) {
+            sl_token_cache_drop(dst->tokens, dst_scope);
+            rc = SL_ERETRY;
+            if (err)
+                err->code = SL_ERETRY;
+        } else if (put_status == 400 && strstr(err ? err->msg : "", "DIGEST_INVALID")) {
+            rc = SL_EDIGEST;
+            if (err)
+                err->code = SL_EDIGEST;
+        }
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc < 0 && location)
+        cancel_upload(dst, location, dst_scope);
+    if (st.md)
+        EVP_MD_CTX_free(st.md);
+    curl_slist_free_all(get_hdrs);
+    curl_slist_free_all(put_hdrs);
+    if (s) {
+        curl_easy_setopt(s->get, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(s->put, CURLOPT_HTTPHEADER, NULL);
+    }
+    sl_secure_free_str(src_auth);
+    sl_secure_free_str(dst_auth);
+    free(src_scope);
+    free(dst_scope);
+    free(location);
+    free(put_url);
+    free(get_url);
+    resp_free(&st.get_rs);
+    resp_free(&st.put_rs);
+    return rc;
+}

@@ -1,0 +1,130 @@
+/* A client for one OCI distribution registry (host[:port]) over libcurl.
+ *
+ * Handles the /v2/ ping, anonymous / Basic / Bearer-token auth (tokens cached per scope until
+ * they expire), TLS (verification on unless insecure; an extra CA in PEM), retries with
+ * exponential backoff and jitter on 429, 5xx and connection errors (Retry-After honoured,
+ * bounded attempts) and size caps on every response body (manifests 4 MiB).
+ *
+ * Thread-safety: one struct sl_registry may be used by several threads at once (the copy engine
+ * does); auth state and the handle pool are guarded by a mutex inside. */
+#ifndef SL_OCI_REGISTRY_H
+#define SL_OCI_REGISTRY_H
+
+#include "oci/auth.h"
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_registry_opts {
+    int insecure;               /* allow plain http and skip TLS verification */
+    const char *ca_pem;         /* extra trusted CA certificates (PEM text), or NULL */
+    int max_attempts;           /* per request, including the first; 0 = 5 */
+    int64_t backoff_base_ms;    /* 0 = 250 */
+    int64_t backoff_max_ms;     /* 0 = 8000 */
+    int64_t connect_timeout_ms; /* 0 = 15000 */
+};
+
+struct sl_registry;
+
+/* Creates a client for host ("127.0.0.1:5000", "registry-1.docker.io"). creds may be NULL
+ * (anonymous); they are copied. opts may be NULL. Never fails (no I/O happens here). Free with
+ * sl_registry_free. */
+struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *creds,
+                                    const struct sl_registry_opts *opts);
+void sl_registry_free(struct sl_registry *r);
+
+/* The host given at creation (borrowed). */
+const char *sl_registry_host(const struct sl_registry *r);
+
+/* GET /v2/ and learn the auth scheme. Returns 0, SL_EAUTH, SL_ERETRY (unreachable after
+ * retries) or SL_EFAIL. Other calls ping on first use, so calling this is optional. */
+int sl_registry_ping(struct sl_registry *r, struct sl_err *err);
+
+/* A fetched manifest. */
+struct sl_registry_manifest {
+    char *data; /* the exact bytes (NUL-terminated for convenience) */
+    size_t len;
+    char *media_type; /* Content-Type sent by the registry (or NULL) */
+    char digest[72];  /* sha256 of data, verified (see sl_registry_manifest_get) */
+};
+void sl_registry_manifest_free(struct sl_registry_manifest *m);
+
+/* GET a manifest by tag or digest with an Accept header of all Docker/OCI manifest and index
+ * types, capped at 4 MiB. By digest, the bytes must hash to that digest; by tag, the computed
+ * digest must equal Docker-Content-Digest when the registry sends one. A mismatch is
+ * SL_EDIGEST naming both digests. Returns 0, SL_ENOTFOUND, SL_EAUTH, SL_ERETRY, SL_ETOOBIG,
+ * SL_EDIGEST or SL_EFAIL. out is the caller's. */
+int sl_registry_manifest_get(struct sl_registry_manifest *out, struct sl_registry *r,
+                             const char *repo, const char *reference, struct sl_err *err);
+
+/* HEAD a manifest: writes the digest (Docker-Content-Digest; falls back to a GET when the
+ * header is missing) to digest_out[72]. media_type_out may be NULL. Returns 0, SL_ENOTFOUND,
+ * SL_EAUTH, SL_ERETRY or SL_EFAIL. */
+int sl_registry_manifest_head(char digest_out[72], char **media_type_out, struct sl_registry *r,
+                              const char *repo, const char *reference, struct sl_err *err);
+
+/* PUT a manifest under reference (tag or digest). The registry's Docker-Content-Digest must
+ * equal the sha256 of data (else SL_EDIGEST). digest_out[72] may be NULL. */
+int sl_registry_manifest_put(char digest_out[72], struct sl_registry *r, const char *repo,
+                             const char *reference, const char *media_type, const void *data,
+                             size_t len, struct sl_err *err);
+
+/* HEAD a blob. Returns 0 (present; *size_out set when not NULL), SL_ENOTFOUND, or an error. */
+int sl_registry_blob_head(int64_t *size_out, struct sl_registry *r, const char *repo,
+                          const char *digest, struct sl_err *err);
+
+/* GET a small blob into memory (cap max_bytes), verifying its digest. out/out_len are the
+ * caller's (free). */
+int sl_registry_blob_get(char **out, size_t *out_len, struct sl_registry *r, const char *repo,
+                         const char *digest, size_t max_bytes, struct sl_err *err);
+
+/* Tries a cross-repository mount (POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from>).
+ * Sets *mounted to 1 when the registry mounted the blob (201), 0 when it started an upload
+ * instead (202; that upload is cancelled). Returns 0 or an error. */
+int sl_registry_blob_mount(int *mounted, struct sl_registry *r, const char *repo,
+                           const char *digest, const char *from_repo, struct sl_err *err);
+
+/* Uploads a blob held in memory. chunk_bytes 0: POST then one monolithic PUT; else POST,
+ * PATCH chunks of chunk_bytes, PUT to finish. The registry checks the digest. */
+int sl_registry_blob_upload(struct sl_registry *r, const char *repo, const char *digest,
+                            const void *data, size_t len, size_t chunk_bytes, struct sl_err *err);
+
+/* Lists tags, asking for page_size tags per request (0 = 1000) and following
+ * Link: <...>; rel="next" pagination (at most 100000 tags). *tags_out is an array of *n_out
+ * strings; free with sl_registry_strv_free. */
+int sl_registry_tags_list(char ***tags_out, size_t *n_out, struct sl_registry *r, const char *repo,
+                          size_t page_size, struct sl_err *err);
+void sl_registry_strv_free(char **v, size_t n);
+
+/* Referrers of digest: GET /v2/<repo>/referrers/<digest>[?artifactType=]; when the registry
+ * has no referrers API (404), falls back to the tag schema (manifest at tag "sha256-<hex>").
+ * Writes an OCI index JSON (caller frees) to *index_out; an empty index when none exist. */
+int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry *r,
+                          const char *repo, const char *digest, const char *artifact_type,
+                          struct sl_err *err);
+
+/* ---- streaming blob copy (used by the copy engine) ---- */
+
+/* Per-worker streaming state: a curl multi handle with one download and one upload easy
+ * handle, reused across blobs so connections stay alive. Not shared between threads. */
+struct sl_blob_streamer;
+
+struct sl_blob_streamer *sl_blob_streamer_new(void);
+void sl_blob_streamer_free(struct sl_blob_streamer *s);
+
+/* Streams blob digest (size bytes) from src/src_repo to dst/dst_repo: starts an upload (POST),
+ * then runs GET and PUT together, the download feeding the upload through a bounded ring buffer
+ * (memory does not grow with the blob size). The sha256 is checked while streaming and the
+ * upload's last byte is held back until it matches, so a bad blob aborts the upload
+ * (SL_EDIGEST). One attempt; the caller retries SL_ERETRY. *bytes_out gets bytes moved. */
+int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct sl_registry *src,
+                        const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                        const char *digest, int64_t size, struct sl_err *err);
+
+/* Sleeps the backoff delay for retry number attempt on r's settings, at least min_ms. */
+void sl_registry_backoff_sleep(const struct sl_registry *r, int attempt, int64_t min_ms);
+/* max_attempts of r's options (>= 1). */
+int sl_registry_max_attempts(const struct sl_registry *r);
+
+#endif

@@ -1,0 +1,406 @@
+/* `sealift controller`: the daemon. Loads the Kubernetes configuration, starts the HTTP server
+ * (/metrics, /healthz, /readyz), the manager with every reconciler from sl_reconcilers_all(),
+ * and runs until SIGTERM or SIGINT, then shuts down gracefully (running reconciles finish, the
+ * Lease is released) and exits 0. */
+#include "cli/commands.h"
+#include "http/server.h"
+#include "kube/client.h"
+#include "kube/ops.h"
+#include "runtime/informer.h"
+#include "runtime/manager.h"
+#include "runtime/metrics.h"
+#include "runtime/registry.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "controller"
+
+struct controller_args {
+    const char *kubeconfig;
+    const char *ns;
+    const char *metrics_addr;
+    const char *webhook_addr;
+    const char *webhook_cert_dir;
+    const char *shard;
+    const char *state_dir;
+    const char *insecure[64];
+    size_t n_insecure;
+    bool leader_elect;
+    int concurrency;
+    enum sl_log_level log_level;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sealift controller [--kubeconfig FILE] [--namespace NS] [--metrics-addr "
+               "HOST:PORT]\n"
+               "                          [--webhook-addr HOST:PORT] [--webhook-cert-dir DIR] "
+               "[--leader-elect]\n"
+               "                          [--concurrency N] [--shard KEY] [--log-level "
+               "debug|info|warn|error]\n"
+               "                          [--state-dir DIR] [--insecure-registry HOST]...\n");
+}
+
+/* Returns -1 to go on, or the exit code (0 for --help). */
+static int parse_args(struct controller_args *a, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"kubeconfig", required_argument, NULL, 'k'},
+        {"namespace", required_argument, NULL, 'n'},
+        {"metrics-addr", required_argument, NULL, 'm'},
+        {"webhook-addr", required_argument, NULL, 'w'},
+        {"webhook-cert-dir", required_argument, NULL, 'c'},
+        {"leader-elect", no_argument, NULL, 'l'},
+        {"concurrency", required_argument, NULL, 'j'},
+        {"shard", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'v'},
+        {"state-dir", required_argument, NULL, 'd'},
+        {"insecure-registry", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof(*a));
+    a->metrics_addr = ":8080";
+    a->concurrency = 2;
+    a->log_level = SL_LOG_INFO;
+    optind = 0; /* glibc: re-initialise, argv[0] is the subcommand */
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'k':
+            a->kubeconfig = optarg;
+            break;
+        case 'n':
+            a->ns = optarg;
+            break;
+        case 'm':
+            a->metrics_addr = optarg;
+            break;
+        case 'w':
+            a->webhook_addr = optarg;
+            break;
+        case 'c':
+            a->webhook_cert_dir = optarg;
+            break;
+        case 'l':
+            a->leader_elect = true;
+            break;
+        case 's':
+            a->shard = optarg;
+            break;
+        case 'd':
+            a->state_dir = optarg;
+            break;
+        case 'i':
+            if (a->n_insecure == sizeof(a->insecure) / sizeof(a->insecure[0])) {
+                sl_cli_errorf(CMD, "too many --insecure-registry flags");
+                return SL_EXIT_USAGE;
+            }
+            a->insecure[a->n_insecure++] = optarg;
+            break;
+        case 'j': {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || !end || *end || end == optarg || v < 1 || v > 256) {
+                sl_cli_errorf(CMD, "--concurrency wants a number from 1 to 256, got \"%s\"",
+                              optarg);
+                return SL_EXIT_USAGE;
+            }
+            a->concurrency = (int)v;
+            break;
+        }
+        case 'v':
+            if (sl_log_parse_level(&a->log_level, optarg) != 0) {
+                sl_cli_errorf(CMD, "--log-level wants debug, info, warn or error, got \"%s\"",
+                              optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return SL_EXIT_OK;
+        case ':':
+            sl_cli_errorf(CMD, "option %s needs a value", argv[optind - 1]);
+            usage(stderr);
+            return SL_EXIT_USAGE;
+        default:
+            sl_cli_errorf(CMD, "unknown option %s", argv[optind - 1]);
+            usage(stderr);
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        sl_cli_errorf(CMD, "unexpected argument \"%s\"", argv[optind]);
+        usage(stderr);
+        return SL_EXIT_USAGE;
+    }
+    if (a->shard && !*a->shard) {
+        sl_cli_errorf(CMD, "--shard wants a non-empty label value");
+        return SL_EXIT_USAGE;
+    }
+    if (!*a->metrics_addr) {
+        sl_cli_errorf(CMD, "--metrics-addr wants HOST:PORT");
+        return SL_EXIT_USAGE;
+    }
+    if (a->webhook_addr && !a->webhook_cert_dir) {
+        sl_cli_errorf(CMD, "--webhook-addr needs --webhook-cert-dir (tls.crt, tls.key)");
+        return SL_EXIT_USAGE;
+    }
+    if (!a->state_dir || !*a->state_dir)
+        a->state_dir = getenv("SEALIFT_STATE_DIR");
+    if (!a->state_dir || !*a->state_dir)
+        a->state_dir = "/var/lib/sealift";
+    return -1;
+}
+
+/* ---- HTTP handlers ---- */
+
+static void handle_metrics(void *ctx, const struct sl_http_request *req,
+                           struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    sl_metrics_render(&resp->body);
+}
+
+static void handle_healthz(void *ctx, const struct sl_http_request *req,
+                           struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    sl_buf_append_str(&resp->body, "ok");
+}
+
+static void handle_readyz(void *ctx, const struct sl_http_request *req,
+                          struct sl_http_response *resp)
+{
+    (void)req;
+    if (sl_manager_ready(ctx)) {
+        sl_buf_append_str(&resp->body, "ok");
+    } else {
+        resp->status = 503;
+        sl_buf_append_str(&resp->body, "informer caches not synced");
+    }
+}
+
+static int exit_code_for(int rc)
+{
+    switch (rc) {
+    case SL_EINVAL:
+    case SL_ENOTFOUND:
+        return SL_EXIT_USAGE;
+    case SL_ERETRY:
+    case SL_EAUTH:
+        return SL_EXIT_REMOTE;
+    default:
+        return SL_EXIT_CHECK_FAILED;
+    }
+}
+
+/* Waits for SIGTERM or SIGINT (blocked in every thread, see below). */
+static int wait_for_signal(const sigset_t *set)
+{
+    for (;;) {
+        int sig = sigwaitinfo(set, NULL);
+        if (sig > 0)
+            return sig;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+int sl_cmd_controller(int argc, char **argv)
+{
+    struct controller_args a;
+    struct sl_err err = {0};
+    struct sl_kube_config *cfg = NULL;
+    struct sl_kube_client *client = NULL;
+    struct sl_manager *mgr = NULL;
+    struct sl_http_server *http = NULL;
+    struct sl_http_server *webhook = NULL;
+    struct sl_reconciler **recs = NULL;
+    size_t nrecs = 0;
+    bool leak = false;
+    int rc;
+    int code = parse_args(&a, argc, argv);
+    if (code >= 0)
+        return code;
+    code = SL_EXIT_CHECK_FAILED;
+    sl_log_set_level(a.log_level);
+
+    /* every thread started from here on inherits the blocked signals; the main thread takes
+     * them with sigwaitinfo, so no handler runs in the middle of a worker */
+    sigset_t sigs, old_sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old_sigs);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = sl_kube_config_load(&cfg, a.kubeconfig, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "loading Kubernetes configuration: %s", err.msg);
+        code = SL_EXIT_USAGE;
+        goto done;
+    }
+    rc = sl_kube_client_new(&client, cfg, NULL, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "creating Kubernetes client: %s", err.msg);
+        code = exit_code_for(rc);
+        goto done;
+    }
+    const char *ns = a.ns;
+    if (!ns || !*ns)
+        ns = getenv("POD_NAMESPACE");
+    if (!ns || !*ns)
+        ns = sl_kube_client_namespace(client);
+    if (!ns || !*ns)
+        ns = "default";
+
+    struct sl_manager_opts mo = {.controller_namespace = ns,
+                                 .shard = a.shard,
+                                 .concurrency = a.concurrency,
+                                 .leader_elect = a.leader_elect,
+                                 .webhook_addr = a.webhook_addr,
+                                 .webhook_cert_dir = a.webhook_cert_dir};
+    sl_kube_ops_from_client(&mo.kube, client);
+    sl_list_watcher_from_client(&mo.lw, client);
+    rc = sl_manager_new(&mgr, &mo, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "%s", err.msg);
+        goto done;
+    }
+    struct sl_controller_config cc = {.state_dir = a.state_dir,
+                                      .webhook_cert_dir = a.webhook_cert_dir,
+                                      .insecure_registries = a.insecure,
+                                      .n_insecure_registries = a.n_insecure};
+    sl_controller_config_set(&cc);
+    rc = sl_reconcilers_all(&recs, &nrecs, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "creating reconcilers: %s", err.msg);
+        goto done;
+    }
+    for (size_t i = 0; i < nrecs; i++) {
+        const char *kind = recs[i] && recs[i]->kind ? recs[i]->kind : "(unnamed)";
+        char kind_copy[64];
+        snprintf(kind_copy, sizeof(kind_copy), "%s", kind);
+        rc = sl_manager_add(mgr, recs[i], &err);
+        recs[i] = NULL;
+        if (rc != 0) {
+            sl_cli_errorf(CMD, "adding reconciler %s: %s", kind_copy, err.msg);
+            goto done;
+        }
+    }
+
+    struct sl_http_server_opts ho = {.addr = a.metrics_addr};
+    rc = sl_http_server_new(&http, &ho, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "--metrics-addr %s: %s", a.metrics_addr, err.msg);
+        code = SL_EXIT_USAGE;
+        goto done;
+    }
+    sl_http_server_route(http, "GET", "/metrics", handle_metrics, NULL);
+    sl_http_server_route(http, "GET", "/healthz", handle_healthz, NULL);
+    sl_http_server_route(http, "GET", "/readyz", handle_readyz, mgr);
+    sl_manager_set_http(mgr, http);
+    if (a.webhook_addr) {
+        char cert[4096], key[4096];
+        snprintf(cert, sizeof(cert), "%s/tls.crt", a.webhook_cert_dir);
+        snprintf(key, sizeof(key), "%s/tls.key", a.webhook_cert_dir);
+        struct sl_http_server_opts wo = {.addr = a.webhook_addr,
+                                         .tls_cert_file = cert,
+                                         .tls_key_file = key};
+        rc = sl_http_server_new(&webhook, &wo, &err);
+        if (rc != 0) {
+            sl_cli_errorf(CMD, "--webhook-addr %s: %s", a.webhook_addr, err.msg);
+            code = SL_EXIT_USAGE;
+            goto done;
+        }
+    }
+    /* reconcilers that serve routes (git push hooks, the admission webhook) add them now */
+    rc = sl_reconcilers_setup_servers(mgr, http, webhook, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "%s", err.msg);
+        goto done;
+    }
+    if (webhook) {
+        rc = sl_http_server_start(webhook, &err);
+        if (rc != 0) {
+            sl_cli_errorf(CMD, "serving the admission webhook on %s: %s", a.webhook_addr,
+                          err.msg);
+            goto done;
+        }
+        sl_log_kv(SL_LOG_INFO, NULL, "serving the admission webhook", "webhookAddr",
+                  sl_http_server_addr(webhook), NULL);
+    }
+    rc = sl_http_server_start(http, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "serving metrics on %s: %s", a.metrics_addr, err.msg);
+        goto done;
+    }
+    sl_log_kv(SL_LOG_INFO, NULL, "serving metrics and health probes", "metricsAddr",
+              sl_http_server_addr(http), NULL);
+
+    rc = sl_manager_start(mgr, &err);
+    if (rc != 0) {
+        sl_cli_errorf(CMD, "starting the manager: %s", err.msg);
+        leak = sl_manager_stop(mgr) != 0;
+        goto done;
+    }
+    sl_log_kv(SL_LOG_INFO, NULL, "controller started", "namespace", ns, "shard", a.shard,
+              "leaderElection", a.leader_elect ? "true" : "false", NULL);
+
+    int sig = wait_for_signal(&sigs);
+    sl_log_kv(SL_LOG_INFO, NULL, "shutting down", "signal",
+              sig == SIGINT    ? "SIGINT"
+              : sig == SIGTERM ? "SIGTERM"
+                               : "unknown",
+              NULL);
+    if (sl_manager_stop(mgr) != 0) {
+        leak = true;
+        code = SL_EXIT_CHECK_FAILED;
+        goto done;
+    }
+    code = SL_EXIT_OK;
+done:
+    if (http)
+        sl_http_server_stop(http);
+    if (webhook)
+        sl_http_server_stop(webhook);
+    if (leak) {
+        /* a reconcile is still running on some thread: freeing under it would be worse than
+         * letting the process exit with its memory */
+        sl_log_error(NULL, "exiting with reconciles still running");
+        return code;
+    }
+    for (size_t i = 0; recs && i < nrecs; i++) {
+        if (recs[i] && recs[i]->free)
+            recs[i]->free(recs[i]->self);
+    }
+    free(recs);
+    sl_manager_free(mgr);
+    sl_reconcilers_teardown();
+    sl_http_server_free(http);
+    sl_http_server_free(webhook);
+    sl_kube_client_free(client);
+    sl_kube_config_free(cfg);
+    if (code == SL_EXIT_OK)
+        sl_log_info(NULL, "controller stopped");
+    pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
+    return code;
+}

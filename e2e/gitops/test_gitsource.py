@@ -1,0 +1,212 @@
+"""GitSource end to end: real git servers (git daemon, git http-backend with Basic auth, file://),
+the stand-in API server driven with kubectl, and the controller applying what is committed:
+revisions, inventory, prune, drift correction, a broken file, suspend, and push webhooks."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+import unittest
+import urllib.request
+
+import procs
+from controller import Controller
+from gitserver import GitDaemon, GitHttp, Repo
+from kube import StandIn
+
+KEY = """apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata:
+  name: %s
+spec:
+  mode: Generate
+  secretRef: {name: %s-key}
+"""
+
+SOURCE = """apiVersion: sealift.dev/v1alpha1
+kind: GitSource
+metadata: {name: %(name)s, namespace: team}
+spec:
+  url: %(url)s
+  ref: {branch: main}
+  path: deploy
+  interval: %(interval)s
+%(extra)s"""
+
+
+class GitSourceTest(procs.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.kube = StandIn(self.tmp)
+        self.kube.start(self)
+        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.kube.kubectl("create", "namespace", "team")
+        self.git_base = os.path.join(self.tmp, "git")
+        os.makedirs(self.git_base)
+        self.repo = Repo(self.git_base, "platform")
+        self.repo.write("deploy/a.yaml", KEY % ("a", "a"))
+        self.repo.write("deploy/more/b.yml", KEY % ("b", "b"))
+        self.repo.write("README.md", "not applied\n")
+        self.first = self.repo.commit("first")
+        self.ctl = Controller(self, self.kube.kubeconfig,
+                              env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
+        self.ctl.wait_ready()
+
+    def apply_source(self, url, name="platform", interval="2s", extra=""):
+        self.kube.kubectl("apply", "-f", "-", input=SOURCE % {
+            "name": name, "url": url, "interval": interval, "extra": extra})
+
+    def source(self, name="platform"):
+        return json.loads(self.kube.kubectl("get", "gitsrc", "-n", "team", name,
+                                            "-o", "json").stdout)
+
+    def ready(self, name="platform"):
+        for c in self.source(name).get("status", {}).get("conditions", []):
+            if c["type"] == "Ready":
+                return c
+        return None
+
+    def wait_revision(self, commit, name="platform", timeout=30):
+        def done():
+            st = self.source(name).get("status", {})
+            return st.get("lastAppliedRevision") == f"main@sha1:{commit}"
+        procs.wait_for(done, timeout=timeout, what=f"revision {commit[:12]} applied")
+
+    def keys(self):
+        out = self.kube.kubectl("get", "sigkey", "-n", "team", "-o",
+                                "jsonpath={.items[*].metadata.name}").stdout
+        return sorted(out.split())
+
+    def test_git_daemon_revisions_prune_and_drift(self):
+        daemon = GitDaemon(self, self.git_base)
+        self.apply_source(daemon.url("platform"))
+        self.wait_revision(self.first)
+        self.assertEqual(self.keys(), ["a", "b"])
+        st = self.source()["status"]
+        self.assertEqual(st["artifact"]["revision"], f"main@sha1:{self.first}")
+        self.assertEqual(sorted(i["name"] for i in st["inventory"]), ["a", "b"])
+        out = self.kube.kubectl("get", "gitsrc", "-n", "team").stdout
+        self.assertIn(f"main@sha1:{self.first}", out)
+        self.assertIn("True", out)
+        # the applied objects become Ready (the SigningKey reconciler runs on them)
+        self.kube.kubectl("wait", "--for=condition=Ready", "-n", "team", "sigkey/a",
+                          "--timeout=30s")
+
+        # change a file: the new revision is applied
+        self.repo.write("deploy/a.yaml", (KEY % ("a", "a")).replace(
+            "Generate", "Generate\n  algorithm: ed25519").replace("a-key", "a2-key"))
+        second = self.repo.commit("change a")
+        self.wait_revision(second)
+        spec = json.loads(self.kube.kubectl("get", "sigkey", "-n", "team", "a", "-o",
+                                            "json").stdout)["spec"]
+        self.assertEqual(spec["secretRef"]["name"], "a2-key")
+
+        # drift: an edit with kubectl is put back at the next interval
+        self.kube.kubectl("patch", "sigkey", "-n", "team", "b", "--type", "merge",
+                          "-p", '{"spec":{"secretRef":{"name":"edited"}}}')
+        procs.wait_for(lambda: json.loads(self.kube.kubectl(
+            "get", "sigkey", "-n", "team", "b", "-o", "json").stdout)["spec"]["secretRef"]
+            ["name"] == "b-key", timeout=30, what="drift corrected")
+
+        # an object created by someone else is never pruned; a deleted file is
+        self.kube.kubectl("apply", "-n", "team", "-f", "-", input=KEY % ("manual", "manual"))
+        self.repo.remove("deploy/more/b.yml")
+        third = self.repo.commit("remove b")
+        self.wait_revision(third)
+        self.assertEqual(self.keys(), ["a", "manual"])
+        # the key Secret of a pruned SigningKey stays
+        self.assertEqual(self.kube.kubectl("get", "secret", "-n", "team", "b-key",
+                                           check=False).returncode, 0)
+
+    def test_http_basic_auth_and_broken_file(self):
+        http = GitHttp(self, self.git_base)
+        # no credentials: the server's 401 is reported
+        self.apply_source(http.url("platform"), interval="1s")
+        procs.wait_for(lambda: (self.ready() or {}).get("status") == "False", timeout=30,
+                       what="Ready=False without credentials")
+        self.assertIn(self.ready()["reason"], ("AuthenticationFailed", "FetchFailed"))
+        self.kube.kubectl("create", "secret", "generic", "-n", "team", "git-auth",
+                          f"--from-literal=username={http.user}",
+                          f"--from-literal=password={http.password}")
+        self.apply_source(http.url("platform"), interval="1s",
+                          extra="  secretRef: {name: git-auth}\n")
+        self.wait_revision(self.first)
+        self.assertEqual(self.keys(), ["a", "b"])
+        self.assertNotIn(http.password, self.ctl.proc.output())
+
+        # a broken file is named in the condition; the others are still applied
+        self.repo.write("deploy/broken.yaml", "kind: [oops\n")
+        self.repo.write("deploy/c.yaml", KEY % ("c", "c"))
+        self.repo.commit("broken")
+        procs.wait_for(lambda: (self.ready() or {}).get("reason") == "ApplyFailed", timeout=30,
+                       what="ApplyFailed")
+        self.assertIn("deploy/broken.yaml", self.ready()["message"])
+        procs.wait_for(lambda: "c" in self.keys(), timeout=30, what="c applied")
+
+    def test_file_url_suspend_and_foreign_namespace(self):
+        self.repo.write("deploy/other-ns.yaml", (KEY % ("x", "x")).replace(
+            "name: x\n", "name: x\n  namespace: kube-system\n"))
+        rev = self.repo.commit("other namespace")
+        self.apply_source("file://" + self.repo.bare)
+        procs.wait_for(lambda: (self.ready() or {}).get("reason") == "ApplyFailed", timeout=30,
+                       what="namespace rule reported")
+        self.assertIn("deploy/other-ns.yaml", self.ready()["message"])
+        self.assertIn("kube-system is not allowed", self.ready()["message"])
+        self.assertEqual(self.keys(), ["a", "b"])
+        self.assertEqual(self.source()["status"]["artifact"]["revision"], f"main@sha1:{rev}")
+        # suspend: nothing is fetched or applied
+        self.apply_source("file://" + self.repo.bare, extra="  suspend: true\n")
+        procs.wait_for(lambda: (self.ready() or {}).get("reason") == "Suspended", timeout=30,
+                       what="Suspended")
+        self.repo.write("deploy/d.yaml", KEY % ("d", "d"))
+        self.repo.commit("d")
+        time.sleep(3)
+        self.assertNotIn("d", self.keys())
+
+    def test_push_webhook(self):
+        self.kube.kubectl("create", "secret", "generic", "-n", "team", "hook",
+                          "--from-literal=token=hook-s3cret")
+        # a long interval: only the webhook can make it fetch soon
+        self.apply_source("file://" + self.repo.bare, interval="1h",
+                          extra="  webhook: {secretRef: {name: hook}}\n")
+        self.wait_revision(self.first)
+        self.repo.write("deploy/e.yaml", KEY % ("e", "e"))
+        second = self.repo.commit("e")
+        body = json.dumps({"ref": "refs/heads/main", "after": second}).encode()
+        url = f"http://{self.ctl.metrics_addr}/hooks/gitsource/team/platform"
+
+        def post(headers, data=body):
+            req = urllib.request.Request(url, data=data, method="POST", headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        bad = "sha256=" + hmac.new(b"wrong", body, hashlib.sha256).hexdigest()
+        self.assertEqual(post({"X-Hub-Signature-256": bad}), 401)
+        self.assertEqual(post({"X-Gitlab-Token": "nope"}), 401)
+        self.assertEqual(post({}), 401)
+        self.assertEqual(post({"X-Hub-Signature-256": bad}, data=b"x" * (2 << 20)), 413)
+        time.sleep(2)
+        self.assertNotIn("e", self.keys())
+        good = "sha256=" + hmac.new(b"hook-s3cret", body, hashlib.sha256).hexdigest()
+        self.assertEqual(post({"X-Hub-Signature-256": good}), 202)
+        self.wait_revision(second, timeout=20)
+        self.assertIn("e", self.keys())
+        # GitLab style token
+        self.repo.write("deploy/f.yaml", KEY % ("f", "f"))
+        third = self.repo.commit("f")
+        self.assertEqual(post({"X-Gitlab-Token": "hook-s3cret"}), 202)
+        self.wait_revision(third, timeout=20)
+        # unknown GitSource: 401, not 404 (does not reveal what exists)
+        req = urllib.request.Request(url.replace("platform", "nope"), data=body, method="POST",
+                                     headers={"X-Hub-Signature-256": good})
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(ctx.exception.code, 401)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

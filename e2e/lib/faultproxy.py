@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""A fault-injecting HTTP proxy for registry tests.
+
+Forwards every request to --upstream, except that the first --count requests whose path
+contains --match (default: every request) get a fault instead:
+  503    -> 503 Service Unavailable with a registry-style error body
+  429    -> 429 Too Many Requests with Retry-After: 1
+  drop   -> the connection is closed without any response
+  mixed  -> 503, 429 and drop in turn
+  none   -> no faults
+  baddigest -> the response passes, but its Docker-Content-Digest header names another digest
+  corrupt   -> the response passes, but one byte of its body is flipped
+With --paginate-tags the proxy pages tag lists itself (like registries newer than
+distribution 2.8 do): it honours ?n= and ?last= and sends Link: <...>; rel="next"; each page
+served is logged as "PAGE <path>".
+With --slow-ms N every 64 KiB of a response body is delayed by N ms (a slow link), so a test can
+act while a transfer is surely in flight.
+Each fault is logged as a line "FAULT <kind> <method> <path>" on stdout.
+"""
+import argparse
+import http.client
+import json
+import socket
+import sys
+import threading
+import urllib.parse
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "trailer",
+       "upgrade", "proxy-authorization", "proxy-authenticate"}
+
+
+class State:
+    def __init__(self, mode, count, match, slow_ms=0, paginate=False):
+        self.slow_ms = slow_ms
+        self.paginate = paginate
+        self.mode = mode
+        self.left = count
+        self.match = match
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def next_fault(self, path):
+        with self.lock:
+            if self.mode == "none" or self.left <= 0 or self.match not in path:
+                return None
+            self.left -= 1
+            self.n += 1
+            if self.mode == "mixed":
+                return ["503", "429", "drop"][(self.n - 1) % 3]
+            return self.mode
+
+
+def make_handler(state, upstream):
+    host, _, port = upstream.rpartition(":")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def fault(self, kind):
+            print(f"FAULT {kind} {self.command} {self.path}", flush=True)
+            if kind == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            status = 503 if kind == "503" else 429
+            body = json.dumps({"errors": [{"code": "UNAVAILABLE" if status == 503 else
+                                           "TOOMANYREQUESTS", "message": "injected fault"}]})
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if status == 429:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def handle_any(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            kind = state.next_fault(self.path)
+            if kind in ("503", "429", "drop"):
+                self.fault(kind)
+                return
+            if kind:
+                print(f"FAULT {kind} {self.command} {self.path}", flush=True)
+            conn = http.client.HTTPConnection(host, int(port), timeout=120)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            url = urllib.parse.urlsplit(self.path)
+            if state.paginate and self.command == "GET" and url.path.endswith("/tags/list"):
+                conn.request("GET", url.path, headers=headers)
+                resp = conn.getresponse()
+                if resp.status == 200:
+                    self.tags_page(url, json.loads(resp.read()))
+                    conn.close()
+                    return
+            else:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+            self.send_response(resp.status, resp.reason)
+            clen = resp.getheader("Content-Length")
+            for k, v in resp.getheaders():
+                if k.lower() not in HOP and k.lower() != "content-length":
+                    if kind == "baddigest" and k.lower() == "docker-content-digest":
+                        v = "sha256:" + "0" * 64
+                    self.send_header(k, v)
+            if self.command == "HEAD":
+                if clen is not None:
+                    self.send_header("Content-Length", clen)
+                self.end_headers()
+                conn.close()
+                return
+            if clen is not None:
+                self.send_header("Content-Length", clen)
+                self.end_headers()
+                first = True
+                while True:
+                    chunk = resp.read(1 << 16)
+                    if not chunk:
+                        break
+                    if kind == "corrupt" and first:
+                        chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+                    first = False
+                    if state.slow_ms:
+                        time.sleep(state.slow_ms / 1000.0)
+                    self.wfile.write(chunk)
+            else:
+                data = resp.read()
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            conn.close()
+
+        def tags_page(self, url, listing):
+            q = urllib.parse.parse_qs(url.query)
+            n = int(q.get("n", ["100"])[0])
+            last = q.get("last", [""])[0]
+            tags = sorted(t for t in (listing.get("tags") or []) if t > last)
+            page, more = tags[:n], len(tags) > n
+            data = json.dumps({"name": listing.get("name"), "tags": page}).encode()
+            print(f"PAGE {self.path}", flush=True)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if more:
+                nxt = urllib.parse.urlencode({"last": page[-1], "n": n})
+                self.send_header("Link", f'<{url.path}?{nxt}>; rel="next"')
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
+
+    return Handler
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--listen", required=True)
+    p.add_argument("--upstream", required=True)
+    p.add_argument("--mode", choices=["503", "429", "drop", "mixed", "none", "baddigest", "corrupt"], required=True)
+    p.add_argument("--count", type=int, default=3)
+    p.add_argument("--match", default="")
+    p.add_argument("--slow-ms", type=int, default=0)
+    p.add_argument("--paginate-tags", action="store_true")
+    a = p.parse_args()
+    host, _, port = a.listen.rpartition(":")
+    server = ThreadingHTTPServer((host, int(port)),
+                                 make_handler(State(a.mode, a.count, a.match, a.slow_ms, a.paginate_tags), a.upstream))
+    server.daemon_threads = True
+    print(f"fault proxy on {a.listen} -> {a.upstream} ({a.mode} x{a.count})", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Registry helpers for sealift's end-to-end tests: real `docker-registry` processes (htpasswd or
+Bearer-token auth), the Python token server in hack/, OCI image layouts built in Python and
+pushed with skopeo, and small inspection helpers.
+
+Everything binds 127.0.0.1 on free ports and lives in the test's temporary directory.
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import subprocess
+import tarfile
+import time
+import urllib.request
+
+from procs import PYTHON, SRC, free_port, run, wait_for, wait_port
+
+REGISTRY_BIN = "/usr/bin/docker-registry"
+SKOPEO = "skopeo"
+TOKEN_SERVER = os.path.join(SRC, "hack", "registry-token-server")
+FAULT_PROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "faultproxy.py")
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def sha256_digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Registry:
+    """One docker-registry process ("account"). users maps user -> password (htpasswd, bcrypt);
+    token=(realm, service, issuer, certfile) selects Bearer-token auth instead; neither means
+    anonymous access."""
+
+    def __init__(self, tc, name, users=None, token=None, tls=None):
+        self.tc = tc
+        self.name = name
+        self.users = dict(users or {})
+        self.token = token
+        self.tls = tls  # (certificate, key) PEM paths to serve https
+        self.dir = os.path.join(tc.tmp, name)
+        os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.proc = None
+        self._write_config()
+        self.start()
+
+    def _write_config(self):
+        auth = ""
+        if self.token:
+            realm, service, issuer, cert = self.token
+            auth = (f"auth:\n  token:\n    realm: {realm}\n    service: {service}\n"
+                    f"    issuer: {issuer}\n    rootcertbundle: {cert}\n")
+        elif self.users:
+            lines = []
+            for user, password in self.users.items():
+                cp = run(["htpasswd", "-Bbn", user, password])
+                lines.append(cp.stdout.strip())
+            htpasswd = os.path.join(self.dir, "htpasswd")
+            with open(htpasswd, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            auth = f"auth:\n  htpasswd:\n    realm: {self.name}\n    path: {htpasswd}\n"
+        cfg = (
+            "version: 0.1\n"
+            "log:\n  level: info\n  accesslog:\n    disabled: false\n"
+            "storage:\n  filesystem:\n"
+            f"    rootdirectory: {os.path.join(self.dir, 'data')}\n"
+            "  delete:\n    enabled: true\n  redirect:\n    disable: true\n"
+            "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: sealift-e2e-{self.name}\n"
+            + (f"  tls:\n    certificate: {self.tls[0]}\n    key: {self.tls[1]}\n"
+               if self.tls else "")
+            + auth)
+        self.config = os.path.join(self.dir, "config.yml")
+        with open(self.config, "w") as f:
+            f.write(cfg)
+
+    def start(self):
+        self.proc = self.tc.start([REGISTRY_BIN, "serve", self.config], f"registry-{self.name}")
+        wait_port(self.port)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+            self.proc = None
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        import signal
+        if self.proc:
+            self.proc.stop(sig=signal.SIGKILL)
+            self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def creds(self, user=None):
+        if not self.users:
+            return None
+        user = user or next(iter(self.users))
+        return f"{user}:{self.users[user]}"
+
+    def log_text(self):
+        """All registry logs so far (every start appends to the same file)."""
+        path = os.path.join(self.tc.tmp, f"registry-{self.name}.log")
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def count_requests(self, method, path_part):
+        """Counts access-log lines like "HEAD /v2/x/blobs/sha256:... HTTP/1.1"."""
+        n = 0
+        for line in self.log_text().splitlines():
+            if f'"{method} ' in line and path_part in line and " HTTP/1.1\"" in line:
+                n += 1
+        return n
+
+
+class TokenServer:
+    """hack/registry-token-server with a fresh RSA key and self-signed certificate; users maps
+    user -> password."""
+
+    def __init__(self, tc, users, service="sealift-registry", issuer="sealift-token-issuer"):
+        self.dir = os.path.join(tc.tmp, "token")
+        os.makedirs(self.dir, exist_ok=True)
+        self.key = os.path.join(self.dir, "key.pem")
+        self.cert = os.path.join(self.dir, "cert.pem")
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key,
+             "-out", self.cert, "-days", "2", "-subj", "/CN=sealift-token"])
+        self.port = free_port()
+        self.service = service
+        self.issuer = issuer
+        self.realm = f"http://127.0.0.1:{self.port}/token"
+        args = [PYTHON, TOKEN_SERVER, "--addr", f"127.0.0.1:{self.port}", "--key", self.key,
+                "--cert", self.cert, "--issuer", issuer, "--expires-in", "300"]
+        for user, password in users.items():
+            args += ["--user", f"{user}:{password}"]
+        self.proc = tc.start(args, "token-server")
+        wait_port(self.port)
+
+    def registry_auth(self):
+        return (self.realm, self.service, self.issuer, self.cert)
+
+    def requests(self):
+        return [line for line in self.proc.output().splitlines() if "GET /token" in line]
+
+
+class FaultProxy:
+    """e2e/lib/faultproxy.py in front of upstream (host:port): the first `count` requests get
+    the fault (503, 429 with Retry-After, or a dropped connection), the rest pass through."""
+
+    def __init__(self, tc, upstream, mode, count, name="faultproxy", match="", slow_ms=0,
+                 paginate_tags=False):
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        args = [PYTHON, FAULT_PROXY, "--listen", self.host, "--upstream", upstream,
+                "--mode", mode, "--count", str(count)]
+        if match:
+            args += ["--match", match]
+        if slow_ms:
+            args += ["--slow-ms", str(slow_ms)]
+        if paginate_tags:
+            args.append("--paginate-tags")
+        self.proc = tc.start(args, name)
+        wait_port(self.port)
+
+    def pages(self):
+        return [line[5:] for line in self.proc.output().splitlines() if line.startswith("PAGE ")]
+
+    def faults(self):
+        return sum(1 for line in self.proc.output().splitlines() if line.startswith("FAULT "))
+
+
+def make_tls(dirpath):
+    """A test CA and a server certificate for 127.0.0.1 signed by it. Returns
+    (ca_pem, server_cert_pem, server_key_pem) paths."""
+    os.makedirs(dirpath, exist_ok=True)
+    ca, ca_key = os.path.join(dirpath, "ca.pem"), os.path.join(dirpath, "ca.key")
+    crt, key = os.path.join(dirpath, "server.pem"), os.path.join(dirpath, "server.key")
+    csr, ext = os.path.join(dirpath, "server.csr"), os.path.join(dirpath, "server.ext")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+         "-out", ca, "-days", "2", "-subj", "/CN=sealift-test-ca",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", "/CN=127.0.0.1"])
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+         "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext])
+    return ca, crt, key
+
+
+# ---- OCI layouts ----
+
+def _gzip_tar_layer(rng, size, name):
+    payload = rng.randbytes(size)
+    tbuf = io.BytesIO()
+    with tarfile.open(fileobj=tbuf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        info.mtime = 0
+        info.mode = 0o644
+        tf.addfile(info, io.BytesIO(payload))
+    tar = tbuf.getvalue()
+    gz = gzip.compress(tar, compresslevel=1, mtime=0)
+    return gz, sha256_digest(tar)
+
+
+class Layout:
+    """An OCI image layout directory under construction."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
+        with open(os.path.join(path, "oci-layout"), "w") as f:
+            json.dump({"imageLayoutVersion": "1.0.0"}, f)
+        self.refs = []
+
+    def put_blob(self, data):
+        d = sha256_digest(data)
+        p = os.path.join(self.path, "blobs", "sha256", d[7:])
+        if not os.path.exists(p):
+            with open(p, "wb") as f:
+                f.write(data)
+        return d
+
+    def image(self, layer_sizes, arch="amd64", seed=None, os_name="linux"):
+        """Adds an image of gzip-tar layers with random content; returns the manifest
+        descriptor (dict)."""
+        rng = random.Random(seed)
+        layers, diff_ids = [], []
+        for i, size in enumerate(layer_sizes):
+            gz, diff_id = _gzip_tar_layer(rng, size, f"file{i}.bin")
+            layers.append({"mediaType": OCI_LAYER_GZIP, "digest": self.put_blob(gz),
+                           "size": len(gz)})
+            diff_ids.append(diff_id)
+        config = json.dumps({"architecture": arch, "os": os_name, "config": {},
+                             "rootfs": {"type": "layers", "diff_ids": diff_ids}},
+                            separators=(",", ":")).encode()
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": self.put_blob(config),
+                       "size": len(config)},
+            "layers": layers}, separators=(",", ":")).encode()
+        return {"mediaType": OCI_MANIFEST, "digest": self.put_blob(manifest),
+                "size": len(manifest), "platform": {"architecture": arch, "os": os_name}}
+
+    def index(self, descriptors):
+        idx = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                          "manifests": descriptors}, separators=(",", ":")).encode()
+        return {"mediaType": OCI_INDEX, "digest": self.put_blob(idx), "size": len(idx)}
+
+    def tag(self, descriptor, tag):
+        d = {k: v for k, v in descriptor.items() if k != "platform"}
+        d["annotations"] = {"org.opencontainers.image.ref.name": tag}
+        self.refs.append(d)
+        with open(os.path.join(self.path, "index.json"), "w") as f:
+            json.dump({"schemaVersion": 2, "manifests": self.refs}, f)
+
+
+def push(layout_path, tag, dest, creds=None, all_platforms=False, fmt=None):
+    """skopeo copy oci:DIR:TAG docker://dest (fmt "v2s2" converts to Docker media types)"""
+    args = [SKOPEO, "copy", "--quiet", "--dest-tls-verify=false"]
+    if fmt:
+        args += ["--format", fmt]
+    if creds:
+        args += ["--dest-creds", creds]
+    if all_platforms:
+        args.append("--all")
+    args += [f"oci:{layout_path}:{tag}", f"docker://{dest}"]
+    run(args, timeout=300)
+
+
+def inspect_raw(ref, creds=None):
+    """Manifest bytes at ref as skopeo sees them."""
+    args = [SKOPEO, "inspect", "--raw", "--tls-verify=false"]
+    if creds:
+        args += ["--creds", creds]
+    args.append(f"docker://{ref}")
+    cp = subprocess.run(args, capture_output=True, timeout=120)
+    if cp.returncode != 0:
+        raise AssertionError(f"skopeo inspect --raw {ref}: {cp.stderr.decode()}")
+    return cp.stdout
+
+
+def inspect(ref, creds=None, raw_ok=False):
+    """skopeo inspect (which reads config and needs every piece in place); returns the JSON."""
+    args = [SKOPEO, "inspect", "--tls-verify=false"]
+    if creds:
+        args += ["--creds", creds]
+    args.append(f"docker://{ref}")
+    cp = run(args, timeout=120)
+    return json.loads(cp.stdout)
+
+
+def manifest_exists(host, repo, reference, creds=None):
+    """HEAD /v2/<repo>/manifests/<reference> (Basic auth) -> True/False."""
+    return _head(f"http://{host}/v2/{repo}/manifests/{reference}", creds)
+
+
+def blob_exists(host, repo, digest, creds=None):
+    """HEAD /v2/<repo>/blobs/<digest> (Basic auth) -> True/False."""
+    return _head(f"http://{host}/v2/{repo}/blobs/{digest}", creds)
+
+
+def _head(url, creds):
+    import base64
+    req = urllib.request.Request(url, method="HEAD")
+    req.add_header("Accept", ", ".join([OCI_INDEX, OCI_MANIFEST,
+                   "application/vnd.docker.distribution.manifest.v2+json",
+                   "application/vnd.docker.distribution.manifest.list.v2+json"]))
+    if creds:
+        req.add_header("Authorization", "Basic " + base64.b64encode(creds.encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status == 200
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return False
+        raise

@@ -1,0 +1,24 @@
+"""Test certificates made with the openssl CLI: a CA and a serving certificate."""
+import os
+
+import procs
+
+
+def make_serving_cert(directory, dns_names=(), ips=("127.0.0.1",)):
+    """Writes ca.crt, ca.key, tls.crt, tls.key into directory; returns the directory."""
+    os.makedirs(directory, exist_ok=True)
+    p = lambda name: os.path.join(directory, name)  # noqa: E731
+    procs.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+               "-nodes", "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "2",
+               "-subj", "/CN=sealift-e2e-ca"])
+    san = ",".join([f"DNS:{d}" for d in dns_names] + [f"IP:{i}" for i in ips])
+    with open(p("ext.cnf"), "w") as f:
+        f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
+    procs.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+               "-nodes", "-keyout", p("tls.key"), "-out", p("tls.csr"),
+               "-subj", f"/CN={(list(dns_names) or list(ips))[0]}"])
+    procs.run(["openssl", "x509", "-req", "-in", p("tls.csr"), "-CA", p("ca.crt"),
+               "-CAkey", p("ca.key"), "-CAcreateserial", "-out", p("tls.crt"), "-days", "2",
+               "-extfile", p("ext.cnf")])
+    return directory

@@ -1,0 +1,201 @@
+"""DeployPolicy end to end: the controller renders and applies admission objects, maintains the
+ValidatingWebhookConfiguration, and serves the signature-checking webhook over TLS; the stand-in
+calls it on `kubectl apply` of Pods and workloads, as kube-apiserver does. Signatures are made
+with `sealift sign` using the key a SigningKey generated."""
+import base64
+import json
+import os
+import ssl
+import subprocess
+import time
+import unittest
+import urllib.request
+
+import procs
+import registry as reglib
+from controller import Controller
+from kube import StandIn
+from tlsgen import make_serving_cert
+
+POLICY = """apiVersion: sealift.dev/v1alpha1
+kind: DeployPolicy
+metadata: {name: signed-only}
+spec:
+  namespaceSelector:
+    matchLabels: {sealift.dev/enforce: "true"}
+  enforcement: Deny
+  rules:
+    requireDigest: true
+    requireSignature:
+      signingKeyRefs: [{namespace: vendor-acme, name: release}]
+%(extra)s  outputs: [ValidatingAdmissionPolicy]
+"""
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: %(name)s, namespace: %(ns)s}
+spec:
+  imagePullSecrets: [{name: customer-pull}]
+  containers:
+  - name: app
+    image: %(image)s
+"""
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %(name)s, namespace: %(ns)s}
+spec:
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      imagePullSecrets: [{name: customer-pull}]
+      initContainers: [{name: init, image: "%(image)s"}]
+      containers: [{name: app, image: "%(good)s"}]
+"""
+
+
+class AdmissionTest(procs.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.reg = reglib.Registry(self, "customer", users={"cust": "pw-cust"})
+        layout = os.path.join(self.tmp, "layout")
+        lay = reglib.Layout(layout)
+        for i, tag in enumerate(("1.0", "2.0")):
+            lay.tag(lay.image([1024], seed=10 + i), tag)
+            reglib.push(layout, tag, f"{self.reg.host}/mirror/app:{tag}", creds=self.reg.creds())
+        self.digest = {t: reglib.sha256_digest(reglib.inspect_raw(
+            f"{self.reg.host}/mirror/app:{t}", self.reg.creds())) for t in ("1.0", "2.0")}
+        self.image = {t: f"{self.reg.host}/mirror/app@{self.digest[t]}" for t in self.digest}
+
+        self.webhook_port = procs.free_port()
+        self.certs = make_serving_cert(os.path.join(self.tmp, "webhook-tls"),
+                                       dns_names=["sealift-webhook.sealift-system.svc"])
+        self.kube = StandIn(self.tmp, extra_args=[
+            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+        self.kube.start(self)
+        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.start_controller()
+        for ns, enforce in (("vendor-acme", None), ("shop", "true"), ("lab", None)):
+            self.kube.kubectl("create", "namespace", ns)
+            if enforce:
+                self.kube.kubectl("label", "namespace", ns, f"sealift.dev/enforce={enforce}")
+        for ns in ("shop", "lab"):
+            self.kube.kubectl("create", "secret", "docker-registry", "customer-pull", "-n", ns,
+                              f"--docker-server={self.reg.host}", "--docker-username=cust",
+                              "--docker-password=pw-cust")
+        self.kube.kubectl("apply", "-f", "-", input="""
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {name: release, namespace: vendor-acme}
+spec: {mode: Generate, secretRef: {name: release-key}}
+""")
+        self.kube.kubectl("wait", "--for=condition=Ready", "-n", "vendor-acme",
+                          "sigkey/release", "--timeout=30s")
+        secret = json.loads(self.kube.kubectl("get", "secret", "-n", "vendor-acme",
+                                              "release-key", "-o", "json").stdout)
+        self.keyfile = os.path.join(self.tmp, "release.key")
+        with open(self.keyfile, "wb") as f:
+            f.write(base64.b64decode(secret["data"]["cosign.key"]))
+        procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:1.0", "--key",
+                   self.keyfile, "--creds", self.reg.creds(), "--insecure"])
+
+    def start_controller(self, name="controller"):
+        self.ctl = Controller(self, self.kube.kubeconfig, name=name, extra_args=[
+            "--webhook-addr", f"127.0.0.1:{self.webhook_port}",
+            "--webhook-cert-dir", self.certs, "--insecure-registry", self.reg.host])
+        self.ctl.wait_ready()
+
+    def apply_policy(self, extra=""):
+        self.kube.kubectl("apply", "-f", "-", input=POLICY % {"extra": extra})
+        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
+                          "--timeout=30s")
+
+    def apply(self, text):
+        return self.kube.kubectl("apply", "-f", "-", input=text, check=False)
+
+    def test_signed_admitted_unsigned_denied_fail_closed(self):
+        self.apply_policy()
+        st = json.loads(self.kube.kubectl("get", "deploypolicy", "signed-only", "-o",
+                                          "json").stdout)["status"]
+        kinds = sorted(g["kind"] for g in st["generated"])
+        self.assertEqual(kinds, ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                                 "ValidatingWebhookConfiguration"])
+        vwc = json.loads(self.kube.kubectl("get", "validatingwebhookconfiguration",
+                                           "sealift-signed-only", "-o", "json").stdout)
+        hook = vwc["webhooks"][0]
+        self.assertEqual(hook["failurePolicy"], "Fail")
+        self.assertEqual(hook["namespaceSelector"],
+                         {"matchLabels": {"sealift.dev/enforce": "true"}})
+        with open(os.path.join(self.certs, "ca.crt"), "rb") as f:
+            self.assertEqual(base64.b64decode(hook["clientConfig"]["caBundle"]), f.read())
+        self.assertEqual(vwc["metadata"]["ownerReferences"][0]["kind"], "DeployPolicy")
+
+        cp = self.apply(POD % {"name": "unsigned", "ns": "shop", "image": self.image["2.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
+                      'request', cp.stderr)
+        self.assertIn(self.image["2.0"], cp.stderr)
+        self.assertIn("requireSignature: no signature", cp.stderr)
+
+        cp = self.apply(POD % {"name": "signed", "ns": "shop", "image": self.image["1.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # a tag is resolved to its digest (with the pod's imagePullSecret) and checked
+        cp = self.apply(POD % {"name": "bytag", "ns": "shop",
+                               "image": f"{self.reg.host}/mirror/app:1.0"})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # a namespace the policy does not select is not checked
+        cp = self.apply(POD % {"name": "lab", "ns": "lab", "image": self.image["2.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # workloads: an unsigned init container is enough to deny
+        cp = self.apply(DEPLOYMENT % {"name": "web", "ns": "shop", "image": self.image["2.0"],
+                                      "good": self.image["1.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("container init", cp.stderr)
+
+        # webhook process stopped: the request fails closed
+        self.ctl.stop()
+        cp = self.apply(POD % {"name": "while-down", "ns": "shop", "image": self.image["1.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("signed-only.deploypolicy.sealift.dev", cp.stderr)
+        self.assertEqual(self.kube.kubectl("get", "pod", "-n", "shop", "while-down",
+                                           check=False).returncode, 1)
+
+    def test_signature_by_another_key_and_scan_requirement(self):
+        other = os.path.join(self.tmp, "other")
+        procs.run([procs.SEALIFT, "keygen", "--out", other])
+        procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
+                   other + ".key", "--creds", self.reg.creds(), "--insecure"])
+        self.apply_policy(extra="    requireScanPassed: true\n")
+        cp = self.apply(POD % {"name": "otherkey", "ns": "shop", "image": self.image["2.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("no valid signature", cp.stderr)
+        cp = self.apply(POD % {"name": "noscan", "ns": "shop", "image": self.image["1.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("requireScanPassed", cp.stderr)
+
+    def test_malformed_reviews_get_400_and_policy_removal(self):
+        self.apply_policy()
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        url = f"https://127.0.0.1:{self.webhook_port}/admission/signed-only"
+        for body in (b"", b"{", b"[]", b'{"apiVersion":"admission.k8s.io/v1"}', b"\xff" * 100):
+            req = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, context=ctx, timeout=10)
+            self.assertEqual(e.exception.code, 400, body)
+        self.assertTrue(self.ctl.proc.alive())
+        # deleting the policy removes what it generated
+        self.kube.kubectl("delete", "deploypolicy", "signed-only")
+        procs.wait_for(lambda: self.kube.kubectl("get", "validatingwebhookconfiguration",
+                                                 "sealift-signed-only",
+                                                 check=False).returncode != 0,
+                       timeout=30, what="webhook configuration removed")
+        procs.wait_for(lambda: self.kube.kubectl("get", "validatingadmissionpolicy",
+                                                 "sealift-signed-only",
+                                                 check=False).returncode != 0,
+                       timeout=30, what="admission policy removed")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

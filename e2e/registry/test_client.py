@@ -1,0 +1,158 @@
+"""The registry client's calls that `sealift copy` does not make, driven through
+e2e/registry/registry_probe.c against a real docker-registry: tag listing across pages (Link
+header), referrers with the tag-schema fallback, chunked and monolithic uploads, blob GET with
+digest check, manifest HEAD.
+
+usage: test_client.py PROBE_BINARY [unittest args]
+"""
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from procs import BUILD, TempDirTestCase  # noqa: E402
+import registry as reg  # noqa: E402
+
+PROBE = os.path.join(BUILD, "e2e", "registry", "registry_probe")
+
+
+class ClientTest(TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.r = reg.Registry(self, "vendor", users={"alice": "alice-pw"})
+        self.creds = self.r.creds()
+
+    def probe(self, *args, check=True, env=None, host=None):
+        cp = subprocess.run([PROBE, host or self.r.host, self.creds, *args],
+                            capture_output=True, timeout=120, env=env)
+        if check:
+            self.assertEqual(cp.returncode, 0, cp.stderr.decode())
+        return cp
+
+    def put_manifest(self, repo, ref, data, media_type):
+        req = urllib.request.Request(f"http://{self.r.host}/v2/{repo}/manifests/{ref}",
+                                     data=data, method="PUT")
+        req.add_header("Content-Type", media_type)
+        req.add_header("Authorization",
+                       "Basic " + base64.b64encode(self.creds.encode()).decode())
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            self.assertEqual(resp.status, 201)
+
+    def seed(self):
+        layout = reg.Layout(os.path.join(self.tmp, "layout"))
+        desc = layout.image([10 * 1024], seed=3)
+        layout.tag(desc, "v0")
+        reg.push(layout.path, "v0", f"{self.r.host}/acme/app:v0", self.creds)
+        return desc, reg.inspect_raw(f"{self.r.host}/acme/app:v0", self.creds)
+
+    def test_tags_pagination(self):
+        desc, raw = self.seed()
+        want = {"v0"}
+        for i in range(1, 25):
+            self.put_manifest("acme/app", f"v{i}", raw, reg.OCI_MANIFEST)
+            want.add(f"v{i}")
+        # distribution 2.8 returns every tag at once; the proxy pages like newer registries
+        pager = reg.FaultProxy(self, self.r.host, "none", 0, name="pager", paginate_tags=True)
+        out = self.probe("tags", "acme/app", "10", host=pager.host).stdout.decode().split()
+        self.assertEqual(sorted(out), sorted(want))
+        self.assertEqual(len(out), 25)
+        # three pages: the first request, then two following the Link header
+        self.assertEqual(pager.pages(), ["/v2/acme/app/tags/list?n=10",
+                                         "/v2/acme/app/tags/list?last=v17&n=10",
+                                         "/v2/acme/app/tags/list?last=v4&n=10"])
+        # and straight from the registry (one page)
+        out = self.probe("tags", "acme/app", "0").stdout.decode().split()
+        self.assertEqual(sorted(out), sorted(want))
+
+    def test_referrers_tag_schema_fallback(self):
+        desc, raw = self.seed()
+        empty = json.loads(self.probe("referrers", "acme/app", desc["digest"]).stdout)
+        self.assertEqual(empty["manifests"], [])
+        # an index stored under the fallback tag sha256-<hex> is what the client returns
+        ref_index = json.dumps({"schemaVersion": 2, "mediaType": reg.OCI_INDEX, "manifests": [
+            {"mediaType": reg.OCI_MANIFEST, "digest": desc["digest"], "size": desc["size"],
+             "artifactType": "application/vnd.example.sig"}]}).encode()
+        self.put_manifest("acme/app", "sha256-" + desc["digest"][7:], ref_index, reg.OCI_INDEX)
+        got = self.probe("referrers", "acme/app", desc["digest"]).stdout
+        self.assertEqual(got, ref_index)
+
+    def test_chunked_and_monolithic_upload(self):
+        path = os.path.join(self.tmp, "blob.bin")
+        data = os.urandom(300 * 1024 + 7)
+        with open(path, "wb") as f:
+            f.write(data)
+        want = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.assertEqual(self.probe("upload", "acme/blobs", path, "65536").stdout.decode()
+                         .strip(), want)
+        self.assertEqual(self.r.count_requests("PATCH", "/v2/acme/blobs/blobs/uploads/"), 5)
+        self.assertEqual(self.probe("blob", "acme/blobs", want).stdout, data)
+        path2 = os.path.join(self.tmp, "blob2.bin")
+        data2 = os.urandom(1000)
+        with open(path2, "wb") as f:
+            f.write(data2)
+        d2 = self.probe("upload", "acme/blobs", path2, "0").stdout.decode().strip()
+        self.assertEqual(self.probe("blob", "acme/blobs", d2).stdout, data2)
+
+    def test_head_and_errors(self):
+        desc, raw = self.seed()
+        self.assertEqual(self.probe("head", "acme/app", "v0").stdout.decode().strip(),
+                         desc["digest"])
+        cp = self.probe("head", "acme/app", "missing", check=False)
+        self.assertEqual(cp.returncode, 3)
+        self.assertIn("not found", cp.stderr.decode())
+        self.creds = "alice:wrong"
+        cp = self.probe("head", "acme/app", "v0", check=False)
+        self.assertEqual(cp.returncode, 3)
+        self.assertIn("rejected the credentials", cp.stderr.decode())
+
+
+class TLSTest(TempDirTestCase):
+    """TLS verification is on unless asked otherwise; a private CA makes it pass."""
+
+    def setUp(self):
+        super().setUp()
+        self.ca, crt, key = reg.make_tls(os.path.join(self.tmp, "tls"))
+        self.r = reg.Registry(self, "secure", users={"alice": "alice-pw"}, tls=(crt, key))
+        layout = reg.Layout(os.path.join(self.tmp, "layout"))
+        self.desc = layout.image([20 * 1024], seed=4)
+        layout.tag(self.desc, "1.0")
+        reg.push(layout.path, "1.0", f"{self.r.host}/acme/app:1.0", self.r.creds())
+
+    def probe_head(self, **env):
+        e = dict(os.environ, PROBE_SECURE="1", **env)
+        return subprocess.run([PROBE, self.r.host, self.r.creds(), "head", "acme/app", "1.0"],
+                              capture_output=True, text=True, timeout=60, env=e)
+
+    def test_private_ca(self):
+        cp = self.probe_head()
+        self.assertEqual(cp.returncode, 3, cp.stdout)
+        self.assertIn("certificate", cp.stderr.lower())
+        cp = self.probe_head(PROBE_CA_FILE=self.ca)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(), self.desc["digest"])
+
+    def test_cli_verifies_unless_insecure(self):
+        from procs import SEALIFT
+        other = reg.Registry(self, "plain", users={"bob": "bob-pw"})
+        src = f"{self.r.host}/acme/app:1.0"
+        dst = f"{other.host}/mirror/app:1.0"
+        cp = subprocess.run([SEALIFT, "copy", src, dst, "--src-creds", self.r.creds(),
+                             "--dest-creds", other.creds(), "--dest-insecure"],
+                            capture_output=True, text=True, timeout=120)
+        self.assertEqual(cp.returncode, 3, cp.stdout)
+        self.assertIn("certificate", cp.stderr.lower())
+        cp = subprocess.run([SEALIFT, "copy", src, dst, "--src-creds", self.r.creds(),
+                             "--dest-creds", other.creds(), "--dest-insecure",
+                             "--src-insecure"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(), self.desc["digest"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

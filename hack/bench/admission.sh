@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# admission bench (DESIGN.md section 7): AdmissionReview round trips against sealift's
+# validating webhook over TLS on loopback, warm cache (the image's signature was checked once),
+# with wrk. Prints wrk's latency distribution and p50/p99. Bar: p99 <= 5 ms.
+#
+# usage: hack/bench/admission.sh [SECONDS] [CONNECTIONS]     (default 10 s, 4 connections)
+# env:   BUILD_DIR (default build-bench, release build), SEALIFT_BIN (skip the build)
+set -euo pipefail
+SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+DURATION=${1:-10}
+CONNS=${2:-4}
+BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build-bench}
+if [ -n "${SEALIFT_BIN:-}" ]; then
+  SEALIFT=$SEALIFT_BIN
+else
+  [ -f "$BUILD_DIR/build.ninja" ] || meson setup "$BUILD_DIR" "$SRC_DIR" --buildtype=release >/dev/null
+  ninja -C "$BUILD_DIR" sealift >/dev/null
+  SEALIFT=$BUILD_DIR/sealift
+fi
+work=$(mktemp -d -t sealift-admission-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# a registry with one signed image
+rport=$(free_port)
+mkdir -p "$work/reg"
+cat >"$work/reg/config.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/reg/data}}
+http: {addr: 127.0.0.1:$rport}
+YML
+docker-registry serve "$work/reg/config.yml" >"$work/registry.log" 2>&1 &
+pids+=($!)
+SRC_DIR=$SRC_DIR /usr/bin/python3 - "$work/layout" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["SRC_DIR"], "e2e", "lib"))
+import registry
+lay = registry.Layout(sys.argv[1])
+lay.tag(lay.image([4096], seed=1), "1.0")
+PY
+for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$rport/v2/" >/dev/null && break; sleep 0.1; done
+skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:1.0" "docker://127.0.0.1:$rport/mirror/app:1.0"
+"$SEALIFT" keygen --out "$work/release" >/dev/null
+"$SEALIFT" sign "127.0.0.1:$rport/mirror/app:1.0" --key "$work/release.key" --insecure >/dev/null
+digest=$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$rport/mirror/app:1.0" | sha256sum | cut -d' ' -f1)
+
+# webhook certificate, API stand-in, controller with the webhook
+SRC_DIR=$SRC_DIR /usr/bin/python3 -c "
+import os, sys; sys.path.insert(0, os.path.join(os.environ['SRC_DIR'], 'e2e', 'lib'))
+from tlsgen import make_serving_cert; make_serving_cert('$work/tls', ['sealift-webhook.sealift-system.svc'])"
+wport=$(free_port)
+/usr/bin/python3 "$SRC_DIR/hack/kube-standin" --port 0 --kubeconfig "$work/kubeconfig" \
+  --admission-service-host "127.0.0.1:$wport" >"$work/standin.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.1; done
+export KUBECONFIG=$work/kubeconfig
+kubectl apply -k "$SRC_DIR/crds" >/dev/null
+kubectl create namespace vendor-acme >/dev/null
+kubectl create secret generic -n vendor-acme release-key --from-file=cosign.key="$work/release.key" >/dev/null
+"$SEALIFT" controller --kubeconfig "$KUBECONFIG" --namespace sealift-system \
+  --metrics-addr 127.0.0.1:0 --webhook-addr "127.0.0.1:$wport" --webhook-cert-dir "$work/tls" \
+  --insecure-registry "127.0.0.1:$rport" >"$work/controller.log" 2>&1 &
+pids+=($!)
+kubectl apply -f - >/dev/null <<YML
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {name: release, namespace: vendor-acme}
+spec: {mode: Import, secretRef: {name: release-key}}
+---
+apiVersion: sealift.dev/v1alpha1
+kind: DeployPolicy
+metadata: {name: bench}
+spec:
+  rules:
+    requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: release}]}
+YML
+kubectl wait --for=condition=Ready -n vendor-acme sigkey/release --timeout=60s >/dev/null
+kubectl wait --for=condition=Ready deploypolicy/bench --timeout=60s >/dev/null
+
+cat >"$work/review.json" <<JSON
+{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"bench-1",
+"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},
+"namespace":"shop","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod",
+"metadata":{"name":"p","namespace":"shop"},"spec":{"containers":[{"name":"app",
+"image":"127.0.0.1:$rport/mirror/app@sha256:$digest"}]}}}}
+JSON
+url="https://127.0.0.1:$wport/admission/bench"
+# warm the cache and check the answer once
+answer=$(curl -s --cacert "$work/tls/ca.crt" -H 'Content-Type: application/json' --data-binary @"$work/review.json" "$url")
+case "$answer" in *'"allowed":true'*) ;; *) echo "unexpected webhook answer: $answer"; exit 1 ;; esac
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$work/review.json", "rb"); wrk.body = f:read("*a"); f:close()
+LUA
+echo "wrk: ${DURATION}s, $CONNS connections, 1 thread, TLS, warm cache"
+wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$work/post.lua" "$url" | tee "$work/wrk.out"
+p50=$(awk '/ 50%/ {print $2}' "$work/wrk.out")
+p99=$(awk '/ 99%/ {print $2}' "$work/wrk.out")
+echo "admission p50 $p50, p99 $p99 (bar: p99 <= 5 ms)"

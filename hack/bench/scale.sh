@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# scale bench (DESIGN.md section 7): 10,000 ImageDeliveries in the API; the controller's peak
+# RSS after its initial list (all caches synced, /readyz 200) and again after it has worked on
+# them for a while. Bar: <= 64 MiB.
+#
+# usage: hack/bench/scale.sh [COUNT]     (default 10000)
+# env:   BUILD_DIR (default build-bench, release build), SEALIFT_BIN (skip the build)
+set -euo pipefail
+SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+COUNT=${1:-10000}
+BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build-bench}
+if [ -n "${SEALIFT_BIN:-}" ]; then
+  SEALIFT=$SEALIFT_BIN
+else
+  [ -f "$BUILD_DIR/build.ninja" ] || meson setup "$BUILD_DIR" "$SRC_DIR" --buildtype=release >/dev/null
+  ninja -C "$BUILD_DIR" sealift >/dev/null
+  SEALIFT=$BUILD_DIR/sealift
+fi
+work=$(mktemp -d -t sealift-scale-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+/usr/bin/python3 "$SRC_DIR/hack/kube-standin" --port 0 --kubeconfig "$work/kubeconfig" \
+  >"$work/standin.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.1; done
+export KUBECONFIG=$work/kubeconfig
+kubectl apply -k "$SRC_DIR/crds" >/dev/null
+kubectl create namespace scale >/dev/null
+
+echo "creating $COUNT ImageDeliveries..."
+/usr/bin/python3 - "$work/kubeconfig" "$COUNT" <<'PY'
+import json, re, sys, urllib.request, concurrent.futures
+server = re.search(r"server: (\S+)", open(sys.argv[1]).read()).group(1)
+count = int(sys.argv[2])
+url = f"{server}/apis/sealift.dev/v1alpha1/namespaces/scale/imagedeliveries"
+def create(i):
+    body = {"apiVersion": "sealift.dev/v1alpha1", "kind": "ImageDelivery",
+            "metadata": {"name": f"app-{i:05d}", "namespace": "scale",
+                         "labels": {"team": f"t{i % 50}"}},
+            "spec": {"source": {"image": f"registry.vendor.example/acme/app-{i}",
+                                "tags": ["1.4.0", "1.4.1"]},
+                     "targets": [{"image": f"registry.customer.example/mirror/app-{i}"},
+                                 {"image": f"registry.customer2.example/mirror/app-{i}"}],
+                     "interval": "10m", "suspend": True}}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=60).read()
+with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    list(ex.map(create, range(count)))
+PY
+
+"$SEALIFT" controller --kubeconfig "$work/kubeconfig" --namespace sealift-system \
+  --metrics-addr 127.0.0.1:0 >"$work/controller.log" 2>&1 &
+ctl=$!
+pids+=($ctl)
+addr=""
+for _ in $(seq 1 200); do
+  addr=$(grep -o '"metricsAddr":"[^"]*"' "$work/controller.log" | head -1 | cut -d'"' -f4 || true)
+  [ -n "$addr" ] && break
+  sleep 0.1
+done
+start=$(date +%s.%N)
+until curl -fs "http://$addr/readyz" >/dev/null 2>&1; do sleep 0.1; done
+synced=$(date +%s.%N)
+hwm_synced=$(awk '/VmHWM/ {print $2}' "/proc/$ctl/status")
+sleep 10
+hwm_later=$(awk '/VmHWM/ {print $2}' "/proc/$ctl/status")
+rss_later=$(awk '/VmRSS/ {print $2}' "/proc/$ctl/status")
+printf 'initial list of %d ImageDeliveries: %.1f s\n' "$COUNT" "$(echo "$synced - $start" | bc)"
+printf 'peak RSS after the initial list: %.1f MiB\n' "$(echo "$hwm_synced / 1024" | bc -l)"
+printf 'peak RSS 10 s later: %.1f MiB (current %.1f MiB)\n' "$(echo "$hwm_later / 1024" | bc -l)" \
+  "$(echo "$rss_later / 1024" | bc -l)"
+printf 'bar: <= 64 MiB -> %s\n' "$([ "$hwm_later" -le 65536 ] && echo met || echo NOT met)"

@@ -1,0 +1,154 @@
+#!/bin/sh
+# sync bench (DESIGN.md section 7): cold copy of a 256 MiB, 8-layer image between two local
+# docker-registry processes, `sealift copy` vs `skopeo copy` (docker:// -> docker://), several
+# alternating rounds in one run. Prints per-round wall time and peak RSS, then the ratios of the
+# medians (sealift / skopeo). Bars: time ratio <= 1.0, RSS ratio <= 0.33.
+#
+# usage: hack/bench/sync.sh [ROUNDS]        (default 3)
+# env:   BUILD_DIR (default build-bench, configured --buildtype=release if missing)
+#        SYNC_LAYERS (8), SYNC_LAYER_MIB (32), SEALIFT_BIN (use this binary, skip the build)
+set -eu
+
+SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+ROUNDS=${1:-3}
+BUILD_DIR=${BUILD_DIR:-build-bench}
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$SRC_DIR/$BUILD_DIR" ;; esac
+LAYERS=${SYNC_LAYERS:-8}
+LAYER_MIB=${SYNC_LAYER_MIB:-32}
+PY=/usr/bin/python3
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "sync.sh: $TIME missing (Debian package 'time')" >&2; exit 2; }
+
+if [ -n "${SEALIFT_BIN:-}" ]; then
+    SEALIFT=$SEALIFT_BIN
+else
+    if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+        meson setup "$BUILD_DIR" "$SRC_DIR" --buildtype=release >/dev/null
+    fi
+    ninja -C "$BUILD_DIR" sealift >/dev/null
+    SEALIFT="$BUILD_DIR/sealift"
+fi
+mkdir -p "$BUILD_DIR"
+
+CACHE="$BUILD_DIR/bench-cache/sync-${LAYERS}x${LAYER_MIB}"
+if [ ! -f "$CACHE/index.json" ]; then
+    echo "building the ${LAYERS}x${LAYER_MIB} MiB test image in $CACHE (once)"
+    rm -rf "$CACHE.tmp"
+    $PY "$SRC_DIR/hack/bench/lib/make_image.py" "$CACHE.tmp" bench "$LAYERS" "$LAYER_MIB" >/dev/null
+    mv "$CACHE.tmp" "$CACHE"
+fi
+
+WORK=$(mktemp -d "$BUILD_DIR/bench-sync.XXXXXX")
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_registry NAME USER PASS -> sets REG_PORT, REG_PID
+start_registry() {
+    name=$1
+    mkdir -p "$WORK/$name/data"
+    htpasswd -Bbn "$2" "$3" > "$WORK/$name/htpasswd"
+    REG_PORT=$(free_port)
+    cat > "$WORK/$name/config.yml" <<CFG
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $WORK/$name/data
+  redirect:
+    disable: true
+http:
+  addr: 127.0.0.1:$REG_PORT
+  secret: sealift-bench-$name
+auth:
+  htpasswd:
+    realm: $name
+    path: $WORK/$name/htpasswd
+CFG
+    docker-registry serve "$WORK/$name/config.yml" > "$WORK/$name.log" 2>&1 &
+    REG_PID=$!
+    PIDS="$PIDS $REG_PID"
+    i=0
+    until $PY -c "import socket; socket.create_connection(('127.0.0.1', $REG_PORT), 0.2)" 2>/dev/null; do
+        i=$((i + 1)); [ $i -lt 100 ] || { echo "registry $name did not start" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+stop_pid() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+}
+
+start_registry vendor alice alice-pw
+A_PORT=$REG_PORT
+A="127.0.0.1:$A_PORT"
+echo "pushing the image to $A"
+skopeo copy --quiet --dest-tls-verify=false --dest-creds alice:alice-pw \
+    "oci:$CACHE:bench" "docker://$A/bench/image:1"
+DIGEST=$(skopeo inspect --raw --tls-verify=false --creds alice:alice-pw \
+    "docker://$A/bench/image:1" | sha256sum | cut -d' ' -f1)
+echo "source digest sha256:$DIGEST"
+
+# a fresh, empty target registry for every run, so nothing is already there (cold)
+B_PID=""
+fresh_target() {
+    [ -z "$B_PID" ] || stop_pid "$B_PID"
+    rm -rf "$WORK/customer"
+    start_registry customer bob bob-pw
+    B_PID=$REG_PID
+    B="127.0.0.1:$REG_PORT"
+}
+
+run_sealift() { # round
+    fresh_target
+    $TIME -f "%e,%M" -o "$WORK/t" "$SEALIFT" copy "$A/bench/image:1" "$B/sealift$1/image:1" \
+        --src-creds alice:alice-pw --dest-creds bob:bob-pw --src-insecure --dest-insecure \
+        > "$WORK/out" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+    [ "$(cat "$WORK/out")" = "sha256:$DIGEST" ] || { echo "sealift: wrong digest" >&2; exit 1; }
+    tail -n1 "$WORK/t" >> "$WORK/sealift.csv"
+    echo "round $1 sealift: $(tail -n1 "$WORK/t" | awk -F, '{printf "%.2f s, %d KiB", $1, $2}')"
+}
+
+run_skopeo() {
+    fresh_target
+    $TIME -f "%e,%M" -o "$WORK/t" skopeo copy --quiet --src-tls-verify=false \
+        --dest-tls-verify=false --src-creds alice:alice-pw --dest-creds bob:bob-pw \
+        "docker://$A/bench/image:1" "docker://$B/skopeo$1/image:1" \
+        > "$WORK/out" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+    tail -n1 "$WORK/t" >> "$WORK/skopeo.csv"
+    echo "round $1 skopeo:  $(tail -n1 "$WORK/t" | awk -F, '{printf "%.2f s, %d KiB", $1, $2}')"
+}
+
+: > "$WORK/sealift.csv"
+: > "$WORK/skopeo.csv"
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    if [ $((r % 2)) -eq 1 ]; then run_sealift $r; run_skopeo $r; else run_skopeo $r; run_sealift $r; fi
+    r=$((r + 1))
+done
+
+median() { # file column
+    cut -d, -f"$2" "$1" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+}
+ST=$(median "$WORK/sealift.csv" 1); SR=$(median "$WORK/sealift.csv" 2)
+KT=$(median "$WORK/skopeo.csv" 1); KR=$(median "$WORK/skopeo.csv" 2)
+echo "median sealift: ${ST} s, ${SR} KiB peak RSS"
+echo "median skopeo:  ${KT} s, ${KR} KiB peak RSS"
+awk -v st="$ST" -v kt="$KT" -v sr="$SR" -v kr="$KR" 'BEGIN {
+    tr = st / kt; rr = sr / kr;
+    printf "time ratio (sealift/skopeo): %.3f (bar <= 1.0) %s\n", tr, tr <= 1.0 ? "PASS" : "FAIL";
+    printf "RSS ratio  (sealift/skopeo): %.3f (bar <= 0.33) %s\n", rr, rr <= 0.33 ? "PASS" : "FAIL";
+}'

@@ -1,0 +1,434 @@
+#include "gitops/reconciler.h"
+#include "apply.h"
+#include "gitops/manifests.h"
+#include "kube/client.h"
+#include "runtime/conditions.h"
+#include "runtime/status.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_INTERVAL_MS (60 * 1000)
+#define WAIT_SECRET_MS (30 * 1000)
+#define STATUS_MESSAGE_MAX 2000
+
+struct gitsource {
+    struct sl_reconciler base; /* first: the manager frees everything through base.free */
+    char *cache_root;
+    struct sl_git_ops git;
+};
+
+static int real_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir,
+                      const char *url, const struct sl_git_ref *ref,
+                      const struct sl_git_auth *auth, struct sl_err *err)
+{
+    return sl_git_fetch(out, cache_dir, url, ref, auth, err);
+}
+
+static int real_read(void *ctx, struct sl_git_file **out, size_t *out_count,
+                     const char *cache_dir, const char *commit, const char *dir,
+                     struct sl_err *err)
+{
+    return sl_git_read_manifests(out, out_count, cache_dir, commit, dir, err);
+}
+
+static const struct sl_kube_resource *resource_for_kind(const char *kind)
+{
+    static const struct {
+        const char *kind;
+        const struct sl_kube_resource *res;
+    } map[] = {
+        {"ImageDelivery", &SL_RES_IMAGEDELIVERY}, {"ScanPolicy", &SL_RES_SCANPOLICY},
+        {"SigningKey", &SL_RES_SIGNINGKEY},       {"DeployPolicy", &SL_RES_DEPLOYPOLICY},
+        {"GitSource", &SL_RES_GITSOURCE},
+    };
+    for (size_t i = 0; kind && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(kind, map[i].kind) == 0)
+            return map[i].res;
+    return NULL;
+}
+
+/* Decoded value of data[key] of a Secret (caller frees securely), or NULL. */
+static char *secret_value(const json_t *secret, const char *key)
+{
+    const char *b64 = json_string_value(json_object_get(json_object_get(secret, "data"), key));
+    if (!b64) {
+        /* stringData only exists on write, but tolerate it from fakes and odd servers */
+        const char *plain =
+            json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
+        return plain ? sl_xstrdup(plain) : NULL;
+    }
+    size_t len = strlen(b64);
+    if (len % 4 != 0)
+        return NULL;
+    unsigned char *out = sl_xmalloc(len / 4 * 3 + 1);
+    int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
+    if (n < 0) {
+        free(out);
+        return NULL;
+    }
+    if (len && b64[len - 1] == '=')
+        n--;
+    if (len > 1 && b64[len - 2] == '=')
+        n--;
+    out[n] = '\0';
+    return (char *)out;
+}
+
+static json_t *inventory_entry(const json_t *obj)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    json_t *e = json_pack("{s:s, s:s, s:s}", "apiVersion",
+                          json_string_value(json_object_get(obj, "apiVersion")), "kind",
+                          json_string_value(json_object_get(obj, "kind")), "name",
+                          json_string_value(json_object_get(meta, "name")));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    if (ns && *ns)
+        json_object_set_new(e, "namespace", json_string(ns));
+    return e;
+}
+
+static bool same_entry(const json_t *a, const json_t *b)
+{
+    static const char *const keys[] = {"kind", "name", "namespace"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *x = json_string_value(json_object_get(a, keys[i]));
+        const char *y = json_string_value(json_object_get(b, keys[i]));
+        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0))
+            return false;
+    }
+    return true;
+}
+
+static bool inventory_has(const json_t *inv, const json_t *entry)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(inv, i, e)
+    {
+        if (same_entry(e, entry))
+            return true;
+    }
+    return false;
+}
+
+/* Appends "; " + text to msg, keeping it bounded. */
+static void msg_append(char *msg, size_t n, const char *text)
+{
+    size_t len = strlen(msg);
+    if (len + 4 >= n)
+        return;
+    snprintf(msg + len, n - len, "%s%s", len ? "; " : "", text);
+}
+
+struct outcome {
+    const char *status; /* Ready condition */
+    const char *reason;
+    char message[STATUS_MESSAGE_MAX];
+    enum sl_result_kind kind;
+    int64_t requeue_ms;
+};
+
+static void set_outcome(struct outcome *o, const char *status, const char *reason,
+                        enum sl_result_kind kind, int64_t requeue_ms, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void set_outcome(struct outcome *o, const char *status, const char *reason,
+                        enum sl_result_kind kind, int64_t requeue_ms, const char *fmt, ...)
+{
+    o->status = status;
+    o->reason = reason;
+    o->kind = kind;
+    o->requeue_ms = requeue_ms;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->message, sizeof(o->message), fmt, ap);
+    va_end(ap);
+}
+
+/* Applies one object unless the cluster already has it as git says. Returns 1 when written,
+ * 0 when unchanged, negative on error (err set). */
+static int apply_object(struct sl_runtime *rt, const json_t *obj, struct sl_err *err)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const struct sl_kube_resource *res = resource_for_kind(kind);
+    if (!res)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "unknown kind %s", kind);
+    int written = 0;
+    int rc = sl_apply_if_changed(&written, &rt->kube, res, obj, "sealift", err);
+    return rc ? rc : written;
+}
+
+static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                     struct sl_reconcile_result *out, struct sl_err *err)
+{
+    struct gitsource *g = self;
+    if (!req->obj) {
+        /* deleted: objects it applied stay (removing a GitSource is not a request to delete
+         * the cluster's state) */
+        out->kind = SL_RESULT_DONE;
+        out->requeue_after_ms = 0;
+        return 0;
+    }
+    const json_t *obj = req->obj;
+    const json_t *spec = json_object_get(obj, "spec");
+    long long generation = sl_kube_obj_generation(obj);
+    json_t *status = json_deep_copy(json_object_get(obj, "status"));
+    if (!json_is_object(status)) {
+        json_decref(status);
+        status = json_object();
+    }
+    const char *prev_reason = NULL;
+    json_t *prev_ready = sl_condition_get(json_object_get(obj, "status"), "Ready");
+    if (prev_ready)
+        prev_reason = json_string_value(json_object_get(prev_ready, "reason"));
+    const char *prev_applied =
+        json_string_value(json_object_get(json_object_get(obj, "status"), "lastAppliedRevision"));
+    char *prev_applied_copy = sl_xstrdup(prev_applied);
+
+    struct outcome o = {0};
+    struct sl_git_auth auth = {0};
+    char *username = NULL, *password = NULL, *identity = NULL, *known_hosts = NULL, *ca = NULL;
+    struct sl_git_file *files = NULL;
+    size_t nfiles = 0;
+    struct sl_manifest_set set = {0};
+    json_t *secret = NULL;
+    char *cache_dir = NULL;
+
+    int64_t interval_ms = DEFAULT_INTERVAL_MS;
+    const char *interval = json_string_value(json_object_get(spec, "interval"));
+    if (interval && (sl_duration_parse_ms(&interval_ms, interval) != 0 || interval_ms <= 0)) {
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.interval: invalid duration \"%s\"", interval);
+        goto write;
+    }
+    if (json_is_true(json_object_get(spec, "suspend"))) {
+        set_outcome(&o, "Unknown", "Suspended", SL_RESULT_DONE, 0,
+                    "fetching and applying are suspended (spec.suspend)");
+        goto write;
+    }
+    const char *url = json_string_value(json_object_get(spec, "url"));
+    if (!url || !*url) {
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0, "spec.url: Required value");
+        goto write;
+    }
+
+    const char *secret_name =
+        json_string_value(json_object_get(json_object_get(spec, "secretRef"), "name"));
+    if (secret_name) {
+        struct sl_err serr = {0};
+        int rc = rt->kube.get(rt->kube.ctx, &secret, &SL_RES_SECRET, req->ns, secret_name, &serr);
+        if (rc) {
+            set_outcome(&o, "False", rc == SL_ENOTFOUND ? "SecretNotFound" : "SecretError",
+                        SL_RESULT_WAITING, WAIT_SECRET_MS, "spec.secretRef.name: %s",
+                        rc == SL_ENOTFOUND ? "Secret not found in the GitSource's namespace"
+                                           : serr.msg);
+            goto write;
+        }
+        username = secret_value(secret, "username");
+        password = secret_value(secret, "password");
+        if (!password)
+            password = secret_value(secret, "token");
+        identity = secret_value(secret, "identity");
+        known_hosts = secret_value(secret, "known_hosts");
+        ca = secret_value(secret, "ca.crt");
+        auth = (struct sl_git_auth){.username = username, .password = password,
+                                    .identity_pem = identity, .known_hosts = known_hosts,
+                                    .ca_pem = ca};
+    }
+
+    const json_t *ref = json_object_get(spec, "ref");
+    struct sl_git_ref gref = {
+        .branch = json_string_value(json_object_get(ref, "branch")),
+        .tag = json_string_value(json_object_get(ref, "tag")),
+        .commit = json_string_value(json_object_get(ref, "commit")),
+    };
+    cache_dir = sl_xasprintf("%s/%s/%s", g->cache_root, req->ns, req->name);
+    struct sl_git_result fetched;
+    struct sl_err ferr = {0};
+    int rc = g->git.fetch(g->git.ctx, &fetched, cache_dir, url, &gref, &auth, &ferr);
+    if (rc) {
+        /* keep the last applied state; retry with the queue's backoff */
+        set_outcome(&o, "False", rc == SL_EAUTH ? "AuthenticationFailed" : "FetchFailed",
+                    rc == SL_EINVAL || rc == SL_ENOTFOUND ? SL_RESULT_WAITING
+                                                          : SL_RESULT_TRANSIENT,
+                    interval_ms, "%s", ferr.msg);
+        goto write;
+    }
+    char now[32];
+    sl_time_now_rfc3339(now, sizeof(now));
+    json_t *artifact = json_object_get(status, "artifact");
+    const char *old_rev = json_string_value(json_object_get(artifact, "revision"));
+    if (!old_rev || strcmp(old_rev, fetched.revision) != 0 ||
+        !json_object_get(artifact, "fetchedAt"))
+        json_object_set_new(status, "artifact",
+                            json_pack("{s:s, s:s}", "revision", fetched.revision, "fetchedAt",
+                                      now));
+
+    const char *path = json_string_value(json_object_get(spec, "path"));
+    rc = g->git.read_manifests(g->git.ctx, &files, &nfiles, cache_dir, fetched.commit,
+                               path ? path : "", &ferr);
+    if (rc) {
+        set_outcome(&o, "False", rc == SL_ENOTFOUND ? "PathNotFound" : "ReadFailed",
+                    SL_RESULT_DONE, interval_ms, "%s", ferr.msg);
+        goto write;
+    }
+    sl_manifests_load(&set, files, nfiles, req->ns, rt->controller_namespace);
+
+    /* apply */
+    char problems[STATUS_MESSAGE_MAX] = "";
+    size_t i;
+    json_t *e;
+    json_array_foreach(set.errors, i, e)
+    {
+        msg_append(problems, sizeof(problems), json_string_value(e));
+    }
+    size_t written = 0, failed = json_array_size(set.errors);
+    bool transient = false;
+    json_t *inventory = json_array();
+    json_t *o_obj;
+    json_array_foreach(set.objects, i, o_obj)
+    {
+        struct sl_err aerr = {0};
+        int arc = apply_object(rt, o_obj, &aerr);
+        json_array_append_new(inventory, inventory_entry(o_obj));
+        if (arc < 0) {
+            char line[800];
+            const json_t *meta = json_object_get(o_obj, "metadata");
+            snprintf(line, sizeof(line), "%s: %s %s: %s",
+                     json_string_value(json_array_get(set.sources, i)),
+                     json_string_value(json_object_get(o_obj, "kind")),
+                     json_string_value(json_object_get(meta, "name")), aerr.msg);
+            msg_append(problems, sizeof(problems), line);
+            failed++;
+            if (arc == SL_ERETRY)
+                transient = true;
+        } else if (arc > 0) {
+            written++;
+        }
+    }
+
+    /* prune what the new revision no longer has (never while a file fails to parse: its
+     * objects would look removed) */
+    const json_t *old_inv = json_object_get(json_object_get(obj, "status"), "inventory");
+    bool prune = !json_is_false(json_object_get(spec, "prune"));
+    size_t pruned = 0;
+    json_array_foreach(old_inv, i, e)
+    {
+        if (inventory_has(inventory, e))
+            continue;
+        if (!prune || json_array_size(set.failed_files) > 0) {
+            json_array_append(inventory, e);
+            continue;
+        }
+        const struct sl_kube_resource *res =
+            resource_for_kind(json_string_value(json_object_get(e, "kind")));
+        struct sl_err derr = {0};
+        int drc = res ? rt->kube.del(rt->kube.ctx, res,
+                                     json_string_value(json_object_get(e, "namespace")),
+                                     json_string_value(json_object_get(e, "name")), &derr)
+                      : SL_EINVAL;
+        if (drc == 0 || drc == SL_ENOTFOUND) {
+            pruned++;
+        } else {
+            json_array_append(inventory, e); /* try again next time */
+            char line[700];
+            snprintf(line, sizeof(line), "prune %s %s: %s",
+                     json_string_value(json_object_get(e, "kind")),
+                     json_string_value(json_object_get(e, "name")), derr.msg);
+            msg_append(problems, sizeof(problems), line);
+            failed++;
+        }
+    }
+    json_object_set_new(status, "inventory", inventory);
+    if (failed == 0)
+        json_object_set_new(status, "lastAppliedRevision", json_string(fetched.revision));
+    if (written || pruned)
+        sl_log_info(&req->log, "applied %s: %zu object(s) written, %zu pruned",
+                    fetched.revision, written, pruned);
+    if (failed) {
+        set_outcome(&o, "False", "ApplyFailed",
+                    transient ? SL_RESULT_TRANSIENT : SL_RESULT_DONE, interval_ms,
+                    "revision %s: %zu problem(s): %s", fetched.revision, failed, problems);
+    } else {
+        set_outcome(&o, "True", "Applied", SL_RESULT_DONE, interval_ms,
+                    "applied revision %s: %zu object(s)", fetched.revision,
+                    json_array_size(set.objects));
+    }
+
+write:;
+    sl_condition_set(status, "Ready", o.status, o.reason, o.message, generation, NULL);
+    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    struct sl_err werr = {0};
+    int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, obj, status, &werr);
+    if (wrc && wrc != SL_ENOTFOUND)
+        sl_log_warn(&req->log, "status write failed: %s", werr.msg);
+    /* events on transitions only */
+    if (rt->record_event && (!prev_reason || strcmp(prev_reason, o.reason) != 0) &&
+        strcmp(o.status, "True") != 0)
+        rt->record_event(rt->event_ctx, obj, "Warning", o.reason, o.message);
+    const char *applied =
+        json_string_value(json_object_get(status, "lastAppliedRevision"));
+    if (rt->record_event && applied && (!prev_applied_copy || strcmp(applied, prev_applied_copy)))
+        rt->record_event(rt->event_ctx, obj, "Normal", "Applied", o.message);
+
+    out->kind = o.kind;
+    out->requeue_after_ms = o.requeue_ms;
+    if (o.kind == SL_RESULT_TRANSIENT)
+        sl_err_set(err, SL_ERETRY, SL_ERRC_GIT, "%s", o.message);
+    json_decref(status);
+    json_decref(secret);
+    sl_manifest_set_clear(&set);
+    sl_git_files_free(files, nfiles);
+    free(cache_dir);
+    free(prev_applied_copy);
+    sl_secure_free_str(username);
+    sl_secure_free_str(password);
+    sl_secure_free_str(identity);
+    free(known_hosts);
+    free(ca);
+    return o.kind == SL_RESULT_TRANSIENT ? SL_ERETRY : 0;
+}
+
+static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
+                          void (*enqueue)(void *qctx, const char *ns, const char *name),
+                          void *qctx)
+{
+    /* Objects a GitSource applied carry its field manager, not a back-reference; drift is
+     * found on the interval. Nothing to map. */
+}
+
+static void gitsource_free(void *self)
+{
+    struct gitsource *g = self;
+    if (!g)
+        return;
+    free(g->cache_root);
+    free(g);
+}
+
+int sl_gitsource_reconciler_new(struct sl_reconciler **out, const char *cache_root,
+                                const struct sl_git_ops *git, struct sl_err *err)
+{
+    if (!cache_root || !*cache_root)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "GitSource cache directory not set");
+    struct gitsource *g = sl_xcalloc(1, sizeof(*g));
+    g->cache_root = sl_xstrdup(cache_root);
+    g->git.ctx = git ? git->ctx : NULL;
+    g->git.fetch = git && git->fetch ? git->fetch : real_fetch;
+    g->git.read_manifests = git && git->read_manifests ? git->read_manifests : real_read;
+    g->base = (struct sl_reconciler){.kind = "GitSource",
+                                     .resource = &SL_RES_GITSOURCE,
+                                     .self = g,
+                                     .reconcile = reconcile,
+                                     .map_secondary = map_secondary,
+                                     .free = gitsource_free};
+    *out = &g->base;
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* The GitSource reconciler (DESIGN.md section 3, GitSource).
+ *
+ * Steps: suspend check -> credentials from spec.secretRef -> fetch (libgit2, a bare clone per
+ * GitSource under cache_root/<namespace>/<name>) -> read the YAML files under spec.path -> load
+ * and check objects -> server-side apply (fieldManager "sealift", force) of every object that
+ * differs from the cluster (an object whose live state already holds every field of the git
+ * state is not written, so an unchanged revision without drift costs no writes) -> prune
+ * inventory objects a new revision no longer contains (spec.prune; never anything outside the
+ * inventory, and not while a file of the revision fails to parse) -> status (artifact,
+ * lastAppliedRevision, inventory, Ready). Runs again every spec.interval, which also corrects
+ * drift. An unreachable repository keeps the last applied state and retries with backoff. */
+#ifndef SL_GITOPS_RECONCILER_H
+#define SL_GITOPS_RECONCILER_H
+
+#include "gitops/gitfetch.h"
+#include "runtime/reconciler.h"
+
+/* Git access, behind an interface so unit tests can use a fake. NULL members use the real
+ * libgit2 functions of gitops/gitfetch.h. */
+struct sl_git_ops {
+    void *ctx;
+    int (*fetch)(void *ctx, struct sl_git_result *out, const char *cache_dir, const char *url,
+                 const struct sl_git_ref *ref, const struct sl_git_auth *auth,
+                 struct sl_err *err);
+    int (*read_manifests)(void *ctx, struct sl_git_file **out, size_t *out_count,
+                          const char *cache_dir, const char *commit, const char *dir,
+                          struct sl_err *err);
+};
+
+/* Creates the reconciler. cache_root is the directory for clones (copied). git may be NULL. */
+int sl_gitsource_reconciler_new(struct sl_reconciler **out, const char *cache_root,
+                                const struct sl_git_ops *git, struct sl_err *err);
+
+#endif

@@ -1,0 +1,301 @@
+#include "policy/reconciler.h"
+#include "apply.h"
+#include "policy/render.h"
+#include "runtime/conditions.h"
+#include "runtime/status.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELD_MANAGER "sealift"
+
+struct deploypolicy {
+    struct sl_reconciler base; /* first: the manager frees everything through base.free */
+    char *service_ns;
+    char *service_name;
+    char *cert_dir;
+};
+
+/* Resources of the kinds a DeployPolicy may generate. */
+static const struct sl_kube_resource RES_CONSTRAINT_TEMPLATE = {
+    "templates.gatekeeper.sh", "v1", "constrainttemplates", "ConstraintTemplate", false};
+static const struct sl_kube_resource RES_GK_CONSTRAINT = {
+    "constraints.gatekeeper.sh", "v1beta1", "sealiftdeploypolicy", "SealiftDeployPolicy", false};
+
+static const struct sl_kube_resource *resource_for(const char *kind)
+{
+    if (!kind)
+        return NULL;
+    if (!strcmp(kind, "ValidatingAdmissionPolicy"))
+        return &SL_RES_VAP;
+    if (!strcmp(kind, "ValidatingAdmissionPolicyBinding"))
+        return &SL_RES_VAP_BINDING;
+    if (!strcmp(kind, "ValidatingWebhookConfiguration"))
+        return &SL_RES_VWC;
+    if (!strcmp(kind, "ConstraintTemplate"))
+        return &RES_CONSTRAINT_TEMPLATE;
+    if (!strcmp(kind, "SealiftDeployPolicy"))
+        return &RES_GK_CONSTRAINT;
+    return NULL;
+}
+
+/* base64 of the webhook CA (ca.crt, else tls.crt), or NULL. */
+static char *ca_bundle(const char *cert_dir)
+{
+    if (!cert_dir)
+        return NULL;
+    static const char *const names[] = {"ca.crt", "tls.crt"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", cert_dir, names[i]);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        struct sl_buf b;
+        sl_buf_init(&b, 1 << 20);
+        char chunk[4096];
+        size_t n;
+        int bad = 0;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            if (sl_buf_append(&b, chunk, n) != 0)
+                bad = 1;
+        fclose(f);
+        if (bad || b.len == 0) {
+            sl_buf_free(&b);
+            continue;
+        }
+        char *out = sl_xmalloc(4 * ((b.len + 2) / 3) + 1);
+        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)b.data, (int)b.len);
+        sl_buf_free(&b);
+        return out;
+    }
+    return NULL;
+}
+
+static json_t *webhook_configuration(const struct deploypolicy *d, const json_t *policy,
+                                     const char *name)
+{
+    const json_t *spec = json_object_get(policy, "spec");
+    const json_t *sel = json_object_get(spec, "namespaceSelector");
+    char *path = sl_xasprintf("%s%s", SL_ADMISSION_PATH_PREFIX, name);
+    char *hook_name = sl_xasprintf("%s.deploypolicy.sealift.dev", name);
+    char *cfg_name = sl_xasprintf("%s%s", SL_POLICY_NAME_PREFIX, name);
+    json_t *client = json_pack("{s:{s:s, s:s, s:s, s:i}}", "service", "namespace", d->service_ns,
+                               "name", d->service_name, "path", path, "port", 443);
+    char *ca = ca_bundle(d->cert_dir);
+    if (ca)
+        json_object_set_new(client, "caBundle", json_string(ca));
+    free(ca);
+    json_t *rules = json_pack(
+        "[{s:[s], s:[s], s:[s,s], s:[s], s:s}, {s:[s], s:[s], s:[s,s], s:[s,s,s,s], s:s},"
+        " {s:[s], s:[s], s:[s,s], s:[s,s], s:s}]",
+        "apiGroups", "", "apiVersions", "v1", "operations", "CREATE", "UPDATE", "resources",
+        "pods", "scope", "Namespaced", "apiGroups", "apps", "apiVersions", "v1", "operations",
+        "CREATE", "UPDATE", "resources", "deployments", "statefulsets", "daemonsets",
+        "replicasets", "scope", "Namespaced", "apiGroups", "batch", "apiVersions", "v1",
+        "operations", "CREATE", "UPDATE", "resources", "jobs", "cronjobs", "scope",
+        "Namespaced");
+    json_t *hook = json_pack("{s:s, s:[s], s:s, s:s, s:i, s:o, s:o, s:o}", "name", hook_name,
+                             "admissionReviewVersions", "v1", "sideEffects", "None",
+                             "failurePolicy", "Fail", "timeoutSeconds", 10, "namespaceSelector",
+                             json_is_object(sel) ? json_deep_copy(sel) : json_object(), "rules",
+                             rules, "clientConfig", client);
+    json_t *vwc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:[o]}", "apiVersion",
+                            "admissionregistration.k8s.io/v1", "kind",
+                            "ValidatingWebhookConfiguration", "metadata", "name", cfg_name,
+                            "labels", "app.kubernetes.io/managed-by", "sealift", SL_POLICY_LABEL,
+                            name, "webhooks", hook);
+    free(path);
+    free(hook_name);
+    free(cfg_name);
+    return vwc;
+}
+
+static json_t *generated_entry(const json_t *obj)
+{
+    return json_pack("{s:s, s:s, s:s}", "apiVersion",
+                     json_string_value(json_object_get(obj, "apiVersion")), "kind",
+                     json_string_value(json_object_get(obj, "kind")), "name",
+                     json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")));
+}
+
+static bool entry_in(const json_t *list, const json_t *e)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (json_equal(x, e))
+            return true;
+    }
+    return false;
+}
+
+static void delete_generated(struct sl_runtime *rt, const char *policy_name)
+{
+    /* the names are deterministic, so a deleted policy's objects can be found without status */
+    const struct sl_kube_resource *const all[] = {&SL_RES_VAP_BINDING, &SL_RES_VAP, &SL_RES_VWC};
+    char *name = sl_xasprintf("%s%s", SL_POLICY_NAME_PREFIX, policy_name);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *live = NULL;
+        struct sl_err err = {0};
+        if (rt->kube.get(rt->kube.ctx, &live, all[i], NULL, name, &err) != 0)
+            continue;
+        const char *owner = json_string_value(
+            json_object_get(json_object_get(json_object_get(live, "metadata"), "labels"),
+                            SL_POLICY_LABEL));
+        if (owner && strcmp(owner, policy_name) == 0)
+            rt->kube.del(rt->kube.ctx, all[i], NULL, name, &err);
+        json_decref(live);
+    }
+    free(name);
+}
+
+static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                     struct sl_reconcile_result *out, struct sl_err *err)
+{
+    struct deploypolicy *d = self;
+    out->kind = SL_RESULT_DONE;
+    out->requeue_after_ms = 0;
+    if (!req->obj) {
+        delete_generated(rt, req->name);
+        return 0;
+    }
+    const json_t *obj = req->obj;
+    long long generation = sl_kube_obj_generation(obj);
+    json_t *status = json_object();
+    json_t *generated = json_array();
+    json_t *objs = NULL;
+    const char *cond = "True", *reason = "Applied";
+    char message[1500];
+    struct sl_err rerr = {0};
+    if (sl_policy_render(&objs, obj, &rerr) != 0) {
+        cond = "False";
+        reason = "InvalidSpec";
+        snprintf(message, sizeof(message), "%s", rerr.msg);
+        out->kind = SL_RESULT_STALLED;
+        goto write;
+    }
+    const json_t *rules = json_object_get(json_object_get(obj, "spec"), "rules");
+    bool needs_webhook = json_is_object(json_object_get(rules, "requireSignature")) ||
+                         json_is_true(json_object_get(rules, "requireScanPassed"));
+    if (needs_webhook)
+        json_array_append_new(objs, webhook_configuration(d, obj, req->name));
+
+    json_t *owner = json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
+                              "sealift.dev/v1alpha1", "kind", "DeployPolicy", "name", req->name,
+                              "uid", sl_kube_obj_uid(obj) ? sl_kube_obj_uid(obj) : "",
+                              "controller", 1, "blockOwnerDeletion", 1);
+    size_t i, written = 0, failed = 0;
+    json_t *o;
+    message[0] = '\0';
+    json_array_foreach(objs, i, o)
+    {
+        json_object_set(json_object_get(o, "metadata"), "ownerReferences", owner);
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const struct sl_kube_resource *res = resource_for(kind);
+        /* listed even when the apply fails, so a transient failure never deletes it below */
+        json_array_append_new(generated, generated_entry(o));
+        struct sl_err aerr = {0};
+        int w = 0;
+        int rc = res ? sl_apply_if_changed(&w, &rt->kube, res, o, FIELD_MANAGER, &aerr)
+                     : sl_err_set(&aerr, SL_EINVAL, SL_ERRC_INPUT, "unknown kind");
+        if (rc) {
+            failed++;
+            size_t len = strlen(message);
+            bool gk = res == &RES_CONSTRAINT_TEMPLATE || res == &RES_GK_CONSTRAINT;
+            snprintf(message + len, sizeof(message) - len, "%s%s %s: %s", len ? "; " : "", kind,
+                     json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+                     (gk && rc == SL_ENOTFOUND) ? "Gatekeeper is not installed in the cluster"
+                                                : aerr.msg);
+            if (rc == SL_ERETRY)
+                out->kind = SL_RESULT_TRANSIENT;
+            continue;
+        }
+        written += (size_t)w;
+    }
+    json_decref(owner);
+    /* delete what this policy generated before and no longer does */
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "generated"), i, o)
+    {
+        if (entry_in(generated, o))
+            continue;
+        const struct sl_kube_resource *res =
+            resource_for(json_string_value(json_object_get(o, "kind")));
+        struct sl_err derr = {0};
+        if (res)
+            rt->kube.del(rt->kube.ctx, res, NULL,
+                         json_string_value(json_object_get(o, "name")), &derr);
+    }
+    if (failed) {
+        cond = "False";
+        reason = "ApplyFailed";
+        if (out->kind == SL_RESULT_DONE)
+            out->requeue_after_ms = 60 * 1000;
+    } else {
+        snprintf(message, sizeof(message), "%zu admission object(s) in place%s",
+                 json_array_size(generated),
+                 needs_webhook ? "; signatures/scan results enforced by sealift's webhook" : "");
+    }
+    if (written)
+        sl_log_info(&req->log, "applied %zu admission object(s)", written);
+write:
+    json_object_set_new(status, "generated", generated);
+    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    /* keep the condition's transition time from the current status */
+    json_t *prev = json_object_get(json_object_get(obj, "status"), "conditions");
+    if (json_is_array(prev))
+        json_object_set_new(status, "conditions", json_deep_copy(prev));
+    const char *prev_reason =
+        json_string_value(json_object_get(sl_condition_get(json_object_get(obj, "status"),
+                                                           "Ready"),
+                                          "reason"));
+    bool transition = !prev_reason || strcmp(prev_reason, reason) != 0;
+    sl_condition_set(status, "Ready", cond, reason, message, generation, NULL);
+    struct sl_err werr = {0};
+    int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_DEPLOYPOLICY, obj, status, &werr);
+    if (wrc && wrc != SL_ENOTFOUND)
+        sl_log_warn(&req->log, "status write failed: %s", werr.msg);
+    if (transition && rt->record_event)
+        rt->record_event(rt->event_ctx, obj, strcmp(cond, "True") ? "Warning" : "Normal", reason,
+                         message);
+    json_decref(status);
+    json_decref(objs);
+    if (out->kind == SL_RESULT_TRANSIENT)
+        return sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", message);
+    return 0;
+}
+
+static void deploypolicy_free(void *self)
+{
+    struct deploypolicy *d = self;
+    if (!d)
+        return;
+    free(d->service_ns);
+    free(d->service_name);
+    free(d->cert_dir);
+    free(d);
+}
+
+int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
+                                   const struct sl_deploypolicy_opts *opts, struct sl_err *err)
+{
+    struct deploypolicy *d = sl_xcalloc(1, sizeof(*d));
+    d->service_ns = sl_xstrdup(opts && opts->service_namespace ? opts->service_namespace
+                                                               : "sealift-system");
+    d->service_name =
+        sl_xstrdup(opts && opts->service_name ? opts->service_name : "sealift-webhook");
+    d->cert_dir = opts && opts->cert_dir ? sl_xstrdup(opts->cert_dir) : NULL;
+    d->base = (struct sl_reconciler){.kind = "DeployPolicy",
+                                     .resource = &SL_RES_DEPLOYPOLICY,
+                                     .self = d,
+                                     .reconcile = reconcile,
+                                     .free = deploypolicy_free};
+    *out = &d->base;
+    return 0;
+}

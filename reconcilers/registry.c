@@ -1,0 +1,104 @@
+/* The reconcilers `sealift controller` runs, and the HTTP routes they serve (see
+ * runtime/registry.h). */
+#include "gitops/reconciler.h"
+#include "gitops/webhook.h"
+#include "policy/reconciler.h"
+#include "policy/webhook.h"
+#include "runtime/informer.h"
+#include "runtime/manager.h"
+#include "runtime/registry.h"
+#include "signingkey/reconciler.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+
+typedef int (*constructor_fn)(struct sl_reconciler **out, struct sl_err *err);
+
+static int new_gitsource(struct sl_reconciler **out, struct sl_err *err)
+{
+    const struct sl_controller_config *cc = sl_controller_config_get();
+    char *cache = sl_xasprintf("%s/git", cc->state_dir ? cc->state_dir : "/var/lib/sealift");
+    int rc = sl_gitsource_reconciler_new(out, cache, NULL, err);
+    free(cache);
+    return rc;
+}
+
+static int new_deploypolicy(struct sl_reconciler **out, struct sl_err *err)
+{
+    struct sl_deploypolicy_opts o = {.cert_dir = sl_controller_config_get()->webhook_cert_dir};
+    return sl_deploypolicy_reconciler_new(out, &o, err);
+}
+
+int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *err)
+{
+    static const constructor_fn constructors[] = {
+        sl_signingkey_reconciler_new,
+        new_gitsource,
+        new_deploypolicy,
+    };
+    size_t total = sizeof(constructors) / sizeof(constructors[0]);
+    struct sl_reconciler **list = sl_xcalloc(total, sizeof(*list));
+    size_t count = 0;
+    for (size_t i = 0; i < total; i++) {
+        int rc = constructors[i](&list[count], err);
+        if (rc) {
+            for (size_t j = 0; j < count; j++)
+                if (list[j]->free)
+                    list[j]->free(list[j]->self);
+            free(list);
+            return rc;
+        }
+        count++;
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+/* ---- servers ---- */
+
+static struct sl_admission_webhook *admission;
+
+/* Object lookups for the admission webhook: the manager's informer caches where the kind has
+ * one, else a GET/LIST through the API. */
+static json_t *lookup_get(void *ctx, const char *kind, const char *ns, const char *name)
+{
+    struct sl_manager *m = ctx;
+    struct sl_informer *inf = sl_manager_informer(m, kind);
+    if (inf)
+        return sl_informer_get(inf, ns, name);
+    return NULL;
+}
+
+static json_t *lookup_list(void *ctx, const char *kind)
+{
+    struct sl_manager *m = ctx;
+    struct sl_informer *inf = sl_manager_informer(m, kind);
+    return inf ? sl_informer_list(inf) : json_array();
+}
+
+int sl_reconcilers_setup_servers(struct sl_manager *m, struct sl_http_server *metrics,
+                                 struct sl_http_server *webhook, struct sl_err *err)
+{
+    struct sl_runtime *rt = sl_manager_runtime(m);
+    if (metrics)
+        sl_gitsource_webhook_register(metrics, rt);
+    if (webhook) {
+        const struct sl_controller_config *cc = sl_controller_config_get();
+        struct sl_admission_lookup lookup = {.ctx = m, .get = lookup_get, .list = lookup_list};
+        struct sl_admission_webhook_opts wo = {.insecure_registries = cc->insecure_registries,
+                                               .n_insecure = cc->n_insecure_registries};
+        int rc = sl_admission_webhook_new(&admission, rt, &lookup, &wo, err);
+        if (rc)
+            return rc;
+        sl_admission_webhook_register(admission, webhook);
+    }
+    return 0;
+}
+
+void sl_reconcilers_teardown(void)
+{
+    sl_admission_webhook_free(admission);
+    admission = NULL;
+}

@@ -1,0 +1,218 @@
+/* `sealift sign IMAGE --key key.pem` and `sealift verify IMAGE --key pub.pem`. */
+#include "cli/commands.h"
+#include "oci/auth.h"
+#include "oci/ref.h"
+#include "oci/registry.h"
+#include "sign/cosign.h"
+#include "sign/keys.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sign_args {
+    const char *image;
+    const char *key_file;
+    const char *creds;
+    int insecure;
+};
+
+static int parse_args(struct sign_args *a, const char *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+                                         {"creds", required_argument, NULL, 'c'},
+                                         {"insecure", no_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    memset(a, 0, sizeof(*a));
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            a->key_file = optarg;
+            break;
+        case 'c':
+            a->creds = optarg;
+            break;
+        case 'i':
+            a->insecure = 1;
+            break;
+        case 'h':
+            printf("usage: sealift %s IMAGE --key FILE [--creds USER:PASS] [--insecure]\n", cmd);
+            return 1;
+        default:
+            sl_cli_errorf(cmd, "unknown or incomplete flag %s", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind != argc - 1 || !a->key_file) {
+        sl_cli_errorf(cmd, "usage: sealift %s IMAGE --key FILE [--creds USER:PASS] [--insecure]",
+                      cmd);
+        return -1;
+    }
+    a->image = argv[optind];
+    return 0;
+}
+
+static int read_key_file(struct sl_key **out, const char *path, bool want_private,
+                         struct sl_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_OS, "cannot open key %s: %s", path,
+                          strerror(errno));
+    struct sl_buf b;
+    sl_buf_init(&b, SL_KEY_PEM_MAX);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (sl_buf_append(&b, chunk, n) != 0) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT, "key file %s is too large", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (!rc)
+        rc = want_private ? sl_key_load_private_pem(out, sl_buf_cstr(&b), b.len, err)
+                          : sl_key_load_pem(out, sl_buf_cstr(&b), b.len, err);
+    if (rc)
+        sl_err_prefix(err, "%s", path);
+    sl_buf_secure_free(&b);
+    return rc;
+}
+
+static int exit_for(int rc)
+{
+    switch (rc) {
+    case SL_EINVAL:
+    case SL_EUNSUPPORTED:
+    case SL_ETOOBIG:
+        return SL_EXIT_USAGE;
+    default:
+        return SL_EXIT_REMOTE;
+    }
+}
+
+/* Common part: parse the image, set up the registry client with credentials, resolve the
+ * digest. */
+static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[72],
+                      const struct sign_args *a, struct sl_err *err)
+{
+    int rc = sl_ref_parse(ref, a->image, err);
+    if (rc)
+        return rc;
+    struct sl_creds creds = {0};
+    int have = 0;
+    if (a->creds) {
+        rc = sl_creds_parse_userpass(&creds, a->creds, err);
+        if (rc)
+            return rc;
+        have = 1;
+    } else if (sl_dockerconfig_lookup_default(&creds, ref->registry, NULL) == 0) {
+        have = 1;
+    }
+    struct sl_registry_opts ro = {.insecure = a->insecure};
+    *reg = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &ro);
+    if (have)
+        sl_creds_free(&creds);
+    if (ref->digest) {
+        snprintf(digest, 72, "%s", ref->digest);
+        return 0;
+    }
+    return sl_registry_manifest_head(digest, NULL, *reg, ref->repository,
+                                     ref->tag ? ref->tag : "latest", err);
+}
+
+int sl_cmd_sign(int argc, char **argv)
+{
+    struct sign_args a;
+    int prc = parse_args(&a, "sign", argc, argv);
+    if (prc)
+        return prc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
+    struct sl_err err = {0};
+    struct sl_key *key = NULL;
+    struct sl_ref ref = {0};
+    struct sl_registry *reg = NULL;
+    char digest[72] = "";
+    int code = SL_EXIT_OK;
+    int rc = read_key_file(&key, a.key_file, true, &err);
+    if (rc) {
+        sl_cli_errorf("sign", "%s", err.msg);
+        code = SL_EXIT_USAGE;
+        goto done;
+    }
+    rc = open_image(&ref, &reg, digest, &a, &err);
+    if (rc) {
+        sl_cli_errorf("sign", "%s: %s", a.image, err.msg);
+        code = exit_for(rc);
+        goto done;
+    }
+    char *docker_ref = sl_xasprintf("%s/%s", ref.registry, ref.repository);
+    struct sl_cosign_sign_result res = {0};
+    rc = sl_cosign_sign(&res, reg, ref.repository, docker_ref, digest, key, &err);
+    free(docker_ref);
+    if (rc) {
+        sl_cli_errorf("sign", "%s@%s: %s", a.image, digest, err.msg);
+        code = exit_for(rc);
+        goto done;
+    }
+    char fp[SL_KEY_FINGERPRINT_LEN] = "";
+    sl_key_fingerprint(fp, key, NULL);
+    printf("%s %s by %s (%zu signature%s)\n", digest, res.added ? "signed" : "already signed", fp,
+           res.signatures, res.signatures == 1 ? "" : "s");
+done:
+    sl_registry_free(reg);
+    sl_ref_free(&ref);
+    sl_key_free(key);
+    return code;
+}
+
+int sl_cmd_verify(int argc, char **argv)
+{
+    struct sign_args a;
+    int prc = parse_args(&a, "verify", argc, argv);
+    if (prc)
+        return prc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
+    struct sl_err err = {0};
+    struct sl_key *key = NULL;
+    struct sl_ref ref = {0};
+    struct sl_registry *reg = NULL;
+    char digest[72] = "";
+    int code = SL_EXIT_OK;
+    int rc = read_key_file(&key, a.key_file, false, &err);
+    if (rc) {
+        sl_cli_errorf("verify", "%s", err.msg);
+        code = SL_EXIT_USAGE;
+        goto done;
+    }
+    rc = open_image(&ref, &reg, digest, &a, &err);
+    if (rc) {
+        sl_cli_errorf("verify", "%s: %s", a.image, err.msg);
+        code = exit_for(rc);
+        goto done;
+    }
+    struct sl_cosign_verify_result res;
+    const struct sl_key *keys[1] = {key};
+    rc = sl_cosign_verify(&res, reg, ref.repository, digest, keys, 1, &err);
+    if (rc == SL_ENOTFOUND || rc == SL_EDIGEST) {
+        sl_cli_errorf("verify", "%s: %s", a.image, err.msg);
+        code = SL_EXIT_CHECK_FAILED;
+    } else if (rc) {
+        sl_cli_errorf("verify", "%s: %s", a.image, err.msg);
+        code = exit_for(rc);
+    } else {
+        printf("%s: valid signature by %s\n", digest, res.key_fingerprint);
+    }
+done:
+    sl_registry_free(reg);
+    sl_ref_free(&ref);
+    sl_key_free(key);
+    return code;
+}

@@ -1,0 +1,434 @@
+#include "sign/cosign.h"
+#include "oci/manifest.h"
+#include "oci/ref.h"
+#include "util/mem.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OCI_CONFIG_MEDIA_TYPE "application/vnd.oci.image.config.v1+json"
+
+int sl_cosign_sig_tag(char *out, size_t n, const char *digest)
+{
+    if (!sl_ref_is_digest(digest))
+        return SL_EINVAL;
+    snprintf(out, n, "sha256-%s.sig", digest + 7);
+    return 0;
+}
+
+int sl_cosign_payload(char **out, size_t *out_len, const char *docker_reference, const char *digest,
+                      struct sl_err *err)
+{
+    if (!sl_ref_is_digest(digest))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
+    json_t *p =
+        json_pack("{s:{s:{s:s}, s:{s:s}, s:s}, s:{s:s}}", "critical", "identity",
+                  "docker-reference", docker_reference, "image", "docker-manifest-digest", digest,
+                  "type", "cosign container image signature", "optional", "creator", "sealift");
+    if (!p)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "invalid docker reference");
+    char *s = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(p);
+    *out = s;
+    *out_len = strlen(s);
+    return 0;
+}
+
+static char *b64_encode(const unsigned char *data, size_t len)
+{
+    char *out = sl_xmalloc(4 * ((len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+static int b64_decode(unsigned char **out, size_t *out_len, const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len % 4 != 0 || len > 64 * 1024)
+        return SL_EINVAL;
+    unsigned char *buf = sl_xmalloc(len / 4 * 3 + 1);
+    int n = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len);
+    if (n < 0) {
+        free(buf);
+        return SL_EINVAL;
+    }
+    if (s[len - 1] == '=')
+        n--;
+    if (s[len - 2] == '=')
+        n--;
+    *out = buf;
+    *out_len = (size_t)n;
+    return 0;
+}
+
+int sl_cosign_check(const char *payload, size_t payload_len, const char *signature_b64,
+                    const char *digest, const struct sl_key *key, struct sl_err *err)
+{
+    json_error_t jerr;
+    json_t *p = json_loadb(payload, payload_len, 0, &jerr);
+    const char *claimed = json_string_value(json_object_get(
+        json_object_get(json_object_get(p, "critical"), "image"), "docker-manifest-digest"));
+    int rc = 0;
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    if (!claimed) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO,
+                        "signature payload is not a cosign simple-signing document");
+        goto done;
+    }
+    if (strcmp(claimed, digest) != 0) {
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO,
+                        "signature payload is for digest %s, not %s", claimed, digest);
+        goto done;
+    }
+    if (!signature_b64 || b64_decode(&sig, &sig_len, signature_b64) != 0) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "signature annotation is not base64");
+        goto done;
+    }
+    struct sl_err verr = {0};
+    if (sl_key_verify(key, payload, payload_len, sig, sig_len, &verr) != 0) {
+        char fp[SL_KEY_FINGERPRINT_LEN] = "";
+        sl_key_fingerprint(fp, key, NULL);
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO, "signature does not verify with key %s",
+                        fp);
+    }
+done:
+    free(sig);
+    json_decref(p);
+    return rc;
+}
+
+/* One signature layer of a signature manifest, with its payload when fetched. */
+struct sig_layer {
+    json_t *desc; /* the layer descriptor (borrowed from the manifest JSON) */
+    char *payload;
+    size_t payload_len;
+};
+
+/* The signature manifest at the .sig tag: parsed JSON (or NULL when absent). */
+static int fetch_sig_manifest(json_t **out, struct sl_registry *reg, const char *repo,
+                              const char *digest, struct sl_err *err)
+{
+    char tag[96];
+    if (sl_cosign_sig_tag(tag, sizeof(tag), digest) != 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
+    struct sl_registry_manifest m = {0};
+    int rc = sl_registry_manifest_get(&m, reg, repo, tag, err);
+    if (rc == SL_ENOTFOUND) {
+        *out = NULL;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    json_error_t jerr;
+    json_t *j = json_loadb(m.data, m.len, 0, &jerr);
+    sl_registry_manifest_free(&m);
+    if (!json_is_object(j) || !json_is_array(json_object_get(j, "layers"))) {
+        json_decref(j);
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_REGISTRY, "%s:%s is not a signature manifest",
+                          repo, tag);
+    }
+    *out = j;
+    return 0;
+}
+
+static const char *layer_signature(const json_t *desc)
+{
+    return json_string_value(
+        json_object_get(json_object_get(desc, "annotations"), SL_COSIGN_SIG_ANNOTATION));
+}
+
+static int fetch_payload(char **out, size_t *out_len, struct sl_registry *reg, const char *repo,
+                         const json_t *desc, struct sl_err *err)
+{
+    const char *d = json_string_value(json_object_get(desc, "digest"));
+    if (!d || !sl_ref_is_digest(d))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_REGISTRY, "signature layer without digest");
+    return sl_registry_blob_get(out, out_len, reg, repo, d, SL_COSIGN_PAYLOAD_MAX, err);
+}
+
+/* Uploads data as a blob unless the repository already has it. */
+static int ensure_blob(struct sl_registry *reg, const char *repo, const char *digest,
+                       const void *data, size_t len, struct sl_err *err)
+{
+    int rc = sl_registry_blob_head(NULL, reg, repo, digest, err);
+    if (rc == 0)
+        return 0;
+    if (rc != SL_ENOTFOUND)
+        return rc;
+    return sl_registry_blob_upload(reg, repo, digest, data, len, 0, err);
+}
+
+/* Writes a signature manifest holding layers (array, borrowed) under the .sig tag. */
+static int put_sig_manifest(char digest_out[72], struct sl_registry *reg, const char *repo,
+                            const char *digest, json_t *layers, struct sl_err *err)
+{
+    json_t *diff_ids = json_array();
+    size_t i;
+    json_t *l;
+    json_array_foreach(layers, i, l)
+    {
+        json_array_append(diff_ids, json_object_get(l, "digest"));
+    }
+    /* The config cosign writes: an empty image config whose rootfs lists the layers. */
+    json_t *config =
+        json_pack("{s:s, s:s, s:[{s:s}], s:s, s:{s:s, s:o}, s:{}}", "architecture", "", "created",
+                  "0001-01-01T00:00:00Z", "history", "created", "0001-01-01T00:00:00Z", "os", "",
+                  "rootfs", "type", "layers", "diff_ids", diff_ids, "config");
+    char *config_s = json_dumps(config, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(config);
+    char config_digest[72];
+    sl_digest_sha256(config_digest, config_s, strlen(config_s));
+    int rc = ensure_blob(reg, repo, config_digest, config_s, strlen(config_s), err);
+    char *manifest_s = NULL;
+    if (!rc) {
+        json_t *m =
+            json_pack("{s:i, s:s, s:{s:s, s:I, s:s}, s:O}", "schemaVersion", 2, "mediaType",
+                      SL_MT_OCI_MANIFEST, "config", "mediaType", OCI_CONFIG_MEDIA_TYPE, "size",
+                      (json_int_t)strlen(config_s), "digest", config_digest, "layers", layers);
+        manifest_s = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(m);
+        char tag[96];
+        sl_cosign_sig_tag(tag, sizeof(tag), digest);
+        rc = sl_registry_manifest_put(digest_out, reg, repo, tag, SL_MT_OCI_MANIFEST, manifest_s,
+                                      strlen(manifest_s), err);
+    }
+    free(manifest_s);
+    free(config_s);
+    return rc;
+}
+
+int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, const char *repo,
+                   const char *docker_reference, const char *digest, const struct sl_key *key,
+                   struct sl_err *err)
+{
+    if (!sl_key_has_private(key))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "the key cannot sign (public key only)");
+    char *payload = NULL, *sig_b64 = NULL;
+    unsigned char *sig = NULL;
+    size_t payload_len = 0, sig_len = 0;
+    json_t *existing = NULL, *layers = NULL;
+    struct sl_cosign_sign_result res = {0};
+    int rc = sl_cosign_payload(&payload, &payload_len, docker_reference, digest, err);
+    if (rc)
+        goto done;
+    rc = fetch_sig_manifest(&existing, reg, repo, digest, err);
+    if (rc)
+        goto done;
+    layers = existing ? json_deep_copy(json_object_get(existing, "layers")) : json_array();
+    /* already signed by this key? (ECDSA signatures are randomised: compare by verifying) */
+    size_t i;
+    json_t *l;
+    json_array_foreach(layers, i, l)
+    {
+        const char *mt = json_string_value(json_object_get(l, "mediaType"));
+        const char *s = layer_signature(l);
+        if (!mt || strcmp(mt, SL_COSIGN_SIG_MEDIA_TYPE) != 0 || !s)
+            continue;
+        char *p = NULL;
+        size_t plen = 0;
+        struct sl_err ignore = {0};
+        if (fetch_payload(&p, &plen, reg, repo, l, &ignore) != 0)
+            continue;
+        int ok = sl_cosign_check(p, plen, s, digest, key, &ignore) == 0;
+        free(p);
+        if (ok) {
+            res.added = false;
+            res.signatures = json_array_size(layers);
+            goto done;
+        }
+    }
+    rc = sl_key_sign(&sig, &sig_len, key, payload, payload_len, err);
+    if (rc)
+        goto done;
+    sig_b64 = b64_encode(sig, sig_len);
+    char payload_digest[72];
+    sl_digest_sha256(payload_digest, payload, payload_len);
+    rc = ensure_blob(reg, repo, payload_digest, payload, payload_len, err);
+    if (rc)
+        goto done;
+    json_array_append_new(layers, json_pack("{s:s, s:I, s:s, s:{s:s}}", "mediaType",
+                                            SL_COSIGN_SIG_MEDIA_TYPE, "size",
+                                            (json_int_t)payload_len, "digest", payload_digest,
+                                            "annotations", SL_COSIGN_SIG_ANNOTATION, sig_b64));
+    rc = put_sig_manifest(res.manifest_digest, reg, repo, digest, layers, err);
+    if (rc)
+        goto done;
+    res.added = true;
+    res.signatures = json_array_size(layers);
+done:
+    if (!rc && out)
+        *out = res;
+    free(payload);
+    free(sig);
+    free(sig_b64);
+    json_decref(existing);
+    json_decref(layers);
+    return rc;
+}
+
+static bool same_layer(const json_t *a, const json_t *b)
+{
+    const char *da = json_string_value(json_object_get(a, "digest"));
+    const char *db = json_string_value(json_object_get(b, "digest"));
+    const char *sa = layer_signature(a), *sb = layer_signature(b);
+    return da && db && strcmp(da, db) == 0 && ((!sa && !sb) || (sa && sb && !strcmp(sa, sb)));
+}
+
+int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const char *src_repo,
+                              struct sl_registry *dst, const char *dst_repo, const char *digest,
+                              struct sl_err *err)
+{
+    json_t *from = NULL, *to = NULL, *layers = NULL;
+    size_t added = 0;
+    int rc = fetch_sig_manifest(&from, src, src_repo, digest, err);
+    if (rc || !from)
+        goto done;
+    rc = fetch_sig_manifest(&to, dst, dst_repo, digest, err);
+    if (rc)
+        goto done;
+    layers = to ? json_deep_copy(json_object_get(to, "layers")) : json_array();
+    size_t i, j;
+    json_t *l, *m;
+    json_array_foreach(json_object_get(from, "layers"), i, l)
+    {
+        bool present = false;
+        json_array_foreach(layers, j, m)
+        {
+            if (same_layer(l, m)) {
+                present = true;
+                break;
+            }
+        }
+        if (present)
+            continue;
+        char *p = NULL;
+        size_t plen = 0;
+        rc = fetch_payload(&p, &plen, src, src_repo, l, err);
+        if (!rc)
+            rc = ensure_blob(dst, dst_repo, json_string_value(json_object_get(l, "digest")), p,
+                             plen, err);
+        free(p);
+        if (rc)
+            goto done;
+        json_array_append(layers, l);
+        added++;
+    }
+    if (added)
+        rc = put_sig_manifest(NULL, dst, dst_repo, digest, layers, err);
+done:
+    if (!rc && copied)
+        *copied = added;
+    json_decref(from);
+    json_decref(to);
+    json_decref(layers);
+    return rc;
+}
+
+/* Checks every signature layer of manifest (JSON) against the keys; records the first problem
+ * in problem/problem_code. Returns the index of the verifying key, or -1. */
+static int verify_layers(struct sl_cosign_verify_result *res, const json_t *manifest,
+                         struct sl_registry *reg, const char *repo, const char *digest,
+                         const struct sl_key *const *keys, size_t nkeys, struct sl_err *problem)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(manifest, "layers"), i, l)
+    {
+        const char *mt = json_string_value(json_object_get(l, "mediaType"));
+        if (!mt || strcmp(mt, SL_COSIGN_SIG_MEDIA_TYPE) != 0)
+            continue;
+        res->signatures++;
+        const char *s = layer_signature(l);
+        char *p = NULL;
+        size_t plen = 0;
+        struct sl_err e = {0};
+        if (!s) {
+            if (!problem->code)
+                sl_err_set(problem, SL_EDIGEST, SL_ERRC_CRYPTO,
+                           "a signature layer has no %s annotation", SL_COSIGN_SIG_ANNOTATION);
+            continue;
+        }
+        if (fetch_payload(&p, &plen, reg, repo, l, &e) != 0) {
+            if (!problem->code)
+                sl_err_set(problem, SL_EDIGEST, SL_ERRC_CRYPTO, "signature payload: %s", e.msg);
+            continue;
+        }
+        for (size_t k = 0; k < nkeys; k++) {
+            if (sl_cosign_check(p, plen, s, digest, keys[k], &e) == 0) {
+                free(p);
+                return (int)k;
+            }
+            if (!problem->code)
+                sl_err_set(problem, SL_EDIGEST, SL_ERRC_CRYPTO, "%s", e.msg);
+        }
+        free(p);
+    }
+    return -1;
+}
+
+int sl_cosign_verify(struct sl_cosign_verify_result *out, struct sl_registry *reg, const char *repo,
+                     const char *digest, const struct sl_key *const *keys, size_t nkeys,
+                     struct sl_err *err)
+{
+    struct sl_cosign_verify_result res = {.key_index = -1};
+    struct sl_err problem = {0};
+    json_t *sig = NULL;
+    char *index = NULL;
+    size_t index_len = 0;
+    int rc = fetch_sig_manifest(&sig, reg, repo, digest, err);
+    if (rc)
+        goto done;
+    int k = sig ? verify_layers(&res, sig, reg, repo, digest, keys, nkeys, &problem) : -1;
+    if (k < 0) {
+        /* OCI 1.1 referrers (cosign --registry-referrers-mode=oci-1-1) */
+        struct sl_err rerr = {0};
+        if (sl_registry_referrers(&index, &index_len, reg, repo, digest, NULL, &rerr) == 0) {
+            json_error_t jerr;
+            json_t *idx = json_loadb(index, index_len, 0, &jerr);
+            size_t i;
+            json_t *d;
+            json_array_foreach(json_object_get(idx, "manifests"), i, d)
+            {
+                const char *at = json_string_value(json_object_get(d, "artifactType"));
+                const char *dd = json_string_value(json_object_get(d, "digest"));
+                if (!dd || (at && strcmp(at, SL_COSIGN_ARTIFACT_TYPE) != 0))
+                    continue;
+                struct sl_registry_manifest m = {0};
+                if (sl_registry_manifest_get(&m, reg, repo, dd, &rerr) != 0)
+                    continue;
+                json_t *mj = json_loadb(m.data, m.len, 0, &jerr);
+                sl_registry_manifest_free(&m);
+                if (mj)
+                    k = verify_layers(&res, mj, reg, repo, digest, keys, nkeys, &problem);
+                json_decref(mj);
+                if (k >= 0)
+                    break;
+            }
+            json_decref(idx);
+        }
+    }
+    if (k >= 0) {
+        res.key_index = k;
+        sl_key_fingerprint(res.key_fingerprint, keys[k], NULL);
+    } else if (res.signatures == 0) {
+        rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_CRYPTO, "no signature found for %s@%s", repo,
+                        digest);
+    } else {
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO,
+                        "none of %zu signature(s) of %s@%s is "
+                        "valid: %s",
+                        res.signatures, repo, digest, problem.msg);
+    }
+done:
+    if (!rc && out)
+        *out = res;
+    else if (out && (rc == SL_ENOTFOUND || rc == SL_EDIGEST))
+        *out = res;
+    json_decref(sig);
+    free(index);
+    return rc;
+}

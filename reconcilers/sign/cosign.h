@@ -1,0 +1,82 @@
+/* cosign-compatible signatures in OCI registries (DESIGN.md section 5).
+ *
+ * Layout (cosign's "tag" scheme): the signatures of image digest sha256:<hex> in repository R
+ * live in R under the tag `sha256-<hex>.sig`: an OCI image manifest whose config is
+ * application/vnd.oci.image.config.v1+json and which has one layer per signature, media type
+ * application/vnd.dev.cosign.simplesigning.v1+json, blob = the simple-signing payload
+ *   {"critical":{"identity":{"docker-reference":R},"image":{"docker-manifest-digest":D},
+ *    "type":"cosign container image signature"},"optional":{...}}
+ * and annotation dev.cosignproject.cosign/signature = base64 of the signature over the payload
+ * bytes. Adding a signature keeps the layers already there (read, append, write); signing a
+ * digest again with the same key adds nothing.
+ *
+ * Verification looks at the `.sig` tag and at OCI referrers of the digest, and accepts the
+ * image when any layer's payload names the digest and its signature verifies with one of the
+ * given public keys. */
+#ifndef SL_SIGN_COSIGN_H
+#define SL_SIGN_COSIGN_H
+
+#include "oci/registry.h"
+#include "sign/keys.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SL_COSIGN_SIG_MEDIA_TYPE "application/vnd.dev.cosign.simplesigning.v1+json"
+#define SL_COSIGN_SIG_ANNOTATION "dev.cosignproject.cosign/signature"
+#define SL_COSIGN_ARTIFACT_TYPE  "application/vnd.dev.cosign.artifact.sig.v1+json"
+#define SL_COSIGN_PAYLOAD_MAX    ((size_t)1 << 20)
+
+/* The signature tag of a digest: "sha256-<hex>.sig" into out (at least 80 bytes). Returns 0 or
+ * SL_EINVAL when digest is not a sha256 digest. */
+int sl_cosign_sig_tag(char *out, size_t n, const char *digest);
+
+/* Builds the simple-signing payload for docker_reference ("host/repo") and digest; *out is the
+ * caller's (free). */
+int sl_cosign_payload(char **out, size_t *out_len, const char *docker_reference, const char *digest,
+                      struct sl_err *err);
+
+/* Checks one payload + base64 signature against digest and key. Returns 0 (valid),
+ * SL_EDIGEST (payload names another digest, or the signature does not verify) or SL_EINVAL
+ * (malformed payload or base64), with err saying which. */
+int sl_cosign_check(const char *payload, size_t payload_len, const char *signature_b64,
+                    const char *digest, const struct sl_key *key, struct sl_err *err);
+
+struct sl_cosign_sign_result {
+    bool added;        /* false: an equivalent signature by this key was already there */
+    size_t signatures; /* layers in the signature manifest after the call */
+    char manifest_digest[72];
+};
+
+/* Signs digest in reg/repo with key (private) and stores the signature under the .sig tag,
+ * keeping existing signatures. docker_reference is what the payload's identity names ("host/repo").
+ * Returns 0, or the registry's error codes (SL_EAUTH, SL_ERETRY, ...), SL_EINVAL for a
+ * public-only key or an existing .sig tag that is not a signature manifest. */
+int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, const char *repo,
+                   const char *docker_reference, const char *digest, const struct sl_key *key,
+                   struct sl_err *err);
+
+/* Copies the signatures of digest from src (src_repo) into dst (dst_repo), keeping the ones
+ * dst already has (union by payload digest and signature). *copied (may be NULL) gets how many
+ * layers were added. Returns 0 (also when the source has no signatures: *copied = 0) or an
+ * error. */
+int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const char *src_repo,
+                              struct sl_registry *dst, const char *dst_repo, const char *digest,
+                              struct sl_err *err);
+
+struct sl_cosign_verify_result {
+    size_t signatures;        /* signature layers looked at */
+    int key_index;            /* index in keys[] of the key that verified, -1 if none */
+    char key_fingerprint[72]; /* fingerprint of that key */
+};
+
+/* Verifies that digest in reg/repo carries a valid signature by one of keys[0..nkeys).
+ * Returns 0 (valid), SL_ENOTFOUND (no signature at all: "SignatureMissing"), SL_EDIGEST
+ * (signatures exist but none is valid for these keys and this digest: "SignatureInvalid"; err
+ * says why, e.g. wrong key or payload for another digest), or registry errors. */
+int sl_cosign_verify(struct sl_cosign_verify_result *out, struct sl_registry *reg, const char *repo,
+                     const char *digest, const struct sl_key *const *keys, size_t nkeys,
+                     struct sl_err *err);
+
+#endif

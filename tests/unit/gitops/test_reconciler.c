@@ -1,0 +1,240 @@
+/* The GitSource reconciler against the in-memory fake API and a real local repository
+ * (file://): apply, zero writes when nothing changed, drift correction, prune, a broken file,
+ * suspend, missing Secret. */
+#include "check.h"
+#include "fake_kube.h"
+#include "gitops/reconciler.h"
+#include "runtime/conditions.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char tmp[256], repo[300];
+static struct sl_fake_kube *fk;
+static struct sl_runtime rt;
+static struct sl_reconciler *rec;
+static int events;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static void write_file(const char *rel, const char *content)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", repo, rel);
+    sh("mkdir -p \"$(dirname '%s')\"", path);
+    FILE *f = fopen(path, "w");
+    fputs(content, f);
+    fclose(f);
+}
+
+static void commit(void)
+{
+    sh("cd '%s' && git add -A && git -c user.name=t -c user.email=t@example.com commit -qm c",
+       repo);
+}
+
+static void record_event(void *ctx, const json_t *obj, const char *type, const char *reason,
+                         const char *message)
+{
+    events++;
+}
+
+static const char *KEY_A = "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
+                           "metadata: {name: a}\nspec: {mode: Generate, secretRef: {name: a}}\n";
+static const char *KEY_B = "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
+                           "metadata: {name: b}\nspec: {mode: Generate, secretRef: {name: b}}\n";
+
+static struct sl_reconcile_result run_once(void)
+{
+    json_t *obj = sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src");
+    json_t *copy = json_deep_copy(obj);
+    struct sl_reconcile_request req = {.ns = "team", .name = "src", .reconcile_id = "t",
+                                       .obj = copy};
+    req.log.kind = "GitSource";
+    struct sl_reconcile_result res = {0};
+    struct sl_err err = {0};
+    rec->reconcile(rec->self, &rt, &req, &res, &err);
+    json_decref(copy);
+    return res;
+}
+
+static const json_t *status(void)
+{
+    return json_object_get(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src"), "status");
+}
+
+static const char *ready_reason(void)
+{
+    return json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "reason"));
+}
+
+static void put_source(const char *extra_spec)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"GitSource\","
+             "\"metadata\":{\"name\":\"src\",\"namespace\":\"team\"},"
+             "\"spec\":{\"url\":\"file://%s\",\"ref\":{\"branch\":\"main\"},"
+             "\"path\":\"deploy\",\"interval\":\"1m\"%s}}",
+             repo, extra_spec);
+    json_error_t jerr;
+    json_t *o = json_loads(text, 0, &jerr);
+    json_t *old = sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src");
+    if (old && json_object_get(old, "status"))
+        json_object_set(o, "status", json_object_get(old, "status"));
+    sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
+    json_decref(o);
+}
+
+static void test_apply_steady_drift_prune(void)
+{
+    put_source("");
+    struct sl_reconcile_result r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_DONE);
+    CHECK_INT_EQ(r.requeue_after_ms, 60000);
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 2);
+    CHECK_INT_EQ(json_array_size(json_object_get(status(), "inventory")), 2);
+    const char *rev =
+        json_string_value(json_object_get(json_object_get(status(), "artifact"), "revision"));
+    CHECK(rev && strncmp(rev, "main@sha1:", 10) == 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(status(), "lastAppliedRevision")), rev);
+
+    /* nothing changed: no writes at all */
+    int writes = sl_fake_kube_writes(fk);
+    run_once();
+    CHECK_INT_EQ(sl_fake_kube_writes(fk), writes);
+
+    /* drift: someone edits a field git owns; the next pass puts it back */
+    json_t *b = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b"));
+    json_object_set_new(json_object_get(b, "spec"), "mode", json_string("Import"));
+    sl_fake_kube_put(fk, &SL_RES_SIGNINGKEY, b);
+    json_decref(b);
+    run_once();
+    CHECK_STR_EQ(json_string_value(json_object_get(
+                     json_object_get(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b"),
+                                     "spec"),
+                     "mode")),
+                 "Generate");
+
+    /* a file removed from git: its object is pruned, nothing else */
+    json_t *other = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
+                              "sealift.dev/v1alpha1", "kind", "SigningKey", "metadata", "name",
+                              "not-from-git", "namespace", "team", "spec", "mode", "Generate");
+    sl_fake_kube_put(fk, &SL_RES_SIGNINGKEY, other);
+    json_decref(other);
+    sh("cd '%s' && git rm -q deploy/b.yaml", repo);
+    commit();
+    run_once();
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") == NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "not-from-git") != NULL);
+    CHECK_INT_EQ(json_array_size(json_object_get(status(), "inventory")), 1);
+}
+
+static void test_broken_file_keeps_the_rest(void)
+{
+    write_file("deploy/b.yaml", KEY_B);
+    write_file("deploy/broken.yaml", "kind: [unclosed\n");
+    write_file("deploy/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
+    commit();
+    int events_before = events;
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "ApplyFailed");
+    const char *msg = json_string_value(
+        json_object_get(sl_condition_get(status(), "Ready"), "message"));
+    CHECK_CONTAINS(msg, "deploy/broken.yaml: line ");
+    CHECK_CONTAINS(msg, "deploy/cm.yaml:1: v1 ConfigMap is not a sealift.dev kind");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") != NULL); /* still applied */
+    CHECK(events > events_before);
+    /* lastAppliedRevision stays at the last fully applied one */
+    CHECK(strcmp(json_string_value(json_object_get(status(), "lastAppliedRevision")),
+                 json_string_value(json_object_get(json_object_get(status(), "artifact"),
+                                                   "revision"))) != 0);
+    /* a broken file blocks pruning: removing a.yaml now must not delete a */
+    sh("cd '%s' && git rm -q deploy/a.yaml", repo);
+    commit();
+    run_once();
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
+    sh("cd '%s' && git rm -q deploy/broken.yaml deploy/cm.yaml", repo);
+    commit();
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") == NULL);
+}
+
+static void test_suspend_and_missing_secret(void)
+{
+    put_source(",\"suspend\":true");
+    int writes = sl_fake_kube_writes(fk);
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Suspended");
+    CHECK_INT_EQ(sl_fake_kube_writes(fk), writes + 1); /* only the status */
+    put_source(",\"secretRef\":{\"name\":\"nope\"}");
+    struct sl_reconcile_result r = run_once();
+    CHECK_STR_EQ(ready_reason(), "SecretNotFound");
+    CHECK_INT_EQ(r.kind, SL_RESULT_WAITING);
+    put_source(",\"interval\":\"soon\"");
+    r = run_once();
+    CHECK_STR_EQ(ready_reason(), "InvalidSpec");
+    CHECK_INT_EQ(r.kind, SL_RESULT_STALLED);
+}
+
+static void test_unreachable_repo_keeps_state(void)
+{
+    put_source("");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    int keys = sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team");
+    sh("mv '%s' '%s.gone'", repo, repo);
+    struct sl_reconcile_result r = run_once();
+    CHECK_STR_EQ(ready_reason(), "FetchFailed");
+    CHECK_INT_EQ(r.kind, SL_RESULT_TRANSIENT);
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), keys);
+    sh("mv '%s.gone' '%s'", repo, repo);
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+}
+
+int main(void)
+{
+    snprintf(tmp, sizeof(tmp), "/tmp/sealift-unit-gitsrc-XXXXXX");
+    if (!mkdtemp(tmp))
+        return 1;
+    snprintf(repo, sizeof(repo), "%s/repo", tmp);
+    sh("git init -q -b main '%s'", repo);
+    write_file("deploy/a.yaml", KEY_A);
+    write_file("deploy/b.yaml", KEY_B);
+    commit();
+
+    fk = sl_fake_kube_new();
+    sl_fake_kube_ops(fk, &rt.kube);
+    rt.controller_namespace = "sealift-system";
+    rt.record_event = record_event;
+    char cache[400];
+    snprintf(cache, sizeof(cache), "%s/cache", tmp);
+    struct sl_err err = {0};
+    if (sl_gitsource_reconciler_new(&rec, cache, NULL, &err) != 0)
+        return 1;
+
+    RUN(test_apply_steady_drift_prune);
+    RUN(test_broken_file_keeps_the_rest);
+    RUN(test_suspend_and_missing_secret);
+    RUN(test_unreachable_repo_keeps_state);
+
+    rec->free(rec->self);
+    sl_fake_kube_free(fk);
+    sh("rm -rf '%s'", tmp);
+    return CHECK_EXIT();
+}

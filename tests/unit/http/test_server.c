@@ -1,0 +1,681 @@
+/* The HTTP server, started in-process on 127.0.0.1:0 and driven with libcurl: routing (exact,
+ * prefix, 404, 405 with Allow, HEAD), request data seen by handlers, body caps (413), keep-alive,
+ * HTTPS with a certificate generated here, certificate reload, and stop/start. */
+#include "check.h"
+#include "http/handlers.h"
+#include "http/server.h"
+#include "runtime/metrics.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+/* ---- handlers ---- */
+
+static void h_hello(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    sl_buf_append_str(&resp->body, "hello\n");
+}
+
+static void h_echo(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    const char *hdr = sl_http_request_header(req, "x-test");
+    char *line =
+        sl_xasprintf("method=%s path=%s query=%s header=%s len=%zu body=", req->method, req->path,
+                     req->query ? req->query : "(none)", hdr ? hdr : "(none)", req->body_len);
+    sl_buf_append_str(&resp->body, line);
+    free(line);
+    /* body must be NUL-terminated at body_len */
+    if (req->body[req->body_len] == '\0')
+        sl_buf_append(&resp->body, req->body, req->body_len);
+    else
+        sl_buf_append_str(&resp->body, "NOT-TERMINATED");
+}
+
+static void h_tag(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    sl_buf_append_str(&resp->body, (const char *)ctx);
+    sl_buf_append_str(&resp->body, ":");
+    sl_buf_append_str(&resp->body, req->path);
+}
+
+static void h_teapot(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    resp->status = 418;
+    resp->content_type = "application/json";
+    CHECK_INT_EQ(sl_http_request_add_response_header(req, "Retry-After", "7"), 0);
+    CHECK_INT_EQ(sl_http_request_add_response_header(req, "X-Bad", "a\r\nInjected: 1"), SL_EINVAL);
+    CHECK(sl_http_request_peer(req) != NULL);
+    sl_buf_append_str(&resp->body, "{\"short\":\"stout\"}");
+}
+
+/* ---- client side ---- */
+
+struct reply {
+    long status;
+    long connects;
+    int curl_rc;
+    char content_type[128];
+    char allow[128];
+    char retry_after[32];
+    char serial[128];
+    struct sl_buf body;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
+{
+    struct reply *r = arg;
+    sl_buf_append(&r->body, ptr, size * n);
+    return size * n;
+}
+
+static void copy_header(CURL *h, const char *name, char *out, size_t n)
+{
+    struct curl_header *hdr = NULL;
+    out[0] = '\0';
+    if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
+        snprintf(out, n, "%s", hdr->value);
+}
+
+struct req_opts {
+    const char *method; /* NULL = GET, or POST when a body is given */
+    const char *body;
+    size_t body_len;
+    int chunked;
+    const char *header; /* one extra "Name: value" */
+    const char *ca_file;
+    int path_as_is;
+};
+
+/* Performs one request on h (reused for keep-alive); r->body must be initialised. */
+static void request(CURL *h, const char *url, const struct req_opts *o, struct reply *r)
+{
+    struct curl_slist *headers = NULL;
+    r->status = 0;
+    r->serial[0] = '\0';
+    sl_buf_reset(&r->body);
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (o && o->path_as_is)
+        curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    if (o && o->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, o->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+        headers = curl_slist_append(headers, "Expect:");
+        if (o->chunked)
+            headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+    }
+    if (o && o->method && strcmp(o->method, "HEAD") == 0)
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    else if (o && o->method)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
+    if (o && o->header)
+        headers = curl_slist_append(headers, o->header);
+    if (headers)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    if (o && o->ca_file) {
+        curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+        curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+    }
+    r->curl_rc = (int)curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    r->connects += connects;
+    copy_header(h, "Content-Type", r->content_type, sizeof(r->content_type));
+    copy_header(h, "Allow", r->allow, sizeof(r->allow));
+    copy_header(h, "Retry-After", r->retry_after, sizeof(r->retry_after));
+    struct curl_certinfo *ci = NULL;
+    if (r->curl_rc == 0 && o && o->ca_file &&
+        curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci && ci->num_of_certs > 0) {
+        for (struct curl_slist *l = ci->certinfo[0]; l; l = l->next) {
+            if (strncmp(l->data, "Serial Number:", 14) == 0)
+                snprintf(r->serial, sizeof(r->serial), "%s", l->data + 14);
+        }
+    }
+    curl_slist_free_all(headers);
+}
+
+static char *url_for(struct sl_http_server *s, const char *scheme, const char *path)
+{
+    return sl_xasprintf("%s://%s%s", scheme, sl_http_server_addr(s), path);
+}
+
+static struct sl_http_server *start_server(const char *addr, size_t max_body, const char *cert,
+                                           const char *key)
+{
+    struct sl_http_server *s = NULL;
+    struct sl_err err;
+    struct sl_http_server_opts opts = {
+        .addr = addr, .tls_cert_file = cert, .tls_key_file = key, .max_body_bytes = max_body};
+    sl_err_clear(&err);
+    CHECK_INT_EQ(sl_http_server_new(&s, &opts, &err), 0);
+    if (!s)
+        return NULL;
+    sl_http_server_set_tls_reload_interval_ms(s, 0);
+    sl_http_server_route(s, "GET", "/hello", h_hello, NULL);
+    sl_http_server_route(s, "POST", "/echo", h_echo, NULL);
+    sl_http_server_route(s, NULL, "/hooks/*", h_tag, "prefix");
+    sl_http_server_route(s, NULL, "/hooks/special", h_tag, "exact");
+    sl_http_server_route(s, "GET", "/teapot", h_teapot, NULL);
+    sl_http_server_route(s, "GET", "/metrics", sl_http_handle_metrics, NULL);
+    int rc = sl_http_server_start(s, &err);
+    CHECK_INT_EQ(rc, 0);
+    if (rc != 0) {
+        fprintf(stderr, "start %s: %s\n", addr, err.msg);
+        sl_http_server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- tests ---- */
+
+static void test_routes(void)
+{
+    struct sl_http_server *s = start_server("127.0.0.1:0", 0, NULL, NULL);
+    if (!s)
+        return;
+    CHECK(strncmp(sl_http_server_addr(s), "127.0.0.1:", 10) == 0);
+    CHECK(strcmp(sl_http_server_addr(s), "127.0.0.1:0") != 0);
+    CURL *h = curl_easy_init();
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+    char *u;
+
+    request(h, u = url_for(s, "http", "/hello"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(sl_buf_cstr(&r.body), "hello\n");
+    CHECK_STR_EQ(r.content_type, "text/plain; charset=utf-8");
+
+    request(h, u = url_for(s, "http", "/h%65llo"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+
+    request(h, u = url_for(s, "http", "/nothing-here"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 404);
+
+    request(h, u = url_for(s, "http", "/hello/"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 404);
+
+    struct req_opts post = {.body = "x", .body_len = 1};
+    request(h, u = url_for(s, "http", "/hello"), &post, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 405);
+    CHECK_STR_EQ(r.allow, "GET, HEAD");
+
+    struct req_opts head = {.method = "HEAD"};
+    request(h, u = url_for(s, "http", "/hello"), &head, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_INT_EQ(r.body.len, 0);
+
+    request(h, u = url_for(s, "http", "/hooks/gitsource/ns/name"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(sl_buf_cstr(&r.body), "prefix:/hooks/gitsource/ns/name");
+
+    request(h, u = url_for(s, "http", "/hooks/special"), &post, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(sl_buf_cstr(&r.body), "exact:/hooks/special");
+
+    /* a dot segment must not sneak through a prefix route to another path */
+    struct req_opts as_is = {.path_as_is = 1};
+    request(h, u = url_for(s, "http", "/hooks/../hello"), &as_is, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 400);
+    request(h, u = url_for(s, "http", "/hooks/%00x"), &as_is, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 400);
+    request(h, u = url_for(s, "http", "/hooks/%zz"), &as_is, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 400);
+
+    request(h, u = url_for(s, "http", "/teapot"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 418);
+    CHECK_STR_EQ(r.content_type, "application/json");
+    CHECK_STR_EQ(r.retry_after, "7");
+    CHECK_STR_EQ(sl_buf_cstr(&r.body), "{\"short\":\"stout\"}");
+
+    sl_metrics_reconcile_observe("ImageDelivery", "success", 0.02);
+    request(h, u = url_for(s, "http", "/metrics"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    CHECK_CONTAINS(sl_buf_cstr(&r.body),
+                   "\nsealift_reconcile_total{kind=\"ImageDelivery\",result=\"success\"} 1\n");
+    CHECK_CONTAINS(sl_buf_cstr(&r.body), "\nprocess_resident_memory_bytes ");
+
+    sl_buf_free(&r.body);
+    curl_easy_cleanup(h);
+    sl_http_server_free(s);
+    sl_metrics_reset();
+}
+
+static void test_request_data_and_keepalive(void)
+{
+    struct sl_http_server *s = start_server("127.0.0.1:0", 0, NULL, NULL);
+    if (!s)
+        return;
+    CURL *h = curl_easy_init();
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+    char *u = url_for(s, "http", "/echo?a=1&b=%20x");
+    struct req_opts o = {.body = "{\"k\":1}", .body_len = 7, .header = "X-Test: yes"};
+    for (int i = 0; i < 5; i++) {
+        request(h, u, &o, &r);
+        CHECK_INT_EQ(r.status, 200);
+    }
+    CHECK_STR_EQ(sl_buf_cstr(&r.body),
+                 "method=POST path=/echo query=a=1&b=%20x header=yes len=7 body={\"k\":1}");
+    /* five requests, one TCP connection */
+    CHECK_INT_EQ(r.connects, 1);
+    free(u);
+
+    /* an empty body is "" with length 0 */
+    u = url_for(s, "http", "/echo");
+    struct req_opts empty = {.method = "POST"};
+    request(h, u, &empty, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(sl_buf_cstr(&r.body),
+                 "method=POST path=/echo query=(none) header=(none) len=0 body=");
+
+    /* stop while the keep-alive connection is still open: must return, not hang */
+    sl_http_server_stop(s);
+    sl_buf_free(&r.body);
+    curl_easy_cleanup(h);
+    sl_http_server_free(s);
+}
+
+static void test_body_limits(void)
+{
+    struct sl_http_server *s = start_server("127.0.0.1:0", 1024, NULL, NULL);
+    if (!s)
+        return;
+    CURL *h = curl_easy_init();
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+    char *big = sl_xmalloc(70000);
+    memset(big, 'a', 70000);
+    char *u = url_for(s, "http", "/echo");
+
+    struct req_opts at_cap = {.body = big, .body_len = 1024};
+    request(h, u, &at_cap, &r);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_CONTAINS(sl_buf_cstr(&r.body), "len=1024 ");
+
+    struct req_opts over = {.body = big, .body_len = 1025};
+    request(h, u, &over, &r);
+    CHECK_INT_EQ(r.status, 413);
+
+    struct req_opts way_over = {.body = big, .body_len = 70000};
+    request(h, u, &way_over, &r);
+    CHECK_INT_EQ(r.status, 413);
+
+    struct req_opts chunked = {.body = big, .body_len = 5000, .chunked = 1};
+    request(h, u, &chunked, &r);
+    CHECK_INT_EQ(r.status, 413);
+
+    /* a header block far above the cap is refused, and the server keeps serving */
+    char *hdr = sl_xmalloc(70000 + 16);
+    memcpy(hdr, "X-Test: ", 8);
+    memset(hdr + 8, 'h', 70000);
+    hdr[70008] = '\0';
+    struct req_opts big_header = {.body = "x", .body_len = 1, .header = hdr};
+    request(h, u, &big_header, &r);
+    CHECK(r.status != 200);
+    free(hdr);
+
+    free(u);
+    request(h, u = url_for(s, "http", "/hello"), NULL, &r);
+    free(u);
+    CHECK_INT_EQ(r.status, 200);
+
+    free(big);
+    sl_buf_free(&r.body);
+    curl_easy_cleanup(h);
+    sl_http_server_free(s);
+}
+
+static int port_of(const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    return colon ? (int)strtol(colon + 1, NULL, 10) : 0;
+}
+
+static void test_addresses(void)
+{
+    /* all interfaces */
+    struct sl_http_server *s = start_server(":0", 0, NULL, NULL);
+    if (s) {
+        int port = port_of(sl_http_server_addr(s));
+        CHECK(port > 0);
+        char *u = sl_xasprintf("http://127.0.0.1:%d/hello", port);
+        CURL *h = curl_easy_init();
+        struct reply r = {0};
+        sl_buf_init(&r.body, 0);
+        request(h, u, NULL, &r);
+        CHECK_INT_EQ(r.status, 200);
+        free(u);
+        sl_buf_free(&r.body);
+        curl_easy_cleanup(h);
+        sl_http_server_free(s);
+    }
+
+    /* IPv6 loopback, where the machine has it */
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6;
+    memset(&a6, 0, sizeof(a6));
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_loopback;
+    int have_v6 = probe >= 0 && bind(probe, (struct sockaddr *)&a6, sizeof(a6)) == 0;
+    if (probe >= 0)
+        close(probe);
+    if (have_v6) {
+        s = start_server("[::1]:0", 0, NULL, NULL);
+        if (s) {
+            CHECK(strncmp(sl_http_server_addr(s), "[::1]:", 6) == 0);
+            char *u = url_for(s, "http", "/hello");
+            CURL *h = curl_easy_init();
+            struct reply r = {0};
+            sl_buf_init(&r.body, 0);
+            request(h, u, NULL, &r);
+            CHECK_INT_EQ(r.status, 200);
+            free(u);
+            sl_buf_free(&r.body);
+            curl_easy_cleanup(h);
+            sl_http_server_free(s);
+        }
+    } else {
+        fprintf(stderr, "no IPv6 loopback here; [::1] case skipped\n");
+    }
+
+    /* malformed addresses are refused with a message naming them */
+    const char *bad[] = {
+        "nohostport", "127.0.0.1:99999", "127.0.0.1:", "[::1]0", "::1:80", "127.0.0.1:8x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sl_http_server *b = NULL;
+        struct sl_err err;
+        struct sl_http_server_opts opts = {.addr = bad[i]};
+        sl_err_clear(&err);
+        CHECK_INT_EQ(sl_http_server_new(&b, &opts, &err), 0);
+        CHECK_INT_EQ(sl_http_server_start(b, &err), SL_EINVAL);
+        CHECK_CONTAINS(err.msg, bad[i]);
+        sl_http_server_free(b);
+    }
+
+    /* a port already taken */
+    s = start_server("127.0.0.1:0", 0, NULL, NULL);
+    if (s) {
+        struct sl_http_server *b = NULL;
+        struct sl_err err;
+        struct sl_http_server_opts opts = {.addr = sl_http_server_addr(s)};
+        CHECK_INT_EQ(sl_http_server_new(&b, &opts, &err), 0);
+        CHECK_INT_EQ(sl_http_server_start(b, &err), SL_EFAIL);
+        CHECK_CONTAINS(err.msg, "in use");
+        sl_http_server_free(b);
+        sl_http_server_free(s);
+    }
+}
+
+static void test_stop_start(void)
+{
+    struct sl_http_server *s = start_server("127.0.0.1:0", 0, NULL, NULL);
+    if (!s)
+        return;
+    CURL *h = curl_easy_init();
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+    struct sl_err err;
+    for (int round = 0; round < 3; round++) {
+        char *u = url_for(s, "http", "/hello");
+        request(h, u, NULL, &r);
+        CHECK_INT_EQ(r.status, 200);
+        sl_http_server_stop(s);
+        sl_http_server_stop(s); /* twice is fine */
+        curl_easy_cleanup(h);
+        h = curl_easy_init();
+        request(h, u, NULL, &r);
+        CHECK(r.curl_rc != 0); /* nobody listens any more */
+        free(u);
+        CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+    }
+    /* a second start while running is refused */
+    CHECK_INT_EQ(sl_http_server_start(s, &err), SL_EINVAL);
+    sl_buf_free(&r.body);
+    curl_easy_cleanup(h);
+    sl_http_server_free(s);
+    sl_http_server_free(NULL);
+
+    /* a server freed without ever starting */
+    struct sl_http_server_opts opts = {.addr = "127.0.0.1:0"};
+    CHECK_INT_EQ(sl_http_server_new(&s, &opts, &err), 0);
+    sl_http_server_free(s);
+
+    /* cert without key is refused up front */
+    struct sl_http_server_opts half = {.addr = "127.0.0.1:0", .tls_cert_file = "/x.pem"};
+    s = NULL;
+    CHECK_INT_EQ(sl_http_server_new(&s, &half, &err), SL_EINVAL);
+    CHECK(s == NULL);
+}
+
+/* ---- TLS ---- */
+
+static void write_file_atomically(const char *path, const char *data, size_t len)
+{
+    char *tmp = sl_xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+        CHECK_INT_EQ(rename(tmp, path), 0);
+    }
+    free(tmp);
+}
+
+/* Writes a self-signed P-256 certificate for 127.0.0.1 with the given serial (PEM), its key,
+ * and a copy of the certificate to ca_path for the client to trust. */
+static void make_cert(const char *cert_path, const char *key_path, const char *ca_path, long serial,
+                      const char *cn)
+{
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, pkey);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    X509_sign(x, pkey, EVP_sha256());
+
+    BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(cb, x);
+    PEM_write_bio_PrivateKey(kb, pkey, NULL, NULL, 0, NULL, NULL);
+    char *cdata, *kdata;
+    long clen = BIO_get_mem_data(cb, &cdata), klen = BIO_get_mem_data(kb, &kdata);
+    write_file_atomically(key_path, kdata, (size_t)klen);
+    write_file_atomically(cert_path, cdata, (size_t)clen);
+    write_file_atomically(ca_path, cdata, (size_t)clen);
+    BIO_free(cb);
+    BIO_free(kb);
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+}
+
+static void test_tls_and_reload(void)
+{
+    char *cert = sl_xasprintf("%s/tls.crt", tmpdir), *key = sl_xasprintf("%s/tls.key", tmpdir);
+    char *ca1 = sl_xasprintf("%s/ca1.pem", tmpdir), *ca2 = sl_xasprintf("%s/ca2.pem", tmpdir);
+    char *other_cert = sl_xasprintf("%s/other.crt", tmpdir);
+    char *other_key = sl_xasprintf("%s/other.key", tmpdir);
+    make_cert(cert, key, ca1, 0x1001, "sealift-one");
+    struct sl_http_server *s = start_server("127.0.0.1:0", 0, cert, key);
+    if (!s)
+        goto done;
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+    char *u = url_for(s, "https", "/hello");
+    CURL *h = curl_easy_init();
+
+    struct req_opts o1 = {.ca_file = ca1};
+    request(h, u, &o1, &r);
+    CHECK_INT_EQ(r.curl_rc, 0);
+    CHECK_STR_EQ(r.serial, "1001");
+    for (int i = 0; i < 2; i++)
+        request(h, u, &o1, &r);
+    CHECK_INT_EQ(r.curl_rc, 0);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(sl_buf_cstr(&r.body), "hello\n");
+    CHECK_INT_EQ(r.connects, 1); /* keep-alive over TLS too */
+
+    /* plain HTTP on the TLS port gets no HTTP answer */
+    char *plain = url_for(s, "http", "/hello");
+    CURL *hp = curl_easy_init();
+    struct reply rp = {0};
+    sl_buf_init(&rp.body, 0);
+    request(hp, plain, NULL, &rp);
+    CHECK(rp.status != 200);
+    curl_easy_cleanup(hp);
+    sl_buf_free(&rp.body);
+    free(plain);
+
+    /* the client refuses the server when it trusts another certificate */
+    make_cert(other_cert, other_key, ca2, 0x3003, "stranger");
+    curl_easy_cleanup(h);
+    h = curl_easy_init();
+    struct req_opts o2 = {.ca_file = ca2};
+    request(h, u, &o2, &r);
+    CHECK_INT_EQ(r.curl_rc, CURLE_PEER_FAILED_VERIFICATION);
+
+    /* replace the files: new connections get the new certificate */
+    make_cert(cert, key, ca2, 0x2002, "sealift-two");
+    curl_easy_cleanup(h);
+    h = curl_easy_init();
+    request(h, u, &o2, &r);
+    CHECK_INT_EQ(r.curl_rc, 0);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(r.serial, "2002");
+
+    /* a broken certificate file is not loaded; the previous certificate keeps serving */
+    write_file_atomically(cert, "not a certificate\n", 18);
+    curl_easy_cleanup(h);
+    h = curl_easy_init();
+    request(h, u, &o2, &r);
+    CHECK_INT_EQ(r.curl_rc, 0);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(r.serial, "2002");
+
+    /* TLS 1.1 and older are refused */
+    curl_easy_cleanup(h);
+    h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca2);
+    curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+    curl_easy_setopt(h, CURLOPT_SSLVERSION,
+                     (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1));
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    CHECK(curl_easy_perform(h) != CURLE_OK);
+
+    curl_easy_cleanup(h);
+    free(u);
+    sl_http_server_free(s);
+
+    /* with a long reload interval, changed files are not looked at yet */
+    make_cert(cert, key, ca1, 0x4004, "sealift-four");
+    s = start_server("127.0.0.1:0", 0, cert, key);
+    if (s) {
+        sl_http_server_stop(s);
+        sl_http_server_set_tls_reload_interval_ms(s, 3600 * 1000);
+        struct sl_err e2;
+        CHECK_INT_EQ(sl_http_server_start(s, &e2), 0);
+        make_cert(cert, key, ca2, 0x5005, "sealift-five");
+        u = url_for(s, "https", "/hello");
+        h = curl_easy_init();
+        request(h, u, &o1, &r);
+        CHECK_INT_EQ(r.curl_rc, 0);
+        CHECK_STR_EQ(r.serial, "4004");
+        curl_easy_cleanup(h);
+        free(u);
+        sl_http_server_free(s);
+    }
+    sl_buf_free(&r.body);
+    write_file_atomically(cert, "not a certificate\n", 18);
+
+    /* a TLS server whose files cannot be loaded does not start */
+    struct sl_http_server_opts bad = {
+        .addr = "127.0.0.1:0", .tls_cert_file = cert, .tls_key_file = key};
+    struct sl_err err;
+    CHECK_INT_EQ(sl_http_server_new(&s, &bad, &err), 0);
+    CHECK_INT_EQ(sl_http_server_start(s, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "certificate");
+    sl_http_server_free(s);
+done:
+    unlink(cert);
+    unlink(key);
+    unlink(ca1);
+    unlink(ca2);
+    unlink(other_cert);
+    unlink(other_key);
+    free(other_cert);
+    free(other_key);
+    free(cert);
+    free(key);
+    free(ca1);
+    free(ca2);
+}
+
+int main(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/sl-http-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+    RUN(test_routes);
+    RUN(test_request_data_and_keepalive);
+    RUN(test_body_limits);
+    RUN(test_addresses);
+    RUN(test_stop_start);
+    RUN(test_tls_and_reload);
+    curl_global_cleanup();
+    rmdir(tmpdir);
+    return CHECK_EXIT();
+}

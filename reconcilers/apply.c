@@ -52,8 +52,8 @@ int sl_apply_if_changed(int *written, const struct sl_kube_ops *kube,
     if (same)
         return 0;
     char *body = json_dumps(obj, JSON_COMPACT);
-    struct sl_kube_patch_opts po = {.type = SL_PATCH_APPLY, .field_manager = field_manager,
-                                     .force = true};
+    struct sl_kube_patch_opts po = {
+        .type = SL_PATCH_APPLY, .field_manager = field_manager, .force = true};
     rc = kube->patch(kube->ctx, NULL, res, ns, name, body, &po, err);
     free(body);
     if (!rc && written)

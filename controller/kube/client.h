@@ -18,11 +18,11 @@
 
 /* Where and how to reach the API server. All strings owned by the struct. */
 struct sl_kube_config {
-    char *server;          /* "https://host:port" or "http://127.0.0.1:port" */
-    char *namespace;       /* current context's namespace, in-cluster namespace file, or "default" */
-    char *token;           /* bearer token (secret: wiped on free), or NULL */
-    char *token_file;      /* re-read on 401 (in-cluster tokens rotate), or NULL */
-    char *ca_pem;          /* PEM bundle to verify the server, or NULL for the system store */
+    char *server;     /* "https://host:port" or "http://127.0.0.1:port" */
+    char *namespace;  /* current context's namespace, in-cluster namespace file, or "default" */
+    char *token;      /* bearer token (secret: wiped on free), or NULL */
+    char *token_file; /* re-read on 401 (in-cluster tokens rotate), or NULL */
+    char *ca_pem;     /* PEM bundle to verify the server, or NULL for the system store */
     char *client_cert_pem; /* client certificate PEM, or NULL */
     char *client_key_pem;  /* client key PEM (secret: wiped on free), or NULL */
     char *username;        /* basic auth, or NULL */
@@ -59,9 +59,9 @@ extern const struct sl_kube_resource SL_RES_CONFIGMAP;
 extern const struct sl_kube_resource SL_RES_EVENT;
 extern const struct sl_kube_resource SL_RES_NAMESPACE;
 extern const struct sl_kube_resource SL_RES_LEASE;
-extern const struct sl_kube_resource SL_RES_VAP;          /* validatingadmissionpolicies */
-extern const struct sl_kube_resource SL_RES_VAP_BINDING;  /* validatingadmissionpolicybindings */
-extern const struct sl_kube_resource SL_RES_VWC;          /* validatingwebhookconfigurations */
+extern const struct sl_kube_resource SL_RES_VAP;         /* validatingadmissionpolicies */
+extern const struct sl_kube_resource SL_RES_VAP_BINDING; /* validatingadmissionpolicybindings */
+extern const struct sl_kube_resource SL_RES_VWC;         /* validatingwebhookconfigurations */
 extern const struct sl_kube_resource SL_RES_IMAGEDELIVERY;
 extern const struct sl_kube_resource SL_RES_SCANPOLICY;
 extern const struct sl_kube_resource SL_RES_SIGNINGKEY;
@@ -139,7 +139,7 @@ typedef int (*sl_kube_watch_fn)(void *ctx, enum sl_watch_event_type type, json_t
 struct sl_kube_watch_opts {
     const char *resource_version; /* start after this version; NULL/"" = now */
     const char *label_selector;
-    int timeout_seconds;          /* server-side timeoutSeconds; 0 = server default */
+    int timeout_seconds; /* server-side timeoutSeconds; 0 = server default */
     bool allow_bookmarks;
     /* polled between reads (at least once a second); non-zero stops the watch (returns
      * SL_ECANCELED). May be NULL. */

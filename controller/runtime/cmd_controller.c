@@ -322,9 +322,8 @@ int sl_cmd_controller(int argc, char **argv)
         char cert[4096], key[4096];
         snprintf(cert, sizeof(cert), "%s/tls.crt", a.webhook_cert_dir);
         snprintf(key, sizeof(key), "%s/tls.key", a.webhook_cert_dir);
-        struct sl_http_server_opts wo = {.addr = a.webhook_addr,
-                                         .tls_cert_file = cert,
-                                         .tls_key_file = key};
+        struct sl_http_server_opts wo = {
+            .addr = a.webhook_addr, .tls_cert_file = cert, .tls_key_file = key};
         rc = sl_http_server_new(&webhook, &wo, &err);
         if (rc != 0) {
             sl_cli_errorf(CMD, "--webhook-addr %s: %s", a.webhook_addr, err.msg);
@@ -341,8 +340,7 @@ int sl_cmd_controller(int argc, char **argv)
     if (webhook) {
         rc = sl_http_server_start(webhook, &err);
         if (rc != 0) {
-            sl_cli_errorf(CMD, "serving the admission webhook on %s: %s", a.webhook_addr,
-                          err.msg);
+            sl_cli_errorf(CMD, "serving the admission webhook on %s: %s", a.webhook_addr, err.msg);
             goto done;
         }
         sl_log_kv(SL_LOG_INFO, NULL, "serving the admission webhook", "webhookAddr",

@@ -44,17 +44,17 @@ struct sl_runtime {
 };
 
 struct sl_reconcile_request {
-    const char *ns;           /* "" for cluster-scoped kinds */
+    const char *ns; /* "" for cluster-scoped kinds */
     const char *name;
     const char *reconcile_id; /* unique per call, for logs */
     /* The object as the informer cache has it right now (borrowed), or NULL when it no longer
      * exists (deleted). Reconcilers that need the freshest copy GET it themselves. */
     const json_t *obj;
-    struct sl_log_ctx log;    /* kind/namespace/name/reconcile id, for sl_log */
+    struct sl_log_ctx log; /* kind/namespace/name/reconcile id, for sl_log */
 };
 
 struct sl_reconciler {
-    const char *kind;                         /* "SigningKey" */
+    const char *kind;                        /* "SigningKey" */
     const struct sl_kube_resource *resource; /* primary resource, watched by the manager */
     void *self;
     /* Reconciles one object. Returns 0 and fills *out, or a negative code (treated as

@@ -17,9 +17,9 @@
 #include <stdbool.h>
 
 struct sl_manifest_set {
-    json_t *objects; /* array of objects to apply (metadata.namespace filled in) */
-    json_t *sources; /* array of strings "path:line", where objects[i] was defined */
-    json_t *errors;  /* array of strings "path:line: problem" */
+    json_t *objects;      /* array of objects to apply (metadata.namespace filled in) */
+    json_t *sources;      /* array of strings "path:line", where objects[i] was defined */
+    json_t *errors;       /* array of strings "path:line: problem" */
     json_t *failed_files; /* array of paths of files that could not be parsed at all */
 };
 

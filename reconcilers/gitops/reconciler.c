@@ -15,8 +15,8 @@
 #include <string.h>
 
 #define DEFAULT_INTERVAL_MS (60 * 1000)
-#define WAIT_SECRET_MS (30 * 1000)
-#define STATUS_MESSAGE_MAX 2000
+#define WAIT_SECRET_MS      (30 * 1000)
+#define STATUS_MESSAGE_MAX  2000
 
 struct gitsource {
     struct sl_reconciler base; /* first: the manager frees everything through base.free */
@@ -24,16 +24,15 @@ struct gitsource {
     struct sl_git_ops git;
 };
 
-static int real_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir,
-                      const char *url, const struct sl_git_ref *ref,
-                      const struct sl_git_auth *auth, struct sl_err *err)
+static int real_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir, const char *url,
+                      const struct sl_git_ref *ref, const struct sl_git_auth *auth,
+                      struct sl_err *err)
 {
     return sl_git_fetch(out, cache_dir, url, ref, auth, err);
 }
 
-static int real_read(void *ctx, struct sl_git_file **out, size_t *out_count,
-                     const char *cache_dir, const char *commit, const char *dir,
-                     struct sl_err *err)
+static int real_read(void *ctx, struct sl_git_file **out, size_t *out_count, const char *cache_dir,
+                     const char *commit, const char *dir, struct sl_err *err)
 {
     return sl_git_read_manifests(out, out_count, cache_dir, commit, dir, err);
 }
@@ -238,8 +237,10 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         identity = secret_value(secret, "identity");
         known_hosts = secret_value(secret, "known_hosts");
         ca = secret_value(secret, "ca.crt");
-        auth = (struct sl_git_auth){.username = username, .password = password,
-                                    .identity_pem = identity, .known_hosts = known_hosts,
+        auth = (struct sl_git_auth){.username = username,
+                                    .password = password,
+                                    .identity_pem = identity,
+                                    .known_hosts = known_hosts,
                                     .ca_pem = ca};
     }
 
@@ -256,8 +257,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     if (rc) {
         /* keep the last applied state; retry with the queue's backoff */
         set_outcome(&o, "False", rc == SL_EAUTH ? "AuthenticationFailed" : "FetchFailed",
-                    rc == SL_EINVAL || rc == SL_ENOTFOUND ? SL_RESULT_WAITING
-                                                          : SL_RESULT_TRANSIENT,
+                    rc == SL_EINVAL || rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
                     interval_ms, "%s", ferr.msg);
         goto write;
     }
@@ -267,16 +267,16 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     const char *old_rev = json_string_value(json_object_get(artifact, "revision"));
     if (!old_rev || strcmp(old_rev, fetched.revision) != 0 ||
         !json_object_get(artifact, "fetchedAt"))
-        json_object_set_new(status, "artifact",
-                            json_pack("{s:s, s:s}", "revision", fetched.revision, "fetchedAt",
-                                      now));
+        json_object_set_new(
+            status, "artifact",
+            json_pack("{s:s, s:s}", "revision", fetched.revision, "fetchedAt", now));
 
     const char *path = json_string_value(json_object_get(spec, "path"));
     rc = g->git.read_manifests(g->git.ctx, &files, &nfiles, cache_dir, fetched.commit,
                                path ? path : "", &ferr);
     if (rc) {
-        set_outcome(&o, "False", rc == SL_ENOTFOUND ? "PathNotFound" : "ReadFailed",
-                    SL_RESULT_DONE, interval_ms, "%s", ferr.msg);
+        set_outcome(&o, "False", rc == SL_ENOTFOUND ? "PathNotFound" : "ReadFailed", SL_RESULT_DONE,
+                    interval_ms, "%s", ferr.msg);
         goto write;
     }
     sl_manifests_load(&set, files, nfiles, req->ns, rt->controller_namespace);
@@ -350,12 +350,12 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     if (failed == 0)
         json_object_set_new(status, "lastAppliedRevision", json_string(fetched.revision));
     if (written || pruned)
-        sl_log_info(&req->log, "applied %s: %zu object(s) written, %zu pruned",
-                    fetched.revision, written, pruned);
+        sl_log_info(&req->log, "applied %s: %zu object(s) written, %zu pruned", fetched.revision,
+                    written, pruned);
     if (failed) {
-        set_outcome(&o, "False", "ApplyFailed",
-                    transient ? SL_RESULT_TRANSIENT : SL_RESULT_DONE, interval_ms,
-                    "revision %s: %zu problem(s): %s", fetched.revision, failed, problems);
+        set_outcome(&o, "False", "ApplyFailed", transient ? SL_RESULT_TRANSIENT : SL_RESULT_DONE,
+                    interval_ms, "revision %s: %zu problem(s): %s", fetched.revision, failed,
+                    problems);
     } else {
         set_outcome(&o, "True", "Applied", SL_RESULT_DONE, interval_ms,
                     "applied revision %s: %zu object(s)", fetched.revision,
@@ -373,8 +373,7 @@ write:;
     if (rt->record_event && (!prev_reason || strcmp(prev_reason, o.reason) != 0) &&
         strcmp(o.status, "True") != 0)
         rt->record_event(rt->event_ctx, obj, "Warning", o.reason, o.message);
-    const char *applied =
-        json_string_value(json_object_get(status, "lastAppliedRevision"));
+    const char *applied = json_string_value(json_object_get(status, "lastAppliedRevision"));
     if (rt->record_event && applied && (!prev_applied_copy || strcmp(applied, prev_applied_copy)))
         rt->record_event(rt->event_ctx, obj, "Normal", "Applied", o.message);
 
@@ -397,8 +396,7 @@ write:;
 }
 
 static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
-                          void (*enqueue)(void *qctx, const char *ns, const char *name),
-                          void *qctx)
+                          void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
 {
     /* Objects a GitSource applied carry its field manager, not a back-reference; drift is
      * found on the interval. Nothing to map. */

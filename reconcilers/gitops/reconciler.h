@@ -20,8 +20,7 @@
 struct sl_git_ops {
     void *ctx;
     int (*fetch)(void *ctx, struct sl_git_result *out, const char *cache_dir, const char *url,
-                 const struct sl_git_ref *ref, const struct sl_git_auth *auth,
-                 struct sl_err *err);
+                 const struct sl_git_ref *ref, const struct sl_git_auth *auth, struct sl_err *err);
     int (*read_manifests)(void *ctx, struct sl_git_file **out, size_t *out_count,
                           const char *cache_dir, const char *commit, const char *dir,
                           struct sl_err *err);

@@ -78,8 +78,8 @@ static void handle(void *ctx, const struct sl_http_request *req, struct sl_http_
     struct sl_runtime *rt = ctx;
     const char *rest = req->path + strlen(HOOK_PREFIX);
     const char *slash = strchr(rest, '/');
-    if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/') ||
-        slash - rest > 63 || strlen(slash + 1) > 253) {
+    if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/') || slash - rest > 63 ||
+        strlen(slash + 1) > 253) {
         reply(resp, 404, "use POST /hooks/gitsource/<namespace>/<name>");
         return;
     }

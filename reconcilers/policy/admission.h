@@ -15,12 +15,12 @@
 
 /* A parsed AdmissionReview request. Strings borrow from the request JSON held inside. */
 struct sl_admission_request {
-    json_t *review;        /* the whole AdmissionReview (owned) */
-    const char *uid;       /* request.uid */
-    const char *kind;      /* request.kind.kind ("Pod", "Deployment", ...) */
-    const char *namespace; /* request.namespace ("" for cluster-scoped) */
-    const char *operation; /* CREATE, UPDATE, DELETE, CONNECT */
-    const json_t *object;  /* request.object, or NULL (DELETE) */
+    json_t *review;         /* the whole AdmissionReview (owned) */
+    const char *uid;        /* request.uid */
+    const char *kind;       /* request.kind.kind ("Pod", "Deployment", ...) */
+    const char *namespace;  /* request.namespace ("" for cluster-scoped) */
+    const char *operation;  /* CREATE, UPDATE, DELETE, CONNECT */
+    const json_t *object;   /* request.object, or NULL (DELETE) */
     const json_t *pod_spec; /* the pod spec inside object, or NULL when the kind has none */
 };
 

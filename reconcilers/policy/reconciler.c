@@ -94,22 +94,20 @@ static json_t *webhook_configuration(const struct deploypolicy *d, const json_t 
     json_t *rules = json_pack(
         "[{s:[s], s:[s], s:[s,s], s:[s], s:s}, {s:[s], s:[s], s:[s,s], s:[s,s,s,s], s:s},"
         " {s:[s], s:[s], s:[s,s], s:[s,s], s:s}]",
-        "apiGroups", "", "apiVersions", "v1", "operations", "CREATE", "UPDATE", "resources",
-        "pods", "scope", "Namespaced", "apiGroups", "apps", "apiVersions", "v1", "operations",
-        "CREATE", "UPDATE", "resources", "deployments", "statefulsets", "daemonsets",
-        "replicasets", "scope", "Namespaced", "apiGroups", "batch", "apiVersions", "v1",
-        "operations", "CREATE", "UPDATE", "resources", "jobs", "cronjobs", "scope",
-        "Namespaced");
+        "apiGroups", "", "apiVersions", "v1", "operations", "CREATE", "UPDATE", "resources", "pods",
+        "scope", "Namespaced", "apiGroups", "apps", "apiVersions", "v1", "operations", "CREATE",
+        "UPDATE", "resources", "deployments", "statefulsets", "daemonsets", "replicasets", "scope",
+        "Namespaced", "apiGroups", "batch", "apiVersions", "v1", "operations", "CREATE", "UPDATE",
+        "resources", "jobs", "cronjobs", "scope", "Namespaced");
     json_t *hook = json_pack("{s:s, s:[s], s:s, s:s, s:i, s:o, s:o, s:o}", "name", hook_name,
                              "admissionReviewVersions", "v1", "sideEffects", "None",
                              "failurePolicy", "Fail", "timeoutSeconds", 10, "namespaceSelector",
                              json_is_object(sel) ? json_deep_copy(sel) : json_object(), "rules",
                              rules, "clientConfig", client);
-    json_t *vwc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:[o]}", "apiVersion",
-                            "admissionregistration.k8s.io/v1", "kind",
-                            "ValidatingWebhookConfiguration", "metadata", "name", cfg_name,
-                            "labels", "app.kubernetes.io/managed-by", "sealift", SL_POLICY_LABEL,
-                            name, "webhooks", hook);
+    json_t *vwc = json_pack(
+        "{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:[o]}", "apiVersion", "admissionregistration.k8s.io/v1",
+        "kind", "ValidatingWebhookConfiguration", "metadata", "name", cfg_name, "labels",
+        "app.kubernetes.io/managed-by", "sealift", SL_POLICY_LABEL, name, "webhooks", hook);
     free(path);
     free(hook_name);
     free(cfg_name);
@@ -146,9 +144,8 @@ static void delete_generated(struct sl_runtime *rt, const char *policy_name)
         struct sl_err err = {0};
         if (rt->kube.get(rt->kube.ctx, &live, all[i], NULL, name, &err) != 0)
             continue;
-        const char *owner = json_string_value(
-            json_object_get(json_object_get(json_object_get(live, "metadata"), "labels"),
-                            SL_POLICY_LABEL));
+        const char *owner = json_string_value(json_object_get(
+            json_object_get(json_object_get(live, "metadata"), "labels"), SL_POLICY_LABEL));
         if (owner && strcmp(owner, policy_name) == 0)
             rt->kube.del(rt->kube.ctx, all[i], NULL, name, &err);
         json_decref(live);
@@ -189,8 +186,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
 
     json_t *owner = json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
                               "sealift.dev/v1alpha1", "kind", "DeployPolicy", "name", req->name,
-                              "uid", sl_kube_obj_uid(obj) ? sl_kube_obj_uid(obj) : "",
-                              "controller", 1, "blockOwnerDeletion", 1);
+                              "uid", sl_kube_obj_uid(obj) ? sl_kube_obj_uid(obj) : "", "controller",
+                              1, "blockOwnerDeletion", 1);
     size_t i, written = 0, failed = 0;
     json_t *o;
     message[0] = '\0';
@@ -229,8 +226,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
             resource_for(json_string_value(json_object_get(o, "kind")));
         struct sl_err derr = {0};
         if (res)
-            rt->kube.del(rt->kube.ctx, res, NULL,
-                         json_string_value(json_object_get(o, "name")), &derr);
+            rt->kube.del(rt->kube.ctx, res, NULL, json_string_value(json_object_get(o, "name")),
+                         &derr);
     }
     if (failed) {
         cond = "False";
@@ -251,10 +248,8 @@ write:
     json_t *prev = json_object_get(json_object_get(obj, "status"), "conditions");
     if (json_is_array(prev))
         json_object_set_new(status, "conditions", json_deep_copy(prev));
-    const char *prev_reason =
-        json_string_value(json_object_get(sl_condition_get(json_object_get(obj, "status"),
-                                                           "Ready"),
-                                          "reason"));
+    const char *prev_reason = json_string_value(
+        json_object_get(sl_condition_get(json_object_get(obj, "status"), "Ready"), "reason"));
     bool transition = !prev_reason || strcmp(prev_reason, reason) != 0;
     sl_condition_set(status, "Ready", cond, reason, message, generation, NULL);
     struct sl_err werr = {0};
@@ -286,8 +281,8 @@ int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
                                    const struct sl_deploypolicy_opts *opts, struct sl_err *err)
 {
     struct deploypolicy *d = sl_xcalloc(1, sizeof(*d));
-    d->service_ns = sl_xstrdup(opts && opts->service_namespace ? opts->service_namespace
-                                                               : "sealift-system");
+    d->service_ns =
+        sl_xstrdup(opts && opts->service_namespace ? opts->service_namespace : "sealift-system");
     d->service_name =
         sl_xstrdup(opts && opts->service_name ? opts->service_name : "sealift-webhook");
     d->cert_dir = opts && opts->cert_dir ? sl_xstrdup(opts->cert_dir) : NULL;

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_TTL_MS (5 * 60 * 1000)
+#define DEFAULT_TTL_MS    (5 * 60 * 1000)
 #define DEFAULT_CACHE_MAX 4096
 
 struct cache_entry {
@@ -135,9 +135,9 @@ struct check {
     bool require_signature, require_scan;
     struct sl_key **keys;
     size_t nkeys;
-    char *key_problem;     /* why the policy's keys cannot be used, or NULL */
-    json_t *pull_configs;  /* decoded .dockerconfigjson texts of the imagePullSecrets */
-    json_t *deliveries;    /* ImageDeliveries, loaded on first need */
+    char *key_problem;    /* why the policy's keys cannot be used, or NULL */
+    json_t *pull_configs; /* decoded .dockerconfigjson texts of the imagePullSecrets */
+    json_t *deliveries;   /* ImageDeliveries, loaded on first need */
     char denial[1024];
 };
 
@@ -181,8 +181,8 @@ static int pull_creds(struct sl_creds *out, struct check *c, const char *registr
             json_t *secret = NULL;
             struct sl_err err = {0};
             if (!name || !*c->req->namespace ||
-                c->w->rt->kube.get(c->w->rt->kube.ctx, &secret, &SL_RES_SECRET,
-                                   c->req->namespace, name, &err) != 0)
+                c->w->rt->kube.get(c->w->rt->kube.ctx, &secret, &SL_RES_SECRET, c->req->namespace,
+                                   name, &err) != 0)
                 continue;
             char *text = b64_decode_str(json_string_value(
                 json_object_get(json_object_get(secret, "data"), ".dockerconfigjson")));
@@ -196,8 +196,8 @@ static int pull_creds(struct sl_creds *out, struct check *c, const char *registr
     json_t *cfg;
     json_array_foreach(c->pull_configs, i, cfg)
     {
-        if (sl_dockerconfig_lookup(out, json_string_value(cfg), json_string_length(cfg),
-                                   registry, NULL) == 0)
+        if (sl_dockerconfig_lookup(out, json_string_value(cfg), json_string_length(cfg), registry,
+                                   NULL) == 0)
             return 0;
     }
     return SL_ENOTFOUND;
@@ -217,10 +217,9 @@ static void load_keys(struct check *c)
     {
         const char *ns = json_string_value(json_object_get(r, "namespace"));
         const char *name = json_string_value(json_object_get(r, "name"));
-        json_t *sk = ns && name ? c->w->lookup.get(c->w->lookup.ctx, "SigningKey", ns, name)
-                                : NULL;
-        const char *pem = json_string_value(
-            json_object_get(json_object_get(sk, "status"), "publicKey"));
+        json_t *sk = ns && name ? c->w->lookup.get(c->w->lookup.ctx, "SigningKey", ns, name) : NULL;
+        const char *pem =
+            json_string_value(json_object_get(json_object_get(sk, "status"), "publicKey"));
         struct sl_key *key = NULL;
         struct sl_err err = {0};
         if (pem && sl_key_load_public_pem(&key, pem, strlen(pem), &err) == 0) {
@@ -285,8 +284,8 @@ static int check_image(void *ctx, const char *container, const char *image)
     int stop = 0;
 
     if (sl_ref_parse(&ref, image, &err) != 0) {
-        snprintf(c->denial, sizeof(c->denial), "image %s: not a valid image reference: %s",
-                 image, err.msg);
+        snprintf(c->denial, sizeof(c->denial), "image %s: not a valid image reference: %s", image,
+                 err.msg);
         return 1;
     }
     repo = sl_xasprintf("%s/%s", ref.registry, ref.repository);
@@ -357,8 +356,8 @@ static int check_image(void *ctx, const char *container, const char *image)
     cache_put(c->w, key, allowed, allowed ? NULL : why);
     if (!allowed) {
         snprintf(c->denial, sizeof(c->denial),
-                 "sealift DeployPolicy %s: image %s (container %s, %s): %s", c->policy_name,
-                 image, container, digest, why);
+                 "sealift DeployPolicy %s: image %s (container %s, %s): %s", c->policy_name, image,
+                 container, digest, why);
         stop = 1;
     }
 done:
@@ -413,8 +412,8 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         goto done;
     }
     c.policy = policy;
-    c.generation = json_integer_value(
-        json_object_get(json_object_get(policy, "metadata"), "generation"));
+    c.generation =
+        json_integer_value(json_object_get(json_object_get(policy, "metadata"), "generation"));
     const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
     c.require_signature = json_is_object(json_object_get(rules, "requireSignature"));
     c.require_scan = json_is_true(json_object_get(rules, "requireScanPassed"));
@@ -424,7 +423,8 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
     }
     if (sl_admission_each_image(req.pod_spec, check_image, &c) != 0) {
         respond(resp, req.uid, false, c.denial);
-        struct sl_log_ctx lc = {.kind = req.kind, .ns = req.namespace,
+        struct sl_log_ctx lc = {.kind = req.kind,
+                                .ns = req.namespace,
                                 .name = json_string_value(json_object_get(
                                     json_object_get(req.object, "metadata"), "name"))};
         sl_log_info(&lc, "admission denied: %s", c.denial);

@@ -59,8 +59,8 @@ static struct sl_reconcile_result run_once(void)
 {
     json_t *obj = sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src");
     json_t *copy = json_deep_copy(obj);
-    struct sl_reconcile_request req = {.ns = "team", .name = "src", .reconcile_id = "t",
-                                       .obj = copy};
+    struct sl_reconcile_request req = {
+        .ns = "team", .name = "src", .reconcile_id = "t", .obj = copy};
     req.log.kind = "GitSource";
     struct sl_reconcile_result res = {0};
     struct sl_err err = {0};
@@ -122,11 +122,11 @@ static void test_apply_steady_drift_prune(void)
     sl_fake_kube_put(fk, &SL_RES_SIGNINGKEY, b);
     json_decref(b);
     run_once();
-    CHECK_STR_EQ(json_string_value(json_object_get(
-                     json_object_get(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b"),
-                                     "spec"),
-                     "mode")),
-                 "Generate");
+    CHECK_STR_EQ(
+        json_string_value(json_object_get(
+            json_object_get(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b"), "spec"),
+            "mode")),
+        "Generate");
 
     /* a file removed from git: its object is pruned, nothing else */
     json_t *other = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
@@ -152,16 +152,16 @@ static void test_broken_file_keeps_the_rest(void)
     int events_before = events;
     run_once();
     CHECK_STR_EQ(ready_reason(), "ApplyFailed");
-    const char *msg = json_string_value(
-        json_object_get(sl_condition_get(status(), "Ready"), "message"));
+    const char *msg =
+        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
     CHECK_CONTAINS(msg, "deploy/broken.yaml: line ");
     CHECK_CONTAINS(msg, "deploy/cm.yaml:1: v1 ConfigMap is not a sealift.dev kind");
     CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") != NULL); /* still applied */
     CHECK(events > events_before);
     /* lastAppliedRevision stays at the last fully applied one */
     CHECK(strcmp(json_string_value(json_object_get(status(), "lastAppliedRevision")),
-                 json_string_value(json_object_get(json_object_get(status(), "artifact"),
-                                                   "revision"))) != 0);
+                 json_string_value(
+                     json_object_get(json_object_get(status(), "artifact"), "revision"))) != 0);
     /* a broken file blocks pruning: removing a.yaml now must not delete a */
     sh("cd '%s' && git rm -q deploy/a.yaml", repo);
     commit();

@@ -10,7 +10,8 @@ static const char *REVIEW =
     "\"namespace\":\"shop\",\"operation\":\"CREATE\",\"object\":{\"kind\":\"CronJob\","
     "\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{"
     "\"initContainers\":[{\"name\":\"i\",\"image\":\"r/a@sha256:1\"}],"
-    "\"containers\":[{\"name\":\"c\",\"image\":\"r/b:1\"},{\"name\":\"d\",\"image\":\"r/a@sha256:1\"}],"
+    "\"containers\":[{\"name\":\"c\",\"image\":\"r/b:1\"},{\"name\":\"d\",\"image\":\"r/"
+    "a@sha256:1\"}],"
     "\"ephemeralContainers\":[{\"name\":\"e\",\"image\":\"r/e:1\"}]}}}}}}}}";
 
 static int collect(void *ctx, const char *container, const char *image)
@@ -44,7 +45,8 @@ static void test_bad_bodies(void)
     struct sl_admission_request req;
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_admission_parse(&req, "{", 1, &err), SL_EINVAL);
-    const char *wrong = "{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"kind\":\"AdmissionReview\"}";
+    const char *wrong =
+        "{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"kind\":\"AdmissionReview\"}";
     CHECK_INT_EQ(sl_admission_parse(&req, wrong, strlen(wrong), &err), SL_EINVAL);
     const char *nouid = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
                         "\"request\":{}}";
@@ -68,8 +70,7 @@ static void test_response(void)
     const json_t *resp = json_object_get(j, "response");
     CHECK_STR_EQ(json_string_value(json_object_get(resp, "uid")), "u-9");
     CHECK(json_is_false(json_object_get(resp, "allowed")));
-    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(resp, "status"), "code")),
-                 403);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(resp, "status"), "code")), 403);
     CHECK_CONTAINS(json_string_value(json_object_get(json_object_get(resp, "status"), "message")),
                    "requireSignature");
     json_decref(j);

@@ -27,6 +27,17 @@ import urllib.parse
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+_log_lock = threading.Lock()
+
+
+def log_line(text):
+    """One whole line per call: handler threads must not interleave their log lines (tests count
+    them)."""
+    with _log_lock:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "trailer",
        "upgrade", "proxy-authorization", "proxy-authenticate"}
 
@@ -62,7 +73,7 @@ def make_handler(state, upstream):
             pass
 
         def fault(self, kind):
-            print(f"FAULT {kind} {self.command} {self.path}", flush=True)
+            log_line(f"FAULT {kind} {self.command} {self.path}")
             if kind == "drop":
                 self.close_connection = True
                 try:
@@ -91,7 +102,7 @@ def make_handler(state, upstream):
                 self.fault(kind)
                 return
             if kind:
-                print(f"FAULT {kind} {self.command} {self.path}", flush=True)
+                log_line(f"FAULT {kind} {self.command} {self.path}")
             conn = http.client.HTTPConnection(host, int(port), timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             url = urllib.parse.urlsplit(self.path)
@@ -146,7 +157,7 @@ def make_handler(state, upstream):
             tags = sorted(t for t in (listing.get("tags") or []) if t > last)
             page, more = tags[:n], len(tags) > n
             data = json.dumps({"name": listing.get("name"), "tags": page}).encode()
-            print(f"PAGE {self.path}", flush=True)
+            log_line(f"PAGE {self.path}")
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -336,7 +336,24 @@ class ClientTest(procs.TempDirTestCase):
         self.core.read_namespaced_config_map("keep", "default")
         self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="tmp")))
         self.create("in-tmp", ns="tmp")
+        held = widget("held")
+        held["metadata"]["finalizers"] = ["test.sealift.dev/hold"]
+        self.co.create_namespaced_custom_object(GROUP, "v1", "tmp", "widgets", held)
         self.core.delete_namespace("tmp")
+        self.assertEqual(self.core.read_namespace("tmp").status.phase, "Terminating")
+        with self.assertRaises(ApiException) as cm:
+            self.create("late", ns="tmp")
+        self.assertEqual(cm.exception.status, 403)
+        self.assertIn("because it is being terminated", self.status(cm.exception)["message"])
+        # the namespace waits for the finalizer of its last object
+        procs.wait_for(lambda: "deletionTimestamp" in self.get("held", "tmp")["metadata"], 10,
+                       what="object in terminating namespace marked for deletion")
+        self.assertEqual(self.core.read_namespace("tmp").status.phase, "Terminating")
+        self.co.patch_namespaced_custom_object(GROUP, "v1", "tmp", "widgets", "held",
+                                               {"metadata": {"finalizers": None}})
+        with self.assertRaises(ApiException) as cm:
+            self.core.delete_namespace("default")
+        self.assertEqual(cm.exception.status, 403)
 
         def ns_gone():
             try:

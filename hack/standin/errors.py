@@ -3,8 +3,8 @@
 REASONS = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
     405: "MethodNotAllowed", 406: "NotAcceptable", 409: "Conflict", 410: "Expired",
-    415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
-    500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout",
+    413: "RequestEntityTooLarge", 415: "UnsupportedMediaType", 422: "Invalid",
+    429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout",
 }
 
 
@@ -146,7 +146,9 @@ def go_value(v):
     if isinstance(v, (int, float)):
         return str(v)
     if isinstance(v, dict):
-        return '"object"'
+        import json
+        inner = ", ".join(f"{json.dumps(k)}:{go_value(x)}" for k, x in v.items())
+        return "map[string]interface {}{" + inner + "}"
     if isinstance(v, list):
         return '"array"'
     return go_quote(str(v))

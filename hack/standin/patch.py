@@ -249,7 +249,8 @@ def leaf_paths(obj, subresource=None, status_separate=False):
     out = set()
 
     def walk(v, prefix):
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict):
+            # an empty map owns nothing (and so conflicts with nothing)
             for k, x in v.items():
                 walk(x, prefix + (k,))
         elif prefix:

@@ -2,6 +2,7 @@
 defaulting and validation, with kube-apiserver's error texts."""
 import copy
 import datetime
+import json
 import re
 
 from .errors import FieldError
@@ -220,6 +221,7 @@ def _validate(v, sch, path, errs):
         if isinstance(items, dict):
             for i, x in enumerate(v):
                 _validate(x, items, f"{path}[{i}]", errs)
+        _check_list_type(v, sch, path, errs)
     if isinstance(v, dict):
         for r in sch.get("required") or []:
             if r not in v:
@@ -239,6 +241,45 @@ def _validate(v, sch, path, errs):
                 _validate(x, addl, f"{path}[{k}]" if path else k, errs)
     for sub in sch.get("allOf") or []:
         _validate(v, sub, path, errs)
+
+
+def _go_map(d):
+    inner = ", ".join(f"{json.dumps(k)}:{_go_literal(x)}" for k, x in d.items())
+    return "map[string]interface {}{" + inner + "}"
+
+
+def _go_literal(x):
+    if isinstance(x, str):
+        return json.dumps(x)
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, dict):
+        return _go_map(x)
+    return str(x)
+
+
+def _check_list_type(v, sch, path, errs):
+    """x-kubernetes-list-type set/map: duplicates are refused like kube-apiserver does."""
+    lt = sch.get("x-kubernetes-list-type")
+    if lt == "set":
+        seen = []
+        for i, x in enumerate(v):
+            if x in seen:
+                errs.append(FieldError("Duplicate", f"{path}[{i}]", x))
+            else:
+                seen.append(x)
+    elif lt == "map":
+        keys = sch.get("x-kubernetes-list-map-keys") or []
+        seen = []
+        for i, x in enumerate(v):
+            if not isinstance(x, dict):
+                continue
+            k = {key: x.get(key) for key in keys if key in x}
+            if k in seen:
+                errs.append(FieldError("Duplicate", f"{path}[{i}]", k, detail="",
+                                       has_value=True))
+            else:
+                seen.append(k)
 
 
 def validate(obj, sch):

@@ -22,6 +22,7 @@ from .errors import ApiError
 WATCH_DEFAULT_TIMEOUT = 1800
 BOOKMARK_EVERY = 5.0
 GZIP_MIN = 128 * 1024
+MAX_BODY = 3 * 1024 * 1024      # kube-apiserver's request body limit
 
 
 class State:
@@ -105,9 +106,24 @@ class Handler(BaseHTTPRequestHandler):
                 if n == 0:
                     self.rfile.readline()
                     return out
+                if len(out) + n > MAX_BODY:
+                    raise ApiError(413, f"Request entity too large: limit is {MAX_BODY}",
+                                   "RequestEntityTooLarge")
                 out += self.rfile.read(n)
                 self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise errors.bad_request("invalid Content-Length")
+        if n > MAX_BODY:
+            left = n if n <= 16 * MAX_BODY else 0    # drain so the client reads the answer
+            while left > 0:
+                chunk = self.rfile.read(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            raise ApiError(413, f"Request entity too large: limit is {MAX_BODY}",
+                           "RequestEntityTooLarge")
         return self.rfile.read(n) if n > 0 else b""
 
     def _send(self, code, obj, headers=None, ctype="application/json"):
@@ -159,7 +175,12 @@ class Handler(BaseHTTPRequestHandler):
         note = ""
         try:
             body = self._read_body()
-        except (ApiError, ValueError, OSError):
+        except ApiError as exc:
+            self.close_connection = True
+            code = self._send_error(exc)
+            self._log(code, started)
+            return
+        except (ValueError, OSError):
             self.close_connection = True
             body = b""
         try:
@@ -253,15 +274,23 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"dropped": api.store.drop_watches()})
         if what == "compact":
             return self._send(200, {"resourceVersion": str(api.store.compact())})
+        try:
+            count = int(params.get("count", "1"))
+            code = int(params.get("code", "503"))
+            ms = int(params.get("ms", "100"))
+        except ValueError:
+            raise errors.bad_request("count, code and ms must be integers")
         if what == "fail":
+            if not 400 <= code <= 599:
+                raise errors.bad_request("code must be a 4xx or 5xx status")
             with st.lock:
-                st.fail_count = int(params.get("count", "1"))
-                st.fail_code = int(params.get("code", "503"))
+                st.fail_count = count
+                st.fail_code = code
             return self._send(200, {"count": st.fail_count, "code": st.fail_code})
         if what == "latency":
             with st.lock:
-                st.latency_ms = int(params.get("ms", "100"))
-                st.latency_count = int(params.get("count", "1"))
+                st.latency_ms = ms
+                st.latency_count = count
             return self._send(200, {"ms": st.latency_ms, "count": st.latency_count})
         if what == "snapshot":
             if not st.state_file:

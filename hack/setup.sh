@@ -12,7 +12,7 @@ packages=(
   zlib1g-dev libzstd-dev
   # tools the tests drive as real components
   openssl git curl jq python3 python3-yaml python3-kubernetes
-  docker-registry skopeo apache2-utils clamav debootstrap
+  docker-registry skopeo apache2-utils clamav debootstrap openssh-server
   # code style and benchmarks
   clang-format wrk hyperfine time bc
 )

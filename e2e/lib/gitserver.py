@@ -1,7 +1,10 @@
 """Git servers for end-to-end tests: `git daemon` (git://) and `git http-backend` behind a small
-CGI server with Basic auth (http://). Both serve bare repositories under a base directory."""
+CGI server with Basic auth (http://, and https:// with a test CA). They serve bare repositories
+under a base directory. SshServer runs OpenSSH's sshd (ssh://, absolute repository paths)."""
 import base64
+import getpass
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -152,3 +155,132 @@ class GitHttp:
 
     def url(self, name):
         return f"http://127.0.0.1:{self.port}/{name}.git"
+
+
+class _TlsHttpServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer whose connections speak TLS; the handshake runs in the connection's
+    thread so a client that refuses the certificate does not block the accept loop."""
+
+    def __init__(self, addr, handler, context):
+        self.context = context
+        super().__init__(addr, handler)
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True,
+                                        do_handshake_on_connect=False), addr
+
+    def handle_error(self, request, client_address):
+        sys.stderr.write(f"git-https: connection from {client_address}: {sys.exc_info()[1]}\n")
+
+
+class _TlsCgiHandler(_CgiHandler):
+    def setup(self):
+        self.request.settimeout(30)
+        self.request.do_handshake()
+        super().setup()
+
+
+class GitHttps(GitHttp):
+    """GitHttp over TLS: git http-backend with Basic auth behind https://127.0.0.1:<port>,
+    serving cert_file/key_file (for example from tlsgen.make_serving_cert)."""
+
+    def __init__(self, tc, base, cert_file, key_file, user="platform", password="git-s3cret"):
+        self.user, self.password = user, password
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_file, key_file)
+        self.httpd = _TlsHttpServer(("127.0.0.1", 0), _TlsCgiHandler, ctx)
+        self.httpd.base, self.httpd.user, self.httpd.password = base, user, password
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        tc.addCleanup(self.stop)
+
+    def url(self, name):
+        return f"https://127.0.0.1:{self.port}/{name}.git"
+
+
+SSHD = "/usr/sbin/sshd"  # sshd re-executes itself and needs its absolute path
+
+
+def ssh_keygen(path, key_type="ed25519", comment="e2e"):
+    """Creates an unencrypted key pair path / path.pub in OpenSSH format; returns path."""
+    args = ["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", comment, "-f", path]
+    if key_type == "ecdsa":
+        args[4:4] = ["-b", "256"]
+    procs.run(args)
+    return path
+
+
+class SshServer:
+    """OpenSSH sshd on 127.0.0.1:<free port> with its own ed25519 host key, configuration and
+    authorized_keys in directory. It logs in the current user (root in CI) with public keys only;
+    git clients run git-upload-pack on the absolute path of a bare repository."""
+
+    def __init__(self, tc, directory, authorized_pubkeys=()):
+        os.makedirs(directory, exist_ok=True)
+        self.dir = directory
+        self.user = getpass.getuser()
+        self.port = procs.free_port()
+        self.host_key = ssh_keygen(os.path.join(directory, "host_ed25519"), "ed25519", "host")
+        self.authorized_keys = os.path.join(directory, "authorized_keys")
+        with open(self.authorized_keys, "w") as f:
+            for pub in authorized_pubkeys:
+                with open(pub) as p:
+                    f.write(p.read())
+        os.chmod(self.authorized_keys, 0o600)
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
+        self.config = os.path.join(directory, "sshd_config")
+        lines = [
+            f"ListenAddress 127.0.0.1:{self.port}",
+            f"HostKey {self.host_key}",
+            f"PidFile {os.path.join(directory, 'sshd.pid')}",
+            f"AuthorizedKeysFile {self.authorized_keys}",
+            f"AllowUsers {self.user}",
+            "PermitRootLogin prohibit-password",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "StrictModes no",
+            "X11Forwarding no",
+            "AllowTcpForwarding no",
+            "PrintMotd no",
+            "LogLevel VERBOSE",
+        ]
+        # OpenSSH >= 9.8 throttles sources after failed logins; tests fail logins on purpose
+        with_penalties = lines + ["PerSourcePenalties no"]
+        self._write_config(with_penalties)
+        if procs.run([SSHD, "-t", "-f", self.config], check=False).returncode != 0:
+            self._write_config(lines)
+            procs.run([SSHD, "-t", "-f", self.config])
+        self.proc = tc.start([SSHD, "-D", "-e", "-f", self.config], "sshd")
+        procs.wait_port(self.port)
+
+    def log(self):
+        return self.proc.output()
+
+    def _write_config(self, lines):
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def host_pubkey(self):
+        """The host key as "<type> <base64>"."""
+        with open(self.host_key + ".pub") as f:
+            return " ".join(f.read().split()[:2])
+
+    def known_hosts(self, hashed=False):
+        """A known_hosts line for this server ("[127.0.0.1]:port type key"), or the same line
+        hashed by `ssh-keygen -H` ("|1|salt|hash type key")."""
+        line = f"[127.0.0.1]:{self.port} {self.host_pubkey()}\n"
+        if not hashed:
+            return line
+        path = os.path.join(self.dir, "known_hosts.hash")
+        with open(path, "w") as f:
+            f.write(line)
+        procs.run(["ssh-keygen", "-q", "-H", "-f", path])
+        with open(path) as f:
+            return f.read()
+
+    def url(self, bare_path):
+        return f"ssh://{self.user}@127.0.0.1:{self.port}{bare_path}"

@@ -37,7 +37,8 @@ struct fetch_ctx {
     const struct sl_git_auth *auth;
     int port; /* port of the URL, for known_hosts "[host]:port" entries */
     int credential_calls;
-    char *key_file; /* temporary identity file when in-memory keys are not supported */
+    bool key_offered; /* the Secret's ssh identity was offered on this connection */
+    char *key_file;   /* temporary identity file when in-memory keys are not supported */
     char problem[256];
     int problem_code;
 };
@@ -96,8 +97,21 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
     if ((allowed & GIT_CREDENTIAL_SSH_KEY) && a && a->identity_pem) {
         const char *user =
             username_from_url ? username_from_url : (a->username ? a->username : "git");
+        /* libgit2 asks again on the same ssh connection only when the server refused the key;
+         * offering it again would only use up the server's MaxAuthTries */
+        if (c->key_offered) {
+            snprintf(c->problem, sizeof(c->problem),
+                     "credentials were rejected: the ssh server refused the identity in the "
+                     "Secret for user %s",
+                     user);
+            c->problem_code = SL_EAUTH;
+            return GIT_EAUTH;
+        }
+        c->key_offered = true;
         if (git_credential_ssh_key_memory_new(out, user, NULL, a->identity_pem, NULL) == 0)
             return 0;
+        if (c->key_file) /* written for an earlier connection of this fetch */
+            return git_credential_ssh_key_new(out, user, NULL, c->key_file, NULL);
         /* libssh2 without in-memory keys: use a private temporary file */
         char tmpl[] = "/tmp/sealift-git-key-XXXXXX";
         int fd = mkstemp(tmpl);
@@ -118,8 +132,9 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
             a->username ? a->username : (username_from_url ? username_from_url : "git");
         return git_credential_userpass_plaintext_new(out, user, a->password);
     }
-    if ((allowed & GIT_CREDENTIAL_USERNAME) && a && a->username)
-        return git_credential_username_new(out, a->username);
+    /* ssh:// without a user in the URL: libgit2 first asks for the user name alone */
+    if ((allowed & GIT_CREDENTIAL_USERNAME) && a && (a->username || a->identity_pem))
+        return git_credential_username_new(out, a->username ? a->username : "git");
     snprintf(c->problem, sizeof(c->problem),
              "the server asks for credentials and the GitSource has none (spec.secretRef)");
     c->problem_code = SL_EAUTH;
@@ -389,6 +404,7 @@ int sl_git_fetch(struct sl_git_result *out, const char *cache_dir, const char *u
             name += 11;
         branch = branch_owned = sl_xstrdup(name);
         c.credential_calls = 0;
+        c.key_offered = false;
     }
     if (branch) {
         snprintf(refspec, sizeof(refspec), "+refs/heads/%s:refs/sealift/heads/%s", branch, branch);

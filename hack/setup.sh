@@ -11,7 +11,7 @@ packages=(
   libcurl4-openssl-dev libyaml-dev libgit2-dev libssl-dev libjansson-dev libevent-dev
   zlib1g-dev libzstd-dev
   # tools the tests drive as real components
-  openssl git curl jq python3 python3-yaml python3-kubernetes
+  openssl git curl jq python3 python3-yaml python3-kubernetes zstd dpkg
   docker-registry skopeo apache2-utils clamav debootstrap openssh-server
   # code style and benchmarks
   clang-format wrk hyperfine time bc

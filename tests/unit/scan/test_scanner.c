@@ -1,0 +1,190 @@
+/* Scan evaluation policy: severity threshold, ignoreUnfixed, allowlist expiry, baseline rules
+ * from the image config, and the JSON report fields users read. */
+#include "check.h"
+#include "scan/report.h"
+#include "scan/scanner.h"
+#include "tarbuild.h"
+#include "testutil.h"
+
+#include <time.h>
+
+#include "util/timeutil.h"
+
+static const char status[] = "Package: libc6\nStatus: install ok installed\nSource: glibc\n"
+                             "Version: 2.36-9\n\n"
+                             "Package: zlib1g\nStatus: install ok installed\nSource: zlib\n"
+                             "Version: 1:1.2.13.dfsg-1\n\n"
+                             "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n";
+
+static void build(struct sl_imagefs *fs, struct sl_advdb *db)
+{
+    struct tb t = {0};
+    tb_file(&t, "etc/os-release", 0644, "ID=debian\nVERSION_ID=\"12\"\n");
+    tb_file(&t, "var/lib/dpkg/status", 0644, status);
+    tb_end(&t);
+    struct memstream m = {t.data, t.len, 0, 0};
+    struct sl_layer_stream s = {memstream_read, &m};
+    struct sl_err err = {0};
+    sl_imagefs_init(fs, NULL);
+    CHECK_INT_EQ(sl_imagefs_add_layer(fs, &s, NULL, &err), 0);
+    free(t.data);
+    sl_advdb_init(db);
+    size_t len;
+    char *data = read_data("osv/sample.json", &len);
+    CHECK(data != NULL);
+    if (data)
+        CHECK_INT_EQ(sl_advdb_load_buffer(db, "sample.json", data, len, &err), 0);
+    free(data);
+}
+
+static const struct sl_finding *finding(const struct sl_scan_report *rep, const char *id)
+{
+    for (size_t i = 0; i < rep->nfindings; i++)
+        if (strcmp(rep->findings[i].id, id) == 0)
+            return &rep->findings[i];
+    return NULL;
+}
+
+static void test_threshold_unfixed_allowlist(void)
+{
+    struct sl_imagefs fs;
+    struct sl_advdb db;
+    build(&fs, &db);
+    struct sl_scan_policy pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.now = 1800000000; /* 2027-01-15 */
+    pol.fail_on_enabled = true;
+    pol.fail_on = SL_SEV_HIGH;
+    struct sl_scan_report rep;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    CHECK_STR_EQ(rep.ecosystem, "debian:12");
+    CHECK_INT_EQ(rep.packages, 3);
+    CHECK_INT_EQ(rep.nfindings, 2);
+    const struct sl_finding *f = finding(&rep, "CVE-2099-0001");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_STR_EQ(f->pkg, "libc6");
+        CHECK_STR_EQ(f->src_pkg, "glibc");
+        CHECK_STR_EQ(f->fixed, "2.36-9+deb12u4");
+        CHECK_INT_EQ(f->severity, SL_SEV_CRITICAL);
+    }
+    f = finding(&rep, "CVE-2099-0002");
+    CHECK(f && f->fixed == NULL && f->severity == SL_SEV_MEDIUM);
+    /* sorted worst first */
+    CHECK_STR_EQ(rep.findings[0].id, "CVE-2099-0001");
+    CHECK(rep.vuln_failed && !rep.passed);
+    CHECK_INT_EQ(rep.counts[SL_SEV_CRITICAL], 1);
+    sl_scan_report_free(&rep);
+
+    /* ignoreUnfixed drops the zlib one */
+    pol.ignore_unfixed = true;
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    CHECK_INT_EQ(rep.nfindings, 1);
+    sl_scan_report_free(&rep);
+    pol.ignore_unfixed = false;
+
+    /* allowlisted until a future date: listed, not counted, passes */
+    time_t until;
+    CHECK_INT_EQ(sl_time_parse_rfc3339(&until, "2027-06-01"), 0);
+    struct sl_allow_entry allow[] = {{"CVE-2099-0001", until, "not reachable"}};
+    pol.allow = allow;
+    pol.nallow = 1;
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    f = finding(&rep, "CVE-2099-0001");
+    CHECK(f && f->allowlisted && f->allow_reason && strcmp(f->allow_reason, "not reachable") == 0);
+    CHECK_INT_EQ(rep.counts[SL_SEV_CRITICAL], 0);
+    CHECK(rep.passed);
+    sl_scan_report_free(&rep);
+
+    /* expired entry: no longer suppresses */
+    CHECK_INT_EQ(sl_time_parse_rfc3339(&allow[0].until, "2027-01-01"), 0);
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    f = finding(&rep, "CVE-2099-0001");
+    CHECK(f && !f->allowlisted);
+    CHECK(!rep.passed);
+    sl_scan_report_free(&rep);
+
+    /* at Critical the critical finding still fails; report-only never fails */
+    pol.nallow = 0;
+    pol.fail_on = SL_SEV_CRITICAL;
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    CHECK(!rep.passed);
+    sl_scan_report_free(&rep);
+    pol.fail_on_enabled = false;
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    CHECK(rep.passed);
+    /* the JSON report carries what users read */
+    char *json = NULL;
+    size_t json_len = 0;
+    FILE *mem = open_memstream(&json, &json_len);
+    struct sl_report_meta meta = {"oci:x:t", "sha256:abc", "sha256:db", 3, NULL};
+    CHECK_INT_EQ(sl_report_write(mem, &rep, SL_REPORT_JSON, &meta), 0);
+    fclose(mem);
+    CHECK_CONTAINS(json, "\"fixedVersion\": \"2.36-9+deb12u4\"");
+    CHECK_CONTAINS(json, "\"fixedVersion\": null");
+    CHECK_CONTAINS(json, "\"severity\": \"Critical\"");
+    CHECK_CONTAINS(json, "\"result\": \"pass\"");
+    free(json);
+    sl_scan_report_free(&rep);
+    sl_imagefs_free(&fs);
+    sl_advdb_free(&db);
+}
+
+static void test_config_baseline(void)
+{
+    struct sl_imagefs fs;
+    struct sl_advdb db;
+    build(&fs, &db);
+    struct sl_scan_policy pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.forbid_root_user = true;
+    pol.forbid_secrets_in_env = true;
+    static const struct {
+        const char *cfg;
+        int root, secrets;
+    } cases[] = {
+        {"{\"config\":{\"User\":\"app\"}}", 0, 0},
+        {"{\"config\":{\"User\":\"0:0\"}}", 1, 0},
+        {"{\"config\":{\"User\":\"root\"}}", 1, 0},
+        {"{\"config\":{}}", 1, 0},
+        {"{}", 1, 0},
+        {"{\"config\":{\"User\":\"1000\",\"Env\":[\"AWS_SECRET_ACCESS_KEY=abc\","
+         "\"GITHUB_TOKEN=x\",\"MY_API_KEY=k\",\"PASSWORD=\",\"DB_PASSWORD_FILE=/run/x\","
+         "\"HOME=/root\"]}}",
+         0, 3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sl_scan_report rep;
+        struct sl_err err = {0};
+        CHECK_INT_EQ(
+            sl_scan_evaluate(&rep, &fs, cases[i].cfg, strlen(cases[i].cfg), NULL, &pol, &err), 0);
+        int root = 0, secrets = 0;
+        for (size_t k = 0; k < rep.nbaseline; k++) {
+            root += rep.baseline[k].rule == SL_RULE_ROOT_USER;
+            secrets += rep.baseline[k].rule == SL_RULE_SECRET_ENV;
+            CHECK(rep.baseline[k].enforced);
+        }
+        if (root != cases[i].root || secrets != cases[i].secrets)
+            fprintf(stderr, "case %zu: root %d secrets %d\n", i, root, secrets);
+        CHECK_INT_EQ(root, cases[i].root);
+        CHECK_INT_EQ(secrets, cases[i].secrets);
+        CHECK_INT_EQ(rep.passed, cases[i].root + cases[i].secrets == 0);
+        sl_scan_report_free(&rep);
+    }
+    struct sl_scan_report rep;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, "not json", 8, NULL, &pol, &err), SL_EINVAL);
+    sl_scan_report_free(&rep);
+    sl_imagefs_free(&fs);
+    sl_advdb_free(&db);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        data_dir = argv[1];
+    RUN(test_threshold_unfixed_allowlist);
+    RUN(test_config_baseline);
+    return CHECK_EXIT();
+}

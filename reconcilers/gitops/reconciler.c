@@ -347,8 +347,13 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         }
     }
     json_object_set_new(status, "inventory", inventory);
-    if (failed == 0)
+    if (failed == 0) {
+        const char *prev = json_string_value(json_object_get(status, "lastAppliedRevision"));
+        if (!prev || strcmp(prev, fetched.revision) != 0 ||
+            !json_object_get(status, "lastAppliedAt"))
+            json_object_set_new(status, "lastAppliedAt", json_string(now));
         json_object_set_new(status, "lastAppliedRevision", json_string(fetched.revision));
+    }
     if (written || pruned)
         sl_log_info(&req->log, "applied %s: %zu object(s) written, %zu pruned", fetched.revision,
                     written, pruned);

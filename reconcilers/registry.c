@@ -2,6 +2,7 @@
  * runtime/registry.h). */
 #include "gitops/reconciler.h"
 #include "gitops/webhook.h"
+#include "imagedelivery/reconciler.h"
 #include "policy/reconciler.h"
 #include "policy/webhook.h"
 #include "runtime/informer.h"
@@ -36,6 +37,7 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
         sl_signingkey_reconciler_new,
         new_gitsource,
         new_deploypolicy,
+        sl_imagedelivery_reconciler_new,
     };
     size_t total = sizeof(constructors) / sizeof(constructors[0]);
     struct sl_reconciler **list = sl_xcalloc(total, sizeof(*list));

@@ -403,8 +403,9 @@ static bool wait_may_work(struct controller *c)
             break;
         if (m->leading && sl_informer_has_synced(c->primary->inf))
             break;
-        /* leadership changes signal the condition; cache sync is checked once a second */
-        int64_t at = mono_ms() + 1000;
+        /* leadership changes signal the condition; cache sync is polled every 20 ms until the
+         * first list is in (start-up only), so a fresh controller starts working at once */
+        int64_t at = mono_ms() + (sl_informer_has_synced(c->primary->inf) ? 1000 : 20);
         struct timespec ts = {.tv_sec = (time_t)(at / 1000),
                               .tv_nsec = (long)(at % 1000) * 1000000L};
         pthread_cond_timedwait(&m->cond, &m->lock, &ts);

@@ -1,0 +1,140 @@
+"""ImageDelivery end to end: delivery to two targets, tagPattern, digest pinning, platform
+filtering, immutable tags, printer columns and the steady state, against real docker-registry
+accounts, the stand-in API driven by kubectl, and `sealift controller`. Digests are checked with
+skopeo (sha256 of the manifest bytes)."""
+import json
+import time
+import unittest
+
+import registry as reg
+from imdlib import CUSTOMER, NS, ImdTestCase
+
+C = ":".join(CUSTOMER)
+
+
+class DeliveryTest(ImdTestCase):
+    def test_two_targets_digests_equal_source(self):
+        d10 = self.seed_image("1.0", seed=1)
+        d11 = self.seed_image("1.1", seed=2)
+        self.delivery("app", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push"),
+                       (f"{self.customer.host}/second/app", "customer-push")],
+                      extra_source="    tags: ['1.0', '1.1']\n")
+        obj = self.wait_ready("app")
+        for repo in ("mirror/app", "second/app"):
+            self.assertEqual(self.digest_at(f"{self.customer.host}/{repo}:1.0", C), d10)
+            self.assertEqual(self.digest_at(f"{self.customer.host}/{repo}:1.1", C), d11)
+            reg.inspect(f"{self.customer.host}/{repo}:1.1", C)  # config and layers readable
+        st = obj["status"]
+        self.assertEqual(st["deliveredTags"], 2)
+        self.assertEqual(st["scanSummary"], "-")
+        self.assertEqual(st["signedSummary"], "-")
+        self.assertEqual([i["tag"] for i in st["images"]], ["1.0", "1.1"])
+        self.assertEqual(st["images"][0]["digest"], d10)
+        self.assertEqual([t["digest"] for t in st["images"][1]["targets"]], [d11, d11])
+        self.assertEqual(st["images"][1]["targets"][1]["image"],
+                         f"{self.customer.host}/second/app:1.1")
+        self.assertEqual(self.condition(obj, "Synced")["status"], "True")
+        self.assertIsNone(self.condition(obj, "Verified"))
+        # printer columns, as an operator sees them
+        out = self.kube.kubectl("get", "imd", "-n", NS).stdout
+        lines = out.strip().splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "SOURCE", "TAGS", "SCAN", "SIGNED", "READY",
+                                            "AGE"])
+        self.assertEqual(lines[1].split()[:6],
+                         ["app", f"{self.vendor.host}/acme/app", "2", "-", "-", "True"])
+        # a Delivered event was recorded
+        events = self.kube.kubectl("get", "events", "-n", NS, "-o", "json").stdout
+        self.assertIn("Delivered", events)
+
+    def test_tag_pattern_and_new_tag(self):
+        d1 = self.seed_image("1.4.0", seed=1)
+        self.seed_image("1.5.0", seed=2)
+        self.seed_image("latest", seed=3)
+        self.delivery("pat", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tagPattern: '^1\\.4\\.[0-9]+$'\n", interval="2s")
+        obj = self.wait_ready("pat")
+        self.assertEqual([i["tag"] for i in obj["status"]["images"]], ["1.4.0"])
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.4.0", C), d1)
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/app:1.5.0", C))
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/app:latest", C))
+        # the vendor pushes a new matching tag: delivered at the next interval
+        d2 = self.seed_image("1.4.1", seed=4)
+        self.wait_for_status("pat", lambda o: o["status"].get("deliveredTags") == 2,
+                             what="deliveredTags 2")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.4.1", C), d2)
+
+    def test_digest_pinning_with_target_tag(self):
+        d = self.seed_image("build-77", seed=5)
+        self.delivery("pin", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source=f"    digest: {d}\n", extra_spec="  targetTag: '2.0.0'\n")
+        obj = self.wait_ready("pin")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:2.0.0", C), d)
+        self.assertEqual(obj["status"]["images"][0]["tag"], "2.0.0")
+        self.assertEqual(obj["status"]["images"][0]["digest"], d)
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/app:build-77", C))
+
+    def test_platforms_filter_on_multiarch_index(self):
+        idx, amd, arm = self.seed_multiarch("3.0")
+        self.delivery("multi", f"{self.vendor.host}/acme/multi",
+                      [(f"{self.customer.host}/mirror/multi", "customer-push")],
+                      extra_source="    tags: ['3.0']\n",
+                      extra_spec="  platforms: ['linux/amd64']\n")
+        obj = self.wait_ready("multi")
+        raw = reg.inspect_raw(f"{self.customer.host}/mirror/multi:3.0", C)
+        index = json.loads(raw)
+        self.assertEqual([m["digest"] for m in index["manifests"]], [amd])
+        self.assertTrue(reg.manifest_exists(self.customer.host, "mirror/multi", amd, C))
+        self.assertFalse(reg.manifest_exists(self.customer.host, "mirror/multi", arm, C))
+        img = obj["status"]["images"][0]
+        self.assertEqual(img["digest"], idx)  # the source index
+        self.assertEqual(img["targets"][0]["digest"], reg.sha256_digest(raw))
+        self.assertNotEqual(reg.sha256_digest(raw), idx)
+
+    def test_immutable_tag_conflict_then_mutable(self):
+        old = self.seed_image("1.0", seed=1)
+        self.delivery("imm", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tags: ['1.0']\n", interval="2s")
+        self.wait_ready("imm")
+        new = self.seed_image("1.0", seed=9)  # the vendor moves the tag
+        self.assertNotEqual(old, new)
+        obj = self.wait_reason("imm", "ImmutableTagConflict")
+        ready = self.condition(obj, "Ready")
+        self.assertEqual(ready["status"], "False")
+        self.assertIn("immutableTags", ready["message"])
+        self.assertEqual(self.condition(obj, "Synced")["reason"], "ImmutableTagConflict")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.0", C), old)
+        self.assertEqual(obj["status"]["images"][0]["targets"][0]["digest"], old)
+        # with immutableTags: false the target tag follows the source
+        self.kube.kubectl("patch", "imd", "imm", "-n", NS, "--type=merge",
+                          "-p", '{"spec":{"immutableTags":false}}')
+        obj = self.wait_ready("imm")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.0", C), new)
+        self.assertEqual(obj["status"]["images"][0]["targets"][0]["digest"], new)
+
+    def test_steady_state_only_heads_and_no_status_writes(self):
+        self.seed_image("1.0", seed=1)
+        self.seed_image("1.1", seed=2)
+        self.delivery("steady", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tags: ['1.0', '1.1']\n", interval="2s")
+        obj = self.wait_ready("steady")
+        time.sleep(3)  # let the first re-check pass
+        before_rv = self.get("steady")["metadata"]["resourceVersion"]
+        before = len(self.requests(self.customer))
+        time.sleep(5)  # two intervals at least
+        reqs = self.requests(self.customer)[before:]
+        methods = sorted(set(m for m, _ in reqs))
+        self.assertTrue(reqs, "no re-check happened in two intervals")
+        self.assertEqual(methods, ["HEAD"], reqs)
+        self.assertTrue(all("/manifests/" in p for _, p in reqs), reqs)
+        after = self.get("steady")
+        self.assertEqual(after["metadata"]["resourceVersion"], before_rv)  # no status write
+        self.assertEqual(after["status"]["lastSyncTime"], obj["status"]["lastSyncTime"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,1551 @@
+/* The ImageDelivery reconciler (see reconciler.h).
+ *
+ * One reconcile is an ordered list of steps: read the spec, load credentials, open registry
+ * clients, select the tags, then per tag resolve -> verify -> scan -> copy -> sign. Object-wide
+ * problems (spec, Secrets, keys, source unreachable) record one outcome and stop; per-tag
+ * problems are recorded against the conditions they affect and the other tags go on. finish()
+ * builds status, conditions and events from those records in one place. */
+#include "imagedelivery/reconciler.h"
+
+#include "imagedelivery/delivery.h"
+#include "oci/manifest.h"
+#include "runtime/conditions.h"
+#include "runtime/status.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_MAX           2048
+#define MAX_PLATFORMS     16
+#define MAX_TAGS          1000
+#define SECRET_B64_MAX    ((size_t)1 << 20)
+#define DOCKERCONFIG_KEY  ".dockerconfigjson"
+#define DOCKERCONFIG_TYPE "kubernetes.io/dockerconfigjson"
+
+/* ---- the process-wide scan gate ---- */
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_scan_gate installed_gate;
+static int gate_installed;
+
+void sl_imagedelivery_set_scan_gate(const struct sl_scan_gate *gate)
+{
+    pthread_mutex_lock(&gate_lock);
+    if (gate && gate->scan) {
+        installed_gate = *gate;
+        gate_installed = 1;
+    } else {
+        memset(&installed_gate, 0, sizeof(installed_gate));
+        gate_installed = 0;
+    }
+    pthread_mutex_unlock(&gate_lock);
+}
+
+int sl_imagedelivery_get_scan_gate(struct sl_scan_gate *out)
+{
+    pthread_mutex_lock(&gate_lock);
+    int have = gate_installed;
+    if (have)
+        *out = installed_gate;
+    pthread_mutex_unlock(&gate_lock);
+    return have;
+}
+
+/* ---- reference index for secondary watches ---- */
+
+enum ref_kind { REF_SECRET, REF_SIGNINGKEY, REF_SCANPOLICY };
+
+struct ref_entry {
+    enum ref_kind kind;
+    char *ns;
+    char *ref_name;
+    char *imd; /* ImageDelivery name (same namespace) */
+};
+
+/* Secrets read recently, shared between reconciles: many ImageDeliveries of a namespace use
+ * the same pull/push Secrets. An entry is dropped as soon as the Secret watch reports any event
+ * for it (map_secondary runs before the reconciles it enqueues), and after SECRET_TTL_MS at the
+ * latest, so a changed or deleted Secret is never used for long. */
+#define SECRET_TTL_MS    5000
+#define SECRET_CACHE_MAX 256
+
+struct secret_entry {
+    char *ns, *name;
+    json_t *obj; /* read-only once stored */
+    int64_t at_ms;
+};
+
+struct imd_reconciler {
+    struct sl_reconciler base;    /* first: the manager frees everything through base.free */
+    pthread_mutex_t secrets_lock; /* guards secrets */
+    struct secret_entry secrets[SECRET_CACHE_MAX];
+    size_t nsecrets;
+    struct sl_imd_registry_ops reg;
+    struct sl_imd_registry_cache *cache; /* owned when the real ops are used */
+    struct sl_scan_gate gate;
+    bool gate_override;
+    pthread_mutex_t lock; /* guards refs: reconciles and map_secondary run on many threads */
+    struct ref_entry *refs;
+    size_t nrefs, cap;
+};
+
+struct ref_list {
+    enum ref_kind kind[64];
+    const char *name[64];
+    size_t n;
+};
+
+static void ref_list_add(struct ref_list *l, enum ref_kind kind, const char *name)
+{
+    if (!name || !*name || l->n >= 64)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->kind[i] == kind && strcmp(l->name[i], name) == 0)
+            return;
+    l->kind[l->n] = kind;
+    l->name[l->n++] = name;
+}
+
+/* Replaces what the index knows about ImageDelivery ns/name (l NULL: forget it). */
+static void index_update(struct imd_reconciler *r, const char *ns, const char *name,
+                         const struct ref_list *l)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t w = 0;
+    for (size_t i = 0; i < r->nrefs; i++) {
+        struct ref_entry *e = &r->refs[i];
+        if (strcmp(e->ns, ns) == 0 && strcmp(e->imd, name) == 0) {
+            free(e->ns);
+            free(e->ref_name);
+            free(e->imd);
+            continue;
+        }
+        r->refs[w++] = *e;
+    }
+    r->nrefs = w;
+    for (size_t k = 0; l && k < l->n; k++) {
+        if (r->nrefs == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 32;
+            r->refs = sl_xrealloc(r->refs, r->cap * sizeof(*r->refs));
+        }
+        r->refs[r->nrefs++] = (struct ref_entry){.kind = l->kind[k],
+                                                 .ns = sl_xstrdup(ns),
+                                                 .ref_name = sl_xstrdup(l->name[k]),
+                                                 .imd = sl_xstrdup(name)};
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void secret_cache_drop(struct imd_reconciler *r, const char *ns, const char *name);
+
+static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
+                          void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
+{
+    struct imd_reconciler *r = self;
+    const char *ns = sl_kube_obj_namespace(obj), *name = sl_kube_obj_name(obj);
+    if (!ns || !name)
+        return;
+    enum ref_kind kind = REF_SECRET;
+    if (strcmp(res->kind, "SigningKey") == 0)
+        kind = REF_SIGNINGKEY;
+    else if (strcmp(res->kind, "ScanPolicy") == 0)
+        kind = REF_SCANPOLICY;
+    else
+        secret_cache_drop(r, ns, name); /* before the reconciles this enqueues read it */
+    /* collect under the lock, enqueue after: enqueue takes the queue's own lock */
+    char **hits = NULL;
+    size_t nhits = 0;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->nrefs; i++) {
+        const struct ref_entry *e = &r->refs[i];
+        if (e->kind == kind && strcmp(e->ns, ns) == 0 && strcmp(e->ref_name, name) == 0) {
+            hits = sl_xrealloc(hits, (nhits + 1) * sizeof(*hits));
+            hits[nhits++] = sl_xstrdup(e->imd);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < nhits; i++) {
+        enqueue(qctx, ns, hits[i]);
+        free(hits[i]);
+    }
+    free(hits);
+}
+
+/* ---- small helpers ---- */
+
+/* Decodes standard base64 into a NUL-terminated buffer (caller frees with
+ * sl_secure_free(out, *out_len + 1)). Returns 0, SL_EINVAL or SL_ETOOBIG. */
+static int base64_decode(char **out, size_t *out_len, const char *b64, size_t len)
+{
+    if (len > SECRET_B64_MAX)
+        return SL_ETOOBIG;
+    size_t cap = len / 4 * 3 + 4;
+    unsigned char *buf = sl_xmalloc(cap + 1);
+    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+    int n1 = 0, n2 = 0;
+    int ok = ctx != NULL;
+    if (ok) {
+        EVP_DecodeInit(ctx);
+        ok = EVP_DecodeUpdate(ctx, buf, &n1, (const unsigned char *)b64, (int)len) >= 0 &&
+             EVP_DecodeFinal(ctx, buf + n1, &n2) == 1;
+    }
+    EVP_ENCODE_CTX_free(ctx);
+    if (!ok) {
+        sl_secure_free(buf, cap + 1);
+        return SL_EINVAL;
+    }
+    size_t n = (size_t)n1 + (size_t)n2;
+    buf[n] = '\0';
+    *out = (char *)buf;
+    *out_len = n;
+    return 0;
+}
+
+/* Wipes the base64 values of a Secret's data before the object is released. */
+static void secret_decref(json_t *secret)
+{
+    if (secret && secret->refcount == 1) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(secret, "data"), k, v)
+        {
+            if (json_is_string(v) && json_string_length(v) > 0)
+                OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+        }
+    }
+    json_decref(secret);
+}
+
+static void secret_entry_free(struct secret_entry *e)
+{
+    free(e->ns);
+    free(e->name);
+    secret_decref(e->obj);
+}
+
+/* A new reference to the cached Secret ns/name when fresh, else NULL. */
+static json_t *secret_cache_get(struct imd_reconciler *r, const char *ns, const char *name)
+{
+    json_t *obj = NULL;
+    int64_t now = sl_mono_ms();
+    pthread_mutex_lock(&r->secrets_lock);
+    for (size_t i = 0; i < r->nsecrets; i++) {
+        struct secret_entry *e = &r->secrets[i];
+        if (strcmp(e->ns, ns) == 0 && strcmp(e->name, name) == 0) {
+            if (now - e->at_ms < SECRET_TTL_MS)
+                obj = json_incref(e->obj);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->secrets_lock);
+    return obj;
+}
+
+/* Drops ns/name from the cache (name NULL: every entry). Lock held. */
+static void secret_cache_drop_locked(struct imd_reconciler *r, const char *ns, const char *name)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < r->nsecrets; i++) {
+        struct secret_entry *e = &r->secrets[i];
+        if (!name || (strcmp(e->ns, ns) == 0 && strcmp(e->name, name) == 0)) {
+            secret_entry_free(e);
+            continue;
+        }
+        r->secrets[w++] = *e;
+    }
+    r->nsecrets = w;
+}
+
+static void secret_cache_drop(struct imd_reconciler *r, const char *ns, const char *name)
+{
+    pthread_mutex_lock(&r->secrets_lock);
+    secret_cache_drop_locked(r, ns, name);
+    pthread_mutex_unlock(&r->secrets_lock);
+}
+
+/* Stores obj (a new reference is taken) as read at read_ms. */
+static void secret_cache_put(struct imd_reconciler *r, const char *ns, const char *name,
+                             json_t *obj, int64_t read_ms)
+{
+    pthread_mutex_lock(&r->secrets_lock);
+    secret_cache_drop_locked(r, ns, name);
+    int64_t now = sl_mono_ms();
+    size_t w = 0;
+    for (size_t i = 0; i < r->nsecrets; i++) {
+        if (now - r->secrets[i].at_ms >= SECRET_TTL_MS) {
+            secret_entry_free(&r->secrets[i]);
+            continue;
+        }
+        r->secrets[w++] = r->secrets[i];
+    }
+    r->nsecrets = w;
+    if (r->nsecrets < SECRET_CACHE_MAX) {
+        r->secrets[r->nsecrets++] = (struct secret_entry){.ns = sl_xstrdup(ns),
+                                                          .name = sl_xstrdup(name),
+                                                          .obj = json_incref(obj),
+                                                          .at_ms = read_ms};
+    }
+    pthread_mutex_unlock(&r->secrets_lock);
+}
+
+static const char *str_or_null(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s && *s ? s : NULL;
+}
+
+/* Appends "; " + text to a bounded message. */
+static void msg_append(char *msg, size_t n, const char *text)
+{
+    size_t len = strlen(msg);
+    if (len + 8 >= n)
+        return;
+    snprintf(msg + len, n - len, "%s%s", len ? "; " : "", text);
+}
+
+/* ---- one reconcile ---- */
+
+struct endpoint {
+    const char *field; /* "spec.source" or "spec.targets[i]" */
+    const char *image; /* the spec's reference text */
+    struct sl_ref ref;
+    char *name;            /* "host/repo" (docker-reference for signatures) */
+    const char *secret;    /* credentials.secretRef.name or NULL */
+    const char *ca_secret; /* caSecretRef.name or NULL */
+    bool insecure;
+    struct sl_creds creds;
+    bool have_creds;
+    char *ca_pem;
+    struct sl_registry *reg;
+    int dead; /* a failure that will repeat for every tag: skip the rest */
+    char dead_reason[64];
+    char dead_msg[MSG_MAX];
+    enum sl_result_kind dead_kind;
+};
+
+enum cond_id { C_VERIFIED, C_SCANNED, C_SYNCED, C_SIGNED, C_N };
+static const char *const cond_names[C_N] = {"Verified", "Scanned", "Synced", "Signed"};
+
+struct cond_agg {
+    int failures;
+    const char *status; /* of the first failure: "False" or "Unknown" */
+    const char *reason;
+    char msg[MSG_MAX];
+};
+
+struct imd_run {
+    struct imd_reconciler *r;
+    struct sl_runtime *rt;
+    const struct sl_reconcile_request *req;
+    const json_t *obj;
+    const json_t *old_status;
+    const char *ns, *name;
+    long long generation;
+    bool spec_changed; /* generation != status.observedGeneration: re-verify, re-sign */
+    char now[32];
+    /* spec */
+    struct endpoint src;
+    struct endpoint *targets;
+    size_t ntargets;
+    const json_t *tags;
+    const char *pattern;
+    const char *pinned_digest;
+    const char *target_tag;
+    const char *platforms[MAX_PLATFORMS];
+    size_t nplatforms;
+    bool immutable;
+    const char *verify_key_name, *sign_key_name, *scan_policy;
+    int64_t interval_ms;
+    struct ref_list refs;
+    /* keys, loaded when first needed */
+    struct sl_key *verify_key, *sign_key;
+    char *sign_secret_name;
+    bool verify_key_failed, sign_key_failed;
+    /* gate */
+    struct sl_scan_gate gate;
+    bool have_gate;
+    /* results */
+    bool global_fail;
+    const char *g_status, *g_reason;
+    char g_msg[MSG_MAX];
+    enum sl_result_kind kind;
+    int64_t requeue_ms;
+    struct cond_agg conds[C_N];
+    const char *first_reason;
+    char ready_msg[MSG_MAX];
+    size_t ntags, verified_tags, signed_now;
+    json_t *images;    /* new status.images */
+    json_t *delivered; /* ["tag -> image", ...] written in this pass, for events */
+    bool changed;      /* something was delivered or first found in sync */
+};
+
+static void global_fail(struct imd_run *run, enum sl_result_kind kind, const char *reason,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void global_fail(struct imd_run *run, enum sl_result_kind kind, const char *reason,
+                        const char *fmt, ...)
+{
+    run->global_fail = true;
+    run->g_status = "False";
+    run->g_reason = reason;
+    run->kind = kind;
+    run->requeue_ms = kind == SL_RESULT_WAITING ? SL_IMAGEDELIVERY_WAIT_MS : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(run->g_msg, sizeof(run->g_msg), fmt, ap);
+    va_end(ap);
+}
+
+/* Records a per-tag failure against condition c (status "False"/"Unknown"); also_synced: the tag
+ * was not delivered, so Synced is False too. Appends to the image's message. */
+static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const char *status,
+                     bool also_synced, const char *reason, enum sl_result_kind kind,
+                     const char *msg)
+{
+    char line[MSG_MAX];
+    const char *tag = json_string_value(json_object_get(img, "tag"));
+    snprintf(line, sizeof(line), "tag %s: %s", tag ? tag : "?", msg);
+    enum cond_id ids[2] = {c, C_SYNCED};
+    int nids = also_synced && c != C_SYNCED ? 2 : 1;
+    for (int i = 0; i < nids; i++) {
+        struct cond_agg *a = &run->conds[ids[i]];
+        if (a->failures++ == 0) {
+            a->status = i == 0 ? status : "False";
+            a->reason = reason;
+        }
+        msg_append(a->msg, sizeof(a->msg), line);
+    }
+    if (!run->first_reason)
+        run->first_reason = reason;
+    msg_append(run->ready_msg, sizeof(run->ready_msg), line);
+    run->kind = sl_imd_worse_kind(run->kind, kind);
+    if (kind == SL_RESULT_WAITING)
+        run->requeue_ms = SL_IMAGEDELIVERY_WAIT_MS;
+    const char *old = json_string_value(json_object_get(img, "message"));
+    char m[MSG_MAX] = "";
+    if (old)
+        snprintf(m, sizeof(m), "%s", old);
+    msg_append(m, sizeof(m), msg);
+    json_object_set_new(img, "message", json_string(m));
+}
+
+static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep,
+                          const char *field)
+{
+    struct sl_err err = {0};
+    ep->field = field;
+    ep->image = str_or_null(spec_ep, "image");
+    if (!ep->image) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "%s.image: Required value", field);
+        return -1;
+    }
+    if (sl_ref_parse(&ep->ref, ep->image, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s.image: invalid reference \"%.300s\": %s", field, ep->image, err.msg);
+        return -1;
+    }
+    if (ep->ref.tag || ep->ref.digest) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s.image: \"%.300s\" must name a repository without tag or digest (select "
+                    "tags with spec.source.tags, tagPattern or digest)",
+                    field, ep->image);
+        return -1;
+    }
+    ep->name = sl_xasprintf("%s/%s", ep->ref.registry, ep->ref.repository);
+    ep->secret =
+        str_or_null(json_object_get(json_object_get(spec_ep, "credentials"), "secretRef"), "name");
+    ep->ca_secret = str_or_null(json_object_get(spec_ep, "caSecretRef"), "name");
+    ep->insecure = json_is_true(json_object_get(spec_ep, "insecure"));
+    ref_list_add(&run->refs, REF_SECRET, ep->secret);
+    ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
+    return 0;
+}
+
+static int step_read_spec(struct imd_run *run)
+{
+    const json_t *spec = json_object_get(run->obj, "spec");
+    const json_t *source = json_object_get(spec, "source");
+    struct sl_err err = {0};
+    run->interval_ms = SL_IMAGEDELIVERY_DEFAULT_INTERVAL_MS;
+    const char *interval = str_or_null(spec, "interval");
+    if (interval &&
+        (sl_duration_parse_ms(&run->interval_ms, interval) != 0 || run->interval_ms <= 0)) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.interval: invalid duration \"%.64s\"", interval);
+        return -1;
+    }
+    /* remember references first, so a Secret that appears later enqueues this object */
+    run->verify_key_name =
+        str_or_null(json_object_get(json_object_get(spec, "verify"), "signingKeyRef"), "name");
+    run->sign_key_name =
+        str_or_null(json_object_get(json_object_get(spec, "sign"), "signingKeyRef"), "name");
+    run->scan_policy = str_or_null(json_object_get(spec, "scanPolicyRef"), "name");
+    ref_list_add(&run->refs, REF_SIGNINGKEY, run->verify_key_name);
+    ref_list_add(&run->refs, REF_SIGNINGKEY, run->sign_key_name);
+    ref_list_add(&run->refs, REF_SCANPOLICY, run->scan_policy);
+
+    if (parse_endpoint(run, &run->src, source, "spec.source") != 0)
+        return -1;
+    const json_t *targets = json_object_get(spec, "targets");
+    if (!json_is_array(targets) || json_array_size(targets) == 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.targets: Required value: at least one target");
+        return -1;
+    }
+    run->ntargets = json_array_size(targets);
+    run->targets = sl_xcalloc(run->ntargets, sizeof(*run->targets));
+    for (size_t i = 0; i < run->ntargets; i++) {
+        char *field = sl_xasprintf("spec.targets[%zu]", i);
+        int rc = parse_endpoint(run, &run->targets[i], json_array_get(targets, i), field);
+        /* field strings live as long as the run: keep them in the endpoint */
+        run->targets[i].field = field;
+        if (rc != 0)
+            return -1;
+    }
+
+    run->tags = json_object_get(source, "tags");
+    if (json_is_array(run->tags) && json_array_size(run->tags) == 0)
+        run->tags = NULL;
+    run->pattern = str_or_null(source, "tagPattern");
+    run->pinned_digest = str_or_null(source, "digest");
+    run->target_tag = str_or_null(spec, "targetTag");
+    int selectors = (run->tags != NULL) + (run->pattern != NULL) + (run->pinned_digest != NULL);
+    if (selectors != 1) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.source: set exactly one of tags, tagPattern or digest (%d set)",
+                    selectors);
+        return -1;
+    }
+    if (run->tags) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(run->tags, i, t)
+        {
+            if (!json_is_string(t) || !sl_ref_is_tag(json_string_value(t))) {
+                global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                            "spec.source.tags[%zu]: not a valid tag", i);
+                return -1;
+            }
+        }
+    }
+    if (run->pattern && sl_imd_pattern_check(run->pattern, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.source.tagPattern: %s", err.msg);
+        return -1;
+    }
+    if (run->pinned_digest) {
+        if (!sl_ref_is_digest(run->pinned_digest)) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.source.digest: not a sha256 digest");
+            return -1;
+        }
+        if (!run->target_tag) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.targetTag: Required value: spec.source.digest is delivered under "
+                        "spec.targetTag");
+            return -1;
+        }
+    } else if (run->target_tag) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.targetTag: only allowed with spec.source.digest");
+        return -1;
+    }
+    if (run->target_tag && !sl_ref_is_tag(run->target_tag)) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.targetTag: not a valid tag");
+        return -1;
+    }
+    const json_t *platforms = json_object_get(spec, "platforms");
+    if (json_array_size(platforms) > MAX_PLATFORMS) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.platforms: at most %d platforms",
+                    MAX_PLATFORMS);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(platforms); i++) {
+        const char *p = json_string_value(json_array_get(platforms, i));
+        struct sl_platform pl;
+        if (!p || sl_platform_parse(&pl, p, &err) != 0) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.platforms[%zu]: %s", i,
+                        p ? err.msg : "not a string");
+            return -1;
+        }
+        run->platforms[run->nplatforms++] = p;
+    }
+    run->immutable = !json_is_false(json_object_get(spec, "immutableTags"));
+    return 0;
+}
+
+/* Reads Secret name of the object's namespace. On failure records the outcome (field names
+ * where it is referenced) and returns -1. */
+static int get_secret(struct imd_run *run, json_t **out, const char *name, const char *field)
+{
+    struct sl_err err = {0};
+    *out = secret_cache_get(run->r, run->ns, name);
+    if (*out)
+        return 0;
+    int64_t read_ms = sl_mono_ms();
+    int rc = run->rt->kube.get(run->rt->kube.ctx, out, &SL_RES_SECRET, run->ns, name, &err);
+    if (rc == 0)
+        secret_cache_put(run->r, run->ns, name, *out, read_ms);
+    if (rc == SL_ENOTFOUND) {
+        global_fail(run, SL_RESULT_WAITING, "SecretNotFound",
+                    "%s: Secret \"%s\" not found in namespace %s", field, name, run->ns);
+        return -1;
+    }
+    if (rc != 0) {
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading Secret \"%s\": %s", field,
+                    name, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Decoded data[key] of a Secret; 0, or -1 with the outcome recorded. */
+static int secret_value(struct imd_run *run, char **out, size_t *out_len, const json_t *secret,
+                        const char *key, const char *field, const char *name)
+{
+    const json_t *v = json_object_get(json_object_get(secret, "data"), key);
+    if (!json_is_string(v)) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSecret", "%s: Secret \"%s\" has no key %s",
+                    field, name, key);
+        return -1;
+    }
+    if (base64_decode(out, out_len, json_string_value(v), json_string_length(v)) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSecret",
+                    "%s: Secret \"%s\" key %s: invalid base64 or too large", field, name, key);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
+{
+    json_t *secret = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    char field[96];
+    int rc = 0;
+    if (ep->secret) {
+        snprintf(field, sizeof(field), "%s.credentials.secretRef.name", ep->field);
+        if ((rc = get_secret(run, &secret, ep->secret, field)) != 0)
+            goto done;
+        const char *type = json_string_value(json_object_get(secret, "type"));
+        if (type && strcmp(type, DOCKERCONFIG_TYPE) != 0) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSecret",
+                        "%s: Secret \"%s\" is of type %.100s, not " DOCKERCONFIG_TYPE, field,
+                        ep->secret, type);
+            rc = -1;
+            goto done;
+        }
+        if ((rc = secret_value(run, &text, &len, secret, DOCKERCONFIG_KEY, field, ep->secret)) != 0)
+            goto done;
+        struct sl_err err = {0};
+        int lrc = sl_dockerconfig_lookup(&ep->creds, text, len, ep->ref.registry, &err);
+        if (lrc == SL_ENOTFOUND) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSecret",
+                        "%s: Secret \"%s\" has no credentials for registry %s", field, ep->secret,
+                        ep->ref.registry);
+            rc = -1;
+            goto done;
+        }
+        if (lrc != 0) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSecret", "%s: Secret \"%s\": %s", field,
+                        ep->secret, err.msg);
+            rc = -1;
+            goto done;
+        }
+        ep->have_creds = true;
+        sl_secure_free(text, len + 1);
+        text = NULL;
+        secret_decref(secret);
+        secret = NULL;
+    }
+    if (ep->ca_secret) {
+        snprintf(field, sizeof(field), "%s.caSecretRef.name", ep->field);
+        if ((rc = get_secret(run, &secret, ep->ca_secret, field)) != 0)
+            goto done;
+        if ((rc = secret_value(run, &text, &len, secret, "ca.crt", field, ep->ca_secret)) != 0)
+            goto done;
+        ep->ca_pem = text;
+        text = NULL;
+    }
+done:
+    if (text)
+        sl_secure_free(text, len + 1);
+    secret_decref(secret);
+    return rc;
+}
+
+static int step_credentials(struct imd_run *run)
+{
+    if (load_endpoint_secrets(run, &run->src) != 0)
+        return -1;
+    for (size_t i = 0; i < run->ntargets; i++)
+        if (load_endpoint_secrets(run, &run->targets[i]) != 0)
+            return -1;
+    return 0;
+}
+
+static void open_endpoint(struct imd_run *run, struct endpoint *ep)
+{
+    struct sl_registry_opts opts = {.insecure = ep->insecure, .ca_pem = ep->ca_pem};
+    ep->reg = run->r->reg.open(run->r->reg.ctx, sl_ref_api_host(&ep->ref),
+                               ep->have_creds ? &ep->creds : NULL, &opts);
+}
+
+static void endpoint_clear(struct imd_run *run, struct endpoint *ep)
+{
+    if (ep->reg)
+        run->r->reg.release(run->r->reg.ctx, ep->reg);
+    sl_ref_free(&ep->ref);
+    sl_creds_free(&ep->creds);
+    free(ep->name);
+    free(ep->ca_pem);
+}
+
+/* ---- keys ---- */
+
+static int get_signingkey(struct imd_run *run, json_t **out, const char *name, const char *field)
+{
+    struct sl_err err = {0};
+    int rc = run->rt->kube.get(run->rt->kube.ctx, out, &SL_RES_SIGNINGKEY, run->ns, name, &err);
+    if (rc == SL_ENOTFOUND) {
+        global_fail(run, SL_RESULT_WAITING, "SigningKeyNotFound",
+                    "%s: SigningKey \"%s\" not found in namespace %s", field, name, run->ns);
+        return -1;
+    }
+    if (rc != 0) {
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading SigningKey \"%s\": %s",
+                    field, name, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void signingkey_not_ready(struct imd_run *run, const json_t *sk, const char *field,
+                                 const char *name, const char *what)
+{
+    json_t *ready = sl_condition_get(json_object_get(sk, "status"), "Ready");
+    const char *m = json_string_value(json_object_get(ready, "message"));
+    global_fail(run, SL_RESULT_WAITING, "SigningKeyNotReady", "%s: SigningKey \"%s\" %s%s%.400s",
+                field, name, what, m ? ": " : "", m ? m : "");
+}
+
+/* The public key of the verify SigningKey: status.publicKey, else its ConfigMap or Secret
+ * cosign.pub. 0, or -1 with the outcome recorded. */
+static int load_verify_key(struct imd_run *run)
+{
+    if (run->verify_key)
+        return 0;
+    if (run->verify_key_failed)
+        return -1;
+    const char *field = "spec.verify.signingKeyRef.name";
+    json_t *sk = NULL, *cm = NULL, *secret = NULL;
+    char *pem = NULL;
+    size_t pem_len = 0;
+    int rc = -1;
+    if (get_signingkey(run, &sk, run->verify_key_name, field) != 0)
+        goto done;
+    struct sl_err err = {0};
+    const char *status_pem = sl_kube_json_path_str(sk, "status.publicKey");
+    if (status_pem && *status_pem) {
+        pem = sl_xstrdup(status_pem);
+        pem_len = strlen(pem);
+    }
+    const char *cm_name = sl_kube_json_path_str(sk, "spec.publicKey.configMapRef.name");
+    if (!pem && cm_name &&
+        run->rt->kube.get(run->rt->kube.ctx, &cm, &SL_RES_CONFIGMAP, run->ns, cm_name, &err) == 0) {
+        const char *v =
+            json_string_value(json_object_get(json_object_get(cm, "data"), "cosign.pub"));
+        if (v) {
+            pem = sl_xstrdup(v);
+            pem_len = strlen(pem);
+        }
+    }
+    const char *sec_name = sl_kube_json_path_str(sk, "spec.secretRef.name");
+    if (!pem && sec_name &&
+        run->rt->kube.get(run->rt->kube.ctx, &secret, &SL_RES_SECRET, run->ns, sec_name, &err) ==
+            0) {
+        const json_t *v = json_object_get(json_object_get(secret, "data"), "cosign.pub");
+        if (json_is_string(v) &&
+            base64_decode(&pem, &pem_len, json_string_value(v), json_string_length(v)) != 0)
+            pem = NULL;
+    }
+    if (!pem) {
+        signingkey_not_ready(run, sk, field, run->verify_key_name, "has no public key yet");
+        goto done;
+    }
+    if (sl_key_load_public_pem(&run->verify_key, pem, pem_len, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
+                    "%s: SigningKey \"%s\": public key: %s", field, run->verify_key_name, err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(pem);
+    json_decref(sk);
+    json_decref(cm);
+    secret_decref(secret);
+    if (rc != 0)
+        run->verify_key_failed = true;
+    return rc;
+}
+
+/* The private key of the sign SigningKey, from its Secret's cosign.key. */
+static int load_sign_key(struct imd_run *run)
+{
+    if (run->sign_key)
+        return 0;
+    if (run->sign_key_failed)
+        return -1;
+    const char *field = "spec.sign.signingKeyRef.name";
+    json_t *sk = NULL, *secret = NULL;
+    char *pem = NULL;
+    size_t pem_len = 0;
+    int rc = -1;
+    struct sl_err err = {0};
+    if (get_signingkey(run, &sk, run->sign_key_name, field) != 0)
+        goto done;
+    const char *sec_name = sl_kube_json_path_str(sk, "spec.secretRef.name");
+    const char *mode = sl_kube_json_path_str(sk, "spec.mode");
+    if (!sec_name || !*sec_name || (mode && strcmp(mode, "VerifyOnly") == 0)) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
+                    "%s: SigningKey \"%s\" holds no private key (mode %s): it cannot sign", field,
+                    run->sign_key_name, mode ? mode : "Generate");
+        goto done;
+    }
+    free(run->sign_secret_name);
+    run->sign_secret_name = sl_xstrdup(sec_name);
+    ref_list_add(&run->refs, REF_SECRET, run->sign_secret_name);
+    int grc =
+        run->rt->kube.get(run->rt->kube.ctx, &secret, &SL_RES_SECRET, run->ns, sec_name, &err);
+    if (grc == SL_ENOTFOUND) {
+        signingkey_not_ready(run, sk, field, run->sign_key_name, "has no key Secret yet");
+        goto done;
+    }
+    if (grc != 0) {
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading Secret of SigningKey: %s",
+                    field, err.msg);
+        goto done;
+    }
+    const json_t *v = json_object_get(json_object_get(secret, "data"), "cosign.key");
+    if (!json_is_string(v) ||
+        base64_decode(&pem, &pem_len, json_string_value(v), json_string_length(v)) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
+                    "%s: SigningKey \"%s\": Secret \"%s\" has no readable cosign.key", field,
+                    run->sign_key_name, sec_name);
+        goto done;
+    }
+    if (sl_key_load_private_pem(&run->sign_key, pem, pem_len, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
+                    "%s: SigningKey \"%s\": private key: %s", field, run->sign_key_name, err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (pem)
+        sl_secure_free(pem, pem_len + 1);
+    json_decref(sk);
+    secret_decref(secret);
+    if (rc != 0)
+        run->sign_key_failed = true;
+    return rc;
+}
+
+/* ---- tags ---- */
+
+/* The tags to deliver: spec.source.tags, the matches of tagPattern, or targetTag for a pinned
+ * digest. 0, or -1 with the outcome recorded. */
+static int step_select_tags(struct imd_run *run, char ***out, size_t *n_out)
+{
+    struct sl_err err = {0};
+    if (run->pinned_digest) {
+        char **v = sl_xcalloc(1, sizeof(*v));
+        v[0] = sl_xstrdup(run->target_tag);
+        *out = v;
+        *n_out = 1;
+        return 0;
+    }
+    if (run->tags) {
+        size_t n = json_array_size(run->tags);
+        char **v = sl_xcalloc(n, sizeof(*v));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *t = json_string_value(json_array_get(run->tags, i));
+            bool dup = false;
+            for (size_t j = 0; j < k && !dup; j++)
+                dup = strcmp(v[j], t) == 0;
+            if (!dup)
+                v[k++] = sl_xstrdup(t);
+        }
+        *out = v;
+        *n_out = k;
+        return 0;
+    }
+    char **all = NULL;
+    size_t nall = 0;
+    int rc =
+        run->r->reg.tags(run->r->reg.ctx, &all, &nall, run->src.reg, run->src.ref.repository, &err);
+    if (rc != 0) {
+        const char *reason = rc == SL_ENOTFOUND ? "RepositoryNotFound" : sl_imd_reason_for_code(rc);
+        global_fail(run, sl_imd_kind_for_code(rc), reason,
+                    "spec.source.image: listing tags of %s: %s", run->src.name, err.msg);
+        return -1;
+    }
+    rc = sl_imd_select_tags(out, n_out, all, nall, run->pattern, &err);
+    sl_registry_strv_free(all, nall);
+    if (rc != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.source.tagPattern: %s", err.msg);
+        return -1;
+    }
+    if (*n_out > MAX_TAGS) {
+        sl_imd_strv_free(*out, *n_out);
+        *out = NULL;
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.source.tagPattern: matches %zu tags, more than %d", *n_out, MAX_TAGS);
+        return -1;
+    }
+    return 0;
+}
+
+/* The image entry status had for tag (borrowed), or NULL. */
+static const json_t *prev_image(const struct imd_run *run, const char *tag)
+{
+    size_t i;
+    json_t *img;
+    json_array_foreach(json_object_get(run->old_status, "images"), i, img)
+    {
+        const char *t = json_string_value(json_object_get(img, "tag"));
+        if (t && strcmp(t, tag) == 0)
+            return img;
+    }
+    return NULL;
+}
+
+/* The target entry of prev for image text (borrowed), or NULL. */
+static const json_t *prev_target(const json_t *prev, const char *image)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(prev, "targets"), i, t)
+    {
+        const char *s = json_string_value(json_object_get(t, "image"));
+        if (s && strcmp(s, image) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+/* Keeps the target entries prev had (they still describe the registries) when a gate stops a
+ * tag. */
+static void keep_prev_targets(json_t *img, const json_t *prev)
+{
+    const json_t *targets = json_object_get(prev, "targets");
+    if (json_is_array(targets) && json_array_size(targets) > 0)
+        json_object_set_new(img, "targets", json_deep_copy(targets));
+}
+
+/* Gate 1: the source digest must carry a valid signature by the verify key. Returns 0 to go
+ * on, 1 when the tag is stopped, -1 on an object-wide failure. */
+static int gate_verify(struct imd_run *run, json_t *img, const json_t *prev, const char *digest)
+{
+    if (!run->verify_key_name)
+        return 0;
+    const char *prev_digest = json_string_value(json_object_get(prev, "digest"));
+    if (!run->spec_changed && prev_digest && strcmp(prev_digest, digest) == 0 &&
+        json_is_true(json_object_get(prev, "verified"))) {
+        json_object_set_new(img, "verified", json_true());
+        run->verified_tags++;
+        return 0;
+    }
+    if (load_verify_key(run) != 0)
+        return -1;
+    struct sl_err err = {0};
+    struct sl_cosign_verify_result vr;
+    memset(&vr, 0, sizeof(vr));
+    const struct sl_key *keys[1] = {run->verify_key};
+    int rc = run->r->reg.verify(run->r->reg.ctx, &vr, run->src.reg, run->src.ref.repository, digest,
+                                keys, 1, &err);
+    if (rc == 0) {
+        json_object_set_new(img, "verified", json_true());
+        run->verified_tags++;
+        return 0;
+    }
+    json_object_set_new(img, "verified", json_false());
+    keep_prev_targets(img, prev);
+    char msg[MSG_MAX];
+    if (rc == SL_ENOTFOUND) {
+        snprintf(msg, sizeof(msg),
+                 "%s@%s carries no signature (SigningKey \"%s\", spec.verify); not delivered",
+                 run->src.name, digest, run->verify_key_name);
+        tag_fail(run, img, C_VERIFIED, "False", true, "SignatureMissing", SL_RESULT_DONE, msg);
+    } else if (rc == SL_EDIGEST) {
+        snprintf(msg, sizeof(msg),
+                 "%s@%s has no valid signature by SigningKey \"%s\" (spec.verify): %s; not "
+                 "delivered",
+                 run->src.name, digest, run->verify_key_name, err.msg);
+        tag_fail(run, img, C_VERIFIED, "False", true, "SignatureInvalid", SL_RESULT_DONE, msg);
+    } else {
+        snprintf(msg, sizeof(msg), "verifying %s@%s: %s", run->src.name, digest, err.msg);
+        tag_fail(run, img, C_VERIFIED, "Unknown", true, sl_imd_reason_for_code(rc),
+                 sl_imd_kind_for_code(rc), msg);
+    }
+    return 1;
+}
+
+/* Gate 2: the scan policy. Returns 0 to go on, 1 when the tag is stopped. */
+static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const char *digest)
+{
+    if (!run->scan_policy)
+        return 0;
+    char msg[MSG_MAX];
+    if (!run->have_gate) {
+        snprintf(msg, sizeof(msg),
+                 "spec.scanPolicyRef: scanning is not available in this controller; the tag is "
+                 "not delivered unscanned");
+        json_object_set_new(img, "scan",
+                            json_pack("{s:s, s:s, s:s}", "result", "Error", "policy",
+                                      run->scan_policy, "message", "scanner not available"));
+        keep_prev_targets(img, prev);
+        tag_fail(run, img, C_SCANNED, "Unknown", true, "ScannerUnavailable", SL_RESULT_DONE, msg);
+        return 1;
+    }
+    struct sl_err err = {0};
+    json_t *summary = NULL;
+    int rc = run->gate.scan(run->gate.ctx, run->rt, run->ns, run->scan_policy, run->src.reg,
+                            run->src.ref.repository, digest, &summary, &err);
+    if (json_is_object(summary)) {
+        if (!json_object_get(summary, "policy"))
+            json_object_set_new(summary, "policy", json_string(run->scan_policy));
+        json_object_set(img, "scan", summary);
+    }
+    json_decref(summary);
+    if (rc == SL_SCAN_GATE_PASSED)
+        return 0;
+    const char *prev_digest = json_string_value(json_object_get(prev, "digest"));
+    bool was_delivered = prev_digest && strcmp(prev_digest, digest) == 0;
+    keep_prev_targets(img, prev);
+    if (rc == SL_SCAN_GATE_BLOCKED) {
+        snprintf(msg, sizeof(msg), "%s@%s fails ScanPolicy \"%s\": %s%s", run->src.name, digest,
+                 run->scan_policy, err.msg,
+                 was_delivered ? " (already delivered: left in the targets)" : "; not delivered");
+        if (!json_object_get(img, "scan"))
+            json_object_set_new(
+                img, "scan",
+                json_pack("{s:s, s:s}", "result", "Failed", "policy", run->scan_policy));
+        tag_fail(run, img, C_SCANNED, "False", true, "ScanFailed", SL_RESULT_DONE, msg);
+    } else if (rc == SL_SCAN_GATE_WAITING) {
+        snprintf(msg, sizeof(msg), "spec.scanPolicyRef: %s", err.msg);
+        tag_fail(run, img, C_SCANNED, "Unknown", true, "ScanPolicyNotReady", SL_RESULT_WAITING,
+                 msg);
+    } else {
+        snprintf(msg, sizeof(msg), "scanning %s@%s: %s", run->src.name, digest, err.msg);
+        if (!json_object_get(img, "scan"))
+            json_object_set_new(
+                img, "scan",
+                json_pack("{s:s, s:s}", "result", "Error", "policy", run->scan_policy));
+        tag_fail(run, img, C_SCANNED, "False", true, "ScanError", sl_imd_kind_for_code(rc), msg);
+    }
+    return 1;
+}
+
+/* Copies the source's signatures along and signs in the target. */
+static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
+                        const char *digest, const char *delivered, bool fresh,
+                        const json_t *ptarget)
+{
+    struct sl_err err = {0};
+    char msg[MSG_MAX];
+    /* the source's signatures name the source digest: they only make sense in the target when
+     * the same digest was delivered (no platform filtering) */
+    if (fresh && strcmp(digest, delivered) == 0) {
+        size_t copied = 0;
+        int rc = run->r->reg.copy_signatures(run->r->reg.ctx, &copied, run->src.reg,
+                                             run->src.ref.repository, t->reg, t->ref.repository,
+                                             delivered, &err);
+        if (rc != 0) {
+            snprintf(msg, sizeof(msg), "%s (%s): copying source signatures: %s", t->field, t->name,
+                     err.msg);
+            tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
+                     sl_imd_kind_for_code(rc), msg);
+        }
+    }
+    if (!run->sign_key_name)
+        return;
+    bool was_signed = json_is_true(json_object_get(ptarget, "signed"));
+    if (was_signed && !fresh && !run->spec_changed) {
+        json_object_set_new(tentry, "signed", json_true());
+        return;
+    }
+    json_object_set_new(tentry, "signed", json_false());
+    if (load_sign_key(run) != 0)
+        return;
+    struct sl_cosign_sign_result sr;
+    memset(&sr, 0, sizeof(sr));
+    int rc = run->r->reg.sign(run->r->reg.ctx, &sr, t->reg, t->ref.repository, t->name, delivered,
+                              run->sign_key, &err);
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "%s (%s): signing %s: %s", t->field, t->name, delivered,
+                 err.msg);
+        enum sl_result_kind k = sl_imd_kind_for_code(rc);
+        tag_fail(run, img, C_SIGNED, "False", false, "SigningFailed",
+                 k == SL_RESULT_DONE ? SL_RESULT_TRANSIENT : k, msg);
+        return;
+    }
+    json_object_set_new(tentry, "signed", json_true());
+    if (sr.added)
+        run->signed_now++;
+}
+
+/* Delivers digest (the source's, for tag) to target t. */
+static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev, const char *tag,
+                           const char *digest, struct endpoint *t)
+{
+    char *image = sl_xasprintf("%s:%s", t->name, tag);
+    json_t *tentry = json_pack("{s:s}", "image", image);
+    const json_t *ptarget = prev_target(prev, image);
+    const char *prev_digest = json_string_value(json_object_get(prev, "digest"));
+    const char *pt_digest = json_string_value(json_object_get(ptarget, "digest"));
+    char msg[MSG_MAX];
+    struct sl_err err = {0};
+    if (t->dead) {
+        /* the same failure for every tag: say it once per tag without asking again */
+        if (pt_digest)
+            json_object_set_new(tentry, "digest", json_string(pt_digest));
+        tag_fail(run, img, C_SYNCED, "False", false, t->dead_reason, t->dead_kind, t->dead_msg);
+        goto done;
+    }
+    /* what the target should name: the recorded delivery of this very source digest, else
+     * the source digest itself (copies preserve digests) unless platforms filter an index */
+    const char *expected = NULL;
+    if (run->nplatforms == 0)
+        expected = digest;
+    else if (prev_digest && strcmp(prev_digest, digest) == 0 && pt_digest &&
+             !json_object_get(prev, "message"))
+        expected = pt_digest; /* a clean pass recorded what this digest filters to */
+
+    char have[72] = "";
+    int rc = run->r->reg.head(run->r->reg.ctx, have, t->reg, t->ref.repository, tag, &err);
+    if (rc != 0 && rc != SL_ENOTFOUND) {
+        snprintf(msg, sizeof(msg), "%s (%s): %s", t->field, t->name, err.msg);
+        if (pt_digest)
+            json_object_set_new(tentry, "digest", json_string(pt_digest));
+        tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
+                 sl_imd_kind_for_code(rc), msg);
+        if (rc == SL_ERETRY || rc == SL_EAUTH) {
+            t->dead = 1;
+            t->dead_kind = sl_imd_kind_for_code(rc);
+            snprintf(t->dead_reason, sizeof(t->dead_reason), "%s", sl_imd_reason_for_code(rc));
+            snprintf(t->dead_msg, sizeof(t->dead_msg), "%s", msg);
+        }
+        goto done;
+    }
+    char delivered[72];
+    bool wrote = false;
+    if (rc == 0 && expected && strcmp(have, expected) == 0) {
+        snprintf(delivered, sizeof(delivered), "%s", have);
+    } else {
+        /* never write an image that could not be signed afterwards: the key first */
+        if (run->sign_key_name && load_sign_key(run) != 0)
+            goto done;
+        struct sl_ref src = {.registry = run->src.ref.registry,
+                             .repository = run->src.ref.repository,
+                             .tag = (char *)tag,
+                             .digest = (char *)digest};
+        struct sl_ref dst = {
+            .registry = t->ref.registry, .repository = t->ref.repository, .tag = (char *)tag};
+        struct sl_copy_opts opts = {.platforms = run->nplatforms ? run->platforms : NULL,
+                                    .n_platforms = run->nplatforms,
+                                    .immutable_tag = run->immutable};
+        struct sl_copy_result res;
+        memset(&res, 0, sizeof(res));
+        rc = run->r->reg.copy(run->r->reg.ctx, &res, run->src.reg, &src, t->reg, &dst, &opts, &err);
+        if (rc == SL_ECONFLICT) {
+            snprintf(msg, sizeof(msg),
+                     "%s (%s): tag %s already names %s; spec.immutableTags forbids moving it to "
+                     "%s (the target keeps its digest)",
+                     t->field, t->name, tag, have[0] ? have : "another digest", digest);
+            if (have[0])
+                json_object_set_new(tentry, "digest", json_string(have));
+            if (ptarget && json_object_get(ptarget, "syncedAt"))
+                json_object_set(tentry, "syncedAt", json_object_get(ptarget, "syncedAt"));
+            if (ptarget && json_object_get(ptarget, "signed"))
+                json_object_set(tentry, "signed", json_object_get(ptarget, "signed"));
+            tag_fail(run, img, C_SYNCED, "False", false, "ImmutableTagConflict", SL_RESULT_DONE,
+                     msg);
+            goto done;
+        }
+        if (rc != 0) {
+            const char *reason = rc == SL_ENOTFOUND ? "DigestNotFound" : sl_imd_reason_for_code(rc);
+            snprintf(msg, sizeof(msg), "copying %s@%s to %s (%s): %s", run->src.name, digest,
+                     t->field, image, err.msg);
+            if (pt_digest)
+                json_object_set_new(tentry, "digest", json_string(pt_digest));
+            tag_fail(run, img, C_SYNCED, "False", false, reason, sl_imd_kind_for_code(rc), msg);
+            goto done;
+        }
+        snprintf(delivered, sizeof(delivered), "%s", res.digest);
+        wrote = !res.already_in_sync;
+    }
+    json_object_set_new(tentry, "digest", json_string(delivered));
+    bool fresh = wrote || !pt_digest || strcmp(pt_digest, delivered) != 0;
+    if (fresh) {
+        json_object_set_new(tentry, "syncedAt", json_string(run->now));
+        run->changed = true;
+    } else if (ptarget && json_object_get(ptarget, "syncedAt")) {
+        json_object_set(tentry, "syncedAt", json_object_get(ptarget, "syncedAt"));
+    }
+    if (wrote) {
+        char line[600];
+        snprintf(line, sizeof(line), "%s@%s to %s", tag, delivered, image);
+        json_array_append_new(run->delivered, json_string(line));
+    }
+    sign_target(run, img, tentry, t, digest, delivered, fresh, ptarget);
+done:
+    json_array_append_new(json_object_get(img, "targets"), tentry);
+    free(image);
+}
+
+/* One tag: resolve -> verify -> scan -> copy to every target (-> sign). Returns -1 when an
+ * object-wide failure was recorded (stop), else 0. */
+static int process_tag(struct imd_run *run, const char *tag)
+{
+    const json_t *prev = prev_image(run, tag);
+    json_t *img = json_pack("{s:s}", "tag", tag);
+    json_array_append_new(run->images, img); /* borrowed from here on */
+    run->ntags++;
+    struct sl_err err = {0};
+    char digest[72] = "";
+    const char *ref = run->pinned_digest ? run->pinned_digest : tag;
+    int (*resolve)(void *, char[72], struct sl_registry *, const char *, const char *,
+                   struct sl_err *) = run->r->reg.resolve ? run->r->reg.resolve : run->r->reg.head;
+    int rc = resolve(run->r->reg.ctx, digest, run->src.reg, run->src.ref.repository, ref, &err);
+    if (rc == 0 && run->pinned_digest && strcmp(digest, run->pinned_digest) != 0) {
+        rc = sl_err_set(&err, SL_EDIGEST, SL_ERRC_REGISTRY, "registry answered %s for digest %s",
+                        digest, run->pinned_digest);
+    }
+    if (rc != 0) {
+        keep_prev_targets(img, prev);
+        if (rc == SL_ENOTFOUND) {
+            char msg[MSG_MAX];
+            if (run->pinned_digest)
+                snprintf(msg, sizeof(msg), "spec.source.digest: %s not found in %s",
+                         run->pinned_digest, run->src.name);
+            else
+                snprintf(msg, sizeof(msg), "source tag %s not found in %s", tag, run->src.name);
+            tag_fail(run, img, C_SYNCED, "False", false,
+                     run->pinned_digest ? "DigestNotFound" : "TagNotFound", SL_RESULT_WAITING, msg);
+            return 0;
+        }
+        /* the source itself fails (auth, unreachable, bad answers): every tag would say the
+         * same, so stop here */
+        global_fail(run, sl_imd_kind_for_code(rc), sl_imd_reason_for_code(rc),
+                    "spec.source.image: %s: %s", run->src.name, err.msg);
+        return -1;
+    }
+    json_object_set_new(img, "digest", json_string(digest));
+    json_object_set_new(img, "targets", json_array());
+
+    int g = gate_verify(run, img, prev, digest);
+    if (g < 0)
+        return -1;
+    if (g > 0)
+        return 0;
+    if (gate_scan(run, img, prev, digest) > 0)
+        return 0;
+    for (size_t i = 0; i < run->ntargets; i++) {
+        deliver_target(run, img, prev, tag, digest, &run->targets[i]);
+        if (run->global_fail)
+            return -1;
+    }
+    return 0;
+}
+
+static void record_event(struct imd_run *run, const char *type, const char *reason,
+                         const char *message)
+{
+    if (run->rt->record_event)
+        run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
+}
+
+/* Builds status from the run and writes it; events on transitions. The one place conditions are
+ * set. */
+static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_result *result,
+                  struct sl_err *err)
+{
+    const json_t *old_status = run->old_status;
+    json_t *old_ready = sl_condition_get(old_status, "Ready");
+    const char *old_ready_status = json_string_value(json_object_get(old_ready, "status"));
+    const char *old_reason = json_string_value(json_object_get(old_ready, "reason"));
+    json_t *status = json_is_object(old_status) ? json_deep_copy(old_status) : json_object();
+    long long gen = run->generation;
+    const char *ready_status, *ready_reason;
+    char ready_msg[MSG_MAX];
+
+    if (suspended) {
+        ready_status = "Unknown";
+        ready_reason = "Suspended";
+        snprintf(ready_msg, sizeof(ready_msg),
+                 "delivery is suspended (spec.suspend); the registries are not checked");
+        run->kind = SL_RESULT_DONE;
+        run->requeue_ms = 0;
+    } else if (run->global_fail) {
+        /* object-wide problem: keep what status says about the images; say why in Ready */
+        ready_status = run->g_status;
+        ready_reason = run->g_reason;
+        snprintf(ready_msg, sizeof(ready_msg), "%s", run->g_msg);
+    } else {
+        json_object_set_new(status, "images", json_incref(run->images));
+        bool verifying = run->verify_key_name != NULL, scanning = run->scan_policy != NULL;
+        bool signing = run->sign_key_name != NULL;
+        bool relevant[C_N] = {verifying, scanning, true, signing};
+        for (int c = 0; c < C_N; c++) {
+            const struct cond_agg *a = &run->conds[c];
+            if (!relevant[c]) {
+                sl_condition_remove(status, cond_names[c]);
+                continue;
+            }
+            if (a->failures) {
+                sl_condition_set(status, cond_names[c], a->status, a->reason, a->msg, gen, NULL);
+                continue;
+            }
+            char m[512];
+            const char *reason = "Succeeded";
+            switch (c) {
+            case C_VERIFIED:
+                reason = "Verified";
+                snprintf(m, sizeof(m), "%zu tag(s) carry a valid signature by SigningKey \"%s\"",
+                         run->verified_tags, run->verify_key_name);
+                break;
+            case C_SCANNED:
+                reason = "Passed";
+                snprintf(m, sizeof(m), "%zu tag(s) pass ScanPolicy \"%s\"", run->ntags,
+                         run->scan_policy);
+                break;
+            case C_SYNCED:
+                reason = "Synced";
+                snprintf(m, sizeof(m), "%zu tag(s) in sync in %zu target(s)", run->ntags,
+                         run->ntargets);
+                break;
+            default:
+                reason = "Signed";
+                snprintf(m, sizeof(m),
+                         "%zu tag(s) signed with SigningKey \"%s\" in %zu "
+                         "target(s)",
+                         run->ntags, run->sign_key_name, run->ntargets);
+                break;
+            }
+            sl_condition_set(status, cond_names[c], "True", reason, m, gen, NULL);
+        }
+        sl_imd_summaries(status, run->ntargets, scanning, signing);
+        if (run->first_reason) {
+            ready_status = "False";
+            ready_reason = run->first_reason;
+            snprintf(ready_msg, sizeof(ready_msg), "%s", run->ready_msg);
+        } else {
+            ready_status = "True";
+            ready_reason = "Delivered";
+            if (run->ntags == 0)
+                snprintf(ready_msg, sizeof(ready_msg),
+                         "no source tag matches spec.source.tagPattern");
+            else
+                snprintf(ready_msg, sizeof(ready_msg), "%zu tag(s) delivered to %zu target(s)",
+                         run->ntags, run->ntargets);
+        }
+        if (run->changed)
+            json_object_set_new(status, "lastSyncTime", json_string(run->now));
+        if (run->kind == SL_RESULT_DONE)
+            run->requeue_ms = run->interval_ms;
+        else if (run->kind == SL_RESULT_WAITING && run->requeue_ms > run->interval_ms)
+            run->requeue_ms = run->interval_ms;
+    }
+    if (!json_object_get(status, "deliveredTags"))
+        sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL,
+                         run->sign_key_name != NULL);
+    sl_condition_set(status, "Ready", ready_status, ready_reason, ready_msg, gen, NULL);
+    json_object_set_new(status, "observedGeneration", json_integer(gen));
+
+    int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_IMAGEDELIVERY, run->obj, status, err);
+    json_decref(status);
+    if (rc == SL_ENOTFOUND) {
+        result->kind = SL_RESULT_DONE;
+        result->requeue_after_ms = 0;
+        return 0;
+    }
+    if (rc != 0) {
+        sl_err_prefix(err, "writing status of ImageDelivery %s/%s", run->ns, run->name);
+        return rc;
+    }
+
+    /* events: deliveries, and Ready transitions */
+    size_t i;
+    json_t *d;
+    json_array_foreach(run->delivered, i, d)
+    {
+        char m[700];
+        snprintf(m, sizeof(m), "delivered %s", json_string_value(d));
+        record_event(run, "Normal", "Delivered", m);
+        sl_log_info(&run->req->log, "%s", m);
+    }
+    bool changed = !old_ready_status || strcmp(old_ready_status, ready_status) != 0 ||
+                   !old_reason || strcmp(old_reason, ready_reason) != 0;
+    if (changed) {
+        if (strcmp(ready_status, "True") == 0) {
+            record_event(run, "Normal", "Ready", ready_msg);
+        } else if (strcmp(ready_status, "False") == 0) {
+            record_event(run, "Warning", ready_reason, ready_msg);
+            sl_log_warn(&run->req->log, "%s: %s", ready_reason, ready_msg);
+        } else {
+            record_event(run, "Normal", ready_reason, ready_msg);
+        }
+    }
+    result->kind = run->kind;
+    result->requeue_after_ms = run->requeue_ms;
+    if (run->kind == SL_RESULT_TRANSIENT)
+        sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: %.400s", ready_reason, ready_msg);
+    return 0;
+}
+
+static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                     struct sl_reconcile_result *result, struct sl_err *err)
+{
+    struct imd_reconciler *r = self;
+    result->kind = SL_RESULT_DONE;
+    result->requeue_after_ms = 0;
+    if (!req->obj) {
+        index_update(r, req->ns, req->name, NULL);
+        return 0;
+    }
+    if (sl_kube_json_path(req->obj, "metadata.deletionTimestamp"))
+        return 0; /* going away; delivered images stay in the customer's registries */
+
+    struct imd_run run;
+    memset(&run, 0, sizeof(run));
+    run.r = r;
+    run.rt = rt;
+    run.req = req;
+    run.obj = req->obj;
+    run.old_status = json_object_get(req->obj, "status");
+    run.ns = req->ns;
+    run.name = req->name;
+    run.generation = sl_kube_obj_generation(req->obj);
+    json_t *og = json_object_get(run.old_status, "observedGeneration");
+    run.spec_changed = !json_is_integer(og) || json_integer_value(og) != run.generation;
+    run.kind = SL_RESULT_DONE;
+    run.images = json_array();
+    run.delivered = json_array();
+    sl_time_now_rfc3339(run.now, sizeof(run.now));
+    if (r->gate_override) {
+        run.gate = r->gate;
+        run.have_gate = r->gate.scan != NULL;
+    } else {
+        run.have_gate = sl_imagedelivery_get_scan_gate(&run.gate) != 0;
+    }
+    char **tags = NULL;
+    size_t ntags = 0;
+    bool suspended = json_is_true(sl_kube_json_path(req->obj, "spec.suspend"));
+
+    int rc = step_read_spec(&run);
+    if (rc == 0 && !suspended) {
+        rc = step_credentials(&run);
+        if (rc == 0) {
+            open_endpoint(&run, &run.src);
+            for (size_t i = 0; i < run.ntargets; i++)
+                open_endpoint(&run, &run.targets[i]);
+            rc = step_select_tags(&run, &tags, &ntags);
+        }
+        for (size_t i = 0; rc == 0 && i < ntags; i++)
+            rc = process_tag(&run, tags[i]);
+    }
+    /* the sign key's Secret is known only after loading it: index after the work */
+    index_update(r, run.ns, run.name, &run.refs);
+    if (suspended && !(rc != 0 && strcmp(run.g_reason ? run.g_reason : "", "InvalidSpec") == 0))
+        rc = finish(&run, true, result, err);
+    else
+        rc = finish(&run, false, result, err);
+
+    sl_imd_strv_free(tags, ntags);
+    endpoint_clear(&run, &run.src);
+    for (size_t i = 0; i < run.ntargets; i++) {
+        free((char *)run.targets[i].field);
+        endpoint_clear(&run, &run.targets[i]);
+    }
+    free(run.targets);
+    sl_key_free(run.verify_key);
+    sl_key_free(run.sign_key);
+    free(run.sign_secret_name);
+    json_decref(run.images);
+    json_decref(run.delivered);
+    return rc;
+}
+
+static void reconciler_free(void *self)
+{
+    struct imd_reconciler *r = self;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nrefs; i++) {
+        free(r->refs[i].ns);
+        free(r->refs[i].ref_name);
+        free(r->refs[i].imd);
+    }
+    free(r->refs);
+    secret_cache_drop_locked(r, NULL, NULL);
+    sl_imd_registry_cache_free(r->cache);
+    pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->secrets_lock);
+    free(r);
+}
+
+static const struct sl_kube_resource *const secondary_resources[] = {
+    &SL_RES_SECRET, &SL_RES_SIGNINGKEY, &SL_RES_SCANPOLICY, NULL};
+
+int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
+                                         const struct sl_imagedelivery_deps *deps,
+                                         struct sl_err *err)
+{
+    (void)err;
+    struct imd_reconciler *r = sl_xcalloc(1, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->secrets_lock, NULL);
+    if (deps && deps->registry) {
+        r->reg = *deps->registry;
+    } else {
+        r->cache = sl_imd_registry_cache_new(0, 0);
+        sl_imd_registry_ops_real(&r->reg, r->cache);
+    }
+    if (deps && deps->scan_gate) {
+        r->gate = *deps->scan_gate;
+        r->gate_override = true;
+    }
+    r->base = (struct sl_reconciler){
+        .kind = "ImageDelivery",
+        .resource = &SL_RES_IMAGEDELIVERY,
+        .self = r,
+        .reconcile = reconcile,
+        .secondary = secondary_resources,
+        .map_secondary = map_secondary,
+        .free = reconciler_free,
+    };
+    *out = &r->base;
+    return 0;
+}
+
+int sl_imagedelivery_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
+{
+    return sl_imagedelivery_reconciler_new_with(out, NULL, err);
+}
+
+void sl_imagedelivery_reconciler_free(struct sl_reconciler *r)
+{
+    if (r && r->free)
+        r->free(r->self);
+}

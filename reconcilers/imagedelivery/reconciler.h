@@ -1,0 +1,86 @@
+/* The ImageDelivery reconciler (DESIGN.md section 3): delivers the selected tags of a source
+ * repository to every target registry, by digest.
+ *
+ * Per tag, in this order: resolve the digest (manifest HEAD on the source) -> verify
+ * (spec.verify: a cosign signature by the SigningKey's public key on the source digest) -> scan
+ * (spec.scanPolicyRef, through the scan gate of gates.h) -> copy to every target (the copy engine
+ * writes the tag last; the source's cosign signatures are copied along) -> sign in every target
+ * (spec.sign: the SigningKey's private key, docker-reference = the target repository). A failed
+ * gate stops that tag before any target is written.
+ *
+ * Steady state: one manifest HEAD per tag on the source and one per tag and target; when every
+ * target names the digest status already records, nothing is copied, verified again or signed
+ * again, and status is not written (no timestamps change). Verification and signing run again
+ * when the source digest moves, when a target is found in sync for the first time, and after a
+ * spec change (metadata.generation != status.observedGeneration). Re-checked every
+ * spec.interval (default 10m).
+ *
+ * Status: images[] {tag, digest, verified, scan, message, targets[] {image, digest, signed,
+ * syncedAt}}, lastSyncTime (set when a pass delivered something), deliveredTags, scanSummary,
+ * signedSummary (printer columns), observedGeneration and conditions Verified (with
+ * spec.verify), Scanned (with spec.scanPolicyRef), Synced, Signed (with spec.sign), Ready.
+ * syncedAt changes only when a target was written or first found in sync.
+ *
+ * Ready reasons and what happens next:
+ *   Delivered (True)                      every selected tag is in every target
+ *   Suspended (Unknown)                   spec.suspend: no registry work at all; status keeps
+ *                                         its other fields; re-checked when the spec changes
+ *   InvalidSpec                           stalled until the spec changes (message names the
+ *                                         field: unparseable reference, tag selection, ...)
+ *   SecretNotFound, SigningKeyNotFound,   waiting: re-checked every 30 s and whenever the Secret
+ *   SigningKeyNotReady                    / SigningKey changes
+ *   InvalidSecret, InvalidSigningKey      stalled until the Secret / SigningKey or spec changes
+ *   TagNotFound, DigestNotFound           waiting (30 s): the vendor may push it later
+ *   AuthenticationFailed (401/403), RegistryUnavailable, DigestMismatch, RegistryError
+ *                                         transient: the queue's exponential backoff
+ *   ImmutableTagConflict                  the target keeps its digest; re-checked every interval
+ *   SignatureMissing, SignatureInvalid    the tag is not delivered; re-checked every interval
+ *   ScanFailed, ScannerUnavailable        the tag is not delivered; re-checked every interval
+ *   ScanPolicyNotReady                    waiting (30 s)
+ *   SigningFailed                         transient
+ * Secrets must be of type kubernetes.io/dockerconfigjson and live in the ImageDelivery's own
+ * namespace; their content never appears in messages, events or logs.
+ *
+ * Events on transitions: Normal Delivered (a tag written to a target), Warning <reason> when the
+ * Ready reason changes to a failure, Normal Ready when it becomes True again.
+ *
+ * Caches that keep the steady state cheap (all bounded, all thread-safe): registry clients per
+ * host + TLS settings + credentials hash (connections, auth scheme and tokens survive between
+ * reconciles; regops.h); a source tag's digest is shared for SL_IMD_RESOLVE_TTL_MS between the
+ * ImageDeliveries reading it; Secrets read in the last 5 s are shared, and dropped as soon as the
+ * Secret watch reports any event for them (before the reconciles that event enqueues run).
+ *
+ * Secondary watches: Secrets, SigningKeys and ScanPolicies. The reconciler remembers which
+ * objects each ImageDelivery referenced at its last reconcile (an in-memory index), so a change
+ * to one of them enqueues exactly the ImageDeliveries of that namespace that use it. */
+#ifndef SL_IMAGEDELIVERY_RECONCILER_H
+#define SL_IMAGEDELIVERY_RECONCILER_H
+
+#include "imagedelivery/gates.h"
+#include "imagedelivery/regops.h"
+#include "runtime/reconciler.h"
+#include "util/err.h"
+
+#define SL_IMAGEDELIVERY_DEFAULT_INTERVAL_MS (10 * 60 * 1000)
+#define SL_IMAGEDELIVERY_WAIT_MS             (30 * 1000)
+
+/* Dependencies that tests replace; NULL members mean the real ones. */
+struct sl_imagedelivery_deps {
+    const struct sl_imd_registry_ops *registry; /* copied; NULL = real client with a cache */
+    const struct sl_scan_gate *scan_gate;       /* copied; NULL = the process-wide gate */
+};
+
+/* Creates the ImageDelivery reconciler with the real registry client. *out is the caller's until
+ * handed to sl_manager_add; (*out)->free((*out)->self) frees everything, the struct
+ * sl_reconciler included. Returns 0. */
+int sl_imagedelivery_reconciler_new(struct sl_reconciler **out, struct sl_err *err);
+
+/* The same with deps (may be NULL). */
+int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
+                                         const struct sl_imagedelivery_deps *deps,
+                                         struct sl_err *err);
+
+/* Frees a reconciler made by the constructors above. NULL is a no-op. */
+void sl_imagedelivery_reconciler_free(struct sl_reconciler *r);
+
+#endif

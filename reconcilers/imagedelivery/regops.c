@@ -1,0 +1,332 @@
+/* Real registry operations for the ImageDelivery reconciler and the client cache (regops.h). */
+#include "imagedelivery/regops.h"
+
+#include "oci/manifest.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_CLIENTS 256
+#define DEFAULT_IDLE_MS     (30 * 60 * 1000)
+
+struct cache_entry {
+    char key[200]; /* host|insecure|sha256(creds)|sha256(ca): no secret in it */
+    struct sl_registry *reg;
+    int refs;
+    int64_t last_used_ms;
+};
+
+/* A recent source resolution (tag -> digest) through one client. */
+struct resolve_entry {
+    const struct sl_registry *reg;
+    char *repo;
+    char *reference;
+    char digest[72];
+    int64_t at_ms;
+};
+
+#define RESOLVE_MAX 4096
+
+struct sl_imd_registry_cache {
+    pthread_mutex_t lock; /* guards entries and resolved: reconciles run on several workers */
+    struct cache_entry *entries;
+    size_t n, cap, max;
+    int64_t idle_ms;
+    struct resolve_entry *resolved;
+    size_t nresolved;
+    int64_t resolve_ttl_ms;
+};
+
+static void resolve_entry_free(struct resolve_entry *e)
+{
+    free(e->repo);
+    free(e->reference);
+}
+
+/* Forgets the resolutions made through reg (about to be freed). Lock held. */
+static void forget_resolutions_locked(struct sl_imd_registry_cache *c,
+                                      const struct sl_registry *reg)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < c->nresolved; i++) {
+        if (c->resolved[i].reg == reg) {
+            resolve_entry_free(&c->resolved[i]);
+            continue;
+        }
+        c->resolved[w++] = c->resolved[i];
+    }
+    c->nresolved = w;
+}
+
+void sl_imd_registry_cache_set_resolve_ttl(struct sl_imd_registry_cache *c, int64_t ttl_ms)
+{
+    pthread_mutex_lock(&c->lock);
+    c->resolve_ttl_ms = ttl_ms > 0 ? ttl_ms : 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+struct sl_imd_registry_cache *sl_imd_registry_cache_new(size_t max_clients, int64_t idle_ms)
+{
+    struct sl_imd_registry_cache *c = sl_xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    c->max = max_clients ? max_clients : DEFAULT_MAX_CLIENTS;
+    c->idle_ms = idle_ms > 0 ? idle_ms : DEFAULT_IDLE_MS;
+    c->resolved = sl_xcalloc(RESOLVE_MAX, sizeof(*c->resolved));
+    c->resolve_ttl_ms = SL_IMD_RESOLVE_TTL_MS;
+    return c;
+}
+
+void sl_imd_registry_cache_free(struct sl_imd_registry_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        sl_registry_free(c->entries[i].reg);
+    free(c->entries);
+    for (size_t i = 0; i < c->nresolved; i++)
+        resolve_entry_free(&c->resolved[i]);
+    free(c->resolved);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+size_t sl_imd_registry_cache_size(struct sl_imd_registry_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->n;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+/* Hex SHA-256 of the concatenated strings (NUL-separated) into out[65]; "-" for all NULL. */
+static void hash_strings(char out[65], const char *a, const char *b, const char *d)
+{
+    if (!a && !b && !d) {
+        snprintf(out, 65, "-");
+        return;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char h[32];
+    unsigned int hl = 0;
+    const char *parts[3] = {a, b, d};
+    if (!md)
+        abort();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    for (int i = 0; i < 3; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        EVP_DigestUpdate(md, p, strlen(p) + 1);
+    }
+    EVP_DigestFinal_ex(md, h, &hl);
+    EVP_MD_CTX_free(md);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Drops idle or surplus clients nobody holds. Called with the lock held. */
+static void evict_locked(struct sl_imd_registry_cache *c, int64_t now)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        struct cache_entry *e = &c->entries[i];
+        if (e->refs == 0 && now - e->last_used_ms > c->idle_ms) {
+            forget_resolutions_locked(c, e->reg);
+            sl_registry_free(e->reg);
+            continue;
+        }
+        c->entries[w++] = *e;
+    }
+    c->n = w;
+    while (c->n >= c->max) {
+        size_t victim = c->n;
+        for (size_t i = 0; i < c->n; i++) {
+            if (c->entries[i].refs == 0 &&
+                (victim == c->n || c->entries[i].last_used_ms < c->entries[victim].last_used_ms))
+                victim = i;
+        }
+        if (victim == c->n)
+            return; /* every client is in use: grow past the cap rather than block */
+        forget_resolutions_locked(c, c->entries[victim].reg);
+        sl_registry_free(c->entries[victim].reg);
+        c->entries[victim] = c->entries[--c->n];
+    }
+}
+
+static struct sl_registry *cache_open(void *ctx, const char *host, const struct sl_creds *creds,
+                                      const struct sl_registry_opts *opts)
+{
+    struct sl_imd_registry_cache *c = ctx;
+    char ch[65], cah[65], key[sizeof(((struct cache_entry *)0)->key)];
+    hash_strings(ch, creds ? creds->username : NULL, creds ? creds->password : NULL,
+                 creds ? creds->identity_token : NULL);
+    hash_strings(cah, opts ? opts->ca_pem : NULL, NULL, NULL);
+    snprintf(key, sizeof(key), "%s|%d|%s|%s", host, opts ? opts->insecure : 0, ch, cah);
+    int64_t now = sl_mono_ms();
+    struct sl_registry *r = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->entries[i].key, key) == 0) {
+            c->entries[i].refs++;
+            c->entries[i].last_used_ms = now;
+            r = c->entries[i].reg;
+            break;
+        }
+    }
+    if (!r) {
+        evict_locked(c, now);
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 16;
+            c->entries = sl_xrealloc(c->entries, c->cap * sizeof(*c->entries));
+        }
+        r = sl_registry_new(host, creds, opts);
+        struct cache_entry *e = &c->entries[c->n++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->key, sizeof(e->key), "%s", key);
+        e->reg = r;
+        e->refs = 1;
+        e->last_used_ms = now;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+static void cache_release(void *ctx, struct sl_registry *r)
+{
+    struct sl_imd_registry_cache *c = ctx;
+    if (!r)
+        return;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->entries[i].reg == r) {
+            if (c->entries[i].refs > 0)
+                c->entries[i].refs--;
+            c->entries[i].last_used_ms = sl_mono_ms();
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int real_head(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
+                     const char *reference, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_registry_manifest_head(digest_out, NULL, r, repo, reference, err);
+}
+
+static int cache_resolve(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
+                         const char *reference, struct sl_err *err)
+{
+    struct sl_imd_registry_cache *c = ctx;
+    int64_t now = sl_mono_ms();
+    pthread_mutex_lock(&c->lock);
+    int64_t ttl = c->resolve_ttl_ms;
+    for (size_t i = 0; ttl > 0 && i < c->nresolved; i++) {
+        struct resolve_entry *e = &c->resolved[i];
+        if (e->reg == r && now - e->at_ms < ttl && strcmp(e->repo, repo) == 0 &&
+            strcmp(e->reference, reference) == 0) {
+            memcpy(digest_out, e->digest, 72);
+            pthread_mutex_unlock(&c->lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    /* not under the lock: other reconciles go on meanwhile (two may ask at once; harmless) */
+    char digest[72];
+    int rc = sl_registry_manifest_head(digest, NULL, r, repo, reference, err);
+    if (rc != 0)
+        return rc;
+    memcpy(digest_out, digest, 72);
+    if (ttl <= 0)
+        return 0;
+    now = sl_mono_ms();
+    pthread_mutex_lock(&c->lock);
+    /* drop expired entries; when still full, the oldest goes */
+    size_t w = 0, oldest = 0;
+    for (size_t i = 0; i < c->nresolved; i++) {
+        if (now - c->resolved[i].at_ms >= ttl ||
+            (c->resolved[i].reg == r && strcmp(c->resolved[i].repo, repo) == 0 &&
+             strcmp(c->resolved[i].reference, reference) == 0)) {
+            resolve_entry_free(&c->resolved[i]);
+            continue;
+        }
+        c->resolved[w++] = c->resolved[i];
+    }
+    c->nresolved = w;
+    if (c->nresolved == RESOLVE_MAX) {
+        for (size_t i = 1; i < c->nresolved; i++)
+            if (c->resolved[i].at_ms < c->resolved[oldest].at_ms)
+                oldest = i;
+        resolve_entry_free(&c->resolved[oldest]);
+        c->resolved[oldest] = c->resolved[--c->nresolved];
+    }
+    struct resolve_entry *e = &c->resolved[c->nresolved++];
+    e->reg = r;
+    e->repo = sl_xstrdup(repo);
+    e->reference = sl_xstrdup(reference);
+    memcpy(e->digest, digest, 72);
+    e->at_ms = now;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+static int real_tags(void *ctx, char ***tags_out, size_t *n_out, struct sl_registry *r,
+                     const char *repo, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_registry_tags_list(tags_out, n_out, r, repo, 0, err);
+}
+
+static int real_copy(void *ctx, struct sl_copy_result *out, struct sl_registry *src_reg,
+                     const struct sl_ref *src, struct sl_registry *dst_reg,
+                     const struct sl_ref *dst, const struct sl_copy_opts *opts, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_copy_image_refs(out, src_reg, src, dst_reg, dst, opts, err);
+}
+
+static int real_verify(void *ctx, struct sl_cosign_verify_result *out, struct sl_registry *r,
+                       const char *repo, const char *digest, const struct sl_key *const *keys,
+                       size_t nkeys, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_cosign_verify(out, r, repo, digest, keys, nkeys, err);
+}
+
+static int real_copy_signatures(void *ctx, size_t *copied, struct sl_registry *src,
+                                const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                                const char *digest, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_cosign_copy_signatures(copied, src, src_repo, dst, dst_repo, digest, err);
+}
+
+static int real_sign(void *ctx, struct sl_cosign_sign_result *out, struct sl_registry *r,
+                     const char *repo, const char *docker_reference, const char *digest,
+                     const struct sl_key *key, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_cosign_sign(out, r, repo, docker_reference, digest, key, err);
+}
+
+void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_registry_cache *c)
+{
+    *ops = (struct sl_imd_registry_ops){
+        .ctx = c,
+        .open = cache_open,
+        .release = cache_release,
+        .head = real_head,
+        .resolve = cache_resolve,
+        .tags = real_tags,
+        .copy = real_copy,
+        .verify = real_verify,
+        .copy_signatures = real_copy_signatures,
+        .sign = real_sign,
+    };
+}

@@ -1,0 +1,149 @@
+/* Unit tests of the pure helpers of the ImageDelivery reconciler (imagedelivery/delivery.h):
+ * tag selection by pattern, reason and result-kind mapping, printer-column summaries. */
+#include "check.h"
+#include "imagedelivery/delivery.h"
+#include "imagedelivery/regops.h"
+
+#include <jansson.h>
+
+static void test_select_tags_pattern(void)
+{
+    char *tags[] = {"1.4.0", "1.4.10", "1.5.0", "latest", "1.4.x", "1.4.2", "1.4.0", "v1.4.3"};
+    char **out = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "^1\\.4\\.[0-9]+$", &err), 0);
+    CHECK_INT_EQ(n, 3);
+    if (n == 3) {
+        CHECK_STR_EQ(out[0], "1.4.0"); /* sorted, duplicates dropped */
+        CHECK_STR_EQ(out[1], "1.4.10");
+        CHECK_STR_EQ(out[2], "1.4.2");
+    }
+    sl_imd_strv_free(out, n);
+
+    /* unanchored, like regexec: "1\.4" matches inside v1.4.3 too */
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "1\\.4\\.[0-9]+", &err), 0);
+    CHECK_INT_EQ(n, 4);
+    sl_imd_strv_free(out, n);
+
+    /* no match is an empty selection, not an error */
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "^2\\.", &err), 0);
+    CHECK_INT_EQ(n, 0);
+    sl_imd_strv_free(out, n);
+}
+
+static void test_select_tags_bad_pattern(void)
+{
+    char *tags[] = {"1.0"};
+    char **out = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 1, "^(1\\.", &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "invalid regular expression");
+    CHECK(out == NULL);
+    CHECK_INT_EQ(sl_imd_pattern_check("[a-", &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_imd_pattern_check("^[a-z]+$", &err), 0);
+}
+
+static void test_reason_and_kind(void)
+{
+    CHECK_STR_EQ(sl_imd_reason_for_code(SL_EAUTH), "AuthenticationFailed");
+    CHECK_STR_EQ(sl_imd_reason_for_code(SL_ERETRY), "RegistryUnavailable");
+    CHECK_STR_EQ(sl_imd_reason_for_code(SL_EDIGEST), "DigestMismatch");
+    CHECK_STR_EQ(sl_imd_reason_for_code(SL_ECONFLICT), "ImmutableTagConflict");
+    CHECK_STR_EQ(sl_imd_reason_for_code(SL_EFAIL), "RegistryError");
+    CHECK_INT_EQ(sl_imd_kind_for_code(SL_ERETRY), SL_RESULT_TRANSIENT);
+    CHECK_INT_EQ(sl_imd_kind_for_code(SL_EAUTH), SL_RESULT_TRANSIENT);
+    CHECK_INT_EQ(sl_imd_kind_for_code(SL_ENOTFOUND), SL_RESULT_WAITING);
+    CHECK_INT_EQ(sl_imd_kind_for_code(SL_ECONFLICT), SL_RESULT_DONE);
+    CHECK_INT_EQ(sl_imd_worse_kind(SL_RESULT_DONE, SL_RESULT_WAITING), SL_RESULT_WAITING);
+    CHECK_INT_EQ(sl_imd_worse_kind(SL_RESULT_TRANSIENT, SL_RESULT_WAITING), SL_RESULT_TRANSIENT);
+    CHECK_INT_EQ(sl_imd_worse_kind(SL_RESULT_STALLED, SL_RESULT_DONE), SL_RESULT_STALLED);
+}
+
+static json_t *image(const char *tag, const char *scan, int ntargets, int signed_targets,
+                     const char *message)
+{
+    json_t *img = json_pack("{s:s, s:s, s:[]}", "tag", tag, "digest", "sha256:aa", "targets");
+    for (int i = 0; i < ntargets; i++)
+        json_array_append_new(json_object_get(img, "targets"),
+                              json_pack("{s:s, s:s, s:b}", "image", "x", "digest", "sha256:aa",
+                                        "signed", i < signed_targets));
+    if (scan)
+        json_object_set_new(img, "scan", json_pack("{s:s}", "result", scan));
+    if (message)
+        json_object_set_new(img, "message", json_string(message));
+    return img;
+}
+
+static void test_summaries(void)
+{
+    json_t *status = json_object();
+    json_t *images = json_array();
+    json_array_append_new(images, image("1.0", "Passed", 2, 2, NULL));
+    json_array_append_new(images, image("1.1", "Passed", 2, 1, NULL));
+    json_array_append_new(images, image("1.2", "Failed", 0, 0, "blocked"));
+    json_array_append_new(images, image("1.3", NULL, 1, 1, NULL)); /* missing a target */
+    json_object_set_new(status, "images", images);
+
+    sl_imd_summaries(status, 2, true, true);
+    CHECK_INT_EQ(json_integer_value(json_object_get(status, "deliveredTags")), 2);
+    CHECK_STR_EQ(json_string_value(json_object_get(status, "scanSummary")), "Failed");
+    CHECK_STR_EQ(json_string_value(json_object_get(status, "signedSummary")), "1/2");
+
+    sl_imd_summaries(status, 2, false, false);
+    CHECK_STR_EQ(json_string_value(json_object_get(status, "scanSummary")), "-");
+    CHECK_STR_EQ(json_string_value(json_object_get(status, "signedSummary")), "-");
+
+    /* Error ranks between Passed and Failed */
+    json_array_remove(images, 2);
+    json_object_set_new(json_array_get(images, 0), "scan", json_pack("{s:s}", "result", "Error"));
+    sl_imd_summaries(status, 2, true, true);
+    CHECK_STR_EQ(json_string_value(json_object_get(status, "scanSummary")), "Error");
+    json_decref(status);
+
+    json_t *empty = json_object();
+    sl_imd_summaries(empty, 1, true, true);
+    CHECK_INT_EQ(json_integer_value(json_object_get(empty, "deliveredTags")), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(empty, "scanSummary")), "-");
+    CHECK_STR_EQ(json_string_value(json_object_get(empty, "signedSummary")), "0/0");
+    json_decref(empty);
+}
+
+/* The client cache hands out one client per host + TLS settings + credentials (no I/O). */
+static void test_registry_cache(void)
+{
+    struct sl_imd_registry_cache *c = sl_imd_registry_cache_new(2, 0);
+    struct sl_imd_registry_ops ops;
+    sl_imd_registry_ops_real(&ops, c);
+    struct sl_creds alice = {.username = "alice", .password = "pw1"};
+    struct sl_creds alice2 = {.username = "alice", .password = "pw2"};
+    struct sl_registry_opts insecure = {.insecure = 1};
+    struct sl_registry *a = ops.open(ops.ctx, "r.example:5000", &alice, &insecure);
+    struct sl_registry *b = ops.open(ops.ctx, "r.example:5000", &alice, &insecure);
+    CHECK(a == b);
+    struct sl_registry *d = ops.open(ops.ctx, "r.example:5000", &alice2, &insecure);
+    CHECK(d != a); /* new credentials: a new client, never the old auth state */
+    struct sl_registry *e = ops.open(ops.ctx, "r.example:5000", &alice, NULL);
+    CHECK(e != a);                                  /* other TLS settings */
+    CHECK_INT_EQ(sl_imd_registry_cache_size(c), 3); /* all held: the cap of 2 gives way */
+    ops.release(ops.ctx, a);
+    ops.release(ops.ctx, b);
+    ops.release(ops.ctx, d);
+    ops.release(ops.ctx, e);
+    struct sl_registry *f = ops.open(ops.ctx, "other.example", NULL, NULL);
+    CHECK(sl_imd_registry_cache_size(c) <= 2); /* unused clients evicted down to the cap */
+    CHECK_STR_EQ(sl_registry_host(f), "other.example");
+    ops.release(ops.ctx, f);
+    sl_imd_registry_cache_free(c);
+}
+
+int main(void)
+{
+    RUN(test_select_tags_pattern);
+    RUN(test_select_tags_bad_pattern);
+    RUN(test_reason_and_kind);
+    RUN(test_summaries);
+    RUN(test_registry_cache);
+    return CHECK_EXIT();
+}

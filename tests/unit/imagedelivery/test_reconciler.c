@@ -1,0 +1,1111 @@
+/* Unit tests of the ImageDelivery reconciler against the in-memory fake API server and an
+ * in-memory fake registry layer (struct sl_imd_registry_ops): no network. argv[1] is the
+ * directory of tests/data/keys. */
+#include "check.h"
+#include "fake_kube.h"
+#include "imagedelivery/gates.h"
+#include "imagedelivery/reconciler.h"
+#include "imagedelivery/regops.h"
+#include "oci/manifest.h"
+#include "runtime/conditions.h"
+#include "sign/keys.h"
+#include "util/mem.h"
+
+#include <openssl/evp.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *data_dir = "tests/data/keys";
+
+#define NS     "vendor-acme"
+#define SRC    "src.example:5000"
+#define DST1   "dst1.example:5000"
+#define DST2   "dst2.example:5000"
+#define D(x)   "sha256:" x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x
+#define DIG_A  D("aa")
+#define DIG_B  D("bb")
+#define DIG_C  D("cc")
+#define PASSWD "pa55-w0rd-n0t-in-status"
+
+/* ---- fake registry: state[host][repo] = {"tags": {tag: digest}, "sigs": {digest: fp}} ---- */
+
+struct fake_reg {
+    json_t *state;
+    json_t *fail;    /* {host: code}: every call on host fails */
+    json_t *calls;   /* {"head": n, "copy": n, ...} */
+    json_t *written; /* ["host/repo:tag=digest"] */
+};
+
+static void count(struct fake_reg *f, const char *op)
+{
+    json_int_t n = json_integer_value(json_object_get(f->calls, op));
+    json_object_set_new(f->calls, op, json_integer(n + 1));
+}
+
+static int ncalls(struct fake_reg *f, const char *op)
+{
+    return (int)json_integer_value(json_object_get(f->calls, op));
+}
+
+static json_t *repo_of(struct fake_reg *f, const char *host, const char *repo, int create)
+{
+    json_t *h = json_object_get(f->state, host);
+    if (!h && create) {
+        h = json_object();
+        json_object_set_new(f->state, host, h);
+    }
+    json_t *r = json_object_get(h, repo);
+    if (!r && create) {
+        r = json_pack("{s:{}, s:{}}", "tags", "sigs");
+        json_object_set_new(h, repo, r);
+    }
+    return r;
+}
+
+static void reg_set_tag(struct fake_reg *f, const char *host, const char *repo, const char *tag,
+                        const char *digest)
+{
+    json_object_set_new(json_object_get(repo_of(f, host, repo, 1), "tags"), tag,
+                        json_string(digest));
+}
+
+static const char *reg_tag(struct fake_reg *f, const char *host, const char *repo, const char *tag)
+{
+    return json_string_value(
+        json_object_get(json_object_get(repo_of(f, host, repo, 0), "tags"), tag));
+}
+
+static void reg_sign(struct fake_reg *f, const char *host, const char *repo, const char *digest,
+                     const char *fp)
+{
+    json_object_set_new(json_object_get(repo_of(f, host, repo, 1), "sigs"), digest,
+                        json_string(fp));
+}
+
+static const char *reg_sig(struct fake_reg *f, const char *host, const char *repo,
+                           const char *digest)
+{
+    return json_string_value(
+        json_object_get(json_object_get(repo_of(f, host, repo, 0), "sigs"), digest));
+}
+
+static int injected(struct fake_reg *f, struct sl_registry *r, struct sl_err *err)
+{
+    json_t *code = json_object_get(f->fail, sl_registry_host(r));
+    if (!code)
+        return 0;
+    int c = (int)json_integer_value(code);
+    return sl_err_set(err, c, SL_ERRC_REGISTRY, "%s: injected %s", sl_registry_host(r),
+                      c == SL_EAUTH ? "401 Unauthorized" : sl_err_code_name(c));
+}
+
+static struct sl_registry *f_open(void *ctx, const char *host, const struct sl_creds *creds,
+                                  const struct sl_registry_opts *opts)
+{
+    return sl_registry_new(host, creds, opts);
+}
+
+static void f_release(void *ctx, struct sl_registry *r)
+{
+    sl_registry_free(r);
+}
+
+static int f_head(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
+                  const char *reference, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "head");
+    int rc = injected(f, r, err);
+    if (rc)
+        return rc;
+    json_t *rp = repo_of(f, sl_registry_host(r), repo, 0);
+    const char *d = NULL;
+    if (strncmp(reference, "sha256:", 7) == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(rp, "tags"), k, v)
+        {
+            if (strcmp(json_string_value(v), reference) == 0)
+                d = reference;
+        }
+    } else {
+        d = json_string_value(json_object_get(json_object_get(rp, "tags"), reference));
+    }
+    if (!d)
+        return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_REGISTRY, "%s/%s:%s: manifest unknown",
+                          sl_registry_host(r), repo, reference);
+    snprintf(digest_out, 72, "%s", d);
+    return 0;
+}
+
+static int f_tags(void *ctx, char ***tags_out, size_t *n_out, struct sl_registry *r,
+                  const char *repo, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "tags");
+    int rc = injected(f, r, err);
+    if (rc)
+        return rc;
+    json_t *tags = json_object_get(repo_of(f, sl_registry_host(r), repo, 0), "tags");
+    if (!tags)
+        return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_REGISTRY, "repository name not known");
+    char **v = sl_xcalloc(json_object_size(tags) + 1, sizeof(*v));
+    size_t n = 0;
+    const char *k;
+    json_t *val;
+    json_object_foreach(tags, k, val)
+    {
+        v[n++] = sl_xstrdup(k);
+    }
+    *tags_out = v;
+    *n_out = n;
+    return 0;
+}
+
+static int f_copy(void *ctx, struct sl_copy_result *out, struct sl_registry *src_reg,
+                  const struct sl_ref *src, struct sl_registry *dst_reg, const struct sl_ref *dst,
+                  const struct sl_copy_opts *opts, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "copy");
+    int rc = injected(f, src_reg, err);
+    if (!rc)
+        rc = injected(f, dst_reg, err);
+    if (rc)
+        return rc;
+    char digest[72];
+    snprintf(digest, sizeof(digest), "%s", src->digest);
+    if (opts->n_platforms > 0) {
+        /* a filtered index has a digest of its own */
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s+%s", src->digest, opts->platforms[0]);
+        sl_digest_sha256(digest, buf, strlen(buf));
+    }
+    const char *have = reg_tag(f, sl_registry_host(dst_reg), dst->repository, dst->tag);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->source_digest, sizeof(out->source_digest), "%s", src->digest);
+    snprintf(out->digest, sizeof(out->digest), "%s", digest);
+    if (have && strcmp(have, digest) == 0) {
+        out->already_in_sync = 1;
+        return 0;
+    }
+    if (have && opts->immutable_tag)
+        return sl_err_set(err, SL_ECONFLICT, SL_ERRC_REGISTRY, "tag exists");
+    reg_set_tag(f, sl_registry_host(dst_reg), dst->repository, dst->tag, digest);
+    char line[400];
+    snprintf(line, sizeof(line), "%s/%s:%s=%s", sl_registry_host(dst_reg), dst->repository,
+             dst->tag, digest);
+    json_array_append_new(f->written, json_string(line));
+    return 0;
+}
+
+static int f_verify(void *ctx, struct sl_cosign_verify_result *out, struct sl_registry *r,
+                    const char *repo, const char *digest, const struct sl_key *const *keys,
+                    size_t nkeys, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "verify");
+    const char *fp = reg_sig(f, sl_registry_host(r), repo, digest);
+    if (!fp)
+        return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_REGISTRY, "no signatures");
+    char want[SL_KEY_FINGERPRINT_LEN];
+    sl_key_fingerprint(want, keys[0], err);
+    if (strcmp(want, fp) != 0)
+        return sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO, "1 signature(s), none by the key");
+    out->key_index = 0;
+    return 0;
+}
+
+static int f_copy_signatures(void *ctx, size_t *copied, struct sl_registry *src,
+                             const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                             const char *digest, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "copy_signatures");
+    const char *fp = reg_sig(f, sl_registry_host(src), src_repo, digest);
+    *copied = 0;
+    if (fp && !reg_sig(f, sl_registry_host(dst), dst_repo, digest)) {
+        reg_sign(f, sl_registry_host(dst), dst_repo, digest, fp);
+        *copied = 1;
+    }
+    return 0;
+}
+
+static int f_sign(void *ctx, struct sl_cosign_sign_result *out, struct sl_registry *r,
+                  const char *repo, const char *docker_reference, const char *digest,
+                  const struct sl_key *key, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "sign");
+    char fp[SL_KEY_FINGERPRINT_LEN];
+    sl_key_fingerprint(fp, key, err);
+    char k[200];
+    snprintf(k, sizeof(k), "%s#signed", digest);
+    memset(out, 0, sizeof(*out));
+    out->added = !reg_sig(f, sl_registry_host(r), repo, k);
+    reg_sign(f, sl_registry_host(r), repo, k, fp);
+    return 0;
+}
+
+/* ---- environment ---- */
+
+struct env {
+    struct sl_fake_kube *fk;
+    struct sl_runtime rt;
+    struct sl_reconciler *r;
+    struct fake_reg reg;
+    struct sl_imd_registry_ops ops;
+    json_t *events;
+    struct sl_reconcile_result res;
+    int rc;
+    struct sl_err err;
+};
+
+static void record_event(void *ctx, const json_t *obj, const char *type, const char *reason,
+                         const char *message)
+{
+    struct env *e = ctx;
+    json_array_append_new(e->events, json_pack("{s:s, s:s, s:s}", "type", type, "reason", reason,
+                                               "message", message));
+}
+
+static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
+{
+    memset(e, 0, sizeof(*e));
+    e->fk = sl_fake_kube_new();
+    sl_fake_kube_ops(e->fk, &e->rt.kube);
+    e->rt.controller_namespace = "sealift-system";
+    e->rt.record_event = record_event;
+    e->rt.event_ctx = e;
+    e->events = json_array();
+    e->reg.state = json_object();
+    e->reg.fail = json_object();
+    e->reg.calls = json_object();
+    e->reg.written = json_array();
+    e->ops = (struct sl_imd_registry_ops){.ctx = &e->reg,
+                                          .open = f_open,
+                                          .release = f_release,
+                                          .head = f_head,
+                                          .tags = f_tags,
+                                          .copy = f_copy,
+                                          .verify = f_verify,
+                                          .copy_signatures = f_copy_signatures,
+                                          .sign = f_sign};
+    static const struct sl_scan_gate no_gate = {0};
+    struct sl_imagedelivery_deps deps = {.registry = &e->ops, .scan_gate = gate ? gate : &no_gate};
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_imagedelivery_reconciler_new_with(&e->r, &deps, &err), 0);
+}
+
+static void env_init(struct env *e)
+{
+    env_init_gate(e, NULL);
+}
+
+static void env_free(struct env *e)
+{
+    sl_imagedelivery_reconciler_free(e->r);
+    sl_fake_kube_free(e->fk);
+    json_decref(e->events);
+    json_decref(e->reg.state);
+    json_decref(e->reg.fail);
+    json_decref(e->reg.calls);
+    json_decref(e->reg.written);
+}
+
+static char *b64(const char *s, size_t len)
+{
+    char *out = sl_xmalloc(4 * ((len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
+    return out;
+}
+
+static char *read_fixture(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", data_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open fixture %s\n", path);
+        exit(1);
+    }
+    char *buf = sl_xmalloc(1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void fixture_fingerprint(char out[SL_KEY_FINGERPRINT_LEN], const char *pub_fixture)
+{
+    char *pem = read_fixture(pub_fixture);
+    struct sl_key *k = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_key_load_public_pem(&k, pem, strlen(pem), &err), 0);
+    sl_key_fingerprint(out, k, &err);
+    sl_key_free(k);
+    free(pem);
+}
+
+/* A dockerconfigjson Secret with credentials for hosts (NULL-terminated). */
+static void put_pull_secret(struct env *e, const char *name, const char *type,
+                            const char *const *hosts)
+{
+    json_t *auths = json_object();
+    for (size_t i = 0; hosts[i]; i++)
+        json_object_set_new(auths, hosts[i],
+                            json_pack("{s:s, s:s}", "username", "robot", "password", PASSWD));
+    json_t *cfg = json_pack("{s:o}", "auths", auths);
+    char *text = json_dumps(cfg, JSON_COMPACT);
+    char *enc = b64(text, strlen(text));
+    json_t *secret = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
+                               "Secret", "metadata", "name", name, "namespace", NS, "type", type,
+                               "data", ".dockerconfigjson", enc);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, secret), 0);
+    json_decref(secret);
+    json_decref(cfg);
+    free(text);
+    free(enc);
+}
+
+static void put_secrets(struct env *e)
+{
+    static const char *const all[] = {SRC, DST1, DST2, NULL};
+    put_pull_secret(e, "pull", "kubernetes.io/dockerconfigjson", all);
+}
+
+/* A SigningKey whose status carries the public key of pub_fixture and whose Secret holds
+ * key_fixture (may be NULL). */
+static void put_signingkey(struct env *e, const char *name, const char *pub_fixture,
+                           const char *key_fixture)
+{
+    char *pub = read_fixture(pub_fixture);
+    char secret_name[128];
+    snprintf(secret_name, sizeof(secret_name), "%s-key", name);
+    json_t *sk = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion",
+                           "sealift.dev/v1alpha1", "kind", "SigningKey", "metadata", "name", name,
+                           "namespace", NS, "spec", "mode", "Generate", "secretRef", "name",
+                           secret_name, "status", "publicKey", pub);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SIGNINGKEY, sk), 0);
+    json_decref(sk);
+    if (key_fixture) {
+        char *key = read_fixture(key_fixture);
+        char *enc = b64(key, strlen(key));
+        json_t *secret =
+            json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+                      "metadata", "name", secret_name, "namespace", NS, "data", "cosign.key", enc);
+        CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, secret), 0);
+        json_decref(secret);
+        free(enc);
+        free(key);
+    }
+    free(pub);
+}
+
+/* An ImageDelivery "app" from src/acme/app with tags to dst1 and dst2 (mirror/app). */
+static json_t *basic_spec(void)
+{
+    return json_pack("{s:{s:s, s:[s, s], s:{s:{s:s}}, s:b}, s:[{s:s, s:{s:{s:s}}, s:b}, "
+                     "{s:s, s:{s:{s:s}}, s:b}], s:s}",
+                     "source", "image", SRC "/acme/app", "tags", "1.0", "1.1", "credentials",
+                     "secretRef", "name", "pull", "insecure", 1, "targets", "image",
+                     DST1 "/mirror/app", "credentials", "secretRef", "name", "pull", "insecure", 1,
+                     "image", DST2 "/mirror/app", "credentials", "secretRef", "name", "pull",
+                     "insecure", 1, "interval", "2m");
+}
+
+static void put_imd(struct env *e, json_t *spec)
+{
+    json_t *obj =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1alpha1", "kind",
+                  "ImageDelivery", "metadata", "name", "app", "namespace", NS, "spec", spec);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_IMAGEDELIVERY, obj), 0);
+    json_decref(obj);
+}
+
+/* Changes the spec as a user would (generation + 1). */
+static void edit_spec(struct env *e, const char *key, json_t *value)
+{
+    json_t *obj = json_deep_copy(sl_fake_kube_find(e->fk, &SL_RES_IMAGEDELIVERY, NS, "app"));
+    json_object_set_new(json_object_get(obj, "spec"), key, value);
+    json_t *meta = json_object_get(obj, "metadata");
+    json_object_set_new(meta, "generation",
+                        json_integer(json_integer_value(json_object_get(meta, "generation")) + 1));
+    sl_fake_kube_put(e->fk, &SL_RES_IMAGEDELIVERY, obj);
+    json_decref(obj);
+}
+
+static json_t *imd(struct env *e)
+{
+    return sl_fake_kube_find(e->fk, &SL_RES_IMAGEDELIVERY, NS, "app");
+}
+
+static void reconcile(struct env *e)
+{
+    json_t *obj = json_incref(imd(e));
+    struct sl_reconcile_request req = {.ns = NS, .name = "app", .reconcile_id = "t", .obj = obj};
+    memset(&e->err, 0, sizeof(e->err));
+    e->rc = e->r->reconcile(e->r->self, &e->rt, &req, &e->res, &e->err);
+    json_decref(obj);
+}
+
+static const char *cond_field(struct env *e, const char *type, const char *field)
+{
+    json_t *c = sl_condition_get(json_object_get(imd(e), "status"), type);
+    return json_string_value(json_object_get(c, field));
+}
+
+static const char *status_str(struct env *e, const char *path)
+{
+    return sl_kube_json_path_str(imd(e), path);
+}
+
+static json_int_t status_int(struct env *e, const char *path)
+{
+    return json_integer_value(sl_kube_json_path(imd(e), path));
+}
+
+static json_t *image_entry(struct env *e, size_t i)
+{
+    return json_array_get(sl_kube_json_path(imd(e), "status.images"), i);
+}
+
+static int count_events(struct env *e, const char *reason)
+{
+    int n = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(e->events, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "reason")), reason) == 0)
+            n++;
+    }
+    return n;
+}
+
+static void seed_source(struct env *e)
+{
+    reg_set_tag(&e->reg, SRC, "acme/app", "1.0", DIG_A);
+    reg_set_tag(&e->reg, SRC, "acme/app", "1.1", DIG_B);
+    reg_set_tag(&e->reg, SRC, "acme/app", "2.0", DIG_C);
+}
+
+/* ---- tests ---- */
+
+static void test_delivers_to_two_targets(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_INT_EQ(e.rc, 0);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE);
+    CHECK_INT_EQ(e.res.requeue_after_ms, 2 * 60 * 1000);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST2, "mirror/app", "1.0"), DIG_A);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.1"), DIG_B);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "2.0") == NULL);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 4);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
+    CHECK_STR_EQ(cond_field(&e, "Synced", "status"), "True");
+    CHECK(cond_field(&e, "Verified", "status") == NULL); /* only when relevant */
+    CHECK(cond_field(&e, "Signed", "status") == NULL);
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 2);
+    CHECK_STR_EQ(status_str(&e, "status.scanSummary"), "-");
+    CHECK_STR_EQ(status_str(&e, "status.signedSummary"), "-");
+    CHECK_INT_EQ(status_int(&e, "status.observedGeneration"), 1);
+    CHECK(status_str(&e, "status.lastSyncTime") != NULL);
+    json_t *img = image_entry(&e, 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(img, "tag")), "1.0");
+    CHECK_STR_EQ(json_string_value(json_object_get(img, "digest")), DIG_A);
+    json_t *t1 = json_array_get(json_object_get(img, "targets"), 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(t1, "image")), DST2 "/mirror/app:1.0");
+    CHECK_STR_EQ(json_string_value(json_object_get(t1, "digest")), DIG_A);
+    CHECK(json_string_value(json_object_get(t1, "syncedAt")) != NULL);
+    CHECK(json_object_get(t1, "signed") == NULL);
+    CHECK_INT_EQ(count_events(&e, "Delivered"), 4);
+    CHECK_INT_EQ(count_events(&e, "Ready"), 1);
+    /* no secret in status */
+    char *dump = json_dumps(imd(&e), 0);
+    CHECK(strstr(dump, PASSWD) == NULL);
+    free(dump);
+    env_free(&e);
+}
+
+static void test_steady_state_costs_heads_only(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    int writes = sl_fake_kube_writes(e.fk);
+    json_t *before = json_deep_copy(json_object_get(imd(&e), "status"));
+    json_object_clear(e.reg.calls);
+    int events = (int)json_array_size(e.events);
+    reconcile(&e);
+    CHECK_INT_EQ(e.rc, 0);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE);
+    /* 2 tags: one source HEAD each + one HEAD per target */
+    CHECK_INT_EQ(ncalls(&e.reg, "head"), 2 + 2 * 2);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy_signatures"), 0);
+    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes); /* no status write */
+    CHECK(json_equal(before, json_object_get(imd(&e), "status")));
+    CHECK_INT_EQ((int)json_array_size(e.events), events);
+    json_decref(before);
+    env_free(&e);
+}
+
+static void test_moved_tag_immutable_conflict(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    reg_set_tag(&e.reg, SRC, "acme/app", "1.0", DIG_C); /* the vendor moves 1.0 */
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE); /* re-checked at the interval */
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A); /* target keeps it */
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ImmutableTagConflict");
+    CHECK_STR_EQ(cond_field(&e, "Synced", "reason"), "ImmutableTagConflict");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.immutableTags");
+    json_t *img = image_entry(&e, 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(img, "digest")), DIG_C);
+    CHECK_STR_EQ(json_string_value(sl_kube_json_path(
+                     json_array_get(json_object_get(img, "targets"), 0), "digest")),
+                 DIG_A);
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 1);
+    CHECK_INT_EQ(count_events(&e, "ImmutableTagConflict"), 1);
+
+    /* with immutableTags false the tag moves */
+    edit_spec(&e, "immutableTags", json_false());
+    reconcile(&e);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_C);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST2, "mirror/app", "1.0"), DIG_C);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 2);
+    CHECK_INT_EQ(status_int(&e, "status.observedGeneration"), 2);
+    env_free(&e);
+}
+
+static void test_tag_pattern_and_digest_pinning(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    reg_set_tag(&e.reg, SRC, "acme/app", "latest", DIG_C);
+    json_t *spec = basic_spec();
+    json_object_del(json_object_get(spec, "source"), "tags");
+    json_object_set_new(json_object_get(spec, "source"), "tagPattern", json_string("^1\\.[0-9]+$"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 2);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "latest") == NULL);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "2.0") == NULL);
+    /* a new matching tag appears: delivered on the next pass */
+    reg_set_tag(&e.reg, SRC, "acme/app", "1.2", DIG_C);
+    reconcile(&e);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST2, "mirror/app", "1.2"), DIG_C);
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 3);
+    env_free(&e);
+
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    spec = basic_spec();
+    json_object_del(json_object_get(spec, "source"), "tags");
+    json_object_set_new(json_object_get(spec, "source"), "digest", json_string(DIG_B));
+    json_object_set_new(spec, "targetTag", json_string("pinned"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "pinned"), DIG_B);
+    CHECK_STR_EQ(json_string_value(json_object_get(image_entry(&e, 0), "tag")), "pinned");
+    CHECK_STR_EQ(json_string_value(json_object_get(image_entry(&e, 0), "digest")), DIG_B);
+    env_free(&e);
+}
+
+static void test_platforms_steady_state(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "platforms", json_pack("[s]", "linux/amd64"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    const char *delivered = reg_tag(&e.reg, DST1, "mirror/app", "1.0");
+    CHECK(delivered && strcmp(delivered, DIG_A) != 0); /* a filtered index */
+    json_t *t0 = json_array_get(json_object_get(image_entry(&e, 0), "targets"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(t0, "digest")), delivered);
+    CHECK_STR_EQ(json_string_value(json_object_get(image_entry(&e, 0), "digest")), DIG_A);
+    /* the recorded delivery is recognised: no copy on the next pass */
+    json_object_clear(e.reg.calls);
+    int writes = sl_fake_kube_writes(e.fk);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
+    env_free(&e);
+}
+
+static void test_invalid_spec(void)
+{
+    struct {
+        const char *what, *key, *value, *field;
+    } cases[] = {
+        {"unparseable", "image", "Not A Reference!!", "spec.source.image"},
+        {"tag in repo", "image", SRC "/acme/app:1.0", "spec.source.image"},
+        {"pattern", "tagPattern", "^(1\\.", "spec.source"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct env e;
+        env_init(&e);
+        put_secrets(&e);
+        json_t *spec = basic_spec();
+        json_object_set_new(json_object_get(spec, "source"), cases[i].key,
+                            json_string(cases[i].value));
+        put_imd(&e, spec);
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), cases[i].field);
+        CHECK_INT_EQ(ncalls(&e.reg, "head"), 0);
+        CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 0);
+        env_free(&e);
+    }
+    /* the tagPattern case also says both selectors are set; a lone bad pattern names it */
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    json_t *spec = basic_spec();
+    json_object_del(json_object_get(spec, "source"), "tags");
+    json_object_set_new(json_object_get(spec, "source"), "tagPattern", json_string("^(1\\."));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.source.tagPattern");
+    env_free(&e);
+    /* digest without targetTag */
+    env_init(&e);
+    put_secrets(&e);
+    spec = basic_spec();
+    json_object_del(json_object_get(spec, "source"), "tags");
+    json_object_set_new(json_object_get(spec, "source"), "digest", json_string(DIG_A));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targetTag");
+    env_free(&e);
+}
+
+static void test_secret_problems(void)
+{
+    struct env e;
+    env_init(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e); /* no Secret at all */
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_INT_EQ(e.res.requeue_after_ms, 30 * 1000);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SecretNotFound");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.source.credentials.secretRef.name");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "\"pull\"");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    env_free(&e);
+
+    env_init(&e);
+    seed_source(&e);
+    static const char *const all[] = {SRC, DST1, DST2, NULL};
+    put_pull_secret(&e, "pull", "Opaque", all);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "kubernetes.io/dockerconfigjson");
+    env_free(&e);
+
+    env_init(&e);
+    seed_source(&e);
+    static const char *const only_src[] = {SRC, NULL};
+    put_pull_secret(&e, "pull", "kubernetes.io/dockerconfigjson", only_src);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0]");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), DST1);
+    char *dump = json_dumps(imd(&e), 0);
+    CHECK(strstr(dump, PASSWD) == NULL);
+    free(dump);
+    env_free(&e);
+}
+
+static void test_registry_errors(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_object_set_new(e.reg.fail, SRC, json_integer(SL_EAUTH));
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_TRANSIENT);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "401");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.source.image");
+    CHECK_INT_EQ(ncalls(&e.reg, "head"), 1); /* stops at the first tag */
+    CHECK_INT_EQ(count_events(&e, "AuthenticationFailed"), 1);
+    env_free(&e);
+
+    /* a missing tag: the other one is delivered, Ready=False TagNotFound, waiting */
+    env_init(&e);
+    put_secrets(&e);
+    reg_set_tag(&e.reg, SRC, "acme/app", "1.1", DIG_B);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "TagNotFound");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "tag 1.0");
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.1"), DIG_B);
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 1);
+    env_free(&e);
+
+    /* an unreachable target: asked once, the other target still gets the tags */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_object_set_new(e.reg.fail, DST1, json_integer(SL_ERETRY));
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_TRANSIENT);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "RegistryUnavailable");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0]");
+    CHECK_STR_EQ(reg_tag(&e.reg, DST2, "mirror/app", "1.1"), DIG_B);
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 0);
+    env_free(&e);
+}
+
+static void test_verify_gate(void)
+{
+    char fp_vendor[SL_KEY_FINGERPRINT_LEN], fp_other[SL_KEY_FINGERPRINT_LEN];
+    fixture_fingerprint(fp_vendor, "ecdsa-p256.pub");
+    fixture_fingerprint(fp_other, "ed25519.pub");
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-build", "ecdsa-p256.pub", NULL);
+    reg_sign(&e.reg, SRC, "acme/app", DIG_A, fp_vendor); /* 1.0 signed by the vendor key */
+    reg_sign(&e.reg, SRC, "acme/app", DIG_B, fp_other);  /* 1.1 signed by another key */
+    json_t *spec = basic_spec();
+    json_array_append_new(json_object_get(json_object_get(spec, "source"), "tags"),
+                          json_string("2.0")); /* unsigned */
+    json_object_set_new(spec, "verify",
+                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-build"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "2.0") == NULL);
+    CHECK(reg_tag(&e.reg, DST2, "mirror/app", "2.0") == NULL);
+    /* the source signature was copied along */
+    CHECK_STR_EQ(reg_sig(&e.reg, DST1, "mirror/app", DIG_A), fp_vendor);
+    CHECK_STR_EQ(cond_field(&e, "Verified", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Verified", "reason"), "SignatureInvalid");
+    CHECK_CONTAINS(cond_field(&e, "Verified", "message"), "tag 1.1");
+    CHECK_CONTAINS(cond_field(&e, "Verified", "message"), "tag 2.0");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "carries no signature");
+    CHECK_STR_EQ(cond_field(&e, "Synced", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SignatureInvalid");
+    CHECK(json_is_true(json_object_get(image_entry(&e, 0), "verified")));
+    CHECK(json_is_false(json_object_get(image_entry(&e, 1), "verified")));
+    CHECK_CONTAINS(json_string_value(json_object_get(image_entry(&e, 2), "message")),
+                   "no signature");
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 1);
+    CHECK_INT_EQ(count_events(&e, "SignatureInvalid"), 1);
+
+    /* steady state: the verified digest is not verified again */
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "verify"), 2); /* only the two failing tags */
+    env_free(&e);
+
+    /* a SigningKey that does not exist yet: waiting */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    spec = basic_spec();
+    json_object_set_new(spec, "verify", json_pack("{s:{s:s}}", "signingKeyRef", "name", "missing"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SigningKeyNotFound");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.verify.signingKeyRef.name");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    env_free(&e);
+}
+
+static void test_sign_in_every_target(void)
+{
+    char fp_release[SL_KEY_FINGERPRINT_LEN];
+    fixture_fingerprint(fp_release, "ecdsa-p256.pub");
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "sign",
+                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
+    CHECK_INT_EQ(ncalls(&e.reg, "sign"), 4);
+    CHECK_STR_EQ(reg_sig(&e.reg, DST2, "mirror/app", DIG_B "#signed"), fp_release);
+    CHECK_STR_EQ(status_str(&e, "status.signedSummary"), "2/2");
+    json_t *t = json_array_get(json_object_get(image_entry(&e, 1), "targets"), 1);
+    CHECK(json_is_true(json_object_get(t, "signed")));
+    /* steady state: not signed again */
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "sign"), 0);
+    env_free(&e);
+
+    /* a VerifyOnly key cannot sign */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *sk = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
+                           "sealift.dev/v1alpha1", "kind", "SigningKey", "metadata", "name",
+                           "pub-only", "namespace", NS, "spec", "mode", "VerifyOnly");
+    sl_fake_kube_put(e.fk, &SL_RES_SIGNINGKEY, sk);
+    json_decref(sk);
+    spec = basic_spec();
+    json_object_set_new(spec, "sign", json_pack("{s:{s:s}}", "signingKeyRef", "name", "pub-only"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSigningKey");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.sign.signingKeyRef.name");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0); /* nothing delivered that could not be signed */
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.0") == NULL);
+    env_free(&e);
+}
+
+/* ---- scan gate ---- */
+
+struct gate_ctx {
+    int rc; /* what the gate answers */
+    int calls;
+};
+
+static int fake_scan(void *ctx, struct sl_runtime *rt, const char *ns, const char *policy_name,
+                     struct sl_registry *src, const char *repo, const char *digest,
+                     json_t **out_summary, struct sl_err *err)
+{
+    struct gate_ctx *g = ctx;
+    g->calls++;
+    if (g->rc == SL_SCAN_GATE_WAITING)
+        return sl_err_set(err, g->rc, SL_ERRC_INPUT, "ScanPolicy \"%s\" is not Ready", policy_name);
+    bool fail = g->rc == SL_SCAN_GATE_BLOCKED && strcmp(digest, DIG_B) == 0;
+    *out_summary =
+        json_pack("{s:s, s:i, s:i, s:i, s:i, s:i}", "result", fail ? "Failed" : "Passed",
+                  "critical", fail ? 1 : 0, "high", 2, "medium", 0, "low", 3, "unknown", 0);
+    if (fail)
+        return sl_err_set(err, SL_SCAN_GATE_BLOCKED, SL_ERRC_INPUT,
+                          "1 Critical finding: CVE-2024-0001 in openssl");
+    return 0;
+}
+
+static void test_scan_gate(void)
+{
+    /* no gate installed: blocked safely */
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "status"), "Unknown");
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScannerUnavailable");
+    CHECK_STR_EQ(cond_field(&e, "Synced", "status"), "False");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "scanning is not available");
+    CHECK_STR_EQ(status_str(&e, "status.scanSummary"), "Error");
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 0);
+    env_free(&e);
+
+    /* a gate that blocks 1.1 */
+    struct gate_ctx g = {.rc = SL_SCAN_GATE_BLOCKED};
+    struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanFailed");
+    CHECK_CONTAINS(cond_field(&e, "Scanned", "message"), "CVE-2024-0001");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ScanFailed");
+    CHECK_STR_EQ(status_str(&e, "status.scanSummary"), "Failed");
+    json_t *scan = json_object_get(image_entry(&e, 0), "scan");
+    CHECK_STR_EQ(json_string_value(json_object_get(scan, "result")), "Passed");
+    CHECK_INT_EQ(json_integer_value(json_object_get(scan, "high")), 2);
+    CHECK_STR_EQ(json_string_value(json_object_get(scan, "policy")), "default");
+    env_free(&e);
+
+    /* all pass */
+    g = (struct gate_ctx){.rc = 0};
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "status"), "True");
+    CHECK_STR_EQ(status_str(&e, "status.scanSummary"), "Passed");
+    env_free(&e);
+
+    /* policy not ready: waiting, nothing copied */
+    g = (struct gate_ctx){.rc = SL_SCAN_GATE_WAITING};
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanPolicyNotReady");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    env_free(&e);
+}
+
+static void test_suspend(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "suspend", json_true());
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE);
+    CHECK_INT_EQ(e.res.requeue_after_ms, 0);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "Unknown");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Suspended");
+    CHECK_INT_EQ(ncalls(&e.reg, "head"), 0);
+    env_free(&e);
+}
+
+static void collect(void *qctx, const char *ns, const char *name)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    json_array_append_new(qctx, json_string(key));
+}
+
+static void test_secondary_watches(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "verify", json_pack("{s:{s:s}}", "signingKeyRef", "name", "vk"));
+    put_imd(&e, spec);
+    reconcile(&e); /* waits for the SigningKey, but remembers what it references */
+    json_t *q = json_array();
+    json_t *pull = json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", NS);
+    json_t *other = json_pack("{s:{s:s, s:s}}", "metadata", "name", "other", "namespace", NS);
+    json_t *pull_elsewhere =
+        json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", "customer");
+    json_t *vk = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vk", "namespace", NS);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, pull, collect, q);
+    CHECK_INT_EQ(json_array_size(q), 1);
+    CHECK_STR_EQ(json_string_value(json_array_get(q, 0)), NS "/app");
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, other, collect, q);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, pull_elsewhere, collect, q);
+    CHECK_INT_EQ(json_array_size(q), 1);
+    e.r->map_secondary(e.r->self, &SL_RES_SIGNINGKEY, vk, collect, q);
+    CHECK_INT_EQ(json_array_size(q), 2);
+    /* deleted: forgotten */
+    struct sl_reconcile_request req = {.ns = NS, .name = "app", .reconcile_id = "t"};
+    e.r->reconcile(e.r->self, &e.rt, &req, &e.res, &e.err);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, pull, collect, q);
+    CHECK_INT_EQ(json_array_size(q), 2);
+    json_decref(q);
+    json_decref(pull);
+    json_decref(other);
+    json_decref(pull_elsewhere);
+    json_decref(vk);
+    env_free(&e);
+}
+
+/* A Secret read is shared between reconciles, and a watch event for it drops the copy. */
+static void test_secret_cache_follows_watch(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    /* the Secret turns into the wrong type: still the cached copy until its event arrives */
+    static const char *const all[] = {SRC, DST1, DST2, NULL};
+    put_pull_secret(&e, "pull", "Opaque", all);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    json_t *q = json_array();
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET,
+                       sl_fake_kube_find(e.fk, &SL_RES_SECRET, NS, "pull"), collect, q);
+    CHECK_INT_EQ(json_array_size(q), 1);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
+    json_decref(q);
+    env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        data_dir = argv[1];
+    RUN(test_delivers_to_two_targets);
+    RUN(test_steady_state_costs_heads_only);
+    RUN(test_moved_tag_immutable_conflict);
+    RUN(test_tag_pattern_and_digest_pinning);
+    RUN(test_platforms_steady_state);
+    RUN(test_invalid_spec);
+    RUN(test_secret_problems);
+    RUN(test_registry_errors);
+    RUN(test_verify_gate);
+    RUN(test_sign_in_every_target);
+    RUN(test_scan_gate);
+    RUN(test_suspend);
+    RUN(test_secondary_watches);
+    RUN(test_secret_cache_follows_watch);
+    return CHECK_EXIT();
+}

@@ -8,6 +8,7 @@
 #include "runtime/informer.h"
 #include "runtime/manager.h"
 #include "runtime/registry.h"
+#include "scan/policy.h"
 #include "signingkey/reconciler.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -38,7 +39,12 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
         new_gitsource,
         new_deploypolicy,
         sl_imagedelivery_reconciler_new,
+        sl_scanpolicy_reconciler_new,
     };
+    /* the built-in scanner answers the ImageDelivery scan gate (ScanPolicy store) */
+    struct sl_scan_gate gate;
+    sl_scanpolicy_gate(&gate);
+    sl_imagedelivery_set_scan_gate(&gate);
     size_t total = sizeof(constructors) / sizeof(constructors[0]);
     struct sl_reconciler **list = sl_xcalloc(total, sizeof(*list));
     size_t count = 0;

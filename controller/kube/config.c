@@ -2,6 +2,7 @@
 #include "kube/client.h"
 #include "kube/internal.h"
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -259,53 +260,16 @@ static char *resolve_path(const char *base_dir, const char *path)
     return sl_xasprintf("%s/%s", base_dir, path);
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
 /* Decodes standard (or URL-safe) base64, ignoring whitespace; padding optional. */
 static int base64_decode(char **out, const char *in)
 {
-    size_t n = strlen(in);
-    char *dst = sl_xmalloc(n / 4 * 3 + 4);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    bool pad = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == '=') {
-            pad = true;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || pad) {
-            sl_secure_free(dst, n / 4 * 3 + 4);
-            return SL_EINVAL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            dst[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    dst[o] = '\0';
-    *out = dst;
-    return 0;
+    unsigned char *dst = NULL;
+    size_t n = 0;
+    int rc = sl_base64_decode_opts(&dst, &n, in, strlen(in),
+                                   SL_BASE64_SPACE | SL_BASE64_URLSAFE | SL_BASE64_NOPAD);
+    if (rc == 0)
+        *out = (char *)dst;
+    return rc;
 }
 
 /* Takes a value either inline (base64 data field) or from a file field. *out stays NULL when

@@ -1,11 +1,11 @@
 #include "oci/auth.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,56 +43,22 @@ void sl_creds_free(struct sl_creds *c)
     memset(c, 0, sizeof(*c));
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/* Decodes standard or URL-safe base64, padding optional. NULL on bad input. */
+/* Decodes standard or URL-safe base64, padding optional; what follows the first '=' is
+ * ignored. NULL on bad input. */
 static char *b64_decode(const char *s, size_t *out_len)
 {
-    size_t n = strlen(s);
-    char *out = sl_xmalloc(n / 4 * 3 + 4);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '=')
-            break;
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0) {
-            sl_secure_free(out, n / 4 * 3 + 4);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
+    unsigned char *out = NULL;
+    if (sl_base64_decode_opts(&out, out_len, s, strcspn(s, "="),
+                              SL_BASE64_URLSAFE | SL_BASE64_NOPAD) != 0)
+        return NULL;
+    return (char *)out;
 }
 
 char *sl_auth_basic_value(const struct sl_creds *c)
 {
     char *plain =
         sl_xasprintf("%s:%s", c->username ? c->username : "", c->password ? c->password : "");
-    size_t n = strlen(plain);
-    char *enc = sl_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)plain, (int)n);
+    char *enc = sl_base64_encode(plain, strlen(plain));
     sl_secure_free_str(plain);
     return enc;
 }

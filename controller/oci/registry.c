@@ -172,6 +172,13 @@ struct resp {
     int too_big;
     char *content_type, *digest, *location, *link, *www_auth, *retry_after;
     int64_t content_length;
+    /* streaming GET (sl_registry_blob_stream): a 200 body goes to on_data, hashed into md */
+    int (*on_data)(void *ctx, const void *buf, size_t n);
+    void *on_data_ctx;
+    EVP_MD_CTX *md;
+    uint64_t streamed; /* bytes handed to on_data */
+    int cb_rc;         /* on_data's nonzero return, which aborted the transfer */
+    long hdr_status;   /* status of the response whose headers are being read */
 };
 
 static void resp_init(struct resp *rs, size_t max_body)
@@ -206,6 +213,7 @@ static void resp_reset(struct resp *rs)
     sl_buf_reset(&rs->body);
     rs->too_big = 0;
     rs->status = 0;
+    rs->hdr_status = 0;
 }
 
 static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
@@ -215,6 +223,8 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (redirect, 100) */
         resp_clear_headers(rs);
         sl_buf_reset(&rs->body);
+        const char *sp = memchr(p, ' ', n);
+        rs->hdr_status = sp && (size_t)(sp - p) + 4 <= n ? strtol(sp + 1, NULL, 10) : 0;
         return n;
     }
     const char *colon = memchr(p, ':', n);
@@ -259,6 +269,16 @@ static size_t body_cb(char *p, size_t sz, size_t nm, void *ud)
 {
     struct resp *rs = ud;
     size_t n = sz * nm;
+    if (rs->on_data && rs->hdr_status == 200) {
+        EVP_DigestUpdate(rs->md, p, n);
+        rs->streamed += n;
+        int crc = rs->on_data(rs->on_data_ctx, p, n);
+        if (crc != 0) {
+            rs->cb_rc = crc;
+            return 0;
+        }
+        return n;
+    }
     if (sl_buf_append(&rs->body, p, n) < 0) {
         rs->too_big = 1;
         return 0;
@@ -331,7 +351,10 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
-    if (rs->too_big) {
+    if (rs->cb_rc) {
+        rc = sl_err_set(err, rs->cb_rc < 0 ? rs->cb_rc : SL_EFAIL, SL_ERRC_REGISTRY,
+                        "%s %s: the reader stopped the transfer", q->method, q->url);
+    } else if (rs->too_big) {
         rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s %s: response larger than %zu bytes",
                         q->method, q->url, rs->body.max_bytes);
     } else if (cc != CURLE_OK) {
@@ -690,6 +713,8 @@ static int request(struct sl_registry *r, struct req *q, const char *path, const
         if (rc < 0)
             break;
         rc = perform_once(r, q, auth, rs, err);
+        if (rs->streamed > 0 || rs->cb_rc)
+            break; /* a streamed body cannot be taken back: the caller decides */
         if (rc == 0 && rs->status == 401 && !auth_retried) {
             auth_retried = 1;
             if (scope)
@@ -930,6 +955,52 @@ int sl_registry_blob_get(char **out, size_t *out_len, struct sl_registry *r, con
     }
     *out = sl_buf_steal(&rs.body, out_len);
 done:
+    free(path);
+    free(scope);
+    resp_free(&rs);
+    return rc;
+}
+
+int sl_registry_blob_stream(int64_t *bytes_out, struct sl_registry *r, const char *repo,
+                            const char *digest,
+                            int (*on_data)(void *ctx, const void *buf, size_t n), void *ctx,
+                            struct sl_err *err)
+{
+    struct resp rs;
+    resp_init(&rs, 0);
+    rs.on_data = on_data;
+    rs.on_data_ctx = ctx;
+    rs.md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(rs.md, EVP_sha256(), NULL);
+    char *path = sl_xasprintf("/v2/%s/blobs/%s", repo, digest);
+    char *scope = scope_pull(repo);
+    char what[512];
+    snprintf(what, sizeof(what), "blob %s/%s@%s", r->host, repo, digest);
+    struct req q = {.method = "GET", .follow = 1};
+    int rc = request(r, &q, path, scope, &rs, what, err);
+    if (bytes_out)
+        *bytes_out = (int64_t)rs.streamed;
+    if (rc < 0) {
+        if (rs.streamed > 0 && !rs.cb_rc)
+            sl_err_prefix(err, "%s: transfer broke after %llu bytes", what,
+                          (unsigned long long)rs.streamed);
+        goto done;
+    }
+    if (rs.status != 200) {
+        rc = status_error(&q, &rs, what, err);
+        goto done;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    EVP_DigestFinal_ex(rs.md, md, &mdlen);
+    char computed[72] = "sha256:";
+    for (unsigned i = 0; i < mdlen && i < 32; i++)
+        snprintf(computed + 7 + 2 * i, 3, "%02x", md[i]);
+    if (strcmp(computed, digest) != 0)
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_REGISTRY, "%s: content has digest %s", what,
+                        computed);
+done:
+    EVP_MD_CTX_free(rs.md);
     free(path);
     free(scope);
     resp_free(&rs);

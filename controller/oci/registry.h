@@ -79,6 +79,16 @@ int sl_registry_blob_head(int64_t *size_out, struct sl_registry *r, const char *
 int sl_registry_blob_get(char **out, size_t *out_len, struct sl_registry *r, const char *repo,
                          const char *digest, size_t max_bytes, struct sl_err *err);
 
+/* Streams blob digest through on_data (called with consecutive chunks of a 200 body; a nonzero
+ * return aborts the transfer and is returned). The sha256 is computed while streaming and
+ * checked at the end: SL_EDIGEST when it differs, so a reader must discard what it built
+ * unless this returns 0. Requests are retried only until the first byte was handed over.
+ * *bytes_out (may be NULL) gets the bytes streamed. */
+int sl_registry_blob_stream(int64_t *bytes_out, struct sl_registry *r, const char *repo,
+                            const char *digest,
+                            int (*on_data)(void *ctx, const void *buf, size_t n), void *ctx,
+                            struct sl_err *err);
+
 /* Tries a cross-repository mount (POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from>).
  * Sets *mounted to 1 when the registry mounted the blob (201), 0 when it started an upload
  * instead (202; that upload is cancelled). Returns 0 or an error. */

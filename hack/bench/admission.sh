@@ -7,21 +7,14 @@
 # env:   BUILD_DIR (default build-bench, release build), SEALIFT_BIN (skip the build)
 set -euo pipefail
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC_DIR/hack/bench/lib/common.sh"
 DURATION=${1:-10}
 CONNS=${2:-4}
-BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build-bench}
-if [ -n "${SEALIFT_BIN:-}" ]; then
-  SEALIFT=$SEALIFT_BIN
-else
-  [ -f "$BUILD_DIR/build.ninja" ] || meson setup "$BUILD_DIR" "$SRC_DIR" --buildtype=release >/dev/null
-  ninja -C "$BUILD_DIR" sealift >/dev/null
-  SEALIFT=$BUILD_DIR/sealift
-fi
+bench_sealift
 work=$(mktemp -d -t sealift-admission-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # a registry with one signed image
 rport=$(free_port)

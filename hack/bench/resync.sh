@@ -19,22 +19,13 @@
 set -eu
 
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC_DIR/hack/bench/lib/common.sh"
 COUNT=${1:-100}
-BUILD_DIR=${BUILD_DIR:-build-bench}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$SRC_DIR/$BUILD_DIR" ;; esac
 CONCURRENCY=${RESYNC_CONCURRENCY:-8}
 PY=/usr/bin/python3
 NS=bench
 
-if [ -n "${SEALIFT_BIN:-}" ]; then
-    SEALIFT=$SEALIFT_BIN
-else
-    if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-        meson setup "$BUILD_DIR" "$SRC_DIR" --buildtype=release >/dev/null
-    fi
-    ninja -C "$BUILD_DIR" sealift >/dev/null
-    SEALIFT="$BUILD_DIR/sealift"
-fi
+bench_sealift
 mkdir -p "$BUILD_DIR"
 
 WORK=$(mktemp -d "$BUILD_DIR/bench-resync.XXXXXX")
@@ -45,48 +36,6 @@ cleanup() {
     [ -n "${RESYNC_KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-
-free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-    i=0
-    until $PY -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; do
-        i=$((i + 1)); [ $i -lt 100 ] || { echo "nothing listens on port $1" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-
-# start_registry NAME USER PASS -> sets REG_PORT
-start_registry() {
-    name=$1
-    mkdir -p "$WORK/$name/data"
-    htpasswd -Bbn "$2" "$3" > "$WORK/$name/htpasswd"
-    REG_PORT=$(free_port)
-    cat > "$WORK/$name/config.yml" <<CFG
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/$name/data
-  redirect:
-    disable: true
-http:
-  addr: 127.0.0.1:$REG_PORT
-  secret: sealift-bench-$name
-auth:
-  htpasswd:
-    realm: $name
-    path: $WORK/$name/htpasswd
-CFG
-    docker-registry serve "$WORK/$name/config.yml" > "$WORK/$name.log" 2>&1 &
-    PIDS="$PIDS $!"
-    wait_port "$REG_PORT"
-}
 
 KUBECONFIG_FILE="$WORK/kubeconfig"
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" --cache-dir "$WORK/kubecache" "$@"; }

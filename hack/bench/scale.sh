@@ -7,15 +7,9 @@
 # env:   BUILD_DIR (default build-bench, release build), SEALIFT_BIN (skip the build)
 set -euo pipefail
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC_DIR/hack/bench/lib/common.sh"
 COUNT=${1:-10000}
-BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build-bench}
-if [ -n "${SEALIFT_BIN:-}" ]; then
-  SEALIFT=$SEALIFT_BIN
-else
-  [ -f "$BUILD_DIR/build.ninja" ] || meson setup "$BUILD_DIR" "$SRC_DIR" --buildtype=release >/dev/null
-  ninja -C "$BUILD_DIR" sealift >/dev/null
-  SEALIFT=$BUILD_DIR/sealift
-fi
+bench_sealift
 work=$(mktemp -d -t sealift-scale-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

@@ -14,23 +14,14 @@
 set -eu
 
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC_DIR/hack/bench/lib/common.sh"
 ROUNDS=${1:-5}
-BUILD_DIR=${BUILD_DIR:-build-bench}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$SRC_DIR/$BUILD_DIR" ;; esac
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PY=/usr/bin/python3
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "scan.sh: $TIME missing (Debian package 'time')" >&2; exit 2; }
 
-if [ -n "${SEALIFT_BIN:-}" ]; then
-    SEALIFT=$SEALIFT_BIN
-else
-    if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-        meson setup "$BUILD_DIR" "$SRC_DIR" --buildtype=release >/dev/null
-    fi
-    ninja -C "$BUILD_DIR" sealift >/dev/null
-    SEALIFT="$BUILD_DIR/sealift"
-fi
+bench_sealift
 mkdir -p "$BUILD_DIR/bench-cache"
 CACHE="$BUILD_DIR/bench-cache/debian-bookworm-minbase"
 

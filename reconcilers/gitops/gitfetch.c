@@ -1,4 +1,5 @@
 #include "gitops/gitfetch.h"
+#include "util/base64.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -141,19 +142,17 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
     return GIT_EAUTH;
 }
 
+/* Decodes len characters of standard base64 into out (cap bytes); returns the length, 0 on
+ * bad input. */
 static size_t b64_decode(unsigned char *out, size_t cap, const char *in, size_t len)
 {
-    if (len == 0 || len % 4 != 0 || (len / 4) * 3 > cap)
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    if (len == 0 || (len / 4) * 3 > cap || sl_base64_decode(&buf, &n, in, len) != 0)
         return 0;
-    int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-    if (n < 0)
-        return 0;
-    size_t pad = 0;
-    if (in[len - 1] == '=')
-        pad++;
-    if (len > 1 && in[len - 2] == '=')
-        pad++;
-    return (size_t)n - pad;
+    memcpy(out, buf, n);
+    free(buf);
+    return n;
 }
 
 /* Does a known_hosts host field ("a,b,[c]:2222" or hashed "|1|salt|hash") name host:port? */

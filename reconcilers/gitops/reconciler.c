@@ -2,13 +2,13 @@
 #include "apply.h"
 #include "gitops/manifests.h"
 #include "kube/client.h"
+#include "kube/secret.h"
 #include "runtime/conditions.h"
 #include "runtime/status.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,28 +56,13 @@ static const struct sl_kube_resource *resource_for_kind(const char *kind)
 /* Decoded value of data[key] of a Secret (caller frees securely), or NULL. */
 static char *secret_value(const json_t *secret, const char *key)
 {
-    const char *b64 = json_string_value(json_object_get(json_object_get(secret, "data"), key));
-    if (!b64) {
+    if (!json_is_string(json_object_get(json_object_get(secret, "data"), key))) {
         /* stringData only exists on write, but tolerate it from fakes and odd servers */
         const char *plain =
             json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
         return plain ? sl_xstrdup(plain) : NULL;
     }
-    size_t len = strlen(b64);
-    if (len % 4 != 0)
-        return NULL;
-    unsigned char *out = sl_xmalloc(len / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
-    if (n < 0) {
-        free(out);
-        return NULL;
-    }
-    if (len && b64[len - 1] == '=')
-        n--;
-    if (len > 1 && b64[len - 2] == '=')
-        n--;
-    out[n] = '\0';
-    return (char *)out;
+    return sl_kube_secret_string(secret, key);
 }
 
 static json_t *inventory_entry(const json_t *obj)

@@ -1,5 +1,6 @@
 #include "gitops/webhook.h"
 #include "kube/client.h"
+#include "kube/secret.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -42,26 +43,15 @@ bool sl_gitsource_webhook_authentic(const char *secret, const char *hub_signatur
     return false;
 }
 
+/* data.token of the webhook Secret, or NULL when absent, empty or not base64. */
 static char *secret_token(const json_t *secret)
 {
-    const char *b64 = json_string_value(json_object_get(json_object_get(secret, "data"), "token"));
-    if (!b64)
-        return NULL;
-    size_t len = strlen(b64);
-    if (len == 0 || len % 4)
-        return NULL;
-    unsigned char *out = sl_xmalloc(len / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
-    if (n < 0) {
-        free(out);
+    char *token = sl_kube_secret_string(secret, "token");
+    if (token && !*token) {
+        free(token);
         return NULL;
     }
-    if (b64[len - 1] == '=')
-        n--;
-    if (len > 1 && b64[len - 2] == '=')
-        n--;
-    out[n] = '\0';
-    return (char *)out;
+    return token;
 }
 
 static void reply(struct sl_http_response *resp, int status, const char *msg)

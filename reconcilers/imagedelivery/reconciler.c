@@ -8,15 +8,14 @@
 #include "imagedelivery/reconciler.h"
 
 #include "imagedelivery/delivery.h"
+#include "kube/secret.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
 #include "runtime/status.h"
+#include "util/base64.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -183,54 +182,24 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
 
 /* ---- small helpers ---- */
 
-/* Decodes standard base64 into a NUL-terminated buffer (caller frees with
+/* Decodes standard base64 (whitespace allowed) into a NUL-terminated buffer (caller frees with
  * sl_secure_free(out, *out_len + 1)). Returns 0, SL_EINVAL or SL_ETOOBIG. */
 static int base64_decode(char **out, size_t *out_len, const char *b64, size_t len)
 {
     if (len > SECRET_B64_MAX)
         return SL_ETOOBIG;
-    size_t cap = len / 4 * 3 + 4;
-    unsigned char *buf = sl_xmalloc(cap + 1);
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    int n1 = 0, n2 = 0;
-    int ok = ctx != NULL;
-    if (ok) {
-        EVP_DecodeInit(ctx);
-        ok = EVP_DecodeUpdate(ctx, buf, &n1, (const unsigned char *)b64, (int)len) >= 0 &&
-             EVP_DecodeFinal(ctx, buf + n1, &n2) == 1;
-    }
-    EVP_ENCODE_CTX_free(ctx);
-    if (!ok) {
-        sl_secure_free(buf, cap + 1);
-        return SL_EINVAL;
-    }
-    size_t n = (size_t)n1 + (size_t)n2;
-    buf[n] = '\0';
-    *out = (char *)buf;
-    *out_len = n;
-    return 0;
-}
-
-/* Wipes the base64 values of a Secret's data before the object is released. */
-static void secret_decref(json_t *secret)
-{
-    if (secret && secret->refcount == 1) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(secret, "data"), k, v)
-        {
-            if (json_is_string(v) && json_string_length(v) > 0)
-                OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
-        }
-    }
-    json_decref(secret);
+    unsigned char *buf = NULL;
+    int rc = sl_base64_decode_opts(&buf, out_len, b64, len, SL_BASE64_SPACE);
+    if (rc == 0)
+        *out = (char *)buf;
+    return rc;
 }
 
 static void secret_entry_free(struct secret_entry *e)
 {
     free(e->ns);
     free(e->name);
-    secret_decref(e->obj);
+    sl_kube_secret_decref(e->obj);
 }
 
 /* A new reference to the cached Secret ns/name when fresh, else NULL. */
@@ -665,7 +634,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
         ep->have_creds = true;
         sl_secure_free(text, len + 1);
         text = NULL;
-        secret_decref(secret);
+        sl_kube_secret_decref(secret);
         secret = NULL;
     }
     if (ep->ca_secret) {
@@ -680,7 +649,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
 done:
     if (text)
         sl_secure_free(text, len + 1);
-    secret_decref(secret);
+    sl_kube_secret_decref(secret);
     return rc;
 }
 
@@ -793,7 +762,7 @@ done:
     free(pem);
     json_decref(sk);
     json_decref(cm);
-    secret_decref(secret);
+    sl_kube_secret_decref(secret);
     if (rc != 0)
         run->verify_key_failed = true;
     return rc;
@@ -854,7 +823,7 @@ done:
     if (pem)
         sl_secure_free(pem, pem_len + 1);
     json_decref(sk);
-    secret_decref(secret);
+    sl_kube_secret_decref(secret);
     if (rc != 0)
         run->sign_key_failed = true;
     return rc;
@@ -946,6 +915,40 @@ static const json_t *prev_target(const json_t *prev, const char *image)
 
 /* Keeps the target entries prev had (they still describe the registries) when a gate stops a
  * tag. */
+/* Did an earlier pass deliver digest to some target? (A blocked tag's status entry carries its
+ * digest too, but no target with that digest.) */
+static bool delivered_before(const json_t *prev, const char *digest)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(prev, "targets"), i, t)
+    {
+        const char *d = json_string_value(json_object_get(t, "digest"));
+        if (d && strcmp(d, digest) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Tags whose every target carries a signature by the sign key. */
+static size_t signed_tags(const json_t *images)
+{
+    size_t n = 0, i, j;
+    json_t *img, *t;
+    json_array_foreach(images, i, img)
+    {
+        const json_t *targets = json_object_get(img, "targets");
+        bool all = json_array_size(targets) > 0;
+        json_array_foreach(targets, j, t)
+        {
+            if (!json_is_true(json_object_get(t, "signed")))
+                all = false;
+        }
+        n += all;
+    }
+    return n;
+}
+
 static void keep_prev_targets(json_t *img, const json_t *prev)
 {
     const json_t *targets = json_object_get(prev, "targets");
@@ -1030,8 +1033,7 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
     json_decref(summary);
     if (rc == SL_SCAN_GATE_PASSED)
         return 0;
-    const char *prev_digest = json_string_value(json_object_get(prev, "digest"));
-    bool was_delivered = prev_digest && strcmp(prev_digest, digest) == 0;
+    bool was_delivered = delivered_before(prev, digest);
     keep_prev_targets(img, prev);
     if (rc == SL_SCAN_GATE_BLOCKED) {
         snprintf(msg, sizeof(msg), "%s@%s fails ScanPolicy \"%s\": %s%s", run->src.name, digest,
@@ -1340,7 +1342,7 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
                 snprintf(m, sizeof(m),
                          "%zu tag(s) signed with SigningKey \"%s\" in %zu "
                          "target(s)",
-                         run->ntags, run->sign_key_name, run->ntargets);
+                         signed_tags(run->images), run->sign_key_name, run->ntargets);
                 break;
             }
             sl_condition_set(status, cond_names[c], "True", reason, m, gen, NULL);

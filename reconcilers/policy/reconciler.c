@@ -3,11 +3,11 @@
 #include "policy/render.h"
 #include "runtime/conditions.h"
 #include "runtime/status.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +69,7 @@ static char *ca_bundle(const char *cert_dir)
             sl_buf_free(&b);
             continue;
         }
-        char *out = sl_xmalloc(4 * ((b.len + 2) / 3) + 1);
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)b.data, (int)b.len);
+        char *out = sl_base64_encode(b.data, b.len);
         sl_buf_free(&b);
         return out;
     }

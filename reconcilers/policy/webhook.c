@@ -1,4 +1,5 @@
 #include "policy/webhook.h"
+#include "kube/secret.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
@@ -10,7 +11,6 @@
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -149,25 +149,6 @@ static bool insecure_host(const struct sl_admission_webhook *w, const char *host
     return false;
 }
 
-static char *b64_decode_str(const char *b64)
-{
-    size_t len = b64 ? strlen(b64) : 0;
-    if (len == 0 || len % 4)
-        return NULL;
-    unsigned char *out = sl_xmalloc(len / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
-    if (n < 0) {
-        free(out);
-        return NULL;
-    }
-    if (b64[len - 1] == '=')
-        n--;
-    if (b64[len - 2] == '=')
-        n--;
-    out[n] = '\0';
-    return (char *)out;
-}
-
 /* Credentials for registry from the object's imagePullSecrets (its own namespace only). */
 static int pull_creds(struct sl_creds *out, struct check *c, const char *registry)
 {
@@ -184,9 +165,8 @@ static int pull_creds(struct sl_creds *out, struct check *c, const char *registr
                 c->w->rt->kube.get(c->w->rt->kube.ctx, &secret, &SL_RES_SECRET, c->req->namespace,
                                    name, &err) != 0)
                 continue;
-            char *text = b64_decode_str(json_string_value(
-                json_object_get(json_object_get(secret, "data"), ".dockerconfigjson")));
-            if (text)
+            char *text = sl_kube_secret_string(secret, ".dockerconfigjson");
+            if (text && *text)
                 json_array_append_new(c->pull_configs, json_string(text));
             sl_secure_free_str(text);
             json_decref(secret);

@@ -1,9 +1,10 @@
-/* `sealift scan IMAGE|oci:DIR[:TAG] --db DIR [--format table|json|sarif] [--fail-on SEVERITY]
- *  [--ignore-unfixed] [--baseline[=RULES]] [--malware FILE.hsb] [--platform OS/ARCH]`
+/* `sealift scan IMAGE|oci:DIR[:TAG] --db DIR|IMAGE [--format table|json|sarif]
+ *  [--fail-on SEVERITY] [--ignore-unfixed] [--baseline[=RULES]] [--malware FILE.hsb]
+ *  [--platform OS/ARCH] [--creds USER:PASS] [--insecure]`
  *
  * Exit codes: 0 pass, 1 findings at or above --fail-on or an enforced baseline rule or malware
- * hit, 2 usage or input error. Registry images need the registry client (not in this build
- * yet); OCI layouts work. */
+ * hit, 2 usage or input error, 3 registry error. Registry images and advisory artifacts are
+ * streamed (regimage.h); credentials from --creds or docker config.json. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,12 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "oci/manifest.h"
 #include "scan/advisory.h"
 #include "scan/engine.h"
 #include "scan/malware.h"
 #include "scan/ocilayout.h"
+#include "scan/regimage.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "util/mem.h"
@@ -54,7 +57,11 @@ static void usage(void)
     fprintf(stderr, "usage: sealift scan IMAGE|oci:DIR[:TAG] --db DIR [--format table|json|sarif]\n"
                     "                    [--fail-on Critical|High|Medium|Low] [--ignore-unfixed]\n"
                     "                    [--baseline[=root-user,secret-env,setuid,private-key]]\n"
-                    "                    [--malware FILE.hsb] [--platform OS/ARCH[/VARIANT]]\n");
+                    "                    [--malware FILE.hsb] [--platform OS/ARCH[/VARIANT]]\n"
+                    "                    [--creds USER:PASS] [--insecure]\n"
+                    "--db takes a directory or file of advisories, or an advisory image made by\n"
+                    "`sealift db push`; --creds and --insecure apply to both registry images\n"
+                    "(without --creds, docker config.json is read per registry).\n");
 }
 
 static int read_file(char **out, size_t *len_out, const char *path, size_t max)
@@ -121,10 +128,20 @@ int sl_cmd_scan(int argc, char **argv)
         {"baseline", optional_argument, NULL, 'b'},
         {"malware", required_argument, NULL, 'm'},
         {"platform", required_argument, NULL, 'p'},
+        {"creds", required_argument, NULL, 'c'},
+        {"insecure", no_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_path = NULL, *malware_path = NULL, *platform = NULL, *fail_on = NULL;
+    const char *creds = NULL;
+    int insecure = 0;
+    struct sl_registry *reg = NULL, *db_reg = NULL;
+    struct sl_ref ref, db_ref;
+    struct sl_reg_image rimg;
+    memset(&ref, 0, sizeof(ref));
+    memset(&db_ref, 0, sizeof(db_ref));
+    memset(&rimg, 0, sizeof(rimg));
     enum sl_report_format fmt = SL_REPORT_TABLE;
     struct sl_scan_policy pol;
     memset(&pol, 0, sizeof(pol));
@@ -186,6 +203,12 @@ int sl_cmd_scan(int argc, char **argv)
         case 'p':
             platform = optarg;
             break;
+        case 'c':
+            creds = optarg;
+            break;
+        case 'i':
+            insecure = 1;
+            break;
         case 'h':
             usage();
             exit_code = SL_EXIT_OK;
@@ -207,29 +230,48 @@ int sl_cmd_scan(int argc, char **argv)
         usage();
         goto done;
     }
-    if (strncmp(image, "oci:", 4) != 0) {
-        sl_cli_errorf(CMD,
-                      "%s: pulling from registries is not available in this build yet; "
-                      "use oci:DIR[:TAG]",
-                      image);
-        goto done;
+    if (platform) {
+        struct sl_platform pl;
+        if (sl_platform_parse(&pl, platform, &err) != 0) {
+            sl_cli_errorf(CMD, "--platform must be OS/ARCH[/VARIANT], not \"%s\"", platform);
+            goto done;
+        }
     }
-    /* oci:DIR[:TAG]: the tag is what follows the last ':' unless DIR itself names a directory */
-    dir = sl_xstrdup(image + 4);
+    bool is_layout = strncmp(image, "oci:", 4) == 0;
     const char *tag = NULL;
     struct stat st;
-    char *colon = strrchr(dir, ':');
-    if (colon && !(stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) && !strchr(colon, '/')) {
-        *colon = '\0';
-        tag = colon + 1;
+    if (is_layout) {
+        /* oci:DIR[:TAG]: the tag follows the last ':' unless DIR itself names a directory */
+        dir = sl_xstrdup(image + 4);
+        char *colon = strrchr(dir, ':');
+        if (colon && !(stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) && !strchr(colon, '/')) {
+            *colon = '\0';
+            tag = colon + 1;
+        }
     }
 
-    /* advisories: a directory, or a single file */
+    /* advisories: a directory, a single file, or an advisory artifact image */
     if (stat(db_path, &st) != 0) {
-        sl_cli_errorf(CMD, "advisory database %s: not found", db_path);
-        goto done;
-    }
-    if (S_ISDIR(st.st_mode)) {
+        bool local = db_path[0] == '/' || db_path[0] == '.' ||
+                     (!strchr(db_path, '/') && !strchr(db_path, ':'));
+        if (local) {
+            sl_cli_errorf(CMD, "advisory database %s: not found", db_path);
+            goto done;
+        }
+        if (sl_reg_cli_connect(&db_reg, &db_ref, db_path, creds, insecure, &err) != 0) {
+            sl_cli_errorf(CMD, "advisory database %s: %s", db_path, err.msg);
+            goto done;
+        }
+        int rc = sl_advdb_load_image(
+            &db, db_reg, db_ref.repository,
+            db_ref.digest ? db_ref.digest : (db_ref.tag ? db_ref.tag : "latest"), &err);
+        if (rc != 0) {
+            sl_cli_errorf(CMD, "advisory database %s: %s", db_path, err.msg);
+            if (rc != SL_EINVAL && rc != SL_ENOTFOUND)
+                exit_code = SL_EXIT_REMOTE;
+            goto done;
+        }
+    } else if (S_ISDIR(st.st_mode)) {
         if (sl_advdb_load_dir(&db, db_path, &err) != 0) {
             sl_cli_errorf(CMD, "advisory database %s: %s", db_path, err.msg);
             goto done;
@@ -261,25 +303,50 @@ int sl_cmd_scan(int argc, char **argv)
         pol.malware_fails = true;
     }
 
-    if (sl_ocilayout_open(&img, dir, tag, platform, &err) != 0) {
-        sl_cli_errorf(CMD, "%s: %s", image, err.msg);
-        goto done;
-    }
     struct layout_src ls = {&img, NULL};
-    struct sl_image_source src = {
-        .nlayers = img.nlayers,
-        .config = img.config,
-        .config_len = img.config_len,
-        .open_layer = layout_open_layer,
-        .close_layer = layout_close_layer,
-        .layer_name = layout_layer_name,
-        .ctx = &ls,
-    };
-    if (sl_scan_image(&rep, &src, &db, malware_path ? &hsb : NULL, &pol, NULL, &err) != 0) {
+    struct sl_image_source src;
+    const char *manifest_digest = NULL;
+    if (is_layout) {
+        if (sl_ocilayout_open(&img, dir, tag, platform, &err) != 0) {
+            sl_cli_errorf(CMD, "%s: %s", image, err.msg);
+            goto done;
+        }
+        struct sl_image_source lsrc = {
+            .nlayers = img.nlayers,
+            .config = img.config,
+            .config_len = img.config_len,
+            .open_layer = layout_open_layer,
+            .close_layer = layout_close_layer,
+            .layer_name = layout_layer_name,
+            .ctx = &ls,
+        };
+        src = lsrc;
+        manifest_digest = img.manifest_digest;
+    } else {
+        if (sl_reg_cli_connect(&reg, &ref, image, creds, insecure, &err) != 0) {
+            sl_cli_errorf(CMD, "%s: %s", image, err.msg);
+            goto done;
+        }
+        int rc = sl_reg_image_open(&rimg, reg, ref.repository,
+                                   ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"),
+                                   platform, &err);
+        if (rc != 0) {
+            sl_cli_errorf(CMD, "%s: %s", image, err.msg);
+            if (rc != SL_EINVAL && rc != SL_ENOTFOUND && rc != SL_EUNSUPPORTED)
+                exit_code = SL_EXIT_REMOTE;
+            goto done;
+        }
+        sl_reg_image_source(&src, &rimg);
+        manifest_digest = rimg.manifest_digest;
+    }
+    int src_rc = sl_scan_image(&rep, &src, &db, malware_path ? &hsb : NULL, &pol, NULL, &err);
+    if (src_rc != 0) {
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
+        if (!is_layout && (src_rc == SL_ERETRY || src_rc == SL_EAUTH || src_rc == SL_EDIGEST))
+            exit_code = SL_EXIT_REMOTE;
         goto done;
     }
-    struct sl_report_meta meta = {image, img.manifest_digest, db.digest[0] ? db.digest : NULL,
+    struct sl_report_meta meta = {image, manifest_digest, db.digest[0] ? db.digest : NULL,
                                   db.records, fail_on};
     if (sl_report_write(stdout, &rep, fmt, &meta) != 0) {
         sl_cli_errorf(CMD, "writing the report failed");
@@ -289,6 +356,11 @@ int sl_cmd_scan(int argc, char **argv)
     exit_code = rep.passed ? SL_EXIT_OK : SL_EXIT_CHECK_FAILED;
 done:
     sl_scan_report_free(&rep);
+    sl_reg_image_free(&rimg);
+    sl_registry_free(reg);
+    sl_registry_free(db_reg);
+    sl_ref_free(&ref);
+    sl_ref_free(&db_ref);
     sl_oci_image_free(&img);
     sl_hsbdb_free(&hsb);
     sl_advdb_free(&db);

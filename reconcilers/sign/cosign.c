@@ -1,10 +1,10 @@
 #include "sign/cosign.h"
 #include "oci/manifest.h"
 #include "oci/ref.h"
+#include "util/base64.h"
 #include "util/mem.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,33 +37,6 @@ int sl_cosign_payload(char **out, size_t *out_len, const char *docker_reference,
     return 0;
 }
 
-static char *b64_encode(const unsigned char *data, size_t len)
-{
-    char *out = sl_xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
-
-static int b64_decode(unsigned char **out, size_t *out_len, const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len % 4 != 0 || len > 64 * 1024)
-        return SL_EINVAL;
-    unsigned char *buf = sl_xmalloc(len / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len);
-    if (n < 0) {
-        free(buf);
-        return SL_EINVAL;
-    }
-    if (s[len - 1] == '=')
-        n--;
-    if (s[len - 2] == '=')
-        n--;
-    *out = buf;
-    *out_len = (size_t)n;
-    return 0;
-}
-
 int sl_cosign_check(const char *payload, size_t payload_len, const char *signature_b64,
                     const char *digest, const struct sl_key *key, struct sl_err *err)
 {
@@ -84,7 +57,9 @@ int sl_cosign_check(const char *payload, size_t payload_len, const char *signatu
                         "signature payload is for digest %s, not %s", claimed, digest);
         goto done;
     }
-    if (!signature_b64 || b64_decode(&sig, &sig_len, signature_b64) != 0) {
+    size_t sig_b64_len = signature_b64 ? strlen(signature_b64) : 0;
+    if (sig_b64_len == 0 || sig_b64_len > 64 * 1024 ||
+        sl_base64_decode(&sig, &sig_len, signature_b64, sig_b64_len) != 0) {
         rc = sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "signature annotation is not base64");
         goto done;
     }
@@ -244,7 +219,7 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
     rc = sl_key_sign(&sig, &sig_len, key, payload, payload_len, err);
     if (rc)
         goto done;
-    sig_b64 = b64_encode(sig, sig_len);
+    sig_b64 = sl_base64_encode(sig, sig_len);
     char payload_digest[72];
     sl_digest_sha256(payload_digest, payload, payload_len);
     rc = ensure_blob(reg, repo, payload_digest, payload, payload_len, err);

@@ -6,14 +6,13 @@
  * in one place. */
 #include "signingkey/reconciler.h"
 
+#include "kube/secret.h"
 #include "runtime/conditions.h"
 #include "runtime/status.h"
 #include "sign/keys.h"
+#include "util/base64.h"
 #include "util/log.h"
 #include "util/mem.h"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -123,65 +122,17 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
 
 /* ---- small helpers ---- */
 
-/* Overwrites the string values of obj.data (a Secret's base64 values) before the object is
- * released, so private key material does not linger in freed heap memory. jansson owns the
- * buffers; writing zeros into them in place is safe and leaves valid (empty) C strings. */
-static void wipe_secret_data(json_t *secret)
-{
-    json_t *data = json_object_get(secret, "data");
-    const char *k;
-    json_t *v;
-    json_object_foreach(data, k, v)
-    {
-        if (json_is_string(v)) {
-            size_t n = json_string_length(v);
-            if (n > 0)
-                OPENSSL_cleanse((char *)json_string_value(v), n);
-        }
-    }
-}
-
-static void secret_decref(json_t *secret)
-{
-    if (secret != NULL && secret->refcount == 1)
-        wipe_secret_data(secret);
-    json_decref(secret);
-}
-
-/* Standard base64 (Kubernetes Secret data), no line breaks. Caller frees. */
-static char *base64_encode(const void *data, size_t len)
-{
-    char *out = sl_xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
-
-/* Decodes the base64 of a Secret value into a NUL-terminated buffer (wipe it with
- * sl_secure_free(out, *out_len + 1)). Returns 0 or SL_EINVAL / SL_ETOOBIG. */
+/* Decodes the base64 of a Secret value (whitespace allowed) into a NUL-terminated buffer (wipe it
+ * with sl_secure_free(out, *out_len + 1)). Returns 0 or SL_EINVAL / SL_ETOOBIG. */
 static int base64_decode(char **out, size_t *out_len, const char *b64, size_t len)
 {
     if (len > SECRET_VALUE_B64_MAX)
         return SL_ETOOBIG;
-    size_t cap = len / 4 * 3 + 4;
-    unsigned char *buf = sl_xmalloc(cap + 1);
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    int n1 = 0, n2 = 0;
-    int ok = ctx != NULL;
-    if (ok) {
-        EVP_DecodeInit(ctx);
-        ok = EVP_DecodeUpdate(ctx, buf, &n1, (const unsigned char *)b64, (int)len) >= 0 &&
-             EVP_DecodeFinal(ctx, buf + n1, &n2) == 1;
-    }
-    EVP_ENCODE_CTX_free(ctx);
-    if (!ok) {
-        sl_secure_free(buf, cap + 1);
-        return SL_EINVAL;
-    }
-    size_t n = (size_t)n1 + (size_t)n2;
-    buf[n] = '\0';
-    *out = (char *)buf;
-    *out_len = n;
-    return 0;
+    unsigned char *buf = NULL;
+    int rc = sl_base64_decode_opts(&buf, out_len, b64, len, SL_BASE64_SPACE);
+    if (rc == 0)
+        *out = (char *)buf;
+    return rc;
 }
 
 /* ---- one reconcile ---- */
@@ -380,8 +331,8 @@ static int create_key_secret(struct sk_run *run)
         rc = -1;
         goto done;
     }
-    priv_b64 = base64_encode(priv, priv_len);
-    pub_b64 = base64_encode(pub, strlen(pub));
+    priv_b64 = sl_base64_encode(priv, priv_len);
+    pub_b64 = sl_base64_encode(pub, strlen(pub));
     secret = new_key_secret(run, priv_b64, pub_b64);
     rc = run->rt->kube.create(run->rt->kube.ctx, &created, &SL_RES_SECRET, run->ns, secret, &err);
     if (rc == SL_EEXISTS)
@@ -397,8 +348,8 @@ static int create_key_secret(struct sk_run *run)
     run->generated = true;
     snprintf(run->source, sizeof(run->source), "Secret \"%s\"", run->secret_name);
 done:
-    secret_decref(created);
-    secret_decref(secret);
+    sl_kube_secret_decref(created);
+    sl_kube_secret_decref(secret);
     sl_secure_free_str(priv_b64);
     sl_secure_free_str(priv);
     free(pub_b64);
@@ -438,7 +389,7 @@ static int step_obtain_key_generate(struct sk_run *run)
                  " (sealift never replaces an existing Secret; delete it or point "
                  "spec.secretRef.name elsewhere)");
     }
-    secret_decref(secret);
+    sl_kube_secret_decref(secret);
     return rc;
 }
 
@@ -458,7 +409,7 @@ static int step_obtain_key_import(struct sk_run *run)
         return api_error(run, what, &err);
     }
     rc = load_private_from_secret(run, secret);
-    secret_decref(secret);
+    sl_kube_secret_decref(secret);
     return rc;
 }
 
@@ -498,7 +449,7 @@ static int step_obtain_key_verify_only(struct sk_run *run)
             rc = load_public_text(run, pem, pem_len, "spec.secretRef.name", what);
             sl_secure_free(pem, pem_len + 1);
         }
-        secret_decref(obj);
+        sl_kube_secret_decref(obj);
         return rc;
     }
     rc = run->rt->kube.get(run->rt->kube.ctx, &obj, &SL_RES_CONFIGMAP, run->ns, run->configmap_name,

@@ -293,7 +293,7 @@ class ScanCli(unittest.TestCase):
             (["oci:" + self.tmp + "/nope:t", "--db", db], "index.json"),
             ([image[:-2] + ":missing", "--db", db], "tag \"missing\""),
             ([image, "--db", os.path.join(DATA, "pkgdb")], "not an advisory document"),
-            (["registry.example/x:1", "--db", db], "oci:DIR"),
+            (["127.0.0.1:1/x:1", "--db", db, "--platform", "linux"], "--platform"),
         ]
         for args, msg in cases:
             with self.subTest(args=args):
@@ -302,6 +302,13 @@ class ScanCli(unittest.TestCase):
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertIn(msg, p.stderr)
                 self.assertEqual(p.stdout, "")
+        # registry images: an unreachable registry is a remote error (exit 3), no network
+        # needed (127.0.0.1:1 refuses connections)
+        p = subprocess.run([SEALIFT, "scan", "127.0.0.1:1/x:1", "--db", db], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("127.0.0.1:1", p.stderr)
+        self.assertIn("unreachable", p.stderr)
 
     def test_corrupt_and_bomb_layers(self):
         db = self.debian_db()

@@ -1,0 +1,262 @@
+"""Scanning end to end: `sealift db push` of the advisory test data into a registry, a ScanPolicy
+loading it (database.image with a dockerconfigjson Secret) and ImageDeliveries gated by it in
+`sealift controller` against the stand-in API. A failing image never reaches the customer's
+registry (checked with skopeo), a passing one does, and allowlisting the blocking finding lets
+the failing one through. Also `sealift scan` of registry images."""
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagedelivery"))
+import scanlib  # noqa: E402
+from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
+
+C = ":".join(CUSTOMER)
+V = ":".join(VENDOR)
+BAD_LIBC = "2.36-9+deb12u1"   # CVE-2099-0001 (Critical, fixed 2.36-9+deb12u4), both glibc DSAs
+GOOD_LIBC = "2.36-9+deb12u7"  # after every fix in the test data
+
+
+class ScanPolicyTest(ImdTestCase):
+    def setUp(self):
+        super().setUp()
+        adv = scanlib.advisory_dir(os.path.join(self.tmp, "advisories"))
+        self.db_image = f"{self.vendor.host}/security/advisories:v1"
+        self.db_digest, self.db_records = scanlib.db_push(adv, self.db_image, creds=V)
+        self.assertTrue(self.db_digest.startswith("sha256:"))
+        self.assertGreater(self.db_records, 3)
+        layout = scanlib.debian_layout(os.path.join(self.tmp, "deb-layout"),
+                                       {"bad": BAD_LIBC, "good": GOOD_LIBC})
+        for tag in ("bad", "good"):
+            scanlib.skopeo_push(layout, tag, f"{self.vendor.host}/acme/app:{tag}", V)
+
+    def scan_policy(self, allowlist="", rescan=""):
+        self.apply(
+            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            f"metadata: {{name: default, namespace: {NS}}}\n"
+            "spec:\n  database:\n"
+            f"    image: {self.db_image}\n    insecure: true\n"
+            "    credentials: {secretRef: {name: vendor-pull}}\n"
+            "  severityThreshold: High\n" + allowlist
+            + (f"  rescanInterval: {rescan}\n" if rescan else ""))
+
+    def get_policy(self):
+        return self.get("default", kind="scanpolicies")
+
+    def wait_policy_ready(self):
+        def ready(obj):
+            c = self.condition(obj, "Ready")
+            return (c and c["status"] == "True"
+                    and obj["status"].get("observedGeneration") == obj["metadata"]["generation"])
+        last = {}
+
+        def check():
+            last["obj"] = self.get_policy()
+            return ready(last["obj"])
+        import procs
+        try:
+            procs.wait_for(check, timeout=60, interval=0.2, what="ScanPolicy Ready")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{json.dumps(last.get('obj', {}).get('status'))}")
+        return last["obj"]
+
+    def scanned_delivery(self, name, tag):
+        self.delivery(name, f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/{name}", "customer-push")],
+                      extra_source=f"    tags: ['{tag}']\n",
+                      extra_spec="  scanPolicyRef: {name: default}\n", interval="2s")
+
+    def test_policy_ready_and_gate_blocks_then_allowlist(self):
+        self.scan_policy()
+        pol = self.wait_policy_ready()
+        st = pol["status"]
+        self.assertEqual(st["database"]["records"], self.db_records)
+        self.assertEqual(st["database"]["digest"], self.db_digest)
+        self.assertIn("loadedAt", st["database"])
+        out = self.kube.kubectl("get", "scanpol", "-n", NS).stdout.strip().splitlines()
+        self.assertEqual(out[0].split()[:4], ["NAME", "THRESHOLD", "RECORDS", "READY"])
+        self.assertEqual(out[1].split()[:4], ["default", "High", str(self.db_records), "True"])
+
+        # the failing image: blocked before any target is written
+        self.scanned_delivery("bad", "bad")
+        obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned")
+        scanned = self.condition(obj, "Scanned")
+        self.assertEqual(scanned["status"], "False")
+        self.assertIn("CVE-2099-0001 (Critical) in libc6 2.36-9+deb12u1, fixed in 2.36-9+deb12u4",
+                      scanned["message"])
+        img = obj["status"]["images"][0]
+        self.assertEqual(img["scan"]["result"], "Failed")
+        self.assertEqual(img["scan"]["critical"], 1)
+        self.assertEqual(img["scan"]["policy"], "default")
+        self.assertEqual(self.condition(obj, "Ready")["status"], "False")
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+
+        # the passing image is delivered
+        self.scanned_delivery("good", "good")
+        obj = self.wait_ready("good")
+        self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
+        src = self.digest_at(f"{self.vendor.host}/acme/app:good", V)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/good:good", C), src)
+
+        lines = self.kube.kubectl("get", "imd", "-n", NS).stdout.strip().splitlines()
+        header = lines[0].split()
+        col = header.index("SCAN")
+        rows = {line.split()[0]: line.split() for line in lines[1:]}
+        self.assertEqual(rows["bad"][col], "Failed")
+        self.assertEqual(rows["good"][col], "Passed")
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+
+        # an expired allowlist entry does not suppress: rescanned, still blocked
+        before = obj_bad = self.get("bad")["status"]["images"][0]["scan"]["scannedAt"]
+        time.sleep(1.1)  # scannedAt has one-second resolution
+        self.scan_policy("  allowlist:\n  - {id: CVE-2099-0001, until: '2020-01-01'}\n")
+        self.wait_policy_ready()
+        obj_bad = self.wait_for_status(
+            "bad", lambda o: o["status"]["images"][0].get("scan", {}).get("scannedAt") != before,
+            what="a rescan under the new policy")
+        self.assertEqual(obj_bad["status"]["images"][0]["scan"]["result"], "Failed")
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+        # allowlisting the blocking finding (until a future date) lets the image through
+        self.scan_policy("  allowlist:\n  - {id: CVE-2099-0001, until: '2099-01-01', "
+                         "reason: 'not reachable'}\n")
+        self.wait_policy_ready()
+        obj = self.wait_ready("bad", timeout=90)
+        self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
+        src = self.digest_at(f"{self.vendor.host}/acme/app:bad", V)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/bad:bad", C), src)
+
+    def test_every_platform_of_an_index_is_scanned(self):
+        # amd64 is clean, arm64 carries the vulnerable libc6: the whole index is blocked
+        layout = os.path.join(self.tmp, "multi-layout")
+        scanlib.debian_multiarch_layout(layout, GOOD_LIBC, BAD_LIBC)
+        scanlib.skopeo_push(layout, "multi", f"{self.vendor.host}/acme/app:multi", V,
+                            all_platforms=True)
+        self.scan_policy()
+        self.wait_policy_ready()
+        self.scanned_delivery("multi", "multi")
+        obj = self.wait_reason("multi", "ScanFailed", ctype="Scanned")
+        msg = self.condition(obj, "Scanned")["message"]
+        self.assertIn("linux/arm64: CVE-2099-0001 (Critical) in libc6 2.36-9+deb12u1", msg)
+        self.assertNotIn("linux/amd64", msg)
+        self.assertEqual(obj["status"]["images"][0]["scan"]["critical"], 1)
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/multi:multi", C))
+
+    def test_database_update_rescans_delivered_digests(self):
+        self.scan_policy(rescan="2s")
+        self.wait_policy_ready()
+        self.scanned_delivery("good", "good")
+        self.wait_ready("good")
+        src = self.digest_at(f"{self.vendor.host}/acme/app:good", V)
+        # a new advisory for zlib (every version before 1:1.3, Critical) under the same tag
+        adv = scanlib.advisory_dir(os.path.join(self.tmp, "advisories-2"))
+        with open(os.path.join(adv, "zlib.json"), "w") as f:
+            json.dump({"id": "CVE-2099-0200", "modified": "2026-01-01T00:00:00Z",
+                       "affected": [{"package": {"ecosystem": "Debian:12", "name": "zlib"},
+                                     "ranges": [{"type": "ECOSYSTEM", "events": [
+                                         {"introduced": "0"}, {"fixed": "1:1.3.dfsg-1"}]}],
+                                     "database_specific": {"severity": "Critical"}}]}, f)
+        digest2, records2 = scanlib.db_push(adv, self.db_image, creds=V)
+        self.assertNotEqual(digest2, self.db_digest)
+        import procs
+        procs.wait_for(lambda: self.get_policy()["status"].get("database", {}).get("digest")
+                       == digest2, timeout=60, interval=0.3, what="the new database loaded")
+        self.assertEqual(self.get_policy()["status"]["database"]["records"], records2)
+        obj = self.wait_reason("good", "ScanFailed", ctype="Scanned")
+        msg = self.condition(obj, "Scanned")["message"]
+        self.assertIn("CVE-2099-0200 (Critical) in zlib1g 1:1.2.13.dfsg-1, fixed in 1:1.3.dfsg-1",
+                      msg)
+        self.assertIn("already delivered", msg)
+        # a Warning event on the ImageDelivery, and the delivered image is left in place
+        def warned():
+            ev = json.loads(self.kube.kubectl("get", "events", "-n", NS, "-o", "json").stdout)
+            return any(e.get("type") == "Warning" and e["involvedObject"].get("name") == "good"
+                       and "CVE-2099-0200" in e.get("message", "") for e in ev["items"])
+        procs.wait_for(warned, timeout=30, interval=0.3, what="a Warning event on good")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/good:good", C), src)
+
+    def test_bad_database_keeps_last_good(self):
+        self.scan_policy()
+        self.wait_policy_ready()
+        # the tag now points at something that is not an advisory artifact
+        scanlib.skopeo_push(os.path.join(self.tmp, "deb-layout"), "good", self.db_image, V)
+        self.apply(
+            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            f"metadata: {{name: default, namespace: {NS}}}\n"
+            "spec:\n  database:\n"
+            f"    image: {self.db_image}\n    insecure: true\n"
+            "    credentials: {secretRef: {name: vendor-pull}}\n"
+            "  severityThreshold: Critical\n")
+
+        def stale(obj):
+            c = self.condition(obj, "Ready")
+            return c and c.get("reason") == "StaleDatabase"
+        import procs
+        procs.wait_for(lambda: stale(self.get_policy()), timeout=60, interval=0.2,
+                       what="Ready reason StaleDatabase")
+        pol = self.get_policy()
+        ready = self.condition(pol, "Ready")
+        self.assertEqual(ready["status"], "True")
+        self.assertIn("not an advisory artifact", ready["message"])
+        self.assertIn("keeping the last good database " + self.db_digest, ready["message"])
+        self.assertEqual(pol["status"]["database"]["digest"], self.db_digest)
+        self.assertEqual(pol["status"]["database"]["records"], self.db_records)
+        # the gate still scans with the last good database
+        self.scanned_delivery("bad", "bad")
+        obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned")
+        self.assertIn("CVE-2099-0001", self.condition(obj, "Scanned")["message"])
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+
+    def test_cli_scan_registry_images(self):
+        bad = scanlib.scan(f"{self.vendor.host}/acme/app:bad", self.db_image, creds=V,
+                           extra=["--fail-on", "High"])
+        self.assertEqual(bad.returncode, 1, bad.stderr)
+        rep = json.loads(bad.stdout)
+        ids = sorted(v["id"] for v in rep["vulnerabilities"] if v["package"] == "libc6")
+        self.assertEqual(ids, ["CVE-2023-4911", "CVE-2024-2961", "CVE-2099-0001"])
+        self.assertEqual(rep["database"]["digest"], self.db_digest)
+        good = scanlib.scan(f"{self.vendor.host}/acme/app:good", self.db_image, creds=V,
+                            extra=["--fail-on", "High"])
+        self.assertEqual(good.returncode, 0, good.stderr)
+        self.assertEqual([v["id"] for v in json.loads(good.stdout)["vulnerabilities"]
+                          if v["package"] == "libc6"], [])
+        # wrong credentials: a registry error, exit 3, saying so
+        r = scanlib.scan(f"{self.vendor.host}/acme/app:good", self.db_image, creds="vendor:nope")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("rejected the credentials", r.stderr)
+        # a missing tag: input error
+        r = scanlib.scan(f"{self.vendor.host}/acme/app:absent", self.db_image, creds=V)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        # the registry serves other bytes than the digest names (the clean image's layer under
+        # the vulnerable image's layer digest): no verdict, a digest error
+        layout = os.path.join(self.tmp, "deb-layout")
+        bad_layer, good_layer = (self.layer_digest(layout, t) for t in ("bad", "good"))
+        with open(self.blob_path(good_layer), "rb") as f:
+            good_bytes = f.read()
+        with open(self.blob_path(bad_layer), "wb") as f:
+            f.write(good_bytes)
+        r = scanlib.scan(f"{self.vendor.host}/acme/app:bad", self.db_image, creds=V,
+                         extra=["--fail-on", "High"])
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("content has digest", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def blob_path(self, digest):
+        hexd = digest.split(":", 1)[1]
+        return os.path.join(self.vendor.dir, "data", "docker", "registry", "v2", "blobs", "sha256",
+                            hexd[:2], hexd, "data")
+
+    @staticmethod
+    def layer_digest(layout, tag):
+        with open(os.path.join(layout, "index.json")) as f:
+            index = json.load(f)
+        for m in index["manifests"]:
+            if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
+                with open(os.path.join(layout, "blobs", "sha256", m["digest"][7:])) as f:
+                    return json.load(f)["layers"][0]["digest"]
+        raise AssertionError(f"no {tag} in {layout}")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,1097 @@
+/* The ScanPolicy reconciler and the ImageDelivery scan gate (see policy.h). */
+#include "scan/policy.h"
+
+#include "kube/secret.h"
+#include "oci/auth.h"
+#include "oci/manifest.h"
+#include "oci/ref.h"
+#include "oci/registry.h"
+#include "runtime/conditions.h"
+#include "runtime/registry.h"
+#include "runtime/status.h"
+#include "scan/advisory.h"
+#include "scan/engine.h"
+#include "scan/malware.h"
+#include "scan/regimage.h"
+#include "scan/scanner.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HSB_MAX        ((size_t)64 << 20)
+#define MSG_MAX        2048
+#define WORST_NAMED    3
+#define DEFAULT_RESCAN (24LL * 3600 * 1000)
+
+/* ---- the loaded database (refcounted, shared by the reconciler and the gate) ---- */
+
+struct scandb {
+    int refs; /* guarded by store_lock */
+    struct sl_advdb adv;
+    struct sl_hsbdb hsb;
+    bool have_adv, have_hsb;
+    char digest[72];   /* artifact manifest digest, or the directory content digest, or "" */
+    char source[1100]; /* what was loaded: image@digest or path, for the fingerprint */
+    char hsb_rv[128];  /* ConfigMap resourceVersion the hashes came from */
+    char loaded_at[40];
+};
+
+struct pol_entry {
+    char *ns, *name;
+    json_t *spec;    /* deep copy of the spec the database was loaded for (immutable) */
+    uint64_t serial; /* changes whenever spec or db change: part of the cache key */
+    struct scandb *db;
+    bool ready; /* the last reconcile said Ready=True */
+};
+
+struct cache_entry {
+    char *key; /* ns/name|serial|image digest */
+    json_t *summary;
+    int rc;
+    char msg[MSG_MAX];
+    int64_t at_ms, ttl_ms;
+    uint64_t used;
+};
+
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pol_entry *entries;
+static size_t nentries;
+static uint64_t next_serial = 1;
+static struct cache_entry cache[SL_SCAN_CACHE_MAX];
+static size_t ncache;
+static uint64_t cache_clock;
+
+static void scandb_unref_locked(struct scandb *db)
+{
+    if (!db || --db->refs > 0)
+        return;
+    sl_advdb_free(&db->adv);
+    sl_hsbdb_free(&db->hsb);
+    free(db);
+}
+
+static void scandb_unref(struct scandb *db)
+{
+    pthread_mutex_lock(&store_lock);
+    scandb_unref_locked(db);
+    pthread_mutex_unlock(&store_lock);
+}
+
+static struct pol_entry *find_locked(const char *ns, const char *name)
+{
+    for (size_t i = 0; i < nentries; i++)
+        if (strcmp(entries[i].ns, ns) == 0 && strcmp(entries[i].name, name) == 0)
+            return &entries[i];
+    return NULL;
+}
+
+/* Takes a reference to ns/name's database (NULL when none). */
+static struct scandb *store_get_db(const char *ns, const char *name)
+{
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, name);
+    struct scandb *db = e ? e->db : NULL;
+    if (db)
+        db->refs++;
+    pthread_mutex_unlock(&store_lock);
+    return db;
+}
+
+/* Installs db (reference taken over) and spec for ns/name; db NULL only updates the spec. */
+static void store_put(const char *ns, const char *name, const json_t *spec, struct scandb *db)
+{
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, name);
+    if (!e) {
+        entries = sl_xrealloc(entries, (nentries + 1) * sizeof(*entries));
+        e = &entries[nentries++];
+        memset(e, 0, sizeof(*e));
+        e->ns = sl_xstrdup(ns);
+        e->name = sl_xstrdup(name);
+    }
+    bool changed = db != NULL || !e->spec || !json_equal(e->spec, spec);
+    if (changed) {
+        json_decref(e->spec);
+        e->spec = json_deep_copy(spec);
+        e->serial = next_serial++;
+    }
+    if (db) {
+        scandb_unref_locked(e->db);
+        e->db = db;
+    }
+    e->ready = e->db != NULL;
+    pthread_mutex_unlock(&store_lock);
+}
+
+/* The policy is not Ready (bad spec, missing Secret): the gate waits. */
+static void store_unready(const char *ns, const char *name)
+{
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, name);
+    if (e)
+        e->ready = false;
+    pthread_mutex_unlock(&store_lock);
+}
+
+static void store_remove(const char *ns, const char *name)
+{
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, name);
+    if (e) {
+        scandb_unref_locked(e->db);
+        json_decref(e->spec);
+        free(e->ns);
+        free(e->name);
+        *e = entries[--nentries];
+    }
+    pthread_mutex_unlock(&store_lock);
+}
+
+void sl_scanpolicy_store_reset(void)
+{
+    pthread_mutex_lock(&store_lock);
+    for (size_t i = 0; i < nentries; i++) {
+        scandb_unref_locked(entries[i].db);
+        json_decref(entries[i].spec);
+        free(entries[i].ns);
+        free(entries[i].name);
+    }
+    free(entries);
+    entries = NULL;
+    nentries = 0;
+    for (size_t i = 0; i < ncache; i++) {
+        free(cache[i].key);
+        json_decref(cache[i].summary);
+    }
+    ncache = 0;
+    pthread_mutex_unlock(&store_lock);
+}
+
+/* ---- spec helpers shared by the reconciler and the gate ---- */
+
+static int64_t rescan_ms_of(const json_t *spec)
+{
+    int64_t ms = DEFAULT_RESCAN;
+    const char *s = json_string_value(json_object_get(spec, "rescanInterval"));
+    if (s && sl_duration_parse_ms(&ms, s) != 0)
+        ms = DEFAULT_RESCAN;
+    if (ms < 1000)
+        ms = 1000;
+    return ms;
+}
+
+/* Parses "2027-01-01" or an RFC 3339 time. */
+static int parse_until(time_t *out, const char *s)
+{
+    if (sl_time_parse_rfc3339(out, s) == 0)
+        return 0;
+    char buf[40];
+    snprintf(buf, sizeof(buf), "%.10sT00:00:00Z", s);
+    return strlen(s) == 10 && sl_time_parse_rfc3339(out, buf) == 0 ? 0 : -1;
+}
+
+struct parsed_policy {
+    struct sl_scan_policy pol;
+    struct sl_allow_entry *allow;
+    size_t nallow;
+};
+
+static void parsed_policy_free(struct parsed_policy *p)
+{
+    free(p->allow);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Fills p from spec (strings borrowed from spec). Returns 0 or SL_EINVAL with err naming the
+ * field. */
+static int policy_from_spec(struct parsed_policy *p, const json_t *spec, struct sl_err *err)
+{
+    memset(p, 0, sizeof(*p));
+    p->pol.now = time(NULL);
+    const char *thr = json_string_value(json_object_get(spec, "severityThreshold"));
+    if (!thr)
+        thr = "High";
+    if (strcmp(thr, "None") != 0) {
+        enum sl_severity sev;
+        if (sl_severity_parse(&sev, thr) != 0 || sev < SL_SEV_LOW)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.severityThreshold: Unsupported value: \"%.32s\": supported "
+                              "values: \"Critical\", \"High\", \"Medium\", \"Low\", \"None\"",
+                              thr);
+        p->pol.fail_on_enabled = true;
+        p->pol.fail_on = sev;
+    }
+    p->pol.ignore_unfixed = json_is_true(json_object_get(spec, "ignoreUnfixed"));
+    json_t *allow = json_object_get(spec, "allowlist");
+    size_t n = json_array_size(allow);
+    p->allow = sl_xcalloc(n ? n : 1, sizeof(*p->allow));
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_array_get(allow, i);
+        const char *id = json_string_value(json_object_get(a, "id"));
+        const char *until = json_string_value(json_object_get(a, "until"));
+        if (!id || !*id) {
+            parsed_policy_free(p);
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.allowlist[%zu].id: Required value", i);
+        }
+        struct sl_allow_entry *e = &p->allow[p->nallow++];
+        e->id = (char *)id;
+        e->reason = (char *)json_string_value(json_object_get(a, "reason"));
+        if (until && parse_until(&e->until, until) != 0) {
+            parsed_policy_free(p);
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.allowlist[%zu].until: Invalid value: \"%.40s\": want "
+                              "YYYY-MM-DD or an RFC 3339 time",
+                              i, until);
+        }
+    }
+    p->pol.allow = p->allow;
+    p->pol.nallow = p->nallow;
+    json_t *b = json_object_get(spec, "baseline");
+    p->pol.forbid_root_user = json_is_true(json_object_get(b, "forbidRootUser"));
+    p->pol.forbid_secrets_in_env = json_is_true(json_object_get(b, "forbidSecretsInEnv"));
+    p->pol.forbid_setuid = json_is_true(json_object_get(b, "forbidSetuid"));
+    p->pol.forbid_private_keys = json_is_true(json_object_get(b, "forbidPrivateKeys"));
+    return 0;
+}
+
+static bool host_insecure(const char *host)
+{
+    const struct sl_controller_config *cc = sl_controller_config_get();
+    for (size_t i = 0; i < cc->n_insecure_registries; i++)
+        if (strcmp(cc->insecure_registries[i], host) == 0)
+            return true;
+    return false;
+}
+
+/* ---- the reconciler ---- */
+
+/* Which ScanPolicy refers to which Secret / ConfigMap, so their changes enqueue it. */
+enum ref_kind { REF_SECRET, REF_CONFIGMAP };
+
+struct ref_entry {
+    enum ref_kind kind;
+    char *ns, *ref_name, *policy;
+};
+
+struct sp_reconciler {
+    struct sl_reconciler base; /* first: freed through base.free */
+    pthread_mutex_t lock;      /* guards refs */
+    struct ref_entry *refs;
+    size_t nrefs, cap;
+};
+
+static void ref_entry_free(struct ref_entry *e)
+{
+    free(e->ns);
+    free(e->ref_name);
+    free(e->policy);
+}
+
+/* Replaces the references of ScanPolicy ns/name (either name may be NULL). */
+static void index_update(struct sp_reconciler *r, const char *ns, const char *name,
+                         const char *secret, const char *configmap)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t w = 0;
+    for (size_t i = 0; i < r->nrefs; i++) {
+        struct ref_entry *e = &r->refs[i];
+        if (strcmp(e->ns, ns) == 0 && strcmp(e->policy, name) == 0) {
+            ref_entry_free(e);
+            continue;
+        }
+        r->refs[w++] = *e;
+    }
+    r->nrefs = w;
+    const char *names[2] = {secret, configmap};
+    for (int k = 0; k < 2; k++) {
+        if (!names[k])
+            continue;
+        if (r->nrefs == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 16;
+            r->refs = sl_xrealloc(r->refs, r->cap * sizeof(*r->refs));
+        }
+        r->refs[r->nrefs++] = (struct ref_entry){
+            .kind = k == 0 ? REF_SECRET : REF_CONFIGMAP,
+            .ns = sl_xstrdup(ns),
+            .ref_name = sl_xstrdup(names[k]),
+            .policy = sl_xstrdup(name),
+        };
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
+                          void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
+{
+    struct sp_reconciler *r = self;
+    const char *ns = sl_kube_obj_namespace(obj), *name = sl_kube_obj_name(obj);
+    if (!ns || !name)
+        return;
+    enum ref_kind kind = strcmp(res->kind, "ConfigMap") == 0 ? REF_CONFIGMAP : REF_SECRET;
+    char **hits = NULL;
+    size_t nhits = 0;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->nrefs; i++) {
+        const struct ref_entry *e = &r->refs[i];
+        if (e->kind == kind && strcmp(e->ns, ns) == 0 && strcmp(e->ref_name, name) == 0) {
+            hits = sl_xrealloc(hits, (nhits + 1) * sizeof(*hits));
+            hits[nhits++] = sl_xstrdup(e->policy);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < nhits; i++) { /* outside the lock: enqueue takes the queue's */
+        enqueue(qctx, ns, hits[i]);
+        free(hits[i]);
+    }
+    free(hits);
+}
+
+struct outcome {
+    enum sl_result_kind kind;
+    int64_t requeue_after_ms;
+    bool ready;
+    const char *reason;
+    char message[MSG_MAX];
+};
+
+struct sp_run {
+    struct sl_runtime *rt;
+    const struct sl_reconcile_request *req;
+    const json_t *obj, *spec;
+    const char *ns, *name;
+    const char *image, *path, *creds_secret, *cm_name, *cm_key;
+    bool insecure;
+    struct parsed_policy policy;
+    struct scandb *prev;   /* the last good database (reference), or NULL */
+    struct scandb *loaded; /* newly loaded this time (reference), or NULL */
+    char fresh_digest[72]; /* HEAD of the image */
+    json_t *cm;            /* the hashes ConfigMap */
+    int64_t recheck_ms;
+    struct outcome out;
+};
+
+static void set_outcome(struct sp_run *run, enum sl_result_kind kind, const char *reason,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void set_outcome(struct sp_run *run, enum sl_result_kind kind, const char *reason,
+                        const char *fmt, ...)
+{
+    run->out.kind = kind;
+    run->out.reason = reason;
+    run->out.ready = false;
+    run->out.requeue_after_ms = kind == SL_RESULT_WAITING ? SL_SCANPOLICY_RETRY_MS : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(run->out.message, sizeof(run->out.message), fmt, ap);
+    va_end(ap);
+}
+
+static int str_or_null(const char **out, const json_t *obj, const char *path)
+{
+    const char *s = sl_kube_json_path_str(obj, path);
+    *out = s && *s ? s : NULL;
+    return 0;
+}
+
+static int step_read_spec(struct sp_run *run)
+{
+    struct sl_err err = {0};
+    const json_t *spec = run->spec;
+    str_or_null(&run->image, spec, "database.image");
+    str_or_null(&run->path, spec, "database.path");
+    str_or_null(&run->creds_secret, spec, "database.credentials.secretRef.name");
+    str_or_null(&run->cm_name, spec, "malware.hashes.configMapRef.name");
+    str_or_null(&run->cm_key, spec, "malware.hashes.configMapRef.key");
+    run->insecure = json_is_true(sl_kube_json_path(spec, "database.insecure"));
+    if (run->image && run->path) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.database: Invalid value: give exactly one of image and path");
+        return -1;
+    }
+    if (sl_kube_json_path(spec, "scanner.harbor")) {
+        set_outcome(run, SL_RESULT_STALLED, "UnsupportedScanner",
+                    "spec.scanner.harbor: Unsupported value: this controller scans with the "
+                    "built-in scanner only");
+        return -1;
+    }
+    if (run->cm_name && !run->cm_key) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.malware.hashes.configMapRef.key: Required value");
+        return -1;
+    }
+    if (policy_from_spec(&run->policy, spec, &err) != 0) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s", err.msg);
+        return -1;
+    }
+    int64_t rescan = rescan_ms_of(spec);
+    run->recheck_ms = rescan < SL_SCANPOLICY_RECHECK_MS ? rescan : SL_SCANPOLICY_RECHECK_MS;
+    return 0;
+}
+
+/* Credentials for host from the dockerconfigjson Secret. Returns 0 (creds may stay anonymous)
+ * or -1 with the outcome set. */
+static int load_creds(struct sp_run *run, struct sl_creds *creds, const char *registry)
+{
+    if (!run->creds_secret)
+        return 0;
+    struct sl_err err = {0};
+    json_t *secret = NULL;
+    int rc = run->rt->kube.get(run->rt->kube.ctx, &secret, &SL_RES_SECRET, run->ns,
+                               run->creds_secret, &err);
+    if (rc == SL_ENOTFOUND) {
+        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound",
+                    "spec.database.credentials.secretRef.name: Secret \"%s\" not found",
+                    run->creds_secret);
+        return -1;
+    }
+    if (rc != 0) {
+        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "reading Secret \"%s\": %s",
+                    run->creds_secret, err.msg);
+        return -1;
+    }
+    unsigned char *text = NULL;
+    size_t len = 0;
+    if (sl_kube_secret_bytes(&text, &len, secret, ".dockerconfigjson") != 0) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
+                    "spec.database.credentials.secretRef.name: Secret \"%s\" has no valid "
+                    ".dockerconfigjson",
+                    run->creds_secret);
+        json_decref(secret);
+        return -1;
+    }
+    rc = sl_dockerconfig_lookup(creds, (const char *)text, len, registry, &err);
+    sl_secure_free(text, len + 1);
+    json_decref(secret);
+    if (rc == SL_ENOTFOUND)
+        return 0;
+    if (rc != 0) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
+                    "spec.database.credentials.secretRef.name: Secret \"%s\": %s",
+                    run->creds_secret, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the malware hashes ConfigMap; run->cm set. */
+static int step_read_configmap(struct sp_run *run)
+{
+    if (!run->cm_name)
+        return 0;
+    struct sl_err err = {0};
+    int rc = run->rt->kube.get(run->rt->kube.ctx, &run->cm, &SL_RES_CONFIGMAP, run->ns,
+                               run->cm_name, &err);
+    if (rc == SL_ENOTFOUND) {
+        set_outcome(run, SL_RESULT_WAITING, "ConfigMapNotFound",
+                    "spec.malware.hashes.configMapRef.name: ConfigMap \"%s\" not found",
+                    run->cm_name);
+        return -1;
+    }
+    if (rc != 0) {
+        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "reading ConfigMap \"%s\": %s",
+                    run->cm_name, err.msg);
+        return -1;
+    }
+    if (!json_is_string(json_object_get(json_object_get(run->cm, "data"), run->cm_key))) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidConfigMap",
+                    "spec.malware.hashes.configMapRef.key: ConfigMap \"%s\" has no key \"%s\"",
+                    run->cm_name, run->cm_key);
+        return -1;
+    }
+    return 0;
+}
+
+/* The load failed: record it, keeping the previous database when there is one. */
+static int load_failed(struct sp_run *run, enum sl_result_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int load_failed(struct sp_run *run, enum sl_result_kind kind, const char *fmt, ...)
+{
+    char msg[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (run->prev) {
+        set_outcome(run, kind == SL_RESULT_STALLED ? SL_RESULT_DONE : kind, "StaleDatabase",
+                    "%s; keeping the last good database %s (%zu records, loaded %s)", msg,
+                    run->prev->digest[0] ? run->prev->digest : run->prev->source,
+                    run->prev->adv.records, run->prev->loaded_at);
+        run->out.ready = true;
+        if (run->out.kind == SL_RESULT_DONE)
+            run->out.requeue_after_ms = run->recheck_ms;
+    } else {
+        set_outcome(run, kind, "DatabaseLoadFailed", "%s", msg);
+        if (kind == SL_RESULT_STALLED) {
+            /* a bad artifact may be replaced under the same tag: look again later */
+            run->out.kind = SL_RESULT_DONE;
+            run->out.requeue_after_ms = run->recheck_ms;
+        }
+    }
+    return -1;
+}
+
+static enum sl_result_kind kind_for(int rc)
+{
+    return rc == SL_ERETRY || rc == SL_EFAIL ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED;
+}
+
+/* Loads the database when the source, its digest or the hashes changed. */
+static int step_load(struct sp_run *run)
+{
+    struct sl_err err = {0};
+    struct sl_ref ref;
+    struct sl_creds creds;
+    struct sl_registry *reg = NULL;
+    memset(&ref, 0, sizeof(ref));
+    memset(&creds, 0, sizeof(creds));
+    char source[1100] = "";
+    const char *hsb_rv = run->cm ? sl_kube_obj_resource_version(run->cm) : NULL;
+    int rc = 0;
+    struct scandb *db = NULL;
+
+    if (run->image) {
+        rc = sl_ref_parse(&ref, run->image, &err);
+        if (rc != 0) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "spec.database.image: %s", err.msg);
+            goto done;
+        }
+        if ((rc = load_creds(run, &creds, ref.registry)) != 0)
+            goto done;
+        const char *host = sl_ref_api_host(&ref);
+        struct sl_registry_opts o = {.insecure = run->insecure || host_insecure(host)};
+        reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
+        const char *reference = ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest");
+        rc = sl_registry_manifest_head(run->fresh_digest, NULL, reg, ref.repository, reference,
+                                       &err);
+        if (rc != 0) {
+            rc = load_failed(run, kind_for(rc), "spec.database.image %s: %s", run->image, err.msg);
+            goto done;
+        }
+        snprintf(source, sizeof(source), "%s@%s", run->image, run->fresh_digest);
+    } else if (run->path) {
+        snprintf(source, sizeof(source), "%s", run->path);
+    }
+    /* unchanged image and hashes: keep what is loaded (a path is reread every recheck) */
+    if (run->prev && !run->path && strcmp(run->prev->source, source) == 0 &&
+        strcmp(run->prev->hsb_rv, hsb_rv ? hsb_rv : "") == 0 &&
+        run->prev->have_hsb == (run->cm != NULL))
+        goto done;
+
+    db = sl_xcalloc(1, sizeof(*db));
+    db->refs = 1;
+    sl_advdb_init(&db->adv);
+    sl_hsbdb_init(&db->hsb);
+    snprintf(db->source, sizeof(db->source), "%s", source);
+    snprintf(db->hsb_rv, sizeof(db->hsb_rv), "%s", hsb_rv ? hsb_rv : "");
+    if (run->image) {
+        rc = sl_advdb_load_image(&db->adv, reg, ref.repository, run->fresh_digest, &err);
+        if (rc != 0) {
+            rc = load_failed(run, kind_for(rc), "loading spec.database.image %s: %s", run->image,
+                             err.msg);
+            goto done;
+        }
+        db->have_adv = true;
+    } else if (run->path) {
+        rc = sl_advdb_load_dir(&db->adv, run->path, &err);
+        if (rc != 0) {
+            rc = load_failed(run, SL_RESULT_STALLED, "loading spec.database.path %s: %s", run->path,
+                             err.msg);
+            goto done;
+        }
+        db->have_adv = true;
+    }
+    if (run->cm) {
+        json_t *v = json_object_get(json_object_get(run->cm, "data"), run->cm_key);
+        if (json_string_length(v) > HSB_MAX ||
+            sl_hsbdb_load(&db->hsb, json_string_value(v), json_string_length(v), &err) != 0) {
+            rc = load_failed(run, SL_RESULT_STALLED, "ConfigMap \"%s\" key %s: %s", run->cm_name,
+                             run->cm_key,
+                             json_string_length(v) > HSB_MAX ? "larger than 64 MiB" : err.msg);
+            goto done;
+        }
+        db->have_hsb = true;
+    }
+    /* a directory whose content did not change: keep the database in use (and the gate's
+     * cached results with it) */
+    if (run->prev && run->path && strcmp(run->prev->digest, db->adv.digest) == 0 &&
+        strcmp(run->prev->hsb_rv, db->hsb_rv) == 0 && run->prev->have_hsb == db->have_hsb) {
+        rc = 0;
+        goto done;
+    }
+    sl_time_now_rfc3339(db->loaded_at, sizeof(db->loaded_at));
+    snprintf(db->digest, sizeof(db->digest), "%s", db->adv.digest);
+    run->loaded = db;
+    db = NULL;
+    rc = 0;
+done:
+    if (db) {
+        db->refs = 1;
+        scandb_unref(db);
+    }
+    sl_registry_free(reg);
+    sl_creds_free(&creds);
+    sl_ref_free(&ref);
+    return rc;
+}
+
+static void record_event(struct sp_run *run, const char *type, const char *reason,
+                         const char *message)
+{
+    if (run->rt->record_event != NULL)
+        run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
+}
+
+static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct sl_err *err)
+{
+    const json_t *old_status = json_object_get(run->obj, "status");
+    json_t *old_ready = sl_condition_get(old_status, "Ready");
+    const char *old_ready_status = json_string_value(json_object_get(old_ready, "status"));
+    const char *old_reason = json_string_value(json_object_get(old_ready, "reason"));
+    long long generation = sl_kube_obj_generation(run->obj);
+    const struct scandb *cur = run->loaded ? run->loaded : run->prev;
+
+    json_t *status = json_object();
+    json_t *old_conditions = json_object_get(old_status, "conditions");
+    if (json_is_array(old_conditions))
+        json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
+    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    if (cur && run->out.ready) {
+        json_t *d = json_pack("{s:I, s:s}", "records", (json_int_t)cur->adv.records, "loadedAt",
+                              cur->loaded_at);
+        if (cur->digest[0])
+            json_object_set_new(d, "digest", json_string(cur->digest));
+        json_object_set_new(status, "database", d);
+        json_object_set_new(status, "malwareHashes", json_integer((json_int_t)cur->hsb.count));
+    }
+    const char *cond_status = run->out.ready ? "True" : "False";
+    sl_condition_set(status, "Ready", cond_status, run->out.reason, run->out.message, generation,
+                     NULL);
+    int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_SCANPOLICY, run->obj, status, err);
+    json_decref(status);
+    if (rc == SL_ENOTFOUND) {
+        result->kind = SL_RESULT_DONE;
+        return 0;
+    }
+    if (rc != 0) {
+        sl_err_prefix(err, "writing status of ScanPolicy %s/%s", run->ns, run->name);
+        return rc;
+    }
+    if (run->loaded && run->prev && strcmp(run->loaded->digest, run->prev->digest) != 0)
+        record_event(run, "Normal", "DatabaseUpdated", run->out.message);
+    bool changed = old_ready_status == NULL || strcmp(old_ready_status, cond_status) != 0 ||
+                   old_reason == NULL || strcmp(old_reason, run->out.reason) != 0;
+    if (changed) {
+        if (run->out.ready && strcmp(run->out.reason, "DatabaseLoaded") == 0) {
+            record_event(run, "Normal", "DatabaseLoaded", run->out.message);
+        } else {
+            record_event(run, "Warning", run->out.reason, run->out.message);
+            sl_log_warn(&run->req->log, "%s: %s", run->out.reason, run->out.message);
+        }
+    }
+    result->kind = run->out.kind;
+    result->requeue_after_ms = run->out.requeue_after_ms;
+    return 0;
+}
+
+static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                     struct sl_reconcile_result *result, struct sl_err *err)
+{
+    struct sp_reconciler *r = self;
+    result->kind = SL_RESULT_DONE;
+    result->requeue_after_ms = 0;
+    if (req->obj == NULL || sl_kube_json_path(req->obj, "metadata.deletionTimestamp") != NULL) {
+        store_remove(req->ns, req->name);
+        index_update(r, req->ns, req->name, NULL, NULL);
+        return 0;
+    }
+    json_t *empty = json_object();
+    struct sp_run run = {
+        .rt = rt,
+        .req = req,
+        .obj = req->obj,
+        .ns = req->ns,
+        .name = req->name,
+    };
+    run.spec = json_object_get(req->obj, "spec");
+    if (!json_is_object(run.spec))
+        run.spec = empty;
+    run.prev = store_get_db(req->ns, req->name);
+    int rc = step_read_spec(&run);
+    /* remember references first, so a Secret or ConfigMap that appears later enqueues us */
+    index_update(r, run.ns, run.name, run.creds_secret, run.cm_name);
+    if (rc == 0)
+        rc = step_read_configmap(&run);
+    if (rc == 0)
+        rc = step_load(&run);
+    if (rc == 0) {
+        const struct scandb *cur = run.loaded ? run.loaded : run.prev;
+        run.out.kind = SL_RESULT_DONE;
+        run.out.requeue_after_ms = run.recheck_ms;
+        run.out.ready = true;
+        run.out.reason = "DatabaseLoaded";
+        if (cur->have_adv)
+            snprintf(run.out.message, sizeof(run.out.message),
+                     "%zu advisory records from %s%s%s, %zu malware hashes", cur->adv.records,
+                     run.image ? run.image : run.path, cur->digest[0] ? " " : "", cur->digest,
+                     cur->hsb.count);
+        else
+            snprintf(run.out.message, sizeof(run.out.message),
+                     "no advisory database configured: baseline and malware checks only, %zu "
+                     "malware hashes",
+                     cur->hsb.count);
+    }
+    /* the gate sees the new spec and database before status says Ready */
+    if (run.loaded) {
+        run.loaded->refs++; /* one for the store, one kept for finish() */
+        store_put(req->ns, req->name, run.spec, run.loaded);
+    } else if (run.out.ready) {
+        store_put(req->ns, req->name, run.spec, NULL);
+    } else {
+        store_unready(req->ns, req->name);
+    }
+    rc = finish(&run, result, err);
+    if (run.loaded)
+        scandb_unref(run.loaded);
+    scandb_unref(run.prev);
+    parsed_policy_free(&run.policy);
+    json_decref(run.cm);
+    json_decref(empty);
+    return rc;
+}
+
+static void reconciler_free(void *self)
+{
+    struct sp_reconciler *r = self;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nrefs; i++)
+        ref_entry_free(&r->refs[i]);
+    free(r->refs);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+static const struct sl_kube_resource *const secondary_resources[] = {&SL_RES_SECRET,
+                                                                     &SL_RES_CONFIGMAP, NULL};
+
+int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
+{
+    (void)err;
+    struct sp_reconciler *r = sl_xcalloc(1, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    r->base = (struct sl_reconciler){
+        .kind = "ScanPolicy",
+        .resource = &SL_RES_SCANPOLICY,
+        .self = r,
+        .reconcile = reconcile,
+        .secondary = secondary_resources,
+        .map_secondary = map_secondary,
+        .free = reconciler_free,
+    };
+    *out = &r->base;
+    return 0;
+}
+
+/* ---- the gate ---- */
+
+static int64_t now_ms(void)
+{
+    return sl_mono_ms();
+}
+
+/* Looks key up in the cache; on a fresh hit copies the answer out and returns 1. */
+static int cache_lookup(const char *key, json_t **summary, int *rc, char *msg, size_t msg_cap)
+{
+    int hit = 0;
+    pthread_mutex_lock(&store_lock);
+    for (size_t i = 0; i < ncache; i++) {
+        struct cache_entry *c = &cache[i];
+        if (strcmp(c->key, key) != 0)
+            continue;
+        if (now_ms() - c->at_ms < c->ttl_ms) {
+            *summary = json_deep_copy(c->summary);
+            *rc = c->rc;
+            snprintf(msg, msg_cap, "%s", c->msg);
+            c->used = ++cache_clock;
+            hit = 1;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&store_lock);
+    return hit;
+}
+
+static void cache_store(const char *key, const json_t *summary, int rc, const char *msg,
+                        int64_t ttl_ms)
+{
+    pthread_mutex_lock(&store_lock);
+    struct cache_entry *c = NULL;
+    for (size_t i = 0; i < ncache && !c; i++)
+        if (strcmp(cache[i].key, key) == 0)
+            c = &cache[i];
+    if (!c && ncache < SL_SCAN_CACHE_MAX) {
+        c = &cache[ncache++];
+        memset(c, 0, sizeof(*c));
+    }
+    if (!c) { /* evict the least recently used */
+        c = &cache[0];
+        for (size_t i = 1; i < ncache; i++)
+            if (cache[i].used < c->used)
+                c = &cache[i];
+    }
+    if (!c->key || strcmp(c->key, key) != 0) {
+        free(c->key);
+        c->key = sl_xstrdup(key);
+    }
+    json_decref(c->summary);
+    c->summary = json_deep_copy(summary);
+    c->rc = rc;
+    snprintf(c->msg, sizeof(c->msg), "%s", msg);
+    c->at_ms = now_ms();
+    c->ttl_ms = ttl_ms;
+    c->used = ++cache_clock;
+    pthread_mutex_unlock(&store_lock);
+}
+
+/* "CVE-2023-4911 (High) in libc6 2.36-9+deb12u1, fixed in 2.36-9+deb12u3; ..." for the worst
+ * findings that fail the policy, then failed baseline rules and malware hits. */
+static void describe_failure(char *out, size_t cap, const struct sl_scan_report *rep,
+                             const struct sl_scan_policy *pol)
+{
+    size_t len = 0, named = 0, blocking = 0;
+    out[0] = '\0';
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        if (len < cap) {                                                                           \
+            int n_ = snprintf(out + len, cap - len, __VA_ARGS__);                                  \
+            if (n_ > 0)                                                                            \
+                len += (size_t)n_;                                                                 \
+        }                                                                                          \
+    } while (0)
+    if (rep->vuln_failed) {
+        for (size_t i = 0; i < rep->nfindings; i++) {
+            const struct sl_finding *f = &rep->findings[i];
+            if (f->allowlisted || f->severity < pol->fail_on || (pol->ignore_unfixed && !f->fixed))
+                continue;
+            blocking++;
+            if (named >= WORST_NAMED)
+                continue;
+            APPEND("%s%s (%s) in %s %s", named ? "; " : "", f->id, sl_severity_name(f->severity),
+                   f->pkg, f->installed);
+            if (f->fixed)
+                APPEND(", fixed in %s", f->fixed);
+            else
+                APPEND(", no fix available");
+            named++;
+        }
+        if (blocking > named)
+            APPEND(" and %zu more at or above %s", blocking - named,
+                   sl_severity_name(pol->fail_on));
+    }
+    for (size_t i = 0; i < rep->nbaseline; i++) {
+        const struct sl_baseline_issue *b = &rep->baseline[i];
+        if (!b->enforced)
+            continue;
+        APPEND("%sbaseline %s: %s", len ? "; " : "", sl_baseline_rule_name(b->rule), b->subject);
+    }
+    for (size_t i = 0; i < rep->nmalware; i++)
+        APPEND("%smalware %s in %s", len ? "; " : "", rep->malware[i].signature,
+               rep->malware[i].path);
+#undef APPEND
+    if (!out[0])
+        snprintf(out, cap, "the scan failed the policy");
+}
+
+static json_t *summary_of(const struct sl_scan_report *rep, const char *policy)
+{
+    char now[40];
+    sl_time_now_rfc3339(now, sizeof(now));
+    size_t enforced = 0;
+    for (size_t i = 0; i < rep->nbaseline; i++)
+        if (rep->baseline[i].enforced)
+            enforced++;
+    return json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "result",
+        rep->passed ? "Passed" : "Failed", "critical", (json_int_t)rep->counts[SL_SEV_CRITICAL],
+        "high", (json_int_t)rep->counts[SL_SEV_HIGH], "medium",
+        (json_int_t)rep->counts[SL_SEV_MEDIUM], "low", (json_int_t)rep->counts[SL_SEV_LOW],
+        "unknown", (json_int_t)(rep->counts[SL_SEV_UNKNOWN] + rep->counts[SL_SEV_NONE]), "baseline",
+        (json_int_t)enforced, "malware", (json_int_t)rep->nmalware, "policy", policy, "scannedAt",
+        now);
+}
+
+struct target {
+    char digest[72];
+    char platform[100]; /* "linux/arm64" for an index child, "" for a plain image */
+};
+
+/* The image manifests under digest: itself, or each child of an index (attestation manifests,
+ * platform unknown/unknown, are skipped). */
+static int scan_targets(struct target **out, size_t *n, struct sl_registry *src, const char *repo,
+                        const char *digest, struct sl_err *err)
+{
+    struct sl_registry_manifest rm;
+    struct sl_manifest m;
+    memset(&rm, 0, sizeof(rm));
+    memset(&m, 0, sizeof(m));
+    *out = NULL;
+    *n = 0;
+    int rc = sl_registry_manifest_get(&rm, src, repo, digest, err);
+    if (rc == 0)
+        rc = sl_manifest_parse(&m, rm.data, rm.len, rm.media_type, err);
+    if (rc != 0)
+        goto done;
+    if (m.kind == SL_MANIFEST_IMAGE) {
+        *out = sl_xcalloc(1, sizeof(**out));
+        snprintf((*out)[0].digest, sizeof((*out)[0].digest), "%s", digest);
+        *n = 1;
+        goto done;
+    }
+    *out = sl_xcalloc(m.n_children ? m.n_children : 1, sizeof(**out));
+    for (size_t i = 0; i < m.n_children; i++) {
+        const struct sl_descriptor *c = &m.children[i];
+        if (c->os && strcmp(c->os, "unknown") == 0)
+            continue;
+        if (c->media_type && sl_manifest_type_is_index(c->media_type))
+            continue;
+        struct target *t = &(*out)[(*n)++];
+        snprintf(t->digest, sizeof(t->digest), "%s", c->digest);
+        snprintf(t->platform, sizeof(t->platform), "%s/%s%s%s", c->os ? c->os : "?",
+                 c->arch ? c->arch : "?", c->variant ? "/" : "", c->variant ? c->variant : "");
+    }
+    if (*n == 0)
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s is an index without images", digest);
+done:
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    sl_manifest_free(&m);
+    sl_registry_manifest_free(&rm);
+    return rc;
+}
+
+static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const char *policy_name,
+                     struct sl_registry *src, const char *repo, const char *digest,
+                     json_t **out_summary, struct sl_err *err)
+{
+    (void)ctx;
+    (void)rt;
+    struct scandb *db = NULL;
+    json_t *spec = NULL;
+    uint64_t serial = 0;
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, policy_name);
+    bool ready = e && e->ready && e->db;
+    if (ready) {
+        db = e->db;
+        db->refs++;
+        spec = json_incref(e->spec);
+        serial = e->serial;
+    }
+    pthread_mutex_unlock(&store_lock);
+    if (!ready)
+        return sl_err_set(err, SL_SCAN_GATE_WAITING, SL_ERRC_INPUT, "ScanPolicy \"%s\" %s",
+                          policy_name,
+                          e ? "is not Ready" : "not found or its database is not loaded yet");
+
+    int rc = 0;
+    char key[600], msg[MSG_MAX];
+    struct parsed_policy pp;
+    struct target *targets = NULL;
+    size_t ntargets = 0;
+    json_t *total = NULL;
+    memset(&pp, 0, sizeof(pp));
+    snprintf(key, sizeof(key), "%s/%s|%llu|%s|%s", ns, policy_name, (unsigned long long)serial,
+             db->digest, digest);
+    if (cache_lookup(key, out_summary, &rc, msg, sizeof(msg))) {
+        if (rc != 0)
+            sl_err_set(err, rc, SL_ERRC_INPUT, "%s", msg);
+        goto done;
+    }
+    rc = policy_from_spec(&pp, spec, err);
+    if (rc != 0)
+        goto done;
+    pp.pol.malware_fails = db->have_hsb;
+    rc = scan_targets(&targets, &ntargets, src, repo, digest, err);
+    if (rc != 0)
+        goto done;
+    /* every platform of an index is scanned: one failing platform blocks the digest */
+    msg[0] = '\0';
+    bool failed = false;
+    for (size_t i = 0; i < ntargets; i++) {
+        struct sl_reg_image img;
+        struct sl_scan_report rep;
+        memset(&img, 0, sizeof(img));
+        memset(&rep, 0, sizeof(rep));
+        rc = sl_reg_image_open(&img, src, repo, targets[i].digest, NULL, err);
+        if (rc == 0) {
+            struct sl_image_source is;
+            sl_reg_image_source(&is, &img);
+            rc = sl_scan_image(&rep, &is, db->have_adv ? &db->adv : NULL,
+                               db->have_hsb ? &db->hsb : NULL, &pp.pol, NULL, err);
+        }
+        if (rc != 0) {
+            if (targets[i].platform[0])
+                sl_err_prefix(err, "%s", targets[i].platform);
+        } else {
+            json_t *one = summary_of(&rep, policy_name);
+            if (!total) {
+                total = one;
+            } else {
+                static const char *const counts[] = {"critical", "high",     "medium", "low",
+                                                     "unknown",  "baseline", "malware"};
+                for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+                    json_object_set_new(
+                        total, counts[k],
+                        json_integer(json_integer_value(json_object_get(total, counts[k])) +
+                                     json_integer_value(json_object_get(one, counts[k]))));
+                json_decref(one);
+            }
+            if (!rep.passed) {
+                char one_msg[MSG_MAX];
+                describe_failure(one_msg, sizeof(one_msg), &rep, &pp.pol);
+                size_t l = strlen(msg);
+                snprintf(msg + l, sizeof(msg) - l, "%s%s%s%s", failed ? "; " : "",
+                         targets[i].platform, targets[i].platform[0] ? ": " : "", one_msg);
+                failed = true;
+            }
+        }
+        sl_scan_report_free(&rep);
+        sl_reg_image_free(&img);
+        if (rc != 0)
+            goto done;
+    }
+    json_object_set_new(total, "result", json_string(failed ? "Failed" : "Passed"));
+    if (failed) {
+        json_object_set_new(total, "message", json_string(msg));
+        rc = sl_err_set(err, SL_SCAN_GATE_BLOCKED, SL_ERRC_INPUT, "%s", msg);
+    }
+    *out_summary = total;
+    total = NULL;
+    cache_store(key, *out_summary, rc, msg, rescan_ms_of(spec));
+done:
+    json_decref(total);
+    free(targets);
+    parsed_policy_free(&pp);
+    json_decref(spec);
+    scandb_unref(db);
+    return rc;
+}
+
+void sl_scanpolicy_gate(struct sl_scan_gate *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->scan = gate_scan;
+}

@@ -1,0 +1,412 @@
+/* Unit tests of the ScanPolicy reconciler (database.path, malware ConfigMap) against the
+ * in-memory fake API server, and of what the scan gate says about policies that are not
+ * loaded. argv[1] is tests/data/scan. */
+#include "check.h"
+#include "fake_kube.h"
+#include "scan/policy.h"
+#include "util/mem.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *data_dir = "tests/data/scan";
+
+#define NS "vendor"
+/* EICAR's sha256 and size, as in ClamAV .hsb lines */
+#define HSB_LINE                                                                                   \
+    "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f:68:Eicar-Test-Signature\n"
+
+struct env {
+    struct sl_fake_kube *fk;
+    struct sl_runtime rt;
+    struct sl_reconciler *r;
+    json_t *events;
+    char dir[256]; /* advisory directory */
+};
+
+static void record_event(void *ctx, const json_t *obj, const char *type, const char *reason,
+                         const char *message)
+{
+    struct env *e = ctx;
+    (void)obj;
+    json_array_append_new(e->events, json_pack("{s:s, s:s, s:s}", "type", type, "reason", reason,
+                                               "message", message));
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    CHECK(in != NULL && out != NULL);
+    if (in && out) {
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, n, out);
+    }
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void env_init(struct env *e)
+{
+    memset(e, 0, sizeof(*e));
+    sl_scanpolicy_store_reset();
+    e->fk = sl_fake_kube_new();
+    sl_fake_kube_ops(e->fk, &e->rt.kube);
+    e->rt.controller_namespace = "sealift-system";
+    e->rt.record_event = record_event;
+    e->rt.event_ctx = e;
+    e->events = json_array();
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, &err), 0);
+    snprintf(e->dir, sizeof(e->dir), "/tmp/sl-test-scanpol-XXXXXX");
+    CHECK(mkdtemp(e->dir) != NULL);
+    char from[1024], to[512];
+    snprintf(from, sizeof(from), "%s/osv/sample.json", data_dir);
+    snprintf(to, sizeof(to), "%s/sample.json", e->dir);
+    copy_file(from, to);
+    snprintf(from, sizeof(from),
+             "%s/advisories/aquasecurity/vuln-list-debian/tracker/DSA/DSA-5514-1.json", data_dir);
+    snprintf(to, sizeof(to), "%s/DSA-5514-1.json", e->dir);
+    copy_file(from, to);
+}
+
+static void env_free(struct env *e)
+{
+    char path[512];
+    const char *names[] = {"sample.json", "DSA-5514-1.json", "bad.json"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", e->dir, names[i]);
+        unlink(path);
+    }
+    rmdir(e->dir);
+    e->r->free(e->r->self);
+    sl_fake_kube_free(e->fk);
+    json_decref(e->events);
+    sl_scanpolicy_store_reset();
+}
+
+static void put_policy(struct env *e, const char *name, json_t *spec)
+{
+    json_t *obj =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1alpha1", "kind",
+                  "ScanPolicy", "metadata", "name", name, "namespace", NS, "spec", spec);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SCANPOLICY, obj), 0);
+    json_decref(obj);
+}
+
+static int reconcile(struct env *e, const char *name, struct sl_reconcile_result *res)
+{
+    json_t *stored = sl_fake_kube_find(e->fk, &SL_RES_SCANPOLICY, NS, name);
+    json_t *obj = stored ? json_deep_copy(stored) : NULL;
+    struct sl_reconcile_request req = {
+        .ns = NS,
+        .name = name,
+        .reconcile_id = "test",
+        .obj = obj,
+        .log = {.kind = "ScanPolicy", .ns = NS, .name = name, .reconcile_id = "test"},
+    };
+    struct sl_err err = {0};
+    memset(res, 0, sizeof(*res));
+    int rc = e->r->reconcile(e->r->self, &e->rt, &req, res, &err);
+    if (rc != 0)
+        fprintf(stderr, "  reconcile: %d %s\n", rc, err.msg);
+    json_decref(obj);
+    return rc;
+}
+
+static json_t *status_of(struct env *e, const char *name)
+{
+    return json_object_get(sl_fake_kube_find(e->fk, &SL_RES_SCANPOLICY, NS, name), "status");
+}
+
+static const char *ready_field(struct env *e, const char *name, const char *field)
+{
+    json_t *conds = json_object_get(status_of(e, name), "conditions");
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "type")), "Ready") == 0)
+            return json_string_value(json_object_get(c, field));
+    }
+    return NULL;
+}
+
+static bool has_event(struct env *e, const char *type, const char *reason)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(e->events, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "type")), type) == 0 &&
+            strcmp(json_string_value(json_object_get(ev, "reason")), reason) == 0)
+            return true;
+    }
+    return false;
+}
+
+static long long db_records(struct env *e, const char *name)
+{
+    return json_integer_value(
+        json_object_get(json_object_get(status_of(e, name), "database"), "records"));
+}
+
+static const char *db_digest(struct env *e, const char *name)
+{
+    return json_string_value(
+        json_object_get(json_object_get(status_of(e, name), "database"), "digest"));
+}
+
+/* The gate's answer for a policy that is not loaded: no registry request is made. */
+static int gate_answer(const char *policy, struct sl_err *err)
+{
+    struct sl_scan_gate g;
+    sl_scanpolicy_gate(&g);
+    json_t *summary = NULL;
+    int rc = g.scan(g.ctx, NULL, NS, policy, NULL, "app", "sha256:00", &summary, err);
+    json_decref(summary);
+    return rc;
+}
+
+static void test_ready_with_records_and_hashes(void)
+{
+    struct env e;
+    env_init(&e);
+    json_t *cm = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "bad-hashes", "namespace",
+                           NS, "data", "sigs.hsb", HSB_LINE);
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_CONFIGMAP, cm), 0);
+    json_decref(cm);
+    put_policy(&e, "default",
+               json_pack("{s:{s:s}, s:s, s:{s:{s:{s:s, s:s}}}, s:s}", "database", "path", e.dir,
+                         "severityThreshold", "High", "malware", "hashes", "configMapRef", "name",
+                         "bad-hashes", "key", "sigs.hsb", "rescanInterval", "1h"));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseLoaded");
+    /* sample.json: two Debian records (the npm and Alpine ones of other ecosystems count too
+     * when held); DSA-5514-1: glibc; every record is counted once */
+    CHECK(db_records(&e, "default") >= 3);
+    CHECK(db_digest(&e, "default") != NULL && strncmp(db_digest(&e, "default"), "sha256:", 7) == 0);
+    CHECK(json_is_string(
+        json_object_get(json_object_get(status_of(&e, "default"), "database"), "loadedAt")));
+    CHECK_INT_EQ(json_integer_value(json_object_get(status_of(&e, "default"), "malwareHashes")), 1);
+    CHECK(has_event(&e, "Normal", "DatabaseLoaded"));
+    CHECK_INT_EQ(res.kind, SL_RESULT_DONE);
+    CHECK(res.requeue_after_ms > 0 && res.requeue_after_ms <= SL_SCANPOLICY_RECHECK_MS);
+    /* a steady state writes nothing more */
+    int writes = sl_fake_kube_writes(e.fk);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
+    env_free(&e);
+}
+
+static void test_bad_database_keeps_last_good(void)
+{
+    struct env e;
+    env_init(&e);
+    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    long long records = db_records(&e, "default");
+    char digest[80];
+    snprintf(digest, sizeof(digest), "%s",
+             db_digest(&e, "default") ? db_digest(&e, "default") : "");
+
+    /* a malformed record appears: the load fails, the last good database stays in use */
+    char bad[512];
+    snprintf(bad, sizeof(bad), "%s/bad.json", e.dir);
+    write_file(bad, "{\"id\": \"CVE-2099-9\", \"affected\": [ {\"package\": ");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "StaleDatabase");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "bad.json");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "keeping the last good database");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), digest);
+    CHECK_INT_EQ(db_records(&e, "default"), records);
+    CHECK_STR_EQ(db_digest(&e, "default"), digest);
+    CHECK(has_event(&e, "Warning", "StaleDatabase"));
+    /* the gate still has a database: it does not wait (it would scan; no registry here) */
+    struct sl_err err = {0};
+    CHECK(gate_answer("missing", &err) == SL_SCAN_GATE_WAITING);
+
+    /* fixed again: a new load, back to DatabaseLoaded with the same content digest */
+    unlink(bad);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseLoaded");
+    CHECK_STR_EQ(db_digest(&e, "default"), digest);
+
+    /* a record added changes count and digest */
+    char more[512];
+    snprintf(more, sizeof(more), "%s/bad.json", e.dir);
+    write_file(more, "{\"id\": \"CVE-2099-0100\", \"affected\": [{\"package\": {\"ecosystem\": "
+                     "\"Debian:12\", \"name\": \"zlib\"}, \"ranges\": [{\"type\": \"ECOSYSTEM\", "
+                     "\"events\": [{\"introduced\": \"0\"}, {\"fixed\": \"1:1.3\"}]}]}]}");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_INT_EQ(db_records(&e, "default"), records + 1);
+    CHECK(strcmp(db_digest(&e, "default"), digest) != 0);
+    CHECK(has_event(&e, "Normal", "DatabaseUpdated"));
+    env_free(&e);
+}
+
+static void test_bad_database_without_previous(void)
+{
+    struct env e;
+    env_init(&e);
+    char bad[512];
+    snprintf(bad, sizeof(bad), "%s/bad.json", e.dir);
+    write_file(bad, "not json at all");
+    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseLoadFailed");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "bad.json");
+    CHECK(json_object_get(status_of(&e, "default"), "database") == NULL);
+    CHECK(res.requeue_after_ms > 0);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_CONTAINS(err.msg, "default");
+    env_free(&e);
+}
+
+static void test_invalid_spec_and_missing_refs(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    put_policy(&e, "thr", json_pack("{s:s}", "severityThreshold", "Severe"));
+    CHECK_INT_EQ(reconcile(&e, "thr", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "thr", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(ready_field(&e, "thr", "message"), "spec.severityThreshold");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+
+    put_policy(&e, "until",
+               json_pack("{s:[{s:s, s:s}]}", "allowlist", "id", "CVE-1", "until", "soon"));
+    CHECK_INT_EQ(reconcile(&e, "until", &res), 0);
+    CHECK_CONTAINS(ready_field(&e, "until", "message"), "spec.allowlist[0].until");
+
+    put_policy(&e, "cm",
+               json_pack("{s:{s:{s:{s:s, s:s}}}}", "malware", "hashes", "configMapRef", "name",
+                         "absent", "key", "sigs.hsb"));
+    CHECK_INT_EQ(reconcile(&e, "cm", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "cm", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "cm", "reason"), "ConfigMapNotFound");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+
+    put_policy(&e, "sec",
+               json_pack("{s:{s:s, s:{s:{s:s}}}}", "database", "image",
+                         "127.0.0.1:1/sec/advisories:latest", "credentials", "secretRef", "name",
+                         "db-pull"));
+    CHECK_INT_EQ(reconcile(&e, "sec", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "sec", "reason"), "SecretNotFound");
+
+    /* no database at all: baseline and malware only, Ready with 0 records */
+    put_policy(&e, "nodb", json_object());
+    CHECK_INT_EQ(reconcile(&e, "nodb", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "nodb", "status"), "True");
+    CHECK_INT_EQ(db_records(&e, "nodb"), 0);
+    CHECK_CONTAINS(ready_field(&e, "nodb", "message"), "baseline and malware checks only");
+    env_free(&e);
+}
+
+static void collect(void *qctx, const char *ns, const char *name)
+{
+    json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
+}
+
+static void test_configmap_appearing_enqueues_policy(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    put_policy(&e, "cm",
+               json_pack("{s:{s:s}, s:{s:{s:{s:s, s:s}}}}", "database", "path", e.dir, "malware",
+                         "hashes", "configMapRef", "name", "bad-hashes", "key", "sigs.hsb"));
+    CHECK_INT_EQ(reconcile(&e, "cm", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "cm", "reason"), "ConfigMapNotFound");
+    json_t *cm = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "bad-hashes", "namespace",
+                           NS, "data", "sigs.hsb", HSB_LINE);
+    json_t *other = json_pack("{s:{s:s, s:s}}", "metadata", "name", "other", "namespace", NS);
+    json_t *got = json_array();
+    e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, other, collect, got);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, cm, collect, got); /* a Secret of that name */
+    CHECK_INT_EQ(json_array_size(got), 0);
+    e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cm, collect, got);
+    CHECK_INT_EQ(json_array_size(got), 1);
+    CHECK_STR_EQ(json_string_value(json_array_get(got, 0)), NS "/cm");
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_CONFIGMAP, cm), 0);
+    CHECK_INT_EQ(reconcile(&e, "cm", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "cm", "status"), "True");
+    CHECK_INT_EQ(json_integer_value(json_object_get(status_of(&e, "cm"), "malwareHashes")), 1);
+    /* new hashes in the ConfigMap: reloaded */
+    json_object_set_new(json_object_get(cm, "data"), "sigs.hsb",
+                        json_string(HSB_LINE "00000000000000000000000000000000000000000000000000"
+                                             "00000000000000:12:Test-Two\n"));
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_CONFIGMAP, cm), 0);
+    CHECK_INT_EQ(reconcile(&e, "cm", &res), 0);
+    CHECK_INT_EQ(json_integer_value(json_object_get(status_of(&e, "cm"), "malwareHashes")), 2);
+    /* once deleted, the policy's references are dropped */
+    sl_fake_kube_remove(e.fk, &SL_RES_SCANPOLICY, NS, "cm");
+    CHECK_INT_EQ(reconcile(&e, "cm", &res), 0);
+    json_array_clear(got);
+    e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cm, collect, got);
+    CHECK_INT_EQ(json_array_size(got), 0);
+    json_decref(got);
+    json_decref(cm);
+    json_decref(other);
+    env_free(&e);
+}
+
+static void test_deleted_policy_is_forgotten(void)
+{
+    struct env e;
+    env_init(&e);
+    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    /* becoming invalid makes the gate wait rather than scan with a stale spec */
+    put_policy(&e, "default",
+               json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "severityThreshold", "Bad"));
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_CONTAINS(err.msg, "not Ready");
+    sl_fake_kube_remove(e.fk, &SL_RES_SCANPOLICY, NS, "default");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_CONTAINS(err.msg, "not found");
+    env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        data_dir = argv[1];
+    RUN(test_ready_with_records_and_hashes);
+    RUN(test_bad_database_keeps_last_good);
+    RUN(test_bad_database_without_previous);
+    RUN(test_invalid_spec_and_missing_refs);
+    RUN(test_deleted_policy_is_forgotten);
+    RUN(test_configmap_appearing_enqueues_policy);
+    return CHECK_EXIT();
+}

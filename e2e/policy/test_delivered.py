@@ -1,0 +1,151 @@
+"""Deploy-time enforcement of what sealift delivered: an image that an ImageDelivery scanned
+(ScanPolicy with an advisory database pushed by `sealift db push`), delivered and signed is
+admitted by a DeployPolicy with requireSignature + requireScanPassed; the same policy denies an
+image that is signed by the release key but never passed a scan. Real registries, kubectl, the
+stand-in calling the controller's TLS webhook."""
+import base64
+import json
+import os
+import sys
+import unittest
+
+import procs
+import registry as reg
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scan"))
+import scanlib  # noqa: E402  (e2e/scan/scanlib.py)
+from controller import Controller  # noqa: E402
+from kube import StandIn  # noqa: E402
+from tlsgen import make_serving_cert  # noqa: E402
+
+GOOD_LIBC, BAD_LIBC = "2.36-9+deb12u7", "2.36-9+deb12u1"
+
+
+class DeliveredAdmissionTest(procs.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.vendor = reg.Registry(self, "vendor", users={"acme": "acme-pw"})
+        self.customer = reg.Registry(self, "customer", users={"cust": "cust-pw"})
+        layout = scanlib.debian_layout(os.path.join(self.tmp, "layout"),
+                                       {"good": GOOD_LIBC, "bad": BAD_LIBC})
+        for tag in ("good", "bad"):
+            scanlib.skopeo_push(layout, tag, f"{self.vendor.host}/acme/app:{tag}", "acme:acme-pw")
+        adv = scanlib.advisory_dir(os.path.join(self.tmp, "adv"), with_osv=True)
+        scanlib.db_push(adv, f"{self.vendor.host}/security/advisories:latest", "acme:acme-pw")
+
+        self.webhook_port = procs.free_port()
+        certs = make_serving_cert(os.path.join(self.tmp, "tls"),
+                                  dns_names=["sealift-webhook.sealift-system.svc"])
+        self.kube = StandIn(self.tmp, extra_args=[
+            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+        self.kube.start(self)
+        k = self.kube.kubectl
+        k("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.ctl = Controller(self, self.kube.kubeconfig, extra_args=[
+            "--webhook-addr", f"127.0.0.1:{self.webhook_port}", "--webhook-cert-dir", certs,
+            "--insecure-registry", self.vendor.host, "--insecure-registry", self.customer.host],
+            env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
+        self.ctl.wait_ready()
+        for ns in ("vendor-acme", "shop"):
+            k("create", "namespace", ns)
+        k("label", "namespace", "shop", "sealift.dev/enforce=true")
+        for ns, name, host, user, pw in (
+                ("vendor-acme", "vendor-pull", self.vendor.host, "acme", "acme-pw"),
+                ("vendor-acme", "customer-push", self.customer.host, "cust", "cust-pw"),
+                ("shop", "customer-pull", self.customer.host, "cust", "cust-pw")):
+            k("create", "secret", "docker-registry", name, "-n", ns, f"--docker-server={host}",
+              f"--docker-username={user}", f"--docker-password={pw}")
+
+    def test_scanned_signed_delivered_image_is_admitted(self):
+        k = self.kube.kubectl
+        k("apply", "-f", "-", input=f"""
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {{name: release, namespace: vendor-acme}}
+spec: {{mode: Generate, secretRef: {{name: release-key}}}}
+---
+apiVersion: sealift.dev/v1alpha1
+kind: ScanPolicy
+metadata: {{name: default, namespace: vendor-acme}}
+spec:
+  database:
+    image: {self.vendor.host}/security/advisories:latest
+    insecure: true
+    credentials: {{secretRef: {{name: vendor-pull}}}}
+  severityThreshold: High
+---
+apiVersion: sealift.dev/v1alpha1
+kind: ImageDelivery
+metadata: {{name: app, namespace: vendor-acme}}
+spec:
+  source:
+    image: {self.vendor.host}/acme/app
+    tags: [good, bad]
+    insecure: true
+    credentials: {{secretRef: {{name: vendor-pull}}}}
+  targets:
+  - image: {self.customer.host}/mirror/app
+    insecure: true
+    credentials: {{secretRef: {{name: customer-push}}}}
+  scanPolicyRef: {{name: default}}
+  sign: {{signingKeyRef: {{name: release}}}}
+  interval: 1m
+""")
+        def delivered():
+            st = json.loads(k("get", "imd", "-n", "vendor-acme", "app", "-o", "json").stdout)
+            st = st.get("status", {})
+            return st if st.get("deliveredTags") == 1 else None
+        st = procs.wait_for(delivered, timeout=90, what="the good tag delivered")
+        good = next(i for i in st["images"] if i["tag"] == "good")
+        self.assertEqual(good["scan"]["result"], "Passed")
+        self.assertTrue(good["targets"][0]["signed"])
+        self.assertFalse(reg.manifest_exists(self.customer.host, "mirror/app", "bad",
+                                             "cust:cust-pw"))
+
+        k("apply", "-f", "-", input="""
+apiVersion: sealift.dev/v1alpha1
+kind: DeployPolicy
+metadata: {name: delivered-only}
+spec:
+  namespaceSelector: {matchLabels: {sealift.dev/enforce: "true"}}
+  rules:
+    requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: release}]}
+    requireScanPassed: true
+""")
+        k("wait", "--for=condition=Ready", "deploypolicy/delivered-only", "--timeout=30s")
+
+        def pod(name, image):
+            return k("apply", "-f", "-", check=False, input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  imagePullSecrets: [{{name: customer-pull}}]
+  containers: [{{name: app, image: "{image}"}}]
+""")
+        cp = pod("good", f"{self.customer.host}/mirror/app@{good['digest']}")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+
+        # the vulnerable image, copied into the mirror by hand and signed with the release key:
+        # its signature is valid, but no ImageDelivery recorded a passed scan for it
+        secret = json.loads(k("get", "secret", "-n", "vendor-acme", "release-key", "-o",
+                              "json").stdout)
+        keyfile = os.path.join(self.tmp, "release.key")
+        with open(keyfile, "wb") as f:
+            f.write(base64.b64decode(secret["data"]["cosign.key"]))
+        procs.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                   "--dest-tls-verify=false", "--src-creds", "acme:acme-pw", "--dest-creds",
+                   "cust:cust-pw", f"docker://{self.vendor.host}/acme/app:bad",
+                   f"docker://{self.customer.host}/mirror/app:by-hand"])
+        procs.run([procs.SEALIFT, "sign", f"{self.customer.host}/mirror/app:by-hand", "--key",
+                   keyfile, "--creds", "cust:cust-pw", "--insecure"])
+        bad = reg.sha256_digest(reg.inspect_raw(f"{self.customer.host}/mirror/app:by-hand",
+                                                "cust:cust-pw"))
+        cp = pod("by-hand", f"{self.customer.host}/mirror/app@{bad}")
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("requireScanPassed", cp.stderr)
+        self.assertNotIn("requireSignature", cp.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -13,15 +13,15 @@
 #
 # usage: hack/bench/resync.sh [COUNT]      (default 100)
 # env:   BUILD_DIR (default build-bench, configured --buildtype=release if missing)
-#        SEALIFT_BIN (use this binary, skip the build), RESYNC_CONCURRENCY (controller workers,
-#        default 8), RESYNC_KEEP=1 (keep the work directory with every log),
+#        SEALIFT_BIN (use this binary, skip the build), RESYNC_CONCURRENCY (controller workers;
+#        default 2, as `sealift controller`), RESYNC_KEEP=1 (keep the work directory),
 #        RESYNC_CONTROLLER_ARGS (extra flags for the timed controller, e.g. --log-level debug)
 set -eu
 
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC_DIR/hack/bench/lib/common.sh"
 COUNT=${1:-100}
-CONCURRENCY=${RESYNC_CONCURRENCY:-8}
+CONCURRENCY=${RESYNC_CONCURRENCY:-2}
 PY=/usr/bin/python3
 NS=bench
 

@@ -251,6 +251,22 @@ static bool scan_passed(struct check *c, const char *repo, const char *digest)
     return false;
 }
 
+/* A registry client for ref with the object's pull credentials. The API server gives the whole
+ * review timeoutSeconds (10 s) and the webhook's event loop waits for it: every registry call
+ * is kept short (3 s to connect, one quick retry) so a slow registry costs a denial, not a
+ * stalled webhook. */
+static struct sl_registry *open_registry(struct check *c, const struct sl_ref *ref,
+                                         struct sl_creds *creds, int *have_creds)
+{
+    *have_creds = pull_creds(creds, c, ref->registry) == 0;
+    struct sl_registry_opts ro = {.insecure = insecure_host(c->w, ref->registry),
+                                  .max_attempts = 2,
+                                  .backoff_base_ms = 100,
+                                  .backoff_max_ms = 500,
+                                  .connect_timeout_ms = 3000};
+    return sl_registry_new(sl_ref_api_host(ref), *have_creds ? creds : NULL, &ro);
+}
+
 /* Decides one image; fills c->denial and returns 1 to stop on a denial. */
 static int check_image(void *ctx, const char *container, const char *image)
 {
@@ -274,10 +290,7 @@ static int check_image(void *ctx, const char *container, const char *image)
     if (ref.digest) {
         snprintf(digest, sizeof(digest), "%s", ref.digest);
     } else {
-        have_creds = pull_creds(&creds, c, ref.registry) == 0;
-        struct sl_registry_opts ro = {.insecure = insecure_host(c->w, ref.registry),
-                                      .max_attempts = 2};
-        reg = sl_registry_new(sl_ref_api_host(&ref), have_creds ? &creds : NULL, &ro);
+        reg = open_registry(c, &ref, &creds, &have_creds);
         if (sl_registry_manifest_head(digest, NULL, reg, ref.repository,
                                       ref.tag ? ref.tag : "latest", &err) != 0) {
             snprintf(c->denial, sizeof(c->denial),
@@ -307,12 +320,8 @@ static int check_image(void *ctx, const char *container, const char *image)
             allowed = false;
             snprintf(why, sizeof(why), "requireSignature: %s", c->key_problem);
         } else {
-            if (!reg) {
-                have_creds = pull_creds(&creds, c, ref.registry) == 0;
-                struct sl_registry_opts ro = {.insecure = insecure_host(c->w, ref.registry),
-                                              .max_attempts = 2};
-                reg = sl_registry_new(sl_ref_api_host(&ref), have_creds ? &creds : NULL, &ro);
-            }
+            if (!reg)
+                reg = open_registry(c, &ref, &creds, &have_creds);
             struct sl_cosign_verify_result vr;
             int rc = sl_cosign_verify(&vr, reg, ref.repository, digest,
                                       (const struct sl_key *const *)c->keys, c->nkeys, &err);

@@ -11,6 +11,7 @@
 #include "kube/secret.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
+#include "runtime/refindex.h"
 #include "runtime/status.h"
 #include "util/base64.h"
 #include "util/log.h"
@@ -64,12 +65,9 @@ int sl_imagedelivery_get_scan_gate(struct sl_scan_gate *out)
 
 enum ref_kind { REF_SECRET, REF_SIGNINGKEY, REF_SCANPOLICY };
 
-struct ref_entry {
-    enum ref_kind kind;
-    char *ns;
-    char *ref_name;
-    char *imd; /* ImageDelivery name (same namespace) */
-};
+/* The kind names the index stores, by ref_kind. */
+static const char *const ref_kind_names[] = {
+    [REF_SECRET] = "Secret", [REF_SIGNINGKEY] = "SigningKey", [REF_SCANPOLICY] = "ScanPolicy"};
 
 /* Secrets read recently, shared between reconciles: many ImageDeliveries of a namespace use
  * the same pull/push Secrets. An entry is dropped as soon as the Secret watch reports any event
@@ -93,9 +91,7 @@ struct imd_reconciler {
     struct sl_imd_registry_cache *cache; /* owned when the real ops are used */
     struct sl_scan_gate gate;
     bool gate_override;
-    pthread_mutex_t lock; /* guards refs: reconciles and map_secondary run on many threads */
-    struct ref_entry *refs;
-    size_t nrefs, cap;
+    struct sl_refindex *refs; /* which ImageDelivery references which Secret / key / policy */
 };
 
 struct ref_list {
@@ -119,30 +115,13 @@ static void ref_list_add(struct ref_list *l, enum ref_kind kind, const char *nam
 static void index_update(struct imd_reconciler *r, const char *ns, const char *name,
                          const struct ref_list *l)
 {
-    pthread_mutex_lock(&r->lock);
-    size_t w = 0;
-    for (size_t i = 0; i < r->nrefs; i++) {
-        struct ref_entry *e = &r->refs[i];
-        if (strcmp(e->ns, ns) == 0 && strcmp(e->imd, name) == 0) {
-            free(e->ns);
-            free(e->ref_name);
-            free(e->imd);
-            continue;
-        }
-        r->refs[w++] = *e;
-    }
-    r->nrefs = w;
+    struct sl_refindex_ref refs[64] = {{NULL, NULL}};
+    size_t n = 0;
     for (size_t k = 0; l && k < l->n; k++) {
-        if (r->nrefs == r->cap) {
-            r->cap = r->cap ? r->cap * 2 : 32;
-            r->refs = sl_xrealloc(r->refs, r->cap * sizeof(*r->refs));
-        }
-        r->refs[r->nrefs++] = (struct ref_entry){.kind = l->kind[k],
-                                                 .ns = sl_xstrdup(ns),
-                                                 .ref_name = sl_xstrdup(l->name[k]),
-                                                 .imd = sl_xstrdup(name)};
+        refs[n].kind = ref_kind_names[l->kind[k]];
+        refs[n++].name = l->name[k];
     }
-    pthread_mutex_unlock(&r->lock);
+    sl_refindex_set(r->refs, ns, name, refs, n);
 }
 
 static void secret_cache_drop(struct imd_reconciler *r, const char *ns, const char *name);
@@ -161,23 +140,7 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
         kind = REF_SCANPOLICY;
     else
         secret_cache_drop(r, ns, name); /* before the reconciles this enqueues read it */
-    /* collect under the lock, enqueue after: enqueue takes the queue's own lock */
-    char **hits = NULL;
-    size_t nhits = 0;
-    pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->nrefs; i++) {
-        const struct ref_entry *e = &r->refs[i];
-        if (e->kind == kind && strcmp(e->ns, ns) == 0 && strcmp(e->ref_name, name) == 0) {
-            hits = sl_xrealloc(hits, (nhits + 1) * sizeof(*hits));
-            hits[nhits++] = sl_xstrdup(e->imd);
-        }
-    }
-    pthread_mutex_unlock(&r->lock);
-    for (size_t i = 0; i < nhits; i++) {
-        enqueue(qctx, ns, hits[i]);
-        free(hits[i]);
-    }
-    free(hits);
+    sl_refindex_enqueue(r->refs, ref_kind_names[kind], ns, name, enqueue, qctx);
 }
 
 /* ---- small helpers ---- */
@@ -1494,15 +1457,9 @@ static void reconciler_free(void *self)
     struct imd_reconciler *r = self;
     if (!r)
         return;
-    for (size_t i = 0; i < r->nrefs; i++) {
-        free(r->refs[i].ns);
-        free(r->refs[i].ref_name);
-        free(r->refs[i].imd);
-    }
-    free(r->refs);
+    sl_refindex_free(r->refs);
     secret_cache_drop_locked(r, NULL, NULL);
     sl_imd_registry_cache_free(r->cache);
-    pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->secrets_lock);
     free(r);
 }
@@ -1516,7 +1473,7 @@ int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
 {
     (void)err;
     struct imd_reconciler *r = sl_xcalloc(1, sizeof(*r));
-    pthread_mutex_init(&r->lock, NULL);
+    r->refs = sl_refindex_new();
     pthread_mutex_init(&r->secrets_lock, NULL);
     if (deps && deps->registry) {
         r->reg = *deps->registry;

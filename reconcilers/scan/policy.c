@@ -7,6 +7,7 @@
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "runtime/conditions.h"
+#include "runtime/refindex.h"
 #include "runtime/registry.h"
 #include "runtime/status.h"
 #include "scan/advisory.h"
@@ -274,59 +275,23 @@ static bool host_insecure(const char *host)
 
 /* ---- the reconciler ---- */
 
-/* Which ScanPolicy refers to which Secret / ConfigMap, so their changes enqueue it. */
-enum ref_kind { REF_SECRET, REF_CONFIGMAP };
-
-struct ref_entry {
-    enum ref_kind kind;
-    char *ns, *ref_name, *policy;
-};
-
 struct sp_reconciler {
     struct sl_reconciler base; /* first: freed through base.free */
-    pthread_mutex_t lock;      /* guards refs */
-    struct ref_entry *refs;
-    size_t nrefs, cap;
+    /* which ScanPolicy refers to which Secret / ConfigMap, so their changes enqueue it */
+    struct sl_refindex *refs;
 };
-
-static void ref_entry_free(struct ref_entry *e)
-{
-    free(e->ns);
-    free(e->ref_name);
-    free(e->policy);
-}
 
 /* Replaces the references of ScanPolicy ns/name (either name may be NULL). */
 static void index_update(struct sp_reconciler *r, const char *ns, const char *name,
                          const char *secret, const char *configmap)
 {
-    pthread_mutex_lock(&r->lock);
-    size_t w = 0;
-    for (size_t i = 0; i < r->nrefs; i++) {
-        struct ref_entry *e = &r->refs[i];
-        if (strcmp(e->ns, ns) == 0 && strcmp(e->policy, name) == 0) {
-            ref_entry_free(e);
-            continue;
-        }
-        r->refs[w++] = *e;
-    }
-    r->nrefs = w;
-    const char *names[2] = {secret, configmap};
-    for (int k = 0; k < 2; k++) {
-        if (!names[k])
-            continue;
-        if (r->nrefs == r->cap) {
-            r->cap = r->cap ? r->cap * 2 : 16;
-            r->refs = sl_xrealloc(r->refs, r->cap * sizeof(*r->refs));
-        }
-        r->refs[r->nrefs++] = (struct ref_entry){
-            .kind = k == 0 ? REF_SECRET : REF_CONFIGMAP,
-            .ns = sl_xstrdup(ns),
-            .ref_name = sl_xstrdup(names[k]),
-            .policy = sl_xstrdup(name),
-        };
-    }
-    pthread_mutex_unlock(&r->lock);
+    struct sl_refindex_ref refs[2] = {{NULL, NULL}, {NULL, NULL}};
+    size_t n = 0;
+    if (secret)
+        refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret};
+    if (configmap)
+        refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = configmap};
+    sl_refindex_set(r->refs, ns, name, refs, n);
 }
 
 static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
@@ -336,23 +301,8 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
     const char *ns = sl_kube_obj_namespace(obj), *name = sl_kube_obj_name(obj);
     if (!ns || !name)
         return;
-    enum ref_kind kind = strcmp(res->kind, "ConfigMap") == 0 ? REF_CONFIGMAP : REF_SECRET;
-    char **hits = NULL;
-    size_t nhits = 0;
-    pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->nrefs; i++) {
-        const struct ref_entry *e = &r->refs[i];
-        if (e->kind == kind && strcmp(e->ns, ns) == 0 && strcmp(e->ref_name, name) == 0) {
-            hits = sl_xrealloc(hits, (nhits + 1) * sizeof(*hits));
-            hits[nhits++] = sl_xstrdup(e->policy);
-        }
-    }
-    pthread_mutex_unlock(&r->lock);
-    for (size_t i = 0; i < nhits; i++) { /* outside the lock: enqueue takes the queue's */
-        enqueue(qctx, ns, hits[i]);
-        free(hits[i]);
-    }
-    free(hits);
+    const char *kind = strcmp(res->kind, "ConfigMap") == 0 ? "ConfigMap" : "Secret";
+    sl_refindex_enqueue(r->refs, kind, ns, name, enqueue, qctx);
 }
 
 struct outcome {
@@ -774,10 +724,7 @@ static void reconciler_free(void *self)
     struct sp_reconciler *r = self;
     if (!r)
         return;
-    for (size_t i = 0; i < r->nrefs; i++)
-        ref_entry_free(&r->refs[i]);
-    free(r->refs);
-    pthread_mutex_destroy(&r->lock);
+    sl_refindex_free(r->refs);
     free(r);
 }
 
@@ -788,7 +735,7 @@ int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
 {
     (void)err;
     struct sp_reconciler *r = sl_xcalloc(1, sizeof(*r));
-    pthread_mutex_init(&r->lock, NULL);
+    r->refs = sl_refindex_new();
     r->base = (struct sl_reconciler){
         .kind = "ScanPolicy",
         .resource = &SL_RES_SCANPOLICY,

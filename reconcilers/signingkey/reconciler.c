@@ -8,13 +8,13 @@
 
 #include "kube/secret.h"
 #include "runtime/conditions.h"
+#include "runtime/refindex.h"
 #include "runtime/status.h"
 #include "sign/keys.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/mem.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,61 +30,23 @@ static const char *const private_key_names[] = {SL_SIGNINGKEY_PRIVATE_KEY, "tls.
 
 /* ---- reference index for secondary watches ---- */
 
-enum ref_kind { REF_SECRET, REF_CONFIGMAP };
-
-struct ref_entry {
-    enum ref_kind kind;
-    char *ns;
-    char *ref_name;   /* Secret or ConfigMap name */
-    char *signingkey; /* SigningKey name (same namespace) */
-};
-
 struct sk_reconciler {
     struct sl_reconciler base; /* first: the manager frees everything through base.free */
-    pthread_mutex_t lock;      /* guards refs: reconciles and map_secondary run on many threads */
-    struct ref_entry *refs;
-    size_t nrefs, cap;
+    struct sl_refindex *refs;  /* which SigningKey references which Secret / ConfigMap */
 };
 
-static void ref_entry_free(struct ref_entry *e)
-{
-    free(e->ns);
-    free(e->ref_name);
-    free(e->signingkey);
-}
-
 /* Replaces what the index knows about SigningKey ns/name with its current references (either
- * name may be NULL). Linear in the number of SigningKeys: there are few of them. */
+ * name may be NULL or empty: no reference). */
 static void index_update(struct sk_reconciler *r, const char *ns, const char *name,
                          const char *secret, const char *configmap)
 {
-    pthread_mutex_lock(&r->lock);
-    size_t w = 0;
-    for (size_t i = 0; i < r->nrefs; i++) {
-        struct ref_entry *e = &r->refs[i];
-        if (strcmp(e->ns, ns) == 0 && strcmp(e->signingkey, name) == 0) {
-            ref_entry_free(e);
-            continue;
-        }
-        r->refs[w++] = *e;
-    }
-    r->nrefs = w;
-    const char *names[2] = {secret, configmap};
-    for (int k = 0; k < 2; k++) {
-        if (names[k] == NULL || names[k][0] == '\0')
-            continue;
-        if (r->nrefs == r->cap) {
-            r->cap = r->cap ? r->cap * 2 : 16;
-            r->refs = sl_xrealloc(r->refs, r->cap * sizeof(*r->refs));
-        }
-        r->refs[r->nrefs++] = (struct ref_entry){
-            .kind = k == 0 ? REF_SECRET : REF_CONFIGMAP,
-            .ns = sl_xstrdup(ns),
-            .ref_name = sl_xstrdup(names[k]),
-            .signingkey = sl_xstrdup(name),
-        };
-    }
-    pthread_mutex_unlock(&r->lock);
+    struct sl_refindex_ref refs[2] = {{NULL, NULL}, {NULL, NULL}};
+    size_t n = 0;
+    if (secret != NULL && secret[0] != '\0')
+        refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret};
+    if (configmap != NULL && configmap[0] != '\0')
+        refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = configmap};
+    sl_refindex_set(r->refs, ns, name, refs, n);
 }
 
 static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
@@ -94,30 +56,14 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
     const char *ns = sl_kube_obj_namespace(obj), *name = sl_kube_obj_name(obj);
     if (ns == NULL || name == NULL)
         return;
-    enum ref_kind kind = strcmp(res->kind, "ConfigMap") == 0 ? REF_CONFIGMAP : REF_SECRET;
-    if (kind == REF_SECRET) {
+    bool is_configmap = strcmp(res->kind, "ConfigMap") == 0;
+    if (!is_configmap) {
         json_t *ann = sl_kube_json_path(obj, "metadata.annotations");
         const char *sk = json_string_value(json_object_get(ann, SL_SIGNINGKEY_ANNOTATION));
         if (sk != NULL && sk[0] != '\0')
             enqueue(qctx, ns, sk);
     }
-    /* collect under the lock, enqueue after: enqueue may take the queue's own lock */
-    char **hits = NULL;
-    size_t nhits = 0;
-    pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->nrefs; i++) {
-        const struct ref_entry *e = &r->refs[i];
-        if (e->kind == kind && strcmp(e->ns, ns) == 0 && strcmp(e->ref_name, name) == 0) {
-            hits = sl_xrealloc(hits, (nhits + 1) * sizeof(*hits));
-            hits[nhits++] = sl_xstrdup(e->signingkey);
-        }
-    }
-    pthread_mutex_unlock(&r->lock);
-    for (size_t i = 0; i < nhits; i++) {
-        enqueue(qctx, ns, hits[i]);
-        free(hits[i]);
-    }
-    free(hits);
+    sl_refindex_enqueue(r->refs, is_configmap ? "ConfigMap" : "Secret", ns, name, enqueue, qctx);
 }
 
 /* ---- small helpers ---- */
@@ -733,10 +679,7 @@ static void reconciler_free(void *self)
     struct sk_reconciler *r = self;
     if (r == NULL)
         return;
-    for (size_t i = 0; i < r->nrefs; i++)
-        ref_entry_free(&r->refs[i]);
-    free(r->refs);
-    pthread_mutex_destroy(&r->lock);
+    sl_refindex_free(r->refs);
     free(r);
 }
 
@@ -747,7 +690,7 @@ int sl_signingkey_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
 {
     (void)err;
     struct sk_reconciler *r = sl_xcalloc(1, sizeof(*r));
-    pthread_mutex_init(&r->lock, NULL);
+    r->refs = sl_refindex_new();
     r->base = (struct sl_reconciler){
         .kind = "SigningKey",
         .resource = &SL_RES_SIGNINGKEY,

@@ -114,7 +114,10 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
         if (c->key_file) /* written for an earlier connection of this fetch */
             return git_credential_ssh_key_new(out, user, NULL, c->key_file, NULL);
         /* libssh2 without in-memory keys: use a private temporary file */
-        char tmpl[] = "/tmp/sealift-git-key-XXXXXX";
+        const char *tmpdir = getenv("TMPDIR");
+        char tmpl[4096];
+        snprintf(tmpl, sizeof(tmpl), "%s/sealift-git-key-XXXXXX",
+                 tmpdir && *tmpdir ? tmpdir : "/tmp");
         int fd = mkstemp(tmpl);
         if (fd < 0)
             return -1;

@@ -130,89 +130,94 @@ static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[
                                      ref->tag ? ref->tag : "latest", err);
 }
 
-int sl_cmd_sign(int argc, char **argv)
+/* What both commands work on: the key, the image's reference, a registry client and the
+ * image's digest. */
+struct session {
+    struct sign_args args;
+    struct sl_key *key;
+    struct sl_ref ref;
+    struct sl_registry *reg;
+    char digest[72];
+};
+
+/* Parses the arguments, reads the key and resolves the image. Returns -1 to go on, or the exit
+ * code to return (after session_close). */
+static int session_open(struct session *s, const char *cmd, bool want_private, int argc,
+                        char **argv)
 {
-    struct sign_args a;
-    int prc = parse_args(&a, "sign", argc, argv);
+    memset(s, 0, sizeof(*s));
+    int prc = parse_args(&s->args, cmd, argc, argv);
     if (prc)
         return prc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
     struct sl_err err = {0};
-    struct sl_key *key = NULL;
-    struct sl_ref ref = {0};
-    struct sl_registry *reg = NULL;
-    char digest[72] = "";
-    int code = SL_EXIT_OK;
-    int rc = read_key_file(&key, a.key_file, true, &err);
-    if (rc) {
-        sl_cli_errorf("sign", "%s", err.msg);
-        code = SL_EXIT_USAGE;
-        goto done;
+    if (read_key_file(&s->key, s->args.key_file, want_private, &err) != 0) {
+        sl_cli_errorf(cmd, "%s", err.msg);
+        return SL_EXIT_USAGE;
     }
-    rc = open_image(&ref, &reg, digest, &a, &err);
+    int rc = open_image(&s->ref, &s->reg, s->digest, &s->args, &err);
     if (rc) {
-        sl_cli_errorf("sign", "%s: %s", a.image, err.msg);
-        code = exit_for(rc);
-        goto done;
+        sl_cli_errorf(cmd, "%s: %s", s->args.image, err.msg);
+        return exit_for(rc);
     }
-    char *docker_ref = sl_xasprintf("%s/%s", ref.registry, ref.repository);
+    return -1;
+}
+
+static void session_close(struct session *s)
+{
+    sl_registry_free(s->reg);
+    sl_ref_free(&s->ref);
+    sl_key_free(s->key);
+}
+
+int sl_cmd_sign(int argc, char **argv)
+{
+    struct session s;
+    int code = session_open(&s, "sign", true, argc, argv);
+    if (code >= 0) {
+        session_close(&s);
+        return code;
+    }
+    code = SL_EXIT_OK;
+    struct sl_err err = {0};
+    char *docker_ref = sl_xasprintf("%s/%s", s.ref.registry, s.ref.repository);
     struct sl_cosign_sign_result res = {0};
-    rc = sl_cosign_sign(&res, reg, ref.repository, docker_ref, digest, key, &err);
+    int rc = sl_cosign_sign(&res, s.reg, s.ref.repository, docker_ref, s.digest, s.key, &err);
     free(docker_ref);
     if (rc) {
-        sl_cli_errorf("sign", "%s@%s: %s", a.image, digest, err.msg);
+        sl_cli_errorf("sign", "%s@%s: %s", s.args.image, s.digest, err.msg);
         code = exit_for(rc);
-        goto done;
+    } else {
+        char fp[SL_KEY_FINGERPRINT_LEN] = "";
+        sl_key_fingerprint(fp, s.key, NULL);
+        printf("%s %s by %s (%zu signature%s)\n", s.digest, res.added ? "signed" : "already signed",
+               fp, res.signatures, res.signatures == 1 ? "" : "s");
     }
-    char fp[SL_KEY_FINGERPRINT_LEN] = "";
-    sl_key_fingerprint(fp, key, NULL);
-    printf("%s %s by %s (%zu signature%s)\n", digest, res.added ? "signed" : "already signed", fp,
-           res.signatures, res.signatures == 1 ? "" : "s");
-done:
-    sl_registry_free(reg);
-    sl_ref_free(&ref);
-    sl_key_free(key);
+    session_close(&s);
     return code;
 }
 
 int sl_cmd_verify(int argc, char **argv)
 {
-    struct sign_args a;
-    int prc = parse_args(&a, "verify", argc, argv);
-    if (prc)
-        return prc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
+    struct session s;
+    int code = session_open(&s, "verify", false, argc, argv);
+    if (code >= 0) {
+        session_close(&s);
+        return code;
+    }
+    code = SL_EXIT_OK;
     struct sl_err err = {0};
-    struct sl_key *key = NULL;
-    struct sl_ref ref = {0};
-    struct sl_registry *reg = NULL;
-    char digest[72] = "";
-    int code = SL_EXIT_OK;
-    int rc = read_key_file(&key, a.key_file, false, &err);
-    if (rc) {
-        sl_cli_errorf("verify", "%s", err.msg);
-        code = SL_EXIT_USAGE;
-        goto done;
-    }
-    rc = open_image(&ref, &reg, digest, &a, &err);
-    if (rc) {
-        sl_cli_errorf("verify", "%s: %s", a.image, err.msg);
-        code = exit_for(rc);
-        goto done;
-    }
     struct sl_cosign_verify_result res;
-    const struct sl_key *keys[1] = {key};
-    rc = sl_cosign_verify(&res, reg, ref.repository, digest, keys, 1, &err);
+    const struct sl_key *keys[1] = {s.key};
+    int rc = sl_cosign_verify(&res, s.reg, s.ref.repository, s.digest, keys, 1, &err);
     if (rc == SL_ENOTFOUND || rc == SL_EDIGEST) {
-        sl_cli_errorf("verify", "%s: %s", a.image, err.msg);
+        sl_cli_errorf("verify", "%s: %s", s.args.image, err.msg);
         code = SL_EXIT_CHECK_FAILED;
     } else if (rc) {
-        sl_cli_errorf("verify", "%s: %s", a.image, err.msg);
+        sl_cli_errorf("verify", "%s: %s", s.args.image, err.msg);
         code = exit_for(rc);
     } else {
-        printf("%s: valid signature by %s\n", digest, res.key_fingerprint);
+        printf("%s: valid signature by %s\n", s.digest, res.key_fingerprint);
     }
-done:
-    sl_registry_free(reg);
-    sl_ref_free(&ref);
-    sl_key_free(key);
+    session_close(&s);
     return code;
 }

@@ -22,8 +22,8 @@
 #define ERROR_BODY_MAX     ((size_t)64 << 10)
 #define TAGS_PAGE_MAX      ((size_t)16 << 20)
 #define MAX_TAGS           100000
-#define STREAM_RING_BYTES  ((size_t)256 << 10)
-#define STREAM_CURL_BUFFER (64L << 10)
+#define STREAM_RING_BYTES  ((size_t)128 << 10)
+#define STREAM_CURL_BUFFER (32L << 10)
 
 enum auth_mode { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 

@@ -2,7 +2,9 @@
 # sync bench (DESIGN.md section 7): cold copy of a 256 MiB, 8-layer image between two local
 # docker-registry processes, `sealift copy` vs `skopeo copy` (docker:// -> docker://), several
 # alternating rounds in one run. Prints per-round wall time and peak RSS, then the ratios of the
-# medians (sealift / skopeo). Bars: time ratio <= 1.0, RSS ratio <= 0.33.
+# medians (sealift / skopeo). Bars: time ratio <= 1.0, RSS ratio <= 0.33. Last, the peak RSS of
+# two processes that do no copy work (`sealift version`, `curl` of the registry's /v2/), to show
+# how much of the figure is the floor set by Debian's shared libcurl and its dependencies.
 #
 # usage: hack/bench/sync.sh [ROUNDS]        (default 3)
 # env:   BUILD_DIR (default build-bench, configured --buildtype=release if missing)
@@ -104,3 +106,15 @@ awk -v st="$ST" -v kt="$KT" -v sr="$SR" -v kr="$KR" 'BEGIN {
     printf "time ratio (sealift/skopeo): %.3f (bar <= 1.0) %s\n", tr, tr <= 1.0 ? "PASS" : "FAIL";
     printf "RSS ratio  (sealift/skopeo): %.3f (bar <= 0.33) %s\n", rr, rr <= 0.33 ? "PASS" : "FAIL";
 }'
+
+# Where the RSS goes: the floor that linking Debian's libcurl sets before any copy work. Each
+# process below is measured like the copies (peak RSS from /usr/bin/time).
+floor() { # label command...
+    l=$1; shift
+    $TIME -f "%M" -o "$WORK/f" "$@" > /dev/null 2>&1 || true
+    awk -v l="$l" -v m="$(tail -n1 "$WORK/f")" -v kr="$KR" \
+        'BEGIN { printf "  %-52s %6d KiB = %.2f of skopeo\n", l, m, m / kr }'
+}
+echo "peak RSS floors (no copy work):"
+floor "sealift version (libraries loaded, nothing run)" "$SEALIFT" version
+floor "curl GET /v2/ (Debian's libcurl and its deps)" curl -s "http://$A/v2/"

@@ -10,6 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagedelivery"))
+import registry as reg  # noqa: E402
 import scanlib  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
 
@@ -127,12 +128,22 @@ class ScanPolicyTest(ImdTestCase):
         src = self.digest_at(f"{self.vendor.host}/acme/app:bad", V)
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/bad:bad", C), src)
 
-    def test_every_platform_of_an_index_is_scanned(self):
-        # amd64 is clean, arm64 carries the vulnerable libc6: the whole index is blocked
+    def push_multiarch(self):
+        """Pushes acme/app:multi, an index whose linux/amd64 image is clean and whose
+        linux/arm64 image carries the vulnerable libc6. Returns (index, amd64, arm64) digests."""
         layout = os.path.join(self.tmp, "multi-layout")
-        scanlib.debian_multiarch_layout(layout, GOOD_LIBC, BAD_LIBC)
+        index = scanlib.debian_multiarch_layout(layout, GOOD_LIBC, BAD_LIBC)
         scanlib.skopeo_push(layout, "multi", f"{self.vendor.host}/acme/app:multi", V,
                             all_platforms=True)
+        with open(os.path.join(layout, "blobs", "sha256", index[7:])) as f:
+            children = {m["platform"]["architecture"]: m["digest"]
+                        for m in json.load(f)["manifests"]}
+        return index, children["amd64"], children["arm64"]
+
+    def test_every_platform_of_an_index_is_scanned(self):
+        # no spec.platforms: the whole index is delivered, so every platform is scanned, and
+        # the vulnerable arm64 image blocks it although amd64 is clean
+        self.push_multiarch()
         self.scan_policy()
         self.wait_policy_ready()
         self.scanned_delivery("multi", "multi")
@@ -142,6 +153,42 @@ class ScanPolicyTest(ImdTestCase):
         self.assertNotIn("linux/amd64", msg)
         self.assertEqual(obj["status"]["images"][0]["scan"]["critical"], 1)
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/multi:multi", C))
+
+    def test_only_the_delivered_platforms_are_scanned(self):
+        index, amd64, arm64 = self.push_multiarch()
+        self.scan_policy()
+        self.wait_policy_ready()
+        # platforms [linux/amd64]: only the clean amd64 image is delivered, and only it is
+        # scanned; the vulnerable arm64 image is never read
+        pushed = len(self.requests(self.vendor))
+        self.delivery("amd64", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/amd64", "customer-push")],
+                      extra_source="    tags: ['multi']\n",
+                      extra_spec="  scanPolicyRef: {name: default}\n"
+                                 "  platforms: [linux/amd64]\n", interval="2s")
+        obj = self.wait_ready("amd64")
+        self.assertEqual(self.condition(obj, "Scanned")["status"], "True")
+        img = obj["status"]["images"][0]
+        self.assertEqual(img["digest"], index)
+        self.assertEqual(img["scan"]["result"], "Passed")
+        self.assertEqual(img["scan"]["critical"], 0)
+        delivered = self.digest_at(f"{self.customer.host}/mirror/amd64:multi", C)
+        self.assertNotEqual(delivered, index)  # the filtered index
+        self.assertEqual(img["targets"][0]["digest"], delivered)
+        raw = json.loads(reg.inspect_raw(f"{self.customer.host}/mirror/amd64:multi", C))
+        self.assertEqual([m["digest"] for m in raw["manifests"]], [amd64])
+        read = [path for _, path in self.requests(self.vendor)[pushed:]]
+        self.assertTrue(any(amd64 in path for path in read))
+        self.assertFalse(any(arm64 in path for path in read))
+        # the same index without the filter: arm64 is delivered too, so it is scanned and blocks
+        self.scanned_delivery("all", "multi")
+        obj = self.wait_reason("all", "ScanFailed", ctype="Scanned")
+        self.assertIn("linux/arm64: CVE-2099-0001 (Critical)",
+                      self.condition(obj, "Scanned")["message"])
+        self.assertIn("not delivered", self.condition(obj, "Scanned")["message"])
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/all:multi", C))
+        # and the filtered delivery stays delivered and Passed
+        self.assertEqual(self.get("amd64")["status"]["images"][0]["scan"]["result"], "Passed")
 
     def test_database_update_rescans_delivered_digests(self):
         self.scan_policy(rescan="2s")

@@ -26,7 +26,6 @@
 #include <string.h>
 
 #define MSG_MAX           2048
-#define MAX_PLATFORMS     16
 #define MAX_TAGS          1000
 #define SECRET_B64_MAX    ((size_t)1 << 20)
 #define DOCKERCONFIG_KEY  ".dockerconfigjson"
@@ -293,7 +292,7 @@ struct imd_run {
     const char *pattern;
     const char *pinned_digest;
     const char *target_tag;
-    const char *platforms[MAX_PLATFORMS];
+    const char *platforms[SL_IMD_MAX_PLATFORMS];
     size_t nplatforms;
     bool immutable;
     const char *verify_key_name, *sign_key_name, *scan_policy;
@@ -496,9 +495,9 @@ static int step_read_spec(struct imd_run *run)
         return -1;
     }
     const json_t *platforms = json_object_get(spec, "platforms");
-    if (json_array_size(platforms) > MAX_PLATFORMS) {
+    if (json_array_size(platforms) > SL_IMD_MAX_PLATFORMS) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.platforms: at most %d platforms",
-                    MAX_PLATFORMS);
+                    SL_IMD_MAX_PLATFORMS);
         return -1;
     }
     for (size_t i = 0; i < json_array_size(platforms); i++) {
@@ -876,21 +875,72 @@ static const json_t *prev_target(const json_t *prev, const char *image)
     return NULL;
 }
 
-/* Keeps the target entries prev had (they still describe the registries) when a gate stops a
- * tag. */
-/* Did an earlier pass deliver digest to some target? (A blocked tag's status entry carries its
- * digest too, but no target with that digest.) */
-static bool delivered_before(const json_t *prev, const char *digest)
+/* Does some target entry of prev name digest? Sets *any when some entry names any digest. */
+static bool prev_targets_name(const json_t *prev, const char *digest, bool *any)
 {
     size_t i;
     json_t *t;
     json_array_foreach(json_object_get(prev, "targets"), i, t)
     {
         const char *d = json_string_value(json_object_get(t, "digest"));
+        if (d)
+            *any = true;
         if (d && strcmp(d, digest) == 0)
             return true;
     }
     return false;
+}
+
+/* The digest a delivery of source digest writes under spec.platforms: for an index, the
+ * filtered index the copy engine makes (sl_manifest_filter_index, then its sha256); for an
+ * image manifest, digest itself. One manifest GET on the source. 0 or an error code. */
+static int filtered_digest(struct imd_run *run, char out[72], const char *digest)
+{
+    struct sl_registry_manifest rm;
+    struct sl_manifest m;
+    struct sl_platform plats[SL_IMD_MAX_PLATFORMS];
+    struct sl_err err = {0};
+    char *data = NULL;
+    size_t len = 0;
+    memset(&rm, 0, sizeof(rm));
+    memset(&m, 0, sizeof(m));
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < run->nplatforms; i++)
+        rc = sl_platform_parse(&plats[i], run->platforms[i], &err);
+    if (rc == 0)
+        rc = run->r->reg.manifest(run->r->reg.ctx, &rm, run->src.reg, run->src.ref.repository,
+                                  digest, &err);
+    if (rc == 0)
+        rc = sl_manifest_parse(&m, rm.data, rm.len, rm.media_type, &err);
+    if (rc == 0 && m.kind != SL_MANIFEST_INDEX) {
+        snprintf(out, 72, "%s", digest);
+    } else if (rc == 0) {
+        rc = sl_manifest_filter_index(&data, &len, rm.data, rm.len, plats, run->nplatforms, &err);
+        if (rc == 0)
+            sl_digest_sha256(out, data, len);
+    }
+    free(data);
+    sl_manifest_free(&m);
+    sl_registry_manifest_free(&rm);
+    return rc;
+}
+
+/* Did an earlier pass deliver digest to some target? (A blocked tag's status entry carries its
+ * digest too, and keeps the targets of an older digest.) Without spec.platforms a delivery
+ * names the source digest. With them it names the filtered index, which is worked out from the
+ * source: that costs a manifest GET, paid only for a tag stopped by a gate while its targets
+ * hold something. */
+static bool delivered_before(struct imd_run *run, const json_t *prev, const char *digest)
+{
+    bool any = false;
+    if (prev_targets_name(prev, digest, &any))
+        return true;
+    if (!any || run->nplatforms == 0 || !run->r->reg.manifest)
+        return false;
+    char filtered[72];
+    if (filtered_digest(run, filtered, digest) != 0)
+        return false;
+    return prev_targets_name(prev, filtered, &any);
 }
 
 /* Tags whose every target carries a signature by the sign key. */
@@ -912,6 +962,8 @@ static size_t signed_tags(const json_t *images)
     return n;
 }
 
+/* Keeps the target entries prev had (they still describe the registries) when a gate stops a
+ * tag. */
 static void keep_prev_targets(json_t *img, const json_t *prev)
 {
     const json_t *targets = json_object_get(prev, "targets");
@@ -986,8 +1038,10 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
     }
     struct sl_err err = {0};
     json_t *summary = NULL;
+    /* exactly what the copy will deliver is scanned: the platforms spec.platforms selects */
     int rc = run->gate.scan(run->gate.ctx, run->rt, run->ns, run->scan_policy, run->src.reg,
-                            run->src.ref.repository, digest, &summary, &err);
+                            run->src.ref.repository, digest, run->platforms, run->nplatforms,
+                            &summary, &err);
     if (json_is_object(summary)) {
         if (!json_object_get(summary, "policy"))
             json_object_set_new(summary, "policy", json_string(run->scan_policy));
@@ -996,7 +1050,7 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
     json_decref(summary);
     if (rc == SL_SCAN_GATE_PASSED)
         return 0;
-    bool was_delivered = delivered_before(prev, digest);
+    bool was_delivered = delivered_before(run, prev, digest);
     keep_prev_targets(img, prev);
     if (rc == SL_SCAN_GATE_BLOCKED) {
         snprintf(msg, sizeof(msg), "%s@%s fails ScanPolicy \"%s\": %s%s", run->src.name, digest,

@@ -3,7 +3,8 @@
  *
  * Per tag, in this order: resolve the digest (manifest HEAD on the source) -> verify
  * (spec.verify: a cosign signature by the SigningKey's public key on the source digest) -> scan
- * (spec.scanPolicyRef, through the scan gate of gates.h) -> copy to every target (the copy engine
+ * (spec.scanPolicyRef, through the scan gate of gates.h; of what the copy delivers: with
+ * spec.platforms only the selected platforms of an index) -> copy to every target (the copy engine
  * writes the tag last; the source's cosign signatures are copied along) -> sign in every target
  * (spec.sign: the SigningKey's private key, docker-reference = the target repository). A failed
  * gate stops that tag before any target is written.

@@ -283,6 +283,13 @@ static int real_tags(void *ctx, char ***tags_out, size_t *n_out, struct sl_regis
     return sl_registry_tags_list(tags_out, n_out, r, repo, 0, err);
 }
 
+static int real_manifest(void *ctx, struct sl_registry_manifest *out, struct sl_registry *r,
+                         const char *repo, const char *reference, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_registry_manifest_get(out, r, repo, reference, err);
+}
+
 static int real_copy(void *ctx, struct sl_copy_result *out, struct sl_registry *src_reg,
                      const struct sl_ref *src, struct sl_registry *dst_reg,
                      const struct sl_ref *dst, const struct sl_copy_opts *opts, struct sl_err *err)
@@ -324,6 +331,7 @@ void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_reg
         .head = real_head,
         .resolve = cache_resolve,
         .tags = real_tags,
+        .manifest = real_manifest,
         .copy = real_copy,
         .verify = real_verify,
         .copy_signatures = real_copy_signatures,

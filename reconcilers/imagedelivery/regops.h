@@ -38,6 +38,12 @@ struct sl_imd_registry_ops {
     /* The semantics of sl_registry_tags_list (free with sl_registry_strv_free). */
     int (*tags)(void *ctx, char ***tags_out, size_t *n_out, struct sl_registry *r, const char *repo,
                 struct sl_err *err);
+    /* The semantics of sl_registry_manifest_get (*out is the caller's,
+     * sl_registry_manifest_free). Used only to work out what a platform-filtered delivery wrote
+     * (gates.h: a tag stopped by the scan gate). May be NULL: such a tag is then never taken for
+     * delivered before. */
+    int (*manifest)(void *ctx, struct sl_registry_manifest *out, struct sl_registry *r,
+                    const char *repo, const char *reference, struct sl_err *err);
     /* The semantics of sl_copy_image_refs. */
     int (*copy)(void *ctx, struct sl_copy_result *out, struct sl_registry *src_reg,
                 const struct sl_ref *src, struct sl_registry *dst_reg, const struct sl_ref *dst,

@@ -882,10 +882,50 @@ struct target {
     char platform[100]; /* "linux/arm64" for an index child, "" for a plain image */
 };
 
-/* The image manifests under digest: itself, or each child of an index (attestation manifests,
- * platform unknown/unknown, are skipped). */
+/* Parses the platform filter into plats[0..n) and writes its cache-key text to key: the
+ * selectors sorted and ","-joined ("" = no filter), so the order in spec.platforms does not
+ * matter. Returns 0 or SL_EINVAL. */
+static int platform_filter(struct sl_platform *plats, char *key, size_t key_cap,
+                           const char *const *platforms, size_t n, struct sl_err *err)
+{
+    char text[SL_IMD_MAX_PLATFORMS][100];
+    key[0] = '\0';
+    if (n > SL_IMD_MAX_PLATFORMS)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "at most %d platforms",
+                          SL_IMD_MAX_PLATFORMS);
+    for (size_t i = 0; i < n; i++) {
+        int rc = sl_platform_parse(&plats[i], platforms[i], err);
+        if (rc != 0)
+            return rc;
+        snprintf(text[i], sizeof(text[i]), "%s/%s%s%s", plats[i].os, plats[i].arch,
+                 plats[i].variant[0] ? "/" : "", plats[i].variant);
+    }
+    /* insertion sort: at most SL_IMD_MAX_PLATFORMS short strings */
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && strcmp(text[j - 1], text[j]) > 0; j--) {
+            char tmp[100];
+            memcpy(tmp, text[j], sizeof(tmp));
+            memcpy(text[j], text[j - 1], sizeof(tmp));
+            memcpy(text[j - 1], tmp, sizeof(tmp));
+        }
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < key_cap; i++) {
+        int w = snprintf(key + len, key_cap - len, "%s%s", i ? "," : "", text[i]);
+        if (w > 0)
+            len += (size_t)w;
+    }
+    return 0;
+}
+
+/* The image manifests under digest that a delivery with the platform filter plats[0..nplats)
+ * puts into the targets: digest itself for an image manifest; for an index, each child
+ * (attestation manifests, platform unknown/unknown, and nested indexes are skipped) or, with a
+ * filter, each child matching it (sl_platform_match, as the copy engine selects). An index
+ * with nothing to scan is SL_EINVAL. */
 static int scan_targets(struct target **out, size_t *n, struct sl_registry *src, const char *repo,
-                        const char *digest, struct sl_err *err)
+                        const char *digest, const struct sl_platform *plats, size_t nplats,
+                        const char *filter_text, struct sl_err *err)
 {
     struct sl_registry_manifest rm;
     struct sl_manifest m;
@@ -911,12 +951,17 @@ static int scan_targets(struct target **out, size_t *n, struct sl_registry *src,
             continue;
         if (c->media_type && sl_manifest_type_is_index(c->media_type))
             continue;
+        if (nplats > 0 && !sl_platform_match(c, plats, nplats))
+            continue;
         struct target *t = &(*out)[(*n)++];
         snprintf(t->digest, sizeof(t->digest), "%s", c->digest);
         snprintf(t->platform, sizeof(t->platform), "%s/%s%s%s", c->os ? c->os : "?",
                  c->arch ? c->arch : "?", c->variant ? "/" : "", c->variant ? c->variant : "");
     }
-    if (*n == 0)
+    if (*n == 0 && nplats > 0)
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                        "no image of index %s matches spec.platforms (%s)", digest, filter_text);
+    else if (*n == 0)
         rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s is an index without images", digest);
 done:
     if (rc != 0) {
@@ -931,7 +976,8 @@ done:
 
 static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const char *policy_name,
                      struct sl_registry *src, const char *repo, const char *digest,
-                     json_t **out_summary, struct sl_err *err)
+                     const char *const *platforms, size_t n_platforms, json_t **out_summary,
+                     struct sl_err *err)
 {
     (void)ctx;
     (void)rt;
@@ -954,14 +1000,20 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
                           e ? "is not Ready" : "not found or its database is not loaded yet");
 
     int rc = 0;
-    char key[600], msg[MSG_MAX];
+    char key[600 + SL_IMD_MAX_PLATFORMS * 100], msg[MSG_MAX];
+    char filter[SL_IMD_MAX_PLATFORMS * 100];
+    struct sl_platform plats[SL_IMD_MAX_PLATFORMS];
     struct parsed_policy pp;
     struct target *targets = NULL;
     size_t ntargets = 0;
     json_t *total = NULL;
     memset(&pp, 0, sizeof(pp));
-    snprintf(key, sizeof(key), "%s/%s|%llu|%s|%s", ns, policy_name, (unsigned long long)serial,
-             db->digest, digest);
+    rc = platform_filter(plats, filter, sizeof(filter), platforms, n_platforms, err);
+    if (rc != 0)
+        goto done;
+    /* the same digest delivered with another platform filter is another scan */
+    snprintf(key, sizeof(key), "%s/%s|%llu|%s|%s|%s", ns, policy_name, (unsigned long long)serial,
+             db->digest, digest, filter);
     if (cache_lookup(key, out_summary, &rc, msg, sizeof(msg))) {
         if (rc != 0)
             sl_err_set(err, rc, SL_ERRC_INPUT, "%s", msg);
@@ -971,10 +1023,10 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
     if (rc != 0)
         goto done;
     pp.pol.malware_fails = db->have_hsb;
-    rc = scan_targets(&targets, &ntargets, src, repo, digest, err);
+    rc = scan_targets(&targets, &ntargets, src, repo, digest, plats, n_platforms, filter, err);
     if (rc != 0)
         goto done;
-    /* every platform of an index is scanned: one failing platform blocks the digest */
+    /* every platform that is delivered is scanned: one failing platform blocks the digest */
     msg[0] = '\0';
     bool failed = false;
     for (size_t i = 0; i < ntargets; i++) {
@@ -1029,6 +1081,13 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
     total = NULL;
     cache_store(key, *out_summary, rc, msg, rescan_ms_of(spec));
 done:
+    /* SL_ENOTFOUND means "policy not ready" to the reconciler: a manifest or blob that vanished
+     * after the digest was resolved (a tag moved, content deleted) is an error to retry */
+    if (rc == SL_ENOTFOUND) {
+        rc = SL_EFAIL;
+        if (err)
+            err->code = rc;
+    }
     json_decref(total);
     free(targets);
     parsed_policy_free(&pp);

@@ -11,10 +11,12 @@
  * database Ready is False (DatabaseLoadFailed).
  *
  * The gate (gates.h) scans a source digest with the policy's database and settings
- * (severityThreshold, ignoreUnfixed, allowlist with until dates, baseline, malware) and caches
- * the answer per ScanPolicy + image digest + database digest + policy revision for
- * rescanInterval (bounded LRU), so steady passes cost no registry request and a new database
- * or an expired entry rescans delivered digests. */
+ * (severityThreshold, ignoreUnfixed, allowlist with until dates, baseline, malware): the image,
+ * or the platforms of an index that the ImageDelivery delivers (spec.platforms; all of them
+ * when empty). It caches the answer per ScanPolicy + image digest + platform filter + database
+ * digest + policy revision for rescanInterval (bounded LRU), so steady passes cost no registry
+ * request and a new database or an expired entry rescans delivered digests, again only their
+ * delivered platforms. */
 #ifndef SL_SCAN_POLICY_H
 #define SL_SCAN_POLICY_H
 

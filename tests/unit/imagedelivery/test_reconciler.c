@@ -164,6 +164,38 @@ static int f_tags(void *ctx, char ***tags_out, size_t *n_out, struct sl_registry
     return 0;
 }
 
+/* Every source digest is served as an index of a linux/amd64 and a linux/arm64 image; the
+ * annotation makes indexes of different digests differ. Caller frees. */
+static char *fake_index(const char *digest)
+{
+    json_t *idx = json_pack(
+        "{s:i, s:s, s:[{s:s, s:s, s:i, s:{s:s, s:s}}, {s:s, s:s, s:i, s:{s:s, s:s}}], s:{s:s}}",
+        "schemaVersion", 2, "mediaType", SL_MT_OCI_INDEX, "manifests", "mediaType",
+        SL_MT_OCI_MANIFEST, "digest", D("01"), "size", 500, "platform", "os", "linux",
+        "architecture", "amd64", "mediaType", SL_MT_OCI_MANIFEST, "digest", D("02"), "size", 500,
+        "platform", "os", "linux", "architecture", "arm64", "annotations", "source", digest);
+    char *text = json_dumps(idx, JSON_COMPACT);
+    json_decref(idx);
+    return text;
+}
+
+static int f_manifest(void *ctx, struct sl_registry_manifest *out, struct sl_registry *r,
+                      const char *repo, const char *reference, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "manifest");
+    char digest[72];
+    int rc = f_head(ctx, digest, r, repo, reference, err);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->data = fake_index(digest);
+    out->len = strlen(out->data);
+    out->media_type = sl_xstrdup(SL_MT_OCI_INDEX);
+    sl_digest_sha256(out->digest, out->data, out->len);
+    return 0;
+}
+
 static int f_copy(void *ctx, struct sl_copy_result *out, struct sl_registry *src_reg,
                   const struct sl_ref *src, struct sl_registry *dst_reg, const struct sl_ref *dst,
                   const struct sl_copy_opts *opts, struct sl_err *err)
@@ -178,10 +210,20 @@ static int f_copy(void *ctx, struct sl_copy_result *out, struct sl_registry *src
     char digest[72];
     snprintf(digest, sizeof(digest), "%s", src->digest);
     if (opts->n_platforms > 0) {
-        /* a filtered index has a digest of its own */
-        char buf[256];
-        snprintf(buf, sizeof(buf), "%s+%s", src->digest, opts->platforms[0]);
-        sl_digest_sha256(digest, buf, strlen(buf));
+        /* a filtered index has a digest of its own, made as the copy engine makes it */
+        struct sl_platform plats[16];
+        for (size_t i = 0; i < opts->n_platforms && i < 16; i++)
+            CHECK_INT_EQ(sl_platform_parse(&plats[i], opts->platforms[i], err), 0);
+        char *index = fake_index(src->digest), *filtered = NULL;
+        size_t len = 0;
+        rc = sl_manifest_filter_index(&filtered, &len, index, strlen(index), plats,
+                                      opts->n_platforms, err);
+        if (rc == 0)
+            sl_digest_sha256(digest, filtered, len);
+        free(index);
+        free(filtered);
+        if (rc)
+            return rc;
     }
     const char *have = reg_tag(f, sl_registry_host(dst_reg), dst->repository, dst->tag);
     memset(out, 0, sizeof(*out));
@@ -289,6 +331,7 @@ static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
                                           .release = f_release,
                                           .head = f_head,
                                           .tags = f_tags,
+                                          .manifest = f_manifest,
                                           .copy = f_copy,
                                           .verify = f_verify,
                                           .copy_signatures = f_copy_signatures,
@@ -910,17 +953,31 @@ static void test_sign_in_every_target(void)
 struct gate_ctx {
     int rc; /* what the gate answers */
     int calls;
+    bool arm64_bad;      /* every index's arm64 image fails (scanned unless filtered out) */
+    bool all_bad;        /* every digest fails (a new advisory database) */
+    char platforms[200]; /* the platform filter of the last call, ","-joined */
 };
 
 static int fake_scan(void *ctx, struct sl_runtime *rt, const char *ns, const char *policy_name,
                      struct sl_registry *src, const char *repo, const char *digest,
-                     json_t **out_summary, struct sl_err *err)
+                     const char *const *platforms, size_t n_platforms, json_t **out_summary,
+                     struct sl_err *err)
 {
     struct gate_ctx *g = ctx;
     g->calls++;
+    g->platforms[0] = '\0';
+    bool scans_arm64 = n_platforms == 0;
+    for (size_t i = 0; i < n_platforms; i++) {
+        size_t len = strlen(g->platforms);
+        snprintf(g->platforms + len, sizeof(g->platforms) - len, "%s%s", i ? "," : "",
+                 platforms[i]);
+        if (strcmp(platforms[i], "linux/arm64") == 0)
+            scans_arm64 = true;
+    }
     if (g->rc == SL_SCAN_GATE_WAITING)
         return sl_err_set(err, g->rc, SL_ERRC_INPUT, "ScanPolicy \"%s\" is not Ready", policy_name);
-    bool fail = g->rc == SL_SCAN_GATE_BLOCKED && strcmp(digest, DIG_B) == 0;
+    bool fail = (g->rc == SL_SCAN_GATE_BLOCKED && strcmp(digest, DIG_B) == 0) ||
+                (g->arm64_bad && scans_arm64) || g->all_bad;
     *out_summary =
         json_pack("{s:s, s:i, s:i, s:i, s:i, s:i}", "result", fail ? "Failed" : "Passed",
                   "critical", fail ? 1 : 0, "high", 2, "medium", 0, "low", 3, "unknown", 0);
@@ -999,6 +1056,89 @@ static void test_scan_gate(void)
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanPolicyNotReady");
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    env_free(&e);
+}
+
+/* With spec.platforms the gate is asked about exactly the delivered platforms: a vulnerable
+ * arm64 image does not block an amd64-only delivery, and blocks the unfiltered one. */
+static void test_scan_gate_platforms(void)
+{
+    struct gate_ctx g = {.arm64_bad = true};
+    struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
+    struct env e;
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    json_object_set_new(spec, "platforms", json_pack("[s]", "linux/amd64"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(g.platforms, "linux/amd64");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "Passed");
+    CHECK_STR_EQ(status_str(&e, "status.scanSummary"), "Passed");
+    const char *delivered = reg_tag(&e.reg, DST1, "mirror/app", "1.0");
+    CHECK(delivered != NULL && strcmp(delivered, DIG_A) != 0); /* the filtered index */
+    env_free(&e);
+
+    /* the same source without the filter: the arm64 image is scanned and blocks */
+    g = (struct gate_ctx){.arm64_bad = true};
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(g.platforms, "");
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanFailed");
+    CHECK_CONTAINS(cond_field(&e, "Scanned", "message"), "not delivered");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.0") == NULL);
+    env_free(&e);
+}
+
+/* A filtered delivery that a rescan (a new database) blocks afterwards is said to be already
+ * delivered, on every later pass too; a tag that moved to a blocked digest is not. */
+static void test_scan_gate_platforms_rescan(void)
+{
+    struct gate_ctx g = {0};
+    struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
+    struct env e;
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    json_object_set_new(spec, "platforms", json_pack("[s]", "linux/amd64"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    char delivered[72];
+    snprintf(delivered, sizeof(delivered), "%s", reg_tag(&e.reg, DST1, "mirror/app", "1.0"));
+    g.all_bad = true;
+    for (int pass = 0; pass < 2; pass++) {
+        reconcile(&e);
+        CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanFailed");
+        CHECK_CONTAINS(cond_field(&e, "Scanned", "message"), "already delivered");
+        CHECK(strstr(cond_field(&e, "Scanned", "message"), "not delivered") == NULL);
+        CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), delivered);
+        json_t *t0 = json_array_get(json_object_get(image_entry(&e, 0), "targets"), 0);
+        CHECK_STR_EQ(json_string_value(json_object_get(t0, "digest")), delivered);
+        CHECK_STR_EQ(g.platforms, "linux/amd64");
+    }
+    /* the vendor moves 1.0 to a digest that fails: not delivered, on every pass */
+    reg_set_tag(&e.reg, SRC, "acme/app", "1.0", DIG_C);
+    for (int pass = 0; pass < 2; pass++) {
+        reconcile(&e);
+        CHECK_CONTAINS(cond_field(&e, "Scanned", "message"), DIG_C " fails");
+        json_t *img = image_entry(&e, 0);
+        CHECK_CONTAINS(json_string_value(json_object_get(img, "message")), "not delivered");
+        CHECK(strstr(json_string_value(json_object_get(img, "message")), "already delivered") ==
+              NULL);
+        CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), delivered);
+    }
     env_free(&e);
 }
 
@@ -1098,6 +1238,8 @@ int main(int argc, char **argv)
     RUN(test_moved_tag_immutable_conflict);
     RUN(test_tag_pattern_and_digest_pinning);
     RUN(test_platforms_steady_state);
+    RUN(test_scan_gate_platforms);
+    RUN(test_scan_gate_platforms_rescan);
     RUN(test_invalid_spec);
     RUN(test_secret_problems);
     RUN(test_registry_errors);

@@ -180,7 +180,7 @@ static int gate_answer(const char *policy, struct sl_err *err)
     struct sl_scan_gate g;
     sl_scanpolicy_gate(&g);
     json_t *summary = NULL;
-    int rc = g.scan(g.ctx, NULL, NS, policy, NULL, "app", "sha256:00", &summary, err);
+    int rc = g.scan(g.ctx, NULL, NS, policy, NULL, "app", "sha256:00", NULL, 0, &summary, err);
     json_decref(summary);
     return rc;
 }

@@ -26,6 +26,7 @@ class ImdTestCase(procs.TempDirTestCase):
     """Starts the stand-in, two registries and the controller for every test."""
 
     controller_env = None
+    controller_args = ()
 
     def setUp(self):
         super().setUp()
@@ -40,7 +41,8 @@ class ImdTestCase(procs.TempDirTestCase):
         self.start_controller()
 
     def start_controller(self):
-        self.ctl = Controller(self, self.kube.kubeconfig, env=self.controller_env)
+        self.ctl = Controller(self, self.kube.kubeconfig, env=self.controller_env,
+                              extra_args=self.controller_args)
         self.ctl.wait_ready()
 
     # ---- kube ----
@@ -54,7 +56,7 @@ class ImdTestCase(procs.TempDirTestCase):
         return self.kube.kubectl("apply", "-f", "-", input=text)
 
     def delivery(self, name, source_image, targets, extra_source="", extra_spec="",
-                 interval="1m"):
+                 interval="1m", source_secret="vendor-pull"):
         """Applies an ImageDelivery; targets is a list of (image, secret name)."""
         tlines = "".join(
             f"  - image: {img}\n    insecure: true\n"
@@ -65,7 +67,7 @@ class ImdTestCase(procs.TempDirTestCase):
             f"metadata: {{name: {name}, namespace: {NS}}}\n"
             "spec:\n  source:\n"
             f"    image: {source_image}\n    insecure: true\n"
-            "    credentials: {secretRef: {name: vendor-pull}}\n"
+            f"    credentials: {{secretRef: {{name: {source_secret}}}}}\n"
             + extra_source + "  targets:\n" + tlines + extra_spec
             + f"  interval: {interval}\n")
         self.apply(text)

@@ -1,0 +1,142 @@
+"""ImageDelivery when the controller itself dies (DESIGN.md section 7: "a controller killed at any
+moment resumes without manual repair"). `sealift controller` runs with --leader-elect, as
+crds/deployment.yaml runs it, and is SIGKILLed
+  - in the middle of a copy: blob bytes are arriving in the target registry, the tag is not
+    written yet;
+  - right after a copy, before it could write status (the API server fails every request from
+    the moment the copy is in flight, so the status write that follows it cannot land).
+A new controller process then has to take the Lease over from the dead one and finish the
+delivery with nothing repaired by hand: never a partial tag in the target, Ready=True, and the
+target digest equal to the source's (checked with skopeo, every blob readable).
+
+The source is read through e2e/lib/faultproxy.py with --slow-ms, so a copy of a few MiB is surely
+in flight for seconds; "in flight" is observed in the target registry's storage (an upload
+session that has received bytes), never guessed with a fixed sleep."""
+import os
+import signal
+import unittest
+
+import procs
+import registry as reg
+from controller import Controller
+from imdlib import CUSTOMER, KB, VENDOR, ImdTestCase
+
+C = ":".join(CUSTOMER)
+MIB = 1024 * KB
+SLOW_MS = 40  # per 64 KiB of a response body: a 4 MiB layer takes about 2.5 s
+
+
+class ControllerRestartTest(ImdTestCase):
+    controller_args = ("--leader-elect",)
+
+    def slow_source(self):
+        """A proxy in front of the vendor registry that slows every response body; returns its
+        host. The Secret "slow-pull" holds the vendor's credentials for it."""
+        proxy = reg.FaultProxy(self, self.vendor.host, "none", 0, name="slow-source",
+                               slow_ms=SLOW_MS)
+        self.docker_secret("slow-pull", proxy.host, *VENDOR)
+        return proxy.host
+
+    def upload_sessions(self, repo):
+        """{session id: bytes received} of the blob uploads open in the customer registry's
+        storage for repo (distribution keeps them under _uploads until they are committed)."""
+        base = os.path.join(self.customer.dir, "data", "docker", "registry", "v2",
+                            "repositories", repo, "_uploads")
+        out = {}
+        for sid in os.listdir(base) if os.path.isdir(base) else []:
+            data = os.path.join(base, sid, "data")
+            out[sid] = os.path.getsize(data) if os.path.exists(data) else 0
+        return out
+
+    def wait_copy_in_flight(self, repo, min_bytes=1):
+        """Waits until some upload session in the target holds min_bytes of a blob."""
+        procs.wait_for(lambda: any(n >= min_bytes for n in self.upload_sessions(repo).values()),
+                       timeout=60, interval=0.01,
+                       what=f"{min_bytes} blob bytes arriving in {self.customer.host}/{repo}")
+
+    def manifest_puts(self, repo, tag):
+        return [p for m, p in self.requests(self.customer)
+                if m == "PUT" and p == f"/v2/{repo}/manifests/{tag}"]
+
+    def lease_holder(self):
+        status, _, body = self.kube.request(
+            "GET", "/apis/coordination.k8s.io/v1/namespaces/sealift-system/leases/"
+                   "sealift-controller")
+        return body.get("spec", {}).get("holderIdentity") if status == 200 else None
+
+    def restart_controller(self, name):
+        """A new controller process (another Lease identity, as a new pod would have)."""
+        self.ctl = Controller(self, self.kube.kubeconfig, name=name,
+                              extra_args=self.controller_args)
+        self.ctl.wait_ready()
+
+    def assert_delivered(self, name, tag, digest, timeout=120):
+        obj = self.wait_ready(name, timeout=timeout)
+        target = f"{self.customer.host}/mirror/app:{tag}"
+        self.assertEqual(self.digest_at(target, C), digest)
+        reg.inspect(target, C)  # config and every layer readable
+        img = obj["status"]["images"][0]
+        self.assertEqual(img["digest"], digest)
+        self.assertEqual(img["targets"][0]["digest"], digest)
+        self.assertIn("syncedAt", img["targets"][0])
+        self.assertEqual(self.condition(obj, "Synced")["status"], "True")
+        return obj
+
+    def test_controller_killed_mid_copy(self):
+        d = self.seed_image("big", seed=31, layers=(4 * MIB, 4 * MIB, 4 * MIB))
+        src = self.slow_source()
+        holder = procs.wait_for(self.lease_holder, timeout=30, what="a Lease holder")
+        self.delivery("restart", f"{src}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tags: ['big']\n", source_secret="slow-pull")
+        self.wait_copy_in_flight("mirror/app", min_bytes=256 * KB)
+        self.assertEqual(self.ctl.stop(signal.SIGKILL), -signal.SIGKILL)
+
+        # killed mid-copy: upload sessions are left behind, no tag, no status
+        self.assertTrue(any(0 < n < 4 * MIB for n in self.upload_sessions("mirror/app").values()))
+        self.assertEqual(self.manifest_puts("mirror/app", "big"), [])
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/app:big", C))
+        self.assertNotIn("images", self.get("restart").get("status", {}))
+
+        # a new controller waits for the dead one's Lease to expire, takes it and finishes the
+        # copy despite the abandoned sessions
+        self.restart_controller("controller-2")
+        self.assert_delivered("restart", "big", d)
+        self.assertNotIn(self.lease_holder(), (None, "", holder))
+        self.assertEqual(len(self.manifest_puts("mirror/app", "big")), 1)
+        self.assertTrue(self.ctl.proc.alive())
+
+    def test_controller_killed_after_copy_before_status(self):
+        d = self.seed_image("2.0", seed=32, layers=(3 * MIB, 3 * MIB))
+        src = self.slow_source()
+        procs.wait_for(self.lease_holder, timeout=30, what="a Lease holder")
+        self.delivery("late", f"{src}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tags: ['2.0']\n", source_secret="slow-pull")
+        self.wait_copy_in_flight("mirror/app")
+        # from now on the API server answers 503 to everything: the copy (registries only)
+        # completes, the status write after it cannot
+        self.kube.admin("fail", count=1000000, code=503)
+        try:
+            procs.wait_for(lambda: self.manifest_puts("mirror/app", "2.0"), timeout=60,
+                           interval=0.01, what="the copy to write the target tag")
+            self.assertEqual(self.ctl.stop(signal.SIGKILL), -signal.SIGKILL)
+        finally:
+            self.kube.admin("fail", count=0)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:2.0", C), d)
+        self.assertNotIn("images", self.get("late").get("status", {}))
+        uploads = sum(1 for m, p in self.requests(self.customer)
+                      if m == "POST" and "/blobs/uploads/" in p)
+
+        # the new controller finds the target in sync and only records it: nothing copied again
+        self.restart_controller("controller-2")
+        obj = self.assert_delivered("late", "2.0", d)
+        self.assertEqual(self.condition(obj, "Ready")["reason"], "Delivered")
+        self.assertEqual(len(self.manifest_puts("mirror/app", "2.0")), 1)
+        self.assertEqual(sum(1 for m, p in self.requests(self.customer)
+                             if m == "POST" and "/blobs/uploads/" in p), uploads)
+        self.assertIn("lastSyncTime", obj["status"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,6 +1,7 @@
 """GitSource end to end: real git servers (git daemon, git http-backend with Basic auth, file://),
 the stand-in API server driven with kubectl, and the controller applying what is committed:
-revisions, inventory, prune, drift correction, a broken file, suspend, and push webhooks."""
+revisions, inventory, prune, drift correction, a broken file, suspend, push webhooks, and what
+deleting a GitSource does to the objects it applied (spec.prune)."""
 import base64
 import hashlib
 import hmac
@@ -163,6 +164,72 @@ class GitSourceTest(procs.TempDirTestCase):
         self.repo.commit("d")
         time.sleep(3)
         self.assertNotIn("d", self.keys())
+
+    def wait_deleted(self, *args):
+        """kubectl delete (which waits for finalizers), then checks the object is gone."""
+        self.kube.kubectl("delete", *args, "--timeout=60s")
+        got = self.kube.kubectl("get", *args, check=False)
+        self.assertNotEqual(got.returncode, 0)
+        self.assertIn("NotFound", got.stderr)
+
+    def secrets(self):
+        out = self.kube.kubectl("get", "secret", "-n", "team", "-o",
+                                "jsonpath={.items[*].metadata.name}").stdout
+        return sorted(out.split())
+
+    def test_delete_with_prune_deletes_applied_objects(self):
+        daemon = GitDaemon(self, self.git_base)
+        self.apply_source(daemon.url("platform"), extra="  prune: true\n")
+        self.wait_revision(self.first)
+        self.assertEqual(self.keys(), ["a", "b"])
+        self.assertIn("sealift.dev/gitsource-prune",
+                      self.source()["metadata"].get("finalizers", []))
+        # the SigningKeys generate their key Secrets; an object not from git is left alone
+        self.kube.kubectl("wait", "--for=condition=Ready", "-n", "team", "sigkey/a", "sigkey/b",
+                          "--timeout=30s")
+        self.kube.kubectl("apply", "-n", "team", "-f", "-", input=KEY % ("manual", "manual"))
+
+        self.wait_deleted("gitsource", "-n", "team", "platform")
+        self.assertEqual(self.keys(), ["manual"])
+        # the key Secrets of deleted SigningKeys stay (sealift never deletes keys)
+        for name in ("a-key", "b-key"):
+            self.assertIn(name, self.secrets())
+        # the same answer from the Kubernetes API through the python client
+        from kubernetes import client
+        api_client = self.kube.api_client()
+        try:
+            api = client.CustomObjectsApi(api_client)
+            items = api.list_namespaced_custom_object("sealift.dev", "v1alpha1", "team",
+                                                      "signingkeys")["items"]
+            self.assertEqual([i["metadata"]["name"] for i in items], ["manual"])
+            self.assertEqual(api.list_namespaced_custom_object(
+                "sealift.dev", "v1alpha1", "team", "gitsources")["items"], [])
+        finally:
+            api_client.close()
+
+    def test_delete_without_prune_leaves_applied_objects(self):
+        daemon = GitDaemon(self, self.git_base)
+        self.apply_source(daemon.url("platform"), extra="  prune: false\n")
+        self.wait_revision(self.first)
+        self.assertEqual(self.keys(), ["a", "b"])
+        self.assertNotIn("sealift.dev/gitsource-prune",
+                         self.source()["metadata"].get("finalizers", []))
+        self.wait_deleted("gitsource", "-n", "team", "platform")
+        self.assertEqual(self.keys(), ["a", "b"])
+
+        # prune turned off on a GitSource that had it: the finalizer comes off, deleting
+        # orphans the objects
+        self.apply_source(daemon.url("platform"), name="again")
+        self.wait_revision(self.first, name="again")
+        procs.wait_for(lambda: "sealift.dev/gitsource-prune" in
+                       self.source("again")["metadata"].get("finalizers", []),
+                       timeout=30, what="finalizer added")
+        self.apply_source(daemon.url("platform"), name="again", extra="  prune: false\n")
+        procs.wait_for(lambda: "sealift.dev/gitsource-prune" not in
+                       self.source("again")["metadata"].get("finalizers", []),
+                       timeout=30, what="finalizer removed")
+        self.wait_deleted("gitsource", "-n", "team", "again")
+        self.assertEqual(self.keys(), ["a", "b"])
 
     def test_push_webhook(self):
         self.kube.kubectl("create", "secret", "generic", "-n", "team", "hook",

@@ -179,6 +179,36 @@ int sl_manifests_load(struct sl_manifest_set *out, const struct sl_git_file *fil
     return 0;
 }
 
+bool sl_manifests_entry_allowed(const json_t *entry, const char *source_ns,
+                                const char *controller_ns, char *why, size_t why_size)
+{
+    const char *api = json_string_value(json_object_get(entry, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(entry, "kind"));
+    const char *name = json_string_value(json_object_get(entry, "name"));
+    const char *ns = json_string_value(json_object_get(entry, "namespace"));
+    bool namespaced = true;
+    bool privileged = controller_ns && source_ns && strcmp(source_ns, controller_ns) == 0;
+    const char *problem = NULL;
+    if (!api || strncmp(api, "sealift.dev/", 12) != 0 ||
+        !sl_manifests_known_kind(kind, &namespaced))
+        problem = "not a sealift.dev kind";
+    else if (!name || !valid_name(name, 253))
+        problem = "invalid name";
+    else if (!namespaced && ns && *ns)
+        problem = "cluster-scoped kind with a namespace";
+    else if (!namespaced && !privileged)
+        problem = "cluster-scoped: only a GitSource in the controller's namespace manages it";
+    else if (namespaced && (!ns || !valid_name(ns, 63)))
+        problem = "namespaced kind without a valid namespace";
+    else if (namespaced && !privileged && (!source_ns || strcmp(ns, source_ns) != 0))
+        problem = "another namespace than the GitSource's";
+    if (!problem)
+        return true;
+    if (why && why_size)
+        snprintf(why, why_size, "%s", problem);
+    return false;
+}
+
 void sl_manifest_set_clear(struct sl_manifest_set *set)
 {
     json_decref(set->objects);

@@ -33,4 +33,13 @@ void sl_manifest_set_clear(struct sl_manifest_set *set);
 /* Is kind one of sealift.dev's, and is it namespaced? */
 bool sl_manifests_known_kind(const char *kind, bool *namespaced);
 
+/* May a GitSource in source_ns (controller running in controller_ns) delete the object that a
+ * status.inventory entry ({apiVersion, kind, namespace, name}, borrowed) names? The same rules as
+ * for applying: a sealift.dev kind, a valid name, a namespaced object only in source_ns unless
+ * the GitSource is in controller_ns, a cluster-scoped one only from controller_ns. The inventory
+ * is status, which others may be allowed to write, so it is checked before anything is deleted.
+ * Returns true, or false with the reason in why (why_size bytes, may be 0). */
+bool sl_manifests_entry_allowed(const json_t *entry, const char *source_ns,
+                                const char *controller_ns, char *why, size_t why_size);
+
 #endif

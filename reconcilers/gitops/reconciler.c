@@ -149,17 +149,197 @@ static int apply_object(struct sl_runtime *rt, const json_t *obj, struct sl_err 
     return rc ? rc : written;
 }
 
+static bool has_finalizer(const json_t *obj)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(sl_kube_json_path(obj, "metadata.finalizers"), i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), SL_GITSOURCE_FINALIZER) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Adds (present) or removes SL_GITSOURCE_FINALIZER, keeping everyone else's finalizers. The
+ * merge patch carries obj's resourceVersion, so a stale copy fails with SL_ECONFLICT instead of
+ * overwriting a finalizer list that changed meanwhile. *out (may be NULL) gets the object as
+ * written. Returns 0 or the API error (err set). */
+static int set_finalizer(json_t **out, struct sl_runtime *rt, const json_t *obj, bool present,
+                         struct sl_err *err)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *f;
+    json_array_foreach(sl_kube_json_path(obj, "metadata.finalizers"), i, f)
+    {
+        if (!json_is_string(f) || strcmp(json_string_value(f), SL_GITSOURCE_FINALIZER) != 0)
+            json_array_append(list, f);
+    }
+    if (present)
+        json_array_append_new(list, json_string(SL_GITSOURCE_FINALIZER));
+    json_t *meta = json_object();
+    if (json_array_size(list) > 0) {
+        json_object_set_new(meta, "finalizers", list);
+    } else {
+        json_decref(list);
+        json_object_set_new(meta, "finalizers", json_null());
+    }
+    const char *rv = sl_kube_obj_resource_version(obj);
+    if (rv)
+        json_object_set_new(meta, "resourceVersion", json_string(rv));
+    json_t *patch = json_object();
+    json_object_set_new(patch, "metadata", meta);
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    if (!body)
+        abort(); /* json_dumps fails only when out of memory */
+    struct sl_kube_patch_opts opts = {.type = SL_PATCH_MERGE};
+    int rc = rt->kube.patch(rt->kube.ctx, out, &SL_RES_GITSOURCE, sl_kube_obj_namespace(obj),
+                            sl_kube_obj_name(obj), body, &opts, err);
+    free(body);
+    return rc;
+}
+
+/* Is inventory entry e the GitSource itself (a repository that holds its own GitSource)? */
+static bool is_self(const json_t *e, const struct sl_reconcile_request *req)
+{
+    const char *kind = json_string_value(json_object_get(e, "kind"));
+    const char *ns = json_string_value(json_object_get(e, "namespace"));
+    const char *name = json_string_value(json_object_get(e, "name"));
+    return kind && ns && name && strcmp(kind, "GitSource") == 0 && strcmp(ns, req->ns) == 0 &&
+           strcmp(name, req->name) == 0;
+}
+
+/* A GitSource with metadata.deletionTimestamp. If it carries our finalizer: with spec.prune and
+ * without spec.suspend, deletes the objects of its status.inventory (those the apply rules let
+ * it manage), then removes the finalizer; with prune off or suspended, removes the finalizer and
+ * leaves the objects. Works on a fresh GET, so the inventory is the one the last pass wrote. */
+static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                    struct sl_reconcile_result *out, struct sl_err *err)
+{
+    json_t *fresh = NULL, *status = NULL, *remaining = NULL;
+    char problems[STATUS_MESSAGE_MAX] = "";
+    char message[STATUS_MESSAGE_MAX + 200];
+    struct sl_err kerr = {0};
+    out->kind = SL_RESULT_DONE;
+    out->requeue_after_ms = 0;
+    int rc = rt->kube.get(rt->kube.ctx, &fresh, &SL_RES_GITSOURCE, req->ns, req->name, &kerr);
+    if (rc == SL_ENOTFOUND)
+        return 0;
+    if (rc) {
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "reading the GitSource to clean up: %s", kerr.msg);
+        rc = SL_ERETRY;
+        goto done;
+    }
+    if (!has_finalizer(fresh))
+        goto done; /* nothing of ours holds the deletion */
+
+    const json_t *spec = json_object_get(fresh, "spec");
+    bool prune = !json_is_false(json_object_get(spec, "prune"));
+    bool suspended = json_is_true(json_object_get(spec, "suspend"));
+    const json_t *inventory = sl_kube_json_path(fresh, "status.inventory");
+    size_t deleted = 0, failed = 0;
+    remaining = json_array();
+    if (!prune || suspended) {
+        if (json_array_size(inventory) > 0)
+            sl_log_info(&req->log, "deleted with %s: %zu applied object(s) left in place",
+                        suspended ? "spec.suspend" : "spec.prune false",
+                        json_array_size(inventory));
+    } else {
+        size_t i;
+        json_t *e;
+        json_array_foreach(inventory, i, e)
+        {
+            const char *kind = json_string_value(json_object_get(e, "kind"));
+            const char *ns = json_string_value(json_object_get(e, "namespace"));
+            const char *name = json_string_value(json_object_get(e, "name"));
+            char why[200];
+            if (is_self(e, req))
+                continue; /* already being deleted */
+            if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why,
+                                            sizeof(why))) {
+                sl_log_warn(&req->log, "not deleting inventory entry %s %s%s%s: %s",
+                            kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "?", why);
+                continue;
+            }
+            const struct sl_kube_resource *res = resource_for_kind(kind);
+            if (!res)
+                continue; /* sl_manifests_entry_allowed knows only kinds that map */
+            struct sl_err derr = {0};
+            int drc = rt->kube.del(rt->kube.ctx, res, ns, name, &derr);
+            if (drc == 0 || drc == SL_ENOTFOUND) {
+                deleted++;
+                continue;
+            }
+            failed++;
+            json_array_append(remaining, e); /* only these are tried again */
+            char line[800];
+            snprintf(line, sizeof(line), "%s %s%s%s: %s", kind, ns ? ns : "", ns ? "/" : "", name,
+                     derr.msg);
+            msg_append(problems, sizeof(problems), line);
+        }
+    }
+    if (deleted) {
+        snprintf(message, sizeof(message), "deleted %zu object(s) of the inventory", deleted);
+        sl_log_info(&req->log, "%s", message);
+        if (rt->record_event)
+            rt->record_event(rt->event_ctx, fresh, "Normal", "Pruned", message);
+    }
+    if (failed) {
+        snprintf(message, sizeof(message),
+                 "GitSource is being deleted: %zu object(s) of the inventory could not be "
+                 "deleted (kept the finalizer %s, retrying): %s",
+                 failed, SL_GITSOURCE_FINALIZER, problems);
+        const json_t *prev = sl_condition_get(json_object_get(fresh, "status"), "Ready");
+        const char *prev_reason = json_string_value(json_object_get(prev, "reason"));
+        status = json_deep_copy(json_object_get(fresh, "status"));
+        if (!json_is_object(status)) {
+            json_decref(status);
+            status = json_object();
+        }
+        json_object_set(status, "inventory", remaining);
+        sl_condition_set(status, "Ready", "False", "PruneFailed", message,
+                         sl_kube_obj_generation(fresh), NULL);
+        struct sl_err werr = {0};
+        int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, fresh, status, &werr);
+        if (wrc && wrc != SL_ENOTFOUND)
+            sl_log_warn(&req->log, "status write failed: %s", werr.msg);
+        if (rt->record_event && (!prev_reason || strcmp(prev_reason, "PruneFailed") != 0))
+            rt->record_event(rt->event_ctx, fresh, "Warning", "PruneFailed", message);
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", message);
+        rc = SL_ERETRY;
+        goto done;
+    }
+    rc = set_finalizer(NULL, rt, fresh, false, &kerr);
+    if (rc == SL_ENOTFOUND) {
+        rc = 0;
+    } else if (rc) {
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "removing finalizer %s: %s",
+                   SL_GITSOURCE_FINALIZER, kerr.msg);
+        rc = SL_ERETRY;
+    }
+done:
+    if (rc)
+        out->kind = SL_RESULT_TRANSIENT;
+    json_decref(fresh);
+    json_decref(status);
+    json_decref(remaining);
+    return rc;
+}
+
 static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
                      struct sl_reconcile_result *out, struct sl_err *err)
 {
     struct gitsource *g = self;
     if (!req->obj) {
-        /* deleted: objects it applied stay (removing a GitSource is not a request to delete
-         * the cluster's state) */
+        /* gone: whatever cleanup spec.prune asked for ran under the finalizer */
         out->kind = SL_RESULT_DONE;
         out->requeue_after_ms = 0;
         return 0;
     }
+    if (sl_kube_json_path(req->obj, "metadata.deletionTimestamp"))
+        return finalize(rt, req, out, err);
     const json_t *obj = req->obj;
     const json_t *spec = json_object_get(obj, "spec");
     long long generation = sl_kube_obj_generation(obj);
@@ -184,6 +364,33 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     struct sl_manifest_set set = {0};
     json_t *secret = NULL;
     char *cache_dir = NULL;
+    json_t *patched = NULL; /* obj as our finalizer patch left it */
+
+    /* the finalizer goes on before anything is applied (an object applied while the GitSource
+     * had none could outlive it) and comes off when prune is turned off (deleting then leaves
+     * the objects, so nothing needs to hold the deletion) */
+    bool prune = !json_is_false(json_object_get(spec, "prune"));
+    if (prune != has_finalizer(obj)) {
+        struct sl_err ferr = {0};
+        int frc = set_finalizer(&patched, rt, obj, prune, &ferr);
+        if (frc == SL_ENOTFOUND || frc == SL_ECONFLICT) {
+            /* deleted, or changed since the cache saw it: the watch brings the new state */
+            out->kind = frc == SL_ENOTFOUND ? SL_RESULT_DONE : SL_RESULT_TRANSIENT;
+            out->requeue_after_ms = 0;
+            if (frc == SL_ECONFLICT)
+                sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", ferr.msg);
+            json_decref(status);
+            free(prev_applied_copy);
+            return frc == SL_ENOTFOUND ? 0 : SL_ERETRY;
+        }
+        if (frc) {
+            set_outcome(&o, "False", "FinalizerFailed", SL_RESULT_TRANSIENT, 0,
+                        "%s finalizer %s: %s", prune ? "adding" : "removing",
+                        SL_GITSOURCE_FINALIZER, ferr.msg);
+            goto write;
+        }
+        obj = patched;
+    }
 
     int64_t interval_ms = DEFAULT_INTERVAL_MS;
     const char *interval = json_string_value(json_object_get(spec, "interval"));
@@ -302,7 +509,6 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     /* prune what the new revision no longer has (never while a file fails to parse: its
      * objects would look removed) */
     const json_t *old_inv = json_object_get(json_object_get(obj, "status"), "inventory");
-    bool prune = !json_is_false(json_object_get(spec, "prune"));
     size_t pruned = 0;
     json_array_foreach(old_inv, i, e)
     {
@@ -310,6 +516,15 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
             continue;
         if (!prune || json_array_size(set.failed_files) > 0) {
             json_array_append(inventory, e);
+            continue;
+        }
+        char why[200];
+        if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why, sizeof(why))) {
+            /* not an object this GitSource may manage: never deleted, dropped from the list */
+            const char *kind = json_string_value(json_object_get(e, "kind"));
+            const char *name = json_string_value(json_object_get(e, "name"));
+            sl_log_warn(&req->log, "not pruning inventory entry %s %s: %s", kind ? kind : "?",
+                        name ? name : "?", why);
             continue;
         }
         const struct sl_kube_resource *res =
@@ -377,6 +592,7 @@ write:;
     sl_git_files_free(files, nfiles);
     free(cache_dir);
     free(prev_applied_copy);
+    json_decref(patched);
     sl_secure_free_str(username);
     sl_secure_free_str(password);
     sl_secure_free_str(identity);

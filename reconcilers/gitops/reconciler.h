@@ -8,12 +8,24 @@
  * inventory objects a new revision no longer contains (spec.prune; never anything outside the
  * inventory, and not while a file of the revision fails to parse) -> status (artifact,
  * lastAppliedRevision, inventory, Ready). Runs again every spec.interval, which also corrects
- * drift. An unreachable repository keeps the last applied state and retries with backoff. */
+ * drift. An unreachable repository keeps the last applied state and retries with backoff.
+ *
+ * Deletion (Flux Kustomization semantics): with spec.prune (the default) the GitSource carries
+ * the finalizer SL_GITSOURCE_FINALIZER, added before anything is applied; without it the
+ * finalizer is removed. When a GitSource with the finalizer is deleted, every object in its
+ * status.inventory that the apply rules allow it to manage is deleted (already gone is fine;
+ * nothing outside the inventory; a SigningKey's key Secret is not an inventory object and is
+ * kept), then the finalizer is removed. A failed delete keeps the finalizer, sets Ready=False
+ * reason PruneFailed naming the object, and retries with backoff. A GitSource deleted while
+ * spec.prune is false or spec.suspend is true leaves its objects in place (as Flux does). */
 #ifndef SL_GITOPS_RECONCILER_H
 #define SL_GITOPS_RECONCILER_H
 
 #include "gitops/gitfetch.h"
 #include "runtime/reconciler.h"
+
+/* The finalizer a GitSource with spec.prune carries so its objects are deleted with it. */
+#define SL_GITSOURCE_FINALIZER "sealift.dev/gitsource-prune"
 
 /* Git access, behind an interface so unit tests can use a fake. NULL members use the real
  * libgit2 functions of gitops/gitfetch.h. */

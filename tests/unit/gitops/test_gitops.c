@@ -5,6 +5,7 @@
 #include "gitops/manifests.h"
 #include "gitops/webhook.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,55 @@ static void test_manifest_rules(void)
     sl_manifest_set_clear(&set);
 }
 
+static bool entry_allowed(const char *entry_json, const char *source_ns, char *why, size_t n)
+{
+    json_error_t jerr;
+    json_t *e = json_loads(entry_json, 0, &jerr);
+    bool ok = sl_manifests_entry_allowed(e, source_ns, "sealift-system", why, n);
+    json_decref(e);
+    return ok;
+}
+
+/* What a GitSource may delete from its status.inventory: the rules of applying. */
+static void test_inventory_entry_rules(void)
+{
+    char why[200] = "";
+    CHECK(entry_allowed("{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"SigningKey\","
+                        "\"namespace\":\"team\",\"name\":\"a\"}",
+                        "team", why, sizeof(why)));
+    /* a Secret (a SigningKey's key) is never a GitSource's to delete */
+    CHECK(!entry_allowed("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"namespace\":\"team\","
+                         "\"name\":\"a-key\"}",
+                         "team", why, sizeof(why)));
+    CHECK_CONTAINS(why, "not a sealift.dev kind");
+    CHECK(!entry_allowed("{\"apiVersion\":\"example.com/v1\",\"kind\":\"SigningKey\","
+                         "\"namespace\":\"team\",\"name\":\"a\"}",
+                         "team", why, sizeof(why)));
+    /* another namespace, or cluster-scoped: only from the controller's namespace */
+    CHECK(!entry_allowed("{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"SigningKey\","
+                         "\"namespace\":\"kube-system\",\"name\":\"a\"}",
+                         "team", why, sizeof(why)));
+    CHECK_CONTAINS(why, "another namespace");
+    CHECK(entry_allowed("{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"SigningKey\","
+                        "\"namespace\":\"kube-system\",\"name\":\"a\"}",
+                        "sealift-system", why, sizeof(why)));
+    CHECK(!entry_allowed("{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"DeployPolicy\","
+                         "\"name\":\"p\"}",
+                         "team", why, sizeof(why)));
+    CHECK_CONTAINS(why, "cluster-scoped");
+    CHECK(entry_allowed("{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"DeployPolicy\","
+                        "\"name\":\"p\"}",
+                        "sealift-system", why, sizeof(why)));
+    /* malformed entries */
+    CHECK(!entry_allowed("{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"SigningKey\","
+                         "\"name\":\"a\"}",
+                         "team", why, sizeof(why)));
+    CHECK(!entry_allowed("{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"SigningKey\","
+                         "\"namespace\":\"team\",\"name\":\"../x\"}",
+                         "team", why, sizeof(why)));
+    CHECK(!entry_allowed("{}", "team", NULL, 0));
+}
+
 static void test_webhook_authentication(void)
 {
     const char *body = "{\"ref\":\"refs/heads/main\"}";
@@ -203,6 +253,7 @@ int main(void)
     RUN(test_fetch_branch_and_read);
     RUN(test_tag_default_branch_and_errors);
     RUN(test_manifest_rules);
+    RUN(test_inventory_entry_rules);
     RUN(test_webhook_authentication);
     sh("rm -rf '%s'", tmp);
     return CHECK_EXIT();

@@ -1,12 +1,13 @@
 /* The GitSource reconciler against the in-memory fake API and a real local repository
  * (file://): apply, zero writes when nothing changed, drift correction, prune, a broken file,
- * suspend, missing Secret. */
+ * suspend, missing Secret, and deletion (finalizer, inventory cleanup, orphaning). */
 #include "check.h"
 #include "fake_kube.h"
 #include "gitops/reconciler.h"
 #include "runtime/conditions.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,14 @@ static void put_source(const char *extra_spec)
     json_t *old = sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src");
     if (old && json_object_get(old, "status"))
         json_object_set(o, "status", json_object_get(old, "status"));
+    /* like kubectl apply: a spec change keeps the finalizers the controller set, and a
+     * GitSource being deleted stays so */
+    static const char *const kept[] = {"finalizers", "deletionTimestamp"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(json_object_get(old, "metadata"), kept[i]);
+        if (v)
+            json_object_set(json_object_get(o, "metadata"), kept[i], v);
+    }
     sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
     json_decref(o);
 }
@@ -207,6 +216,193 @@ static void test_unreachable_repo_keeps_state(void)
     CHECK_STR_EQ(ready_reason(), "Applied");
 }
 
+/* A new empty cluster, and a repository with a.yaml and b.yaml. */
+static void fresh_cluster(void)
+{
+    sl_fake_kube_free(fk);
+    fk = sl_fake_kube_new();
+    sl_fake_kube_ops(fk, &rt.kube);
+    write_file("deploy/a.yaml", KEY_A);
+    write_file("deploy/b.yaml", KEY_B);
+    commit();
+}
+
+static bool source_has_finalizer(const char *name)
+{
+    json_t *f = json_object_get(
+        json_object_get(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src"), "metadata"),
+        "finalizers");
+    size_t i;
+    json_t *v;
+    json_array_foreach(f, i, v)
+    {
+        if (strcmp(json_string_value(v), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void put_object(const struct sl_kube_resource *res, const char *kind, const char *ns,
+                       const char *name)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion",
+                          res == &SL_RES_SECRET ? "v1" : "sealift.dev/v1alpha1", "kind", kind,
+                          "metadata", "name", name, "namespace", ns);
+    sl_fake_kube_put(fk, res, o);
+    json_decref(o);
+}
+
+static int delete_source(void)
+{
+    struct sl_err err = {0};
+    return rt.kube.del(rt.kube.ctx, &SL_RES_GITSOURCE, "team", "src", &err);
+}
+
+/* The finalizer is there exactly while spec.prune is on; other finalizers are left alone. */
+static void test_finalizer_follows_prune(void)
+{
+    fresh_cluster();
+    put_source("");
+    json_t *src = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src"));
+    json_object_set_new(json_object_get(src, "metadata"), "finalizers",
+                        json_pack("[s]", "example.com/other"));
+    sl_fake_kube_put(fk, &SL_RES_GITSOURCE, src);
+    json_decref(src);
+    struct sl_reconcile_result r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_DONE);
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK(source_has_finalizer(SL_GITSOURCE_FINALIZER));
+    CHECK(source_has_finalizer("example.com/other"));
+    /* the finalizer was in place before the objects were applied */
+    json_t *log = sl_fake_kube_write_log(fk);
+    CHECK_STR_EQ(json_string_value(json_array_get(log, 0)), "patch gitsources team/src");
+    /* steady state: no more writes */
+    int writes = sl_fake_kube_writes(fk);
+    run_once();
+    CHECK_INT_EQ(sl_fake_kube_writes(fk), writes);
+
+    put_source(",\"prune\":false");
+    run_once();
+    CHECK(!source_has_finalizer(SL_GITSOURCE_FINALIZER));
+    CHECK(source_has_finalizer("example.com/other"));
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 2);
+
+    /* suspended: the finalizer still follows prune (deleting it then orphans, see below) */
+    put_source(",\"suspend\":true");
+    run_once();
+    CHECK(source_has_finalizer(SL_GITSOURCE_FINALIZER));
+    CHECK_STR_EQ(ready_reason(), "Suspended");
+}
+
+/* Deleting a GitSource with prune deletes what its inventory lists, and only that. */
+static void test_delete_prunes_inventory(void)
+{
+    fresh_cluster();
+    put_source("");
+    run_once();
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 2);
+    /* not from git: an object of the same kind, the key Secrets, an object in another
+     * namespace that a tampered inventory names, and a Secret it names */
+    put_object(&SL_RES_SIGNINGKEY, "SigningKey", "team", "manual");
+    put_object(&SL_RES_SECRET, "Secret", "team", "a");
+    put_object(&SL_RES_SECRET, "Secret", "team", "b");
+    put_object(&SL_RES_SIGNINGKEY, "SigningKey", "kube-system", "foreign");
+    json_t *src = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src"));
+    json_t *inv = json_object_get(json_object_get(src, "status"), "inventory");
+    json_array_append_new(inv, json_pack("{s:s, s:s, s:s, s:s}", "apiVersion",
+                                         "sealift.dev/v1alpha1", "kind", "SigningKey", "namespace",
+                                         "kube-system", "name", "foreign"));
+    json_array_append_new(inv, json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind",
+                                         "Secret", "namespace", "team", "name", "a"));
+    sl_fake_kube_put(fk, &SL_RES_GITSOURCE, src);
+    json_decref(src);
+    /* b already gone: fine */
+    sl_fake_kube_remove(fk, &SL_RES_SIGNINGKEY, "team", "b");
+
+    CHECK_INT_EQ(delete_source(), 0);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src") != NULL); /* finalizer holds */
+    int events_before = events;
+    struct sl_reconcile_result r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_DONE);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src") == NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") == NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "manual") != NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "kube-system", "foreign") != NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SECRET, "team", "a") != NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SECRET, "team", "b") != NULL);
+    CHECK(events > events_before); /* Pruned */
+    /* the informer then reports it gone: nothing to do */
+    r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_DONE);
+}
+
+/* A delete that fails keeps the finalizer and says which object; a retry finishes the job. */
+static void test_delete_failure_keeps_finalizer(void)
+{
+    fresh_cluster();
+    put_source("");
+    run_once();
+    CHECK_INT_EQ(delete_source(), 0);
+    sl_fake_kube_fail_next_verb(fk, "delete", SL_EAUTH);
+    int events_before = events;
+    struct sl_reconcile_result r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_TRANSIENT);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src") != NULL);
+    CHECK(source_has_finalizer(SL_GITSOURCE_FINALIZER));
+    CHECK_STR_EQ(ready_reason(), "PruneFailed");
+    const json_t *ready = sl_condition_get(status(), "Ready");
+    CHECK_STR_EQ(json_string_value(json_object_get(ready, "status")), "False");
+    CHECK_CONTAINS(json_string_value(json_object_get(ready, "message")), "SigningKey team/a");
+    CHECK(events > events_before);
+    /* b was deleted; only a is left to retry */
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") == NULL);
+    CHECK_INT_EQ(json_array_size(json_object_get(status(), "inventory")), 1);
+    r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_DONE);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") == NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src") == NULL);
+}
+
+/* prune false or suspend: deleting the GitSource leaves its objects (Flux semantics). */
+static void test_delete_orphans_without_prune(void)
+{
+    fresh_cluster();
+    put_source(",\"prune\":false");
+    run_once();
+    CHECK(!source_has_finalizer(SL_GITSOURCE_FINALIZER));
+    CHECK_INT_EQ(delete_source(), 0);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src") == NULL); /* nothing held it */
+    run_once();
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 2);
+
+    /* suspended while being deleted: the finalizer comes off, the objects stay */
+    fresh_cluster();
+    put_source("");
+    run_once();
+    put_source(",\"suspend\":true");
+    run_once();
+    CHECK_INT_EQ(delete_source(), 0);
+    struct sl_reconcile_result r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_DONE);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src") == NULL);
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 2);
+
+    /* stuck on a failing delete, the user turns prune off: it goes, the objects stay */
+    fresh_cluster();
+    put_source("");
+    run_once();
+    CHECK_INT_EQ(delete_source(), 0);
+    sl_fake_kube_fail_next_verb(fk, "delete", SL_EAUTH);
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "PruneFailed");
+    put_source(",\"prune\":false");
+    r = run_once();
+    CHECK_INT_EQ(r.kind, SL_RESULT_DONE);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src") == NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof(tmp), "/tmp/sealift-unit-gitsrc-XXXXXX");
@@ -232,6 +428,10 @@ int main(void)
     RUN(test_broken_file_keeps_the_rest);
     RUN(test_suspend_and_missing_secret);
     RUN(test_unreachable_repo_keeps_state);
+    RUN(test_finalizer_follows_prune);
+    RUN(test_delete_prunes_inventory);
+    RUN(test_delete_failure_keeps_finalizer);
+    RUN(test_delete_orphans_without_prune);
 
     rec->free(rec->self);
     sl_fake_kube_free(fk);

@@ -1,6 +1,6 @@
 #include "runtime/informer.h"
 
-#include "runtime/keymap.h"
+#include "util/strmap.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -22,7 +22,7 @@ struct sl_informer {
 
     pthread_mutex_t lock;   /* guards everything below */
     pthread_cond_t cond;    /* CLOCK_MONOTONIC; signalled on sync and stop */
-    struct sl_keymap cache; /* key -> struct centry* (owned) */
+    struct sl_strmap cache; /* key -> struct centry* (owned) */
     char *last_rv;
     bool synced;
     bool stopping;
@@ -91,16 +91,9 @@ struct sl_informer *sl_informer_new(const struct sl_informer_opts *opts)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&inf->cond, &ca);
     pthread_condattr_destroy(&ca);
-    sl_keymap_init(&inf->cache);
+    sl_strmap_init(&inf->cache);
     inf->seed = (unsigned)mono_ms() ^ (unsigned)(uintptr_t)inf;
     return inf;
-}
-
-static void free_value(void *ctx, const char *key, void *value)
-{
-    (void)ctx;
-    (void)key;
-    free(value);
 }
 
 void sl_informer_free(struct sl_informer *inf)
@@ -108,8 +101,7 @@ void sl_informer_free(struct sl_informer *inf)
     if (!inf)
         return;
     sl_informer_stop(inf);
-    sl_keymap_each(&inf->cache, free_value, NULL);
-    sl_keymap_clear(&inf->cache);
+    sl_strmap_clear(&inf->cache, free);
     free(inf->last_rv);
     free(inf->ns);
     free(inf->label_selector);
@@ -231,7 +223,7 @@ static bool is_stopping(struct sl_informer *inf)
 /* ---- list ---- */
 
 struct diff_ctx {
-    struct sl_keymap *other;
+    struct sl_strmap *other;
     struct change *chs;
     size_t n, cap;
     bool from_new; /* walking the new map (adds/updates) or the old one (deletes) */
@@ -246,11 +238,11 @@ static void push_change(struct diff_ctx *d, struct change c)
     d->chs[d->n++] = c;
 }
 
-static void diff_one(void *ctx, const char *key, void *value)
+static bool diff_one(void *ctx, const char *key, void *value)
 {
     struct diff_ctx *d = ctx;
     bool found;
-    struct centry *other = sl_keymap_get(d->other, key, &found);
+    struct centry *other = sl_strmap_get(d->other, key, &found);
     struct centry *e = value;
     if (d->from_new) {
         if (!found)
@@ -260,13 +252,14 @@ static void diff_one(void *ctx, const char *key, void *value)
     } else if (!found) {
         push_change(d, (struct change){.type = CH_DELETE, .old_e = e});
     }
+    return false;
 }
 
 /* Lists everything, replaces the cache and delivers the differences. */
 static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
 {
-    struct sl_keymap fresh;
-    sl_keymap_init(&fresh);
+    struct sl_strmap fresh;
+    sl_strmap_init(&fresh);
     char *cont = NULL, *rv = NULL;
     json_t *page = NULL;
     int rc = 0;
@@ -291,8 +284,7 @@ static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
             cont = NULL;
             free(rv);
             rv = NULL;
-            sl_keymap_each(&fresh, free_value, NULL);
-            sl_keymap_clear(&fresh);
+            sl_strmap_clear(&fresh, free);
             continue;
         }
         if (rc != 0)
@@ -306,7 +298,7 @@ static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
                 continue; /* not an object we can key: ignore rather than crash */
             struct centry *ce = centry_new(item);
             if (ce)
-                free(sl_keymap_put(&fresh, key, ce));
+                free(sl_strmap_put(&fresh, key, ce));
         }
         json_t *lmeta = json_object_get(page, "metadata");
         const char *prv = json_string_value(json_object_get(lmeta, "resourceVersion"));
@@ -321,12 +313,12 @@ static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
             break;
     }
 
-    struct sl_keymap old;
+    struct sl_strmap old;
     struct diff_ctx d = {0};
     pthread_mutex_lock(&inf->lock);
     old = inf->cache;
     inf->cache = fresh;
-    sl_keymap_init(&fresh);
+    sl_strmap_init(&fresh);
     free(inf->last_rv);
     inf->last_rv = rv;
     rv = NULL;
@@ -336,22 +328,20 @@ static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
     d.other = &old;
     d.from_new = true;
     /* only this thread writes the cache, so reading it unlocked here is safe */
-    sl_keymap_each(&inf->cache, diff_one, &d);
+    sl_strmap_each(&inf->cache, diff_one, &d);
     d.other = &inf->cache;
     d.from_new = false;
-    sl_keymap_each(&old, diff_one, &d);
+    sl_strmap_each(&old, diff_one, &d);
     deliver(inf, d.chs, d.n);
     free(d.chs);
-    sl_keymap_each(&old, free_value, NULL);
-    sl_keymap_clear(&old);
+    sl_strmap_clear(&old, free);
 
     pthread_mutex_lock(&inf->lock);
     inf->synced = true;
     pthread_cond_broadcast(&inf->cond);
     pthread_mutex_unlock(&inf->lock);
 done:
-    sl_keymap_each(&fresh, free_value, NULL);
-    sl_keymap_clear(&fresh);
+    sl_strmap_clear(&fresh, free);
     json_decref(page);
     free(cont);
     free(rv);
@@ -390,7 +380,7 @@ static int on_watch_event(void *ctx, enum sl_watch_event_type type, json_t *obj)
     }
     set_rv_locked(inf, obj_rv(obj));
     if (type == SL_WATCH_DELETED) {
-        struct centry *old = sl_keymap_remove(&inf->cache, key, NULL);
+        struct centry *old = sl_strmap_remove(&inf->cache, key, NULL);
         /* without a cached copy, the event's own object is the last state */
         ch = (struct change){.type = CH_DELETE,
                              .old_e = old,
@@ -400,7 +390,7 @@ static int on_watch_event(void *ctx, enum sl_watch_event_type type, json_t *obj)
     } else {
         struct centry *ne = centry_new(obj);
         if (ne) {
-            struct centry *old = sl_keymap_put(&inf->cache, key, ne);
+            struct centry *old = sl_strmap_put(&inf->cache, key, ne);
             ch = (struct change){.type = old ? CH_UPDATE : CH_ADD,
                                  .old_e = old,
                                  .own_old = true,
@@ -546,7 +536,7 @@ json_t *sl_informer_get_key(struct sl_informer *inf, const char *key)
 {
     pthread_mutex_lock(&inf->lock);
     /* parsing under the lock: the informer thread may free the entry once we let go */
-    json_t *o = centry_parse(sl_keymap_get(&inf->cache, key, NULL));
+    json_t *o = centry_parse(sl_strmap_get(&inf->cache, key, NULL));
     pthread_mutex_unlock(&inf->lock);
     return o;
 }
@@ -561,19 +551,20 @@ json_t *sl_informer_get(struct sl_informer *inf, const char *ns, const char *nam
     return sl_informer_get_key(inf, key);
 }
 
-static void append_value(void *ctx, const char *key, void *value)
+static bool append_value(void *ctx, const char *key, void *value)
 {
     (void)key;
     json_t *o = centry_parse(value);
     if (o)
         json_array_append_new(ctx, o);
+    return false;
 }
 
 json_t *sl_informer_list(struct sl_informer *inf)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&inf->lock);
-    sl_keymap_each(&inf->cache, append_value, arr);
+    sl_strmap_each(&inf->cache, append_value, arr);
     pthread_mutex_unlock(&inf->lock);
     return arr;
 }
@@ -581,7 +572,7 @@ json_t *sl_informer_list(struct sl_informer *inf)
 size_t sl_informer_count(struct sl_informer *inf)
 {
     pthread_mutex_lock(&inf->lock);
-    size_t n = sl_keymap_count(&inf->cache);
+    size_t n = sl_strmap_count(&inf->cache);
     pthread_mutex_unlock(&inf->lock);
     return n;
 }

@@ -1,6 +1,6 @@
 #include "runtime/workqueue.h"
 
-#include "runtime/keymap.h"
+#include "util/strmap.h"
 #include "util/mem.h"
 
 #include <pthread.h>
@@ -19,13 +19,13 @@ struct sl_workqueue {
     /* FIFO of ready keys, a ring buffer */
     char **ring;
     size_t ring_cap, ring_head, ring_len;
-    struct sl_keymap dirty;      /* key -> NULL */
-    struct sl_keymap processing; /* key -> NULL */
-    struct sl_keymap failures;   /* key -> (void *)(uintptr_t)count */
+    struct sl_strmap dirty;      /* key -> NULL */
+    struct sl_strmap processing; /* key -> NULL */
+    struct sl_strmap failures;   /* key -> (void *)(uintptr_t)count */
     /* min-heap of delayed adds; waiting maps key -> (void *)(index + 1) */
     struct delayed_item *heap;
     size_t heap_len, heap_cap;
-    struct sl_keymap waiting;
+    struct sl_strmap waiting;
     int64_t base_delay_ms, max_delay_ms;
     bool shutting_down;
 };
@@ -47,10 +47,10 @@ struct sl_workqueue *sl_workqueue_new(int64_t base_delay_ms, int64_t max_delay_m
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&q->cond, &ca);
     pthread_condattr_destroy(&ca);
-    sl_keymap_init(&q->dirty);
-    sl_keymap_init(&q->processing);
-    sl_keymap_init(&q->failures);
-    sl_keymap_init(&q->waiting);
+    sl_strmap_init(&q->dirty);
+    sl_strmap_init(&q->processing);
+    sl_strmap_init(&q->failures);
+    sl_strmap_init(&q->waiting);
     q->base_delay_ms = base_delay_ms > 0 ? base_delay_ms : SL_WORKQUEUE_BASE_DELAY_MS;
     q->max_delay_ms = max_delay_ms > 0 ? max_delay_ms : SL_WORKQUEUE_MAX_DELAY_MS;
     return q;
@@ -66,10 +66,10 @@ void sl_workqueue_free(struct sl_workqueue *q)
     for (size_t i = 0; i < q->heap_len; i++)
         free(q->heap[i].key);
     free(q->heap);
-    sl_keymap_clear(&q->dirty);
-    sl_keymap_clear(&q->processing);
-    sl_keymap_clear(&q->failures);
-    sl_keymap_clear(&q->waiting);
+    sl_strmap_clear(&q->dirty, NULL);
+    sl_strmap_clear(&q->processing, NULL);
+    sl_strmap_clear(&q->failures, NULL);
+    sl_strmap_clear(&q->waiting, NULL);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->lock);
     free(q);
@@ -105,11 +105,11 @@ static void add_locked(struct sl_workqueue *q, const char *key)
     bool found;
     if (q->shutting_down)
         return;
-    sl_keymap_get(&q->dirty, key, &found);
+    sl_strmap_get(&q->dirty, key, &found);
     if (found)
         return;
-    sl_keymap_put(&q->dirty, key, NULL);
-    sl_keymap_get(&q->processing, key, &found);
+    sl_strmap_put(&q->dirty, key, NULL);
+    sl_strmap_get(&q->processing, key, &found);
     if (found)
         return; /* done() queues it again */
     ring_push(q, key);
@@ -128,7 +128,7 @@ void sl_workqueue_add(struct sl_workqueue *q, const char *key)
 static void heap_set(struct sl_workqueue *q, size_t i, struct delayed_item it)
 {
     q->heap[i] = it;
-    sl_keymap_put(&q->waiting, it.key, (void *)(uintptr_t)(i + 1));
+    sl_strmap_put(&q->waiting, it.key, (void *)(uintptr_t)(i + 1));
 }
 
 static void heap_up(struct sl_workqueue *q, size_t i)
@@ -168,7 +168,7 @@ static void heap_down(struct sl_workqueue *q, size_t i)
 static char *heap_pop(struct sl_workqueue *q)
 {
     char *key = q->heap[0].key;
-    sl_keymap_remove(&q->waiting, key, NULL);
+    sl_strmap_remove(&q->waiting, key, NULL);
     q->heap_len--;
     if (q->heap_len > 0) {
         q->heap[0] = q->heap[q->heap_len];
@@ -188,7 +188,7 @@ void sl_workqueue_add_after(struct sl_workqueue *q, const char *key, int64_t del
     if (q->shutting_down)
         goto done;
     bool found;
-    uintptr_t idx1 = (uintptr_t)sl_keymap_get(&q->waiting, key, &found);
+    uintptr_t idx1 = (uintptr_t)sl_strmap_get(&q->waiting, key, &found);
     if (found) {
         /* already waiting: keep the earlier of the two times */
         size_t i = idx1 - 1;
@@ -227,8 +227,8 @@ static void promote_due(struct sl_workqueue *q, int64_t now)
 int64_t sl_workqueue_next_backoff_ms(struct sl_workqueue *q, const char *key)
 {
     pthread_mutex_lock(&q->lock);
-    uintptr_t n = (uintptr_t)sl_keymap_get(&q->failures, key, NULL);
-    sl_keymap_put(&q->failures, key, (void *)(n + 1));
+    uintptr_t n = (uintptr_t)sl_strmap_get(&q->failures, key, NULL);
+    sl_strmap_put(&q->failures, key, (void *)(n + 1));
     pthread_mutex_unlock(&q->lock);
     int64_t d = q->base_delay_ms;
     for (uintptr_t i = 0; i < n && d < q->max_delay_ms; i++)
@@ -246,14 +246,14 @@ int64_t sl_workqueue_add_rate_limited(struct sl_workqueue *q, const char *key)
 void sl_workqueue_forget(struct sl_workqueue *q, const char *key)
 {
     pthread_mutex_lock(&q->lock);
-    sl_keymap_remove(&q->failures, key, NULL);
+    sl_strmap_remove(&q->failures, key, NULL);
     pthread_mutex_unlock(&q->lock);
 }
 
 int sl_workqueue_num_requeues(struct sl_workqueue *q, const char *key)
 {
     pthread_mutex_lock(&q->lock);
-    uintptr_t n = (uintptr_t)sl_keymap_get(&q->failures, key, NULL);
+    uintptr_t n = (uintptr_t)sl_strmap_get(&q->failures, key, NULL);
     pthread_mutex_unlock(&q->lock);
     return (int)n;
 }
@@ -275,8 +275,8 @@ static int get_locked(char **out, struct sl_workqueue *q, int64_t deadline_ms)
             return SL_ECANCELED;
         if (q->ring_len > 0) {
             char *key = ring_pop(q);
-            sl_keymap_put(&q->processing, key, NULL);
-            sl_keymap_remove(&q->dirty, key, NULL);
+            sl_strmap_put(&q->processing, key, NULL);
+            sl_strmap_remove(&q->dirty, key, NULL);
             *out = key;
             return 0;
         }
@@ -316,9 +316,9 @@ int sl_workqueue_get_timeout(char **out, struct sl_workqueue *q, int64_t timeout
 void sl_workqueue_done(struct sl_workqueue *q, const char *key)
 {
     pthread_mutex_lock(&q->lock);
-    sl_keymap_remove(&q->processing, key, NULL);
+    sl_strmap_remove(&q->processing, key, NULL);
     bool dirty;
-    sl_keymap_get(&q->dirty, key, &dirty);
+    sl_strmap_get(&q->dirty, key, &dirty);
     if (dirty && !q->shutting_down) {
         ring_push(q, key);
         pthread_cond_signal(&q->cond);

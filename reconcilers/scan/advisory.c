@@ -93,7 +93,7 @@ static bool adv_has_fix(const struct sl_advisory *a)
 void sl_advdb_init(struct sl_advdb *db)
 {
     memset(db, 0, sizeof(*db));
-    sl_scanmap_init(&db->index);
+    sl_strmap_init(&db->index);
 }
 
 static void list_free(void *p)
@@ -109,7 +109,7 @@ void sl_advdb_free(struct sl_advdb *db)
 {
     if (!db)
         return;
-    sl_scanmap_clear(&db->index, list_free);
+    sl_strmap_clear(&db->index, list_free);
     memset(db, 0, sizeof(*db));
 }
 
@@ -120,10 +120,10 @@ static void db_insert(struct sl_advdb *db, struct sl_advisory *a)
 {
     char key[512];
     snprintf(key, sizeof(key), "%s\t%s", a->eco, a->pkg);
-    struct sl_adv_list *l = sl_scanmap_get(&db->index, key);
+    struct sl_adv_list *l = sl_strmap_get(&db->index, key, NULL);
     if (!l) {
         l = sl_xcalloc(1, sizeof(*l));
-        sl_scanmap_put(&db->index, key, l);
+        sl_strmap_put(&db->index, key, l);
     }
     for (size_t i = 0; i < l->count; i++) {
         struct sl_advisory *old = l->items[i];
@@ -915,13 +915,13 @@ void sl_advdb_each_for(const struct sl_advdb *db, const char *eco, const char *p
 {
     char key[512];
     snprintf(key, sizeof(key), "%s\t%s", eco, pkg);
-    const struct sl_adv_list *l = sl_scanmap_get(&db->index, key);
+    const struct sl_adv_list *l = sl_strmap_get(&db->index, key, NULL);
     for (size_t i = 0; l && i < l->count; i++)
         fn(l->items[i], ctx);
     const char *colon = strchr(eco, ':');
     if (colon) {
         snprintf(key, sizeof(key), "%.*s:*\t%s", (int)(colon - eco), eco, pkg);
-        l = sl_scanmap_get(&db->index, key);
+        l = sl_strmap_get(&db->index, key, NULL);
         for (size_t i = 0; l && i < l->count; i++)
             fn(l->items[i], ctx);
     }
@@ -932,7 +932,7 @@ struct each_all_ctx {
     void *ctx;
 };
 
-static bool each_all(const char *key, void *value, void *ctx)
+static bool each_all(void *ctx, const char *key, void *value)
 {
     (void)key;
     struct each_all_ctx *c = ctx;
@@ -946,7 +946,7 @@ void sl_advdb_each(const struct sl_advdb *db, void (*fn)(const struct sl_advisor
                    void *ctx)
 {
     struct each_all_ctx c = {fn, ctx};
-    sl_scanmap_each((struct sl_scanmap *)&db->index, each_all, &c);
+    sl_strmap_each((struct sl_strmap *)&db->index, each_all, &c);
 }
 
 bool sl_advisory_affects(const struct sl_advisory *adv, enum sl_version_scheme scheme,

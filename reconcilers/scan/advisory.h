@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "scan/cvss.h"
-#include "scan/scanmap.h"
+#include "util/strmap.h"
 #include "scan/version.h"
 #include "util/err.h"
 
@@ -44,11 +44,11 @@ struct sl_advisory {
 };
 
 struct sl_advdb {
-    struct sl_scanmap index; /* "eco\tpkg" -> struct sl_adv_list * */
-    size_t records;          /* advisory entries held (one per id, ecosystem and package) */
-    size_t files;            /* files loaded */
-    size_t skipped;          /* entries ignored: other ecosystems, non-ECOSYSTEM ranges */
-    char digest[72];         /* "sha256:<hex>" of the loaded files (sl_advdb_load_dir) */
+    struct sl_strmap index; /* "eco\tpkg" -> struct sl_adv_list * */
+    size_t records;         /* advisory entries held (one per id, ecosystem and package) */
+    size_t files;           /* files loaded */
+    size_t skipped;         /* entries ignored: other ecosystems, non-ECOSYSTEM ranges */
+    char digest[72];        /* "sha256:<hex>" of the loaded files (sl_advdb_load_dir) */
 };
 
 /* Per-file size cap (conventions: JSON/YAML documents 16 MiB). */

@@ -20,7 +20,7 @@ static void rec_free(void *p)
 void sl_imagefs_init(struct sl_imagefs *fs, const struct sl_hsbdb *hsb)
 {
     memset(fs, 0, sizeof(*fs));
-    sl_scanmap_init(&fs->recs);
+    sl_strmap_init(&fs->recs);
     fs->hsb = hsb;
 }
 
@@ -28,7 +28,7 @@ void sl_imagefs_free(struct sl_imagefs *fs)
 {
     if (!fs)
         return;
-    sl_scanmap_clear(&fs->recs, rec_free);
+    sl_strmap_clear(&fs->recs, rec_free);
     memset(fs, 0, sizeof(*fs));
 }
 
@@ -57,8 +57,8 @@ bool sl_imagefs_is_capture_path(const char *path)
 /* State of the layer being walked. */
 struct layer_ctx {
     struct sl_imagefs *fs;
-    struct sl_scanmap whiteouts; /* paths hidden in lower layers (and everything below) */
-    struct sl_scanmap opaques;   /* directories whose lower-layer content is hidden */
+    struct sl_strmap whiteouts; /* paths hidden in lower layers (and everything below) */
+    struct sl_strmap opaques;   /* directories whose lower-layer content is hidden */
     /* current entry */
     char *path;
     struct sl_fsrec *cur; /* being filled (not yet in the map) */
@@ -74,9 +74,9 @@ struct layer_ctx {
 /* Drops a record for path coming from a lower layer (same-path override). */
 static void drop_lower(struct layer_ctx *lc, const char *path)
 {
-    struct sl_fsrec *old = sl_scanmap_get(&lc->fs->recs, path);
+    struct sl_fsrec *old = sl_strmap_get(&lc->fs->recs, path, NULL);
     if (old && old->layer < lc->fs->layers)
-        rec_free(sl_scanmap_del(&lc->fs->recs, path));
+        rec_free(sl_strmap_remove(&lc->fs->recs, path, NULL));
 }
 
 static int on_entry(void *ctx, const struct sl_tar_entry *e, bool *want)
@@ -90,12 +90,12 @@ static int on_entry(void *ctx, const struct sl_tar_entry *e, bool *want)
         size_t dirlen = slash ? (size_t)(slash - e->path) : 0;
         if (strcmp(base, ".wh..wh..opq") == 0) {
             char *dir = sl_xstrndup(e->path, dirlen);
-            sl_scanmap_put(&lc->opaques, dir, (void *)1);
+            sl_strmap_put(&lc->opaques, dir, (void *)1);
             free(dir);
         } else if (base[4]) {
             char *hidden = dirlen ? sl_xasprintf("%.*s/%s", (int)dirlen, e->path, base + 4)
                                   : sl_xstrdup(base + 4);
-            sl_scanmap_put(&lc->whiteouts, hidden, (void *)1);
+            sl_strmap_put(&lc->whiteouts, hidden, (void *)1);
             free(hidden);
         }
         return 0;
@@ -198,12 +198,12 @@ static int on_entry_end(void *ctx)
         rec_free(r);
         return 0;
     }
-    rec_free(sl_scanmap_put(&lc->fs->recs, lc->path, r));
+    rec_free(sl_strmap_put(&lc->fs->recs, lc->path, r));
     return 0;
 }
 
 /* Removal pass at the end of a layer: lower-layer records under a whiteout or opaque dir. */
-static bool hidden_by_layer(const char *path, void *value, void *ctx)
+static bool hidden_by_layer(void *ctx, const char *path, void *value)
 {
     struct layer_ctx *lc = ctx;
     struct sl_fsrec *r = value;
@@ -212,17 +212,17 @@ static bool hidden_by_layer(const char *path, void *value, void *ctx)
     char buf[4096];
     snprintf(buf, sizeof(buf), "%s", path);
     /* the path itself and each ancestor against whiteouts; strict ancestors against opaques */
-    if (sl_scanmap_get(&lc->whiteouts, buf))
+    if (sl_strmap_get(&lc->whiteouts, buf, NULL))
         goto hide;
     for (;;) {
         char *slash = strrchr(buf, '/');
         if (!slash)
             break;
         *slash = '\0';
-        if (sl_scanmap_get(&lc->whiteouts, buf) || sl_scanmap_get(&lc->opaques, buf))
+        if (sl_strmap_get(&lc->whiteouts, buf, NULL) || sl_strmap_get(&lc->opaques, buf, NULL))
             goto hide;
     }
-    if (sl_scanmap_get(&lc->opaques, "")) /* opaque root */
+    if (sl_strmap_get(&lc->opaques, "", NULL)) /* opaque root */
         goto hide;
     return false;
 hide:
@@ -236,8 +236,8 @@ int sl_imagefs_add_layer(struct sl_imagefs *fs, const struct sl_layer_stream *in
     struct layer_ctx lc;
     memset(&lc, 0, sizeof(lc));
     lc.fs = fs;
-    sl_scanmap_init(&lc.whiteouts);
-    sl_scanmap_init(&lc.opaques);
+    sl_strmap_init(&lc.whiteouts);
+    sl_strmap_init(&lc.opaques);
     lc.md = EVP_MD_CTX_new();
     if (!lc.md)
         return sl_err_set(err, SL_EFAIL, SL_ERRC_CRYPTO, "cannot allocate a digest context");
@@ -249,20 +249,20 @@ int sl_imagefs_add_layer(struct sl_imagefs *fs, const struct sl_layer_stream *in
         lc.cur = NULL;
     }
     if (rc == 0 && (lc.whiteouts.count || lc.opaques.count))
-        sl_scanmap_each(&fs->recs, hidden_by_layer, &lc);
+        sl_strmap_each(&fs->recs, hidden_by_layer, &lc);
     fs->last = st;
     fs->skipped_unsafe += st.skipped_unsafe;
     fs->layers++;
     free(lc.path);
     EVP_MD_CTX_free(lc.md);
-    sl_scanmap_clear(&lc.whiteouts, NULL);
-    sl_scanmap_clear(&lc.opaques, NULL);
+    sl_strmap_clear(&lc.whiteouts, NULL);
+    sl_strmap_clear(&lc.opaques, NULL);
     return rc;
 }
 
 const struct sl_fsrec *sl_imagefs_get(const struct sl_imagefs *fs, const char *path)
 {
-    return sl_scanmap_get(&fs->recs, path);
+    return sl_strmap_get(&fs->recs, path, NULL);
 }
 
 struct each_ctx {
@@ -270,7 +270,7 @@ struct each_ctx {
     void *ctx;
 };
 
-static bool each_tramp(const char *key, void *value, void *ctx)
+static bool each_tramp(void *ctx, const char *key, void *value)
 {
     struct each_ctx *ec = ctx;
     ec->fn(key, value, ec->ctx);
@@ -281,5 +281,5 @@ void sl_imagefs_each(struct sl_imagefs *fs,
                      void (*fn)(const char *path, const struct sl_fsrec *rec, void *ctx), void *ctx)
 {
     struct each_ctx ec = {fn, ctx};
-    sl_scanmap_each(&fs->recs, each_tramp, &ec);
+    sl_strmap_each(&fs->recs, each_tramp, &ec);
 }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "scan/malware.h"
-#include "scan/scanmap.h"
+#include "util/strmap.h"
 #include "scan/tarwalk.h"
 #include "util/err.h"
 
@@ -41,7 +41,7 @@ struct sl_fsrec {
 };
 
 struct sl_imagefs {
-    struct sl_scanmap recs;     /* path -> struct sl_fsrec * */
+    struct sl_strmap recs;      /* path -> struct sl_fsrec * */
     const struct sl_hsbdb *hsb; /* may be NULL */
     unsigned layers;            /* layers added so far */
     uint64_t files_hashed;

@@ -25,6 +25,17 @@
  * stop() wakes the loop from the calling thread through a user event (event_active is
  * thread-safe once evthread_use_pthreads() ran, which start() ensures), joins the thread, then
  * frees the evhttp (closing open connections) and the base. Never call stop() from a handler.
+ *
+ * Deferred replies: a handler may keep its request open (sl_http_request_defer) and answer
+ * from another thread (sl_http_deferred_finish). The answer goes into a queue under defer_lock
+ * and a second user event (done_ev) wakes the loop, which sends it: evhttp objects stay on the
+ * loop thread. Each deferral arms a timer on the loop; when it fires first, the loop sends the
+ * fallback response and the late answer is dropped. evhttp keeps a request alive until it is
+ * answered (it stops reading from the connection meanwhile, so a client hanging up is noticed
+ * only when the answer is written) or until evhttp_free; stop() therefore marks every open
+ * deferral orphaned (under defer_lock, after the loop thread ended) before freeing the evhttp,
+ * and finishing an orphan only frees its handle.
+ *
  * The process ignores SIGPIPE from the first start on (a peer closing mid-write must not kill
  * the controller), unless a handler for it is already installed. */
 #include "http/server.h"
@@ -95,11 +106,42 @@ struct sl_http_server {
     struct evhttp *http;
     struct event *stop_ev;
 
+    /* deferred replies: the list of open deferrals, the queue of answers waiting for the loop
+     * and whether the loop still takes answers (all under defer_lock); done_ev as stop_ev */
+    pthread_mutex_t defer_lock;
+    struct sl_http_deferred *deferred;
+    struct sl_http_deferred *done_head, *done_tail;
+    int loop_live;
+    struct event *done_ev;
+
     /* TLS state: loop thread only while running */
     SSL_CTX *ssl_ctx;
     struct file_stamp cert_seen;
     struct file_stamp key_seen;
     int64_t tls_checked_ms;
+};
+
+/* What a request's impl points to while its handler runs. */
+struct req_impl {
+    struct evhttp_request *ereq;
+    struct sl_http_server *s;
+    struct sl_http_deferred *deferred; /* set by sl_http_request_defer */
+};
+
+struct sl_http_deferred {
+    struct sl_http_server *s;
+    struct evhttp_request *ereq; /* loop thread; NULL once the fallback went out or orphaned */
+    struct event *timer;         /* loop thread */
+    int fallback_status;
+    char *fallback_type;
+    struct sl_buf fallback_body;
+    /* under s->defer_lock (orphaned is also read without it; see sl_http_deferred_finish) */
+    int orphaned;
+    int answer_status;
+    char *answer_type;
+    struct sl_buf answer_body;
+    struct sl_http_deferred *prev, *next; /* s->deferred */
+    struct sl_http_deferred *done_next;   /* s->done_head queue */
 };
 
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
@@ -120,20 +162,27 @@ static void init_threads(void)
 
 /* ---- requests and responses ---- */
 
+static struct evhttp_request *req_ereq(const struct sl_http_request *req)
+{
+    if (!req || !req->impl)
+        return NULL;
+    return ((const struct req_impl *)req->impl)->ereq;
+}
+
 const char *sl_http_request_header(const struct sl_http_request *req, const char *name)
 {
-    if (!req || !req->impl || !name)
+    struct evhttp_request *ereq = req_ereq(req);
+    if (!ereq || !name)
         return NULL;
-    struct evhttp_request *ereq = req->impl;
     return evhttp_find_header(evhttp_request_get_input_headers(ereq), name);
 }
 
 int sl_http_request_add_response_header(const struct sl_http_request *req, const char *name,
                                         const char *value)
 {
-    if (!req || !req->impl || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+    struct evhttp_request *ereq = req_ereq(req);
+    if (!ereq || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
         return SL_EINVAL;
-    struct evhttp_request *ereq = req->impl;
     if (evhttp_add_header(evhttp_request_get_output_headers(ereq), name, value) != 0)
         return SL_EINVAL;
     return 0;
@@ -141,9 +190,10 @@ int sl_http_request_add_response_header(const struct sl_http_request *req, const
 
 const char *sl_http_request_peer(const struct sl_http_request *req)
 {
-    if (!req || !req->impl)
+    struct evhttp_request *ereq = req_ereq(req);
+    if (!ereq)
         return NULL;
-    struct evhttp_connection *conn = evhttp_request_get_connection(req->impl);
+    struct evhttp_connection *conn = evhttp_request_get_connection(ereq);
     if (!conn)
         return NULL;
     char *host = NULL;
@@ -321,20 +371,181 @@ static void on_request(struct evhttp_request *ereq, void *arg)
         evbuffer_add(in, "", 1);
         body = (const char *)evbuffer_pullup(in, -1);
     }
+    struct req_impl impl = {.ereq = ereq, .s = s};
     struct sl_http_request req = {
         .method = method,
         .path = path,
         .query = evhttp_uri_get_query(uri),
         .body = body,
         .body_len = body_len,
-        .impl = ereq,
+        .impl = &impl,
     };
     route->fn(route->ctx, &req, &resp);
-    send_reply(ereq, resp.status, resp.content_type, &resp.body);
+    /* a deferred request is answered later, by the loop, from sl_http_deferred_finish */
+    if (!impl.deferred)
+        send_reply(ereq, resp.status, resp.content_type, &resp.body);
 
 done:
     sl_buf_free(&resp.body);
     free(heap_path);
+}
+
+/* ---- deferred replies ---- */
+
+static void deferred_free(struct sl_http_deferred *d)
+{
+    free(d->fallback_type);
+    sl_buf_free(&d->fallback_body);
+    free(d->answer_type);
+    sl_buf_free(&d->answer_body);
+    free(d);
+}
+
+/* Under defer_lock. */
+static void deferred_unlink(struct sl_http_server *s, struct sl_http_deferred *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else if (s->deferred == d)
+        s->deferred = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    d->prev = d->next = NULL;
+}
+
+/* Loop thread: the deadline passed before an answer came; send the fallback. The handle stays
+ * open until its owner finishes it. */
+static void on_deferred_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct sl_http_deferred *d = arg;
+    if (!d->ereq)
+        return;
+    sl_log_kv(SL_LOG_WARN, NULL, "deferred HTTP request timed out; sent the fallback answer",
+              "path", evhttp_request_get_uri(d->ereq), "addr", d->s->bound, NULL);
+    send_reply(d->ereq, d->fallback_status, d->fallback_type, &d->fallback_body);
+    d->ereq = NULL;
+    sl_buf_free(&d->fallback_body);
+}
+
+/* Loop thread: sends the answers sl_http_deferred_finish queued and frees their handles. */
+static void on_deferred_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct sl_http_server *s = arg;
+    pthread_mutex_lock(&s->defer_lock);
+    struct sl_http_deferred *list = s->done_head;
+    s->done_head = s->done_tail = NULL;
+    for (struct sl_http_deferred *d = list; d; d = d->done_next)
+        deferred_unlink(s, d);
+    pthread_mutex_unlock(&s->defer_lock);
+    while (list) {
+        struct sl_http_deferred *d = list;
+        list = d->done_next;
+        if (d->timer)
+            event_free(d->timer);
+        if (d->ereq)
+            send_reply(d->ereq, d->answer_status, d->answer_type, &d->answer_body);
+        deferred_free(d);
+    }
+}
+
+struct sl_http_deferred *sl_http_request_defer(const struct sl_http_request *req,
+                                               int64_t timeout_ms,
+                                               const struct sl_http_response *fallback)
+{
+    struct req_impl *impl = req ? req->impl : NULL;
+    if (!impl || !impl->s || impl->deferred || timeout_ms <= 0 || !fallback)
+        return NULL;
+    struct sl_http_server *s = impl->s;
+    struct sl_http_deferred *d = sl_xcalloc(1, sizeof(*d));
+    d->s = s;
+    d->ereq = impl->ereq;
+    d->fallback_status = fallback->status ? fallback->status : 200;
+    d->fallback_type = fallback->content_type ? sl_xstrdup(fallback->content_type) : NULL;
+    sl_buf_init(&d->fallback_body, 0);
+    if (fallback->body.len)
+        sl_buf_append(&d->fallback_body, fallback->body.data, fallback->body.len);
+    sl_buf_init(&d->answer_body, 0);
+    d->timer = evtimer_new(s->base, on_deferred_timeout, d);
+    if (!d->timer) {
+        fprintf(stderr, "sealift: out of memory creating a timer\n");
+        abort();
+    }
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    evtimer_add(d->timer, &tv);
+    pthread_mutex_lock(&s->defer_lock);
+    d->next = s->deferred;
+    if (s->deferred)
+        s->deferred->prev = d;
+    s->deferred = d;
+    pthread_mutex_unlock(&s->defer_lock);
+    impl->deferred = d;
+    return d;
+}
+
+void sl_http_deferred_finish(struct sl_http_deferred *d, struct sl_http_response *resp)
+{
+    if (!d) {
+        if (resp)
+            sl_buf_free(&resp->body);
+        return;
+    }
+    /* the answer is taken over whatever becomes of it */
+    d->answer_status = resp && resp->status ? resp->status : 200;
+    d->answer_type = resp && resp->content_type ? sl_xstrdup(resp->content_type) : NULL;
+    if (resp) {
+        d->answer_body = resp->body;
+        sl_buf_init(&resp->body, resp->body.max_bytes);
+    }
+    /* an orphan (set under defer_lock by stop, which precedes free) no longer touches its
+     * server, which may be gone */
+    if (__atomic_load_n(&d->orphaned, __ATOMIC_ACQUIRE)) {
+        deferred_free(d);
+        return;
+    }
+    struct sl_http_server *s = d->s;
+    pthread_mutex_lock(&s->defer_lock);
+    if (d->orphaned) {
+        pthread_mutex_unlock(&s->defer_lock);
+        deferred_free(d);
+        return;
+    }
+    if (s->done_tail)
+        s->done_tail->done_next = d;
+    else
+        s->done_head = d;
+    s->done_tail = d;
+    if (s->loop_live)
+        event_active(s->done_ev, 0, 0);
+    pthread_mutex_unlock(&s->defer_lock);
+}
+
+/* After the loop thread ended, before the evhttp is freed (which frees the requests): answers
+ * queued for the loop are dropped, open deferrals become orphans their owners free. */
+static void deferred_orphan_all(struct sl_http_server *s)
+{
+    pthread_mutex_lock(&s->defer_lock);
+    s->loop_live = 0;
+    struct sl_http_deferred *list = s->done_head;
+    s->done_head = s->done_tail = NULL;
+    for (struct sl_http_deferred *d = list; d; d = d->done_next)
+        deferred_unlink(s, d);
+    while (s->deferred) {
+        struct sl_http_deferred *d = s->deferred;
+        deferred_unlink(s, d);
+        if (d->timer)
+            event_free(d->timer);
+        d->timer = NULL;
+        d->ereq = NULL;
+        __atomic_store_n(&d->orphaned, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&s->defer_lock);
+    while (list) {
+        struct sl_http_deferred *d = list;
+        list = d->done_next;
+        if (d->timer)
+            event_free(d->timer);
+        deferred_free(d);
+    }
 }
 
 /* ---- TLS ---- */
@@ -618,6 +829,7 @@ int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_
     s->tls_reload_ms = SL_HTTP_TLS_RELOAD_MS;
     sl_http_routes_init(&s->routes);
     pthread_mutex_init(&s->life_lock, NULL);
+    pthread_mutex_init(&s->defer_lock, NULL);
     *out = s;
     return 0;
 }
@@ -658,15 +870,19 @@ static void *loop_main(void *arg)
 /* Frees the loop objects; the loop thread must not be running. */
 static void teardown(struct sl_http_server *s)
 {
+    deferred_orphan_all(s);
     if (s->http)
         evhttp_free(s->http);
     if (s->stop_ev)
         event_free(s->stop_ev);
+    if (s->done_ev)
+        event_free(s->done_ev);
     if (s->base)
         event_base_free(s->base);
     SSL_CTX_free(s->ssl_ctx);
     s->http = NULL;
     s->stop_ev = NULL;
+    s->done_ev = NULL;
     s->base = NULL;
     s->ssl_ctx = NULL;
     memset(&s->cert_seen, 0, sizeof(s->cert_seen));
@@ -706,7 +922,8 @@ int sl_http_server_start(struct sl_http_server *s, struct sl_err *err)
     s->base = event_base_new();
     s->http = s->base ? evhttp_new(s->base) : NULL;
     s->stop_ev = s->base ? event_new(s->base, -1, 0, on_stop, s) : NULL;
-    if (!s->http || !s->stop_ev) {
+    s->done_ev = s->base ? event_new(s->base, -1, 0, on_deferred_done, s) : NULL;
+    if (!s->http || !s->stop_ev || !s->done_ev) {
         sl_err_set(err, SL_EFAIL, SL_ERRC_INTERNAL, "http server %s: libevent setup failed",
                    s->bound);
         goto done;
@@ -728,6 +945,10 @@ int sl_http_server_start(struct sl_http_server *s, struct sl_err *err)
         goto done;
     }
     fd = -1; /* the evhttp listener owns it now */
+    /* before the loop runs: a request deferred and finished at once must wake it */
+    pthread_mutex_lock(&s->defer_lock);
+    s->loop_live = 1;
+    pthread_mutex_unlock(&s->defer_lock);
     if (pthread_create(&s->thread, NULL, loop_main, s) != 0) {
         sl_err_set(err, SL_EFAIL, SL_ERRC_OS, "http server %s: cannot start thread", s->bound);
         goto done;
@@ -774,6 +995,7 @@ void sl_http_server_free(struct sl_http_server *s)
     sl_http_server_stop(s);
     sl_http_routes_free(&s->routes);
     pthread_mutex_destroy(&s->life_lock);
+    pthread_mutex_destroy(&s->defer_lock);
     free(s->addr_opt);
     free(s->cert_file);
     free(s->key_file);

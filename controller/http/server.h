@@ -1,6 +1,9 @@
 /* The controller's HTTP server: one libevent event loop on its own thread, serving routes
  * registered before start (metrics, health, git push webhooks) and, on a second listener with
- * TLS, the admission webhook. Handlers run on the event-loop thread and must not block long. */
+ * TLS, the admission webhook. Handlers run on the event-loop thread and must not block: a
+ * handler whose answer needs slow work (network calls) defers the request
+ * (sl_http_request_defer), hands the work to its own threads and answers from there
+ * (sl_http_deferred_finish); the loop keeps serving other requests meanwhile. */
 #ifndef SL_HTTP_SERVER_H
 #define SL_HTTP_SERVER_H
 
@@ -8,6 +11,7 @@
 #include "util/err.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct sl_http_request {
     const char *method; /* "GET", "POST", ... */
@@ -15,7 +19,7 @@ struct sl_http_request {
     const char *query;  /* raw query string or NULL */
     const char *body;   /* request body (NUL-terminated), length body_len */
     size_t body_len;
-    void *impl; /* for sl_http_request_header */
+    void *impl; /* the server's per-request state (headers, peer, deferral); may be NULL */
 };
 
 /* Value of a request header (case-insensitive), or NULL. Borrowed. */
@@ -40,6 +44,29 @@ struct sl_http_response {
 typedef void (*sl_http_handler_fn)(void *ctx, const struct sl_http_request *req,
                                    struct sl_http_response *resp);
 
+/* ---- deferred replies ----
+ * A handler that cannot answer without blocking calls sl_http_request_defer() and returns; the
+ * server then ignores the handler's resp and keeps the request open. Any thread later answers
+ * with sl_http_deferred_finish(): the answer is queued and the loop thread, woken through a
+ * libevent user event, sends it. If no answer arrived within timeout_ms, the loop sends the
+ * fallback response given at deferral instead (a handler's fail-closed answer), so a client
+ * never waits longer than that; an answer arriving later is dropped. */
+struct sl_http_deferred;
+
+/* Defers req. Call from req's handler, at most once. timeout_ms > 0. fallback is copied (status,
+ * content type, body). Returns a handle the caller must pass to sl_http_deferred_finish exactly
+ * once, also when the fallback already went out or the server has stopped meanwhile; or NULL
+ * when req does not come from a running server (then answer through resp as usual). */
+struct sl_http_deferred *sl_http_request_defer(const struct sl_http_request *req,
+                                               int64_t timeout_ms,
+                                               const struct sl_http_response *fallback);
+
+/* Answers a deferred request; thread-safe, never blocks on I/O. resp's body is taken over (left
+ * empty), its content type copied. The answer is dropped when the fallback already went out,
+ * or the server stopped (stopping closes deferred requests unanswered). d is consumed. May be
+ * called after sl_http_server_stop and sl_http_server_free, but not concurrently with free. */
+void sl_http_deferred_finish(struct sl_http_deferred *d, struct sl_http_response *resp);
+
 struct sl_http_server;
 
 struct sl_http_server_opts {
@@ -61,7 +88,8 @@ void sl_http_server_set_tls_reload_interval_ms(struct sl_http_server *s, int int
 int sl_http_server_start(struct sl_http_server *s, struct sl_err *err);
 /* The bound "host:port" (after start). Borrowed. */
 const char *sl_http_server_addr(const struct sl_http_server *s);
-/* Stops serving and joins the thread; safe to call twice. */
+/* Stops serving and joins the thread; safe to call twice. Deferred requests still open are
+ * closed without an answer (their handles stay valid until finished). */
 void sl_http_server_stop(struct sl_http_server *s);
 void sl_http_server_free(struct sl_http_server *s);
 

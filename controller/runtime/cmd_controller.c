@@ -330,6 +330,8 @@ int sl_cmd_controller(int argc, char **argv)
             code = SL_EXIT_USAGE;
             goto done;
         }
+        /* liveness of the webhook listener itself (TLS, its own event loop) for probes */
+        sl_http_server_route(webhook, "GET", "/healthz", handle_healthz, NULL);
     }
     /* reconcilers that serve routes (git push hooks, the admission webhook) add them now */
     rc = sl_reconcilers_setup_servers(mgr, http, webhook, &err);

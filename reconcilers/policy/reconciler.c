@@ -98,11 +98,12 @@ static json_t *webhook_configuration(const struct deploypolicy *d, const json_t 
         "UPDATE", "resources", "deployments", "statefulsets", "daemonsets", "replicasets", "scope",
         "Namespaced", "apiGroups", "batch", "apiVersions", "v1", "operations", "CREATE", "UPDATE",
         "resources", "jobs", "cronjobs", "scope", "Namespaced");
-    json_t *hook = json_pack("{s:s, s:[s], s:s, s:s, s:i, s:o, s:o, s:o}", "name", hook_name,
-                             "admissionReviewVersions", "v1", "sideEffects", "None",
-                             "failurePolicy", "Fail", "timeoutSeconds", 10, "namespaceSelector",
-                             json_is_object(sel) ? json_deep_copy(sel) : json_object(), "rules",
-                             rules, "clientConfig", client);
+    json_t *hook =
+        json_pack("{s:s, s:[s], s:s, s:s, s:i, s:o, s:o, s:o}", "name", hook_name,
+                  "admissionReviewVersions", "v1", "sideEffects", "None", "failurePolicy", "Fail",
+                  "timeoutSeconds", SL_ADMISSION_TIMEOUT_S, "namespaceSelector",
+                  json_is_object(sel) ? json_deep_copy(sel) : json_object(), "rules", rules,
+                  "clientConfig", client);
     json_t *vwc = json_pack(
         "{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:[o]}", "apiVersion", "admissionregistration.k8s.io/v1",
         "kind", "ValidatingWebhookConfiguration", "metadata", "name", cfg_name, "labels",

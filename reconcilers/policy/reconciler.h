@@ -25,6 +25,10 @@ struct sl_deploypolicy_opts {
 /* Path of a policy's webhook endpoint: "/admission/<policy name>". */
 #define SL_ADMISSION_PATH_PREFIX "/admission/"
 
+/* timeoutSeconds of the generated ValidatingWebhookConfiguration: how long the API server waits
+ * for the webhook before failing the request (closed). The webhook answers within it. */
+#define SL_ADMISSION_TIMEOUT_S 10
+
 int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
                                    const struct sl_deploypolicy_opts *opts, struct sl_err *err);
 

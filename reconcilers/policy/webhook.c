@@ -1,10 +1,12 @@
 #include "policy/webhook.h"
+#include "http/workpool.h"
 #include "kube/secret.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "policy/admission.h"
 #include "policy/reconciler.h"
+#include "runtime/metrics.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/log.h"
@@ -38,6 +40,7 @@ struct sl_admission_webhook {
     pthread_mutex_t lock;
     struct cache_entry *head, *tail;
     size_t cache_size;
+    struct sl_workpool *pool; /* cache-miss checks */
 };
 
 /* ---- decision cache (bounded LRU with TTL) ---- */
@@ -124,21 +127,33 @@ static void cache_put(struct sl_admission_webhook *w, const char *key, bool allo
     pthread_mutex_unlock(&w->lock);
 }
 
-/* ---- per-request checking ---- */
+/* ---- checking one image (worker threads) ---- */
+
+/* What a worker needs to check one image, copied from the review on the loop thread and then
+ * owned by the job alone (jansson values are not shared between threads). */
+struct image_job {
+    char *policy_name;
+    long long generation;
+    bool require_signature, require_scan;
+    json_t *key_refs;     /* rules.requireSignature.signingKeyRefs (deep copy) */
+    char *ns;             /* the admitted object's namespace */
+    json_t *pull_secrets; /* its imagePullSecrets (deep copy) */
+    char *image;          /* as written in the first review that asked */
+    /* the result, written by job_run */
+    bool allowed;
+    bool unresolved; /* the tag could not be resolved: why is the whole message */
+    char digest[72];
+    char why[1024];
+};
 
 struct check {
     struct sl_admission_webhook *w;
-    const struct sl_admission_request *req;
-    const json_t *policy;
-    const char *policy_name;
-    long long generation;
-    bool require_signature, require_scan;
+    struct image_job *job;
     struct sl_key **keys;
     size_t nkeys;
     char *key_problem;    /* why the policy's keys cannot be used, or NULL */
     json_t *pull_configs; /* decoded .dockerconfigjson texts of the imagePullSecrets */
     json_t *deliveries;   /* ImageDeliveries, loaded on first need */
-    char denial[1024];
 };
 
 static bool insecure_host(const struct sl_admission_webhook *w, const char *host)
@@ -156,14 +171,14 @@ static int pull_creds(struct sl_creds *out, struct check *c, const char *registr
         c->pull_configs = json_array();
         size_t i;
         json_t *ref;
-        json_array_foreach(json_object_get(c->req->pod_spec, "imagePullSecrets"), i, ref)
+        json_array_foreach(c->job->pull_secrets, i, ref)
         {
             const char *name = json_string_value(json_object_get(ref, "name"));
             json_t *secret = NULL;
             struct sl_err err = {0};
-            if (!name || !*c->req->namespace ||
-                c->w->rt->kube.get(c->w->rt->kube.ctx, &secret, &SL_RES_SECRET, c->req->namespace,
-                                   name, &err) != 0)
+            if (!name || !*c->job->ns ||
+                c->w->rt->kube.get(c->w->rt->kube.ctx, &secret, &SL_RES_SECRET, c->job->ns, name,
+                                   &err) != 0)
                 continue;
             char *text = sl_kube_secret_string(secret, ".dockerconfigjson");
             if (text && *text)
@@ -185,10 +200,7 @@ static int pull_creds(struct sl_creds *out, struct check *c, const char *registr
 
 static void load_keys(struct check *c)
 {
-    const json_t *refs = json_object_get(
-        json_object_get(json_object_get(json_object_get(c->policy, "spec"), "rules"),
-                        "requireSignature"),
-        "signingKeyRefs");
+    const json_t *refs = c->job->key_refs;
     size_t n = json_array_size(refs);
     c->keys = sl_xcalloc(n ? n : 1, sizeof(*c->keys));
     size_t i;
@@ -251,10 +263,9 @@ static bool scan_passed(struct check *c, const char *repo, const char *digest)
     return false;
 }
 
-/* A registry client for ref with the object's pull credentials. The API server gives the whole
- * review timeoutSeconds (10 s) and the webhook's event loop waits for it: every registry call
- * is kept short (3 s to connect, one quick retry) so a slow registry costs a denial, not a
- * stalled webhook. */
+/* A registry client for ref with the object's pull credentials. Calls run on a worker thread,
+ * so a slow registry delays only the reviews waiting for this image; they are still kept short
+ * (3 s to connect, one quick retry) so the worker is soon free again. */
 static struct sl_registry *open_registry(struct check *c, const struct sl_ref *ref,
                                          struct sl_creds *creds, int *have_creds)
 {
@@ -267,89 +278,97 @@ static struct sl_registry *open_registry(struct check *c, const struct sl_ref *r
     return sl_registry_new(sl_ref_api_host(ref), *have_creds ? creds : NULL, &ro);
 }
 
-/* Decides one image; fills c->denial and returns 1 to stop on a denial. */
-static int check_image(void *ctx, const char *container, const char *image)
+/* The decision cache key: policy, generation, repository and digest. Caller frees. */
+static char *decision_key(const char *policy, long long generation, const struct sl_ref *ref,
+                          const char *digest)
 {
-    struct check *c = ctx;
+    return sl_xasprintf("%s|%lld|%s/%s@%s", policy, generation, ref->registry, ref->repository,
+                        digest);
+}
+
+/* Worker thread: decides job->image (resolving a tag first), fills the job's result and the
+ * decision cache. */
+static void job_run(void *ctx, void *jobp)
+{
+    struct sl_admission_webhook *w = ctx;
+    struct image_job *job = jobp;
+    struct check c = {.w = w, .job = job};
     struct sl_ref ref = {0};
     struct sl_err err = {0};
     struct sl_registry *reg = NULL;
-    char digest[72] = "";
-    char *repo = NULL, *key = NULL, *message = NULL;
-    bool allowed = false;
-    int stop = 0;
-
-    if (sl_ref_parse(&ref, image, &err) != 0) {
-        snprintf(c->denial, sizeof(c->denial), "image %s: not a valid image reference: %s", image,
-                 err.msg);
-        return 1;
-    }
-    repo = sl_xasprintf("%s/%s", ref.registry, ref.repository);
     struct sl_creds creds = {0};
     int have_creds = 0;
+    char *repo = NULL, *key = NULL, *message = NULL;
+    bool allowed = false;
+
+    sl_metrics_gauge_set("sealift_admission_check_queue_depth", "",
+                         (double)sl_workpool_queued(w->pool));
+    if (sl_ref_parse(&ref, job->image, &err) != 0) {
+        /* the loop parsed it already; kept for safety */
+        job->unresolved = true;
+        snprintf(job->why, sizeof(job->why), "image %s: not a valid image reference: %s",
+                 job->image, err.msg);
+        goto done;
+    }
+    repo = sl_xasprintf("%s/%s", ref.registry, ref.repository);
     if (ref.digest) {
-        snprintf(digest, sizeof(digest), "%s", ref.digest);
+        snprintf(job->digest, sizeof(job->digest), "%s", ref.digest);
     } else {
-        reg = open_registry(c, &ref, &creds, &have_creds);
-        if (sl_registry_manifest_head(digest, NULL, reg, ref.repository,
+        reg = open_registry(&c, &ref, &creds, &have_creds);
+        if (sl_registry_manifest_head(job->digest, NULL, reg, ref.repository,
                                       ref.tag ? ref.tag : "latest", &err) != 0) {
-            snprintf(c->denial, sizeof(c->denial),
+            job->unresolved = true;
+            snprintf(job->why, sizeof(job->why),
                      "image %s: must be pinned by digest, and its tag cannot be resolved: %s",
-                     image, err.msg);
-            stop = 1;
+                     job->image, err.msg);
             goto done;
         }
     }
-    key = sl_xasprintf("%s|%lld|%s@%s", c->policy_name, c->generation, repo, digest);
-    /* the cache holds the reason; the message names this request's container */
-    if (cache_get(c->w, key, &allowed, &message)) {
-        if (!allowed) {
-            snprintf(c->denial, sizeof(c->denial),
-                     "sealift DeployPolicy %s: image %s (container %s, %s): %s", c->policy_name,
-                     image, container, digest, message ? message : "denied");
-            stop = 1;
-        }
+    key = decision_key(job->policy_name, job->generation, &ref, job->digest);
+    /* a job that ended just before this one was queued may have left the answer */
+    if (cache_get(w, key, &allowed, &message)) {
+        job->allowed = allowed;
+        snprintf(job->why, sizeof(job->why), "%s", message ? message : "denied");
         goto done;
     }
     allowed = true;
-    char why[700] = "";
-    if (c->require_signature) {
-        if (!c->keys)
-            load_keys(c);
-        if (c->key_problem) {
+    if (job->require_signature) {
+        load_keys(&c);
+        if (c.key_problem) {
             allowed = false;
-            snprintf(why, sizeof(why), "requireSignature: %s", c->key_problem);
+            snprintf(job->why, sizeof(job->why), "requireSignature: %s", c.key_problem);
         } else {
             if (!reg)
-                reg = open_registry(c, &ref, &creds, &have_creds);
+                reg = open_registry(&c, &ref, &creds, &have_creds);
             struct sl_cosign_verify_result vr;
-            int rc = sl_cosign_verify(&vr, reg, ref.repository, digest,
-                                      (const struct sl_key *const *)c->keys, c->nkeys, &err);
+            int rc = sl_cosign_verify(&vr, reg, ref.repository, job->digest,
+                                      (const struct sl_key *const *)c.keys, c.nkeys, &err);
             if (rc) {
                 allowed = false;
-                snprintf(why, sizeof(why), "requireSignature: %s%s",
+                snprintf(job->why, sizeof(job->why), "requireSignature: %s%s",
                          rc == SL_ENOTFOUND ? "no signature" : "no valid signature",
                          rc == SL_ENOTFOUND || rc == SL_EDIGEST ? "" : " (registry error)");
                 if (rc != SL_ENOTFOUND) {
-                    size_t len = strlen(why);
-                    snprintf(why + len, sizeof(why) - len, ": %s", err.msg);
+                    size_t len = strlen(job->why);
+                    snprintf(job->why + len, sizeof(job->why) - len, ": %s", err.msg);
                 }
             }
         }
     }
-    if (allowed && c->require_scan && !scan_passed(c, repo, digest)) {
+    if (allowed && job->require_scan && !scan_passed(&c, repo, job->digest)) {
         allowed = false;
-        snprintf(why, sizeof(why),
+        snprintf(job->why, sizeof(job->why),
                  "requireScanPassed: no ImageDelivery records a Passed scan for this digest");
     }
-    cache_put(c->w, key, allowed, allowed ? NULL : why);
-    if (!allowed) {
-        snprintf(c->denial, sizeof(c->denial),
-                 "sealift DeployPolicy %s: image %s (container %s, %s): %s", c->policy_name, image,
-                 container, digest, why);
-        stop = 1;
-    }
+    job->allowed = allowed;
+    cache_put(w, key, allowed, allowed ? NULL : job->why);
 done:
+    for (size_t i = 0; i < c.nkeys; i++)
+        sl_key_free(c.keys[i]);
+    free(c.keys);
+    free(c.key_problem);
+    json_decref(c.pull_configs);
+    json_decref(c.deliveries);
     if (have_creds)
         sl_creds_free(&creds);
     sl_registry_free(reg);
@@ -357,7 +376,83 @@ done:
     free(repo);
     free(key);
     free(message);
-    return stop;
+}
+
+static void job_free(void *ctx, void *jobp)
+{
+    struct image_job *job = jobp;
+    if (!job)
+        return;
+    free(job->policy_name);
+    json_decref(job->key_refs);
+    free(job->ns);
+    json_decref(job->pull_secrets);
+    free(job->image);
+    free(job);
+}
+
+/* ---- one review in flight ---- */
+
+enum image_state { IMAGE_PENDING, IMAGE_ALLOWED, IMAGE_DENIED };
+
+struct review_image {
+    char *container;
+    char *image;
+    enum image_state state;
+    char *denial; /* the whole denial message when DENIED */
+};
+
+/* A review waiting for worker results. Freed when its last reference goes: one per pending
+ * image (the job's waiter) plus one the loop holds while it hands jobs out. */
+struct review {
+    struct sl_http_deferred *deferred; /* finished exactly once, by whoever decides */
+    pthread_mutex_t lock;
+    size_t refs;   /* under lock */
+    bool answered; /* under lock */
+    char *uid;
+    char *policy_name;
+    char *kind, *ns, *name; /* for the denial log line */
+    struct review_image *images;
+    size_t nimages;
+};
+
+/* A job's waiter: which image of which review it answers. */
+struct review_waiter {
+    struct review *r;
+    size_t index;
+};
+
+static void review_free(struct review *r)
+{
+    for (size_t i = 0; i < r->nimages; i++) {
+        free(r->images[i].container);
+        free(r->images[i].image);
+        free(r->images[i].denial);
+    }
+    free(r->images);
+    free(r->uid);
+    free(r->policy_name);
+    free(r->kind);
+    free(r->ns);
+    free(r->name);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+/* The answer in container order, as a synchronous check would give it: the first image not
+ * allowed decides. Returns 1 (all allowed), -1 (denied by images[*which]) or 0 (an image before
+ * the first denial is still pending). */
+static int review_decide(const struct review_image *images, size_t n, size_t *which)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (images[i].state == IMAGE_PENDING)
+            return 0;
+        if (images[i].state == IMAGE_DENIED) {
+            *which = i;
+            return -1;
+        }
+    }
+    return 1;
 }
 
 static void respond(struct sl_http_response *resp, const char *uid, bool allowed,
@@ -370,6 +465,166 @@ static void respond(struct sl_http_response *resp, const char *uid, bool allowed
     free(body);
 }
 
+static void log_denial(const char *kind, const char *ns, const char *name, const char *message)
+{
+    struct sl_log_ctx lc = {.kind = kind, .ns = ns, .name = name};
+    sl_log_info(&lc, "admission denied: %s", message);
+}
+
+/* Sends r's answer; r stays alive (the caller holds a reference) and images are final. */
+static void review_answer(struct review *r, int decision, size_t which)
+{
+    struct sl_http_response resp = {0};
+    sl_buf_init(&resp.body, 0);
+    const char *denial = decision < 0 ? r->images[which].denial : NULL;
+    respond(&resp, r->uid, decision > 0, denial);
+    sl_http_deferred_finish(r->deferred, &resp);
+    r->deferred = NULL;
+    sl_buf_free(&resp.body);
+    if (denial)
+        log_denial(r->kind, r->ns, r->name, denial);
+}
+
+/* Drops one reference to r; answers it when that is now decided; frees it at zero. */
+static void review_unref(struct review *r)
+{
+    size_t which = 0;
+    int decision = 0;
+    pthread_mutex_lock(&r->lock);
+    if (!r->answered) {
+        decision = review_decide(r->images, r->nimages, &which);
+        if (decision != 0) {
+            r->answered = true;
+            r->refs++; /* kept while answering outside the lock */
+        }
+    }
+    bool last = --r->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (decision != 0) {
+        review_answer(r, decision, which);
+        pthread_mutex_lock(&r->lock);
+        last = --r->refs == 0;
+        pthread_mutex_unlock(&r->lock);
+    }
+    if (last)
+        review_free(r);
+}
+
+/* Records image index's outcome (denial taken, may be NULL when allowed). */
+static void review_set(struct review *r, size_t index, bool allowed, char *denial)
+{
+    pthread_mutex_lock(&r->lock);
+    r->images[index].state = allowed ? IMAGE_ALLOWED : IMAGE_DENIED;
+    r->images[index].denial = denial;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static char *denial_for(const char *policy, const char *image, const char *container,
+                        const char *digest, const char *why)
+{
+    return sl_xasprintf("sealift DeployPolicy %s: image %s (container %s, %s): %s", policy, image,
+                        container, digest, why);
+}
+
+/* Worker thread (or the thread freeing the webhook, canceled): one image's result arrived. */
+static void job_done(void *ctx, void *jobp, void *waiterp, bool canceled)
+{
+    struct image_job *job = jobp;
+    struct review_waiter *wt = waiterp;
+    struct review *r = wt->r;
+    const struct review_image *img = &r->images[wt->index]; /* container/image are immutable */
+    char *denial = NULL;
+    if (canceled)
+        denial = sl_xasprintf("sealift DeployPolicy %s: image %s (container %s): the admission "
+                              "webhook is shutting down; failing closed",
+                              r->policy_name, img->image, img->container);
+    else if (job->unresolved)
+        denial = sl_xstrdup(job->why);
+    else if (!job->allowed)
+        denial = denial_for(r->policy_name, img->image, img->container, job->digest, job->why);
+    review_set(r, wt->index, denial == NULL, denial);
+    free(wt);
+    review_unref(r);
+}
+
+/* ---- the handler (event-loop thread) ---- */
+
+struct image_list {
+    struct review_image *items;
+    size_t n;
+};
+
+static int collect_image(void *ctx, const char *container, const char *image)
+{
+    struct image_list *l = ctx;
+    l->items = sl_xrealloc(l->items, (l->n + 1) * sizeof(*l->items));
+    l->items[l->n++] = (struct review_image){
+        .container = sl_xstrdup(container), .image = sl_xstrdup(image), .state = IMAGE_PENDING};
+    return 0;
+}
+
+/* How long the review may take: the API server's timeout (the ?timeout= it sends, at most the
+ * configuration's timeoutSeconds), less a margin for the answer to travel back. */
+static int64_t review_budget_ms(const char *query)
+{
+    int64_t limit = (int64_t)SL_ADMISSION_TIMEOUT_S * 1000, t = 0;
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > 8 && len < 40 && strncmp(p, "timeout=", 8) == 0) {
+            char v[40];
+            memcpy(v, p + 8, len - 8);
+            v[len - 8] = '\0';
+            if (sl_duration_parse_ms(&t, v) == 0 && t > 0 && t < limit)
+                limit = t;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    int64_t margin = limit / 2 < 1000 ? limit / 2 : 1000;
+    return limit - margin;
+}
+
+static void count_check(const char *via)
+{
+    struct sl_buf labels;
+    sl_buf_init(&labels, 0);
+    sl_metrics_label_append(&labels, "via", via);
+    sl_metrics_counter_add("sealift_admission_image_checks_total", sl_buf_cstr(&labels), 1);
+    sl_buf_free(&labels);
+}
+
+/* A job checking image under policy, with the admitted object's namespace and pull secrets. */
+static struct image_job *job_new(const struct sl_admission_request *req, const json_t *policy,
+                                 const char *policy_name, long long generation,
+                                 bool require_signature, bool require_scan, const char *image)
+{
+    struct image_job *job = sl_xcalloc(1, sizeof(*job));
+    job->policy_name = sl_xstrdup(policy_name);
+    job->generation = generation;
+    job->require_signature = require_signature;
+    job->require_scan = require_scan;
+    const json_t *refs =
+        json_object_get(json_object_get(json_object_get(json_object_get(policy, "spec"), "rules"),
+                                        "requireSignature"),
+                        "signingKeyRefs");
+    job->key_refs = refs ? json_deep_copy(refs) : json_array();
+    job->ns = sl_xstrdup(req->namespace);
+    const json_t *secrets = json_object_get(req->pod_spec, "imagePullSecrets");
+    job->pull_secrets = secrets ? json_deep_copy(secrets) : json_array();
+    job->image = sl_xstrdup(image);
+    return job;
+}
+
+/* The coalescing key of image's job: its decision key when pinned by digest, else the policy
+ * generation and the reference as written (the tag is resolved by the job). */
+static char *job_key(const char *policy_name, long long generation, const struct sl_ref *ref,
+                     const char *image)
+{
+    if (ref->digest)
+        return decision_key(policy_name, generation, ref, ref->digest);
+    return sl_xasprintf("%s|%lld|tag|%s", policy_name, generation, image);
+}
+
 static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http_response *resp)
 {
     struct sl_admission_webhook *w = ctx;
@@ -379,15 +634,16 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
     if (sl_admission_parse(&req, hreq->body ? hreq->body : "", hreq->body_len, &err) != 0) {
         resp->status = 400;
         resp->content_type = "application/json";
-        char *msg = sl_xasprintf("{\"message\":\"malformed AdmissionReview\"}\n");
-        sl_buf_append_str(&resp->body, msg);
-        free(msg);
+        sl_buf_append_str(&resp->body, "{\"message\":\"malformed AdmissionReview\"}\n");
         struct sl_log_ctx lc = {.kind = "DeployPolicy", .name = policy_name};
         sl_log_warn(&lc, "admission: malformed request: %s", err.msg);
         return;
     }
-    struct check c = {.w = w, .req = &req, .policy_name = policy_name};
     json_t *policy = NULL;
+    struct image_list list = {0};
+    struct review *r = NULL;
+    const char *obj_name =
+        json_string_value(json_object_get(json_object_get(req.object, "metadata"), "name"));
     if (strcmp(req.operation, "CREATE") != 0 && strcmp(req.operation, "UPDATE") != 0) {
         respond(resp, req.uid, true, NULL);
         goto done;
@@ -400,33 +656,137 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         respond(resp, req.uid, false, msg);
         goto done;
     }
-    c.policy = policy;
-    c.generation =
+    long long generation =
         json_integer_value(json_object_get(json_object_get(policy, "metadata"), "generation"));
     const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
-    c.require_signature = json_is_object(json_object_get(rules, "requireSignature"));
-    c.require_scan = json_is_true(json_object_get(rules, "requireScanPassed"));
-    if (!req.pod_spec || (!c.require_signature && !c.require_scan)) {
+    bool require_signature = json_is_object(json_object_get(rules, "requireSignature"));
+    bool require_scan = json_is_true(json_object_get(rules, "requireScanPassed"));
+    if (!req.pod_spec || (!require_signature && !require_scan)) {
         respond(resp, req.uid, true, NULL);
         goto done;
     }
-    if (sl_admission_each_image(req.pod_spec, check_image, &c) != 0) {
-        respond(resp, req.uid, false, c.denial);
-        struct sl_log_ctx lc = {.kind = req.kind,
-                                .ns = req.namespace,
-                                .name = json_string_value(json_object_get(
-                                    json_object_get(req.object, "metadata"), "name"))};
-        sl_log_info(&lc, "admission denied: %s", c.denial);
-    } else {
-        respond(resp, req.uid, true, NULL);
+
+    /* inline: what the reference and the cache decide; the rest stays pending */
+    sl_admission_each_image(req.pod_spec, collect_image, &list);
+    size_t pending = 0;
+    for (size_t i = 0; i < list.n; i++) {
+        struct review_image *img = &list.items[i];
+        struct sl_ref ref = {0};
+        if (sl_ref_parse(&ref, img->image, &err) != 0) {
+            img->state = IMAGE_DENIED;
+            img->denial =
+                sl_xasprintf("image %s: not a valid image reference: %s", img->image, err.msg);
+            continue;
+        }
+        if (ref.digest) {
+            char *key = decision_key(policy_name, generation, &ref, ref.digest);
+            bool allowed = false;
+            char *message = NULL;
+            if (cache_get(w, key, &allowed, &message)) {
+                count_check("cache");
+                img->state = allowed ? IMAGE_ALLOWED : IMAGE_DENIED;
+                if (!allowed)
+                    img->denial = denial_for(policy_name, img->image, img->container, ref.digest,
+                                             message ? message : "denied");
+            }
+            free(message);
+            free(key);
+        }
+        sl_ref_free(&ref);
+        if (img->state == IMAGE_PENDING)
+            pending++;
     }
+    size_t which = 0;
+    int decision = review_decide(list.items, list.n, &which);
+    if (decision != 0) {
+        const char *denial = decision < 0 ? list.items[which].denial : NULL;
+        respond(resp, req.uid, decision > 0, denial);
+        if (denial)
+            log_denial(req.kind, req.namespace, obj_name, denial);
+        goto done;
+    }
+
+    /* deferred: the server answers with this denial if the workers are not done in time */
+    int64_t budget_ms = review_budget_ms(hreq->query);
+    size_t first_pending = 0;
+    while (list.items[first_pending].state != IMAGE_PENDING)
+        first_pending++;
+    char *late = sl_xasprintf(
+        "sealift DeployPolicy %s: image %s (container %s): the check did not finish within "
+        "%lld ms (registry slow or unreachable); failing closed",
+        policy_name, list.items[first_pending].image, list.items[first_pending].container,
+        (long long)budget_ms);
+    struct sl_http_response fallback = {0};
+    sl_buf_init(&fallback.body, 0);
+    respond(&fallback, req.uid, false, late);
+    struct sl_http_deferred *deferred = sl_http_request_defer(hreq, budget_ms, &fallback);
+    sl_buf_free(&fallback.body);
+    free(late);
+    if (!deferred) {
+        /* not served by a running server (a direct call); never block here either */
+        respond(resp, req.uid, false,
+                "sealift: the admission check needs registry access and cannot wait here; "
+                "failing closed");
+        goto done;
+    }
+
+    r = sl_xcalloc(1, sizeof(*r));
+    r->deferred = deferred;
+    pthread_mutex_init(&r->lock, NULL);
+    r->refs = 1 + pending; /* the loop's reference, dropped below, and one per job waiter */
+    r->uid = sl_xstrdup(req.uid);
+    r->policy_name = sl_xstrdup(policy_name);
+    r->kind = req.kind ? sl_xstrdup(req.kind) : NULL;
+    r->ns = sl_xstrdup(req.namespace);
+    r->name = obj_name ? sl_xstrdup(obj_name) : NULL;
+    r->images = list.items;
+    r->nimages = list.n;
+    list.items = NULL;
+    list.n = 0;
+    for (size_t i = 0; i < r->nimages; i++) {
+        struct review_image *img = &r->images[i];
+        if (img->state != IMAGE_PENDING)
+            continue;
+        struct sl_ref ref = {0};
+        sl_ref_parse(&ref, img->image, NULL); /* parsed above */
+        char *key = job_key(policy_name, generation, &ref, img->image);
+        sl_ref_free(&ref);
+        struct image_job *job = job_new(&req, policy, policy_name, generation, require_signature,
+                                        require_scan, img->image);
+        struct review_waiter *wt = sl_xcalloc(1, sizeof(*wt));
+        wt->r = r;
+        wt->index = i;
+        bool joined = false;
+        int rc = sl_workpool_submit(w->pool, key, job, wt, &joined, &err);
+        free(key);
+        if (rc == 0) {
+            count_check(joined ? "coalesced" : "worker");
+            continue;
+        }
+        /* not taken: fail this image closed now rather than queue without bound */
+        count_check("rejected");
+        job_free(w, job);
+        free(wt);
+        char *denial = sl_xasprintf(
+            "sealift DeployPolicy %s: image %s (container %s): %s; failing closed", policy_name,
+            img->image, img->container,
+            rc == SL_ECANCELED ? "the admission webhook is shutting down"
+                               : "the admission webhook is busy (too many registry checks "
+                                 "queued)");
+        review_set(r, i, false, denial);
+        review_unref(r); /* this image's reference */
+    }
+    sl_metrics_gauge_set("sealift_admission_check_queue_depth", "",
+                         (double)sl_workpool_queued(w->pool));
+    review_unref(r); /* the loop's reference: answers now if the rejections decided it */
+
 done:
-    for (size_t i = 0; i < c.nkeys; i++)
-        sl_key_free(c.keys[i]);
-    free(c.keys);
-    free(c.key_problem);
-    json_decref(c.pull_configs);
-    json_decref(c.deliveries);
+    for (size_t i = 0; i < list.n; i++) {
+        free(list.items[i].container);
+        free(list.items[i].image);
+        free(list.items[i].denial);
+    }
+    free(list.items);
     json_decref(policy);
     sl_admission_request_free(&req);
 }
@@ -449,6 +809,20 @@ int sl_admission_webhook_new(struct sl_admission_webhook **out, struct sl_runtim
         w->n_insecure = opts->n_insecure;
     }
     pthread_mutex_init(&w->lock, NULL);
+    struct sl_workpool_ops ops = {.ctx = w, .run = job_run, .done = job_done, .job_free = job_free};
+    struct sl_workpool_opts po = {.threads = opts ? opts->workers : 0,
+                                  .queue_max = opts ? opts->queue_max : 0};
+    int rc = sl_workpool_new(&w->pool, &ops, &po, err);
+    if (rc != 0) {
+        sl_admission_webhook_free(w);
+        return rc;
+    }
+    sl_metrics_set_help("sealift_admission_image_checks_total",
+                        "Images the admission webhook checked, by how: cache (answered on the "
+                        "event loop), worker (a registry check), coalesced (joined a running "
+                        "check of the same image), rejected (queue full or shutting down).");
+    sl_metrics_set_help("sealift_admission_check_queue_depth",
+                        "Admission image checks waiting for a worker thread.");
     *out = w;
     return 0;
 }
@@ -462,6 +836,8 @@ void sl_admission_webhook_free(struct sl_admission_webhook *w)
 {
     if (!w)
         return;
+    /* first: queued checks are answered (denied) and running ones finish into the cache */
+    sl_workpool_free(w->pool);
     while (w->head) {
         struct cache_entry *e = w->head;
         entry_unlink(w, e);

@@ -7,9 +7,19 @@
  *
  * Images must be pinned by digest or resolvable to one (a tag is resolved with a manifest HEAD).
  * Registry credentials come only from the imagePullSecrets of the admitted object, in its own
- * namespace. Decisions are cached per policy generation and image digest (bounded LRU, TTL), so
- * a warm request costs no API or registry call. Handlers run on the webhook server's event-loop
- * thread; cache misses block it while they talk to registries. */
+ * namespace. Decisions are cached per policy generation and image digest (bounded LRU, TTL).
+ *
+ * Threads: the handler runs on the webhook server's event-loop thread and never does I/O there.
+ * A review whose images are all in the cache (or that a cached denial already decides) is
+ * answered inline. Otherwise the request is deferred (http/server.h) and each image that needs
+ * registry or API work becomes a job of a small bounded worker pool (http/workpool.h); jobs for
+ * the same policy generation and image digest (or, for an image given by tag, the same image
+ * reference) are coalesced, so concurrent misses do the registry work once. The answer goes
+ * back through the loop as soon as it is decided, in container order as a synchronous check
+ * would give it. The webhook fails closed without waiting when the pool's queue is full or it
+ * is shutting down, and the server sends a denial when the answer is not ready shortly before
+ * the API server's timeout (the request's ?timeout=, at most SL_ADMISSION_TIMEOUT_S). A job
+ * outliving its request still fills the cache for the next one. */
 #ifndef SL_POLICY_WEBHOOK_H
 #define SL_POLICY_WEBHOOK_H
 
@@ -19,7 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Read access to sealift objects (informer caches in the controller, anything in tests). */
+/* Read access to sealift objects (informer caches in the controller, anything in tests); called
+ * from the webhook's worker threads, so it must be thread-safe. */
 struct sl_admission_lookup {
     void *ctx;
     /* A new reference to kind ns/name (ns "" for DeployPolicy), or NULL. */
@@ -33,16 +44,22 @@ struct sl_admission_webhook_opts {
     size_t n_insecure;
     int64_t cache_ttl_ms; /* 0 = 5 minutes */
     size_t cache_max;     /* 0 = 4096 decisions */
+    size_t workers;       /* threads doing cache-miss checks; 0 = 4 */
+    size_t queue_max;     /* checks waiting for a worker before new misses are denied; 0 = 64 */
 };
 
 struct sl_admission_webhook;
 
-/* rt (API access for Secrets) and lookup are borrowed and must outlive the webhook. */
+/* Starts the worker threads. rt (API access for Secrets) and lookup are borrowed and must
+ * outlive the webhook; both are used from the worker threads. */
 int sl_admission_webhook_new(struct sl_admission_webhook **out, struct sl_runtime *rt,
                              const struct sl_admission_lookup *lookup,
                              const struct sl_admission_webhook_opts *opts, struct sl_err *err);
 /* Registers POST /admission/<policy> on srv (before it starts). */
 void sl_admission_webhook_register(struct sl_admission_webhook *w, struct sl_http_server *srv);
+/* Stops the workers: checks still queued are answered with a denial (fail closed), running
+ * ones finish (bounded by the registry client's timeouts), the threads are joined. The server
+ * may have stopped already (answers to its closed requests are dropped). NULL is a no-op. */
 void sl_admission_webhook_free(struct sl_admission_webhook *w);
 
 #endif

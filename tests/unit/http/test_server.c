@@ -1,6 +1,8 @@
 /* The HTTP server, started in-process on 127.0.0.1:0 and driven with libcurl: routing (exact,
  * prefix, 404, 405 with Allow, HEAD), request data seen by handlers, body caps (413), keep-alive,
- * HTTPS with a certificate generated here, certificate reload, and stop/start. */
+ * HTTPS with a certificate generated here, certificate reload, stop/start, and deferred replies
+ * (answered from another thread while the loop serves others; fallback at the deadline;
+ * handles finished after the server stopped). */
 #include "check.h"
 #include "http/handlers.h"
 #include "http/server.h"
@@ -17,6 +19,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,6 +489,186 @@ static void test_stop_start(void)
     CHECK(s == NULL);
 }
 
+/* ---- deferred replies ---- */
+
+/* The handler defers; the test thread picks the handle up from here. */
+static pthread_mutex_t defer_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t defer_cv = PTHREAD_COND_INITIALIZER;
+static struct sl_http_deferred *deferred_slot;
+
+/* ctx is the deadline in ms. */
+static void h_defer(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    struct sl_http_response fallback = {.status = 503, .content_type = "text/x-fallback"};
+    sl_buf_init(&fallback.body, 0);
+    sl_buf_append_str(&fallback.body, "fallback\n");
+    struct sl_http_deferred *d = sl_http_request_defer(req, (int64_t)(intptr_t)ctx, &fallback);
+    CHECK(d != NULL);
+    CHECK(sl_http_request_defer(req, 1000, &fallback) == NULL); /* only once */
+    sl_buf_free(&fallback.body);
+    CHECK_INT_EQ(sl_http_request_add_response_header(req, "X-Deferred", "1"), 0);
+    sl_buf_append_str(&resp->body, "never sent\n"); /* a deferred handler's resp is ignored */
+    pthread_mutex_lock(&defer_mu);
+    deferred_slot = d;
+    pthread_cond_broadcast(&defer_cv);
+    pthread_mutex_unlock(&defer_mu);
+}
+
+static struct sl_http_deferred *take_deferred(void)
+{
+    pthread_mutex_lock(&defer_mu);
+    while (!deferred_slot)
+        pthread_cond_wait(&defer_cv, &defer_mu);
+    struct sl_http_deferred *d = deferred_slot;
+    deferred_slot = NULL;
+    pthread_mutex_unlock(&defer_mu);
+    return d;
+}
+
+struct bg_request {
+    char *url;
+    struct reply r;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    int done;
+    int joined;
+};
+
+static void *bg_main(void *arg)
+{
+    struct bg_request *b = arg;
+    CURL *h = curl_easy_init();
+    request(h, b->url, NULL, &b->r);
+    curl_easy_cleanup(h);
+    pthread_mutex_lock(&b->mu);
+    b->done = 1;
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* Starts a GET of url on its own thread and connection. */
+static struct bg_request *bg_start(char *url)
+{
+    struct bg_request *b = sl_xcalloc(1, sizeof(*b));
+    b->url = url;
+    sl_buf_init(&b->r.body, 0);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_create(&b->thread, NULL, bg_main, b);
+    return b;
+}
+
+static int bg_done(struct bg_request *b)
+{
+    pthread_mutex_lock(&b->mu);
+    int d = b->done;
+    pthread_mutex_unlock(&b->mu);
+    return d;
+}
+
+/* Waits for the request to end. */
+static void bg_join(struct bg_request *b)
+{
+    if (!b->joined)
+        pthread_join(b->thread, NULL);
+    b->joined = 1;
+}
+
+static void bg_free(struct bg_request *b)
+{
+    bg_join(b);
+    pthread_mutex_destroy(&b->mu);
+    sl_buf_free(&b->r.body);
+    free(b->url);
+    free(b);
+}
+
+static void finish_with(struct sl_http_deferred *d, int status, const char *text)
+{
+    struct sl_http_response resp = {.status = status, .content_type = "text/x-late"};
+    sl_buf_init(&resp.body, 0);
+    sl_buf_append_str(&resp.body, text);
+    sl_http_deferred_finish(d, &resp);
+    CHECK_INT_EQ(resp.body.len, 0); /* taken over */
+    sl_buf_free(&resp.body);
+}
+
+static void test_deferred(void)
+{
+    struct sl_http_server *s = start_server("127.0.0.1:0", 0, NULL, NULL);
+    if (!s)
+        return;
+    /* start_server routes before start; these are added on a stopped server */
+    sl_http_server_stop(s);
+    sl_http_server_route(s, "GET", "/slow", h_defer, (void *)(intptr_t)60000);
+    sl_http_server_route(s, "GET", "/stuck", h_defer, (void *)(intptr_t)100);
+    struct sl_err err;
+    CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+    CURL *h = curl_easy_init();
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+
+    /* while one request waits for its answer, the loop serves others on other connections */
+    struct bg_request *slow = bg_start(url_for(s, "http", "/slow"));
+    struct sl_http_deferred *d = take_deferred();
+    char *u = url_for(s, "http", "/hello");
+    for (int i = 0; i < 3; i++) {
+        request(h, u, NULL, &r);
+        CHECK_INT_EQ(r.status, 200);
+        CHECK_STR_EQ(sl_buf_cstr(&r.body), "hello\n");
+    }
+    free(u);
+    CHECK(!bg_done(slow));                /* the deferred one is still open */
+    finish_with(d, 201, "late answer\n"); /* from this thread, not the loop */
+    bg_join(slow);
+    CHECK_INT_EQ(slow->r.curl_rc, 0);
+    CHECK_INT_EQ(slow->r.status, 201);
+    CHECK_STR_EQ(slow->r.content_type, "text/x-late");
+    CHECK_STR_EQ(sl_buf_cstr(&slow->r.body), "late answer\n");
+    bg_free(slow);
+
+    /* no answer by the deadline: the fallback goes out; the late answer is dropped */
+    struct bg_request *stuck = bg_start(url_for(s, "http", "/stuck"));
+    d = take_deferred();
+    bg_join(stuck);
+    CHECK_INT_EQ(stuck->r.status, 503);
+    CHECK_STR_EQ(stuck->r.content_type, "text/x-fallback");
+    CHECK_STR_EQ(sl_buf_cstr(&stuck->r.body), "fallback\n");
+    finish_with(d, 200, "too late\n");
+    bg_free(stuck);
+
+    /* the connection is fine afterwards (keep-alive) */
+    u = url_for(s, "http", "/hello");
+    request(h, u, NULL, &r);
+    CHECK_INT_EQ(r.status, 200);
+    free(u);
+
+    /* stopping closes open deferrals; their handles are finished after stop, even after free */
+    slow = bg_start(url_for(s, "http", "/slow"));
+    struct sl_http_deferred *d1 = take_deferred();
+    struct bg_request *slow2 = bg_start(url_for(s, "http", "/slow"));
+    struct sl_http_deferred *d2 = take_deferred();
+    finish_with(d2, 200, "queued while stopping\n"); /* may or may not make it out */
+    sl_http_server_stop(s);
+    bg_free(slow);
+    bg_free(slow2);
+    finish_with(d1, 200, "after stop\n");
+    CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+    slow = bg_start(url_for(s, "http", "/slow"));
+    d = take_deferred();
+    sl_http_server_free(s);
+    finish_with(d, 200, "after free\n");
+    bg_free(slow);
+
+    sl_http_deferred_finish(NULL, NULL);
+    /* a request not served by a server cannot be deferred */
+    struct sl_http_request plain = {.method = "GET", .path = "/"};
+    struct sl_http_response fb = {.status = 503};
+    sl_buf_init(&fb.body, 0);
+    CHECK(sl_http_request_defer(&plain, 1000, &fb) == NULL);
+    sl_buf_free(&r.body);
+    curl_easy_cleanup(h);
+}
+
 /* ---- TLS ---- */
 
 static void write_file_atomically(const char *path, const char *data, size_t len)
@@ -674,6 +858,7 @@ int main(void)
     RUN(test_body_limits);
     RUN(test_addresses);
     RUN(test_stop_start);
+    RUN(test_deferred);
     RUN(test_tls_and_reload);
     curl_global_cleanup();
     rmdir(tmpdir);

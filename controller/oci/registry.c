@@ -346,6 +346,8 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
     resp_reset(rs);
     if (q->max_body)
         rs->body.max_bytes = q->max_body;
+    if (r->opts.request_timeout_ms > 0 && !rs->on_data)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->opts.request_timeout_ms);
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);

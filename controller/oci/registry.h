@@ -23,6 +23,10 @@ struct sl_registry_opts {
     int64_t backoff_base_ms;    /* 0 = 250 */
     int64_t backoff_max_ms;     /* 0 = 8000 */
     int64_t connect_timeout_ms; /* 0 = 15000 */
+    /* Whole-exchange limit per attempt for requests whose body is kept in memory (ping, token,
+     * manifests, tags, referrers, uploads of small blobs); blob streams are never cut by it.
+     * 0 = none: a stalled server is still dropped after 60 s without a byte. */
+    int64_t request_timeout_ms;
 };
 
 struct sl_registry;

@@ -9,7 +9,8 @@
  *   blob REPO DIGEST             the blob bytes on stdout
  *   head REPO REFERENCE          the manifest digest
  * The client is insecure (http allowed, no TLS verification) unless PROBE_SECURE=1; PROBE_CA_FILE
- * names extra trusted CA certificates (PEM).
+ * names extra trusted CA certificates (PEM); PROBE_REQUEST_TIMEOUT_MS and PROBE_MAX_ATTEMPTS set
+ * the options of the same names.
  * Exit 0 ok, 3 with the error on stderr. */
 #include "oci/auth.h"
 #include "oci/manifest.h"
@@ -58,6 +59,13 @@ int main(int argc, char **argv)
             return 2;
         }
         opts.ca_pem = ca.data;
+    }
+    const char *rto = getenv("PROBE_REQUEST_TIMEOUT_MS"), *attempts = getenv("PROBE_MAX_ATTEMPTS");
+    if (rto && *rto)
+        opts.request_timeout_ms = atol(rto);
+    if (attempts && *attempts) {
+        opts.max_attempts = atoi(attempts);
+        opts.backoff_base_ms = 50;
     }
     struct sl_registry *r = sl_registry_new(argv[1], creds.username ? &creds : NULL, &opts);
     const char *cmd = argv[3], *repo = argv[4];

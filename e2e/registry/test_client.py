@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import unittest
@@ -110,6 +111,31 @@ class ClientTest(TempDirTestCase):
         cp = self.probe("head", "acme/app", "v0", check=False)
         self.assertEqual(cp.returncode, 3)
         self.assertIn("rejected the credentials", cp.stderr.decode())
+
+    def test_request_timeout_frees_the_caller_from_a_silent_registry(self):
+        # a registry that accepts connections and never answers: with a request timeout the
+        # call ends with a remote error naming the timeout (instead of waiting for the 60 s
+        # stall limit), after trying again on a new connection
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        self.addCleanup(hole.close)
+        env = dict(os.environ, PROBE_REQUEST_TIMEOUT_MS="300", PROBE_MAX_ATTEMPTS="2")
+        cp = self.probe("head", "acme/app", "v0", check=False, env=env,
+                        host="127.0.0.1:%d" % hole.getsockname()[1])
+        self.assertEqual(cp.returncode, 3, cp.stderr.decode())
+        self.assertIn("unreachable", cp.stderr.decode())
+        self.assertIn("timed out after 300 milliseconds", cp.stderr.decode())
+        accepted = []
+        hole.settimeout(0.1)
+        try:
+            while True:
+                accepted.append(hole.accept()[0])
+        except OSError:
+            pass
+        for c in accepted:
+            c.close()
+        self.assertGreaterEqual(len(accepted), 2, "the second attempt used a new connection")
 
 
 class TLSTest(TempDirTestCase):

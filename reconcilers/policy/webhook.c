@@ -265,7 +265,8 @@ static bool scan_passed(struct check *c, const char *repo, const char *digest)
 
 /* A registry client for ref with the object's pull credentials. Calls run on a worker thread,
  * so a slow registry delays only the reviews waiting for this image; they are still kept short
- * (3 s to connect, one quick retry) so the worker is soon free again. */
+ * (3 s to connect, 3 s for a whole exchange, one quick retry) so a registry that accepts and
+ * never answers frees the worker within the review's deadline and does not hold up shutdown. */
 static struct sl_registry *open_registry(struct check *c, const struct sl_ref *ref,
                                          struct sl_creds *creds, int *have_creds)
 {
@@ -274,7 +275,8 @@ static struct sl_registry *open_registry(struct check *c, const struct sl_ref *r
                                   .max_attempts = 2,
                                   .backoff_base_ms = 100,
                                   .backoff_max_ms = 500,
-                                  .connect_timeout_ms = 3000};
+                                  .connect_timeout_ms = 3000,
+                                  .request_timeout_ms = 3000};
     return sl_registry_new(sl_ref_api_host(ref), *have_creds ? creds : NULL, &ro);
 }
 

@@ -3,7 +3,8 @@
 # docker-registry processes, `sealift copy` vs `skopeo copy` (docker:// -> docker://), several
 # alternating rounds in one run. Prints per-round wall time and peak RSS, then the ratios of the
 # medians (sealift / skopeo). Bars: time ratio <= 1.0, RSS ratio <= 0.33. Last, the peak RSS of
-# two processes that do no copy work (`sealift version`, `curl` of the registry's /v2/), to show
+# processes that do no copy work (`sealift version`, `curl` of the registry's /v2/, a program that
+# only calls curl_global_init), to show
 # how much of the figure is the floor set by Debian's shared libcurl and its dependencies.
 #
 # usage: hack/bench/sync.sh [ROUNDS]        (default 3)
@@ -118,3 +119,10 @@ floor() { # label command...
 echo "peak RSS floors (no copy work):"
 floor "sealift version (libraries loaded, nothing run)" "$SEALIFT" version
 floor "curl GET /v2/ (Debian's libcurl and its deps)" curl -s "http://$A/v2/"
+if command -v cc > /dev/null; then
+    printf '#include <curl/curl.h>\nint main(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) != 0; }\n' \
+        > "$WORK/curlinit.c"
+    if cc -O2 -o "$WORK/curlinit" "$WORK/curlinit.c" -lcurl 2> /dev/null; then
+        floor "a program that only calls curl_global_init" "$WORK/curlinit"
+    fi
+fi

@@ -4,8 +4,8 @@
 # alternating rounds in one run. Prints per-round wall time and peak RSS, then the ratios of the
 # medians (sealift / skopeo). Bars: time ratio <= 1.0, RSS ratio <= 0.33. Last, the peak RSS of
 # processes that do no copy work (`sealift version`, `curl` of the registry's /v2/, a program that
-# only calls curl_global_init), to show
-# how much of the figure is the floor set by Debian's shared libcurl and its dependencies.
+# only calls curl_global_init), to show how much of the figure is the floor set by Debian's shared
+# libcurl and its dependencies.
 #
 # usage: hack/bench/sync.sh [ROUNDS]        (default 3)
 # env:   BUILD_DIR (default build-bench, configured --buildtype=release if missing)

@@ -17,6 +17,8 @@ static const struct command commands[] = {
     {"sign", sl_cmd_sign, "sign an image digest (cosign format)"},
     {"verify", sl_cmd_verify, "verify an image's signature against a public key"},
     {"scan", sl_cmd_scan, "scan an image or OCI layout for vulnerabilities"},
+    {"scanner-adapter", sl_cmd_scanner_adapter,
+     "serve the Harbor Pluggable Scanner API v1.1 from the built-in scanner"},
     {"db", sl_cmd_db, "advisory database tools (db push DIR IMAGE)"},
     {"policy", sl_cmd_policy, "render admission policies (policy render FILE)"},
     {"keygen", sl_cmd_keygen, "generate a signing key pair"},

@@ -11,14 +11,15 @@ enum {
     SL_EXIT_REMOTE = 3,
 };
 
-int sl_cmd_controller(int argc, char **argv); /* controller/runtime/cmd_controller.c */
-int sl_cmd_copy(int argc, char **argv);       /* controller/oci/cmd_copy.c */
-int sl_cmd_sign(int argc, char **argv);       /* reconcilers/sign/cmd_sign.c */
-int sl_cmd_verify(int argc, char **argv);     /* reconcilers/sign/cmd_sign.c */
-int sl_cmd_keygen(int argc, char **argv);     /* reconcilers/sign/cmd_keygen.c */
-int sl_cmd_scan(int argc, char **argv);       /* reconcilers/scan/cmd_scan.c */
-int sl_cmd_db(int argc, char **argv);         /* reconcilers/scan/cmd_db.c */
-int sl_cmd_policy(int argc, char **argv);     /* reconcilers/policy/cmd_policy.c */
+int sl_cmd_controller(int argc, char **argv);      /* controller/runtime/cmd_controller.c */
+int sl_cmd_copy(int argc, char **argv);            /* controller/oci/cmd_copy.c */
+int sl_cmd_sign(int argc, char **argv);            /* reconcilers/sign/cmd_sign.c */
+int sl_cmd_verify(int argc, char **argv);          /* reconcilers/sign/cmd_sign.c */
+int sl_cmd_keygen(int argc, char **argv);          /* reconcilers/sign/cmd_keygen.c */
+int sl_cmd_scan(int argc, char **argv);            /* reconcilers/scan/cmd_scan.c */
+int sl_cmd_db(int argc, char **argv);              /* reconcilers/scan/cmd_db.c */
+int sl_cmd_scanner_adapter(int argc, char **argv); /* reconcilers/scan/cmd_adapter.c */
+int sl_cmd_policy(int argc, char **argv);          /* reconcilers/policy/cmd_policy.c */
 
 /* Prints "sealift <cmd>: <message>" to stderr. */
 void sl_cli_errorf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -679,6 +679,35 @@ int sl_registry_ping(struct sl_registry *r, struct sl_err *err)
     return ping_registry(r, err);
 }
 
+int sl_registry_base_url(char **out, struct sl_registry *r, struct sl_err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    char *base = r->base ? sl_xstrdup(r->base) : NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (!base) {
+        int rc = ping_registry(r, err);
+        if (rc != 0)
+            return rc;
+        pthread_mutex_lock(&r->mu);
+        base = r->base ? sl_xstrdup(r->base) : NULL;
+        pthread_mutex_unlock(&r->mu);
+        if (!base)
+            return sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY, "registry %s: no base URL", r->host);
+    }
+    *out = base;
+    return 0;
+}
+
+char *sl_registry_basic_authorization(const struct sl_registry *r)
+{
+    if (!r->creds.username || !r->creds.password)
+        return NULL;
+    char *b64 = sl_auth_basic_value(&r->creds);
+    char *out = sl_xasprintf("Basic %s", b64);
+    sl_secure_free_str(b64);
+    return out;
+}
+
 static int ensure_base(struct sl_registry *r, struct sl_err *err)
 {
     pthread_mutex_lock(&r->mu);

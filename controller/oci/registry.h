@@ -41,6 +41,16 @@ void sl_registry_free(struct sl_registry *r);
 /* The host given at creation (borrowed). */
 const char *sl_registry_host(const struct sl_registry *r);
 
+/* The base URL of the registry API, "https://host" or "http://host" (the scheme the ping
+ * chose; pings when not known yet). *out is the caller's. Returns 0 or sl_registry_ping's errors.
+ */
+int sl_registry_base_url(char **out, struct sl_registry *r, struct sl_err *err);
+
+/* The client's credentials as an Authorization header value, "Basic base64(user:password)", for
+ * handing the pull credential to another component (a scanner adapter); NULL when anonymous or
+ * when only an identity token is known. Caller frees with sl_secure_free_str. */
+char *sl_registry_basic_authorization(const struct sl_registry *r);
+
 /* GET /v2/ and learn the auth scheme. Returns 0, SL_EAUTH, SL_ERETRY (unreachable after
  * retries) or SL_EFAIL. Other calls ping on first use, so calling this is optional. */
 int sl_registry_ping(struct sl_registry *r, struct sl_err *err);

@@ -37,6 +37,7 @@ enum sl_err_class {
     SL_ERRC_GIT,
     SL_ERRC_JSON,
     SL_ERRC_YAML,
+    SL_ERRC_SCANNER, /* an external scanner adapter (Harbor Pluggable Scanner API) */
 };
 
 #define SL_ERR_MSG_MAX 512

@@ -1071,7 +1071,10 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
             json_object_set_new(
                 img, "scan",
                 json_pack("{s:s, s:s}", "result", "Error", "policy", run->scan_policy));
-        tag_fail(run, img, C_SCANNED, "False", true, "ScanError", sl_imd_kind_for_code(rc), msg);
+        /* an external scanner adapter failing is told apart from our own scan failing */
+        tag_fail(run, img, C_SCANNED, "False", true,
+                 err.klass == SL_ERRC_SCANNER ? "ScannerError" : "ScanError",
+                 sl_imd_kind_for_code(rc), msg);
     }
     return 1;
 }

@@ -118,6 +118,61 @@ static int parse_baseline(struct sl_scan_policy *pol, const char *rules)
     return rc;
 }
 
+int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path, const char *creds, int insecure,
+                        int *exit_code, const char *cmd)
+{
+    struct sl_err err = {0};
+    struct sl_registry *db_reg = NULL;
+    struct sl_ref db_ref;
+    struct stat st;
+    memset(&db_ref, 0, sizeof(db_ref));
+    int result = -1;
+    if (stat(db_path, &st) != 0) {
+        bool local = db_path[0] == '/' || db_path[0] == '.' ||
+                     (!strchr(db_path, '/') && !strchr(db_path, ':'));
+        if (local) {
+            sl_cli_errorf(cmd, "advisory database %s: not found", db_path);
+            goto done;
+        }
+        if (sl_reg_cli_connect(&db_reg, &db_ref, db_path, creds, insecure, &err) != 0) {
+            sl_cli_errorf(cmd, "advisory database %s: %s", db_path, err.msg);
+            goto done;
+        }
+        int rc = sl_advdb_load_image(
+            db, db_reg, db_ref.repository,
+            db_ref.digest ? db_ref.digest : (db_ref.tag ? db_ref.tag : "latest"), &err);
+        if (rc != 0) {
+            sl_cli_errorf(cmd, "advisory database %s: %s", db_path, err.msg);
+            if (rc != SL_EINVAL && rc != SL_ENOTFOUND)
+                *exit_code = SL_EXIT_REMOTE;
+            goto done;
+        }
+    } else if (S_ISDIR(st.st_mode)) {
+        if (sl_advdb_load_dir(db, db_path, &err) != 0) {
+            sl_cli_errorf(cmd, "advisory database %s: %s", db_path, err.msg);
+            goto done;
+        }
+    } else {
+        char *data = NULL;
+        size_t len = 0;
+        if (read_file(&data, &len, db_path, SL_ADVDB_MAX_FILE) != 0) {
+            sl_cli_errorf(cmd, "advisory database %s: unreadable or too large", db_path);
+            goto done;
+        }
+        int rc = sl_advdb_load_buffer(db, db_path, data, len, &err);
+        free(data);
+        if (rc) {
+            sl_cli_errorf(cmd, "advisory database: %s", err.msg);
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    sl_registry_free(db_reg);
+    sl_ref_free(&db_ref);
+    return result;
+}
+
 int sl_cmd_scan(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -136,11 +191,10 @@ int sl_cmd_scan(int argc, char **argv)
     const char *db_path = NULL, *malware_path = NULL, *platform = NULL, *fail_on = NULL;
     const char *creds = NULL;
     int insecure = 0;
-    struct sl_registry *reg = NULL, *db_reg = NULL;
-    struct sl_ref ref, db_ref;
+    struct sl_registry *reg = NULL;
+    struct sl_ref ref;
     struct sl_reg_image rimg;
     memset(&ref, 0, sizeof(ref));
-    memset(&db_ref, 0, sizeof(db_ref));
     memset(&rimg, 0, sizeof(rimg));
     enum sl_report_format fmt = SL_REPORT_TABLE;
     struct sl_scan_policy pol;
@@ -251,45 +305,8 @@ int sl_cmd_scan(int argc, char **argv)
     }
 
     /* advisories: a directory, a single file, or an advisory artifact image */
-    if (stat(db_path, &st) != 0) {
-        bool local = db_path[0] == '/' || db_path[0] == '.' ||
-                     (!strchr(db_path, '/') && !strchr(db_path, ':'));
-        if (local) {
-            sl_cli_errorf(CMD, "advisory database %s: not found", db_path);
-            goto done;
-        }
-        if (sl_reg_cli_connect(&db_reg, &db_ref, db_path, creds, insecure, &err) != 0) {
-            sl_cli_errorf(CMD, "advisory database %s: %s", db_path, err.msg);
-            goto done;
-        }
-        int rc = sl_advdb_load_image(
-            &db, db_reg, db_ref.repository,
-            db_ref.digest ? db_ref.digest : (db_ref.tag ? db_ref.tag : "latest"), &err);
-        if (rc != 0) {
-            sl_cli_errorf(CMD, "advisory database %s: %s", db_path, err.msg);
-            if (rc != SL_EINVAL && rc != SL_ENOTFOUND)
-                exit_code = SL_EXIT_REMOTE;
-            goto done;
-        }
-    } else if (S_ISDIR(st.st_mode)) {
-        if (sl_advdb_load_dir(&db, db_path, &err) != 0) {
-            sl_cli_errorf(CMD, "advisory database %s: %s", db_path, err.msg);
-            goto done;
-        }
-    } else {
-        char *data = NULL;
-        size_t len = 0;
-        if (read_file(&data, &len, db_path, SL_ADVDB_MAX_FILE) != 0) {
-            sl_cli_errorf(CMD, "advisory database %s: unreadable or too large", db_path);
-            goto done;
-        }
-        int rc = sl_advdb_load_buffer(&db, db_path, data, len, &err);
-        free(data);
-        if (rc) {
-            sl_cli_errorf(CMD, "advisory database: %s", err.msg);
-            goto done;
-        }
-    }
+    if (sl_scan_cli_load_db(&db, db_path, creds, insecure, &exit_code, CMD) != 0)
+        goto done;
     if (malware_path) {
         size_t len = 0;
         if (read_file(&hsb_data, &len, malware_path, (size_t)64 << 20) != 0) {
@@ -358,9 +375,7 @@ done:
     sl_scan_report_free(&rep);
     sl_reg_image_free(&rimg);
     sl_registry_free(reg);
-    sl_registry_free(db_reg);
     sl_ref_free(&ref);
-    sl_ref_free(&db_ref);
     sl_oci_image_free(&img);
     sl_hsbdb_free(&hsb);
     sl_advdb_free(&db);

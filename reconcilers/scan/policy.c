@@ -12,9 +12,12 @@
 #include "runtime/status.h"
 #include "scan/advisory.h"
 #include "scan/engine.h"
+#include "scan/harbor.h"
 #include "scan/malware.h"
 #include "scan/regimage.h"
 #include "scan/scanner.h"
+#include "scanner/harbor_api.h"
+#include "scanner/harbor_client.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -43,6 +46,11 @@ struct scandb {
     char source[1100]; /* what was loaded: image@digest or path, for the fingerprint */
     char hsb_rv[128];  /* ConfigMap resourceVersion the hashes came from */
     char loaded_at[40];
+    /* spec.scanner.harbor: findings come from this adapter instead of adv */
+    char *harbor_url;
+    char *harbor_auth; /* Authorization header value for the adapter (secret), or NULL */
+    char *harbor_ca;   /* PEM, or NULL */
+    bool harbor_insecure;
 };
 
 struct pol_entry {
@@ -76,6 +84,9 @@ static void scandb_unref_locked(struct scandb *db)
         return;
     sl_advdb_free(&db->adv);
     sl_hsbdb_free(&db->hsb);
+    free(db->harbor_url);
+    sl_secure_free_str(db->harbor_auth);
+    free(db->harbor_ca);
     free(db);
 }
 
@@ -281,14 +292,20 @@ struct sp_reconciler {
     struct sl_refindex *refs;
 };
 
-/* Replaces the references of ScanPolicy ns/name (either name may be NULL). */
+/* Replaces the references of ScanPolicy ns/name (any name may be NULL): the database pull
+ * Secret, the hashes ConfigMap, the Harbor adapter's credentials and CA Secrets. */
 static void index_update(struct sp_reconciler *r, const char *ns, const char *name,
-                         const char *secret, const char *configmap)
+                         const char *secret, const char *configmap, const char *secret2,
+                         const char *secret3)
 {
-    struct sl_refindex_ref refs[2] = {{NULL, NULL}, {NULL, NULL}};
+    struct sl_refindex_ref refs[4];
     size_t n = 0;
     if (secret)
         refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret};
+    if (secret2)
+        refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret2};
+    if (secret3)
+        refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret3};
     if (configmap)
         refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = configmap};
     sl_refindex_set(r->refs, ns, name, refs, n);
@@ -320,6 +337,8 @@ struct sp_run {
     const char *ns, *name;
     const char *image, *path, *creds_secret, *cm_name, *cm_key;
     bool insecure;
+    const char *harbor_url, *harbor_secret, *harbor_ca_secret; /* spec.scanner.harbor */
+    bool harbor_insecure;
     struct parsed_policy policy;
     struct scandb *prev;   /* the last good database (reference), or NULL */
     struct scandb *loaded; /* newly loaded this time (reference), or NULL */
@@ -368,10 +387,38 @@ static int step_read_spec(struct sp_run *run)
         return -1;
     }
     if (sl_kube_json_path(spec, "scanner.harbor")) {
-        set_outcome(run, SL_RESULT_STALLED, "UnsupportedScanner",
-                    "spec.scanner.harbor: Unsupported value: this controller scans with the "
-                    "built-in scanner only");
-        return -1;
+        str_or_null(&run->harbor_url, spec, "scanner.harbor.url");
+        str_or_null(&run->harbor_secret, spec, "scanner.harbor.credentials.secretRef.name");
+        str_or_null(&run->harbor_ca_secret, spec, "scanner.harbor.caSecretRef.name");
+        run->harbor_insecure = json_is_true(sl_kube_json_path(spec, "scanner.harbor.insecure"));
+        const char *extra = NULL;
+        json_t *b = json_object_get(spec, "baseline");
+        if (run->image || run->path)
+            extra = "spec.database";
+        else if (sl_kube_json_path(spec, "malware.hashes"))
+            extra = "spec.malware";
+        else if (json_is_true(json_object_get(b, "forbidRootUser")) ||
+                 json_is_true(json_object_get(b, "forbidSecretsInEnv")) ||
+                 json_is_true(json_object_get(b, "forbidSetuid")) ||
+                 json_is_true(json_object_get(b, "forbidPrivateKeys")))
+            extra = "spec.baseline";
+        if (!run->harbor_url || (strncmp(run->harbor_url, "http://", 7) != 0 &&
+                                 strncmp(run->harbor_url, "https://", 8) != 0)) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.scanner.harbor.url: Invalid value: want an http:// or https:// URL "
+                        "of the scanner adapter");
+            return -1;
+        }
+        if (sl_kube_json_path(spec, "scanner.builtin"))
+            extra = "spec.scanner.builtin";
+        if (extra) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "%s: Forbidden: not used with spec.scanner.harbor (the adapter scans "
+                        "for vulnerabilities with its own database; baseline and malware checks "
+                        "need the built-in scanner)",
+                        extra);
+            return -1;
+        }
     }
     if (run->cm_name && !run->cm_key) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
@@ -594,6 +641,155 @@ done:
     return rc;
 }
 
+/* Reads Secret name for field; -1 with the outcome set when it is missing or unreadable. */
+static int get_secret(struct sp_run *run, json_t **out, const char *field, const char *name)
+{
+    struct sl_err err = {0};
+    int rc = run->rt->kube.get(run->rt->kube.ctx, out, &SL_RES_SECRET, run->ns, name, &err);
+    if (rc == SL_ENOTFOUND) {
+        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound", "%s: Secret \"%s\" not found", field,
+                    name);
+        return -1;
+    }
+    if (rc != 0) {
+        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "reading Secret \"%s\": %s", name,
+                    err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* A Secret value without surrounding whitespace; NULL when absent, empty or holding CR/LF/NUL
+ * inside (it goes into an HTTP header). Caller frees with sl_secure_free_str. */
+static char *secret_header_value(const json_t *secret, const char *key)
+{
+    unsigned char *v = NULL;
+    size_t len = 0;
+    if (sl_kube_secret_bytes(&v, &len, secret, key) != 0)
+        return NULL;
+    char *s = (char *)v;
+    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+        s[--len] = '\0';
+    bool bad = len == 0 || strlen(s) != len || strpbrk(s, "\r\n") != NULL;
+    if (bad) {
+        sl_secure_free(v, len + 1);
+        return NULL;
+    }
+    char *out = sl_xstrdup(s);
+    sl_secure_free(v, len + 1);
+    return out;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* spec.scanner.harbor: reads the adapter's credentials and CA, asks the adapter for its
+ * metadata (it must consume image manifests and produce the v1.1 vulnerability report) and
+ * installs the adapter's settings as the policy's "database". */
+static int step_harbor(struct sp_run *run)
+{
+    struct sl_err err = {0};
+    json_t *sec = NULL, *ca_sec = NULL;
+    char *auth = NULL, *ca_pem = NULL, *meta = NULL;
+    size_t meta_len = 0;
+    struct sl_harbor_client *c = NULL;
+    struct sl_harbor_scanner info;
+    struct scandb *db = NULL;
+    int rc = -1;
+    if (run->harbor_secret) {
+        if (get_secret(run, &sec, "spec.scanner.harbor.credentials.secretRef.name",
+                       run->harbor_secret) != 0)
+            goto done;
+        char *token = secret_header_value(sec, "token");
+        char *user = secret_header_value(sec, "username");
+        char *pass = secret_header_value(sec, "password");
+        if (token) {
+            auth = sl_xasprintf("Bearer %s", token);
+        } else if (user && pass) {
+            struct sl_creds cr = {.username = user, .password = pass};
+            char *b64 = sl_auth_basic_value(&cr);
+            auth = sl_xasprintf("Basic %s", b64);
+            sl_secure_free_str(b64);
+        }
+        sl_secure_free_str(token);
+        sl_secure_free_str(user);
+        sl_secure_free_str(pass);
+        if (!auth) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
+                        "spec.scanner.harbor.credentials.secretRef.name: Secret \"%s\" has "
+                        "neither key token nor keys username and password (one line each)",
+                        run->harbor_secret);
+            goto done;
+        }
+    }
+    if (run->harbor_ca_secret) {
+        if (get_secret(run, &ca_sec, "spec.scanner.harbor.caSecretRef.name",
+                       run->harbor_ca_secret) != 0)
+            goto done;
+        unsigned char *pem = NULL;
+        size_t pem_len = 0;
+        if (sl_kube_secret_bytes(&pem, &pem_len, ca_sec, "ca.crt") != 0 || pem_len == 0 ||
+            strlen((char *)pem) != pem_len) {
+            if (pem)
+                sl_secure_free(pem, pem_len + 1);
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
+                        "spec.scanner.harbor.caSecretRef.name: Secret \"%s\" has no key ca.crt",
+                        run->harbor_ca_secret);
+            goto done;
+        }
+        ca_pem = sl_xstrdup((char *)pem);
+        sl_secure_free(pem, pem_len + 1);
+    }
+    struct sl_harbor_client_opts o = {.insecure = run->harbor_insecure,
+                                      .ca_pem = ca_pem,
+                                      .authorization = auth,
+                                      .request_timeout_ms = 30000};
+    c = sl_harbor_client_new(run->harbor_url, &o);
+    int hrc = sl_harbor_client_metadata(&meta, &meta_len, c, &err);
+    if (hrc == 0) {
+        hrc = sl_harbor_metadata_check(&info, meta, meta_len, NULL, &err);
+        if (hrc != 0)
+            sl_err_prefix(&err, "scanner adapter %s: GET /api/v1/metadata", run->harbor_url);
+    }
+    if (hrc != 0) {
+        /* the adapter may come up or be fixed: retry with backoff */
+        set_outcome(run, SL_RESULT_TRANSIENT, "ScannerError", "%s", err.msg);
+        goto done;
+    }
+    char source[1100];
+    snprintf(source, sizeof(source), "harbor:%s|%s|%s|%s|%d", run->harbor_url, info.name,
+             info.vendor, info.version, run->harbor_insecure);
+    snprintf(run->out.message, sizeof(run->out.message), "Harbor scanner adapter %s: %s %s by %s",
+             run->harbor_url, info.name[0] ? info.name : "(unnamed)", info.version, info.vendor);
+    rc = 0;
+    if (run->prev && strcmp(run->prev->source, source) == 0 &&
+        str_eq(run->prev->harbor_auth, auth) && str_eq(run->prev->harbor_ca, ca_pem))
+        goto done; /* unchanged: keep the cached results */
+    db = sl_xcalloc(1, sizeof(*db));
+    db->refs = 1;
+    sl_advdb_init(&db->adv);
+    sl_hsbdb_init(&db->hsb);
+    snprintf(db->source, sizeof(db->source), "%s", source);
+    sl_time_now_rfc3339(db->loaded_at, sizeof(db->loaded_at));
+    db->harbor_url = sl_xstrdup(run->harbor_url);
+    db->harbor_auth = auth;
+    db->harbor_ca = ca_pem;
+    db->harbor_insecure = run->harbor_insecure;
+    auth = NULL;
+    ca_pem = NULL;
+    run->loaded = db;
+done:
+    sl_harbor_client_free(c);
+    free(meta);
+    sl_secure_free_str(auth);
+    free(ca_pem);
+    json_decref(sec);
+    json_decref(ca_sec);
+    return rc;
+}
+
 static void record_event(struct sp_run *run, const char *type, const char *reason,
                          const char *message)
 {
@@ -615,7 +811,7 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
     if (json_is_array(old_conditions))
         json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
     json_object_set_new(status, "observedGeneration", json_integer(generation));
-    if (cur && run->out.ready) {
+    if (cur && run->out.ready && !cur->harbor_url) {
         json_t *d = json_pack("{s:I, s:s}", "records", (json_int_t)cur->adv.records, "loadedAt",
                               cur->loaded_at);
         if (cur->digest[0])
@@ -641,8 +837,9 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
     bool changed = old_ready_status == NULL || strcmp(old_ready_status, cond_status) != 0 ||
                    old_reason == NULL || strcmp(old_reason, run->out.reason) != 0;
     if (changed) {
-        if (run->out.ready && strcmp(run->out.reason, "DatabaseLoaded") == 0) {
-            record_event(run, "Normal", "DatabaseLoaded", run->out.message);
+        if (run->out.ready && (strcmp(run->out.reason, "DatabaseLoaded") == 0 ||
+                               strcmp(run->out.reason, "ScannerReady") == 0)) {
+            record_event(run, "Normal", run->out.reason, run->out.message);
         } else {
             record_event(run, "Warning", run->out.reason, run->out.message);
             sl_log_warn(&run->req->log, "%s: %s", run->out.reason, run->out.message);
@@ -661,7 +858,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     result->requeue_after_ms = 0;
     if (req->obj == NULL || sl_kube_json_path(req->obj, "metadata.deletionTimestamp") != NULL) {
         store_remove(req->ns, req->name);
-        index_update(r, req->ns, req->name, NULL, NULL);
+        index_update(r, req->ns, req->name, NULL, NULL, NULL, NULL);
         return 0;
     }
     json_t *empty = json_object();
@@ -678,12 +875,23 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     run.prev = store_get_db(req->ns, req->name);
     int rc = step_read_spec(&run);
     /* remember references first, so a Secret or ConfigMap that appears later enqueues us */
-    index_update(r, run.ns, run.name, run.creds_secret, run.cm_name);
-    if (rc == 0)
-        rc = step_read_configmap(&run);
-    if (rc == 0)
-        rc = step_load(&run);
-    if (rc == 0) {
+    index_update(r, run.ns, run.name, run.creds_secret, run.cm_name, run.harbor_secret,
+                 run.harbor_ca_secret);
+    if (rc == 0 && run.harbor_url) {
+        rc = step_harbor(&run);
+        if (rc == 0) {
+            run.out.kind = SL_RESULT_DONE;
+            run.out.requeue_after_ms = run.recheck_ms;
+            run.out.ready = true;
+            run.out.reason = "ScannerReady";
+        }
+    } else {
+        if (rc == 0)
+            rc = step_read_configmap(&run);
+        if (rc == 0)
+            rc = step_load(&run);
+    }
+    if (rc == 0 && !run.harbor_url) {
         const struct scandb *cur = run.loaded ? run.loaded : run.prev;
         run.out.kind = SL_RESULT_DONE;
         run.out.requeue_after_ms = run.recheck_ms;
@@ -879,7 +1087,8 @@ static json_t *summary_of(const struct sl_scan_report *rep, const char *policy)
 
 struct target {
     char digest[72];
-    char platform[100]; /* "linux/arm64" for an index child, "" for a plain image */
+    char platform[100];   /* "linux/arm64" for an index child, "" for a plain image */
+    char media_type[128]; /* of the image manifest, "" when unknown */
 };
 
 /* Parses the platform filter into plats[0..n) and writes its cache-key text to key: the
@@ -941,6 +1150,8 @@ static int scan_targets(struct target **out, size_t *n, struct sl_registry *src,
     if (m.kind == SL_MANIFEST_IMAGE) {
         *out = sl_xcalloc(1, sizeof(**out));
         snprintf((*out)[0].digest, sizeof((*out)[0].digest), "%s", digest);
+        snprintf((*out)[0].media_type, sizeof((*out)[0].media_type), "%s",
+                 rm.media_type ? rm.media_type : "");
         *n = 1;
         goto done;
     }
@@ -955,6 +1166,7 @@ static int scan_targets(struct target **out, size_t *n, struct sl_registry *src,
             continue;
         struct target *t = &(*out)[(*n)++];
         snprintf(t->digest, sizeof(t->digest), "%s", c->digest);
+        snprintf(t->media_type, sizeof(t->media_type), "%s", c->media_type ? c->media_type : "");
         snprintf(t->platform, sizeof(t->platform), "%s/%s%s%s", c->os ? c->os : "?",
                  c->arch ? c->arch : "?", c->variant ? "/" : "", c->variant ? c->variant : "");
     }
@@ -971,6 +1183,71 @@ done:
     }
     sl_manifest_free(&m);
     sl_registry_manifest_free(&rm);
+    return rc;
+}
+
+/* Scans one image with the policy's Harbor scanner adapter: checks the adapter consumes the
+ * manifest's media type, POSTs a ScanRequest naming the source registry with the
+ * ImageDelivery's pull credential, polls the report and applies pol to its findings. Adapter
+ * failures are SL_ERETRY with class SL_ERRC_SCANNER (retried with the queue's backoff). */
+static int harbor_scan(struct sl_scan_report *rep, const struct scandb *db, struct sl_registry *src,
+                       const char *repo, const struct target *t, const struct sl_scan_policy *pol,
+                       struct sl_err *err)
+{
+    char *reg_url = NULL, *reg_auth = NULL, *body = NULL, *id = NULL, *meta = NULL;
+    char *report = NULL;
+    size_t meta_len = 0, report_len = 0;
+    struct sl_harbor_client *c = NULL;
+    const char *mime =
+        t->media_type[0] ? t->media_type : "application/vnd.oci.image.manifest.v1+json";
+    int rc = sl_registry_base_url(&reg_url, src, err);
+    if (rc != 0)
+        goto done;
+    struct sl_harbor_client_opts o = {.insecure = db->harbor_insecure,
+                                      .ca_pem = db->harbor_ca,
+                                      .authorization = db->harbor_auth,
+                                      .request_timeout_ms = 60000,
+                                      .report_timeout_ms = 300000};
+    c = sl_harbor_client_new(db->harbor_url, &o);
+    rc = sl_harbor_client_metadata(&meta, &meta_len, c, err);
+    if (rc == 0) {
+        rc = sl_harbor_metadata_check(NULL, meta, meta_len, mime, err);
+        if (rc != 0)
+            sl_err_prefix(err, "scanner adapter %s", db->harbor_url);
+    }
+    if (rc != 0)
+        goto done;
+    reg_auth = sl_registry_basic_authorization(src);
+    struct sl_harbor_scan_request req = {
+        .registry_url = reg_url,
+        .authorization = reg_auth,
+        .repository = (char *)repo,
+        .digest = (char *)t->digest,
+        .mime_type = (char *)mime,
+    };
+    body = sl_harbor_scan_request_json(&req);
+    rc = sl_harbor_client_scan(&id, c, body, err);
+    if (rc == 0)
+        rc = sl_harbor_client_wait_report(&report, &report_len, c, id, err);
+    if (rc == 0) {
+        rc = sl_harbor_report_parse(rep, report, report_len, err);
+        if (rc != 0)
+            sl_err_prefix(err, "scanner adapter %s: report of scan %s", db->harbor_url, id);
+    }
+    if (rc == 0)
+        sl_scan_apply_policy(rep, pol);
+done:
+    if (rc != 0 && err && err->klass == SL_ERRC_SCANNER) {
+        rc = SL_ERETRY;
+        err->code = rc;
+    }
+    sl_harbor_client_free(c);
+    free(reg_url);
+    sl_secure_free_str(reg_auth);
+    sl_secure_free_str(body);
+    free(id);
+    free(meta);
+    free(report);
     return rc;
 }
 
@@ -1034,8 +1311,11 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
         struct sl_scan_report rep;
         memset(&img, 0, sizeof(img));
         memset(&rep, 0, sizeof(rep));
-        rc = sl_reg_image_open(&img, src, repo, targets[i].digest, NULL, err);
-        if (rc == 0) {
+        if (db->harbor_url)
+            rc = harbor_scan(&rep, db, src, repo, &targets[i], &pp.pol, err);
+        else
+            rc = sl_reg_image_open(&img, src, repo, targets[i].digest, NULL, err);
+        if (rc == 0 && !db->harbor_url) {
             struct sl_image_source is;
             sl_reg_image_source(&is, &img);
             rc = sl_scan_image(&rep, &is, db->have_adv ? &db->adv : NULL,

@@ -16,7 +16,16 @@
  * when empty). It caches the answer per ScanPolicy + image digest + platform filter + database
  * digest + policy revision for rescanInterval (bounded LRU), so steady passes cost no registry
  * request and a new database or an expired entry rescans delivered digests, again only their
- * delivered platforms. */
+ * delivered platforms.
+ *
+ * With spec.scanner.harbor the policy has no database: the reconciler reads the adapter's
+ * credentials (Secret with token, or username and password) and CA (Secret key ca.crt) from the
+ * policy's namespace and its GET /api/v1/metadata, and is Ready (ScannerReady) when the adapter
+ * produces the v1.1 vulnerability report for image manifests, else Ready=False ScannerError
+ * (transient). The gate then asks the adapter for each delivered image (harbor_client.h) with
+ * the source registry's URL and the ImageDelivery's pull credential, and applies the same
+ * policy rules to the report's findings (sl_scan_apply_policy). Adapter failures are SL_ERETRY
+ * with class SL_ERRC_SCANNER. */
 #ifndef SL_SCAN_POLICY_H
 #define SL_SCAN_POLICY_H
 

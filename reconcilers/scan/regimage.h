@@ -74,4 +74,11 @@ int sl_advdb_skip_name(const char *base);
  * SL_EINVAL (bad reference or credentials). */
 int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char *image,
                        const char *creds_flag, int insecure, struct sl_err *err);
+
+/* For the CLI (cmd_scan.c): loads --db into db: a directory or file of advisories, or an
+ * advisory artifact image (creds "user:pass" or NULL, insecure as for sl_reg_cli_connect).
+ * Prints the error as command cmd and sets *exit_code to SL_EXIT_REMOTE for registry failures.
+ * Returns 0 or -1. */
+int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path, const char *creds, int insecure,
+                        int *exit_code, const char *cmd);
 #endif

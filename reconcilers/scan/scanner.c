@@ -220,16 +220,6 @@ static void on_advisory(const struct sl_advisory *adv, void *ctx)
     f->severity = adv->severity;
     f->source = adv->format;
     f->summary = adv->summary ? sl_xstrdup(adv->summary) : NULL;
-    for (size_t i = 0; i < m->pol->nallow; i++) {
-        const struct sl_allow_entry *a = &m->pol->allow[i];
-        if (strcmp(a->id, adv->id) != 0)
-            continue;
-        if (a->until != 0 && m->pol->now >= a->until)
-            continue; /* expired: no longer suppresses */
-        f->allowlisted = true;
-        f->allow_reason = a->reason ? sl_xstrdup(a->reason) : NULL;
-        break;
-    }
 }
 
 static int cmp_finding(const void *a, const void *b)
@@ -253,6 +243,52 @@ static int cmp_malware(const void *a, const void *b)
 {
     return strcmp(((const struct sl_malware_hit *)a)->path,
                   ((const struct sl_malware_hit *)b)->path);
+}
+
+void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_policy *pol)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < rep->nfindings; i++) {
+        struct sl_finding *f = &rep->findings[i];
+        if (pol->ignore_unfixed && !f->fixed) {
+            free(f->id);
+            free(f->pkg);
+            free(f->src_pkg);
+            free(f->installed);
+            free(f->summary);
+            free(f->allow_reason);
+            continue;
+        }
+        free(f->allow_reason);
+        f->allow_reason = NULL;
+        f->allowlisted = false;
+        for (size_t k = 0; k < pol->nallow; k++) {
+            const struct sl_allow_entry *a = &pol->allow[k];
+            if (strcmp(a->id, f->id) != 0)
+                continue;
+            if (a->until != 0 && pol->now >= a->until)
+                continue; /* expired: no longer suppresses */
+            f->allowlisted = true;
+            f->allow_reason = a->reason ? sl_xstrdup(a->reason) : NULL;
+            break;
+        }
+        rep->findings[kept++] = *f;
+    }
+    rep->nfindings = kept;
+    if (rep->nfindings)
+        qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), cmp_finding);
+    memset(rep->counts, 0, sizeof(rep->counts));
+    rep->vuln_failed = false;
+    for (size_t i = 0; i < rep->nfindings; i++) {
+        const struct sl_finding *f = &rep->findings[i];
+        if (f->allowlisted)
+            continue;
+        rep->counts[f->severity]++;
+        if (pol->fail_on_enabled && f->severity >= pol->fail_on && f->severity != SL_SEV_UNKNOWN)
+            rep->vuln_failed = true;
+    }
+    rep->malware_failed = pol->malware_fails && rep->nmalware > 0;
+    rep->passed = !rep->vuln_failed && !rep->baseline_failed && !rep->malware_failed;
 }
 
 int sl_scan_evaluate(struct sl_scan_report *rep, const struct sl_imagefs *fs,
@@ -282,22 +318,11 @@ int sl_scan_evaluate(struct sl_scan_report *rep, const struct sl_imagefs *fs,
     }
     struct fs_issue_ctx fc = {rep, pol};
     sl_imagefs_each((struct sl_imagefs *)fs, fs_issues, &fc);
-    if (rep->nfindings)
-        qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), cmp_finding);
     if (rep->nbaseline)
         qsort(rep->baseline, rep->nbaseline, sizeof(*rep->baseline), cmp_baseline);
     if (rep->nmalware)
         qsort(rep->malware, rep->nmalware, sizeof(*rep->malware), cmp_malware);
-    for (size_t i = 0; i < rep->nfindings; i++) {
-        const struct sl_finding *f = &rep->findings[i];
-        if (f->allowlisted)
-            continue;
-        rep->counts[f->severity]++;
-        if (pol->fail_on_enabled && f->severity >= pol->fail_on && f->severity != SL_SEV_UNKNOWN)
-            rep->vuln_failed = true;
-    }
-    rep->malware_failed = pol->malware_fails && rep->nmalware > 0;
-    rep->passed = !rep->vuln_failed && !rep->baseline_failed && !rep->malware_failed;
+    sl_scan_apply_policy(rep, pol);
 done:
     sl_pkgs_clear(&pkgs);
     return rc;

@@ -98,6 +98,12 @@ int sl_scan_evaluate(struct sl_scan_report *rep, const struct sl_imagefs *fs,
                      const char *config_json, size_t config_len, const struct sl_advdb *db,
                      const struct sl_scan_policy *pol, struct sl_err *err);
 
+/* Applies pol to the findings in rep, whichever scanner produced them (the built-in matcher, a
+ * Harbor adapter's report): drops findings without a fix when pol->ignore_unfixed, marks those
+ * an unexpired allowlist entry names, sorts them (severity desc, package, id) and sets counts,
+ * vuln_failed, malware_failed and passed (baseline_failed is kept). Idempotent. */
+void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_policy *pol);
+
 void sl_scan_report_free(struct sl_scan_report *rep);
 
 /* Whether an environment variable name looks like it holds a secret (PASSWORD, SECRET, TOKEN,

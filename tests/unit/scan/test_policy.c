@@ -328,6 +328,54 @@ static void test_invalid_spec_and_missing_refs(void)
     env_free(&e);
 }
 
+/* spec.scanner.harbor: what the reconciler decides before and without a reachable adapter */
+static void test_harbor_scanner_spec(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    struct sl_err err = {0};
+    /* the adapter's findings replace the built-in database: giving both is a spec error */
+    put_policy(&e, "both",
+               json_pack("{s:{s:s}, s:{s:{s:s}}}", "database", "path", e.dir, "scanner", "harbor",
+                         "url", "http://127.0.0.1:1"));
+    CHECK_INT_EQ(reconcile(&e, "both", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "both", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(ready_field(&e, "both", "message"), "spec.database: Forbidden");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+
+    put_policy(&e, "base",
+               json_pack("{s:{s:b}, s:{s:{s:s}}}", "baseline", "forbidRootUser", 1, "scanner",
+                         "harbor", "url", "http://127.0.0.1:1"));
+    CHECK_INT_EQ(reconcile(&e, "base", &res), 0);
+    CHECK_CONTAINS(ready_field(&e, "base", "message"), "spec.baseline: Forbidden");
+
+    put_policy(&e, "url", json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", "ftp://x"));
+    CHECK_INT_EQ(reconcile(&e, "url", &res), 0);
+    CHECK_CONTAINS(ready_field(&e, "url", "message"), "spec.scanner.harbor.url");
+
+    /* the adapter's Secret comes from the policy's namespace */
+    put_policy(&e, "sec",
+               json_pack("{s:{s:{s:s, s:{s:{s:s}}}}}", "scanner", "harbor", "url",
+                         "http://127.0.0.1:1", "credentials", "secretRef", "name", "adapter"));
+    CHECK_INT_EQ(reconcile(&e, "sec", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "sec", "reason"), "SecretNotFound");
+    CHECK_CONTAINS(ready_field(&e, "sec", "message"),
+                   "spec.scanner.harbor.credentials.secretRef.name");
+
+    /* nothing listens on port 1: ScannerError naming the adapter, retried with backoff, and
+     * the gate does not scan with a policy that is not Ready */
+    put_policy(&e, "down",
+               json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", "http://127.0.0.1:1"));
+    CHECK_INT_EQ(reconcile(&e, "down", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "down", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "down", "reason"), "ScannerError");
+    CHECK_CONTAINS(ready_field(&e, "down", "message"), "scanner adapter http://127.0.0.1:1");
+    CHECK_INT_EQ(res.kind, SL_RESULT_TRANSIENT);
+    CHECK_INT_EQ(gate_answer("down", &err), SL_SCAN_GATE_WAITING);
+    env_free(&e);
+}
+
 static void collect(void *qctx, const char *ns, const char *name)
 {
     json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
@@ -406,6 +454,7 @@ int main(int argc, char **argv)
     RUN(test_bad_database_keeps_last_good);
     RUN(test_bad_database_without_previous);
     RUN(test_invalid_spec_and_missing_refs);
+    RUN(test_harbor_scanner_spec);
     RUN(test_deleted_policy_is_forgotten);
     RUN(test_configmap_appearing_enqueues_policy);
     return CHECK_EXIT();

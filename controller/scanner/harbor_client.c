@@ -1,0 +1,322 @@
+/* Client of a Harbor Pluggable Scanner API v1.1 adapter (see harbor_client.h). */
+#include "scanner/harbor_client.h"
+
+#include "scanner/harbor_api.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct sl_harbor_client {
+    char *base; /* without a trailing '/' */
+    struct sl_harbor_client_opts opts;
+    char *ca_pem;
+    char *auth_header; /* "Authorization: ..." (secret) or NULL */
+    CURL *h;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct sl_harbor_client *sl_harbor_client_new(const char *base_url,
+                                              const struct sl_harbor_client_opts *opts)
+{
+    pthread_once(&curl_once, curl_init_once);
+    struct sl_harbor_client *c = sl_xcalloc(1, sizeof(*c));
+    c->base = sl_xstrdup(base_url);
+    size_t n = strlen(c->base);
+    while (n > 0 && c->base[n - 1] == '/')
+        c->base[--n] = '\0';
+    if (opts)
+        c->opts = *opts;
+    c->ca_pem = opts && opts->ca_pem ? sl_xstrdup(opts->ca_pem) : NULL;
+    if (opts && opts->authorization && *opts->authorization)
+        c->auth_header = sl_xasprintf("Authorization: %s", opts->authorization);
+    c->opts.ca_pem = NULL;
+    c->opts.authorization = NULL;
+    if (c->opts.connect_timeout_ms <= 0)
+        c->opts.connect_timeout_ms = 10000;
+    if (c->opts.request_timeout_ms <= 0)
+        c->opts.request_timeout_ms = 60000;
+    if (c->opts.report_timeout_ms <= 0)
+        c->opts.report_timeout_ms = 600000;
+    return c;
+}
+
+void sl_harbor_client_free(struct sl_harbor_client *c)
+{
+    if (!c)
+        return;
+    if (c->h)
+        curl_easy_cleanup(c->h);
+    free(c->base);
+    free(c->ca_pem);
+    sl_secure_free_str(c->auth_header);
+    free(c);
+}
+
+const char *sl_harbor_client_url(const struct sl_harbor_client *c)
+{
+    return c->base;
+}
+
+struct resp {
+    long status;
+    struct sl_buf body;
+    int too_big;
+    char refresh_after[32];
+    char content_type[160];
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct resp *r = ud;
+    size_t n = size * nmemb;
+    if (sl_buf_append(&r->body, ptr, n) != 0) {
+        r->too_big = 1;
+        return 0;
+    }
+    return n;
+}
+
+static void header_value(char *out, size_t cap, const char *line, size_t n, size_t name_len)
+{
+    const char *v = line + name_len;
+    size_t vl = n - name_len;
+    while (vl && (*v == ' ' || *v == '\t')) {
+        v++;
+        vl--;
+    }
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    snprintf(out, cap, "%.*s", (int)vl, v);
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct resp *r = ud;
+    size_t n = size * nmemb;
+    if (n > 14 && strncasecmp(ptr, "Refresh-After:", 14) == 0)
+        header_value(r->refresh_after, sizeof(r->refresh_after), ptr, n, 14);
+    else if (n > 13 && strncasecmp(ptr, "Content-Type:", 13) == 0)
+        header_value(r->content_type, sizeof(r->content_type), ptr, n, 13);
+    return n;
+}
+
+/* One exchange: method on base + path. Returns 0 with r filled (any status) or a transport
+ * error (SL_ERETRY, SL_ETOOBIG, SL_EFAIL) with err set. */
+static int perform(struct sl_harbor_client *c, const char *method, const char *path,
+                   const char *accept, const char *content_type, const char *body, size_t max_bytes,
+                   struct resp *r, struct sl_err *err)
+{
+    if (!c->h)
+        c->h = curl_easy_init();
+    else
+        curl_easy_reset(c->h);
+    CURL *h = c->h;
+    if (!h)
+        return sl_err_set(err, SL_EFAIL, SL_ERRC_SCANNER, "scanner adapter %s: curl init failed",
+                          c->base);
+    char *url = sl_xasprintf("%s%s", c->base, path);
+    struct curl_slist *hdrs = NULL;
+    char *accept_h = sl_xasprintf("Accept: %s", accept);
+    hdrs = curl_slist_append(hdrs, accept_h);
+    free(accept_h);
+    if (content_type) {
+        char *ct = sl_xasprintf("Content-Type: %s", content_type);
+        hdrs = curl_slist_append(hdrs, ct);
+        free(ct);
+    }
+    if (c->auth_header)
+        hdrs = curl_slist_append(hdrs, c->auth_header);
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    sl_buf_init(&r->body, max_bytes);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "sealift/" SL_VERSION);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* 302 means "not ready" here */
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->opts.request_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    if (c->opts.insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (c->ca_pem) {
+        struct curl_blob blob = {
+            .data = c->ca_pem, .len = strlen(c->ca_pem), .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    }
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    CURLcode cc = curl_easy_perform(h);
+    int rc = 0;
+    if (r->too_big) {
+        rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_SCANNER,
+                        "scanner adapter %s: %s %s: response larger than %zu bytes", c->base,
+                        method, path, max_bytes);
+    } else if (cc != CURLE_OK) {
+        rc =
+            sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER, "scanner adapter %s unreachable: %s %s: %s",
+                       c->base, method, path, curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    }
+    /* the POST body holds the registry authorization: do not keep it in the handle */
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    free(url);
+    return rc;
+}
+
+/* Turns a status the caller did not expect into an error naming the adapter and its message. */
+static int status_error(struct sl_harbor_client *c, const char *method, const char *path,
+                        const struct resp *r, struct sl_err *err)
+{
+    char msg[300];
+    sl_harbor_error_message(msg, sizeof(msg), r->body.data, r->body.len);
+    int code = SL_EFAIL;
+    if (r->status == 401 || r->status == 403)
+        code = SL_EAUTH;
+    else if (r->status == 429 || r->status >= 500)
+        code = SL_ERETRY;
+    else if (r->status == 400 || r->status == 422)
+        code = SL_EINVAL;
+    else if (r->status == 404)
+        code = SL_ENOTFOUND;
+    return sl_err_set(err, code, SL_ERRC_SCANNER, "scanner adapter %s: %s %s: HTTP %ld%s%s",
+                      c->base, method, path, r->status, msg[0] ? ": " : "", msg);
+}
+
+static char *take_body(struct resp *r, size_t *len)
+{
+    size_t n = 0;
+    char *s = sl_buf_steal(&r->body, &n);
+    if (!s)
+        s = sl_xstrdup("");
+    if (len)
+        *len = n;
+    return s;
+}
+
+int sl_harbor_client_metadata(char **body, size_t *len, struct sl_harbor_client *c,
+                              struct sl_err *err)
+{
+    struct resp r;
+    memset(&r, 0, sizeof(r));
+    int rc = perform(c, "GET", "/api/v1/metadata", SL_HARBOR_METADATA_MT ", application/json", NULL,
+                     NULL, SL_HARBOR_SMALL_MAX, &r, err);
+    if (rc == 0 && r.status != 200)
+        rc = status_error(c, "GET", "/api/v1/metadata", &r, err);
+    if (rc == 0)
+        *body = take_body(&r, len);
+    sl_buf_free(&r.body);
+    return rc;
+}
+
+int sl_harbor_client_scan(char **id_out, struct sl_harbor_client *c, const char *request_json,
+                          struct sl_err *err)
+{
+    struct resp r;
+    memset(&r, 0, sizeof(r));
+    int rc = perform(c, "POST", "/api/v1/scan", SL_HARBOR_SCAN_RESPONSE_MT ", application/json",
+                     SL_HARBOR_SCAN_REQUEST_MT, request_json, SL_HARBOR_SMALL_MAX, &r, err);
+    if (rc == 0 && r.status != 202 && r.status != 200)
+        rc = status_error(c, "POST", "/api/v1/scan", &r, err);
+    if (rc == 0) {
+        rc = sl_harbor_scan_response_parse(id_out, r.body.data ? r.body.data : "", r.body.len, err);
+        if (rc != 0) {
+            err->klass = SL_ERRC_SCANNER;
+            sl_err_prefix(err, "scanner adapter %s: POST /api/v1/scan", c->base);
+        }
+    }
+    sl_buf_free(&r.body);
+    return rc;
+}
+
+/* A safe path segment for the id the adapter chose (it goes into our URL). */
+static int id_ok(const char *id)
+{
+    for (const char *p = id; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("-._~", *p)))
+            return 0;
+    return *id != '\0';
+}
+
+int sl_harbor_client_report(char **body, size_t *len, int64_t *refresh_after_ms,
+                            struct sl_harbor_client *c, const char *id, struct sl_err *err)
+{
+    if (!id_ok(id))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_SCANNER,
+                          "scanner adapter %s: the scan id has characters outside [A-Za-z0-9-._~]",
+                          c->base);
+    char path[320];
+    snprintf(path, sizeof(path), "/api/v1/scan/%s/report", id);
+    struct resp r;
+    memset(&r, 0, sizeof(r));
+    int rc =
+        perform(c, "GET", path, SL_HARBOR_REPORT_MT, NULL, NULL, SL_HARBOR_REPORT_MAX, &r, err);
+    if (rc == 0 && r.status == 302) {
+        char *end = NULL;
+        errno = 0;
+        long long s = strtoll(r.refresh_after, &end, 10);
+        if (errno || end == r.refresh_after || *end || s < 1)
+            s = 1;
+        if (s > 60)
+            s = 60;
+        *refresh_after_ms = s * 1000;
+        rc = 1;
+    } else if (rc == 0 && r.status != 200) {
+        rc = status_error(c, "GET", path, &r, err);
+    } else if (rc == 0) {
+        *body = take_body(&r, len);
+    }
+    sl_buf_free(&r.body);
+    return rc;
+}
+
+int sl_harbor_client_wait_report(char **body, size_t *len, struct sl_harbor_client *c,
+                                 const char *id, struct sl_err *err)
+{
+    int64_t start = sl_mono_ms();
+    for (;;) {
+        int64_t wait_ms = 0;
+        int rc = sl_harbor_client_report(body, len, &wait_ms, c, id, err);
+        if (rc != 1)
+            return rc;
+        int64_t left = c->opts.report_timeout_ms - (sl_mono_ms() - start);
+        if (left <= 0)
+            return sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER,
+                              "scanner adapter %s: scan %s still running after %lld s", c->base, id,
+                              (long long)(c->opts.report_timeout_ms / 1000));
+        if (wait_ms > left)
+            wait_ms = left;
+        struct timespec ts = {.tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+}

@@ -1,0 +1,307 @@
+"""Harbor Pluggable Scanner API v1.1 end to end, in both directions, with real processes:
+docker-registry with htpasswd holding the scan test images, `sealift scanner-adapter` started as
+its own process, and `sealift controller` against the stand-in API driven by the real kubectl.
+
+(a) the adapter's API is exercised with urllib against the published spec
+    (goharbor/pluggable-scanner-spec, api/spec/scanner-adapter-openapi-v1.1.yaml): metadata,
+    POST /scan -> 202 {id}, 302 + Refresh-After while the scan waits, then 200 with the report,
+    404, 400, 415, 422, 406, 500 for a scan that failed; its findings equal
+    `sealift scan --format json` of the same image;
+(b) a ScanPolicy with spec.scanner.harbor.url pointing at that adapter gates ImageDeliveries:
+    the vulnerable tag is blocked with the CVE in the message, the clean tag is delivered, and
+    an adapter that is down is Scanned=False reason ScannerError naming the adapter.
+No Harbor or Trivy adapter package exists in Debian, so sealift's client is tested against
+sealift's own adapter, both written from the spec."""
+import base64
+import json
+import os
+import socket
+import sys
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagedelivery"))
+import procs  # noqa: E402
+import scanlib  # noqa: E402
+from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
+
+C = ":".join(CUSTOMER)
+V = ":".join(VENDOR)
+BAD_LIBC = "2.36-9+deb12u1"   # CVE-2099-0001 (Critical, fixed 2.36-9+deb12u4) and more
+GOOD_LIBC = "2.36-9+deb12u7"  # after every fix in the test data
+MID_LIBC = "2.36-9+deb12u3"
+REPORT_MT = "application/vnd.security.vulnerability.report; version=1.1"
+REQUEST_MT = "application/vnd.scanner.adapter.scan.request+json; version=1.0"
+OCI_MT = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MT = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def http(method, url, body=None, headers=None):
+    """(status, headers, body bytes) without following redirects."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with OPENER.open(req, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class SilentRegistry:
+    """A listener that accepts connections and never answers: a scan pulling from it holds
+    its worker until close() resets the connections."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.closed = True
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+class HarborAdapterTest(ImdTestCase):
+    def setUp(self):
+        super().setUp()
+        self.adv = scanlib.advisory_dir(os.path.join(self.tmp, "advisories"))
+        layout = scanlib.debian_layout(os.path.join(self.tmp, "deb-layout"),
+                                       {"bad": BAD_LIBC, "good": GOOD_LIBC, "mid": MID_LIBC})
+        for tag in ("bad", "good", "mid"):
+            scanlib.skopeo_push(layout, tag, f"{self.vendor.host}/acme/app:{tag}", V)
+        self.start_adapter()
+
+    def start_adapter(self, workers=2):
+        self.port = procs.free_port()
+        self.adapter = self.start([procs.SEALIFT, "scanner-adapter", "--listen",
+                                   f"127.0.0.1:{self.port}", "--db", self.adv,
+                                   "--workers", str(workers)], f"adapter-{workers}")
+        procs.wait_port(self.port)
+        self.base = f"http://127.0.0.1:{self.port}/api/v1"
+
+    def manifest_of(self, tag):
+        """(digest, media type) of acme/app:tag, read from the registry with urllib."""
+        auth = base64.b64encode(V.encode()).decode()
+        st, hdrs, _ = http("GET", f"http://{self.vendor.host}/v2/acme/app/manifests/{tag}",
+                           headers={"Authorization": f"Basic {auth}",
+                                    "Accept": f"{OCI_MT}, {DOCKER_MT}"})
+        self.assertEqual(st, 200)
+        return hdrs["Docker-Content-Digest"], hdrs["Content-Type"].split(";")[0].strip()
+
+    def scan_request(self, tag, registry=None):
+        digest, mt = self.manifest_of(tag)
+        return {"registry": {"url": registry or f"http://{self.vendor.host}",
+                             "authorization": "Basic " + base64.b64encode(V.encode()).decode()},
+                "artifact": {"repository": "acme/app", "digest": digest, "tag": tag,
+                             "mime_type": mt}}
+
+    def post_scan(self, request, content_type=REQUEST_MT):
+        body = request if isinstance(request, bytes) else json.dumps(request).encode()
+        return http("POST", f"{self.base}/scan", body, {"Content-Type": content_type})
+
+    def report(self, scan_id, accept=REPORT_MT):
+        return http("GET", f"{self.base}/scan/{scan_id}/report", headers={"Accept": accept})
+
+    def wait_report(self, scan_id, statuses=None):
+        def done():
+            st, hdrs, body = self.report(scan_id)
+            if statuses is not None:
+                statuses.append(st)
+            if st == 302:
+                self.assertGreaterEqual(int(hdrs["Refresh-After"]), 1)
+                return None
+            return st, hdrs, body
+        return procs.wait_for(done, timeout=120, interval=0.2, what=f"report of scan {scan_id}")
+
+    def error_message(self, body):
+        doc = json.loads(body)
+        self.assertIsInstance(doc["error"]["message"], str)
+        self.assertTrue(doc["error"]["message"])
+        return doc["error"]["message"]
+
+    def test_api_follows_the_spec_and_matches_sealift_scan(self):
+        st, hdrs, body = http("GET", f"{self.base}/metadata")
+        self.assertEqual(st, 200)
+        self.assertTrue(hdrs["Content-Type"].startswith(
+            "application/vnd.scanner.adapter.metadata+json"))
+        meta = json.loads(body)
+        self.assertEqual(meta["scanner"]["name"], "sealift")
+        caps = meta["capabilities"]
+        self.assertTrue(any(OCI_MT in c["consumes_mime_types"]
+                            and DOCKER_MT in c["consumes_mime_types"]
+                            and REPORT_MT in c["produces_mime_types"] for c in caps))
+
+        # one worker held by a scan pulling from a registry that never answers: the next scan
+        # waits in the queue, so its report is 302 + Refresh-After until the worker is free
+        self.adapter.stop()
+        self.start_adapter(workers=1)
+        silent = SilentRegistry()
+        self.addCleanup(silent.close)
+        st, _, body = self.post_scan(self.scan_request("bad", f"http://127.0.0.1:{silent.port}"))
+        self.assertEqual(st, 202)
+        stuck_id = json.loads(body)["id"]
+        st, hdrs, body = self.post_scan(self.scan_request("bad"))
+        self.assertEqual(st, 202)
+        self.assertTrue(hdrs["Content-Type"].startswith(
+            "application/vnd.scanner.adapter.scan.response+json"))
+        scan_id = json.loads(body)["id"]
+        self.assertNotEqual(scan_id, stuck_id)
+        self.assertGreaterEqual(len(scan_id), 32)  # random, not a counter
+        st, hdrs, _ = self.report(scan_id)
+        self.assertEqual(st, 302)
+        self.assertEqual(hdrs["Refresh-After"], "1")
+        silent.close()
+        st, hdrs, body = self.wait_report(stuck_id)
+        self.assertEqual(st, 500)
+        self.assertIn("scanning", self.error_message(body))
+        st, hdrs, body = self.wait_report(scan_id)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(hdrs["Content-Type"], REPORT_MT)
+        rep = json.loads(body)
+        digest, mt = self.manifest_of("bad")
+        self.assertEqual(rep["artifact"], {"repository": "acme/app", "digest": digest,
+                                           "mime_type": mt})
+        self.assertEqual(rep["scanner"]["name"], "sealift")
+        self.assertIn("generated_at", rep)
+        self.assertEqual(rep["severity"], "Critical")
+        by_id = {v["id"]: v for v in rep["vulnerabilities"]}
+        v = by_id["CVE-2099-0001"]
+        self.assertEqual((v["package"], v["version"], v["fix_version"], v["severity"]),
+                         ("libc6", BAD_LIBC, "2.36-9+deb12u4", "Critical"))
+        for item in rep["vulnerabilities"]:
+            self.assertIn(item["severity"], ("Unknown", "Negligible", "Low", "Medium", "High",
+                                             "Critical"))
+
+        # the same findings as `sealift scan --format json`
+        cli = scanlib.scan(f"{self.vendor.host}/acme/app:bad", self.adv, creds=V)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        names = {"None": "Negligible"}
+
+        def key_cli(f):
+            return (f["id"], f["package"], f["installedVersion"], f["fixedVersion"] or "",
+                    names.get(f["severity"], f["severity"]))
+
+        def key_adapter(f):
+            return (f["id"], f["package"], f["version"], f.get("fix_version", ""), f["severity"])
+        expected = sorted(key_cli(f) for f in json.loads(cli.stdout)["vulnerabilities"])
+        self.assertGreater(len(expected), 1)
+        self.assertEqual(sorted(key_adapter(f) for f in rep["vulnerabilities"]), expected)
+
+        # errors, each with the spec's error body
+        st, _, body = self.report("0123456789abcdef0123456789abcdef")
+        self.assertEqual(st, 404)
+        self.error_message(body)
+        st, _, body = self.post_scan(b"{not json")
+        self.assertEqual(st, 400)
+        self.error_message(body)
+        st, _, body = self.post_scan({"registry": {"url": f"http://{self.vendor.host}"}})
+        self.assertEqual(st, 400)
+        self.assertIn("artifact", self.error_message(body))
+        bad_digest = self.scan_request("bad")
+        bad_digest["artifact"]["digest"] = "latest"
+        st, _, body = self.post_scan(bad_digest)
+        self.assertEqual(st, 400)
+        self.assertIn("artifact.digest", self.error_message(body))
+        helm = self.scan_request("bad")
+        helm["artifact"]["mime_type"] = "application/vnd.cncf.helm.config.v1+json"
+        st, _, body = self.post_scan(helm)
+        self.assertEqual(st, 422)
+        self.assertIn("mime_type", self.error_message(body))
+        st, _, body = self.post_scan(self.scan_request("bad"), content_type="text/plain")
+        self.assertEqual(st, 415)
+        self.error_message(body)
+        st, _, body = self.report(scan_id, accept="application/vnd.example.sbom")
+        self.assertEqual(st, 406)
+        self.error_message(body)
+        # the clean image: no glibc finding left (what remains is below High)
+        st, _, body = self.post_scan(self.scan_request("good"))
+        self.assertEqual(st, 202)
+        st, _, body = self.wait_report(json.loads(body)["id"])
+        self.assertEqual(st, 200)
+        good = json.loads(body)["vulnerabilities"]
+        self.assertFalse([v for v in good if v["package"] == "libc6"])
+        self.assertFalse([v for v in good if v["severity"] in ("Critical", "High")])
+
+    # ---- (b) sealift's client: the ScanPolicy's scanner.harbor gates deliveries ----
+
+    def harbor_policy(self, url):
+        self.apply(
+            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            f"metadata: {{name: harbor, namespace: {NS}}}\n"
+            "spec:\n  severityThreshold: High\n"
+            f"  scanner:\n    harbor: {{url: '{url}'}}\n")
+
+    def scanned_delivery(self, name, tag):
+        self.delivery(name, f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/{name}", "customer-push")],
+                      extra_source=f"    tags: ['{tag}']\n",
+                      extra_spec="  scanPolicyRef: {name: harbor}\n", interval="2s")
+
+    def test_scan_policy_with_harbor_adapter_gates_delivery(self):
+        self.harbor_policy(f"http://127.0.0.1:{self.port}")
+
+        def ready():
+            obj = self.get("harbor", kind="scanpolicies")
+            c = self.condition(obj, "Ready")
+            return obj if c and c["status"] == "True" else None
+        pol = procs.wait_for(ready, timeout=60, interval=0.2, what="ScanPolicy Ready")
+        c = self.condition(pol, "Ready")
+        self.assertEqual(c["reason"], "ScannerReady")
+        self.assertIn(f"http://127.0.0.1:{self.port}", c["message"])
+        self.assertIn("sealift", c["message"])
+
+        self.scanned_delivery("bad", "bad")
+        obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned", timeout=90)
+        scanned = self.condition(obj, "Scanned")
+        self.assertEqual(scanned["status"], "False")
+        self.assertIn("CVE-2099-0001 (Critical) in libc6 2.36-9+deb12u1, fixed in 2.36-9+deb12u4",
+                      scanned["message"])
+        img = obj["status"]["images"][0]
+        self.assertEqual(img["scan"]["result"], "Failed")
+        self.assertEqual(img["scan"]["critical"], 1)
+        self.assertEqual(img["scan"]["policy"], "harbor")
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+        # the adapter pulled with the ImageDelivery's source credential (htpasswd registry)
+        self.assertIn("scan ", self.adapter.output())
+        self.assertIn(": done", self.adapter.output())
+
+        self.scanned_delivery("good", "good")
+        obj = self.wait_ready("good", timeout=90)
+        self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
+        src = self.digest_at(f"{self.vendor.host}/acme/app:good", V)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/good:good", C), src)
+
+        # the adapter goes away: a new digest cannot be scanned, and says why
+        self.adapter.stop()
+        self.scanned_delivery("mid", "mid")
+        obj = self.wait_reason("mid", "ScannerError", ctype="Scanned", timeout=90)
+        msg = self.condition(obj, "Scanned")["message"]
+        self.assertIn(f"scanner adapter http://127.0.0.1:{self.port}", msg)
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/mid:mid", C))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

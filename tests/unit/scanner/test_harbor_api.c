@@ -1,0 +1,190 @@
+/* The Harbor Pluggable Scanner API v1.1 wire format: the ScanRequest sealift's client builds
+ * (and the adapter parses back), malformed requests, the ScanResponse, error bodies and the
+ * metadata capability check. argv[1] is tests/data/scan. */
+#include "check.h"
+#include "oci/registry.h"
+#include "scanner/harbor_api.h"
+#include "util/mem.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *data_dir = "tests/data/scan";
+
+static char *read_data(const char *rel, size_t *len_out)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", data_dir, rel);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    *len_out = n;
+    return buf;
+}
+
+#define DIGEST "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b"
+
+static void test_request_build_and_parse(void)
+{
+    struct sl_harbor_scan_request r = {
+        .registry_url = "http://127.0.0.1:5000",
+        .authorization = "Basic dmVuZG9yOnZlbmRvci1wdw==",
+        .repository = "acme/app",
+        .digest = DIGEST,
+        .mime_type = "application/vnd.oci.image.manifest.v1+json",
+    };
+    char *text = sl_harbor_scan_request_json(&r);
+    json_t *doc = json_loads(text, 0, NULL);
+    CHECK(doc != NULL);
+    json_t *reg = json_object_get(doc, "registry"), *art = json_object_get(doc, "artifact");
+    CHECK_STR_EQ(json_string_value(json_object_get(reg, "url")), "http://127.0.0.1:5000");
+    CHECK_STR_EQ(json_string_value(json_object_get(reg, "authorization")),
+                 "Basic dmVuZG9yOnZlbmRvci1wdw==");
+    CHECK_STR_EQ(json_string_value(json_object_get(art, "repository")), "acme/app");
+    CHECK_STR_EQ(json_string_value(json_object_get(art, "digest")), DIGEST);
+    CHECK_STR_EQ(json_string_value(json_object_get(art, "mime_type")),
+                 "application/vnd.oci.image.manifest.v1+json");
+    CHECK(json_object_get(art, "tag") == NULL); /* NULL fields are left out */
+    json_decref(doc);
+
+    struct sl_harbor_scan_request back;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_harbor_scan_request_parse(&back, text, strlen(text), &err), 0);
+    CHECK_STR_EQ(back.registry_url, r.registry_url);
+    CHECK_STR_EQ(back.authorization, r.authorization);
+    CHECK_STR_EQ(back.repository, r.repository);
+    CHECK_STR_EQ(back.digest, r.digest);
+    CHECK_STR_EQ(back.mime_type, r.mime_type);
+    CHECK(back.tag == NULL);
+    sl_harbor_scan_request_free(&back);
+    sl_secure_free_str(text);
+
+    /* anonymous: no authorization member */
+    r.authorization = NULL;
+    text = sl_harbor_scan_request_json(&r);
+    CHECK(strstr(text, "authorization") == NULL);
+    sl_secure_free_str(text);
+}
+
+static void expect_bad_request(const char *json, const char *needle)
+{
+    struct sl_harbor_scan_request r;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_harbor_scan_request_parse(&r, json, strlen(json), &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, needle);
+}
+
+static void test_malformed_requests(void)
+{
+    expect_bad_request("{", "not a JSON object");
+    expect_bad_request("[]", "not a JSON object");
+    expect_bad_request("{\"artifact\": {}}", "registry");
+    expect_bad_request("{\"registry\": {\"url\": \"http://r\"}}", "artifact");
+    expect_bad_request("{\"registry\": {\"url\": 5}, \"artifact\": {}}", "registry.url");
+    expect_bad_request("{\"registry\": {\"url\": \"ftp://r\"}, \"artifact\": {\"repository\": "
+                       "\"a\", \"digest\": \"" DIGEST "\"}}",
+                       "registry.url");
+    expect_bad_request(
+        "{\"registry\": {\"url\": \"http://r\"}, \"artifact\": {\"digest\": \"" DIGEST "\"}}",
+        "artifact.repository");
+    expect_bad_request("{\"registry\": {\"url\": \"http://r\"}, \"artifact\": {\"repository\": "
+                       "\"a\", \"digest\": \"latest\"}}",
+                       "artifact.digest");
+    expect_bad_request("{\"registry\": {\"url\": \"http://r\"}, \"artifact\": {\"repository\": "
+                       "\"a\", \"digest\": \"" DIGEST "\", \"mime_type\": 1}}",
+                       "artifact.mime_type");
+    CHECK(sl_harbor_consumes("application/vnd.docker.distribution.manifest.v2+json"));
+    CHECK(!sl_harbor_consumes("application/vnd.cncf.helm.config.v1+json"));
+    CHECK(!sl_harbor_consumes(NULL));
+}
+
+static void test_response_and_errors(void)
+{
+    char *text = sl_harbor_scan_response_json("abc-123");
+    char *id = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_harbor_scan_response_parse(&id, text, strlen(text), &err), 0);
+    CHECK_STR_EQ(id, "abc-123");
+    free(id);
+    free(text);
+    CHECK_INT_EQ(sl_harbor_scan_response_parse(&id, "{\"id\": \"\"}", 10, &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_harbor_scan_response_parse(&id, "oops", 4, &err), SL_EINVAL);
+
+    char msg[64];
+    text = sl_harbor_error_json("registry\nunreachable");
+    sl_harbor_error_message(msg, sizeof(msg), text, strlen(text));
+    CHECK_STR_EQ(msg, "registry unreachable"); /* control characters do not reach conditions */
+    free(text);
+    sl_harbor_error_message(msg, sizeof(msg), "<html>Bad Gateway</html>", 24);
+    CHECK_STR_EQ(msg, "<html>Bad Gateway</html>");
+    sl_harbor_error_message(msg, sizeof(msg), NULL, 0);
+    CHECK_STR_EQ(msg, "");
+}
+
+static void test_metadata(void)
+{
+    size_t len = 0;
+    char *meta = read_data("harbor/metadata.json", &len);
+    CHECK(meta != NULL);
+    struct sl_harbor_scanner s;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_harbor_metadata_check(&s, meta, len, NULL, &err), 0);
+    CHECK_STR_EQ(s.name, "Trivy");
+    CHECK_STR_EQ(s.version, "0.50.1");
+    CHECK_INT_EQ(sl_harbor_metadata_check(
+                     &s, meta, len, "application/vnd.docker.distribution.manifest.v2+json", &err),
+                 0);
+    CHECK_INT_EQ(
+        sl_harbor_metadata_check(&s, meta, len, "application/vnd.cncf.helm.config.v1+json", &err),
+        SL_EUNSUPPORTED);
+    CHECK_CONTAINS(err.msg, "consumes: application/vnd.oci.image.manifest.v1+json");
+    free(meta);
+    /* a v1.0-only adapter does not produce the report type sealift reads */
+    const char *old = "{\"scanner\": {\"name\": \"Clair\"}, \"capabilities\": [{"
+                      "\"consumes_mime_types\": [\"application/vnd.oci.image.manifest.v1+json\"],"
+                      "\"produces_mime_types\": [\"application/"
+                      "vnd.scanner.adapter.vuln.report.harbor+json; version=1.0\"]}]}";
+    CHECK_INT_EQ(sl_harbor_metadata_check(&s, old, strlen(old), NULL, &err), SL_EUNSUPPORTED);
+    CHECK_INT_EQ(sl_harbor_metadata_check(&s, "{}", 2, NULL, &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_harbor_metadata_check(&s, "<html>", 6, NULL, &err), SL_EINVAL);
+    /* sealift's own metadata passes its own check */
+    struct sl_harbor_scanner me = {"sealift", "sealift", "1.2.3"};
+    char *mine = sl_harbor_metadata_json(&me, "2026-11-29T10:00:00Z");
+    CHECK_INT_EQ(sl_harbor_metadata_check(&s, mine, strlen(mine),
+                                          "application/vnd.oci.image.manifest.v1+json", &err),
+                 0);
+    CHECK_STR_EQ(s.version, "1.2.3");
+    free(mine);
+}
+
+/* The pull credential the scan gate hands to the adapter is the source client's own. */
+static void test_pull_credential(void)
+{
+    struct sl_creds c = {.username = "vendor", .password = "vendor-pw"};
+    struct sl_registry *r = sl_registry_new("127.0.0.1:5000", &c, NULL);
+    char *auth = sl_registry_basic_authorization(r);
+    CHECK_STR_EQ(auth, "Basic dmVuZG9yOnZlbmRvci1wdw==");
+    sl_secure_free_str(auth);
+    sl_registry_free(r);
+    r = sl_registry_new("127.0.0.1:5000", NULL, NULL);
+    CHECK(sl_registry_basic_authorization(r) == NULL); /* anonymous: no authorization */
+    sl_registry_free(r);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        data_dir = argv[1];
+    RUN(test_request_build_and_parse);
+    RUN(test_malformed_requests);
+    RUN(test_response_and_errors);
+    RUN(test_metadata);
+    RUN(test_pull_credential);
+    return CHECK_EXIT();
+}

@@ -1,9 +1,13 @@
 /* Harbor Pluggable Scanner API v1.1 wire format (see harbor_api.h). */
 #include "scanner/harbor_api.h"
 
+#include "util/base64.h"
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <strings.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,4 +305,57 @@ int sl_harbor_metadata_check(struct sl_harbor_scanner *out, const char *json, si
 done:
     json_decref(root);
     return rc;
+}
+
+/* Whether candidate[0..len) equals token, in time independent of where they differ. */
+static bool token_equal(const char *candidate, size_t len, const char *token)
+{
+    unsigned char a[32], b[32];
+    unsigned int alen = 0, blen = 0;
+    if (EVP_Digest(candidate, len, a, &alen, EVP_sha256(), NULL) != 1 ||
+        EVP_Digest(token, strlen(token), b, &blen, EVP_sha256(), NULL) != 1 || alen != 32 ||
+        blen != 32)
+        return false;
+    bool eq = CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+    OPENSSL_cleanse(a, sizeof(a));
+    OPENSSL_cleanse(b, sizeof(b));
+    return eq;
+}
+
+bool sl_harbor_adapter_authorized(const char *authorization, const char *api_key, const char *token)
+{
+    if (!token || !*token)
+        return false;
+    if (api_key && token_equal(api_key, strlen(api_key), token))
+        return true;
+    if (!authorization)
+        return false;
+    while (*authorization == ' ')
+        authorization++;
+    if (strncasecmp(authorization, "Bearer ", 7) == 0) {
+        const char *v = authorization + 7;
+        while (*v == ' ')
+            v++;
+        return token_equal(v, strlen(v), token);
+    }
+    if (strncasecmp(authorization, "Basic ", 6) != 0)
+        return false;
+    const char *b64 = authorization + 6;
+    while (*b64 == ' ')
+        b64++;
+    size_t b64_len = strlen(b64);
+    if (b64_len > 4 * SL_HARBOR_TOKEN_MAX)
+        return false;
+    unsigned char *plain = NULL;
+    size_t len = 0;
+    if (sl_base64_decode(&plain, &len, b64, b64_len) != 0)
+        return false;
+    bool ok = token_equal((const char *)plain, len, token);
+    const char *colon = memchr(plain, ':', len);
+    if (colon) {
+        size_t off = (size_t)(colon + 1 - (const char *)plain);
+        ok = token_equal(colon + 1, len - off, token) || ok;
+    }
+    sl_secure_free(plain, len + 1);
+    return ok;
 }

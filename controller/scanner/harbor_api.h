@@ -80,4 +80,20 @@ char *sl_harbor_metadata_json(const struct sl_harbor_scanner *s, const char *db_
 int sl_harbor_metadata_check(struct sl_harbor_scanner *out, const char *json, size_t len,
                              const char *artifact_mime, struct sl_err *err);
 
+/* Largest adapter token accepted (`sealift scanner-adapter --token-file`). */
+#define SL_HARBOR_TOKEN_MAX 4096
+
+/* Whether a request to the adapter presents token, in any of the forms a Harbor scanner
+ * registration sends (auth "Bearer", "Basic", "X-ScannerAdapter-API-Key"):
+ *   authorization "Bearer <token>";
+ *   authorization "Basic base64(X)" where X is token itself or "<any user>:<token>" (so a
+ *     token file holding "user:password" and a bare token both work);
+ *   api_key (the X-ScannerAdapter-API-Key header) equal to token.
+ * Scheme names are case-insensitive. The comparison takes the same time whatever the bytes of
+ * the candidate (both sides are hashed with SHA-256 and compared with CRYPTO_memcmp), so a
+ * caller cannot learn the token byte by byte. authorization and api_key may be NULL; a NULL or
+ * empty token authorizes nothing. Decoded credentials are wiped. No I/O, never logs. */
+bool sl_harbor_adapter_authorized(const char *authorization, const char *api_key,
+                                  const char *token);
+
 #endif

@@ -171,22 +171,32 @@ static int perform(struct sl_harbor_client *c, const char *method, const char *p
     } else {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode cc = curl_easy_perform(h);
     int rc = 0;
     if (r->too_big) {
         rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_SCANNER,
                         "scanner adapter %s: %s %s: response larger than %zu bytes", c->base,
                         method, path, max_bytes);
+    } else if (cc == CURLE_PEER_FAILED_VERIFICATION) {
+        /* retried like other failures (a CA Secret may be fixed), but said plainly */
+        rc = sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER,
+                        "scanner adapter %s: %s %s: TLS certificate verification failed: %s "
+                        "(a private CA goes in caSecretRef)",
+                        c->base, method, path, errbuf[0] ? errbuf : curl_easy_strerror(cc));
     } else if (cc != CURLE_OK) {
         rc =
             sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER, "scanner adapter %s unreachable: %s %s: %s",
-                       c->base, method, path, curl_easy_strerror(cc));
+                       c->base, method, path, errbuf[0] ? errbuf : curl_easy_strerror(cc));
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     }
     /* the POST body holds the registry authorization: do not keep it in the handle */
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(hdrs);
     free(url);
     return rc;

@@ -9,13 +9,21 @@ its own process, and `sealift controller` against the stand-in API driven by the
     `sealift scan --format json` of the same image;
 (b) a ScanPolicy with spec.scanner.harbor.url pointing at that adapter gates ImageDeliveries:
     the vulnerable tag is blocked with the CVE in the message, the clean tag is delivered, and
-    an adapter that is down is Scanned=False reason ScannerError naming the adapter.
+    an adapter that is down is Scanned=False reason ScannerError naming the adapter;
+(c) the adapter's authentication (--token-file; on by default): every endpoint answers 401
+    without the token or with a wrong one, in each form Harbor sends (Bearer, Basic,
+    X-ScannerAdapter-API-Key); without --token-file it refuses to start unless --no-auth; a
+    ScanPolicy with a wrong token Secret is Ready=False ScannerError naming the 401;
+(d) the adapter over TLS (--tls-cert-dir, a private CA): a ScanPolicy with caSecretRef is Ready
+    and gates a delivery through it, one without the CA is ScannerError naming certificate
+    verification. status.scanner is checked with kubectl throughout.
 No Harbor or Trivy adapter package exists in Debian, so sealift's client is tested against
 sealift's own adapter, both written from the spec."""
 import base64
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import unittest
@@ -25,6 +33,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagedelivery"))
 import procs  # noqa: E402
 import scanlib  # noqa: E402
+import tlsgen  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
 
 C = ":".join(CUSTOMER)
@@ -36,6 +45,8 @@ REPORT_MT = "application/vnd.security.vulnerability.report; version=1.1"
 REQUEST_MT = "application/vnd.scanner.adapter.scan.request+json; version=1.0"
 OCI_MT = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MT = "application/vnd.docker.distribution.manifest.v2+json"
+TOKEN = "e2e-adapter-t0ken-0f9a"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -46,11 +57,16 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 OPENER = urllib.request.build_opener(NoRedirect)
 
 
-def http(method, url, body=None, headers=None):
-    """(status, headers, body bytes) without following redirects."""
+def http(method, url, body=None, headers=None, cafile=None):
+    """(status, headers, body bytes) without following redirects; cafile for https."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    opener = OPENER
+    if cafile:
+        opener = urllib.request.build_opener(
+            NoRedirect, urllib.request.HTTPSHandler(
+                context=ssl.create_default_context(cafile=cafile)))
     try:
-        with OPENER.open(req, timeout=30) as r:
+        with opener.open(req, timeout=30) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
@@ -92,15 +108,23 @@ class HarborAdapterTest(ImdTestCase):
                                        {"bad": BAD_LIBC, "good": GOOD_LIBC, "mid": MID_LIBC})
         for tag in ("bad", "good", "mid"):
             scanlib.skopeo_push(layout, tag, f"{self.vendor.host}/acme/app:{tag}", V)
+        self.token_file = os.path.join(self.tmp, "adapter.token")
+        with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(TOKEN + "\n")
         self.start_adapter()
 
-    def start_adapter(self, workers=2):
+    def start_adapter(self, workers=2, tls_dir=None, auth=("--token-file",)):
         self.port = procs.free_port()
-        self.adapter = self.start([procs.SEALIFT, "scanner-adapter", "--listen",
-                                   f"127.0.0.1:{self.port}", "--db", self.adv,
-                                   "--workers", str(workers)], f"adapter-{workers}")
+        if auth == ("--token-file",):
+            auth = ("--token-file", self.token_file)
+        args = [procs.SEALIFT, "scanner-adapter", "--listen", f"127.0.0.1:{self.port}",
+                "--db", self.adv, "--workers", str(workers), *auth]
+        if tls_dir:
+            args += ["--tls-cert-dir", tls_dir]
+        self.adapter = self.start(args, f"adapter-{workers}-{self.port}")
         procs.wait_port(self.port)
-        self.base = f"http://127.0.0.1:{self.port}/api/v1"
+        self.url = f"{'https' if tls_dir else 'http'}://127.0.0.1:{self.port}"
+        self.base = f"{self.url}/api/v1"
 
     def manifest_of(self, tag):
         """(digest, media type) of acme/app:tag, read from the registry with urllib."""
@@ -120,10 +144,11 @@ class HarborAdapterTest(ImdTestCase):
 
     def post_scan(self, request, content_type=REQUEST_MT):
         body = request if isinstance(request, bytes) else json.dumps(request).encode()
-        return http("POST", f"{self.base}/scan", body, {"Content-Type": content_type})
+        return http("POST", f"{self.base}/scan", body, {"Content-Type": content_type, **AUTH})
 
     def report(self, scan_id, accept=REPORT_MT):
-        return http("GET", f"{self.base}/scan/{scan_id}/report", headers={"Accept": accept})
+        return http("GET", f"{self.base}/scan/{scan_id}/report",
+                    headers={"Accept": accept, **AUTH})
 
     def wait_report(self, scan_id, statuses=None):
         def done():
@@ -143,7 +168,7 @@ class HarborAdapterTest(ImdTestCase):
         return doc["error"]["message"]
 
     def test_api_follows_the_spec_and_matches_sealift_scan(self):
-        st, hdrs, body = http("GET", f"{self.base}/metadata")
+        st, hdrs, body = http("GET", f"{self.base}/metadata", headers=AUTH)
         self.assertEqual(st, 200)
         self.assertTrue(hdrs["Content-Type"].startswith(
             "application/vnd.scanner.adapter.metadata+json"))
@@ -247,12 +272,50 @@ class HarborAdapterTest(ImdTestCase):
 
     # ---- (b) sealift's client: the ScanPolicy's scanner.harbor gates deliveries ----
 
-    def harbor_policy(self, url):
+    def token_secret(self, name, token):
+        self.kube.kubectl("create", "secret", "generic", name, "-n", NS,
+                          f"--from-literal=token={token}")
+
+    def harbor_policy(self, url, name="harbor", secret="adapter-token", ca_secret=None):
+        """A ScanPolicy using the adapter at url with the token Secret (created here the first
+        time it is named) and, with ca_secret, a private CA."""
+        if secret and not getattr(self, "_secrets", {}).get(secret):
+            self.token_secret(secret, TOKEN if secret == "adapter-token" else "not-the-token")
+            self._secrets = {**getattr(self, "_secrets", {}), secret: True}
+        harbor = f"url: '{url}'"
+        if secret:
+            harbor += f", credentials: {{secretRef: {{name: {secret}}}}}"
+        if ca_secret:
+            harbor += f", caSecretRef: {{name: {ca_secret}}}"
         self.apply(
             "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
-            f"metadata: {{name: harbor, namespace: {NS}}}\n"
+            f"metadata: {{name: {name}, namespace: {NS}}}\n"
             "spec:\n  severityThreshold: High\n"
-            f"  scanner:\n    harbor: {{url: '{url}'}}\n")
+            f"  scanner:\n    harbor: {{{harbor}}}\n")
+
+    def policy_ready(self, name, status="True", reason=None, timeout=60):
+        def check():
+            obj = self.get(name, kind="scanpolicies")
+            c = self.condition(obj, "Ready")
+            if c and c["status"] == status and (reason is None or c["reason"] == reason):
+                return obj
+            return None
+        return procs.wait_for(check, timeout=timeout, interval=0.2,
+                              what=f"ScanPolicy {name} Ready={status} {reason or ''}")
+
+    def assert_status_scanner(self, name):
+        """status.scanner is sealift's adapter, also as the SCANNER column of -o wide."""
+        out = self.kube.kubectl("get", "scanpolicy", name, "-n", NS, "-o",
+                                "jsonpath={.status.scanner.name}/{.status.scanner.vendor}/"
+                                "{.status.scanner.version}").stdout.strip()
+        version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[-1]
+        self.assertEqual(out, f"sealift/sealift/{version}")
+        rows = self.kube.kubectl("get", "scanpol", name, "-n", NS, "-o", "wide").stdout
+        header, row = rows.strip().splitlines()[:2]
+        # RECORDS is empty for an adapter: cut the row at the header's column offsets
+        start = header.index("SCANNER")
+        self.assertEqual(row[start:header.index("READY")].strip(), "sealift", rows)
+        self.assertEqual(header.split()[:5], ["NAME", "THRESHOLD", "RECORDS", "SCANNER", "READY"])
 
     def scanned_delivery(self, name, tag):
         self.delivery(name, f"{self.vendor.host}/acme/app",
@@ -262,16 +325,12 @@ class HarborAdapterTest(ImdTestCase):
 
     def test_scan_policy_with_harbor_adapter_gates_delivery(self):
         self.harbor_policy(f"http://127.0.0.1:{self.port}")
-
-        def ready():
-            obj = self.get("harbor", kind="scanpolicies")
-            c = self.condition(obj, "Ready")
-            return obj if c and c["status"] == "True" else None
-        pol = procs.wait_for(ready, timeout=60, interval=0.2, what="ScanPolicy Ready")
+        pol = self.policy_ready("harbor")
         c = self.condition(pol, "Ready")
         self.assertEqual(c["reason"], "ScannerReady")
         self.assertIn(f"http://127.0.0.1:{self.port}", c["message"])
         self.assertIn("sealift", c["message"])
+        self.assert_status_scanner("harbor")
 
         self.scanned_delivery("bad", "bad")
         obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned", timeout=90)
@@ -301,6 +360,110 @@ class HarborAdapterTest(ImdTestCase):
         msg = self.condition(obj, "Scanned")["message"]
         self.assertIn(f"scanner adapter http://127.0.0.1:{self.port}", msg)
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/mid:mid", C))
+
+    # ---- (c) authentication ----
+
+    def test_adapter_requires_its_token(self):
+        scan_body = json.dumps(self.scan_request("good")).encode()
+        endpoints = [("GET", f"{self.base}/metadata", None, {}),
+                     ("POST", f"{self.base}/scan", scan_body, {"Content-Type": REQUEST_MT}),
+                     ("GET", f"{self.base}/scan/0123456789abcdef0123456789abcdef/report", None,
+                      {"Accept": REPORT_MT})]
+        basic_wrong = "Basic " + base64.b64encode(b"harbor:wrong").decode()
+        for method, url, body, hdrs in endpoints:
+            for bad in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": basic_wrong},
+                        {"X-ScannerAdapter-API-Key": "wrong"},
+                        {"Authorization": TOKEN}):  # no scheme
+                st, rh, rb = http(method, url, body, {**hdrs, **bad})
+                self.assertEqual(st, 401, (method, url, bad))
+                self.assertTrue(rh["Content-Type"].startswith(
+                    "application/vnd.scanner.adapter.error+json"))
+                self.assertIn("unauthorized", self.error_message(rb))
+                self.assertIn("Bearer", rh["WWW-Authenticate"])
+        # nothing was scanned for the unauthenticated POSTs
+        self.assertNotIn(": done", self.adapter.output())
+        # every form a Harbor scanner registration sends
+        basic = "Basic " + base64.b64encode(f"harbor:{TOKEN}".encode()).decode()
+        for good in (AUTH, {"Authorization": basic}, {"X-ScannerAdapter-API-Key": TOKEN}):
+            st, _, body = http("GET", f"{self.base}/metadata", headers=good)
+            self.assertEqual(st, 200, good)
+            self.assertEqual(json.loads(body)["scanner"]["name"], "sealift")
+        st, _, body = http("POST", f"{self.base}/scan", scan_body,
+                           {"Content-Type": REQUEST_MT, "X-ScannerAdapter-API-Key": TOKEN})
+        self.assertEqual(st, 202)
+        st, _, _ = self.wait_report(json.loads(body)["id"])
+        self.assertEqual(st, 200)
+        self.assertNotIn(TOKEN, self.adapter.output())
+
+        # a ScanPolicy with the wrong token: ScannerError naming the 401
+        self.harbor_policy(self.url, name="wrongtoken", secret="wrong-token")
+        pol = self.policy_ready("wrongtoken", status="False", reason="ScannerError")
+        msg = self.condition(pol, "Ready")["message"]
+        self.assertIn("HTTP 401", msg)
+        self.assertIn("unauthorized", msg)
+        self.assertIn(self.url, msg)
+        self.assertNotIn("not-the-token", msg)
+        self.assertNotIn("scanner", pol.get("status", {}))
+        # no credentials at all: the same
+        self.harbor_policy(self.url, name="nocreds", secret=None)
+        pol = self.policy_ready("nocreds", status="False", reason="ScannerError")
+        self.assertIn("HTTP 401", self.condition(pol, "Ready")["message"])
+
+        # without --token-file the adapter does not start, unless --no-auth says so
+        port = procs.free_port()
+        cp = procs.run([procs.SEALIFT, "scanner-adapter", "--listen", f"127.0.0.1:{port}",
+                        "--db", self.adv], check=False, timeout=30)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        self.assertIn("--token-file", cp.stderr)
+        self.assertIn("--no-auth", cp.stderr)
+        cp = procs.run([procs.SEALIFT, "scanner-adapter", "--listen", f"127.0.0.1:{port}",
+                        "--db", self.adv, "--no-auth", "--token-file", self.token_file],
+                       check=False, timeout=30)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        empty = os.path.join(self.tmp, "empty.token")
+        open(empty, "w").close()
+        cp = procs.run([procs.SEALIFT, "scanner-adapter", "--listen", f"127.0.0.1:{port}",
+                        "--db", self.adv, "--token-file", empty], check=False, timeout=30)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        self.assertIn("empty", cp.stderr)
+        self.adapter.stop()
+        self.start_adapter(auth=("--no-auth",))
+        st, _, _ = http("GET", f"{self.base}/metadata")
+        self.assertEqual(st, 200)
+        self.assertIn("WARNING: --no-auth", self.adapter.output())
+
+    # ---- (d) TLS ----
+
+    def test_adapter_over_tls_with_private_ca(self):
+        tls = tlsgen.make_serving_cert(os.path.join(self.tmp, "tls"))
+        self.adapter.stop()
+        self.start_adapter(tls_dir=tls)
+        self.assertTrue(self.url.startswith("https://"))
+        cafile = os.path.join(tls, "ca.crt")
+        st, _, body = http("GET", f"{self.base}/metadata", headers=AUTH, cafile=cafile)
+        self.assertEqual(st, 200)
+        st, _, _ = http("GET", f"{self.base}/metadata", cafile=cafile)
+        self.assertEqual(st, 401)
+        self.kube.kubectl("create", "secret", "generic", "adapter-ca", "-n", NS,
+                          f"--from-file=ca.crt={cafile}")
+
+        # without the CA: the adapter's certificate cannot be verified
+        self.harbor_policy(self.url, name="noca")
+        pol = self.policy_ready("noca", status="False", reason="ScannerError")
+        msg = self.condition(pol, "Ready")["message"]
+        self.assertIn("certificate verification failed", msg)
+        self.assertIn(self.url, msg)
+        self.assertIn("caSecretRef", msg)
+
+        # with the CA: Ready, and it gates a delivery through the TLS adapter
+        self.harbor_policy(self.url, ca_secret="adapter-ca")
+        pol = self.policy_ready("harbor", reason="ScannerReady")
+        self.assertIn(self.url, self.condition(pol, "Ready")["message"])
+        self.assert_status_scanner("harbor")
+        self.scanned_delivery("good", "good")
+        obj = self.wait_ready("good", timeout=90)
+        self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
+        self.assertIn(": done", self.adapter.output())
 
 
 if __name__ == "__main__":

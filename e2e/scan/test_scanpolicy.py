@@ -10,6 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagedelivery"))
+import procs  # noqa: E402
 import registry as reg  # noqa: E402
 import scanlib  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
@@ -79,6 +80,14 @@ class ScanPolicyTest(ImdTestCase):
         out = self.kube.kubectl("get", "scanpol", "-n", NS).stdout.strip().splitlines()
         self.assertEqual(out[0].split()[:4], ["NAME", "THRESHOLD", "RECORDS", "READY"])
         self.assertEqual(out[1].split()[:4], ["default", "High", str(self.db_records), "True"])
+        # the built-in scanner names itself in status.scanner and the -o wide SCANNER column
+        version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[-1]
+        self.assertEqual(st["scanner"], {"name": "sealift", "vendor": "sealift",
+                                         "version": version})
+        wide = self.kube.kubectl("get", "scanpol", "-n", NS, "-o", "wide").stdout.splitlines()
+        self.assertEqual(wide[0].split()[:5], ["NAME", "THRESHOLD", "RECORDS", "SCANNER", "READY"])
+        self.assertEqual(wide[1].split()[:5],
+                         ["default", "High", str(self.db_records), "sealift", "True"])
 
         # the failing image: blocked before any target is written
         self.scanned_delivery("bad", "bad")

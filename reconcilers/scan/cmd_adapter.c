@@ -1,5 +1,5 @@
-/* `sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE [--tls-cert-dir D]
- *  [--creds USER:PASS] [--insecure] [--workers N]`
+/* `sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE (--token-file F | --no-auth)
+ *  [--tls-cert-dir D] [--creds USER:PASS] [--insecure] [--workers N]`
  *
  * Serves the Harbor Pluggable Scanner API v1.1 from sealift's built-in scanner, so a Harbor
  * installation (or sealift's own ScanPolicy spec.scanner.harbor) can use sealift as its
@@ -11,10 +11,15 @@
  *                                       unknown id, 500 {"error"} when the scan failed
  * Malformed ScanRequests get 400 and an error body, an unsupported artifact mime_type 422 (the
  * spec's "invalid field"), a body that is not a ScanRequest by Content-Type 415, an Accept the
- * adapter cannot produce 406. The artifact is pulled from registry.url (http:// or https://,
- * TLS verified) with registry.authorization ("Basic ..."). --creds/--insecure apply to --db
- * only. Runs until SIGINT or SIGTERM. Exit codes: 0 after a signal, 2 usage, 3 when --db cannot
- * be pulled. */
+ * adapter cannot produce 406. Every request must present the token of --token-file (as
+ * "Authorization: Bearer", "Authorization: Basic" or "X-ScannerAdapter-API-Key", the forms a
+ * Harbor scanner registration sends) or gets 401 with the spec's error body: without it anyone
+ * who reaches the adapter could make it pull arbitrary URLs with credentials of their choosing.
+ * Authentication is off only with an explicit --no-auth. The artifact is pulled from registry.url
+ * (http:// or https://, TLS verified) with registry.authorization ("Basic ..."). --creds/--insecure
+ * apply to --db only. Runs until SIGINT or SIGTERM. Exit codes: 0 after a signal, 2 usage, 3 when
+ * --db cannot be pulled. */
+#include <errno.h>
 #include <getopt.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -63,6 +68,7 @@ struct adapter {
     struct job jobs[JOBS_MAX];
     size_t njobs;
     uint64_t seq;
+    char *token; /* --token-file's token (secret, wiped on free); NULL with --no-auth */
 };
 
 /* What a worker scans (owns the request). */
@@ -74,11 +80,14 @@ struct scan_work {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE [--tls-cert-dir D]\n"
+            "usage: sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE\n"
+            "                               (--token-file F | --no-auth) [--tls-cert-dir D]\n"
             "                               [--creds USER:PASS] [--insecure] [--workers N]\n"
             "Serves the Harbor Pluggable Scanner API v1.1 (/api/v1/metadata, /api/v1/scan,\n"
-            "/api/v1/scan/{id}/report) from the built-in scanner. --tls-cert-dir holds tls.crt\n"
-            "and tls.key; --creds and --insecure apply to pulling --db.\n");
+            "/api/v1/scan/{id}/report) from the built-in scanner. Every request must carry the\n"
+            "token in file F (Authorization: Bearer, Basic, or X-ScannerAdapter-API-Key);\n"
+            "--no-auth serves anyone (lab only). --tls-cert-dir holds tls.crt and tls.key;\n"
+            "--creds and --insecure apply to pulling --db.\n");
 }
 
 static struct job *find_job_locked(struct adapter *a, const char *id)
@@ -242,11 +251,34 @@ static void reply_error(struct sl_http_response *resp, int status, const char *m
     reply_json(resp, status, SL_HARBOR_ERROR_MT, sl_harbor_error_json(message));
 }
 
+/* Whether req carries the adapter's token; otherwise answers 401 with the spec's error body.
+ * Neither the expected nor the presented token is ever logged. */
+static bool authorized(struct adapter *a, const struct sl_http_request *req,
+                       struct sl_http_response *resp)
+{
+    if (!a->token)
+        return true; /* --no-auth */
+    if (sl_harbor_adapter_authorized(sl_http_request_header(req, "Authorization"),
+                                     sl_http_request_header(req, "X-ScannerAdapter-API-Key"),
+                                     a->token))
+        return true;
+    sl_http_request_add_response_header(req, "WWW-Authenticate",
+                                        "Bearer realm=\"sealift scanner-adapter\"");
+    reply_error(resp, 401,
+                "unauthorized: send the adapter's token as Authorization: Bearer, Basic, or "
+                "X-ScannerAdapter-API-Key");
+    const char *peer = sl_http_request_peer(req);
+    fprintf(stderr, "sealift scanner-adapter: 401 for %s %s from %s (missing or wrong token)\n",
+            req->method, req->path, peer ? peer : "?");
+    return false;
+}
+
 static void handle_metadata(void *ctx, const struct sl_http_request *req,
                             struct sl_http_response *resp)
 {
-    (void)req;
     struct adapter *a = ctx;
+    if (!authorized(a, req, resp))
+        return;
     char *doc = sl_harbor_metadata_json(&a->scanner, a->db_updated);
     /* Harbor before v2.10 asks for the v1.0 report type: the same schema, so offer it too */
     json_t *m = json_loads(doc, 0, NULL);
@@ -321,6 +353,8 @@ static void handle_scan(void *ctx, const struct sl_http_request *req, struct sl_
 {
     struct adapter *a = ctx;
     struct sl_err err = {0};
+    if (!authorized(a, req, resp))
+        return;
     const char *ct = sl_http_request_header(req, "Content-Type");
     if (ct && !media_type_is(ct, "application/vnd.scanner.adapter.scan.request+json") &&
         !media_type_is(ct, "application/json")) {
@@ -379,6 +413,8 @@ static void handle_report(void *ctx, const struct sl_http_request *req,
                           struct sl_http_response *resp)
 {
     struct adapter *a = ctx;
+    if (!authorized(a, req, resp))
+        return;
     static const char prefix[] = "/api/v1/scan/", suffix[] = "/report";
     size_t plen = strlen(req->path);
     char id[64];
@@ -422,6 +458,46 @@ static void handle_report(void *ctx, const struct sl_http_request *req,
     reply_json(resp, 200, type, report);
 }
 
+/* Reads the token of --token-file: the whole file, trailing whitespace (a final newline)
+ * removed; it must be non-empty, at most SL_HARBOR_TOKEN_MAX bytes, one line of printable
+ * characters. *out is a secret (sl_secure_free_str). Messages name the file, never its bytes. */
+static int read_token_file(char **out, const char *path, struct sl_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl_err_set(err, SL_EFAIL, SL_ERRC_INPUT, "--token-file %s: %s", path,
+                          strerror(errno));
+    char *buf = sl_xcalloc(1, SL_HARBOR_TOKEN_MAX + 2);
+    size_t n = fread(buf, 1, SL_HARBOR_TOKEN_MAX + 1, f);
+    bool read_error = ferror(f) != 0;
+    fclose(f);
+    int rc = 0;
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = '\0';
+    bool printable = true;
+    for (size_t i = 0; i < n; i++)
+        printable = printable && (unsigned char)buf[i] >= 0x20 && (unsigned char)buf[i] != 0x7f;
+    if (read_error)
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_INPUT, "--token-file %s: read error", path);
+    else if (n > SL_HARBOR_TOKEN_MAX)
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "--token-file %s: longer than %d bytes",
+                        path, SL_HARBOR_TOKEN_MAX);
+    else if (n == 0)
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "--token-file %s: the file is empty", path);
+    else if (!printable)
+        rc =
+            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                       "--token-file %s: the token must be one line of printable characters", path);
+    if (rc != 0) {
+        sl_secure_free(buf, SL_HARBOR_TOKEN_MAX + 2);
+        return rc;
+    }
+    *out = sl_xstrdup(buf);
+    sl_secure_free(buf, SL_HARBOR_TOKEN_MAX + 2);
+    return 0;
+}
+
 int sl_cmd_scanner_adapter(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -431,11 +507,14 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         {"creds", required_argument, NULL, 'c'},
         {"insecure", no_argument, NULL, 'i'},
         {"workers", required_argument, NULL, 'w'},
+        {"token-file", required_argument, NULL, 'k'},
+        {"no-auth", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *db_path = NULL, *cert_dir = NULL, *creds = NULL;
-    int insecure = 0;
+    const char *token_file = NULL;
+    int insecure = 0, no_auth = 0;
     long workers = 2;
     int exit_code = SL_EXIT_USAGE;
     struct sl_err err = {0};
@@ -464,6 +543,12 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         case 'i':
             insecure = 1;
             break;
+        case 'k':
+            token_file = optarg;
+            break;
+        case 'n':
+            no_auth = 1;
+            break;
         case 'w': {
             char *end = NULL;
             workers = strtol(optarg, &end, 10);
@@ -488,6 +573,24 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         usage();
         goto done;
     }
+    if (!token_file == !no_auth) {
+        sl_cli_errorf(CMD, "%s",
+                      token_file ? "--token-file and --no-auth exclude each other"
+                                 : "--token-file F is required: the adapter pulls any registry "
+                                   "URL a caller names, so it only serves callers that present "
+                                   "this token (--no-auth serves anyone)");
+        usage();
+        goto done;
+    }
+    if (token_file && read_token_file(&a->token, token_file, &err) != 0) {
+        sl_cli_errorf(CMD, "%s", err.msg);
+        goto done;
+    }
+    if (no_auth)
+        fprintf(stderr,
+                "sealift scanner-adapter: WARNING: --no-auth: anyone who can reach %s can "
+                "make this adapter pull any registry URL and read every report\n",
+                listen);
     if (sl_scan_cli_load_db(&a->db, db_path, creds, insecure, &exit_code, CMD) != 0)
         goto done;
     snprintf(a->scanner.name, sizeof(a->scanner.name), "sealift");
@@ -529,8 +632,9 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         sl_cli_errorf(CMD, "--listen %s: %s", listen, err.msg);
         goto done;
     }
-    fprintf(stderr, "sealift scanner-adapter: listening on %s://%s (%zu advisory records)\n",
-            cert_dir ? "https" : "http", sl_http_server_addr(srv), a->db.records);
+    fprintf(stderr, "sealift scanner-adapter: listening on %s://%s (%zu advisory records, %s)\n",
+            cert_dir ? "https" : "http", sl_http_server_addr(srv), a->db.records,
+            a->token ? "token required" : "no authentication");
     fflush(stderr);
     int sig;
     do {
@@ -544,6 +648,7 @@ done:
     for (size_t i = 0; i < a->njobs; i++)
         free(a->jobs[i].report);
     sl_advdb_free(&a->db);
+    sl_secure_free_str(a->token);
     pthread_mutex_destroy(&a->mu);
     free(a);
     return exit_code;

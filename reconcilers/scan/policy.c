@@ -51,6 +51,7 @@ struct scandb {
     char *harbor_auth; /* Authorization header value for the adapter (secret), or NULL */
     char *harbor_ca;   /* PEM, or NULL */
     bool harbor_insecure;
+    struct sl_harbor_scanner harbor_scanner; /* from the adapter's metadata (status.scanner) */
 };
 
 struct pol_entry {
@@ -777,6 +778,7 @@ static int step_harbor(struct sp_run *run)
     db->harbor_auth = auth;
     db->harbor_ca = ca_pem;
     db->harbor_insecure = run->harbor_insecure;
+    db->harbor_scanner = info;
     auth = NULL;
     ca_pem = NULL;
     run->loaded = db;
@@ -818,6 +820,18 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
             json_object_set_new(d, "digest", json_string(cur->digest));
         json_object_set_new(status, "database", d);
         json_object_set_new(status, "malwareHashes", json_integer((json_int_t)cur->hsb.count));
+    }
+    /* which scanner produces the findings: the adapter's own words once its metadata was read,
+     * sealift itself for the built-in scanner (whatever the state of the database) */
+    if (cur && run->out.ready && cur->harbor_url) {
+        const struct sl_harbor_scanner *s = &cur->harbor_scanner;
+        json_object_set_new(status, "scanner",
+                            json_pack("{s:s, s:s, s:s}", "name", s->name, "vendor", s->vendor,
+                                      "version", s->version));
+    } else if (!run->harbor_url) {
+        json_object_set_new(status, "scanner",
+                            json_pack("{s:s, s:s, s:s}", "name", "sealift", "vendor", "sealift",
+                                      "version", SL_VERSION));
     }
     const char *cond_status = run->out.ready ? "True" : "False";
     sl_condition_set(status, "Ready", cond_status, run->out.reason, run->out.message, generation,

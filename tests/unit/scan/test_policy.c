@@ -3,6 +3,7 @@
  * loaded. argv[1] is tests/data/scan. */
 #include "check.h"
 #include "fake_kube.h"
+#include "http/server.h"
 #include "scan/policy.h"
 #include "util/mem.h"
 
@@ -209,6 +210,11 @@ static void test_ready_with_records_and_hashes(void)
         json_object_get(json_object_get(status_of(&e, "default"), "database"), "loadedAt")));
     CHECK_INT_EQ(json_integer_value(json_object_get(status_of(&e, "default"), "malwareHashes")), 1);
     CHECK(has_event(&e, "Normal", "DatabaseLoaded"));
+    /* the built-in scanner names itself */
+    json_t *scanner = json_object_get(status_of(&e, "default"), "scanner");
+    CHECK_STR_EQ(json_string_value(json_object_get(scanner, "name")), "sealift");
+    CHECK_STR_EQ(json_string_value(json_object_get(scanner, "vendor")), "sealift");
+    CHECK_STR_EQ(json_string_value(json_object_get(scanner, "version")), SL_VERSION);
     CHECK_INT_EQ(res.kind, SL_RESULT_DONE);
     CHECK(res.requeue_after_ms > 0 && res.requeue_after_ms <= SL_SCANPOLICY_RECHECK_MS);
     /* a steady state writes nothing more */
@@ -376,6 +382,86 @@ static void test_harbor_scanner_spec(void)
     env_free(&e);
 }
 
+/* A loopback stand-in adapter: GET /api/v1/metadata answers tests/data/scan/harbor/metadata.json
+ * (Trivy's) to "Authorization: Bearer t0k" and 401 with the spec's error body otherwise. */
+static void h_metadata(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    const char *auth = sl_http_request_header(req, "Authorization");
+    if (!auth || strcmp(auth, "Bearer t0k") != 0) {
+        resp->status = 401;
+        resp->content_type = "application/vnd.scanner.adapter.error+json; version=1.0";
+        sl_buf_append_str(&resp->body, "{\"error\": {\"message\": \"unauthorized\"}}");
+        return;
+    }
+    resp->content_type = "application/vnd.scanner.adapter.metadata+json; version=1.0";
+    sl_buf_append_str(&resp->body, ctx);
+}
+
+static void put_token_secret(struct env *e, const char *name, const char *token_b64)
+{
+    json_t *sec = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", name, "namespace", NS,
+                            "data", "token", token_b64);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, sec), 0);
+    json_decref(sec);
+}
+
+static void test_harbor_adapter_status_scanner(void)
+{
+    struct env e;
+    env_init(&e);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/harbor/metadata.json", data_dir);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    static char meta[8192];
+    size_t n = f ? fread(meta, 1, sizeof(meta) - 1, f) : 0;
+    meta[n] = '\0';
+    if (f)
+        fclose(f);
+    struct sl_http_server *srv = NULL;
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, "GET", "/api/v1/metadata", h_metadata, meta);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    char url[300];
+    snprintf(url, sizeof(url), "http://%s", sl_http_server_addr(srv));
+
+    /* the right token (base64 of "t0k\n": a trailing newline is not part of it) */
+    put_token_secret(&e, "adapter", "dDBrCg==");
+    put_policy(&e, "h",
+               json_pack("{s:{s:{s:s, s:{s:{s:s}}}}}", "scanner", "harbor", "url", url,
+                         "credentials", "secretRef", "name", "adapter"));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "h", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "h", "status"), "True");
+    CHECK_STR_EQ(ready_field(&e, "h", "reason"), "ScannerReady");
+    json_t *scanner = json_object_get(status_of(&e, "h"), "scanner");
+    CHECK_STR_EQ(json_string_value(json_object_get(scanner, "name")), "Trivy");
+    CHECK_STR_EQ(json_string_value(json_object_get(scanner, "vendor")), "Aqua Security");
+    CHECK_STR_EQ(json_string_value(json_object_get(scanner, "version")), "0.50.1");
+    CHECK(json_object_get(status_of(&e, "h"), "database") == NULL);
+    /* steady state: nothing rewritten */
+    int writes = sl_fake_kube_writes(e.fk);
+    CHECK_INT_EQ(reconcile(&e, "h", &res), 0);
+    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
+
+    /* a wrong token: ScannerError naming the 401 and the adapter's message; no scanner is
+     * claimed, and the token is in no message */
+    put_token_secret(&e, "adapter", "d3Jvbmc="); /* "wrong" */
+    CHECK_INT_EQ(reconcile(&e, "h", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "h", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "h", "reason"), "ScannerError");
+    CHECK_CONTAINS(ready_field(&e, "h", "message"), "HTTP 401: unauthorized");
+    CHECK(strstr(ready_field(&e, "h", "message"), "wrong") == NULL);
+    CHECK(json_object_get(status_of(&e, "h"), "scanner") == NULL);
+    CHECK_INT_EQ(res.kind, SL_RESULT_TRANSIENT);
+
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+    env_free(&e);
+}
+
 static void collect(void *qctx, const char *ns, const char *name)
 {
     json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
@@ -455,6 +541,7 @@ int main(int argc, char **argv)
     RUN(test_bad_database_without_previous);
     RUN(test_invalid_spec_and_missing_refs);
     RUN(test_harbor_scanner_spec);
+    RUN(test_harbor_adapter_status_scanner);
     RUN(test_deleted_policy_is_forgotten);
     RUN(test_configmap_appearing_enqueues_policy);
     return CHECK_EXIT();

@@ -177,6 +177,40 @@ static void test_pull_credential(void)
     sl_registry_free(r);
 }
 
+/* The adapter's token check (`sealift scanner-adapter --token-file`): every form Harbor's
+ * scanner registration sends, and nothing else. */
+static void test_adapter_authorization(void)
+{
+    const char *tok = "s3cret-t0ken";
+    CHECK(sl_harbor_adapter_authorized("Bearer s3cret-t0ken", NULL, tok));
+    CHECK(sl_harbor_adapter_authorized("bearer s3cret-t0ken", NULL, tok));
+    CHECK(sl_harbor_adapter_authorized(NULL, "s3cret-t0ken", tok));
+    /* Basic: base64("harbor:s3cret-t0ken") (any user) and base64("s3cret-t0ken") */
+    CHECK(sl_harbor_adapter_authorized("Basic aGFyYm9yOnMzY3JldC10MGtlbg==", NULL, tok));
+    CHECK(sl_harbor_adapter_authorized("Basic czNjcmV0LXQwa2Vu", NULL, tok));
+    /* a token file holding user:password matches Basic of exactly that */
+    CHECK(sl_harbor_adapter_authorized("Basic aGFyYm9yOnMzY3JldC10MGtlbg==", NULL,
+                                       "harbor:s3cret-t0ken"));
+    CHECK(!sl_harbor_adapter_authorized("Bearer harbor:s3cret-t0ken", NULL, tok));
+
+    CHECK(!sl_harbor_adapter_authorized(NULL, NULL, tok));
+    CHECK(!sl_harbor_adapter_authorized("", "", tok));
+    CHECK(!sl_harbor_adapter_authorized("Bearer s3cret-t0ke", NULL, tok));   /* prefix */
+    CHECK(!sl_harbor_adapter_authorized("Bearer s3cret-t0kenX", NULL, tok)); /* longer */
+    CHECK(!sl_harbor_adapter_authorized("Bearer ", NULL, tok));
+    CHECK(!sl_harbor_adapter_authorized("s3cret-t0ken", NULL, tok)); /* no scheme */
+    CHECK(!sl_harbor_adapter_authorized("Token s3cret-t0ken", NULL, tok));
+    CHECK(!sl_harbor_adapter_authorized(NULL, "wrong", tok));
+    CHECK(!sl_harbor_adapter_authorized("Basic aGFyYm9yOndyb25n", NULL, tok)); /* harbor:wrong */
+    CHECK(!sl_harbor_adapter_authorized("Basic !!!not-base64", NULL, tok));
+    /* a wrong API key does not spoil a right Authorization, nor the reverse */
+    CHECK(sl_harbor_adapter_authorized("Bearer s3cret-t0ken", "wrong", tok));
+    CHECK(sl_harbor_adapter_authorized("Bearer wrong", "s3cret-t0ken", tok));
+    /* an empty token authorizes nobody, not even an empty credential */
+    CHECK(!sl_harbor_adapter_authorized("Bearer ", "", ""));
+    CHECK(!sl_harbor_adapter_authorized("Bearer x", "x", NULL));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -186,5 +220,6 @@ int main(int argc, char **argv)
     RUN(test_response_and_errors);
     RUN(test_metadata);
     RUN(test_pull_credential);
+    RUN(test_adapter_authorization);
     return CHECK_EXIT();
 }

@@ -7,37 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The report spells the scale as sealift does, except that "no impact" is "Negligible". */
 const char *sl_harbor_severity_name(enum sl_severity sev)
 {
-    switch (sev) {
-    case SL_SEV_CRITICAL:
-        return "Critical";
-    case SL_SEV_HIGH:
-        return "High";
-    case SL_SEV_MEDIUM:
-        return "Medium";
-    case SL_SEV_LOW:
-        return "Low";
-    case SL_SEV_NONE:
-        return "Negligible";
-    default:
-        return "Unknown";
-    }
+    return sev == SL_SEV_NONE ? "Negligible" : sl_severity_name(sev);
 }
 
 int sl_harbor_severity_parse(enum sl_severity *out, const char *s)
 {
-    static const struct {
-        const char *name;
-        enum sl_severity sev;
-    } names[] = {
-        {"Critical", SL_SEV_CRITICAL}, {"High", SL_SEV_HIGH},       {"Medium", SL_SEV_MEDIUM},
-        {"Low", SL_SEV_LOW},           {"Negligible", SL_SEV_NONE}, {"None", SL_SEV_NONE},
-        {"Unknown", SL_SEV_UNKNOWN},
-    };
-    for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcmp(s, names[i].name) == 0) {
-            *out = names[i].sev;
+    if (!s)
+        return SL_EINVAL;
+    for (int sev = SL_SEV_UNKNOWN; sev <= SL_SEV_CRITICAL; sev++) {
+        if (strcmp(s, sl_harbor_severity_name(sev)) == 0 ||
+            (sev == SL_SEV_NONE && strcmp(s, sl_severity_name(sev)) == 0)) {
+            *out = (enum sl_severity)sev;
             return 0;
         }
     }

@@ -217,11 +217,13 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-static int check_pem_size(size_t len, struct sl_err *err)
+/* Refuses a PEM larger than SL_KEY_PEM_MAX, then scans its labels into *scan. */
+static int scan_bounded_pem(struct pem_scan *scan, const char *pem, size_t len, struct sl_err *err)
 {
     if (len > SL_KEY_PEM_MAX)
         return sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT,
                           "key PEM is %zu bytes, more than the %zu allowed", len, SL_KEY_PEM_MAX);
+    pem_scan(scan, pem, len);
     return 0;
 }
 
@@ -265,13 +267,43 @@ static int check_key_pair(EVP_PKEY *pkey, struct sl_err *err)
     return 0;
 }
 
+/* Parses a PEM that pem_scan found to hold the wanted kind of key (a private key, checked
+ * against its public part, or a "PUBLIC KEY") and wraps it. */
+static int parse_pem_key(struct sl_key **out, const char *pem, size_t len, bool private_key,
+                         struct sl_err *err)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL)
+        return crypto_error(err, SL_EFAIL,
+                            private_key ? "reading private key" : "reading public key");
+    EVP_PKEY *pkey = private_key
+                         ? PEM_read_bio_PrivateKey_ex(bio, NULL, no_passphrase, NULL, NULL, NULL)
+                         : PEM_read_bio_PUBKEY_ex(bio, NULL, no_passphrase, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (pkey == NULL)
+        return crypto_error(err, SL_EINVAL,
+                            private_key ? "cannot parse private key PEM (corrupt base64 or DER, "
+                                          "or an unknown key type)"
+                                        : "cannot parse public key PEM (corrupt base64 or DER, "
+                                          "or an unknown key type)");
+    enum sl_key_algorithm alg = SL_KEY_ALG_NONE;
+    int rc = detect_algorithm(&alg, pkey, err);
+    if (rc == 0 && private_key)
+        rc = check_key_pair(pkey, err);
+    if (rc != 0) {
+        EVP_PKEY_free(pkey);
+        return rc;
+    }
+    *out = key_wrap(pkey, alg, private_key);
+    return 0;
+}
+
 int sl_key_load_private_pem(struct sl_key **out, const char *pem, size_t len, struct sl_err *err)
 {
-    int rc = check_pem_size(len, err);
+    struct pem_scan scan;
+    int rc = scan_bounded_pem(&scan, pem, len, err);
     if (rc != 0)
         return rc;
-    struct pem_scan scan;
-    pem_scan(&scan, pem, len);
     if (!scan.any)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                           "not a PEM private key: no \"-----BEGIN\" line");
@@ -286,35 +318,15 @@ int sl_key_load_private_pem(struct sl_key **out, const char *pem, size_t len, st
                           scan.first_label);
     }
 
-    EVP_PKEY *pkey = NULL;
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    if (bio == NULL)
-        return crypto_error(err, SL_EFAIL, "reading private key");
-    pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, no_passphrase, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (pkey == NULL)
-        return crypto_error(err, SL_EINVAL,
-                            "cannot parse private key PEM (corrupt base64 or DER, or an unknown "
-                            "key type)");
-    enum sl_key_algorithm alg = SL_KEY_ALG_NONE;
-    rc = detect_algorithm(&alg, pkey, err);
-    if (rc == 0)
-        rc = check_key_pair(pkey, err);
-    if (rc != 0) {
-        EVP_PKEY_free(pkey);
-        return rc;
-    }
-    *out = key_wrap(pkey, alg, true);
-    return 0;
+    return parse_pem_key(out, pem, len, true, err);
 }
 
 int sl_key_load_public_pem(struct sl_key **out, const char *pem, size_t len, struct sl_err *err)
 {
-    int rc = check_pem_size(len, err);
+    struct pem_scan scan;
+    int rc = scan_bounded_pem(&scan, pem, len, err);
     if (rc != 0)
         return rc;
-    struct pem_scan scan;
-    pem_scan(&scan, pem, len);
     if (!scan.any)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                           "not a PEM public key: no \"-----BEGIN\" line");
@@ -332,32 +344,15 @@ int sl_key_load_public_pem(struct sl_key **out, const char *pem, size_t len, str
                           scan.first_label);
     }
 
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    if (bio == NULL)
-        return crypto_error(err, SL_EFAIL, "reading public key");
-    EVP_PKEY *pkey = PEM_read_bio_PUBKEY_ex(bio, NULL, no_passphrase, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (pkey == NULL)
-        return crypto_error(err, SL_EINVAL,
-                            "cannot parse public key PEM (corrupt base64 or DER, or an unknown "
-                            "key type)");
-    enum sl_key_algorithm alg = SL_KEY_ALG_NONE;
-    rc = detect_algorithm(&alg, pkey, err);
-    if (rc != 0) {
-        EVP_PKEY_free(pkey);
-        return rc;
-    }
-    *out = key_wrap(pkey, alg, false);
-    return 0;
+    return parse_pem_key(out, pem, len, false, err);
 }
 
 int sl_key_load_pem(struct sl_key **out, const char *pem, size_t len, struct sl_err *err)
 {
-    int rc = check_pem_size(len, err);
+    struct pem_scan scan;
+    int rc = scan_bounded_pem(&scan, pem, len, err);
     if (rc != 0)
         return rc;
-    struct pem_scan scan;
-    pem_scan(&scan, pem, len);
     if (scan.private_key || scan.encrypted_pkcs8 || scan.cosign_encrypted)
         return sl_key_load_private_pem(out, pem, len, err);
     return sl_key_load_public_pem(out, pem, len, err);

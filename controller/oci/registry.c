@@ -797,6 +797,23 @@ static char *scope_push(const char *repo)
     return sl_xasprintf("repository:%s:pull,push", repo);
 }
 
+/* Sends q to /v2/<repo>/<endpoint>/<reference> with repo's pull scope (push: pull,push) and
+ * turns any answer but 200 (push: also 201 Created) into status_error's code. Returns 0 or
+ * SL_E*; rs holds the answer either way. */
+static int repo_request(struct sl_registry *r, struct req *q, const char *repo,
+                        const char *endpoint, const char *reference, int push, struct resp *rs,
+                        const char *what, struct sl_err *err)
+{
+    char *path = sl_xasprintf("/v2/%s/%s/%s", repo, endpoint, reference);
+    char *scope = push ? scope_push(repo) : scope_pull(repo);
+    int rc = request(r, q, path, scope, rs, what, err);
+    free(path);
+    free(scope);
+    if (rc >= 0 && rs->status != 200 && !(push && rs->status == 201))
+        rc = status_error(q, rs, what, err);
+    return rc;
+}
+
 /* ---- manifests ---- */
 
 void sl_registry_manifest_free(struct sl_registry_manifest *m)
@@ -823,22 +840,16 @@ int sl_registry_manifest_get(struct sl_registry_manifest *out, struct sl_registr
 {
     struct resp rs;
     resp_init(&rs, SL_MANIFEST_MAX);
-    char *path = sl_xasprintf("/v2/%s/manifests/%s", repo, reference);
-    char *scope = scope_pull(repo);
     char what[512];
     snprintf(what, sizeof(what), "manifest %s/%s:%s", r->host, repo, reference);
     struct req q = {.method = "GET", .accept = SL_MANIFEST_ACCEPT, .max_body = SL_MANIFEST_MAX};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    int rc = repo_request(r, &q, repo, "manifests", reference, 0, &rs, what, err);
     if (rc == SL_ETOOBIG) {
         rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s is larger than 4 MiB", what);
         goto done;
     }
     if (rc < 0)
         goto done;
-    if (rs.status != 200) {
-        rc = status_error(&q, &rs, what, err);
-        goto done;
-    }
     char computed[72];
     sl_digest_sha256(computed, rs.body.data ? rs.body.data : "", rs.body.len);
     const char *expected = sl_ref_is_digest(reference) ? reference : rs.digest;
@@ -854,8 +865,6 @@ int sl_registry_manifest_get(struct sl_registry_manifest *out, struct sl_registr
     out->data = sl_buf_steal(&rs.body, &out->len);
     rc = 0;
 done:
-    free(path);
-    free(scope);
     resp_free(&rs);
     return rc;
 }
@@ -865,18 +874,12 @@ int sl_registry_manifest_head(char digest_out[72], char **media_type_out, struct
 {
     struct resp rs;
     resp_init(&rs, 0);
-    char *path = sl_xasprintf("/v2/%s/manifests/%s", repo, reference);
-    char *scope = scope_pull(repo);
     char what[512];
     snprintf(what, sizeof(what), "manifest %s/%s:%s", r->host, repo, reference);
     struct req q = {.method = "HEAD", .accept = SL_MANIFEST_ACCEPT};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    int rc = repo_request(r, &q, repo, "manifests", reference, 0, &rs, what, err);
     if (rc < 0)
         goto done;
-    if (rs.status != 200) {
-        rc = status_error(&q, &rs, what, err);
-        goto done;
-    }
     if (!rs.digest || !sl_ref_is_digest(rs.digest)) {
         struct sl_registry_manifest m;
         rc = sl_registry_manifest_get(&m, r, repo, reference, err);
@@ -892,8 +895,6 @@ int sl_registry_manifest_head(char digest_out[72], char **media_type_out, struct
     if (media_type_out)
         *media_type_out = strip_params(rs.content_type);
 done:
-    free(path);
-    free(scope);
     resp_free(&rs);
     return rc;
 }
@@ -904,20 +905,14 @@ int sl_registry_manifest_put(char digest_out[72], struct sl_registry *r, const c
 {
     struct resp rs;
     resp_init(&rs, 0);
-    char *path = sl_xasprintf("/v2/%s/manifests/%s", repo, reference);
-    char *scope = scope_push(repo);
     char what[512];
     snprintf(what, sizeof(what), "put manifest %s/%s:%s", r->host, repo, reference);
     char computed[72];
     sl_digest_sha256(computed, data, len);
     struct req q = {.method = "PUT", .content_type = media_type, .body = data, .body_len = len};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    int rc = repo_request(r, &q, repo, "manifests", reference, 1, &rs, what, err);
     if (rc < 0)
         goto done;
-    if (rs.status != 201 && rs.status != 200) {
-        rc = status_error(&q, &rs, what, err);
-        goto done;
-    }
     if (rs.digest && strcmp(rs.digest, computed) != 0) {
         rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_REGISTRY,
                         "%s: registry stored digest %s, expected %s", what, rs.digest, computed);
@@ -926,8 +921,6 @@ int sl_registry_manifest_put(char digest_out[72], struct sl_registry *r, const c
     if (digest_out)
         memcpy(digest_out, computed, 72);
 done:
-    free(path);
-    free(scope);
     resp_free(&rs);
     return rc;
 }
@@ -939,23 +932,15 @@ int sl_registry_blob_head(int64_t *size_out, struct sl_registry *r, const char *
 {
     struct resp rs;
     resp_init(&rs, 0);
-    char *path = sl_xasprintf("/v2/%s/blobs/%s", repo, digest);
-    char *scope = scope_pull(repo);
     char what[512];
     snprintf(what, sizeof(what), "blob %s/%s@%s", r->host, repo, digest);
     struct req q = {.method = "HEAD", .follow = 1};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    int rc = repo_request(r, &q, repo, "blobs", digest, 0, &rs, what, err);
     if (rc < 0)
         goto done;
-    if (rs.status != 200) {
-        rc = status_error(&q, &rs, what, err);
-        goto done;
-    }
     if (size_out)
         *size_out = rs.content_length;
 done:
-    free(path);
-    free(scope);
     resp_free(&rs);
     return rc;
 }
@@ -965,18 +950,12 @@ int sl_registry_blob_get(char **out, size_t *out_len, struct sl_registry *r, con
 {
     struct resp rs;
     resp_init(&rs, max_bytes);
-    char *path = sl_xasprintf("/v2/%s/blobs/%s", repo, digest);
-    char *scope = scope_pull(repo);
     char what[512];
     snprintf(what, sizeof(what), "blob %s/%s@%s", r->host, repo, digest);
     struct req q = {.method = "GET", .follow = 1, .max_body = max_bytes};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    int rc = repo_request(r, &q, repo, "blobs", digest, 0, &rs, what, err);
     if (rc < 0)
         goto done;
-    if (rs.status != 200) {
-        rc = status_error(&q, &rs, what, err);
-        goto done;
-    }
     char computed[72];
     sl_digest_sha256(computed, rs.body.data ? rs.body.data : "", rs.body.len);
     if (strcmp(computed, digest) != 0) {
@@ -986,8 +965,6 @@ int sl_registry_blob_get(char **out, size_t *out_len, struct sl_registry *r, con
     }
     *out = sl_buf_steal(&rs.body, out_len);
 done:
-    free(path);
-    free(scope);
     resp_free(&rs);
     return rc;
 }

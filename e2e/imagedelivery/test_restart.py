@@ -4,7 +4,11 @@ crds/deployment.yaml runs it, and is SIGKILLed
   - in the middle of a copy: blob bytes are arriving in the target registry, the tag is not
     written yet;
   - right after a copy, before it could write status (the API server fails every request from
-    the moment the copy is in flight, so the status write that follows it cannot land).
+    the moment the copy is in flight, so the status write that follows it cannot land);
+  - while signing (spec.sign), the image already copied: the target is reached through
+    e2e/lib/faultproxy.py, which holds the PUT of the `sha256-<hex>.sig` signature manifest
+    either before it reaches the registry (the signature payload blob is uploaded, the
+    manifest not written) or after the registry stored it (the controller never hears back).
 A new controller process then has to take the Lease over from the dead one and finish the
 delivery with nothing repaired by hand: never a partial tag in the target, Ready=True, and the
 target digest equal to the source's (checked with skopeo, every blob readable).
@@ -12,6 +16,8 @@ target digest equal to the source's (checked with skopeo, every blob readable).
 The source is read through e2e/lib/faultproxy.py with --slow-ms, so a copy of a few MiB is surely
 in flight for seconds; "in flight" is observed in the target registry's storage (an upload
 session that has received bytes), never guessed with a fixed sleep."""
+import base64
+import json
 import os
 import signal
 import unittest
@@ -19,11 +25,23 @@ import unittest
 import procs
 import registry as reg
 from controller import Controller
-from imdlib import CUSTOMER, KB, VENDOR, ImdTestCase
+from imdlib import CUSTOMER, KB, NS, VENDOR, Http, ImdTestCase
 
 C = ":".join(CUSTOMER)
 MIB = 1024 * KB
 SLOW_MS = 40  # per 64 KiB of a response body: a 4 MiB layer takes about 2.5 s
+SIG_MT = "application/vnd.dev.cosign.simplesigning.v1+json"
+SIG_ANN = "dev.cosignproject.cosign/signature"
+
+RELEASE_KEY = """
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {name: release, namespace: %s}
+spec:
+  mode: Generate
+  secretRef: {name: release-key}
+  publicKey: {configMapRef: {name: release-pub}}
+""" % NS
 
 
 class ControllerRestartTest(ImdTestCase):
@@ -136,6 +154,120 @@ class ControllerRestartTest(ImdTestCase):
         self.assertEqual(sum(1 for m, p in self.requests(self.customer)
                              if m == "POST" and "/blobs/uploads/" in p), uploads)
         self.assertIn("lastSyncTime", obj["status"])
+
+    # ---- killed while signing ----
+
+    def release_key(self):
+        """A Generate SigningKey "release", Ready; returns the path of its published public key."""
+        self.apply(RELEASE_KEY)
+        self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NS,
+                          "signingkey/release")
+        cm = json.loads(self.kube.kubectl("get", "configmap", "release-pub", "-n", NS, "-o",
+                                          "json").stdout)
+        path = os.path.join(self.tmp, "release.pub")
+        with open(path, "w") as f:
+            f.write(cm["data"]["cosign.pub"])
+        return path
+
+    def sig_manifest(self, repo, digest):
+        """The .sig manifest of digest in the customer registry (urllib), or None if absent."""
+        import urllib.error
+        try:
+            return Http(self.customer.host, *CUSTOMER).manifest(
+                repo, "sha256-" + digest[7:] + ".sig")
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    def signatures_by(self, repo, digest, pub):
+        """(layers of the .sig manifest, the cosign simple-signing layers among them whose
+        payload names digest and whose signature verifies with pub, checked with openssl)."""
+        man = self.sig_manifest(repo, digest)
+        self.assertIsNotNone(man, f"no signature manifest for {digest}")
+        http = Http(self.customer.host, *CUSTOMER)
+        good = []
+        for i, layer in enumerate(man["layers"]):
+            sig = layer.get("annotations", {}).get(SIG_ANN)
+            if layer.get("mediaType") != SIG_MT or not sig:
+                continue
+            payload = http.blob(repo, layer["digest"])
+            p_path = os.path.join(self.tmp, f"payload-{digest[7:15]}-{i}")
+            with open(p_path, "wb") as f:
+                f.write(payload)
+            with open(p_path + ".sig", "wb") as f:
+                f.write(base64.b64decode(sig))
+            cp = procs.run(["openssl", "dgst", "-sha256", "-verify", pub, "-signature",
+                            p_path + ".sig", p_path], check=False)
+            if (cp.returncode == 0 and "Verified OK" in cp.stdout and
+                    json.loads(payload)["critical"]["image"]["docker-manifest-digest"] == digest):
+                good.append(layer)
+        return man["layers"], good
+
+    def sig_puts(self, repo, digest):
+        return [p for m, p in self.requests(self.customer)
+                if m == "PUT" and p == f"/v2/{repo}/manifests/sha256-{digest[7:]}.sig"]
+
+    def killed_while_signing(self, hold):
+        """Delivers a signed image to a target behind a proxy that holds (mode `hold`) the
+        first PUT of a .sig manifest, SIGKILLs the controller while that PUT is held, and lets
+        a new controller finish. Returns (digest, pub key path, .sig manifest before restart)."""
+        pub = self.release_key()
+        d = self.seed_image("3.0", seed=33)
+        proxy = reg.FaultProxy(self, self.customer.host, hold, 1, name="sign-target",
+                               match=".sig", method="PUT")
+        self.docker_secret("proxy-push", proxy.host, *CUSTOMER)
+        holder = procs.wait_for(self.lease_holder, timeout=30, what="a Lease holder")
+        self.delivery("signkill", f"{self.vendor.host}/acme/app",
+                      [(f"{proxy.host}/mirror/app", "proxy-push")],
+                      extra_source="    tags: ['3.0']\n",
+                      extra_spec="  sign: {signingKeyRef: {name: release}}\n")
+        held = f"{hold} PUT /v2/mirror/app/manifests/sha256-{d[7:]}.sig"
+        procs.wait_for(lambda: held in proxy.fault_lines(), timeout=60, interval=0.01,
+                       what="the signature manifest PUT to be held by the proxy")
+        self.assertEqual(self.ctl.stop(signal.SIGKILL), -signal.SIGKILL)
+
+        # killed while signing: the image is in the target, the signature is not recorded
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:3.0", C), d)
+        self.assertNotIn("images", self.get("signkill").get("status", {}))
+        before = self.sig_manifest("mirror/app", d)
+
+        self.restart_controller("controller-2")
+        obj = self.wait_ready("signkill", timeout=120)
+        self.assertNotIn(self.lease_holder(), (None, "", holder))
+        self.assertEqual(self.condition(obj, "Signed")["status"], "True")
+        self.assertEqual(self.condition(obj, "Synced")["status"], "True")
+        img = obj["status"]["images"][0]
+        self.assertEqual(img["digest"], d)
+        self.assertEqual(img["targets"][0]["digest"], d)
+        self.assertTrue(img["targets"][0]["signed"])
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:3.0", C), d)
+        reg.inspect(f"{self.customer.host}/mirror/app:3.0", C)
+
+        # exactly one signature by the key, no duplicate layer from the retry
+        layers, good = self.signatures_by("mirror/app", d, pub)
+        self.assertEqual(len(good), 1, json.dumps(layers, indent=1))
+        self.assertEqual(len(layers), 1, json.dumps(layers, indent=1))
+        self.assertEqual(json.loads(Http(self.customer.host, *CUSTOMER).blob(
+            "mirror/app", good[0]["digest"]))["critical"]["identity"]["docker-reference"],
+            f"{proxy.host}/mirror/app")
+        self.assertEqual(len(self.manifest_puts("mirror/app", "3.0")), 1)
+        self.assertTrue(self.ctl.proc.alive())
+        return d, pub, before
+
+    def test_controller_killed_while_signing(self):
+        """The .sig manifest PUT never reaches the registry: the new controller signs."""
+        d, _, before = self.killed_while_signing("hold")
+        self.assertIsNone(before)
+        self.assertEqual(len(self.sig_puts("mirror/app", d)), 1)
+
+    def test_controller_killed_after_signature_stored(self):
+        """The registry stored the signature, the controller never heard: the new controller
+        finds it and adds no second one."""
+        d, pub, before = self.killed_while_signing("hold-response")
+        self.assertIsNotNone(before)
+        self.assertEqual(len(before["layers"]), 1)
+        self.assertEqual(len(self.sig_puts("mirror/app", d)), 1)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ contains --match (default: every request) get a fault instead:
   none   -> no faults
   baddigest -> the response passes, but its Docker-Content-Digest header names another digest
   corrupt   -> the response passes, but one byte of its body is flipped
+  hold      -> the request is never forwarded and never answered: the proxy keeps the client's
+               connection open until the client goes away (a request surely in flight)
+  hold-response -> the request is forwarded and the upstream has answered it, but the answer is
+               never passed on (the client waits until it goes away)
+With --method M only requests with that method count as matching.
 With --paginate-tags the proxy pages tag lists itself (like registries newer than
 distribution 2.8 do): it honours ?n= and ?last= and sends Link: <...>; rel="next"; each page
 served is logged as "PAGE <path>".
@@ -43,7 +48,8 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te"
 
 
 class State:
-    def __init__(self, mode, count, match, slow_ms=0, paginate=False):
+    def __init__(self, mode, count, match, slow_ms=0, paginate=False, method=""):
+        self.method = method
         self.slow_ms = slow_ms
         self.paginate = paginate
         self.mode = mode
@@ -52,9 +58,11 @@ class State:
         self.n = 0
         self.lock = threading.Lock()
 
-    def next_fault(self, path):
+    def next_fault(self, method, path):
         with self.lock:
             if self.mode == "none" or self.left <= 0 or self.match not in path:
+                return None
+            if self.method and method != self.method:
                 return None
             self.left -= 1
             self.n += 1
@@ -94,14 +102,27 @@ def make_handler(state, upstream):
             if self.command != "HEAD":
                 self.wfile.write(data)
 
+        def hold(self, kind):
+            """Logs the fault, then answers nothing until the client closes its connection."""
+            log_line(f"FAULT {kind} {self.command} {self.path}")
+            self.close_connection = True
+            try:
+                while self.connection.recv(1 << 16):
+                    pass
+            except OSError:
+                pass
+
         def handle_any(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            kind = state.next_fault(self.path)
+            kind = state.next_fault(self.command, self.path)
             if kind in ("503", "429", "drop"):
                 self.fault(kind)
                 return
-            if kind:
+            if kind == "hold":
+                self.hold(kind)
+                return
+            if kind and kind != "hold-response":
                 log_line(f"FAULT {kind} {self.command} {self.path}")
             conn = http.client.HTTPConnection(host, int(port), timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
@@ -116,6 +137,11 @@ def make_handler(state, upstream):
             else:
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
+                if kind == "hold-response":
+                    resp.read()
+                    conn.close()
+                    self.hold(kind)
+                    return
             self.send_response(resp.status, resp.reason)
             clen = resp.getheader("Content-Length")
             for k, v in resp.getheaders():
@@ -176,15 +202,18 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--listen", required=True)
     p.add_argument("--upstream", required=True)
-    p.add_argument("--mode", choices=["503", "429", "drop", "mixed", "none", "baddigest", "corrupt"], required=True)
+    p.add_argument("--mode", choices=["503", "429", "drop", "mixed", "none", "baddigest", "corrupt",
+                                      "hold", "hold-response"], required=True)
     p.add_argument("--count", type=int, default=3)
     p.add_argument("--match", default="")
+    p.add_argument("--method", default="")
     p.add_argument("--slow-ms", type=int, default=0)
     p.add_argument("--paginate-tags", action="store_true")
     a = p.parse_args()
     host, _, port = a.listen.rpartition(":")
     server = ThreadingHTTPServer((host, int(port)),
-                                 make_handler(State(a.mode, a.count, a.match, a.slow_ms, a.paginate_tags), a.upstream))
+                                 make_handler(State(a.mode, a.count, a.match, a.slow_ms, a.paginate_tags,
+                                                   a.method), a.upstream))
     server.daemon_threads = True
     print(f"fault proxy on {a.listen} -> {a.upstream} ({a.mode} x{a.count})", flush=True)
     server.serve_forever()

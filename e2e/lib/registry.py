@@ -153,16 +153,19 @@ class TokenServer:
 
 class FaultProxy:
     """e2e/lib/faultproxy.py in front of upstream (host:port): the first `count` requests get
-    the fault (503, 429 with Retry-After, or a dropped connection), the rest pass through."""
+    the fault (503, 429 with Retry-After, a dropped connection, a held request...), the rest pass
+    through; method restricts the faults to requests with that method."""
 
     def __init__(self, tc, upstream, mode, count, name="faultproxy", match="", slow_ms=0,
-                 paginate_tags=False):
+                 paginate_tags=False, method=""):
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         args = [PYTHON, FAULT_PROXY, "--listen", self.host, "--upstream", upstream,
                 "--mode", mode, "--count", str(count)]
         if match:
             args += ["--match", match]
+        if method:
+            args += ["--method", method]
         if slow_ms:
             args += ["--slow-ms", str(slow_ms)]
         if paginate_tags:
@@ -175,6 +178,11 @@ class FaultProxy:
 
     def faults(self):
         return sum(1 for line in self.proc.output().splitlines() if line.startswith("FAULT "))
+
+    def fault_lines(self):
+        """["<kind> <method> <path>"] of the faults injected so far."""
+        return [line[6:] for line in self.proc.output().splitlines()
+                if line.startswith("FAULT ")]
 
 
 def make_tls(dirpath):

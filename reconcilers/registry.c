@@ -52,8 +52,7 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
         int rc = constructors[i](&list[count], err);
         if (rc) {
             for (size_t j = 0; j < count; j++)
-                if (list[j]->free)
-                    list[j]->free(list[j]->self);
+                sl_reconciler_free(list[j]);
             free(list);
             return rc;
         }

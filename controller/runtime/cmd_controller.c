@@ -388,10 +388,8 @@ done:
         sl_log_error(NULL, "exiting with reconciles still running");
         return code;
     }
-    for (size_t i = 0; recs && i < nrecs; i++) {
-        if (recs[i] && recs[i]->free)
-            recs[i]->free(recs[i]->self);
-    }
+    for (size_t i = 0; recs && i < nrecs; i++)
+        sl_reconciler_free(recs[i]);
     free(recs);
     sl_manager_free(mgr);
     sl_reconcilers_teardown();

@@ -306,8 +306,7 @@ int sl_manager_add(struct sl_manager *m, struct sl_reconciler *r, struct sl_err 
     m->ctls[m->nctls++] = c;
     return 0;
 fail:
-    if (r->free)
-        r->free(r->self);
+    sl_reconciler_free(r);
     return rc;
 }
 
@@ -622,8 +621,7 @@ void sl_manager_free(struct sl_manager *m)
     for (size_t i = 0; i < m->nctls; i++) {
         struct controller *c = m->ctls[i];
         sl_workqueue_free(c->q);
-        if (c->r->free)
-            c->r->free(c->r->self);
+        sl_reconciler_free(c->r);
         free(c);
     }
     free(m->ctls);

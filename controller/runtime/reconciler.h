@@ -70,4 +70,8 @@ struct sl_reconciler {
     void (*free)(void *self); /* may be NULL */
 };
 
+/* Frees a reconciler through its free member (which frees the struct sl_reconciler too, when
+ * the reconciler embeds it). NULL, or a reconciler without free, is a no-op. */
+void sl_reconciler_free(struct sl_reconciler *r);
+
 #endif

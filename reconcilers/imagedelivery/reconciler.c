@@ -1559,9 +1559,3 @@ int sl_imagedelivery_reconciler_new(struct sl_reconciler **out, struct sl_err *e
 {
     return sl_imagedelivery_reconciler_new_with(out, NULL, err);
 }
-
-void sl_imagedelivery_reconciler_free(struct sl_reconciler *r)
-{
-    if (r && r->free)
-        r->free(r->self);
-}

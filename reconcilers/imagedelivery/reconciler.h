@@ -81,7 +81,4 @@ int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
                                          const struct sl_imagedelivery_deps *deps,
                                          struct sl_err *err);
 
-/* Frees a reconciler made by the constructors above. NULL is a no-op. */
-void sl_imagedelivery_reconciler_free(struct sl_reconciler *r);
-
 #endif

@@ -703,9 +703,3 @@ int sl_signingkey_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
     *out = &r->base;
     return 0;
 }
-
-void sl_signingkey_reconciler_free(struct sl_reconciler *r)
-{
-    if (r != NULL && r->free != NULL)
-        r->free(r->self);
-}

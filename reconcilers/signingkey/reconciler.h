@@ -50,8 +50,4 @@
  * included. Returns 0. */
 int sl_signingkey_reconciler_new(struct sl_reconciler **out, struct sl_err *err);
 
-/* Frees a reconciler made by sl_signingkey_reconciler_new (through its free member). NULL is a
- * no-op. */
-void sl_signingkey_reconciler_free(struct sl_reconciler *r);
-
 #endif

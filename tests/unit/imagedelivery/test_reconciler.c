@@ -349,7 +349,7 @@ static void env_init(struct env *e)
 
 static void env_free(struct env *e)
 {
-    sl_imagedelivery_reconciler_free(e->r);
+    sl_reconciler_free(e->r);
     sl_fake_kube_free(e->fk);
     json_decref(e->events);
     json_decref(e->reg.state);

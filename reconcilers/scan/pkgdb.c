@@ -63,6 +63,22 @@ static void trim(const char **s, const char **e)
         (*e)--;
 }
 
+/* Finds the next line of [*p, end) that is neither blank nor a '#' comment, trimmed into
+ * [*s, *e), and advances *p past it. Returns false when no such line is left. */
+static bool next_content_line(const char **p, const char *end, const char **s, const char **e)
+{
+    while (*p < end) {
+        const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+        *s = *p;
+        *e = nl ? nl : end;
+        *p = nl ? nl + 1 : end;
+        trim(s, e);
+        if (*s != *e && **s != '#')
+            return true;
+    }
+    return false;
+}
+
 /* Copies a field value, capped at SL_PKGDB_MAX_FIELD; NUL bytes end the value. */
 static char *dup_field(const char *s, const char *e)
 {
@@ -302,14 +318,8 @@ int sl_osinfo_parse(struct sl_osinfo *out, const char *data, size_t len)
 {
     memset(out, 0, sizeof(*out));
     char version[128] = "";
-    const char *p = data, *end = data + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *ls = p, *le = nl ? nl : end;
-        p = nl ? nl + 1 : end;
-        trim(&ls, &le);
-        if (ls == le || *ls == '#')
-            continue;
+    const char *p = data, *end = data + len, *ls, *le;
+    while (next_content_line(&p, end, &ls, &le)) {
         const char *eq = memchr(ls, '=', (size_t)(le - ls));
         if (!eq)
             continue;
@@ -382,14 +392,8 @@ void sl_osinfo_apply_apk_repositories(struct sl_osinfo *os, const char *data, si
 {
     if (os->family != SL_OS_ALPINE)
         return;
-    const char *p = data, *end = data + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *ls = p, *le = nl ? nl : end;
-        p = nl ? nl + 1 : end;
-        trim(&ls, &le);
-        if (ls == le || *ls == '#')
-            continue;
+    const char *p = data, *end = data + len, *ls, *le;
+    while (next_content_line(&p, end, &ls, &le)) {
         /* ".../alpine/<release>/<repo>" */
         const char *a = NULL;
         for (const char *q = ls; q + 8 <= le; q++)

@@ -81,11 +81,56 @@ static int check_string_array(const json_t *rules, const char *name, struct sl_e
     return 0;
 }
 
+/* Adds a validation whose message is "sealift DeployPolicy <policy>: <rule>: <what>". */
+static void add_rule_validation(json_t *validations, const char *policy_name, const char *rule,
+                                const char *expression, const char *what)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "sealift DeployPolicy %s: %s: %s", policy_name, rule, what);
+    add_validation(validations, expression, msg);
+}
+
+/* The rules that are switched on with `true`: each adds one fixed CEL validation. */
+static const struct {
+    const char *rule;
+    const char *expression;
+    const char *what;
+} boolean_rules[] = {
+    {"requireDigest", "variables.containers.all(c, c.image.matches('@sha256:[a-f0-9]{64}$'))",
+     "every image must be pinned by digest (@sha256:...)"},
+    {"forbidPrivileged",
+     "variables.containers.all(c, !has(c.securityContext) || "
+     "((!has(c.securityContext.privileged) || "
+     "c.securityContext.privileged != true) && "
+     "(!has(c.securityContext.allowPrivilegeEscalation) || "
+     "c.securityContext.allowPrivilegeEscalation != true)))",
+     "privileged containers and allowPrivilegeEscalation are not allowed"},
+    {"forbidHostNamespaces",
+     "!(has(variables.podSpec.hostNetwork) && "
+     "variables.podSpec.hostNetwork == true) && "
+     "!(has(variables.podSpec.hostPID) && variables.podSpec.hostPID == true) && "
+     "!(has(variables.podSpec.hostIPC) && variables.podSpec.hostIPC == true)",
+     "hostNetwork, hostPID and hostIPC are not allowed"},
+    {"forbidHostPath",
+     "!has(variables.podSpec.volumes) || "
+     "variables.podSpec.volumes.all(v, !has(v.hostPath))",
+     "hostPath volumes are not allowed"},
+    /* A container's own securityContext overrides the pod's, as in the kubelet. */
+    {"requireRunAsNonRoot",
+     "variables.containers.all(c, "
+     "((has(c.securityContext) && has(c.securityContext.runAsNonRoot)) ? "
+     "c.securityContext.runAsNonRoot == true : "
+     "(has(variables.podSC.runAsNonRoot) && variables.podSC.runAsNonRoot == true)) && "
+     "!((has(c.securityContext) && has(c.securityContext.runAsUser)) ? "
+     "c.securityContext.runAsUser == 0 : "
+     "(has(variables.podSC.runAsUser) && variables.podSC.runAsUser == 0)))",
+     "every container must run with runAsNonRoot: true and not as user 0"},
+};
+
 static json_t *cel_validations(const json_t *rules, const char *policy_name)
 {
     json_t *vals = json_array();
     struct sl_buf b;
-    char msg[512];
 
     const json_t *regs = json_object_get(rules, "allowedRegistries");
     if (json_is_array(regs) && json_array_size(regs) > 0) {
@@ -93,71 +138,14 @@ static json_t *cel_validations(const json_t *rules, const char *policy_name)
         sl_buf_append_str(&b, "variables.containers.all(c, ");
         cel_string_list(&b, regs);
         sl_buf_append_str(&b, ".exists(p, c.image.startsWith(p)))");
-        snprintf(msg, sizeof(msg),
-                 "sealift DeployPolicy %s: allowedRegistries: every image must come from an "
-                 "allowed registry",
-                 policy_name);
-        add_validation(vals, sl_buf_cstr(&b), msg);
+        add_rule_validation(vals, policy_name, "allowedRegistries", sl_buf_cstr(&b),
+                            "every image must come from an allowed registry");
         sl_buf_free(&b);
     }
-    if (rule_true(rules, "requireDigest")) {
-        snprintf(msg, sizeof(msg),
-                 "sealift DeployPolicy %s: requireDigest: every image must be pinned by digest "
-                 "(@sha256:...)",
-                 policy_name);
-        add_validation(
-            vals, "variables.containers.all(c, c.image.matches('@sha256:[a-f0-9]{64}$'))", msg);
-    }
-    if (rule_true(rules, "forbidPrivileged")) {
-        snprintf(msg, sizeof(msg),
-                 "sealift DeployPolicy %s: forbidPrivileged: privileged containers and "
-                 "allowPrivilegeEscalation are not allowed",
-                 policy_name);
-        add_validation(vals,
-                       "variables.containers.all(c, !has(c.securityContext) || "
-                       "((!has(c.securityContext.privileged) || "
-                       "c.securityContext.privileged != true) && "
-                       "(!has(c.securityContext.allowPrivilegeEscalation) || "
-                       "c.securityContext.allowPrivilegeEscalation != true)))",
-                       msg);
-    }
-    if (rule_true(rules, "forbidHostNamespaces")) {
-        snprintf(msg, sizeof(msg),
-                 "sealift DeployPolicy %s: forbidHostNamespaces: hostNetwork, hostPID and "
-                 "hostIPC are not allowed",
-                 policy_name);
-        add_validation(vals,
-                       "!(has(variables.podSpec.hostNetwork) && "
-                       "variables.podSpec.hostNetwork == true) && "
-                       "!(has(variables.podSpec.hostPID) && variables.podSpec.hostPID == true) && "
-                       "!(has(variables.podSpec.hostIPC) && variables.podSpec.hostIPC == true)",
-                       msg);
-    }
-    if (rule_true(rules, "forbidHostPath")) {
-        snprintf(msg, sizeof(msg),
-                 "sealift DeployPolicy %s: forbidHostPath: hostPath volumes are not allowed",
-                 policy_name);
-        add_validation(vals,
-                       "!has(variables.podSpec.volumes) || "
-                       "variables.podSpec.volumes.all(v, !has(v.hostPath))",
-                       msg);
-    }
-    if (rule_true(rules, "requireRunAsNonRoot")) {
-        snprintf(msg, sizeof(msg),
-                 "sealift DeployPolicy %s: requireRunAsNonRoot: every container must run with "
-                 "runAsNonRoot: true and not as user 0",
-                 policy_name);
-        /* A container's own securityContext overrides the pod's, as in the kubelet. */
-        add_validation(
-            vals,
-            "variables.containers.all(c, "
-            "((has(c.securityContext) && has(c.securityContext.runAsNonRoot)) ? "
-            "c.securityContext.runAsNonRoot == true : "
-            "(has(variables.podSC.runAsNonRoot) && variables.podSC.runAsNonRoot == true)) && "
-            "!((has(c.securityContext) && has(c.securityContext.runAsUser)) ? "
-            "c.securityContext.runAsUser == 0 : "
-            "(has(variables.podSC.runAsUser) && variables.podSC.runAsUser == 0)))",
-            msg);
+    for (size_t i = 0; i < sizeof(boolean_rules) / sizeof(boolean_rules[0]); i++) {
+        if (rule_true(rules, boolean_rules[i].rule))
+            add_rule_validation(vals, policy_name, boolean_rules[i].rule,
+                                boolean_rules[i].expression, boolean_rules[i].what);
     }
     const json_t *caps = json_object_get(rules, "allowedCapabilities");
     if (json_is_array(caps)) {
@@ -168,11 +156,8 @@ static json_t *cel_validations(const json_t *rules, const char *policy_name)
                               "c.securityContext.capabilities.add.all(x, x in ");
         cel_string_list(&b, caps);
         sl_buf_append_str(&b, "))");
-        snprintf(msg, sizeof(msg),
-                 "sealift DeployPolicy %s: allowedCapabilities: capabilities.add may only hold "
-                 "allowed capabilities",
-                 policy_name);
-        add_validation(vals, sl_buf_cstr(&b), msg);
+        add_rule_validation(vals, policy_name, "allowedCapabilities", sl_buf_cstr(&b),
+                            "capabilities.add may only hold allowed capabilities");
         sl_buf_free(&b);
     }
     return vals;

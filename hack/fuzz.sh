@@ -4,12 +4,18 @@
 #   hack/fuzz.sh              fuzz every harness for 60 s
 #   hack/fuzz.sh --quick      5 s each (used by hack/test.sh)
 #   hack/fuzz.sh NAME [SECS]  one harness
+#   hack/fuzz.sh --grow [SECS] [NAME]
+#                             fuzz (default 60 s each), then merge the inputs that reach new
+#                             coverage into tests/fuzz/corpus/NAME (libFuzzer -merge=1, inputs of
+#                             at most 4 KiB), so the unit suite's corpus replays cover them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=60
 only=""
+grow=0
 case "${1:-}" in
   --quick) secs=5 ;;
+  --grow) grow=1; secs=${2:-60}; only=${3:-} ;;
   "") ;;
   *) only=$1; secs=${2:-60} ;;
 esac
@@ -33,11 +39,19 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
   echo "fuzz $name (${secs}s)"
-  if ! "$exe" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=0 "$work" \
-      >"$build/fuzz_$name.log" 2>&1; then
+  maxlen=()
+  [ "$grow" = 1 ] && maxlen=(-max_len=4096)
+  if ! "$exe" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=0 "${maxlen[@]}" \
+      "$work" >"$build/fuzz_$name.log" 2>&1; then
     echo "fuzz $name found a crash:"
     tail -40 "$build/fuzz_$name.log"
     status=1
+  elif [ "$grow" = 1 ]; then
+    mkdir -p "$corpus"
+    before=$(ls "$corpus" | wc -l)
+    "$exe" -merge=1 -max_len=4096 -rss_limit_mb=2048 "$corpus" "$work" \
+      >>"$build/fuzz_$name.log" 2>&1 || { echo "merge for $name failed"; status=1; }
+    echo "  corpus $name: $before -> $(ls "$corpus" | wc -l) inputs"
   fi
   rm -rf "$work"
 done

@@ -3,6 +3,7 @@
  * directory of tests/data/keys. */
 #include "check.h"
 #include "fake_kube.h"
+#include "recon_fixture.h"
 #include "imagedelivery/gates.h"
 #include "imagedelivery/reconciler.h"
 #include "imagedelivery/regops.h"
@@ -305,23 +306,15 @@ struct env {
     struct sl_err err;
 };
 
-static void record_event(void *ctx, const json_t *obj, const char *type, const char *reason,
-                         const char *message)
-{
-    struct env *e = ctx;
-    json_array_append_new(e->events, json_pack("{s:s, s:s, s:s}", "type", type, "reason", reason,
-                                               "message", message));
-}
-
 static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
 {
     memset(e, 0, sizeof(*e));
     e->fk = sl_fake_kube_new();
     sl_fake_kube_ops(e->fk, &e->rt.kube);
     e->rt.controller_namespace = "sealift-system";
-    e->rt.record_event = record_event;
-    e->rt.event_ctx = e;
     e->events = json_array();
+    e->rt.record_event = sl_test_event_log;
+    e->rt.event_ctx = e->events;
     e->reg.state = json_object();
     e->reg.fail = json_object();
     e->reg.calls = json_object();
@@ -496,8 +489,7 @@ static void reconcile(struct env *e)
 
 static const char *cond_field(struct env *e, const char *type, const char *field)
 {
-    json_t *c = sl_condition_get(json_object_get(imd(e), "status"), type);
-    return json_string_value(json_object_get(c, field));
+    return sl_test_condition_field(json_object_get(imd(e), "status"), type, field);
 }
 
 static const char *status_str(struct env *e, const char *path)
@@ -517,15 +509,7 @@ static json_t *image_entry(struct env *e, size_t i)
 
 static int count_events(struct env *e, const char *reason)
 {
-    int n = 0;
-    size_t i;
-    json_t *ev;
-    json_array_foreach(e->events, i, ev)
-    {
-        if (strcmp(json_string_value(json_object_get(ev, "reason")), reason) == 0)
-            n++;
-    }
-    return n;
+    return sl_test_count_events(e->events, reason);
 }
 
 static void seed_source(struct env *e)

@@ -3,6 +3,7 @@
  * loaded. argv[1] is tests/data/scan. */
 #include "check.h"
 #include "fake_kube.h"
+#include "recon_fixture.h"
 #include "http/server.h"
 #include "scan/policy.h"
 #include "util/mem.h"
@@ -28,15 +29,6 @@ struct env {
     json_t *events;
     char dir[256]; /* advisory directory */
 };
-
-static void record_event(void *ctx, const json_t *obj, const char *type, const char *reason,
-                         const char *message)
-{
-    struct env *e = ctx;
-    (void)obj;
-    json_array_append_new(e->events, json_pack("{s:s, s:s, s:s}", "type", type, "reason", reason,
-                                               "message", message));
-}
 
 static void copy_file(const char *from, const char *to)
 {
@@ -71,9 +63,9 @@ static void env_init(struct env *e)
     e->fk = sl_fake_kube_new();
     sl_fake_kube_ops(e->fk, &e->rt.kube);
     e->rt.controller_namespace = "sealift-system";
-    e->rt.record_event = record_event;
-    e->rt.event_ctx = e;
     e->events = json_array();
+    e->rt.record_event = sl_test_event_log;
+    e->rt.event_ctx = e->events;
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, &err), 0);
     snprintf(e->dir, sizeof(e->dir), "/tmp/sl-test-scanpol-XXXXXX");
@@ -114,22 +106,7 @@ static void put_policy(struct env *e, const char *name, json_t *spec)
 
 static int reconcile(struct env *e, const char *name, struct sl_reconcile_result *res)
 {
-    json_t *stored = sl_fake_kube_find(e->fk, &SL_RES_SCANPOLICY, NS, name);
-    json_t *obj = stored ? json_deep_copy(stored) : NULL;
-    struct sl_reconcile_request req = {
-        .ns = NS,
-        .name = name,
-        .reconcile_id = "test",
-        .obj = obj,
-        .log = {.kind = "ScanPolicy", .ns = NS, .name = name, .reconcile_id = "test"},
-    };
-    struct sl_err err = {0};
-    memset(res, 0, sizeof(*res));
-    int rc = e->r->reconcile(e->r->self, &e->rt, &req, res, &err);
-    if (rc != 0)
-        fprintf(stderr, "  reconcile: %d %s\n", rc, err.msg);
-    json_decref(obj);
-    return rc;
+    return sl_test_reconcile(e->r, &e->rt, e->fk, &SL_RES_SCANPOLICY, "ScanPolicy", NS, name, res);
 }
 
 static json_t *status_of(struct env *e, const char *name)
@@ -139,28 +116,12 @@ static json_t *status_of(struct env *e, const char *name)
 
 static const char *ready_field(struct env *e, const char *name, const char *field)
 {
-    json_t *conds = json_object_get(status_of(e, name), "conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "type")), "Ready") == 0)
-            return json_string_value(json_object_get(c, field));
-    }
-    return NULL;
+    return sl_test_condition_field(status_of(e, name), "Ready", field);
 }
 
 static bool has_event(struct env *e, const char *type, const char *reason)
 {
-    size_t i;
-    json_t *ev;
-    json_array_foreach(e->events, i, ev)
-    {
-        if (strcmp(json_string_value(json_object_get(ev, "type")), type) == 0 &&
-            strcmp(json_string_value(json_object_get(ev, "reason")), reason) == 0)
-            return true;
-    }
-    return false;
+    return sl_test_has_event(e->events, type, reason);
 }
 
 static long long db_records(struct env *e, const char *name)

@@ -28,8 +28,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sealift <command> [flags]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "  %-11s %s\n", "version", "print the version");
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-16s %s\n", "version", "print the version");
 }
 
 int main(int argc, char **argv)

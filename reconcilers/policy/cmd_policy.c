@@ -54,6 +54,9 @@ int sl_cmd_policy(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
             format = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return SL_EXIT_OK;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             sl_cli_errorf("policy render", "unknown flag %s", argv[i]);
             return SL_EXIT_USAGE;

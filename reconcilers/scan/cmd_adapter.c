@@ -77,17 +77,22 @@ struct scan_work {
     struct sl_harbor_scan_request req;
 };
 
+/* The usage text: on stdout when asked for (--help), else on stderr after an error. */
+static void usage_to(FILE *f)
+{
+    fprintf(f, "usage: sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE\n"
+               "                               (--token-file F | --no-auth) [--tls-cert-dir D]\n"
+               "                               [--creds USER:PASS] [--insecure] [--workers N]\n"
+               "Serves the Harbor Pluggable Scanner API v1.1 (/api/v1/metadata, /api/v1/scan,\n"
+               "/api/v1/scan/{id}/report) from the built-in scanner. Every request must carry the\n"
+               "token in file F (Authorization: Bearer, Basic, or X-ScannerAdapter-API-Key);\n"
+               "--no-auth serves anyone (lab only). --tls-cert-dir holds tls.crt and tls.key;\n"
+               "--creds and --insecure apply to pulling --db.\n");
+}
+
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE\n"
-            "                               (--token-file F | --no-auth) [--tls-cert-dir D]\n"
-            "                               [--creds USER:PASS] [--insecure] [--workers N]\n"
-            "Serves the Harbor Pluggable Scanner API v1.1 (/api/v1/metadata, /api/v1/scan,\n"
-            "/api/v1/scan/{id}/report) from the built-in scanner. Every request must carry the\n"
-            "token in file F (Authorization: Bearer, Basic, or X-ScannerAdapter-API-Key);\n"
-            "--no-auth serves anyone (lab only). --tls-cert-dir holds tls.crt and tls.key;\n"
-            "--creds and --insecure apply to pulling --db.\n");
+    usage_to(stderr);
 }
 
 static struct job *find_job_locked(struct adapter *a, const char *id)
@@ -559,7 +564,7 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
             break;
         }
         case 'h':
-            usage();
+            usage_to(stdout);
             exit_code = SL_EXIT_OK;
             goto done;
         default:

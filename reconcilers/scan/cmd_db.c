@@ -190,6 +190,9 @@ static int db_push(int argc, char **argv)
             creds = a + 8;
         } else if (strcmp(a, "--insecure") == 0) {
             insecure = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("%s\n", usage_text);
+            return SL_EXIT_OK;
         } else if (a[0] == '-' && a[1]) {
             sl_cli_errorf(CMD, "unknown or incomplete option %s; %s", a, usage_text);
             return SL_EXIT_USAGE;

@@ -52,16 +52,23 @@ static const char *layout_layer_name(void *ctx, size_t i)
     return ls->img->layers[i].digest;
 }
 
+/* The usage text: on stdout when asked for (--help), else on stderr after an error. */
+static void usage_to(FILE *f)
+{
+    fprintf(f,
+            "usage: sealift scan IMAGE|oci:DIR[:TAG] --db DIR|IMAGE [--format table|json|sarif]\n"
+            "                    [--fail-on Critical|High|Medium|Low] [--ignore-unfixed]\n"
+            "                    [--baseline[=root-user,secret-env,setuid,private-key]]\n"
+            "                    [--malware FILE.hsb] [--platform OS/ARCH[/VARIANT]]\n"
+            "                    [--creds USER:PASS] [--insecure]\n"
+            "--db takes a directory or file of advisories, or an advisory image made by\n"
+            "`sealift db push`; --creds and --insecure apply to both registry images\n"
+            "(without --creds, docker config.json is read per registry).\n");
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: sealift scan IMAGE|oci:DIR[:TAG] --db DIR [--format table|json|sarif]\n"
-                    "                    [--fail-on Critical|High|Medium|Low] [--ignore-unfixed]\n"
-                    "                    [--baseline[=root-user,secret-env,setuid,private-key]]\n"
-                    "                    [--malware FILE.hsb] [--platform OS/ARCH[/VARIANT]]\n"
-                    "                    [--creds USER:PASS] [--insecure]\n"
-                    "--db takes a directory or file of advisories, or an advisory image made by\n"
-                    "`sealift db push`; --creds and --insecure apply to both registry images\n"
-                    "(without --creds, docker config.json is read per registry).\n");
+    usage_to(stderr);
 }
 
 static int read_file(char **out, size_t *len_out, const char *path, size_t max)
@@ -264,7 +271,7 @@ int sl_cmd_scan(int argc, char **argv)
             insecure = 1;
             break;
         case 'h':
-            usage();
+            usage_to(stdout);
             exit_code = SL_EXIT_OK;
             goto done;
         default:

@@ -14,6 +14,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +38,10 @@ struct controller_args {
     const char *state_dir;
     const char *insecure[64];
     size_t n_insecure;
+    const char *scanner_urls[64];
+    size_t n_scanner_urls;
+    bool allow_local_paths;
+    int64_t min_interval_ms;
     bool leader_elect;
     int concurrency;
     enum sl_log_level log_level;
@@ -50,7 +55,9 @@ static void usage(FILE *f)
                "[--leader-elect]\n"
                "                          [--concurrency N] [--shard KEY] [--log-level "
                "debug|info|warn|error]\n"
-               "                          [--state-dir DIR] [--insecure-registry HOST]...\n");
+               "                          [--state-dir DIR] [--insecure-registry HOST[:PORT]]...\n"
+               "                          [--scanner-url PREFIX]... [--allow-local-paths] "
+               "[--min-interval DURATION]\n");
 }
 
 /* Returns -1 to go on, or the exit code (0 for --help). */
@@ -68,6 +75,9 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         {"log-level", required_argument, NULL, 'v'},
         {"state-dir", required_argument, NULL, 'd'},
         {"insecure-registry", required_argument, NULL, 'i'},
+        {"scanner-url", required_argument, NULL, 'u'},
+        {"allow-local-paths", no_argument, NULL, 'p'},
+        {"min-interval", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -75,6 +85,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
     a->metrics_addr = ":8080";
     a->concurrency = 2;
     a->log_level = SL_LOG_INFO;
+    a->min_interval_ms = 10000;
     optind = 0; /* glibc: re-initialise, argv[0] is the subcommand */
     opterr = 0;
     int ch;
@@ -110,6 +121,29 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             a->insecure[a->n_insecure++] = optarg;
+            break;
+        case 'u':
+            if (a->n_scanner_urls == sizeof(a->scanner_urls) / sizeof(a->scanner_urls[0])) {
+                sl_cli_errorf(CMD, "too many --scanner-url flags");
+                return SL_EXIT_USAGE;
+            }
+            if (strncmp(optarg, "https://", 8) != 0 && strncmp(optarg, "http://", 7) != 0) {
+                sl_cli_errorf(CMD,
+                              "--scanner-url wants an http:// or https:// URL prefix, got \"%s\"",
+                              optarg);
+                return SL_EXIT_USAGE;
+            }
+            a->scanner_urls[a->n_scanner_urls++] = optarg;
+            break;
+        case 'p':
+            a->allow_local_paths = true;
+            break;
+        case 'I':
+            if (sl_duration_parse_ms(&a->min_interval_ms, optarg) != 0 || a->min_interval_ms < 0) {
+                sl_cli_errorf(CMD, "--min-interval wants a duration such as 30s or 1m, got \"%s\"",
+                              optarg);
+                return SL_EXIT_USAGE;
+            }
             break;
         case 'j': {
             char *end = NULL;
@@ -288,7 +322,11 @@ int sl_cmd_controller(int argc, char **argv)
     struct sl_controller_config cc = {.state_dir = a.state_dir,
                                       .webhook_cert_dir = a.webhook_cert_dir,
                                       .insecure_registries = a.insecure,
-                                      .n_insecure_registries = a.n_insecure};
+                                      .n_insecure_registries = a.n_insecure,
+                                      .allow_local_paths = a.allow_local_paths,
+                                      .min_interval_ms = a.min_interval_ms,
+                                      .scanner_urls = a.scanner_urls,
+                                      .n_scanner_urls = a.n_scanner_urls};
     sl_controller_config_set(&cc);
     rc = sl_reconcilers_all(&recs, &nrecs, &err);
     if (rc != 0) {

@@ -49,7 +49,7 @@ void sl_controller_config_set(const struct sl_controller_config *cfg);
 /* True when hostport ("host" or "host:port" of a registry a tenant marked insecure) is listed
  * by --insecure-registry: an entry "host:port" matches exactly, an entry "host" any port. */
 bool sl_controller_insecure_allowed(const struct sl_controller_config *cc, const char *hostport);
-/* True when url starts with one of the --scanner-url prefixes. */
+/* True when url starts with one of the --scanner-url prefixes, on a path boundary. */
 bool sl_controller_scanner_url_allowed(const struct sl_controller_config *cc, const char *url);
 /* interval_ms raised to --min-interval (0 and negative values are returned unchanged: they mean
  * "not set" to the callers). */

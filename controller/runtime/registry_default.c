@@ -69,7 +69,11 @@ bool sl_controller_scanner_url_allowed(const struct sl_controller_config *cc, co
         return false;
     for (size_t i = 0; i < cc->n_scanner_urls; i++) {
         const char *p = cc->scanner_urls[i];
-        if (p && *p && strncmp(url, p, strlen(p)) == 0)
+        size_t n = p ? strlen(p) : 0;
+        if (n == 0 || strncmp(url, p, n) != 0)
+            continue;
+        /* on a path boundary: "https://scan.example" must not admit "https://scan.example.evil" */
+        if (p[n - 1] == '/' || url[n] == '\0' || url[n] == '/')
             return true;
     }
     return false;

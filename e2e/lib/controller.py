@@ -12,11 +12,17 @@ class Controller:
     The controller logs JSON lines on stderr; the line carrying "metricsAddr" tells where its
     HTTP server listens (it is started with --metrics-addr 127.0.0.1:0)."""
 
+    # What an administrator of a lab cluster allows: the tests' registries are plain http on
+    # loopback, ScanPolicies read advisory folders and GitSources file:// repositories, and
+    # intervals are seconds. Tests of the secure defaults pass lab=False.
+    LAB_ARGS = ("--insecure-registry", "127.0.0.1", "--allow-local-paths", "--min-interval", "1s")
+
     def __init__(self, testcase, kubeconfig, name="controller", namespace="sealift-system",
-                 extra_args=(), env=None):
+                 extra_args=(), env=None, lab=True):
         self.testcase = testcase
         args = [procs.SEALIFT, "controller", "--kubeconfig", kubeconfig,
-                "--namespace", namespace, "--metrics-addr", "127.0.0.1:0", *extra_args]
+                "--namespace", namespace, "--metrics-addr", "127.0.0.1:0",
+                *(self.LAB_ARGS if lab else ()), *extra_args]
         full_env = dict(os.environ)
         if env:
             full_env.update(env)

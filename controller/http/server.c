@@ -58,6 +58,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -91,6 +92,8 @@ struct sl_http_server {
     char *addr_opt;
     char *cert_file;
     char *key_file;
+    char *client_ca_file; /* require client certificates of this CA, or NULL */
+    char *client_name;    /* and this DNS name / CN in them, or NULL */
     size_t max_body_bytes;
     int tls_reload_ms;
     struct sl_http_routes routes;
@@ -118,6 +121,7 @@ struct sl_http_server {
     SSL_CTX *ssl_ctx;
     struct file_stamp cert_seen;
     struct file_stamp key_seen;
+    struct file_stamp ca_seen;
     int64_t tls_checked_ms;
 };
 
@@ -565,9 +569,36 @@ static int tls_fail(struct sl_err *err, const char *what, const char *file)
                       file ? file : "", first[0] ? first : "failed", last[0] ? "; " : "", last);
 }
 
-/* Builds a server SSL_CTX from PEM files; *out is the caller's (SSL_CTX_free). */
+/* Makes ctx require a client certificate that chains to the CAs of ca_file and, when name is
+ * set, names it (DNS SAN, or the CN when the certificate has no DNS SAN). A client without one
+ * fails the handshake: no request of it reaches a handler. */
+static int tls_require_client_cert(SSL_CTX *ctx, const char *ca_file, const char *name,
+                                   struct sl_err *err)
+{
+    if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
+        return tls_fail(err, "loading client CA", ca_file);
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
+    if (!names)
+        return tls_fail(err, "reading client CA names", ca_file);
+    SSL_CTX_set_client_CA_list(ctx, names);
+    if (name && *name) {
+        X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (X509_VERIFY_PARAM_set1_host(param, name, 0) != 1)
+            return tls_fail(err, "setting the client certificate name", NULL);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    /* every connection shows its certificate again: no resumption, no TLS 1.3 tickets */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    return 0;
+}
+
+/* Builds a server SSL_CTX from PEM files; *out is the caller's (SSL_CTX_free). With ca_file,
+ * clients must present a certificate of that CA (named name, when set). */
 static int tls_ctx_new(SSL_CTX **out, const char *cert_file, const char *key_file,
-                       struct sl_err *err)
+                       const char *ca_file, const char *name, struct sl_err *err)
 {
     int rc = SL_EFAIL;
     ERR_clear_error();
@@ -604,6 +635,11 @@ static int tls_ctx_new(SSL_CTX **out, const char *cert_file, const char *key_fil
     static const unsigned char sid_ctx[] = "sealift-http";
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    if (ca_file) {
+        rc = tls_require_client_cert(ctx, ca_file, name, err);
+        if (rc != 0)
+            goto done;
+    }
     *out = ctx;
     ctx = NULL;
     rc = 0;
@@ -640,18 +676,23 @@ static void tls_maybe_reload(struct sl_http_server *s)
     if (s->tls_checked_ms && now - s->tls_checked_ms < s->tls_reload_ms)
         return;
     s->tls_checked_ms = now;
-    struct file_stamp cert, key;
+    struct file_stamp cert, key, ca = {0};
     /* stamps are taken before reading, so a write racing the load is seen on the next check */
     file_stamp_get(&cert, s->cert_file);
     file_stamp_get(&key, s->key_file);
-    if (file_stamp_eq(&cert, &s->cert_seen) && file_stamp_eq(&key, &s->key_seen))
+    if (s->client_ca_file)
+        file_stamp_get(&ca, s->client_ca_file);
+    if (file_stamp_eq(&cert, &s->cert_seen) && file_stamp_eq(&key, &s->key_seen) &&
+        file_stamp_eq(&ca, &s->ca_seen))
         return;
     s->cert_seen = cert;
     s->key_seen = key;
+    s->ca_seen = ca;
     struct sl_err err;
     sl_err_clear(&err);
     SSL_CTX *fresh = NULL;
-    if (tls_ctx_new(&fresh, s->cert_file, s->key_file, &err) != 0) {
+    if (tls_ctx_new(&fresh, s->cert_file, s->key_file, s->client_ca_file, s->client_name, &err) !=
+        0) {
         sl_log_kv(SL_LOG_ERROR, NULL, "TLS certificate reload failed; keeping the previous one",
                   "error", err.msg, "addr", s->bound, NULL);
         return;
@@ -666,6 +707,9 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
     struct sl_http_server *s = arg;
     tls_maybe_reload(s);
+    /* a refused handshake (e.g. a client without a certificate) can leave errors in this
+     * thread's OpenSSL queue; the next connection's SSL_get_error must not see them */
+    ERR_clear_error();
     SSL *ssl = SSL_new(s->ssl_ctx);
     struct bufferevent *bev = NULL;
     if (ssl)
@@ -819,11 +863,22 @@ int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                           "http server %s: TLS needs both a certificate and a key file",
                           opts->addr);
+    int have_ca = opts->tls_client_ca_file && *opts->tls_client_ca_file;
+    if ((have_ca && !have_cert) || (opts->tls_client_name && *opts->tls_client_name && !have_ca))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "http server %s: client certificates need TLS, and a client name needs "
+                          "a client CA",
+                          opts->addr);
     struct sl_http_server *s = sl_xcalloc(1, sizeof(*s));
     s->addr_opt = sl_xstrdup(opts->addr);
     if (have_cert) {
         s->cert_file = sl_xstrdup(opts->tls_cert_file);
         s->key_file = sl_xstrdup(opts->tls_key_file);
+    }
+    if (have_ca) {
+        s->client_ca_file = sl_xstrdup(opts->tls_client_ca_file);
+        if (opts->tls_client_name && *opts->tls_client_name)
+            s->client_name = sl_xstrdup(opts->tls_client_name);
     }
     s->max_body_bytes = opts->max_body_bytes ? opts->max_body_bytes : SL_HTTP_DEFAULT_MAX_BODY;
     s->tls_reload_ms = SL_HTTP_TLS_RELOAD_MS;
@@ -887,6 +942,7 @@ static void teardown(struct sl_http_server *s)
     s->ssl_ctx = NULL;
     memset(&s->cert_seen, 0, sizeof(s->cert_seen));
     memset(&s->key_seen, 0, sizeof(s->key_seen));
+    memset(&s->ca_seen, 0, sizeof(s->ca_seen));
     s->tls_checked_ms = 0;
 }
 
@@ -908,7 +964,10 @@ int sl_http_server_start(struct sl_http_server *s, struct sl_err *err)
     if (s->cert_file) {
         file_stamp_get(&s->cert_seen, s->cert_file);
         file_stamp_get(&s->key_seen, s->key_file);
-        rc = tls_ctx_new(&s->ssl_ctx, s->cert_file, s->key_file, err);
+        if (s->client_ca_file)
+            file_stamp_get(&s->ca_seen, s->client_ca_file);
+        rc = tls_ctx_new(&s->ssl_ctx, s->cert_file, s->key_file, s->client_ca_file, s->client_name,
+                         err);
         if (rc != 0)
             goto done;
         s->tls_checked_ms = sl_mono_ms();
@@ -999,5 +1058,7 @@ void sl_http_server_free(struct sl_http_server *s)
     free(s->addr_opt);
     free(s->cert_file);
     free(s->key_file);
+    free(s->client_ca_file);
+    free(s->client_name);
     free(s);
 }

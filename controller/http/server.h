@@ -73,6 +73,13 @@ struct sl_http_server_opts {
     const char *addr;          /* "host:port"; port 0 picks a free port */
     const char *tls_cert_file; /* PEM; both set = TLS, reloaded when the files change */
     const char *tls_key_file;
+    /* PEM CA bundle: with it, every client must present a certificate signed by one of these
+     * CAs or the TLS handshake fails (no request reaches a handler); reloaded with the
+     * certificate. Needs TLS. NULL = no client certificates asked for. */
+    const char *tls_client_ca_file;
+    /* With a client CA: the client certificate must also carry this DNS SAN (or, without DNS
+     * SANs, this CN). NULL = any certificate of the CA. */
+    const char *tls_client_name;
     size_t max_body_bytes; /* larger bodies get 413; 0 = 1 MiB */
 };
 

@@ -21,6 +21,7 @@ struct waiter {
 
 struct flight {
     char *key;
+    char *group; /* or NULL */
     void *job;
     bool running;
     struct waiter *waiters; /* newest first; told in submit order */
@@ -34,6 +35,7 @@ struct sl_workpool {
     struct flight *flights;
     size_t queued;
     size_t queue_max;
+    size_t group_running_max, group_jobs_max;
     bool stopping;
     pthread_t *threads;
     size_t nthreads;
@@ -84,15 +86,28 @@ static void finish_flight(struct sl_workpool *p, struct flight *f, bool canceled
     }
     p->ops.job_free(p->ops.ctx, f->job);
     free(f->key);
+    free(f->group);
     free(f);
 }
 
-/* The oldest queued flight, or NULL. Under the lock. */
-static struct flight *oldest_queued(struct sl_workpool *p)
+/* Flights of group (all, or only running ones). Under the lock. */
+static size_t group_count(struct sl_workpool *p, const char *group, bool running_only)
+{
+    size_t n = 0;
+    for (struct flight *f = p->flights; f; f = f->next)
+        if (f->group && strcmp(f->group, group) == 0 && (!running_only || f->running))
+            n++;
+    return n;
+}
+
+/* The oldest queued flight whose group is below its share of running flights, or NULL. Under
+ * the lock. */
+static struct flight *oldest_runnable(struct sl_workpool *p)
 {
     struct flight *found = NULL;
     for (struct flight *f = p->flights; f; f = f->next)
-        if (!f->running)
+        if (!f->running && (!f->group || !p->group_running_max ||
+                            group_count(p, f->group, true) < p->group_running_max))
             found = f; /* new flights go to the front: the last one seen is the oldest */
     return found;
 }
@@ -103,7 +118,7 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&p->lock);
     for (;;) {
         struct flight *f = NULL;
-        while (!p->stopping && !(f = oldest_queued(p)))
+        while (!p->stopping && !(f = oldest_runnable(p)))
             pthread_cond_wait(&p->work, &p->lock);
         if (!f)
             break; /* stopping: the queued flights are canceled by sl_workpool_free */
@@ -113,6 +128,9 @@ static void *worker_main(void *arg)
         p->ops.run(p->ops.ctx, f->job);
         pthread_mutex_lock(&p->lock);
         unlink_flight(p, f);
+        /* a flight held back by its group's share may run now */
+        if (f->group)
+            pthread_cond_broadcast(&p->work);
         pthread_mutex_unlock(&p->lock);
         finish_flight(p, f, false);
         pthread_mutex_lock(&p->lock);
@@ -131,6 +149,8 @@ int sl_workpool_new(struct sl_workpool **out, const struct sl_workpool_ops *ops,
     struct sl_workpool *p = sl_xcalloc(1, sizeof(*p));
     p->ops = *ops;
     p->queue_max = opts && opts->queue_max ? opts->queue_max : DEFAULT_QUEUE_MAX;
+    p->group_running_max = opts ? opts->group_running_max : 0;
+    p->group_jobs_max = opts ? opts->group_jobs_max : 0;
     size_t want = opts && opts->threads ? opts->threads : DEFAULT_THREADS;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
@@ -147,6 +167,12 @@ int sl_workpool_new(struct sl_workpool **out, const struct sl_workpool_ops *ops,
 
 int sl_workpool_submit(struct sl_workpool *p, const char *key, void *job, void *waiter,
                        bool *joined_out, struct sl_err *err)
+{
+    return sl_workpool_submit_group(p, NULL, key, job, waiter, joined_out, err);
+}
+
+int sl_workpool_submit_group(struct sl_workpool *p, const char *group, const char *key, void *job,
+                             void *waiter, bool *joined_out, struct sl_err *err)
 {
     int rc = 0;
     bool joined = false;
@@ -167,8 +193,15 @@ int sl_workpool_submit(struct sl_workpool *p, const char *key, void *job, void *
                         p->queued);
         goto done;
     }
+    if (group && p->group_jobs_max && group_count(p, group, false) >= p->group_jobs_max) {
+        rc = sl_err_set(err, SL_ERETRY, SL_ERRC_INTERNAL,
+                        "work pool: %zu jobs of this group already queued or running",
+                        p->group_jobs_max);
+        goto done;
+    }
     struct flight *f = sl_xcalloc(1, sizeof(*f));
     f->key = sl_xstrdup(key);
+    f->group = group ? sl_xstrdup(group) : NULL;
     f->job = job;
     add_waiter(f, waiter);
     f->next = p->flights;

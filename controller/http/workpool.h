@@ -33,6 +33,12 @@ struct sl_workpool_ops {
 struct sl_workpool_opts {
     size_t threads;   /* 0 = 4 */
     size_t queue_max; /* jobs waiting for a thread (running ones not counted); 0 = 64 */
+    /* Fair share for jobs submitted with a group (sl_workpool_submit_group), e.g. the tenant a
+     * job works for: at most group_running_max jobs of one group run at once (the others wait
+     * while jobs of other groups get the free threads), and at most group_jobs_max jobs of one
+     * group are queued or running (more are refused like a full queue). 0 = no limit. */
+    size_t group_running_max;
+    size_t group_jobs_max;
 };
 
 struct sl_workpool;
@@ -50,6 +56,12 @@ int sl_workpool_new(struct sl_workpool **out, const struct sl_workpool_ops *ops,
  * shutting down. On an error nothing was taken: job and waiter remain the caller's. */
 int sl_workpool_submit(struct sl_workpool *p, const char *key, void *job, void *waiter,
                        bool *joined_out, struct sl_err *err);
+
+/* sl_workpool_submit for a job on behalf of group (copied; NULL = no group, no share limits):
+ * also SL_ERETRY when group already has group_jobs_max jobs queued or running. Joining an equal
+ * job is always possible (it adds no work). */
+int sl_workpool_submit_group(struct sl_workpool *p, const char *group, const char *key, void *job,
+                             void *waiter, bool *joined_out, struct sl_err *err);
 
 /* Jobs waiting for a thread right now (for metrics). */
 size_t sl_workpool_queued(struct sl_workpool *p);

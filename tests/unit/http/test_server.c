@@ -103,6 +103,7 @@ struct req_opts {
     int chunked;
     const char *header; /* one extra "Name: value" */
     const char *ca_file;
+    const char *client_cert, *client_key; /* present this client certificate */
     int path_as_is;
 };
 
@@ -140,6 +141,10 @@ static void request(CURL *h, const char *url, const struct req_opts *o, struct r
         curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
         curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
         curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+    }
+    if (o && o->client_cert) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, o->client_cert);
+        curl_easy_setopt(h, CURLOPT_SSLKEY, o->client_key);
     }
     r->curl_rc = (int)curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -684,10 +689,10 @@ static void write_file_atomically(const char *path, const char *data, size_t len
     free(tmp);
 }
 
-/* Writes a self-signed P-256 certificate for 127.0.0.1 with the given serial (PEM), its key,
- * and a copy of the certificate to ca_path for the client to trust. */
-static void make_cert(const char *cert_path, const char *key_path, const char *ca_path, long serial,
-                      const char *cn)
+/* Writes a self-signed P-256 certificate with the given serial and subject alternative names
+ * (PEM), its key, and a copy of the certificate to ca_path for the peer to trust. */
+static void make_cert_san(const char *cert_path, const char *key_path, const char *ca_path,
+                          long serial, const char *cn, const char *san)
 {
     EVP_PKEY *pkey = EVP_EC_gen("P-256");
     X509 *x = X509_new();
@@ -702,8 +707,7 @@ static void make_cert(const char *cert_path, const char *key_path, const char *c
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    X509_EXTENSION *ext =
-        X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
     X509_sign(x, pkey, EVP_sha256());
@@ -720,6 +724,13 @@ static void make_cert(const char *cert_path, const char *key_path, const char *c
     BIO_free(kb);
     X509_free(x);
     EVP_PKEY_free(pkey);
+}
+
+/* A server certificate for 127.0.0.1. */
+static void make_cert(const char *cert_path, const char *key_path, const char *ca_path, long serial,
+                      const char *cn)
+{
+    make_cert_san(cert_path, key_path, ca_path, serial, cn, "IP:127.0.0.1,DNS:localhost");
 }
 
 static void test_tls_and_reload(void)
@@ -844,6 +855,120 @@ done:
     free(ca2);
 }
 
+static int hello_calls;
+
+static void h_count(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    __atomic_add_fetch(&hello_calls, 1, __ATOMIC_SEQ_CST);
+    sl_buf_append_str(&resp->body, "registry facts\n");
+}
+
+/* A listener with a client CA (the admission webhook's --webhook-client-ca): a caller without a
+ * certificate of that CA, or with one that does not carry the pinned name, fails the handshake
+ * and never reaches a handler; the API server's certificate gets through. */
+static void test_tls_client_certificates(void)
+{
+    char *cert = sl_xasprintf("%s/srv.crt", tmpdir), *key = sl_xasprintf("%s/srv.key", tmpdir);
+    char *srv_ca = sl_xasprintf("%s/srv-ca.pem", tmpdir);
+    char *api_cert = sl_xasprintf("%s/api.crt", tmpdir),
+         *api_key = sl_xasprintf("%s/api.key", tmpdir);
+    char *client_ca = sl_xasprintf("%s/client-ca.pem", tmpdir);
+    char *rogue_cert = sl_xasprintf("%s/rogue.crt", tmpdir);
+    char *rogue_key = sl_xasprintf("%s/rogue.key", tmpdir);
+    char *rogue_ca = sl_xasprintf("%s/rogue-ca.pem", tmpdir);
+    make_cert(cert, key, srv_ca, 0x6006, "sealift-webhook");
+    /* self-signed: each client certificate is its own CA */
+    make_cert_san(api_cert, api_key, client_ca, 0x7007, "kube-apiserver",
+                  "DNS:sealift-apiserver-client");
+    make_cert_san(rogue_cert, rogue_key, rogue_ca, 0x8008, "kube-apiserver",
+                  "DNS:sealift-apiserver-client");
+
+    for (int pinned = 0; pinned < 2; pinned++) {
+        struct sl_http_server *s = NULL;
+        struct sl_err err;
+        struct sl_http_server_opts opts = {.addr = "127.0.0.1:0",
+                                           .tls_cert_file = cert,
+                                           .tls_key_file = key,
+                                           .tls_client_ca_file = client_ca,
+                                           .tls_client_name =
+                                               pinned ? "sealift-apiserver-client" : NULL};
+        CHECK_INT_EQ(sl_http_server_new(&s, &opts, &err), 0);
+        sl_http_server_route(s, "GET", "/hello", h_count, NULL);
+        CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+        char *u = url_for(s, "https", "/hello");
+        struct reply r = {0};
+        sl_buf_init(&r.body, 0);
+        CURL *h = curl_easy_init();
+        hello_calls = 0;
+
+        /* the API server's certificate */
+        struct req_opts api = {.ca_file = srv_ca, .client_cert = api_cert, .client_key = api_key};
+        request(h, u, &api, &r);
+        CHECK_INT_EQ(r.curl_rc, 0);
+        CHECK_INT_EQ(r.status, 200);
+        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 1);
+
+        /* no client certificate: no answer, the handler never runs */
+        struct req_opts anon = {.ca_file = srv_ca};
+        curl_easy_cleanup(h);
+        h = curl_easy_init();
+        request(h, u, &anon, &r);
+        CHECK(r.curl_rc != 0);
+        CHECK(r.status != 200);
+        /* a certificate of another CA (same name): refused too */
+        struct req_opts rogue = {
+            .ca_file = srv_ca, .client_cert = rogue_cert, .client_key = rogue_key};
+        curl_easy_cleanup(h);
+        h = curl_easy_init();
+        request(h, u, &rogue, &r);
+        CHECK(r.curl_rc != 0);
+        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 1);
+        curl_easy_cleanup(h);
+        sl_buf_free(&r.body);
+        free(u);
+        sl_http_server_free(s);
+    }
+
+    /* pinned to another name: the CA's certificate alone is not enough */
+    struct sl_http_server *s = NULL;
+    struct sl_err err;
+    struct sl_http_server_opts other = {.addr = "127.0.0.1:0",
+                                        .tls_cert_file = cert,
+                                        .tls_key_file = key,
+                                        .tls_client_ca_file = client_ca,
+                                        .tls_client_name = "someone-else"};
+    CHECK_INT_EQ(sl_http_server_new(&s, &other, &err), 0);
+    sl_http_server_route(s, "GET", "/hello", h_count, NULL);
+    CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+    char *u = url_for(s, "https", "/hello");
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+    CURL *h = curl_easy_init();
+    hello_calls = 0;
+    struct req_opts api = {.ca_file = srv_ca, .client_cert = api_cert, .client_key = api_key};
+    request(h, u, &api, &r);
+    CHECK(r.curl_rc != 0);
+    CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 0);
+    curl_easy_cleanup(h);
+    sl_buf_free(&r.body);
+    free(u);
+    sl_http_server_free(s);
+
+    /* a client CA needs TLS */
+    struct sl_http_server_opts plain = {.addr = "127.0.0.1:0", .tls_client_ca_file = client_ca};
+    s = NULL;
+    CHECK_INT_EQ(sl_http_server_new(&s, &plain, &err), SL_EINVAL);
+
+    const char *files[] = {cert,      key,        srv_ca,    api_cert, api_key,
+                           client_ca, rogue_cert, rogue_key, rogue_ca};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        unlink(files[i]);
+        free((char *)files[i]);
+    }
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -860,6 +985,7 @@ int main(void)
     RUN(test_stop_start);
     RUN(test_deferred);
     RUN(test_tls_and_reload);
+    RUN(test_tls_client_certificates);
     curl_global_cleanup();
     rmdir(tmpdir);
     return CHECK_EXIT();

@@ -9,6 +9,7 @@
 #include "runtime/manager.h"
 #include "runtime/registry.h"
 #include "scan/policy.h"
+#include "scan/record.h"
 #include "signingkey/reconciler.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -16,6 +17,11 @@
 #include <stdlib.h>
 
 typedef int (*constructor_fn)(struct sl_reconciler **out, struct sl_err *err);
+
+/* What the ScanPolicies passed or blocked in this process (the ImageDelivery reconciler's scans
+ * through the gate below, and the webhook's own): the admission webhook decides
+ * requireScanPassed from it. Made with the reconcilers, freed at teardown. */
+static struct sl_scan_record *scan_record;
 
 static int new_gitsource(struct sl_reconciler **out, struct sl_err *err)
 {
@@ -41,10 +47,14 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
         sl_imagedelivery_reconciler_new,
         sl_scanpolicy_reconciler_new,
     };
-    /* the built-in scanner answers the ImageDelivery scan gate (ScanPolicy store) */
-    struct sl_scan_gate gate;
+    /* the built-in scanner answers the ImageDelivery scan gate (ScanPolicy store); every
+     * verdict is recorded for the admission webhook */
+    struct sl_scan_gate gate, recorded;
     sl_scanpolicy_gate(&gate);
-    sl_imagedelivery_set_scan_gate(&gate);
+    if (!scan_record)
+        scan_record = sl_scan_record_new(&gate, sl_scanpolicy_revision, 0);
+    sl_scan_record_gate(&recorded, scan_record);
+    sl_imagedelivery_set_scan_gate(&recorded);
     size_t total = sizeof(constructors) / sizeof(constructors[0]);
     struct sl_reconciler **list = sl_xcalloc(total, sizeof(*list));
     size_t count = 0;
@@ -94,8 +104,13 @@ int sl_reconcilers_setup_servers(struct sl_manager *m, struct sl_http_server *me
     if (webhook) {
         const struct sl_controller_config *cc = sl_controller_config_get();
         struct sl_admission_lookup lookup = {.ctx = m, .get = lookup_get, .list = lookup_list};
+        struct sl_scan_gate recorded;
+        sl_scan_record_gate(&recorded, scan_record);
         struct sl_admission_webhook_opts wo = {.insecure_registries = cc->insecure_registries,
-                                               .n_insecure = cc->n_insecure_registries};
+                                               .n_insecure = cc->n_insecure_registries,
+                                               .reveal_details = cc->webhook_client_auth,
+                                               .scans = scan_record,
+                                               .scan_gate = scan_record ? &recorded : NULL};
         int rc = sl_admission_webhook_new(&admission, rt, &lookup, &wo, err);
         if (rc)
             return rc;
@@ -108,4 +123,10 @@ void sl_reconcilers_teardown(void)
 {
     sl_admission_webhook_free(admission);
     admission = NULL;
+    /* the reconcilers are gone: put the plain gate back before the record goes */
+    struct sl_scan_gate gate;
+    sl_scanpolicy_gate(&gate);
+    sl_imagedelivery_set_scan_gate(&gate);
+    sl_scan_record_free(scan_record);
+    scan_record = NULL;
 }

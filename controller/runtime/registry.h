@@ -28,6 +28,10 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
 struct sl_controller_config {
     const char *state_dir;        /* --state-dir (clones, caches); default /var/lib/sealift */
     const char *webhook_cert_dir; /* --webhook-cert-dir, or NULL */
+    /* --webhook-client-ca: the webhook listener only accepts callers with a client certificate
+     * of that CA (the API server), so its denials may carry digests and registry errors; without
+     * it they say only "not verified" */
+    bool webhook_client_auth;
     /* --insecure-registry HOST[:PORT]: the only registries a tenant's `insecure: true` may
      * reach over plain http (an entry without a port matches every port of that host); none by
      * default */

@@ -108,3 +108,30 @@ char *sl_admission_response(const char *uid, bool allowed, const char *message)
     json_decref(review);
     return s;
 }
+
+enum sl_enforcement sl_admission_enforcement(const json_t *policy)
+{
+    const char *e =
+        json_string_value(json_object_get(json_object_get(policy, "spec"), "enforcement"));
+    if (e && strcmp(e, "Warn") == 0)
+        return SL_ENFORCE_WARN;
+    if (e && strcmp(e, "Audit") == 0)
+        return SL_ENFORCE_AUDIT;
+    return SL_ENFORCE_DENY;
+}
+
+char *sl_admission_verdict(const char *uid, const char *violation, enum sl_enforcement enforcement)
+{
+    if (!violation || enforcement == SL_ENFORCE_DENY)
+        return sl_admission_response(uid, violation == NULL, violation);
+    json_t *resp = json_pack("{s:s, s:b}", "uid", uid ? uid : "", "allowed", 1);
+    if (enforcement == SL_ENFORCE_WARN)
+        json_object_set_new(resp, "warnings", json_pack("[s]", violation));
+    else
+        json_object_set_new(resp, "auditAnnotations", json_pack("{s:s}", "violation", violation));
+    json_t *review = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
+                               "AdmissionReview", "response", resp);
+    char *s = json_dumps(review, JSON_COMPACT);
+    json_decref(review);
+    return s;
+}

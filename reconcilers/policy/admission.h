@@ -40,6 +40,24 @@ int sl_admission_each_image(const json_t *pod_spec,
                             int (*fn)(void *ctx, const char *container, const char *image),
                             void *ctx);
 
+/* DeployPolicy spec.enforcement: what a violation does to the review. */
+enum sl_enforcement {
+    SL_ENFORCE_DENY,  /* rejected (403) */
+    SL_ENFORCE_WARN,  /* admitted; the client sees the message as a warning */
+    SL_ENFORCE_AUDIT, /* admitted; the message goes into the audit annotations (and a log line) */
+};
+
+/* The enforcement a policy asks for: "Warn" or "Audit"; anything else (absent, "Deny", an
+ * unknown value the reconciler reports) is Deny, which is the fail-closed reading. */
+enum sl_enforcement sl_admission_enforcement(const json_t *policy);
+
+/* Builds the AdmissionReview v1 response for uid after a policy check: violation NULL means
+ * allowed; otherwise the message says which image and rule, and enforcement decides the answer:
+ * Deny rejects with status 403 and the message, Warn admits with the message in
+ * response.warnings, Audit admits with auditAnnotations {"violation": message} (the API server
+ * prefixes the webhook's name). Returns the serialised JSON (caller frees). */
+char *sl_admission_verdict(const char *uid, const char *violation, enum sl_enforcement enforcement);
+
 /* Builds the AdmissionReview v1 response for uid. When denied, message explains (which image,
  * which rule) and the status code is 403. Returns the serialised JSON (caller frees). */
 char *sl_admission_response(const char *uid, bool allowed, const char *message);

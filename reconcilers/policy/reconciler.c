@@ -153,6 +153,34 @@ static void delete_generated(struct sl_runtime *rt, const char *policy_name)
     free(name);
 }
 
+/* rules.requireScanPassed must be {scanPolicyRefs: [{namespace, name}, ...]}: the webhook trusts
+ * only scans of the ScanPolicies named there (the old `true` trusted any status). Returns 0 or
+ * SL_EINVAL with err naming the field. */
+static int check_require_scan(const json_t *rules, struct sl_err *err)
+{
+    const json_t *rule = json_object_get(rules, "requireScanPassed");
+    if (!rule || json_is_false(rule))
+        return 0;
+    const json_t *refs = json_object_get(rule, "scanPolicyRefs");
+    if (!json_is_object(rule) || !json_is_array(refs) || json_array_size(refs) == 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.rules.requireScanPassed: requireScanPassed must name the "
+                          "ScanPolicies it trusts: {scanPolicyRefs: [{namespace, name}]}");
+    size_t i;
+    json_t *r;
+    json_array_foreach(refs, i, r)
+    {
+        const char *ns = json_string_value(json_object_get(r, "namespace"));
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (!ns || !*ns || !name || !*name)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireScanPassed.scanPolicyRefs[%zu]: needs namespace "
+                              "and name",
+                              i);
+    }
+    return 0;
+}
+
 static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
                      struct sl_reconcile_result *out, struct sl_err *err)
 {
@@ -171,7 +199,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     const char *cond = "True", *reason = "Applied";
     char message[1500];
     struct sl_err rerr = {0};
-    if (sl_policy_render(&objs, obj, &rerr) != 0) {
+    if (sl_policy_render(&objs, obj, &rerr) != 0 ||
+        check_require_scan(json_object_get(json_object_get(obj, "spec"), "rules"), &rerr) != 0) {
         cond = "False";
         reason = "InvalidSpec";
         snprintf(message, sizeof(message), "%s", rerr.msg);
@@ -180,7 +209,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     }
     const json_t *rules = json_object_get(json_object_get(obj, "spec"), "rules");
     bool needs_webhook = json_is_object(json_object_get(rules, "requireSignature")) ||
-                         json_is_true(json_object_get(rules, "requireScanPassed"));
+                         json_is_object(json_object_get(rules, "requireScanPassed"));
     if (needs_webhook)
         json_array_append_new(objs, webhook_configuration(d, obj, req->name));
 

@@ -7,6 +7,7 @@
 #include "policy/admission.h"
 #include "policy/reconciler.h"
 #include "runtime/metrics.h"
+#include "scan/record.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/log.h"
@@ -19,8 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_TTL_MS    (5 * 60 * 1000)
-#define DEFAULT_CACHE_MAX 4096
+#define DEFAULT_TTL_MS              (5 * 60 * 1000)
+#define DEFAULT_CACHE_MAX           4096
+#define DEFAULT_CHECK_DEADLINE_MS   8000
+#define DEFAULT_MAX_SIGNATURES      16
+#define DEFAULT_MAX_SIGNATURE_BYTES (1024 * 1024)
+#define DENIAL_TTL_MS               10000
+#define DEFAULT_WORKERS             4
 
 struct cache_entry {
     char *key;
@@ -40,7 +46,12 @@ struct sl_admission_webhook {
     pthread_mutex_t lock;
     struct cache_entry *head, *tail;
     size_t cache_size;
-    struct sl_workpool *pool; /* cache-miss checks */
+    struct sl_workpool *pool; /* cache-miss checks and scans */
+    bool reveal;              /* callers are authenticated: denials may carry registry facts */
+    int64_t check_deadline_ms;
+    struct sl_cosign_limits sig_limits; /* deadline_ms set per check */
+    struct sl_scan_gate scan_gate;      /* scan.ctx NULL-checked: no scanner */
+    struct sl_scan_record *scans;       /* borrowed, may be NULL */
 };
 
 /* ---- decision cache (bounded LRU with TTL) ---- */
@@ -116,7 +127,8 @@ static void cache_put(struct sl_admission_webhook *w, const char *key, bool allo
     e->allowed = allowed;
     e->message = message ? sl_xstrdup(message) : NULL;
     /* denials are cached briefly so a fix (signing the image, a passed scan) shows up soon */
-    e->expires_ms = sl_mono_ms() + (allowed ? w->ttl_ms : (w->ttl_ms < 10000 ? w->ttl_ms : 10000));
+    e->expires_ms =
+        sl_mono_ms() + (allowed || w->ttl_ms < DENIAL_TTL_MS ? w->ttl_ms : DENIAL_TTL_MS);
     entry_push_front(w, e);
     if (++w->cache_size > w->cache_max) {
         struct cache_entry *old = w->tail;
@@ -136,9 +148,14 @@ struct image_job {
     long long generation;
     bool require_signature, require_scan;
     json_t *key_refs;     /* rules.requireSignature.signingKeyRefs (deep copy) */
+    json_t *scan_refs;    /* rules.requireScanPassed.scanPolicyRefs (deep copy), or NULL when
+                             requireScanPassed is not an object (the old `true`) */
     char *ns;             /* the admitted object's namespace */
     json_t *pull_secrets; /* its imagePullSecrets (deep copy) */
+    char *secret_names;   /* their names, comma-separated (part of the decision key) */
     char *image;          /* as written in the first review that asked */
+    /* a background scan (no review waits for it): ScanPolicy scan_ns/scan_name of image */
+    char *scan_ns, *scan_name;
     /* the result, written by job_run */
     bool allowed;
     bool unresolved; /* the tag could not be resolved: why is the whole message */
@@ -153,7 +170,7 @@ struct check {
     size_t nkeys;
     char *key_problem;    /* why the policy's keys cannot be used, or NULL */
     json_t *pull_configs; /* decoded .dockerconfigjson texts of the imagePullSecrets */
-    json_t *deliveries;   /* ImageDeliveries, loaded on first need */
+    int64_t deadline_ms;  /* sl_mono_ms() time the check must be over by */
 };
 
 static bool insecure_host(const struct sl_admission_webhook *w, const char *host)
@@ -226,82 +243,178 @@ static void load_keys(struct check *c)
         c->key_problem = sl_xstrdup("the policy names no usable signing key");
 }
 
-/* Does some ImageDelivery record a Passed scan for repo (registry/repository) at digest? */
-static bool scan_passed(struct check *c, const char *repo, const char *digest)
-{
-    if (!c->deliveries)
-        c->deliveries = c->w->lookup.list(c->w->lookup.ctx, "ImageDelivery");
-    size_t i, j, k;
-    json_t *d, *img, *t;
-    json_array_foreach(c->deliveries, i, d)
-    {
-        json_array_foreach(json_object_get(json_object_get(d, "status"), "images"), j, img)
-        {
-            const char *result =
-                json_string_value(json_object_get(json_object_get(img, "scan"), "result"));
-            if (!result || strcmp(result, "Passed") != 0)
-                continue;
-            json_array_foreach(json_object_get(img, "targets"), k, t)
-            {
-                const char *td = json_string_value(json_object_get(t, "digest"));
-                const char *ti = json_string_value(json_object_get(t, "image"));
-                if (!td || !ti || strcmp(td, digest) != 0)
-                    continue;
-                struct sl_ref tr = {0};
-                bool same = false;
-                if (sl_ref_parse(&tr, ti, NULL) == 0) {
-                    char *tr_repo = sl_xasprintf("%s/%s", tr.registry, tr.repository);
-                    same = strcmp(tr_repo, repo) == 0;
-                    free(tr_repo);
-                    sl_ref_free(&tr);
-                }
-                if (same)
-                    return true;
-            }
-        }
-    }
-    return false;
-}
-
 /* A registry client for ref with the object's pull credentials. Calls run on a worker thread,
  * so a slow registry delays only the reviews waiting for this image; they are still kept short
- * (3 s to connect, 3 s for a whole exchange, one quick retry) so a registry that accepts and
- * never answers frees the worker within the review's deadline and does not hold up shutdown. */
+ * (3 s to connect, 3 s for a whole exchange, one quick retry, and never past the check's
+ * deadline) so a registry that accepts and never answers frees the worker within the review's
+ * deadline and does not hold up shutdown. */
 static struct sl_registry *open_registry(struct check *c, const struct sl_ref *ref,
                                          struct sl_creds *creds, int *have_creds)
 {
     *have_creds = pull_creds(creds, c, ref->registry) == 0;
+    int64_t left_ms = c->deadline_ms - sl_mono_ms();
+    int64_t exchange_ms = left_ms < 3000 ? (left_ms > 100 ? left_ms : 100) : 3000;
     struct sl_registry_opts ro = {.insecure = insecure_host(c->w, ref->registry),
                                   .max_attempts = 2,
                                   .backoff_base_ms = 100,
                                   .backoff_max_ms = 500,
-                                  .connect_timeout_ms = 3000,
-                                  .request_timeout_ms = 3000};
+                                  .connect_timeout_ms = exchange_ms,
+                                  .request_timeout_ms = exchange_ms};
     return sl_registry_new(sl_ref_api_host(ref), *have_creds ? creds : NULL, &ro);
 }
 
-/* The decision cache key: policy, generation, repository and digest. Caller frees. */
-static char *decision_key(const char *policy, long long generation, const struct sl_ref *ref,
-                          const char *digest)
+/* The decision cache key: everything a decision depends on besides the policy's generation:
+ * the namespace and the names of the pull Secrets whose credentials reach the registry, the
+ * repository and the digest. Caller frees. */
+static char *decision_key(const char *policy, long long generation, const char *ns,
+                          const char *secret_names, const struct sl_ref *ref, const char *digest)
 {
-    return sl_xasprintf("%s|%lld|%s/%s@%s", policy, generation, ref->registry, ref->repository,
-                        digest);
+    return sl_xasprintf("%s|%lld|%s|%s|%s/%s@%s", policy, generation, ns, secret_names,
+                        ref->registry, ref->repository, digest);
+}
+
+static void job_free(void *ctx, void *jobp);
+
+/* The names of pod_spec's imagePullSecrets, comma-separated ("" for none). Caller frees. */
+static char *secret_names_of(const json_t *pull_secrets)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    size_t i;
+    json_t *ref;
+    json_array_foreach(pull_secrets, i, ref)
+    {
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        if (i)
+            sl_buf_append_str(&b, ",");
+        sl_buf_append_str(&b, name ? name : "");
+    }
+    char *s = sl_xstrdup(sl_buf_cstr(&b) ? sl_buf_cstr(&b) : "");
+    sl_buf_free(&b);
+    return s;
+}
+
+/* Queues a background scan of repo@digest (ref) with ScanPolicy ns/name, with the admitted
+ * object's pull credentials and in its namespace's share of the workers. Nothing waits for it:
+ * the gate records the verdict (scan/record.h) and the next review finds it. */
+static void queue_scan(struct sl_admission_webhook *w, const struct image_job *job,
+                       const struct sl_ref *ref, const char *ns, const char *name)
+{
+    struct image_job *scan = sl_xcalloc(1, sizeof(*scan));
+    scan->policy_name = sl_xstrdup(job->policy_name);
+    scan->ns = sl_xstrdup(job->ns);
+    scan->pull_secrets = json_deep_copy(job->pull_secrets);
+    scan->secret_names = sl_xstrdup(job->secret_names);
+    scan->key_refs = json_array();
+    scan->image = sl_xasprintf("%s/%s@%s", ref->registry, ref->repository, job->digest);
+    scan->scan_ns = sl_xstrdup(ns);
+    scan->scan_name = sl_xstrdup(name);
+    char *key = sl_xasprintf("scan|%s/%s|%s", ns, name, scan->image);
+    struct sl_err err = {0};
+    if (sl_workpool_submit_group(w->pool, job->ns, key, scan, NULL, NULL, &err) != 0)
+        job_free(w, scan); /* busy: the next review asks again */
+    free(key);
+}
+
+/* requireScanPassed from sealift's own scans (never from an object's status): allowed when one
+ * of the trusted ScanPolicies passed the digest at its current database. Sets *cacheable false
+ * for an answer that can change without the policy changing (a scan still running). */
+static bool scan_decide(struct check *c, const struct sl_ref *ref, bool *cacheable)
+{
+    struct image_job *job = c->job;
+    if (!job->scan_refs) {
+        snprintf(job->why, sizeof(job->why),
+                 "requireScanPassed must name the ScanPolicies it trusts "
+                 "(spec.rules.requireScanPassed.scanPolicyRefs)");
+        return false;
+    }
+    const char *failed_ns = NULL, *failed_name = NULL, *first_ns = NULL, *first_name = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(job->scan_refs, i, r)
+    {
+        const char *ns = json_string_value(json_object_get(r, "namespace"));
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (!ns || !name)
+            continue;
+        enum sl_scan_verdict v = sl_scan_record_get(c->w->scans, ns, name, job->digest);
+        if (v == SL_SCAN_PASSED)
+            return true;
+        if (v == SL_SCAN_FAILED && !failed_ns) {
+            failed_ns = ns;
+            failed_name = name;
+        }
+        if (!first_ns) {
+            first_ns = ns;
+            first_name = name;
+        }
+    }
+    if (failed_ns) {
+        snprintf(job->why, sizeof(job->why), "requireScanPassed: the image fails ScanPolicy %s/%s",
+                 failed_ns, failed_name);
+        return false;
+    }
+    if (!first_ns) {
+        snprintf(job->why, sizeof(job->why), "requireScanPassed names no ScanPolicy");
+        return false;
+    }
+    *cacheable = false;
+    if (c->w->scan_gate.scan && c->w->scans) {
+        queue_scan(c->w, job, ref, first_ns, first_name);
+        snprintf(job->why, sizeof(job->why),
+                 "requireScanPassed: scan pending (ScanPolicy %s/%s has not scanned this digest "
+                 "yet; sealift is scanning it, retry shortly)",
+                 first_ns, first_name);
+    } else {
+        snprintf(job->why, sizeof(job->why),
+                 "requireScanPassed: ScanPolicy %s/%s has not scanned this digest, and this "
+                 "controller has no scanner",
+                 first_ns, first_name);
+    }
+    return false;
+}
+
+/* Worker thread, background scan job: scans job->image with its ScanPolicy through the gate,
+ * which records the verdict. */
+static void run_scan(struct check *c, const struct sl_ref *ref)
+{
+    struct image_job *job = c->job;
+    struct sl_creds creds = {0};
+    int have_creds = 0;
+    struct sl_err err = {0};
+    json_t *summary = NULL;
+    /* a scan reads every layer: the check deadline does not apply, the registry limits do */
+    c->deadline_ms = sl_mono_ms() + 60000;
+    struct sl_registry *reg = open_registry(c, ref, &creds, &have_creds);
+    int rc = c->w->scan_gate.scan(c->w->scan_gate.ctx, c->w->rt, job->scan_ns, job->scan_name, reg,
+                                  ref->repository, ref->digest, NULL, 0, &summary, &err);
+    struct sl_log_ctx lc = {.kind = "ScanPolicy", .ns = job->scan_ns, .name = job->scan_name};
+    if (rc == SL_SCAN_GATE_PASSED || rc == SL_SCAN_GATE_BLOCKED)
+        sl_log_info(&lc, "admission: scanned %s: %s", job->image,
+                    rc == SL_SCAN_GATE_PASSED ? "passed" : err.msg);
+    else
+        sl_log_warn(&lc, "admission: scanning %s failed: %s", job->image, err.msg);
+    json_decref(summary);
+    sl_registry_free(reg);
+    if (have_creds)
+        sl_creds_free(&creds);
 }
 
 /* Worker thread: decides job->image (resolving a tag first), fills the job's result and the
- * decision cache. */
+ * decision cache. Only answers that hold for everyone with the same key are cached: registry
+ * errors, an exhausted deadline and a pending scan are answered but not kept. */
 static void job_run(void *ctx, void *jobp)
 {
     struct sl_admission_webhook *w = ctx;
     struct image_job *job = jobp;
-    struct check c = {.w = w, .job = job};
+    struct check c = {.w = w, .job = job, .deadline_ms = sl_mono_ms() + w->check_deadline_ms};
     struct sl_ref ref = {0};
     struct sl_err err = {0};
     struct sl_registry *reg = NULL;
     struct sl_creds creds = {0};
     int have_creds = 0;
-    char *repo = NULL, *key = NULL, *message = NULL;
-    bool allowed = false;
+    char *key = NULL, *message = NULL;
+    bool allowed = false, cacheable = true;
 
     sl_metrics_gauge_set("sealift_admission_check_queue_depth", "",
                          (double)sl_workpool_queued(w->pool));
@@ -312,7 +425,10 @@ static void job_run(void *ctx, void *jobp)
                  job->image, err.msg);
         goto done;
     }
-    repo = sl_xasprintf("%s/%s", ref.registry, ref.repository);
+    if (job->scan_name) {
+        run_scan(&c, &ref);
+        goto done;
+    }
     if (ref.digest) {
         snprintf(job->digest, sizeof(job->digest), "%s", ref.digest);
     } else {
@@ -326,7 +442,8 @@ static void job_run(void *ctx, void *jobp)
             goto done;
         }
     }
-    key = decision_key(job->policy_name, job->generation, &ref, job->digest);
+    key = decision_key(job->policy_name, job->generation, job->ns, job->secret_names, &ref,
+                       job->digest);
     /* a job that ended just before this one was queued may have left the answer */
     if (cache_get(w, key, &allowed, &message)) {
         job->allowed = allowed;
@@ -338,18 +455,26 @@ static void job_run(void *ctx, void *jobp)
         load_keys(&c);
         if (c.key_problem) {
             allowed = false;
+            cacheable = false; /* the SigningKey may become ready any moment */
             snprintf(job->why, sizeof(job->why), "requireSignature: %s", c.key_problem);
         } else {
             if (!reg)
                 reg = open_registry(&c, &ref, &creds, &have_creds);
             struct sl_cosign_verify_result vr;
-            int rc = sl_cosign_verify(&vr, reg, ref.repository, job->digest,
-                                      (const struct sl_key *const *)c.keys, c.nkeys, &err);
+            struct sl_cosign_limits limits = w->sig_limits;
+            limits.deadline_ms = c.deadline_ms;
+            int rc = sl_cosign_verify_limited(&vr, reg, ref.repository, job->digest,
+                                              (const struct sl_key *const *)c.keys, c.nkeys,
+                                              &limits, &err);
             if (rc) {
                 allowed = false;
+                /* no signature, none valid or too many to check are facts of the image; the
+                 * rest (registry unreachable, 401 without this namespace's secret, the deadline)
+                 * must not answer the next request */
+                cacheable = rc == SL_ENOTFOUND || rc == SL_EDIGEST || rc == SL_ETOOBIG;
                 snprintf(job->why, sizeof(job->why), "requireSignature: %s%s",
                          rc == SL_ENOTFOUND ? "no signature" : "no valid signature",
-                         rc == SL_ENOTFOUND || rc == SL_EDIGEST ? "" : " (registry error)");
+                         cacheable ? "" : " (registry error)");
                 if (rc != SL_ENOTFOUND) {
                     size_t len = strlen(job->why);
                     snprintf(job->why + len, sizeof(job->why) - len, ": %s", err.msg);
@@ -357,39 +482,40 @@ static void job_run(void *ctx, void *jobp)
             }
         }
     }
-    if (allowed && job->require_scan && !scan_passed(&c, repo, job->digest)) {
-        allowed = false;
-        snprintf(job->why, sizeof(job->why),
-                 "requireScanPassed: no ImageDelivery records a Passed scan for this digest");
-    }
+    if (allowed && job->require_scan)
+        allowed = scan_decide(&c, &ref, &cacheable);
     job->allowed = allowed;
-    cache_put(w, key, allowed, allowed ? NULL : job->why);
+    if (cacheable)
+        cache_put(w, key, allowed, allowed ? NULL : job->why);
 done:
     for (size_t i = 0; i < c.nkeys; i++)
         sl_key_free(c.keys[i]);
     free(c.keys);
     free(c.key_problem);
     json_decref(c.pull_configs);
-    json_decref(c.deliveries);
     if (have_creds)
         sl_creds_free(&creds);
     sl_registry_free(reg);
     sl_ref_free(&ref);
-    free(repo);
     free(key);
     free(message);
 }
 
 static void job_free(void *ctx, void *jobp)
 {
+    (void)ctx;
     struct image_job *job = jobp;
     if (!job)
         return;
     free(job->policy_name);
     json_decref(job->key_refs);
+    json_decref(job->scan_refs);
     free(job->ns);
     json_decref(job->pull_secrets);
+    free(job->secret_names);
     free(job->image);
+    free(job->scan_ns);
+    free(job->scan_name);
     free(job);
 }
 
@@ -401,7 +527,8 @@ struct review_image {
     char *container;
     char *image;
     enum image_state state;
-    char *denial; /* the whole denial message when DENIED */
+    char *denial; /* the whole denial message when DENIED, as the caller may see it */
+    char *detail; /* the same with every registry fact, for the log (NULL = denial) */
 };
 
 /* A review waiting for worker results. Freed when its last reference goes: one per pending
@@ -413,6 +540,7 @@ struct review {
     bool answered; /* under lock */
     char *uid;
     char *policy_name;
+    enum sl_enforcement enforcement;
     char *kind, *ns, *name; /* for the denial log line */
     struct review_image *images;
     size_t nimages;
@@ -430,6 +558,7 @@ static void review_free(struct review *r)
         free(r->images[i].container);
         free(r->images[i].image);
         free(r->images[i].denial);
+        free(r->images[i].detail);
     }
     free(r->images);
     free(r->uid);
@@ -457,20 +586,28 @@ static int review_decide(const struct review_image *images, size_t n, size_t *wh
     return 1;
 }
 
-static void respond(struct sl_http_response *resp, const char *uid, bool allowed,
-                    const char *message)
+/* The answer to a review: violation NULL admits; otherwise the policy's enforcement decides
+ * (deny, admit with a warning, admit with an audit annotation). */
+static void respond(struct sl_http_response *resp, const char *uid, const char *violation,
+                    enum sl_enforcement enforcement)
 {
-    char *body = sl_admission_response(uid, allowed, message);
+    char *body = sl_admission_verdict(uid, violation, enforcement);
     resp->status = 200;
     resp->content_type = "application/json";
     sl_buf_append_str(&resp->body, body);
     free(body);
 }
 
-static void log_denial(const char *kind, const char *ns, const char *name, const char *message)
+static void log_violation(const char *kind, const char *ns, const char *name, const char *message,
+                          enum sl_enforcement enforcement)
 {
     struct sl_log_ctx lc = {.kind = kind, .ns = ns, .name = name};
-    sl_log_info(&lc, "admission denied: %s", message);
+    if (enforcement == SL_ENFORCE_DENY)
+        sl_log_info(&lc, "admission denied: %s", message);
+    else
+        sl_log_warn(&lc, "admission %s (enforcement %s): %s",
+                    enforcement == SL_ENFORCE_WARN ? "admitted with a warning" : "audited",
+                    enforcement == SL_ENFORCE_WARN ? "Warn" : "Audit", message);
 }
 
 /* Sends r's answer; r stays alive (the caller holds a reference) and images are final. */
@@ -478,13 +615,14 @@ static void review_answer(struct review *r, int decision, size_t which)
 {
     struct sl_http_response resp = {0};
     sl_buf_init(&resp.body, 0);
-    const char *denial = decision < 0 ? r->images[which].denial : NULL;
-    respond(&resp, r->uid, decision > 0, denial);
+    const struct review_image *img = decision < 0 ? &r->images[which] : NULL;
+    respond(&resp, r->uid, img ? img->denial : NULL, r->enforcement);
     sl_http_deferred_finish(r->deferred, &resp);
     r->deferred = NULL;
     sl_buf_free(&resp.body);
-    if (denial)
-        log_denial(r->kind, r->ns, r->name, denial);
+    if (img)
+        log_violation(r->kind, r->ns, r->name, img->detail ? img->detail : img->denial,
+                      r->enforcement);
 }
 
 /* Drops one reference to r; answers it when that is now decided; frees it at zero. */
@@ -512,39 +650,59 @@ static void review_unref(struct review *r)
         review_free(r);
 }
 
-/* Records image index's outcome (denial taken, may be NULL when allowed). */
-static void review_set(struct review *r, size_t index, bool allowed, char *denial)
+/* Records image index's outcome (denial and detail taken, NULL when allowed; detail NULL when
+ * the denial says everything). */
+static void review_set(struct review *r, size_t index, char *denial, char *detail)
 {
     pthread_mutex_lock(&r->lock);
-    r->images[index].state = allowed ? IMAGE_ALLOWED : IMAGE_DENIED;
+    r->images[index].state = denial ? IMAGE_DENIED : IMAGE_ALLOWED;
     r->images[index].denial = denial;
+    r->images[index].detail = detail;
     pthread_mutex_unlock(&r->lock);
 }
 
-static char *denial_for(const char *policy, const char *image, const char *container,
-                        const char *digest, const char *why)
+/* The denial of img after a registry check: *detail (for the log) names the digest and why;
+ * *denial is what the caller sees, the same when callers are authenticated (reveal), else only
+ * that the image is not verified, so an unauthenticated caller learns nothing about registries
+ * (whether a private image exists, its digest, the registry's answer). why may be a whole
+ * message already (whole_why: a tag that did not resolve). */
+static void denial_for(char **denial, char **detail, const struct sl_admission_webhook *w,
+                       const char *policy, const struct review_image *img, const char *digest,
+                       const char *why, bool whole_why)
 {
-    return sl_xasprintf("sealift DeployPolicy %s: image %s (container %s, %s): %s", policy, image,
-                        container, digest, why);
+    *detail = whole_why ? sl_xstrdup(why)
+                        : sl_xasprintf("sealift DeployPolicy %s: image %s (container %s, %s): %s",
+                                       policy, img->image, img->container, digest, why);
+    if (w->reveal) {
+        *denial = *detail;
+        *detail = NULL;
+    } else {
+        *denial = sl_xasprintf("sealift DeployPolicy %s: image %s (container %s) is not verified",
+                               policy, img->image, img->container);
+    }
 }
 
-/* Worker thread (or the thread freeing the webhook, canceled): one image's result arrived. */
+/* Worker thread (or the thread freeing the webhook, canceled): one image's result arrived.
+ * Background scans have no waiter. */
 static void job_done(void *ctx, void *jobp, void *waiterp, bool canceled)
 {
+    struct sl_admission_webhook *w = ctx;
     struct image_job *job = jobp;
     struct review_waiter *wt = waiterp;
+    if (!wt)
+        return;
     struct review *r = wt->r;
     const struct review_image *img = &r->images[wt->index]; /* container/image are immutable */
-    char *denial = NULL;
+    char *denial = NULL, *detail = NULL;
     if (canceled)
         denial = sl_xasprintf("sealift DeployPolicy %s: image %s (container %s): the admission "
                               "webhook is shutting down; failing closed",
                               r->policy_name, img->image, img->container);
     else if (job->unresolved)
-        denial = sl_xstrdup(job->why);
+        denial_for(&denial, &detail, w, r->policy_name, img, "", job->why, true);
     else if (!job->allowed)
-        denial = denial_for(r->policy_name, img->image, img->container, job->digest, job->why);
-    review_set(r, wt->index, denial == NULL, denial);
+        denial_for(&denial, &detail, w, r->policy_name, img, job->digest, job->why, false);
+    review_set(r, wt->index, denial, detail);
     free(wt);
     review_unref(r);
 }
@@ -605,26 +763,31 @@ static struct image_job *job_new(const struct sl_admission_request *req, const j
     job->generation = generation;
     job->require_signature = require_signature;
     job->require_scan = require_scan;
+    const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
     const json_t *refs =
-        json_object_get(json_object_get(json_object_get(json_object_get(policy, "spec"), "rules"),
-                                        "requireSignature"),
-                        "signingKeyRefs");
-    job->key_refs = refs ? json_deep_copy(refs) : json_array();
+        json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs");
+    job->key_refs = json_is_array(refs) ? json_deep_copy(refs) : json_array();
+    const json_t *scan = json_object_get(rules, "requireScanPassed");
+    if (json_is_object(scan)) {
+        const json_t *srefs = json_object_get(scan, "scanPolicyRefs");
+        job->scan_refs = json_is_array(srefs) ? json_deep_copy(srefs) : json_array();
+    }
     job->ns = sl_xstrdup(req->namespace);
     const json_t *secrets = json_object_get(req->pod_spec, "imagePullSecrets");
-    job->pull_secrets = secrets ? json_deep_copy(secrets) : json_array();
+    job->pull_secrets = json_is_array(secrets) ? json_deep_copy(secrets) : json_array();
+    job->secret_names = secret_names_of(job->pull_secrets);
     job->image = sl_xstrdup(image);
     return job;
 }
 
-/* The coalescing key of image's job: its decision key when pinned by digest, else the policy
- * generation and the reference as written (the tag is resolved by the job). */
-static char *job_key(const char *policy_name, long long generation, const struct sl_ref *ref,
-                     const char *image)
+/* The coalescing key of image's job: its decision key when pinned by digest, else the same
+ * with the reference as written (the tag is resolved by the job, with the same credentials). */
+static char *job_key(const char *policy_name, long long generation, const char *ns,
+                     const char *secret_names, const struct sl_ref *ref, const char *image)
 {
     if (ref->digest)
-        return decision_key(policy_name, generation, ref, ref->digest);
-    return sl_xasprintf("%s|%lld|tag|%s", policy_name, generation, image);
+        return decision_key(policy_name, generation, ns, secret_names, ref, ref->digest);
+    return sl_xasprintf("%s|%lld|%s|%s|tag|%s", policy_name, generation, ns, secret_names, image);
 }
 
 static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http_response *resp)
@@ -644,10 +807,11 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
     json_t *policy = NULL;
     struct image_list list = {0};
     struct review *r = NULL;
+    char *secret_names = NULL;
     const char *obj_name =
         json_string_value(json_object_get(json_object_get(req.object, "metadata"), "name"));
     if (strcmp(req.operation, "CREATE") != 0 && strcmp(req.operation, "UPDATE") != 0) {
-        respond(resp, req.uid, true, NULL);
+        respond(resp, req.uid, NULL, SL_ENFORCE_DENY);
         goto done;
     }
     policy = *policy_name ? w->lookup.get(w->lookup.ctx, "DeployPolicy", "", policy_name) : NULL;
@@ -655,18 +819,23 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         char msg[400];
         snprintf(msg, sizeof(msg), "sealift: DeployPolicy %s does not exist (failing closed)",
                  policy_name);
-        respond(resp, req.uid, false, msg);
+        respond(resp, req.uid, msg, SL_ENFORCE_DENY);
         goto done;
     }
     long long generation =
         json_integer_value(json_object_get(json_object_get(policy, "metadata"), "generation"));
+    enum sl_enforcement enforcement = sl_admission_enforcement(policy);
     const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
     bool require_signature = json_is_object(json_object_get(rules, "requireSignature"));
-    bool require_scan = json_is_true(json_object_get(rules, "requireScanPassed"));
+    /* the old `requireScanPassed: true` trusts no ScanPolicy: its jobs deny (fail closed) */
+    const json_t *scan_rule = json_object_get(rules, "requireScanPassed");
+    bool require_scan = json_is_object(scan_rule) || json_is_true(scan_rule);
     if (!req.pod_spec || (!require_signature && !require_scan)) {
-        respond(resp, req.uid, true, NULL);
+        respond(resp, req.uid, NULL, SL_ENFORCE_DENY);
         goto done;
     }
+    const json_t *pull_secrets = json_object_get(req.pod_spec, "imagePullSecrets");
+    secret_names = secret_names_of(json_is_array(pull_secrets) ? pull_secrets : NULL);
 
     /* inline: what the reference and the cache decide; the rest stays pending */
     sl_admission_each_image(req.pod_spec, collect_image, &list);
@@ -681,15 +850,16 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
             continue;
         }
         if (ref.digest) {
-            char *key = decision_key(policy_name, generation, &ref, ref.digest);
+            char *key = decision_key(policy_name, generation, req.namespace, secret_names, &ref,
+                                     ref.digest);
             bool allowed = false;
             char *message = NULL;
             if (cache_get(w, key, &allowed, &message)) {
                 count_check("cache");
                 img->state = allowed ? IMAGE_ALLOWED : IMAGE_DENIED;
                 if (!allowed)
-                    img->denial = denial_for(policy_name, img->image, img->container, ref.digest,
-                                             message ? message : "denied");
+                    denial_for(&img->denial, &img->detail, w, policy_name, img, ref.digest,
+                               message ? message : "denied", false);
             }
             free(message);
             free(key);
@@ -701,10 +871,11 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
     size_t which = 0;
     int decision = review_decide(list.items, list.n, &which);
     if (decision != 0) {
-        const char *denial = decision < 0 ? list.items[which].denial : NULL;
-        respond(resp, req.uid, decision > 0, denial);
-        if (denial)
-            log_denial(req.kind, req.namespace, obj_name, denial);
+        const struct review_image *img = decision < 0 ? &list.items[which] : NULL;
+        respond(resp, req.uid, img ? img->denial : NULL, enforcement);
+        if (img)
+            log_violation(req.kind, req.namespace, obj_name,
+                          img->detail ? img->detail : img->denial, enforcement);
         goto done;
     }
 
@@ -720,15 +891,16 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         (long long)budget_ms);
     struct sl_http_response fallback = {0};
     sl_buf_init(&fallback.body, 0);
-    respond(&fallback, req.uid, false, late);
+    respond(&fallback, req.uid, late, enforcement);
     struct sl_http_deferred *deferred = sl_http_request_defer(hreq, budget_ms, &fallback);
     sl_buf_free(&fallback.body);
     free(late);
     if (!deferred) {
         /* not served by a running server (a direct call); never block here either */
-        respond(resp, req.uid, false,
+        respond(resp, req.uid,
                 "sealift: the admission check needs registry access and cannot wait here; "
-                "failing closed");
+                "failing closed",
+                enforcement);
         goto done;
     }
 
@@ -738,6 +910,7 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
     r->refs = 1 + pending; /* the loop's reference, dropped below, and one per job waiter */
     r->uid = sl_xstrdup(req.uid);
     r->policy_name = sl_xstrdup(policy_name);
+    r->enforcement = enforcement;
     r->kind = req.kind ? sl_xstrdup(req.kind) : NULL;
     r->ns = sl_xstrdup(req.namespace);
     r->name = obj_name ? sl_xstrdup(obj_name) : NULL;
@@ -751,7 +924,7 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
             continue;
         struct sl_ref ref = {0};
         sl_ref_parse(&ref, img->image, NULL); /* parsed above */
-        char *key = job_key(policy_name, generation, &ref, img->image);
+        char *key = job_key(policy_name, generation, req.namespace, secret_names, &ref, img->image);
         sl_ref_free(&ref);
         struct image_job *job = job_new(&req, policy, policy_name, generation, require_signature,
                                         require_scan, img->image);
@@ -759,7 +932,7 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         wt->r = r;
         wt->index = i;
         bool joined = false;
-        int rc = sl_workpool_submit(w->pool, key, job, wt, &joined, &err);
+        int rc = sl_workpool_submit_group(w->pool, req.namespace, key, job, wt, &joined, &err);
         free(key);
         if (rc == 0) {
             count_check(joined ? "coalesced" : "worker");
@@ -774,8 +947,8 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
             img->image, img->container,
             rc == SL_ECANCELED ? "the admission webhook is shutting down"
                                : "the admission webhook is busy (too many registry checks "
-                                 "queued)");
-        review_set(r, i, false, denial);
+                                 "queued for this namespace or in all)");
+        review_set(r, i, denial, NULL);
         review_unref(r); /* this image's reference */
     }
     sl_metrics_gauge_set("sealift_admission_check_queue_depth", "",
@@ -787,8 +960,10 @@ done:
         free(list.items[i].container);
         free(list.items[i].image);
         free(list.items[i].denial);
+        free(list.items[i].detail);
     }
     free(list.items);
+    free(secret_names);
     json_decref(policy);
     sl_admission_request_free(&req);
 }
@@ -810,10 +985,27 @@ int sl_admission_webhook_new(struct sl_admission_webhook **out, struct sl_runtim
             w->insecure[i] = sl_xstrdup(opts->insecure_registries[i]);
         w->n_insecure = opts->n_insecure;
     }
+    w->reveal = opts && opts->reveal_details;
+    w->check_deadline_ms =
+        opts && opts->check_deadline_ms > 0 ? opts->check_deadline_ms : DEFAULT_CHECK_DEADLINE_MS;
+    w->sig_limits.max_signatures =
+        opts && opts->max_signatures ? opts->max_signatures : DEFAULT_MAX_SIGNATURES;
+    w->sig_limits.max_payload_bytes =
+        opts && opts->max_signature_bytes ? opts->max_signature_bytes : DEFAULT_MAX_SIGNATURE_BYTES;
+    if (opts && opts->scan_gate)
+        w->scan_gate = *opts->scan_gate;
+    w->scans = opts ? opts->scans : NULL;
     pthread_mutex_init(&w->lock, NULL);
     struct sl_workpool_ops ops = {.ctx = w, .run = job_run, .done = job_done, .job_free = job_free};
-    struct sl_workpool_opts po = {.threads = opts ? opts->workers : 0,
-                                  .queue_max = opts ? opts->queue_max : 0};
+    size_t threads = opts && opts->workers ? opts->workers : DEFAULT_WORKERS;
+    size_t share =
+        opts && opts->namespace_share ? opts->namespace_share : (threads / 2 ? threads / 2 : 1);
+    /* one namespace runs at most its share of the threads and keeps at most twice that in
+     * flight, so a tenant whose images are slow to check cannot take every worker */
+    struct sl_workpool_opts po = {.threads = threads,
+                                  .queue_max = opts ? opts->queue_max : 0,
+                                  .group_running_max = share,
+                                  .group_jobs_max = 2 * share};
     int rc = sl_workpool_new(&w->pool, &ops, &po, err);
     if (rc != 0) {
         sl_admission_webhook_free(w);

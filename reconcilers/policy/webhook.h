@@ -1,13 +1,29 @@
 /* sealift's validating admission webhook: enforces the DeployPolicy rules that need crypto or
  * registry state — requireSignature (every image carries a valid cosign signature by one of the
- * policy's SigningKeys) and requireScanPassed (an ImageDelivery records a Passed scan for the
- * image's digest). Each policy has its own endpoint, POST /admission/<policy> (see
- * policy/reconciler.h), served over TLS; a request the webhook cannot decide is denied (the
- * ValidatingWebhookConfiguration is fail-closed too).
+ * policy's SigningKeys) and requireScanPassed (one of the ScanPolicies the rule names,
+ * {scanPolicyRefs: [{namespace, name}]}, passed the digest in a scan sealift made itself: the
+ * scan record of scan/record.h, filled by the ImageDelivery reconciler's scan gate in the same
+ * process; on a miss the webhook scans the digest in the background with that ScanPolicy and
+ * denies "scan pending" until the record has it. No object's status is trusted). Each policy has
+ * its own endpoint, POST /admission/<policy> (see policy/reconciler.h), served over TLS; a
+ * request the webhook cannot decide is denied (the ValidatingWebhookConfiguration is fail-closed
+ * too). spec.enforcement Warn admits a violating object with the denial as a warning, Audit
+ * admits it with the denial as an audit annotation (and a log line).
  *
  * Images must be pinned by digest or resolvable to one (a tag is resolved with a manifest HEAD).
  * Registry credentials come only from the imagePullSecrets of the admitted object, in its own
- * namespace. Decisions are cached per policy generation and image digest (bounded LRU, TTL).
+ * namespace. Decisions are cached (bounded LRU, TTL; denials 10 s) per policy generation,
+ * namespace, pull Secret names, repository and digest, i.e. everything a decision depends on;
+ * answers that depend on the moment (a registry error, a check out of time, a scan pending, a
+ * SigningKey not ready) are never cached.
+ *
+ * A check is bounded: a total deadline (check_deadline_ms), at most max_signatures signature
+ * layers and max_signature_bytes of payloads; one namespace runs at most namespace_share of the
+ * workers (and has at most twice that queued or running), so slow images of one tenant do not
+ * stop the reviews of the others.
+ *
+ * Without reveal_details (callers not authenticated by a client certificate), denials say only
+ * that the image is not verified: no digest, no registry answer; the log has the details.
  *
  * Threads: the handler runs on the webhook server's event-loop thread and never does I/O there.
  * A review whose images are all in the cache (or that a cached denial already decides) is
@@ -24,6 +40,7 @@
 #define SL_POLICY_WEBHOOK_H
 
 #include "http/server.h"
+#include "imagedelivery/gates.h"
 #include "runtime/reconciler.h"
 
 #include <stddef.h>
@@ -39,13 +56,27 @@ struct sl_admission_lookup {
     json_t *(*list)(void *ctx, const char *kind);
 };
 
+struct sl_scan_record;
+
 struct sl_admission_webhook_opts {
     const char *const *insecure_registries; /* hosts reached over plain http (labs, tests) */
     size_t n_insecure;
-    int64_t cache_ttl_ms; /* 0 = 5 minutes */
-    size_t cache_max;     /* 0 = 4096 decisions */
-    size_t workers;       /* threads doing cache-miss checks; 0 = 4 */
-    size_t queue_max;     /* checks waiting for a worker before new misses are denied; 0 = 64 */
+    int64_t cache_ttl_ms;   /* 0 = 5 minutes */
+    size_t cache_max;       /* 0 = 4096 decisions */
+    size_t workers;         /* threads doing cache-miss checks; 0 = 4 */
+    size_t queue_max;       /* checks waiting for a worker before new misses are denied; 0 = 64 */
+    size_t namespace_share; /* checks of one namespace running at once; 0 = workers / 2 */
+    int64_t check_deadline_ms;  /* one image's registry work; 0 = 8 s */
+    size_t max_signatures;      /* signature layers / referrers looked at per image; 0 = 16 */
+    size_t max_signature_bytes; /* signature payload bytes per image; 0 = 1 MiB */
+    /* Callers are authenticated (the listener verifies the API server's client certificate):
+     * denials may name digests and registry errors. false = only "not verified". */
+    bool reveal_details;
+    /* requireScanPassed: the record of sealift's own scans (borrowed, must outlive the webhook)
+     * and the gate that scans a digest the record does not have (copied; its scans are recorded,
+     * e.g. sl_scan_record_gate). NULL: digests not in the record are denied. */
+    struct sl_scan_record *scans;
+    const struct sl_scan_gate *scan_gate;
 };
 
 struct sl_admission_webhook;

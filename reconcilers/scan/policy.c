@@ -1390,6 +1390,19 @@ done:
     return rc;
 }
 
+int sl_scanpolicy_revision(char *out, size_t cap, const char *ns, const char *name)
+{
+    int rc = SL_ENOTFOUND;
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, name);
+    if (e && e->ready && e->db) {
+        snprintf(out, cap, "%llu|%s", (unsigned long long)e->serial, e->db->digest);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&store_lock);
+    return rc;
+}
+
 void sl_scanpolicy_gate(struct sl_scan_gate *out)
 {
     memset(out, 0, sizeof(*out));

@@ -43,6 +43,11 @@ int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
 /* The gate over the process-wide policy store (ctx unused). */
 void sl_scanpolicy_gate(struct sl_scan_gate *out);
 
+/* The revision of ScanPolicy ns/name as the gate uses it: its loaded database digest and spec
+ * revision, written to out (cap bytes; 128 is enough). Two equal revisions mean the same
+ * database and rules. Returns 0, or SL_ENOTFOUND when the policy is not loaded and Ready. */
+int sl_scanpolicy_revision(char *out, size_t cap, const char *ns, const char *name);
+
 /* Forgets every loaded policy and cached result (tests). */
 void sl_scanpolicy_store_reset(void);
 

@@ -3,8 +3,10 @@
 #include "oci/ref.h"
 #include "util/base64.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,11 +305,44 @@ done:
     return rc;
 }
 
-/* Checks every signature layer of manifest (JSON) against the keys; records the first problem
- * in problem/problem_code. Returns the index of the verifying key, or -1. */
+/* What a verification has used of its limits. */
+struct verify_budget {
+    const struct sl_cosign_limits *limits; /* NULL = none */
+    size_t looked_at;
+    size_t payload_bytes;
+    int stop; /* 0, or SL_ETOOBIG / SL_ERETRY once a limit was reached */
+    char why[160];
+};
+
+/* May the verification fetch one more signature? Sets b->stop when not. */
+static bool budget_allows(struct verify_budget *b)
+{
+    const struct sl_cosign_limits *l = b->limits;
+    if (b->stop)
+        return false;
+    if (!l)
+        return true;
+    if (l->max_signatures && b->looked_at >= l->max_signatures) {
+        b->stop = SL_ETOOBIG;
+        snprintf(b->why, sizeof(b->why), "more than %zu signatures to check", l->max_signatures);
+    } else if (l->max_payload_bytes && b->payload_bytes >= l->max_payload_bytes) {
+        b->stop = SL_ETOOBIG;
+        snprintf(b->why, sizeof(b->why), "more than %zu bytes of signature payloads",
+                 l->max_payload_bytes);
+    } else if (l->deadline_ms && sl_mono_ms() >= l->deadline_ms) {
+        b->stop = SL_ERETRY;
+        snprintf(b->why, sizeof(b->why), "the check ran out of time");
+    }
+    b->looked_at++;
+    return b->stop == 0;
+}
+
+/* Checks every signature layer of manifest (JSON) against the keys, within budget; records the
+ * first problem in problem/problem_code. Returns the index of the verifying key, or -1. */
 static int verify_layers(struct sl_cosign_verify_result *res, const json_t *manifest,
                          struct sl_registry *reg, const char *repo, const char *digest,
-                         const struct sl_key *const *keys, size_t nkeys, struct sl_err *problem)
+                         const struct sl_key *const *keys, size_t nkeys, struct sl_err *problem,
+                         struct verify_budget *budget)
 {
     size_t i;
     json_t *l;
@@ -316,6 +351,8 @@ static int verify_layers(struct sl_cosign_verify_result *res, const json_t *mani
         const char *mt = json_string_value(json_object_get(l, "mediaType"));
         if (!mt || strcmp(mt, SL_COSIGN_SIG_MEDIA_TYPE) != 0)
             continue;
+        if (!budget_allows(budget))
+            return -1;
         res->signatures++;
         const char *s = layer_signature(l);
         char *p = NULL;
@@ -332,6 +369,7 @@ static int verify_layers(struct sl_cosign_verify_result *res, const json_t *mani
                 sl_err_set(problem, SL_EDIGEST, SL_ERRC_CRYPTO, "signature payload: %s", e.msg);
             continue;
         }
+        budget->payload_bytes += plen;
         for (size_t k = 0; k < nkeys; k++) {
             if (sl_cosign_check(p, plen, s, digest, keys[k], &e) == 0) {
                 free(p);
@@ -349,7 +387,16 @@ int sl_cosign_verify(struct sl_cosign_verify_result *out, struct sl_registry *re
                      const char *digest, const struct sl_key *const *keys, size_t nkeys,
                      struct sl_err *err)
 {
+    return sl_cosign_verify_limited(out, reg, repo, digest, keys, nkeys, NULL, err);
+}
+
+int sl_cosign_verify_limited(struct sl_cosign_verify_result *out, struct sl_registry *reg,
+                             const char *repo, const char *digest, const struct sl_key *const *keys,
+                             size_t nkeys, const struct sl_cosign_limits *limits,
+                             struct sl_err *err)
+{
     struct sl_cosign_verify_result res = {.key_index = -1};
+    struct verify_budget budget = {.limits = limits};
     struct sl_err problem = {0};
     json_t *sig = NULL;
     char *index = NULL;
@@ -357,8 +404,8 @@ int sl_cosign_verify(struct sl_cosign_verify_result *out, struct sl_registry *re
     int rc = fetch_sig_manifest(&sig, reg, repo, digest, err);
     if (rc)
         goto done;
-    int k = sig ? verify_layers(&res, sig, reg, repo, digest, keys, nkeys, &problem) : -1;
-    if (k < 0) {
+    int k = sig ? verify_layers(&res, sig, reg, repo, digest, keys, nkeys, &problem, &budget) : -1;
+    if (k < 0 && !budget.stop) {
         /* OCI 1.1 referrers (cosign --registry-referrers-mode=oci-1-1) */
         struct sl_err rerr = {0};
         if (sl_registry_referrers(&index, &index_len, reg, repo, digest, NULL, &rerr) == 0) {
@@ -372,13 +419,15 @@ int sl_cosign_verify(struct sl_cosign_verify_result *out, struct sl_registry *re
                 const char *dd = json_string_value(json_object_get(d, "digest"));
                 if (!dd || (at && strcmp(at, SL_COSIGN_ARTIFACT_TYPE) != 0))
                     continue;
+                if (!budget_allows(&budget))
+                    break;
                 struct sl_registry_manifest m = {0};
                 if (sl_registry_manifest_get(&m, reg, repo, dd, &rerr) != 0)
                     continue;
                 json_t *mj = json_loadb(m.data, m.len, 0, &jerr);
                 sl_registry_manifest_free(&m);
                 if (mj)
-                    k = verify_layers(&res, mj, reg, repo, digest, keys, nkeys, &problem);
+                    k = verify_layers(&res, mj, reg, repo, digest, keys, nkeys, &problem, &budget);
                 json_decref(mj);
                 if (k >= 0)
                     break;
@@ -389,6 +438,10 @@ int sl_cosign_verify(struct sl_cosign_verify_result *out, struct sl_registry *re
     if (k >= 0) {
         res.key_index = k;
         sl_key_fingerprint(res.key_fingerprint, keys[k], NULL);
+    } else if (budget.stop) {
+        rc = sl_err_set(err, budget.stop, SL_ERRC_CRYPTO,
+                        "no valid signature of %s@%s among the first %zu checked: %s", repo, digest,
+                        res.signatures, budget.why);
     } else if (res.signatures == 0) {
         rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_CRYPTO, "no signature found for %s@%s", repo,
                         digest);

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SL_COSIGN_SIG_MEDIA_TYPE "application/vnd.dev.cosign.simplesigning.v1+json"
 #define SL_COSIGN_SIG_ANNOTATION "dev.cosignproject.cosign/signature"
@@ -78,5 +79,20 @@ struct sl_cosign_verify_result {
 int sl_cosign_verify(struct sl_cosign_verify_result *out, struct sl_registry *reg, const char *repo,
                      const char *digest, const struct sl_key *const *keys, size_t nkeys,
                      struct sl_err *err);
+
+/* Bounds of one verification whose signature manifest may come from a hostile registry. */
+struct sl_cosign_limits {
+    size_t max_signatures;    /* signature layers and referrer manifests looked at; 0 = any */
+    size_t max_payload_bytes; /* payload bytes fetched in total; 0 = any */
+    int64_t deadline_ms; /* sl_mono_ms() time after which no further request starts; 0 = none */
+};
+
+/* sl_cosign_verify within limits (NULL = none). Besides its return codes: SL_ETOOBIG when a count
+ * or byte limit stopped the check before a valid signature was found, SL_ERETRY when the deadline
+ * did; err says which. */
+int sl_cosign_verify_limited(struct sl_cosign_verify_result *out, struct sl_registry *reg,
+                             const char *repo, const char *digest, const struct sl_key *const *keys,
+                             size_t nkeys, const struct sl_cosign_limits *limits,
+                             struct sl_err *err);
 
 #endif

@@ -1,7 +1,8 @@
 /* The admission webhook (reconcilers/policy/webhook.c) on an in-process HTTP server, with
  * in-memory object lookups and, as the only registry, a TCP black hole on 127.0.0.1 that
  * accepts connections and never answers. requireScanPassed needs no registry for an image
- * pinned by digest, while an image given by tag must be resolved in the registry: so reviews of
+ * pinned by digest that sealift's own scan record has, while an image given by tag must be
+ * resolved in the registry: so reviews of
  * tags get stuck in a worker, and the test checks what users see meanwhile: reviews of other
  * images are answered (from a worker, then from the cache) while the stuck ones are still
  * open; a review of the same tag joins the stuck check; a full queue denies at once; a stuck
@@ -10,7 +11,13 @@
 #include "check.h"
 #include "http/server.h"
 #include "policy/webhook.h"
+#include "kube/client.h"
+#include "oci/manifest.h"
 #include "runtime/metrics.h"
+#include "scan/record.h"
+#include "sign/cosign.h"
+#include "sign/keys.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -24,7 +31,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DIGEST_OK "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define DIGEST_OK     "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define DIGEST_FORGED "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define DIGEST_FAILED "sha256:3333333333333333333333333333333333333333333333333333333333333333"
 
 /* ---- a registry that never answers ---- */
 
@@ -105,20 +114,51 @@ static void hole_release(struct black_hole *b)
 
 static char delivered_image[128];
 
+/* requireScanPassed trusting ScanPolicy sec/default; enforcement as given (NULL = Deny). */
+static json_t *scan_policy(const char *name, const char *enforcement)
+{
+    json_t *p = json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s}]}}}}", "metadata", "name", name,
+                          "generation", 3, "spec", "rules", "requireScanPassed", "scanPolicyRefs",
+                          "namespace", "sec", "name", "default");
+    if (enforcement)
+        json_object_set_new(json_object_get(p, "spec"), "enforcement", json_string(enforcement));
+    return p;
+}
+
 static json_t *lookup_get(void *ctx, const char *kind, const char *ns, const char *name)
 {
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scanned") == 0)
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:b}}}", "metadata", "name", "scanned", "generation",
-                         3, "spec", "rules", "requireScanPassed", 1);
+        return scan_policy("scanned", NULL);
+    if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scanned-warn") == 0)
+        return scan_policy("scanned-warn", "Warn");
+    if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scanned-audit") == 0)
+        return scan_policy("scanned-audit", "Audit");
+    if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "legacy") == 0)
+        return json_pack("{s:{s:s, s:i}, s:{s:{s:b}}}", "metadata", "name", "legacy", "generation",
+                         1, "spec", "rules", "requireScanPassed", 1);
     return NULL;
 }
 
+/* Every ImageDelivery status claims a Passed scan of every digest (a forged status): the
+ * webhook must not read it. */
 static json_t *lookup_list(void *ctx, const char *kind)
 {
     if (strcmp(kind, "ImageDelivery") != 0)
         return json_array();
-    return json_pack("[{s:{s:[{s:{s:s}, s:[{s:s, s:s}]}]}}]", "status", "images", "scan", "result",
-                     "Passed", "targets", "image", delivered_image, "digest", DIGEST_OK);
+    char forged[160];
+    snprintf(forged, sizeof(forged), "%.100s", delivered_image);
+    return json_pack("[{s:{s:[{s:{s:s}, s:[{s:s, s:s}, {s:s, s:s}]}]}}]", "status", "images",
+                     "scan", "result", "Passed", "targets", "image", forged, "digest", DIGEST_OK,
+                     "image", forged, "digest", DIGEST_FORGED);
+}
+
+/* ScanPolicy sec/default is loaded at revision "r1"; nothing else is. */
+static int revision_of(char *out, size_t cap, const char *ns, const char *name)
+{
+    if (strcmp(ns, "sec") != 0 || strcmp(name, "default") != 0)
+        return -1;
+    snprintf(out, cap, "r1");
+    return 0;
 }
 
 /* ---- reviews ---- */
@@ -136,16 +176,41 @@ static char *review_body(const char *uid, const char *image)
     return s;
 }
 
+/* A Pod review in namespace ns, with imagePullSecrets [secret] unless secret is NULL. */
+static char *review_body_ns(const char *uid, const char *ns, const char *secret, const char *image)
+{
+    char *text = review_body(uid, image);
+    json_t *r = json_loads(text, 0, NULL);
+    free(text);
+    json_t *req = json_object_get(r, "request");
+    json_object_set_new(req, "namespace", json_string(ns));
+    if (secret)
+        json_object_set_new(json_object_get(json_object_get(req, "object"), "spec"),
+                            "imagePullSecrets", json_pack("[{s:s}]", "name", secret));
+    char *out = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return out;
+}
+
 struct answer {
     int curl_rc;
     long status;
     int allowed; /* -1 = no answer */
     char message[1024];
+    char warning[1024]; /* response.warnings[0] */
+    char audit[1024];   /* response.auditAnnotations.violation */
 };
+
+static void post_body(struct answer *out, const char *url, const char *uid, char *body);
 
 static void post_review(struct answer *out, const char *url, const char *uid, const char *image)
 {
-    char *body = review_body(uid, image);
+    post_body(out, url, uid, review_body(uid, image));
+}
+
+/* POSTs body (taken) and parses the AdmissionReview answer. */
+static void post_body(struct answer *out, const char *url, const char *uid, char *body)
+{
     CURL *h = curl_easy_init();
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -160,12 +225,19 @@ static void post_review(struct answer *out, const char *url, const char *uid, co
     fclose(mem);
     out->allowed = -1;
     out->message[0] = '\0';
+    out->warning[0] = '\0';
+    out->audit[0] = '\0';
     json_t *j = buf ? json_loads(buf, 0, NULL) : NULL;
     json_t *r = json_object_get(j, "response");
     if (json_is_object(r)) {
         out->allowed = json_is_true(json_object_get(r, "allowed"));
         const char *m = json_string_value(json_object_get(json_object_get(r, "status"), "message"));
         snprintf(out->message, sizeof(out->message), "%s", m ? m : "");
+        const char *wn = json_string_value(json_array_get(json_object_get(r, "warnings"), 0));
+        snprintf(out->warning, sizeof(out->warning), "%s", wn ? wn : "");
+        const char *au =
+            json_string_value(json_object_get(json_object_get(r, "auditAnnotations"), "violation"));
+        snprintf(out->audit, sizeof(out->audit), "%s", au ? au : "");
         CHECK_STR_EQ(json_string_value(json_object_get(r, "uid")), uid);
     }
     json_decref(j);
@@ -175,7 +247,7 @@ static void post_review(struct answer *out, const char *url, const char *uid, co
 }
 
 struct bg_review {
-    char url[256], uid[32], image[160];
+    char url[256], uid[32], image[160], ns[32], secret[32];
     struct answer a;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -186,7 +258,11 @@ static void *bg_main(void *arg)
 {
     struct bg_review *b = arg;
     struct answer a;
-    post_review(&a, b->url, b->uid, b->image);
+    if (b->ns[0])
+        post_body(&a, b->url, b->uid,
+                  review_body_ns(b->uid, b->ns, b->secret[0] ? b->secret : NULL, b->image));
+    else
+        post_review(&a, b->url, b->uid, b->image);
     pthread_mutex_lock(&b->mu);
     b->a = a;
     b->done = 1;
@@ -255,13 +331,20 @@ static void test_slow_registry_does_not_stall_reviews(void)
     snprintf(other_tag, sizeof(other_tag), "%s/mirror/app:2.0", hole.host);
     snprintf(third_tag, sizeof(third_tag), "%s/mirror/app:3.0", hole.host);
     snprintf(scanned, sizeof(scanned), "%s/mirror/app@%s", hole.host, DIGEST_OK);
-    snprintf(unscanned, sizeof(unscanned), "%s/mirror/app@sha256:%064d", hole.host, 2);
+    snprintf(unscanned, sizeof(unscanned), "%s/mirror/app@%s", hole.host, DIGEST_FORGED);
 
     struct sl_runtime rt = {0}; /* no imagePullSecrets: the API is never asked */
     struct sl_admission_lookup lookup = {.get = lookup_get, .list = lookup_list};
     const char *insecure[] = {hole.host};
-    struct sl_admission_webhook_opts wo = {
-        .insecure_registries = insecure, .n_insecure = 1, .workers = 1, .queue_max = 1};
+    /* sealift's own scans: DIGEST_OK passed ScanPolicy sec/default at its current revision */
+    struct sl_scan_record *scans = sl_scan_record_new(NULL, revision_of, 0);
+    sl_scan_record_put(scans, "sec", "default", DIGEST_OK, SL_SCAN_PASSED);
+    struct sl_admission_webhook_opts wo = {.insecure_registries = insecure,
+                                           .n_insecure = 1,
+                                           .workers = 1,
+                                           .queue_max = 1,
+                                           .reveal_details = true,
+                                           .scans = scans};
     struct sl_admission_webhook *w = NULL;
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_admission_webhook_new(&w, &rt, &lookup, &wo, &err), 0);
@@ -325,25 +408,523 @@ static void test_slow_registry_does_not_stall_reviews(void)
     CHECK_CONTAINS(queued.a.message, other_tag);
     CHECK(CHECKS("worker") == 3);
 
-    /* a digest without a Passed scan: denied by a worker, the reason cached */
+    /* a digest sealift never scanned, although every ImageDelivery status says Passed: denied
+     * (this controller has no scanner to scan it now) */
     post_review(&a, url, "unscanned", unscanned);
     CHECK_INT_EQ(a.allowed, 0);
-    CHECK_CONTAINS(a.message, "requireScanPassed");
-    post_review(&a, url, "unscanned-again", unscanned);
-    CHECK_INT_EQ(a.allowed, 0);
-    CHECK_CONTAINS(a.message, "(container app, sha256:");
-    CHECK_CONTAINS(a.message, "requireScanPassed");
+    CHECK_CONTAINS(a.message, "requireScanPassed: ScanPolicy sec/default has not scanned");
+    CHECK_CONTAINS(a.message, "(container app, " DIGEST_FORGED ")");
 
     /* shutdown order of the controller: the server stops, then the webhook joins its workers */
     sl_http_server_stop(srv);
     sl_admission_webhook_free(w);
     sl_http_server_free(srv);
+    sl_scan_record_free(scans);
+}
+
+/* ---- requireScanPassed from sealift's own scans; enforcement ---- */
+
+static int fake_scans;
+static pthread_mutex_t fake_scan_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The scanner behind the webhook's gate: every image fails ScanPolicy sec/default. */
+static int fake_scan_blocked(void *ctx, struct sl_runtime *rt, const char *ns,
+                             const char *policy_name, struct sl_registry *src, const char *repo,
+                             const char *digest, const char *const *platforms, size_t n_platforms,
+                             json_t **out_summary, struct sl_err *err)
+{
+    pthread_mutex_lock(&fake_scan_mu);
+    fake_scans++;
+    pthread_mutex_unlock(&fake_scan_mu);
+    CHECK_STR_EQ(ns, "sec");
+    CHECK_STR_EQ(policy_name, "default");
+    CHECK_STR_EQ(repo, "mirror/app");
+    CHECK_INT_EQ((int)n_platforms, 0);
+    *out_summary = json_pack("{s:s}", "result", "Failed");
+    return sl_err_set(err, SL_SCAN_GATE_BLOCKED, SL_ERRC_INPUT, "CVE-2026-0001 (Critical)");
+}
+
+static int scans_done(void)
+{
+    pthread_mutex_lock(&fake_scan_mu);
+    int n = fake_scans;
+    pthread_mutex_unlock(&fake_scan_mu);
+    return n;
+}
+
+struct webhook_env {
+    struct sl_scan_record *scans;
+    struct sl_admission_webhook *w;
+    struct sl_http_server *srv;
+    char base[200];
+};
+
+static void env_start(struct webhook_env *e, struct sl_runtime *rt,
+                      const struct sl_admission_lookup *lookup,
+                      struct sl_admission_webhook_opts *wo)
+{
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_admission_webhook_new(&e->w, rt, lookup, wo, &err), 0);
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
+    CHECK_INT_EQ(sl_http_server_new(&e->srv, &so, &err), 0);
+    sl_admission_webhook_register(e->w, e->srv);
+    CHECK_INT_EQ(sl_http_server_start(e->srv, &err), 0);
+    snprintf(e->base, sizeof(e->base), "http://%s/admission/", sl_http_server_addr(e->srv));
+}
+
+static void env_stop(struct webhook_env *e)
+{
+    sl_http_server_stop(e->srv);
+    sl_admission_webhook_free(e->w);
+    sl_http_server_free(e->srv);
+}
+
+static void test_scan_verdicts_and_enforcement(void)
+{
+    /* no registry is reached: images are pinned and the scanner is a fake */
+    snprintf(delivered_image, sizeof(delivered_image), "127.0.0.1:9/mirror/app:1.0");
+    char forged[160], failed[160], passed[160], url[300];
+    snprintf(forged, sizeof(forged), "127.0.0.1:9/mirror/app@%s", DIGEST_FORGED);
+    snprintf(failed, sizeof(failed), "127.0.0.1:9/mirror/app@%s", DIGEST_FAILED);
+    snprintf(passed, sizeof(passed), "127.0.0.1:9/mirror/app@%s", DIGEST_OK);
+    struct sl_scan_gate blocked = {.scan = fake_scan_blocked}, recorded;
+    struct webhook_env e = {0};
+    e.scans = sl_scan_record_new(&blocked, revision_of, 0);
+    sl_scan_record_gate(&recorded, e.scans);
+    sl_scan_record_put(e.scans, "sec", "default", DIGEST_OK, SL_SCAN_PASSED);
+    sl_scan_record_put(e.scans, "sec", "default", DIGEST_FAILED, SL_SCAN_FAILED);
+    struct sl_runtime rt = {0};
+    struct sl_admission_lookup lookup = {.get = lookup_get, .list = lookup_list};
+    struct sl_admission_webhook_opts wo = {
+        .reveal_details = true, .scans = e.scans, .scan_gate = &recorded};
+    env_start(&e, &rt, &lookup, &wo);
+    struct answer a;
+
+    snprintf(url, sizeof(url), "%sscanned", e.base);
+    post_review(&a, url, "passed", passed);
+    CHECK_INT_EQ(a.allowed, 1);
+    post_review(&a, url, "failed", failed);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "requireScanPassed: the image fails ScanPolicy sec/default");
+
+    /* every ImageDelivery status says the forged digest passed: sealift has not scanned it, so
+     * it is denied while sealift scans it itself, and the scan's verdict decides afterwards */
+    post_review(&a, url, "forged", forged);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "scan pending");
+    while (scans_done() < 1)
+        usleep(2000);
+    /* the verdict is recorded when the gate returns, just after the counter moved */
+    for (;;) {
+        post_review(&a, url, "forged-again", forged);
+        CHECK_INT_EQ(a.allowed, 0);
+        if (!strstr(a.message, "scan pending"))
+            break;
+        usleep(2000);
+    }
+    CHECK_CONTAINS(a.message, "requireScanPassed: the image fails ScanPolicy sec/default");
+    CHECK_INT_EQ(scans_done(), 1);
+
+    /* Warn and Audit admit a violation and say so; Deny above rejected it */
+    snprintf(url, sizeof(url), "%sscanned-warn", e.base);
+    post_review(&a, url, "warn", failed);
+    CHECK_INT_EQ(a.allowed, 1);
+    CHECK_CONTAINS(a.warning, "the image fails ScanPolicy sec/default");
+    CHECK_STR_EQ(a.audit, "");
+    snprintf(url, sizeof(url), "%sscanned-audit", e.base);
+    post_review(&a, url, "audit", failed);
+    CHECK_INT_EQ(a.allowed, 1);
+    CHECK_CONTAINS(a.audit, "the image fails ScanPolicy sec/default");
+    CHECK_STR_EQ(a.warning, "");
+    post_review(&a, url, "audit-ok", passed);
+    CHECK_INT_EQ(a.allowed, 1);
+    CHECK_STR_EQ(a.audit, "");
+
+    /* the old `requireScanPassed: true` trusts nothing: fail closed */
+    snprintf(url, sizeof(url), "%slegacy", e.base);
+    post_review(&a, url, "legacy", passed);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "requireScanPassed must name the ScanPolicies it trusts");
+
+    env_stop(&e);
+    sl_scan_record_free(e.scans);
+}
+
+/* ---- a registry on 127.0.0.1 (requireSignature) ---- */
+
+#define HOSTILE_LAYERS 3000
+
+struct fake_registry {
+    struct sl_http_server *srv;
+    char host[64];
+    char auth[128]; /* the Authorization header it accepts */
+    pthread_mutex_t mu;
+    int down;       /* answer 503 to signature manifests */
+    int requests;   /* every request */
+    int slow_blobs; /* blob requests of the slow hostile image */
+    int fast_blobs; /* blob requests of the fast hostile image */
+    char good[72], unsigned_digest[72], slow[72], fast[72];
+    char *good_sig, *slow_sig, *fast_sig; /* signature manifests */
+    char *payload;                        /* the good signature's payload */
+    char payload_digest[72];
+    char *unsigned_manifest; /* tag 2.0 */
+    struct sl_http_deferred *held[64];
+    int nheld;
+};
+
+static char *sig_manifest(const char *layers_json)
+{
+    return sl_xasprintf("{\"schemaVersion\":2,\"mediaType\":\"application/"
+                        "vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/"
+                        "vnd.oci.image.config.v1+json\",\"digest\":\"sha256:"
+                        "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
+                        "\"size\":2},\"layers\":%s}",
+                        layers_json);
+}
+
+/* A signature manifest of n layers that all point at blobs named after prefix and i. */
+static char *hostile_manifest(char prefix)
+{
+    json_t *layers = json_array();
+    for (int i = 0; i < HOSTILE_LAYERS; i++) {
+        char d[80];
+        snprintf(d, sizeof(d), "sha256:%c%063d", prefix, i);
+        json_array_append_new(layers, json_pack("{s:s, s:s, s:i, s:{s:s}}", "mediaType",
+                                                SL_COSIGN_SIG_MEDIA_TYPE, "digest", d, "size", 100,
+                                                "annotations", SL_COSIGN_SIG_ANNOTATION, "AAAA"));
+    }
+    char *l = json_dumps(layers, JSON_COMPACT);
+    json_decref(layers);
+    char *m = sig_manifest(l);
+    free(l);
+    return m;
+}
+
+static void reply_json(struct sl_http_response *resp, int status, const char *body)
+{
+    resp->status = status;
+    resp->content_type = "application/vnd.oci.image.manifest.v1+json";
+    sl_buf_append_str(&resp->body, body);
+}
+
+static void h_registry(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    struct fake_registry *f = ctx;
+    const char *auth = sl_http_request_header(req, "Authorization");
+    pthread_mutex_lock(&f->mu);
+    f->requests++;
+    int down = f->down;
+    pthread_mutex_unlock(&f->mu);
+    if (!auth || strcmp(auth, f->auth) != 0) {
+        sl_http_request_add_response_header(req, "WWW-Authenticate", "Basic realm=\"fake\"");
+        resp->status = 401;
+        resp->content_type = "application/json";
+        sl_buf_append_str(&resp->body, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}");
+        return;
+    }
+    const char *p = req->path;
+    if (strcmp(p, "/v2/") == 0) {
+        reply_json(resp, 200, "{}");
+        return;
+    }
+    char tag[100];
+    if (strncmp(p, "/v2/mirror/app/manifests/", 25) == 0) {
+        const char *ref = p + 25;
+        const char *body = NULL;
+        if (down) {
+            reply_json(resp, 503, "{\"errors\":[{\"code\":\"UNAVAILABLE\"}]}");
+            return;
+        }
+        if (sl_cosign_sig_tag(tag, sizeof(tag), f->good) == 0 && strcmp(ref, tag) == 0)
+            body = f->good_sig;
+        else if (sl_cosign_sig_tag(tag, sizeof(tag), f->slow) == 0 && strcmp(ref, tag) == 0)
+            body = f->slow_sig;
+        else if (sl_cosign_sig_tag(tag, sizeof(tag), f->fast) == 0 && strcmp(ref, tag) == 0)
+            body = f->fast_sig;
+        else if (strcmp(ref, "2.0") == 0 || strcmp(ref, f->unsigned_digest) == 0)
+            body = f->unsigned_manifest;
+        if (!body) {
+            reply_json(resp, 404, "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}");
+            return;
+        }
+        char d[72];
+        sl_digest_sha256(d, body, strlen(body));
+        sl_http_request_add_response_header(req, "Docker-Content-Digest", d);
+        reply_json(resp, 200, body);
+        return;
+    }
+    if (strncmp(p, "/v2/mirror/app/blobs/", 21) == 0) {
+        const char *d = p + 21;
+        if (strcmp(d, f->payload_digest) == 0) {
+            resp->content_type = "application/octet-stream";
+            sl_buf_append_str(&resp->body, f->payload);
+            return;
+        }
+        if (strncmp(d, "sha256:e", 8) == 0) {
+            /* the slow hostile image: its layers never come (until the test ends) */
+            pthread_mutex_lock(&f->mu);
+            f->slow_blobs++;
+            struct sl_http_response fb = {.status = 404};
+            sl_buf_init(&fb.body, 0);
+            if (f->nheld < 64) {
+                struct sl_http_deferred *hd = sl_http_request_defer(req, 120000, &fb);
+                if (hd)
+                    f->held[f->nheld++] = hd;
+            }
+            sl_buf_free(&fb.body);
+            pthread_mutex_unlock(&f->mu);
+            return;
+        }
+        if (strncmp(d, "sha256:f", 8) == 0) {
+            pthread_mutex_lock(&f->mu);
+            f->fast_blobs++;
+            pthread_mutex_unlock(&f->mu);
+        }
+        reply_json(resp, 404, "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\"}]}");
+        return;
+    }
+    reply_json(resp, 404, "{\"errors\":[{\"code\":\"NAME_UNKNOWN\"}]}");
+}
+
+static int counter(struct fake_registry *f, int *c)
+{
+    pthread_mutex_lock(&f->mu);
+    int v = *c;
+    pthread_mutex_unlock(&f->mu);
+    return v;
+}
+
+static struct sl_key *signer;
+static char *signer_pem;
+
+/* A signed image, an unsigned one (tag 2.0) and two hostile signature manifests. */
+static void registry_start(struct fake_registry *f)
+{
+    memset(f, 0, sizeof(*f));
+    pthread_mutex_init(&f->mu, NULL);
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
+    CHECK_INT_EQ(sl_http_server_new(&f->srv, &so, &err), 0);
+    sl_http_server_route(f->srv, NULL, "/v2/*", h_registry, f);
+    CHECK_INT_EQ(sl_http_server_start(f->srv, &err), 0);
+    snprintf(f->host, sizeof(f->host), "%s", sl_http_server_addr(f->srv));
+    char *b = sl_base64_encode("puller:secret", 13);
+    snprintf(f->auth, sizeof(f->auth), "Basic %s", b);
+    free(b);
+
+    snprintf(f->good, sizeof(f->good), "sha256:%064d", 7);
+    snprintf(f->slow, sizeof(f->slow), "sha256:%064d", 8);
+    snprintf(f->fast, sizeof(f->fast), "sha256:%064d", 9);
+    f->unsigned_manifest = sig_manifest("[]");
+    sl_digest_sha256(f->unsigned_digest, f->unsigned_manifest, strlen(f->unsigned_manifest));
+    char ref[100];
+    snprintf(ref, sizeof(ref), "%s/mirror/app", f->host);
+    size_t plen = 0;
+    CHECK_INT_EQ(sl_cosign_payload(&f->payload, &plen, ref, f->good, &err), 0);
+    sl_digest_sha256(f->payload_digest, f->payload, plen);
+    unsigned char *sig = NULL;
+    size_t slen = 0;
+    CHECK_INT_EQ(sl_key_sign(&sig, &slen, signer, f->payload, plen, &err), 0);
+    char *sig_b64 = sl_base64_encode(sig, slen);
+    free(sig);
+    json_t *layers = json_pack("[{s:s, s:s, s:i, s:{s:s}}]", "mediaType", SL_COSIGN_SIG_MEDIA_TYPE,
+                               "digest", f->payload_digest, "size", (int)plen, "annotations",
+                               SL_COSIGN_SIG_ANNOTATION, sig_b64);
+    free(sig_b64);
+    char *l = json_dumps(layers, JSON_COMPACT);
+    json_decref(layers);
+    f->good_sig = sig_manifest(l);
+    free(l);
+    f->slow_sig = hostile_manifest('e');
+    f->fast_sig = hostile_manifest('f');
+}
+
+static void registry_stop(struct fake_registry *f)
+{
+    sl_http_server_stop(f->srv);
+    for (int i = 0; i < f->nheld; i++)
+        sl_http_deferred_finish(f->held[i], NULL);
+    sl_http_server_free(f->srv);
+    free(f->good_sig);
+    free(f->slow_sig);
+    free(f->fast_sig);
+    free(f->payload);
+    free(f->unsigned_manifest);
+    pthread_mutex_destroy(&f->mu);
+}
+
+static struct fake_registry *the_registry;
+
+/* The API: Secret "pull" exists in every namespace and holds the registry's pull credential. */
+static int fake_kube_get(void *ctx, json_t **out, const struct sl_kube_resource *res,
+                         const char *ns, const char *name, struct sl_err *err)
+{
+    if (res != &SL_RES_SECRET || strcmp(name, "pull") != 0)
+        return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_KUBE, "not found");
+    char *cred = sl_base64_encode("puller:secret", 13);
+    char *cfg = sl_xasprintf("{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}", the_registry->host, cred);
+    char *cfg_b64 = sl_base64_encode(cfg, strlen(cfg));
+    *out = json_pack("{s:{s:s}}", "data", ".dockerconfigjson", cfg_b64);
+    free(cred);
+    free(cfg);
+    free(cfg_b64);
+    return 0;
+}
+
+static json_t *signed_lookup_get(void *ctx, const char *kind, const char *ns, const char *name)
+{
+    if (strcmp(kind, "DeployPolicy") == 0 &&
+        (strcmp(name, "signed") == 0 || strcmp(name, "signed2") == 0))
+        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s}]}}}}", "metadata", "name", name,
+                         "generation", 1, "spec", "rules", "requireSignature", "signingKeyRefs",
+                         "namespace", "vendor", "name", "release");
+    if (strcmp(kind, "SigningKey") == 0 && strcmp(ns, "vendor") == 0 &&
+        strcmp(name, "release") == 0)
+        return json_pack("{s:{s:s}}", "status", "publicKey", signer_pem);
+    return NULL;
+}
+
+static json_t *empty_list(void *ctx, const char *kind)
+{
+    return json_array();
+}
+
+static void bg_start_in(struct bg_review *b, const char *url, const char *uid, const char *ns,
+                        const char *secret, const char *image)
+{
+    memset(b, 0, sizeof(*b));
+    snprintf(b->ns, sizeof(b->ns), "%s", ns);
+    snprintf(b->secret, sizeof(b->secret), "%s", secret ? secret : "");
+    snprintf(b->url, sizeof(b->url), "%s", url);
+    snprintf(b->uid, sizeof(b->uid), "%s", uid);
+    snprintf(b->image, sizeof(b->image), "%s", image);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_create(&b->thread, NULL, bg_main, b);
+}
+
+static void review_in(struct answer *a, const char *url, const char *uid, const char *ns,
+                      const char *secret, const char *image)
+{
+    post_body(a, url, uid, review_body_ns(uid, ns, secret, image));
+}
+
+static void test_registry_attacks(void)
+{
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_key_generate(&signer, SL_KEY_ALG_ECDSA_P256, &err), 0);
+    CHECK_INT_EQ(sl_key_public_pem(&signer_pem, signer, &err), 0);
+    struct fake_registry f;
+    registry_start(&f);
+    the_registry = &f;
+    char good[200], slow[200], fast[200], by_tag[200], url[300], quiet_url[300];
+    snprintf(good, sizeof(good), "%s/mirror/app@%s", f.host, f.good);
+    snprintf(slow, sizeof(slow), "%s/mirror/app@%s", f.host, f.slow);
+    snprintf(fast, sizeof(fast), "%s/mirror/app@%s", f.host, f.fast);
+    snprintf(by_tag, sizeof(by_tag), "%s/mirror/app:2.0", f.host);
+
+    struct sl_runtime rt = {.kube = {.get = fake_kube_get}};
+    struct sl_admission_lookup lookup = {.get = signed_lookup_get, .list = empty_list};
+    const char *insecure[] = {f.host};
+    /* two workers, one per namespace at a time; a check may take 1 s */
+    struct sl_admission_webhook_opts wo = {.insecure_registries = insecure,
+                                           .n_insecure = 1,
+                                           .workers = 2,
+                                           .namespace_share = 1,
+                                           .check_deadline_ms = 1000,
+                                           .reveal_details = true};
+    struct webhook_env e = {0}, quiet = {0};
+    env_start(&e, &rt, &lookup, &wo);
+    snprintf(url, sizeof(url), "%ssigned", e.base);
+    /* the same webhook for callers that are not authenticated */
+    struct sl_admission_webhook_opts qo = wo;
+    qo.reveal_details = false;
+    env_start(&quiet, &rt, &lookup, &qo);
+    snprintf(quiet_url, sizeof(quiet_url), "%ssigned", quiet.base);
+    struct answer a;
+
+    /* namespace a has no pull Secret: the private registry refuses, denied */
+    review_in(&a, url, "a-1", "a", NULL, good);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "registry error");
+    /* namespace b has one: its legitimate signed image is admitted (not the cached denial) */
+    review_in(&a, url, "b-1", "b", "pull", good);
+    CHECK_INT_EQ(a.allowed, 1);
+    /* and b's answer does not admit a's pod either */
+    review_in(&a, url, "a-2", "a", NULL, good);
+    CHECK_INT_EQ(a.allowed, 0);
+    /* a registry error is answered, not kept: the next review asks again */
+    pthread_mutex_lock(&f.mu);
+    f.down = 1;
+    pthread_mutex_unlock(&f.mu);
+    review_in(&a, url, "c-1", "c", "pull", good);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "registry error");
+    pthread_mutex_lock(&f.mu);
+    f.down = 0;
+    pthread_mutex_unlock(&f.mu);
+    review_in(&a, url, "c-2", "c", "pull", good);
+    CHECK_INT_EQ(a.allowed, 1);
+
+    /* a signature manifest with thousands of layers: at most 16 are looked at */
+    review_in(&a, url, "fast", "evil", "pull", fast);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "more than 16 signatures to check");
+    CHECK_INT_EQ(counter(&f, &f.fast_blobs), 16);
+
+    /* thousands of layers that never arrive: one namespace holds one worker, the other worker
+     * keeps answering the other namespaces, and the check ends at its deadline */
+    char url2[300];
+    snprintf(url2, sizeof(url2), "%ssigned2", e.base);
+    struct bg_review evil1, evil2;
+    bg_start_in(&evil1, url, "evil-1", "evil", "pull", slow);
+    while (counter(&f, &f.slow_blobs) < 1)
+        usleep(2000);
+    bg_start_in(&evil2, url2, "evil-2", "evil", "pull", slow); /* another policy: another check */
+    wait_metric("sealift_admission_check_queue_depth", 1);
+    /* the namespace's share is used up: its next check is refused at once */
+    review_in(&a, url, "evil-3", "evil", "pull", by_tag);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "the admission webhook is busy");
+    /* another namespace is answered by the free worker while evil's checks are still open */
+    review_in(&a, url, "d-1", "d", "pull", good);
+    CHECK_INT_EQ(a.allowed, 1);
+    CHECK(!bg_done(&evil1) && !bg_done(&evil2));
+    bg_join(&evil1);
+    bg_join(&evil2);
+    CHECK_INT_EQ(evil1.a.allowed, 0);
+    CHECK_CONTAINS(evil1.a.message, "the check ran out of time");
+    CHECK_INT_EQ(evil2.a.allowed, 0);
+    /* the registry saw a handful of those layer requests, not thousands */
+    CHECK(counter(&f, &f.slow_blobs) <= 4);
+
+    /* callers that are not authenticated learn nothing about the registry: not whether the
+     * namespace's credentials work, not the digest a tag resolves to */
+    review_in(&a, quiet_url, "q-1", "a", NULL, good);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "is not verified");
+    CHECK(strstr(a.message, "registry") == NULL && strstr(a.message, "401") == NULL);
+    review_in(&a, quiet_url, "q-2", "b", "pull", by_tag);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "is not verified");
+    CHECK(strstr(a.message, "sha256:") == NULL);
+    review_in(&a, url, "q-3", "b", "pull", by_tag);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, f.unsigned_digest); /* what an authenticated caller sees */
+    CHECK_CONTAINS(a.message, "requireSignature: no signature");
+
+    env_stop(&quiet);
+    env_stop(&e);
+    registry_stop(&f);
+    sl_key_free(signer);
+    free(signer_pem);
 }
 
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     RUN(test_slow_registry_does_not_stall_reviews);
+    RUN(test_scan_verdicts_and_enforcement);
+    RUN(test_registry_attacks);
     curl_global_cleanup();
     return CHECK_EXIT();
 }

@@ -1,7 +1,8 @@
 """DeployPolicy end to end: the controller renders and applies admission objects, maintains the
 ValidatingWebhookConfiguration, and serves the signature-checking webhook over TLS; the stand-in
-calls it on `kubectl apply` of Pods and workloads, as kube-apiserver does. Signatures are made
-with `sealift sign` using the key a SigningKey generated."""
+calls it on `kubectl apply` of Pods and workloads, as kube-apiserver does, presenting the client
+certificate the controller requires (--webhook-client-ca). Signatures are made with `sealift
+sign` using the key a SigningKey generated."""
 import base64
 import json
 import os
@@ -15,7 +16,7 @@ import procs
 import registry as reglib
 from controller import Controller
 from kube import StandIn
-from tlsgen import make_serving_cert
+from tlsgen import make_client_cert, make_serving_cert
 
 POLICY = """apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
@@ -71,8 +72,12 @@ class AdmissionTest(procs.TempDirTestCase):
         self.webhook_port = procs.free_port()
         self.certs = make_serving_cert(os.path.join(self.tmp, "webhook-tls"),
                                        dns_names=["sealift-webhook.sealift-system.svc"])
+        self.client = make_client_cert(os.path.join(self.tmp, "client"),
+                                       "sealift-apiserver-client")
         self.kube = StandIn(self.tmp, extra_args=[
-            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+            "--admission-service-host", f"127.0.0.1:{self.webhook_port}",
+            "--admission-client-cert", os.path.join(self.client, "client.crt"),
+            os.path.join(self.client, "client.key")])
         self.kube.start(self)
         self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
         self.start_controller()
@@ -100,16 +105,47 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:1.0", "--key",
                    self.keyfile, "--creds", self.reg.creds(), "--insecure"])
 
-    def start_controller(self, name="controller"):
+    def start_controller(self, name="controller", client_auth=True):
+        auth = ["--webhook-client-ca", os.path.join(self.client, "client-ca.crt"),
+                "--webhook-client-name", "sealift-apiserver-client"] if client_auth else []
         self.ctl = Controller(self, self.kube.kubeconfig, name=name, extra_args=[
             "--webhook-addr", f"127.0.0.1:{self.webhook_port}",
-            "--webhook-cert-dir", self.certs, "--insecure-registry", self.reg.host])
+            "--webhook-cert-dir", self.certs, "--insecure-registry", self.reg.host, *auth])
         self.ctl.wait_ready()
 
-    def apply_policy(self, extra=""):
-        self.kube.kubectl("apply", "-f", "-", input=POLICY % {"extra": extra})
+    def apply_policy(self, extra="", enforcement="Deny"):
+        self.kube.kubectl("apply", "-f", "-", input=POLICY.replace(
+            "enforcement: Deny", f"enforcement: {enforcement}") % {"extra": extra})
         self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
                           "--timeout=30s")
+
+    def registry_requests(self):
+        return sum(self.reg.count_requests(m, "/v2/") for m in ("GET", "HEAD"))
+
+    def forged_review(self, ns, image, client_cert=True):
+        """POSTs an AdmissionReview straight to the webhook, as anyone on the network could;
+        returns the response object, or the exception the connection raised."""
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        ctx.check_hostname = False
+        if client_cert:
+            ctx.load_cert_chain(os.path.join(self.client, "client.crt"),
+                                os.path.join(self.client, "client.key"))
+        review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                  "request": {"uid": "forged", "kind": {"group": "", "version": "v1",
+                                                         "kind": "Pod"},
+                              "namespace": ns, "operation": "CREATE",
+                              "object": {"kind": "Pod", "spec": {
+                                  "imagePullSecrets": [{"name": "customer-pull"}],
+                                  "containers": [{"name": "app", "image": image}]}}}}
+        req = urllib.request.Request(
+            f"https://127.0.0.1:{self.webhook_port}/admission/signed-only",
+            data=json.dumps(review).encode(), method="POST",
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
+                return json.loads(r.read())["response"]
+        except (OSError, ssl.SSLError, urllib.error.URLError) as exc:
+            return exc
 
     def apply(self, text):
         return self.kube.kubectl("apply", "-f", "-", input=text, check=False)
@@ -166,7 +202,20 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         procs.run([procs.SEALIFT, "keygen", "--out", other])
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
                    other + ".key", "--creds", self.reg.creds(), "--insecure"])
-        self.apply_policy(extra="    requireScanPassed: true\n")
+        # the old boolean form trusts no ScanPolicy: the policy says so and is not Ready
+        self.kube.kubectl("apply", "-f", "-", input=POLICY % {
+            "extra": "    requireScanPassed: true\n"})
+        def invalid():
+            st = json.loads(self.kube.kubectl("get", "deploypolicy", "signed-only", "-o",
+                                              "json").stdout).get("status", {})
+            ready = [c for c in st.get("conditions", []) if c["type"] == "Ready"]
+            return ready and ready[0]["status"] == "False" and ready[0]
+        ready = procs.wait_for(invalid, timeout=30, what="Ready=False for requireScanPassed: true")
+        self.assertEqual(ready["reason"], "InvalidSpec")
+        self.assertIn("requireScanPassed must name the ScanPolicies it trusts", ready["message"])
+
+        self.apply_policy(extra="    requireScanPassed:\n      scanPolicyRefs: "
+                                "[{namespace: vendor-acme, name: default}]\n")
         cp = self.apply(POD % {"name": "otherkey", "ns": "shop", "image": self.image["2.0"]})
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("no valid signature", cp.stderr)
@@ -174,9 +223,71 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("requireScanPassed", cp.stderr)
 
+    def test_namespace_without_pull_secret_does_not_poison_the_cache(self):
+        self.apply_policy()
+        self.kube.kubectl("create", "namespace", "other")
+        self.kube.kubectl("label", "namespace", "other", "sealift.dev/enforce=true")
+        nosecret = POD.replace("  imagePullSecrets: [{name: customer-pull}]\n", "")
+        # a tenant without the pull Secret of this private registry is denied
+        cp = self.apply(nosecret % {"name": "nosecret", "ns": "other", "image": self.image["1.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("registry error", cp.stderr)
+        # the namespace that has it is not: its signed image is admitted right after
+        cp = self.apply(POD % {"name": "signed", "ns": "shop", "image": self.image["1.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # a registry error is not kept either: the registry goes down, then comes back
+        self.reg.stop()
+        cp = self.apply(POD % {"name": "down", "ns": "shop", "image": self.image["2.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.reg.start()
+        procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
+                   self.keyfile, "--creds", self.reg.creds(), "--insecure"])
+        cp = self.apply(POD % {"name": "up", "ns": "shop", "image": self.image["2.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+
+    def test_warn_and_audit_admit_with_a_warning_or_an_audit_line(self):
+        self.apply_policy(enforcement="Warn")
+        cp = self.apply(POD % {"name": "warned", "ns": "shop", "image": self.image["2.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("Warning:", cp.stderr)
+        self.assertIn("requireSignature: no signature", cp.stderr)
+        self.apply_policy(enforcement="Audit")
+        cp = self.apply(POD % {"name": "audited", "ns": "shop", "image": self.image["2.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertNotIn("Warning:", cp.stderr)
+        procs.wait_for(lambda: any("audited (enforcement Audit)" in r.get("msg", "") and
+                                   "requireSignature" in r.get("msg", "")
+                                   for r in self.ctl.log_lines()),
+                       timeout=10, what="the audit log line")
+
+    def test_callers_without_the_client_certificate_learn_nothing(self):
+        self.apply_policy()
+        before = self.registry_requests()
+        tag = f"{self.reg.host}/mirror/app:1.0"
+        # no client certificate: the handshake fails, the registry is not contacted
+        got = self.forged_review("shop", tag, client_cert=False)
+        self.assertIsInstance(got, Exception)
+        self.assertEqual(self.registry_requests(), before)
+        # the API server's certificate gets the answer
+        got = self.forged_review("shop", tag)
+        self.assertTrue(got["allowed"], got)
+
+        # without --webhook-client-ca the webhook still answers anyone, but only "not verified"
+        self.ctl.stop()
+        self.start_controller(name="no-client-ca", client_auth=False)
+        self.assertTrue(any("without a client certificate" in r.get("msg", "")
+                            for r in self.ctl.log_lines()))
+        got = self.forged_review("shop", f"{self.reg.host}/mirror/app:2.0", client_cert=False)
+        self.assertFalse(got["allowed"])
+        self.assertIn("is not verified", got["status"]["message"])
+        self.assertNotIn(self.digest["2.0"], got["status"]["message"])
+        self.assertNotIn("no signature", got["status"]["message"])
+
     def test_malformed_reviews_get_400_and_policy_removal(self):
         self.apply_policy()
         ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        ctx.load_cert_chain(os.path.join(self.client, "client.crt"),
+                            os.path.join(self.client, "client.key"))
         url = f"https://127.0.0.1:{self.webhook_port}/admission/signed-only"
         for body in (b"", b"{", b"[]", b'{"apiVersion":"admission.k8s.io/v1"}', b"\xff" * 100):
             req = urllib.request.Request(url, data=body, method="POST",

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import scanlib  # noqa: E402  (e2e/scan/scanlib.py)
 from controller import Controller  # noqa: E402
 from kube import StandIn  # noqa: E402
-from tlsgen import make_serving_cert  # noqa: E402
+from tlsgen import make_client_cert, make_serving_cert  # noqa: E402
 
 GOOD_LIBC, BAD_LIBC = "2.36-9+deb12u7", "2.36-9+deb12u1"
 
@@ -36,13 +36,19 @@ class DeliveredAdmissionTest(procs.TempDirTestCase):
         self.webhook_port = procs.free_port()
         certs = make_serving_cert(os.path.join(self.tmp, "tls"),
                                   dns_names=["sealift-webhook.sealift-system.svc"])
+        # the stand-in calls the webhook with a client certificate, which the controller requires
+        client = make_client_cert(os.path.join(self.tmp, "client"), "sealift-apiserver-client")
         self.kube = StandIn(self.tmp, extra_args=[
-            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+            "--admission-service-host", f"127.0.0.1:{self.webhook_port}",
+            "--admission-client-cert", os.path.join(client, "client.crt"),
+            os.path.join(client, "client.key")])
         self.kube.start(self)
         k = self.kube.kubectl
         k("apply", "-k", os.path.join(procs.SRC, "crds"))
         self.ctl = Controller(self, self.kube.kubeconfig, extra_args=[
             "--webhook-addr", f"127.0.0.1:{self.webhook_port}", "--webhook-cert-dir", certs,
+            "--webhook-client-ca", os.path.join(client, "client-ca.crt"),
+            "--webhook-client-name", "sealift-apiserver-client",
             "--insecure-registry", self.vendor.host, "--insecure-registry", self.customer.host],
             env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
         self.ctl.wait_ready()
@@ -110,7 +116,7 @@ spec:
   namespaceSelector: {matchLabels: {sealift.dev/enforce: "true"}}
   rules:
     requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: release}]}
-    requireScanPassed: true
+    requireScanPassed: {scanPolicyRefs: [{namespace: vendor-acme, name: default}]}
 """)
         k("wait", "--for=condition=Ready", "deploypolicy/delivered-only", "--timeout=30s")
 
@@ -127,7 +133,8 @@ spec:
         self.assertEqual(cp.returncode, 0, cp.stderr)
 
         # the vulnerable image, copied into the mirror by hand and signed with the release key:
-        # its signature is valid, but no ImageDelivery recorded a passed scan for it
+        # its signature is valid, but sealift never passed it: denied while sealift scans it
+        # itself, then denied because the scan fails
         secret = json.loads(k("get", "secret", "-n", "vendor-acme", "release-key", "-o",
                               "json").stdout)
         keyfile = os.path.join(self.tmp, "release.key")
@@ -145,6 +152,36 @@ spec:
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("requireScanPassed", cp.stderr)
         self.assertNotIn("requireSignature", cp.stderr)
+
+        def scanned_and_failed():
+            cp = pod("by-hand", f"{self.customer.host}/mirror/app@{bad}")
+            self.assertNotEqual(cp.returncode, 0, "the vulnerable image was admitted")
+            return "scan pending" not in cp.stderr and cp.stderr
+        msg = procs.wait_for(scanned_and_failed, timeout=60, what="the webhook's own scan")
+        self.assertIn("requireScanPassed: the image fails ScanPolicy vendor-acme/default", msg)
+
+        # a forged status (whoever can write ImageDelivery status) changes nothing
+        k("apply", "-f", "-", input=f"""
+apiVersion: sealift.dev/v1alpha1
+kind: ImageDelivery
+metadata: {{name: forged, namespace: shop}}
+spec:
+  source: {{image: {self.customer.host}/mirror/app, digest: "{bad}"}}
+  targets: [{{image: {self.customer.host}/mirror/forged}}]
+  targetTag: forged
+  suspend: true
+""")
+        k("patch", "imd", "forged", "-n", "shop", "--subresource=status", "--type=merge",
+          "-p", json.dumps({"status": {"images": [{
+              "tag": "by-hand", "digest": bad, "scan": {"result": "Passed"},
+              "targets": [{"image": f"{self.customer.host}/mirror/app:by-hand",
+                           "digest": bad, "signed": True}]}]}}))
+        st = json.loads(k("get", "imd", "forged", "-n", "shop", "-o", "json").stdout)["status"]
+        self.assertEqual(st["images"][0]["scan"]["result"], "Passed")
+        cp = pod("forged", f"{self.customer.host}/mirror/app@{bad}")
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("requireScanPassed: the image fails ScanPolicy vendor-acme/default",
+                      cp.stderr)
 
 
 if __name__ == "__main__":

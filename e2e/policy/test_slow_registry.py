@@ -21,7 +21,7 @@ import procs
 import registry as reglib
 from controller import Controller
 from kube import StandIn
-from tlsgen import make_serving_cert
+from tlsgen import make_client_cert, make_serving_cert
 
 POLICY = """apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
@@ -108,15 +108,20 @@ class SlowRegistryTest(procs.TempDirTestCase):
         self.webhook_port = procs.free_port()
         self.certs = make_serving_cert(os.path.join(self.tmp, "webhook-tls"),
                                        dns_names=["sealift-webhook.sealift-system.svc"])
+        # the controller only answers the stand-in's client certificate (and this test's)
+        client = make_client_cert(os.path.join(self.tmp, "client"), "sealift-apiserver-client")
+        self.client_cert = (os.path.join(client, "client.crt"), os.path.join(client, "client.key"))
         self.kube = StandIn(self.tmp, extra_args=[
-            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+            "--admission-service-host", f"127.0.0.1:{self.webhook_port}",
+            "--admission-client-cert", *self.client_cert])
         self.kube.start(self)
         k = self.kube.kubectl
         k("apply", "-k", os.path.join(procs.SRC, "crds"))
         self.ctl = Controller(self, self.kube.kubeconfig, extra_args=[
             "--webhook-addr", f"127.0.0.1:{self.webhook_port}",
             "--webhook-cert-dir", self.certs, "--insecure-registry", self.reg.host,
-            "--insecure-registry", self.hole.host])
+            "--insecure-registry", self.hole.host,
+            "--webhook-client-ca", os.path.join(client, "client-ca.crt")])
         self.ctl.wait_ready()
         k("create", "namespace", "vendor-acme")
         k("create", "namespace", "shop")
@@ -142,6 +147,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         k("apply", "-f", "-", input=POLICY)
         k("wait", "--for=condition=Ready", "deploypolicy/signed-only", "--timeout=30s")
         self.tls = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        self.tls.load_cert_chain(*self.client_cert)
 
     def start_apply(self, name, image):
         """kubectl apply of a Pod in the background (the stand-in calls the webhook)."""
@@ -172,7 +178,8 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                         "namespace": "shop", "operation": "CREATE",
                         "object": {"apiVersion": "v1", "kind": "Pod",
                                    "metadata": {"name": uid, "namespace": "shop"},
-                                   "spec": {"containers": [{"name": "app", "image": image}]}}}})
+                                   "spec": {"imagePullSecrets": [{"name": "customer-pull"}],
+                                            "containers": [{"name": "app", "image": image}]}}}})
         req = urllib.request.Request(
             f"https://127.0.0.1:{self.webhook_port}/admission/signed-only?timeout=10s",
             data=body.encode(), method="POST", headers={"Content-Type": "application/json"})
@@ -239,8 +246,8 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                                check=False).returncode, 1)
         self.assertEqual(self.checks("worker"), 2)
 
-        # the registry goes away for good: the check that outlived its reviews ends with a
-        # registry error, which the next review of that image gets
+        # the registry goes away for good: the next review of that image is checked again (a
+        # registry error is never cached) and gets the registry error
         self.hole.release()
         cp = self.kube.kubectl("apply", "-f", "-", check=False,
                                input=POD % {"name": "cold-3", "image": self.stuck})

@@ -88,6 +88,11 @@ class WebhookCallError(Exception):
     pass
 
 
+# (certificate file, key file) the stand-in presents to webhooks, as kube-apiserver does with
+# the client-certificate / client-key of its AdmissionConfiguration kubeconfig; None = none.
+CLIENT_CERT = None
+
+
 def _post(url_host, port, path, server_names, ca_pem, body, timeout):
     """POSTs body over HTTPS; the peer certificate must chain to ca_pem (or the system CAs)
     and name one of server_names. Returns the decoded JSON answer."""
@@ -102,6 +107,8 @@ def _post(url_host, port, path, server_names, ca_pem, body, timeout):
             ctx.check_hostname = False
         finally:
             os.unlink(ca_path)
+    if CLIENT_CERT:
+        ctx.load_cert_chain(CLIENT_CERT[0], CLIENT_CERT[1])
     conn = http.client.HTTPSConnection(url_host, port, timeout=timeout, context=ctx)
     try:
         conn.connect()

@@ -15,7 +15,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import discovery, errors, protobuf, selectors, table, tlsutil
+from . import admission, discovery, errors, protobuf, selectors, table, tlsutil
 from .api import Api
 from .errors import ApiError
 
@@ -666,7 +666,11 @@ def main(argv=None):
     ap.add_argument("--token", help="bearer token to require (generated with --tls)")
     ap.add_argument("--state", help="snapshot file: loaded at start, saved on exit")
     ap.add_argument("--admission-service-host", help="HOST:PORT for webhook services")
+    ap.add_argument("--admission-client-cert", nargs=2, metavar=("CERT", "KEY"),
+                    help="client certificate and key presented to admission webhooks")
     args = ap.parse_args(argv)
+    if args.admission_client_cert:
+        admission.CLIENT_CERT = tuple(args.admission_client_cert)
 
     api = Api(service_host=args.admission_service_host)
     if args.state and os.path.exists(args.state):

@@ -4,6 +4,7 @@ calls it on `kubectl apply` of Pods and workloads, as kube-apiserver does, prese
 certificate the controller requires (--webhook-client-ca). Signatures are made with `sealift
 sign` using the key a SigningKey generated."""
 import base64
+import hashlib
 import json
 import os
 import ssl
@@ -244,6 +245,86 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                    self.keyfile, "--creds", self.reg.creds(), "--insecure"])
         cp = self.apply(POD % {"name": "up", "ns": "shop", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
+
+    def push_raw(self, method, path, data=b"", content_type="application/octet-stream"):
+        """One authenticated request to the registry; returns the response."""
+        url = path if path.startswith("http") else f"http://{self.reg.host}{path}"
+        auth = base64.b64encode(self.reg.creds().encode()).decode()
+        req = urllib.request.Request(url, data=data, method=method, headers={
+            "Authorization": f"Basic {auth}", "Content-Type": content_type})
+        return urllib.request.urlopen(req, timeout=30)
+
+    def push_blob(self, data):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        with self.push_raw("POST", "/v2/mirror/app/blobs/uploads/") as r:
+            loc = r.headers["Location"]
+        if not loc.startswith("http"):
+            loc = f"http://{self.reg.host}{loc}"
+        sep = "&" if "?" in loc else "?"
+        self.push_raw("PUT", f"{loc}{sep}digest={digest}", data).close()
+        return digest, len(data)
+
+    def test_hostile_signature_manifests_are_bounded_and_do_not_take_every_worker(self):
+        self.apply_policy()
+        # a signature manifest with 3000 layers (one blob, repeated), stored for four digests
+        payload, psize = self.push_blob(b'{"critical":{}}')
+        config, csize = self.push_blob(b"{}")
+        layer = {"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                 "digest": payload, "size": psize,
+                 "annotations": {"dev.cosignproject.cosign/signature": "AAAA"}}
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config, "size": csize},
+            "layers": [layer] * 3000}).encode()
+        hostile = []
+        for i in range(4):
+            d = hashlib.sha256(f"hostile-{i}".encode()).hexdigest()
+            self.push_raw("PUT", f"/v2/mirror/app/manifests/sha256-{d}.sig", manifest,
+                          "application/vnd.oci.image.manifest.v1+json").close()
+            hostile.append(f"sha256:{d}")
+
+        # straight from the registry the layers come at once: 16 of them are looked at
+        cp = self.apply(POD % {"name": "many", "ns": "shop",
+                               "image": f"{self.reg.host}/mirror/app@{hostile[0]}"})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("more than 16 signatures to check", cp.stderr)
+
+        # through a proxy that never passes a blob on, the layers are slow: four reviews of
+        # such images in one namespace, and a review in another namespace is still answered
+        proxy = reglib.FaultProxy(self, self.reg.host, "hold", 100000, match="/blobs/")
+        self.kube.kubectl("create", "secret", "docker-registry", "proxy-pull", "-n", "shop",
+                          f"--docker-server={proxy.host}", "--docker-username=cust",
+                          "--docker-password=pw-cust")
+        slow = []
+        for i, d in enumerate(hostile):
+            path = os.path.join(self.tmp, f"slow-{i}.yaml")
+            with open(path, "w") as f:
+                f.write((POD % {"name": f"slow-{i}", "ns": "shop",
+                                "image": f"{proxy.host}/mirror/app@{d}"}).replace(
+                                    "customer-pull", "proxy-pull"))
+            p = subprocess.Popen(["kubectl", "--kubeconfig", self.kube.kubeconfig,
+                                  "--cache-dir", self.kube.cache_dir, "apply", "-f", path],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            self.addCleanup(lambda p=p: (p.poll() is None and p.kill(), p.communicate()))
+            slow.append(p)
+        procs.wait_for(lambda: proxy.faults() >= 2, timeout=30,
+                       what="two slow checks waiting for a layer")
+        self.kube.kubectl("create", "namespace", "other")
+        self.kube.kubectl("label", "namespace", "other", "sealift.dev/enforce=true")
+        self.kube.kubectl("create", "secret", "docker-registry", "customer-pull", "-n", "other",
+                          f"--docker-server={self.reg.host}", "--docker-username=cust",
+                          "--docker-password=pw-cust")
+        cp = self.apply(POD % {"name": "meanwhile", "ns": "other", "image": self.image["1.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertTrue(all(p.poll() is None for p in slow), "a hostile review ended first")
+        for p in slow:
+            _, err = p.communicate(timeout=120)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("signed-only.deploypolicy.sealift.dev", err)
+        # each check asked for a handful of layers, not for thousands
+        self.assertLess(proxy.faults(), 40)
 
     def test_warn_and_audit_admit_with_a_warning_or_an_audit_line(self):
         self.apply_policy(enforcement="Warn")

@@ -7,6 +7,7 @@
 #include "policy/admission.h"
 #include "policy/reconciler.h"
 #include "runtime/metrics.h"
+#include "runtime/registry.h"
 #include "scan/record.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
@@ -173,12 +174,12 @@ struct check {
     int64_t deadline_ms;  /* sl_mono_ms() time the check must be over by */
 };
 
+/* The --insecure-registry rule: an entry "host:port" matches exactly, an entry "host" any port. */
 static bool insecure_host(const struct sl_admission_webhook *w, const char *host)
 {
-    for (size_t i = 0; i < w->n_insecure; i++)
-        if (strcmp(w->insecure[i], host) == 0)
-            return true;
-    return false;
+    struct sl_controller_config cc = {.insecure_registries = (const char *const *)w->insecure,
+                                      .n_insecure_registries = w->n_insecure};
+    return sl_controller_insecure_allowed(&cc, host);
 }
 
 /* Credentials for registry from the object's imagePullSecrets (its own namespace only). */

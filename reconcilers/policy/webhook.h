@@ -59,7 +59,8 @@ struct sl_admission_lookup {
 struct sl_scan_record;
 
 struct sl_admission_webhook_opts {
-    const char *const *insecure_registries; /* hosts reached over plain http (labs, tests) */
+    /* --insecure-registry entries (host:port, or host for any port) reached over plain http */
+    const char *const *insecure_registries;
     size_t n_insecure;
     int64_t cache_ttl_ms;   /* 0 = 5 minutes */
     size_t cache_max;       /* 0 = 4096 decisions */

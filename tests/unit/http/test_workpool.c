@@ -222,10 +222,51 @@ static void test_shutdown(void)
     CHECK(none == NULL);
 }
 
+/* One group (a tenant) gets its share of the threads and of the queue; another group's job runs
+ * on a free thread while the first group's extra jobs wait. */
+static void test_group_share(void)
+{
+    struct state st;
+    st_init(&st);
+    struct sl_workpool *p = NULL;
+    struct sl_workpool_ops ops = {.ctx = &st, .run = run, .done = done, .job_free = job_free};
+    struct sl_workpool_opts o = {
+        .threads = 3, .queue_max = 8, .group_running_max = 1, .group_jobs_max = 2};
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_workpool_new(&p, &ops, &o, &err), 0);
+    CHECK_INT_EQ(sl_workpool_submit_group(p, "evil", "e1", job_new("e1"), "w1", NULL, &err), 0);
+    wait_count(&st, &st.started, 1);
+    /* the second evil job waits although two threads are idle */
+    CHECK_INT_EQ(sl_workpool_submit_group(p, "evil", "e2", job_new("e2"), "w2", NULL, &err), 0);
+    /* a third is refused at once: the group has its two jobs in flight */
+    struct job *e3 = job_new("e3");
+    CHECK_INT_EQ(sl_workpool_submit_group(p, "evil", "e3", e3, "w3", NULL, &err), SL_ERETRY);
+    free(e3);
+    /* joining a job of the group adds no work and is allowed */
+    bool joined = false;
+    CHECK_INT_EQ(sl_workpool_submit_group(p, "evil", "e2", job_new("e2b"), "w2b", &joined, &err),
+                 0);
+    CHECK(joined);
+    /* another group runs now, on an idle thread */
+    CHECK_INT_EQ(sl_workpool_submit_group(p, "shop", "s1", job_new("s1"), "ws", NULL, &err), 0);
+    wait_count(&st, &st.started, 2);
+    pthread_mutex_lock(&st.mu);
+    CHECK_INT_EQ(st.started, 2); /* e1 and s1; e2 still queued */
+    pthread_mutex_unlock(&st.mu);
+    CHECK_INT_EQ((int)sl_workpool_queued(p), 1);
+    open_gate(&st);
+    wait_count(&st, &st.told, 4);
+    CHECK_CONTAINS(st.log, "w2=e2:42");
+    CHECK_CONTAINS(st.log, "w2b=e2:42");
+    sl_workpool_free(p);
+    st_destroy(&st);
+}
+
 int main(void)
 {
     RUN(test_coalescing);
     RUN(test_queue_bound);
     RUN(test_shutdown);
+    RUN(test_group_share);
     return CHECK_EXIT();
 }

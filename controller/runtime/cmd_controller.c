@@ -42,6 +42,7 @@ struct controller_args {
     size_t n_scanner_urls;
     bool allow_local_paths;
     int64_t min_interval_ms;
+    int webhook_service_port;
     bool leader_elect;
     int concurrency;
     enum sl_log_level log_level;

@@ -32,6 +32,9 @@ struct sl_controller_config {
      * of that CA (the API server), so its denials may carry digests and registry errors; without
      * it they say only "not verified" */
     bool webhook_client_auth;
+    /* --webhook-service-port: the port of the sealift-webhook Service the generated
+     * ValidatingWebhookConfiguration names (0 = 443) */
+    int webhook_service_port;
     /* --insecure-registry HOST[:PORT]: the only registries a tenant's `insecure: true` may
      * reach over plain http (an entry without a port matches every port of that host); none by
      * default */

@@ -1,5 +1,4 @@
-"""Test certificates made with the openssl CLI: a CA and a serving certificate, a CA and a client
-certificate."""
+"""Test certificates made with the openssl CLI: a CA and a serving certificate."""
 import os
 
 import procs
@@ -22,23 +21,4 @@ def make_serving_cert(directory, dns_names=(), ips=("127.0.0.1",)):
     procs.run(["openssl", "x509", "-req", "-in", p("tls.csr"), "-CA", p("ca.crt"),
                "-CAkey", p("ca.key"), "-CAcreateserial", "-out", p("tls.crt"), "-days", "2",
                "-extfile", p("ext.cnf")])
-    return directory
-
-
-def make_client_cert(directory, name):
-    """Writes client-ca.crt, client-ca.key, client.crt, client.key (DNS SAN and CN name, for
-    clientAuth) into directory; returns the directory."""
-    os.makedirs(directory, exist_ok=True)
-    p = lambda f: os.path.join(directory, f)  # noqa: E731
-    procs.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-               "-nodes", "-keyout", p("client-ca.key"), "-out", p("client-ca.crt"), "-days", "2",
-               "-subj", "/CN=sealift-e2e-client-ca"])
-    with open(p("client-ext.cnf"), "w") as f:
-        f.write(f"subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n")
-    procs.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-               "-nodes", "-keyout", p("client.key"), "-out", p("client.csr"), "-subj", f"/CN={name}"])
-    procs.run(["openssl", "x509", "-req", "-in", p("client.csr"), "-CA", p("client-ca.crt"),
-               "-CAkey", p("client-ca.key"), "-CAcreateserial", "-out", p("client.crt"),
-               "-days", "2", "-extfile", p("client-ext.cnf")])
     return directory

@@ -153,7 +153,7 @@ struct image_job {
                              requireScanPassed is not an object (the old `true`) */
     char *ns;             /* the admitted object's namespace */
     json_t *pull_secrets; /* its imagePullSecrets (deep copy) */
-    char *secret_names;   /* their names, comma-separated (part of the decision key) */
+    char *secret_names;   /* their names and the ScanPolicy revisions (decision_context) */
     char *image;          /* as written in the first review that asked */
     /* a background scan (no review waits for it): ScanPolicy scan_ns/scan_name of image */
     char *scan_ns, *scan_name;
@@ -270,14 +270,20 @@ static struct sl_registry *open_registry(struct check *c, const struct sl_ref *r
 static char *decision_key(const char *policy, long long generation, const char *ns,
                           const char *secret_names, const struct sl_ref *ref, const char *digest)
 {
-    return sl_xasprintf("%s|%lld|%s|%s|%s/%s@%s", policy, generation, ns, secret_names,
-                        ref->registry, ref->repository, digest);
+    /* lengths first: names from a forged review cannot shift one field into another */
+    return sl_xasprintf("%zu:%s|%lld|%zu:%s|%zu:%s|%s/%s@%s", strlen(policy), policy, generation,
+                        strlen(ns), ns, strlen(secret_names), secret_names, ref->registry,
+                        ref->repository, digest);
 }
 
 static void job_free(void *ctx, void *jobp);
 
-/* The names of pod_spec's imagePullSecrets, comma-separated ("" for none). Caller frees. */
-static char *secret_names_of(const json_t *pull_secrets)
+/* What a decision depends on besides policy, namespace and image: the names of the
+ * imagePullSecrets (comma-separated) and, for requireScanPassed, the current revision (database
+ * and rules) of every ScanPolicy it names, so a new database is never answered from the cache.
+ * Caller frees. */
+static char *decision_context(const struct sl_admission_webhook *w, const json_t *pull_secrets,
+                              const json_t *scan_refs)
 {
     struct sl_buf b;
     sl_buf_init(&b, 0);
@@ -289,6 +295,14 @@ static char *secret_names_of(const json_t *pull_secrets)
         if (i)
             sl_buf_append_str(&b, ",");
         sl_buf_append_str(&b, name ? name : "");
+    }
+    json_array_foreach(scan_refs, i, ref)
+    {
+        const char *ns = json_string_value(json_object_get(ref, "namespace"));
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        sl_buf_append_str(&b, "#");
+        if (ns && name)
+            sl_scan_record_revision(w->scans, &b, ns, name);
     }
     char *s = sl_xstrdup(sl_buf_cstr(&b) ? sl_buf_cstr(&b) : "");
     sl_buf_free(&b);
@@ -754,10 +768,12 @@ static void count_check(const char *via)
     sl_buf_free(&labels);
 }
 
-/* A job checking image under policy, with the admitted object's namespace and pull secrets. */
-static struct image_job *job_new(const struct sl_admission_request *req, const json_t *policy,
-                                 const char *policy_name, long long generation,
-                                 bool require_signature, bool require_scan, const char *image)
+/* A job checking image under policy, with the admitted object's namespace and pull secrets;
+ * context is decision_context()'s (copied). */
+static struct image_job *job_new(const struct sl_admission_request *req, const char *context,
+                                 const json_t *policy, const char *policy_name,
+                                 long long generation, bool require_signature, bool require_scan,
+                                 const char *image)
 {
     struct image_job *job = sl_xcalloc(1, sizeof(*job));
     job->policy_name = sl_xstrdup(policy_name);
@@ -776,7 +792,7 @@ static struct image_job *job_new(const struct sl_admission_request *req, const j
     job->ns = sl_xstrdup(req->namespace);
     const json_t *secrets = json_object_get(req->pod_spec, "imagePullSecrets");
     job->pull_secrets = json_is_array(secrets) ? json_deep_copy(secrets) : json_array();
-    job->secret_names = secret_names_of(job->pull_secrets);
+    job->secret_names = sl_xstrdup(context);
     job->image = sl_xstrdup(image);
     return job;
 }
@@ -788,7 +804,8 @@ static char *job_key(const char *policy_name, long long generation, const char *
 {
     if (ref->digest)
         return decision_key(policy_name, generation, ns, secret_names, ref, ref->digest);
-    return sl_xasprintf("%s|%lld|%s|%s|tag|%s", policy_name, generation, ns, secret_names, image);
+    return sl_xasprintf("%zu:%s|%lld|%zu:%s|%zu:%s|tag|%s", strlen(policy_name), policy_name,
+                        generation, strlen(ns), ns, strlen(secret_names), secret_names, image);
 }
 
 static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http_response *resp)
@@ -836,7 +853,8 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         goto done;
     }
     const json_t *pull_secrets = json_object_get(req.pod_spec, "imagePullSecrets");
-    secret_names = secret_names_of(json_is_array(pull_secrets) ? pull_secrets : NULL);
+    secret_names = decision_context(w, json_is_array(pull_secrets) ? pull_secrets : NULL,
+                                    json_object_get(scan_rule, "scanPolicyRefs"));
 
     /* inline: what the reference and the cache decide; the rest stays pending */
     sl_admission_each_image(req.pod_spec, collect_image, &list);
@@ -927,8 +945,8 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         sl_ref_parse(&ref, img->image, NULL); /* parsed above */
         char *key = job_key(policy_name, generation, req.namespace, secret_names, &ref, img->image);
         sl_ref_free(&ref);
-        struct image_job *job = job_new(&req, policy, policy_name, generation, require_signature,
-                                        require_scan, img->image);
+        struct image_job *job = job_new(&req, secret_names, policy, policy_name, generation,
+                                        require_signature, require_scan, img->image);
         struct review_waiter *wt = sl_xcalloc(1, sizeof(*wt));
         wt->r = r;
         wt->index = i;

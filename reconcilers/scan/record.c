@@ -103,6 +103,15 @@ void sl_scan_record_put(struct sl_scan_record *r, const char *ns, const char *na
     put(r, pass_key(ns, name, digest), rev, verdict);
 }
 
+void sl_scan_record_revision(struct sl_scan_record *r, struct sl_buf *out, const char *ns,
+                             const char *name)
+{
+    char rev[REVISION_MAX];
+    if (!r || !r->revision || r->revision(rev, sizeof(rev), ns, name) != 0)
+        snprintf(rev, sizeof(rev), "-");
+    sl_buf_append_str(out, rev);
+}
+
 enum sl_scan_verdict sl_scan_record_get(struct sl_scan_record *r, const char *ns, const char *name,
                                         const char *digest)
 {

@@ -13,6 +13,7 @@
 #define SL_SCAN_RECORD_H
 
 #include "imagedelivery/gates.h"
+#include "util/buf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,6 +48,11 @@ void sl_scan_record_gate(struct sl_scan_gate *out, struct sl_scan_record *r);
  * when the policy is not loaded). */
 void sl_scan_record_put(struct sl_scan_record *r, const char *ns, const char *name,
                         const char *digest, enum sl_scan_verdict verdict);
+
+/* Appends ScanPolicy ns/name's current revision (or "-" when it is not loaded) to out, so a
+ * caller can key what it derives from the record by the policies' revisions. */
+void sl_scan_record_revision(struct sl_scan_record *r, struct sl_buf *out, const char *ns,
+                             const char *name);
 
 /* What ScanPolicy ns/name, at its current revision, decided about digest. */
 enum sl_scan_verdict sl_scan_record_get(struct sl_scan_record *r, const char *ns, const char *name,

@@ -152,13 +152,25 @@ static json_t *lookup_list(void *ctx, const char *kind)
                      "image", forged, "digest", DIGEST_FORGED);
 }
 
-/* ScanPolicy sec/default is loaded at revision "r1"; nothing else is. */
+/* ScanPolicy sec/default is loaded at revision current_revision; nothing else is. */
+static char current_revision[8] = "r1";
+static pthread_mutex_t revision_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static int revision_of(char *out, size_t cap, const char *ns, const char *name)
 {
     if (strcmp(ns, "sec") != 0 || strcmp(name, "default") != 0)
         return -1;
-    snprintf(out, cap, "r1");
+    pthread_mutex_lock(&revision_mu);
+    snprintf(out, cap, "%s", current_revision);
+    pthread_mutex_unlock(&revision_mu);
     return 0;
+}
+
+static void set_revision(const char *rev)
+{
+    pthread_mutex_lock(&revision_mu);
+    snprintf(current_revision, sizeof(current_revision), "%s", rev);
+    pthread_mutex_unlock(&revision_mu);
 }
 
 /* ---- reviews ---- */
@@ -545,6 +557,18 @@ static void test_scan_verdicts_and_enforcement(void)
     post_review(&a, url, "legacy", passed);
     CHECK_INT_EQ(a.allowed, 0);
     CHECK_CONTAINS(a.message, "requireScanPassed must name the ScanPolicies it trusts");
+
+    /* a new database: the pass recorded (and cached) for the old one no longer answers */
+    snprintf(url, sizeof(url), "%sscanned", e.base);
+    post_review(&a, url, "passed-cached", passed);
+    CHECK_INT_EQ(a.allowed, 1);
+    set_revision("r2");
+    post_review(&a, url, "passed-new-db", passed);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "scan pending");
+    while (scans_done() < 2)
+        usleep(2000);
+    set_revision("r1");
 
     env_stop(&e);
     sl_scan_record_free(e.scans);

@@ -139,8 +139,12 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertEqual(cp.returncode, 0, cp.stderr)
         # by tag: the API server itself denies it (requireDigest is a ValidatingAdmissionPolicy
         # rule, evaluated by kube-apiserver before the webhook is asked)
-        cp = self.apply(POD % {"name": "bytag", "ns": "shop",
-                               "image": f"{self.reg.host}/mirror/app:1.0"})
+        # (it loads a new ValidatingAdmissionPolicy within moments: wait with dry runs first)
+        bytag = POD % {"name": "bytag", "ns": "shop", "image": f"{self.reg.host}/mirror/app:1.0"}
+        procs.wait_for(lambda: self.kube.kubectl("apply", "--dry-run=server", "-f", "-",
+                                                 input=bytag, check=False).returncode != 0,
+                       timeout=30, what="the ValidatingAdmissionPolicy to be enforced")
+        cp = self.apply(bytag)
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("ValidatingAdmissionPolicy 'sealift-signed-only'", cp.stderr)
         self.assertIn("requireDigest", cp.stderr)

@@ -114,6 +114,19 @@ def drip(server, h, total_bytes=4096, bytes_per_s=2):
         time.sleep(1)
 
 
+def drip_headers(server, h, bytes_per_s=2, max_s=600):
+    """A response whose status line comes at once and whose headers then arrive bytes_per_s
+    bytes a second, never ending (a HEAD or a GET alike waits for them)."""
+    h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    h.wfile.flush()
+    for _ in range(max_s):
+        if server.stopping.is_set():
+            return
+        h.wfile.write(b"a" * bytes_per_s)
+        h.wfile.flush()
+        time.sleep(1)
+
+
 def proxy(h, upstream, body_filter=None):
     """Forwards the request to upstream (host:port, plain http) and its answer back;
     body_filter(path, bytes) -> bytes may rewrite a 200 body."""

@@ -89,7 +89,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
     a->concurrency = 2;
     a->log_level = SL_LOG_INFO;
     a->min_interval_ms = 10000;
-    a->registry_timeout_ms = 5 * 60 * 1000;
+    a->registry_timeout_ms = 30 * 60 * 1000;
     optind = 0; /* glibc: re-initialise, argv[0] is the subcommand */
     opterr = 0;
     int ch;

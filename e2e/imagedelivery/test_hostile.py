@@ -5,6 +5,8 @@
 - A source whose tag list holds "1.4./../../../../victim/app/manifests/latest" (a proxy in front of
   the vendor registry adds it) with an unanchored tagPattern: the tag is reported, and nothing is
   written to the customer's registry, least of all to victim/app.
+- Two Secrets for the same long host name (the first 200 bytes of the client identity equal): the
+  one with a wrong password must not borrow the client, and the credentials, of the other.
 - A source that drips its answers at 2 bytes a second: the pass ends at --registry-timeout with
   Ready=False RegistryTimeout naming the registry, and the only worker (--concurrency 1) goes on
   to deliver another ImageDelivery.
@@ -19,6 +21,8 @@ from imdlib import CUSTOMER, VENDOR, ImdTestCase
 
 C = ":".join(CUSTOMER)
 BAD_TAG = "1.4./../../../../victim/app/manifests/latest"
+# a 201-byte host name that curl resolves to loopback (*.localhost)
+LONG_HOST = "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + ".localhost"
 
 
 class SecureDefaultsTest(ImdTestCase):
@@ -74,6 +78,27 @@ class HostileTagTest(ImdTestCase):
         writes = [r for r in self.requests(self.customer)[seeded:]
                   if r[0] in ("PUT", "POST", "PATCH", "DELETE")]
         self.assertEqual(writes, [], "nothing written to the customer's registry")
+
+
+class LongHostTest(ImdTestCase):
+    controller_args = ("--insecure-registry", LONG_HOST)
+
+    def test_long_host_names_do_not_share_credentials(self):
+        d = self.seed_image("1.0", seed=1)
+        src = f"{LONG_HOST}:{self.vendor.host.split(':')[1]}"
+        self.docker_secret("tenant-a", src, *VENDOR)
+        self.docker_secret("tenant-b", src, VENDOR[0], "not-the-password")
+        self.delivery("tenant-a", f"{src}/acme/app",
+                      [(f"{self.customer.host}/mirror/a", "customer-push")],
+                      extra_source="    tags: ['1.0']\n", source_secret="tenant-a")
+        self.wait_ready("tenant-a")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/a:1.0", C), d)
+        self.delivery("tenant-b", f"{src}/acme/app",
+                      [(f"{self.customer.host}/mirror/b", "customer-push")],
+                      extra_source="    tags: ['1.0']\n", source_secret="tenant-b")
+        obj = self.wait_reason("tenant-b", "AuthenticationFailed")
+        self.assertIn("spec.source", self.condition(obj, "Ready")["message"])
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/b:1.0", C))
 
 
 class SlowRegistryTest(ImdTestCase):

@@ -127,9 +127,10 @@ def drip_headers(server, h, bytes_per_s=2, max_s=600):
         time.sleep(1)
 
 
-def proxy(h, upstream, body_filter=None):
+def proxy(h, upstream, body_filter=None, header_filter=None):
     """Forwards the request to upstream (host:port, plain http) and its answer back;
-    body_filter(path, bytes) -> bytes may rewrite a 200 body."""
+    body_filter(path, bytes) -> bytes may rewrite a 200 body, header_filter(name, value) ->
+    value any response header."""
     conn = http.client.HTTPConnection(*upstream.split(":"), timeout=60)
     headers = {k: v for k, v in h.headers.items() if k.lower() not in HOP}
     conn.request(h.command, h.path, body=h.body or None, headers=headers)
@@ -140,7 +141,7 @@ def proxy(h, upstream, body_filter=None):
     h.send_response(resp.status, resp.reason)
     for k, v in resp.getheaders():
         if k.lower() not in HOP:
-            h.send_header(k, v)
+            h.send_header(k, header_filter(k, v) if header_filter else v)
     clen = resp.getheader("Content-Length") if h.command == "HEAD" else str(len(data))
     if clen is not None:
         h.send_header("Content-Length", clen)

@@ -22,7 +22,7 @@
  * Administrator limits: `insecure: true` on the source or a target is honoured only for a
  * registry listed with --insecure-registry (else Ready=False InsecureRegistryNotAllowed, stalled,
  * before anything is sent); all registry exchanges of one pass share the --registry-timeout
- * deadline (default 5m), after which the pass ends TRANSIENT with reason RegistryTimeout.
+ * deadline (default 30m), after which the pass ends TRANSIENT with reason RegistryTimeout.
  *
  * Status: images[] {tag, digest, verified, scan, message, targets[] {image, digest, signed,
  * syncedAt}}, lastSyncTime (set when a pass delivered something), deliveredTags, scanSummary,

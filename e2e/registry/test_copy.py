@@ -156,7 +156,11 @@ class CopyTest(TempDirTestCase):
         other = hostile.Server(self, lambda srv, h: hostile.proxy(h, self.b.host))
 
         def elsewhere(name, value):
-            return value.replace(self.b.host, other.host) if name.lower() == "location" else value
+            if name.lower() != "location":
+                return value
+            if value.startswith("/"):
+                return f"http://{other.host}{value}"
+            return value.replace(self.b.host, other.host).replace(dst.host, other.host)
         dst = hostile.Server(self, lambda srv, h: hostile.proxy(h, self.b.host,
                                                                 header_filter=elsewhere))
         cp = sealift_copy(f"{self.a.host}/acme/app:1.0", f"{dst.host}/mirror/app:1.0",

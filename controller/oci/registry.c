@@ -333,7 +333,7 @@ struct req {
     size_t max_body;
     const char *extra_header; /* e.g. Content-Range */
     int follow;
-    int to_realm; /* a token request: the realm was checked (realm_allowed), may be elsewhere */
+    int to_realm; /* a token request: fetch_token checked the realm, which may be elsewhere */
 };
 
 /* "scheme://host:port" of url (host lowercased, default port filled in; caller frees), or NULL

@@ -1,9 +1,13 @@
 /* A client for one OCI distribution registry (host[:port]) over libcurl.
  *
  * Handles the /v2/ ping, anonymous / Basic / Bearer-token auth (tokens cached per scope until
- * they expire), TLS (verification on unless insecure; an extra CA in PEM), retries with
- * exponential backoff and jitter on 429, 5xx and connection errors (Retry-After honoured,
- * bounded attempts) and size caps on every response body (manifests 4 MiB).
+ * they expire; credentials go only to the registry's own scheme://host:port and to an https
+ * token realm, plain http only for an insecure registry: a Link or Location naming another host
+ * gets no Authorization header), repository, tag and digest names checked against the
+ * distribution grammar before they reach a URL (names read from a tag list too), TLS (verification
+ * on unless insecure; an extra CA in PEM), retries with exponential backoff and jitter on 429, 5xx
+ * and connection errors (Retry-After honoured, bounded attempts) and size caps on every response
+ * body (manifests 4 MiB).
  *
  * Thread-safety: one struct sl_registry may be used by several threads at once (the copy engine
  * does); auth state and the handle pool are guarded by a mutex inside. */
@@ -25,11 +29,21 @@ struct sl_registry_opts {
     int64_t connect_timeout_ms; /* 0 = 15000 */
     /* Whole-exchange limit per attempt for requests whose body is kept in memory (ping, token,
      * manifests, tags, referrers, uploads of small blobs); blob streams are never cut by it.
-     * 0 = none: a stalled server is still dropped after 60 s without a byte. */
+     * 0 = 120 s. Every exchange is also cut when slower than 1 KiB/s for 30 s (blob streams:
+     * 60 s), and none outlives the calling thread's deadline (sl_registry_deadline_set). */
     int64_t request_timeout_ms;
 };
 
 struct sl_registry;
+
+/* Sets the calling thread's deadline for registry exchanges, on the sl_mono_ms() clock (0 or
+ * less: none) and returns the previous one, so a caller can put it back. Every exchange of any
+ * client on this thread is cut at the deadline, retries stop, and calls made after it fail at
+ * once with SL_ERETRY and a message saying the time allowed ran out. The copy engine hands the
+ * deadline on to its worker threads. */
+int64_t sl_registry_deadline_set(int64_t at_mono_ms);
+/* The calling thread's deadline (0 = none). */
+int64_t sl_registry_deadline_get(void);
 
 /* Creates a client for host ("127.0.0.1:5000", "registry-1.docker.io"). creds may be NULL
  * (anonymous); they are copied. opts may be NULL. Never fails (no I/O happens here). Free with
@@ -115,8 +129,10 @@ int sl_registry_blob_upload(struct sl_registry *r, const char *repo, const char 
                             const void *data, size_t len, size_t chunk_bytes, struct sl_err *err);
 
 /* Lists tags, asking for page_size tags per request (0 = 1000) and following
- * Link: <...>; rel="next" pagination (at most 100000 tags). *tags_out is an array of *n_out
- * strings; free with sl_registry_strv_free. */
+ * Link: <...>; rel="next" pagination (at most 100000 tags and 16 MiB of answers, all pages
+ * together: more is SL_ETOOBIG naming the registry). A tag name outside the distribution grammar
+ * is SL_EINVAL naming it. *tags_out is an array of *n_out strings; free with
+ * sl_registry_strv_free. */
 int sl_registry_tags_list(char ***tags_out, size_t *n_out, struct sl_registry *r, const char *repo,
                           size_t page_size, struct sl_err *err);
 void sl_registry_strv_free(char **v, size_t n);

@@ -11,7 +11,7 @@
 
 #define MAX_LINK_HOPS    255 /* containerd's RootPath gives up beyond this */
 #define MAX_RESOLVED     4096
-#define MAX_RESOLVE_WORK (64 * 1024)
+#define MAX_RESOLVE_WORK (16 * 1024)
 
 struct fslink {
     unsigned layer;
@@ -45,6 +45,7 @@ void sl_imagefs_limits_default(struct sl_imagefs_limits *lim)
     lim->max_symlinks = 200000;
     lim->max_symlink_bytes = (size_t)32 << 20;
     lim->max_captured_bytes = (size_t)128 << 20;
+    lim->max_resolve_bytes = (size_t)1 << 30;
 }
 
 void sl_imagefs_init(struct sl_imagefs *fs, const struct sl_hsbdb *hsb)
@@ -94,10 +95,10 @@ static void add_issue(struct sl_imagefs *fs, const char *path, const char *fmt, 
 /* Resolves a cleaned path through the symlinks applied so far, inside the root, the way
  * containerd's RootPath does: the parent directories always, the last component when
  * follow_last. Absolute targets start again at the root; ".." stops at the root. *out is the
- * caller's. Returns 0, or -1 with *why set when the links loop (more than 255) or the result
- * is too long. */
+ * caller's. Adds the bytes it rewrote to *work (may be NULL). Returns 0, or -1 with *why set
+ * when the links loop (more than 255) or the result is too long. */
 static int resolve_path(const struct sl_imagefs *fs, const char *path, bool follow_last, char **out,
-                        const char **why)
+                        const char **why, uint64_t *work)
 {
     if (fs->links.count == 0) {
         *out = sl_xstrdup(path);
@@ -142,6 +143,8 @@ static int resolve_path(const struct sl_imagefs *fs, const char *path, bool foll
         bool last = rest[after] == '\0';
         if (last && !follow_last)
             continue;
+        if (work)
+            *work += clen; /* the lookup hashes the prefix */
         const struct fslink *l = sl_strmap_get(&fs->links, cur, NULL);
         if (!l)
             continue;
@@ -153,6 +156,8 @@ static int resolve_path(const struct sl_imagefs *fs, const char *path, bool foll
         free(rest);
         rest = next;
         pos = 0;
+        if (work)
+            *work += strlen(rest) + 64;
         if (strlen(rest) > MAX_RESOLVE_WORK) {
             *why = "the path resolves to more than 4096 bytes";
             goto done;
@@ -198,6 +203,7 @@ struct layer_ctx {
     struct sl_strmap whiteouts; /* paths hidden in lower layers (and everything below) */
     struct sl_strmap opaques;   /* directories whose lower-layer content is hidden */
     size_t whiteout_bytes;
+    uint64_t resolve_work; /* bytes rewritten while resolving symlinks in this layer */
     /* current entry */
     char *path;
     struct sl_fsrec *cur; /* being filled (not yet in the map) */
@@ -301,7 +307,7 @@ static int on_hardlink(struct layer_ctx *lc, const struct sl_tar_entry *e, const
     struct sl_imagefs *fs = lc->fs;
     char *target = NULL;
     const char *why = NULL;
-    if (resolve_path(fs, e->linkname, false, &target, &why) != 0) {
+    if (resolve_path(fs, e->linkname, false, &target, &why, &lc->resolve_work) != 0) {
         add_issue(fs, e->path, "hard link target %s: %s", e->linkname, why);
         return 0;
     }
@@ -378,6 +384,11 @@ static int on_entry(void *ctx, const struct sl_tar_entry *e, bool *want)
     }
     if (!e->path[0])
         return 0; /* the root itself */
+    if (lc->resolve_work > fs->lim.max_resolve_bytes)
+        return sl_err_set(lc->err, SL_ETOOBIG, SL_ERRC_INPUT,
+                          "resolving the layer's paths through its symlinks took more than %zu "
+                          "bytes of work: refusing a symlink maze",
+                          fs->lim.max_resolve_bytes);
     const char *slash = strrchr(e->path, '/');
     const char *base = slash ? slash + 1 : e->path;
     /* the parent directories resolved through symlinks, as containerd places the entry */
@@ -385,7 +396,7 @@ static int on_entry(void *ctx, const struct sl_tar_entry *e, bool *want)
     char *parent = NULL, *path = NULL;
     const char *why = NULL;
     int rc = 0;
-    if (resolve_path(fs, parent_raw, true, &parent, &why) != 0) {
+    if (resolve_path(fs, parent_raw, true, &parent, &why, &lc->resolve_work) != 0) {
         add_issue(fs, e->path, "%s", why);
         goto done;
     }
@@ -611,8 +622,8 @@ void sl_imagefs_finish(struct sl_imagefs *fs)
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         char *at = NULL, *real = NULL;
         const char *why = NULL;
-        if (resolve_path(fs, paths[i], false, &at, &why) != 0 ||
-            resolve_path(fs, paths[i], true, &real, &why) != 0) {
+        if (resolve_path(fs, paths[i], false, &at, &why, NULL) != 0 ||
+            resolve_path(fs, paths[i], true, &real, &why, NULL) != 0) {
             add_issue(fs, paths[i], "%s", why);
         } else if (strcmp(at, real) != 0) {
             /* the database path is itself a symlink: its content is the target's */
@@ -631,7 +642,7 @@ const struct sl_fsrec *sl_imagefs_get(const struct sl_imagefs *fs, const char *p
 {
     char *real = NULL;
     const char *why = NULL;
-    if (fs->links.count == 0 || resolve_path(fs, path, true, &real, &why) != 0)
+    if (fs->links.count == 0 || resolve_path(fs, path, true, &real, &why, NULL) != 0)
         return sl_strmap_get(&fs->recs, path, NULL);
     const struct sl_fsrec *r = sl_strmap_get(&fs->recs, real, NULL);
     free(real);

@@ -46,10 +46,11 @@ struct sl_imagefs_limits {
     size_t max_symlinks;       /* symlinks in the image */
     size_t max_symlink_bytes;  /* bytes of their paths and targets */
     size_t max_captured_bytes; /* captured database content held at once */
+    size_t max_resolve_bytes;  /* symlink resolution work (bytes rewritten) in one layer */
 };
 
 /* 100,000 whiteouts or 16 MiB of their paths per layer; 100,000 records; 200,000 symlinks or
- * 32 MiB; 128 MiB of captured content. */
+ * 32 MiB; 128 MiB of captured content; 1 GiB of symlink resolution work per layer. */
 void sl_imagefs_limits_default(struct sl_imagefs_limits *lim);
 
 struct sl_fs_issue {

@@ -648,14 +648,14 @@ static int walk_tar(struct dec *d, const struct sl_tar_visitor *v, struct sl_wal
                 snprintf(problem, sizeof(problem), "path longer than %zu bytes", d->lim->max_path);
         }
         clamped = !sl_tar_normalize_path(path);
-        if (etype == SL_TAR_HARDLINK) {
+        if (etype == SL_TAR_HARDLINK || etype == SL_TAR_SYMLINK) {
             if (strlen(link) > d->lim->max_path) {
                 link[d->lim->max_path] = '\0';
                 if (!problem[0])
-                    snprintf(problem, sizeof(problem), "hard link target longer than %zu bytes",
+                    snprintf(problem, sizeof(problem), "link target longer than %zu bytes",
                              d->lim->max_path);
             }
-            if (!sl_tar_normalize_path(link))
+            if (etype == SL_TAR_HARDLINK && !sl_tar_normalize_path(link))
                 clamped = true;
         }
         if (!problem[0] && has_long_component(path))

@@ -609,6 +609,29 @@ static void test_per_layer_bounds(void)
     CHECK_CONTAINS(err.msg, "more than 10 symlinks");
     sl_imagefs_free(&fs);
     free(t.data);
+
+    /* a chain of 200 symlinks that every later entry resolves through: bounded work */
+    t = (struct tb){0};
+    char target[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof(name), "s%03d", i);
+        snprintf(target, sizeof(target), "s%03d", i + 1);
+        tb_header(&t, name, '2', 0777, 0, target);
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof(name), "s000/f%d", i);
+        tb_file(&t, name, 0644, "x");
+    }
+    tb_end(&t);
+    sl_imagefs_init(&fs, NULL);
+    fs.lim.max_resolve_bytes = 100000;
+    CHECK_INT_EQ(add_layer(&fs, &t, NULL, &err), SL_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "refusing a symlink maze");
+    sl_imagefs_free(&fs);
+    sl_imagefs_init(&fs, NULL);
+    CHECK_INT_EQ(add_layer(&fs, &t, NULL, &err), 0); /* within the default budget */
+    sl_imagefs_free(&fs);
+    free(t.data);
 }
 
 int main(int argc, char **argv)

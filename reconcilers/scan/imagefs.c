@@ -311,6 +311,15 @@ static int on_hardlink(struct layer_ctx *lc, const struct sl_tar_entry *e, const
         add_issue(fs, e->path, "hard link target %s: %s", e->linkname, why);
         return 0;
     }
+    const struct fslink *tl = sl_strmap_get(&fs->links, target, NULL);
+    if (tl) {
+        /* a hard link to a symlink is that symlink (containerd does not follow it) */
+        char *copy = sl_xstrdup(tl->target);
+        int lrc = put_link(lc, path, copy);
+        free(copy);
+        free(target);
+        return lrc;
+    }
     unsigned mode_flags =
         ((e->mode & 04000) ? SL_FSREC_SETUID : 0) | ((e->mode & 02000) ? SL_FSREC_SETGID : 0);
     const struct sl_fsrec *t = sl_strmap_get(&fs->recs, target, NULL);

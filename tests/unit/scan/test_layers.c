@@ -499,6 +499,8 @@ static void test_symlinks_and_hard_links(void)
     tb_header(&t, "usr/bin/sudo-link", '1', 04755, 0, "usr/bin/sudo");
     tb_file(&t, "tmp/keycopy", 0600, pem_key);
     tb_header(&t, "home/key-link", '1', 0600, 0, "tmp/keycopy");
+    tb_header(&t, "lib-link", '1', 0777, 0, "v"); /* a hard link to a symlink */
+    tb_file(&t, "lib-link/extra", 04755, "y");
     tb_file(&t, "tmp/not-captured", 0644, dpkg_status);
     tb_header(&t, "var/lib/dpkg/status.d/evil", '1', 0644, 0, "tmp/not-captured");
     tb_end(&t);
@@ -512,6 +514,8 @@ static void test_symlinks_and_hard_links(void)
     const struct sl_fsrec *r = sl_imagefs_get(&fs, "etc/os-release");
     CHECK(r && r->data && strcmp(r->data, os_release) == 0);
     r = sl_imagefs_get(&fs, "usr/bin/sudo-link");
+    CHECK(r && (r->flags & SL_FSREC_SETUID));
+    r = sl_imagefs_get(&fs, "var/lib/dpkg/extra");
     CHECK(r && (r->flags & SL_FSREC_SETUID));
     r = sl_imagefs_get(&fs, "home/key-link");
     CHECK(r && (r->flags & SL_FSREC_PRIVKEY));

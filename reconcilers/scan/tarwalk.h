@@ -68,8 +68,8 @@ struct sl_tar_entry {
 };
 
 /* Called per entry. entry returns 0 (or a negative code to abort) and sets *want_data to get
- * the content through data() in chunks, then entry_end(). Without want_data the content is
- * skipped (entry_end is still called). */
+ * the content through data() in chunks, then entry_end(). Without want_data, and always for an
+ * entry with a problem, the content is skipped (entry_end is still called). */
 struct sl_tar_visitor {
     int (*entry)(void *ctx, const struct sl_tar_entry *e, bool *want_data);
     int (*data)(void *ctx, const void *buf, size_t n);

@@ -96,8 +96,10 @@ struct sl_imagefs {
 void sl_imagefs_init(struct sl_imagefs *fs, const struct sl_hsbdb *hsb);
 void sl_imagefs_free(struct sl_imagefs *fs);
 
-/* Walks the next layer (bottom first) from in and applies it. Returns 0 or the walker's
- * error (the view is then incomplete and should be discarded). lim may be NULL (defaults). */
+/* Walks the next layer (bottom first) from in and applies it; entries that cannot be applied
+ * become issues (fs->issues), not errors. Returns 0, SL_ETOOBIG when the layer exceeds one of
+ * fs->lim (err names it), or the walker's error; after an error the view is incomplete and
+ * should be discarded. lim (the walker's limits) may be NULL (defaults). */
 int sl_imagefs_add_layer(struct sl_imagefs *fs, const struct sl_layer_stream *in,
                          const struct sl_walk_limits *lim, struct sl_err *err);
 

@@ -14,6 +14,8 @@ its own process, and `sealift controller` against a real API server driven by th
     without the token or with a wrong one, in each form Harbor sends (Bearer, Basic,
     X-ScannerAdapter-API-Key); without --token-file it refuses to start unless --no-auth; a
     ScanPolicy with a wrong token Secret is Ready=False ScannerError naming the 401;
+(e) a scan of an image with a layer entry the scanner cannot apply fails (500 naming the
+    entry) instead of returning a clean report;
 (d) the adapter over TLS (--tls-cert-dir, a private CA): a ScanPolicy with caSecretRef is Ready
     and gates a delivery through it, one without the CA is ScannerError naming certificate
     verification. status.scanner is checked with kubectl throughout.
@@ -271,6 +273,22 @@ class HarborAdapterTest(ImdTestCase):
         self.assertFalse([v for v in good if v["severity"] in ("Critical", "High")])
 
     # ---- (b) sealift's client: the ScanPolicy's scanner.harbor gates deliveries ----
+
+    def test_adapter_fails_a_scan_it_could_not_inspect(self):
+        """A layer entry the scanner cannot apply (an unknown tar type) must not yield a
+        clean-looking vulnerability report: the scan fails and says which entry."""
+        import hostile  # tests/data/scan/hostile.py (scanlib puts its folder on sys.path)
+        tar_bytes, _, _ = hostile.tar_cases()["unknown-type"]
+        layout = os.path.join(self.tmp, "hostile-layout")
+        hostile.oci_layout(layout, tar_bytes)
+        scanlib.skopeo_push(layout, "t", f"{self.vendor.host}/acme/app:hostile", V)
+        st, _, body = self.post_scan(self.scan_request("hostile"))
+        self.assertEqual(st, 202)
+        st, _, body = self.wait_report(json.loads(body)["id"])
+        self.assertEqual(st, 500)
+        msg = self.error_message(body)
+        self.assertIn("1 layer entries could not be inspected", msg)
+        self.assertIn("weird: tar entry type 'Z'", msg)
 
     def token_secret(self, name, token):
         self.kube.kubectl("create", "secret", "generic", name, "-n", NS,

@@ -2,7 +2,8 @@
 loading it (database.image with a dockerconfigjson Secret) and ImageDeliveries gated by it in
 `sealift controller` against a real API server. A failing image never reaches the customer's
 registry (checked with skopeo), a passing one does, and allowlisting the blocking finding lets
-the failing one through. Also `sealift scan` of registry images."""
+the failing one through; an image with a layer entry the scanner cannot apply is blocked
+naming the entry. Also `sealift scan` of registry images."""
 import json
 import os
 import sys
@@ -136,6 +137,25 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
         src = self.digest_at(f"{self.vendor.host}/acme/app:bad", V)
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/bad:bad", C), src)
+
+    def test_gate_fails_an_image_with_entries_it_cannot_apply(self):
+        """An image that would pass, but with a layer entry of an unknown tar type (which a
+        runtime refuses and the scanner cannot inspect), is blocked with the entry named."""
+        import hostile  # tests/data/scan/hostile.py (scanlib puts its folder on sys.path)
+        tar = (hostile.entry("etc/os-release", hostile.BOOKWORM)
+               + hostile.entry("var/lib/dpkg/status", hostile.dpkg_status(GOOD_LIBC))
+               + hostile.header("weird", "Z", 0o644, 1024) + b"\0" * 1024 + hostile.END)
+        layout = os.path.join(self.tmp, "weird-layout")
+        hostile.oci_layout(layout, tar)
+        scanlib.skopeo_push(layout, "t", f"{self.vendor.host}/acme/app:weird", V)
+        self.scan_policy()
+        self.wait_policy_ready()
+        self.scanned_delivery("weird", "weird")
+        obj = self.wait_reason("weird", "ScanFailed", ctype="Scanned")
+        self.assertIn("layer 0 entry weird: tar entry type 'Z' is not a file, link, directory "
+                      "or device", self.condition(obj, "Scanned")["message"])
+        self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Failed")
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/weird:weird", C))
 
     def push_multiarch(self):
         """Pushes acme/app:multi, an index whose linux/amd64 image is clean and whose

@@ -205,6 +205,13 @@ static void work_run(void *ctx, void *job)
         pol.now = time(NULL);
         rc = sl_scan_image(&rep, &src, &a->db, NULL, &pol, NULL, &err);
     }
+    if (rc == 0 && rep.layers_failed && rep.nissues)
+        /* a vulnerability report cannot say that part of the image went unchecked: fail the
+         * scan instead of handing over a clean-looking report */
+        rc = sl_err_set(&err, SL_EINVAL, SL_ERRC_INPUT,
+                        "%llu layer entries could not be inspected (layer %u entry %s: %s)",
+                        (unsigned long long)rep.issues_total, rep.issues[0].layer,
+                        rep.issues[0].path, rep.issues[0].problem);
     if (rc != 0) {
         sl_err_prefix(&err, "scanning %s/%s@%s", host, w->req.repository, w->req.digest);
         goto done;

@@ -1076,6 +1076,9 @@ static void describe_failure(char *out, size_t cap, const struct sl_scan_report 
     for (size_t i = 0; i < rep->nmalware; i++)
         APPEND("%smalware %s in %s", len ? "; " : "", rep->malware[i].signature,
                rep->malware[i].path);
+    if (rep->nissues)
+        APPEND("%slayer %u entry %s: %s", len ? "; " : "", rep->issues[0].layer,
+               rep->issues[0].path, rep->issues[0].problem);
 #undef APPEND
     if (!out[0])
         snprintf(out, cap, "the scan failed the policy");

@@ -1271,13 +1271,12 @@ static int harbor_scan(struct sl_scan_report *rep, const struct scandb *db, stru
     rc = sl_harbor_client_scan(&id, c, body, err);
     if (rc == 0)
         rc = sl_harbor_client_wait_report(&report, &report_len, c, id, err);
-    if (rc != 0 && withheld && err) {
-        size_t l = strnlen(err->msg, sizeof(err->msg));
-        snprintf(err->msg + l, sizeof(err->msg) - l,
-                 " (the adapter got no registry credential: %s uses Basic authentication and "
-                 "sealift hands adapters only pull tokens, never passwords)",
-                 sl_registry_host(src));
-    }
+    /* first in the message, so a long adapter error cannot push it out */
+    if (rc != 0 && withheld)
+        sl_err_prefix(err,
+                      "the adapter got no registry credential (%s uses Basic authentication; "
+                      "adapters get pull tokens, never passwords)",
+                      sl_registry_host(src));
     if (rc == 0) {
         rc = sl_harbor_report_parse(rep, report, report_len, err);
         if (rc != 0)

@@ -602,10 +602,8 @@ class HarborAdapterTest(ImdTestCase):
         self.assertIn("--scanner-url", msg)
         self.assertIn(rogue.url, msg)
         self.scanned_delivery("to-rogue", "good", tokreg.host, "tok-pull", policy="rogue")
-        obj = self.wait_for_status(
-            "to-rogue", lambda o: (self.condition(o, "Scanned") or {}).get("status") == "False",
-            timeout=90, what="Scanned=False")
-        self.assertIn("rogue", self.condition(obj, "Scanned")["message"])
+        obj = self.wait_reason("to-rogue", "ScanPolicyNotReady", ctype="Scanned", timeout=90)
+        self.assertIn('ScanPolicy "rogue"', self.condition(obj, "Scanned")["message"])
         self.assertEqual(rogue.requests, [])
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/to-rogue:good", C))
 
@@ -632,7 +630,8 @@ class HarborAdapterTest(ImdTestCase):
         self.assertEqual(sr["artifact"]["repository"], "acme/app")
 
         # a Basic-only source registry (htpasswd): no credential at all
-        self.scanned_delivery("basic", "good", policy="rec")
+        # (another digest: results are cached per digest, whatever registry it came from)
+        self.scanned_delivery("basic", "mid", policy="rec")
         sr = self.wait_scan_request(rec, self.vendor.host)
         self.assertNotIn("authorization", sr["registry"])
         for r in rec.requests:

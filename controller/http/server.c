@@ -14,8 +14,9 @@
  * would hold a connection forever, and evhttp accepts without bound. The server therefore makes
  * every connection's bufferevent itself (bevcb, also for plain HTTP) and keeps a reference to
  * it in a list: a connection must deliver a whole request (headers and body) within
- * request_timeout_ms of being accepted or of its previous answer going out; the clock stops
- * while its request is with a handler (deferred ones included). A sweep timer on the loop closes
+ * request_timeout_ms of being accepted, or within SL_HTTP_TIMEOUT_S of its previous answer going
+ * out (keep-alive); the clock stops while its request is with a handler (deferred ones
+ * included). A sweep timer on the loop closes
  * connections past their deadline with evhttp_connection_free, and closes at once connections
  * accepted beyond max_connections. evhttp owns the connection; the sweep learns that evhttp
  * freed one when bufferevent_free cleared the bufferevent's callbacks (the reference keeps the
@@ -361,13 +362,19 @@ static struct conn *conn_of(struct sl_http_server *s, struct evhttp_request *ere
     return NULL;
 }
 
-/* evhttp sent the answer: the connection has request_timeout_ms for its next request. */
+/* evhttp sent the answer: the connection has until the keep-alive deadline to deliver its
+ * next request. That is longer than for a new connection's first request, as idle keep-alive
+ * connections were kept before (SL_HTTP_TIMEOUT_S): a client closing them sooner than expected
+ * would race its next request against the close. */
 static void on_reply_sent(struct evhttp_request *ereq, void *arg)
 {
     struct sl_http_server *s = arg;
     struct conn *c = conn_of(s, ereq);
+    int64_t wait_ms = SL_HTTP_TIMEOUT_S * 1000;
+    if (s->request_timeout_ms > wait_ms)
+        wait_ms = s->request_timeout_ms;
     if (c)
-        c->deadline_ms = sl_mono_ms() + s->request_timeout_ms;
+        c->deadline_ms = sl_mono_ms() + wait_ms;
 }
 
 static void on_request(struct evhttp_request *ereq, void *arg)

@@ -68,6 +68,7 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
 /* ---- servers ---- */
 
 static struct sl_admission_webhook *admission;
+static struct sl_gitsource_webhook *push_hooks;
 
 /* Object lookups for the admission webhook: the manager's informer caches where the kind has
  * one, else a GET/LIST through the API. */
@@ -91,8 +92,12 @@ int sl_reconcilers_setup_servers(struct sl_manager *m, struct sl_http_server *me
                                  struct sl_http_server *webhook, struct sl_err *err)
 {
     struct sl_runtime *rt = sl_manager_runtime(m);
-    if (metrics)
-        sl_gitsource_webhook_register(metrics, rt);
+    if (metrics) {
+        int rc = sl_gitsource_webhook_new(&push_hooks, rt, err);
+        if (rc)
+            return rc;
+        sl_gitsource_webhook_register(push_hooks, metrics);
+    }
     if (webhook) {
         const struct sl_controller_config *cc = sl_controller_config_get();
         struct sl_admission_lookup lookup = {.ctx = m, .get = lookup_get, .list = lookup_list};
@@ -110,4 +115,6 @@ void sl_reconcilers_teardown(void)
 {
     sl_admission_webhook_free(admission);
     admission = NULL;
+    sl_gitsource_webhook_free(push_hooks);
+    push_hooks = NULL;
 }

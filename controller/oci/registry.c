@@ -838,16 +838,6 @@ int sl_registry_base_url(char **out, struct sl_registry *r, struct sl_err *err)
     return 0;
 }
 
-char *sl_registry_basic_authorization(const struct sl_registry *r)
-{
-    if (!r->creds.username || !r->creds.password)
-        return NULL;
-    char *b64 = sl_auth_basic_value(&r->creds);
-    char *out = sl_xasprintf("Basic %s", b64);
-    sl_secure_free_str(b64);
-    return out;
-}
-
 static int ensure_base(struct sl_registry *r, struct sl_err *err)
 {
     pthread_mutex_lock(&r->mu);
@@ -935,6 +925,42 @@ static char *scope_pull(const char *repo)
 static char *scope_push(const char *repo)
 {
     return sl_xasprintf("repository:%s:pull,push", repo);
+}
+
+int sl_registry_pull_authorization(char **out, bool *withheld, struct sl_registry *r,
+                                   const char *repo, struct sl_err *err)
+{
+    *out = NULL;
+    *withheld = false;
+    int rc = ensure_base(r, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    enum auth_mode mode = r->mode;
+    pthread_mutex_unlock(&r->mu);
+    if (mode != AUTH_BEARER) {
+        /* Basic auth has only the password to give: the third party gets nothing */
+        *withheld = mode == AUTH_BASIC && (r->creds.username || r->creds.identity_token);
+        return 0;
+    }
+    char *scope = scope_pull(repo), *header = NULL;
+    rc = auth_header_for(&header, r, scope, err);
+    free(scope);
+    if (rc != 0)
+        return rc;
+    static const char prefix[] = "Authorization: ";
+    if (header && strncmp(header, prefix, sizeof(prefix) - 1) == 0)
+        *out = sl_xstrdup(header + sizeof(prefix) - 1);
+    sl_secure_free_str(header);
+    return 0;
+}
+
+void sl_registry_use_pull_token(struct sl_registry *r, const char *repo, const char *token,
+                                int64_t valid_ms)
+{
+    char *scope = scope_pull(repo);
+    sl_token_cache_put(r->tokens, scope, token, sl_mono_ms() + valid_ms);
+    free(scope);
 }
 
 /* Sends q to /v2/<repo>/<endpoint>/<reference> with repo's pull scope (push: pull,push) and

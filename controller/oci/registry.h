@@ -17,6 +17,7 @@
 #include "oci/auth.h"
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,10 +61,23 @@ const char *sl_registry_host(const struct sl_registry *r);
  */
 int sl_registry_base_url(char **out, struct sl_registry *r, struct sl_err *err);
 
-/* The client's credentials as an Authorization header value, "Basic base64(user:password)", for
- * handing the pull credential to another component (a scanner adapter); NULL when anonymous or
- * when only an identity token is known. Caller frees with sl_secure_free_str. */
-char *sl_registry_basic_authorization(const struct sl_registry *r);
+/* The credential another component (a scanner adapter) may use to pull repo from this registry,
+ * as an Authorization header value. When the registry uses token auth: "Bearer <token>", a token
+ * the registry's token realm issued for the scope repository:<repo>:pull alone (with this
+ * client's credentials), short-lived as the token server decides. When the registry asks for
+ * Basic auth or for none: *out NULL, because the only thing to give would be the password; then
+ * *withheld says whether this client has credentials that the other component does not get.
+ * Pings the registry first when needed. *out is the caller's (sl_secure_free_str). Returns 0 or
+ * the registry's errors (SL_EAUTH when the token realm refuses the credentials, SL_ERETRY...). */
+int sl_registry_pull_authorization(char **out, bool *withheld, struct sl_registry *r,
+                                   const char *repo, struct sl_err *err);
+
+/* Makes the client use token (a Bearer token obtained elsewhere, e.g. the one a ScanRequest
+ * carries) for pulls of repo for valid_ms, when the registry asks for token auth; the token is
+ * copied. After it expires or is refused the client asks the token realm with its own
+ * credentials. */
+void sl_registry_use_pull_token(struct sl_registry *r, const char *repo, const char *token,
+                                int64_t valid_ms);
 
 /* GET /v2/ and learn the auth scheme. Returns 0, SL_EAUTH, SL_ERETRY (unreachable after
  * retries) or SL_EFAIL. Other calls ping on first use, so calling this is optional. */

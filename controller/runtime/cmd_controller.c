@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #define CMD "controller"
 
@@ -299,6 +300,12 @@ int sl_cmd_controller(int argc, char **argv)
     size_t nrecs = 0;
     bool leak = false;
     int rc;
+    /* the controller holds registry passwords, signing keys and API tokens: no core dumps, and
+     * other processes of the same user cannot ptrace it or read /proc/PID/mem */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        sl_cli_errorf(CMD, "prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
+        return SL_EXIT_CHECK_FAILED;
+    }
     int code = parse_args(&a, argc, argv);
     if (code >= 0)
         return code;

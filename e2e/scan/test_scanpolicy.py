@@ -3,7 +3,8 @@ loading it (database.image with a dockerconfigjson Secret) and ImageDeliveries g
 `sealift controller` against a real API server. A failing image never reaches the customer's
 registry (checked with skopeo), a passing one does, and allowlisting the blocking finding lets
 the failing one through; an image with a layer entry the scanner cannot apply is blocked
-naming the entry. Also `sealift scan` of registry images."""
+naming the entry. Also `sealift scan` of registry images, and a controller with the secure
+defaults (no --allow-local-paths) refusing spec.database.path."""
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import procs  # noqa: E402
 import registry as reg  # noqa: E402
 import scanlib  # noqa: E402
+from controller import Controller  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
 
 C = ":".join(CUSTOMER)
@@ -251,6 +253,27 @@ class ScanPolicyTest(ImdTestCase):
                        and "CVE-2099-0200" in e.get("message", "") for e in ev["items"])
         procs.wait_for(warned, timeout=30, interval=0.3, what="a Warning event on good")
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/good:good", C), src)
+
+    def test_secure_defaults_refuse_local_paths(self):
+        """Without --allow-local-paths a ScanPolicy cannot make the controller read its own
+        files (the digest and load errors would come back in status)."""
+        self.ctl.stop()
+        self.ctl = Controller(self, self.kube.kubeconfig, name="controller-secure", lab=False,
+                              extra_args=("--insecure-registry", "127.0.0.1"))
+        self.ctl.wait_ready()
+        self.apply(
+            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            f"metadata: {{name: files, namespace: {NS}}}\n"
+            "spec:\n  database:\n    path: /etc\n")
+
+        def refused():
+            c = self.condition(self.get("files", kind="scanpolicies"), "Ready")
+            return c if c and c.get("reason") == "LocalPathNotAllowed" else None
+        c = procs.wait_for(refused, timeout=60, interval=0.2,
+                           what="Ready reason LocalPathNotAllowed")
+        self.assertEqual(c["status"], "False")
+        self.assertIn("--allow-local-paths", c["message"])
+        self.assertNotIn("database", self.get("files", kind="scanpolicies").get("status", {}))
 
     def test_bad_database_keeps_last_good(self):
         self.scan_policy()

@@ -1,9 +1,11 @@
 #include "gitops/reconciler.h"
 #include "apply.h"
 #include "gitops/manifests.h"
+#include "gitops/repourl.h"
 #include "kube/client.h"
 #include "kube/secret.h"
 #include "runtime/conditions.h"
+#include "runtime/registry.h"
 #include "runtime/status.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -399,6 +401,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                     "spec.interval: invalid duration \"%s\"", interval);
         goto write;
     }
+    interval_ms = sl_controller_clamp_interval_ms(sl_controller_config_get(), interval_ms);
     if (json_is_true(json_object_get(spec, "suspend"))) {
         set_outcome(&o, "Unknown", "Suspended", SL_RESULT_DONE, 0,
                     "fetching and applying are suspended (spec.suspend)");
@@ -407,6 +410,22 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     const char *url = json_string_value(json_object_get(spec, "url"));
     if (!url || !*url) {
         set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0, "spec.url: Required value");
+        goto write;
+    }
+    switch (sl_repourl_kind(url)) {
+    case SL_REPOURL_REMOTE:
+        break;
+    case SL_REPOURL_LOCAL:
+        if (sl_controller_config_get()->allow_local_paths)
+            break;
+        set_outcome(&o, "False", "LocalPathNotAllowed", SL_RESULT_STALLED, 0,
+                    "spec.url: file:// URLs and paths read the controller's own filesystem; "
+                    "allowed only when the controller runs with --allow-local-paths");
+        goto write;
+    default:
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.url: \"%s\" is not an https://, http://, ssh://, git:// or file:// URL",
+                    url);
         goto write;
     }
 
@@ -420,6 +439,28 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                         SL_RESULT_WAITING, WAIT_SECRET_MS, "spec.secretRef.name: %s",
                         rc == SL_ENOTFOUND ? "Secret not found in the GitSource's namespace"
                                            : serr.msg);
+            goto write;
+        }
+        /* credentials go only to the repositories their Secret is for (Argo CD's repository
+         * Secrets): a Secret made for something else (a database password) is never sent */
+        char why[200];
+        const char *type = json_string_value(json_object_get(
+            sl_kube_json_path(secret, "metadata.labels"), SL_GITSOURCE_SECRET_TYPE_LABEL));
+        if (!type || strcmp(type, SL_GITSOURCE_SECRET_TYPE) != 0) {
+            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not a git repository Secret (label "
+                        "%s=%s); nothing was fetched",
+                        secret_name, SL_GITSOURCE_SECRET_TYPE_LABEL, SL_GITSOURCE_SECRET_TYPE);
+            goto write;
+        }
+        char *secret_url = secret_value(secret, "url");
+        bool covered = sl_repourl_covers(secret_url, url, why, sizeof(why));
+        free(secret_url);
+        if (!covered) {
+            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not for %s (%s; its url key names "
+                        "the repository or URL prefix it is for); nothing was fetched",
+                        secret_name, url, why);
             goto write;
         }
         username = secret_value(secret, "username");

@@ -1,6 +1,8 @@
 /* The GitSource reconciler (DESIGN.md section 3, GitSource).
  *
- * Steps: suspend check -> credentials from spec.secretRef -> fetch (libgit2, a bare clone per
+ * Steps: suspend check -> spec.url (file:// and local paths only with --allow-local-paths) ->
+ * credentials from spec.secretRef (only a Secret labelled SL_GITSOURCE_SECRET_TYPE_LABEL whose
+ * `url` covers spec.url, see gitops/repourl.h) -> fetch (libgit2, a bare clone per
  * GitSource under cache_root/<namespace>/<name>) -> read the YAML files under spec.path -> load
  * and check objects -> server-side apply (fieldManager "sealift", force) of every object that
  * differs from the cluster (an object whose live state already holds every field of the git
@@ -26,6 +28,11 @@
 
 /* The finalizer a GitSource with spec.prune carries so its objects are deleted with it. */
 #define SL_GITSOURCE_FINALIZER "sealift.dev/gitsource-prune"
+
+/* A Secret spec.secretRef names must carry this label with this value, and a `url` key naming
+ * the repository (or URL prefix) it is for; otherwise nothing is fetched (CredentialsNotForURL). */
+#define SL_GITSOURCE_SECRET_TYPE_LABEL "sealift.dev/secret-type"
+#define SL_GITSOURCE_SECRET_TYPE       "repository"
 
 /* Git access, behind an interface so unit tests can use a fake. NULL members use the real
  * libgit2 functions of gitops/gitfetch.h. */

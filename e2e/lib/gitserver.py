@@ -86,6 +86,7 @@ class _CgiHandler(BaseHTTPRequestHandler):
     def _run(self):
         srv = self.server
         auth = self.headers.get("Authorization", "")
+        srv.requests.append({"path": self.path, "authorization": auth})
         want = "Basic " + base64.b64encode(f"{srv.user}:{srv.password}".encode()).decode()
         if auth != want:
             self._body()  # keep the connection usable for the retry with credentials
@@ -138,12 +139,15 @@ class _CgiHandler(BaseHTTPRequestHandler):
 
 
 class GitHttp:
-    """git http-backend with Basic auth, in a thread of the test process."""
+    """git http-backend with Basic auth, in a thread of the test process. `requests` lists
+    every request it received ({"path", "authorization"}), e.g. to show that a client sent an
+    attacker's server no credentials."""
 
     def __init__(self, tc, base, user="platform", password="git-s3cret"):
         self.user, self.password = user, password
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _CgiHandler)
         self.httpd.base, self.httpd.user, self.httpd.password = base, user, password
+        self.httpd.requests = self.requests = []
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -191,6 +195,7 @@ class GitHttps(GitHttp):
         ctx.load_cert_chain(cert_file, key_file)
         self.httpd = _TlsHttpServer(("127.0.0.1", 0), _TlsCgiHandler, ctx)
         self.httpd.base, self.httpd.user, self.httpd.password = base, user, password
+        self.httpd.requests = self.requests = []
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -28,7 +28,9 @@ static int new_gitsource(struct sl_reconciler **out, struct sl_err *err)
 
 static int new_deploypolicy(struct sl_reconciler **out, struct sl_err *err)
 {
-    struct sl_deploypolicy_opts o = {.cert_dir = sl_controller_config_get()->webhook_cert_dir};
+    const struct sl_controller_config *cc = sl_controller_config_get();
+    struct sl_deploypolicy_opts o = {.cert_dir = cc->webhook_cert_dir,
+                                     .service_port = cc->webhook_service_port};
     return sl_deploypolicy_reconciler_new(out, &o, err);
 }
 

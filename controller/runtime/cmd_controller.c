@@ -42,6 +42,7 @@ struct controller_args {
     size_t n_scanner_urls;
     bool allow_local_paths;
     int64_t min_interval_ms;
+    int webhook_service_port;
     bool leader_elect;
     int concurrency;
     enum sl_log_level log_level;
@@ -57,7 +58,8 @@ static void usage(FILE *f)
                "debug|info|warn|error]\n"
                "                          [--state-dir DIR] [--insecure-registry HOST[:PORT]]...\n"
                "                          [--scanner-url PREFIX]... [--allow-local-paths] "
-               "[--min-interval DURATION]\n");
+               "[--min-interval DURATION]\n"
+               "                          [--webhook-service-port PORT]\n");
 }
 
 /* Returns -1 to go on, or the exit code (0 for --help). */
@@ -78,6 +80,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         {"scanner-url", required_argument, NULL, 'u'},
         {"allow-local-paths", no_argument, NULL, 'p'},
         {"min-interval", required_argument, NULL, 'I'},
+        {"webhook-service-port", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -138,6 +141,18 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         case 'p':
             a->allow_local_paths = true;
             break;
+        case 'P': {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || !end || *end || end == optarg || v < 1 || v > 65535) {
+                sl_cli_errorf(
+                    CMD, "--webhook-service-port wants a port from 1 to 65535, got \"%s\"", optarg);
+                return SL_EXIT_USAGE;
+            }
+            a->webhook_service_port = (int)v;
+            break;
+        }
         case 'I':
             if (sl_duration_parse_ms(&a->min_interval_ms, optarg) != 0 || a->min_interval_ms < 0) {
                 sl_cli_errorf(CMD, "--min-interval wants a duration such as 30s or 1m, got \"%s\"",
@@ -321,6 +336,7 @@ int sl_cmd_controller(int argc, char **argv)
     }
     struct sl_controller_config cc = {.state_dir = a.state_dir,
                                       .webhook_cert_dir = a.webhook_cert_dir,
+                                      .webhook_service_port = a.webhook_service_port,
                                       .insecure_registries = a.insecure,
                                       .n_insecure_registries = a.n_insecure,
                                       .allow_local_paths = a.allow_local_paths,

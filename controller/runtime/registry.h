@@ -28,6 +28,9 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
 struct sl_controller_config {
     const char *state_dir;        /* --state-dir (clones, caches); default /var/lib/sealift */
     const char *webhook_cert_dir; /* --webhook-cert-dir, or NULL */
+    /* --webhook-service-port: the port of the sealift-webhook Service the generated
+     * ValidatingWebhookConfiguration names (0 = 443) */
+    int webhook_service_port;
     /* --insecure-registry HOST[:PORT]: the only registries a tenant's `insecure: true` may
      * reach over plain http (an entry without a port matches every port of that host); none by
      * default */

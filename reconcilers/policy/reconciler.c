@@ -18,6 +18,7 @@ struct deploypolicy {
     struct sl_reconciler base; /* first: the manager frees everything through base.free */
     char *service_ns;
     char *service_name;
+    int service_port;
     char *cert_dir;
 };
 
@@ -85,7 +86,7 @@ static json_t *webhook_configuration(const struct deploypolicy *d, const json_t 
     char *hook_name = sl_xasprintf("%s.deploypolicy.sealift.dev", name);
     char *cfg_name = sl_xasprintf("%s%s", SL_POLICY_NAME_PREFIX, name);
     json_t *client = json_pack("{s:{s:s, s:s, s:s, s:i}}", "service", "namespace", d->service_ns,
-                               "name", d->service_name, "path", path, "port", 443);
+                               "name", d->service_name, "path", path, "port", d->service_port);
     char *ca = ca_bundle(d->cert_dir);
     if (ca)
         json_object_set_new(client, "caBundle", json_string(ca));
@@ -285,6 +286,7 @@ int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
         sl_xstrdup(opts && opts->service_namespace ? opts->service_namespace : "sealift-system");
     d->service_name =
         sl_xstrdup(opts && opts->service_name ? opts->service_name : "sealift-webhook");
+    d->service_port = opts && opts->service_port > 0 ? opts->service_port : 443;
     d->cert_dir = opts && opts->cert_dir ? sl_xstrdup(opts->cert_dir) : NULL;
     d->base = (struct sl_reconciler){.kind = "DeployPolicy",
                                      .resource = &SL_RES_DEPLOYPOLICY,

@@ -17,6 +17,7 @@ struct sl_deploypolicy_opts {
      * sealift-system/sealift-webhook, port 443). */
     const char *service_namespace;
     const char *service_name;
+    int service_port; /* 0 = 443 */
     /* Directory of the webhook certificate (ca.crt, else tls.crt, is the caBundle); re-read on
      * every reconcile so rotated certificates reach the configuration. NULL = no caBundle. */
     const char *cert_dir;

@@ -1,5 +1,5 @@
-"""GitSource against hostile input, end to end (real git servers, the stand-in API server, the
-controller): credentials only for the repository their Secret names (an attacker's git server
+"""GitSource against hostile input, end to end (real git servers, a real kube-apiserver, the
+controller as its ServiceAccount): credentials only for the repository their Secret names (an attacker's git server
 receives no Authorization header), file:// only with --allow-local-paths, no takeover of
 objects an administrator created, GitSources that do not prune each other's objects, and a
 128 Ki-deep YAML file that fails alone and quickly."""
@@ -10,7 +10,7 @@ import unittest
 import procs
 from controller import Controller
 from gitserver import GitDaemon, GitHttp, Repo
-from kube import StandIn
+from kube import Cluster
 
 KEY = """apiVersion: sealift.dev/v1alpha1
 kind: SigningKey
@@ -47,15 +47,15 @@ spec:
 class GitSourceSecurityTest(procs.TempDirTestCase):
     def setUp(self):
         super().setUp()
-        self.kube = StandIn(self.tmp)
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.kube.install()
         self.kube.kubectl("create", "namespace", "team")
         self.git_base = os.path.join(self.tmp, "git")
         os.makedirs(self.git_base)
 
     def start_controller(self, lab=True):
-        self.ctl = Controller(self, self.kube.kubeconfig, lab=lab,
+        self.ctl = Controller(self, self.kube, lab=lab,
                               env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
         self.ctl.wait_ready()
 

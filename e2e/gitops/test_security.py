@@ -9,7 +9,7 @@ import unittest
 
 import procs
 from controller import Controller
-from gitserver import GitDaemon, GitHttp, Repo
+from gitserver import GitDaemon, GitHttp, Redirector, Repo
 from kube import Cluster
 
 KEY = """apiVersion: sealift.dev/v1alpha1
@@ -147,6 +147,27 @@ class GitSourceSecurityTest(procs.TempDirTestCase):
         self.assertTrue(any(r["authorization"] for r in server.requests
                             if r["path"].startswith("/team-a/app.git")))
         self.assertNotIn("db-s3cret-password", self.ctl.proc.output())
+
+    def test_no_credentials_after_a_redirect_to_another_server(self):
+        self.start_controller()
+        attacker = GitHttp(self, self.git_base, user="x", password="y")
+        evil = Repo(self.git_base, "team-a/app")
+        evil.write("deploy/a.yaml", KEY % ("a", "a"))
+        evil.commit()
+        # the server the Secret is for sends its clients to the attacker's
+        redirect = Redirector(self, f"http://127.0.0.1:{attacker.port}")
+        self.secret("team-a", True, url=f"http://127.0.0.1:{redirect.port}/team-a",
+                    username="team-a", password="team-a-s3cret")
+        self.apply_source("redirected", redirect.url("team-a/app"),
+                          extra="  secretRef: {name: team-a}\n")
+        cond = procs.wait_for(lambda: (self.ready("redirected") or {}).get("status") == "False"
+                              and self.ready("redirected"), timeout=30,
+                              what="Ready=False after the redirect")
+        self.assertIn(cond["reason"], ("FetchFailed", "AuthenticationFailed"), cond)
+        self.assertTrue(redirect.requests)
+        self.assertEqual([r for r in attacker.requests if r["authorization"]], [])
+        self.assertEqual([r for r in redirect.requests if r["authorization"]], [])
+        self.assertEqual(self.keys(), [])
 
     def test_file_url_needs_the_administrator_flag(self):
         self.start_controller(lab=False)

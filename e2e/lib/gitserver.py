@@ -161,6 +161,45 @@ class GitHttp:
         return f"http://127.0.0.1:{self.port}/{name}.git"
 
 
+class _RedirectHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("git-redirect: " + (fmt % args) + "\n")
+
+    def _run(self):
+        self.server.requests.append({"path": self.path,
+                                     "authorization": self.headers.get("Authorization", "")})
+        self.send_response(302)
+        self.send_header("Location", self.server.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = _run
+    do_POST = _run
+
+
+class Redirector:
+    """An HTTP server that answers every request with a 302 to the same path on target (e.g.
+    "http://127.0.0.1:<port>"): a git server that sends its clients to another server."""
+
+    def __init__(self, tc, target):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RedirectHandler)
+        self.httpd.target = target
+        self.httpd.requests = self.requests = []
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        tc.addCleanup(self.stop)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, name):
+        return f"http://127.0.0.1:{self.port}/{name}.git"
+
+
 class _TlsHttpServer(ThreadingHTTPServer):
     """ThreadingHTTPServer whose connections speak TLS; the handshake runs in the connection's
     thread so a client that refuses the certificate does not block the accept loop."""

@@ -150,3 +150,10 @@ bool sl_repourl_covers(const char *secret_url, const char *url, char *why, size_
         return true;
     return refuse(why, why_size, "the Secret's url does not cover spec.url's path");
 }
+
+bool sl_repourl_same_server(const char *a, const char *b)
+{
+    struct parts pa, pb;
+    return split(a, &pa) && split(b, &pb) && strcmp(pa.scheme, pb.scheme) == 0 &&
+           strcmp(pa.host, pb.host) == 0;
+}

@@ -25,4 +25,8 @@ enum sl_repourl_kind sl_repourl_kind(const char *url);
  * or false with the reason in why (why_size bytes, may be 0). */
 bool sl_repourl_covers(const char *secret_url, const char *url, char *why, size_t why_size);
 
+/* Do a and b name the same server: equal schemes and hosts with port (user names ignored)?
+ * False when either is not a URL. */
+bool sl_repourl_same_server(const char *a, const char *b);
+
 #endif

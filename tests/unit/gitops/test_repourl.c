@@ -56,9 +56,21 @@ static void test_kinds(void)
     CHECK_INT_EQ(sl_repourl_kind(""), SL_REPOURL_UNSUPPORTED);
 }
 
+static void test_same_server(void)
+{
+    CHECK(sl_repourl_same_server("https://git.example/a.git", "https://u@GIT.example/b"));
+    CHECK(sl_repourl_same_server("ssh://git@127.0.0.1:2222/srv/a.git",
+                                 "ssh://127.0.0.1:2222/srv/a.git"));
+    CHECK(!sl_repourl_same_server("https://git.example/a.git", "https://evil.example/a.git"));
+    CHECK(!sl_repourl_same_server("https://git.example/a.git", "http://git.example/a.git"));
+    CHECK(!sl_repourl_same_server("http://127.0.0.1:80/a", "http://127.0.0.1:8080/a"));
+    CHECK(!sl_repourl_same_server("not a url", "not a url"));
+}
+
 int main(void)
 {
     RUN(test_prefix_on_path_boundary);
     RUN(test_kinds);
+    RUN(test_same_server);
     return CHECK_EXIT();
 }

@@ -128,8 +128,11 @@ class GitSourceTest(procs.TempDirTestCase):
                        what="Ready=False without credentials")
         self.assertIn(self.ready()["reason"], ("AuthenticationFailed", "FetchFailed"))
         self.kube.kubectl("create", "secret", "generic", "-n", "team", "git-auth",
+                          f"--from-literal=url={http.url('platform')}",
                           f"--from-literal=username={http.user}",
                           f"--from-literal=password={http.password}")
+        self.kube.kubectl("label", "secret", "-n", "team", "git-auth",
+                          "sealift.dev/secret-type=repository")
         self.apply_source(http.url("platform"), interval="1s",
                           extra="  secretRef: {name: git-auth}\n")
         self.wait_revision(self.first)
@@ -217,6 +220,11 @@ class GitSourceTest(procs.TempDirTestCase):
         self.wait_deleted("gitsource", "-n", "team", "platform")
         self.assertEqual(self.keys(), ["a", "b"])
 
+        # the orphans still carry platform's labels: another GitSource takes them only when
+        # they are handed over
+        for key in ("a", "b"):
+            self.kube.kubectl("annotate", "sigkey", "-n", "team", key,
+                              "sealift.dev/adopt=team/again")
         # prune turned off on a GitSource that had it: the finalizer comes off, deleting
         # orphans the objects
         self.apply_source(daemon.url("platform"), name="again")

@@ -27,7 +27,7 @@ spec:
   rules:
     requireDigest: true
     requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release}]
+      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%(fp)s"}]
 %(extra)s  outputs: [ValidatingAdmissionPolicy]
 """
 
@@ -106,10 +106,44 @@ spec: {mode: Generate, secretRef: {name: release-key}}
             "--webhook-cert-dir", self.certs, "--insecure-registry", self.reg.host])
         self.ctl.wait_ready()
 
-    def apply_policy(self, extra=""):
-        self.kube.kubectl("apply", "-f", "-", input=POLICY % {"extra": extra})
-        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
-                          "--timeout=30s")
+    def fingerprint(self):
+        return self.kube.kubectl("get", "sigkey", "-n", "vendor-acme", "release", "-o",
+                                 "jsonpath={.status.fingerprint}").stdout.strip()
+
+    def apply_policy(self, extra="", fp=None, wait=True):
+        self.kube.kubectl("apply", "-f", "-", input=POLICY % {
+            "extra": extra, "fp": fp or self.fingerprint()})
+        if wait:
+            self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
+                              "--timeout=30s")
+
+    def ready(self, name="signed-only"):
+        st = json.loads(self.kube.kubectl("get", "deploypolicy", name, "-o",
+                                          "json").stdout).get("status", {})
+        return next((c for c in st.get("conditions", []) if c["type"] == "Ready"), None)
+
+    def wait_reason(self, reason, name="signed-only"):
+        return procs.wait_for(lambda: (lambda c: c if c and c["reason"] == reason else None)(
+            self.ready(name)), timeout=30, what=f"DeployPolicy {name} Ready reason {reason}")
+
+    def review(self, pod, operation="UPDATE", sub_resource="ephemeralcontainers", old=None):
+        """POSTs an AdmissionReview to the policy's webhook the way kube-apiserver does for the
+        pods/ephemeralcontainers subresource (`kubectl debug`): kind Pod, the whole Pod as the
+        object. Returns the review's response."""
+        body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "request": {"uid": "debug-1", "kind": {"group": "", "version": "v1",
+                                                       "kind": "Pod"},
+                            "resource": {"group": "", "version": "v1", "resource": "pods"},
+                            "subResource": sub_resource, "namespace": pod["metadata"]["namespace"],
+                            "name": pod["metadata"]["name"], "operation": operation,
+                            "object": pod, "oldObject": old}}
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        req = urllib.request.Request(
+            f"https://127.0.0.1:{self.webhook_port}/admission/signed-only?timeout=10s",
+            data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=15) as r:
+            return json.load(r)["response"]
 
     def apply(self, text):
         return self.kube.kubectl("apply", "-f", "-", input=text, check=False)
@@ -125,8 +159,14 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                            "sealift-signed-only", "-o", "json").stdout)
         hook = vwc["webhooks"][0]
         self.assertEqual(hook["failurePolicy"], "Fail")
+        # kube-system and the controller's namespace are never sent to the webhook
         self.assertEqual(hook["namespaceSelector"],
-                         {"matchLabels": {"sealift.dev/enforce": "true"}})
+                         {"matchLabels": {"sealift.dev/enforce": "true"},
+                          "matchExpressions": [{"key": "kubernetes.io/metadata.name",
+                                                "operator": "NotIn",
+                                                "values": ["kube-system", "sealift-system"]}]})
+        self.assertTrue(any("pods/ephemeralcontainers" in r["resources"] and
+                            r["operations"] == ["UPDATE"] for r in hook["rules"]), hook["rules"])
         with open(os.path.join(self.certs, "ca.crt"), "rb") as f:
             self.assertEqual(base64.b64decode(hook["clientConfig"]["caBundle"]), f.read())
         self.assertEqual(vwc["metadata"]["ownerReferences"][0]["kind"], "DeployPolicy")
@@ -195,6 +235,113 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                                  "sealift-signed-only",
                                                  check=False).returncode != 0,
                        timeout=30, what="admission policy removed")
+
+    def test_kubectl_debug_with_an_unsigned_privileged_image_is_denied(self):
+        """`kubectl debug --image=...` is an UPDATE of pods/ephemeralcontainers. The webhook
+        configuration and the ValidatingAdmissionPolicy both match it; the webhook denies an
+        unsigned debug image, and the policy's CEL (evaluated by @bufbuild/cel on the objects
+        the controller applied) denies an unlisted or privileged one."""
+        self.apply_policy(extra=f"    forbidPrivileged: true\n"
+                                f"    allowedRegistries: [\"{self.reg.host}/mirror\"]\n")
+        running = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "web", "namespace": "shop"},
+                   "spec": {"imagePullSecrets": [{"name": "customer-pull"}],
+                            "containers": [{"name": "app", "image": self.image["1.0"]}]}}
+        cp = self.apply(json.dumps(running))
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+
+        def debug(image, privileged=True):
+            pod = json.loads(json.dumps(running))
+            pod["spec"]["ephemeralContainers"] = [{
+                "name": "debugger", "image": image, "targetContainerName": "app",
+                "securityContext": {"privileged": privileged}}]
+            return pod
+        resp = self.review(debug(self.image["2.0"]), old=running)
+        self.assertFalse(resp["allowed"])
+        self.assertIn(self.image["2.0"], resp["status"]["message"])
+        self.assertIn("container debugger", resp["status"]["message"])
+        self.assertIn("requireSignature", resp["status"]["message"])
+        resp = self.review(debug(self.image["1.0"], privileged=False), old=running)
+        self.assertTrue(resp["allowed"], resp)
+
+        # the ValidatingAdmissionPolicy the controller applied, with its binding
+        items = [json.loads(self.kube.kubectl("get", kind, "sealift-signed-only", "-o",
+                                              "json").stdout)
+                 for kind in ("validatingadmissionpolicy", "validatingadmissionpolicybinding")]
+        rendered = os.path.join(self.tmp, "applied.json")
+        with open(rendered, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "List", "items": items}, f)
+        labels = {"sealift.dev/enforce": "true"}
+        cases = [
+            {"name": "debug image from an unlisted registry", "operation": "UPDATE",
+             "subResource": "ephemeralcontainers", "oldObject": running, "namespace": "shop",
+             "namespaceLabels": labels, "expect": "deny", "rule": "allowedRegistries",
+             "object": debug("docker.io/library/busybox@sha256:" + "ab" * 32, False)},
+            {"name": "privileged debug container", "operation": "UPDATE",
+             "subResource": "ephemeralcontainers", "oldObject": running, "namespace": "shop",
+             "namespaceLabels": labels, "expect": "deny", "rule": "forbidPrivileged",
+             "object": debug(self.image["1.0"])},
+            {"name": "mirror-evil sibling", "operation": "UPDATE",
+             "subResource": "ephemeralcontainers", "oldObject": running, "namespace": "shop",
+             "namespaceLabels": labels, "expect": "deny", "rule": "allowedRegistries",
+             "object": debug(f"{self.reg.host}/mirror-evil/x@sha256:" + "ab" * 32, False)},
+            {"name": "signed, listed, unprivileged debug container", "operation": "UPDATE",
+             "subResource": "ephemeralcontainers", "oldObject": running, "namespace": "shop",
+             "namespaceLabels": labels, "expect": "allow",
+             "object": debug(self.image["1.0"], False)},
+        ]
+        case_file = os.path.join(self.tmp, "cases.json")
+        with open(case_file, "w") as f:
+            json.dump(cases, f)
+        cp = subprocess.run(["node", os.path.join(procs.SRC, "tests", "cel", "eval.mjs"),
+                             rendered, case_file], capture_output=True, text=True)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("4 passed, 0 failed", cp.stdout)
+
+    def test_swapped_signing_key_is_not_trusted(self):
+        """Whoever can write the SigningKey's Secret swaps in their own key: the SigningKey
+        publishes it, the policy stops trusting it and says why until it pins the new key."""
+        pinned = self.fingerprint()
+        self.apply_policy(fp=pinned)
+        attacker = os.path.join(self.tmp, "attacker")
+        procs.run([procs.SEALIFT, "keygen", "--out", attacker])
+        with open(attacker + ".key", "rb") as f:
+            key = base64.b64encode(f.read()).decode()
+        with open(attacker + ".pub", "rb") as f:
+            pub = base64.b64encode(f.read()).decode()
+        self.kube.kubectl("patch", "secret", "-n", "vendor-acme", "release-key", "--type=merge",
+                          "-p", json.dumps({"data": {"cosign.key": key, "cosign.pub": pub}}))
+        swapped = procs.wait_for(lambda: (lambda fp: fp if fp != pinned else None)(
+            self.fingerprint()), timeout=30, what="the SigningKey publishes the swapped key")
+        cond = self.wait_reason("KeyFingerprintMismatch")
+        self.assertEqual(cond["status"], "False")
+        self.assertIn("SigningKey vendor-acme/release", cond["message"])
+        self.assertIn(f"publishes key {swapped}", cond["message"])
+        self.assertIn(f"pins {pinned}", cond["message"])
+        # the owner of the policy trusts the new key explicitly
+        self.apply_policy(fp=swapped)
+        self.assertEqual(self.ready()["status"], "True")
+
+    def test_not_ready_without_a_webhook_and_system_namespaces_exempt(self):
+        """A controller that serves no webhook: the policy is not Ready (every Pod of the
+        selected namespaces is denied), but Pods of the controller's own namespace still come
+        back, even when that namespace carries the enforcement label."""
+        self.ctl.stop()
+        self.ctl = Controller(self, self.kube.kubeconfig, name="no-webhook",
+                              extra_args=["--webhook-cert-dir", self.certs])
+        self.ctl.wait_ready()
+        self.apply_policy(wait=False)
+        cond = self.wait_reason("WebhookNotReady")
+        self.assertEqual(cond["status"], "False")
+        self.assertIn("does not serve the admission webhook", cond["message"])
+        cp = self.apply(POD % {"name": "nohook", "ns": "shop", "image": self.image["1.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("signed-only.deploypolicy.sealift.dev", cp.stderr)
+        self.kube.kubectl("label", "--overwrite", "namespace", "sealift-system",
+                          "sealift.dev/enforce=true")
+        cp = self.apply(POD % {"name": "sealift-controller", "ns": "sealift-system",
+                               "image": self.image["2.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,11 @@ struct deploypolicy {
     char *cert_dir;
     bool (*webhook_serving)(void *ctx);
     void *webhook_ctx;
+    /* which SigningKeys ("ns/name") each policy trusts, so a change of one of them (its public
+     * key swapped) re-checks the policies pinning it; guarded by lock (watch threads read it,
+     * workers write it) */
+    pthread_mutex_t lock;
+    json_t *key_index; /* {policy name: ["ns/name", ...]} */
 };
 
 /* Resources of the kinds a DeployPolicy may generate. */
@@ -150,6 +156,57 @@ static char *untrusted_keys(struct sl_runtime *rt, const json_t *rules, const ch
     return NULL;
 }
 
+/* Records which SigningKeys policy_name trusts (rules NULL: none, the policy is gone). */
+static void index_keys(struct deploypolicy *d, const char *policy_name, const json_t *rules)
+{
+    json_t *keys = json_array();
+    size_t i;
+    json_t *ref;
+    json_array_foreach(
+        json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs"), i, ref)
+    {
+        const char *ns = json_string_value(json_object_get(ref, "namespace"));
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        if (ns && name)
+            json_array_append_new(keys, json_sprintf("%s/%s", ns, name));
+    }
+    pthread_mutex_lock(&d->lock);
+    if (json_array_size(keys))
+        json_object_set(d->key_index, policy_name, keys);
+    else
+        json_object_del(d->key_index, policy_name);
+    pthread_mutex_unlock(&d->lock);
+    json_decref(keys);
+}
+
+/* A SigningKey changed: re-check every policy that trusts it. */
+static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
+                          void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
+{
+    struct deploypolicy *d = self;
+    const char *ns = sl_kube_obj_namespace(obj), *name = sl_kube_obj_name(obj);
+    if (res != &SL_RES_SIGNINGKEY || !ns || !name)
+        return;
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    pthread_mutex_lock(&d->lock);
+    const char *policy;
+    json_t *keys;
+    json_object_foreach(d->key_index, policy, keys)
+    {
+        size_t i;
+        json_t *k;
+        json_array_foreach(keys, i, k)
+        {
+            if (strcmp(json_string_value(k), key) == 0) {
+                enqueue(qctx, "", policy);
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
 static json_t *generated_entry(const json_t *obj)
 {
     return json_pack("{s:s, s:s, s:s}", "apiVersion",
@@ -196,6 +253,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     out->kind = SL_RESULT_DONE;
     out->requeue_after_ms = 0;
     if (!req->obj) {
+        index_keys(d, req->name, NULL);
         delete_generated(rt, req->name);
         return 0;
     }
@@ -217,6 +275,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         goto write;
     }
     const json_t *rules = json_object_get(json_object_get(obj, "spec"), "rules");
+    index_keys(d, req->name, rules);
     bool needs_webhook = json_is_object(json_object_get(rules, "requireSignature")) ||
                          json_is_true(json_object_get(rules, "requireScanPassed"));
     if (needs_webhook) {
@@ -329,8 +388,12 @@ static void deploypolicy_free(void *self)
     free(d->service_ns);
     free(d->service_name);
     free(d->cert_dir);
+    json_decref(d->key_index);
+    pthread_mutex_destroy(&d->lock);
     free(d);
 }
+
+static const struct sl_kube_resource *const secondary_resources[] = {&SL_RES_SIGNINGKEY, NULL};
 
 int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
                                    const struct sl_deploypolicy_opts *opts, struct sl_err *err)
@@ -344,10 +407,14 @@ int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
     d->cert_dir = opts && opts->cert_dir ? sl_xstrdup(opts->cert_dir) : NULL;
     d->webhook_serving = opts ? opts->webhook_serving : NULL;
     d->webhook_ctx = opts ? opts->webhook_ctx : NULL;
+    pthread_mutex_init(&d->lock, NULL);
+    d->key_index = json_object();
     d->base = (struct sl_reconciler){.kind = "DeployPolicy",
                                      .resource = &SL_RES_DEPLOYPOLICY,
                                      .self = d,
                                      .reconcile = reconcile,
+                                     .secondary = secondary_resources,
+                                     .map_secondary = map_secondary,
                                      .free = deploypolicy_free};
     *out = &d->base;
     return 0;

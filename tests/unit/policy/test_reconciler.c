@@ -172,6 +172,11 @@ static void test_ready_when_webhook_answers_and_key_matches(void)
 /* The SigningKey's public key is replaced (by whoever can write that SigningKey): the policy
  * stops trusting it and says so, naming the SigningKey and both fingerprints; pinning the new
  * fingerprint in the policy trusts it again. */
+static void collect_key(void *qctx, const char *ns, const char *name)
+{
+    json_array_append_new(qctx, json_sprintf("%s/%s", ns, name));
+}
+
 static void test_swapped_signing_key_is_reported(void)
 {
     struct env e;
@@ -183,6 +188,14 @@ static void test_swapped_signing_key_is_reported(void)
     CHECK_STR_EQ(sl_test_condition_field(policy_status(&e), "Ready", "status"), "True");
 
     put_signing_key(&e, "ed25519.pub");
+    /* the change of the SigningKey re-checks the policy that trusts it */
+    json_t *queued = json_array();
+    e.r->map_secondary(e.r->self, &SL_RES_SIGNINGKEY,
+                       sl_fake_kube_find(e.fk, &SL_RES_SIGNINGKEY, "vendor", "release"),
+                       collect_key, queued);
+    CHECK_INT_EQ((int)json_array_size(queued), 1);
+    CHECK_STR_EQ(json_string_value(json_array_get(queued, 0)), "/signed-only");
+    json_decref(queued);
     CHECK_INT_EQ(reconcile(&e, &res), 0);
     const json_t *st = policy_status(&e);
     CHECK_STR_EQ(sl_test_condition_field(st, "Ready", "status"), "False");

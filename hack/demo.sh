@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian machine: installs what is missing, builds sealift, starts a
-# local environment — the Kubernetes API stand-in, a vendor and a customer registry (real
+# local environment — a real Kubernetes control plane (etcd + kube-apiserver from hack/cluster.sh,
+# built once from the Go module proxy and cached), a vendor and a customer registry (real
 # docker-registry processes with htpasswd accounts), a git daemon serving examples/gitops — runs
-# the controller on the examples and shows the result with `kubectl get`.
+# the controller on the examples as its own ServiceAccount and shows the result with `kubectl get`.
 #
 # What happens: the platform team's GitOps repository (examples/gitops, pointed at the local
 # registries) is applied by a GitSource; its SigningKey generates the release key, its
@@ -31,6 +32,7 @@ pids=()
 cleanup() {
   if [ "$keep" = 0 ]; then
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    bash hack/cluster.sh down "$work/cluster" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
   fi
@@ -78,24 +80,17 @@ printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$vendor" "$(printf acme:acme-pw | bas
   >"$DOCKER_CONFIG/config.json"
 "$sealift" db push "$work/advisories" "$vendor/security/advisories:latest" --insecure
 
-step "starting the Kubernetes API stand-in and installing sealift (kubectl apply -k crds/)"
+step "starting Kubernetes (etcd + kube-apiserver, RBAC on) and installing sealift (kubectl apply -k crds/)"
 wport=$(free_port)
-/usr/bin/python3 hack/kube-standin --port 0 --kubeconfig "$work/kubeconfig" \
-  --admission-service-host "127.0.0.1:$wport" >"$work/standin.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.1; done
-[ -s "$work/kubeconfig" ] || { echo "stand-in did not start:"; cat "$work/standin.log"; exit 1; }
-export KUBECONFIG=$work/kubeconfig
-kubectl apply -k crds/ >/dev/null
+SEALIFT_WEBHOOK_PORT=$wport bash hack/cluster.sh up "$work/cluster"
+SEALIFT_WEBHOOK_PORT=$wport bash hack/cluster.sh install "$work/cluster"
+export KUBECONFIG=$work/cluster/kubeconfig
 kubectl api-resources --api-group=sealift.dev
 
-step "starting the sealift controller (webhook on 127.0.0.1:$wport, TLS)"
-SRC_DIR=$src /usr/bin/python3 -c "
-import os, sys; sys.path.insert(0, os.path.join(os.environ['SRC_DIR'], 'e2e', 'lib'))
-from tlsgen import make_serving_cert
-make_serving_cert('$work/tls', ['sealift-webhook.sealift-system.svc'])" >/dev/null
-"$sealift" controller --kubeconfig "$KUBECONFIG" --namespace sealift-system \
-  --metrics-addr 127.0.0.1:0 --webhook-addr "127.0.0.1:$wport" --webhook-cert-dir "$work/tls" \
+step "starting the sealift controller as ServiceAccount sealift-system/sealift-controller (webhook on 127.0.0.1:$wport, TLS)"
+"$sealift" controller --kubeconfig "$work/cluster/sealift.kubeconfig" --namespace sealift-system \
+  --metrics-addr 127.0.0.1:0 --webhook-addr "127.0.0.1:$wport" \
+  --webhook-cert-dir "$work/cluster/pki/webhook" --webhook-service-port "$wport" \
   --state-dir "$work/state" --insecure-registry "$vendor" --insecure-registry "$customer" \
   >"$work/controller.log" 2>&1 &
 pids+=($!)
@@ -193,6 +188,6 @@ kubectl get validatingadmissionpolicies,validatingwebhookconfigurations
 
 if [ "$keep" = 1 ]; then
   echo
-  echo "still running. Use:  export KUBECONFIG=$work/kubeconfig"
-  echo "logs in $work; stop with: kill ${pids[*]}"
+  echo "still running. Use:  export KUBECONFIG=$work/cluster/kubeconfig"
+  echo "logs in $work; stop with: kill ${pids[*]}; bash hack/cluster.sh down $work/cluster"
 fi

@@ -93,6 +93,12 @@ count_suite unit
 if [ "$only_unit" = 0 ]; then
   echo "==> fuzz harnesses (libFuzzer, short runs)"
   step "fuzz harnesses" bash hack/fuzz.sh --quick
+  echo "==> test peers (etcd, kube-apiserver: built once from the Go module proxy, cached)"
+  if ! bash hack/cluster.sh build; then
+    echo "building the Kubernetes test peers failed (see above); the end-to-end suite needs them"
+    failed=$((failed + 1))
+    failures+=("cluster.sh build")
+  fi
   echo "==> end-to-end tests"
   meson test -C "$build" --suite e2e --logbase e2e --print-errorlogs --num-processes 1
   count_suite e2e

@@ -1,4 +1,4 @@
-"""SigningKey end to end: real kubectl applies a SigningKey to the stand-in, the controller makes
+"""SigningKey end to end: real kubectl applies a SigningKey to a real API server, the controller makes
 it Ready, and the openssl CLI verifies a signature made with the Secret's private key against the
 public key published in the ConfigMap."""
 import base64
@@ -10,7 +10,7 @@ import unittest
 
 import procs
 from controller import Controller
-from kube import StandIn
+from kube import Cluster
 
 SIGNINGKEY = """
 apiVersion: v1
@@ -31,10 +31,10 @@ spec:
 class SigningKeyTest(procs.TempDirTestCase):
     def setUp(self):
         super().setUp()
-        self.kube = StandIn(self.tmp)
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
-        self.ctl = Controller(self, self.kube.kubeconfig)
+        self.kube.install()
+        self.ctl = Controller(self, self.kube)
         self.ctl.wait_ready()
 
     def wait_ready(self, name, ns="vendor-acme"):

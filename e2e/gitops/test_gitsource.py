@@ -1,5 +1,5 @@
 """GitSource end to end: real git servers (git daemon, git http-backend with Basic auth, file://),
-the stand-in API server driven with kubectl, and the controller applying what is committed:
+a real API server (hack/cluster.sh) driven with kubectl, and the controller applying what is committed:
 revisions, inventory, prune, drift correction, a broken file, suspend, push webhooks, and what
 deleting a GitSource does to the objects it applied (spec.prune)."""
 import base64
@@ -14,7 +14,7 @@ import urllib.request
 import procs
 from controller import Controller
 from gitserver import GitDaemon, GitHttp, Repo
-from kube import StandIn
+from kube import Cluster
 
 KEY = """apiVersion: sealift.dev/v1alpha1
 kind: SigningKey
@@ -39,9 +39,9 @@ spec:
 class GitSourceTest(procs.TempDirTestCase):
     def setUp(self):
         super().setUp()
-        self.kube = StandIn(self.tmp)
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.kube.install()
         self.kube.kubectl("create", "namespace", "team")
         self.git_base = os.path.join(self.tmp, "git")
         os.makedirs(self.git_base)
@@ -50,7 +50,7 @@ class GitSourceTest(procs.TempDirTestCase):
         self.repo.write("deploy/more/b.yml", KEY % ("b", "b"))
         self.repo.write("README.md", "not applied\n")
         self.first = self.repo.commit("first")
-        self.ctl = Controller(self, self.kube.kubeconfig,
+        self.ctl = Controller(self, self.kube,
                               env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
         self.ctl.wait_ready()
 

@@ -12,7 +12,7 @@ import procs
 import tlsgen
 from controller import Controller
 from gitserver import GitHttps, Repo, SshServer, ssh_keygen
-from kube import StandIn
+from kube import Cluster
 
 KEY = """apiVersion: sealift.dev/v1alpha1
 kind: SigningKey
@@ -44,16 +44,16 @@ def fingerprint(key):
 class TransportTest(procs.TempDirTestCase):
     def setUp(self):
         super().setUp()
-        self.kube = StandIn(self.tmp)
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.kube.install()
         self.git_base = os.path.join(self.tmp, "git")
         os.makedirs(self.git_base)
         self.repo = Repo(self.git_base, "platform")
         self.repo.write("deploy/a.yaml", KEY % ("a", "a"))
         self.repo.write("deploy/more/b.yml", KEY % ("b", "b"))
         self.first = self.repo.commit("first")
-        self.ctl = Controller(self, self.kube.kubeconfig,
+        self.ctl = Controller(self, self.kube,
                               env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
         self.ctl.wait_ready()
 

@@ -1,4 +1,4 @@
-"""Shared fixture of the ImageDelivery end-to-end tests: the Kubernetes API stand-in with sealift's
+"""Shared fixture of the ImageDelivery end-to-end tests: a real Kubernetes API server (hack/cluster.sh) with sealift's
 CRDs applied by the real kubectl, two docker-registry processes as two accounts (vendor and
 customer, each with its own htpasswd), dockerconfigjson Secrets made with
 `kubectl create secret docker-registry`, and `sealift controller` running against it all.
@@ -13,7 +13,7 @@ import urllib.request
 import procs
 import registry as reg
 from controller import Controller
-from kube import StandIn
+from kube import Cluster
 
 NS = "vendor-acme"
 KB = 1024
@@ -23,16 +23,16 @@ REQ_RE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/1\.1"')
 
 
 class ImdTestCase(procs.TempDirTestCase):
-    """Starts the stand-in, two registries and the controller for every test."""
+    """Starts a real API server, two registries and the controller for every test."""
 
     controller_env = None
     controller_args = ()
 
     def setUp(self):
         super().setUp()
-        self.kube = StandIn(self.tmp)
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.kube.install()
         self.kube.kubectl("create", "namespace", NS)
         self.vendor = reg.Registry(self, "vendor", users={VENDOR[0]: VENDOR[1]})
         self.customer = reg.Registry(self, "customer", users={CUSTOMER[0]: CUSTOMER[1]})
@@ -41,7 +41,7 @@ class ImdTestCase(procs.TempDirTestCase):
         self.start_controller()
 
     def start_controller(self):
-        self.ctl = Controller(self, self.kube.kubeconfig, env=self.controller_env,
+        self.ctl = Controller(self, self.kube, env=self.controller_env,
                               extra_args=self.controller_args)
         self.ctl.wait_ready()
 

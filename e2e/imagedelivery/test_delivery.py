@@ -1,6 +1,6 @@
 """ImageDelivery end to end: delivery to two targets, tagPattern, digest pinning, platform
 filtering, immutable tags, printer columns and the steady state, against real docker-registry
-accounts, the stand-in API driven by kubectl, and `sealift controller`. Digests are checked with
+accounts, the real API server (hack/cluster.sh) driven by kubectl, and `sealift controller`. Digests are checked with
 skopeo (sha256 of the manifest bytes)."""
 import json
 import time

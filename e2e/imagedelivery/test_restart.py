@@ -3,8 +3,8 @@ moment resumes without manual repair"). `sealift controller` runs with --leader-
 crds/deployment.yaml runs it, and is SIGKILLed
   - in the middle of a copy: blob bytes are arriving in the target registry, the tag is not
     written yet;
-  - right after a copy, before it could write status (the API server fails every request from
-    the moment the copy is in flight, so the status write that follows it cannot land);
+  - right after a copy, before it could write status (the API server is stopped from the
+    moment the copy is in flight, so the status write that follows it cannot land);
   - while signing (spec.sign), the image already copied: the target is reached through
     e2e/lib/faultproxy.py, which holds the PUT of the `sha256-<hex>.sig` signature manifest
     either before it reaches the registry (the signature payload blob is uploaded, the
@@ -84,7 +84,7 @@ class ControllerRestartTest(ImdTestCase):
 
     def restart_controller(self, name):
         """A new controller process (another Lease identity, as a new pod would have)."""
-        self.ctl = Controller(self, self.kube.kubeconfig, name=name,
+        self.ctl = Controller(self, self.kube, name=name,
                               extra_args=self.controller_args)
         self.ctl.wait_ready()
 
@@ -132,15 +132,15 @@ class ControllerRestartTest(ImdTestCase):
                       [(f"{self.customer.host}/mirror/app", "customer-push")],
                       extra_source="    tags: ['2.0']\n", source_secret="slow-pull")
         self.wait_copy_in_flight("mirror/app")
-        # from now on the API server answers 503 to everything: the copy (registries only)
-        # completes, the status write after it cannot
-        self.kube.admin("fail", count=1000000, code=503)
+        # from now on the API server is away: the copy (registries only) completes, the status
+        # write after it cannot
+        self.kube.stop_apiserver()
         try:
             procs.wait_for(lambda: self.manifest_puts("mirror/app", "2.0"), timeout=60,
                            interval=0.01, what="the copy to write the target tag")
             self.assertEqual(self.ctl.stop(signal.SIGKILL), -signal.SIGKILL)
         finally:
-            self.kube.admin("fail", count=0)
+            self.kube.start_apiserver()
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:2.0", C), d)
         self.assertNotIn("images", self.get("late").get("status", {}))
         uploads = sum(1 for m, p in self.requests(self.customer)

@@ -7,7 +7,7 @@ import procs
 
 
 class Controller:
-    """A `sealift controller` process against a stand-in kubeconfig.
+    """A `sealift controller` process against a kubeconfig.
 
     The controller logs JSON lines on stderr; the line carrying "metricsAddr" tells where its
     HTTP server listens (it is started with --metrics-addr 127.0.0.1:0)."""
@@ -17,9 +17,15 @@ class Controller:
     # intervals are seconds. Tests of the secure defaults pass lab=False.
     LAB_ARGS = ("--insecure-registry", "127.0.0.1", "--allow-local-paths", "--min-interval", "1s")
 
-    def __init__(self, testcase, kubeconfig, name="controller", namespace="sealift-system",
-                 extra_args=(), env=None, lab=True):
+    def __init__(self, testcase, kube, name="controller", namespace="sealift-system",
+                 extra_args=(), env=None, lab=True, webhook=False):
+        """kube: a kube.Cluster / kube.StandIn (the controller then uses its ServiceAccount
+        kubeconfig) or a kubeconfig path. webhook=True serves the admission webhook where the
+        Cluster's API server calls it."""
         self.testcase = testcase
+        kubeconfig = kube if isinstance(kube, str) else kube.controller_kubeconfig
+        if webhook:
+            extra_args = [*kube.webhook_args(), *extra_args]
         args = [procs.SEALIFT, "controller", "--kubeconfig", kubeconfig,
                 "--namespace", namespace, "--metrics-addr", "127.0.0.1:0",
                 *(self.LAB_ARGS if lab else ()), *extra_args]

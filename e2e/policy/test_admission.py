@@ -1,6 +1,7 @@
 """DeployPolicy end to end: the controller renders and applies admission objects, maintains the
-ValidatingWebhookConfiguration, and serves the signature-checking webhook over TLS; the stand-in
-calls it on `kubectl apply` of Pods and workloads, as kube-apiserver does. Signatures are made
+ValidatingWebhookConfiguration, and serves the signature-checking webhook over TLS; the real
+kube-apiserver (hack/cluster.sh) calls it on `kubectl apply` of Pods and workloads, after its own
+ValidatingAdmissionPolicy checks. Signatures are made
 with `sealift sign` using the key a SigningKey generated."""
 import base64
 import json
@@ -14,8 +15,7 @@ import urllib.request
 import procs
 import registry as reglib
 from controller import Controller
-from kube import StandIn
-from tlsgen import make_serving_cert
+from kube import Cluster
 
 POLICY = """apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
@@ -68,13 +68,11 @@ class AdmissionTest(procs.TempDirTestCase):
             f"{self.reg.host}/mirror/app:{t}", self.reg.creds())) for t in ("1.0", "2.0")}
         self.image = {t: f"{self.reg.host}/mirror/app@{self.digest[t]}" for t in self.digest}
 
-        self.webhook_port = procs.free_port()
-        self.certs = make_serving_cert(os.path.join(self.tmp, "webhook-tls"),
-                                       dns_names=["sealift-webhook.sealift-system.svc"])
-        self.kube = StandIn(self.tmp, extra_args=[
-            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        self.kube.kubectl("apply", "-k", os.path.join(procs.SRC, "crds"))
+        self.webhook_port = self.kube.webhook_port
+        self.certs = self.kube.webhook_cert_dir
+        self.kube.install()
         self.start_controller()
         for ns, enforce in (("vendor-acme", None), ("shop", "true"), ("lab", None)):
             self.kube.kubectl("create", "namespace", ns)
@@ -101,9 +99,8 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                    self.keyfile, "--creds", self.reg.creds(), "--insecure"])
 
     def start_controller(self, name="controller"):
-        self.ctl = Controller(self, self.kube.kubeconfig, name=name, extra_args=[
-            "--webhook-addr", f"127.0.0.1:{self.webhook_port}",
-            "--webhook-cert-dir", self.certs, "--insecure-registry", self.reg.host])
+        self.ctl = Controller(self, self.kube, name=name, webhook=True,
+                              extra_args=["--insecure-registry", self.reg.host])
         self.ctl.wait_ready()
 
     def fingerprint(self):
@@ -180,10 +177,21 @@ spec: {mode: Generate, secretRef: {name: release-key}}
 
         cp = self.apply(POD % {"name": "signed", "ns": "shop", "image": self.image["1.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        # a tag is resolved to its digest (with the pod's imagePullSecret) and checked
+        # by tag: the API server itself denies it (requireDigest is a ValidatingAdmissionPolicy
+        # rule, evaluated by kube-apiserver before the webhook is asked)
         cp = self.apply(POD % {"name": "bytag", "ns": "shop",
                                "image": f"{self.reg.host}/mirror/app:1.0"})
-        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("ValidatingAdmissionPolicy 'sealift-signed-only'", cp.stderr)
+        self.assertIn("requireDigest", cp.stderr)
+        # without requireDigest, the webhook resolves the tag to its digest (with the pod's
+        # imagePullSecret) and checks that
+        self.kube.kubectl("apply", "-f", "-",
+                          input=(POLICY % {"extra": ""}).replace("requireDigest: true",
+                                                                 "requireDigest: false"))
+        procs.wait_for(lambda: self.apply(POD % {
+            "name": "bytag", "ns": "shop", "image": f"{self.reg.host}/mirror/app:1.0"}
+        ).returncode == 0, timeout=30, what="the tag to be admitted once requireDigest is off")
         # a namespace the policy does not select is not checked
         cp = self.apply(POD % {"name": "lab", "ns": "lab", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)

@@ -2,7 +2,7 @@
 (ScanPolicy with an advisory database pushed by `sealift db push`), delivered and signed is
 admitted by a DeployPolicy with requireSignature + requireScanPassed; the same policy denies an
 image that is signed by the release key but never passed a scan. Real registries, kubectl, the
-stand-in calling the controller's TLS webhook."""
+real kube-apiserver calling the controller's TLS webhook."""
 import base64
 import json
 import os
@@ -15,8 +15,7 @@ import registry as reg
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scan"))
 import scanlib  # noqa: E402  (e2e/scan/scanlib.py)
 from controller import Controller  # noqa: E402
-from kube import StandIn  # noqa: E402
-from tlsgen import make_serving_cert  # noqa: E402
+from kube import Cluster  # noqa: E402
 
 GOOD_LIBC, BAD_LIBC = "2.36-9+deb12u7", "2.36-9+deb12u1"
 
@@ -33,16 +32,13 @@ class DeliveredAdmissionTest(procs.TempDirTestCase):
         adv = scanlib.advisory_dir(os.path.join(self.tmp, "adv"), with_osv=True)
         scanlib.db_push(adv, f"{self.vendor.host}/security/advisories:latest", "acme:acme-pw")
 
-        self.webhook_port = procs.free_port()
-        certs = make_serving_cert(os.path.join(self.tmp, "tls"),
-                                  dns_names=["sealift-webhook.sealift-system.svc"])
-        self.kube = StandIn(self.tmp, extra_args=[
-            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
+        self.webhook_port = self.kube.webhook_port
+        certs = self.kube.webhook_cert_dir
         k = self.kube.kubectl
-        k("apply", "-k", os.path.join(procs.SRC, "crds"))
-        self.ctl = Controller(self, self.kube.kubeconfig, extra_args=[
-            "--webhook-addr", f"127.0.0.1:{self.webhook_port}", "--webhook-cert-dir", certs,
+        self.kube.install()
+        self.ctl = Controller(self, self.kube, webhook=True, extra_args=[
             "--insecure-registry", self.vendor.host, "--insecure-registry", self.customer.host],
             env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
         self.ctl.wait_ready()

@@ -4,8 +4,8 @@ of a cached image is admitted, and /healthz on the webhook listener and on the m
 answer. Concurrent reviews of the stuck image share one registry check, and both are denied (fail closed) by the webhook itself before the API server's timeout. Once the
 registry is gone for good, the controller still shuts down cleanly on SIGTERM.
 
-Real docker-registry for the signed image, kubectl through the stand-in (which calls the webhook
-with the generated timeoutSeconds, as kube-apiserver does), and a TCP black hole on 127.0.0.1.
+Real docker-registry for the signed image, kubectl through the real kube-apiserver (which calls
+the webhook with the generated timeoutSeconds), and a TCP black hole on 127.0.0.1.
 Everything is asserted on order of completion, not on wall time."""
 import base64
 import json
@@ -20,8 +20,7 @@ import urllib.request
 import procs
 import registry as reglib
 from controller import Controller
-from kube import StandIn
-from tlsgen import make_serving_cert
+from kube import Cluster
 
 POLICY = """apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
@@ -105,18 +104,14 @@ class SlowRegistryTest(procs.TempDirTestCase):
         self.signed = f"{self.reg.host}/mirror/app@{self.digest}"
         self.stuck = f"{self.hole.host}/mirror/app@{self.digest}"
 
-        self.webhook_port = procs.free_port()
-        self.certs = make_serving_cert(os.path.join(self.tmp, "webhook-tls"),
-                                       dns_names=["sealift-webhook.sealift-system.svc"])
-        self.kube = StandIn(self.tmp, extra_args=[
-            "--admission-service-host", f"127.0.0.1:{self.webhook_port}"])
+        self.kube = Cluster(self.tmp)
         self.kube.start(self)
+        self.webhook_port = self.kube.webhook_port
+        self.certs = self.kube.webhook_cert_dir
         k = self.kube.kubectl
-        k("apply", "-k", os.path.join(procs.SRC, "crds"))
-        self.ctl = Controller(self, self.kube.kubeconfig, extra_args=[
-            "--webhook-addr", f"127.0.0.1:{self.webhook_port}",
-            "--webhook-cert-dir", self.certs, "--insecure-registry", self.reg.host,
-            "--insecure-registry", self.hole.host])
+        self.kube.install()
+        self.ctl = Controller(self, self.kube, webhook=True, extra_args=[
+            "--insecure-registry", self.reg.host, "--insecure-registry", self.hole.host])
         self.ctl.wait_ready()
         k("create", "namespace", "vendor-acme")
         k("create", "namespace", "shop")
@@ -146,7 +141,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.tls = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
 
     def start_apply(self, name, image):
-        """kubectl apply of a Pod in the background (the stand-in calls the webhook)."""
+        """kubectl apply of a Pod in the background (the API server calls the webhook)."""
         path = os.path.join(self.tmp, f"{name}.yaml")
         with open(path, "w") as f:
             f.write(POD % {"name": name, "image": image})
@@ -227,7 +222,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertEqual(self.checks("coalesced"), 1)
         self.assertEqual(self.checks("cache"), 2)
 
-        # the webhook denies both itself, before the API server's timeout (the stand-in would
+        # the webhook denies both itself, before the API server's timeout (the API server would
         # report "context deadline exceeded" otherwise), and nothing was created
         for name, p in (("cold-1", cold1), ("cold-2", cold2)):
             _, err = p.communicate(timeout=120)

@@ -1,6 +1,6 @@
 """Harbor Pluggable Scanner API v1.1 end to end, in both directions, with real processes:
 docker-registry with htpasswd holding the scan test images, `sealift scanner-adapter` started as
-its own process, and `sealift controller` against the stand-in API driven by the real kubectl.
+its own process, and `sealift controller` against a real API server driven by the real kubectl.
 
 (a) the adapter's API is exercised with urllib against the published spec
     (goharbor/pluggable-scanner-spec, api/spec/scanner-adapter-openapi-v1.1.yaml): metadata,

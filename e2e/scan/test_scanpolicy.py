@@ -1,6 +1,6 @@
 """Scanning end to end: `sealift db push` of the advisory test data into a registry, a ScanPolicy
 loading it (database.image with a dockerconfigjson Secret) and ImageDeliveries gated by it in
-`sealift controller` against the stand-in API. A failing image never reaches the customer's
+`sealift controller` against a real API server. A failing image never reaches the customer's
 registry (checked with skopeo), a passing one does, and allowlisting the blocking finding lets
 the failing one through. Also `sealift scan` of registry images."""
 import json

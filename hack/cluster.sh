@@ -16,7 +16,8 @@
 #
 # Files under DIR: pki/ (CA, serving, admin, webhook client certificates, service-account key),
 # etcd/ (data), *.log, pids, env (ports), kubeconfig, sealift.kubeconfig, serviceaccount/
-# (token, ca.crt, namespace: the in-cluster layout for the controller).
+# (token, ca.crt, namespace: the in-cluster layout for the controller), audit.log (every request
+# of sealift's ServiceAccount, Metadata level: verb, URI, response code).
 #
 # Environment: SEALIFT_TOOLS_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/sealift/tools),
 # SEALIFT_WEBHOOK_PORT (install: the port sealift's webhook listens on; default 9443).
@@ -128,6 +129,18 @@ plugins:
 EOF
 }
 
+write_audit_policy() { # what sealift's ServiceAccount asks the API server, for tests to check
+  cat >"$1/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: ["system:serviceaccount:sealift-system:sealift-controller"]
+- level: None
+EOF
+}
+
 start_bg() { # start_bg NAME LOG CMD...: starts a process in the background, records its PID
   local dir=$1 name=$2; shift 2
   setsid "$@" >>"$dir/$name.log" 2>&1 </dev/null &
@@ -165,7 +178,9 @@ start_apiserver() {
     --enable-admission-plugins=NamespaceLifecycle,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,MutatingAdmissionWebhook \
     --disable-admission-plugins=ServiceAccount \
     --admission-control-config-file="$dir/admission.yaml" \
-    --profiling=false --enable-priority-and-fairness=false \
+    --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/audit.log" \
+    --audit-log-maxbackup=1 --audit-log-maxsize=200 \
+    --allow-privileged=true --profiling=false --enable-priority-and-fairness=false \
     --endpoint-reconciler-type=none \
     --v=1
   local url="https://127.0.0.1:$APISERVER_PORT/readyz"
@@ -192,6 +207,7 @@ cmd_up() {
   : >"$dir/pids"
   [ -f "$dir/pki/ca.crt" ] || pki "$dir"
   write_admission_config "$dir"
+  write_audit_policy "$dir"
   local etcd_port peer_port api_port
   etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
   printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\n' "$etcd_port" "$peer_port" "$api_port" >"$dir/env"

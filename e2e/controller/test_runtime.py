@@ -54,9 +54,12 @@ class RuntimeTest(procs.TempDirTestCase):
         self.assertEqual(ctl.get("/healthz")[0], 200)
         self.apply_key("k1")
         self.wait_key_ready("k1")
-        status, body = ctl.get("/metrics")
+        # the reconcile is counted when it returns, just after its status write landed
+        status, body = procs.wait_for(
+            lambda: (lambda r: r if 'sealift_reconcile_total{kind="SigningKey",result="success"}'
+                     in r[1] else None)(ctl.get("/metrics")),
+            timeout=10, what="the reconcile to be counted")
         self.assertEqual(status, 200)
-        self.assertIn('sealift_reconcile_total{kind="SigningKey",result="success"}', body)
         self.assertIn("sealift_reconcile_duration_seconds_bucket", body)
         self.assertIn('sealift_workqueue_depth{kind="SigningKey"}', body)
         self.assertEqual(ctl.get("/nope")[0], 404)

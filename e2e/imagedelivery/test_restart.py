@@ -100,6 +100,27 @@ class ControllerRestartTest(ImdTestCase):
         self.assertEqual(self.condition(obj, "Synced")["status"], "True")
         return obj
 
+    def test_status_write_conflict_is_retried(self):
+        """Another client changes the object while a copy is in flight: the controller's status
+        write, made against the resourceVersion it read, gets 409 Conflict from the real API
+        server (seen in its audit log); the controller re-reads the object and writes again."""
+        d = self.seed_image("3.0", seed=33, layers=(2 * MIB, 2 * MIB))
+        src = self.slow_source()
+        procs.wait_for(self.lease_holder, timeout=30, what="a Lease holder")
+        self.delivery("conflict", f"{src}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tags: ['3.0']\n", source_secret="slow-pull")
+        self.wait_copy_in_flight("mirror/app")
+        self.kube.kubectl("annotate", "-n", NS, "imd/conflict", "example.com/touched=yes")
+        obj = self.assert_delivered("conflict", "3.0", d)
+        self.assertEqual(obj["metadata"]["annotations"]["example.com/touched"], "yes")
+        codes = [e["responseStatus"]["code"] for e in self.kube.audit_events()
+                 if e.get("verb") == "update" and e.get("stage") == "ResponseComplete"
+                 and e.get("objectRef", {}).get("subresource") == "status"
+                 and e.get("objectRef", {}).get("name") == "conflict"]
+        self.assertIn(409, codes)
+        self.assertEqual(codes[-1], 200)
+
     def test_controller_killed_mid_copy(self):
         d = self.seed_image("big", seed=31, layers=(4 * MIB, 4 * MIB, 4 * MIB))
         src = self.slow_source()

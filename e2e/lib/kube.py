@@ -91,6 +91,21 @@ class Cluster:
         """Compacts etcd at its current revision; returns the revision."""
         return int(self._sh("compact", self.dir).stdout.strip())
 
+    def audit_events(self):
+        """The API server's audit events for sealift's ServiceAccount (dicts with verb,
+        requestURI, responseStatus.code, ...), oldest first."""
+        out = []
+        path = os.path.join(self.dir, "audit.log")
+        if not os.path.exists(path):
+            return out
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+        return out
+
     def webhook_args(self):
         """`sealift controller` flags that serve the admission webhook where this API server
         calls it (certificate for sealift-webhook.sealift-system.svc, the Service's port)."""

@@ -228,12 +228,31 @@ spec: {mode: Generate, secretRef: {name: release-key}}
 
     def test_kubectl_debug_with_an_unsigned_privileged_image_is_denied(self):
         """`kubectl debug` adds an ephemeral container to a running Pod with an UPDATE of the
-        pods/ephemeralcontainers subresource. The API server itself denies, through the
-        policy's ValidatingAdmissionPolicy, an unlisted, look-alike or privileged debug image,
-        and through sealift's webhook an unsigned one; a signed, listed, unprivileged one is
-        added."""
-        self.apply_policy(extra=f"    forbidPrivileged: true\n"
-                                f"    allowedRegistries: [\"{self.reg.host}/mirror\"]\n")
+        pods/ephemeralcontainers subresource. The API server itself denies, through a
+        DeployPolicy's ValidatingAdmissionPolicy, an unlisted, look-alike, privileged or
+        privilege-escalating debug image; sealift's webhook denies an unsigned one; a signed,
+        listed, unprivileged one is added."""
+        # first the CEL rules alone (no webhook), so the API server's own answer is what we see
+        self.kube.kubectl("apply", "-f", "-", input=f"""
+apiVersion: sealift.dev/v1alpha1
+kind: DeployPolicy
+metadata: {{name: debug-rules}}
+spec:
+  namespaceSelector: {{matchLabels: {{sealift.dev/enforce: "true"}}}}
+  rules:
+    allowedRegistries: ["{self.reg.host}/mirror"]
+    requireDigest: true
+    forbidPrivileged: true
+""")
+        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/debug-rules",
+                          "--timeout=30s")
+        # the API server enforces a new policy once its informers have it: wait for that with a
+        # server-side dry run (an ephemeral container, once added, cannot be removed)
+        procs.wait_for(lambda: self.kube.kubectl(
+            "apply", "--dry-run=server", "-f", "-", check=False,
+            input=POD % {"name": "probe", "ns": "shop",
+                         "image": "other.example/tools@sha256:" + "ab" * 32}).returncode != 0,
+            timeout=30, what="the API server to enforce the DeployPolicy's admission policy")
         cp = self.apply(POD % {"name": "web", "ns": "shop", "image": self.image["1.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
 
@@ -253,24 +272,28 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                                "json").stdout)
             return [c["name"] for c in pod["spec"].get("ephemeralContainers", [])]
 
-        other = "docker.io/library/busybox@sha256:" + "ab" * 32
-        cp = debug("unlisted", other)
-        self.assertNotEqual(cp.returncode, 0)
-        self.assertIn("ValidatingAdmissionPolicy 'sealift-signed-only'", cp.stderr)
-        self.assertIn("allowedRegistries", cp.stderr)
-        evil = f"{self.reg.host}/mirror-evil/app@{self.digest['1.0']}"
-        cp = debug("lookalike", evil)
-        self.assertNotEqual(cp.returncode, 0)
-        self.assertIn("allowedRegistries", cp.stderr)
-        # (this API server also runs with --allow-privileged=false, which refuses a privileged
-        # container before admission; privilege escalation is the policy's alone to refuse)
-        cp = debug("privileged", self.image["1.0"], profile="sysadmin")
-        self.assertNotEqual(cp.returncode, 0)
-        cp = debug("escalating", self.image["1.0"],
-                   custom={"securityContext": {"allowPrivilegeEscalation": True}})
-        self.assertNotEqual(cp.returncode, 0)
-        self.assertIn("ValidatingAdmissionPolicy 'sealift-signed-only'", cp.stderr)
-        self.assertIn("forbidPrivileged", cp.stderr)
+        by_api_server = "ValidatingAdmissionPolicy 'sealift-debug-rules'"
+        for name, image, kwargs, rule in (
+                ("unlisted", "other.example/tools@sha256:" + "ab" * 32, {}, "allowedRegistries"),
+                ("lookalike", f"{self.reg.host}/mirror-evil/app@{self.digest['1.0']}", {},
+                 "allowedRegistries"),
+                ("bytag", f"{self.reg.host}/mirror/app:1.0", {}, "requireDigest"),
+                ("privileged", self.image["2.0"], {"profile": "sysadmin"}, "forbidPrivileged"),
+                ("escalating", self.image["1.0"],
+                 {"custom": {"securityContext": {"allowPrivilegeEscalation": True}}},
+                 "forbidPrivileged")):
+            cp = debug(name, image, **kwargs)
+            self.assertNotEqual(cp.returncode, 0, name)
+            self.assertIn(by_api_server, cp.stderr, name)
+            self.assertIn(f"sealift DeployPolicy debug-rules: {rule}", cp.stderr, name)
+        self.assertEqual(ephemeral(), [])
+
+        # then signatures: the webhook is asked about the debug image
+        self.apply_policy()
+        procs.wait_for(lambda: self.kube.kubectl(
+            "apply", "--dry-run=server", "-f", "-", check=False,
+            input=POD % {"name": "probe", "ns": "shop", "image": self.image["2.0"]}
+        ).returncode != 0, timeout=30, what="the API server to call the webhook")
         cp = debug("unsigned", self.image["2.0"])
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '

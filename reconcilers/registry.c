@@ -26,11 +26,22 @@ static int new_gitsource(struct sl_reconciler **out, struct sl_err *err)
     return rc;
 }
 
+static struct sl_admission_webhook *admission;
+
+/* The admission webhook's routes are on the --webhook-addr listener, which the controller
+ * starts before any reconcile (and exits when it cannot). */
+static bool admission_serving(void *ctx)
+{
+    (void)ctx;
+    return admission != NULL;
+}
+
 static int new_deploypolicy(struct sl_reconciler **out, struct sl_err *err)
 {
     const struct sl_controller_config *cc = sl_controller_config_get();
     struct sl_deploypolicy_opts o = {.cert_dir = cc->webhook_cert_dir,
-                                     .service_port = cc->webhook_service_port};
+                                     .service_port = cc->webhook_service_port,
+                                     .webhook_serving = admission_serving};
     return sl_deploypolicy_reconciler_new(out, &o, err);
 }
 
@@ -67,7 +78,6 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
 
 /* ---- servers ---- */
 
-static struct sl_admission_webhook *admission;
 static struct sl_gitsource_webhook *push_hooks;
 
 /* Object lookups for the admission webhook: the manager's informer caches where the kind has

@@ -109,6 +109,16 @@ class GitSourceTest(procs.TempDirTestCase):
         procs.wait_for(lambda: json.loads(self.kube.kubectl(
             "get", "sigkey", "-n", "team", "b", "-o", "json").stdout)["spec"]["secretRef"]
             ["name"] == "b-key", timeout=30, what="drift corrected")
+        # the real API server's managedFields: the field is the GitSource's (server-side apply
+        # with its own field manager), not kubectl's any more
+        obj = json.loads(self.kube.kubectl("get", "sigkey", "-n", "team", "b", "-o", "json",
+                                           "--show-managed-fields").stdout)
+        owners = {m["manager"]: m for m in obj["metadata"]["managedFields"]}
+        mine = owners.get("sealift-gitsource/team/platform")
+        self.assertIsNotNone(mine, sorted(owners))
+        self.assertEqual(mine["operation"], "Apply")
+        self.assertIn("f:secretRef", json.dumps(mine["fieldsV1"]))
+        self.assertNotIn("f:secretRef", json.dumps(owners.get("kubectl-patch", {})))
 
         # an object created by someone else is never pruned; a deleted file is
         self.kube.kubectl("apply", "-n", "team", "-f", "-", input=KEY % ("manual", "manual"))

@@ -147,6 +147,9 @@ kubectl create namespace shop
 kubectl label namespace shop sealift.dev/enforce=true
 kubectl -n shop create secret docker-registry customer-pull --docker-server="$customer" \
   --docker-username=cust --docker-password=cust-pw
+# the policy pins the release key by fingerprint: a key swapped later is not trusted
+fp=$(kubectl -n vendor-acme get sigkey vendor-release -o jsonpath='{.status.fingerprint}')
+echo "trusting vendor-acme/vendor-release, fingerprint $fp"
 kubectl apply -f - <<YML
 apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
@@ -157,7 +160,8 @@ spec:
   rules:
     allowedRegistries: ["$customer/mirror/"]
     requireDigest: true
-    requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: vendor-release}]}
+    requireSignature:
+      signingKeyRefs: [{namespace: vendor-acme, name: vendor-release, fingerprint: "$fp"}]
     forbidPrivileged: true
     requireRunAsNonRoot: true
 YML
@@ -181,6 +185,9 @@ skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false --src-creds a
   --dest-creds cust:cust-pw "docker://$vendor/acme/app:1.4.0" "docker://$customer/mirror/app:hand-copied"
 hand=$(skopeo inspect --raw --tls-verify=false --creds cust:cust-pw "docker://$customer/mirror/app:hand-copied" | sha256sum | cut -c1-64)
 pod hand-copied "$customer/mirror/app@sha256:$hand" | kubectl apply -f - 2>&1 || true
+echo "--- kubectl debug of the running Pod with a privileged shell from elsewhere:"
+kubectl -n shop debug acme-app --image=docker.io/library/busybox --profile=sysadmin \
+  --attach=false 2>&1 || true
 
 step "kubectl get sealift -A"
 kubectl get sealift -A

@@ -20,4 +20,28 @@ int sl_apply_if_changed(int *written, const struct sl_kube_ops *kube,
                         const struct sl_kube_resource *res, const json_t *obj,
                         const char *field_manager, struct sl_err *err);
 
+/* Who applies an object and how it proves that an existing object is its own. */
+struct sl_apply_owner {
+    const char *field_manager;    /* server-side apply field manager (at most 128 characters) */
+    const json_t *labels;         /* object of label -> value: set on what is applied; an existing
+                                     object is the owner's when it carries all of them */
+    const char *adopt_annotation; /* an existing object that has this annotation ... */
+    const char *adopt_value;      /* ... with this value is handed over (NULL: never) */
+    const char *owner_desc;       /* "GitSource team/src", for messages */
+    bool take_over;               /* the object is the owner's without either (a GitSource
+                                     that applies itself) */
+};
+
+/* Applies obj (borrowed; apiVersion, kind, metadata.name[, namespace]) with owner's labels
+ * added, with server-side apply under owner->field_manager, unless the live object already holds
+ * every field, as sl_apply_if_changed does. An existing object is changed only when it carries
+ * all of owner->labels, the adopt annotation or owner->take_over is set (then it is taken over
+ * with force); otherwise
+ * nothing is written and SL_EEXISTS is returned with err naming the object and how to hand it
+ * over. A new object is applied without force, so one created meanwhile by someone else is not
+ * taken over silently. *written (may be NULL) is 1 when a PATCH was sent. Returns 0,
+ * SL_EEXISTS, or the API error (err set). */
+int sl_apply_owned(int *written, const struct sl_kube_ops *kube, const struct sl_kube_resource *res,
+                   const json_t *obj, const struct sl_apply_owner *owner, struct sl_err *err);
+
 #endif

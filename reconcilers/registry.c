@@ -32,11 +32,22 @@ static int new_gitsource(struct sl_reconciler **out, struct sl_err *err)
     return rc;
 }
 
+static struct sl_admission_webhook *admission;
+
+/* The admission webhook's routes are on the --webhook-addr listener, which the controller
+ * starts before any reconcile (and exits when it cannot). */
+static bool admission_serving(void *ctx)
+{
+    (void)ctx;
+    return admission != NULL;
+}
+
 static int new_deploypolicy(struct sl_reconciler **out, struct sl_err *err)
 {
     const struct sl_controller_config *cc = sl_controller_config_get();
     struct sl_deploypolicy_opts o = {.cert_dir = cc->webhook_cert_dir,
-                                     .service_port = cc->webhook_service_port};
+                                     .service_port = cc->webhook_service_port,
+                                     .webhook_serving = admission_serving};
     return sl_deploypolicy_reconciler_new(out, &o, err);
 }
 
@@ -77,7 +88,7 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
 
 /* ---- servers ---- */
 
-static struct sl_admission_webhook *admission;
+static struct sl_gitsource_webhook *push_hooks;
 
 /* Object lookups for the admission webhook: the manager's informer caches where the kind has
  * one, else a GET/LIST through the API. */
@@ -101,8 +112,12 @@ int sl_reconcilers_setup_servers(struct sl_manager *m, struct sl_http_server *me
                                  struct sl_http_server *webhook, struct sl_err *err)
 {
     struct sl_runtime *rt = sl_manager_runtime(m);
-    if (metrics)
-        sl_gitsource_webhook_register(metrics, rt);
+    if (metrics) {
+        int rc = sl_gitsource_webhook_new(&push_hooks, rt, err);
+        if (rc)
+            return rc;
+        sl_gitsource_webhook_register(push_hooks, metrics);
+    }
     if (webhook) {
         const struct sl_controller_config *cc = sl_controller_config_get();
         struct sl_admission_lookup lookup = {.ctx = m, .get = lookup_get, .list = lookup_list};
@@ -125,6 +140,8 @@ void sl_reconcilers_teardown(void)
 {
     sl_admission_webhook_free(admission);
     admission = NULL;
+    sl_gitsource_webhook_free(push_hooks);
+    push_hooks = NULL;
     /* the reconcilers are gone: put the plain gate back before the record goes */
     struct sl_scan_gate gate;
     sl_scanpolicy_gate(&gate);

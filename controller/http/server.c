@@ -8,7 +8,20 @@
  * calls the handler and sends its sl_http_response. Limits: request bodies above max_body_bytes
  * get 413 (evhttp_set_max_body_size, plus our own check for chunked bodies), headers above
  * SL_HTTP_MAX_HEADER_BYTES are refused, and a connection idle or stalled for SL_HTTP_TIMEOUT_S
- * seconds is closed, so slow clients cost a socket but never the loop. Keep-alive is libevent's.
+ * seconds is closed. Keep-alive is libevent's.
+ *
+ * Connections: evhttp counts bytes, not time, so a client sending one byte every few seconds
+ * would hold a connection forever, and evhttp accepts without bound. The server therefore makes
+ * every connection's bufferevent itself (bevcb, also for plain HTTP) and keeps a reference to
+ * it in a list: a connection must deliver a whole request (headers and body) within
+ * request_timeout_ms of being accepted, or within SL_HTTP_TIMEOUT_S of its previous answer going
+ * out (keep-alive); the clock stops while its request is with a handler (deferred ones
+ * included). A sweep timer on the loop closes
+ * connections past their deadline with evhttp_connection_free, and closes at once connections
+ * accepted beyond max_connections. evhttp owns the connection; the sweep learns that evhttp
+ * freed one when bufferevent_free cleared the bufferevent's callbacks (the reference keeps the
+ * struct readable), and only then drops its reference. The callbacks' argument is evhttp's
+ * connection, which is how the sweep finds what to close.
  *
  * TLS: with cert and key files, every accepted connection gets an OpenSSL bufferevent made from
  * the current SSL_CTX (TLS 1.2+, ECDHE AEAD suites for 1.2). On a new connection, at most once
@@ -68,11 +81,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SL_HTTP_DEFAULT_MAX_BODY ((size_t)1 << 20)
-#define SL_HTTP_MAX_HEADER_BYTES (64 * 1024)
-#define SL_HTTP_TIMEOUT_S        30
-#define SL_HTTP_TLS_RELOAD_MS    2000
-#define SL_HTTP_LISTEN_BACKLOG   1024
+#define SL_HTTP_DEFAULT_MAX_BODY   ((size_t)1 << 20)
+#define SL_HTTP_MAX_HEADER_BYTES   (64 * 1024)
+#define SL_HTTP_TIMEOUT_S          30
+#define SL_HTTP_REQUEST_TIMEOUT_MS 10000
+#define SL_HTTP_MAX_CONNECTIONS    256
+#define SL_HTTP_SWEEP_MS           200
+#define SL_HTTP_TLS_RELOAD_MS      2000
+#define SL_HTTP_LISTEN_BACKLOG     1024
 /* Bodies up to this size are copied into the reply; larger ones are handed over by reference. */
 #define SL_HTTP_COPY_BODY_MAX 16384
 #define SL_HTTP_ADDR_MAX      (NI_MAXHOST + 16)
@@ -87,6 +103,13 @@ struct file_stamp {
     int exists;
 };
 
+/* One accepted connection (loop thread only). */
+struct conn {
+    struct bufferevent *bev; /* a reference of ours (bufferevent_incref) */
+    int64_t deadline_ms;     /* the whole next request must be in by then; 0 = with a handler */
+    struct conn *prev, *next;
+};
+
 struct sl_http_server {
     /* configuration, fixed after new() */
     char *addr_opt;
@@ -95,6 +118,8 @@ struct sl_http_server {
     char *client_ca_file; /* require client certificates of this CA, or NULL */
     char *client_name;    /* and this DNS name / CN in them, or NULL */
     size_t max_body_bytes;
+    int64_t request_timeout_ms;
+    size_t max_connections;
     int tls_reload_ms;
     struct sl_http_routes routes;
 
@@ -108,6 +133,11 @@ struct sl_http_server {
     struct event_base *base;
     struct evhttp *http;
     struct event *stop_ev;
+
+    /* accepted connections (loop thread only while running) */
+    struct conn *conns;
+    size_t nconns;
+    struct event *sweep_ev;
 
     /* deferred replies: the list of open deferrals, the queue of answers waiting for the loop
      * and whether the loop still takes answers (all under defer_lock); done_ev as stop_ev */
@@ -326,9 +356,40 @@ static void send_text(struct evhttp_request *ereq, int status, const char *text)
     sl_buf_free(&b);
 }
 
+static struct conn *conn_of(struct sl_http_server *s, struct evhttp_request *ereq)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ereq);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    for (struct conn *c = s->conns; c && bev; c = c->next)
+        if (c->bev == bev)
+            return c;
+    return NULL;
+}
+
+/* evhttp sent the answer: the connection has until the keep-alive deadline to deliver its
+ * next request. That is longer than for a new connection's first request, as idle keep-alive
+ * connections were kept before (SL_HTTP_TIMEOUT_S): a client closing them sooner than expected
+ * would race its next request against the close. */
+static void on_reply_sent(struct evhttp_request *ereq, void *arg)
+{
+    struct sl_http_server *s = arg;
+    struct conn *c = conn_of(s, ereq);
+    int64_t wait_ms = SL_HTTP_TIMEOUT_S * 1000;
+    if (s->request_timeout_ms > wait_ms)
+        wait_ms = s->request_timeout_ms;
+    if (c)
+        c->deadline_ms = sl_mono_ms() + wait_ms;
+}
+
 static void on_request(struct evhttp_request *ereq, void *arg)
 {
     struct sl_http_server *s = arg;
+    /* the request is in: its handler's time does not count against the connection */
+    struct conn *conn = conn_of(s, ereq);
+    if (conn) {
+        conn->deadline_ms = 0;
+        evhttp_request_set_on_complete_cb(ereq, on_reply_sent, s);
+    }
     const char *method = method_name(evhttp_request_get_command(ereq));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -725,6 +786,80 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
     return bev;
 }
 
+/* ---- connections: cap and request deadline ---- */
+
+static void conn_drop(struct sl_http_server *s, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    bufferevent_decref(c->bev);
+    free(c);
+}
+
+/* Loop thread: forgets connections evhttp closed and, with close_late, closes those past their
+ * deadline. */
+static void conns_check(struct sl_http_server *s, int close_late)
+{
+    int64_t now = sl_mono_ms();
+    struct conn *next = NULL;
+    for (struct conn *c = s->conns; c; c = next) {
+        next = c->next;
+        bufferevent_event_cb eventcb = NULL;
+        void *evcon = NULL;
+        bufferevent_getcb(c->bev, NULL, NULL, &eventcb, &evcon);
+        if (!eventcb) { /* bufferevent_free ran: evhttp is done with it */
+            conn_drop(s, c);
+            continue;
+        }
+        if (close_late && c->deadline_ms && now >= c->deadline_ms && evcon) {
+            /* evhttp_connection_free -> bufferevent_free clears the callbacks: the next sweep
+             * drops the entry */
+            evhttp_connection_free(evcon);
+            c->deadline_ms = 0;
+        }
+    }
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    conns_check(arg, 1);
+}
+
+/* Every accepted connection's bufferevent, made here so the server can track it. */
+static struct bufferevent *bevcb(struct event_base *base, void *arg)
+{
+    struct sl_http_server *s = arg;
+    struct bufferevent *bev =
+        s->ssl_ctx ? tls_bevcb(base, arg) : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        fprintf(stderr, "sealift: out of memory creating a connection\n");
+        abort();
+    }
+    struct conn *c = sl_xcalloc(1, sizeof(*c));
+    c->bev = bev;
+    bufferevent_incref(bev);
+    int64_t now = sl_mono_ms();
+    c->deadline_ms = now + s->request_timeout_ms;
+    if (s->nconns >= s->max_connections)
+        conns_check(s, 0); /* count only connections that are still open */
+    if (s->nconns >= s->max_connections) {
+        /* over the cap: closed by the sweep that runs next, before it can send a request */
+        c->deadline_ms = now;
+        event_active(s->sweep_ev, 0, 0);
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    return bev;
+}
+
 /* ---- listening socket ---- */
 
 /* Splits "host:port", "[v6]:port" or ":port" into host (possibly "") and port. */
@@ -881,6 +1016,9 @@ int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_
             s->client_name = sl_xstrdup(opts->tls_client_name);
     }
     s->max_body_bytes = opts->max_body_bytes ? opts->max_body_bytes : SL_HTTP_DEFAULT_MAX_BODY;
+    s->request_timeout_ms =
+        opts->request_timeout_ms > 0 ? opts->request_timeout_ms : SL_HTTP_REQUEST_TIMEOUT_MS;
+    s->max_connections = opts->max_connections ? opts->max_connections : SL_HTTP_MAX_CONNECTIONS;
     s->tls_reload_ms = SL_HTTP_TLS_RELOAD_MS;
     sl_http_routes_init(&s->routes);
     pthread_mutex_init(&s->life_lock, NULL);
@@ -928,6 +1066,12 @@ static void teardown(struct sl_http_server *s)
     deferred_orphan_all(s);
     if (s->http)
         evhttp_free(s->http);
+    /* evhttp_free freed every connection: drop our references while the base exists */
+    while (s->conns)
+        conn_drop(s, s->conns);
+    if (s->sweep_ev)
+        event_free(s->sweep_ev);
+    s->sweep_ev = NULL;
     if (s->stop_ev)
         event_free(s->stop_ev);
     if (s->done_ev)
@@ -982,7 +1126,8 @@ int sl_http_server_start(struct sl_http_server *s, struct sl_err *err)
     s->http = s->base ? evhttp_new(s->base) : NULL;
     s->stop_ev = s->base ? event_new(s->base, -1, 0, on_stop, s) : NULL;
     s->done_ev = s->base ? event_new(s->base, -1, 0, on_deferred_done, s) : NULL;
-    if (!s->http || !s->stop_ev || !s->done_ev) {
+    s->sweep_ev = s->base ? event_new(s->base, -1, EV_PERSIST, on_sweep, s) : NULL;
+    if (!s->http || !s->stop_ev || !s->done_ev || !s->sweep_ev) {
         sl_err_set(err, SL_EFAIL, SL_ERRC_INTERNAL, "http server %s: libevent setup failed",
                    s->bound);
         goto done;
@@ -997,8 +1142,9 @@ int sl_http_server_start(struct sl_http_server *s, struct sl_err *err)
     /* answer 413 to oversized bodies instead of resetting the connection mid-upload */
     evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_default_content_type(s->http, "text/plain; charset=utf-8");
-    if (s->ssl_ctx)
-        evhttp_set_bevcb(s->http, tls_bevcb, s);
+    evhttp_set_bevcb(s->http, bevcb, s);
+    struct timeval sweep_tv = {.tv_sec = 0, .tv_usec = SL_HTTP_SWEEP_MS * 1000};
+    event_add(s->sweep_ev, &sweep_tv);
     if (!evhttp_accept_socket_with_handle(s->http, fd)) {
         sl_err_set(err, SL_EFAIL, SL_ERRC_INTERNAL, "http server %s: cannot accept", s->bound);
         goto done;

@@ -81,6 +81,12 @@ struct sl_http_server_opts {
      * SANs, this CN). NULL = any certificate of the CA. */
     const char *tls_client_name;
     size_t max_body_bytes; /* larger bodies get 413; 0 = 1 MiB */
+    /* A connection that has not delivered a whole request (headers and body) within this time
+     * of being accepted (30 s, or this when longer, of its previous answer: keep-alive) is
+     * closed (slow clients); the time a handler takes does not count. 0 = 10 s. */
+    int64_t request_timeout_ms;
+    /* Connections accepted beyond this many open ones are closed at once. 0 = 256. */
+    size_t max_connections;
 };
 
 int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_opts *opts,

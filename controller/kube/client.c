@@ -391,10 +391,18 @@ static int curl_error(CURLcode cc, const char *errbuf, const char *method, const
     return SL_ERETRY;
 }
 
-/* Performs one request; on 2xx leaves the body in *body_out (caller frees). */
+/* Does res hold secrets (core/v1 Secrets)? Their API answers are wiped from memory after use. */
+static bool holds_secrets(const struct sl_kube_resource *res)
+{
+    return res && res->group[0] == '\0' && strcmp(res->plural, "secrets") == 0;
+}
+
+/* Performs one request; on 2xx leaves the body in *body_out (caller frees; with wipe, the caller
+ * wipes it too). wipe: the answer may hold secrets, so the receive buffer is wiped as it grows
+ * and when freed. */
 static int perform(struct sl_kube_client *c, const char *method, const char *path,
-                   const char *content_type, const char *body, size_t max_bytes, long *status_out,
-                   char **body_out, size_t *len_out, struct sl_err *err)
+                   const char *content_type, const char *body, size_t max_bytes, bool wipe,
+                   long *status_out, char **body_out, size_t *len_out, struct sl_err *err)
 {
     int rc = 0;
     bool retried_auth = false;
@@ -404,6 +412,7 @@ again:;
     char *auth = NULL;
     struct response resp = {0};
     sl_buf_init(&resp.body, max_bytes);
+    resp.body.wipe = wipe;
     long status = 0;
     CURL *h = easy_new(c, path, body ? content_type : NULL, &headers, &auth, errbuf);
     if (!h) {
@@ -454,11 +463,11 @@ done:
 /* A request whose 2xx answer must be a JSON object; *out may be NULL to discard it. */
 static int request_json(json_t **out, struct sl_kube_client *c, const char *method,
                         const char *path, const char *content_type, const char *body,
-                        size_t max_bytes, struct sl_err *err)
+                        size_t max_bytes, bool wipe, struct sl_err *err)
 {
     char *resp = NULL;
     size_t len = 0;
-    int rc = perform(c, method, path, content_type, body, max_bytes, NULL, &resp, &len, err);
+    int rc = perform(c, method, path, content_type, body, max_bytes, wipe, NULL, &resp, &len, err);
     if (rc != 0)
         return rc;
     if (out) {
@@ -473,6 +482,8 @@ static int request_json(json_t **out, struct sl_kube_client *c, const char *meth
             *out = doc;
         }
     }
+    if (wipe)
+        OPENSSL_cleanse(resp, len);
     free(resp);
     return rc;
 }
@@ -497,7 +508,8 @@ int sl_kube_get(json_t **out, struct sl_kube_client *c, const struct sl_kube_res
     if (!name || !*name)
         return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "get %s: no name", res->plural);
     char *path = sl_kube_build_path(res, effective_ns(c, res, ns, NULL), name, NULL, NULL);
-    int rc = request_json(out, c, "GET", path, NULL, NULL, SL_KUBE_BODY_MAX, err);
+    int rc =
+        request_json(out, c, "GET", path, NULL, NULL, SL_KUBE_BODY_MAX, holds_secrets(res), err);
     free(path);
     return rc;
 }
@@ -520,7 +532,8 @@ int sl_kube_list(json_t **out, struct sl_kube_client *c, const struct sl_kube_re
         NULL,
     };
     char *path = sl_kube_build_path(res, ns, NULL, NULL, query);
-    int rc = request_json(out, c, "GET", path, NULL, NULL, SL_KUBE_LIST_MAX, err);
+    int rc =
+        request_json(out, c, "GET", path, NULL, NULL, SL_KUBE_LIST_MAX, holds_secrets(res), err);
     free(path);
     return rc;
 }
@@ -544,8 +557,12 @@ static int write_object(json_t **out, struct sl_kube_client *c, const char *meth
         return sl_kube_fail(err, SL_EINVAL, SL_ERRC_JSON, "%s %s: cannot serialize object", method,
                             res->plural);
     char *path = sl_kube_build_path(res, effective_ns(c, res, ns, obj), name, subresource, NULL);
-    int rc = request_json(out, c, method, path, "application/json", body, SL_KUBE_BODY_MAX, err);
+    bool wipe = holds_secrets(res);
+    int rc =
+        request_json(out, c, method, path, "application/json", body, SL_KUBE_BODY_MAX, wipe, err);
     free(path);
+    if (wipe)
+        OPENSSL_cleanse(body, strlen(body));
     free(body);
     return rc;
 }
@@ -606,7 +623,8 @@ int sl_kube_patch(json_t **out, struct sl_kube_client *c, const struct sl_kube_r
     };
     char *path = sl_kube_build_path(res, effective_ns(c, res, ns, NULL), name,
                                     opts && opts->status ? "status" : NULL, query);
-    int rc = request_json(out, c, "PATCH", path, ct, body, SL_KUBE_BODY_MAX, err);
+    int rc =
+        request_json(out, c, "PATCH", path, ct, body, SL_KUBE_BODY_MAX, holds_secrets(res), err);
     free(path);
     return rc;
 }
@@ -618,7 +636,8 @@ int sl_kube_delete(struct sl_kube_client *c, const struct sl_kube_resource *res,
         return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "delete %s: no name", res->plural);
     const char *query[] = {"propagationPolicy", "Background", NULL};
     char *path = sl_kube_build_path(res, effective_ns(c, res, ns, NULL), name, NULL, query);
-    int rc = request_json(NULL, c, "DELETE", path, NULL, NULL, SL_KUBE_BODY_MAX, err);
+    int rc = request_json(NULL, c, "DELETE", path, NULL, NULL, SL_KUBE_BODY_MAX, holds_secrets(res),
+                          err);
     free(path);
     return rc;
 }
@@ -632,15 +651,18 @@ int sl_kube_request(json_t **out, long *out_status, struct sl_kube_client *c, co
     char *resp = NULL;
     size_t len = 0;
     long status = 0;
+    bool wipe = strstr(path, "/secrets") != NULL;
     int rc =
         perform(c, method ? method : "GET", path, content_type ? content_type : "application/json",
-                body, SL_KUBE_LIST_MAX, &status, &resp, &len, err);
+                body, SL_KUBE_LIST_MAX, wipe, &status, &resp, &len, err);
     if (out_status)
         *out_status = status;
     if (rc != 0)
         return rc;
     if (out)
         *out = len ? json_loadb(resp, len, JSON_DECODE_ANY, NULL) : NULL;
+    if (wipe)
+        OPENSSL_cleanse(resp, len);
     free(resp);
     return 0;
 }
@@ -715,6 +737,7 @@ int sl_kube_watch(struct sl_kube_client *c, const struct sl_kube_resource *res, 
     char *auth = NULL;
     struct watch_state w = {.opts = opts, .ctx = ctx};
     sl_kube_watch_splitter_init(&w.splitter, fn, ctx, SL_KUBE_EVENT_MAX);
+    w.splitter.line.wipe = holds_secrets(res);
     sl_buf_init(&w.err_body, 64 << 10);
 
     w.h = easy_new(c, path, NULL, &headers, &auth, errbuf);

@@ -141,6 +141,7 @@ struct blob_job {
     int same_registry;
     int max_attempts;
     const volatile int *cancel;
+    int64_t deadline_ms; /* the caller's registry deadline, for the worker threads */
     struct sl_copy_result *res;
 };
 
@@ -193,6 +194,7 @@ static int copy_one_blob(struct blob_job *job, struct sl_blob_streamer *streamer
 static void *blob_worker(void *arg)
 {
     struct blob_job *job = arg;
+    int64_t prev_deadline = sl_registry_deadline_set(job->deadline_ms);
     struct sl_blob_streamer *streamer = sl_blob_streamer_new();
     for (;;) {
         pthread_mutex_lock(&job->mu);
@@ -220,6 +222,7 @@ static void *blob_worker(void *arg)
         }
     }
     sl_blob_streamer_free(streamer);
+    sl_registry_deadline_set(prev_deadline);
     return NULL;
 }
 
@@ -240,6 +243,7 @@ static int copy_blobs(struct plan *plan, struct sl_registry *src, const char *sr
                         strcmp(src_repo, dst_repo) != 0;
     job.max_attempts = opts->max_attempts > 0 ? opts->max_attempts : sl_registry_max_attempts(dst);
     job.cancel = opts->cancel;
+    job.deadline_ms = sl_registry_deadline_get(); /* the workers keep the caller's deadline */
     job.res = res;
     int n = opts->concurrency > 0 ? opts->concurrency : 4;
     if (n > MAX_CONCURRENCY)

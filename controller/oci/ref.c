@@ -71,6 +71,11 @@ static int valid_repository(const char *s, size_t n)
     return 1;
 }
 
+int sl_ref_is_repository(const char *s)
+{
+    return s && valid_repository(s, strlen(s));
+}
+
 static int valid_host(const char *s, size_t n)
 {
     if (n == 0 || n > 255)

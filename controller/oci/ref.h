@@ -42,4 +42,9 @@ int sl_ref_is_digest(const char *s);
 /* Returns 1 if s is a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}), else 0. */
 int sl_ref_is_tag(const char *s);
 
+/* Returns 1 if s is a repository name of the distribution grammar (lowercase alphanumeric path
+ * components separated by '/', joined inside by '.', '_', '__' or runs of '-'; at most 255
+ * bytes), else 0. NULL is 0. */
+int sl_ref_is_repository(const char *s);
+
 #endif

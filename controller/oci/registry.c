@@ -18,10 +18,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POOL_MAX           16
-#define ERROR_BODY_MAX     ((size_t)64 << 10)
-#define TAGS_PAGE_MAX      ((size_t)16 << 20)
+#define POOL_MAX       16
+#define ERROR_BODY_MAX ((size_t)64 << 10)
+/* a tag list, all pages together: 100000 tags of 128 bytes fit, a registry sending more is
+ * refused before it fills the controller's memory */
+#define TAGS_TOTAL_MAX     ((size_t)16 << 20)
 #define MAX_TAGS           100000
+#define DEFAULT_REQUEST_MS 120000
+/* low-speed limits: an exchange slower than LOW_SPEED_BYTES per second for this long is cut
+ * (a server dripping a few bytes a second cannot hold a worker) */
+#define LOW_SPEED_BYTES    1024L
+#define LOW_SPEED_S        30L
+#define LOW_SPEED_STREAM_S 60L
 #define STREAM_RING_BYTES  ((size_t)128 << 10)
 #define STREAM_CURL_BUFFER (32L << 10)
 
@@ -43,6 +51,29 @@ struct sl_registry {
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+/* The calling thread's deadline for registry exchanges (sl_mono_ms clock; 0 = none). */
+static _Thread_local int64_t thread_deadline_ms;
+
+#define DEADLINE_MSG "the time allowed for this work ran out"
+
+int64_t sl_registry_deadline_set(int64_t at_mono_ms)
+{
+    int64_t old = thread_deadline_ms;
+    thread_deadline_ms = at_mono_ms > 0 ? at_mono_ms : 0;
+    return old;
+}
+
+int64_t sl_registry_deadline_get(void)
+{
+    return thread_deadline_ms;
+}
+
+/* Milliseconds left before the thread's deadline (INT64_MAX without one; <= 0 once passed). */
+static int64_t deadline_left_ms(void)
+{
+    return thread_deadline_ms > 0 ? thread_deadline_ms - sl_mono_ms() : INT64_MAX;
+}
 
 static void curl_init_once(void)
 {
@@ -69,6 +100,8 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
         r->opts.backoff_max_ms = 8000;
     if (r->opts.connect_timeout_ms <= 0)
         r->opts.connect_timeout_ms = 15000;
+    if (r->opts.request_timeout_ms <= 0)
+        r->opts.request_timeout_ms = DEFAULT_REQUEST_MS;
     pthread_mutex_init(&r->mu, NULL);
     r->tokens = sl_token_cache_new();
     return r;
@@ -109,6 +142,9 @@ void sl_registry_backoff_sleep(const struct sl_registry *r, int attempt, int64_t
         d = min_ms;
     if (d > 60000)
         d = 60000;
+    int64_t left = deadline_left_ms();
+    if (d > left)
+        d = left > 0 ? left : 0;
     struct timespec ts = {.tv_sec = d / 1000, .tv_nsec = (long)(d % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
@@ -142,14 +178,15 @@ static void handle_put(struct sl_registry *r, CURL *h)
         curl_easy_cleanup(h);
 }
 
-/* Options every request gets; the handle has just been reset. */
-static void setup_common(const struct sl_registry *r, CURL *h)
+/* Options every request gets; the handle has just been reset. stream: a blob stream (a longer
+ * low-speed window; no whole-exchange limit but the thread's deadline). */
+static void setup_common(const struct sl_registry *r, CURL *h, int stream)
 {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sealift/" SL_VERSION);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->opts.connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_BYTES);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stream ? LOW_SPEED_STREAM_S : LOW_SPEED_S);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->opts.insecure ? "http,https" : "https");
@@ -296,7 +333,83 @@ struct req {
     size_t max_body;
     const char *extra_header; /* e.g. Content-Range */
     int follow;
+    int to_realm; /* a token request: fetch_token checked the realm, which may be elsewhere */
 };
+
+/* "scheme://host:port" of url (host lowercased, default port filled in; caller frees), or NULL
+ * when url does not parse. */
+static char *origin_of(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+    if (!u) {
+        fprintf(stderr, "sealift: curl_url failed\n");
+        abort();
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        for (char *p = scheme; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        for (char *p = host; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        out = sl_xasprintf("%s://%s:%s", scheme, host, port);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* 1 when url has the scheme, host and port of the registry's API (where its credentials may
+ * go), else 0: a Link or Location naming another host or port, or plain http on an https
+ * registry, gets no Authorization header. */
+static int same_origin(struct sl_registry *r, const char *url)
+{
+    pthread_mutex_lock(&r->mu);
+    char *base = r->base ? sl_xstrdup(r->base) : NULL;
+    pthread_mutex_unlock(&r->mu);
+    char *a = base ? origin_of(base) : NULL, *b = origin_of(url);
+    int same = a && b && strcmp(a, b) == 0;
+    free(a);
+    free(b);
+    free(base);
+    return same;
+}
+
+/* Copies s into out[cap] for a message: non-printable bytes become '?', long text is cut. */
+static void printable(char *out, size_t cap, const char *s)
+{
+    size_t i = 0;
+    for (; s && s[i] && i + 4 < cap && i < 160; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
+    if (s && s[i])
+        out[i++] = '.', out[i++] = '.', out[i++] = '.';
+    out[i] = '\0';
+}
+
+/* Refuses names that are not of the distribution grammar before they reach a URL: repo must be
+ * a repository name; reference (may be NULL) a tag or a digest, or only a digest when
+ * digest_only. Returns 0 or SL_EINVAL naming the registry and the name. */
+static int check_names(const struct sl_registry *r, const char *repo, const char *reference,
+                       int digest_only, struct sl_err *err)
+{
+    char shown[176];
+    if (!sl_ref_is_repository(repo)) {
+        printable(shown, sizeof(shown), repo);
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_REGISTRY,
+                          "registry %s: \"%s\" is not a valid repository name", r->host, shown);
+    }
+    if (reference && !sl_ref_is_digest(reference) && (digest_only || !sl_ref_is_tag(reference))) {
+        printable(shown, sizeof(shown), reference);
+        return sl_err_set(
+            err, SL_EINVAL, SL_ERRC_REGISTRY, "registry %s: \"%s\" is not a valid %s", r->host,
+            shown, digest_only ? "digest" : "tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}) or digest");
+    }
+    return 0;
+}
 
 /* Performs one exchange with auth_header (may be NULL). Returns 0 when an HTTP response came
  * back (any status), SL_ERETRY on connection-level errors, SL_ETOOBIG on a body over its cap. */
@@ -304,11 +417,21 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
                         struct resp *rs, struct sl_err *err)
 {
     int rc = 0;
+    int64_t left = deadline_left_ms();
+    if (left <= 0)
+        return sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s %s: %s", q->method, q->url,
+                          DEADLINE_MSG);
+    if (auth_header && !q->to_realm && !same_origin(r, q->url)) {
+        /* the registry's credentials go to the registry only */
+        sl_log_debug(NULL, "registry %s: no credentials sent to %s (another host)", r->host,
+                     q->url);
+        auth_header = NULL;
+    }
     CURL *h = handle_get(r);
     struct curl_slist *hdrs = NULL;
     char *accept = NULL, *ctype = NULL;
     curl_easy_reset(h);
-    setup_common(r, h);
+    setup_common(r, h, rs->on_data != NULL);
     curl_easy_setopt(h, CURLOPT_URL, q->url);
     if (q->accept) {
         accept = sl_xasprintf("Accept: %s", q->accept);
@@ -346,8 +469,11 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
     resp_reset(rs);
     if (q->max_body)
         rs->body.max_bytes = q->max_body;
-    if (r->opts.request_timeout_ms > 0 && !rs->on_data)
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->opts.request_timeout_ms);
+    int64_t timeout_ms = rs->on_data ? 0 : r->opts.request_timeout_ms;
+    if (left != INT64_MAX && (timeout_ms == 0 || left < timeout_ms))
+        timeout_ms = left;
+    if (timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -359,6 +485,9 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
     } else if (rs->too_big) {
         rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s %s: response larger than %zu bytes",
                         q->method, q->url, rs->body.max_bytes);
+    } else if (cc == CURLE_OPERATION_TIMEDOUT && deadline_left_ms() <= 0) {
+        rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s %s: %s", q->method, q->url,
+                        DEADLINE_MSG);
     } else if (cc != CURLE_OK) {
         int code = (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
                     cc == CURLE_PEER_FAILED_VERIFICATION)
@@ -488,6 +617,16 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         rc = sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY, "no token realm for %s", r->host);
         goto done;
     }
+    if (strncasecmp(realm, "https://", 8) != 0 &&
+        !(r->opts.insecure && strncasecmp(realm, "http://", 7) == 0)) {
+        char shown[176];
+        printable(shown, sizeof(shown), realm);
+        rc = sl_err_set(err, SL_EAUTH, SL_ERRC_REGISTRY,
+                        "registry %s: token realm \"%s\" is not https; credentials are sent "
+                        "only over https (plain http only to a registry marked insecure)",
+                        r->host, shown);
+        goto done;
+    }
     {
         struct sl_buf u;
         sl_buf_init(&u, 64 << 10);
@@ -518,7 +657,8 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         }
         url = sl_buf_steal(&u, NULL);
     }
-    struct req q = {.method = "GET", .url = url, .max_body = (size_t)1 << 20, .follow = 1};
+    struct req q = {
+        .method = "GET", .url = url, .max_body = (size_t)1 << 20, .follow = 1, .to_realm = 1};
     if (r->creds.identity_token) {
         /* docker's identitytoken is an OAuth2 refresh token: POST it to the realm */
         struct sl_buf form;
@@ -550,7 +690,7 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         rc = perform_once(r, &q, auth, &rs, err);
         if (rc == 0 && is_retry_status(rs.status))
             rc = status_error(&q, &rs, "token request", err);
-        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts)
+        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts || deadline_left_ms() <= 0)
             break;
         int64_t ra = 0;
         if (rs.retry_after && sl_retry_after_parse_ms(&ra, rs.retry_after, time(NULL)) < 0)
@@ -642,7 +782,7 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
             if (rc == 0)
                 rc = status_error(&q, &rs, "ping", err);
         }
-        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts)
+        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts || deadline_left_ms() <= 0)
             break;
         int64_t ra = 0;
         if (rs.retry_after && sl_retry_after_parse_ms(&ra, rs.retry_after, time(NULL)) < 0)
@@ -698,16 +838,6 @@ int sl_registry_base_url(char **out, struct sl_registry *r, struct sl_err *err)
     return 0;
 }
 
-char *sl_registry_basic_authorization(const struct sl_registry *r)
-{
-    if (!r->creds.username || !r->creds.password)
-        return NULL;
-    char *b64 = sl_auth_basic_value(&r->creds);
-    char *out = sl_xasprintf("Basic %s", b64);
-    sl_secure_free_str(b64);
-    return out;
-}
-
 static int ensure_base(struct sl_registry *r, struct sl_err *err)
 {
     pthread_mutex_lock(&r->mu);
@@ -759,7 +889,7 @@ static int request(struct sl_registry *r, struct req *q, const char *path, const
         }
         if (rc == 0 && is_retry_status(rs->status))
             rc = status_error(q, rs, what, err);
-        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts)
+        if (rc != SL_ERETRY || attempt + 1 >= r->opts.max_attempts || deadline_left_ms() <= 0)
             break;
         int64_t ra = 0;
         if (rs->retry_after && sl_retry_after_parse_ms(&ra, rs->retry_after, time(NULL)) < 0)
@@ -778,7 +908,7 @@ static int request(struct sl_registry *r, struct req *q, const char *path, const
                      : rs->status == 401 ? "; the registry rejected the credentials"
                                          : "; the credentials lack permission");
         }
-    } else if (rc == SL_ERETRY && err) {
+    } else if (rc == SL_ERETRY && err && !strstr(err->msg, DEADLINE_MSG)) {
         sl_err_prefix(err, "after %d attempts", r->opts.max_attempts);
     }
     sl_secure_free_str(auth);
@@ -797,6 +927,42 @@ static char *scope_push(const char *repo)
     return sl_xasprintf("repository:%s:pull,push", repo);
 }
 
+int sl_registry_pull_authorization(char **out, bool *withheld, struct sl_registry *r,
+                                   const char *repo, struct sl_err *err)
+{
+    *out = NULL;
+    *withheld = false;
+    int rc = ensure_base(r, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    enum auth_mode mode = r->mode;
+    pthread_mutex_unlock(&r->mu);
+    if (mode != AUTH_BEARER) {
+        /* Basic auth has only the password to give: the third party gets nothing */
+        *withheld = mode == AUTH_BASIC && (r->creds.username || r->creds.identity_token);
+        return 0;
+    }
+    char *scope = scope_pull(repo), *header = NULL;
+    rc = auth_header_for(&header, r, scope, err);
+    free(scope);
+    if (rc != 0)
+        return rc;
+    static const char prefix[] = "Authorization: ";
+    if (header && strncmp(header, prefix, sizeof(prefix) - 1) == 0)
+        *out = sl_xstrdup(header + sizeof(prefix) - 1);
+    sl_secure_free_str(header);
+    return 0;
+}
+
+void sl_registry_use_pull_token(struct sl_registry *r, const char *repo, const char *token,
+                                int64_t valid_ms)
+{
+    char *scope = scope_pull(repo);
+    sl_token_cache_put(r->tokens, scope, token, sl_mono_ms() + valid_ms);
+    free(scope);
+}
+
 /* Sends q to /v2/<repo>/<endpoint>/<reference> with repo's pull scope (push: pull,push) and
  * turns any answer but 200 (push: also 201 Created) into status_error's code. Returns 0 or
  * SL_E*; rs holds the answer either way. */
@@ -804,9 +970,12 @@ static int repo_request(struct sl_registry *r, struct req *q, const char *repo,
                         const char *endpoint, const char *reference, int push, struct resp *rs,
                         const char *what, struct sl_err *err)
 {
+    int rc = check_names(r, repo, reference, strcmp(endpoint, "blobs") == 0, err);
+    if (rc < 0)
+        return rc;
     char *path = sl_xasprintf("/v2/%s/%s/%s", repo, endpoint, reference);
     char *scope = push ? scope_push(repo) : scope_pull(repo);
-    int rc = request(r, q, path, scope, rs, what, err);
+    rc = request(r, q, path, scope, rs, what, err);
     free(path);
     free(scope);
     if (rc >= 0 && rs->status != 200 && !(push && rs->status == 201))
@@ -974,6 +1143,9 @@ int sl_registry_blob_stream(int64_t *bytes_out, struct sl_registry *r, const cha
                             int (*on_data)(void *ctx, const void *buf, size_t n), void *ctx,
                             struct sl_err *err)
 {
+    int rc = check_names(r, repo, digest, 1, err);
+    if (rc < 0)
+        return rc;
     struct resp rs;
     resp_init(&rs, 0);
     rs.on_data = on_data;
@@ -985,7 +1157,7 @@ int sl_registry_blob_stream(int64_t *bytes_out, struct sl_registry *r, const cha
     char what[512];
     snprintf(what, sizeof(what), "blob %s/%s@%s", r->host, repo, digest);
     struct req q = {.method = "GET", .follow = 1};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    rc = request(r, &q, path, scope, &rs, what, err);
     if (bytes_out)
         *bytes_out = (int64_t)rs.streamed;
     if (rc < 0) {
@@ -1033,6 +1205,11 @@ static void cancel_upload(struct sl_registry *r, const char *location, const cha
 int sl_registry_blob_mount(int *mounted, struct sl_registry *r, const char *repo,
                            const char *digest, const char *from_repo, struct sl_err *err)
 {
+    int rc = check_names(r, repo, digest, 1, err);
+    if (rc == 0)
+        rc = check_names(r, from_repo, NULL, 0, err);
+    if (rc < 0)
+        return rc;
     struct resp rs;
     resp_init(&rs, 0);
     char *path = sl_xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from_repo);
@@ -1040,7 +1217,7 @@ int sl_registry_blob_mount(int *mounted, struct sl_registry *r, const char *repo
     char what[512];
     snprintf(what, sizeof(what), "mount %s into %s/%s", digest, r->host, repo);
     struct req q = {.method = "POST"};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    rc = request(r, &q, path, scope, &rs, what, err);
     if (rc < 0)
         goto done;
     if (rs.status == 201) {
@@ -1063,6 +1240,9 @@ done:
 static int upload_start(char **location_out, struct sl_registry *r, const char *repo,
                         struct sl_err *err)
 {
+    int rc = check_names(r, repo, NULL, 0, err);
+    if (rc < 0)
+        return rc;
     struct resp rs;
     resp_init(&rs, 0);
     char *path = sl_xasprintf("/v2/%s/blobs/uploads/", repo);
@@ -1070,7 +1250,7 @@ static int upload_start(char **location_out, struct sl_registry *r, const char *
     char what[512];
     snprintf(what, sizeof(what), "start upload to %s/%s", r->host, repo);
     struct req q = {.method = "POST"};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    rc = request(r, &q, path, scope, &rs, what, err);
     if (rc < 0)
         goto done;
     if (rs.status != 202 || !rs.location) {
@@ -1103,7 +1283,9 @@ int sl_registry_blob_upload(struct sl_registry *r, const char *repo, const char 
     resp_init(&rs, 0);
     char what[512];
     snprintf(what, sizeof(what), "upload %s to %s/%s", digest, r->host, repo);
-    int rc = upload_start(&location, r, repo, err);
+    int rc = check_names(r, repo, digest, 1, err);
+    if (rc == 0)
+        rc = upload_start(&location, r, repo, err);
     if (rc < 0)
         goto done;
     if (chunk_bytes > 0) {
@@ -1185,26 +1367,37 @@ static char *next_link(const char *link)
 int sl_registry_tags_list(char ***tags_out, size_t *n_out, struct sl_registry *r, const char *repo,
                           size_t page_size, struct sl_err *err)
 {
-    int rc = 0;
+    int rc = check_names(r, repo, NULL, 0, err);
+    if (rc < 0)
+        return rc;
     char **tags = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, total_bytes = 0;
     char *path = sl_xasprintf("/v2/%s/tags/list?n=%zu", repo, page_size ? page_size : 1000);
     char *scope = scope_pull(repo);
     struct resp rs;
-    resp_init(&rs, TAGS_PAGE_MAX);
+    resp_init(&rs, TAGS_TOTAL_MAX);
     char what[512];
     snprintf(what, sizeof(what), "tags of %s/%s", r->host, repo);
     for (int page = 0; path && page < 1000; page++) {
-        struct req q = {.method = "GET", .max_body = TAGS_PAGE_MAX};
-        rc = request(r, &q, path, scope, &rs, what, err);
+        /* the bound covers every page together: many pages cannot add up past it */
+        struct req q = {.method = "GET", .max_body = TAGS_TOTAL_MAX - total_bytes};
+        rc = q.max_body > 0 ? request(r, &q, path, scope, &rs, what, err) : SL_ETOOBIG;
+        if (rc == SL_ETOOBIG) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY,
+                            "registry %s: the tag list of %s is larger than %zu MiB; refused",
+                            r->host, repo, TAGS_TOTAL_MAX >> 20);
+            goto done;
+        }
         if (rc < 0)
             goto done;
         if (rs.status != 200) {
             rc = status_error(&q, &rs, what, err);
             goto done;
         }
+        total_bytes += rs.body.len;
         json_error_t jerr;
         json_t *root = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, &jerr);
+        sl_buf_reset(&rs.body);
         json_t *arr = json_object_get(root, "tags");
         if (!json_is_object(root) || (arr && !json_is_array(arr) && !json_is_null(arr))) {
             json_decref(root);
@@ -1217,17 +1410,30 @@ int sl_registry_tags_list(char ***tags_out, size_t *n_out, struct sl_registry *r
         {
             if (!json_is_string(t))
                 continue;
+            const char *tag = json_string_value(t);
+            if (!sl_ref_is_tag(tag)) {
+                /* a name like "1.0/../../other/repo/manifests/x" must never reach a URL */
+                char shown[176];
+                printable(shown, sizeof(shown), tag);
+                json_decref(root);
+                rc = sl_err_set(err, SL_EINVAL, SL_ERRC_REGISTRY,
+                                "registry %s: the tag list of %s holds an invalid tag name "
+                                "\"%s\" (a tag is [A-Za-z0-9_][A-Za-z0-9._-]{0,127})",
+                                r->host, repo, shown);
+                goto done;
+            }
             if (n >= MAX_TAGS) {
                 json_decref(root);
-                rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s: more than %d tags", what,
-                                MAX_TAGS);
+                rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY,
+                                "registry %s: the tag list of %s has more than %d tags; refused",
+                                r->host, repo, MAX_TAGS);
                 goto done;
             }
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 tags = sl_xrealloc(tags, cap * sizeof(*tags));
             }
-            tags[n++] = sl_xstrdup(json_string_value(t));
+            tags[n++] = sl_xstrdup(tag);
         }
         json_decref(root);
         free(path);
@@ -1251,6 +1457,9 @@ int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry 
                           const char *repo, const char *digest, const char *artifact_type,
                           struct sl_err *err)
 {
+    int rc = check_names(r, repo, digest, 1, err);
+    if (rc < 0)
+        return rc;
     struct resp rs;
     resp_init(&rs, SL_MANIFEST_MAX);
     char *path = NULL, *scope = scope_pull(repo);
@@ -1264,7 +1473,7 @@ int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry 
     char what[512];
     snprintf(what, sizeof(what), "referrers of %s/%s@%s", r->host, repo, digest);
     struct req q = {.method = "GET", .accept = SL_MT_OCI_INDEX, .max_body = SL_MANIFEST_MAX};
-    int rc = request(r, &q, path, scope, &rs, what, err);
+    rc = request(r, &q, path, scope, &rs, what, err);
     if (rc < 0)
         goto done;
     if (rs.status == 200) {
@@ -1459,6 +1668,11 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
     snprintf(what, sizeof(what), "copy blob %s from %s/%s to %s/%s", digest, src->host, src_repo,
              dst->host, dst_repo);
 
+    rc = check_names(src, src_repo, digest, 1, err);
+    if (rc == 0)
+        rc = check_names(dst, dst_repo, NULL, 0, err);
+    if (rc < 0)
+        goto done;
     if (size == 0) {
         rc = sl_registry_blob_upload(dst, dst_repo, digest, "", 0, 0, err);
         goto done;
@@ -1484,8 +1698,15 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
     st.md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(st.md, EVP_sha256(), NULL);
 
+    int64_t left = deadline_left_ms();
+    if (left <= 0) {
+        rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: %s", what, DEADLINE_MSG);
+        goto done;
+    }
     curl_easy_reset(s->get);
-    setup_common(src, s->get);
+    setup_common(src, s->get, 1);
+    if (left != INT64_MAX)
+        curl_easy_setopt(s->get, CURLOPT_TIMEOUT_MS, (long)left);
     curl_easy_setopt(s->get, CURLOPT_URL, get_url);
     curl_easy_setopt(s->get, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(s->get, CURLOPT_FOLLOWLOCATION, 1L);
@@ -1500,14 +1721,16 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
     curl_easy_setopt(s->get, CURLOPT_WRITEDATA, &st);
 
     curl_easy_reset(s->put);
-    setup_common(dst, s->put);
+    setup_common(dst, s->put, 1);
+    if (left != INT64_MAX)
+        curl_easy_setopt(s->put, CURLOPT_TIMEOUT_MS, (long)left);
     curl_easy_setopt(s->put, CURLOPT_URL, put_url);
     curl_easy_setopt(s->put, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(s->put, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
     curl_easy_setopt(s->put, CURLOPT_UPLOAD_BUFFERSIZE, STREAM_CURL_BUFFER);
     put_hdrs = curl_slist_append(put_hdrs, "Content-Type: application/octet-stream");
     put_hdrs = curl_slist_append(put_hdrs, "Expect:");
-    if (dst_auth)
+    if (dst_auth && same_origin(dst, put_url)) /* an upload Location elsewhere gets none */
         put_hdrs = curl_slist_append(put_hdrs, dst_auth);
     curl_easy_setopt(s->put, CURLOPT_HTTPHEADER, put_hdrs);
     curl_easy_setopt(s->put, CURLOPT_READFUNCTION, stream_read);
@@ -1575,7 +1798,9 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
             rc = sl_err_set(err, st.oversize ? SL_EDIGEST : SL_ERETRY, SL_ERRC_REGISTRY,
                             "%s: download: %s", what,
                             st.oversize ? "more bytes than the descriptor size"
-                                        : curl_easy_strerror(get_res));
+                            : get_res == CURLE_OPERATION_TIMEDOUT && deadline_left_ms() <= 0
+                                ? DEADLINE_MSG
+                                : curl_easy_strerror(get_res));
         } else {
             struct req q = {.method = "GET"};
             st.get_rs.status = st.get_status;
@@ -1601,7 +1826,9 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
     }
     if (put_res != CURLE_OK) {
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: upload: %s", what,
-                        curl_easy_strerror(put_res));
+                        put_res == CURLE_OPERATION_TIMEDOUT && deadline_left_ms() <= 0
+                            ? DEADLINE_MSG
+                            : curl_easy_strerror(put_res));
         goto done;
     }
     long put_status = 0;

@@ -1,9 +1,13 @@
 /* A client for one OCI distribution registry (host[:port]) over libcurl.
  *
  * Handles the /v2/ ping, anonymous / Basic / Bearer-token auth (tokens cached per scope until
- * they expire), TLS (verification on unless insecure; an extra CA in PEM), retries with
- * exponential backoff and jitter on 429, 5xx and connection errors (Retry-After honoured,
- * bounded attempts) and size caps on every response body (manifests 4 MiB).
+ * they expire; credentials go only to the registry's own scheme://host:port and to an https
+ * token realm, plain http only for an insecure registry: a Link or Location naming another host
+ * gets no Authorization header), repository, tag and digest names checked against the
+ * distribution grammar before they reach a URL (names read from a tag list too), TLS (verification
+ * on unless insecure; an extra CA in PEM), retries with exponential backoff and jitter on 429, 5xx
+ * and connection errors (Retry-After honoured, bounded attempts) and size caps on every response
+ * body (manifests 4 MiB).
  *
  * Thread-safety: one struct sl_registry may be used by several threads at once (the copy engine
  * does); auth state and the handle pool are guarded by a mutex inside. */
@@ -13,6 +17,7 @@
 #include "oci/auth.h"
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,11 +30,21 @@ struct sl_registry_opts {
     int64_t connect_timeout_ms; /* 0 = 15000 */
     /* Whole-exchange limit per attempt for requests whose body is kept in memory (ping, token,
      * manifests, tags, referrers, uploads of small blobs); blob streams are never cut by it.
-     * 0 = none: a stalled server is still dropped after 60 s without a byte. */
+     * 0 = 120 s. Every exchange is also cut when slower than 1 KiB/s for 30 s (blob streams:
+     * 60 s), and none outlives the calling thread's deadline (sl_registry_deadline_set). */
     int64_t request_timeout_ms;
 };
 
 struct sl_registry;
+
+/* Sets the calling thread's deadline for registry exchanges, on the sl_mono_ms() clock (0 or
+ * less: none) and returns the previous one, so a caller can put it back. Every exchange of any
+ * client on this thread is cut at the deadline, retries stop, and calls made after it fail at
+ * once with SL_ERETRY and a message saying the time allowed ran out. The copy engine hands the
+ * deadline on to its worker threads. */
+int64_t sl_registry_deadline_set(int64_t at_mono_ms);
+/* The calling thread's deadline (0 = none). */
+int64_t sl_registry_deadline_get(void);
 
 /* Creates a client for host ("127.0.0.1:5000", "registry-1.docker.io"). creds may be NULL
  * (anonymous); they are copied. opts may be NULL. Never fails (no I/O happens here). Free with
@@ -46,10 +61,23 @@ const char *sl_registry_host(const struct sl_registry *r);
  */
 int sl_registry_base_url(char **out, struct sl_registry *r, struct sl_err *err);
 
-/* The client's credentials as an Authorization header value, "Basic base64(user:password)", for
- * handing the pull credential to another component (a scanner adapter); NULL when anonymous or
- * when only an identity token is known. Caller frees with sl_secure_free_str. */
-char *sl_registry_basic_authorization(const struct sl_registry *r);
+/* The credential another component (a scanner adapter) may use to pull repo from this registry,
+ * as an Authorization header value. When the registry uses token auth: "Bearer <token>", a token
+ * the registry's token realm issued for the scope repository:<repo>:pull alone (with this
+ * client's credentials), short-lived as the token server decides. When the registry asks for
+ * Basic auth or for none: *out NULL, because the only thing to give would be the password; then
+ * *withheld says whether this client has credentials that the other component does not get.
+ * Pings the registry first when needed. *out is the caller's (sl_secure_free_str). Returns 0 or
+ * the registry's errors (SL_EAUTH when the token realm refuses the credentials, SL_ERETRY...). */
+int sl_registry_pull_authorization(char **out, bool *withheld, struct sl_registry *r,
+                                   const char *repo, struct sl_err *err);
+
+/* Makes the client use token (a Bearer token obtained elsewhere, e.g. the one a ScanRequest
+ * carries) for pulls of repo for valid_ms, when the registry asks for token auth; the token is
+ * copied. After it expires or is refused the client asks the token realm with its own
+ * credentials. */
+void sl_registry_use_pull_token(struct sl_registry *r, const char *repo, const char *token,
+                                int64_t valid_ms);
 
 /* GET /v2/ and learn the auth scheme. Returns 0, SL_EAUTH, SL_ERETRY (unreachable after
  * retries) or SL_EFAIL. Other calls ping on first use, so calling this is optional. */
@@ -115,8 +143,10 @@ int sl_registry_blob_upload(struct sl_registry *r, const char *repo, const char 
                             const void *data, size_t len, size_t chunk_bytes, struct sl_err *err);
 
 /* Lists tags, asking for page_size tags per request (0 = 1000) and following
- * Link: <...>; rel="next" pagination (at most 100000 tags). *tags_out is an array of *n_out
- * strings; free with sl_registry_strv_free. */
+ * Link: <...>; rel="next" pagination (at most 100000 tags and 16 MiB of answers, all pages
+ * together: more is SL_ETOOBIG naming the registry). A tag name outside the distribution grammar
+ * is SL_EINVAL naming it. *tags_out is an array of *n_out strings; free with
+ * sl_registry_strv_free. */
 int sl_registry_tags_list(char ***tags_out, size_t *n_out, struct sl_registry *r, const char *repo,
                           size_t page_size, struct sl_err *err);
 void sl_registry_strv_free(char **v, size_t n);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #define CMD "controller"
 
@@ -45,6 +46,7 @@ struct controller_args {
     bool allow_local_paths;
     int64_t min_interval_ms;
     int webhook_service_port;
+    int64_t registry_timeout_ms;
     bool leader_elect;
     int concurrency;
     enum sl_log_level log_level;
@@ -63,7 +65,8 @@ static void usage(FILE *f)
                "                          [--state-dir DIR] [--insecure-registry HOST[:PORT]]...\n"
                "                          [--scanner-url PREFIX]... [--allow-local-paths] "
                "[--min-interval DURATION]\n"
-               "                          [--webhook-service-port PORT]\n");
+               "                          [--webhook-service-port PORT] [--registry-timeout "
+               "DURATION]\n");
 }
 
 /* Returns -1 to go on, or the exit code (0 for --help). */
@@ -87,6 +90,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         {"allow-local-paths", no_argument, NULL, 'p'},
         {"min-interval", required_argument, NULL, 'I'},
         {"webhook-service-port", required_argument, NULL, 'P'},
+        {"registry-timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -95,6 +99,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
     a->concurrency = 2;
     a->log_level = SL_LOG_INFO;
     a->min_interval_ms = 10000;
+    a->registry_timeout_ms = 30 * 60 * 1000;
     optind = 0; /* glibc: re-initialise, argv[0] is the subcommand */
     opterr = 0;
     int ch;
@@ -168,6 +173,15 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         case 'I':
             if (sl_duration_parse_ms(&a->min_interval_ms, optarg) != 0 || a->min_interval_ms < 0) {
                 sl_cli_errorf(CMD, "--min-interval wants a duration such as 30s or 1m, got \"%s\"",
+                              optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'T':
+            if (sl_duration_parse_ms(&a->registry_timeout_ms, optarg) != 0 ||
+                a->registry_timeout_ms <= 0) {
+                sl_cli_errorf(CMD,
+                              "--registry-timeout wants a duration such as 30s or 5m, got \"%s\"",
                               optarg);
                 return SL_EXIT_USAGE;
             }
@@ -304,6 +318,12 @@ int sl_cmd_controller(int argc, char **argv)
     size_t nrecs = 0;
     bool leak = false;
     int rc;
+    /* the controller holds registry passwords, signing keys and API tokens: no core dumps, and
+     * other processes of the same user cannot ptrace it or read /proc/PID/mem */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        sl_cli_errorf(CMD, "prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
+        return SL_EXIT_CHECK_FAILED;
+    }
     int code = parse_args(&a, argc, argv);
     if (code >= 0)
         return code;
@@ -360,6 +380,7 @@ int sl_cmd_controller(int argc, char **argv)
                                       .n_insecure_registries = a.n_insecure,
                                       .allow_local_paths = a.allow_local_paths,
                                       .min_interval_ms = a.min_interval_ms,
+                                      .registry_timeout_ms = a.registry_timeout_ms,
                                       .scanner_urls = a.scanner_urls,
                                       .n_scanner_urls = a.n_scanner_urls};
     sl_controller_config_set(&cc);

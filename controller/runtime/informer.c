@@ -15,6 +15,7 @@ struct sl_informer {
     const struct sl_kube_resource *res;
     char *ns;
     char *label_selector;
+    bool metadata_only;
     struct sl_list_watcher lw;
     struct sl_informer_handlers h;
     int64_t relist_initial_ms, relist_max_ms;
@@ -79,6 +80,7 @@ struct sl_informer *sl_informer_new(const struct sl_informer_opts *opts)
     inf->ns = opts->ns && *opts->ns ? sl_xstrdup(opts->ns) : NULL;
     inf->label_selector =
         opts->label_selector && *opts->label_selector ? sl_xstrdup(opts->label_selector) : NULL;
+    inf->metadata_only = opts->metadata_only;
     inf->lw = opts->lw;
     inf->h = opts->handlers;
     inf->relist_initial_ms =
@@ -118,12 +120,22 @@ const struct sl_kube_resource *sl_informer_resource(const struct sl_informer *in
 static const char *obj_rv(const json_t *obj);
 
 /* The cache entry for obj, without metadata.managedFields (often the biggest part of an object,
- * and never needed by a controller). obj is not modified. NULL when obj cannot be encoded. */
-static struct centry *centry_new(json_t *obj)
+ * and never needed by a controller); with metadata_only, apiVersion, kind and metadata alone.
+ * obj is not modified. NULL when obj cannot be encoded. */
+static struct centry *centry_new(json_t *obj, bool metadata_only)
 {
     json_t *view = obj;
     json_t *meta = json_object_get(obj, "metadata");
-    if (json_is_object(meta) && json_object_get(meta, "managedFields")) {
+    if (metadata_only) {
+        view = json_object();
+        static const char *const keep[] = {"apiVersion", "kind"};
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_get(obj, keep[i]))
+                json_object_set(view, keep[i], json_object_get(obj, keep[i]));
+        json_t *m = json_is_object(meta) ? json_copy(meta) : json_object();
+        json_object_del(m, "managedFields");
+        json_object_set_new(view, "metadata", m);
+    } else if (json_is_object(meta) && json_object_get(meta, "managedFields")) {
         /* a shallow copy without the field; obj may be borrowed */
         view = json_copy(obj);
         json_t *m = json_copy(meta);
@@ -272,7 +284,10 @@ static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
         }
         struct sl_kube_list_opts lo = {.label_selector = inf->label_selector,
                                        .continue_token = cont,
-                                       .limit = paged ? SL_INFORMER_PAGE_LIMIT : 0};
+                                       .limit = !paged ? 0
+                                                : inf->metadata_only
+                                                    ? SL_INFORMER_METADATA_PAGE_LIMIT
+                                                    : SL_INFORMER_PAGE_LIMIT};
         json_decref(page);
         page = NULL;
         rc = inf->lw.list(inf->lw.ctx, &page, inf->res, inf->ns, &lo, err);
@@ -296,7 +311,7 @@ static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
         {
             if (!json_is_object(item) || sl_informer_key(key, sizeof(key), item) != 0)
                 continue; /* not an object we can key: ignore rather than crash */
-            struct centry *ce = centry_new(item);
+            struct centry *ce = centry_new(item, inf->metadata_only);
             if (ce)
                 free(sl_strmap_put(&fresh, key, ce));
         }
@@ -388,7 +403,7 @@ static int on_watch_event(void *ctx, enum sl_watch_event_type type, json_t *obj)
                              .new_obj = old ? NULL : json_incref(obj)};
         have = true;
     } else {
-        struct centry *ne = centry_new(obj);
+        struct centry *ne = centry_new(obj, inf->metadata_only);
         if (ne) {
             struct centry *old = sl_strmap_put(&inf->cache, key, ne);
             ch = (struct change){.type = old ? CH_UPDATE : CH_ADD,

@@ -24,9 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_INFORMER_PAGE_LIMIT        500
-#define SL_INFORMER_RELIST_INITIAL_MS 200
-#define SL_INFORMER_RELIST_MAX_MS     30000
+#define SL_INFORMER_PAGE_LIMIT 500
+/* Pages of metadata_only informers are smaller: their objects arrive whole (a Helm release
+ * Secret is up to 1 MiB) although only metadata is kept. */
+#define SL_INFORMER_METADATA_PAGE_LIMIT 20
+#define SL_INFORMER_RELIST_INITIAL_MS   200
+#define SL_INFORMER_RELIST_MAX_MS       30000
 
 /* The list and watch calls of kube/client.h, behind function pointers. */
 struct sl_list_watcher {
@@ -55,6 +58,10 @@ struct sl_informer_opts {
     const struct sl_kube_resource *res; /* borrowed; must outlive the informer */
     const char *ns;                     /* NULL or "" = all namespaces */
     const char *label_selector;         /* or NULL */
+    /* Keep only apiVersion, kind and metadata of each object (for Secrets: the controller
+     * learns which changed and reads the ones it uses through the API, so the cluster's key
+     * material is not held in memory). Handlers of watch events still get the whole object. */
+    bool metadata_only;
     struct sl_list_watcher lw;
     struct sl_informer_handlers handlers;
     int64_t relist_initial_ms; /* 0 = SL_INFORMER_RELIST_INITIAL_MS */

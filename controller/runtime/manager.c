@@ -472,6 +472,10 @@ int sl_manager_start(struct sl_manager *m, struct sl_err *err)
             .res = e->res,
             .ns = e->res->namespaced ? m->watch_ns : NULL,
             .label_selector = e->selector,
+            /* reconcilers watch Secrets to hear of changes and read the ones they use through
+             * the API: the cluster's other Secrets (Helm releases, other tenants' keys) are not
+             * kept in memory */
+            .metadata_only = same_resource(e->res, &SL_RES_SECRET),
             .lw = m->lw,
             .handlers = {
                 .ctx = e, .on_add = on_add, .on_update = on_update, .on_delete = on_delete}};
@@ -588,6 +592,11 @@ struct sl_informer *sl_manager_informer(struct sl_manager *m, const char *kind)
     for (size_t i = 0; kind && i < m->nctls; i++) {
         if (strcmp(m->ctls[i]->r->kind, kind) == 0)
             return m->ctls[i]->primary->inf;
+    }
+    /* a kind only watched as a secondary resource (Secrets, ConfigMaps) */
+    for (size_t i = 0; kind && i < m->nentries; i++) {
+        if (strcmp(m->entries[i]->res->kind, kind) == 0)
+            return m->entries[i]->inf;
     }
     return NULL;
 }

@@ -77,7 +77,8 @@ void sl_manager_free(struct sl_manager *m);
 void sl_manager_enqueue(struct sl_manager *m, const char *kind, const char *ns, const char *name);
 /* The services given to reconcilers. Borrowed, valid for the manager's lifetime. */
 struct sl_runtime *sl_manager_runtime(struct sl_manager *m);
-/* The informer of kind's primary resource (borrowed), or NULL. */
+/* The informer of kind's primary resource, else of a secondary resource of that kind (the
+ * Secret informer keeps metadata only); borrowed, or NULL. */
 struct sl_informer *sl_manager_informer(struct sl_manager *m, const char *kind);
 
 /* The controller's HTTP server (metrics, health, webhooks). `sealift controller` creates it and

@@ -46,6 +46,11 @@ struct sl_controller_config {
     /* --min-interval: the shortest interval / rescanInterval a tenant's object gets (shorter
      * ones are raised to it); default 10 s */
     int64_t min_interval_ms;
+    /* --registry-timeout: the longest one reconcile may spend on registry exchanges (an
+     * ImageDelivery pass ends TRANSIENT after it, naming the registry; blobs copied before it
+     * stay copied, so the next pass goes on from there); default 30 min, 0 = none (config not
+     * set, as in unit tests) */
+    int64_t registry_timeout_ms;
     /* --scanner-url PREFIX: Harbor scanner adapter URLs a ScanPolicy may name (prefix match on
      * the whole URL, scheme included, so an http:// adapter must be listed as such); none by
      * default, which turns spec.scanner.harbor off */

@@ -21,7 +21,16 @@ int sl_buf_append(struct sl_buf *b, const void *data, size_t n)
         size_t want = b->alloc ? b->alloc : 256;
         while (want < b->len + n + 1)
             want *= 2;
-        b->data = sl_xrealloc(b->data, want);
+        if (b->wipe && b->data) {
+            /* realloc would leave the old copy behind unwiped */
+            char *grown = sl_xmalloc(want);
+            memcpy(grown, b->data, b->len + 1);
+            OPENSSL_cleanse(b->data, b->alloc);
+            free(b->data);
+            b->data = grown;
+        } else {
+            b->data = sl_xrealloc(b->data, want);
+        }
         b->alloc = want;
     }
     if (n)
@@ -53,6 +62,8 @@ char *sl_buf_steal(struct sl_buf *b, size_t *len_out)
 
 void sl_buf_reset(struct sl_buf *b)
 {
+    if (b->wipe && b->data)
+        OPENSSL_cleanse(b->data, b->len);
     b->len = 0;
     if (b->data)
         b->data[0] = '\0';
@@ -60,6 +71,8 @@ void sl_buf_reset(struct sl_buf *b)
 
 void sl_buf_free(struct sl_buf *b)
 {
+    if (b->wipe && b->data)
+        OPENSSL_cleanse(b->data, b->alloc);
     free(b->data);
     b->data = NULL;
     b->len = b->alloc = 0;

@@ -3,6 +3,7 @@
 #ifndef SL_UTIL_BUF_H
 #define SL_UTIL_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct sl_buf {
@@ -10,6 +11,9 @@ struct sl_buf {
     size_t len;       /* bytes used, excluding the terminating NUL */
     size_t alloc;     /* bytes allocated */
     size_t max_bytes; /* cap; 0 means 16 MiB */
+    /* set after sl_buf_init for buffers that hold secrets (API answers with Secrets): memory
+     * outgrown, reset or freed is wiped first */
+    bool wipe;
 };
 
 #define SL_BUF_DEFAULT_MAX ((size_t)16 << 20)

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -12,12 +13,6 @@
 #define YAML_MAX_NODES 1000000
 #define YAML_MAX_DEPTH 200
 #define YAML_MAX_INPUT ((size_t)16 << 20)
-
-struct conv {
-    yaml_document_t *doc;
-    size_t nodes;
-    struct sl_err *err;
-};
 
 static int is_null_plain(const char *s)
 {
@@ -112,16 +107,18 @@ static int float_plain(const char *s, double *value)
     return 1;
 }
 
-static json_t *scalar_to_json(const yaml_node_t *node)
+static json_t *scalar_to_json(const yaml_event_t *ev)
 {
-    const char *s = (const char *)node->data.scalar.value;
-    size_t len = node->data.scalar.length;
-    /* libyaml gives untagged scalars the default str tag, so an explicit !!str cannot be told
-     * apart: plain scalars are resolved, quoted ones are strings; an explicit !!null is null. */
-    const char *tag = (const char *)node->tag;
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t len = ev->data.scalar.length;
+    /* an explicit !!null is null, an explicit !!str a string; otherwise plain scalars are
+     * resolved and quoted ones are strings */
+    const char *tag = (const char *)ev->data.scalar.tag;
     if (tag && strcmp(tag, YAML_NULL_TAG) == 0)
         return json_null();
-    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || strlen(s) != len)
+    if (tag && strcmp(tag, YAML_STR_TAG) == 0)
+        return json_stringn(s, len);
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || strlen(s) != len)
         return json_stringn(s, len);
     int b;
     json_int_t i;
@@ -137,69 +134,178 @@ static json_t *scalar_to_json(const yaml_node_t *node)
     return json_stringn(s, len);
 }
 
-static json_t *node_to_json(struct conv *c, yaml_node_t *node, int depth)
+/* The document is built from libyaml's events, not with yaml_parser_load: the loader builds the
+ * whole node graph first (and takes minutes on a file of 100,000 nested "["), while here the
+ * depth and node caps stop the parser at the first event beyond them. */
+
+struct frame {
+    json_t *value;   /* array or object being filled */
+    char *key;       /* object: the key waiting for its value, or NULL */
+    char *anchor;    /* anchor of this collection, or NULL */
+    size_t nodes_at; /* node count when the collection started (for its anchor) */
+};
+
+struct anchor {
+    char *name;
+    json_t *value;
+    size_t nodes; /* nodes the value expands to */
+};
+
+struct builder {
+    struct frame stack[YAML_MAX_DEPTH];
+    size_t depth;
+    struct anchor *anchors;
+    size_t n_anchors, cap_anchors;
+    size_t nodes; /* over the whole stream, aliases expanded */
+    json_t *root;
+    size_t root_line;
+    struct sl_err *err;
+};
+
+static int event_error(struct builder *b, const yaml_event_t *ev, int code, const char *problem)
 {
-    if (!node)
-        return json_null();
-    if (++c->nodes > YAML_MAX_NODES || depth > YAML_MAX_DEPTH) {
-        sl_err_set(c->err, SL_ETOOBIG, SL_ERRC_YAML,
-                   "document too large or too deeply nested (aliases expanded)");
-        return NULL;
+    return sl_err_set(b->err, code, SL_ERRC_YAML, "line %zu column %zu: %s",
+                      (size_t)ev->start_mark.line + 1, (size_t)ev->start_mark.column + 1, problem);
+}
+
+static void builder_clear_document(struct builder *b)
+{
+    for (size_t i = 0; i < b->depth; i++) {
+        json_decref(b->stack[i].value);
+        free(b->stack[i].key);
+        free(b->stack[i].anchor);
     }
-    switch (node->type) {
-    case YAML_SCALAR_NODE: {
-        json_t *v = scalar_to_json(node);
-        if (!v)
-            sl_err_set(c->err, SL_EINVAL, SL_ERRC_YAML, "line %zu: invalid UTF-8 in scalar",
-                       (size_t)node->start_mark.line + 1);
-        return v;
+    b->depth = 0;
+    for (size_t i = 0; i < b->n_anchors; i++) {
+        free(b->anchors[i].name);
+        json_decref(b->anchors[i].value);
     }
-    case YAML_SEQUENCE_NODE: {
-        json_t *arr = json_array();
-        for (yaml_node_item_t *it = node->data.sequence.items.start;
-             it < node->data.sequence.items.top; it++) {
-            json_t *v = node_to_json(c, yaml_document_get_node(c->doc, *it), depth + 1);
-            if (!v) {
-                json_decref(arr);
-                return NULL;
-            }
-            json_array_append_new(arr, v);
-        }
-        return arr;
+    b->n_anchors = 0;
+    json_decref(b->root);
+    b->root = NULL;
+}
+
+static void add_anchor(struct builder *b, const char *name, json_t *value, size_t nodes)
+{
+    if (b->n_anchors == b->cap_anchors) {
+        b->cap_anchors = b->cap_anchors ? b->cap_anchors * 2 : 8;
+        b->anchors = sl_xrealloc(b->anchors, b->cap_anchors * sizeof(*b->anchors));
     }
-    case YAML_MAPPING_NODE: {
-        json_t *obj = json_object();
-        for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-             p++) {
-            yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-            if (!k || k->type != YAML_SCALAR_NODE) {
-                sl_err_set(c->err, SL_EINVAL, SL_ERRC_YAML,
-                           "line %zu: mapping keys must be scalars",
-                           k ? (size_t)k->start_mark.line + 1 : 0);
-                json_decref(obj);
-                return NULL;
-            }
-            char *key = sl_xstrndup((const char *)k->data.scalar.value, k->data.scalar.length);
-            json_t *v = node_to_json(c, yaml_document_get_node(c->doc, p->value), depth + 1);
-            if (!v) {
-                free(key);
-                json_decref(obj);
-                return NULL;
-            }
-            if (json_object_set_new(obj, key, v) != 0) {
-                sl_err_set(c->err, SL_EINVAL, SL_ERRC_YAML, "line %zu: invalid mapping key",
-                           (size_t)k->start_mark.line + 1);
-                free(key);
-                json_decref(obj);
-                return NULL;
-            }
-            free(key);
-        }
-        return obj;
+    b->anchors[b->n_anchors++] =
+        (struct anchor){.name = sl_xstrdup(name), .value = json_incref(value), .nodes = nodes};
+}
+
+static const struct anchor *find_anchor(const struct builder *b, const char *name)
+{
+    /* the latest definition wins (YAML allows redefining an anchor) */
+    for (size_t i = b->n_anchors; i > 0; i--)
+        if (strcmp(b->anchors[i - 1].name, name) == 0)
+            return &b->anchors[i - 1];
+    return NULL;
+}
+
+static int count_nodes(struct builder *b, const yaml_event_t *ev, size_t n)
+{
+    if (n > YAML_MAX_NODES || b->nodes > YAML_MAX_NODES - n)
+        return event_error(b, ev, SL_ETOOBIG,
+                           "document too large: more than 1000000 nodes (aliases expanded)");
+    b->nodes += n;
+    return 0;
+}
+
+/* Does the next node go into a mapping that waits for a key? */
+static bool wants_key(const struct builder *b)
+{
+    return b->depth > 0 && json_is_object(b->stack[b->depth - 1].value) &&
+           !b->stack[b->depth - 1].key;
+}
+
+/* Puts a finished node (value, owned) where it belongs. */
+static int attach(struct builder *b, const yaml_event_t *ev, json_t *value, size_t line)
+{
+    if (b->depth == 0) {
+        b->root = value;
+        b->root_line = line;
+        return 0;
     }
-    default:
-        return json_null();
+    struct frame *top = &b->stack[b->depth - 1];
+    if (json_is_array(top->value)) {
+        json_array_append_new(top->value, value);
+        return 0;
     }
+    int rc = 0;
+    if (json_object_set_new(top->value, top->key, value) != 0)
+        rc = event_error(b, ev, SL_EINVAL, "invalid mapping key");
+    free(top->key);
+    top->key = NULL;
+    return rc;
+}
+
+static int on_scalar(struct builder *b, const yaml_event_t *ev)
+{
+    int rc = count_nodes(b, ev, 1);
+    if (rc)
+        return rc;
+    if (wants_key(b)) {
+        const char *s = (const char *)ev->data.scalar.value;
+        if (strlen(s) != ev->data.scalar.length)
+            return event_error(b, ev, SL_EINVAL, "invalid mapping key");
+        b->stack[b->depth - 1].key = sl_xstrdup(s);
+        return 0;
+    }
+    json_t *v = scalar_to_json(ev);
+    if (!v)
+        return event_error(b, ev, SL_EINVAL, "invalid UTF-8 in scalar");
+    if (ev->data.scalar.anchor)
+        add_anchor(b, (const char *)ev->data.scalar.anchor, v, 1);
+    return attach(b, ev, v, (size_t)ev->start_mark.line + 1);
+}
+
+static int on_collection_start(struct builder *b, const yaml_event_t *ev, json_t *value,
+                               const yaml_char_t *anchor)
+{
+    int rc = 0;
+    if (wants_key(b))
+        rc = event_error(b, ev, SL_EINVAL, "mapping keys must be scalars");
+    else if (b->depth >= YAML_MAX_DEPTH)
+        rc = event_error(b, ev, SL_ETOOBIG, "nested deeper than 200 levels");
+    else
+        rc = count_nodes(b, ev, 1);
+    if (rc) {
+        json_decref(value);
+        return rc;
+    }
+    b->stack[b->depth++] =
+        (struct frame){.value = value,
+                       .anchor = anchor ? sl_xstrdup((const char *)anchor) : NULL,
+                       .nodes_at = b->nodes - 1};
+    return 0;
+}
+
+static int on_collection_end(struct builder *b, const yaml_event_t *ev)
+{
+    struct frame f = b->stack[--b->depth];
+    free(f.key); /* libyaml pairs every key with a value; nothing is left here */
+    if (f.anchor) {
+        add_anchor(b, f.anchor, f.value, b->nodes - f.nodes_at);
+        free(f.anchor);
+    }
+    /* a root collection keeps the line sl_yaml_parse_all noted at its start */
+    return attach(b, ev, f.value, b->root_line);
+}
+
+static int on_alias(struct builder *b, const yaml_event_t *ev)
+{
+    if (wants_key(b))
+        return event_error(b, ev, SL_EINVAL, "mapping keys must be scalars");
+    const struct anchor *a = find_anchor(b, (const char *)ev->data.alias.anchor);
+    if (!a)
+        return event_error(b, ev, SL_EINVAL, "alias names an unknown anchor");
+    int rc = count_nodes(b, ev, a->nodes);
+    if (rc)
+        return rc;
+    /* a copy, so that callers may change one place without changing the others */
+    return attach(b, ev, json_deep_copy(a->value), (size_t)ev->start_mark.line + 1);
 }
 
 int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
@@ -211,12 +317,15 @@ int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const ch
     if (!yaml_parser_initialize(&parser))
         return sl_err_set(err, SL_EFAIL, SL_ERRC_YAML, "cannot initialise the YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    struct builder *b = sl_xcalloc(1, sizeof(*b));
+    b->err = err;
     struct sl_yaml_doc *docs = NULL;
     size_t count = 0, cap = 0;
     int rc = 0;
-    for (;;) {
-        yaml_document_t doc;
-        if (!yaml_parser_load(&parser, &doc)) {
+    bool done = false;
+    while (!done && rc == 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
             rc = sl_err_set(err, SL_EINVAL, SL_ERRC_YAML, "line %zu column %zu: %s%s%s",
                             (size_t)parser.problem_mark.line + 1,
                             (size_t)parser.problem_mark.column + 1,
@@ -224,34 +333,56 @@ int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const ch
                             parser.context ? " " : "", parser.context ? parser.context : "");
             break;
         }
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root) {
-            /* end of stream (an empty document at the end is also reported this way) */
-            yaml_document_delete(&doc);
+        if (b->depth == 0 && !b->root)
+            b->root_line = (size_t)ev.start_mark.line + 1; /* where the root node starts */
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            builder_clear_document(b);
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            if (count == cap) {
+                cap = cap ? cap * 2 : 4;
+                docs = sl_xrealloc(docs, cap * sizeof(*docs));
+            }
+            /* "---" followed by nothing yields a null document: kept as a NULL value */
+            if (json_is_null(b->root)) {
+                json_decref(b->root);
+                b->root = NULL;
+            }
+            docs[count].value = b->root;
+            docs[count].line = b->root_line;
+            count++;
+            b->root = NULL;
+            builder_clear_document(b);
+            break;
+        case YAML_SCALAR_EVENT:
+            rc = on_scalar(b, &ev);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            rc = on_collection_start(b, &ev, json_array(), ev.data.sequence_start.anchor);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            rc = on_collection_start(b, &ev, json_object(), ev.data.mapping_start.anchor);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            rc = on_collection_end(b, &ev);
+            break;
+        case YAML_ALIAS_EVENT:
+            rc = on_alias(b, &ev);
+            break;
+        default:
             break;
         }
-        struct conv c = {.doc = &doc, .nodes = 0, .err = err};
-        json_t *v = node_to_json(&c, root, 0);
-        size_t line = (size_t)root->start_mark.line + 1;
-        yaml_document_delete(&doc);
-        if (!v) {
-            rc = err && err->code ? err->code : SL_EINVAL;
-            break;
-        }
-        if (count == cap) {
-            cap = cap ? cap * 2 : 4;
-            docs = sl_xrealloc(docs, cap * sizeof(*docs));
-        }
-        /* "---" followed by nothing yields a null document: keep it as NULL value */
-        if (json_is_null(v)) {
-            json_decref(v);
-            v = NULL;
-        }
-        docs[count].value = v;
-        docs[count].line = line;
-        count++;
+        yaml_event_delete(&ev);
     }
     yaml_parser_delete(&parser);
+    builder_clear_document(b);
+    free(b->anchors);
+    free(b);
     if (rc) {
         sl_yaml_docs_free(docs, count);
         return rc;

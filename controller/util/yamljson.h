@@ -3,7 +3,9 @@
  *
  * Plain scalars resolve like Kubernetes' YAML reader: null/~/empty -> null, true/false ->
  * boolean, integers and floats -> numbers, everything else (and every quoted scalar) -> string.
- * Aliases are expanded (bounded, so "billion laughs" documents are refused). */
+ * Aliases are expanded (bounded, so "billion laughs" documents are refused). Documents are built
+ * from the parser's events, so nesting beyond 200 levels or more than 1,000,000 nodes in a
+ * stream (aliases expanded) stops the parser where it happens, with that line in the error. */
 #ifndef SL_UTIL_YAMLJSON_H
 #define SL_UTIL_YAMLJSON_H
 
@@ -21,8 +23,9 @@ struct sl_yaml_doc {
 
 /* Parses every document of a (possibly multi-document) YAML stream. *out_docs is an array of
  * *out_count documents (free with sl_yaml_docs_free). On a syntax error returns SL_EINVAL with
- * err->msg "line L column C: <problem>" and nothing in *out_docs. Input over 16 MiB or with
- * too many nodes is SL_ETOOBIG. */
+ * err->msg "line L column C: <problem>" and nothing in *out_docs. Input over 16 MiB, a stream of
+ * more than 1,000,000 nodes (aliases expanded) or nesting deeper than 200 levels is SL_ETOOBIG
+ * (err->msg "line L column C: ..." for the last two, found while parsing). */
 int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
                       size_t len, struct sl_err *err);
 void sl_yaml_docs_free(struct sl_yaml_doc *docs, size_t count);

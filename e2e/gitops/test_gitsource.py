@@ -109,6 +109,16 @@ class GitSourceTest(procs.TempDirTestCase):
         procs.wait_for(lambda: json.loads(self.kube.kubectl(
             "get", "sigkey", "-n", "team", "b", "-o", "json").stdout)["spec"]["secretRef"]
             ["name"] == "b-key", timeout=30, what="drift corrected")
+        # the real API server's managedFields: the field is the GitSource's (server-side apply
+        # with its own field manager), not kubectl's any more
+        obj = json.loads(self.kube.kubectl("get", "sigkey", "-n", "team", "b", "-o", "json",
+                                           "--show-managed-fields").stdout)
+        owners = {m["manager"]: m for m in obj["metadata"]["managedFields"]}
+        mine = owners.get("sealift-gitsource/team/platform")
+        self.assertIsNotNone(mine, sorted(owners))
+        self.assertEqual(mine["operation"], "Apply")
+        self.assertIn("f:secretRef", json.dumps(mine["fieldsV1"]))
+        self.assertNotIn("f:secretRef", json.dumps(owners.get("kubectl-patch", {})))
 
         # an object created by someone else is never pruned; a deleted file is
         self.kube.kubectl("apply", "-n", "team", "-f", "-", input=KEY % ("manual", "manual"))
@@ -128,8 +138,11 @@ class GitSourceTest(procs.TempDirTestCase):
                        what="Ready=False without credentials")
         self.assertIn(self.ready()["reason"], ("AuthenticationFailed", "FetchFailed"))
         self.kube.kubectl("create", "secret", "generic", "-n", "team", "git-auth",
+                          f"--from-literal=url={http.url('platform')}",
                           f"--from-literal=username={http.user}",
                           f"--from-literal=password={http.password}")
+        self.kube.kubectl("label", "secret", "-n", "team", "git-auth",
+                          "sealift.dev/secret-type=repository")
         self.apply_source(http.url("platform"), interval="1s",
                           extra="  secretRef: {name: git-auth}\n")
         self.wait_revision(self.first)
@@ -217,6 +230,11 @@ class GitSourceTest(procs.TempDirTestCase):
         self.wait_deleted("gitsource", "-n", "team", "platform")
         self.assertEqual(self.keys(), ["a", "b"])
 
+        # the orphans still carry platform's labels: another GitSource takes them only when
+        # they are handed over
+        for key in ("a", "b"):
+            self.kube.kubectl("annotate", "sigkey", "-n", "team", key,
+                              "sealift.dev/adopt=team/again")
         # prune turned off on a GitSource that had it: the finalizer comes off, deleting
         # orphans the objects
         self.apply_source(daemon.url("platform"), name="again")

@@ -62,12 +62,16 @@ class TransportTest(procs.TempDirTestCase):
         strings) and a GitSource for url."""
         self.kube.kubectl("create", "namespace", ns)
         args = ["create", "secret", "generic", "-n", ns, "git-auth"]
+        # a repository Secret: labelled as one, with the URL it is for
+        secret = dict(secret, url=url)
         for i, (key, value) in enumerate(sorted(secret.items())):
             path = os.path.join(self.tmp, f"secret-{ns}-{i}")
             with open(path, "w") as f:
                 f.write(value)
             args.append(f"--from-file={key}={path}")
         self.kube.kubectl(*args)
+        self.kube.kubectl("label", "secret", "-n", ns, "git-auth",
+                          "sealift.dev/secret-type=repository")
         self.kube.kubectl("apply", "-f", "-", input=SOURCE % {"ns": ns, "url": url})
 
     def source(self, ns):
@@ -186,7 +190,9 @@ class TransportTest(procs.TempDirTestCase):
         self.kube.kubectl("delete", "secret", "-n", "ssh-wrong-hostkey", "git-auth")
         self.kube.kubectl("create", "secret", "generic", "-n", "ssh-wrong-hostkey", "git-auth",
                           f"--from-file=identity={ed}",
-                          f"--from-literal=known_hosts={known}")
+                          f"--from-literal=known_hosts={known}", f"--from-literal=url={url}")
+        self.kube.kubectl("label", "secret", "-n", "ssh-wrong-hostkey", "git-auth",
+                          "sealift.dev/secret-type=repository")
         self.assert_applied("ssh-wrong-hostkey", second, keys=("a", "b", "c"))
 
     def test_https_private_ca(self):

@@ -27,6 +27,7 @@ class ImdTestCase(procs.TempDirTestCase):
 
     controller_env = None
     controller_args = ()
+    controller_lab = True  # False: the controller's secure defaults (no --insecure-registry...)
 
     def setUp(self):
         super().setUp()
@@ -42,7 +43,7 @@ class ImdTestCase(procs.TempDirTestCase):
 
     def start_controller(self):
         self.ctl = Controller(self, self.kube, env=self.controller_env,
-                              extra_args=self.controller_args)
+                              extra_args=self.controller_args, lab=self.controller_lab)
         self.ctl.wait_ready()
 
     # ---- kube ----

@@ -86,6 +86,7 @@ class _CgiHandler(BaseHTTPRequestHandler):
     def _run(self):
         srv = self.server
         auth = self.headers.get("Authorization", "")
+        srv.requests.append({"path": self.path, "authorization": auth})
         want = "Basic " + base64.b64encode(f"{srv.user}:{srv.password}".encode()).decode()
         if auth != want:
             self._body()  # keep the connection usable for the retry with credentials
@@ -138,12 +139,54 @@ class _CgiHandler(BaseHTTPRequestHandler):
 
 
 class GitHttp:
-    """git http-backend with Basic auth, in a thread of the test process."""
+    """git http-backend with Basic auth, in a thread of the test process. `requests` lists
+    every request it received ({"path", "authorization"}), e.g. to show that a client sent an
+    attacker's server no credentials."""
 
     def __init__(self, tc, base, user="platform", password="git-s3cret"):
         self.user, self.password = user, password
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _CgiHandler)
         self.httpd.base, self.httpd.user, self.httpd.password = base, user, password
+        self.httpd.requests = self.requests = []
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        tc.addCleanup(self.stop)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, name):
+        return f"http://127.0.0.1:{self.port}/{name}.git"
+
+
+class _RedirectHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("git-redirect: " + (fmt % args) + "\n")
+
+    def _run(self):
+        self.server.requests.append({"path": self.path,
+                                     "authorization": self.headers.get("Authorization", "")})
+        self.send_response(302)
+        self.send_header("Location", self.server.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = _run
+    do_POST = _run
+
+
+class Redirector:
+    """An HTTP server that answers every request with a 302 to the same path on target (e.g.
+    "http://127.0.0.1:<port>"): a git server that sends its clients to another server."""
+
+    def __init__(self, tc, target):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RedirectHandler)
+        self.httpd.target = target
+        self.httpd.requests = self.requests = []
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -191,6 +234,7 @@ class GitHttps(GitHttp):
         ctx.load_cert_chain(cert_file, key_file)
         self.httpd = _TlsHttpServer(("127.0.0.1", 0), _TlsCgiHandler, ctx)
         self.httpd.base, self.httpd.user, self.httpd.password = base, user, password
+        self.httpd.requests = self.requests = []
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

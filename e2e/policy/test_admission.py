@@ -30,7 +30,7 @@ spec:
   rules:
     requireDigest: true
     requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release}]
+      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%(fp)s"}]
 %(extra)s  outputs: [ValidatingAdmissionPolicy]
 """
 
@@ -111,11 +111,26 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                               extra_args=["--insecure-registry", self.reg.host, *auth])
         self.ctl.wait_ready()
 
-    def apply_policy(self, extra="", enforcement="Deny"):
+    def fingerprint(self):
+        return self.kube.kubectl("get", "sigkey", "-n", "vendor-acme", "release", "-o",
+                                 "jsonpath={.status.fingerprint}").stdout.strip()
+
+    def apply_policy(self, extra="", fp=None, wait=True, enforcement="Deny"):
         self.kube.kubectl("apply", "-f", "-", input=POLICY.replace(
-            "enforcement: Deny", f"enforcement: {enforcement}") % {"extra": extra})
-        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
-                          "--timeout=30s")
+            "enforcement: Deny", f"enforcement: {enforcement}") % {
+            "extra": extra, "fp": fp or self.fingerprint()})
+        if wait:
+            self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
+                              "--timeout=30s")
+
+    def ready(self, name="signed-only"):
+        st = json.loads(self.kube.kubectl("get", "deploypolicy", name, "-o",
+                                          "json").stdout).get("status", {})
+        return next((c for c in st.get("conditions", []) if c["type"] == "Ready"), None)
+
+    def wait_reason(self, reason, name="signed-only"):
+        return procs.wait_for(lambda: (lambda c: c if c and c["reason"] == reason else None)(
+            self.ready(name)), timeout=30, what=f"DeployPolicy {name} Ready reason {reason}")
 
     def registry_requests(self):
         return sum(self.reg.count_requests(m, "/v2/") for m in ("GET", "HEAD"))
@@ -158,8 +173,14 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                            "sealift-signed-only", "-o", "json").stdout)
         hook = vwc["webhooks"][0]
         self.assertEqual(hook["failurePolicy"], "Fail")
+        # kube-system and the controller's namespace are never sent to the webhook
         self.assertEqual(hook["namespaceSelector"],
-                         {"matchLabels": {"sealift.dev/enforce": "true"}})
+                         {"matchLabels": {"sealift.dev/enforce": "true"},
+                          "matchExpressions": [{"key": "kubernetes.io/metadata.name",
+                                                "operator": "NotIn",
+                                                "values": ["kube-system", "sealift-system"]}]})
+        self.assertTrue(any("pods/ephemeralcontainers" in r["resources"] and
+                            r["operations"] == ["UPDATE"] for r in hook["rules"]), hook["rules"])
         with open(os.path.join(self.certs, "ca.crt"), "rb") as f:
             self.assertEqual(base64.b64decode(hook["clientConfig"]["caBundle"]), f.read())
         self.assertEqual(vwc["metadata"]["ownerReferences"][0]["kind"], "DeployPolicy")
@@ -175,15 +196,20 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertEqual(cp.returncode, 0, cp.stderr)
         # by tag: the API server itself denies it (requireDigest is a ValidatingAdmissionPolicy
         # rule, evaluated by kube-apiserver before the webhook is asked)
-        cp = self.apply(POD % {"name": "bytag", "ns": "shop",
-                               "image": f"{self.reg.host}/mirror/app:1.0"})
+        # (it loads a new ValidatingAdmissionPolicy within moments: wait with dry runs first)
+        bytag = POD % {"name": "bytag", "ns": "shop", "image": f"{self.reg.host}/mirror/app:1.0"}
+        procs.wait_for(lambda: self.kube.kubectl("apply", "--dry-run=server", "-f", "-",
+                                                 input=bytag, check=False).returncode != 0,
+                       timeout=30, what="the ValidatingAdmissionPolicy to be enforced")
+        cp = self.apply(bytag)
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("ValidatingAdmissionPolicy 'sealift-signed-only'", cp.stderr)
         self.assertIn("requireDigest", cp.stderr)
         # without requireDigest, the webhook resolves the tag to its digest (with the pod's
         # imagePullSecret) and checks that
         self.kube.kubectl("apply", "-f", "-",
-                          input=(POLICY % {"extra": ""}).replace("requireDigest: true",
+                          input=(POLICY % {"extra": "", "fp": self.fingerprint()}).replace(
+                              "requireDigest: true",
                                                                  "requireDigest: false"))
         procs.wait_for(lambda: self.apply(POD % {
             "name": "bytag", "ns": "shop", "image": f"{self.reg.host}/mirror/app:1.0"}
@@ -211,8 +237,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
                    other + ".key", "--creds", self.reg.creds(), "--insecure"])
         # the old boolean form trusts no ScanPolicy: the policy says so and is not Ready
-        self.kube.kubectl("apply", "-f", "-", input=POLICY % {
-            "extra": "    requireScanPassed: true\n"})
+        self.apply_policy(extra="    requireScanPassed: true\n", wait=False)
         def invalid():
             st = json.loads(self.kube.kubectl("get", "deploypolicy", "signed-only", "-o",
                                               "json").stdout).get("status", {})
@@ -393,6 +418,131 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                                  "sealift-signed-only",
                                                  check=False).returncode != 0,
                        timeout=30, what="admission policy removed")
+
+    def test_kubectl_debug_with_an_unsigned_privileged_image_is_denied(self):
+        """`kubectl debug` adds an ephemeral container to a running Pod with an UPDATE of the
+        pods/ephemeralcontainers subresource. The API server itself denies, through a
+        DeployPolicy's ValidatingAdmissionPolicy, an unlisted, look-alike, privileged or
+        privilege-escalating debug image; sealift's webhook denies an unsigned one; a signed,
+        listed, unprivileged one is added."""
+        # first the CEL rules alone (no webhook), so the API server's own answer is what we see
+        self.kube.kubectl("apply", "-f", "-", input=f"""
+apiVersion: sealift.dev/v1alpha1
+kind: DeployPolicy
+metadata: {{name: debug-rules}}
+spec:
+  namespaceSelector: {{matchLabels: {{sealift.dev/enforce: "true"}}}}
+  rules:
+    allowedRegistries: ["{self.reg.host}/mirror"]
+    requireDigest: true
+    forbidPrivileged: true
+""")
+        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/debug-rules",
+                          "--timeout=30s")
+        # the API server enforces a new policy once its informers have it: wait for that with a
+        # server-side dry run (an ephemeral container, once added, cannot be removed)
+        procs.wait_for(lambda: self.kube.kubectl(
+            "apply", "--dry-run=server", "-f", "-", check=False,
+            input=POD % {"name": "probe", "ns": "shop",
+                         "image": "other.example/tools@sha256:" + "ab" * 32}).returncode != 0,
+            timeout=30, what="the API server to enforce the DeployPolicy's admission policy")
+        cp = self.apply(POD % {"name": "web", "ns": "shop", "image": self.image["1.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+
+        def debug(container, image, profile="general", custom=None):
+            extra = []
+            if custom:
+                path = os.path.join(self.tmp, f"{container}.json")
+                with open(path, "w") as f:
+                    json.dump(custom, f)
+                extra = [f"--custom={path}"]
+            return self.kube.kubectl("debug", "-n", "shop", "web", f"--image={image}",
+                                     "-c", container, "--target=app", f"--profile={profile}",
+                                     *extra, check=False)
+
+        def ephemeral():
+            pod = json.loads(self.kube.kubectl("get", "pod", "-n", "shop", "web", "-o",
+                                               "json").stdout)
+            return [c["name"] for c in pod["spec"].get("ephemeralContainers", [])]
+
+        by_api_server = "ValidatingAdmissionPolicy 'sealift-debug-rules'"
+        for name, image, kwargs, rule in (
+                ("unlisted", "other.example/tools@sha256:" + "ab" * 32, {}, "allowedRegistries"),
+                ("lookalike", f"{self.reg.host}/mirror-evil/app@{self.digest['1.0']}", {},
+                 "allowedRegistries"),
+                ("bytag", f"{self.reg.host}/mirror/app:1.0", {}, "requireDigest"),
+                ("privileged", self.image["2.0"], {"profile": "sysadmin"}, "forbidPrivileged"),
+                ("escalating", self.image["1.0"],
+                 {"custom": {"securityContext": {"allowPrivilegeEscalation": True}}},
+                 "forbidPrivileged")):
+            cp = debug(name, image, **kwargs)
+            self.assertNotEqual(cp.returncode, 0, name)
+            self.assertIn(by_api_server, cp.stderr, name)
+            self.assertIn(f"sealift DeployPolicy debug-rules: {rule}", cp.stderr, name)
+        self.assertEqual(ephemeral(), [])
+
+        # then signatures: the webhook is asked about the debug image
+        self.apply_policy()
+        procs.wait_for(lambda: self.kube.kubectl(
+            "apply", "--dry-run=server", "-f", "-", check=False,
+            input=POD % {"name": "probe", "ns": "shop", "image": self.image["2.0"]}
+        ).returncode != 0, timeout=30, what="the API server to call the webhook")
+        cp = debug("unsigned", self.image["2.0"])
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
+                      'request', cp.stderr)
+        self.assertIn("container unsigned", cp.stderr)
+        self.assertIn("requireSignature", cp.stderr)
+        self.assertEqual(ephemeral(), [])
+        cp = debug("allowed", self.image["1.0"])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(ephemeral(), ["allowed"])
+
+    def test_swapped_signing_key_is_not_trusted(self):
+        """Whoever can write the SigningKey's Secret swaps in their own key: the SigningKey
+        publishes it, the policy stops trusting it and says why until it pins the new key."""
+        pinned = self.fingerprint()
+        self.apply_policy(fp=pinned)
+        attacker = os.path.join(self.tmp, "attacker")
+        procs.run([procs.SEALIFT, "keygen", "--out", attacker])
+        with open(attacker + ".key", "rb") as f:
+            key = base64.b64encode(f.read()).decode()
+        with open(attacker + ".pub", "rb") as f:
+            pub = base64.b64encode(f.read()).decode()
+        self.kube.kubectl("patch", "secret", "-n", "vendor-acme", "release-key", "--type=merge",
+                          "-p", json.dumps({"data": {"cosign.key": key, "cosign.pub": pub}}))
+        swapped = procs.wait_for(lambda: (lambda fp: fp if fp != pinned else None)(
+            self.fingerprint()), timeout=30, what="the SigningKey publishes the swapped key")
+        cond = self.wait_reason("KeyFingerprintMismatch")
+        self.assertEqual(cond["status"], "False")
+        self.assertIn("SigningKey vendor-acme/release", cond["message"])
+        self.assertIn(f"publishes key {swapped}", cond["message"])
+        self.assertIn(f"pins {pinned}", cond["message"])
+        # the owner of the policy trusts the new key explicitly
+        self.apply_policy(fp=swapped)
+        self.assertEqual(self.ready()["status"], "True")
+
+    def test_not_ready_without_a_webhook_and_system_namespaces_exempt(self):
+        """A controller that serves no webhook: the policy is not Ready (every Pod of the
+        selected namespaces is denied), but Pods of the controller's own namespace still come
+        back, even when that namespace carries the enforcement label."""
+        self.ctl.stop()
+        self.ctl = Controller(self, self.kube, name="no-webhook",
+                              extra_args=["--webhook-cert-dir", self.certs,
+                                          "--insecure-registry", self.reg.host])
+        self.ctl.wait_ready()
+        self.apply_policy(wait=False)
+        cond = self.wait_reason("WebhookNotReady")
+        self.assertEqual(cond["status"], "False")
+        self.assertIn("does not serve the admission webhook", cond["message"])
+        cp = self.apply(POD % {"name": "nohook", "ns": "shop", "image": self.image["1.0"]})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("signed-only.deploypolicy.sealift.dev", cp.stderr)
+        self.kube.kubectl("label", "--overwrite", "namespace", "sealift-system",
+                          "sealift.dev/enforce=true")
+        cp = self.apply(POD % {"name": "sealift-controller", "ns": "sealift-system",
+                               "image": self.image["2.0"]})
+        self.assertEqual(cp.returncode, 0, cp.stderr)
 
 
 if __name__ == "__main__":

@@ -103,15 +103,18 @@ spec:
         self.assertFalse(reg.manifest_exists(self.customer.host, "mirror/app", "bad",
                                              "cust:cust-pw"))
 
-        k("apply", "-f", "-", input="""
+        fp = k("get", "sigkey", "-n", "vendor-acme", "release", "-o",
+               "jsonpath={.status.fingerprint}").stdout.strip()
+        k("apply", "-f", "-", input=f"""
 apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
-metadata: {name: delivered-only}
+metadata: {{name: delivered-only}}
 spec:
-  namespaceSelector: {matchLabels: {sealift.dev/enforce: "true"}}
+  namespaceSelector: {{matchLabels: {{sealift.dev/enforce: "true"}}}}
   rules:
-    requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: release}]}
-    requireScanPassed: {scanPolicyRefs: [{namespace: vendor-acme, name: default}]}
+    requireSignature: {{signingKeyRefs: [{{namespace: vendor-acme, name: release,
+                                          fingerprint: "{fp}"}}]}}
+    requireScanPassed: {{scanPolicyRefs: [{{namespace: vendor-acme, name: default}}]}}
 """)
         k("wait", "--for=condition=Ready", "deploypolicy/delivered-only", "--timeout=30s")
 

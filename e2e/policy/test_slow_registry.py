@@ -31,7 +31,7 @@ spec:
     matchLabels: {sealift.dev/enforce: "true"}
   rules:
     requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release}]
+      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%s"}]
   outputs: [ValidatingAdmissionPolicy]
 """
 
@@ -139,7 +139,9 @@ spec: {mode: Generate, secretRef: {name: release-key}}
             f.write(base64.b64decode(secret["data"]["cosign.key"]))
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:1.0", "--key", keyfile,
                    "--creds", self.reg.creds(), "--insecure"])
-        k("apply", "-f", "-", input=POLICY)
+        fp = k("get", "sigkey", "-n", "vendor-acme", "release", "-o",
+               "jsonpath={.status.fingerprint}").stdout.strip()
+        k("apply", "-f", "-", input=POLICY % fp)
         k("wait", "--for=condition=Ready", "deploypolicy/signed-only", "--timeout=30s")
         self.tls = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
         self.tls.load_cert_chain(self.kube.webhook_client_cert, self.kube.webhook_client_key)

@@ -3,6 +3,10 @@ e2e/registry/registry_probe.c against a real docker-registry: tag listing across
 header), referrers with the tag-schema fallback, chunked and monolithic uploads, blob GET with
 digest check, manifest HEAD.
 
+HostileRegistryTest performs the attacks of a hostile registry on the client (e2e/lib/hostile.py):
+credentials lured to another host (a plain-http token realm, a tag-list Link, an upload Location),
+a tag name that climbs out of its repository, and a tag list too big for memory.
+
 usage: test_client.py PROBE_BINARY [unittest args]
 """
 import base64
@@ -18,6 +22,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from procs import BUILD, TempDirTestCase  # noqa: E402
+import hostile  # noqa: E402
 import registry as reg  # noqa: E402
 
 PROBE = os.path.join(BUILD, "e2e", "registry", "registry_probe")
@@ -178,6 +183,107 @@ class TLSTest(TempDirTestCase):
                              "--src-insecure"], capture_output=True, text=True, timeout=120)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(cp.stdout.strip(), self.desc["digest"])
+
+
+BAD_TAG = "1.4./../../../../victim/app/manifests/latest"
+
+
+class HostileRegistryTest(TempDirTestCase):
+    """A registry that wants the client's credentials, or its memory. The "other" server records
+    what reached it: it must never see the registry's Authorization header."""
+
+    CREDS = "alice:alice-pw"
+
+    def probe(self, host, *args, env=None):
+        return subprocess.run([PROBE, host, self.CREDS, *args], capture_output=True, timeout=120,
+                              env=dict(os.environ, **(env or {})))
+
+    def test_token_realm_on_plain_http_gets_no_credentials(self):
+        other = hostile.Server(self, lambda srv, h: hostile.send(h, 200, {"token": "stolen"}))
+        ca, crt, key = reg.make_tls(os.path.join(self.tmp, "tls"))
+
+        def registry(srv, h):
+            realm = f'Bearer realm="http://{other.host}/token",service="hostile"'
+            hostile.send(h, 401, {"errors": [{"code": "UNAUTHORIZED"}]},
+                         {"WWW-Authenticate": realm})
+        https = hostile.Server(self, registry, tls=(crt, key))
+        cp = self.probe(https.host, "head", "acme/app", "v0",
+                        env={"PROBE_SECURE": "1", "PROBE_CA_FILE": ca})
+        self.assertEqual(cp.returncode, 3, cp.stdout)
+        self.assertIn("is not https", cp.stderr.decode())
+        self.assertIn(https.host, cp.stderr.decode())
+        self.assertEqual(other.requests(), [], "the http realm was never asked")
+
+    def test_tag_list_link_to_another_host(self):
+        other = hostile.Server(self, lambda srv, h: hostile.send(h, 200, {"tags": ["b"]}))
+
+        def registry(srv, h):
+            if hostile.basic_challenge(h):
+                return
+            if h.path.startswith("/v2/acme/app/tags/list"):
+                link = f'<http://{other.host}/v2/acme/app/tags/list?last=a&n=1>; rel="next"'
+                hostile.send(h, 200, {"tags": ["a"]}, {"Link": link})
+            else:
+                hostile.send(h, 200, {})
+        srv = hostile.Server(self, registry)
+        cp = self.probe(srv.host, "tags", "acme/app", "1")
+        self.assertEqual(cp.returncode, 0, cp.stderr.decode())
+        self.assertEqual(cp.stdout.decode().split(), ["a", "b"])
+        self.assertEqual(len(other.requests()), 1)
+        self.assertEqual(other.with_auth(), [], "credentials went to the Link's host")
+        self.assertTrue(srv.with_auth(), "the registry itself got them")
+
+    def test_upload_location_on_another_host(self):
+        data = os.urandom(3000)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        path = os.path.join(self.tmp, "blob")
+        with open(path, "wb") as f:
+            f.write(data)
+        other = hostile.Server(self, lambda srv, h: hostile.send(
+            h, 201, b"", {"Docker-Content-Digest": digest}))
+
+        def registry(srv, h):
+            if hostile.basic_challenge(h):
+                return
+            if h.command == "POST":
+                hostile.send(h, 202, b"", {"Location": f"http://{other.host}/upload/1"})
+            else:
+                hostile.send(h, 200, {})
+        srv = hostile.Server(self, registry)
+        self.probe(srv.host, "upload", "acme/blobs", path, "0")
+        puts = [r for r in other.requests() if r["method"] == "PUT"]
+        self.assertEqual(len(puts), 1, other.requests())
+        self.assertEqual(other.with_auth(), [], "credentials went to the Location's host")
+
+    def test_tag_list_with_a_tag_that_leaves_the_repository(self):
+        def registry(srv, h):
+            if hostile.basic_challenge(h):
+                return
+            hostile.send(h, 200, {"name": "acme/app", "tags": ["1.4.0", BAD_TAG]})
+        srv = hostile.Server(self, registry)
+        cp = self.probe(srv.host, "tags", "acme/app", "0")
+        self.assertEqual(cp.returncode, 3, cp.stdout)
+        err = cp.stderr.decode()
+        self.assertIn("invalid tag name", err)
+        self.assertIn(BAD_TAG, err)
+        self.assertIn(srv.host, err)
+
+    def test_tag_list_bounded_across_pages(self):
+        # every page is 1 MiB and links to another: a bound per page alone lets them pile up
+        def registry(srv, h):
+            if hostile.basic_challenge(h):
+                return
+            n = len(srv.requests())
+            body = json.dumps({"tags": [f"t{n}"]}).encode() + b" " * (1 << 20)
+            link = f'</v2/acme/app/tags/list?last=t{n}&n=1>; rel="next"'
+            hostile.send(h, 200, body, {"Link": link})
+        srv = hostile.Server(self, registry)
+        cp = self.probe(srv.host, "tags", "acme/app", "1")
+        self.assertEqual(cp.returncode, 3, cp.stdout[:200])
+        err = cp.stderr.decode()
+        self.assertIn("larger than 16 MiB", err)
+        self.assertIn(srv.host, err)
+        self.assertLess(len(srv.requests()), 40)
 
 
 if __name__ == "__main__":

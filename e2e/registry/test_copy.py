@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from procs import SEALIFT, TempDirTestCase, run, wait_for  # noqa: E402
+import hostile  # noqa: E402
 import registry as reg  # noqa: E402
 
 KB = 1024
@@ -146,6 +147,29 @@ class CopyTest(TempDirTestCase):
                                              f"{self.b.host}/mirror/app:1.0", env=env))
         self.assertEqual(digest, reg.sha256_digest(
             reg.inspect_raw(f"{self.b.host}/mirror/app:1.0", self.b.creds())))
+
+    def test_upload_location_on_another_host_gets_no_credentials(self):
+        # the target registry's upload Location names another host (which passes requests on to
+        # the real registry and records them): the streamed upload goes there without the
+        # target's credentials, so the other host learns nothing and the copy fails
+        self.seed_image()
+        other = hostile.Server(self, lambda srv, h: hostile.proxy(h, self.b.host))
+
+        def elsewhere(name, value):
+            if name.lower() != "location":
+                return value
+            if value.startswith("/"):
+                return f"http://{other.host}{value}"
+            return value.replace(self.b.host, other.host).replace(dst.host, other.host)
+        dst = hostile.Server(self, lambda srv, h: hostile.proxy(h, self.b.host,
+                                                                header_filter=elsewhere))
+        cp = sealift_copy(f"{self.a.host}/acme/app:1.0", f"{dst.host}/mirror/app:1.0",
+                          *self.creds_flags())
+        self.assertEqual(cp.returncode, 3, cp.stdout)
+        self.assertTrue([r for r in other.requests() if r["method"] == "PUT"], other.requests())
+        self.assertEqual(other.with_auth(), [], "the target's credentials went elsewhere")
+        self.assertTrue(dst.with_auth())
+        self.assertFalse(reg.manifest_exists(self.b.host, "mirror/app", "1.0", self.b.creds()))
 
     def test_wrong_credentials_exit_3(self):
         self.seed_image()

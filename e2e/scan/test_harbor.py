@@ -14,9 +14,19 @@ its own process, and `sealift controller` against a real API server driven by th
     without the token or with a wrong one, in each form Harbor sends (Bearer, Basic,
     X-ScannerAdapter-API-Key); without --token-file it refuses to start unless --no-auth; a
     ScanPolicy with a wrong token Secret is Ready=False ScannerError naming the 401;
+(e) a scan of an image with a layer entry the scanner cannot apply fails (500 naming the
+    entry) instead of returning a clean report;
 (d) the adapter over TLS (--tls-cert-dir, a private CA): a ScanPolicy with caSecretRef is Ready
     and gates a delivery through it, one without the CA is ScannerError naming certificate
-    verification. status.scanner is checked with kubectl throughout.
+    verification. status.scanner is checked with kubectl throughout;
+(e) what a tenant's ScanPolicy can make the controller send (a recording stand-in adapter in
+    Python): an adapter URL outside the administrator's --scanner-url prefixes gets nothing and
+    the policy is Ready=False ScannerURLNotAllowed; a listed https adapter gets, for a source
+    registry with token auth, a Bearer token the token realm issued for pulling that one
+    repository (not the password), and for a Basic-only registry no credential at all.
+The controller runs with --scanner-url for the adapters the tests start; the delivery tests pull
+from a docker-registry with Bearer-token auth (hack/registry-token-server), so that
+`sealift scanner-adapter` pulls with the pull token the controller hands it.
 No Harbor or Trivy adapter package exists in Debian, so sealift's client is tested against
 sealift's own adapter, both written from the spec."""
 import base64
@@ -29,9 +39,11 @@ import threading
 import unittest
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagedelivery"))
 import procs  # noqa: E402
+import registry as reg  # noqa: E402
 import scanlib  # noqa: E402
 import tlsgen  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
@@ -100,8 +112,82 @@ class SilentRegistry:
         self.sock.close()
 
 
+class RecordingAdapter:
+    """A stand-in Harbor scanner adapter that records every request (method, path, headers,
+    body): metadata like Trivy's, POST /scan -> 202, and a fixed report. With tls_dir
+    (tlsgen.make_serving_cert) it serves https."""
+
+    def __init__(self, tls_dir=None, port=0):
+        data = os.path.join(procs.SRC, "tests", "data", "scan", "harbor")
+        with open(os.path.join(data, "metadata.json"), "rb") as f:
+            metadata = f.read()
+        with open(os.path.join(data, "report.json"), "rb") as f:
+            report = f.read()
+        self.requests = []
+        rec = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, ctype, body):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def record(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                rec.append({"method": self.command, "path": self.path,
+                            "headers": dict(self.headers), "body": body})
+
+            def do_GET(self):
+                self.record()
+                if self.path == "/api/v1/metadata":
+                    self.answer(200, "application/vnd.scanner.adapter.metadata+json; version=1.0",
+                                metadata)
+                elif self.path.endswith("/report"):
+                    self.answer(200, REPORT_MT, report)
+                else:
+                    self.answer(404, "application/json", b"{}")
+
+            def do_POST(self):
+                self.record()
+                self.answer(202, "application/vnd.scanner.adapter.scan.response+json; "
+                                 "version=1.0", b'{"id": "0123456789abcdef0123456789abcdef"}')
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        if tls_dir:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.path.join(tls_dir, "tls.crt"), os.path.join(tls_dir, "tls.key"))
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls_dir else 'http'}://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def scan_requests(self):
+        return [json.loads(r["body"]) for r in self.requests if r["method"] == "POST"]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class HarborAdapterTest(ImdTestCase):
     def setUp(self):
+        # the administrator allows the adapter the tests start (one port, http and https) and
+        # the recording https adapter of (e); nothing else
+        self.adapter_port = procs.free_port()
+        self.recorder_port = procs.free_port()
+        self.controller_args = (
+            "--scanner-url", f"http://127.0.0.1:{self.adapter_port}",
+            "--scanner-url", f"https://127.0.0.1:{self.adapter_port}",
+            "--scanner-url", f"https://127.0.0.1:{self.recorder_port}")
         super().setUp()
         self.adv = scanlib.advisory_dir(os.path.join(self.tmp, "advisories"))
         layout = scanlib.debian_layout(os.path.join(self.tmp, "deb-layout"),
@@ -114,7 +200,7 @@ class HarborAdapterTest(ImdTestCase):
         self.start_adapter()
 
     def start_adapter(self, workers=2, tls_dir=None, auth=("--token-file",)):
-        self.port = procs.free_port()
+        self.port = self.adapter_port
         if auth == ("--token-file",):
             auth = ("--token-file", self.token_file)
         args = [procs.SEALIFT, "scanner-adapter", "--listen", f"127.0.0.1:{self.port}",
@@ -272,6 +358,22 @@ class HarborAdapterTest(ImdTestCase):
 
     # ---- (b) sealift's client: the ScanPolicy's scanner.harbor gates deliveries ----
 
+    def test_adapter_fails_a_scan_it_could_not_inspect(self):
+        """A layer entry the scanner cannot apply (an unknown tar type) must not yield a
+        clean-looking vulnerability report: the scan fails and says which entry."""
+        import hostile  # tests/data/scan/hostile.py (scanlib puts its folder on sys.path)
+        tar_bytes, _, _ = hostile.tar_cases()["unknown-type"]
+        layout = os.path.join(self.tmp, "hostile-layout")
+        hostile.oci_layout(layout, tar_bytes)
+        scanlib.skopeo_push(layout, "t", f"{self.vendor.host}/acme/app:hostile", V)
+        st, _, body = self.post_scan(self.scan_request("hostile"))
+        self.assertEqual(st, 202)
+        st, _, body = self.wait_report(json.loads(body)["id"])
+        self.assertEqual(st, 500)
+        msg = self.error_message(body)
+        self.assertIn("1 layer entries could not be inspected", msg)
+        self.assertIn("weird: tar entry type 'Z'", msg)
+
     def token_secret(self, name, token):
         self.kube.kubectl("create", "secret", "generic", name, "-n", NS,
                           f"--from-literal=token={token}")
@@ -317,13 +419,28 @@ class HarborAdapterTest(ImdTestCase):
         self.assertEqual(row[start:header.index("READY")].strip(), "sealift", rows)
         self.assertEqual(header.split()[:5], ["NAME", "THRESHOLD", "RECORDS", "SCANNER", "READY"])
 
-    def scanned_delivery(self, name, tag):
-        self.delivery(name, f"{self.vendor.host}/acme/app",
+    def token_registry(self, tags=("bad", "good", "mid")):
+        """A docker-registry with Bearer-token auth holding acme/app:<tags>, and the pull Secret
+        "tok-pull" for it; returns (registry, token server)."""
+        tokens = reg.TokenServer(self, users={VENDOR[0]: VENDOR[1]})
+        tokreg = reg.Registry(self, "vendor-tok", users={VENDOR[0]: VENDOR[1]},
+                              token=tokens.registry_auth())
+        layout = scanlib.debian_layout(os.path.join(self.tmp, "deb-layout-tok"),
+                                       {"bad": BAD_LIBC, "good": GOOD_LIBC, "mid": MID_LIBC})
+        for tag in tags:
+            scanlib.skopeo_push(layout, tag, f"{tokreg.host}/acme/app:{tag}", V)
+        self.docker_secret("tok-pull", tokreg.host, *VENDOR)
+        return tokreg, tokens
+
+    def scanned_delivery(self, name, tag, source=None, secret="vendor-pull", policy="harbor"):
+        self.delivery(name, f"{source or self.vendor.host}/acme/app",
                       [(f"{self.customer.host}/mirror/{name}", "customer-push")],
                       extra_source=f"    tags: ['{tag}']\n",
-                      extra_spec="  scanPolicyRef: {name: harbor}\n", interval="2s")
+                      extra_spec=f"  scanPolicyRef: {{name: {policy}}}\n", interval="2s",
+                      source_secret=secret)
 
     def test_scan_policy_with_harbor_adapter_gates_delivery(self):
+        tokreg, tokens = self.token_registry()
         self.harbor_policy(f"http://127.0.0.1:{self.port}")
         pol = self.policy_ready("harbor")
         c = self.condition(pol, "Ready")
@@ -332,7 +449,7 @@ class HarborAdapterTest(ImdTestCase):
         self.assertIn("sealift", c["message"])
         self.assert_status_scanner("harbor")
 
-        self.scanned_delivery("bad", "bad")
+        self.scanned_delivery("bad", "bad", tokreg.host, "tok-pull")
         obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned", timeout=90)
         scanned = self.condition(obj, "Scanned")
         self.assertEqual(scanned["status"], "False")
@@ -343,19 +460,31 @@ class HarborAdapterTest(ImdTestCase):
         self.assertEqual(img["scan"]["critical"], 1)
         self.assertEqual(img["scan"]["policy"], "harbor")
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
-        # the adapter pulled with the ImageDelivery's source credential (htpasswd registry)
+        # the adapter pulled with the pull token the controller got for acme/app
         self.assertIn("scan ", self.adapter.output())
         self.assertIn(": done", self.adapter.output())
+        self.assertTrue(any("repository%3Aacme%2Fapp%3Apull" in line
+                            and "push" not in line for line in tokens.requests()),
+                        tokens.requests())
 
-        self.scanned_delivery("good", "good")
+        self.scanned_delivery("good", "good", tokreg.host, "tok-pull")
         obj = self.wait_ready("good", timeout=90)
         self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
-        src = self.digest_at(f"{self.vendor.host}/acme/app:good", V)
+        src = self.digest_at(f"{tokreg.host}/acme/app:good", V)
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/good:good", C), src)
+
+        # a Basic-only (htpasswd) source registry: the adapter gets no credential, cannot
+        # pull, and the message says why
+        self.scanned_delivery("basic", "mid")
+        obj = self.wait_reason("basic", "ScannerError", ctype="Scanned", timeout=90)
+        msg = self.condition(obj, "Scanned")["message"]
+        self.assertIn("the adapter got no registry credential", msg)
+        self.assertIn("Basic", msg)
+        self.assertNotIn(VENDOR[1], msg)
 
         # the adapter goes away: a new digest cannot be scanned, and says why
         self.adapter.stop()
-        self.scanned_delivery("mid", "mid")
+        self.scanned_delivery("mid", "mid", tokreg.host, "tok-pull")
         obj = self.wait_reason("mid", "ScannerError", ctype="Scanned", timeout=90)
         msg = self.condition(obj, "Scanned")["message"]
         self.assertIn(f"scanner adapter http://127.0.0.1:{self.port}", msg)
@@ -460,10 +589,72 @@ class HarborAdapterTest(ImdTestCase):
         pol = self.policy_ready("harbor", reason="ScannerReady")
         self.assertIn(self.url, self.condition(pol, "Ready")["message"])
         self.assert_status_scanner("harbor")
-        self.scanned_delivery("good", "good")
+        tokreg, _ = self.token_registry(tags=("good",))
+        self.scanned_delivery("good", "good", tokreg.host, "tok-pull")
         obj = self.wait_ready("good", timeout=90)
         self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
         self.assertIn(": done", self.adapter.output())
+
+
+    # ---- (e) what a tenant's ScanPolicy can make the controller send ----
+
+    def wait_scan_request(self, adapter, host):
+        """The first ScanRequest adapter received for the source registry host."""
+        def find():
+            for r in adapter.scan_requests():
+                if r["registry"]["url"].endswith("//" + host):
+                    return r
+            return None
+        return procs.wait_for(find, timeout=90, interval=0.2,
+                              what=f"a ScanRequest for {host}")
+
+    def test_scan_policy_cannot_choose_where_credentials_go(self):
+        tokreg, _ = self.token_registry(tags=("good",))
+
+        # an adapter the administrator did not list (http://attacker): nothing is sent to it
+        rogue = RecordingAdapter()
+        self.addCleanup(rogue.close)
+        self.harbor_policy(rogue.url, name="rogue", secret=None)
+        pol = self.policy_ready("rogue", status="False", reason="ScannerURLNotAllowed")
+        msg = self.condition(pol, "Ready")["message"]
+        self.assertIn("--scanner-url", msg)
+        self.assertIn(rogue.url, msg)
+        self.scanned_delivery("to-rogue", "good", tokreg.host, "tok-pull", policy="rogue")
+        obj = self.wait_reason("to-rogue", "ScanPolicyNotReady", ctype="Scanned", timeout=90)
+        self.assertIn('ScanPolicy "rogue"', self.condition(obj, "Scanned")["message"])
+        self.assertEqual(rogue.requests, [])
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/to-rogue:good", C))
+
+        # a listed https adapter: a pull token for acme/app, never the password
+        tls = tlsgen.make_serving_cert(os.path.join(self.tmp, "rec-tls"))
+        rec = RecordingAdapter(tls_dir=tls, port=self.recorder_port)
+        self.addCleanup(rec.close)
+        self.kube.kubectl("create", "secret", "generic", "rec-ca", "-n", NS,
+                          f"--from-file=ca.crt={os.path.join(tls, 'ca.crt')}")
+        self.harbor_policy(rec.url, name="rec", secret=None, ca_secret="rec-ca")
+        self.policy_ready("rec", reason="ScannerReady")
+        self.scanned_delivery("tok", "good", tokreg.host, "tok-pull", policy="rec")
+        sr = self.wait_scan_request(rec, tokreg.host)
+        auth = sr["registry"]["authorization"]
+        self.assertTrue(auth.startswith("Bearer "), auth[:20])
+        token = auth[len("Bearer "):]
+        basic = base64.b64encode(V.encode()).decode()
+        for secret in (VENDOR[1], basic):
+            self.assertNotIn(secret, auth)
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        self.assertEqual(claims["access"],
+                         [{"type": "repository", "name": "acme/app", "actions": ["pull"]}])
+        self.assertEqual(sr["artifact"]["repository"], "acme/app")
+
+        # a Basic-only source registry (htpasswd): no credential at all
+        # (another digest: results are cached per digest, whatever registry it came from)
+        self.scanned_delivery("basic", "mid", policy="rec")
+        sr = self.wait_scan_request(rec, self.vendor.host)
+        self.assertNotIn("authorization", sr["registry"])
+        for r in rec.requests:
+            self.assertNotIn(VENDOR[1].encode(), r["body"])
+            self.assertNotIn(basic.encode(), r["body"])
 
 
 if __name__ == "__main__":

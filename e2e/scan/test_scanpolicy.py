@@ -2,7 +2,9 @@
 loading it (database.image with a dockerconfigjson Secret) and ImageDeliveries gated by it in
 `sealift controller` against a real API server. A failing image never reaches the customer's
 registry (checked with skopeo), a passing one does, and allowlisting the blocking finding lets
-the failing one through. Also `sealift scan` of registry images."""
+the failing one through; an image with a layer entry the scanner cannot apply is blocked
+naming the entry. Also `sealift scan` of registry images, and a controller with the secure
+defaults (no --allow-local-paths) refusing spec.database.path."""
 import json
 import os
 import sys
@@ -13,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import procs  # noqa: E402
 import registry as reg  # noqa: E402
 import scanlib  # noqa: E402
+from controller import Controller  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
 
 C = ":".join(CUSTOMER)
@@ -137,6 +140,25 @@ class ScanPolicyTest(ImdTestCase):
         src = self.digest_at(f"{self.vendor.host}/acme/app:bad", V)
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/bad:bad", C), src)
 
+    def test_gate_fails_an_image_with_entries_it_cannot_apply(self):
+        """An image that would pass, but with a layer entry of an unknown tar type (which a
+        runtime refuses and the scanner cannot inspect), is blocked with the entry named."""
+        import hostile  # tests/data/scan/hostile.py (scanlib puts its folder on sys.path)
+        tar = (hostile.entry("etc/os-release", hostile.BOOKWORM)
+               + hostile.entry("var/lib/dpkg/status", hostile.dpkg_status(GOOD_LIBC))
+               + hostile.header("weird", "Z", 0o644, 1024) + b"\0" * 1024 + hostile.END)
+        layout = os.path.join(self.tmp, "weird-layout")
+        hostile.oci_layout(layout, tar)
+        scanlib.skopeo_push(layout, "t", f"{self.vendor.host}/acme/app:weird", V)
+        self.scan_policy()
+        self.wait_policy_ready()
+        self.scanned_delivery("weird", "weird")
+        obj = self.wait_reason("weird", "ScanFailed", ctype="Scanned")
+        self.assertIn("layer 0 entry weird: tar entry type 'Z' is not a file, link, directory "
+                      "or device", self.condition(obj, "Scanned")["message"])
+        self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Failed")
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/weird:weird", C))
+
     def push_multiarch(self):
         """Pushes acme/app:multi, an index whose linux/amd64 image is clean and whose
         linux/arm64 image carries the vulnerable libc6. Returns (index, amd64, arm64) digests."""
@@ -231,6 +253,27 @@ class ScanPolicyTest(ImdTestCase):
                        and "CVE-2099-0200" in e.get("message", "") for e in ev["items"])
         procs.wait_for(warned, timeout=30, interval=0.3, what="a Warning event on good")
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/good:good", C), src)
+
+    def test_secure_defaults_refuse_local_paths(self):
+        """Without --allow-local-paths a ScanPolicy cannot make the controller read its own
+        files (the digest and load errors would come back in status)."""
+        self.ctl.stop()
+        self.ctl = Controller(self, self.kube.kubeconfig, name="controller-secure", lab=False,
+                              extra_args=("--insecure-registry", "127.0.0.1"))
+        self.ctl.wait_ready()
+        self.apply(
+            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            f"metadata: {{name: files, namespace: {NS}}}\n"
+            "spec:\n  database:\n    path: /etc\n")
+
+        def refused():
+            c = self.condition(self.get("files", kind="scanpolicies"), "Ready")
+            return c if c and c.get("reason") == "LocalPathNotAllowed" else None
+        c = procs.wait_for(refused, timeout=60, interval=0.2,
+                           what="Ready reason LocalPathNotAllowed")
+        self.assertEqual(c["status"], "False")
+        self.assertIn("--allow-local-paths", c["message"])
+        self.assertNotIn("database", self.get("files", kind="scanpolicies").get("status", {}))
 
     def test_bad_database_keeps_last_good(self):
         self.scan_policy()

@@ -13,7 +13,7 @@ CONNS=${2:-4}
 bench_sealift
 work=$(mktemp -d -t sealift-admission-XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; stop_cluster "$work/cluster"; rm -rf "$work"; }
 trap cleanup EXIT
 
 # a registry with one signed image
@@ -40,21 +40,16 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:1.0" "docker://127
 "$SEALIFT" sign "127.0.0.1:$rport/mirror/app:1.0" --key "$work/release.key" --insecure >/dev/null
 digest=$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$rport/mirror/app:1.0" | sha256sum | cut -d' ' -f1)
 
-# webhook certificate, API stand-in, controller with the webhook
-SRC_DIR=$SRC_DIR /usr/bin/python3 -c "
-import os, sys; sys.path.insert(0, os.path.join(os.environ['SRC_DIR'], 'e2e', 'lib'))
-from tlsgen import make_serving_cert; make_serving_cert('$work/tls', ['sealift-webhook.sealift-system.svc'])"
+# kube-apiserver + etcd (hack/cluster.sh, its webhook certificate), controller with the webhook
 wport=$(free_port)
-/usr/bin/python3 "$SRC_DIR/hack/kube-standin" --port 0 --kubeconfig "$work/kubeconfig" \
-  --admission-service-host "127.0.0.1:$wport" >"$work/standin.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.1; done
-export KUBECONFIG=$work/kubeconfig
-kubectl apply -k "$SRC_DIR/crds" >/dev/null
+WEBHOOK_PORT=$wport start_cluster "$work/cluster"
+mkdir -p "$work/tls" && cp "$work/cluster/pki/webhook/"* "$work/tls/"
+export KUBECONFIG=$KUBECONFIG_ADMIN
 kubectl create namespace vendor-acme >/dev/null
 kubectl create secret generic -n vendor-acme release-key --from-file=cosign.key="$work/release.key" >/dev/null
-"$SEALIFT" controller --kubeconfig "$KUBECONFIG" --namespace sealift-system \
+"$SEALIFT" controller --kubeconfig "$KUBECONFIG_SEALIFT" --namespace sealift-system \
   --metrics-addr 127.0.0.1:0 --webhook-addr "127.0.0.1:$wport" --webhook-cert-dir "$work/tls" \
+  --webhook-service-port "$wport" \
   --insecure-registry "127.0.0.1:$rport" >"$work/controller.log" 2>&1 &
 pids+=($!)
 kubectl apply -f - >/dev/null <<YML

@@ -7,9 +7,10 @@
 # last; the controller's start-up before it (informer lists, waiting for cache sync) is printed
 # apart, with the ratio that includes it.
 #
-# Everything runs on 127.0.0.1: the Kubernetes API stand-in (hack/kube-standin) with sealift's
-# CRDs applied by kubectl, two docker-registry processes as two accounts (vendor, customer) with
-# htpasswd auth and dockerconfigjson Secrets, and the release build of sealift.
+# Everything runs on 127.0.0.1: a real kube-apiserver + etcd (hack/cluster.sh) with sealift
+# installed and the controller as its ServiceAccount, two docker-registry processes as two
+# accounts (vendor, customer) with htpasswd auth and dockerconfigjson Secrets, and the release
+# build of sealift.
 #
 # usage: hack/bench/resync.sh [COUNT]      (default 100)
 # env:   BUILD_DIR (default build-bench, configured --buildtype=release if missing)
@@ -33,27 +34,21 @@ PIDS=""
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
     for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    stop_cluster "$WORK/cluster"
     [ -n "${RESYNC_KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-KUBECONFIG_FILE="$WORK/kubeconfig"
-kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" --cache-dir "$WORK/kubecache" "$@"; }
+kc() { kubectl --kubeconfig "$KUBECONFIG_ADMIN" --cache-dir "$WORK/kubecache" "$@"; }
 
-echo "starting the API stand-in and two registries"
-$PY "$SRC_DIR/hack/kube-standin" --port 0 --kubeconfig "$KUBECONFIG_FILE" > "$WORK/standin.log" 2>&1 &
-PIDS="$PIDS $!"
-i=0
-until [ -s "$KUBECONFIG_FILE" ]; do
-    i=$((i + 1)); [ $i -lt 300 ] || { echo "stand-in did not start" >&2; exit 1; }
-    sleep 0.1
-done
+echo "starting kube-apiserver + etcd (hack/cluster.sh) and two registries"
+start_cluster "$WORK/cluster"
+KUBECONFIG_FILE=$KUBECONFIG_SEALIFT
 start_registry vendor vendor vendor-pw
 A="127.0.0.1:$REG_PORT"
 start_registry customer customer customer-pw
 B="127.0.0.1:$REG_PORT"
 
-kc apply -k "$SRC_DIR/crds" > /dev/null
 kc create namespace "$NS" > /dev/null
 kc create secret docker-registry vendor-pull -n "$NS" --docker-server="$A" \
     --docker-username=vendor --docker-password=vendor-pw > /dev/null
@@ -103,7 +98,8 @@ ready_count() {
 echo "first delivery (not timed)"
 MPORT=$(free_port)
 "$SEALIFT" controller --kubeconfig "$KUBECONFIG_FILE" --namespace sealift-system \
-    --metrics-addr "127.0.0.1:$MPORT" --concurrency "$CONCURRENCY" > "$WORK/controller1.log" 2>&1 &
+    --metrics-addr "127.0.0.1:$MPORT" --concurrency "$CONCURRENCY" \
+    --insecure-registry "$A" --insecure-registry "$B" > "$WORK/controller1.log" 2>&1 &
 CTL=$!
 PIDS="$PIDS $CTL"
 i=0
@@ -119,7 +115,7 @@ echo "timed: one controller pass over $COUNT in-sync ImageDeliveries"
 MPORT=$(free_port)
 # prints "<start to last reconcile> <start to first reconcile done> <mean reconcile>" in seconds
 TIMES=$($PY - "$SEALIFT" "$KUBECONFIG_FILE" "$MPORT" "$COUNT" "$CONCURRENCY" "$WORK/controller2.log" \
-    "${RESYNC_CONTROLLER_ARGS:-}" <<'PYEOF'
+    "--insecure-registry $A --insecure-registry $B ${RESYNC_CONTROLLER_ARGS:-}" <<'PYEOF'
 import re, subprocess, sys, time, urllib.request
 sealift, kubeconfig, port, count, conc, log, extra = sys.argv[1:8]
 count = int(count)

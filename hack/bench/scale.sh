@@ -12,21 +12,21 @@ COUNT=${1:-10000}
 bench_sealift
 work=$(mktemp -d -t sealift-scale-XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; stop_cluster "$work/cluster"; rm -rf "$work"; }
 trap cleanup EXIT
 
-/usr/bin/python3 "$SRC_DIR/hack/kube-standin" --port 0 --kubeconfig "$work/kubeconfig" \
-  >"$work/standin.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.1; done
-export KUBECONFIG=$work/kubeconfig
-kubectl apply -k "$SRC_DIR/crds" >/dev/null
+echo "starting kube-apiserver + etcd (hack/cluster.sh)"
+start_cluster "$work/cluster"
+export KUBECONFIG=$KUBECONFIG_ADMIN
 kubectl create namespace scale >/dev/null
 
 echo "creating $COUNT ImageDeliveries..."
-/usr/bin/python3 - "$work/kubeconfig" "$COUNT" <<'PY'
-import json, re, sys, urllib.request, concurrent.futures
-server = re.search(r"server: (\S+)", open(sys.argv[1]).read()).group(1)
+/usr/bin/python3 - "$work/cluster" "$COUNT" <<'PY'
+import json, os, re, ssl, sys, urllib.request, concurrent.futures
+d = sys.argv[1]
+server = re.search(r"server: (\S+)", open(os.path.join(d, "kubeconfig")).read()).group(1)
+ctx = ssl.create_default_context(cafile=os.path.join(d, "pki", "ca.crt"))
+ctx.load_cert_chain(os.path.join(d, "pki", "admin.crt"), os.path.join(d, "pki", "admin.key"))
 count = int(sys.argv[2])
 url = f"{server}/apis/sealift.dev/v1alpha1/namespaces/scale/imagedeliveries"
 def create(i):
@@ -40,12 +40,12 @@ def create(i):
                      "interval": "10m", "suspend": True}}
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req, timeout=60).read()
+    urllib.request.urlopen(req, timeout=60, context=ctx).read()
 with concurrent.futures.ThreadPoolExecutor(8) as ex:
     list(ex.map(create, range(count)))
 PY
 
-"$SEALIFT" controller --kubeconfig "$work/kubeconfig" --namespace sealift-system \
+"$SEALIFT" controller --kubeconfig "$KUBECONFIG_SEALIFT" --namespace sealift-system \
   --metrics-addr 127.0.0.1:0 >"$work/controller.log" 2>&1 &
 ctl=$!
 pids+=($ctl)

@@ -1,4 +1,5 @@
 #include "gitops/gitfetch.h"
+#include "gitops/repourl.h"
 #include "util/base64.h"
 #include "util/mem.h"
 
@@ -36,7 +37,8 @@ void sl_git_global_init(void)
 /* State shared with libgit2's callbacks during one fetch. */
 struct fetch_ctx {
     const struct sl_git_auth *auth;
-    int port; /* port of the URL, for known_hosts "[host]:port" entries */
+    const char *url; /* spec.url: the only server the credentials are for */
+    int port;        /* port of the URL, for known_hosts "[host]:port" entries */
     int credential_calls;
     bool key_offered; /* the Secret's ssh identity was offered on this connection */
     char *key_file;   /* temporary identity file when in-memory keys are not supported */
@@ -90,6 +92,14 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
     const struct sl_git_auth *a = c->auth;
     /* libgit2 asks on every new connection of a fetch (smart HTTP uses several) and again when
      * credentials are rejected: answer a few times, then give up instead of looping */
+    if (c->url && url && !sl_repourl_same_server(c->url, url)) {
+        /* a redirect took the connection elsewhere: the credentials are not for that server */
+        snprintf(c->problem, sizeof(c->problem),
+                 "the server asked for credentials on another server than spec.url's; none "
+                 "were sent");
+        c->problem_code = SL_EAUTH;
+        return GIT_EAUTH;
+    }
     if (++c->credential_calls > 6) {
         snprintf(c->problem, sizeof(c->problem), "credentials were rejected");
         c->problem_code = SL_EAUTH;
@@ -361,7 +371,9 @@ int sl_git_fetch(struct sl_git_result *out, const char *cache_dir, const char *u
     git_buf default_branch = {0};
     char *branch_owned = NULL;
     char refspec[600], local_ref[600];
-    struct fetch_ctx c = {.auth = auth, .port = url_port(url)};
+    struct fetch_ctx c = {.auth = auth, .url = url, .port = url_port(url)};
+    /* with credentials, follow no redirect: one to another server would ask for them there */
+    bool has_credentials = auth && (auth->password || auth->identity_pem);
     int rc = 0, grc;
 
     if (!url || !*url)
@@ -395,7 +407,11 @@ int sl_git_fetch(struct sl_git_result *out, const char *cache_dir, const char *u
 
     if (!branch && !tag && !commit) {
         /* no ref: the remote's default branch */
-        if ((grc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, NULL, NULL)) != 0 ||
+        git_remote_connect_options co = GIT_REMOTE_CONNECT_OPTIONS_INIT;
+        co.callbacks = cbs;
+        if (has_credentials)
+            co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+        if ((grc = git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &co)) != 0 ||
             (grc = git_remote_default_branch(&default_branch, remote)) != 0) {
             rc = git_fail(err, grc, &c, "cannot reach", url);
             goto done;
@@ -430,6 +446,8 @@ int sl_git_fetch(struct sl_git_result *out, const char *cache_dir, const char *u
         fo.callbacks = cbs;
         fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
         fo.prune = GIT_FETCH_NO_PRUNE;
+        if (has_credentials)
+            fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
         if ((grc = git_remote_fetch(remote, &arr, &fo, NULL)) != 0) {
             rc = git_fail(err, grc, &c, "cannot fetch", url);
             goto done;

@@ -1,14 +1,17 @@
 #include "gitops/reconciler.h"
 #include "apply.h"
 #include "gitops/manifests.h"
+#include "gitops/repourl.h"
 #include "kube/client.h"
 #include "kube/secret.h"
 #include "runtime/conditions.h"
+#include "runtime/registry.h"
 #include "runtime/status.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,20 +40,60 @@ static int real_read(void *ctx, struct sl_git_file **out, size_t *out_count, con
     return sl_git_read_manifests(out, out_count, cache_dir, commit, dir, err);
 }
 
+/* The kinds a GitSource applies (sl_manifests_known_kind), with their API resources. */
+static const struct sl_kube_resource *const APPLIED_KINDS[] = {
+    &SL_RES_IMAGEDELIVERY, &SL_RES_SCANPOLICY, &SL_RES_SIGNINGKEY,
+    &SL_RES_DEPLOYPOLICY,  &SL_RES_GITSOURCE,
+};
+#define N_APPLIED_KINDS (sizeof(APPLIED_KINDS) / sizeof(APPLIED_KINDS[0]))
+
 static const struct sl_kube_resource *resource_for_kind(const char *kind)
 {
-    static const struct {
-        const char *kind;
-        const struct sl_kube_resource *res;
-    } map[] = {
-        {"ImageDelivery", &SL_RES_IMAGEDELIVERY}, {"ScanPolicy", &SL_RES_SCANPOLICY},
-        {"SigningKey", &SL_RES_SIGNINGKEY},       {"DeployPolicy", &SL_RES_DEPLOYPOLICY},
-        {"GitSource", &SL_RES_GITSOURCE},
-    };
-    for (size_t i = 0; kind && i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(kind, map[i].kind) == 0)
-            return map[i].res;
+    for (size_t i = 0; kind && i < N_APPLIED_KINDS; i++)
+        if (strcmp(kind, APPLIED_KINDS[i]->kind) == 0)
+            return APPLIED_KINDS[i];
     return NULL;
+}
+
+/* How a GitSource marks and recognises what it applied (see reconciler.h). */
+struct ownership {
+    char field_manager[129];
+    char adopt_value[320]; /* "<namespace>/<name>" */
+    char desc[340];        /* "GitSource <namespace>/<name>" */
+    char selector[400];    /* label selector of its objects */
+    json_t *labels;
+};
+
+static void ownership_init(struct ownership *o, const char *ns, const char *name)
+{
+    int n = snprintf(o->field_manager, sizeof(o->field_manager), "%s%s/%s",
+                     SL_GITSOURCE_FIELD_MANAGER_PREFIX, ns, name);
+    if (n < 0 || (size_t)n >= sizeof(o->field_manager)) {
+        /* over the API server's 128 characters: a digest of "<namespace>/<name>" instead */
+        char id[600];
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        snprintf(id, sizeof(id), "%s/%s", ns, name);
+        EVP_Digest(id, strlen(id), md, &mdlen, EVP_sha256(), NULL);
+        int off = snprintf(o->field_manager, sizeof(o->field_manager), "%s",
+                           SL_GITSOURCE_FIELD_MANAGER_PREFIX);
+        for (unsigned int i = 0; i < 20 && off > 0 && (size_t)off + 2 < sizeof(o->field_manager);
+             i++)
+            off += snprintf(o->field_manager + off, sizeof(o->field_manager) - (size_t)off, "%02x",
+                            md[i]);
+    }
+    snprintf(o->adopt_value, sizeof(o->adopt_value), "%s/%s", ns, name);
+    snprintf(o->desc, sizeof(o->desc), "GitSource %s/%s", ns, name);
+    snprintf(o->selector, sizeof(o->selector), "%s=%s,%s=%s", SL_GITSOURCE_LABEL_NAMESPACE, ns,
+             SL_GITSOURCE_LABEL_NAME, name);
+    o->labels =
+        json_pack("{s:s, s:s}", SL_GITSOURCE_LABEL_NAMESPACE, ns, SL_GITSOURCE_LABEL_NAME, name);
+}
+
+static void ownership_clear(struct ownership *o)
+{
+    json_decref(o->labels);
+    o->labels = NULL;
 }
 
 /* Decoded value of data[key] of a Secret (caller frees securely), or NULL. */
@@ -136,17 +179,81 @@ static void set_outcome(struct outcome *o, const char *status, const char *reaso
     va_end(ap);
 }
 
-/* Applies one object unless the cluster already has it as git says. Returns 1 when written,
- * 0 when unchanged, negative on error (err set). */
-static int apply_object(struct sl_runtime *rt, const json_t *obj, struct sl_err *err)
+/* Is inventory entry e (or an object's kind/namespace/name) the GitSource itself? */
+static bool is_self_ref(const char *kind, const char *ns, const char *name,
+                        const struct sl_reconcile_request *req)
+{
+    return kind && ns && name && strcmp(kind, "GitSource") == 0 && strcmp(ns, req->ns) == 0 &&
+           strcmp(name, req->name) == 0;
+}
+
+/* Applies one object as this GitSource (its field manager and labels) unless the cluster
+ * already has it as git says; an existing object that is not the GitSource's is left alone
+ * (SL_EEXISTS). Returns 1 when written, 0 when unchanged, negative on error (err set). */
+static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                        const struct ownership *own, const json_t *obj, struct sl_err *err)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     const struct sl_kube_resource *res = resource_for_kind(kind);
     if (!res)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "unknown kind %s", kind);
+    struct sl_apply_owner owner = {.field_manager = own->field_manager,
+                                   .labels = own->labels,
+                                   .adopt_annotation = SL_GITSOURCE_ADOPT_ANNOTATION,
+                                   .adopt_value = own->adopt_value,
+                                   .owner_desc = own->desc};
+    /* a repository that holds its own GitSource manages it (the object exists: someone
+     * created the GitSource that reads the repository) */
+    const json_t *meta = json_object_get(obj, "metadata");
+    owner.take_over = is_self_ref(kind, json_string_value(json_object_get(meta, "namespace")),
+                                  json_string_value(json_object_get(meta, "name")), req);
     int written = 0;
-    int rc = sl_apply_if_changed(&written, &rt->kube, res, obj, "sealift", err);
+    int rc = sl_apply_owned(&written, &rt->kube, res, obj, &owner, err);
     return rc ? rc : written;
+}
+
+/* Lists every object of the kinds a GitSource applies that carries this GitSource's labels, in
+ * the namespaces it may write (its own; every namespace and cluster-scoped kinds for a
+ * GitSource in the controller's namespace). *out gets an array of inventory entries
+ * {apiVersion, kind, namespace, name}. This, not status.inventory, is what pruning works from:
+ * status is written by others too, and a write that lost a conflict may have dropped entries. */
+static int list_owned(json_t **out, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                      const struct ownership *own, struct sl_err *err)
+{
+    bool privileged = rt->controller_namespace && strcmp(req->ns, rt->controller_namespace) == 0;
+    json_t *entries = json_array();
+    for (size_t k = 0; k < N_APPLIED_KINDS; k++) {
+        const struct sl_kube_resource *res = APPLIED_KINDS[k];
+        if (!res->namespaced && !privileged)
+            continue;
+        const char *ns = res->namespaced && !privileged ? req->ns : NULL;
+        struct sl_kube_list_opts lo = {.label_selector = own->selector};
+        json_t *list = NULL;
+        int rc = rt->kube.list(rt->kube.ctx, &list, res, ns, &lo, err);
+        if (rc) {
+            json_decref(entries);
+            return rc;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(list, "items"), i, item)
+        {
+            const char *name = sl_kube_obj_name(item);
+            const char *ins = sl_kube_obj_namespace(item);
+            if (!name)
+                continue;
+            char api[160];
+            snprintf(api, sizeof(api), "%s/%s", res->group, res->version);
+            json_t *e =
+                json_pack("{s:s, s:s, s:s}", "apiVersion", api, "kind", res->kind, "name", name);
+            if (res->namespaced && ins && *ins)
+                json_object_set_new(e, "namespace", json_string(ins));
+            json_array_append_new(entries, e);
+        }
+        json_decref(list);
+    }
+    *out = entries;
+    return 0;
 }
 
 static bool has_finalizer(const json_t *obj)
@@ -204,29 +311,31 @@ static int set_finalizer(json_t **out, struct sl_runtime *rt, const json_t *obj,
 /* Is inventory entry e the GitSource itself (a repository that holds its own GitSource)? */
 static bool is_self(const json_t *e, const struct sl_reconcile_request *req)
 {
-    const char *kind = json_string_value(json_object_get(e, "kind"));
-    const char *ns = json_string_value(json_object_get(e, "namespace"));
-    const char *name = json_string_value(json_object_get(e, "name"));
-    return kind && ns && name && strcmp(kind, "GitSource") == 0 && strcmp(ns, req->ns) == 0 &&
-           strcmp(name, req->name) == 0;
+    return is_self_ref(json_string_value(json_object_get(e, "kind")),
+                       json_string_value(json_object_get(e, "namespace")),
+                       json_string_value(json_object_get(e, "name")), req);
 }
 
 /* A GitSource with metadata.deletionTimestamp. If it carries our finalizer: with spec.prune and
- * without spec.suspend, deletes the objects of its status.inventory (those the apply rules let
- * it manage), then removes the finalizer; with prune off or suspended, removes the finalizer and
- * leaves the objects. Works on a fresh GET, so the inventory is the one the last pass wrote. */
+ * without spec.suspend, deletes the objects that carry its labels (list_owned; those the apply
+ * rules let it manage), then removes the finalizer; with prune off or suspended, removes the
+ * finalizer and leaves the objects. */
 static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *req,
                     struct sl_reconcile_result *out, struct sl_err *err)
 {
-    json_t *fresh = NULL, *status = NULL, *remaining = NULL;
+    json_t *fresh = NULL, *status = NULL, *remaining = NULL, *inventory = NULL;
+    struct ownership own;
+    ownership_init(&own, req->ns, req->name);
     char problems[STATUS_MESSAGE_MAX] = "";
     char message[STATUS_MESSAGE_MAX + 200];
     struct sl_err kerr = {0};
     out->kind = SL_RESULT_DONE;
     out->requeue_after_ms = 0;
     int rc = rt->kube.get(rt->kube.ctx, &fresh, &SL_RES_GITSOURCE, req->ns, req->name, &kerr);
-    if (rc == SL_ENOTFOUND)
-        return 0;
+    if (rc == SL_ENOTFOUND) {
+        rc = 0;
+        goto done;
+    }
     if (rc) {
         sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "reading the GitSource to clean up: %s", kerr.msg);
         rc = SL_ERETRY;
@@ -238,7 +347,13 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
     const json_t *spec = json_object_get(fresh, "spec");
     bool prune = !json_is_false(json_object_get(spec, "prune"));
     bool suspended = json_is_true(json_object_get(spec, "suspend"));
-    const json_t *inventory = sl_kube_json_path(fresh, "status.inventory");
+    rc = list_owned(&inventory, rt, req, &own, &kerr);
+    if (rc) {
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "listing the GitSource's objects to clean up: %s",
+                   kerr.msg);
+        rc = SL_ERETRY;
+        goto done;
+    }
     size_t deleted = 0, failed = 0;
     remaining = json_array();
     if (!prune || suspended) {
@@ -281,14 +396,14 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
         }
     }
     if (deleted) {
-        snprintf(message, sizeof(message), "deleted %zu object(s) of the inventory", deleted);
+        snprintf(message, sizeof(message), "deleted %zu object(s) the GitSource applied", deleted);
         sl_log_info(&req->log, "%s", message);
         if (rt->record_event)
             rt->record_event(rt->event_ctx, fresh, "Normal", "Pruned", message);
     }
     if (failed) {
         snprintf(message, sizeof(message),
-                 "GitSource is being deleted: %zu object(s) of the inventory could not be "
+                 "GitSource is being deleted: %zu object(s) it applied could not be "
                  "deleted (kept the finalizer %s, retrying): %s",
                  failed, SL_GITSOURCE_FINALIZER, problems);
         const json_t *prev = sl_condition_get(json_object_get(fresh, "status"), "Ready");
@@ -325,6 +440,8 @@ done:
     json_decref(fresh);
     json_decref(status);
     json_decref(remaining);
+    json_decref(inventory);
+    ownership_clear(&own);
     return rc;
 }
 
@@ -357,6 +474,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     char *prev_applied_copy = sl_xstrdup(prev_applied);
 
     struct outcome o = {0};
+    struct ownership own;
+    ownership_init(&own, req->ns, req->name);
     struct sl_git_auth auth = {0};
     char *username = NULL, *password = NULL, *identity = NULL, *known_hosts = NULL, *ca = NULL;
     struct sl_git_file *files = NULL;
@@ -381,6 +500,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                 sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", ferr.msg);
             json_decref(status);
             free(prev_applied_copy);
+            ownership_clear(&own);
             return frc == SL_ENOTFOUND ? 0 : SL_ERETRY;
         }
         if (frc) {
@@ -399,6 +519,15 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                     "spec.interval: invalid duration \"%s\"", interval);
         goto write;
     }
+    interval_ms = sl_controller_clamp_interval_ms(sl_controller_config_get(), interval_ms);
+    if (strlen(req->name) > 63) {
+        /* the name is a label value on every object the GitSource applies */
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "metadata.name: a GitSource name is at most 63 characters (it labels the "
+                    "objects the GitSource applies, %s)",
+                    SL_GITSOURCE_LABEL_NAME);
+        goto write;
+    }
     if (json_is_true(json_object_get(spec, "suspend"))) {
         set_outcome(&o, "Unknown", "Suspended", SL_RESULT_DONE, 0,
                     "fetching and applying are suspended (spec.suspend)");
@@ -407,6 +536,22 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     const char *url = json_string_value(json_object_get(spec, "url"));
     if (!url || !*url) {
         set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0, "spec.url: Required value");
+        goto write;
+    }
+    switch (sl_repourl_kind(url)) {
+    case SL_REPOURL_REMOTE:
+        break;
+    case SL_REPOURL_LOCAL:
+        if (sl_controller_config_get()->allow_local_paths)
+            break;
+        set_outcome(&o, "False", "LocalPathNotAllowed", SL_RESULT_STALLED, 0,
+                    "spec.url: file:// URLs and paths read the controller's own filesystem; "
+                    "allowed only when the controller runs with --allow-local-paths");
+        goto write;
+    default:
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.url: \"%s\" is not an https://, http://, ssh://, git:// or file:// URL",
+                    url);
         goto write;
     }
 
@@ -420,6 +565,28 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                         SL_RESULT_WAITING, WAIT_SECRET_MS, "spec.secretRef.name: %s",
                         rc == SL_ENOTFOUND ? "Secret not found in the GitSource's namespace"
                                            : serr.msg);
+            goto write;
+        }
+        /* credentials go only to the repositories their Secret is for (Argo CD's repository
+         * Secrets): a Secret made for something else (a database password) is never sent */
+        char why[200];
+        const char *type = json_string_value(json_object_get(
+            sl_kube_json_path(secret, "metadata.labels"), SL_GITSOURCE_SECRET_TYPE_LABEL));
+        if (!type || strcmp(type, SL_GITSOURCE_SECRET_TYPE) != 0) {
+            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not a git repository Secret (label "
+                        "%s=%s); nothing was fetched",
+                        secret_name, SL_GITSOURCE_SECRET_TYPE_LABEL, SL_GITSOURCE_SECRET_TYPE);
+            goto write;
+        }
+        char *secret_url = secret_value(secret, "url");
+        bool covered = sl_repourl_covers(secret_url, url, why, sizeof(why));
+        free(secret_url);
+        if (!covered) {
+            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not for %s (%s; its url key names "
+                        "the repository or URL prefix it is for); nothing was fetched",
+                        secret_name, url, why);
             goto write;
         }
         username = secret_value(secret, "username");
@@ -483,20 +650,24 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     }
     size_t written = 0, failed = json_array_size(set.errors);
     bool transient = false;
-    json_t *inventory = json_array();
+    json_t *desired = json_array(); /* what this revision defines, applied or not */
     json_t *o_obj;
     json_array_foreach(set.objects, i, o_obj)
     {
         struct sl_err aerr = {0};
-        int arc = apply_object(rt, o_obj, &aerr);
-        json_array_append_new(inventory, inventory_entry(o_obj));
+        int arc = apply_object(rt, req, &own, o_obj, &aerr);
+        json_array_append_new(desired, inventory_entry(o_obj));
         if (arc < 0) {
             char line[800];
             const json_t *meta = json_object_get(o_obj, "metadata");
-            snprintf(line, sizeof(line), "%s: %s %s: %s",
-                     json_string_value(json_array_get(set.sources, i)),
-                     json_string_value(json_object_get(o_obj, "kind")),
-                     json_string_value(json_object_get(meta, "name")), aerr.msg);
+            if (arc == SL_EEXISTS) /* the message names the object and how to hand it over */
+                snprintf(line, sizeof(line), "%s: %s",
+                         json_string_value(json_array_get(set.sources, i)), aerr.msg);
+            else
+                snprintf(line, sizeof(line), "%s: %s %s: %s",
+                         json_string_value(json_array_get(set.sources, i)),
+                         json_string_value(json_object_get(o_obj, "kind")),
+                         json_string_value(json_object_get(meta, "name")), aerr.msg);
             msg_append(problems, sizeof(problems), line);
             failed++;
             if (arc == SL_ERETRY)
@@ -506,25 +677,34 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         }
     }
 
-    /* prune what the new revision no longer has (never while a file fails to parse: its
-     * objects would look removed) */
-    const json_t *old_inv = json_object_get(json_object_get(obj, "status"), "inventory");
+    /* prune what carries this GitSource's labels and the new revision no longer has (never
+     * while a file fails to parse: its objects would look removed); the list is read from the
+     * API server now, so it holds exactly the objects that are this GitSource's */
+    json_t *owned = NULL;
+    json_t *inventory = json_array();
     size_t pruned = 0;
-    json_array_foreach(old_inv, i, e)
+    struct sl_err lerr = {0};
+    if (list_owned(&owned, rt, req, &own, &lerr) != 0) {
+        char line[700];
+        snprintf(line, sizeof(line), "listing the objects of this GitSource: %s", lerr.msg);
+        msg_append(problems, sizeof(problems), line);
+        failed++;
+        transient = true;
+        owned = json_array();
+    }
+    json_array_foreach(owned, i, e)
     {
-        if (inventory_has(inventory, e))
-            continue;
-        if (!prune || json_array_size(set.failed_files) > 0) {
+        if (inventory_has(desired, e) || is_self(e, req) || !prune ||
+            json_array_size(set.failed_files) > 0) {
             json_array_append(inventory, e);
             continue;
         }
         char why[200];
         if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why, sizeof(why))) {
-            /* not an object this GitSource may manage: never deleted, dropped from the list */
             const char *kind = json_string_value(json_object_get(e, "kind"));
             const char *name = json_string_value(json_object_get(e, "name"));
-            sl_log_warn(&req->log, "not pruning inventory entry %s %s: %s", kind ? kind : "?",
-                        name ? name : "?", why);
+            sl_log_warn(&req->log, "not pruning %s %s: %s", kind ? kind : "?", name ? name : "?",
+                        why);
             continue;
         }
         const struct sl_kube_resource *res =
@@ -546,6 +726,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
             failed++;
         }
     }
+    json_decref(owned);
+    json_decref(desired);
     json_object_set_new(status, "inventory", inventory);
     if (failed == 0) {
         const char *prev = json_string_value(json_object_get(status, "lastAppliedRevision"));
@@ -598,14 +780,15 @@ write:;
     sl_secure_free_str(identity);
     free(known_hosts);
     free(ca);
+    ownership_clear(&own);
     return o.kind == SL_RESULT_TRANSIENT ? SL_ERETRY : 0;
 }
 
 static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
                           void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
 {
-    /* Objects a GitSource applied carry its field manager, not a back-reference; drift is
-     * found on the interval. Nothing to map. */
+    /* Objects a GitSource applied carry its labels, but drift is found on the interval, not
+     * from their events. Nothing to map. */
 }
 
 static void gitsource_free(void *self)

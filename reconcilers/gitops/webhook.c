@@ -1,4 +1,5 @@
 #include "gitops/webhook.h"
+#include "http/workpool.h"
 #include "kube/client.h"
 #include "kube/secret.h"
 #include "util/log.h"
@@ -7,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +65,96 @@ static void reply(struct sl_http_response *resp, int status, const char *msg)
     sl_buf_append_str(&resp->body, buf);
 }
 
+struct sl_gitsource_webhook {
+    struct sl_runtime *rt; /* borrowed */
+    struct sl_workpool *pool;
+    uint64_t serial; /* loop thread only: makes every hook its own job */
+};
+
+/* One push hook: what the worker needs, copied out of the request, and its answer. */
+struct hook_job {
+    char ns[64], name[254];
+    char *hub_signature_256, *gitlab_token; /* copies, or NULL */
+    char *body;
+    size_t body_len;
+    int status;
+    const char *message; /* a literal */
+};
+
+static void hook_job_free(void *ctx, void *job)
+{
+    (void)ctx;
+    struct hook_job *j = job;
+    if (!j)
+        return;
+    sl_secure_free_str(j->gitlab_token);
+    free(j->hub_signature_256);
+    free(j->body);
+    free(j);
+}
+
+/* The API calls and the signature check; runs on a worker thread (or inline, off any event
+ * loop, when the request is not from a running server). */
+static void hook_run(void *ctx, void *job)
+{
+    struct sl_gitsource_webhook *w = ctx;
+    struct sl_runtime *rt = w->rt;
+    struct hook_job *j = job;
+    json_t *gs = NULL, *secret = NULL;
+    char *token = NULL;
+    struct sl_err err = {0};
+    /* Unknown sources, sources without a webhook secret and bad signatures all answer 401
+     * alike, so the endpoint does not reveal which GitSources exist. */
+    j->status = 401;
+    j->message = "unauthorized";
+    if (rt->kube.get(rt->kube.ctx, &gs, &SL_RES_GITSOURCE, j->ns, j->name, &err) != 0)
+        goto done;
+    const char *secret_name = json_string_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(gs, "spec"), "webhook"), "secretRef"),
+        "name"));
+    if (!secret_name ||
+        rt->kube.get(rt->kube.ctx, &secret, &SL_RES_SECRET, j->ns, secret_name, &err) != 0)
+        goto done;
+    token = secret_token(secret);
+    if (!sl_gitsource_webhook_authentic(token, j->hub_signature_256, j->gitlab_token, j->body,
+                                        j->body_len))
+        goto done;
+    if (rt->enqueue)
+        rt->enqueue(rt->enqueue_ctx, "GitSource", j->ns, j->name);
+    struct sl_log_ctx lc = {.kind = "GitSource", .ns = j->ns, .name = j->name};
+    sl_log_info(&lc, "push webhook: fetch requested");
+    j->status = 202;
+    j->message = "fetch requested";
+done:
+    sl_secure_free_str(token);
+    json_decref(gs);
+    json_decref(secret);
+}
+
+static void hook_done(void *ctx, void *job, void *waiter, bool canceled)
+{
+    (void)ctx;
+    struct hook_job *j = job;
+    struct sl_http_response resp = {0};
+    sl_buf_init(&resp.body, 0);
+    if (canceled)
+        reply(&resp, 503, "shutting down");
+    else
+        reply(&resp, j->status, j->message);
+    sl_http_deferred_finish(waiter, &resp);
+    sl_buf_free(&resp.body);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? sl_xstrdup(s) : NULL;
+}
+
+/* Runs on the HTTP event loop, which also answers /healthz: no API call here. The request is
+ * deferred and the worker pool reads the GitSource and its Secret. */
 static void handle(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
 {
-    struct sl_runtime *rt = ctx;
+    struct sl_gitsource_webhook *w = ctx;
     const char *rest = req->path + strlen(HOOK_PREFIX);
     const char *slash = strchr(rest, '/');
     if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/') || slash - rest > 63 ||
@@ -73,42 +162,68 @@ static void handle(void *ctx, const struct sl_http_request *req, struct sl_http_
         reply(resp, 404, "use POST /hooks/gitsource/<namespace>/<name>");
         return;
     }
-    char ns[64], name[254];
-    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - rest), rest);
-    snprintf(name, sizeof(name), "%s", slash + 1);
-    json_t *gs = NULL, *secret = NULL;
-    char *token = NULL;
+    struct hook_job *j = sl_xcalloc(1, sizeof(*j));
+    snprintf(j->ns, sizeof(j->ns), "%.*s", (int)(slash - rest), rest);
+    snprintf(j->name, sizeof(j->name), "%s", slash + 1);
+    j->hub_signature_256 = dup_or_null(sl_http_request_header(req, "X-Hub-Signature-256"));
+    j->gitlab_token = dup_or_null(sl_http_request_header(req, "X-Gitlab-Token"));
+    j->body = sl_xmalloc(req->body_len + 1);
+    memcpy(j->body, req->body, req->body_len);
+    j->body[req->body_len] = '\0';
+    j->body_len = req->body_len;
+
+    struct sl_http_response fallback = {0};
+    sl_buf_init(&fallback.body, 0);
+    reply(&fallback, 503, "timed out reading the GitSource");
+    struct sl_http_deferred *d =
+        sl_http_request_defer(req, SL_GITSOURCE_WEBHOOK_TIMEOUT_MS, &fallback);
+    sl_buf_free(&fallback.body);
+    if (!d) {
+        /* not from a running server (a direct call): no event loop to keep free */
+        hook_run(w, j);
+        reply(resp, j->status, j->message);
+        hook_job_free(w, j);
+        return;
+    }
+    char key[48];
+    snprintf(key, sizeof(key), "hook-%llu", (unsigned long long)++w->serial);
     struct sl_err err = {0};
-    /* Unknown sources, sources without a webhook secret and bad signatures all answer 401
-     * alike, so the endpoint does not reveal which GitSources exist. */
-    if (rt->kube.get(rt->kube.ctx, &gs, &SL_RES_GITSOURCE, ns, name, &err) != 0)
-        goto unauthorized;
-    const char *secret_name = json_string_value(json_object_get(
-        json_object_get(json_object_get(json_object_get(gs, "spec"), "webhook"), "secretRef"),
-        "name"));
-    if (!secret_name ||
-        rt->kube.get(rt->kube.ctx, &secret, &SL_RES_SECRET, ns, secret_name, &err) != 0)
-        goto unauthorized;
-    token = secret_token(secret);
-    if (!sl_gitsource_webhook_authentic(token, sl_http_request_header(req, "X-Hub-Signature-256"),
-                                        sl_http_request_header(req, "X-Gitlab-Token"), req->body,
-                                        req->body_len))
-        goto unauthorized;
-    if (rt->enqueue)
-        rt->enqueue(rt->enqueue_ctx, "GitSource", ns, name);
-    struct sl_log_ctx lc = {.kind = "GitSource", .ns = ns, .name = name};
-    sl_log_info(&lc, "push webhook: fetch requested");
-    reply(resp, 202, "fetch requested");
-    goto done;
-unauthorized:
-    reply(resp, 401, "unauthorized");
-done:
-    sl_secure_free_str(token);
-    json_decref(gs);
-    json_decref(secret);
+    if (sl_workpool_submit(w->pool, key, j, d, NULL, &err) != 0) {
+        hook_job_free(w, j);
+        struct sl_http_response busy = {0};
+        sl_buf_init(&busy.body, 0);
+        reply(&busy, 503, "busy");
+        sl_http_deferred_finish(d, &busy);
+        sl_buf_free(&busy.body);
+    }
 }
 
-void sl_gitsource_webhook_register(struct sl_http_server *srv, struct sl_runtime *rt)
+int sl_gitsource_webhook_new(struct sl_gitsource_webhook **out, struct sl_runtime *rt,
+                             struct sl_err *err)
 {
-    sl_http_server_route(srv, "POST", HOOK_PREFIX "*", handle, rt);
+    struct sl_gitsource_webhook *w = sl_xcalloc(1, sizeof(*w));
+    w->rt = rt;
+    struct sl_workpool_ops ops = {
+        .ctx = w, .run = hook_run, .done = hook_done, .job_free = hook_job_free};
+    struct sl_workpool_opts po = {.threads = 2, .queue_max = 64};
+    int rc = sl_workpool_new(&w->pool, &ops, &po, err);
+    if (rc != 0) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void sl_gitsource_webhook_register(struct sl_gitsource_webhook *w, struct sl_http_server *srv)
+{
+    sl_http_server_route(srv, "POST", HOOK_PREFIX "*", handle, w);
+}
+
+void sl_gitsource_webhook_free(struct sl_gitsource_webhook *w)
+{
+    if (!w)
+        return;
+    sl_workpool_free(w->pool);
+    free(w);
 }

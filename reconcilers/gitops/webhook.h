@@ -8,6 +8,7 @@
 
 #include "http/server.h"
 #include "runtime/reconciler.h"
+#include "util/err.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,8 +18,23 @@
 bool sl_gitsource_webhook_authentic(const char *secret, const char *hub_signature_256,
                                     const char *gitlab_token, const char *body, size_t body_len);
 
-/* Registers the route on srv (before it starts). rt must outlive srv: the handler reads the
- * GitSource and its Secret through rt->kube and enqueues the GitSource with rt->enqueue. */
-void sl_gitsource_webhook_register(struct sl_http_server *srv, struct sl_runtime *rt);
+/* How long a push hook waits for the API server before it is answered 503. */
+#define SL_GITSOURCE_WEBHOOK_TIMEOUT_MS 10000
+
+/* The push hook endpoint. Its handler does no API call on the HTTP event loop (which also
+ * answers /healthz): it defers the request and two worker threads read the GitSource and its
+ * Secret through rt->kube, check the signature and enqueue the GitSource with rt->enqueue. At
+ * most 64 hooks wait for a worker (more are answered 503 "busy" at once); one without an answer
+ * after SL_GITSOURCE_WEBHOOK_TIMEOUT_MS gets 503. */
+struct sl_gitsource_webhook;
+
+/* Starts the worker threads. rt is borrowed and must outlive the webhook. Returns 0 or the
+ * pool's errors; free with sl_gitsource_webhook_free. */
+int sl_gitsource_webhook_new(struct sl_gitsource_webhook **out, struct sl_runtime *rt,
+                             struct sl_err *err);
+/* Registers the route on srv (before it starts); w must outlive srv's running. */
+void sl_gitsource_webhook_register(struct sl_gitsource_webhook *w, struct sl_http_server *srv);
+/* Waits for running hooks and frees; call after the server stopped. NULL is a no-op. */
+void sl_gitsource_webhook_free(struct sl_gitsource_webhook *w);
 
 #endif

@@ -12,6 +12,7 @@
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
 #include "runtime/refindex.h"
+#include "runtime/registry.h"
 #include "runtime/status.h"
 #include "util/base64.h"
 #include "util/log.h"
@@ -81,8 +82,22 @@ struct secret_entry {
     int64_t at_ms;
 };
 
+/* What this process verified itself: "host/repo@digest|key fingerprint" of each source digest
+ * that carried a valid signature by that key. The verify gate trusts this record, never status
+ * (which anyone who may write status could forge), and a key rotated in its Secret has another
+ * fingerprint, so its digests are verified again. Bounded: the oldest entry goes. */
+#define VERIFIED_MAX 4096
+
+struct verified_entry {
+    char *key;
+    int64_t at_ms;
+};
+
 struct imd_reconciler {
-    struct sl_reconciler base;    /* first: the manager frees everything through base.free */
+    struct sl_reconciler base;     /* first: the manager frees everything through base.free */
+    pthread_mutex_t verified_lock; /* guards verified */
+    struct verified_entry *verified;
+    size_t nverified;
     pthread_mutex_t secrets_lock; /* guards secrets */
     struct secret_entry secrets[SECRET_CACHE_MAX];
     size_t nsecrets;
@@ -244,6 +259,36 @@ static void msg_append(char *msg, size_t n, const char *text)
     snprintf(msg + len, n - len, "%s%s", len ? "; " : "", text);
 }
 
+/* ---- the record of verified digests ---- */
+
+static bool verified_known(struct imd_reconciler *r, const char *key)
+{
+    bool known = false;
+    pthread_mutex_lock(&r->verified_lock);
+    for (size_t i = 0; i < r->nverified && !known; i++)
+        known = strcmp(r->verified[i].key, key) == 0;
+    pthread_mutex_unlock(&r->verified_lock);
+    return known;
+}
+
+static void verified_add(struct imd_reconciler *r, const char *key)
+{
+    if (verified_known(r, key))
+        return;
+    pthread_mutex_lock(&r->verified_lock);
+    if (r->nverified == VERIFIED_MAX) {
+        size_t oldest = 0;
+        for (size_t i = 1; i < r->nverified; i++)
+            if (r->verified[i].at_ms < r->verified[oldest].at_ms)
+                oldest = i;
+        free(r->verified[oldest].key);
+        r->verified[oldest] = r->verified[--r->nverified];
+    }
+    r->verified[r->nverified++] =
+        (struct verified_entry){.key = sl_xstrdup(key), .at_ms = sl_mono_ms()};
+    pthread_mutex_unlock(&r->verified_lock);
+}
+
 /* ---- one reconcile ---- */
 
 struct endpoint {
@@ -399,6 +444,17 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     ep->insecure = json_is_true(json_object_get(spec_ep, "insecure"));
     ref_list_add(&run->refs, REF_SECRET, ep->secret);
     ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
+    /* plain http and unverified TLS reach only the registries the administrator listed: else a
+     * tenant could point the controller at any in-cluster http endpoint, with credentials */
+    if (ep->insecure &&
+        !sl_controller_insecure_allowed(sl_controller_config_get(), sl_ref_api_host(&ep->ref))) {
+        global_fail(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed",
+                    "%s.insecure: registry %s is not one this controller may reach over plain "
+                    "http or without TLS verification (the administrator allows such registries "
+                    "with --insecure-registry); nothing was sent to it",
+                    field, sl_ref_api_host(&ep->ref));
+        return -1;
+    }
     return 0;
 }
 
@@ -415,6 +471,9 @@ static int step_read_spec(struct imd_run *run)
                     "spec.interval: invalid duration \"%.64s\"", interval);
         return -1;
     }
+    /* the administrator's --min-interval bounds how often a tenant makes us poll registries */
+    run->interval_ms =
+        sl_controller_clamp_interval_ms(sl_controller_config_get(), run->interval_ms);
     /* remember references first, so a Secret that appears later enqueues this object */
     run->verify_key_name =
         str_or_null(json_object_get(json_object_get(spec, "verify"), "signingKeyRef"), "name");
@@ -977,26 +1036,37 @@ static int gate_verify(struct imd_run *run, json_t *img, const json_t *prev, con
 {
     if (!run->verify_key_name)
         return 0;
-    const char *prev_digest = json_string_value(json_object_get(prev, "digest"));
-    if (!run->spec_changed && prev_digest && strcmp(prev_digest, digest) == 0 &&
-        json_is_true(json_object_get(prev, "verified"))) {
+    if (load_verify_key(run) != 0)
+        return -1;
+    struct sl_err err = {0};
+    char fpr[SL_KEY_FINGERPRINT_LEN];
+    if (sl_key_fingerprint(fpr, run->verify_key, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
+                    "spec.verify.signingKeyRef.name: SigningKey \"%s\": %s", run->verify_key_name,
+                    err.msg);
+        return -1;
+    }
+    /* decided from what this process verified (digest + key), never from status */
+    char *record = sl_xasprintf("%s@%s|%s", run->src.name, digest, fpr);
+    if (!run->spec_changed && verified_known(run->r, record)) {
+        free(record);
         json_object_set_new(img, "verified", json_true());
         run->verified_tags++;
         return 0;
     }
-    if (load_verify_key(run) != 0)
-        return -1;
-    struct sl_err err = {0};
     struct sl_cosign_verify_result vr;
     memset(&vr, 0, sizeof(vr));
     const struct sl_key *keys[1] = {run->verify_key};
     int rc = run->r->reg.verify(run->r->reg.ctx, &vr, run->src.reg, run->src.ref.repository, digest,
                                 keys, 1, &err);
     if (rc == 0) {
+        verified_add(run->r, record);
+        free(record);
         json_object_set_new(img, "verified", json_true());
         run->verified_tags++;
         return 0;
     }
+    free(record);
     json_object_set_new(img, "verified", json_false());
     keep_prev_targets(img, prev);
     char msg[MSG_MAX];
@@ -1291,6 +1361,18 @@ static int process_tag(struct imd_run *run, const char *tag)
     return 0;
 }
 
+/* The pass ran out of its registry deadline with work undone: one TRANSIENT outcome for the
+ * object, naming the registry (in the failure it saw) and the limit. */
+static void step_timed_out(struct imd_run *run, int64_t timeout_ms)
+{
+    char first[MSG_MAX];
+    snprintf(first, sizeof(first), "%s", run->global_fail ? run->g_msg : run->ready_msg);
+    global_fail(run, SL_RESULT_TRANSIENT, "RegistryTimeout",
+                "registry calls of this pass took longer than the controller's "
+                "--registry-timeout (%lld s) and were cut: %.1500s",
+                (long long)(timeout_ms / 1000), first);
+}
+
 static void record_event(struct imd_run *run, const char *type, const char *reason,
                          const char *message)
 {
@@ -1475,6 +1557,11 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     size_t ntags = 0;
     bool suspended = json_is_true(sl_kube_json_path(req->obj, "spec.suspend"));
 
+    /* one deadline for every registry exchange of this pass (scan gate included), so a slow or
+     * stalling registry cannot hold a worker */
+    int64_t timeout_ms = sl_controller_config_get()->registry_timeout_ms;
+    int64_t deadline = timeout_ms > 0 ? sl_mono_ms() + timeout_ms : 0;
+    int64_t prev_deadline = sl_registry_deadline_set(deadline);
     int rc = step_read_spec(&run);
     if (rc == 0 && !suspended) {
         rc = step_credentials(&run);
@@ -1487,6 +1574,9 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         for (size_t i = 0; rc == 0 && i < ntags; i++)
             rc = process_tag(&run, tags[i]);
     }
+    sl_registry_deadline_set(prev_deadline);
+    if (deadline && sl_mono_ms() >= deadline && run.kind == SL_RESULT_TRANSIENT)
+        step_timed_out(&run, timeout_ms);
     /* the sign key's Secret is known only after loading it: index after the work */
     index_update(r, run.ns, run.name, &run.refs);
     if (suspended && !(rc != 0 && strcmp(run.g_reason ? run.g_reason : "", "InvalidSpec") == 0))
@@ -1514,6 +1604,10 @@ static void reconciler_free(void *self)
     struct imd_reconciler *r = self;
     if (!r)
         return;
+    for (size_t i = 0; i < r->nverified; i++)
+        free(r->verified[i].key);
+    free(r->verified);
+    pthread_mutex_destroy(&r->verified_lock);
     sl_refindex_free(r->refs);
     secret_cache_drop_locked(r, NULL, NULL);
     sl_imd_registry_cache_free(r->cache);
@@ -1532,6 +1626,8 @@ int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
     struct imd_reconciler *r = sl_xcalloc(1, sizeof(*r));
     r->refs = sl_refindex_new();
     pthread_mutex_init(&r->secrets_lock, NULL);
+    pthread_mutex_init(&r->verified_lock, NULL);
+    r->verified = sl_xcalloc(VERIFIED_MAX, sizeof(*r->verified));
     if (deps && deps->registry) {
         r->reg = *deps->registry;
     } else {

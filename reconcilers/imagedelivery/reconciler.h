@@ -11,10 +11,18 @@
  *
  * Steady state: one manifest HEAD per tag on the source and one per tag and target; when every
  * target names the digest status already records, nothing is copied, verified again or signed
- * again, and status is not written (no timestamps change). Verification and signing run again
- * when the source digest moves, when a target is found in sync for the first time, and after a
- * spec change (metadata.generation != status.observedGeneration). Re-checked every
- * spec.interval (default 10m).
+ * again, and status is not written (no timestamps change). Status is only a report: the verify
+ * gate skips a digest only when this process itself verified it with the same key (an in-memory
+ * record keyed by source, digest and key fingerprint), so a rotated key re-checks everything and
+ * a forged status lets nothing through. Verification and signing run again when the source digest
+ * moves, when a target is found in sync for the first time, and after a spec change
+ * (metadata.generation != status.observedGeneration). Re-checked every spec.interval (default
+ * 10m; raised to the controller's --min-interval).
+ *
+ * Administrator limits: `insecure: true` on the source or a target is honoured only for a
+ * registry listed with --insecure-registry (else Ready=False InsecureRegistryNotAllowed, stalled,
+ * before anything is sent); all registry exchanges of one pass share the --registry-timeout
+ * deadline (default 30m), after which the pass ends TRANSIENT with reason RegistryTimeout.
  *
  * Status: images[] {tag, digest, verified, scan, message, targets[] {image, digest, signed,
  * syncedAt}}, lastSyncTime (set when a pass delivered something), deliveredTags, scanSummary,
@@ -28,6 +36,9 @@
  *                                         its other fields; re-checked when the spec changes
  *   InvalidSpec                           stalled until the spec changes (message names the
  *                                         field: unparseable reference, tag selection, ...)
+ *   InsecureRegistryNotAllowed            stalled: `insecure: true` for a registry not listed
+ *                                         by --insecure-registry
+ *   RegistryTimeout                       transient: the pass ran past --registry-timeout
  *   SecretNotFound, SigningKeyNotFound,   waiting: re-checked every 30 s and whenever the Secret
  *   SigningKeyNotReady                    / SigningKey changes
  *   InvalidSecret, InvalidSigningKey      stalled until the Secret / SigningKey or spec changes

@@ -17,7 +17,9 @@
 #define DEFAULT_IDLE_MS     (30 * 60 * 1000)
 
 struct cache_entry {
-    char key[200]; /* host|insecure|sha256(creds)|sha256(ca): no secret in it */
+    /* the whole identity, never cut: host|insecure|sha256(creds)|sha256(ca), no secret in it
+     * (two tenants whose keys shared a prefix would otherwise share credentials) */
+    char *key;
     struct sl_registry *reg;
     int refs;
     int64_t last_used_ms;
@@ -87,8 +89,10 @@ void sl_imd_registry_cache_free(struct sl_imd_registry_cache *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         sl_registry_free(c->entries[i].reg);
+        free(c->entries[i].key);
+    }
     free(c->entries);
     for (size_t i = 0; i < c->nresolved; i++)
         resolve_entry_free(&c->resolved[i]);
@@ -138,6 +142,7 @@ static void evict_locked(struct sl_imd_registry_cache *c, int64_t now)
         if (e->refs == 0 && now - e->last_used_ms > c->idle_ms) {
             forget_resolutions_locked(c, e->reg);
             sl_registry_free(e->reg);
+            free(e->key);
             continue;
         }
         c->entries[w++] = *e;
@@ -154,6 +159,7 @@ static void evict_locked(struct sl_imd_registry_cache *c, int64_t now)
             return; /* every client is in use: grow past the cap rather than block */
         forget_resolutions_locked(c, c->entries[victim].reg);
         sl_registry_free(c->entries[victim].reg);
+        free(c->entries[victim].key);
         c->entries[victim] = c->entries[--c->n];
     }
 }
@@ -162,11 +168,11 @@ static struct sl_registry *cache_open(void *ctx, const char *host, const struct 
                                       const struct sl_registry_opts *opts)
 {
     struct sl_imd_registry_cache *c = ctx;
-    char ch[65], cah[65], key[sizeof(((struct cache_entry *)0)->key)];
+    char ch[65], cah[65];
     hash_strings(ch, creds ? creds->username : NULL, creds ? creds->password : NULL,
                  creds ? creds->identity_token : NULL);
     hash_strings(cah, opts ? opts->ca_pem : NULL, NULL, NULL);
-    snprintf(key, sizeof(key), "%s|%d|%s|%s", host, opts ? opts->insecure : 0, ch, cah);
+    char *key = sl_xasprintf("%s|%d|%s|%s", host, opts ? opts->insecure : 0, ch, cah);
     int64_t now = sl_mono_ms();
     struct sl_registry *r = NULL;
     pthread_mutex_lock(&c->lock);
@@ -187,12 +193,14 @@ static struct sl_registry *cache_open(void *ctx, const char *host, const struct 
         r = sl_registry_new(host, creds, opts);
         struct cache_entry *e = &c->entries[c->n++];
         memset(e, 0, sizeof(*e));
-        snprintf(e->key, sizeof(e->key), "%s", key);
+        e->key = key;
+        key = NULL;
         e->reg = r;
         e->refs = 1;
         e->last_used_ms = now;
     }
     pthread_mutex_unlock(&c->lock);
+    free(key);
     return r;
 }
 

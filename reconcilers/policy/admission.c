@@ -11,14 +11,17 @@ const json_t *sl_admission_pod_spec(const char *kind, const json_t *object)
     const json_t *spec = json_object_get(object, "spec");
     const json_t *ps = NULL;
     if (strcmp(kind, "Pod") == 0)
-        ps = spec;
+        ps = spec; /* also the object of a pods/ephemeralcontainers review (`kubectl debug`) */
+    else if (strcmp(kind, "EphemeralContainers") == 0)
+        ps = object; /* that subresource's own kind before Kubernetes 1.22 */
     else if (strcmp(kind, "CronJob") == 0)
         ps = json_object_get(
             json_object_get(json_object_get(json_object_get(spec, "jobTemplate"), "spec"),
                             "template"),
             "spec");
     else if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") ||
-             !strcmp(kind, "DaemonSet") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "Job"))
+             !strcmp(kind, "DaemonSet") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "Job") ||
+             !strcmp(kind, "ReplicationController"))
         ps = json_object_get(json_object_get(spec, "template"), "spec");
     return json_is_object(ps) ? ps : NULL;
 }

@@ -1,8 +1,9 @@
 /* AdmissionReview v1 handling for sealift's validating webhook (DESIGN.md section 5).
  *
- * Pure: parses the request, lists every container image of the object (Pods and the pod
- * templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs; init and
- * ephemeral containers included), asks the caller's checker about each image, and builds the
+ * Pure: parses the request, lists every container image of the object (Pods, including the
+ * Pod a pods/ephemeralcontainers UPDATE carries, and the pod templates of ReplicationControllers,
+ * Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs; init and ephemeral
+ * containers included), asks the caller's checker about each image, and builds the
  * AdmissionReview response. Registry and signature work happens in the checker. */
 #ifndef SL_POLICY_ADMISSION_H
 #define SL_POLICY_ADMISSION_H
@@ -30,7 +31,9 @@ int sl_admission_parse(struct sl_admission_request *out, const char *body, size_
                        struct sl_err *err);
 void sl_admission_request_free(struct sl_admission_request *req);
 
-/* The pod spec of an object of kind (NULL when there is none or the kind is not a workload). */
+/* The pod spec of an object of kind (NULL when there is none or the kind is not a workload).
+ * A review of the pods/ephemeralcontainers subresource has kind Pod and the whole Pod as its
+ * object, so its ephemeral containers are in the returned spec. */
 const json_t *sl_admission_pod_spec(const char *kind, const json_t *object);
 
 /* Calls fn for every container image of the pod spec (containers, initContainers,

@@ -33,10 +33,13 @@ static int read_file(struct sl_buf *out, const char *path, struct sl_err *err)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sealift policy render FILE [-o yaml|json]\n"
+    fprintf(f, "usage: sealift policy render FILE [-o yaml|json] [--controller-namespace NS]\n"
                "  Renders each DeployPolicy in FILE (YAML or JSON, several documents allowed;\n"
                "  '-' reads stdin) into ValidatingAdmissionPolicy/Binding objects (and\n"
-               "  Gatekeeper objects with outputs: [Gatekeeper]) and prints them.\n");
+               "  Gatekeeper objects with outputs: [Gatekeeper]) and prints them.\n"
+               "  --controller-namespace NS: the namespace sealift runs in, exempted with\n"
+               "  kube-system unless the policy sets includeSystemNamespaces (default\n"
+               "  " SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE ").\n");
 }
 
 int sl_cmd_policy(int argc, char **argv)
@@ -51,9 +54,12 @@ int sl_cmd_policy(int argc, char **argv)
     }
     const char *file = NULL;
     const char *format = "yaml";
+    const char *controller_ns = SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE;
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
             format = argv[++i];
+        } else if (strcmp(argv[i], "--controller-namespace") == 0 && i + 1 < argc) {
+            controller_ns = argv[++i];
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return SL_EXIT_OK;
@@ -100,7 +106,7 @@ int sl_cmd_policy(int argc, char **argv)
             goto done;
         }
         json_t *objs = NULL;
-        if (sl_policy_render(&objs, doc, &err) != 0) {
+        if (sl_policy_render(&objs, doc, controller_ns, &err) != 0) {
             sl_cli_errorf("policy render", "%s: line %zu: %s", file, docs[i].line, err.msg);
             exit_code = SL_EXIT_USAGE;
             goto done;

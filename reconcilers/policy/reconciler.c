@@ -1,6 +1,7 @@
 #include "policy/reconciler.h"
 #include "apply.h"
 #include "policy/render.h"
+#include "policy/trust.h"
 #include "runtime/conditions.h"
 #include "runtime/status.h"
 #include "util/base64.h"
@@ -8,6 +9,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,13 @@ struct deploypolicy {
     char *service_name;
     int service_port;
     char *cert_dir;
+    bool (*webhook_serving)(void *ctx);
+    void *webhook_ctx;
+    /* which SigningKeys ("ns/name") each policy trusts, so a change of one of them (its public
+     * key swapped) re-checks the policies pinning it; guarded by lock (watch threads read it,
+     * workers write it) */
+    pthread_mutex_t lock;
+    json_t *key_index; /* {policy name: ["ns/name", ...]} */
 };
 
 /* Resources of the kinds a DeployPolicy may generate. */
@@ -78,41 +87,124 @@ static char *ca_bundle(const char *cert_dir)
 }
 
 static json_t *webhook_configuration(const struct deploypolicy *d, const json_t *policy,
-                                     const char *name)
+                                     const char *controller_namespace)
 {
-    const json_t *spec = json_object_get(policy, "spec");
-    const json_t *sel = json_object_get(spec, "namespaceSelector");
-    char *path = sl_xasprintf("%s%s", SL_ADMISSION_PATH_PREFIX, name);
-    char *hook_name = sl_xasprintf("%s.deploypolicy.sealift.dev", name);
-    char *cfg_name = sl_xasprintf("%s%s", SL_POLICY_NAME_PREFIX, name);
-    json_t *client = json_pack("{s:{s:s, s:s, s:s, s:i}}", "service", "namespace", d->service_ns,
-                               "name", d->service_name, "path", path, "port", d->service_port);
     char *ca = ca_bundle(d->cert_dir);
-    if (ca)
-        json_object_set_new(client, "caBundle", json_string(ca));
+    struct sl_policy_webhook_opts wo = {.service_namespace = d->service_ns,
+                                        .service_name = d->service_name,
+                                        .service_port = d->service_port,
+                                        .ca_bundle = ca,
+                                        .controller_namespace = controller_namespace,
+                                        .timeout_seconds = SL_ADMISSION_TIMEOUT_S};
+    json_t *vwc = sl_policy_render_webhook(policy, &wo);
     free(ca);
-    json_t *rules = json_pack(
-        "[{s:[s], s:[s], s:[s,s], s:[s], s:s}, {s:[s], s:[s], s:[s,s], s:[s,s,s,s], s:s},"
-        " {s:[s], s:[s], s:[s,s], s:[s,s], s:s}]",
-        "apiGroups", "", "apiVersions", "v1", "operations", "CREATE", "UPDATE", "resources", "pods",
-        "scope", "Namespaced", "apiGroups", "apps", "apiVersions", "v1", "operations", "CREATE",
-        "UPDATE", "resources", "deployments", "statefulsets", "daemonsets", "replicasets", "scope",
-        "Namespaced", "apiGroups", "batch", "apiVersions", "v1", "operations", "CREATE", "UPDATE",
-        "resources", "jobs", "cronjobs", "scope", "Namespaced");
-    json_t *hook =
-        json_pack("{s:s, s:[s], s:s, s:s, s:i, s:o, s:o, s:o}", "name", hook_name,
-                  "admissionReviewVersions", "v1", "sideEffects", "None", "failurePolicy", "Fail",
-                  "timeoutSeconds", SL_ADMISSION_TIMEOUT_S, "namespaceSelector",
-                  json_is_object(sel) ? json_deep_copy(sel) : json_object(), "rules", rules,
-                  "clientConfig", client);
-    json_t *vwc = json_pack(
-        "{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:[o]}", "apiVersion", "admissionregistration.k8s.io/v1",
-        "kind", "ValidatingWebhookConfiguration", "metadata", "name", cfg_name, "labels",
-        "app.kubernetes.io/managed-by", "sealift", SL_POLICY_LABEL, name, "webhooks", hook);
-    free(path);
-    free(hook_name);
-    free(cfg_name);
     return vwc;
+}
+
+/* Why the webhook cannot answer the API server yet, or NULL when it can: the generated
+ * configuration has a caBundle and this controller serves the webhook listener. */
+static char *webhook_not_ready(const struct deploypolicy *d, const json_t *vwc)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(vwc, "metadata"), "name"));
+    const json_t *client =
+        json_object_get(json_array_get(json_object_get(vwc, "webhooks"), 0), "clientConfig");
+    if (!json_string_value(json_object_get(client, "caBundle")))
+        return sl_xasprintf(
+            "ValidatingWebhookConfiguration %s has no caBundle: no ca.crt or tls.crt in the "
+            "webhook certificate directory (%s); the API server cannot call the webhook and "
+            "denies every Pod and workload in the selected namespaces (failurePolicy Fail)",
+            name, d->cert_dir ? d->cert_dir : "--webhook-cert-dir not set");
+    if (!d->webhook_serving || !d->webhook_serving(d->webhook_ctx))
+        return sl_xasprintf(
+            "the controller does not serve the admission webhook (--webhook-addr not set or "
+            "its listener is down); the API server denies every Pod and workload in the "
+            "selected namespaces (failurePolicy Fail, ValidatingWebhookConfiguration %s)",
+            name);
+    return NULL;
+}
+
+/* Checks every requireSignature.signingKeyRefs entry against the SigningKey it names. Returns
+ * NULL when all are trusted, else the reason (*reason) and a message for the first that is not:
+ * KeyFingerprintMismatch (the SigningKey publishes another key than the one pinned),
+ * SigningKeyNotReady (missing, or no public key yet) or InvalidSpec (no valid pin). */
+static char *untrusted_keys(struct sl_runtime *rt, const json_t *rules, const char **reason)
+{
+    const json_t *refs =
+        json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs");
+    size_t i;
+    json_t *ref;
+    json_array_foreach(refs, i, ref)
+    {
+        const char *ns = json_string_value(json_object_get(ref, "namespace"));
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        json_t *sk = NULL;
+        struct sl_err err = {0};
+        if (ns && name)
+            rt->kube.get(rt->kube.ctx, &sk, &SL_RES_SIGNINGKEY, ns, name, &err);
+        struct sl_key *key = NULL;
+        int rc = sl_policy_trusted_key(&key, ref, sk, &err);
+        sl_key_free(key);
+        json_decref(sk);
+        if (rc == 0)
+            continue;
+        *reason = rc == SL_ECONFLICT   ? "KeyFingerprintMismatch"
+                  : rc == SL_EINVAL    ? "InvalidSpec"
+                  : rc == SL_ENOTFOUND ? "SigningKeyNotReady"
+                                       : "KeyError";
+        return sl_xasprintf("spec.rules.requireSignature.signingKeyRefs[%zu]: %s", i, err.msg);
+    }
+    return NULL;
+}
+
+/* Records which SigningKeys policy_name trusts (rules NULL: none, the policy is gone). */
+static void index_keys(struct deploypolicy *d, const char *policy_name, const json_t *rules)
+{
+    json_t *keys = json_array();
+    size_t i;
+    json_t *ref;
+    json_array_foreach(
+        json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs"), i, ref)
+    {
+        const char *ns = json_string_value(json_object_get(ref, "namespace"));
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        if (ns && name)
+            json_array_append_new(keys, json_sprintf("%s/%s", ns, name));
+    }
+    pthread_mutex_lock(&d->lock);
+    if (json_array_size(keys))
+        json_object_set(d->key_index, policy_name, keys);
+    else
+        json_object_del(d->key_index, policy_name);
+    pthread_mutex_unlock(&d->lock);
+    json_decref(keys);
+}
+
+/* A SigningKey changed: re-check every policy that trusts it. */
+static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
+                          void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
+{
+    struct deploypolicy *d = self;
+    const char *ns = sl_kube_obj_namespace(obj), *name = sl_kube_obj_name(obj);
+    if (res != &SL_RES_SIGNINGKEY || !ns || !name)
+        return;
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    pthread_mutex_lock(&d->lock);
+    const char *policy;
+    json_t *keys;
+    json_object_foreach(d->key_index, policy, keys)
+    {
+        size_t i;
+        json_t *k;
+        json_array_foreach(keys, i, k)
+        {
+            if (strcmp(json_string_value(k), key) == 0) {
+                enqueue(qctx, "", policy);
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
 }
 
 static json_t *generated_entry(const json_t *obj)
@@ -189,6 +281,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     out->kind = SL_RESULT_DONE;
     out->requeue_after_ms = 0;
     if (!req->obj) {
+        index_keys(d, req->name, NULL);
         delete_generated(rt, req->name);
         return 0;
     }
@@ -200,7 +293,9 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     const char *cond = "True", *reason = "Applied";
     char message[1500];
     struct sl_err rerr = {0};
-    if (sl_policy_render(&objs, obj, &rerr) != 0 ||
+    char *not_ready = NULL;
+    const char *not_ready_reason = NULL;
+    if (sl_policy_render(&objs, obj, rt->controller_namespace, &rerr) != 0 ||
         check_require_scan(json_object_get(json_object_get(obj, "spec"), "rules"), &rerr) != 0) {
         cond = "False";
         reason = "InvalidSpec";
@@ -209,10 +304,18 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         goto write;
     }
     const json_t *rules = json_object_get(json_object_get(obj, "spec"), "rules");
+    index_keys(d, req->name, rules);
     bool needs_webhook = json_is_object(json_object_get(rules, "requireSignature")) ||
                          json_is_object(json_object_get(rules, "requireScanPassed"));
-    if (needs_webhook)
-        json_array_append_new(objs, webhook_configuration(d, obj, req->name));
+    if (needs_webhook) {
+        json_t *vwc = webhook_configuration(d, obj, rt->controller_namespace);
+        not_ready = webhook_not_ready(d, vwc);
+        if (not_ready)
+            not_ready_reason = "WebhookNotReady";
+        json_array_append_new(objs, vwc);
+    }
+    if (!not_ready)
+        not_ready = untrusted_keys(rt, rules, &not_ready_reason);
 
     json_t *owner = json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
                               "sealift.dev/v1alpha1", "kind", "DeployPolicy", "name", req->name,
@@ -264,6 +367,15 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         reason = "ApplyFailed";
         if (out->kind == SL_RESULT_DONE)
             out->requeue_after_ms = 60 * 1000;
+    } else if (not_ready) {
+        /* the objects are in place (fail closed), but the policy does not work as written:
+         * look again, a certificate, a listener or a SigningKey may change without the policy
+         * changing */
+        cond = "False";
+        reason = not_ready_reason;
+        snprintf(message, sizeof(message), "%s", not_ready);
+        out->kind = strcmp(reason, "InvalidSpec") == 0 ? SL_RESULT_STALLED : SL_RESULT_WAITING;
+        out->requeue_after_ms = 10 * 1000;
     } else {
         snprintf(message, sizeof(message), "%zu admission object(s) in place%s",
                  json_array_size(generated),
@@ -291,6 +403,7 @@ write:
                          message);
     json_decref(status);
     json_decref(objs);
+    free(not_ready);
     if (out->kind == SL_RESULT_TRANSIENT)
         return sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", message);
     return 0;
@@ -304,8 +417,12 @@ static void deploypolicy_free(void *self)
     free(d->service_ns);
     free(d->service_name);
     free(d->cert_dir);
+    json_decref(d->key_index);
+    pthread_mutex_destroy(&d->lock);
     free(d);
 }
+
+static const struct sl_kube_resource *const secondary_resources[] = {&SL_RES_SIGNINGKEY, NULL};
 
 int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
                                    const struct sl_deploypolicy_opts *opts, struct sl_err *err)
@@ -317,10 +434,16 @@ int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
         sl_xstrdup(opts && opts->service_name ? opts->service_name : "sealift-webhook");
     d->service_port = opts && opts->service_port > 0 ? opts->service_port : 443;
     d->cert_dir = opts && opts->cert_dir ? sl_xstrdup(opts->cert_dir) : NULL;
+    d->webhook_serving = opts ? opts->webhook_serving : NULL;
+    d->webhook_ctx = opts ? opts->webhook_ctx : NULL;
+    pthread_mutex_init(&d->lock, NULL);
+    d->key_index = json_object();
     d->base = (struct sl_reconciler){.kind = "DeployPolicy",
                                      .resource = &SL_RES_DEPLOYPOLICY,
                                      .self = d,
                                      .reconcile = reconcile,
+                                     .secondary = secondary_resources,
+                                     .map_secondary = map_secondary,
                                      .free = deploypolicy_free};
     *out = &d->base;
     return 0;

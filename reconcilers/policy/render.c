@@ -1,4 +1,5 @@
 #include "policy/render.h"
+#include "policy/trust.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -127,21 +128,165 @@ static const struct {
      "every container must run with runAsNonRoot: true and not as user 0"},
 };
 
+/* Length of a registry entry without its trailing '/' characters. */
+static size_t entry_len(const char *e)
+{
+    size_t n = strlen(e);
+    while (n > 0 && e[n - 1] == '/')
+        n--;
+    return n;
+}
+
+/* Checks an allowedRegistries entry: host[:port][/path], where the host has a '.' or a port or
+ * is "localhost" (as container runtimes tell a registry host from a Docker Hub namespace), and
+ * path components are lower-case repository components. A trailing '/' is ignored. */
+static bool registry_entry_valid(const char *e)
+{
+    size_t n = entry_len(e);
+    if (n == 0 || n > 255)
+        return false;
+    size_t i = 0;
+    bool dot = false, port = false;
+    while (i < n && e[i] != '/' && e[i] != ':') {
+        char ch = e[i];
+        if (ch == '.')
+            dot = true;
+        else if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '-'))
+            return false;
+        i++;
+    }
+    if (i == 0 || e[0] == '.' || e[i - 1] == '.')
+        return false;
+    if (i < n && e[i] == ':') {
+        size_t digits = 0;
+        for (i++; i < n && e[i] != '/'; i++, digits++)
+            if (e[i] < '0' || e[i] > '9')
+                return false;
+        if (digits == 0 || digits > 5)
+            return false;
+        port = true;
+    }
+    if (!dot && !port && !(i == 9 && strncmp(e, "localhost", 9) == 0))
+        return false;
+    /* path: components of [a-z0-9._-], none empty, none "." or ".." */
+    while (i < n) {
+        size_t start = ++i; /* past the '/' */
+        while (i < n && e[i] != '/') {
+            char ch = e[i];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+                  ch == '-'))
+                return false;
+            i++;
+        }
+        size_t len = i - start;
+        if (len == 0 || (len == 1 && e[start] == '.') ||
+            (len == 2 && e[start] == '.' && e[start + 1] == '.'))
+            return false;
+    }
+    return true;
+}
+
+static int check_registries(const json_t *rules, struct sl_err *err)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(rules, "allowedRegistries"), i, v)
+    {
+        const char *e = json_string_value(v);
+        if (!registry_entry_valid(e))
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.allowedRegistries[%zu]: Invalid value: \"%.200s\": "
+                              "want a registry host[:port] optionally followed by /path "
+                              "(the host with a '.' or a port, e.g. registry.example/mirror), "
+                              "no tag, digest or wildcard",
+                              i, e);
+    }
+    return 0;
+}
+
+/* Every trusted key is pinned by fingerprint (policy/trust.h). */
+static int check_key_pins(const json_t *rules, struct sl_err *err)
+{
+    const json_t *rs = json_object_get(rules, "requireSignature");
+    if (!rs || json_is_null(rs))
+        return 0;
+    const json_t *refs = json_object_get(rs, "signingKeyRefs");
+    if (!json_is_array(refs) || json_array_size(refs) == 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.rules.requireSignature.signingKeyRefs: Required value: at least "
+                          "one SigningKey, pinned by fingerprint");
+    size_t i;
+    json_t *r;
+    json_array_foreach(refs, i, r)
+    {
+        const char *fp = json_string_value(json_object_get(r, "fingerprint"));
+        if (!sl_policy_fingerprint_valid(fp))
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireSignature.signingKeyRefs[%zu].fingerprint: %s: "
+                              "want sha256:<64 lower-case hex digits>, the fingerprint the "
+                              "SigningKey's status shows",
+                              i, fp ? "Invalid value" : "Required value");
+    }
+    return 0;
+}
+
+/* The allowedRegistries validation. Entries match on reference boundaries, never as raw
+ * prefixes: "host[:port]" admits every repository on exactly that host and port
+ * ("host/..."), "host/path" admits the repositories below it ("host/path/...") and the
+ * repository "host/path" itself (bare, ":tag" or "@digest"), so "registry.example/mirror" never
+ * admits "registry.example/mirror-evil/x" and "registry.example" never admits
+ * "registry.example.evil.com/x" or "registry.example:5000/x". */
+static void registries_validation(json_t *vals, const json_t *regs, const char *policy_name)
+{
+    struct sl_buf prefixes, repos, b;
+    sl_buf_init(&prefixes, 0);
+    sl_buf_init(&repos, 0);
+    sl_buf_init(&b, 0);
+    size_t i, nrepos = 0;
+    json_t *v;
+    json_array_foreach(regs, i, v)
+    {
+        const char *e = json_string_value(v);
+        size_t n = entry_len(e);
+        char *entry = sl_xstrndup(e, n);
+        char *prefix = sl_xasprintf("%s/", entry);
+        if (prefixes.len)
+            sl_buf_append_str(&prefixes, ", ");
+        cel_quote(&prefixes, prefix);
+        if (memchr(entry, '/', n)) {
+            if (nrepos++)
+                sl_buf_append_str(&repos, ", ");
+            cel_quote(&repos, entry);
+        }
+        free(prefix);
+        free(entry);
+    }
+    sl_buf_append_str(&b, "variables.containers.all(c, [");
+    sl_buf_append_str(&b, sl_buf_cstr(&prefixes));
+    sl_buf_append_str(&b, "].exists(p, c.image.startsWith(p))");
+    if (nrepos) {
+        sl_buf_append_str(&b, " || [");
+        sl_buf_append_str(&b, sl_buf_cstr(&repos));
+        sl_buf_append_str(&b, "].exists(r, c.image == r || c.image.startsWith(r + ':') || "
+                              "c.image.startsWith(r + '@'))");
+    }
+    sl_buf_append_str(&b, ")");
+    add_rule_validation(vals, policy_name, "allowedRegistries", sl_buf_cstr(&b),
+                        "every image must come from an allowed registry");
+    sl_buf_free(&b);
+    sl_buf_free(&repos);
+    sl_buf_free(&prefixes);
+}
+
 static json_t *cel_validations(const json_t *rules, const char *policy_name)
 {
     json_t *vals = json_array();
     struct sl_buf b;
 
     const json_t *regs = json_object_get(rules, "allowedRegistries");
-    if (json_is_array(regs) && json_array_size(regs) > 0) {
-        sl_buf_init(&b, 0);
-        sl_buf_append_str(&b, "variables.containers.all(c, ");
-        cel_string_list(&b, regs);
-        sl_buf_append_str(&b, ".exists(p, c.image.startsWith(p)))");
-        add_rule_validation(vals, policy_name, "allowedRegistries", sl_buf_cstr(&b),
-                            "every image must come from an allowed registry");
-        sl_buf_free(&b);
-    }
+    if (json_is_array(regs) && json_array_size(regs) > 0)
+        registries_validation(vals, regs, policy_name);
     for (size_t i = 0; i < sizeof(boolean_rules) / sizeof(boolean_rules[0]); i++) {
         if (rule_true(rules, boolean_rules[i].rule))
             add_rule_validation(vals, policy_name, boolean_rules[i].rule,
@@ -163,16 +308,28 @@ static json_t *cel_validations(const json_t *rules, const char *policy_name)
     return vals;
 }
 
-static json_t *match_resource_rules(void)
+/* The requests that put an image into a pod, one rule per API group: Pods and
+ * ReplicationControllers (create, and update: a running Pod's container image may be changed),
+ * the pods/ephemeralcontainers subresource (`kubectl debug` adds a container to a running Pod
+ * with an UPDATE of it; its object is the whole Pod), and the workload controllers of apps and
+ * batch. scope is set for webhook rules ("Namespaced"), NULL for a ValidatingAdmissionPolicy. */
+static json_t *match_resource_rules(const char *scope)
 {
-    return json_pack("[{s:[s], s:[s], s:[s,s], s:[s]},"
-                     " {s:[s], s:[s], s:[s,s], s:[s,s,s,s]},"
-                     " {s:[s], s:[s], s:[s,s], s:[s,s]}]",
-                     "apiGroups", "", "apiVersions", "v1", "operations", "CREATE", "UPDATE",
-                     "resources", "pods", "apiGroups", "apps", "apiVersions", "v1", "operations",
-                     "CREATE", "UPDATE", "resources", "deployments", "statefulsets", "daemonsets",
-                     "replicasets", "apiGroups", "batch", "apiVersions", "v1", "operations",
-                     "CREATE", "UPDATE", "resources", "jobs", "cronjobs");
+    json_t *rules = json_pack(
+        "[{s:[s], s:[s], s:[s,s], s:[s,s]}, {s:[s], s:[s], s:[s], s:[s]},"
+        " {s:[s], s:[s], s:[s,s], s:[s,s,s,s]}, {s:[s], s:[s], s:[s,s], s:[s,s]}]",
+        "apiGroups", "", "apiVersions", "v1", "operations", "CREATE", "UPDATE", "resources", "pods",
+        "replicationcontrollers", "apiGroups", "", "apiVersions", "v1", "operations", "UPDATE",
+        "resources", "pods/ephemeralcontainers", "apiGroups", "apps", "apiVersions", "v1",
+        "operations", "CREATE", "UPDATE", "resources", "deployments", "statefulsets", "daemonsets",
+        "replicasets", "apiGroups", "batch", "apiVersions", "v1", "operations", "CREATE", "UPDATE",
+        "resources", "jobs", "cronjobs");
+    if (scope) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(rules, i, r) json_object_set_new(r, "scope", json_string(scope));
+    }
+    return rules;
 }
 
 static json_t *metadata_for(const char *name, const char *policy_name)
@@ -181,11 +338,56 @@ static json_t *metadata_for(const char *name, const char *policy_name)
                      "sealift", SL_POLICY_LABEL, policy_name);
 }
 
-/* The namespaceSelector of the policy, or an empty selector (all namespaces). */
-static json_t *namespace_selector(const json_t *spec)
+json_t *sl_policy_namespace_selector(const json_t *policy, const char *controller_namespace)
 {
+    const json_t *spec = json_object_get(policy, "spec");
     const json_t *sel = json_object_get(spec, "namespaceSelector");
-    return json_is_object(sel) ? json_deep_copy(sel) : json_object();
+    json_t *out = json_is_object(sel) ? json_deep_copy(sel) : json_object();
+    if (json_is_true(json_object_get(spec, "includeSystemNamespaces")))
+        return out;
+    if (!controller_namespace || !*controller_namespace)
+        controller_namespace = SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE;
+    json_t *values = json_pack("[s]", "kube-system");
+    if (strcmp(controller_namespace, "kube-system") != 0)
+        json_array_append_new(values, json_string(controller_namespace));
+    json_t *exprs = json_object_get(out, "matchExpressions");
+    if (!json_is_array(exprs)) {
+        exprs = json_array();
+        json_object_set_new(out, "matchExpressions", exprs);
+    }
+    json_array_append_new(exprs, json_pack("{s:s, s:s, s:o}", "key", "kubernetes.io/metadata.name",
+                                           "operator", "NotIn", "values", values));
+    return out;
+}
+
+json_t *sl_policy_render_webhook(const json_t *policy, const struct sl_policy_webhook_opts *opts)
+{
+    const char *name =
+        json_string_value(json_object_get(json_object_get(policy, "metadata"), "name"));
+    if (!name)
+        name = "";
+    char *path = sl_xasprintf("%s%s", SL_POLICY_ADMISSION_PATH_PREFIX, name);
+    char *hook_name = sl_xasprintf("%s.deploypolicy.sealift.dev", name);
+    char *cfg_name = sl_xasprintf("%s%s", SL_POLICY_NAME_PREFIX, name);
+    json_t *client =
+        json_pack("{s:{s:s, s:s, s:s, s:i}}", "service", "namespace", opts->service_namespace,
+                  "name", opts->service_name, "path", path, "port", opts->service_port);
+    if (opts->ca_bundle && *opts->ca_bundle)
+        json_object_set_new(client, "caBundle", json_string(opts->ca_bundle));
+    json_t *hook =
+        json_pack("{s:s, s:[s], s:s, s:s, s:i, s:o, s:o, s:o}", "name", hook_name,
+                  "admissionReviewVersions", "v1", "sideEffects", "None", "failurePolicy", "Fail",
+                  "timeoutSeconds", opts->timeout_seconds, "namespaceSelector",
+                  sl_policy_namespace_selector(policy, opts->controller_namespace), "rules",
+                  match_resource_rules("Namespaced"), "clientConfig", client);
+    json_t *vwc =
+        json_pack("{s:s, s:s, s:o, s:[o]}", "apiVersion", "admissionregistration.k8s.io/v1", "kind",
+                  "ValidatingWebhookConfiguration", "metadata", metadata_for(cfg_name, name),
+                  "webhooks", hook);
+    free(path);
+    free(hook_name);
+    free(cfg_name);
+    return vwc;
 }
 
 static const char REGO[] =
@@ -209,10 +411,21 @@ static const char REGO[] =
     "containers[c] { c := pod_spec(input.review.object).initContainers[_] }\n"
     "containers[c] { c := pod_spec(input.review.object).ephemeralContainers[_] }\n"
     "\n"
+    "# entries match on reference boundaries: host[:port] admits host[:port]/..., host/path\n"
+    "# admits host/path/... and the repository host/path itself (bare, :tag or @digest)\n"
+    "registry_entry(p) = e { e := trim_right(p, \"/\") }\n"
     "allowed_registry(img) {\n"
-    "  p := input.parameters.allowedRegistries[_]\n"
-    "  startswith(img, p)\n"
+    "  e := registry_entry(input.parameters.allowedRegistries[_])\n"
+    "  startswith(img, concat(\"\", [e, \"/\"]))\n"
     "}\n"
+    "allowed_registry(img) {\n"
+    "  e := registry_entry(input.parameters.allowedRegistries[_])\n"
+    "  contains(e, \"/\")\n"
+    "  repository_end(img, e)\n"
+    "}\n"
+    "repository_end(img, e) { img == e }\n"
+    "repository_end(img, e) { startswith(img, concat(\"\", [e, \":\"])) }\n"
+    "repository_end(img, e) { startswith(img, concat(\"\", [e, \"@\"])) }\n"
     "\n"
     "violation[{\"msg\": msg}] {\n"
     "  count(input.parameters.allowedRegistries) > 0\n"
@@ -315,8 +528,9 @@ static json_t *gatekeeper_template(void)
                      "spec", "crd", crd, "targets", targets);
 }
 
-static json_t *gatekeeper_constraint(const json_t *spec, const json_t *rules,
-                                     const char *policy_name, const char *enforcement)
+static json_t *gatekeeper_constraint(const json_t *policy, const json_t *rules,
+                                     const char *policy_name, const char *enforcement,
+                                     const char *controller_namespace)
 {
     json_t *params = json_object();
     const json_t *regs = json_object_get(rules, "allowedRegistries");
@@ -335,20 +549,22 @@ static json_t *gatekeeper_constraint(const json_t *spec, const json_t *rules,
                              ? "deny"
                              : (strcmp(enforcement, "Warn") == 0 ? "warn" : "dryrun");
     char *name = sl_xasprintf("%s%s", SL_POLICY_NAME_PREFIX, policy_name);
-    json_t *kinds =
-        json_pack("[{s:[s], s:[s]}, {s:[s], s:[s,s,s,s]}, {s:[s], s:[s,s]}]", "apiGroups", "",
-                  "kinds", "Pod", "apiGroups", "apps", "kinds", "Deployment", "StatefulSet",
-                  "DaemonSet", "ReplicaSet", "apiGroups", "batch", "kinds", "Job", "CronJob");
-    json_t *c = json_pack("{s:s, s:s, s:o, s:{s:s, s:{s:o, s:o}, s:o}}", "apiVersion",
-                          "constraints.gatekeeper.sh/v1beta1", "kind", "SealiftDeployPolicy",
-                          "metadata", metadata_for(name, policy_name), "spec", "enforcementAction",
-                          action, "match", "kinds", kinds, "namespaceSelector",
-                          namespace_selector(spec), "parameters", params);
+    json_t *kinds = json_pack("[{s:[s], s:[s,s]}, {s:[s], s:[s,s,s,s]}, {s:[s], s:[s,s]}]",
+                              "apiGroups", "", "kinds", "Pod", "ReplicationController", "apiGroups",
+                              "apps", "kinds", "Deployment", "StatefulSet", "DaemonSet",
+                              "ReplicaSet", "apiGroups", "batch", "kinds", "Job", "CronJob");
+    json_t *c =
+        json_pack("{s:s, s:s, s:o, s:{s:s, s:{s:o, s:o}, s:o}}", "apiVersion",
+                  "constraints.gatekeeper.sh/v1beta1", "kind", "SealiftDeployPolicy", "metadata",
+                  metadata_for(name, policy_name), "spec", "enforcementAction", action, "match",
+                  "kinds", kinds, "namespaceSelector",
+                  sl_policy_namespace_selector(policy, controller_namespace), "parameters", params);
     free(name);
     return c;
 }
 
-int sl_policy_render(json_t **out, const json_t *policy, struct sl_err *err)
+int sl_policy_render(json_t **out, const json_t *policy, const char *controller_namespace,
+                     struct sl_err *err)
 {
     const char *policy_name =
         json_string_value(json_object_get(json_object_get(policy, "metadata"), "name"));
@@ -366,6 +582,10 @@ int sl_policy_render(json_t **out, const json_t *policy, struct sl_err *err)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "spec.rules: must be an object");
     }
     int rc = check_string_array(rules, "allowedRegistries", err);
+    if (!rc)
+        rc = check_registries(rules, err);
+    if (!rc)
+        rc = check_key_pins(rules, err);
     if (!rc)
         rc = check_string_array(rules, "allowedCapabilities", err);
     const char *enforcement = json_string_value(json_object_get(spec, "enforcement"));
@@ -417,7 +637,7 @@ int sl_policy_render(json_t **out, const json_t *policy, struct sl_err *err)
             json_pack("{s:s, s:s, s:o, s:{s:s, s:{s:o}, s:o, s:O}}", "apiVersion",
                       "admissionregistration.k8s.io/v1", "kind", "ValidatingAdmissionPolicy",
                       "metadata", metadata_for(name, policy_name), "spec", "failurePolicy", "Fail",
-                      "matchConstraints", "resourceRules", match_resource_rules(), "variables",
+                      "matchConstraints", "resourceRules", match_resource_rules(NULL), "variables",
                       variables, "validations", validations);
         /* enforcement -> validationActions; Audit also needs auditAnnotations to be visible */
         json_t *actions = json_array();
@@ -427,14 +647,15 @@ int sl_policy_render(json_t **out, const json_t *policy, struct sl_err *err)
                       "admissionregistration.k8s.io/v1", "kind", "ValidatingAdmissionPolicyBinding",
                       "metadata", metadata_for(name, policy_name), "spec", "policyName", name,
                       "validationActions", actions, "matchResources", "namespaceSelector",
-                      namespace_selector(spec));
+                      sl_policy_namespace_selector(policy, controller_namespace));
         json_array_append_new(objs, vap);
         json_array_append_new(objs, binding);
     }
     json_decref(validations);
     if (want_gk) {
         json_array_append_new(objs, gatekeeper_template());
-        json_array_append_new(objs, gatekeeper_constraint(spec, rules, policy_name, enforcement));
+        json_array_append_new(objs, gatekeeper_constraint(policy, rules, policy_name, enforcement,
+                                                          controller_namespace));
     }
     free(name);
     json_decref(empty);

@@ -6,6 +6,7 @@
 #include "oci/registry.h"
 #include "policy/admission.h"
 #include "policy/reconciler.h"
+#include "policy/trust.h"
 #include "runtime/metrics.h"
 #include "runtime/registry.h"
 #include "scan/record.h"
@@ -216,6 +217,8 @@ static int pull_creds(struct sl_creds *out, struct check *c, const char *registr
     return SL_ENOTFOUND;
 }
 
+/* The policy's trusted keys: a SigningKey's published key counts only when it has the
+ * fingerprint the policy pins (policy/trust.h). */
 static void load_keys(struct check *c)
 {
     const json_t *refs = c->job->key_refs;
@@ -228,16 +231,13 @@ static void load_keys(struct check *c)
         const char *ns = json_string_value(json_object_get(r, "namespace"));
         const char *name = json_string_value(json_object_get(r, "name"));
         json_t *sk = ns && name ? c->w->lookup.get(c->w->lookup.ctx, "SigningKey", ns, name) : NULL;
-        const char *pem =
-            json_string_value(json_object_get(json_object_get(sk, "status"), "publicKey"));
         struct sl_key *key = NULL;
         struct sl_err err = {0};
-        if (pem && sl_key_load_public_pem(&key, pem, strlen(pem), &err) == 0) {
+        if (sl_policy_trusted_key(&key, r, sk, &err) == 0)
             c->keys[c->nkeys++] = key;
-        } else if (!c->key_problem) {
-            c->key_problem = sl_xasprintf("SigningKey %s/%s is not ready (no public key)",
-                                          ns ? ns : "?", name ? name : "?");
-        }
+        else if (!c->key_problem)
+            c->key_problem = sl_xasprintf("SigningKey %s/%s is not trusted: %s", ns ? ns : "?",
+                                          name ? name : "?", err.msg);
         json_decref(sk);
     }
     if (c->nkeys == 0 && !c->key_problem)

@@ -30,6 +30,7 @@ int sl_scan_image(struct sl_scan_report *rep, const struct sl_image_source *src,
             goto done;
         }
     }
+    sl_imagefs_finish(&fs);
     rc = sl_scan_evaluate(rep, &fs, src->config, src->config_len, db, pol, err);
 done:
     sl_imagefs_free(&fs);

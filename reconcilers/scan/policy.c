@@ -198,7 +198,9 @@ static int64_t rescan_ms_of(const json_t *spec)
         ms = DEFAULT_RESCAN;
     if (ms < 1000)
         ms = 1000;
-    return ms;
+    /* a tenant does not get to make the controller rescan (and pull) faster than the
+     * administrator's --min-interval */
+    return sl_controller_clamp_interval_ms(sl_controller_config_get(), ms);
 }
 
 /* Parses "2027-01-01" or an RFC 3339 time. */
@@ -387,6 +389,15 @@ static int step_read_spec(struct sp_run *run)
                     "spec.database: Invalid value: give exactly one of image and path");
         return -1;
     }
+    const struct sl_controller_config *cc = sl_controller_config_get();
+    if (run->path && !cc->allow_local_paths) {
+        /* the digest and load errors of any readable file would come back in status */
+        set_outcome(run, SL_RESULT_STALLED, "LocalPathNotAllowed",
+                    "spec.database.path: Forbidden: reading the controller's filesystem is off "
+                    "(the administrator's --allow-local-paths turns it on); use "
+                    "spec.database.image");
+        return -1;
+    }
     if (sl_kube_json_path(spec, "scanner.harbor")) {
         str_or_null(&run->harbor_url, spec, "scanner.harbor.url");
         str_or_null(&run->harbor_secret, spec, "scanner.harbor.credentials.secretRef.name");
@@ -408,6 +419,16 @@ static int step_read_spec(struct sp_run *run)
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
                         "spec.scanner.harbor.url: Invalid value: want an http:// or https:// URL "
                         "of the scanner adapter");
+            return -1;
+        }
+        if (!sl_controller_scanner_url_allowed(cc, run->harbor_url)) {
+            /* the adapter receives pull tokens and image digests: which adapters exist is the
+             * administrator's choice, not a tenant's */
+            set_outcome(run, SL_RESULT_STALLED, "ScannerURLNotAllowed",
+                        "spec.scanner.harbor.url: Forbidden: \"%.512s\" is not an adapter the "
+                        "administrator allows (--scanner-url PREFIX%s)",
+                        run->harbor_url,
+                        cc->n_scanner_urls ? "" : "; none is set, so Harbor adapters are off");
             return -1;
         }
         if (sl_kube_json_path(spec, "scanner.builtin"))
@@ -1076,6 +1097,9 @@ static void describe_failure(char *out, size_t cap, const struct sl_scan_report 
     for (size_t i = 0; i < rep->nmalware; i++)
         APPEND("%smalware %s in %s", len ? "; " : "", rep->malware[i].signature,
                rep->malware[i].path);
+    if (rep->nissues)
+        APPEND("%slayer %u entry %s: %s", len ? "; " : "", rep->issues[0].layer,
+               rep->issues[0].path, rep->issues[0].problem);
 #undef APPEND
     if (!out[0])
         snprintf(out, cap, "the scan failed the policy");
@@ -1201,8 +1225,9 @@ done:
 }
 
 /* Scans one image with the policy's Harbor scanner adapter: checks the adapter consumes the
- * manifest's media type, POSTs a ScanRequest naming the source registry with the
- * ImageDelivery's pull credential, polls the report and applies pol to its findings. Adapter
+ * manifest's media type, POSTs a ScanRequest naming the source registry with a pull token for
+ * repo (with token auth; nothing with Basic auth: the ImageDelivery's password never leaves the
+ * controller), polls the report and applies pol to its findings. Adapter
  * failures are SL_ERETRY with class SL_ERRC_SCANNER (retried with the queue's backoff). */
 static int harbor_scan(struct sl_scan_report *rep, const struct scandb *db, struct sl_registry *src,
                        const char *repo, const struct target *t, const struct sl_scan_policy *pol,
@@ -1231,7 +1256,13 @@ static int harbor_scan(struct sl_scan_report *rep, const struct scandb *db, stru
     }
     if (rc != 0)
         goto done;
-    reg_auth = sl_registry_basic_authorization(src);
+    /* the adapter gets a token for pulling this one repository, never the password */
+    bool withheld = false;
+    rc = sl_registry_pull_authorization(&reg_auth, &withheld, src, repo, err);
+    if (rc != 0) {
+        sl_err_prefix(err, "pull token for the scanner adapter");
+        goto done;
+    }
     struct sl_harbor_scan_request req = {
         .registry_url = reg_url,
         .authorization = reg_auth,
@@ -1243,6 +1274,12 @@ static int harbor_scan(struct sl_scan_report *rep, const struct scandb *db, stru
     rc = sl_harbor_client_scan(&id, c, body, err);
     if (rc == 0)
         rc = sl_harbor_client_wait_report(&report, &report_len, c, id, err);
+    /* first in the message, so a long adapter error cannot push it out */
+    if (rc != 0 && withheld)
+        sl_err_prefix(err,
+                      "the adapter got no registry credential (%s uses Basic authentication; "
+                      "adapters get pull tokens, never passwords)",
+                      sl_registry_host(src));
     if (rc == 0) {
         rc = sl_harbor_report_parse(rep, report, report_len, err);
         if (rc != 0)

@@ -275,7 +275,7 @@ static int adv_entry(void *ctx, const struct sl_tar_entry *e, bool *want_data)
     const char *slash = strrchr(e->path, '/');
     const char *base = slash ? slash + 1 : e->path;
     *want_data = false;
-    if (e->type != SL_TAR_FILE || sl_advdb_skip_name(base))
+    if (e->type != SL_TAR_FILE || e->problem || sl_advdb_skip_name(base))
         return 0;
     if (e->size > SL_ADVDB_MAX_FILE)
         return sl_err_set(c->err, SL_ETOOBIG, SL_ERRC_INPUT, "%s: larger than %zu bytes", e->path,

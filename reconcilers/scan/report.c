@@ -34,6 +34,8 @@ static json_t *failed_reasons(const struct sl_scan_report *rep)
         json_array_append_new(a, json_string("baseline"));
     if (rep->malware_failed)
         json_array_append_new(a, json_string("malware"));
+    if (rep->layers_failed)
+        json_array_append_new(a, json_string("layers"));
     return a;
 }
 
@@ -99,6 +101,16 @@ static json_t *report_json(const struct sl_scan_report *rep, const struct sl_rep
         json_array_append_new(mal, h);
     }
     json_object_set_new(root, "malware", mal);
+    json_t *issues = json_array();
+    for (size_t i = 0; i < rep->nissues; i++) {
+        json_t *is = json_object();
+        json_object_set_new(is, "layer", json_integer((json_int_t)rep->issues[i].layer));
+        json_object_set_new(is, "path", json_string(rep->issues[i].path));
+        json_object_set_new(is, "problem", json_string(rep->issues[i].problem));
+        json_array_append_new(issues, is);
+    }
+    json_object_set_new(root, "layerIssues", issues);
+    json_object_set_new(root, "layerIssuesTotal", json_integer((json_int_t)rep->issues_total));
     json_object_set_new(root, "failOn", str_or_null(m->fail_on));
     json_object_set_new(root, "result", json_string(rep->passed ? "pass" : "fail"));
     json_object_set_new(root, "failed", failed_reasons(rep));
@@ -245,6 +257,15 @@ static json_t *report_sarif(const struct sl_scan_report *rep, const struct sl_re
         json_array_append_new(
             results, sarif_result(ri, "sealift/malware", "error", text, rep->malware[i].path));
     }
+    for (size_t i = 0; i < rep->nissues; i++) {
+        size_t ri =
+            sarif_rule(rules, "sealift/layer-entry",
+                       "Layer entry the scanner could not apply or inspect", "8.0", "layers");
+        snprintf(text, sizeof(text), "Layer %u entry %s: %s", rep->issues[i].layer,
+                 rep->issues[i].path, rep->issues[i].problem);
+        json_array_append_new(
+            results, sarif_result(ri, "sealift/layer-entry", "error", text, rep->issues[i].path));
+    }
     json_object_set_new(driver, "rules", rules);
     json_object_set_new(tool, "driver", driver);
     json_object_set_new(run, "tool", tool);
@@ -312,6 +333,15 @@ static int write_table(FILE *out, const struct sl_scan_report *rep, const struct
         for (size_t i = 0; i < rep->nmalware; i++)
             fprintf(out, "  %s  %s\n", rep->malware[i].path, rep->malware[i].signature);
     }
+    if (rep->issues_total) {
+        fprintf(out, "\nLayer entries not applied or not inspected:\n");
+        for (size_t i = 0; i < rep->nissues; i++)
+            fprintf(out, "  layer %u  %s: %s\n", rep->issues[i].layer, rep->issues[i].path,
+                    rep->issues[i].problem);
+        if (rep->issues_total > rep->nissues)
+            fprintf(out, "  ... and %llu more\n",
+                    (unsigned long long)(rep->issues_total - rep->nissues));
+    }
     fprintf(out, "\nResult: %s", rep->passed ? "PASS" : "FAIL");
     if (!rep->passed) {
         const char *sep = " (";
@@ -323,8 +353,12 @@ static int write_table(FILE *out, const struct sl_scan_report *rep, const struct
             fprintf(out, "%sbaseline rules violated", sep);
             sep = "; ";
         }
-        if (rep->malware_failed)
+        if (rep->malware_failed) {
             fprintf(out, "%smalware found", sep);
+            sep = "; ";
+        }
+        if (rep->layers_failed)
+            fprintf(out, "%slayer entries the scanner could not inspect", sep);
         fprintf(out, ")");
     }
     fprintf(out, "\n");

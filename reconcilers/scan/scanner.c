@@ -288,7 +288,8 @@ void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_polic
             rep->vuln_failed = true;
     }
     rep->malware_failed = pol->malware_fails && rep->nmalware > 0;
-    rep->passed = !rep->vuln_failed && !rep->baseline_failed && !rep->malware_failed;
+    rep->passed =
+        !rep->vuln_failed && !rep->baseline_failed && !rep->malware_failed && !rep->layers_failed;
 }
 
 int sl_scan_evaluate(struct sl_scan_report *rep, const struct sl_imagefs *fs,
@@ -322,6 +323,17 @@ int sl_scan_evaluate(struct sl_scan_report *rep, const struct sl_imagefs *fs,
         qsort(rep->baseline, rep->nbaseline, sizeof(*rep->baseline), cmp_baseline);
     if (rep->nmalware)
         qsort(rep->malware, rep->nmalware, sizeof(*rep->malware), cmp_malware);
+    if (fs->nissues) {
+        rep->issues = sl_xcalloc(fs->nissues, sizeof(*rep->issues));
+        for (size_t i = 0; i < fs->nissues; i++) {
+            rep->issues[i].layer = fs->issues[i].layer;
+            rep->issues[i].path = sl_xstrdup(fs->issues[i].path);
+            rep->issues[i].problem = sl_xstrdup(fs->issues[i].problem);
+        }
+        rep->nissues = fs->nissues;
+    }
+    rep->issues_total = fs->issues_total;
+    rep->layers_failed = fs->issues_total > 0;
     sl_scan_apply_policy(rep, pol);
 done:
     sl_pkgs_clear(&pkgs);
@@ -351,5 +363,10 @@ void sl_scan_report_free(struct sl_scan_report *rep)
         free(rep->malware[i].signature);
     }
     free(rep->malware);
+    for (size_t i = 0; i < rep->nissues; i++) {
+        free(rep->issues[i].path);
+        free(rep->issues[i].problem);
+    }
+    free(rep->issues);
     memset(rep, 0, sizeof(*rep));
 }

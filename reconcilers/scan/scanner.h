@@ -66,6 +66,14 @@ struct sl_malware_hit {
     char *signature;
 };
 
+/* A layer entry the scanner could not apply or inspect (imagefs.h): it fails the scan, since
+ * what it hides was not checked. */
+struct sl_layer_issue {
+    unsigned layer;
+    char *path;
+    char *problem;
+};
+
 struct sl_scan_report {
     struct sl_osinfo os;
     bool os_found;
@@ -77,8 +85,12 @@ struct sl_scan_report {
     size_t nbaseline;
     struct sl_malware_hit *malware;
     size_t nmalware;
+    struct sl_layer_issue *issues; /* the first SL_IMAGEFS_MAX_ISSUES, in layer order */
+    size_t nissues;
+    uint64_t issues_total;              /* all of them */
     size_t counts[SL_SEV_CRITICAL + 1]; /* not-allowlisted findings per severity */
     bool vuln_failed, baseline_failed, malware_failed;
+    bool layers_failed; /* issues_total > 0 */
     bool passed;
 };
 
@@ -101,7 +113,8 @@ int sl_scan_evaluate(struct sl_scan_report *rep, const struct sl_imagefs *fs,
 /* Applies pol to the findings in rep, whichever scanner produced them (the built-in matcher, a
  * Harbor adapter's report): drops findings without a fix when pol->ignore_unfixed, marks those
  * an unexpired allowlist entry names, sorts them (severity desc, package, id) and sets counts,
- * vuln_failed, malware_failed and passed (baseline_failed is kept). Idempotent. */
+ * vuln_failed, malware_failed and passed (baseline_failed and layers_failed are kept).
+ * Idempotent. */
 void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_policy *pol);
 
 void sl_scan_report_free(struct sl_scan_report *rep);

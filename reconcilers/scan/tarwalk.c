@@ -250,6 +250,7 @@ bool sl_tar_normalize_path(char *path)
     char *out = path;
     const char *p = path;
     size_t olen = 0;
+    bool inside = true;
     while (*p) {
         while (*p == '/')
             p++;
@@ -260,8 +261,11 @@ bool sl_tar_normalize_path(char *path)
         if (n == 0 || (n == 1 && s[0] == '.'))
             continue;
         if (n == 2 && s[0] == '.' && s[1] == '.') {
-            if (olen == 0)
-                return false;
+            /* containerd joins the cleaned name to "/": ".." at the root stays there */
+            if (olen == 0) {
+                inside = false;
+                continue;
+            }
             while (olen > 0 && out[olen - 1] != '/')
                 olen--;
             if (olen > 0)
@@ -274,13 +278,45 @@ bool sl_tar_normalize_path(char *path)
         olen += n;
     }
     out[olen] = '\0';
-    return true;
+    return inside;
 }
 
-/* Parses pax records ("%d key=value\n") for path, linkpath and size. */
-static int pax_parse(const char *buf, size_t len, char **path, char **linkpath, uint64_t *size,
-                     bool *has_size, struct sl_err *err)
+/* What the extended headers before an entry say about it. */
+struct pending {
+    char *pax_path, *pax_link, *gnu_name, *gnu_link, *sparse_name;
+    uint64_t pax_size;
+    bool pax_has_size;
+    bool sparse; /* GNU.sparse.* pax records: a GNU sparse file */
+};
+
+static void pending_clear(struct pending *pd)
 {
+    free(pd->pax_path);
+    free(pd->pax_link);
+    free(pd->gnu_name);
+    free(pd->gnu_link);
+    free(pd->sparse_name);
+    memset(pd, 0, sizeof(*pd));
+}
+
+/* Go's reader takes each pax header as a whole: a second one replaces the first. */
+static void pending_clear_pax(struct pending *pd)
+{
+    free(pd->pax_path);
+    free(pd->pax_link);
+    free(pd->sparse_name);
+    pd->pax_path = pd->pax_link = pd->sparse_name = NULL;
+    pd->pax_size = 0;
+    pd->pax_has_size = false;
+    pd->sparse = false;
+}
+
+/* Parses pax records ("%d key=value\n") for path, linkpath, size and the GNU sparse keys. */
+static int pax_parse(const char *buf, size_t len, struct pending *pd, struct sl_err *err)
+{
+    char **path = &pd->pax_path, **linkpath = &pd->pax_link;
+    uint64_t *size = &pd->pax_size;
+    bool *has_size = &pd->pax_has_size;
     size_t i = 0;
     while (i < len) {
         size_t rec_len = 0, j = i;
@@ -318,6 +354,12 @@ static int pax_parse(const char *buf, size_t len, char **path, char **linkpath, 
                     return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "bad pax size");
                 *size = v;
                 *has_size = true;
+            } else if (klen > 11 && memcmp(kv, "GNU.sparse.", 11) == 0) {
+                pd->sparse = true;
+                if (klen == 15 && memcmp(kv + 11, "name", 4) == 0) {
+                    free(pd->sparse_name);
+                    pd->sparse_name = sl_xstrndup(val, vlen);
+                }
             }
         }
         i += rec_len;
@@ -345,14 +387,172 @@ static int read_ext(struct dec *d, uint64_t size, char **out, struct sl_err *err
     return 0;
 }
 
+/* Steps over the extension blocks of an old-style GNU sparse header ('S'): they sit between
+ * the header and the content, each flagging whether another follows. */
+static int skip_sparse_extensions(struct dec *d, const unsigned char *h, struct sl_err *err)
+{
+    unsigned char blk[512];
+    bool more = h[482] != 0;
+    for (unsigned n = 0; more; n++) {
+        if (n >= 1024)
+            return sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT,
+                              "GNU sparse header with more than 1024 extension blocks");
+        int rc = dec_read(d, blk, sizeof(blk), err);
+        if (rc)
+            return rc;
+        more = blk[504] != 0;
+    }
+    return 0;
+}
+
+/* Whether a component of the cleaned path is longer than a Linux file name can be. */
+static bool has_long_component(const char *path)
+{
+    size_t run = 0;
+    for (const char *p = path; *p; p++) {
+        run = *p == '/' ? 0 : run + 1;
+        if (run > 255)
+            return true;
+    }
+    return false;
+}
+
+/* Maps the header's type byte to ours and says whether the entry has content. Go's reader (and
+ * so containerd) gives hard links, symlinks, devices, fifos and directories none, whatever
+ * their size says; every other type, known or not, has `size` bytes. */
+static enum sl_tar_type entry_type(char type, const char *path, bool *has_content)
+{
+    *has_content = false;
+    switch (type) {
+    case '\0': {
+        size_t n = strlen(path); /* old archives mark directories by the trailing '/' */
+        if (n > 0 && path[n - 1] == '/')
+            return SL_TAR_DIR;
+        *has_content = true;
+        return SL_TAR_FILE;
+    }
+    case '0':
+    case '7': /* contiguous file: GNU tar and Python read it as a regular file */
+        *has_content = true;
+        return SL_TAR_FILE;
+    case '1':
+        return SL_TAR_HARDLINK;
+    case '2':
+        return SL_TAR_SYMLINK;
+    case '3':
+    case '4':
+    case '6':
+        return SL_TAR_DEVICE;
+    case '5':
+        return SL_TAR_DIR;
+    default:
+        *has_content = true;
+        return SL_TAR_OTHER;
+    }
+}
+
+/* Reads one extension header ('x', 'g', 'L', 'K') into pd. */
+static int read_extension(struct dec *d, char type, uint64_t size, struct pending *pd,
+                          struct sl_err *err)
+{
+    char *buf = NULL;
+    int rc = read_ext(d, size, &buf, err);
+    if (rc)
+        return rc;
+    switch (type) {
+    case 'x':
+        pending_clear_pax(pd);
+        rc = pax_parse(buf, (size_t)size, pd, err);
+        free(buf);
+        break;
+    case 'g':
+        /* Go hands a global header over as an entry of its own, which ends what the headers
+         * before it said; containerd then ignores it */
+        pending_clear(pd);
+        free(buf);
+        break;
+    case 'L':
+        free(pd->gnu_name);
+        pd->gnu_name = buf;
+        break;
+    default:
+        free(pd->gnu_link);
+        pd->gnu_link = buf;
+        break;
+    }
+    return rc;
+}
+
+/* The entry's path and link target, in Go's order: a pax GNU.sparse.name, then the GNU long name,
+ * then the pax record, then the ustar prefix and name. Takes the strings out of pd. */
+static void entry_names(const unsigned char *h, struct pending *pd, char **path, char **link)
+{
+    if (pd->sparse_name) {
+        *path = pd->sparse_name;
+        pd->sparse_name = NULL;
+    } else if (pd->gnu_name) {
+        *path = pd->gnu_name;
+        pd->gnu_name = NULL;
+    } else if (pd->pax_path) {
+        *path = pd->pax_path;
+        pd->pax_path = NULL;
+    } else {
+        char name[101], prefix[156];
+        memcpy(name, h, 100);
+        name[100] = '\0';
+        prefix[0] = '\0';
+        if (memcmp(h + 257, "ustar\0", 6) == 0) {
+            memcpy(prefix, h + 345, 155);
+            prefix[155] = '\0';
+        }
+        *path = prefix[0] ? sl_xasprintf("%s/%s", prefix, name) : sl_xstrdup(name);
+    }
+    if (pd->gnu_link) {
+        *link = pd->gnu_link;
+        pd->gnu_link = NULL;
+    } else if (pd->pax_link) {
+        *link = pd->pax_link;
+        pd->pax_link = NULL;
+    } else {
+        char ln[101];
+        memcpy(ln, h + 157, 100);
+        ln[100] = '\0';
+        *link = sl_xstrdup(ln);
+    }
+}
+
+/* Hands `content` bytes of the current entry to the visitor's data callback. */
+static int feed_content(struct dec *d, const struct sl_tar_visitor *v, uint64_t content,
+                        const char *path, struct sl_err *err)
+{
+    uint64_t left = content;
+    while (left > 0) {
+        if (d->out_pos == d->out_len) {
+            int rc = dec_fill(d, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 0)
+                return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "tar data ends inside %s", path);
+        }
+        size_t avail = d->out_len - d->out_pos;
+        size_t take = left < avail ? (size_t)left : avail;
+        int rc = v->data(v->ctx, d->outbuf + d->out_pos, take);
+        if (rc)
+            return rc;
+        d->out_pos += take;
+        left -= take;
+    }
+    return 0;
+}
+
 static int walk_tar(struct dec *d, const struct sl_tar_visitor *v, struct sl_walk_stats *st,
                     struct sl_err *err)
 {
     unsigned char h[512];
-    char *pax_path = NULL, *pax_link = NULL, *gnu_name = NULL, *gnu_link = NULL;
-    uint64_t pax_size = 0;
-    bool pax_has_size = false;
+    struct pending pd;
+    memset(&pd, 0, sizeof(pd));
     char *path = NULL, *link = NULL;
+    char problem[160];
     int rc = 0;
     for (;;) {
         if (d->out_pos == d->out_len) {
@@ -368,8 +568,18 @@ static int walk_tar(struct dec *d, const struct sl_tar_visitor *v, struct sl_wal
         if (rc)
             goto done;
         if (all_zero(h)) {
-            rc = 0;
-            goto done; /* end-of-archive */
+            /* Go ends at two zero blocks and rejects a lone one followed by more headers */
+            if (d->out_pos == d->out_len) {
+                rc = dec_fill(d, err);
+                if (rc <= 0)
+                    goto done;
+            }
+            rc = dec_read(d, h, 512, err);
+            if (rc || all_zero(h))
+                goto done;
+            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                            "tar data continues after a zero block (a runtime rejects this layer)");
+            goto done;
         }
         if (!tar_checksum_ok(h)) {
             rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
@@ -378,9 +588,7 @@ static int walk_tar(struct dec *d, const struct sl_tar_visitor *v, struct sl_wal
             goto done;
         }
         if (++st->entries > d->lim->max_entries) {
-            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT,
-                            "layer has more than %llu tar "
-                            "headers",
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT, "layer has more than %llu tar headers",
                             (unsigned long long)d->lim->max_entries);
             goto done;
         }
@@ -392,156 +600,89 @@ static int walk_tar(struct dec *d, const struct sl_tar_visitor *v, struct sl_wal
         }
         unsigned mode = (unsigned)(tar_number(h + 100, 8, &ok) & 07777);
         char type = (char)h[156];
-        uint64_t padded_pad = (512 - size % 512) % 512;
-        switch (type) {
-        case 'x':
-        case 'g': {
-            char *buf = NULL;
-            rc = read_ext(d, size, &buf, err);
-            if (rc)
-                goto done;
-            if (type == 'x')
-                rc = pax_parse(buf, (size_t)size, &pax_path, &pax_link, &pax_size, &pax_has_size,
-                               err);
-            free(buf);
+        if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
+            rc = read_extension(d, type, size, &pd, err);
             if (rc)
                 goto done;
             continue;
         }
-        case 'L':
-        case 'K': {
-            char *buf = NULL;
-            rc = read_ext(d, size, &buf, err);
-            if (rc)
-                goto done;
-            if (type == 'L') {
-                free(gnu_name);
-                gnu_name = buf;
-            } else {
-                free(gnu_link);
-                gnu_link = buf;
-            }
-            continue;
-        }
-        default:
-            break;
-        }
-        if (pax_has_size)
-            size = pax_size;
-        padded_pad = (512 - size % 512) % 512;
-        /* the entry's path: pax, then GNU long name, then ustar prefix + name */
+        if (pd.pax_has_size)
+            size = pd.pax_size;
+        bool sparse = type == 'S' || pd.sparse;
         free(path);
         free(link);
         path = link = NULL;
-        if (pax_path) {
-            path = pax_path;
-            pax_path = NULL;
-        } else if (gnu_name) {
-            path = gnu_name;
-            gnu_name = NULL;
-        } else {
-            char name[101], prefix[156];
-            memcpy(name, h, 100);
-            name[100] = '\0';
-            prefix[0] = '\0';
-            if (memcmp(h + 257, "ustar\0", 6) == 0) {
-                memcpy(prefix, h + 345, 155);
-                prefix[155] = '\0';
-            }
-            path = prefix[0] ? sl_xasprintf("%s/%s", prefix, name) : sl_xstrdup(name);
-        }
-        if (pax_link) {
-            link = pax_link;
-            pax_link = NULL;
-        } else if (gnu_link) {
-            link = gnu_link;
-            gnu_link = NULL;
-        } else {
-            char ln[101];
-            memcpy(ln, h + 157, 100);
-            ln[100] = '\0';
-            link = sl_xstrdup(ln);
-        }
-        free(pax_path);
-        free(pax_link);
-        free(gnu_name);
-        free(gnu_link);
-        pax_path = pax_link = gnu_name = gnu_link = NULL;
-        pax_has_size = false;
+        entry_names(h, &pd, &path, &link);
+        pending_clear(&pd);
 
-        enum sl_tar_type etype;
-        switch (type) {
-        case '0':
-        case '\0':
-        case '7':
-            etype = SL_TAR_FILE;
-            break;
-        case '1':
-            etype = SL_TAR_HARDLINK;
-            break;
-        case '2':
-            etype = SL_TAR_SYMLINK;
-            break;
-        case '5':
-            etype = SL_TAR_DIR;
-            break;
-        default:
-            etype = SL_TAR_OTHER;
-            break;
-        }
-        /* links, directories and devices carry no content whatever the size field says,
-         * except that some writers give hard links a size: honour the stream layout */
-        uint64_t content =
-            (etype == SL_TAR_FILE || etype == SL_TAR_OTHER || etype == SL_TAR_HARDLINK) ? size : 0;
-        if (etype == SL_TAR_DIR || etype == SL_TAR_SYMLINK)
-            padded_pad = 0;
-        if (etype == SL_TAR_FILE && size > d->lim->max_entry_bytes) {
-            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT,
-                            "tar entry %s is larger than %llu "
-                            "bytes",
-                            path, (unsigned long long)d->lim->max_entry_bytes);
-            goto done;
-        }
-        bool safe = strlen(path) <= d->lim->max_path && sl_tar_normalize_path(path);
-        if (safe && (etype == SL_TAR_HARDLINK) && !sl_tar_normalize_path(link))
-            safe = false;
-        bool want = false;
-        if (!safe) {
-            st->skipped_unsafe++;
-        } else {
-            struct sl_tar_entry e = {path, link, etype, mode, etype == SL_TAR_FILE ? size : 0};
-            rc = v->entry(v->ctx, &e, &want);
+        bool has_content;
+        enum sl_tar_type etype = entry_type(type, path, &has_content);
+        uint64_t content = has_content ? size : 0;
+        if (type == 'S') {
+            rc = skip_sparse_extensions(d, h, err);
             if (rc)
                 goto done;
         }
-        if (want && etype == SL_TAR_FILE) {
-            uint64_t left = content;
-            while (left > 0) {
-                if (d->out_pos == d->out_len) {
-                    rc = dec_fill(d, err);
-                    if (rc < 0)
-                        goto done;
-                    if (rc == 0) {
-                        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "tar data ends inside %s",
-                                        path);
-                        goto done;
-                    }
-                }
-                size_t avail = d->out_len - d->out_pos;
-                size_t take = left < avail ? (size_t)left : avail;
-                rc = v->data(v->ctx, d->outbuf + d->out_pos, take);
-                if (rc)
-                    goto done;
-                d->out_pos += take;
-                left -= take;
+        if (etype == SL_TAR_FILE && size > d->lim->max_entry_bytes) {
+            rc =
+                sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT, "tar entry %s is larger than %llu bytes",
+                           path, (unsigned long long)d->lim->max_entry_bytes);
+            goto done;
+        }
+        problem[0] = '\0';
+        if (sparse) {
+            snprintf(problem, sizeof(problem),
+                     "GNU sparse file: its content is not read as a regular file");
+            etype = SL_TAR_OTHER;
+        } else if (etype == SL_TAR_OTHER) {
+            snprintf(problem, sizeof(problem),
+                     (unsigned char)type >= 0x20 && (unsigned char)type < 0x7f
+                         ? "tar entry type '%c' is not a file, link, directory or device"
+                         : "tar entry type 0x%02x is not a file, link, directory or device",
+                     (unsigned char)type);
+        }
+        bool clamped = false;
+        if (strlen(path) > d->lim->max_path) {
+            path[d->lim->max_path] = '\0';
+            if (!problem[0])
+                snprintf(problem, sizeof(problem), "path longer than %zu bytes", d->lim->max_path);
+        }
+        clamped = !sl_tar_normalize_path(path);
+        if (etype == SL_TAR_HARDLINK || etype == SL_TAR_SYMLINK) {
+            if (strlen(link) > d->lim->max_path) {
+                link[d->lim->max_path] = '\0';
+                if (!problem[0])
+                    snprintf(problem, sizeof(problem), "link target longer than %zu bytes",
+                             d->lim->max_path);
             }
-            rc = dec_read(d, NULL, padded_pad, err);
+            if (etype == SL_TAR_HARDLINK && !sl_tar_normalize_path(link))
+                clamped = true;
+        }
+        if (!problem[0] && has_long_component(path))
+            snprintf(problem, sizeof(problem), "a path component is longer than 255 bytes");
+        if (clamped)
+            st->clamped_paths++;
+        if (problem[0])
+            st->problems++;
+        struct sl_tar_entry e = {path,    link,
+                                 etype,   type,
+                                 mode,    etype == SL_TAR_FILE ? size : 0,
+                                 clamped, problem[0] ? problem : NULL};
+        bool want = false;
+        rc = v->entry(v->ctx, &e, &want);
+        if (rc)
+            goto done;
+        uint64_t pad = (512 - content % 512) % 512;
+        if (want && etype == SL_TAR_FILE && !e.problem) {
+            rc = feed_content(d, v, content, path, err);
+            if (rc == 0)
+                rc = dec_read(d, NULL, pad, err);
         } else {
-            rc = dec_read(d, NULL, content + (content ? padded_pad : 0), err);
+            rc = dec_read(d, NULL, content + pad, err);
         }
         if (rc)
             goto done;
-        if (safe && v->entry_end) {
+        if (v->entry_end) {
             rc = v->entry_end(v->ctx);
             if (rc)
                 goto done;
@@ -550,10 +691,7 @@ static int walk_tar(struct dec *d, const struct sl_tar_visitor *v, struct sl_wal
 done:
     free(path);
     free(link);
-    free(pax_path);
-    free(pax_link);
-    free(gnu_name);
-    free(gnu_link);
+    pending_clear(&pd);
     return rc;
 }
 

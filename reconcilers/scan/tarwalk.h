@@ -3,10 +3,19 @@
  * `linkpath` / `size` overrides, GNU long names `././@LongLink` 'L'/'K', base-256 sizes),
  * handing each entry and its content to a visitor. Nothing is written to disk.
  *
+ * The stream is read the way a container runtime reads it (Go's archive/tar, which containerd
+ * and CRI-O use): hard links, symlinks, directories, character and block devices and fifos have
+ * no content whatever size their header or a pax record declares, a '\0' (old regular file)
+ * entry whose name ends in '/' is a directory, every other type has `size` bytes of content,
+ * and GNU sparse headers' extension blocks are stepped over. Entry paths are cleaned into the
+ * root as containerd does ("./a//b/../c" -> "a/c", a leading "/" removed, ".." above the root
+ * stays at the root: "../../etc/x" -> "etc/x"), so an entry is never dropped for its path.
+ *
+ * Entries a runtime cannot apply (unknown types, GNU sparse files, paths longer than the limit)
+ * are still handed to the visitor, with `problem` saying why, so the caller reports them.
+ *
  * Hard limits guard against hostile layers: entry size, total uncompressed bytes, the
- * decompression ratio (beyond a floor), the number of headers and the path length. Entry paths
- * are normalised ("./a//b/../c" -> "a/c", leading "/" removed); entries whose path climbs above
- * the root are skipped and counted. */
+ * decompression ratio (beyond a floor), the number of headers and the path length. */
 #ifndef SL_SCAN_TARWALK_H
 #define SL_SCAN_TARWALK_H
 
@@ -41,20 +50,26 @@ enum sl_tar_type {
     SL_TAR_HARDLINK,
     SL_TAR_SYMLINK,
     SL_TAR_DIR,
-    SL_TAR_OTHER, /* devices, fifos, unknown types */
+    SL_TAR_DEVICE, /* character and block devices, fifos: no content */
+    SL_TAR_OTHER,  /* unknown types and GNU sparse files: content skipped, `problem` set */
 };
 
 struct sl_tar_entry {
-    const char *path;     /* normalised, relative, no trailing '/'; "" for the root */
-    const char *linkname; /* symlink / hard link target, "" otherwise */
+    const char *path;     /* cleaned into the root, relative, no trailing '/'; "" for the root;
+                           * for a path over the limit, its first max_path bytes */
+    const char *linkname; /* hard link target cleaned like path; symlink target as written;
+                           * "" otherwise */
     enum sl_tar_type type;
-    unsigned mode; /* permission bits incl. setuid/setgid */
-    uint64_t size; /* content bytes (regular files) */
+    char typeflag;       /* the header's type byte */
+    unsigned mode;       /* permission bits incl. setuid/setgid */
+    uint64_t size;       /* content bytes (regular files; 0 for the header-only types) */
+    bool clamped;        /* a ".." in the path (or hard link target) climbed above the root */
+    const char *problem; /* NULL, or why a runtime cannot apply this entry as written */
 };
 
 /* Called per entry. entry returns 0 (or a negative code to abort) and sets *want_data to get
- * the content through data() in chunks, then entry_end(). Without want_data the content is
- * skipped (entry_end is still called). */
+ * the content through data() in chunks, then entry_end(). Without want_data, and always for an
+ * entry with a problem, the content is skipped (entry_end is still called). */
 struct sl_tar_visitor {
     int (*entry)(void *ctx, const struct sl_tar_entry *e, bool *want_data);
     int (*data)(void *ctx, const void *buf, size_t n);
@@ -66,7 +81,8 @@ struct sl_walk_stats {
     uint64_t compressed_bytes;
     uint64_t uncompressed_bytes;
     uint64_t entries;
-    uint64_t skipped_unsafe; /* paths climbing above the root, or too long */
+    uint64_t clamped_paths;  /* entries whose ".." climbed above the root (kept at the root) */
+    uint64_t problems;       /* entries handed over with `problem` set */
     const char *compression; /* "gzip", "zstd", "none" */
 };
 
@@ -77,8 +93,10 @@ struct sl_walk_stats {
 int sl_layer_walk(const struct sl_layer_stream *in, const struct sl_walk_limits *lim,
                   const struct sl_tar_visitor *v, struct sl_walk_stats *stats, struct sl_err *err);
 
-/* Normalises a tar path in place: drops leading "/", "./", empty and "." components, resolves
- * ".." lexically, strips the trailing "/". Returns false when ".." climbs above the root. */
+/* Cleans a tar path into the root in place, as containerd does (filepath.Clean, then joined to
+ * "/"): drops leading "/", "./", empty and "." components, resolves ".." lexically with ".." at
+ * the root staying at the root, strips the trailing "/". Returns false when a ".." climbed above
+ * the root (the path is cleaned all the same), true otherwise. */
 bool sl_tar_normalize_path(char *path);
 
 #endif

@@ -6,7 +6,14 @@
 //   node eval.mjs RENDERED.json CASES.json
 // RENDERED.json: output of `sealift policy render -o json POLICY` (a List).
 // CASES.json: [{name, object, expect: "allow"|"deny", rule?: "<rule name in the message>",
-//               error?: true}] — `rule` names the rule that must be among the denials.
+//               error?: true, operation?: "CREATE"|"UPDATE", subResource?: "ephemeralcontainers",
+//               oldObject?: {...}, namespace?: "shop", namespaceLabels?: {...}}]
+//   `rule` names the rule that must be among the denials. operation defaults to CREATE; a
+//   subResource request (e.g. `kubectl debug`: UPDATE of pods/ephemeralcontainers, whose object
+//   is the whole Pod) matches only rules that list "<resource>/<subResource>". The binding's
+//   namespaceSelector is evaluated against the namespace's labels (default: namespace "shop"
+//   labelled sealift.dev/enforce=true; kubernetes.io/metadata.name is always set, as by
+//   kube-apiserver).
 import { readFileSync } from "node:fs";
 import { run } from "@bufbuild/cel";
 
@@ -27,22 +34,52 @@ if (policies.length === 0) {
   process.exit(2);
 }
 
+const policyBindings = rendered.items.filter((o) => o.kind === "ValidatingAdmissionPolicyBinding");
+
 const kindToResource = {
-  Pod: ["", "pods"], Deployment: ["apps", "deployments"], StatefulSet: ["apps", "statefulsets"],
+  Pod: ["", "pods"], ReplicationController: ["", "replicationcontrollers"], Deployment: ["apps", "deployments"], StatefulSet: ["apps", "statefulsets"],
   DaemonSet: ["apps", "daemonsets"], ReplicaSet: ["apps", "replicasets"],
   Job: ["batch", "jobs"], CronJob: ["batch", "cronjobs"],
 };
 
-function matches(policy, object) {
-  const gr = kindToResource[object.kind];
+function matches(policy, c) {
+  const gr = kindToResource[c.object.kind];
   if (!gr) return false;
+  const resource = c.subResource ? `${gr[1]}/${c.subResource}` : gr[1];
+  const op = c.operation || "CREATE";
   return policy.spec.matchConstraints.resourceRules.some(
-    (r) => r.apiGroups.includes(gr[0]) && r.resources.includes(gr[1]) &&
-      r.operations.includes("CREATE"));
+    (r) => r.apiGroups.includes(gr[0]) && r.resources.includes(resource) &&
+      r.operations.includes(op));
 }
 
-function evaluate(policy, object) {
-  const bindings = { object: toCel(object), variables: new Map() };
+// A standard label selector (matchLabels, matchExpressions) against a label map.
+function selects(selector, labels) {
+  if (!selector) return true;
+  for (const [k, v] of Object.entries(selector.matchLabels || {}))
+    if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions || []) {
+    const has = Object.hasOwn(labels, e.key);
+    const ok = e.operator === "In" ? has && e.values.includes(labels[e.key])
+      : e.operator === "NotIn" ? !has || !e.values.includes(labels[e.key])
+      : e.operator === "Exists" ? has
+      : e.operator === "DoesNotExist" ? !has
+      : false;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function bound(policy, c) {
+  const ns = c.namespace || "shop";
+  const labels = { ...(c.namespaceLabels || { "sealift.dev/enforce": "true" }),
+    "kubernetes.io/metadata.name": ns };
+  return policyBindings.some((b) => b.spec.policyName === policy.metadata.name &&
+    selects(b.spec.matchResources && b.spec.matchResources.namespaceSelector, labels));
+}
+
+function evaluate(policy, c) {
+  const bindings = { object: toCel(c.object), variables: new Map() };
+  if (c.oldObject) bindings.oldObject = toCel(c.oldObject);
   const denials = [];
   const errors = [];
   for (const v of policy.spec.variables || []) {
@@ -71,8 +108,8 @@ for (const c of cases) {
   const denials = [];
   const errors = [];
   for (const p of policies) {
-    if (!matches(p, c.object)) continue;
-    const r = evaluate(p, c.object);
+    if (!matches(p, c) || !bound(p, c)) continue;
+    const r = evaluate(p, c);
     denials.push(...r.denials);
     errors.push(...r.errors);
   }

@@ -65,3 +65,19 @@ CFG
     PIDS="$PIDS $REG_PID"
     wait_port "$REG_PORT"
 }
+
+# start_cluster DIR: a real etcd + kube-apiserver (hack/cluster.sh up) with sealift installed
+# (hack/cluster.sh install); the webhook Service points at 127.0.0.1:$WEBHOOK_PORT (set it
+# before, or a free port is taken). Sets KUBECONFIG_ADMIN (admin) and KUBECONFIG_SEALIFT (the
+# controller's ServiceAccount token); the caller's cleanup runs `stop_cluster DIR`.
+start_cluster() {
+    WEBHOOK_PORT=${WEBHOOK_PORT:-$(free_port)}
+    SEALIFT_WEBHOOK_PORT=$WEBHOOK_PORT bash "$SRC_DIR/hack/cluster.sh" up "$1" >/dev/null
+    SEALIFT_WEBHOOK_PORT=$WEBHOOK_PORT bash "$SRC_DIR/hack/cluster.sh" install "$1"
+    KUBECONFIG_ADMIN=$1/kubeconfig
+    KUBECONFIG_SEALIFT=$1/sealift.kubeconfig
+}
+
+stop_cluster() {
+    bash "$SRC_DIR/hack/cluster.sh" down "$1" 2>/dev/null || true
+}

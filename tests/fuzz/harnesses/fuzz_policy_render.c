@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     for (size_t i = 0; i < n; i++) {
         json_t *objs = NULL;
-        if (docs[i].value && sl_policy_render(&objs, docs[i].value, &err) == 0) {
+        if (docs[i].value && sl_policy_render(&objs, docs[i].value, NULL, &err) == 0) {
             struct sl_buf out;
             sl_buf_init(&out, 0);
             size_t j;

@@ -1,6 +1,7 @@
 /* libFuzzer harness: the scanner's layer walker (compression detection, gzip/zstd, tar with
- * pax and GNU long names, whiteouts) feeding the image filesystem view, with a malware
- * signature set that makes every file hashed. */
+ * pax and GNU long names, header-only types, whiteouts, symlinks and hard links resolved in the
+ * root) feeding the image filesystem view, with a malware signature set that makes every file
+ * hashed. */
 #include <stdint.h>
 #include <string.h>
 
@@ -40,6 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lim.max_entries = 10000;
     struct sl_imagefs fs;
     sl_imagefs_init(&fs, &hsb);
+    fs.lim.max_whiteouts = 1000;
+    fs.lim.max_records = 1000;
+    fs.lim.max_symlinks = 1000;
     /* the same input twice: the second pass sees it as an upper layer (whiteouts, overrides) */
     for (int layer = 0; layer < 2; layer++) {
         struct input in = {data, size, 0};
@@ -47,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sl_imagefs_add_layer(&fs, &s, &lim, &err) != 0)
             break;
     }
+    sl_imagefs_finish(&fs);
     sl_imagefs_free(&fs);
     sl_hsbdb_free(&hsb);
     return 0;

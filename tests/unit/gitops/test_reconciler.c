@@ -5,6 +5,7 @@
 #include "fake_kube.h"
 #include "gitops/reconciler.h"
 #include "runtime/conditions.h"
+#include "runtime/registry.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -403,6 +404,337 @@ static void test_delete_orphans_without_prune(void)
     CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
 }
 
+/* A git engine that records what it was asked to send and fails like an unreachable server. */
+struct recording_git {
+    int fetches;
+    char url[256];
+    char password[64];
+};
+
+static int recording_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir,
+                           const char *url, const struct sl_git_ref *ref,
+                           const struct sl_git_auth *auth, struct sl_err *err)
+{
+    struct recording_git *g = ctx;
+    g->fetches++;
+    snprintf(g->url, sizeof(g->url), "%s", url);
+    snprintf(g->password, sizeof(g->password), "%s", auth && auth->password ? auth->password : "");
+    return sl_err_set(err, SL_ERETRY, SL_ERRC_GIT, "recording git: not reachable");
+}
+
+/* Runs reconciler r once on GitSource team/<name> with spec.url url and spec.secretRef secret. */
+static struct sl_reconcile_result run_source(struct sl_reconciler *r, const char *name,
+                                             const char *url, const char *secret)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:b}}", "apiVersion",
+                          "sealift.dev/v1alpha1", "kind", "GitSource", "metadata", "name", name,
+                          "namespace", "team", "spec", "url", url, "prune", 0);
+    if (secret)
+        json_object_set_new(json_object_get(o, "spec"), "secretRef",
+                            json_pack("{s:s}", "name", secret));
+    sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
+    json_decref(o);
+    json_t *copy = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
+    struct sl_reconcile_request req = {
+        .ns = "team", .name = name, .reconcile_id = "t", .obj = copy};
+    req.log.kind = "GitSource";
+    struct sl_reconcile_result res = {0};
+    struct sl_err err = {0};
+    r->reconcile(r->self, &rt, &req, &res, &err);
+    json_decref(copy);
+    return res;
+}
+
+static const json_t *ready_of(const char *name)
+{
+    return sl_condition_get(
+        json_object_get(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name), "status"), "Ready");
+}
+
+static void put_secret(const char *name, const char *url, bool labelled)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "apiVersion", "v1", "kind",
+                          "Secret", "metadata", "name", name, "namespace", "team", "stringData",
+                          "username", "app", "password", "db-password-123");
+    if (url)
+        json_object_set_new(json_object_get(o, "stringData"), "url", json_string(url));
+    if (labelled)
+        json_object_set_new(
+            json_object_get(o, "metadata"), "labels",
+            json_pack("{s:s}", SL_GITSOURCE_SECRET_TYPE_LABEL, SL_GITSOURCE_SECRET_TYPE));
+    sl_fake_kube_put(fk, &SL_RES_SECRET, o);
+    json_decref(o);
+}
+
+/* A GitSource may point its URL anywhere; a Secret's credentials go only to the repositories
+ * the Secret names. */
+static void test_credentials_bound_to_their_url(void)
+{
+    struct recording_git g = {0};
+    struct sl_git_ops ops = {.ctx = &g, .fetch = recording_fetch};
+    struct sl_reconciler *r = NULL;
+    char cache[400];
+    snprintf(cache, sizeof(cache), "%s/cache-creds", tmp);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &ops, &err), 0);
+
+    /* a database Secret (no url, no label) named by a GitSource on the attacker's server */
+    put_secret("db", NULL, false);
+    struct sl_reconcile_result res = run_source(r, "exfil", "https://evil.example/x.git", "db");
+    CHECK_INT_EQ(g.fetches, 0);
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(json_string_value(json_object_get(ready_of("exfil"), "reason")),
+                 "CredentialsNotForURL");
+    CHECK_STR_EQ(json_string_value(json_object_get(ready_of("exfil"), "status")), "False");
+    CHECK_CONTAINS(json_string_value(json_object_get(ready_of("exfil"), "message")),
+                   "sealift.dev/secret-type=repository");
+    /* labelled, but without url */
+    put_secret("nourl", NULL, true);
+    run_source(r, "nourl", "https://evil.example/x.git", "nourl");
+    CHECK_INT_EQ(g.fetches, 0);
+    CHECK_CONTAINS(json_string_value(json_object_get(ready_of("nourl"), "message")),
+                   "the Secret has no url key");
+
+    /* a team's Secret and a sibling path that merely starts with the same letters */
+    put_secret("team-a", "https://git.example/team-a", true);
+    run_source(r, "evil", "https://git.example/team-a-evil", "team-a");
+    CHECK_INT_EQ(g.fetches, 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(ready_of("evil"), "reason")),
+                 "CredentialsNotForURL");
+    CHECK_CONTAINS(json_string_value(json_object_get(ready_of("evil"), "message")),
+                   "is not for https://git.example/team-a-evil");
+    run_source(r, "evil2", "https://git.example/team-a/../team-b/app.git", "team-a");
+    CHECK_INT_EQ(g.fetches, 0);
+
+    /* the repository the Secret is for gets the password */
+    run_source(r, "good", "https://git.example/team-a/app.git", "team-a");
+    CHECK_INT_EQ(g.fetches, 1);
+    CHECK_STR_EQ(g.url, "https://git.example/team-a/app.git");
+    CHECK_STR_EQ(g.password, "db-password-123");
+    CHECK_STR_EQ(json_string_value(json_object_get(ready_of("good"), "reason")), "FetchFailed");
+    /* no secretRef: fetched without credentials */
+    run_source(r, "public", "https://evil.example/x.git", NULL);
+    CHECK_INT_EQ(g.fetches, 2);
+    CHECK_STR_EQ(g.password, "");
+    r->free(r->self);
+}
+
+/* file:// and plain paths read the controller's filesystem: only with --allow-local-paths. */
+static void test_local_paths_need_the_flag(void)
+{
+    struct recording_git g = {0};
+    struct sl_git_ops ops = {.ctx = &g, .fetch = recording_fetch};
+    struct sl_reconciler *r = NULL;
+    char cache[400];
+    snprintf(cache, sizeof(cache), "%s/cache-local", tmp);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &ops, &err), 0);
+    struct sl_controller_config saved = *sl_controller_config_get();
+    struct sl_controller_config secure = saved;
+    secure.allow_local_paths = false;
+    sl_controller_config_set(&secure);
+    static const char *const urls[] = {"file:///var/run/secrets/kubernetes.io", "/etc",
+                                       "FILE:///etc"};
+    for (size_t i = 0; i < 3; i++) {
+        struct sl_reconcile_result res = run_source(r, "local", urls[i], NULL);
+        CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(json_string_value(json_object_get(ready_of("local"), "reason")),
+                     "LocalPathNotAllowed");
+        CHECK_CONTAINS(json_string_value(json_object_get(ready_of("local"), "message")),
+                       "--allow-local-paths");
+    }
+    struct sl_reconcile_result res = run_source(r, "odd", "ftp://git.example/x", NULL);
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(json_string_value(json_object_get(ready_of("odd"), "reason")), "InvalidSpec");
+    CHECK_INT_EQ(g.fetches, 0);
+    sl_controller_config_set(&saved);
+    run_source(r, "local", "file:///nonexistent", NULL);
+    CHECK_INT_EQ(g.fetches, 1);
+    r->free(r->self);
+}
+
+/* spec.interval below --min-interval is raised to it. */
+static void test_interval_raised_to_minimum(void)
+{
+    struct sl_controller_config saved = *sl_controller_config_get();
+    struct sl_controller_config cc = saved;
+    cc.min_interval_ms = 10000;
+    sl_controller_config_set(&cc);
+    fresh_cluster();
+    put_source("");
+    json_t *src = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src"));
+    json_object_set_new(json_object_get(src, "spec"), "interval", json_string("1s"));
+    sl_fake_kube_put(fk, &SL_RES_GITSOURCE, src);
+    json_decref(src);
+    struct sl_reconcile_result r = run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK_INT_EQ(r.requeue_after_ms, 10000);
+    sl_controller_config_set(&saved);
+}
+
+/* The field managers the reconciler applied with, recorded around the fake's patch. */
+static char last_field_manager[200];
+static int (*fake_patch)(void *ctx, json_t **out, const struct sl_kube_resource *res,
+                         const char *ns, const char *name, const char *body,
+                         const struct sl_kube_patch_opts *opts, struct sl_err *err);
+
+static int recording_patch(void *ctx, json_t **out, const struct sl_kube_resource *res,
+                           const char *ns, const char *name, const char *body,
+                           const struct sl_kube_patch_opts *opts, struct sl_err *err)
+{
+    if (opts && opts->type == SL_PATCH_APPLY)
+        snprintf(last_field_manager, sizeof(last_field_manager), "%s", opts->field_manager);
+    return fake_patch(ctx, out, res, ns, name, body, opts, err);
+}
+
+/* Runs the shared reconciler on GitSource team/<name> reading <path> of the test repository. */
+static struct sl_reconcile_result run_named(const char *name, const char *path)
+{
+    json_t *o = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
+    if (!o) {
+        char url[400];
+        snprintf(url, sizeof(url), "file://%s", repo);
+        o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}, s:s}}", "apiVersion",
+                      "sealift.dev/v1alpha1", "kind", "GitSource", "metadata", "name", name,
+                      "namespace", "team", "spec", "url", url, "ref", "branch", "main", "path",
+                      path);
+        sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
+        json_decref(o);
+        o = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
+    }
+    struct sl_reconcile_request req = {.ns = "team", .name = name, .reconcile_id = "t", .obj = o};
+    req.log.kind = "GitSource";
+    struct sl_reconcile_result res = {0};
+    struct sl_err err = {0};
+    rec->reconcile(rec->self, &rt, &req, &res, &err);
+    json_decref(o);
+    return res;
+}
+
+static const char *label_of(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(sl_kube_json_path(obj, "metadata.labels"), key));
+}
+
+static const char *key_mode(const char *name)
+{
+    return json_string_value(json_object_get(
+        json_object_get(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", name), "spec"), "mode"));
+}
+
+/* An object an administrator created with the name of one in git is not taken over, not
+ * changed, and not pruned when the file goes away; the adopt annotation hands it over. */
+static void test_foreign_object_not_adopted(void)
+{
+    fresh_cluster();
+    json_t *admin = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
+                              "sealift.dev/v1alpha1", "kind", "SigningKey", "metadata", "name", "a",
+                              "namespace", "team", "spec", "mode", "Import");
+    sl_fake_kube_put(fk, &SL_RES_SIGNINGKEY, admin);
+    json_decref(admin);
+    fake_patch = rt.kube.patch;
+    rt.kube.patch = recording_patch;
+    put_source("");
+    json_t *log = sl_fake_kube_write_log(fk);
+    size_t writes_before = json_array_size(log);
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "ApplyFailed");
+    const char *msg =
+        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
+    CHECK_CONTAINS(msg, "deploy/a.yaml:1: SigningKey team/a exists and was not created by "
+                        "GitSource team/src: not changed (to hand it over, annotate it "
+                        "sealift.dev/adopt=team/src)");
+    CHECK_STR_EQ(key_mode("a"), "Import");
+    CHECK(label_of(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a"),
+                   "sealift.dev/gitsource-name") == NULL);
+    for (size_t i = writes_before; i < json_array_size(log); i++)
+        CHECK(strcmp(json_string_value(json_array_get(log, i)), "patch signingkeys team/a") != 0);
+    /* b is this GitSource's: labelled, applied with its own field manager */
+    const json_t *b = sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b");
+    CHECK_STR_EQ(label_of(b, "sealift.dev/gitsource-namespace"), "team");
+    CHECK_STR_EQ(label_of(b, "sealift.dev/gitsource-name"), "src");
+    CHECK_STR_EQ(last_field_manager, "sealift-gitsource/team/src");
+    /* the file goes away: the administrator's object stays */
+    sh("cd '%s' && git rm -q deploy/a.yaml", repo);
+    commit();
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
+    CHECK_STR_EQ(key_mode("a"), "Import");
+    /* back in git, and the administrator opts in: taken over */
+    write_file("deploy/a.yaml", KEY_A);
+    commit();
+    json_t *a = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a"));
+    json_object_set_new(json_object_get(a, "metadata"), "annotations",
+                        json_pack("{s:s}", "sealift.dev/adopt", "team/src"));
+    sl_fake_kube_put(fk, &SL_RES_SIGNINGKEY, a);
+    json_decref(a);
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK_STR_EQ(key_mode("a"), "Generate");
+    CHECK_STR_EQ(label_of(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a"),
+                          "sealift.dev/gitsource-name"),
+                 "src");
+    rt.kube.patch = fake_patch;
+}
+
+/* Two GitSources in one namespace: neither prunes nor changes the other's objects. */
+static void test_sources_keep_to_their_own(void)
+{
+    fresh_cluster();
+    write_file("other/c.yaml",
+               "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
+               "metadata: {name: c}\nspec: {mode: Generate, secretRef: {name: c}}\n");
+    commit();
+    put_source("");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    run_named("other", "other");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "c") != NULL);
+    CHECK_STR_EQ(label_of(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "c"),
+                          "sealift.dev/gitsource-name"),
+                 "other");
+    /* each pass of either keeps the other's objects */
+    run_once();
+    run_named("other", "other");
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 3);
+    CHECK_INT_EQ(json_array_size(json_object_get(status(), "inventory")), 2);
+    /* other also claims a, which is src's: refused, a unchanged */
+    write_file("other/a.yaml", "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
+                               "metadata: {name: a}\nspec: {mode: Import, secretRef: {name: a}}\n");
+    commit();
+    run_named("other", "other");
+    const json_t *ready = sl_condition_get(
+        json_object_get(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "other"), "status"),
+        "Ready");
+    CHECK_CONTAINS(json_string_value(json_object_get(ready, "message")),
+                   "SigningKey team/a exists and was not created by GitSource team/other");
+    CHECK_STR_EQ(key_mode("a"), "Generate");
+    sh("cd '%s' && git rm -q -r other", repo);
+    commit();
+}
+
+/* Pruning works from the objects that carry the GitSource's labels, not from status.inventory,
+ * which a conflicting status write may have emptied. */
+static void test_prune_from_fresh_inventory(void)
+{
+    fresh_cluster();
+    put_source("");
+    run_once();
+    json_t *src = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src"));
+    json_object_set_new(json_object_get(src, "status"), "inventory", json_array());
+    sl_fake_kube_put(fk, &SL_RES_GITSOURCE, src);
+    json_decref(src);
+    sh("cd '%s' && git rm -q deploy/b.yaml", repo);
+    commit();
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") == NULL);
+    CHECK_INT_EQ(json_array_size(json_object_get(status(), "inventory")), 1);
+    write_file("deploy/b.yaml", KEY_B);
+    commit();
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof(tmp), "/tmp/sealift-unit-gitsrc-XXXXXX");
@@ -414,6 +746,9 @@ int main(void)
     write_file("deploy/b.yaml", KEY_B);
     commit();
 
+    /* the tests read a file:// repository, as the controller does with --allow-local-paths */
+    struct sl_controller_config cc = {.allow_local_paths = true};
+    sl_controller_config_set(&cc);
     fk = sl_fake_kube_new();
     sl_fake_kube_ops(fk, &rt.kube);
     rt.controller_namespace = "sealift-system";
@@ -432,6 +767,12 @@ int main(void)
     RUN(test_delete_prunes_inventory);
     RUN(test_delete_failure_keeps_finalizer);
     RUN(test_delete_orphans_without_prune);
+    RUN(test_credentials_bound_to_their_url);
+    RUN(test_local_paths_need_the_flag);
+    RUN(test_interval_raised_to_minimum);
+    RUN(test_foreign_object_not_adopted);
+    RUN(test_sources_keep_to_their_own);
+    RUN(test_prune_from_fresh_inventory);
 
     rec->free(rec->self);
     sl_fake_kube_free(fk);

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[256];
@@ -969,6 +971,118 @@ static void test_tls_client_certificates(void)
     }
 }
 
+/* A raw TCP connection to the server (blocking, 5 s receive timeout); -1 on failure. */
+static int raw_connect(struct sl_http_server *s)
+{
+    const char *addr = sl_http_server_addr(s);
+    const char *colon = strrchr(addr, ':');
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_port = htons((uint16_t)strtol(colon + 1, NULL, 10));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    CHECK(fd >= 0);
+    return fd;
+}
+
+/* True when the server closed fd: a read gives EOF or a reset (within the 5 s timeout). */
+static int closed_by_server(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Slow clients and too many clients cannot take the listener: a request trickling in one byte
+ * at a time is cut off when its time is up (though it never idles for long), connections beyond
+ * the cap are closed at once, and a fresh client is served once they are gone. */
+static void test_slow_clients_and_connection_cap(void)
+{
+    struct sl_http_server *s = NULL;
+    struct sl_err err;
+    struct sl_http_server_opts opts = {
+        .addr = "127.0.0.1:0", .request_timeout_ms = 800, .max_connections = 4};
+    CHECK_INT_EQ(sl_http_server_new(&s, &opts, &err), 0);
+    sl_http_server_route(s, "GET", "/hello", h_hello, NULL);
+    sl_http_server_route(s, "GET", "/slow", h_defer, (void *)(intptr_t)60000);
+    CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+    CURL *h = curl_easy_init();
+    struct reply r = {0};
+    sl_buf_init(&r.body, 0);
+    char *hello = url_for(s, "http", "/hello");
+
+    /* slow loris: one byte every 150 ms of a 40-byte request; closed before it is complete */
+    static const char trickle[] = "GET /hello HTTP/1.1\r\nHost: x\r\nX-A: bbbbb\r\n\r\n";
+    int fd = raw_connect(s);
+    int closed = 0;
+    size_t sent = 0;
+    for (; sent < sizeof(trickle) - 1 && !closed; sent++) {
+        if (send(fd, trickle + sent, 1, MSG_NOSIGNAL) != 1) {
+            closed = 1;
+            break;
+        }
+        sleep_ms(150);
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+        closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    CHECK(closed);
+    CHECK(sent < sizeof(trickle) - 1);
+    close(fd);
+    /* the listener still answers */
+    request(h, hello, NULL, &r);
+    CHECK_INT_EQ(r.status, 200);
+    curl_easy_cleanup(h);
+    h = curl_easy_init();
+
+    /* a handler's time does not count: a deferred answer after 1.5 s still goes out */
+    struct bg_request *slow = bg_start(url_for(s, "http", "/slow"));
+    struct sl_http_deferred *d = take_deferred();
+    sleep_ms(1500);
+    finish_with(d, 200, "late but sent\n");
+    bg_join(slow);
+    CHECK_INT_EQ(slow->r.status, 200);
+    CHECK_STR_EQ(sl_buf_cstr(&slow->r.body), "late but sent\n");
+    bg_free(slow);
+
+    /* four idle connections take the cap; the fifth and sixth are closed at once */
+    int idle[4];
+    for (int i = 0; i < 4; i++)
+        idle[i] = raw_connect(s);
+    sleep_ms(100);
+    int extra1 = raw_connect(s), extra2 = raw_connect(s);
+    CHECK(closed_by_server(extra1));
+    CHECK(closed_by_server(extra2));
+    close(extra1);
+    close(extra2);
+    /* the idle ones are closed when their time is up; then a fresh client is served */
+    for (int i = 0; i < 4; i++) {
+        CHECK(closed_by_server(idle[i]));
+        close(idle[i]);
+    }
+    sleep_ms(300);
+    request(h, hello, NULL, &r);
+    CHECK_INT_EQ(r.curl_rc, 0);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(sl_buf_cstr(&r.body), "hello\n");
+
+    free(hello);
+    sl_buf_free(&r.body);
+    curl_easy_cleanup(h);
+    sl_http_server_free(s);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -986,6 +1100,8 @@ int main(void)
     RUN(test_deferred);
     RUN(test_tls_and_reload);
     RUN(test_tls_client_certificates);
+
+    RUN(test_slow_clients_and_connection_cap);
     curl_global_cleanup();
     rmdir(tmpdir);
     return CHECK_EXIT();

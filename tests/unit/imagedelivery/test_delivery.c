@@ -3,6 +3,7 @@
 #include "check.h"
 #include "imagedelivery/delivery.h"
 #include "imagedelivery/regops.h"
+#include "util/mem.h"
 
 #include <jansson.h>
 
@@ -138,6 +139,29 @@ static void test_registry_cache(void)
     sl_imd_registry_cache_free(c);
 }
 
+/* Two tenants whose client identities agree on their first 200 bytes (a long host name) must
+ * not share a client, and with it the other's credentials. */
+static void test_registry_cache_long_host(void)
+{
+    struct sl_imd_registry_cache *c = sl_imd_registry_cache_new(0, 0);
+    struct sl_imd_registry_ops ops;
+    sl_imd_registry_ops_real(&ops, c);
+    char host[240];
+    memset(host, 'a', sizeof(host));
+    memcpy(host + 200, ".example.com", 13);
+    struct sl_creds victim = {.username = "victim", .password = "victim-pw"};
+    struct sl_creds attacker = {.username = "attacker", .password = "attacker-pw"};
+    struct sl_registry *v = ops.open(ops.ctx, host, &victim, NULL);
+    struct sl_registry *a = ops.open(ops.ctx, host, &attacker, NULL);
+    CHECK(v != a);
+    /* (that each client then uses its own credentials only is shown end to end by
+     * e2e.imagedelivery.hostile LongHostTest) */
+    CHECK_INT_EQ(sl_imd_registry_cache_size(c), 2);
+    ops.release(ops.ctx, v);
+    ops.release(ops.ctx, a);
+    sl_imd_registry_cache_free(c);
+}
+
 int main(void)
 {
     RUN(test_select_tags_pattern);
@@ -145,5 +169,6 @@ int main(void)
     RUN(test_reason_and_kind);
     RUN(test_summaries);
     RUN(test_registry_cache);
+    RUN(test_registry_cache_long_host);
     return CHECK_EXIT();
 }

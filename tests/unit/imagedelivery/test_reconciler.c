@@ -9,14 +9,17 @@
 #include "imagedelivery/regops.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
+#include "runtime/registry.h"
 #include "sign/keys.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <openssl/evp.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *data_dir = "tests/data/keys";
 
@@ -34,9 +37,11 @@ static const char *data_dir = "tests/data/keys";
 
 struct fake_reg {
     json_t *state;
-    json_t *fail;    /* {host: code}: every call on host fails */
-    json_t *calls;   /* {"head": n, "copy": n, ...} */
-    json_t *written; /* ["host/repo:tag=digest"] */
+    json_t *fail;     /* {host: code}: every call on host fails */
+    json_t *calls;    /* {"head": n, "copy": n, ...} */
+    json_t *written;  /* ["host/repo:tag=digest"] */
+    int64_t stall_ms; /* head takes this long, then fails like the client past its deadline */
+    int64_t seen_deadline_ms; /* the thread's registry deadline during the last head */
 };
 
 static void count(struct fake_reg *f, const char *op)
@@ -118,6 +123,17 @@ static int f_head(void *ctx, char digest_out[72], struct sl_registry *r, const c
 {
     struct fake_reg *f = ctx;
     count(f, "head");
+    f->seen_deadline_ms = sl_registry_deadline_get();
+    if (f->stall_ms > 0) {
+        struct timespec ts = {.tv_sec = f->stall_ms / 1000,
+                              .tv_nsec = (long)(f->stall_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (f->seen_deadline_ms && sl_mono_ms() >= f->seen_deadline_ms)
+            return sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY,
+                              "HEAD http://%s/v2/%s/manifests/%s: the time allowed for this work "
+                              "ran out",
+                              sl_registry_host(r), repo, reference);
+    }
     int rc = injected(f, r, err);
     if (rc)
         return rc;
@@ -885,6 +901,126 @@ static void test_verify_gate(void)
     env_free(&e);
 }
 
+/* The verify gate decides from what this process verified, never from status: a status forged
+ * to say "verified" does not let an unsigned tag through, and a key rotated in the SigningKey
+ * re-checks every digest. */
+static void test_verify_gate_trusts_no_status(void)
+{
+    char fp_vendor[SL_KEY_FINGERPRINT_LEN], fp_other[SL_KEY_FINGERPRINT_LEN];
+    fixture_fingerprint(fp_vendor, "ecdsa-p256.pub");
+    fixture_fingerprint(fp_other, "ed25519.pub");
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-build", "ecdsa-p256.pub", NULL);
+    reg_sign(&e.reg, SRC, "acme/app", DIG_A, fp_vendor); /* 1.0 signed by the vendor key */
+    reg_sign(&e.reg, SRC, "acme/app", DIG_B, fp_other);  /* 1.1 by another key */
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "verify",
+                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-build"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
+
+    /* someone who may write status marks 1.1 verified */
+    json_t *obj = json_deep_copy(imd(&e));
+    json_t *images = json_object_get(json_object_get(obj, "status"), "images");
+    json_object_set_new(json_array_get(images, 1), "verified", json_true());
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(images, 1), "tag")), "1.1");
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_IMAGEDELIVERY, obj), 0);
+    json_decref(obj);
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "verify"), 1); /* 1.1 checked again; 1.0 known to this process */
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
+    CHECK(json_is_false(json_object_get(image_entry(&e, 1), "verified")));
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SignatureInvalid");
+
+    /* the key is rotated: both digests are verified again, with the new key */
+    put_signingkey(&e, "vendor-build", "ed25519.pub", NULL);
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "verify"), 2);
+    CHECK(json_is_false(json_object_get(image_entry(&e, 0), "verified")));
+    CHECK(json_is_true(json_object_get(image_entry(&e, 1), "verified")));
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.1"), DIG_B);
+    env_free(&e);
+}
+
+/* insecure: true reaches only registries the administrator listed with --insecure-registry;
+ * otherwise the object stalls before anything is sent. spec.interval is raised to
+ * --min-interval. */
+static void test_insecure_needs_the_administrator(void)
+{
+    static const char *const only_src[] = {SRC};
+    struct sl_controller_config strict = {.insecure_registries = only_src,
+                                          .n_insecure_registries = 1,
+                                          .min_interval_ms = 5 * 60 * 1000};
+    const struct sl_controller_config saved = *sl_controller_config_get();
+    sl_controller_config_set(&strict);
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec()); /* every endpoint insecure: true */
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InsecureRegistryNotAllowed");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].insecure");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), DST1);
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "--insecure-registry");
+    CHECK_INT_EQ(ncalls(&e.reg, "head"), 0);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    env_free(&e);
+
+    /* secure targets are fine; the 2m interval is raised to the 5m minimum */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(spec, "targets"), i, t)
+    {
+        json_object_del(t, "insecure");
+    }
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
+    CHECK_INT_EQ(e.res.requeue_after_ms, 5 * 60 * 1000);
+    env_free(&e);
+    sl_controller_config_set(&saved);
+}
+
+/* A registry that stalls: the pass ends at the --registry-timeout deadline, TRANSIENT, with a
+ * message naming the registry and the limit. */
+static void test_registry_deadline(void)
+{
+    const struct sl_controller_config saved = *sl_controller_config_get();
+    struct sl_controller_config cc = saved;
+    cc.registry_timeout_ms = 20;
+    sl_controller_config_set(&cc);
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    e.reg.stall_ms = 40;
+    reconcile(&e);
+    CHECK(e.reg.seen_deadline_ms > 0);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_TRANSIENT);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "RegistryTimeout");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "--registry-timeout");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), SRC);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    CHECK_INT_EQ(sl_registry_deadline_get(), 0); /* the worker thread is left without one */
+    env_free(&e);
+    sl_controller_config_set(&saved);
+}
+
 static void test_sign_in_every_target(void)
 {
     char fp_release[SL_KEY_FINGERPRINT_LEN];
@@ -1217,6 +1353,11 @@ int main(int argc, char **argv)
 {
     if (argc > 1)
         data_dir = argv[1];
+    /* the administrator of these tests allows plain http to the fake registries */
+    static const char *const insecure_ok[] = {SRC, DST1, DST2};
+    struct sl_controller_config cc = {.insecure_registries = insecure_ok,
+                                      .n_insecure_registries = 3};
+    sl_controller_config_set(&cc);
     RUN(test_delivers_to_two_targets);
     RUN(test_steady_state_costs_heads_only);
     RUN(test_moved_tag_immutable_conflict);
@@ -1228,6 +1369,9 @@ int main(int argc, char **argv)
     RUN(test_secret_problems);
     RUN(test_registry_errors);
     RUN(test_verify_gate);
+    RUN(test_verify_gate_trusts_no_status);
+    RUN(test_insecure_needs_the_administrator);
+    RUN(test_registry_deadline);
     RUN(test_sign_in_every_target);
     RUN(test_scan_gate);
     RUN(test_suspend);

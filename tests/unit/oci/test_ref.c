@@ -2,6 +2,7 @@
 #include "oci/ref.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -72,6 +73,34 @@ static void test_parse_table(void)
     }
 }
 
+/* The grammar the registry client checks every name against before it reaches a URL: a tag read
+ * from a hostile tag list must not climb out of the repository. */
+static void test_name_grammar(void)
+{
+    CHECK(sl_ref_is_tag("1.4.2"));
+    CHECK(sl_ref_is_tag("_x-Y.z"));
+    CHECK(!sl_ref_is_tag("1.4./../../../../victim/app/manifests/latest"));
+    CHECK(!sl_ref_is_tag("a/b"));
+    CHECK(!sl_ref_is_tag(".hidden"));
+    CHECK(!sl_ref_is_tag("-x"));
+    CHECK(!sl_ref_is_tag("a?b"));
+    CHECK(!sl_ref_is_tag(""));
+    char long_tag[130];
+    memset(long_tag, 'a', sizeof(long_tag) - 1);
+    long_tag[129] = '\0';
+    CHECK(!sl_ref_is_tag(long_tag)); /* 129 bytes */
+    long_tag[128] = '\0';
+    CHECK(sl_ref_is_tag(long_tag));
+    CHECK(sl_ref_is_repository("acme/app"));
+    CHECK(sl_ref_is_repository("a.b/c__d/e-f"));
+    CHECK(!sl_ref_is_repository("acme/../victim"));
+    CHECK(!sl_ref_is_repository("acme//app"));
+    CHECK(!sl_ref_is_repository("acme/app/"));
+    CHECK(!sl_ref_is_repository("Acme/app"));
+    CHECK(!sl_ref_is_repository("acme/app?x=1"));
+    CHECK(!sl_ref_is_repository(NULL));
+}
+
 static void test_string_and_api_host(void)
 {
     struct sl_ref r = {0};
@@ -106,6 +135,7 @@ static void test_error_message_names_input(void)
 int main(void)
 {
     RUN(test_parse_table);
+    RUN(test_name_grammar);
     RUN(test_string_and_api_host);
     RUN(test_error_message_names_input);
     return CHECK_EXIT();

@@ -40,6 +40,47 @@ static void test_parse_and_images(void)
     sl_admission_request_free(&req);
 }
 
+/* `kubectl debug` on a running Pod: an UPDATE of pods/ephemeralcontainers whose object is the
+ * whole Pod (as kube-apiserver sends it); the debug image must be among the checked images. */
+static const char *DEBUG_REVIEW =
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+    "\"uid\":\"u-2\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},"
+    "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},"
+    "\"subResource\":\"ephemeralcontainers\",\"namespace\":\"shop\",\"operation\":\"UPDATE\","
+    "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\"},"
+    "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"r/app@sha256:1\"}],"
+    "\"ephemeralContainers\":[{\"name\":\"debugger\",\"image\":\"evil.example/shell:1\","
+    "\"securityContext\":{\"privileged\":true}}]}},"
+    "\"oldObject\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":["
+    "{\"name\":\"app\",\"image\":\"r/app@sha256:1\"}]}}}}";
+
+static void test_ephemeral_container_update(void)
+{
+    struct sl_admission_request req;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_admission_parse(&req, DEBUG_REVIEW, strlen(DEBUG_REVIEW), &err), 0);
+    CHECK_STR_EQ(req.operation, "UPDATE");
+    CHECK(req.pod_spec != NULL);
+    char buf[512] = "";
+    sl_admission_each_image(req.pod_spec, collect, buf);
+    CHECK_STR_EQ(buf, "app=r/app@sha256:1;debugger=evil.example/shell:1;");
+    sl_admission_request_free(&req);
+
+    /* the same subresource's kind before Kubernetes 1.22, and a ReplicationController */
+    json_t *eph = json_pack("{s:s, s:[{s:s, s:s}]}", "kind", "EphemeralContainers",
+                            "ephemeralContainers", "name", "dbg", "image", "evil.example/x:1");
+    buf[0] = '\0';
+    sl_admission_each_image(sl_admission_pod_spec("EphemeralContainers", eph), collect, buf);
+    CHECK_STR_EQ(buf, "dbg=evil.example/x:1;");
+    json_decref(eph);
+    json_t *rc = json_pack("{s:{s:{s:{s:[{s:s, s:s}]}}}}", "spec", "template", "spec", "containers",
+                           "name", "c", "image", "evil.example/rc:1");
+    buf[0] = '\0';
+    sl_admission_each_image(sl_admission_pod_spec("ReplicationController", rc), collect, buf);
+    CHECK_STR_EQ(buf, "c=evil.example/rc:1;");
+    json_decref(rc);
+}
+
 static void test_bad_bodies(void)
 {
     struct sl_admission_request req;
@@ -83,6 +124,7 @@ static void test_response(void)
 int main(void)
 {
     RUN(test_parse_and_images);
+    RUN(test_ephemeral_container_update);
     RUN(test_bad_bodies);
     RUN(test_response);
     return CHECK_EXIT();

@@ -1,6 +1,7 @@
 #include "check.h"
 #include "policy/render.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ static void test_enforcement_maps_to_validation_actions(void)
         json_t *p = policy(spec);
         json_t *objs = NULL;
         struct sl_err err = {0};
-        CHECK_INT_EQ(sl_policy_render(&objs, p, &err), 0);
+        CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
         const json_t *b = find_kind(objs, "ValidatingAdmissionPolicyBinding");
         CHECK(b != NULL);
         const json_t *spec_b = json_object_get(b, "spec");
@@ -59,17 +60,18 @@ static void test_enforcement_maps_to_validation_actions(void)
 
 static void test_one_validation_per_rule(void)
 {
-    json_t *p = policy("{\"rules\":{\"allowedRegistries\":[\"r.example/it's/\"],"
+    json_t *p = policy("{\"rules\":{\"allowedRegistries\":[\"r.example/mirror/\"],"
                        "\"forbidHostPath\":true,\"allowedCapabilities\":[]}}");
     json_t *objs = NULL;
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_policy_render(&objs, p, &err), 0);
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
     const json_t *vap = find_kind(objs, "ValidatingAdmissionPolicy");
     const json_t *vals = json_object_get(json_object_get(vap, "spec"), "validations");
     CHECK_INT_EQ(json_array_size(vals), 3);
-    /* the quote in the prefix is escaped in the CEL string literal */
+    /* the trailing '/' of an entry is not significant: one path prefix, one repository */
     CHECK_CONTAINS(json_string_value(json_object_get(json_array_get(vals, 0), "expression")),
-                   "'r.example/it\\'s/'");
+                   "['r.example/mirror/'].exists(p, c.image.startsWith(p)) || "
+                   "['r.example/mirror'].exists(r, c.image == r || ");
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(vap, "spec"), "failurePolicy")),
                  "Fail");
     CHECK(find_kind(objs, "ConstraintTemplate") == NULL);
@@ -83,7 +85,7 @@ static void test_gatekeeper_output(void)
                        "\"rules\":{\"forbidPrivileged\":true}}");
     json_t *objs = NULL;
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_policy_render(&objs, p, &err), 0);
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
     CHECK(find_kind(objs, "ValidatingAdmissionPolicy") == NULL);
     const json_t *tmpl = find_kind(objs, "ConstraintTemplate");
     CHECK(tmpl != NULL);
@@ -103,21 +105,221 @@ static void test_bad_input_names_the_field(void)
     struct sl_err err = {0};
     json_t *objs = NULL;
     json_t *p = policy("{\"enforcement\":\"Sometimes\"}");
-    CHECK_INT_EQ(sl_policy_render(&objs, p, &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
     CHECK_CONTAINS(err.msg, "spec.enforcement: Unsupported value: \"Sometimes\"");
     json_decref(p);
     p = policy("{\"rules\":{\"allowedRegistries\":[1]}}");
-    CHECK_INT_EQ(sl_policy_render(&objs, p, &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
     CHECK_CONTAINS(err.msg, "spec.rules.allowedRegistries[0]");
     json_decref(p);
+    /* a trusted key must be pinned */
+    p = policy("{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":\"v\","
+               "\"name\":\"k\"}]}}}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "spec.rules.requireSignature.signingKeyRefs[0].fingerprint: Required");
+    json_decref(p);
+    p = policy("{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[]}}}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "spec.rules.requireSignature.signingKeyRefs: Required value");
+    json_decref(p);
     p = policy("{\"outputs\":[\"Kyverno\"]}");
-    CHECK_INT_EQ(sl_policy_render(&objs, p, &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
     CHECK_CONTAINS(err.msg, "spec.outputs[0]");
     json_decref(p);
     json_t *nometa = json_pack("{s:{}}", "spec");
-    CHECK_INT_EQ(sl_policy_render(&objs, nometa, &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_policy_render(&objs, nometa, NULL, &err), SL_EINVAL);
     CHECK_CONTAINS(err.msg, "metadata.name");
     json_decref(nometa);
+}
+
+#define FP "sha256:bbb84394f85b56bff7c6bf119cf852a68cc7214e0290144a7e85ab88e3f338cd"
+
+static const json_t *selector_expression(const json_t *sel, const char *key)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "key")), key) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Registry entries match on reference boundaries: a raw prefix would let
+ * "registry.example/mirror" admit "registry.example/mirror-evil/x" and "registry.example" admit
+ * "registry.example.evil.com/x". The CEL tests (tests/cel) evaluate these expressions; here:
+ * what is rendered, and which entries are refused. */
+static void test_registries_render_on_boundaries(void)
+{
+    json_t *p = policy("{\"rules\":{\"allowedRegistries\":[\"registry.example\","
+                       "\"registry.example/mirror\",\"localhost:5000/a/b//\"]}}");
+    json_t *objs = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
+    const json_t *vap = find_kind(objs, "ValidatingAdmissionPolicy");
+    const char *expr = json_string_value(json_object_get(
+        json_array_get(json_object_get(json_object_get(vap, "spec"), "validations"), 0),
+        "expression"));
+    CHECK_CONTAINS(expr, "['registry.example/', 'registry.example/mirror/', 'localhost:5000/a/b/']"
+                         ".exists(p, c.image.startsWith(p))");
+    /* a host alone is never a repository (that would admit "registry.example:5000/...") */
+    CHECK_CONTAINS(expr, "['registry.example/mirror', 'localhost:5000/a/b'].exists(r, c.image == r"
+                         " || c.image.startsWith(r + ':') || c.image.startsWith(r + '@'))");
+    json_decref(objs);
+    json_decref(p);
+
+    static const char *const bad[] = {
+        "mirror",                   /* a Docker Hub namespace, not a registry host */
+        "registry.example/mirror*", /* no wildcards */
+        "registry.example/app:1.0", /* no tag */
+        "registry.example/app@sha256:abc",
+        "registry.example/../x",
+        "registry.example/it's",
+        "registry.example:/x",
+        ".example/x",
+        "registry.example/UPPER",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char spec[256];
+        snprintf(spec, sizeof(spec), "{\"rules\":{\"allowedRegistries\":[\"ok.example\",\"%s\"]}}",
+                 bad[i]);
+        p = policy(spec);
+        objs = NULL;
+        CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+        CHECK_CONTAINS(err.msg, "spec.rules.allowedRegistries[1]: Invalid value");
+        CHECK_CONTAINS(err.msg, bad[i]);
+        CHECK(objs == NULL);
+        json_decref(p);
+    }
+}
+
+static bool rule_has(const json_t *rules, const char *resource, const char *operation,
+                     const char *scope)
+{
+    size_t i, j, k;
+    json_t *r, *res, *op;
+    json_array_foreach(rules, i, r)
+    {
+        json_array_foreach(json_object_get(r, "resources"), j, res)
+        {
+            if (strcmp(json_string_value(res), resource) != 0)
+                continue;
+            const char *sc = json_string_value(json_object_get(r, "scope"));
+            if (scope ? (!sc || strcmp(sc, scope) != 0) : sc != NULL)
+                continue;
+            json_array_foreach(json_object_get(r, "operations"), k, op)
+            {
+                if (strcmp(json_string_value(op), operation) == 0)
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* `kubectl debug --image=...` adds an ephemeral container with an UPDATE of the
+ * pods/ephemeralcontainers subresource, which a rule on "pods" does not match; a running Pod's
+ * image can be changed with an UPDATE of the Pod; ReplicationControllers have pod templates. */
+static void test_every_path_into_a_pod_is_matched(void)
+{
+    json_t *p = policy("{\"rules\":{\"forbidPrivileged\":true,"
+                       "\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":\"v\","
+                       "\"name\":\"k\",\"fingerprint\":\"" FP "\"}]}}}");
+    json_t *objs = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
+    const json_t *vap = find_kind(objs, "ValidatingAdmissionPolicy");
+    const json_t *rules = json_object_get(
+        json_object_get(json_object_get(vap, "spec"), "matchConstraints"), "resourceRules");
+    CHECK(rule_has(rules, "pods/ephemeralcontainers", "UPDATE", NULL));
+    CHECK(rule_has(rules, "pods", "CREATE", NULL));
+    CHECK(rule_has(rules, "pods", "UPDATE", NULL));
+    CHECK(rule_has(rules, "replicationcontrollers", "CREATE", NULL));
+    CHECK(rule_has(rules, "cronjobs", "UPDATE", NULL));
+    /* the pod spec of every kind walks ephemeral and init containers */
+    const json_t *vars = json_object_get(json_object_get(vap, "spec"), "variables");
+    CHECK_CONTAINS(json_string_value(json_object_get(json_array_get(vars, 1), "expression")),
+                   "variables.podSpec.ephemeralContainers");
+    CHECK_CONTAINS(json_string_value(json_object_get(json_array_get(vars, 1), "expression")),
+                   "variables.podSpec.initContainers");
+
+    struct sl_policy_webhook_opts wo = {.service_namespace = "sealift-system",
+                                        .service_name = "sealift-webhook",
+                                        .service_port = 443,
+                                        .ca_bundle = "Q0E=",
+                                        .controller_namespace = "sealift-system",
+                                        .timeout_seconds = 10};
+    json_t *vwc = sl_policy_render_webhook(p, &wo);
+    const json_t *hook = json_array_get(json_object_get(vwc, "webhooks"), 0);
+    const json_t *hrules = json_object_get(hook, "rules");
+    CHECK(rule_has(hrules, "pods/ephemeralcontainers", "UPDATE", "Namespaced"));
+    CHECK(rule_has(hrules, "pods", "UPDATE", "Namespaced"));
+    CHECK(rule_has(hrules, "replicationcontrollers", "CREATE", "Namespaced"));
+    CHECK(rule_has(hrules, "deployments", "CREATE", "Namespaced"));
+    CHECK_STR_EQ(json_string_value(json_object_get(hook, "failurePolicy")), "Fail");
+    CHECK_STR_EQ(json_string_value(json_object_get(
+                     json_object_get(json_object_get(hook, "clientConfig"), "service"), "path")),
+                 "/admission/p1");
+    CHECK_STR_EQ(
+        json_string_value(json_object_get(json_object_get(hook, "clientConfig"), "caBundle")),
+        "Q0E=");
+    json_decref(vwc);
+    wo.ca_bundle = NULL;
+    vwc = sl_policy_render_webhook(p, &wo);
+    hook = json_array_get(json_object_get(vwc, "webhooks"), 0);
+    CHECK(json_object_get(json_object_get(hook, "clientConfig"), "caBundle") == NULL);
+    json_decref(vwc);
+    json_decref(objs);
+    json_decref(p);
+}
+
+/* With the webhook down (fail closed), a Pod in kube-system or in sealift's own namespace could
+ * not come back: both are excluded from every selector unless the policy opts in. */
+static void test_system_namespaces_excluded_by_default(void)
+{
+    json_t *p = policy("{\"rules\":{\"requireDigest\":true,\"requireScanPassed\":true},"
+                       "\"namespaceSelector\":{\"matchLabels\":{\"team\":\"a\"},"
+                       "\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"Exists\"}]}}");
+    json_t *objs = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_policy_render(&objs, p, "sealift-ops", &err), 0);
+    const json_t *b = find_kind(objs, "ValidatingAdmissionPolicyBinding");
+    const json_t *sel = json_object_get(
+        json_object_get(json_object_get(b, "spec"), "matchResources"), "namespaceSelector");
+    const json_t *e = selector_expression(sel, "kubernetes.io/metadata.name");
+    CHECK(e != NULL);
+    CHECK_STR_EQ(json_string_value(json_object_get(e, "operator")), "NotIn");
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(e, "values"), 0)), "kube-system");
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(e, "values"), 1)), "sealift-ops");
+    /* the policy's own selector is kept */
+    CHECK(selector_expression(sel, "tier") != NULL);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(sel, "matchLabels"), "team")),
+                 "a");
+    json_decref(objs);
+
+    struct sl_policy_webhook_opts wo = {.service_namespace = "sealift-ops",
+                                        .service_name = "sealift-webhook",
+                                        .service_port = 443,
+                                        .controller_namespace = "sealift-ops",
+                                        .timeout_seconds = 10};
+    json_t *vwc = sl_policy_render_webhook(p, &wo);
+    sel = json_object_get(json_array_get(json_object_get(vwc, "webhooks"), 0), "namespaceSelector");
+    e = selector_expression(sel, "kubernetes.io/metadata.name");
+    CHECK(e != NULL);
+    CHECK_INT_EQ((int)json_array_size(json_object_get(e, "values")), 2);
+    json_decref(vwc);
+    json_decref(p);
+
+    /* opting in: the selector is the policy's own */
+    p = policy("{\"includeSystemNamespaces\":true,\"rules\":{\"requireDigest\":true}}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, "sealift-ops", &err), 0);
+    b = find_kind(objs, "ValidatingAdmissionPolicyBinding");
+    sel = json_object_get(json_object_get(json_object_get(b, "spec"), "matchResources"),
+                          "namespaceSelector");
+    CHECK(json_object_size(sel) == 0);
+    json_decref(objs);
+    json_decref(p);
 }
 
 int main(void)
@@ -126,5 +328,8 @@ int main(void)
     RUN(test_one_validation_per_rule);
     RUN(test_gatekeeper_output);
     RUN(test_bad_input_names_the_field);
+    RUN(test_registries_render_on_boundaries);
+    RUN(test_every_path_into_a_pod_is_matched);
+    RUN(test_system_namespaces_excluded_by_default);
     return CHECK_EXIT();
 }

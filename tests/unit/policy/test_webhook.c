@@ -720,6 +720,7 @@ static int counter(struct fake_registry *f, int *c)
 
 static struct sl_key *signer;
 static char *signer_pem;
+static char signer_fingerprint[SL_KEY_FINGERPRINT_LEN];
 
 /* A signed image, an unsigned one (tag 2.0) and two hostile signature manifests. */
 static void registry_start(struct fake_registry *f)
@@ -799,9 +800,10 @@ static json_t *signed_lookup_get(void *ctx, const char *kind, const char *ns, co
 {
     if (strcmp(kind, "DeployPolicy") == 0 &&
         (strcmp(name, "signed") == 0 || strcmp(name, "signed2") == 0))
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s}]}}}}", "metadata", "name", name,
-                         "generation", 1, "spec", "rules", "requireSignature", "signingKeyRefs",
-                         "namespace", "vendor", "name", "release");
+        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s, s:s}]}}}}", "metadata", "name",
+                         name, "generation", 1, "spec", "rules", "requireSignature",
+                         "signingKeyRefs", "namespace", "vendor", "name", "release", "fingerprint",
+                         signer_fingerprint);
     if (strcmp(kind, "SigningKey") == 0 && strcmp(ns, "vendor") == 0 &&
         strcmp(name, "release") == 0)
         return json_pack("{s:{s:s}}", "status", "publicKey", signer_pem);
@@ -837,6 +839,7 @@ static void test_registry_attacks(void)
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_key_generate(&signer, SL_KEY_ALG_ECDSA_P256, &err), 0);
     CHECK_INT_EQ(sl_key_public_pem(&signer_pem, signer, &err), 0);
+    CHECK_INT_EQ(sl_key_fingerprint(signer_fingerprint, signer, &err), 0);
     struct fake_registry f;
     registry_start(&f);
     the_registry = &f;

@@ -1,10 +1,12 @@
 /* Unit tests of `sealift controller` argument handling (controller/runtime/cmd_controller.c):
- * usage errors exit 2 with a message, --help exits 0, a missing kubeconfig is an input error.
+ * usage errors exit 2 with a message, --help exits 0, a missing kubeconfig is an input error,
+ * the process is made non-dumpable.
  * Nothing here reaches an API server. */
 #include "check.h"
 #include "cli/commands.h"
 
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 static int run(int argc, char **argv)
 {
@@ -42,10 +44,21 @@ static void test_missing_kubeconfig(void)
     CHECK_INT_EQ(RUN_ARGS("--kubeconfig", "/nonexistent/sealift-test/kubeconfig"), SL_EXIT_USAGE);
 }
 
+/* The controller's memory (registry passwords, keys, tokens) cannot be dumped or read by
+ * another process of the same user: the process is not dumpable once it started. */
+static void test_not_dumpable(void)
+{
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    CHECK_INT_EQ(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    CHECK_INT_EQ(RUN_ARGS("--kubeconfig", "/nonexistent/sealift-test/kubeconfig"), SL_EXIT_USAGE);
+    CHECK_INT_EQ(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+}
+
 int main(void)
 {
     RUN(test_usage_errors);
     RUN(test_help);
     RUN(test_missing_kubeconfig);
+    RUN(test_not_dumpable);
     return CHECK_EXIT();
 }

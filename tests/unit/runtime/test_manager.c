@@ -6,6 +6,7 @@
 #include "fake_kube.h"
 #include "fake_lw.h"
 #include "runtime/manager.h"
+#include "util/mem.h"
 
 #include <ctype.h>
 
@@ -275,6 +276,71 @@ static void test_results_and_events(void)
     env_destroy(&e);
 }
 
+/* The Secret informer keeps metadata only: 100 large unrelated Secrets (Helm releases) add no
+ * key material and almost no memory, and a change of a used Secret still queues its owner. */
+static void test_secret_cache_holds_metadata_only(void)
+{
+    struct env e;
+    env_init(&e);
+    put(&e, "ADDED", "plain", 1, "Generate");
+    char *big = sl_xmalloc(64 * 1024 + 1);
+    memset(big, 'A', 64 * 1024);
+    big[64 * 1024] = '\0';
+    for (int i = 0; i < 100; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "sh.helm.release.v1.app%d.v1", i);
+        json_t *sec = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:s}", "apiVersion", "v1",
+                                "kind", "Secret", "metadata", "name", name, "namespace", "ns",
+                                "data", "release", big, "type", "helm.sh/release.v1");
+        fake_lw_apply(&e.lw, "ADDED", sec, false);
+        json_decref(sec);
+    }
+    json_t *key = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind",
+                            "Secret", "metadata", "name", "plain-key", "namespace", "ns", "data",
+                            "private.pem", "c2VjcmV0LWtleS1tYXRlcmlhbA==");
+    fake_lw_apply(&e.lw, "ADDED", key, false);
+    struct sl_manager *m = env_manager(&e, false, NULL);
+    CHECK_INT_EQ(sl_manager_add(m, &e.r, NULL), 0);
+    CHECK_INT_EQ(sl_manager_start(m, NULL), 0);
+    WAIT_FOR(sl_manager_ready(m));
+    struct sl_informer *inf = sl_manager_informer(m, "Secret");
+    CHECK(inf != NULL);
+    CHECK_INT_EQ(sl_informer_count(inf), 101);
+    json_t *all = sl_informer_list(inf);
+    size_t bytes = 0, with_data = 0;
+    size_t i;
+    json_t *obj;
+    json_array_foreach(all, i, obj)
+    {
+        if (json_object_get(obj, "data") || json_object_get(obj, "type"))
+            with_data++;
+        char *text = json_dumps(obj, JSON_COMPACT);
+        bytes += text ? strlen(text) : 0;
+        free(text);
+    }
+    json_decref(all);
+    CHECK_INT_EQ(with_data, 0);
+    CHECK(bytes < 101 * 300); /* 6.4 MiB of Secret data, a few KiB of metadata */
+    json_t *cached = sl_informer_get(inf, "ns", "plain-key");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(cached, "metadata"), "name")),
+                 "plain-key");
+    CHECK(json_object_get(cached, "data") == NULL);
+    json_decref(cached);
+
+    /* the Secret a SigningKey uses changes: the SigningKey is reconciled again */
+    WAIT_FOR(calls(&e.rec, "ns/plain") >= 1);
+    int before = calls(&e.rec, "ns/plain");
+    json_object_set_new(json_object_get(key, "data"), "private.pem", json_string("bmV3"));
+    fake_lw_apply(&e.lw, "MODIFIED", key, true);
+    WAIT_FOR(calls(&e.rec, "ns/plain") > before);
+    CHECK(calls(&e.rec, "ns/plain") > before);
+    CHECK_INT_EQ(sl_manager_stop(m), 0);
+    sl_manager_free(m);
+    json_decref(key);
+    free(big);
+    env_destroy(&e);
+}
+
 static void test_same_key_never_concurrent(void)
 {
     struct env e;
@@ -368,6 +434,7 @@ int main(void)
 {
     RUN(test_bad_options);
     RUN(test_results_and_events);
+    RUN(test_secret_cache_holds_metadata_only);
     RUN(test_shard_selects_primaries_only);
     RUN(test_same_key_never_concurrent);
     RUN(test_leader_election_gates_workers);

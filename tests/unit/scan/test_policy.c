@@ -5,6 +5,7 @@
 #include "fake_kube.h"
 #include "recon_fixture.h"
 #include "http/server.h"
+#include "runtime/registry.h"
 #include "scan/policy.h"
 #include "util/mem.h"
 
@@ -56,9 +57,26 @@ static void write_file(const char *path, const char *text)
     }
 }
 
+/* What a lab administrator allows: local advisory folders and the adapter URL of the test
+ * (--scanner-url lists it with its port; port 1 has nothing listening). */
+static char lab_adapter[300] = "http://127.0.0.1:1";
+static const char *lab_scanner_urls[] = {lab_adapter};
+static const struct sl_controller_config lab_config = {
+    .allow_local_paths = true,
+    .scanner_urls = lab_scanner_urls,
+    .n_scanner_urls = 1,
+};
+
+static void allow_adapter(const char *url)
+{
+    snprintf(lab_adapter, sizeof(lab_adapter), "%s", url);
+    sl_controller_config_set(&lab_config);
+}
+
 static void env_init(struct env *e)
 {
     memset(e, 0, sizeof(*e));
+    allow_adapter("http://127.0.0.1:1");
     sl_scanpolicy_store_reset();
     e->fk = sl_fake_kube_new();
     sl_fake_kube_ops(e->fk, &e->rt.kube);
@@ -387,6 +405,7 @@ static void test_harbor_adapter_status_scanner(void)
     CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
     char url[300];
     snprintf(url, sizeof(url), "http://%s", sl_http_server_addr(srv));
+    allow_adapter(url);
 
     /* the right token (base64 of "t0k\n": a trailing newline is not part of it) */
     put_token_secret(&e, "adapter", "dDBrCg==");
@@ -420,6 +439,80 @@ static void test_harbor_adapter_status_scanner(void)
 
     sl_http_server_stop(srv);
     sl_http_server_free(srv);
+    env_free(&e);
+}
+
+static void h_count(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)req;
+    (*(int *)ctx)++;
+    resp->status = 500;
+}
+
+/* A tenant's ScanPolicy cannot read the controller's files, point the controller at an adapter
+ * the administrator did not list (it would receive pull tokens), or rescan faster than
+ * --min-interval. */
+static void test_administrator_settings_bound_the_policy(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    struct sl_err err = {0};
+    /* secure defaults: no local paths, no adapters */
+    struct sl_controller_config secure = {.min_interval_ms = 10000};
+    sl_controller_config_set(&secure);
+    put_policy(&e, "file", json_pack("{s:{s:s}}", "database", "path", "/etc"));
+    CHECK_INT_EQ(reconcile(&e, "file", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "file", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "file", "reason"), "LocalPathNotAllowed");
+    CHECK_CONTAINS(ready_field(&e, "file", "message"), "spec.database.path: Forbidden");
+    CHECK_CONTAINS(ready_field(&e, "file", "message"), "--allow-local-paths");
+    CHECK(json_object_get(status_of(&e, "file"), "database") == NULL);
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    CHECK_INT_EQ(gate_answer("file", &err), SL_SCAN_GATE_WAITING);
+
+    /* a recording stand-in for "http://attacker": it must receive nothing */
+    int hits = 0;
+    struct sl_http_server *srv = NULL;
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, NULL, "/*", h_count, &hits);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    char url[300];
+    snprintf(url, sizeof(url), "http://%s", sl_http_server_addr(srv));
+    put_policy(&e, "evil", json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", url));
+    CHECK_INT_EQ(reconcile(&e, "evil", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "evil", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "evil", "reason"), "ScannerURLNotAllowed");
+    CHECK_CONTAINS(ready_field(&e, "evil", "message"), "--scanner-url");
+    CHECK_CONTAINS(ready_field(&e, "evil", "message"), "none is set");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    /* https of the same host listed: plain http is still not allowed */
+    char https_prefix[300];
+    snprintf(https_prefix, sizeof(https_prefix), "https://%s", sl_http_server_addr(srv));
+    const char *prefixes[] = {https_prefix};
+    struct sl_controller_config https_only = {.scanner_urls = prefixes, .n_scanner_urls = 1};
+    sl_controller_config_set(&https_only);
+    put_policy(&e, "evil",
+               json_pack("{s:{s:{s:s}}, s:s}", "scanner", "harbor", "url", url, "severityThreshold",
+                         "Critical"));
+    CHECK_INT_EQ(reconcile(&e, "evil", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "evil", "reason"), "ScannerURLNotAllowed");
+    CHECK(strstr(ready_field(&e, "evil", "message"), "none is set") == NULL);
+    CHECK_INT_EQ(gate_answer("evil", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(hits, 0);
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+
+    /* rescanInterval 1s with --min-interval 5m: looked at again after 5 minutes */
+    struct sl_controller_config slow = {.allow_local_paths = true, .min_interval_ms = 300000};
+    sl_controller_config_set(&slow);
+    put_policy(&e, "fast",
+               json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "rescanInterval", "1s"));
+    CHECK_INT_EQ(reconcile(&e, "fast", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "fast", "status"), "True");
+    CHECK_INT_EQ(res.kind, SL_RESULT_DONE);
+    CHECK_INT_EQ(res.requeue_after_ms, 300000);
     env_free(&e);
 }
 
@@ -504,6 +597,7 @@ int main(int argc, char **argv)
     RUN(test_harbor_scanner_spec);
     RUN(test_harbor_adapter_status_scanner);
     RUN(test_deleted_policy_is_forgotten);
+    RUN(test_administrator_settings_bound_the_policy);
     RUN(test_configmap_appearing_enqueues_policy);
     return CHECK_EXIT();
 }

@@ -1,12 +1,15 @@
 /* The Harbor Pluggable Scanner API v1.1 wire format: the ScanRequest sealift's client builds
  * (and the adapter parses back), malformed requests, the ScanResponse, error bodies and the
- * metadata capability check. argv[1] is tests/data/scan. */
+ * metadata capability check, and the registry credential an adapter gets. argv[1] is
+ * tests/data/scan. */
 #include "check.h"
+#include "http/server.h"
 #include "oci/registry.h"
 #include "scanner/harbor_api.h"
 #include "util/mem.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,18 +166,105 @@ static void test_metadata(void)
     free(mine);
 }
 
-/* The pull credential the scan gate hands to the adapter is the source client's own. */
+/* A loopback registry for the pull credential: GET /v2/ answers 401 with the challenge in ctx
+ * (Bearer with a realm on this server, or Basic); GET /token records its query and
+ * Authorization and issues "pull-only-t0ken". */
+struct fake_registry {
+    const char *challenge;
+    char token_query[512];
+    char token_auth[256];
+    int token_requests;
+};
+
+static void h_v2(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    struct fake_registry *f = ctx;
+    resp->status = 401;
+    sl_http_request_add_response_header(req, "WWW-Authenticate", f->challenge);
+}
+
+static void h_token(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    struct fake_registry *f = ctx;
+    const char *auth = sl_http_request_header(req, "Authorization");
+    snprintf(f->token_query, sizeof(f->token_query), "%s", req->query ? req->query : "");
+    snprintf(f->token_auth, sizeof(f->token_auth), "%s", auth ? auth : "");
+    f->token_requests++;
+    resp->content_type = "application/json";
+    sl_buf_append_str(&resp->body, "{\"token\": \"pull-only-t0ken\", \"expires_in\": 300}");
+}
+
+static struct sl_http_server *fake_registry_start(struct fake_registry *f)
+{
+    struct sl_http_server *srv = NULL;
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, "GET", "/v2/", h_v2, f);
+    sl_http_server_route(srv, "GET", "/token", h_token, f);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    return srv;
+}
+
+/* What the scan gate hands to a scanner adapter for pulling: with token auth a token the
+ * realm issued for repository:<repo>:pull only; with Basic auth nothing, never the password. */
 static void test_pull_credential(void)
 {
+    struct fake_registry f = {0};
+    struct sl_http_server *srv = fake_registry_start(&f);
+    char challenge[300];
+    snprintf(challenge, sizeof(challenge), "Bearer realm=\"http://%s/token\",service=\"reg\"",
+             sl_http_server_addr(srv));
+    f.challenge = challenge;
     struct sl_creds c = {.username = "vendor", .password = "vendor-pw"};
-    struct sl_registry *r = sl_registry_new("127.0.0.1:5000", &c, NULL);
-    char *auth = sl_registry_basic_authorization(r);
-    CHECK_STR_EQ(auth, "Basic dmVuZG9yOnZlbmRvci1wdw==");
+    struct sl_registry_opts o = {.insecure = 1};
+    struct sl_registry *r = sl_registry_new(sl_http_server_addr(srv), &c, &o);
+    char *auth = NULL;
+    bool withheld = true;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_registry_pull_authorization(&auth, &withheld, r, "acme/app", &err), 0);
+    CHECK_STR_EQ(auth, "Bearer pull-only-t0ken");
+    CHECK(!withheld);
+    CHECK(auth && strstr(auth, "vendor-pw") == NULL);
+    CHECK(auth && strstr(auth, "dmVuZG9yOnZlbmRvci1wdw") == NULL); /* base64 of the password */
+    /* the realm was asked for pull of that repository and nothing else */
+    CHECK_CONTAINS(f.token_query, "scope=repository%3Aacme%2Fapp%3Apull");
+    CHECK(strstr(f.token_query, "push") == NULL);
+    CHECK(strstr(f.token_query, "%2C") == NULL && strstr(f.token_query, ",") == NULL);
+    CHECK_STR_EQ(f.token_auth, "Basic dmVuZG9yOnZlbmRvci1wdw==");
     sl_secure_free_str(auth);
     sl_registry_free(r);
-    r = sl_registry_new("127.0.0.1:5000", NULL, NULL);
-    CHECK(sl_registry_basic_authorization(r) == NULL); /* anonymous: no authorization */
+
+    /* Basic-only registry: no credential at all, and the caller learns one was withheld */
+    f.challenge = "Basic realm=\"reg\"";
+    f.token_requests = 0;
+    r = sl_registry_new(sl_http_server_addr(srv), &c, &o);
+    auth = (char *)"unset";
+    CHECK_INT_EQ(sl_registry_pull_authorization(&auth, &withheld, r, "acme/app", &err), 0);
+    CHECK(auth == NULL);
+    CHECK(withheld);
+    CHECK_INT_EQ(f.token_requests, 0);
     sl_registry_free(r);
+    /* anonymous client of a Basic registry: nothing withheld */
+    r = sl_registry_new(sl_http_server_addr(srv), NULL, &o);
+    CHECK_INT_EQ(sl_registry_pull_authorization(&auth, &withheld, r, "acme/app", &err), 0);
+    CHECK(auth == NULL);
+    CHECK(!withheld);
+    sl_registry_free(r);
+
+    /* the adapter's side: a token from a ScanRequest is used for that repository's pulls
+     * without asking the realm */
+    f.challenge = challenge;
+    f.token_requests = 0;
+    r = sl_registry_new(sl_http_server_addr(srv), NULL, &o);
+    sl_registry_use_pull_token(r, "acme/app", "given-t0ken", 60000);
+    CHECK_INT_EQ(sl_registry_pull_authorization(&auth, &withheld, r, "acme/app", &err), 0);
+    CHECK_STR_EQ(auth, "Bearer given-t0ken");
+    CHECK_INT_EQ(f.token_requests, 0);
+    sl_secure_free_str(auth);
+    sl_registry_free(r);
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
 }
 
 /* The adapter's token check (`sealift scanner-adapter --token-file`): every form Harbor's

@@ -62,11 +62,37 @@ static void test_err_one_line(void)
     CHECK_STR_EQ(err.msg, "spec.interval: bad value 3");
 }
 
+/* A wiping buffer (API answers holding Secrets) leaves no copy behind when reset or grown. */
+static void test_buf_wipe(void)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    b.wipe = true;
+    CHECK_INT_EQ(sl_buf_append_str(&b, "password=hunter2"), 0);
+    char *first = b.data;
+    size_t n = b.len;
+    sl_buf_reset(&b);
+    CHECK(b.data == first); /* the same block, now wiped */
+    for (size_t i = 0; i < n; i++)
+        CHECK(first[i] == '\0');
+    CHECK_INT_EQ(sl_buf_append_str(&b, "token=s3cret"), 0);
+    CHECK_STR_EQ(sl_buf_cstr(&b), "token=s3cret");
+    /* growing past the first block keeps the content */
+    char big[1000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    CHECK_INT_EQ(sl_buf_append_str(&b, big), 0);
+    CHECK_INT_EQ(strncmp(sl_buf_cstr(&b), "token=s3cretxxx", 15), 0);
+    CHECK_INT_EQ(b.len, 12 + sizeof(big) - 1);
+    sl_buf_free(&b);
+}
+
 int main(void)
 {
     RUN(test_duration);
     RUN(test_rfc3339);
     RUN(test_buf_cap);
+    RUN(test_buf_wipe);
     RUN(test_err_one_line);
     return CHECK_EXIT();
 }

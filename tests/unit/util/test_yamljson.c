@@ -74,6 +74,95 @@ static void test_billion_laughs_refused(void)
     CHECK(v == NULL);
 }
 
+/* 128 Ki opening brackets: refused at the first level beyond the cap, naming where it is, without
+ * reading the rest (libyaml's document loader took minutes here before checking depth) */
+static void test_deep_nesting_refused_where_it_happens(void)
+{
+    size_t n = 128 * 1024;
+    char *doc = malloc(n + 64);
+    size_t off = (size_t)snprintf(doc, 64, "kind: ImageDelivery\nspec: ");
+    memset(doc + off, '[', n);
+    off += n;
+    struct sl_yaml_doc *docs = NULL;
+    size_t count = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_parse_all(&docs, &count, doc, off, &err), SL_ETOOBIG);
+    CHECK_STR_EQ(err.msg, "line 2 column 206: nested deeper than 200 levels");
+    CHECK(docs == NULL);
+    free(doc);
+    /* block style too, with the line of the 201st level */
+    char block[200 * 210];
+    off = 0;
+    for (int i = 0; i < 202; i++)
+        off += (size_t)snprintf(block + off, sizeof(block) - off, "%*sk:\n", i, "");
+    CHECK_INT_EQ(sl_yaml_parse_all(&docs, &count, block, off, &err), SL_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "line 201 ");
+    CHECK_CONTAINS(err.msg, "nested deeper than 200 levels");
+    /* 200 levels are fine */
+    json_t *v = NULL;
+    char ok[512];
+    memset(ok, '[', 200);
+    memset(ok + 200, ']', 200);
+    CHECK_INT_EQ(sl_yaml_parse_one(&v, ok, 400, &err), 0);
+    json_decref(v);
+}
+
+/* the node cap holds for the whole stream: many small documents each expanding aliases */
+static void test_alias_expansion_bounded_across_documents(void)
+{
+    char doc[512];
+    size_t off = 0;
+    off +=
+        (size_t)snprintf(doc + off, sizeof(doc) - off, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 5; i++)
+        off += (size_t)snprintf(doc + off, sizeof(doc) - off,
+                                "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i,
+                                i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+    /* one document expands to about 50,000 nodes: fine; 40 of them are not */
+    size_t one = off;
+    char *stream = malloc(41 * (one + 8));
+    size_t soff = 0;
+    for (int i = 0; i < 40; i++) {
+        memcpy(stream + soff, "---\n", 4);
+        soff += 4;
+        memcpy(stream + soff, doc, one);
+        soff += one;
+    }
+    struct sl_yaml_doc *docs = NULL;
+    size_t count = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_parse_all(&docs, &count, doc, one, &err), 0);
+    sl_yaml_docs_free(docs, count);
+    docs = NULL;
+    CHECK_INT_EQ(sl_yaml_parse_all(&docs, &count, stream, soff, &err), SL_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "more than 1000000 nodes");
+    CHECK(docs == NULL);
+    free(stream);
+}
+
+static void test_aliases_are_copies(void)
+{
+    json_t *v = parse("a: &x {k: 1}\nb: *x\nc: &s hello\nd: *s\n");
+    CHECK(v != NULL);
+    CHECK(json_equal(json_object_get(v, "a"), json_object_get(v, "b")));
+    CHECK(json_object_get(v, "a") != json_object_get(v, "b"));
+    CHECK_STR_EQ(json_string_value(json_object_get(v, "d")), "hello");
+    json_object_set_new(json_object_get(v, "b"), "k", json_integer(2));
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(v, "a"), "k")), 1);
+    json_decref(v);
+    json_t *bad = NULL;
+    struct sl_err err = {0};
+    const char *unknown = "a: *nope\n";
+    CHECK_INT_EQ(sl_yaml_parse_one(&bad, unknown, strlen(unknown), &err), SL_EINVAL);
+    const char *recursive = "a: &r [*r]\n";
+    CHECK_INT_EQ(sl_yaml_parse_one(&bad, recursive, strlen(recursive), &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "unknown anchor");
+    const char *complex_key = "? [a]\n: 1\n";
+    CHECK_INT_EQ(sl_yaml_parse_one(&bad, complex_key, strlen(complex_key), &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "mapping keys must be scalars");
+    CHECK(bad == NULL);
+}
+
 static void test_emit_round_trip(void)
 {
     json_t *v = json_pack("{s:s, s:s, s:s, s:i, s:b, s:[s, s], s:{s:s}, s:s}", "name", "x",
@@ -97,6 +186,9 @@ int main(void)
     RUN(test_multi_document_lines);
     RUN(test_syntax_error_names_line);
     RUN(test_billion_laughs_refused);
+    RUN(test_deep_nesting_refused_where_it_happens);
+    RUN(test_alias_expansion_bounded_across_documents);
+    RUN(test_aliases_are_copies);
     RUN(test_emit_round_trip);
     return CHECK_EXIT();
 }

@@ -20,7 +20,8 @@
 # of sealift's ServiceAccount, Metadata level: verb, URI, response code).
 #
 # Environment: SEALIFT_TOOLS_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/sealift/tools),
-# SEALIFT_WEBHOOK_PORT (install: the port sealift's webhook listens on; default 9443).
+# SEALIFT_WEBHOOK_PORT (up and install: the port of the webhook Service, which the controller's
+# webhook listens on; default 9443).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -103,11 +104,18 @@ extendedKeyUsage=serverAuth"
 
 write_admission_config() { # the API server authenticates to webhooks with a client certificate
   local dir=$1
+  # kube-apiserver picks the certificate by "<service>.<namespace>.svc[:<port>]" (the port only
+  # when it is not 443): the webhook Service of `install` uses SEALIFT_WEBHOOK_PORT
+  local port=${SEALIFT_WEBHOOK_PORT:-9443}
   cat >"$dir/webhook-client.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
 users:
 - name: "*.sealift-system.svc"
+  user:
+    client-certificate: $dir/pki/webhook-client.crt
+    client-key: $dir/pki/webhook-client.key
+- name: "sealift-webhook.sealift-system.svc:$port"
   user:
     client-certificate: $dir/pki/webhook-client.crt
     client-key: $dir/pki/webhook-client.key

@@ -91,6 +91,7 @@ step "starting the sealift controller as ServiceAccount sealift-system/sealift-c
 "$sealift" controller --kubeconfig "$work/cluster/sealift.kubeconfig" --namespace sealift-system \
   --metrics-addr 127.0.0.1:0 --webhook-addr "127.0.0.1:$wport" \
   --webhook-cert-dir "$work/cluster/pki/webhook" --webhook-service-port "$wport" \
+  --webhook-client-ca "$work/cluster/pki/ca.crt" --webhook-client-name kube-apiserver-webhook-client \
   --state-dir "$work/state" --insecure-registry "$vendor" --insecure-registry "$customer" \
   >"$work/controller.log" 2>&1 &
 pids+=($!)

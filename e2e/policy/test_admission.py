@@ -18,7 +18,6 @@ import procs
 import registry as reglib
 from controller import Controller
 from kube import Cluster
-from webhookauth import present_client_cert
 
 POLICY = """apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
@@ -73,7 +72,6 @@ class AdmissionTest(procs.TempDirTestCase):
 
         self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        present_client_cert(self.kube)
         self.webhook_port = self.kube.webhook_port
         self.certs = self.kube.webhook_cert_dir
         self.kube.install()

@@ -16,7 +16,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import scanlib  # noqa: E402  (e2e/scan/scanlib.py)
 from controller import Controller  # noqa: E402
 from kube import Cluster  # noqa: E402
-from webhookauth import present_client_cert  # noqa: E402
 
 GOOD_LIBC, BAD_LIBC = "2.36-9+deb12u7", "2.36-9+deb12u1"
 
@@ -35,7 +34,6 @@ class DeliveredAdmissionTest(procs.TempDirTestCase):
 
         self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        present_client_cert(self.kube)
         self.webhook_port = self.kube.webhook_port
         certs = self.kube.webhook_cert_dir
         k = self.kube.kubectl

@@ -21,7 +21,6 @@ import procs
 import registry as reglib
 from controller import Controller
 from kube import Cluster
-from webhookauth import present_client_cert
 
 POLICY = """apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
@@ -107,7 +106,6 @@ class SlowRegistryTest(procs.TempDirTestCase):
 
         self.kube = Cluster(self.tmp)
         self.kube.start(self)
-        present_client_cert(self.kube)
         self.webhook_port = self.kube.webhook_port
         self.certs = self.kube.webhook_cert_dir
         k = self.kube.kubectl

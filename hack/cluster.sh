@@ -155,16 +155,22 @@ start_bg() { # start_bg NAME LOG CMD...: starts a process in the background, rec
   echo "$name $!" >>"$dir/pids"
 }
 
+alive() { # alive PID: running and not a zombie waiting to be reaped
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 pid_of() { awk -v n="$2" '$1 == n {p=$2} END {print p}' "$1/pids" 2>/dev/null; }
 
-stop_one() { # stop_one DIR NAME: SIGTERM, then SIGKILL after 10 s
-  local pid
+stop_one() { # stop_one DIR NAME [GRACE_TENTHS]: SIGTERM, then SIGKILL after GRACE (10 s)
+  local pid grace=${3:-100}
   pid=$(pid_of "$1" "$2")
   [ -n "$pid" ] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if alive "$pid"; then
+    [ "$grace" -gt 0 ] && kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq "$grace"); do alive "$pid" || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
   fi
   sed -i "/^$2 /d" "$1/pids"
 }
@@ -339,8 +345,9 @@ cmd_compact() {
 cmd_down() {
   local dir=${1:?usage: cluster.sh down DIR}
   [ -f "$dir/pids" ] || return 0
-  stop_one "$dir" kube-apiserver
-  stop_one "$dir" etcd
+  # the data under DIR is disposable: no graceful drain (kube-apiserver's takes seconds)
+  stop_one "$dir" kube-apiserver 0
+  stop_one "$dir" etcd 0
   : >"$dir/pids"
 }
 

@@ -12,8 +12,10 @@
 # 1200); every process started here is stopped on exit.
 #
 # A case is a shell function case_NAME that calls `run NAME COMMAND...`. Cases that need a
-# peer process (a registry serving a huge tag list, a slow registry) add a function that starts
-# the peer with `spawn COMMAND...` (stopped on exit) and then calls `run`.
+# peer process start it with `spawn COMMAND...` (stopped on exit) and then call `run`: a
+# registry whose tag list never ends (1 MiB of tags a page) and one that drips a manifest at 2
+# bytes a second are two such cases (the drip costs about 150 s: 5 attempts, each cut by the
+# client's low-speed limit after 30 s; run with CASE_TIMEOUT=200 to see it end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -73,6 +75,79 @@ run() {
   first=${first//$work\//}
   first=$(sed -E 's/(sha256:[0-9a-f]{12})[0-9a-f]{52}/\1…/g' <<<"$first")
   printf '%-22s exit=%-3s %7ss %9s KiB  %s\n' "$name" "$rc" "$wall" "$rss" "${first:0:150}"
+}
+
+# peer MODE: starts a hostile registry on a free 127.0.0.1 port (printed into $work/MODE.port):
+#   tags  8192 tags of 128 bytes a page, each page linking to the next, forever
+#   drip  a manifest that announces 4 MiB and sends 2 bytes a second
+peer() {
+  local mode=$1
+  cat >"$work/peer.py" <<'PY'
+import json, socket, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+mode, portfile = sys.argv[1], sys.argv[2]
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def send(self, code, body, ctype="application/json", extra=()):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        try:
+            if self.path in ("/v2/", "/v2"):
+                return self.send(200, b"{}")
+            if mode == "tags" and "/tags/list" in self.path:
+                page = int(self.path.rsplit("page=", 1)[1]) if "page=" in self.path else 0
+                tags = ["t%07d-%s" % (page * 8192 + i, "x" * 119) for i in range(8192)]
+                body = json.dumps({"name": "acme/app", "tags": tags}).encode()
+                link = '</v2/acme/app/tags/list?page=%d>; rel="next"' % (page + 1)
+                return self.send(200, body, extra=[("Link", link)])
+            if mode == "drip" and "/manifests/" in self.path:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                self.send_header("Content-Length", str(4 << 20))
+                self.end_headers()
+                for _ in range(4 << 20):
+                    self.wfile.write(b"  ")
+                    self.wfile.flush()
+                    time.sleep(1)
+            self.send(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    do_HEAD = do_GET
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+open(portfile + ".tmp", "w").write(str(srv.server_address[1]))
+import os
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+PY
+  spawn "$py" "$work/peer.py" "$mode" "$work/$mode.port"
+  for _ in $(seq 100); do [ -s "$work/$mode.port" ] && break; sleep 0.1; done
+  cat "$work/$mode.port"
+}
+
+# a registry whose tag list never ends, 1 MiB of valid tags a page: the client stops at its bound
+case_huge_tag_list() {
+  local probe=$src/build-test/e2e/registry/registry_probe port
+  [ -x "$probe" ] || { printf '%-22s skipped: needs build-test/e2e/registry/registry_probe\n' huge-tag-list; return 0; }
+  port=$(peer tags)
+  run huge-tag-list "$probe" "127.0.0.1:$port" - tags acme/app 100
+}
+
+# a registry that sends a manifest at 2 bytes a second: the copy gives up, it does not wait weeks
+case_slow_drip_manifest() {
+  local port
+  port=$(peer drip)
+  run slow-drip-manifest "$bin" copy "127.0.0.1:$port/acme/app:1" "127.0.0.1:$port/mirror/app:1" \
+    --src-insecure --dest-insecure
 }
 
 scan_case() {

@@ -33,6 +33,9 @@ static int read_file(struct sl_buf *out, const char *path, struct sl_err *err)
     return rc;
 }
 
+/* Field problems reported per document; more are not looked for. */
+#define MAX_FIELD_PROBLEMS 20
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -87,11 +90,14 @@ static int render_doc(json_t *all, const char *file, const struct sl_yaml_doc *d
                       const char *controller_ns)
 {
     struct sl_err err = {0};
-    char path[256];
-    if (sl_policy_check_fields(doc->value, path, sizeof(path), &err) != 0) {
-        doc_error(file, doc, path, err.msg);
+    /* every misspelling at once, as kubectl lists them (bounded) */
+    struct sl_policy_field_problem problems[MAX_FIELD_PROBLEMS];
+    size_t n = sl_policy_check_fields(problems, MAX_FIELD_PROBLEMS, doc->value);
+    for (size_t i = 0; i < n; i++)
+        doc_error(file, doc, problems[i].path, problems[i].msg);
+    if (n)
         return SL_EXIT_USAGE;
-    }
+    char path[256];
     json_t *objs = NULL;
     if (sl_policy_render(&objs, doc->value, controller_ns, &err) != 0) {
         message_path(path, sizeof(path), err.msg);

@@ -322,9 +322,8 @@ static const struct field TOP[] = {
     {"status", FT_ANY, FT_ANY, NULL, NULL},        {NULL, FT_ANY, FT_ANY, NULL, NULL}};
 
 struct field_check {
-    char *path; /* caller's buffer for the offending field's path */
-    size_t path_size;
-    struct sl_err *err;
+    struct sl_policy_field_problem *out; /* the caller's array */
+    size_t max, n;
 };
 
 static const char *type_name(enum field_type t)
@@ -359,13 +358,16 @@ static const char *json_type_name(const json_t *v)
     return "number";
 }
 
+/* Records a problem; returns -1 (stop looking) once fc->max are recorded, else 0. */
 static int field_fail(struct field_check *fc, const char *path, const char *fmt, const char *a,
                       const char *b)
 {
-    snprintf(fc->path, fc->path_size, "%s", path);
+    struct sl_policy_field_problem *p = &fc->out[fc->n++];
+    snprintf(p->path, sizeof(p->path), "%s", path);
     char what[300];
     snprintf(what, sizeof(what), fmt, a, b);
-    return sl_err_set(fc->err, SL_EINVAL, SL_ERRC_INPUT, "%.250s: %s", path, what);
+    snprintf(p->msg, sizeof(p->msg), "%.250s: %s", path, what);
+    return fc->n >= fc->max ? -1 : 0;
 }
 
 static int check_value(struct field_check *fc, const char *path, const json_t *v,
@@ -384,9 +386,8 @@ static int check_object(struct field_check *fc, const char *path, const json_t *
         const struct field *f = props;
         while (f->name && strcmp(f->name, key) != 0)
             f++;
-        if (!f->name)
-            return field_fail(fc, sub, "%s%sunknown field", "", "");
-        int rc = check_value(fc, sub, v, f->type, f->props, f->enum_values, f->items);
+        int rc = f->name ? check_value(fc, sub, v, f->type, f->props, f->enum_values, f->items)
+                         : field_fail(fc, sub, "%s%sunknown field", "", "");
         if (rc)
             return rc;
     }
@@ -451,14 +452,16 @@ static int check_value(struct field_check *fc, const char *path, const json_t *v
     return 0;
 }
 
-int sl_policy_check_fields(const json_t *policy, char *path, size_t path_size, struct sl_err *err)
+size_t sl_policy_check_fields(struct sl_policy_field_problem *out, size_t max, const json_t *policy)
 {
-    struct field_check fc = {.path = path, .path_size = path_size, .err = err};
-    if (path_size)
-        path[0] = '\0';
+    struct field_check fc = {.out = out, .max = max, .n = 0};
+    if (max == 0)
+        return 0;
     if (!json_is_object(policy))
-        return field_fail(&fc, "", "%s%smust be an object", "", "");
-    return check_object(&fc, "", policy, TOP);
+        field_fail(&fc, "", "%s%smust be an object", "", "");
+    else
+        check_object(&fc, "", policy, TOP);
+    return fc.n;
 }
 
 bool sl_policy_needs_webhook(const json_t *policy)

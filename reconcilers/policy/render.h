@@ -37,15 +37,21 @@
 #define SL_POLICY_WEBHOOK_SERVICE_NAME      "sealift-webhook"
 #define SL_POLICY_WEBHOOK_SERVICE_PORT      443
 
+/* One field of a DeployPolicy the API server would refuse. */
+struct sl_policy_field_problem {
+    char path[256]; /* "spec.rules.allowedRegistry", "spec.outputs[0]" (truncated) */
+    char msg[512];  /* "<path>: unknown field", "<path>: Invalid value: ...", ... */
+};
+
 /* Checks the DeployPolicy `policy` (borrowed) against the CRD's schema, as the API server does
  * with strict field validation (kubectl's default): every field of spec must be one the schema
  * names, of its type (string, boolean, object, list), and enum fields (enforcement, outputs,
  * matchExpressions[].operator) one of their values; a null counts as absent. metadata, status
- * and requireScanPassed (x-kubernetes-preserve-unknown-fields) are not checked here. Returns 0,
- * or SL_EINVAL with err "<path>: unknown field" (or "<path>: Invalid value: ...", "<path>:
- * Unsupported value: ...") and the path ("spec.rules.allowedRegistry", "spec.outputs[0]") in
- * path (path_size bytes, truncated). */
-int sl_policy_check_fields(const json_t *policy, char *path, size_t path_size, struct sl_err *err);
+ * and requireScanPassed (x-kubernetes-preserve-unknown-fields) are not checked here; values
+ * (registry entries, fingerprints) are sl_policy_render's. Stores the problems in document order
+ * in out (at most max) and returns how many: 0 when the fields are all known and well typed. */
+size_t sl_policy_check_fields(struct sl_policy_field_problem *out, size_t max,
+                              const json_t *policy);
 
 /* Whether the policy has rules sealift's webhook enforces (requireSignature, requireScanPassed),
  * i.e. whether the controller also creates a ValidatingWebhookConfiguration for it

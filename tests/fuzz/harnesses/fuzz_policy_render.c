@@ -14,9 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     for (size_t i = 0; i < n; i++) {
         json_t *objs = NULL;
-        char path[256];
-        if (docs[i].value && sl_policy_check_fields(docs[i].value, path, sizeof(path), &err) != 0)
-            (void)sl_yaml_doc_line(&docs[i], path);
+        struct sl_policy_field_problem problems[4];
+        size_t np = docs[i].value ? sl_policy_check_fields(problems, 4, docs[i].value) : 0;
+        for (size_t j = 0; j < np; j++)
+            (void)sl_yaml_doc_line(&docs[i], problems[j].path);
         if (docs[i].value && sl_policy_render(&objs, docs[i].value, NULL, &err) == 0) {
             struct sl_buf out;
             sl_buf_init(&out, 0);

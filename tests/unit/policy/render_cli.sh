@@ -24,17 +24,19 @@ expect_err() {
     grep -qF -- "$1" "$err" || { echo "FAIL $2: stderr lacks \"$1\":"; cat "$err"; fail=1; }
 }
 
-# misspelled rules: exit 2, the first misspelling by file:line and field path, nothing printed
+# misspelled rules: exit 2, each misspelling by file:line and field path, nothing printed
 run "$data/misspelled.yaml"
 expect_rc 2 "misspelled fields"
 expect_err "misspelled.yaml:10: spec.rules.allowedRegistry: unknown field" "misspelled fields"
+expect_err "misspelled.yaml:12: spec.rules.requireDigets: unknown field" "misspelled fields"
 [ -s "$out" ] && { echo "FAIL misspelled fields: printed objects"; fail=1; }
-# ... and the second once the first is fixed
+# from stdin the file is "-"
 sed 's/allowedRegistry:/allowedRegistries:/' "$data/misspelled.yaml" | "$bin" policy render - \
     >"$out" 2>"$err"
 rc=$?
-expect_rc 2 "second misspelling"
-expect_err "-:12: spec.rules.requireDigets: unknown field" "second misspelling"
+expect_rc 2 "misspelling on stdin"
+expect_err "-:12: spec.rules.requireDigets: unknown field" "misspelling on stdin"
+grep -q "allowedRegistr" "$err" && { echo "FAIL the corrected field is still reported"; fail=1; }
 # in a list item of the second document
 run "$data/misspelled-second.yaml"
 expect_rc 2 "misspelled list item"

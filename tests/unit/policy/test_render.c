@@ -355,13 +355,22 @@ static void test_fields_checked_like_the_api_server(void)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *p = policy(bad[i].spec);
-        char path[256];
-        struct sl_err err = {0};
-        CHECK_INT_EQ(sl_policy_check_fields(p, path, sizeof(path), &err), SL_EINVAL);
-        CHECK_STR_EQ(path, bad[i].path);
-        CHECK_CONTAINS(err.msg, bad[i].msg);
+        struct sl_policy_field_problem pr[4];
+        CHECK_INT_EQ(sl_policy_check_fields(pr, 4, p), 1);
+        CHECK_STR_EQ(pr[0].path, bad[i].path);
+        CHECK_CONTAINS(pr[0].msg, bad[i].msg);
         json_decref(p);
     }
+    /* all of them, in document order, up to the caller's bound */
+    json_t *many = policy("{\"rules\":{\"allowedRegistry\":[\"r.example\"],\"requireDigets\":true,"
+                          "\"requireDigest\":1},\"enforcment\":\"Deny\"}");
+    struct sl_policy_field_problem pr[3];
+    CHECK_INT_EQ(sl_policy_check_fields(pr, 3, many), 3);
+    CHECK_STR_EQ(pr[0].path, "spec.rules.allowedRegistry");
+    CHECK_STR_EQ(pr[1].path, "spec.rules.requireDigets");
+    CHECK_STR_EQ(pr[2].path, "spec.rules.requireDigest");
+    CHECK_INT_EQ(sl_policy_check_fields(pr, 1, many), 1);
+    json_decref(many);
     /* every field of the schema, nulls (pruned by the API server) and preserved fields pass */
     json_t *p = policy(
         "{\"namespaceSelector\":{\"matchLabels\":{\"a\":\"b\"},\"matchExpressions\":[{\"key\":"
@@ -374,9 +383,7 @@ static void test_fields_checked_like_the_api_server(void)
         "\"forbidHostPath\":false,\"requireRunAsNonRoot\":true,\"allowedCapabilities\":[]}}");
     json_object_set_new(p, "status", json_pack("{s:[]}", "conditions"));
     json_object_set_new(json_object_get(p, "metadata"), "uid", json_string("u"));
-    char path[256];
-    struct sl_err err = {0};
-    CHECK_INT_EQ(sl_policy_check_fields(p, path, sizeof(path), &err), 0);
+    CHECK_INT_EQ(sl_policy_check_fields(pr, 3, p), 0);
     json_decref(p);
 }
 

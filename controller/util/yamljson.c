@@ -16,6 +16,7 @@
 /* bounds of the key-line map of sl_yaml_parse_all_lines */
 #define YAML_MAX_LINE_ENTRIES 10000
 #define YAML_MAX_PATH         512
+#define YAML_MAX_LINE_BYTES   ((size_t)4 << 20) /* paths recorded over a whole stream */
 
 static int is_null_plain(const char *s)
 {
@@ -164,7 +165,8 @@ struct builder {
     json_t *root;
     size_t root_line;
     struct sl_err *err;
-    json_t *lines; /* path -> line of the current document, when recording (else NULL) */
+    json_t *lines;     /* path -> line of the current document, when recording (else NULL) */
+    size_t line_bytes; /* bytes of the paths recorded over the stream */
 };
 
 static int event_error(struct builder *b, const yaml_event_t *ev, int code, const char *problem)
@@ -220,8 +222,10 @@ static void record_line(struct builder *b, size_t line)
     if (!b->lines || json_object_size(b->lines) >= YAML_MAX_LINE_ENTRIES)
         return;
     char *p = next_path(b);
-    if (p)
+    if (p && b->line_bytes + strlen(p) <= YAML_MAX_LINE_BYTES) {
+        b->line_bytes += strlen(p);
         json_object_set_new(b->lines, p, json_integer((json_int_t)line));
+    }
     free(p);
 }
 

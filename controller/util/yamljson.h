@@ -34,7 +34,8 @@ void sl_yaml_docs_free(struct sl_yaml_doc *docs, size_t count);
 /* As sl_yaml_parse_all, and each document's `lines` maps the path of every mapping key and
  * sequence item ("spec", "spec.rules.allowedRegistries", "spec.outputs[0]") to the line (1-based)
  * where the key or item starts. Bounded: the first 10,000 paths of a document, none longer than
- * 512 bytes, nothing inside an alias's copy. For error messages that name a file's line. */
+ * 512 bytes, 4 MiB of paths over the stream, nothing inside an alias's copy. For error messages
+ * that name a file's line. */
 int sl_yaml_parse_all_lines(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
                             size_t len, struct sl_err *err);
 

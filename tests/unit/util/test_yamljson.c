@@ -247,8 +247,50 @@ static void test_key_lines_bounded(void)
     sl_buf_free(&b);
 }
 
+/* ... and over a stream: 1,000 documents of long paths record at most 4 MiB of paths, and a
+ * document past that bound answers with its own line. */
+static void test_key_lines_bounded_over_stream(void)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    char key[501];
+    memset(key, 'k', 500);
+    key[500] = '\0';
+    for (int d = 0; d < 1000; d++) {
+        sl_buf_append_str(&b, "---\n");
+        sl_buf_append_str(&b, key);
+        sl_buf_append_str(&b, ":\n");
+        for (int i = 0; i < 20; i++) {
+            char line[32];
+            snprintf(line, sizeof(line), "  a%d: %d\n", i, i);
+            sl_buf_append_str(&b, line);
+        }
+    }
+    struct sl_yaml_doc *docs = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_parse_all_lines(&docs, &n, b.data, b.len, &err), 0);
+    CHECK_INT_EQ(n, 1000);
+    size_t bytes = 0;
+    for (size_t d = 0; d < n; d++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(docs[d].lines, k, v) bytes += strlen(k);
+    }
+    CHECK(bytes <= ((size_t)4 << 20));
+    char path[600];
+    snprintf(path, sizeof(path), "%s.a5", key);
+    if (n == 1000) {
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[0], path), 8);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[999], path), docs[999].line);
+    }
+    sl_yaml_docs_free(docs, n);
+    sl_buf_free(&b);
+}
+
 int main(void)
 {
+    RUN(test_key_lines_bounded_over_stream);
     RUN(test_key_lines);
     RUN(test_key_lines_bounded);
     RUN(test_scalars_resolve_like_kubernetes);

@@ -198,6 +198,22 @@ int sl_cmd_policy(int argc, char **argv)
             exit_code = SL_EXIT_USAGE;
             goto done;
         }
+        /* a missing apiVersion is taken as sealift's; another one the API server does not
+         * serve for this kind */
+        const json_t *api_version = json_object_get(doc, "apiVersion");
+        if (api_version && !json_is_null(api_version) &&
+            (!json_is_string(api_version) ||
+             strcmp(json_string_value(api_version), SL_POLICY_API_VERSION) != 0)) {
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "apiVersion: Unsupported value: \"%.100s\": DeployPolicy is served as "
+                     "\"" SL_POLICY_API_VERSION "\"",
+                     json_is_string(api_version) ? json_string_value(api_version)
+                                                 : "(not a string)");
+            doc_error(file, &docs[i], "apiVersion", msg);
+            exit_code = SL_EXIT_USAGE;
+            goto done;
+        }
         exit_code = render_doc(all, file, &docs[i], controller_ns);
         if (exit_code != SL_EXIT_OK)
             goto done;

@@ -32,6 +32,8 @@
 #define SL_POLICY_ADMISSION_PATH_PREFIX "/admission/"
 /* The controller's namespace when the caller does not know it (`sealift policy render`). */
 #define SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE "sealift-system"
+/* The one apiVersion DeployPolicy is served as (crds/sealift.dev_deploypolicies.yaml). */
+#define SL_POLICY_API_VERSION "sealift.dev/v1alpha1"
 /* The Service in front of the webhook listener, unless the controller is told otherwise. */
 #define SL_POLICY_WEBHOOK_SERVICE_NAMESPACE "sealift-system"
 #define SL_POLICY_WEBHOOK_SERVICE_NAME      "sealift-webhook"

@@ -54,6 +54,13 @@ rc=$?
 expect_rc 2 "enum"
 expect_err "-:4: spec.enforcement: Unsupported value: \"Sometimes\"" "enum"
 
+# an apiVersion the API server does not serve DeployPolicy as
+sed 's|sealift.dev/v1alpha1|sealift.dev/v1|' "$data/no-rules.yaml" | "$bin" policy render - \
+    >"$out" 2>"$err"
+rc=$?
+expect_rc 2 "apiVersion"
+expect_err "-:1: apiVersion: Unsupported value: \"sealift.dev/v1\"" "apiVersion"
+
 # only requireSignature: the ValidatingWebhookConfiguration the controller creates is printed
 run "$data/signature-only.yaml"
 expect_rc 0 "signature only"

@@ -13,6 +13,10 @@
 #define YAML_MAX_NODES 1000000
 #define YAML_MAX_DEPTH 200
 #define YAML_MAX_INPUT ((size_t)16 << 20)
+/* bounds of the key-line map of sl_yaml_parse_all_lines */
+#define YAML_MAX_LINE_ENTRIES 10000
+#define YAML_MAX_PATH         512
+#define YAML_MAX_LINE_BYTES   ((size_t)4 << 20) /* paths recorded over a whole stream */
 
 static int is_null_plain(const char *s)
 {
@@ -143,6 +147,7 @@ struct frame {
     char *key;       /* object: the key waiting for its value, or NULL */
     char *anchor;    /* anchor of this collection, or NULL */
     size_t nodes_at; /* node count when the collection started (for its anchor) */
+    char *path;      /* its path when recording lines ("" for the root), or NULL */
 };
 
 struct anchor {
@@ -160,6 +165,8 @@ struct builder {
     json_t *root;
     size_t root_line;
     struct sl_err *err;
+    json_t *lines;     /* path -> line of the current document, when recording (else NULL) */
+    size_t line_bytes; /* bytes of the paths recorded over the stream */
 };
 
 static int event_error(struct builder *b, const yaml_event_t *ev, int code, const char *problem)
@@ -174,6 +181,7 @@ static void builder_clear_document(struct builder *b)
         json_decref(b->stack[i].value);
         free(b->stack[i].key);
         free(b->stack[i].anchor);
+        free(b->stack[i].path);
     }
     b->depth = 0;
     for (size_t i = 0; i < b->n_anchors; i++) {
@@ -183,6 +191,42 @@ static void builder_clear_document(struct builder *b)
     b->n_anchors = 0;
     json_decref(b->root);
     b->root = NULL;
+    if (b->lines)
+        json_object_clear(b->lines);
+}
+
+/* The path of the node that comes next in the top collection ("spec.rules",
+ * "spec.outputs[0]"), or NULL when not recording lines, at the root, or past YAML_MAX_PATH. */
+static char *next_path(const struct builder *b)
+{
+    if (!b->lines || b->depth == 0)
+        return NULL;
+    const struct frame *top = &b->stack[b->depth - 1];
+    if (!top->path)
+        return NULL;
+    char *p = NULL;
+    if (json_is_array(top->value))
+        p = sl_xasprintf("%s[%zu]", top->path, json_array_size(top->value));
+    else if (top->key)
+        p = sl_xasprintf("%s%s%s", top->path, *top->path ? "." : "", top->key);
+    if (p && strlen(p) > YAML_MAX_PATH) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+/* Notes the line of the next node of the top collection (the line of its key in a mapping). */
+static void record_line(struct builder *b, size_t line)
+{
+    if (!b->lines || json_object_size(b->lines) >= YAML_MAX_LINE_ENTRIES)
+        return;
+    char *p = next_path(b);
+    if (p && b->line_bytes + strlen(p) <= YAML_MAX_LINE_BYTES) {
+        b->line_bytes += strlen(p);
+        json_object_set_new(b->lines, p, json_integer((json_int_t)line));
+    }
+    free(p);
 }
 
 static void add_anchor(struct builder *b, const char *name, json_t *value, size_t nodes)
@@ -251,11 +295,14 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
         if (strlen(s) != ev->data.scalar.length)
             return event_error(b, ev, SL_EINVAL, "invalid mapping key");
         b->stack[b->depth - 1].key = sl_xstrdup(s);
+        record_line(b, (size_t)ev->start_mark.line + 1);
         return 0;
     }
     json_t *v = scalar_to_json(ev);
     if (!v)
         return event_error(b, ev, SL_EINVAL, "invalid UTF-8 in scalar");
+    if (b->depth > 0 && json_is_array(b->stack[b->depth - 1].value))
+        record_line(b, (size_t)ev->start_mark.line + 1);
     if (ev->data.scalar.anchor)
         add_anchor(b, (const char *)ev->data.scalar.anchor, v, 1);
     return attach(b, ev, v, (size_t)ev->start_mark.line + 1);
@@ -275,10 +322,14 @@ static int on_collection_start(struct builder *b, const yaml_event_t *ev, json_t
         json_decref(value);
         return rc;
     }
+    char *path = b->depth == 0 && b->lines ? sl_xstrdup("") : next_path(b);
+    if (b->depth > 0 && json_is_array(b->stack[b->depth - 1].value))
+        record_line(b, (size_t)ev->start_mark.line + 1);
     b->stack[b->depth++] =
         (struct frame){.value = value,
                        .anchor = anchor ? sl_xstrdup((const char *)anchor) : NULL,
-                       .nodes_at = b->nodes - 1};
+                       .nodes_at = b->nodes - 1,
+                       .path = path};
     return 0;
 }
 
@@ -286,6 +337,7 @@ static int on_collection_end(struct builder *b, const yaml_event_t *ev)
 {
     struct frame f = b->stack[--b->depth];
     free(f.key); /* libyaml pairs every key with a value; nothing is left here */
+    free(f.path);
     if (f.anchor) {
         add_anchor(b, f.anchor, f.value, b->nodes - f.nodes_at);
         free(f.anchor);
@@ -304,12 +356,14 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
     int rc = count_nodes(b, ev, a->nodes);
     if (rc)
         return rc;
+    if (b->depth > 0 && json_is_array(b->stack[b->depth - 1].value))
+        record_line(b, (size_t)ev->start_mark.line + 1);
     /* a copy, so that callers may change one place without changing the others */
     return attach(b, ev, json_deep_copy(a->value), (size_t)ev->start_mark.line + 1);
 }
 
-int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
-                      size_t len, struct sl_err *err)
+static int parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data, size_t len,
+                     bool with_lines, struct sl_err *err)
 {
     if (len > YAML_MAX_INPUT)
         return sl_err_set(err, SL_ETOOBIG, SL_ERRC_YAML, "YAML input larger than 16 MiB");
@@ -319,6 +373,7 @@ int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const ch
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     struct builder *b = sl_xcalloc(1, sizeof(*b));
     b->err = err;
+    b->lines = with_lines ? json_object() : NULL;
     struct sl_yaml_doc *docs = NULL;
     size_t count = 0, cap = 0;
     int rc = 0;
@@ -354,6 +409,7 @@ int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const ch
             }
             docs[count].value = b->root;
             docs[count].line = b->root_line;
+            docs[count].lines = b->lines ? json_deep_copy(b->lines) : NULL;
             count++;
             b->root = NULL;
             builder_clear_document(b);
@@ -381,6 +437,7 @@ int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const ch
     }
     yaml_parser_delete(&parser);
     builder_clear_document(b);
+    json_decref(b->lines);
     free(b->anchors);
     free(b);
     if (rc) {
@@ -396,9 +453,44 @@ void sl_yaml_docs_free(struct sl_yaml_doc *docs, size_t count)
 {
     if (!docs)
         return;
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         json_decref(docs[i].value);
+        json_decref(docs[i].lines);
+    }
     free(docs);
+}
+
+int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
+                      size_t len, struct sl_err *err)
+{
+    return parse_all(out_docs, out_count, data, len, false, err);
+}
+
+int sl_yaml_parse_all_lines(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
+                            size_t len, struct sl_err *err)
+{
+    return parse_all(out_docs, out_count, data, len, true, err);
+}
+
+size_t sl_yaml_doc_line(const struct sl_yaml_doc *doc, const char *path)
+{
+    char p[YAML_MAX_PATH + 1];
+    if (!doc->lines || !path || strlen(path) > YAML_MAX_PATH)
+        return doc->line;
+    snprintf(p, sizeof(p), "%s", path);
+    /* the field itself, else the nearest recorded ancestor ("a.b[2].c" -> "a.b[2]" -> "a.b") */
+    for (;;) {
+        json_int_t line = json_integer_value(json_object_get(doc->lines, p));
+        if (line > 0)
+            return (size_t)line;
+        char *cut = strrchr(p, '.');
+        char *bracket = strrchr(p, '[');
+        if (bracket && (!cut || bracket > cut))
+            cut = bracket;
+        if (!cut)
+            return doc->line;
+        *cut = '\0';
+    }
 }
 
 int sl_yaml_parse_one(json_t **out, const char *data, size_t len, struct sl_err *err)

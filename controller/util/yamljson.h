@@ -19,6 +19,7 @@
 struct sl_yaml_doc {
     json_t *value; /* owned; NULL for an empty document */
     size_t line;
+    json_t *lines; /* owned; {path: line} from sl_yaml_parse_all_lines, else NULL */
 };
 
 /* Parses every document of a (possibly multi-document) YAML stream. *out_docs is an array of
@@ -29,6 +30,18 @@ struct sl_yaml_doc {
 int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
                       size_t len, struct sl_err *err);
 void sl_yaml_docs_free(struct sl_yaml_doc *docs, size_t count);
+
+/* As sl_yaml_parse_all, and each document's `lines` maps the path of every mapping key and
+ * sequence item ("spec", "spec.rules.allowedRegistries", "spec.outputs[0]") to the line (1-based)
+ * where the key or item starts. Bounded: the first 10,000 paths of a document, none longer than
+ * 512 bytes, 4 MiB of paths over the stream, nothing inside an alias's copy. For error messages
+ * that name a file's line. */
+int sl_yaml_parse_all_lines(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
+                            size_t len, struct sl_err *err);
+
+/* The line of path in doc (borrowed): the line of the field itself, else of its nearest
+ * recorded ancestor, else where the document starts. */
+size_t sl_yaml_doc_line(const struct sl_yaml_doc *doc, const char *path);
 
 /* Parses a single-document YAML (or JSON) text. An empty stream gives SL_EINVAL. */
 int sl_yaml_parse_one(json_t **out, const char *data, size_t len, struct sl_err *err);

@@ -1,5 +1,7 @@
-/* `sealift policy render FILE [-o yaml|json]`: DeployPolicy -> admission objects. */
+/* `sealift policy render FILE [-o yaml|json]`: DeployPolicy -> every object the controller
+ * creates for it, after the checks the API server makes. */
 #include "cli/commands.h"
+#include "policy/reconciler.h"
 #include "policy/render.h"
 #include "util/buf.h"
 #include "util/yamljson.h"
@@ -31,15 +33,97 @@ static int read_file(struct sl_buf *out, const char *path, struct sl_err *err)
     return rc;
 }
 
+/* Field problems reported per document; more are not looked for. */
+#define MAX_FIELD_PROBLEMS 20
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sealift policy render FILE [-o yaml|json] [--controller-namespace NS]\n"
-               "  Renders each DeployPolicy in FILE (YAML or JSON, several documents allowed;\n"
-               "  '-' reads stdin) into ValidatingAdmissionPolicy/Binding objects (and\n"
-               "  Gatekeeper objects with outputs: [Gatekeeper]) and prints them.\n"
-               "  --controller-namespace NS: the namespace sealift runs in, exempted with\n"
-               "  kube-system unless the policy sets includeSystemNamespaces (default\n"
-               "  " SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE ").\n");
+    fprintf(f,
+            "usage: sealift policy render FILE [-o yaml|json] [--controller-namespace NS]\n"
+            "  Renders each DeployPolicy in FILE (YAML or JSON, several documents allowed;\n"
+            "  '-' reads stdin) into every object the controller creates for it and prints\n"
+            "  them: a ValidatingAdmissionPolicy and its Binding for the rules CEL decides,\n"
+            "  Gatekeeper objects with outputs: [Gatekeeper], and the\n"
+            "  ValidatingWebhookConfiguration for requireSignature and requireScanPassed (its\n"
+            "  clientConfig.caBundle is left out: the controller fills it from the CA in\n"
+            "  --webhook-cert-dir).\n"
+            "  FILE is checked as the API server checks it: a field the DeployPolicy schema\n"
+            "  does not name (e.g. allowedRegistry for allowedRegistries), a value of the wrong\n"
+            "  type or outside its enum is an error naming FILE:LINE and the field.\n"
+            "  allowedRegistries entries match on reference boundaries, never as globs or raw\n"
+            "  prefixes: \"host[:port]\" admits every repository on that host and port,\n"
+            "  \"host/path\" the repositories below path and path itself (:tag, @digest);\n"
+            "  registry.example/mirror admits registry.example/mirror/app, not\n"
+            "  registry.example/mirror-evil/app. A trailing '/' changes nothing.\n"
+            "  -o, --output yaml|json: YAML documents (default) or one JSON List.\n"
+            "  --controller-namespace NS: the namespace sealift runs in, exempted with\n"
+            "  kube-system unless the policy sets includeSystemNamespaces (default\n"
+            "  " SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE ").\n"
+            "  A policy that renders nothing (no rules) is a warning on stderr.\n"
+            "  Exit codes: 0 rendered (warnings on stderr), 2 usage error or invalid policy.\n"
+            "  Example: sealift policy render examples/deploypolicy.yaml | kubectl diff -f -\n");
+}
+
+/* Prints "sealift policy render: FILE:LINE: <message>" for a problem at path in doc. */
+static void doc_error(const char *file, const struct sl_yaml_doc *doc, const char *path,
+                      const char *msg)
+{
+    sl_cli_errorf("policy render", "%s:%zu: %s", file, sl_yaml_doc_line(doc, path), msg);
+}
+
+/* The field path an error message of sl_policy_render starts with ("spec.rules.x[0]: ..."),
+ * copied into path; "" when the message does not start with one. */
+static void message_path(char *path, size_t size, const char *msg)
+{
+    const char *end = strstr(msg, ": ");
+    size_t n = end ? (size_t)(end - msg) : 0;
+    if (!end || n >= size || strchr(msg, ' ') < end ||
+        (strncmp(msg, "spec", 4) != 0 && strncmp(msg, "metadata", 8) != 0))
+        n = 0;
+    memcpy(path, msg, n);
+    path[n] = '\0';
+}
+
+/* Renders one DeployPolicy document into all (the objects the controller creates for it).
+ * Returns SL_EXIT_OK (warnings printed) or SL_EXIT_USAGE (error printed). */
+static int render_doc(json_t *all, const char *file, const struct sl_yaml_doc *doc,
+                      const char *controller_ns)
+{
+    struct sl_err err = {0};
+    /* every misspelling at once, as kubectl lists them (bounded) */
+    struct sl_policy_field_problem problems[MAX_FIELD_PROBLEMS];
+    size_t n = sl_policy_check_fields(problems, MAX_FIELD_PROBLEMS, doc->value);
+    for (size_t i = 0; i < n; i++)
+        doc_error(file, doc, problems[i].path, problems[i].msg);
+    if (n)
+        return SL_EXIT_USAGE;
+    char path[256];
+    json_t *objs = NULL;
+    if (sl_policy_render(&objs, doc->value, controller_ns, &err) != 0) {
+        message_path(path, sizeof(path), err.msg);
+        doc_error(file, doc, path, err.msg);
+        return SL_EXIT_USAGE;
+    }
+    if (sl_policy_needs_webhook(doc->value)) {
+        struct sl_policy_webhook_opts wo = {.service_namespace =
+                                                SL_POLICY_WEBHOOK_SERVICE_NAMESPACE,
+                                            .service_name = SL_POLICY_WEBHOOK_SERVICE_NAME,
+                                            .service_port = SL_POLICY_WEBHOOK_SERVICE_PORT,
+                                            .controller_namespace = controller_ns,
+                                            .timeout_seconds = SL_ADMISSION_TIMEOUT_S};
+        json_array_append_new(objs, sl_policy_render_webhook(doc->value, &wo));
+        doc_error(file, doc, "spec.rules",
+                  "note: the ValidatingWebhookConfiguration is printed without "
+                  "clientConfig.caBundle; the controller adds the CA from its "
+                  "--webhook-cert-dir");
+    }
+    if (json_array_size(objs) == 0)
+        doc_error(file, doc, "spec.rules",
+                  "warning: DeployPolicy renders nothing: the policy checks nothing (no rule "
+                  "is set in spec.rules)");
+    json_array_extend(all, objs);
+    json_decref(objs);
+    return SL_EXIT_OK;
 }
 
 int sl_cmd_policy(int argc, char **argv)
@@ -64,7 +148,8 @@ int sl_cmd_policy(int argc, char **argv)
             usage(stdout);
             return SL_EXIT_OK;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            sl_cli_errorf("policy render", "unknown flag %s", argv[i]);
+            sl_cli_errorf("policy render", "unknown flag %s, or %s without its value", argv[i],
+                          argv[i]);
             return SL_EXIT_USAGE;
         } else if (!file) {
             file = argv[i];
@@ -73,7 +158,13 @@ int sl_cmd_policy(int argc, char **argv)
             return SL_EXIT_USAGE;
         }
     }
-    if (!file || (strcmp(format, "yaml") && strcmp(format, "json"))) {
+    if (strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0) {
+        sl_cli_errorf("policy render",
+                      "unknown output format \"%.100s\" (-o): supported: yaml, json", format);
+        return SL_EXIT_USAGE;
+    }
+    if (!file) {
+        sl_cli_errorf("policy render", "no FILE given (use - for stdin)");
         usage(stderr);
         return SL_EXIT_USAGE;
     }
@@ -88,7 +179,7 @@ int sl_cmd_policy(int argc, char **argv)
     int exit_code = SL_EXIT_OK;
 
     if (read_file(&in, file, &err) != 0 ||
-        sl_yaml_parse_all(&docs, &ndocs, in.data ? in.data : "", in.len, &err) != 0) {
+        sl_yaml_parse_all_lines(&docs, &ndocs, in.data ? in.data : "", in.len, &err) != 0) {
         sl_cli_errorf("policy render", "%s: %s", file, err.msg);
         exit_code = SL_EXIT_USAGE;
         goto done;
@@ -100,19 +191,32 @@ int sl_cmd_policy(int argc, char **argv)
             continue;
         const char *kind = json_string_value(json_object_get(doc, "kind"));
         if (!kind || strcmp(kind, "DeployPolicy") != 0) {
-            sl_cli_errorf("policy render", "%s: line %zu: expected kind DeployPolicy, got %s", file,
-                          docs[i].line, kind ? kind : "no kind");
+            char msg[200];
+            snprintf(msg, sizeof(msg), "expected kind DeployPolicy, got %.100s",
+                     kind ? kind : "no kind");
+            doc_error(file, &docs[i], "kind", msg);
             exit_code = SL_EXIT_USAGE;
             goto done;
         }
-        json_t *objs = NULL;
-        if (sl_policy_render(&objs, doc, controller_ns, &err) != 0) {
-            sl_cli_errorf("policy render", "%s: line %zu: %s", file, docs[i].line, err.msg);
+        /* a missing apiVersion is taken as sealift's; another one the API server does not
+         * serve for this kind */
+        const json_t *api_version = json_object_get(doc, "apiVersion");
+        if (api_version && !json_is_null(api_version) &&
+            (!json_is_string(api_version) ||
+             strcmp(json_string_value(api_version), SL_POLICY_API_VERSION) != 0)) {
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "apiVersion: Unsupported value: \"%.100s\": DeployPolicy is served as "
+                     "\"" SL_POLICY_API_VERSION "\"",
+                     json_is_string(api_version) ? json_string_value(api_version)
+                                                 : "(not a string)");
+            doc_error(file, &docs[i], "apiVersion", msg);
             exit_code = SL_EXIT_USAGE;
             goto done;
         }
-        json_array_extend(all, objs);
-        json_decref(objs);
+        exit_code = render_doc(all, file, &docs[i], controller_ns);
+        if (exit_code != SL_EXIT_OK)
+            goto done;
         policies++;
     }
     if (policies == 0) {

@@ -246,34 +246,6 @@ static void delete_generated(struct sl_runtime *rt, const char *policy_name)
     free(name);
 }
 
-/* rules.requireScanPassed must be {scanPolicyRefs: [{namespace, name}, ...]}: the webhook trusts
- * only scans of the ScanPolicies named there (the old `true` trusted any status). Returns 0 or
- * SL_EINVAL with err naming the field. */
-static int check_require_scan(const json_t *rules, struct sl_err *err)
-{
-    const json_t *rule = json_object_get(rules, "requireScanPassed");
-    if (!rule || json_is_false(rule))
-        return 0;
-    const json_t *refs = json_object_get(rule, "scanPolicyRefs");
-    if (!json_is_object(rule) || !json_is_array(refs) || json_array_size(refs) == 0)
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                          "spec.rules.requireScanPassed: requireScanPassed must name the "
-                          "ScanPolicies it trusts: {scanPolicyRefs: [{namespace, name}]}");
-    size_t i;
-    json_t *r;
-    json_array_foreach(refs, i, r)
-    {
-        const char *ns = json_string_value(json_object_get(r, "namespace"));
-        const char *name = json_string_value(json_object_get(r, "name"));
-        if (!ns || !*ns || !name || !*name)
-            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                              "spec.rules.requireScanPassed.scanPolicyRefs[%zu]: needs namespace "
-                              "and name",
-                              i);
-    }
-    return 0;
-}
-
 static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
                      struct sl_reconcile_result *out, struct sl_err *err)
 {
@@ -295,8 +267,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     struct sl_err rerr = {0};
     char *not_ready = NULL;
     const char *not_ready_reason = NULL;
-    if (sl_policy_render(&objs, obj, rt->controller_namespace, &rerr) != 0 ||
-        check_require_scan(json_object_get(json_object_get(obj, "spec"), "rules"), &rerr) != 0) {
+    if (sl_policy_render(&objs, obj, rt->controller_namespace, &rerr) != 0) {
         cond = "False";
         reason = "InvalidSpec";
         snprintf(message, sizeof(message), "%s", rerr.msg);
@@ -305,9 +276,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     }
     const json_t *rules = json_object_get(json_object_get(obj, "spec"), "rules");
     index_keys(d, req->name, rules);
-    bool needs_webhook = json_is_object(json_object_get(rules, "requireSignature")) ||
-                         json_is_object(json_object_get(rules, "requireScanPassed"));
-    if (needs_webhook) {
+    if (sl_policy_needs_webhook(obj)) {
         json_t *vwc = webhook_configuration(d, obj, rt->controller_namespace);
         not_ready = webhook_not_ready(d, vwc);
         if (not_ready)
@@ -379,7 +348,9 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     } else {
         snprintf(message, sizeof(message), "%zu admission object(s) in place%s",
                  json_array_size(generated),
-                 needs_webhook ? "; signatures/scan results enforced by sealift's webhook" : "");
+                 sl_policy_needs_webhook(obj)
+                     ? "; signatures/scan results enforced by sealift's webhook"
+                     : "");
     }
     if (written)
         sl_log_info(&req->log, "applied %zu admission object(s)", written);
@@ -429,10 +400,12 @@ int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
 {
     struct deploypolicy *d = sl_xcalloc(1, sizeof(*d));
     d->service_ns =
-        sl_xstrdup(opts && opts->service_namespace ? opts->service_namespace : "sealift-system");
-    d->service_name =
-        sl_xstrdup(opts && opts->service_name ? opts->service_name : "sealift-webhook");
-    d->service_port = opts && opts->service_port > 0 ? opts->service_port : 443;
+        sl_xstrdup(opts && opts->service_namespace ? opts->service_namespace
+                                                   : SL_POLICY_WEBHOOK_SERVICE_NAMESPACE);
+    d->service_name = sl_xstrdup(opts && opts->service_name ? opts->service_name
+                                                            : SL_POLICY_WEBHOOK_SERVICE_NAME);
+    d->service_port =
+        opts && opts->service_port > 0 ? opts->service_port : SL_POLICY_WEBHOOK_SERVICE_PORT;
     d->cert_dir = opts && opts->cert_dir ? sl_xstrdup(opts->cert_dir) : NULL;
     d->webhook_serving = opts ? opts->webhook_serving : NULL;
     d->webhook_ctx = opts ? opts->webhook_ctx : NULL;

@@ -194,6 +194,14 @@ static int check_registries(const json_t *rules, struct sl_err *err)
     json_array_foreach(json_object_get(rules, "allowedRegistries"), i, v)
     {
         const char *e = json_string_value(v);
+        if (strpbrk(e, "*?["))
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.allowedRegistries[%zu]: Invalid value: \"%.200s\": "
+                              "entries are not globs: they match on reference boundaries "
+                              "(\"registry.example/team\" admits registry.example/team/app "
+                              "and registry.example/team:tag, not registry.example/team-x/app); "
+                              "write the registry or repository prefix without wildcards",
+                              i, e);
         if (!registry_entry_valid(e))
             return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                               "spec.rules.allowedRegistries[%zu]: Invalid value: \"%.200s\": "
@@ -229,6 +237,238 @@ static int check_key_pins(const json_t *rules, struct sl_err *err)
                               i, fp ? "Invalid value" : "Required value");
     }
     return 0;
+}
+
+/* rules.requireScanPassed must be {scanPolicyRefs: [{namespace, name}, ...]}: the webhook trusts
+ * only scans of the ScanPolicies named there (the old `true` trusted any status). */
+static int check_require_scan(const json_t *rules, struct sl_err *err)
+{
+    const json_t *rule = json_object_get(rules, "requireScanPassed");
+    if (!rule || json_is_null(rule) || json_is_false(rule))
+        return 0;
+    const json_t *refs = json_object_get(rule, "scanPolicyRefs");
+    if (!json_is_object(rule) || !json_is_array(refs) || json_array_size(refs) == 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.rules.requireScanPassed: requireScanPassed must name the "
+                          "ScanPolicies it trusts: {scanPolicyRefs: [{namespace, name}]}");
+    size_t i;
+    json_t *r;
+    json_array_foreach(refs, i, r)
+    {
+        const char *ns = json_string_value(json_object_get(r, "namespace"));
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (!ns || !*ns || !name || !*name)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireScanPassed.scanPolicyRefs[%zu]: needs namespace "
+                              "and name",
+                              i);
+    }
+    return 0;
+}
+
+/* ---- the CRD's schema (crds/sealift.dev_deploypolicies.yaml), for the fields render knows ---- */
+
+enum field_type { FT_ANY, FT_OBJECT, FT_STRING_MAP, FT_ARRAY, FT_STRING, FT_BOOL };
+
+struct field {
+    const char *name;
+    enum field_type type;
+    enum field_type items;          /* FT_ARRAY: type of the items */
+    const struct field *props;      /* FT_OBJECT, or FT_ARRAY of FT_OBJECT: known fields */
+    const char *const *enum_values; /* FT_STRING (or items): allowed values, or NULL */
+};
+
+static const char *const OPERATORS[] = {"In", "NotIn", "Exists", "DoesNotExist", NULL};
+static const char *const ENFORCEMENTS[] = {"Deny", "Warn", "Audit", NULL};
+static const char *const OUTPUTS[] = {"ValidatingAdmissionPolicy", "Gatekeeper", NULL};
+
+static const struct field SELECTOR_REQUIREMENT[] = {
+    {"key", FT_STRING, FT_ANY, NULL, NULL},
+    {"operator", FT_STRING, FT_ANY, NULL, OPERATORS},
+    {"values", FT_ARRAY, FT_STRING, NULL, NULL},
+    {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field NAMESPACE_SELECTOR[] = {
+    {"matchLabels", FT_STRING_MAP, FT_ANY, NULL, NULL},
+    {"matchExpressions", FT_ARRAY, FT_OBJECT, SELECTOR_REQUIREMENT, NULL},
+    {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field KEY_REF[] = {{"fingerprint", FT_STRING, FT_ANY, NULL, NULL},
+                                       {"namespace", FT_STRING, FT_ANY, NULL, NULL},
+                                       {"name", FT_STRING, FT_ANY, NULL, NULL},
+                                       {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field REQUIRE_SIGNATURE[] = {
+    {"signingKeyRefs", FT_ARRAY, FT_OBJECT, KEY_REF, NULL}, {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field RULES[] = {
+    {"allowedRegistries", FT_ARRAY, FT_STRING, NULL, NULL},
+    {"requireDigest", FT_BOOL, FT_ANY, NULL, NULL},
+    {"requireSignature", FT_OBJECT, FT_ANY, REQUIRE_SIGNATURE, NULL},
+    /* x-kubernetes-preserve-unknown-fields: checked by check_require_scan */
+    {"requireScanPassed", FT_ANY, FT_ANY, NULL, NULL},
+    {"forbidPrivileged", FT_BOOL, FT_ANY, NULL, NULL},
+    {"forbidHostNamespaces", FT_BOOL, FT_ANY, NULL, NULL},
+    {"forbidHostPath", FT_BOOL, FT_ANY, NULL, NULL},
+    {"requireRunAsNonRoot", FT_BOOL, FT_ANY, NULL, NULL},
+    {"allowedCapabilities", FT_ARRAY, FT_STRING, NULL, NULL},
+    {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field SPEC[] = {
+    {"namespaceSelector", FT_OBJECT, FT_ANY, NAMESPACE_SELECTOR, NULL},
+    {"includeSystemNamespaces", FT_BOOL, FT_ANY, NULL, NULL},
+    {"enforcement", FT_STRING, FT_ANY, NULL, ENFORCEMENTS},
+    {"rules", FT_OBJECT, FT_ANY, RULES, NULL},
+    {"outputs", FT_ARRAY, FT_STRING, NULL, OUTPUTS},
+    {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field TOP[] = {
+    {"apiVersion", FT_STRING, FT_ANY, NULL, NULL}, {"kind", FT_STRING, FT_ANY, NULL, NULL},
+    {"metadata", FT_ANY, FT_ANY, NULL, NULL},      {"spec", FT_OBJECT, FT_ANY, SPEC, NULL},
+    {"status", FT_ANY, FT_ANY, NULL, NULL},        {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+
+struct field_check {
+    struct sl_policy_field_problem *out; /* the caller's array */
+    size_t max, n;
+};
+
+static const char *type_name(enum field_type t)
+{
+    switch (t) {
+    case FT_OBJECT:
+    case FT_STRING_MAP:
+        return "object";
+    case FT_ARRAY:
+        return "array";
+    case FT_STRING:
+        return "string";
+    case FT_BOOL:
+        return "boolean";
+    default:
+        return "any";
+    }
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    if (json_is_object(v))
+        return "object";
+    if (json_is_array(v))
+        return "array";
+    if (json_is_string(v))
+        return "string";
+    if (json_is_boolean(v))
+        return "boolean";
+    if (json_is_integer(v))
+        return "integer";
+    return "number";
+}
+
+/* Records a problem; returns -1 (stop looking) once fc->max are recorded, else 0. */
+static int field_fail(struct field_check *fc, const char *path, const char *fmt, const char *a,
+                      const char *b)
+{
+    struct sl_policy_field_problem *p = &fc->out[fc->n++];
+    snprintf(p->path, sizeof(p->path), "%s", path);
+    char what[300];
+    snprintf(what, sizeof(what), fmt, a, b);
+    snprintf(p->msg, sizeof(p->msg), "%.250s: %s", path, what);
+    return fc->n >= fc->max ? -1 : 0;
+}
+
+static int check_value(struct field_check *fc, const char *path, const json_t *v,
+                       enum field_type type, const struct field *props,
+                       const char *const *enum_values, enum field_type items);
+
+static int check_object(struct field_check *fc, const char *path, const json_t *obj,
+                        const struct field *props)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        char sub[600];
+        snprintf(sub, sizeof(sub), "%s%s%.200s", path, *path ? "." : "", key);
+        const struct field *f = props;
+        while (f->name && strcmp(f->name, key) != 0)
+            f++;
+        int rc = f->name ? check_value(fc, sub, v, f->type, f->props, f->enum_values, f->items)
+                         : field_fail(fc, sub, "%s%sunknown field", "", "");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Like the API server: a null is dropped (pruned) before validation, so it is no error. */
+static int check_value(struct field_check *fc, const char *path, const json_t *v,
+                       enum field_type type, const struct field *props,
+                       const char *const *enum_values, enum field_type items)
+{
+    if (type == FT_ANY || json_is_null(v))
+        return 0;
+    bool ok = (type == FT_OBJECT || type == FT_STRING_MAP) ? json_is_object(v)
+              : type == FT_ARRAY                           ? json_is_array(v)
+              : type == FT_STRING                          ? json_is_string(v)
+                                                           : json_is_boolean(v);
+    if (!ok)
+        return field_fail(fc, path, "Invalid value: \"%s\": must be of type %s", json_type_name(v),
+                          type_name(type));
+    if (type == FT_OBJECT)
+        return check_object(fc, path, v, props);
+    if (type == FT_STRING_MAP) {
+        const char *key;
+        json_t *x;
+        json_object_foreach((json_t *)v, key, x)
+        {
+            char sub[600];
+            snprintf(sub, sizeof(sub), "%s.%.200s", path, key);
+            int rc = check_value(fc, sub, x, FT_STRING, NULL, NULL, FT_ANY);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (type == FT_ARRAY) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            char sub[600];
+            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+            int rc = check_value(fc, sub, x, items, props, enum_values, FT_ANY);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (type == FT_STRING && enum_values) {
+        const char *s = json_string_value(v);
+        for (const char *const *e = enum_values; *e; e++)
+            if (strcmp(*e, s) == 0)
+                return 0;
+        char supported[200] = "";
+        size_t used = 0;
+        for (const char *const *e = enum_values; *e; e++)
+            used += (size_t)snprintf(supported + used, sizeof(supported) - used, "%s\"%s\"",
+                                     e == enum_values ? "" : ", ", *e);
+        return field_fail(fc, path, "Unsupported value: \"%.100s\": supported values: %s", s,
+                          supported);
+    }
+    return 0;
+}
+
+size_t sl_policy_check_fields(struct sl_policy_field_problem *out, size_t max, const json_t *policy)
+{
+    struct field_check fc = {.out = out, .max = max, .n = 0};
+    if (max == 0)
+        return 0;
+    if (!json_is_object(policy))
+        field_fail(&fc, "", "%s%smust be an object", "", "");
+    else
+        check_object(&fc, "", policy, TOP);
+    return fc.n;
+}
+
+bool sl_policy_needs_webhook(const json_t *policy)
+{
+    const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
+    return json_is_object(json_object_get(rules, "requireSignature")) ||
+           json_is_object(json_object_get(rules, "requireScanPassed"));
 }
 
 /* The allowedRegistries validation. Entries match on reference boundaries, never as raw
@@ -586,6 +826,8 @@ int sl_policy_render(json_t **out, const json_t *policy, const char *controller_
         rc = check_registries(rules, err);
     if (!rc)
         rc = check_key_pins(rules, err);
+    if (!rc)
+        rc = check_require_scan(rules, err);
     if (!rc)
         rc = check_string_array(rules, "allowedCapabilities", err);
     const char *enforcement = json_string_value(json_object_get(spec, "enforcement"));

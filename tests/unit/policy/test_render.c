@@ -278,7 +278,8 @@ static void test_every_path_into_a_pod_is_matched(void)
  * not come back: both are excluded from every selector unless the policy opts in. */
 static void test_system_namespaces_excluded_by_default(void)
 {
-    json_t *p = policy("{\"rules\":{\"requireDigest\":true,\"requireScanPassed\":true},"
+    json_t *p = policy("{\"rules\":{\"requireDigest\":true,\"requireScanPassed\":"
+                       "{\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":\"s\"}]}},"
                        "\"namespaceSelector\":{\"matchLabels\":{\"team\":\"a\"},"
                        "\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"Exists\"}]}}");
     json_t *objs = NULL;
@@ -322,8 +323,94 @@ static void test_system_namespaces_excluded_by_default(void)
     json_decref(p);
 }
 
+/* What the API server refuses (strict field validation) render refuses too, naming the field. */
+static void test_fields_checked_like_the_api_server(void)
+{
+    static const struct {
+        const char *spec;
+        const char *path;
+        const char *msg;
+    } bad[] = {
+        {"{\"rules\":{\"allowedRegistry\":[\"r.example\"]}}", "spec.rules.allowedRegistry",
+         "spec.rules.allowedRegistry: unknown field"},
+        {"{\"rules\":{\"requireDigets\":true}}", "spec.rules.requireDigets",
+         "spec.rules.requireDigets: unknown field"},
+        {"{\"rule\":{}}", "spec.rule", "spec.rule: unknown field"},
+        {"{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[{\"name\":\"k\","
+         "\"namespace\":\"v\",\"fingerprnt\":\"x\"}]}}}",
+         "spec.rules.requireSignature.signingKeyRefs[0].fingerprnt", "unknown field"},
+        {"{\"rules\":{\"requireDigest\":\"true\"}}", "spec.rules.requireDigest",
+         "Invalid value: \"string\": must be of type boolean"},
+        {"{\"rules\":{\"allowedRegistries\":\"r.example\"}}", "spec.rules.allowedRegistries",
+         "must be of type array"},
+        {"{\"rules\":{\"allowedCapabilities\":[1]}}", "spec.rules.allowedCapabilities[0]",
+         "Invalid value: \"integer\": must be of type string"},
+        {"{\"enforcement\":\"deny\"}", "spec.enforcement",
+         "Unsupported value: \"deny\": supported values: \"Deny\", \"Warn\", \"Audit\""},
+        {"{\"outputs\":[\"Kyverno\"]}", "spec.outputs[0]", "Unsupported value: \"Kyverno\""},
+        {"{\"namespaceSelector\":{\"matchLabels\":{\"a\":true}}}",
+         "spec.namespaceSelector.matchLabels.a", "must be of type string"},
+        {"{\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"in\"}]}}",
+         "spec.namespaceSelector.matchExpressions[0].operator", "Unsupported value: \"in\""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *p = policy(bad[i].spec);
+        struct sl_policy_field_problem pr[4];
+        CHECK_INT_EQ(sl_policy_check_fields(pr, 4, p), 1);
+        CHECK_STR_EQ(pr[0].path, bad[i].path);
+        CHECK_CONTAINS(pr[0].msg, bad[i].msg);
+        json_decref(p);
+    }
+    /* all of them, in document order, up to the caller's bound */
+    json_t *many = policy("{\"rules\":{\"allowedRegistry\":[\"r.example\"],\"requireDigets\":true,"
+                          "\"requireDigest\":1},\"enforcment\":\"Deny\"}");
+    struct sl_policy_field_problem pr[3];
+    CHECK_INT_EQ(sl_policy_check_fields(pr, 3, many), 3);
+    CHECK_STR_EQ(pr[0].path, "spec.rules.allowedRegistry");
+    CHECK_STR_EQ(pr[1].path, "spec.rules.requireDigets");
+    CHECK_STR_EQ(pr[2].path, "spec.rules.requireDigest");
+    CHECK_INT_EQ(sl_policy_check_fields(pr, 1, many), 1);
+    json_decref(many);
+    /* every field of the schema, nulls (pruned by the API server) and preserved fields pass */
+    json_t *p = policy(
+        "{\"namespaceSelector\":{\"matchLabels\":{\"a\":\"b\"},\"matchExpressions\":[{\"key\":"
+        "\"t\",\"operator\":\"In\",\"values\":[\"x\"]}]},\"includeSystemNamespaces\":false,"
+        "\"enforcement\":\"Warn\",\"outputs\":[\"Gatekeeper\"],\"rules\":{\"allowedRegistries\":"
+        "[\"r.example\"],\"requireDigest\":true,\"requireSignature\":{\"signingKeyRefs\":[{"
+        "\"namespace\":\"v\",\"name\":\"k\",\"fingerprint\":\"sha256:00\"}]},"
+        "\"requireScanPassed\":{\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":\"s\","
+        "\"anything\":1}]},\"forbidPrivileged\":true,\"forbidHostNamespaces\":null,"
+        "\"forbidHostPath\":false,\"requireRunAsNonRoot\":true,\"allowedCapabilities\":[]}}");
+    json_object_set_new(p, "status", json_pack("{s:[]}", "conditions"));
+    json_object_set_new(json_object_get(p, "metadata"), "uid", json_string("u"));
+    CHECK_INT_EQ(sl_policy_check_fields(pr, 3, p), 0);
+    json_decref(p);
+}
+
+/* requireSignature and requireScanPassed need the webhook: the controller creates a
+ * ValidatingWebhookConfiguration for them, and the old `requireScanPassed: true` is refused. */
+static void test_webhook_rules(void)
+{
+    json_t *p = policy("{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":"
+                       "\"v\",\"name\":\"k\",\"fingerprint\":\"sha256:"
+                       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]}}}");
+    CHECK(sl_policy_needs_webhook(p));
+    json_decref(p);
+    p = policy("{\"rules\":{\"requireDigest\":true}}");
+    CHECK(!sl_policy_needs_webhook(p));
+    json_decref(p);
+    p = policy("{\"rules\":{\"requireScanPassed\":true}}");
+    json_t *objs = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "spec.rules.requireScanPassed: requireScanPassed must name the");
+    json_decref(p);
+}
+
 int main(void)
 {
+    RUN(test_fields_checked_like_the_api_server);
+    RUN(test_webhook_rules);
     RUN(test_enforcement_maps_to_validation_actions);
     RUN(test_one_validation_per_rule);
     RUN(test_gatekeeper_output);

@@ -180,8 +180,119 @@ static void test_emit_round_trip(void)
     sl_buf_free(&out);
 }
 
+/* sl_yaml_parse_all_lines: the line of every key and list item, per document, for messages
+ * that point into a file; the nearest recorded ancestor for what has no line of its own. */
+static void test_key_lines(void)
+{
+    const char *s = "a: 1\n"
+                    "---\n"
+                    "spec:\n"
+                    "  rules:\n"
+                    "\n"
+                    "    allowedRegistry:\n"
+                    "    - x.example\n"
+                    "    - y.example\n"
+                    "  outputs: [A,\n"
+                    "    B]\n"
+                    "  anchored: &x {k: 1}\n"
+                    "  copy: *x\n";
+    struct sl_yaml_doc *docs = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_parse_all_lines(&docs, &n, s, strlen(s), &err), 0);
+    CHECK_INT_EQ(n, 2);
+    if (n == 2) {
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[0], "a"), 1);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec"), 3);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.rules"), 4);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.rules.allowedRegistry"), 6);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.rules.allowedRegistry[1]"), 8);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.outputs[1]"), 10);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.anchored.k"), 11);
+        /* inside an alias's copy: the alias's key */
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.copy.k"), 12);
+        /* not in the document: its nearest ancestor, else where the document starts */
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.rules.nothing[3].x"), 4);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "status"), 3);
+    }
+    sl_yaml_docs_free(docs, n);
+    /* without recording: the document's line */
+    CHECK_INT_EQ(sl_yaml_parse_all(&docs, &n, s, strlen(s), &err), 0);
+    if (n == 2)
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[1], "spec.rules"), 3);
+    sl_yaml_docs_free(docs, n);
+}
+
+/* The key-line map is bounded: a document of 50,000 keys records the first 10,000. */
+static void test_key_lines_bounded(void)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    char line[64];
+    for (int i = 0; i < 50000; i++) {
+        snprintf(line, sizeof(line), "k%d: %d\n", i, i);
+        sl_buf_append_str(&b, line);
+    }
+    struct sl_yaml_doc *docs = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_parse_all_lines(&docs, &n, b.data, b.len, &err), 0);
+    if (n == 1) {
+        CHECK_INT_EQ(json_object_size(docs[0].lines), 10000);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[0], "k9999"), 10000);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[0], "k40000"), 1);
+        CHECK_INT_EQ(json_object_size(docs[0].value), 50000);
+    }
+    sl_yaml_docs_free(docs, n);
+    sl_buf_free(&b);
+}
+
+/* ... and over a stream: 1,000 documents of long paths record at most 4 MiB of paths, and a
+ * document past that bound answers with its own line. */
+static void test_key_lines_bounded_over_stream(void)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    char key[501];
+    memset(key, 'k', 500);
+    key[500] = '\0';
+    for (int d = 0; d < 1000; d++) {
+        sl_buf_append_str(&b, "---\n");
+        sl_buf_append_str(&b, key);
+        sl_buf_append_str(&b, ":\n");
+        for (int i = 0; i < 20; i++) {
+            char line[32];
+            snprintf(line, sizeof(line), "  a%d: %d\n", i, i);
+            sl_buf_append_str(&b, line);
+        }
+    }
+    struct sl_yaml_doc *docs = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_parse_all_lines(&docs, &n, b.data, b.len, &err), 0);
+    CHECK_INT_EQ(n, 1000);
+    size_t bytes = 0;
+    for (size_t d = 0; d < n; d++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(docs[d].lines, k, v) bytes += strlen(k);
+    }
+    CHECK(bytes <= ((size_t)4 << 20));
+    char path[600];
+    snprintf(path, sizeof(path), "%s.a5", key);
+    if (n == 1000) {
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[0], path), 8);
+        CHECK_INT_EQ(sl_yaml_doc_line(&docs[999], path), docs[999].line);
+    }
+    sl_yaml_docs_free(docs, n);
+    sl_buf_free(&b);
+}
+
 int main(void)
 {
+    RUN(test_key_lines_bounded_over_stream);
+    RUN(test_key_lines);
+    RUN(test_key_lines_bounded);
     RUN(test_scalars_resolve_like_kubernetes);
     RUN(test_multi_document_lines);
     RUN(test_syntax_error_names_line);

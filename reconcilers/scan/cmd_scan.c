@@ -173,6 +173,10 @@ int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path, const char *cr
             goto done;
         }
     }
+    if (sl_advdb_require_records(db, &err) != 0) {
+        sl_cli_errorf(cmd, "advisory database %s: %s", db_path, err.msg);
+        goto done;
+    }
     result = 0;
 done:
     sl_registry_free(db_reg);

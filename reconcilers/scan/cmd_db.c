@@ -23,7 +23,10 @@
 #define MAX_DEPTH 16
 #define FILE_MAX  SL_ADVDB_MAX_FILE
 
-static const char *usage_text = "usage: sealift db push DIR IMAGE [--creds USER:PASS] [--insecure]";
+static const char *usage_text =
+    "usage: sealift db push DIR IMAGE [--creds USER:PASS] [--insecure]\n"
+    "DIR holds OSV, Debian security tracker or Alpine secdb files (docs/advisories.md); one\n"
+    "without a single advisory record is refused (exit 2)";
 
 static int cmp_str(const void *a, const void *b)
 {

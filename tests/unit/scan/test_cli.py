@@ -363,6 +363,46 @@ class ScanCli(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertGreater(out["database"]["records"], 0)
 
+    def test_hack_advisory_db_builds_a_loadable_directory(self):
+        # hack/advisory-db.sh from downloaded-style files: an osv.dev export zip, a Debian
+        # tracker JSON, an Alpine secdb YAML, a vuln-list-debian entry; `scan` loads the result
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                              "hack", "advisory-db.sh")
+        import zipfile
+        export = os.path.join(self.tmp, "all.zip")
+        with open(os.path.join(DATA, "osv", "sample.json")) as f:
+            records = json.load(f)
+        with zipfile.ZipFile(export, "w") as z:
+            for rec in records:
+                z.writestr(rec["id"] + ".json", json.dumps(rec))
+        tracker = os.path.join(ADV, "google", "osv.dev", "vulnfeeds", "test_data", "debian",
+                               "debian_security_tracker_mock.json")
+        secdb = os.path.join(ADV, "anchore", "vunnel", "tests", "unit", "providers", "alpine",
+                             "test-fixtures", "input", "secdb", "v3.15", "main.yaml")
+        entry = os.path.join(ADV, "aquasecurity", "vuln-list-debian", "tracker", "DSA",
+                             "DSA-5514-1.json")
+        out = os.path.join(self.tmp, "built-db")
+        # a file it does not recognise: exit 2 naming it, nothing written
+        junk = os.path.join(self.tmp, "notes.json")
+        with open(junk, "w") as f:
+            f.write('{"hello": "world"}')
+        p = subprocess.run(["bash", script, out, export, junk], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(junk, p.stderr)
+        self.assertFalse(os.path.exists(out))
+        p = subprocess.run(["bash", script, out, export, tracker, secdb, entry],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("3 OSV records", p.stdout)
+        self.assertIn("1 Alpine secdb files", p.stdout)
+        p, rep = self.scan("oci:" + self.bookworm("2.36-9+deb12u1") + ":t", out,
+                           "--fail-on", "Critical")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        ids = {v["id"] for v in rep["vulnerabilities"]}
+        self.assertIn("CVE-2099-0001", ids)  # from the zip export
+        self.assertIn("CVE-2023-4911", ids)  # from the DSA entry
+
     def test_result_says_what_was_evaluated(self):
         # glibc 2.36-9+deb12u1 has advisories (no severity in tracker data: Unknown)
         db = self.debian_db()

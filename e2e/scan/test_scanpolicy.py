@@ -7,6 +7,7 @@ naming the entry. Also `sealift scan` of registry images, and a controller with 
 defaults (no --allow-local-paths) refusing spec.database.path."""
 import json
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -306,6 +307,54 @@ class ScanPolicyTest(ImdTestCase):
         obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned")
         self.assertIn("CVE-2099-0001", self.condition(obj, "Scanned")["message"])
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+
+    def test_empty_database_is_refused(self):
+        """A folder without a single advisory record (documentation only) passes nothing: the
+        ScanPolicy is not Ready, `db push` pushes nothing, `scan` gives no verdict."""
+        empty = os.path.join(self.tmp, "empty-advisories")
+        os.makedirs(empty)
+        with open(os.path.join(empty, "README.md"), "w") as f:
+            f.write("advisories go here\n")
+        self.apply(
+            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            f"metadata: {{name: empty, namespace: {NS}}}\n"
+            f"spec:\n  database:\n    path: {empty}\n  severityThreshold: Low\n")
+        c = procs.wait_for(
+            lambda: (lambda c: c if c and c.get("reason") == "DatabaseEmpty" else None)(
+                self.condition(self.get("empty", kind="scanpolicies"), "Ready")),
+            timeout=60, interval=0.2, what="Ready reason DatabaseEmpty")
+        self.assertEqual(c["status"], "False")
+        self.assertIn(empty, c["message"])
+        self.assertIn("no advisory records", c["message"])
+        self.assertIn("README.md", c["message"])
+        self.assertNotIn("database", self.get("empty", kind="scanpolicies").get("status", {}))
+        # the CLI: exit 2 naming the folder, nothing pushed, no PASS
+        target = f"{self.vendor.host}/security/empty:v1"
+        r = subprocess.run([procs.SEALIFT, "db", "push", empty, target, "--insecure", "--creds",
+                            V], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"{empty}: no advisory records", r.stderr)
+        self.assertFalse(self.exists(target, V))
+        r = scanlib.scan(f"{self.vendor.host}/acme/app:bad", empty, creds=V,
+                         extra=["--fail-on", "low", "--format", "table"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn(f"advisory database {empty}: no advisory records", r.stderr)
+
+    def test_cli_result_says_what_was_evaluated(self):
+        args = ["--format", "table"]
+        r = scanlib.scan(f"{self.vendor.host}/acme/app:bad", self.db_image, creds=V, extra=args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("PASS", r.stdout)
+        self.assertIn("Result: not evaluated (no --fail-on given): 1 Critical", r.stdout)
+        r = scanlib.scan(f"{self.vendor.host}/acme/app:bad", self.db_image, creds=V,
+                         extra=args + ["--fail-on", "High"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Result: FAIL (findings at or above High: 1)", r.stdout)
+        r = scanlib.scan(f"{self.vendor.host}/acme/app:good", self.db_image, creds=V,
+                         extra=args + ["--fail-on", "High"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Result: PASS (nothing at or above High)", r.stdout)
 
     def test_cli_scan_registry_images(self):
         bad = scanlib.scan(f"{self.vendor.host}/acme/app:bad", self.db_image, creds=V,

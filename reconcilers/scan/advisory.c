@@ -820,6 +820,32 @@ static bool is_documentation(const char *name)
            (n > 4 && strcasecmp(name + n - 4, ".txt") == 0);
 }
 
+/* Remembers a file passed over, for sl_advdb_require_records' message. */
+static void note_ignored(struct sl_advdb *db, const char *rel, const char *name)
+{
+    size_t used = strlen(db->ignored_names);
+    if (db->ignored < 4 && used + 1 < sizeof(db->ignored_names))
+        snprintf(db->ignored_names + used, sizeof(db->ignored_names) - used, "%s%s%s%s",
+                 used ? ", " : "", rel, *rel ? "/" : "", name);
+    db->ignored++;
+}
+
+int sl_advdb_require_records(const struct sl_advdb *db, struct sl_err *err)
+{
+    if (db->records > 0)
+        return 0;
+    char ignored[256] = "";
+    if (db->ignored)
+        snprintf(ignored, sizeof(ignored), "; passed over as not advisories: %s%s",
+                 db->ignored_names, db->ignored > 4 ? ", ..." : "");
+    return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                      "no advisory records (%zu advisory files read, %zu entries skipped for "
+                      "other ecosystems or range types%s); expected OSV JSON records for "
+                      "Debian, Alpine or Ubuntu, Debian security tracker JSON or Alpine secdb "
+                      "YAML/JSON files (docs/advisories.md)",
+                      db->files, db->skipped, ignored);
+}
+
 static int load_dir_rec(struct sl_advdb *db, const char *root, const char *rel, EVP_MD_CTX *md,
                         int depth, struct sl_err *err)
 {
@@ -837,13 +863,18 @@ static int load_dir_rec(struct sl_advdb *db, const char *root, const char *rel, 
     size_t n = 0;
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
-        if (ent->d_name[0] == '.' || is_documentation(ent->d_name))
+        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
             continue;
+        if (ent->d_name[0] == '.' || is_documentation(ent->d_name)) {
+            note_ignored(db, rel, ent->d_name);
+            continue;
+        }
         names = sl_xrealloc(names, (n + 1) * sizeof(char *));
         names[n++] = sl_xstrdup(ent->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_str);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_str);
     int rc = 0;
     char *buf = NULL;
     for (size_t i = 0; i < n && rc == 0; i++) {

@@ -44,11 +44,13 @@ struct sl_advisory {
 };
 
 struct sl_advdb {
-    struct sl_strmap index; /* "eco\tpkg" -> struct sl_adv_list * */
-    size_t records;         /* advisory entries held (one per id, ecosystem and package) */
-    size_t files;           /* files loaded */
-    size_t skipped;         /* entries ignored: other ecosystems, non-ECOSYSTEM ranges */
-    char digest[72];        /* "sha256:<hex>" of the loaded files (sl_advdb_load_dir) */
+    struct sl_strmap index;  /* "eco\tpkg" -> struct sl_adv_list * */
+    size_t records;          /* advisory entries held (one per id, ecosystem and package) */
+    size_t files;            /* files loaded */
+    size_t skipped;          /* entries ignored: other ecosystems, non-ECOSYSTEM ranges */
+    char digest[72];         /* "sha256:<hex>" of the loaded files (sl_advdb_load_dir) */
+    size_t ignored;          /* files sl_advdb_load_dir passed over (documentation, hidden) */
+    char ignored_names[160]; /* the first few of them, ", "-separated (may be cut short) */
 };
 
 /* Per-file size cap (conventions: JSON/YAML documents 16 MiB). */
@@ -69,6 +71,12 @@ int sl_advdb_load_buffer(struct sl_advdb *db, const char *name, const char *data
  * advisory format fail the load (SL_EINVAL naming the file). SL_ENOTFOUND when dir is
  * missing. */
 int sl_advdb_load_dir(struct sl_advdb *db, const char *dir, struct sl_err *err);
+
+/* Refuses a database without a single advisory record: SL_EINVAL with a message saying how many
+ * files were read, which were passed over as not advisories (a few names), how many entries
+ * were skipped (other ecosystems, non-ECOSYSTEM ranges) and which formats are read. Returns 0
+ * when db holds at least one record. */
+int sl_advdb_require_records(const struct sl_advdb *db, struct sl_err *err);
 
 /* Advisories for a package in an ecosystem (exact key, plus "<distro>:*" entries). Calls fn for
  * each; the pointers are borrowed from db. */

@@ -1,8 +1,8 @@
 /* `sealift db push DIR IMAGE [--creds USER:PASS] [--insecure]`: packs a directory of advisory
  * files (any format the scanner reads; checked by loading them first) into an OCI artifact —
  * config SL_ADVDB_CONFIG_MT, one tar+gzip layer of the files, the record count in the
- * annotations — pushes it and prints its digest. Exit codes: 0, 2 usage or bad files, 3
- * registry errors. */
+ * annotations — pushes it and prints its digest. A directory without a single advisory record
+ * is refused. Exit codes: 0, 2 usage, bad files or no records, 3 registry errors. */
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -23,7 +23,10 @@
 #define MAX_DEPTH 16
 #define FILE_MAX  SL_ADVDB_MAX_FILE
 
-static const char *usage_text = "usage: sealift db push DIR IMAGE [--creds USER:PASS] [--insecure]";
+static const char *usage_text =
+    "usage: sealift db push DIR IMAGE [--creds USER:PASS] [--insecure]\n"
+    "DIR holds OSV, Debian security tracker or Alpine secdb files (docs/advisories.md); one\n"
+    "without a single advisory record is refused (exit 2)";
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -120,7 +123,8 @@ static int pack_dir(struct sl_buf *tar, size_t *files, const char *root, const c
         names[nn++] = sl_xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, nn, sizeof(*names), cmp_str);
+    if (nn)
+        qsort(names, nn, sizeof(*names), cmp_str);
     for (size_t i = 0; i < nn && rc == 0; i++) {
         char *sub = *rel ? sl_xasprintf("%s/%s", rel, names[i]) : sl_xstrdup(names[i]);
         char *full = sl_xasprintf("%s/%s", root, sub);
@@ -221,7 +225,7 @@ static int db_push(int argc, char **argv)
     sl_advdb_init(&db);
     sl_buf_init(&tar, SL_ADVDB_MAX_TOTAL);
 
-    if (sl_advdb_load_dir(&db, dir, &err) != 0) {
+    if (sl_advdb_load_dir(&db, dir, &err) != 0 || sl_advdb_require_records(&db, &err) != 0) {
         sl_cli_errorf(CMD, "%s: %s", dir, err.msg);
         goto done;
     }

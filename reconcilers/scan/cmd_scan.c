@@ -63,7 +63,10 @@ static void usage_to(FILE *f)
             "                    [--creds USER:PASS] [--insecure]\n"
             "--db takes a directory or file of advisories, or an advisory image made by\n"
             "`sealift db push`; --creds and --insecure apply to both registry images\n"
-            "(without --creds, docker config.json is read per registry).\n");
+            "(without --creds, docker config.json is read per registry). Advisory formats\n"
+            "(OSV, Debian security tracker, Alpine secdb): docs/advisories.md; a database\n"
+            "without a single advisory record is refused (exit 2). Without --fail-on the\n"
+            "findings are listed, not judged: \"Result: not evaluated\".\n");
 }
 
 static void usage(void)
@@ -172,6 +175,10 @@ int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path, const char *cr
             sl_cli_errorf(cmd, "advisory database: %s", err.msg);
             goto done;
         }
+    }
+    if (sl_advdb_require_records(db, &err) != 0) {
+        sl_cli_errorf(cmd, "advisory database %s: %s", db_path, err.msg);
+        goto done;
     }
     result = 0;
 done:

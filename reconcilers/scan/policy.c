@@ -530,10 +530,13 @@ static int step_read_configmap(struct sp_run *run)
 }
 
 /* The load failed: record it, keeping the previous database when there is one. */
-static int load_failed(struct sp_run *run, enum sl_result_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* A load that failed (reason_first: the reason when no database was loaded before, e.g.
+ * DatabaseLoadFailed or DatabaseEmpty): keeps the last good database (StaleDatabase) if any. */
+static int load_failed_as(struct sp_run *run, enum sl_result_kind kind, const char *reason_first,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static int load_failed(struct sp_run *run, enum sl_result_kind kind, const char *fmt, ...)
+static int load_failed_as(struct sp_run *run, enum sl_result_kind kind, const char *reason_first,
+                          const char *fmt, ...)
 {
     char msg[MSG_MAX];
     va_list ap;
@@ -549,7 +552,7 @@ static int load_failed(struct sp_run *run, enum sl_result_kind kind, const char 
         if (run->out.kind == SL_RESULT_DONE)
             run->out.requeue_after_ms = run->recheck_ms;
     } else {
-        set_outcome(run, kind, "DatabaseLoadFailed", "%s", msg);
+        set_outcome(run, kind, reason_first, "%s", msg);
         if (kind == SL_RESULT_STALLED) {
             /* a bad artifact may be replaced under the same tag: look again later */
             run->out.kind = SL_RESULT_DONE;
@@ -593,7 +596,8 @@ static int step_load(struct sp_run *run)
         rc = sl_registry_manifest_head(run->fresh_digest, NULL, reg, ref.repository, reference,
                                        &err);
         if (rc != 0) {
-            rc = load_failed(run, kind_for(rc), "spec.database.image %s: %s", run->image, err.msg);
+            rc = load_failed_as(run, kind_for(rc), "DatabaseLoadFailed",
+                                "spec.database.image %s: %s", run->image, err.msg);
             goto done;
         }
         snprintf(source, sizeof(source), "%s@%s", run->image, run->fresh_digest);
@@ -615,16 +619,26 @@ static int step_load(struct sp_run *run)
     if (run->image) {
         rc = sl_advdb_load_image(&db->adv, reg, ref.repository, run->fresh_digest, &err);
         if (rc != 0) {
-            rc = load_failed(run, kind_for(rc), "loading spec.database.image %s: %s", run->image,
-                             err.msg);
+            rc = load_failed_as(run, kind_for(rc), "DatabaseLoadFailed",
+                                "loading spec.database.image %s: %s", run->image, err.msg);
+            goto done;
+        }
+        if (sl_advdb_require_records(&db->adv, &err) != 0) {
+            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseEmpty",
+                                "spec.database.image %s: %s", run->image, err.msg);
             goto done;
         }
         db->have_adv = true;
     } else if (run->path) {
         rc = sl_advdb_load_dir(&db->adv, run->path, &err);
         if (rc != 0) {
-            rc = load_failed(run, SL_RESULT_STALLED, "loading spec.database.path %s: %s", run->path,
-                             err.msg);
+            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseLoadFailed",
+                                "loading spec.database.path %s: %s", run->path, err.msg);
+            goto done;
+        }
+        if (sl_advdb_require_records(&db->adv, &err) != 0) {
+            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseEmpty",
+                                "spec.database.path %s: %s", run->path, err.msg);
             goto done;
         }
         db->have_adv = true;
@@ -633,9 +647,9 @@ static int step_load(struct sp_run *run)
         json_t *v = json_object_get(json_object_get(run->cm, "data"), run->cm_key);
         if (json_string_length(v) > HSB_MAX ||
             sl_hsbdb_load(&db->hsb, json_string_value(v), json_string_length(v), &err) != 0) {
-            rc = load_failed(run, SL_RESULT_STALLED, "ConfigMap \"%s\" key %s: %s", run->cm_name,
-                             run->cm_key,
-                             json_string_length(v) > HSB_MAX ? "larger than 64 MiB" : err.msg);
+            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseLoadFailed",
+                                "ConfigMap \"%s\" key %s: %s", run->cm_name, run->cm_key,
+                                json_string_length(v) > HSB_MAX ? "larger than 64 MiB" : err.msg);
             goto done;
         }
         db->have_hsb = true;

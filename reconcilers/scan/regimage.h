@@ -77,7 +77,8 @@ int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char 
 
 /* For the CLI (cmd_scan.c): loads --db into db: a directory or file of advisories, or an
  * advisory artifact image (creds "user:pass" or NULL, insecure as for sl_reg_cli_connect).
- * Prints the error as command cmd and sets *exit_code to SL_EXIT_REMOTE for registry failures.
+ * A database without a single advisory record is an error (exit 2). Prints the error as
+ * command cmd and sets *exit_code to SL_EXIT_REMOTE for registry failures.
  * Returns 0 or -1. */
 int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path, const char *creds, int insecure,
                         int *exit_code, const char *cmd);

@@ -20,6 +20,29 @@ int sl_report_format_parse(enum sl_report_format *out, const char *s)
     return 0;
 }
 
+/* "1 Critical, 2 High" (non-zero counts, not allowlisted), or "no vulnerabilities found". */
+static void write_counts(FILE *out, const struct sl_scan_report *rep)
+{
+    const char *sep = "";
+    for (int s = SL_SEV_CRITICAL; s >= SL_SEV_UNKNOWN; s--) {
+        if (rep->counts[s] == 0)
+            continue;
+        fprintf(out, "%s%zu %s", sep, rep->counts[s], sl_severity_name((enum sl_severity)s));
+        sep = ", ";
+    }
+    if (!*sep)
+        fprintf(out, "no vulnerabilities found");
+}
+
+/* "pass", "fail", or "not-evaluated" when nothing failed and no --fail-on threshold was given
+ * (findings were listed, not judged). */
+static const char *result_word(const struct sl_scan_report *rep, const struct sl_report_meta *m)
+{
+    if (!rep->passed)
+        return "fail";
+    return m->fail_on ? "pass" : "not-evaluated";
+}
+
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -112,7 +135,7 @@ static json_t *report_json(const struct sl_scan_report *rep, const struct sl_rep
     json_object_set_new(root, "layerIssues", issues);
     json_object_set_new(root, "layerIssuesTotal", json_integer((json_int_t)rep->issues_total));
     json_object_set_new(root, "failOn", str_or_null(m->fail_on));
-    json_object_set_new(root, "result", json_string(rep->passed ? "pass" : "fail"));
+    json_object_set_new(root, "result", json_string(result_word(rep, m)));
     json_object_set_new(root, "failed", failed_reasons(rep));
     return root;
 }
@@ -273,7 +296,7 @@ static json_t *report_sarif(const struct sl_scan_report *rep, const struct sl_re
     json_t *props = json_object();
     json_object_set_new(props, "image", str_or_null(m->image));
     json_object_set_new(props, "digest", str_or_null(m->digest));
-    json_object_set_new(props, "result", json_string(rep->passed ? "pass" : "fail"));
+    json_object_set_new(props, "result", json_string(result_word(rep, m)));
     json_object_set_new(run, "properties", props);
     json_array_append_new(runs, run);
     json_object_set_new(root, "runs", runs);
@@ -342,11 +365,22 @@ static int write_table(FILE *out, const struct sl_scan_report *rep, const struct
             fprintf(out, "  ... and %llu more\n",
                     (unsigned long long)(rep->issues_total - rep->nissues));
     }
-    fprintf(out, "\nResult: %s", rep->passed ? "PASS" : "FAIL");
-    if (!rep->passed) {
+    enum sl_severity thr = SL_SEV_UNKNOWN;
+    bool evaluated = m->fail_on && sl_severity_parse(&thr, m->fail_on) == 0;
+    size_t at_or_above = 0;
+    for (int s = SL_SEV_CRITICAL; evaluated && s >= (int)thr && s > SL_SEV_UNKNOWN; s--)
+        at_or_above += rep->counts[s];
+    if (rep->passed && evaluated) {
+        fprintf(out, "\nResult: PASS (nothing at or above %s)", m->fail_on);
+    } else if (rep->passed) {
+        fprintf(out, "\nResult: not evaluated (no --fail-on given): ");
+        write_counts(out, rep);
+    } else {
         const char *sep = " (";
+        fprintf(out, "\nResult: FAIL");
         if (rep->vuln_failed) {
-            fprintf(out, "%svulnerabilities at or above %s", sep, m->fail_on ? m->fail_on : "?");
+            fprintf(out, "%sfindings at or above %s: %zu", sep, m->fail_on ? m->fail_on : "?",
+                    at_or_above);
             sep = "; ";
         }
         if (rep->baseline_failed) {
@@ -360,6 +394,10 @@ static int write_table(FILE *out, const struct sl_scan_report *rep, const struct
         if (rep->layers_failed)
             fprintf(out, "%slayer entries the scanner could not inspect", sep);
         fprintf(out, ")");
+        if (!evaluated) {
+            fprintf(out, "; vulnerabilities not evaluated (no --fail-on given): ");
+            write_counts(out, rep);
+        }
     }
     fprintf(out, "\n");
     return ferror(out) ? SL_EFAIL : 0;

@@ -20,7 +20,10 @@ struct sl_report_meta {
 /* Parses "table", "json", "sarif". Returns 0 or SL_EINVAL. */
 int sl_report_format_parse(enum sl_report_format *out, const char *s);
 
-/* Writes the report to out. Returns 0, or SL_EFAIL on a write error. */
+/* Writes the report to out. The result is "pass" / "fail", or "not-evaluated" when nothing
+ * failed and meta->fail_on is NULL (findings listed, not judged); the table's last line says the
+ * same with the counts ("Result: not evaluated (no --fail-on given): 1 High"). Returns 0, or
+ * SL_EFAIL on a write error. */
 int sl_report_write(FILE *out, const struct sl_scan_report *rep, enum sl_report_format fmt,
                     const struct sl_report_meta *meta);
 

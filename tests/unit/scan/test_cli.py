@@ -310,6 +310,125 @@ class ScanCli(unittest.TestCase):
         self.assertIn("127.0.0.1:1", p.stderr)
         self.assertIn("unreachable", p.stderr)
 
+    def test_empty_database_is_refused(self):
+        # an empty folder, documentation only, or records for ecosystems the scanner does not
+        # match: no verdict can rest on that, for `scan` (even with --fail-on) and `db push`
+        image = "oci:" + self.bookworm("2.36-9+deb12u1") + ":t"
+        empty = os.path.join(self.tmp, "empty-db")
+        os.makedirs(empty)
+        docs = os.path.join(self.tmp, "docs-db")
+        os.makedirs(os.path.join(docs, "sub"))
+        for name in ("README.md", "notes.txt", "sub/LICENSE"):
+            with open(os.path.join(docs, name), "w") as f:
+                f.write("not advisories\n")
+        pypi = os.path.join(self.tmp, "pypi-db")
+        os.makedirs(pypi)
+        with open(os.path.join(pypi, "PYSEC-2024-1.json"), "w") as f:
+            json.dump({"id": "PYSEC-2024-1", "modified": "2024-01-01T00:00:00Z", "affected": [
+                {"package": {"ecosystem": "PyPI", "name": "requests"},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
+                                                             {"fixed": "2.31.0"}]}]}]}, f)
+        cases = [(empty, ["0 advisory files read"]),
+                 (docs, ["passed over as not advisories: README.md, notes.txt, sub/LICENSE"]),
+                 (pypi, ["1 advisory files read, 1 entries skipped"])]
+        for db, msgs in cases:
+            with self.subTest(db=db):
+                for fmt in ("table", "json"):
+                    p = subprocess.run([SEALIFT, "scan", image, "--db", db, "--fail-on", "low",
+                                        "--format", fmt], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, timeout=60)
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertEqual(p.stdout, "")
+                    self.assertNotIn("PASS", p.stderr)
+                    self.assertIn("advisory database %s: no advisory records" % db, p.stderr)
+                    self.assertIn("OSV JSON records", p.stderr)
+                    self.assertIn("Debian security tracker JSON", p.stderr)
+                    self.assertIn("Alpine secdb", p.stderr)
+                    for m in msgs:
+                        self.assertIn(m, p.stderr)
+                # db push refuses before contacting the registry (127.0.0.1:1 refuses
+                # connections: a contact would be exit 3)
+                p = subprocess.run([SEALIFT, "db", "push", db, "127.0.0.1:1/advisories:1"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   timeout=60)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertEqual(p.stdout, "")
+                self.assertIn("%s: no advisory records" % db, p.stderr)
+                self.assertNotIn("pushed", p.stderr)
+                for m in msgs:
+                    self.assertIn(m, p.stderr)
+        # one real record next to the documentation is enough
+        shutil.copy(os.path.join(self.debian_db(), "CVE-2023-4911.json"), docs)
+        p, out = self.scan(image, docs, "--fail-on", "low")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreater(out["database"]["records"], 0)
+
+    def test_hack_advisory_db_builds_a_loadable_directory(self):
+        # hack/advisory-db.sh from downloaded-style files: an osv.dev export zip, a Debian
+        # tracker JSON, an Alpine secdb YAML, a vuln-list-debian entry; `scan` loads the result
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                              "hack", "advisory-db.sh")
+        import zipfile
+        export = os.path.join(self.tmp, "all.zip")
+        with open(os.path.join(DATA, "osv", "sample.json")) as f:
+            records = json.load(f)
+        with zipfile.ZipFile(export, "w") as z:
+            for rec in records:
+                z.writestr(rec["id"] + ".json", json.dumps(rec))
+        tracker = os.path.join(ADV, "google", "osv.dev", "vulnfeeds", "test_data", "debian",
+                               "debian_security_tracker_mock.json")
+        secdb = os.path.join(ADV, "anchore", "vunnel", "tests", "unit", "providers", "alpine",
+                             "test-fixtures", "input", "secdb", "v3.15", "main.yaml")
+        entry = os.path.join(ADV, "aquasecurity", "vuln-list-debian", "tracker", "DSA",
+                             "DSA-5514-1.json")
+        out = os.path.join(self.tmp, "built-db")
+        # a file it does not recognise: exit 2 naming it, nothing written
+        junk = os.path.join(self.tmp, "notes.json")
+        with open(junk, "w") as f:
+            f.write('{"hello": "world"}')
+        p = subprocess.run(["bash", script, out, export, junk], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(junk, p.stderr)
+        self.assertFalse(os.path.exists(out))
+        p = subprocess.run(["bash", script, out, export, tracker, secdb, entry],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("3 OSV records", p.stdout)
+        self.assertIn("1 Alpine secdb files", p.stdout)
+        p, rep = self.scan("oci:" + self.bookworm("2.36-9+deb12u1") + ":t", out,
+                           "--fail-on", "Critical")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        ids = {v["id"] for v in rep["vulnerabilities"]}
+        self.assertIn("CVE-2099-0001", ids)  # from the zip export
+        self.assertIn("CVE-2023-4911", ids)  # from the DSA entry
+
+    def test_result_says_what_was_evaluated(self):
+        # glibc 2.36-9+deb12u1 has advisories (no severity in tracker data: Unknown)
+        db = self.debian_db()
+        image = "oci:" + self.bookworm("2.36-9+deb12u1") + ":t"
+        p, _ = self.scan(image, db, fmt="table")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("PASS", p.stdout)
+        self.assertRegex(p.stdout, r"Result: not evaluated \(no --fail-on given\): \d+ Unknown\n")
+        p, out = self.scan(image, db)
+        self.assertEqual(out["result"], "not-evaluated")
+        self.assertIsNone(out["failOn"])
+        p, out = self.scan(image, db, fmt="sarif")
+        self.assertEqual(out["runs"][0]["properties"]["result"], "not-evaluated")
+        p, out = self.scan(image, db, "--fail-on", "low")
+        self.assertEqual((p.returncode, out["result"]), (0, "pass"))
+        p, _ = self.scan(image, db, "--fail-on", "low", fmt="table")
+        self.assertIn("Result: PASS (nothing at or above Low)\n", p.stdout)
+        # a failing baseline rule without --fail-on: FAIL for the rule, the vulnerabilities
+        # listed as not judged
+        tar = ociimage.make_tar([{"path": "usr/lib/os-release", "content": BOOKWORM}])
+        root = "oci:" + self.layout("root", [(tar, "gzip")], {"config": {"User": ""}}) + ":t"
+        p, _ = self.scan(root, db, "--baseline=root-user", fmt="table")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("Result: FAIL (baseline rules violated); vulnerabilities not evaluated "
+                      "(no --fail-on given): no vulnerabilities found\n", p.stdout)
+
     def test_corrupt_and_bomb_layers(self):
         db = self.debian_db()
         bomb = ociimage.make_tar([{"path": "zeros", "content": b"\0" * (24 << 20)}])

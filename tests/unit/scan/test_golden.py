@@ -107,7 +107,8 @@ class GoldenTest(unittest.TestCase):
                 want = golden_set(report)
                 self.assertEqual(ours, want, "%s: extra %s, missing %s" %
                                  (name, sorted(ours - want), sorted(want - ours)))
-                self.assertEqual(got["result"], "pass")
+                # no --fail-on: findings are listed, not judged
+                self.assertEqual(got["result"], "not-evaluated")
 
     def test_fail_on_threshold(self):
         with open(os.path.join(TRIVY, "alpine-39.json.golden")) as f:

@@ -273,6 +273,53 @@ static void test_bad_database_without_previous(void)
     env_free(&e);
 }
 
+static void test_empty_database_is_not_ready(void)
+{
+    struct env e;
+    env_init(&e);
+    char sample[512], dsa[512], readme[512], from[1024];
+    snprintf(sample, sizeof(sample), "%s/sample.json", e.dir);
+    snprintf(dsa, sizeof(dsa), "%s/DSA-5514-1.json", e.dir);
+    snprintf(readme, sizeof(readme), "%s/README.md", e.dir);
+    snprintf(from, sizeof(from),
+             "%s/advisories/aquasecurity/vuln-list-debian/tracker/DSA/DSA-5514-1.json", data_dir);
+    unlink(sample);
+    unlink(dsa);
+    write_file(readme, "advisories go here\n");
+    /* a folder with documentation only: no verdict can rest on it */
+    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseEmpty");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), e.dir);
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "no advisory records");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "README.md");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "Debian security tracker JSON");
+    CHECK(json_object_get(status_of(&e, "default"), "database") == NULL);
+    CHECK(has_event(&e, "Warning", "DatabaseEmpty"));
+    CHECK(res.requeue_after_ms > 0);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+
+    /* a record arrives: loaded */
+    copy_file(from, dsa);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseLoaded");
+    long long records = db_records(&e, "default");
+    CHECK(records > 0);
+
+    /* emptied again: refused like any failed load, the last good database stays in use */
+    unlink(dsa);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "StaleDatabase");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "no advisory records");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "keeping the last good database");
+    CHECK_INT_EQ(db_records(&e, "default"), records);
+    unlink(readme);
+    env_free(&e);
+}
+
 static void test_invalid_spec_and_missing_refs(void)
 {
     struct env e;
@@ -593,6 +640,7 @@ int main(int argc, char **argv)
     RUN(test_ready_with_records_and_hashes);
     RUN(test_bad_database_keeps_last_good);
     RUN(test_bad_database_without_previous);
+    RUN(test_empty_database_is_not_ready);
     RUN(test_invalid_spec_and_missing_refs);
     RUN(test_harbor_scanner_spec);
     RUN(test_harbor_adapter_status_scanner);

@@ -124,7 +124,34 @@ static void test_threshold_unfixed_allowlist(void)
     CHECK_CONTAINS(json, "\"fixedVersion\": \"2.36-9+deb12u4\"");
     CHECK_CONTAINS(json, "\"fixedVersion\": null");
     CHECK_CONTAINS(json, "\"severity\": \"Critical\"");
-    CHECK_CONTAINS(json, "\"result\": \"pass\"");
+    /* no threshold given: the findings were listed, not judged */
+    CHECK_CONTAINS(json, "\"result\": \"not-evaluated\"");
+    free(json);
+    json = NULL;
+    mem = open_memstream(&json, &json_len);
+    CHECK_INT_EQ(sl_report_write(mem, &rep, SL_REPORT_SARIF, &meta), 0);
+    fclose(mem);
+    CHECK_CONTAINS(json, "\"result\": \"not-evaluated\"");
+    free(json);
+    /* the table says so next to the counts, never PASS */
+    json = NULL;
+    mem = open_memstream(&json, &json_len);
+    CHECK_INT_EQ(sl_report_write(mem, &rep, SL_REPORT_TABLE, &meta), 0);
+    fclose(mem);
+    CHECK_CONTAINS(json, "Result: not evaluated (no --fail-on given): 1 Critical, 1 Medium");
+    CHECK(strstr(json, "PASS") == NULL);
+    free(json);
+    sl_scan_report_free(&rep);
+    /* with a threshold: FAIL names it and how many findings reached it */
+    pol.fail_on_enabled = true;
+    pol.fail_on = SL_SEV_HIGH;
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    meta.fail_on = "High";
+    json = NULL;
+    mem = open_memstream(&json, &json_len);
+    CHECK_INT_EQ(sl_report_write(mem, &rep, SL_REPORT_TABLE, &meta), 0);
+    fclose(mem);
+    CHECK_CONTAINS(json, "Result: FAIL (findings at or above High: 1)");
     free(json);
     sl_scan_report_free(&rep);
     sl_imagefs_free(&fs);

@@ -876,7 +876,13 @@ static int request(struct sl_registry *r, struct req *q, const char *path, const
         rc = perform_once(r, q, auth, rs, err);
         if (rs->streamed > 0 || rs->cb_rc)
             break; /* a streamed body cannot be taken back: the caller decides */
-        if (rc == 0 && rs->status == 401 && !auth_retried) {
+        /* a 401 to credentials sent as Basic is the registry rejecting them: asking again with
+         * the same password only counts towards an account lockout. Retry once only to learn a
+         * scheme (nothing or a token was sent: a token may have expired, a challenge may be
+         * new) */
+        bool sent_basic = auth && strncmp(auth, "Authorization: Basic ", 21) == 0;
+        bool basic_again = !rs->www_auth || strncasecmp(rs->www_auth, "Basic", 5) == 0;
+        if (rc == 0 && rs->status == 401 && !auth_retried && !(sent_basic && basic_again)) {
             auth_retried = 1;
             if (scope)
                 sl_token_cache_drop(r->tokens, scope);

@@ -65,6 +65,49 @@ class DeliveryTest(ImdTestCase):
                              what="deliveredTags 2")
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.4.1", C), d2)
 
+    def test_tag_pattern_dialect_and_no_match(self):
+        """The regex style Flux users write (\\d) selects the tags it says; what POSIX cannot
+        express is refused by name; a pattern matching nothing is not success."""
+        d1 = self.seed_image("1.4.0", seed=1)
+        d2 = self.seed_image("1.4.12", seed=2)
+        self.seed_image("1.5.0", seed=3)
+        self.seed_image("v1.4.3", seed=4)
+        self.delivery("perl", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tagPattern: '^1\\.4\\.\\d+$'\n")
+        obj = self.wait_ready("perl")
+        self.assertEqual([i["tag"] for i in obj["status"]["images"]], ["1.4.0", "1.4.12"])
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.4.0", C), d1)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.4.12", C), d2)
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/app:1.5.0", C))
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/app:v1.4.3", C))
+
+        self.delivery("nocase", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/other", "customer-push")],
+                      extra_source="    tagPattern: '(?i)^V1\\.4'\n")
+        obj = self.wait_reason("nocase", "InvalidSpec")
+        ready = self.condition(obj, "Ready")
+        self.assertEqual(ready["status"], "False")
+        self.assertIn("spec.source.tagPattern", ready["message"])
+        self.assertIn("(?i)", ready["message"])
+        self.assertIn("POSIX extended regular expression", ready["message"])
+
+        self.delivery("none", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/other", "customer-push")],
+                      extra_source="    tagPattern: '^2\\.'\n", interval="2s")
+        obj = self.wait_reason("none", "NoMatchingTags")
+        ready = self.condition(obj, "Ready")
+        self.assertEqual(ready["status"], "False")
+        self.assertIn('"^2\\."', ready["message"])
+        self.assertIn("matches none of the 4 tag(s)", ready["message"])
+        self.assertIn("1.4.0", ready["message"])
+        self.assertFalse(any(p.startswith("/v2/mirror/other/")
+                             for _, p in self.requests(self.customer)))
+        # not stalled: a matching tag pushed later is delivered at the interval
+        d3 = self.seed_image("2.0", seed=5)
+        self.wait_ready("none")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/other:2.0", C), d3)
+
     def test_digest_pinning_with_target_tag(self):
         d = self.seed_image("build-77", seed=5)
         self.delivery("pin", f"{self.vendor.host}/acme/app",

@@ -32,6 +32,26 @@ class FailureTest(ImdTestCase):
         self.wait_ready("badcreds", timeout=90)
         self.assertTrue(self.exists(f"{self.customer.host}/mirror/app:1.0", C))
 
+    def test_wrong_password_backs_off(self):
+        """A wrong target password must not be tried again and again: registries that count
+        failed logins lock the account. One failed login per pass, and passes 30 s apart."""
+        for i, tag in enumerate(("1.0", "1.1", "1.2")):
+            self.seed_image(tag, seed=i + 1)
+        self.docker_secret("wrong-push", self.customer.host, "customer", "wrong-password")
+        self.delivery("lockout", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/app", "wrong-push")],
+                      extra_source="    tags: ['1.0', '1.1', '1.2']\n", interval="1s")
+        obj = self.wait_reason("lockout", "AuthenticationFailed")
+        self.assertIn("rejected the credentials", self.condition(obj, "Ready")["message"])
+        time.sleep(20)
+        # docker-registry logs every rejected password (a request without credentials is only
+        # "invalid authorization credential"): the password went out once or twice, not a burst
+        failed = self.customer.log_text().count('error authenticating user \\"customer\\"')
+        self.assertGreaterEqual(failed, 1)
+        self.assertLessEqual(failed, 3, f"{failed} failed logins in about 20 s")
+        obj = self.get("lockout")
+        self.assertEqual(self.condition(obj, "Ready")["reason"], "AuthenticationFailed")
+
     def test_missing_secret_then_created(self):
         d = self.seed_image("1.0", seed=1)
         self.delivery("nosecret", f"{self.vendor.host}/acme/app",

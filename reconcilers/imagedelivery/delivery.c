@@ -1,8 +1,11 @@
 /* Pure helpers of the ImageDelivery reconciler (delivery.h). */
 #include "imagedelivery/delivery.h"
 
+#include "util/buf.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
+#include <ctype.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +18,213 @@ void sl_imd_strv_free(char **v, size_t n)
     free(v);
 }
 
+/* ---- tagPattern dialect ----
+ * POSIX ERE (regcomp) plus the Perl/RE2 shorthands people write for tags: \d \D \w \W \s \S and
+ * (?:...). Constructs POSIX ERE cannot express are refused by name rather than silently
+ * matching something else. */
+
+#define PATTERN_MAX 1024
+
+static int refuse(struct sl_err *err, const char *construct, const char *hint)
+{
+    return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                      "%s is not supported: the pattern is a POSIX extended regular expression "
+                      "(regcomp; \\d \\D \\w \\W \\s \\S and (?:...) are accepted too); %s",
+                      construct, hint);
+}
+
+/* Appends the POSIX spelling of the class shorthand c (d D w W s S) to b; in_bracket: inside
+ * [...], where only the positive classes have a spelling. 1 when c was a shorthand, 0 when not,
+ * or a negative code with err set. */
+static int append_class(struct sl_buf *b, char c, bool in_bracket, struct sl_err *err)
+{
+    static const struct {
+        char c;
+        const char *out, *in;
+    } cls[] = {{'d', "[0-9]", "0-9"},
+               {'D', "[^0-9]", NULL},
+               {'w', "[A-Za-z0-9_]", "A-Za-z0-9_"},
+               {'W', "[^A-Za-z0-9_]", NULL},
+               {'s', "[[:space:]]", "[:space:]"},
+               {'S', "[^[:space:]]", NULL}};
+    for (size_t i = 0; i < sizeof(cls) / sizeof(cls[0]); i++) {
+        if (cls[i].c != c)
+            continue;
+        if (!in_bracket) {
+            sl_buf_append_str(b, cls[i].out);
+            return 1;
+        }
+        if (!cls[i].in) {
+            char what[32];
+            snprintf(what, sizeof(what), "\\%c inside [...]", c);
+            return refuse(err, what, "write the negated class on its own, e.g. [^0-9]");
+        }
+        sl_buf_append_str(b, cls[i].in);
+        return 1;
+    }
+    return 0;
+}
+
+int sl_imd_pattern_translate(char **out, const char *pattern, struct sl_err *err)
+{
+    int rc = 0;
+    size_t n = strlen(pattern);
+    struct sl_buf b;
+    *out = NULL;
+    if (n > PATTERN_MAX)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "longer than %d characters", PATTERN_MAX);
+    sl_buf_init(&b, PATTERN_MAX * 16);
+    for (size_t i = 0; i < n; i++) {
+        char c = pattern[i];
+        if (c == '\\') {
+            char e = pattern[i + 1];
+            if (e == '\0') {
+                rc = refuse(err, "a trailing \\", "escape a character after it");
+                goto done;
+            }
+            i++;
+            rc = append_class(&b, e, false, err);
+            if (rc < 0)
+                goto done;
+            if (rc == 1)
+                continue;
+            rc = 0;
+            if (e == 'b' || e == 'B' || e == 'A' || e == 'z' || e == 'Z') {
+                char what[48];
+                snprintf(what, sizeof(what), "the assertion \\%c", e);
+                rc = refuse(err, what, "anchor the whole tag with ^...$ instead");
+                goto done;
+            }
+            if (isalpha((unsigned char)e)) {
+                char what[48];
+                snprintf(what, sizeof(what), "the escape \\%c", e);
+                rc = refuse(err, what,
+                            "escape only punctuation (\\. \\+ \\-) or use a bracket expression");
+                goto done;
+            }
+            char two[3] = {'\\', e, '\0'};
+            sl_buf_append_str(&b, two);
+            continue;
+        }
+        if (c == '(' && pattern[i + 1] == '?') {
+            const char *p = pattern + i + 2;
+            if (*p == ':') {
+                sl_buf_append_str(&b, "("); /* a group without capture is a group */
+                i += 2;
+                continue;
+            }
+            if (*p == '=' || *p == '!' || (*p == '<' && (p[1] == '=' || p[1] == '!'))) {
+                char what[48];
+                snprintf(what, sizeof(what), "the lookaround (?%.*s", *p == '<' ? 2 : 1, p);
+                rc =
+                    refuse(err, what, "describe the tags you want directly, e.g. ^1\\.4\\.[0-9]+$");
+                goto done;
+            }
+            if (*p == 'i' || (*p && strchr("msxU-", *p))) {
+                size_t k = strcspn(p, ")");
+                char what[48];
+                snprintf(what, sizeof(what), "the flag group (?%.*s)", (int)(k < 8 ? k : 8), p);
+                rc = refuse(err, what,
+                            "matching is case-sensitive: spell both cases, e.g. [Vv]1\\.[0-9]+");
+                goto done;
+            }
+            rc = refuse(err, "(?", "use plain (...) groups");
+            goto done;
+        }
+        if ((c == '*' || c == '+' || c == '?' || c == '}') && pattern[i + 1] == '?') {
+            char what[48];
+            snprintf(what, sizeof(what), "the non-greedy quantifier %c?", c);
+            rc = refuse(err, what, "drop the ? (a tag either matches or not)");
+            goto done;
+        }
+        if (c == '[') {
+            /* a bracket expression: copy up to its closing ], translating \d \w \s */
+            size_t j = i + 1;
+            sl_buf_append_str(&b, "[");
+            if (pattern[j] == '^') {
+                sl_buf_append_str(&b, "^");
+                j++;
+            }
+            if (pattern[j] == ']') {
+                sl_buf_append_str(&b, "]");
+                j++;
+            }
+            for (; j < n && pattern[j] != ']'; j++) {
+                char d = pattern[j];
+                if (d == '[' &&
+                    (pattern[j + 1] == ':' || pattern[j + 1] == '.' || pattern[j + 1] == '=')) {
+                    char delim[3] = {pattern[j + 1], ']', '\0'};
+                    const char *end = strstr(pattern + j + 2, delim);
+                    if (!end)
+                        break; /* regcomp reports it */
+                    size_t len = (size_t)(end + 2 - (pattern + j));
+                    char *part = sl_xstrndup(pattern + j, len);
+                    sl_buf_append_str(&b, part);
+                    free(part);
+                    j += len - 1;
+                    continue;
+                }
+                if (d == '\\' && pattern[j + 1]) {
+                    rc = append_class(&b, pattern[j + 1], true, err);
+                    if (rc < 0)
+                        goto done;
+                    if (rc == 1) {
+                        j++;
+                        continue;
+                    }
+                    rc = 0;
+                    /* \x inside brackets: Perl means the character x; POSIX would add a
+                     * backslash too */
+                    char one[2] = {pattern[j + 1], '\0'};
+                    sl_buf_append_str(&b, one);
+                    j++;
+                    continue;
+                }
+                char one[2] = {d, '\0'};
+                sl_buf_append_str(&b, one);
+            }
+            if (j < n) {
+                sl_buf_append_str(&b, "]");
+                i = j;
+            } else {
+                i = n; /* unterminated: regcomp says so */
+            }
+            continue;
+        }
+        char one[2] = {c, '\0'};
+        sl_buf_append_str(&b, one);
+    }
+    *out = sl_buf_steal(&b, NULL);
+done:
+    if (rc < 0)
+        sl_buf_free(&b);
+    return rc < 0 ? rc : 0;
+}
+
+/* Compiles pattern (translated) into re. */
+static int pattern_compile(regex_t *re, const char *pattern, struct sl_err *err)
+{
+    char *posix = NULL;
+    int rc = sl_imd_pattern_translate(&posix, pattern ? pattern : "", err);
+    if (rc < 0)
+        return rc;
+    int rrc = regcomp(re, posix, REG_EXTENDED | REG_NOSUB);
+    free(posix);
+    if (rrc != 0) {
+        char msg[256];
+        regerror(rrc, re, msg, sizeof(msg));
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "invalid POSIX extended regular expression: %s", msg);
+    }
+    return 0;
+}
+
 int sl_imd_pattern_check(const char *pattern, struct sl_err *err)
 {
     regex_t re;
-    int rc = regcomp(&re, pattern ? pattern : "", REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char msg[256];
-        regerror(rc, &re, msg, sizeof(msg));
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "invalid regular expression: %s", msg);
-    }
+    int rc = pattern_compile(&re, pattern, err);
+    if (rc < 0)
+        return rc;
     regfree(&re);
     return 0;
 }
@@ -37,12 +238,9 @@ int sl_imd_select_tags(char ***out, size_t *n_out, char *const *tags, size_t n, 
                        struct sl_err *err)
 {
     regex_t re;
-    int rc = regcomp(&re, pattern ? pattern : "", REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char msg[256];
-        regerror(rc, &re, msg, sizeof(msg));
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "invalid regular expression: %s", msg);
-    }
+    int rc = pattern_compile(&re, pattern, err);
+    if (rc < 0)
+        return rc;
     char **sel = sl_xcalloc(n ? n : 1, sizeof(*sel));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -100,6 +298,32 @@ enum sl_result_kind sl_imd_kind_for_code(int code)
     default:
         return SL_RESULT_TRANSIENT;
     }
+}
+
+int64_t sl_imd_auth_backoff_ms(const json_t *old_status, time_t now)
+{
+    const json_t *conds = json_object_get(old_status, "conditions");
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (!type || strcmp(type, "Ready") != 0)
+            continue;
+        const char *st = json_string_value(json_object_get(c, "status"));
+        const char *reason = json_string_value(json_object_get(c, "reason"));
+        const char *since = json_string_value(json_object_get(c, "lastTransitionTime"));
+        time_t t0;
+        if (!st || strcmp(st, "False") != 0 || !reason ||
+            strcmp(reason, "AuthenticationFailed") != 0 || !since ||
+            sl_time_parse_rfc3339(&t0, since) != 0 || t0 > now)
+            break;
+        int64_t elapsed_ms = (int64_t)(now - t0) * 1000;
+        if (elapsed_ms > SL_IMD_AUTH_BACKOFF_MAX_MS)
+            return SL_IMD_AUTH_BACKOFF_MAX_MS;
+        return elapsed_ms > SL_IMD_AUTH_BACKOFF_MIN_MS ? elapsed_ms : SL_IMD_AUTH_BACKOFF_MIN_MS;
+    }
+    return SL_IMD_AUTH_BACKOFF_MIN_MS;
 }
 
 static int kind_rank(enum sl_result_kind k)

@@ -10,15 +10,26 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
-/* Selects the tags of tags[0..n) that match the POSIX extended regular expression pattern
- * (regcomp REG_EXTENDED|REG_NOSUB; unanchored, as regexec: anchor with ^...$), sorted and without
+/* The tagPattern dialect: POSIX extended regular expressions (regcomp REG_EXTENDED), unanchored
+ * as regexec (anchor with ^...$), plus the shorthands people write from Perl/RE2 habit, rewritten
+ * to their POSIX spelling: \d \D \w \W \s \S outside brackets ([0-9], [^0-9], [A-Za-z0-9_],
+ * [^A-Za-z0-9_], [[:space:]], [^[:space:]]), \d \w \s inside brackets, and (?:...) as (...).
+ * Refused with SL_EINVAL and a message naming the construct and what to write instead: flag
+ * groups such as (?i), lookarounds (?= (?! (?<= (?<!, non-greedy quantifiers (*? +? ?? }?),
+ * assertions \b \B \A \z \Z, other letter escapes, and \D \W \S inside brackets.
+ * *out is the POSIX pattern (free()). 0 or SL_EINVAL. */
+int sl_imd_pattern_translate(char **out, const char *pattern, struct sl_err *err);
+
+/* Selects the tags of tags[0..n) that match pattern (the dialect above), sorted and without
  * duplicates. *out is an array of *n_out new strings (free with sl_imd_strv_free). Returns 0, or
- * SL_EINVAL with err holding regerror's text when the pattern does not compile. */
+ * SL_EINVAL with err saying why when the pattern is refused or does not compile. */
 int sl_imd_select_tags(char ***out, size_t *n_out, char *const *tags, size_t n, const char *pattern,
                        struct sl_err *err);
 
-/* Checks that pattern compiles as a POSIX ERE; 0 or SL_EINVAL with regerror's text in err. */
+/* Checks that pattern is accepted (the dialect above); 0 or SL_EINVAL with the reason in err. */
 int sl_imd_pattern_check(const char *pattern, struct sl_err *err);
 
 void sl_imd_strv_free(char **v, size_t n);
@@ -32,11 +43,23 @@ void sl_imd_strv_free(char **v, size_t n);
 const char *sl_imd_reason_for_code(int code);
 
 /* The result kind for a registry / copy error code: TRANSIENT for SL_ERETRY, SL_EAUTH,
- * SL_EDIGEST, SL_EFAIL and other unexpected codes (retried with the queue's backoff); WAITING for
+ * SL_EDIGEST, SL_EFAIL and other unexpected codes (retried with the queue's backoff; the
+ * reconciler turns a pass with an AuthenticationFailed into WAITING with
+ * sl_imd_auth_backoff_ms); WAITING for
  * SL_ENOTFOUND (a tag that may be pushed later); DONE (re-checked at the interval) for
  * SL_ECONFLICT, SL_EINVAL, SL_EUNSUPPORTED and SL_ETOOBIG (the content or the target must
  * change). */
 enum sl_result_kind sl_imd_kind_for_code(int code);
+
+#define SL_IMD_AUTH_BACKOFF_MIN_MS (30 * 1000)
+#define SL_IMD_AUTH_BACKOFF_MAX_MS (10 * 60 * 1000)
+
+/* How long to wait before trying credentials a registry rejected again, so that retries cannot
+ * lock the account: as long as the object's Ready has been False with reason
+ * AuthenticationFailed (read from old_status's Ready lastTransitionTime, against now), at least
+ * SL_IMD_AUTH_BACKOFF_MIN_MS and at most SL_IMD_AUTH_BACKOFF_MAX_MS; the minimum when Ready says
+ * something else. Each wait about doubles the time since the failure began. */
+int64_t sl_imd_auth_backoff_ms(const json_t *old_status, time_t now);
 
 /* The worse of two result kinds for the object as a whole: TRANSIENT > WAITING > STALLED >
  * REQUEUE > DONE. */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MSG_MAX           2048
 #define MAX_TAGS          1000
@@ -356,6 +357,7 @@ struct imd_run {
     char g_msg[MSG_MAX];
     enum sl_result_kind kind;
     int64_t requeue_ms;
+    bool auth_failed; /* a registry rejected credentials: retry slowly (sl_imd_auth_backoff_ms) */
     struct cond_agg conds[C_N];
     const char *first_reason;
     char ready_msg[MSG_MAX];
@@ -376,6 +378,8 @@ static void global_fail(struct imd_run *run, enum sl_result_kind kind, const cha
     run->g_reason = reason;
     run->kind = kind;
     run->requeue_ms = kind == SL_RESULT_WAITING ? SL_IMAGEDELIVERY_WAIT_MS : 0;
+    if (strcmp(reason, "AuthenticationFailed") == 0)
+        run->auth_failed = true;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(run->g_msg, sizeof(run->g_msg), fmt, ap);
@@ -403,6 +407,8 @@ static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const cha
     }
     if (!run->first_reason)
         run->first_reason = reason;
+    if (strcmp(reason, "AuthenticationFailed") == 0)
+        run->auth_failed = true;
     msg_append(run->ready_msg, sizeof(run->ready_msg), line);
     run->kind = sl_imd_worse_kind(run->kind, kind);
     if (kind == SL_RESULT_WAITING)
@@ -891,6 +897,28 @@ static int step_select_tags(struct imd_run *run, char ***out, size_t *n_out)
         return -1;
     }
     rc = sl_imd_select_tags(out, n_out, all, nall, run->pattern, &err);
+    if (rc == 0 && *n_out == 0) {
+        /* nothing to deliver is not success: say what the pattern was matched against, and
+         * look again at the interval (the tags may be pushed later) */
+        char some[256] = "";
+        size_t shown = 0;
+        for (size_t i = 0; i < nall && shown < 5; i++, shown++) {
+            size_t len = strlen(some);
+            snprintf(some + len, sizeof(some) - len, "%s%.40s", len ? ", " : "", all[i]);
+        }
+        global_fail(run, SL_RESULT_WAITING, "NoMatchingTags",
+                    "spec.source.tagPattern \"%.300s\" matches none of the %zu tag(s) of %s%s%s%s "
+                    "(a POSIX extended regular expression, unanchored: e.g. ^1\\.4\\.[0-9]+$)",
+                    run->pattern, nall, run->src.name, nall ? " (" : "", some,
+                    nall > shown ? ", ...)"
+                    : nall       ? ")"
+                                 : "");
+        run->requeue_ms = run->interval_ms;
+        sl_imd_strv_free(*out, *n_out);
+        *out = NULL;
+        sl_registry_strv_free(all, nall);
+        return -1;
+    }
     sl_registry_strv_free(all, nall);
     if (rc != 0) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.source.tagPattern: %s", err.msg);
@@ -1457,12 +1485,9 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         } else {
             ready_status = "True";
             ready_reason = "Delivered";
-            if (run->ntags == 0)
-                snprintf(ready_msg, sizeof(ready_msg),
-                         "no source tag matches spec.source.tagPattern");
-            else
-                snprintf(ready_msg, sizeof(ready_msg), "%zu tag(s) delivered to %zu target(s)",
-                         run->ntags, run->ntargets);
+            /* (no selected tag is never success: NoMatchingTags above) */
+            snprintf(ready_msg, sizeof(ready_msg), "%zu tag(s) delivered to %zu target(s)",
+                     run->ntags, run->ntargets);
         }
         if (run->changed)
             json_object_set_new(status, "lastSyncTime", json_string(run->now));
@@ -1470,6 +1495,14 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
             run->requeue_ms = run->interval_ms;
         else if (run->kind == SL_RESULT_WAITING && run->requeue_ms > run->interval_ms)
             run->requeue_ms = run->interval_ms;
+    }
+    if (!suspended && run->auth_failed &&
+        (run->kind == SL_RESULT_TRANSIENT || run->kind == SL_RESULT_WAITING)) {
+        /* rejected credentials fail the same way until someone changes them (the Secret's
+         * change queues the object at once): never the queue's fast backoff, which would hit
+         * the registry several times a second and lock accounts that count failures */
+        run->kind = SL_RESULT_WAITING;
+        run->requeue_ms = sl_imd_auth_backoff_ms(old_status, time(NULL));
     }
     if (!json_object_get(status, "deliveredTags"))
         sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL,

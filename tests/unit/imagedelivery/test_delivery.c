@@ -40,10 +40,98 @@ static void test_select_tags_bad_pattern(void)
     size_t n = 0;
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 1, "^(1\\.", &err), SL_EINVAL);
-    CHECK_CONTAINS(err.msg, "invalid regular expression");
+    CHECK_CONTAINS(err.msg, "invalid POSIX extended regular expression");
     CHECK(out == NULL);
     CHECK_INT_EQ(sl_imd_pattern_check("[a-", &err), SL_EINVAL);
     CHECK_INT_EQ(sl_imd_pattern_check("^[a-z]+$", &err), 0);
+}
+
+/* The patterns Flux users write: \d and friends select what they mean instead of nothing. */
+static void test_select_tags_perl_shorthands(void)
+{
+    char *tags[] = {"1.4.0", "1.4.10", "1.5.0", "latest", "1.4.x", "1.4.2", "v1.4.3", "1.4 rc"};
+    char **out = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "^1\\.4\\.\\d+$", &err), 0);
+    CHECK_INT_EQ(n, 3);
+    if (n == 3) {
+        CHECK_STR_EQ(out[0], "1.4.0");
+        CHECK_STR_EQ(out[1], "1.4.10");
+        CHECK_STR_EQ(out[2], "1.4.2");
+    }
+    sl_imd_strv_free(out, n);
+    /* inside brackets, a non-capturing group, \w, \D, \s */
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "^(?:v)?1\\.4\\.[\\d]+$", &err), 0);
+    CHECK_INT_EQ(n, 4);
+    sl_imd_strv_free(out, n);
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "^\\w+$", &err), 0);
+    CHECK_INT_EQ(n, 1); /* latest */
+    sl_imd_strv_free(out, n);
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "^\\D", &err), 0);
+    CHECK_INT_EQ(n, 2); /* latest, v1.4.3 */
+    sl_imd_strv_free(out, n);
+    CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 8, "\\s", &err), 0);
+    CHECK_INT_EQ(n, 1);
+    sl_imd_strv_free(out, n);
+
+    char *posix = NULL;
+    CHECK_INT_EQ(sl_imd_pattern_translate(&posix, "^v?\\d+\\.[\\w-]+$", &err), 0);
+    CHECK_STR_EQ(posix, "^v?[0-9]+\\.[A-Za-z0-9_-]+$");
+    free(posix);
+    CHECK_INT_EQ(sl_imd_pattern_translate(&posix, "[[:digit:]]\\.[^\\s]", &err), 0);
+    CHECK_STR_EQ(posix, "[[:digit:]]\\.[^[:space:]]");
+    free(posix);
+}
+
+/* What POSIX ERE cannot express is refused by name, with what to write instead. */
+static void test_pattern_refused_constructs(void)
+{
+    static const struct {
+        const char *pattern, *named;
+    } cases[] = {
+        {"(?i)^v1\\.", "(?i)"},
+        {"^1\\.(?=4)", "(?="},
+        {"^1(?<!0)", "(?<!"},
+        {"^1.*?$", "*?"},
+        {"^1.+?$", "+?"},
+        {"\\b1\\.4", "\\b"},
+        {"^[\\D]", "\\D inside [...]"},
+        {"^\\p{L}", "\\p"},
+        {"1\\", "trailing"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sl_err err = {0};
+        char **out = NULL;
+        size_t n = 0;
+        char *tags[] = {"1.4.0"};
+        CHECK_INT_EQ(sl_imd_pattern_check(cases[i].pattern, &err), SL_EINVAL);
+        CHECK_CONTAINS(err.msg, cases[i].named);
+        CHECK_CONTAINS(err.msg, "POSIX extended regular expression");
+        CHECK_INT_EQ(sl_imd_select_tags(&out, &n, tags, 1, cases[i].pattern, &err), SL_EINVAL);
+        CHECK(out == NULL);
+    }
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_imd_pattern_check("(?i)x", &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "[Vv]"); /* how to say it in POSIX */
+}
+
+/* Rejected credentials are tried again slowly: 30 s at first, then as long as they have been
+ * failing, at most 10 min. */
+static void test_auth_backoff(void)
+{
+    time_t now = 1700000000;
+    CHECK_INT_EQ(sl_imd_auth_backoff_ms(NULL, now), 30 * 1000);
+    json_t *st = json_pack("{s:[{s:s,s:s,s:s,s:s}]}", "conditions", "type", "Ready", "status",
+                           "False", "reason", "AuthenticationFailed", "lastTransitionTime",
+                           "2023-11-14T22:12:20Z"); /* now - 1 min */
+    CHECK_INT_EQ(sl_imd_auth_backoff_ms(st, now), 60 * 1000);
+    CHECK_INT_EQ(sl_imd_auth_backoff_ms(st, now - 50), 30 * 1000);
+    CHECK_INT_EQ(sl_imd_auth_backoff_ms(st, now + 3600), 10 * 60 * 1000);
+    json_object_set_new(json_array_get(json_object_get(st, "conditions"), 0), "reason",
+                        json_string("TagNotFound"));
+    CHECK_INT_EQ(sl_imd_auth_backoff_ms(st, now + 3600), 30 * 1000);
+    json_decref(st);
 }
 
 static void test_reason_and_kind(void)
@@ -166,6 +254,9 @@ int main(void)
 {
     RUN(test_select_tags_pattern);
     RUN(test_select_tags_bad_pattern);
+    RUN(test_select_tags_perl_shorthands);
+    RUN(test_pattern_refused_constructs);
+    RUN(test_auth_backoff);
     RUN(test_reason_and_kind);
     RUN(test_summaries);
     RUN(test_registry_cache);

@@ -680,6 +680,66 @@ static void test_tag_pattern_and_digest_pinning(void)
     env_free(&e);
 }
 
+static void put_pattern_imd(struct env *e, const char *pattern)
+{
+    json_t *spec = basic_spec();
+    json_object_del(json_object_get(spec, "source"), "tags");
+    json_object_set_new(json_object_get(spec, "source"), "tagPattern", json_string(pattern));
+    put_imd(e, spec);
+}
+
+/* The pattern style Flux users write delivers what it says; a pattern that matches nothing is
+ * not success; what POSIX cannot say is refused by name. */
+static void test_tag_pattern_dialect_and_no_match(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    reg_set_tag(&e.reg, SRC, "acme/app", "latest", DIG_C);
+    put_pattern_imd(&e, "^1\\.\\d+$");
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 2);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "latest") == NULL);
+    env_free(&e);
+
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_pattern_imd(&e, "^3\\.");
+    reconcile(&e);
+    CHECK_INT_EQ(e.rc, 0);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "NoMatchingTags");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "\"^3\\.\"");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "matches none of the 3 tag(s)");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "1.0, 1.1");
+    /* looked at again at the interval: the tags may be pushed later */
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK(e.res.requeue_after_ms > 0);
+    CHECK_INT_EQ(count_events(&e, "NoMatchingTags"), 1);
+    /* the tag appears: delivered */
+    reg_set_tag(&e.reg, SRC, "acme/app", "3.0", DIG_C);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "3.0"), DIG_C);
+    env_free(&e);
+
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_pattern_imd(&e, "(?i)^V1\\.");
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.source.tagPattern");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "(?i)");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "POSIX extended regular expression");
+    CHECK_INT_EQ(ncalls(&e.reg, "tags"), 0);
+    env_free(&e);
+}
+
 static void test_platforms_steady_state(void)
 {
     struct env e;
@@ -805,12 +865,28 @@ static void test_registry_errors(void)
     json_object_set_new(e.reg.fail, SRC, json_integer(SL_EAUTH));
     put_imd(&e, basic_spec());
     reconcile(&e);
-    CHECK_INT_EQ(e.res.kind, SL_RESULT_TRANSIENT);
+    /* rejected credentials: not the queue's fast backoff (which locks accounts) but a slow
+     * explicit requeue */
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_INT_EQ(e.res.requeue_after_ms, 30 * 1000);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "401");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.source.image");
     CHECK_INT_EQ(ncalls(&e.reg, "head"), 1); /* stops at the first tag */
     CHECK_INT_EQ(count_events(&e, "AuthenticationFailed"), 1);
+    env_free(&e);
+
+    /* a target's rejected credentials: asked once for all tags, then the same slow requeue */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_object_set_new(e.reg.fail, DST1, json_integer(SL_EAUTH));
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_INT_EQ(e.res.requeue_after_ms, 30 * 1000);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
+    CHECK_STR_EQ(reg_tag(&e.reg, DST2, "mirror/app", "1.0"), DIG_A);
     env_free(&e);
 
     /* a missing tag: the other one is delivered, Ready=False TagNotFound, waiting */
@@ -1362,6 +1438,7 @@ int main(int argc, char **argv)
     RUN(test_steady_state_costs_heads_only);
     RUN(test_moved_tag_immutable_conflict);
     RUN(test_tag_pattern_and_digest_pinning);
+    RUN(test_tag_pattern_dialect_and_no_match);
     RUN(test_platforms_steady_state);
     RUN(test_scan_gate_platforms);
     RUN(test_scan_gate_platforms_rescan);

@@ -256,9 +256,9 @@ class GitSourceTest(procs.TempDirTestCase):
         self.apply_source("file://" + self.repo.bare, interval="1h",
                           extra="  webhook: {secretRef: {name: hook}}\n")
         self.wait_revision(self.first)
-        # a second pass was once seen to follow the first within 0.3 s (cause not found yet);
-        # let any such pass go by before the new commit, so that only the webhook can explain
-        # a fetch of it
+        # the first pass adds the prune finalizer, a metadata change that queues a second pass
+        # (which fetches again) right after it; let that pass go by before the new commit, so
+        # that only the webhook can explain a fetch of it
         time.sleep(2)
         self.repo.write("deploy/e.yaml", KEY % ("e", "e"))
         second = self.repo.commit("e")

@@ -300,6 +300,11 @@ enum sl_result_kind sl_imd_kind_for_code(int code)
     }
 }
 
+bool sl_imd_reason_is_auth_failure(const char *reason)
+{
+    return reason && strcmp(reason, "AuthenticationFailed") == 0;
+}
+
 int64_t sl_imd_auth_backoff_ms(const json_t *old_status, time_t now)
 {
     const json_t *conds = json_object_get(old_status, "conditions");

@@ -61,6 +61,9 @@ enum sl_result_kind sl_imd_kind_for_code(int code);
  * something else. Each wait about doubles the time since the failure began. */
 int64_t sl_imd_auth_backoff_ms(const json_t *old_status, time_t now);
 
+/* True when reason (a condition reason, may be NULL) is AuthenticationFailed. */
+bool sl_imd_reason_is_auth_failure(const char *reason);
+
 /* The worse of two result kinds for the object as a whole: TRANSIENT > WAITING > STALLED >
  * REQUEUE > DONE. */
 enum sl_result_kind sl_imd_worse_kind(enum sl_result_kind a, enum sl_result_kind b);

@@ -378,7 +378,8 @@ static void global_fail(struct imd_run *run, enum sl_result_kind kind, const cha
     run->g_reason = reason;
     run->kind = kind;
     run->requeue_ms = kind == SL_RESULT_WAITING ? SL_IMAGEDELIVERY_WAIT_MS : 0;
-    if (strcmp(reason, "AuthenticationFailed") == 0)
+    /* (a function of another file: GCC's -Wstring-compare misjudges the inlined literal) */
+    if (sl_imd_reason_is_auth_failure(reason))
         run->auth_failed = true;
     va_list ap;
     va_start(ap, fmt);
@@ -407,7 +408,8 @@ static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const cha
     }
     if (!run->first_reason)
         run->first_reason = reason;
-    if (strcmp(reason, "AuthenticationFailed") == 0)
+    /* (a function of another file: GCC's -Wstring-compare misjudges the inlined literal) */
+    if (sl_imd_reason_is_auth_failure(reason))
         run->auth_failed = true;
     msg_append(run->ready_msg, sizeof(run->ready_msg), line);
     run->kind = sl_imd_worse_kind(run->kind, kind);

@@ -85,6 +85,14 @@ PY
   return 0
 }
 
+# the release build hack/demo.sh and the benches use: -O3 warns about things -O2 does not, and
+# warnings are errors
+release_build() {
+  [ -f build/build.ninja ] || meson setup build -Dbuildtype=release >/dev/null || return 1
+  ninja -C build sealift >build/ninja.log 2>&1 || { tail -20 build/ninja.log; return 1; }
+}
+step "release build (build/, as hack/demo.sh builds it)" release_build
+
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 echo "==> unit tests"
 meson test -C "$build" --suite unit --logbase unit --print-errorlogs --num-processes 2

@@ -57,15 +57,17 @@ apiVersion: sealift.dev/v1alpha1
 kind: SigningKey
 metadata: {name: release, namespace: vendor-acme}
 spec: {mode: Import, secretRef: {name: release-key}}
----
+YML
+kubectl wait --for=condition=Ready -n vendor-acme sigkey/release --timeout=60s >/dev/null
+fp=$(kubectl -n vendor-acme get sigkey release -o jsonpath='{.status.fingerprint}')
+kubectl apply -f - >/dev/null <<YML
 apiVersion: sealift.dev/v1alpha1
 kind: DeployPolicy
 metadata: {name: bench}
 spec:
   rules:
-    requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: release}]}
+    requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "$fp"}]}
 YML
-kubectl wait --for=condition=Ready -n vendor-acme sigkey/release --timeout=60s >/dev/null
 kubectl wait --for=condition=Ready deploypolicy/bench --timeout=60s >/dev/null
 
 cat >"$work/review.json" <<JSON

@@ -105,7 +105,9 @@ class RealApiTest(procs.TempDirTestCase):
             "deploypolicies.sealift.dev", "gitsources.sealift.dev",
             "imagedeliveries.sealift.dev", "scanpolicies.sealift.dev",
             "signingkeys.sealift.dev"]))
-        out = self.k("explain", "imagedelivery.spec").stdout
+        # the API server publishes a new CRD's OpenAPI a moment after it is established
+        out = procs.wait_for(lambda: self.k("explain", "imagedelivery.spec", check=False).stdout,
+                             timeout=60, what="kubectl explain imagedelivery.spec")
         self.assertIn("tagPattern", out)
         self.assertIn("POSIX extended regular expression", self.k(
             "explain", "imagedelivery.spec.source.tagPattern").stdout)

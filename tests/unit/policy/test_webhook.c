@@ -929,7 +929,9 @@ static void test_registry_attacks(void)
     review_in(&a, quiet_url, "q-1", "a", NULL, good);
     CHECK_INT_EQ(a.allowed, 0);
     CHECK_CONTAINS(a.message, "is not verified");
-    CHECK(strstr(a.message, "registry") == NULL && strstr(a.message, "401") == NULL);
+    /* (not "401" itself: the registry's random port may contain it) */
+    CHECK(strstr(a.message, "registry") == NULL && strstr(a.message, "nauthorized") == NULL &&
+          strstr(a.message, "UNAUTHORIZED") == NULL);
     review_in(&a, quiet_url, "q-2", "b", "pull", by_tag);
     CHECK_INT_EQ(a.allowed, 0);
     CHECK_CONTAINS(a.message, "is not verified");

@@ -107,6 +107,12 @@ if [ "$only_unit" = 0 ]; then
     failed=$((failed + 1))
     failures+=("cluster.sh build")
   fi
+  echo "==> test peers (cosign, oras: built once from the Go module proxy, cached)"
+  if ! bash hack/peers.sh build; then
+    echo "building the client test peers failed (see above); the end-to-end suite needs them"
+    failed=$((failed + 1))
+    failures+=("peers.sh build")
+  fi
   echo "==> end-to-end tests"
   meson test -C "$build" --suite e2e --logbase e2e --print-errorlogs --num-processes 1
   count_suite e2e

@@ -125,3 +125,13 @@ def run(args, check=True, input=None, env=None, timeout=120):
         raise AssertionError(f"{' '.join(map(str, args))} exited {cp.returncode}:\n"
                              f"{cp.stdout}\n{cp.stderr}")
     return cp
+
+
+def peer(name):
+    """Path of a client test peer (cosign, oras, ...) that hack/peers.sh built from the Go module
+    proxy; builds it first when it is not cached yet (hack/test.sh builds them all up front)."""
+    out = subprocess.run(["bash", os.path.join(SRC, "hack", "peers.sh"), "build", name],
+                         capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise AssertionError(f"building the test peer {name} failed:\n{out.stderr[-2000:]}")
+    return out.stdout.strip().splitlines()[-1]

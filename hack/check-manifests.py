@@ -39,17 +39,18 @@ GROUP = "sealift.dev"
 VERSION = "v1alpha1"
 
 # The API contract: kind -> (plural, scope, short name, priority-0 printer columns in order).
+# STATUS is the Ready condition's message, as Flux's kinds show it (issue 14).
 CONTRACT = {
     "ImageDelivery": ("imagedeliveries", "Namespaced", "imd",
-                      ["SOURCE", "TAGS", "SCAN", "SIGNED", "READY", "AGE"]),
+                      ["SOURCE", "TAGS", "SCAN", "SIGNED", "READY", "STATUS", "AGE"]),
     "ScanPolicy": ("scanpolicies", "Namespaced", "scanpol",
-                   ["THRESHOLD", "RECORDS", "READY", "AGE"]),
+                   ["THRESHOLD", "RECORDS", "READY", "STATUS", "AGE"]),
     "SigningKey": ("signingkeys", "Namespaced", "sigkey",
-                   ["MODE", "ALGORITHM", "FINGERPRINT", "READY", "AGE"]),
+                   ["MODE", "ALGORITHM", "FINGERPRINT", "READY", "STATUS", "AGE"]),
     "DeployPolicy": ("deploypolicies", "Cluster", "deploypol",
-                     ["ENFORCEMENT", "READY", "AGE"]),
+                     ["ENFORCEMENT", "READY", "STATUS", "AGE"]),
     "GitSource": ("gitsources", "Namespaced", "gitsrc",
-                  ["URL", "REVISION", "READY", "AGE"]),
+                  ["URL", "REVISION", "READY", "STATUS", "AGE"]),
 }
 
 READY_PATH = '.status.conditions[?(@.type=="Ready")].status'

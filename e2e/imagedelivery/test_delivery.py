@@ -40,7 +40,8 @@ class DeliveryTest(ImdTestCase):
         out = self.kube.kubectl("get", "imd", "-n", NS).stdout
         lines = out.strip().splitlines()
         self.assertEqual(lines[0].split(), ["NAME", "SOURCE", "TAGS", "SCAN", "SIGNED", "READY",
-                                            "AGE"])
+                                            "STATUS", "AGE"])
+        self.assertIn("2 tag(s) delivered to 2 target(s)", lines[1])
         self.assertEqual(lines[1].split()[:6],
                          ["app", f"{self.vendor.host}/acme/app", "2", "-", "-", "True"])
         # a Delivered event was recorded

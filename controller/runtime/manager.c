@@ -3,6 +3,7 @@
 #include "runtime/events.h"
 #include "runtime/leader.h"
 #include "runtime/metrics.h"
+#include "runtime/outcome.h"
 #include "runtime/workqueue.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -341,6 +342,13 @@ static void process(struct controller *c, const char *key)
         name = slash + 1;
     }
     json_t *obj = sl_informer_get_key(c->primary->inf, key);
+    if (obj) {
+        /* a new object or spec: say Reconciling before the work, so kstatus-aware tools do not
+         * call it current in the middle of its first copy */
+        json_t *marked = sl_outcome_mark_progressing(&m->rt.kube, c->r->resource, obj);
+        json_decref(obj);
+        obj = marked;
+    }
     sl_manager_reconcile_id(id, sizeof(id));
     struct sl_reconcile_request req = {
         .ns = ns,

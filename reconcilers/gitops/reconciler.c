@@ -5,6 +5,7 @@
 #include "kube/client.h"
 #include "kube/secret.h"
 #include "runtime/conditions.h"
+#include "runtime/outcome.h"
 #include "runtime/registry.h"
 #include "runtime/status.h"
 #include "util/log.h"
@@ -414,8 +415,8 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
             status = json_object();
         }
         json_object_set(status, "inventory", remaining);
-        sl_condition_set(status, "Ready", "False", "PruneFailed", message,
-                         sl_kube_obj_generation(fresh), NULL);
+        struct sl_outcome outcome = {SL_RESULT_TRANSIENT, "False", "PruneFailed", message, false};
+        sl_outcome_apply(status, &outcome, sl_kube_obj_generation(fresh));
         struct sl_err werr = {0};
         int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, fresh, status, &werr);
         if (wrc && wrc != SL_ENOTFOUND)
@@ -750,8 +751,9 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     }
 
 write:;
-    sl_condition_set(status, "Ready", o.status, o.reason, o.message, generation, NULL);
-    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    struct sl_outcome outcome = {o.kind, o.status, o.reason, o.message,
+                                 strcmp(o.reason, "Suspended") == 0};
+    sl_outcome_apply(status, &outcome, generation);
     struct sl_err werr = {0};
     int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, obj, status, &werr);
     if (wrc && wrc != SL_ENOTFOUND)

@@ -11,6 +11,7 @@
 #include "kube/secret.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
+#include "runtime/outcome.h"
 #include "runtime/refindex.h"
 #include "runtime/registry.h"
 #include "runtime/status.h"
@@ -1509,8 +1510,8 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
     if (!json_object_get(status, "deliveredTags"))
         sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL,
                          run->sign_key_name != NULL);
-    sl_condition_set(status, "Ready", ready_status, ready_reason, ready_msg, gen, NULL);
-    json_object_set_new(status, "observedGeneration", json_integer(gen));
+    struct sl_outcome outcome = {run->kind, ready_status, ready_reason, ready_msg, suspended};
+    sl_outcome_apply(status, &outcome, gen);
 
     int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_IMAGEDELIVERY, run->obj, status, err);
     json_decref(status);

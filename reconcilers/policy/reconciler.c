@@ -3,6 +3,7 @@
 #include "policy/render.h"
 #include "policy/trust.h"
 #include "runtime/conditions.h"
+#include "runtime/outcome.h"
 #include "runtime/status.h"
 #include "util/base64.h"
 #include "util/buf.h"
@@ -364,7 +365,8 @@ write:
     const char *prev_reason = json_string_value(
         json_object_get(sl_condition_get(json_object_get(obj, "status"), "Ready"), "reason"));
     bool transition = !prev_reason || strcmp(prev_reason, reason) != 0;
-    sl_condition_set(status, "Ready", cond, reason, message, generation, NULL);
+    struct sl_outcome outcome = {out->kind, cond, reason, message, false};
+    sl_outcome_apply(status, &outcome, generation);
     struct sl_err werr = {0};
     int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_DEPLOYPOLICY, obj, status, &werr);
     if (wrc && wrc != SL_ENOTFOUND)

@@ -7,6 +7,7 @@
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "runtime/conditions.h"
+#include "runtime/outcome.h"
 #include "runtime/refindex.h"
 #include "runtime/registry.h"
 #include "runtime/status.h"
@@ -869,8 +870,9 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
                                       "version", SL_VERSION));
     }
     const char *cond_status = run->out.ready ? "True" : "False";
-    sl_condition_set(status, "Ready", cond_status, run->out.reason, run->out.message, generation,
-                     NULL);
+    struct sl_outcome outcome = {run->out.kind, cond_status, run->out.reason, run->out.message,
+                                 false};
+    sl_outcome_apply(status, &outcome, generation);
     int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_SCANPOLICY, run->obj, status, err);
     json_decref(status);
     if (rc == SL_ENOTFOUND) {

@@ -8,6 +8,7 @@
 
 #include "kube/secret.h"
 #include "runtime/conditions.h"
+#include "runtime/outcome.h"
 #include "runtime/refindex.h"
 #include "runtime/status.h"
 #include "sign/keys.h"
@@ -575,8 +576,9 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
         }
     }
     const char *cond_status = run->out.ready ? "True" : "False";
-    sl_condition_set(status, "Ready", cond_status, run->out.reason, run->out.message, generation,
-                     NULL);
+    struct sl_outcome outcome = {run->out.kind, cond_status, run->out.reason, run->out.message,
+                                 false};
+    sl_outcome_apply(status, &outcome, generation);
 
     int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_SIGNINGKEY, run->obj, status, err);
     json_decref(status);

@@ -1,0 +1,92 @@
+#include "runtime/outcome.h"
+
+#include "runtime/conditions.h"
+#include "util/err.h"
+
+#include <string.h>
+
+static bool str_eq(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long generation)
+{
+    if (!json_is_object(status) || !o)
+        return false;
+    const char *ready = o->ready ? o->ready : "Unknown";
+    json_t *old = sl_condition_get(status, "Ready");
+    bool transition = !old || !str_eq(json_string_value(json_object_get(old, "status")), ready) ||
+                      !str_eq(json_string_value(json_object_get(old, "reason")), o->reason);
+    sl_condition_set(status, "Ready", ready, o->reason, o->message, generation, NULL);
+
+    bool reconciling = false, stalled = false;
+    if (!o->suspended) {
+        switch (o->kind) {
+        case SL_RESULT_REQUEUE:
+        case SL_RESULT_WAITING:
+        case SL_RESULT_TRANSIENT:
+            reconciling = true;
+            break;
+        case SL_RESULT_STALLED:
+            stalled = true;
+            break;
+        default:
+            stalled = str_eq(ready, "False");
+            break;
+        }
+    }
+    if (reconciling)
+        sl_condition_set(status, "Reconciling", "True",
+                         o->kind == SL_RESULT_REQUEUE ? "Progressing" : "ProgressingWithRetry",
+                         o->message, generation, NULL);
+    else
+        sl_condition_remove(status, "Reconciling");
+    if (stalled)
+        sl_condition_set(status, "Stalled", "True", o->reason, o->message, generation, NULL);
+    else
+        sl_condition_remove(status, "Stalled");
+    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    return transition;
+}
+
+json_t *sl_outcome_mark_progressing(const struct sl_kube_ops *kube,
+                                    const struct sl_kube_resource *res, const json_t *obj)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    json_t *old_status = json_object_get(obj, "status");
+    json_t *gen = json_object_get(meta, "generation");
+    json_t *observed = json_object_get(old_status, "observedGeneration");
+    json_t *body = NULL, *written = NULL;
+    char msg[96];
+    if (!kube || !kube->update_status || !res || !json_is_integer(gen) ||
+        json_object_get(meta, "deletionTimestamp") ||
+        json_is_true(json_object_get(json_object_get(obj, "spec"), "suspend")) ||
+        (json_is_integer(observed) && json_integer_value(observed) == json_integer_value(gen)))
+        return json_incref((json_t *)obj);
+    json_t *cur = sl_condition_get(old_status, "Reconciling");
+    json_t *cur_gen = json_object_get(cur, "observedGeneration");
+    if (sl_condition_is_true(old_status, "Reconciling") && json_is_integer(cur_gen) &&
+        json_integer_value(cur_gen) == json_integer_value(gen))
+        return json_incref((json_t *)obj);
+
+    body = json_deep_copy(obj);
+    json_object_del(json_object_get(body, "metadata"), "managedFields");
+    json_t *status = json_object_get(body, "status");
+    if (!json_is_object(status)) {
+        status = json_object();
+        json_object_set_new(body, "status", status);
+    }
+    snprintf(msg, sizeof(msg), "reconciling generation %lld", (long long)json_integer_value(gen));
+    sl_condition_set(status, "Reconciling", "True", "Progressing", msg, json_integer_value(gen),
+                     NULL);
+    struct sl_err err = {0};
+    const char *ns = res->namespaced ? json_string_value(json_object_get(meta, "namespace")) : NULL;
+    int rc = kube->update_status(kube->ctx, &written, res, ns, body, &err);
+    json_decref(body);
+    if (rc != 0 || !json_is_object(written)) {
+        json_decref(written);
+        return json_incref((json_t *)obj);
+    }
+    return written;
+}

@@ -1,0 +1,44 @@
+/* The reconcile outcome as kstatus-aware tools read it (Flux's health checks, `kubectl wait`,
+ * Argo CD's health checks): `Ready` is the summary, `Reconciling=True` while work is in
+ * progress, `Stalled=True` when the controller does no more work until something changes.
+ * Every reconciler's finish step goes through sl_outcome_apply, so the five kinds agree. */
+#ifndef SL_RUNTIME_OUTCOME_H
+#define SL_RUNTIME_OUTCOME_H
+
+#include "kube/ops.h"
+#include "runtime/reconciler.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct sl_outcome {
+    enum sl_result_kind kind; /* what the reconciler returns to the queue */
+    const char *ready;        /* the Ready status: "True", "False" or "Unknown" */
+    const char *reason;       /* the Ready reason (CamelCase) */
+    const char *message;      /* the Ready message */
+    bool suspended;           /* spec.suspend: the object reads as suspended, not in progress */
+};
+
+/* Sets Ready from o, then the kstatus conditions, and status.observedGeneration = generation:
+ * - suspended: Reconciling and Stalled removed (Ready says Suspended);
+ * - REQUEUE: Reconciling=True, reason Progressing; WAITING or TRANSIENT: Reconciling=True,
+ *   reason ProgressingWithRetry (the message is Ready's); Stalled removed;
+ * - STALLED, or DONE with Ready=False (nothing is retried before the spec, a referenced object
+ *   or the next interval changes it): Stalled=True with Ready's reason and message,
+ *   Reconciling removed;
+ * - DONE otherwise: both removed.
+ * status must be a JSON object. Returns true when Ready's status or reason changed (a
+ * transition, which callers report as an event). */
+bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long generation);
+
+/* Marks obj (as last read, borrowed) as in progress before a long reconcile: when its
+ * metadata.generation differs from status.observedGeneration (a new object, or a new spec), it
+ * is not suspended or being deleted, and it does not already say so, writes
+ * Reconciling=True (reason Progressing) through the /status subresource, keeping
+ * observedGeneration as it was so tools still see the new generation as unobserved. One
+ * attempt, best effort: any failure leaves the object as it was (the finish step writes the
+ * outcome anyway). Returns the object to reconcile (new reference): the one written, or obj. */
+json_t *sl_outcome_mark_progressing(const struct sl_kube_ops *kube,
+                                    const struct sl_kube_resource *res, const json_t *obj);
+
+#endif

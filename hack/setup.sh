@@ -15,6 +15,8 @@ packages=(
   docker-registry skopeo apache2-utils clamav debootstrap openssh-server
   # code style and benchmarks
   clang-format wrk hyperfine time bc
+  # Argo CD health checks (docs/health) run under Debian's Lua in the e2e tests
+  lua5.4
 )
 # Node.js and npm run the CEL evaluator; the machines ship them, else take Debian's.
 if ! command -v npm >/dev/null 2>&1; then

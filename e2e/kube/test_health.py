@@ -71,7 +71,10 @@ class HealthTest(procs.TempDirTestCase):
         self.ctl = Controller(self, self.kube, extra_args=("--registry-timeout", "45s"))
         with open(os.path.join(procs.SRC, "docs/health/argocd-cm.yaml")) as f:
             cm = yaml.safe_load(f)
-        self.lua = cm["data"]["resource.customizations.health.sealift.dev_*"]
+        prefix = "resource.customizations.health.sealift.dev_"
+        self.lua_by_kind = {k[len(prefix):]: v for k, v in cm["data"].items()
+                            if k.startswith(prefix)}
+        self.lua = self.lua_by_kind["ImageDelivery"]
         with open(os.path.join(procs.SRC, "docs/health/flux-health-check-exprs.yaml")) as f:
             self.exprs = yaml.safe_load(f)["spec"]["healthCheckExprs"]
 
@@ -227,8 +230,16 @@ spec:
                 self.assertEqual(flux[name], flux_want)
         # the Stalled message reaches Argo CD's UI
         self.assertIn("spec.source.tagPattern", argocd_health(self.lua, bad)[1])
-        # every kind is covered by both
+        # every kind is covered by both, with one script; the ConfigMap is one the API server
+        # takes as it is
         kinds = {"ImageDelivery", "ScanPolicy", "SigningKey", "DeployPolicy", "GitSource"}
+        self.assertEqual(set(self.lua_by_kind), kinds)
+        self.assertEqual(len(set(self.lua_by_kind.values())), 1)
+        self.kube.kubectl("create", "namespace", "argocd")
+        with open(os.path.join(procs.SRC, "docs/health/argocd-cm.yaml")) as f:
+            cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", input=f.read(),
+                                   check=False)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual({e["kind"] for e in self.exprs}, kinds)
         self.assertEqual({o["kind"] for o, _, _ in states.values()}, kinds)
 

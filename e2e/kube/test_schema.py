@@ -95,7 +95,13 @@ CASES = [
 """, ["spec.scanner.harbor", "not used with spec.scanner.harbor"]),
     ("ScanPolicy", "until 2027-13-45", """spec:
   allowlist: [{id: CVE-2023-0001, until: "2027-13-45"}]
-""", ["spec.allowlist[0].until", "must be a date"]),
+""", ["spec.allowlist[0].until", "must be a real date"]),
+    ("ScanPolicy", "until 2027-02-29", """spec:
+  allowlist: [{id: CVE-2023-0001, until: "2027-02-29T00:00:00Z"}]
+""", ["spec.allowlist[0].until", "must be a real date"]),
+    ("ScanPolicy", "until 2100-02-29", """spec:
+  allowlist: [{id: CVE-2023-0001, until: "2100-02-29"}]
+""", ["spec.allowlist[0].until", "must be a real date"]),
     ("ScanPolicy", "duplicate allowlist id", """spec:
   allowlist: [{id: CVE-2023-0001}, {id: CVE-2023-0001, reason: twice}]
 """, ["spec.allowlist[1]", "Duplicate value"]),
@@ -186,6 +192,9 @@ class SchemaTest(procs.TempDirTestCase):
   - {id: CVE-2023-0001, until: "2027-12-31"}
   - {id: CVE-2023-0002, until: "2027-01-01T10:00:00Z"}
   - {id: CVE-2023-0003, until: "2027-01-01T10:00:00.5+02:00"}
+  - {id: CVE-2023-0004, until: "2028-02-29"}
+  - {id: CVE-2023-0005, until: "2000-02-29"}
+  - {id: CVE-2023-0006, until: "2027-04-30"}
   rescanInterval: 1s
 """),
             ("ScanPolicy", """spec:

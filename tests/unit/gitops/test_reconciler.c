@@ -191,14 +191,21 @@ static void test_suspend_and_missing_secret(void)
     run_once();
     CHECK_STR_EQ(ready_reason(), "Suspended");
     CHECK_INT_EQ(sl_fake_kube_writes(fk), writes + 1); /* only the status */
+    /* kstatus: suspended is neither in progress nor stalled */
+    CHECK(sl_condition_get(status(), "Reconciling") == NULL);
+    CHECK(sl_condition_get(status(), "Stalled") == NULL);
     put_source(",\"secretRef\":{\"name\":\"nope\"}");
     struct sl_reconcile_result r = run_once();
     CHECK_STR_EQ(ready_reason(), "SecretNotFound");
     CHECK_INT_EQ(r.kind, SL_RESULT_WAITING);
+    CHECK(sl_condition_is_true(status(), "Reconciling"));
+    CHECK(sl_condition_get(status(), "Stalled") == NULL);
     put_source(",\"interval\":\"soon\"");
     r = run_once();
     CHECK_STR_EQ(ready_reason(), "InvalidSpec");
     CHECK_INT_EQ(r.kind, SL_RESULT_STALLED);
+    CHECK(sl_condition_is_true(status(), "Stalled"));
+    CHECK(sl_condition_get(status(), "Reconciling") == NULL);
 }
 
 static void test_unreachable_repo_keeps_state(void)

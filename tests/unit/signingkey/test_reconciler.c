@@ -649,6 +649,10 @@ static void test_invalid_spec(void)
         CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
         CHECK_STR_EQ(ready_field(&e, names[i], "reason"), "InvalidSpec");
         CHECK_CONTAINS(ready_field(&e, names[i], "message"), msgs[i]);
+        /* kstatus: a spec the controller cannot act on is Stalled, with the same message */
+        CHECK_STR_EQ(sl_test_condition_field(status_of(&e, names[i]), "Stalled", "status"), "True");
+        CHECK_CONTAINS(sl_test_condition_field(status_of(&e, names[i]), "Stalled", "message"),
+                       msgs[i]);
     }
     CHECK_INT_EQ(sl_fake_kube_count(e.fk, &SL_RES_SECRET, NS), 0);
     env_free(&e);

@@ -57,18 +57,21 @@ json_t *sl_outcome_mark_progressing(const struct sl_kube_ops *kube,
     json_t *old_status = json_object_get(obj, "status");
     json_t *gen = json_object_get(meta, "generation");
     json_t *observed = json_object_get(old_status, "observedGeneration");
-    json_t *body = NULL, *written = NULL;
+    json_t *cur_gen =
+        json_object_get(sl_condition_get(old_status, "Reconciling"), "observedGeneration");
+    json_t *body = NULL, *written = NULL, *out = NULL;
+    struct sl_err err = {0};
     char msg[96];
     if (!kube || !kube->update_status || !res || !json_is_integer(gen) ||
         json_object_get(meta, "deletionTimestamp") ||
-        json_is_true(json_object_get(json_object_get(obj, "spec"), "suspend")) ||
-        (json_is_integer(observed) && json_integer_value(observed) == json_integer_value(gen)))
-        return json_incref((json_t *)obj);
-    json_t *cur = sl_condition_get(old_status, "Reconciling");
-    json_t *cur_gen = json_object_get(cur, "observedGeneration");
+        json_is_true(json_object_get(json_object_get(obj, "spec"), "suspend")))
+        goto done;
+    /* the generation is observed, or already marked as in progress */
+    if (json_is_integer(observed) && json_integer_value(observed) == json_integer_value(gen))
+        goto done;
     if (sl_condition_is_true(old_status, "Reconciling") && json_is_integer(cur_gen) &&
         json_integer_value(cur_gen) == json_integer_value(gen))
-        return json_incref((json_t *)obj);
+        goto done;
 
     body = json_deep_copy(obj);
     json_object_del(json_object_get(body, "metadata"), "managedFields");
@@ -80,13 +83,12 @@ json_t *sl_outcome_mark_progressing(const struct sl_kube_ops *kube,
     snprintf(msg, sizeof(msg), "reconciling generation %lld", (long long)json_integer_value(gen));
     sl_condition_set(status, "Reconciling", "True", "Progressing", msg, json_integer_value(gen),
                      NULL);
-    struct sl_err err = {0};
     const char *ns = res->namespaced ? json_string_value(json_object_get(meta, "namespace")) : NULL;
-    int rc = kube->update_status(kube->ctx, &written, res, ns, body, &err);
+    if (kube->update_status(kube->ctx, &written, res, ns, body, &err) == 0 &&
+        json_is_object(written))
+        out = json_incref(written);
+done:
+    json_decref(written);
     json_decref(body);
-    if (rc != 0 || !json_is_object(written)) {
-        json_decref(written);
-        return json_incref((json_t *)obj);
-    }
-    return written;
+    return out ? out : json_incref((json_t *)obj);
 }

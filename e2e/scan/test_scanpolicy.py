@@ -92,6 +92,12 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual(wide[0].split()[:5], ["NAME", "THRESHOLD", "RECORDS", "SCANNER", "READY"])
         self.assertEqual(wide[1].split()[:5],
                          ["default", "High", str(self.db_records), "sealift", "True"])
+        # the load is logged: records, source and digest
+        loads = [r["msg"] for r in self.ctl.log_lines()
+                 if r.get("msg", "").startswith("database loaded: ")]
+        self.assertTrue(loads, "no 'database loaded' log line")
+        self.assertIn(f"{self.db_records} advisory records from {self.db_image}", loads[0])
+        self.assertIn(self.db_digest, loads[0])
 
         # the failing image: blocked before any target is written
         self.scanned_delivery("bad", "bad")
@@ -121,6 +127,15 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual(rows["bad"][col], "Failed")
         self.assertEqual(rows["good"][col], "Passed")
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+        # /metrics counts the objects of each kind by Ready, and the delivered tags
+        def metrics_agree():
+            body = self.ctl.get("/metrics")[1]
+            return all(line in body.splitlines() for line in (
+                'sealift_objects{kind="ImageDelivery",ready="True"} 1',
+                'sealift_objects{kind="ImageDelivery",ready="False"} 1',
+                'sealift_delivered_tags{kind="ImageDelivery"} 1',
+                'sealift_objects{kind="ScanPolicy",ready="True"} 1'))
+        procs.wait_for(metrics_agree, timeout=30, interval=0.3, what="per-kind gauges")
 
         # an expired allowlist entry does not suppress: rescanned, still blocked
         before = obj_bad = self.get("bad")["status"]["images"][0]["scan"]["scannedAt"]

@@ -128,6 +128,9 @@ for _ in $(seq 1 120); do
   [ "${n:-0}" -ge 1 ] && break
   sleep 0.5
 done
+# the intended end state reads as success: Ready=True (1.4.1 delivered), Blocked=True (1.4.0)
+kubectl -n vendor-acme wait --for=condition=Ready imd/acme-app --timeout=60s
+kubectl -n vendor-acme wait --for=condition=Blocked imd/acme-app --timeout=60s
 
 step "kubectl get sealift -A"
 kubectl get sealift -A

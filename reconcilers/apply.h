@@ -30,6 +30,16 @@ struct sl_apply_owner {
     const char *owner_desc;       /* "GitSource team/src", for messages */
     bool take_over;               /* the object is the owner's without either (a GitSource
                                      that applies itself) */
+    /* Drift correction (as Flux does): fields that kubectl-style field managers (a manager name
+     * starting with "kubectl": kubectl edit, patch, annotate, client-side and server-side apply;
+     * "before-first-apply") set on an existing object of the owner are handed to
+     * field_manager before applying, so the apply removes those that obj does not have and
+     * resets the others to obj's values. */
+    bool take_back_hand_edits;
+    /* Filled (may be NULL) with the comma-separated names of the managers whose fields were
+     * taken back ("" when none); bounded by hand_edits_cap. */
+    char *hand_edits;
+    size_t hand_edits_cap;
 };
 
 /* Applies obj (borrowed; apiVersion, kind, metadata.name[, namespace]) with owner's labels
@@ -39,8 +49,11 @@ struct sl_apply_owner {
  * with force); otherwise
  * nothing is written and SL_EEXISTS is returned with err naming the object and how to hand it
  * over. A new object is applied without force, so one created meanwhile by someone else is not
- * taken over silently. *written (may be NULL) is 1 when a PATCH was sent. Returns 0,
- * SL_EEXISTS, or the API error (err set). */
+ * taken over silently. With owner->take_back_hand_edits, hand edits of an owned object are
+ * taken back (one JSON patch of metadata.managedFields, guarded by the resourceVersion read, then
+ * the apply, even when the live object holds every field of obj). *written (may be NULL) is 1
+ * when a PATCH was sent. Returns 0, SL_EEXISTS, or the API error (err set; SL_ECONFLICT when the
+ * object changed between the read and the patch: the next pass tries again). */
 int sl_apply_owned(int *written, const struct sl_kube_ops *kube, const struct sl_kube_resource *res,
                    const json_t *obj, const struct sl_apply_owner *owner, struct sl_err *err);
 

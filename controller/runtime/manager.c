@@ -1,6 +1,7 @@
 #include "runtime/manager.h"
 
 #include "runtime/events.h"
+#include "runtime/kindstats.h"
 #include "runtime/leader.h"
 #include "runtime/metrics.h"
 #include "runtime/outcome.h"
@@ -34,6 +35,7 @@ struct informer_entry {
     struct sl_informer *inf;
     struct subscriber *subs;
     size_t nsubs;
+    struct sl_kindstats *stats; /* per-kind status gauges, for a reconciler's primary kind */
 };
 
 struct controller {
@@ -178,12 +180,17 @@ static bool status_only_update(const json_t *old_obj, const json_t *new_obj)
 
 static void on_add(void *ctx, const json_t *obj)
 {
+    struct informer_entry *e = ctx;
+    if (e->stats)
+        sl_kindstats_observe(e->stats, NULL, obj);
     notify(ctx, obj);
 }
 
 static void on_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
 {
     struct informer_entry *e = ctx;
+    if (e->stats)
+        sl_kindstats_observe(e->stats, old_obj, new_obj);
     bool status_only = status_only_update(old_obj, new_obj);
     for (size_t i = 0; i < e->nsubs; i++) {
         struct subscriber *s = &e->subs[i];
@@ -198,6 +205,9 @@ static void on_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
 
 static void on_delete(void *ctx, const json_t *obj)
 {
+    struct informer_entry *e = ctx;
+    if (e->stats)
+        sl_kindstats_observe(e->stats, obj, NULL);
     notify(ctx, obj);
 }
 
@@ -301,6 +311,8 @@ int sl_manager_add(struct sl_manager *m, struct sl_reconciler *r, struct sl_err 
     c->q = sl_workqueue_new(0, 0);
     c->primary = entry_for(m, r->resource, m->shard_selector);
     subscribe(c->primary, c, true);
+    if (!c->primary->stats)
+        c->primary->stats = sl_kindstats_new(r->kind);
     for (size_t i = 0; r->secondary && r->secondary[i]; i++)
         subscribe(entry_for(m, r->secondary[i], NULL), c, false);
     m->ctls = sl_xrealloc(m->ctls, (m->nctls + 1) * sizeof(*m->ctls));
@@ -646,6 +658,7 @@ void sl_manager_free(struct sl_manager *m)
         sl_informer_free(m->entries[i]->inf);
         free(m->entries[i]->selector);
         free(m->entries[i]->subs);
+        sl_kindstats_free(m->entries[i]->stats);
         free(m->entries[i]);
     }
     free(m->entries);

@@ -1,7 +1,8 @@
 """GitSource end to end: real git servers (git daemon, git http-backend with Basic auth, file://),
 a real API server (hack/cluster.sh) driven with kubectl, and the controller applying what is committed:
-revisions, inventory, prune, drift correction, a broken file, suspend, push webhooks, and what
-deleting a GitSource does to the objects it applied (spec.prune)."""
+revisions, inventory, prune, drift correction (fields changed and fields added by hand), a broken
+file, suspend, push webhooks, and what deleting a GitSource does to the objects it applied
+(spec.prune)."""
 import base64
 import hashlib
 import hmac
@@ -23,6 +24,20 @@ metadata:
 spec:
   mode: Generate
   secretRef: {name: %s-key}
+"""
+
+IMD = """apiVersion: sealift.dev/v1alpha1
+kind: ImageDelivery
+metadata:
+  name: app
+spec:
+  suspend: true
+  interval: 1h
+  source:
+    image: registry.invalid/acme/app
+    tagPattern: '^1\\.4\\.[0-9]+$'
+  targets:
+  - image: registry.invalid/mirror/app
 """
 
 SOURCE = """apiVersion: sealift.dev/v1alpha1
@@ -129,6 +144,42 @@ class GitSourceTest(procs.TempDirTestCase):
         # the key Secret of a pruned SigningKey stays
         self.assertEqual(self.kube.kubectl("get", "secret", "-n", "team", "b-key",
                                            check=False).returncode, 0)
+
+    def test_hand_edit_of_an_applied_object_is_taken_back(self):
+        # a field git does not have (spec.platforms) is added and one git has (interval) changed
+        # by hand on a git-managed ImageDelivery (suspended: no registry is needed)
+        self.repo.write("deploy/imd.yaml", IMD)
+        commit = self.repo.commit("an ImageDelivery")
+        daemon = GitDaemon(self, self.git_base)
+        self.apply_source(daemon.url("platform"))
+        self.wait_revision(commit)
+
+        def spec():
+            return json.loads(self.kube.kubectl("get", "imd", "-n", "team", "app", "-o",
+                                                "json").stdout)["spec"]
+        self.assertNotIn("platforms", spec())
+        self.kube.kubectl("patch", "imd", "-n", "team", "app", "--type", "merge",
+                          "-p", '{"spec":{"platforms":["linux/arm64"],"interval":"2h"}}')
+        self.assertEqual(spec()["platforms"], ["linux/arm64"])
+        # the next apply (every 2 s) removes the field git does not have and restores git's
+        procs.wait_for(lambda: "platforms" not in spec() and spec()["interval"] == "1h",
+                       timeout=60, what="the hand edits of spec taken back")
+        self.assertEqual(spec()["source"]["tagPattern"], r"^1\.4\.[0-9]+$")
+        obj = json.loads(self.kube.kubectl("get", "imd", "-n", "team", "app", "-o", "json",
+                                           "--show-managed-fields").stdout)
+        managers = sorted(m["manager"] for m in obj["metadata"]["managedFields"])
+        self.assertNotIn("kubectl-patch", managers)
+        self.assertEqual(self.ready()["status"], "True")
+        # the GitSource says what it did, and how to edit by hand instead
+        def drift_event():
+            ev = json.loads(self.kube.kubectl("get", "events", "-n", "team", "-o",
+                                              "json").stdout)["items"]
+            return [e for e in ev if e.get("reason") == "DriftCorrected"
+                    and e["involvedObject"].get("kind") == "GitSource"]
+        found = procs.wait_for(drift_event, timeout=30, what="a DriftCorrected event")
+        self.assertIn("ImageDelivery app", found[0]["message"])
+        self.assertIn("kubectl-patch", found[0]["message"])
+        self.assertIn("spec.suspend", found[0]["message"])
 
     def test_http_basic_auth_and_broken_file(self):
         http = GitHttp(self, self.git_base)

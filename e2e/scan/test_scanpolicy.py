@@ -92,6 +92,12 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual(wide[0].split()[:5], ["NAME", "THRESHOLD", "RECORDS", "SCANNER", "READY"])
         self.assertEqual(wide[1].split()[:5],
                          ["default", "High", str(self.db_records), "sealift", "True"])
+        # the load is logged: records, source and digest
+        loads = [r["msg"] for r in self.ctl.log_lines()
+                 if r.get("msg", "").startswith("database loaded: ")]
+        self.assertTrue(loads, "no 'database loaded' log line")
+        self.assertIn(f"{self.db_records} advisory records from {self.db_image}", loads[0])
+        self.assertIn(self.db_digest, loads[0])
 
         # the failing image: blocked before any target is written
         self.scanned_delivery("bad", "bad")
@@ -121,6 +127,15 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual(rows["bad"][col], "Failed")
         self.assertEqual(rows["good"][col], "Passed")
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+        # /metrics counts the objects of each kind by Ready, and the delivered tags
+        def metrics_agree():
+            body = self.ctl.get("/metrics")[1]
+            return all(line in body.splitlines() for line in (
+                'sealift_objects{kind="ImageDelivery",ready="True"} 1',
+                'sealift_objects{kind="ImageDelivery",ready="False"} 1',
+                'sealift_delivered_tags{kind="ImageDelivery"} 1',
+                'sealift_objects{kind="ScanPolicy",ready="True"} 1'))
+        procs.wait_for(metrics_agree, timeout=30, interval=0.3, what="per-kind gauges")
 
         # an expired allowlist entry does not suppress: rescanned, still blocked
         before = obj_bad = self.get("bad")["status"]["images"][0]["scan"]["scannedAt"]
@@ -254,6 +269,48 @@ class ScanPolicyTest(ImdTestCase):
                        and "CVE-2099-0200" in e.get("message", "") for e in ev["items"])
         procs.wait_for(warned, timeout=30, interval=0.3, what="a Warning event on good")
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/good:good", C), src)
+
+    def test_blocked_tag_is_not_a_failed_delivery_and_a_new_failure_owns_ready(self):
+        """The demo's end state: one tag blocked by the scan and the other delivered reads as a
+        delivery that worked with a tag blocked; a target that then rejects the push credentials
+        owns Ready, with a Warning event of its own, while Blocked still lists the tag."""
+        # the delivery first, waiting on the ScanPolicy that comes next (its watch re-queues it)
+        self.delivery("mixed", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/mixed", "customer-push")],
+                      extra_source="    tags: ['bad', 'good']\n",
+                      extra_spec="  scanPolicyRef: {name: default}\n", interval="2s")
+        self.scan_policy()
+        self.wait_policy_ready()
+        obj = self.wait_ready("mixed")
+        ready, blocked = self.condition(obj, "Ready"), self.condition(obj, "Blocked")
+        self.assertEqual(ready["reason"], "Delivered")
+        self.assertIn("1 tag(s) delivered to 1 target(s)", ready["message"])
+        self.assertIn("1 tag(s) blocked by policy (bad)", ready["message"])
+        self.assertEqual((blocked["status"], blocked["reason"]), ("True", "ScanFailed"))
+        self.assertIn("CVE-2099-0001", blocked["message"])
+        self.assertEqual(self.condition(obj, "Synced")["status"], "True")
+        self.assertEqual(obj["status"]["deliveredTags"], 1)
+        self.assertTrue(self.exists(f"{self.customer.host}/mirror/mixed:good", C))
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/mixed:bad", C))
+        row = self.kube.kubectl("get", "imd", "-n", NS, "mixed").stdout.splitlines()[1].split()
+        self.assertIn("True", row)
+
+        # the customer's registry starts rejecting the push credentials
+        self.kube.kubectl("delete", "secret", "customer-push", "-n", NS)
+        self.docker_secret("customer-push", self.customer.host, CUSTOMER[0], "wrong-pw")
+        obj = self.wait_reason("mixed", "AuthenticationFailed")
+        ready = self.condition(obj, "Ready")
+        self.assertEqual(ready["status"], "False")
+        self.assertIn(self.customer.host, ready["message"])
+        self.assertIn("also 1 tag(s) blocked (bad)", ready["message"])
+        self.assertEqual(self.condition(obj, "Blocked")["reason"], "ScanFailed")
+
+        def warned():
+            ev = json.loads(self.kube.kubectl("get", "events", "-n", NS, "-o", "json").stdout)
+            return [e for e in ev["items"] if e.get("type") == "Warning"
+                    and e.get("reason") == "AuthenticationFailed"
+                    and e["involvedObject"].get("name") == "mixed"]
+        procs.wait_for(warned, timeout=30, interval=0.3, what="an AuthenticationFailed event")
 
     def test_secure_defaults_refuse_local_paths(self):
         """Without --allow-local-paths a ScanPolicy cannot make the controller read its own

@@ -208,8 +208,24 @@ static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request
     const json_t *meta = json_object_get(obj, "metadata");
     owner.take_over = is_self_ref(kind, json_string_value(json_object_get(meta, "namespace")),
                                   json_string_value(json_object_get(meta, "name")), req);
+    /* git is the truth for what it holds: a `kubectl patch` or `edit` of an object of this
+     * GitSource is taken back (the GitSource itself is bootstrapped by hand and left alone) */
+    char hand_edits[256] = "";
+    owner.take_back_hand_edits = !owner.take_over;
+    owner.hand_edits = hand_edits;
+    owner.hand_edits_cap = sizeof(hand_edits);
     int written = 0;
     int rc = sl_apply_owned(&written, &rt->kube, res, obj, &owner, err);
+    if (rc == 0 && hand_edits[0]) {
+        char msg[800];
+        snprintf(msg, sizeof(msg),
+                 "%s %s: took back the fields changed by hand (%s); suspend the GitSource "
+                 "(spec.suspend) before editing its objects by hand",
+                 kind, json_string_value(json_object_get(meta, "name")), hand_edits);
+        if (rt->record_event && req->obj)
+            rt->record_event(rt->event_ctx, req->obj, "Normal", "DriftCorrected", msg);
+        sl_log_info(&req->log, "%s", msg);
+    }
     return rc ? rc : written;
 }
 

@@ -360,8 +360,12 @@ struct imd_run {
     int64_t requeue_ms;
     bool auth_failed; /* a registry rejected credentials: retry slowly (sl_imd_auth_backoff_ms) */
     struct cond_agg conds[C_N];
-    const char *first_reason;
-    char ready_msg[MSG_MAX];
+    const char *first_reason; /* of the first failure that is not a gate's block */
+    char ready_msg[MSG_MAX];  /* the lines of those failures */
+    struct cond_agg blocked;  /* tags a gate refused (scan, signature): condition Blocked */
+    size_t nblocked;
+    char blocked_tags[512]; /* "1.4.0, 1.3.9" */
+    json_t *failures;       /* distinct failures of this pass [{tag, reason, message}]: events */
     size_t ntags, verified_tags, signed_now;
     json_t *images;    /* new status.images */
     json_t *delivered; /* ["tag -> image", ...] written in this pass, for events */
@@ -388,8 +392,38 @@ static void global_fail(struct imd_run *run, enum sl_result_kind kind, const cha
     va_end(ap);
 }
 
+/* The reasons of a gate refusing a tag by policy (the scan found what the ScanPolicy forbids,
+ * the signature the verify gate asks for is missing or invalid). Such a tag is "blocked": the
+ * controller did its job, so it is reported in condition Blocked, not as a failure of the object,
+ * and any other failure (credentials, registries) owns Ready. */
+static bool reason_is_block(const char *reason)
+{
+    static const char *const blocks[] = {"ScanFailed", "SignatureMissing", "SignatureInvalid"};
+    for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
+        if (strcmp(reason, blocks[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Remembers a failure for its event, once per reason and message in a pass (a target that
+ * rejects credentials says the same for every tag). */
+static void failure_note(struct imd_run *run, const char *tag, const char *reason, const char *msg)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(run->failures, i, f)
+    {
+        if (strcmp(json_string_value(json_object_get(f, "reason")), reason) == 0 &&
+            strcmp(json_string_value(json_object_get(f, "message")), msg) == 0)
+            return;
+    }
+    json_array_append_new(
+        run->failures, json_pack("{s:s, s:s, s:s}", "tag", tag, "reason", reason, "message", msg));
+}
+
 /* Records a per-tag failure against condition c (status "False"/"Unknown"); also_synced: the tag
- * was not delivered, so Synced is False too. Appends to the image's message. */
+ * was not delivered, so Synced is False too (a blocked tag counts in Blocked instead). Appends to
+ * the image's message. */
 static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const char *status,
                      bool also_synced, const char *reason, enum sl_result_kind kind,
                      const char *msg)
@@ -397,8 +431,9 @@ static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const cha
     char line[MSG_MAX];
     const char *tag = json_string_value(json_object_get(img, "tag"));
     snprintf(line, sizeof(line), "tag %s: %s", tag ? tag : "?", msg);
+    bool blocked = reason_is_block(reason);
     enum cond_id ids[2] = {c, C_SYNCED};
-    int nids = also_synced && c != C_SYNCED ? 2 : 1;
+    int nids = also_synced && c != C_SYNCED && !blocked ? 2 : 1;
     for (int i = 0; i < nids; i++) {
         struct cond_agg *a = &run->conds[ids[i]];
         if (a->failures++ == 0) {
@@ -407,12 +442,26 @@ static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const cha
         }
         msg_append(a->msg, sizeof(a->msg), line);
     }
-    if (!run->first_reason)
-        run->first_reason = reason;
+    failure_note(run, tag ? tag : "?", reason, msg);
+    if (blocked) {
+        if (run->blocked.failures++ == 0) {
+            run->blocked.status = "True";
+            run->blocked.reason = reason;
+        }
+        msg_append(run->blocked.msg, sizeof(run->blocked.msg), line);
+        run->nblocked++;
+        size_t len = strlen(run->blocked_tags);
+        if (len + 8 < sizeof(run->blocked_tags))
+            snprintf(run->blocked_tags + len, sizeof(run->blocked_tags) - len, "%s%s",
+                     len ? ", " : "", tag ? tag : "?");
+    } else {
+        if (!run->first_reason)
+            run->first_reason = reason;
+        msg_append(run->ready_msg, sizeof(run->ready_msg), line);
+    }
     /* (a function of another file: GCC's -Wstring-compare misjudges the inlined literal) */
     if (sl_imd_reason_is_auth_failure(reason))
         run->auth_failed = true;
-    msg_append(run->ready_msg, sizeof(run->ready_msg), line);
     run->kind = sl_imd_worse_kind(run->kind, kind);
     if (kind == SL_RESULT_WAITING)
         run->requeue_ms = SL_IMAGEDELIVERY_WAIT_MS;
@@ -472,6 +521,16 @@ static int step_read_spec(struct imd_run *run)
     const json_t *spec = json_object_get(run->obj, "spec");
     const json_t *source = json_object_get(spec, "source");
     struct sl_err err = {0};
+    /* remember references first, so a Secret that appears later enqueues this object (and
+     * status knows which gates the spec has, whatever fails below) */
+    run->verify_key_name =
+        str_or_null(json_object_get(json_object_get(spec, "verify"), "signingKeyRef"), "name");
+    run->sign_key_name =
+        str_or_null(json_object_get(json_object_get(spec, "sign"), "signingKeyRef"), "name");
+    run->scan_policy = str_or_null(json_object_get(spec, "scanPolicyRef"), "name");
+    ref_list_add(&run->refs, REF_SIGNINGKEY, run->verify_key_name);
+    ref_list_add(&run->refs, REF_SIGNINGKEY, run->sign_key_name);
+    ref_list_add(&run->refs, REF_SCANPOLICY, run->scan_policy);
     run->interval_ms = SL_IMAGEDELIVERY_DEFAULT_INTERVAL_MS;
     const char *interval = str_or_null(spec, "interval");
     if (interval &&
@@ -483,15 +542,6 @@ static int step_read_spec(struct imd_run *run)
     /* the administrator's --min-interval bounds how often a tenant makes us poll registries */
     run->interval_ms =
         sl_controller_clamp_interval_ms(sl_controller_config_get(), run->interval_ms);
-    /* remember references first, so a Secret that appears later enqueues this object */
-    run->verify_key_name =
-        str_or_null(json_object_get(json_object_get(spec, "verify"), "signingKeyRef"), "name");
-    run->sign_key_name =
-        str_or_null(json_object_get(json_object_get(spec, "sign"), "signingKeyRef"), "name");
-    run->scan_policy = str_or_null(json_object_get(spec, "scanPolicyRef"), "name");
-    ref_list_add(&run->refs, REF_SIGNINGKEY, run->verify_key_name);
-    ref_list_add(&run->refs, REF_SIGNINGKEY, run->sign_key_name);
-    ref_list_add(&run->refs, REF_SCANPOLICY, run->scan_policy);
 
     if (parse_endpoint(run, &run->src, source, "spec.source") != 0)
         return -1;
@@ -1411,6 +1461,35 @@ static void record_event(struct imd_run *run, const char *type, const char *reas
         run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
 }
 
+/* At most this many failure events per pass: a pass with many broken tags must not flood the
+ * namespace's events. */
+#define FAILURE_EVENTS_MAX 16
+
+/* One Warning event per distinct failure of this pass that the previous status did not report
+ * for its tag yet (a new failure is never hidden behind an older one that owns Ready; a failure
+ * that repeats pass after pass is told once). Returns the number of events recorded. */
+static size_t failure_events_record(struct imd_run *run)
+{
+    size_t n = 0, i;
+    json_t *f;
+    json_array_foreach(run->failures, i, f)
+    {
+        const char *tag = json_string_value(json_object_get(f, "tag"));
+        const char *reason = json_string_value(json_object_get(f, "reason"));
+        const char *msg = json_string_value(json_object_get(f, "message"));
+        const char *old = json_string_value(json_object_get(prev_image(run, tag), "message"));
+        if (old && strstr(old, msg))
+            continue;
+        if (n == FAILURE_EVENTS_MAX)
+            break;
+        n++;
+        char m[MSG_MAX];
+        snprintf(m, sizeof(m), "tag %s: %s", tag, msg);
+        record_event(run, "Warning", reason, m);
+    }
+    return n;
+}
+
 /* Builds status from the run and writes it; events on transitions. The one place conditions are
  * set. */
 static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_result *result,
@@ -1437,11 +1516,22 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         ready_status = run->g_status;
         ready_reason = run->g_reason;
         snprintf(ready_msg, sizeof(ready_msg), "%s", run->g_msg);
+        /* conditions of gates the spec no longer has do not apply any more */
+        if (!run->verify_key_name)
+            sl_condition_remove(status, cond_names[C_VERIFIED]);
+        if (!run->scan_policy)
+            sl_condition_remove(status, cond_names[C_SCANNED]);
+        if (!run->sign_key_name)
+            sl_condition_remove(status, cond_names[C_SIGNED]);
+        if (!run->verify_key_name && !run->scan_policy)
+            sl_condition_remove(status, "Blocked");
     } else {
         json_object_set_new(status, "images", json_incref(run->images));
         bool verifying = run->verify_key_name != NULL, scanning = run->scan_policy != NULL;
         bool signing = run->sign_key_name != NULL;
         bool relevant[C_N] = {verifying, scanning, true, signing};
+        size_t delivered_tags = run->ntags - run->nblocked;
+        bool nothing_delivered = run->nblocked > 0 && delivered_tags == 0;
         for (int c = 0; c < C_N; c++) {
             const struct cond_agg *a = &run->conds[c];
             if (!relevant[c]) {
@@ -1466,31 +1556,74 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
                          run->scan_policy);
                 break;
             case C_SYNCED:
+                if (nothing_delivered) {
+                    /* every tag was blocked: nothing is in sync, and the gate says why */
+                    sl_condition_set(status, cond_names[c], "False", run->blocked.reason,
+                                     run->blocked.msg, gen, NULL);
+                    continue;
+                }
                 reason = "Synced";
-                snprintf(m, sizeof(m), "%zu tag(s) in sync in %zu target(s)", run->ntags,
-                         run->ntargets);
+                snprintf(m, sizeof(m), "%zu tag(s) in sync in %zu target(s)%s", delivered_tags,
+                         run->ntargets, run->nblocked ? " (blocked tags: see Blocked)" : "");
                 break;
-            default:
+            default: {
+                size_t n = signed_tags(run->images);
+                if (n == 0) {
+                    /* "0 tag(s) signed" is not a success */
+                    snprintf(m, sizeof(m),
+                             "no tag is signed with SigningKey \"%s\" in every target: none "
+                             "was delivered to every target",
+                             run->sign_key_name);
+                    sl_condition_set(status, cond_names[c], "Unknown", "NothingSigned", m, gen,
+                                     NULL);
+                    continue;
+                }
                 reason = "Signed";
                 snprintf(m, sizeof(m),
                          "%zu tag(s) signed with SigningKey \"%s\" in %zu "
                          "target(s)",
-                         signed_tags(run->images), run->sign_key_name, run->ntargets);
+                         n, run->sign_key_name, run->ntargets);
                 break;
+            }
             }
             sl_condition_set(status, cond_names[c], "True", reason, m, gen, NULL);
         }
+        if (run->nblocked) {
+            char m[MSG_MAX];
+            snprintf(m, sizeof(m), "%zu tag(s) not delivered by policy (%.400s): %s", run->nblocked,
+                     run->blocked_tags, run->blocked.msg);
+            sl_condition_set(status, "Blocked", "True", run->blocked.reason, m, gen, NULL);
+        } else {
+            sl_condition_remove(status, "Blocked");
+        }
         sl_imd_summaries(status, run->ntargets, scanning, signing);
         if (run->first_reason) {
+            /* a failure of credentials, registries or signing owns Ready, blocked tags or not */
             ready_status = "False";
             ready_reason = run->first_reason;
             snprintf(ready_msg, sizeof(ready_msg), "%s", run->ready_msg);
+            if (run->nblocked) {
+                char also[600];
+                snprintf(also, sizeof(also), "also %zu tag(s) blocked (%.400s): see Blocked",
+                         run->nblocked, run->blocked_tags);
+                msg_append(ready_msg, sizeof(ready_msg), also);
+            }
+        } else if (nothing_delivered) {
+            ready_status = "False";
+            ready_reason = run->blocked.reason;
+            snprintf(ready_msg, sizeof(ready_msg), "%s", run->blocked.msg);
         } else {
             ready_status = "True";
             ready_reason = "Delivered";
             /* (no selected tag is never success: NoMatchingTags above) */
             snprintf(ready_msg, sizeof(ready_msg), "%zu tag(s) delivered to %zu target(s)",
-                     run->ntags, run->ntargets);
+                     delivered_tags, run->ntargets);
+            if (run->nblocked) {
+                char also[600];
+                snprintf(also, sizeof(also), "%zu tag(s) blocked by policy (%.400s): see Blocked",
+                         run->nblocked, run->blocked_tags);
+                msg_append(ready_msg, sizeof(ready_msg), also);
+            }
         }
         if (run->changed)
             json_object_set_new(status, "lastSyncTime", json_string(run->now));
@@ -1535,11 +1668,14 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         record_event(run, "Normal", "Delivered", m);
         sl_log_info(&run->req->log, "%s", m);
     }
+    size_t failure_events = suspended || run->global_fail ? 0 : failure_events_record(run);
     bool changed = !old_ready_status || strcmp(old_ready_status, ready_status) != 0 ||
                    !old_reason || strcmp(old_reason, ready_reason) != 0;
     if (changed) {
         if (strcmp(ready_status, "True") == 0) {
             record_event(run, "Normal", "Ready", ready_msg);
+        } else if (failure_events > 0) {
+            sl_log_warn(&run->req->log, "%s: %s", ready_reason, ready_msg);
         } else if (strcmp(ready_status, "False") == 0) {
             record_event(run, "Warning", ready_reason, ready_msg);
             sl_log_warn(&run->req->log, "%s: %s", ready_reason, ready_msg);
@@ -1582,6 +1718,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     run.kind = SL_RESULT_DONE;
     run.images = json_array();
     run.delivered = json_array();
+    run.failures = json_array();
     sl_time_now_rfc3339(run.now, sizeof(run.now));
     if (r->gate_override) {
         run.gate = r->gate;
@@ -1599,6 +1736,10 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     int64_t deadline = timeout_ms > 0 ? sl_mono_ms() + timeout_ms : 0;
     int64_t prev_deadline = sl_registry_deadline_set(deadline);
     int rc = step_read_spec(&run);
+    /* index the ScanPolicy, SigningKeys and Secrets before any work: one that becomes Ready while
+     * this pass still waits on it must queue this object again (the queue runs it once more after
+     * this pass), not leave it waiting until the next retry */
+    index_update(r, run.ns, run.name, &run.refs);
     if (rc == 0 && !suspended) {
         rc = step_credentials(&run);
         if (rc == 0) {
@@ -1632,6 +1773,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     free(run.sign_secret_name);
     json_decref(run.images);
     json_decref(run.delivered);
+    json_decref(run.failures);
     return rc;
 }
 

@@ -27,11 +27,19 @@
  * Status: images[] {tag, digest, verified, scan, message, targets[] {image, digest, signed,
  * syncedAt}}, lastSyncTime (set when a pass delivered something), deliveredTags, scanSummary,
  * signedSummary (printer columns), observedGeneration and conditions Verified (with
- * spec.verify), Scanned (with spec.scanPolicyRef), Synced, Signed (with spec.sign), Ready.
- * syncedAt changes only when a target was written or first found in sync.
+ * spec.verify), Scanned (with spec.scanPolicyRef), Synced, Signed (with spec.sign; Unknown
+ * NothingSigned when no tag is signed in every target), Blocked, Ready. Conditions of gates the
+ * spec no longer has are removed. syncedAt changes only when a target was written or first found
+ * in sync.
+ *
+ * Blocked tags: a tag a gate refuses by policy (ScanFailed, SignatureMissing, SignatureInvalid)
+ * is listed in Blocked=True and does not fail the object: with a tag delivered and nothing else
+ * wrong Ready is True (Delivered, the message names the blocked tags); with every tag blocked
+ * Ready and Synced are False with the gate's reason. Any other failure owns Ready.
  *
  * Ready reasons and what happens next:
- *   Delivered (True)                      every selected tag is in every target
+ *   Delivered (True)                      every selected tag that no gate blocked is in
+ *                                         every target
  *   Suspended (Unknown)                   spec.suspend: no registry work at all; status keeps
  *                                         its other fields; re-checked when the spec changes
  *   InvalidSpec                           stalled until the spec changes (message names the
@@ -46,15 +54,18 @@
  *   AuthenticationFailed (401/403), RegistryUnavailable, DigestMismatch, RegistryError
  *                                         transient: the queue's exponential backoff
  *   ImmutableTagConflict                  the target keeps its digest; re-checked every interval
- *   SignatureMissing, SignatureInvalid    the tag is not delivered; re-checked every interval
- *   ScanFailed, ScannerUnavailable        the tag is not delivered; re-checked every interval
+ *   SignatureMissing, SignatureInvalid,   every selected tag is blocked; re-checked every
+ *   ScanFailed                            interval
+ *   ScannerUnavailable                    the tag is not delivered; re-checked every interval
  *   ScanPolicyNotReady                    waiting (30 s)
  *   SigningFailed                         transient
  * Secrets must be of type kubernetes.io/dockerconfigjson and live in the ImageDelivery's own
  * namespace; their content never appears in messages, events or logs.
  *
- * Events on transitions: Normal Delivered (a tag written to a target), Warning <reason> when the
- * Ready reason changes to a failure, Normal Ready when it becomes True again.
+ * Events: Normal Delivered (a tag written to a target); one Warning <reason> per distinct per-tag
+ * failure that the previous status did not report for that tag (at most 16 a pass), so a new
+ * failure is told even while an older one owns Ready; for object-wide failures Warning <reason>
+ * when the Ready reason changes; Normal Ready when Ready becomes True again.
  *
  * Caches that keep the steady state cheap (all bounded, all thread-safe): registry clients per
  * host + TLS settings + credentials hash (connections, auth scheme and tokens survive between
@@ -63,8 +74,10 @@
  * Secret watch reports any event for them (before the reconciles that event enqueues run).
  *
  * Secondary watches: Secrets, SigningKeys and ScanPolicies. The reconciler remembers which
- * objects each ImageDelivery referenced at its last reconcile (an in-memory index), so a change
- * to one of them enqueues exactly the ImageDeliveries of that namespace that use it. */
+ * objects each ImageDelivery references (an in-memory index, updated when its spec is read, before
+ * any registry work, and again after the pass), so a change to one of them (a ScanPolicy or
+ * SigningKey becoming Ready) enqueues exactly the ImageDeliveries of that namespace that use it,
+ * even while their first pass is still waiting on it. */
 #ifndef SL_IMAGEDELIVERY_RECONCILER_H
 #define SL_IMAGEDELIVERY_RECONCILER_H
 

@@ -278,12 +278,13 @@ static char *decision_key(const char *policy, long long generation, const char *
 
 static void job_free(void *ctx, void *jobp);
 
-/* What a decision depends on besides policy, namespace and image: the names of the
- * imagePullSecrets (comma-separated) and, for requireScanPassed, the current revision (database
- * and rules) of every ScanPolicy it names, so a new database is never answered from the cache.
- * Caller frees. */
-static char *decision_context(const struct sl_admission_webhook *w, const json_t *pull_secrets,
-                              const json_t *scan_refs)
+/* What a decision depends on besides policy, namespace and image: the imagePullSecrets, each as
+ * name@resourceVersion from the Secret watch ("name@-" while it does not exist), so a Secret
+ * created or changed after a denial is never answered from the cache (the credentials are part
+ * of the key), and, for requireScanPassed, the current revision (database and rules) of every
+ * ScanPolicy it names, so a new database is never answered from the cache. Caller frees. */
+static char *decision_context(const struct sl_admission_webhook *w, const char *ns,
+                              const json_t *pull_secrets, const json_t *scan_refs)
 {
     struct sl_buf b;
     sl_buf_init(&b, 0);
@@ -295,6 +296,13 @@ static char *decision_context(const struct sl_admission_webhook *w, const json_t
         if (i)
             sl_buf_append_str(&b, ",");
         sl_buf_append_str(&b, name ? name : "");
+        json_t *secret = name && *name && ns && *ns && w->lookup.get
+                             ? w->lookup.get(w->lookup.ctx, "Secret", ns, name)
+                             : NULL;
+        const char *rv = sl_kube_obj_resource_version(secret);
+        sl_buf_append_str(&b, "@");
+        sl_buf_append_str(&b, rv ? rv : "-");
+        json_decref(secret);
     }
     json_array_foreach(scan_refs, i, ref)
     {
@@ -499,6 +507,11 @@ static void job_run(void *ctx, void *jobp)
     }
     if (allowed && job->require_scan)
         allowed = scan_decide(&c, &ref, &cacheable);
+    /* the object names pull Secrets, yet none had credentials for this registry (not there
+     * yet, or without this registry): a registry that hides private repositories answers "not
+     * found" then, which is no fact of the image; the Secret may arrive any moment */
+    if (!allowed && reg && !have_creds && json_array_size(job->pull_secrets) > 0)
+        cacheable = false;
     job->allowed = allowed;
     if (cacheable)
         cache_put(w, key, allowed, allowed ? NULL : job->why);
@@ -853,8 +866,9 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         goto done;
     }
     const json_t *pull_secrets = json_object_get(req.pod_spec, "imagePullSecrets");
-    secret_names = decision_context(w, json_is_array(pull_secrets) ? pull_secrets : NULL,
-                                    json_object_get(scan_rule, "scanPolicyRefs"));
+    secret_names =
+        decision_context(w, req.namespace, json_is_array(pull_secrets) ? pull_secrets : NULL,
+                         json_object_get(scan_rule, "scanPolicyRefs"));
 
     /* inline: what the reference and the cache decide; the rest stays pending */
     sl_admission_each_image(req.pod_spec, collect_image, &list);

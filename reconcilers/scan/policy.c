@@ -883,6 +883,9 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
         sl_err_prefix(err, "writing status of ScanPolicy %s/%s", run->ns, run->name);
         return rc;
     }
+    /* a (re)load is worth a line in the log: what was loaded, from where, with which digest */
+    if (run->loaded && run->out.ready)
+        sl_log_info(&run->req->log, "database loaded: %s", run->out.message);
     if (run->loaded && run->prev && strcmp(run->loaded->digest, run->prev->digest) != 0)
         record_event(run, "Normal", "DatabaseUpdated", run->out.message);
     bool changed = old_ready_status == NULL || strcmp(old_ready_status, cond_status) != 0 ||

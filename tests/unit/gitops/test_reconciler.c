@@ -153,6 +153,59 @@ static void test_apply_steady_drift_prune(void)
     CHECK_INT_EQ(json_array_size(json_object_get(status(), "inventory")), 1);
 }
 
+/* A `kubectl patch` adds a field git does not have: the next pass hands kubectl's fields to the
+ * GitSource's field manager (so the API server's apply removes them), keeps the other managers'
+ * entries, applies although the object holds every field of git, and says so in an event. */
+static void test_hand_edits_taken_back(void)
+{
+    put_source("");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    json_t *a = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a"));
+    json_object_set_new(json_object_get(a, "spec"), "rotate", json_string("hand"));
+    json_t *mf = json_pack(
+        "[{s:s, s:s, s:s, s:{s:{s:{}, s:{}}}}, {s:s, s:s, s:s, s:{s:{s:{}}}},"
+        " {s:s, s:s, s:s, s:s, s:{s:{}}}, {s:s, s:s, s:s, s:{s:{s:{}}}}]",
+        "manager", SL_GITSOURCE_FIELD_MANAGER_PREFIX "team/src", "operation", "Apply", "fieldsType",
+        "FieldsV1", "fieldsV1", "f:spec", "f:mode", "f:secretRef", "manager", "kubectl-patch",
+        "operation", "Update", "fieldsType", "FieldsV1", "fieldsV1", "f:spec", "f:rotate",
+        "manager", "sealift", "operation", "Update", "subresource", "status", "fieldsType",
+        "FieldsV1", "fieldsV1", "f:status", "manager", "another-controller", "operation", "Update",
+        "fieldsType", "FieldsV1", "fieldsV1", "f:spec", "f:other");
+    json_object_set_new(json_object_get(a, "metadata"), "managedFields", mf);
+    sl_fake_kube_put(fk, &SL_RES_SIGNINGKEY, a);
+    json_decref(a);
+    int writes = sl_fake_kube_writes(fk), events_before = events;
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK(sl_fake_kube_writes(fk) >= writes + 2); /* managedFields, then the apply */
+    CHECK_INT_EQ(events, events_before + 1);      /* DriftCorrected */
+    const json_t *live = sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a");
+    const json_t *entries = json_object_get(json_object_get(live, "metadata"), "managedFields");
+    CHECK_INT_EQ(json_array_size(entries), 3);
+    bool mine = false, status_kept = false, other_kept = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        const char *m = json_string_value(json_object_get(e, "manager"));
+        const json_t *spec = json_object_get(json_object_get(e, "fieldsV1"), "f:spec");
+        CHECK(strcmp(m, "kubectl-patch") != 0);
+        if (strcmp(m, SL_GITSOURCE_FIELD_MANAGER_PREFIX "team/src") == 0)
+            mine = json_object_get(spec, "f:rotate") && json_object_get(spec, "f:mode");
+        status_kept |= strcmp(m, "sealift") == 0;
+        other_kept |= strcmp(m, "another-controller") == 0 && !json_object_get(spec, "f:rotate");
+    }
+    CHECK(mine);
+    CHECK(status_kept);
+    CHECK(other_kept);
+    /* nothing left to take back: the next pass writes nothing */
+    writes = sl_fake_kube_writes(fk);
+    run_once();
+    CHECK_INT_EQ(sl_fake_kube_writes(fk), writes);
+    CHECK_INT_EQ(events, events_before + 1);
+}
+
 static void test_broken_file_keeps_the_rest(void)
 {
     write_file("deploy/b.yaml", KEY_B);
@@ -767,6 +820,7 @@ int main(void)
         return 1;
 
     RUN(test_apply_steady_drift_prune);
+    RUN(test_hand_edits_taken_back);
     RUN(test_broken_file_keeps_the_rest);
     RUN(test_suspend_and_missing_secret);
     RUN(test_unreachable_repo_keeps_state);

@@ -628,7 +628,10 @@ static void test_moved_tag_immutable_conflict(void)
                      json_array_get(json_object_get(img, "targets"), 0), "digest")),
                  DIG_A);
     CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 1);
-    CHECK_INT_EQ(count_events(&e, "ImmutableTagConflict"), 1);
+    /* one event per distinct failure: one per target, and none again on the next pass */
+    CHECK_INT_EQ(count_events(&e, "ImmutableTagConflict"), 2);
+    reconcile(&e);
+    CHECK_INT_EQ(count_events(&e, "ImmutableTagConflict"), 2);
 
     /* with immutableTags false the tag moves */
     edit_spec(&e, "immutableTags", json_false());
@@ -946,20 +949,31 @@ static void test_verify_gate(void)
     CHECK_STR_EQ(cond_field(&e, "Verified", "reason"), "SignatureInvalid");
     CHECK_CONTAINS(cond_field(&e, "Verified", "message"), "tag 1.1");
     CHECK_CONTAINS(cond_field(&e, "Verified", "message"), "tag 2.0");
-    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "carries no signature");
-    CHECK_STR_EQ(cond_field(&e, "Synced", "status"), "False");
-    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SignatureInvalid");
+    /* refused tags are blocked, not a failure of the delivery: 1.0 went through */
+    CHECK_STR_EQ(cond_field(&e, "Blocked", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Blocked", "reason"), "SignatureInvalid");
+    CHECK_CONTAINS(cond_field(&e, "Blocked", "message"),
+                   "2 tag(s) not delivered by policy (1.1, 2.0)");
+    CHECK_CONTAINS(cond_field(&e, "Blocked", "message"), "carries no signature");
+    CHECK_STR_EQ(cond_field(&e, "Synced", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "1 tag(s) delivered to 2 target(s)");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "2 tag(s) blocked by policy (1.1, 2.0)");
     CHECK(json_is_true(json_object_get(image_entry(&e, 0), "verified")));
     CHECK(json_is_false(json_object_get(image_entry(&e, 1), "verified")));
     CHECK_CONTAINS(json_string_value(json_object_get(image_entry(&e, 2), "message")),
                    "no signature");
     CHECK_INT_EQ(status_int(&e, "status.deliveredTags"), 1);
     CHECK_INT_EQ(count_events(&e, "SignatureInvalid"), 1);
+    CHECK_INT_EQ(count_events(&e, "SignatureMissing"), 1);
 
-    /* steady state: the verified digest is not verified again */
+    /* steady state: the verified digest is not verified again; no event repeats */
     json_object_clear(e.reg.calls);
     reconcile(&e);
     CHECK_INT_EQ(ncalls(&e.reg, "verify"), 2); /* only the two failing tags */
+    CHECK_INT_EQ(count_events(&e, "SignatureInvalid"), 1);
+    CHECK_INT_EQ(count_events(&e, "SignatureMissing"), 1);
     env_free(&e);
 
     /* a SigningKey that does not exist yet: waiting */
@@ -1012,7 +1026,7 @@ static void test_verify_gate_trusts_no_status(void)
     CHECK_INT_EQ(ncalls(&e.reg, "verify"), 1); /* 1.1 checked again; 1.0 known to this process */
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
     CHECK(json_is_false(json_object_get(image_entry(&e, 1), "verified")));
-    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SignatureInvalid");
+    CHECK_STR_EQ(cond_field(&e, "Blocked", "reason"), "SignatureInvalid");
 
     /* the key is rotated: both digests are verified again, with the new key */
     put_signingkey(&e, "vendor-build", "ed25519.pub", NULL);
@@ -1146,8 +1160,19 @@ static void test_sign_in_every_target(void)
 
 /* ---- scan gate ---- */
 
+static void collect(void *qctx, const char *ns, const char *name)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    json_array_append_new(qctx, json_string(key));
+}
+
 struct gate_ctx {
     int rc; /* what the gate answers */
+    /* when set, the ScanPolicy "default" becomes Ready while the gate answers "waiting": its
+     * watch event goes through r's map_secondary, which queues into queued */
+    struct sl_reconciler *r;
+    json_t *queued;
     int calls;
     bool arm64_bad;      /* every index's arm64 image fails (scanned unless filtered out) */
     bool all_bad;        /* every digest fails (a new advisory database) */
@@ -1169,6 +1194,12 @@ static int fake_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
                  platforms[i]);
         if (strcmp(platforms[i], "linux/arm64") == 0)
             scans_arm64 = true;
+    }
+    if (g->rc == SL_SCAN_GATE_WAITING && g->r) {
+        json_t *policy =
+            json_pack("{s:{s:s, s:s}}", "metadata", "name", policy_name, "namespace", ns);
+        g->r->map_secondary(g->r->self, &SL_RES_SCANPOLICY, policy, collect, g->queued);
+        json_decref(policy);
     }
     if (g->rc == SL_SCAN_GATE_WAITING)
         return sl_err_set(err, g->rc, SL_ERRC_INPUT, "ScanPolicy \"%s\" is not Ready", policy_name);
@@ -1218,7 +1249,10 @@ static void test_scan_gate(void)
     CHECK_STR_EQ(cond_field(&e, "Scanned", "status"), "False");
     CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanFailed");
     CHECK_CONTAINS(cond_field(&e, "Scanned", "message"), "CVE-2024-0001");
-    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ScanFailed");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
+    CHECK_STR_EQ(cond_field(&e, "Blocked", "reason"), "ScanFailed");
+    CHECK_CONTAINS(cond_field(&e, "Blocked", "message"), "(1.1)");
     CHECK_STR_EQ(status_str(&e, "status.scanSummary"), "Failed");
     json_t *scan = json_object_get(image_entry(&e, 0), "scan");
     CHECK_STR_EQ(json_string_value(json_object_get(scan, "result")), "Passed");
@@ -1338,6 +1372,121 @@ static void test_scan_gate_platforms_rescan(void)
     env_free(&e);
 }
 
+/* A ScanPolicy that becomes Ready while the first pass of a new ImageDelivery waits on it
+ * queues the delivery again (the queue runs it after this pass), instead of leaving it
+ * ScanPolicyNotReady until the 30 s retry. */
+static void test_policy_ready_during_first_pass_requeues(void)
+{
+    struct env e;
+    struct gate_ctx g = {.rc = SL_SCAN_GATE_WAITING, .queued = json_array()};
+    struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
+    env_init_gate(&e, &gate);
+    g.r = e.r;
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanPolicyNotReady");
+    CHECK(json_array_size(g.queued) >= 1);
+    CHECK_STR_EQ(json_string_value(json_array_get(g.queued, 0)), NS "/app");
+    /* the pass that the event queued delivers */
+    g.rc = 0;
+    g.r = NULL;
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
+    json_decref(g.queued);
+    env_free(&e);
+}
+
+/* With a tag blocked by the scan, a new failure (a target rejecting the credentials) owns Ready
+ * and gets its own event, once; Blocked keeps listing the tag; conditions that no longer apply
+ * go; Signed is never True for nothing signed. */
+static void test_status_names_the_useful_problem(void)
+{
+    struct gate_ctx g = {.rc = SL_SCAN_GATE_BLOCKED};
+    struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
+    struct env e;
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    json_object_set_new(spec, "sign",
+                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Blocked", "reason"), "ScanFailed");
+    CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
+    CHECK_CONTAINS(cond_field(&e, "Signed", "message"), "1 tag(s) signed");
+    CHECK_INT_EQ(count_events(&e, "ScanFailed"), 1);
+    CHECK_INT_EQ(count_events(&e, "Ready"), 1);
+
+    /* the customer's registry starts rejecting the push credentials */
+    json_object_set_new(e.reg.fail, DST1, json_integer(SL_EAUTH));
+    for (int pass = 0; pass < 2; pass++) {
+        reconcile(&e);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), DST1);
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "also 1 tag(s) blocked (1.1)");
+        CHECK_STR_EQ(cond_field(&e, "Synced", "reason"), "AuthenticationFailed");
+        CHECK_STR_EQ(cond_field(&e, "Blocked", "reason"), "ScanFailed");
+        /* one event for the new failure, not one per pass; none again for the blocked tag */
+        CHECK_INT_EQ(count_events(&e, "AuthenticationFailed"), 1);
+        CHECK_INT_EQ(count_events(&e, "ScanFailed"), 1);
+    }
+    /* fixed: Ready again; then the vulnerable tag is fixed too and Blocked goes away */
+    json_object_del(e.reg.fail, DST1);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
+    CHECK_INT_EQ(count_events(&e, "Ready"), 2);
+    g.rc = 0;
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "message"), "2 tag(s) delivered to 2 target(s)");
+    CHECK(cond_field(&e, "Blocked", "status") == NULL);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.1"), DIG_B);
+    env_free(&e);
+
+    /* every tag blocked: nothing was delivered, so neither Ready nor Signed says success */
+    g = (struct gate_ctx){.all_bad = true};
+    env_init_gate(&e, &gate);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
+    spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    json_object_set_new(spec, "sign",
+                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ScanFailed");
+    CHECK_STR_EQ(cond_field(&e, "Synced", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "Unknown");
+    CHECK_STR_EQ(cond_field(&e, "Signed", "reason"), "NothingSigned");
+    CHECK_CONTAINS(cond_field(&e, "Blocked", "message"), "2 tag(s) not delivered by policy");
+    /* the scan policy leaves the spec while the Secret is missing: Scanned and Blocked go */
+    json_t *q = json_array();
+    sl_fake_kube_remove(e.fk, &SL_RES_SECRET, NS, "pull");
+    json_t *gone = json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", NS);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, gone, collect, q); /* the watch's event */
+    json_decref(gone);
+    json_decref(q);
+    json_t *obj = json_deep_copy(imd(&e));
+    json_object_del(json_object_get(obj, "spec"), "scanPolicyRef");
+    sl_fake_kube_put(e.fk, &SL_RES_IMAGEDELIVERY, obj);
+    json_decref(obj);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SecretNotFound");
+    CHECK(cond_field(&e, "Scanned", "status") == NULL);
+    CHECK(cond_field(&e, "Blocked", "status") == NULL);
+    env_free(&e);
+}
+
 static void test_suspend(void)
 {
     struct env e;
@@ -1354,13 +1503,6 @@ static void test_suspend(void)
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Suspended");
     CHECK_INT_EQ(ncalls(&e.reg, "head"), 0);
     env_free(&e);
-}
-
-static void collect(void *qctx, const char *ns, const char *name)
-{
-    char key[256];
-    snprintf(key, sizeof(key), "%s/%s", ns, name);
-    json_array_append_new(qctx, json_string(key));
 }
 
 static void test_secondary_watches(void)
@@ -1451,6 +1593,8 @@ int main(int argc, char **argv)
     RUN(test_registry_deadline);
     RUN(test_sign_in_every_target);
     RUN(test_scan_gate);
+    RUN(test_policy_ready_during_first_pass_requeues);
+    RUN(test_status_names_the_useful_problem);
     RUN(test_suspend);
     RUN(test_secondary_watches);
     RUN(test_secret_cache_follows_watch);

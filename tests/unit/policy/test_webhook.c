@@ -584,6 +584,8 @@ struct fake_registry {
     char auth[128]; /* the Authorization header it accepts */
     pthread_mutex_t mu;
     int down;       /* answer 503 to signature manifests */
+    int hide;       /* answer 404 to requests without the credentials, as registries that hide
+                       private repositories do */
     int requests;   /* every request */
     int slow_blobs; /* blob requests of the slow hostile image */
     int fast_blobs; /* blob requests of the fast hostile image */
@@ -637,8 +639,12 @@ static void h_registry(void *ctx, const struct sl_http_request *req, struct sl_h
     const char *auth = sl_http_request_header(req, "Authorization");
     pthread_mutex_lock(&f->mu);
     f->requests++;
-    int down = f->down;
+    int down = f->down, hide = f->hide;
     pthread_mutex_unlock(&f->mu);
+    if (hide && (!auth || strcmp(auth, f->auth) != 0) && strcmp(req->path, "/v2/") != 0) {
+        reply_json(resp, 404, "{\"errors\":[{\"code\":\"NAME_UNKNOWN\"}]}");
+        return;
+    }
     if (!auth || strcmp(auth, f->auth) != 0) {
         sl_http_request_add_response_header(req, "WWW-Authenticate", "Basic realm=\"fake\"");
         resp->status = 401;
@@ -780,11 +786,16 @@ static void registry_stop(struct fake_registry *f)
 
 static struct fake_registry *the_registry;
 
-/* The API: Secret "pull" exists in every namespace and holds the registry's pull credential. */
+/* Whether Secret "late" exists yet (set by the test; read by the webhook's threads). */
+static int late_secret;
+
+/* The API: Secret "pull" exists in every namespace and holds the registry's pull credential;
+ * Secret "late" the same once late_secret is set. */
 static int fake_kube_get(void *ctx, json_t **out, const struct sl_kube_resource *res,
                          const char *ns, const char *name, struct sl_err *err)
 {
-    if (res != &SL_RES_SECRET || strcmp(name, "pull") != 0)
+    bool late = strcmp(name, "late") == 0 && __atomic_load_n(&late_secret, __ATOMIC_SEQ_CST);
+    if (res != &SL_RES_SECRET || (strcmp(name, "pull") != 0 && !late))
         return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_KUBE, "not found");
     char *cred = sl_base64_encode("puller:secret", 13);
     char *cfg = sl_xasprintf("{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}", the_registry->host, cred);
@@ -807,6 +818,12 @@ static json_t *signed_lookup_get(void *ctx, const char *kind, const char *ns, co
     if (strcmp(kind, "SigningKey") == 0 && strcmp(ns, "vendor") == 0 &&
         strcmp(name, "release") == 0)
         return json_pack("{s:{s:s}}", "status", "publicKey", signer_pem);
+    /* the Secret watch's copy (metadata only) */
+    if (strcmp(kind, "Secret") == 0 && strcmp(name, "pull") == 0)
+        return json_pack("{s:{s:s}}", "metadata", "resourceVersion", "1");
+    if (strcmp(kind, "Secret") == 0 && strcmp(name, "late") == 0 &&
+        __atomic_load_n(&late_secret, __ATOMIC_SEQ_CST))
+        return json_pack("{s:{s:s}}", "metadata", "resourceVersion", "7");
     return NULL;
 }
 
@@ -891,6 +908,21 @@ static void test_registry_attacks(void)
     pthread_mutex_unlock(&f.mu);
     review_in(&a, url, "c-2", "c", "pull", good);
     CHECK_INT_EQ(a.allowed, 1);
+
+    /* a registry that hides private repositories says "not found" without credentials: the
+     * denial of a Pod whose pull Secret does not exist yet is not kept once the Secret exists */
+    pthread_mutex_lock(&f.mu);
+    f.hide = 1;
+    pthread_mutex_unlock(&f.mu);
+    review_in(&a, url, "late-1", "late-ns", "late", good);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "no signature");
+    __atomic_store_n(&late_secret, 1, __ATOMIC_SEQ_CST);
+    review_in(&a, url, "late-2", "late-ns", "late", good);
+    CHECK_INT_EQ(a.allowed, 1);
+    pthread_mutex_lock(&f.mu);
+    f.hide = 0;
+    pthread_mutex_unlock(&f.mu);
 
     /* a signature manifest with thousands of layers: at most 16 are looked at */
     review_in(&a, url, "fast", "evil", "pull", fast);

@@ -3,6 +3,7 @@ real oras reads, whose root filesystem runs `sealift version` (chroot as the ima
 user) and holds no shell; hack/release.sh delivers it with `sealift copy` to a real
 docker-registry, scans it (report next to the image) and signs it, and refuses to sign when the
 scan finds a Critical vulnerability."""
+import base64
 import datetime
 import json
 import os
@@ -178,6 +179,19 @@ class ReleaseFlowTest(procs.TempDirTestCase):
         v = procs.run([procs.SEALIFT, "verify", ref, "--key", self.pub, "--creds", self.creds,
                        "--insecure"], check=False)
         self.assertEqual(v.returncode, 0, v.stderr)
+        # and the real cosign agrees (key only: sealift's signatures are in no transparency log)
+        dc = os.path.join(self.tmp, "docker")
+        os.makedirs(dc)
+        with open(os.path.join(dc, "config.json"), "w") as f:
+            json.dump({"auths": {self.reg.host: {"auth": base64.b64encode(
+                self.creds.encode()).decode()}}}, f)
+        c = subprocess.run([procs.peer("cosign"), "verify", "--key", self.pub,
+                            "--insecure-ignore-tlog=true", "--allow-http-registry",
+                            "--allow-insecure-registry", ref], capture_output=True, text=True,
+                           timeout=120, env=dict(os.environ, DOCKER_CONFIG=dc))
+        self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertEqual(json.loads(c.stdout)[0]["critical"]["image"]["docker-manifest-digest"],
+                         digest)
         with open(os.path.join(out, "digest")) as f:
             self.assertEqual(f.read().strip(), ref)
         # the kustomization now installs exactly this build

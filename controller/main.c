@@ -1,4 +1,5 @@
 /* sealift: entry point and subcommand dispatch (DESIGN.md section 4). */
+#include "build_info.h"
 #include "cli/commands.h"
 
 #include <curl/curl.h>
@@ -29,7 +30,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: sealift <command> [flags]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "  %-16s %s\n", "version", "print the version");
+    fprintf(f, "  %-16s %s\n", "version", "print the version and the git commit it was built from");
 }
 
 int main(int argc, char **argv)
@@ -40,7 +41,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("sealift %s\n", SL_VERSION);
+        printf("sealift %s (commit %s)\n", SL_VERSION, SL_COMMIT);
         return SL_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -96,6 +96,9 @@ def yaml_files(top):
     out = []
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
+        # A Helm chart's templates are YAML only once rendered (e2e.release.chart renders them)
+        if "Chart.yaml" in filenames and "templates" in dirnames:
+            dirnames.remove("templates")
         for fn in sorted(filenames):
             if fn.endswith((".yaml", ".yml")):
                 out.append(os.path.join(dirpath, fn))

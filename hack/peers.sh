@@ -19,6 +19,7 @@ peers() {
   cat <<'EOF'
 cosign cosign github.com/sigstore/cosign/v3/cmd/cosign
 oras oras oras.land/oras/cmd/oras
+helm helm helm.sh/helm/v4/cmd/helm
 EOF
 }
 

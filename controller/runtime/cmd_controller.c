@@ -70,6 +70,20 @@ static void usage(FILE *f)
 }
 
 /* Returns -1 to go on, or the exit code (0 for --help). */
+/* The Lease "sealift-controller-shard-<shard>" must be a DNS-1123 name, so a shard is a
+ * lowercase label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, short enough for the Lease name. */
+#define SHARD_MAX 40
+static bool valid_shard(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SHARD_MAX || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
 static int parse_args(struct controller_args *a, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -223,8 +237,11 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         usage(stderr);
         return SL_EXIT_USAGE;
     }
-    if (a->shard && !*a->shard) {
-        sl_cli_errorf(CMD, "--shard wants a non-empty label value");
+    if (a->shard && !valid_shard(a->shard)) {
+        sl_cli_errorf(CMD,
+                      "--shard wants a lowercase name (a-z, 0-9 and '-' inside, at most %d "
+                      "characters): it is a label value and part of the shard's Lease name",
+                      SHARD_MAX);
         return SL_EXIT_USAGE;
     }
     if (!*a->metrics_addr) {

@@ -49,7 +49,7 @@ struct controller {
 struct sl_manager {
     struct sl_kube_ops kube;
     struct sl_list_watcher lw;
-    char *controller_ns, *watch_ns, *shard_selector, *leader_identity;
+    char *controller_ns, *watch_ns, *shard_selector, *leader_identity, *lease_name;
     char *webhook_addr, *webhook_cert_dir;
     int concurrency;
     bool leader_elect;
@@ -227,6 +227,10 @@ int sl_manager_new(struct sl_manager **out, const struct sl_manager_opts *opts, 
         opts->watch_namespace && *opts->watch_namespace ? sl_xstrdup(opts->watch_namespace) : NULL;
     m->shard_selector =
         opts->shard && *opts->shard ? sl_xasprintf("%s=%s", SL_SHARD_LABEL, opts->shard) : NULL;
+    /* Each shard elects its own leader: with one Lease for all, only one shard would work. */
+    m->lease_name = opts->shard && *opts->shard
+                        ? sl_xasprintf("%s-shard-%s", SL_LEADER_LEASE_NAME, opts->shard)
+                        : NULL;
     m->leader_identity = opts->leader_identity ? sl_xstrdup(opts->leader_identity) : NULL;
     m->webhook_addr = opts->webhook_addr ? sl_xstrdup(opts->webhook_addr) : NULL;
     m->webhook_cert_dir = opts->webhook_cert_dir ? sl_xstrdup(opts->webhook_cert_dir) : NULL;
@@ -507,6 +511,7 @@ int sl_manager_start(struct sl_manager *m, struct sl_err *err)
     if (m->leader_elect) {
         struct sl_leader_opts lo = {.kube = &m->kube,
                                     .ns = m->controller_ns,
+                                    .name = m->lease_name,
                                     .identity = m->leader_identity,
                                     .lease_duration_ms = m->lease_duration_ms,
                                     .renew_deadline_ms = m->renew_deadline_ms,
@@ -669,6 +674,7 @@ void sl_manager_free(struct sl_manager *m)
     free(m->controller_ns);
     free(m->watch_ns);
     free(m->shard_selector);
+    free(m->lease_name);
     free(m->leader_identity);
     free(m->webhook_addr);
     free(m->webhook_cert_dir);

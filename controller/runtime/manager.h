@@ -37,7 +37,8 @@ struct sl_manager_opts {
     struct sl_list_watcher lw;        /* list/watch for informers (copied, same rule) */
     const char *controller_namespace; /* for the Lease and sl_runtime; required */
     const char *watch_namespace;      /* NULL = all namespaces */
-    const char *shard;                /* only primaries labelled sealift.dev/shard=<shard> */
+    const char *shard;                /* only primaries labelled sealift.dev/shard=<shard>; with
+                                         leader_elect, the Lease is sealift-controller-shard-<shard> */
     int concurrency;                  /* workers per reconciler; <= 0 = 2 */
     bool leader_elect;
     const char *leader_identity; /* NULL = hostname_random */

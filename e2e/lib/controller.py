@@ -18,15 +18,16 @@ class Controller:
     LAB_ARGS = ("--insecure-registry", "127.0.0.1", "--allow-local-paths", "--min-interval", "1s")
 
     def __init__(self, testcase, kube, name="controller", namespace="sealift-system",
-                 extra_args=(), env=None, lab=True, webhook=False):
+                 extra_args=(), env=None, lab=True, webhook=False, command=None):
         """kube: a kube.Cluster / kube.StandIn (the controller then uses its ServiceAccount
         kubeconfig) or a kubeconfig path. webhook=True serves the admission webhook where the
-        Cluster's API server calls it."""
+        Cluster's API server calls it. command replaces `sealift controller --kubeconfig F`
+        (e.g. the image's binary under chroot, with the in-cluster configuration)."""
         self.testcase = testcase
         kubeconfig = kube if isinstance(kube, str) else kube.controller_kubeconfig
         if webhook:
             extra_args = [*kube.webhook_args(), *extra_args]
-        args = [procs.SEALIFT, "controller", "--kubeconfig", kubeconfig,
+        args = [*(command or (procs.SEALIFT, "controller", "--kubeconfig", kubeconfig)),
                 "--namespace", namespace, "--metrics-addr", "127.0.0.1:0",
                 *(self.LAB_ARGS if lab else ()), *extra_args]
         full_env = dict(os.environ)

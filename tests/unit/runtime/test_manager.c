@@ -5,6 +5,7 @@
 #include "check.h"
 #include "fake_kube.h"
 #include "fake_lw.h"
+#include "kube/client.h"
 #include "runtime/manager.h"
 #include "util/mem.h"
 
@@ -394,6 +395,52 @@ static void test_leader_election_gates_workers(void)
     env_destroy(&e);
 }
 
+/* Two shards with leader election lead at the same time, each through its own Lease. */
+static void test_each_shard_elects_its_own_leader(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_manager *m[2] = {NULL, NULL};
+    const char *shards[2] = {"blue", "green"};
+    for (int i = 0; i < 2; i++) {
+        struct sl_manager_opts o = {.lw = fake_lw_iface(&e.lw),
+                                    .controller_namespace = "sealift-system",
+                                    .shard = shards[i],
+                                    .leader_elect = true,
+                                    .leader_identity = shards[i],
+                                    .lease_duration_ms = 1000,
+                                    .renew_deadline_ms = 600,
+                                    .retry_period_ms = 50,
+                                    .shutdown_timeout_ms = 5000};
+        sl_fake_kube_ops(e.fk, &o.kube);
+        CHECK_INT_EQ(sl_manager_new(&m[i], &o, NULL), 0);
+        CHECK_INT_EQ(sl_manager_start(m[i], NULL), 0);
+    }
+    WAIT_FOR(sl_manager_is_leader(m[0]) && sl_manager_is_leader(m[1]));
+    CHECK(sl_manager_is_leader(m[0]));
+    CHECK(sl_manager_is_leader(m[1]));
+    json_t *blue =
+        sl_fake_kube_find(e.fk, &SL_RES_LEASE, "sealift-system", "sealift-controller-shard-blue");
+    json_t *green =
+        sl_fake_kube_find(e.fk, &SL_RES_LEASE, "sealift-system", "sealift-controller-shard-green");
+    CHECK(blue != NULL);
+    CHECK(green != NULL);
+    if (blue && green) {
+        CHECK_STR_EQ(
+            json_string_value(json_object_get(json_object_get(blue, "spec"), "holderIdentity")),
+            "blue");
+        CHECK_STR_EQ(
+            json_string_value(json_object_get(json_object_get(green, "spec"), "holderIdentity")),
+            "green");
+    }
+    CHECK(sl_fake_kube_find(e.fk, &SL_RES_LEASE, "sealift-system", "sealift-controller") == NULL);
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT_EQ(sl_manager_stop(m[i]), 0);
+        sl_manager_free(m[i]);
+    }
+    env_destroy(&e);
+}
+
 static void test_shard_selects_primaries_only(void)
 {
     struct env e;
@@ -436,6 +483,7 @@ int main(void)
     RUN(test_results_and_events);
     RUN(test_secret_cache_holds_metadata_only);
     RUN(test_shard_selects_primaries_only);
+    RUN(test_each_shard_elects_its_own_leader);
     RUN(test_same_key_never_concurrent);
     RUN(test_leader_election_gates_workers);
     return CHECK_EXIT();

@@ -1,0 +1,265 @@
+"""Installing sealift on the real API server: `kubectl apply -k crds/` (also pinned by digest, as
+hack/release.sh pins it) and the Helm chart crds/helm/sealift (the real helm, built from the Go
+module proxy: `helm lint`, `helm template | kubectl apply --dry-run=server`), which renders the
+same objects as crds/ by default; and the webhook serving certificate without cert-manager
+(hack/webhook-cert.sh): the API server calls the webhook through the certificate it issued, and a
+rotation keeps the CA while the controller serves the new certificate."""
+import base64
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import unittest
+
+import yaml
+
+import procs
+from controller import Controller
+from kube import Cluster
+
+CHART = os.path.join(procs.SRC, "crds", "helm", "sealift")
+DIGEST = "sha256:" + "ab" * 32
+
+POLICY = """apiVersion: sealift.dev/v1alpha1
+kind: DeployPolicy
+metadata: {name: signed-only}
+spec:
+  namespaceSelector:
+    matchLabels: {sealift.dev/enforce: "true"}
+  enforcement: Deny
+  rules:
+    requireDigest: true
+    requireSignature:
+      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%s"}]
+  outputs: [ValidatingAdmissionPolicy]
+"""
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: shop}
+spec:
+  containers:
+  - name: app
+    image: 127.0.0.1:1/mirror/app@sha256:%s
+"""
+
+
+def crds_docs(name):
+    with open(os.path.join(procs.SRC, "crds", name)) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+class InstallTest(procs.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.kube = Cluster(self.tmp)
+        self.kube.start(self)
+        self.kube.install()  # kubectl apply -k crds/, for real
+
+    def helm(self, *args, check=True):
+        r = subprocess.run([procs.peer("helm"), *args], capture_output=True, text=True,
+                           timeout=300, env=dict(os.environ, HELM_CACHE_HOME=self.tmp + "/hc",
+                                                 HELM_CONFIG_HOME=self.tmp + "/hcfg",
+                                                 HELM_DATA_HOME=self.tmp + "/hd"))
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def template(self, *sets, include_crds=True):
+        args = ["template", "sealift", CHART, "--namespace", "sealift-system"]
+        if include_crds:
+            args.append("--include-crds")
+        for s in sets:
+            args += ["--set", s]
+        return self.helm(*args).stdout
+
+    def dry_run(self, text):
+        r = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", input=text, check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_kustomize_and_chart_on_the_api_server(self):
+        # the kustomization, as released: pinned to a digest
+        crds = os.path.join(self.tmp, "crds")
+        shutil.copytree(os.path.join(procs.SRC, "crds"), crds, symlinks=True)
+        self.dry_run(self.kube.kubectl("kustomize", os.path.join(procs.SRC, "crds")).stdout)
+        path = os.path.join(crds, "kustomization.yaml")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("  newTag: 0.1.0\n",
+                                 f"  newName: registry.example/sealift\n  digest: {DIGEST}\n"))
+        r = self.kube.kubectl("apply", "-k", crds, "--dry-run=server", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("deployment.apps/sealift-controller", r.stdout)
+        dep = json.loads(self.kube.kubectl("apply", "-k", crds, "--dry-run=server", "-o",
+                                           "json").stdout)
+        images = [c["image"] for i in dep["items"] if i["kind"] == "Deployment"
+                  for c in i["spec"]["template"]["spec"]["containers"]]
+        self.assertEqual(images, [f"registry.example/sealift@{DIGEST}"])
+
+        # the chart: lint, then its default rendering is crds/ itself, accepted by the server
+        lint = self.helm("lint", CHART)
+        self.assertIn("1 chart(s) linted, 0 chart(s) failed", lint.stdout)
+        out = self.template()
+        self.dry_run(out)
+        docs = [d for d in yaml.safe_load_all(out) if d]
+        by_kind = {}
+        for d in docs:
+            by_kind.setdefault(d["kind"], []).append(d)
+        self.assertEqual(len(by_kind["CustomResourceDefinition"]), 5)
+        self.assertEqual(by_kind["Deployment"], crds_docs("deployment.yaml"))
+        self.assertEqual(by_kind["Service"], crds_docs("service.yaml"))
+        self.assertEqual([d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding",
+                                                          "Role", "RoleBinding")],
+                         crds_docs("rbac.yaml"))
+
+        # values: a digest, shards, resources, replicas, cert-manager certificates
+        out = self.template("image.repository=registry.example/sealift", f"image.digest={DIGEST}",
+                            "shards={blue,green}", "replicas=3",
+                            "resources.limits.memory=1Gi",
+                            "webhook.certificates.mode=cert-manager")
+        docs = [d for d in yaml.safe_load_all(out) if d]
+        deps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+        self.assertEqual(sorted(deps), ["sealift-controller-blue", "sealift-controller-green"])
+        for shard, d in (("blue", deps["sealift-controller-blue"]),
+                         ("green", deps["sealift-controller-green"])):
+            c = d["spec"]["template"]["spec"]["containers"][0]
+            self.assertEqual(c["image"], f"registry.example/sealift@{DIGEST}")
+            self.assertEqual(d["spec"]["replicas"], 3)
+            self.assertEqual(c["resources"]["limits"]["memory"], "1Gi")
+            self.assertIn(f"--shard {shard}", " ".join(c["args"]))
+            self.assertEqual(d["spec"]["selector"]["matchLabels"]["sealift.dev/shard"], shard)
+            # the webhook (which knows its own shard's DeployPolicies) is served by blue alone
+            self.assertEqual("--webhook-addr" in c["args"], shard == "blue")
+        (svc,) = [d for d in docs if d["kind"] == "Service"]
+        self.assertEqual(svc["spec"]["selector"]["sealift.dev/shard"], "blue")
+        certs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Certificate"}
+        self.assertEqual(certs["sealift-webhook"]["spec"]["secretName"], "sealift-webhook-tls")
+        self.assertIn("sealift-webhook.sealift-system.svc",
+                      certs["sealift-webhook"]["spec"]["dnsNames"])
+        self.assertTrue(certs["sealift-webhook-ca"]["spec"]["isCA"])
+        # without cert-manager's CRDs the server takes everything but its objects
+        self.dry_run("---\n".join(yaml.safe_dump(d) for d in docs
+                                  if d["apiVersion"] != "cert-manager.io/v1"))
+
+        # values the chart refuses
+        for bad, msg in ((["shards={Blue}"], "lowercase"), (["image.digest=latest"], "sha256"),
+                         (["shards={a}", "webhook.shard=b"], "not one of shards"),
+                         (["webhook.certificates.mode=vault"], "secret or cert-manager")):
+            args = ["template", "sealift", CHART]
+            for s in bad:
+                args += ["--set", s]
+            r = self.helm(*args, check=False)
+            self.assertNotEqual(r.returncode, 0, bad)
+            self.assertIn(msg, r.stderr)
+
+
+class WebhookCertTest(procs.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.kube = Cluster(self.tmp)
+        self.kube.start(self)
+        self.kube.install()
+        self.certs = os.path.join(self.tmp, "tls")
+
+    def webhook_cert(self):
+        r = subprocess.run(["bash", os.path.join(procs.SRC, "hack", "webhook-cert.sh"),
+                            "--kubeconfig", self.kube.kubeconfig], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stderr
+
+    def secret(self, name):
+        s = json.loads(self.kube.kubectl("get", "secret", "-n", "sealift-system", name, "-o",
+                                         "json").stdout)
+        return s["type"], {k: base64.b64decode(v) for k, v in s["data"].items()}
+
+    def mount(self, data):
+        """What the kubelet does with the Secret volume: the files in the pod's cert dir."""
+        os.makedirs(self.certs, exist_ok=True)
+        for k, v in data.items():
+            tmp = os.path.join(self.certs, "." + k)
+            with open(tmp, "wb") as f:
+                f.write(v)
+            os.replace(tmp, os.path.join(self.certs, k))
+
+    def served_cert(self):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", self.kube.webhook_port), timeout=10) as s:
+            with ctx.wrap_socket(s) as t:
+                return ssl.DER_cert_to_PEM_cert(t.getpeercert(binary_form=True)).encode()
+
+    def pem_of(self, data):
+        return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(data.decode())).encode()
+
+    def test_issue_serve_and_rotate(self):
+        self.assertIn("created the CA", self.webhook_cert())
+        typ, tls = self.secret("sealift-webhook-tls")
+        self.assertEqual(typ, "kubernetes.io/tls")
+        self.assertEqual(sorted(tls), ["ca.crt", "tls.crt", "tls.key"])
+        for k in ("ca.crt", "tls.crt"):
+            with open(os.path.join(self.tmp, k), "wb") as f:
+                f.write(tls[k])
+        v = procs.run(["openssl", "verify", "-CAfile", os.path.join(self.tmp, "ca.crt"),
+                       "-verify_hostname", "sealift-webhook.sealift-system.svc",
+                       os.path.join(self.tmp, "tls.crt")], check=False)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.mount(tls)
+
+        ctl = Controller(self, self.kube, webhook=False, extra_args=[
+            "--webhook-addr", f"127.0.0.1:{self.kube.webhook_port}",
+            "--webhook-cert-dir", self.certs,
+            "--webhook-service-port", str(self.kube.webhook_port)])
+        ctl.wait_ready()
+        for ns in ("vendor-acme", "shop"):
+            self.kube.kubectl("create", "namespace", ns)
+        self.kube.kubectl("label", "namespace", "shop", "sealift.dev/enforce=true")
+        self.kube.kubectl("apply", "-f", "-", input="""
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {name: release, namespace: vendor-acme}
+spec: {mode: Generate, secretRef: {name: release-key}}
+""")
+        self.kube.kubectl("wait", "--for=condition=Ready", "-n", "vendor-acme", "sigkey/release",
+                          "--timeout=60s")
+        fp = self.kube.kubectl("get", "sigkey", "-n", "vendor-acme", "release", "-o",
+                               "jsonpath={.status.fingerprint}").stdout.strip()
+        self.kube.kubectl("apply", "-f", "-", input=POLICY % fp)
+        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
+                          "--timeout=60s")
+        vwc = json.loads(self.kube.kubectl("get", "validatingwebhookconfiguration",
+                                           "sealift-signed-only", "-o", "json").stdout)
+        self.assertEqual(base64.b64decode(vwc["webhooks"][0]["clientConfig"]["caBundle"]),
+                         tls["ca.crt"])
+
+        def denied_by_webhook(name):
+            cp = self.kube.kubectl("apply", "-f", "-", input=POD % (name, "0" * 64), check=False)
+            self.assertNotEqual(cp.returncode, 0)
+            # the API server reached the webhook over TLS (no x509 error): the webhook denied it
+            self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
+                          'request', cp.stderr)
+        denied_by_webhook("first")
+
+        # rotation: a new serving certificate from the same CA; the caBundle stays valid
+        self.assertIn("reusing the CA", self.webhook_cert())
+        _, rotated = self.secret("sealift-webhook-tls")
+        self.assertEqual(rotated["ca.crt"], tls["ca.crt"])
+        self.assertNotEqual(rotated["tls.crt"], tls["tls.crt"])
+        self.assertNotEqual(rotated["tls.key"], tls["tls.key"])
+        self.mount(rotated)
+        procs.wait_for(lambda: self.served_cert() == self.pem_of(rotated["tls.crt"]), timeout=60,
+                       interval=0.5, what="the controller to serve the rotated certificate")
+        denied_by_webhook("second")
+        vwc = json.loads(self.kube.kubectl("get", "validatingwebhookconfiguration",
+                                           "sealift-signed-only", "-o", "json").stdout)
+        self.assertEqual(base64.b64decode(vwc["webhooks"][0]["clientConfig"]["caBundle"]),
+                         tls["ca.crt"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

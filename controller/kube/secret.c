@@ -6,13 +6,18 @@
 #include "util/base64.h"
 #include "util/err.h"
 
+int sl_kube_secret_decode(unsigned char **out, size_t *out_len, const char *b64, size_t len)
+{
+    return sl_base64_decode_opts(out, out_len, b64, len, SL_BASE64_SPACE);
+}
+
 int sl_kube_secret_bytes(unsigned char **out, size_t *out_len, const json_t *secret,
                          const char *key)
 {
     const json_t *v = json_object_get(json_object_get(secret, "data"), key);
     if (!json_is_string(v))
         return SL_ENOTFOUND;
-    return sl_base64_decode(out, out_len, json_string_value(v), json_string_length(v));
+    return sl_kube_secret_decode(out, out_len, json_string_value(v), json_string_length(v));
 }
 
 char *sl_kube_secret_string(const json_t *secret, const char *key)

@@ -14,7 +14,6 @@
 #include "runtime/refindex.h"
 #include "runtime/registry.h"
 #include "runtime/status.h"
-#include "util/base64.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -160,14 +159,14 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
 
 /* ---- small helpers ---- */
 
-/* Decodes standard base64 (whitespace allowed) into a NUL-terminated buffer (caller frees with
- * sl_secure_free(out, *out_len + 1)). Returns 0, SL_EINVAL or SL_ETOOBIG. */
+/* Decodes a Secret value (the policy of kube/secret.h) into a NUL-terminated buffer (caller frees
+ * with sl_secure_free(out, *out_len + 1)). Returns 0, SL_EINVAL or SL_ETOOBIG. */
 static int base64_decode(char **out, size_t *out_len, const char *b64, size_t len)
 {
     if (len > SECRET_B64_MAX)
         return SL_ETOOBIG;
     unsigned char *buf = NULL;
-    int rc = sl_base64_decode_opts(&buf, out_len, b64, len, SL_BASE64_SPACE);
+    int rc = sl_kube_secret_decode(&buf, out_len, b64, len);
     if (rc == 0)
         *out = (char *)buf;
     return rc;

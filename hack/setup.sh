@@ -13,8 +13,8 @@ packages=(
   # tools the tests drive as real components
   openssl git curl jq python3 python3-yaml python3-kubernetes zstd dpkg
   docker-registry skopeo apache2-utils clamav debootstrap openssh-server
-  # code style and benchmarks
-  clang-format wrk hyperfine time bc
+  # code style, static checks and benchmarks
+  clang-format shellcheck cppcheck wrk hyperfine time bc
 )
 # Node.js and npm run the CEL evaluator; the machines ship them, else take Debian's.
 if ! command -v npm >/dev/null 2>&1; then

@@ -6,8 +6,18 @@
 #ifndef SL_KUBE_SECRET_H
 #define SL_KUBE_SECRET_H
 
+#include "kube/ops.h"
+#include "util/err.h"
+
 #include <jansson.h>
 #include <stddef.h>
+
+/* Reads Secret ns/name through kube for the spec field that names it (for messages, e.g.
+ * "spec.secretRef.name"). Returns 0 with *out (release with sl_kube_secret_decref); SL_ENOTFOUND
+ * with err "<field>: Secret \"<name>\" not found" (always the object's own namespace); or the
+ * API error's code with err "<field>: reading Secret \"<name>\": <API message>". */
+int sl_kube_secret_get(json_t **out, const struct sl_kube_ops *kube, const char *ns,
+                       const char *name, const char *field, struct sl_err *err);
 
 /* Decodes len characters of b64 by the policy above: *out is a new buffer of *out_len bytes
  * plus a NUL (caller frees with sl_secure_free(*out, *out_len + 1)). Returns 0 or SL_EINVAL. */

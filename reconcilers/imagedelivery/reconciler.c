@@ -589,17 +589,15 @@ static int get_secret(struct imd_run *run, json_t **out, const char *name, const
     if (*out)
         return 0;
     int64_t read_ms = sl_mono_ms();
-    int rc = run->rt->kube.get(run->rt->kube.ctx, out, &SL_RES_SECRET, run->ns, name, &err);
+    int rc = sl_kube_secret_get(out, &run->rt->kube, run->ns, name, field, &err);
     if (rc == 0)
         secret_cache_put(run->r, run->ns, name, *out, read_ms);
     if (rc == SL_ENOTFOUND) {
-        global_fail(run, SL_RESULT_WAITING, "SecretNotFound",
-                    "%s: Secret \"%s\" not found in namespace %s", field, name, run->ns);
+        global_fail(run, SL_RESULT_WAITING, "SecretNotFound", "%s", err.msg);
         return -1;
     }
     if (rc != 0) {
-        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading Secret \"%s\": %s", field,
-                    name, err.msg);
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s", err.msg);
         return -1;
     }
     return 0;

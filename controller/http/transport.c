@@ -136,11 +136,6 @@ void sl_transport_free(struct sl_transport *t)
     free(t);
 }
 
-bool sl_transport_insecure(const struct sl_transport *t)
-{
-    return t && !t->ops && t->opts.insecure;
-}
-
 char *sl_http_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

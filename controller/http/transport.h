@@ -128,9 +128,6 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
                         struct sl_transport *put_t, const struct sl_http_relay *r,
                         struct sl_http_result *get_res, struct sl_http_result *put_res);
 
-/* The insecure option the transport was made with (false for custom ones). */
-bool sl_transport_insecure(const struct sl_transport *t);
-
 /* s percent-encoded for a URL query (everything but A-Z a-z 0-9 - . _ ~). Caller frees. */
 char *sl_http_escape(const char *s);
 

@@ -1,8 +1,8 @@
 /* sealift: entry point and subcommand dispatch (DESIGN.md section 4). */
 #include "build_info.h"
 #include "cli/commands.h"
+#include "http/transport.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,9 +50,9 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(cmd, commands[i].name) == 0) {
-            curl_global_init(CURL_GLOBAL_DEFAULT);
+            sl_transport_global_init(); /* before any thread starts */
             int rc = commands[i].run(argc - 1, argv + 1);
-            curl_global_cleanup();
+            sl_transport_global_cleanup();
             return rc;
         }
     }

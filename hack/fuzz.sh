@@ -19,7 +19,7 @@ case "${1:-}" in
   "") ;;
   *) only=$1; secs=${2:-60} ;;
 esac
-build=build-fuzz
+build="build-fuzz"
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" -Dfuzz=true -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized >/dev/null

@@ -1,13 +1,14 @@
-/* Kubernetes REST client over libcurl: one easy handle per call, connections, DNS and TLS
- * sessions shared through a curl share handle. */
+/* Kubernetes REST client over the HTTP transport (http/transport.h): connections, DNS answers
+ * and TLS sessions shared by all threads. */
 #include "kube/client.h"
 #include "kube/internal.h"
 
+#include "http/transport.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/mem.h"
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,62 +24,38 @@
 struct sl_kube_client {
     struct sl_kube_config *cfg; /* cfg->token guarded by token_lock (re-read on 401) */
     char *user_agent;
-    CURLSH *share;
-    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    struct sl_transport *transport;
     pthread_mutex_t token_lock;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_OK;
-
-static void curl_init_once(void)
-{
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *userp)
-{
-    (void)handle;
-    (void)access;
-    struct sl_kube_client *c = userp;
-    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
-        pthread_mutex_lock(&c->share_locks[data]);
-}
-
-static void share_unlock(CURL *handle, curl_lock_data data, void *userp)
-{
-    (void)handle;
-    struct sl_kube_client *c = userp;
-    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
-        pthread_mutex_unlock(&c->share_locks[data]);
-}
 
 int sl_kube_client_new(struct sl_kube_client **out, const struct sl_kube_config *cfg,
                        const char *user_agent, struct sl_err *err)
 {
     if (!cfg || !cfg->server || !*cfg->server)
         return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "kube client: no server configured");
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_result != CURLE_OK)
-        return sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl init failed: %s",
-                            curl_easy_strerror(curl_init_result));
     struct sl_kube_client *c = sl_xcalloc(1, sizeof(*c));
     c->cfg = sl_kube_config_dup(cfg);
     c->user_agent = user_agent ? sl_xstrdup(user_agent) : sl_xstrdup("sealift/" SL_VERSION);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&c->share_locks[i], NULL);
     pthread_mutex_init(&c->token_lock, NULL);
-    c->share = curl_share_init();
-    if (!c->share) {
+    const struct sl_kube_config *kc = c->cfg;
+    struct sl_transport_opts to = {
+        .user_agent = c->user_agent,
+        .connect_timeout_ms = CONNECT_TIMEOUT_S * 1000,
+        .insecure = kc->insecure_skip_tls_verify,
+        .ca_pem = kc->ca_pem,
+        .ca_only = true,
+        .client_cert_pem = kc->client_cert_pem && kc->client_key_pem ? kc->client_cert_pem : NULL,
+        .client_key_pem = kc->client_cert_pem && kc->client_key_pem ? kc->client_key_pem : NULL,
+        .accept_encoding = true,
+        .keepalive_idle_s = 30,
+        .keepalive_interval_s = 10,
+        .share_connections = true,
+    };
+    c->transport = sl_transport_new(&to);
+    if (!c->transport) {
         sl_kube_client_free(c);
-        return sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl_share_init failed");
+        return sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "cannot initialize libcurl");
     }
-    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     *out = c;
     return 0;
 }
@@ -87,10 +64,7 @@ void sl_kube_client_free(struct sl_kube_client *c)
 {
     if (!c)
         return;
-    if (c->share)
-        curl_share_cleanup(c->share);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_destroy(&c->share_locks[i]);
+    sl_transport_free(c->transport);
     pthread_mutex_destroy(&c->token_lock);
     sl_kube_config_free(c->cfg);
     free(c->user_agent);
@@ -267,10 +241,10 @@ struct response {
     bool too_big;
 };
 
-static size_t write_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+static size_t write_body(void *userdata, long status, const char *ptr, size_t n)
 {
+    (void)status;
     struct response *r = userdata;
-    size_t n = size * nmemb;
     if (sl_buf_append(&r->body, ptr, n) != 0) {
         r->too_big = true;
         return 0;
@@ -278,81 +252,32 @@ static size_t write_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* Common easy-handle setup: URL, TLS, auth, headers. *headers_out must be freed by the caller
- * with curl_slist_free_all after the transfer; *auth_out (the Authorization header, a secret)
- * with sl_secure_free_str. */
-static CURL *easy_new(struct sl_kube_client *c, const char *path, const char *content_type,
-                      struct curl_slist **headers_out, char **auth_out, char *errbuf)
+/* The request headers of a call: Accept, Content-Type (may be NULL) and the credentials.
+ * hdrs needs 3 slots; returns how many are used. *auth_out (the Authorization header, a secret)
+ * is freed by the caller with sl_secure_free_str. */
+static size_t request_headers(struct sl_kube_client *c, const char *content_type, const char **hdrs,
+                              char **ct_out, char **auth_out)
 {
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    char *url = sl_xasprintf("%s%s", c->cfg->server, path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    free(url);
-    curl_easy_setopt(h, CURLOPT_SHARE, c->share);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-
+    size_t n = 0;
+    hdrs[n++] = "Accept: application/json";
+    if (content_type)
+        hdrs[n++] = *ct_out = sl_xasprintf("Content-Type: %s", content_type);
     const struct sl_kube_config *cfg = c->cfg;
-    if (cfg->ca_pem) {
-        struct curl_blob blob = {cfg->ca_pem, strlen(cfg->ca_pem), CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-    }
-    if (cfg->client_cert_pem && cfg->client_key_pem) {
-        struct curl_blob cert = {cfg->client_cert_pem, strlen(cfg->client_cert_pem),
-                                 CURL_BLOB_COPY};
-        struct curl_blob key = {cfg->client_key_pem, strlen(cfg->client_key_pem), CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    if (cfg->insecure_skip_tls_verify) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-
-    struct curl_slist *headers = NULL;
-    headers = curl_slist_append(headers, "Accept: application/json");
-    /* large bodies would otherwise wait for a 100-continue */
-    headers = curl_slist_append(headers, "Expect:");
-    if (content_type) {
-        char *ct = sl_xasprintf("Content-Type: %s", content_type);
-        headers = curl_slist_append(headers, ct);
-        free(ct);
-    }
     pthread_mutex_lock(&c->token_lock);
     if (cfg->token && *cfg->token) {
         *auth_out = sl_xasprintf("Authorization: Bearer %s", cfg->token);
-        headers = curl_slist_append(headers, *auth_out);
     } else if (cfg->username) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, cfg->username);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password ? cfg->password : "");
+        /* Basic credentials, sent with the first request */
+        char *pair = sl_xasprintf("%s:%s", cfg->username, cfg->password ? cfg->password : "");
+        char *b64 = sl_base64_encode(pair, strlen(pair));
+        *auth_out = sl_xasprintf("Authorization: Basic %s", b64);
+        sl_secure_free_str(b64);
+        sl_secure_free_str(pair);
     }
     pthread_mutex_unlock(&c->token_lock);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    *headers_out = headers;
-    return h;
-}
-
-/* Wipes the Authorization header copies curl_slist made. */
-static void free_headers(struct curl_slist *headers, char *auth)
-{
-    for (struct curl_slist *l = headers; l; l = l->next)
-        if (strncmp(l->data, "Authorization:", 14) == 0)
-            OPENSSL_cleanse(l->data, strlen(l->data));
-    curl_slist_free_all(headers);
-    sl_secure_free_str(auth);
+    if (*auth_out)
+        hdrs[n++] = *auth_out;
+    return n;
 }
 
 /* Re-reads the token file after a 401. Returns true when a different token was loaded. */
@@ -380,12 +305,11 @@ static bool reload_token(struct sl_kube_client *c)
     return changed;
 }
 
-static int curl_error(CURLcode cc, const char *errbuf, const char *method, const char *path,
-                      struct sl_err *err)
+static int transport_error(const struct sl_http_result *res, const char *method, const char *path,
+                           struct sl_err *err)
 {
     /* connection refused, reset, timed out, TLS handshake: all worth retrying with backoff */
-    sl_kube_fail(err, SL_ERETRY, SL_ERRC_HTTP, "%s %s: %s", method, path,
-                 errbuf && *errbuf ? errbuf : curl_easy_strerror(cc));
+    sl_kube_fail(err, SL_ERETRY, SL_ERRC_HTTP, "%s %s: %s", method, path, res->error);
     if (err)
         err->http_status = 0;
     return SL_ERETRY;
@@ -407,43 +331,42 @@ static int perform(struct sl_kube_client *c, const char *method, const char *pat
     int rc = 0;
     bool retried_auth = false;
 again:;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *headers = NULL;
-    char *auth = NULL;
+    const char *hdrs[3];
+    char *ct = NULL, *auth = NULL;
+    size_t nh = request_headers(c, body ? content_type : NULL, hdrs, &ct, &auth);
     struct response resp = {0};
     sl_buf_init(&resp.body, max_bytes);
     resp.body.wipe = wipe;
-    long status = 0;
-    CURL *h = easy_new(c, path, body ? content_type : NULL, &headers, &auth, errbuf);
-    if (!h) {
-        rc = sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl_easy_init failed");
-        goto done;
-    }
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)REQUEST_TIMEOUT_S);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-    if (strcmp(method, "GET") != 0)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    }
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
+    char *url = sl_xasprintf("%s%s", c->cfg->server, path);
+    struct sl_http_exchange x = {
+        .method = method,
+        .url = url,
+        .headers = hdrs,
+        .n_headers = nh,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .timeout_ms = (int64_t)REQUEST_TIMEOUT_S * 1000,
+        .on_body = write_body,
+        .ud = &resp,
+    };
+    struct sl_http_result res;
+    sl_transport_perform(c->transport, &x, &res);
+    free(url);
+    long status = res.status;
+    if (res.failure != SL_HTTP_OK) {
         if (resp.too_big)
             rc = sl_kube_fail(err, SL_ETOOBIG, SL_ERRC_HTTP,
                               "%s %s: response larger than %zu bytes", method, path, max_bytes);
         else
-            rc = curl_error(cc, errbuf, method, path, err);
+            rc = transport_error(&res, method, path, err);
         goto done;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (status_out)
         *status_out = status;
     if (status == 401 && !retried_auth && reload_token(c)) {
         retried_auth = true;
-        curl_easy_cleanup(h);
-        free_headers(headers, auth);
+        free(ct);
+        sl_secure_free_str(auth);
         sl_buf_free(&resp.body);
         goto again;
     }
@@ -453,9 +376,8 @@ again:;
     }
     *body_out = sl_buf_steal(&resp.body, len_out);
 done:
-    if (h)
-        curl_easy_cleanup(h);
-    free_headers(headers, auth);
+    free(ct);
+    sl_secure_free_str(auth);
     sl_buf_free(&resp.body);
     return rc;
 }
@@ -673,18 +595,16 @@ struct watch_state {
     struct sl_kube_watch_splitter splitter;
     const struct sl_kube_watch_opts *opts;
     void *ctx;
-    CURL *h;
     long status;            /* HTTP status once known */
     struct sl_buf err_body; /* body of a non-2xx answer */
     bool cancelled;
 };
 
-static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+static size_t watch_write(void *userdata, long status, const char *ptr, size_t n)
 {
     struct watch_state *w = userdata;
-    size_t n = size * nmemb;
     if (w->status == 0)
-        curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &w->status);
+        w->status = status;
     if (w->status < 200 || w->status > 299) {
         /* an error Status instead of a stream; keep what fits */
         sl_buf_append(&w->err_body, ptr, n);
@@ -695,19 +615,14 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static int watch_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                          curl_off_t ulnow)
+static bool watch_cancelled(void *userdata)
 {
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
     struct watch_state *w = userdata;
     if (w->opts && w->opts->cancelled && w->opts->cancelled(w->ctx)) {
         w->cancelled = true;
-        return 1;
+        return true;
     }
-    return 0;
+    return false;
 }
 
 int sl_kube_watch(struct sl_kube_client *c, const struct sl_kube_resource *res, const char *ns,
@@ -732,34 +647,34 @@ int sl_kube_watch(struct sl_kube_client *c, const struct sl_kube_resource *res, 
         NULL,
     };
     char *path = sl_kube_build_path(res, ns, NULL, NULL, query);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *headers = NULL;
-    char *auth = NULL;
+    const char *hdrs[3];
+    char *ct = NULL, *auth = NULL;
     struct watch_state w = {.opts = opts, .ctx = ctx};
     sl_kube_watch_splitter_init(&w.splitter, fn, ctx, SL_KUBE_EVENT_MAX);
     w.splitter.line.wipe = holds_secrets(res);
     sl_buf_init(&w.err_body, 64 << 10);
 
-    w.h = easy_new(c, path, NULL, &headers, &auth, errbuf);
-    if (!w.h) {
-        rc = sl_kube_fail(err, SL_EFAIL, SL_ERRC_HTTP, "curl_easy_init failed");
-        goto done;
-    }
-    curl_easy_setopt(w.h, CURLOPT_WRITEFUNCTION, watch_write);
-    curl_easy_setopt(w.h, CURLOPT_WRITEDATA, &w);
-    curl_easy_setopt(w.h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(w.h, CURLOPT_XFERINFOFUNCTION, watch_progress);
-    curl_easy_setopt(w.h, CURLOPT_XFERINFODATA, &w);
     /* no total timeout: the server ends the stream (timeoutSeconds); a stream that stays
      * silent well past that is a dead connection */
     long idle =
         opts && opts->timeout_seconds > 0 ? (long)opts->timeout_seconds + 60 : (long)WATCH_IDLE_S;
-    curl_easy_setopt(w.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(w.h, CURLOPT_LOW_SPEED_TIME, idle);
-
-    CURLcode cc = curl_easy_perform(w.h);
+    char *url = sl_xasprintf("%s%s", c->cfg->server, path);
+    struct sl_http_exchange x = {
+        .method = "GET",
+        .url = url,
+        .headers = hdrs,
+        .n_headers = request_headers(c, NULL, hdrs, &ct, &auth),
+        .low_speed_bytes = 1,
+        .low_speed_s = idle,
+        .on_body = watch_write,
+        .cancelled = watch_cancelled,
+        .ud = &w,
+    };
+    struct sl_http_result hres;
+    sl_transport_perform(c->transport, &x, &hres);
+    free(url);
     if (w.status == 0)
-        curl_easy_getinfo(w.h, CURLINFO_RESPONSE_CODE, &w.status);
+        w.status = hres.status;
     if (w.cancelled) {
         rc = sl_kube_fail(err, SL_ECANCELED, SL_ERRC_KUBE, "watch %s: canceled", res->plural);
         goto done;
@@ -774,13 +689,13 @@ int sl_kube_watch(struct sl_kube_client *c, const struct sl_kube_resource *res, 
             *err = w.splitter.err;
         goto done;
     }
-    if (cc == CURLE_OPERATION_TIMEDOUT) {
+    if (hres.failure == SL_HTTP_TIMEOUT) {
         rc = sl_kube_fail(err, SL_ERETRY, SL_ERRC_HTTP,
                           "watch %s: no data from the API server for %ld s", res->plural, idle);
         goto done;
     }
-    if (cc != CURLE_OK) {
-        rc = curl_error(cc, errbuf, "watch", path, err);
+    if (hres.failure != SL_HTTP_OK) {
+        rc = transport_error(&hres, "watch", path, err);
         goto done;
     }
     if (w.status < 200 || w.status > 299) {
@@ -799,9 +714,8 @@ int sl_kube_watch(struct sl_kube_client *c, const struct sl_kube_resource *res, 
                               res->plural);
     }
 done:
-    if (w.h)
-        curl_easy_cleanup(w.h);
-    free_headers(headers, auth);
+    free(ct);
+    sl_secure_free_str(auth);
     sl_kube_watch_splitter_free(&w.splitter);
     sl_buf_free(&w.err_body);
     free(path);

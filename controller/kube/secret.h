@@ -1,19 +1,36 @@
-/* Reading the values of a Secret object: data[key] holds standard base64 (as the API server
- * returns it). */
+/* Reading the values of a Secret object, with one decoding policy for all of sealift (see
+ * docs/security.md, "Credentials"): a value is data[key], standard padded base64; spaces, tabs
+ * and line breaks in it are skipped (the API server's own decoder skips line breaks, and
+ * hand-written fakes and manifests wrap long values); stringData is never read (it is a
+ * write-only field the API server folds into data, so a Secret read back never has it). */
 #ifndef SL_KUBE_SECRET_H
 #define SL_KUBE_SECRET_H
+
+#include "kube/ops.h"
+#include "util/err.h"
 
 #include <jansson.h>
 #include <stddef.h>
 
+/* Reads Secret ns/name through kube for the spec field that names it (for messages, e.g.
+ * "spec.secretRef.name"). Returns 0 with *out (release with sl_kube_secret_decref); SL_ENOTFOUND
+ * with err "<field>: Secret \"<name>\" not found" (always the object's own namespace); or the
+ * API error's code with err "<field>: reading Secret \"<name>\": <API message>". */
+int sl_kube_secret_get(json_t **out, const struct sl_kube_ops *kube, const char *ns,
+                       const char *name, const char *field, struct sl_err *err);
+
+/* Decodes len characters of b64 by the policy above: *out is a new buffer of *out_len bytes
+ * plus a NUL (caller frees with sl_secure_free(*out, *out_len + 1)). Returns 0 or SL_EINVAL. */
+int sl_kube_secret_decode(unsigned char **out, size_t *out_len, const char *b64, size_t len);
+
 /* Decoded data[key] of secret as a new NUL-terminated string, or NULL when the key is absent,
- * not a string or not valid (strict, padded) base64. A value containing NUL bytes is cut at the
+ * not a string or not valid base64 (the policy above). A value containing NUL bytes is cut at the
  * first one. Caller frees with sl_secure_free_str. */
 char *sl_kube_secret_string(const json_t *secret, const char *key);
 
 /* Decoded data[key] of secret: *out is a new buffer of *out_len bytes plus a NUL (caller frees
  * with sl_secure_free(*out, *out_len + 1)). Returns 0, SL_ENOTFOUND when the key is absent or
- * not a string, or SL_EINVAL when the value is not valid (strict, padded) base64. */
+ * not a string, or SL_EINVAL when the value is not valid base64 (the policy above). */
 int sl_kube_secret_bytes(unsigned char **out, size_t *out_len, const json_t *secret,
                          const char *key);
 

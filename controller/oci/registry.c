@@ -1,4 +1,5 @@
 #include "oci/registry.h"
+#include "http/transport.h"
 #include "oci/backoff.h"
 #include "oci/manifest.h"
 #include "oci/ref.h"
@@ -8,7 +9,6 @@
 #include "util/timeutil.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POOL_MAX       16
 #define ERROR_BODY_MAX ((size_t)64 << 10)
 /* a tag list, all pages together: 100000 tags of 128 bytes fit, a registry sending more is
  * refused before it fills the controller's memory */
@@ -30,8 +29,6 @@
 #define LOW_SPEED_BYTES    1024L
 #define LOW_SPEED_S        30L
 #define LOW_SPEED_STREAM_S 60L
-#define STREAM_RING_BYTES  ((size_t)128 << 10)
-#define STREAM_CURL_BUFFER (32L << 10)
 
 enum auth_mode { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 
@@ -46,11 +43,9 @@ struct sl_registry {
     char *realm;
     char *service;
     struct sl_token_cache *tokens;
-    CURL *pool[POOL_MAX];
-    int npool;
+    struct sl_transport *transport;
+    bool own_transport;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 /* The calling thread's deadline for registry exchanges (sl_mono_ms clock; 0 = none). */
 static _Thread_local int64_t thread_deadline_ms;
@@ -75,15 +70,9 @@ static int64_t deadline_left_ms(void)
     return thread_deadline_ms > 0 ? thread_deadline_ms - sl_mono_ms() : INT64_MAX;
 }
 
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *creds,
                                     const struct sl_registry_opts *opts)
 {
-    pthread_once(&curl_once, curl_init_once);
     struct sl_registry *r = sl_xcalloc(1, sizeof(*r));
     r->host = sl_xstrdup(host);
     sl_creds_copy(&r->creds, creds);
@@ -104,6 +93,19 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
         r->opts.request_timeout_ms = DEFAULT_REQUEST_MS;
     pthread_mutex_init(&r->mu, NULL);
     r->tokens = sl_token_cache_new();
+    r->transport = opts ? opts->transport : NULL;
+    r->opts.transport = NULL;
+    if (!r->transport) {
+        struct sl_transport_opts to = {.connect_timeout_ms = r->opts.connect_timeout_ms,
+                                       .insecure = r->opts.insecure != 0,
+                                       .ca_pem = r->ca_pem};
+        r->transport = sl_transport_new(&to);
+        if (!r->transport) {
+            fprintf(stderr, "sealift: cannot initialize libcurl\n");
+            abort();
+        }
+        r->own_transport = true;
+    }
     return r;
 }
 
@@ -111,8 +113,8 @@ void sl_registry_free(struct sl_registry *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < r->npool; i++)
-        curl_easy_cleanup(r->pool[i]);
+    if (r->own_transport)
+        sl_transport_free(r->transport);
     sl_token_cache_free(r->tokens);
     pthread_mutex_destroy(&r->mu);
     sl_creds_free(&r->creds);
@@ -148,57 +150,6 @@ void sl_registry_backoff_sleep(const struct sl_registry *r, int attempt, int64_t
     struct timespec ts = {.tv_sec = d / 1000, .tv_nsec = (long)(d % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
-}
-
-static CURL *handle_get(struct sl_registry *r)
-{
-    CURL *h = NULL;
-    pthread_mutex_lock(&r->mu);
-    if (r->npool > 0)
-        h = r->pool[--r->npool];
-    pthread_mutex_unlock(&r->mu);
-    if (!h)
-        h = curl_easy_init();
-    if (!h) {
-        fprintf(stderr, "sealift: curl_easy_init failed\n");
-        abort();
-    }
-    return h;
-}
-
-static void handle_put(struct sl_registry *r, CURL *h)
-{
-    pthread_mutex_lock(&r->mu);
-    if (r->npool < POOL_MAX) {
-        r->pool[r->npool++] = h;
-        h = NULL;
-    }
-    pthread_mutex_unlock(&r->mu);
-    if (h)
-        curl_easy_cleanup(h);
-}
-
-/* Options every request gets; the handle has just been reset. stream: a blob stream (a longer
- * low-speed window; no whole-exchange limit but the thread's deadline). */
-static void setup_common(const struct sl_registry *r, CURL *h, int stream)
-{
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "sealift/" SL_VERSION);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->opts.connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_BYTES);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stream ? LOW_SPEED_STREAM_S : LOW_SPEED_S);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->opts.insecure ? "http,https" : "https");
-    if (r->opts.insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (r->ca_pem) {
-        struct curl_blob blob = {
-            .data = r->ca_pem, .len = strlen(r->ca_pem), .flags = CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-    }
 }
 
 /* ---- one HTTP exchange ---- */
@@ -253,20 +204,19 @@ static void resp_reset(struct resp *rs)
     rs->hdr_status = 0;
 }
 
-static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
+static void header_cb(void *ud, const char *p, size_t n)
 {
     struct resp *rs = ud;
-    size_t n = sz * nm;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (redirect, 100) */
         resp_clear_headers(rs);
         sl_buf_reset(&rs->body);
         const char *sp = memchr(p, ' ', n);
         rs->hdr_status = sp && (size_t)(sp - p) + 4 <= n ? strtol(sp + 1, NULL, 10) : 0;
-        return n;
+        return;
     }
     const char *colon = memchr(p, ':', n);
     if (!colon)
-        return n;
+        return;
     size_t name_len = (size_t)(colon - p);
     const char *v = colon + 1;
     const char *end = p + n;
@@ -295,17 +245,16 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
             tmp[l] = '\0';
             rs->content_length = strtoll(tmp, NULL, 10);
         }
-        return n;
+        return;
     }
     if (slot && !*slot)
         *slot = sl_xstrndup(v, (size_t)(end - v));
-    return n;
 }
 
-static size_t body_cb(char *p, size_t sz, size_t nm, void *ud)
+static size_t body_cb(void *ud, long status, const char *p, size_t n)
 {
     struct resp *rs = ud;
-    size_t n = sz * nm;
+    (void)status; /* hdr_status: the status line header_cb saw last */
     if (rs->on_data && rs->hdr_status == 200) {
         EVP_DigestUpdate(rs->md, p, n);
         rs->streamed += n;
@@ -336,31 +285,9 @@ struct req {
     int to_realm; /* a token request: fetch_token checked the realm, which may be elsewhere */
 };
 
-/* "scheme://host:port" of url (host lowercased, default port filled in; caller frees), or NULL
- * when url does not parse. */
 static char *origin_of(const char *url)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
-    if (!u) {
-        fprintf(stderr, "sealift: curl_url failed\n");
-        abort();
-    }
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-        for (char *p = scheme; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        for (char *p = host; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        out = sl_xasprintf("%s://%s:%s", scheme, host, port);
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return out;
+    return sl_http_origin(url);
 }
 
 /* 1 when url has the scheme, host and port of the registry's API (where its credentials may
@@ -427,82 +354,58 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
                      q->url);
         auth_header = NULL;
     }
-    CURL *h = handle_get(r);
-    struct curl_slist *hdrs = NULL;
+    const char *hdrs[4];
+    size_t nh = 0;
     char *accept = NULL, *ctype = NULL;
-    curl_easy_reset(h);
-    setup_common(r, h, rs->on_data != NULL);
-    curl_easy_setopt(h, CURLOPT_URL, q->url);
-    if (q->accept) {
-        accept = sl_xasprintf("Accept: %s", q->accept);
-        hdrs = curl_slist_append(hdrs, accept);
-    }
-    if (q->content_type) {
-        ctype = sl_xasprintf("Content-Type: %s", q->content_type);
-        hdrs = curl_slist_append(hdrs, ctype);
-    }
+    if (q->accept)
+        hdrs[nh++] = accept = sl_xasprintf("Accept: %s", q->accept);
+    if (q->content_type)
+        hdrs[nh++] = ctype = sl_xasprintf("Content-Type: %s", q->content_type);
     if (q->extra_header)
-        hdrs = curl_slist_append(hdrs, q->extra_header);
+        hdrs[nh++] = q->extra_header;
     if (auth_header)
-        hdrs = curl_slist_append(hdrs, auth_header);
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (strcmp(q->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(q->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body ? (const char *)q->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
-        if (strcmp(q->method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
-    }
-    if (q->follow) {
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    }
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
+        hdrs[nh++] = auth_header;
+    bool bodyless = strcmp(q->method, "HEAD") == 0 || strcmp(q->method, "GET") == 0;
     resp_reset(rs);
     if (q->max_body)
         rs->body.max_bytes = q->max_body;
     int64_t timeout_ms = rs->on_data ? 0 : r->opts.request_timeout_ms;
     if (left != INT64_MAX && (timeout_ms == 0 || left < timeout_ms))
         timeout_ms = left;
-    if (timeout_ms > 0)
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    char errbuf[CURL_ERROR_SIZE];
-    errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+    struct sl_http_exchange x = {
+        .method = q->method,
+        .url = q->url,
+        .headers = hdrs,
+        .n_headers = nh,
+        .body = bodyless ? NULL : (q->body ? q->body : ""),
+        .body_len = bodyless ? 0 : q->body_len,
+        .max_redirects = q->follow ? 5 : 0,
+        .timeout_ms = timeout_ms > 0 ? timeout_ms : 0,
+        .low_speed_bytes = LOW_SPEED_BYTES,
+        .low_speed_s = rs->on_data ? LOW_SPEED_STREAM_S : LOW_SPEED_S,
+        .on_header = header_cb,
+        .on_body = body_cb,
+        .ud = rs,
+    };
+    struct sl_http_result res;
+    enum sl_http_failure f = sl_transport_perform(r->transport, &x, &res);
+    rs->status = res.status;
     if (rs->cb_rc) {
         rc = sl_err_set(err, rs->cb_rc < 0 ? rs->cb_rc : SL_EFAIL, SL_ERRC_REGISTRY,
                         "%s %s: the reader stopped the transfer", q->method, q->url);
     } else if (rs->too_big) {
         rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY, "%s %s: response larger than %zu bytes",
                         q->method, q->url, rs->body.max_bytes);
-    } else if (cc == CURLE_OPERATION_TIMEDOUT && deadline_left_ms() <= 0) {
+    } else if (f == SL_HTTP_TIMEOUT && deadline_left_ms() <= 0) {
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s %s: %s", q->method, q->url,
                         DEADLINE_MSG);
-    } else if (cc != CURLE_OK) {
-        int code = (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
-                    cc == CURLE_PEER_FAILED_VERIFICATION)
-                       ? SL_EFAIL
-                       : SL_ERETRY;
-        rc = sl_err_set(err, code, SL_ERRC_REGISTRY, "%s %s: %s%s", q->method, q->url,
-                        errbuf[0] ? errbuf : curl_easy_strerror(cc),
-                        cc == CURLE_SSL_CONNECT_ERROR && !r->opts.insecure
+    } else if (f != SL_HTTP_OK) {
+        int code = (f == SL_HTTP_BAD_URL || f == SL_HTTP_TLS_VERIFY) ? SL_EFAIL : SL_ERETRY;
+        rc = sl_err_set(err, code, SL_ERRC_REGISTRY, "%s %s: %s%s", q->method, q->url, res.error,
+                        f == SL_HTTP_TLS_CONNECT && !r->opts.insecure
                             ? " (a plain-http registry needs the insecure option)"
                             : "");
     }
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs);
-    handle_put(r, h);
     free(accept);
     free(ctype);
     return rc;
@@ -633,22 +536,22 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         sl_buf_append_str(&u, realm);
         char sep = strchr(realm, '?') ? '&' : '?';
         if (service) {
-            char *e = curl_easy_escape(NULL, service, 0);
+            char *e = sl_http_escape(service);
             char *part = sl_xasprintf("%cservice=%s", sep, e);
             sl_buf_append_str(&u, part);
             free(part);
-            curl_free(e);
+            free(e);
             sep = '&';
         }
-        const char *s = scope;
-        while (s && *s) {
+        const char *s = scope ? scope : "";
+        while (*s) {
             size_t n = strcspn(s, " ");
             char *one = sl_xstrndup(s, n);
-            char *e = curl_easy_escape(NULL, one, 0);
+            char *e = sl_http_escape(one);
             char *part = sl_xasprintf("%cscope=%s", sep, e);
             sl_buf_append_str(&u, part);
             free(part);
-            curl_free(e);
+            free(e);
             free(one);
             sep = '&';
             s += n;
@@ -663,12 +566,12 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         /* docker's identitytoken is an OAuth2 refresh token: POST it to the realm */
         struct sl_buf form;
         sl_buf_init(&form, 64 << 10);
-        char *rt = curl_easy_escape(NULL, r->creds.identity_token, 0);
+        char *rt = sl_http_escape(r->creds.identity_token);
         char *part =
             sl_xasprintf("grant_type=refresh_token&client_id=sealift&refresh_token=%s", rt);
         sl_buf_append_str(&form, part);
         sl_secure_free_str(part);
-        curl_free(rt);
+        sl_secure_free_str(rt);
         const char *qs = strchr(url, '?');
         if (qs) { /* service and scope go in the form too */
             sl_buf_append_str(&form, "&");
@@ -1275,9 +1178,9 @@ done:
 
 static char *with_digest_param(const char *location, const char *digest)
 {
-    char *e = curl_easy_escape(NULL, digest, 0);
+    char *e = sl_http_escape(digest);
     char *u = sl_xasprintf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', e);
-    curl_free(e);
+    free(e);
     return u;
 }
 
@@ -1470,9 +1373,9 @@ int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry 
     resp_init(&rs, SL_MANIFEST_MAX);
     char *path = NULL, *scope = scope_pull(repo);
     if (artifact_type) {
-        char *e = curl_easy_escape(NULL, artifact_type, 0);
+        char *e = sl_http_escape(artifact_type);
         path = sl_xasprintf("/v2/%s/referrers/%s?artifactType=%s", repo, digest, e);
-        curl_free(e);
+        free(e);
     } else {
         path = sl_xasprintf("/v2/%s/referrers/%s", repo, digest);
     }
@@ -1518,26 +1421,13 @@ done:
 /* ---- streaming copy ---- */
 
 struct sl_blob_streamer {
-    CURLM *multi;
-    CURL *get;
-    CURL *put;
-    char *ring;
-    size_t ring_cap;
+    struct sl_http_relayer *relayer;
 };
 
 struct sl_blob_streamer *sl_blob_streamer_new(void)
 {
-    pthread_once(&curl_once, curl_init_once);
     struct sl_blob_streamer *s = sl_xcalloc(1, sizeof(*s));
-    s->multi = curl_multi_init();
-    s->get = curl_easy_init();
-    s->put = curl_easy_init();
-    if (!s->multi || !s->get || !s->put) {
-        fprintf(stderr, "sealift: cannot create curl handles\n");
-        abort();
-    }
-    s->ring_cap = STREAM_RING_BYTES;
-    s->ring = sl_xmalloc(s->ring_cap);
+    s->relayer = sl_http_relayer_new();
     return s;
 }
 
@@ -1545,106 +1435,54 @@ void sl_blob_streamer_free(struct sl_blob_streamer *s)
 {
     if (!s)
         return;
-    curl_easy_cleanup(s->get);
-    curl_easy_cleanup(s->put);
-    curl_multi_cleanup(s->multi);
-    free(s->ring);
+    sl_http_relayer_free(s->relayer);
     free(s);
 }
 
 struct stream {
-    struct sl_blob_streamer *s;
-    size_t head, used; /* ring read position and fill */
     EVP_MD_CTX *md;
-    int64_t size, received, sent;
-    size_t get_pending; /* bytes of a write the ring could not take (paused) */
-    int get_paused, put_paused;
-    int get_done, put_done, get_failed, verified, mismatch, oversize;
-    long get_status;
+    const char *digest;
+    int64_t size, received;
+    int oversize, mismatch;
     struct resp get_rs, put_rs;
     char computed[72];
 };
 
-static size_t stream_write(char *p, size_t sz, size_t nm, void *ud)
+/* A chunk of the 200 body: counted and hashed before the upload may send it. */
+static int stream_chunk(void *ud, const char *p, size_t n)
 {
     struct stream *st = ud;
-    size_t n = sz * nm;
-    long status = 0;
-    curl_easy_getinfo(st->s->get, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) { /* keep a little of an error body for the message */
-        sl_buf_append(&st->get_rs.body, p, n);
-        return n;
-    }
     if (st->received + (int64_t)n > st->size) {
         st->oversize = 1;
-        return 0;
+        return 1;
     }
-    size_t cap = st->s->ring_cap;
-    if (n > cap - st->used) {
-        if (n > cap)
-            return 0;
-        st->get_paused = 1;
-        st->get_pending = n;
-        return CURL_WRITEFUNC_PAUSE;
-    }
-    size_t tail = (st->head + st->used) % cap;
-    size_t first = n < cap - tail ? n : cap - tail;
-    memcpy(st->s->ring + tail, p, first);
-    memcpy(st->s->ring, p + first, n - first);
-    st->used += n;
     EVP_DigestUpdate(st->md, p, n);
     st->received += (int64_t)n;
-    return n;
+    return 0;
 }
 
-static size_t stream_read(char *p, size_t sz, size_t nm, void *ud)
+/* The download ended: the last byte goes out only when size and digest match. */
+static int stream_get_done(void *ud)
 {
     struct stream *st = ud;
-    size_t max = sz * nm;
-    if (st->mismatch || st->get_failed)
-        return CURL_READFUNC_ABORT;
-    size_t avail = st->used;
-    /* hold the last byte back until the digest is verified */
-    if (!st->verified) {
-        int64_t allowed = st->size - 1 - st->sent;
-        if (allowed < 0)
-            allowed = 0;
-        if ((int64_t)avail > allowed)
-            avail = (size_t)allowed;
-    }
-    if (avail == 0) {
-        if (st->verified && st->sent >= st->size)
-            return 0;
-        st->put_paused = 1;
-        return CURL_READFUNC_PAUSE;
-    }
-    size_t n = avail < max ? avail : max;
-    size_t cap = st->s->ring_cap;
-    size_t first = n < cap - st->head ? n : cap - st->head;
-    memcpy(p, st->s->ring + st->head, first);
-    memcpy(p + first, st->s->ring, n - first);
-    st->head = (st->head + n) % cap;
-    st->used -= n;
-    st->sent += (int64_t)n;
-    return n;
-}
-
-static void stream_get_finished(struct stream *st, CURLcode res)
-{
-    st->get_done = 1;
-    curl_easy_getinfo(st->s->get, CURLINFO_RESPONSE_CODE, &st->get_status);
-    if (res != CURLE_OK || st->get_status != 200) {
-        st->get_failed = 1;
-        return;
-    }
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(st->md, md, &mdlen);
     memcpy(st->computed, "sha256:", 7);
     for (int i = 0; i < 32; i++)
         snprintf(st->computed + 7 + 2 * i, 3, "%02x", md[i]);
-    if (st->received != st->size)
+    if (st->received != st->size || strcmp(st->computed, st->digest) != 0)
         st->mismatch = 1;
+    return st->mismatch;
+}
+
+/* An error body of the download: a little of it is kept for the message. */
+static size_t stream_error_body(void *ud, long status, const char *p, size_t n)
+{
+    (void)status;
+    struct resp *rs = ud;
+    sl_buf_append(&rs->body, p, n);
+    return n;
 }
 
 static int64_t retry_after_of(const struct resp *rs)
@@ -1663,10 +1501,9 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
     char *location = NULL, *put_url = NULL, *get_url = NULL;
     char *src_auth = NULL, *dst_auth = NULL;
     char *src_scope = scope_pull(src_repo), *dst_scope = scope_push(dst_repo);
-    struct curl_slist *get_hdrs = NULL, *put_hdrs = NULL;
     struct stream st;
     memset(&st, 0, sizeof(st));
-    st.s = s;
+    st.digest = digest;
     st.size = size;
     resp_init(&st.get_rs, 4096);
     resp_init(&st.put_rs, ERROR_BODY_MAX);
@@ -1709,109 +1546,59 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: %s", what, DEADLINE_MSG);
         goto done;
     }
-    curl_easy_reset(s->get);
-    setup_common(src, s->get, 1);
-    if (left != INT64_MAX)
-        curl_easy_setopt(s->get, CURLOPT_TIMEOUT_MS, (long)left);
-    curl_easy_setopt(s->get, CURLOPT_URL, get_url);
-    curl_easy_setopt(s->get, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(s->get, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(s->get, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(s->get, CURLOPT_BUFFERSIZE, STREAM_CURL_BUFFER);
+    const char *get_hdrs[1], *put_hdrs[2];
+    size_t n_get = 0, n_put = 0;
     if (src_auth)
-        get_hdrs = curl_slist_append(get_hdrs, src_auth);
-    curl_easy_setopt(s->get, CURLOPT_HTTPHEADER, get_hdrs);
-    curl_easy_setopt(s->get, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(s->get, CURLOPT_HEADERDATA, &st.get_rs);
-    curl_easy_setopt(s->get, CURLOPT_WRITEFUNCTION, stream_write);
-    curl_easy_setopt(s->get, CURLOPT_WRITEDATA, &st);
-
-    curl_easy_reset(s->put);
-    setup_common(dst, s->put, 1);
-    if (left != INT64_MAX)
-        curl_easy_setopt(s->put, CURLOPT_TIMEOUT_MS, (long)left);
-    curl_easy_setopt(s->put, CURLOPT_URL, put_url);
-    curl_easy_setopt(s->put, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(s->put, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
-    curl_easy_setopt(s->put, CURLOPT_UPLOAD_BUFFERSIZE, STREAM_CURL_BUFFER);
-    put_hdrs = curl_slist_append(put_hdrs, "Content-Type: application/octet-stream");
-    put_hdrs = curl_slist_append(put_hdrs, "Expect:");
+        get_hdrs[n_get++] = src_auth;
+    put_hdrs[n_put++] = "Content-Type: application/octet-stream";
     if (dst_auth && same_origin(dst, put_url)) /* an upload Location elsewhere gets none */
-        put_hdrs = curl_slist_append(put_hdrs, dst_auth);
-    curl_easy_setopt(s->put, CURLOPT_HTTPHEADER, put_hdrs);
-    curl_easy_setopt(s->put, CURLOPT_READFUNCTION, stream_read);
-    curl_easy_setopt(s->put, CURLOPT_READDATA, &st);
-    curl_easy_setopt(s->put, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(s->put, CURLOPT_HEADERDATA, &st.put_rs);
-    curl_easy_setopt(s->put, CURLOPT_WRITEFUNCTION, body_cb);
-    curl_easy_setopt(s->put, CURLOPT_WRITEDATA, &st.put_rs);
+        put_hdrs[n_put++] = dst_auth;
+    int64_t limit = left != INT64_MAX ? left : 0;
+    struct sl_http_relay relay = {
+        .get = {.method = "GET",
+                .url = get_url,
+                .headers = get_hdrs,
+                .n_headers = n_get,
+                .max_redirects = 5,
+                .timeout_ms = limit,
+                .low_speed_bytes = LOW_SPEED_BYTES,
+                .low_speed_s = LOW_SPEED_STREAM_S,
+                .on_header = header_cb,
+                .on_body = stream_error_body,
+                .ud = &st.get_rs},
+        .put = {.method = "PUT",
+                .url = put_url,
+                .headers = put_hdrs,
+                .n_headers = n_put,
+                .timeout_ms = limit,
+                .low_speed_bytes = LOW_SPEED_BYTES,
+                .low_speed_s = LOW_SPEED_STREAM_S,
+                .on_header = header_cb,
+                .on_body = body_cb,
+                .ud = &st.put_rs},
+        .size = size,
+        .on_chunk = stream_chunk,
+        .on_get_done = stream_get_done,
+        .ud = &st,
+    };
+    struct sl_http_result get_res, put_res;
+    sl_transport_relay(s->relayer, src->transport, dst->transport, &relay, &get_res, &put_res);
+    *bytes_out = put_res.sent;
 
-    CURLcode get_res = CURLE_OK, put_res = CURLE_OK;
-    curl_multi_add_handle(s->multi, s->get);
-    curl_multi_add_handle(s->multi, s->put);
-    int get_in = 1, put_in = 1;
-    while (get_in || put_in) {
-        int running = 0;
-        curl_multi_perform(s->multi, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(s->multi, &left))) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            if (msg->easy_handle == s->get) {
-                get_res = msg->data.result;
-                curl_multi_remove_handle(s->multi, s->get);
-                get_in = 0;
-                stream_get_finished(&st, get_res);
-            } else if (msg->easy_handle == s->put) {
-                put_res = msg->data.result;
-                curl_multi_remove_handle(s->multi, s->put);
-                put_in = 0;
-                st.put_done = 1;
-            }
-        }
-        if (!put_in && get_in) { /* the upload ended early (error): stop downloading */
-            curl_multi_remove_handle(s->multi, s->get);
-            get_in = 0;
-            if (!st.get_done) {
-                st.get_done = 1;
-                st.get_failed = 1;
-                get_res = CURLE_ABORTED_BY_CALLBACK;
-            }
-        }
-        if (st.get_done && !st.get_failed && !st.mismatch && !st.verified) {
-            if (strcmp(st.computed, digest) == 0)
-                st.verified = 1;
-            else
-                st.mismatch = 1;
-        }
-        if (get_in && st.get_paused && s->ring_cap - st.used >= st.get_pending) {
-            st.get_paused = 0;
-            curl_easy_pause(s->get, CURLPAUSE_CONT);
-        }
-        if (put_in && st.put_paused &&
-            (st.used > 0 || st.get_done || st.mismatch || st.get_failed)) {
-            st.put_paused = 0;
-            curl_easy_pause(s->put, CURLPAUSE_CONT);
-        }
-        if (get_in || put_in)
-            curl_multi_poll(s->multi, NULL, 0, 200, NULL);
-    }
-    *bytes_out = st.sent;
-
-    if (st.get_failed && get_res != CURLE_ABORTED_BY_CALLBACK) {
-        if (get_res != CURLE_OK) {
+    if (get_res.failure != SL_HTTP_STOPPED &&
+        (get_res.failure != SL_HTTP_OK || get_res.status != 200)) {
+        if (get_res.failure != SL_HTTP_OK) {
             rc = sl_err_set(err, st.oversize ? SL_EDIGEST : SL_ERETRY, SL_ERRC_REGISTRY,
                             "%s: download: %s", what,
                             st.oversize ? "more bytes than the descriptor size"
-                            : get_res == CURLE_OPERATION_TIMEDOUT && deadline_left_ms() <= 0
+                            : get_res.failure == SL_HTTP_TIMEOUT && deadline_left_ms() <= 0
                                 ? DEADLINE_MSG
-                                : curl_easy_strerror(get_res));
+                                : get_res.error);
         } else {
             struct req q = {.method = "GET"};
-            st.get_rs.status = st.get_status;
+            st.get_rs.status = get_res.status;
             rc = status_error(&q, &st.get_rs, what, err);
-            if (st.get_status == 401) {
+            if (get_res.status == 401) {
                 sl_token_cache_drop(src->tokens, src_scope);
                 rc = SL_ERETRY;
                 if (err)
@@ -1830,15 +1617,14 @@ int sl_blob_stream_copy(int64_t *bytes_out, struct sl_blob_streamer *s, struct s
                         (long long)size);
         goto done;
     }
-    if (put_res != CURLE_OK) {
+    if (put_res.failure != SL_HTTP_OK) {
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: upload: %s", what,
-                        put_res == CURLE_OPERATION_TIMEDOUT && deadline_left_ms() <= 0
+                        put_res.failure == SL_HTTP_TIMEOUT && deadline_left_ms() <= 0
                             ? DEADLINE_MSG
-                            : curl_easy_strerror(put_res));
+                            : put_res.error);
         goto done;
     }
-    long put_status = 0;
-    curl_easy_getinfo(s->put, CURLINFO_RESPONSE_CODE, &put_status);
+    long put_status = put_res.status;
     st.put_rs.status = put_status;
     if (put_status != 201) {
         struct req q = {.method = "PUT"};
@@ -1861,12 +1647,6 @@ done:
         cancel_upload(dst, location, dst_scope);
     if (st.md)
         EVP_MD_CTX_free(st.md);
-    curl_slist_free_all(get_hdrs);
-    curl_slist_free_all(put_hdrs);
-    if (s) {
-        curl_easy_setopt(s->get, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(s->put, CURLOPT_HTTPHEADER, NULL);
-    }
     sl_secure_free_str(src_auth);
     sl_secure_free_str(dst_auth);
     free(src_scope);

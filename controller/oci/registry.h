@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sl_transport;
+
 struct sl_registry_opts {
     int insecure;               /* allow plain http and skip TLS verification */
     const char *ca_pem;         /* extra trusted CA certificates (PEM text), or NULL */
@@ -33,6 +35,9 @@ struct sl_registry_opts {
      * 0 = 120 s. Every exchange is also cut when slower than 1 KiB/s for 30 s (blob streams:
      * 60 s), and none outlives the calling thread's deadline (sl_registry_deadline_set). */
     int64_t request_timeout_ms;
+    /* the HTTP transport (borrowed, outlives the client), or NULL for a libcurl transport made
+     * with the settings above; tests hand in a fake (http/transport.h) */
+    struct sl_transport *transport;
 };
 
 struct sl_registry;

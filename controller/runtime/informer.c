@@ -3,6 +3,7 @@
 #include "util/strmap.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -53,13 +54,6 @@ struct change {
     json_t *new_obj;            /* or the new object itself (a reference), or NULL */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int sl_informer_key(char *out, size_t n, const json_t *obj)
 {
     json_t *meta = json_object_get(obj, "metadata");
@@ -94,7 +88,7 @@ struct sl_informer *sl_informer_new(const struct sl_informer_opts *opts)
     pthread_cond_init(&inf->cond, &ca);
     pthread_condattr_destroy(&ca);
     sl_strmap_init(&inf->cache);
-    inf->seed = (unsigned)mono_ms() ^ (unsigned)(uintptr_t)inf;
+    inf->seed = (unsigned)sl_mono_ms() ^ (unsigned)(uintptr_t)inf;
     return inf;
 }
 
@@ -213,7 +207,7 @@ static void deliver(struct sl_informer *inf, struct change *chs, size_t n)
 static bool sleep_or_stop(struct sl_informer *inf, int64_t ms)
 {
     pthread_mutex_lock(&inf->lock);
-    int64_t at = mono_ms() + ms;
+    int64_t at = sl_mono_ms() + ms;
     struct timespec ts = {.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000L};
     while (!inf->stopping) {
         if (pthread_cond_timedwait(&inf->cond, &inf->lock, &ts) != 0)
@@ -451,7 +445,7 @@ static void *informer_main(void *arg)
                                             .timeout_seconds = timeout_s,
                                             .allow_bookmarks = true,
                                             .cancelled = watch_cancelled};
-            int64_t started = mono_ms();
+            int64_t started = sl_mono_ms();
             struct sl_err werr = {0};
             rc = inf->lw.watch(inf->lw.ctx, inf->res, inf->ns, &wo, on_watch_event, inf, &werr);
             free(rv);
@@ -460,7 +454,7 @@ static void *informer_main(void *arg)
             pthread_mutex_lock(&inf->lock);
             long events = inf->watch_events;
             pthread_mutex_unlock(&inf->lock);
-            bool healthy = events > 0 || mono_ms() - started >= 10000;
+            bool healthy = events > 0 || sl_mono_ms() - started >= 10000;
             if (healthy)
                 backoff = inf->relist_initial_ms;
             if (rc == 0 && healthy)
@@ -534,7 +528,7 @@ bool sl_informer_has_synced(struct sl_informer *inf)
 bool sl_informer_wait_synced(struct sl_informer *inf, int64_t timeout_ms)
 {
     pthread_mutex_lock(&inf->lock);
-    int64_t at = mono_ms() + timeout_ms;
+    int64_t at = sl_mono_ms() + timeout_ms;
     struct timespec ts = {.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000L};
     while (!inf->synced && !inf->stopping) {
         if (timeout_ms < 0)

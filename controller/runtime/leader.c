@@ -2,6 +2,7 @@
 
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -44,9 +45,7 @@ struct sl_leader {
 static int64_t real_mono_ms(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sl_mono_ms();
 }
 
 static int64_t real_wall_ms(void *ctx)
@@ -317,9 +316,8 @@ static void *leader_main(void *arg)
         if (!leading)
             wait += (int64_t)(rand_r(&seed) % (unsigned)(le->retry_period_ms / 5 + 1));
         pthread_mutex_lock(&le->lock);
+        int64_t at = sl_mono_ms() + wait;
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + wait;
         ts.tv_sec = (time_t)(at / 1000);
         ts.tv_nsec = (long)(at % 1000) * 1000000L;
         while (!le->stopping) {

@@ -8,6 +8,7 @@
 #include "runtime/workqueue.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -77,13 +78,6 @@ struct sl_manager {
 
 /* ---- helpers ---- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void sl_manager_reconcile_id(char *out, size_t n)
 {
     unsigned char b[8];
@@ -93,7 +87,7 @@ void sl_manager_reconcile_id(char *out, size_t n)
         return;
     }
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        uint64_t t = (uint64_t)mono_ms() * 6364136223846793005ULL + (uint64_t)(uintptr_t)out;
+        uint64_t t = (uint64_t)sl_mono_ms() * 6364136223846793005ULL + (uint64_t)(uintptr_t)out;
         memcpy(b, &t, sizeof(b));
     }
     for (size_t i = 0; i < sizeof(b); i++)
@@ -374,9 +368,9 @@ static void process(struct controller *c, const char *key)
         .log = {.kind = c->r->kind, .ns = ns, .name = name, .reconcile_id = id}};
     struct sl_reconcile_result res = {.kind = SL_RESULT_DONE};
     struct sl_err err = {0};
-    int64_t t0 = mono_ms();
+    int64_t t0 = sl_mono_ms();
     int rc = c->r->reconcile(c->r->self, &m->rt, &req, &res, &err);
-    double secs = (double)(mono_ms() - t0) / 1000.0;
+    double secs = (double)(sl_mono_ms() - t0) / 1000.0;
     if (rc != 0 || res.kind == SL_RESULT_TRANSIENT) {
         int64_t delay = sl_workqueue_add_rate_limited(c->q, key);
         sl_metrics_reconcile_observe(c->r->kind, "error", secs);
@@ -428,7 +422,7 @@ static bool wait_may_work(struct controller *c)
             break;
         /* leadership changes signal the condition; cache sync is polled every 20 ms until the
          * first list is in (start-up only), so a fresh controller starts working at once */
-        int64_t at = mono_ms() + (sl_informer_has_synced(c->primary->inf) ? 1000 : 20);
+        int64_t at = sl_mono_ms() + (sl_informer_has_synced(c->primary->inf) ? 1000 : 20);
         struct timespec ts = {.tv_sec = (time_t)(at / 1000),
                               .tv_nsec = (long)(at % 1000) * 1000000L};
         pthread_cond_timedwait(&m->cond, &m->lock, &ts);
@@ -575,12 +569,12 @@ int sl_manager_stop(struct sl_manager *m)
     int rc = 0;
     for (size_t i = 0; i < m->nctls; i++)
         sl_workqueue_shutdown(m->ctls[i]->q);
-    int64_t deadline = mono_ms() + m->shutdown_timeout_ms;
+    int64_t deadline = sl_mono_ms() + m->shutdown_timeout_ms;
     for (size_t i = 0; i < m->nctls; i++) {
         struct controller *c = m->ctls[i];
         if (!c->pool)
             continue;
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - sl_mono_ms();
         if (sl_worker_pool_join(c->pool, left > 0 ? left : 1) != 0) {
             sl_log_error(NULL, "reconciles of %s still running after %lld ms; exiting anyway",
                          c->r->kind, (long long)m->shutdown_timeout_ms);

@@ -2,6 +2,7 @@
 
 #include "util/strmap.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,13 +32,6 @@ struct sl_workqueue {
 };
 
 /* Deadlines are compared with the condition variable's clock, CLOCK_MONOTONIC. */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct sl_workqueue *sl_workqueue_new(int64_t base_delay_ms, int64_t max_delay_ms)
 {
     struct sl_workqueue *q = sl_xcalloc(1, sizeof(*q));
@@ -183,7 +177,7 @@ void sl_workqueue_add_after(struct sl_workqueue *q, const char *key, int64_t del
         sl_workqueue_add(q, key);
         return;
     }
-    int64_t ready = now_ms() + delay_ms;
+    int64_t ready = sl_mono_ms() + delay_ms;
     pthread_mutex_lock(&q->lock);
     if (q->shutting_down)
         goto done;
@@ -269,7 +263,7 @@ static void mono_deadline(struct timespec *ts, int64_t at_ms)
 static int get_locked(char **out, struct sl_workqueue *q, int64_t deadline_ms)
 {
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = sl_mono_ms();
         promote_due(q, now);
         if (q->shutting_down)
             return SL_ECANCELED;
@@ -308,7 +302,7 @@ int sl_workqueue_get(char **out, struct sl_workqueue *q)
 int sl_workqueue_get_timeout(char **out, struct sl_workqueue *q, int64_t timeout_ms)
 {
     pthread_mutex_lock(&q->lock);
-    int rc = get_locked(out, q, now_ms() + (timeout_ms > 0 ? timeout_ms : 0));
+    int rc = get_locked(out, q, sl_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0));
     pthread_mutex_unlock(&q->lock);
     return rc;
 }
@@ -345,7 +339,7 @@ bool sl_workqueue_shutting_down(struct sl_workqueue *q)
 long sl_workqueue_depth(struct sl_workqueue *q)
 {
     pthread_mutex_lock(&q->lock);
-    promote_due(q, now_ms());
+    promote_due(q, sl_mono_ms());
     long d = (long)q->ring_len;
     pthread_mutex_unlock(&q->lock);
     return d;

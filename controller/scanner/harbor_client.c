@@ -1,12 +1,12 @@
 /* Client of a Harbor Pluggable Scanner API v1.1 adapter (see harbor_client.h). */
 #include "scanner/harbor_client.h"
 
+#include "http/transport.h"
 #include "scanner/harbor_api.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,20 +20,13 @@ struct sl_harbor_client {
     struct sl_harbor_client_opts opts;
     char *ca_pem;
     char *auth_header; /* "Authorization: ..." (secret) or NULL */
-    CURL *h;
+    struct sl_transport *transport;
+    bool own_transport;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 struct sl_harbor_client *sl_harbor_client_new(const char *base_url,
                                               const struct sl_harbor_client_opts *opts)
 {
-    pthread_once(&curl_once, curl_init_once);
     struct sl_harbor_client *c = sl_xcalloc(1, sizeof(*c));
     c->base = sl_xstrdup(base_url);
     size_t n = strlen(c->base);
@@ -52,6 +45,19 @@ struct sl_harbor_client *sl_harbor_client_new(const char *base_url,
         c->opts.request_timeout_ms = 60000;
     if (c->opts.report_timeout_ms <= 0)
         c->opts.report_timeout_ms = 600000;
+    c->transport = c->opts.transport;
+    c->opts.transport = NULL;
+    if (!c->transport) {
+        struct sl_transport_opts to = {.connect_timeout_ms = c->opts.connect_timeout_ms,
+                                       .insecure = c->opts.insecure != 0,
+                                       .ca_pem = c->ca_pem};
+        c->transport = sl_transport_new(&to);
+        if (!c->transport) {
+            fprintf(stderr, "sealift: cannot initialize libcurl\n");
+            abort();
+        }
+        c->own_transport = true;
+    }
     return c;
 }
 
@@ -59,8 +65,8 @@ void sl_harbor_client_free(struct sl_harbor_client *c)
 {
     if (!c)
         return;
-    if (c->h)
-        curl_easy_cleanup(c->h);
+    if (c->own_transport)
+        sl_transport_free(c->transport);
     free(c->base);
     free(c->ca_pem);
     sl_secure_free_str(c->auth_header);
@@ -80,10 +86,10 @@ struct resp {
     char content_type[160];
 };
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+static size_t on_body(void *ud, long status, const char *ptr, size_t n)
 {
+    (void)status;
     struct resp *r = ud;
-    size_t n = size * nmemb;
     if (sl_buf_append(&r->body, ptr, n) != 0) {
         r->too_big = 1;
         return 0;
@@ -104,15 +110,13 @@ static void header_value(char *out, size_t cap, const char *line, size_t n, size
     snprintf(out, cap, "%.*s", (int)vl, v);
 }
 
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+static void on_header(void *ud, const char *ptr, size_t n)
 {
     struct resp *r = ud;
-    size_t n = size * nmemb;
     if (n > 14 && strncasecmp(ptr, "Refresh-After:", 14) == 0)
         header_value(r->refresh_after, sizeof(r->refresh_after), ptr, n, 14);
     else if (n > 13 && strncasecmp(ptr, "Content-Type:", 13) == 0)
         header_value(r->content_type, sizeof(r->content_type), ptr, n, 13);
-    return n;
 }
 
 /* One exchange: method on base + path. Returns 0 with r filled (any status) or a transport
@@ -121,83 +125,52 @@ static int perform(struct sl_harbor_client *c, const char *method, const char *p
                    const char *accept, const char *content_type, const char *body, size_t max_bytes,
                    struct resp *r, struct sl_err *err)
 {
-    if (!c->h)
-        c->h = curl_easy_init();
-    else
-        curl_easy_reset(c->h);
-    CURL *h = c->h;
-    if (!h)
-        return sl_err_set(err, SL_EFAIL, SL_ERRC_SCANNER, "scanner adapter %s: curl init failed",
-                          c->base);
     char *url = sl_xasprintf("%s%s", c->base, path);
-    struct curl_slist *hdrs = NULL;
+    const char *hdrs[3];
+    size_t nh = 0;
     char *accept_h = sl_xasprintf("Accept: %s", accept);
-    hdrs = curl_slist_append(hdrs, accept_h);
-    free(accept_h);
-    if (content_type) {
-        char *ct = sl_xasprintf("Content-Type: %s", content_type);
-        hdrs = curl_slist_append(hdrs, ct);
-        free(ct);
-    }
+    char *ct = content_type ? sl_xasprintf("Content-Type: %s", content_type) : NULL;
+    hdrs[nh++] = accept_h;
+    if (ct)
+        hdrs[nh++] = ct;
     if (c->auth_header)
-        hdrs = curl_slist_append(hdrs, c->auth_header);
-    hdrs = curl_slist_append(hdrs, "Expect:");
+        hdrs[nh++] = c->auth_header;
     sl_buf_init(&r->body, max_bytes);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "sealift/" SL_VERSION);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* 302 means "not ready" here */
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->opts.request_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-    if (c->opts.insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (c->ca_pem) {
-        struct curl_blob blob = {
-            .data = c->ca_pem, .len = strlen(c->ca_pem), .flags = CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-    }
-    if (body) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    }
-    char errbuf[CURL_ERROR_SIZE];
-    errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode cc = curl_easy_perform(h);
+    /* no redirects: a 302 means "not ready" here */
+    struct sl_http_exchange x = {
+        .method = body ? "POST" : method,
+        .url = url,
+        .headers = hdrs,
+        .n_headers = nh,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .timeout_ms = c->opts.request_timeout_ms,
+        .on_header = on_header,
+        .on_body = on_body,
+        .ud = r,
+    };
+    struct sl_http_result res;
+    enum sl_http_failure f = sl_transport_perform(c->transport, &x, &res);
     int rc = 0;
     if (r->too_big) {
         rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_SCANNER,
                         "scanner adapter %s: %s %s: response larger than %zu bytes", c->base,
                         method, path, max_bytes);
-    } else if (cc == CURLE_PEER_FAILED_VERIFICATION) {
+    } else if (f == SL_HTTP_TLS_VERIFY) {
         /* retried like other failures (a CA Secret may be fixed), but said plainly */
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER,
                         "scanner adapter %s: %s %s: TLS certificate verification failed: %s "
                         "(a private CA goes in caSecretRef)",
-                        c->base, method, path, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    } else if (cc != CURLE_OK) {
+                        c->base, method, path, res.error);
+    } else if (f != SL_HTTP_OK) {
         rc =
             sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER, "scanner adapter %s unreachable: %s %s: %s",
-                       c->base, method, path, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+                       c->base, method, path, res.error);
     } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+        r->status = res.status;
     }
-    /* the POST body holds the registry authorization: do not keep it in the handle */
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(hdrs);
+    free(accept_h);
+    free(ct);
     free(url);
     return rc;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sl_transport;
+
 struct sl_harbor_client_opts {
     int insecure;               /* skip TLS verification */
     const char *ca_pem;         /* extra trusted CAs (PEM text), or NULL */
@@ -21,6 +23,9 @@ struct sl_harbor_client_opts {
     int64_t connect_timeout_ms; /* 0 = 10000 */
     int64_t request_timeout_ms; /* per exchange; 0 = 60000 */
     int64_t report_timeout_ms;  /* how long sl_harbor_client_wait_report polls; 0 = 600000 */
+    /* the HTTP transport (borrowed, outlives the client), or NULL for a libcurl transport made
+     * with the settings above; tests hand in a fake (http/transport.h) */
+    struct sl_transport *transport;
 };
 
 struct sl_harbor_client;

@@ -111,7 +111,7 @@ static int float_plain(const char *s, double *value)
     return 1;
 }
 
-static json_t *scalar_to_json(const yaml_event_t *ev)
+static json_t *scalar_to_json(const yaml_event_t *ev, bool text)
 {
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
@@ -124,6 +124,9 @@ static json_t *scalar_to_json(const yaml_event_t *ev)
         return json_stringn(s, len);
     if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || strlen(s) != len)
         return json_stringn(s, len);
+    if (text) /* only the plain null forms are resolved */
+        return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ? json_null()
+                                                                    : json_stringn(s, len);
     int b;
     json_int_t i;
     double d;
@@ -167,6 +170,7 @@ struct builder {
     struct sl_err *err;
     json_t *lines;     /* path -> line of the current document, when recording (else NULL) */
     size_t line_bytes; /* bytes of the paths recorded over the stream */
+    bool text;         /* plain scalars stay strings (sl_yaml_parse_one_text) */
 };
 
 static int event_error(struct builder *b, const yaml_event_t *ev, int code, const char *problem)
@@ -298,7 +302,7 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
         record_line(b, (size_t)ev->start_mark.line + 1);
         return 0;
     }
-    json_t *v = scalar_to_json(ev);
+    json_t *v = scalar_to_json(ev, b->text);
     if (!v)
         return event_error(b, ev, SL_EINVAL, "invalid UTF-8 in scalar");
     if (b->depth > 0 && json_is_array(b->stack[b->depth - 1].value))
@@ -363,7 +367,7 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
 }
 
 static int parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data, size_t len,
-                     bool with_lines, struct sl_err *err)
+                     bool with_lines, bool text, struct sl_err *err)
 {
     if (len > YAML_MAX_INPUT)
         return sl_err_set(err, SL_ETOOBIG, SL_ERRC_YAML, "YAML input larger than 16 MiB");
@@ -374,6 +378,7 @@ static int parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const cha
     struct builder *b = sl_xcalloc(1, sizeof(*b));
     b->err = err;
     b->lines = with_lines ? json_object() : NULL;
+    b->text = text;
     struct sl_yaml_doc *docs = NULL;
     size_t count = 0, cap = 0;
     int rc = 0;
@@ -463,13 +468,13 @@ void sl_yaml_docs_free(struct sl_yaml_doc *docs, size_t count)
 int sl_yaml_parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
                       size_t len, struct sl_err *err)
 {
-    return parse_all(out_docs, out_count, data, len, false, err);
+    return parse_all(out_docs, out_count, data, len, false, false, err);
 }
 
 int sl_yaml_parse_all_lines(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data,
                             size_t len, struct sl_err *err)
 {
-    return parse_all(out_docs, out_count, data, len, true, err);
+    return parse_all(out_docs, out_count, data, len, true, false, err);
 }
 
 size_t sl_yaml_doc_line(const struct sl_yaml_doc *doc, const char *path)
@@ -493,11 +498,11 @@ size_t sl_yaml_doc_line(const struct sl_yaml_doc *doc, const char *path)
     }
 }
 
-int sl_yaml_parse_one(json_t **out, const char *data, size_t len, struct sl_err *err)
+static int parse_one(json_t **out, const char *data, size_t len, bool text, struct sl_err *err)
 {
     struct sl_yaml_doc *docs = NULL;
     size_t n = 0;
-    int rc = sl_yaml_parse_all(&docs, &n, data, len, err);
+    int rc = parse_all(&docs, &n, data, len, false, text, err);
     if (rc)
         return rc;
     if (n == 0 || !docs[0].value) {
@@ -507,6 +512,16 @@ int sl_yaml_parse_one(json_t **out, const char *data, size_t len, struct sl_err 
     *out = json_incref(docs[0].value);
     sl_yaml_docs_free(docs, n);
     return 0;
+}
+
+int sl_yaml_parse_one(json_t **out, const char *data, size_t len, struct sl_err *err)
+{
+    return parse_one(out, data, len, false, err);
+}
+
+int sl_yaml_parse_one_text(json_t **out, const char *data, size_t len, struct sl_err *err)
+{
+    return parse_one(out, data, len, true, err);
 }
 
 /* ---- emitting ---- */

@@ -46,6 +46,12 @@ size_t sl_yaml_doc_line(const struct sl_yaml_doc *doc, const char *path);
 /* Parses a single-document YAML (or JSON) text. An empty stream gives SL_EINVAL. */
 int sl_yaml_parse_one(json_t **out, const char *data, size_t len, struct sl_err *err);
 
+/* As sl_yaml_parse_one (same caps: aliases expanded count against the 1,000,000 nodes, so an
+ * alias bomb is SL_ETOOBIG), but plain scalars stay strings ("1.10" is not a number, "yes" not
+ * a boolean); only empty, "~" and "null" are null. For data formats whose fields are text, such
+ * as advisory files (package versions). */
+int sl_yaml_parse_one_text(json_t **out, const char *data, size_t len, struct sl_err *err);
+
 /* Appends value as a YAML document (block style, keys in object order) to out; when
  * with_separator, starts with "---\n". */
 int sl_yaml_emit(struct sl_buf *out, const json_t *value, int with_separator, struct sl_err *err);

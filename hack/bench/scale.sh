@@ -48,7 +48,7 @@ PY
 "$SEALIFT" controller --kubeconfig "$KUBECONFIG_SEALIFT" --namespace sealift-system \
   --metrics-addr 127.0.0.1:0 >"$work/controller.log" 2>&1 &
 ctl=$!
-pids+=($ctl)
+pids+=("$ctl")
 addr=""
 for _ in $(seq 1 200); do
   addr=$(grep -o '"metricsAddr":"[^"]*"' "$work/controller.log" | head -1 | cut -d'"' -f4 || true)

@@ -90,8 +90,8 @@ while [ "$i" -le "$ROUNDS" ]; do
         echo "scan.sh: sealift scan failed (exit $rc): $(cat "$WORK/err")" >&2
         exit 2
     fi
-    printf '%5d  %6s  %12s  %9s  %15s\n' "$i" $(cut -d' ' -f1 "$WORK/g") $(cut -d' ' -f2 "$WORK/g") \
-        $(cut -d' ' -f1 "$WORK/s") $(cut -d' ' -f2 "$WORK/s")
+    printf '%5d  %6s  %12s  %9s  %15s\n' "$i" "$(cut -d' ' -f1 "$WORK/g")" "$(cut -d' ' -f2 "$WORK/g")" \
+        "$(cut -d' ' -f1 "$WORK/s")" "$(cut -d' ' -f2 "$WORK/s")"
     cat "$WORK/g" >>"$WORK/gzip.all"
     cat "$WORK/s" >>"$WORK/sealift.all"
     i=$((i + 1))

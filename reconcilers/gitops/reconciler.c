@@ -97,15 +97,10 @@ static void ownership_clear(struct ownership *o)
     o->labels = NULL;
 }
 
-/* Decoded value of data[key] of a Secret (caller frees securely), or NULL. */
+/* Decoded value of data[key] of a Secret (caller frees securely), or NULL (the policy of
+ * kube/secret.h: stringData is never read). */
 static char *secret_value(const json_t *secret, const char *key)
 {
-    if (!json_is_string(json_object_get(json_object_get(secret, "data"), key))) {
-        /* stringData only exists on write, but tolerate it from fakes and odd servers */
-        const char *plain =
-            json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
-        return plain ? sl_xstrdup(plain) : NULL;
-    }
     return sl_kube_secret_string(secret, key);
 }
 

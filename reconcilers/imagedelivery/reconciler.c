@@ -15,7 +15,6 @@
 #include "runtime/refindex.h"
 #include "runtime/registry.h"
 #include "runtime/status.h"
-#include "util/base64.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -161,14 +160,14 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
 
 /* ---- small helpers ---- */
 
-/* Decodes standard base64 (whitespace allowed) into a NUL-terminated buffer (caller frees with
- * sl_secure_free(out, *out_len + 1)). Returns 0, SL_EINVAL or SL_ETOOBIG. */
+/* Decodes a Secret value (the policy of kube/secret.h) into a NUL-terminated buffer (caller frees
+ * with sl_secure_free(out, *out_len + 1)). Returns 0, SL_EINVAL or SL_ETOOBIG. */
 static int base64_decode(char **out, size_t *out_len, const char *b64, size_t len)
 {
     if (len > SECRET_B64_MAX)
         return SL_ETOOBIG;
     unsigned char *buf = NULL;
-    int rc = sl_base64_decode_opts(&buf, out_len, b64, len, SL_BASE64_SPACE);
+    int rc = sl_kube_secret_decode(&buf, out_len, b64, len);
     if (rc == 0)
         *out = (char *)buf;
     return rc;
@@ -641,17 +640,15 @@ static int get_secret(struct imd_run *run, json_t **out, const char *name, const
     if (*out)
         return 0;
     int64_t read_ms = sl_mono_ms();
-    int rc = run->rt->kube.get(run->rt->kube.ctx, out, &SL_RES_SECRET, run->ns, name, &err);
+    int rc = sl_kube_secret_get(out, &run->rt->kube, run->ns, name, field, &err);
     if (rc == 0)
         secret_cache_put(run->r, run->ns, name, *out, read_ms);
     if (rc == SL_ENOTFOUND) {
-        global_fail(run, SL_RESULT_WAITING, "SecretNotFound",
-                    "%s: Secret \"%s\" not found in namespace %s", field, name, run->ns);
+        global_fail(run, SL_RESULT_WAITING, "SecretNotFound", "%s", err.msg);
         return -1;
     }
     if (rc != 0) {
-        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading Secret \"%s\": %s", field,
-                    name, err.msg);
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s", err.msg);
         return -1;
     }
     return 0;

@@ -369,9 +369,13 @@ write:
     sl_outcome_apply(status, &outcome, generation);
     struct sl_err werr = {0};
     int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_DEPLOYPOLICY, obj, status, &werr);
-    if (wrc && wrc != SL_ENOTFOUND)
+    if (wrc && wrc != SL_ENOTFOUND) {
+        /* retried with backoff; the event waits for the pass that writes the transition, so
+         * it is recorded once */
         sl_log_warn(&req->log, "status write failed: %s", werr.msg);
-    if (transition && rt->record_event)
+        out->kind = SL_RESULT_TRANSIENT;
+        snprintf(message, sizeof(message), "writing status: %s", werr.msg);
+    } else if (transition && rt->record_event)
         rt->record_event(rt->event_ctx, obj, strcmp(cond, "True") ? "Warning" : "Normal", reason,
                          message);
     json_decref(status);

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <yaml.h>
 
 #include "scan/pkgdb.h"
 #include "util/mem.h"
+#include "util/yamljson.h"
 
 struct sl_adv_list {
     struct sl_advisory **items;
@@ -608,88 +608,6 @@ static int parse_alpine_secdb(struct adv_vec *out, json_t *root, struct sl_err *
     return parse_alpine_package(out, key, root, err);
 }
 
-/* ---- YAML -> jansson ---- */
-
-#define YAML_MAX_DEPTH 64
-
-static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-    if (!node || depth > YAML_MAX_DEPTH)
-        return NULL;
-    switch (node->type) {
-    case YAML_SCALAR_NODE: {
-        const char *v = (const char *)node->data.scalar.value;
-        size_t n = node->data.scalar.length;
-        if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-            ((n == 1 && v[0] == '~') || (n == 4 && strncmp(v, "null", 4) == 0) || n == 0))
-            return json_null();
-        return json_stringn(v, n);
-    }
-    case YAML_SEQUENCE_NODE: {
-        json_t *arr = json_array();
-        for (yaml_node_item_t *it = node->data.sequence.items.start;
-             it < node->data.sequence.items.top; it++) {
-            json_t *child = yaml_node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1);
-            if (!child) {
-                json_decref(arr);
-                return NULL;
-            }
-            json_array_append_new(arr, child);
-        }
-        return arr;
-    }
-    case YAML_MAPPING_NODE: {
-        json_t *obj = json_object();
-        for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
-             pr < node->data.mapping.pairs.top; pr++) {
-            yaml_node_t *k = yaml_document_get_node(doc, pr->key);
-            if (!k || k->type != YAML_SCALAR_NODE) {
-                json_decref(obj);
-                return NULL;
-            }
-            json_t *child =
-                yaml_node_to_json(doc, yaml_document_get_node(doc, pr->value), depth + 1);
-            if (!child) {
-                json_decref(obj);
-                return NULL;
-            }
-            char *key = sl_xstrndup((const char *)k->data.scalar.value, k->data.scalar.length);
-            json_object_set_new(obj, key, child);
-            free(key);
-        }
-        return obj;
-    }
-    default:
-        return NULL;
-    }
-}
-
-static json_t *yaml_to_json(const char *data, size_t len, struct sl_err *err)
-{
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    json_t *out = NULL;
-    if (!yaml_parser_initialize(&parser)) {
-        sl_err_set(err, SL_EFAIL, SL_ERRC_YAML, "cannot initialise the YAML parser");
-        return NULL;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_YAML, "YAML error at line %zu: %s",
-                   parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
-        yaml_parser_delete(&parser);
-        return NULL;
-    }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root)
-        sl_err_set(err, SL_EINVAL, SL_ERRC_YAML, "empty YAML document");
-    else if (!(out = yaml_node_to_json(&doc, root, 0)))
-        sl_err_set(err, SL_EINVAL, SL_ERRC_YAML, "YAML document too deep or with complex keys");
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    return out;
-}
-
 /* ---- detection ---- */
 
 static bool looks_like_osv(json_t *o)
@@ -781,10 +699,11 @@ int sl_advdb_load_buffer(struct sl_advdb *db, const char *name, const char *data
                             name);
             goto done;
         }
-        root = yaml_to_json(data, len, err);
-        if (!root) {
-            sl_err_prefix(err, "%s", name);
-            rc = SL_EINVAL;
+        /* the shared converter: its node budget counts alias expansions, so an alias bomb
+         * is refused (SL_ETOOBIG) before it is expanded */
+        rc = sl_yaml_parse_one_text(&root, data, len, err);
+        if (rc) {
+            sl_err_prefix(err, "%s: YAML", name);
             goto done;
         }
     }

@@ -682,15 +682,13 @@ done:
 static int get_secret(struct sp_run *run, json_t **out, const char *field, const char *name)
 {
     struct sl_err err = {0};
-    int rc = run->rt->kube.get(run->rt->kube.ctx, out, &SL_RES_SECRET, run->ns, name, &err);
+    int rc = sl_kube_secret_get(out, &run->rt->kube, run->ns, name, field, &err);
     if (rc == SL_ENOTFOUND) {
-        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound", "%s: Secret \"%s\" not found", field,
-                    name);
+        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound", "%s", err.msg);
         return -1;
     }
     if (rc != 0) {
-        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "reading Secret \"%s\": %s", name,
-                    err.msg);
+        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "%s", err.msg);
         return -1;
     }
     return 0;

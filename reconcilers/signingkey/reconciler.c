@@ -69,14 +69,14 @@ static void map_secondary(void *self, const struct sl_kube_resource *res, const 
 
 /* ---- small helpers ---- */
 
-/* Decodes the base64 of a Secret value (whitespace allowed) into a NUL-terminated buffer (wipe it
- * with sl_secure_free(out, *out_len + 1)). Returns 0 or SL_EINVAL / SL_ETOOBIG. */
+/* Decodes a Secret value (the policy of kube/secret.h) into a NUL-terminated buffer (wipe it with
+ * sl_secure_free(out, *out_len + 1)). Returns 0 or SL_EINVAL / SL_ETOOBIG. */
 static int base64_decode(char **out, size_t *out_len, const char *b64, size_t len)
 {
     if (len > SECRET_VALUE_B64_MAX)
         return SL_ETOOBIG;
     unsigned char *buf = NULL;
-    int rc = sl_base64_decode_opts(&buf, out_len, b64, len, SL_BASE64_SPACE);
+    int rc = sl_kube_secret_decode(&buf, out_len, b64, len);
     if (rc == 0)
         *out = (char *)buf;
     return rc;
@@ -307,8 +307,18 @@ done:
 
 static int get_secret(struct sk_run *run, json_t **out, struct sl_err *err)
 {
-    return run->rt->kube.get(run->rt->kube.ctx, out, &SL_RES_SECRET, run->ns, run->secret_name,
-                             err);
+    return sl_kube_secret_get(out, &run->rt->kube, run->ns, run->secret_name, "spec.secretRef.name",
+                              err);
+}
+
+/* The outcome of a failed get_secret: -1. */
+static int secret_error(struct sk_run *run, int rc, const struct sl_err *err)
+{
+    if (rc == SL_ENOTFOUND)
+        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound", "%s", err->msg);
+    else
+        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "%s", err->msg);
+    return -1;
 }
 
 static int step_obtain_key_generate(struct sk_run *run)
@@ -323,10 +333,9 @@ static int step_obtain_key_generate(struct sk_run *run)
         /* lost a race with another writer: use what is there now, never replace it */
         rc = get_secret(run, &secret, &err);
     }
-    if (rc != 0) {
-        char what[320];
-        snprintf(what, sizeof(what), "reading Secret \"%s\"", run->secret_name);
-        return api_error(run, what, &err);
+    if (rc != 0) { /* also gone after the create said it exists: retried */
+        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "%s", err.msg);
+        return -1;
     }
     rc = load_private_from_secret(run, secret);
     if (rc != 0) {
@@ -345,16 +354,8 @@ static int step_obtain_key_import(struct sk_run *run)
     struct sl_err err = {0};
     json_t *secret = NULL;
     int rc = get_secret(run, &secret, &err);
-    if (rc == SL_ENOTFOUND) {
-        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound",
-                    "spec.secretRef.name: Secret \"%s\" not found", run->secret_name);
-        return -1;
-    }
-    if (rc != 0) {
-        char what[320];
-        snprintf(what, sizeof(what), "reading Secret \"%s\"", run->secret_name);
-        return api_error(run, what, &err);
-    }
+    if (rc != 0)
+        return secret_error(run, rc, &err);
     rc = load_private_from_secret(run, secret);
     sl_kube_secret_decref(secret);
     return rc;
@@ -368,17 +369,9 @@ static int step_obtain_key_verify_only(struct sk_run *run)
     int rc;
     if (run->secret_name != NULL) {
         rc = get_secret(run, &obj, &err);
-        if (rc == SL_ENOTFOUND) {
-            set_outcome(run, SL_RESULT_WAITING, "SecretNotFound",
-                        "spec.secretRef.name: Secret \"%s\" not found", run->secret_name);
-            return -1;
-        }
+        if (rc != 0)
+            return secret_error(run, rc, &err);
         snprintf(what, sizeof(what), "Secret \"%s\"", run->secret_name);
-        if (rc != 0) {
-            char doing[340];
-            snprintf(doing, sizeof(doing), "reading %s", what);
-            return api_error(run, doing, &err);
-        }
         json_t *value = sl_kube_json_path(obj, "data");
         value = json_object_get(value, SL_SIGNINGKEY_PUBLIC_KEY);
         char *pem = NULL;

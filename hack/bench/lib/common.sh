@@ -1,3 +1,7 @@
+# shellcheck shell=sh
+# SEALIFT, KUBECONFIG_ADMIN and KUBECONFIG_SEALIFT are set here for the scripts that source this
+# file, so shellcheck cannot see them used:
+# shellcheck disable=SC2034
 # Shared parts of the bench scripts (hack/bench/*.sh). POSIX sh, sourced after SRC_DIR is set:
 #   . "$SRC_DIR/hack/bench/lib/common.sh"
 # Functions that start processes add their PIDs to PIDS (space separated) for the caller's

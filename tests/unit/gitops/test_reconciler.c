@@ -2,6 +2,7 @@
  * (file://): apply, zero writes when nothing changed, drift correction, prune, a broken file,
  * suspend, missing Secret, and deletion (finalizer, inventory cleanup, orphaning). */
 #include "check.h"
+#include "util/base64.h"
 #include "fake_kube.h"
 #include "gitops/reconciler.h"
 #include "runtime/conditions.h"
@@ -511,13 +512,18 @@ static const json_t *ready_of(const char *name)
         json_object_get(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name), "status"), "Ready");
 }
 
+/* As the API server returns a Secret: the values base64 in data (YXBw = "app",
+ * ZGItcGFzc3dvcmQtMTIz = "db-password-123"). */
 static void put_secret(const char *name, const char *url, bool labelled)
 {
     json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "apiVersion", "v1", "kind",
-                          "Secret", "metadata", "name", name, "namespace", "team", "stringData",
-                          "username", "app", "password", "db-password-123");
-    if (url)
-        json_object_set_new(json_object_get(o, "stringData"), "url", json_string(url));
+                          "Secret", "metadata", "name", name, "namespace", "team", "data",
+                          "username", "YXBw", "password", "ZGItcGFzc3dvcmQtMTIz");
+    if (url) {
+        char *b64 = sl_base64_encode(url, strlen(url));
+        json_object_set_new(json_object_get(o, "data"), "url", json_string(b64));
+        free(b64);
+    }
     if (labelled)
         json_object_set_new(
             json_object_get(o, "metadata"), "labels",

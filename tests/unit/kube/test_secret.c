@@ -1,4 +1,5 @@
 #include "check.h"
+#include "fake_kube.h"
 #include "kube/secret.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -50,9 +51,64 @@ static void test_decref_keeps_shared_values(void)
     sl_kube_secret_decref(NULL);
 }
 
+/* The one decoding policy (kube/secret.h): data only, standard padded base64, whitespace and
+ * line breaks skipped; the same function the reconcilers decode their Secret values with. */
+static void test_decoding_policy(void)
+{
+    json_t *s = json_pack("{s:{s:s, s:s, s:s}, s:{s:s}}", "data", "wrapped", "czNj\ncjN0\n",
+                          "spaced", " czNj cjN0 ", "urlsafe", "-_-_", "stringData", "only", "x");
+    char *v = sl_kube_secret_string(s, "wrapped");
+    CHECK_STR_EQ(v, "s3cr3t");
+    sl_secure_free_str(v);
+    v = sl_kube_secret_string(s, "spaced");
+    CHECK_STR_EQ(v, "s3cr3t");
+    sl_secure_free_str(v);
+    CHECK(sl_kube_secret_string(s, "urlsafe") == NULL); /* the standard alphabet only */
+    CHECK(sl_kube_secret_string(s, "only") == NULL);    /* stringData is never read */
+    unsigned char *b = NULL;
+    size_t n = 0;
+    CHECK_INT_EQ(sl_kube_secret_decode(&b, &n, "YQ\r\nBi", 6), 0);
+    CHECK_INT_EQ(n, 3);
+    sl_secure_free(b, n + 1);
+    CHECK_INT_EQ(sl_kube_secret_decode(&b, &n, "YQBi=", 5), SL_EINVAL);
+    json_decref(s);
+}
+
+/* The one Secret read of the reconcilers: the value, or the messages their conditions show. */
+static void test_get(void)
+{
+    struct sl_fake_kube *fk = sl_fake_kube_new();
+    struct sl_kube_ops ops;
+    sl_fake_kube_ops(fk, &ops);
+    json_t *s = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "namespace", "team", "name",
+                          "creds", "data", "token", "czNjcjN0");
+    CHECK_INT_EQ(sl_fake_kube_put(fk, &SL_RES_SECRET, s), 0);
+    json_decref(s);
+    struct sl_err err = {0};
+    json_t *got = NULL;
+    CHECK_INT_EQ(sl_kube_secret_get(&got, &ops, "team", "creds", "spec.credentials", &err), 0);
+    char *v = sl_kube_secret_string(got, "token");
+    CHECK_STR_EQ(v, "s3cr3t");
+    sl_secure_free_str(v);
+    sl_kube_secret_decref(got);
+    got = NULL;
+    CHECK_INT_EQ(sl_kube_secret_get(&got, &ops, "other", "creds", "spec.credentials", &err),
+                 SL_ENOTFOUND);
+    CHECK_STR_EQ(err.msg, "spec.credentials: Secret \"creds\" not found");
+    CHECK(got == NULL);
+    sl_fake_kube_fail_next_verb(fk, "get", SL_ERETRY);
+    CHECK_INT_EQ(sl_kube_secret_get(&got, &ops, "team", "creds", "spec.credentials", &err),
+                 SL_ERETRY);
+    CHECK_CONTAINS(err.msg, "spec.credentials: reading Secret \"creds\": ");
+    CHECK_CONTAINS(err.msg, "injected failure");
+    sl_fake_kube_free(fk);
+}
+
 int main(void)
 {
     RUN(test_secret_values);
     RUN(test_decref_keeps_shared_values);
+    RUN(test_decoding_policy);
+    RUN(test_get);
     return CHECK_EXIT();
 }

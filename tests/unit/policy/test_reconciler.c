@@ -253,6 +253,31 @@ static void test_not_ready_until_the_webhook_can_answer(void)
     env_free(&e);
 }
 
+/* The API server refuses the status write (a 503, say): the reconcile is retried with backoff
+ * instead of ending converged with the old status, and the transition's event is recorded once,
+ * by the pass that writes the status. */
+static void test_failed_status_write_is_retried(void)
+{
+    struct env e;
+    env_init(&e, true);
+    put_signing_key(&e, "ecdsa-p256.pub");
+    put_policy(&e, FP_P256);
+    struct sl_reconcile_result res;
+    sl_fake_kube_fail_next_verb(e.fk, "update_status", SL_ERETRY);
+    CHECK_INT_EQ(reconcile(&e, &res), SL_ERETRY);
+    CHECK_INT_EQ(res.kind, SL_RESULT_TRANSIENT);
+    CHECK(sl_test_condition_field(policy_status(&e), "Ready", "status") == NULL);
+    CHECK_INT_EQ(json_array_size(e.events), 0);
+
+    CHECK_INT_EQ(reconcile(&e, &res), 0);
+    CHECK_INT_EQ(res.kind, SL_RESULT_DONE);
+    CHECK_STR_EQ(sl_test_condition_field(policy_status(&e), "Ready", "status"), "True");
+    CHECK_INT_EQ(json_array_size(e.events), 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(e.events, 0), "reason")),
+                 "Applied");
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -260,5 +285,6 @@ int main(int argc, char **argv)
     RUN(test_ready_when_webhook_answers_and_key_matches);
     RUN(test_swapped_signing_key_is_reported);
     RUN(test_not_ready_until_the_webhook_can_answer);
+    RUN(test_failed_status_write_is_retried);
     return CHECK_EXIT();
 }

@@ -298,6 +298,52 @@ static void test_osv_and_errors(void)
     sl_advdb_free(&db);
 }
 
+/* An advisory file is converted by the shared YAML reader: plain scalars stay text (versions
+ * such as 1.10 are not numbers), anchors within the budget expand, and an alias bomb is refused
+ * with a clear error before it is expanded. */
+static void test_yaml_aliases(void)
+{
+    struct sl_advdb db;
+    sl_advdb_init(&db);
+    struct sl_err err = {0};
+    static const char ok[] = "distroversion: v3.19\n"
+                             "reponame: main\n"
+                             "packages:\n"
+                             "- pkg:\n"
+                             "    name: zlib\n"
+                             "    secfixes:\n"
+                             "      1.10-r0: &cves\n"
+                             "      - CVE-2099-0100\n"
+                             "- pkg:\n"
+                             "    name: minizip\n"
+                             "    secfixes:\n"
+                             "      1.10-r0: *cves\n";
+    CHECK_INT_EQ(sl_advdb_load_buffer(&db, "ok.yaml", ok, strlen(ok), &err), 0);
+    const struct sl_advisory *a = lookup(&db, "alpine:3.19", "zlib", "CVE-2099-0100");
+    check_affects(a, SL_VERSION_APK, "1.9-r0", 1, "1.10-r0");
+    a = lookup(&db, "alpine:3.19", "minizip", "CVE-2099-0100");
+    check_affects(a, SL_VERSION_APK, "1.10-r0", 0, NULL);
+
+    /* nine levels of ten aliases: 10^9 nodes once expanded, from a few hundred bytes */
+    char bomb[2048];
+    size_t off = (size_t)snprintf(bomb, sizeof(bomb),
+                                  "distroversion: v3.19\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 10; i++) {
+        off += (size_t)snprintf(bomb + off, sizeof(bomb) - off, "l%d: &l%d [", i, i);
+        for (int k = 0; k < 10; k++)
+            off += (size_t)snprintf(bomb + off, sizeof(bomb) - off, "%s*l%d", k ? ", " : "", i - 1);
+        off += (size_t)snprintf(bomb + off, sizeof(bomb) - off, "]\n");
+    }
+    snprintf(bomb + off, sizeof(bomb) - off, "packages: *l9\n");
+    size_t before = db.records;
+    int rc = sl_advdb_load_buffer(&db, "bomb.yaml", bomb, strlen(bomb), &err);
+    CHECK_INT_EQ(rc, SL_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "bomb.yaml");
+    CHECK_CONTAINS(err.msg, "aliases expanded");
+    CHECK_INT_EQ(db.records, before);
+    sl_advdb_free(&db);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -307,5 +353,6 @@ int main(int argc, char **argv)
     RUN(test_debian_vuln_list_entries);
     RUN(test_alpine_secdb);
     RUN(test_osv_and_errors);
+    RUN(test_yaml_aliases);
     return CHECK_EXIT();
 }

@@ -2,6 +2,8 @@
 #ifndef SL_TESTS_SCAN_TESTUTIL_H
 #define SL_TESTS_SCAN_TESTUTIL_H
 
+#include "util/mem.h"
+
 #include <stdio.h>
 
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -20,12 +22,12 @@ static char *read_data(const char *rel, size_t *len_out)
         return NULL;
     }
     size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap + 1);
+    char *buf = sl_xmalloc(cap + 1);
     while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
         len += n;
         if (len == cap) {
             cap *= 2;
-            buf = realloc(buf, cap + 1);
+            buf = sl_xrealloc(buf, cap + 1);
         }
     }
     fclose(f);

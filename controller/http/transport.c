@@ -1,0 +1,602 @@
+/* The libcurl transport (see transport.h). */
+#include "http/transport.h"
+
+#include "util/err.h"
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX           16
+#define DEFAULT_CONNECT_MS 15000
+#define RELAY_RING_BYTES   ((size_t)128 << 10)
+#define RELAY_CURL_BUFFER  (32L << 10)
+
+struct sl_transport {
+    /* custom transports */
+    const struct sl_transport_ops *ops;
+    void *ctx;
+    /* the libcurl transport */
+    struct sl_transport_opts opts; /* strings below, owned */
+    char *user_agent, *ca_pem, *client_cert_pem, *client_key_pem;
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t mu; /* guards the pool */
+    CURL *pool[POOL_MAX];
+    int npool;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_OK;
+
+static void curl_init_once(void)
+{
+    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int sl_transport_global_init(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    return curl_init_result == CURLE_OK ? 0 : SL_EFAIL;
+}
+
+void sl_transport_global_cleanup(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_result == CURLE_OK)
+        curl_global_cleanup();
+}
+
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *userp)
+{
+    (void)handle;
+    (void)access;
+    struct sl_transport *t = userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_lock(&t->share_locks[data]);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *userp)
+{
+    (void)handle;
+    struct sl_transport *t = userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_unlock(&t->share_locks[data]);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? sl_xstrdup(s) : NULL;
+}
+
+struct sl_transport *sl_transport_new(const struct sl_transport_opts *opts)
+{
+    if (sl_transport_global_init() != 0)
+        return NULL;
+    struct sl_transport *t = sl_xcalloc(1, sizeof(*t));
+    if (opts)
+        t->opts = *opts;
+    t->user_agent = sl_xstrdup(opts && opts->user_agent ? opts->user_agent : "sealift/" SL_VERSION);
+    t->ca_pem = dup_or_null(opts ? opts->ca_pem : NULL);
+    t->client_cert_pem = dup_or_null(opts ? opts->client_cert_pem : NULL);
+    t->client_key_pem = dup_or_null(opts ? opts->client_key_pem : NULL);
+    t->opts.user_agent = t->opts.ca_pem = NULL;
+    t->opts.client_cert_pem = t->opts.client_key_pem = NULL;
+    if (t->opts.connect_timeout_ms <= 0)
+        t->opts.connect_timeout_ms = DEFAULT_CONNECT_MS;
+    pthread_mutex_init(&t->mu, NULL);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&t->share_locks[i], NULL);
+    if (t->opts.share_connections) {
+        t->share = curl_share_init();
+        if (!t->share) {
+            sl_transport_free(t);
+            return NULL;
+        }
+        curl_share_setopt(t->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(t->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(t->share, CURLSHOPT_USERDATA, t);
+        curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+    return t;
+}
+
+struct sl_transport *sl_transport_new_custom(const struct sl_transport_ops *ops, void *ctx)
+{
+    struct sl_transport *t = sl_xcalloc(1, sizeof(*t));
+    t->ops = ops;
+    t->ctx = ctx;
+    return t;
+}
+
+void sl_transport_free(struct sl_transport *t)
+{
+    if (!t)
+        return;
+    if (!t->ops) {
+        for (int i = 0; i < t->npool; i++)
+            curl_easy_cleanup(t->pool[i]);
+        if (t->share)
+            curl_share_cleanup(t->share);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_destroy(&t->share_locks[i]);
+        pthread_mutex_destroy(&t->mu);
+        free(t->user_agent);
+        free(t->ca_pem);
+        free(t->client_cert_pem);
+        sl_secure_free_str(t->client_key_pem);
+    }
+    free(t);
+}
+
+char *sl_http_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = sl_xmalloc(n * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out[o++] = (char)ch;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *sl_http_origin(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+    if (!u) {
+        fprintf(stderr, "sealift: curl_url failed\n");
+        abort();
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        for (char *p = scheme; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        for (char *p = host; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        out = sl_xasprintf("%s://%s:%s", scheme, host, port);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
+static CURL *handle_get(struct sl_transport *t)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&t->mu);
+    if (t->npool > 0)
+        h = t->pool[--t->npool];
+    pthread_mutex_unlock(&t->mu);
+    if (!h)
+        h = curl_easy_init();
+    if (!h) {
+        fprintf(stderr, "sealift: curl_easy_init failed\n");
+        abort();
+    }
+    return h;
+}
+
+static void handle_put(struct sl_transport *t, CURL *h)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->npool < POOL_MAX) {
+        t->pool[t->npool++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (h)
+        curl_easy_cleanup(h);
+}
+
+/* ---- one exchange on a handle ---- */
+
+struct call {
+    const struct sl_http_exchange *x;
+    CURL *h;
+    /* relay state (NULL for a plain exchange) */
+    struct relay_state *relay;
+};
+
+static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct call *c = ud;
+    size_t n = sz * nm;
+    if (c->x->on_header)
+        c->x->on_header(c->x->ud, p, n);
+    return n;
+}
+
+static size_t body_cb(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct call *c = ud;
+    size_t n = sz * nm;
+    if (!c->x->on_body)
+        return n;
+    long status = 0;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+    return c->x->on_body(c->x->ud, status, p, n);
+}
+
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    struct call *c = ud;
+    return c->x->cancelled(c->x->ud) ? 1 : 0;
+}
+
+/* Resets h and applies the transport's settings and x's; *hdrs (the request headers) is freed
+ * by the caller with free_headers after the transfer. */
+static void setup(struct sl_transport *t, CURL *h, struct call *c, struct curl_slist **hdrs,
+                  char *errbuf)
+{
+    const struct sl_http_exchange *x = c->x;
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, t->user_agent);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)t->opts.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (t->opts.keepalive_idle_s > 0)
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, t->opts.keepalive_idle_s);
+    if (t->opts.keepalive_interval_s > 0)
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, t->opts.keepalive_interval_s);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, t->opts.insecure ? "http,https" : "https");
+    if (t->share)
+        curl_easy_setopt(h, CURLOPT_SHARE, t->share);
+    if (t->opts.accept_encoding)
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (t->opts.insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (t->ca_pem) {
+        struct curl_blob blob = {
+            .data = t->ca_pem, .len = strlen(t->ca_pem), .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+        if (t->opts.ca_only)
+            curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    }
+    if (t->client_cert_pem && t->client_key_pem) {
+        struct curl_blob cert = {
+            .data = t->client_cert_pem, .len = strlen(t->client_cert_pem), .flags = CURL_BLOB_COPY};
+        struct curl_blob key = {
+            .data = t->client_key_pem, .len = strlen(t->client_key_pem), .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+
+    curl_easy_setopt(h, CURLOPT_URL, x->url);
+    for (size_t i = 0; i < x->n_headers; i++)
+        *hdrs = curl_slist_append(*hdrs, x->headers[i]);
+    /* bodies are sent at once, never after waiting for a 100-continue */
+    *hdrs = curl_slist_append(*hdrs, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+    if (strcmp(x->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(x->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (x->body) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)x->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        if (strcmp(x->method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x->method);
+    } else if (!c->relay) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x->method);
+    }
+    if (x->max_redirects > 0) {
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)x->max_redirects);
+    }
+    if (x->timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
+    if (x->low_speed_s > 0) {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, x->low_speed_bytes);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, x->low_speed_s);
+    }
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    if (x->cancelled) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+    }
+    errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+/* Wipes the request headers (they may hold credentials), frees them and clears what the
+ * handle still points at (a request body may hold credentials too). */
+static void finish(CURL *h, struct curl_slist *hdrs)
+{
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    for (struct curl_slist *l = hdrs; l; l = l->next)
+        OPENSSL_cleanse(l->data, strlen(l->data));
+    curl_slist_free_all(hdrs);
+}
+
+static void set_result(struct sl_http_result *res, CURL *h, CURLcode cc, const char *errbuf)
+{
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+    switch (cc) {
+    case CURLE_OK:
+        res->failure = SL_HTTP_OK;
+        break;
+    case CURLE_WRITE_ERROR:
+    case CURLE_ABORTED_BY_CALLBACK:
+    case CURLE_READ_ERROR:
+        res->failure = SL_HTTP_ABORTED;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        res->failure = SL_HTTP_TIMEOUT;
+        break;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        res->failure = SL_HTTP_BAD_URL;
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        res->failure = SL_HTTP_TLS_VERIFY;
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+        res->failure = SL_HTTP_TLS_CONNECT;
+        break;
+    default:
+        res->failure = SL_HTTP_NETWORK;
+        break;
+    }
+    if (cc != CURLE_OK)
+        snprintf(res->error, sizeof(res->error), "%s",
+                 errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
+}
+
+enum sl_http_failure sl_transport_perform(struct sl_transport *t, const struct sl_http_exchange *x,
+                                          struct sl_http_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (t->ops) {
+        t->ops->perform(t->ctx, x, res);
+        return res->failure;
+    }
+    CURL *h = handle_get(t);
+    struct call c = {.x = x, .h = h};
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    setup(t, h, &c, &hdrs, errbuf);
+    CURLcode cc = curl_easy_perform(h);
+    set_result(res, h, cc, errbuf);
+    finish(h, hdrs);
+    handle_put(t, h);
+    return res->failure;
+}
+
+/* ---- relay ---- */
+
+struct sl_http_relayer {
+    CURLM *multi;
+    CURL *get, *put;
+    char *ring;
+    size_t ring_cap;
+};
+
+struct sl_http_relayer *sl_http_relayer_new(void)
+{
+    if (sl_transport_global_init() != 0) {
+        fprintf(stderr, "sealift: cannot initialize libcurl\n");
+        abort();
+    }
+    struct sl_http_relayer *rl = sl_xcalloc(1, sizeof(*rl));
+    rl->multi = curl_multi_init();
+    rl->get = curl_easy_init();
+    rl->put = curl_easy_init();
+    if (!rl->multi || !rl->get || !rl->put) {
+        fprintf(stderr, "sealift: cannot create curl handles\n");
+        abort();
+    }
+    rl->ring_cap = RELAY_RING_BYTES;
+    rl->ring = sl_xmalloc(rl->ring_cap);
+    return rl;
+}
+
+void sl_http_relayer_free(struct sl_http_relayer *rl)
+{
+    if (!rl)
+        return;
+    curl_easy_cleanup(rl->get);
+    curl_easy_cleanup(rl->put);
+    curl_multi_cleanup(rl->multi);
+    free(rl->ring);
+    free(rl);
+}
+
+struct relay_state {
+    struct sl_http_relayer *rl;
+    const struct sl_http_relay *r;
+    size_t head, used; /* ring read position and fill */
+    int64_t received, sent;
+    size_t get_pending; /* bytes of a write the ring could not take (paused) */
+    int get_paused, put_paused;
+    int get_done, get_failed, verified, refused;
+};
+
+static size_t relay_write(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct call *c = ud;
+    struct relay_state *st = c->relay;
+    size_t n = sz * nm;
+    long status = 0;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) /* an error body, for the caller's message */
+        return c->x->on_body ? c->x->on_body(c->x->ud, status, p, n) : n;
+    size_t cap = st->rl->ring_cap;
+    if (n > cap - st->used) {
+        if (n > cap)
+            return 0;
+        st->get_paused = 1;
+        st->get_pending = n;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (st->r->on_chunk && st->r->on_chunk(st->r->ud, p, n) != 0)
+        return 0;
+    size_t tail = (st->head + st->used) % cap;
+    size_t first = n < cap - tail ? n : cap - tail;
+    memcpy(st->rl->ring + tail, p, first);
+    memcpy(st->rl->ring, p + first, n - first);
+    st->used += n;
+    st->received += (int64_t)n;
+    return n;
+}
+
+static size_t relay_read(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct call *c = ud;
+    struct relay_state *st = c->relay;
+    size_t max = sz * nm;
+    if (st->refused || st->get_failed)
+        return CURL_READFUNC_ABORT;
+    size_t avail = st->used;
+    /* hold the last byte back until the download is accepted */
+    if (!st->verified) {
+        int64_t allowed = st->r->size - 1 - st->sent;
+        if (allowed < 0)
+            allowed = 0;
+        if ((int64_t)avail > allowed)
+            avail = (size_t)allowed;
+    }
+    if (avail == 0) {
+        if (st->verified && st->sent >= st->r->size)
+            return 0;
+        st->put_paused = 1;
+        return CURL_READFUNC_PAUSE;
+    }
+    size_t n = avail < max ? avail : max;
+    size_t cap = st->rl->ring_cap;
+    size_t first = n < cap - st->head ? n : cap - st->head;
+    memcpy(p, st->rl->ring + st->head, first);
+    memcpy(p + first, st->rl->ring, n - first);
+    st->head = (st->head + n) % cap;
+    st->used -= n;
+    st->sent += (int64_t)n;
+    return n;
+}
+
+void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
+                        struct sl_transport *put_t, const struct sl_http_relay *r,
+                        struct sl_http_result *get_res, struct sl_http_result *put_res)
+{
+    memset(get_res, 0, sizeof(*get_res));
+    memset(put_res, 0, sizeof(*put_res));
+    if (get_t->ops) {
+        get_t->ops->relay(get_t->ctx, put_t, r, get_res, put_res);
+        return;
+    }
+    struct relay_state st = {.rl = rl, .r = r};
+    struct call gc = {.x = &r->get, .h = rl->get, .relay = &st};
+    struct call pc = {.x = &r->put, .h = rl->put, .relay = &st};
+    struct curl_slist *get_hdrs = NULL, *put_hdrs = NULL;
+    char get_err[CURL_ERROR_SIZE], put_err[CURL_ERROR_SIZE];
+    setup(get_t, rl->get, &gc, &get_hdrs, get_err);
+    curl_easy_setopt(rl->get, CURLOPT_BUFFERSIZE, RELAY_CURL_BUFFER);
+    curl_easy_setopt(rl->get, CURLOPT_WRITEFUNCTION, relay_write);
+    setup(put_t, rl->put, &pc, &put_hdrs, put_err);
+    curl_easy_setopt(rl->put, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(rl->put, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->size);
+    curl_easy_setopt(rl->put, CURLOPT_UPLOAD_BUFFERSIZE, RELAY_CURL_BUFFER);
+    curl_easy_setopt(rl->put, CURLOPT_READFUNCTION, relay_read);
+    curl_easy_setopt(rl->put, CURLOPT_READDATA, &pc);
+
+    CURLcode get_cc = CURLE_OK, put_cc = CURLE_OK;
+    curl_multi_add_handle(rl->multi, rl->get);
+    curl_multi_add_handle(rl->multi, rl->put);
+    int get_in = 1, put_in = 1, get_stopped = 0;
+    while (get_in || put_in) {
+        int running = 0;
+        curl_multi_perform(rl->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(rl->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            if (msg->easy_handle == rl->get) {
+                get_cc = msg->data.result;
+                curl_multi_remove_handle(rl->multi, rl->get);
+                get_in = 0;
+                st.get_done = 1;
+                long status = 0;
+                curl_easy_getinfo(rl->get, CURLINFO_RESPONSE_CODE, &status);
+                if (get_cc != CURLE_OK || status != 200)
+                    st.get_failed = 1;
+            } else if (msg->easy_handle == rl->put) {
+                put_cc = msg->data.result;
+                curl_multi_remove_handle(rl->multi, rl->put);
+                put_in = 0;
+            }
+        }
+        if (!put_in && get_in) { /* the upload ended early (error): stop downloading */
+            curl_multi_remove_handle(rl->multi, rl->get);
+            get_in = 0;
+            if (!st.get_done) {
+                st.get_done = 1;
+                st.get_failed = 1;
+                get_stopped = 1;
+            }
+        }
+        if (st.get_done && !st.get_failed && !st.refused && !st.verified) {
+            if (r->on_get_done && r->on_get_done(r->ud) != 0)
+                st.refused = 1;
+            else
+                st.verified = 1;
+        }
+        if (get_in && st.get_paused && rl->ring_cap - st.used >= st.get_pending) {
+            st.get_paused = 0;
+            curl_easy_pause(rl->get, CURLPAUSE_CONT);
+        }
+        if (put_in && st.put_paused && (st.used > 0 || st.get_done || st.refused)) {
+            st.put_paused = 0;
+            curl_easy_pause(rl->put, CURLPAUSE_CONT);
+        }
+        if (get_in || put_in)
+            curl_multi_poll(rl->multi, NULL, 0, 200, NULL);
+    }
+    /* libcurl's short texts, as the blob copy always reported them */
+    set_result(get_res, rl->get, get_cc, NULL);
+    if (get_stopped) {
+        get_res->failure = SL_HTTP_STOPPED;
+        snprintf(get_res->error, sizeof(get_res->error), "stopped: the upload ended");
+    }
+    set_result(put_res, rl->put, put_cc, NULL);
+    put_res->sent = st.sent;
+    finish(rl->get, get_hdrs);
+    finish(rl->put, put_hdrs);
+}

@@ -1,0 +1,257 @@
+/* The libcurl transport (http/transport.c) against a loopback server (sl_http_server on
+ * 127.0.0.1): what a server receives from an exchange, what the callbacks see, how failures are
+ * classified, and the relay: a GET streamed into a PUT whose last byte goes out only when the
+ * caller accepts the download. */
+#include "check.h"
+#include "http/server.h"
+#include "http/transport.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BLOB_LEN ((size_t)300 << 10) /* more than the relay's 128 KiB ring */
+
+struct seen {
+    pthread_mutex_t mu;
+    int puts;
+    size_t put_len;
+    bool put_matches;
+    char auth[128], ctype[128], expect[32], body[64];
+};
+
+static char blob[BLOB_LEN];
+
+static void h_echo(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    struct seen *s = ctx;
+    const char *a = sl_http_request_header(req, "Authorization");
+    const char *c = sl_http_request_header(req, "Content-Type");
+    const char *e = sl_http_request_header(req, "Expect");
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->auth, sizeof(s->auth), "%s", a ? a : "");
+    snprintf(s->ctype, sizeof(s->ctype), "%s", c ? c : "");
+    snprintf(s->expect, sizeof(s->expect), "%s", e ? e : "(none)");
+    snprintf(s->body, sizeof(s->body), "%.*s", (int)req->body_len, req->body ? req->body : "");
+    pthread_mutex_unlock(&s->mu);
+    resp->status = 202;
+    sl_http_request_add_response_header(req, "X-Test", "yes");
+    sl_buf_append_str(&resp->body, "pong");
+}
+
+static void h_blob(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    sl_buf_append(&resp->body, blob, BLOB_LEN);
+}
+
+static void h_old(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)ctx;
+    resp->status = 302;
+    sl_http_request_add_response_header(req, "Location", "/blob");
+}
+
+static void h_upload(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    struct seen *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->puts++;
+    s->put_len = req->body_len;
+    s->put_matches = req->body_len == BLOB_LEN && memcmp(req->body, blob, BLOB_LEN) == 0;
+    pthread_mutex_unlock(&s->mu);
+    resp->status = 201;
+}
+
+static struct sl_http_server *start(struct seen *s, char *base, size_t n)
+{
+    struct sl_http_server *srv = NULL;
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0", .max_body_bytes = (size_t)1 << 20};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, "POST", "/echo", h_echo, s);
+    sl_http_server_route(srv, "GET", "/blob", h_blob, s);
+    sl_http_server_route(srv, "GET", "/old", h_old, s);
+    sl_http_server_route(srv, "PUT", "/upload", h_upload, s);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    snprintf(base, n, "http://%s", sl_http_server_addr(srv));
+    return srv;
+}
+
+struct got {
+    struct sl_buf headers, body;
+    size_t chunked;
+};
+
+static void on_header(void *ud, const char *line, size_t n)
+{
+    sl_buf_append(&((struct got *)ud)->headers, line, n);
+}
+
+static size_t on_body(void *ud, long status, const char *p, size_t n)
+{
+    (void)status;
+    return sl_buf_append(&((struct got *)ud)->body, p, n) == 0 ? n : 0;
+}
+
+static int on_chunk(void *ud, const char *p, size_t n)
+{
+    (void)p;
+    ((struct got *)ud)->chunked += n;
+    return 0;
+}
+
+static int accept_download(void *ud)
+{
+    (void)ud;
+    return 0;
+}
+
+static int refuse_download(void *ud)
+{
+    (void)ud;
+    return 1;
+}
+
+static void got_init(struct got *g)
+{
+    memset(g, 0, sizeof(*g));
+    sl_buf_init(&g->headers, 1 << 16);
+    sl_buf_init(&g->body, 1 << 20);
+}
+
+static void got_free(struct got *g)
+{
+    sl_buf_free(&g->headers);
+    sl_buf_free(&g->body);
+}
+
+/* The server gets the caller's headers and body and no 100-continue; the callbacks get the
+ * answer's headers and body; redirects are followed only when asked (to http only when
+ * insecure); failures are classified. */
+static void test_exchanges(void)
+{
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char base[128], url[192];
+    struct sl_http_server *srv = start(&s, base, sizeof(base));
+    struct sl_transport *t = sl_transport_new(NULL);
+    CHECK(t != NULL);
+
+    const char *hdrs[] = {"Authorization: Bearer t0ken", "Content-Type: application/json"};
+    struct got g;
+    got_init(&g);
+    snprintf(url, sizeof(url), "%s/echo", base);
+    struct sl_http_exchange x = {.method = "POST",
+                                 .url = url,
+                                 .headers = hdrs,
+                                 .n_headers = 2,
+                                 .body = "{\"a\":1}",
+                                 .body_len = 7,
+                                 .timeout_ms = 30000,
+                                 .on_header = on_header,
+                                 .on_body = on_body,
+                                 .ud = &g};
+    struct sl_http_result res;
+    CHECK_INT_EQ(sl_transport_perform(t, &x, &res), SL_HTTP_OK);
+    CHECK_INT_EQ(res.status, 202);
+    CHECK_STR_EQ(s.auth, "Bearer t0ken");
+    CHECK_STR_EQ(s.ctype, "application/json");
+    CHECK_STR_EQ(s.expect, "(none)");
+    CHECK_STR_EQ(s.body, "{\"a\":1}");
+    CHECK_CONTAINS(sl_buf_cstr(&g.headers), "X-Test: yes");
+    CHECK_STR_EQ(sl_buf_cstr(&g.body), "pong");
+    got_free(&g);
+
+    got_init(&g);
+    snprintf(url, sizeof(url), "%s/old", base);
+    struct sl_http_exchange r = {
+        .method = "GET", .url = url, .on_header = on_header, .on_body = on_body, .ud = &g};
+    CHECK_INT_EQ(sl_transport_perform(t, &r, &res), SL_HTTP_OK);
+    CHECK_INT_EQ(res.status, 302);
+    /* followed when asked, but to plain http only with the insecure option */
+    r.max_redirects = 5;
+    CHECK_INT_EQ(sl_transport_perform(t, &r, &res), SL_HTTP_BAD_URL);
+    struct sl_transport_opts insecure = {.insecure = true};
+    struct sl_transport *ti = sl_transport_new(&insecure);
+    sl_buf_reset(&g.body);
+    CHECK_INT_EQ(sl_transport_perform(ti, &r, &res), SL_HTTP_OK);
+    CHECK_INT_EQ(res.status, 200);
+    CHECK_INT_EQ((int)g.body.len, (int)BLOB_LEN);
+    sl_transport_free(ti);
+    got_free(&g);
+
+    struct sl_http_exchange bad = {.method = "GET", .url = "ftp://127.0.0.1/x"};
+    CHECK_INT_EQ(sl_transport_perform(t, &bad, &res), SL_HTTP_BAD_URL);
+    CHECK(res.error[0] != '\0');
+    struct sl_http_exchange closed = {.method = "GET", .url = "http://127.0.0.1:1/"};
+    CHECK_INT_EQ(sl_transport_perform(t, &closed, &res), SL_HTTP_NETWORK);
+    CHECK_INT_EQ(res.status, 0);
+
+    sl_transport_free(t);
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+}
+
+/* A relay delivers the download byte for byte through the bounded ring when the caller accepts
+ * it; when the caller refuses it (a digest mismatch) the upload never completes. */
+static void test_relay(void)
+{
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char base[128], get_url[192], put_url[192];
+    struct sl_http_server *srv = start(&s, base, sizeof(base));
+    snprintf(get_url, sizeof(get_url), "%s/blob", base);
+    snprintf(put_url, sizeof(put_url), "%s/upload", base);
+    struct sl_transport *t = sl_transport_new(NULL);
+    struct sl_http_relayer *rl = sl_http_relayer_new();
+    struct got g;
+    got_init(&g);
+    struct sl_http_relay relay = {
+        .get = {.method = "GET", .url = get_url, .timeout_ms = 30000},
+        .put = {.method = "PUT", .url = put_url, .timeout_ms = 30000},
+        .size = (int64_t)BLOB_LEN,
+        .on_chunk = on_chunk,
+        .on_get_done = accept_download,
+        .ud = &g,
+    };
+    struct sl_http_result gr, pr;
+    sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+    CHECK_INT_EQ(gr.failure, SL_HTTP_OK);
+    CHECK_INT_EQ(gr.status, 200);
+    CHECK_INT_EQ(pr.failure, SL_HTTP_OK);
+    CHECK_INT_EQ(pr.status, 201);
+    CHECK_INT_EQ((int)pr.sent, (int)BLOB_LEN);
+    CHECK_INT_EQ((int)g.chunked, (int)BLOB_LEN);
+    pthread_mutex_lock(&s.mu);
+    CHECK_INT_EQ(s.puts, 1);
+    CHECK(s.put_matches);
+    pthread_mutex_unlock(&s.mu);
+
+    g.chunked = 0;
+    relay.on_get_done = refuse_download;
+    sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+    CHECK_INT_EQ(gr.status, 200);
+    CHECK(pr.failure != SL_HTTP_OK);
+    CHECK(pr.sent < (int64_t)BLOB_LEN);
+    pthread_mutex_lock(&s.mu);
+    CHECK_INT_EQ(s.puts, 1); /* the second upload never reached the handler */
+    pthread_mutex_unlock(&s.mu);
+
+    got_free(&g);
+    sl_http_relayer_free(rl);
+    sl_transport_free(t);
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < BLOB_LEN; i++)
+        blob[i] = (char)(i * 7 + i / 251);
+    RUN(test_exchanges);
+    RUN(test_relay);
+    sl_transport_global_cleanup();
+    return CHECK_EXIT();
+}

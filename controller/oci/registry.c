@@ -493,11 +493,13 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
                     cc == CURLE_PEER_FAILED_VERIFICATION)
                        ? SL_EFAIL
                        : SL_ERETRY;
-        rc = sl_err_set(err, code, SL_ERRC_REGISTRY, "%s %s: %s%s", q->method, q->url,
-                        errbuf[0] ? errbuf : curl_easy_strerror(cc),
-                        cc == CURLE_SSL_CONNECT_ERROR && !r->opts.insecure
-                            ? " (a plain-http registry needs the insecure option)"
-                            : "");
+        bool hint = cc == CURLE_SSL_CONNECT_ERROR && !r->opts.insecure;
+        rc = sl_err_set(
+            err, code, SL_ERRC_REGISTRY, "%s %s: %s%s%s%s", q->method, q->url,
+            errbuf[0] ? errbuf : curl_easy_strerror(cc),
+            hint ? " (a plain-http registry needs " : "",
+            hint ? (r->opts.insecure_flag ? r->opts.insecure_flag : "the insecure option") : "",
+            hint ? ")" : "");
     }
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
@@ -623,8 +625,9 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         printable(shown, sizeof(shown), realm);
         rc = sl_err_set(err, SL_EAUTH, SL_ERRC_REGISTRY,
                         "registry %s: token realm \"%s\" is not https; credentials are sent "
-                        "only over https (plain http only to a registry marked insecure)",
-                        r->host, shown);
+                        "only over https (plain http only to a registry marked insecure%s%s)",
+                        r->host, shown, r->opts.insecure_flag ? " with " : "",
+                        r->opts.insecure_flag ? r->opts.insecure_flag : "");
         goto done;
     }
     {

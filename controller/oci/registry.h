@@ -33,6 +33,10 @@ struct sl_registry_opts {
      * 0 = 120 s. Every exchange is also cut when slower than 1 KiB/s for 30 s (blob streams:
      * 60 s), and none outlives the calling thread's deadline (sl_registry_deadline_set). */
     int64_t request_timeout_ms;
+    /* How the user marks this registry insecure ("--dest-insecure"), named in the hint of a
+     * TLS failure against a plain-http registry; NULL: "the insecure option". Borrowed for the
+     * client's lifetime. */
+    const char *insecure_flag;
 };
 
 struct sl_registry;

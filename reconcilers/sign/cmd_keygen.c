@@ -16,8 +16,21 @@
 
 static const char keygen_usage[] =
     "usage: sealift keygen [--algorithm ecdsa-p256|ecdsa-p384|ed25519] --out PREFIX\n"
-    "  writes PREFIX.key (private key, PKCS#8 PEM, mode 0600) and PREFIX.pub (public key PEM)\n"
-    "  and prints the key fingerprint (sha256 of the DER public key)\n";
+    "\n"
+    "Writes PREFIX.key (private key, PKCS#8 PEM, mode 0600) and PREFIX.pub (public key PEM)\n"
+    "and prints the key fingerprint (sha256 of the DER public key). Existing files are never\n"
+    "overwritten.\n"
+    "\n"
+    "Flags:\n"
+    "  --algorithm ALG   ecdsa-p256 (default, what cosign uses), ecdsa-p384 or ed25519\n"
+    "  --out PREFIX      where to write PREFIX.key and PREFIX.pub\n"
+    "  -h, --help        print this help\n"
+    "\n"
+    "Exit codes: 0 written; 2 usage error, a file exists already or cannot be written.\n"
+    "\n"
+    "Example:\n"
+    "  sealift keygen --out cosign && sealift sign registry.example/acme/app:1.0 --key "
+    "cosign.key\n";
 
 /* Matches "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past what it consumed.
  * Returns 1 when matched (value in *value), 0 when argv[*i] is another option, -1 when the

@@ -123,3 +123,26 @@ int sl_cli_creds_resolve(struct sl_creds *out, int *have, const struct sl_cli_cr
     *have = 1;
     return 0;
 }
+
+const char *sl_cli_creds_hint(char *buf, size_t n, const struct sl_cli_creds_source *src, int have)
+{
+    static const struct sl_cli_creds_source none = {0};
+    if (!src)
+        src = &none;
+    const char *flag = src->flag_name ? src->flag_name : "--creds";
+    const char *file = src->file_name ? src->file_name : "--creds-file";
+    const char *env =
+        src->env_name && getenv(src->env_name) && *getenv(src->env_name) ? src->env_name : NULL;
+    if (!have)
+        snprintf(buf, n, "give credentials with %s, %s%s%s", file, flag,
+                 src->env_name ? " or " : "", src->env_name ? src->env_name : "");
+    else if (src->flag)
+        snprintf(buf, n, "credentials from %s", flag);
+    else if (src->file)
+        snprintf(buf, n, "credentials from %s %s", file, src->file);
+    else if (env)
+        snprintf(buf, n, "credentials from the environment variable %s", env);
+    else
+        snprintf(buf, n, "credentials from docker config.json");
+    return buf;
+}

@@ -35,4 +35,11 @@ struct sl_cli_creds_source {
 int sl_cli_creds_resolve(struct sl_creds *out, int *have, const struct sl_cli_creds_source *src,
                          const char *registry, struct sl_err *err);
 
+/* Writes into buf (n bytes) where the credentials resolved from src came from, for messages
+ * after a registry refused them: "credentials from --dest-creds-file F", "... from the
+ * environment variable SEALIFT_DEST_CREDS", "... from docker config.json"; or, when have is 0,
+ * how to give some ("give credentials with --dest-creds-file, --dest-creds or
+ * SEALIFT_DEST_CREDS"). Never a secret. Returns buf. */
+const char *sl_cli_creds_hint(char *buf, size_t n, const struct sl_cli_creds_source *src, int have);
+
 #endif

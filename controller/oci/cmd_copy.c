@@ -215,6 +215,9 @@ int sl_cmd_copy(int argc, char **argv)
         goto done;
     }
 
+    char src_hint[320], dst_hint[320];
+    sl_cli_creds_hint(src_hint, sizeof(src_hint), &a.src_creds, have_src);
+    sl_cli_creds_hint(dst_hint, sizeof(dst_hint), &a.dst_creds, have_dst);
     static const char *const host_platform[] = {SL_HOST_PLATFORM};
     struct sl_copy_opts opts;
     memset(&opts, 0, sizeof(opts));
@@ -228,7 +231,8 @@ int sl_cmd_copy(int argc, char **argv)
     if (src_layout || dst_layout) {
         struct sl_registry_opts ro = {.insecure = src_layout ? a.dst_insecure : a.src_insecure,
                                       .insecure_flag =
-                                          src_layout ? "--dest-insecure" : "--src-insecure"};
+                                          src_layout ? "--dest-insecure" : "--src-insecure",
+                                      .creds_hint = src_layout ? dst_hint : src_hint};
         const struct sl_ref *r = src_layout ? &dref : &sref;
         const struct sl_creds *creds =
             src_layout ? (have_dst ? &dst_creds : NULL) : (have_src ? &src_creds : NULL);
@@ -244,11 +248,13 @@ int sl_cmd_copy(int argc, char **argv)
         struct sl_copy_endpoint src = {.image = a.src,
                                        .creds = have_src ? &src_creds : NULL,
                                        .insecure = a.src_insecure,
-                                       .insecure_flag = "--src-insecure"};
+                                       .insecure_flag = "--src-insecure",
+                                       .creds_hint = src_hint};
         struct sl_copy_endpoint dst = {.image = a.dst,
                                        .creds = have_dst ? &dst_creds : NULL,
                                        .insecure = a.dst_insecure,
-                                       .insecure_flag = "--dest-insecure"};
+                                       .insecure_flag = "--dest-insecure",
+                                       .creds_hint = dst_hint};
         rc = sl_copy_image(&res, &src, &dst, &opts, &err);
         if (rc < 0 && !(rc == SL_EINVAL && err.klass == SL_ERRC_INPUT))
             err.klass = SL_ERRC_REGISTRY; /* the engine's failures are the registries' */

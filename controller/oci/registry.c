@@ -40,8 +40,9 @@ struct sl_registry {
     struct sl_creds creds;
     struct sl_registry_opts opts;
     char *ca_pem;
-    pthread_mutex_t mu; /* guards everything below */
-    char *base;         /* "https://host" or "http://host" once pinged */
+    char *insecure_flag, *creds_hint; /* copies of the options' strings */
+    pthread_mutex_t mu;               /* guards everything below */
+    char *base;                       /* "https://host" or "http://host" once pinged */
     enum auth_mode mode;
     char *realm;
     char *service;
@@ -90,6 +91,10 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
     if (opts)
         r->opts = *opts;
     r->opts.ca_pem = NULL;
+    r->insecure_flag = opts && opts->insecure_flag ? sl_xstrdup(opts->insecure_flag) : NULL;
+    r->creds_hint = opts && opts->creds_hint ? sl_xstrdup(opts->creds_hint) : NULL;
+    r->opts.insecure_flag = r->insecure_flag;
+    r->opts.creds_hint = r->creds_hint;
     if (opts && opts->ca_pem)
         r->ca_pem = sl_xstrdup(opts->ca_pem);
     if (r->opts.max_attempts <= 0)
@@ -118,6 +123,8 @@ void sl_registry_free(struct sl_registry *r)
     sl_creds_free(&r->creds);
     free(r->host);
     free(r->ca_pem);
+    free(r->insecure_flag);
+    free(r->creds_hint);
     free(r->base);
     free(r->realm);
     free(r->service);
@@ -912,10 +919,12 @@ static int request(struct sl_registry *r, struct req *q, const char *path, const
         rc = status_error(q, rs, what, err);
         if (err) {
             size_t l = strlen(err->msg);
-            snprintf(err->msg + l, sizeof(err->msg) - l, "%s",
+            snprintf(err->msg + l, sizeof(err->msg) - l, "%s%s%s%s",
                      !r->creds.username  ? "; no credentials were given for this registry"
                      : rs->status == 401 ? "; the registry rejected the credentials"
-                                         : "; the credentials lack permission");
+                                         : "; the credentials lack permission",
+                     r->opts.creds_hint ? " (" : "", r->opts.creds_hint ? r->opts.creds_hint : "",
+                     r->opts.creds_hint ? ")" : "");
         }
     } else if (rc == SL_ERETRY && err && !strstr(err->msg, DEADLINE_MSG)) {
         sl_err_prefix(err, "after %d attempts", r->opts.max_attempts);

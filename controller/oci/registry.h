@@ -34,9 +34,12 @@ struct sl_registry_opts {
      * 60 s), and none outlives the calling thread's deadline (sl_registry_deadline_set). */
     int64_t request_timeout_ms;
     /* How the user marks this registry insecure ("--dest-insecure"), named in the hint of a
-     * TLS failure against a plain-http registry; NULL: "the insecure option". Borrowed for the
-     * client's lifetime. */
+     * TLS failure against a plain-http registry; NULL: "the insecure option". Copied. */
     const char *insecure_flag;
+    /* Where this client's credentials came from, or how to give some ("credentials from
+     * --src-creds-file a.txt"), appended to 401/403 errors; NULL: nothing. Never a secret.
+     * Copied. */
+    const char *creds_hint;
 };
 
 struct sl_registry;

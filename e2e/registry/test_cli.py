@@ -131,7 +131,15 @@ class CliTest(TempDirTestCase):
         cp = sealift("copy", src, f"{self.b.host}/m/app:1", "--src-insecure", "--dest-insecure",
                      "--src-creds-file", wrong, "--dest-creds", self.b.creds())
         self.assertEqual(cp.returncode, 3, cp.stderr)
+        self.assertIn(f"the registry rejected the credentials (credentials from "
+                      f"--src-creds-file {wrong})", cp.stderr)
         self.assert_no_secret(cp, "Wr0ng-Secret-77", "bob-Pw-0815")
+        # without any: the hint names where they can come from
+        cp = sealift("copy", src, f"{self.b.host}/m/app:1", "--src-insecure", "--dest-insecure",
+                     "--src-creds", self.a.creds())
+        self.assertEqual(cp.returncode, 3, cp.stderr)
+        self.assertIn("no credentials were given for this registry (give credentials with "
+                      "--dest-creds-file, --dest-creds or SEALIFT_DEST_CREDS)", cp.stderr)
 
     # ---- hints ----
 

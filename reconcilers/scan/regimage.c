@@ -379,7 +379,11 @@ int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char 
         sl_ref_free(ref);
         return rc;
     }
-    struct sl_registry_opts o = {.insecure = insecure, .insecure_flag = "--insecure"};
+    char hint[320];
+    struct sl_registry_opts o = {.insecure = insecure,
+                                 .insecure_flag = "--insecure",
+                                 .creds_hint =
+                                     sl_cli_creds_hint(hint, sizeof(hint), creds_src, have)};
     *out = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &o);
     sl_creds_free(&creds);
     return 0;

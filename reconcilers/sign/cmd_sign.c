@@ -169,7 +169,11 @@ static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[
     int have = 0;
     if (sl_cli_creds_resolve(&creds, &have, &a->creds, ref->registry, err) != 0)
         return SL_EINVAL; /* a flag, file or variable of the user's: exit 2 */
-    struct sl_registry_opts ro = {.insecure = a->insecure, .insecure_flag = "--insecure"};
+    char hint[320];
+    struct sl_registry_opts ro = {.insecure = a->insecure,
+                                  .insecure_flag = "--insecure",
+                                  .creds_hint =
+                                      sl_cli_creds_hint(hint, sizeof(hint), &a->creds, have)};
     *reg = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &ro);
     if (have)
         sl_creds_free(&creds);

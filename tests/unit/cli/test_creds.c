@@ -123,11 +123,33 @@ static void test_errors_name_the_source_not_the_secret(void)
     CHECK_INT_EQ(have, 0);
 }
 
+static void test_hint_names_the_source(void)
+{
+    char buf[320];
+    struct sl_cli_creds_source src = {
+        .flag_name = "--dest-creds", .file_name = "--dest-creds-file", .env_name = "SL_TEST_CREDS"};
+    unsetenv("SL_TEST_CREDS");
+    CHECK_STR_EQ(sl_cli_creds_hint(buf, sizeof(buf), &src, 0),
+                 "give credentials with --dest-creds-file, --dest-creds or SL_TEST_CREDS");
+    CHECK_STR_EQ(sl_cli_creds_hint(buf, sizeof(buf), &src, 1),
+                 "credentials from docker config.json");
+    setenv("SL_TEST_CREDS", "u:env-s3cret", 1);
+    CHECK_STR_EQ(sl_cli_creds_hint(buf, sizeof(buf), &src, 1),
+                 "credentials from the environment variable SL_TEST_CREDS");
+    src.file = "/etc/sealift/creds";
+    CHECK_STR_EQ(sl_cli_creds_hint(buf, sizeof(buf), &src, 1),
+                 "credentials from --dest-creds-file /etc/sealift/creds");
+    src.flag = "u:flag-s3cret";
+    CHECK_STR_EQ(sl_cli_creds_hint(buf, sizeof(buf), &src, 1), "credentials from --dest-creds");
+    unsetenv("SL_TEST_CREDS");
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/unit/cli/data";
     RUN(test_precedence);
     RUN(test_docker_config_file);
     RUN(test_errors_name_the_source_not_the_secret);
+    RUN(test_hint_names_the_source);
     return CHECK_EXIT();
 }

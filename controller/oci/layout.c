@@ -113,38 +113,60 @@ done:
     return rc;
 }
 
-/* Loads dir/index.json. Returns 0, SL_ENOTFOUND (no index.json) or SL_EINVAL. */
-static int load_index(json_t **out, const char *dir, struct sl_err *err)
+/* Parses the text of an index.json (label names it in messages). */
+static int parse_index(json_t **out, const char *text, size_t len, const char *label,
+                       struct sl_err *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "%s:%d: %s", label, je.line, je.text);
+    if (!json_is_array(json_object_get(root, "manifests"))) {
+        json_decref(root);
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s: no \"manifests\" array", label);
+    }
+    *out = root;
+    return 0;
+}
+
+/* Reads dir/index.json into *text (at most INDEX_MAX bytes). Returns 0, SL_ENOTFOUND (no
+ * index.json), SL_ETOOBIG or SL_EFAIL. */
+static int read_index(struct sl_buf *text, const char *dir, struct sl_err *err)
 {
     char *path = sl_xasprintf("%s/index.json", dir);
     int rc = 0;
-    json_error_t je;
-    struct stat st;
-    json_t *root = NULL;
-    if (stat(path, &st) != 0) {
-        rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_INPUT,
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rc = sl_err_set(err, errno == ENOENT ? SL_ENOTFOUND : SL_EFAIL, SL_ERRC_INPUT,
                         "%s: no index.json (not an OCI image layout): %s", dir, strerror(errno));
         goto done;
     }
-    if ((size_t)st.st_size > INDEX_MAX) {
-        rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT, "%s: larger than %zu bytes", path,
-                        (size_t)INDEX_MAX);
-        goto done;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (sl_buf_append(text, chunk, n) != 0) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT, "%s: larger than %zu bytes", path,
+                            (size_t)INDEX_MAX);
+            break;
+        }
     }
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "%s:%d: %s", path, je.line, je.text);
-        goto done;
-    }
-    if (!json_is_array(json_object_get(root, "manifests"))) {
-        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s: no \"manifests\" array", path);
-        goto done;
-    }
-    *out = root;
-    root = NULL;
+    fclose(f);
 done:
-    json_decref(root);
     free(path);
+    return rc;
+}
+
+/* Loads dir/index.json. Returns 0, SL_ENOTFOUND (no index.json) or SL_EINVAL. */
+static int load_index(json_t **out, const char *dir, struct sl_err *err)
+{
+    struct sl_buf text;
+    sl_buf_init(&text, INDEX_MAX);
+    char *label = sl_xasprintf("%s/index.json", dir);
+    int rc = read_index(&text, dir, err);
+    if (rc == 0)
+        rc = parse_index(out, sl_buf_cstr(&text), text.len, label, err);
+    free(label);
+    sl_buf_free(&text);
     return rc;
 }
 
@@ -177,6 +199,34 @@ static int find_entry(const json_t **out, const json_t *index, const char *dir, 
     return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_INPUT,
                       "layout %s has no image tagged %s (annotation " SL_LAYOUT_REF_NAME ")", dir,
                       tag);
+}
+
+int sl_layout_index_find(char digest_out[72], char media_type_out[128], const char *json,
+                         size_t len, const char *dir, const char *tag, struct sl_err *err)
+{
+    json_t *index = NULL;
+    const json_t *entry = NULL;
+    char *label = sl_xasprintf("%s/index.json", dir);
+    int rc = parse_index(&index, json, len, label, err);
+    if (rc == 0)
+        rc = find_entry(&entry, index, dir, tag, err);
+    if (rc == 0) {
+        const char *digest = json_string_value(json_object_get(entry, "digest"));
+        const char *mt = json_string_value(json_object_get(entry, "mediaType"));
+        if (!digest || !sl_ref_is_digest(digest))
+            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                            "%s: the entry's digest is not sha256:<64 hex digits>", label);
+        else if (mt && strlen(mt) >= 128)
+            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s: the entry's mediaType is too long",
+                            label);
+        if (rc == 0) {
+            snprintf(digest_out, 72, "%s", digest);
+            snprintf(media_type_out, 128, "%s", mt ? mt : "");
+        }
+    }
+    json_decref(index);
+    free(label);
+    return rc;
 }
 
 static int parse_platforms(struct sl_platform *plats, const struct sl_copy_opts *opts,
@@ -431,25 +481,25 @@ int sl_layout_copy_to_registry(struct sl_copy_result *out, const struct sl_layou
     memset(&defaults, 0, sizeof(defaults));
     if (!opts)
         opts = &defaults;
-    json_t *index = NULL;
-    const json_t *entry = NULL;
+    struct sl_buf index_text;
+    sl_buf_init(&index_text, INDEX_MAX);
     char *top = NULL, *data = NULL, *mt = NULL, *have_mt = NULL;
     size_t top_len = 0, len = 0;
-    char digest[72];
-    int rc = load_index(&index, src->dir, err);
+    char digest[72], top_digest[72], top_ct[128];
+    int rc = read_index(&index_text, src->dir, err);
     if (rc < 0)
         goto done;
-    rc = find_entry(&entry, index, src->dir, src->tag, err);
+    rc = sl_layout_index_find(top_digest, top_ct, sl_buf_cstr(&index_text), index_text.len,
+                              src->dir, src->tag, err);
     if (rc < 0)
         goto done;
-    const char *top_digest = json_string_value(json_object_get(entry, "digest"));
-    const char *top_ct = json_string_value(json_object_get(entry, "mediaType"));
     rc = read_blob(&top, &top_len, src->dir, top_digest, SL_MANIFEST_MAX, err);
     if (rc < 0)
         goto done;
     snprintf(res.source_digest, sizeof(res.source_digest), "%s", top_digest);
     struct manifest_reader reader = {.dir = src->dir};
-    rc = select_delivery(&data, &len, &mt, digest, top, top_len, top_ct, &reader, opts, err);
+    rc = select_delivery(&data, &len, &mt, digest, top, top_len, top_ct[0] ? top_ct : NULL, &reader,
+                         opts, err);
     top = NULL;
     if (rc < 0)
         goto done;
@@ -487,7 +537,7 @@ finish:
     *out = res;
     rc = 0;
 done:
-    json_decref(index);
+    sl_buf_free(&index_text);
     free(top);
     free(data);
     free(mt);

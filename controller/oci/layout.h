@@ -34,6 +34,14 @@ int sl_layout_ref_is(const char *s);
 int sl_layout_ref_parse(struct sl_layout_ref *out, const char *s, struct sl_err *err);
 void sl_layout_ref_free(struct sl_layout_ref *r);
 
+/* Finds the manifest named tag (annotation SL_LAYOUT_REF_NAME; NULL: the only manifest) in the
+ * text of an index.json (len bytes, hostile input). Writes its digest (checked to be
+ * sha256:<64 hex>) to digest_out and its mediaType ("" when absent) to media_type_out. dir names
+ * the layout in messages. Returns 0, SL_ENOTFOUND (no such tag, or no manifest) or SL_EINVAL
+ * (malformed JSON, several manifests and no tag, a bad entry). */
+int sl_layout_index_find(char digest_out[72], char media_type_out[128], const char *json,
+                         size_t len, const char *dir, const char *tag, struct sl_err *err);
+
 /* Copies the image tagged src->tag (or the only image) of the layout src->dir to dst on
  * dst_reg. The target reference is dst's tag, else the layout tag, else the digest. Returns 0
  * and fills out, or SL_ENOTFOUND (no such tag, a blob missing from the layout, no child matches

@@ -217,6 +217,35 @@ class CliTest(TempDirTestCase):
         self.assertEqual(reg.inspect_raw(dst, self.b.creds()), raw)
         self.assertEqual(reg.inspect(dst, self.b.creds())["Architecture"], "amd64")
 
+    def test_multiarch_through_a_layout(self):
+        """--all-platforms keeps the index (same digest) both ways; without it the layout's
+        index delivers this machine's platform only, as a registry source does."""
+        layout = reg.Layout(os.path.join(self.tmp, "multi-seed"))
+        amd = layout.image([60 * KB], arch="amd64", seed=21)
+        arm = layout.image([70 * KB], arch="arm64", seed=22)
+        idx = layout.index([amd, arm])
+        layout.tag(idx, "m1")
+        src = f"{self.a.host}/acme/multi:m1"
+        reg.push(layout.path, "m1", src, self.a.creds(), all_platforms=True)
+        exported = os.path.join(self.tmp, "multi-exported")
+        cp = sealift("copy", src, f"oci:{exported}:m1", "--all-platforms", "--src-insecure",
+                     "--src-creds", self.a.creds())
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(), idx["digest"])
+        dst = f"{self.b.host}/mirror/multi"
+        cp = sealift("copy", f"oci:{exported}:m1", f"{dst}:all", "--all-platforms",
+                     "--dest-insecure", "--dest-creds", self.b.creds())
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(), idx["digest"])
+        self.assertEqual(reg.sha256_digest(reg.inspect_raw(f"{dst}:all", self.b.creds())),
+                         idx["digest"])
+        self.assertTrue(reg.manifest_exists(self.b.host, "mirror/multi", arm["digest"],
+                                            self.b.creds()))
+        cp = sealift("copy", f"oci:{exported}:m1", f"{dst}:host", "--dest-insecure",
+                     "--dest-creds", self.b.creds())
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(), amd["digest"])
+
     def test_layout_errors_are_input_errors(self):
         src = self.seed_image(tag="3.0", seed=9)
         layout = os.path.join(self.tmp, "exported")

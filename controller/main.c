@@ -27,7 +27,10 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sealift <command> [flags]\n\ncommands:\n");
+    fprintf(f, "usage: sealift <command> [flags]\n"
+               "`sealift COMMAND --help` describes a command's flags, exit codes and an example.\n"
+               "Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 remote error.\n"
+               "\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-16s %s\n", "version", "print the version and the git commit it was built from");

@@ -19,7 +19,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
 keep=0
-[ "${1:-}" = "--keep" ] && keep=1
+case "${1:-}" in
+  "") ;;
+  --keep) keep=1 ;;
+  -h | --help)
+    cat <<'HELP'
+usage: hack/demo.sh [--keep | --help]
+
+Builds sealift and runs the demo on a local environment: a real kube-apiserver + etcd, a vendor
+and a customer registry (docker-registry with htpasswd accounts), a git daemon serving
+examples/gitops, and the controller as its own ServiceAccount; then shows the result.
+
+Options:
+  (none)      run the demo, then stop everything it started and remove its files
+  --keep      leave everything running and print how to use it (kubectl, registries, stop)
+  -h, --help  print this help
+
+Exit codes: 0 the demo ran; non-zero a step failed (its output says which).
+HELP
+    exit 0 ;;
+  *) echo "hack/demo.sh: unknown option $1 (see hack/demo.sh --help)" >&2; exit 2 ;;
+esac
 
 bash hack/setup.sh
 echo "==> building sealift (build/)"

@@ -1,13 +1,16 @@
-/* `sealift copy SRC DST [--src-creds U:P] [--dest-creds U:P] [--src-insecure]
- *  [--dest-insecure] [--all-platforms]`: copies one image between registries and prints the
- * digest delivered. Without --all-platforms a multi-arch source delivers only the manifest of
- * the platform sealift runs on (like skopeo); with it, the whole index (same digest). */
+/* `sealift copy SRC DST [flags]`: copies one image between registries, or between an OCI image
+ * layout (oci:DIR[:TAG]) and a registry, and prints the digest delivered. Without
+ * --all-platforms a multi-arch source delivers only the manifest of the platform sealift runs on
+ * (like skopeo); with it, the whole index (same digest). */
 #include "cli/commands.h"
+#include "cli/creds.h"
 #include "oci/auth.h"
 #include "oci/copy.h"
+#include "oci/layout.h"
 #include "oci/ref.h"
 #include "util/err.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,136 +29,251 @@
 #define SL_HOST_PLATFORM "linux/amd64"
 #endif
 
-static const char *usage_text =
-    "usage: sealift copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS] "
-    "[--src-insecure] [--dest-insecure] [--all-platforms]";
+#define CMD "copy"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: sealift copy SRC DST [flags]\n"
+        "\n"
+        "Copies one image (a manifest, or an index with its children) with its blobs and prints\n"
+        "the digest delivered; digests are preserved. SRC and DST are registry references\n"
+        "HOST[:PORT]/REPO[:TAG][@DIGEST] (a docker:// prefix is accepted) or OCI image layouts\n"
+        "oci:DIR[:TAG] (as skopeo, oras or `sealift copy` write them; as a source, TAG may be\n"
+        "left out when the layout holds one image). At least one side is a registry.\n"
+        "\n"
+        "Flags:\n"
+        "  --src-creds USER:PASS     credentials for the source registry (visible to other\n"
+        "                            users in ps and kept in shell history: prefer the next two)\n"
+        "  --src-creds-file PATH     a file holding one line USER:PASS, or a docker config.json\n"
+        "                            (the entry for the source registry's host is used)\n"
+        "  --dest-creds USER:PASS    credentials for the destination registry\n"
+        "  --dest-creds-file PATH    as --src-creds-file, for the destination registry\n"
+        "  --src-insecure            the source registry may be plain http or present a\n"
+        "                            certificate that is not trusted\n"
+        "  --dest-insecure           the same for the destination registry\n"
+        "  --all-platforms           copy a multi-arch index whole (same digest); by default only\n"
+        "                            the manifest of this machine's platform (" SL_HOST_PLATFORM
+        ")\n"
+        "                            is delivered, like skopeo\n"
+        "  -h, --help                print this help\n"
+        "\n"
+        "Credentials, for each side, from the first of: --src-creds / --dest-creds,\n"
+        "--src-creds-file / --dest-creds-file, the environment variable SEALIFT_SRC_CREDS /\n"
+        "SEALIFT_DEST_CREDS (USER:PASS), docker config.json ($DOCKER_CONFIG/config.json or\n"
+        "~/.docker/config.json) for the registry's host; else anonymous. Passwords are never\n"
+        "printed.\n"
+        "\n"
+        "Exit codes: 0 copied (the digest on stdout); 2 usage or input error (flag, reference,\n"
+        "credentials file or variable, OCI layout); 3 registry error (unreachable, credentials\n"
+        "refused, image missing, content not matching its digest).\n"
+        "\n"
+        "Example:\n"
+        "  SEALIFT_DEST_CREDS=\"mirror:$(cat mirror.pw)\" sealift copy --dest-insecure \\\n"
+        "      registry.example/acme/app:1.0 127.0.0.1:5000/mirror/app:1.0\n"
+        "  sealift copy oci:./app-layout:1.0 registry.example/acme/app:1.0 \\\n"
+        "      --dest-creds-file ~/.docker/config.json\n");
+}
 
 static const char *strip_transport(const char *s)
 {
     return strncmp(s, "docker://", 9) == 0 ? s + 9 : s;
 }
 
-/* Explicit credentials win; else docker config.json for the reference's registry; else
- * anonymous. Returns 0 or SL_EINVAL. */
-static int resolve_creds(struct sl_creds *out, int *have, const char *flag_value, const char *image,
-                         struct sl_err *err)
+struct copy_args {
+    const char *src, *dst;
+    struct sl_cli_creds_source src_creds, dst_creds;
+    int src_insecure, dst_insecure, all_platforms;
+};
+
+/* Returns -1 to go on, or the exit code (0 after --help). */
+static int parse_args(struct copy_args *a, int argc, char **argv)
 {
-    *have = 0;
-    if (flag_value) {
-        int rc = sl_creds_parse_userpass(out, flag_value, err);
-        if (rc == 0)
-            *have = 1;
-        return rc;
+    static const struct option longopts[] = {
+        {"src-creds", required_argument, NULL, 's'},
+        {"dest-creds", required_argument, NULL, 'd'},
+        {"src-creds-file", required_argument, NULL, 'S'},
+        {"dest-creds-file", required_argument, NULL, 'D'},
+        {"src-insecure", no_argument, NULL, 'i'},
+        {"dest-insecure", no_argument, NULL, 'I'},
+        {"all-platforms", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof(*a));
+    a->src_creds = (struct sl_cli_creds_source){.flag_name = "--src-creds",
+                                                .file_name = "--src-creds-file",
+                                                .env_name = "SEALIFT_SRC_CREDS"};
+    a->dst_creds = (struct sl_cli_creds_source){.flag_name = "--dest-creds",
+                                                .file_name = "--dest-creds-file",
+                                                .env_name = "SEALIFT_DEST_CREDS"};
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            a->src_creds.flag = optarg;
+            break;
+        case 'd':
+            a->dst_creds.flag = optarg;
+            break;
+        case 'S':
+            a->src_creds.file = optarg;
+            break;
+        case 'D':
+            a->dst_creds.file = optarg;
+            break;
+        case 'i':
+            a->src_insecure = 1;
+            break;
+        case 'I':
+            a->dst_insecure = 1;
+            break;
+        case 'a':
+            a->all_platforms = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return SL_EXIT_OK;
+        default:
+            sl_cli_errorf(
+                CMD, "unknown option or option without its value: %s (see sealift copy --help)",
+                argv[optind - 1]);
+            return SL_EXIT_USAGE;
+        }
     }
-    struct sl_ref ref;
-    if (sl_ref_parse(&ref, image, NULL) < 0)
-        return 0; /* the copy reports the bad reference */
-    struct sl_err lerr;
-    int rc = sl_dockerconfig_lookup_default(out, ref.registry, &lerr);
-    sl_ref_free(&ref);
-    if (rc == 0) {
-        *have = 1;
-        return 0;
+    if (argc - optind != 2) {
+        sl_cli_errorf(CMD, "need SRC and DST, got %d argument%s (see sealift copy --help)",
+                      argc - optind, argc - optind == 1 ? "" : "s");
+        return SL_EXIT_USAGE;
     }
-    if (rc == SL_ENOTFOUND)
-        return 0;
-    if (err)
-        *err = lerr;
+    a->src = strip_transport(argv[optind]);
+    a->dst = strip_transport(argv[optind + 1]);
+    return -1;
+}
+
+/* Parses one side: an oci: layout into *lay, else a registry reference into *ref. */
+static int parse_side(struct sl_ref *ref, struct sl_layout_ref *lay, int is_layout,
+                      const char *text, const char *side, struct sl_err *err)
+{
+    if (is_layout)
+        return sl_layout_ref_parse(lay, text, err);
+    int rc = sl_ref_parse(ref, text, err);
+    if (rc < 0)
+        sl_err_prefix(err, "%s", side);
     return rc;
+}
+
+/* The exit code for a failed copy: problems of the user's input (a flag, a reference, a local
+ * layout) are 2, what a registry did is 3. */
+static int exit_for(int rc, const struct sl_err *err)
+{
+    if (err->klass == SL_ERRC_INPUT || err->klass == SL_ERRC_OS || err->klass == SL_ERRC_JSON)
+        return rc == SL_ENOTFOUND || rc == SL_EINVAL || rc == SL_EDIGEST || rc == SL_ETOOBIG ||
+                       rc == SL_EFAIL || rc == SL_EUNSUPPORTED
+                   ? SL_EXIT_USAGE
+                   : SL_EXIT_REMOTE;
+    return SL_EXIT_REMOTE;
 }
 
 int sl_cmd_copy(int argc, char **argv)
 {
-    const char *pos[2] = {NULL, NULL};
-    int npos = 0;
-    const char *src_creds_s = NULL, *dst_creds_s = NULL;
-    int src_insecure = 0, dst_insecure = 0, all_platforms = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--src-creds") == 0 || strcmp(a, "--dest-creds") == 0) {
-            if (i + 1 >= argc) {
-                sl_cli_errorf("copy", "%s needs a value USER:PASS", a);
-                return SL_EXIT_USAGE;
-            }
-            if (a[2] == 's')
-                src_creds_s = argv[++i];
-            else
-                dst_creds_s = argv[++i];
-        } else if (strncmp(a, "--src-creds=", 12) == 0) {
-            src_creds_s = a + 12;
-        } else if (strncmp(a, "--dest-creds=", 13) == 0) {
-            dst_creds_s = a + 13;
-        } else if (strcmp(a, "--src-insecure") == 0) {
-            src_insecure = 1;
-        } else if (strcmp(a, "--dest-insecure") == 0) {
-            dst_insecure = 1;
-        } else if (strcmp(a, "--all-platforms") == 0) {
-            all_platforms = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("%s\n", usage_text);
-            return SL_EXIT_OK;
-        } else if (a[0] == '-' && a[1]) {
-            sl_cli_errorf("copy", "unknown option %s; %s", a, usage_text);
-            return SL_EXIT_USAGE;
-        } else if (npos < 2) {
-            pos[npos++] = a;
-        } else {
-            sl_cli_errorf("copy", "too many arguments; %s", usage_text);
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (npos != 2) {
-        sl_cli_errorf("copy", "need SRC and DST; %s", usage_text);
-        return SL_EXIT_USAGE;
-    }
-    const char *src_image = strip_transport(pos[0]);
-    const char *dst_image = strip_transport(pos[1]);
+    struct copy_args a;
+    int code = parse_args(&a, argc, argv);
+    if (code >= 0)
+        return code;
 
-    int exit_code = SL_EXIT_REMOTE;
+    int exit_code = SL_EXIT_USAGE;
     struct sl_err err;
     sl_err_clear(&err);
     struct sl_creds src_creds, dst_creds;
     memset(&src_creds, 0, sizeof(src_creds));
     memset(&dst_creds, 0, sizeof(dst_creds));
+    struct sl_ref sref, dref;
+    memset(&sref, 0, sizeof(sref));
+    memset(&dref, 0, sizeof(dref));
+    struct sl_layout_ref slay = {0}, dlay = {0};
+    struct sl_registry *sreg = NULL, *dreg = NULL;
     int have_src = 0, have_dst = 0;
-    struct sl_ref check;
-    if (sl_ref_parse(&check, src_image, &err) < 0 ||
-        (sl_ref_free(&check), sl_ref_parse(&check, dst_image, &err) < 0)) {
-        sl_cli_errorf("copy", "%s", err.msg);
-        exit_code = SL_EXIT_USAGE;
+    int src_layout = sl_layout_ref_is(a.src), dst_layout = sl_layout_ref_is(a.dst);
+    if (src_layout && dst_layout) {
+        sl_cli_errorf(CMD, "SRC and DST are both OCI layouts; one of them must be a registry");
         goto done;
     }
-    sl_ref_free(&check);
-    if (resolve_creds(&src_creds, &have_src, src_creds_s, src_image, &err) < 0 ||
-        resolve_creds(&dst_creds, &have_dst, dst_creds_s, dst_image, &err) < 0) {
-        sl_cli_errorf("copy", "%s", err.msg);
-        exit_code = SL_EXIT_USAGE;
+    if (parse_side(&sref, &slay, src_layout, a.src, "source", &err) < 0 ||
+        parse_side(&dref, &dlay, dst_layout, a.dst, "destination", &err) < 0) {
+        sl_cli_errorf(CMD, "%s", err.msg);
+        goto done;
+    }
+    if ((!src_layout &&
+         sl_cli_creds_resolve(&src_creds, &have_src, &a.src_creds, sref.registry, &err) < 0) ||
+        (!dst_layout &&
+         sl_cli_creds_resolve(&dst_creds, &have_dst, &a.dst_creds, dref.registry, &err) < 0)) {
+        sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
     }
 
-    struct sl_copy_endpoint src = {
-        .image = src_image, .creds = have_src ? &src_creds : NULL, .insecure = src_insecure};
-    struct sl_copy_endpoint dst = {
-        .image = dst_image, .creds = have_dst ? &dst_creds : NULL, .insecure = dst_insecure};
+    char src_hint[320], dst_hint[320];
+    sl_cli_creds_hint(src_hint, sizeof(src_hint), &a.src_creds, have_src);
+    sl_cli_creds_hint(dst_hint, sizeof(dst_hint), &a.dst_creds, have_dst);
     static const char *const host_platform[] = {SL_HOST_PLATFORM};
     struct sl_copy_opts opts;
     memset(&opts, 0, sizeof(opts));
-    if (!all_platforms) {
+    if (!a.all_platforms) {
         opts.platforms = host_platform;
         opts.n_platforms = 1;
         opts.single_platform_image = 1;
     }
     struct sl_copy_result res;
-    int rc = sl_copy_image(&res, &src, &dst, &opts, &err);
+    int rc;
+    if (src_layout || dst_layout) {
+        struct sl_registry_opts ro = {.insecure = src_layout ? a.dst_insecure : a.src_insecure,
+                                      .insecure_flag =
+                                          src_layout ? "--dest-insecure" : "--src-insecure",
+                                      .creds_hint = src_layout ? dst_hint : src_hint};
+        const struct sl_ref *r = src_layout ? &dref : &sref;
+        const struct sl_creds *creds =
+            src_layout ? (have_dst ? &dst_creds : NULL) : (have_src ? &src_creds : NULL);
+        struct sl_registry *reg = sl_registry_new(sl_ref_api_host(r), creds, &ro);
+        if (src_layout) {
+            dreg = reg;
+            rc = sl_layout_copy_to_registry(&res, &slay, dreg, &dref, &opts, &err);
+        } else {
+            sreg = reg;
+            rc = sl_layout_copy_from_registry(&res, sreg, &sref, &dlay, &opts, &err);
+        }
+    } else {
+        struct sl_copy_endpoint src = {.image = a.src,
+                                       .creds = have_src ? &src_creds : NULL,
+                                       .insecure = a.src_insecure,
+                                       .insecure_flag = "--src-insecure",
+                                       .creds_hint = src_hint};
+        struct sl_copy_endpoint dst = {.image = a.dst,
+                                       .creds = have_dst ? &dst_creds : NULL,
+                                       .insecure = a.dst_insecure,
+                                       .insecure_flag = "--dest-insecure",
+                                       .creds_hint = dst_hint};
+        rc = sl_copy_image(&res, &src, &dst, &opts, &err);
+        if (rc < 0 && !(rc == SL_EINVAL && err.klass == SL_ERRC_INPUT))
+            err.klass = SL_ERRC_REGISTRY; /* the engine's failures are the registries' */
+    }
     if (rc < 0) {
-        sl_cli_errorf("copy", "%s", err.msg);
-        exit_code = rc == SL_EINVAL && err.klass == SL_ERRC_INPUT ? SL_EXIT_USAGE : SL_EXIT_REMOTE;
+        sl_cli_errorf(CMD, "%s", err.msg);
+        exit_code = exit_for(rc, &err);
         goto done;
     }
     printf("%s\n", res.digest);
     fflush(stdout);
     exit_code = SL_EXIT_OK;
 done:
+    sl_registry_free(sreg);
+    sl_registry_free(dreg);
+    sl_ref_free(&sref);
+    sl_ref_free(&dref);
+    sl_layout_ref_free(&slay);
+    sl_layout_ref_free(&dlay);
     sl_creds_free(&src_creds);
     sl_creds_free(&dst_creds);
     return exit_code;

@@ -484,9 +484,13 @@ int sl_copy_image(struct sl_copy_result *out, const struct sl_copy_endpoint *src
     }
     ro.insecure = src->insecure;
     ro.ca_pem = src->ca_pem;
+    ro.insecure_flag = src->insecure_flag;
+    ro.creds_hint = src->creds_hint;
     sreg = sl_registry_new(sl_ref_api_host(&sref), src->creds, &ro);
     ro.insecure = dst->insecure;
     ro.ca_pem = dst->ca_pem;
+    ro.insecure_flag = dst->insecure_flag;
+    ro.creds_hint = dst->creds_hint;
     dreg = sl_registry_new(sl_ref_api_host(&dref), dst->creds, &ro);
     rc = sl_copy_image_refs(out, sreg, &sref, dreg, &dref, opts, err);
 done:

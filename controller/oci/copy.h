@@ -30,6 +30,8 @@ struct sl_copy_endpoint {
     const struct sl_creds *creds; /* NULL = anonymous */
     int insecure;                 /* allow http, skip TLS verification */
     const char *ca_pem;           /* extra CA certificates (PEM text) or NULL */
+    const char *insecure_flag;    /* named in hints (sl_registry_opts.insecure_flag) or NULL */
+    const char *creds_hint;       /* appended to 401/403 (sl_registry_opts.creds_hint) or NULL */
 };
 
 struct sl_copy_opts {

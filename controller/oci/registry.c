@@ -37,8 +37,9 @@ struct sl_registry {
     struct sl_creds creds;
     struct sl_registry_opts opts;
     char *ca_pem;
-    pthread_mutex_t mu; /* guards everything below */
-    char *base;         /* "https://host" or "http://host" once pinged */
+    char *insecure_flag, *creds_hint; /* copies of the options' strings */
+    pthread_mutex_t mu;               /* guards everything below */
+    char *base;                       /* "https://host" or "http://host" once pinged */
     enum auth_mode mode;
     char *realm;
     char *service;
@@ -79,6 +80,10 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
     if (opts)
         r->opts = *opts;
     r->opts.ca_pem = NULL;
+    r->insecure_flag = opts && opts->insecure_flag ? sl_xstrdup(opts->insecure_flag) : NULL;
+    r->creds_hint = opts && opts->creds_hint ? sl_xstrdup(opts->creds_hint) : NULL;
+    r->opts.insecure_flag = r->insecure_flag;
+    r->opts.creds_hint = r->creds_hint;
     if (opts && opts->ca_pem)
         r->ca_pem = sl_xstrdup(opts->ca_pem);
     if (r->opts.max_attempts <= 0)
@@ -120,6 +125,8 @@ void sl_registry_free(struct sl_registry *r)
     sl_creds_free(&r->creds);
     free(r->host);
     free(r->ca_pem);
+    free(r->insecure_flag);
+    free(r->creds_hint);
     free(r->base);
     free(r->realm);
     free(r->service);
@@ -401,10 +408,12 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
                         DEADLINE_MSG);
     } else if (f != SL_HTTP_OK) {
         int code = (f == SL_HTTP_BAD_URL || f == SL_HTTP_TLS_VERIFY) ? SL_EFAIL : SL_ERETRY;
-        rc = sl_err_set(err, code, SL_ERRC_REGISTRY, "%s %s: %s%s", q->method, q->url, res.error,
-                        f == SL_HTTP_TLS_CONNECT && !r->opts.insecure
-                            ? " (a plain-http registry needs the insecure option)"
-                            : "");
+        bool hint = f == SL_HTTP_TLS_CONNECT && !r->opts.insecure;
+        rc = sl_err_set(
+            err, code, SL_ERRC_REGISTRY, "%s %s: %s%s%s%s", q->method, q->url, res.error,
+            hint ? " (a plain-http registry needs " : "",
+            hint ? (r->opts.insecure_flag ? r->opts.insecure_flag : "the insecure option") : "",
+            hint ? ")" : "");
     }
     free(accept);
     free(ctype);
@@ -526,8 +535,9 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         printable(shown, sizeof(shown), realm);
         rc = sl_err_set(err, SL_EAUTH, SL_ERRC_REGISTRY,
                         "registry %s: token realm \"%s\" is not https; credentials are sent "
-                        "only over https (plain http only to a registry marked insecure)",
-                        r->host, shown);
+                        "only over https (plain http only to a registry marked insecure%s%s)",
+                        r->host, shown, r->opts.insecure_flag ? " with " : "",
+                        r->opts.insecure_flag ? r->opts.insecure_flag : "");
         goto done;
     }
     {
@@ -812,10 +822,12 @@ static int request(struct sl_registry *r, struct req *q, const char *path, const
         rc = status_error(q, rs, what, err);
         if (err) {
             size_t l = strlen(err->msg);
-            snprintf(err->msg + l, sizeof(err->msg) - l, "%s",
+            snprintf(err->msg + l, sizeof(err->msg) - l, "%s%s%s%s",
                      !r->creds.username  ? "; no credentials were given for this registry"
                      : rs->status == 401 ? "; the registry rejected the credentials"
-                                         : "; the credentials lack permission");
+                                         : "; the credentials lack permission",
+                     r->opts.creds_hint ? " (" : "", r->opts.creds_hint ? r->opts.creds_hint : "",
+                     r->opts.creds_hint ? ")" : "");
         }
     } else if (rc == SL_ERETRY && err && !strstr(err->msg, DEADLINE_MSG)) {
         sl_err_prefix(err, "after %d attempts", r->opts.max_attempts);

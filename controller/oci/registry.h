@@ -38,6 +38,13 @@ struct sl_registry_opts {
     /* the HTTP transport (borrowed, outlives the client), or NULL for a libcurl transport made
      * with the settings above; tests hand in a fake (http/transport.h) */
     struct sl_transport *transport;
+    /* How the user marks this registry insecure ("--dest-insecure"), named in the hint of a
+     * TLS failure against a plain-http registry; NULL: "the insecure option". Copied. */
+    const char *insecure_flag;
+    /* Where this client's credentials came from, or how to give some ("credentials from
+     * --src-creds-file a.txt"), appended to 401/403 errors; NULL: nothing. Never a secret.
+     * Copied. */
+    const char *creds_hint;
 };
 
 struct sl_registry;

@@ -60,6 +60,7 @@ static void usage(FILE *f)
             "  kube-system unless the policy sets includeSystemNamespaces (default\n"
             "  " SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE ").\n"
             "  A policy that renders nothing (no rules) is a warning on stderr.\n"
+            "  -h, --help: print this help.\n"
             "  Exit codes: 0 rendered (warnings on stderr), 2 usage error or invalid policy.\n"
             "  Example: sealift policy render examples/deploypolicy.yaml | kubectl diff -f -\n");
 }

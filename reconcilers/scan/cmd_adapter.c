@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/creds.h"
 #include "http/server.h"
 #include "http/workpool.h"
 #include "oci/registry.h"
@@ -80,14 +81,37 @@ struct scan_work {
 /* The usage text: on stdout when asked for (--help), else on stderr after an error. */
 static void usage_to(FILE *f)
 {
-    fprintf(f, "usage: sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE\n"
-               "                               (--token-file F | --no-auth) [--tls-cert-dir D]\n"
-               "                               [--creds USER:PASS] [--insecure] [--workers N]\n"
-               "Serves the Harbor Pluggable Scanner API v1.1 (/api/v1/metadata, /api/v1/scan,\n"
-               "/api/v1/scan/{id}/report) from the built-in scanner. Every request must carry the\n"
-               "token in file F (Authorization: Bearer, Basic, or X-ScannerAdapter-API-Key);\n"
-               "--no-auth serves anyone (lab only). --tls-cert-dir holds tls.crt and tls.key;\n"
-               "--creds and --insecure apply to pulling --db.\n");
+    fprintf(f,
+            "usage: sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE\n"
+            "                               (--token-file F | --no-auth) [--tls-cert-dir D]\n"
+            "                               [--creds USER:PASS | --creds-file PATH]\n"
+            "                               [--insecure] [--workers N]\n"
+            "\n"
+            "Serves the Harbor Pluggable Scanner API v1.1 (/api/v1/metadata, /api/v1/scan,\n"
+            "/api/v1/scan/{id}/report) from the built-in scanner until SIGINT or SIGTERM.\n"
+            "\n"
+            "Flags:\n"
+            "  --listen HOST:PORT     the address to serve on\n"
+            "  --db DIR|FILE|IMAGE    advisories, as for `sealift scan --db`\n"
+            "  --token-file F         every request must carry the token in F\n"
+            "                         (Authorization: Bearer, Basic, or X-ScannerAdapter-API-Key)\n"
+            "  --no-auth              serve anyone (lab only)\n"
+            "  --tls-cert-dir D       serve https with D/tls.crt and D/tls.key\n"
+            "  --creds USER:PASS      credentials for pulling --db (visible in ps)\n"
+            "  --creds-file PATH      a file holding one line USER:PASS, or a docker config.json\n"
+            "  --insecure             --db's registry may be plain http or untrusted TLS\n"
+            "  --workers N            parallel scans, 1-64 (default 2)\n"
+            "  -h, --help             print this help\n"
+            "Credentials for --db from the first of: --creds, --creds-file, the environment\n"
+            "variable SEALIFT_CREDS (USER:PASS), docker config.json; else anonymous.\n"
+            "\n"
+            "Exit codes: 0 stopped by SIGINT or SIGTERM; 2 usage error, unreadable token file\n"
+            "or advisory database, --listen or --tls-cert-dir unusable; 3 registry error\n"
+            "loading --db.\n"
+            "\n"
+            "Example:\n"
+            "  sealift scanner-adapter --listen 0.0.0.0:8443 --db ./advisories \\\n"
+            "      --token-file /run/secrets/adapter-token --tls-cert-dir /run/tls\n");
 }
 
 static void usage(void)
@@ -534,6 +558,7 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},
         {"tls-cert-dir", required_argument, NULL, 't'},
         {"creds", required_argument, NULL, 'c'},
+        {"creds-file", required_argument, NULL, 'C'},
         {"insecure", no_argument, NULL, 'i'},
         {"workers", required_argument, NULL, 'w'},
         {"token-file", required_argument, NULL, 'k'},
@@ -541,7 +566,9 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *listen = NULL, *db_path = NULL, *cert_dir = NULL, *creds = NULL;
+    const char *listen = NULL, *db_path = NULL, *cert_dir = NULL;
+    struct sl_cli_creds_source creds = {
+        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
     const char *token_file = NULL;
     int insecure = 0, no_auth = 0;
     long workers = 2;
@@ -567,7 +594,10 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
             cert_dir = optarg;
             break;
         case 'c':
-            creds = optarg;
+            creds.flag = optarg;
+            break;
+        case 'C':
+            creds.file = optarg;
             break;
         case 'i':
             insecure = 1;
@@ -620,7 +650,7 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
                 "sealift scanner-adapter: WARNING: --no-auth: anyone who can reach %s can "
                 "make this adapter pull any registry URL and read every report\n",
                 listen);
-    if (sl_scan_cli_load_db(&a->db, db_path, creds, insecure, &exit_code, CMD) != 0)
+    if (sl_scan_cli_load_db(&a->db, db_path, &creds, insecure, &exit_code, CMD) != 0)
         goto done;
     snprintf(a->scanner.name, sizeof(a->scanner.name), "sealift");
     snprintf(a->scanner.vendor, sizeof(a->scanner.vendor), "sealift");

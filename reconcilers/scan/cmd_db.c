@@ -4,6 +4,7 @@
  * annotations — pushes it and prints its digest. A directory without a single advisory record
  * is refused. Exit codes: 0, 2 usage, bad files or no records, 3 registry errors. */
 #include <dirent.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <zlib.h>
 
 #include "cli/commands.h"
+#include "cli/creds.h"
 #include "oci/manifest.h"
 #include "oci/registry.h"
 #include "scan/advisory.h"
@@ -24,9 +26,26 @@
 #define FILE_MAX  SL_ADVDB_MAX_FILE
 
 static const char *usage_text =
-    "usage: sealift db push DIR IMAGE [--creds USER:PASS] [--insecure]\n"
-    "DIR holds OSV, Debian security tracker or Alpine secdb files (docs/advisories.md); one\n"
-    "without a single advisory record is refused (exit 2)";
+    "usage: sealift db push DIR IMAGE [--creds USER:PASS | --creds-file PATH] [--insecure]\n"
+    "\n"
+    "Packs the advisory files of DIR (OSV, Debian security tracker or Alpine secdb:\n"
+    "docs/advisories.md) into an OCI artifact, pushes it as IMAGE and prints its digest; a\n"
+    "directory without a single advisory record is refused. `sealift scan --db IMAGE` and\n"
+    "ScanPolicy spec.database.image read it.\n"
+    "\n"
+    "Flags:\n"
+    "  --creds USER:PASS    registry credentials (visible in ps: prefer the next)\n"
+    "  --creds-file PATH    a file holding one line USER:PASS, or a docker config.json\n"
+    "  --insecure           the registry may be plain http or present an untrusted certificate\n"
+    "  -h, --help           print this help\n"
+    "Credentials from the first of: --creds, --creds-file, the environment variable\n"
+    "SEALIFT_CREDS (USER:PASS), docker config.json for the registry's host; else anonymous.\n"
+    "\n"
+    "Exit codes: 0 pushed (the digest on stdout); 2 usage error, unreadable files or no\n"
+    "advisory records; 3 registry error.\n"
+    "\n"
+    "Example:\n"
+    "  sealift db push ./advisories registry.example/sealift/advisories:2026-12-06";
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -183,34 +202,47 @@ static int gzip_buf(char **out, size_t *out_len, const void *data, size_t len)
 
 static int db_push(int argc, char **argv)
 {
-    const char *pos[2] = {NULL, NULL};
-    int npos = 0, insecure = 0;
-    const char *creds = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--creds") == 0 && i + 1 < argc) {
-            creds = argv[++i];
-        } else if (strncmp(a, "--creds=", 8) == 0) {
-            creds = a + 8;
-        } else if (strcmp(a, "--insecure") == 0) {
+    static const struct option longopts[] = {
+        {"creds", required_argument, NULL, 'c'},
+        {"creds-file", required_argument, NULL, 'C'},
+        {"insecure", no_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int insecure = 0;
+    struct sl_cli_creds_source creds = {
+        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
+    /* argv[1] is "push": getopt sees it as the program name */
+    argc--;
+    argv++;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            creds.flag = optarg;
+            break;
+        case 'C':
+            creds.file = optarg;
+            break;
+        case 'i':
             insecure = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            break;
+        case 'h':
             printf("%s\n", usage_text);
             return SL_EXIT_OK;
-        } else if (a[0] == '-' && a[1]) {
-            sl_cli_errorf(CMD, "unknown or incomplete option %s; %s", a, usage_text);
-            return SL_EXIT_USAGE;
-        } else if (npos < 2) {
-            pos[npos++] = a;
-        } else {
-            sl_cli_errorf(CMD, "too many arguments; %s", usage_text);
+        default:
+            sl_cli_errorf(CMD, "unknown option or option without its value: %s; %s",
+                          argv[optind - 1], usage_text);
             return SL_EXIT_USAGE;
         }
     }
-    if (npos != 2) {
+    if (argc - optind != 2) {
         sl_cli_errorf(CMD, "need DIR and IMAGE; %s", usage_text);
         return SL_EXIT_USAGE;
     }
+    const char *pos[2] = {argv[optind], argv[optind + 1]};
     const char *dir = pos[0], *image = pos[1];
     int exit_code = SL_EXIT_USAGE;
     struct sl_err err = {0};
@@ -237,7 +269,7 @@ static int db_push(int argc, char **argv)
         sl_cli_errorf(CMD, "compressing the archive failed");
         goto done;
     }
-    if (sl_reg_cli_connect(&reg, &ref, image, creds, insecure, &err) != 0) {
+    if (sl_reg_cli_connect(&reg, &ref, image, &creds, insecure, &err) != 0) {
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
         goto done;
     }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/creds.h"
 #include "oci/manifest.h"
 #include "scan/advisory.h"
 #include "scan/engine.h"
@@ -60,13 +61,41 @@ static void usage_to(FILE *f)
             "                    [--fail-on Critical|High|Medium|Low] [--ignore-unfixed]\n"
             "                    [--baseline[=root-user,secret-env,setuid,private-key]]\n"
             "                    [--malware FILE.hsb] [--platform OS/ARCH[/VARIANT]]\n"
-            "                    [--creds USER:PASS] [--insecure]\n"
-            "--db takes a directory or file of advisories, or an advisory image made by\n"
-            "`sealift db push`; --creds and --insecure apply to both registry images\n"
-            "(without --creds, docker config.json is read per registry). Advisory formats\n"
-            "(OSV, Debian security tracker, Alpine secdb): docs/advisories.md; a database\n"
-            "without a single advisory record is refused (exit 2). Without --fail-on the\n"
-            "findings are listed, not judged: \"Result: not evaluated\".\n");
+            "                    [--creds USER:PASS | --creds-file PATH] [--insecure]\n"
+            "\n"
+            "Scans an image in a registry, or an OCI image layout (oci:DIR[:TAG]), for\n"
+            "packages with known vulnerabilities (and optionally baseline rules and malware).\n"
+            "\n"
+            "Flags:\n"
+            "  --db DIR|FILE|IMAGE      advisories: a directory or file (OSV, Debian security\n"
+            "                           tracker, Alpine secdb: docs/advisories.md) or an advisory\n"
+            "                           image made by `sealift db push`; a database without a\n"
+            "                           single advisory record is refused (exit 2)\n"
+            "  --format FORMAT          table (default), json or sarif\n"
+            "  --fail-on SEVERITY       fail (exit 1) on a finding at or above it; without it\n"
+            "                           the findings are listed, not judged (\"Result: not\n"
+            "                           evaluated\")\n"
+            "  --ignore-unfixed         leave out findings without a fixed version\n"
+            "  --baseline[=RULES]       also check root-user, secret-env, setuid, private-key\n"
+            "                           (or all; default the first two and private-key)\n"
+            "  --malware FILE.hsb       also match ClamAV hash signatures; a hit fails\n"
+            "  --platform OS/ARCH       the manifest of a multi-arch image (default linux/amd64)\n"
+            "  --creds USER:PASS        registry credentials (visible in ps: prefer the next)\n"
+            "  --creds-file PATH        a file holding one line USER:PASS, or a docker\n"
+            "                           config.json (looked up per registry)\n"
+            "  --insecure               registries may be plain http or present a certificate\n"
+            "                           that is not trusted\n"
+            "  -h, --help               print this help\n"
+            "--creds, --creds-file and --insecure apply to the image and to an advisory image.\n"
+            "Credentials from the first of: --creds, --creds-file, the environment variable\n"
+            "SEALIFT_CREDS (USER:PASS), docker config.json for the registry's host; else\n"
+            "anonymous. Passwords are never printed.\n"
+            "\n"
+            "Exit codes: 0 pass (or not evaluated); 1 a finding at or above --fail-on, an\n"
+            "enforced baseline rule or a malware hit; 2 usage or input error; 3 registry error.\n"
+            "\n"
+            "Example:\n"
+            "  sealift scan registry.example/acme/app:1.0 --db ./advisories --fail-on High\n");
 }
 
 static void usage(void)
@@ -128,8 +157,9 @@ static int parse_baseline(struct sl_scan_policy *pol, const char *rules)
     return rc;
 }
 
-int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path, const char *creds, int insecure,
-                        int *exit_code, const char *cmd)
+int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path,
+                        const struct sl_cli_creds_source *creds, int insecure, int *exit_code,
+                        const char *cmd)
 {
     struct sl_err err = {0};
     struct sl_registry *db_reg = NULL;
@@ -198,12 +228,14 @@ int sl_cmd_scan(int argc, char **argv)
         {"malware", required_argument, NULL, 'm'},
         {"platform", required_argument, NULL, 'p'},
         {"creds", required_argument, NULL, 'c'},
+        {"creds-file", required_argument, NULL, 'C'},
         {"insecure", no_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_path = NULL, *malware_path = NULL, *platform = NULL, *fail_on = NULL;
-    const char *creds = NULL;
+    struct sl_cli_creds_source creds = {
+        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
     int insecure = 0;
     struct sl_registry *reg = NULL;
     struct sl_ref ref;
@@ -272,7 +304,10 @@ int sl_cmd_scan(int argc, char **argv)
             platform = optarg;
             break;
         case 'c':
-            creds = optarg;
+            creds.flag = optarg;
+            break;
+        case 'C':
+            creds.file = optarg;
             break;
         case 'i':
             insecure = 1;
@@ -319,7 +354,7 @@ int sl_cmd_scan(int argc, char **argv)
     }
 
     /* advisories: a directory, a single file, or an advisory artifact image */
-    if (sl_scan_cli_load_db(&db, db_path, creds, insecure, &exit_code, CMD) != 0)
+    if (sl_scan_cli_load_db(&db, db_path, &creds, insecure, &exit_code, CMD) != 0)
         goto done;
     if (malware_path) {
         size_t len = 0;
@@ -354,7 +389,7 @@ int sl_cmd_scan(int argc, char **argv)
         src = lsrc;
         manifest_digest = img.manifest_digest;
     } else {
-        if (sl_reg_cli_connect(&reg, &ref, image, creds, insecure, &err) != 0) {
+        if (sl_reg_cli_connect(&reg, &ref, image, &creds, insecure, &err) != 0) {
             sl_cli_errorf(CMD, "%s: %s", image, err.msg);
             goto done;
         }

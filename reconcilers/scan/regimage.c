@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/creds.h"
 #include "oci/manifest.h"
 #include "util/mem.h"
 
@@ -362,7 +363,8 @@ done:
 }
 
 int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char *image,
-                       const char *creds_flag, int insecure, struct sl_err *err)
+                       const struct sl_cli_creds_source *creds_src, int insecure,
+                       struct sl_err *err)
 {
     struct sl_creds creds;
     memset(&creds, 0, sizeof(creds));
@@ -371,22 +373,18 @@ int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char 
     int rc = sl_ref_parse(ref, image, err);
     if (rc < 0)
         return rc;
-    if (creds_flag) {
-        rc = sl_creds_parse_userpass(&creds, creds_flag, err);
-    } else {
-        struct sl_err lerr = {0};
-        rc = sl_dockerconfig_lookup_default(&creds, ref->registry, &lerr);
-        if (rc == SL_ENOTFOUND)
-            rc = 0;
-        else if (rc < 0 && err)
-            *err = lerr;
-    }
+    int have = 0;
+    rc = sl_cli_creds_resolve(&creds, &have, creds_src, ref->registry, err);
     if (rc < 0) {
         sl_ref_free(ref);
         return rc;
     }
-    struct sl_registry_opts o = {.insecure = insecure};
-    *out = sl_registry_new(sl_ref_api_host(ref), creds.username ? &creds : NULL, &o);
+    char hint[320];
+    struct sl_registry_opts o = {.insecure = insecure,
+                                 .insecure_flag = "--insecure",
+                                 .creds_hint =
+                                     sl_cli_creds_hint(hint, sizeof(hint), creds_src, have)};
+    *out = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &o);
     sl_creds_free(&creds);
     return 0;
 }

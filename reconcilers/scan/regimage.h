@@ -69,17 +69,21 @@ int sl_advdb_skip_name(const char *base);
 
 #include "oci/ref.h"
 
+struct sl_cli_creds_source;
+
 /* For the CLI: parses image into *ref (caller frees) and opens a client for its registry with
- * creds_flag ("user:pass") or else the docker config.json entry, else anonymous. Returns 0,
- * SL_EINVAL (bad reference or credentials). */
+ * the credentials creds resolves (cli/creds.h: flag, file, environment, docker config.json,
+ * anonymous; NULL: docker config.json or anonymous). Returns 0, SL_EINVAL (bad reference or
+ * credentials) or SL_ENOTFOUND (a credentials file that cannot be opened). */
 int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char *image,
-                       const char *creds_flag, int insecure, struct sl_err *err);
+                       const struct sl_cli_creds_source *creds, int insecure, struct sl_err *err);
 
 /* For the CLI (cmd_scan.c): loads --db into db: a directory or file of advisories, or an
- * advisory artifact image (creds "user:pass" or NULL, insecure as for sl_reg_cli_connect).
+ * advisory artifact image (creds and insecure as for sl_reg_cli_connect).
  * A database without a single advisory record is an error (exit 2). Prints the error as
  * command cmd and sets *exit_code to SL_EXIT_REMOTE for registry failures.
  * Returns 0 or -1. */
-int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path, const char *creds, int insecure,
-                        int *exit_code, const char *cmd);
+int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path,
+                        const struct sl_cli_creds_source *creds, int insecure, int *exit_code,
+                        const char *cmd);
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,30 +17,21 @@
 
 static const char keygen_usage[] =
     "usage: sealift keygen [--algorithm ecdsa-p256|ecdsa-p384|ed25519] --out PREFIX\n"
-    "  writes PREFIX.key (private key, PKCS#8 PEM, mode 0600) and PREFIX.pub (public key PEM)\n"
-    "  and prints the key fingerprint (sha256 of the DER public key)\n";
-
-/* Matches "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past what it consumed.
- * Returns 1 when matched (value in *value), 0 when argv[*i] is another option, -1 when the
- * value is missing. */
-static int take_option(const char **value, int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0)
-        return 0;
-    if (arg[n] == '=') {
-        *value = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *i += 1;
-    *value = argv[*i];
-    return 1;
-}
+    "\n"
+    "Writes PREFIX.key (private key, PKCS#8 PEM, mode 0600) and PREFIX.pub (public key PEM)\n"
+    "and prints the key fingerprint (sha256 of the DER public key). Existing files are never\n"
+    "overwritten.\n"
+    "\n"
+    "Flags:\n"
+    "  --algorithm ALG   ecdsa-p256 (default, what cosign uses), ecdsa-p384 or ed25519\n"
+    "  --out PREFIX      where to write PREFIX.key and PREFIX.pub\n"
+    "  -h, --help        print this help\n"
+    "\n"
+    "Exit codes: 0 written; 2 usage error, a file exists already or cannot be written.\n"
+    "\n"
+    "Example:\n"
+    "  sealift keygen --out cosign && sealift sign registry.example/acme/app:1.0 --key "
+    "cosign.key\n";
 
 /* Creates path exclusively (never replaces an existing file) and writes len bytes. */
 static int write_new_file(const char *path, const char *data, size_t len, mode_t mode,
@@ -86,22 +78,38 @@ int sl_cmd_keygen(int argc, char **argv)
     const char *existing = NULL;
     char fingerprint[SL_KEY_FINGERPRINT_LEN];
 
-    for (int i = 1; i < argc; i++) {
-        int m;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+    static const struct option longopts[] = {
+        {"algorithm", required_argument, NULL, 'a'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            alg_name = optarg;
+            break;
+        case 'o':
+            prefix = optarg;
+            break;
+        case 'h':
             fputs(keygen_usage, stdout);
             exit_code = SL_EXIT_OK;
             goto done;
+        case ':':
+            sl_cli_errorf("keygen", "%s needs a value", argv[optind - 1]);
+            goto done;
+        default:
+            sl_cli_errorf("keygen", "unknown option \"%s\"", argv[optind - 1]);
+            fputs(keygen_usage, stderr);
+            goto done;
         }
-        if ((m = take_option(&alg_name, argc, argv, &i, "--algorithm")) != 0 ||
-            (m = take_option(&prefix, argc, argv, &i, "--out")) != 0) {
-            if (m < 0) {
-                sl_cli_errorf("keygen", "%s needs a value", argv[i]);
-                goto done;
-            }
-            continue;
-        }
-        sl_cli_errorf("keygen", "unexpected argument \"%s\"", argv[i]);
+    }
+    if (optind < argc) {
+        sl_cli_errorf("keygen", "unexpected argument \"%s\"", argv[optind]);
         fputs(keygen_usage, stderr);
         goto done;
     }

@@ -1,5 +1,6 @@
 /* `sealift sign IMAGE --key key.pem` and `sealift verify IMAGE --key pub.pem`. */
 #include "cli/commands.h"
+#include "cli/creds.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
@@ -17,18 +18,68 @@
 struct sign_args {
     const char *image;
     const char *key_file;
-    const char *creds;
+    struct sl_cli_creds_source creds;
     int insecure;
 };
+
+static void usage(FILE *f, const char *cmd)
+{
+    bool sign = strcmp(cmd, "sign") == 0;
+    fprintf(f,
+            "usage: sealift %s IMAGE --key FILE [--creds USER:PASS | --creds-file PATH] "
+            "[--insecure]\n"
+            "\n",
+            cmd);
+    if (sign)
+        fprintf(f, "Signs the digest IMAGE names (a tag is resolved first) in the cosign format:\n"
+                   "the signature goes to the tag sha256-<hex>.sig of the same repository, next\n"
+                   "to the signatures already there.\n");
+    else
+        fprintf(f, "Checks that the digest IMAGE names carries a cosign signature (tag\n"
+                   "sha256-<hex>.sig) made with the private half of the public key FILE.\n");
+    fprintf(f,
+            "\n"
+            "Flags:\n"
+            "  -k, --key FILE          %s\n"
+            "  --creds USER:PASS       registry credentials (visible in ps: prefer the next)\n"
+            "  --creds-file PATH       a file holding one line USER:PASS, or a docker\n"
+            "                          config.json (the entry for IMAGE's registry is used)\n"
+            "  --insecure              the registry may be plain http or present a certificate\n"
+            "                          that is not trusted\n"
+            "  -h, --help              print this help\n"
+            "\n"
+            "Credentials from the first of: --creds, --creds-file, the environment variable\n"
+            "SEALIFT_CREDS (USER:PASS), docker config.json for the registry's host; else\n"
+            "anonymous. Passwords are never printed.\n"
+            "\n",
+            sign ? "the private key (PEM; `sealift keygen` writes one)" : "the public key (PEM)");
+    if (sign)
+        fprintf(f, "Exit codes: 0 signed (or already signed by this key); 2 usage error or\n"
+                   "unreadable key; 3 registry error.\n"
+                   "\n"
+                   "Example:\n"
+                   "  sealift sign registry.example/acme/app:1.0 --key cosign.key \\\n"
+                   "      --creds-file ~/.docker/config.json\n");
+    else
+        fprintf(f, "Exit codes: 0 a valid signature; 1 no signature, or none valid for this key;\n"
+                   "2 usage error or unreadable key; 3 registry error.\n"
+                   "\n"
+                   "Example:\n"
+                   "  sealift verify registry.example/acme/app:1.0 --key cosign.pub\n");
+}
 
 static int parse_args(struct sign_args *a, const char *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
                                          {"creds", required_argument, NULL, 'c'},
+                                         {"creds-file", required_argument, NULL, 'C'},
                                          {"insecure", no_argument, NULL, 'i'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof(*a));
+    a->creds.flag_name = "--creds";
+    a->creds.file_name = "--creds-file";
+    a->creds.env_name = "SEALIFT_CREDS";
     optind = 1;
     opterr = 0;
     int c;
@@ -38,22 +89,28 @@ static int parse_args(struct sign_args *a, const char *cmd, int argc, char **arg
             a->key_file = optarg;
             break;
         case 'c':
-            a->creds = optarg;
+            a->creds.flag = optarg;
+            break;
+        case 'C':
+            a->creds.file = optarg;
             break;
         case 'i':
             a->insecure = 1;
             break;
         case 'h':
-            printf("usage: sealift %s IMAGE --key FILE [--creds USER:PASS] [--insecure]\n", cmd);
+            usage(stdout, cmd);
             return 1;
         default:
-            sl_cli_errorf(cmd, "unknown or incomplete flag %s", argv[optind - 1]);
+            sl_cli_errorf(cmd, "unknown or incomplete flag %s (see sealift %s --help)",
+                          argv[optind - 1], cmd);
             return -1;
         }
     }
     if (optind != argc - 1 || !a->key_file) {
-        sl_cli_errorf(cmd, "usage: sealift %s IMAGE --key FILE [--creds USER:PASS] [--insecure]",
-                      cmd);
+        sl_cli_errorf(cmd,
+                      "usage: sealift %s IMAGE --key FILE [--creds USER:PASS | --creds-file "
+                      "PATH] [--insecure] (see sealift %s --help)",
+                      cmd, cmd);
         return -1;
     }
     a->image = argv[optind];
@@ -110,15 +167,13 @@ static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[
         return rc;
     struct sl_creds creds = {0};
     int have = 0;
-    if (a->creds) {
-        rc = sl_creds_parse_userpass(&creds, a->creds, err);
-        if (rc)
-            return rc;
-        have = 1;
-    } else if (sl_dockerconfig_lookup_default(&creds, ref->registry, NULL) == 0) {
-        have = 1;
-    }
-    struct sl_registry_opts ro = {.insecure = a->insecure};
+    if (sl_cli_creds_resolve(&creds, &have, &a->creds, ref->registry, err) != 0)
+        return SL_EINVAL; /* a flag, file or variable of the user's: exit 2 */
+    char hint[320];
+    struct sl_registry_opts ro = {.insecure = a->insecure,
+                                  .insecure_flag = "--insecure",
+                                  .creds_hint =
+                                      sl_cli_creds_hint(hint, sizeof(hint), &a->creds, have)};
     *reg = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &ro);
     if (have)
         sl_creds_free(&creds);

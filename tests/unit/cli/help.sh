@@ -1,24 +1,47 @@
 #!/bin/sh
-# Every subcommand answers --help with its usage on stdout and exit 0, and the top-level help
-# lists every subcommand. usage: help.sh SEALIFT
+# Every subcommand the dispatcher lists (`sealift --help`) answers --help on stdout with exit 0:
+# its usage, its flags, its exit codes and an example; so do the sub-subcommands. An unknown
+# flag is a usage error (exit 2). usage: help.sh SEALIFT
 set -u
 bin=$1
 fail=0
 top=$("$bin" --help) || { echo "FAIL sealift --help exited non-zero"; fail=1; }
-for cmd in controller copy sign verify scan scanner-adapter "db push" "policy render" keygen; do
-    out=$($bin $cmd --help 2>/dev/null)
+cmds=$(printf '%s\n' "$top" | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' | grep -v '^version$')
+[ "$(printf '%s\n' "$cmds" | wc -l)" -ge 9 ] || { echo "FAIL sealift --help lists too few commands: $cmds"; fail=1; }
+printf '%s\n' "$top" | grep -q 'COMMAND --help' || { echo "FAIL sealift --help does not point at COMMAND --help"; fail=1; }
+check() {
+    out=$($bin "$@" --help 2>/dev/null)
     rc=$?
     if [ $rc -ne 0 ]; then
-        echo "FAIL sealift $cmd --help: exit $rc"; fail=1
-    elif ! printf '%s\n' "$out" | grep -q "usage: sealift $cmd"; then
-        echo "FAIL sealift $cmd --help: no \"usage: sealift $cmd\" on stdout"; fail=1
-    else
-        echo "ok   sealift $cmd --help"
+        echo "FAIL sealift $* --help: exit $rc"; fail=1; return
     fi
-    first=${cmd%% *}
-    printf '%s\n' "$top" | grep -q "^  $first " || { echo "FAIL sealift --help does not list $first"; fail=1; }
+    for want in "usage: sealift $1" "Exit codes:" "Example" "--help"; do
+        printf '%s\n' "$out" | grep -q -e "$want" || { echo "FAIL sealift $* --help: no \"$want\""; fail=1; return; }
+    done
+    echo "ok   sealift $* --help"
+}
+for cmd in $cmds; do
+    check "$cmd"
+done
+check db push
+check policy render
+# the flags each credentialed command takes are described in its help
+for cmd in copy sign verify scan scanner-adapter "db push"; do
+    # shellcheck disable=SC2086
+    out=$($bin $cmd --help)
+    for flag in creds-file SEALIFT_; do
+        printf '%s\n' "$out" | grep -q -e "$flag" || { echo "FAIL sealift $cmd --help does not describe $flag"; fail=1; }
+    done
 done
 # an unknown flag is a usage error (exit 2), not help
-$bin policy render --no-such-flag > /dev/null 2>&1
-[ $? -eq 2 ] || { echo "FAIL an unknown flag did not exit 2"; fail=1; }
+for cmd in "policy render" copy "db push" sign scan; do
+    # shellcheck disable=SC2086
+    $bin $cmd --no-such-flag > /dev/null 2>&1
+    rc=$?
+    [ $rc -eq 2 ] || { echo "FAIL sealift $cmd --no-such-flag exited $rc, not 2"; fail=1; }
+done
+# hack/demo.sh --help prints its options and starts nothing
+demo=$(dirname "$0")/../../../hack/demo.sh
+out=$(bash "$demo" --help) || { echo "FAIL hack/demo.sh --help exited non-zero"; fail=1; }
+printf '%s\n' "$out" | grep -q -e "--keep" || { echo "FAIL hack/demo.sh --help does not describe --keep"; fail=1; }
 exit $fail

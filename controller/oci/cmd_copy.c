@@ -1,11 +1,15 @@
 /* `sealift copy SRC DST [--src-creds U:P] [--dest-creds U:P] [--src-insecure]
  *  [--dest-insecure] [--all-platforms]`: copies one image between registries and prints the
  * digest delivered. Without --all-platforms a multi-arch source delivers only the manifest of
- * the platform sealift runs on (like skopeo); with it, the whole index (same digest). */
+ * the platform sealift runs on (like skopeo); with it, the whole index (same digest). The
+ * referrers of the delivered digest (signatures, attestations, SBOMs: OCI 1.1 subject, and the
+ * legacy cosign tags) come along unless --no-referrers. */
 #include "cli/commands.h"
 #include "oci/auth.h"
 #include "oci/copy.h"
 #include "oci/ref.h"
+#include "oci/referrers.h"
+#include "oci/registry.h"
 #include "util/err.h"
 
 #include <stdio.h>
@@ -28,7 +32,7 @@
 
 static const char *usage_text =
     "usage: sealift copy SRC DST [--src-creds USER:PASS] [--dest-creds USER:PASS] "
-    "[--src-insecure] [--dest-insecure] [--all-platforms]";
+    "[--src-insecure] [--dest-insecure] [--all-platforms] [--no-referrers]";
 
 static const char *strip_transport(const char *s)
 {
@@ -64,12 +68,44 @@ static int resolve_creds(struct sl_creds *out, int *have, const char *flag_value
     return rc;
 }
 
+/* The referrers of digest (delivered from src to dst) go along; says what went to stderr. */
+static int copy_referrers(const struct sl_copy_endpoint *src, const struct sl_copy_endpoint *dst,
+                          const char *digest, struct sl_err *err)
+{
+    struct sl_ref sref, dref;
+    memset(&sref, 0, sizeof(sref));
+    memset(&dref, 0, sizeof(dref));
+    struct sl_registry *sreg = NULL, *dreg = NULL;
+    int rc = sl_ref_parse(&sref, src->image, err);
+    if (!rc)
+        rc = sl_ref_parse(&dref, dst->image, err);
+    if (rc)
+        goto done;
+    struct sl_registry_opts so = {.insecure = src->insecure}, dopt = {.insecure = dst->insecure};
+    sreg = sl_registry_new(sl_ref_api_host(&sref), src->creds, &so);
+    dreg = sl_registry_new(sl_ref_api_host(&dref), dst->creds, &dopt);
+    struct sl_referrers_result res;
+    memset(&res, 0, sizeof(res));
+    rc = sl_referrers_copy(&res, sreg, sref.repository, dreg, dref.repository, digest, NULL, err);
+    if (!rc && (res.copied || res.present || res.tags_copied))
+        fprintf(stderr,
+                "sealift copy: referrers of %s: %zu copied, %zu already there, %zu legacy cosign "
+                "tag(s) copied\n",
+                digest, res.copied, res.present, res.tags_copied);
+done:
+    sl_registry_free(sreg);
+    sl_registry_free(dreg);
+    sl_ref_free(&sref);
+    sl_ref_free(&dref);
+    return rc;
+}
+
 int sl_cmd_copy(int argc, char **argv)
 {
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
     const char *src_creds_s = NULL, *dst_creds_s = NULL;
-    int src_insecure = 0, dst_insecure = 0, all_platforms = 0;
+    int src_insecure = 0, dst_insecure = 0, all_platforms = 0, no_referrers = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--src-creds") == 0 || strcmp(a, "--dest-creds") == 0) {
@@ -91,6 +127,8 @@ int sl_cmd_copy(int argc, char **argv)
             dst_insecure = 1;
         } else if (strcmp(a, "--all-platforms") == 0) {
             all_platforms = 1;
+        } else if (strcmp(a, "--no-referrers") == 0) {
+            no_referrers = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             printf("%s\n", usage_text);
             return SL_EXIT_OK;
@@ -154,6 +192,13 @@ int sl_cmd_copy(int argc, char **argv)
     }
     printf("%s\n", res.digest);
     fflush(stdout);
+    if (!no_referrers) {
+        rc = copy_referrers(&src, &dst, res.digest, &err);
+        if (rc < 0) {
+            sl_cli_errorf("copy", "%s copied, but not its referrers: %s", res.digest, err.msg);
+            goto done;
+        }
+    }
     exit_code = SL_EXIT_OK;
 done:
     sl_creds_free(&src_creds);

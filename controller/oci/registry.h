@@ -158,6 +158,13 @@ int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry 
                           const char *repo, const char *digest, const char *artifact_type,
                           struct sl_err *err);
 
+/* sl_registry_referrers that also tells where the answer came from: *from_api (may be NULL) is 1
+ * when the registry's referrers API answered, 0 when it has none (404) and the tag-schema
+ * fallback index (or its absence) was read. */
+int sl_registry_referrers_ex(char **index_out, size_t *len_out, int *from_api,
+                             struct sl_registry *r, const char *repo, const char *digest,
+                             const char *artifact_type, struct sl_err *err);
+
 /* ---- streaming blob copy (used by the copy engine) ---- */
 
 /* Per-worker streaming state: a curl multi handle with one download and one upload easy

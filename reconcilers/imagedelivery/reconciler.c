@@ -320,6 +320,8 @@ struct cond_agg {
     char msg[MSG_MAX];
 };
 
+#define REFERRER_TYPES_MAX 16
+
 struct imd_run {
     struct imd_reconciler *r;
     struct sl_runtime *rt;
@@ -342,6 +344,10 @@ struct imd_run {
     size_t nplatforms;
     bool immutable;
     const char *verify_key_name, *sign_key_name, *scan_policy;
+    bool sign_legacy, sign_bundle;                  /* spec.sign.format */
+    bool copy_referrers;                            /* spec.referrers.copy */
+    const char *referrer_types[REFERRER_TYPES_MAX]; /* spec.referrers.artifactTypes */
+    size_t nreferrer_types;
     int64_t interval_ms;
     struct ref_list refs;
     /* keys, loaded when first needed */
@@ -423,6 +429,45 @@ static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const cha
     json_object_set_new(img, "message", json_string(m));
 }
 
+/* spec.sign.format: legacy (default), bundle or both. */
+static int parse_sign_format(struct imd_run *run, const json_t *sign)
+{
+    const char *f = str_or_null(sign, "format");
+    run->sign_legacy = !f || strcmp(f, "legacy") == 0 || strcmp(f, "both") == 0;
+    run->sign_bundle = f && (strcmp(f, "bundle") == 0 || strcmp(f, "both") == 0);
+    if (!run->sign_legacy && !run->sign_bundle) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.sign.format: Unsupported value: \"%.64s\": supported values: "
+                    "\"legacy\", \"bundle\", \"both\"",
+                    f);
+        return -1;
+    }
+    return 0;
+}
+
+/* spec.referrers: copy (default true) and artifactTypes (default: all). */
+static int parse_referrers(struct imd_run *run, const json_t *referrers)
+{
+    const json_t *copy = json_object_get(referrers, "copy");
+    run->copy_referrers = !json_is_false(copy);
+    const json_t *types = json_object_get(referrers, "artifactTypes");
+    size_t i;
+    const json_t *t;
+    json_array_foreach(types, i, t)
+    {
+        const char *v = json_string_value(t);
+        if (!v || !*v || strlen(v) > 127 || i >= REFERRER_TYPES_MAX) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.referrers.artifactTypes[%zu]: at most %d media types of at most "
+                        "127 characters",
+                        i, REFERRER_TYPES_MAX);
+            return -1;
+        }
+        run->referrer_types[run->nreferrer_types++] = v;
+    }
+    return 0;
+}
+
 static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep,
                           const char *field)
 {
@@ -491,6 +536,9 @@ static int step_read_spec(struct imd_run *run)
     ref_list_add(&run->refs, REF_SIGNINGKEY, run->verify_key_name);
     ref_list_add(&run->refs, REF_SIGNINGKEY, run->sign_key_name);
     ref_list_add(&run->refs, REF_SCANPOLICY, run->scan_policy);
+    if (parse_sign_format(run, json_object_get(spec, "sign")) != 0 ||
+        parse_referrers(run, json_object_get(spec, "referrers")) != 0)
+        return -1;
 
     if (parse_endpoint(run, &run->src, source, "spec.source") != 0)
         return -1;
@@ -1179,6 +1227,40 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
     return 1;
 }
 
+/* Copies the referrers of the delivered digest (OCI 1.1 subject, recursively, and the legacy
+ * cosign tags) to target t and records what went along in the target's status entry. */
+static void copy_target_referrers(struct imd_run *run, json_t *img, json_t *tentry,
+                                  struct endpoint *t, const char *delivered)
+{
+    if (!run->copy_referrers || !run->r->reg.copy_referrers)
+        return;
+    struct sl_err err = {0};
+    struct sl_referrers_opts opts = {.artifact_types = run->referrer_types,
+                                     .n_artifact_types = run->nreferrer_types};
+    struct sl_referrers_result res;
+    memset(&res, 0, sizeof(res));
+    int rc =
+        run->r->reg.copy_referrers(run->r->reg.ctx, &res, run->src.reg, run->src.ref.repository,
+                                   t->reg, t->ref.repository, delivered, &opts, &err);
+    if (rc != 0) {
+        char msg[MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s (%s): copying the referrers of %s: %s", t->field, t->name,
+                 delivered, err.msg);
+        tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
+                 sl_imd_kind_for_code(rc), msg);
+        return;
+    }
+    json_t *by_type = json_object();
+    for (size_t i = 0; i < res.n_types; i++)
+        json_object_set_new(
+            by_type, res.by_type[i].artifact_type[0] ? res.by_type[i].artifact_type : "(none)",
+            json_integer((json_int_t)res.by_type[i].count));
+    json_object_set_new(tentry, "referrers",
+                        json_pack("{s:I, s:I, s:o}", "count",
+                                  (json_int_t)(res.copied + res.present), "legacyTags",
+                                  (json_int_t)res.tags_copied, "byArtifactType", by_type));
+}
+
 /* Copies the source's signatures along and signs in the target. */
 static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
                         const char *digest, const char *delivered, bool fresh,
@@ -1199,6 +1281,12 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
             tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
                      sl_imd_kind_for_code(rc), msg);
         }
+        copy_target_referrers(run, img, tentry, t, delivered);
+    } else {
+        /* steady state: what the last delivery of this digest copied still describes it */
+        const json_t *prev_refs = json_object_get(ptarget, "referrers");
+        if (json_is_object(prev_refs))
+            json_object_set(tentry, "referrers", (json_t *)prev_refs);
     }
     if (!run->sign_key_name)
         return;
@@ -1212,8 +1300,19 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
         return;
     struct sl_cosign_sign_result sr;
     memset(&sr, 0, sizeof(sr));
-    int rc = run->r->reg.sign(run->r->reg.ctx, &sr, t->reg, t->ref.repository, t->name, delivered,
+    int rc = 0;
+    if (run->sign_legacy)
+        rc = run->r->reg.sign(run->r->reg.ctx, &sr, t->reg, t->ref.repository, t->name, delivered,
                               run->sign_key, &err);
+    if (rc == 0 && run->sign_bundle) {
+        int added = 0;
+        rc = run->r->reg.sign_bundle
+                 ? run->r->reg.sign_bundle(run->r->reg.ctx, &added, t->reg, t->ref.repository,
+                                           delivered, run->sign_key, &err)
+                 : sl_err_set(&err, SL_EUNSUPPORTED, SL_ERRC_INPUT,
+                              "bundle signatures are not available");
+        sr.added = sr.added || added;
+    }
     if (rc != 0) {
         snprintf(msg, sizeof(msg), "%s (%s): signing %s: %s", t->field, t->name, delivered,
                  err.msg);

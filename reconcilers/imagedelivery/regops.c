@@ -330,6 +330,22 @@ static int real_sign(void *ctx, struct sl_cosign_sign_result *out, struct sl_reg
     return sl_cosign_sign(out, r, repo, docker_reference, digest, key, err);
 }
 
+static int real_sign_bundle(void *ctx, int *added, struct sl_registry *r, const char *repo,
+                            const char *digest, const struct sl_key *key, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_bundle_sign(added, r, repo, digest, key, err);
+}
+
+static int real_copy_referrers(void *ctx, struct sl_referrers_result *out, struct sl_registry *src,
+                               const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                               const char *digest, const struct sl_referrers_opts *opts,
+                               struct sl_err *err)
+{
+    (void)ctx;
+    return sl_referrers_copy(out, src, src_repo, dst, dst_repo, digest, opts, err);
+}
+
 void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_registry_cache *c)
 {
     *ops = (struct sl_imd_registry_ops){
@@ -344,5 +360,7 @@ void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_reg
         .verify = real_verify,
         .copy_signatures = real_copy_signatures,
         .sign = real_sign,
+        .sign_bundle = real_sign_bundle,
+        .copy_referrers = real_copy_referrers,
     };
 }

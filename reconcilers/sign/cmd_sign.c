@@ -3,6 +3,7 @@
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
+#include "sign/bundle.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/buf.h"
@@ -18,16 +19,16 @@ struct sign_args {
     const char *image;
     const char *key_file;
     const char *creds;
+    const char *format; /* sign: legacy (default), bundle or both */
     int insecure;
 };
 
 static int parse_args(struct sign_args *a, const char *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
-                                         {"creds", required_argument, NULL, 'c'},
-                                         {"insecure", no_argument, NULL, 'i'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'}, {"creds", required_argument, NULL, 'c'},
+        {"insecure", no_argument, NULL, 'i'},  {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof(*a));
     optind = 1;
     opterr = 0;
@@ -43,8 +44,18 @@ static int parse_args(struct sign_args *a, const char *cmd, int argc, char **arg
         case 'i':
             a->insecure = 1;
             break;
+        case 'f':
+            a->format = optarg;
+            break;
         case 'h':
-            printf("usage: sealift %s IMAGE --key FILE [--creds USER:PASS] [--insecure]\n", cmd);
+            printf("usage: sealift %s IMAGE --key FILE [--creds USER:PASS] [--insecure]%s\n", cmd,
+                   strcmp(cmd, "sign") == 0 ? " [--format legacy|bundle|both]" : "");
+            if (strcmp(cmd, "sign") == 0)
+                printf("  --format  legacy: a cosign .sig tag (default); bundle: a Sigstore bundle "
+                       "as an OCI 1.1 referrer (cosign v3's format); both\n");
+            else
+                printf("  accepts a legacy .sig signature or a Sigstore bundle (referrer or "
+                       "fallback index); no transparency log is consulted\n");
             return 1;
         default:
             sl_cli_errorf(cmd, "unknown or incomplete flag %s", argv[optind - 1]);
@@ -54,6 +65,13 @@ static int parse_args(struct sign_args *a, const char *cmd, int argc, char **arg
     if (optind != argc - 1 || !a->key_file) {
         sl_cli_errorf(cmd, "usage: sealift %s IMAGE --key FILE [--creds USER:PASS] [--insecure]",
                       cmd);
+        return -1;
+    }
+    if (a->format && (strcmp(cmd, "sign") != 0 ||
+                      (strcmp(a->format, "legacy") != 0 && strcmp(a->format, "bundle") != 0 &&
+                       strcmp(a->format, "both") != 0))) {
+        sl_cli_errorf(cmd, "--format must be legacy, bundle or both (sign only), not \"%s\"",
+                      a->format);
         return -1;
     }
     a->image = argv[optind];
@@ -181,7 +199,14 @@ int sl_cmd_sign(int argc, char **argv)
     struct sl_err err = {0};
     char *docker_ref = sl_xasprintf("%s/%s", s.ref.registry, s.ref.repository);
     struct sl_cosign_sign_result res = {0};
-    int rc = sl_cosign_sign(&res, s.reg, s.ref.repository, docker_ref, s.digest, s.key, &err);
+    const char *format = s.args.format ? s.args.format : "legacy";
+    int rc = 0, bundle_added = 0;
+    if (strcmp(format, "bundle") != 0)
+        rc = sl_cosign_sign(&res, s.reg, s.ref.repository, docker_ref, s.digest, s.key, &err);
+    if (!rc && strcmp(format, "legacy") != 0) {
+        rc = sl_bundle_sign(&bundle_added, s.reg, s.ref.repository, s.digest, s.key, &err);
+        res.added = res.added || bundle_added;
+    }
     free(docker_ref);
     if (rc) {
         sl_cli_errorf("sign", "%s@%s: %s", s.args.image, s.digest, err.msg);
@@ -189,8 +214,13 @@ int sl_cmd_sign(int argc, char **argv)
     } else {
         char fp[SL_KEY_FINGERPRINT_LEN] = "";
         sl_key_fingerprint(fp, s.key, NULL);
-        printf("%s %s by %s (%zu signature%s)\n", s.digest, res.added ? "signed" : "already signed",
-               fp, res.signatures, res.signatures == 1 ? "" : "s");
+        if (strcmp(format, "bundle") == 0)
+            printf("%s %s by %s (bundle)\n", s.digest, res.added ? "signed" : "already signed", fp);
+        else
+            printf("%s %s by %s (%zu signature%s%s)\n", s.digest,
+                   res.added ? "signed" : "already signed", fp, res.signatures,
+                   res.signatures == 1 ? "" : "s",
+                   strcmp(format, "both") == 0 ? " and a bundle" : "");
     }
     session_close(&s);
     return code;

@@ -1230,10 +1230,9 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
 /* Copies the referrers of the delivered digest (OCI 1.1 subject, recursively, and the legacy
  * cosign tags) to target t and records what went along in the target's status entry. */
 static void copy_target_referrers(struct imd_run *run, json_t *img, json_t *tentry,
-                                  struct endpoint *t, const char *delivered)
+                                  struct endpoint *t, const char *delivered,
+                                  const char *source_index)
 {
-    if (!run->copy_referrers || !run->r->reg.copy_referrers)
-        return;
     struct sl_err err = {0};
     struct sl_referrers_opts opts = {.artifact_types = run->referrer_types,
                                      .n_artifact_types = run->nreferrer_types};
@@ -1255,10 +1254,47 @@ static void copy_target_referrers(struct imd_run *run, json_t *img, json_t *tent
         json_object_set_new(
             by_type, res.by_type[i].artifact_type[0] ? res.by_type[i].artifact_type : "(none)",
             json_integer((json_int_t)res.by_type[i].count));
-    json_object_set_new(tentry, "referrers",
-                        json_pack("{s:I, s:I, s:o}", "count",
-                                  (json_int_t)(res.copied + res.present), "legacyTags",
-                                  (json_int_t)res.tags_copied, "byArtifactType", by_type));
+    json_t *entry = json_pack("{s:I, s:I, s:o}", "count", (json_int_t)(res.copied + res.present),
+                              "legacyTags", (json_int_t)res.tags_copied, "byArtifactType", by_type);
+    if (source_index && source_index[0])
+        json_object_set_new(entry, "sourceIndex", json_string(source_index));
+    json_object_set_new(tentry, "referrers", entry);
+}
+
+/* The referrers step of one target: after a fresh copy, copy them; in steady state, one request
+ * to the source (its referrers answer's digest) tells whether any were added since the last
+ * copy, and only then is the copy run again. */
+static void deliver_referrers(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
+                              const char *delivered, bool fresh, const json_t *ptarget)
+{
+    if (!run->copy_referrers || !run->r->reg.copy_referrers)
+        return;
+    const json_t *prev = json_object_get(ptarget, "referrers");
+    const char *prev_index = json_string_value(json_object_get(prev, "sourceIndex"));
+    char index[72] = "";
+    struct sl_err err = {0};
+    if (run->r->reg.referrers_digest) {
+        int rc = run->r->reg.referrers_digest(run->r->reg.ctx, index, run->src.reg,
+                                              run->src.ref.repository, delivered, &err);
+        if (rc != 0) {
+            char msg[MSG_MAX];
+            snprintf(msg, sizeof(msg), "%s: listing the referrers of %s: %s", run->src.name,
+                     delivered, err.msg);
+            if (json_is_object(prev))
+                json_object_set(tentry, "referrers", (json_t *)prev);
+            tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
+                     sl_imd_kind_for_code(rc), msg);
+            return;
+        }
+    }
+    bool unchanged =
+        json_is_object(prev) &&
+        (run->r->reg.referrers_digest ? (prev_index && strcmp(prev_index, index) == 0) : true);
+    if (!fresh && !run->spec_changed && unchanged) {
+        json_object_set(tentry, "referrers", (json_t *)prev);
+        return;
+    }
+    copy_target_referrers(run, img, tentry, t, delivered, index);
 }
 
 /* Copies the source's signatures along and signs in the target. */
@@ -1281,13 +1317,9 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
             tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
                      sl_imd_kind_for_code(rc), msg);
         }
-        copy_target_referrers(run, img, tentry, t, delivered);
-    } else {
-        /* steady state: what the last delivery of this digest copied still describes it */
-        const json_t *prev_refs = json_object_get(ptarget, "referrers");
-        if (json_is_object(prev_refs))
-            json_object_set(tentry, "referrers", (json_t *)prev_refs);
     }
+    if (strcmp(digest, delivered) == 0)
+        deliver_referrers(run, img, tentry, t, delivered, fresh, ptarget);
     if (!run->sign_key_name)
         return;
     bool was_signed = json_is_true(json_object_get(ptarget, "signed"));

@@ -346,6 +346,19 @@ static int real_copy_referrers(void *ctx, struct sl_referrers_result *out, struc
     return sl_referrers_copy(out, src, src_repo, dst, dst_repo, digest, opts, err);
 }
 
+static int real_referrers_digest(void *ctx, char digest_out[72], struct sl_registry *r,
+                                 const char *repo, const char *digest, struct sl_err *err)
+{
+    (void)ctx;
+    char *index = NULL;
+    size_t len = 0;
+    int rc = sl_registry_referrers(&index, &len, r, repo, digest, NULL, err);
+    if (!rc)
+        sl_digest_sha256(digest_out, index, len);
+    free(index);
+    return rc;
+}
+
 void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_registry_cache *c)
 {
     *ops = (struct sl_imd_registry_ops){
@@ -361,6 +374,7 @@ void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_reg
         .copy_signatures = real_copy_signatures,
         .sign = real_sign,
         .sign_bundle = real_sign_bundle,
+        .referrers_digest = real_referrers_digest,
         .copy_referrers = real_copy_referrers,
     };
 }

@@ -66,6 +66,11 @@ struct sl_imd_registry_ops {
                        const char *digest, const struct sl_key *key, struct sl_err *err);
     /* The semantics of sl_referrers_copy (oci/referrers.h). May be NULL: no referrers are
      * delivered. */
+    /* The sha256 of the source's referrers answer for digest (referrers API or fallback index),
+     * into digest_out[72]: what tells a delivery in sync whether referrers were added since. May
+     * be NULL: referrers then go along with fresh deliveries only. */
+    int (*referrers_digest)(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
+                            const char *digest, struct sl_err *err);
     int (*copy_referrers)(void *ctx, struct sl_referrers_result *out, struct sl_registry *src,
                           const char *src_repo, struct sl_registry *dst, const char *dst_repo,
                           const char *digest, const struct sl_referrers_opts *opts,

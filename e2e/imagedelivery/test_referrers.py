@@ -165,6 +165,15 @@ class ReferrerDeliveryTest(ImdTestCase):
             t["referrers"]["count"] == 5 for t in o["status"]["images"][0]["targets"]),
             timeout=60, what="5 referrers per target")
 
+        # steady state: the targets see manifest HEADs only, no writes, no status write
+        before_rv = self.get("app")["metadata"]["resourceVersion"]
+        seen = len(self.requests(self.customer))
+        procs.wait_for(lambda: len(self.requests(self.customer)) >= seen + 4, timeout=60,
+                       what="two more passes")
+        reqs = self.requests(self.customer)[seen:]
+        self.assertEqual(sorted(set(m for m, _ in reqs)), ["HEAD"], reqs)
+        self.assertEqual(self.get("app")["metadata"]["resourceVersion"], before_rv)
+
         # an image signed with cosign v3 by another key does not pass the verify gate
         d2 = self.seed_image("2.0", seed=2)
         self.tool(["sign", "--key", os.path.join(self.tmp, "other-keys", "cosign.key"),

@@ -138,12 +138,14 @@ class ReferrerDeliveryTest(ImdTestCase):
         for t in targets:
             self.assertEqual(t["referrers"]["count"], 4, t)
             self.assertEqual(t["referrers"]["byArtifactType"][BUNDLE_MT], 2, t)
+        own = {}
         for registry in (self.customer, self.api):
             with self.subTest(target=registry.host):
                 target = f"{registry.host}/mirror/app@{d}"
                 got = self.discover(registry, target)
                 # the source's referrers with their digests, plus sealift's own bundle
                 extra = {k: v for k, v in got.items() if k not in source_refs}
+                own[registry.host] = list(extra)
                 self.assertEqual({k: got[k] for k in source_refs}, source_refs)
                 self.assertEqual(list(extra.values()), [BUNDLE_MT], got)
                 self.cosign_verify(target, pub)                # the vendor's cosign v3 bundle
@@ -164,6 +166,12 @@ class ReferrerDeliveryTest(ImdTestCase):
         obj = self.wait_for_status("app", lambda o: all(
             t["referrers"]["count"] == 5 for t in o["status"]["images"][0]["targets"]),
             timeout=60, what="5 referrers per target")
+        # merged into what the targets hold: sealift's own bundle entries are kept
+        for registry in (self.customer, self.api):
+            got = self.discover(registry, f"{registry.host}/mirror/app@{d}")
+            self.assertEqual(len(got), 6, got)
+            for digest in own[registry.host]:
+                self.assertIn(digest, got)
 
         # steady state: the targets see manifest HEADs only, no writes, no status write
         before_rv = self.get("app")["metadata"]["resourceVersion"]

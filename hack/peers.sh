@@ -18,6 +18,7 @@ cache=${SEALIFT_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sealift/tools}
 peers() {
   cat <<'EOF'
 cosign cosign github.com/sigstore/cosign/v3/cmd/cosign
+cosign2 cosign2 github.com/sigstore/cosign/v2/cmd/cosign
 oras oras oras.land/oras/cmd/oras
 refregistry refregistry sealift.dev/hack/tools/refregistry
 EOF

@@ -129,6 +129,16 @@ class ReferrersTest(procs.TempDirTestCase):
         return self.tool(["verify", "--key", pub, "--insecure-ignore-tlog",
                           "--allow-insecure-registry", ref], check=check)
 
+    def cosign2_verify(self, ref, pub, bundle):
+        """cosign v2.6.5 reads a bundle referrer with --new-bundle-format, the .sig tag without;
+        it wants a trusted root either way (an empty one offline: the key is all that is trusted)."""
+        root = os.path.join(self.tmp, "trusted-root.json")
+        with open(root, "w") as f:
+            json.dump({"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}, f)
+        extra = ["--trusted-root", root, f"--new-bundle-format={'true' if bundle else 'false'}"]
+        return self.tool(["verify", "--key", pub, "--insecure-ignore-tlog",
+                          "--allow-insecure-registry", *extra, ref], exe=procs.peer("cosign2"))
+
     def oras_tool(self, reg, args):
         user, password = reg.creds().split(":", 1)
         return self.tool([*args, "--plain-http", "-u", user, "-p", password], exe=self.oras)
@@ -215,6 +225,7 @@ class ReferrersTest(procs.TempDirTestCase):
                 self.assertEqual(cp.returncode, 0, cp.stderr)
                 self.assertIn("signed by sha256:", cp.stdout)
                 self.cosign_verify(self.ref(name, "1.0"), self.sl_pub)
+                self.cosign2_verify(self.ref(name, "1.0"), self.sl_pub, bundle=True)
                 self.assertNotEqual(
                     self.cosign_verify(self.ref(name, "1.0"), self.cosign_pub,
                                        check=False).returncode, 0)
@@ -253,6 +264,7 @@ class ReferrersTest(procs.TempDirTestCase):
                     http.manifest("acme/app", f"sha256-{self.digest['2.0'][7:]}.sig"))
                 self.assertEqual(len(http.referrers("acme/app", self.digest["2.0"])), 1)
                 self.cosign_verify(self.ref(name, "2.0"), self.sl_pub)
+                self.cosign2_verify(self.ref(name, "2.0"), self.sl_pub, bundle=False)
 
     # ---- deliver: sealift copy brings every referrer along ----
     def attach_everything(self, name):

@@ -155,6 +155,13 @@ class ReferrersTest(procs.TempDirTestCase):
         walk(out.get("referrers", out.get("manifests")))
         return found
 
+    def tree(self, reg, repo):
+        """cosign tree of image 1.0, with the registry and repository names taken out."""
+        ref = f"{reg.host}/{repo}@{self.digest['1.0']}"
+        out = self.tool(["tree", "--allow-insecure-registry", "--allow-http-registry", ref]).stdout
+        return sorted(line.replace(f"{reg.host}/{repo}", "IMAGE") for line in out.splitlines()
+                      if line.strip())
+
     def sealift(self, *args):
         return procs.run([procs.SEALIFT, *args], check=False)
 
@@ -310,6 +317,10 @@ class ReferrersTest(procs.TempDirTestCase):
     def test_copy_brings_every_referrer_in_both_directions(self):
         os.chdir(self.tmp)  # oras attach reads the files by relative name
         found = self.attach_everything("api")
+        tree = self.tree(self.api, "acme/app")
+        # cosign's own view: the .sig tag, the signature and attestation bundles, the SBOM
+        self.assertEqual(sum("via OCI referrer" in line for line in tree), 3, tree)
+        self.assertEqual(sum("Signatures for an image tag" in line for line in tree), 1, tree)
         sig_tag = f"sha256-{self.digest['1.0'][7:]}.sig"
         legacy = self.http["api"].manifest("acme/app", sig_tag)
         # referrers API -> fallback index, then fallback index -> referrers API
@@ -323,6 +334,7 @@ class ReferrersTest(procs.TempDirTestCase):
                 self.assertIn("referrers of", cp.stderr)
                 target = f"{self.regs[dst].host}/{repo}@{self.digest['1.0']}"
                 self.assertEqual(self.discover(self.regs[dst], target), found)
+                self.assertEqual(self.tree(self.regs[dst], repo), tree)
                 self.assertEqual(self.http[dst].manifest(repo, sig_tag), legacy)
                 self.cosign_verify(target, self.cosign_pub)
                 self.tool(["verify-attestation", "--key", self.cosign_pub,

@@ -12,6 +12,7 @@ import subprocess
 import unittest
 import urllib.request
 
+import hostile
 import procs
 import registry as reglib
 
@@ -348,6 +349,56 @@ class ReferrersTest(procs.TempDirTestCase):
                 self.assertEqual(cp.returncode, 0, cp.stderr)
                 self.assertIn(f"0 copied, {len(found)} already there", cp.stderr)
                 self.assertEqual(self.discover(self.regs[dst], target), found)
+
+    def test_copy_survives_hostile_referrer_lists(self):
+        """A source whose fallback indexes form a cycle (a referrer listed as referring to its
+        own subject) is copied once and the copy ends; one that lists a malformed digest is
+        refused with the reason, after the image itself was copied, and nothing reaches the path
+        it names."""
+        http = self.http["tags"]
+        d = self.digest["1.0"]
+        empty = http.put_blob("acme/app", b"{}")
+        note = http.put_blob("acme/app", b'{"note": 1}')
+        art, size = http.put_manifest("acme/app", "note", {
+            "schemaVersion": 2, "mediaType": reglib.OCI_MANIFEST,
+            "artifactType": "application/vnd.example.note",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty,
+                       "size": 2},
+            "layers": [{"mediaType": "application/vnd.example.note", "digest": note,
+                        "size": 11}],
+            "subject": {"mediaType": reglib.OCI_MANIFEST, "digest": d,
+                        "size": len(reglib.inspect_raw(f"{self.tags.host}/acme/app:1.0",
+                                                       self.tags.creds()))}})
+        image_desc = {"mediaType": reglib.OCI_MANIFEST, "digest": d, "size": 1}
+        art_desc = {"mediaType": reglib.OCI_MANIFEST, "digest": art, "size": size,
+                    "artifactType": "application/vnd.example.note"}
+        for subject, entry in ((d, art_desc), (art, image_desc)):
+            http.put_manifest("acme/app", "sha256-" + subject[7:], {
+                "schemaVersion": 2, "mediaType": reglib.OCI_INDEX, "manifests": [entry]},
+                mt=reglib.OCI_INDEX)
+        cp = self.copy("tags", "api", "cycle/app")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("1 copied", cp.stderr)
+        self.assertEqual(self.http["api"].referrers("cycle/app", d)[0]["digest"], art)
+
+        # a source whose referrers API names a path instead of a digest
+        def bad_digest(path, data):
+            if "/referrers/" in path:
+                idx = json.loads(data)
+                idx["manifests"].append({"mediaType": reglib.OCI_MANIFEST, "size": 1,
+                                         "digest": "sha256:../../../v2/victim/manifests/x"})
+                return json.dumps(idx).encode()
+            return data
+        src = hostile.Server(self, lambda srv, h: hostile.proxy(h, self.api.host, bad_digest))
+        cp = self.sealift("copy", f"{src.host}/acme/app:1.0", f"{self.api.host}/bad/app:1.0",
+                          "--src-creds", self.api.creds(), "--dest-creds", self.api.creds(),
+                          "--src-insecure", "--dest-insecure")
+        self.assertEqual(cp.returncode, 3, cp.stdout + cp.stderr)
+        self.assertEqual(cp.stdout.strip(), d)
+        self.assertIn(f"{d} copied, but not its referrers", cp.stderr)
+        self.assertIn("has no valid digest", cp.stderr)
+        self.assertEqual(self.http["api"].referrers("bad/app", d), [])
+        self.assertFalse([r for r in src.received if "victim" in r["path"]], src.received)
 
     def test_copy_no_referrers(self):
         os.chdir(self.tmp)

@@ -400,6 +400,30 @@ class ReferrersTest(procs.TempDirTestCase):
         self.assertEqual(self.http["api"].referrers("bad/app", d), [])
         self.assertFalse([r for r in src.received if "victim" in r["path"]], src.received)
 
+    def test_copy_of_an_index_brings_the_referrers_of_each_child(self):
+        lay = reglib.Layout(os.path.join(self.tmp, "multi"))
+        amd = lay.image([1024], arch="amd64", seed=71)
+        arm = lay.image([1024], arch="arm64", seed=72)
+        idx = lay.index([amd, arm])
+        lay.tag(idx, "m1")
+        reglib.push(lay.path, "m1", f"{self.api.host}/acme/multi:m1", creds=self.api.creds(),
+                    all_platforms=True)
+        # the vendor signs the index and, separately, the arm64 image
+        self.cosign_sign(f"{self.api.host}/acme/multi@{idx['digest']}")
+        self.cosign_sign(f"{self.api.host}/acme/multi@{arm['digest']}")
+        cp = self.sealift("copy", f"{self.api.host}/acme/multi:m1", f"{self.tags.host}/mirror/multi:m1",
+                          "--src-creds", self.api.creds(), "--dest-creds", self.tags.creds(),
+                          "--src-insecure", "--dest-insecure", "--all-platforms")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(), idx["digest"])
+        for d in (idx["digest"], arm["digest"]):
+            self.assertEqual(
+                self.discover(self.tags, f"{self.tags.host}/mirror/multi@{d}"),
+                self.discover(self.api, f"{self.api.host}/acme/multi@{d}"))
+            self.cosign_verify(f"{self.tags.host}/mirror/multi@{d}", self.cosign_pub)
+        self.assertEqual(self.discover(self.tags, f"{self.tags.host}/mirror/multi@{amd['digest']}"),
+                         {})
+
     def test_copy_no_referrers(self):
         os.chdir(self.tmp)
         self.attach_everything("api")

@@ -1495,7 +1495,9 @@ int sl_registry_referrers_ex(char **index_out, size_t *len_out, int *from_api,
             *from_api = 1;
         goto done;
     }
-    if (rs.status != 404) {
+    /* 404 is what the distribution spec says a registry without the API answers; some answer
+     * 400, 405 or 406 for a path they do not know, which means the same here */
+    if (rs.status != 404 && rs.status != 400 && rs.status != 405 && rs.status != 406) {
         rc = status_error(&q, &rs, what, err);
         goto done;
     }

@@ -203,6 +203,18 @@ class ReferrersTest(procs.TempDirTestCase):
                     cp = self.sealift("verify", image, "--key", self.cosign_pub, "--creds",
                                       reg.creds(), "--insecure")
                     self.assertEqual(cp.returncode, 0, cp.stderr)
+                    # a registry answering 405 (not 404) on the referrers path has no API
+                    # either: the fallback index is read
+                    def no_api(srv, h):
+                        if "/referrers/" in h.path:
+                            hostile.send(h, 405, b'{"errors":[{"code":"UNSUPPORTED"}]}')
+                        else:
+                            hostile.proxy(h, self.tags.host)
+                    odd = hostile.Server(self, no_api)
+                    cp = self.sealift("verify", f"{odd.host}/acme/app:1.0", "--key",
+                                      self.cosign_pub, "--creds", reg.creds(), "--insecure")
+                    self.assertEqual(cp.returncode, 0, cp.stderr)
+                    self.assertTrue([r for r in odd.received if "/referrers/" in r["path"]])
                 # an unsigned image is told apart from a wrongly signed one
                 cp = self.sealift("verify", f"{reg.host}/acme/app:2.0", "--key", self.cosign_pub,
                                   "--creds", reg.creds(), "--insecure")

@@ -18,8 +18,10 @@ cache=${SEALIFT_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sealift/tools}
 peers() {
   cat <<'EOF'
 cosign cosign github.com/sigstore/cosign/v3/cmd/cosign
+cosign2 cosign2 github.com/sigstore/cosign/v2/cmd/cosign
 oras oras oras.land/oras/cmd/oras
 helm helm helm.sh/helm/v4/cmd/helm
+refregistry refregistry sealift.dev/hack/tools/refregistry
 EOF
 }
 
@@ -44,6 +46,11 @@ version_of() { # version_of DIR PACKAGE: the version go.mod pins for the package
 out_path() { # out_path NAME: where the binary of NAME is cached
   local dp dir pkg v
   dp=$(lookup "$1"); dir=${dp% *}; pkg=${dp#* }
+  # A peer whose main package lives in hack/tools/<dir> itself: the version is its sources' hash.
+  case "$pkg" in sealift.dev/hack/tools/*)
+    echo "$cache/$1-src$(cat "$here/tools/$dir"/*.go "$here/tools/$dir/go.mod" "$here/tools/$dir/go.sum" | sha256sum | cut -c1-12)/$1"
+    return 0 ;;
+  esac
   # The version is read from go.mod directly (fast, no module download).
   v=$(awk -v m="$(module_of "$pkg" "$dir")" '$1 == m || ($1 == "require" && $2 == m) { print ($1 == "require" ? $3 : $2); exit }' \
     "$here/tools/$dir/go.mod")

@@ -1,13 +1,17 @@
 /* `sealift copy SRC DST [flags]`: copies one image between registries, or between an OCI image
  * layout (oci:DIR[:TAG]) and a registry, and prints the digest delivered. Without
  * --all-platforms a multi-arch source delivers only the manifest of the platform sealift runs on
- * (like skopeo); with it, the whole index (same digest). */
+ * (like skopeo); with it, the whole index (same digest). Between registries the referrers of the
+ * delivered digest (signatures, attestations, SBOMs: OCI 1.1 subject, and the legacy cosign tags)
+ * come along unless --no-referrers. */
 #include "cli/commands.h"
 #include "cli/creds.h"
 #include "oci/auth.h"
 #include "oci/copy.h"
 #include "oci/layout.h"
 #include "oci/ref.h"
+#include "oci/referrers.h"
+#include "oci/registry.h"
 #include "util/err.h"
 
 #include <getopt.h>
@@ -57,6 +61,11 @@ static void usage(FILE *f)
         "                            the manifest of this machine's platform (" SL_HOST_PLATFORM
         ")\n"
         "                            is delivered, like skopeo\n"
+        "  --no-referrers            between registries, copy only the image; by default every\n"
+        "                            referrer of the delivered digest (cosign signatures and\n"
+        "                            bundles, attestations, SBOMs, recursively, and the legacy\n"
+        "                            .sig/.att/.sbom tags) comes along, through the destination's\n"
+        "                            referrers API or its sha256-<hex> fallback index\n"
         "  -h, --help                print this help\n"
         "\n"
         "Credentials, for each side, from the first of: --src-creds / --dest-creds,\n"
@@ -84,7 +93,7 @@ static const char *strip_transport(const char *s)
 struct copy_args {
     const char *src, *dst;
     struct sl_cli_creds_source src_creds, dst_creds;
-    int src_insecure, dst_insecure, all_platforms;
+    int src_insecure, dst_insecure, all_platforms, no_referrers;
 };
 
 /* Returns -1 to go on, or the exit code (0 after --help). */
@@ -98,6 +107,7 @@ static int parse_args(struct copy_args *a, int argc, char **argv)
         {"src-insecure", no_argument, NULL, 'i'},
         {"dest-insecure", no_argument, NULL, 'I'},
         {"all-platforms", no_argument, NULL, 'a'},
+        {"no-referrers", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -133,6 +143,9 @@ static int parse_args(struct copy_args *a, int argc, char **argv)
             break;
         case 'a':
             a->all_platforms = 1;
+            break;
+        case 'n':
+            a->no_referrers = 1;
             break;
         case 'h':
             usage(stdout);
@@ -176,6 +189,43 @@ static int exit_for(int rc, const struct sl_err *err)
                    ? SL_EXIT_USAGE
                    : SL_EXIT_REMOTE;
     return SL_EXIT_REMOTE;
+}
+
+/* The referrers of digest (delivered from src to dst) go along; says what went to stderr. */
+static int copy_referrers(const struct sl_copy_endpoint *src, const struct sl_copy_endpoint *dst,
+                          const char *digest, struct sl_err *err)
+{
+    struct sl_ref sref, dref;
+    memset(&sref, 0, sizeof(sref));
+    memset(&dref, 0, sizeof(dref));
+    struct sl_registry *sreg = NULL, *dreg = NULL;
+    int rc = sl_ref_parse(&sref, src->image, err);
+    if (!rc)
+        rc = sl_ref_parse(&dref, dst->image, err);
+    if (rc)
+        goto done;
+    struct sl_registry_opts so = {.insecure = src->insecure,
+                                  .insecure_flag = src->insecure_flag,
+                                  .creds_hint = src->creds_hint};
+    struct sl_registry_opts dopt = {.insecure = dst->insecure,
+                                    .insecure_flag = dst->insecure_flag,
+                                    .creds_hint = dst->creds_hint};
+    sreg = sl_registry_new(sl_ref_api_host(&sref), src->creds, &so);
+    dreg = sl_registry_new(sl_ref_api_host(&dref), dst->creds, &dopt);
+    struct sl_referrers_result res;
+    memset(&res, 0, sizeof(res));
+    rc = sl_referrers_copy(&res, sreg, sref.repository, dreg, dref.repository, digest, NULL, err);
+    if (!rc && (res.copied || res.present || res.tags_copied))
+        fprintf(stderr,
+                "sealift copy: referrers of %s: %zu copied, %zu already there, %zu legacy cosign "
+                "tag(s) copied\n",
+                digest, res.copied, res.present, res.tags_copied);
+done:
+    sl_registry_free(sreg);
+    sl_registry_free(dreg);
+    sl_ref_free(&sref);
+    sl_ref_free(&dref);
+    return rc;
 }
 
 int sl_cmd_copy(int argc, char **argv)
@@ -258,6 +308,17 @@ int sl_cmd_copy(int argc, char **argv)
         rc = sl_copy_image(&res, &src, &dst, &opts, &err);
         if (rc < 0 && !(rc == SL_EINVAL && err.klass == SL_ERRC_INPUT))
             err.klass = SL_ERRC_REGISTRY; /* the engine's failures are the registries' */
+        if (rc == 0 && !a.no_referrers) {
+            printf("%s\n", res.digest);
+            fflush(stdout);
+            if (copy_referrers(&src, &dst, res.digest, &err) < 0) {
+                sl_cli_errorf(CMD, "%s copied, but not its referrers: %s", res.digest, err.msg);
+                exit_code = SL_EXIT_REMOTE;
+            } else {
+                exit_code = SL_EXIT_OK;
+            }
+            goto done;
+        }
     }
     if (rc < 0) {
         sl_cli_errorf(CMD, "%s", err.msg);

@@ -1378,6 +1378,13 @@ int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry 
                           const char *repo, const char *digest, const char *artifact_type,
                           struct sl_err *err)
 {
+    return sl_registry_referrers_ex(index_out, len_out, NULL, r, repo, digest, artifact_type, err);
+}
+
+int sl_registry_referrers_ex(char **index_out, size_t *len_out, int *from_api,
+                             struct sl_registry *r, const char *repo, const char *digest,
+                             const char *artifact_type, struct sl_err *err)
+{
     int rc = check_names(r, repo, digest, 1, err);
     if (rc < 0)
         return rc;
@@ -1399,12 +1406,18 @@ int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry 
         goto done;
     if (rs.status == 200) {
         *index_out = sl_buf_steal(&rs.body, len_out);
+        if (from_api)
+            *from_api = 1;
         goto done;
     }
-    if (rs.status != 404) {
+    /* 404 is what the distribution spec says a registry without the API answers; some answer
+     * 400, 405 or 406 for a path they do not know, which means the same here */
+    if (rs.status != 404 && rs.status != 400 && rs.status != 405 && rs.status != 406) {
         rc = status_error(&q, &rs, what, err);
         goto done;
     }
+    if (from_api)
+        *from_api = 0;
     /* no referrers API: the tag schema keeps an index at sha256-<hex> */
     char tag[80];
     snprintf(tag, sizeof(tag), "sha256-%s", digest + 7);

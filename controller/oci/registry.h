@@ -164,11 +164,19 @@ int sl_registry_tags_list(char ***tags_out, size_t *n_out, struct sl_registry *r
 void sl_registry_strv_free(char **v, size_t n);
 
 /* Referrers of digest: GET /v2/<repo>/referrers/<digest>[?artifactType=]; when the registry
- * has no referrers API (404), falls back to the tag schema (manifest at tag "sha256-<hex>").
- * Writes an OCI index JSON (caller frees) to *index_out; an empty index when none exist. */
+ * has no referrers API (404; also 400, 405, 406), falls back to the tag schema (manifest at tag
+ * "sha256-<hex>"). Writes an OCI index JSON (caller frees) to *index_out; an empty index when none
+ * exist. */
 int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry *r,
                           const char *repo, const char *digest, const char *artifact_type,
                           struct sl_err *err);
+
+/* sl_registry_referrers that also tells where the answer came from: *from_api (may be NULL) is 1
+ * when the registry's referrers API answered, 0 when it has none (404, 400, 405, 406) and the
+ * tag-schema fallback index (or its absence) was read. */
+int sl_registry_referrers_ex(char **index_out, size_t *len_out, int *from_api,
+                             struct sl_registry *r, const char *repo, const char *digest,
+                             const char *artifact_type, struct sl_err *err);
 
 /* ---- streaming blob copy (used by the copy engine) ---- */
 

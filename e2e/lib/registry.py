@@ -122,6 +122,27 @@ class Registry:
         return n
 
 
+class RefRegistry:
+    """The refregistry test peer (hack/tools/refregistry): an in-memory registry that has the OCI
+    1.1 referrers API (Debian's docker-registry 2.8 has not), with Basic auth for one user.
+    Same attributes as Registry (host, creds()); its content is lost when it stops."""
+
+    def __init__(self, tc, name, user="acme", password="s3cret"):
+        from procs import peer
+        self.name = name
+        self.users = {user: password}
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        env = dict(os.environ, REFREGISTRY_PASSWORD=password)
+        self.proc = tc.start([peer("refregistry"), "-addr", self.host, "-user", user],
+                             f"refregistry-{name}", env=env)
+        wait_port(self.port)
+
+    def creds(self, user=None):
+        user = user or next(iter(self.users))
+        return f"{user}:{self.users[user]}"
+
+
 class TokenServer:
     """hack/registry-token-server with a fresh RSA key and self-signed certificate; users maps
     user -> password."""

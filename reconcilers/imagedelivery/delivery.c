@@ -420,6 +420,19 @@ void sl_imd_summaries(json_t *status, size_t n_targets, bool scanning, bool sign
         }
     }
     json_object_set_new(status, "deliveredTags", json_integer((json_int_t)delivered));
+    /* referrers delivered along, all tags and targets together (printer column REFERRERS) */
+    json_int_t referrers = 0;
+    json_array_foreach(images, i, img)
+    {
+        size_t j;
+        const json_t *t;
+        json_array_foreach(json_object_get(img, "targets"), j, t)
+        {
+            referrers +=
+                json_integer_value(json_object_get(json_object_get(t, "referrers"), "count"));
+        }
+    }
+    json_object_set_new(status, "referrersTotal", json_integer(referrers));
     json_object_set_new(status, "scanSummary",
                         json_string(scanning && worst_name ? worst_name : "-"));
     if (signing) {

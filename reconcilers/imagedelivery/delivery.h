@@ -74,7 +74,9 @@ enum sl_result_kind sl_imd_worse_kind(enum sl_result_kind a, enum sl_result_kind
  *   scanSummary    with scanning: the worst images[].scan.result (Failed > Error > Passed), "-"
  *                  when no image has a scan yet; without scanning: "-";
  *   signedSummary  with signing: "<delivered tags signed in every target>/<deliveredTags>";
- *                  without signing: "-". */
+ *                  without signing: "-";
+ *   referrersTotal referrers delivered along (status.images[].targets[].referrers.count
+ *                  added up). */
 void sl_imd_summaries(json_t *status, size_t n_targets, bool scanning, bool signing);
 
 #endif

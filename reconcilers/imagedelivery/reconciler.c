@@ -320,6 +320,8 @@ struct cond_agg {
     char msg[MSG_MAX];
 };
 
+#define REFERRER_TYPES_MAX 16
+
 struct imd_run {
     struct imd_reconciler *r;
     struct sl_runtime *rt;
@@ -342,6 +344,10 @@ struct imd_run {
     size_t nplatforms;
     bool immutable;
     const char *verify_key_name, *sign_key_name, *scan_policy;
+    bool sign_legacy, sign_bundle;                  /* spec.sign.format */
+    bool copy_referrers;                            /* spec.referrers.copy */
+    const char *referrer_types[REFERRER_TYPES_MAX]; /* spec.referrers.artifactTypes */
+    size_t nreferrer_types;
     int64_t interval_ms;
     struct ref_list refs;
     /* keys, loaded when first needed */
@@ -472,6 +478,45 @@ static void tag_fail(struct imd_run *run, json_t *img, enum cond_id c, const cha
     json_object_set_new(img, "message", json_string(m));
 }
 
+/* spec.sign.format: legacy (default), bundle or both. */
+static int parse_sign_format(struct imd_run *run, const json_t *sign)
+{
+    const char *f = str_or_null(sign, "format");
+    run->sign_legacy = !f || strcmp(f, "legacy") == 0 || strcmp(f, "both") == 0;
+    run->sign_bundle = f && (strcmp(f, "bundle") == 0 || strcmp(f, "both") == 0);
+    if (!run->sign_legacy && !run->sign_bundle) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.sign.format: Unsupported value: \"%.64s\": supported values: "
+                    "\"legacy\", \"bundle\", \"both\"",
+                    f);
+        return -1;
+    }
+    return 0;
+}
+
+/* spec.referrers: copy (default true) and artifactTypes (default: all). */
+static int parse_referrers(struct imd_run *run, const json_t *referrers)
+{
+    const json_t *copy = json_object_get(referrers, "copy");
+    run->copy_referrers = !json_is_false(copy);
+    const json_t *types = json_object_get(referrers, "artifactTypes");
+    size_t i;
+    const json_t *t;
+    json_array_foreach(types, i, t)
+    {
+        const char *v = json_string_value(t);
+        if (!v || !*v || strlen(v) > 127 || i >= REFERRER_TYPES_MAX) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.referrers.artifactTypes[%zu]: at most %d media types of at most "
+                        "127 characters",
+                        i, REFERRER_TYPES_MAX);
+            return -1;
+        }
+        run->referrer_types[run->nreferrer_types++] = v;
+    }
+    return 0;
+}
+
 static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep,
                           const char *field)
 {
@@ -541,6 +586,9 @@ static int step_read_spec(struct imd_run *run)
     /* the administrator's --min-interval bounds how often a tenant makes us poll registries */
     run->interval_ms =
         sl_controller_clamp_interval_ms(sl_controller_config_get(), run->interval_ms);
+    if (parse_sign_format(run, json_object_get(spec, "sign")) != 0 ||
+        parse_referrers(run, json_object_get(spec, "referrers")) != 0)
+        return -1;
 
     if (parse_endpoint(run, &run->src, source, "spec.source") != 0)
         return -1;
@@ -1227,6 +1275,76 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
     return 1;
 }
 
+/* Copies the referrers of the delivered digest (OCI 1.1 subject, recursively, and the legacy
+ * cosign tags) to target t and records what went along in the target's status entry. */
+static void copy_target_referrers(struct imd_run *run, json_t *img, json_t *tentry,
+                                  struct endpoint *t, const char *delivered,
+                                  const char *source_index)
+{
+    struct sl_err err = {0};
+    struct sl_referrers_opts opts = {.artifact_types = run->referrer_types,
+                                     .n_artifact_types = run->nreferrer_types};
+    struct sl_referrers_result res;
+    memset(&res, 0, sizeof(res));
+    int rc =
+        run->r->reg.copy_referrers(run->r->reg.ctx, &res, run->src.reg, run->src.ref.repository,
+                                   t->reg, t->ref.repository, delivered, &opts, &err);
+    if (rc != 0) {
+        char msg[MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s (%s): copying the referrers of %s: %s", t->field, t->name,
+                 delivered, err.msg);
+        tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
+                 sl_imd_kind_for_code(rc), msg);
+        return;
+    }
+    json_t *by_type = json_object();
+    for (size_t i = 0; i < res.n_types; i++)
+        json_object_set_new(
+            by_type, res.by_type[i].artifact_type[0] ? res.by_type[i].artifact_type : "(none)",
+            json_integer((json_int_t)res.by_type[i].count));
+    json_t *entry = json_pack("{s:I, s:I, s:o}", "count", (json_int_t)(res.copied + res.present),
+                              "legacyTags", (json_int_t)res.tags_copied, "byArtifactType", by_type);
+    if (source_index && source_index[0])
+        json_object_set_new(entry, "sourceIndex", json_string(source_index));
+    json_object_set_new(tentry, "referrers", entry);
+}
+
+/* The referrers step of one target: after a fresh copy, copy them; in steady state, one request
+ * to the source (its referrers answer's digest) tells whether any were added since the last
+ * copy, and only then is the copy run again. */
+static void deliver_referrers(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
+                              const char *delivered, bool fresh, const json_t *ptarget)
+{
+    if (!run->copy_referrers || !run->r->reg.copy_referrers)
+        return;
+    const json_t *prev = json_object_get(ptarget, "referrers");
+    const char *prev_index = json_string_value(json_object_get(prev, "sourceIndex"));
+    char index[72] = "";
+    struct sl_err err = {0};
+    if (run->r->reg.referrers_digest) {
+        int rc = run->r->reg.referrers_digest(run->r->reg.ctx, index, run->src.reg,
+                                              run->src.ref.repository, delivered, &err);
+        if (rc != 0) {
+            char msg[MSG_MAX];
+            snprintf(msg, sizeof(msg), "%s: listing the referrers of %s: %s", run->src.name,
+                     delivered, err.msg);
+            if (json_is_object(prev))
+                json_object_set(tentry, "referrers", (json_t *)prev);
+            tag_fail(run, img, C_SYNCED, "False", false, sl_imd_reason_for_code(rc),
+                     sl_imd_kind_for_code(rc), msg);
+            return;
+        }
+    }
+    bool unchanged =
+        json_is_object(prev) &&
+        (run->r->reg.referrers_digest ? (prev_index && strcmp(prev_index, index) == 0) : true);
+    if (!fresh && !run->spec_changed && unchanged) {
+        json_object_set(tentry, "referrers", (json_t *)prev);
+        return;
+    }
+    copy_target_referrers(run, img, tentry, t, delivered, index);
+}
+
 /* Copies the source's signatures along and signs in the target. */
 static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
                         const char *digest, const char *delivered, bool fresh,
@@ -1248,6 +1366,8 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
                      sl_imd_kind_for_code(rc), msg);
         }
     }
+    if (strcmp(digest, delivered) == 0)
+        deliver_referrers(run, img, tentry, t, delivered, fresh, ptarget);
     if (!run->sign_key_name)
         return;
     bool was_signed = json_is_true(json_object_get(ptarget, "signed"));
@@ -1260,8 +1380,19 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
         return;
     struct sl_cosign_sign_result sr;
     memset(&sr, 0, sizeof(sr));
-    int rc = run->r->reg.sign(run->r->reg.ctx, &sr, t->reg, t->ref.repository, t->name, delivered,
+    int rc = 0;
+    if (run->sign_legacy)
+        rc = run->r->reg.sign(run->r->reg.ctx, &sr, t->reg, t->ref.repository, t->name, delivered,
                               run->sign_key, &err);
+    if (rc == 0 && run->sign_bundle) {
+        int added = 0;
+        rc = run->r->reg.sign_bundle
+                 ? run->r->reg.sign_bundle(run->r->reg.ctx, &added, t->reg, t->ref.repository,
+                                           delivered, run->sign_key, &err)
+                 : sl_err_set(&err, SL_EUNSUPPORTED, SL_ERRC_INPUT,
+                              "bundle signatures are not available");
+        sr.added = sr.added || added;
+    }
     if (rc != 0) {
         snprintf(msg, sizeof(msg), "%s (%s): signing %s: %s", t->field, t->name, delivered,
                  err.msg);

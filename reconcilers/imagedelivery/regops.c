@@ -2,9 +2,11 @@
 #include "imagedelivery/regops.h"
 
 #include "oci/manifest.h"
+#include "util/buf.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -330,6 +332,64 @@ static int real_sign(void *ctx, struct sl_cosign_sign_result *out, struct sl_reg
     return sl_cosign_sign(out, r, repo, docker_reference, digest, key, err);
 }
 
+static int real_sign_bundle(void *ctx, int *added, struct sl_registry *r, const char *repo,
+                            const char *digest, const struct sl_key *key, struct sl_err *err)
+{
+    (void)ctx;
+    return sl_bundle_sign(added, r, repo, digest, key, err);
+}
+
+static int real_copy_referrers(void *ctx, struct sl_referrers_result *out, struct sl_registry *src,
+                               const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                               const char *digest, const struct sl_referrers_opts *opts,
+                               struct sl_err *err)
+{
+    (void)ctx;
+    return sl_referrers_copy(out, src, src_repo, dst, dst_repo, digest, opts, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int real_referrers_digest(void *ctx, char digest_out[72], struct sl_registry *r,
+                                 const char *repo, const char *digest, struct sl_err *err)
+{
+    (void)ctx;
+    char *index = NULL;
+    size_t len = 0;
+    int rc = sl_registry_referrers(&index, &len, r, repo, digest, NULL, err);
+    if (rc)
+        return rc;
+    /* registries list referrers in any order (some in a different one on every answer): the
+     * sorted digests say whether the set changed */
+    json_error_t jerr;
+    json_t *idx = json_loadb(index, len, 0, &jerr);
+    const json_t *manifests = json_object_get(idx, "manifests");
+    size_t n = json_array_size(manifests);
+    const char **digests = sl_xmalloc((n ? n : 1) * sizeof(*digests));
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *d = json_string_value(json_object_get(json_array_get(manifests, i), "digest"));
+        if (d)
+            digests[nd++] = d;
+    }
+    qsort(digests, nd, sizeof(*digests), cmp_str);
+    struct sl_buf b;
+    sl_buf_init(&b, SL_BUF_DEFAULT_MAX);
+    for (size_t i = 0; i < nd; i++) {
+        sl_buf_append(&b, digests[i], strlen(digests[i]));
+        sl_buf_append(&b, "\n", 1);
+    }
+    sl_digest_sha256(digest_out, b.len ? sl_buf_cstr(&b) : "", b.len);
+    sl_buf_free(&b);
+    free(digests);
+    json_decref(idx);
+    free(index);
+    return 0;
+}
+
 void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_registry_cache *c)
 {
     *ops = (struct sl_imd_registry_ops){
@@ -344,5 +404,8 @@ void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_reg
         .verify = real_verify,
         .copy_signatures = real_copy_signatures,
         .sign = real_sign,
+        .sign_bundle = real_sign_bundle,
+        .referrers_digest = real_referrers_digest,
+        .copy_referrers = real_copy_referrers,
     };
 }

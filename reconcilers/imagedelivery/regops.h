@@ -11,7 +11,9 @@
 #include "oci/auth.h"
 #include "oci/copy.h"
 #include "oci/ref.h"
+#include "oci/referrers.h"
 #include "oci/registry.h"
+#include "sign/bundle.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/err.h"
@@ -58,6 +60,21 @@ struct sl_imd_registry_ops {
     int (*sign)(void *ctx, struct sl_cosign_sign_result *out, struct sl_registry *r,
                 const char *repo, const char *docker_reference, const char *digest,
                 const struct sl_key *key, struct sl_err *err);
+    /* The semantics of sl_bundle_sign (sign/bundle.h): a cosign v3 bundle as an OCI 1.1
+     * referrer (spec.sign.format bundle or both). May be NULL: those formats then fail. */
+    int (*sign_bundle)(void *ctx, int *added, struct sl_registry *r, const char *repo,
+                       const char *digest, const struct sl_key *key, struct sl_err *err);
+    /* The semantics of sl_referrers_copy (oci/referrers.h). May be NULL: no referrers are
+     * delivered. */
+    /* The sha256 of the source's referrers answer for digest (referrers API or fallback index),
+     * into digest_out[72]: what tells a delivery in sync whether referrers were added since. May
+     * be NULL: referrers then go along with fresh deliveries only. */
+    int (*referrers_digest)(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
+                            const char *digest, struct sl_err *err);
+    int (*copy_referrers)(void *ctx, struct sl_referrers_result *out, struct sl_registry *src,
+                          const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                          const char *digest, const struct sl_referrers_opts *opts,
+                          struct sl_err *err);
 };
 
 /* A thread-safe cache of registry clients (at most max_clients; 0 = 256). Clients unused for

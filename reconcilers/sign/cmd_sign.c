@@ -4,6 +4,7 @@
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
+#include "sign/bundle.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/buf.h"
@@ -19,6 +20,7 @@ struct sign_args {
     const char *image;
     const char *key_file;
     struct sl_cli_creds_source creds;
+    const char *format; /* sign: legacy (default), bundle or both */
     int insecure;
 };
 
@@ -27,16 +29,20 @@ static void usage(FILE *f, const char *cmd)
     bool sign = strcmp(cmd, "sign") == 0;
     fprintf(f,
             "usage: sealift %s IMAGE --key FILE [--creds USER:PASS | --creds-file PATH] "
-            "[--insecure]\n"
+            "[--insecure]%s\n"
             "\n",
-            cmd);
+            cmd, strcmp(cmd, "sign") == 0 ? " [--format legacy|bundle|both]" : "");
     if (sign)
         fprintf(f, "Signs the digest IMAGE names (a tag is resolved first) in the cosign format:\n"
                    "the signature goes to the tag sha256-<hex>.sig of the same repository, next\n"
-                   "to the signatures already there.\n");
+                   "to the signatures already there (--format legacy, the default); or as a\n"
+                   "Sigstore bundle, cosign v3's format, stored as an OCI 1.1 referrer or in the\n"
+                   "sha256-<hex> fallback index (--format bundle), or both.\n");
     else
-        fprintf(f, "Checks that the digest IMAGE names carries a cosign signature (tag\n"
-                   "sha256-<hex>.sig) made with the private half of the public key FILE.\n");
+        fprintf(f, "Checks that the digest IMAGE names carries a cosign signature made with the\n"
+                   "private half of the public key FILE: a legacy one (tag sha256-<hex>.sig) or\n"
+                   "a Sigstore bundle (OCI 1.1 referrer or fallback index; DSSE signature,\n"
+                   "subject digest and predicate type checked; no transparency log is read).\n");
     fprintf(f,
             "\n"
             "Flags:\n"
@@ -46,13 +52,15 @@ static void usage(FILE *f, const char *cmd)
             "                          config.json (the entry for IMAGE's registry is used)\n"
             "  --insecure              the registry may be plain http or present a certificate\n"
             "                          that is not trusted\n"
+            "%s"
             "  -h, --help              print this help\n"
             "\n"
             "Credentials from the first of: --creds, --creds-file, the environment variable\n"
             "SEALIFT_CREDS (USER:PASS), docker config.json for the registry's host; else\n"
             "anonymous. Passwords are never printed.\n"
             "\n",
-            sign ? "the private key (PEM; `sealift keygen` writes one)" : "the public key (PEM)");
+            sign ? "the private key (PEM; `sealift keygen` writes one)" : "the public key (PEM)",
+            sign ? "  --format FORMAT         legacy (default), bundle or both\n" : "");
     if (sign)
         fprintf(f, "Exit codes: 0 signed (or already signed by this key); 2 usage error or\n"
                    "unreadable key; 3 registry error.\n"
@@ -74,6 +82,7 @@ static int parse_args(struct sign_args *a, const char *cmd, int argc, char **arg
                                          {"creds", required_argument, NULL, 'c'},
                                          {"creds-file", required_argument, NULL, 'C'},
                                          {"insecure", no_argument, NULL, 'i'},
+                                         {"format", required_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof(*a));
@@ -97,6 +106,9 @@ static int parse_args(struct sign_args *a, const char *cmd, int argc, char **arg
         case 'i':
             a->insecure = 1;
             break;
+        case 'f':
+            a->format = optarg;
+            break;
         case 'h':
             usage(stdout, cmd);
             return 1;
@@ -111,6 +123,13 @@ static int parse_args(struct sign_args *a, const char *cmd, int argc, char **arg
                       "usage: sealift %s IMAGE --key FILE [--creds USER:PASS | --creds-file "
                       "PATH] [--insecure] (see sealift %s --help)",
                       cmd, cmd);
+        return -1;
+    }
+    if (a->format && (strcmp(cmd, "sign") != 0 ||
+                      (strcmp(a->format, "legacy") != 0 && strcmp(a->format, "bundle") != 0 &&
+                       strcmp(a->format, "both") != 0))) {
+        sl_cli_errorf(cmd, "--format must be legacy, bundle or both (sign only), not \"%s\"",
+                      a->format);
         return -1;
     }
     a->image = argv[optind];
@@ -236,7 +255,14 @@ int sl_cmd_sign(int argc, char **argv)
     struct sl_err err = {0};
     char *docker_ref = sl_xasprintf("%s/%s", s.ref.registry, s.ref.repository);
     struct sl_cosign_sign_result res = {0};
-    int rc = sl_cosign_sign(&res, s.reg, s.ref.repository, docker_ref, s.digest, s.key, &err);
+    const char *format = s.args.format ? s.args.format : "legacy";
+    int rc = 0, bundle_added = 0;
+    if (strcmp(format, "bundle") != 0)
+        rc = sl_cosign_sign(&res, s.reg, s.ref.repository, docker_ref, s.digest, s.key, &err);
+    if (!rc && strcmp(format, "legacy") != 0) {
+        rc = sl_bundle_sign(&bundle_added, s.reg, s.ref.repository, s.digest, s.key, &err);
+        res.added = res.added || bundle_added;
+    }
     free(docker_ref);
     if (rc) {
         sl_cli_errorf("sign", "%s@%s: %s", s.args.image, s.digest, err.msg);
@@ -244,8 +270,13 @@ int sl_cmd_sign(int argc, char **argv)
     } else {
         char fp[SL_KEY_FINGERPRINT_LEN] = "";
         sl_key_fingerprint(fp, s.key, NULL);
-        printf("%s %s by %s (%zu signature%s)\n", s.digest, res.added ? "signed" : "already signed",
-               fp, res.signatures, res.signatures == 1 ? "" : "s");
+        if (strcmp(format, "bundle") == 0)
+            printf("%s %s by %s (bundle)\n", s.digest, res.added ? "signed" : "already signed", fp);
+        else
+            printf("%s %s by %s (%zu signature%s%s)\n", s.digest,
+                   res.added ? "signed" : "already signed", fp, res.signatures,
+                   res.signatures == 1 ? "" : "s",
+                   strcmp(format, "both") == 0 ? " and a bundle" : "");
     }
     session_close(&s);
     return code;

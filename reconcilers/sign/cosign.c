@@ -1,4 +1,5 @@
 #include "sign/cosign.h"
+#include "sign/bundle.h"
 #include "oci/manifest.h"
 #include "oci/ref.h"
 #include "util/base64.h"
@@ -417,10 +418,32 @@ int sl_cosign_verify_limited(struct sl_cosign_verify_result *out, struct sl_regi
             {
                 const char *at = json_string_value(json_object_get(d, "artifactType"));
                 const char *dd = json_string_value(json_object_get(d, "digest"));
-                if (!dd || (at && strcmp(at, SL_COSIGN_ARTIFACT_TYPE) != 0))
+                if (!dd || (at && strcmp(at, SL_COSIGN_ARTIFACT_TYPE) != 0 &&
+                            strcmp(at, SL_BUNDLE_MEDIA_TYPE) != 0))
                     continue;
                 if (!budget_allows(&budget))
                     break;
+                /* a Sigstore bundle (cosign v3); a fallback index may lack artifactType */
+                if (!at || strcmp(at, SL_BUNDLE_MEDIA_TYPE) == 0) {
+                    size_t bytes = 0;
+                    int bk = -1;
+                    struct sl_err be = {0};
+                    int brc = sl_bundle_verify_referrer(&bk, &bytes, reg, repo, digest, dd, keys,
+                                                        nkeys, &be);
+                    budget.payload_bytes += bytes;
+                    if (brc != SL_ENOTFOUND) {
+                        res.signatures++;
+                        if (brc == 0) {
+                            k = bk;
+                            break;
+                        }
+                        if (!problem.code)
+                            sl_err_set(&problem, SL_EDIGEST, SL_ERRC_CRYPTO, "%s", be.msg);
+                        continue;
+                    }
+                    if (at)
+                        continue;
+                }
                 struct sl_registry_manifest m = {0};
                 if (sl_registry_manifest_get(&m, reg, repo, dd, &rerr) != 0)
                     continue;

@@ -12,7 +12,8 @@
  *
  * Verification looks at the `.sig` tag and at OCI referrers of the digest, and accepts the
  * image when any layer's payload names the digest and its signature verifies with one of the
- * given public keys. */
+ * given public keys, or when a referrer (OCI 1.1 referrers API or the tag-schema fallback index)
+ * holds a Sigstore bundle that sl_bundle_check accepts (sign/bundle.h: cosign v3's format). */
 #ifndef SL_SIGN_COSIGN_H
 #define SL_SIGN_COSIGN_H
 

@@ -175,8 +175,11 @@ static void test_summaries(void)
     json_array_append_new(images, image("1.3", NULL, 1, 1, NULL)); /* missing a target */
     json_object_set_new(status, "images", images);
 
+    json_object_set_new(json_array_get(json_object_get(json_array_get(images, 0), "targets"), 0),
+                        "referrers", json_pack("{s:i}", "count", 3));
     sl_imd_summaries(status, 2, true, true);
     CHECK_INT_EQ(json_integer_value(json_object_get(status, "deliveredTags")), 2);
+    CHECK_INT_EQ(json_integer_value(json_object_get(status, "referrersTotal")), 3);
     CHECK_STR_EQ(json_string_value(json_object_get(status, "scanSummary")), "Failed");
     CHECK_STR_EQ(json_string_value(json_object_get(status, "signedSummary")), "1/2");
 

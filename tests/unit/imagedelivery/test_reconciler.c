@@ -308,6 +308,86 @@ static int f_sign(void *ctx, struct sl_cosign_sign_result *out, struct sl_regist
     return 0;
 }
 
+/* Referrers: state[host][repo]["refs"][digest] = [artifactType, ...]. */
+static json_t *reg_refs(struct fake_reg *f, const char *host, const char *repo, const char *digest,
+                        int create)
+{
+    json_t *r = repo_of(f, host, repo, create);
+    json_t *all = json_object_get(r, "refs");
+    if (!all && create) {
+        all = json_object();
+        json_object_set_new(r, "refs", all);
+    }
+    json_t *list = json_object_get(all, digest);
+    if (!list && create) {
+        list = json_array();
+        json_object_set_new(all, digest, list);
+    }
+    return list;
+}
+
+static int f_sign_bundle(void *ctx, int *added, struct sl_registry *r, const char *repo,
+                         const char *digest, const struct sl_key *key, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "sign_bundle");
+    char fp[SL_KEY_FINGERPRINT_LEN];
+    sl_key_fingerprint(fp, key, err);
+    char k[200];
+    snprintf(k, sizeof(k), "%s#bundle", digest);
+    *added = !reg_sig(f, sl_registry_host(r), repo, k);
+    reg_sign(f, sl_registry_host(r), repo, k, fp);
+    return 0;
+}
+
+static int f_referrers_digest(void *ctx, char digest_out[72], struct sl_registry *r,
+                              const char *repo, const char *digest, struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "referrers_digest");
+    int rc = injected(f, r, err);
+    if (rc)
+        return rc;
+    char *s = json_dumps(reg_refs(f, sl_registry_host(r), repo, digest, 0), JSON_ENCODE_ANY);
+    sl_digest_sha256(digest_out, s ? s : "", s ? strlen(s) : 0);
+    free(s);
+    return 0;
+}
+
+static int f_copy_referrers(void *ctx, struct sl_referrers_result *out, struct sl_registry *src,
+                            const char *src_repo, struct sl_registry *dst, const char *dst_repo,
+                            const char *digest, const struct sl_referrers_opts *opts,
+                            struct sl_err *err)
+{
+    struct fake_reg *f = ctx;
+    count(f, "copy_referrers");
+    (void)err;
+    memset(out, 0, sizeof(*out));
+    json_t *from = reg_refs(f, sl_registry_host(src), src_repo, digest, 0);
+    size_t i;
+    json_t *t;
+    json_array_foreach(from, i, t)
+    {
+        const char *at = json_string_value(t);
+        bool want = opts->n_artifact_types == 0;
+        for (size_t k = 0; k < opts->n_artifact_types; k++)
+            want = want || strcmp(opts->artifact_types[k], at) == 0;
+        if (!want)
+            continue;
+        json_t *to = reg_refs(f, sl_registry_host(dst), dst_repo, digest, 1);
+        json_array_append(to, t);
+        out->copied++;
+        size_t j = 0;
+        while (j < out->n_types && strcmp(out->by_type[j].artifact_type, at) != 0)
+            j++;
+        if (j == out->n_types)
+            snprintf(out->by_type[out->n_types++].artifact_type,
+                     sizeof(out->by_type[0].artifact_type), "%s", at);
+        out->by_type[j].count++;
+    }
+    return 0;
+}
+
 /* ---- environment ---- */
 
 struct env {
@@ -344,7 +424,10 @@ static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
                                           .copy = f_copy,
                                           .verify = f_verify,
                                           .copy_signatures = f_copy_signatures,
-                                          .sign = f_sign};
+                                          .sign = f_sign,
+                                          .sign_bundle = f_sign_bundle,
+                                          .referrers_digest = f_referrers_digest,
+                                          .copy_referrers = f_copy_referrers};
     static const struct sl_scan_gate no_gate = {0};
     struct sl_imagedelivery_deps deps = {.registry = &e->ops, .scan_gate = gate ? gate : &no_gate};
     struct sl_err err = {0};
@@ -1158,6 +1241,125 @@ static void test_sign_in_every_target(void)
     env_free(&e);
 }
 
+#define BUNDLE_T "application/vnd.dev.sigstore.bundle.v0.3+json"
+#define SBOM_T   "application/spdx+json"
+
+/* The referrers of a delivered digest go along to every target, counted in status; in steady
+ * state one source request per tag and target, and a copy only when the source's list changed. */
+static void test_referrers_go_along(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_t *src_refs = reg_refs(&e.reg, SRC, "acme/app", DIG_A, 1);
+    json_array_append_new(src_refs, json_string(BUNDLE_T));
+    json_array_append_new(src_refs, json_string(SBOM_T));
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy_referrers"), 4);
+    CHECK_INT_EQ((int)json_array_size(reg_refs(&e.reg, DST2, "mirror/app", DIG_A, 0)), 2);
+    json_t *t = json_array_get(json_object_get(image_entry(&e, 0), "targets"), 1);
+    json_t *refs = json_object_get(t, "referrers");
+    CHECK_INT_EQ(json_integer_value(json_object_get(refs, "count")), 2);
+    CHECK_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(refs, "byArtifactType"), SBOM_T)), 1);
+    CHECK_INT_EQ(status_int(&e, "status.referrersTotal"), 4);
+
+    /* steady state: one referrers request per tag and target, no copy, no status write */
+    int writes = sl_fake_kube_writes(e.fk);
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "referrers_digest"), 4);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy_referrers"), 0);
+    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
+
+    /* the vendor attests 1.0 after it was delivered: it follows, to both targets */
+    json_array_append_new(src_refs, json_string(BUNDLE_T));
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "copy_referrers"), 2);
+    CHECK_INT_EQ((int)json_array_size(reg_refs(&e.reg, DST1, "mirror/app", DIG_A, 0)), 5);
+    CHECK_INT_EQ(status_int(&e, "status.referrersTotal"), 6);
+    env_free(&e);
+
+    /* only the artifactTypes asked for */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    src_refs = reg_refs(&e.reg, SRC, "acme/app", DIG_A, 1);
+    json_array_append_new(src_refs, json_string(BUNDLE_T));
+    json_array_append_new(src_refs, json_string(SBOM_T));
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "referrers", json_pack("{s:[s]}", "artifactTypes", SBOM_T));
+    put_imd(&e, spec);
+    reconcile(&e);
+    json_t *got = reg_refs(&e.reg, DST1, "mirror/app", DIG_A, 0);
+    CHECK_INT_EQ((int)json_array_size(got), 1);
+    CHECK_STR_EQ(json_string_value(json_array_get(got, 0)), SBOM_T);
+    env_free(&e);
+
+    /* none */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    json_array_append_new(reg_refs(&e.reg, SRC, "acme/app", DIG_A, 1), json_string(BUNDLE_T));
+    spec = basic_spec();
+    json_object_set_new(spec, "referrers", json_pack("{s:b}", "copy", 0));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy_referrers"), 0);
+    CHECK(reg_refs(&e.reg, DST1, "mirror/app", DIG_A, 0) == NULL);
+    CHECK(json_object_get(json_array_get(json_object_get(image_entry(&e, 0), "targets"), 0),
+                          "referrers") == NULL);
+    env_free(&e);
+}
+
+/* spec.sign.format: legacy (default), bundle, both; anything else is InvalidSpec. */
+static void test_sign_format(void)
+{
+    static const struct {
+        const char *format;
+        int legacy, bundle;
+    } cases[] = {{"bundle", 0, 4}, {"both", 4, 4}, {"legacy", 4, 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct env e;
+        env_init(&e);
+        put_secrets(&e);
+        seed_source(&e);
+        put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
+        json_t *spec = basic_spec();
+        json_object_set_new(spec, "sign",
+                            json_pack("{s:{s:s}, s:s}", "signingKeyRef", "name", "vendor-release",
+                                      "format", cases[i].format));
+        put_imd(&e, spec);
+        reconcile(&e);
+        CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
+        CHECK_INT_EQ(ncalls(&e.reg, "sign"), cases[i].legacy);
+        CHECK_INT_EQ(ncalls(&e.reg, "sign_bundle"), cases[i].bundle);
+        CHECK_STR_EQ(status_str(&e, "status.signedSummary"), "2/2");
+        env_free(&e);
+    }
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "sign",
+                        json_pack("{s:{s:s}, s:s}", "signingKeyRef", "name", "vendor-release",
+                                  "format", "sigstore"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.sign.format");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "\"sigstore\"");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    env_free(&e);
+}
+
 /* ---- scan gate ---- */
 
 static void collect(void *qctx, const char *ns, const char *name)
@@ -1592,6 +1794,8 @@ int main(int argc, char **argv)
     RUN(test_insecure_needs_the_administrator);
     RUN(test_registry_deadline);
     RUN(test_sign_in_every_target);
+    RUN(test_referrers_go_along);
+    RUN(test_sign_format);
     RUN(test_scan_gate);
     RUN(test_policy_ready_during_first_pass_requeues);
     RUN(test_status_names_the_useful_problem);

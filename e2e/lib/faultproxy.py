@@ -27,7 +27,8 @@ With --chaos-rate R every other request gets, with probability R, one fault draw
   cut (the answer's body stops halfway and the connection closes) or slow (answered after
   --chaos-slow-ms). --chaos-file F: only while F exists. --seed makes the draws repeatable.
 With --stats FILE the proxy keeps FILE updated with a JSON object of counts: requests and faults
-by kind (rewritten at most twice a second and when the proxy is stopped with SIGTERM).
+by kind, and requests_faulty_phase: requests seen while faults were on (rewritten at most twice
+a second and when the proxy is stopped with SIGTERM).
 Each fault is logged as a line "FAULT <kind> <method> <path>" on stdout.
 """
 import argparse
@@ -101,6 +102,7 @@ class State:
     def chaos_fault(self):
         if self.chaos_rate <= 0 or (self.chaos_file and not os.path.exists(self.chaos_file)):
             return None
+        self.count("requests_faulty_phase")
         with self.lock:
             if self.rng.random() >= self.chaos_rate:
                 return None

@@ -218,10 +218,13 @@ class Campaign:
         amd = self.layout.image([24 * KB, 8 * KB], arch="amd64", seed=s)
         arm = self.layout.image([24 * KB, 8 * KB], arch="arm64", seed=s + 1)
         idx = self.layout.index([amd, arm])
-        self.layout.tag(idx, f"{i}-{tag}")
+        name = f"{i}-{tag}-{self.seed_n}"  # a layout name per push: a moved tag is a new name
+        self.layout.tag(idx, name)
         v = self.accounts["vendor"]
-        reglib.push(self.layout.path, f"{i}-{tag}", f"{v['reg'].host}/acme/app-{i}:{tag}",
-                    v["creds"], all_platforms=True)
+        reglib.push(self.layout.path, name, f"{v['reg'].host}/acme/app-{i}:{tag}", v["creds"],
+                    all_platforms=True)
+        if self.source_digest(i, tag) != idx["digest"]:
+            raise AssertionError(f"acme/app-{i}:{tag} is not {idx['digest']} after the push")
         return idx["digest"]
 
     @staticmethod
@@ -324,11 +327,14 @@ class Campaign:
         return None
 
     def kill_leader(self):
-        holder = procs.wait_for(self.lease_holder, timeout=120, what="a Lease holder")
-        leader = procs.wait_for(
-            lambda: next((c for c in self.controllers if c not in self.killed and
-                          c.proc.alive() and self.identity(c) == holder), None),
-            timeout=60, what=f"the replica holding the Lease ({holder})")
+        def live_leader():
+            # after a kill the Lease names the dead replica until it expires
+            holder = self.lease_holder()
+            return next((c for c in self.controllers if c not in self.killed and
+                         c.proc.alive() and holder and self.identity(c) == holder), None)
+        leader = procs.wait_for(live_leader, timeout=180, interval=0.5,
+                                what="a live replica holding the Lease")
+        holder = self.identity(leader)
         leader.proc.stop(sig=signal.SIGKILL)
         self.killed.append(leader)
         self.start_replica()
@@ -346,8 +352,19 @@ class Campaign:
     def move_tag(self):
         i = next(i for i in range(self.n) if self.mutable(i)) if self.n > 1 else 0
         tag = "edge" if self.mutable(i) else "1.1"
+
+        def delivered():
+            # move it once both targets have it, so the move is followed, not just delivered
+            with self.watch_lock:
+                return all(self.watch_history.get((a, f"mirror/app-{i}", tag))
+                           for a in ("customer-a", "customer-b"))
+        try:
+            procs.wait_for(delivered, timeout=120, interval=0.5, what=f"app-{i}:{tag} delivered")
+            note = ""
+        except AssertionError:
+            note = " (before it reached both targets)"
         d = self.push_index(i, tag)
-        return f"source acme/app-{i}:{tag} moved to {d}"
+        return f"source acme/app-{i}:{tag} moved to {d}{note}"
 
     def add_tag(self):
         i = self.rng.randrange(self.n)

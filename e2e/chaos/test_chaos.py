@@ -25,6 +25,10 @@ class ChaosTest(procs.TempDirTestCase):
         for kind in ("5xx", "429", "reset"):
             self.assertIn(kind, c.figures["faults"])
         self.assertGreater(c.figures["watch_samples"], 0)
+        # when the moved tag reached both targets before it moved (the campaign waits up to
+        # 2 minutes for that), its earlier digest was checked too
+        if not any("before it reached both targets" in e for e in c.events):
+            self.assertGreaterEqual(c.figures["earlier_digests_checked"], 2)
 
 
 if __name__ == "__main__":

@@ -148,6 +148,39 @@ class SignRaceTest(procs.TempDirTestCase):
                          f"{self.reg.host}/acme/app@{self.digest}")
         self.assertEqual(cp.returncode, 0, cp.stderr)
 
+    def test_cosign_writes_between_sealifts_read_and_write(self):
+        """cosign's write lands after sealift read the manifest it merges into, while sealift
+        uploads the config blob of its manifest: sealift must notice before writing."""
+        env = self.cosign_env([self.reg.host])
+        ckey, cpub = self.cosign_keygen(env)
+        key, pub = self.keygen("k1")
+        proxy = self.gated_proxy("/blobs/uploads/", "POST")
+        # sealift's payload blob (the same bytes it makes) is there already, so the first upload
+        # sealift starts is its manifest's config, after the read its merge is based on
+        payload = json.dumps({"critical": {
+            "identity": {"docker-reference": f"{proxy.host}/acme/app"},
+            "image": {"docker-manifest-digest": self.digest},
+            "type": "cosign container image signature"}, "optional": {"creator": "sealift"}},
+            separators=(",", ":")).encode()
+        self.http.put_blob("acme/app", payload)
+        s = self.start_sealift_sign(proxy.host, key, "sign-sealift")
+        self.wait_gate_held(proxy)
+        self.assertIsNone(self.http_manifest_or_none())
+        cp = self.cosign(env, "sign", "--key", ckey, *COSIGN_SIGN_FLAGS,
+                         f"{self.reg.host}/acme/app@{self.digest}")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.open_gate()
+        self.wait_exit(s)
+        self.assertEqual(self.verifying_layers(pub), 1, self.layers())
+        self.assertEqual(self.verifying_layers(cpub), 1, self.layers())
+        self.assertEqual(len(self.layers()), 2)
+
+    def http_manifest_or_none(self):
+        try:
+            return self.http.manifest("acme/app", self.sig_tag)
+        except Exception:
+            return None
+
     def test_sealift_signs_while_cosign_is_signing(self):
         proxy = self.gated_proxy("/manifests/sha256-", "PUT")
         env = self.cosign_env([self.reg.host, proxy.host])

@@ -140,9 +140,13 @@ static int ensure_blob(struct sl_registry *reg, const char *repo, const char *di
     return sl_registry_blob_upload(reg, repo, digest, data, len, 0, err);
 }
 
-/* Writes a signature manifest holding layers (array, borrowed) under the .sig tag. */
-static int put_sig_manifest(char digest_out[72], struct sl_registry *reg, const char *repo,
-                            const char *digest, json_t *layers, struct sl_err *err)
+/* Writes a signature manifest holding layers (array, borrowed) under the .sig tag, unless the
+ * layers at the tag are no longer base (NULL: the tag was absent) once the config blob is
+ * uploaded: then *stale is set and nothing is written, so that the time between the read a
+ * merge is based on and the write is one round trip. */
+static int put_sig_manifest(char digest_out[72], bool *stale, struct sl_registry *reg,
+                            const char *repo, const char *digest, json_t *layers,
+                            const json_t *base, struct sl_err *err)
 {
     json_t *diff_ids = json_array();
     size_t i;
@@ -162,7 +166,15 @@ static int put_sig_manifest(char digest_out[72], struct sl_registry *reg, const 
     sl_digest_sha256(config_digest, config_s, strlen(config_s));
     int rc = ensure_blob(reg, repo, config_digest, config_s, strlen(config_s), err);
     char *manifest_s = NULL;
+    json_t *now = NULL;
+    *stale = false;
+    if (!rc)
+        rc = fetch_sig_manifest(&now, reg, repo, digest, err);
     if (!rc) {
+        const json_t *now_layers = now ? json_object_get(now, "layers") : NULL;
+        *stale = base ? !now_layers || !json_equal(base, now_layers) : now_layers != NULL;
+    }
+    if (!rc && !*stale) {
         json_t *m =
             json_pack("{s:i, s:s, s:{s:s, s:I, s:s}, s:O}", "schemaVersion", 2, "mediaType",
                       SL_MT_OCI_MANIFEST, "config", "mediaType", OCI_CONFIG_MEDIA_TYPE, "size",
@@ -176,6 +188,7 @@ static int put_sig_manifest(char digest_out[72], struct sl_registry *reg, const 
     }
     free(manifest_s);
     free(config_s);
+    json_decref(now);
     return rc;
 }
 
@@ -233,9 +246,10 @@ static void settle_sleep(int64_t ms)
 
 /* What one merged write of a signature manifest did. */
 struct merge_result {
-    size_t writes;     /* manifests written */
-    size_t signatures; /* layers at the .sig tag at the last read */
-    bool own_kept;     /* own is (still) wanted: no other layer signed by the key showed up */
+    size_t writes;       /* manifests written */
+    size_t writes_tried; /* writes given up because the manifest changed after the read */
+    size_t signatures;   /* layers at the .sig tag at the last read */
+    bool own_kept;       /* own is (still) wanted: no other layer signed by the key showed up */
     char manifest_digest[72];
 };
 
@@ -317,11 +331,23 @@ static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, c
                             repo, digest, missing, SIG_WRITES_MAX);
             goto done;
         }
-        rc = put_sig_manifest(res.manifest_digest, reg, repo, digest, next, err);
+        bool stale = false;
+        rc = put_sig_manifest(res.manifest_digest, &stale, reg, repo, digest, next, have, err);
         if (rc)
             goto done;
         json_decref(next);
         next = NULL;
+        if (stale) {
+            /* changed under us since the read: merge again (a write spent, to bound the loop) */
+            res.writes_tried++;
+            if (res.writes_tried < SIG_WRITES_MAX * 4)
+                continue;
+            rc = sl_err_set(err, SL_ECONFLICT, SL_ERRC_REGISTRY,
+                            "the signature manifest of %s@%s kept changing under concurrent "
+                            "writers",
+                            repo, digest);
+            goto done;
+        }
         res.writes++;
         settled = false;
         int64_t window_ms = 4 * (sl_mono_ms() - read_at);

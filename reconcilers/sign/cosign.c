@@ -263,7 +263,7 @@ struct merge_result {
  * at the tag joins want, so a signature read once is carried into later writes even if another
  * writer drops it. When own (a layer of want, may be NULL) is signed by key and another layer at
  * the tag is signed by the same key too, own is withdrawn so the key signs once. At most
- * SIG_WRITES_MAX writes; SL_ECONFLICT when the manifest still lacks a layer after them. */
+ * SIG_WRITES_MAX writes; SL_ERETRY when the manifest still lacks a layer after them. */
 #define SIG_WRITES_MAX    8
 #define SIG_SETTLE_MIN_MS 1000
 #define SIG_SETTLE_MAX_MS 5000
@@ -325,7 +325,7 @@ static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, c
             continue;
         }
         if (res.writes == SIG_WRITES_MAX) {
-            rc = sl_err_set(err, SL_ECONFLICT, SL_ERRC_REGISTRY,
+            rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY,
                             "the signature manifest of %s@%s still lacks %zu signature(s) after "
                             "%d writes: other writers keep replacing it",
                             repo, digest, missing, SIG_WRITES_MAX);
@@ -338,11 +338,11 @@ static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, c
         json_decref(next);
         next = NULL;
         if (stale) {
-            /* changed under us since the read: merge again (a write spent, to bound the loop) */
+            /* changed under us since the read: merge again (bounded on its own count) */
             res.writes_tried++;
             if (res.writes_tried < SIG_WRITES_MAX * 4)
                 continue;
-            rc = sl_err_set(err, SL_ECONFLICT, SL_ERRC_REGISTRY,
+            rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY,
                             "the signature manifest of %s@%s kept changing under concurrent "
                             "writers",
                             repo, digest);

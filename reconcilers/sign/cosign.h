@@ -57,7 +57,7 @@ struct sl_cosign_sign_result {
  * A concurrent writer's signatures are kept and ours is re-added when one overwrote it (see
  * above); when another writer signed with the same key meanwhile, ours is withdrawn (added =
  * false). Returns 0, or the registry's error codes (SL_EAUTH, SL_ERETRY, ...), SL_EINVAL for a
- * public-only key or an existing .sig tag that is not a signature manifest, SL_ECONFLICT when
+ * public-only key or an existing .sig tag that is not a signature manifest, SL_ERETRY when
  * concurrent writers kept replacing the manifest through every write allowed. */
 int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, const char *repo,
                    const char *docker_reference, const char *digest, const struct sl_key *key,
@@ -66,7 +66,7 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
 /* Copies the signatures of digest from src (src_repo) into dst (dst_repo), keeping the ones
  * dst already has (union by payload digest and signature). *copied (may be NULL) gets how many
  * layers were added. The write re-merges like sl_cosign_sign's. Returns 0 (also when the
- * source has no signatures: *copied = 0) or an error (SL_ECONFLICT as for sl_cosign_sign). */
+ * source has no signatures: *copied = 0) or an error (SL_ERETRY as for sl_cosign_sign). */
 int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const char *src_repo,
                               struct sl_registry *dst, const char *dst_repo, const char *digest,
                               struct sl_err *err);

@@ -584,6 +584,7 @@ class Campaign:
         self.proxy_figures()
         self.figures["kills"] = len(self.killed)
         self.figures["seed"] = self.seed
+        self.completed = True
         return self.failures
 
     def report(self, out=sys.stdout):
@@ -608,8 +609,11 @@ class Campaign:
                   f"{r['end']}", file=out)
         for e in self.events:
             print(f"  {e}", file=out)
-        print("checks: " + ("all passed" if not self.failures else
-                            f"{len(self.failures)} FAILED"), file=out)
+        if not getattr(self, "completed", False):
+            print("checks: NOT RUN to the end (interrupted, or an error above)", file=out)
+        else:
+            print("checks: " + ("all passed" if not self.failures else
+                                f"{len(self.failures)} FAILED"), file=out)
         for x in self.failures:
             print(f"  FAIL {x}", file=out)
 
@@ -626,6 +630,11 @@ def main():
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     a = p.parse_args()
+
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)  # unwinds into the clean-up below, which stops by PID
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)  # also when started in the background of a script
     lab = Lab(keep=a.keep)
     kills = a.kills if a.kills is not None else max(1, a.duration // 60)
     c = Campaign(lab, deliveries=a.deliveries, duration_s=a.duration, kills=kills,

@@ -178,7 +178,8 @@ class FaultProxy:
     through; method restricts the faults to requests with that method."""
 
     def __init__(self, tc, upstream, mode, count, name="faultproxy", match="", slow_ms=0,
-                 paginate_tags=False, method=""):
+                 paginate_tags=False, method="", gate_file="", chaos=None):
+        """chaos: dict of --chaos-* options (rate, file, slow_ms, seed, stats)."""
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         args = [PYTHON, FAULT_PROXY, "--listen", self.host, "--upstream", upstream,
@@ -191,6 +192,11 @@ class FaultProxy:
             args += ["--slow-ms", str(slow_ms)]
         if paginate_tags:
             args.append("--paginate-tags")
+        if gate_file:
+            args += ["--gate-file", gate_file]
+        for k, v in (chaos or {}).items():
+            args += [{"rate": "--chaos-rate", "file": "--chaos-file", "slow_ms": "--chaos-slow-ms",
+                      "seed": "--seed", "stats": "--stats"}[k], str(v)]
         self.proc = tc.start(args, name)
         wait_port(self.port)
 

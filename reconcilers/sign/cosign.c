@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define OCI_CONFIG_MEDIA_TYPE "application/vnd.oci.image.config.v1+json"
 
@@ -140,9 +141,13 @@ static int ensure_blob(struct sl_registry *reg, const char *repo, const char *di
     return sl_registry_blob_upload(reg, repo, digest, data, len, 0, err);
 }
 
-/* Writes a signature manifest holding layers (array, borrowed) under the .sig tag. */
-static int put_sig_manifest(char digest_out[72], struct sl_registry *reg, const char *repo,
-                            const char *digest, json_t *layers, struct sl_err *err)
+/* Writes a signature manifest holding layers (array, borrowed) under the .sig tag, unless the
+ * layers at the tag are no longer base (NULL: the tag was absent) once the config blob is
+ * uploaded: then *stale is set and nothing is written, so that the time between the read a
+ * merge is based on and the write is one round trip. */
+static int put_sig_manifest(char digest_out[72], bool *stale, struct sl_registry *reg,
+                            const char *repo, const char *digest, json_t *layers,
+                            const json_t *base, struct sl_err *err)
 {
     json_t *diff_ids = json_array();
     size_t i;
@@ -162,7 +167,15 @@ static int put_sig_manifest(char digest_out[72], struct sl_registry *reg, const 
     sl_digest_sha256(config_digest, config_s, strlen(config_s));
     int rc = ensure_blob(reg, repo, config_digest, config_s, strlen(config_s), err);
     char *manifest_s = NULL;
+    json_t *now = NULL;
+    *stale = false;
+    if (!rc)
+        rc = fetch_sig_manifest(&now, reg, repo, digest, err);
     if (!rc) {
+        const json_t *now_layers = now ? json_object_get(now, "layers") : NULL;
+        *stale = base ? !now_layers || !json_equal(base, now_layers) : now_layers != NULL;
+    }
+    if (!rc && !*stale) {
         json_t *m =
             json_pack("{s:i, s:s, s:{s:s, s:I, s:s}, s:O}", "schemaVersion", 2, "mediaType",
                       SL_MT_OCI_MANIFEST, "config", "mediaType", OCI_CONFIG_MEDIA_TYPE, "size",
@@ -176,6 +189,178 @@ static int put_sig_manifest(char digest_out[72], struct sl_registry *reg, const 
     }
     free(manifest_s);
     free(config_s);
+    json_decref(now);
+    return rc;
+}
+
+static bool same_layer(const json_t *a, const json_t *b)
+{
+    const char *da = json_string_value(json_object_get(a, "digest"));
+    const char *db = json_string_value(json_object_get(b, "digest"));
+    const char *sa = layer_signature(a), *sb = layer_signature(b);
+    return da && db && strcmp(da, db) == 0 && ((!sa && !sb) || (sa && sb && !strcmp(sa, sb)));
+}
+
+static bool has_layer(const json_t *layers, const json_t *l)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(layers, i, m)
+    {
+        if (same_layer(l, m))
+            return true;
+    }
+    return false;
+}
+
+/* Does layer l hold a valid signature of digest by key? (ECDSA signatures are randomised:
+ * equivalence is decided by verifying, not by comparing bytes.) */
+static bool layer_signed_by(struct sl_registry *reg, const char *repo, const json_t *l,
+                            const char *digest, const struct sl_key *key)
+{
+    const char *mt = json_string_value(json_object_get(l, "mediaType"));
+    const char *s = layer_signature(l);
+    if (!mt || strcmp(mt, SL_COSIGN_SIG_MEDIA_TYPE) != 0 || !s)
+        return false;
+    char *p = NULL;
+    size_t plen = 0;
+    struct sl_err ignore = {0};
+    if (fetch_payload(&p, &plen, reg, repo, l, &ignore) != 0)
+        return false;
+    bool ok = sl_cosign_check(p, plen, s, digest, key, &ignore) == 0;
+    free(p);
+    return ok;
+}
+
+/* Sleeps ms milliseconds, never past the calling thread's registry deadline. */
+static void settle_sleep(int64_t ms)
+{
+    int64_t deadline = sl_registry_deadline_get();
+    if (deadline > 0 && sl_mono_ms() + ms > deadline)
+        ms = deadline - sl_mono_ms();
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* What one merged write of a signature manifest did. */
+struct merge_result {
+    size_t writes;       /* manifests written */
+    size_t writes_tried; /* writes given up because the manifest changed after the read */
+    size_t signatures;   /* layers at the .sig tag at the last read */
+    bool own_kept;       /* own is (still) wanted: no other layer signed by the key showed up */
+    char manifest_digest[72];
+};
+
+/* Makes the .sig manifest of digest in reg/repo hold every layer of want (a JSON array, changed
+ * in place) besides whatever it already holds. Registries offer no conditional manifest PUT, so
+ * a concurrent writer (a second replica, a handover, the vendor's own cosign) that read the
+ * manifest before our write overwrites it without our layers, and we may overwrite theirs. So:
+ * read, merge the missing layers into what is there, write, and read again until a read shows
+ * every wanted layer; then wait a settle delay (several times our own read-to-write time, so a
+ * writer who read before our write has written by then) and check once more. Every layer seen
+ * at the tag joins want, so a signature read once is carried into later writes even if another
+ * writer drops it. When own (a layer of want, may be NULL) is signed by key and another layer at
+ * the tag is signed by the same key too, own is withdrawn so the key signs once. At most
+ * SIG_WRITES_MAX writes; SL_ERETRY when the manifest still lacks a layer after them. */
+#define SIG_WRITES_MAX    8
+#define SIG_SETTLE_MIN_MS 1000
+#define SIG_SETTLE_MAX_MS 5000
+static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, const char *repo,
+                            const char *digest, json_t *want, const json_t *own,
+                            const struct sl_key *key, struct sl_err *err)
+{
+    struct merge_result res = {.own_kept = own != NULL};
+    json_t *cur = NULL, *next = NULL;
+    bool settled = false;
+    int64_t settle_ms = SIG_SETTLE_MIN_MS;
+    int rc = 0;
+    for (;;) {
+        int64_t read_at = sl_mono_ms();
+        json_decref(cur);
+        cur = NULL;
+        rc = fetch_sig_manifest(&cur, reg, repo, digest, err);
+        if (rc)
+            goto done;
+        const json_t *have = cur ? json_object_get(cur, "layers") : NULL;
+        res.signatures = json_array_size(have);
+        size_t i;
+        json_t *l;
+        json_array_foreach(have, i, l)
+        {
+            if (has_layer(want, l))
+                continue;
+            if (res.own_kept && key && layer_signed_by(reg, repo, l, digest, key)) {
+                /* the key signed already (another writer with the same key): one is enough */
+                size_t j;
+                json_t *m;
+                json_array_foreach(want, j, m)
+                {
+                    if (same_layer(m, own)) {
+                        json_array_remove(want, j);
+                        break;
+                    }
+                }
+                res.own_kept = false;
+            }
+            json_array_append(want, l);
+        }
+        next = have ? json_deep_copy(have) : json_array();
+        size_t missing = 0;
+        json_array_foreach(want, i, l)
+        {
+            if (!has_layer(next, l)) {
+                json_array_append(next, l);
+                missing++;
+            }
+        }
+        if (missing == 0) {
+            json_decref(next);
+            next = NULL;
+            if (settled || res.writes == 0)
+                break;
+            settle_sleep(settle_ms);
+            settled = true;
+            continue;
+        }
+        if (res.writes == SIG_WRITES_MAX) {
+            rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY,
+                            "the signature manifest of %s@%s still lacks %zu signature(s) after "
+                            "%d writes: other writers keep replacing it",
+                            repo, digest, missing, SIG_WRITES_MAX);
+            goto done;
+        }
+        bool stale = false;
+        rc = put_sig_manifest(res.manifest_digest, &stale, reg, repo, digest, next, have, err);
+        if (rc)
+            goto done;
+        json_decref(next);
+        next = NULL;
+        if (stale) {
+            /* changed under us since the read: merge again (bounded on its own count) */
+            res.writes_tried++;
+            if (res.writes_tried < SIG_WRITES_MAX * 4)
+                continue;
+            rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY,
+                            "the signature manifest of %s@%s kept changing under concurrent "
+                            "writers",
+                            repo, digest);
+            goto done;
+        }
+        res.writes++;
+        settled = false;
+        int64_t window_ms = 4 * (sl_mono_ms() - read_at);
+        settle_ms = window_ms < SIG_SETTLE_MIN_MS   ? SIG_SETTLE_MIN_MS
+                    : window_ms > SIG_SETTLE_MAX_MS ? SIG_SETTLE_MAX_MS
+                                                    : window_ms;
+    }
+done:
+    if (!rc && out)
+        *out = res;
+    json_decref(cur);
+    json_decref(next);
     return rc;
 }
 
@@ -188,7 +373,7 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
     char *payload = NULL, *sig_b64 = NULL;
     unsigned char *sig = NULL;
     size_t payload_len = 0, sig_len = 0;
-    json_t *existing = NULL, *layers = NULL;
+    json_t *existing = NULL, *want = NULL, *own = NULL;
     struct sl_cosign_sign_result res = {0};
     int rc = sl_cosign_payload(&payload, &payload_len, docker_reference, digest, err);
     if (rc)
@@ -196,26 +381,13 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
     rc = fetch_sig_manifest(&existing, reg, repo, digest, err);
     if (rc)
         goto done;
-    layers = existing ? json_deep_copy(json_object_get(existing, "layers")) : json_array();
-    /* already signed by this key? (ECDSA signatures are randomised: compare by verifying) */
     size_t i;
     json_t *l;
-    json_array_foreach(layers, i, l)
+    json_array_foreach(json_object_get(existing, "layers"), i, l)
     {
-        const char *mt = json_string_value(json_object_get(l, "mediaType"));
-        const char *s = layer_signature(l);
-        if (!mt || strcmp(mt, SL_COSIGN_SIG_MEDIA_TYPE) != 0 || !s)
-            continue;
-        char *p = NULL;
-        size_t plen = 0;
-        struct sl_err ignore = {0};
-        if (fetch_payload(&p, &plen, reg, repo, l, &ignore) != 0)
-            continue;
-        int ok = sl_cosign_check(p, plen, s, digest, key, &ignore) == 0;
-        free(p);
-        if (ok) {
+        if (layer_signed_by(reg, repo, l, digest, key)) {
             res.added = false;
-            res.signatures = json_array_size(layers);
+            res.signatures = json_array_size(json_object_get(existing, "layers"));
             goto done;
         }
     }
@@ -228,15 +400,20 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
     rc = ensure_blob(reg, repo, payload_digest, payload, payload_len, err);
     if (rc)
         goto done;
-    json_array_append_new(layers, json_pack("{s:s, s:I, s:s, s:{s:s}}", "mediaType",
-                                            SL_COSIGN_SIG_MEDIA_TYPE, "size",
-                                            (json_int_t)payload_len, "digest", payload_digest,
-                                            "annotations", SL_COSIGN_SIG_ANNOTATION, sig_b64));
-    rc = put_sig_manifest(res.manifest_digest, reg, repo, digest, layers, err);
+    own = json_pack("{s:s, s:I, s:s, s:{s:s}}", "mediaType", SL_COSIGN_SIG_MEDIA_TYPE, "size",
+                    (json_int_t)payload_len, "digest", payload_digest, "annotations",
+                    SL_COSIGN_SIG_ANNOTATION, sig_b64);
+    /* the manifest read above is stale by now (signing and the upload took time): the merge
+     * reads it again right before writing */
+    want = json_array();
+    json_array_append(want, own);
+    struct merge_result mr = {0};
+    rc = merge_sig_layers(&mr, reg, repo, digest, want, own, key, err);
     if (rc)
         goto done;
-    res.added = true;
-    res.signatures = json_array_size(layers);
+    res.added = mr.own_kept;
+    res.signatures = mr.signatures;
+    memcpy(res.manifest_digest, mr.manifest_digest, sizeof(res.manifest_digest));
 done:
     if (!rc && out)
         *out = res;
@@ -244,23 +421,16 @@ done:
     free(sig);
     free(sig_b64);
     json_decref(existing);
-    json_decref(layers);
+    json_decref(want);
+    json_decref(own);
     return rc;
-}
-
-static bool same_layer(const json_t *a, const json_t *b)
-{
-    const char *da = json_string_value(json_object_get(a, "digest"));
-    const char *db = json_string_value(json_object_get(b, "digest"));
-    const char *sa = layer_signature(a), *sb = layer_signature(b);
-    return da && db && strcmp(da, db) == 0 && ((!sa && !sb) || (sa && sb && !strcmp(sa, sb)));
 }
 
 int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const char *src_repo,
                               struct sl_registry *dst, const char *dst_repo, const char *digest,
                               struct sl_err *err)
 {
-    json_t *from = NULL, *to = NULL, *layers = NULL;
+    json_t *from = NULL, *to = NULL, *want = NULL;
     size_t added = 0;
     int rc = fetch_sig_manifest(&from, src, src_repo, digest, err);
     if (rc || !from)
@@ -268,20 +438,13 @@ int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const cha
     rc = fetch_sig_manifest(&to, dst, dst_repo, digest, err);
     if (rc)
         goto done;
-    layers = to ? json_deep_copy(json_object_get(to, "layers")) : json_array();
-    size_t i, j;
-    json_t *l, *m;
+    const json_t *have = to ? json_object_get(to, "layers") : NULL;
+    want = json_array();
+    size_t i;
+    json_t *l;
     json_array_foreach(json_object_get(from, "layers"), i, l)
     {
-        bool present = false;
-        json_array_foreach(layers, j, m)
-        {
-            if (same_layer(l, m)) {
-                present = true;
-                break;
-            }
-        }
-        if (present)
+        if (has_layer(have, l) || has_layer(want, l))
             continue;
         char *p = NULL;
         size_t plen = 0;
@@ -292,17 +455,17 @@ int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const cha
         free(p);
         if (rc)
             goto done;
-        json_array_append(layers, l);
+        json_array_append(want, l);
         added++;
     }
     if (added)
-        rc = put_sig_manifest(NULL, dst, dst_repo, digest, layers, err);
+        rc = merge_sig_layers(NULL, dst, dst_repo, digest, want, NULL, NULL, err);
 done:
     if (!rc && copied)
         *copied = added;
     json_decref(from);
     json_decref(to);
-    json_decref(layers);
+    json_decref(want);
     return rc;
 }
 

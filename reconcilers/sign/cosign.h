@@ -7,8 +7,10 @@
  *   {"critical":{"identity":{"docker-reference":R},"image":{"docker-manifest-digest":D},
  *    "type":"cosign container image signature"},"optional":{...}}
  * and annotation dev.cosignproject.cosign/signature = base64 of the signature over the payload
- * bytes. Adding a signature keeps the layers already there (read, append, write); signing a
- * digest again with the same key adds nothing.
+ * bytes. Adding a signature keeps the layers already there; signing a digest again with the
+ * same key adds nothing. Registries have no conditional manifest write, so a write re-reads the
+ * manifest and re-merges until a read shows every signature it should hold (also after a settle
+ * delay that lets a concurrent writer who read before us land its write), at most 8 writes.
  *
  * Verification looks at the `.sig` tag and at OCI referrers of the digest, and accepts the
  * image when any layer's payload names the digest and its signature verifies with one of the
@@ -53,16 +55,19 @@ struct sl_cosign_sign_result {
 
 /* Signs digest in reg/repo with key (private) and stores the signature under the .sig tag,
  * keeping existing signatures. docker_reference is what the payload's identity names ("host/repo").
- * Returns 0, or the registry's error codes (SL_EAUTH, SL_ERETRY, ...), SL_EINVAL for a
- * public-only key or an existing .sig tag that is not a signature manifest. */
+ * A concurrent writer's signatures are kept and ours is re-added when one overwrote it (see
+ * above); when another writer signed with the same key meanwhile, ours is withdrawn (added =
+ * false). Returns 0, or the registry's error codes (SL_EAUTH, SL_ERETRY, ...), SL_EINVAL for a
+ * public-only key or an existing .sig tag that is not a signature manifest, SL_ERETRY when
+ * concurrent writers kept replacing the manifest through every write allowed. */
 int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, const char *repo,
                    const char *docker_reference, const char *digest, const struct sl_key *key,
                    struct sl_err *err);
 
 /* Copies the signatures of digest from src (src_repo) into dst (dst_repo), keeping the ones
  * dst already has (union by payload digest and signature). *copied (may be NULL) gets how many
- * layers were added. Returns 0 (also when the source has no signatures: *copied = 0) or an
- * error. */
+ * layers were added. The write re-merges like sl_cosign_sign's. Returns 0 (also when the
+ * source has no signatures: *copied = 0) or an error (SL_ERETRY as for sl_cosign_sign). */
 int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const char *src_repo,
                               struct sl_registry *dst, const char *dst_repo, const char *digest,
                               struct sl_err *err);

@@ -104,20 +104,23 @@ static void usage(FILE *f)
         "      --metrics-addr 127.0.0.1:8080 --insecure-registry 127.0.0.1:5000\n");
 }
 
-/* Returns -1 to go on, or the exit code (0 for --help). */
-/* The Lease "sealift-controller-shard-<shard>" must be a DNS-1123 name, so a shard is a
- * lowercase label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, short enough for the Lease name. */
-#define SHARD_MAX 40
+/* A shard key is the value of the sealift.dev/shard label and part of the shard's Lease name
+ * ("sealift-controller-<key>"): a label value that is also a DNS subdomain. */
 static bool valid_shard(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > SHARD_MAX || s[0] == '-' || s[n - 1] == '-')
+    if (n == 0 || n > 63)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
             return false;
+    }
     return true;
 }
+
+/* Returns -1 to go on, or the exit code (0 for --help). */
 
 static int parse_args(struct controller_args *a, int argc, char **argv)
 {
@@ -274,9 +277,10 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
     }
     if (a->shard && !valid_shard(a->shard)) {
         sl_cli_errorf(CMD,
-                      "--shard wants a lowercase name (a-z, 0-9 and '-' inside, at most %d "
-                      "characters): it is a label value and part of the shard's Lease name",
-                      SHARD_MAX);
+                      "--shard wants a label value that can also name a Lease: 1-63 lowercase "
+                      "letters, digits, '-' or '.', starting and ending with a letter or digit, "
+                      "got \"%s\"",
+                      a->shard);
         return SL_EXIT_USAGE;
     }
     if (!*a->metrics_addr) {
@@ -397,7 +401,12 @@ int sl_cmd_controller(int argc, char **argv)
         code = SL_EXIT_USAGE;
         goto done;
     }
-    rc = sl_kube_client_new(&client, cfg, NULL, &err);
+    /* the API server names the field manager of a write after the User-Agent up to its first
+     * '/': each shard's writes show in managedFields as "sealift-shard-<key>" */
+    char user_agent[128];
+    snprintf(user_agent, sizeof(user_agent), "sealift%s%s/%s", a.shard ? "-shard-" : "",
+             a.shard ? a.shard : "", SL_VERSION);
+    rc = sl_kube_client_new(&client, cfg, user_agent, &err);
     if (rc != 0) {
         sl_cli_errorf(CMD, "creating Kubernetes client: %s", err.msg);
         code = exit_code_for(rc);

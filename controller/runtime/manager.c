@@ -32,7 +32,8 @@ struct subscriber {
 struct informer_entry {
     struct sl_manager *m;
     const struct sl_kube_resource *res;
-    char *selector; /* NULL for none */
+    char *selector;     /* NULL for none */
+    bool metadata_only; /* secondary resources: reconcilers map them by name, read them by GET */
     struct sl_informer *inf;
     struct subscriber *subs;
     size_t nsubs;
@@ -50,7 +51,7 @@ struct controller {
 struct sl_manager {
     struct sl_kube_ops kube;
     struct sl_list_watcher lw;
-    char *controller_ns, *watch_ns, *shard_selector, *leader_identity, *lease_name;
+    char *controller_ns, *watch_ns, *shard, *shard_selector, *lease_name, *leader_identity;
     char *webhook_addr, *webhook_cert_dir;
     int concurrency;
     bool leader_elect;
@@ -219,12 +220,15 @@ int sl_manager_new(struct sl_manager **out, const struct sl_manager_opts *opts, 
     m->controller_ns = sl_xstrdup(opts->controller_namespace);
     m->watch_ns =
         opts->watch_namespace && *opts->watch_namespace ? sl_xstrdup(opts->watch_namespace) : NULL;
-    m->shard_selector =
-        opts->shard && *opts->shard ? sl_xasprintf("%s=%s", SL_SHARD_LABEL, opts->shard) : NULL;
-    /* Each shard elects its own leader: with one Lease for all, only one shard would work. */
-    m->lease_name = opts->shard && *opts->shard
-                        ? sl_xasprintf("%s-shard-%s", SL_LEADER_LEASE_NAME, opts->shard)
-                        : NULL;
+    /* Flux's convention: a shard sees only its label value, the unsharded controller only
+     * objects without the label, so every object has exactly one owner; each shard elects its
+     * leader on its own Lease */
+    bool sharded = opts->shard && *opts->shard;
+    m->shard = sharded ? sl_xstrdup(opts->shard) : NULL;
+    m->shard_selector = sharded ? sl_xasprintf("%s=%s", SL_SHARD_LABEL, opts->shard)
+                                : sl_xasprintf("!%s", SL_SHARD_LABEL);
+    m->lease_name = sharded ? sl_xasprintf("%s-%s", SL_LEADER_LEASE_NAME, opts->shard)
+                            : sl_xstrdup(SL_LEADER_LEASE_NAME);
     m->leader_identity = opts->leader_identity ? sl_xstrdup(opts->leader_identity) : NULL;
     m->webhook_addr = opts->webhook_addr ? sl_xstrdup(opts->webhook_addr) : NULL;
     m->webhook_cert_dir = opts->webhook_cert_dir ? sl_xstrdup(opts->webhook_cert_dir) : NULL;
@@ -259,19 +263,20 @@ static bool same_resource(const struct sl_kube_resource *a, const struct sl_kube
 }
 
 static struct informer_entry *entry_for(struct sl_manager *m, const struct sl_kube_resource *res,
-                                        const char *selector)
+                                        const char *selector, bool metadata_only)
 {
     for (size_t i = 0; i < m->nentries; i++) {
         struct informer_entry *e = m->entries[i];
         bool same_sel = (!e->selector && !selector) ||
                         (e->selector && selector && strcmp(e->selector, selector) == 0);
-        if (same_sel && same_resource(e->res, res))
+        if (same_sel && e->metadata_only == metadata_only && same_resource(e->res, res))
             return e;
     }
     struct informer_entry *e = sl_xcalloc(1, sizeof(*e));
     e->m = m;
     e->res = res;
     e->selector = selector ? sl_xstrdup(selector) : NULL;
+    e->metadata_only = metadata_only;
     m->entries = sl_xrealloc(m->entries, (m->nentries + 1) * sizeof(*m->entries));
     m->entries[m->nentries++] = e;
     return e;
@@ -307,12 +312,16 @@ int sl_manager_add(struct sl_manager *m, struct sl_reconciler *r, struct sl_err 
     c->m = m;
     c->r = r;
     c->q = sl_workqueue_new(0, 0);
-    c->primary = entry_for(m, r->resource, m->shard_selector);
+    c->primary = entry_for(m, r->resource, m->shard_selector, false);
     subscribe(c->primary, c, true);
     if (!c->primary->stats)
         c->primary->stats = sl_kindstats_new(r->kind);
+    /* secondary objects (Secrets, SigningKeys, ScanPolicies a delivery uses) are not sharded:
+     * a shard's delivery may use any of them, so they are watched without a selector, but
+     * metadata only (map_secondary needs names and annotations, reconcilers GET what they use),
+     * so N shards do not each hold every object of the cluster */
     for (size_t i = 0; r->secondary && r->secondary[i]; i++)
-        subscribe(entry_for(m, r->secondary[i], NULL), c, false);
+        subscribe(entry_for(m, r->secondary[i], NULL, true), c, false);
     m->ctls = sl_xrealloc(m->ctls, (m->nctls + 1) * sizeof(*m->ctls));
     m->ctls[m->nctls++] = c;
     return 0;
@@ -339,6 +348,54 @@ static const char *result_name(enum sl_result_kind k)
     }
 }
 
+/* Sets *moved when the object behind a key that left our cache still exists in the API under
+ * another owner: its sealift.dev/shard label is not this controller's (relabelled to another
+ * shard, or between a shard and the unsharded controller). Such an object must not go through
+ * the reconciler's deletion path (a DeployPolicy's would delete its rendered admission policies
+ * under the new owner). Returns 0 (*moved false when the object is gone), or the GET's error. */
+static int check_moved(struct sl_manager *m, struct controller *c, const char *ns, const char *name,
+                       bool *moved, struct sl_err *err)
+{
+    json_t *live = NULL;
+    *moved = false;
+    const struct sl_kube_resource *res = c->r->resource;
+    int rc = m->kube.get(m->kube.ctx, &live, res, res->namespaced ? ns : NULL, name, err);
+    if (rc == SL_ENOTFOUND) {
+        rc = 0;
+        goto done;
+    }
+    if (rc != 0)
+        goto done;
+    json_t *labels = json_object_get(json_object_get(live, "metadata"), "labels");
+    const char *key = json_string_value(json_object_get(labels, SL_SHARD_LABEL));
+    *moved = m->shard ? !key || strcmp(key, m->shard) != 0 : key != NULL;
+done:
+    json_decref(live);
+    return rc;
+}
+
+/* For a key no longer in the cache: true when this controller is done with it without a
+ * reconcile, because the object moved to another owner (let go) or the check failed (queued
+ * again with backoff); false when it is gone and the reconciler's deletion path runs. */
+static bool let_go(struct controller *c, const char *key, const char *ns, const char *name)
+{
+    struct sl_err err = {0};
+    struct sl_log_ctx lc = {.kind = c->r->kind, .ns = ns, .name = name};
+    bool moved = false;
+    if (check_moved(c->m, c, ns, name, &moved, &err) != 0) {
+        sl_workqueue_add_rate_limited(c->q, key);
+        sl_log_kv(SL_LOG_WARN, &lc, "object left the cache; reading it to see where it went failed",
+                  "error", err.msg, NULL);
+        return true;
+    }
+    if (moved) {
+        /* its new owner's watch has it already */
+        sl_workqueue_forget(c->q, key);
+        sl_log_kv(SL_LOG_INFO, &lc, "moved to another shard; letting go", NULL);
+    }
+    return moved;
+}
+
 static void process(struct controller *c, const char *key)
 {
     struct sl_manager *m = c->m;
@@ -352,6 +409,9 @@ static void process(struct controller *c, const char *key)
         name = slash + 1;
     }
     json_t *obj = sl_informer_get_key(c->primary->inf, key);
+    if (!obj && let_go(c, key, ns, name))
+        return;
+    struct sl_err err = {0};
     if (obj) {
         /* a new object or spec: say Reconciling before the work, so kstatus-aware tools do not
          * call it current in the middle of its first copy */
@@ -493,7 +553,7 @@ int sl_manager_start(struct sl_manager *m, struct sl_err *err)
             /* reconcilers watch Secrets to hear of changes and read the ones they use through
              * the API: the cluster's other Secrets (Helm releases, other tenants' keys) are not
              * kept in memory */
-            .metadata_only = same_resource(e->res, &SL_RES_SECRET),
+            .metadata_only = e->metadata_only || same_resource(e->res, &SL_RES_SECRET),
             .lw = m->lw,
             .handlers = {
                 .ctx = e, .on_add = on_add, .on_update = on_update, .on_delete = on_delete}};
@@ -667,6 +727,7 @@ void sl_manager_free(struct sl_manager *m)
     pthread_mutex_destroy(&m->lock);
     free(m->controller_ns);
     free(m->watch_ns);
+    free(m->shard);
     free(m->shard_selector);
     free(m->lease_name);
     free(m->leader_identity);

@@ -15,6 +15,15 @@
  * Workers start once their informers have synced and, with leader election, only while this
  * process holds the Lease; informers run (and readiness is reported) either way.
  *
+ * Sharding (docs/sharding.md): primaries are listed and watched with the label selector
+ * "sealift.dev/shard=<shard>", or "!sealift.dev/shard" without a shard, so every object has one
+ * owner; the Lease is "sealift-controller-<shard>" (or "sealift-controller"). Secondary
+ * resources are watched without a selector and cached as metadata only: reconcilers map them
+ * to primaries by name and read the ones they use through the API. An object relabelled away
+ * leaves the cache (its watch reports it deleted); before running the reconciler's deletion
+ * path for a key that left the cache, the manager GETs the object, and when it still exists
+ * under another shard label it lets go without a reconcile.
+ *
  * Thread-safety: sl_manager_add before start from one thread; the rest may be called from any
  * thread. */
 #ifndef SL_RUNTIME_MANAGER_H
@@ -37,8 +46,8 @@ struct sl_manager_opts {
     struct sl_list_watcher lw;        /* list/watch for informers (copied, same rule) */
     const char *controller_namespace; /* for the Lease and sl_runtime; required */
     const char *watch_namespace;      /* NULL = all namespaces */
-    const char *shard;                /* only primaries labelled sealift.dev/shard=<shard>; with
-                                         leader_elect, the Lease is sealift-controller-shard-<shard> */
+    const char *shard;                /* only primaries labelled sealift.dev/shard=<shard>; NULL:
+                                         only primaries without that label */
     int concurrency;                  /* workers per reconciler; <= 0 = 2 */
     bool leader_elect;
     const char *leader_identity; /* NULL = hostname_random */

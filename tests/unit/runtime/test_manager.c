@@ -420,9 +420,9 @@ static void test_each_shard_elects_its_own_leader(void)
     CHECK(sl_manager_is_leader(m[0]));
     CHECK(sl_manager_is_leader(m[1]));
     json_t *blue =
-        sl_fake_kube_find(e.fk, &SL_RES_LEASE, "sealift-system", "sealift-controller-shard-blue");
+        sl_fake_kube_find(e.fk, &SL_RES_LEASE, "sealift-system", "sealift-controller-blue");
     json_t *green =
-        sl_fake_kube_find(e.fk, &SL_RES_LEASE, "sealift-system", "sealift-controller-shard-green");
+        sl_fake_kube_find(e.fk, &SL_RES_LEASE, "sealift-system", "sealift-controller-green");
     CHECK(blue != NULL);
     CHECK(green != NULL);
     if (blue && green) {
@@ -441,24 +441,148 @@ static void test_each_shard_elects_its_own_leader(void)
     env_destroy(&e);
 }
 
+static const struct sl_kube_resource RES_LEASE = {.group = "coordination.k8s.io",
+                                                  .version = "v1",
+                                                  .plural = "leases",
+                                                  .kind = "Lease",
+                                                  .namespaced = true};
+
+/* Starts a manager with leader election for shard (NULL: unsharded) and waits until it leads. */
+static struct sl_manager *start_shard(struct env *e, const char *shard)
+{
+    struct sl_manager_opts o = {.lw = fake_lw_iface(&e->lw),
+                                .controller_namespace = "sealift-system",
+                                .shard = shard,
+                                .leader_elect = true,
+                                .leader_identity = "me",
+                                .lease_duration_ms = 1000,
+                                .renew_deadline_ms = 600,
+                                .retry_period_ms = 50};
+    sl_fake_kube_ops(e->fk, &o.kube);
+    struct sl_manager *m = NULL;
+    CHECK_INT_EQ(sl_manager_new(&m, &o, NULL), 0);
+    CHECK_INT_EQ(sl_manager_add(m, &e->r, NULL), 0);
+    CHECK_INT_EQ(sl_manager_start(m, NULL), 0);
+    WAIT_FOR(sl_manager_ready(m) && sl_manager_is_leader(m));
+    CHECK(sl_manager_is_leader(m));
+    return m;
+}
+
+static const char *lease_holder(struct env *e, const char *name)
+{
+    json_t *lease = sl_fake_kube_find(e->fk, &RES_LEASE, "sealift-system", name);
+    return json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+}
+
+/* A shard lists its primaries by its label value and leads on its own Lease; secondaries are
+ * listed whole (a shard's delivery may use any Secret). */
 static void test_shard_selects_primaries_only(void)
 {
     struct env e;
     env_init(&e);
-    struct sl_manager_opts o = {
-        .lw = fake_lw_iface(&e.lw), .controller_namespace = "sealift-system", .shard = "blue"};
-    sl_fake_kube_ops(e.fk, &o.kube);
-    struct sl_manager *m = NULL;
-    CHECK_INT_EQ(sl_manager_new(&m, &o, NULL), 0);
-    CHECK_INT_EQ(sl_manager_add(m, &e.r, NULL), 0);
-    CHECK_INT_EQ(sl_manager_start(m, NULL), 0);
-    WAIT_FOR(sl_manager_ready(m));
-    CHECK(sl_manager_ready(m));
+    struct sl_manager *m = start_shard(&e, "blue");
     pthread_mutex_lock(&e.lw.lock);
     CHECK_STR_EQ(json_string_value(json_object_get(e.lw.selectors, "SigningKey")),
                  "sealift.dev/shard=blue");
     CHECK_STR_EQ(json_string_value(json_object_get(e.lw.selectors, "Secret")), "");
     pthread_mutex_unlock(&e.lw.lock);
+    CHECK_STR_EQ(lease_holder(&e, "sealift-controller-blue"), "me");
+    CHECK(sl_fake_kube_find(e.fk, &RES_LEASE, "sealift-system", "sealift-controller") == NULL);
+    CHECK_INT_EQ(sl_manager_stop(m), 0);
+    sl_manager_free(m);
+    env_destroy(&e);
+}
+
+/* The unsharded controller leaves labelled objects to their shards: its primaries are listed
+ * with "!sealift.dev/shard", and it leads on the plain Lease. */
+static void test_unsharded_leaves_labelled_objects(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_manager *m = start_shard(&e, NULL);
+    pthread_mutex_lock(&e.lw.lock);
+    CHECK_STR_EQ(json_string_value(json_object_get(e.lw.selectors, "SigningKey")),
+                 "!sealift.dev/shard");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.lw.selectors, "Secret")), "");
+    pthread_mutex_unlock(&e.lw.lock);
+    CHECK_STR_EQ(lease_holder(&e, "sealift-controller"), "me");
+    CHECK_INT_EQ(sl_manager_stop(m), 0);
+    sl_manager_free(m);
+    env_destroy(&e);
+}
+
+static json_t *shard_obj(const char *name, const char *shard)
+{
+    json_t *o = fake_obj("ns", name, 1, "Generate");
+    json_object_set_new(json_object_get(o, "metadata"), "labels",
+                        json_pack("{s:s}", "sealift.dev/shard", shard));
+    return o;
+}
+
+/* An object relabelled to another shard leaves this shard's cache like a deleted one, but it
+ * still exists: the shard lets go without the reconciler's deletion path (which for a
+ * DeployPolicy deletes what it rendered). An object really deleted still goes through it. */
+static void test_relabelled_object_let_go_not_deleted(void)
+{
+    struct env e;
+    env_init(&e);
+    json_t *moved = shard_obj("moved", "blue"), *gone = shard_obj("gone", "blue");
+    fake_lw_apply(&e.lw, "ADDED", moved, true);
+    fake_lw_apply(&e.lw, "ADDED", gone, true);
+    struct sl_manager *m = start_shard(&e, "blue");
+    WAIT_FOR(calls(&e.rec, "ns/moved") == 1 && calls(&e.rec, "ns/gone") == 1);
+    CHECK_INT_EQ(calls(&e.rec, "ns/moved"), 1);
+    /* "moved" now carries shard red in the API; its watch event here is a DELETED */
+    json_t *red = shard_obj("moved", "red");
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &RES_KEY, red), 0);
+    fake_lw_apply(&e.lw, "DELETED", moved, true);
+    /* "gone" is deleted for real (not in the API) */
+    fake_lw_apply(&e.lw, "DELETED", gone, true);
+    WAIT_FOR(null_calls(&e.rec, "ns/gone") == 1);
+    CHECK_INT_EQ(null_calls(&e.rec, "ns/gone"), 1);
+    sleep_ms(100);
+    CHECK_INT_EQ(null_calls(&e.rec, "ns/moved"), 0);
+    CHECK_INT_EQ(calls(&e.rec, "ns/moved"), 1);
+    CHECK_INT_EQ(sl_manager_stop(m), 0);
+    sl_manager_free(m);
+    json_decref(red);
+    json_decref(moved);
+    json_decref(gone);
+    env_destroy(&e);
+}
+
+/* A custom resource used as a secondary (a SigningKey a delivery signs with) is cached as
+ * metadata only, so each shard does not hold the spec of every object in the cluster; its
+ * changes still queue the primaries that use it. */
+static const struct sl_kube_resource RES_DELIVERY = {.group = "sealift.dev",
+                                                     .version = "v1alpha1",
+                                                     .plural = "imagedeliveries",
+                                                     .kind = "ImageDelivery",
+                                                     .namespaced = true};
+static const struct sl_kube_resource *const KEY_SECONDARY[] = {&RES_KEY, NULL};
+
+static void test_secondary_custom_resource_metadata_only(void)
+{
+    struct env e;
+    env_init(&e);
+    put(&e, "ADDED", "plain-key", 1, "Generate");
+    e.r.kind = "ImageDelivery";
+    e.r.resource = &RES_DELIVERY;
+    e.r.secondary = KEY_SECONDARY;
+    struct sl_manager *m = start_shard(&e, "blue");
+    struct sl_informer *inf = sl_manager_informer(m, "SigningKey");
+    CHECK(inf != NULL);
+    json_t *cached = sl_informer_get(inf, "ns", "plain-key");
+    CHECK(cached != NULL);
+    CHECK(json_object_get(cached, "spec") == NULL);
+    json_decref(cached);
+    pthread_mutex_lock(&e.lw.lock);
+    CHECK_STR_EQ(json_string_value(json_object_get(e.lw.selectors, "SigningKey")), "");
+    pthread_mutex_unlock(&e.lw.lock);
+    /* the key changes: the delivery that uses it ("plain", by fake_map) is queued */
+    put(&e, "MODIFIED", "plain-key", 2, "Import");
+    WAIT_FOR(calls(&e.rec, "ns/plain") >= 1);
+    CHECK(calls(&e.rec, "ns/plain") >= 1);
     CHECK_INT_EQ(sl_manager_stop(m), 0);
     sl_manager_free(m);
     env_destroy(&e);
@@ -484,6 +608,9 @@ int main(void)
     RUN(test_secret_cache_holds_metadata_only);
     RUN(test_shard_selects_primaries_only);
     RUN(test_each_shard_elects_its_own_leader);
+    RUN(test_unsharded_leaves_labelled_objects);
+    RUN(test_secondary_custom_resource_metadata_only);
+    RUN(test_relabelled_object_let_go_not_deleted);
     RUN(test_same_key_never_concurrent);
     RUN(test_leader_election_gates_workers);
     return CHECK_EXIT();

@@ -427,7 +427,6 @@ static void process(struct controller *c, const char *key)
         .obj = obj,
         .log = {.kind = c->r->kind, .ns = ns, .name = name, .reconcile_id = id}};
     struct sl_reconcile_result res = {.kind = SL_RESULT_DONE};
-    struct sl_err err = {0};
     int64_t t0 = sl_mono_ms();
     int rc = c->r->reconcile(c->r->self, &m->rt, &req, &res, &err);
     double secs = (double)(sl_mono_ms() - t0) / 1000.0;

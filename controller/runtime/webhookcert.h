@@ -1,0 +1,74 @@
+/* The admission webhook's own serving certificate, kept in a Secret (--webhook-cert-secret):
+ * a CA and a serving certificate for the Service sealift-webhook.<ns>.svc (EC P-256), stored
+ * as ca.crt, tls.crt and tls.key, written into the webhook certificate directory that the TLS
+ * listener reloads and the DeployPolicy reconciler reads caBundle from.
+ *
+ * The decision (sl_webhookcert_check) and the generation take data and a clock; the sync
+ * talks to the API server through struct sl_kube_ops and writes files, so unit tests run it
+ * against the fake API server. The private key is never logged, nor put in an error message. */
+#ifndef SL_RUNTIME_WEBHOOKCERT_H
+#define SL_RUNTIME_WEBHOOKCERT_H
+
+#include "kube/ops.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+#include <time.h>
+
+#define SL_WEBHOOKCERT_SERVICE      "sealift-webhook"
+#define SL_WEBHOOKCERT_CA_DAYS      3650 /* the CA's validity */
+#define SL_WEBHOOKCERT_SERVING_DAYS 365  /* the serving certificate's validity */
+#define SL_WEBHOOKCERT_RENEW_DAYS   30   /* renewed this long before either expires */
+
+enum sl_webhookcert_state {
+    SL_WEBHOOKCERT_OK = 0,   /* serve it as is */
+    SL_WEBHOOKCERT_RENEW,    /* usable, but within the renewal window: the leader renews it */
+    SL_WEBHOOKCERT_UNUSABLE, /* missing, not PEM, key not matching, not issued by the CA, names
+                                other than the Service's, or expired: replace it now */
+};
+
+/* A CA certificate, serving certificate and serving key, PEM text. */
+struct sl_webhookcert {
+    char *ca_pem;
+    char *crt_pem;
+    char *key_pem; /* wiped when cleared */
+};
+
+/* Decides what to do with ca_pem, crt_pem and key_pem (each may be NULL) for the Service
+ * sealift-webhook in namespace service_ns at time now. Returns the state; when it is not OK
+ * and why is not NULL, *why is a new one-line reason (no key material; caller frees). */
+enum sl_webhookcert_state sl_webhookcert_check(const char *ca_pem, const char *crt_pem,
+                                               const char *key_pem, const char *service_ns,
+                                               time_t now, char **why);
+
+/* Generates a new CA (SL_WEBHOOKCERT_CA_DAYS) and a serving certificate
+ * (SL_WEBHOOKCERT_SERVING_DAYS) with the DNS names sealift-webhook.<service_ns>.svc and
+ * sealift-webhook.<service_ns>.svc.cluster.local, both EC P-256, valid from a few minutes before
+ * now. Returns 0 with *out filled (clear with sl_webhookcert_clear), or SL_EFAIL (err). */
+int sl_webhookcert_generate(struct sl_webhookcert *out, const char *service_ns, time_t now,
+                            struct sl_err *err);
+
+/* Frees the PEM texts of c (the key wiped first) and zeroes c. NULL is a no-op. */
+void sl_webhookcert_clear(struct sl_webhookcert *c);
+
+struct sl_webhookcert_sync_opts {
+    const struct sl_kube_ops *kube;
+    const char *ns;          /* the controller's namespace: the Secret's and the Service's */
+    const char *secret_name; /* the Secret holding ca.crt, tls.crt and tls.key */
+    const char *cert_dir;    /* where ca.crt, tls.crt and tls.key are written */
+    bool may_renew;          /* this replica is the leader: also renew a usable certificate in its
+                                renewal window (an unusable or missing one is replaced by any replica,
+                                which cannot serve otherwise) */
+    time_t now;
+};
+
+/* Reads the Secret; creates it (missing) or replaces its data (unusable, or in the renewal
+ * window with may_renew) with a newly generated certificate, writing with the read
+ * resourceVersion: when another replica wrote first (AlreadyExists, Conflict), reads the
+ * winner's and uses it. Then writes the files into cert_dir (key first, mode 0600; each file
+ * replaced atomically, and only when its content differs). *files_changed (may be NULL) tells
+ * whether any file changed. Returns 0, or the API or file error's code with err. */
+int sl_webhookcert_sync(const struct sl_webhookcert_sync_opts *o, bool *files_changed,
+                        struct sl_err *err);
+
+#endif

@@ -433,11 +433,13 @@ static void *cert_keeper_run(void *arg)
         pthread_mutex_unlock(&k->lock);
         struct sl_err err = {0};
         bool changed = false;
+        bool leader = sl_manager_is_leader(k->mgr);
         struct sl_webhookcert_sync_opts so = {.kube = &k->kube,
                                               .ns = k->ns,
                                               .secret_name = k->secret,
                                               .cert_dir = k->dir,
-                                              .may_renew = sl_manager_is_leader(k->mgr),
+                                              .may_renew = leader,
+                                              .may_replace = leader,
                                               .now = time(NULL)};
         if (sl_webhookcert_sync(&so, &changed, &err) != 0)
             sl_log_kv(SL_LOG_ERROR, NULL, "keeping the webhook serving certificate", "secret",
@@ -595,15 +597,16 @@ int sl_cmd_controller(int argc, char **argv)
     }
 
     if (a.webhook_cert_secret) {
-        /* before the listener loads the files: any replica creates a missing Secret or
-         * replaces an unusable one (it cannot serve otherwise; the API server settles a race
-         * by resourceVersion), only the leader renews a usable one (the keeper below) */
+        /* before the listener loads the files: a starting replica creates a missing Secret
+         * or replaces an unusable one (it has nothing to serve otherwise; the API server
+         * settles a race by resourceVersion); afterwards only the leader writes (the keeper) */
         sl_kube_ops_from_client(&keeper.kube, client);
         struct sl_webhookcert_sync_opts so = {.kube = &keeper.kube,
                                               .ns = ns,
                                               .secret_name = a.webhook_cert_secret,
                                               .cert_dir = a.webhook_cert_dir,
                                               .may_renew = !a.leader_elect,
+                                              .may_replace = true,
                                               .now = time(NULL)};
         rc = sl_webhookcert_sync(&so, NULL, &err);
         if (rc != 0) {

@@ -402,6 +402,12 @@ int sl_webhookcert_sync(const struct sl_webhookcert_sync_opts *o, bool *files_ch
             rc = write_files(o->cert_dir, &have, &changed, err);
             goto done;
         }
+        if (st == SL_WEBHOOKCERT_UNUSABLE && !o->may_replace) {
+            rc = sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE,
+                            "Secret %s/%s: %s; left for the leader to replace", o->ns,
+                            o->secret_name, secret ? why : "not found");
+            goto done;
+        }
         if (secret)
             sl_log_kv(SL_LOG_WARN, NULL, "replacing the webhook serving certificate", "secret",
                       o->secret_name, "namespace", o->ns, "state", state_name(st), "reason", why,

@@ -56,16 +56,17 @@ struct sl_webhookcert_sync_opts {
     const char *ns;          /* the controller's namespace: the Secret's and the Service's */
     const char *secret_name; /* the Secret holding ca.crt, tls.crt and tls.key */
     const char *cert_dir;    /* where ca.crt, tls.crt and tls.key are written */
-    bool may_renew;          /* this replica is the leader: also renew a usable certificate in its
-                                renewal window (an unusable or missing one is replaced by any replica,
-                                which cannot serve otherwise) */
+    bool may_renew;          /* renew a usable certificate in its renewal window (the leader) */
+    bool may_replace;        /* create a missing Secret, replace an unusable one (the leader, or a
+                                replica starting with nothing to serve); otherwise such a Secret is
+                                left for the leader and SL_ERETRY returned */
     time_t now;
 };
 
-/* Reads the Secret; creates it (missing) or replaces its data (unusable, or in the renewal
- * window with may_renew) with a newly generated certificate, writing with the read
- * resourceVersion: when another replica wrote first (AlreadyExists, Conflict), reads the
- * winner's and uses it. Then writes the files into cert_dir (key first, mode 0600; each file
+/* Reads the Secret; creates it (missing, with may_replace) or replaces its data (unusable with
+ * may_replace, or in the renewal window with may_renew) with a newly generated certificate, writing
+ * with the read resourceVersion: when another replica wrote first (AlreadyExists, Conflict), reads
+ * the winner's and uses it. Then writes the files into cert_dir (key first, mode 0600; each file
  * replaced atomically, and only when its content differs). *files_changed (may be NULL) tells
  * whether any file changed. Returns 0, or the API or file error's code with err. */
 int sl_webhookcert_sync(const struct sl_webhookcert_sync_opts *o, bool *files_changed,

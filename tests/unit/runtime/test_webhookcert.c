@@ -166,6 +166,7 @@ static void test_sync_creates_secret_and_files(void)
                                          .secret_name = "webhook-cert",
                                          .cert_dir = d.path,
                                          .may_renew = false,
+                                         .may_replace = true,
                                          .now = NOW};
     bool changed = false;
     struct sl_err err = {0};
@@ -216,6 +217,7 @@ static void test_sync_replaces_garbage_and_renews_only_as_leader(void)
                                          .secret_name = "webhook-cert",
                                          .cert_dir = d.path,
                                          .may_renew = false,
+                                         .may_replace = true,
                                          .now = NOW};
     struct sl_err err = {0};
     /* garbage: any replica replaces it (with the read resourceVersion) */
@@ -264,6 +266,33 @@ static void test_sync_replaces_garbage_and_renews_only_as_leader(void)
     sl_fake_kube_free(fk);
 }
 
+static void test_sync_not_leader_leaves_unusable_secret(void)
+{
+    struct sl_fake_kube *fk = sl_fake_kube_new();
+    struct sl_kube_ops ops;
+    sl_fake_kube_ops(fk, &ops);
+    struct dirs d;
+    make_dir(&d);
+    struct sl_webhookcert_sync_opts o = {.kube = &ops,
+                                         .ns = "sealift-system",
+                                         .secret_name = "webhook-cert",
+                                         .cert_dir = d.path,
+                                         .now = NOW};
+    struct sl_err err = {0};
+    /* running replicas that are not the leader neither create nor repair the Secret */
+    CHECK_INT_EQ(sl_webhookcert_sync(&o, NULL, &err), SL_ERETRY);
+    CHECK_CONTAINS(err.msg, "not found; left for the leader to replace");
+    put_secret(fk, "garbage", "garbage", "garbage");
+    CHECK_INT_EQ(sl_webhookcert_sync(&o, NULL, &err), SL_ERETRY);
+    CHECK_CONTAINS(err.msg, "ca.crt is not a PEM certificate; left for the leader");
+    CHECK_INT_EQ(sl_fake_kube_writes(fk), 0);
+    char *f = read_text(d.path, "tls.crt");
+    CHECK(f == NULL);
+    free(f);
+    remove_dir(&d);
+    sl_fake_kube_free(fk);
+}
+
 /* Another replica creates the Secret between this one's read and its create. */
 struct racing {
     struct sl_kube_ops inner;
@@ -304,6 +333,7 @@ static void test_sync_loser_uses_winners_certificate(void)
                                          .secret_name = "webhook-cert",
                                          .cert_dir = d.path,
                                          .may_renew = true,
+                                         .may_replace = true,
                                          .now = NOW};
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_webhookcert_sync(&o, NULL, &err), 0);
@@ -331,6 +361,7 @@ static void test_sync_reports_api_errors(void)
                                          .ns = "sealift-system",
                                          .secret_name = "webhook-cert",
                                          .cert_dir = d.path,
+                                         .may_replace = true,
                                          .now = NOW};
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_webhookcert_sync(&o, NULL, &err), SL_EAUTH);
@@ -348,6 +379,7 @@ int main(void)
     RUN(test_wrong_names_ca_or_key_are_replaced);
     RUN(test_sync_creates_secret_and_files);
     RUN(test_sync_replaces_garbage_and_renews_only_as_leader);
+    RUN(test_sync_not_leader_leaves_unusable_secret);
     RUN(test_sync_loser_uses_winners_certificate);
     RUN(test_sync_reports_api_errors);
     return CHECK_EXIT();

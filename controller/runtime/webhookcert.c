@@ -220,34 +220,59 @@ static char *key_pem(EVP_PKEY *k)
     return out;
 }
 
-int sl_webhookcert_generate(struct sl_webhookcert *out, const char *service_ns, time_t now,
-                            struct sl_err *err)
+int sl_webhookcert_generate(struct sl_webhookcert *out, const struct sl_webhookcert *keep,
+                            const char *service_ns, time_t now, struct sl_err *err)
 {
     int rc = SL_EFAIL;
     EVP_PKEY *ca_key = NULL, *key = NULL;
-    X509 *ca = NULL, *crt = NULL;
+    X509 *ca = NULL, *crt = NULL, *old_ca = NULL;
     struct sl_webhookcert c = {0};
     char host[300], san[700];
     snprintf(host, sizeof(host), "%s.%s.svc", SL_WEBHOOKCERT_SERVICE, service_ns);
     snprintf(san, sizeof(san), "DNS:%s,DNS:%s.cluster.local", host, host);
-    ca_key = EVP_EC_gen("P-256");
+    if (keep) {
+        old_ca = pem_cert(keep->ca_pem);
+        ca_key = pem_key(keep->ca_key_pem);
+        int64_t left = old_ca ? seconds_left(old_ca, now) : 0;
+        if (old_ca && ca_key && X509_check_private_key(old_ca, ca_key) == 1 &&
+            left > (int64_t)(SL_WEBHOOKCERT_SERVING_DAYS + SL_WEBHOOKCERT_RENEW_DAYS) * DAY_S) {
+            ca = old_ca; /* the CA stays: caBundle does not change */
+            old_ca = NULL;
+        } else {
+            EVP_PKEY_free(ca_key);
+            ca_key = NULL;
+            if (old_ca && left <= 0) {
+                X509_free(old_ca);
+                old_ca = NULL;
+            }
+        }
+    }
+    if (!ca_key)
+        ca_key = EVP_EC_gen("P-256");
     key = EVP_EC_gen("P-256");
     if (!ca_key || !key) {
         sl_err_set(err, SL_EFAIL, SL_ERRC_CRYPTO, "generating EC P-256 keys failed");
         goto done;
     }
-    ca = make_cert(ca_key, "sealift-webhook-ca", NULL, ca_key, now, SL_WEBHOOKCERT_CA_DAYS, true,
-                   NULL);
+    if (!ca)
+        ca = make_cert(ca_key, "sealift-webhook-ca", NULL, ca_key, now, SL_WEBHOOKCERT_CA_DAYS,
+                       true, NULL);
     crt =
         ca ? make_cert(key, host, ca, ca_key, now, SL_WEBHOOKCERT_SERVING_DAYS, false, san) : NULL;
     if (!ca || !crt) {
         sl_err_set(err, SL_EFAIL, SL_ERRC_CRYPTO, "signing the webhook certificates failed");
         goto done;
     }
-    c.ca_pem = cert_pem(ca);
+    char *ca_text = cert_pem(ca), *old_text = old_ca ? cert_pem(old_ca) : NULL;
+    c.ca_pem = ca_text && old_text ? sl_xasprintf("%s%s", ca_text, old_text)
+               : ca_text           ? sl_xstrdup(ca_text)
+                                   : NULL;
+    free(ca_text);
+    free(old_text);
+    c.ca_key_pem = key_pem(ca_key);
     c.crt_pem = cert_pem(crt);
     c.key_pem = key_pem(key);
-    if (!c.ca_pem || !c.crt_pem || !c.key_pem) {
+    if (!c.ca_pem || !c.ca_key_pem || !c.crt_pem || !c.key_pem) {
         sl_err_set(err, SL_EFAIL, SL_ERRC_CRYPTO, "encoding the webhook certificates failed");
         goto done;
     }
@@ -258,6 +283,7 @@ done:
     sl_webhookcert_clear(&c);
     X509_free(crt);
     X509_free(ca);
+    X509_free(old_ca);
     EVP_PKEY_free(key);
     EVP_PKEY_free(ca_key);
     return rc;
@@ -268,6 +294,7 @@ void sl_webhookcert_clear(struct sl_webhookcert *c)
     if (!c)
         return;
     free(c->ca_pem);
+    sl_secure_free_str(c->ca_key_pem);
     free(c->crt_pem);
     sl_secure_free_str(c->key_pem);
     memset(c, 0, sizeof(*c));
@@ -278,6 +305,7 @@ void sl_webhookcert_clear(struct sl_webhookcert *c)
 static void from_secret(struct sl_webhookcert *c, const json_t *secret)
 {
     c->ca_pem = sl_kube_secret_string(secret, "ca.crt");
+    c->ca_key_pem = sl_kube_secret_string(secret, "ca.key");
     c->crt_pem = sl_kube_secret_string(secret, "tls.crt");
     c->key_pem = sl_kube_secret_string(secret, "tls.key");
 }
@@ -288,13 +316,16 @@ static void set_data(json_t *secret, const struct sl_webhookcert *c)
     char *ca = sl_base64_encode(c->ca_pem, strlen(c->ca_pem));
     char *crt = sl_base64_encode(c->crt_pem, strlen(c->crt_pem));
     char *key = sl_base64_encode(c->key_pem, strlen(c->key_pem));
+    char *ca_key = sl_base64_encode(c->ca_key_pem, strlen(c->ca_key_pem));
     json_object_set_new(data, "ca.crt", json_string(ca));
+    json_object_set_new(data, "ca.key", json_string(ca_key));
     json_object_set_new(data, "tls.crt", json_string(crt));
     json_object_set_new(data, "tls.key", json_string(key));
     json_object_set_new(secret, "data", data);
     free(ca);
     free(crt);
     sl_secure_free_str(key);
+    sl_secure_free_str(ca_key);
 }
 
 /* Writes text to dir/name unless it already holds exactly that; atomically (temp + rename). */
@@ -415,7 +446,9 @@ int sl_webhookcert_sync(const struct sl_webhookcert_sync_opts *o, bool *files_ch
         else
             sl_log_kv(SL_LOG_INFO, NULL, "creating the webhook serving certificate", "secret",
                       o->secret_name, "namespace", o->ns, NULL);
-        rc = sl_webhookcert_generate(&fresh, o->ns, o->now, err);
+        /* a renewal keeps a CA that outlives the new certificate, or bundles the old CA */
+        rc = sl_webhookcert_generate(&fresh, st == SL_WEBHOOKCERT_RENEW ? &have : NULL, o->ns,
+                                     o->now, err);
         if (rc != 0)
             goto done;
         struct sl_err werr = {0};

@@ -27,9 +27,11 @@ enum sl_webhookcert_state {
                                 other than the Service's, or expired: replace it now */
 };
 
-/* A CA certificate, serving certificate and serving key, PEM text. */
+/* A CA certificate (ca.crt: the CA first, then possibly the CA it replaced, so that both are
+ * trusted while replicas switch over), its key (ca.key), the serving certificate and key, PEM. */
 struct sl_webhookcert {
     char *ca_pem;
+    char *ca_key_pem; /* wiped when cleared */
     char *crt_pem;
     char *key_pem; /* wiped when cleared */
 };
@@ -41,12 +43,16 @@ enum sl_webhookcert_state sl_webhookcert_check(const char *ca_pem, const char *c
                                                const char *key_pem, const char *service_ns,
                                                time_t now, char **why);
 
-/* Generates a new CA (SL_WEBHOOKCERT_CA_DAYS) and a serving certificate
- * (SL_WEBHOOKCERT_SERVING_DAYS) with the DNS names sealift-webhook.<service_ns>.svc and
- * sealift-webhook.<service_ns>.svc.cluster.local, both EC P-256, valid from a few minutes before
- * now. Returns 0 with *out filled (clear with sl_webhookcert_clear), or SL_EFAIL (err). */
-int sl_webhookcert_generate(struct sl_webhookcert *out, const char *service_ns, time_t now,
-                            struct sl_err *err);
+/* Generates a serving certificate (SL_WEBHOOKCERT_SERVING_DAYS) with the DNS names
+ * sealift-webhook.<service_ns>.svc and sealift-webhook.<service_ns>.svc.cluster.local, EC P-256,
+ * valid from a few minutes before now, signed by the CA of keep (ca_pem and ca_key_pem) when keep
+ * is not NULL and that CA is valid for longer than the certificate and its renewal window; else
+ * by a new CA (SL_WEBHOOKCERT_CA_DAYS), and then ca.crt also carries the first certificate of
+ * keep->ca_pem when that one has not expired (the API server trusts both until every replica
+ * serves the new certificate). Returns 0 with *out filled (clear with sl_webhookcert_clear), or
+ * SL_EFAIL (err). */
+int sl_webhookcert_generate(struct sl_webhookcert *out, const struct sl_webhookcert *keep,
+                            const char *service_ns, time_t now, struct sl_err *err);
 
 /* Frees the PEM texts of c (the key wiped first) and zeroes c. NULL is a no-op. */
 void sl_webhookcert_clear(struct sl_webhookcert *c);

@@ -86,6 +86,10 @@ class WebhookCertTest(procs.TempDirTestCase):
     def pem_norm(data):
         return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(data.decode()))
 
+    def pem_certs(self, data):
+        end = b"-----END CERTIFICATE-----"
+        return [self.pem_norm(part.strip() + end) for part in data.split(end) if b"BEGIN" in part]
+
     def ca_bundle(self):
         vwc = json.loads(self.kube.kubectl("get", "validatingwebhookconfiguration",
                                            "sealift-signed-only", "-o", "json").stdout)
@@ -139,7 +143,7 @@ class WebhookCertTest(procs.TempDirTestCase):
         # the Secret: a kubernetes.io/tls Secret with a CA and a certificate for the Service
         sec = self.secret()
         self.assertEqual(sec["type"], "kubernetes.io/tls")
-        self.assertEqual(sorted(sec["data"]), ["ca.crt", "tls.crt", "tls.key"])
+        self.assertEqual(sorted(sec["data"]), ["ca.crt", "ca.key", "tls.crt", "tls.key"])
         d = os.path.join(self.tmp, "gen")
         os.makedirs(d)
         for k in ("ca.crt", "tls.crt"):
@@ -153,9 +157,10 @@ class WebhookCertTest(procs.TempDirTestCase):
         first_crt = self.secret_file("tls.crt")
         self.assertEqual(self.served_cert(), self.pem_norm(first_crt))
         self.assertEqual(os.stat(os.path.join(self.certs, "tls.key")).st_mode & 0o777, 0o600)
-        # the private key is in no log line
-        key_body = self.secret_file("tls.key").decode().splitlines()[1]
-        self.assertNotIn(key_body, self.ctl.proc.output())
+        # the private keys are in no log line
+        for k in ("tls.key", "ca.key"):
+            key_body = self.secret_file(k).decode().splitlines()[1]
+            self.assertNotIn(key_body, self.ctl.proc.output())
 
         # a DeployPolicy whose webhook the API server calls through that certificate
         for ns in ("vendor-acme", "shop"):
@@ -211,6 +216,10 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         procs.wait_for(renewed, timeout=90, what="the near-expiry certificate to be renewed")
         new_ca, new_crt = self.secret_file("ca.crt"), self.secret_file("tls.crt")
         self.assertNotEqual(new_ca, old["ca.crt"])
+        # the new CA first, the replaced one after it (trusted while replicas switch over)
+        cas = self.pem_certs(new_ca)
+        self.assertEqual(len(cas), 2)
+        self.assertEqual(cas[1], self.pem_norm(old["ca.crt"]))
         procs.wait_for(lambda: self.ca_bundle() == new_ca, timeout=90,
                        what="caBundle to carry the new CA")
         procs.wait_for(lambda: self.served_cert() == self.pem_norm(new_crt), timeout=60,

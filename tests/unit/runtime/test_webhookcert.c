@@ -37,7 +37,7 @@ static char *read_text(const char *dir, const char *name)
 static void test_fresh_certificate_is_served(void)
 {
     struct sl_webhookcert c = {0};
-    CHECK_INT_EQ(sl_webhookcert_generate(&c, "sealift-system", NOW, NULL), 0);
+    CHECK_INT_EQ(sl_webhookcert_generate(&c, NULL, "sealift-system", NOW, NULL), 0);
     CHECK_CONTAINS(c.ca_pem, "BEGIN CERTIFICATE");
     CHECK_CONTAINS(c.key_pem, "PRIVATE KEY");
     char *why = NULL;
@@ -66,8 +66,8 @@ static void test_fresh_certificate_is_served(void)
 static void test_wrong_names_ca_or_key_are_replaced(void)
 {
     struct sl_webhookcert a = {0}, b = {0};
-    CHECK_INT_EQ(sl_webhookcert_generate(&a, "sealift-system", NOW, NULL), 0);
-    CHECK_INT_EQ(sl_webhookcert_generate(&b, "sealift-system", NOW, NULL), 0);
+    CHECK_INT_EQ(sl_webhookcert_generate(&a, NULL, "sealift-system", NOW, NULL), 0);
+    CHECK_INT_EQ(sl_webhookcert_generate(&b, NULL, "sealift-system", NOW, NULL), 0);
     char *why = NULL;
     /* the Service moved to another namespace */
     CHECK_INT_EQ(sl_webhookcert_check(a.ca_pem, a.crt_pem, a.key_pem, "other", NOW, &why),
@@ -238,7 +238,7 @@ static void test_sync_replaces_garbage_and_renews_only_as_leader(void)
     char *fcrt = read_text(d.path, "tls.crt");
     CHECK_STR_EQ(fcrt, crt);
     free(fcrt);
-    /* the leader renews it, and the files follow */
+    /* the leader renews it with the same CA (caBundle stays), and the files follow */
     o.may_renew = true;
     bool changed = false;
     CHECK_INT_EQ(sl_webhookcert_sync(&o, &changed, &err), 0);
@@ -246,7 +246,7 @@ static void test_sync_replaces_garbage_and_renews_only_as_leader(void)
     CHECK_INT_EQ(sl_fake_kube_writes(fk), writes + 1);
     char *crt2 = secret_value(fk, "tls.crt"), *ca2 = secret_value(fk, "ca.crt");
     CHECK(strcmp(crt2, crt) != 0);
-    CHECK(strcmp(ca2, ca) != 0);
+    CHECK_STR_EQ(ca2, ca);
     char *key2 = secret_value(fk, "tls.key");
     CHECK_INT_EQ(sl_webhookcert_check(ca2, crt2, key2, "sealift-system", o.now, NULL),
                  SL_WEBHOOKCERT_OK);
@@ -293,6 +293,50 @@ static void test_sync_not_leader_leaves_unusable_secret(void)
     sl_fake_kube_free(fk);
 }
 
+static int count_certs(const char *pem)
+{
+    int n = 0;
+    for (const char *p = pem; p && (p = strstr(p, "BEGIN CERTIFICATE")) != NULL; p++)
+        n++;
+    return n;
+}
+
+static void test_ca_near_expiry_is_replaced_and_bundled(void)
+{
+    struct sl_webhookcert first = {0}, second = {0}, third = {0};
+    CHECK_INT_EQ(sl_webhookcert_generate(&first, NULL, "ns", NOW, NULL), 0);
+    CHECK(first.ca_key_pem != NULL);
+    /* 400 days before the CA's end it still outlives a new certificate: kept */
+    time_t t1 = NOW + (SL_WEBHOOKCERT_CA_DAYS - 400) * (time_t)DAY;
+    CHECK_INT_EQ(sl_webhookcert_generate(&second, &first, "ns", t1, NULL), 0);
+    CHECK_STR_EQ(second.ca_pem, first.ca_pem);
+    CHECK(strcmp(second.crt_pem, first.crt_pem) != 0);
+    /* 340 days on, both are within the renewal window (the CA ends in 60 days) */
+    time_t t2 = t1 + 340 * (time_t)DAY;
+    char *why = NULL;
+    CHECK_INT_EQ(
+        sl_webhookcert_check(second.ca_pem, second.crt_pem, second.key_pem, "ns", t2, &why),
+        SL_WEBHOOKCERT_RENEW);
+    free(why);
+    /* a new CA, and ca.crt carries the old one after it, trusted until every replica switched */
+    CHECK_INT_EQ(sl_webhookcert_generate(&third, &second, "ns", t2, NULL), 0);
+    CHECK_INT_EQ(count_certs(third.ca_pem), 2);
+    CHECK(strncmp(third.ca_pem, first.ca_pem, strlen(first.ca_pem)) != 0);
+    CHECK(strstr(third.ca_pem, first.ca_pem) != NULL);
+    CHECK_INT_EQ(sl_webhookcert_check(third.ca_pem, third.crt_pem, third.key_pem, "ns", t2, NULL),
+                 SL_WEBHOOKCERT_OK);
+    /* the next CA change drops the old one: only the CA being replaced is bundled */
+    struct sl_webhookcert fourth = {0};
+    time_t t3 = t2 + (SL_WEBHOOKCERT_CA_DAYS - 300) * (time_t)DAY;
+    CHECK_INT_EQ(sl_webhookcert_generate(&fourth, &third, "ns", t3, NULL), 0);
+    CHECK_INT_EQ(count_certs(fourth.ca_pem), 2);
+    CHECK(strstr(fourth.ca_pem, first.ca_pem) == NULL);
+    sl_webhookcert_clear(&first);
+    sl_webhookcert_clear(&second);
+    sl_webhookcert_clear(&third);
+    sl_webhookcert_clear(&fourth);
+}
+
 /* Another replica creates the Secret between this one's read and its create. */
 struct racing {
     struct sl_kube_ops inner;
@@ -324,7 +368,7 @@ static void test_sync_loser_uses_winners_certificate(void)
     struct racing r = {0};
     r.fk = sl_fake_kube_new();
     sl_fake_kube_ops(r.fk, &r.inner);
-    CHECK_INT_EQ(sl_webhookcert_generate(&r.winner, "sealift-system", NOW, NULL), 0);
+    CHECK_INT_EQ(sl_webhookcert_generate(&r.winner, NULL, "sealift-system", NOW, NULL), 0);
     struct sl_kube_ops ops = {.ctx = &r, .get = racing_get, .create = racing_create};
     struct dirs d;
     make_dir(&d);
@@ -377,6 +421,7 @@ int main(void)
 {
     RUN(test_fresh_certificate_is_served);
     RUN(test_wrong_names_ca_or_key_are_replaced);
+    RUN(test_ca_near_expiry_is_replaced_and_bundled);
     RUN(test_sync_creates_secret_and_files);
     RUN(test_sync_replaces_garbage_and_renews_only_as_leader);
     RUN(test_sync_not_leader_leaves_unusable_secret);

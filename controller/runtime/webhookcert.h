@@ -1,7 +1,8 @@
 /* The admission webhook's own serving certificate, kept in a Secret (--webhook-cert-secret):
  * a CA and a serving certificate for the Service sealift-webhook.<ns>.svc (EC P-256), stored
- * as ca.crt, tls.crt and tls.key, written into the webhook certificate directory that the TLS
- * listener reloads and the DeployPolicy reconciler reads caBundle from.
+ * as ca.crt, ca.key, tls.crt and tls.key; ca.crt, tls.crt and tls.key are written into the
+ * webhook certificate directory that the TLS listener reloads and the DeployPolicy reconciler
+ * reads caBundle from.
  *
  * The decision (sl_webhookcert_check) and the generation take data and a clock; the sync
  * talks to the API server through struct sl_kube_ops and writes files, so unit tests run it

@@ -234,6 +234,38 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                input=POD % {"name": "unsigned-after", "image": self.image["2.0"]})
         self.assertIn("requireSignature: no signature", cp.stderr)
 
+    def test_two_replicas_start_together_and_serve_one_certificate(self):
+        import threading
+        dirs = [self.certs, os.path.join(self.tmp, "certs-b")]
+        os.makedirs(dirs[1])
+        ports = [self.kube.webhook_port, procs.free_port()]
+        ctls, errors = [None, None], []
+
+        def start(i):
+            try:
+                ctls[i] = Controller(self, self.kube, name=f"replica-{i}", extra_args=[
+                    "--leader-elect",
+                    "--webhook-addr", f"127.0.0.1:{ports[i]}",
+                    "--webhook-cert-dir", dirs[i],
+                    "--webhook-service-port", str(self.kube.webhook_port),
+                    "--webhook-cert-secret", SECRET])
+            except Exception as exc:  # noqa: BLE001 (reported below)
+                errors.append(exc)
+        threads = [threading.Thread(target=start, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        crt = self.secret_file("tls.crt")
+        for i in (0, 1):
+            with open(os.path.join(dirs[i], "tls.crt"), "rb") as f:
+                self.assertEqual(f.read(), crt)
+        # one of them wrote the Secret; the other found it (or lost the race and read it)
+        logs = ctls[0].proc.output() + ctls[1].proc.output()
+        self.assertEqual(logs.count("wrote the webhook serving certificate"), 1, logs[-3000:])
+        self.assertEqual(self.served_cert(), self.pem_norm(crt))
+
     def test_garbage_in_secret_is_replaced_at_start(self):
         self.kube.kubectl("create", "secret", "generic", SECRET, "-n", "sealift-system",
                           "--from-literal=ca.crt=garbage", "--from-literal=tls.crt=garbage",

@@ -10,6 +10,7 @@
 #include "runtime/manager.h"
 #include "runtime/metrics.h"
 #include "runtime/registry.h"
+#include "runtime/webhookcert.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #define CMD "controller"
 
@@ -35,6 +37,8 @@ struct controller_args {
     const char *metrics_addr;
     const char *webhook_addr;
     const char *webhook_cert_dir;
+    const char *webhook_cert_secret;
+    int64_t webhook_cert_check_ms;
     const char *webhook_client_ca;
     const char *webhook_client_name;
     const char *shard;
@@ -71,6 +75,12 @@ static void usage(FILE *f)
         "  --metrics-addr HOST:PORT     /metrics, /healthz, /readyz (default :8080)\n"
         "  --webhook-addr HOST:PORT     serve the admission webhook (needs --webhook-cert-dir)\n"
         "  --webhook-cert-dir DIR       tls.crt and tls.key of the webhook (and its CA)\n"
+        "  --webhook-cert-secret NAME   generate and renew the webhook's CA and serving\n"
+        "                               certificate (sealift-webhook.NS.svc) in this Secret of\n"
+        "                               the controller's namespace and write them into\n"
+        "                               --webhook-cert-dir (a writable folder)\n"
+        "  --webhook-cert-check-interval DURATION  how often the Secret is read again and\n"
+        "                               renewed by the leader when near expiry (default 10m)\n"
         "  --webhook-client-ca FILE     accept webhook callers only with a client certificate\n"
         "                               of this CA (the API server)\n"
         "  --webhook-client-name NAME   ... and only with this name in the certificate\n"
@@ -130,6 +140,8 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         {"metrics-addr", required_argument, NULL, 'm'},
         {"webhook-addr", required_argument, NULL, 'w'},
         {"webhook-cert-dir", required_argument, NULL, 'c'},
+        {"webhook-cert-secret", required_argument, NULL, 'S'},
+        {"webhook-cert-check-interval", required_argument, NULL, 'R'},
         {"webhook-client-ca", required_argument, NULL, 'C'},
         {"webhook-client-name", required_argument, NULL, 'N'},
         {"leader-elect", no_argument, NULL, 'l'},
@@ -152,6 +164,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
     a->log_level = SL_LOG_INFO;
     a->min_interval_ms = 10000;
     a->registry_timeout_ms = 30 * 60 * 1000;
+    a->webhook_cert_check_ms = 10 * 60 * 1000;
     optind = 0; /* glibc: re-initialise, argv[0] is the subcommand */
     opterr = 0;
     int ch;
@@ -171,6 +184,19 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
             break;
         case 'c':
             a->webhook_cert_dir = optarg;
+            break;
+        case 'S':
+            a->webhook_cert_secret = optarg;
+            break;
+        case 'R':
+            if (sl_duration_parse_ms(&a->webhook_cert_check_ms, optarg) != 0 ||
+                a->webhook_cert_check_ms < 1000) {
+                sl_cli_errorf(CMD,
+                              "--webhook-cert-check-interval wants a duration of at least 1s, "
+                              "got \"%s\"",
+                              optarg);
+                return SL_EXIT_USAGE;
+            }
             break;
         case 'C':
             a->webhook_client_ca = optarg;
@@ -291,6 +317,12 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         sl_cli_errorf(CMD, "--webhook-addr needs --webhook-cert-dir (tls.crt, tls.key)");
         return SL_EXIT_USAGE;
     }
+    if (a->webhook_cert_secret &&
+        (!*a->webhook_cert_secret || !a->webhook_addr || strlen(a->webhook_cert_secret) > 253)) {
+        sl_cli_errorf(CMD, "--webhook-cert-secret NAME needs --webhook-addr and "
+                           "--webhook-cert-dir (where the certificate files are written)");
+        return SL_EXIT_USAGE;
+    }
     if ((a->webhook_client_ca && (!*a->webhook_client_ca || !a->webhook_addr)) ||
         (a->webhook_client_name && (!*a->webhook_client_name || !a->webhook_client_ca))) {
         sl_cli_errorf(CMD, "--webhook-client-ca FILE needs --webhook-addr, and "
@@ -349,6 +381,116 @@ static int exit_code_for(int rc)
     }
 }
 
+/* ---- the webhook's own certificate (--webhook-cert-secret) ---- */
+
+/* Reads the Secret again every interval: every replica writes what it holds into the
+ * certificate folder (the listener reloads it), the leader also renews it near expiry; a
+ * change re-queues every DeployPolicy so the webhook configurations get the new caBundle. */
+struct cert_keeper {
+    struct sl_kube_ops kube;
+    struct sl_manager *mgr;
+    const char *ns;
+    const char *secret;
+    const char *dir;
+    int64_t interval_ms;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    bool started;
+    pthread_t thread;
+};
+
+static void cert_keeper_requeue_policies(struct sl_manager *mgr)
+{
+    struct sl_informer *inf = sl_manager_informer(mgr, "DeployPolicy");
+    if (!inf)
+        return;
+    json_t *items = sl_informer_list(inf);
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
+        sl_manager_enqueue(mgr, "DeployPolicy", NULL, name);
+    }
+    json_decref(items);
+}
+
+static void *cert_keeper_run(void *arg)
+{
+    struct cert_keeper *k = arg;
+    pthread_mutex_lock(&k->lock);
+    while (!k->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += k->interval_ms / 1000;
+        until.tv_nsec += (k->interval_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!k->stop && pthread_cond_timedwait(&k->cond, &k->lock, &until) == 0)
+            ;
+        if (k->stop)
+            break;
+        pthread_mutex_unlock(&k->lock);
+        struct sl_err err = {0};
+        bool changed = false;
+        bool leader = sl_manager_is_leader(k->mgr);
+        struct sl_webhookcert_sync_opts so = {.kube = &k->kube,
+                                              .ns = k->ns,
+                                              .secret_name = k->secret,
+                                              .cert_dir = k->dir,
+                                              .may_renew = leader,
+                                              .may_replace = leader,
+                                              .now = time(NULL)};
+        if (sl_webhookcert_sync(&so, &changed, &err) != 0)
+            sl_log_kv(SL_LOG_ERROR, NULL, "keeping the webhook serving certificate", "secret",
+                      k->secret, "error", err.msg, NULL);
+        if (changed) {
+            sl_log_kv(SL_LOG_INFO, NULL, "webhook certificate files updated", "dir", k->dir, NULL);
+            cert_keeper_requeue_policies(k->mgr);
+        }
+        pthread_mutex_lock(&k->lock);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+static int cert_keeper_start(struct cert_keeper *k, struct sl_err *err)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&k->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&k->lock, NULL);
+    int e = pthread_create(&k->thread, NULL, cert_keeper_run, k);
+    if (e != 0) {
+        pthread_cond_destroy(&k->cond);
+        pthread_mutex_destroy(&k->lock);
+        return sl_err_set(err, SL_EFAIL, SL_ERRC_OS, "starting the certificate thread: %s",
+                          strerror(e));
+    }
+    k->started = true;
+    return 0;
+}
+
+static void cert_keeper_stop(struct cert_keeper *k)
+{
+    if (!k->started)
+        return;
+    pthread_mutex_lock(&k->lock);
+    k->stop = true;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    pthread_join(k->thread, NULL);
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->lock);
+    k->started = false;
+}
+
 /* Waits for SIGTERM or SIGINT (blocked in every thread, see below). */
 static int wait_for_signal(const sigset_t *set)
 {
@@ -372,6 +514,7 @@ int sl_cmd_controller(int argc, char **argv)
     struct sl_http_server *webhook = NULL;
     struct sl_reconciler **recs = NULL;
     size_t nrecs = 0;
+    struct cert_keeper keeper = {0};
     bool leak = false;
     int rc;
     /* the controller holds registry passwords, signing keys and API tokens: no core dumps, and
@@ -462,6 +605,31 @@ int sl_cmd_controller(int argc, char **argv)
         }
     }
 
+    if (a.webhook_cert_secret) {
+        /* before the listener loads the files: a starting replica creates a missing Secret
+         * or replaces an unusable one (it has nothing to serve otherwise; the API server
+         * settles a race by resourceVersion); afterwards only the leader writes (the keeper) */
+        sl_kube_ops_from_client(&keeper.kube, client);
+        struct sl_webhookcert_sync_opts so = {.kube = &keeper.kube,
+                                              .ns = ns,
+                                              .secret_name = a.webhook_cert_secret,
+                                              .cert_dir = a.webhook_cert_dir,
+                                              .may_renew = !a.leader_elect,
+                                              .may_replace = true,
+                                              .now = time(NULL)};
+        rc = sl_webhookcert_sync(&so, NULL, &err);
+        if (rc != 0) {
+            sl_cli_errorf(CMD, "--webhook-cert-secret %s: %s", a.webhook_cert_secret, err.msg);
+            code = exit_code_for(rc == SL_ENOTFOUND ? SL_EFAIL : rc);
+            goto done;
+        }
+        keeper.mgr = mgr;
+        keeper.ns = ns;
+        keeper.secret = a.webhook_cert_secret;
+        keeper.dir = a.webhook_cert_dir;
+        keeper.interval_ms = a.webhook_cert_check_ms;
+    }
+
     struct sl_http_server_opts ho = {.addr = a.metrics_addr};
     rc = sl_http_server_new(&http, &ho, &err);
     if (rc != 0) {
@@ -525,6 +693,14 @@ int sl_cmd_controller(int argc, char **argv)
         leak = sl_manager_stop(mgr) != 0;
         goto done;
     }
+    if (a.webhook_cert_secret) {
+        rc = cert_keeper_start(&keeper, &err);
+        if (rc != 0) {
+            sl_cli_errorf(CMD, "%s", err.msg);
+            leak = sl_manager_stop(mgr) != 0;
+            goto done;
+        }
+    }
     sl_log_kv(SL_LOG_INFO, NULL, "controller started", "namespace", ns, "shard", a.shard,
               "leaderElection", a.leader_elect ? "true" : "false", NULL);
 
@@ -534,6 +710,7 @@ int sl_cmd_controller(int argc, char **argv)
               : sig == SIGTERM ? "SIGTERM"
                                : "unknown",
               NULL);
+    cert_keeper_stop(&keeper); /* it reads the manager's leadership and informers */
     if (sl_manager_stop(mgr) != 0) {
         leak = true;
         code = SL_EXIT_CHECK_FAILED;
@@ -541,6 +718,7 @@ int sl_cmd_controller(int argc, char **argv)
     }
     code = SL_EXIT_OK;
 done:
+    cert_keeper_stop(&keeper);
     if (http)
         sl_http_server_stop(http);
     if (webhook)

@@ -145,6 +145,21 @@ class InstallTest(procs.TempDirTestCase):
         self.dry_run("---\n".join(yaml.safe_dump(d) for d in docs
                                   if d["apiVersion"] != "cert-manager.io/v1"))
 
+        # webhook.certificates.mode=generate: the controller keeps the certificate in the Secret
+        # (--webhook-cert-secret) and writes its files into a writable emptyDir
+        gen = self.template("webhook.certificates.mode=generate")
+        self.dry_run(gen)
+        docs = [d for d in yaml.safe_load_all(gen) if d]
+        (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        self.assertIn("--webhook-cert-secret sealift-webhook-tls", " ".join(c["args"]))
+        (mount,) = [m for m in c["volumeMounts"] if m["name"] == "webhook-tls"]
+        self.assertFalse(mount["readOnly"])
+        (vol,) = [v for v in dep["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == "webhook-tls"]
+        self.assertIn("emptyDir", vol)
+        self.assertNotIn("secret", vol)
+
         # values the chart refuses
         for bad, msg in ((["shards={Blue}"], "lowercase"), (["image.digest=latest"], "sha256"),
                          (["shards={a}", "webhook.shard=b"], "not one of shards"),

@@ -39,6 +39,12 @@ static void test_usage_errors(void)
     CHECK_INT_EQ(RUN_ARGS("--metrics-addr", ""), SL_EXIT_USAGE);
     CHECK_INT_EQ(RUN_ARGS("stray"), SL_EXIT_USAGE);
     CHECK_INT_EQ(RUN_ARGS("--kubeconfig"), SL_EXIT_USAGE);
+    /* the generated webhook certificate needs the listener (and so a folder for its files) */
+    CHECK_INT_EQ(RUN_ARGS("--webhook-cert-secret", "sealift-webhook-tls"), SL_EXIT_USAGE);
+    CHECK_INT_EQ(RUN_ARGS("--webhook-addr", ":9443", "--webhook-cert-dir", "/tmp",
+                          "--webhook-cert-secret", ""),
+                 SL_EXIT_USAGE);
+    CHECK_INT_EQ(RUN_ARGS("--webhook-cert-check-interval", "0s"), SL_EXIT_USAGE);
 }
 
 static void test_help(void)

@@ -410,7 +410,7 @@ class HarborAdapterTest(ImdTestCase):
         out = self.kube.kubectl("get", "scanpolicy", name, "-n", NS, "-o",
                                 "jsonpath={.status.scanner.name}/{.status.scanner.vendor}/"
                                 "{.status.scanner.version}").stdout.strip()
-        version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[-1]
+        version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[1]  # "sealift V (commit C)"
         self.assertEqual(out, f"sealift/sealift/{version}")
         rows = self.kube.kubectl("get", "scanpol", name, "-n", NS, "-o", "wide").stdout
         header, row = rows.strip().splitlines()[:2]

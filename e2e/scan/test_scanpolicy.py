@@ -85,7 +85,7 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual(out[0].split()[:4], ["NAME", "THRESHOLD", "RECORDS", "READY"])
         self.assertEqual(out[1].split()[:4], ["default", "High", str(self.db_records), "True"])
         # the built-in scanner names itself in status.scanner and the -o wide SCANNER column
-        version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[-1]
+        version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[1]  # "sealift V (commit C)"
         self.assertEqual(st["scanner"], {"name": "sealift", "vendor": "sealift",
                                          "version": version})
         wide = self.kube.kubectl("get", "scanpol", "-n", NS, "-o", "wide").stdout.splitlines()

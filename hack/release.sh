@@ -5,9 +5,8 @@
 #                   [--kustomization FILE]
 #
 #  1. hack/image.sh builds the OCI image layout into OUT/image (reproducible; see there).
-#  2. The layout is uploaded to STAGE (a repository of the build's own registry, e.g.
-#     registry.example/build/sealift) with skopeo: sealift copies between registries and does not
-#     read OCI layouts, so the layout enters a registry first.
+#  2. `sealift copy --all-platforms oci:OUT/image:VERSION STAGE:VERSION` uploads the layout to
+#     STAGE (a repository of the build's own registry, e.g. registry.example/build/sealift).
 #  3. `sealift copy --all-platforms STAGE:VERSION DEST:VERSION` delivers it to the release
 #     repository DEST, digest unchanged.
 #  4. `sealift scan DEST@DIGEST --db ADVISORIES --fail-on High` writes OUT/scan.json; a finding
@@ -47,11 +46,12 @@ step "building the image (OCI layout in $out/image)"
 digest=$(bash "$src/hack/image.sh" "$out/image")
 version=$("$sealift" version | sed -n 's/^sealift \([^ ]*\) .*/\1/p')
 
-step "uploading the layout to $stage:$version"
-skopeo_args=(copy --quiet --all --preserve-digests)
-[ "$insecure" = 1 ] && skopeo_args+=(--dest-tls-verify=false)
-[ -n "$creds" ] && skopeo_args+=(--dest-creds "$creds")
-skopeo "${skopeo_args[@]}" "oci:$out/image:$version" "docker://$stage:$version"
+step "uploading the layout to $stage:$version with sealift copy"
+upload_args=(copy "oci:$out/image:$version" "$stage:$version" --all-platforms)
+[ "$insecure" = 1 ] && upload_args+=(--dest-insecure)
+[ -n "$creds" ] && upload_args+=(--dest-creds "$creds")
+uploaded=$("$sealift" "${upload_args[@]}")
+case "$uploaded" in *"$digest"*) ;; *) die "sealift copy uploaded '$uploaded', not $digest" ;; esac
 
 step "delivering $stage:$version to $dest:$version with sealift copy"
 copy_args=(copy "$stage:$version" "$dest:$version" --all-platforms)

@@ -2,6 +2,7 @@
 #include "oci/copy.h"
 #include "oci/manifest.h"
 #include "oci/ref.h"
+#include "oci/registry.h"
 #include "util/mem.h"
 
 #include <jansson.h>
@@ -157,20 +158,109 @@ static int copy_by_digest(int *already, struct walk *w, const char *digest, stru
     return rc;
 }
 
-/* The legacy cosign tags of digest the target lacks. */
+/* At most this many layers in a legacy tag's manifest sealift writes (cosign appends one per
+ * signature or attestation; a merge past this is refused rather than grown without bound). */
+#define LEGACY_MAX_LAYERS 512
+
+static bool has_layer(const json_t *layers, const char *digest)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(layers, i, l)
+    {
+        const char *d = json_string_value(json_object_get(l, "digest"));
+        if (d && strcmp(d, digest) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The target has a manifest of its own under a legacy .att or .sbom tag: the layers of the
+ * source's that it lacks are appended to it (none of the target's is dropped), after the source
+ * manifest, by digest, brought every blob it names into the target repository. */
+static int merge_legacy_tag(struct walk *w, const char *tag, const char *src_digest,
+                            struct sl_err *err)
+{
+    struct sl_registry_manifest sm, dm;
+    memset(&sm, 0, sizeof(sm));
+    memset(&dm, 0, sizeof(dm));
+    json_t *sj = NULL, *dj = NULL;
+    char *out = NULL;
+    int already = 0;
+    int rc = copy_by_digest(&already, w, src_digest, err);
+    if (!rc)
+        rc = sl_registry_manifest_get(&sm, w->src, w->src_repo, src_digest, err);
+    if (!rc)
+        rc = sl_registry_manifest_get(&dm, w->dst, w->dst_repo, tag, err);
+    if (rc)
+        goto done;
+    sj = json_loadb(sm.data, sm.len, 0, NULL);
+    dj = json_loadb(dm.data, dm.len, 0, NULL);
+    json_t *slayers = json_object_get(sj, "layers"), *dlayers = json_object_get(dj, "layers");
+    if (!json_is_array(slayers) || !json_is_array(dlayers)) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_REGISTRY,
+                        "legacy tag %s: not an image manifest with layers (source or target)", tag);
+        goto done;
+    }
+    size_t added = 0, i;
+    json_t *l;
+    json_array_foreach(slayers, i, l)
+    {
+        const char *d = json_string_value(json_object_get(l, "digest"));
+        if (!d || has_layer(dlayers, d))
+            continue;
+        if (json_array_size(dlayers) >= LEGACY_MAX_LAYERS) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY,
+                            "legacy tag %s: merging would pass %d layers", tag, LEGACY_MAX_LAYERS);
+            goto done;
+        }
+        json_array_append(dlayers, l);
+        added++;
+    }
+    if (!added)
+        goto done;
+    const char *mt = json_string_value(json_object_get(dj, "mediaType"));
+    if (!mt)
+        mt = dm.media_type ? dm.media_type : "application/vnd.oci.image.manifest.v1+json";
+    out = json_dumps(dj, JSON_COMPACT);
+    if (!out) {
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_JSON, "legacy tag %s: encoding the merge", tag);
+        goto done;
+    }
+    rc = sl_registry_manifest_put(NULL, w->dst, w->dst_repo, tag, mt, out, strlen(out), err);
+    if (!rc)
+        w->res.tags_copied++;
+done:
+    free(out);
+    json_decref(sj);
+    json_decref(dj);
+    sl_registry_manifest_free(&sm);
+    sl_registry_manifest_free(&dm);
+    return rc;
+}
+
+/* The legacy cosign tags of digest: copied when the target lacks them; an .att or .sbom tag the
+ * target holds already gets the source's layers merged in (sl_cosign_copy_signatures merges
+ * .sig). */
 static int copy_legacy_tags(struct walk *w, const char *digest, struct sl_err *err)
 {
     for (size_t i = 0; i < sizeof(legacy_suffixes) / sizeof(legacy_suffixes[0]); i++) {
-        char tag[96], have[72];
+        char tag[96], src_digest[72], dst_digest[72];
         snprintf(tag, sizeof(tag), "sha256-%s%s", digest + 7, legacy_suffixes[i]);
-        int rc = sl_registry_manifest_head(have, NULL, w->src, w->src_repo, tag, err);
+        int rc = sl_registry_manifest_head(src_digest, NULL, w->src, w->src_repo, tag, err);
         if (rc == SL_ENOTFOUND)
             continue;
         if (rc)
             return rc;
-        rc = sl_registry_manifest_head(have, NULL, w->dst, w->dst_repo, tag, err);
-        if (rc == 0)
-            continue; /* the target's own (sl_cosign_copy_signatures merges .sig) */
+        rc = sl_registry_manifest_head(dst_digest, NULL, w->dst, w->dst_repo, tag, err);
+        if (rc == 0) {
+            if (strcmp(src_digest, dst_digest) == 0 || strcmp(legacy_suffixes[i], ".sig") == 0)
+                continue;
+            rc = merge_legacy_tag(w, tag, src_digest, err);
+            if (rc)
+                return rc;
+            continue;
+        }
         if (rc != SL_ENOTFOUND)
             return rc;
         struct sl_ref s = {.registry = (char *)sl_registry_host(w->src),

@@ -459,6 +459,43 @@ class ReferrersTest(procs.TempDirTestCase):
         self.assertIsNone(self.http["tags"].manifest("bare/app",
                                                      f"sha256-{self.digest['1.0'][7:]}.sig"))
 
+    def legacy_attest(self, ref, predicate_type, name):
+        """cosign v3 writing a legacy .att tag (no bundle, no transparency log)."""
+        pred = os.path.join(self.tmp, f"{name}.json")
+        with open(pred, "w") as f:
+            json.dump({"buildType": predicate_type, "by": name}, f)
+        self.tool(["attest", "--key", self.cosign_key, "--type", predicate_type,
+                   "--predicate", pred, "-y", "--tlog-upload=false", "--new-bundle-format=false",
+                   "--use-signing-config=false", "--allow-http-registry",
+                   "--allow-insecure-registry", ref])
+
+    def test_copy_merges_a_legacy_att_tag_the_target_has(self):
+        """The target already carries its own legacy attestation of the digest: the source's is
+        merged into the target's .att manifest (both verify there), none dropped."""
+        os.chdir(self.tmp)
+        tags = self.tags
+        cp = self.copy("tags", "tags", "mirror/app", "--no-referrers")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        target = f"{tags.host}/mirror/app@{self.digest['1.0']}"
+        self.legacy_attest(target, "https://example.com/target/v1", "target")
+        self.legacy_attest(self.ref("tags", "1.0"), "https://example.com/source/v1", "source")
+        att = f"sha256-{self.digest['1.0'][7:]}.att"
+        before = self.http["tags"].manifest("mirror/app", att)
+        self.assertEqual(len(before["layers"]), 1)
+        cp = self.copy("tags", "tags", "mirror/app")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        after = self.http["tags"].manifest("mirror/app", att)
+        self.assertEqual(len(after["layers"]), 2, after)
+        self.assertEqual(after["layers"][0], before["layers"][0])  # the target's own stays first
+        for ptype in ("https://example.com/target/v1", "https://example.com/source/v1"):
+            self.tool(["verify-attestation", "--key", self.cosign_pub, "--insecure-ignore-tlog",
+                       "--new-bundle-format=false", "--allow-http-registry",
+                       "--allow-insecure-registry", "--type", ptype, target])
+        # copying again changes nothing
+        cp = self.copy("tags", "tags", "mirror/app")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(self.http["tags"].manifest("mirror/app", att), after)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

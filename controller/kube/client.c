@@ -78,25 +78,10 @@ const char *sl_kube_client_namespace(const struct sl_kube_client *c)
 
 /* ---- URLs ---- */
 
+/* The same RFC 3986 unreserved-set escaping as every HTTP client of the transport. */
 char *sl_kube_url_escape(const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = sl_xmalloc(n * 3 + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            out[o++] = (char)ch;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[ch >> 4];
-            out[o++] = hex[ch & 15];
-        }
-    }
-    out[o] = '\0';
-    return out;
+    return sl_http_escape(s);
 }
 
 static void append_escaped(struct sl_buf *b, const char *s)

@@ -134,12 +134,13 @@ static char *secret_value(struct sl_fake_kube *fk, const char *key)
 }
 
 struct dirs {
-    char path[64];
+    char path[512];
 };
 
 static void make_dir(struct dirs *d)
 {
-    snprintf(d->path, sizeof(d->path), "/tmp/sl-webhookcert-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(d->path, sizeof(d->path), "%s/sl-webhookcert-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     CHECK(mkdtemp(d->path) != NULL);
 }
 

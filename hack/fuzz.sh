@@ -28,32 +28,52 @@ fi
 targets=$(ninja -C "$build" -t targets all | sed -n 's/^\(tests\/fuzz\/fuzz_[a-z0-9_]*\): .*/\1/p')
 # shellcheck disable=SC2086
 ninja -C "$build" $targets >"$build/ninja.log" 2>&1 || { tail -30 "$build/ninja.log"; exit 1; }
-status=0
-found=0
-for exe in "$build"/tests/fuzz/fuzz_*; do
-  [ -f "$exe" ] && [ -x "$exe" ] || continue
+# fuzz_one EXE: fuzzes one harness from a copy of its corpus; with --grow, merges what reached
+# new coverage back into the corpus. Non-zero when the harness crashed or the merge failed.
+fuzz_one() {
+  local exe=$1 name work corpus rc=0 before
   name=${exe##*/fuzz_}
-  [ -n "$only" ] && [ "$name" != "$only" ] && continue
-  found=1
   corpus=tests/fuzz/corpus/$name
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
   echo "fuzz $name (${secs}s)"
-  maxlen=()
+  local maxlen=()
   [ "$grow" = 1 ] && maxlen=(-max_len=4096)
   if ! "$exe" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=0 "${maxlen[@]}" \
       "$work" >"$build/fuzz_$name.log" 2>&1; then
     echo "fuzz $name found a crash:"
     tail -40 "$build/fuzz_$name.log"
-    status=1
+    rc=1
   elif [ "$grow" = 1 ]; then
     mkdir -p "$corpus"
     before=$(ls "$corpus" | wc -l)
     "$exe" -merge=1 -max_len=4096 -rss_limit_mb=2048 "$corpus" "$work" \
-      >>"$build/fuzz_$name.log" 2>&1 || { echo "merge for $name failed"; status=1; }
+      >>"$build/fuzz_$name.log" 2>&1 || { echo "merge for $name failed"; rc=1; }
     echo "  corpus $name: $before -> $(ls "$corpus" | wc -l) inputs"
   fi
   rm -rf "$work"
+  return $rc
+}
+
+# One harness per core at a time (each is a single-threaded process).
+jobs_max=$(nproc 2>/dev/null || echo 1)
+status=0
+found=0
+running=0
+for exe in "$build"/tests/fuzz/fuzz_*; do
+  [ -f "$exe" ] && [ -x "$exe" ] || continue
+  [ -n "$only" ] && [ "${exe##*/fuzz_}" != "$only" ] && continue
+  found=1
+  if [ "$running" -ge "$jobs_max" ]; then
+    wait -n || status=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$exe" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || status=1
+  running=$((running - 1))
 done
 [ "$found" = 1 ] || echo "no fuzz harnesses built yet"
 exit $status

@@ -135,8 +135,12 @@ if [ "$only_unit" = 0 ]; then
     failed=$((failed + 1))
     failures+=("peers.sh build")
   fi
+  # Two files at a time: each file starts its own API server, registries and controller on free
+  # ports under its own temporary folder, and most of a file's time is waiting on them.
+  # SEALIFT_E2E_JOBS=1 runs them one by one (e.g. to read interleaved logs).
   echo "==> end-to-end tests"
-  meson test -C "$build" --suite e2e --logbase e2e --print-errorlogs --num-processes 1
+  meson test -C "$build" --suite e2e --logbase e2e --print-errorlogs \
+    --num-processes "${SEALIFT_E2E_JOBS:-2}"
   count_suite e2e
 fi
 

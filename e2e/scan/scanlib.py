@@ -81,6 +81,17 @@ def debian_minbase_layer(build_dir, mirror="http://deb.debian.org/debian"):
     layer = os.path.join(cache, "layer.tar.gz")
     if os.path.exists(layer):
         return layer, None
+    # e2e files run two at a time: one builds the layer, the others wait for it
+    import fcntl
+    os.makedirs(build_dir, exist_ok=True)
+    with open(cache + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(layer):
+            return layer, None
+        return _build_minbase_layer(cache, layer, mirror)
+
+
+def _build_minbase_layer(cache, layer, mirror):
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
         return None, "debootstrap needs root and the debootstrap package"
     tmp = cache + ".tmp"

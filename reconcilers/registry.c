@@ -1,9 +1,9 @@
 /* The reconcilers `sealift controller` runs, and the HTTP routes they serve (see
  * runtime/registry.h). */
-#include "gitops/reconciler.h"
-#include "gitops/webhook.h"
+#include "gitsource/reconciler.h"
+#include "gitsource/webhook.h"
 #include "imagedelivery/reconciler.h"
-#include "policy/reconciler.h"
+#include "deploypolicy/reconciler.h"
 #include "policy/webhook.h"
 #include "runtime/informer.h"
 #include "runtime/manager.h"

@@ -5,7 +5,7 @@
  * delivered digest (signatures, attestations, SBOMs: OCI 1.1 subject, and the legacy cosign tags)
  * come along unless --no-referrers. */
 #include "cli/commands.h"
-#include "cli/creds.h"
+#include "oci/creds.h"
 #include "oci/auth.h"
 #include "oci/copy.h"
 #include "oci/layout.h"

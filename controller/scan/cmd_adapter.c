@@ -32,7 +32,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
-#include "cli/creds.h"
+#include "oci/creds.h"
 #include "http/server.h"
 #include "http/workpool.h"
 #include "oci/registry.h"

@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "cli/commands.h"
-#include "cli/creds.h"
+#include "oci/creds.h"
 #include "oci/manifest.h"
 #include "oci/registry.h"
 #include "scan/advisory.h"

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
-#include "cli/creds.h"
+#include "oci/creds.h"
 #include "oci/manifest.h"
 #include "scan/advisory.h"
 #include "scan/engine.h"

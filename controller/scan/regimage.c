@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli/creds.h"
+#include "oci/creds.h"
 #include "oci/manifest.h"
 #include "util/mem.h"
 

@@ -1,6 +1,6 @@
 /* `sealift sign IMAGE --key key.pem` and `sealift verify IMAGE --key pub.pem`. */
 #include "cli/commands.h"
-#include "cli/creds.h"
+#include "oci/creds.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"

@@ -2,7 +2,7 @@
  * docker config.json > anonymous, both file formats, and error messages that name the source
  * but never the secret. */
 #include "check.h"
-#include "cli/creds.h"
+#include "oci/creds.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #include "check.h"
 #include "util/base64.h"
 #include "fake_kube.h"
-#include "gitops/reconciler.h"
+#include "gitsource/reconciler.h"
 #include "runtime/conditions.h"
 #include "runtime/registry.h"
 

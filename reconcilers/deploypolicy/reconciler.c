@@ -1,5 +1,5 @@
-#include "policy/reconciler.h"
-#include "apply.h"
+#include "deploypolicy/reconciler.h"
+#include "runtime/apply.h"
 #include "policy/render.h"
 #include "policy/trust.h"
 #include "runtime/conditions.h"

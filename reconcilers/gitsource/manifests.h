@@ -10,7 +10,7 @@
 #ifndef SL_GITOPS_MANIFESTS_H
 #define SL_GITOPS_MANIFESTS_H
 
-#include "gitops/gitfetch.h"
+#include "git/gitfetch.h"
 #include "util/err.h"
 
 #include <jansson.h>

@@ -1,6 +1,6 @@
 /* Which URLs a git Secret's `url` covers, and which spec.url values read the local disk. */
 #include "check.h"
-#include "gitops/repourl.h"
+#include "git/repourl.h"
 
 static bool covers(const char *secret_url, const char *url)
 {

@@ -25,7 +25,7 @@
 #ifndef SL_GITOPS_RECONCILER_H
 #define SL_GITOPS_RECONCILER_H
 
-#include "gitops/gitfetch.h"
+#include "git/gitfetch.h"
 #include "runtime/reconciler.h"
 
 /* The finalizer a GitSource with spec.prune carries so its objects are deleted with it. */

@@ -1,4 +1,4 @@
-#include "gitops/manifests.h"
+#include "gitsource/manifests.h"
 #include "util/mem.h"
 #include "util/yamljson.h"
 

@@ -1,9 +1,9 @@
 /* GitSource engine: fetch from a real local repository (file://, made with the git CLI), read
  * manifests from the commit tree, and the namespace / kind rules of manifest loading. */
 #include "check.h"
-#include "gitops/gitfetch.h"
-#include "gitops/manifests.h"
-#include "gitops/webhook.h"
+#include "git/gitfetch.h"
+#include "gitsource/manifests.h"
+#include "gitsource/webhook.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "gitops/webhook.h"
+#include "gitsource/webhook.h"
 #include "http/workpool.h"
 #include "kube/client.h"
 #include "kube/secret.h"

@@ -3,7 +3,7 @@
  * once the API answers, and /healthz on the same listener is answered meanwhile. */
 #include "check.h"
 #include "fake_kube.h"
-#include "gitops/webhook.h"
+#include "gitsource/webhook.h"
 #include "http/server.h"
 #include "util/mem.h"
 

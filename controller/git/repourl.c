@@ -1,4 +1,4 @@
-#include "gitops/repourl.h"
+#include "git/repourl.h"
 
 #include <ctype.h>
 #include <stdio.h>

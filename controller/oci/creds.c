@@ -1,4 +1,4 @@
-#include "cli/creds.h"
+#include "oci/creds.h"
 
 #include "util/buf.h"
 #include "util/mem.h"

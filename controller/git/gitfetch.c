@@ -1,5 +1,5 @@
-#include "gitops/gitfetch.h"
-#include "gitops/repourl.h"
+#include "git/gitfetch.h"
+#include "git/repourl.h"
 #include "util/base64.h"
 #include "util/mem.h"
 

@@ -2,7 +2,7 @@
  * applies and when it says Ready. argv[1] is the directory of tests/data/keys. */
 #include "check.h"
 #include "fake_kube.h"
-#include "policy/reconciler.h"
+#include "deploypolicy/reconciler.h"
 #include "recon_fixture.h"
 #include "util/mem.h"
 

@@ -1,4 +1,4 @@
-#include "apply.h"
+#include "runtime/apply.h"
 
 #include <stdlib.h>
 #include <string.h>

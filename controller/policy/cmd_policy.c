@@ -1,7 +1,6 @@
 /* `sealift policy render FILE [-o yaml|json]`: DeployPolicy -> every object the controller
  * creates for it, after the checks the API server makes. */
 #include "cli/commands.h"
-#include "deploypolicy/reconciler.h"
 #include "policy/render.h"
 #include "util/buf.h"
 #include "util/yamljson.h"

@@ -30,6 +30,10 @@
 #define SL_POLICY_LABEL "sealift.dev/deploypolicy"
 /* Path of a policy's webhook endpoint: "/admission/<policy name>". */
 #define SL_POLICY_ADMISSION_PATH_PREFIX "/admission/"
+#define SL_ADMISSION_PATH_PREFIX        SL_POLICY_ADMISSION_PATH_PREFIX
+/* timeoutSeconds of the generated ValidatingWebhookConfiguration: how long the API server waits
+ * for the webhook before failing the request (closed). The webhook answers within it. */
+#define SL_ADMISSION_TIMEOUT_S 10
 /* The controller's namespace when the caller does not know it (`sealift policy render`). */
 #define SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE "sealift-system"
 /* The one apiVersion DeployPolicy is served as (crds/sealift.dev_deploypolicies.yaml). */

@@ -5,7 +5,7 @@
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "policy/admission.h"
-#include "deploypolicy/reconciler.h"
+#include "policy/render.h"
 #include "policy/trust.h"
 #include "runtime/metrics.h"
 #include "runtime/registry.h"

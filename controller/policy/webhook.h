@@ -40,8 +40,8 @@
 #define SL_POLICY_WEBHOOK_H
 
 #include "http/server.h"
-#include "imagedelivery/gates.h"
 #include "runtime/reconciler.h"
+#include "scan/gate.h"
 
 #include <stddef.h>
 #include <stdint.h>

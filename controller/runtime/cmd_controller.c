@@ -3,6 +3,7 @@
  * and runs until SIGTERM or SIGINT, then shuts down gracefully (running reconciles finish, the
  * Lease is released) and exits 0. */
 #include "cli/commands.h"
+#include "http/handlers.h"
 #include "http/server.h"
 #include "kube/client.h"
 #include "kube/ops.h"
@@ -338,14 +339,8 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
 
 /* ---- HTTP handlers ---- */
 
-static void handle_metrics(void *ctx, const struct sl_http_request *req,
-                           struct sl_http_response *resp)
-{
-    (void)ctx;
-    (void)req;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    sl_metrics_render(&resp->body);
-}
+/* GET /metrics serves the runtime's metrics (the HTTP layer knows none of its own). */
+static const struct sl_http_metrics_source metrics_source = {.render = sl_metrics_render};
 
 static void handle_healthz(void *ctx, const struct sl_http_request *req,
                            struct sl_http_response *resp)
@@ -637,7 +632,7 @@ int sl_cmd_controller(int argc, char **argv)
         code = SL_EXIT_USAGE;
         goto done;
     }
-    sl_http_server_route(http, "GET", "/metrics", handle_metrics, NULL);
+    sl_http_server_route(http, "GET", "/metrics", sl_http_handle_metrics, (void *)&metrics_source);
     sl_http_server_route(http, "GET", "/healthz", handle_healthz, NULL);
     sl_http_server_route(http, "GET", "/readyz", handle_readyz, mgr);
     sl_manager_set_http(mgr, http);

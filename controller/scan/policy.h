@@ -29,7 +29,7 @@
 #ifndef SL_SCAN_POLICY_H
 #define SL_SCAN_POLICY_H
 
-#include "imagedelivery/gates.h"
+#include "scan/gate.h"
 #include "runtime/reconciler.h"
 #include "util/err.h"
 

@@ -12,7 +12,7 @@
 #ifndef SL_SCAN_RECORD_H
 #define SL_SCAN_RECORD_H
 
-#include "imagedelivery/gates.h"
+#include "scan/gate.h"
 #include "util/buf.h"
 
 #include <stdbool.h>

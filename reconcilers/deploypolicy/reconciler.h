@@ -39,13 +39,6 @@ struct sl_deploypolicy_opts {
     void *webhook_ctx;
 };
 
-/* Path of a policy's webhook endpoint: "/admission/<policy name>". */
-#define SL_ADMISSION_PATH_PREFIX SL_POLICY_ADMISSION_PATH_PREFIX
-
-/* timeoutSeconds of the generated ValidatingWebhookConfiguration: how long the API server waits
- * for the webhook before failing the request (closed). The webhook answers within it. */
-#define SL_ADMISSION_TIMEOUT_S 10
-
 int sl_deploypolicy_reconciler_new(struct sl_reconciler **out,
                                    const struct sl_deploypolicy_opts *opts, struct sl_err *err);
 

@@ -1,5 +1,6 @@
 /* `sealift policy render FILE [-o yaml|json]`: DeployPolicy -> every object the controller
  * creates for it, after the checks the API server makes. */
+#include "policy/cmd_policy.h"
 #include "cli/commands.h"
 #include "policy/render.h"
 #include "util/buf.h"

@@ -8,7 +8,7 @@
 #include "policy/render.h"
 #include "policy/trust.h"
 #include "runtime/metrics.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "scan/record.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"

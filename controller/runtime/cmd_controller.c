@@ -1,7 +1,8 @@
 /* `sealift controller`: the daemon. Loads the Kubernetes configuration, starts the HTTP server
- * (/metrics, /healthz, /readyz), the manager with every reconciler from sl_reconcilers_all(),
+ * (/metrics, /healthz, /readyz), the manager with every reconciler the wiring creates,
  * and runs until SIGTERM or SIGINT, then shuts down gracefully (running reconciles finish, the
  * Lease is released) and exits 0. */
+#include "runtime/cmd_controller.h"
 #include "cli/commands.h"
 #include "http/handlers.h"
 #include "http/server.h"
@@ -10,7 +11,7 @@
 #include "runtime/informer.h"
 #include "runtime/manager.h"
 #include "runtime/metrics.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "runtime/webhookcert.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -498,7 +499,7 @@ static int wait_for_signal(const sigset_t *set)
     }
 }
 
-int sl_cmd_controller(int argc, char **argv)
+int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *wiring)
 {
     struct controller_args a;
     struct sl_err err = {0};
@@ -583,7 +584,7 @@ int sl_cmd_controller(int argc, char **argv)
                                       .scanner_urls = a.scanner_urls,
                                       .n_scanner_urls = a.n_scanner_urls};
     sl_controller_config_set(&cc);
-    rc = sl_reconcilers_all(&recs, &nrecs, &err);
+    rc = wiring->reconcilers ? wiring->reconcilers(&recs, &nrecs, &err) : 0;
     if (rc != 0) {
         sl_cli_errorf(CMD, "creating reconcilers: %s", err.msg);
         goto done;
@@ -660,7 +661,7 @@ int sl_cmd_controller(int argc, char **argv)
         sl_http_server_route(webhook, "GET", "/healthz", handle_healthz, NULL);
     }
     /* reconcilers that serve routes (git push hooks, the admission webhook) add them now */
-    rc = sl_reconcilers_setup_servers(mgr, http, webhook, &err);
+    rc = wiring->setup_servers ? wiring->setup_servers(mgr, http, webhook, &err) : 0;
     if (rc != 0) {
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
@@ -728,7 +729,8 @@ done:
         sl_reconciler_free(recs[i]);
     free(recs);
     sl_manager_free(mgr);
-    sl_reconcilers_teardown();
+    if (wiring->teardown)
+        wiring->teardown();
     sl_http_server_free(http);
     sl_http_server_free(webhook);
     sl_kube_client_free(client);

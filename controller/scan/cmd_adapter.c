@@ -19,6 +19,7 @@
  * (http:// or https://, TLS verified) with registry.authorization ("Basic ..." or "Bearer ...",
  * e.g. a pull token). --creds/--insecure apply to --db only. Runs until SIGINT or SIGTERM. Exit
  * codes: 0 after a signal, 2 usage, 3 when --db cannot be pulled. */
+#include "scan/cmd_adapter.h"
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/rand.h>

@@ -3,6 +3,7 @@
  * config SL_ADVDB_CONFIG_MT, one tar+gzip layer of the files, the record count in the
  * annotations — pushes it and prints its digest. A directory without a single advisory record
  * is refused. Exit codes: 0, 2 usage, bad files or no records, 3 registry errors. */
+#include "scan/cmd_db.h"
 #include <dirent.h>
 #include <getopt.h>
 #include <jansson.h>

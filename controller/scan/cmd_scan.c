@@ -5,6 +5,7 @@
  * Exit codes: 0 pass, 1 findings at or above --fail-on or an enforced baseline rule or malware
  * hit, 2 usage or input error, 3 registry error. Registry images and advisory artifacts are
  * streamed (regimage.h); credentials from --creds or docker config.json. */
+#include "scan/cmd_scan.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

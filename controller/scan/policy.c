@@ -9,7 +9,7 @@
 #include "runtime/conditions.h"
 #include "runtime/outcome.h"
 #include "runtime/refindex.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "runtime/status.h"
 #include "scan/advisory.h"
 #include "scan/engine.h"

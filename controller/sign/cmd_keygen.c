@@ -1,6 +1,7 @@
 /* `sealift keygen [--algorithm A] --out PREFIX`: writes PREFIX.key (unencrypted PKCS#8 PEM,
  * mode 0600) and PREFIX.pub (SubjectPublicKeyInfo PEM), prints the key's fingerprint on stdout.
  * Existing files are never overwritten. */
+#include "sign/cmd_keygen.h"
 #include "cli/commands.h"
 #include "sign/keys.h"
 #include "util/err.h"

@@ -1,4 +1,5 @@
 /* `sealift sign IMAGE --key key.pem` and `sealift verify IMAGE --key pub.pem`. */
+#include "sign/cmd_sign.h"
 #include "cli/commands.h"
 #include "oci/creds.h"
 #include "oci/auth.h"

@@ -6,7 +6,7 @@
 #include "kube/secret.h"
 #include "runtime/conditions.h"
 #include "runtime/outcome.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "runtime/status.h"
 #include "util/log.h"
 #include "util/mem.h"

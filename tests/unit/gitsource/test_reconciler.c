@@ -6,7 +6,7 @@
 #include "fake_kube.h"
 #include "gitsource/reconciler.h"
 #include "runtime/conditions.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

@@ -1,13 +1,14 @@
-/* The reconcilers `sealift controller` runs, and the HTTP routes they serve (see
- * runtime/registry.h). */
+/* The reconcilers `sealift controller` runs, and the HTTP routes they serve (wiring.h). */
+#include "wiring.h"
+#include "deploypolicy/reconciler.h"
 #include "gitsource/reconciler.h"
 #include "gitsource/webhook.h"
+#include "imagedelivery/gates.h"
 #include "imagedelivery/reconciler.h"
-#include "deploypolicy/reconciler.h"
 #include "policy/webhook.h"
+#include "runtime/config.h"
 #include "runtime/informer.h"
 #include "runtime/manager.h"
-#include "runtime/registry.h"
 #include "scan/policy.h"
 #include "scan/record.h"
 #include "signingkey/reconciler.h"

@@ -1,30 +1,14 @@
-/* The list of reconcilers the controller runs.
- *
- * Declared here, in the runtime, and implemented by the reconcilers library
- * (reconcilers/registry.c), so controller/ does not depend on reconcilers/ at compile time: the
- * manager (runtime/cmd_controller.c) calls sl_reconcilers_all() at start-up and hands each
- * reconciler to sl_manager_add(). Each per-kind module provides a constructor
- * (e.g. sl_signingkey_reconciler_new in reconcilers/signingkey/) that registry.c calls.
- *
- * controller/runtime/registry_default.c holds a weak fallback that returns an empty list, so the
- * binary links (and `sealift controller` runs, reconciling nothing) before registry.c exists. */
-#ifndef SL_RUNTIME_REGISTRY_H
-#define SL_RUNTIME_REGISTRY_H
-
-#include "runtime/reconciler.h"
-#include "util/err.h"
+/* The settings of `sealift controller` that reconcilers and the engines they use read
+ * (--state-dir, --insecure-registry, --min-interval, ...), and the checks made against them. */
+#ifndef SL_RUNTIME_CONFIG_H
+#define SL_RUNTIME_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Creates every reconciler. *out gets a malloc'ed array of *n pointers; the caller owns the
- * array (free()) and the reconcilers (passed to sl_manager_add, which takes ownership and calls
- * each one's free()). Returns 0, or a negative code with err set (nothing allocated then). */
-int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *err);
-
 /* Settings of `sealift controller` that reconcilers need. cmd_controller sets them before
- * calling sl_reconcilers_all; the strings are borrowed for the life of the process. */
+ * it creates the reconcilers; the strings are borrowed for the life of the process. */
 struct sl_controller_config {
     const char *state_dir;        /* --state-dir (clones, caches); default /var/lib/sealift */
     const char *webhook_cert_dir; /* --webhook-cert-dir, or NULL */
@@ -68,16 +52,5 @@ bool sl_controller_scanner_url_allowed(const struct sl_controller_config *cc, co
 int64_t sl_controller_clamp_interval_ms(const struct sl_controller_config *cc, int64_t interval_ms);
 /* The settings (all NULL/0 until set). Never NULL. */
 const struct sl_controller_config *sl_controller_config_get(void);
-
-struct sl_manager;
-struct sl_http_server;
-/* Lets reconcilers serve HTTP: called after every reconciler was added to the manager and
- * before the servers start. metrics is the --metrics-addr server (git push hooks); webhook the
- * TLS --webhook-addr server, or NULL when the controller serves no admission webhook.
- * Implemented by reconcilers/registry.c (the weak fallback does nothing). */
-int sl_reconcilers_setup_servers(struct sl_manager *m, struct sl_http_server *metrics,
-                                 struct sl_http_server *webhook, struct sl_err *err);
-/* Frees what sl_reconcilers_setup_servers made, after the servers have stopped. */
-void sl_reconcilers_teardown(void);
 
 #endif

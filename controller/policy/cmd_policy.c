@@ -7,6 +7,7 @@
 #include "util/yamljson.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,24 +141,44 @@ int sl_cmd_policy(int argc, char **argv)
     const char *file = NULL;
     const char *format = "yaml";
     const char *controller_ns = SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE;
-    for (int i = 2; i < argc; i++) {
-        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
-            format = argv[++i];
-        } else if (strcmp(argv[i], "--controller-namespace") == 0 && i + 1 < argc) {
-            controller_ns = argv[++i];
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+    enum { OPT_CONTROLLER_NS = 256 };
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"controller-namespace", required_argument, NULL, OPT_CONTROLLER_NS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    /* the options of `render` start after it: argv[1] is the sub-subcommand */
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(sub_argc, sub_argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            format = optarg;
+            break;
+        case OPT_CONTROLLER_NS:
+            controller_ns = optarg;
+            break;
+        case 'h':
             usage(stdout);
             return SL_EXIT_OK;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            sl_cli_errorf("policy render", "unknown flag %s, or %s without its value", argv[i],
-                          argv[i]);
+        case ':':
+            sl_cli_errorf("policy render", "%s needs a value", sub_argv[optind - 1]);
             return SL_EXIT_USAGE;
-        } else if (!file) {
-            file = argv[i];
-        } else {
-            sl_cli_errorf("policy render", "only one FILE may be given");
+        default:
+            sl_cli_errorf("policy render", "unknown flag \"%s\"", sub_argv[optind - 1]);
+            usage(stderr);
             return SL_EXIT_USAGE;
         }
+    }
+    if (optind < sub_argc)
+        file = sub_argv[optind++];
+    if (optind < sub_argc) {
+        sl_cli_errorf("policy render", "only one FILE may be given");
+        return SL_EXIT_USAGE;
     }
     if (strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0) {
         sl_cli_errorf("policy render",

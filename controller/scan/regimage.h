@@ -72,7 +72,7 @@ int sl_advdb_skip_name(const char *base);
 struct sl_cli_creds_source;
 
 /* For the CLI: parses image into *ref (caller frees) and opens a client for its registry with
- * the credentials creds resolves (cli/creds.h: flag, file, environment, docker config.json,
+ * the credentials creds resolves (oci/creds.h: flag, file, environment, docker config.json,
  * anonymous; NULL: docker config.json or anonymous). Returns 0, SL_EINVAL (bad reference or
  * credentials) or SL_ENOTFOUND (a credentials file that cannot be opened). */
 int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char *image,

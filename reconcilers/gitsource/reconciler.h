@@ -2,7 +2,7 @@
  *
  * Steps: suspend check -> spec.url (file:// and local paths only with --allow-local-paths) ->
  * credentials from spec.secretRef (only a Secret labelled SL_GITSOURCE_SECRET_TYPE_LABEL whose
- * `url` covers spec.url, see gitops/repourl.h) -> fetch (libgit2, a bare clone per
+ * `url` covers spec.url, see git/repourl.h) -> fetch (libgit2, a bare clone per
  * GitSource under cache_root/<namespace>/<name>) -> read the YAML files under spec.path -> load
  * and check objects -> server-side apply (the GitSource's own field manager and labels, below)
  * of every object that differs from the cluster (an object whose live state already holds every
@@ -47,7 +47,7 @@
 #define SL_GITSOURCE_FIELD_MANAGER_PREFIX "sealift-gitsource/"
 
 /* Git access, behind an interface so unit tests can use a fake. NULL members use the real
- * libgit2 functions of gitops/gitfetch.h. */
+ * libgit2 functions of git/gitfetch.h. */
 struct sl_git_ops {
     void *ctx;
     int (*fetch)(void *ctx, struct sl_git_result *out, const char *cache_dir, const char *url,

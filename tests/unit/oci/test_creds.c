@@ -1,4 +1,4 @@
-/* Where CLI credentials come from (cli/creds.c): the precedence flag > file > environment >
+/* Where CLI credentials come from (oci/creds.c): the precedence flag > file > environment >
  * docker config.json > anonymous, both file formats, and error messages that name the source
  * but never the secret. */
 #include "check.h"

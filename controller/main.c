@@ -2,6 +2,15 @@
 #include "build_info.h"
 #include "cli/commands.h"
 #include "http/transport.h"
+#include "oci/cmd_copy.h"
+#include "policy/cmd_policy.h"
+#include "runtime/cmd_controller.h"
+#include "scan/cmd_adapter.h"
+#include "scan/cmd_db.h"
+#include "scan/cmd_scan.h"
+#include "sign/cmd_keygen.h"
+#include "sign/cmd_sign.h"
+#include "wiring.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,8 +21,20 @@ struct command {
     const char *summary;
 };
 
+/* `sealift controller` with the reconcilers of reconcilers/ (wiring.h): wired here, at the top,
+ * so the runtime below knows no reconciler by name. */
+static int run_controller(int argc, char **argv)
+{
+    static const struct sl_controller_wiring wiring = {
+        .reconcilers = sl_reconcilers_all,
+        .setup_servers = sl_reconcilers_setup_servers,
+        .teardown = sl_reconcilers_teardown,
+    };
+    return sl_cmd_controller(argc, argv, &wiring);
+}
+
 static const struct command commands[] = {
-    {"controller", sl_cmd_controller, "run the Kubernetes controller"},
+    {"controller", run_controller, "run the Kubernetes controller"},
     {"copy", sl_cmd_copy, "copy an image between registries, preserving digests"},
     {"sign", sl_cmd_sign, "sign an image digest (cosign format)"},
     {"verify", sl_cmd_verify, "verify an image's signature against a public key"},

@@ -1,11 +1,11 @@
 #include "http/handlers.h"
-#include "runtime/metrics.h"
 
 void sl_http_handle_metrics(void *ctx, const struct sl_http_request *req,
                             struct sl_http_response *resp)
 {
+    const struct sl_http_metrics_source *source = ctx;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    sl_metrics_render(&resp->body);
+    source->render(&resp->body);
 }
 
 void sl_http_handle_ok(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)

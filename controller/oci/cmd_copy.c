@@ -4,8 +4,9 @@
  * (like skopeo); with it, the whole index (same digest). Between registries the referrers of the
  * delivered digest (signatures, attestations, SBOMs: OCI 1.1 subject, and the legacy cosign tags)
  * come along unless --no-referrers. */
+#include "oci/cmd_copy.h"
 #include "cli/commands.h"
-#include "cli/creds.h"
+#include "oci/creds.h"
 #include "oci/auth.h"
 #include "oci/copy.h"
 #include "oci/layout.h"

@@ -1,15 +1,17 @@
 /* `sealift controller`: the daemon. Loads the Kubernetes configuration, starts the HTTP server
- * (/metrics, /healthz, /readyz), the manager with every reconciler from sl_reconcilers_all(),
+ * (/metrics, /healthz, /readyz), the manager with every reconciler the wiring creates,
  * and runs until SIGTERM or SIGINT, then shuts down gracefully (running reconciles finish, the
  * Lease is released) and exits 0. */
+#include "runtime/cmd_controller.h"
 #include "cli/commands.h"
+#include "http/handlers.h"
 #include "http/server.h"
 #include "kube/client.h"
 #include "kube/ops.h"
 #include "runtime/informer.h"
 #include "runtime/manager.h"
 #include "runtime/metrics.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "runtime/webhookcert.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -338,14 +340,8 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
 
 /* ---- HTTP handlers ---- */
 
-static void handle_metrics(void *ctx, const struct sl_http_request *req,
-                           struct sl_http_response *resp)
-{
-    (void)ctx;
-    (void)req;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    sl_metrics_render(&resp->body);
-}
+/* GET /metrics serves the runtime's metrics (the HTTP layer knows none of its own). */
+static const struct sl_http_metrics_source metrics_source = {.render = sl_metrics_render};
 
 static void handle_healthz(void *ctx, const struct sl_http_request *req,
                            struct sl_http_response *resp)
@@ -503,7 +499,7 @@ static int wait_for_signal(const sigset_t *set)
     }
 }
 
-int sl_cmd_controller(int argc, char **argv)
+int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *wiring)
 {
     struct controller_args a;
     struct sl_err err = {0};
@@ -588,7 +584,7 @@ int sl_cmd_controller(int argc, char **argv)
                                       .scanner_urls = a.scanner_urls,
                                       .n_scanner_urls = a.n_scanner_urls};
     sl_controller_config_set(&cc);
-    rc = sl_reconcilers_all(&recs, &nrecs, &err);
+    rc = wiring->reconcilers ? wiring->reconcilers(&recs, &nrecs, &err) : 0;
     if (rc != 0) {
         sl_cli_errorf(CMD, "creating reconcilers: %s", err.msg);
         goto done;
@@ -637,7 +633,7 @@ int sl_cmd_controller(int argc, char **argv)
         code = SL_EXIT_USAGE;
         goto done;
     }
-    sl_http_server_route(http, "GET", "/metrics", handle_metrics, NULL);
+    sl_http_server_route(http, "GET", "/metrics", sl_http_handle_metrics, (void *)&metrics_source);
     sl_http_server_route(http, "GET", "/healthz", handle_healthz, NULL);
     sl_http_server_route(http, "GET", "/readyz", handle_readyz, mgr);
     sl_manager_set_http(mgr, http);
@@ -665,7 +661,7 @@ int sl_cmd_controller(int argc, char **argv)
         sl_http_server_route(webhook, "GET", "/healthz", handle_healthz, NULL);
     }
     /* reconcilers that serve routes (git push hooks, the admission webhook) add them now */
-    rc = sl_reconcilers_setup_servers(mgr, http, webhook, &err);
+    rc = wiring->setup_servers ? wiring->setup_servers(mgr, http, webhook, &err) : 0;
     if (rc != 0) {
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
@@ -733,7 +729,8 @@ done:
         sl_reconciler_free(recs[i]);
     free(recs);
     sl_manager_free(mgr);
-    sl_reconcilers_teardown();
+    if (wiring->teardown)
+        wiring->teardown();
     sl_http_server_free(http);
     sl_http_server_free(webhook);
     sl_kube_client_free(client);

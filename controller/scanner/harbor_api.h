@@ -2,7 +2,7 @@
  * api/spec/scanner-adapter-openapi-v1.1.yaml), without any I/O: media types, the ScanRequest
  * (built by sealift's client, parsed by `sealift scanner-adapter`), the ScanResponse, the error
  * body {"error": {"message": ...}} and the adapter metadata with its capabilities. The mapping
- * of vulnerability reports onto sealift's findings is reconcilers/scan/harbor.h. */
+ * of vulnerability reports onto sealift's findings is scan/harbor.h. */
 #ifndef SL_SCANNER_HARBOR_API_H
 #define SL_SCANNER_HARBOR_API_H
 

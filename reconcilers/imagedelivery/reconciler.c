@@ -13,7 +13,7 @@
 #include "runtime/conditions.h"
 #include "runtime/outcome.h"
 #include "runtime/refindex.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "runtime/status.h"
 #include "util/log.h"
 #include "util/mem.h"

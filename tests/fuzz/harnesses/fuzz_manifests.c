@@ -1,5 +1,5 @@
 /* libFuzzer harness: GitSource manifest loading (YAML documents -> checked sealift objects). */
-#include "gitops/manifests.h"
+#include "gitsource/manifests.h"
 
 #include <stdint.h>
 #include <stdlib.h>

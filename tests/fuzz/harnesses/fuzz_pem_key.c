@@ -1,4 +1,4 @@
-/* libFuzzer harness for PEM key loading (reconcilers/sign/keys.c): arbitrary bytes go through
+/* libFuzzer harness for PEM key loading (controller/sign/keys.c): arbitrary bytes go through
  * every loader; whatever loads must then fingerprint, export and sign/verify cleanly. */
 #include "sign/keys.h"
 #include "util/mem.h"

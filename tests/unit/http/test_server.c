@@ -31,6 +31,9 @@
 
 static char tmpdir[256];
 
+/* /metrics answers with the runtime's metrics, handed to the HTTP layer as a callback. */
+static const struct sl_http_metrics_source metrics_source = {.render = sl_metrics_render};
+
 /* ---- handlers ---- */
 
 static void h_hello(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
@@ -189,7 +192,7 @@ static struct sl_http_server *start_server(const char *addr, size_t max_body, co
     sl_http_server_route(s, NULL, "/hooks/*", h_tag, "prefix");
     sl_http_server_route(s, NULL, "/hooks/special", h_tag, "exact");
     sl_http_server_route(s, "GET", "/teapot", h_teapot, NULL);
-    sl_http_server_route(s, "GET", "/metrics", sl_http_handle_metrics, NULL);
+    sl_http_server_route(s, "GET", "/metrics", sl_http_handle_metrics, (void *)&metrics_source);
     int rc = sl_http_server_start(s, &err);
     CHECK_INT_EQ(rc, 0);
     if (rc != 0) {

@@ -9,7 +9,7 @@
 #include "imagedelivery/regops.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "sign/keys.h"
 #include "util/mem.h"
 #include "util/timeutil.h"

@@ -75,6 +75,25 @@ expect_rc 0 "signature only, json"
 grep -q '"kind": "ValidatingWebhookConfiguration"' "$out" ||
     { echo "FAIL signature only, json: no ValidatingWebhookConfiguration"; fail=1; }
 
+# flags are parsed as every other command parses them (getopt_long): --flag=value, -oVALUE,
+# flags before FILE, and a flag without its value is a usage error naming the flag
+run --output=json --controller-namespace=ops "$data/signature-only.yaml"
+expect_rc 0 "--output=json"
+grep -q '"kind": "ValidatingWebhookConfiguration"' "$out" ||
+    { echo "FAIL --output=json: no JSON ValidatingWebhookConfiguration"; fail=1; }
+grep -q '"ops"' "$out" || { echo "FAIL --controller-namespace=ops: ops is not exempted"; fail=1; }
+run -ojson "$data/signature-only.yaml"
+expect_rc 0 "-ojson"
+grep -q '"kind": "ValidatingWebhookConfiguration"' "$out" ||
+    { echo "FAIL -ojson: no JSON ValidatingWebhookConfiguration"; fail=1; }
+run "$data/signature-only.yaml" --controller-namespace
+expect_rc 2 "--controller-namespace without its value"
+expect_err "sealift policy render: --controller-namespace needs a value" \
+    "--controller-namespace without its value"
+run "$data/signature-only.yaml" "$data/no-rules.yaml"
+expect_rc 2 "two files"
+expect_err "only one FILE may be given" "two files"
+
 # an unknown output format is a usage error naming the supported ones
 run "$data/signature-only.yaml" -o xml
 expect_rc 2 "-o xml"

@@ -1,4 +1,4 @@
-/* The admission webhook (reconcilers/policy/webhook.c) on an in-process HTTP server, with
+/* The admission webhook (controller/policy/webhook.c) on an in-process HTTP server, with
  * in-memory object lookups and, as the only registry, a TCP black hole on 127.0.0.1 that
  * accepts connections and never answers. requireScanPassed needs no registry for an image
  * pinned by digest that sealift's own scan record has, while an image given by tag must be

@@ -4,13 +4,20 @@
  * Nothing here reaches an API server. */
 #include "check.h"
 #include "cli/commands.h"
+#include "runtime/cmd_controller.h"
+#include "wiring.h"
 
 #include <stdlib.h>
 #include <sys/prctl.h>
 
 static int run(int argc, char **argv)
 {
-    return sl_cmd_controller(argc, argv);
+    static const struct sl_controller_wiring wiring = {
+        .reconcilers = sl_reconcilers_all,
+        .setup_servers = sl_reconcilers_setup_servers,
+        .teardown = sl_reconcilers_teardown,
+    };
+    return sl_cmd_controller(argc, argv, &wiring);
 }
 
 #define ARGV(...)                                                                                  \

@@ -5,7 +5,7 @@
 #include "fake_kube.h"
 #include "recon_fixture.h"
 #include "http/server.h"
-#include "runtime/registry.h"
+#include "runtime/config.h"
 #include "scan/policy.h"
 #include "util/mem.h"
 

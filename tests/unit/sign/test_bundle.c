@@ -1,4 +1,4 @@
-/* Unit tests of reconcilers/sign/bundle.c: the Sigstore bundles cosign v3 writes. argv[1] is
+/* Unit tests of controller/sign/bundle.c: the Sigstore bundles cosign v3 writes. argv[1] is
  * tests/data (a bundle the real cosign v3.1.3 wrote, with its public key, and the test keys). */
 #include "check.h"
 #include "oci/manifest.h"

@@ -1,6 +1,7 @@
-/* Unit tests of `sealift keygen` (reconcilers/sign/cmd_keygen.c), run in-process. */
+/* Unit tests of `sealift keygen` (controller/sign/cmd_keygen.c), run in-process. */
 #include "check.h"
 #include "cli/commands.h"
+#include "sign/cmd_keygen.h"
 #include "sign/keys.h"
 #include "util/mem.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests of reconcilers/sign/keys.c. argv[1] is the directory of tests/data/keys. The
+/* Unit tests of controller/sign/keys.c. argv[1] is the directory of tests/data/keys. The
  * interop tests check our signatures with the openssl command line (and theirs with our code). */
 #include "check.h"
 #include "sign/keys.h"

@@ -1,0 +1,310 @@
+/* `sealift sign IMAGE --key key.pem` and `sealift verify IMAGE --key pub.pem`. */
+#include "sign/cmd_sign.h"
+#include "cli/commands.h"
+#include "oci/creds.h"
+#include "oci/auth.h"
+#include "oci/ref.h"
+#include "oci/registry.h"
+#include "sign/bundle.h"
+#include "sign/cosign.h"
+#include "sign/keys.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sign_args {
+    const char *image;
+    const char *key_file;
+    struct sl_cli_creds_source creds;
+    const char *format; /* sign: legacy (default), bundle or both */
+    int insecure;
+};
+
+static void usage(FILE *f, const char *cmd)
+{
+    bool sign = strcmp(cmd, "sign") == 0;
+    fprintf(f,
+            "usage: sealift %s IMAGE --key FILE [--creds USER:PASS | --creds-file PATH] "
+            "[--insecure]%s\n"
+            "\n",
+            cmd, strcmp(cmd, "sign") == 0 ? " [--format legacy|bundle|both]" : "");
+    if (sign)
+        fprintf(f, "Signs the digest IMAGE names (a tag is resolved first) in the cosign format:\n"
+                   "the signature goes to the tag sha256-<hex>.sig of the same repository, next\n"
+                   "to the signatures already there (--format legacy, the default); or as a\n"
+                   "Sigstore bundle, cosign v3's format, stored as an OCI 1.1 referrer or in the\n"
+                   "sha256-<hex> fallback index (--format bundle), or both.\n");
+    else
+        fprintf(f, "Checks that the digest IMAGE names carries a cosign signature made with the\n"
+                   "private half of the public key FILE: a legacy one (tag sha256-<hex>.sig) or\n"
+                   "a Sigstore bundle (OCI 1.1 referrer or fallback index; DSSE signature,\n"
+                   "subject digest and predicate type checked; no transparency log is read).\n");
+    fprintf(f,
+            "\n"
+            "Flags:\n"
+            "  -k, --key FILE          %s\n"
+            "  --creds USER:PASS       registry credentials (visible in ps: prefer the next)\n"
+            "  --creds-file PATH       a file holding one line USER:PASS, or a docker\n"
+            "                          config.json (the entry for IMAGE's registry is used)\n"
+            "  --insecure              the registry may be plain http or present a certificate\n"
+            "                          that is not trusted\n"
+            "%s"
+            "  -h, --help              print this help\n"
+            "\n"
+            "Credentials from the first of: --creds, --creds-file, the environment variable\n"
+            "SEALIFT_CREDS (USER:PASS), docker config.json for the registry's host; else\n"
+            "anonymous. Passwords are never printed.\n"
+            "\n",
+            sign ? "the private key (PEM; `sealift keygen` writes one)" : "the public key (PEM)",
+            sign ? "  --format FORMAT         legacy (default), bundle or both\n" : "");
+    if (sign)
+        fprintf(f, "Exit codes: 0 signed (or already signed by this key); 2 usage error or\n"
+                   "unreadable key; 3 registry error.\n"
+                   "\n"
+                   "Example:\n"
+                   "  sealift sign registry.example/acme/app:1.0 --key cosign.key \\\n"
+                   "      --creds-file ~/.docker/config.json\n");
+    else
+        fprintf(f, "Exit codes: 0 a valid signature; 1 no signature, or none valid for this key;\n"
+                   "2 usage error or unreadable key; 3 registry error.\n"
+                   "\n"
+                   "Example:\n"
+                   "  sealift verify registry.example/acme/app:1.0 --key cosign.pub\n");
+}
+
+static int parse_args(struct sign_args *a, const char *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+                                         {"creds", required_argument, NULL, 'c'},
+                                         {"creds-file", required_argument, NULL, 'C'},
+                                         {"insecure", no_argument, NULL, 'i'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    memset(a, 0, sizeof(*a));
+    a->creds.flag_name = "--creds";
+    a->creds.file_name = "--creds-file";
+    a->creds.env_name = "SEALIFT_CREDS";
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            a->key_file = optarg;
+            break;
+        case 'c':
+            a->creds.flag = optarg;
+            break;
+        case 'C':
+            a->creds.file = optarg;
+            break;
+        case 'i':
+            a->insecure = 1;
+            break;
+        case 'f':
+            a->format = optarg;
+            break;
+        case 'h':
+            usage(stdout, cmd);
+            return 1;
+        default:
+            sl_cli_errorf(cmd, "unknown or incomplete flag %s (see sealift %s --help)",
+                          argv[optind - 1], cmd);
+            return -1;
+        }
+    }
+    if (optind != argc - 1 || !a->key_file) {
+        sl_cli_errorf(cmd,
+                      "usage: sealift %s IMAGE --key FILE [--creds USER:PASS | --creds-file "
+                      "PATH] [--insecure] (see sealift %s --help)",
+                      cmd, cmd);
+        return -1;
+    }
+    if (a->format && (strcmp(cmd, "sign") != 0 ||
+                      (strcmp(a->format, "legacy") != 0 && strcmp(a->format, "bundle") != 0 &&
+                       strcmp(a->format, "both") != 0))) {
+        sl_cli_errorf(cmd, "--format must be legacy, bundle or both (sign only), not \"%s\"",
+                      a->format);
+        return -1;
+    }
+    a->image = argv[optind];
+    return 0;
+}
+
+static int read_key_file(struct sl_key **out, const char *path, bool want_private,
+                         struct sl_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_OS, "cannot open key %s: %s", path,
+                          strerror(errno));
+    struct sl_buf b;
+    sl_buf_init(&b, SL_KEY_PEM_MAX);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (sl_buf_append(&b, chunk, n) != 0) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT, "key file %s is too large", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (!rc)
+        rc = want_private ? sl_key_load_private_pem(out, sl_buf_cstr(&b), b.len, err)
+                          : sl_key_load_pem(out, sl_buf_cstr(&b), b.len, err);
+    if (rc)
+        sl_err_prefix(err, "%s", path);
+    sl_buf_secure_free(&b);
+    return rc;
+}
+
+static int exit_for(int rc)
+{
+    switch (rc) {
+    case SL_EINVAL:
+    case SL_EUNSUPPORTED:
+    case SL_ETOOBIG:
+        return SL_EXIT_USAGE;
+    default:
+        return SL_EXIT_REMOTE;
+    }
+}
+
+/* Common part: parse the image, set up the registry client with credentials, resolve the
+ * digest. */
+static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[72],
+                      const struct sign_args *a, struct sl_err *err)
+{
+    int rc = sl_ref_parse(ref, a->image, err);
+    if (rc)
+        return rc;
+    struct sl_creds creds = {0};
+    int have = 0;
+    if (sl_cli_creds_resolve(&creds, &have, &a->creds, ref->registry, err) != 0)
+        return SL_EINVAL; /* a flag, file or variable of the user's: exit 2 */
+    char hint[320];
+    struct sl_registry_opts ro = {.insecure = a->insecure,
+                                  .insecure_flag = "--insecure",
+                                  .creds_hint =
+                                      sl_cli_creds_hint(hint, sizeof(hint), &a->creds, have)};
+    *reg = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &ro);
+    if (have)
+        sl_creds_free(&creds);
+    if (ref->digest) {
+        snprintf(digest, 72, "%s", ref->digest);
+        return 0;
+    }
+    return sl_registry_manifest_head(digest, NULL, *reg, ref->repository,
+                                     ref->tag ? ref->tag : "latest", err);
+}
+
+/* What both commands work on: the key, the image's reference, a registry client and the
+ * image's digest. */
+struct session {
+    struct sign_args args;
+    struct sl_key *key;
+    struct sl_ref ref;
+    struct sl_registry *reg;
+    char digest[72];
+};
+
+/* Parses the arguments, reads the key and resolves the image. Returns -1 to go on, or the exit
+ * code to return (after session_close). */
+static int session_open(struct session *s, const char *cmd, bool want_private, int argc,
+                        char **argv)
+{
+    memset(s, 0, sizeof(*s));
+    int prc = parse_args(&s->args, cmd, argc, argv);
+    if (prc)
+        return prc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
+    struct sl_err err = {0};
+    if (read_key_file(&s->key, s->args.key_file, want_private, &err) != 0) {
+        sl_cli_errorf(cmd, "%s", err.msg);
+        return SL_EXIT_USAGE;
+    }
+    int rc = open_image(&s->ref, &s->reg, s->digest, &s->args, &err);
+    if (rc) {
+        sl_cli_errorf(cmd, "%s: %s", s->args.image, err.msg);
+        return exit_for(rc);
+    }
+    return -1;
+}
+
+static void session_close(struct session *s)
+{
+    sl_registry_free(s->reg);
+    sl_ref_free(&s->ref);
+    sl_key_free(s->key);
+}
+
+int sl_cmd_sign(int argc, char **argv)
+{
+    struct session s;
+    int code = session_open(&s, "sign", true, argc, argv);
+    if (code >= 0) {
+        session_close(&s);
+        return code;
+    }
+    code = SL_EXIT_OK;
+    struct sl_err err = {0};
+    char *docker_ref = sl_xasprintf("%s/%s", s.ref.registry, s.ref.repository);
+    struct sl_cosign_sign_result res = {0};
+    const char *format = s.args.format ? s.args.format : "legacy";
+    int rc = 0, bundle_added = 0;
+    if (strcmp(format, "bundle") != 0)
+        rc = sl_cosign_sign(&res, s.reg, s.ref.repository, docker_ref, s.digest, s.key, &err);
+    if (!rc && strcmp(format, "legacy") != 0) {
+        rc = sl_bundle_sign(&bundle_added, s.reg, s.ref.repository, s.digest, s.key, &err);
+        res.added = res.added || bundle_added;
+    }
+    free(docker_ref);
+    if (rc) {
+        sl_cli_errorf("sign", "%s@%s: %s", s.args.image, s.digest, err.msg);
+        code = exit_for(rc);
+    } else {
+        char fp[SL_KEY_FINGERPRINT_LEN] = "";
+        sl_key_fingerprint(fp, s.key, NULL);
+        if (strcmp(format, "bundle") == 0)
+            printf("%s %s by %s (bundle)\n", s.digest, res.added ? "signed" : "already signed", fp);
+        else
+            printf("%s %s by %s (%zu signature%s%s)\n", s.digest,
+                   res.added ? "signed" : "already signed", fp, res.signatures,
+                   res.signatures == 1 ? "" : "s",
+                   strcmp(format, "both") == 0 ? " and a bundle" : "");
+    }
+    session_close(&s);
+    return code;
+}
+
+int sl_cmd_verify(int argc, char **argv)
+{
+    struct session s;
+    int code = session_open(&s, "verify", false, argc, argv);
+    if (code >= 0) {
+        session_close(&s);
+        return code;
+    }
+    code = SL_EXIT_OK;
+    struct sl_err err = {0};
+    struct sl_cosign_verify_result res;
+    const struct sl_key *keys[1] = {s.key};
+    int rc = sl_cosign_verify(&res, s.reg, s.ref.repository, s.digest, keys, 1, &err);
+    if (rc == SL_ENOTFOUND || rc == SL_EDIGEST) {
+        sl_cli_errorf("verify", "%s: %s", s.args.image, err.msg);
+        code = SL_EXIT_CHECK_FAILED;
+    } else if (rc) {
+        sl_cli_errorf("verify", "%s: %s", s.args.image, err.msg);
+        code = exit_for(rc);
+    } else {
+        printf("%s: valid signature by %s\n", s.digest, res.key_fingerprint);
+    }
+    session_close(&s);
+    return code;
+}

@@ -1,0 +1,834 @@
+#include "gitsource/reconciler.h"
+#include "runtime/apply.h"
+#include "gitsource/manifests.h"
+#include "git/repourl.h"
+#include "kube/client.h"
+#include "kube/secret.h"
+#include "runtime/conditions.h"
+#include "runtime/outcome.h"
+#include "runtime/config.h"
+#include "runtime/status.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_INTERVAL_MS (60 * 1000)
+#define WAIT_SECRET_MS      (30 * 1000)
+#define STATUS_MESSAGE_MAX  2000
+
+struct gitsource {
+    struct sl_reconciler base; /* first: the manager frees everything through base.free */
+    char *cache_root;
+    struct sl_git_ops git;
+};
+
+static int real_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir, const char *url,
+                      const struct sl_git_ref *ref, const struct sl_git_auth *auth,
+                      struct sl_err *err)
+{
+    return sl_git_fetch(out, cache_dir, url, ref, auth, err);
+}
+
+static int real_read(void *ctx, struct sl_git_file **out, size_t *out_count, const char *cache_dir,
+                     const char *commit, const char *dir, struct sl_err *err)
+{
+    return sl_git_read_manifests(out, out_count, cache_dir, commit, dir, err);
+}
+
+/* The kinds a GitSource applies (sl_manifests_known_kind), with their API resources. */
+static const struct sl_kube_resource *const APPLIED_KINDS[] = {
+    &SL_RES_IMAGEDELIVERY, &SL_RES_SCANPOLICY, &SL_RES_SIGNINGKEY,
+    &SL_RES_DEPLOYPOLICY,  &SL_RES_GITSOURCE,
+};
+#define N_APPLIED_KINDS (sizeof(APPLIED_KINDS) / sizeof(APPLIED_KINDS[0]))
+
+static const struct sl_kube_resource *resource_for_kind(const char *kind)
+{
+    for (size_t i = 0; kind && i < N_APPLIED_KINDS; i++)
+        if (strcmp(kind, APPLIED_KINDS[i]->kind) == 0)
+            return APPLIED_KINDS[i];
+    return NULL;
+}
+
+/* How a GitSource marks and recognises what it applied (see reconciler.h). */
+struct ownership {
+    char field_manager[129];
+    char adopt_value[320]; /* "<namespace>/<name>" */
+    char desc[340];        /* "GitSource <namespace>/<name>" */
+    char selector[400];    /* label selector of its objects */
+    json_t *labels;
+};
+
+static void ownership_init(struct ownership *o, const char *ns, const char *name)
+{
+    int n = snprintf(o->field_manager, sizeof(o->field_manager), "%s%s/%s",
+                     SL_GITSOURCE_FIELD_MANAGER_PREFIX, ns, name);
+    if (n < 0 || (size_t)n >= sizeof(o->field_manager)) {
+        /* over the API server's 128 characters: a digest of "<namespace>/<name>" instead */
+        char id[600];
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        snprintf(id, sizeof(id), "%s/%s", ns, name);
+        EVP_Digest(id, strlen(id), md, &mdlen, EVP_sha256(), NULL);
+        int off = snprintf(o->field_manager, sizeof(o->field_manager), "%s",
+                           SL_GITSOURCE_FIELD_MANAGER_PREFIX);
+        for (unsigned int i = 0; i < 20 && off > 0 && (size_t)off + 2 < sizeof(o->field_manager);
+             i++)
+            off += snprintf(o->field_manager + off, sizeof(o->field_manager) - (size_t)off, "%02x",
+                            md[i]);
+    }
+    snprintf(o->adopt_value, sizeof(o->adopt_value), "%s/%s", ns, name);
+    snprintf(o->desc, sizeof(o->desc), "GitSource %s/%s", ns, name);
+    snprintf(o->selector, sizeof(o->selector), "%s=%s,%s=%s", SL_GITSOURCE_LABEL_NAMESPACE, ns,
+             SL_GITSOURCE_LABEL_NAME, name);
+    o->labels =
+        json_pack("{s:s, s:s}", SL_GITSOURCE_LABEL_NAMESPACE, ns, SL_GITSOURCE_LABEL_NAME, name);
+}
+
+static void ownership_clear(struct ownership *o)
+{
+    json_decref(o->labels);
+    o->labels = NULL;
+}
+
+/* Decoded value of data[key] of a Secret (caller frees securely), or NULL (the policy of
+ * kube/secret.h: stringData is never read). */
+static char *secret_value(const json_t *secret, const char *key)
+{
+    return sl_kube_secret_string(secret, key);
+}
+
+static json_t *inventory_entry(const json_t *obj)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    json_t *e = json_pack("{s:s, s:s, s:s}", "apiVersion",
+                          json_string_value(json_object_get(obj, "apiVersion")), "kind",
+                          json_string_value(json_object_get(obj, "kind")), "name",
+                          json_string_value(json_object_get(meta, "name")));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    if (ns && *ns)
+        json_object_set_new(e, "namespace", json_string(ns));
+    return e;
+}
+
+static bool same_entry(const json_t *a, const json_t *b)
+{
+    static const char *const keys[] = {"kind", "name", "namespace"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *x = json_string_value(json_object_get(a, keys[i]));
+        const char *y = json_string_value(json_object_get(b, keys[i]));
+        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0))
+            return false;
+    }
+    return true;
+}
+
+static bool inventory_has(const json_t *inv, const json_t *entry)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(inv, i, e)
+    {
+        if (same_entry(e, entry))
+            return true;
+    }
+    return false;
+}
+
+/* Appends "; " + text to msg, keeping it bounded. */
+static void msg_append(char *msg, size_t n, const char *text)
+{
+    size_t len = strlen(msg);
+    if (len + 4 >= n)
+        return;
+    snprintf(msg + len, n - len, "%s%s", len ? "; " : "", text);
+}
+
+struct outcome {
+    const char *status; /* Ready condition */
+    const char *reason;
+    char message[STATUS_MESSAGE_MAX];
+    enum sl_result_kind kind;
+    int64_t requeue_ms;
+};
+
+static void set_outcome(struct outcome *o, const char *status, const char *reason,
+                        enum sl_result_kind kind, int64_t requeue_ms, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void set_outcome(struct outcome *o, const char *status, const char *reason,
+                        enum sl_result_kind kind, int64_t requeue_ms, const char *fmt, ...)
+{
+    o->status = status;
+    o->reason = reason;
+    o->kind = kind;
+    o->requeue_ms = requeue_ms;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->message, sizeof(o->message), fmt, ap);
+    va_end(ap);
+}
+
+/* Is inventory entry e (or an object's kind/namespace/name) the GitSource itself? */
+static bool is_self_ref(const char *kind, const char *ns, const char *name,
+                        const struct sl_reconcile_request *req)
+{
+    return kind && ns && name && strcmp(kind, "GitSource") == 0 && strcmp(ns, req->ns) == 0 &&
+           strcmp(name, req->name) == 0;
+}
+
+/* Applies one object as this GitSource (its field manager and labels) unless the cluster
+ * already has it as git says; an existing object that is not the GitSource's is left alone
+ * (SL_EEXISTS). Returns 1 when written, 0 when unchanged, negative on error (err set). */
+static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                        const struct ownership *own, const json_t *obj, struct sl_err *err)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const struct sl_kube_resource *res = resource_for_kind(kind);
+    if (!res)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "unknown kind %s", kind);
+    struct sl_apply_owner owner = {.field_manager = own->field_manager,
+                                   .labels = own->labels,
+                                   .adopt_annotation = SL_GITSOURCE_ADOPT_ANNOTATION,
+                                   .adopt_value = own->adopt_value,
+                                   .owner_desc = own->desc};
+    /* a repository that holds its own GitSource manages it (the object exists: someone
+     * created the GitSource that reads the repository) */
+    const json_t *meta = json_object_get(obj, "metadata");
+    owner.take_over = is_self_ref(kind, json_string_value(json_object_get(meta, "namespace")),
+                                  json_string_value(json_object_get(meta, "name")), req);
+    /* git is the truth for what it holds: a `kubectl patch` or `edit` of an object of this
+     * GitSource is taken back (the GitSource itself is bootstrapped by hand and left alone) */
+    char hand_edits[256] = "";
+    owner.take_back_hand_edits = !owner.take_over;
+    owner.hand_edits = hand_edits;
+    owner.hand_edits_cap = sizeof(hand_edits);
+    int written = 0;
+    int rc = sl_apply_owned(&written, &rt->kube, res, obj, &owner, err);
+    if (rc == 0 && hand_edits[0]) {
+        char msg[800];
+        snprintf(msg, sizeof(msg),
+                 "%s %s: took back the fields changed by hand (%s); suspend the GitSource "
+                 "(spec.suspend) before editing its objects by hand",
+                 kind, json_string_value(json_object_get(meta, "name")), hand_edits);
+        if (rt->record_event && req->obj)
+            rt->record_event(rt->event_ctx, req->obj, "Normal", "DriftCorrected", msg);
+        sl_log_info(&req->log, "%s", msg);
+    }
+    return rc ? rc : written;
+}
+
+/* Lists every object of the kinds a GitSource applies that carries this GitSource's labels, in
+ * the namespaces it may write (its own; every namespace and cluster-scoped kinds for a
+ * GitSource in the controller's namespace). *out gets an array of inventory entries
+ * {apiVersion, kind, namespace, name}. This, not status.inventory, is what pruning works from:
+ * status is written by others too, and a write that lost a conflict may have dropped entries. */
+static int list_owned(json_t **out, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                      const struct ownership *own, struct sl_err *err)
+{
+    bool privileged = rt->controller_namespace && strcmp(req->ns, rt->controller_namespace) == 0;
+    json_t *entries = json_array();
+    for (size_t k = 0; k < N_APPLIED_KINDS; k++) {
+        const struct sl_kube_resource *res = APPLIED_KINDS[k];
+        if (!res->namespaced && !privileged)
+            continue;
+        const char *ns = res->namespaced && !privileged ? req->ns : NULL;
+        struct sl_kube_list_opts lo = {.label_selector = own->selector};
+        json_t *list = NULL;
+        int rc = rt->kube.list(rt->kube.ctx, &list, res, ns, &lo, err);
+        if (rc) {
+            json_decref(entries);
+            return rc;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(list, "items"), i, item)
+        {
+            const char *name = sl_kube_obj_name(item);
+            const char *ins = sl_kube_obj_namespace(item);
+            if (!name)
+                continue;
+            char api[160];
+            snprintf(api, sizeof(api), "%s/%s", res->group, res->version);
+            json_t *e =
+                json_pack("{s:s, s:s, s:s}", "apiVersion", api, "kind", res->kind, "name", name);
+            if (res->namespaced && ins && *ins)
+                json_object_set_new(e, "namespace", json_string(ins));
+            json_array_append_new(entries, e);
+        }
+        json_decref(list);
+    }
+    *out = entries;
+    return 0;
+}
+
+static bool has_finalizer(const json_t *obj)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(sl_kube_json_path(obj, "metadata.finalizers"), i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), SL_GITSOURCE_FINALIZER) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Adds (present) or removes SL_GITSOURCE_FINALIZER, keeping everyone else's finalizers. The
+ * merge patch carries obj's resourceVersion, so a stale copy fails with SL_ECONFLICT instead of
+ * overwriting a finalizer list that changed meanwhile. *out (may be NULL) gets the object as
+ * written. Returns 0 or the API error (err set). */
+static int set_finalizer(json_t **out, struct sl_runtime *rt, const json_t *obj, bool present,
+                         struct sl_err *err)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *f;
+    json_array_foreach(sl_kube_json_path(obj, "metadata.finalizers"), i, f)
+    {
+        if (!json_is_string(f) || strcmp(json_string_value(f), SL_GITSOURCE_FINALIZER) != 0)
+            json_array_append(list, f);
+    }
+    if (present)
+        json_array_append_new(list, json_string(SL_GITSOURCE_FINALIZER));
+    json_t *meta = json_object();
+    if (json_array_size(list) > 0) {
+        json_object_set_new(meta, "finalizers", list);
+    } else {
+        json_decref(list);
+        json_object_set_new(meta, "finalizers", json_null());
+    }
+    const char *rv = sl_kube_obj_resource_version(obj);
+    if (rv)
+        json_object_set_new(meta, "resourceVersion", json_string(rv));
+    json_t *patch = json_object();
+    json_object_set_new(patch, "metadata", meta);
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    if (!body)
+        abort(); /* json_dumps fails only when out of memory */
+    struct sl_kube_patch_opts opts = {.type = SL_PATCH_MERGE};
+    int rc = rt->kube.patch(rt->kube.ctx, out, &SL_RES_GITSOURCE, sl_kube_obj_namespace(obj),
+                            sl_kube_obj_name(obj), body, &opts, err);
+    free(body);
+    return rc;
+}
+
+/* Is inventory entry e the GitSource itself (a repository that holds its own GitSource)? */
+static bool is_self(const json_t *e, const struct sl_reconcile_request *req)
+{
+    return is_self_ref(json_string_value(json_object_get(e, "kind")),
+                       json_string_value(json_object_get(e, "namespace")),
+                       json_string_value(json_object_get(e, "name")), req);
+}
+
+/* A GitSource with metadata.deletionTimestamp. If it carries our finalizer: with spec.prune and
+ * without spec.suspend, deletes the objects that carry its labels (list_owned; those the apply
+ * rules let it manage), then removes the finalizer; with prune off or suspended, removes the
+ * finalizer and leaves the objects. */
+static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                    struct sl_reconcile_result *out, struct sl_err *err)
+{
+    json_t *fresh = NULL, *status = NULL, *remaining = NULL, *inventory = NULL;
+    struct ownership own;
+    ownership_init(&own, req->ns, req->name);
+    char problems[STATUS_MESSAGE_MAX] = "";
+    char message[STATUS_MESSAGE_MAX + 200];
+    struct sl_err kerr = {0};
+    out->kind = SL_RESULT_DONE;
+    out->requeue_after_ms = 0;
+    int rc = rt->kube.get(rt->kube.ctx, &fresh, &SL_RES_GITSOURCE, req->ns, req->name, &kerr);
+    if (rc == SL_ENOTFOUND) {
+        rc = 0;
+        goto done;
+    }
+    if (rc) {
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "reading the GitSource to clean up: %s", kerr.msg);
+        rc = SL_ERETRY;
+        goto done;
+    }
+    if (!has_finalizer(fresh))
+        goto done; /* nothing of ours holds the deletion */
+
+    const json_t *spec = json_object_get(fresh, "spec");
+    bool prune = !json_is_false(json_object_get(spec, "prune"));
+    bool suspended = json_is_true(json_object_get(spec, "suspend"));
+    rc = list_owned(&inventory, rt, req, &own, &kerr);
+    if (rc) {
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "listing the GitSource's objects to clean up: %s",
+                   kerr.msg);
+        rc = SL_ERETRY;
+        goto done;
+    }
+    size_t deleted = 0, failed = 0;
+    remaining = json_array();
+    if (!prune || suspended) {
+        if (json_array_size(inventory) > 0)
+            sl_log_info(&req->log, "deleted with %s: %zu applied object(s) left in place",
+                        suspended ? "spec.suspend" : "spec.prune false",
+                        json_array_size(inventory));
+    } else {
+        size_t i;
+        json_t *e;
+        json_array_foreach(inventory, i, e)
+        {
+            const char *kind = json_string_value(json_object_get(e, "kind"));
+            const char *ns = json_string_value(json_object_get(e, "namespace"));
+            const char *name = json_string_value(json_object_get(e, "name"));
+            char why[200];
+            if (is_self(e, req))
+                continue; /* already being deleted */
+            if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why,
+                                            sizeof(why))) {
+                sl_log_warn(&req->log, "not deleting inventory entry %s %s%s%s: %s",
+                            kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "?", why);
+                continue;
+            }
+            const struct sl_kube_resource *res = resource_for_kind(kind);
+            if (!res)
+                continue; /* sl_manifests_entry_allowed knows only kinds that map */
+            struct sl_err derr = {0};
+            int drc = rt->kube.del(rt->kube.ctx, res, ns, name, &derr);
+            if (drc == 0 || drc == SL_ENOTFOUND) {
+                deleted++;
+                continue;
+            }
+            failed++;
+            json_array_append(remaining, e); /* only these are tried again */
+            char line[800];
+            snprintf(line, sizeof(line), "%s %s%s%s: %s", kind, ns ? ns : "", ns ? "/" : "", name,
+                     derr.msg);
+            msg_append(problems, sizeof(problems), line);
+        }
+    }
+    if (deleted) {
+        snprintf(message, sizeof(message), "deleted %zu object(s) the GitSource applied", deleted);
+        sl_log_info(&req->log, "%s", message);
+        if (rt->record_event)
+            rt->record_event(rt->event_ctx, fresh, "Normal", "Pruned", message);
+    }
+    if (failed) {
+        snprintf(message, sizeof(message),
+                 "GitSource is being deleted: %zu object(s) it applied could not be "
+                 "deleted (kept the finalizer %s, retrying): %s",
+                 failed, SL_GITSOURCE_FINALIZER, problems);
+        const json_t *prev = sl_condition_get(json_object_get(fresh, "status"), "Ready");
+        const char *prev_reason = json_string_value(json_object_get(prev, "reason"));
+        status = json_deep_copy(json_object_get(fresh, "status"));
+        if (!json_is_object(status)) {
+            json_decref(status);
+            status = json_object();
+        }
+        json_object_set(status, "inventory", remaining);
+        struct sl_outcome outcome = {SL_RESULT_TRANSIENT, "False", "PruneFailed", message, false};
+        sl_outcome_apply(status, &outcome, sl_kube_obj_generation(fresh));
+        struct sl_err werr = {0};
+        int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, fresh, status, &werr);
+        if (wrc && wrc != SL_ENOTFOUND)
+            sl_log_warn(&req->log, "status write failed: %s", werr.msg);
+        if (rt->record_event && (!prev_reason || strcmp(prev_reason, "PruneFailed") != 0))
+            rt->record_event(rt->event_ctx, fresh, "Warning", "PruneFailed", message);
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", message);
+        rc = SL_ERETRY;
+        goto done;
+    }
+    rc = set_finalizer(NULL, rt, fresh, false, &kerr);
+    if (rc == SL_ENOTFOUND) {
+        rc = 0;
+    } else if (rc) {
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "removing finalizer %s: %s",
+                   SL_GITSOURCE_FINALIZER, kerr.msg);
+        rc = SL_ERETRY;
+    }
+done:
+    if (rc)
+        out->kind = SL_RESULT_TRANSIENT;
+    json_decref(fresh);
+    json_decref(status);
+    json_decref(remaining);
+    json_decref(inventory);
+    ownership_clear(&own);
+    return rc;
+}
+
+static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                     struct sl_reconcile_result *out, struct sl_err *err)
+{
+    struct gitsource *g = self;
+    if (!req->obj) {
+        /* gone: whatever cleanup spec.prune asked for ran under the finalizer */
+        out->kind = SL_RESULT_DONE;
+        out->requeue_after_ms = 0;
+        return 0;
+    }
+    if (sl_kube_json_path(req->obj, "metadata.deletionTimestamp"))
+        return finalize(rt, req, out, err);
+    const json_t *obj = req->obj;
+    const json_t *spec = json_object_get(obj, "spec");
+    long long generation = sl_kube_obj_generation(obj);
+    json_t *status = json_deep_copy(json_object_get(obj, "status"));
+    if (!json_is_object(status)) {
+        json_decref(status);
+        status = json_object();
+    }
+    const char *prev_reason = NULL;
+    json_t *prev_ready = sl_condition_get(json_object_get(obj, "status"), "Ready");
+    if (prev_ready)
+        prev_reason = json_string_value(json_object_get(prev_ready, "reason"));
+    const char *prev_applied =
+        json_string_value(json_object_get(json_object_get(obj, "status"), "lastAppliedRevision"));
+    char *prev_applied_copy = sl_xstrdup(prev_applied);
+
+    struct outcome o = {0};
+    struct ownership own;
+    ownership_init(&own, req->ns, req->name);
+    struct sl_git_auth auth = {0};
+    char *username = NULL, *password = NULL, *identity = NULL, *known_hosts = NULL, *ca = NULL;
+    struct sl_git_file *files = NULL;
+    size_t nfiles = 0;
+    struct sl_manifest_set set = {0};
+    json_t *secret = NULL;
+    char *cache_dir = NULL;
+    json_t *patched = NULL; /* obj as our finalizer patch left it */
+
+    /* the finalizer goes on before anything is applied (an object applied while the GitSource
+     * had none could outlive it) and comes off when prune is turned off (deleting then leaves
+     * the objects, so nothing needs to hold the deletion) */
+    bool prune = !json_is_false(json_object_get(spec, "prune"));
+    if (prune != has_finalizer(obj)) {
+        struct sl_err ferr = {0};
+        int frc = set_finalizer(&patched, rt, obj, prune, &ferr);
+        if (frc == SL_ENOTFOUND || frc == SL_ECONFLICT) {
+            /* deleted, or changed since the cache saw it: the watch brings the new state */
+            out->kind = frc == SL_ENOTFOUND ? SL_RESULT_DONE : SL_RESULT_TRANSIENT;
+            out->requeue_after_ms = 0;
+            if (frc == SL_ECONFLICT)
+                sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", ferr.msg);
+            json_decref(status);
+            free(prev_applied_copy);
+            ownership_clear(&own);
+            return frc == SL_ENOTFOUND ? 0 : SL_ERETRY;
+        }
+        if (frc) {
+            set_outcome(&o, "False", "FinalizerFailed", SL_RESULT_TRANSIENT, 0,
+                        "%s finalizer %s: %s", prune ? "adding" : "removing",
+                        SL_GITSOURCE_FINALIZER, ferr.msg);
+            goto write;
+        }
+        obj = patched;
+    }
+
+    int64_t interval_ms = DEFAULT_INTERVAL_MS;
+    const char *interval = json_string_value(json_object_get(spec, "interval"));
+    if (interval && (sl_duration_parse_ms(&interval_ms, interval) != 0 || interval_ms <= 0)) {
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.interval: invalid duration \"%s\"", interval);
+        goto write;
+    }
+    interval_ms = sl_controller_clamp_interval_ms(sl_controller_config_get(), interval_ms);
+    if (strlen(req->name) > 63) {
+        /* the name is a label value on every object the GitSource applies */
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "metadata.name: a GitSource name is at most 63 characters (it labels the "
+                    "objects the GitSource applies, %s)",
+                    SL_GITSOURCE_LABEL_NAME);
+        goto write;
+    }
+    if (json_is_true(json_object_get(spec, "suspend"))) {
+        set_outcome(&o, "Unknown", "Suspended", SL_RESULT_DONE, 0,
+                    "fetching and applying are suspended (spec.suspend)");
+        goto write;
+    }
+    const char *url = json_string_value(json_object_get(spec, "url"));
+    if (!url || !*url) {
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0, "spec.url: Required value");
+        goto write;
+    }
+    switch (sl_repourl_kind(url)) {
+    case SL_REPOURL_REMOTE:
+        break;
+    case SL_REPOURL_LOCAL:
+        if (sl_controller_config_get()->allow_local_paths)
+            break;
+        set_outcome(&o, "False", "LocalPathNotAllowed", SL_RESULT_STALLED, 0,
+                    "spec.url: file:// URLs and paths read the controller's own filesystem; "
+                    "allowed only when the controller runs with --allow-local-paths");
+        goto write;
+    default:
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.url: \"%s\" is not an https://, http://, ssh://, git:// or file:// URL",
+                    url);
+        goto write;
+    }
+
+    const char *secret_name =
+        json_string_value(json_object_get(json_object_get(spec, "secretRef"), "name"));
+    if (secret_name) {
+        struct sl_err serr = {0};
+        int rc = rt->kube.get(rt->kube.ctx, &secret, &SL_RES_SECRET, req->ns, secret_name, &serr);
+        if (rc) {
+            set_outcome(&o, "False", rc == SL_ENOTFOUND ? "SecretNotFound" : "SecretError",
+                        SL_RESULT_WAITING, WAIT_SECRET_MS, "spec.secretRef.name: %s",
+                        rc == SL_ENOTFOUND ? "Secret not found in the GitSource's namespace"
+                                           : serr.msg);
+            goto write;
+        }
+        /* credentials go only to the repositories their Secret is for (Argo CD's repository
+         * Secrets): a Secret made for something else (a database password) is never sent */
+        char why[200];
+        const char *type = json_string_value(json_object_get(
+            sl_kube_json_path(secret, "metadata.labels"), SL_GITSOURCE_SECRET_TYPE_LABEL));
+        if (!type || strcmp(type, SL_GITSOURCE_SECRET_TYPE) != 0) {
+            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not a git repository Secret (label "
+                        "%s=%s); nothing was fetched",
+                        secret_name, SL_GITSOURCE_SECRET_TYPE_LABEL, SL_GITSOURCE_SECRET_TYPE);
+            goto write;
+        }
+        char *secret_url = secret_value(secret, "url");
+        bool covered = sl_repourl_covers(secret_url, url, why, sizeof(why));
+        free(secret_url);
+        if (!covered) {
+            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not for %s (%s; its url key names "
+                        "the repository or URL prefix it is for); nothing was fetched",
+                        secret_name, url, why);
+            goto write;
+        }
+        username = secret_value(secret, "username");
+        password = secret_value(secret, "password");
+        if (!password)
+            password = secret_value(secret, "token");
+        identity = secret_value(secret, "identity");
+        known_hosts = secret_value(secret, "known_hosts");
+        ca = secret_value(secret, "ca.crt");
+        auth = (struct sl_git_auth){.username = username,
+                                    .password = password,
+                                    .identity_pem = identity,
+                                    .known_hosts = known_hosts,
+                                    .ca_pem = ca};
+    }
+
+    const json_t *ref = json_object_get(spec, "ref");
+    struct sl_git_ref gref = {
+        .branch = json_string_value(json_object_get(ref, "branch")),
+        .tag = json_string_value(json_object_get(ref, "tag")),
+        .commit = json_string_value(json_object_get(ref, "commit")),
+    };
+    cache_dir = sl_xasprintf("%s/%s/%s", g->cache_root, req->ns, req->name);
+    struct sl_git_result fetched;
+    struct sl_err ferr = {0};
+    int rc = g->git.fetch(g->git.ctx, &fetched, cache_dir, url, &gref, &auth, &ferr);
+    if (rc) {
+        /* keep the last applied state; retry with the queue's backoff */
+        set_outcome(&o, "False", rc == SL_EAUTH ? "AuthenticationFailed" : "FetchFailed",
+                    rc == SL_EINVAL || rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
+                    interval_ms, "%s", ferr.msg);
+        goto write;
+    }
+    char now[32];
+    sl_time_now_rfc3339(now, sizeof(now));
+    json_t *artifact = json_object_get(status, "artifact");
+    const char *old_rev = json_string_value(json_object_get(artifact, "revision"));
+    if (!old_rev || strcmp(old_rev, fetched.revision) != 0 ||
+        !json_object_get(artifact, "fetchedAt"))
+        json_object_set_new(
+            status, "artifact",
+            json_pack("{s:s, s:s}", "revision", fetched.revision, "fetchedAt", now));
+
+    const char *path = json_string_value(json_object_get(spec, "path"));
+    rc = g->git.read_manifests(g->git.ctx, &files, &nfiles, cache_dir, fetched.commit,
+                               path ? path : "", &ferr);
+    if (rc) {
+        set_outcome(&o, "False", rc == SL_ENOTFOUND ? "PathNotFound" : "ReadFailed", SL_RESULT_DONE,
+                    interval_ms, "%s", ferr.msg);
+        goto write;
+    }
+    sl_manifests_load(&set, files, nfiles, req->ns, rt->controller_namespace);
+
+    /* apply */
+    char problems[STATUS_MESSAGE_MAX] = "";
+    size_t i;
+    json_t *e;
+    json_array_foreach(set.errors, i, e)
+    {
+        msg_append(problems, sizeof(problems), json_string_value(e));
+    }
+    size_t written = 0, failed = json_array_size(set.errors);
+    bool transient = false;
+    json_t *desired = json_array(); /* what this revision defines, applied or not */
+    json_t *o_obj;
+    json_array_foreach(set.objects, i, o_obj)
+    {
+        struct sl_err aerr = {0};
+        int arc = apply_object(rt, req, &own, o_obj, &aerr);
+        json_array_append_new(desired, inventory_entry(o_obj));
+        if (arc < 0) {
+            char line[800];
+            const json_t *meta = json_object_get(o_obj, "metadata");
+            if (arc == SL_EEXISTS) /* the message names the object and how to hand it over */
+                snprintf(line, sizeof(line), "%s: %s",
+                         json_string_value(json_array_get(set.sources, i)), aerr.msg);
+            else
+                snprintf(line, sizeof(line), "%s: %s %s: %s",
+                         json_string_value(json_array_get(set.sources, i)),
+                         json_string_value(json_object_get(o_obj, "kind")),
+                         json_string_value(json_object_get(meta, "name")), aerr.msg);
+            msg_append(problems, sizeof(problems), line);
+            failed++;
+            if (arc == SL_ERETRY)
+                transient = true;
+        } else if (arc > 0) {
+            written++;
+        }
+    }
+
+    /* prune what carries this GitSource's labels and the new revision no longer has (never
+     * while a file fails to parse: its objects would look removed); the list is read from the
+     * API server now, so it holds exactly the objects that are this GitSource's */
+    json_t *owned = NULL;
+    json_t *inventory = json_array();
+    size_t pruned = 0;
+    struct sl_err lerr = {0};
+    if (list_owned(&owned, rt, req, &own, &lerr) != 0) {
+        char line[700];
+        snprintf(line, sizeof(line), "listing the objects of this GitSource: %s", lerr.msg);
+        msg_append(problems, sizeof(problems), line);
+        failed++;
+        transient = true;
+        owned = json_array();
+    }
+    json_array_foreach(owned, i, e)
+    {
+        if (inventory_has(desired, e) || is_self(e, req) || !prune ||
+            json_array_size(set.failed_files) > 0) {
+            json_array_append(inventory, e);
+            continue;
+        }
+        char why[200];
+        if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why, sizeof(why))) {
+            const char *kind = json_string_value(json_object_get(e, "kind"));
+            const char *name = json_string_value(json_object_get(e, "name"));
+            sl_log_warn(&req->log, "not pruning %s %s: %s", kind ? kind : "?", name ? name : "?",
+                        why);
+            continue;
+        }
+        const struct sl_kube_resource *res =
+            resource_for_kind(json_string_value(json_object_get(e, "kind")));
+        struct sl_err derr = {0};
+        int drc = res ? rt->kube.del(rt->kube.ctx, res,
+                                     json_string_value(json_object_get(e, "namespace")),
+                                     json_string_value(json_object_get(e, "name")), &derr)
+                      : SL_EINVAL;
+        if (drc == 0 || drc == SL_ENOTFOUND) {
+            pruned++;
+        } else {
+            json_array_append(inventory, e); /* try again next time */
+            char line[700];
+            snprintf(line, sizeof(line), "prune %s %s: %s",
+                     json_string_value(json_object_get(e, "kind")),
+                     json_string_value(json_object_get(e, "name")), derr.msg);
+            msg_append(problems, sizeof(problems), line);
+            failed++;
+        }
+    }
+    json_decref(owned);
+    json_decref(desired);
+    json_object_set_new(status, "inventory", inventory);
+    if (failed == 0) {
+        const char *prev = json_string_value(json_object_get(status, "lastAppliedRevision"));
+        if (!prev || strcmp(prev, fetched.revision) != 0 ||
+            !json_object_get(status, "lastAppliedAt"))
+            json_object_set_new(status, "lastAppliedAt", json_string(now));
+        json_object_set_new(status, "lastAppliedRevision", json_string(fetched.revision));
+    }
+    if (written || pruned)
+        sl_log_info(&req->log, "applied %s: %zu object(s) written, %zu pruned", fetched.revision,
+                    written, pruned);
+    if (failed) {
+        set_outcome(&o, "False", "ApplyFailed", transient ? SL_RESULT_TRANSIENT : SL_RESULT_DONE,
+                    interval_ms, "revision %s: %zu problem(s): %s", fetched.revision, failed,
+                    problems);
+    } else {
+        set_outcome(&o, "True", "Applied", SL_RESULT_DONE, interval_ms,
+                    "applied revision %s: %zu object(s)", fetched.revision,
+                    json_array_size(set.objects));
+    }
+
+write:;
+    struct sl_outcome outcome = {o.kind, o.status, o.reason, o.message,
+                                 strcmp(o.reason, "Suspended") == 0};
+    sl_outcome_apply(status, &outcome, generation);
+    struct sl_err werr = {0};
+    int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, obj, status, &werr);
+    if (wrc && wrc != SL_ENOTFOUND)
+        sl_log_warn(&req->log, "status write failed: %s", werr.msg);
+    /* events on transitions only */
+    if (rt->record_event && (!prev_reason || strcmp(prev_reason, o.reason) != 0) &&
+        strcmp(o.status, "True") != 0)
+        rt->record_event(rt->event_ctx, obj, "Warning", o.reason, o.message);
+    const char *applied = json_string_value(json_object_get(status, "lastAppliedRevision"));
+    if (rt->record_event && applied && (!prev_applied_copy || strcmp(applied, prev_applied_copy)))
+        rt->record_event(rt->event_ctx, obj, "Normal", "Applied", o.message);
+
+    out->kind = o.kind;
+    out->requeue_after_ms = o.requeue_ms;
+    if (o.kind == SL_RESULT_TRANSIENT)
+        sl_err_set(err, SL_ERETRY, SL_ERRC_GIT, "%s", o.message);
+    json_decref(status);
+    json_decref(secret);
+    sl_manifest_set_clear(&set);
+    sl_git_files_free(files, nfiles);
+    free(cache_dir);
+    free(prev_applied_copy);
+    json_decref(patched);
+    sl_secure_free_str(username);
+    sl_secure_free_str(password);
+    sl_secure_free_str(identity);
+    free(known_hosts);
+    free(ca);
+    ownership_clear(&own);
+    return o.kind == SL_RESULT_TRANSIENT ? SL_ERETRY : 0;
+}
+
+static void map_secondary(void *self, const struct sl_kube_resource *res, const json_t *obj,
+                          void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
+{
+    /* Objects a GitSource applied carry its labels, but drift is found on the interval, not
+     * from their events. Nothing to map. */
+}
+
+static void gitsource_free(void *self)
+{
+    struct gitsource *g = self;
+    if (!g)
+        return;
+    free(g->cache_root);
+    free(g);
+}
+
+int sl_gitsource_reconciler_new(struct sl_reconciler **out, const char *cache_root,
+                                const struct sl_git_ops *git, struct sl_err *err)
+{
+    if (!cache_root || !*cache_root)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "GitSource cache directory not set");
+    struct gitsource *g = sl_xcalloc(1, sizeof(*g));
+    g->cache_root = sl_xstrdup(cache_root);
+    g->git.ctx = git ? git->ctx : NULL;
+    g->git.fetch = git && git->fetch ? git->fetch : real_fetch;
+    g->git.read_manifests = git && git->read_manifests ? git->read_manifests : real_read;
+    g->base = (struct sl_reconciler){.kind = "GitSource",
+                                     .resource = &SL_RES_GITSOURCE,
+                                     .self = g,
+                                     .reconcile = reconcile,
+                                     .map_secondary = map_secondary,
+                                     .free = gitsource_free};
+    *out = &g->base;
+    return 0;
+}

@@ -20,6 +20,8 @@ int sl_cmd_scan(int argc, char **argv);            /* reconcilers/scan/cmd_scan.
 int sl_cmd_db(int argc, char **argv);              /* reconcilers/scan/cmd_db.c */
 int sl_cmd_scanner_adapter(int argc, char **argv); /* reconcilers/scan/cmd_adapter.c */
 int sl_cmd_policy(int argc, char **argv);          /* reconcilers/policy/cmd_policy.c */
+/* reconcilers/sign/cmd_sign.c */
+int sl_cmd_verify_attestation(int argc, char **argv);
 
 /* Prints "sealift <cmd>: <message>" to stderr. */
 void sl_cli_errorf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

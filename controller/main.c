@@ -38,6 +38,8 @@ static const struct command commands[] = {
     {"copy", sl_cmd_copy, "copy an image between registries, preserving digests"},
     {"sign", sl_cmd_sign, "sign an image digest (cosign format)"},
     {"verify", sl_cmd_verify, "verify an image's signature against a public key"},
+    {"verify-attestation", sl_cmd_verify_attestation,
+     "verify an image's newest attestation of a type (signature, age, findings)"},
     {"scan", sl_cmd_scan, "scan an image or OCI layout for vulnerabilities"},
     {"scanner-adapter", sl_cmd_scanner_adapter,
      "serve the Harbor Pluggable Scanner API v1.1 from the built-in scanner"},
@@ -53,8 +55,8 @@ static void usage(FILE *f)
                "Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 remote error.\n"
                "\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "  %-16s %s\n", "version", "print the version and the git commit it was built from");
+        fprintf(f, "  %-19s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-19s %s\n", "version", "print the version and the git commit it was built from");
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,9 @@
 #include "policy/render.h"
 #include "policy/trust.h"
+#include "sign/attestation.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -266,6 +268,89 @@ static int check_require_scan(const json_t *rules, struct sl_err *err)
     return 0;
 }
 
+/* rules.requireAttestations: known types, durations and thresholds, one entry per type, and the
+ * keys of requireSignature to verify them with. */
+static int check_require_attestations(const json_t *rules, struct sl_err *err)
+{
+    const json_t *list = json_object_get(rules, "requireAttestations");
+    if (!list || json_is_null(list))
+        return 0;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.rules.requireAttestations: must be a list of at least one "
+                          "{type, maxAge, severityThreshold}");
+    if (!json_is_object(json_object_get(rules, "requireSignature")))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.rules.requireAttestations: Required value: attestations are "
+                          "verified with the keys of spec.rules.requireSignature.signingKeyRefs, "
+                          "which the policy does not set");
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        struct sl_attestation_type t;
+        struct sl_err terr = {0};
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *max_age = json_string_value(json_object_get(e, "maxAge"));
+        const char *sev = json_string_value(json_object_get(e, "severityThreshold"));
+        int64_t ms = 0;
+        int rank = 0;
+        if (!type)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireAttestations[%zu].type: Required value", i);
+        if (sl_attestation_type_parse(&t, type, &terr) != 0)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireAttestations[%zu].type: Invalid value: %s", i,
+                              terr.msg);
+        for (size_t k = 0; k < i; k++) {
+            const char *prev = json_string_value(json_object_get(json_array_get(list, k), "type"));
+            if (prev && strcmp(prev, type) == 0)
+                return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                                  "spec.rules.requireAttestations[%zu].type: Duplicate value: "
+                                  "\"%.100s\"",
+                                  i, type);
+        }
+        if (max_age && (sl_duration_parse_ms(&ms, max_age) != 0 || ms <= 0))
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireAttestations[%zu].maxAge: Invalid value: "
+                              "\"%.60s\": want a positive duration such as 168h or 30m",
+                              i, max_age);
+        if (sev && strcmp(sev, "None") != 0 && sl_attestation_severity_parse(&rank, sev) != 0)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireAttestations[%zu].severityThreshold: "
+                              "Unsupported value: \"%.60s\": supported values: \"Critical\", "
+                              "\"High\", \"Medium\", \"Low\", \"None\"",
+                              i, sev);
+        if (sev && strcmp(t.predicate[0], SL_ATTESTATION_VULN) != 0)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.requireAttestations[%zu].severityThreshold: Forbidden: "
+                              "applies to type vuln only",
+                              i);
+    }
+    return 0;
+}
+
+/* rules.runtimeClassNames: RuntimeClass names (DNS subdomains). */
+static int check_runtime_classes(const json_t *rules, struct sl_err *err)
+{
+    int rc = check_string_array(rules, "runtimeClassNames", err);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(rules, "runtimeClassNames"), i, v)
+    {
+        const char *n = json_string_value(v);
+        bool ok = !rc && n && strlen(n) <= 253 && n[0] != '.' && n[0] != '-';
+        for (const char *p = n; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.';
+        if (!rc && !ok)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.rules.runtimeClassNames[%zu]: Invalid value: \"%.100s\": "
+                              "want a RuntimeClass name (lower-case DNS subdomain)",
+                              i, n ? n : "");
+    }
+    return rc;
+}
+
 /* ---- the CRD's schema (crds/sealift.dev_deploypolicies.yaml), for the fields render knows ---- */
 
 enum field_type { FT_ANY, FT_OBJECT, FT_STRING_MAP, FT_ARRAY, FT_STRING, FT_BOOL };
@@ -281,6 +366,7 @@ struct field {
 static const char *const OPERATORS[] = {"In", "NotIn", "Exists", "DoesNotExist", NULL};
 static const char *const ENFORCEMENTS[] = {"Deny", "Warn", "Audit", NULL};
 static const char *const OUTPUTS[] = {"ValidatingAdmissionPolicy", "Gatekeeper", NULL};
+static const char *const THRESHOLDS[] = {"Critical", "High", "Medium", "Low", "None", NULL};
 
 static const struct field SELECTOR_REQUIREMENT[] = {
     {"key", FT_STRING, FT_ANY, NULL, NULL},
@@ -297,6 +383,11 @@ static const struct field KEY_REF[] = {{"fingerprint", FT_STRING, FT_ANY, NULL, 
                                        {NULL, FT_ANY, FT_ANY, NULL, NULL}};
 static const struct field REQUIRE_SIGNATURE[] = {
     {"signingKeyRefs", FT_ARRAY, FT_OBJECT, KEY_REF, NULL}, {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field REQUIRE_ATTESTATION[] = {
+    {"type", FT_STRING, FT_ANY, NULL, NULL},
+    {"maxAge", FT_STRING, FT_ANY, NULL, NULL},
+    {"severityThreshold", FT_STRING, FT_ANY, NULL, THRESHOLDS},
+    {NULL, FT_ANY, FT_ANY, NULL, NULL}};
 static const struct field RULES[] = {
     {"allowedRegistries", FT_ARRAY, FT_STRING, NULL, NULL},
     {"requireDigest", FT_BOOL, FT_ANY, NULL, NULL},
@@ -308,6 +399,8 @@ static const struct field RULES[] = {
     {"forbidHostPath", FT_BOOL, FT_ANY, NULL, NULL},
     {"requireRunAsNonRoot", FT_BOOL, FT_ANY, NULL, NULL},
     {"allowedCapabilities", FT_ARRAY, FT_STRING, NULL, NULL},
+    {"requireAttestations", FT_ARRAY, FT_OBJECT, REQUIRE_ATTESTATION, NULL},
+    {"runtimeClassNames", FT_ARRAY, FT_STRING, NULL, NULL},
     {NULL, FT_ANY, FT_ANY, NULL, NULL}};
 static const struct field SPEC[] = {
     {"namespaceSelector", FT_OBJECT, FT_ANY, NAMESPACE_SELECTOR, NULL},
@@ -468,7 +561,8 @@ bool sl_policy_needs_webhook(const json_t *policy)
 {
     const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
     return json_is_object(json_object_get(rules, "requireSignature")) ||
-           json_is_object(json_object_get(rules, "requireScanPassed"));
+           json_is_object(json_object_get(rules, "requireScanPassed")) ||
+           json_array_size(json_object_get(rules, "requireAttestations")) > 0;
 }
 
 /* The allowedRegistries validation. Entries match on reference boundaries, never as raw
@@ -543,6 +637,27 @@ static json_t *cel_validations(const json_t *rules, const char *policy_name)
         sl_buf_append_str(&b, "))");
         add_rule_validation(vals, policy_name, "allowedCapabilities", sl_buf_cstr(&b),
                             "capabilities.add may only hold allowed capabilities");
+        sl_buf_free(&b);
+    }
+    const json_t *classes = json_object_get(rules, "runtimeClassNames");
+    if (json_is_array(classes)) {
+        struct sl_buf what;
+        sl_buf_init(&b, 0);
+        sl_buf_init(&what, 0);
+        sl_buf_append_str(&b, "has(variables.podSpec.runtimeClassName) && "
+                              "variables.podSpec.runtimeClassName in ");
+        cel_string_list(&b, classes);
+        sl_buf_append_str(&what, "every workload must set runtimeClassName to one of");
+        size_t i;
+        json_t *v;
+        json_array_foreach(classes, i, v)
+        {
+            sl_buf_append_str(&what, i ? ", " : " ");
+            sl_buf_append_str(&what, json_string_value(v));
+        }
+        add_rule_validation(vals, policy_name, "runtimeClassNames", sl_buf_cstr(&b),
+                            sl_buf_cstr(&what));
+        sl_buf_free(&what);
         sl_buf_free(&b);
     }
     return vals;
@@ -745,18 +860,30 @@ static const char REGO[] =
     "  msg := sprintf(\"allowedCapabilities: container %v adds %v\", [c.name, cap])\n"
     "}\n"
     "\n"
-    "cap_allowed(cap) { input.parameters.allowedCapabilities[_] == cap }\n";
+    "cap_allowed(cap) { input.parameters.allowedCapabilities[_] == cap }\n"
+    "\n"
+    "violation[{\"msg\": msg}] {\n"
+    "  input.parameters.checkRuntimeClass\n"
+    "  not runtime_class_allowed\n"
+    "  msg := sprintf(\"runtimeClassNames: the workload must set runtimeClassName to one of %v\", "
+    "[input.parameters.runtimeClassNames])\n"
+    "}\n"
+    "\n"
+    "runtime_class_allowed {\n"
+    "  pod_spec(input.review.object).runtimeClassName == input.parameters.runtimeClassNames[_]\n"
+    "}\n";
 
 static json_t *gatekeeper_template(void)
 {
     json_t *props =
         json_pack("{s:{s:s, s:{s:s}}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
-                  " s:{s:s, s:{s:s}}}",
+                  " s:{s:s, s:{s:s}}, s:{s:s}, s:{s:s, s:{s:s}}}",
                   "allowedRegistries", "type", "array", "items", "type", "string", "requireDigest",
                   "type", "boolean", "forbidPrivileged", "type", "boolean", "forbidHostNamespaces",
                   "type", "boolean", "forbidHostPath", "type", "boolean", "requireRunAsNonRoot",
                   "type", "boolean", "checkCapabilities", "type", "boolean", "allowedCapabilities",
-                  "type", "array", "items", "type", "string");
+                  "type", "array", "items", "type", "string", "checkRuntimeClass", "type",
+                  "boolean", "runtimeClassNames", "type", "array", "items", "type", "string");
     json_t *crd =
         json_pack("{s:{s:{s:s}, s:{s:{s:s, s:o}}}}", "spec", "names", "kind", "SealiftDeployPolicy",
                   "validation", "openAPIV3Schema", "type", "object", "properties", props);
@@ -784,6 +911,10 @@ static json_t *gatekeeper_constraint(const json_t *policy, const json_t *rules,
     json_object_set_new(params, "checkCapabilities", json_boolean(json_is_array(caps)));
     json_object_set_new(params, "allowedCapabilities",
                         json_is_array(caps) ? json_deep_copy(caps) : json_array());
+    const json_t *classes = json_object_get(rules, "runtimeClassNames");
+    json_object_set_new(params, "checkRuntimeClass", json_boolean(json_is_array(classes)));
+    json_object_set_new(params, "runtimeClassNames",
+                        json_is_array(classes) ? json_deep_copy(classes) : json_array());
     /* Gatekeeper's enforcementAction: deny | warn | dryrun */
     const char *action = strcmp(enforcement, "Deny") == 0
                              ? "deny"
@@ -830,6 +961,10 @@ int sl_policy_render(json_t **out, const json_t *policy, const char *controller_
         rc = check_require_scan(rules, err);
     if (!rc)
         rc = check_string_array(rules, "allowedCapabilities", err);
+    if (!rc)
+        rc = check_require_attestations(rules, err);
+    if (!rc)
+        rc = check_runtime_classes(rules, err);
     const char *enforcement = json_string_value(json_object_get(spec, "enforcement"));
     if (!enforcement)
         enforcement = "Deny";

@@ -10,6 +10,7 @@
 #include "runtime/metrics.h"
 #include "runtime/config.h"
 #include "scan/record.h"
+#include "sign/attestation.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/log.h"
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_TTL_MS              (5 * 60 * 1000)
 #define DEFAULT_CACHE_MAX           4096
@@ -29,6 +31,7 @@
 #define DEFAULT_MAX_SIGNATURE_BYTES (1024 * 1024)
 #define DENIAL_TTL_MS               10000
 #define DEFAULT_WORKERS             4
+#define ATTESTATION_MAX_BYTES       ((size_t)16 << 20)
 
 struct cache_entry {
     char *key;
@@ -112,8 +115,9 @@ static bool cache_get(struct sl_admission_webhook *w, const char *key, bool *all
     return hit;
 }
 
+/* Stores a decision; max_ttl_ms > 0 shortens how long it is kept (an attestation going stale). */
 static void cache_put(struct sl_admission_webhook *w, const char *key, bool allowed,
-                      const char *message)
+                      const char *message, int64_t max_ttl_ms)
 {
     pthread_mutex_lock(&w->lock);
     for (struct cache_entry *e = w->head; e; e = e->next) {
@@ -129,8 +133,10 @@ static void cache_put(struct sl_admission_webhook *w, const char *key, bool allo
     e->allowed = allowed;
     e->message = message ? sl_xstrdup(message) : NULL;
     /* denials are cached briefly so a fix (signing the image, a passed scan) shows up soon */
-    e->expires_ms =
-        sl_mono_ms() + (allowed || w->ttl_ms < DENIAL_TTL_MS ? w->ttl_ms : DENIAL_TTL_MS);
+    int64_t ttl_ms = allowed || w->ttl_ms < DENIAL_TTL_MS ? w->ttl_ms : DENIAL_TTL_MS;
+    if (max_ttl_ms > 0 && max_ttl_ms < ttl_ms)
+        ttl_ms = max_ttl_ms;
+    e->expires_ms = sl_mono_ms() + ttl_ms;
     entry_push_front(w, e);
     if (++w->cache_size > w->cache_max) {
         struct cache_entry *old = w->tail;
@@ -150,6 +156,7 @@ struct image_job {
     long long generation;
     bool require_signature, require_scan;
     json_t *key_refs;     /* rules.requireSignature.signingKeyRefs (deep copy) */
+    json_t *attestations; /* rules.requireAttestations (deep copy), or NULL */
     json_t *scan_refs;    /* rules.requireScanPassed.scanPolicyRefs (deep copy), or NULL when
                              requireScanPassed is not an object (the old `true`) */
     char *ns;             /* the admitted object's namespace */
@@ -397,6 +404,82 @@ static bool scan_decide(struct check *c, const struct sl_ref *ref, bool *cacheab
     return false;
 }
 
+/* requireAttestations: the newest attestation of each listed type, verified with the policy's
+ * trusted keys (requireSignature.signingKeyRefs), fresh enough and, for vuln, without findings at
+ * or above the entry's severityThreshold (default High). Opens the registry client when the
+ * signature check did not. Sets *cacheable false for answers that are no fact of the image (a
+ * registry error, the deadline, keys not ready) and *max_ttl_ms to when the first accepted
+ * attestation goes stale. */
+static bool attestations_decide(struct check *c, const struct sl_ref *ref, struct sl_registry **reg,
+                                struct sl_creds *creds, int *have_creds, bool *cacheable,
+                                int64_t *max_ttl_ms)
+{
+    struct image_job *job = c->job;
+    if (!c->keys) {
+        load_keys(c);
+        if (c->key_problem) {
+            *cacheable = false; /* the SigningKey may become ready any moment */
+            snprintf(job->why, sizeof(job->why), "requireAttestations: %s", c->key_problem);
+            return false;
+        }
+    }
+    if (c->key_problem) {
+        snprintf(job->why, sizeof(job->why), "requireAttestations: %s", c->key_problem);
+        return false;
+    }
+    if (!*reg)
+        *reg = open_registry(c, ref, creds, have_creds);
+    time_t now = time(NULL);
+    size_t i;
+    const json_t *entry;
+    json_array_foreach(job->attestations, i, entry)
+    {
+        struct sl_attestation_requirement req = {.threshold = 3};
+        struct sl_err err = {0};
+        const char *type = json_string_value(json_object_get(entry, "type"));
+        const char *max_age = json_string_value(json_object_get(entry, "maxAge"));
+        const char *sev = json_string_value(json_object_get(entry, "severityThreshold"));
+        if (sl_attestation_type_parse(&req.type, type, &err) != 0 ||
+            (max_age && sl_duration_parse_ms(&req.max_age_ms, max_age) != 0) ||
+            (sev && strcmp(sev, "None") != 0 &&
+             sl_attestation_severity_parse(&req.threshold, sev) != 0)) {
+            snprintf(job->why, sizeof(job->why),
+                     "requireAttestations[%zu]: the policy's entry is invalid (see the "
+                     "DeployPolicy's Ready condition)",
+                     i);
+            return false;
+        }
+        if (sev && strcmp(sev, "None") == 0)
+            req.threshold = 0;
+        struct sl_attestation_limits lim = {.max_attestations = c->w->sig_limits.max_signatures,
+                                            .max_bytes = ATTESTATION_MAX_BYTES,
+                                            .deadline_ms = c->deadline_ms};
+        struct sl_attestation_decision d;
+        int rc =
+            sl_attestation_decide(&d, *reg, ref->repository, job->digest, &req,
+                                  (const struct sl_key *const *)c->keys, c->nkeys, &lim, now, &err);
+        if (rc) {
+            /* too many to check is a fact of the image, like for signatures; the rest is not */
+            *cacheable = rc == SL_ETOOBIG;
+            snprintf(job->why, sizeof(job->why), "requireAttestations: %s attestation%s: %s",
+                     req.type.name, *cacheable ? "" : " (registry error)", err.msg);
+            return false;
+        }
+        if (d.verdict != SL_ATTESTATION_OK) {
+            snprintf(job->why, sizeof(job->why), "requireAttestations: %s", d.reason);
+            return false;
+        }
+        if (d.stale_at > 0) {
+            int64_t ttl_ms = ((int64_t)d.stale_at - (int64_t)now) * 1000;
+            if (ttl_ms < 1)
+                ttl_ms = 1;
+            if (*max_ttl_ms == 0 || ttl_ms < *max_ttl_ms)
+                *max_ttl_ms = ttl_ms;
+        }
+    }
+    return true;
+}
+
 /* Worker thread, background scan job: scans job->image with its ScanPolicy through the gate,
  * which records the verdict. */
 static void run_scan(struct check *c, const struct sl_ref *ref)
@@ -505,6 +588,9 @@ static void job_run(void *ctx, void *jobp)
             }
         }
     }
+    int64_t max_ttl_ms = 0;
+    if (allowed && job->attestations)
+        allowed = attestations_decide(&c, &ref, &reg, &creds, &have_creds, &cacheable, &max_ttl_ms);
     if (allowed && job->require_scan)
         allowed = scan_decide(&c, &ref, &cacheable);
     /* the object names pull Secrets, yet none had credentials for this registry (not there
@@ -514,7 +600,7 @@ static void job_run(void *ctx, void *jobp)
         cacheable = false;
     job->allowed = allowed;
     if (cacheable)
-        cache_put(w, key, allowed, allowed ? NULL : job->why);
+        cache_put(w, key, allowed, allowed ? NULL : job->why, allowed ? max_ttl_ms : 0);
 done:
     for (size_t i = 0; i < c.nkeys; i++)
         sl_key_free(c.keys[i]);
@@ -537,6 +623,7 @@ static void job_free(void *ctx, void *jobp)
         return;
     free(job->policy_name);
     json_decref(job->key_refs);
+    json_decref(job->attestations);
     json_decref(job->scan_refs);
     free(job->ns);
     json_decref(job->pull_secrets);
@@ -797,6 +884,9 @@ static struct image_job *job_new(const struct sl_admission_request *req, const c
     const json_t *refs =
         json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs");
     job->key_refs = json_is_array(refs) ? json_deep_copy(refs) : json_array();
+    const json_t *atts = json_object_get(rules, "requireAttestations");
+    if (json_array_size(atts) > 0)
+        job->attestations = json_deep_copy(atts);
     const json_t *scan = json_object_get(rules, "requireScanPassed");
     if (json_is_object(scan)) {
         const json_t *srefs = json_object_get(scan, "scanPolicyRefs");
@@ -819,6 +909,39 @@ static char *job_key(const char *policy_name, long long generation, const char *
         return decision_key(policy_name, generation, ns, secret_names, ref, ref->digest);
     return sl_xasprintf("%zu:%s|%lld|%zu:%s|%zu:%s|tag|%s", strlen(policy_name), policy_name,
                         generation, strlen(ns), ns, strlen(secret_names), secret_names, image);
+}
+
+/* rules.runtimeClassNames: the workload's pod spec must name one of them. Returns the denial
+ * (caller frees) or NULL. Decided here, without I/O, like the ValidatingAdmissionPolicy does. */
+static char *runtime_class_violation(const char *policy_name, const json_t *rules,
+                                     const json_t *pod_spec)
+{
+    const json_t *allowed = json_object_get(rules, "runtimeClassNames");
+    if (!pod_spec || !json_is_array(allowed))
+        return NULL;
+    const char *rc = json_string_value(json_object_get(pod_spec, "runtimeClassName"));
+    struct sl_buf names;
+    sl_buf_init(&names, 0);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(allowed, i, v)
+    {
+        const char *name = json_string_value(v);
+        if (rc && name && strcmp(rc, name) == 0) {
+            sl_buf_free(&names);
+            return NULL;
+        }
+        if (i < 16 && name) {
+            sl_buf_append_str(&names, i ? ", " : "");
+            sl_buf_append_str(&names, name);
+        }
+    }
+    char *msg = sl_xasprintf("sealift DeployPolicy %s: runtimeClassNames: the workload must set "
+                             "runtimeClassName to one of [%s]%s%.253s%s",
+                             policy_name, sl_buf_cstr(&names) ? sl_buf_cstr(&names) : "",
+                             rc ? " (it names " : " (it names none)", rc ? rc : "", rc ? ")" : "");
+    sl_buf_free(&names);
+    return msg;
 }
 
 static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http_response *resp)
@@ -861,7 +984,15 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
     /* the old `requireScanPassed: true` trusts no ScanPolicy: its jobs deny (fail closed) */
     const json_t *scan_rule = json_object_get(rules, "requireScanPassed");
     bool require_scan = json_is_object(scan_rule) || json_is_true(scan_rule);
-    if (!req.pod_spec || (!require_signature && !require_scan)) {
+    bool require_attestations = json_array_size(json_object_get(rules, "requireAttestations")) > 0;
+    char *runtime_denial = runtime_class_violation(policy_name, rules, req.pod_spec);
+    if (runtime_denial) {
+        respond(resp, req.uid, runtime_denial, enforcement);
+        log_violation(req.kind, req.namespace, obj_name, runtime_denial, enforcement);
+        free(runtime_denial);
+        goto done;
+    }
+    if (!req.pod_spec || (!require_signature && !require_scan && !require_attestations)) {
         respond(resp, req.uid, NULL, SL_ENFORCE_DENY);
         goto done;
     }

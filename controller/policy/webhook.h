@@ -1,14 +1,19 @@
 /* sealift's validating admission webhook: enforces the DeployPolicy rules that need crypto or
  * registry state — requireSignature (every image carries a valid cosign signature by one of the
- * policy's SigningKeys) and requireScanPassed (one of the ScanPolicies the rule names,
+ * policy's SigningKeys), requireAttestations (the newest attestation of each listed type,
+ * sign/attestation.h, is signed by one of those keys for the digest, readable, younger than its
+ * maxAge and, for vuln, lists no finding at or above its severityThreshold, default High; an
+ * allowed decision is cached no longer than until the attestation goes stale) and
+ * requireScanPassed (one of the ScanPolicies the rule names,
  * {scanPolicyRefs: [{namespace, name}]}, passed the digest in a scan sealift made itself: the
  * scan record of scan/record.h, filled by the ImageDelivery reconciler's scan gate in the same
  * process; on a miss the webhook scans the digest in the background with that ScanPolicy and
  * denies "scan pending" until the record has it. No object's status is trusted). Each policy has
  * its own endpoint, POST /admission/<policy> (see policy/reconciler.h), served over TLS; a
  * request the webhook cannot decide is denied (the ValidatingWebhookConfiguration is fail-closed
- * too). spec.enforcement Warn admits a violating object with the denial as a warning, Audit
- * admits it with the denial as an audit annotation (and a log line).
+ * too). runtimeClassNames, a CEL rule, is checked here too (without I/O) for the reviews the
+ * webhook receives. spec.enforcement Warn admits a violating object with the denial as a
+ * warning, Audit admits it with the denial as an audit annotation (and a log line).
  *
  * Images must be pinned by digest or resolvable to one (a tag is resolved with a manifest HEAD).
  * Registry credentials come only from the imagePullSecrets of the admitted object, in its own

@@ -46,39 +46,33 @@ static bool statement_names(const json_t *st, const char *digest)
     return false;
 }
 
-int sl_bundle_check(const char *bundle, size_t len, const char *digest, const struct sl_key *key,
-                    struct sl_err *err)
+int sl_dsse_verify(unsigned char **payload_out, size_t *payload_len, int *key_index,
+                   const json_t *env, const struct sl_key *const *keys, size_t nkeys,
+                   struct sl_err *err)
 {
-    json_error_t jerr;
-    json_t *b = json_loadb(bundle, len, 0, &jerr), *st = NULL;
-    unsigned char *payload = NULL, *sig = NULL;
-    size_t payload_len = 0, sig_len = 0, pae_len = 0;
-    char *pae = NULL;
-    int rc = 0;
-    const char *mt = json_string_value(json_object_get(b, "mediaType"));
-    const json_t *env = json_object_get(b, "dsseEnvelope");
     const char *ptype = json_string_value(json_object_get(env, "payloadType"));
     const char *p64 = json_string_value(json_object_get(env, "payload"));
     const json_t *sigs = json_object_get(env, "signatures");
-    if (!mt || strncmp(mt, "application/vnd.dev.sigstore.bundle", 35) != 0 || !p64 ||
-        !json_is_array(sigs)) {
+    unsigned char *payload = NULL, *sig = NULL;
+    size_t len = 0, sig_len = 0, pae_len = 0;
+    char *pae = NULL;
+    int rc = 0;
+    if (!p64 || !json_is_array(sigs)) {
         rc = sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO,
-                        "the signature bundle is not a Sigstore bundle with a DSSE envelope");
+                        "not a DSSE envelope (payload and signatures)");
         goto done;
     }
     if (!ptype || strcmp(ptype, SL_BUNDLE_PAYLOAD_TYPE) != 0) {
-        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO,
-                        "the signature bundle's payload type is %s, not %s",
+        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO, "the DSSE payload type is %.100s, not %s",
                         ptype ? ptype : "missing", SL_BUNDLE_PAYLOAD_TYPE);
         goto done;
     }
-    if (sl_base64_decode(&payload, &payload_len, p64, strlen(p64)) != 0) {
-        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "the bundle's DSSE payload is not base64");
+    if (sl_base64_decode(&payload, &len, p64, strlen(p64)) != 0) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "the DSSE payload is not base64");
         goto done;
     }
     /* the signature first: nothing in the statement counts before it is authenticated */
-    dsse_pae(&pae, &pae_len, ptype, payload, payload_len);
-    bool verified = false;
+    dsse_pae(&pae, &pae_len, ptype, payload, len);
     size_t i;
     const json_t *s;
     json_array_foreach(sigs, i, s)
@@ -90,17 +84,51 @@ int sl_bundle_check(const char *bundle, size_t len, const char *digest, const st
         sig = NULL;
         if (sl_base64_decode(&sig, &sig_len, s64, strlen(s64)) != 0)
             continue;
-        struct sl_err verr = {0};
-        if (sl_key_verify(key, pae, pae_len, sig, sig_len, &verr) == 0) {
-            verified = true;
-            break;
+        for (size_t k = 0; k < nkeys; k++) {
+            struct sl_err verr = {0};
+            if (sl_key_verify(keys[k], pae, pae_len, sig, sig_len, &verr) == 0) {
+                *key_index = (int)k;
+                *payload_out = payload;
+                *payload_len = len;
+                payload = NULL;
+                goto done;
+            }
         }
     }
-    if (!verified) {
-        char fp[SL_KEY_FINGERPRINT_LEN] = "";
-        sl_key_fingerprint(fp, key, NULL);
-        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO,
-                        "the bundle's DSSE signature does not verify with key %s", fp);
+    char fp[SL_KEY_FINGERPRINT_LEN] = "";
+    if (nkeys)
+        sl_key_fingerprint(fp, keys[0], NULL);
+    rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO,
+                    "the DSSE signature does not verify with key %s%s", fp,
+                    nkeys > 1 ? " (or the other keys)" : "");
+done:
+    free(payload);
+    free(sig);
+    free(pae);
+    return rc;
+}
+
+int sl_bundle_check(const char *bundle, size_t len, const char *digest, const struct sl_key *key,
+                    struct sl_err *err)
+{
+    json_error_t jerr;
+    json_t *b = json_loadb(bundle, len, 0, &jerr), *st = NULL;
+    unsigned char *payload = NULL;
+    size_t payload_len = 0;
+    int rc = 0, k = -1;
+    const char *mt = json_string_value(json_object_get(b, "mediaType"));
+    const json_t *env = json_object_get(b, "dsseEnvelope");
+    if (!mt || strncmp(mt, "application/vnd.dev.sigstore.bundle", 35) != 0 ||
+        !json_is_string(json_object_get(env, "payload")) ||
+        !json_is_array(json_object_get(env, "signatures"))) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO,
+                        "the signature bundle is not a Sigstore bundle with a DSSE envelope");
+        goto done;
+    }
+    const struct sl_key *keys[1] = {key};
+    rc = sl_dsse_verify(&payload, &payload_len, &k, env, keys, 1, err);
+    if (rc) {
+        sl_err_prefix(err, "the bundle");
         goto done;
     }
     st = json_loadb((const char *)payload, payload_len, 0, &jerr);
@@ -126,8 +154,6 @@ done:
     json_decref(b);
     json_decref(st);
     free(payload);
-    free(sig);
-    free(pae);
     return rc;
 }
 

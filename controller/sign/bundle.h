@@ -21,12 +21,23 @@
 #include "sign/keys.h"
 #include "util/err.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 #define SL_BUNDLE_MEDIA_TYPE     "application/vnd.dev.sigstore.bundle.v0.3+json"
 #define SL_BUNDLE_PREDICATE_TYPE "https://sigstore.dev/cosign/sign/v1"
 #define SL_BUNDLE_PAYLOAD_TYPE   "application/vnd.in-toto+json"
 #define SL_BUNDLE_MAX            ((size_t)1 << 20)
+
+/* Verifies a DSSE envelope (env, borrowed: {payloadType, payload, signatures[{sig}]}) with
+ * keys[0..nkeys): the payload type must be SL_BUNDLE_PAYLOAD_TYPE and one of the first 16
+ * signatures (each at most 64 KiB of base64) must verify over PAE(payloadType, payload) with one
+ * of the keys. On success *payload (caller frees; NUL-terminated) gets the decoded payload,
+ * *payload_len its length and *key_index the verifying key. Returns 0, SL_EINVAL (not an
+ * envelope, payload not base64) or SL_EDIGEST (another payload type, or no signature verifies:
+ * err names the first key's fingerprint). Outputs are untouched on failure. */
+int sl_dsse_verify(unsigned char **payload, size_t *payload_len, int *key_index, const json_t *env,
+                   const struct sl_key *const *keys, size_t nkeys, struct sl_err *err);
 
 /* Checks one bundle (JSON bytes) for digest and key: the DSSE signature over the PAE encoding
  * verifies with key, the payload is an in-toto statement whose subject names digest (sha256) and

@@ -1,21 +1,25 @@
-/* `sealift sign IMAGE --key key.pem` and `sealift verify IMAGE --key pub.pem`. */
+/* `sealift sign IMAGE --key key.pem`, `sealift verify IMAGE --key pub.pem` and
+ * `sealift verify-attestation IMAGE --key pub.pem --type TYPE`. */
 #include "sign/cmd_sign.h"
 #include "cli/commands.h"
 #include "oci/creds.h"
 #include "oci/auth.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
+#include "sign/attestation.h"
 #include "sign/bundle.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct sign_args {
     const char *image;
@@ -306,5 +310,184 @@ int sl_cmd_verify(int argc, char **argv)
         printf("%s: valid signature by %s\n", s.digest, res.key_fingerprint);
     }
     session_close(&s);
+    return code;
+}
+
+/* ---- sealift verify-attestation ---- */
+
+static void usage_verify_attestation(FILE *f)
+{
+    fprintf(f,
+            "usage: sealift verify-attestation IMAGE --key FILE --type TYPE [--max-age DURATION]\n"
+            "       [--fail-on SEVERITY] [--creds USER:PASS | --creds-file PATH] [--insecure]\n"
+            "\n"
+            "Checks the newest attestation of TYPE on the digest IMAGE names (a tag is\n"
+            "resolved first): in-toto statements in DSSE envelopes at the cosign tag\n"
+            "sha256-<hex>.att and in Sigstore bundles among the OCI 1.1 referrers (what\n"
+            "`cosign attest` and sealift's delivery write). Only envelopes whose signature\n"
+            "verifies with the public key FILE count; the statement must name the digest;\n"
+            "the newest is the one with the latest signed timestamp of its predicate (vuln:\n"
+            "metadata.scanFinishedOn; SPDX: creationInfo.created; CycloneDX:\n"
+            "metadata.timestamp). No transparency log is read.\n"
+            "\n"
+            "Flags:\n"
+            "  -k, --key FILE          the public key (PEM)\n"
+            "  -t, --type TYPE         vuln, sbom (SPDX or CycloneDX), spdx, spdxjson,\n"
+            "                          cyclonedx, openvex, slsaprovenance, slsaprovenance1,\n"
+            "                          custom, or a predicate type URI (https://...)\n"
+            "  --max-age DURATION      fail when the newest is older (e.g. 168h), or has no\n"
+            "                          signed timestamp\n"
+            "  --fail-on SEVERITY      vuln: fail when a finding is at or above Critical,\n"
+            "                          High, Medium or Low (allowlisted and VEX-suppressed\n"
+            "                          findings do not count)\n"
+            "  --creds USER:PASS       registry credentials (visible in ps: prefer the next)\n"
+            "  --creds-file PATH       a file holding one line USER:PASS, or a docker\n"
+            "                          config.json (the entry for IMAGE's registry is used)\n"
+            "  --insecure              the registry may be plain http or present a certificate\n"
+            "                          that is not trusted\n"
+            "  -h, --help              print this help\n"
+            "\n"
+            "Credentials from the first of: --creds, --creds-file, the environment variable\n"
+            "SEALIFT_CREDS (USER:PASS), docker config.json for the registry's host; else\n"
+            "anonymous. Passwords are never printed.\n"
+            "\n"
+            "Prints the accepted attestation's statement (JSON) on stdout and a summary on\n"
+            "stderr.\n"
+            "\n"
+            "Exit codes: 0 a valid attestation that meets --max-age and --fail-on; 1 none of\n"
+            "TYPE, none signed by this key, unreadable, too old, or a finding at or above\n"
+            "--fail-on (stderr says which); 2 usage error or unreadable key; 3 registry\n"
+            "error.\n"
+            "\n"
+            "Example:\n"
+            "  sealift verify-attestation registry.example/acme/app:1.0 --key cosign.pub \\\n"
+            "      --type vuln --max-age 168h --fail-on High\n");
+}
+
+int sl_cmd_verify_attestation(int argc, char **argv)
+{
+    static const char cmd[] = "verify-attestation";
+    static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+                                         {"type", required_argument, NULL, 't'},
+                                         {"max-age", required_argument, NULL, 'a'},
+                                         {"fail-on", required_argument, NULL, 'f'},
+                                         {"creds", required_argument, NULL, 'c'},
+                                         {"creds-file", required_argument, NULL, 'C'},
+                                         {"insecure", no_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct sign_args a = {.creds = {.flag_name = "--creds",
+                                    .file_name = "--creds-file",
+                                    .env_name = "SEALIFT_CREDS"}};
+    struct sl_attestation_requirement req = {0};
+    const char *type = NULL, *max_age = NULL, *fail_on = NULL;
+    struct sl_err err = {0};
+    struct sl_key *key = NULL;
+    struct sl_ref ref = {0};
+    struct sl_registry *reg = NULL;
+    char digest[72] = "";
+    int code = SL_EXIT_USAGE, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "k:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            a.key_file = optarg;
+            break;
+        case 't':
+            type = optarg;
+            break;
+        case 'a':
+            max_age = optarg;
+            break;
+        case 'f':
+            fail_on = optarg;
+            break;
+        case 'c':
+            a.creds.flag = optarg;
+            break;
+        case 'C':
+            a.creds.file = optarg;
+            break;
+        case 'i':
+            a.insecure = 1;
+            break;
+        case 'h':
+            usage_verify_attestation(stdout);
+            return SL_EXIT_OK;
+        default:
+            sl_cli_errorf(cmd, "unknown or incomplete flag %s (see sealift %s --help)",
+                          argv[optind - 1], cmd);
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !a.key_file || !type) {
+        sl_cli_errorf(cmd,
+                      "usage: sealift %s IMAGE --key FILE --type TYPE [--max-age DURATION] "
+                      "[--fail-on SEVERITY] (see sealift %s --help)",
+                      cmd, cmd);
+        return SL_EXIT_USAGE;
+    }
+    a.image = argv[optind];
+    if (sl_attestation_type_parse(&req.type, type, &err) != 0) {
+        sl_cli_errorf(cmd, "--type: %s", err.msg);
+        return SL_EXIT_USAGE;
+    }
+    if (max_age && (sl_duration_parse_ms(&req.max_age_ms, max_age) != 0 || req.max_age_ms <= 0)) {
+        sl_cli_errorf(cmd, "--max-age: \"%s\" is not a positive duration (e.g. 168h, 30m)",
+                      max_age);
+        return SL_EXIT_USAGE;
+    }
+    if (fail_on && sl_attestation_severity_parse(&req.threshold, fail_on) != 0) {
+        sl_cli_errorf(cmd, "--fail-on: \"%s\" is not Critical, High, Medium or Low", fail_on);
+        return SL_EXIT_USAGE;
+    }
+    if (fail_on && strcmp(req.type.predicate[0], SL_ATTESTATION_VULN) != 0) {
+        sl_cli_errorf(cmd, "--fail-on applies to --type vuln only");
+        return SL_EXIT_USAGE;
+    }
+    if (read_key_file(&key, a.key_file, false, &err) != 0) {
+        sl_cli_errorf(cmd, "%s", err.msg);
+        goto done;
+    }
+    int rc = open_image(&ref, &reg, digest, &a, &err);
+    if (rc) {
+        sl_cli_errorf(cmd, "%s: %s", a.image, err.msg);
+        code = exit_for(rc);
+        goto done;
+    }
+    const struct sl_key *keys[1] = {key};
+    struct sl_attestation best = {0};
+    rc = sl_attestation_newest(&best, reg, ref.repository, digest, &req.type, keys, 1, NULL, &err);
+    if (rc == SL_ENOTFOUND || rc == SL_EDIGEST || rc == SL_EINVAL) {
+        sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, err.msg);
+        code = SL_EXIT_CHECK_FAILED;
+        goto done;
+    }
+    if (rc) {
+        sl_cli_errorf(cmd, "%s: %s", a.image, err.msg);
+        code = rc == SL_ETOOBIG ? SL_EXIT_CHECK_FAILED : SL_EXIT_REMOTE;
+        goto done;
+    }
+    struct sl_attestation_decision d;
+    sl_attestation_judge(&d, &best, &req, time(NULL));
+    if (d.verdict != SL_ATTESTATION_OK) {
+        sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, d.reason);
+        code = SL_EXIT_CHECK_FAILED;
+    } else {
+        char fp[SL_KEY_FINGERPRINT_LEN] = "";
+        sl_key_fingerprint(fp, key, NULL);
+        char *text = json_dumps(best.statement, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        fprintf(stderr, "%s: valid %s, signed by %s (%s)\n", digest, d.reason, fp,
+                best.where ? best.where : "");
+        code = SL_EXIT_OK;
+    }
+    sl_attestation_clear(&best);
+done:
+    sl_registry_free(reg);
+    sl_ref_free(&ref);
+    sl_key_free(key);
     return code;
 }

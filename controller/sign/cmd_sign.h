@@ -9,4 +9,8 @@ int sl_cmd_sign(int argc, char **argv);
  * subcommand name; returns the process exit code (cli/commands.h). */
 int sl_cmd_verify(int argc, char **argv);
 
+/* `sealift verify-attestation`: verifies an image's newest attestation of a type against a public
+ * key. argc/argv start at the subcommand name; returns the process exit code (cli/commands.h). */
+int sl_cmd_verify_attestation(int argc, char **argv);
+
 #endif

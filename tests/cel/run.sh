@@ -39,11 +39,14 @@ assert b["policyName"] == got[0]["metadata"]["name"]
 print("render output: YAML == JSON, binding ok")
 PY
 "$bin" policy render -o json "$here/policies/hosts.yaml" >"$tmp/hosts.json"
+"$bin" policy render -o json "$here/policies/sandboxed.yaml" >"$tmp/sandboxed.json"
 
 # refused at render time: a trusted key without a pinned fingerprint, a raw prefix entry
 for bad in 'requireSignature: {signingKeyRefs: [{namespace: v, name: k}]}|signingKeyRefs[0].fingerprint: Required value' \
            'allowedRegistries: ["mirror"]|allowedRegistries[0]: Invalid value' \
-           'allowedRegistries: ["registry.example/app:1.0"]|allowedRegistries[0]: Invalid value'; do
+           'allowedRegistries: ["registry.example/app:1.0"]|allowedRegistries[0]: Invalid value' \
+           'requireAttestations: [{type: vuln, maxAge: 168h}]|verified with the keys of spec.rules.requireSignature' \
+           'runtimeClassNames: ["gVisor"]|runtimeClassNames[0]: Invalid value'; do
   printf 'kind: DeployPolicy\nmetadata: {name: bad}\nspec:\n  rules:\n    %s\n' "${bad%%|*}" >"$tmp/bad.yaml"
   rc=0
   "$bin" policy render "$tmp/bad.yaml" >/dev/null 2>"$tmp/err" || rc=$?
@@ -57,3 +60,4 @@ done
 cd "$here"
 node eval.mjs "$tmp/strict.json" workloads.json
 node eval.mjs "$tmp/hosts.json" registries.json
+node eval.mjs "$tmp/sandboxed.json" runtimeclass.json

@@ -26,7 +26,7 @@ done
 check db push
 check policy render
 # the flags each credentialed command takes are described in its help
-for cmd in copy sign verify scan scanner-adapter "db push"; do
+for cmd in copy sign verify verify-attestation scan scanner-adapter "db push"; do
     # shellcheck disable=SC2086
     out=$($bin $cmd --help)
     for flag in creds-file SEALIFT_; do

@@ -1,5 +1,6 @@
 #include "check.h"
 #include "policy/render.h"
+#include "util/mem.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -407,8 +408,88 @@ static void test_webhook_rules(void)
     json_decref(p);
 }
 
+#define SIG                                                                                        \
+    "\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":\"v\",\"name\":\"k\","               \
+    "\"fingerprint\":\"" FP "\"}]}"
+
+/* requireAttestations goes to the webhook, with its keys; entries a user gets wrong are refused
+ * naming the field. */
+static void test_require_attestations(void)
+{
+    struct sl_err err = {0};
+    json_t *objs = NULL;
+    json_t *p = policy("{\"rules\":{" SIG ",\"requireAttestations\":[{\"type\":\"vuln\","
+                       "\"maxAge\":\"168h\",\"severityThreshold\":\"Critical\"},{\"type\":"
+                       "\"https://example.com/provenance/v1\"}]}}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
+    CHECK(sl_policy_needs_webhook(p));
+    struct sl_policy_field_problem probs[4];
+    CHECK_INT_EQ((int)sl_policy_check_fields(probs, 4, p), 0);
+    json_decref(objs);
+    json_decref(p);
+    static const struct {
+        const char *rules, *msg;
+    } bad[] = {
+        {"\"requireAttestations\":[{\"type\":\"vuln\"}]",
+         "verified with the keys of spec.rules.requireSignature.signingKeyRefs"},
+        {SIG ",\"requireAttestations\":[{\"type\":\"vulns\"}]",
+         "spec.rules.requireAttestations[0].type: Invalid value"},
+        {SIG ",\"requireAttestations\":[{\"type\":\"vuln\"},{\"type\":\"vuln\"}]",
+         "spec.rules.requireAttestations[1].type: Duplicate value"},
+        {SIG ",\"requireAttestations\":[{\"type\":\"vuln\",\"maxAge\":\"a week\"}]",
+         "spec.rules.requireAttestations[0].maxAge: Invalid value"},
+        {SIG ",\"requireAttestations\":[{\"type\":\"sbom\",\"severityThreshold\":\"High\"}]",
+         "severityThreshold: Forbidden: applies to type vuln only"},
+        {SIG ",\"requireAttestations\":[]", "must be a list of at least one"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *text = sl_xasprintf("{\"rules\":{%s}}", bad[i].rules);
+        p = policy(text);
+        CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+        CHECK_CONTAINS(err.msg, bad[i].msg);
+        json_decref(p);
+        free(text);
+    }
+    p = policy("{\"rules\":{\"requireAttestations\":[{\"type\":\"vuln\",\"maxage\":\"1h\"}]}}");
+    CHECK_INT_EQ((int)sl_policy_check_fields(probs, 4, p), 1);
+    CHECK_STR_EQ(probs[0].path, "spec.rules.requireAttestations[0].maxage");
+    json_decref(p);
+}
+
+/* runtimeClassNames is a CEL rule naming the allowed classes; not a webhook rule by itself. */
+static void test_runtime_class_names(void)
+{
+    struct sl_err err = {0};
+    json_t *objs = NULL;
+    json_t *p = policy("{\"rules\":{\"runtimeClassNames\":[\"gvisor\",\"kata\"]},"
+                       "\"outputs\":[\"ValidatingAdmissionPolicy\",\"Gatekeeper\"]}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
+    CHECK(!sl_policy_needs_webhook(p));
+    const json_t *vap = find_kind(objs, "ValidatingAdmissionPolicy");
+    const json_t *v =
+        json_array_get(json_object_get(json_object_get(vap, "spec"), "validations"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(v, "expression")),
+                 "has(variables.podSpec.runtimeClassName) && variables.podSpec.runtimeClassName "
+                 "in ['gvisor', 'kata']");
+    CHECK_CONTAINS(json_string_value(json_object_get(v, "message")),
+                   "runtimeClassNames: every workload must set runtimeClassName to one of gvisor, "
+                   "kata");
+    const json_t *c = find_kind(objs, "SealiftDeployPolicy");
+    const json_t *params = json_object_get(json_object_get(c, "spec"), "parameters");
+    CHECK(json_is_true(json_object_get(params, "checkRuntimeClass")));
+    CHECK_INT_EQ((int)json_array_size(json_object_get(params, "runtimeClassNames")), 2);
+    json_decref(objs);
+    json_decref(p);
+    p = policy("{\"rules\":{\"runtimeClassNames\":[\"Kata_QEMU\"]}}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "spec.rules.runtimeClassNames[0]: Invalid value: \"Kata_QEMU\"");
+    json_decref(p);
+}
+
 int main(void)
 {
+    RUN(test_require_attestations);
+    RUN(test_runtime_class_names);
     RUN(test_fields_checked_like_the_api_server);
     RUN(test_webhook_rules);
     RUN(test_enforcement_maps_to_validation_actions);

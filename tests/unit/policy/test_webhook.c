@@ -20,6 +20,7 @@
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DIGEST_OK     "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -591,7 +593,9 @@ struct fake_registry {
     int fast_blobs; /* blob requests of the fast hostile image */
     char good[72], unsigned_digest[72], slow[72], fast[72];
     char *good_sig, *slow_sig, *fast_sig; /* signature manifests */
-    char *payload;                        /* the good signature's payload */
+    char *att_manifest, *att_envelope;    /* good's .att tag and its one layer, or NULL */
+    char att_digest[72];
+    char *payload; /* the good signature's payload */
     char payload_digest[72];
     char *unsigned_manifest; /* tag 2.0 */
     struct sl_http_deferred *held[64];
@@ -673,6 +677,9 @@ static void h_registry(void *ctx, const struct sl_http_request *req, struct sl_h
             body = f->fast_sig;
         else if (strcmp(ref, "2.0") == 0 || strcmp(ref, f->unsigned_digest) == 0)
             body = f->unsigned_manifest;
+        else if (f->att_manifest && strncmp(ref, "sha256-", 7) == 0 &&
+                 strncmp(ref + 7, f->good + 7, 64) == 0 && strcmp(ref + 71, ".att") == 0)
+            body = f->att_manifest;
         if (!body) {
             reply_json(resp, 404, "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}");
             return;
@@ -688,6 +695,11 @@ static void h_registry(void *ctx, const struct sl_http_request *req, struct sl_h
         if (strcmp(d, f->payload_digest) == 0) {
             resp->content_type = "application/octet-stream";
             sl_buf_append_str(&resp->body, f->payload);
+            return;
+        }
+        if (f->att_envelope && strcmp(d, f->att_digest) == 0) {
+            resp->content_type = "application/octet-stream";
+            sl_buf_append_str(&resp->body, f->att_envelope);
             return;
         }
         if (strncmp(d, "sha256:e", 8) == 0) {
@@ -781,6 +793,8 @@ static void registry_stop(struct fake_registry *f)
     free(f->fast_sig);
     free(f->payload);
     free(f->unsigned_manifest);
+    free(f->att_manifest);
+    free(f->att_envelope);
     pthread_mutex_destroy(&f->mu);
 }
 
@@ -809,6 +823,12 @@ static int fake_kube_get(void *ctx, json_t **out, const struct sl_kube_resource 
 
 static json_t *signed_lookup_get(void *ctx, const char *kind, const char *ns, const char *name)
 {
+    if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "attested") == 0)
+        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s, s:s}]}, s:[{s:s, s:s}]}}}",
+                         "metadata", "name", name, "generation", 1, "spec", "rules",
+                         "requireSignature", "signingKeyRefs", "namespace", "vendor", "name",
+                         "release", "fingerprint", signer_fingerprint, "requireAttestations",
+                         "type", "vuln", "maxAge", "1h");
     if (strcmp(kind, "DeployPolicy") == 0 &&
         (strcmp(name, "signed") == 0 || strcmp(name, "signed2") == 0))
         return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s, s:s}]}}}}", "metadata", "name",
@@ -980,12 +1000,104 @@ static void test_registry_attacks(void)
     free(signer_pem);
 }
 
+/* Gives the good image a vuln attestation by signer whose scan finished at `finished`: the
+ * DSSE envelope as the one layer of its .att manifest. */
+static void attest_good(struct fake_registry *f, time_t finished)
+{
+    char when[32];
+    sl_time_format_rfc3339(when, sizeof(when), finished);
+    json_t *st =
+        json_pack("{s:s, s:[{s:{s:s}}], s:s, s:{s:{s:{s:[]}}, s:{s:s}}}", "_type",
+                  "https://in-toto.io/Statement/v0.1", "subject", "digest", "sha256", f->good + 7,
+                  "predicateType", "https://cosign.sigstore.dev/attestation/vuln/v1", "predicate",
+                  "scanner", "result", "vulnerabilities", "metadata", "scanFinishedOn", when);
+    char *statement = json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    char *pae =
+        sl_xasprintf("DSSEv1 28 application/vnd.in-toto+json %zu %s", strlen(statement), statement);
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_key_sign(&sig, &sig_len, signer, pae, strlen(pae), &err), 0);
+    char *p64 = sl_base64_encode(statement, strlen(statement));
+    char *s64 = sl_base64_encode(sig, sig_len);
+    json_t *env = json_pack("{s:s, s:s, s:[{s:s}]}", "payloadType", "application/vnd.in-toto+json",
+                            "payload", p64, "signatures", "sig", s64);
+    pthread_mutex_lock(&f->mu);
+    free(f->att_envelope);
+    free(f->att_manifest);
+    f->att_envelope = json_dumps(env, JSON_COMPACT);
+    sl_digest_sha256(f->att_digest, f->att_envelope, strlen(f->att_envelope));
+    char *layers = sl_xasprintf("[{\"mediaType\":\"application/vnd.dsse.envelope.v1+json\","
+                                "\"digest\":\"%s\",\"size\":%zu}]",
+                                f->att_digest, strlen(f->att_envelope));
+    f->att_manifest = sig_manifest(layers);
+    pthread_mutex_unlock(&f->mu);
+    free(layers);
+    json_decref(env);
+    free(statement);
+    free(pae);
+    free(sig);
+    free(p64);
+    free(s64);
+}
+
+/* requireAttestations: an image whose vuln attestation is fresh is admitted, and that decision is
+ * kept only while the attestation is younger than maxAge (the cache's own TTL is 5 minutes): the
+ * same review is denied as stale once it is older. */
+static void test_attestation_decision_expires_with_the_attestation(void)
+{
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_key_generate(&signer, SL_KEY_ALG_ECDSA_P256, &err), 0);
+    CHECK_INT_EQ(sl_key_public_pem(&signer_pem, signer, &err), 0);
+    CHECK_INT_EQ(sl_key_fingerprint(signer_fingerprint, signer, &err), 0);
+    struct fake_registry f;
+    registry_start(&f);
+    the_registry = &f;
+    char good[200], url[300];
+    snprintf(good, sizeof(good), "%s/mirror/app@%s", f.host, f.good);
+    struct sl_runtime rt = {.kube = {.get = fake_kube_get}};
+    struct sl_admission_lookup lookup = {.get = signed_lookup_get, .list = empty_list};
+    const char *insecure[] = {f.host};
+    struct sl_admission_webhook_opts wo = {
+        .insecure_registries = insecure, .n_insecure = 1, .reveal_details = true};
+    struct webhook_env e = {0};
+    env_start(&e, &rt, &lookup, &wo);
+    snprintf(url, sizeof(url), "%sattested", e.base);
+    struct answer a;
+
+    /* (another namespace: this denial is cached for it alone) */
+    review_in(&a, url, "none", "lab", "pull", good);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "requireAttestations: no vuln attestation");
+    /* an hour old but for 10 seconds: admitted, then answered from the cache */
+    attest_good(&f, time(NULL) - 3600 + 10);
+    char uid[32];
+    int allowed_reviews = 0;
+    for (int i = 0; i < 600; i++) {
+        snprintf(uid, sizeof(uid), "fresh-%d", i);
+        review_in(&a, url, uid, "shop", "pull", good);
+        if (a.allowed != 1)
+            break;
+        allowed_reviews++;
+        usleep(100 * 1000);
+    }
+    CHECK(allowed_reviews > 0);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "older than maxAge 1h0m");
+    env_stop(&e);
+    registry_stop(&f);
+    sl_key_free(signer);
+    free(signer_pem);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     RUN(test_slow_registry_does_not_stall_reviews);
     RUN(test_scan_verdicts_and_enforcement);
     RUN(test_registry_attacks);
+    RUN(test_attestation_decision_expires_with_the_attestation);
     curl_global_cleanup();
     return CHECK_EXIT();
 }

@@ -14,13 +14,17 @@ meson.build, and passed here as arguments).
 
 A LAYER argument is NAME=PATH:DEP,DEP,...:LIB,LIB,... where PATH is the folder (relative to
 SRCDIR), the DEPs are the layer names it may include and the LIBs the outside libraries it may
-include headers of ("curl", "git2"; the others are not restricted).
+include headers of ("curl", "git2", "sodium"; the others are not restricted).
 """
 import os
 import re
 import sys
 
-RESTRICTED_LIBS = {"curl": re.compile(r"^curl/"), "git2": re.compile(r"^git2(\.h|/)")}
+RESTRICTED_LIBS = {
+    "curl": re.compile(r"^curl/"),
+    "git2": re.compile(r"^git2(\.h|/)"),
+    "sodium": re.compile(r"^sodium(\.h|/)"),
+}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 WEAK = re.compile(r"__attribute__\s*\(\(\s*weak|#\s*pragma\s+weak")
 ROOTS = ("controller", "reconcilers")

@@ -10,6 +10,8 @@ packages=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libcurl4-openssl-dev libyaml-dev libgit2-dev libssl-dev libjansson-dev libevent-dev
   zlib1g-dev libzstd-dev
+  # NaCl secretbox for cosign's encrypted private keys (docs/security.md)
+  libsodium-dev
   # tools the tests drive as real components
   openssl git curl jq python3 python3-yaml python3-kubernetes zstd dpkg
   docker-registry skopeo apache2-utils clamav debootstrap openssh-server

@@ -1,6 +1,7 @@
-/* `sealift keygen [--algorithm A] --out PREFIX`: writes PREFIX.key (unencrypted PKCS#8 PEM,
- * mode 0600) and PREFIX.pub (SubjectPublicKeyInfo PEM), prints the key's fingerprint on stdout.
- * Existing files are never overwritten. */
+/* `sealift keygen [--algorithm A] --out PREFIX`: writes PREFIX.key (cosign's encrypted format,
+ * with the password from COSIGN_PASSWORD as `cosign generate-key-pair` takes it; mode 0600) and
+ * PREFIX.pub (SubjectPublicKeyInfo PEM), prints the key's fingerprint on stdout. Existing files
+ * are never overwritten. */
 #include "sign/cmd_keygen.h"
 #include "cli/commands.h"
 #include "sign/keys.h"
@@ -19,8 +20,12 @@
 static const char keygen_usage[] =
     "usage: sealift keygen [--algorithm ecdsa-p256|ecdsa-p384|ed25519] --out PREFIX\n"
     "\n"
-    "Writes PREFIX.key (private key, PKCS#8 PEM, mode 0600) and PREFIX.pub (public key PEM)\n"
-    "and prints the key fingerprint (sha256 of the DER public key). Existing files are never\n"
+    "Writes PREFIX.key (private key, mode 0600) and PREFIX.pub (public key PEM) and prints\n"
+    "the key fingerprint (sha256 of the DER public key). The private key is in cosign's\n"
+    "encrypted format (\"ENCRYPTED SIGSTORE PRIVATE KEY\", scrypt + secretbox), encrypted\n"
+    "with the password in the environment variable COSIGN_PASSWORD, as `cosign\n"
+    "generate-key-pair` does; cosign and `sealift sign` read it with the same variable.\n"
+    "Unset, the password is empty (like COSIGN_PASSWORD=). Existing files are never\n"
     "overwritten.\n"
     "\n"
     "Flags:\n"
@@ -135,8 +140,10 @@ int sl_cmd_keygen(int argc, char **argv)
         goto done;
     }
 
+    const char *password = getenv("COSIGN_PASSWORD");
     if (sl_key_generate(&key, alg, &err) != 0 ||
-        sl_key_private_pem(&priv_pem, &priv_len, key, &err) != 0 ||
+        sl_key_private_pem_encrypted(&priv_pem, &priv_len, key, password,
+                                     password ? strlen(password) : 0, &err) != 0 ||
         sl_key_public_pem(&pub_pem, key, &err) != 0 ||
         sl_key_fingerprint(fingerprint, key, &err) != 0) {
         sl_cli_errorf("keygen", "generating %s key: %s", sl_key_algorithm_name(alg), err.msg);
@@ -151,15 +158,20 @@ int sl_cmd_keygen(int argc, char **argv)
         sl_cli_errorf("keygen", "%s", err.msg);
         goto done;
     }
-    fprintf(stderr, "sealift keygen: wrote %s key to %s (private, mode 0600) and %s (public)\n",
-            sl_key_algorithm_name(alg), key_path, pub_path);
+    fprintf(stderr,
+            "sealift keygen: wrote %s key to %s (private, mode 0600, encrypted with %s) and %s "
+            "(public)\n",
+            sl_key_algorithm_name(alg), key_path,
+            password && password[0] ? "the password in COSIGN_PASSWORD"
+                                    : "an empty password: set COSIGN_PASSWORD to choose one",
+            pub_path);
     printf("%s\n", fingerprint);
     exit_code = SL_EXIT_OK;
 done:
     /* a private key without its public half is useless and should not linger */
     if (exit_code != SL_EXIT_OK && key_written)
         unlink(key_path);
-    sl_secure_free_str(priv_pem);
+    sl_secure_free_str(priv_pem); /* an empty password protects nothing */
     free(pub_pem);
     free(key_path);
     free(pub_path);

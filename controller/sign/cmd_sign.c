@@ -9,6 +9,7 @@
 #include "sign/attestation.h"
 #include "sign/bundle.h"
 #include "sign/cosign.h"
+#include "sign/cosignkey.h"
 #include "sign/keys.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -64,7 +65,10 @@ static void usage(FILE *f, const char *cmd)
             "SEALIFT_CREDS (USER:PASS), docker config.json for the registry's host; else\n"
             "anonymous. Passwords are never printed.\n"
             "\n",
-            sign ? "the private key (PEM; `sealift keygen` writes one)" : "the public key (PEM)",
+            sign ? "the private key: cosign's encrypted format (`cosign generate-key-pair`\n"
+                   "                          and `sealift keygen` write it; its password from\n"
+                   "                          COSIGN_PASSWORD) or unencrypted PKCS#8 PEM"
+                 : "the public key (PEM)",
             sign ? "  --format FORMAT         legacy (default), bundle or both\n" : "");
     if (sign)
         fprintf(f, "Exit codes: 0 signed (or already signed by this key); 2 usage error or\n"
@@ -160,10 +164,18 @@ static int read_key_file(struct sl_key **out, const char *path, bool want_privat
         }
     }
     fclose(f);
-    if (!rc)
-        rc = want_private ? sl_key_load_private_pem(out, sl_buf_cstr(&b), b.len, err)
-                          : sl_key_load_pem(out, sl_buf_cstr(&b), b.len, err);
-    if (rc)
+    /* cosign's encrypted keys open with the password cosign itself takes from the environment
+     * (unset = the empty password of `COSIGN_PASSWORD= cosign generate-key-pair`) */
+    const char *password = getenv("COSIGN_PASSWORD");
+    if (!rc && (want_private || sl_cosignkey_is_encrypted(sl_buf_cstr(&b), b.len)))
+        rc = sl_key_load_private_pem_password(out, sl_buf_cstr(&b), b.len, password,
+                                              password ? strlen(password) : 0, err);
+    else if (!rc)
+        rc = sl_key_load_pem(out, sl_buf_cstr(&b), b.len, err);
+    if (rc == SL_EAUTH)
+        sl_err_prefix(err, "%s (password from COSIGN_PASSWORD, %s)", path,
+                      password ? "set" : "not set");
+    else if (rc)
         sl_err_prefix(err, "%s", path);
     sl_buf_secure_free(&b);
     return rc;

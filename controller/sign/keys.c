@@ -1,6 +1,7 @@
 /* Signing keys on the OpenSSL 3 EVP API (see keys.h). */
 #include "sign/keys.h"
 
+#include "sign/cosignkey.h"
 #include "util/mem.h"
 
 #include <openssl/bio.h>
@@ -229,12 +230,6 @@ static int scan_bounded_pem(struct pem_scan *scan, const char *pem, size_t len, 
 
 static int refuse_encrypted(const struct pem_scan *scan, struct sl_err *err)
 {
-    if (scan->cosign_encrypted)
-        return sl_err_set(err, SL_EUNSUPPORTED, SL_ERRC_CRYPTO,
-                          "cosign's encrypted key format (\"%s\", scrypt + secretbox) is not "
-                          "supported; use an unencrypted PKCS#8 or EC private key PEM (e.g. from "
-                          "`sealift keygen`)",
-                          scan->first_label);
     if (scan->encrypted_pkcs8)
         return sl_err_set(err, SL_EUNSUPPORTED, SL_ERRC_CRYPTO,
                           "encrypted PKCS#8 private keys (\"ENCRYPTED PRIVATE KEY\") are not "
@@ -298,7 +293,50 @@ static int parse_pem_key(struct sl_key **out, const char *pem, size_t len, bool 
     return 0;
 }
 
+/* Wraps a private key from its PKCS#8 DER (what cosign's envelope holds). */
+static int parse_pkcs8_der(struct sl_key **out, const unsigned char *der, size_t der_len,
+                           struct sl_err *err)
+{
+    const unsigned char *p = der;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)der_len);
+    EVP_PKEY *pkey = NULL;
+    if (p8 == NULL || p != der + der_len || (pkey = EVP_PKCS82PKEY(p8)) == NULL) {
+        PKCS8_PRIV_KEY_INFO_free(p8);
+        return crypto_error(err, SL_EINVAL, "the decrypted cosign key is not a PKCS#8 private key");
+    }
+    PKCS8_PRIV_KEY_INFO_free(p8); /* clears the key material it held */
+    enum sl_key_algorithm alg = SL_KEY_ALG_NONE;
+    int rc = detect_algorithm(&alg, pkey, err);
+    if (rc == 0)
+        rc = check_key_pair(pkey, err);
+    if (rc != 0) {
+        EVP_PKEY_free(pkey);
+        return rc;
+    }
+    *out = key_wrap(pkey, alg, true);
+    return 0;
+}
+
+static int load_cosign_encrypted(struct sl_key **out, const char *pem, size_t len,
+                                 const char *password, size_t password_len, struct sl_err *err)
+{
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    int rc = sl_cosignkey_decrypt(&der, &der_len, pem, len, password, password_len, err);
+    if (rc != 0)
+        return rc;
+    rc = parse_pkcs8_der(out, der, der_len, err);
+    sl_secure_free(der, der_len);
+    return rc;
+}
+
 int sl_key_load_private_pem(struct sl_key **out, const char *pem, size_t len, struct sl_err *err)
+{
+    return sl_key_load_private_pem_password(out, pem, len, NULL, 0, err);
+}
+
+int sl_key_load_private_pem_password(struct sl_key **out, const char *pem, size_t len,
+                                     const char *password, size_t password_len, struct sl_err *err)
 {
     struct pem_scan scan;
     int rc = scan_bounded_pem(&scan, pem, len, err);
@@ -307,6 +345,8 @@ int sl_key_load_private_pem(struct sl_key **out, const char *pem, size_t len, st
     if (!scan.any)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                           "not a PEM private key: no \"-----BEGIN\" line");
+    if (scan.cosign_encrypted)
+        return load_cosign_encrypted(out, pem, len, password, password_len, err);
     rc = refuse_encrypted(&scan, err);
     if (rc != 0)
         return rc;
@@ -440,6 +480,22 @@ int sl_key_private_pem(char **out, size_t *out_len, const struct sl_key *key, st
     *out = bio_to_string(bio, out_len);
     BIO_free(bio);
     return 0;
+}
+
+int sl_key_private_pem_encrypted(char **out, size_t *out_len, const struct sl_key *key,
+                                 const char *password, size_t password_len, struct sl_err *err)
+{
+    if (!key->has_private)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "key has no private part to export");
+    unsigned char *der = NULL;
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key->pkey);
+    int n = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (n <= 0 || der == NULL)
+        return crypto_error(err, SL_EFAIL, "exporting private key");
+    int rc = sl_cosignkey_encrypt(out, out_len, der, (size_t)n, password, password_len, err);
+    OPENSSL_clear_free(der, (size_t)n);
+    return rc;
 }
 
 int sl_key_public_pem(char **out, const struct sl_key *key, struct sl_err *err)

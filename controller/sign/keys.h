@@ -7,10 +7,13 @@
  *   ed25519     pure Ed25519 over the message itself (64-byte signatures)
  * Anything else (RSA, other curves, ...) is SL_EUNSUPPORTED with a message naming what it is.
  *
- * Private keys are read from unencrypted PEM: PKCS#8 ("PRIVATE KEY") or the traditional
- * "EC PRIVATE KEY". Encrypted PKCS#8 and cosign's own "ENCRYPTED SIGSTORE PRIVATE KEY" format
- * (scrypt + NaCl secretbox) are refused with SL_EUNSUPPORTED and a message naming the format.
- * Public keys are read from SubjectPublicKeyInfo PEM ("PUBLIC KEY").
+ * Private keys are read from cosign's encrypted format ("ENCRYPTED SIGSTORE PRIVATE KEY":
+ * scrypt + NaCl secretbox around PKCS#8 DER, sign/cosignkey.h) with a password, and from
+ * unencrypted PEM: PKCS#8 ("PRIVATE KEY") or the traditional "EC PRIVATE KEY" (Secrets written
+ * before sealift wrote cosign's format). OpenSSL's encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY")
+ * and Proc-Type encrypted PEM are refused with SL_EUNSUPPORTED and a message naming the format.
+ * Private keys are written in cosign's format (sl_key_private_pem_encrypted), or as unencrypted
+ * PKCS#8. Public keys are read from SubjectPublicKeyInfo PEM ("PUBLIC KEY").
  *
  * Secrets: private key PEM text handed out by this module lives in buffers that must be freed
  * with sl_secure_free_str (wiped with OPENSSL_cleanse). Error messages never contain key bytes.
@@ -54,10 +57,18 @@ const char *sl_key_algorithm_name(enum sl_key_algorithm alg);
 int sl_key_generate(struct sl_key **out, enum sl_key_algorithm alg, struct sl_err *err);
 
 /* Loads a private key from PEM text (len bytes, need not be NUL-terminated). Blocks other than
- * the key (e.g. "EC PARAMETERS") are skipped. Never prompts for a passphrase.
+ * the key (e.g. "EC PARAMETERS") are skipped. Never prompts for a passphrase. A key in cosign's
+ * encrypted format is decrypted with password (password_len bytes; NULL or 0 = the empty
+ * password, which cosign allows); the password is ignored for an unencrypted key.
  * Returns 0; SL_EINVAL when the text holds no readable private key (not PEM, a public key only,
- * corrupt base64/DER); SL_EUNSUPPORTED for encrypted keys, cosign's encrypted format or a key
- * of an unsupported type; SL_ETOOBIG above SL_KEY_PEM_MAX. *out is the caller's. */
+ * corrupt base64/DER, a malformed cosign envelope); SL_EAUTH when the password does not open a
+ * cosign key; SL_EUNSUPPORTED for OpenSSL-encrypted keys, cosign envelopes with other
+ * kdf/cipher/scrypt parameters, or a key of an unsupported type; SL_ETOOBIG above
+ * SL_KEY_PEM_MAX. *out is the caller's. */
+int sl_key_load_private_pem_password(struct sl_key **out, const char *pem, size_t len,
+                                     const char *password, size_t password_len, struct sl_err *err);
+
+/* sl_key_load_private_pem_password with no password (cosign keys with an empty password). */
 int sl_key_load_private_pem(struct sl_key **out, const char *pem, size_t len, struct sl_err *err);
 
 /* Loads a public key from SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----"). Same codes
@@ -81,6 +92,14 @@ bool sl_key_has_private(const struct sl_key *key);
  * NUL-terminated; *out_len (may be NULL) gets its length. *out is the caller's and must be
  * freed with sl_secure_free_str. Returns 0, SL_EINVAL when key is public-only, or SL_EFAIL. */
 int sl_key_private_pem(char **out, size_t *out_len, const struct sl_key *key, struct sl_err *err);
+
+/* Exports the private key in cosign's encrypted format ("ENCRYPTED SIGSTORE PRIVATE KEY", the
+ * PKCS#8 DER under scrypt + secretbox with password, password_len bytes; NULL or 0 = empty),
+ * what `cosign sign --key` reads. NUL-terminated; *out_len (may be NULL) gets its length; *out
+ * is the caller's (free(): it holds no plaintext). Returns 0, SL_EINVAL (public-only key) or
+ * SL_EFAIL. */
+int sl_key_private_pem_encrypted(char **out, size_t *out_len, const struct sl_key *key,
+                                 const char *password, size_t password_len, struct sl_err *err);
 
 /* Exports the public key as SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----\n...\n"),
  * NUL-terminated; *out is the caller's (free()). Returns 0 or SL_EFAIL. */

@@ -1,7 +1,11 @@
 """SigningKey end to end: real kubectl applies a SigningKey to a real API server, the controller makes
 it Ready, and the openssl CLI verifies a signature made with the Secret's private key against the
-public key published in the ConfigMap."""
+public key published in the ConfigMap. The private key is cosign's encrypted format; this test
+opens it on its own (scrypt from Python's hashlib, NaCl secretbox from libsodium through ctypes),
+so the format is checked against a second implementation as well."""
 import base64
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -28,6 +32,25 @@ spec:
 """
 
 
+def cosign_key_der(pem, password):
+    """The PKCS#8 DER inside a cosign "ENCRYPTED SIGSTORE PRIVATE KEY" PEM."""
+    lines = pem.decode().strip().splitlines()
+    assert lines[0] == "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----", lines[0]
+    env = json.loads(base64.b64decode("".join(lines[1:-1])))
+    assert env["kdf"]["name"] == "scrypt" and env["cipher"]["name"] == "nacl/secretbox", env
+    p = env["kdf"]["params"]
+    key = hashlib.scrypt(password, salt=base64.b64decode(env["kdf"]["salt"]), n=p["N"],
+                         r=p["r"], p=p["p"], maxmem=256 << 20, dklen=32)
+    boxed = base64.b64decode(env["ciphertext"])
+    sodium = ctypes.CDLL(ctypes.util.find_library("sodium"))
+    assert sodium.sodium_init() >= 0
+    out = ctypes.create_string_buffer(len(boxed) - 16)
+    rc = sodium.crypto_secretbox_open_easy(out, boxed, ctypes.c_ulonglong(len(boxed)),
+                                           base64.b64decode(env["cipher"]["nonce"]), key)
+    assert rc == 0, "secretbox did not open"
+    return out.raw
+
+
 class SigningKeyTest(procs.TempDirTestCase):
     def setUp(self):
         super().setUp()
@@ -52,8 +75,11 @@ class SigningKeyTest(procs.TempDirTestCase):
         pub = os.path.join(self.tmp, "cosign.pub")
         msg = os.path.join(self.tmp, "msg")
         sig = os.path.join(self.tmp, "msg.sig")
-        with open(key, "wb") as f:
-            f.write(base64.b64decode(sec["data"]["cosign.key"]))
+        der = cosign_key_der(base64.b64decode(sec["data"]["cosign.key"]),
+                             base64.b64decode(sec["data"]["cosign.password"]))
+        with open(key + ".der", "wb") as f:
+            f.write(der)
+        procs.run(["openssl", "pkey", "-inform", "DER", "-in", key + ".der", "-out", key])
         with open(pub, "w") as f:
             f.write(cm["data"]["cosign.pub"])
         with open(msg, "wb") as f:
@@ -103,13 +129,18 @@ class SigningKeyTest(procs.TempDirTestCase):
             self.assertIn(st["fingerprint"][:20], out)
             self.assertIn("True", out)
             # no private key bytes in the controller log
-            key_b64 = json.loads(self.kube.kubectl(
+            data = json.loads(self.kube.kubectl(
                 "get", "-n", "vendor-acme", "secret", "release-key", "-o", "json").stdout
-            )["data"]["cosign.key"]
-            key_pem = base64.b64decode(key_b64).decode()
+            )["data"]
+            key_pem = base64.b64decode(data["cosign.key"]).decode()
             body = "".join(key_pem.strip().splitlines()[1:-1])
-            self.assertNotIn(body[:40], self.ctl.proc.output())
+            self.assertNotIn(body[len(body) // 2:][:40], self.ctl.proc.output())
             self.assertNotIn("PRIVATE KEY", self.ctl.proc.output())
+            # nor its password, in the log or in the status
+            password = base64.b64decode(data["cosign.password"]).decode()
+            self.assertEqual(len(password), 32)
+            self.assertNotIn(password, self.ctl.proc.output())
+            self.assertNotIn(password, json.dumps(st))
 
     def test_key_survives_reconcile_and_delete(self):
         self.kube.kubectl("apply", "-f", "-", input=SIGNINGKEY % {"alg": "ed25519"})

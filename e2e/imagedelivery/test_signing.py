@@ -2,10 +2,13 @@
 Ready by the SigningKey reconciler of the same controller; the vendor signs its source images
 with `sealift sign`. The signatures in the target registry are fetched over plain HTTP (urllib)
 and checked with the openssl CLI against the public keys published in the SigningKeys'
-ConfigMaps, not with sealift code."""
+ConfigMaps, not with sealift code. The keys are also used by the real cosign (v3.1.3, built by
+hack/peers.sh): `cosign sign --key k8s://ns/secret` with a Generate key, and a
+`cosign generate-key-pair k8s://ns/secret` key imported to sign a delivery."""
 import base64
 import json
 import os
+import subprocess
 import unittest
 
 import procs
@@ -34,6 +37,20 @@ spec:
   publicKey: {configMapRef: {name: vendor-release-pub}}
 """ % {"ns": NS}
 
+COSIGN_IMPORT = """
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {name: cosign-release, namespace: %(ns)s}
+spec:
+  mode: Import
+  secretRef: {name: cosign-release-key}
+""" % {"ns": NS}
+
+# cosign v3 writing legacy .sig signatures, no transparency log (as e2e/sign/test_sign_race.py)
+COSIGN_SIGN_FLAGS = ["-y", "--tlog-upload=false", "--new-bundle-format=false",
+                     "--use-signing-config=false", "--allow-http-registry",
+                     "--allow-insecure-registry"]
+
 
 class SigningTest(ImdTestCase):
     def setUp(self):
@@ -42,21 +59,15 @@ class SigningTest(ImdTestCase):
         for name in ("vendor-build", "vendor-release"):
             self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NS,
                               f"signingkey/{name}")
-        self.build_key = self.secret_file("vendor-build-key", "cosign.key")
+        # the Generate key as cosign would use it: cosign.key with its cosign.password
+        self.build_key = os.path.join(self.tmp, "vendor-build-key.cosign.key")
+        self.build_key_env = self.kube.signing_key_file(NS, "vendor-build-key", self.build_key)
         self.build_pub = self.configmap_file("vendor-build-pub")
         self.release_pub = self.configmap_file("vendor-release-pub")
         prefix = os.path.join(self.tmp, "other")
         procs.run([procs.SEALIFT, "keygen", "--out", prefix])
         self.other_key, self.other_pub = prefix + ".key", prefix + ".pub"
         self.http = Http(self.customer.host, *CUSTOMER)
-
-    def secret_file(self, name, key):
-        sec = json.loads(self.kube.kubectl("get", "secret", name, "-n", NS, "-o",
-                                           "json").stdout)
-        path = os.path.join(self.tmp, f"{name}.{key}")
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(sec["data"][key]))
-        return path
 
     def configmap_file(self, name):
         cm = json.loads(self.kube.kubectl("get", "configmap", name, "-n", NS, "-o",
@@ -67,7 +78,8 @@ class SigningTest(ImdTestCase):
         return path
 
     def sealift_sign(self, ref, key, creds):
-        procs.run([procs.SEALIFT, "sign", ref, "--key", key, "--creds", creds, "--insecure"])
+        procs.run([procs.SEALIFT, "sign", ref, "--key", key, "--creds", creds, "--insecure"],
+                  env=self.build_key_env if key == self.build_key else None)
 
     def signatures(self, repo, digest):
         """[(payload JSON, verifies-with-pubkey-path or None)] of the .sig manifest."""
@@ -134,6 +146,63 @@ class SigningTest(ImdTestCase):
 
         out = self.kube.kubectl("get", "imd", "signed", "-n", NS).stdout.splitlines()
         self.assertEqual(out[1].split()[2:6], ["2", "-", "2/2", "True"])
+
+    def cosign(self, *args, creds=V, host=None, password=""):
+        """Runs the real cosign with the test cluster's kubeconfig (for k8s:// keys) and a
+        docker config holding creds for host."""
+        cfg = os.path.join(self.tmp, "docker-" + creds.split(":")[0])
+        os.makedirs(cfg, exist_ok=True)
+        with open(os.path.join(cfg, "config.json"), "w") as f:
+            auths = {host: {"auth": base64.b64encode(creds.encode()).decode()}} if host else {}
+            json.dump({"auths": auths}, f)
+        env = dict(os.environ, DOCKER_CONFIG=cfg, COSIGN_PASSWORD=password, HOME=self.tmp,
+                   KUBECONFIG=self.kube.kubeconfig)
+        cp = subprocess.run([procs.peer("cosign"), *args], cwd=self.tmp, env=env,
+                            capture_output=True, text=True, timeout=300)
+        self.assertEqual(cp.returncode, 0, f"cosign {' '.join(args)}:\n{cp.stdout}\n{cp.stderr}")
+        return cp
+
+    def test_real_cosign_uses_generated_keys_and_cosign_keys_sign_deliveries(self):
+        d5 = self.seed_image("5.0", seed=5)
+        # cosign signs with the Generate key straight from its Secret (cosign.key opened with
+        # cosign.password, as cosign reads k8s://); the delivery's verify gate checks it
+        self.cosign("sign", "--key", f"k8s://{NS}/vendor-build-key", *COSIGN_SIGN_FLAGS,
+                    f"{self.vendor.host}/acme/app@{d5}", host=self.vendor.host)
+        # a key pair cosign generated into a Secret, with a password, imported
+        self.cosign("generate-key-pair", f"k8s://{NS}/cosign-release-key",
+                    password="cosign-pw-test-only")
+        self.apply(COSIGN_IMPORT)
+        self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NS,
+                          "signingkey/cosign-release")
+        cm_pub = base64.b64decode(json.loads(self.kube.kubectl(
+            "get", "secret", "cosign-release-key", "-n", NS, "-o", "json").stdout)["data"]
+            ["cosign.pub"]).decode()
+        sk = json.loads(self.kube.kubectl("get", "signingkey", "cosign-release", "-n", NS, "-o",
+                                          "json").stdout)
+        self.assertEqual(sk["status"]["publicKey"].strip(), cm_pub.strip())
+
+        self.delivery("cosign-keys", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/cosign", "customer-push")],
+                      extra_source="    tags: ['5.0']\n",
+                      extra_spec="  verify: {signingKeyRef: {name: vendor-build}}\n"
+                                 "  sign: {signingKeyRef: {name: cosign-release}}\n")
+        obj = self.wait_ready("cosign-keys", timeout=120)
+        self.assertEqual(self.condition(obj, "Verified")["status"], "True")
+        self.assertEqual(self.condition(obj, "Signed")["status"], "True")
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/cosign:5.0", C), d5)
+        # cosign verifies sealift's signature with the public key of the imported Secret
+        self.cosign("verify", "--key", f"k8s://{NS}/cosign-release-key",
+                    "--insecure-ignore-tlog=true", "--allow-http-registry",
+                    "--allow-insecure-registry", f"{self.customer.host}/mirror/cosign@{d5}",
+                    creds=C, host=self.customer.host)
+        # and sealift verifies cosign's signature, copied next to it, with the Generate key's
+        cp = procs.run([procs.SEALIFT, "verify", f"{self.customer.host}/mirror/cosign@{d5}",
+                        "--key", self.build_pub, "--creds", C, "--insecure"], check=False)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # the password is in no status, event or log line
+        everything = (self.kube.kubectl("get", "signingkeys,imagedeliveries,events", "-n", NS,
+                                        "-o", "json").stdout + self.ctl.proc.output())
+        self.assertNotIn("cosign-pw-test-only", everything)
 
     def test_unsigned_and_wrongly_signed_sources_are_not_delivered(self):
         self.seed_image("2.0", seed=2)

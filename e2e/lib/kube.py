@@ -119,6 +119,18 @@ class Cluster:
         return procs.run(["kubectl", "--kubeconfig", kc, "--cache-dir", self.cache_dir, *args],
                          check=check, input=input, timeout=timeout)
 
+    def signing_key_file(self, namespace, secret, path):
+        """Writes the cosign.key of a SigningKey's Secret to path and returns the environment
+        (os.environ plus COSIGN_PASSWORD from the Secret's cosign.password) under which
+        `sealift sign --key path` and cosign open it."""
+        import base64
+        data = json.loads(self.kubectl("get", "secret", "-n", namespace, secret, "-o",
+                                       "json").stdout)["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data["cosign.key"]))
+        password = base64.b64decode(data.get("cosign.password", "")).decode()
+        return dict(os.environ, COSIGN_PASSWORD=password)
+
     def api_client(self, as_controller=False):
         """A kubernetes.client.ApiClient configured from the admin (or controller) kubeconfig."""
         from kubernetes import config

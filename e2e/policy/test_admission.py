@@ -92,13 +92,10 @@ spec: {mode: Generate, secretRef: {name: release-key}}
 """)
         self.kube.kubectl("wait", "--for=condition=Ready", "-n", "vendor-acme",
                           "sigkey/release", "--timeout=30s")
-        secret = json.loads(self.kube.kubectl("get", "secret", "-n", "vendor-acme",
-                                              "release-key", "-o", "json").stdout)
         self.keyfile = os.path.join(self.tmp, "release.key")
-        with open(self.keyfile, "wb") as f:
-            f.write(base64.b64decode(secret["data"]["cosign.key"]))
+        self.key_env = self.kube.signing_key_file("vendor-acme", "release-key", self.keyfile)
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:1.0", "--key",
-                   self.keyfile, "--creds", self.reg.creds(), "--insecure"])
+                   self.keyfile, "--creds", self.reg.creds(), "--insecure"], env=self.key_env)
 
     def start_controller(self, name="controller", client_auth=True):
         # the API server's webhook client certificate: CN kube-apiserver-webhook-client, signed
@@ -272,7 +269,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertNotEqual(cp.returncode, 0)
         self.reg.start()
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
-                   self.keyfile, "--creds", self.reg.creds(), "--insecure"])
+                   self.keyfile, "--creds", self.reg.creds(), "--insecure"], env=self.key_env)
         cp = self.apply(POD % {"name": "up", "ns": "shop", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
 
@@ -502,13 +499,16 @@ spec:
         pinned = self.fingerprint()
         self.apply_policy(fp=pinned)
         attacker = os.path.join(self.tmp, "attacker")
-        procs.run([procs.SEALIFT, "keygen", "--out", attacker])
+        procs.run([procs.SEALIFT, "keygen", "--out", attacker],
+                  env=dict(os.environ, COSIGN_PASSWORD="attacker-pw"))
         with open(attacker + ".key", "rb") as f:
             key = base64.b64encode(f.read()).decode()
         with open(attacker + ".pub", "rb") as f:
             pub = base64.b64encode(f.read()).decode()
+        pw = base64.b64encode(b"attacker-pw").decode()
         self.kube.kubectl("patch", "secret", "-n", "vendor-acme", "release-key", "--type=merge",
-                          "-p", json.dumps({"data": {"cosign.key": key, "cosign.pub": pub}}))
+                          "-p", json.dumps({"data": {"cosign.key": key, "cosign.pub": pub,
+                                                     "cosign.password": pw}}))
         swapped = procs.wait_for(lambda: (lambda fp: fp if fp != pinned else None)(
             self.fingerprint()), timeout=30, what="the SigningKey publishes the swapped key")
         cond = self.wait_reason("KeyFingerprintMismatch")

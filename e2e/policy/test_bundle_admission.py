@@ -1,5 +1,6 @@
 """The admission webhook accepts a signature in cosign v3's bundle format: the vendor's key (a
-SigningKey sealift generated) is imported into the real cosign v3.1.3, which signs an image
+SigningKey sealift generated, in cosign's own encrypted format with its password next to it in
+the Secret) is used as it is by the real cosign v3.1.3, which signs an image
 offline (empty signing config) into the sha256-<hex> fallback index of a docker-registry (no
 referrers API). The same cluster, controller and policy as e2e.policy.admission (its setUp)."""
 import base64
@@ -14,8 +15,8 @@ from test_admission import POD, AdmissionTest
 
 
 class BundleAdmissionTest(AdmissionTest):
-    def cosign(self, args, cwd):
-        env = dict(os.environ, COSIGN_PASSWORD="", HOME=self.tmp,
+    def cosign(self, args, cwd, password=""):
+        env = dict(os.environ, COSIGN_PASSWORD=password, HOME=self.tmp,
                    DOCKER_CONFIG=os.path.join(self.tmp, "docker"))
         cp = subprocess.run([procs.peer("cosign"), *args], capture_output=True, text=True,
                             env=env, cwd=cwd, timeout=300)
@@ -32,12 +33,12 @@ class BundleAdmissionTest(AdmissionTest):
             json.dump({"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json"}, f)
         work = os.path.join(self.tmp, "cosign")
         os.makedirs(work)
-        # the SigningKey's own key, as cosign holds it; and a key of cosign's own
-        self.cosign(["import-key-pair", "--key", self.keyfile, "--output-key-prefix", "release"],
-                    work)
+        # the SigningKey's own key file (cosign.key) with its cosign.password, as cosign reads
+        # it; and a key of cosign's own
         self.cosign(["generate-key-pair", "--output-key-prefix", "other"], work)
-        self.cosign(["sign", "--key", "release.key", "--signing-config", sc,
-                     "--allow-insecure-registry", "-y", self.image["2.0"]], work)
+        self.cosign(["sign", "--key", self.keyfile, "--signing-config", sc,
+                     "--allow-insecure-registry", "-y", self.image["2.0"]], work,
+                    password=self.key_env["COSIGN_PASSWORD"])
         self.apply_policy()
         cp = self.apply(POD % {"name": "bundle", "ns": "shop", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)

@@ -3,7 +3,6 @@
 admitted by a DeployPolicy with requireSignature + requireScanPassed; the same policy denies an
 image that is signed by the release key but never passed a scan. Real registries, kubectl, the
 real kube-apiserver calling the controller's TLS webhook."""
-import base64
 import json
 import os
 import sys
@@ -131,17 +130,14 @@ spec:
         # the vulnerable image, copied into the mirror by hand and signed with the release key:
         # its signature is valid, but sealift never passed it: denied while sealift scans it
         # itself, then denied because the scan fails
-        secret = json.loads(k("get", "secret", "-n", "vendor-acme", "release-key", "-o",
-                              "json").stdout)
         keyfile = os.path.join(self.tmp, "release.key")
-        with open(keyfile, "wb") as f:
-            f.write(base64.b64decode(secret["data"]["cosign.key"]))
+        key_env = self.kube.signing_key_file("vendor-acme", "release-key", keyfile)
         procs.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
                    "--dest-tls-verify=false", "--src-creds", "acme:acme-pw", "--dest-creds",
                    "cust:cust-pw", f"docker://{self.vendor.host}/acme/app:bad",
                    f"docker://{self.customer.host}/mirror/app:by-hand"])
         procs.run([procs.SEALIFT, "sign", f"{self.customer.host}/mirror/app:by-hand", "--key",
-                   keyfile, "--creds", "cust:cust-pw", "--insecure"])
+                   keyfile, "--creds", "cust:cust-pw", "--insecure"], env=key_env)
         bad = reg.sha256_digest(reg.inspect_raw(f"{self.customer.host}/mirror/app:by-hand",
                                                 "cust:cust-pw"))
         cp = pod("by-hand", f"{self.customer.host}/mirror/app@{bad}")

@@ -7,7 +7,6 @@ registry is gone for good, the controller still shuts down cleanly on SIGTERM.
 Real docker-registry for the signed image, kubectl through the real kube-apiserver (which calls
 the webhook with the generated timeoutSeconds), and a TCP black hole on 127.0.0.1.
 Everything is asserted on order of completion, not on wall time."""
-import base64
 import json
 import os
 import socket
@@ -130,13 +129,10 @@ spec: {mode: Generate, secretRef: {name: release-key}}
 """)
         k("wait", "--for=condition=Ready", "-n", "vendor-acme", "sigkey/release",
           "--timeout=30s")
-        secret = json.loads(k("get", "secret", "-n", "vendor-acme", "release-key", "-o",
-                              "json").stdout)
         keyfile = os.path.join(self.tmp, "release.key")
-        with open(keyfile, "wb") as f:
-            f.write(base64.b64decode(secret["data"]["cosign.key"]))
+        env = self.kube.signing_key_file("vendor-acme", "release-key", keyfile)
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:1.0", "--key", keyfile,
-                   "--creds", self.reg.creds(), "--insecure"])
+                   "--creds", self.reg.creds(), "--insecure"], env=env)
         fp = k("get", "sigkey", "-n", "vendor-acme", "release", "-o",
                "jsonpath={.status.fingerprint}").stdout.strip()
         k("apply", "-f", "-", input=POLICY % fp)

@@ -177,13 +177,10 @@ spec: {mode: Generate, secretRef: {name: release-key}}
 """)
         self.kube.kubectl("wait", "--for=condition=Ready", "-n", "vendor-acme", "sigkey/release",
                           "--timeout=60s")
-        key = json.loads(self.kube.kubectl("get", "secret", "-n", "vendor-acme", "release-key",
-                                           "-o", "json").stdout)
         keyfile = os.path.join(self.tmp, "release.key")
-        with open(keyfile, "wb") as f:
-            f.write(base64.b64decode(key["data"]["cosign.key"]))
+        env = self.kube.signing_key_file("vendor-acme", "release-key", keyfile)
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:1.0", "--key", keyfile,
-                   "--creds", self.reg.creds(), "--insecure"])
+                   "--creds", self.reg.creds(), "--insecure"], env=env)
         fp = self.kube.kubectl("get", "sigkey", "-n", "vendor-acme", "release", "-o",
                                "jsonpath={.status.fingerprint}").stdout.strip()
         self.kube.kubectl("apply", "-f", "-", input=POLICY % fp)

@@ -1,6 +1,7 @@
 """`sealift sign` / `sealift verify` against a real docker-registry. The signatures sealift writes
 are fetched over plain HTTP (urllib, as curl would) and checked with the openssl CLI, not with
-sealift code."""
+sealift code. Keys go both ways with the real cosign (v3.1.3, hack/peers.sh): a
+`cosign generate-key-pair` key signs with `sealift sign`, a `sealift keygen` key with cosign."""
 import base64
 import json
 import os
@@ -14,6 +15,10 @@ import registry as reglib
 
 SIG_MT = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIG_ANN = "dev.cosignproject.cosign/signature"
+# cosign v3 writing legacy .sig signatures, no transparency log
+COSIGN_SIGN_FLAGS = ["-y", "--tlog-upload=false", "--new-bundle-format=false",
+                     "--use-signing-config=false", "--allow-http-registry",
+                     "--allow-insecure-registry"]
 
 
 class Http:
@@ -131,6 +136,54 @@ class SignCliTest(procs.TempDirTestCase):
         self.assertEqual(self.verify("1.0", pub).returncode, 0)
         # the private key file verifies too
         self.assertEqual(self.verify("1.0", key).returncode, 0)
+
+    def cosign(self, *args, password=""):
+        cfg = os.path.join(self.tmp, "docker")
+        os.makedirs(cfg, exist_ok=True)
+        with open(os.path.join(cfg, "config.json"), "w") as f:
+            json.dump({"auths": {self.reg.host: {
+                "auth": base64.b64encode(self.creds.encode()).decode()}}}, f)
+        env = dict(os.environ, DOCKER_CONFIG=cfg, COSIGN_PASSWORD=password, HOME=self.tmp)
+        return subprocess.run([procs.peer("cosign"), *args], cwd=self.tmp, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    def test_cosign_keys_both_ways(self):
+        cp = self.cosign("generate-key-pair", password="cosign-pw-test-only")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        ckey, cpub = os.path.join(self.tmp, "cosign.key"), os.path.join(self.tmp, "cosign.pub")
+        ref = f"{self.reg.host}/acme/app:1.0"
+        base = {k: v for k, v in os.environ.items() if k != "COSIGN_PASSWORD"}
+        # a wrong or missing password: exit 2, said plainly, the password never echoed
+        for extra in ({"COSIGN_PASSWORD": "not-it-test-only"}, {}):
+            cp = procs.run([procs.SEALIFT, "sign", ref, "--key", ckey, "--creds", self.creds,
+                            "--insecure"], check=False, env=dict(base, **extra))
+            self.assertEqual(cp.returncode, 2, cp.stderr)
+            self.assertIn("cannot decrypt the cosign private key", cp.stderr)
+            self.assertIn("COSIGN_PASSWORD, set" if extra else "COSIGN_PASSWORD, not set",
+                          cp.stderr)
+            self.assertNotIn("not-it-test-only", cp.stdout + cp.stderr)
+        self.assertRaises(Exception, self.sig_layers, "1.0")  # nothing was written
+        # with cosign's password, as cosign takes it
+        cp = procs.run([procs.SEALIFT, "sign", ref, "--key", ckey, "--creds", self.creds,
+                        "--insecure"], check=False,
+                       env=dict(base, COSIGN_PASSWORD="cosign-pw-test-only"))
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertTrue(self.openssl_verify(self.sig_layers("1.0")[0], cpub))
+        cp = self.cosign("verify", "--key", cpub, "--insecure-ignore-tlog=true",
+                         "--allow-http-registry", "--allow-insecure-registry",
+                         f"{self.reg.host}/acme/app@{self.digest['1.0']}")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # a key sealift keygen wrote with a password signs with cosign; sealift verifies it
+        prefix = os.path.join(self.tmp, "sl")
+        procs.run([procs.SEALIFT, "keygen", "--out", prefix],
+                  env=dict(base, COSIGN_PASSWORD="sl-pw-test-only"))
+        cp = self.cosign("sign", "--key", prefix + ".key", *COSIGN_SIGN_FLAGS,
+                         f"{self.reg.host}/acme/app@{self.digest['2.0']}",
+                         password="sl-pw-test-only")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(self.verify("2.0", prefix + ".pub").returncode, 0)
+        self.assertTrue(self.openssl_verify(self.sig_layers("2.0")[0], prefix + ".pub",
+                                            tag="2.0"))
 
     def test_other_algorithms(self):
         for alg in ("ecdsa-p384", "ed25519"):

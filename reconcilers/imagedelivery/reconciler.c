@@ -893,7 +893,7 @@ done:
     return rc;
 }
 
-/* The private key of the sign SigningKey, from its Secret's cosign.key. */
+/* The private key of the sign SigningKey, from its Secret's cosign.key (and cosign.password). */
 static int load_sign_key(struct imd_run *run)
 {
     if (run->sign_key)
@@ -902,8 +902,8 @@ static int load_sign_key(struct imd_run *run)
         return -1;
     const char *field = "spec.sign.signingKeyRef.name";
     json_t *sk = NULL, *secret = NULL;
-    char *pem = NULL;
-    size_t pem_len = 0;
+    char *pem = NULL, *password = NULL;
+    size_t pem_len = 0, password_len = 0;
     int rc = -1;
     struct sl_err err = {0};
     if (get_signingkey(run, &sk, run->sign_key_name, field) != 0)
@@ -938,7 +938,17 @@ static int load_sign_key(struct imd_run *run)
                     run->sign_key_name, sec_name);
         goto done;
     }
-    if (sl_key_load_private_pem(&run->sign_key, pem, pem_len, &err) != 0) {
+    /* a cosign-format cosign.key opens with the Secret's cosign.password (absent: empty) */
+    const json_t *pw = json_object_get(json_object_get(secret, "data"), "cosign.password");
+    if (json_is_string(pw) && base64_decode(&password, &password_len, json_string_value(pw),
+                                            json_string_length(pw)) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
+                    "%s: SigningKey \"%s\": Secret \"%s\" has no readable cosign.password", field,
+                    run->sign_key_name, sec_name);
+        goto done;
+    }
+    if (sl_key_load_private_pem_password(&run->sign_key, pem, pem_len, password, password_len,
+                                         &err) != 0) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
                     "%s: SigningKey \"%s\": private key: %s", field, run->sign_key_name, err.msg);
         goto done;
@@ -947,6 +957,8 @@ static int load_sign_key(struct imd_run *run)
 done:
     if (pem)
         sl_secure_free(pem, pem_len + 1);
+    if (password)
+        sl_secure_free(password, password_len + 1);
     json_decref(sk);
     sl_kube_secret_decref(secret);
     if (rc != 0)

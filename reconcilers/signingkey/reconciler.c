@@ -11,6 +11,7 @@
 #include "runtime/outcome.h"
 #include "runtime/refindex.h"
 #include "runtime/status.h"
+#include "sign/cosignkey.h"
 #include "sign/keys.h"
 #include "util/base64.h"
 #include "util/log.h"
@@ -216,13 +217,32 @@ static int load_private_from_secret(struct sk_run *run, const json_t *secret)
                     rc == SL_ETOOBIG ? "value too large" : "invalid base64");
         return -1;
     }
+    /* cosign keeps the password of cosign.key next to it (absent: the empty password) */
+    char *password = NULL;
+    size_t password_len = 0;
+    json_t *pw = json_object_get(data, SL_SIGNINGKEY_PASSWORD);
+    if (json_is_string(pw) && base64_decode(&password, &password_len, json_string_value(pw),
+                                            json_string_length(pw)) != 0) {
+        sl_secure_free(pem, pem_len + 1);
+        set_outcome(run, SL_RESULT_STALLED, "InvalidKey",
+                    "spec.secretRef.name: Secret \"%s\" key " SL_SIGNINGKEY_PASSWORD
+                    ": invalid base64",
+                    run->secret_name);
+        return -1;
+    }
     struct sl_err err = {0};
-    rc = sl_key_load_private_pem(&run->key, pem, pem_len, &err);
+    rc = sl_key_load_private_pem_password(&run->key, pem, pem_len, password, password_len, &err);
     sl_secure_free(pem, pem_len + 1);
+    if (password != NULL)
+        sl_secure_free(password, password_len + 1);
     if (rc != 0) {
         set_outcome(run, SL_RESULT_STALLED, rc == SL_EUNSUPPORTED ? "UnsupportedKey" : "InvalidKey",
-                    "spec.secretRef.name: Secret \"%s\" key %s: %s", run->secret_name, found_name,
-                    err.msg);
+                    "spec.secretRef.name: Secret \"%s\" key %s: %s%s", run->secret_name, found_name,
+                    err.msg,
+                    rc == SL_EAUTH
+                        ? (pw != NULL ? " (password from " SL_SIGNINGKEY_PASSWORD ")"
+                                      : " (the Secret has no " SL_SIGNINGKEY_PASSWORD ")")
+                        : "");
         return -1;
     }
     snprintf(run->source, sizeof(run->source), "Secret \"%s\"", run->secret_name);
@@ -245,14 +265,15 @@ static int load_public_text(struct sk_run *run, const char *text, size_t len, co
 }
 
 /* The Secret for Generate mode: created (with a new key) when absent. */
-static json_t *new_key_secret(struct sk_run *run, const char *priv_b64, const char *pub_b64)
+static json_t *new_key_secret(struct sk_run *run, const char *priv_b64, const char *password_b64,
+                              const char *pub_b64)
 {
-    json_t *secret =
-        json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}}, s:s, s:{s:s, s:s}}", "apiVersion",
-                  "v1", "kind", "Secret", "metadata", "name", run->secret_name, "namespace",
-                  run->ns, "labels", SL_MANAGED_BY_LABEL, SL_MANAGED_BY_VALUE, "annotations",
-                  SL_SIGNINGKEY_ANNOTATION, run->name, "type", "Opaque", "data",
-                  SL_SIGNINGKEY_PRIVATE_KEY, priv_b64, SL_SIGNINGKEY_PUBLIC_KEY, pub_b64);
+    json_t *secret = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}}, s:s, s:{s:s, s:s, s:s}}", "apiVersion", "v1",
+        "kind", "Secret", "metadata", "name", run->secret_name, "namespace", run->ns, "labels",
+        SL_MANAGED_BY_LABEL, SL_MANAGED_BY_VALUE, "annotations", SL_SIGNINGKEY_ANNOTATION,
+        run->name, "type", "Opaque", "data", SL_SIGNINGKEY_PRIVATE_KEY, priv_b64,
+        SL_SIGNINGKEY_PASSWORD, password_b64, SL_SIGNINGKEY_PUBLIC_KEY, pub_b64);
     if (secret == NULL)
         abort(); /* json_pack fails only on allocation failure or a format bug */
     return secret;
@@ -264,12 +285,15 @@ static int create_key_secret(struct sk_run *run)
 {
     struct sl_err err = {0};
     struct sl_key *key = NULL;
-    char *priv = NULL, *pub = NULL, *priv_b64 = NULL, *pub_b64 = NULL;
+    char *priv = NULL, *pub = NULL, *priv_b64 = NULL, *pub_b64 = NULL, *password = NULL,
+         *password_b64 = NULL;
     json_t *secret = NULL, *created = NULL;
     size_t priv_len = 0;
     int rc = sl_key_generate(&key, run->want_alg, &err);
     if (rc == 0)
-        rc = sl_key_private_pem(&priv, &priv_len, key, &err);
+        rc = sl_cosignkey_random_password(&password, &err);
+    if (rc == 0)
+        rc = sl_key_private_pem_encrypted(&priv, &priv_len, key, password, strlen(password), &err);
     if (rc == 0)
         rc = sl_key_public_pem(&pub, key, &err);
     if (rc != 0) {
@@ -280,7 +304,8 @@ static int create_key_secret(struct sk_run *run)
     }
     priv_b64 = sl_base64_encode(priv, priv_len);
     pub_b64 = sl_base64_encode(pub, strlen(pub));
-    secret = new_key_secret(run, priv_b64, pub_b64);
+    password_b64 = sl_base64_encode(password, strlen(password));
+    secret = new_key_secret(run, priv_b64, password_b64, pub_b64);
     rc = run->rt->kube.create(run->rt->kube.ctx, &created, &SL_RES_SECRET, run->ns, secret, &err);
     if (rc == SL_EEXISTS)
         goto done;
@@ -299,6 +324,8 @@ done:
     sl_kube_secret_decref(secret);
     sl_secure_free_str(priv_b64);
     sl_secure_free_str(priv);
+    sl_secure_free_str(password_b64);
+    sl_secure_free_str(password);
     free(pub_b64);
     free(pub);
     sl_key_free(key);

@@ -4,11 +4,14 @@
  *
  * Modes:
  *   Generate    the Secret spec.secretRef.name is created with a new key of spec.algorithm when
- *               absent (data cosign.key = PKCS#8 PEM, cosign.pub = public PEM, label
+ *               absent, laid out as `cosign generate-key-pair k8s://ns/name` does, so that
+ *               `cosign sign --key k8s://ns/name` reads it (data cosign.key = cosign's encrypted
+ *               format, cosign.password = a random password, cosign.pub = public PEM; label
  *               app.kubernetes.io/managed-by=sealift, annotation sealift.dev/signingkey=<name>,
  *               no ownerReference); an existing Secret is used as is and never replaced.
  *   Import      the Secret must hold a private key under cosign.key (fallbacks: tls.key, key.pem,
- *               private.pem).
+ *               private.pem): cosign's encrypted format, opened with the Secret's
+ *               cosign.password (absent = the empty password), or unencrypted PKCS#8 / EC PEM.
  *   VerifyOnly  a public key only: from the Secret's cosign.pub when spec.secretRef is given
  *               (then spec.publicKey.configMapRef, if set, is published like in the other modes),
  *               else from the ConfigMap spec.publicKey.configMapRef (key cosign.pub).
@@ -25,7 +28,7 @@
  * Secrets carrying the sealift.dev/signingkey annotation enqueue the named SigningKey even before
  * the index knows it. As a safety net, every converged SigningKey is re-checked every 5 minutes.
  *
- * Private key bytes never reach status, events, logs or error messages. */
+ * Private key bytes and passwords never reach status, events, logs or error messages. */
 #ifndef SL_SIGNINGKEY_RECONCILER_H
 #define SL_SIGNINGKEY_RECONCILER_H
 
@@ -40,6 +43,7 @@
 /* Data keys. */
 #define SL_SIGNINGKEY_PRIVATE_KEY "cosign.key"
 #define SL_SIGNINGKEY_PUBLIC_KEY  "cosign.pub"
+#define SL_SIGNINGKEY_PASSWORD    "cosign.password"
 
 /* Requeue intervals (milliseconds). */
 #define SL_SIGNINGKEY_WAIT_MS    (30 * 1000)

@@ -1241,6 +1241,47 @@ static void test_sign_in_every_target(void)
     env_free(&e);
 }
 
+/* A SigningKey Secret as cosign writes it (a key the real cosign generated, with its password
+ * in cosign.password) signs; a wrong password stops the delivery with a message saying so. */
+static void test_sign_with_cosign_encrypted_key(void)
+{
+    char fp[SL_KEY_FINGERPRINT_LEN];
+    fixture_fingerprint(fp, "cosign-generated.pub");
+    const char *passwords[] = {"test-only", "wrong-password"};
+    for (int i = 0; i < 2; i++) {
+        struct env e;
+        env_init(&e);
+        put_secrets(&e);
+        seed_source(&e);
+        put_signingkey(&e, "vendor-release", "cosign-generated.pub", "cosign-generated.key");
+        json_t *secret =
+            json_deep_copy(sl_fake_kube_find(e.fk, &SL_RES_SECRET, NS, "vendor-release-key"));
+        char *pw = b64(passwords[i], strlen(passwords[i]));
+        json_object_set_new(json_object_get(secret, "data"), "cosign.password", json_string(pw));
+        free(pw);
+        CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, secret), 0);
+        json_decref(secret);
+        json_t *spec = basic_spec();
+        json_object_set_new(spec, "sign",
+                            json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+        put_imd(&e, spec);
+        reconcile(&e);
+        if (i == 0) {
+            CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
+            CHECK_INT_EQ(ncalls(&e.reg, "sign"), 4);
+            CHECK_STR_EQ(reg_sig(&e.reg, DST1, "mirror/app", DIG_A "#signed"), fp);
+        } else {
+            CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSigningKey");
+            CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                           "spec.sign.signingKeyRef.name: SigningKey \"vendor-release\": private "
+                           "key: cannot decrypt the cosign private key: wrong password");
+            CHECK(strstr(cond_field(&e, "Ready", "message"), "wrong-password") == NULL);
+            CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+        }
+        env_free(&e);
+    }
+}
+
 #define BUNDLE_T "application/vnd.dev.sigstore.bundle.v0.3+json"
 #define SBOM_T   "application/spdx+json"
 
@@ -1794,6 +1835,7 @@ int main(int argc, char **argv)
     RUN(test_insecure_needs_the_administrator);
     RUN(test_registry_deadline);
     RUN(test_sign_in_every_target);
+    RUN(test_sign_with_cosign_encrypted_key);
     RUN(test_referrers_go_along);
     RUN(test_sign_format);
     RUN(test_scan_gate);

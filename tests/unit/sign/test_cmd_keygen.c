@@ -37,7 +37,9 @@ static int keygen(const char *a1, const char *a2, const char *a3, const char *a4
     return sl_cmd_keygen(argc, argv);
 }
 
-static void check_pair(const char *prefix, enum sl_key_algorithm alg)
+/* The pair under prefix: a cosign-format private key that opens with password (NULL = the
+ * empty one) and matches the public key. */
+static void check_pair_password(const char *prefix, enum sl_key_algorithm alg, const char *password)
 {
     char key_path[512], pub_path[512];
     snprintf(key_path, sizeof(key_path), "%s.key", prefix);
@@ -47,12 +49,14 @@ static void check_pair(const char *prefix, enum sl_key_algorithm alg)
     CHECK_INT_EQ(st.st_mode & 0777, 0600);
     size_t klen = 0, plen = 0;
     char *kpem = slurp(key_path, &klen), *ppem = slurp(pub_path, &plen);
-    CHECK(kpem && strncmp(kpem, "-----BEGIN PRIVATE KEY-----", 27) == 0);
+    CHECK(kpem && strncmp(kpem, "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----", 46) == 0);
     CHECK(ppem && strncmp(ppem, "-----BEGIN PUBLIC KEY-----", 26) == 0);
     struct sl_key *k = NULL, *p = NULL;
     struct sl_err err = {0};
     if (kpem && ppem) {
-        CHECK_INT_EQ(sl_key_load_private_pem(&k, kpem, klen, &err), 0);
+        CHECK_INT_EQ(sl_key_load_private_pem_password(&k, kpem, klen, password,
+                                                      password ? strlen(password) : 0, &err),
+                     0);
         CHECK_INT_EQ(sl_key_load_public_pem(&p, ppem, plen, &err), 0);
     }
     if (k && p) {
@@ -66,6 +70,11 @@ static void check_pair(const char *prefix, enum sl_key_algorithm alg)
     sl_key_free(p);
     sl_secure_free_str(kpem);
     free(ppem);
+}
+
+static void check_pair(const char *prefix, enum sl_key_algorithm alg)
+{
+    check_pair_password(prefix, alg, NULL);
 }
 
 static void test_default_algorithm(void)
@@ -87,6 +96,26 @@ static void test_algorithms(void)
     snprintf(opt, sizeof(opt), "--out=%s", prefix);
     CHECK_INT_EQ(keygen("--algorithm=ed25519", opt, NULL, NULL), 0);
     check_pair(prefix, SL_KEY_ALG_ED25519);
+}
+
+/* COSIGN_PASSWORD encrypts the key, as with `cosign generate-key-pair`; nothing else opens it. */
+static void test_password_from_environment(void)
+{
+    char prefix[512], key_path[600];
+    snprintf(prefix, sizeof(prefix), "%s/withpw", tmpdir);
+    snprintf(key_path, sizeof(key_path), "%s.key", prefix);
+    setenv("COSIGN_PASSWORD", "s3cret-test-only", 1);
+    CHECK_INT_EQ(keygen("--out", prefix, NULL, NULL), 0);
+    unsetenv("COSIGN_PASSWORD");
+    check_pair_password(prefix, SL_KEY_ALG_ECDSA_P256, "s3cret-test-only");
+    size_t klen = 0;
+    char *kpem = slurp(key_path, &klen);
+    struct sl_key *k = NULL;
+    struct sl_err err = {0};
+    if (kpem)
+        CHECK_INT_EQ(sl_key_load_private_pem(&k, kpem, klen, &err), SL_EAUTH);
+    CHECK(k == NULL);
+    sl_secure_free_str(kpem);
 }
 
 static void test_refuses_overwrite(void)
@@ -137,6 +166,7 @@ static void test_usage_errors(void)
 
 int main(void)
 {
+    unsetenv("COSIGN_PASSWORD");
     const char *tmp = getenv("TMPDIR");
     snprintf(tmpdir, sizeof(tmpdir), "%s/sl-keygen-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     if (!mkdtemp(tmpdir)) {
@@ -145,6 +175,7 @@ int main(void)
     }
     RUN(test_default_algorithm);
     RUN(test_algorithms);
+    RUN(test_password_from_environment);
     RUN(test_refuses_overwrite);
     RUN(test_usage_errors);
     char cmd[600];

@@ -18,6 +18,8 @@ static const char *data_dir = "tests/data/keys";
 /* Fingerprints from tests/data/keys/README.md (computed with the openssl CLI). */
 #define FP_P256    "sha256:bbb84394f85b56bff7c6bf119cf852a68cc7214e0290144a7e85ab88e3f338cd"
 #define FP_ED25519 "sha256:27a232a4474df6d7f9a4917b63da7d8dc3637947d37f28bbe885c6b89c17f9cf"
+/* tests/data/keys/cosign-generated.pub (the real cosign wrote the pair) */
+#define FP_COSIGN "sha256:8da3c847443f926cce61f98183adb50c2803ddb8540fd014014f17077318192f"
 
 #define NS "vendor"
 
@@ -216,15 +218,24 @@ static void test_generate_creates_secret_configmap_status(void)
     char *priv = unb64(key_b64);
     char *pub = unb64(json_string_value(
         json_object_get(json_object_get(secret, "data"), SL_SIGNINGKEY_PUBLIC_KEY)));
-    CHECK(priv && strncmp(priv, "-----BEGIN PRIVATE KEY-----", 27) == 0);
+    /* laid out as `cosign generate-key-pair k8s://ns/name` lays it out: cosign's encrypted
+     * key, its random password and the public key */
+    const char *password_b64 =
+        json_string_value(json_object_get(json_object_get(secret, "data"), SL_SIGNINGKEY_PASSWORD));
+    char *password = unb64(password_b64);
+    CHECK(priv && strncmp(priv, "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----", 46) == 0);
     CHECK(pub && strncmp(pub, "-----BEGIN PUBLIC KEY-----", 26) == 0);
+    CHECK(password && strlen(password) == 32);
 
-    /* status matches the key in the Secret */
+    /* status matches the key in the Secret, which opens with that password only */
     struct sl_key *k = NULL;
     struct sl_err err = {0};
     char fp[SL_KEY_FINGERPRINT_LEN] = "";
-    if (priv) {
-        CHECK_INT_EQ(sl_key_load_private_pem(&k, priv, strlen(priv), &err), 0);
+    if (priv && password) {
+        CHECK_INT_EQ(sl_key_load_private_pem(&k, priv, strlen(priv), &err), SL_EAUTH);
+        CHECK_INT_EQ(sl_key_load_private_pem_password(&k, priv, strlen(priv), password,
+                                                      strlen(password), &err),
+                     0);
         if (k)
             CHECK_INT_EQ(sl_key_fingerprint(fp, k, &err), 0);
     }
@@ -258,8 +269,14 @@ static void test_generate_creates_secret_configmap_status(void)
     CHECK(has_event(&e, "Normal", "KeyReady"));
     check_no_private_material(&e, "release", key_b64);
     char *st_json = dump(status_of(&e, "release"));
+    char *ev_json = dump(e.events);
     CHECK(strstr(st_json, "PRIVATE") == NULL);
+    if (password) {
+        CHECK(strstr(st_json, password) == NULL);
+        CHECK(strstr(ev_json, password) == NULL);
+    }
     free(st_json);
+    free(ev_json);
 
     /* steady state: a second reconcile writes nothing and says nothing */
     int writes = sl_fake_kube_writes(e.fk);
@@ -294,6 +311,7 @@ static void test_generate_creates_secret_configmap_status(void)
 
     sl_key_free(k);
     sl_secure_free_str(priv);
+    sl_secure_free_str(password);
     free(pub);
     env_free(&e);
 }
@@ -501,9 +519,88 @@ static void test_import_refusals(void)
     check_import_refused("garbage-base64.key", "InvalidKey", "cannot parse private key PEM");
     check_import_refused("truncated.key", "InvalidKey", "cannot parse private key PEM");
     check_import_refused("rsa-2048.key", "UnsupportedKey", "RSA key (2048 bits)");
-    check_import_refused("cosign-encrypted.key", "UnsupportedKey",
-                         "ENCRYPTED SIGSTORE PRIVATE KEY");
+    check_import_refused("cosign-encrypted.key", "InvalidKey",
+                         "cannot decrypt the cosign private key: it needs a password and none (or "
+                         "an empty one) was given (the Secret has no cosign.password)");
+    check_import_refused("cosign-hostile/scrypt-huge-n.key", "UnsupportedKey",
+                         "scrypt N=1073741824 r=8 p=1 is not one of the sets cosign writes");
     check_import_refused("ecdsa-p256.pub", "InvalidKey", "public key, not a private key");
+}
+
+/* A Secret as `cosign generate-key-pair k8s://ns/name` writes it: cosign.key (cosign's
+ * encrypted format), cosign.password (NULL: left out) and cosign.pub. */
+static void put_cosign_secret(struct env *e, const char *name, const char *fixture,
+                              const char *password)
+{
+    size_t len = 0, pub_len = 0;
+    char *pem = read_fixture(fixture, &len);
+    char *pub = read_fixture("cosign-generated.pub", &pub_len);
+    char *enc = b64(pem, len), *pub_enc = b64(pub, pub_len);
+    json_t *obj =
+        json_pack("{s:{s:s, s:s}, s:s, s:{s:s, s:s}}", "metadata", "name", name, "namespace", NS,
+                  "type", "Opaque", "data", "cosign.key", enc, "cosign.pub", pub_enc);
+    if (password != NULL) {
+        char *pw_enc = b64(password, strlen(password));
+        json_object_set_new(json_object_get(obj, "data"), "cosign.password", json_string(pw_enc));
+        free(pw_enc);
+    }
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, obj), 0);
+    json_decref(obj);
+    free(enc);
+    free(pub_enc);
+    free(pem);
+    free(pub);
+}
+
+/* A key the real cosign generated imports with the password next to it in the Secret. */
+static void test_import_cosign_generated(void)
+{
+    struct env e;
+    env_init(&e);
+    put_cosign_secret(&e, "vendor-cosign", "cosign-generated.key", "test-only");
+    put_signingkey(
+        &e, "imp",
+        json_pack("{s:s, s:{s:s}}", "mode", "Import", "secretRef", "name", "vendor-cosign"));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "imp", &res), 0);
+    CHECK_INT_EQ(res.kind, SL_RESULT_DONE);
+    CHECK_STR_EQ(ready_field(&e, "imp", "status"), "True");
+    CHECK_STR_EQ(json_string_value(json_object_get(status_of(&e, "imp"), "fingerprint")),
+                 FP_COSIGN);
+    CHECK_STR_EQ(json_string_value(json_object_get(status_of(&e, "imp"), "algorithm")),
+                 "ecdsa-p256");
+    env_free(&e);
+
+    /* a wrong cosign.password: stalled with a message that says so and shows no password */
+    env_init(&e);
+    put_cosign_secret(&e, "vendor-cosign", "cosign-generated.key", "not-the-password");
+    put_signingkey(
+        &e, "imp",
+        json_pack("{s:s, s:{s:s}}", "mode", "Import", "secretRef", "name", "vendor-cosign"));
+    CHECK_INT_EQ(reconcile(&e, "imp", &res), 0);
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(ready_field(&e, "imp", "reason"), "InvalidKey");
+    CHECK_STR_EQ(ready_field(&e, "imp", "message"),
+                 "spec.secretRef.name: Secret \"vendor-cosign\" key cosign.key: cannot decrypt "
+                 "the cosign private key: wrong password (or the key was altered) (password "
+                 "from cosign.password)");
+    char *st = dump(status_of(&e, "imp"));
+    char *ev = dump(e.events);
+    CHECK(strstr(st, "not-the-password") == NULL);
+    CHECK(strstr(ev, "not-the-password") == NULL);
+    free(st);
+    free(ev);
+    env_free(&e);
+
+    /* `COSIGN_PASSWORD= cosign generate-key-pair`: no cosign.password needed */
+    env_init(&e);
+    put_cosign_secret(&e, "vendor-cosign", "cosign-empty-password.key", NULL);
+    put_signingkey(
+        &e, "imp",
+        json_pack("{s:s, s:{s:s}}", "mode", "Import", "secretRef", "name", "vendor-cosign"));
+    CHECK_INT_EQ(reconcile(&e, "imp", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "imp", "status"), "True");
+    env_free(&e);
 }
 
 static void test_import_bad_base64(void)
@@ -705,6 +802,7 @@ int main(int argc, char **argv)
     RUN(test_generate_create_race);
     RUN(test_import_missing_then_present);
     RUN(test_import_refusals);
+    RUN(test_import_cosign_generated);
     RUN(test_import_bad_base64);
     RUN(test_import_algorithm_given);
     RUN(test_verify_only_from_configmap);

@@ -34,6 +34,7 @@
 #define HSB_MAX        ((size_t)64 << 20)
 #define MSG_MAX        2048
 #define WORST_NAMED    3
+#define VEX_LISTED     20 /* suppressed findings named in an ImageDelivery's status */
 #define DEFAULT_RESCAN (24LL * 3600 * 1000)
 
 /* ---- the loaded database (refcounted, shared by the reconciler and the gate) ---- */
@@ -1088,7 +1089,8 @@ static void describe_failure(char *out, size_t cap, const struct sl_scan_report 
     if (rep->vuln_failed) {
         for (size_t i = 0; i < rep->nfindings; i++) {
             const struct sl_finding *f = &rep->findings[i];
-            if (f->allowlisted || f->severity < pol->fail_on || (pol->ignore_unfixed && !f->fixed))
+            if (f->allowlisted || f->vex_suppressed || f->severity < pol->fail_on ||
+                (pol->ignore_unfixed && !f->fixed))
                 continue;
             blocking++;
             if (named >= WORST_NAMED)
@@ -1120,6 +1122,25 @@ static void describe_failure(char *out, size_t cap, const struct sl_scan_report 
 #undef APPEND
     if (!out[0])
         snprintf(out, cap, "the scan failed the policy");
+}
+
+/* Appends the findings VEX suppressed in rep to list (at most VEX_LISTED in all). */
+static void add_vex_suppressed(json_t *list, const struct sl_scan_report *rep, const char *platform)
+{
+    for (size_t i = 0; i < rep->nfindings && json_array_size(list) < VEX_LISTED; i++) {
+        const struct sl_finding *f = &rep->findings[i];
+        if (!f->vex_suppressed)
+            continue;
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "id", f->id, "package", f->pkg, "status",
+                              f->vex_status, "document", f->vex_document ? f->vex_document : "");
+        if (f->vex_justification)
+            json_object_set_new(e, "justification", json_string(f->vex_justification));
+        else if (f->vex_impact)
+            json_object_set_new(e, "impactStatement", json_string(f->vex_impact));
+        if (platform && platform[0])
+            json_object_set_new(e, "platform", json_string(platform));
+        json_array_append_new(list, e);
+    }
 }
 
 static json_t *summary_of(const struct sl_scan_report *rep, const char *policy)
@@ -1394,17 +1415,27 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
                 sl_err_prefix(err, "%s", targets[i].platform);
         } else {
             json_t *one = summary_of(&rep, policy_name);
+            json_object_set_new(one, "vexSuppressed", json_integer((json_int_t)rep.vex_suppressed));
             if (!total) {
                 total = one;
             } else {
-                static const char *const counts[] = {"critical", "high",     "medium", "low",
-                                                     "unknown",  "baseline", "malware"};
+                static const char *const counts[] = {"critical", "high",         "medium",
+                                                     "low",      "unknown",      "baseline",
+                                                     "malware",  "vexSuppressed"};
                 for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
                     json_object_set_new(
                         total, counts[k],
                         json_integer(json_integer_value(json_object_get(total, counts[k])) +
                                      json_integer_value(json_object_get(one, counts[k]))));
                 json_decref(one);
+            }
+            if (rep.vex_suppressed) {
+                json_t *list = json_object_get(total, "suppressed");
+                if (!list) {
+                    list = json_array();
+                    json_object_set_new(total, "suppressed", list);
+                }
+                add_vex_suppressed(list, &rep, targets[i].platform);
             }
             if (!rep.passed) {
                 char one_msg[MSG_MAX];

@@ -151,6 +151,14 @@ class VexTest(ImdTestCase):
         self.assertNotIn("suppressed", scan)
 
     def test_oras_pushed_vex_artifact(self):
+        # the API server refuses an entry with both sources (CEL), naming the rule
+        r = self.kube.kubectl(
+            "apply", "-f", "-", check=False,
+            input="apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+                  f"metadata: {{name: both, namespace: {NS}}}\n"
+                  "spec:\n  vex:\n  - configMapRef: {name: v, key: k}\n    image: r.example/v\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("set exactly one of configMapRef and image", r.stderr)
         path = os.path.join(self.tmp, "app.openvex.json")
         with open(path, "w") as f:
             f.write(openvex(self.digest, self.src, justification=JUSTIFICATION))

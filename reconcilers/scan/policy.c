@@ -1261,9 +1261,10 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                      cur->hsb.count);
     }
     /* VEX is read once the scanner is ready; a VEX problem makes the whole policy not Ready */
-    if (rc == 0 && run.out.ready && step_vex(&run) != 0)
+    /* (also with a stale database, which stays in use: so do the statements) */
+    if (run.out.ready && step_vex(&run) != 0)
         rc = -1;
-    if (rc == 0 && run.vex) {
+    if (run.out.ready && run.vex) {
         size_t l = strlen(run.out.message);
         snprintf(run.out.message + l, sizeof(run.out.message) - l,
                  "; %zu OpenVEX statements from %zu documents", run.vex->vex.nstatements,

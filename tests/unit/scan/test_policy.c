@@ -729,6 +729,19 @@ static void test_vex_configmap(void)
                      json_object_get(status_of(&e, "default"), "vex"), "statements")),
                  6);
 
+    /* the database fails to reload: the last good one stays in use, and so do the statements
+     * (a registry hiccup must not bring suppressed findings back) */
+    char bad[512];
+    snprintf(bad, sizeof(bad), "%s/bad.json", e.dir);
+    write_file(bad, "{\"id\": \"CVE-2099-9\", \"affected\": [ {\"package\": ");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "StaleDatabase");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"),
+                   "; 6 OpenVEX statements from 1 documents");
+    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_STR_EQ(rev1, rev2);
+    unlink(bad);
+
     /* an entry with both sources, or none */
     put_policy(&e, "both",
                json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",

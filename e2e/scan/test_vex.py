@@ -2,7 +2,7 @@
 image blocked by a High finding (CVE-2023-4911 in glibc, NVD's CVSS 3.1 vector, 7.8) is
 delivered once the vendor's VEX document (a ConfigMap) says the image is not affected, and
 blocked again when the VEX entry is removed; the same document pushed by oras as an OCI
-artifact works the same; an invalid document gives Ready=False InvalidVEX naming the entry and
+artifact works the same (and is Ready=False VEXLoadFailed until it is pushed); an invalid document gives Ready=False InvalidVEX naming the entry and
 the field, and nothing is delivered while it stands. Results are read with kubectl and skopeo."""
 import json
 import os
@@ -163,14 +163,18 @@ class VexTest(ImdTestCase):
         with open(path, "w") as f:
             f.write(openvex(self.digest, self.src, justification=JUSTIFICATION))
         vex_ref = f"{self.vendor.host}/security/vex/app:latest"
+        vex_entry = ("  vex:\n"
+                     f"  - image: {vex_ref}\n    insecure: true\n"
+                     "    credentials: {secretRef: {name: vendor-pull}}\n")
+        # the artifact is not pushed yet: not Ready, naming the entry; looked at again later
+        self.scan_policy(vex_entry)
+        pol = self.policy_condition("VEXLoadFailed")
+        self.assertIn(f"spec.vex[0] ({vex_ref}): ", self.condition(pol, "Ready")["message"])
         r = subprocess.run([procs.peer("oras"), "push", "--plain-http", "-u", VENDOR[0], "-p",
                             VENDOR[1], "--artifact-type", "application/openvex+json", vex_ref,
                             "app.openvex.json:application/openvex+json"],
                            cwd=self.tmp, capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.scan_policy("  vex:\n"
-                         f"  - image: {vex_ref}\n    insecure: true\n"
-                         "    credentials: {secretRef: {name: vendor-pull}}\n")
         pol = self.policy_condition("DatabaseLoaded")
         self.assertEqual(pol["status"]["vex"], {"documents": 1, "statements": 1})
         self.assertIn("1 OpenVEX statements from 1 documents",

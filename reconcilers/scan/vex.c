@@ -392,10 +392,14 @@ static int parse_product(struct sl_vex_product *out, struct doc_ctx *d, const js
         rc = get_str(&purl_text, d, json_object_get(pr, "identifiers"), "purl", where, false);
     if (rc != 0)
         return rc;
-    const char *text = id ? id : purl_text;
+    /* identifiers.purl says what the product is when @id is another IRI */
+    const char *text = purl_text ? purl_text : id;
     if (!text)
         return fail(d, SL_EINVAL, "%s.@id: Required value", where);
     out->id = sl_xstrdup(text);
+    if (strncmp(text, "https://", 8) == 0 || strncmp(text, "http://", 7) == 0 ||
+        strncmp(text, "urn:", 4) == 0)
+        return 0; /* an IRI naming something else than an image: kept, never matches */
     rc = product_identity(out, d, text, where);
     if (rc != 0)
         return rc;

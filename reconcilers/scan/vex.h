@@ -6,8 +6,9 @@
  * purl (qualifier repository_url names the repository), an image reference with a digest
  * (`registry/repo@sha256:...`), a repository without tag or digest (`registry/repo`: every
  * image in it) or a bare digest. Other purl types and http(s)/urn IRIs are products sealift does
- * not deliver and never match. Subcomponents (purls such as `pkg:deb/debian/libc6@2.36-9`) narrow a statement to the
- * findings of those packages (binary or source name; version when the purl has one).
+ * not deliver and never match. Subcomponents (purls such as `pkg:deb/debian/libc6@2.36-9`) narrow a
+ * statement to the findings of those packages (binary or source name; version when the purl has
+ * one).
  *
  * For one finding the newest matching statement decides (last_updated, else timestamp, else
  * the document's; among equal times the one loaded last): `not_affected` and `fixed` suppress

@@ -1,5 +1,6 @@
 /* `sealift scan IMAGE|oci:DIR[:TAG] --db DIR|IMAGE [--format table|json|sarif]
  *  [--fail-on SEVERITY] [--ignore-unfixed] [--baseline[=RULES]] [--malware FILE.hsb]
+ *  [--vex FILE]...
  *  [--platform OS/ARCH] [--creds USER:PASS] [--insecure]`
  *
  * Exit codes: 0 pass, 1 findings at or above --fail-on or an enforced baseline rule or malware
@@ -24,6 +25,7 @@
 #include "scan/regimage.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
+#include "scan/vex.h"
 #include "util/mem.h"
 
 #define CMD "scan"
@@ -61,7 +63,7 @@ static void usage_to(FILE *f)
             "usage: sealift scan IMAGE|oci:DIR[:TAG] --db DIR|IMAGE [--format table|json|sarif]\n"
             "                    [--fail-on Critical|High|Medium|Low] [--ignore-unfixed]\n"
             "                    [--baseline[=root-user,secret-env,setuid,private-key]]\n"
-            "                    [--malware FILE.hsb] [--platform OS/ARCH[/VARIANT]]\n"
+            "                    [--malware FILE.hsb] [--vex FILE]... [--platform OS/ARCH]\n"
             "                    [--creds USER:PASS | --creds-file PATH] [--insecure]\n"
             "\n"
             "Scans an image in a registry, or an OCI image layout (oci:DIR[:TAG]), for\n"
@@ -80,6 +82,11 @@ static void usage_to(FILE *f)
             "  --baseline[=RULES]       also check root-user, secret-env, setuid, private-key\n"
             "                           (or all; default the first two and private-key)\n"
             "  --malware FILE.hsb       also match ClamAV hash signatures; a hit fails\n"
+            "  --vex FILE               an OpenVEX document (repeatable): a not_affected or\n"
+            "                           fixed statement for the image (its digest or\n"
+            "                           repository) and a vulnerability suppresses that\n"
+            "                           finding; the report says which and why; an invalid\n"
+            "                           document is an input error (exit 2)\n"
             "  --platform OS/ARCH       the manifest of a multi-arch image (default linux/amd64)\n"
             "  --creds USER:PASS        registry credentials (visible in ps: prefer the next)\n"
             "  --creds-file PATH        a file holding one line USER:PASS, or a docker\n"
@@ -227,6 +234,7 @@ int sl_cmd_scan(int argc, char **argv)
         {"ignore-unfixed", no_argument, NULL, 'u'},
         {"baseline", optional_argument, NULL, 'b'},
         {"malware", required_argument, NULL, 'm'},
+        {"vex", required_argument, NULL, 'V'},
         {"platform", required_argument, NULL, 'p'},
         {"creds", required_argument, NULL, 'c'},
         {"creds-file", required_argument, NULL, 'C'},
@@ -253,7 +261,11 @@ int sl_cmd_scan(int argc, char **argv)
     struct sl_oci_image img;
     struct sl_scan_report rep;
     struct sl_err err = {0};
-    char *dir = NULL, *hsb_data = NULL;
+    char *dir = NULL, *hsb_data = NULL, *repository = NULL;
+    struct sl_vex vex;
+    const char **vex_paths = NULL;
+    size_t nvex = 0;
+    sl_vex_init(&vex);
     sl_advdb_init(&db);
     sl_hsbdb_init(&hsb);
     memset(&img, 0, sizeof(img));
@@ -300,6 +312,14 @@ int sl_cmd_scan(int argc, char **argv)
             break;
         case 'm':
             malware_path = optarg;
+            break;
+        case 'V':
+            if (nvex >= 64) {
+                sl_cli_errorf(CMD, "at most 64 --vex documents");
+                goto done;
+            }
+            vex_paths = sl_xrealloc(vex_paths, (nvex + 1) * sizeof(*vex_paths));
+            vex_paths[nvex++] = optarg;
             break;
         case 'p':
             platform = optarg;
@@ -369,6 +389,24 @@ int sl_cmd_scan(int argc, char **argv)
         }
         pol.malware_fails = true;
     }
+    for (size_t i = 0; i < nvex; i++) {
+        char *data = NULL;
+        size_t len = 0;
+        int rrc = read_file(&data, &len, vex_paths[i], SL_VEX_MAX_DOC_BYTES);
+        if (rrc != 0) {
+            sl_cli_errorf(CMD, "VEX document %s: %s", vex_paths[i],
+                          rrc == -2 ? "larger than 16 MiB" : "cannot be read");
+            goto done;
+        }
+        int vrc = sl_vex_load(&vex, vex_paths[i], data, len, &err);
+        free(data);
+        if (vrc != 0) {
+            sl_cli_errorf(CMD, "invalid VEX document: %s", err.msg);
+            goto done;
+        }
+    }
+    if (nvex)
+        pol.vex = &vex;
 
     struct layout_src ls = {&img, NULL};
     struct sl_image_source src;
@@ -405,7 +443,13 @@ int sl_cmd_scan(int argc, char **argv)
         }
         sl_reg_image_source(&src, &rimg);
         manifest_digest = rimg.manifest_digest;
+        repository = sl_xasprintf("%s/%s", ref.registry, ref.repository);
     }
+    /* VEX products name the scanned manifest, the digest asked for (an index) or the
+     * repository (unknown for an OCI layout) */
+    pol.vex_image.digest = manifest_digest;
+    pol.vex_image.index_digest = is_layout ? NULL : ref.digest;
+    pol.vex_image.repository = repository;
     int src_rc = sl_scan_image(&rep, &src, &db, malware_path ? &hsb : NULL, &pol, NULL, &err);
     if (src_rc != 0) {
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
@@ -431,5 +475,8 @@ done:
     sl_advdb_free(&db);
     free(hsb_data);
     free(dir);
+    free(repository);
+    free(vex_paths);
+    sl_vex_free(&vex);
     return exit_code;
 }

@@ -17,6 +17,7 @@
 #include "scan/malware.h"
 #include "scan/regimage.h"
 #include "scan/scanner.h"
+#include "scan/vex.h"
 #include "scanner/harbor_api.h"
 #include "scanner/harbor_client.h"
 #include "util/log.h"
@@ -34,6 +35,7 @@
 #define HSB_MAX        ((size_t)64 << 20)
 #define MSG_MAX        2048
 #define WORST_NAMED    3
+#define VEX_LISTED     20 /* suppressed findings named in an ImageDelivery's status */
 #define DEFAULT_RESCAN (24LL * 3600 * 1000)
 
 /* ---- the loaded database (refcounted, shared by the reconciler and the gate) ---- */
@@ -55,12 +57,20 @@ struct scandb {
     struct sl_harbor_scanner harbor_scanner; /* from the adapter's metadata (status.scanner) */
 };
 
+/* The OpenVEX statements of spec.vex (refcounted like scandb; immutable once stored). */
+struct vexset {
+    int refs; /* guarded by store_lock */
+    struct sl_vex vex;
+    char fingerprint[SL_SCANPOLICY_MAX_VEX * 1200]; /* each source and its version */
+};
+
 struct pol_entry {
     char *ns, *name;
     json_t *spec;    /* deep copy of the spec the database was loaded for (immutable) */
-    uint64_t serial; /* changes whenever spec or db change: part of the cache key */
+    uint64_t serial; /* changes whenever spec, db or vex change: part of the cache key */
     struct scandb *db;
-    bool ready; /* the last reconcile said Ready=True */
+    struct vexset *vex; /* NULL without spec.vex */
+    bool ready;         /* the last reconcile said Ready=True */
 };
 
 struct cache_entry {
@@ -92,6 +102,24 @@ static void scandb_unref_locked(struct scandb *db)
     free(db);
 }
 
+static void vexset_unref_locked(struct vexset *v)
+{
+    if (!v || --v->refs > 0)
+        return;
+    sl_vex_free(&v->vex);
+    free(v);
+}
+
+static void vexset_unref(struct vexset *v)
+{
+    pthread_mutex_lock(&store_lock);
+    vexset_unref_locked(v);
+    pthread_mutex_unlock(&store_lock);
+}
+
+/* Takes a reference to ns/name's VEX statements (NULL when none). */
+static struct vexset *store_get_vex(const char *ns, const char *name);
+
 static void scandb_unref(struct scandb *db)
 {
     pthread_mutex_lock(&store_lock);
@@ -119,8 +147,23 @@ static struct scandb *store_get_db(const char *ns, const char *name)
     return db;
 }
 
-/* Installs db (reference taken over) and spec for ns/name; db NULL only updates the spec. */
-static void store_put(const char *ns, const char *name, const json_t *spec, struct scandb *db)
+static struct vexset *store_get_vex(const char *ns, const char *name)
+{
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, name);
+    struct vexset *v = e ? e->vex : NULL;
+    if (v)
+        v->refs++;
+    pthread_mutex_unlock(&store_lock);
+    return v;
+}
+
+/* Installs db (reference taken over) and spec for ns/name; db NULL only updates the spec. vex
+ * (reference taken over, NULL without spec.vex) replaces the statements in use. ready false
+ * keeps a newly loaded database for the next reconcile while the gate waits (spec.vex could
+ * not be read). */
+static void store_put(const char *ns, const char *name, const json_t *spec, struct scandb *db,
+                      struct vexset *vex, bool ready)
 {
     pthread_mutex_lock(&store_lock);
     struct pol_entry *e = find_locked(ns, name);
@@ -132,6 +175,8 @@ static void store_put(const char *ns, const char *name, const json_t *spec, stru
         e->name = sl_xstrdup(name);
     }
     bool changed = db != NULL || !e->spec || !json_equal(e->spec, spec);
+    changed =
+        changed || strcmp(e->vex ? e->vex->fingerprint : "", vex ? vex->fingerprint : "") != 0;
     if (changed) {
         json_decref(e->spec);
         e->spec = json_deep_copy(spec);
@@ -141,7 +186,9 @@ static void store_put(const char *ns, const char *name, const json_t *spec, stru
         scandb_unref_locked(e->db);
         e->db = db;
     }
-    e->ready = e->db != NULL;
+    vexset_unref_locked(e->vex);
+    e->vex = vex;
+    e->ready = ready && e->db != NULL;
     pthread_mutex_unlock(&store_lock);
 }
 
@@ -161,6 +208,7 @@ static void store_remove(const char *ns, const char *name)
     struct pol_entry *e = find_locked(ns, name);
     if (e) {
         scandb_unref_locked(e->db);
+        vexset_unref_locked(e->vex);
         json_decref(e->spec);
         free(e->ns);
         free(e->name);
@@ -174,6 +222,7 @@ void sl_scanpolicy_store_reset(void)
     pthread_mutex_lock(&store_lock);
     for (size_t i = 0; i < nentries; i++) {
         scandb_unref_locked(entries[i].db);
+        vexset_unref_locked(entries[i].vex);
         json_decref(entries[i].spec);
         free(entries[i].ns);
         free(entries[i].name);
@@ -300,10 +349,21 @@ struct sp_reconciler {
  * Secret, the hashes ConfigMap, the Harbor adapter's credentials and CA Secrets. */
 static void index_update(struct sp_reconciler *r, const char *ns, const char *name,
                          const char *secret, const char *configmap, const char *secret2,
-                         const char *secret3)
+                         const char *secret3, const json_t *vex)
 {
-    struct sl_refindex_ref refs[4];
+    struct sl_refindex_ref refs[4 + 2 * SL_SCANPOLICY_MAX_VEX];
     size_t n = 0;
+    /* spec.vex: each entry's ConfigMap or pull Secret (the spec was checked to hold at most
+     * SL_SCANPOLICY_MAX_VEX entries; more are not watched) */
+    for (size_t i = 0; i < json_array_size(vex) && i < SL_SCANPOLICY_MAX_VEX; i++) {
+        const json_t *v = json_array_get(vex, i);
+        const char *cm = sl_kube_json_path_str(v, "configMapRef.name");
+        const char *sec = sl_kube_json_path_str(v, "credentials.secretRef.name");
+        if (cm && *cm)
+            refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = cm};
+        if (sec && *sec)
+            refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = sec};
+    }
     if (secret)
         refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret};
     if (secret2)
@@ -344,10 +404,13 @@ struct sp_run {
     const char *harbor_url, *harbor_secret, *harbor_ca_secret; /* spec.scanner.harbor */
     bool harbor_insecure;
     struct parsed_policy policy;
-    struct scandb *prev;   /* the last good database (reference), or NULL */
-    struct scandb *loaded; /* newly loaded this time (reference), or NULL */
-    char fresh_digest[72]; /* HEAD of the image */
-    json_t *cm;            /* the hashes ConfigMap */
+    struct scandb *prev;     /* the last good database (reference), or NULL */
+    struct scandb *loaded;   /* newly loaded this time (reference), or NULL */
+    char fresh_digest[72];   /* HEAD of the image */
+    json_t *cm;              /* the hashes ConfigMap */
+    const json_t *vex_spec;  /* spec.vex (array) or NULL */
+    struct vexset *prev_vex; /* the statements in use (reference), or NULL */
+    struct vexset *vex;      /* what spec.vex holds now (reference), or NULL */
     int64_t recheck_ms;
     struct outcome out;
 };
@@ -448,6 +511,36 @@ static int step_read_spec(struct sp_run *run)
                     "spec.malware.hashes.configMapRef.key: Required value");
         return -1;
     }
+    const json_t *vex = json_object_get(spec, "vex");
+    if (vex && !json_is_array(vex)) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.vex: Invalid value: want a list of {configMapRef} or {image}");
+        return -1;
+    }
+    if (json_array_size(vex) > SL_SCANPOLICY_MAX_VEX) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "spec.vex: Too many: at most %d",
+                    SL_SCANPOLICY_MAX_VEX);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(vex); i++) {
+        const json_t *v = json_array_get(vex, i);
+        const char *cm = sl_kube_json_path_str(v, "configMapRef.name");
+        const char *key = sl_kube_json_path_str(v, "configMapRef.key");
+        const char *image = sl_kube_json_path_str(v, "image");
+        bool has_cm = json_object_get(v, "configMapRef") != NULL;
+        if (has_cm == (image != NULL)) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.vex[%zu]: Invalid value: set exactly one of configMapRef and image",
+                        i);
+            return -1;
+        }
+        if (has_cm && (!cm || !*cm || !key || !*key)) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.vex[%zu].configMapRef: Required value: name and key", i);
+            return -1;
+        }
+    }
+    run->vex_spec = json_array_size(vex) ? vex : NULL;
     if (policy_from_spec(&run->policy, spec, &err) != 0) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s", err.msg);
         return -1;
@@ -459,32 +552,30 @@ static int step_read_spec(struct sp_run *run)
 
 /* Credentials for host from the dockerconfigjson Secret. Returns 0 (creds may stay anonymous)
  * or -1 with the outcome set. */
-static int load_creds(struct sp_run *run, struct sl_creds *creds, const char *registry)
+static int load_creds_from(struct sp_run *run, struct sl_creds *creds, const char *registry,
+                           const char *secret_name, const char *field)
 {
-    if (!run->creds_secret)
+    if (!secret_name)
         return 0;
     struct sl_err err = {0};
     json_t *secret = NULL;
-    int rc = run->rt->kube.get(run->rt->kube.ctx, &secret, &SL_RES_SECRET, run->ns,
-                               run->creds_secret, &err);
+    int rc =
+        run->rt->kube.get(run->rt->kube.ctx, &secret, &SL_RES_SECRET, run->ns, secret_name, &err);
     if (rc == SL_ENOTFOUND) {
-        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound",
-                    "spec.database.credentials.secretRef.name: Secret \"%s\" not found",
-                    run->creds_secret);
+        set_outcome(run, SL_RESULT_WAITING, "SecretNotFound", "%s: Secret \"%s\" not found", field,
+                    secret_name);
         return -1;
     }
     if (rc != 0) {
-        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "reading Secret \"%s\": %s",
-                    run->creds_secret, err.msg);
+        set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "reading Secret \"%s\": %s", secret_name,
+                    err.msg);
         return -1;
     }
     unsigned char *text = NULL;
     size_t len = 0;
     if (sl_kube_secret_bytes(&text, &len, secret, ".dockerconfigjson") != 0) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
-                    "spec.database.credentials.secretRef.name: Secret \"%s\" has no valid "
-                    ".dockerconfigjson",
-                    run->creds_secret);
+                    "%s: Secret \"%s\" has no valid .dockerconfigjson", field, secret_name);
         json_decref(secret);
         return -1;
     }
@@ -494,12 +585,17 @@ static int load_creds(struct sp_run *run, struct sl_creds *creds, const char *re
     if (rc == SL_ENOTFOUND)
         return 0;
     if (rc != 0) {
-        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
-                    "spec.database.credentials.secretRef.name: Secret \"%s\": %s",
-                    run->creds_secret, err.msg);
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret", "%s: Secret \"%s\": %s", field,
+                    secret_name, err.msg);
         return -1;
     }
     return 0;
+}
+
+static int load_creds(struct sp_run *run, struct sl_creds *creds, const char *registry)
+{
+    return load_creds_from(run, creds, registry, run->creds_secret,
+                           "spec.database.credentials.secretRef.name");
 }
 
 /* Reads the malware hashes ConfigMap; run->cm set. */
@@ -826,6 +922,205 @@ done:
     return rc;
 }
 
+/* The data of one spec.vex entry: the ConfigMap value, or the artifact's layers. */
+struct vex_source {
+    char label[400]; /* names the entry in messages and as the documents' name */
+    json_t *cm;      /* configMapRef: the ConfigMap */
+    const char *cm_key;
+    struct sl_registry *reg; /* image: the registry, repository and manifest digest */
+    struct sl_ref ref;
+    char digest[72];
+};
+
+static void vex_source_free(struct vex_source *src)
+{
+    json_decref(src->cm);
+    sl_registry_free(src->reg);
+    sl_ref_free(&src->ref);
+    memset(src, 0, sizeof(*src));
+}
+
+/* VEX could not be used: Ready=False (the gate waits), looked at again at the recheck. */
+static int vex_failed(struct sp_run *run, enum sl_result_kind kind, const char *reason,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int vex_failed(struct sp_run *run, enum sl_result_kind kind, const char *reason,
+                      const char *fmt, ...)
+{
+    char msg[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    set_outcome(run, kind, reason, "%s", msg);
+    if (kind == SL_RESULT_STALLED) {
+        /* a ConfigMap change enqueues the policy; an artifact may be replaced under its tag */
+        run->out.kind = SL_RESULT_DONE;
+        run->out.requeue_after_ms = run->recheck_ms;
+    }
+    return -1;
+}
+
+/* Reads where spec.vex[i] stands: the ConfigMap (and its resourceVersion) or the artifact's
+ * digest (HEAD); appends that to fp. Returns 0 or -1 with the outcome set. */
+static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char *fp, size_t fp_cap)
+{
+    struct sl_err err = {0};
+    const json_t *v = json_array_get(run->vex_spec, i);
+    const char *cm = sl_kube_json_path_str(v, "configMapRef.name");
+    size_t used = strlen(fp);
+    if (cm) {
+        src->cm_key = sl_kube_json_path_str(v, "configMapRef.key");
+        snprintf(src->label, sizeof(src->label), "spec.vex[%zu] (ConfigMap %s key %s)", i, cm,
+                 src->cm_key);
+        int rc =
+            run->rt->kube.get(run->rt->kube.ctx, &src->cm, &SL_RES_CONFIGMAP, run->ns, cm, &err);
+        if (rc == SL_ENOTFOUND)
+            return vex_failed(run, SL_RESULT_WAITING, "ConfigMapNotFound",
+                              "%s: ConfigMap \"%s\" not found", src->label, cm);
+        if (rc != 0)
+            return vex_failed(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading ConfigMap: %s",
+                              src->label, err.msg);
+        const char *rv = sl_kube_obj_resource_version(src->cm);
+        snprintf(fp + used, fp_cap - used, "cm:%s/%s@%s;", cm, src->cm_key, rv ? rv : "");
+        return 0;
+    }
+    const char *image = sl_kube_json_path_str(v, "image");
+    const char *secret = sl_kube_json_path_str(v, "credentials.secretRef.name");
+    snprintf(src->label, sizeof(src->label), "spec.vex[%zu] (%s)", i, image);
+    if (sl_ref_parse(&src->ref, image, &err) != 0)
+        return vex_failed(run, SL_RESULT_STALLED, "InvalidSpec", "spec.vex[%zu].image: %s", i,
+                          err.msg);
+    struct sl_creds creds;
+    memset(&creds, 0, sizeof(creds));
+    char field[64];
+    snprintf(field, sizeof(field), "spec.vex[%zu].credentials.secretRef.name", i);
+    if (load_creds_from(run, &creds, src->ref.registry, secret && *secret ? secret : NULL, field) !=
+        0)
+        return -1;
+    const char *host = sl_ref_api_host(&src->ref);
+    struct sl_registry_opts o = {.insecure = json_is_true(json_object_get(v, "insecure")) ||
+                                             host_insecure(host)};
+    src->reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
+    sl_creds_free(&creds);
+    const char *reference =
+        src->ref.digest ? src->ref.digest : (src->ref.tag ? src->ref.tag : "latest");
+    int rc = sl_registry_manifest_head(src->digest, NULL, src->reg, src->ref.repository, reference,
+                                       &err);
+    if (rc != 0)
+        return vex_failed(
+            run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
+            "VEXLoadFailed", "%s: %s", src->label, err.msg);
+    snprintf(fp + used, fp_cap - used, "img:%s@%s;", image, src->digest);
+    return 0;
+}
+
+/* Parses the documents of one located source into vex. Returns 0 or -1 with the outcome
+ * set. */
+static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *src)
+{
+    struct sl_err err = {0};
+    if (src->cm) {
+        json_t *val = json_object_get(json_object_get(src->cm, "data"), src->cm_key);
+        if (!json_is_string(val))
+            return vex_failed(run, SL_RESULT_STALLED, "InvalidVEX",
+                              "%s: the ConfigMap has no key \"%s\"", src->label, src->cm_key);
+        if (sl_vex_load(vex, src->label, json_string_value(val), json_string_length(val), &err) !=
+            0)
+            return vex_failed(run, SL_RESULT_STALLED, "InvalidVEX", "%s", err.msg);
+        return 0;
+    }
+    struct sl_registry_manifest rm;
+    struct sl_manifest m;
+    memset(&rm, 0, sizeof(rm));
+    memset(&m, 0, sizeof(m));
+    int result = -1;
+    int rc = sl_registry_manifest_get(&rm, src->reg, src->ref.repository, src->digest, &err);
+    if (rc != 0) {
+        vex_failed(run,
+                   kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
+                   "VEXLoadFailed", "%s: %s", src->label, err.msg);
+        goto done;
+    }
+    if (sl_manifest_parse(&m, rm.data, rm.len, rm.media_type, &err) != 0 ||
+        m.kind != SL_MANIFEST_IMAGE) {
+        vex_failed(run, SL_RESULT_STALLED, "InvalidVEX", "%s: %s", src->label,
+                   m.kind != SL_MANIFEST_IMAGE && !err.msg[0]
+                       ? "an index, not an artifact manifest with the document as a layer"
+                       : err.msg);
+        goto done;
+    }
+    if (m.n_layers == 0 || m.n_layers > SL_SCANPOLICY_MAX_VEX_LAYERS) {
+        vex_failed(run, SL_RESULT_STALLED, "InvalidVEX",
+                   "%s: the artifact has %zu layers; want 1 to %d OpenVEX documents", src->label,
+                   m.n_layers, SL_SCANPOLICY_MAX_VEX_LAYERS);
+        goto done;
+    }
+    for (size_t k = 0; k < m.n_layers; k++) {
+        char *data = NULL;
+        size_t len = 0;
+        char name[sizeof(src->label) + 100];
+        snprintf(name, sizeof(name), "%s layer %zu", src->label, k);
+        rc = sl_registry_blob_get(&data, &len, src->reg, src->ref.repository, m.layers[k].digest,
+                                  SL_VEX_MAX_DOC_BYTES, &err);
+        if (rc != 0) {
+            vex_failed(
+                run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
+                "VEXLoadFailed", "%s: %s", name, err.msg);
+            goto done;
+        }
+        rc = sl_vex_load(vex, name, data, len, &err);
+        free(data);
+        if (rc != 0) {
+            vex_failed(run, SL_RESULT_STALLED, "InvalidVEX", "%s", err.msg);
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    sl_manifest_free(&m);
+    sl_registry_manifest_free(&rm);
+    return result;
+}
+
+/* spec.vex: locates every source; when one of them changed since the statements in use were
+ * loaded, reads all of them again. run->vex holds the result. */
+static int step_vex(struct sp_run *run)
+{
+    size_t n = json_array_size(run->vex_spec);
+    if (n == 0)
+        return 0;
+    struct vex_source *srcs = sl_xcalloc(n, sizeof(*srcs));
+    struct vexset *set = sl_xcalloc(1, sizeof(*set));
+    set->refs = 1;
+    sl_vex_init(&set->vex);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = vex_locate(run, &srcs[i], i, set->fingerprint, sizeof(set->fingerprint));
+    if (rc != 0)
+        goto done;
+    if (run->prev_vex && strcmp(run->prev_vex->fingerprint, set->fingerprint) == 0) {
+        pthread_mutex_lock(&store_lock);
+        run->prev_vex->refs++;
+        pthread_mutex_unlock(&store_lock);
+        run->vex = run->prev_vex;
+        goto done;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = vex_read(run, &set->vex, &srcs[i]);
+    if (rc != 0)
+        goto done;
+    run->vex = set;
+    set = NULL;
+done:
+    for (size_t i = 0; i < n; i++)
+        vex_source_free(&srcs[i]);
+    free(srcs);
+    if (set)
+        vexset_unref(set);
+    return rc;
+}
+
 static void record_event(struct sp_run *run, const char *type, const char *reason,
                          const char *message)
 {
@@ -867,6 +1162,10 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
                             json_pack("{s:s, s:s, s:s}", "name", "sealift", "vendor", "sealift",
                                       "version", SL_VERSION));
     }
+    if (run->vex && run->out.ready)
+        json_object_set_new(status, "vex",
+                            json_pack("{s:I, s:I}", "documents", (json_int_t)run->vex->vex.ndocs,
+                                      "statements", (json_int_t)run->vex->vex.nstatements));
     const char *cond_status = run->out.ready ? "True" : "False";
     struct sl_outcome outcome = {run->out.kind, cond_status, run->out.reason, run->out.message,
                                  false};
@@ -910,7 +1209,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     result->requeue_after_ms = 0;
     if (req->obj == NULL || sl_kube_json_path(req->obj, "metadata.deletionTimestamp") != NULL) {
         store_remove(req->ns, req->name);
-        index_update(r, req->ns, req->name, NULL, NULL, NULL, NULL);
+        index_update(r, req->ns, req->name, NULL, NULL, NULL, NULL, NULL);
         return 0;
     }
     json_t *empty = json_object();
@@ -925,10 +1224,11 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     if (!json_is_object(run.spec))
         run.spec = empty;
     run.prev = store_get_db(req->ns, req->name);
+    run.prev_vex = store_get_vex(req->ns, req->name);
     int rc = step_read_spec(&run);
     /* remember references first, so a Secret or ConfigMap that appears later enqueues us */
     index_update(r, run.ns, run.name, run.creds_secret, run.cm_name, run.harbor_secret,
-                 run.harbor_ca_secret);
+                 run.harbor_ca_secret, run.vex_spec);
     if (rc == 0 && run.harbor_url) {
         rc = step_harbor(&run);
         if (rc == 0) {
@@ -960,19 +1260,37 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                      "malware hashes",
                      cur->hsb.count);
     }
-    /* the gate sees the new spec and database before status says Ready */
+    /* VEX is read once the scanner is ready; a VEX problem makes the whole policy not Ready */
+    /* (also with a stale database, which stays in use: so do the statements) */
+    if (run.out.ready && step_vex(&run) != 0)
+        rc = -1;
+    if (run.out.ready && run.vex) {
+        size_t l = strlen(run.out.message);
+        snprintf(run.out.message + l, sizeof(run.out.message) - l,
+                 "; %zu OpenVEX statements from %zu documents", run.vex->vex.nstatements,
+                 run.vex->vex.ndocs);
+    }
+    /* the gate sees the new spec, database and VEX before status says Ready */
+    if (run.vex) {
+        pthread_mutex_lock(&store_lock);
+        run.vex->refs++; /* one for the store, one kept for finish() */
+        pthread_mutex_unlock(&store_lock);
+    }
     if (run.loaded) {
         run.loaded->refs++; /* one for the store, one kept for finish() */
-        store_put(req->ns, req->name, run.spec, run.loaded);
+        store_put(req->ns, req->name, run.spec, run.loaded, run.vex, run.out.ready);
     } else if (run.out.ready) {
-        store_put(req->ns, req->name, run.spec, NULL);
+        store_put(req->ns, req->name, run.spec, NULL, run.vex, true);
     } else {
+        vexset_unref(run.vex);
         store_unready(req->ns, req->name);
     }
     rc = finish(&run, result, err);
     if (run.loaded)
         scandb_unref(run.loaded);
     scandb_unref(run.prev);
+    vexset_unref(run.vex);
+    vexset_unref(run.prev_vex);
     parsed_policy_free(&run.policy);
     json_decref(run.cm);
     json_decref(empty);
@@ -1088,7 +1406,8 @@ static void describe_failure(char *out, size_t cap, const struct sl_scan_report 
     if (rep->vuln_failed) {
         for (size_t i = 0; i < rep->nfindings; i++) {
             const struct sl_finding *f = &rep->findings[i];
-            if (f->allowlisted || f->severity < pol->fail_on || (pol->ignore_unfixed && !f->fixed))
+            if (f->allowlisted || f->vex_suppressed || f->severity < pol->fail_on ||
+                (pol->ignore_unfixed && !f->fixed))
                 continue;
             blocking++;
             if (named >= WORST_NAMED)
@@ -1120,6 +1439,41 @@ static void describe_failure(char *out, size_t cap, const struct sl_scan_report 
 #undef APPEND
     if (!out[0])
         snprintf(out, cap, "the scan failed the policy");
+}
+
+/* s cut to at most max bytes (on a UTF-8 character boundary); "" for NULL. */
+static json_t *bounded_string(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return json_stringn(s ? s : "", n);
+}
+
+/* Appends the findings VEX suppressed in rep to list (at most VEX_LISTED in all). */
+static void add_vex_suppressed(json_t *list, const struct sl_scan_report *rep, const char *platform)
+{
+    for (size_t i = 0; i < rep->nfindings && json_array_size(list) < VEX_LISTED; i++) {
+        const struct sl_finding *f = &rep->findings[i];
+        if (!f->vex_suppressed)
+            continue;
+        /* cut to the lengths the CRD allows, so a long statement cannot fail the status write */
+        json_t *e = json_object();
+        json_object_set_new(e, "id", bounded_string(f->id, 256));
+        json_object_set_new(e, "package", bounded_string(f->pkg, 256));
+        json_object_set_new(e, "status", bounded_string(f->vex_status, 64));
+        json_object_set_new(e, "document", bounded_string(f->vex_document, 1024));
+        if (f->vex_justification)
+            json_object_set_new(e, "justification", bounded_string(f->vex_justification, 128));
+        else if (f->vex_impact)
+            json_object_set_new(e, "impactStatement", bounded_string(f->vex_impact, 4096));
+        if (platform && platform[0])
+            json_object_set_new(e, "platform", json_string(platform));
+        json_array_append_new(list, e);
+    }
 }
 
 static json_t *summary_of(const struct sl_scan_report *rep, const char *policy)
@@ -1327,6 +1681,7 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
     (void)ctx;
     (void)rt;
     struct scandb *db = NULL;
+    struct vexset *vex = NULL;
     json_t *spec = NULL;
     uint64_t serial = 0;
     pthread_mutex_lock(&store_lock);
@@ -1335,6 +1690,9 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
     if (ready) {
         db = e->db;
         db->refs++;
+        vex = e->vex;
+        if (vex)
+            vex->refs++;
         spec = json_incref(e->spec);
         serial = e->serial;
     }
@@ -1368,6 +1726,11 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
     if (rc != 0)
         goto done;
     pp.pol.malware_fails = db->have_hsb;
+    /* VEX products name the scanned manifest, the index delivered or the source repository */
+    char repository[1024];
+    snprintf(repository, sizeof(repository), "%s/%s", sl_registry_host(src), repo);
+    pp.pol.vex = vex ? &vex->vex : NULL;
+    pp.pol.vex_image.repository = repository;
     rc = scan_targets(&targets, &ntargets, src, repo, digest, plats, n_platforms, filter, err);
     if (rc != 0)
         goto done;
@@ -1379,6 +1742,8 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
         struct sl_scan_report rep;
         memset(&img, 0, sizeof(img));
         memset(&rep, 0, sizeof(rep));
+        pp.pol.vex_image.digest = targets[i].digest;
+        pp.pol.vex_image.index_digest = strcmp(targets[i].digest, digest) != 0 ? digest : NULL;
         if (db->harbor_url)
             rc = harbor_scan(&rep, db, src, repo, &targets[i], &pp.pol, err);
         else
@@ -1394,17 +1759,27 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
                 sl_err_prefix(err, "%s", targets[i].platform);
         } else {
             json_t *one = summary_of(&rep, policy_name);
+            json_object_set_new(one, "vexSuppressed", json_integer((json_int_t)rep.vex_suppressed));
             if (!total) {
                 total = one;
             } else {
-                static const char *const counts[] = {"critical", "high",     "medium", "low",
-                                                     "unknown",  "baseline", "malware"};
+                static const char *const counts[] = {"critical", "high",         "medium",
+                                                     "low",      "unknown",      "baseline",
+                                                     "malware",  "vexSuppressed"};
                 for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
                     json_object_set_new(
                         total, counts[k],
                         json_integer(json_integer_value(json_object_get(total, counts[k])) +
                                      json_integer_value(json_object_get(one, counts[k]))));
                 json_decref(one);
+            }
+            if (rep.vex_suppressed) {
+                json_t *list = json_object_get(total, "suppressed");
+                if (!list) {
+                    list = json_array();
+                    json_object_set_new(total, "suppressed", list);
+                }
+                add_vex_suppressed(list, &rep, targets[i].platform);
             }
             if (!rep.passed) {
                 char one_msg[MSG_MAX];
@@ -1441,6 +1816,7 @@ done:
     parsed_policy_free(&pp);
     json_decref(spec);
     scandb_unref(db);
+    vexset_unref(vex);
     return rc;
 }
 

@@ -25,7 +25,18 @@
  * (transient). The gate then asks the adapter for each delivered image (harbor_client.h) with
  * the source registry's URL and the ImageDelivery's pull credential, and applies the same
  * policy rules to the report's findings (sl_scan_apply_policy). Adapter failures are SL_ERETRY
- * with class SL_ERRC_SCANNER. */
+ * with class SL_ERRC_SCANNER.
+ *
+ * spec.vex lists OpenVEX documents (vex.h): a ConfigMap key (configMapRef) or an OCI artifact
+ * (image, e.g. pushed by `oras push --artifact-type application/openvex+json`; every layer is
+ * one document; credentials and insecure as for the database image). They are reloaded when
+ * the ConfigMap changes or the artifact's digest does; status.vex says how many documents and
+ * statements are in use. A document that cannot be read or is not valid OpenVEX makes the
+ * policy Ready=False (InvalidVEX, naming the entry and the error; ConfigMapNotFound,
+ * VEXLoadFailed) and the gate waits: findings are never let through on a VEX that was not
+ * read. The gate suppresses findings a not_affected or fixed statement covers for the scanned
+ * digest, its index or its source repository, and lists them in the ImageDelivery's scan
+ * summary (vexSuppressed, suppressed). */
 #ifndef SL_SCAN_POLICY_H
 #define SL_SCAN_POLICY_H
 
@@ -34,7 +45,10 @@
 #include "util/err.h"
 
 #define SL_SCANPOLICY_RECHECK_MS (10 * 60 * 1000)
-#define SL_SCANPOLICY_RETRY_MS   (30 * 1000)
+/* Entries of spec.vex, and layers read from one VEX artifact. */
+#define SL_SCANPOLICY_MAX_VEX        16
+#define SL_SCANPOLICY_MAX_VEX_LAYERS 16
+#define SL_SCANPOLICY_RETRY_MS       (30 * 1000)
 /* Scan results kept by the gate. */
 #define SL_SCAN_CACHE_MAX 1024
 

@@ -62,6 +62,17 @@ static json_t *failed_reasons(const struct sl_scan_report *rep)
     return a;
 }
 
+/* {status, justification, impactStatement, document} of a VEX-suppressed finding. */
+static json_t *vex_json(const struct sl_finding *f)
+{
+    json_t *x = json_object();
+    json_object_set_new(x, "status", json_string(f->vex_status));
+    json_object_set_new(x, "justification", str_or_null(f->vex_justification));
+    json_object_set_new(x, "impactStatement", str_or_null(f->vex_impact));
+    json_object_set_new(x, "document", str_or_null(f->vex_document));
+    return x;
+}
+
 static json_t *report_json(const struct sl_scan_report *rep, const struct sl_report_meta *m)
 {
     json_t *root = json_object();
@@ -99,6 +110,9 @@ static json_t *report_json(const struct sl_scan_report *rep, const struct sl_rep
         json_object_set_new(v, "allowlisted", json_boolean(f->allowlisted));
         if (f->allow_reason)
             json_object_set_new(v, "allowReason", json_string(f->allow_reason));
+        json_object_set_new(v, "vexSuppressed", json_boolean(f->vex_suppressed));
+        if (f->vex_suppressed)
+            json_object_set_new(v, "vex", vex_json(f));
         json_array_append_new(vulns, v);
     }
     json_object_set_new(root, "vulnerabilities", vulns);
@@ -106,6 +120,7 @@ static json_t *report_json(const struct sl_scan_report *rep, const struct sl_rep
     for (int s = SL_SEV_CRITICAL; s >= SL_SEV_UNKNOWN; s--)
         json_object_set_new(sum, sl_severity_name((enum sl_severity)s),
                             json_integer((json_int_t)rep->counts[s]));
+    json_object_set_new(sum, "vexSuppressed", json_integer((json_int_t)rep->vex_suppressed));
     json_object_set_new(root, "summary", sum);
     json_t *base = json_array();
     for (size_t i = 0; i < rep->nbaseline; i++) {
@@ -257,6 +272,18 @@ static json_t *report_sarif(const struct sl_scan_report *rep, const struct sl_re
                                 json_string(f->allow_reason ? f->allow_reason : "allowlisted"));
             json_array_append_new(sup, s);
             json_object_set_new(res, "suppressions", sup);
+        } else if (f->vex_suppressed) {
+            json_t *sup = json_array();
+            json_t *s = json_object();
+            char why[1024];
+            snprintf(why, sizeof(why), "OpenVEX %s: %s (%s)", f->vex_status,
+                     f->vex_justification ? f->vex_justification
+                                          : (f->vex_impact ? f->vex_impact : "no justification"),
+                     f->vex_document ? f->vex_document : "");
+            json_object_set_new(s, "kind", json_string("external"));
+            json_object_set_new(s, "justification", json_string(why));
+            json_array_append_new(sup, s);
+            json_object_set_new(res, "suppressions", sup);
         }
         json_array_append_new(results, res);
     }
@@ -337,13 +364,23 @@ static int write_table(FILE *out, const struct sl_scan_report *rep, const struct
                 "INSTALLED", wfix, "FIXED", "SEVERITY", "NOTE");
         for (size_t i = 0; i < rep->nfindings; i++) {
             const struct sl_finding *f = &rep->findings[i];
+            char note[600] = "";
+            if (f->allowlisted)
+                snprintf(note, sizeof(note), "allowlisted");
+            else if (f->vex_suppressed)
+                snprintf(note, sizeof(note), "VEX %s: %s (%.200s)", f->vex_status,
+                         f->vex_justification ? f->vex_justification : "impact statement",
+                         f->vex_document ? f->vex_document : "");
             fprintf(out, "%-*s  %-*s  %-*s  %-*s  %-8s  %s\n", wid, f->id, wpkg, f->pkg, winst,
                     f->installed, wfix, f->fixed ? f->fixed : "-", sl_severity_name(f->severity),
-                    f->allowlisted ? "allowlisted" : "");
+                    note);
         }
         fprintf(out, "\nTotal: %zu (Critical %zu, High %zu, Medium %zu, Low %zu, Unknown %zu)\n",
                 rep->nfindings, rep->counts[SL_SEV_CRITICAL], rep->counts[SL_SEV_HIGH],
                 rep->counts[SL_SEV_MEDIUM], rep->counts[SL_SEV_LOW], rep->counts[SL_SEV_UNKNOWN]);
+        if (rep->vex_suppressed)
+            fprintf(out, "Suppressed by VEX: %zu (not in the severity counts)\n",
+                    rep->vex_suppressed);
     }
     if (rep->nbaseline) {
         fprintf(out, "\nBaseline:\n");

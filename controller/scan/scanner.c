@@ -245,6 +245,16 @@ static int cmp_malware(const void *a, const void *b)
                   ((const struct sl_malware_hit *)b)->path);
 }
 
+static void clear_vex(struct sl_finding *f)
+{
+    free(f->vex_justification);
+    free(f->vex_impact);
+    free(f->vex_document);
+    f->vex_justification = f->vex_impact = f->vex_document = NULL;
+    f->vex_status = NULL;
+    f->vex_suppressed = false;
+}
+
 void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_policy *pol)
 {
     size_t kept = 0;
@@ -257,11 +267,24 @@ void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_polic
             free(f->installed);
             free(f->summary);
             free(f->allow_reason);
+            clear_vex(f);
             continue;
         }
         free(f->allow_reason);
         f->allow_reason = NULL;
         f->allowlisted = false;
+        clear_vex(f);
+        const struct sl_vex_statement *st =
+            pol->vex
+                ? sl_vex_decide(pol->vex, &pol->vex_image, f->id, f->pkg, f->src_pkg, f->installed)
+                : NULL;
+        if (st && sl_vex_status_suppresses(st->status)) {
+            f->vex_suppressed = true;
+            f->vex_status = sl_vex_status_name(st->status);
+            f->vex_justification = st->justification ? sl_xstrdup(st->justification) : NULL;
+            f->vex_impact = st->impact_statement ? sl_xstrdup(st->impact_statement) : NULL;
+            f->vex_document = sl_xstrdup(sl_vex_doc_name(pol->vex, st));
+        }
         for (size_t k = 0; k < pol->nallow; k++) {
             const struct sl_allow_entry *a = &pol->allow[k];
             if (strcmp(a->id, f->id) != 0)
@@ -279,9 +302,12 @@ void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_polic
         qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), cmp_finding);
     memset(rep->counts, 0, sizeof(rep->counts));
     rep->vuln_failed = false;
+    rep->vex_suppressed = 0;
     for (size_t i = 0; i < rep->nfindings; i++) {
         const struct sl_finding *f = &rep->findings[i];
-        if (f->allowlisted)
+        if (f->vex_suppressed)
+            rep->vex_suppressed++;
+        if (f->allowlisted || f->vex_suppressed)
             continue;
         rep->counts[f->severity]++;
         if (pol->fail_on_enabled && f->severity >= pol->fail_on && f->severity != SL_SEV_UNKNOWN)
@@ -353,6 +379,7 @@ void sl_scan_report_free(struct sl_scan_report *rep)
         free(f->fixed);
         free(f->summary);
         free(f->allow_reason);
+        clear_vex(f);
     }
     free(rep->findings);
     for (size_t i = 0; i < rep->nbaseline; i++)

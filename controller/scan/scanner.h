@@ -13,6 +13,7 @@
 #include "scan/cvss.h"
 #include "scan/imagefs.h"
 #include "scan/pkgdb.h"
+#include "scan/vex.h"
 #include "util/err.h"
 
 struct sl_allow_entry {
@@ -33,6 +34,10 @@ struct sl_scan_policy {
     bool forbid_private_keys;
     bool malware_fails; /* a malware hit fails the scan (signatures were given) */
     time_t now;         /* for allowlist expiry */
+    /* OpenVEX statements (may be NULL) and the image they are matched against: a finding a
+     * not_affected or fixed statement covers is suppressed (vex.h) */
+    const struct sl_vex *vex;
+    struct sl_vex_image vex_image;
 };
 
 struct sl_finding {
@@ -46,6 +51,13 @@ struct sl_finding {
     char *summary;      /* may be NULL */
     bool allowlisted;
     char *allow_reason; /* may be NULL */
+    /* suppressed by an OpenVEX statement: its status ("not_affected", "fixed"; static),
+     * justification and impact statement (may be NULL) and the document's name */
+    bool vex_suppressed;
+    const char *vex_status;
+    char *vex_justification;
+    char *vex_impact;
+    char *vex_document;
 };
 
 enum sl_baseline_rule {
@@ -88,7 +100,8 @@ struct sl_scan_report {
     struct sl_layer_issue *issues; /* the first SL_IMAGEFS_MAX_ISSUES, in layer order */
     size_t nissues;
     uint64_t issues_total;              /* all of them */
-    size_t counts[SL_SEV_CRITICAL + 1]; /* not-allowlisted findings per severity */
+    size_t counts[SL_SEV_CRITICAL + 1]; /* findings neither allowlisted nor VEX-suppressed */
+    size_t vex_suppressed;              /* findings suppressed by VEX statements */
     bool vuln_failed, baseline_failed, malware_failed;
     bool layers_failed; /* issues_total > 0 */
     bool passed;
@@ -112,9 +125,10 @@ int sl_scan_evaluate(struct sl_scan_report *rep, const struct sl_imagefs *fs,
 
 /* Applies pol to the findings in rep, whichever scanner produced them (the built-in matcher, a
  * Harbor adapter's report): drops findings without a fix when pol->ignore_unfixed, marks those
- * an unexpired allowlist entry names, sorts them (severity desc, package, id) and sets counts,
- * vuln_failed, malware_failed and passed (baseline_failed and layers_failed are kept).
- * Idempotent. */
+ * an unexpired allowlist entry names and those a not_affected or fixed OpenVEX statement in
+ * pol->vex covers for pol->vex_image (vex_suppressed, counted in rep->vex_suppressed), sorts them
+ * (severity desc, package, id) and sets counts, vuln_failed, malware_failed and passed
+ * (baseline_failed and layers_failed are kept). Idempotent. */
 void sl_scan_apply_policy(struct sl_scan_report *rep, const struct sl_scan_policy *pol);
 
 void sl_scan_report_free(struct sl_scan_report *rep);

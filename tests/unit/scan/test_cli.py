@@ -429,6 +429,62 @@ class ScanCli(unittest.TestCase):
         self.assertIn("Result: FAIL (baseline rules violated); vulnerabilities not evaluated "
                       "(no --fail-on given): no vulnerabilities found\n", p.stdout)
 
+    def test_vex_suppresses_findings(self):
+        # CVE-2099-0001 (Critical) in glibc fails the scan until the vendor's OpenVEX document
+        # says the image is not affected; the report names the statement's justification
+        db = os.path.join(self.tmp, "osv-db")
+        os.makedirs(db)
+        shutil.copy(os.path.join(DATA, "osv", "sample.json"), db)
+        image = "oci:" + self.bookworm("2.36-9+deb12u1") + ":t"
+        p, out = self.scan(image, db, "--fail-on", "High")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        digest = out["digest"]
+
+        def vex_file(name, status, product, **extra):
+            stmt = {"vulnerability": {"name": "CVE-2099-0001"}, "products": [{"@id": product}],
+                    "status": status, **extra}
+            path = os.path.join(self.tmp, name)
+            with open(path, "w") as f:
+                json.dump({"@context": "https://openvex.dev/ns/v0.2.0", "@id": "urn:x:" + name,
+                           "author": "Vendor", "timestamp": "2026-01-10T08:00:00Z",
+                           "version": 1, "statements": [stmt]}, f)
+            return path
+        purl = "pkg:oci/app@" + digest.replace(":", "%3A")
+        good = vex_file("vendor.json", "not_affected", purl,
+                        justification="vulnerable_code_not_in_execute_path")
+        p, out = self.scan(image, db, "--fail-on", "High", "--vex", good)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        sup = [v for v in out["vulnerabilities"] if v["id"] == "CVE-2099-0001"]
+        self.assertTrue(sup and all(v["vexSuppressed"] for v in sup), out["vulnerabilities"])
+        self.assertEqual(sup[0]["vex"], {"status": "not_affected",
+                                         "justification": "vulnerable_code_not_in_execute_path",
+                                         "impactStatement": None, "document": good})
+        self.assertEqual(out["summary"]["Critical"], 0)
+        self.assertEqual(out["summary"]["vexSuppressed"], len(sup))
+        p, _ = self.scan(image, db, "--fail-on", "High", "--vex", good, fmt="table")
+        self.assertIn("VEX not_affected: vulnerable_code_not_in_execute_path", p.stdout)
+        self.assertIn("Result: PASS", p.stdout)
+        # a statement for another image, or "affected", changes nothing
+        other = vex_file("other.json", "not_affected", "sha256:" + "1" * 64,
+                         justification="component_not_present")
+        affected = vex_file("affected.json", "affected", digest)
+        for path in (other, affected):
+            p, out = self.scan(image, db, "--fail-on", "High", "--vex", path)
+            self.assertEqual(p.returncode, 1, path)
+        # a later "affected" statement in a second document overrides the first
+        later = vex_file("later.json", "affected", purl, timestamp="2026-02-01T00:00:00Z")
+        p, _ = self.scan(image, db, "--fail-on", "High", "--vex", good, "--vex", later)
+        self.assertEqual(p.returncode, 1)
+        # invalid VEX is an input error, never a silent pass
+        bad = vex_file("bad.json", "not_affected", purl)
+        p, _ = self.scan(image, db, "--fail-on", "High", "--vex", bad)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("invalid VEX document: " + bad + ": statements[0]: Required value: a "
+                      "not_affected statement needs a justification", p.stderr)
+        p, _ = self.scan(image, db, "--vex", os.path.join(self.tmp, "missing.json"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("missing.json: cannot be read", p.stderr)
+
     def test_corrupt_and_bomb_layers(self):
         db = self.debian_db()
         bomb = ociimage.make_tar([{"path": "zeros", "content": b"\0" * (24 << 20)}])

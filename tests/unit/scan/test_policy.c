@@ -633,6 +633,127 @@ static void test_deleted_policy_is_forgotten(void)
     env_free(&e);
 }
 
+/* The vendor's OpenVEX document as a ConfigMap key (text of a file in tests/data/scan/vex). */
+static void put_vex_configmap(struct env *e, const char *file, const char *text)
+{
+    char *data = NULL;
+    if (file) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/vex/%s", data_dir, file);
+        FILE *f = fopen(path, "rb");
+        CHECK(f != NULL);
+        if (!f)
+            return;
+        data = sl_xcalloc(1, 1 << 16);
+        size_t n = fread(data, 1, (1 << 16) - 1, f);
+        data[n] = '\0';
+        fclose(f);
+        text = data;
+    }
+    json_t *cm = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "vendor-vex", "namespace",
+                           NS, "data", "vex.json", text);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_CONFIGMAP, cm), 0);
+    json_decref(cm);
+    free(data);
+}
+
+static void test_vex_configmap(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    struct sl_err err = {0};
+    put_policy(&e, "default",
+               json_pack("{s:{s:s}, s:[{s:{s:s, s:s}}]}", "database", "path", e.dir, "vex",
+                         "configMapRef", "name", "vendor-vex", "key", "vex.json"));
+    /* the ConfigMap is not there yet: not Ready, the gate waits, its arrival enqueues us */
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "ConfigMapNotFound");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"),
+                   "spec.vex[0] (ConfigMap vendor-vex key vex.json): ConfigMap \"vendor-vex\" "
+                   "not found");
+    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    json_t *got = json_array();
+    json_t *cmref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vendor-vex", "namespace", NS);
+    e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cmref, collect, got);
+    CHECK_INT_EQ(json_array_size(got), 1);
+    json_decref(got);
+    json_decref(cmref);
+
+    put_vex_configmap(&e, "sample-app.openvex.json", NULL);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"),
+                   "; 2 OpenVEX statements from 1 documents");
+    json_t *vex = json_object_get(status_of(&e, "default"), "vex");
+    CHECK_INT_EQ(json_integer_value(json_object_get(vex, "documents")), 1);
+    CHECK_INT_EQ(json_integer_value(json_object_get(vex, "statements")), 2);
+    char rev1[128] = "", rev2[128] = "";
+    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    /* unchanged: the same statements stay in use (cached scans stay valid) */
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_STR_EQ(rev1, rev2);
+
+    /* the vendor edits the document into something that is not valid OpenVEX: never a silent
+     * pass, the policy says which entry and field, the gate waits */
+    put_vex_configmap(&e, NULL,
+                      "{\"@context\": \"https://openvex.dev/ns/v0.2.0\", \"timestamp\": "
+                      "\"2026-01-10T08:00:00Z\", \"statements\": [{\"vulnerability\": {\"name\": "
+                      "\"CVE-2099-0001\"}, \"products\": [{\"@id\": \"registry.example/app\"}], "
+                      "\"status\": \"not_affected\"}]}");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "InvalidVEX");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"),
+                   "spec.vex[0] (ConfigMap vendor-vex key vex.json): statements[0]: Required "
+                   "value: a not_affected statement needs a justification or an "
+                   "impact_statement");
+    CHECK(has_event(&e, "Warning", "InvalidVEX"));
+    CHECK(json_object_get(status_of(&e, "default"), "vex") == NULL);
+    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_CONTAINS(err.msg, "is not Ready");
+    put_vex_configmap(&e, NULL, "not json");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "InvalidVEX");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"), "vex.json): not JSON");
+
+    /* fixed: Ready again, with another revision (delivered digests are scanned again) */
+    put_vex_configmap(&e, "vendor.openvex.json", NULL);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK(strcmp(rev1, rev2) != 0);
+    CHECK_INT_EQ(json_integer_value(json_object_get(
+                     json_object_get(status_of(&e, "default"), "vex"), "statements")),
+                 6);
+
+    /* the database fails to reload: the last good one stays in use, and so do the statements
+     * (a registry hiccup must not bring suppressed findings back) */
+    char bad[512];
+    snprintf(bad, sizeof(bad), "%s/bad.json", e.dir);
+    write_file(bad, "{\"id\": \"CVE-2099-9\", \"affected\": [ {\"package\": ");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "StaleDatabase");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"),
+                   "; 6 OpenVEX statements from 1 documents");
+    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_STR_EQ(rev1, rev2);
+    unlink(bad);
+
+    /* an entry with both sources, or none */
+    put_policy(&e, "both",
+               json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",
+                         "configMapRef", "name", "vendor-vex", "key", "vex.json", "image",
+                         "registry.example/vex:1"));
+    CHECK_INT_EQ(reconcile(&e, "both", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "both", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(ready_field(&e, "both", "message"),
+                   "spec.vex[0]: Invalid value: set exactly one of configMapRef and image");
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -647,5 +768,6 @@ int main(int argc, char **argv)
     RUN(test_deleted_policy_is_forgotten);
     RUN(test_administrator_settings_bound_the_policy);
     RUN(test_configmap_appearing_enqueues_policy);
+    RUN(test_vex_configmap);
     return CHECK_EXIT();
 }

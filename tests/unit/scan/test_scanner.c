@@ -1,5 +1,7 @@
 /* Scan evaluation policy: severity threshold, ignoreUnfixed, allowlist expiry, baseline rules
  * from the image config, and the JSON report fields users read. */
+#include <jansson.h>
+
 #include "check.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
@@ -158,6 +160,95 @@ static void test_threshold_unfixed_allowlist(void)
     sl_advdb_free(&db);
 }
 
+/* A not_affected statement for the image's digest suppresses the finding: listed with the
+ * statement's justification and document, not counted, the scan passes; for another digest or
+ * with under_investigation nothing changes. */
+static void test_vex_suppression(void)
+{
+    struct sl_imagefs fs;
+    struct sl_advdb db;
+    build(&fs, &db);
+    struct sl_vex vex;
+    sl_vex_init(&vex);
+    size_t len = 0;
+    char *doc = read_data("vex/sample-app.openvex.json", &len);
+    struct sl_err err = {0};
+    CHECK(doc != NULL);
+    if (doc)
+        CHECK_INT_EQ(sl_vex_load(&vex, "sample-app.openvex.json", doc, len, &err), 0);
+    free(doc);
+    struct sl_scan_policy pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.now = 1800000000;
+    pol.fail_on_enabled = true;
+    pol.fail_on = SL_SEV_HIGH;
+    pol.vex = &vex;
+    pol.vex_image.digest =
+        "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    struct sl_scan_report rep;
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    const struct sl_finding *f = finding(&rep, "CVE-2099-0001");
+    CHECK(f && f->vex_suppressed);
+    if (f && f->vex_suppressed) {
+        CHECK_STR_EQ(f->vex_status, "not_affected");
+        CHECK_STR_EQ(f->vex_justification, "vulnerable_code_not_in_execute_path");
+        CHECK_STR_EQ(f->vex_document, "sample-app.openvex.json");
+    }
+    f = finding(&rep, "CVE-2099-0002");
+    CHECK(f && !f->vex_suppressed); /* under_investigation */
+    CHECK_INT_EQ(rep.counts[SL_SEV_CRITICAL], 0);
+    CHECK_INT_EQ(rep.vex_suppressed, 1);
+    CHECK(rep.passed);
+
+    /* the report says which finding was suppressed and why */
+    char *out = NULL;
+    size_t out_len = 0;
+    FILE *mf = open_memstream(&out, &out_len);
+    struct sl_report_meta meta = {"app", pol.vex_image.digest, NULL, 0, "High"};
+    CHECK_INT_EQ(sl_report_write(mf, &rep, SL_REPORT_JSON, &meta), 0);
+    fclose(mf);
+    json_error_t jerr;
+    json_t *j = json_loads(out, 0, &jerr);
+    json_t *v0 = json_array_get(json_object_get(j, "vulnerabilities"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(v0, "id")), "CVE-2099-0001");
+    CHECK(json_is_true(json_object_get(v0, "vexSuppressed")));
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(v0, "vex"), "justification")),
+                 "vulnerable_code_not_in_execute_path");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(v0, "vex"), "document")),
+                 "sample-app.openvex.json");
+    CHECK_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(j, "summary"), "vexSuppressed")), 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "result")), "pass");
+    json_decref(j);
+    free(out);
+    mf = open_memstream(&out, &out_len);
+    CHECK_INT_EQ(sl_report_write(mf, &rep, SL_REPORT_TABLE, &meta), 0);
+    fclose(mf);
+    CHECK_CONTAINS(out, "VEX not_affected: vulnerable_code_not_in_execute_path "
+                        "(sample-app.openvex.json)");
+    CHECK_CONTAINS(out, "Suppressed by VEX: 1");
+    free(out);
+    mf = open_memstream(&out, &out_len);
+    CHECK_INT_EQ(sl_report_write(mf, &rep, SL_REPORT_SARIF, &meta), 0);
+    fclose(mf);
+    CHECK_CONTAINS(out, "OpenVEX not_affected: vulnerable_code_not_in_execute_path");
+    free(out);
+    sl_scan_report_free(&rep);
+
+    /* another image: the statement does not apply and the Critical finding fails the scan */
+    pol.vex_image.digest =
+        "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    CHECK_INT_EQ(sl_scan_evaluate(&rep, &fs, NULL, 0, &db, &pol, &err), 0);
+    f = finding(&rep, "CVE-2099-0001");
+    CHECK(f && !f->vex_suppressed);
+    CHECK_INT_EQ(rep.vex_suppressed, 0);
+    CHECK(!rep.passed);
+    sl_scan_report_free(&rep);
+    sl_vex_free(&vex);
+    sl_advdb_free(&db);
+    sl_imagefs_free(&fs);
+}
+
 static void test_config_baseline(void)
 {
     struct sl_imagefs fs;
@@ -212,6 +303,7 @@ int main(int argc, char **argv)
     if (argc > 1)
         data_dir = argv[1];
     RUN(test_threshold_unfixed_allowlist);
+    RUN(test_vex_suppression);
     RUN(test_config_baseline);
     return CHECK_EXIT();
 }

@@ -5,6 +5,7 @@ import base64
 import datetime
 import json
 import os
+import shutil
 import subprocess
 
 import procs
@@ -51,7 +52,14 @@ class Cosign:
     def keypair(self, prefix, import_from=None):
         """A key pair (PREFIX.key, PREFIX.pub in the work folder), generated or imported from a
         PEM private key; returns the public key's path."""
-        if import_from:
+        if import_from and b"ENCRYPTED SIGSTORE PRIVATE KEY" in open(import_from, "rb").read():
+            # already cosign's format (a SigningKey's Secret): used as it is, with the
+            # password in self.env
+            shutil.copyfile(import_from, os.path.join(self.work, prefix + ".key"))
+            pub = self.run("public-key", "--key", prefix + ".key").stdout
+            with open(os.path.join(self.work, prefix + ".pub"), "w") as f:
+                f.write(pub)
+        elif import_from:
             self.run("import-key-pair", "--key", import_from, "--output-key-prefix", prefix)
         else:
             self.run("generate-key-pair", "--output-key-prefix", prefix)

@@ -50,7 +50,7 @@ class AttestationAdmissionTest(AdmissionTest):
         digest = reglib.sha256_digest(reglib.inspect_raw(f"{self.reg.host}/mirror/app:{tag}",
                                                          self.reg.creds()))
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app@{digest}", "--key",
-                   self.keyfile, "--creds", self.reg.creds(), "--insecure"])
+                   self.keyfile, "--creds", self.reg.creds(), "--insecure"], env=self.key_env)
         return f"{self.reg.host}/mirror/app@{digest}"
 
     def pod(self, name, image, runtime="gvisor"):
@@ -66,6 +66,9 @@ metadata: {{name: {rc}}}
 handler: {rc}
 """)
         cosign = Cosign(self.tmp, self.reg.host, self.reg.creds())
+        # the SigningKey's cosign.key is cosign's encrypted format: its password opens it (and
+        # protects the other key cosign generates here)
+        cosign.env["COSIGN_PASSWORD"] = self.key_env["COSIGN_PASSWORD"]
         cosign.keypair("release", import_from=self.keyfile)
         cosign.keypair("other")
         self.sign_image_2()
@@ -146,7 +149,7 @@ handler: {rc}
 
     def sign_image_2(self):
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
-                   self.keyfile, "--creds", self.reg.creds(), "--insecure"])
+                   self.keyfile, "--creds", self.reg.creds(), "--insecure"], env=self.key_env)
 
 
 def load_tests(loader, tests, pattern):

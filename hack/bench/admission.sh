@@ -46,9 +46,9 @@ cat >"$work/vuln.json" <<JSON
 {"scanner":{"uri":"pkg:github/sealift/sealift","version":"bench","result":{"vulnerabilities":[]}},
  "metadata":{"scanStartedOn":"$finished","scanFinishedOn":"$finished"}}
 JSON
+# (sealift keygen writes cosign's encrypted format, here with the empty password)
 (cd "$work" && export COSIGN_PASSWORD="" HOME="$work" &&
-  "$cosign" import-key-pair --key release.key --output-key-prefix cosign-release >/dev/null 2>&1 &&
-  "$cosign" attest --key cosign-release.key --type vuln --predicate vuln.json \
+  "$cosign" attest --key release.key --type vuln --predicate vuln.json \
     --use-signing-config=false --tlog-upload=false --allow-insecure-registry -y \
     "127.0.0.1:$rport/mirror/app@sha256:$digest" >/dev/null 2>&1)
 

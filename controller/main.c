@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"sign", sl_cmd_sign, "sign an image digest (cosign format)"},
     {"verify", sl_cmd_verify, "verify an image's signature against a public key"},
     {"scan", sl_cmd_scan, "scan an image or OCI layout for vulnerabilities"},
+    {"attest", sl_cmd_attest, "write a signed SBOM or vulnerability attestation of an image"},
     {"scanner-adapter", sl_cmd_scanner_adapter,
      "serve the Harbor Pluggable Scanner API v1.1 from the built-in scanner"},
     {"db", sl_cmd_db, "advisory database tools (db push DIR IMAGE)"},

@@ -17,6 +17,7 @@ int sl_cmd_sign(int argc, char **argv);            /* reconcilers/sign/cmd_sign.
 int sl_cmd_verify(int argc, char **argv);          /* reconcilers/sign/cmd_sign.c */
 int sl_cmd_keygen(int argc, char **argv);          /* reconcilers/sign/cmd_keygen.c */
 int sl_cmd_scan(int argc, char **argv);            /* reconcilers/scan/cmd_scan.c */
+int sl_cmd_attest(int argc, char **argv);          /* reconcilers/scan/cmd_attest.c */
 int sl_cmd_db(int argc, char **argv);              /* reconcilers/scan/cmd_db.c */
 int sl_cmd_scanner_adapter(int argc, char **argv); /* reconcilers/scan/cmd_adapter.c */
 int sl_cmd_policy(int argc, char **argv);          /* reconcilers/policy/cmd_policy.c */

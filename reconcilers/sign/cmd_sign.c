@@ -5,6 +5,7 @@
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "sign/bundle.h"
+#include "sign/cmd_sign.h"
 #include "sign/cosign.h"
 #include "sign/keys.h"
 #include "util/buf.h"
@@ -306,4 +307,10 @@ int sl_cmd_verify(int argc, char **argv)
     }
     session_close(&s);
     return code;
+}
+
+int sl_sign_cli_read_key(struct sl_key **out, const char *path, bool want_private,
+                         struct sl_err *err)
+{
+    return read_key_file(out, path, want_private, err);
 }

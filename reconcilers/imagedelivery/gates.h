@@ -11,10 +11,13 @@
 
 #include "oci/registry.h"
 #include "runtime/reconciler.h"
+#include "sign/keys.h"
 #include "util/err.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* At most this many entries in spec.platforms (the copy engine's limit too). */
 #define SL_IMD_MAX_PLATFORMS 16
@@ -51,6 +54,46 @@ struct sl_scan_gate {
                 const char *const *platforms, size_t n_platforms, json_t **out_summary,
                 struct sl_err *err);
 };
+
+/* What the attestation gate writes for one delivered digest (spec.sign.attestations). */
+struct sl_attest_request {
+    bool sbom;
+    bool sbom_cyclonedx; /* CycloneDX 1.5 JSON, else SPDX 2.3 JSON */
+    bool vuln;           /* with the ScanPolicy ns/policy_name's database and rules */
+    const char *ns, *policy_name;
+    bool tag, referrer;           /* the .att tag and/or an OCI 1.1 referrer (spec.sign.format) */
+    const struct sl_key *key;     /* the sign SigningKey's private key (borrowed) */
+    const char *const *platforms; /* spec.platforms, as for the scan gate */
+    size_t n_platforms;
+};
+
+/* The attestation gate: signed SBOM and vulnerability attestations of delivered images, written
+ * after signing (sign/attest.h). The scanner (reconcilers/scan/, ScanPolicy store) implements it
+ * and installs it with sl_imagedelivery_set_attest_gate(); without one, deliveries write no
+ * attestations. */
+struct sl_attest_gate {
+    void *ctx;
+    /* Attests digest in reg/repo (the target's client, borrowed) under subject_name ("host/
+     * repo"): an image manifest, or every child of an index that the delivery holds (the
+     * platforms filter). revision_out (128 bytes) gets the ScanPolicy revision the vulnerability
+     * report was made with ("" without vuln); *images_out the image manifests attested.
+     * Returns 0, SL_SCAN_GATE_WAITING (ScanPolicy not Ready: err says why), or an error (scan or
+     * registry; SL_ERETRY and registry errors retry). Called from several worker threads. */
+    int (*attest)(void *ctx, struct sl_registry *reg, const char *repo, const char *subject_name,
+                  const char *digest, const struct sl_attest_request *req, char revision_out[128],
+                  size_t *images_out, struct sl_err *err);
+    /* Whether a fresh vulnerability report is due for an attestation made at attested_at with
+     * ScanPolicy revision (the database or rules changed, or the policy's rescanInterval passed
+     * by now). May be NULL: never due. */
+    bool (*vuln_due)(void *ctx, const char *ns, const char *policy_name, const char *revision,
+                     time_t attested_at, time_t now);
+};
+
+/* Installs the process-wide attestation gate (copied; NULL removes it). */
+void sl_imagedelivery_set_attest_gate(const struct sl_attest_gate *gate);
+
+/* Copies the installed attestation gate into *out; returns 1 when one is installed, else 0. */
+int sl_imagedelivery_get_attest_gate(struct sl_attest_gate *out);
 
 /* Installs the process-wide scan gate used by every ImageDelivery reconciler (gate copied; NULL
  * removes it). Safe to call at any time from any thread; reconciles that already started use the

@@ -3,6 +3,7 @@
 #include "oci/ref.h"
 #include "sign/bundle.h"
 #include "sign/cosign.h"
+#include "util/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,17 +58,22 @@ static int write_tag(size_t *layers, struct sl_registry *reg, const char *repo, 
     int rc = sl_dsse_envelope(&env, &env_len, SL_BUNDLE_PAYLOAD_TYPE, statement, len, key, err);
     if (rc)
         return rc;
-    char env_digest[72];
+    char env_digest[72], fp[SL_KEY_FINGERPRINT_LEN] = "";
     sl_digest_sha256(env_digest, env, env_len);
+    sl_key_fingerprint(fp, key, NULL);
+    /* marks the layers of this key and type, so that only they are ever pruned */
+    char *mark = sl_xasprintf("%s %s", predicate_type, fp);
     rc = ensure_blob(reg, repo, env_digest, env, env_len, err);
     if (!rc) {
-        json_t *layer =
-            json_pack("{s:s, s:I, s:s, s:{s:s, s:s}}", "mediaType", SL_ATTEST_LAYER_MEDIA_TYPE,
-                      "size", (json_int_t)env_len, "digest", env_digest, "annotations",
-                      SL_COSIGN_SIG_ANNOTATION, "", SL_ATTEST_ANN_PREDICATE, predicate_type);
-        rc = sl_cosign_attach_layer(layers, reg, repo, digest, "att", layer, err);
+        json_t *layer = json_pack(
+            "{s:s, s:I, s:s, s:{s:s, s:s, s:s}}", "mediaType", SL_ATTEST_LAYER_MEDIA_TYPE, "size",
+            (json_int_t)env_len, "digest", env_digest, "annotations", SL_COSIGN_SIG_ANNOTATION, "",
+            SL_ATTEST_ANN_PREDICATE, predicate_type, SL_ATTEST_ANN_WRITER, mark);
+        struct sl_cosign_prune prune = {SL_ATTEST_ANN_WRITER, mark, SL_ATTEST_KEEP};
+        rc = sl_cosign_attach_layer(layers, reg, repo, digest, "att", layer, &prune, err);
         json_decref(layer);
     }
+    free(mark);
     free(env);
     return rc;
 }

@@ -7,7 +7,8 @@
  *    merge, as for the .sig tag); and/or
  *  - as an OCI 1.1 referrer holding a Sigstore bundle (cosign v3's attestation format,
  *    annotation dev.sigstore.bundle.predicateType).
- * Every write adds an attestation: older ones stay and verify; readers take the newest. */
+ * Every write adds an attestation: older ones stay and verify (the newest SL_ATTEST_KEEP of a key
+ * and type under the .att tag); readers take the newest. */
 #ifndef SL_SIGN_ATTEST_H
 #define SL_SIGN_ATTEST_H
 
@@ -22,6 +23,11 @@
 #define SL_ATTEST_STATEMENT_TYPE   "https://in-toto.io/Statement/v0.1"
 #define SL_ATTEST_LAYER_MEDIA_TYPE "application/vnd.dsse.envelope.v1+json"
 #define SL_ATTEST_ANN_PREDICATE    "predicateType"
+/* Annotation on the .att layers sealift writes: "<predicateType> <key fingerprint>". Of the layers
+ * carrying the same value only the newest SL_ATTEST_KEEP stay (older reports of the same key are
+ * dropped when a new one is written; other writers' layers are never touched). */
+#define SL_ATTEST_ANN_WRITER "dev.sealift.attestation"
+#define SL_ATTEST_KEEP       8
 /* Largest statement written (an SBOM of a big image stays far below). */
 #define SL_ATTEST_STATEMENT_MAX ((size_t)16 << 20)
 

@@ -270,9 +270,47 @@ struct merge_result {
 #define SIG_WRITES_MAX    8
 #define SIG_SETTLE_MIN_MS 1000
 #define SIG_SETTLE_MAX_MS 5000
+/* Drops from next (and want) the oldest layers whose annotation prune->annotation equals
+ * prune->value beyond the newest prune->keep (layers are in write order). Returns how many. */
+static size_t prune_layers(json_t *next, json_t *want, const struct sl_cosign_prune *prune)
+{
+    size_t matching = 0, i, removed = 0;
+    json_t *l;
+    json_array_foreach(next, i, l)
+    {
+        const char *v = json_string_value(
+            json_object_get(json_object_get(l, "annotations"), prune->annotation));
+        if (v && strcmp(v, prune->value) == 0)
+            matching++;
+    }
+    for (i = 0; matching > prune->keep && i < json_array_size(next);) {
+        l = json_array_get(next, i);
+        const char *v = json_string_value(
+            json_object_get(json_object_get(l, "annotations"), prune->annotation));
+        if (!v || strcmp(v, prune->value) != 0) {
+            i++;
+            continue;
+        }
+        size_t j;
+        json_t *m;
+        json_array_foreach(want, j, m)
+        {
+            if (same_layer(m, l)) {
+                json_array_remove(want, j);
+                break;
+            }
+        }
+        json_array_remove(next, i);
+        matching--;
+        removed++;
+    }
+    return removed;
+}
+
 static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, const char *repo,
                             const char *digest, const char *suffix, json_t *want, const json_t *own,
-                            const struct sl_key *key, struct sl_err *err)
+                            const struct sl_key *key, const struct sl_cosign_prune *prune,
+                            struct sl_err *err)
 {
     struct merge_result res = {.own_kept = own != NULL};
     json_t *cur = NULL, *next = NULL;
@@ -318,7 +356,8 @@ static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, c
                 missing++;
             }
         }
-        if (missing == 0) {
+        size_t pruned = prune ? prune_layers(next, want, prune) : 0;
+        if (missing == 0 && pruned == 0) {
             json_decref(next);
             next = NULL;
             if (settled || res.writes == 0)
@@ -411,7 +450,7 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
     want = json_array();
     json_array_append(want, own);
     struct merge_result mr = {0};
-    rc = merge_sig_layers(&mr, reg, repo, digest, "sig", want, own, key, err);
+    rc = merge_sig_layers(&mr, reg, repo, digest, "sig", want, own, key, NULL, err);
     if (rc)
         goto done;
     res.added = mr.own_kept;
@@ -462,7 +501,7 @@ int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const cha
         added++;
     }
     if (added)
-        rc = merge_sig_layers(NULL, dst, dst_repo, digest, "sig", want, NULL, NULL, err);
+        rc = merge_sig_layers(NULL, dst, dst_repo, digest, "sig", want, NULL, NULL, NULL, err);
 done:
     if (!rc && copied)
         *copied = added;
@@ -652,7 +691,7 @@ done:
 
 int sl_cosign_attach_layer(size_t *layers_out, struct sl_registry *reg, const char *repo,
                            const char *digest, const char *suffix, const json_t *layer,
-                           struct sl_err *err)
+                           const struct sl_cosign_prune *prune, struct sl_err *err)
 {
     if (!sl_ref_is_digest(digest))
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
@@ -661,7 +700,7 @@ int sl_cosign_attach_layer(size_t *layers_out, struct sl_registry *reg, const ch
     json_t *want = json_array();
     json_array_append(want, (json_t *)layer);
     struct merge_result mr = {0};
-    int rc = merge_sig_layers(&mr, reg, repo, digest, suffix, want, NULL, NULL, err);
+    int rc = merge_sig_layers(&mr, reg, repo, digest, suffix, want, NULL, NULL, prune, err);
     json_decref(want);
     if (!rc && layers_out)
         *layers_out = mr.signatures;

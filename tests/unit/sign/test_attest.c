@@ -238,6 +238,75 @@ static void test_write_att_tag(void)
     env_free(&e);
 }
 
+/* Reports written at every rescan stay bounded: of this key's vuln layers the newest
+ * SL_ATTEST_KEEP stay, the oldest go; the SBOM and another writer's layer of the same type are
+ * kept. */
+static void test_att_tag_bounded(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_err err = {0};
+    struct sl_attest_where tag = {.tag = true};
+    json_t *sbom = json_pack("{s:s}", "spdxVersion", "SPDX-2.3");
+    CHECK_INT_EQ(
+        sl_attest_write(NULL, e.reg, REPO, HOST "/" REPO, e.digest, SPDX, sbom, e.key, &tag, &err),
+        0);
+    /* the vendor's own vuln attestation, copied along: no sealift mark */
+    char foreign_digest[72];
+    sl_fake_registry_put_blob(e.fr, HOST, REPO, "{\"payloadType\":\"x\"}", 18, foreign_digest);
+    json_t *foreign =
+        json_pack("{s:s, s:i, s:s, s:{s:s}}", "mediaType", SL_ATTEST_LAYER_MEDIA_TYPE, "size", 18,
+                  "digest", foreign_digest, "annotations", SL_ATTEST_ANN_PREDICATE, VULN);
+    CHECK_INT_EQ(sl_cosign_attach_layer(NULL, e.reg, REPO, e.digest, "att", foreign, NULL, &err),
+                 0);
+    struct sl_attest_result res = {0};
+    for (int i = 0; i <= SL_ATTEST_KEEP; i++) {
+        json_t *v = json_pack("{s:{s:i}}", "metadata", "n", i);
+        CHECK_INT_EQ(
+            sl_attest_write(&res, e.reg, REPO, HOST "/" REPO, e.digest, VULN, v, e.key, &tag, &err),
+            0);
+        json_decref(v);
+    }
+    /* SBOM + foreign + the newest SL_ATTEST_KEEP reports */
+    CHECK_INT_EQ((int)res.layers, SL_ATTEST_KEEP + 2);
+    char att[96];
+    snprintf(att, sizeof(att), "sha256-%s.att", e.digest + 7);
+    json_t *m = json_loads(sl_fake_registry_manifest(e.fr, HOST, REPO, att), 0, NULL);
+    CHECK(att_layer(m, SPDX, 0) != NULL);
+    bool foreign_kept = false;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(m, "layers"), i, l)
+    {
+        const char *d = json_string_value(json_object_get(l, "digest"));
+        if (d && strcmp(d, foreign_digest) == 0)
+            foreign_kept = true;
+    }
+    CHECK(foreign_kept);
+    /* the oldest report (n = 0) went, the newest (n = KEEP) is the last layer */
+    json_t *first = att_layer(m, VULN, 1), *last = att_layer(m, VULN, SL_ATTEST_KEEP);
+    CHECK(first != NULL && last != NULL);
+    const char *ds[2] = {json_string_value(json_object_get(first, "digest")),
+                         json_string_value(json_object_get(last, "digest"))};
+    int want[2] = {1, SL_ATTEST_KEEP};
+    for (int k = 0; k < 2; k++) {
+        char *blob = NULL;
+        size_t blob_len = 0;
+        json_t *st = NULL;
+        CHECK_INT_EQ(sl_registry_blob_get(&blob, &blob_len, e.reg, REPO, ds[k], 1 << 20, &err), 0);
+        CHECK_INT_EQ(envelope_verifies(blob, blob_len, e.pub, &st), 0);
+        CHECK_INT_EQ((int)json_integer_value(json_object_get(
+                         json_object_get(json_object_get(st, "predicate"), "metadata"), "n")),
+                     want[k]);
+        json_decref(st);
+        free(blob);
+    }
+    json_decref(m);
+    json_decref(foreign);
+    json_decref(sbom);
+    env_free(&e);
+}
+
 /* As a referrer: a Sigstore bundle artifact whose descriptor carries the predicate type, listed
  * in the tag-schema fallback index on a registry without the referrers API; no .att tag. */
 static void test_write_referrer(void)
@@ -272,6 +341,7 @@ int main(void)
     RUN(test_statement);
     RUN(test_envelope);
     RUN(test_write_att_tag);
+    RUN(test_att_tag_bounded);
     RUN(test_write_referrer);
     return CHECK_EXIT();
 }

@@ -60,6 +60,8 @@ struct sl_attest_request {
     bool sbom;
     bool sbom_cyclonedx; /* CycloneDX 1.5 JSON, else SPDX 2.3 JSON */
     bool vuln;           /* with the ScanPolicy ns/policy_name's database and rules */
+    bool vuln_optional;  /* vuln by default: skipped (revision_out "") when the policy has no
+                            advisory database for the built-in scanner, instead of an error */
     const char *ns, *policy_name;
     bool tag, referrer;           /* the .att tag and/or an OCI 1.1 referrer (spec.sign.format) */
     const struct sl_key *key;     /* the sign SigningKey's private key (borrowed) */
@@ -82,9 +84,10 @@ struct sl_attest_gate {
     int (*attest)(void *ctx, struct sl_registry *reg, const char *repo, const char *subject_name,
                   const char *digest, const struct sl_attest_request *req, char revision_out[128],
                   size_t *images_out, struct sl_err *err);
-    /* Whether a fresh vulnerability report is due for an attestation made at attested_at with
-     * ScanPolicy revision (the database or rules changed, or the policy's rescanInterval passed
-     * by now). May be NULL: never due. */
+    /* Whether a fresh vulnerability report is due for an attestation made at attested_at
+     * (0: none made yet) with ScanPolicy revision ("" when none was made): the database changed,
+     * or the policy's rescanInterval passed by now; never for a policy without an advisory
+     * database. May be NULL: due only when none was made. */
     bool (*vuln_due)(void *ctx, const char *ns, const char *policy_name, const char *revision,
                      time_t attested_at, time_t now);
 };

@@ -382,6 +382,7 @@ struct imd_run {
     bool sign_legacy, sign_bundle;                  /* spec.sign.format */
     const char *attest_sbom;                        /* spec.sign.attestations.sbom, NULL: none */
     bool attest_vuln;                               /* spec.sign.attestations.vuln */
+    bool attest_vuln_optional;                      /* ... by default (not written explicitly) */
     bool copy_referrers;                            /* spec.referrers.copy */
     const char *referrer_types[REFERRER_TYPES_MAX]; /* spec.referrers.artifactTypes */
     size_t nreferrer_types;
@@ -545,6 +546,7 @@ static int parse_sign_format(struct imd_run *run, const json_t *sign)
     }
     run->attest_sbom = !sbom ? "spdx" : strcmp(sbom, "none") == 0 ? NULL : sbom;
     run->attest_vuln = json_is_boolean(vuln) ? json_is_true(vuln) : run->scan_policy != NULL;
+    run->attest_vuln_optional = !json_is_boolean(vuln);
     if (run->attest_vuln && !run->scan_policy) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
                     "spec.sign.attestations.vuln: a vulnerability attestation needs "
@@ -1490,11 +1492,15 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
                 str_eq(str_or_null(prev, "format"), format);
     bool vuln_due = false;
     if (same && run->attest_vuln) {
+        /* also asked when no report was written yet (a policy without advisories): the gate
+         * knows whether one can be made now */
         time_t vat = 0;
-        vuln_due = !p_vuln_at || sl_time_parse_rfc3339(&vat, p_vuln_at) != 0 ||
-                   (run->attest_gate.vuln_due &&
-                    run->attest_gate.vuln_due(run->attest_gate.ctx, run->ns, run->scan_policy, p_db,
-                                              vat, time(NULL)));
+        if (p_vuln_at && sl_time_parse_rfc3339(&vat, p_vuln_at) != 0)
+            vat = 0;
+        vuln_due = run->attest_gate.vuln_due
+                       ? run->attest_gate.vuln_due(run->attest_gate.ctx, run->ns, run->scan_policy,
+                                                   p_db ? p_db : "", vat, time(NULL))
+                       : !p_vuln_at;
     }
     if (same && !vuln_due) {
         json_object_set(tentry, "attestations", (json_t *)prev);
@@ -1506,6 +1512,7 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
         .sbom = run->attest_sbom != NULL && !same, /* a rescan rewrites the report only */
         .sbom_cyclonedx = run->attest_sbom && strcmp(run->attest_sbom, "cyclonedx") == 0,
         .vuln = run->attest_vuln,
+        .vuln_optional = run->attest_vuln_optional,
         .ns = run->ns,
         .policy_name = run->scan_policy,
         .tag = run->sign_legacy,
@@ -1533,9 +1540,16 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
     }
     json_t *a = json_pack("{s:s, s:b, s:s, s:I, s:s}", "sbom", sbom, "vuln", run->attest_vuln,
                           "format", format, "images", (json_int_t)images, "attestedAt", run->now);
-    if (run->attest_vuln) {
+    if (run->attest_vuln && revision[0]) {
         json_object_set_new(a, "vulnAttestedAt", json_string(run->now));
         json_object_set_new(a, "database", json_string(revision));
+    } else if (run->attest_vuln && same && p_vuln_at) {
+        json_object_set_new(a, "vulnAttestedAt", json_string(p_vuln_at));
+        json_object_set_new(a, "database", json_string(p_db ? p_db : ""));
+    } else if (run->attest_vuln) {
+        json_object_set_new(a, "vulnMessage",
+                            json_string("no vulnerability report: the ScanPolicy has no advisory "
+                                        "database for the built-in scanner"));
     }
     if (same && p_at)
         json_object_set_new(a, "sbomAttestedAt",

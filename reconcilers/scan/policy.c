@@ -1478,7 +1478,8 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
     revision_out[0] = '\0';
     *images_out = 0;
     int rc = 0;
-    if (req->vuln) {
+    bool vuln = req->vuln;
+    if (vuln) {
         pthread_mutex_lock(&store_lock);
         struct pol_entry *e = find_locked(req->ns, req->policy_name);
         bool ready = e && e->ready && e->db;
@@ -1492,18 +1493,24 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
             return sl_err_set(err, SL_SCAN_GATE_WAITING, SL_ERRC_INPUT, "ScanPolicy \"%s\" %s",
                               req->policy_name,
                               e ? "is not Ready" : "not found or its database is not loaded yet");
-        if (db->harbor_url || !db->have_adv) {
+        if ((db->harbor_url || !db->have_adv) && req->vuln_optional) {
+            vuln = false; /* nothing to report with: the SBOM alone */
+        } else if (db->harbor_url || !db->have_adv) {
             rc = sl_err_set(err, SL_EUNSUPPORTED, SL_ERRC_INPUT,
                             "vulnerability attestations need the built-in scanner with an "
                             "advisory database (ScanPolicy \"%s\")",
                             req->policy_name);
             goto done;
         }
-        rc = policy_from_spec(&pp, spec, err);
-        if (rc)
-            goto done;
-        snprintf(revision_out, 128, "%s", db->digest);
+        if (vuln) {
+            rc = policy_from_spec(&pp, spec, err);
+            if (rc)
+                goto done;
+            snprintf(revision_out, 128, "%s", db->digest);
+        }
     }
+    if (!vuln && !req->sbom)
+        goto done;
     rc = platform_filter(plats, filter, sizeof(filter), req->platforms, req->n_platforms, err);
     if (!rc)
         rc = scan_targets(&targets, &ntargets, reg, repo, digest, plats, req->n_platforms, filter,
@@ -1514,10 +1521,10 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
         .key = req->key,
         .sbom = req->sbom,
         .sbom_format = req->sbom_cyclonedx ? SL_SBOM_CYCLONEDX : SL_SBOM_SPDX,
-        .vuln = req->vuln,
-        .db = db ? &db->adv : NULL,
-        .db_uri = db ? db->source : NULL,
-        .policy = req->vuln ? &pp.pol : NULL,
+        .vuln = vuln,
+        .db = vuln ? &db->adv : NULL,
+        .db_uri = vuln ? db->source : NULL,
+        .policy = vuln ? &pp.pol : NULL,
         .where = {.tag = req->tag, .referrer = req->referrer},
     };
     for (size_t i = 0; i < ntargets; i++) {
@@ -1545,7 +1552,7 @@ static bool gate_vuln_due(void *ctx, const char *ns, const char *policy_name, co
     pthread_mutex_lock(&store_lock);
     struct pol_entry *e = find_locked(ns, policy_name);
     bool due = false;
-    if (e && e->ready && e->db)
+    if (e && e->ready && e->db && e->db->have_adv && !e->db->harbor_url)
         due = !revision || strcmp(e->db->digest, revision) != 0 ||
               (int64_t)(now - attested_at) * 1000 >= rescan_ms_of(e->spec);
     pthread_mutex_unlock(&store_lock);

@@ -1701,8 +1701,9 @@ static void test_status_names_the_useful_problem(void)
 /* ---- attestations (spec.sign.attestations) through a fake attestation gate ---- */
 
 struct attest_ctx {
-    int rc;   /* what the gate answers */
-    bool due; /* what vuln_due answers */
+    int rc;     /* what the gate answers */
+    bool due;   /* what vuln_due answers */
+    bool no_db; /* the policy has no advisory database: no report, never due */
     int calls;
     struct sl_attest_request last; /* its strings are borrowed: see policy */
     char policy[64];
@@ -1725,7 +1726,7 @@ static int fake_attest(void *ctx, struct sl_registry *reg, const char *repo,
     snprintf(a->digests + l, sizeof(a->digests) - l, "%s ", digest);
     if (a->rc)
         return sl_err_set(err, a->rc, SL_ERRC_REGISTRY, "registry answered 503");
-    snprintf(revision_out, 128, "%s", req->vuln ? "sha256:db1" : "");
+    snprintf(revision_out, 128, "%s", req->vuln && !a->no_db ? "sha256:db1" : "");
     *images_out = 1;
     return 0;
 }
@@ -1738,7 +1739,7 @@ static bool fake_vuln_due(void *ctx, const char *ns, const char *policy_name, co
     (void)attested_at;
     (void)now;
     struct attest_ctx *a = ctx;
-    return a->due || !revision || strcmp(revision, "sha256:db1") != 0;
+    return !a->no_db && (a->due || !revision || strcmp(revision, "sha256:db1") != 0);
 }
 
 static const json_t *target_attestations(struct env *e, size_t img, size_t t)
@@ -1805,6 +1806,22 @@ static void test_attestations(void)
     CHECK_INT_EQ(a.calls, 4);
     CHECK(!a.last.sbom && a.last.vuln);
     a.due = false;
+
+    /* a policy without advisories: the SBOM alone, status says why, nothing due later */
+    a.no_db = true;
+    a.calls = 0;
+    edit_spec(&e, "sign", json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 4);
+    CHECK(a.last.vuln && a.last.vuln_optional);
+    att = target_attestations(&e, 0, 0);
+    CHECK_CONTAINS(json_string_value(json_object_get(att, "vulnMessage")), "no advisory database");
+    CHECK(json_object_get(att, "vulnAttestedAt") == NULL);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    a.calls = 0;
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 0);
+    a.no_db = false;
 
     /* the registry fails: the earlier record stays, Signed=False says which digest */
     a.rc = SL_ERETRY;

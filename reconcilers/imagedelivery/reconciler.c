@@ -411,7 +411,7 @@ struct imd_run {
     size_t nblocked;
     char blocked_tags[512]; /* "1.4.0, 1.3.9" */
     json_t *failures;       /* distinct failures of this pass [{tag, reason, message}]: events */
-    size_t ntags, verified_tags, signed_now, attested_now;
+    size_t ntags, verified_tags, signed_now;
     json_t *images;    /* new status.images */
     json_t *delivered; /* ["tag -> image", ...] written in this pass, for events */
     bool changed;      /* something was delivered or first found in sync */
@@ -1551,15 +1551,12 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
                             json_string("no vulnerability report: the ScanPolicy has no advisory "
                                         "database for the built-in scanner"));
     }
-    if (same && p_at)
+    /* a rescan rewrote the report only: the SBOM keeps its time */
+    const char *p_sbom_at = str_or_null(prev, "sbomAttestedAt");
+    if (run->attest_sbom)
         json_object_set_new(a, "sbomAttestedAt",
-                            json_string(str_or_null(prev, "sbomAttestedAt")
-                                            ? str_or_null(prev, "sbomAttestedAt")
-                                            : p_at));
-    else if (run->attest_sbom)
-        json_object_set_new(a, "sbomAttestedAt", json_string(run->now));
+                            json_string(same && p_sbom_at ? p_sbom_at : run->now));
     json_object_set_new(tentry, "attestations", a);
-    run->attested_now++;
 }
 
 /* Delivers digest (the source's, for tag) to target t. */

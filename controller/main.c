@@ -7,6 +7,7 @@
 #include "runtime/cmd_controller.h"
 #include "scan/cmd_adapter.h"
 #include "scan/cmd_db.h"
+#include "scan/cmd_attest.h"
 #include "scan/cmd_scan.h"
 #include "sign/cmd_keygen.h"
 #include "sign/cmd_sign.h"
@@ -41,6 +42,7 @@ static const struct command commands[] = {
     {"verify-attestation", sl_cmd_verify_attestation,
      "verify an image's newest attestation of a type (signature, age, findings)"},
     {"scan", sl_cmd_scan, "scan an image or OCI layout for vulnerabilities"},
+    {"attest", sl_cmd_attest, "write a signed SBOM or vulnerability attestation of an image"},
     {"scanner-adapter", sl_cmd_scanner_adapter,
      "serve the Harbor Pluggable Scanner API v1.1 from the built-in scanner"},
     {"db", sl_cmd_db, "advisory database tools (db push DIR IMAGE)"},

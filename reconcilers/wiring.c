@@ -69,6 +69,10 @@ int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *er
         scan_record = sl_scan_record_new(&gate, sl_scanpolicy_revision, 0);
     sl_scan_record_gate(&recorded, scan_record);
     sl_imagedelivery_set_scan_gate(&recorded);
+    /* and writes the signed SBOM and vulnerability attestations of signed deliveries */
+    struct sl_attest_gate attest;
+    sl_scanpolicy_attest_gate(&attest);
+    sl_imagedelivery_set_attest_gate(&attest);
     size_t total = sizeof(constructors) / sizeof(constructors[0]);
     struct sl_reconciler **list = sl_xcalloc(total, sizeof(*list));
     size_t count = 0;

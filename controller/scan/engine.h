@@ -33,4 +33,11 @@ int sl_scan_image(struct sl_scan_report *rep, const struct sl_image_source *src,
                   const struct sl_scan_policy *pol, const struct sl_walk_limits *lim,
                   struct sl_err *err);
 
+/* sl_scan_image that also appends the installed packages the report was made from to pkgs
+ * (initialised by the caller, sl_pkgs_clear; may be NULL), for the image's SBOM (sbom.h). */
+int sl_scan_image_inventory(struct sl_scan_report *rep, struct sl_pkgs *pkgs,
+                            const struct sl_image_source *src, const struct sl_advdb *db,
+                            const struct sl_hsbdb *hsb, const struct sl_scan_policy *pol,
+                            const struct sl_walk_limits *lim, struct sl_err *err);
+
 #endif

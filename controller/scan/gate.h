@@ -7,10 +7,13 @@
 
 #include "oci/registry.h"
 #include "runtime/reconciler.h"
+#include "sign/keys.h"
 #include "util/err.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* At most this many entries in spec.platforms (the copy engine's limit too). */
 #define SL_IMD_MAX_PLATFORMS 16
@@ -46,6 +49,43 @@ struct sl_scan_gate {
                 struct sl_registry *src, const char *repo, const char *digest,
                 const char *const *platforms, size_t n_platforms, json_t **out_summary,
                 struct sl_err *err);
+};
+
+/* What the attestation gate writes for one delivered digest (spec.sign.attestations). */
+struct sl_attest_request {
+    bool sbom;
+    bool sbom_cyclonedx; /* CycloneDX 1.5 JSON, else SPDX 2.3 JSON */
+    bool vuln;           /* with the ScanPolicy ns/policy_name's database and rules */
+    bool vuln_optional;  /* vuln by default: skipped (revision_out "") when the policy has no
+                            advisory database for the built-in scanner, instead of an error */
+    const char *ns, *policy_name;
+    bool tag, referrer;           /* the .att tag and/or an OCI 1.1 referrer (spec.sign.format) */
+    const struct sl_key *key;     /* the sign SigningKey's private key (borrowed) */
+    const char *const *platforms; /* spec.platforms, as for the scan gate */
+    size_t n_platforms;
+};
+
+/* The attestation gate: signed SBOM and vulnerability attestations of delivered images, written
+ * after signing (sign/attest.h). The scanner (scan/policy.c, ScanPolicy store) implements it
+ * and the wiring installs it for the ImageDelivery reconciler; without one, deliveries write no
+ * attestations. */
+struct sl_attest_gate {
+    void *ctx;
+    /* Attests digest in reg/repo (the target's client, borrowed) under subject_name ("host/
+     * repo"): an image manifest, or every child of an index that the delivery holds (the
+     * platforms filter). revision_out (128 bytes) gets the ScanPolicy revision the vulnerability
+     * report was made with ("" without vuln); *images_out the image manifests attested.
+     * Returns 0, SL_SCAN_GATE_WAITING (ScanPolicy not Ready: err says why), or an error (scan or
+     * registry; SL_ERETRY and registry errors retry). Called from several worker threads. */
+    int (*attest)(void *ctx, struct sl_registry *reg, const char *repo, const char *subject_name,
+                  const char *digest, const struct sl_attest_request *req, char revision_out[128],
+                  size_t *images_out, struct sl_err *err);
+    /* Whether a fresh vulnerability report is due for an attestation made at attested_at
+     * (0: none made yet) with ScanPolicy revision ("" when none was made): the database changed,
+     * or the policy's rescanInterval passed by now; never for a policy without an advisory
+     * database. May be NULL: due only when none was made. */
+    bool (*vuln_due)(void *ctx, const char *ns, const char *policy_name, const char *revision,
+                     time_t attested_at, time_t now);
 };
 
 #endif

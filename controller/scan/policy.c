@@ -14,6 +14,7 @@
 #include "scan/advisory.h"
 #include "scan/engine.h"
 #include "scan/harbor.h"
+#include "scan/imageattest.h"
 #include "scan/malware.h"
 #include "scan/regimage.h"
 #include "scan/scanner.h"
@@ -1831,6 +1832,114 @@ int sl_scanpolicy_revision(char *out, size_t cap, const char *ns, const char *na
     }
     pthread_mutex_unlock(&store_lock);
     return rc;
+}
+
+/* The attestation gate: every image manifest of digest in the target (the platforms the
+ * delivery holds) gets the SBOM and/or the vulnerability report of the policy's database and
+ * rules (scan/imageattest.h). */
+static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
+                       const char *subject_name, const char *digest,
+                       const struct sl_attest_request *req, char revision_out[128],
+                       size_t *images_out, struct sl_err *err)
+{
+    (void)ctx;
+    struct scandb *db = NULL;
+    json_t *spec = NULL;
+    struct parsed_policy pp;
+    struct target *targets = NULL;
+    size_t ntargets = 0;
+    char filter[SL_IMD_MAX_PLATFORMS * 100];
+    struct sl_platform plats[SL_IMD_MAX_PLATFORMS];
+    memset(&pp, 0, sizeof(pp));
+    revision_out[0] = '\0';
+    *images_out = 0;
+    int rc = 0;
+    bool vuln = req->vuln;
+    if (vuln) {
+        pthread_mutex_lock(&store_lock);
+        struct pol_entry *e = find_locked(req->ns, req->policy_name);
+        bool ready = e && e->ready && e->db;
+        if (ready) {
+            db = e->db;
+            db->refs++;
+            spec = json_incref(e->spec);
+        }
+        pthread_mutex_unlock(&store_lock);
+        if (!ready)
+            return sl_err_set(err, SL_SCAN_GATE_WAITING, SL_ERRC_INPUT, "ScanPolicy \"%s\" %s",
+                              req->policy_name,
+                              e ? "is not Ready" : "not found or its database is not loaded yet");
+        if ((db->harbor_url || !db->have_adv) && req->vuln_optional) {
+            vuln = false; /* nothing to report with: the SBOM alone */
+        } else if (db->harbor_url || !db->have_adv) {
+            rc = sl_err_set(err, SL_EUNSUPPORTED, SL_ERRC_INPUT,
+                            "vulnerability attestations need the built-in scanner with an "
+                            "advisory database (ScanPolicy \"%s\")",
+                            req->policy_name);
+            goto done;
+        }
+        if (vuln) {
+            rc = policy_from_spec(&pp, spec, err);
+            if (rc)
+                goto done;
+            snprintf(revision_out, 128, "%s", db->digest);
+        }
+    }
+    if (!vuln && !req->sbom)
+        goto done;
+    rc = platform_filter(plats, filter, sizeof(filter), req->platforms, req->n_platforms, err);
+    if (!rc)
+        rc = scan_targets(&targets, &ntargets, reg, repo, digest, plats, req->n_platforms, filter,
+                          err);
+    if (rc)
+        goto done;
+    struct sl_image_attest_opts o = {
+        .key = req->key,
+        .sbom = req->sbom,
+        .sbom_format = req->sbom_cyclonedx ? SL_SBOM_CYCLONEDX : SL_SBOM_SPDX,
+        .vuln = vuln,
+        .db = vuln ? &db->adv : NULL,
+        .db_uri = vuln ? db->source : NULL,
+        .policy = vuln ? &pp.pol : NULL,
+        .where = {.tag = req->tag, .referrer = req->referrer},
+    };
+    for (size_t i = 0; i < ntargets; i++) {
+        rc = sl_image_attest(NULL, reg, repo, subject_name, targets[i].digest, &o, err);
+        if (rc) {
+            if (targets[i].platform[0])
+                sl_err_prefix(err, "%s", targets[i].platform);
+            goto done;
+        }
+        (*images_out)++;
+    }
+done:
+    free(targets);
+    parsed_policy_free(&pp);
+    json_decref(spec);
+    if (db)
+        scandb_unref(db);
+    return rc;
+}
+
+static bool gate_vuln_due(void *ctx, const char *ns, const char *policy_name, const char *revision,
+                          time_t attested_at, time_t now)
+{
+    (void)ctx;
+    pthread_mutex_lock(&store_lock);
+    struct pol_entry *e = find_locked(ns, policy_name);
+    bool due = false;
+    if (e && e->ready && e->db && e->db->have_adv && !e->db->harbor_url)
+        due = !revision || strcmp(e->db->digest, revision) != 0 ||
+              (int64_t)(now - attested_at) * 1000 >= rescan_ms_of(e->spec);
+    pthread_mutex_unlock(&store_lock);
+    return due;
+}
+
+void sl_scanpolicy_attest_gate(struct sl_attest_gate *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->attest = gate_attest;
+    out->vuln_due = gate_vuln_due;
 }
 
 void sl_scanpolicy_gate(struct sl_scan_gate *out)

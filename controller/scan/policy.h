@@ -57,6 +57,12 @@ int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
 /* The gate over the process-wide policy store (ctx unused). */
 void sl_scanpolicy_gate(struct sl_scan_gate *out);
 
+/* The attestation gate over the same store (ctx unused): SBOMs from the image's packages and
+ * vulnerability reports with the policy's loaded database and rules, for every image manifest a
+ * delivery put in a target; revision_out is the database digest, and a fresh report is due when
+ * it changed or the policy's rescanInterval passed since the last one. */
+void sl_scanpolicy_attest_gate(struct sl_attest_gate *out);
+
 /* The revision of ScanPolicy ns/name as the gate uses it: its loaded database digest and spec
  * revision, written to out (cap bytes; 128 is enough). Two equal revisions mean the same
  * database and rules. Returns 0, or SL_ENOTFOUND when the policy is not loaded and Ready. */

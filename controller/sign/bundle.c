@@ -157,28 +157,14 @@ done:
     return rc;
 }
 
-int sl_bundle_build(char **out, size_t *out_len, const char *digest, const struct sl_key *key,
-                    struct sl_err *err)
+/* The base64 SHA-256 of the key's DER SubjectPublicKeyInfo (verificationMaterial hint). */
+static int key_hint(char **out, const struct sl_key *key, struct sl_err *err)
 {
-    if (!sl_ref_is_digest(digest))
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
-    if (!sl_key_has_private(key))
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "the key cannot sign (public key only)");
-    unsigned char *der = NULL, *sig = NULL;
-    size_t der_len = 0, sig_len = 0, pae_len = 0;
-    char *statement = NULL, *pae = NULL, *p64 = NULL, *s64 = NULL, *hint = NULL;
-    json_t *st =
-        json_pack("{s:s, s:[{s:{s:s}}], s:s, s:{}}", "_type", STATEMENT_TYPE, "subject", "digest",
-                  "sha256", digest + 7, "predicateType", SL_BUNDLE_PREDICATE_TYPE, "predicate");
-    statement = json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(st);
-    dsse_pae(&pae, &pae_len, SL_BUNDLE_PAYLOAD_TYPE, statement, strlen(statement));
-    int rc = sl_key_sign(&sig, &sig_len, key, pae, pae_len, err);
-    if (!rc)
-        rc = sl_key_public_der(&der, &der_len, key, err);
+    unsigned char *der = NULL, h[32];
+    size_t der_len = 0;
+    int rc = sl_key_public_der(&der, &der_len, key, err);
     if (rc)
-        goto done;
-    unsigned char h[32];
+        return rc;
     char hd[72];
     sl_digest_sha256(hd, der, der_len);
     for (size_t i = 0; i < 32; i++) {
@@ -186,24 +172,85 @@ int sl_bundle_build(char **out, size_t *out_len, const char *digest, const struc
         sscanf(hd + 7 + 2 * i, "%2x", &v);
         h[i] = (unsigned char)v;
     }
-    hint = sl_base64_encode(h, sizeof(h));
-    p64 = sl_base64_encode(statement, strlen(statement));
-    s64 = sl_base64_encode(sig, sig_len);
-    json_t *b =
-        json_pack("{s:s, s:{s:{s:s}}, s:{s:s, s:s, s:[{s:s}]}}", "mediaType", SL_BUNDLE_MEDIA_TYPE,
-                  "verificationMaterial", "publicKey", "hint", hint, "dsseEnvelope", "payload", p64,
-                  "payloadType", SL_BUNDLE_PAYLOAD_TYPE, "signatures", "sig", s64);
+    free(der);
+    *out = sl_base64_encode(h, sizeof(h));
+    return 0;
+}
+
+/* Signs payload as a DSSE envelope object; *out is the caller's. */
+static int dsse_sign(json_t **out, const char *payload_type, const void *payload, size_t len,
+                     const struct sl_key *key, struct sl_err *err)
+{
+    if (!sl_key_has_private(key))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "the key cannot sign (public key only)");
+    unsigned char *sig = NULL;
+    size_t sig_len = 0, pae_len = 0;
+    char *pae = NULL;
+    dsse_pae(&pae, &pae_len, payload_type, payload, len);
+    int rc = sl_key_sign(&sig, &sig_len, key, pae, pae_len, err);
+    free(pae);
+    if (rc)
+        return rc;
+    char *p64 = sl_base64_encode(payload, len), *s64 = sl_base64_encode(sig, sig_len);
+    free(sig);
+    *out = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", payload_type, "payload", p64,
+                     "signatures", "keyid", "", "sig", s64);
+    free(p64);
+    free(s64);
+    return *out ? 0 : sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "invalid DSSE payload type");
+}
+
+int sl_dsse_envelope(char **out, size_t *out_len, const char *payload_type, const void *payload,
+                     size_t len, const struct sl_key *key, struct sl_err *err)
+{
+    json_t *env = NULL;
+    int rc = dsse_sign(&env, payload_type, payload, len, key, err);
+    if (rc)
+        return rc;
+    *out = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    *out_len = strlen(*out);
+    json_decref(env);
+    return 0;
+}
+
+int sl_bundle_build_statement(char **out, size_t *out_len, const char *statement, size_t len,
+                              const struct sl_key *key, struct sl_err *err)
+{
+    json_t *env = NULL;
+    char *hint = NULL;
+    int rc = dsse_sign(&env, SL_BUNDLE_PAYLOAD_TYPE, statement, len, key, err);
+    if (!rc)
+        rc = key_hint(&hint, key, err);
+    if (rc) {
+        json_decref(env);
+        return rc;
+    }
+    /* the bundle's envelope carries no keyid, as cosign v3 writes it */
+    json_t *sigs = json_object_get(env, "signatures");
+    json_object_del(json_array_get(sigs, 0), "keyid");
+    json_t *b = json_pack("{s:s, s:{s:{s:s}}, s:o}", "mediaType", SL_BUNDLE_MEDIA_TYPE,
+                          "verificationMaterial", "publicKey", "hint", hint, "dsseEnvelope", env);
+    free(hint);
     *out = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
     *out_len = strlen(*out);
     json_decref(b);
-done:
-    free(der);
-    free(sig);
+    return 0;
+}
+
+int sl_bundle_build(char **out, size_t *out_len, const char *digest, const struct sl_key *key,
+                    struct sl_err *err)
+{
+    if (!sl_ref_is_digest(digest))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
+    if (!sl_key_has_private(key))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "the key cannot sign (public key only)");
+    json_t *st =
+        json_pack("{s:s, s:[{s:{s:s}}], s:s, s:{}}", "_type", STATEMENT_TYPE, "subject", "digest",
+                  "sha256", digest + 7, "predicateType", SL_BUNDLE_PREDICATE_TYPE, "predicate");
+    char *statement = json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(st);
+    int rc = sl_bundle_build_statement(out, out_len, statement, strlen(statement), key, err);
     free(statement);
-    free(pae);
-    free(p64);
-    free(s64);
-    free(hint);
     return rc;
 }
 
@@ -310,23 +357,16 @@ static bool already_signed(struct sl_registry *reg, const char *repo, const char
     return found;
 }
 
-int sl_bundle_sign(int *added, struct sl_registry *reg, const char *repo, const char *digest,
-                   const struct sl_key *key, struct sl_err *err)
+/* Stores bundle (for digest, statement of predicate_type) in reg/repo as an OCI 1.1 referrer
+ * and records it in the tag-schema fallback index. */
+static int put_bundle_referrer(struct sl_registry *reg, const char *repo, const char *digest,
+                               const char *bundle, size_t bundle_len, const char *predicate_type,
+                               struct sl_err *err)
 {
-    char *bundle = NULL, *manifest = NULL, *desc = NULL;
-    size_t bundle_len = 0;
+    char *manifest = NULL, *desc = NULL;
     struct sl_registry_manifest subject = {0};
-    int rc = 0;
-    if (sl_key_has_private(key) && already_signed(reg, repo, digest, key)) {
-        if (added)
-            *added = 0;
-        goto done;
-    }
-    rc = sl_bundle_build(&bundle, &bundle_len, digest, key, err);
-    if (rc)
-        goto done;
     /* the subject descriptor names the image's own media type and size */
-    rc = sl_registry_manifest_get(&subject, reg, repo, digest, err);
+    int rc = sl_registry_manifest_get(&subject, reg, repo, digest, err);
     if (rc)
         goto done;
     char bundle_digest[72];
@@ -337,7 +377,7 @@ int sl_bundle_sign(int *added, struct sl_registry *reg, const char *repo, const 
     if (rc)
         goto done;
     json_t *ann = json_pack("{s:s, s:s}", "dev.sigstore.bundle.content", "dsse-envelope",
-                            "dev.sigstore.bundle.predicateType", SL_BUNDLE_PREDICATE_TYPE);
+                            "dev.sigstore.bundle.predicateType", predicate_type);
     const char *smt = subject.media_type ? subject.media_type : SL_MT_OCI_MANIFEST;
     json_t *m =
         json_pack("{s:i, s:s, s:s, s:{s:s, s:i, s:s}, s:[{s:s, s:I, s:s}], s:O, s:{s:s, s:I, s:s}}",
@@ -363,12 +403,46 @@ int sl_bundle_sign(int *added, struct sl_registry *reg, const char *repo, const 
     desc = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(d);
     rc = sl_referrers_record(NULL, reg, repo, digest, desc, err);
+done:
+    sl_registry_manifest_free(&subject);
+    free(manifest);
+    free(desc);
+    return rc;
+}
+
+int sl_bundle_sign(int *added, struct sl_registry *reg, const char *repo, const char *digest,
+                   const struct sl_key *key, struct sl_err *err)
+{
+    char *bundle = NULL;
+    size_t bundle_len = 0;
+    int rc = 0;
+    if (sl_key_has_private(key) && already_signed(reg, repo, digest, key)) {
+        if (added)
+            *added = 0;
+        goto done;
+    }
+    rc = sl_bundle_build(&bundle, &bundle_len, digest, key, err);
+    if (!rc)
+        rc = put_bundle_referrer(reg, repo, digest, bundle, bundle_len, SL_BUNDLE_PREDICATE_TYPE,
+                                 err);
     if (!rc && added)
         *added = 1;
 done:
-    sl_registry_manifest_free(&subject);
     free(bundle);
-    free(manifest);
-    free(desc);
+    return rc;
+}
+
+int sl_bundle_attach_statement(struct sl_registry *reg, const char *repo, const char *digest,
+                               const char *statement, size_t len, const char *predicate_type,
+                               const struct sl_key *key, struct sl_err *err)
+{
+    if (!sl_ref_is_digest(digest))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
+    char *bundle = NULL;
+    size_t bundle_len = 0;
+    int rc = sl_bundle_build_statement(&bundle, &bundle_len, statement, len, key, err);
+    if (!rc)
+        rc = put_bundle_referrer(reg, repo, digest, bundle, bundle_len, predicate_type, err);
+    free(bundle);
     return rc;
 }

@@ -53,6 +53,28 @@ int sl_bundle_check(const char *bundle, size_t len, const char *digest, const st
 int sl_bundle_build(char **out, size_t *out_len, const char *digest, const struct sl_key *key,
                     struct sl_err *err);
 
+/* Signs payload (len bytes, of payload_type) as a DSSE envelope, as cosign writes attestation
+ * layers: {"payloadType": ..., "payload": base64, "signatures": [{"keyid": "", "sig": base64}]},
+ * the signature over PAE(payloadType, payload). *out (NUL-terminated JSON, *out_len bytes) is the
+ * caller's. Returns 0, SL_EINVAL (public-only key) or SL_EFAIL. */
+int sl_dsse_envelope(char **out, size_t *out_len, const char *payload_type, const void *payload,
+                     size_t len, const struct sl_key *key, struct sl_err *err);
+
+/* Builds a signed bundle whose DSSE envelope carries statement (an in-toto statement, len bytes,
+ * payload type SL_BUNDLE_PAYLOAD_TYPE). *out is the caller's. Returns 0, SL_EINVAL (public-only
+ * key) or SL_EFAIL. sl_bundle_build is this with the cosign signature statement. */
+int sl_bundle_build_statement(char **out, size_t *out_len, const char *statement, size_t len,
+                              const struct sl_key *key, struct sl_err *err);
+
+/* Stores a bundle of statement (predicate type predicate_type, subject digest) signed with key in
+ * reg/repo as an OCI 1.1 referrer of digest, the way cosign v3 stores attestations (annotation
+ * dev.sigstore.bundle.predicateType), recorded in the fallback index without a referrers API.
+ * Every call adds one referrer. Returns 0, SL_EINVAL (not a sha256 digest, public-only key) or the
+ * registry's errors. */
+int sl_bundle_attach_statement(struct sl_registry *reg, const char *repo, const char *digest,
+                               const char *statement, size_t len, const char *predicate_type,
+                               const struct sl_key *key, struct sl_err *err);
+
 /* Stores a bundle for digest (signed with key) in reg/repo as an OCI 1.1 referrer, and records it
  * in the tag-schema fallback index (keeping its entries, with artifactType and annotations) when
  * the registry has no referrers API. Does nothing when a bundle of this key for digest is already

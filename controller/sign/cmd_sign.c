@@ -8,6 +8,7 @@
 #include "oci/registry.h"
 #include "sign/attestation.h"
 #include "sign/bundle.h"
+#include "sign/cmd_sign.h"
 #include "sign/cosign.h"
 #include "sign/cosignkey.h"
 #include "sign/keys.h"
@@ -502,4 +503,10 @@ done:
     sl_ref_free(&ref);
     sl_key_free(key);
     return code;
+}
+
+int sl_sign_cli_read_key(struct sl_key **out, const char *path, bool want_private,
+                         struct sl_err *err)
+{
+    return read_key_file(out, path, want_private, err);
 }

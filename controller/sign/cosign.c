@@ -87,13 +87,15 @@ struct sig_layer {
     size_t payload_len;
 };
 
-/* The signature manifest at the .sig tag: parsed JSON (or NULL when absent). */
+/* The manifest at the sha256-<hex>.<suffix> tag (suffix "sig": signatures, "att":
+ * attestations): parsed JSON (or NULL when absent). */
 static int fetch_sig_manifest(json_t **out, struct sl_registry *reg, const char *repo,
-                              const char *digest, struct sl_err *err)
+                              const char *digest, const char *suffix, struct sl_err *err)
 {
     char tag[96];
-    if (sl_cosign_sig_tag(tag, sizeof(tag), digest) != 0)
+    if (!sl_ref_is_digest(digest))
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
+    snprintf(tag, sizeof(tag), "sha256-%s.%s", digest + 7, suffix);
     struct sl_registry_manifest m = {0};
     int rc = sl_registry_manifest_get(&m, reg, repo, tag, err);
     if (rc == SL_ENOTFOUND) {
@@ -146,8 +148,8 @@ static int ensure_blob(struct sl_registry *reg, const char *repo, const char *di
  * uploaded: then *stale is set and nothing is written, so that the time between the read a
  * merge is based on and the write is one round trip. */
 static int put_sig_manifest(char digest_out[72], bool *stale, struct sl_registry *reg,
-                            const char *repo, const char *digest, json_t *layers,
-                            const json_t *base, struct sl_err *err)
+                            const char *repo, const char *digest, const char *suffix,
+                            json_t *layers, const json_t *base, struct sl_err *err)
 {
     json_t *diff_ids = json_array();
     size_t i;
@@ -170,7 +172,7 @@ static int put_sig_manifest(char digest_out[72], bool *stale, struct sl_registry
     json_t *now = NULL;
     *stale = false;
     if (!rc)
-        rc = fetch_sig_manifest(&now, reg, repo, digest, err);
+        rc = fetch_sig_manifest(&now, reg, repo, digest, suffix, err);
     if (!rc) {
         const json_t *now_layers = now ? json_object_get(now, "layers") : NULL;
         *stale = base ? !now_layers || !json_equal(base, now_layers) : now_layers != NULL;
@@ -183,7 +185,7 @@ static int put_sig_manifest(char digest_out[72], bool *stale, struct sl_registry
         manifest_s = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(m);
         char tag[96];
-        sl_cosign_sig_tag(tag, sizeof(tag), digest);
+        snprintf(tag, sizeof(tag), "sha256-%s.%s", digest + 7, suffix);
         rc = sl_registry_manifest_put(digest_out, reg, repo, tag, SL_MT_OCI_MANIFEST, manifest_s,
                                       strlen(manifest_s), err);
     }
@@ -268,9 +270,47 @@ struct merge_result {
 #define SIG_WRITES_MAX    8
 #define SIG_SETTLE_MIN_MS 1000
 #define SIG_SETTLE_MAX_MS 5000
+/* Drops from next (and want) the oldest layers whose annotation prune->annotation equals
+ * prune->value beyond the newest prune->keep (layers are in write order). Returns how many. */
+static size_t prune_layers(json_t *next, json_t *want, const struct sl_cosign_prune *prune)
+{
+    size_t matching = 0, i, removed = 0;
+    json_t *l;
+    json_array_foreach(next, i, l)
+    {
+        const char *v = json_string_value(
+            json_object_get(json_object_get(l, "annotations"), prune->annotation));
+        if (v && strcmp(v, prune->value) == 0)
+            matching++;
+    }
+    for (i = 0; matching > prune->keep && i < json_array_size(next);) {
+        l = json_array_get(next, i);
+        const char *v = json_string_value(
+            json_object_get(json_object_get(l, "annotations"), prune->annotation));
+        if (!v || strcmp(v, prune->value) != 0) {
+            i++;
+            continue;
+        }
+        size_t j;
+        json_t *m;
+        json_array_foreach(want, j, m)
+        {
+            if (same_layer(m, l)) {
+                json_array_remove(want, j);
+                break;
+            }
+        }
+        json_array_remove(next, i);
+        matching--;
+        removed++;
+    }
+    return removed;
+}
+
 static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, const char *repo,
-                            const char *digest, json_t *want, const json_t *own,
-                            const struct sl_key *key, struct sl_err *err)
+                            const char *digest, const char *suffix, json_t *want, const json_t *own,
+                            const struct sl_key *key, const struct sl_cosign_prune *prune,
+                            struct sl_err *err)
 {
     struct merge_result res = {.own_kept = own != NULL};
     json_t *cur = NULL, *next = NULL;
@@ -281,7 +321,7 @@ static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, c
         int64_t read_at = sl_mono_ms();
         json_decref(cur);
         cur = NULL;
-        rc = fetch_sig_manifest(&cur, reg, repo, digest, err);
+        rc = fetch_sig_manifest(&cur, reg, repo, digest, suffix, err);
         if (rc)
             goto done;
         const json_t *have = cur ? json_object_get(cur, "layers") : NULL;
@@ -316,7 +356,8 @@ static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, c
                 missing++;
             }
         }
-        if (missing == 0) {
+        size_t pruned = prune ? prune_layers(next, want, prune) : 0;
+        if (missing == 0 && pruned == 0) {
             json_decref(next);
             next = NULL;
             if (settled || res.writes == 0)
@@ -333,7 +374,8 @@ static int merge_sig_layers(struct merge_result *out, struct sl_registry *reg, c
             goto done;
         }
         bool stale = false;
-        rc = put_sig_manifest(res.manifest_digest, &stale, reg, repo, digest, next, have, err);
+        rc = put_sig_manifest(res.manifest_digest, &stale, reg, repo, digest, suffix, next, have,
+                              err);
         if (rc)
             goto done;
         json_decref(next);
@@ -378,7 +420,7 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
     int rc = sl_cosign_payload(&payload, &payload_len, docker_reference, digest, err);
     if (rc)
         goto done;
-    rc = fetch_sig_manifest(&existing, reg, repo, digest, err);
+    rc = fetch_sig_manifest(&existing, reg, repo, digest, "sig", err);
     if (rc)
         goto done;
     size_t i;
@@ -408,7 +450,7 @@ int sl_cosign_sign(struct sl_cosign_sign_result *out, struct sl_registry *reg, c
     want = json_array();
     json_array_append(want, own);
     struct merge_result mr = {0};
-    rc = merge_sig_layers(&mr, reg, repo, digest, want, own, key, err);
+    rc = merge_sig_layers(&mr, reg, repo, digest, "sig", want, own, key, NULL, err);
     if (rc)
         goto done;
     res.added = mr.own_kept;
@@ -432,10 +474,10 @@ int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const cha
 {
     json_t *from = NULL, *to = NULL, *want = NULL;
     size_t added = 0;
-    int rc = fetch_sig_manifest(&from, src, src_repo, digest, err);
+    int rc = fetch_sig_manifest(&from, src, src_repo, digest, "sig", err);
     if (rc || !from)
         goto done;
-    rc = fetch_sig_manifest(&to, dst, dst_repo, digest, err);
+    rc = fetch_sig_manifest(&to, dst, dst_repo, digest, "sig", err);
     if (rc)
         goto done;
     const json_t *have = to ? json_object_get(to, "layers") : NULL;
@@ -459,7 +501,7 @@ int sl_cosign_copy_signatures(size_t *copied, struct sl_registry *src, const cha
         added++;
     }
     if (added)
-        rc = merge_sig_layers(NULL, dst, dst_repo, digest, want, NULL, NULL, err);
+        rc = merge_sig_layers(NULL, dst, dst_repo, digest, "sig", want, NULL, NULL, NULL, err);
 done:
     if (!rc && copied)
         *copied = added;
@@ -565,7 +607,7 @@ int sl_cosign_verify_limited(struct sl_cosign_verify_result *out, struct sl_regi
     json_t *sig = NULL;
     char *index = NULL;
     size_t index_len = 0;
-    int rc = fetch_sig_manifest(&sig, reg, repo, digest, err);
+    int rc = fetch_sig_manifest(&sig, reg, repo, digest, "sig", err);
     if (rc)
         goto done;
     int k = sig ? verify_layers(&res, sig, reg, repo, digest, keys, nkeys, &problem, &budget) : -1;
@@ -644,5 +686,23 @@ done:
         *out = res;
     json_decref(sig);
     free(index);
+    return rc;
+}
+
+int sl_cosign_attach_layer(size_t *layers_out, struct sl_registry *reg, const char *repo,
+                           const char *digest, const char *suffix, const json_t *layer,
+                           const struct sl_cosign_prune *prune, struct sl_err *err)
+{
+    if (!sl_ref_is_digest(digest))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest: %s", digest);
+    if (strcmp(suffix, "sig") != 0 && strcmp(suffix, "att") != 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "unknown cosign tag suffix %s", suffix);
+    json_t *want = json_array();
+    json_array_append(want, (json_t *)layer);
+    struct merge_result mr = {0};
+    int rc = merge_sig_layers(&mr, reg, repo, digest, suffix, want, NULL, NULL, prune, err);
+    json_decref(want);
+    if (!rc && layers_out)
+        *layers_out = mr.signatures;
     return rc;
 }

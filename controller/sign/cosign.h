@@ -23,6 +23,8 @@
 #include "sign/keys.h"
 #include "util/err.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,5 +102,27 @@ int sl_cosign_verify_limited(struct sl_cosign_verify_result *out, struct sl_regi
                              const char *repo, const char *digest, const struct sl_key *const *keys,
                              size_t nkeys, const struct sl_cosign_limits *limits,
                              struct sl_err *err);
+
+/* Which layers sl_cosign_attach_layer may drop: those whose annotation `annotation` equals value,
+ * beyond the newest keep. */
+struct sl_cosign_prune {
+    const char *annotation;
+    const char *value;
+    size_t keep;
+};
+
+/* Adds layer (a descriptor: mediaType, size, digest, annotations; its blob already uploaded to
+ * reg/repo) to the manifest at the sha256-<hex>.<suffix> tag of digest, suffix "sig" or "att"
+ * (cosign's attestation tag: layers are DSSE envelopes), keeping the layers already there and
+ * re-merging against concurrent writers as sl_cosign_sign does. An equal layer already there
+ * (same digest and signature annotation) is not added twice. With prune (may be NULL), the oldest
+ * layers it matches beyond its keep newest are dropped in the same write, so that a writer's own
+ * repeated layers (reports written at every rescan) stay bounded. *layers_out (may be NULL) gets
+ * how many layers the manifest holds after the call. Returns 0, SL_EINVAL (not a sha256 digest,
+ * another suffix, a tag that holds no such manifest), SL_ERETRY as for sl_cosign_sign, or registry
+ * errors. */
+int sl_cosign_attach_layer(size_t *layers_out, struct sl_registry *reg, const char *repo,
+                           const char *digest, const char *suffix, const json_t *layer,
+                           const struct sl_cosign_prune *prune, struct sl_err *err);
 
 #endif

@@ -143,13 +143,17 @@ class ReferrerDeliveryTest(ImdTestCase):
             with self.subTest(target=registry.host):
                 target = f"{registry.host}/mirror/app@{d}"
                 got = self.discover(registry, target)
-                # the source's referrers with their digests, plus sealift's own bundle
+                # the source's referrers with their digests, plus sealift's own bundles: the
+                # signature and the SBOM attestation (spec.sign.attestations' default)
                 extra = {k: v for k, v in got.items() if k not in source_refs}
                 own[registry.host] = list(extra)
                 self.assertEqual({k: got[k] for k in source_refs}, source_refs)
-                self.assertEqual(list(extra.values()), [BUNDLE_MT], got)
+                self.assertEqual(list(extra.values()), [BUNDLE_MT, BUNDLE_MT], got)
                 self.cosign_verify(target, pub)                # the vendor's cosign v3 bundle
                 self.cosign_verify(target, self.mirror_pub)    # sealift's bundle
+                self.tool(["verify-attestation", "--key", self.mirror_pub,
+                           "--insecure-ignore-tlog", "--allow-insecure-registry", "--type",
+                           "spdxjson", target])
                 self.tool(["verify-attestation", "--key", pub, "--insecure-ignore-tlog",
                            "--allow-insecure-registry", "--type", BUILD_TYPE, target])
         wide = self.kube.kubectl("get", "imd", "app", "-n", NS, "-o", "wide").stdout.splitlines()
@@ -169,7 +173,7 @@ class ReferrerDeliveryTest(ImdTestCase):
         # merged into what the targets hold: sealift's own bundle entries are kept
         for registry in (self.customer, self.api):
             got = self.discover(registry, f"{registry.host}/mirror/app@{d}")
-            self.assertEqual(len(got), 6, got)
+            self.assertEqual(len(got), 7, got)
             for digest in own[registry.host]:
                 self.assertIn(digest, got)
 

@@ -55,6 +55,16 @@ CASES = [
   source: {{image: registry.vendor.example/acme/app, tags: ["1.0"]}}
   targets: [{{image: "r.example/m/app@{DIGEST}"}}]
 """, ["spec.targets[0].image", "without tag or digest"]),
+    ("ImageDelivery", "vulnerability attestations without a ScanPolicy", """spec:
+  source: {image: registry.vendor.example/acme/app, tags: ["1.0"]}
+  targets: [{image: r.example/m/app}]
+  sign: {signingKeyRef: {name: k}, attestations: {vuln: true}}
+""", ["spec.sign.attestations.vuln", "needs spec.scanPolicyRef"]),
+    ("ImageDelivery", "an unknown SBOM format", """spec:
+  source: {image: registry.vendor.example/acme/app, tags: ["1.0"]}
+  targets: [{image: r.example/m/app}]
+  sign: {signingKeyRef: {name: k}, attestations: {sbom: syft}}
+""", ["spec.sign.attestations.sbom", "Unsupported value"]),
     ("ImageDelivery", "duplicate targets", """spec:
   source: {image: registry.vendor.example/acme/app, tags: ["1.0"]}
   targets: [{image: r.example/m/app}, {image: r.example/m/app}]

@@ -11,6 +11,12 @@
 
 #include "scan/gate.h"
 
+/* Installs the process-wide attestation gate (copied; NULL removes it). */
+void sl_imagedelivery_set_attest_gate(const struct sl_attest_gate *gate);
+
+/* Copies the installed attestation gate into *out; returns 1 when one is installed, else 0. */
+int sl_imagedelivery_get_attest_gate(struct sl_attest_gate *out);
+
 /* Installs the process-wide scan gate used by every ImageDelivery reconciler (gate copied; NULL
  * removes it). Safe to call at any time from any thread; reconciles that already started use the
  * gate they read at their start. */

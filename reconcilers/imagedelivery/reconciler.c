@@ -62,6 +62,34 @@ int sl_imagedelivery_get_scan_gate(struct sl_scan_gate *out)
     return have;
 }
 
+/* ---- the process-wide attestation gate ---- */
+
+static struct sl_attest_gate installed_attest_gate;
+static int attest_gate_installed;
+
+void sl_imagedelivery_set_attest_gate(const struct sl_attest_gate *gate)
+{
+    pthread_mutex_lock(&gate_lock);
+    if (gate && gate->attest) {
+        installed_attest_gate = *gate;
+        attest_gate_installed = 1;
+    } else {
+        memset(&installed_attest_gate, 0, sizeof(installed_attest_gate));
+        attest_gate_installed = 0;
+    }
+    pthread_mutex_unlock(&gate_lock);
+}
+
+int sl_imagedelivery_get_attest_gate(struct sl_attest_gate *out)
+{
+    pthread_mutex_lock(&gate_lock);
+    int have = attest_gate_installed;
+    if (have)
+        *out = installed_attest_gate;
+    pthread_mutex_unlock(&gate_lock);
+    return have;
+}
+
 /* ---- reference index for secondary watches ---- */
 
 enum ref_kind { REF_SECRET, REF_SIGNINGKEY, REF_SCANPOLICY };
@@ -106,6 +134,8 @@ struct imd_reconciler {
     struct sl_imd_registry_cache *cache; /* owned when the real ops are used */
     struct sl_scan_gate gate;
     bool gate_override;
+    struct sl_attest_gate attest_gate;
+    bool attest_gate_override;
     struct sl_refindex *refs; /* which ImageDelivery references which Secret / key / policy */
 };
 
@@ -251,6 +281,11 @@ static const char *str_or_null(const json_t *obj, const char *key)
     return s && *s ? s : NULL;
 }
 
+static bool str_eq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
 /* Appends "; " + text to a bounded message. */
 static void msg_append(char *msg, size_t n, const char *text)
 {
@@ -345,6 +380,9 @@ struct imd_run {
     bool immutable;
     const char *verify_key_name, *sign_key_name, *scan_policy;
     bool sign_legacy, sign_bundle;                  /* spec.sign.format */
+    const char *attest_sbom;                        /* spec.sign.attestations.sbom, NULL: none */
+    bool attest_vuln;                               /* spec.sign.attestations.vuln */
+    bool attest_vuln_optional;                      /* ... by default (not written explicitly) */
     bool copy_referrers;                            /* spec.referrers.copy */
     const char *referrer_types[REFERRER_TYPES_MAX]; /* spec.referrers.artifactTypes */
     size_t nreferrer_types;
@@ -354,9 +392,11 @@ struct imd_run {
     struct sl_key *verify_key, *sign_key;
     char *sign_secret_name;
     bool verify_key_failed, sign_key_failed;
-    /* gate */
+    /* gates */
     struct sl_scan_gate gate;
     bool have_gate;
+    struct sl_attest_gate attest_gate;
+    bool have_attest_gate;
     /* results */
     bool global_fail;
     const char *g_status, *g_reason;
@@ -489,6 +529,28 @@ static int parse_sign_format(struct imd_run *run, const json_t *sign)
                     "spec.sign.format: Unsupported value: \"%.64s\": supported values: "
                     "\"legacy\", \"bundle\", \"both\"",
                     f);
+        return -1;
+    }
+    /* spec.sign.attestations: an SPDX SBOM by default, and a vulnerability report when the
+     * delivery is scanned */
+    const json_t *att = json_object_get(sign, "attestations");
+    const char *sbom = str_or_null(att, "sbom");
+    const json_t *vuln = json_object_get(att, "vuln");
+    if (sbom && strcmp(sbom, "spdx") != 0 && strcmp(sbom, "cyclonedx") != 0 &&
+        strcmp(sbom, "none") != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.sign.attestations.sbom: Unsupported value: \"%.64s\": supported "
+                    "values: \"spdx\", \"cyclonedx\", \"none\"",
+                    sbom);
+        return -1;
+    }
+    run->attest_sbom = !sbom ? "spdx" : strcmp(sbom, "none") == 0 ? NULL : sbom;
+    run->attest_vuln = json_is_boolean(vuln) ? json_is_true(vuln) : run->scan_policy != NULL;
+    run->attest_vuln_optional = !json_is_boolean(vuln);
+    if (run->attest_vuln && !run->scan_policy) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.sign.attestations.vuln: a vulnerability attestation needs "
+                    "spec.scanPolicyRef (the ScanPolicy whose database it reports)");
         return -1;
     }
     return 0;
@@ -1418,6 +1480,97 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
         run->signed_now++;
 }
 
+/* Writes the signed attestations of delivered in target t (spec.sign.attestations) when none
+ * were written for this digest and these settings yet, or when a fresh vulnerability report is
+ * due (the ScanPolicy's database changed or its rescanInterval passed). The target's status
+ * entry carries attestations {sbom, vuln, format, images, attestedAt, vulnAttestedAt,
+ * database}. A failure keeps the earlier record (those attestations still verify) and sets
+ * Signed=False AttestationFailed. */
+static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
+                          const char *delivered, bool fresh, const json_t *ptarget)
+{
+    if (!run->have_attest_gate || (!run->attest_sbom && !run->attest_vuln))
+        return;
+    const char *format = run->sign_legacy && run->sign_bundle ? "both"
+                         : run->sign_bundle                   ? "bundle"
+                                                              : "legacy";
+    const char *sbom = run->attest_sbom ? run->attest_sbom : "none";
+    const json_t *prev = json_object_get(ptarget, "attestations");
+    const char *p_at = str_or_null(prev, "attestedAt");
+    const char *p_vuln_at = str_or_null(prev, "vulnAttestedAt");
+    const char *p_db = str_or_null(prev, "database");
+    bool same = !fresh && p_at && str_eq(str_or_null(prev, "sbom"), sbom) &&
+                json_is_true(json_object_get(prev, "vuln")) == run->attest_vuln &&
+                str_eq(str_or_null(prev, "format"), format);
+    bool vuln_due = false;
+    if (same && run->attest_vuln) {
+        /* also asked when no report was written yet (a policy without advisories): the gate
+         * knows whether one can be made now */
+        time_t vat = 0;
+        if (p_vuln_at && sl_time_parse_rfc3339(&vat, p_vuln_at) != 0)
+            vat = 0;
+        vuln_due = run->attest_gate.vuln_due
+                       ? run->attest_gate.vuln_due(run->attest_gate.ctx, run->ns, run->scan_policy,
+                                                   p_db ? p_db : "", vat, time(NULL))
+                       : !p_vuln_at;
+    }
+    if (same && !vuln_due) {
+        json_object_set(tentry, "attestations", (json_t *)prev);
+        return;
+    }
+    if (load_sign_key(run) != 0)
+        return;
+    struct sl_attest_request req = {
+        .sbom = run->attest_sbom != NULL && !same, /* a rescan rewrites the report only */
+        .sbom_cyclonedx = run->attest_sbom && strcmp(run->attest_sbom, "cyclonedx") == 0,
+        .vuln = run->attest_vuln,
+        .vuln_optional = run->attest_vuln_optional,
+        .ns = run->ns,
+        .policy_name = run->scan_policy,
+        .tag = run->sign_legacy,
+        .referrer = run->sign_bundle,
+        .key = run->sign_key,
+        .platforms = run->platforms,
+        .n_platforms = run->nplatforms,
+    };
+    char revision[128] = "";
+    size_t images = 0;
+    struct sl_err err = {0};
+    int rc = run->attest_gate.attest(run->attest_gate.ctx, t->reg, t->ref.repository, t->name,
+                                     delivered, &req, revision, &images, &err);
+    if (rc != 0) {
+        if (prev)
+            json_object_set(tentry, "attestations", (json_t *)prev);
+        char msg[MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s (%s): attesting %s: %s", t->field, t->name, delivered,
+                 err.msg);
+        enum sl_result_kind k =
+            rc == SL_SCAN_GATE_WAITING ? SL_RESULT_WAITING : sl_imd_kind_for_code(rc);
+        tag_fail(run, img, C_SIGNED, "False", false, "AttestationFailed",
+                 k == SL_RESULT_DONE ? SL_RESULT_TRANSIENT : k, msg);
+        return;
+    }
+    json_t *a = json_pack("{s:s, s:b, s:s, s:I, s:s}", "sbom", sbom, "vuln", run->attest_vuln,
+                          "format", format, "images", (json_int_t)images, "attestedAt", run->now);
+    if (run->attest_vuln && revision[0]) {
+        json_object_set_new(a, "vulnAttestedAt", json_string(run->now));
+        json_object_set_new(a, "database", json_string(revision));
+    } else if (run->attest_vuln && same && p_vuln_at) {
+        json_object_set_new(a, "vulnAttestedAt", json_string(p_vuln_at));
+        json_object_set_new(a, "database", json_string(p_db ? p_db : ""));
+    } else if (run->attest_vuln) {
+        json_object_set_new(a, "vulnMessage",
+                            json_string("no vulnerability report: the ScanPolicy has no advisory "
+                                        "database for the built-in scanner"));
+    }
+    /* a rescan rewrote the report only: the SBOM keeps its time */
+    const char *p_sbom_at = str_or_null(prev, "sbomAttestedAt");
+    if (run->attest_sbom)
+        json_object_set_new(a, "sbomAttestedAt",
+                            json_string(same && p_sbom_at ? p_sbom_at : run->now));
+    json_object_set_new(tentry, "attestations", a);
+}
+
 /* Delivers digest (the source's, for tag) to target t. */
 static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev, const char *tag,
                            const char *digest, struct endpoint *t)
@@ -1522,6 +1675,8 @@ static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev,
         json_array_append_new(run->delivered, json_string(line));
     }
     sign_target(run, img, tentry, t, digest, delivered, fresh, ptarget);
+    if (json_is_true(json_object_get(tentry, "signed")))
+        attest_target(run, img, tentry, t, delivered, fresh, ptarget);
 done:
     json_array_append_new(json_object_get(img, "targets"), tentry);
     free(image);
@@ -1866,6 +2021,12 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     } else {
         run.have_gate = sl_imagedelivery_get_scan_gate(&run.gate) != 0;
     }
+    if (r->attest_gate_override) {
+        run.attest_gate = r->attest_gate;
+        run.have_attest_gate = r->attest_gate.attest != NULL;
+    } else {
+        run.have_attest_gate = sl_imagedelivery_get_attest_gate(&run.attest_gate) != 0;
+    }
     char **tags = NULL;
     size_t ntags = 0;
     bool suspended = json_is_true(sl_kube_json_path(req->obj, "spec.suspend"));
@@ -1955,6 +2116,10 @@ int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
     if (deps && deps->scan_gate) {
         r->gate = *deps->scan_gate;
         r->gate_override = true;
+    }
+    if (deps && deps->attest_gate) {
+        r->attest_gate = *deps->attest_gate;
+        r->attest_gate_override = true;
     }
     r->base = (struct sl_reconciler){
         .kind = "ImageDelivery",

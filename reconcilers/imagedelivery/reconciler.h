@@ -93,6 +93,7 @@
 struct sl_imagedelivery_deps {
     const struct sl_imd_registry_ops *registry; /* copied; NULL = real client with a cache */
     const struct sl_scan_gate *scan_gate;       /* copied; NULL = the process-wide gate */
+    const struct sl_attest_gate *attest_gate;   /* copied; NULL = the process-wide gate */
 };
 
 /* Creates the ImageDelivery reconciler with the real registry client. *out is the caller's until

@@ -1,5 +1,5 @@
 /* libFuzzer harness for the envelope parser of cosign's encrypted private keys
- * (reconcilers/sign/cosignkey.c): arbitrary bytes as the PEM text. No key derivation runs (that
+ * (controller/sign/cosignkey.c): arbitrary bytes as the PEM text. No key derivation runs (that
  * is scrypt on one of three fixed parameter sets), so the fuzzer spends its time on the PEM,
  * JSON and base64 layers a hostile Secret or key file controls. */
 #include "sign/cosignkey.h"

@@ -402,7 +402,8 @@ struct env {
     struct sl_err err;
 };
 
-static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
+static void env_init_gates(struct env *e, const struct sl_scan_gate *gate,
+                           const struct sl_attest_gate *attest)
 {
     memset(e, 0, sizeof(*e));
     e->fk = sl_fake_kube_new();
@@ -429,9 +430,17 @@ static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
                                           .referrers_digest = f_referrers_digest,
                                           .copy_referrers = f_copy_referrers};
     static const struct sl_scan_gate no_gate = {0};
-    struct sl_imagedelivery_deps deps = {.registry = &e->ops, .scan_gate = gate ? gate : &no_gate};
+    static const struct sl_attest_gate no_attest = {0};
+    struct sl_imagedelivery_deps deps = {.registry = &e->ops,
+                                         .scan_gate = gate ? gate : &no_gate,
+                                         .attest_gate = attest ? attest : &no_attest};
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_imagedelivery_reconciler_new_with(&e->r, &deps, &err), 0);
+}
+
+static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
+{
+    env_init_gates(e, gate, NULL);
 }
 
 static void env_init(struct env *e)
@@ -1730,6 +1739,171 @@ static void test_status_names_the_useful_problem(void)
     env_free(&e);
 }
 
+/* ---- attestations (spec.sign.attestations) through a fake attestation gate ---- */
+
+struct attest_ctx {
+    int rc;     /* what the gate answers */
+    bool due;   /* what vuln_due answers */
+    bool no_db; /* the policy has no advisory database: no report, never due */
+    int calls;
+    struct sl_attest_request last; /* its strings are borrowed: see policy */
+    char policy[64];
+    char digests[512]; /* the digests attested, " "-joined */
+};
+
+static int fake_attest(void *ctx, struct sl_registry *reg, const char *repo,
+                       const char *subject_name, const char *digest,
+                       const struct sl_attest_request *req, char revision_out[128],
+                       size_t *images_out, struct sl_err *err)
+{
+    (void)reg;
+    (void)repo;
+    (void)subject_name;
+    struct attest_ctx *a = ctx;
+    a->calls++;
+    a->last = *req;
+    snprintf(a->policy, sizeof(a->policy), "%s", req->policy_name ? req->policy_name : "");
+    size_t l = strlen(a->digests);
+    snprintf(a->digests + l, sizeof(a->digests) - l, "%s ", digest);
+    if (a->rc)
+        return sl_err_set(err, a->rc, SL_ERRC_REGISTRY, "registry answered 503");
+    snprintf(revision_out, 128, "%s", req->vuln && !a->no_db ? "sha256:db1" : "");
+    *images_out = 1;
+    return 0;
+}
+
+static bool fake_vuln_due(void *ctx, const char *ns, const char *policy_name, const char *revision,
+                          time_t attested_at, time_t now)
+{
+    (void)ns;
+    (void)policy_name;
+    (void)attested_at;
+    (void)now;
+    struct attest_ctx *a = ctx;
+    return !a->no_db && (a->due || !revision || strcmp(revision, "sha256:db1") != 0);
+}
+
+static const json_t *target_attestations(struct env *e, size_t img, size_t t)
+{
+    return json_object_get(json_array_get(json_object_get(image_entry(e, img), "targets"), t),
+                           "attestations");
+}
+
+/* Every delivered digest gets an SPDX SBOM in every target once, after signing, and status says
+ * when; steady passes write nothing; a ScanPolicy adds a vulnerability report, rewritten alone
+ * when a rescan is due; a failing write is Signed=False AttestationFailed; a bad setting is an
+ * InvalidSpec naming the field. */
+static void test_attestations(void)
+{
+    struct attest_ctx a = {0};
+    struct sl_attest_gate ag = {.ctx = &a, .attest = fake_attest, .vuln_due = fake_vuln_due};
+    struct gate_ctx g = {.rc = 0};
+    struct sl_scan_gate sg = {.ctx = &g, .scan = fake_scan};
+    struct env e;
+    env_init_gates(&e, &sg, &ag);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "sign",
+                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(a.calls, 4); /* 2 tags x 2 targets */
+    CHECK(a.last.sbom && !a.last.sbom_cyclonedx && !a.last.vuln);
+    CHECK(a.last.tag && !a.last.referrer);
+    CHECK(a.last.key != NULL);
+    CHECK_CONTAINS(a.digests, DIG_A);
+    CHECK_CONTAINS(a.digests, DIG_B);
+    const json_t *att = target_attestations(&e, 1, 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(att, "sbom")), "spdx");
+    CHECK(json_is_false(json_object_get(att, "vuln")));
+    CHECK(json_string_value(json_object_get(att, "attestedAt")) != NULL);
+    CHECK_INT_EQ((int)json_integer_value(json_object_get(att, "images")), 1);
+    a.calls = 0;
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 0);
+    CHECK(target_attestations(&e, 0, 0) != NULL);
+
+    /* with a ScanPolicy: a vulnerability report joins (and CycloneDX replaces SPDX) */
+    json_t *sign = json_pack("{s:{s:s}, s:{s:s}}", "signingKeyRef", "name", "vendor-release",
+                             "attestations", "sbom", "cyclonedx");
+    edit_spec(&e, "sign", sign);
+    edit_spec(&e, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 4);
+    CHECK(a.last.sbom && a.last.sbom_cyclonedx && a.last.vuln);
+    CHECK_STR_EQ(a.policy, "default");
+    att = target_attestations(&e, 0, 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(att, "database")), "sha256:db1");
+    CHECK(json_string_value(json_object_get(att, "vulnAttestedAt")) != NULL);
+    a.calls = 0;
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 0);
+    /* a rescan is due: only the report is written again */
+    a.due = true;
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 4);
+    CHECK(!a.last.sbom && a.last.vuln);
+    a.due = false;
+
+    /* a policy without advisories: the SBOM alone, status says why, nothing due later */
+    a.no_db = true;
+    a.calls = 0;
+    edit_spec(&e, "sign", json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 4);
+    CHECK(a.last.vuln && a.last.vuln_optional);
+    att = target_attestations(&e, 0, 0);
+    CHECK_CONTAINS(json_string_value(json_object_get(att, "vulnMessage")), "no advisory database");
+    CHECK(json_object_get(att, "vulnAttestedAt") == NULL);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    a.calls = 0;
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 0);
+    a.no_db = false;
+
+    /* the registry fails: the earlier record stays, Signed=False says which digest */
+    a.rc = SL_ERETRY;
+    a.calls = 0;
+    a.due = true;
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 4);
+    CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Signed", "reason"), "AttestationFailed");
+    CHECK_CONTAINS(cond_field(&e, "Signed", "message"), "attesting sha256:");
+    CHECK(target_attestations(&e, 0, 0) != NULL);
+    a.rc = 0;
+    a.due = false;
+
+    /* sbom none without a ScanPolicy: nothing to attest */
+    edit_spec(&e, "sign",
+              json_pack("{s:{s:s}, s:{s:s}}", "signingKeyRef", "name", "vendor-release",
+                        "attestations", "sbom", "none"));
+    json_object_del(json_object_get(imd(&e), "spec"), "scanPolicyRef");
+    a.calls = 0;
+    reconcile(&e);
+    CHECK_INT_EQ(a.calls, 0);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+
+    /* invalid settings */
+    edit_spec(&e, "sign",
+              json_pack("{s:{s:s}, s:{s:s}}", "signingKeyRef", "name", "vendor-release",
+                        "attestations", "sbom", "syft"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.sign.attestations.sbom");
+    edit_spec(&e, "sign",
+              json_pack("{s:{s:s}, s:{s:b}}", "signingKeyRef", "name", "vendor-release",
+                        "attestations", "vuln", 1));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.sign.attestations.vuln");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.scanPolicyRef");
+    env_free(&e);
+}
+
 static void test_suspend(void)
 {
     struct env e;
@@ -1841,6 +2015,7 @@ int main(int argc, char **argv)
     RUN(test_scan_gate);
     RUN(test_policy_ready_during_first_pass_requeues);
     RUN(test_status_names_the_useful_problem);
+    RUN(test_attestations);
     RUN(test_suspend);
     RUN(test_secondary_watches);
     RUN(test_secret_cache_follows_watch);

@@ -1,4 +1,4 @@
-/* Unit tests of reconcilers/sign/cosignkey.c and the cosign format paths of keys.c. argv[1] is
+/* Unit tests of controller/sign/cosignkey.c and the cosign format paths of keys.c. argv[1] is
  * the directory of tests/data/keys: cosign-generated.key was written by the real cosign
  * (`COSIGN_PASSWORD=test-only cosign generate-key-pair`), cosign-hostile/ holds altered
  * envelopes (tests/data/keys/README.md). */

@@ -1,0 +1,228 @@
+/* `sealift attest IMAGE --key KEY --type sbom|vuln`: signed SBOM and vulnerability attestations
+ * for CI pipelines (scan/imageattest.h). */
+#include "cli/commands.h"
+#include "oci/creds.h"
+#include "oci/manifest.h"
+#include "oci/ref.h"
+#include "scan/advisory.h"
+#include "scan/imageattest.h"
+#include "scan/regimage.h"
+#include "sign/cmd_sign.h"
+#include "util/mem.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "attest"
+
+static void usage_to(FILE *f)
+{
+    fprintf(f,
+            "usage: sealift attest IMAGE --key FILE --type sbom|vuln [--sbom-format "
+            "spdx|cyclonedx]\n"
+            "                      [--db PATH|IMAGE] [--platform OS/ARCH[/VARIANT]]\n"
+            "                      [--format legacy|bundle|both] [--creds USER:PASS | "
+            "--creds-file PATH] [--insecure]\n"
+            "\n"
+            "Reads the image's packages (dpkg, apk) and OS, and writes a signed attestation of\n"
+            "the image manifest IMAGE names (a tag is resolved first; an index resolves to the\n"
+            "--platform child, linux/amd64 by default): an in-toto statement in a DSSE envelope\n"
+            "signed with the private key FILE, stored as cosign stores attestations, so that\n"
+            "`cosign verify-attestation --key PUB --type spdxjson|cyclonedx|vuln` checks it.\n"
+            "  --type sbom   an SBOM: SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON\n"
+            "  --type vuln   a vulnerability report (predicate\n"
+            "                https://cosign.sigstore.dev/attestation/vuln/v1) made with the\n"
+            "                advisories of --db: scanner, database digest, times, findings\n"
+            "\n"
+            "Flags:\n"
+            "  -k, --key FILE          the private key (PEM; `sealift keygen` writes one)\n"
+            "  -t, --type TYPE         sbom or vuln\n"
+            "  --sbom-format FORMAT    spdx (default) or cyclonedx\n"
+            "  --db PATH|IMAGE         advisories (directory, file or `sealift db push` image);\n"
+            "                          required with --type vuln\n"
+            "  --platform OS/ARCH      the child of an image index to attest\n"
+            "  --format FORMAT         legacy (default): the tag sha256-<hex>.att, layers kept;\n"
+            "                          bundle: a Sigstore bundle as an OCI 1.1 referrer (or the\n"
+            "                          sha256-<hex> fallback index); both\n"
+            "  --creds USER:PASS       registry credentials (visible in ps: prefer the next)\n"
+            "  --creds-file PATH       a file holding one line USER:PASS, or a docker\n"
+            "                          config.json (the entry for IMAGE's registry is used)\n"
+            "  --insecure              the registry may be plain http or present a certificate\n"
+            "                          that is not trusted\n"
+            "  -h, --help              print this help\n"
+            "\n"
+            "Exit codes: 0 attested; 2 usage error, unreadable key or database; 3 registry\n"
+            "error.\n"
+            "\n"
+            "Example:\n"
+            "  sealift attest registry.example/acme/app:1.0 --key cosign.key --type sbom \\\n"
+            "      --sbom-format cyclonedx --creds-file ~/.docker/config.json\n");
+}
+
+static int exit_for(int rc)
+{
+    switch (rc) {
+    case SL_EINVAL:
+    case SL_EUNSUPPORTED:
+    case SL_ETOOBIG:
+        return SL_EXIT_USAGE;
+    default:
+        return SL_EXIT_REMOTE;
+    }
+}
+
+int sl_cmd_attest(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"type", required_argument, NULL, 't'},
+        {"sbom-format", required_argument, NULL, 's'},
+        {"db", required_argument, NULL, 'd'},
+        {"platform", required_argument, NULL, 'p'},
+        {"format", required_argument, NULL, 'f'},
+        {"creds", required_argument, NULL, 'c'},
+        {"creds-file", required_argument, NULL, 'C'},
+        {"insecure", no_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key_file = NULL, *type = NULL, *db_path = NULL, *platform = NULL;
+    const char *format = "legacy";
+    struct sl_cli_creds_source creds = {
+        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
+    int insecure = 0, exit_code = SL_EXIT_USAGE;
+    struct sl_image_attest_opts ao = {0};
+    struct sl_advdb db;
+    struct sl_key *key = NULL;
+    struct sl_registry *reg = NULL;
+    struct sl_ref ref;
+    struct sl_reg_image img;
+    struct sl_err err = {0};
+    char *subject = NULL;
+    sl_advdb_init(&db);
+    memset(&ref, 0, sizeof(ref));
+    memset(&img, 0, sizeof(img));
+
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "k:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            key_file = optarg;
+            break;
+        case 't':
+            type = optarg;
+            break;
+        case 's':
+            if (sl_sbom_format_parse(&ao.sbom_format, optarg) != 0) {
+                sl_cli_errorf(CMD, "--sbom-format must be spdx or cyclonedx, not \"%s\"", optarg);
+                goto done;
+            }
+            break;
+        case 'd':
+            db_path = optarg;
+            break;
+        case 'p':
+            platform = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'c':
+            creds.flag = optarg;
+            break;
+        case 'C':
+            creds.file = optarg;
+            break;
+        case 'i':
+            insecure = 1;
+            break;
+        case 'h':
+            usage_to(stdout);
+            exit_code = SL_EXIT_OK;
+            goto done;
+        default:
+            sl_cli_errorf(CMD, "unknown or incomplete flag %s (see sealift attest --help)",
+                          argv[optind - 1]);
+            goto done;
+        }
+    }
+    if (optind + 1 != argc || !key_file || !type) {
+        sl_cli_errorf(CMD, "usage: sealift attest IMAGE --key FILE --type sbom|vuln (see sealift "
+                           "attest --help)");
+        goto done;
+    }
+    const char *image = argv[optind];
+    ao.sbom = strcmp(type, "sbom") == 0;
+    ao.vuln = strcmp(type, "vuln") == 0;
+    if (!ao.sbom && !ao.vuln) {
+        sl_cli_errorf(CMD, "--type must be sbom or vuln, not \"%s\"", type);
+        goto done;
+    }
+    if (ao.vuln && !db_path) {
+        sl_cli_errorf(CMD, "--type vuln needs --db (the advisories to scan with)");
+        goto done;
+    }
+    ao.where.tag = strcmp(format, "legacy") == 0 || strcmp(format, "both") == 0;
+    ao.where.referrer = strcmp(format, "bundle") == 0 || strcmp(format, "both") == 0;
+    if (!ao.where.tag && !ao.where.referrer) {
+        sl_cli_errorf(CMD, "--format must be legacy, bundle or both, not \"%s\"", format);
+        goto done;
+    }
+    if (platform) {
+        struct sl_platform pl;
+        if (sl_platform_parse(&pl, platform, &err) != 0) {
+            sl_cli_errorf(CMD, "--platform must be OS/ARCH[/VARIANT], not \"%s\"", platform);
+            goto done;
+        }
+    }
+    if (sl_sign_cli_read_key(&key, key_file, true, &err) != 0) {
+        sl_cli_errorf(CMD, "%s", err.msg);
+        goto done;
+    }
+    ao.key = key;
+    if (ao.vuln && sl_scan_cli_load_db(&db, db_path, &creds, insecure, &exit_code, CMD) != 0)
+        goto done;
+    ao.db = ao.vuln ? &db : NULL;
+    ao.db_uri = db_path;
+    if (sl_reg_cli_connect(&reg, &ref, image, &creds, insecure, &err) != 0) {
+        sl_cli_errorf(CMD, "%s: %s", image, err.msg);
+        goto done;
+    }
+    int rc =
+        sl_reg_image_open(&img, reg, ref.repository,
+                          ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"), platform, &err);
+    if (rc) {
+        sl_cli_errorf(CMD, "%s: %s", image, err.msg);
+        exit_code = rc == SL_EINVAL || rc == SL_EUNSUPPORTED ? SL_EXIT_USAGE : SL_EXIT_REMOTE;
+        goto done;
+    }
+    subject = sl_xasprintf("%s/%s", ref.registry, ref.repository);
+    struct sl_image_attest_result res = {0};
+    rc = sl_image_attest(&res, reg, ref.repository, subject, img.manifest_digest, &ao, &err);
+    if (rc) {
+        sl_cli_errorf(CMD, "%s@%s: %s", image, img.manifest_digest, err.msg);
+        exit_code = exit_for(rc);
+        goto done;
+    }
+    const char *pt = ao.sbom ? sl_sbom_predicate_type(ao.sbom_format) : SL_VULN_PREDICATE;
+    printf("%s attested: %s (%zu packages", img.manifest_digest, pt, res.packages);
+    if (ao.vuln)
+        printf(", %zu findings", res.findings);
+    if (ao.where.tag)
+        printf("; %zu attestation%s at sha256-%s.att", res.layers, res.layers == 1 ? "" : "s",
+               img.manifest_digest + 7);
+    printf(")\n");
+    exit_code = SL_EXIT_OK;
+done:
+    free(subject);
+    sl_reg_image_free(&img);
+    sl_registry_free(reg);
+    sl_ref_free(&ref);
+    sl_key_free(key);
+    sl_advdb_free(&db);
+    return exit_code;
+}

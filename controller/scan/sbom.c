@@ -226,6 +226,21 @@ int sl_vuln_predicate(json_t **out, const struct sl_scan_report *rep,
             json_object_set_new(e, "fixedVersion", json_string(f->fixed));
         if (f->allowlisted && f->allow_reason)
             json_object_set_new(e, "allowlistReason", json_string(f->allow_reason));
+        /* suppressed by the vendor's OpenVEX: the admission check does not count it
+         * (sign/attestation.c), and the statement that suppressed it is named */
+        json_object_set_new(e, "suppressed", json_boolean(f->vex_suppressed));
+        if (f->vex_suppressed) {
+            json_t *vex = json_object();
+            if (f->vex_status)
+                json_object_set_new(vex, "status", json_string(f->vex_status));
+            if (f->vex_justification)
+                json_object_set_new(vex, "justification", json_string(f->vex_justification));
+            if (f->vex_impact)
+                json_object_set_new(vex, "impactStatement", json_string(f->vex_impact));
+            if (f->vex_document)
+                json_object_set_new(vex, "document", json_string(f->vex_document));
+            json_object_set_new(e, "vex", vex);
+        }
         json_array_append_new(findings, e);
     }
     json_t *summary = json_pack(

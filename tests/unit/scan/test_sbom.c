@@ -4,6 +4,7 @@
 #include "check.h"
 #include "scan/pkgdb.h"
 #include "scan/sbom.h"
+#include "sign/attestation.h"
 #include "util/mem.h"
 
 #include <jansson.h>
@@ -207,7 +208,7 @@ static void test_unknown_os_and_bad_subject(void)
  * findings not allowlisted and every finding with its fix and allowlist reason. */
 static void test_vuln_predicate(void)
 {
-    struct sl_finding f[2] = {
+    struct sl_finding f[3] = {
         {.id = "CVE-2026-0001",
          .pkg = "libc6",
          .src_pkg = "glibc",
@@ -221,8 +222,17 @@ static void test_vuln_predicate(void)
          .severity = SL_SEV_CRITICAL,
          .allowlisted = true,
          .allow_reason = "not reachable"},
+        {.id = "CVE-2023-4911",
+         .pkg = "libc6",
+         .src_pkg = "glibc",
+         .installed = "2.36-9",
+         .severity = SL_SEV_CRITICAL,
+         .vex_suppressed = true,
+         .vex_status = "not_affected",
+         .vex_justification = "vulnerable_code_not_in_execute_path",
+         .vex_document = "configmap vendor-acme/vex:app.json"},
     };
-    struct sl_scan_report rep = {.findings = f, .nfindings = 2, .packages = 3, .vuln_failed = true};
+    struct sl_scan_report rep = {.findings = f, .nfindings = 3, .packages = 3, .vuln_failed = true};
     snprintf(rep.ecosystem, sizeof(rep.ecosystem), "debian:12");
     rep.counts[SL_SEV_HIGH] = 1;
     struct sl_vuln_meta meta = {.scanner_uri = "https://sealift.dev/scanner",
@@ -250,7 +260,25 @@ static void test_vuln_predicate(void)
         (int)json_integer_value(json_object_get(json_object_get(result, "summary"), "critical")),
         0);
     json_t *fs = json_object_get(result, "findings");
-    CHECK_INT_EQ((int)json_array_size(fs), 2);
+    CHECK_INT_EQ((int)json_array_size(fs), 3);
+    /* the VEX-suppressed finding is there, marked, with the statement that suppressed it */
+    json_t *vexed = json_array_get(fs, 2);
+    CHECK(json_is_true(json_object_get(vexed, "suppressed")));
+    CHECK(json_is_false(json_object_get(json_array_get(fs, 0), "suppressed")));
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(vexed, "vex"), "justification")),
+                 "vulnerable_code_not_in_execute_path");
+    /* and the admission check reads the predicate as the webhook does: the High finding counts,
+     * the allowlisted and the VEX-suppressed Critical ones do not */
+    json_t *statement = json_pack("{s:O}", "predicate", p);
+    size_t at_or_above = 0;
+    int worst = 0;
+    char first[128];
+    CHECK_INT_EQ(sl_attestation_vuln_count(&at_or_above, &worst, first, statement, 3, &err), 0);
+    CHECK_INT_EQ((int)at_or_above, 1);
+    CHECK_STR_EQ(first, "CVE-2026-0001");
+    CHECK_INT_EQ(sl_attestation_vuln_count(&at_or_above, &worst, first, statement, 4, &err), 0);
+    CHECK_INT_EQ((int)at_or_above, 0);
+    json_decref(statement);
     CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(fs, 0), "fixedVersion")),
                  "2.36-9+deb12u4");
     CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(fs, 0), "severity")), "High");

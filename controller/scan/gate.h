@@ -59,6 +59,9 @@ struct sl_attest_request {
     bool vuln_optional;  /* vuln by default: skipped (revision_out "") when the policy has no
                             advisory database for the built-in scanner, instead of an error */
     const char *ns, *policy_name;
+    /* "host/repo" of the delivery's source: the repository OpenVEX products are matched
+     * against, as the scan gate matches them (NULL: the target's) */
+    const char *vex_repository;
     bool tag, referrer;           /* the .att tag and/or an OCI 1.1 referrer (spec.sign.format) */
     const struct sl_key *key;     /* the sign SigningKey's private key (borrowed) */
     const char *const *platforms; /* spec.platforms, as for the scan gate */

@@ -1844,6 +1844,7 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
 {
     (void)ctx;
     struct scandb *db = NULL;
+    struct vexset *vex = NULL;
     json_t *spec = NULL;
     struct parsed_policy pp;
     struct target *targets = NULL;
@@ -1862,6 +1863,9 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
         if (ready) {
             db = e->db;
             db->refs++;
+            vex = e->vex;
+            if (vex)
+                vex->refs++;
             spec = json_incref(e->spec);
         }
         pthread_mutex_unlock(&store_lock);
@@ -1903,7 +1907,20 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
         .policy = vuln ? &pp.pol : NULL,
         .where = {.tag = req->tag, .referrer = req->referrer},
     };
+    /* the findings the scan gate suppressed by OpenVEX are marked in the report too, so the
+     * admission check (which skips them) decides as the gate did */
+    char repository[1024];
+    if (req->vex_repository)
+        snprintf(repository, sizeof(repository), "%s", req->vex_repository);
+    else
+        snprintf(repository, sizeof(repository), "%s/%s", sl_registry_host(reg), repo);
+    if (vuln) {
+        pp.pol.vex = vex ? &vex->vex : NULL;
+        pp.pol.vex_image.repository = repository;
+    }
     for (size_t i = 0; i < ntargets; i++) {
+        pp.pol.vex_image.digest = targets[i].digest;
+        pp.pol.vex_image.index_digest = strcmp(targets[i].digest, digest) != 0 ? digest : NULL;
         rc = sl_image_attest(NULL, reg, repo, subject_name, targets[i].digest, &o, err);
         if (rc) {
             if (targets[i].platform[0])
@@ -1918,6 +1935,8 @@ done:
     json_decref(spec);
     if (db)
         scandb_unref(db);
+    if (vex)
+        vexset_unref(vex);
     return rc;
 }
 

@@ -61,14 +61,14 @@ class VexTest(ImdTestCase):
         scanlib.skopeo_push(layout, "bad", f"{self.src}:bad", V)
         self.digest = self.digest_at(f"{self.src}:bad", V)
 
-    def scan_policy(self, vex_yaml=""):
+    def scan_policy(self, vex_yaml="", rescan="2s"):
         self.apply(
             "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
             f"metadata: {{name: default, namespace: {NS}}}\n"
             "spec:\n  database:\n"
             f"    image: {self.db_image}\n    insecure: true\n"
             "    credentials: {secretRef: {name: vendor-pull}}\n"
-            "  severityThreshold: High\n  rescanInterval: 2s\n" + vex_yaml)
+            f"  severityThreshold: High\n  rescanInterval: {rescan}\n" + vex_yaml)
 
     def vex_configmap(self, text):
         path = os.path.join(self.tmp, "vex.json")
@@ -149,6 +149,71 @@ class VexTest(ImdTestCase):
         scan = obj["status"]["images"][0]["scan"]
         self.assertEqual((scan["result"], scan["high"]), ("Failed", 1))
         self.assertNotIn("suppressed", scan)
+
+    def verify_vuln_attestation(self, pub):
+        return subprocess.run(
+            [procs.SEALIFT, "verify-attestation", f"{self.customer.host}/mirror/app@{self.digest}",
+             "--key", pub, "--type", "vuln", "--fail-on", "High", "--creds", C, "--insecure"],
+            capture_output=True, text=True, timeout=120)
+
+    def test_vuln_attestation_follows_the_vex(self):
+        """What the delivery attests agrees with the gate: a finding the vendor's VEX suppresses
+        is marked suppressed in the signed vulnerability report (so `sealift verify-attestation
+        --fail-on High`, the webhook's check, passes), and when the VEX entry is removed the
+        digest, blocked but already delivered, gets a fresh report with the finding."""
+        self.apply(f"""
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {{name: vendor-release, namespace: {NS}}}
+spec:
+  mode: Generate
+  secretRef: {{name: vendor-release-key}}
+  publicKey: {{configMapRef: {{name: vendor-release-pub}}}}
+""")
+        self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NS,
+                          "signingkey/vendor-release")
+        cm = json.loads(self.kube.kubectl("get", "configmap", "vendor-release-pub", "-n", NS,
+                                          "-o", "json").stdout)
+        pub = os.path.join(self.tmp, "release.pub")
+        with open(pub, "w") as f:
+            f.write(cm["data"]["cosign.pub"])
+        self.vex_configmap(openvex(self.digest, self.src, justification=JUSTIFICATION))
+        # no rescan by time: what writes the next report is the gate's new verdict
+        self.scan_policy("  vex:\n  - configMapRef: {name: vendor-vex, key: vex.json}\n",
+                         rescan="24h")
+        self.policy_condition("DatabaseLoaded")
+        self.delivery("app", self.src, [(f"{self.customer.host}/mirror/app", "customer-push")],
+                      extra_source="    tags: ['bad']\n",
+                      extra_spec="  scanPolicyRef: {name: default}\n"
+                                 "  sign:\n    signingKeyRef: {name: vendor-release}\n"
+                                 "    attestations: {sbom: none, vuln: true}\n",
+                      interval="2s")
+
+        def attested(obj):
+            targets = obj.get("status", {}).get("images", [{}])[0].get("targets") or [{}]
+            return (targets[0].get("attestations") or {}).get("vulnAttestedAt")
+        procs.wait_for(lambda: attested(self.get("app")), timeout=120, interval=0.5,
+                       what="a vulnerability attestation of the delivered digest")
+        r = self.verify_vuln_attestation(pub)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        findings = json.loads(r.stdout)["predicate"]["scanner"]["result"]["findings"]
+        libc = [f for f in findings if f["id"] == "CVE-2023-4911"]
+        self.assertEqual(len(libc), 1, findings)
+        self.assertTrue(libc[0]["suppressed"])
+        self.assertEqual(libc[0]["vex"]["justification"], JUSTIFICATION)
+
+        # the VEX entry is removed: the gate blocks the digest (already delivered), and the
+        # newest signed report lists the High finding again
+        self.scan_policy(rescan="24h")
+        self.wait_reason("app", "ScanFailed", ctype="Scanned", timeout=90)
+        last = {}
+
+        def denied():
+            last["r"] = self.verify_vuln_attestation(pub)
+            return last["r"].returncode == 1
+        procs.wait_for(denied, timeout=120, interval=1,
+                       what="a fresh vulnerability report with the finding")
+        self.assertIn("CVE-2023-4911", last["r"].stderr)
 
     def test_oras_pushed_vex_artifact(self):
         # the API server refuses an entry with both sources (CEL), naming the rule

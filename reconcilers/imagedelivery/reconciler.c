@@ -1230,6 +1230,39 @@ static void keep_prev_targets(json_t *img, const json_t *prev)
         json_object_set_new(img, "targets", json_deep_copy(targets));
 }
 
+static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
+                          const char *delivered, bool fresh, const json_t *ptarget);
+
+/* A delivered digest the scan gate now blocks (a newer database, the vendor's OpenVEX
+ * withdrawn) stays in its targets, and each target where it was signed gets a fresh
+ * vulnerability report that says so: admission reads the newest report
+ * (DeployPolicy requireAttestations), so the image stops being admitted. */
+static void reattest_blocked(struct imd_run *run, json_t *img)
+{
+    if (!run->have_attest_gate || !run->attest_vuln)
+        return;
+    json_t *targets = json_object_get(img, "targets");
+    size_t i;
+    json_t *entry;
+    json_array_foreach(targets, i, entry)
+    {
+        const char *image = str_or_null(entry, "image");
+        const char *d = str_or_null(entry, "digest");
+        if (!image || !d || !json_is_true(json_object_get(entry, "signed")))
+            continue;
+        for (size_t k = 0; k < run->ntargets; k++) {
+            struct endpoint *t = &run->targets[k];
+            size_t n = strlen(t->name);
+            if (t->dead || !t->reg || strncmp(image, t->name, n) != 0 || image[n] != ':')
+                continue;
+            json_t *before = json_deep_copy(entry);
+            attest_target(run, img, entry, t, d, false, before);
+            json_decref(before);
+            break;
+        }
+    }
+}
+
 /* Gate 1: the source digest must carry a valid signature by the verify key. Returns 0 to go
  * on, 1 when the tag is stopped, -1 on an object-wide failure. */
 static int gate_verify(struct imd_run *run, json_t *img, const json_t *prev, const char *digest)
@@ -1331,6 +1364,8 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
                 img, "scan",
                 json_pack("{s:s, s:s}", "result", "Failed", "policy", run->scan_policy));
         tag_fail(run, img, C_SCANNED, "False", true, "ScanFailed", SL_RESULT_DONE, msg);
+        if (was_delivered)
+            reattest_blocked(run, img);
     } else if (rc == SL_SCAN_GATE_WAITING) {
         snprintf(msg, sizeof(msg), "spec.scanPolicyRef: %s", err.msg);
         tag_fail(run, img, C_SCANNED, "Unknown", true, "ScanPolicyNotReady", SL_RESULT_WAITING,
@@ -1514,12 +1549,24 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
                                                    p_db ? p_db : "", vat, time(NULL))
                        : !p_vuln_at;
     }
+    if (same && run->attest_vuln && !vuln_due && p_vuln_at) {
+        /* the scan gate's verdict is newer than the last report (the vendor's OpenVEX changed,
+         * the policy's rules changed): the report must say what the gate now says */
+        const char *scanned = str_or_null(json_object_get(img, "scan"), "scannedAt");
+        time_t sat = 0, vat = 0;
+        if (scanned && sl_time_parse_rfc3339(&sat, scanned) == 0 &&
+            sl_time_parse_rfc3339(&vat, p_vuln_at) == 0 && sat > vat)
+            vuln_due = true;
+    }
     if (same && !vuln_due) {
         json_object_set(tentry, "attestations", (json_t *)prev);
         return;
     }
     if (load_sign_key(run) != 0)
         return;
+    char source_repo[1024];
+    snprintf(source_repo, sizeof(source_repo), "%s/%s", sl_registry_host(run->src.reg),
+             run->src.ref.repository);
     struct sl_attest_request req = {
         .sbom = run->attest_sbom != NULL && !same, /* a rescan rewrites the report only */
         .sbom_cyclonedx = run->attest_sbom && strcmp(run->attest_sbom, "cyclonedx") == 0,
@@ -1527,6 +1574,7 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
         .vuln_optional = run->attest_vuln_optional,
         .ns = run->ns,
         .policy_name = run->scan_policy,
+        .vex_repository = source_repo,
         .tag = run->sign_legacy,
         .referrer = run->sign_bundle,
         .key = run->sign_key,

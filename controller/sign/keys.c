@@ -430,6 +430,16 @@ int sl_key_public(struct sl_key **out, const struct sl_key *key, struct sl_err *
     return 0;
 }
 
+struct sl_key *sl_key_ref(const struct sl_key *key)
+{
+    struct sl_key *k = sl_xcalloc(1, sizeof(*k));
+    EVP_PKEY_up_ref(key->pkey);
+    k->pkey = key->pkey;
+    k->alg = key->alg;
+    k->has_private = key->has_private;
+    return k;
+}
+
 void sl_key_free(struct sl_key *key)
 {
     if (key == NULL)

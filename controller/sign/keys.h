@@ -82,6 +82,10 @@ int sl_key_load_pem(struct sl_key **out, const char *pem, size_t len, struct sl_
 /* A new public-only key with the public half of key (which may be private or public). */
 int sl_key_public(struct sl_key **out, const struct sl_key *key, struct sl_err *err);
 
+/* A second handle on the same key (its own sl_key_free; the key material is shared and
+ * immutable, so handles may be used from different threads). */
+struct sl_key *sl_key_ref(const struct sl_key *key);
+
 void sl_key_free(struct sl_key *key);
 
 enum sl_key_algorithm sl_key_get_algorithm(const struct sl_key *key);

@@ -122,6 +122,17 @@ struct verified_entry {
     int64_t at_ms;
 };
 
+/* Signing keys opened from their Secrets, by namespace, Secret name and resourceVersion: a
+ * cosign-format key costs one scrypt (64 MiB, about a quarter second) to open, which would
+ * otherwise be paid by every reconcile that signs. An edited Secret has a new resourceVersion,
+ * so its key is opened again. */
+#define KEY_CACHE_MAX 16
+struct key_entry {
+    char *ns, *name, *rv;
+    struct sl_key *key;
+    int64_t at_ms;
+};
+
 struct imd_reconciler {
     struct sl_reconciler base;     /* first: the manager frees everything through base.free */
     pthread_mutex_t verified_lock; /* guards verified */
@@ -130,6 +141,8 @@ struct imd_reconciler {
     pthread_mutex_t secrets_lock; /* guards secrets */
     struct secret_entry secrets[SECRET_CACHE_MAX];
     size_t nsecrets;
+    struct key_entry keys[KEY_CACHE_MAX]; /* guarded by secrets_lock */
+    size_t nkeys;
     struct sl_imd_registry_ops reg;
     struct sl_imd_registry_cache *cache; /* owned when the real ops are used */
     struct sl_scan_gate gate;
@@ -272,6 +285,62 @@ static void secret_cache_put(struct imd_reconciler *r, const char *ns, const cha
                                                           .obj = json_incref(obj),
                                                           .at_ms = read_ms};
     }
+    pthread_mutex_unlock(&r->secrets_lock);
+}
+
+/* A new handle on the key opened from Secret ns/name at resourceVersion rv, or NULL. */
+static struct sl_key *key_cache_get(struct imd_reconciler *r, const char *ns, const char *name,
+                                    const char *rv)
+{
+    struct sl_key *key = NULL;
+    pthread_mutex_lock(&r->secrets_lock);
+    for (size_t i = 0; i < r->nkeys && !key; i++) {
+        struct key_entry *e = &r->keys[i];
+        if (strcmp(e->ns, ns) == 0 && strcmp(e->name, name) == 0 && strcmp(e->rv, rv) == 0) {
+            key = sl_key_ref(e->key);
+            e->at_ms = sl_mono_ms();
+        }
+    }
+    pthread_mutex_unlock(&r->secrets_lock);
+    return key;
+}
+
+static void key_entry_free(struct key_entry *e)
+{
+    free(e->ns);
+    free(e->name);
+    free(e->rv);
+    sl_key_free(e->key);
+}
+
+/* Keeps a handle on key as opened from Secret ns/name at resourceVersion rv, replacing what
+ * was kept for that Secret (and the least recently used entry when full). */
+static void key_cache_put(struct imd_reconciler *r, const char *ns, const char *name,
+                          const char *rv, const struct sl_key *key)
+{
+    pthread_mutex_lock(&r->secrets_lock);
+    size_t w = 0;
+    for (size_t i = 0; i < r->nkeys; i++) {
+        if (strcmp(r->keys[i].ns, ns) == 0 && strcmp(r->keys[i].name, name) == 0) {
+            key_entry_free(&r->keys[i]);
+            continue;
+        }
+        r->keys[w++] = r->keys[i];
+    }
+    r->nkeys = w;
+    if (r->nkeys == KEY_CACHE_MAX) {
+        size_t oldest = 0;
+        for (size_t i = 1; i < r->nkeys; i++)
+            if (r->keys[i].at_ms < r->keys[oldest].at_ms)
+                oldest = i;
+        key_entry_free(&r->keys[oldest]);
+        r->keys[oldest] = r->keys[--r->nkeys];
+    }
+    r->keys[r->nkeys++] = (struct key_entry){.ns = sl_xstrdup(ns),
+                                             .name = sl_xstrdup(name),
+                                             .rv = sl_xstrdup(rv),
+                                             .key = sl_key_ref(key),
+                                             .at_ms = sl_mono_ms()};
     pthread_mutex_unlock(&r->secrets_lock);
 }
 
@@ -992,6 +1061,11 @@ static int load_sign_key(struct imd_run *run)
                     field, err.msg);
         goto done;
     }
+    const char *rv = sl_kube_json_path_str(secret, "metadata.resourceVersion");
+    if (rv && *rv && (run->sign_key = key_cache_get(run->r, run->ns, sec_name, rv)) != NULL) {
+        rc = 0;
+        goto done;
+    }
     const json_t *v = json_object_get(json_object_get(secret, "data"), "cosign.key");
     if (!json_is_string(v) ||
         base64_decode(&pem, &pem_len, json_string_value(v), json_string_length(v)) != 0) {
@@ -1015,6 +1089,8 @@ static int load_sign_key(struct imd_run *run)
                     "%s: SigningKey \"%s\": private key: %s", field, run->sign_key_name, err.msg);
         goto done;
     }
+    if (rv && *rv)
+        key_cache_put(run->r, run->ns, sec_name, rv, run->sign_key);
     rc = 0;
 done:
     if (pem)
@@ -2137,6 +2213,8 @@ static void reconciler_free(void *self)
     pthread_mutex_destroy(&r->verified_lock);
     sl_refindex_free(r->refs);
     secret_cache_drop_locked(r, NULL, NULL);
+    for (size_t i = 0; i < r->nkeys; i++)
+        key_entry_free(&r->keys[i]);
     sl_imd_registry_cache_free(r->cache);
     pthread_mutex_destroy(&r->secrets_lock);
     free(r);

@@ -1291,6 +1291,71 @@ static void test_sign_with_cosign_encrypted_key(void)
     }
 }
 
+/* The ImageDelivery "app" delivering the basic spec's tags to repo in both targets, signed with
+ * SigningKey vendor-release (replacing the object and its status). */
+static void put_signed_delivery_to(struct env *e, const char *repo)
+{
+    json_t *spec = basic_spec();
+    json_t *targets = json_object_get(spec, "targets");
+    char image[256];
+    snprintf(image, sizeof(image), "%s/%s", DST1, repo);
+    json_object_set_new(json_array_get(targets, 0), "image", json_string(image));
+    snprintf(image, sizeof(image), "%s/%s", DST2, repo);
+    json_object_set_new(json_array_get(targets, 1), "image", json_string(image));
+    json_object_set_new(spec, "sign",
+                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
+    put_imd(e, spec);
+}
+
+/* A signing key is opened once per version of its Secret (a cosign-format key costs an scrypt):
+ * the same resourceVersion signs with the key already opened, an edited Secret (new
+ * resourceVersion) is opened again and its new key signs. */
+static void test_signing_key_opened_once_per_secret_version(void)
+{
+    char fp_release[SL_KEY_FINGERPRINT_LEN], fp_other[SL_KEY_FINGERPRINT_LEN];
+    fixture_fingerprint(fp_release, "ecdsa-p256.pub");
+    fixture_fingerprint(fp_other, "ed25519.pub");
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
+    put_signed_delivery_to(&e, "mirror/one");
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
+    CHECK_STR_EQ(reg_sig(&e.reg, DST1, "mirror/one", DIG_A "#signed"), fp_release);
+
+    /* same resourceVersion, content no longer readable: the key opened for it still signs */
+    json_t *secret =
+        json_deep_copy(sl_fake_kube_find(e.fk, &SL_RES_SECRET, NS, "vendor-release-key"));
+    char *junk = b64("not a key", 9);
+    json_object_set_new(json_object_get(secret, "data"), "cosign.key", json_string(junk));
+    free(junk);
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, secret), 0);
+    json_decref(secret);
+    put_signed_delivery_to(&e, "mirror/two");
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
+    CHECK_STR_EQ(reg_sig(&e.reg, DST1, "mirror/two", DIG_A "#signed"), fp_release);
+
+    /* the Secret is edited (a new resourceVersion) with another key: that key signs */
+    char *key = read_fixture("ed25519.key");
+    char *enc = b64(key, strlen(key));
+    secret = json_deep_copy(sl_fake_kube_find(e.fk, &SL_RES_SECRET, NS, "vendor-release-key"));
+    json_object_set_new(json_object_get(secret, "data"), "cosign.key", json_string(enc));
+    json_object_set_new(json_object_get(secret, "metadata"), "resourceVersion",
+                        json_string("edited-1"));
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, secret), 0);
+    json_decref(secret);
+    free(enc);
+    free(key);
+    put_signed_delivery_to(&e, "mirror/three");
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
+    CHECK_STR_EQ(reg_sig(&e.reg, DST1, "mirror/three", DIG_A "#signed"), fp_other);
+    env_free(&e);
+}
+
 #define BUNDLE_T "application/vnd.dev.sigstore.bundle.v0.3+json"
 #define SBOM_T   "application/spdx+json"
 
@@ -2010,6 +2075,7 @@ int main(int argc, char **argv)
     RUN(test_registry_deadline);
     RUN(test_sign_in_every_target);
     RUN(test_sign_with_cosign_encrypted_key);
+    RUN(test_signing_key_opened_once_per_secret_version);
     RUN(test_referrers_go_along);
     RUN(test_sign_format);
     RUN(test_scan_gate);

@@ -45,6 +45,12 @@ struct sl_registry_opts {
      * --src-creds-file a.txt"), appended to 401/403 errors; NULL: nothing. Never a secret.
      * Copied. */
     const char *creds_hint;
+    /* > 0: the client keeps the answers to its manifest reads (GET and HEAD, found or not found)
+     * and referrers queries for this many milliseconds and gives them again instead of asking
+     * (oci/readcache.h); a manifest PUT through the client forgets the repository's. For a
+     * client that reads the same things for many callers (a controller's source registry);
+     * 0: every read asks the registry. */
+    int64_t read_cache_ms;
 };
 
 struct sl_registry;

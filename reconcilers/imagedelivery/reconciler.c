@@ -790,7 +790,11 @@ static int step_credentials(struct imd_run *run)
 
 static void open_endpoint(struct imd_run *run, struct endpoint *ep)
 {
-    struct sl_registry_opts opts = {.insecure = ep->insecure, .ca_pem = ep->ca_pem};
+    /* the source client shares its read answers between the deliveries of one vendor image;
+     * target clients always ask (their answers are the delivery's drift check) */
+    struct sl_registry_opts opts = {.insecure = ep->insecure,
+                                    .ca_pem = ep->ca_pem,
+                                    .read_cache_ms = ep == &run->src ? SL_IMD_RESOLVE_TTL_MS : 0};
     ep->reg = run->r->reg.open(run->r->reg.ctx, sl_ref_api_host(&ep->ref),
                                ep->have_creds ? &ep->creds : NULL, &opts);
 }

@@ -69,9 +69,10 @@
  *
  * Caches that keep the steady state cheap (all bounded, all thread-safe): registry clients per
  * host + TLS settings + credentials hash (connections, auth scheme and tokens survive between
- * reconciles; regops.h); a source tag's digest is shared for SL_IMD_RESOLVE_TTL_MS between the
- * ImageDeliveries reading it; Secrets read in the last 5 s are shared, and dropped as soon as the
- * Secret watch reports any event for them (before the reconciles that event enqueues run).
+ * reconciles; regops.h); the source client's answers (tag digests, manifests, signatures,
+ * referrers) are shared for SL_IMD_RESOLVE_TTL_MS between the ImageDeliveries reading them;
+ * Secrets read in the last 5 s are shared, and dropped as soon as the Secret watch reports any
+ * event for them (before the reconciles that event enqueues run).
  *
  * Secondary watches: Secrets, SigningKeys and ScanPolicies. The reconciler remembers which
  * objects each ImageDelivery references (an in-memory index, updated when its spec is read, before

@@ -33,6 +33,13 @@
 
 enum auth_mode { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 
+/* A repository this client saw holding a blob: where a later copy may mount it from. */
+struct blob_home {
+    char digest[72];
+    char *repo;
+};
+#define BLOB_HOMES_MAX 512
+
 struct sl_registry {
     char *host;
     struct sl_creds creds;
@@ -48,6 +55,8 @@ struct sl_registry {
     struct sl_transport *transport;
     bool own_transport;
     struct sl_read_cache *reads; /* answers to reads, when opts.read_cache_ms asks for them */
+    struct blob_home *homes;     /* where blobs were seen (sl_registry_blob_remember), under mu */
+    size_t n_homes, next_home;
 };
 
 /* The calling thread's deadline for registry exchanges (sl_mono_ms clock; 0 = none). */
@@ -126,6 +135,9 @@ void sl_registry_free(struct sl_registry *r)
         sl_transport_free(r->transport);
     sl_token_cache_free(r->tokens);
     sl_read_cache_free(r->reads);
+    for (size_t i = 0; i < r->n_homes; i++)
+        free(r->homes[i].repo);
+    free(r->homes);
     pthread_mutex_destroy(&r->mu);
     sl_creds_free(&r->creds);
     free(r->host);
@@ -1259,6 +1271,65 @@ done:
     free(scope);
     resp_free(&rs);
     return rc;
+}
+
+void sl_registry_blob_remember(struct sl_registry *r, const char *repo, const char *digest)
+{
+    if (!sl_ref_is_digest(digest) || strlen(digest) >= sizeof(r->homes[0].digest))
+        return;
+    pthread_mutex_lock(&r->mu);
+    struct blob_home *h = NULL;
+    for (size_t i = 0; i < r->n_homes && !h; i++)
+        if (strcmp(r->homes[i].digest, digest) == 0)
+            h = &r->homes[i];
+    if (!h) {
+        if (!r->homes)
+            r->homes = sl_xcalloc(BLOB_HOMES_MAX, sizeof(*r->homes));
+        if (r->n_homes < BLOB_HOMES_MAX) {
+            h = &r->homes[r->n_homes++];
+        } else { /* full: the oldest goes */
+            h = &r->homes[r->next_home];
+            r->next_home = (r->next_home + 1) % BLOB_HOMES_MAX;
+        }
+        snprintf(h->digest, sizeof(h->digest), "%s", digest);
+    }
+    if (!h->repo || strcmp(h->repo, repo) != 0) {
+        free(h->repo);
+        h->repo = sl_xstrdup(repo);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+bool sl_registry_blob_home(char *out, size_t out_len, struct sl_registry *r, const char *digest,
+                           const char *not_repo)
+{
+    bool found = false;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_homes; i++) {
+        const struct blob_home *h = &r->homes[i];
+        if (strcmp(h->digest, digest) == 0 && strcmp(h->repo, not_repo) != 0 &&
+            strlen(h->repo) < out_len) {
+            snprintf(out, out_len, "%s", h->repo);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
+void sl_registry_blob_forget(struct sl_registry *r, const char *repo, const char *digest)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_homes; i++) {
+        struct blob_home *h = &r->homes[i];
+        if (strcmp(h->digest, digest) == 0 && strcmp(h->repo, repo) == 0) {
+            /* the slot stays (the ring order is kept); it just names nothing any more */
+            h->digest[0] = '\0';
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* POST /v2/<repo>/blobs/uploads/ -> absolute upload URL (caller frees). */

@@ -1467,9 +1467,12 @@ static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev,
                              .digest = (char *)digest};
         struct sl_ref dst = {
             .registry = t->ref.registry, .repository = t->ref.repository, .tag = (char *)tag};
+        /* the HEAD above is the copy's own first look at the target: not asked twice */
         struct sl_copy_opts opts = {.platforms = run->nplatforms ? run->platforms : NULL,
                                     .n_platforms = run->nplatforms,
-                                    .immutable_tag = run->immutable};
+                                    .immutable_tag = run->immutable,
+                                    .target_checked = 1,
+                                    .target_digest = rc == 0 ? have : NULL};
         struct sl_copy_result res;
         memset(&res, 0, sizeof(res));
         rc = run->r->reg.copy(run->r->reg.ctx, &res, run->src.reg, &src, t->reg, &dst, &opts, &err);

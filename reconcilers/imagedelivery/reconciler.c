@@ -11,6 +11,7 @@
 #include "kube/secret.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
+#include "runtime/events.h"
 #include "runtime/outcome.h"
 #include "runtime/refindex.h"
 #include "runtime/registry.h"
@@ -1625,6 +1626,30 @@ static size_t failure_events_record(struct imd_run *run)
     return n;
 }
 
+/* The message of a pass's Delivered event: "delivered TAG@DIGEST to IMAGE" for one copy, else
+ * "delivered N images: ..." listing as many as fit in n bytes and how many more there were. */
+static void delivered_message(char *m, size_t n, const json_t *delivered)
+{
+    size_t total = json_array_size(delivered);
+    if (total == 1) {
+        snprintf(m, n, "delivered %s", json_string_value(json_array_get(delivered, 0)));
+        return;
+    }
+    int w = snprintf(m, n, "delivered %zu images: ", total);
+    size_t len = w > 0 && (size_t)w < n ? (size_t)w : 0;
+    size_t listed = 0;
+    const size_t reserve = 32; /* room for "; and N more" */
+    for (; listed < total; listed++) {
+        const char *line = json_string_value(json_array_get(delivered, listed));
+        size_t need = strlen(line) + (listed ? 2 : 0);
+        if (len + need + reserve >= n)
+            break;
+        len += (size_t)snprintf(m + len, n - len, "%s%s", listed ? "; " : "", line);
+    }
+    if (listed < total)
+        snprintf(m + len, n - len, "%sand %zu more", listed ? "; " : "", total - listed);
+}
+
 /* Builds status from the run and writes it; events on transitions. The one place conditions are
  * set. */
 static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_result *result,
@@ -1793,15 +1818,16 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         return rc;
     }
 
-    /* events: deliveries, and Ready transitions */
+    /* events: what this pass wrote (one event, however many tags and targets: each is an API
+     * write, and a fleet of deliveries would multiply them), and Ready transitions */
     size_t i;
     json_t *d;
     json_array_foreach(run->delivered, i, d)
-    {
-        char m[700];
-        snprintf(m, sizeof(m), "delivered %s", json_string_value(d));
+        sl_log_info(&run->req->log, "delivered %s", json_string_value(d));
+    if (json_array_size(run->delivered) > 0) {
+        char m[SL_EVENT_MESSAGE_MAX];
+        delivered_message(m, sizeof(m), run->delivered);
         record_event(run, "Normal", "Delivered", m);
-        sl_log_info(&run->req->log, "%s", m);
     }
     size_t failure_events = suspended || run->global_fail ? 0 : failure_events_record(run);
     bool changed = !old_ready_status || strcmp(old_ready_status, ready_status) != 0 ||

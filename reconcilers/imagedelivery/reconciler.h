@@ -62,10 +62,11 @@
  * Secrets must be of type kubernetes.io/dockerconfigjson and live in the ImageDelivery's own
  * namespace; their content never appears in messages, events or logs.
  *
- * Events: Normal Delivered (a tag written to a target); one Warning <reason> per distinct per-tag
- * failure that the previous status did not report for that tag (at most 16 a pass), so a new
- * failure is told even while an older one owns Ready; for object-wide failures Warning <reason>
- * when the Ready reason changes; Normal Ready when Ready becomes True again.
+ * Events: one Normal Delivered per pass that wrote (every tag written to a target, as many as fit
+ * in the message); one Warning <reason> per distinct per-tag failure that the previous status did
+ * not report for that tag (at most 16 a pass), so a new failure is told even while an older one
+ * owns Ready; for object-wide failures Warning <reason> when the Ready reason changes; Normal
+ * Ready when Ready becomes True again.
  *
  * Caches that keep the steady state cheap (all bounded, all thread-safe): registry clients per
  * host + TLS settings + credentials hash (connections, auth scheme and tokens survive between

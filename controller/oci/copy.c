@@ -145,12 +145,35 @@ struct blob_job {
     struct sl_copy_result *res;
 };
 
+static void count_mounted(struct blob_job *job, const struct blob *b)
+{
+    sl_registry_blob_remember(job->dst, job->dst_repo, b->digest);
+    pthread_mutex_lock(&job->mu);
+    job->res->blobs_mounted++;
+    pthread_mutex_unlock(&job->mu);
+}
+
 static int copy_one_blob(struct blob_job *job, struct sl_blob_streamer *streamer,
                          const struct blob *b, struct sl_err *err)
 {
+    /* the same blob went to another repository of this registry before (another customer of
+     * the same vendor image): one mount request instead of moving the bytes again; one to a
+     * repository that holds it already is a mount too */
+    char home[256];
+    if (sl_registry_blob_home(home, sizeof(home), job->dst, b->digest, job->dst_repo)) {
+        int mounted = 0;
+        int rc = sl_registry_blob_mount(&mounted, job->dst, job->dst_repo, b->digest, home, err);
+        if (rc == 0 && mounted) {
+            count_mounted(job, b);
+            return 0;
+        }
+        sl_registry_blob_forget(job->dst, home, b->digest);
+        sl_err_clear(err); /* not mounted: look and copy as without */
+    }
     int64_t have = -1;
     int rc = sl_registry_blob_head(&have, job->dst, job->dst_repo, b->digest, err);
     if (rc == 0) {
+        sl_registry_blob_remember(job->dst, job->dst_repo, b->digest);
         pthread_mutex_lock(&job->mu);
         job->res->blobs_present++;
         pthread_mutex_unlock(&job->mu);
@@ -164,9 +187,7 @@ static int copy_one_blob(struct blob_job *job, struct sl_blob_streamer *streamer
         rc = sl_registry_blob_mount(&mounted, job->dst, job->dst_repo, b->digest, job->src_repo,
                                     err);
         if (rc == 0 && mounted) {
-            pthread_mutex_lock(&job->mu);
-            job->res->blobs_mounted++;
-            pthread_mutex_unlock(&job->mu);
+            count_mounted(job, b);
             return 0;
         }
         sl_err_clear(err); /* no mount: copy the bytes instead */
@@ -176,6 +197,7 @@ static int copy_one_blob(struct blob_job *job, struct sl_blob_streamer *streamer
         rc = sl_blob_stream_copy(&moved, streamer, job->src, job->src_repo, job->dst, job->dst_repo,
                                  b->digest, b->size, err);
         if (rc == 0) {
+            sl_registry_blob_remember(job->dst, job->dst_repo, b->digest);
             pthread_mutex_lock(&job->mu);
             job->res->blobs_copied++;
             job->res->bytes_copied += moved;
@@ -373,10 +395,16 @@ int sl_copy_image_refs(struct sl_copy_result *out, struct sl_registry *src_reg,
     const char *target_tag = dst->tag ? dst->tag : (!dst->digest ? src->tag : NULL);
     const char *target_reference = target_tag ? target_tag : digest;
 
-    /* already there? (one HEAD; the steady state of a delivery) */
-    char have[72];
-    rc = sl_registry_manifest_head(have, &target_mt, dst_reg, dst->repository, target_reference,
-                                   err);
+    /* already there? (one HEAD, unless the caller has just made it; the steady state of a
+     * delivery) */
+    char have[72] = "";
+    if (opts->target_checked) {
+        snprintf(have, sizeof(have), "%s", opts->target_digest ? opts->target_digest : "");
+        rc = have[0] ? 0 : SL_ENOTFOUND;
+    } else {
+        rc = sl_registry_manifest_head(have, &target_mt, dst_reg, dst->repository, target_reference,
+                                       err);
+    }
     if (rc == 0 && strcmp(have, digest) == 0) {
         res.already_in_sync = 1;
         goto finish;

@@ -4,10 +4,12 @@
  * Order of work, which keeps a target tag from ever pointing at incomplete content:
  *   1. fetch the source manifest (by digest when given, else by tag) and verify its sha256;
  *   2. when the target tag already names that digest, stop (nothing is written);
- *   3. copy every blob of every selected manifest, up to `concurrency` at a time: HEAD on the
- *      target and skip when present, else cross-repository mount when source and target are the
- *      same registry, else stream source -> target with bounded memory, verifying the sha256
- *      while streaming; transient failures are retried with backoff;
+ *   3. copy every blob of every selected manifest, up to `concurrency` at a time: a mount from
+ *      another repository of the target registry where the target client put or saw that blob
+ *      before (sl_registry_blob_home), else HEAD on the target and skip when present, else
+ *      cross-repository mount when source and target are the same registry, else stream
+ *      source -> target with bounded memory, verifying the sha256 while streaming; transient
+ *      failures are retried with backoff;
  *   4. put child manifests by digest, then the top manifest by the target tag (written last).
  *
  * Platform filter: with platforms set and a multi-arch source, only matching children are
@@ -43,6 +45,11 @@ struct sl_copy_opts {
     int max_attempts;           /* per request and per blob; 0 = 5 */
     int64_t backoff_base_ms;    /* 0 = 250 */
     const volatile int *cancel; /* optional: nonzero stops between blobs with SL_ECANCELED */
+    /* The caller has just read what the target reference names (a manifest HEAD of the target
+     * tag): target_checked set, target_digest that digest, or NULL / "" when the tag is absent.
+     * The copy then does not ask the target again. */
+    int target_checked;
+    const char *target_digest;
 };
 
 struct sl_copy_result {

@@ -2,6 +2,7 @@
 #include "http/transport.h"
 #include "oci/backoff.h"
 #include "oci/manifest.h"
+#include "oci/readcache.h"
 #include "oci/ref.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -32,6 +33,13 @@
 
 enum auth_mode { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 
+/* A repository this client saw holding a blob: where a later copy may mount it from. */
+struct blob_home {
+    char digest[72];
+    char *repo;
+};
+#define BLOB_HOMES_MAX 512
+
 struct sl_registry {
     char *host;
     struct sl_creds creds;
@@ -46,6 +54,9 @@ struct sl_registry {
     struct sl_token_cache *tokens;
     struct sl_transport *transport;
     bool own_transport;
+    struct sl_read_cache *reads; /* answers to reads, when opts.read_cache_ms asks for them */
+    struct blob_home *homes;     /* where blobs were seen (sl_registry_blob_remember), under mu */
+    size_t n_homes, next_home;
 };
 
 /* The calling thread's deadline for registry exchanges (sl_mono_ms clock; 0 = none). */
@@ -98,6 +109,8 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
         r->opts.request_timeout_ms = DEFAULT_REQUEST_MS;
     pthread_mutex_init(&r->mu, NULL);
     r->tokens = sl_token_cache_new();
+    if (r->opts.read_cache_ms > 0)
+        r->reads = sl_read_cache_new(r->opts.read_cache_ms, 0, 0);
     r->transport = opts ? opts->transport : NULL;
     r->opts.transport = NULL;
     if (!r->transport) {
@@ -121,6 +134,10 @@ void sl_registry_free(struct sl_registry *r)
     if (r->own_transport)
         sl_transport_free(r->transport);
     sl_token_cache_free(r->tokens);
+    sl_read_cache_free(r->reads);
+    for (size_t i = 0; i < r->n_homes; i++)
+        free(r->homes[i].repo);
+    free(r->homes);
     pthread_mutex_destroy(&r->mu);
     sl_creds_free(&r->creds);
     free(r->host);
@@ -925,8 +942,74 @@ static char *strip_params(const char *ct)
     return sl_xstrndup(ct, n);
 }
 
+static int manifest_get_uncached(struct sl_registry_manifest *out, struct sl_registry *r,
+                                 const char *repo, const char *reference, struct sl_err *err);
+static int manifest_head_uncached(char digest_out[72], char **media_type_out, struct sl_registry *r,
+                                  const char *repo, const char *reference, struct sl_err *err);
+
+/* A kept answer of the read cache: a "not found" sets err as the registry's 404 did. Returns 1
+ * (*rc set) on a hit, else 0. */
+static int cached_read(int *rc, struct sl_read_answer *a, struct sl_registry *r, const char *kind,
+                       const char *repo, const char *key, bool need_data, struct sl_err *err)
+{
+    memset(a, 0, sizeof(*a));
+    if (!r->reads || !sl_read_cache_get(r->reads, a, kind, repo, key, need_data, sl_mono_ms()))
+        return 0;
+    *rc = 0;
+    if (!a->found) {
+        *rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_REGISTRY, "%s", a->msg ? a->msg : "not found");
+        if (err)
+            err->http_status = 404;
+        sl_read_answer_free(a);
+    }
+    return 1;
+}
+
+/* Keeps the outcome rc of a read in the read cache when it is an answer (found, or 404). */
+static void keep_read(struct sl_registry *r, const char *kind, const char *repo, const char *key,
+                      int rc, struct sl_read_answer *a, const struct sl_err *err)
+{
+    if (!r->reads || (rc != 0 && rc != SL_ENOTFOUND))
+        return;
+    if (rc == SL_ENOTFOUND) {
+        struct sl_read_answer nf = {.found = false, .msg = err ? (char *)err->msg : NULL};
+        sl_read_cache_put(r->reads, kind, repo, key, &nf, sl_mono_ms());
+        return;
+    }
+    a->found = true;
+    sl_read_cache_put(r->reads, kind, repo, key, a, sl_mono_ms());
+}
+
 int sl_registry_manifest_get(struct sl_registry_manifest *out, struct sl_registry *r,
                              const char *repo, const char *reference, struct sl_err *err)
+{
+    struct sl_read_answer kept;
+    int rc = 0;
+    if (cached_read(&rc, &kept, r, "manifest", repo, reference, true, err)) {
+        if (rc == 0) {
+            memset(out, 0, sizeof(*out));
+            out->data = kept.data;
+            out->len = kept.len;
+            out->media_type = kept.media_type;
+            memcpy(out->digest, kept.digest, sizeof(out->digest));
+            free(kept.msg);
+        }
+        return rc;
+    }
+    rc = manifest_get_uncached(out, r, repo, reference, err);
+    struct sl_read_answer a = {0};
+    if (rc == 0) {
+        a.data = out->data;
+        a.len = out->len;
+        a.media_type = out->media_type;
+        memcpy(a.digest, out->digest, sizeof(a.digest));
+    }
+    keep_read(r, "manifest", repo, reference, rc, &a, err);
+    return rc;
+}
+
+static int manifest_get_uncached(struct sl_registry_manifest *out, struct sl_registry *r,
+                                 const char *repo, const char *reference, struct sl_err *err)
 {
     struct resp rs;
     resp_init(&rs, SL_MANIFEST_MAX);
@@ -961,6 +1044,35 @@ done:
 
 int sl_registry_manifest_head(char digest_out[72], char **media_type_out, struct sl_registry *r,
                               const char *repo, const char *reference, struct sl_err *err)
+{
+    struct sl_read_answer kept;
+    int rc = 0;
+    if (cached_read(&rc, &kept, r, "manifest", repo, reference, false, err)) {
+        if (rc == 0) {
+            memcpy(digest_out, kept.digest, 72);
+            if (media_type_out) {
+                *media_type_out = kept.media_type;
+                kept.media_type = NULL;
+            }
+            sl_read_answer_free(&kept);
+        }
+        return rc;
+    }
+    char *mt = NULL;
+    rc = manifest_head_uncached(digest_out, &mt, r, repo, reference, err);
+    struct sl_read_answer a = {.media_type = mt};
+    if (rc == 0)
+        memcpy(a.digest, digest_out, 72);
+    keep_read(r, "manifest", repo, reference, rc, &a, err);
+    if (media_type_out)
+        *media_type_out = mt;
+    else
+        free(mt);
+    return rc;
+}
+
+static int manifest_head_uncached(char digest_out[72], char **media_type_out, struct sl_registry *r,
+                                  const char *repo, const char *reference, struct sl_err *err)
 {
     struct resp rs;
     resp_init(&rs, 0);
@@ -1000,7 +1112,11 @@ int sl_registry_manifest_put(char digest_out[72], struct sl_registry *r, const c
     char computed[72];
     sl_digest_sha256(computed, data, len);
     struct req q = {.method = "PUT", .content_type = media_type, .body = data, .body_len = len};
+    if (r->reads) /* whatever happens, what was kept about repo may be out of date now */
+        sl_read_cache_forget_repo(r->reads, repo);
     int rc = repo_request(r, &q, repo, "manifests", reference, 1, &rs, what, err);
+    if (r->reads) /* and what another thread read meanwhile */
+        sl_read_cache_forget_repo(r->reads, repo);
     if (rc < 0)
         goto done;
     if (rs.digest && strcmp(rs.digest, computed) != 0) {
@@ -1155,6 +1271,65 @@ done:
     free(scope);
     resp_free(&rs);
     return rc;
+}
+
+void sl_registry_blob_remember(struct sl_registry *r, const char *repo, const char *digest)
+{
+    if (!sl_ref_is_digest(digest) || strlen(digest) >= sizeof(r->homes[0].digest))
+        return;
+    pthread_mutex_lock(&r->mu);
+    struct blob_home *h = NULL;
+    for (size_t i = 0; i < r->n_homes && !h; i++)
+        if (strcmp(r->homes[i].digest, digest) == 0)
+            h = &r->homes[i];
+    if (!h) {
+        if (!r->homes)
+            r->homes = sl_xcalloc(BLOB_HOMES_MAX, sizeof(*r->homes));
+        if (r->n_homes < BLOB_HOMES_MAX) {
+            h = &r->homes[r->n_homes++];
+        } else { /* full: the oldest goes */
+            h = &r->homes[r->next_home];
+            r->next_home = (r->next_home + 1) % BLOB_HOMES_MAX;
+        }
+        snprintf(h->digest, sizeof(h->digest), "%s", digest);
+    }
+    if (!h->repo || strcmp(h->repo, repo) != 0) {
+        free(h->repo);
+        h->repo = sl_xstrdup(repo);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+bool sl_registry_blob_home(char *out, size_t out_len, struct sl_registry *r, const char *digest,
+                           const char *not_repo)
+{
+    bool found = false;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_homes; i++) {
+        const struct blob_home *h = &r->homes[i];
+        if (strcmp(h->digest, digest) == 0 && strcmp(h->repo, not_repo) != 0 &&
+            strlen(h->repo) < out_len) {
+            snprintf(out, out_len, "%s", h->repo);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
+void sl_registry_blob_forget(struct sl_registry *r, const char *repo, const char *digest)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_homes; i++) {
+        struct blob_home *h = &r->homes[i];
+        if (strcmp(h->digest, digest) == 0 && strcmp(h->repo, repo) == 0) {
+            /* the slot stays (the ring order is kept); it just names nothing any more */
+            h->digest[0] = '\0';
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* POST /v2/<repo>/blobs/uploads/ -> absolute upload URL (caller frees). */
@@ -1381,9 +1556,49 @@ int sl_registry_referrers(char **index_out, size_t *len_out, struct sl_registry 
     return sl_registry_referrers_ex(index_out, len_out, NULL, r, repo, digest, artifact_type, err);
 }
 
+static int referrers_uncached(char **index_out, size_t *len_out, int *from_api,
+                              struct sl_registry *r, const char *repo, const char *digest,
+                              const char *artifact_type, struct sl_err *err);
+
 int sl_registry_referrers_ex(char **index_out, size_t *len_out, int *from_api,
                              struct sl_registry *r, const char *repo, const char *digest,
                              const char *artifact_type, struct sl_err *err)
+{
+    char key[400];
+    /* a key cut short would name other referrers: such a query is neither looked up nor kept */
+    bool keyed = strlen(digest) + 1 + (artifact_type ? strlen(artifact_type) : 0) < sizeof(key);
+    snprintf(key, sizeof(key), "%s|%s", digest, artifact_type ? artifact_type : "");
+    struct sl_read_answer kept;
+    int rc = 0;
+    if (keyed && cached_read(&rc, &kept, r, "referrers", repo, key, true, err)) {
+        if (rc == 0) {
+            *index_out = kept.data;
+            *len_out = kept.len;
+            if (from_api)
+                *from_api = kept.flag;
+            kept.data = NULL;
+            sl_read_answer_free(&kept);
+        }
+        return rc;
+    }
+    int api = 0;
+    rc = referrers_uncached(index_out, len_out, &api, r, repo, digest, artifact_type, err);
+    if (from_api)
+        *from_api = api;
+    if (keyed) {
+        struct sl_read_answer a = {.flag = api};
+        if (rc == 0) {
+            a.data = *index_out;
+            a.len = *len_out;
+        }
+        keep_read(r, "referrers", repo, key, rc, &a, err);
+    }
+    return rc;
+}
+
+static int referrers_uncached(char **index_out, size_t *len_out, int *from_api,
+                              struct sl_registry *r, const char *repo, const char *digest,
+                              const char *artifact_type, struct sl_err *err)
 {
     int rc = check_names(r, repo, digest, 1, err);
     if (rc < 0)

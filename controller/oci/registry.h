@@ -45,6 +45,12 @@ struct sl_registry_opts {
      * --src-creds-file a.txt"), appended to 401/403 errors; NULL: nothing. Never a secret.
      * Copied. */
     const char *creds_hint;
+    /* > 0: the client keeps the answers to its manifest reads (GET and HEAD, found or not found)
+     * and referrers queries for this many milliseconds and gives them again instead of asking
+     * (oci/readcache.h); a manifest PUT through the client forgets the repository's. For a
+     * client that reads the same things for many callers (a controller's source registry);
+     * 0: every read asks the registry. */
+    int64_t read_cache_ms;
 };
 
 struct sl_registry;
@@ -148,6 +154,21 @@ int sl_registry_blob_stream(int64_t *bytes_out, struct sl_registry *r, const cha
  * instead (202; that upload is cancelled). Returns 0 or an error. */
 int sl_registry_blob_mount(int *mounted, struct sl_registry *r, const char *repo,
                            const char *digest, const char *from_repo, struct sl_err *err);
+
+/* Remembers that repo holds blob digest (the copy engine just found, mounted or uploaded it
+ * there through this client), so a later copy of the same blob to another repository of this
+ * registry can mount it from there instead of moving its bytes again (sl_registry_blob_home).
+ * Kept per client, so only for the same credentials; at most 512 blobs, the oldest go first. */
+void sl_registry_blob_remember(struct sl_registry *r, const char *repo, const char *digest);
+
+/* A repository other than not_repo that this client remembers holding digest, copied into
+ * out[out_len]. Returns false when there is none. */
+bool sl_registry_blob_home(char *out, size_t out_len, struct sl_registry *r, const char *digest,
+                           const char *not_repo);
+
+/* Forgets that repo holds digest (a mount from it did not happen: the blob or the permission
+ * to read it is gone). */
+void sl_registry_blob_forget(struct sl_registry *r, const char *repo, const char *digest);
 
 /* Uploads a blob held in memory. chunk_bytes 0: POST then one monolithic PUT; else POST,
  * PATCH chunks of chunk_bytes, PUT to finish. The registry checks the digest. */

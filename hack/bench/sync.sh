@@ -5,7 +5,8 @@
 # medians (sealift / skopeo). Bars: time ratio <= 1.0, RSS ratio <= 0.33. Last, the peak RSS of
 # processes that do no copy work (`sealift version`, `curl` of the registry's /v2/, a program that
 # only calls curl_global_init), to show how much of the figure is the floor set by Debian's shared
-# libcurl and its dependencies.
+# libcurl and its dependencies; `skopeo --version` as skopeo's floor, and what one copy adds
+# above each program's own floor (issue 17's bar: sealift's <= 0.5x skopeo's).
 #
 # usage: hack/bench/sync.sh [ROUNDS]        (default 3)
 # env:   BUILD_DIR (default build-bench, configured --buildtype=release if missing)
@@ -119,6 +120,16 @@ floor() { # label command...
 echo "peak RSS floors (no copy work):"
 floor "sealift version (libraries loaded, nothing run)" "$SEALIFT" version
 floor "curl GET /v2/ (Debian's libcurl and its deps)" curl -s "http://$A/v2/"
+floor "skopeo --version (skopeo's own floor)" skopeo --version
+SF=$(tail -n1 "$WORK/f")
+VF=$($TIME -f "%M" -o "$WORK/f" "$SEALIFT" version > /dev/null 2>&1; tail -n1 "$WORK/f")
+# what one copy adds above each program's own floor: the memory a copy holds, which is what
+# concurrent deliveries in a controller multiply (issue bar: sealift's <= 0.5x skopeo's)
+awk -v sr="$SR" -v vf="$VF" -v kr="$KR" -v sf="$SF" 'BEGIN {
+    a = sr - vf; b = kr - sf; r = b > 0 ? a / b : 0;
+    printf "added by one copy above its floor: sealift %d KiB, skopeo %d KiB, ratio %.2f (bar <= 0.5) %s\n",
+        a, b, r, r <= 0.5 ? "PASS" : "FAIL";
+}'
 if command -v cc > /dev/null; then
     printf '#include <curl/curl.h>\nint main(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) != 0; }\n' \
         > "$WORK/curlinit.c"

@@ -11,6 +11,7 @@
 #include "kube/secret.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
+#include "runtime/events.h"
 #include "runtime/outcome.h"
 #include "runtime/refindex.h"
 #include "runtime/config.h"
@@ -921,7 +922,11 @@ static int step_credentials(struct imd_run *run)
 
 static void open_endpoint(struct imd_run *run, struct endpoint *ep)
 {
-    struct sl_registry_opts opts = {.insecure = ep->insecure, .ca_pem = ep->ca_pem};
+    /* the source client shares its read answers between the deliveries of one vendor image;
+     * target clients always ask (their answers are the delivery's drift check) */
+    struct sl_registry_opts opts = {.insecure = ep->insecure,
+                                    .ca_pem = ep->ca_pem,
+                                    .read_cache_ms = ep == &run->src ? SL_IMD_RESOLVE_TTL_MS : 0};
     ep->reg = run->r->reg.open(run->r->reg.ctx, sl_ref_api_host(&ep->ref),
                                ep->have_creds ? &ep->creds : NULL, &opts);
 }
@@ -1752,9 +1757,12 @@ static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev,
                              .digest = (char *)digest};
         struct sl_ref dst = {
             .registry = t->ref.registry, .repository = t->ref.repository, .tag = (char *)tag};
+        /* the HEAD above is the copy's own first look at the target: not asked twice */
         struct sl_copy_opts opts = {.platforms = run->nplatforms ? run->platforms : NULL,
                                     .n_platforms = run->nplatforms,
-                                    .immutable_tag = run->immutable};
+                                    .immutable_tag = run->immutable,
+                                    .target_checked = 1,
+                                    .target_digest = rc == 0 ? have : NULL};
         struct sl_copy_result res;
         memset(&res, 0, sizeof(res));
         rc = run->r->reg.copy(run->r->reg.ctx, &res, run->src.reg, &src, t->reg, &dst, &opts, &err);
@@ -1907,6 +1915,30 @@ static size_t failure_events_record(struct imd_run *run)
         record_event(run, "Warning", reason, m);
     }
     return n;
+}
+
+/* The message of a pass's Delivered event: "delivered TAG@DIGEST to IMAGE" for one copy, else
+ * "delivered N images: ..." listing as many as fit in n bytes and how many more there were. */
+static void delivered_message(char *m, size_t n, const json_t *delivered)
+{
+    size_t total = json_array_size(delivered);
+    if (total == 1) {
+        snprintf(m, n, "delivered %s", json_string_value(json_array_get(delivered, 0)));
+        return;
+    }
+    int w = snprintf(m, n, "delivered %zu images: ", total);
+    size_t len = w > 0 && (size_t)w < n ? (size_t)w : 0;
+    size_t listed = 0;
+    const size_t reserve = 32; /* room for "; and N more" */
+    for (; listed < total; listed++) {
+        const char *line = json_string_value(json_array_get(delivered, listed));
+        size_t need = strlen(line) + (listed ? 2 : 0);
+        if (len + need + reserve >= n)
+            break;
+        len += (size_t)snprintf(m + len, n - len, "%s%s", listed ? "; " : "", line);
+    }
+    if (listed < total)
+        snprintf(m + len, n - len, "%sand %zu more", listed ? "; " : "", total - listed);
 }
 
 /* Builds status from the run and writes it; events on transitions. The one place conditions are
@@ -2077,15 +2109,16 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         return rc;
     }
 
-    /* events: deliveries, and Ready transitions */
+    /* events: what this pass wrote (one event, however many tags and targets: each is an API
+     * write, and a fleet of deliveries would multiply them), and Ready transitions */
     size_t i;
     json_t *d;
     json_array_foreach(run->delivered, i, d)
-    {
-        char m[700];
-        snprintf(m, sizeof(m), "delivered %s", json_string_value(d));
+        sl_log_info(&run->req->log, "delivered %s", json_string_value(d));
+    if (json_array_size(run->delivered) > 0) {
+        char m[SL_EVENT_MESSAGE_MAX];
+        delivered_message(m, sizeof(m), run->delivered);
         record_event(run, "Normal", "Delivered", m);
-        sl_log_info(&run->req->log, "%s", m);
     }
     size_t failure_events = suspended || run->global_fail ? 0 : failure_events_record(run);
     bool changed = !old_ready_status || strcmp(old_ready_status, ready_status) != 0 ||

@@ -62,16 +62,18 @@
  * Secrets must be of type kubernetes.io/dockerconfigjson and live in the ImageDelivery's own
  * namespace; their content never appears in messages, events or logs.
  *
- * Events: Normal Delivered (a tag written to a target); one Warning <reason> per distinct per-tag
- * failure that the previous status did not report for that tag (at most 16 a pass), so a new
- * failure is told even while an older one owns Ready; for object-wide failures Warning <reason>
- * when the Ready reason changes; Normal Ready when Ready becomes True again.
+ * Events: one Normal Delivered per pass that wrote (every tag written to a target, as many as fit
+ * in the message); one Warning <reason> per distinct per-tag failure that the previous status did
+ * not report for that tag (at most 16 a pass), so a new failure is told even while an older one
+ * owns Ready; for object-wide failures Warning <reason> when the Ready reason changes; Normal
+ * Ready when Ready becomes True again.
  *
  * Caches that keep the steady state cheap (all bounded, all thread-safe): registry clients per
  * host + TLS settings + credentials hash (connections, auth scheme and tokens survive between
- * reconciles; regops.h); a source tag's digest is shared for SL_IMD_RESOLVE_TTL_MS between the
- * ImageDeliveries reading it; Secrets read in the last 5 s are shared, and dropped as soon as the
- * Secret watch reports any event for them (before the reconciles that event enqueues run).
+ * reconciles; regops.h); the source client's answers (tag digests, manifests, signatures,
+ * referrers) are shared for SL_IMD_RESOLVE_TTL_MS between the ImageDeliveries reading them;
+ * Secrets read in the last 5 s are shared, and dropped as soon as the Secret watch reports any
+ * event for them (before the reconciles that event enqueues run).
  *
  * Secondary watches: Secrets, SigningKeys and ScanPolicies. The reconciler remembers which
  * objects each ImageDelivery references (an in-memory index, updated when its spec is read, before

@@ -19,62 +19,20 @@
 #define DEFAULT_IDLE_MS     (30 * 60 * 1000)
 
 struct cache_entry {
-    /* the whole identity, never cut: host|insecure|sha256(creds)|sha256(ca), no secret in it
-     * (two tenants whose keys shared a prefix would otherwise share credentials) */
+    /* the whole identity, never cut: host|insecure|sha256(creds)|sha256(ca)|read cache ms, no
+     * secret in it (two tenants whose keys shared a prefix would otherwise share credentials) */
     char *key;
     struct sl_registry *reg;
     int refs;
     int64_t last_used_ms;
 };
 
-/* A recent source resolution (tag -> digest) through one client. */
-struct resolve_entry {
-    const struct sl_registry *reg;
-    char *repo;
-    char *reference;
-    char digest[72];
-    int64_t at_ms;
-};
-
-#define RESOLVE_MAX 4096
-
 struct sl_imd_registry_cache {
-    pthread_mutex_t lock; /* guards entries and resolved: reconciles run on several workers */
+    pthread_mutex_t lock; /* guards entries: reconciles run on several workers */
     struct cache_entry *entries;
     size_t n, cap, max;
     int64_t idle_ms;
-    struct resolve_entry *resolved;
-    size_t nresolved;
-    int64_t resolve_ttl_ms;
 };
-
-static void resolve_entry_free(struct resolve_entry *e)
-{
-    free(e->repo);
-    free(e->reference);
-}
-
-/* Forgets the resolutions made through reg (about to be freed). Lock held. */
-static void forget_resolutions_locked(struct sl_imd_registry_cache *c,
-                                      const struct sl_registry *reg)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < c->nresolved; i++) {
-        if (c->resolved[i].reg == reg) {
-            resolve_entry_free(&c->resolved[i]);
-            continue;
-        }
-        c->resolved[w++] = c->resolved[i];
-    }
-    c->nresolved = w;
-}
-
-void sl_imd_registry_cache_set_resolve_ttl(struct sl_imd_registry_cache *c, int64_t ttl_ms)
-{
-    pthread_mutex_lock(&c->lock);
-    c->resolve_ttl_ms = ttl_ms > 0 ? ttl_ms : 0;
-    pthread_mutex_unlock(&c->lock);
-}
 
 struct sl_imd_registry_cache *sl_imd_registry_cache_new(size_t max_clients, int64_t idle_ms)
 {
@@ -82,8 +40,6 @@ struct sl_imd_registry_cache *sl_imd_registry_cache_new(size_t max_clients, int6
     pthread_mutex_init(&c->lock, NULL);
     c->max = max_clients ? max_clients : DEFAULT_MAX_CLIENTS;
     c->idle_ms = idle_ms > 0 ? idle_ms : DEFAULT_IDLE_MS;
-    c->resolved = sl_xcalloc(RESOLVE_MAX, sizeof(*c->resolved));
-    c->resolve_ttl_ms = SL_IMD_RESOLVE_TTL_MS;
     return c;
 }
 
@@ -96,9 +52,6 @@ void sl_imd_registry_cache_free(struct sl_imd_registry_cache *c)
         free(c->entries[i].key);
     }
     free(c->entries);
-    for (size_t i = 0; i < c->nresolved; i++)
-        resolve_entry_free(&c->resolved[i]);
-    free(c->resolved);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -142,7 +95,6 @@ static void evict_locked(struct sl_imd_registry_cache *c, int64_t now)
     for (size_t i = 0; i < c->n; i++) {
         struct cache_entry *e = &c->entries[i];
         if (e->refs == 0 && now - e->last_used_ms > c->idle_ms) {
-            forget_resolutions_locked(c, e->reg);
             sl_registry_free(e->reg);
             free(e->key);
             continue;
@@ -159,7 +111,6 @@ static void evict_locked(struct sl_imd_registry_cache *c, int64_t now)
         }
         if (victim == c->n)
             return; /* every client is in use: grow past the cap rather than block */
-        forget_resolutions_locked(c, c->entries[victim].reg);
         sl_registry_free(c->entries[victim].reg);
         free(c->entries[victim].key);
         c->entries[victim] = c->entries[--c->n];
@@ -174,7 +125,9 @@ static struct sl_registry *cache_open(void *ctx, const char *host, const struct 
     hash_strings(ch, creds ? creds->username : NULL, creds ? creds->password : NULL,
                  creds ? creds->identity_token : NULL);
     hash_strings(cah, opts ? opts->ca_pem : NULL, NULL, NULL);
-    char *key = sl_xasprintf("%s|%d|%s|%s", host, opts ? opts->insecure : 0, ch, cah);
+    /* a client that keeps read answers is never one that writes without them */
+    char *key = sl_xasprintf("%s|%d|%s|%s|%lld", host, opts ? opts->insecure : 0, ch, cah,
+                             opts ? (long long)opts->read_cache_ms : 0LL);
     int64_t now = sl_mono_ms();
     struct sl_registry *r = NULL;
     pthread_mutex_lock(&c->lock);
@@ -228,62 +181,6 @@ static int real_head(void *ctx, char digest_out[72], struct sl_registry *r, cons
 {
     (void)ctx;
     return sl_registry_manifest_head(digest_out, NULL, r, repo, reference, err);
-}
-
-static int cache_resolve(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
-                         const char *reference, struct sl_err *err)
-{
-    struct sl_imd_registry_cache *c = ctx;
-    int64_t now = sl_mono_ms();
-    pthread_mutex_lock(&c->lock);
-    int64_t ttl = c->resolve_ttl_ms;
-    for (size_t i = 0; ttl > 0 && i < c->nresolved; i++) {
-        struct resolve_entry *e = &c->resolved[i];
-        if (e->reg == r && now - e->at_ms < ttl && strcmp(e->repo, repo) == 0 &&
-            strcmp(e->reference, reference) == 0) {
-            memcpy(digest_out, e->digest, 72);
-            pthread_mutex_unlock(&c->lock);
-            return 0;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    /* not under the lock: other reconciles go on meanwhile (two may ask at once; harmless) */
-    char digest[72];
-    int rc = sl_registry_manifest_head(digest, NULL, r, repo, reference, err);
-    if (rc != 0)
-        return rc;
-    memcpy(digest_out, digest, 72);
-    if (ttl <= 0)
-        return 0;
-    now = sl_mono_ms();
-    pthread_mutex_lock(&c->lock);
-    /* drop expired entries; when still full, the oldest goes */
-    size_t w = 0, oldest = 0;
-    for (size_t i = 0; i < c->nresolved; i++) {
-        if (now - c->resolved[i].at_ms >= ttl ||
-            (c->resolved[i].reg == r && strcmp(c->resolved[i].repo, repo) == 0 &&
-             strcmp(c->resolved[i].reference, reference) == 0)) {
-            resolve_entry_free(&c->resolved[i]);
-            continue;
-        }
-        c->resolved[w++] = c->resolved[i];
-    }
-    c->nresolved = w;
-    if (c->nresolved == RESOLVE_MAX) {
-        for (size_t i = 1; i < c->nresolved; i++)
-            if (c->resolved[i].at_ms < c->resolved[oldest].at_ms)
-                oldest = i;
-        resolve_entry_free(&c->resolved[oldest]);
-        c->resolved[oldest] = c->resolved[--c->nresolved];
-    }
-    struct resolve_entry *e = &c->resolved[c->nresolved++];
-    e->reg = r;
-    e->repo = sl_xstrdup(repo);
-    e->reference = sl_xstrdup(reference);
-    memcpy(e->digest, digest, 72);
-    e->at_ms = now;
-    pthread_mutex_unlock(&c->lock);
-    return 0;
 }
 
 static int real_tags(void *ctx, char ***tags_out, size_t *n_out, struct sl_registry *r,
@@ -397,7 +294,6 @@ void sl_imd_registry_ops_real(struct sl_imd_registry_ops *ops, struct sl_imd_reg
         .open = cache_open,
         .release = cache_release,
         .head = real_head,
-        .resolve = cache_resolve,
         .tags = real_tags,
         .manifest = real_manifest,
         .copy = real_copy,

@@ -2,9 +2,10 @@
  * pointers so unit tests run the reconciler against an in-memory fake (tests/unit/imagedelivery)
  * while the controller uses the real client (controller/oci/) and cosign engine (sign/cosign.h).
  *
- * The real implementation keeps a cache of registry clients keyed by host, TLS settings and a
- * hash of the credentials, so consecutive reconciles reuse connections, learned auth schemes and
- * Bearer tokens: a delivery in sync costs one manifest HEAD per tag and target, nothing else. */
+ * The real implementation keeps a cache of registry clients keyed by host, TLS settings, a hash
+ * of the credentials and the read-cache setting, so consecutive reconciles reuse connections,
+ * learned auth schemes, Bearer tokens and (source clients) read answers: a delivery in sync costs
+ * one manifest HEAD per tag and target, nothing else. */
 #ifndef SL_IMAGEDELIVERY_REGOPS_H
 #define SL_IMAGEDELIVERY_REGOPS_H
 
@@ -30,11 +31,10 @@ struct sl_imd_registry_ops {
     /* The semantics of sl_registry_manifest_head (media type not returned). */
     int (*head)(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
                 const char *reference, struct sl_err *err);
-    /* Resolves a source tag to its digest: the semantics of head, except that the real
-     * implementation shares a successful answer for a few seconds between the ImageDeliveries
-     * that read the same tag through the same client (one vendor image delivered to many
-     * customers costs one source HEAD per pass, not one per delivery). May be NULL (then head
-     * is used). */
+    /* Resolves a source tag to its digest: the semantics of head. May be NULL (then head is
+     * used, as the real implementation does: the reconciler opens its source client with
+     * sl_registry_opts.read_cache_ms, so one vendor image delivered to many customers costs one
+     * source HEAD per tag and SL_IMD_RESOLVE_TTL_MS, not one per delivery). */
     int (*resolve)(void *ctx, char digest_out[72], struct sl_registry *r, const char *repo,
                    const char *reference, struct sl_err *err);
     /* The semantics of sl_registry_tags_list (free with sl_registry_strv_free). */
@@ -84,10 +84,10 @@ struct sl_imd_registry_cache;
 struct sl_imd_registry_cache *sl_imd_registry_cache_new(size_t max_clients, int64_t idle_ms);
 /* Frees the cache and every client (none may be held any more). NULL is a no-op. */
 void sl_imd_registry_cache_free(struct sl_imd_registry_cache *c);
-/* How long a source resolution is shared (default SL_IMD_RESOLVE_TTL_MS; 0 turns sharing
- * off). */
+/* How long the source client of a delivery keeps its read answers (sl_registry_opts.
+ * read_cache_ms): the tag resolutions, manifests, signatures and referrers that every delivery of
+ * the same vendor image reads. A tag moved at the source is seen at most this much later. */
 #define SL_IMD_RESOLVE_TTL_MS 3000
-void sl_imd_registry_cache_set_resolve_ttl(struct sl_imd_registry_cache *c, int64_t ttl_ms);
 /* Number of clients cached (for tests). */
 size_t sl_imd_registry_cache_size(struct sl_imd_registry_cache *c);
 

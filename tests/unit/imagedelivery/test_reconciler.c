@@ -620,6 +620,18 @@ static int count_events(struct env *e, const char *reason)
     return sl_test_count_events(e->events, reason);
 }
 
+/* The message of the (last) Delivered event, or NULL. */
+static const char *delivered_event(struct env *e)
+{
+    const char *m = NULL;
+    for (size_t i = 0; i < json_array_size(e->events); i++) {
+        const json_t *ev = json_array_get(e->events, i);
+        if (strcmp(json_string_value(json_object_get(ev, "reason")), "Delivered") == 0)
+            m = json_string_value(json_object_get(ev, "message"));
+    }
+    return m;
+}
+
 static void seed_source(struct env *e)
 {
     reg_set_tag(&e->reg, SRC, "acme/app", "1.0", DIG_A);
@@ -628,6 +640,34 @@ static void seed_source(struct env *e)
 }
 
 /* ---- tests ---- */
+
+/* A pass that writes more copies than one event message can name: still one event, as many as
+ * fit listed, and how many more were written. */
+static void test_many_deliveries_one_event(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    json_t *spec = basic_spec();
+    json_t *tags = json_array();
+    for (int i = 0; i < 20; i++) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "1.%d", i);
+        reg_set_tag(&e.reg, SRC, "acme/app", tag, i % 2 ? DIG_A : DIG_B);
+        json_array_append_new(tags, json_string(tag));
+    }
+    json_object_set_new(json_object_get(spec, "source"), "tags", tags);
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 40);
+    CHECK_INT_EQ(count_events(&e, "Delivered"), 1);
+    const char *dm = delivered_event(&e);
+    CHECK(dm && strncmp(dm, "delivered 40 images: 1.0@", 25) == 0);
+    CHECK(dm && strstr(dm, " more") != NULL);
+    CHECK(dm && strlen(dm) < 1024);
+    env_free(&e);
+}
 
 static void test_delivers_to_two_targets(void)
 {
@@ -663,7 +703,13 @@ static void test_delivers_to_two_targets(void)
     CHECK_STR_EQ(json_string_value(json_object_get(t1, "digest")), DIG_A);
     CHECK(json_string_value(json_object_get(t1, "syncedAt")) != NULL);
     CHECK(json_object_get(t1, "signed") == NULL);
-    CHECK_INT_EQ(count_events(&e, "Delivered"), 4);
+    /* one Delivered event for the pass (one API write), naming all four copies */
+    CHECK_INT_EQ(count_events(&e, "Delivered"), 1);
+    const char *dm = delivered_event(&e);
+    CHECK(dm &&
+          strncmp(dm, "delivered 4 images: 1.0@" DIG_A " to " DST1 "/mirror/app:1.0; ",
+                  strlen("delivered 4 images: 1.0@" DIG_A " to " DST1 "/mirror/app:1.0; ")) == 0);
+    CHECK(dm && strstr(dm, "1.1@" DIG_B " to " DST2 "/mirror/app:1.1") != NULL);
     CHECK_INT_EQ(count_events(&e, "Ready"), 1);
     /* no secret in status */
     char *dump = json_dumps(imd(&e), 0);
@@ -2059,6 +2105,7 @@ int main(int argc, char **argv)
                                       .n_insecure_registries = 3};
     sl_controller_config_set(&cc);
     RUN(test_delivers_to_two_targets);
+    RUN(test_many_deliveries_one_event);
     RUN(test_steady_state_costs_heads_only);
     RUN(test_moved_tag_immutable_conflict);
     RUN(test_tag_pattern_and_digest_pinning);

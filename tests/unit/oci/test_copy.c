@@ -127,6 +127,88 @@ static void test_copy_within_a_registry_mounts(void)
     env_free(&e);
 }
 
+/* One vendor image to many customer repositories of one target registry (a fleet of deliveries
+ * through one target client): the first copy moves the bytes, the next ones mount every blob from
+ * where the client put it, with one request per blob and nothing read from the source. */
+static void test_fleet_copies_mount_from_earlier_targets(void)
+{
+    struct env e;
+    env_init(&e);
+    struct image img;
+    push_image(e.fr, SRC, "acme/app", "1.0", &img);
+    struct sl_copy_result res;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(copy(&e, e.dst, SRC "/acme/app:1.0", DST "/customer1/app:1.0", &res, &err), 0);
+    CHECK_INT_EQ(res.blobs_copied, 3);
+    int source_gets = sl_fake_registry_count(e.fr, "GET " SRC "/v2/acme/app/blobs/");
+    CHECK_INT_EQ(source_gets, 3);
+    CHECK_INT_EQ(copy(&e, e.dst, SRC "/acme/app:1.0", DST "/customer2/app:1.0", &res, &err), 0);
+    CHECK_INT_EQ(res.blobs_mounted, 3);
+    CHECK_INT_EQ(res.blobs_copied, 0);
+    CHECK_INT_EQ(res.bytes_copied, 0);
+    CHECK_INT_EQ(sl_fake_registry_count(e.fr, "GET " SRC "/v2/acme/app/blobs/"), source_gets);
+    CHECK_INT_EQ(sl_fake_registry_count(e.fr, "HEAD " DST "/v2/customer2/app/blobs/"), 0);
+    CHECK_INT_EQ(sl_fake_registry_count(e.fr, "POST " DST "/v2/customer2/app/blobs/uploads/"), 3);
+    CHECK(sl_fake_registry_has_blob(e.fr, DST, "customer2/app", img.layer1));
+    CHECK(sl_fake_registry_has_blob(e.fr, DST, "customer2/app", img.layer2));
+    CHECK(sl_fake_registry_has_blob(e.fr, DST, "customer2/app", img.config));
+    CHECK_STR_EQ(sl_fake_registry_manifest(e.fr, DST, "customer2/app", "1.0"),
+                 sl_fake_registry_manifest(e.fr, SRC, "acme/app", "1.0"));
+    env_free(&e);
+}
+
+/* A remembered repository that no longer holds the blob (deleted, or no longer readable): the
+ * mount does not happen, the copy streams the blob as without, and the stale place is forgotten.
+ */
+static void test_stale_blob_home_falls_back_to_copy(void)
+{
+    struct env e;
+    env_init(&e);
+    struct image img;
+    push_image(e.fr, SRC, "acme/app", "1.0", &img);
+    sl_registry_blob_remember(e.dst, "gone/app", img.layer1);
+    struct sl_copy_result res;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(copy(&e, e.dst, SRC "/acme/app:1.0", DST "/customer1/app:1.0", &res, &err), 0);
+    CHECK_INT_EQ(res.blobs_copied, 3);
+    CHECK_INT_EQ(res.blobs_mounted, 0);
+    CHECK(sl_fake_registry_has_blob(e.fr, DST, "customer1/app", img.layer1));
+    char home[256];
+    CHECK(sl_registry_blob_home(home, sizeof(home), e.dst, img.layer1, "other/app"));
+    CHECK_STR_EQ(home, "customer1/app"); /* where it was put last, not the stale place */
+    CHECK(!sl_registry_blob_home(home, sizeof(home), e.dst, img.layer1, "customer1/app"));
+    env_free(&e);
+}
+
+/* A caller that has just looked at the target tag says so: the copy does not HEAD it again, and
+ * a target already naming the digest costs no request at all. */
+static void test_target_checked_by_caller(void)
+{
+    struct env e;
+    env_init(&e);
+    struct image img;
+    push_image(e.fr, SRC, "acme/app", "1.0", &img);
+    struct sl_ref s = {0}, d = {0};
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_ref_parse(&s, SRC "/acme/app:1.0", &err), 0);
+    CHECK_INT_EQ(sl_ref_parse(&d, DST "/customer1/app:1.0", &err), 0);
+    struct sl_copy_opts opts = {.concurrency = 2, .backoff_base_ms = 1, .target_checked = 1};
+    struct sl_copy_result res;
+    CHECK_INT_EQ(sl_copy_image_refs(&res, e.src, &s, e.dst, &d, &opts, &err), 0);
+    CHECK_INT_EQ(res.already_in_sync, 0);
+    CHECK_INT_EQ(sl_fake_registry_count(e.fr, "HEAD " DST "/v2/customer1/app/manifests/"), 0);
+    CHECK_STR_EQ(sl_fake_registry_manifest(e.fr, DST, "customer1/app", "1.0"),
+                 sl_fake_registry_manifest(e.fr, SRC, "acme/app", "1.0"));
+    int dst_requests = sl_fake_registry_count(e.fr, DST "/");
+    opts.target_digest = img.manifest;
+    CHECK_INT_EQ(sl_copy_image_refs(&res, e.src, &s, e.dst, &d, &opts, &err), 0);
+    CHECK_INT_EQ(res.already_in_sync, 1);
+    CHECK_INT_EQ(sl_fake_registry_count(e.fr, DST "/"), dst_requests);
+    sl_ref_free(&s);
+    sl_ref_free(&d);
+    env_free(&e);
+}
+
 /* A source registry that serves other bytes than the digest says: the copy fails naming the
  * digest, the upload never completes and the target tag is not written. */
 static void test_tampered_blob_is_refused(void)
@@ -185,6 +267,9 @@ int main(void)
 {
     RUN(test_copy_between_registries);
     RUN(test_copy_within_a_registry_mounts);
+    RUN(test_fleet_copies_mount_from_earlier_targets);
+    RUN(test_stale_blob_home_falls_back_to_copy);
+    RUN(test_target_checked_by_caller);
     RUN(test_tampered_blob_is_refused);
     RUN(test_transient_errors_are_retried);
     RUN(test_missing_source);

@@ -100,7 +100,9 @@ class RuntimeTest(procs.TempDirTestCase):
         holder = self.lease_holder()
         self.apply_key("led")
         self.wait_key_ready("led")
-        # only the leader reconciled
+        # only the leader reconciled (its log line may land just after the status write)
+        procs.wait_for(lambda: self.reconciled(a, "led") or self.reconciled(b, "led"),
+                       timeout=30, what="the leader's log line for led")
         leader, follower = (a, b) if self.reconciled(a, "led") else (b, a)
         self.assertFalse(self.reconciled(follower, "led"))
         # graceful stop of the leader releases the Lease; the follower takes over quickly
@@ -109,7 +111,8 @@ class RuntimeTest(procs.TempDirTestCase):
                        what="the follower to take the Lease")
         self.apply_key("after-handover")
         self.wait_key_ready("after-handover")
-        self.assertTrue(self.reconciled(follower, "after-handover"))
+        procs.wait_for(lambda: self.reconciled(follower, "after-handover"), timeout=30,
+                       what="the new leader's log line for after-handover")
 
     def test_leader_killed_standby_takes_over(self):
         """SIGKILL of the leader (no Lease release): the standby takes over when the Lease

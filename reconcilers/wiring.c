@@ -130,6 +130,7 @@ int sl_reconcilers_setup_servers(struct sl_manager *m, struct sl_http_server *me
         sl_scan_record_gate(&recorded, scan_record);
         struct sl_admission_webhook_opts wo = {.insecure_registries = cc->insecure_registries,
                                                .n_insecure = cc->n_insecure_registries,
+                                               .cache_ttl_ms = cc->webhook_cache_ttl_ms,
                                                .reveal_details = cc->webhook_client_auth,
                                                .scans = scan_record,
                                                .scan_gate = scan_record ? &recorded : NULL};

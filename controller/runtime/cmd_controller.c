@@ -53,6 +53,7 @@ struct controller_args {
     int64_t min_interval_ms;
     int webhook_service_port;
     int64_t registry_timeout_ms;
+    int64_t webhook_cache_ttl_ms;
     bool leader_elect;
     int concurrency;
     enum sl_log_level log_level;
@@ -86,6 +87,8 @@ static void usage(FILE *f)
         "  --webhook-client-ca FILE     accept webhook callers only with a client certificate\n"
         "                               of this CA (the API server)\n"
         "  --webhook-client-name NAME   ... and only with this name in the certificate\n"
+        "  --webhook-cache-ttl DURATION how long the webhook keeps an admitted decision\n"
+        "                               (default 5m; denials at most 10s)\n"
         "  --webhook-service-port PORT  the sealift-webhook Service port the generated\n"
         "                               ValidatingWebhookConfiguration names (default 443)\n"
         "  --leader-elect               run only while holding the Lease (several replicas)\n"
@@ -157,6 +160,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         {"min-interval", required_argument, NULL, 'I'},
         {"webhook-service-port", required_argument, NULL, 'P'},
         {"registry-timeout", required_argument, NULL, 'T'},
+        {"webhook-cache-ttl", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -166,6 +170,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
     a->log_level = SL_LOG_INFO;
     a->min_interval_ms = 10000;
     a->registry_timeout_ms = 30 * 60 * 1000;
+    a->webhook_cache_ttl_ms = 5 * 60 * 1000;
     a->webhook_cert_check_ms = 10 * 60 * 1000;
     optind = 0; /* glibc: re-initialise, argv[0] is the subcommand */
     opterr = 0;
@@ -250,6 +255,15 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
             a->webhook_service_port = (int)v;
             break;
         }
+        case 'X':
+            if (sl_duration_parse_ms(&a->webhook_cache_ttl_ms, optarg) != 0 ||
+                a->webhook_cache_ttl_ms <= 0) {
+                sl_cli_errorf(
+                    CMD, "--webhook-cache-ttl wants a positive duration such as 1m, got \"%s\"",
+                    optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
         case 'I':
             if (sl_duration_parse_ms(&a->min_interval_ms, optarg) != 0 || a->min_interval_ms < 0) {
                 sl_cli_errorf(CMD, "--min-interval wants a duration such as 30s or 1m, got \"%s\"",
@@ -581,6 +595,7 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
                                       .allow_local_paths = a.allow_local_paths,
                                       .min_interval_ms = a.min_interval_ms,
                                       .registry_timeout_ms = a.registry_timeout_ms,
+                                      .webhook_cache_ttl_ms = a.webhook_cache_ttl_ms,
                                       .scanner_urls = a.scanner_urls,
                                       .n_scanner_urls = a.n_scanner_urls};
     sl_controller_config_set(&cc);

@@ -35,6 +35,9 @@ struct sl_controller_config {
      * stay copied, so the next pass goes on from there); default 30 min, 0 = none (config not
      * set, as in unit tests) */
     int64_t registry_timeout_ms;
+    /* --webhook-cache-ttl: how long the admission webhook keeps an admitted decision; default
+     * 5 min, 0 = the webhook's default */
+    int64_t webhook_cache_ttl_ms;
     /* --scanner-url PREFIX: Harbor scanner adapter URLs a ScanPolicy may name (prefix match on
      * the whole URL, scheme included, so an http:// adapter must be listed as such); none by
      * default, which turns spec.scanner.harbor off */

@@ -130,7 +130,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
     def registry_requests(self):
         return sum(self.reg.count_requests(m, "/v2/") for m in ("GET", "HEAD"))
 
-    def forged_review(self, ns, image, client_cert=True):
+    def forged_review(self, ns, image, client_cert=True, policy="signed-only"):
         """POSTs an AdmissionReview straight to the webhook, as anyone on the network could;
         returns the response object, or the exception the connection raised."""
         ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
@@ -145,7 +145,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
                                   "imagePullSecrets": [{"name": "customer-pull"}],
                                   "containers": [{"name": "app", "image": image}]}}}}
         req = urllib.request.Request(
-            f"https://127.0.0.1:{self.webhook_port}/admission/signed-only",
+            f"https://127.0.0.1:{self.webhook_port}/admission/{policy}",
             data=json.dumps(review).encode(), method="POST",
             headers={"Content-Type": "application/json"})
         try:

@@ -11,6 +11,7 @@
 #include "util/mem.h"
 
 #include <getopt.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,46 +20,51 @@
 
 static void usage_to(FILE *f)
 {
-    fprintf(f,
-            "usage: sealift attest IMAGE --key FILE --type sbom|vuln [--sbom-format "
-            "spdx|cyclonedx]\n"
-            "                      [--db PATH|IMAGE] [--platform OS/ARCH[/VARIANT]]\n"
-            "                      [--format legacy|bundle|both] [--creds USER:PASS | "
-            "--creds-file PATH] [--insecure]\n"
-            "\n"
-            "Reads the image's packages (dpkg, apk) and OS, and writes a signed attestation of\n"
-            "the image manifest IMAGE names (a tag is resolved first; an index resolves to the\n"
-            "--platform child, linux/amd64 by default): an in-toto statement in a DSSE envelope\n"
-            "signed with the private key FILE, stored as cosign stores attestations, so that\n"
-            "`cosign verify-attestation --key PUB --type spdxjson|cyclonedx|vuln` checks it.\n"
-            "  --type sbom   an SBOM: SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON\n"
-            "  --type vuln   a vulnerability report (predicate\n"
-            "                https://cosign.sigstore.dev/attestation/vuln/v1) made with the\n"
-            "                advisories of --db: scanner, database digest, times, findings\n"
-            "\n"
-            "Flags:\n"
-            "  -k, --key FILE          the private key (PEM; `sealift keygen` writes one)\n"
-            "  -t, --type TYPE         sbom or vuln\n"
-            "  --sbom-format FORMAT    spdx (default) or cyclonedx\n"
-            "  --db PATH|IMAGE         advisories (directory, file or `sealift db push` image);\n"
-            "                          required with --type vuln\n"
-            "  --platform OS/ARCH      the child of an image index to attest\n"
-            "  --format FORMAT         legacy (default): the tag sha256-<hex>.att, layers kept;\n"
-            "                          bundle: a Sigstore bundle as an OCI 1.1 referrer (or the\n"
-            "                          sha256-<hex> fallback index); both\n"
-            "  --creds USER:PASS       registry credentials (visible in ps: prefer the next)\n"
-            "  --creds-file PATH       a file holding one line USER:PASS, or a docker\n"
-            "                          config.json (the entry for IMAGE's registry is used)\n"
-            "  --insecure              the registry may be plain http or present a certificate\n"
-            "                          that is not trusted\n"
-            "  -h, --help              print this help\n"
-            "\n"
-            "Exit codes: 0 attested; 2 usage error, unreadable key or database; 3 registry\n"
-            "error.\n"
-            "\n"
-            "Example:\n"
-            "  sealift attest registry.example/acme/app:1.0 --key cosign.key --type sbom \\\n"
-            "      --sbom-format cyclonedx --creds-file ~/.docker/config.json\n");
+    fprintf(
+        f,
+        "usage: sealift attest IMAGE --key FILE --type sbom|vuln [--sbom-format "
+        "spdx|cyclonedx]\n"
+        "                      [--db PATH|IMAGE] [--vex FILE]... [--platform OS/ARCH[/VARIANT]]\n"
+        "                      [--format legacy|bundle|both] [--creds USER:PASS | "
+        "--creds-file PATH] [--insecure]\n"
+        "\n"
+        "Reads the image's packages (dpkg, apk) and OS, and writes a signed attestation of\n"
+        "the image manifest IMAGE names (a tag is resolved first; an index resolves to the\n"
+        "--platform child, linux/amd64 by default): an in-toto statement in a DSSE envelope\n"
+        "signed with the private key FILE, stored as cosign stores attestations, so that\n"
+        "`cosign verify-attestation --key PUB --type spdxjson|cyclonedx|vuln` checks it.\n"
+        "  --type sbom   an SBOM: SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON\n"
+        "  --type vuln   a vulnerability report (predicate\n"
+        "                https://cosign.sigstore.dev/attestation/vuln/v1) made with the\n"
+        "                advisories of --db: scanner, database digest, times, findings\n"
+        "\n"
+        "Flags:\n"
+        "  -k, --key FILE          the private key (PEM; `sealift keygen` writes one)\n"
+        "  -t, --type TYPE         sbom or vuln\n"
+        "  --sbom-format FORMAT    spdx (default) or cyclonedx\n"
+        "  --db PATH|IMAGE         advisories (directory, file or `sealift db push` image);\n"
+        "                          required with --type vuln\n"
+        "  --vex FILE              an OpenVEX document (repeatable, at most 64): findings a\n"
+        "                          not_affected or fixed statement covers for this image\n"
+        "                          are marked suppressed: true in the vuln report, and\n"
+        "                          admission (requireAttestations) does not count them\n"
+        "  --platform OS/ARCH      the child of an image index to attest\n"
+        "  --format FORMAT         legacy (default): the tag sha256-<hex>.att, layers kept;\n"
+        "                          bundle: a Sigstore bundle as an OCI 1.1 referrer (or the\n"
+        "                          sha256-<hex> fallback index); both\n"
+        "  --creds USER:PASS       registry credentials (visible in ps: prefer the next)\n"
+        "  --creds-file PATH       a file holding one line USER:PASS, or a docker\n"
+        "                          config.json (the entry for IMAGE's registry is used)\n"
+        "  --insecure              the registry may be plain http or present a certificate\n"
+        "                          that is not trusted\n"
+        "  -h, --help              print this help\n"
+        "\n"
+        "Exit codes: 0 attested; 2 usage error, unreadable key or database; 3 registry\n"
+        "error.\n"
+        "\n"
+        "Example:\n"
+        "  sealift attest registry.example/acme/app:1.0 --key cosign.key --type sbom \\\n"
+        "      --sbom-format cyclonedx --creds-file ~/.docker/config.json\n");
 }
 
 static int exit_for(int rc)
@@ -80,6 +86,7 @@ int sl_cmd_attest(int argc, char **argv)
         {"type", required_argument, NULL, 't'},
         {"sbom-format", required_argument, NULL, 's'},
         {"db", required_argument, NULL, 'd'},
+        {"vex", required_argument, NULL, 'V'},
         {"platform", required_argument, NULL, 'p'},
         {"format", required_argument, NULL, 'f'},
         {"creds", required_argument, NULL, 'c'},
@@ -95,6 +102,10 @@ int sl_cmd_attest(int argc, char **argv)
     int insecure = 0, exit_code = SL_EXIT_USAGE;
     struct sl_image_attest_opts ao = {0};
     struct sl_advdb db;
+    struct sl_vex vex;
+    const char *vex_paths[64];
+    size_t nvex = 0;
+    struct sl_scan_policy pol = {.now = time(NULL)};
     struct sl_key *key = NULL;
     struct sl_registry *reg = NULL;
     struct sl_ref ref;
@@ -102,6 +113,7 @@ int sl_cmd_attest(int argc, char **argv)
     struct sl_err err = {0};
     char *subject = NULL;
     sl_advdb_init(&db);
+    sl_vex_init(&vex);
     memset(&ref, 0, sizeof(ref));
     memset(&img, 0, sizeof(img));
 
@@ -121,6 +133,13 @@ int sl_cmd_attest(int argc, char **argv)
                 sl_cli_errorf(CMD, "--sbom-format must be spdx or cyclonedx, not \"%s\"", optarg);
                 goto done;
             }
+            break;
+        case 'V':
+            if (nvex == sizeof(vex_paths) / sizeof(vex_paths[0])) {
+                sl_cli_errorf(CMD, "at most 64 --vex documents");
+                goto done;
+            }
+            vex_paths[nvex++] = optarg;
             break;
         case 'd':
             db_path = optarg;
@@ -162,6 +181,10 @@ int sl_cmd_attest(int argc, char **argv)
         sl_cli_errorf(CMD, "--type must be sbom or vuln, not \"%s\"", type);
         goto done;
     }
+    if (nvex && !ao.vuln) {
+        sl_cli_errorf(CMD, "--vex applies to --type vuln only");
+        goto done;
+    }
     if (ao.vuln && !db_path) {
         sl_cli_errorf(CMD, "--type vuln needs --db (the advisories to scan with)");
         goto done;
@@ -187,6 +210,8 @@ int sl_cmd_attest(int argc, char **argv)
     if (ao.vuln && sl_scan_cli_load_db(&db, db_path, &creds, insecure, &exit_code, CMD) != 0)
         goto done;
     ao.db = ao.vuln ? &db : NULL;
+    if (sl_scan_cli_load_vex(&vex, vex_paths, nvex, CMD) != 0)
+        goto done;
     ao.db_uri = db_path;
     if (sl_reg_cli_connect(&reg, &ref, image, &creds, insecure, &err) != 0) {
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
@@ -201,6 +226,15 @@ int sl_cmd_attest(int argc, char **argv)
         goto done;
     }
     subject = sl_xasprintf("%s/%s", ref.registry, ref.repository);
+    if (nvex) {
+        /* VEX products name the attested manifest, the index IMAGE names, or the repository */
+        pol.vex = &vex;
+        pol.vex_image.digest = img.manifest_digest;
+        pol.vex_image.index_digest =
+            ref.digest && strcmp(ref.digest, img.manifest_digest) != 0 ? ref.digest : NULL;
+        pol.vex_image.repository = subject;
+        ao.policy = &pol;
+    }
     struct sl_image_attest_result res = {0};
     rc = sl_image_attest(&res, reg, ref.repository, subject, img.manifest_digest, &ao, &err);
     if (rc) {
@@ -224,5 +258,6 @@ done:
     sl_ref_free(&ref);
     sl_key_free(key);
     sl_advdb_free(&db);
+    sl_vex_free(&vex);
     return exit_code;
 }

@@ -389,22 +389,8 @@ int sl_cmd_scan(int argc, char **argv)
         }
         pol.malware_fails = true;
     }
-    for (size_t i = 0; i < nvex; i++) {
-        char *data = NULL;
-        size_t len = 0;
-        int rrc = read_file(&data, &len, vex_paths[i], SL_VEX_MAX_DOC_BYTES);
-        if (rrc != 0) {
-            sl_cli_errorf(CMD, "VEX document %s: %s", vex_paths[i],
-                          rrc == -2 ? "larger than 16 MiB" : "cannot be read");
-            goto done;
-        }
-        int vrc = sl_vex_load(&vex, vex_paths[i], data, len, &err);
-        free(data);
-        if (vrc != 0) {
-            sl_cli_errorf(CMD, "invalid VEX document: %s", err.msg);
-            goto done;
-        }
-    }
+    if (sl_scan_cli_load_vex(&vex, vex_paths, nvex, CMD) != 0)
+        goto done;
     if (nvex)
         pol.vex = &vex;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/commands.h"
 #include "oci/creds.h"
 #include "oci/manifest.h"
 #include "util/mem.h"
@@ -386,5 +387,46 @@ int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char 
                                      sl_cli_creds_hint(hint, sizeof(hint), creds_src, have)};
     *out = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &o);
     sl_creds_free(&creds);
+    return 0;
+}
+
+int sl_scan_cli_load_vex(struct sl_vex *vex, const char *const *paths, size_t n, const char *cmd)
+{
+    for (size_t i = 0; i < n; i++) {
+        FILE *f = fopen(paths[i], "rb");
+        if (!f) {
+            sl_cli_errorf(cmd, "VEX document %s: cannot be read", paths[i]);
+            return -1;
+        }
+        size_t cap = 65536, len = 0, got;
+        char *data = sl_xmalloc(cap + 1);
+        bool too_big = false;
+        while ((got = fread(data + len, 1, cap - len, f)) > 0) {
+            len += got;
+            if (len > SL_VEX_MAX_DOC_BYTES) {
+                too_big = true;
+                break;
+            }
+            if (len == cap) {
+                cap *= 2;
+                data = sl_xrealloc(data, cap + 1);
+            }
+        }
+        fclose(f);
+        if (too_big) {
+            free(data);
+            sl_cli_errorf(cmd, "VEX document %s: larger than %d MiB", paths[i],
+                          (int)(SL_VEX_MAX_DOC_BYTES >> 20));
+            return -1;
+        }
+        data[len] = '\0';
+        struct sl_err err = {0};
+        int rc = sl_vex_load(vex, paths[i], data, len, &err);
+        free(data);
+        if (rc != 0) {
+            sl_cli_errorf(cmd, "invalid VEX document: %s", err.msg);
+            return -1;
+        }
+    }
     return 0;
 }

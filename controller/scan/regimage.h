@@ -14,6 +14,7 @@
 #include "oci/registry.h"
 #include "scan/advisory.h"
 #include "scan/engine.h"
+#include "scan/vex.h"
 #include "util/err.h"
 
 #define SL_ADVDB_ARTIFACT_TYPE "application/vnd.sealift.advisories.v1"
@@ -86,4 +87,9 @@ int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char 
 int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path,
                         const struct sl_cli_creds_source *creds, int insecure, int *exit_code,
                         const char *cmd);
+
+/* For the CLI (--vex FILE, repeatable): reads and loads the OpenVEX documents paths[0..n) into
+ * vex (initialised by the caller). An unreadable, too large (SL_VEX_MAX_DOC_BYTES) or invalid
+ * document is printed as command cmd's error, naming the file. Returns 0 or -1 (exit 2). */
+int sl_scan_cli_load_vex(struct sl_vex *vex, const char *const *paths, size_t n, const char *cmd);
 #endif

@@ -107,6 +107,37 @@ class AttestCliTest(procs.TempDirTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(self.verified("vuln")), 2)
 
+    def test_vex_marks_findings_suppressed(self):
+        """--vex: a finding the vendor's OpenVEX says the image is not affected by is in the
+        signed report with suppressed: true and the statement (admission does not count it)."""
+        from test_vex import JUSTIFICATION, openvex
+        vex = os.path.join(self.tmp, "app.openvex.json")
+        with open(vex, "w") as f:
+            f.write(openvex(self.digest, f"{self.reg.host}/acme/app",
+                            justification=JUSTIFICATION))
+        r = self.attest("--type", "vuln", "--db", self.db, "--vex", vex)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pred = self.verified("vuln")[-1]["predicate"]
+        libc = [f for f in pred["scanner"]["result"]["findings"] if f["id"] == "CVE-2023-4911"]
+        self.assertEqual(len(libc), 1, pred)
+        self.assertTrue(libc[0]["suppressed"])
+        self.assertEqual(libc[0]["vex"]["justification"], JUSTIFICATION)
+        # without --vex the same finding is not suppressed
+        r = self.attest("--type", "vuln", "--db", self.db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pred = self.verified("vuln")[-1]["predicate"]
+        libc = [f for f in pred["scanner"]["result"]["findings"] if f["id"] == "CVE-2023-4911"]
+        self.assertFalse(libc[0]["suppressed"])
+        # --vex is for vulnerability reports, and an invalid document is a usage error
+        r = self.attest("--type", "sbom", "--vex", vex)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--vex applies to --type vuln only", r.stderr)
+        with open(vex, "w") as f:
+            f.write('{"@context": "https://openvex.dev/ns/v0.2.0", "statements": 5}')
+        r = self.attest("--type", "vuln", "--db", self.db, "--vex", vex)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("invalid VEX document", r.stderr)
+
     def test_bundle_format_verifies_with_cosign(self):
         r = self.attest("--type", "sbom", "--format", "bundle")
         self.assertEqual(r.returncode, 0, r.stderr)

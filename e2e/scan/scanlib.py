@@ -83,7 +83,7 @@ def debian_minbase_layer(build_dir, mirror="http://deb.debian.org/debian"):
         return layer, None
     # e2e files run two at a time: one builds the layer, the others wait for it
     import fcntl
-    os.makedirs(build_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
     with open(cache + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(layer):

@@ -234,10 +234,13 @@ int sl_webhookcert_generate(struct sl_webhookcert *out, const struct sl_webhookc
         old_ca = pem_cert(keep->ca_pem);
         ca_key = pem_key(keep->ca_key_pem);
         int64_t left = old_ca ? seconds_left(old_ca, now) : 0;
-        /* kept only when ca.key is its key and its self-signature holds (a CA altered in the
-         * Secret would sign certificates no client can verify) */
+        /* kept only when ca.key is its key, its self-signature holds (a CA altered in the
+         * Secret would sign certificates no client can verify) and it is valid already (a CA
+         * dated in the future, e.g. written by a machine whose clock runs ahead, would too) */
+        time_t at = now;
         if (old_ca && ca_key && X509_check_private_key(old_ca, ca_key) == 1 &&
             X509_verify(old_ca, ca_key) == 1 &&
+            X509_cmp_time(X509_get0_notBefore(old_ca), &at) < 0 &&
             left > (int64_t)(SL_WEBHOOKCERT_SERVING_DAYS + SL_WEBHOOKCERT_RENEW_DAYS) * DAY_S) {
             ca = old_ca; /* the CA stays: caBundle does not change */
             old_ca = NULL;

@@ -125,10 +125,13 @@ spec:
         self.scan_policy(with_vex=False)
         procs.wait_for(lambda: self.delivered_report() != before, timeout=120, interval=0.5,
                        what="a fresh vulnerability report after the VEX was withdrawn")
-        last = {}
+        last = {"n": 0}
 
         def denied():
-            last["cp"] = self.pod("after-withdrawal")
+            # a new Pod each time: one admitted from the cached decision would make the next
+            # apply of the same name an unchanged object the webhook never sees
+            last["n"] += 1
+            last["cp"] = self.pod(f"after-withdrawal-{last['n']}")
             return last["cp"].returncode != 0
         procs.wait_for(denied, timeout=60, interval=1,
                        what="the webhook to deny the digest on the new report")

@@ -6,6 +6,7 @@ and list types let a second field manager add one allowlist entry with server-si
 GitSource-like manager owns the rest. Server-side dry runs: nothing rejected is stored."""
 import json
 import os
+import shutil
 import unittest
 
 import yaml
@@ -217,7 +218,16 @@ class SchemaTest(procs.TempDirTestCase):
             node = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
             for part in field.split("."):
                 node = node["properties"][part]
-            out = self.k("explain", f"{kind}.{field}", "--api-version=sealift.dev/v1alpha1").stdout
+            # kubectl's discovery cache may predate the CRDs being served: a miss drops the
+            # cache and asks again
+            def explain():
+                cp = self.k("explain", f"{kind}.{field}", "--api-version=sealift.dev/v1alpha1",
+                            check=False)
+                if cp.returncode != 0:
+                    shutil.rmtree(self.kube.cache_dir, ignore_errors=True)
+                    return None
+                return cp.stdout
+            out = procs.wait_for(explain, timeout=60, interval=1, what=f"kubectl explain {kind}")
             self.assertIn("DESCRIPTION:", out)
             # kubectl wraps the text: compare word by word
             self.assertIn(" ".join(node["description"].split()[:6]), " ".join(out.split()))

@@ -63,6 +63,11 @@ struct sl_attest_request {
     /* "host/repo" of the delivery's source: the repository OpenVEX products are matched
      * against, as the scan gate matches them (NULL: the target's) */
     const char *vex_repository;
+    /* the delivery's source client and repository (borrowed; NULL: not read): with a
+     * ScanPolicy that trusts OpenVEX attestations, the report follows those of the digest
+     * there, as the scan gate does */
+    struct sl_registry *vex_source;
+    const char *vex_source_repo;
     bool tag, referrer;           /* the .att tag and/or an OCI 1.1 referrer (spec.sign.format) */
     const struct sl_key *key;     /* the sign SigningKey's private key (borrowed) */
     const char *const *platforms; /* spec.platforms, as for the scan gate */

@@ -1921,7 +1921,9 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
     size_t ntargets = 0;
     char filter[SL_IMD_MAX_PLATFORMS * 100];
     struct sl_platform plats[SL_IMD_MAX_PLATFORMS];
+    struct sl_vexatt att;
     memset(&pp, 0, sizeof(pp));
+    memset(&att, 0, sizeof(att));
     revision_out[0] = '\0';
     *images_out = 0;
     int rc = 0;
@@ -1988,6 +1990,15 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
         pp.pol.vex = vex ? &vex->vex : NULL;
         pp.pol.vex_image.repository = repository;
     }
+    /* and the source image's OpenVEX attestations, as the scan gate read them */
+    if (vuln && vex && vex->trust.nkeys > 0 && req->vex_source) {
+        rc = sl_vexatt_read(&att, req->vex_source, req->vex_source_repo, digest, &vex->trust, err);
+        if (!rc)
+            rc = sl_vexatt_merge(&att, &vex->vex, err);
+        if (rc)
+            goto done;
+        pp.pol.vex = &att.vex;
+    }
     for (size_t i = 0; i < ntargets; i++) {
         pp.pol.vex_image.digest = targets[i].digest;
         pp.pol.vex_image.index_digest = strcmp(targets[i].digest, digest) != 0 ? digest : NULL;
@@ -2003,6 +2014,7 @@ done:
     free(targets);
     parsed_policy_free(&pp);
     json_decref(spec);
+    sl_vexatt_free(&att);
     if (db)
         scandb_unref(db);
     if (vex)

@@ -4,9 +4,12 @@ v3.1.3, hack/peers.sh) on the source image of a delivery that a High finding (CV
 glibc) blocks. The ScanPolicy's spec.vex attestations entry trusts the vendor's key (a PEM in a
 ConfigMap): the same document signed by another key changes nothing and the Scanned message
 says why; signed by the vendor's key it suppresses the finding, the image is delivered and the
-status names the attestation and the justification."""
+status names the attestation and the justification, and the signed vulnerability report of the
+delivered digest marks the finding suppressed (`sealift verify-attestation --fail-on High`
+passes)."""
 import json
 import os
+import subprocess
 import sys
 import unittest
 
@@ -53,6 +56,16 @@ class VexAttestationTest(ImdTestCase):
         self.apply(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
                                "metadata": {"name": "vendor-keys", "namespace": NS},
                                "data": {"cosign.pub": pem}}))
+        # the customer's own key signs what is delivered, with a vulnerability report
+        self.apply(f"""
+apiVersion: sealift.dev/v1alpha1
+kind: SigningKey
+metadata: {{name: release, namespace: {NS}}}
+spec:
+  mode: Generate
+  secretRef: {{name: release-key}}
+  publicKey: {{configMapRef: {{name: release-pub}}}}
+""")
         self.apply(
             "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
             f"metadata: {{name: default, namespace: {NS}}}\n"
@@ -69,9 +82,14 @@ class VexAttestationTest(ImdTestCase):
             return c and c["status"] == "True" and "OpenVEX attestations" in c["message"]
         procs.wait_for(policy_ready, timeout=90, interval=0.3, what="ScanPolicy Ready")
 
+        self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NS,
+                          "signingkey/release")
         self.delivery("app", self.src, [(f"{self.customer.host}/mirror/app", "customer-push")],
                       extra_source="    tags: ['bad']\n",
-                      extra_spec="  scanPolicyRef: {name: default}\n", interval="2s")
+                      extra_spec="  scanPolicyRef: {name: default}\n"
+                                 "  sign:\n    signingKeyRef: {name: release}\n"
+                                 "    attestations: {sbom: none, vuln: true}\n",
+                      interval="2s")
         obj = self.wait_reason("app", "ScanFailed", ctype="Scanned", timeout=120)
         self.assertIn("CVE-2023-4911 (High) in libc6", self.condition(obj, "Scanned")["message"])
         self.assertEqual(obj["status"]["images"][0]["scan"]["vexAttestations"],
@@ -106,6 +124,30 @@ class VexAttestationTest(ImdTestCase):
         self.assertRegex(sup["document"],
                          r"^OpenVEX attestation sha256:[0-9a-f]{64} \(signed by vendor\)$")
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:bad", C), self.digest)
+
+        # the signed vulnerability report says what the gate said: suppressed, by that
+        # attestation
+        cm = json.loads(self.kube.kubectl("get", "configmap", "release-pub", "-n", NS,
+                                          "-o", "json").stdout)
+        release_pub = os.path.join(self.tmp, "release.pub")
+        with open(release_pub, "w") as f:
+            f.write(cm["data"]["cosign.pub"])
+        last = {}
+
+        def verified():
+            last["r"] = subprocess.run(
+                [procs.SEALIFT, "verify-attestation",
+                 f"{self.customer.host}/mirror/app@{self.digest}", "--key", release_pub,
+                 "--type", "vuln", "--fail-on", "High", "--creds", C, "--insecure"],
+                capture_output=True, text=True, timeout=120)
+            return last["r"].returncode == 0
+        procs.wait_for(verified, timeout=120, interval=1,
+                       what="a vulnerability attestation without findings at High")
+        findings = json.loads(last["r"].stdout)["predicate"]["scanner"]["result"]["findings"]
+        [libc] = [f for f in findings if f["id"] == "CVE-2023-4911"]
+        self.assertTrue(libc["suppressed"])
+        self.assertEqual(libc["vex"]["justification"], test_vex.JUSTIFICATION)
+        self.assertEqual(libc["vex"]["document"], sup["document"])
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """OpenVEX attestations attached to the image, end to end on a real API server and
 docker-registry with auth: the vendor runs the real `cosign attest --type openvex` (cosign
-v3.1.3, hack/peers.sh) on the source image of a delivery that a High finding (CVE-2023-4911 in
-glibc) blocks. The ScanPolicy's spec.vex attestations entry trusts the vendor's key (a PEM in a
-ConfigMap): the same document signed by another key changes nothing and the Scanned message
-says why; signed by the vendor's key it suppresses the finding, the image is delivered and the
-status names the attestation and the justification, and the signed vulnerability report of the
-delivered digest marks the finding suppressed (`sealift verify-attestation --fail-on High`
-passes)."""
+v3.1.3, hack/peers.sh; the .att tag layout, then a Sigstore bundle referrer) on the source image
+of a delivery that a High finding (CVE-2023-4911 in glibc) blocks. The ScanPolicy's spec.vex
+attestations entry trusts the vendor's key (a PEM in a ConfigMap): the same document signed by
+another key changes nothing and the Scanned message says why; signed by the vendor's key it
+suppresses the finding, the image is delivered, the status names the attestation and the
+justification, and the signed vulnerability report of the delivered digest marks the finding
+suppressed (`sealift verify-attestation --fail-on High` passes)."""
 import json
 import os
 import subprocess
@@ -110,9 +110,11 @@ spec:
         self.assertEqual(scan["vexAttestations"]["ignored"], 1)
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/app:bad", C))
 
-        # the same document signed with the vendor's key: suppressed, delivered, and the
-        # status names the attestation and the justification
-        self.cosign.attest("vendor", f"{self.src}@{self.digest}", "openvex", predicate)
+        # the same document signed with the vendor's key (cosign v3's Sigstore bundle, an OCI
+        # referrer this time): suppressed, delivered, and the status names the attestation and
+        # the justification
+        self.cosign.attest("vendor", f"{self.src}@{self.digest}", "openvex", predicate,
+                           bundle=True)
         obj = self.wait_ready("app", timeout=120)
         scan = obj["status"]["images"][0]["scan"]
         self.assertEqual((scan["result"], scan["high"], scan["vexSuppressed"]), ("Passed", 0, 1))

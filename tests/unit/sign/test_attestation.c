@@ -523,6 +523,65 @@ static void test_limits(void)
     env_free(&e);
 }
 
+/* An OpenVEX statement for digest (predicate type pt) as cosign attest --type openvex writes
+ * it. Caller frees. */
+static char *openvex_statement(const char *digest, const char *pt)
+{
+    json_t *st = json_pack("{s:s, s:[{s:s, s:{s:s}}], s:s, s:{s:s, s:s, s:[]}}", "_type",
+                           "https://in-toto.io/Statement/v1", "subject", "name", HOST "/" REPO,
+                           "digest", "sha256", digest + 7, "predicateType", pt, "predicate",
+                           "@context", "https://openvex.dev/ns/v0.2.0", "timestamp",
+                           "2026-12-05T00:00:00Z", "statements");
+    char *out = json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    return out;
+}
+
+/* sl_attestation_list: every verified attestation of the type from the .att tag and the
+ * bundle referrers (versioned OpenVEX predicate types too), the others counted with the first
+ * reason; other types are no candidates; a flood is an error, never a partial list. */
+static void test_list(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_err err = {0};
+    char *v1 = openvex_statement(e.digest, SL_ATTESTATION_OPENVEX);
+    char *v2 = openvex_statement(e.digest, "https://openvex.dev/ns/v0.2.0");
+    char *vuln = vuln_statement(e.digest, "2026-12-05T00:00:00Z", "[]");
+    char *envs[3] = {envelope(e.key, v1), envelope(e.other, v1), envelope(e.key, vuln)};
+    put_att(&e, envs, NULL, 3);
+    char *bundled = envelope(e.key, v2);
+    put_bundle_referrer(&e, bundled);
+    struct sl_attestation_type t;
+    CHECK_INT_EQ(sl_attestation_type_parse(&t, "openvex", &err), 0);
+    const struct sl_key *keys[] = {e.key};
+    struct sl_attestation_list list = {0};
+    CHECK_INT_EQ(sl_attestation_list(&list, e.reg, REPO, e.digest, &t, keys, 1, NULL, &err), 0);
+    CHECK_INT_EQ((int)list.n, 2);
+    CHECK_INT_EQ((int)list.ignored, 1);
+    CHECK_CONTAINS(list.ignored_why, "the DSSE signature does not verify with key");
+    if (list.n == 2) {
+        CHECK_STR_EQ(list.items[0].where, "att-tag");
+        CHECK_STR_EQ(list.items[1].where, "referrer");
+        CHECK_STR_EQ(list.items[1].predicate_type, "https://openvex.dev/ns/v0.2.0");
+        CHECK_INT_EQ(strncmp(list.items[0].source, "sha256:", 7), 0);
+        CHECK(strcmp(list.items[0].source, list.items[1].source) != 0);
+    }
+    sl_attestation_list_free(&list);
+    struct sl_attestation_limits lim = {.max_attestations = 2};
+    CHECK_INT_EQ(sl_attestation_list(&list, e.reg, REPO, e.digest, &t, keys, 1, &lim, &err),
+                 SL_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "more than 2 attestations to check");
+    CHECK_INT_EQ((int)list.n, 0);
+    for (int i = 0; i < 3; i++)
+        free(envs[i]);
+    free(bundled);
+    free(v1);
+    free(v2);
+    free(vuln);
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data";
@@ -533,5 +592,6 @@ int main(int argc, char **argv)
     RUN(test_newest);
     RUN(test_unreadable_and_untimed);
     RUN(test_limits);
+    RUN(test_list);
     return CHECK_EXIT();
 }

@@ -3,7 +3,9 @@
  * and from bundle referrers (fake registry), and hostile or stale ones are refused with the
  * reason a user sees. */
 #include "check.h"
+#include "testdata.h"
 #include "fake_registry.h"
+#include "registry_fixture.h"
 #include "oci/manifest.h"
 #include "oci/registry.h"
 #include "sign/attestation.h"
@@ -24,20 +26,7 @@ static const char *data_dir;
 
 static char *read_data(const char *name, size_t *len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/sign/attestation/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(1);
-    }
-    char *buf = sl_xmalloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
+    return sl_test_read_file(len, "%s/sign/attestation/%s", data_dir, name);
 }
 
 static struct sl_key *cosign_key(void)
@@ -287,14 +276,11 @@ static void env_init(struct env *e)
 {
     memset(e, 0, sizeof(*e));
     e->fr = sl_fake_registry_new();
-    struct sl_registry_opts o = {
-        .transport = sl_fake_registry_transport(e->fr), .backoff_base_ms = 1, .backoff_max_ms = 2};
-    e->reg = sl_registry_new(HOST, NULL, &o);
+    e->reg = sl_test_registry_client(e->fr, HOST);
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_key_generate(&e->key, SL_KEY_ALG_ECDSA_P256, &err), 0);
     CHECK_INT_EQ(sl_key_generate(&e->other, SL_KEY_ALG_ECDSA_P256, &err), 0);
-    sl_fake_registry_put_manifest(e->fr, HOST, REPO, "v1", SL_MT_OCI_MANIFEST,
-                                  "{\"schemaVersion\":2,\"layers\":[]}", e->digest);
+    sl_test_put_image(e->fr, HOST, REPO, "v1", e->digest);
 }
 
 static void env_free(struct env *e)

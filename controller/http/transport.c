@@ -14,8 +14,14 @@
 
 #define POOL_MAX           16
 #define DEFAULT_CONNECT_MS 15000
-#define RELAY_RING_BYTES   ((size_t)128 << 10)
-#define RELAY_CURL_BUFFER  (32L << 10)
+/* The relay's memory, held once per concurrent blob copy: a ring of four download buffers
+ * (allocated when a relay starts, at most the blob's size, freed when it ends), curl's download
+ * buffer of the GET and upload buffer of the PUT at libcurl's 16 KiB default and minimum, and a
+ * small download buffer for the PUT, whose answer is a status line and a few headers. Larger
+ * buffers moved no more bytes per second between loopback registries (hack/bench/sync.sh). */
+#define RELAY_CURL_BUFFER     (16L << 10)
+#define RELAY_RING_BYTES      ((size_t)RELAY_CURL_BUFFER * 4)
+#define RELAY_PUT_RECV_BUFFER 4096L
 
 struct sl_transport {
     /* custom transports */
@@ -406,8 +412,6 @@ enum sl_http_failure sl_transport_perform(struct sl_transport *t, const struct s
 struct sl_http_relayer {
     CURLM *multi;
     CURL *get, *put;
-    char *ring;
-    size_t ring_cap;
 };
 
 struct sl_http_relayer *sl_http_relayer_new(void)
@@ -424,8 +428,6 @@ struct sl_http_relayer *sl_http_relayer_new(void)
         fprintf(stderr, "sealift: cannot create curl handles\n");
         abort();
     }
-    rl->ring_cap = RELAY_RING_BYTES;
-    rl->ring = sl_xmalloc(rl->ring_cap);
     return rl;
 }
 
@@ -436,13 +438,13 @@ void sl_http_relayer_free(struct sl_http_relayer *rl)
     curl_easy_cleanup(rl->get);
     curl_easy_cleanup(rl->put);
     curl_multi_cleanup(rl->multi);
-    free(rl->ring);
     free(rl);
 }
 
 struct relay_state {
-    struct sl_http_relayer *rl;
     const struct sl_http_relay *r;
+    char *ring; /* this relay's, freed when it ends */
+    size_t ring_cap;
     size_t head, used; /* ring read position and fill */
     int64_t received, sent;
     size_t get_pending; /* bytes of a write the ring could not take (paused) */
@@ -459,7 +461,7 @@ static size_t relay_write(char *p, size_t sz, size_t nm, void *ud)
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) /* an error body, for the caller's message */
         return c->x->on_body ? c->x->on_body(c->x->ud, status, p, n) : n;
-    size_t cap = st->rl->ring_cap;
+    size_t cap = st->ring_cap;
     if (n > cap - st->used) {
         if (n > cap)
             return 0;
@@ -471,8 +473,8 @@ static size_t relay_write(char *p, size_t sz, size_t nm, void *ud)
         return 0;
     size_t tail = (st->head + st->used) % cap;
     size_t first = n < cap - tail ? n : cap - tail;
-    memcpy(st->rl->ring + tail, p, first);
-    memcpy(st->rl->ring, p + first, n - first);
+    memcpy(st->ring + tail, p, first);
+    memcpy(st->ring, p + first, n - first);
     st->used += n;
     st->received += (int64_t)n;
     return n;
@@ -501,10 +503,10 @@ static size_t relay_read(char *p, size_t sz, size_t nm, void *ud)
         return CURL_READFUNC_PAUSE;
     }
     size_t n = avail < max ? avail : max;
-    size_t cap = st->rl->ring_cap;
+    size_t cap = st->ring_cap;
     size_t first = n < cap - st->head ? n : cap - st->head;
-    memcpy(p, st->rl->ring + st->head, first);
-    memcpy(p + first, st->rl->ring, n - first);
+    memcpy(p, st->ring + st->head, first);
+    memcpy(p + first, st->ring, n - first);
     st->head = (st->head + n) % cap;
     st->used -= n;
     st->sent += (int64_t)n;
@@ -521,7 +523,12 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
         get_t->ops->relay(get_t->ctx, put_t, r, get_res, put_res);
         return;
     }
-    struct relay_state st = {.rl = rl, .r = r};
+    /* a small blob (a config, a small layer) gets a ring of its size: curl never hands the
+     * write callback more than its buffer, nor more than the body */
+    size_t ring_cap = RELAY_RING_BYTES;
+    if (r->size >= 0 && (uint64_t)r->size < ring_cap)
+        ring_cap = r->size > (int64_t)RELAY_CURL_BUFFER ? (size_t)r->size : RELAY_CURL_BUFFER;
+    struct relay_state st = {.r = r, .ring = sl_xmalloc(ring_cap), .ring_cap = ring_cap};
     struct call gc = {.x = &r->get, .h = rl->get, .relay = &st};
     struct call pc = {.x = &r->put, .h = rl->put, .relay = &st};
     struct curl_slist *get_hdrs = NULL, *put_hdrs = NULL;
@@ -533,6 +540,7 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
     curl_easy_setopt(rl->put, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(rl->put, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->size);
     curl_easy_setopt(rl->put, CURLOPT_UPLOAD_BUFFERSIZE, RELAY_CURL_BUFFER);
+    curl_easy_setopt(rl->put, CURLOPT_BUFFERSIZE, RELAY_PUT_RECV_BUFFER);
     curl_easy_setopt(rl->put, CURLOPT_READFUNCTION, relay_read);
     curl_easy_setopt(rl->put, CURLOPT_READDATA, &pc);
 
@@ -578,7 +586,7 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
             else
                 st.verified = 1;
         }
-        if (get_in && st.get_paused && rl->ring_cap - st.used >= st.get_pending) {
+        if (get_in && st.get_paused && st.ring_cap - st.used >= st.get_pending) {
             st.get_paused = 0;
             curl_easy_pause(rl->get, CURLPAUSE_CONT);
         }
@@ -599,4 +607,5 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
     put_res->sent = st.sent;
     finish(rl->get, get_hdrs);
     finish(rl->put, put_hdrs);
+    free(st.ring);
 }

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BLOB_LEN ((size_t)300 << 10) /* more than the relay's 128 KiB ring */
+#define BLOB_LEN ((size_t)300 << 10) /* more than the relay's 64 KiB ring */
 
 struct seen {
     pthread_mutex_t mu;

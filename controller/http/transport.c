@@ -461,6 +461,14 @@ static size_t relay_write(char *p, size_t sz, size_t nm, void *ud)
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) /* an error body, for the caller's message */
         return c->x->on_body ? c->x->on_body(c->x->ud, status, p, n) : n;
+    if (st->r->size >= 0 && st->received + (int64_t)n > st->r->size) {
+        /* more than the PUT's Content-Length is never relayed: stop now rather than wait with
+         * a full ring (sized to the blob) for an upload that sends no more; on_chunk sees the
+         * bytes first, to say why */
+        if (st->r->on_chunk)
+            st->r->on_chunk(st->r->ud, p, n);
+        return 0;
+    }
     size_t cap = st->ring_cap;
     if (n > cap - st->used) {
         if (n > cap)

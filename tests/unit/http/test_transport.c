@@ -48,6 +48,21 @@ static void h_blob(void *ctx, const struct sl_http_request *req, struct sl_http_
     sl_buf_append(&resp->body, blob, BLOB_LEN);
 }
 
+/* The first 100 bytes, or 20 KiB (more than one curl buffer, less than the ring), of blob. */
+static void h_blob_100(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    sl_buf_append(&resp->body, blob, 100);
+}
+
+static void h_blob_20k(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    sl_buf_append(&resp->body, blob, (size_t)20 << 10);
+}
+
 static void h_old(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
 {
     (void)ctx;
@@ -61,7 +76,7 @@ static void h_upload(void *ctx, const struct sl_http_request *req, struct sl_htt
     pthread_mutex_lock(&s->mu);
     s->puts++;
     s->put_len = req->body_len;
-    s->put_matches = req->body_len == BLOB_LEN && memcmp(req->body, blob, BLOB_LEN) == 0;
+    s->put_matches = req->body_len <= BLOB_LEN && memcmp(req->body, blob, req->body_len) == 0;
     pthread_mutex_unlock(&s->mu);
     resp->status = 201;
 }
@@ -74,6 +89,8 @@ static struct sl_http_server *start(struct seen *s, char *base, size_t n)
     CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
     sl_http_server_route(srv, "POST", "/echo", h_echo, s);
     sl_http_server_route(srv, "GET", "/blob", h_blob, s);
+    sl_http_server_route(srv, "GET", "/blob-100", h_blob_100, s);
+    sl_http_server_route(srv, "GET", "/blob-20k", h_blob_20k, s);
     sl_http_server_route(srv, "GET", "/old", h_old, s);
     sl_http_server_route(srv, "PUT", "/upload", h_upload, s);
     CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
@@ -226,6 +243,7 @@ static void test_relay(void)
     CHECK_INT_EQ((int)g.chunked, (int)BLOB_LEN);
     pthread_mutex_lock(&s.mu);
     CHECK_INT_EQ(s.puts, 1);
+    CHECK_INT_EQ((int)s.put_len, (int)BLOB_LEN);
     CHECK(s.put_matches);
     pthread_mutex_unlock(&s.mu);
 
@@ -246,12 +264,77 @@ static void test_relay(void)
     sl_http_server_free(srv);
 }
 
+/* Blobs smaller than the ring (a config, a small layer) get a ring of their size and arrive
+ * byte for byte; a download longer than the upload's Content-Length is stopped at once (never
+ * waiting for the time limit with the ring full) and the upload never completes. */
+static void test_relay_sizes(void)
+{
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char base[128], get_url[192], put_url[192];
+    struct sl_http_server *srv = start(&s, base, sizeof(base));
+    snprintf(put_url, sizeof(put_url), "%s/upload", base);
+    struct sl_transport *t = sl_transport_new(NULL);
+    struct sl_http_relayer *rl = sl_http_relayer_new();
+    static const struct {
+        const char *path;
+        size_t len;
+    } cases[] = {{"/blob-100", 100}, {"/blob-20k", (size_t)20 << 10}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(get_url, sizeof(get_url), "%s%s", base, cases[i].path);
+        struct got g;
+        got_init(&g);
+        struct sl_http_relay relay = {
+            .get = {.method = "GET", .url = get_url, .timeout_ms = 30000},
+            .put = {.method = "PUT", .url = put_url, .timeout_ms = 30000},
+            .size = (int64_t)cases[i].len,
+            .on_chunk = on_chunk,
+            .on_get_done = accept_download,
+            .ud = &g,
+        };
+        struct sl_http_result gr, pr;
+        sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+        CHECK_INT_EQ(gr.failure, SL_HTTP_OK);
+        CHECK_INT_EQ(pr.failure, SL_HTTP_OK);
+        CHECK_INT_EQ(pr.status, 201);
+        CHECK_INT_EQ((int)pr.sent, (int)cases[i].len);
+        pthread_mutex_lock(&s.mu);
+        CHECK_INT_EQ(s.puts, (int)i + 1);
+        CHECK_INT_EQ((int)s.put_len, (int)cases[i].len);
+        CHECK(s.put_matches);
+        pthread_mutex_unlock(&s.mu);
+        got_free(&g);
+    }
+
+    /* the server sends 300 KiB where the descriptor said 100 bytes */
+    snprintf(get_url, sizeof(get_url), "%s/blob", base);
+    struct sl_http_relay relay = {
+        .get = {.method = "GET", .url = get_url, .timeout_ms = 30000},
+        .put = {.method = "PUT", .url = put_url, .timeout_ms = 30000},
+        .size = 100,
+        .on_get_done = accept_download,
+    };
+    struct sl_http_result gr, pr;
+    sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+    CHECK_INT_EQ(gr.failure, SL_HTTP_ABORTED);
+    CHECK(pr.failure != SL_HTTP_OK);
+    CHECK(pr.sent < 100);
+    pthread_mutex_lock(&s.mu);
+    CHECK_INT_EQ(s.puts, 2); /* no third upload completed */
+    pthread_mutex_unlock(&s.mu);
+
+    sl_http_relayer_free(rl);
+    sl_transport_free(t);
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < BLOB_LEN; i++)
         blob[i] = (char)(i * 7 + i / 251);
     RUN(test_exchanges);
     RUN(test_relay);
+    RUN(test_relay_sizes);
     sl_transport_global_cleanup();
     return CHECK_EXIT();
 }

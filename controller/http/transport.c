@@ -7,6 +7,10 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +36,17 @@ struct sl_transport {
     char *user_agent, *ca_pem, *client_cert_pem, *client_key_pem;
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-    pthread_mutex_t mu; /* guards the pool */
+    pthread_mutex_t mu; /* guards the pool and trust_state */
     CURL *pool[POOL_MAX];
     int npool;
+    /* The certificates every TLS connection of this transport verifies against, built once at
+     * the first verifying exchange and shared by all its connections (trust_state 1), where
+     * libcurl would load the CA bundle into each connection's own TLS context again: about
+     * 0.9 MB per live connection with Debian's 145 CAs. trust_state -1: it could not be built
+     * (libcurl without OpenSSL, a CA file that does not load), and libcurl loads the CAs
+     * itself as before, reporting what fails. */
+    X509_STORE *trust;
+    int trust_state;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -134,6 +146,7 @@ void sl_transport_free(struct sl_transport *t)
         for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
             pthread_mutex_destroy(&t->share_locks[i]);
         pthread_mutex_destroy(&t->mu);
+        X509_STORE_free(t->trust);
         free(t->user_agent);
         free(t->ca_pem);
         free(t->client_cert_pem);
@@ -256,6 +269,83 @@ static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return c->x->cancelled(c->x->ud) ? 1 : 0;
 }
 
+/* Adds the certificates of pem (PEM text) to st. Returns how many, or -1 when none parses. */
+static int store_add_pem(X509_STORE *st, const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    int added = 0;
+    X509 *cert;
+    while (bio && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (X509_STORE_add_cert(st, cert) == 1)
+            added++;
+        X509_free(cert);
+    }
+    BIO_free(bio);
+    return added > 0 ? added : -1;
+}
+
+/* The trust libcurl would give a connection of t, in one store: unless ca_only the system's
+ * CAs as libcurl was built to find them (read from h, just reset, so the defaults), and the
+ * transport's CAs; the flags libcurl sets on each store. Of the system's CAs the directory is
+ * preferred to the bundle file when libcurl has both (Debian: /etc/ssl/certs and its
+ * ca-certificates.crt, the same certificates): a directory is read on demand, only the
+ * issuers a server's chain names, where the file is parsed whole (0.9 MB). A certificate only
+ * the file held would not be trusted: never more than libcurl trusts. NULL when any part does
+ * not load. */
+static X509_STORE *trust_store_new(const struct sl_transport *t, CURL *h)
+{
+    X509_STORE *st = X509_STORE_new();
+    bool ok = st != NULL;
+#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO, CURLINFO_CAPATH: 7.84.0 */
+    if (ok && !t->opts.ca_only) {
+        char *file = NULL, *dir = NULL;
+        curl_easy_getinfo(h, CURLINFO_CAINFO, &file);
+        curl_easy_getinfo(h, CURLINFO_CAPATH, &dir);
+        if (dir)
+            ok = X509_STORE_load_path(st, dir) == 1;
+        else if (file)
+            ok = X509_STORE_load_file(st, file) == 1;
+        else
+            ok = false; /* libcurl's own fallback, whatever it is, stays in charge */
+    }
+#else
+    (void)h;
+    ok = ok && t->opts.ca_only;
+#endif
+    if (ok && t->ca_pem && store_add_pem(st, t->ca_pem) < 0)
+        ok = false;
+    if (ok)
+        ok = X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST) == 1;
+    ERR_clear_error(); /* what failed is reported by libcurl, which loads the CAs itself then */
+    if (!ok) {
+        X509_STORE_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* t's shared store (built at the first call), or NULL: libcurl loads the CAs per connection. */
+static X509_STORE *trust_store(struct sl_transport *t, CURL *h)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->trust_state == 0) {
+        t->trust = trust_store_new(t, h);
+        t->trust_state = t->trust ? 1 : -1;
+    }
+    X509_STORE *st = t->trust;
+    pthread_mutex_unlock(&t->mu);
+    return st;
+}
+
+/* libcurl's hook before each TLS handshake: the connection's context verifies against the
+ * transport's shared store (a reference, not a copy). */
+static CURLcode use_trust_store(CURL *h, void *ssl_ctx, void *ud)
+{
+    (void)h;
+    SSL_CTX_set1_cert_store(ssl_ctx, ud);
+    return CURLE_OK;
+}
+
 /* Resets h and applies the transport's settings and x's; *hdrs (the request headers) is freed
  * by the caller with free_headers after the transfer. */
 static void setup(struct sl_transport *t, CURL *h, struct call *c, struct curl_slist **hdrs,
@@ -281,7 +371,13 @@ static void setup(struct sl_transport *t, CURL *h, struct call *c, struct curl_s
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (t->ca_pem) {
+    X509_STORE *trust = t->opts.insecure ? NULL : trust_store(t, h);
+    if (trust && curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, use_trust_store) == CURLE_OK) {
+        /* verification stays on: only where its certificates come from changes */
+        curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, trust);
+        curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    } else if (t->ca_pem) {
         struct curl_blob blob = {
             .data = t->ca_pem, .len = strlen(t->ca_pem), .flags = CURL_BLOB_COPY};
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BLOB_LEN ((size_t)300 << 10) /* more than the relay's 64 KiB ring */
@@ -328,13 +329,124 @@ static void test_relay_sizes(void)
     sl_http_server_free(srv);
 }
 
-int main(void)
+/* A file of the test data (PEM), or an empty string. Caller frees. */
+static char *read_data(const char *dir, const char *name)
 {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    struct sl_buf b;
+    sl_buf_init(&b, 1 << 20);
+    FILE *f = fopen(path, "rb");
+    char chunk[4096];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sl_buf_append(&b, chunk, n);
+    if (f)
+        fclose(f);
+    CHECK(b.len > 0);
+    sl_buf_append(&b, "", 1);
+    return sl_buf_steal(&b, NULL);
+}
+
+static enum sl_http_failure get_status(struct sl_transport *t, const char *url, long *status)
+{
+    struct sl_http_exchange x = {.method = "GET", .url = url, .timeout_ms = 30000};
+    struct sl_http_result res;
+    sl_transport_perform(t, &x, &res);
+    *status = res.status;
+    return res.failure;
+}
+
+/* Over https the transport verifies every connection against the CAs it was given (its
+ * connections share one trust store): a server whose certificate chains to them is accepted
+ * on every connection, a relay's two included; without them, with only another CA, or under a
+ * name the certificate does not carry, the handshake is refused. */
+static const char *data_dir; /* tests/data/tls, the first argument */
+
+static void test_tls_trust(void)
+{
+    char cert[512], key[512], url[192], get_url[192], put_url[192], wrong_name[192];
+    snprintf(cert, sizeof(cert), "%s/server.crt", data_dir);
+    snprintf(key, sizeof(key), "%s/server.key", data_dir);
+    char *ca = read_data(data_dir, "ca.crt"), *other = read_data(data_dir, "other-ca.crt");
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct sl_http_server *srv = NULL;
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {
+        .addr = "127.0.0.1:0", .tls_cert_file = cert, .tls_key_file = key};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, "GET", "/blob-20k", h_blob_20k, &s);
+    sl_http_server_route(srv, "PUT", "/upload", h_upload, &s);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    const char *addr = sl_http_server_addr(srv);
+    snprintf(url, sizeof(url), "https://%s/blob-20k", addr);
+    snprintf(get_url, sizeof(get_url), "https://%s/blob-20k", addr);
+    snprintf(put_url, sizeof(put_url), "https://%s/upload", addr);
+    snprintf(wrong_name, sizeof(wrong_name), "https://localhost:%s/blob-20k",
+             strrchr(addr, ':') + 1);
+    long status = 0;
+
+    struct sl_transport_opts with_ca = {.ca_pem = ca};
+    struct sl_transport *t = sl_transport_new(&with_ca);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
+        CHECK_INT_EQ(status, 200);
+    }
+    struct sl_http_relayer *rl = sl_http_relayer_new();
+    struct sl_http_relay relay = {
+        .get = {.method = "GET", .url = get_url, .timeout_ms = 30000},
+        .put = {.method = "PUT", .url = put_url, .timeout_ms = 30000},
+        .size = (int64_t)20 << 10,
+        .on_get_done = accept_download,
+    };
+    struct sl_http_result gr, pr;
+    sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+    CHECK_INT_EQ(gr.failure, SL_HTTP_OK);
+    CHECK_INT_EQ(pr.failure, SL_HTTP_OK);
+    CHECK_INT_EQ(pr.status, 201);
+    pthread_mutex_lock(&s.mu);
+    CHECK_INT_EQ(s.puts, 1);
+    CHECK(s.put_matches);
+    pthread_mutex_unlock(&s.mu);
+    sl_http_relayer_free(rl);
+    /* the certificate names 127.0.0.1 only */
+    CHECK_INT_EQ(get_status(t, wrong_name, &status), SL_HTTP_TLS_VERIFY);
+    sl_transport_free(t);
+
+    t = sl_transport_new(NULL); /* the system's CAs only */
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_TLS_VERIFY);
+    sl_transport_free(t);
+
+    struct sl_transport_opts only_other = {.ca_pem = other, .ca_only = true};
+    t = sl_transport_new(&only_other);
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_TLS_VERIFY);
+    sl_transport_free(t);
+
+    struct sl_transport_opts only_ca = {.ca_pem = ca, .ca_only = true};
+    t = sl_transport_new(&only_ca);
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
+    CHECK_INT_EQ(status, 200);
+    sl_transport_free(t);
+
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+    free(ca);
+    free(other);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s TLS_DATA_DIR (tests/data/tls)\n", argv[0]);
+        return 2;
+    }
+    data_dir = argv[1];
     for (size_t i = 0; i < BLOB_LEN; i++)
         blob[i] = (char)(i * 7 + i / 251);
     RUN(test_exchanges);
     RUN(test_relay);
     RUN(test_relay_sizes);
+    RUN(test_tls_trust);
     sl_transport_global_cleanup();
     return CHECK_EXIT();
 }

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #define POOL_MAX           16
@@ -286,12 +287,10 @@ static int store_add_pem(X509_STORE *st, const char *pem)
 
 /* The trust libcurl would give a connection of t, in one store: unless ca_only the system's
  * CAs as libcurl was built to find them (read from h, just reset, so the defaults), and the
- * transport's CAs; the flags libcurl sets on each store. Of the system's CAs the directory is
- * preferred to the bundle file when libcurl has both (Debian: /etc/ssl/certs and its
- * ca-certificates.crt, the same certificates): a directory is read on demand, only the
- * issuers a server's chain names, where the file is parsed whole (0.9 MB). A certificate only
- * the file held would not be trusted: never more than libcurl trusts. NULL when any part does
- * not load. */
+ * transport's CAs; the flags libcurl sets on each store. The system's bundle file is parsed
+ * once here (about 0.9 MB with Debian's CAs) instead of once per connection, and the CA
+ * directory is added as a lookup read on demand, so the store trusts what libcurl trusts.
+ * NULL when any part does not load. */
 static X509_STORE *trust_store_new(const struct sl_transport *t, CURL *h)
 {
     X509_STORE *st = X509_STORE_new();
@@ -301,12 +300,17 @@ static X509_STORE *trust_store_new(const struct sl_transport *t, CURL *h)
         char *file = NULL, *dir = NULL;
         curl_easy_getinfo(h, CURLINFO_CAINFO, &file);
         curl_easy_getinfo(h, CURLINFO_CAPATH, &dir);
-        if (dir)
-            ok = X509_STORE_load_path(st, dir) == 1;
-        else if (file)
-            ok = X509_STORE_load_file(st, file) == 1;
-        else
+        /* both, as libcurl loads both: a system with only the bundle file (sealift's release
+         * image ships ca-certificates.crt without the hashed directory) or only the directory
+         * trusts what it trusted before */
+        if (!file && !dir)
             ok = false; /* libcurl's own fallback, whatever it is, stays in charge */
+        if (ok && file && access(file, R_OK) == 0)
+            ok = X509_STORE_load_file(st, file) == 1;
+        else if (ok && file && !dir)
+            ok = false;
+        if (ok && dir)
+            ok = X509_STORE_load_path(st, dir) == 1;
     }
 #else
     (void)h;

@@ -1,4 +1,5 @@
 #include "sign/attestation.h"
+#include "oci/manifest.h"
 #include "oci/ref.h"
 #include "sign/bundle.h"
 #include "util/base64.h"
@@ -828,12 +829,119 @@ done:
     *out = d;
 }
 
+static int decide_one(struct sl_attestation_decision *out, struct sl_registry *reg,
+                      const char *repo, const char *digest,
+                      const struct sl_attestation_requirement *req,
+                      const struct sl_key *const *keys, size_t nkeys,
+                      const struct sl_attestation_limits *limits, time_t now, struct sl_err *err);
+
+/* A child of an index that runs on a node: not the "unknown/unknown" entries build tools add
+ * for their own attestation manifests. */
+static bool runnable_child(const struct sl_descriptor *d)
+{
+    return !(d->os && d->arch && strcmp(d->os, "unknown") == 0 && strcmp(d->arch, "unknown") == 0);
+}
+
+/* digest had none of the type: when it is an index (what a multi-platform tag names, and what
+ * a Pod's image resolves to), attestations made per platform (sealift's delivery, `sealift
+ * attest`, most build pipelines) sit on its children. Every runnable child must then meet req,
+ * since any of them may run; the first that does not decides. out is untouched unless digest is
+ * an index (returns 1 then, 0 when it is not an index, or an error). */
+static int decide_index(struct sl_attestation_decision *out, struct sl_registry *reg,
+                        const char *repo, const char *digest,
+                        const struct sl_attestation_requirement *req,
+                        const struct sl_key *const *keys, size_t nkeys,
+                        const struct sl_attestation_limits *limits, time_t now, struct sl_err *err)
+{
+    struct sl_registry_manifest rm = {0};
+    struct sl_manifest m = {0};
+    struct sl_err e = {0};
+    int rc = sl_registry_manifest_get(&rm, reg, repo, digest, &e);
+    if (rc == SL_ENOTFOUND) {
+        rc = 0; /* no such manifest: "none of the type" stands */
+        goto done;
+    }
+    if (rc) {
+        rc = sl_err_set(err, rc, e.klass, "%s", e.msg);
+        goto done;
+    }
+    if (sl_manifest_parse(&m, rm.data, rm.len, rm.media_type, &e) != 0 ||
+        m.kind != SL_MANIFEST_INDEX)
+        goto done; /* rc 0: not an index, the digest's own answer stands */
+    size_t checked = 0;
+    struct sl_attestation_decision all = {.verdict = SL_ATTESTATION_OK};
+    for (size_t i = 0; i < m.n_children; i++) {
+        const struct sl_descriptor *c = &m.children[i];
+        if (!runnable_child(c))
+            continue;
+        if (++checked > SL_ATTESTATION_MAX_CHILDREN) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY,
+                            "index %s has more than %d platforms to check", digest,
+                            SL_ATTESTATION_MAX_CHILDREN);
+            goto done;
+        }
+        struct sl_attestation_decision d;
+        rc = decide_one(&d, reg, repo, c->digest, req, keys, nkeys, limits, now, err);
+        if (rc)
+            goto done;
+        if (d.verdict != SL_ATTESTATION_OK) {
+            all.verdict = d.verdict;
+            snprintf(all.reason, sizeof(all.reason), "platform %s/%s%s%s (%.19s): %s",
+                     c->os ? c->os : "?", c->arch ? c->arch : "?", c->variant ? "/" : "",
+                     c->variant ? c->variant : "", c->digest, d.reason);
+            break;
+        }
+        if (d.stale_at > 0 && (all.stale_at == 0 || d.stale_at < all.stale_at))
+            all.stale_at = d.stale_at;
+        if (checked == 1)
+            snprintf(all.reason, sizeof(all.reason), "%s", d.reason);
+    }
+    if (checked == 0) {
+        all.verdict = SL_ATTESTATION_MISSING;
+        snprintf(all.reason, sizeof(all.reason), "no %s attestation (index without platforms)",
+                 req->type.name);
+    } else if (all.verdict == SL_ATTESTATION_OK) {
+        char first[sizeof(all.reason)];
+        snprintf(first, sizeof(first), "%s", all.reason);
+        snprintf(all.reason, sizeof(all.reason), "every platform of the index (%zu): %s", checked,
+                 first);
+    }
+    all.platforms = checked;
+    *out = all;
+    rc = 1;
+done:
+    sl_manifest_free(&m);
+    sl_registry_manifest_free(&rm);
+    return rc;
+}
+
 int sl_attestation_decide(struct sl_attestation_decision *out, struct sl_registry *reg,
                           const char *repo, const char *digest,
                           const struct sl_attestation_requirement *req,
                           const struct sl_key *const *keys, size_t nkeys,
                           const struct sl_attestation_limits *limits, time_t now,
                           struct sl_err *err)
+{
+    struct sl_attestation_decision d;
+    int rc = decide_one(&d, reg, repo, digest, req, keys, nkeys, limits, now, err);
+    if (rc)
+        return rc;
+    if (d.verdict == SL_ATTESTATION_MISSING) {
+        rc = decide_index(out, reg, repo, digest, req, keys, nkeys, limits, now, err);
+        if (rc < 0 || rc > 1)
+            return rc;
+        if (rc == 1)
+            return 0;
+    }
+    *out = d;
+    return 0;
+}
+
+static int decide_one(struct sl_attestation_decision *out, struct sl_registry *reg,
+                      const char *repo, const char *digest,
+                      const struct sl_attestation_requirement *req,
+                      const struct sl_key *const *keys, size_t nkeys,
+                      const struct sl_attestation_limits *limits, time_t now, struct sl_err *err)
 {
     struct sl_attestation a = {0};
     struct sl_attestation_decision d = {0};

@@ -47,6 +47,7 @@
 #define SL_ATTESTATION_MAX             ((size_t)4 << 20) /* one envelope or bundle */
 #define SL_ATTESTATION_MAX_FINDINGS    100000
 #define SL_ATTESTATION_TYPE_MAX        256 /* a predicateType URI */
+#define SL_ATTESTATION_MAX_CHILDREN    32  /* platforms of an index checked one by one */
 
 /* OpenVEX documents; also accepted with a version suffix (https://openvex.dev/ns/v0.2.0) */
 #define SL_ATTESTATION_OPENVEX "https://openvex.dev/ns"
@@ -172,12 +173,19 @@ struct sl_attestation_decision {
     char reason[512]; /* one line: why not OK, or what was accepted */
     /* OK: when the accepted attestation goes stale (wall clock), 0 = never */
     time_t stale_at;
+    /* the digest was an index without attestations of its own: how many platforms were
+     * checked (0: the digest's own attestations decided) */
+    size_t platforms;
 };
 
 /* Decides req for digest in reg/repo at wall-clock time now: finds the newest attestation of the
- * type signed by keys, checks its age and (vuln) its findings. Returns 0 when decided (out
- * filled: OK or the verdict and reason, a fact of the image and keys), SL_ETOOBIG when a limit
- * stopped it, SL_ERETRY on the deadline, or registry errors (err says which; out untouched). */
+ * type signed by keys, checks its age and (vuln) its findings. When digest has none of the type
+ * and is an index, every platform child (at most SL_ATTESTATION_MAX_CHILDREN; build tools'
+ * unknown/unknown entries skipped) must meet req, since any of them may run: the first child
+ * that does not decides, naming its platform; OK goes stale with the first child's. Returns 0 when
+ * decided (out filled: OK or the verdict and reason, a fact of the image and keys), SL_ETOOBIG when
+ * a limit stopped it, SL_ERETRY on the deadline, or registry errors (err says which; out
+ * untouched). */
 int sl_attestation_decide(struct sl_attestation_decision *out, struct sl_registry *reg,
                           const char *repo, const char *digest,
                           const struct sl_attestation_requirement *req,

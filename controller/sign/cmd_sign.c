@@ -317,7 +317,9 @@ static void usage_verify_attestation(FILE *f)
             "verifies with the public key FILE count; the statement must name the digest;\n"
             "the newest is the one with the latest signed timestamp of its predicate (vuln:\n"
             "metadata.scanFinishedOn; SPDX: creationInfo.created; CycloneDX:\n"
-            "metadata.timestamp). No transparency log is read.\n"
+            "metadata.timestamp). No transparency log is read. When IMAGE names an index\n"
+            "that has none of TYPE itself, every platform of it must have a valid one (as\n"
+            "`sealift attest` and the delivery attest each platform); stdout stays empty.\n"
             "\n"
             "Flags:\n"
             "  -k, --key FILE          the public key (PEM)\n"
@@ -438,7 +440,29 @@ int sl_cmd_verify_attestation(int argc, char **argv)
     const struct sl_key *keys[1] = {key};
     struct sl_attestation best = {0};
     rc = sl_attestation_newest(&best, reg, ref.repository, digest, &req.type, keys, 1, NULL, &err);
-    if (rc == SL_ENOTFOUND || rc == SL_EDIGEST || rc == SL_EINVAL) {
+    if (rc == SL_ENOTFOUND) {
+        /* none on the digest itself: an index's platforms may carry them (what `sealift attest`
+         * and the delivery write), and every platform must then pass, as at admission */
+        struct sl_attestation_decision d;
+        struct sl_err derr = {0};
+        rc = sl_attestation_decide(&d, reg, ref.repository, digest, &req, keys, 1, NULL, time(NULL),
+                                   &derr);
+        if (rc) {
+            sl_cli_errorf(cmd, "%s: %s", a.image, derr.msg);
+            code = rc == SL_ETOOBIG ? SL_EXIT_CHECK_FAILED : SL_EXIT_REMOTE;
+        } else if (d.verdict == SL_ATTESTATION_MISSING && d.platforms == 0) {
+            sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, err.msg); /* not an index */
+            code = SL_EXIT_CHECK_FAILED;
+        } else if (d.verdict != SL_ATTESTATION_OK) {
+            sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, d.reason);
+            code = SL_EXIT_CHECK_FAILED;
+        } else {
+            fprintf(stderr, "%s: valid: %s\n", digest, d.reason);
+            code = SL_EXIT_OK;
+        }
+        goto done;
+    }
+    if (rc == SL_EDIGEST || rc == SL_EINVAL) {
         sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, err.msg);
         code = SL_EXIT_CHECK_FAILED;
         goto done;

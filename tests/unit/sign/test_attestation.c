@@ -568,6 +568,86 @@ static void test_list(void)
     env_free(&e);
 }
 
+/* A multi-platform tag names an index; attestations are made per platform (the delivery,
+ * `sealift attest`): with none on the index itself, every runnable platform must have a passing
+ * one, and the first that has not is named. Build tools' unknown/unknown entries are skipped. */
+static void test_index_platforms(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_err err = {0};
+    char amd64[72], arm64[72], idx[72];
+    snprintf(amd64, sizeof(amd64), "%s", e.digest);
+    const char *other = "{\"schemaVersion\":2,\"mediaType\":\"" SL_MT_OCI_MANIFEST "\","
+                        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                        "\"size\":2,\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21"
+                        "fe77e8310c060f61caaff8a\"},\"layers\":[]}";
+    sl_fake_registry_put_manifest(e.fr, HOST, REPO, NULL, SL_MT_OCI_MANIFEST, other, arm64);
+    char index[1024];
+    snprintf(index, sizeof(index),
+             "{\"schemaVersion\":2,\"mediaType\":\"" SL_MT_OCI_INDEX "\",\"manifests\":["
+             "{\"mediaType\":\"" SL_MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1,"
+             "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+             "{\"mediaType\":\"" SL_MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1,"
+             "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+             "{\"mediaType\":\"" SL_MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1,"
+             "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}",
+             amd64, arm64, arm64);
+    sl_fake_registry_put_manifest(e.fr, HOST, REPO, "multi", SL_MT_OCI_INDEX, index, idx);
+
+    struct sl_attestation_requirement req = {.threshold = 3};
+    sl_attestation_type_parse(&req.type, "vuln", &err);
+    time_t now = 0;
+    sl_time_parse_rfc3339(&now, "2026-12-06T00:00:00Z");
+    const struct sl_key *const *keys = (const struct sl_key *const *)&e.key;
+    struct sl_attestation_decision d;
+
+    /* nothing anywhere */
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_MISSING);
+    CHECK_CONTAINS(d.reason, "platform linux/amd64");
+
+    /* amd64 attested, arm64 not: still a denial, naming arm64 */
+    char *s1 = vuln_statement(amd64, "2026-12-05T00:00:00Z", "[]");
+    char *env1 = envelope(e.key, s1);
+    put_att(&e, &env1, NULL, 1);
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_MISSING);
+    CHECK_CONTAINS(d.reason, "platform linux/arm64/v8");
+    CHECK_INT_EQ((long long)d.platforms, 2);
+
+    /* both attested: passes over both platforms */
+    char *s2 = vuln_statement(arm64, "2026-12-04T00:00:00Z", "[]");
+    char *env2 = envelope(e.key, s2);
+    snprintf(e.digest, sizeof(e.digest), "%s", arm64);
+    put_att(&e, &env2, NULL, 1);
+    req.max_age_ms = 72LL * 3600 * 1000;
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_OK);
+    CHECK_CONTAINS(d.reason, "every platform of the index (2)");
+    time_t t4 = 0;
+    sl_time_parse_rfc3339(&t4, "2026-12-04T00:00:00Z");
+    CHECK_INT_EQ((long long)d.stale_at, (long long)(t4 + 72 * 3600)); /* the older one's */
+
+    /* the index's own attestation, when there is one, decides alone (cosign attest INDEX) */
+    char *s3 = vuln_statement(idx, "2026-12-05T00:00:00Z",
+                              "[{\"id\":\"CVE-2026-9\",\"severity\":\"Critical\"}]");
+    char *env3 = envelope(e.key, s3);
+    snprintf(e.digest, sizeof(e.digest), "%s", idx);
+    put_att(&e, &env3, NULL, 1);
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_FINDINGS);
+    CHECK_INT_EQ((long long)d.platforms, 0);
+
+    free(s1);
+    free(env1);
+    free(s2);
+    free(env2);
+    free(s3);
+    free(env3);
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data";
@@ -579,5 +659,6 @@ int main(int argc, char **argv)
     RUN(test_unreadable_and_untimed);
     RUN(test_limits);
     RUN(test_list);
+    RUN(test_index_platforms);
     return CHECK_EXIT();
 }

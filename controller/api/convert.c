@@ -281,21 +281,26 @@ static void scanpolicy_down(json_t *o)
 
 /* ---- SigningKey ---- */
 
-/* v1alpha1's publicKey is an input for VerifyOnly and the ConfigMap to publish to otherwise;
- * v1beta1 keeps publicKey for the input and names the output publishKey */
+/* v1alpha1's publicKey is where the public key is published, except for a VerifyOnly key without
+ * secretRef, which reads it from there; v1beta1 keeps publicKey for that input and names the
+ * output publishKey */
+static int public_key_is_input(json_t *spec)
+{
+    const char *mode = json_string_value(json_object_get(spec, "mode"));
+    return mode && strcmp(mode, "VerifyOnly") == 0 && !json_object_get(spec, "secretRef");
+}
+
 static void signingkey_up(json_t *o)
 {
     json_t *spec = member_obj(o, "spec");
-    const char *mode = json_string_value(json_object_get(spec, "mode"));
-    if (mode && strcmp(mode, "VerifyOnly") != 0)
+    if (spec && !public_key_is_input(spec))
         rename_key(spec, "publicKey", "publishKey");
 }
 
 static void signingkey_down(json_t *o)
 {
     json_t *spec = member_obj(o, "spec");
-    const char *mode = json_string_value(json_object_get(spec, "mode"));
-    if (mode && strcmp(mode, "VerifyOnly") != 0)
+    if (spec && !public_key_is_input(spec))
         rename_key(spec, "publishKey", "publicKey");
     json_object_del(spec, "publishKey");
 }

@@ -197,7 +197,7 @@ static void test_data_round_trip(void)
         snprintf(path, sizeof(path), "%s/tests/data/api/%s", src_dir, files[i]);
         round_trip_file(path);
     }
-    CHECK_INT_EQ(objects_checked - before, 21);
+    CHECK_INT_EQ(objects_checked - before, 22);
 }
 
 static void test_imagedelivery_up(void)
@@ -313,6 +313,13 @@ static void test_signingkey_publish_split(void)
     json_t *d = convert(c, "v1beta1");
     CHECK_STR_EQ(str_at(d, "spec.publicKey.configMapRef.name"), "vendor-pub");
     CHECK(at(d, "spec.publishKey") == NULL);
+    /* VerifyOnly with a Secret publishes the key it reads from there */
+    json_t *e = load_one("tests/data/api/v1alpha1-full.yaml", "full-verifyonly-published");
+    json_t *f = convert(e, "v1beta1");
+    CHECK_STR_EQ(str_at(f, "spec.publishKey.configMapRef.name"), "vendor-pub-published");
+    CHECK(at(f, "spec.publicKey") == NULL);
+    json_decref(e);
+    json_decref(f);
     json_decref(a);
     json_decref(b);
     json_decref(c);

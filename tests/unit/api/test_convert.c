@@ -197,7 +197,7 @@ static void test_data_round_trip(void)
         snprintf(path, sizeof(path), "%s/tests/data/api/%s", src_dir, files[i]);
         round_trip_file(path);
     }
-    CHECK_INT_EQ(objects_checked - before, 22);
+    CHECK_INT_EQ(objects_checked - before, 23);
 }
 
 static void test_imagedelivery_up(void)

@@ -45,27 +45,25 @@ def rename_in_rules(node, renames):
             rule["message"] = rule["message"].replace(old, new)
 
 
-def access(node, what):
+def access(node):
     """credentials.secretRef -> secretRef, caSecretRef -> certSecretRef in a registry block."""
     props = node["properties"]
     if "credentials" in props:
-        ref = copy.deepcopy(props["credentials"]["properties"]["secretRef"])
-        ref["description"] = (f"Secret in the same namespace with the credentials for {what} "
-                              "(type kubernetes.io/dockerconfigjson; v1alpha1: "
-                              "credentials.secretRef).")
+        creds = props["credentials"]
+        ref = copy.deepcopy(creds["properties"]["secretRef"])
+        ref["description"] = (creds["description"].rstrip(".") + ": " + ref["description"] +
+                              " (v1alpha1: credentials.secretRef)")
         props = replace_key(props, "credentials", "secretRef", ref)
     if "caSecretRef" in props:
         ref = copy.deepcopy(props["caSecretRef"])
-        ref["description"] = (f"Secret in the same namespace holding a private CA bundle (key "
-                              f"ca.crt) that signs the certificate of {what} (v1alpha1: "
-                              "caSecretRef). Client certificates (tls.crt, tls.key) are not "
-                              "read yet.")
+        ref["description"] = (ref["description"].rstrip(".") + " (v1alpha1: caSecretRef). "
+                              "Client certificates (tls.crt, tls.key) are not read yet.")
         props = replace_key(props, "caSecretRef", "certSecretRef", ref)
     node["properties"] = props
     rename_in_rules(node, [("credentials", "secretRef"), ("caSecretRef", "certSecretRef")])
 
 
-def authority_schema(key_ref, where):
+def authority_schema(key_ref):
     return {
         "description": "A trusted key, named; the name is the list's key for server-side apply.",
         "type": "object",
@@ -89,7 +87,7 @@ def authorities(key_ref, where, max_items, one_only):
                                          else "")),
         "type": "array", "minItems": 1, "maxItems": max_items,
         "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
-        "items": authority_schema(key_ref, where),
+        "items": authority_schema(key_ref),
     }
     if one_only:
         node["x-kubernetes-validations"] = [{
@@ -102,8 +100,8 @@ def authorities(key_ref, where, max_items, one_only):
 
 def imagedelivery(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["source"], "the source registry")
-    access(spec["properties"]["targets"]["items"], "this target registry")
+    access(spec["properties"]["source"])
+    access(spec["properties"]["targets"]["items"])
     verify = spec["properties"]["verify"]
     ref = verify["properties"]["signingKeyRef"]
     verify["description"] = ("Require a valid signature on the source digest, by one of "
@@ -155,10 +153,10 @@ def imagedelivery(schema, version):
 
 def scanpolicy(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["database"], "the database's registry")
-    access(spec["properties"]["vex"]["items"], "the artifact's registry")
+    access(spec["properties"]["database"])
+    access(spec["properties"]["vex"]["items"])
     harbor = spec["properties"]["scanner"]["properties"]["harbor"]
-    access(harbor, "the adapter")
+    access(harbor)
     insecure = copy.deepcopy(harbor["properties"]["insecure"])
     insecure["description"] = ("Skip verification of the adapter's TLS certificate (lab setups "
                                "only; v1alpha1: insecure, which means plain HTTP everywhere "
@@ -225,6 +223,11 @@ def deploypolicy(schema, version):
     sig = rules["properties"].pop("requireSignature")
     rules["properties"].pop("requireScanPassed")
     rules.pop("x-kubernetes-validations", None)
+    schema["description"] = schema["description"].replace(
+        "requireSignature and requireScanPassed are enforced", "verifyImages is enforced")
+    attestations = rules["properties"]["requireAttestations"]
+    attestations["description"] = attestations["description"].replace(
+        "requireSignature.signingKeyRefs", "spec.verifyImages[].authorities")
     key_ref = copy.deepcopy(sig["properties"]["signingKeyRefs"]["items"])
     key_ref["description"] = ("A SigningKey by namespace and name, and its pinned fingerprint "
                               "(a key whose fingerprint changed is not trusted).")

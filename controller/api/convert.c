@@ -554,6 +554,7 @@ int sl_api_convert(json_t **out, const char *kind, const char *from_version, con
                    const json_t *obj, struct sl_err *err)
 {
     json_t *base = NULL, *result = NULL, *back = NULL, *carried = NULL, *rest = NULL;
+    json_t *patched = NULL;
     char *text = NULL;
     int rc = SL_EINVAL;
     const struct kind_shapes *shapes = NULL;
@@ -616,14 +617,35 @@ int sl_api_convert(json_t **out, const char *kind, const char *from_version, con
     result = json_deep_copy(base);
     (up ? shapes->up : shapes->down)(result);
     set_api_version(result, to_version);
-    if (carried && (rc = merge_apply(result, carried, 0, 1, err)) != 0) {
-        sl_err_prefix(err, "annotation %s", ann_in);
-        goto done;
-    }
     /* what the way back would not restore is carried along */
     back = json_deep_copy(result);
     (up ? shapes->down : shapes->up)(back);
     set_api_version(back, from_version);
+    if (carried) {
+        /* The carried fields count only while they agree with what the object says in its own
+         * version: after a writer of from_version changed a field they cover (a v1alpha1
+         * client set another key or threshold), that version wins, so the converted object
+         * never shows what the controller reading the stored version does not enforce. */
+        patched = json_deep_copy(result);
+        if ((rc = merge_apply(patched, carried, 0, 1, err)) != 0) {
+            sl_err_prefix(err, "annotation %s", ann_in);
+            goto done;
+        }
+        json_t *patched_back = json_deep_copy(patched);
+        (up ? shapes->down : shapes->up)(patched_back);
+        set_api_version(patched_back, from_version);
+        json_t *conflict = merge_diff(patched_back, base, 0, 1);
+        if (!conflict) {
+            json_decref(result);
+            result = patched;
+            patched = NULL;
+            json_decref(back);
+            back = patched_back;
+        } else {
+            json_decref(patched_back);
+            json_decref(conflict);
+        }
+    }
     rest = merge_diff(back, base, 0, 1);
     if (rest) {
         text = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
@@ -639,6 +661,7 @@ done:
     json_decref(base);
     json_decref(back);
     json_decref(carried);
+    json_decref(patched);
     json_decref(rest);
     free(text);
     return rc;

@@ -8,7 +8,9 @@
  * v1beta1-only content in "sealift.dev/v1beta1-fields"; a v1beta1 object carries what it cannot
  * express of a v1alpha1 object (a display string that integers do not reproduce, the old
  * `requireScanPassed: true`) in "sealift.dev/v1alpha1-fields". Neither patch ever touches
- * apiVersion, kind or metadata. */
+ * apiVersion, kind or metadata. A carried patch that contradicts the object it rides on (a
+ * writer of that version changed a field the patch covers since) is dropped as a whole: the
+ * version that was written wins. */
 #ifndef SL_API_CONVERT_H
 #define SL_API_CONVERT_H
 

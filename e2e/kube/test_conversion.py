@@ -237,6 +237,14 @@ class ConversionTest(procs.TempDirTestCase):
         self.assertEqual(beta["spec"]["interval"], "20m")
         self.assertEqual(beta["spec"]["verify"]["authorities"],
                          by_name["beta-authority"]["spec"]["verify"]["authorities"])
+        # a v1alpha1 writer changing what the carried fields cover wins: v1beta1 readers see
+        # what the controller enforces (a blocking threshold), not the stale Warn
+        self.kube.kubectl("patch", self.resource("ScanPolicy", "v1alpha1"), "beta-warn-high",
+                          "-n", "conv", "--type=merge", "-p",
+                          '{"spec":{"severityThreshold":"Medium"}}')
+        beta = self.get(by_name["beta-warn-high"], "v1beta1")
+        self.assertEqual((beta["spec"]["severityThreshold"], beta["spec"]["action"]),
+                         ("Medium", "Block"))
         # CEL refuses what this release cannot enforce, naming the field
         for obj in load("v1beta1-beyond.yaml")[:2]:
             body = {k: v for k, v in obj.items() if k != "status"}

@@ -344,6 +344,41 @@ static void test_authorities_carried(void)
     json_decref(back);
 }
 
+/* a v1alpha1 writer changes a field the carried patch covers: what it wrote wins, so v1beta1
+ * readers see what the controller enforces */
+static void test_stale_patch_dropped(void)
+{
+    json_t *b = load_one("tests/data/api/v1beta1-full.yaml", "beta-warn-high");
+    json_t *a = convert(b, "v1alpha1");
+    json_object_set_new(at(a, "spec"), "severityThreshold", json_string("Medium"));
+    json_t *up = convert(a, "v1beta1");
+    CHECK_STR_EQ(str_at(up, "spec.severityThreshold"), "Medium");
+    CHECK_STR_EQ(str_at(up, "spec.action"), "Block");
+    CHECK(annotation(up, SL_API_V1ALPHA1_FIELDS) == NULL);
+    json_decref(up);
+    /* a change elsewhere keeps the patch */
+    json_object_set_new(at(a, "spec"), "severityThreshold", json_string("None"));
+    json_object_set_new(at(a, "spec"), "ignoreUnfixed", json_true());
+    up = convert(a, "v1beta1");
+    CHECK_STR_EQ(str_at(up, "spec.severityThreshold"), "High");
+    CHECK_STR_EQ(str_at(up, "spec.action"), "Warn");
+    CHECK(json_is_true(at(up, "spec.ignoreUnfixed")));
+    json_decref(up);
+    json_decref(a);
+    json_decref(b);
+
+    b = load_one("tests/data/api/v1beta1-full.yaml", "beta-authority");
+    a = convert(b, "v1alpha1");
+    json_object_set_new(at(a, "spec.verify.signingKeyRef"), "name", json_string("rotated"));
+    up = convert(a, "v1beta1");
+    CHECK_INT_EQ(json_array_size(at(up, "spec.verify.authorities")), 1);
+    CHECK_STR_EQ(str_at(up, "spec.verify.authorities.0.key.signingKeyRef.name"), "rotated");
+    CHECK_STR_EQ(str_at(up, "spec.verify.authorities.0.name"), "default");
+    json_decref(up);
+    json_decref(a);
+    json_decref(b);
+}
+
 static void test_refused(void)
 {
     json_t *out = NULL;
@@ -363,15 +398,24 @@ static void test_refused(void)
     CHECK_INT_EQ(sl_api_convert(&out, "ImageDelivery", "v1alpha1", "v1beta1", arr, &err),
                  SL_EINVAL);
     /* a carried patch cannot rename the object or change its kind */
+    json_object_set_new(obj, "spec",
+                        json_pack("{s:{s:{s:s}}}", "verify", "signingKeyRef", "name", "k"));
     json_object_set_new(json_object_get(json_object_get(obj, "metadata"), "annotations"),
                         SL_API_V1BETA1_FIELDS,
                         json_string("{\"kind\":\"Secret\",\"metadata\":{\"name\":\"y\"},"
-                                    "\"spec\":{\"suspend\":true}}"));
+                                    "\"spec\":{\"verify\":{\"authorities\":[{\"name\":"
+                                    "\"named\",\"key\":{\"signingKeyRef\":{\"name\":\"k\"}}}]}}}"));
     CHECK_INT_EQ(sl_api_convert(&out, "ImageDelivery", "v1alpha1", "v1beta1", obj, &err), 0);
     CHECK_STR_EQ(str_at(out, "kind"), "ImageDelivery");
     CHECK_STR_EQ(str_at(out, "metadata.name"), "x");
-    CHECK(json_is_true(at(out, "spec.suspend")));
+    CHECK_STR_EQ(str_at(out, "spec.verify.authorities.0.name"), "named");
     CHECK(annotation(out, SL_API_V1BETA1_FIELDS) == NULL);
+    json_decref(out);
+    /* nor add what the object's own version says otherwise (here: suspend) */
+    json_object_set_new(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                        SL_API_V1BETA1_FIELDS, json_string("{\"spec\":{\"suspend\":true}}"));
+    CHECK_INT_EQ(sl_api_convert(&out, "ImageDelivery", "v1alpha1", "v1beta1", obj, &err), 0);
+    CHECK(at(out, "spec.suspend") == NULL);
     json_decref(out);
     /* deep nesting is refused, not recursed into */
     json_t *deep = json_object(), *cur = deep;
@@ -403,6 +447,7 @@ int main(int argc, char **argv)
     RUN(test_deploypolicy_scoped_stays_in_annotation);
     RUN(test_signingkey_publish_split);
     RUN(test_authorities_carried);
+    RUN(test_stale_patch_dropped);
     RUN(test_refused);
     return CHECK_EXIT();
 }

@@ -572,11 +572,9 @@ int sl_api_convert(json_t **out, const char *kind, const char *from_version, con
         goto done;
     }
     if (!sl_api_version_known(from_version) || !sl_api_version_known(to_version)) {
-        sl_err_set(err, rc, SL_ERRC_INPUT,
-                   "cannot convert %s from %s to %s (versions: "
-                   "v1alpha1, v1beta1)",
-                   kind, from_version ? from_version : "(none)",
-                   to_version ? to_version : "(none)");
+        sl_err_set(err, rc, SL_ERRC_INPUT, "cannot convert %s from %s to %s (versions: %s)", kind,
+                   from_version ? from_version : "(none)", to_version ? to_version : "(none)",
+                   "v1alpha1, v1beta1");
         goto done;
     }
     if (!json_is_object(obj)) {

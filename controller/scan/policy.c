@@ -19,6 +19,7 @@
 #include "scan/regimage.h"
 #include "scan/scanner.h"
 #include "scan/vex.h"
+#include "scan/vexatt.h"
 #include "scanner/harbor_api.h"
 #include "scanner/harbor_client.h"
 #include "util/log.h"
@@ -63,6 +64,7 @@ struct vexset {
     int refs; /* guarded by store_lock */
     struct sl_vex vex;
     char fingerprint[SL_SCANPOLICY_MAX_VEX * 1200]; /* each source and its version */
+    struct sl_vexatt_trust trust; /* spec.vex[].attestations: keys (nkeys 0 without) */
 };
 
 struct pol_entry {
@@ -108,6 +110,7 @@ static void vexset_unref_locked(struct vexset *v)
     if (!v || --v->refs > 0)
         return;
     sl_vex_free(&v->vex);
+    sl_vexatt_trust_clear(&v->trust);
     free(v);
 }
 
@@ -352,7 +355,7 @@ static void index_update(struct sp_reconciler *r, const char *ns, const char *na
                          const char *secret, const char *configmap, const char *secret2,
                          const char *secret3, const json_t *vex)
 {
-    struct sl_refindex_ref refs[4 + 2 * SL_SCANPOLICY_MAX_VEX];
+    struct sl_refindex_ref refs[4 + 2 * SL_SCANPOLICY_MAX_VEX + SL_VEXATT_MAX_AUTHORITIES];
     size_t n = 0;
     /* spec.vex: each entry's ConfigMap or pull Secret (the spec was checked to hold at most
      * SL_SCANPOLICY_MAX_VEX entries; more are not watched) */
@@ -364,6 +367,14 @@ static void index_update(struct sp_reconciler *r, const char *ns, const char *na
             refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = cm};
         if (sec && *sec)
             refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = sec};
+        /* the ConfigMaps of trusted attestation keys (one attestations entry, checked) */
+        const json_t *auths = sl_kube_json_path(v, "attestations.authorities");
+        for (size_t k = 0; k < json_array_size(auths) && k < SL_VEXATT_MAX_AUTHORITIES; k++) {
+            const char *kcm =
+                sl_kube_json_path_str(json_array_get(auths, k), "key.configMapRef.name");
+            if (kcm && *kcm && n < sizeof(refs) / sizeof(refs[0]) - 4)
+                refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = kcm};
+        }
     }
     if (secret)
         refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret};
@@ -515,7 +526,8 @@ static int step_read_spec(struct sp_run *run)
     const json_t *vex = json_object_get(spec, "vex");
     if (vex && !json_is_array(vex)) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "spec.vex: Invalid value: want a list of {configMapRef} or {image}");
+                    "spec.vex: Invalid value: want a list of {configMapRef}, {image} or "
+                    "{attestations}");
         return -1;
     }
     if (json_array_size(vex) > SL_SCANPOLICY_MAX_VEX) {
@@ -529,10 +541,24 @@ static int step_read_spec(struct sp_run *run)
         const char *key = sl_kube_json_path_str(v, "configMapRef.key");
         const char *image = sl_kube_json_path_str(v, "image");
         bool has_cm = json_object_get(v, "configMapRef") != NULL;
-        if (has_cm == (image != NULL)) {
+        const json_t *att = json_object_get(v, "attestations");
+        if ((int)has_cm + (image != NULL) + (att != NULL) != 1) {
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
-                        "spec.vex[%zu]: Invalid value: set exactly one of configMapRef and image",
+                        "spec.vex[%zu]: Invalid value: set exactly one of configMapRef, image "
+                        "and attestations",
                         i);
+            return -1;
+        }
+        for (size_t k = 0; att && k < i; k++)
+            if (json_object_get(json_array_get(vex, k), "attestations")) {
+                set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                            "spec.vex[%zu].attestations: Duplicate value: one attestations "
+                            "entry lists every trusted authority",
+                            i);
+                return -1;
+            }
+        if (att && sl_vexatt_spec_check(att, i, &err) != 0) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s", err.msg);
             return -1;
         }
         if (has_cm && (!cm || !*cm || !key || !*key)) {
@@ -931,6 +957,8 @@ struct vex_source {
     struct sl_registry *reg; /* image: the registry, repository and manifest digest */
     struct sl_ref ref;
     char digest[72];
+    bool attestations;            /* attestations: the keys, read in vex_locate */
+    struct sl_vexatt_trust trust; /* moved to the vexset when the statements are new */
 };
 
 static void vex_source_free(struct vex_source *src)
@@ -938,6 +966,7 @@ static void vex_source_free(struct vex_source *src)
     json_decref(src->cm);
     sl_registry_free(src->reg);
     sl_ref_free(&src->ref);
+    sl_vexatt_trust_clear(&src->trust);
     memset(src, 0, sizeof(*src));
 }
 
@@ -970,6 +999,21 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     const json_t *v = json_array_get(run->vex_spec, i);
     const char *cm = sl_kube_json_path_str(v, "configMapRef.name");
     size_t used = strlen(fp);
+    if (json_object_get(v, "attestations")) {
+        /* the image's own attestations are read by the gate; here only the trusted keys */
+        const char *reason = "APIError";
+        src->attestations = true;
+        int rc = sl_vexatt_trust_load(&src->trust, &run->rt->kube, run->ns,
+                                      json_object_get(v, "attestations"), i, &reason, &err);
+        if (rc != 0)
+            return vex_failed(run,
+                              rc == SL_ENOTFOUND ? SL_RESULT_WAITING
+                              : rc == SL_EINVAL  ? SL_RESULT_STALLED
+                                                 : SL_RESULT_TRANSIENT,
+                              reason, "%s", err.msg);
+        snprintf(fp + used, fp_cap - used, "att:%s;", src->trust.fingerprint);
+        return 0;
+    }
     if (cm) {
         src->cm_key = sl_kube_json_path_str(v, "configMapRef.key");
         snprintf(src->label, sizeof(src->label), "spec.vex[%zu] (ConfigMap %s key %s)", i, cm,
@@ -1021,6 +1065,8 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
 static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *src)
 {
     struct sl_err err = {0};
+    if (src->attestations)
+        return 0;
     if (src->cm) {
         json_t *val = json_object_get(json_object_get(src->cm, "data"), src->cm_key);
         if (!json_is_string(val))
@@ -1107,8 +1153,13 @@ static int step_vex(struct sp_run *run)
         run->vex = run->prev_vex;
         goto done;
     }
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
         rc = vex_read(run, &set->vex, &srcs[i]);
+        if (rc == 0 && srcs[i].attestations) {
+            set->trust = srcs[i].trust;
+            memset(&srcs[i].trust, 0, sizeof(srcs[i].trust));
+        }
+    }
     if (rc != 0)
         goto done;
     run->vex = set;
@@ -1268,8 +1319,9 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     if (run.out.ready && run.vex) {
         size_t l = strlen(run.out.message);
         snprintf(run.out.message + l, sizeof(run.out.message) - l,
-                 "; %zu OpenVEX statements from %zu documents", run.vex->vex.nstatements,
-                 run.vex->vex.ndocs);
+                 "; %zu OpenVEX statements from %zu documents%s", run.vex->vex.nstatements,
+                 run.vex->vex.ndocs,
+                 run.vex->trust.nkeys ? " and each image's signed OpenVEX attestations" : "");
     }
     /* the gate sees the new spec, database and VEX before status says Ready */
     if (run.vex) {
@@ -1711,26 +1763,35 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
     struct target *targets = NULL;
     size_t ntargets = 0;
     json_t *total = NULL;
+    struct sl_vexatt att;
+    bool with_att = vex && vex->trust.nkeys > 0;
     memset(&pp, 0, sizeof(pp));
+    memset(&att, 0, sizeof(att));
     rc = platform_filter(plats, filter, sizeof(filter), platforms, n_platforms, err);
     if (rc != 0)
         goto done;
+    /* the image's OpenVEX attestations are read on every pass (bounded, vexatt.h): a verdict
+     * is reused only for the same attestations */
+    if (with_att && (rc = sl_vexatt_read(&att, src, repo, digest, &vex->trust, err)))
+        goto done;
     /* the same digest delivered with another platform filter is another scan */
-    snprintf(key, sizeof(key), "%s/%s|%llu|%s|%s|%s", ns, policy_name, (unsigned long long)serial,
-             db->digest, digest, filter);
+    snprintf(key, sizeof(key), "%s/%s|%llu|%s|%s|%s|%s", ns, policy_name,
+             (unsigned long long)serial, db->digest, digest, filter, att.fingerprint);
     if (cache_lookup(key, out_summary, &rc, msg, sizeof(msg))) {
         if (rc != 0)
             sl_err_set(err, rc, SL_ERRC_INPUT, "%s", msg);
         goto done;
     }
     rc = policy_from_spec(&pp, spec, err);
+    if (rc == 0 && with_att)
+        rc = sl_vexatt_merge(&att, &vex->vex, err);
     if (rc != 0)
         goto done;
     pp.pol.malware_fails = db->have_hsb;
     /* VEX products name the scanned manifest, the index delivered or the source repository */
     char repository[1024];
     snprintf(repository, sizeof(repository), "%s/%s", sl_registry_host(src), repo);
-    pp.pol.vex = vex ? &vex->vex : NULL;
+    pp.pol.vex = with_att ? &att.vex : vex ? &vex->vex : NULL;
     pp.pol.vex_image.repository = repository;
     rc = scan_targets(&targets, &ntargets, src, repo, digest, plats, n_platforms, filter, err);
     if (rc != 0)
@@ -1797,6 +1858,14 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
             goto done;
     }
     json_object_set_new(total, "result", json_string(failed ? "Failed" : "Passed"));
+    if (with_att)
+        json_object_set_new(total, "vexAttestations", sl_vexatt_summary(&att));
+    if (failed && att.ignored) {
+        /* say why a vendor's statement did not count */
+        size_t l = strlen(msg);
+        snprintf(msg + l, sizeof(msg) - l, "; %zu OpenVEX attestation%s ignored: %s", att.ignored,
+                 att.ignored == 1 ? "" : "s", att.ignored_why);
+    }
     if (failed) {
         json_object_set_new(total, "message", json_string(msg));
         rc = sl_err_set(err, SL_SCAN_GATE_BLOCKED, SL_ERRC_INPUT, "%s", msg);
@@ -1816,6 +1885,7 @@ done:
     free(targets);
     parsed_policy_free(&pp);
     json_decref(spec);
+    sl_vexatt_free(&att);
     scandb_unref(db);
     vexset_unref(vex);
     return rc;
@@ -1851,7 +1921,9 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
     size_t ntargets = 0;
     char filter[SL_IMD_MAX_PLATFORMS * 100];
     struct sl_platform plats[SL_IMD_MAX_PLATFORMS];
+    struct sl_vexatt att;
     memset(&pp, 0, sizeof(pp));
+    memset(&att, 0, sizeof(att));
     revision_out[0] = '\0';
     *images_out = 0;
     int rc = 0;
@@ -1918,6 +1990,15 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
         pp.pol.vex = vex ? &vex->vex : NULL;
         pp.pol.vex_image.repository = repository;
     }
+    /* and the source image's OpenVEX attestations, as the scan gate read them */
+    if (vuln && vex && vex->trust.nkeys > 0 && req->vex_source) {
+        rc = sl_vexatt_read(&att, req->vex_source, req->vex_source_repo, digest, &vex->trust, err);
+        if (!rc)
+            rc = sl_vexatt_merge(&att, &vex->vex, err);
+        if (rc)
+            goto done;
+        pp.pol.vex = &att.vex;
+    }
     for (size_t i = 0; i < ntargets; i++) {
         pp.pol.vex_image.digest = targets[i].digest;
         pp.pol.vex_image.index_digest = strcmp(targets[i].digest, digest) != 0 ? digest : NULL;
@@ -1933,6 +2014,7 @@ done:
     free(targets);
     parsed_policy_free(&pp);
     json_decref(spec);
+    sl_vexatt_free(&att);
     if (db)
         scandb_unref(db);
     if (vex)

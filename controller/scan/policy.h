@@ -36,7 +36,11 @@
  * VEXLoadFailed) and the gate waits: findings are never let through on a VEX that was not
  * read. The gate suppresses findings a not_affected or fixed statement covers for the scanned
  * digest, its index or its source repository, and lists them in the ImageDelivery's scan
- * summary (vexSuppressed, suppressed). */
+ * summary (vexSuppressed, suppressed). An attestations entry names the keys (SigningKeys or
+ * ConfigMap keys, loaded by the reconciler) whose OpenVEX attestations attached to the scanned
+ * digest count too: the gate reads them on every pass (scan/vexatt.h), merges their statements
+ * and keys its cache on them; the summary's vexAttestations says how many were used and
+ * ignored. */
 #ifndef SL_SCAN_POLICY_H
 #define SL_SCAN_POLICY_H
 

@@ -2,8 +2,8 @@
  * `sealift verify-attestation IMAGE --key pub.pem --type TYPE`. */
 #include "sign/cmd_sign.h"
 #include "cli/commands.h"
-#include "oci/creds.h"
 #include "oci/auth.h"
+#include "oci/cliregistry.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "sign/attestation.h"
@@ -26,9 +26,8 @@
 struct sign_args {
     const char *image;
     const char *key_file;
-    struct sl_cli_creds_source creds;
-    const char *format; /* sign: legacy (default), bundle or both */
-    int insecure;
+    struct sl_cli_registry reg; /* --creds, --creds-file, --insecure */
+    const char *format;         /* sign: legacy (default), bundle or both */
 };
 
 static void usage(FILE *f, const char *cmd)
@@ -89,32 +88,21 @@ static void usage(FILE *f, const char *cmd)
 static int parse_args(struct sign_args *a, const char *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
-                                         {"creds", required_argument, NULL, 'c'},
-                                         {"creds-file", required_argument, NULL, 'C'},
-                                         {"insecure", no_argument, NULL, 'i'},
+                                         SL_CLI_REGISTRY_OPTIONS,
                                          {"format", required_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof(*a));
-    a->creds.flag_name = "--creds";
-    a->creds.file_name = "--creds-file";
-    a->creds.env_name = "SEALIFT_CREDS";
+    sl_cli_registry_init(&a->reg, SL_CLI_REGISTRY_ONE);
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+        if (sl_cli_registry_option(&a->reg, c, optarg))
+            continue;
         switch (c) {
         case 'k':
             a->key_file = optarg;
-            break;
-        case 'c':
-            a->creds.flag = optarg;
-            break;
-        case 'C':
-            a->creds.file = optarg;
-            break;
-        case 'i':
-            a->insecure = 1;
             break;
         case 'f':
             a->format = optarg;
@@ -199,21 +187,9 @@ static int exit_for(int rc)
 static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[72],
                       const struct sign_args *a, struct sl_err *err)
 {
-    int rc = sl_ref_parse(ref, a->image, err);
+    int rc = sl_cli_registry_connect(reg, ref, a->image, &a->reg, NULL, err);
     if (rc)
-        return rc;
-    struct sl_creds creds = {0};
-    int have = 0;
-    if (sl_cli_creds_resolve(&creds, &have, &a->creds, ref->registry, err) != 0)
-        return SL_EINVAL; /* a flag, file or variable of the user's: exit 2 */
-    char hint[320];
-    struct sl_registry_opts ro = {.insecure = a->insecure,
-                                  .insecure_flag = "--insecure",
-                                  .creds_hint =
-                                      sl_cli_creds_hint(hint, sizeof(hint), &a->creds, have)};
-    *reg = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &ro);
-    if (have)
-        sl_creds_free(&creds);
+        return rc == SL_EUNSUPPORTED ? rc : SL_EINVAL; /* the user's reference or credentials */
     if (ref->digest) {
         snprintf(digest, 72, "%s", ref->digest);
         return 0;
@@ -384,14 +360,11 @@ int sl_cmd_verify_attestation(int argc, char **argv)
                                          {"type", required_argument, NULL, 't'},
                                          {"max-age", required_argument, NULL, 'a'},
                                          {"fail-on", required_argument, NULL, 'f'},
-                                         {"creds", required_argument, NULL, 'c'},
-                                         {"creds-file", required_argument, NULL, 'C'},
-                                         {"insecure", no_argument, NULL, 'i'},
+                                         SL_CLI_REGISTRY_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    struct sign_args a = {.creds = {.flag_name = "--creds",
-                                    .file_name = "--creds-file",
-                                    .env_name = "SEALIFT_CREDS"}};
+    struct sign_args a = {0};
+    sl_cli_registry_init(&a.reg, SL_CLI_REGISTRY_ONE);
     struct sl_attestation_requirement req = {0};
     const char *type = NULL, *max_age = NULL, *fail_on = NULL;
     struct sl_err err = {0};
@@ -403,6 +376,8 @@ int sl_cmd_verify_attestation(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:t:h", opts, NULL)) != -1) {
+        if (sl_cli_registry_option(&a.reg, c, optarg))
+            continue;
         switch (c) {
         case 'k':
             a.key_file = optarg;
@@ -415,15 +390,6 @@ int sl_cmd_verify_attestation(int argc, char **argv)
             break;
         case 'f':
             fail_on = optarg;
-            break;
-        case 'c':
-            a.creds.flag = optarg;
-            break;
-        case 'C':
-            a.creds.file = optarg;
-            break;
-        case 'i':
-            a.insecure = 1;
             break;
         case 'h':
             usage_verify_attestation(stdout);

@@ -2,6 +2,7 @@
  * under examples/ and every object of tests/data/api round-trips without loss, and the converted
  * objects have the v1beta1 shapes a user reads through kubectl. */
 #include "check.h"
+#include "testdata.h"
 
 #include "api/convert.h"
 #include "util/yamljson.h"
@@ -15,22 +16,6 @@
 
 static const char *src_dir = ".";
 static int objects_checked = 0;
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
-}
 
 static const char *version_of(const json_t *obj)
 {
@@ -89,10 +74,7 @@ static void round_trip(const json_t *x, const char *where)
 static void round_trip_file(const char *path)
 {
     size_t len = 0, n = 0;
-    char *text = read_file(path, &len);
-    CHECK(text != NULL);
-    if (!text)
-        return;
+    char *text = sl_test_read_file(&len, "%s", path);
     struct sl_yaml_doc *docs = NULL;
     struct sl_err err = {0};
     int rc = sl_yaml_parse_all(&docs, &n, text, len, &err);
@@ -135,10 +117,8 @@ static void round_trip_tree(const char *dir)
 
 static json_t *load_one(const char *rel, const char *name)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", src_dir, rel);
     size_t len = 0, n = 0;
-    char *text = read_file(path, &len);
+    char *text = sl_test_read_file(&len, "%s/%s", src_dir, rel);
     struct sl_yaml_doc *docs = NULL;
     struct sl_err err = {0};
     json_t *found = NULL;

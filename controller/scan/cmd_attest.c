@@ -29,8 +29,8 @@ static void usage_to(FILE *f)
         "--creds-file PATH] [--insecure]\n"
         "\n"
         "Reads the image's packages (dpkg, apk) and OS, and writes a signed attestation of\n"
-        "the image manifest IMAGE names (a tag is resolved first; an index resolves to the\n"
-        "--platform child, linux/amd64 by default): an in-toto statement in a DSSE envelope\n"
+        "the image manifest IMAGE names (a tag is resolved first; for an index, of every\n"
+        "platform, or only the --platform child): an in-toto statement in a DSSE envelope\n"
         "signed with the private key FILE, stored as cosign stores attestations, so that\n"
         "`cosign verify-attestation --key PUB --type spdxjson|cyclonedx|vuln` checks it.\n"
         "  --type sbom   an SBOM: SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON\n"
@@ -48,7 +48,8 @@ static void usage_to(FILE *f)
         "                          not_affected or fixed statement covers for this image\n"
         "                          are marked suppressed: true in the vuln report, and\n"
         "                          admission (requireAttestations) does not count them\n"
-        "  --platform OS/ARCH      the child of an image index to attest\n"
+        "  --platform OS/ARCH      only this child of an image index (default: every\n"
+        "                          platform, one attestation each)\n"
         "  --format FORMAT         legacy (default): the tag sha256-<hex>.att, layers kept;\n"
         "                          bundle: a Sigstore bundle as an OCI 1.1 referrer (or the\n"
         "                          sha256-<hex> fallback index); both\n"
@@ -79,6 +80,114 @@ static int exit_for(int rc)
     }
 }
 
+/* What every platform's attestation shares. */
+struct attest_run {
+    struct sl_registry *reg;
+    const char *repo, *image, *subject;
+    struct sl_image_attest_opts *ao;
+    struct sl_scan_policy *pol; /* with --vex, else NULL */
+    struct sl_vex *vex;
+    const char *index_digest; /* the index IMAGE names, or NULL */
+};
+
+/* Attests the image manifest reference resolves to (platform: the child of an index, NULL =
+ * linux/amd64) and prints one line. Returns the exit code. */
+static int attest_one(struct attest_run *r, const char *reference, const char *platform)
+{
+    struct sl_reg_image img;
+    struct sl_err err = {0};
+    int code;
+    int rc = sl_reg_image_open(&img, r->reg, r->repo, reference, platform, &err);
+    if (rc) {
+        sl_cli_errorf(CMD, "%s: %s", r->image, err.msg);
+        code = rc == SL_EINVAL || rc == SL_EUNSUPPORTED ? SL_EXIT_USAGE : SL_EXIT_REMOTE;
+        goto done;
+    }
+    if (r->pol) {
+        /* VEX products name the attested manifest, the index IMAGE names, or the repository */
+        r->pol->vex = r->vex;
+        r->pol->vex_image.digest = img.manifest_digest;
+        r->pol->vex_image.index_digest =
+            r->index_digest && strcmp(r->index_digest, img.manifest_digest) != 0 ? r->index_digest
+                                                                                 : NULL;
+        r->pol->vex_image.repository = r->subject;
+        r->ao->policy = r->pol;
+    }
+    struct sl_image_attest_result res = {0};
+    rc = sl_image_attest(&res, r->reg, r->repo, r->subject, img.manifest_digest, r->ao, &err);
+    if (rc) {
+        sl_cli_errorf(CMD, "%s@%s: %s", r->image, img.manifest_digest, err.msg);
+        code = exit_for(rc);
+        goto done;
+    }
+    const char *pt = r->ao->sbom ? sl_sbom_predicate_type(r->ao->sbom_format) : SL_VULN_PREDICATE;
+    printf("%s attested: %s (%s%s%zu packages", img.manifest_digest, pt, platform ? platform : "",
+           platform ? ", " : "", res.packages);
+    if (r->ao->vuln)
+        printf(", %zu findings", res.findings);
+    if (r->ao->where.tag)
+        printf("; %zu attestation%s at sha256-%s.att", res.layers, res.layers == 1 ? "" : "s",
+               img.manifest_digest + 7);
+    printf(")\n");
+    code = SL_EXIT_OK;
+done:
+    sl_reg_image_free(&img);
+    return code;
+}
+
+/* When reference names an index: its runnable platforms (not build tools' unknown/unknown
+ * entries; at most 32) as child digests and "os/arch[/variant]" strings, and the index's digest.
+ * *n = 0 for an image manifest. Returns 0 or a registry error. */
+static int index_platforms(char (**children)[72], char ***platforms, size_t *n,
+                           char index_digest[72], struct sl_registry *reg, const char *repo,
+                           const char *reference, struct sl_err *err)
+{
+    struct sl_registry_manifest rm = {0};
+    struct sl_manifest m = {0};
+    *children = NULL;
+    *platforms = NULL;
+    *n = 0;
+    int rc = sl_registry_manifest_get(&rm, reg, repo, reference, err);
+    if (rc == 0)
+        rc = sl_manifest_parse(&m, rm.data, rm.len, rm.media_type, err);
+    if (rc || m.kind != SL_MANIFEST_INDEX)
+        goto done;
+    memcpy(index_digest, rm.digest, 72);
+    *children = sl_xcalloc(m.n_children ? m.n_children : 1, sizeof(**children));
+    *platforms = sl_xcalloc(m.n_children ? m.n_children : 1, sizeof(**platforms));
+    for (size_t i = 0; i < m.n_children; i++) {
+        const struct sl_descriptor *c = &m.children[i];
+        if (!c->os || !c->arch || strcmp(c->os, "unknown") == 0)
+            continue;
+        if (*n == 32) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY,
+                            "%s@%s has more than 32 platforms: name one with --platform", repo,
+                            rm.digest);
+            goto done;
+        }
+        snprintf((*children)[*n], 72, "%s", c->digest);
+        (*platforms)[*n] = sl_xasprintf("%s/%s%s%s", c->os, c->arch, c->variant ? "/" : "",
+                                        c->variant ? c->variant : "");
+        (*n)++;
+    }
+    if (*n == 0)
+        rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_REGISTRY, "%s@%s has no platform image", repo,
+                        rm.digest);
+done:
+    if (rc) {
+        for (size_t i = 0; *platforms && i < *n; i++)
+            free((*platforms)[i]);
+        free(*platforms);
+        free(*children);
+        *platforms = NULL;
+        *children = NULL;
+        *n = 0;
+    }
+    sl_manifest_free(&m);
+    sl_registry_manifest_free(&rm);
+    return rc;
+}
+
 int sl_cmd_attest(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -106,13 +215,11 @@ int sl_cmd_attest(int argc, char **argv)
     struct sl_key *key = NULL;
     struct sl_registry *reg = NULL;
     struct sl_ref ref;
-    struct sl_reg_image img;
     struct sl_err err = {0};
     char *subject = NULL;
     sl_advdb_init(&db);
     sl_vex_init(&vex);
     memset(&ref, 0, sizeof(ref));
-    memset(&img, 0, sizeof(img));
     sl_cli_registry_init(&regflags, SL_CLI_REGISTRY_ONE);
 
     optind = 0;
@@ -208,43 +315,46 @@ int sl_cmd_attest(int argc, char **argv)
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
         goto done;
     }
-    int rc =
-        sl_reg_image_open(&img, reg, ref.repository,
-                          ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest"), platform, &err);
-    if (rc) {
-        sl_cli_errorf(CMD, "%s: %s", image, err.msg);
-        exit_code = rc == SL_EINVAL || rc == SL_EUNSUPPORTED ? SL_EXIT_USAGE : SL_EXIT_REMOTE;
+    subject = sl_xasprintf("%s/%s", ref.registry, ref.repository);
+    const char *reference = ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest");
+    struct attest_run run = {.reg = reg,
+                             .repo = ref.repository,
+                             .image = image,
+                             .subject = subject,
+                             .ao = &ao,
+                             .pol = nvex ? &pol : NULL,
+                             .vex = &vex,
+                             .index_digest = ref.digest};
+    if (platform) {
+        exit_code = attest_one(&run, reference, platform);
         goto done;
     }
-    subject = sl_xasprintf("%s/%s", ref.registry, ref.repository);
-    if (nvex) {
-        /* VEX products name the attested manifest, the index IMAGE names, or the repository */
-        pol.vex = &vex;
-        pol.vex_image.digest = img.manifest_digest;
-        pol.vex_image.index_digest =
-            ref.digest && strcmp(ref.digest, img.manifest_digest) != 0 ? ref.digest : NULL;
-        pol.vex_image.repository = subject;
-        ao.policy = &pol;
-    }
-    struct sl_image_attest_result res = {0};
-    rc = sl_image_attest(&res, reg, ref.repository, subject, img.manifest_digest, &ao, &err);
+    /* no --platform: every platform of an index (admission wants each one attested) */
+    char(*children)[72] = NULL;
+    char **platforms = NULL;
+    size_t n = 0;
+    char index_digest[72] = "";
+    int rc = index_platforms(&children, &platforms, &n, index_digest, reg, ref.repository,
+                             reference, &err);
     if (rc) {
-        sl_cli_errorf(CMD, "%s@%s: %s", image, img.manifest_digest, err.msg);
+        sl_cli_errorf(CMD, "%s: %s", image, err.msg);
         exit_code = exit_for(rc);
         goto done;
     }
-    const char *pt = ao.sbom ? sl_sbom_predicate_type(ao.sbom_format) : SL_VULN_PREDICATE;
-    printf("%s attested: %s (%zu packages", img.manifest_digest, pt, res.packages);
-    if (ao.vuln)
-        printf(", %zu findings", res.findings);
-    if (ao.where.tag)
-        printf("; %zu attestation%s at sha256-%s.att", res.layers, res.layers == 1 ? "" : "s",
-               img.manifest_digest + 7);
-    printf(")\n");
+    if (n == 0) {
+        exit_code = attest_one(&run, reference, NULL);
+        goto done;
+    }
+    run.index_digest = index_digest;
     exit_code = SL_EXIT_OK;
+    for (size_t i = 0; i < n && exit_code == SL_EXIT_OK; i++)
+        exit_code = attest_one(&run, children[i], platforms[i]);
+    for (size_t i = 0; i < n; i++)
+        free(platforms[i]);
+    free(platforms);
+    free(children);
 done:
     free(subject);
-    sl_reg_image_free(&img);
     sl_registry_free(reg);
     sl_ref_free(&ref);
     sl_key_free(key);

@@ -153,6 +153,38 @@ class AttestCliTest(procs.TempDirTestCase):
         self.assertNotIn(".att", r.stdout)
         self.verified("spdxjson")
 
+    def test_index_every_platform(self):
+        """A multi-platform tag: attest (no --platform) writes one attestation per platform;
+        verify-attestation on the index wants every platform attested and names the one that
+        is not, as admission does."""
+        lay = reglib.Layout(os.path.join(self.tmp, "multi"))
+        idx = lay.index([lay.image([2048], arch="amd64", seed=1),
+                         lay.image([2048], arch="arm64", seed=2)])
+        lay.tag(idx, "1.0")
+        image = f"{self.reg.host}/acme/multi:1.0"
+        reglib.push(lay.path, "1.0", image, self.creds, all_platforms=True)
+
+        def verify():
+            return subprocess.run([procs.SEALIFT, "verify-attestation", image, "--key", self.pub,
+                                   "--type", "sbom", "--creds", self.creds, "--insecure"],
+                                  capture_output=True, text=True, timeout=120)
+        r = self.attest("--type", "sbom", "--platform", "linux/amd64", image=image)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        v = verify()
+        self.assertEqual(v.returncode, 1, v.stderr)
+        self.assertIn("platform linux/arm64", v.stderr)
+        self.assertIn("no sbom attestation", v.stderr)
+
+        r = self.attest("--type", "sbom", image=image)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)
+        self.assertIn("linux/amd64", lines[0])
+        self.assertIn("linux/arm64", lines[1])
+        v = verify()
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertIn("every platform of the index (2)", v.stderr)
+
     def test_exit_codes(self):
         r = self.attest("--type", "vuln")
         self.assertEqual(r.returncode, 2)

@@ -11,6 +11,8 @@
 #include "runtime/manager.h"
 #include "scan/policy.h"
 #include "scan/record.h"
+#include "scan/store.h"
+#include "scanpolicy/reconciler.h"
 #include "signingkey/reconciler.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -23,6 +25,14 @@ typedef int (*constructor_fn)(struct sl_reconciler **out, struct sl_err *err);
  * through the gate below, and the webhook's own): the admission webhook decides
  * requireScanPassed from it. Made with the reconcilers, freed at teardown. */
 static struct sl_scan_record *scan_record;
+
+/* What the ScanPolicy reconciler loaded, read by the scan and attestation gates. */
+static struct sl_scan_store *scan_store;
+
+static int new_scanpolicy(struct sl_reconciler **out, struct sl_err *err)
+{
+    return sl_scanpolicy_reconciler_new(out, scan_store, err);
+}
 
 static int new_gitsource(struct sl_reconciler **out, struct sl_err *err)
 {
@@ -55,23 +65,22 @@ static int new_deploypolicy(struct sl_reconciler **out, struct sl_err *err)
 int sl_reconcilers_all(struct sl_reconciler ***out, size_t *n, struct sl_err *err)
 {
     static const constructor_fn constructors[] = {
-        sl_signingkey_reconciler_new,
-        new_gitsource,
-        new_deploypolicy,
-        sl_imagedelivery_reconciler_new,
-        sl_scanpolicy_reconciler_new,
+        sl_signingkey_reconciler_new,    new_gitsource,  new_deploypolicy,
+        sl_imagedelivery_reconciler_new, new_scanpolicy,
     };
     /* the built-in scanner answers the ImageDelivery scan gate (ScanPolicy store); every
      * verdict is recorded for the admission webhook */
+    if (!scan_store)
+        scan_store = sl_scan_store_new();
     struct sl_scan_gate gate, recorded;
-    sl_scanpolicy_gate(&gate);
+    sl_scanpolicy_gate(&gate, scan_store);
     if (!scan_record)
-        scan_record = sl_scan_record_new(&gate, sl_scanpolicy_revision, 0);
+        scan_record = sl_scan_record_new(&gate, sl_scanpolicy_revision, scan_store, 0);
     sl_scan_record_gate(&recorded, scan_record);
     sl_imagedelivery_set_scan_gate(&recorded);
     /* and writes the signed SBOM and vulnerability attestations of signed deliveries */
     struct sl_attest_gate attest;
-    sl_scanpolicy_attest_gate(&attest);
+    sl_scanpolicy_attest_gate(&attest, scan_store);
     sl_imagedelivery_set_attest_gate(&attest);
     size_t total = sizeof(constructors) / sizeof(constructors[0]);
     struct sl_reconciler **list = sl_xcalloc(total, sizeof(*list));
@@ -148,10 +157,11 @@ void sl_reconcilers_teardown(void)
     admission = NULL;
     sl_gitsource_webhook_free(push_hooks);
     push_hooks = NULL;
-    /* the reconcilers are gone: put the plain gate back before the record goes */
-    struct sl_scan_gate gate;
-    sl_scanpolicy_gate(&gate);
-    sl_imagedelivery_set_scan_gate(&gate);
+    /* the reconcilers are gone: take the gates away before the record and the store go */
+    sl_imagedelivery_set_scan_gate(NULL);
+    sl_imagedelivery_set_attest_gate(NULL);
     sl_scan_record_free(scan_record);
     scan_record = NULL;
+    sl_scan_store_free(scan_store);
+    scan_store = NULL;
 }

@@ -7,6 +7,8 @@
 #include "http/server.h"
 #include "runtime/config.h"
 #include "scan/policy.h"
+#include "scan/store.h"
+#include "scanpolicy/reconciler.h"
 #include "util/mem.h"
 
 #include <stdbool.h>
@@ -26,6 +28,7 @@ static const char *data_dir = "tests/data/scan";
 struct env {
     struct sl_fake_kube *fk;
     struct sl_runtime rt;
+    struct sl_scan_store *store; /* what the reconciler loads and the gate reads */
     struct sl_reconciler *r;
     json_t *events;
     char dir[256]; /* advisory directory */
@@ -77,7 +80,7 @@ static void env_init(struct env *e)
 {
     memset(e, 0, sizeof(*e));
     allow_adapter("http://127.0.0.1:1");
-    sl_scanpolicy_store_reset();
+    e->store = sl_scan_store_new();
     e->fk = sl_fake_kube_new();
     sl_fake_kube_ops(e->fk, &e->rt.kube);
     e->rt.controller_namespace = "sealift-system";
@@ -85,7 +88,7 @@ static void env_init(struct env *e)
     e->rt.record_event = sl_test_event_log;
     e->rt.event_ctx = e->events;
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, &err), 0);
+    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, e->store, &err), 0);
     snprintf(e->dir, sizeof(e->dir), "/tmp/sl-test-scanpol-XXXXXX");
     CHECK(mkdtemp(e->dir) != NULL);
     char from[1024], to[512];
@@ -110,7 +113,7 @@ static void env_free(struct env *e)
     e->r->free(e->r->self);
     sl_fake_kube_free(e->fk);
     json_decref(e->events);
-    sl_scanpolicy_store_reset();
+    sl_scan_store_free(e->store);
 }
 
 static void put_policy(struct env *e, const char *name, json_t *spec)
@@ -155,10 +158,10 @@ static const char *db_digest(struct env *e, const char *name)
 }
 
 /* The gate's answer for a policy that is not loaded: no registry request is made. */
-static int gate_answer(const char *policy, struct sl_err *err)
+static int gate_answer(struct env *e, const char *policy, struct sl_err *err)
 {
     struct sl_scan_gate g;
-    sl_scanpolicy_gate(&g);
+    sl_scanpolicy_gate(&g, e->store);
     json_t *summary = NULL;
     int rc = g.scan(g.ctx, NULL, NS, policy, NULL, "app", "sha256:00", NULL, 0, &summary, err);
     json_decref(summary);
@@ -231,7 +234,7 @@ static void test_bad_database_keeps_last_good(void)
     CHECK(has_event(&e, "Warning", "StaleDatabase"));
     /* the gate still has a database: it does not wait (it would scan; no registry here) */
     struct sl_err err = {0};
-    CHECK(gate_answer("missing", &err) == SL_SCAN_GATE_WAITING);
+    CHECK(gate_answer(&e, "missing", &err) == SL_SCAN_GATE_WAITING);
 
     /* fixed again: a new load, back to DatabaseLoaded with the same content digest */
     unlink(bad);
@@ -268,7 +271,7 @@ static void test_bad_database_without_previous(void)
     CHECK(json_object_get(status_of(&e, "default"), "database") == NULL);
     CHECK(res.requeue_after_ms > 0);
     struct sl_err err = {0};
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "default");
     env_free(&e);
 }
@@ -300,7 +303,7 @@ static void test_empty_database_is_not_ready(void)
     CHECK(has_event(&e, "Warning", "DatabaseEmpty"));
     CHECK(res.requeue_after_ms > 0);
     struct sl_err err = {0};
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
 
     /* a record arrives: loaded */
     copy_file(from, dsa);
@@ -404,7 +407,7 @@ static void test_harbor_scanner_spec(void)
     CHECK_STR_EQ(ready_field(&e, "down", "reason"), "ScannerError");
     CHECK_CONTAINS(ready_field(&e, "down", "message"), "scanner adapter http://127.0.0.1:1");
     CHECK_INT_EQ(res.kind, SL_RESULT_TRANSIENT);
-    CHECK_INT_EQ(gate_answer("down", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "down", &err), SL_SCAN_GATE_WAITING);
     env_free(&e);
 }
 
@@ -516,7 +519,7 @@ static void test_administrator_settings_bound_the_policy(void)
     CHECK_CONTAINS(ready_field(&e, "file", "message"), "--allow-local-paths");
     CHECK(json_object_get(status_of(&e, "file"), "database") == NULL);
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
-    CHECK_INT_EQ(gate_answer("file", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "file", &err), SL_SCAN_GATE_WAITING);
 
     /* a recording stand-in for "http://attacker": it must receive nothing */
     int hits = 0;
@@ -546,7 +549,7 @@ static void test_administrator_settings_bound_the_policy(void)
     CHECK_INT_EQ(reconcile(&e, "evil", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "evil", "reason"), "ScannerURLNotAllowed");
     CHECK(strstr(ready_field(&e, "evil", "message"), "none is set") == NULL);
-    CHECK_INT_EQ(gate_answer("evil", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "evil", &err), SL_SCAN_GATE_WAITING);
     CHECK_INT_EQ(hits, 0);
     sl_http_server_stop(srv);
     sl_http_server_free(srv);
@@ -624,11 +627,11 @@ static void test_deleted_policy_is_forgotten(void)
                json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "severityThreshold", "Bad"));
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     struct sl_err err = {0};
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "not Ready");
     sl_fake_kube_remove(e.fk, &SL_RES_SCANPOLICY, NS, "default");
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "not found");
     env_free(&e);
 }
@@ -673,7 +676,7 @@ static void test_vex_configmap(void)
     CHECK_CONTAINS(ready_field(&e, "default", "message"),
                    "spec.vex[0] (ConfigMap vendor-vex key vex.json): ConfigMap \"vendor-vex\" "
                    "not found");
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     json_t *got = json_array();
     json_t *cmref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vendor-vex", "namespace", NS);
     e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cmref, collect, got);
@@ -690,10 +693,10 @@ static void test_vex_configmap(void)
     CHECK_INT_EQ(json_integer_value(json_object_get(vex, "documents")), 1);
     CHECK_INT_EQ(json_integer_value(json_object_get(vex, "statements")), 2);
     char rev1[128] = "", rev2[128] = "";
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev1, sizeof(rev1), NS, "default"), 0);
     /* unchanged: the same statements stay in use (cached scans stay valid) */
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
     CHECK_STR_EQ(rev1, rev2);
 
     /* the vendor edits the document into something that is not valid OpenVEX: never a silent
@@ -712,7 +715,7 @@ static void test_vex_configmap(void)
                    "impact_statement");
     CHECK(has_event(&e, "Warning", "InvalidVEX"));
     CHECK(json_object_get(status_of(&e, "default"), "vex") == NULL);
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "is not Ready");
     put_vex_configmap(&e, NULL, "not json");
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
@@ -723,7 +726,7 @@ static void test_vex_configmap(void)
     put_vex_configmap(&e, "vendor.openvex.json", NULL);
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
     CHECK(strcmp(rev1, rev2) != 0);
     CHECK_INT_EQ(json_integer_value(json_object_get(
                      json_object_get(status_of(&e, "default"), "vex"), "statements")),
@@ -738,7 +741,7 @@ static void test_vex_configmap(void)
     CHECK_STR_EQ(ready_field(&e, "default", "reason"), "StaleDatabase");
     CHECK_CONTAINS(ready_field(&e, "default", "message"),
                    "; 6 OpenVEX statements from 1 documents");
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev1, sizeof(rev1), NS, "default"), 0);
     CHECK_STR_EQ(rev1, rev2);
     unlink(bad);
 

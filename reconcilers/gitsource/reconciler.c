@@ -25,6 +25,7 @@
 struct gitsource {
     struct sl_reconciler base; /* first: the manager frees everything through base.free */
     char *cache_root;
+    struct sl_controller_config cc; /* the administrator's settings (strings borrowed) */
     struct sl_git_ops git;
 };
 
@@ -531,7 +532,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
                     "spec.interval: invalid duration \"%s\"", interval);
         goto write;
     }
-    interval_ms = sl_controller_clamp_interval_ms(sl_controller_config_get(), interval_ms);
+    interval_ms = sl_controller_clamp_interval_ms(&g->cc, interval_ms);
     if (strlen(req->name) > 63) {
         /* the name is a label value on every object the GitSource applies */
         set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
@@ -554,7 +555,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     case SL_REPOURL_REMOTE:
         break;
     case SL_REPOURL_LOCAL:
-        if (sl_controller_config_get()->allow_local_paths)
+        if (g->cc.allow_local_paths)
             break;
         set_outcome(&o, "False", "LocalPathNotAllowed", SL_RESULT_STALLED, 0,
                     "spec.url: file:// URLs and paths read the controller's own filesystem; "
@@ -814,12 +815,15 @@ static void gitsource_free(void *self)
 }
 
 int sl_gitsource_reconciler_new(struct sl_reconciler **out, const char *cache_root,
-                                const struct sl_git_ops *git, struct sl_err *err)
+                                const struct sl_controller_config *cc, const struct sl_git_ops *git,
+                                struct sl_err *err)
 {
     if (!cache_root || !*cache_root)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "GitSource cache directory not set");
     struct gitsource *g = sl_xcalloc(1, sizeof(*g));
     g->cache_root = sl_xstrdup(cache_root);
+    if (cc)
+        g->cc = *cc;
     g->git.ctx = git ? git->ctx : NULL;
     g->git.fetch = git && git->fetch ? git->fetch : real_fetch;
     g->git.read_manifests = git && git->read_manifests ? git->read_manifests : real_read;

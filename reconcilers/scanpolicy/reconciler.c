@@ -35,15 +35,13 @@
 
 /* spec.rescanInterval: a tenant does not get to make the controller rescan (and pull) faster
  * than the administrator's --min-interval */
-static int64_t rescan_ms(const json_t *spec)
+static int64_t rescan_ms(const struct sl_controller_config *cc, const json_t *spec)
 {
-    return sl_controller_clamp_interval_ms(sl_controller_config_get(),
-                                           sl_scanpolicy_rescan_ms(spec));
+    return sl_controller_clamp_interval_ms(cc, sl_scanpolicy_rescan_ms(spec));
 }
 
-static bool host_insecure(const char *host)
+static bool host_insecure(const struct sl_controller_config *cc, const char *host)
 {
-    const struct sl_controller_config *cc = sl_controller_config_get();
     for (size_t i = 0; i < cc->n_insecure_registries; i++)
         if (strcmp(cc->insecure_registries[i], host) == 0)
             return true;
@@ -53,8 +51,9 @@ static bool host_insecure(const char *host)
 /* ---- the reconciler ---- */
 
 struct sp_reconciler {
-    struct sl_reconciler base;   /* first: freed through base.free */
-    struct sl_scan_store *store; /* borrowed: where the gates read what is loaded */
+    struct sl_reconciler base;      /* first: freed through base.free */
+    struct sl_scan_store *store;    /* borrowed: where the gates read what is loaded */
+    struct sl_controller_config cc; /* the administrator's settings (strings borrowed) */
     /* which ScanPolicy refers to which Secret / ConfigMap, so their changes enqueue it */
     struct sl_refindex *refs;
 };
@@ -110,6 +109,7 @@ struct outcome {
 
 struct sp_run {
     struct sl_runtime *rt;
+    const struct sl_controller_config *cc;
     const struct sl_reconcile_request *req;
     const json_t *obj, *spec;
     const char *ns, *name;
@@ -167,7 +167,7 @@ static int step_read_spec(struct sp_run *run)
                     "spec.database: Invalid value: give exactly one of image and path");
         return -1;
     }
-    const struct sl_controller_config *cc = sl_controller_config_get();
+    const struct sl_controller_config *cc = run->cc;
     if (run->path && !cc->allow_local_paths) {
         /* the digest and load errors of any readable file would come back in status */
         set_outcome(run, SL_RESULT_STALLED, "LocalPathNotAllowed",
@@ -259,7 +259,7 @@ static int step_read_spec(struct sp_run *run)
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s", err.msg);
         return -1;
     }
-    int64_t rescan = rescan_ms(spec);
+    int64_t rescan = rescan_ms(run->cc, spec);
     run->recheck_ms = rescan < SL_SCANPOLICY_RECHECK_MS ? rescan : SL_SCANPOLICY_RECHECK_MS;
     return 0;
 }
@@ -401,7 +401,7 @@ static int step_load(struct sp_run *run)
         if ((rc = load_creds(run, &creds, ref.registry)) != 0)
             goto done;
         const char *host = sl_ref_api_host(&ref);
-        struct sl_registry_opts o = {.insecure = run->insecure || host_insecure(host)};
+        struct sl_registry_opts o = {.insecure = run->insecure || host_insecure(run->cc, host)};
         reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
         const char *reference = ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest");
         rc = sl_registry_manifest_head(run->fresh_digest, NULL, reg, ref.repository, reference,
@@ -705,7 +705,7 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
         return -1;
     const char *host = sl_ref_api_host(&src->ref);
     struct sl_registry_opts o = {.insecure = json_is_true(json_object_get(v, "insecure")) ||
-                                             host_insecure(host)};
+                                             host_insecure(run->cc, host)};
     src->reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
     sl_creds_free(&creds);
     const char *reference =
@@ -914,6 +914,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     json_t *empty = json_object();
     struct sp_run run = {
         .rt = rt,
+        .cc = &r->cc,
         .req = req,
         .obj = req->obj,
         .ns = req->ns,
@@ -973,10 +974,10 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         sl_scan_vexset_ref(run.vex); /* one for the store, one kept for finish() */
     if (run.loaded) {
         sl_scan_db_ref(run.loaded); /* one for the store, one kept for finish() */
-        sl_scan_store_put(r->store, req->ns, req->name, run.spec, rescan_ms(run.spec), run.loaded,
-                          run.vex, run.out.ready);
+        sl_scan_store_put(r->store, req->ns, req->name, run.spec, rescan_ms(&r->cc, run.spec),
+                          run.loaded, run.vex, run.out.ready);
     } else if (run.out.ready) {
-        sl_scan_store_put(r->store, req->ns, req->name, run.spec, rescan_ms(run.spec), NULL,
+        sl_scan_store_put(r->store, req->ns, req->name, run.spec, rescan_ms(&r->cc, run.spec), NULL,
                           run.vex, true);
     } else {
         sl_scan_vexset_unref(run.vex);
@@ -1006,11 +1007,13 @@ static const struct sl_kube_resource *const secondary_resources[] = {&SL_RES_SEC
                                                                      &SL_RES_CONFIGMAP, NULL};
 
 int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_scan_store *store,
-                                 struct sl_err *err)
+                                 const struct sl_controller_config *cc, struct sl_err *err)
 {
     (void)err;
     struct sp_reconciler *r = sl_xcalloc(1, sizeof(*r));
     r->store = store;
+    if (cc)
+        r->cc = *cc;
     r->refs = sl_refindex_new();
     r->base = (struct sl_reconciler){
         .kind = "ScanPolicy",

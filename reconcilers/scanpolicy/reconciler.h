@@ -28,6 +28,7 @@
 #ifndef SL_SCANPOLICY_RECONCILER_H
 #define SL_SCANPOLICY_RECONCILER_H
 
+#include "runtime/config.h"
 #include "runtime/reconciler.h"
 #include "scan/store.h"
 #include "util/err.h"
@@ -39,9 +40,11 @@
 #define SL_SCANPOLICY_RETRY_MS       (30 * 1000)
 
 /* Creates the ScanPolicy reconciler over store (borrowed: it must outlive the reconciler; the
- * gates made over the same store see what it loads). *out is the caller's until handed to
- * sl_manager_add; (*out)->free((*out)->self) frees it. Returns 0. */
+ * gates made over the same store see what it loads), with the administrator's settings cc
+ * (--allow-local-paths, --scanner-url, --insecure-registry, --min-interval; copied, strings
+ * borrowed; NULL = none of them). *out is the caller's until handed to sl_manager_add;
+ * (*out)->free((*out)->self) frees it. Returns 0. */
 int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_scan_store *store,
-                                 struct sl_err *err);
+                                 const struct sl_controller_config *cc, struct sl_err *err);
 
 #endif

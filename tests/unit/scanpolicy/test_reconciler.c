@@ -62,24 +62,26 @@ static void write_file(const char *path, const char *text)
 
 /* What a lab administrator allows: local advisory folders and the adapter URL of the test
  * (--scanner-url lists it with its port; port 1 has nothing listening). */
-static char lab_adapter[300] = "http://127.0.0.1:1";
-static const char *lab_scanner_urls[] = {lab_adapter};
+static const char *const lab_scanner_urls[] = {"http://127.0.0.1:1"};
 static const struct sl_controller_config lab_config = {
     .allow_local_paths = true,
     .scanner_urls = lab_scanner_urls,
     .n_scanner_urls = 1,
 };
 
-static void allow_adapter(const char *url)
+/* Makes e's reconciler anew with the settings cc (the controller started with other flags),
+ * over the same ScanPolicy store and API server. */
+static void env_use_config(struct env *e, const struct sl_controller_config *cc)
 {
-    snprintf(lab_adapter, sizeof(lab_adapter), "%s", url);
-    sl_controller_config_set(&lab_config);
+    if (e->r)
+        e->r->free(e->r->self);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, e->store, cc, &err), 0);
 }
 
 static void env_init(struct env *e)
 {
     memset(e, 0, sizeof(*e));
-    allow_adapter("http://127.0.0.1:1");
     e->store = sl_scan_store_new();
     e->fk = sl_fake_kube_new();
     sl_fake_kube_ops(e->fk, &e->rt.kube);
@@ -87,8 +89,7 @@ static void env_init(struct env *e)
     e->events = json_array();
     e->rt.record_event = sl_test_event_log;
     e->rt.event_ctx = e->events;
-    struct sl_err err = {0};
-    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, e->store, &err), 0);
+    env_use_config(e, &lab_config);
     snprintf(e->dir, sizeof(e->dir), "/tmp/sl-test-scanpol-XXXXXX");
     CHECK(mkdtemp(e->dir) != NULL);
     char from[1024], to[512];
@@ -455,7 +456,10 @@ static void test_harbor_adapter_status_scanner(void)
     CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
     char url[300];
     snprintf(url, sizeof(url), "http://%s", sl_http_server_addr(srv));
-    allow_adapter(url);
+    const char *const adapter_urls[] = {url};
+    struct sl_controller_config with_adapter = lab_config;
+    with_adapter.scanner_urls = adapter_urls;
+    env_use_config(&e, &with_adapter);
 
     /* the right token (base64 of "t0k\n": a trailing newline is not part of it) */
     put_token_secret(&e, "adapter", "dDBrCg==");
@@ -510,7 +514,7 @@ static void test_administrator_settings_bound_the_policy(void)
     struct sl_err err = {0};
     /* secure defaults: no local paths, no adapters */
     struct sl_controller_config secure = {.min_interval_ms = 10000};
-    sl_controller_config_set(&secure);
+    env_use_config(&e, &secure);
     put_policy(&e, "file", json_pack("{s:{s:s}}", "database", "path", "/etc"));
     CHECK_INT_EQ(reconcile(&e, "file", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "file", "status"), "False");
@@ -542,7 +546,7 @@ static void test_administrator_settings_bound_the_policy(void)
     snprintf(https_prefix, sizeof(https_prefix), "https://%s", sl_http_server_addr(srv));
     const char *prefixes[] = {https_prefix};
     struct sl_controller_config https_only = {.scanner_urls = prefixes, .n_scanner_urls = 1};
-    sl_controller_config_set(&https_only);
+    env_use_config(&e, &https_only);
     put_policy(&e, "evil",
                json_pack("{s:{s:{s:s}}, s:s}", "scanner", "harbor", "url", url, "severityThreshold",
                          "Critical"));
@@ -556,7 +560,7 @@ static void test_administrator_settings_bound_the_policy(void)
 
     /* rescanInterval 1s with --min-interval 5m: looked at again after 5 minutes */
     struct sl_controller_config slow = {.allow_local_paths = true, .min_interval_ms = 300000};
-    sl_controller_config_set(&slow);
+    env_use_config(&e, &slow);
     put_policy(&e, "fast",
                json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "rescanInterval", "1s"));
     CHECK_INT_EQ(reconcile(&e, "fast", &res), 0);
@@ -634,6 +638,27 @@ static void test_deleted_policy_is_forgotten(void)
     CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "not found");
     env_free(&e);
+}
+
+/* Two controllers in one process (two stores, as two wirings make them) share nothing: a
+ * policy one of them loaded is unknown to the other's gate and revision. */
+static void test_stores_are_separate(void)
+{
+    struct env a, b;
+    env_init(&a);
+    env_init(&b);
+    put_policy(&a, "default", json_pack("{s:{s:s}}", "database", "path", a.dir));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&a, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&a, "default", "status"), "True");
+    char rev[128];
+    CHECK_INT_EQ(sl_scanpolicy_revision(a.store, rev, sizeof(rev), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(b.store, rev, sizeof(rev), NS, "default"), SL_ENOTFOUND);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(gate_answer(&b, "default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_CONTAINS(err.msg, "not found");
+    env_free(&b);
+    env_free(&a);
 }
 
 /* The vendor's OpenVEX document as a ConfigMap key (text of a file in tests/data/scan/vex). */
@@ -769,6 +794,7 @@ int main(int argc, char **argv)
     RUN(test_harbor_scanner_spec);
     RUN(test_harbor_adapter_status_scanner);
     RUN(test_deleted_policy_is_forgotten);
+    RUN(test_stores_are_separate);
     RUN(test_administrator_settings_bound_the_policy);
     RUN(test_configmap_appearing_enqueues_policy);
     RUN(test_vex_configmap);

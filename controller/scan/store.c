@@ -3,13 +3,12 @@
 
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "util/timeutil.h"
 
 #define MSG_MAX 2048
 

@@ -633,11 +633,16 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     return 0;
 }
 
+static int parse_targets(struct imd_run *run, const json_t *spec);
+static int parse_tag_selection(struct imd_run *run, const json_t *spec, const json_t *source);
+static int parse_platforms(struct imd_run *run, const json_t *spec);
+
+/* Reads and checks the spec, in this order: the references (before anything can fail),
+ * interval, sign format, referrers, source, targets, tag selection, platforms. */
 static int step_read_spec(struct imd_run *run)
 {
     const json_t *spec = json_object_get(run->obj, "spec");
     const json_t *source = json_object_get(spec, "source");
-    struct sl_err err = {0};
     /* remember references first, so a Secret that appears later enqueues this object (and
      * status knows which gates the spec has, whatever fails below) */
     run->verify_key_name =
@@ -662,8 +667,18 @@ static int step_read_spec(struct imd_run *run)
         parse_referrers(run, json_object_get(spec, "referrers")) != 0)
         return -1;
 
-    if (parse_endpoint(run, &run->src, source, "spec.source") != 0)
+    if (parse_endpoint(run, &run->src, source, "spec.source") != 0 ||
+        parse_targets(run, spec) != 0 || parse_tag_selection(run, spec, source) != 0 ||
+        parse_platforms(run, spec) != 0)
         return -1;
+    run->immutable = !json_is_false(json_object_get(spec, "immutableTags"));
+    return 0;
+}
+
+/* spec.targets: at least one, each an endpoint (parse_endpoint). Returns 0 or -1 with the
+ * outcome recorded. */
+static int parse_targets(struct imd_run *run, const json_t *spec)
+{
     const json_t *targets = json_object_get(spec, "targets");
     if (!json_is_array(targets) || json_array_size(targets) == 0) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
@@ -680,7 +695,14 @@ static int step_read_spec(struct imd_run *run)
         if (rc != 0)
             return -1;
     }
+    return 0;
+}
 
+/* Which tags of the source are delivered: exactly one of spec.source.tags, tagPattern and digest
+ * (with spec.targetTag). Returns 0 or -1 with the outcome recorded. */
+static int parse_tag_selection(struct imd_run *run, const json_t *spec, const json_t *source)
+{
+    struct sl_err err = {0};
     run->tags = json_object_get(source, "tags");
     if (json_is_array(run->tags) && json_array_size(run->tags) == 0)
         run->tags = NULL;
@@ -731,6 +753,14 @@ static int step_read_spec(struct imd_run *run)
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.targetTag: not a valid tag");
         return -1;
     }
+    return 0;
+}
+
+/* spec.platforms: at most SL_IMD_MAX_PLATFORMS "os/arch[/variant]" selectors. Returns 0 or -1
+ * with the outcome recorded. */
+static int parse_platforms(struct imd_run *run, const json_t *spec)
+{
+    struct sl_err err = {0};
     const json_t *platforms = json_object_get(spec, "platforms");
     if (json_array_size(platforms) > SL_IMD_MAX_PLATFORMS) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.platforms: at most %d platforms",
@@ -747,7 +777,6 @@ static int step_read_spec(struct imd_run *run)
         }
         run->platforms[run->nplatforms++] = p;
     }
-    run->immutable = !json_is_false(json_object_get(spec, "immutableTags"));
     return 0;
 }
 

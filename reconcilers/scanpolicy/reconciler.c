@@ -152,9 +152,10 @@ static int str_or_null(const char **out, const json_t *obj, const char *path)
     return 0;
 }
 
-static int step_read_spec(struct sp_run *run)
+/* spec.database: an image or (with --allow-local-paths) a path, and its pull Secret; the name of
+ * the malware hashes ConfigMap. Returns 0 or -1 with the outcome set. */
+static int read_database_spec(struct sp_run *run)
 {
-    struct sl_err err = {0};
     const json_t *spec = run->spec;
     str_or_null(&run->image, spec, "database.image");
     str_or_null(&run->path, spec, "database.path");
@@ -176,6 +177,15 @@ static int step_read_spec(struct sp_run *run)
                     "spec.database.image");
         return -1;
     }
+    return 0;
+}
+
+/* spec.scanner.harbor: an adapter the administrator allows, and none of what only the built-in
+ * scanner uses. Returns 0 or -1 with the outcome set. */
+static int read_harbor_spec(struct sp_run *run)
+{
+    const json_t *spec = run->spec;
+    const struct sl_controller_config *cc = run->cc;
     if (sl_kube_json_path(spec, "scanner.harbor")) {
         str_or_null(&run->harbor_url, spec, "scanner.harbor.url");
         str_or_null(&run->harbor_secret, spec, "scanner.harbor.credentials.secretRef.name");
@@ -220,12 +230,14 @@ static int step_read_spec(struct sp_run *run)
             return -1;
         }
     }
-    if (run->cm_name && !run->cm_key) {
-        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "spec.malware.hashes.configMapRef.key: Required value");
-        return -1;
-    }
-    const json_t *vex = json_object_get(spec, "vex");
+    return 0;
+}
+
+/* spec.vex: at most SL_SCANPOLICY_MAX_VEX entries, each a ConfigMap key or an image. Returns 0
+ * or -1 with the outcome set. */
+static int read_vex_spec(struct sp_run *run)
+{
+    const json_t *vex = json_object_get(run->spec, "vex");
     if (vex && !json_is_array(vex)) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
                     "spec.vex: Invalid value: want a list of {configMapRef} or {image}");
@@ -255,6 +267,24 @@ static int step_read_spec(struct sp_run *run)
         }
     }
     run->vex_spec = json_array_size(vex) ? vex : NULL;
+    return 0;
+}
+
+/* Reads and checks the spec, in this order: the database, the Harbor adapter, the malware
+ * hashes' key, spec.vex, the rules; then when to look again. */
+static int step_read_spec(struct sp_run *run)
+{
+    struct sl_err err = {0};
+    const json_t *spec = run->spec;
+    if (read_database_spec(run) != 0 || read_harbor_spec(run) != 0)
+        return -1;
+    if (run->cm_name && !run->cm_key) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.malware.hashes.configMapRef.key: Required value");
+        return -1;
+    }
+    if (read_vex_spec(run) != 0)
+        return -1;
     if (sl_scanpolicy_rules_parse(&run->policy, spec, &err) != 0) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s", err.msg);
         return -1;
@@ -378,6 +408,52 @@ static enum sl_result_kind kind_for(int rc)
     return rc == SL_ERETRY || rc == SL_EFAIL ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED;
 }
 
+/* Loads the advisory records of spec.database (the image at run->fresh_digest in repo of reg,
+ * or the path) into db. Returns 0 or -1 with the outcome set. */
+static int load_advisories(struct sp_run *run, struct sl_scan_db *db, struct sl_registry *reg,
+                           const char *repo)
+{
+    struct sl_err err = {0};
+    int rc = 0;
+    if (run->image) {
+        rc = sl_advdb_load_image(&db->adv, reg, repo, run->fresh_digest, &err);
+        if (rc != 0)
+            return load_failed_as(run, kind_for(rc), "DatabaseLoadFailed",
+                                  "loading spec.database.image %s: %s", run->image, err.msg);
+        if (sl_advdb_require_records(&db->adv, &err) != 0)
+            return load_failed_as(run, SL_RESULT_STALLED, "DatabaseEmpty",
+                                  "spec.database.image %s: %s", run->image, err.msg);
+        db->have_adv = true;
+    } else if (run->path) {
+        rc = sl_advdb_load_dir(&db->adv, run->path, &err);
+        if (rc != 0)
+            return load_failed_as(run, SL_RESULT_STALLED, "DatabaseLoadFailed",
+                                  "loading spec.database.path %s: %s", run->path, err.msg);
+        if (sl_advdb_require_records(&db->adv, &err) != 0)
+            return load_failed_as(run, SL_RESULT_STALLED, "DatabaseEmpty",
+                                  "spec.database.path %s: %s", run->path, err.msg);
+        db->have_adv = true;
+    }
+    return 0;
+}
+
+/* Loads the malware hashes of the ConfigMap run->cm into db. Returns 0 or -1 with the outcome
+ * set. */
+static int load_hashes(struct sp_run *run, struct sl_scan_db *db)
+{
+    if (!run->cm)
+        return 0;
+    struct sl_err err = {0};
+    json_t *v = json_object_get(json_object_get(run->cm, "data"), run->cm_key);
+    if (json_string_length(v) > HSB_MAX ||
+        sl_hsbdb_load(&db->hsb, json_string_value(v), json_string_length(v), &err) != 0)
+        return load_failed_as(run, SL_RESULT_STALLED, "DatabaseLoadFailed",
+                              "ConfigMap \"%s\" key %s: %s", run->cm_name, run->cm_key,
+                              json_string_length(v) > HSB_MAX ? "larger than 64 MiB" : err.msg);
+    db->have_hsb = true;
+    return 0;
+}
+
 /* Loads the database when the source, its digest or the hashes changed. */
 static int step_load(struct sp_run *run)
 {
@@ -424,44 +500,9 @@ static int step_load(struct sp_run *run)
     db = sl_scan_db_new();
     snprintf(db->source, sizeof(db->source), "%s", source);
     snprintf(db->hsb_rv, sizeof(db->hsb_rv), "%s", hsb_rv ? hsb_rv : "");
-    if (run->image) {
-        rc = sl_advdb_load_image(&db->adv, reg, ref.repository, run->fresh_digest, &err);
-        if (rc != 0) {
-            rc = load_failed_as(run, kind_for(rc), "DatabaseLoadFailed",
-                                "loading spec.database.image %s: %s", run->image, err.msg);
-            goto done;
-        }
-        if (sl_advdb_require_records(&db->adv, &err) != 0) {
-            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseEmpty",
-                                "spec.database.image %s: %s", run->image, err.msg);
-            goto done;
-        }
-        db->have_adv = true;
-    } else if (run->path) {
-        rc = sl_advdb_load_dir(&db->adv, run->path, &err);
-        if (rc != 0) {
-            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseLoadFailed",
-                                "loading spec.database.path %s: %s", run->path, err.msg);
-            goto done;
-        }
-        if (sl_advdb_require_records(&db->adv, &err) != 0) {
-            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseEmpty",
-                                "spec.database.path %s: %s", run->path, err.msg);
-            goto done;
-        }
-        db->have_adv = true;
-    }
-    if (run->cm) {
-        json_t *v = json_object_get(json_object_get(run->cm, "data"), run->cm_key);
-        if (json_string_length(v) > HSB_MAX ||
-            sl_hsbdb_load(&db->hsb, json_string_value(v), json_string_length(v), &err) != 0) {
-            rc = load_failed_as(run, SL_RESULT_STALLED, "DatabaseLoadFailed",
-                                "ConfigMap \"%s\" key %s: %s", run->cm_name, run->cm_key,
-                                json_string_length(v) > HSB_MAX ? "larger than 64 MiB" : err.msg);
-            goto done;
-        }
-        db->have_hsb = true;
-    }
+    if ((rc = load_advisories(run, db, reg, ref.repository)) != 0 ||
+        (rc = load_hashes(run, db)) != 0)
+        goto done;
     /* a directory whose content did not change: keep the database in use (and the gate's
      * cached results with it) */
     if (run->prev && run->path && strcmp(run->prev->digest, db->adv.digest) == 0 &&
@@ -524,63 +565,92 @@ static bool str_eq(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* The Authorization header value for the adapter from the Secret
+ * spec.scanner.harbor.credentials names (*out NULL without one; caller frees with
+ * sl_secure_free_str): "Bearer <token>", or Basic from username and password. Returns 0 or -1
+ * with the outcome set. */
+static int harbor_authorization(struct sp_run *run, char **out)
+{
+    json_t *sec = NULL;
+    char *auth = NULL;
+    *out = NULL;
+    if (!run->harbor_secret)
+        return 0;
+    if (get_secret(run, &sec, "spec.scanner.harbor.credentials.secretRef.name",
+                   run->harbor_secret) != 0) {
+        json_decref(sec);
+        return -1;
+    }
+    char *token = secret_header_value(sec, "token");
+    char *user = secret_header_value(sec, "username");
+    char *pass = secret_header_value(sec, "password");
+    if (token) {
+        auth = sl_xasprintf("Bearer %s", token);
+    } else if (user && pass) {
+        struct sl_creds cr = {.username = user, .password = pass};
+        char *b64 = sl_auth_basic_value(&cr);
+        auth = sl_xasprintf("Basic %s", b64);
+        sl_secure_free_str(b64);
+    }
+    sl_secure_free_str(token);
+    sl_secure_free_str(user);
+    sl_secure_free_str(pass);
+    json_decref(sec);
+    if (!auth) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
+                    "spec.scanner.harbor.credentials.secretRef.name: Secret \"%s\" has "
+                    "neither key token nor keys username and password (one line each)",
+                    run->harbor_secret);
+        return -1;
+    }
+    *out = auth;
+    return 0;
+}
+
+/* The PEM CA of the adapter from key ca.crt of the Secret spec.scanner.harbor.caSecretRef names
+ * (*out NULL without one; caller frees). Returns 0 or -1 with the outcome set. */
+static int harbor_ca(struct sp_run *run, char **out)
+{
+    json_t *ca_sec = NULL;
+    *out = NULL;
+    if (!run->harbor_ca_secret)
+        return 0;
+    if (get_secret(run, &ca_sec, "spec.scanner.harbor.caSecretRef.name", run->harbor_ca_secret) !=
+        0) {
+        json_decref(ca_sec);
+        return -1;
+    }
+    unsigned char *pem = NULL;
+    size_t pem_len = 0;
+    int rc = sl_kube_secret_bytes(&pem, &pem_len, ca_sec, "ca.crt");
+    json_decref(ca_sec);
+    if (rc != 0 || pem_len == 0 || strlen((char *)pem) != pem_len) {
+        if (pem)
+            sl_secure_free(pem, pem_len + 1);
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
+                    "spec.scanner.harbor.caSecretRef.name: Secret \"%s\" has no key ca.crt",
+                    run->harbor_ca_secret);
+        return -1;
+    }
+    *out = sl_xstrdup((char *)pem);
+    sl_secure_free(pem, pem_len + 1);
+    return 0;
+}
+
 /* spec.scanner.harbor: reads the adapter's credentials and CA, asks the adapter for its
  * metadata (it must consume image manifests and produce the v1.1 vulnerability report) and
  * installs the adapter's settings as the policy's "database". */
 static int step_harbor(struct sp_run *run)
 {
     struct sl_err err = {0};
-    json_t *sec = NULL, *ca_sec = NULL;
     char *auth = NULL, *ca_pem = NULL, *meta = NULL;
     size_t meta_len = 0;
     struct sl_harbor_client *c = NULL;
     struct sl_harbor_scanner info;
     struct sl_scan_db *db = NULL;
     int rc = -1;
-    if (run->harbor_secret) {
-        if (get_secret(run, &sec, "spec.scanner.harbor.credentials.secretRef.name",
-                       run->harbor_secret) != 0)
-            goto done;
-        char *token = secret_header_value(sec, "token");
-        char *user = secret_header_value(sec, "username");
-        char *pass = secret_header_value(sec, "password");
-        if (token) {
-            auth = sl_xasprintf("Bearer %s", token);
-        } else if (user && pass) {
-            struct sl_creds cr = {.username = user, .password = pass};
-            char *b64 = sl_auth_basic_value(&cr);
-            auth = sl_xasprintf("Basic %s", b64);
-            sl_secure_free_str(b64);
-        }
-        sl_secure_free_str(token);
-        sl_secure_free_str(user);
-        sl_secure_free_str(pass);
-        if (!auth) {
-            set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
-                        "spec.scanner.harbor.credentials.secretRef.name: Secret \"%s\" has "
-                        "neither key token nor keys username and password (one line each)",
-                        run->harbor_secret);
-            goto done;
-        }
-    }
-    if (run->harbor_ca_secret) {
-        if (get_secret(run, &ca_sec, "spec.scanner.harbor.caSecretRef.name",
-                       run->harbor_ca_secret) != 0)
-            goto done;
-        unsigned char *pem = NULL;
-        size_t pem_len = 0;
-        if (sl_kube_secret_bytes(&pem, &pem_len, ca_sec, "ca.crt") != 0 || pem_len == 0 ||
-            strlen((char *)pem) != pem_len) {
-            if (pem)
-                sl_secure_free(pem, pem_len + 1);
-            set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
-                        "spec.scanner.harbor.caSecretRef.name: Secret \"%s\" has no key ca.crt",
-                        run->harbor_ca_secret);
-            goto done;
-        }
-        ca_pem = sl_xstrdup((char *)pem);
-        sl_secure_free(pem, pem_len + 1);
-    }
+    if (harbor_authorization(run, &auth) != 0 || harbor_ca(run, &ca_pem) != 0)
+        goto done;
     struct sl_harbor_client_opts o = {.insecure = run->harbor_insecure,
                                       .ca_pem = ca_pem,
                                       .authorization = auth,
@@ -622,8 +692,6 @@ done:
     free(meta);
     sl_secure_free_str(auth);
     free(ca_pem);
-    json_decref(sec);
-    json_decref(ca_sec);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "sign/cmd_sign.h"
 #include "wiring.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,6 +79,12 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(cmd, commands[i].name) == 0) {
+            /* glibc gives each thread that allocates an arena of its own (up to 8 per core),
+             * each keeping up to 128 KiB of freed memory and its own fragments: the copy
+             * engine's blob workers added about 0.2 MB to a 4-worker `sealift copy`
+             * (hack/bench/sync.sh). Our threads allocate little while they work (per request,
+             * not per byte), so two arenas shared by all of them cost no measurable speed. */
+            mallopt(M_ARENA_MAX, 2);
             sl_transport_global_init(); /* before any thread starts */
             int rc = commands[i].run(argc - 1, argv + 1);
             sl_transport_global_cleanup();

@@ -125,8 +125,6 @@ def render(root):
     missing = []
     for kind, rel, doc in load_crds(root):
         for version in doc["spec"]["versions"]:
-            if not version.get("served"):
-                continue
             schema = version["schema"]["openAPIV3Schema"]
             if not schema.get("description", "").strip():
                 missing.append(f"{kind} {version['name']}: (object)")
@@ -137,6 +135,8 @@ def render(root):
             out += [f"### {kind} `{doc['spec']['group']}/{version['name']}` fields "
                     f"<a id=\"{anchor}\"></a>", "",
                     f"From `{rel}`" + (" (storage version)" if version.get("storage") else "")
+                    + ("" if version.get("served") else " (not served yet: converted by "
+                       "sealift's webhook, docs/design/v1beta1.md)")
                     + ". " + cell(schema.get("description", "")), "",
                     "| field | type | bounds | default | description |",
                     "|---|---|---|---|---|"]

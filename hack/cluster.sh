@@ -281,6 +281,13 @@ spec:
   ports: [{name: https, port: $port, protocol: TCP}]
 EOF
   "${k[@]}" wait --for condition=established --timeout=60s crd --all >/dev/null
+  # The CRDs' conversion webhook: the same Service and port, trusting the CA that signs the
+  # webhook's serving certificate.
+  local ca_b64 crd
+  ca_b64=$(base64 -w0 <"$dir/pki/ca.crt")
+  for crd in imagedeliveries scanpolicies signingkeys deploypolicies gitsources; do
+    "${k[@]}" patch crd "$crd.sealift.dev" --type=merge -p "{\"spec\":{\"conversion\":{\"webhook\":{\"clientConfig\":{\"caBundle\":\"$ca_b64\",\"service\":{\"port\":$port}}}}}}" >/dev/null
+  done
   local token
   token=$("${k[@]}" -n sealift-system create token sealift-controller --duration=24h)
   local sa="$dir/serviceaccount"

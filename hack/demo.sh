@@ -65,26 +65,14 @@ wait_http() { for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" && return 0; 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "starting two registries: vendor (account acme) and customer (account cust)"
-start_registry() { # name user password; sets $port
-  local name=$1 user=$2 pass=$3
-  port=$(free_port)
-  mkdir -p "$work/$name"
-  htpasswd -Bbn "$user" "$pass" >"$work/$name/htpasswd"
-  cat >"$work/$name/config.yml" <<YML
-version: 0.1
-log: {level: warn, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/$name/data}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$port}
-auth: {htpasswd: {realm: $name, path: $work/$name/htpasswd}}
-YML
-  docker-registry serve "$work/$name/config.yml" >"$work/$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
-}
-start_registry vendor acme acme-pw
-vendor=127.0.0.1:$port
-start_registry customer cust cust-pw
-customer=127.0.0.1:$port
+SRC_DIR=$src
+. hack/lib/registry.sh
+registry_start vendor "$work/vendor" acme:acme-pw
+pids+=("$REG_PID")
+vendor=127.0.0.1:$REG_PORT
+registry_start customer "$work/customer" cust:cust-pw
+pids+=("$REG_PID")
+customer=127.0.0.1:$REG_PORT
 echo "vendor registry $vendor, customer registry $customer"
 
 step "pushing the vendor's image acme/app:1.4.0 and :1.4.1 (skopeo) and the advisory database (sealift db push)"

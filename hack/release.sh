@@ -16,7 +16,8 @@
 #  6. OUT/digest gets DEST@DIGEST, and with --kustomization FILE the `images:` entry of the
 #     kustomization (crds/kustomization.yaml in a release commit) is rewritten to pin
 #     newName DEST and digest DIGEST, so `kubectl apply -k crds/` installs exactly this build.
-# SBOM and vulnerability attestations are not attached: sealift does not write attestations yet.
+#  5b. `sealift attest` attaches a signed SBOM (SPDX) and vulnerability report (cosign's vuln
+#     predicate, from the same database) to it, and `sealift verify-attestation` checks both.
 #
 # --creds is used for both registries; --insecure allows plain HTTP (a test registry).
 set -euo pipefail
@@ -74,6 +75,13 @@ fi
 step "signing $dest@$digest"
 "$sealift" sign "$dest@$digest" --key "$key" "${common[@]}" >&2
 "$sealift" verify "$dest@$digest" --key "$key" "${common[@]}" >&2
+
+step "attesting $dest@$digest (SBOM and vulnerability report)"
+"$sealift" attest "$dest@$digest" --key "$key" --type sbom "${common[@]}" >&2
+"$sealift" attest "$dest@$digest" --key "$key" --type vuln --db "$db" "${common[@]}" >&2
+for type in sbom vuln; do
+  "$sealift" verify-attestation "$dest@$digest" --key "$key" --type "$type" "${common[@]}" >&2
+done
 
 echo "$dest@$digest" >"$out/digest"
 if [ -n "$kustomization" ]; then

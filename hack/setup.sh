@@ -15,8 +15,8 @@ packages=(
   # tools the tests drive as real components
   openssl git curl jq python3 python3-yaml python3-kubernetes zstd dpkg
   docker-registry skopeo apache2-utils clamav debootstrap openssh-server
-  # SBOMs checked against the CycloneDX JSON schema
-  python3-jsonschema
+  # SBOMs checked against the CycloneDX and SPDX JSON schemas (mvn fetches SPDX's tools-java)
+  python3-jsonschema maven
   # code style, static checks and benchmarks
   clang-format shellcheck cppcheck wrk hyperfine time bc
   # Argo CD health checks (docs/health) run under Debian's Lua in the e2e tests

@@ -10,6 +10,8 @@
 #   but not the CA, and the webhook configurations keep trusting the new certificate at once.
 # - The serving certificate (ECDSA P-256, N days, default 90) names sealift-webhook.NS.svc (the
 #   Service the webhook configurations call) and is written with the CA's ca.crt.
+# - The sealift.dev CRDs' conversion webhook gets ca.crt as its caBundle here (the CRDs must be
+#   applied first; run the script again after re-applying them).
 # - caBundle: the controller writes ca.crt into the clientConfig.caBundle of the
 #   ValidatingWebhookConfigurations it generates (re-read on every reconcile) and reloads
 #   tls.crt/tls.key when the mounted Secret changes; nothing else is patched.
@@ -62,3 +64,11 @@ k create secret generic sealift-webhook-tls --type kubernetes.io/tls \
   --from-file=tls.crt="$tmp/tls.crt" --from-file=tls.key="$tmp/tls.key" \
   --from-file=ca.crt="$tmp/ca.crt" --dry-run=client -o yaml | k apply -f - >/dev/null
 echo "webhook-cert.sh: $ns/sealift-webhook-tls: $(openssl x509 -in "$tmp/tls.crt" -noout -subject -enddate | tr '\n' ' ')" >&2
+# The CRDs' conversion webhook (/convert on the same Service) trusts the same CA.
+ca_b64=$(base64 -w0 <"$tmp/ca.crt")
+for crd in imagedeliveries scanpolicies signingkeys deploypolicies gitsources; do
+  if k get crd "$crd.sealift.dev" >/dev/null 2>&1; then
+    k patch crd "$crd.sealift.dev" --type=merge -p "{\"spec\":{\"conversion\":{\"webhook\":{\"clientConfig\":{\"caBundle\":\"$ca_b64\",\"service\":{\"namespace\":\"$ns\"}}}}}}" >/dev/null
+  fi
+done
+echo "webhook-cert.sh: caBundle of the sealift.dev CRDs' conversion webhook set" >&2

@@ -7,15 +7,26 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #define POOL_MAX           16
 #define DEFAULT_CONNECT_MS 15000
-#define RELAY_RING_BYTES   ((size_t)128 << 10)
-#define RELAY_CURL_BUFFER  (32L << 10)
+/* The relay's memory, held once per concurrent blob copy: a ring of four download buffers
+ * (allocated when a relay starts, at most the blob's size, freed when it ends), curl's download
+ * buffer of the GET and upload buffer of the PUT at libcurl's 16 KiB default and minimum, and a
+ * small download buffer for the PUT, whose answer is a status line and a few headers. Larger
+ * buffers moved no more bytes per second between loopback registries (hack/bench/sync.sh). */
+#define RELAY_CURL_BUFFER     (16L << 10)
+#define RELAY_RING_BYTES      ((size_t)RELAY_CURL_BUFFER * 4)
+#define RELAY_PUT_RECV_BUFFER 4096L
 
 struct sl_transport {
     /* custom transports */
@@ -26,9 +37,17 @@ struct sl_transport {
     char *user_agent, *ca_pem, *client_cert_pem, *client_key_pem;
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-    pthread_mutex_t mu; /* guards the pool */
+    pthread_mutex_t mu; /* guards the pool and trust_state */
     CURL *pool[POOL_MAX];
     int npool;
+    /* The certificates every TLS connection of this transport verifies against, built once at
+     * the first verifying exchange and shared by all its connections (trust_state 1), where
+     * libcurl would load the CA bundle into each connection's own TLS context again: about
+     * 0.9 MB per live connection with Debian's 145 CAs. trust_state -1: it could not be built
+     * (libcurl without OpenSSL, a CA file that does not load), and libcurl loads the CAs
+     * itself as before, reporting what fails. */
+    X509_STORE *trust;
+    int trust_state;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -128,6 +147,7 @@ void sl_transport_free(struct sl_transport *t)
         for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
             pthread_mutex_destroy(&t->share_locks[i]);
         pthread_mutex_destroy(&t->mu);
+        X509_STORE_free(t->trust);
         free(t->user_agent);
         free(t->ca_pem);
         free(t->client_cert_pem);
@@ -250,6 +270,86 @@ static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return c->x->cancelled(c->x->ud) ? 1 : 0;
 }
 
+/* Adds the certificates of pem (PEM text) to st. Returns how many, or -1 when none parses. */
+static int store_add_pem(X509_STORE *st, const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    int added = 0;
+    X509 *cert;
+    while (bio && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (X509_STORE_add_cert(st, cert) == 1)
+            added++;
+        X509_free(cert);
+    }
+    BIO_free(bio);
+    return added > 0 ? added : -1;
+}
+
+/* The trust libcurl would give a connection of t, in one store: unless ca_only the system's
+ * CAs as libcurl was built to find them (read from h, just reset, so the defaults), and the
+ * transport's CAs; the flags libcurl sets on each store. The system's bundle file is parsed
+ * once here (about 0.9 MB with Debian's CAs) instead of once per connection, and the CA
+ * directory is added as a lookup read on demand, so the store trusts what libcurl trusts.
+ * NULL when any part does not load. */
+static X509_STORE *trust_store_new(const struct sl_transport *t, CURL *h)
+{
+    X509_STORE *st = X509_STORE_new();
+    bool ok = st != NULL;
+#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO, CURLINFO_CAPATH: 7.84.0 */
+    if (ok && !t->opts.ca_only) {
+        char *file = NULL, *dir = NULL;
+        curl_easy_getinfo(h, CURLINFO_CAINFO, &file);
+        curl_easy_getinfo(h, CURLINFO_CAPATH, &dir);
+        /* both, as libcurl loads both: a system with only the bundle file (sealift's release
+         * image ships ca-certificates.crt without the hashed directory) or only the directory
+         * trusts what it trusted before */
+        if (!file && !dir)
+            ok = false; /* libcurl's own fallback, whatever it is, stays in charge */
+        if (ok && file && access(file, R_OK) == 0)
+            ok = X509_STORE_load_file(st, file) == 1;
+        else if (ok && file && !dir)
+            ok = false;
+        if (ok && dir)
+            ok = X509_STORE_load_path(st, dir) == 1;
+    }
+#else
+    (void)h;
+    ok = ok && t->opts.ca_only;
+#endif
+    if (ok && t->ca_pem && store_add_pem(st, t->ca_pem) < 0)
+        ok = false;
+    if (ok)
+        ok = X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST) == 1;
+    ERR_clear_error(); /* what failed is reported by libcurl, which loads the CAs itself then */
+    if (!ok) {
+        X509_STORE_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* t's shared store (built at the first call), or NULL: libcurl loads the CAs per connection. */
+static X509_STORE *trust_store(struct sl_transport *t, CURL *h)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->trust_state == 0) {
+        t->trust = trust_store_new(t, h);
+        t->trust_state = t->trust ? 1 : -1;
+    }
+    X509_STORE *st = t->trust;
+    pthread_mutex_unlock(&t->mu);
+    return st;
+}
+
+/* libcurl's hook before each TLS handshake: the connection's context verifies against the
+ * transport's shared store (a reference, not a copy). */
+static CURLcode use_trust_store(CURL *h, void *ssl_ctx, void *ud)
+{
+    (void)h;
+    SSL_CTX_set1_cert_store(ssl_ctx, ud);
+    return CURLE_OK;
+}
+
 /* Resets h and applies the transport's settings and x's; *hdrs (the request headers) is freed
  * by the caller with free_headers after the transfer. */
 static void setup(struct sl_transport *t, CURL *h, struct call *c, struct curl_slist **hdrs,
@@ -275,7 +375,13 @@ static void setup(struct sl_transport *t, CURL *h, struct call *c, struct curl_s
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (t->ca_pem) {
+    X509_STORE *trust = t->opts.insecure ? NULL : trust_store(t, h);
+    if (trust && curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, use_trust_store) == CURLE_OK) {
+        /* verification stays on: only where its certificates come from changes */
+        curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, trust);
+        curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    } else if (t->ca_pem) {
         struct curl_blob blob = {
             .data = t->ca_pem, .len = strlen(t->ca_pem), .flags = CURL_BLOB_COPY};
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
@@ -406,8 +512,6 @@ enum sl_http_failure sl_transport_perform(struct sl_transport *t, const struct s
 struct sl_http_relayer {
     CURLM *multi;
     CURL *get, *put;
-    char *ring;
-    size_t ring_cap;
 };
 
 struct sl_http_relayer *sl_http_relayer_new(void)
@@ -424,8 +528,6 @@ struct sl_http_relayer *sl_http_relayer_new(void)
         fprintf(stderr, "sealift: cannot create curl handles\n");
         abort();
     }
-    rl->ring_cap = RELAY_RING_BYTES;
-    rl->ring = sl_xmalloc(rl->ring_cap);
     return rl;
 }
 
@@ -436,13 +538,13 @@ void sl_http_relayer_free(struct sl_http_relayer *rl)
     curl_easy_cleanup(rl->get);
     curl_easy_cleanup(rl->put);
     curl_multi_cleanup(rl->multi);
-    free(rl->ring);
     free(rl);
 }
 
 struct relay_state {
-    struct sl_http_relayer *rl;
     const struct sl_http_relay *r;
+    char *ring; /* this relay's, freed when it ends */
+    size_t ring_cap;
     size_t head, used; /* ring read position and fill */
     int64_t received, sent;
     size_t get_pending; /* bytes of a write the ring could not take (paused) */
@@ -459,7 +561,15 @@ static size_t relay_write(char *p, size_t sz, size_t nm, void *ud)
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) /* an error body, for the caller's message */
         return c->x->on_body ? c->x->on_body(c->x->ud, status, p, n) : n;
-    size_t cap = st->rl->ring_cap;
+    if (st->r->size >= 0 && st->received + (int64_t)n > st->r->size) {
+        /* more than the PUT's Content-Length is never relayed: stop now rather than wait with
+         * a full ring (sized to the blob) for an upload that sends no more; on_chunk sees the
+         * bytes first, to say why */
+        if (st->r->on_chunk)
+            st->r->on_chunk(st->r->ud, p, n);
+        return 0;
+    }
+    size_t cap = st->ring_cap;
     if (n > cap - st->used) {
         if (n > cap)
             return 0;
@@ -471,8 +581,8 @@ static size_t relay_write(char *p, size_t sz, size_t nm, void *ud)
         return 0;
     size_t tail = (st->head + st->used) % cap;
     size_t first = n < cap - tail ? n : cap - tail;
-    memcpy(st->rl->ring + tail, p, first);
-    memcpy(st->rl->ring, p + first, n - first);
+    memcpy(st->ring + tail, p, first);
+    memcpy(st->ring, p + first, n - first);
     st->used += n;
     st->received += (int64_t)n;
     return n;
@@ -501,10 +611,10 @@ static size_t relay_read(char *p, size_t sz, size_t nm, void *ud)
         return CURL_READFUNC_PAUSE;
     }
     size_t n = avail < max ? avail : max;
-    size_t cap = st->rl->ring_cap;
+    size_t cap = st->ring_cap;
     size_t first = n < cap - st->head ? n : cap - st->head;
-    memcpy(p, st->rl->ring + st->head, first);
-    memcpy(p + first, st->rl->ring, n - first);
+    memcpy(p, st->ring + st->head, first);
+    memcpy(p + first, st->ring, n - first);
     st->head = (st->head + n) % cap;
     st->used -= n;
     st->sent += (int64_t)n;
@@ -521,7 +631,12 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
         get_t->ops->relay(get_t->ctx, put_t, r, get_res, put_res);
         return;
     }
-    struct relay_state st = {.rl = rl, .r = r};
+    /* a small blob (a config, a small layer) gets a ring of its size: curl never hands the
+     * write callback more than its buffer, nor more than the body */
+    size_t ring_cap = RELAY_RING_BYTES;
+    if (r->size >= 0 && (uint64_t)r->size < ring_cap)
+        ring_cap = r->size > (int64_t)RELAY_CURL_BUFFER ? (size_t)r->size : RELAY_CURL_BUFFER;
+    struct relay_state st = {.r = r, .ring = sl_xmalloc(ring_cap), .ring_cap = ring_cap};
     struct call gc = {.x = &r->get, .h = rl->get, .relay = &st};
     struct call pc = {.x = &r->put, .h = rl->put, .relay = &st};
     struct curl_slist *get_hdrs = NULL, *put_hdrs = NULL;
@@ -533,6 +648,7 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
     curl_easy_setopt(rl->put, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(rl->put, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->size);
     curl_easy_setopt(rl->put, CURLOPT_UPLOAD_BUFFERSIZE, RELAY_CURL_BUFFER);
+    curl_easy_setopt(rl->put, CURLOPT_BUFFERSIZE, RELAY_PUT_RECV_BUFFER);
     curl_easy_setopt(rl->put, CURLOPT_READFUNCTION, relay_read);
     curl_easy_setopt(rl->put, CURLOPT_READDATA, &pc);
 
@@ -578,7 +694,7 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
             else
                 st.verified = 1;
         }
-        if (get_in && st.get_paused && rl->ring_cap - st.used >= st.get_pending) {
+        if (get_in && st.get_paused && st.ring_cap - st.used >= st.get_pending) {
             st.get_paused = 0;
             curl_easy_pause(rl->get, CURLPAUSE_CONT);
         }
@@ -599,4 +715,5 @@ void sl_transport_relay(struct sl_http_relayer *rl, struct sl_transport *get_t,
     put_res->sent = st.sent;
     finish(rl->get, get_hdrs);
     finish(rl->put, put_hdrs);
+    free(st.ring);
 }

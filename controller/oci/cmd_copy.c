@@ -6,8 +6,8 @@
  * come along unless --no-referrers. */
 #include "oci/cmd_copy.h"
 #include "cli/commands.h"
-#include "oci/creds.h"
 #include "oci/auth.h"
+#include "oci/cliregistry.h"
 #include "oci/copy.h"
 #include "oci/layout.h"
 #include "oci/ref.h"
@@ -86,62 +86,34 @@ static void usage(FILE *f)
         "      --dest-creds-file ~/.docker/config.json\n");
 }
 
-static const char *strip_transport(const char *s)
-{
-    return strncmp(s, "docker://", 9) == 0 ? s + 9 : s;
-}
-
 struct copy_args {
     const char *src, *dst;
-    struct sl_cli_creds_source src_creds, dst_creds;
-    int src_insecure, dst_insecure, all_platforms, no_referrers;
+    struct sl_cli_registry src_reg, dst_reg; /* --src-creds ..., --dest-creds ... */
+    int all_platforms, no_referrers;
 };
 
 /* Returns -1 to go on, or the exit code (0 after --help). */
 static int parse_args(struct copy_args *a, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"src-creds", required_argument, NULL, 's'},
-        {"dest-creds", required_argument, NULL, 'd'},
-        {"src-creds-file", required_argument, NULL, 'S'},
-        {"dest-creds-file", required_argument, NULL, 'D'},
-        {"src-insecure", no_argument, NULL, 'i'},
-        {"dest-insecure", no_argument, NULL, 'I'},
+        SL_CLI_REGISTRY_SRC_OPTIONS,
+        SL_CLI_REGISTRY_DEST_OPTIONS,
         {"all-platforms", no_argument, NULL, 'a'},
         {"no-referrers", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
-    a->src_creds = (struct sl_cli_creds_source){.flag_name = "--src-creds",
-                                                .file_name = "--src-creds-file",
-                                                .env_name = "SEALIFT_SRC_CREDS"};
-    a->dst_creds = (struct sl_cli_creds_source){.flag_name = "--dest-creds",
-                                                .file_name = "--dest-creds-file",
-                                                .env_name = "SEALIFT_DEST_CREDS"};
+    sl_cli_registry_init(&a->src_reg, SL_CLI_REGISTRY_SRC);
+    sl_cli_registry_init(&a->dst_reg, SL_CLI_REGISTRY_DEST);
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (sl_cli_registry_option(&a->src_reg, c, optarg) ||
+            sl_cli_registry_option(&a->dst_reg, c, optarg))
+            continue;
         switch (c) {
-        case 's':
-            a->src_creds.flag = optarg;
-            break;
-        case 'd':
-            a->dst_creds.flag = optarg;
-            break;
-        case 'S':
-            a->src_creds.file = optarg;
-            break;
-        case 'D':
-            a->dst_creds.file = optarg;
-            break;
-        case 'i':
-            a->src_insecure = 1;
-            break;
-        case 'I':
-            a->dst_insecure = 1;
-            break;
         case 'a':
             a->all_platforms = 1;
             break;
@@ -163,8 +135,8 @@ static int parse_args(struct copy_args *a, int argc, char **argv)
                       argc - optind, argc - optind == 1 ? "" : "s");
         return SL_EXIT_USAGE;
     }
-    a->src = strip_transport(argv[optind]);
-    a->dst = strip_transport(argv[optind + 1]);
+    a->src = sl_ref_skip_transport(argv[optind]);
+    a->dst = sl_ref_skip_transport(argv[optind + 1]);
     return -1;
 }
 
@@ -239,7 +211,7 @@ int sl_cmd_copy(int argc, char **argv)
     int exit_code = SL_EXIT_USAGE;
     struct sl_err err;
     sl_err_clear(&err);
-    struct sl_creds src_creds, dst_creds;
+    struct sl_cli_registry_creds src_creds, dst_creds;
     memset(&src_creds, 0, sizeof(src_creds));
     memset(&dst_creds, 0, sizeof(dst_creds));
     struct sl_ref sref, dref;
@@ -247,7 +219,6 @@ int sl_cmd_copy(int argc, char **argv)
     memset(&dref, 0, sizeof(dref));
     struct sl_layout_ref slay = {0}, dlay = {0};
     struct sl_registry *sreg = NULL, *dreg = NULL;
-    int have_src = 0, have_dst = 0;
     int src_layout = sl_layout_ref_is(a.src), dst_layout = sl_layout_ref_is(a.dst);
     if (src_layout && dst_layout) {
         sl_cli_errorf(CMD, "SRC and DST are both OCI layouts; one of them must be a registry");
@@ -258,17 +229,11 @@ int sl_cmd_copy(int argc, char **argv)
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
     }
-    if ((!src_layout &&
-         sl_cli_creds_resolve(&src_creds, &have_src, &a.src_creds, sref.registry, &err) < 0) ||
-        (!dst_layout &&
-         sl_cli_creds_resolve(&dst_creds, &have_dst, &a.dst_creds, dref.registry, &err) < 0)) {
+    if ((!src_layout && sl_cli_registry_resolve(&src_creds, &a.src_reg, sref.registry, &err) < 0) ||
+        (!dst_layout && sl_cli_registry_resolve(&dst_creds, &a.dst_reg, dref.registry, &err) < 0)) {
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
     }
-
-    char src_hint[320], dst_hint[320];
-    sl_cli_creds_hint(src_hint, sizeof(src_hint), &a.src_creds, have_src);
-    sl_cli_creds_hint(dst_hint, sizeof(dst_hint), &a.dst_creds, have_dst);
     static const char *const host_platform[] = {SL_HOST_PLATFORM};
     struct sl_copy_opts opts;
     memset(&opts, 0, sizeof(opts));
@@ -280,14 +245,13 @@ int sl_cmd_copy(int argc, char **argv)
     struct sl_copy_result res;
     int rc;
     if (src_layout || dst_layout) {
-        struct sl_registry_opts ro = {.insecure = src_layout ? a.dst_insecure : a.src_insecure,
-                                      .insecure_flag =
-                                          src_layout ? "--dest-insecure" : "--src-insecure",
-                                      .creds_hint = src_layout ? dst_hint : src_hint};
+        /* the registry side of a copy to or from a layout */
+        const struct sl_cli_registry *side = src_layout ? &a.dst_reg : &a.src_reg;
+        const struct sl_cli_registry_creds *c = src_layout ? &dst_creds : &src_creds;
+        struct sl_registry_opts ro = sl_cli_registry_client_opts(side, c);
         const struct sl_ref *r = src_layout ? &dref : &sref;
-        const struct sl_creds *creds =
-            src_layout ? (have_dst ? &dst_creds : NULL) : (have_src ? &src_creds : NULL);
-        struct sl_registry *reg = sl_registry_new(sl_ref_api_host(r), creds, &ro);
+        struct sl_registry *reg =
+            sl_registry_new(sl_ref_api_host(r), c->have ? &c->creds : NULL, &ro);
         if (src_layout) {
             dreg = reg;
             rc = sl_layout_copy_to_registry(&res, &slay, dreg, &dref, &opts, &err);
@@ -297,15 +261,15 @@ int sl_cmd_copy(int argc, char **argv)
         }
     } else {
         struct sl_copy_endpoint src = {.image = a.src,
-                                       .creds = have_src ? &src_creds : NULL,
-                                       .insecure = a.src_insecure,
-                                       .insecure_flag = "--src-insecure",
-                                       .creds_hint = src_hint};
+                                       .creds = src_creds.have ? &src_creds.creds : NULL,
+                                       .insecure = a.src_reg.insecure,
+                                       .insecure_flag = a.src_reg.insecure_flag,
+                                       .creds_hint = src_creds.hint};
         struct sl_copy_endpoint dst = {.image = a.dst,
-                                       .creds = have_dst ? &dst_creds : NULL,
-                                       .insecure = a.dst_insecure,
-                                       .insecure_flag = "--dest-insecure",
-                                       .creds_hint = dst_hint};
+                                       .creds = dst_creds.have ? &dst_creds.creds : NULL,
+                                       .insecure = a.dst_reg.insecure,
+                                       .insecure_flag = a.dst_reg.insecure_flag,
+                                       .creds_hint = dst_creds.hint};
         rc = sl_copy_image(&res, &src, &dst, &opts, &err);
         if (rc < 0 && !(rc == SL_EINVAL && err.klass == SL_ERRC_INPUT))
             err.klass = SL_ERRC_REGISTRY; /* the engine's failures are the registries' */
@@ -336,7 +300,7 @@ done:
     sl_ref_free(&dref);
     sl_layout_ref_free(&slay);
     sl_layout_ref_free(&dlay);
-    sl_creds_free(&src_creds);
-    sl_creds_free(&dst_creds);
+    sl_cli_registry_creds_free(&src_creds);
+    sl_cli_registry_creds_free(&dst_creds);
     return exit_code;
 }

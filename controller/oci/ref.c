@@ -238,6 +238,11 @@ done:
     return rc;
 }
 
+const char *sl_ref_skip_transport(const char *text)
+{
+    return strncmp(text, "docker://", 9) == 0 ? text + 9 : text;
+}
+
 void sl_ref_free(struct sl_ref *ref)
 {
     if (!ref)

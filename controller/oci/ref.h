@@ -23,6 +23,10 @@ struct sl_ref {
  * other than sha256). out is untouched on failure. */
 int sl_ref_parse(struct sl_ref *out, const char *text, struct sl_err *err);
 
+/* text without a leading "docker://" (the transport prefix skopeo and `sealift copy` take),
+ * borrowed from text. */
+const char *sl_ref_skip_transport(const char *text);
+
 /* Frees the strings of ref and zeroes it. NULL is a no-op. */
 void sl_ref_free(struct sl_ref *ref);
 

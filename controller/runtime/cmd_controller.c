@@ -3,6 +3,7 @@
  * and runs until SIGTERM or SIGINT, then shuts down gracefully (running reconciles finish, the
  * Lease is released) and exits 0. */
 #include "runtime/cmd_controller.h"
+#include "api/review.h"
 #include "cli/commands.h"
 #include "http/handlers.h"
 #include "http/server.h"
@@ -365,6 +366,25 @@ static void handle_healthz(void *ctx, const struct sl_http_request *req,
     sl_buf_append_str(&resp->body, "ok");
 }
 
+/* POST /convert: the CRDs' conversion webhook (api/review.h). Pure computation over the body,
+ * bounded by the review's limits, so it answers on the loop thread. */
+static void handle_convert(void *ctx, const struct sl_http_request *req,
+                           struct sl_http_response *resp)
+{
+    (void)ctx;
+    char *out = NULL;
+    struct sl_err err = {0};
+    int rc = sl_api_review(&out, req->body, req->body_len, &err);
+    if (rc != 0) {
+        resp->status = rc == SL_ETOOBIG ? 413 : 400;
+        sl_buf_append_str(&resp->body, err.msg);
+        return;
+    }
+    resp->content_type = "application/json";
+    sl_buf_append_str(&resp->body, out);
+    free(out);
+}
+
 static void handle_readyz(void *ctx, const struct sl_http_request *req,
                           struct sl_http_response *resp)
 {
@@ -659,7 +679,9 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
                                          .tls_cert_file = cert,
                                          .tls_key_file = key,
                                          .tls_client_ca_file = a.webhook_client_ca,
-                                         .tls_client_name = a.webhook_client_name};
+                                         .tls_client_name = a.webhook_client_name,
+                                         /* a ConversionReview holds a whole list */
+                                         .max_body_bytes = SL_API_REVIEW_MAX_BYTES};
         if (!a.webhook_client_ca)
             sl_log_warn(NULL, "the admission webhook accepts callers without a client "
                               "certificate (no --webhook-client-ca): its denials say only "
@@ -673,6 +695,8 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
         }
         /* liveness of the webhook listener itself (TLS, its own event loop) for probes */
         sl_http_server_route(webhook, "GET", "/healthz", handle_healthz, NULL);
+        /* the CRDs' conversion between sealift.dev versions, same TLS and certificate */
+        sl_http_server_route(webhook, "POST", "/convert", handle_convert, NULL);
     }
     /* reconcilers that serve routes (git push hooks, the admission webhook) add them now */
     rc = wiring->setup_servers ? wiring->setup_servers(wiring->ctx, mgr, http, webhook, &err) : 0;

@@ -33,7 +33,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
-#include "oci/creds.h"
+#include "oci/cliregistry.h"
 #include "http/server.h"
 #include "http/workpool.h"
 #include "oci/registry.h"
@@ -558,9 +558,7 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"db", required_argument, NULL, 'd'},
         {"tls-cert-dir", required_argument, NULL, 't'},
-        {"creds", required_argument, NULL, 'c'},
-        {"creds-file", required_argument, NULL, 'C'},
-        {"insecure", no_argument, NULL, 'i'},
+        SL_CLI_REGISTRY_OPTIONS,
         {"workers", required_argument, NULL, 'w'},
         {"token-file", required_argument, NULL, 'k'},
         {"no-auth", no_argument, NULL, 'n'},
@@ -568,10 +566,9 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *db_path = NULL, *cert_dir = NULL;
-    struct sl_cli_creds_source creds = {
-        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
+    struct sl_cli_registry regflags;
     const char *token_file = NULL;
-    int insecure = 0, no_auth = 0;
+    int no_auth = 0;
     long workers = 2;
     int exit_code = SL_EXIT_USAGE;
     struct sl_err err = {0};
@@ -579,11 +576,14 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
     struct adapter *a = sl_xcalloc(1, sizeof(*a));
     pthread_mutex_init(&a->mu, NULL);
     sl_advdb_init(&a->db);
+    sl_cli_registry_init(&regflags, SL_CLI_REGISTRY_ONE);
 
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (sl_cli_registry_option(&regflags, c, optarg))
+            continue;
         switch (c) {
         case 'l':
             listen = optarg;
@@ -593,15 +593,6 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
             break;
         case 't':
             cert_dir = optarg;
-            break;
-        case 'c':
-            creds.flag = optarg;
-            break;
-        case 'C':
-            creds.file = optarg;
-            break;
-        case 'i':
-            insecure = 1;
             break;
         case 'k':
             token_file = optarg;
@@ -651,7 +642,7 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
                 "sealift scanner-adapter: WARNING: --no-auth: anyone who can reach %s can "
                 "make this adapter pull any registry URL and read every report\n",
                 listen);
-    if (sl_scan_cli_load_db(&a->db, db_path, &creds, insecure, &exit_code, CMD) != 0)
+    if (sl_scan_cli_load_db(&a->db, db_path, &regflags, &exit_code, CMD) != 0)
         goto done;
     snprintf(a->scanner.name, sizeof(a->scanner.name), "sealift");
     snprintf(a->scanner.vendor, sizeof(a->scanner.vendor), "sealift");

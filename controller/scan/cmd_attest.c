@@ -1,7 +1,7 @@
 /* `sealift attest IMAGE --key KEY --type sbom|vuln`: signed SBOM and vulnerability attestations
  * for CI pipelines (scan/imageattest.h). */
 #include "cli/commands.h"
-#include "oci/creds.h"
+#include "oci/cliregistry.h"
 #include "oci/manifest.h"
 #include "oci/ref.h"
 #include "scan/advisory.h"
@@ -89,17 +89,14 @@ int sl_cmd_attest(int argc, char **argv)
         {"vex", required_argument, NULL, 'V'},
         {"platform", required_argument, NULL, 'p'},
         {"format", required_argument, NULL, 'f'},
-        {"creds", required_argument, NULL, 'c'},
-        {"creds-file", required_argument, NULL, 'C'},
-        {"insecure", no_argument, NULL, 'i'},
+        SL_CLI_REGISTRY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *key_file = NULL, *type = NULL, *db_path = NULL, *platform = NULL;
     const char *format = "legacy";
-    struct sl_cli_creds_source creds = {
-        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
-    int insecure = 0, exit_code = SL_EXIT_USAGE;
+    struct sl_cli_registry regflags;
+    int exit_code = SL_EXIT_USAGE;
     struct sl_image_attest_opts ao = {0};
     struct sl_advdb db;
     struct sl_vex vex;
@@ -116,11 +113,14 @@ int sl_cmd_attest(int argc, char **argv)
     sl_vex_init(&vex);
     memset(&ref, 0, sizeof(ref));
     memset(&img, 0, sizeof(img));
+    sl_cli_registry_init(&regflags, SL_CLI_REGISTRY_ONE);
 
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "k:t:h", opts, NULL)) != -1) {
+        if (sl_cli_registry_option(&regflags, c, optarg))
+            continue;
         switch (c) {
         case 'k':
             key_file = optarg;
@@ -149,15 +149,6 @@ int sl_cmd_attest(int argc, char **argv)
             break;
         case 'f':
             format = optarg;
-            break;
-        case 'c':
-            creds.flag = optarg;
-            break;
-        case 'C':
-            creds.file = optarg;
-            break;
-        case 'i':
-            insecure = 1;
             break;
         case 'h':
             usage_to(stdout);
@@ -207,13 +198,13 @@ int sl_cmd_attest(int argc, char **argv)
         goto done;
     }
     ao.key = key;
-    if (ao.vuln && sl_scan_cli_load_db(&db, db_path, &creds, insecure, &exit_code, CMD) != 0)
+    if (ao.vuln && sl_scan_cli_load_db(&db, db_path, &regflags, &exit_code, CMD) != 0)
         goto done;
     ao.db = ao.vuln ? &db : NULL;
     if (sl_scan_cli_load_vex(&vex, vex_paths, nvex, CMD) != 0)
         goto done;
     ao.db_uri = db_path;
-    if (sl_reg_cli_connect(&reg, &ref, image, &creds, insecure, &err) != 0) {
+    if (sl_cli_registry_connect(&reg, &ref, sl_ref_skip_transport(image), &regflags, NULL, &err)) {
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
         goto done;
     }

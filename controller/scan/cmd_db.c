@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #include "cli/commands.h"
-#include "oci/creds.h"
+#include "oci/cliregistry.h"
 #include "oci/manifest.h"
 #include "oci/registry.h"
 #include "scan/advisory.h"
@@ -204,15 +204,12 @@ static int gzip_buf(char **out, size_t *out_len, const void *data, size_t len)
 static int db_push(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"creds", required_argument, NULL, 'c'},
-        {"creds-file", required_argument, NULL, 'C'},
-        {"insecure", no_argument, NULL, 'i'},
+        SL_CLI_REGISTRY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int insecure = 0;
-    struct sl_cli_creds_source creds = {
-        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
+    struct sl_cli_registry regflags;
+    sl_cli_registry_init(&regflags, SL_CLI_REGISTRY_ONE);
     /* argv[1] is "push": getopt sees it as the program name */
     argc--;
     argv++;
@@ -220,16 +217,9 @@ static int db_push(int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (sl_cli_registry_option(&regflags, c, optarg))
+            continue;
         switch (c) {
-        case 'c':
-            creds.flag = optarg;
-            break;
-        case 'C':
-            creds.file = optarg;
-            break;
-        case 'i':
-            insecure = 1;
-            break;
         case 'h':
             printf("%s\n", usage_text);
             return SL_EXIT_OK;
@@ -270,7 +260,7 @@ static int db_push(int argc, char **argv)
         sl_cli_errorf(CMD, "compressing the archive failed");
         goto done;
     }
-    if (sl_reg_cli_connect(&reg, &ref, image, &creds, insecure, &err) != 0) {
+    if (sl_cli_registry_connect(&reg, &ref, sl_ref_skip_transport(image), &regflags, NULL, &err)) {
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
         goto done;
     }

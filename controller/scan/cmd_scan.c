@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
-#include "oci/creds.h"
+#include "oci/cliregistry.h"
 #include "oci/manifest.h"
 #include "scan/advisory.h"
 #include "scan/engine.h"
@@ -166,8 +166,7 @@ static int parse_baseline(struct sl_scan_policy *pol, const char *rules)
 }
 
 int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path,
-                        const struct sl_cli_creds_source *creds, int insecure, int *exit_code,
-                        const char *cmd)
+                        const struct sl_cli_registry *regflags, int *exit_code, const char *cmd)
 {
     struct sl_err err = {0};
     struct sl_registry *db_reg = NULL;
@@ -182,7 +181,8 @@ int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path,
             sl_cli_errorf(cmd, "advisory database %s: not found", db_path);
             goto done;
         }
-        if (sl_reg_cli_connect(&db_reg, &db_ref, db_path, creds, insecure, &err) != 0) {
+        if (sl_cli_registry_connect(&db_reg, &db_ref, sl_ref_skip_transport(db_path), regflags,
+                                    NULL, &err) != 0) {
             sl_cli_errorf(cmd, "advisory database %s: %s", db_path, err.msg);
             goto done;
         }
@@ -236,16 +236,13 @@ int sl_cmd_scan(int argc, char **argv)
         {"malware", required_argument, NULL, 'm'},
         {"vex", required_argument, NULL, 'V'},
         {"platform", required_argument, NULL, 'p'},
-        {"creds", required_argument, NULL, 'c'},
-        {"creds-file", required_argument, NULL, 'C'},
-        {"insecure", no_argument, NULL, 'i'},
+        SL_CLI_REGISTRY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_path = NULL, *malware_path = NULL, *platform = NULL, *fail_on = NULL;
-    struct sl_cli_creds_source creds = {
-        .flag_name = "--creds", .file_name = "--creds-file", .env_name = "SEALIFT_CREDS"};
-    int insecure = 0;
+    struct sl_cli_registry regflags;
+    sl_cli_registry_init(&regflags, SL_CLI_REGISTRY_ONE);
     struct sl_registry *reg = NULL;
     struct sl_ref ref;
     struct sl_reg_image rimg;
@@ -275,6 +272,8 @@ int sl_cmd_scan(int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (sl_cli_registry_option(&regflags, c, optarg))
+            continue;
         switch (c) {
         case 'd':
             db_path = optarg;
@@ -324,15 +323,6 @@ int sl_cmd_scan(int argc, char **argv)
         case 'p':
             platform = optarg;
             break;
-        case 'c':
-            creds.flag = optarg;
-            break;
-        case 'C':
-            creds.file = optarg;
-            break;
-        case 'i':
-            insecure = 1;
-            break;
         case 'h':
             usage_to(stdout);
             exit_code = SL_EXIT_OK;
@@ -375,7 +365,7 @@ int sl_cmd_scan(int argc, char **argv)
     }
 
     /* advisories: a directory, a single file, or an advisory artifact image */
-    if (sl_scan_cli_load_db(&db, db_path, &creds, insecure, &exit_code, CMD) != 0)
+    if (sl_scan_cli_load_db(&db, db_path, &regflags, &exit_code, CMD) != 0)
         goto done;
     if (malware_path) {
         size_t len = 0;
@@ -414,7 +404,8 @@ int sl_cmd_scan(int argc, char **argv)
         src = lsrc;
         manifest_digest = img.manifest_digest;
     } else {
-        if (sl_reg_cli_connect(&reg, &ref, image, &creds, insecure, &err) != 0) {
+        if (sl_cli_registry_connect(&reg, &ref, sl_ref_skip_transport(image), &regflags, NULL,
+                                    &err) != 0) {
             sl_cli_errorf(CMD, "%s: %s", image, err.msg);
             goto done;
         }

@@ -44,8 +44,9 @@ struct sl_scan_gate {
      * "critical": n, "high": n, "medium": n, "low": n, "unknown": n} plus optional "baseline",
      * "malware", "policy", "scannedAt", "message"; its counts cover the scanned images only.
      * The gate caches per digest + platform filter + database digest; it is called on every
-     * pass, so a cached answer must cost no registry request. Called from several worker
-     * threads at once. Returns one of the codes above. */
+     * pass, so a cached answer must cost no registry request (except reading the digest's
+     * OpenVEX attestations when the policy trusts them, bounded: scan/vexatt.h). Called from
+     * several worker threads at once. Returns one of the codes above. */
     int (*scan)(void *ctx, struct sl_runtime *rt, const char *ns, const char *policy_name,
                 struct sl_registry *src, const char *repo, const char *digest,
                 const char *const *platforms, size_t n_platforms, json_t **out_summary,
@@ -63,6 +64,11 @@ struct sl_attest_request {
     /* "host/repo" of the delivery's source: the repository OpenVEX products are matched
      * against, as the scan gate matches them (NULL: the target's) */
     const char *vex_repository;
+    /* the delivery's source client and repository (borrowed; NULL: not read): with a
+     * ScanPolicy that trusts OpenVEX attestations, the report follows those of the digest
+     * there, as the scan gate does */
+    struct sl_registry *vex_source;
+    const char *vex_source_repo;
     bool tag, referrer;           /* the .att tag and/or an OCI 1.1 referrer (spec.sign.format) */
     const struct sl_key *key;     /* the sign SigningKey's private key (borrowed) */
     const char *const *platforms; /* spec.platforms, as for the scan gate */

@@ -9,6 +9,7 @@
 #include "scan/regimage.h"
 #include "scan/scanner.h"
 #include "scan/vex.h"
+#include "scan/vexatt.h"
 #include "scanner/harbor_api.h"
 #include "scanner/harbor_client.h"
 #include "util/mem.h"
@@ -426,26 +427,36 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
     struct target *targets = NULL;
     size_t ntargets = 0;
     json_t *total = NULL;
+    const struct sl_scan_vexset *vex = p.vex;
+    struct sl_vexatt att;
+    bool with_att = vex && vex->trust.nkeys > 0;
     memset(&pp, 0, sizeof(pp));
+    memset(&att, 0, sizeof(att));
     rc = platform_filter(plats, filter, sizeof(filter), platforms, n_platforms, err);
     if (rc != 0)
         goto done;
+    /* the image's OpenVEX attestations are read on every pass (bounded, vexatt.h): a verdict
+     * is reused only for the same attestations */
+    if (with_att && (rc = sl_vexatt_read(&att, src, repo, digest, &vex->trust, err)))
+        goto done;
     /* the same digest delivered with another platform filter is another scan */
-    snprintf(key, sizeof(key), "%s/%s|%llu|%s|%s|%s", ns, policy_name, (unsigned long long)p.serial,
-             db->digest, digest, filter);
+    snprintf(key, sizeof(key), "%s/%s|%llu|%s|%s|%s|%s", ns, policy_name,
+             (unsigned long long)p.serial, db->digest, digest, filter, att.fingerprint);
     if (sl_scan_store_cache_get(store, key, out_summary, &rc, msg, sizeof(msg))) {
         if (rc != 0)
             sl_err_set(err, rc, SL_ERRC_INPUT, "%s", msg);
         goto done;
     }
     rc = sl_scanpolicy_rules_parse(&pp, spec, err);
+    if (rc == 0 && with_att)
+        rc = sl_vexatt_merge(&att, &vex->vex, err);
     if (rc != 0)
         goto done;
     pp.pol.malware_fails = db->have_hsb;
     /* VEX products name the scanned manifest, the index delivered or the source repository */
     char repository[1024];
     snprintf(repository, sizeof(repository), "%s/%s", sl_registry_host(src), repo);
-    pp.pol.vex = p.vex ? &p.vex->vex : NULL;
+    pp.pol.vex = with_att ? &att.vex : vex ? &vex->vex : NULL;
     pp.pol.vex_image.repository = repository;
     rc = scan_targets(&targets, &ntargets, src, repo, digest, plats, n_platforms, filter, err);
     if (rc != 0)
@@ -512,6 +523,14 @@ static int gate_scan(void *ctx, struct sl_runtime *rt, const char *ns, const cha
             goto done;
     }
     json_object_set_new(total, "result", json_string(failed ? "Failed" : "Passed"));
+    if (with_att)
+        json_object_set_new(total, "vexAttestations", sl_vexatt_summary(&att));
+    if (failed && att.ignored) {
+        /* say why a vendor's statement did not count */
+        size_t l = strlen(msg);
+        snprintf(msg + l, sizeof(msg) - l, "; %zu OpenVEX attestation%s ignored: %s", att.ignored,
+                 att.ignored == 1 ? "" : "s", att.ignored_why);
+    }
     if (failed) {
         json_object_set_new(total, "message", json_string(msg));
         rc = sl_err_set(err, SL_SCAN_GATE_BLOCKED, SL_ERRC_INPUT, "%s", msg);
@@ -530,6 +549,7 @@ done:
     json_decref(total);
     free(targets);
     sl_scanpolicy_rules_free(&pp);
+    sl_vexatt_free(&att);
     sl_scan_store_policy_release(&p);
     return rc;
 }
@@ -562,7 +582,9 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
     size_t ntargets = 0;
     char filter[SL_IMD_MAX_PLATFORMS * 100];
     struct sl_platform plats[SL_IMD_MAX_PLATFORMS];
+    struct sl_vexatt att;
     memset(&pp, 0, sizeof(pp));
+    memset(&att, 0, sizeof(att));
     revision_out[0] = '\0';
     *images_out = 0;
     int rc = 0;
@@ -616,6 +638,16 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
         pp.pol.vex = p.vex ? &p.vex->vex : NULL;
         pp.pol.vex_image.repository = repository;
     }
+    /* and the source image's OpenVEX attestations, as the scan gate read them */
+    if (vuln && p.vex && p.vex->trust.nkeys > 0 && req->vex_source) {
+        rc =
+            sl_vexatt_read(&att, req->vex_source, req->vex_source_repo, digest, &p.vex->trust, err);
+        if (!rc)
+            rc = sl_vexatt_merge(&att, &p.vex->vex, err);
+        if (rc)
+            goto done;
+        pp.pol.vex = &att.vex;
+    }
     for (size_t i = 0; i < ntargets; i++) {
         pp.pol.vex_image.digest = targets[i].digest;
         pp.pol.vex_image.index_digest = strcmp(targets[i].digest, digest) != 0 ? digest : NULL;
@@ -630,6 +662,7 @@ static int gate_attest(void *ctx, struct sl_registry *reg, const char *repo,
 done:
     free(targets);
     sl_scanpolicy_rules_free(&pp);
+    sl_vexatt_free(&att);
     sl_scan_store_policy_release(&p);
     return rc;
 }

@@ -19,7 +19,11 @@
  * The gate suppresses findings a not_affected or fixed statement of spec.vex covers for the
  * scanned digest, its index or its source repository, and lists them in the ImageDelivery's scan
  * summary (vexSuppressed, suppressed). A policy whose VEX could not be read is not Ready, and
- * the gate waits. */
+ * the gate waits. An attestations entry of spec.vex names the keys (SigningKeys or ConfigMap
+ * keys, loaded by the reconciler into the store) whose OpenVEX attestations attached to the
+ * scanned digest count too: the gate reads them on every pass (scan/vexatt.h), merges their
+ * statements and keys its cache on them; the summary's vexAttestations says how many were used
+ * and ignored. */
 #ifndef SL_SCAN_POLICY_H
 #define SL_SCAN_POLICY_H
 

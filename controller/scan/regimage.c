@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include "cli/commands.h"
-#include "oci/creds.h"
 #include "oci/manifest.h"
 #include "util/mem.h"
 
@@ -361,33 +360,6 @@ done:
     sl_manifest_free(&m);
     sl_registry_manifest_free(&rm);
     return rc;
-}
-
-int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char *image,
-                       const struct sl_cli_creds_source *creds_src, int insecure,
-                       struct sl_err *err)
-{
-    struct sl_creds creds;
-    memset(&creds, 0, sizeof(creds));
-    if (strncmp(image, "docker://", 9) == 0)
-        image += 9;
-    int rc = sl_ref_parse(ref, image, err);
-    if (rc < 0)
-        return rc;
-    int have = 0;
-    rc = sl_cli_creds_resolve(&creds, &have, creds_src, ref->registry, err);
-    if (rc < 0) {
-        sl_ref_free(ref);
-        return rc;
-    }
-    char hint[320];
-    struct sl_registry_opts o = {.insecure = insecure,
-                                 .insecure_flag = "--insecure",
-                                 .creds_hint =
-                                     sl_cli_creds_hint(hint, sizeof(hint), creds_src, have)};
-    *out = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &o);
-    sl_creds_free(&creds);
-    return 0;
 }
 
 int sl_scan_cli_load_vex(struct sl_vex *vex, const char *const *paths, size_t n, const char *cmd)

@@ -68,25 +68,16 @@ int sl_advdb_load_image(struct sl_advdb *db, struct sl_registry *reg, const char
  * LICENSE*, *.md, *.txt). base is the last path component. */
 int sl_advdb_skip_name(const char *base);
 
-#include "oci/ref.h"
-
-struct sl_cli_creds_source;
-
-/* For the CLI: parses image into *ref (caller frees) and opens a client for its registry with
- * the credentials creds resolves (oci/creds.h: flag, file, environment, docker config.json,
- * anonymous; NULL: docker config.json or anonymous). Returns 0, SL_EINVAL (bad reference or
- * credentials) or SL_ENOTFOUND (a credentials file that cannot be opened). */
-int sl_reg_cli_connect(struct sl_registry **out, struct sl_ref *ref, const char *image,
-                       const struct sl_cli_creds_source *creds, int insecure, struct sl_err *err);
+struct sl_cli_registry;
 
 /* For the CLI (cmd_scan.c): loads --db into db: a directory or file of advisories, or an
- * advisory artifact image (creds and insecure as for sl_reg_cli_connect).
+ * advisory artifact image (a docker:// prefix is accepted), read with the registry flags
+ * regflags (oci/cliregistry.h: --creds, --creds-file, --insecure).
  * A database without a single advisory record is an error (exit 2). Prints the error as
  * command cmd and sets *exit_code to SL_EXIT_REMOTE for registry failures.
  * Returns 0 or -1. */
 int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path,
-                        const struct sl_cli_creds_source *creds, int insecure, int *exit_code,
-                        const char *cmd);
+                        const struct sl_cli_registry *regflags, int *exit_code, const char *cmd);
 
 /* For the CLI (--vex FILE, repeatable): reads and loads the OpenVEX documents paths[0..n) into
  * vex (initialised by the caller). An unreadable, too large (SL_VEX_MAX_DOC_BYTES) or invalid

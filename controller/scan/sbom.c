@@ -106,7 +106,7 @@ static json_t *build_spdx(const struct sl_pkgs *pkgs, const struct sl_osinfo *os
                               json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "name", os->id, "SPDXID",
                                         "SPDXRef-OperatingSystem", "versionInfo", os->version_id,
                                         "downloadLocation", "NOASSERTION", "filesAnalyzed", 0,
-                                        "primaryPackagePurpose", "OPERATING-SYSTEM"));
+                                        "primaryPackagePurpose", "OPERATING_SYSTEM"));
         json_array_append_new(rels, json_pack("{s:s, s:s, s:s}", "spdxElementId", "SPDXRef-Image",
                                               "relationshipType", "CONTAINS", "relatedSpdxElement",
                                               "SPDXRef-OperatingSystem"));

@@ -37,7 +37,7 @@ struct sl_sbom_subject {
 /* Builds the SBOM of pkgs (os: the image's OS, NULL or os_found false when unknown) in fmt.
  * Each package carries name, version, its source package and a package URL
  * (pkg:deb/<distro>/..., pkg:apk/alpine/...; pkg:generic/... when the OS is unknown); the OS is
- * a package of its own (SPDX primaryPackagePurpose OPERATING-SYSTEM, CycloneDX type
+ * a package of its own (SPDX primaryPackagePurpose OPERATING_SYSTEM, CycloneDX type
  * operating-system) and the image is the document's described element. Identifiers are derived
  * from the inputs, so equal inputs give equal documents. *out is the caller's (json_decref).
  * Returns 0, or SL_EINVAL when digest is not a sha256 digest. */

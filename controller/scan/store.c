@@ -87,6 +87,7 @@ void sl_scan_vexset_unref(struct sl_scan_vexset *v)
     if (!v || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     sl_vex_free(&v->vex);
+    sl_vexatt_trust_clear(&v->trust);
     free(v);
 }
 

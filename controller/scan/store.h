@@ -17,6 +17,7 @@
 #include "scan/advisory.h"
 #include "scan/malware.h"
 #include "scan/vex.h"
+#include "scan/vexatt.h"
 #include "scanner/harbor_api.h"
 
 #include <jansson.h>
@@ -59,6 +60,7 @@ struct sl_scan_vexset {
     int refs; /* atomic */
     struct sl_vex vex;
     char fingerprint[SL_SCAN_STORE_MAX_VEX * 1200]; /* each source and its version */
+    struct sl_vexatt_trust trust; /* spec.vex[].attestations: keys (nkeys 0 without) */
 };
 
 /* An empty statement set with one reference. */

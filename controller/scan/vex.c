@@ -65,6 +65,59 @@ void sl_vex_free(struct sl_vex *vex)
     memset(vex, 0, sizeof(*vex));
 }
 
+static char *dup_or_null(const char *s)
+{
+    return s ? sl_xstrdup(s) : NULL;
+}
+
+static void product_copy(struct sl_vex_product *dst, const struct sl_vex_product *src)
+{
+    *dst = *src;
+    dst->id = dup_or_null(src->id);
+    dst->repository = dup_or_null(src->repository);
+    dst->subcomponents =
+        src->nsubcomponents ? sl_xcalloc(src->nsubcomponents, sizeof(*dst->subcomponents)) : NULL;
+    for (size_t i = 0; i < src->nsubcomponents; i++) {
+        dst->subcomponents[i].name = dup_or_null(src->subcomponents[i].name);
+        dst->subcomponents[i].version = dup_or_null(src->subcomponents[i].version);
+    }
+}
+
+static void statement_copy(struct sl_vex_statement *dst, const struct sl_vex_statement *src,
+                           size_t doc_offset)
+{
+    *dst = *src;
+    dst->doc = src->doc + doc_offset;
+    dst->vulnerability = dup_or_null(src->vulnerability);
+    dst->justification = dup_or_null(src->justification);
+    dst->impact_statement = dup_or_null(src->impact_statement);
+    dst->aliases = src->naliases ? sl_xcalloc(src->naliases, sizeof(*dst->aliases)) : NULL;
+    for (size_t i = 0; i < src->naliases; i++)
+        dst->aliases[i] = dup_or_null(src->aliases[i]);
+    dst->products = src->nproducts ? sl_xcalloc(src->nproducts, sizeof(*dst->products)) : NULL;
+    for (size_t i = 0; i < src->nproducts; i++)
+        product_copy(&dst->products[i], &src->products[i]);
+}
+
+int sl_vex_append(struct sl_vex *dst, const struct sl_vex *src, struct sl_err *err)
+{
+    if (!src || src->nstatements + src->ndocs == 0)
+        return 0;
+    if (dst->nstatements + src->nstatements > SL_VEX_MAX_SET_STATEMENTS)
+        return sl_err_set(err, SL_ETOOBIG, SL_ERRC_INPUT,
+                          "more than %d statements in all VEX documents",
+                          SL_VEX_MAX_SET_STATEMENTS);
+    size_t doc_offset = dst->ndocs;
+    dst->docs = sl_xrealloc(dst->docs, (dst->ndocs + src->ndocs) * sizeof(*dst->docs));
+    for (size_t i = 0; i < src->ndocs; i++)
+        dst->docs[dst->ndocs++] = sl_xstrdup(src->docs[i]);
+    dst->statements = sl_xrealloc(dst->statements,
+                                  (dst->nstatements + src->nstatements) * sizeof(*dst->statements));
+    for (size_t i = 0; i < src->nstatements; i++)
+        statement_copy(&dst->statements[dst->nstatements++], &src->statements[i], doc_offset);
+    return 0;
+}
+
 const char *sl_vex_status_name(enum sl_vex_status status)
 {
     switch (status) {

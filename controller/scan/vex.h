@@ -92,6 +92,11 @@ void sl_vex_free(struct sl_vex *vex);
 int sl_vex_load(struct sl_vex *vex, const char *name, const char *data, size_t len,
                 struct sl_err *err);
 
+/* Appends a deep copy of src's documents and statements to dst, after dst's own (so at equal
+ * times src's statements decide). src NULL is a no-op. Returns 0, or SL_ETOOBIG when the
+ * result would hold more than SL_VEX_MAX_SET_STATEMENTS statements (dst unchanged). */
+int sl_vex_append(struct sl_vex *dst, const struct sl_vex *src, struct sl_err *err);
+
 /* The statement deciding the finding vuln_id (matched against vulnerability names and aliases,
  * ignoring case) of package pkg / source package src_pkg at version in img, or NULL when no
  * statement matches. Borrowed from vex. */

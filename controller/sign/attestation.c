@@ -1,4 +1,5 @@
 #include "sign/attestation.h"
+#include "oci/manifest.h"
 #include "oci/ref.h"
 #include "sign/bundle.h"
 #include "util/base64.h"
@@ -27,7 +28,7 @@ static const struct {
     {"spdx", {SL_ATTESTATION_SPDX, NULL}},
     {"spdxjson", {SL_ATTESTATION_SPDX, NULL}},
     {"cyclonedx", {SL_ATTESTATION_CYCLONEDX, NULL}},
-    {"openvex", {"https://openvex.dev/ns", NULL}},
+    {"openvex", {SL_ATTESTATION_OPENVEX, NULL}},
     {"slsaprovenance", {"https://slsa.dev/provenance/v0.2", NULL}},
     {"slsaprovenance02", {"https://slsa.dev/provenance/v0.2", NULL}},
     {"slsaprovenance1", {"https://slsa.dev/provenance/v1", NULL}},
@@ -70,9 +71,15 @@ int sl_attestation_type_parse(struct sl_attestation_type *out, const char *name,
 
 static bool type_accepts(const struct sl_attestation_type *t, const char *predicate_type)
 {
-    for (size_t i = 0; predicate_type && i < t->n_predicates; i++)
+    for (size_t i = 0; predicate_type && i < t->n_predicates; i++) {
         if (strcmp(t->predicate[i], predicate_type) == 0)
             return true;
+        /* OpenVEX predicate types may carry the version (https://openvex.dev/ns/v0.2.0) */
+        size_t n = strlen(SL_ATTESTATION_OPENVEX);
+        if (strcmp(t->predicate[i], SL_ATTESTATION_OPENVEX) == 0 &&
+            strncmp(predicate_type, SL_ATTESTATION_OPENVEX, n) == 0 && predicate_type[n] == '/')
+            return true;
+    }
     return false;
 }
 
@@ -393,6 +400,7 @@ struct lookup {
     struct sl_err unsigned_why;
     bool malformed; /* a verified statement of the type that cannot be read */
     struct sl_err malformed_why;
+    struct sl_attestation_list *all; /* sl_attestation_list: every verified one, else NULL */
 };
 
 /* May the lookup fetch one more attestation (count: a new one) of next_bytes? Sets l->stop when
@@ -438,8 +446,16 @@ static void peek_predicate(char out[SL_ATTESTATION_TYPE_MAX], const json_t *env)
     free(payload);
 }
 
-/* Considers one envelope (JSON object) found in the registry. */
-static void consider(struct lookup *l, const json_t *env, const char *where)
+/* Notes a candidate of the type that is not used (sl_attestation_list). */
+static void list_ignore(struct lookup *l, const char *source, const struct sl_err *why)
+{
+    if (l->all->ignored++ == 0)
+        snprintf(l->all->ignored_why, sizeof(l->all->ignored_why), "%.80s: %s", source, why->msg);
+}
+
+/* Considers one envelope (JSON object) found in the registry; source is the digest of the
+ * layer or referrer manifest that held it. */
+static void consider(struct lookup *l, const json_t *env, const char *where, const char *source)
 {
     struct sl_attestation a = {0};
     struct sl_err e = {0};
@@ -450,6 +466,13 @@ static void consider(struct lookup *l, const json_t *env, const char *where)
             return;
         }
         a.where = where;
+        snprintf(a.source, sizeof(a.source), "%s", source);
+        if (l->all) {
+            /* the count was bounded by budget_allows before the fetch */
+            l->all->items = sl_xrealloc(l->all->items, (l->all->n + 1) * sizeof(*l->all->items));
+            l->all->items[l->all->n++] = a;
+            return;
+        }
         bool newer = !l->have_best || (a.has_time && !l->best.has_time) ||
                      (a.has_time && l->best.has_time && a.time > l->best.time);
         if (newer) {
@@ -465,6 +488,10 @@ static void consider(struct lookup *l, const json_t *env, const char *where)
     peek_predicate(claimed, env);
     if (!type_accepts(l->type, claimed))
         return; /* another type (or unreadable): not a candidate */
+    if (l->all) {
+        list_ignore(l, source, &e);
+        return;
+    }
     if (rc == SL_EINVAL && e.klass != SL_ERRC_CRYPTO) {
         /* signed, claims the type, but the statement cannot be read */
         if (!l->malformed) {
@@ -513,7 +540,9 @@ static int scan_att_tag(struct lookup *l, struct sl_err *err)
         rc = sl_registry_blob_get(&blob, &blob_len, l->reg, l->repo, d,
                                   cap < SL_ATTESTATION_MAX ? cap : SL_ATTESTATION_MAX, &e);
         if (rc == SL_ENOTFOUND || rc == SL_ETOOBIG || rc == SL_EDIGEST) {
-            if (l->unsigned_count++ == 0)
+            if (l->all)
+                list_ignore(l, d, &e);
+            else if (l->unsigned_count++ == 0)
                 sl_err_set(&l->unsigned_why, rc, SL_ERRC_REGISTRY, "attestation layer %s: %s", d,
                            e.msg);
             rc = 0;
@@ -526,11 +555,15 @@ static int scan_att_tag(struct lookup *l, struct sl_err *err)
         l->bytes += blob_len;
         json_t *env = json_loadb(blob, blob_len, 0, &jerr);
         free(blob);
-        if (json_is_object(env))
-            consider(l, env, "att-tag");
-        else if (l->unsigned_count++ == 0)
+        if (json_is_object(env)) {
+            consider(l, env, "att-tag", d);
+        } else if (l->all) {
+            sl_err_set(&e, SL_EINVAL, SL_ERRC_INPUT, "not a DSSE envelope");
+            list_ignore(l, d, &e);
+        } else if (l->unsigned_count++ == 0) {
             sl_err_set(&l->unsigned_why, SL_EINVAL, SL_ERRC_INPUT,
                        "attestation layer %s is not a DSSE envelope", d);
+        }
         json_decref(env);
     }
     json_decref(mj);
@@ -622,7 +655,7 @@ static int scan_referrers(struct lookup *l, struct sl_err *err)
         const json_t *env = json_object_get(b, "dsseEnvelope");
         if (bmt && strncmp(bmt, "application/vnd.dev.sigstore.bundle", 35) == 0 &&
             json_is_object(env))
-            consider(l, env, "referrer");
+            consider(l, env, "referrer", md);
         json_decref(b);
     }
     json_decref(idx);
@@ -676,6 +709,51 @@ int sl_attestation_newest(struct sl_attestation *out, struct sl_registry *reg, c
 done:
     sl_attestation_clear(&l.best);
     return rc;
+}
+
+void sl_attestation_list_free(struct sl_attestation_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++)
+        sl_attestation_clear(&list->items[i]);
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+int sl_attestation_list(struct sl_attestation_list *out, struct sl_registry *reg, const char *repo,
+                        const char *digest, const struct sl_attestation_type *type,
+                        const struct sl_key *const *keys, size_t nkeys,
+                        const struct sl_attestation_limits *limits, struct sl_err *err)
+{
+    if (!sl_ref_is_digest(digest))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest");
+    struct sl_attestation_list all = {0};
+    struct lookup l = {.reg = reg,
+                       .repo = repo,
+                       .digest = digest,
+                       .type = type,
+                       .keys = keys,
+                       .nkeys = nkeys,
+                       .max_count = limits && limits->max_attestations ? limits->max_attestations
+                                                                       : DEFAULT_MAX_COUNT,
+                       .max_bytes =
+                           limits && limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES,
+                       .deadline_ms = limits ? limits->deadline_ms : 0,
+                       .all = &all};
+    int rc = scan_att_tag(&l, err);
+    if (!rc && !l.stop)
+        rc = scan_referrers(&l, err);
+    if (!rc && l.stop)
+        /* one beyond the limit could change the answer: no partial list */
+        rc = sl_err_set(err, l.stop, SL_ERRC_CRYPTO, "the %s attestations of %s@%s: %s", type->name,
+                        repo, digest, l.stop_why);
+    if (rc) {
+        sl_attestation_list_free(&all);
+        return rc;
+    }
+    *out = all;
+    return 0;
 }
 
 /* ---- deciding ---- */
@@ -751,12 +829,119 @@ done:
     *out = d;
 }
 
+static int decide_one(struct sl_attestation_decision *out, struct sl_registry *reg,
+                      const char *repo, const char *digest,
+                      const struct sl_attestation_requirement *req,
+                      const struct sl_key *const *keys, size_t nkeys,
+                      const struct sl_attestation_limits *limits, time_t now, struct sl_err *err);
+
+/* A child of an index that runs on a node: not the "unknown/unknown" entries build tools add
+ * for their own attestation manifests. */
+static bool runnable_child(const struct sl_descriptor *d)
+{
+    return !(d->os && d->arch && strcmp(d->os, "unknown") == 0 && strcmp(d->arch, "unknown") == 0);
+}
+
+/* digest had none of the type: when it is an index (what a multi-platform tag names, and what
+ * a Pod's image resolves to), attestations made per platform (sealift's delivery, `sealift
+ * attest`, most build pipelines) sit on its children. Every runnable child must then meet req,
+ * since any of them may run; the first that does not decides. out is untouched unless digest is
+ * an index (returns 1 then, 0 when it is not an index, or an error). */
+static int decide_index(struct sl_attestation_decision *out, struct sl_registry *reg,
+                        const char *repo, const char *digest,
+                        const struct sl_attestation_requirement *req,
+                        const struct sl_key *const *keys, size_t nkeys,
+                        const struct sl_attestation_limits *limits, time_t now, struct sl_err *err)
+{
+    struct sl_registry_manifest rm = {0};
+    struct sl_manifest m = {0};
+    struct sl_err e = {0};
+    int rc = sl_registry_manifest_get(&rm, reg, repo, digest, &e);
+    if (rc == SL_ENOTFOUND) {
+        rc = 0; /* no such manifest: "none of the type" stands */
+        goto done;
+    }
+    if (rc) {
+        rc = sl_err_set(err, rc, e.klass, "%s", e.msg);
+        goto done;
+    }
+    if (sl_manifest_parse(&m, rm.data, rm.len, rm.media_type, &e) != 0 ||
+        m.kind != SL_MANIFEST_INDEX)
+        goto done; /* rc 0: not an index, the digest's own answer stands */
+    size_t checked = 0;
+    struct sl_attestation_decision all = {.verdict = SL_ATTESTATION_OK};
+    for (size_t i = 0; i < m.n_children; i++) {
+        const struct sl_descriptor *c = &m.children[i];
+        if (!runnable_child(c))
+            continue;
+        if (++checked > SL_ATTESTATION_MAX_CHILDREN) {
+            rc = sl_err_set(err, SL_ETOOBIG, SL_ERRC_REGISTRY,
+                            "index %s has more than %d platforms to check", digest,
+                            SL_ATTESTATION_MAX_CHILDREN);
+            goto done;
+        }
+        struct sl_attestation_decision d;
+        rc = decide_one(&d, reg, repo, c->digest, req, keys, nkeys, limits, now, err);
+        if (rc)
+            goto done;
+        if (d.verdict != SL_ATTESTATION_OK) {
+            all.verdict = d.verdict;
+            snprintf(all.reason, sizeof(all.reason), "platform %s/%s%s%s (%.19s): %s",
+                     c->os ? c->os : "?", c->arch ? c->arch : "?", c->variant ? "/" : "",
+                     c->variant ? c->variant : "", c->digest, d.reason);
+            break;
+        }
+        if (d.stale_at > 0 && (all.stale_at == 0 || d.stale_at < all.stale_at))
+            all.stale_at = d.stale_at;
+        if (checked == 1)
+            snprintf(all.reason, sizeof(all.reason), "%s", d.reason);
+    }
+    if (checked == 0) {
+        all.verdict = SL_ATTESTATION_MISSING;
+        snprintf(all.reason, sizeof(all.reason), "no %s attestation (index without platforms)",
+                 req->type.name);
+    } else if (all.verdict == SL_ATTESTATION_OK) {
+        char first[sizeof(all.reason)];
+        snprintf(first, sizeof(first), "%s", all.reason);
+        snprintf(all.reason, sizeof(all.reason), "every platform of the index (%zu): %s", checked,
+                 first);
+    }
+    all.platforms = checked;
+    *out = all;
+    rc = 1;
+done:
+    sl_manifest_free(&m);
+    sl_registry_manifest_free(&rm);
+    return rc;
+}
+
 int sl_attestation_decide(struct sl_attestation_decision *out, struct sl_registry *reg,
                           const char *repo, const char *digest,
                           const struct sl_attestation_requirement *req,
                           const struct sl_key *const *keys, size_t nkeys,
                           const struct sl_attestation_limits *limits, time_t now,
                           struct sl_err *err)
+{
+    struct sl_attestation_decision d;
+    int rc = decide_one(&d, reg, repo, digest, req, keys, nkeys, limits, now, err);
+    if (rc)
+        return rc;
+    if (d.verdict == SL_ATTESTATION_MISSING) {
+        rc = decide_index(out, reg, repo, digest, req, keys, nkeys, limits, now, err);
+        if (rc < 0 || rc > 1)
+            return rc;
+        if (rc == 1)
+            return 0;
+    }
+    *out = d;
+    return 0;
+}
+
+static int decide_one(struct sl_attestation_decision *out, struct sl_registry *reg,
+                      const char *repo, const char *digest,
+                      const struct sl_attestation_requirement *req,
+                      const struct sl_key *const *keys, size_t nkeys,
+                      const struct sl_attestation_limits *limits, time_t now, struct sl_err *err)
 {
     struct sl_attestation a = {0};
     struct sl_attestation_decision d = {0};

@@ -47,6 +47,10 @@
 #define SL_ATTESTATION_MAX             ((size_t)4 << 20) /* one envelope or bundle */
 #define SL_ATTESTATION_MAX_FINDINGS    100000
 #define SL_ATTESTATION_TYPE_MAX        256 /* a predicateType URI */
+#define SL_ATTESTATION_MAX_CHILDREN    32  /* platforms of an index checked one by one */
+
+/* OpenVEX documents; also accepted with a version suffix (https://openvex.dev/ns/v0.2.0) */
+#define SL_ATTESTATION_OPENVEX "https://openvex.dev/ns"
 
 /* What a --type / requireAttestations type names: one or two predicate types. */
 struct sl_attestation_type {
@@ -77,6 +81,7 @@ struct sl_attestation {
     time_t time;       /* the predicate's signed timestamp, when has_time */
     int key_index;     /* which key verified it */
     const char *where; /* "att-tag" or "referrer" (static) */
+    char source[72];   /* digest of the .att layer or referrer manifest that held it */
 };
 void sl_attestation_clear(struct sl_attestation *a);
 
@@ -124,6 +129,28 @@ int sl_attestation_newest(struct sl_attestation *out, struct sl_registry *reg, c
                           const struct sl_key *const *keys, size_t nkeys,
                           const struct sl_attestation_limits *limits, struct sl_err *err);
 
+/* Every attestation of a type for one digest, as sl_attestation_list finds them. */
+struct sl_attestation_list {
+    struct sl_attestation *items; /* verified by one of the keys, for the digest; in the order
+                                     found (.att tag layers, then referrers) */
+    size_t n;
+    size_t ignored;        /* candidates of the type that are unsigned, signed by another key,
+                              for another digest, unreadable or not statements */
+    char ignored_why[400]; /* the first of them and why ("sha256:...: ..."), "" when none */
+};
+void sl_attestation_list_free(struct sl_attestation_list *list);
+
+/* Every attestation of type for digest in reg/repo: those that verify with one of keys go to
+ * out->items, the others (a candidate claims the type but does not verify or cannot be read)
+ * are counted in out->ignored. Returns 0 (out filled, maybe empty: the caller's, freed with
+ * sl_attestation_list_free), SL_ETOOBIG (a limit stopped the lookup: more candidates than
+ * max_attestations or bytes; never a partial list), SL_ERETRY (the deadline), or registry
+ * errors. *out is untouched on failure. */
+int sl_attestation_list(struct sl_attestation_list *out, struct sl_registry *reg, const char *repo,
+                        const char *digest, const struct sl_attestation_type *type,
+                        const struct sl_key *const *keys, size_t nkeys,
+                        const struct sl_attestation_limits *limits, struct sl_err *err);
+
 /* A requirement on the attestations of an image (DeployPolicy requireAttestations[], or the
  * flags of `sealift verify-attestation`). */
 struct sl_attestation_requirement {
@@ -146,12 +173,19 @@ struct sl_attestation_decision {
     char reason[512]; /* one line: why not OK, or what was accepted */
     /* OK: when the accepted attestation goes stale (wall clock), 0 = never */
     time_t stale_at;
+    /* the digest was an index without attestations of its own: how many platforms were
+     * checked (0: the digest's own attestations decided) */
+    size_t platforms;
 };
 
 /* Decides req for digest in reg/repo at wall-clock time now: finds the newest attestation of the
- * type signed by keys, checks its age and (vuln) its findings. Returns 0 when decided (out
- * filled: OK or the verdict and reason, a fact of the image and keys), SL_ETOOBIG when a limit
- * stopped it, SL_ERETRY on the deadline, or registry errors (err says which; out untouched). */
+ * type signed by keys, checks its age and (vuln) its findings. When digest has none of the type
+ * and is an index, every platform child (at most SL_ATTESTATION_MAX_CHILDREN; build tools'
+ * unknown/unknown entries skipped) must meet req, since any of them may run: the first child
+ * that does not decides, naming its platform; OK goes stale with the first child's. Returns 0 when
+ * decided (out filled: OK or the verdict and reason, a fact of the image and keys), SL_ETOOBIG when
+ * a limit stopped it, SL_ERETRY on the deadline, or registry errors (err says which; out
+ * untouched). */
 int sl_attestation_decide(struct sl_attestation_decision *out, struct sl_registry *reg,
                           const char *repo, const char *digest,
                           const struct sl_attestation_requirement *req,

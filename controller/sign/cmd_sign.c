@@ -2,8 +2,8 @@
  * `sealift verify-attestation IMAGE --key pub.pem --type TYPE`. */
 #include "sign/cmd_sign.h"
 #include "cli/commands.h"
-#include "oci/creds.h"
 #include "oci/auth.h"
+#include "oci/cliregistry.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "sign/attestation.h"
@@ -26,9 +26,8 @@
 struct sign_args {
     const char *image;
     const char *key_file;
-    struct sl_cli_creds_source creds;
-    const char *format; /* sign: legacy (default), bundle or both */
-    int insecure;
+    struct sl_cli_registry reg; /* --creds, --creds-file, --insecure */
+    const char *format;         /* sign: legacy (default), bundle or both */
 };
 
 static void usage(FILE *f, const char *cmd)
@@ -89,32 +88,21 @@ static void usage(FILE *f, const char *cmd)
 static int parse_args(struct sign_args *a, const char *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
-                                         {"creds", required_argument, NULL, 'c'},
-                                         {"creds-file", required_argument, NULL, 'C'},
-                                         {"insecure", no_argument, NULL, 'i'},
+                                         SL_CLI_REGISTRY_OPTIONS,
                                          {"format", required_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof(*a));
-    a->creds.flag_name = "--creds";
-    a->creds.file_name = "--creds-file";
-    a->creds.env_name = "SEALIFT_CREDS";
+    sl_cli_registry_init(&a->reg, SL_CLI_REGISTRY_ONE);
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+        if (sl_cli_registry_option(&a->reg, c, optarg))
+            continue;
         switch (c) {
         case 'k':
             a->key_file = optarg;
-            break;
-        case 'c':
-            a->creds.flag = optarg;
-            break;
-        case 'C':
-            a->creds.file = optarg;
-            break;
-        case 'i':
-            a->insecure = 1;
             break;
         case 'f':
             a->format = optarg;
@@ -199,21 +187,9 @@ static int exit_for(int rc)
 static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[72],
                       const struct sign_args *a, struct sl_err *err)
 {
-    int rc = sl_ref_parse(ref, a->image, err);
+    int rc = sl_cli_registry_connect(reg, ref, a->image, &a->reg, NULL, err);
     if (rc)
-        return rc;
-    struct sl_creds creds = {0};
-    int have = 0;
-    if (sl_cli_creds_resolve(&creds, &have, &a->creds, ref->registry, err) != 0)
-        return SL_EINVAL; /* a flag, file or variable of the user's: exit 2 */
-    char hint[320];
-    struct sl_registry_opts ro = {.insecure = a->insecure,
-                                  .insecure_flag = "--insecure",
-                                  .creds_hint =
-                                      sl_cli_creds_hint(hint, sizeof(hint), &a->creds, have)};
-    *reg = sl_registry_new(sl_ref_api_host(ref), have ? &creds : NULL, &ro);
-    if (have)
-        sl_creds_free(&creds);
+        return rc == SL_EUNSUPPORTED ? rc : SL_EINVAL; /* the user's reference or credentials */
     if (ref->digest) {
         snprintf(digest, 72, "%s", ref->digest);
         return 0;
@@ -341,7 +317,9 @@ static void usage_verify_attestation(FILE *f)
             "verifies with the public key FILE count; the statement must name the digest;\n"
             "the newest is the one with the latest signed timestamp of its predicate (vuln:\n"
             "metadata.scanFinishedOn; SPDX: creationInfo.created; CycloneDX:\n"
-            "metadata.timestamp). No transparency log is read.\n"
+            "metadata.timestamp). No transparency log is read. When IMAGE names an index\n"
+            "that has none of TYPE itself, every platform of it must have a valid one (as\n"
+            "`sealift attest` and the delivery attest each platform); stdout stays empty.\n"
             "\n"
             "Flags:\n"
             "  -k, --key FILE          the public key (PEM)\n"
@@ -384,14 +362,11 @@ int sl_cmd_verify_attestation(int argc, char **argv)
                                          {"type", required_argument, NULL, 't'},
                                          {"max-age", required_argument, NULL, 'a'},
                                          {"fail-on", required_argument, NULL, 'f'},
-                                         {"creds", required_argument, NULL, 'c'},
-                                         {"creds-file", required_argument, NULL, 'C'},
-                                         {"insecure", no_argument, NULL, 'i'},
+                                         SL_CLI_REGISTRY_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    struct sign_args a = {.creds = {.flag_name = "--creds",
-                                    .file_name = "--creds-file",
-                                    .env_name = "SEALIFT_CREDS"}};
+    struct sign_args a = {0};
+    sl_cli_registry_init(&a.reg, SL_CLI_REGISTRY_ONE);
     struct sl_attestation_requirement req = {0};
     const char *type = NULL, *max_age = NULL, *fail_on = NULL;
     struct sl_err err = {0};
@@ -403,6 +378,8 @@ int sl_cmd_verify_attestation(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:t:h", opts, NULL)) != -1) {
+        if (sl_cli_registry_option(&a.reg, c, optarg))
+            continue;
         switch (c) {
         case 'k':
             a.key_file = optarg;
@@ -415,15 +392,6 @@ int sl_cmd_verify_attestation(int argc, char **argv)
             break;
         case 'f':
             fail_on = optarg;
-            break;
-        case 'c':
-            a.creds.flag = optarg;
-            break;
-        case 'C':
-            a.creds.file = optarg;
-            break;
-        case 'i':
-            a.insecure = 1;
             break;
         case 'h':
             usage_verify_attestation(stdout);
@@ -472,7 +440,29 @@ int sl_cmd_verify_attestation(int argc, char **argv)
     const struct sl_key *keys[1] = {key};
     struct sl_attestation best = {0};
     rc = sl_attestation_newest(&best, reg, ref.repository, digest, &req.type, keys, 1, NULL, &err);
-    if (rc == SL_ENOTFOUND || rc == SL_EDIGEST || rc == SL_EINVAL) {
+    if (rc == SL_ENOTFOUND) {
+        /* none on the digest itself: an index's platforms may carry them (what `sealift attest`
+         * and the delivery write), and every platform must then pass, as at admission */
+        struct sl_attestation_decision d;
+        struct sl_err derr = {0};
+        rc = sl_attestation_decide(&d, reg, ref.repository, digest, &req, keys, 1, NULL, time(NULL),
+                                   &derr);
+        if (rc) {
+            sl_cli_errorf(cmd, "%s: %s", a.image, derr.msg);
+            code = rc == SL_ETOOBIG ? SL_EXIT_CHECK_FAILED : SL_EXIT_REMOTE;
+        } else if (d.verdict == SL_ATTESTATION_MISSING && d.platforms == 0) {
+            sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, err.msg); /* not an index */
+            code = SL_EXIT_CHECK_FAILED;
+        } else if (d.verdict != SL_ATTESTATION_OK) {
+            sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, d.reason);
+            code = SL_EXIT_CHECK_FAILED;
+        } else {
+            fprintf(stderr, "%s: valid: %s\n", digest, d.reason);
+            code = SL_EXIT_OK;
+        }
+        goto done;
+    }
+    if (rc == SL_EDIGEST || rc == SL_EINVAL) {
         sl_cli_errorf(cmd, "%s@%s: %s", a.image, digest, err.msg);
         code = SL_EXIT_CHECK_FAILED;
         goto done;

@@ -11,11 +11,15 @@ import json
 import os
 import random
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
 
 from procs import PYTHON, SRC, free_port, run, wait_for, wait_port
+
+sys.path.insert(0, os.path.join(SRC, "hack", "lib"))
+import registry_config  # noqa: E402  (hack/lib: shared with the hack/ scripts)
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 SKOPEO = "skopeo"
@@ -52,34 +56,11 @@ class Registry:
         self.start()
 
     def _write_config(self):
-        auth = ""
-        if self.token:
-            realm, service, issuer, cert = self.token
-            auth = (f"auth:\n  token:\n    realm: {realm}\n    service: {service}\n"
-                    f"    issuer: {issuer}\n    rootcertbundle: {cert}\n")
-        elif self.users:
-            lines = []
-            for user, password in self.users.items():
-                cp = run(["htpasswd", "-Bbn", user, password])
-                lines.append(cp.stdout.strip())
-            htpasswd = os.path.join(self.dir, "htpasswd")
-            with open(htpasswd, "w") as f:
-                f.write("\n".join(lines) + "\n")
-            auth = f"auth:\n  htpasswd:\n    realm: {self.name}\n    path: {htpasswd}\n"
-        cfg = (
-            "version: 0.1\n"
-            "log:\n  level: info\n  accesslog:\n    disabled: false\n"
-            "storage:\n  filesystem:\n"
-            f"    rootdirectory: {os.path.join(self.dir, 'data')}\n"
-            "  delete:\n    enabled: true\n  redirect:\n    disable: true\n"
-            "  maintenance:\n    uploadpurging:\n      enabled: false\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: sealift-e2e-{self.name}\n"
-            + (f"  tls:\n    certificate: {self.tls[0]}\n    key: {self.tls[1]}\n"
-               if self.tls else "")
-            + auth)
-        self.config = os.path.join(self.dir, "config.yml")
-        with open(self.config, "w") as f:
-            f.write(cfg)
+        # the configuration every local registry of hack/ runs with (hack/lib/registry_config.py),
+        # with the access log that count_requests reads
+        self.config = registry_config.write_config(
+            self.dir, self.name, self.port, users=self.users, token=self.token, tls=self.tls,
+            access_log=True, log_level="info")
 
     def start(self):
         self.proc = self.tc.start([REGISTRY_BIN, "serve", self.config], f"registry-{self.name}")

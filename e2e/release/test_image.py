@@ -192,6 +192,20 @@ class ReleaseFlowTest(procs.TempDirTestCase):
         self.assertEqual(c.returncode, 0, c.stderr)
         self.assertEqual(json.loads(c.stdout)[0]["critical"]["image"]["docker-manifest-digest"],
                          digest)
+        # the SBOM and the vulnerability report attached by the release to each platform of the
+        # index verify with cosign too
+        index = json.loads(reglib.inspect_raw(ref, self.creds))
+        children = [m["digest"] for m in index["manifests"]
+                    if m.get("platform", {}).get("os") != "unknown"]
+        self.assertGreater(len(children), 0)
+        for typ in ("spdxjson", "vuln"):
+            a = subprocess.run([procs.peer("cosign"), "verify-attestation", "--key", self.pub,
+                                "--type", typ, "--insecure-ignore-tlog=true",
+                                "--allow-http-registry", "--allow-insecure-registry",
+                                f"{dest}@{children[0]}"],
+                               capture_output=True, text=True, timeout=120,
+                               env=dict(os.environ, DOCKER_CONFIG=dc))
+            self.assertEqual(a.returncode, 0, f"{typ}: {a.stderr}")
         with open(os.path.join(out, "digest")) as f:
             self.assertEqual(f.read().strip(), ref)
         # the kustomization now installs exactly this build

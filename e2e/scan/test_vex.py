@@ -223,7 +223,7 @@ spec:
                   f"metadata: {{name: both, namespace: {NS}}}\n"
                   "spec:\n  vex:\n  - configMapRef: {name: v, key: k}\n    image: r.example/v\n")
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("set exactly one of configMapRef and image", r.stderr)
+        self.assertIn("set exactly one of configMapRef, image and attestations", r.stderr)
         path = os.path.join(self.tmp, "app.openvex.json")
         with open(path, "w") as f:
             f.write(openvex(self.digest, self.src, justification=JUSTIFICATION))

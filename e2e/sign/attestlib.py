@@ -1,16 +1,21 @@
 """Helpers of the attestation end-to-end tests: the real cosign v3 (hack/peers.sh) verifying
-attestations offline with a key, the statements it prints decoded, and the CycloneDX 1.5 JSON
+attestations offline with a key, the statements it prints decoded, the CycloneDX 1.5 JSON
 schema (from the github.com/CycloneDX/cyclonedx-go module, fetched through the Go module cache,
-never committed) applied with Debian's python3-jsonschema."""
+never committed) and the SPDX 2.3 JSON schema (the official one the SPDX project ships in its
+org.spdx:tools-java Maven artifact, fetched with mvn at test time, never committed), applied
+with Debian's python3-jsonschema."""
 import base64
 import json
 import os
 import shutil
 import subprocess
+import zipfile
 
 import procs
 
 CYCLONEDX_GO = "github.com/CycloneDX/cyclonedx-go@v0.12.0"
+SPDX_TOOLS_JAVA = "org.spdx:tools-java:2.0.1"
+SPDX_SCHEMA_IN_JAR = "resources/spdx-schema-v2.3.json"
 COSIGN_TYPES = {"spdxjson": "https://spdx.dev/Document",
                 "cyclonedx": "https://cyclonedx.org/bom",
                 "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1"}
@@ -74,3 +79,35 @@ def cyclonedx_validator(tmp):
     resolver = jsonschema.RefResolver.from_schema(schema, store=store)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, resolver=resolver), None
+
+
+def spdx_validator(tmp):
+    """A jsonschema validator of SPDX 2.3 JSON (the schema file of the SPDX project's own
+    tools-java, whose Verify command uses it), or (None, reason)."""
+    try:
+        import jsonschema
+    except ImportError:
+        return None, "python3-jsonschema is not installed"
+    if not shutil.which("mvn"):
+        return None, "mvn is needed to fetch the SPDX schema from Maven Central"
+    out = os.path.join(tmp, "spdx-schema")
+    os.makedirs(out, exist_ok=True)
+    r = subprocess.run(["mvn", "-B", "-q", "dependency:copy", f"-Dartifact={SPDX_TOOLS_JAVA}",
+                        f"-DoutputDirectory={out}"],
+                       cwd=out, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        return None, "mvn dependency:copy failed: " + r.stdout[-500:] + r.stderr[-500:]
+    jar = os.path.join(out, SPDX_TOOLS_JAVA.split(":")[1] + "-" + SPDX_TOOLS_JAVA.split(":")[2]
+                       + ".jar")
+    with zipfile.ZipFile(jar) as z:
+        schema = json.loads(z.read(SPDX_SCHEMA_IN_JAR))
+    if schema.get("title") != "SPDX 2.3":
+        return None, f"{SPDX_SCHEMA_IN_JAR} is not the SPDX 2.3 schema: {schema.get('title')}"
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER), None
+
+
+def schema_errors(validator, doc):
+    """Every schema error of doc, one line each (path: message)."""
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]

@@ -3,7 +3,8 @@
 sealift wrote, and refuses it with another key. The CycloneDX SBOM validates against the
 CycloneDX 1.5 JSON schema (python3-jsonschema). The image is Debian-like (os-release and a dpkg
 status with libc6 2.36-9+deb12u1 and zlib1g); the advisories are the Debian tracker records of
-the test data, pushed with `sealift db push`."""
+the test data, pushed with `sealift db push`. The SPDX SBOM validates against the SPDX 2.3 JSON
+schema (the SPDX project's own, from its tools-java Maven artifact)."""
 import json
 import os
 import subprocess
@@ -69,7 +70,7 @@ class AttestCliTest(procs.TempDirTestCase):
         pkgs = {p["name"]: p for p in spdx["packages"]}
         self.assertEqual(pkgs["libc6"]["versionInfo"], OLD_LIBC)
         self.assertEqual(pkgs["zlib1g"]["versionInfo"], "1:1.2.13.dfsg-1")
-        self.assertEqual(pkgs["debian"]["primaryPackagePurpose"], "OPERATING-SYSTEM")
+        self.assertEqual(pkgs["debian"]["primaryPackagePurpose"], "OPERATING_SYSTEM")
 
         cdx = self.verified("cyclonedx")[-1]["predicate"]
         comps = {c["name"]: c for c in cdx["components"]}
@@ -84,6 +85,14 @@ class AttestCliTest(procs.TempDirTestCase):
         # the schema check is real: a document it must refuse
         cdx["serialNumber"] = "not-a-uuid"
         self.assertTrue(list(validator.iter_errors(cdx)))
+        spdx_validator, why = attestlib.spdx_validator(self.tmp)
+        if spdx_validator is None:
+            self.skipTest(why)
+        self.assertEqual(attestlib.schema_errors(spdx_validator, spdx), [])
+        # the SPDX schema check is real too: a document it must refuse
+        broken = json.loads(json.dumps(spdx))
+        broken["packages"][0]["primaryPackagePurpose"] = "LIB"
+        self.assertTrue(attestlib.schema_errors(spdx_validator, broken))
 
         # another key verifies nothing
         r = self.cosign.verify_attestation(self.image, self.other_pub, "spdxjson")

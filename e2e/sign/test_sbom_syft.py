@@ -4,7 +4,7 @@
 `verify-attestation`, and the dpkg packages compared with what syft (github.com/anchore/syft
 v1.57.2, built by hack/peers.sh from the Go module proxy) finds in the same image: every package
 with its name and version, the difference printed. The CycloneDX SBOM of the real image also
-validates against the CycloneDX 1.5 JSON schema."""
+validates against the CycloneDX 1.5 JSON schema, the SPDX one against the SPDX 2.3 JSON schema."""
 import json
 import os
 import subprocess
@@ -79,6 +79,10 @@ class SyftComparisonTest(procs.TempDirTestCase):
         errors = [f"{'/'.join(map(str, e.path))}: {e.message}"
                   for e in validator.iter_errors(cdx)]
         self.assertEqual(errors, [])
+        spdx_validator, why = attestlib.spdx_validator(self.tmp)
+        if spdx_validator is None:
+            self.skipTest(why)
+        self.assertEqual(attestlib.schema_errors(spdx_validator, spdx), [])
 
 
 if __name__ == "__main__":

@@ -17,16 +17,9 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 # a registry with one signed image
-rport=$(free_port)
-mkdir -p "$work/reg"
-cat >"$work/reg/config.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/reg/data}}
-http: {addr: 127.0.0.1:$rport}
-YML
-docker-registry serve "$work/reg/config.yml" >"$work/registry.log" 2>&1 &
-pids+=($!)
+registry_start registry "$work/registry" --log-level error
+rport=$REG_PORT
+pids+=("$REG_PID")
 SRC_DIR=$SRC_DIR /usr/bin/python3 - "$work/layout" <<'PY'
 import os, sys
 sys.path.insert(0, os.path.join(os.environ["SRC_DIR"], "e2e", "lib"))
@@ -34,7 +27,6 @@ import registry
 lay = registry.Layout(sys.argv[1])
 lay.tag(lay.image([4096], seed=1), "1.0")
 PY
-for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$rport/v2/" >/dev/null && break; sleep 0.1; done
 skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:1.0" "docker://127.0.0.1:$rport/mirror/app:1.0"
 "$SEALIFT" keygen --out "$work/release" >/dev/null
 "$SEALIFT" sign "127.0.0.1:$rport/mirror/app:1.0" --key "$work/release.key" --insecure >/dev/null

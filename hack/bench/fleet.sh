@@ -41,40 +41,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A docker-registry like start_registry, with its access log on (one line per request).
-start_logged_registry() {
-    mkdir -p "$WORK/$1/data"
-    htpasswd -Bbn "$2" "$3" > "$WORK/$1/htpasswd"
-    REG_PORT=$(free_port)
-    cat > "$WORK/$1/config.yml" <<CFG
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $WORK/$1/data
-  redirect:
-    disable: true
-http:
-  addr: 127.0.0.1:$REG_PORT
-  secret: sealift-bench-$1
-auth:
-  htpasswd:
-    realm: $1
-    path: $WORK/$1/htpasswd
-CFG
-    docker-registry serve "$WORK/$1/config.yml" > "$WORK/$1.log" 2>&1 &
-    PIDS="$PIDS $!"
-    wait_port "$REG_PORT"
-}
-
 echo "starting kube-apiserver + etcd (hack/cluster.sh) and three registries"
 start_cluster "$WORK/cluster" > /dev/null
-start_logged_registry vendor vendor vendor-pw
+start_registry vendor vendor vendor-pw --access-log
 A="127.0.0.1:$REG_PORT"
-start_logged_registry customer customer customer-pw
+start_registry customer customer customer-pw --access-log
 B="127.0.0.1:$REG_PORT"
-start_logged_registry customer2 customer2 customer2-pw
+start_registry customer2 customer2 customer2-pw --access-log
 C="127.0.0.1:$REG_PORT"
 
 echo "pushing acme/app:1.0 and :1.1 to $A"

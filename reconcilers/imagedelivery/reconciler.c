@@ -1625,6 +1625,8 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
         .ns = run->ns,
         .policy_name = run->scan_policy,
         .vex_repository = source_repo,
+        .vex_source = run->src.reg,
+        .vex_source_repo = run->src.ref.repository,
         .tag = run->sign_legacy,
         .referrer = run->sign_bundle,
         .key = run->sign_key,

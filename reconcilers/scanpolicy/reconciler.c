@@ -17,6 +17,7 @@
 #include "scan/regimage.h"
 #include "scan/store.h"
 #include "scan/vex.h"
+#include "scan/vexatt.h"
 #include "scanner/harbor_api.h"
 #include "scanner/harbor_client.h"
 #include "util/log.h"
@@ -64,7 +65,7 @@ static void index_update(struct sp_reconciler *r, const char *ns, const char *na
                          const char *secret, const char *configmap, const char *secret2,
                          const char *secret3, const json_t *vex)
 {
-    struct sl_refindex_ref refs[4 + 2 * SL_SCANPOLICY_MAX_VEX];
+    struct sl_refindex_ref refs[4 + 2 * SL_SCANPOLICY_MAX_VEX + SL_VEXATT_MAX_AUTHORITIES];
     size_t n = 0;
     /* spec.vex: each entry's ConfigMap or pull Secret (the spec was checked to hold at most
      * SL_SCANPOLICY_MAX_VEX entries; more are not watched) */
@@ -76,6 +77,14 @@ static void index_update(struct sp_reconciler *r, const char *ns, const char *na
             refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = cm};
         if (sec && *sec)
             refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = sec};
+        /* the ConfigMaps of trusted attestation keys (one attestations entry, checked) */
+        const json_t *auths = sl_kube_json_path(v, "attestations.authorities");
+        for (size_t k = 0; k < json_array_size(auths) && k < SL_VEXATT_MAX_AUTHORITIES; k++) {
+            const char *kcm =
+                sl_kube_json_path_str(json_array_get(auths, k), "key.configMapRef.name");
+            if (kcm && *kcm && n < sizeof(refs) / sizeof(refs[0]) - 4)
+                refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = kcm};
+        }
     }
     if (secret)
         refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret};
@@ -240,7 +249,8 @@ static int read_vex_spec(struct sp_run *run)
     const json_t *vex = json_object_get(run->spec, "vex");
     if (vex && !json_is_array(vex)) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "spec.vex: Invalid value: want a list of {configMapRef} or {image}");
+                    "spec.vex: Invalid value: want a list of {configMapRef}, {image} or "
+                    "{attestations}");
         return -1;
     }
     if (json_array_size(vex) > SL_SCANPOLICY_MAX_VEX) {
@@ -254,10 +264,25 @@ static int read_vex_spec(struct sp_run *run)
         const char *key = sl_kube_json_path_str(v, "configMapRef.key");
         const char *image = sl_kube_json_path_str(v, "image");
         bool has_cm = json_object_get(v, "configMapRef") != NULL;
-        if (has_cm == (image != NULL)) {
+        const json_t *att = json_object_get(v, "attestations");
+        if ((int)has_cm + (image != NULL) + (att != NULL) != 1) {
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
-                        "spec.vex[%zu]: Invalid value: set exactly one of configMapRef and image",
+                        "spec.vex[%zu]: Invalid value: set exactly one of configMapRef, image "
+                        "and attestations",
                         i);
+            return -1;
+        }
+        for (size_t k = 0; att && k < i; k++)
+            if (json_object_get(json_array_get(vex, k), "attestations")) {
+                set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                            "spec.vex[%zu].attestations: Duplicate value: one attestations "
+                            "entry lists every trusted authority",
+                            i);
+                return -1;
+            }
+        struct sl_err err = {0};
+        if (att && sl_vexatt_spec_check(att, i, &err) != 0) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s", err.msg);
             return -1;
         }
         if (has_cm && (!cm || !*cm || !key || !*key)) {
@@ -703,6 +728,8 @@ struct vex_source {
     struct sl_registry *reg; /* image: the registry, repository and manifest digest */
     struct sl_ref ref;
     char digest[72];
+    bool attestations;            /* attestations: the keys, read in vex_locate */
+    struct sl_vexatt_trust trust; /* moved to the vexset when the statements are new */
 };
 
 static void vex_source_free(struct vex_source *src)
@@ -710,6 +737,7 @@ static void vex_source_free(struct vex_source *src)
     json_decref(src->cm);
     sl_registry_free(src->reg);
     sl_ref_free(&src->ref);
+    sl_vexatt_trust_clear(&src->trust);
     memset(src, 0, sizeof(*src));
 }
 
@@ -742,6 +770,21 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     const json_t *v = json_array_get(run->vex_spec, i);
     const char *cm = sl_kube_json_path_str(v, "configMapRef.name");
     size_t used = strlen(fp);
+    if (json_object_get(v, "attestations")) {
+        /* the image's own attestations are read by the gate; here only the trusted keys */
+        const char *reason = "APIError";
+        src->attestations = true;
+        int rc = sl_vexatt_trust_load(&src->trust, &run->rt->kube, run->ns,
+                                      json_object_get(v, "attestations"), i, &reason, &err);
+        if (rc != 0)
+            return vex_failed(run,
+                              rc == SL_ENOTFOUND ? SL_RESULT_WAITING
+                              : rc == SL_EINVAL  ? SL_RESULT_STALLED
+                                                 : SL_RESULT_TRANSIENT,
+                              reason, "%s", err.msg);
+        snprintf(fp + used, fp_cap - used, "att:%s;", src->trust.fingerprint);
+        return 0;
+    }
     if (cm) {
         src->cm_key = sl_kube_json_path_str(v, "configMapRef.key");
         snprintf(src->label, sizeof(src->label), "spec.vex[%zu] (ConfigMap %s key %s)", i, cm,
@@ -793,6 +836,8 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
 static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *src)
 {
     struct sl_err err = {0};
+    if (src->attestations)
+        return 0;
     if (src->cm) {
         json_t *val = json_object_get(json_object_get(src->cm, "data"), src->cm_key);
         if (!json_is_string(val))
@@ -874,8 +919,13 @@ static int step_vex(struct sp_run *run)
         run->vex = sl_scan_vexset_ref(run->prev_vex);
         goto done;
     }
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
         rc = vex_read(run, &set->vex, &srcs[i]);
+        if (rc == 0 && srcs[i].attestations) {
+            set->trust = srcs[i].trust;
+            memset(&srcs[i].trust, 0, sizeof(srcs[i].trust));
+        }
+    }
     if (rc != 0)
         goto done;
     run->vex = set;
@@ -1034,8 +1084,9 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     if (run.out.ready && run.vex) {
         size_t l = strlen(run.out.message);
         snprintf(run.out.message + l, sizeof(run.out.message) - l,
-                 "; %zu OpenVEX statements from %zu documents", run.vex->vex.nstatements,
-                 run.vex->vex.ndocs);
+                 "; %zu OpenVEX statements from %zu documents%s", run.vex->vex.nstatements,
+                 run.vex->vex.ndocs,
+                 run.vex->trust.nkeys ? " and each image's signed OpenVEX attestations" : "");
     }
     /* the gate sees the new spec, database and VEX before status says Ready */
     if (run.vex)

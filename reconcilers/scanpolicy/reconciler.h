@@ -24,7 +24,9 @@
  * statements are in use. A document that cannot be read or is not valid OpenVEX makes the
  * policy Ready=False (InvalidVEX, naming the entry and the error; ConfigMapNotFound,
  * VEXLoadFailed) and the gate waits: findings are never let through on a VEX that was not
- * read. */
+ * read. An attestations entry names the keys (SigningKeys or ConfigMap keys) whose OpenVEX
+ * attestations attached to a scanned digest count too: the reconciler loads the keys into the
+ * store (scan/vexatt.h; a new key is a new revision) and the gate reads the attestations. */
 #ifndef SL_SCANPOLICY_RECONCILER_H
 #define SL_SCANPOLICY_RECONCILER_H
 

@@ -7,6 +7,8 @@
 # Functions that start processes add their PIDs to PIDS (space separated) for the caller's
 # cleanup trap.
 
+. "$SRC_DIR/hack/lib/registry.sh"
+
 # Sets BUILD_DIR (env, default build-bench; a relative path is taken from SRC_DIR) and SEALIFT:
 # $SEALIFT_BIN when set, else the release build in BUILD_DIR (configured
 # --buildtype=release when missing, then `ninja sealift`).
@@ -29,45 +31,12 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# wait_port PORT: waits up to 10 s until something listens on 127.0.0.1:PORT, else exits 1.
-wait_port() {
-    _wp_i=0
-    until /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; do
-        _wp_i=$((_wp_i + 1)); [ $_wp_i -lt 100 ] || { echo "nothing listens on port $1" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-
-# start_registry NAME USER PASS: a docker-registry with htpasswd auth (one user) storing under
-# $WORK/NAME, log in $WORK/NAME.log. Sets REG_PORT and REG_PID; returns once it listens.
+# start_registry NAME USER PASS [--access-log]: a docker-registry with htpasswd auth (one user)
+# storing under $WORK/NAME, log in $WORK/NAME.log (hack/lib/registry.sh; --access-log: one line
+# per request). Sets REG_PORT and REG_PID; returns once it answers.
 start_registry() {
-    name=$1
-    mkdir -p "$WORK/$name/data"
-    htpasswd -Bbn "$2" "$3" > "$WORK/$name/htpasswd"
-    REG_PORT=$(free_port)
-    cat > "$WORK/$name/config.yml" <<CFG
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/$name/data
-  redirect:
-    disable: true
-http:
-  addr: 127.0.0.1:$REG_PORT
-  secret: sealift-bench-$name
-auth:
-  htpasswd:
-    realm: $name
-    path: $WORK/$name/htpasswd
-CFG
-    docker-registry serve "$WORK/$name/config.yml" > "$WORK/$name.log" 2>&1 &
-    REG_PID=$!
+    registry_start "$1" "$WORK/$1" "$2:$3" ${4:+"$4"}
     PIDS="$PIDS $REG_PID"
-    wait_port "$REG_PORT"
 }
 
 # start_cluster DIR: a real etcd + kube-apiserver (hack/cluster.sh up) with sealift installed

@@ -1,6 +1,7 @@
 /* GitSource engine: fetch from a real local repository (file://, made with the git CLI), read
  * manifests from the commit tree, and the namespace / kind rules of manifest loading. */
 #include "check.h"
+#include "git_fixture.h"
 #include "git/gitfetch.h"
 #include "gitsource/manifests.h"
 #include "gitsource/webhook.h"
@@ -14,42 +15,21 @@
 static char tmp[256];
 static char repo[300], cache[300], url[320];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static void write_file(const char *rel, const char *content)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s", repo, rel);
-    sh("mkdir -p \"$(dirname '%s')\"", path);
-    FILE *f = fopen(path, "w");
-    fputs(content, f);
-    fclose(f);
+    sl_test_git_write(repo, rel, content);
 }
 
 static void commit(const char *msg)
 {
-    sh("cd '%s' && git add -A && git -c user.name=t -c user.email=t@example.com commit -qm '%s'",
-       repo, msg);
+    sl_test_git_commit(repo, msg);
 }
 
 static void setup_repo(void)
 {
-    snprintf(tmp, sizeof(tmp), "/tmp/sealift-unit-git-XXXXXX");
-    if (!mkdtemp(tmp))
-        abort();
-    snprintf(repo, sizeof(repo), "%s/repo", tmp);
+    sl_test_git_init(tmp, sizeof(tmp), repo, sizeof(repo), "sealift-unit-git");
     snprintf(cache, sizeof(cache), "%s/cache", tmp);
     snprintf(url, sizeof(url), "file://%s", repo);
-    sh("git init -q -b main '%s'", repo);
     write_file("clusters/prod/keys.yaml",
                "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\nmetadata:\n  name: k1\n"
                "spec:\n  mode: Generate\n  secretRef: {name: k1}\n---\n"
@@ -61,7 +41,7 @@ static void setup_repo(void)
     write_file("clusters/prod/README.md", "not a manifest\n");
     write_file("clusters/dev/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
     commit("first");
-    sh("cd '%s' && git tag v1", repo);
+    sl_test_sh("cd '%s' && git tag v1", repo);
 }
 
 static void test_fetch_branch_and_read(void)
@@ -255,6 +235,6 @@ int main(void)
     RUN(test_manifest_rules);
     RUN(test_inventory_entry_rules);
     RUN(test_webhook_authentication);
-    sh("rm -rf '%s'", tmp);
+    sl_test_sh("rm -rf '%s'", tmp);
     return CHECK_EXIT();
 }

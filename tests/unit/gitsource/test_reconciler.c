@@ -2,13 +2,13 @@
  * (file://): apply, zero writes when nothing changed, drift correction, prune, a broken file,
  * suspend, missing Secret, and deletion (finalizer, inventory cleanup, orphaning). */
 #include "check.h"
+#include "git_fixture.h"
 #include "util/base64.h"
 #include "fake_kube.h"
 #include "gitsource/reconciler.h"
 #include "runtime/conditions.h"
 #include "runtime/config.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,31 +22,14 @@ static struct sl_reconciler *rec;
 static const struct sl_controller_config lab_config = {.allow_local_paths = true};
 static int events;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static void write_file(const char *rel, const char *content)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s", repo, rel);
-    sh("mkdir -p \"$(dirname '%s')\"", path);
-    FILE *f = fopen(path, "w");
-    fputs(content, f);
-    fclose(f);
+    sl_test_git_write(repo, rel, content);
 }
 
 static void commit(void)
 {
-    sh("cd '%s' && git add -A && git -c user.name=t -c user.email=t@example.com commit -qm c",
-       repo);
+    sl_test_git_commit(repo, "c");
 }
 
 static void record_event(void *ctx, const json_t *obj, const char *type, const char *reason,
@@ -152,7 +135,7 @@ static void test_apply_steady_drift_prune(void)
                               "not-from-git", "namespace", "team", "spec", "mode", "Generate");
     sl_fake_kube_put(fk, &SL_RES_SIGNINGKEY, other);
     json_decref(other);
-    sh("cd '%s' && git rm -q deploy/b.yaml", repo);
+    sl_test_sh("cd '%s' && git rm -q deploy/b.yaml", repo);
     commit();
     run_once();
     CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") == NULL);
@@ -234,11 +217,11 @@ static void test_broken_file_keeps_the_rest(void)
                  json_string_value(
                      json_object_get(json_object_get(status(), "artifact"), "revision"))) != 0);
     /* a broken file blocks pruning: removing a.yaml now must not delete a */
-    sh("cd '%s' && git rm -q deploy/a.yaml", repo);
+    sl_test_sh("cd '%s' && git rm -q deploy/a.yaml", repo);
     commit();
     run_once();
     CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
-    sh("cd '%s' && git rm -q deploy/broken.yaml deploy/cm.yaml", repo);
+    sl_test_sh("cd '%s' && git rm -q deploy/broken.yaml deploy/cm.yaml", repo);
     commit();
     run_once();
     CHECK_STR_EQ(ready_reason(), "Applied");
@@ -275,12 +258,12 @@ static void test_unreachable_repo_keeps_state(void)
     run_once();
     CHECK_STR_EQ(ready_reason(), "Applied");
     int keys = sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team");
-    sh("mv '%s' '%s.gone'", repo, repo);
+    sl_test_sh("mv '%s' '%s.gone'", repo, repo);
     struct sl_reconcile_result r = run_once();
     CHECK_STR_EQ(ready_reason(), "FetchFailed");
     CHECK_INT_EQ(r.kind, SL_RESULT_TRANSIENT);
     CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), keys);
-    sh("mv '%s.gone' '%s'", repo, repo);
+    sl_test_sh("mv '%s.gone' '%s'", repo, repo);
     run_once();
     CHECK_STR_EQ(ready_reason(), "Applied");
 }
@@ -730,7 +713,7 @@ static void test_foreign_object_not_adopted(void)
     CHECK_STR_EQ(label_of(b, "sealift.dev/gitsource-name"), "src");
     CHECK_STR_EQ(last_field_manager, "sealift-gitsource/team/src");
     /* the file goes away: the administrator's object stays */
-    sh("cd '%s' && git rm -q deploy/a.yaml", repo);
+    sl_test_sh("cd '%s' && git rm -q deploy/a.yaml", repo);
     commit();
     run_once();
     CHECK_STR_EQ(ready_reason(), "Applied");
@@ -785,7 +768,7 @@ static void test_sources_keep_to_their_own(void)
     CHECK_CONTAINS(json_string_value(json_object_get(ready, "message")),
                    "SigningKey team/a exists and was not created by GitSource team/other");
     CHECK_STR_EQ(key_mode("a"), "Generate");
-    sh("cd '%s' && git rm -q -r other", repo);
+    sl_test_sh("cd '%s' && git rm -q -r other", repo);
     commit();
 }
 
@@ -800,7 +783,7 @@ static void test_prune_from_fresh_inventory(void)
     json_object_set_new(json_object_get(src, "status"), "inventory", json_array());
     sl_fake_kube_put(fk, &SL_RES_GITSOURCE, src);
     json_decref(src);
-    sh("cd '%s' && git rm -q deploy/b.yaml", repo);
+    sl_test_sh("cd '%s' && git rm -q deploy/b.yaml", repo);
     commit();
     run_once();
     CHECK_STR_EQ(ready_reason(), "Applied");
@@ -812,11 +795,7 @@ static void test_prune_from_fresh_inventory(void)
 
 int main(void)
 {
-    snprintf(tmp, sizeof(tmp), "/tmp/sealift-unit-gitsrc-XXXXXX");
-    if (!mkdtemp(tmp))
-        return 1;
-    snprintf(repo, sizeof(repo), "%s/repo", tmp);
-    sh("git init -q -b main '%s'", repo);
+    sl_test_git_init(tmp, sizeof(tmp), repo, sizeof(repo), "sealift-unit-gitsrc");
     write_file("deploy/a.yaml", KEY_A);
     write_file("deploy/b.yaml", KEY_B);
     commit();
@@ -849,6 +828,6 @@ int main(void)
 
     rec->free(rec->self);
     sl_fake_kube_free(fk);
-    sh("rm -rf '%s'", tmp);
+    sl_test_sh("rm -rf '%s'", tmp);
     return CHECK_EXIT();
 }

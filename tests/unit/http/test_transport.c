@@ -10,9 +10,10 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define BLOB_LEN ((size_t)300 << 10) /* more than the relay's 128 KiB ring */
+#define BLOB_LEN ((size_t)300 << 10) /* more than the relay's 64 KiB ring */
 
 struct seen {
     pthread_mutex_t mu;
@@ -48,6 +49,21 @@ static void h_blob(void *ctx, const struct sl_http_request *req, struct sl_http_
     sl_buf_append(&resp->body, blob, BLOB_LEN);
 }
 
+/* The first 100 bytes, or 20 KiB (more than one curl buffer, less than the ring), of blob. */
+static void h_blob_100(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    sl_buf_append(&resp->body, blob, 100);
+}
+
+static void h_blob_20k(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    sl_buf_append(&resp->body, blob, (size_t)20 << 10);
+}
+
 static void h_old(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
 {
     (void)ctx;
@@ -61,7 +77,7 @@ static void h_upload(void *ctx, const struct sl_http_request *req, struct sl_htt
     pthread_mutex_lock(&s->mu);
     s->puts++;
     s->put_len = req->body_len;
-    s->put_matches = req->body_len == BLOB_LEN && memcmp(req->body, blob, BLOB_LEN) == 0;
+    s->put_matches = req->body_len <= BLOB_LEN && memcmp(req->body, blob, req->body_len) == 0;
     pthread_mutex_unlock(&s->mu);
     resp->status = 201;
 }
@@ -74,6 +90,8 @@ static struct sl_http_server *start(struct seen *s, char *base, size_t n)
     CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
     sl_http_server_route(srv, "POST", "/echo", h_echo, s);
     sl_http_server_route(srv, "GET", "/blob", h_blob, s);
+    sl_http_server_route(srv, "GET", "/blob-100", h_blob_100, s);
+    sl_http_server_route(srv, "GET", "/blob-20k", h_blob_20k, s);
     sl_http_server_route(srv, "GET", "/old", h_old, s);
     sl_http_server_route(srv, "PUT", "/upload", h_upload, s);
     CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
@@ -226,6 +244,7 @@ static void test_relay(void)
     CHECK_INT_EQ((int)g.chunked, (int)BLOB_LEN);
     pthread_mutex_lock(&s.mu);
     CHECK_INT_EQ(s.puts, 1);
+    CHECK_INT_EQ((int)s.put_len, (int)BLOB_LEN);
     CHECK(s.put_matches);
     pthread_mutex_unlock(&s.mu);
 
@@ -246,12 +265,188 @@ static void test_relay(void)
     sl_http_server_free(srv);
 }
 
-int main(void)
+/* Blobs smaller than the ring (a config, a small layer) get a ring of their size and arrive
+ * byte for byte; a download longer than the upload's Content-Length is stopped at once (never
+ * waiting for the time limit with the ring full) and the upload never completes. */
+static void test_relay_sizes(void)
 {
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char base[128], get_url[192], put_url[192];
+    struct sl_http_server *srv = start(&s, base, sizeof(base));
+    snprintf(put_url, sizeof(put_url), "%s/upload", base);
+    struct sl_transport *t = sl_transport_new(NULL);
+    struct sl_http_relayer *rl = sl_http_relayer_new();
+    static const struct {
+        const char *path;
+        size_t len;
+    } cases[] = {{"/blob-100", 100}, {"/blob-20k", (size_t)20 << 10}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(get_url, sizeof(get_url), "%s%s", base, cases[i].path);
+        struct got g;
+        got_init(&g);
+        struct sl_http_relay relay = {
+            .get = {.method = "GET", .url = get_url, .timeout_ms = 30000},
+            .put = {.method = "PUT", .url = put_url, .timeout_ms = 30000},
+            .size = (int64_t)cases[i].len,
+            .on_chunk = on_chunk,
+            .on_get_done = accept_download,
+            .ud = &g,
+        };
+        struct sl_http_result gr, pr;
+        sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+        CHECK_INT_EQ(gr.failure, SL_HTTP_OK);
+        CHECK_INT_EQ(pr.failure, SL_HTTP_OK);
+        CHECK_INT_EQ(pr.status, 201);
+        CHECK_INT_EQ((int)pr.sent, (int)cases[i].len);
+        pthread_mutex_lock(&s.mu);
+        CHECK_INT_EQ(s.puts, (int)i + 1);
+        CHECK_INT_EQ((int)s.put_len, (int)cases[i].len);
+        CHECK(s.put_matches);
+        pthread_mutex_unlock(&s.mu);
+        got_free(&g);
+    }
+
+    /* the server sends 300 KiB where the descriptor said 100 bytes */
+    snprintf(get_url, sizeof(get_url), "%s/blob", base);
+    struct sl_http_relay relay = {
+        .get = {.method = "GET", .url = get_url, .timeout_ms = 30000},
+        .put = {.method = "PUT", .url = put_url, .timeout_ms = 30000},
+        .size = 100,
+        .on_get_done = accept_download,
+    };
+    struct sl_http_result gr, pr;
+    sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+    CHECK_INT_EQ(gr.failure, SL_HTTP_ABORTED);
+    CHECK(pr.failure != SL_HTTP_OK);
+    CHECK(pr.sent < 100);
+    pthread_mutex_lock(&s.mu);
+    CHECK_INT_EQ(s.puts, 2); /* no third upload completed */
+    pthread_mutex_unlock(&s.mu);
+
+    sl_http_relayer_free(rl);
+    sl_transport_free(t);
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+}
+
+/* A file of the test data (PEM), or an empty string. Caller frees. */
+static char *read_data(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    struct sl_buf b;
+    sl_buf_init(&b, 1 << 20);
+    FILE *f = fopen(path, "rb");
+    char chunk[4096];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sl_buf_append(&b, chunk, n);
+    if (f)
+        fclose(f);
+    CHECK(b.len > 0);
+    sl_buf_append(&b, "", 1);
+    return sl_buf_steal(&b, NULL);
+}
+
+static enum sl_http_failure get_status(struct sl_transport *t, const char *url, long *status)
+{
+    struct sl_http_exchange x = {.method = "GET", .url = url, .timeout_ms = 30000};
+    struct sl_http_result res;
+    sl_transport_perform(t, &x, &res);
+    *status = res.status;
+    return res.failure;
+}
+
+/* Over https the transport verifies every connection against the CAs it was given (its
+ * connections share one trust store): a server whose certificate chains to them is accepted
+ * on every connection, a relay's two included; without them, with only another CA, or under a
+ * name the certificate does not carry, the handshake is refused. */
+static const char *data_dir; /* tests/data/tls, the first argument */
+
+static void test_tls_trust(void)
+{
+    char cert[512], key[512], url[192], get_url[192], put_url[192], wrong_name[192];
+    snprintf(cert, sizeof(cert), "%s/server.crt", data_dir);
+    snprintf(key, sizeof(key), "%s/server.key", data_dir);
+    char *ca = read_data(data_dir, "ca.crt"), *other = read_data(data_dir, "other-ca.crt");
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct sl_http_server *srv = NULL;
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {
+        .addr = "127.0.0.1:0", .tls_cert_file = cert, .tls_key_file = key};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, "GET", "/blob-20k", h_blob_20k, &s);
+    sl_http_server_route(srv, "PUT", "/upload", h_upload, &s);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    const char *addr = sl_http_server_addr(srv);
+    snprintf(url, sizeof(url), "https://%s/blob-20k", addr);
+    snprintf(get_url, sizeof(get_url), "https://%s/blob-20k", addr);
+    snprintf(put_url, sizeof(put_url), "https://%s/upload", addr);
+    snprintf(wrong_name, sizeof(wrong_name), "https://localhost:%s/blob-20k",
+             strrchr(addr, ':') + 1);
+    long status = 0;
+
+    struct sl_transport_opts with_ca = {.ca_pem = ca};
+    struct sl_transport *t = sl_transport_new(&with_ca);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
+        CHECK_INT_EQ(status, 200);
+    }
+    struct sl_http_relayer *rl = sl_http_relayer_new();
+    struct sl_http_relay relay = {
+        .get = {.method = "GET", .url = get_url, .timeout_ms = 30000},
+        .put = {.method = "PUT", .url = put_url, .timeout_ms = 30000},
+        .size = (int64_t)20 << 10,
+        .on_get_done = accept_download,
+    };
+    struct sl_http_result gr, pr;
+    sl_transport_relay(rl, t, t, &relay, &gr, &pr);
+    CHECK_INT_EQ(gr.failure, SL_HTTP_OK);
+    CHECK_INT_EQ(pr.failure, SL_HTTP_OK);
+    CHECK_INT_EQ(pr.status, 201);
+    pthread_mutex_lock(&s.mu);
+    CHECK_INT_EQ(s.puts, 1);
+    CHECK(s.put_matches);
+    pthread_mutex_unlock(&s.mu);
+    sl_http_relayer_free(rl);
+    /* the certificate names 127.0.0.1 only */
+    CHECK_INT_EQ(get_status(t, wrong_name, &status), SL_HTTP_TLS_VERIFY);
+    sl_transport_free(t);
+
+    t = sl_transport_new(NULL); /* the system's CAs only */
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_TLS_VERIFY);
+    sl_transport_free(t);
+
+    struct sl_transport_opts only_other = {.ca_pem = other, .ca_only = true};
+    t = sl_transport_new(&only_other);
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_TLS_VERIFY);
+    sl_transport_free(t);
+
+    struct sl_transport_opts only_ca = {.ca_pem = ca, .ca_only = true};
+    t = sl_transport_new(&only_ca);
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
+    CHECK_INT_EQ(status, 200);
+    sl_transport_free(t);
+
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+    free(ca);
+    free(other);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s TLS_DATA_DIR (tests/data/tls)\n", argv[0]);
+        return 2;
+    }
+    data_dir = argv[1];
     for (size_t i = 0; i < BLOB_LEN; i++)
         blob[i] = (char)(i * 7 + i / 251);
     RUN(test_exchanges);
     RUN(test_relay);
+    RUN(test_relay_sizes);
+    RUN(test_tls_trust);
     sl_transport_global_cleanup();
     return CHECK_EXIT();
 }

@@ -1,5 +1,6 @@
 /* Unit tests of DeployPolicy key pinning (policy/trust.h). argv[1] is tests/data/keys. */
 #include "check.h"
+#include "testdata.h"
 #include "policy/trust.h"
 #include "util/mem.h"
 
@@ -15,18 +16,7 @@ static const char *data_dir = "tests/data/keys";
 
 static char *read_fixture(const char *name)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open fixture %s\n", path);
-        exit(1);
-    }
-    char *buf = sl_xmalloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
+    return sl_test_read_file(NULL, "%s/%s", data_dir, name);
 }
 
 /* A SigningKey as its status shows it: publicKey PEM and a claimed fingerprint. */

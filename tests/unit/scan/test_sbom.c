@@ -100,7 +100,7 @@ static void test_spdx_from_dpkg(void)
     json_t *osp = spdx_package(doc, "debian");
     CHECK(osp != NULL);
     CHECK_STR_EQ(json_string_value(json_object_get(osp, "primaryPackagePurpose")),
-                 "OPERATING-SYSTEM");
+                 "OPERATING_SYSTEM");
     CHECK_STR_EQ(json_string_value(json_object_get(osp, "versionInfo")), "12");
     CHECK(spdx_package(doc, "removed-pkg") == NULL);
     CHECK(spdx_package(doc, "half-installed") == NULL);

@@ -9,6 +9,7 @@
 #include "scan/policy.h"
 #include "scan/store.h"
 #include "scanpolicy/reconciler.h"
+#include "sign/keys.h"
 #include "util/mem.h"
 
 #include <stdbool.h>
@@ -778,7 +779,80 @@ static void test_vex_configmap(void)
     CHECK_INT_EQ(reconcile(&e, "both", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "both", "reason"), "InvalidSpec");
     CHECK_CONTAINS(ready_field(&e, "both", "message"),
-                   "spec.vex[0]: Invalid value: set exactly one of configMapRef and image");
+                   "spec.vex[0]: Invalid value: set exactly one of configMapRef, image and "
+                   "attestations");
+    env_free(&e);
+}
+
+/* A ConfigMap holding a freshly generated public key (PEM) under cosign.pub. */
+static void put_key_configmap(struct env *e)
+{
+    struct sl_key *k = NULL;
+    char *pem = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_key_generate(&k, SL_KEY_ALG_ECDSA_P256, &err), 0);
+    CHECK_INT_EQ(sl_key_public_pem(&pem, k, &err), 0);
+    json_t *cm = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "vendor-keys",
+                           "namespace", NS, "data", "cosign.pub", pem ? pem : "");
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_CONFIGMAP, cm), 0);
+    json_decref(cm);
+    free(pem);
+    sl_key_free(k);
+}
+
+/* spec.vex attestations: the trusted keys are read by the reconciler (a missing ConfigMap is
+ * waited for, its arrival enqueues the policy); a new key is a new revision, so cached verdicts
+ * are not reused; two attestations entries are refused. */
+static void test_vex_attestation_keys(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    struct sl_err err = {0};
+    put_policy(&e, "default",
+               json_pack("{s:{s:s}, s:[{s:{s:[{s:s, s:{s:{s:s, s:s}}}]}}]}", "database", "path",
+                         e.dir, "vex", "attestations", "authorities", "name", "vendor", "key",
+                         "configMapRef", "name", "vendor-keys", "key", "cosign.pub"));
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "ConfigMapNotFound");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"),
+                   "spec.vex[0].attestations.authorities[0] (vendor): ConfigMap \"vendor-keys\" "
+                   "not found");
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
+    json_t *got = json_array();
+    json_t *cmref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vendor-keys", "namespace", NS);
+    e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cmref, collect, got);
+    CHECK_INT_EQ(json_array_size(got), 1);
+    json_decref(got);
+    json_decref(cmref);
+
+    put_key_configmap(&e);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    CHECK_CONTAINS(ready_field(&e, "default", "message"),
+                   "; 0 OpenVEX statements from 0 documents and each image's signed OpenVEX "
+                   "attestations");
+    char rev1[128] = "", rev2[128] = "";
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_STR_EQ(rev1, rev2);
+    /* the vendor rotates its key: another revision */
+    put_key_configmap(&e);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK(strcmp(rev1, rev2) != 0);
+
+    json_t *entry = json_pack("{s:{s:[{s:s, s:{s:{s:s}}}]}}", "attestations", "authorities", "name",
+                              "vendor", "key", "signingKeyRef", "name", "vendor-key");
+    put_policy(&e, "two",
+               json_pack("{s:{s:s}, s:[O, O]}", "database", "path", e.dir, "vex", entry, entry));
+    json_decref(entry);
+    CHECK_INT_EQ(reconcile(&e, "two", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "two", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(ready_field(&e, "two", "message"), "spec.vex[1].attestations: Duplicate value");
     env_free(&e);
 }
 
@@ -798,5 +872,6 @@ int main(int argc, char **argv)
     RUN(test_administrator_settings_bound_the_policy);
     RUN(test_configmap_appearing_enqueues_policy);
     RUN(test_vex_configmap);
+    RUN(test_vex_attestation_keys);
     return CHECK_EXIT();
 }

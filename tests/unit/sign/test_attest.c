@@ -3,6 +3,7 @@
  * through the fake transport. */
 #include "check.h"
 #include "fake_registry.h"
+#include "registry_fixture.h"
 #include "oci/manifest.h"
 #include "oci/registry.h"
 #include "sign/attest.h"
@@ -32,9 +33,7 @@ static void env_init(struct env *e)
 {
     memset(e, 0, sizeof(*e));
     e->fr = sl_fake_registry_new();
-    struct sl_registry_opts o = {
-        .transport = sl_fake_registry_transport(e->fr), .backoff_base_ms = 1, .backoff_max_ms = 2};
-    e->reg = sl_registry_new(HOST, NULL, &o);
+    e->reg = sl_test_registry_client(e->fr, HOST);
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_key_generate(&e->key, SL_KEY_ALG_ECDSA_P256, &err), 0);
     CHECK_INT_EQ(sl_key_generate(&e->other, SL_KEY_ALG_ED25519, &err), 0);
@@ -42,13 +41,7 @@ static void env_init(struct env *e)
     CHECK_INT_EQ(sl_key_public_pem(&pem, e->key, &err), 0);
     CHECK_INT_EQ(sl_key_load_pem(&e->pub, pem, pem ? strlen(pem) : 0, &err), 0);
     free(pem);
-    sl_fake_registry_put_manifest(e->fr, HOST, REPO, "v1", SL_MT_OCI_MANIFEST,
-                                  "{\"schemaVersion\":2,\"mediaType\":\"" SL_MT_OCI_MANIFEST
-                                  "\",\"config\":{\"mediaType\":\"application/"
-                                  "vnd.oci.image.config.v1+json\",\"digest\":\"sha256:"
-                                  "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-                                  "\",\"size\":2},\"layers\":[]}",
-                                  e->digest);
+    sl_test_put_image(e->fr, HOST, REPO, "v1", e->digest);
 }
 
 static void env_free(struct env *e)

@@ -3,7 +3,9 @@
  * and from bundle referrers (fake registry), and hostile or stale ones are refused with the
  * reason a user sees. */
 #include "check.h"
+#include "testdata.h"
 #include "fake_registry.h"
+#include "registry_fixture.h"
 #include "oci/manifest.h"
 #include "oci/registry.h"
 #include "sign/attestation.h"
@@ -24,20 +26,7 @@ static const char *data_dir;
 
 static char *read_data(const char *name, size_t *len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/sign/attestation/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(1);
-    }
-    char *buf = sl_xmalloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
+    return sl_test_read_file(len, "%s/sign/attestation/%s", data_dir, name);
 }
 
 static struct sl_key *cosign_key(void)
@@ -287,14 +276,11 @@ static void env_init(struct env *e)
 {
     memset(e, 0, sizeof(*e));
     e->fr = sl_fake_registry_new();
-    struct sl_registry_opts o = {
-        .transport = sl_fake_registry_transport(e->fr), .backoff_base_ms = 1, .backoff_max_ms = 2};
-    e->reg = sl_registry_new(HOST, NULL, &o);
+    e->reg = sl_test_registry_client(e->fr, HOST);
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_key_generate(&e->key, SL_KEY_ALG_ECDSA_P256, &err), 0);
     CHECK_INT_EQ(sl_key_generate(&e->other, SL_KEY_ALG_ECDSA_P256, &err), 0);
-    sl_fake_registry_put_manifest(e->fr, HOST, REPO, "v1", SL_MT_OCI_MANIFEST,
-                                  "{\"schemaVersion\":2,\"layers\":[]}", e->digest);
+    sl_test_put_image(e->fr, HOST, REPO, "v1", e->digest);
 }
 
 static void env_free(struct env *e)
@@ -523,6 +509,145 @@ static void test_limits(void)
     env_free(&e);
 }
 
+/* An OpenVEX statement for digest (predicate type pt) as cosign attest --type openvex writes
+ * it. Caller frees. */
+static char *openvex_statement(const char *digest, const char *pt)
+{
+    json_t *st = json_pack("{s:s, s:[{s:s, s:{s:s}}], s:s, s:{s:s, s:s, s:[]}}", "_type",
+                           "https://in-toto.io/Statement/v1", "subject", "name", HOST "/" REPO,
+                           "digest", "sha256", digest + 7, "predicateType", pt, "predicate",
+                           "@context", "https://openvex.dev/ns/v0.2.0", "timestamp",
+                           "2026-12-05T00:00:00Z", "statements");
+    char *out = json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    return out;
+}
+
+/* sl_attestation_list: every verified attestation of the type from the .att tag and the
+ * bundle referrers (versioned OpenVEX predicate types too), the others counted with the first
+ * reason; other types are no candidates; a flood is an error, never a partial list. */
+static void test_list(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_err err = {0};
+    char *v1 = openvex_statement(e.digest, SL_ATTESTATION_OPENVEX);
+    char *v2 = openvex_statement(e.digest, "https://openvex.dev/ns/v0.2.0");
+    char *vuln = vuln_statement(e.digest, "2026-12-05T00:00:00Z", "[]");
+    char *envs[3] = {envelope(e.key, v1), envelope(e.other, v1), envelope(e.key, vuln)};
+    put_att(&e, envs, NULL, 3);
+    char *bundled = envelope(e.key, v2);
+    put_bundle_referrer(&e, bundled);
+    struct sl_attestation_type t;
+    CHECK_INT_EQ(sl_attestation_type_parse(&t, "openvex", &err), 0);
+    const struct sl_key *keys[] = {e.key};
+    struct sl_attestation_list list = {0};
+    CHECK_INT_EQ(sl_attestation_list(&list, e.reg, REPO, e.digest, &t, keys, 1, NULL, &err), 0);
+    CHECK_INT_EQ((int)list.n, 2);
+    CHECK_INT_EQ((int)list.ignored, 1);
+    CHECK_CONTAINS(list.ignored_why, "the DSSE signature does not verify with key");
+    if (list.n == 2) {
+        CHECK_STR_EQ(list.items[0].where, "att-tag");
+        CHECK_STR_EQ(list.items[1].where, "referrer");
+        CHECK_STR_EQ(list.items[1].predicate_type, "https://openvex.dev/ns/v0.2.0");
+        CHECK_INT_EQ(strncmp(list.items[0].source, "sha256:", 7), 0);
+        CHECK(strcmp(list.items[0].source, list.items[1].source) != 0);
+    }
+    sl_attestation_list_free(&list);
+    struct sl_attestation_limits lim = {.max_attestations = 2};
+    CHECK_INT_EQ(sl_attestation_list(&list, e.reg, REPO, e.digest, &t, keys, 1, &lim, &err),
+                 SL_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "more than 2 attestations to check");
+    CHECK_INT_EQ((int)list.n, 0);
+    for (int i = 0; i < 3; i++)
+        free(envs[i]);
+    free(bundled);
+    free(v1);
+    free(v2);
+    free(vuln);
+    env_free(&e);
+}
+
+/* A multi-platform tag names an index; attestations are made per platform (the delivery,
+ * `sealift attest`): with none on the index itself, every runnable platform must have a passing
+ * one, and the first that has not is named. Build tools' unknown/unknown entries are skipped. */
+static void test_index_platforms(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_err err = {0};
+    char amd64[72], arm64[72], idx[72];
+    snprintf(amd64, sizeof(amd64), "%s", e.digest);
+    const char *other = "{\"schemaVersion\":2,\"mediaType\":\"" SL_MT_OCI_MANIFEST "\","
+                        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                        "\"size\":2,\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21"
+                        "fe77e8310c060f61caaff8a\"},\"layers\":[]}";
+    sl_fake_registry_put_manifest(e.fr, HOST, REPO, NULL, SL_MT_OCI_MANIFEST, other, arm64);
+    char index[1024];
+    snprintf(index, sizeof(index),
+             "{\"schemaVersion\":2,\"mediaType\":\"" SL_MT_OCI_INDEX "\",\"manifests\":["
+             "{\"mediaType\":\"" SL_MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1,"
+             "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+             "{\"mediaType\":\"" SL_MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1,"
+             "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+             "{\"mediaType\":\"" SL_MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1,"
+             "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}",
+             amd64, arm64, arm64);
+    sl_fake_registry_put_manifest(e.fr, HOST, REPO, "multi", SL_MT_OCI_INDEX, index, idx);
+
+    struct sl_attestation_requirement req = {.threshold = 3};
+    sl_attestation_type_parse(&req.type, "vuln", &err);
+    time_t now = 0;
+    sl_time_parse_rfc3339(&now, "2026-12-06T00:00:00Z");
+    const struct sl_key *const *keys = (const struct sl_key *const *)&e.key;
+    struct sl_attestation_decision d;
+
+    /* nothing anywhere */
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_MISSING);
+    CHECK_CONTAINS(d.reason, "platform linux/amd64");
+
+    /* amd64 attested, arm64 not: still a denial, naming arm64 */
+    char *s1 = vuln_statement(amd64, "2026-12-05T00:00:00Z", "[]");
+    char *env1 = envelope(e.key, s1);
+    put_att(&e, &env1, NULL, 1);
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_MISSING);
+    CHECK_CONTAINS(d.reason, "platform linux/arm64/v8");
+    CHECK_INT_EQ((long long)d.platforms, 2);
+
+    /* both attested: passes over both platforms */
+    char *s2 = vuln_statement(arm64, "2026-12-04T00:00:00Z", "[]");
+    char *env2 = envelope(e.key, s2);
+    snprintf(e.digest, sizeof(e.digest), "%s", arm64);
+    put_att(&e, &env2, NULL, 1);
+    req.max_age_ms = 72LL * 3600 * 1000;
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_OK);
+    CHECK_CONTAINS(d.reason, "every platform of the index (2)");
+    time_t t4 = 0;
+    sl_time_parse_rfc3339(&t4, "2026-12-04T00:00:00Z");
+    CHECK_INT_EQ((long long)d.stale_at, (long long)(t4 + 72 * 3600)); /* the older one's */
+
+    /* the index's own attestation, when there is one, decides alone (cosign attest INDEX) */
+    char *s3 = vuln_statement(idx, "2026-12-05T00:00:00Z",
+                              "[{\"id\":\"CVE-2026-9\",\"severity\":\"Critical\"}]");
+    char *env3 = envelope(e.key, s3);
+    snprintf(e.digest, sizeof(e.digest), "%s", idx);
+    put_att(&e, &env3, NULL, 1);
+    CHECK_INT_EQ(sl_attestation_decide(&d, e.reg, REPO, idx, &req, keys, 1, NULL, now, &err), 0);
+    CHECK_INT_EQ(d.verdict, SL_ATTESTATION_FINDINGS);
+    CHECK_INT_EQ((long long)d.platforms, 0);
+
+    free(s1);
+    free(env1);
+    free(s2);
+    free(env2);
+    free(s3);
+    free(env3);
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data";
@@ -533,5 +658,7 @@ int main(int argc, char **argv)
     RUN(test_newest);
     RUN(test_unreadable_and_untimed);
     RUN(test_limits);
+    RUN(test_list);
+    RUN(test_index_platforms);
     return CHECK_EXIT();
 }

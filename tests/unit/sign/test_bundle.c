@@ -1,6 +1,7 @@
 /* Unit tests of controller/sign/bundle.c: the Sigstore bundles cosign v3 writes. argv[1] is
  * tests/data (a bundle the real cosign v3.1.3 wrote, with its public key, and the test keys). */
 #include "check.h"
+#include "testdata.h"
 #include "oci/manifest.h"
 #include "sign/bundle.h"
 #include "sign/keys.h"
@@ -17,20 +18,7 @@ static const char *data_dir = "tests/data";
 
 static char *read_data(const char *name, size_t *len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open fixture %s\n", path);
-        exit(2);
-    }
-    char *buf = sl_xmalloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
+    return sl_test_read_file(len, "%s/%s", data_dir, name);
 }
 
 static struct sl_key *load_key(const char *name)

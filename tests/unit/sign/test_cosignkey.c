@@ -3,6 +3,7 @@
  * (`COSIGN_PASSWORD=test-only cosign generate-key-pair`), cosign-hostile/ holds altered
  * envelopes (tests/data/keys/README.md). */
 #include "check.h"
+#include "testdata.h"
 #include "sign/cosignkey.h"
 #include "sign/keys.h"
 #include "util/err.h"
@@ -21,27 +22,13 @@ static const char *data_dir = "tests/data/keys";
 
 static char *read_fixture(const char *name, size_t *len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open fixture %s\n", path);
-        return NULL;
-    }
-    char *buf = sl_xmalloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    return sl_test_read_file(len, "%s/%s", data_dir, name);
 }
 
 static int load(struct sl_key **out, const char *name, const char *password, struct sl_err *err)
 {
     size_t len = 0;
     char *pem = read_fixture(name, &len);
-    if (!pem)
-        return -100;
     int rc = sl_key_load_private_pem_password(out, pem, len, password,
                                               password ? strlen(password) : 0, err);
     free(pem);

@@ -1,6 +1,7 @@
 /* Unit tests of controller/sign/keys.c. argv[1] is the directory of tests/data/keys. The
  * interop tests check our signatures with the openssl command line (and theirs with our code). */
 #include "check.h"
+#include "testdata.h"
 #include "sign/keys.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -24,19 +25,7 @@ static const char *data_dir = "tests/data/keys";
 
 static char *read_fixture(const char *name, size_t *len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open fixture %s\n", path);
-        return NULL;
-    }
-    char *buf = sl_xmalloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    return sl_test_read_file(len, "%s/%s", data_dir, name);
 }
 
 static int write_file(const char *path, const void *data, size_t len)
@@ -53,8 +42,6 @@ static int load_fixture(struct sl_key **out, const char *name, int public, struc
 {
     size_t len = 0;
     char *pem = read_fixture(name, &len);
-    if (!pem)
-        return -100;
     int rc = public ? sl_key_load_public_pem(out, pem, len, err)
                     : sl_key_load_private_pem(out, pem, len, err);
     free(pem);

@@ -1,0 +1,270 @@
+"""sealift.dev/v1beta1 on a real kube-apiserver + etcd, converted by sealift's webhook (/convert
+on the admission webhook's TLS listener): v1alpha1 stays the storage version, so objects stored
+through v1alpha1 read back through v1beta1 with every field at its new place, objects written
+through v1beta1 read back through v1alpha1 and come back up unchanged (what v1alpha1 cannot say
+rides in the sealift.dev/v1beta1-fields annotation), `kubectl get` shows v1beta1's columns, CEL
+refuses what this release cannot enforce, and with the webhook stopped v1beta1 reads fail (the
+API server cannot convert) while v1alpha1 reads go on.
+
+The shipped CRDs carry v1beta1 with served: false (serving it makes it the group's preferred
+version, see docs/design/v1beta1.md); each test serves it on its own cluster. The controller
+runs with a shard no object of these tests carries, so it only serves the webhook."""
+import json
+import os
+import re
+import shutil
+import unittest
+
+import yaml
+
+import procs
+from controller import Controller
+from kube import Cluster
+
+DATA = os.path.join(procs.SRC, "tests", "data", "api")
+CRDS = {"ImageDelivery": "imagedeliveries", "ScanPolicy": "scanpolicies",
+        "SigningKey": "signingkeys", "DeployPolicy": "deploypolicies", "GitSource": "gitsources"}
+CARRIED = ("sealift.dev/v1beta1-fields", "sealift.dev/v1alpha1-fields")
+
+
+def load(name):
+    with open(os.path.join(DATA, name)) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def leaves(value, path=()):
+    """(path, value) of every scalar and empty container under value; a path is a tuple of
+    keys and list indices."""
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from leaves(v, path + (k,))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            yield from leaves(v, path + (i,))
+    else:
+        yield path, value
+
+
+def text(path):
+    """spec.targets[0].image for ("spec", "targets", 0, "image")."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out
+
+
+def parse(path_text):
+    return tuple(int(p[1:-1]) if p.startswith("[") else p
+                 for p in re.findall(r"[^.\[\]]+|\[\d+\]", path_text))
+
+
+def at(obj, path):
+    """The value at a path (a tuple, or text without dotted keys), or KeyError."""
+    for part in parse(path) if isinstance(path, str) else path:
+        obj = obj[part]
+    return obj
+
+
+# where each v1alpha1 field lives in v1beta1 (docs/design/v1beta1.md, "Shape changes")
+MOVES = [
+    (r"\.credentials\.secretRef\.", ".secretRef."),
+    (r"\.caSecretRef\.", ".certSecretRef."),
+    (r"^spec\.scanner\.harbor\.insecure$", "spec.scanner.harbor.insecureSkipTLSVerify"),
+    (r"^spec\.verify\.signingKeyRef\.", "spec.verify.authorities[0].key.signingKeyRef."),
+    (r"^spec\.rules\.requireSignature\.signingKeyRefs\[(\d+)\]\.",
+     r"spec.verifyImages[0].authorities[\1].key.signingKeyRef."),
+    (r"^spec\.rules\.requireScanPassed\.", "spec.verifyImages[0].requireScanPassed."),
+    (r"^status\.deliveredTags$", "status.summary.delivered"),
+]
+
+
+def beta_path(kind, alpha_obj, path):
+    if any(isinstance(p, str) and ("." in p or "/" in p) for p in path):
+        return path  # label keys and media types: inside maps that keep their place
+    path = text(path)
+    for pattern, repl in MOVES:
+        path = re.sub(pattern, repl, path)
+    spec = alpha_obj.get("spec", {})
+    if kind == "SigningKey" and path.startswith("spec.publicKey.") and \
+            not (spec.get("mode") == "VerifyOnly" and "secretRef" not in spec):
+        path = "spec.publishKey." + path[len("spec.publicKey."):]
+    return parse(path)
+
+
+class ConversionTest(procs.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.kube = Cluster(self.tmp).start(self)
+        self.kube.install()
+        for plural in CRDS.values():
+            self.kube.kubectl("patch", "crd", f"{plural}.sealift.dev", "--type=json", "-p",
+                              '[{"op":"replace","path":"/spec/versions/1/served","value":true}]')
+        self.kube.kubectl("create", "namespace", "conv")
+        self.controller = Controller(self, self.kube, webhook=True,
+                                     extra_args=["--shard", "conversion-only"])
+        # kubectl's discovery cache may predate v1beta1 being served
+        shutil.rmtree(self.kube.cache_dir, ignore_errors=True)
+        procs.wait_for(lambda: self.kube.kubectl(
+            "get", "imagedeliveries.v1beta1.sealift.dev", "-n", "conv", check=False)
+            .returncode == 0, timeout=60, what="v1beta1 to be served and converted")
+
+    def resource(self, kind, version):
+        return f"{CRDS[kind]}.{version}.sealift.dev"
+
+    def get(self, obj, version, check=True):
+        md = obj["metadata"]
+        ns = ["-n", md["namespace"]] if md.get("namespace") else []
+        cp = self.kube.kubectl("get", self.resource(obj["kind"], version), md["name"], *ns,
+                               "-o", "json", check=check)
+        return json.loads(cp.stdout) if cp.returncode == 0 else cp
+
+    def store(self, obj):
+        """Applies obj's spec through its apiVersion, then writes its status."""
+        body = {k: v for k, v in obj.items() if k != "status"}
+        self.kube.kubectl("apply", "-f", "-", input=json.dumps(body))
+        if "status" in obj:
+            md = obj["metadata"]
+            ns = ["-n", md["namespace"]] if md.get("namespace") else []
+            version = obj["apiVersion"].split("/")[1]
+            self.kube.kubectl("patch", self.resource(obj["kind"], version), md["name"], *ns,
+                              "--subresource=status", "--type=merge", "-p",
+                              json.dumps({"status": obj["status"]}))
+
+    def assert_holds(self, served, wanted, what):
+        """Every field of wanted is in served with the same value (defaults may add more)."""
+        for path, value in leaves({k: v for k, v in wanted.items()
+                                   if k in ("spec", "status")}):
+            try:
+                got = at(served, path)
+            except (KeyError, IndexError, TypeError):
+                self.fail(f"{what}: {text(path)} missing in {json.dumps(served)}")
+            self.assertEqual(got, value, f"{what}: {text(path)}")
+
+    def test_v1alpha1_objects_read_through_v1beta1(self):
+        objects = load("v1alpha1-full.yaml")
+        for obj in objects:
+            self.store(obj)
+        for obj in objects:
+            what = f"{obj['kind']} {obj['metadata']['name']}"
+            alpha = self.get(obj, "v1alpha1")
+            self.assert_holds(alpha, obj, what + " through v1alpha1")
+            beta = self.get(obj, "v1beta1")
+            self.assertEqual(beta["apiVersion"], "sealift.dev/v1beta1")
+            # v1beta1 says everything these objects hold: nothing rides in an annotation
+            anns = beta["metadata"].get("annotations", {})
+            self.assertFalse(set(anns) & set(CARRIED), f"{what}: {anns}")
+            anns.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+            self.assertEqual(anns, obj["metadata"].get("annotations", {}), what)
+            # every field of the stored v1alpha1 object (defaults included) at its new place
+            for path, value in leaves({k: alpha[k] for k in ("spec", "status") if k in alpha}):
+                if text(path) in ("status.scanSummary", "status.signedSummary"):
+                    continue
+                if (obj["kind"], text(path)) == ("ScanPolicy", "spec.severityThreshold") and \
+                        value == "None":
+                    self.assertEqual(at(beta, "spec.severityThreshold"), "Critical", what)
+                    self.assertEqual(at(beta, "spec.action"), "Warn", what)
+                    continue
+                bp = beta_path(obj["kind"], alpha, path)
+                try:
+                    got = at(beta, bp)
+                except (KeyError, IndexError, TypeError):
+                    self.fail(f"{what}: {text(path)} (v1beta1 {text(bp)}) missing in "
+                              f"{json.dumps(beta)}")
+                self.assertEqual(got, value, f"{what}: {text(path)} (v1beta1 {text(bp)})")
+        # the display strings became counts; the authority and the key list got names
+        tags = self.get(objects[0], "v1beta1")
+        self.assertEqual(tags["status"]["summary"],
+                         {"delivered": 1, "signed": 1, "scanned": 2, "blocked": 1})
+        self.assertEqual(tags["spec"]["verify"]["authorities"][0]["name"], "default")
+        deploy = self.get(next(o for o in objects if o["metadata"]["name"] == "full-deploy"),
+                          "v1beta1")
+        self.assertEqual(deploy["spec"]["verifyImages"][0]["imageReferences"], ["*"])
+        self.assertEqual([a["name"] for a in deploy["spec"]["verifyImages"][0]["authorities"]],
+                         ["vendor-release", "vendor-release-2027"])
+        self.assertNotIn("requireSignature", deploy["spec"]["rules"])
+        harbor = self.get(next(o for o in objects
+                               if o["metadata"]["name"] == "full-harbor-never-block"), "v1beta1")
+        self.assertNotIn("insecure", harbor["spec"]["scanner"]["harbor"])
+        # kubectl get shows v1beta1's columns and its counts
+        out = self.kube.kubectl("get", self.resource("ImageDelivery", "v1beta1"), "-n",
+                                "conv").stdout
+        header, rows = out.splitlines()[0].split(), out.splitlines()[1:]
+        self.assertEqual(header[:5], ["NAME", "SOURCE", "DELIVERED", "BLOCKED", "SIGNED"], out)
+        row = next(r.split() for r in rows if r.startswith("full-tags "))
+        self.assertEqual(row[2:5], ["1", "1", "1"], out)
+        out = self.kube.kubectl("get", self.resource("ScanPolicy", "v1beta1"), "-n",
+                                "conv").stdout
+        self.assertIn("ACTION", out.splitlines()[0])
+        self.assertRegex(out, r"full-harbor-never-block\s+Critical\s+Warn")
+
+    def test_v1beta1_writes_read_back_through_v1alpha1(self):
+        objects = load("v1beta1-full.yaml")
+        for obj in objects:
+            self.store(obj)
+        by_name = {o["metadata"]["name"]: o for o in objects}
+        for obj in objects:
+            what = f"{obj['kind']} {obj['metadata']['name']}"
+            beta = self.get(obj, "v1beta1")
+            self.assert_holds(beta, obj, what + " through v1beta1")
+            anns = beta["metadata"].get("annotations", {})
+            self.assertFalse(set(anns) & set(CARRIED), f"{what}: {anns}")
+        # v1alpha1 readers (today's controller) see what they can enforce ...
+        alpha = self.get(by_name["beta-authority"], "v1alpha1")
+        self.assertEqual(alpha["spec"]["verify"], {"signingKeyRef": {"name": "vendor-build"}})
+        self.assertEqual(alpha["spec"]["source"]["credentials"],
+                         {"secretRef": {"name": "vendor-pull"}})
+        self.assertEqual(alpha["spec"]["source"]["caSecretRef"], {"name": "vendor-ca"})
+        # ... and the authority's name rides along
+        self.assertIn("vendor-2026", alpha["metadata"]["annotations"][CARRIED[0]])
+        warn = self.get(by_name["beta-warn-high"], "v1alpha1")
+        self.assertEqual(warn["spec"]["severityThreshold"], "None")
+        self.assertEqual(json.loads(warn["metadata"]["annotations"][CARRIED[0]]),
+                         {"spec": {"severityThreshold": "High"}})
+        harbor = self.get(by_name["beta-harbor"], "v1alpha1")
+        self.assertEqual(harbor["spec"]["scanner"]["harbor"]["insecure"], True)
+        self.assertEqual(harbor["spec"]["severityThreshold"], "Low")
+        deploy = self.get(by_name["beta-deploy"], "v1alpha1")
+        self.assertEqual(deploy["spec"]["rules"]["requireSignature"]["signingKeyRefs"][0]["name"],
+                         "vendor-release")
+        self.assertEqual(deploy["spec"]["rules"]["requireScanPassed"],
+                         {"scanPolicyRefs": [{"namespace": "vendor-acme", "name": "default"}]})
+        key = self.get(by_name["beta-import"], "v1alpha1")
+        self.assertEqual(key["spec"]["publicKey"], {"configMapRef": {"name": "imported-pub"}})
+        # a v1alpha1 writer changes a field; the v1beta1-only value survives the write
+        self.kube.kubectl("patch", self.resource("ImageDelivery", "v1alpha1"), "beta-authority",
+                          "-n", "conv", "--type=merge", "-p", '{"spec":{"interval":"20m"}}')
+        beta = self.get(by_name["beta-authority"], "v1beta1")
+        self.assertEqual(beta["spec"]["interval"], "20m")
+        self.assertEqual(beta["spec"]["verify"]["authorities"],
+                         by_name["beta-authority"]["spec"]["verify"]["authorities"])
+        # a v1alpha1 writer changing what the carried fields cover wins: v1beta1 readers see
+        # what the controller enforces (a blocking threshold), not the stale Warn
+        self.kube.kubectl("patch", self.resource("ScanPolicy", "v1alpha1"), "beta-warn-high",
+                          "-n", "conv", "--type=merge", "-p",
+                          '{"spec":{"severityThreshold":"Medium"}}')
+        beta = self.get(by_name["beta-warn-high"], "v1beta1")
+        self.assertEqual((beta["spec"]["severityThreshold"], beta["spec"]["action"]),
+                         ("Medium", "Block"))
+        # CEL refuses what this release cannot enforce, naming the field
+        for obj in load("v1beta1-beyond.yaml")[:2]:
+            body = {k: v for k, v in obj.items() if k != "status"}
+            cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                                   input=json.dumps(body))
+            self.assertNotEqual(cp.returncode, 0, cp.stdout)
+            self.assertRegex(cp.stderr, r"spec\.verify\.authorities holds one authority|"
+                                        r"spec\.verifyImages holds one entry for every image")
+
+    def test_fails_closed_without_the_webhook(self):
+        obj = load("v1alpha1-full.yaml")[0]
+        self.store(obj)
+        self.assertEqual(self.get(obj, "v1beta1")["apiVersion"], "sealift.dev/v1beta1")
+        self.controller.stop()
+        cp = self.get(obj, "v1beta1", check=False)
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("conversion webhook", cp.stderr)
+        self.assertEqual(self.get(obj, "v1alpha1")["spec"]["source"]["credentials"],
+                         {"secretRef": {"name": "vendor-pull"}})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -618,8 +618,7 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
                                       .webhook_cache_ttl_ms = a.webhook_cache_ttl_ms,
                                       .scanner_urls = a.scanner_urls,
                                       .n_scanner_urls = a.n_scanner_urls};
-    sl_controller_config_set(&cc);
-    rc = wiring->reconcilers ? wiring->reconcilers(&recs, &nrecs, &err) : 0;
+    rc = wiring->reconcilers ? wiring->reconcilers(wiring->ctx, &cc, &recs, &nrecs, &err) : 0;
     if (rc != 0) {
         sl_cli_errorf(CMD, "creating reconcilers: %s", err.msg);
         goto done;
@@ -700,7 +699,7 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
         sl_http_server_route(webhook, "POST", "/convert", handle_convert, NULL);
     }
     /* reconcilers that serve routes (git push hooks, the admission webhook) add them now */
-    rc = wiring->setup_servers ? wiring->setup_servers(mgr, http, webhook, &err) : 0;
+    rc = wiring->setup_servers ? wiring->setup_servers(wiring->ctx, mgr, http, webhook, &err) : 0;
     if (rc != 0) {
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
@@ -769,7 +768,7 @@ done:
     free(recs);
     sl_manager_free(mgr);
     if (wiring->teardown)
-        wiring->teardown();
+        wiring->teardown(wiring->ctx);
     sl_http_server_free(http);
     sl_http_server_free(webhook);
     sl_kube_client_free(client);

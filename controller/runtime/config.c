@@ -1,20 +1,8 @@
-/* The controller settings store (runtime/config.h). */
+/* Checks against the controller settings (runtime/config.h). */
 #include "runtime/config.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static struct sl_controller_config controller_config;
-
-void sl_controller_config_set(const struct sl_controller_config *cfg)
-{
-    controller_config = *cfg;
-}
-
-const struct sl_controller_config *sl_controller_config_get(void)
-{
-    return &controller_config;
-}
 
 bool sl_controller_insecure_allowed(const struct sl_controller_config *cc, const char *hostport)
 {

@@ -7,8 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Settings of `sealift controller` that reconcilers need. cmd_controller sets them before
- * it creates the reconcilers; the strings are borrowed for the life of the process. */
+/* Settings of `sealift controller` that reconcilers need. cmd_controller fills them from its
+ * flags and hands them to the wiring, which passes them to each reconciler's constructor (a
+ * reconciler keeps a copy; the strings are borrowed for the life of the controller). A zeroed
+ * struct is the defaults of a unit test: nothing insecure, no local paths, no minimum interval,
+ * no registry deadline, no scanner adapters. */
 struct sl_controller_config {
     const char *state_dir;        /* --state-dir (clones, caches); default /var/lib/sealift */
     const char *webhook_cert_dir; /* --webhook-cert-dir, or NULL */
@@ -44,7 +47,6 @@ struct sl_controller_config {
     const char *const *scanner_urls;
     size_t n_scanner_urls;
 };
-void sl_controller_config_set(const struct sl_controller_config *cfg);
 /* True when hostport ("host" or "host:port" of a registry a tenant marked insecure) is listed
  * by --insecure-registry: an entry "host:port" matches exactly, an entry "host" any port. */
 bool sl_controller_insecure_allowed(const struct sl_controller_config *cc, const char *hostport);
@@ -53,7 +55,5 @@ bool sl_controller_scanner_url_allowed(const struct sl_controller_config *cc, co
 /* interval_ms raised to --min-interval (0 and negative values are returned unchanged: they mean
  * "not set" to the callers). */
 int64_t sl_controller_clamp_interval_ms(const struct sl_controller_config *cc, int64_t interval_ms);
-/* The settings (all NULL/0 until set). Never NULL. */
-const struct sl_controller_config *sl_controller_config_get(void);
 
 #endif

@@ -1,7 +1,8 @@
 /* The scan gate: how the ImageDelivery reconciler (and the admission webhook) ask the scanner
  * whether a source digest may be delivered (DESIGN.md section 3: verify -> scan -> copy -> sign).
- * The scanner implements it (scan/policy.h over the loaded ScanPolicies, scan/record.h keeps
- * each verdict); reconcilers/ installs it (imagedelivery/gates.h). */
+ * The scanner implements it (scan/policy.h over the ScanPolicy store, scan/record.h keeps
+ * each verdict); the wiring of reconcilers/ hands it to the ImageDelivery reconciler's
+ * constructor (imagedelivery/gates.h). */
 #ifndef SL_SCAN_GATE_H
 #define SL_SCAN_GATE_H
 
@@ -76,8 +77,8 @@ struct sl_attest_request {
 
 /* The attestation gate: signed SBOM and vulnerability attestations of delivered images, written
  * after signing (sign/attest.h). The scanner (scan/policy.c, ScanPolicy store) implements it
- * and the wiring installs it for the ImageDelivery reconciler; without one, deliveries write no
- * attestations. */
+ * and the wiring hands it to the ImageDelivery reconciler's constructor; without one,
+ * deliveries write no attestations. */
 struct sl_attest_gate {
     void *ctx;
     /* Attests digest in reg/repo (the target's client, borrowed) under subject_name ("host/

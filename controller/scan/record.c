@@ -19,6 +19,7 @@ struct pass {
 struct sl_scan_record {
     struct sl_scan_gate inner;
     sl_scan_revision_fn revision;
+    void *revision_ctx;
     size_t max_entries;
     pthread_mutex_t lock;
     struct pass *passes;
@@ -26,12 +27,14 @@ struct sl_scan_record {
 };
 
 struct sl_scan_record *sl_scan_record_new(const struct sl_scan_gate *inner,
-                                          sl_scan_revision_fn revision, size_t max_entries)
+                                          sl_scan_revision_fn revision, void *revision_ctx,
+                                          size_t max_entries)
 {
     struct sl_scan_record *r = sl_xcalloc(1, sizeof(*r));
     if (inner)
         r->inner = *inner;
     r->revision = revision;
+    r->revision_ctx = revision_ctx;
     r->max_entries = max_entries ? max_entries : DEFAULT_MAX_ENTRIES;
     pthread_mutex_init(&r->lock, NULL);
     return r;
@@ -98,7 +101,7 @@ void sl_scan_record_put(struct sl_scan_record *r, const char *ns, const char *na
                         const char *digest, enum sl_scan_verdict verdict)
 {
     char rev[REVISION_MAX];
-    if (!r || !r->revision || r->revision(rev, sizeof(rev), ns, name) != 0)
+    if (!r || !r->revision || r->revision(r->revision_ctx, rev, sizeof(rev), ns, name) != 0)
         return;
     put(r, pass_key(ns, name, digest), rev, verdict);
 }
@@ -107,7 +110,7 @@ void sl_scan_record_revision(struct sl_scan_record *r, struct sl_buf *out, const
                              const char *name)
 {
     char rev[REVISION_MAX];
-    if (!r || !r->revision || r->revision(rev, sizeof(rev), ns, name) != 0)
+    if (!r || !r->revision || r->revision(r->revision_ctx, rev, sizeof(rev), ns, name) != 0)
         snprintf(rev, sizeof(rev), "-");
     sl_buf_append_str(out, rev);
 }
@@ -116,7 +119,7 @@ enum sl_scan_verdict sl_scan_record_get(struct sl_scan_record *r, const char *ns
                                         const char *digest)
 {
     char rev[REVISION_MAX];
-    if (!r || !r->revision || r->revision(rev, sizeof(rev), ns, name) != 0)
+    if (!r || !r->revision || r->revision(r->revision_ctx, rev, sizeof(rev), ns, name) != 0)
         return SL_SCAN_UNKNOWN;
     char *key = pass_key(ns, name, digest);
     enum sl_scan_verdict v = SL_SCAN_UNKNOWN;
@@ -144,7 +147,8 @@ static int record_scan(void *ctx, struct sl_runtime *rt, const char *ns, const c
     /* the revision before the scan: a database loaded meanwhile makes this record stale, never
      * the other way round */
     char rev[REVISION_MAX];
-    bool known = r->revision && r->revision(rev, sizeof(rev), ns, policy_name) == 0;
+    bool known =
+        r->revision && r->revision(r->revision_ctx, rev, sizeof(rev), ns, policy_name) == 0;
     int rc = r->inner.scan(r->inner.ctx, rt, ns, policy_name, src, repo, digest, platforms,
                            n_platforms, out_summary, err);
     if (known && rc == SL_SCAN_GATE_PASSED && n_platforms == 0)

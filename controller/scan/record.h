@@ -19,16 +19,20 @@
 #include <stddef.h>
 
 /* Writes the current revision of ScanPolicy ns/name to out (cap bytes); returns 0, or non-zero
- * when the policy is not loaded (then nothing it recorded counts). */
-typedef int (*sl_scan_revision_fn)(char *out, size_t cap, const char *ns, const char *name);
+ * when the policy is not loaded (then nothing it recorded counts). ctx is the record's
+ * revision_ctx. */
+typedef int (*sl_scan_revision_fn)(void *ctx, char *out, size_t cap, const char *ns,
+                                   const char *name);
 
 struct sl_scan_record;
 
 /* A record of at most max_entries passes (0 = 4096) over the scan gate inner (copied; its scan
- * function is called by the wrapped gate). revision is required. Caller frees with
+ * function is called by the wrapped gate). revision is required; it is called with revision_ctx
+ * (borrowed, e.g. the ScanPolicy store of sl_scanpolicy_revision). Caller frees with
  * sl_scan_record_free. */
 struct sl_scan_record *sl_scan_record_new(const struct sl_scan_gate *inner,
-                                          sl_scan_revision_fn revision, size_t max_entries);
+                                          sl_scan_revision_fn revision, void *revision_ctx,
+                                          size_t max_entries);
 /* NULL is a no-op. The gates made by sl_scan_record_gate must not be used afterwards. */
 void sl_scan_record_free(struct sl_scan_record *r);
 

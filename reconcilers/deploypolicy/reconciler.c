@@ -247,6 +247,68 @@ static void delete_generated(struct sl_runtime *rt, const char *policy_name)
     free(name);
 }
 
+/* Applies objs (what the policy renders), owned by DeployPolicy obj named name, and lists each
+ * one in generated (also when its apply fails, so a transient failure never deletes it). Failures
+ * go into message ("; "-separated, cap bytes); a retryable one makes *kind TRANSIENT. Returns how
+ * many failed; *written gets how many were changed. */
+static size_t apply_objects(size_t *written, json_t *generated, char *message, size_t cap,
+                            enum sl_result_kind *kind, struct sl_runtime *rt, const json_t *obj,
+                            const char *name, json_t *objs)
+{
+    json_t *owner = json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
+                              "sealift.dev/v1alpha1", "kind", "DeployPolicy", "name", name, "uid",
+                              sl_kube_obj_uid(obj) ? sl_kube_obj_uid(obj) : "", "controller", 1,
+                              "blockOwnerDeletion", 1);
+    size_t i, failed = 0;
+    json_t *o;
+    message[0] = '\0';
+    *written = 0;
+    json_array_foreach(objs, i, o)
+    {
+        json_object_set(json_object_get(o, "metadata"), "ownerReferences", owner);
+        const char *okind = json_string_value(json_object_get(o, "kind"));
+        const struct sl_kube_resource *res = resource_for(okind);
+        json_array_append_new(generated, generated_entry(o));
+        struct sl_err aerr = {0};
+        int w = 0;
+        int rc = res ? sl_apply_if_changed(&w, &rt->kube, res, o, FIELD_MANAGER, &aerr)
+                     : sl_err_set(&aerr, SL_EINVAL, SL_ERRC_INPUT, "unknown kind");
+        if (rc) {
+            failed++;
+            size_t len = strlen(message);
+            bool gk = res == &RES_CONSTRAINT_TEMPLATE || res == &RES_GK_CONSTRAINT;
+            snprintf(message + len, cap - len, "%s%s %s: %s", len ? "; " : "", okind,
+                     json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+                     (gk && rc == SL_ENOTFOUND) ? "Gatekeeper is not installed in the cluster"
+                                                : aerr.msg);
+            if (rc == SL_ERETRY)
+                *kind = SL_RESULT_TRANSIENT;
+            continue;
+        }
+        *written += (size_t)w;
+    }
+    json_decref(owner);
+    return failed;
+}
+
+/* Deletes what obj's status lists as generated before and generated no longer holds. */
+static void delete_stale(struct sl_runtime *rt, const json_t *obj, const json_t *generated)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "generated"), i, o)
+    {
+        if (entry_in(generated, o))
+            continue;
+        const struct sl_kube_resource *res =
+            resource_for(json_string_value(json_object_get(o, "kind")));
+        struct sl_err derr = {0};
+        if (res)
+            rt->kube.del(rt->kube.ctx, res, NULL, json_string_value(json_object_get(o, "name")),
+                         &derr);
+    }
+}
+
 static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
                      struct sl_reconcile_result *out, struct sl_err *err)
 {
@@ -287,51 +349,10 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     if (!not_ready)
         not_ready = untrusted_keys(rt, rules, &not_ready_reason);
 
-    json_t *owner = json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
-                              "sealift.dev/v1alpha1", "kind", "DeployPolicy", "name", req->name,
-                              "uid", sl_kube_obj_uid(obj) ? sl_kube_obj_uid(obj) : "", "controller",
-                              1, "blockOwnerDeletion", 1);
-    size_t i, written = 0, failed = 0;
-    json_t *o;
-    message[0] = '\0';
-    json_array_foreach(objs, i, o)
-    {
-        json_object_set(json_object_get(o, "metadata"), "ownerReferences", owner);
-        const char *kind = json_string_value(json_object_get(o, "kind"));
-        const struct sl_kube_resource *res = resource_for(kind);
-        /* listed even when the apply fails, so a transient failure never deletes it below */
-        json_array_append_new(generated, generated_entry(o));
-        struct sl_err aerr = {0};
-        int w = 0;
-        int rc = res ? sl_apply_if_changed(&w, &rt->kube, res, o, FIELD_MANAGER, &aerr)
-                     : sl_err_set(&aerr, SL_EINVAL, SL_ERRC_INPUT, "unknown kind");
-        if (rc) {
-            failed++;
-            size_t len = strlen(message);
-            bool gk = res == &RES_CONSTRAINT_TEMPLATE || res == &RES_GK_CONSTRAINT;
-            snprintf(message + len, sizeof(message) - len, "%s%s %s: %s", len ? "; " : "", kind,
-                     json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
-                     (gk && rc == SL_ENOTFOUND) ? "Gatekeeper is not installed in the cluster"
-                                                : aerr.msg);
-            if (rc == SL_ERETRY)
-                out->kind = SL_RESULT_TRANSIENT;
-            continue;
-        }
-        written += (size_t)w;
-    }
-    json_decref(owner);
-    /* delete what this policy generated before and no longer does */
-    json_array_foreach(json_object_get(json_object_get(obj, "status"), "generated"), i, o)
-    {
-        if (entry_in(generated, o))
-            continue;
-        const struct sl_kube_resource *res =
-            resource_for(json_string_value(json_object_get(o, "kind")));
-        struct sl_err derr = {0};
-        if (res)
-            rt->kube.del(rt->kube.ctx, res, NULL, json_string_value(json_object_get(o, "name")),
-                         &derr);
-    }
+    size_t written = 0;
+    size_t failed = apply_objects(&written, generated, message, sizeof(message), &out->kind, rt,
+                                  obj, req->name, objs);
+    delete_stale(rt, obj, generated);
     if (failed) {
         cond = "False";
         reason = "ApplyFailed";

@@ -25,6 +25,7 @@
 struct gitsource {
     struct sl_reconciler base; /* first: the manager frees everything through base.free */
     char *cache_root;
+    struct sl_controller_config cc; /* the administrator's settings (strings borrowed) */
     struct sl_git_ops git;
 };
 
@@ -328,6 +329,72 @@ static bool is_self(const json_t *e, const struct sl_reconcile_request *req)
                        json_string_value(json_object_get(e, "name")), req);
 }
 
+/* Deletes the objects of inventory that the apply rules let the GitSource of req manage (not
+ * the GitSource itself). Those that could not be deleted go into remaining and a line each into
+ * problems (cap bytes). Returns how many failed; *deleted gets how many are gone. */
+static size_t prune_inventory(size_t *deleted, json_t *remaining, char *problems, size_t cap,
+                              struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                              const json_t *inventory)
+{
+    size_t i, failed = 0;
+    json_t *e;
+    *deleted = 0;
+    json_array_foreach(inventory, i, e)
+    {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *ns = json_string_value(json_object_get(e, "namespace"));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        char why[200];
+        if (is_self(e, req))
+            continue; /* already being deleted */
+        if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why, sizeof(why))) {
+            sl_log_warn(&req->log, "not deleting inventory entry %s %s%s%s: %s", kind ? kind : "?",
+                        ns ? ns : "", ns ? "/" : "", name ? name : "?", why);
+            continue;
+        }
+        const struct sl_kube_resource *res = resource_for_kind(kind);
+        if (!res)
+            continue; /* sl_manifests_entry_allowed knows only kinds that map */
+        struct sl_err derr = {0};
+        int drc = rt->kube.del(rt->kube.ctx, res, ns, name, &derr);
+        if (drc == 0 || drc == SL_ENOTFOUND) {
+            (*deleted)++;
+            continue;
+        }
+        failed++;
+        json_array_append(remaining, e); /* only these are tried again */
+        char line[800];
+        snprintf(line, sizeof(line), "%s %s%s%s: %s", kind, ns ? ns : "", ns ? "/" : "", name,
+                 derr.msg);
+        msg_append(problems, cap, line);
+    }
+    return failed;
+}
+
+/* Some objects could not be pruned: status says so (Ready=False PruneFailed, the inventory cut
+ * to remaining), with a Warning event when the reason is new. */
+static void report_prune_failed(struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                                const json_t *fresh, json_t *remaining, const char *message)
+{
+    const json_t *prev = sl_condition_get(json_object_get(fresh, "status"), "Ready");
+    const char *prev_reason = json_string_value(json_object_get(prev, "reason"));
+    json_t *status = json_deep_copy(json_object_get(fresh, "status"));
+    if (!json_is_object(status)) {
+        json_decref(status);
+        status = json_object();
+    }
+    json_object_set(status, "inventory", remaining);
+    struct sl_outcome outcome = {SL_RESULT_TRANSIENT, "False", "PruneFailed", message, false};
+    sl_outcome_apply(status, &outcome, sl_kube_obj_generation(fresh));
+    struct sl_err werr = {0};
+    int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, fresh, status, &werr);
+    if (wrc && wrc != SL_ENOTFOUND)
+        sl_log_warn(&req->log, "status write failed: %s", werr.msg);
+    if (rt->record_event && (!prev_reason || strcmp(prev_reason, "PruneFailed") != 0))
+        rt->record_event(rt->event_ctx, fresh, "Warning", "PruneFailed", message);
+    json_decref(status);
+}
+
 /* A GitSource with metadata.deletionTimestamp. If it carries our finalizer: with spec.prune and
  * without spec.suspend, deletes the objects that carry its labels (list_owned; those the apply
  * rules let it manage), then removes the finalizer; with prune off or suspended, removes the
@@ -335,7 +402,7 @@ static bool is_self(const json_t *e, const struct sl_reconcile_request *req)
 static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *req,
                     struct sl_reconcile_result *out, struct sl_err *err)
 {
-    json_t *fresh = NULL, *status = NULL, *remaining = NULL, *inventory = NULL;
+    json_t *fresh = NULL, *remaining = NULL, *inventory = NULL;
     struct ownership own;
     ownership_init(&own, req->ns, req->name);
     char problems[STATUS_MESSAGE_MAX] = "";
@@ -374,38 +441,8 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
                         suspended ? "spec.suspend" : "spec.prune false",
                         json_array_size(inventory));
     } else {
-        size_t i;
-        json_t *e;
-        json_array_foreach(inventory, i, e)
-        {
-            const char *kind = json_string_value(json_object_get(e, "kind"));
-            const char *ns = json_string_value(json_object_get(e, "namespace"));
-            const char *name = json_string_value(json_object_get(e, "name"));
-            char why[200];
-            if (is_self(e, req))
-                continue; /* already being deleted */
-            if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why,
-                                            sizeof(why))) {
-                sl_log_warn(&req->log, "not deleting inventory entry %s %s%s%s: %s",
-                            kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "?", why);
-                continue;
-            }
-            const struct sl_kube_resource *res = resource_for_kind(kind);
-            if (!res)
-                continue; /* sl_manifests_entry_allowed knows only kinds that map */
-            struct sl_err derr = {0};
-            int drc = rt->kube.del(rt->kube.ctx, res, ns, name, &derr);
-            if (drc == 0 || drc == SL_ENOTFOUND) {
-                deleted++;
-                continue;
-            }
-            failed++;
-            json_array_append(remaining, e); /* only these are tried again */
-            char line[800];
-            snprintf(line, sizeof(line), "%s %s%s%s: %s", kind, ns ? ns : "", ns ? "/" : "", name,
-                     derr.msg);
-            msg_append(problems, sizeof(problems), line);
-        }
+        failed =
+            prune_inventory(&deleted, remaining, problems, sizeof(problems), rt, req, inventory);
     }
     if (deleted) {
         snprintf(message, sizeof(message), "deleted %zu object(s) the GitSource applied", deleted);
@@ -418,22 +455,7 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
                  "GitSource is being deleted: %zu object(s) it applied could not be "
                  "deleted (kept the finalizer %s, retrying): %s",
                  failed, SL_GITSOURCE_FINALIZER, problems);
-        const json_t *prev = sl_condition_get(json_object_get(fresh, "status"), "Ready");
-        const char *prev_reason = json_string_value(json_object_get(prev, "reason"));
-        status = json_deep_copy(json_object_get(fresh, "status"));
-        if (!json_is_object(status)) {
-            json_decref(status);
-            status = json_object();
-        }
-        json_object_set(status, "inventory", remaining);
-        struct sl_outcome outcome = {SL_RESULT_TRANSIENT, "False", "PruneFailed", message, false};
-        sl_outcome_apply(status, &outcome, sl_kube_obj_generation(fresh));
-        struct sl_err werr = {0};
-        int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, fresh, status, &werr);
-        if (wrc && wrc != SL_ENOTFOUND)
-            sl_log_warn(&req->log, "status write failed: %s", werr.msg);
-        if (rt->record_event && (!prev_reason || strcmp(prev_reason, "PruneFailed") != 0))
-            rt->record_event(rt->event_ctx, fresh, "Warning", "PruneFailed", message);
+        report_prune_failed(rt, req, fresh, remaining, message);
         sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "%s", message);
         rc = SL_ERETRY;
         goto done;
@@ -450,11 +472,350 @@ done:
     if (rc)
         out->kind = SL_RESULT_TRANSIENT;
     json_decref(fresh);
-    json_decref(status);
     json_decref(remaining);
     json_decref(inventory);
     ownership_clear(&own);
     return rc;
+}
+
+/* Checks what the spec says before anything is fetched: spec.interval (raised to
+ * --min-interval), the name (a label value), spec.suspend, spec.url (file:// only with
+ * --allow-local-paths). Returns 0 to go on (*url_out borrowed from spec), or -1 with the outcome
+ * in o. */
+static int check_spec(int64_t *interval_ms, const char **url_out, struct outcome *o,
+                      const struct gitsource *g, const struct sl_reconcile_request *req,
+                      const json_t *spec)
+{
+    const char *interval = json_string_value(json_object_get(spec, "interval"));
+    if (interval && (sl_duration_parse_ms(interval_ms, interval) != 0 || *interval_ms <= 0)) {
+        set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.interval: invalid duration \"%s\"", interval);
+        return -1;
+    }
+    *interval_ms = sl_controller_clamp_interval_ms(&g->cc, *interval_ms);
+    if (strlen(req->name) > 63) {
+        /* the name is a label value on every object the GitSource applies */
+        set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "metadata.name: a GitSource name is at most 63 characters (it labels the "
+                    "objects the GitSource applies, %s)",
+                    SL_GITSOURCE_LABEL_NAME);
+        return -1;
+    }
+    if (json_is_true(json_object_get(spec, "suspend"))) {
+        set_outcome(o, "Unknown", "Suspended", SL_RESULT_DONE, 0,
+                    "fetching and applying are suspended (spec.suspend)");
+        return -1;
+    }
+    const char *url = json_string_value(json_object_get(spec, "url"));
+    *url_out = url;
+    if (!url || !*url) {
+        set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0, "spec.url: Required value");
+        return -1;
+    }
+    switch (sl_repourl_kind(url)) {
+    case SL_REPOURL_REMOTE:
+        break;
+    case SL_REPOURL_LOCAL:
+        if (g->cc.allow_local_paths)
+            break;
+        set_outcome(o, "False", "LocalPathNotAllowed", SL_RESULT_STALLED, 0,
+                    "spec.url: file:// URLs and paths read the controller's own filesystem; "
+                    "allowed only when the controller runs with --allow-local-paths");
+        return -1;
+    default:
+        set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.url: \"%s\" is not an https://, http://, ssh://, git:// or file:// URL",
+                    url);
+        return -1;
+    }
+    return 0;
+}
+
+/* What spec.secretRef gives git: the Secret and the values taken from it (secret ones wiped on
+ * clear). */
+struct git_creds {
+    json_t *secret;
+    char *username, *password, *identity, *known_hosts, *ca;
+    struct sl_git_auth auth; /* borrows the strings above */
+};
+
+static void git_creds_clear(struct git_creds *c)
+{
+    json_decref(c->secret);
+    sl_secure_free_str(c->username);
+    sl_secure_free_str(c->password);
+    sl_secure_free_str(c->identity);
+    free(c->known_hosts);
+    free(c->ca);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Reads the Secret spec.secretRef names into c (nothing without one): it must be a git repository
+ * Secret whose url covers url, else nothing is sent anywhere. Returns 0, or -1 with the outcome in
+ * o. */
+static int read_credentials(struct git_creds *c, struct outcome *o, struct sl_runtime *rt,
+                            const struct sl_reconcile_request *req, const json_t *spec,
+                            const char *url)
+{
+    const char *secret_name =
+        json_string_value(json_object_get(json_object_get(spec, "secretRef"), "name"));
+    if (secret_name) {
+        struct sl_err serr = {0};
+        int rc =
+            rt->kube.get(rt->kube.ctx, &c->secret, &SL_RES_SECRET, req->ns, secret_name, &serr);
+        if (rc) {
+            set_outcome(o, "False", rc == SL_ENOTFOUND ? "SecretNotFound" : "SecretError",
+                        SL_RESULT_WAITING, WAIT_SECRET_MS, "spec.secretRef.name: %s",
+                        rc == SL_ENOTFOUND ? "Secret not found in the GitSource's namespace"
+                                           : serr.msg);
+            return -1;
+        }
+        /* credentials go only to the repositories their Secret is for (Argo CD's repository
+         * Secrets): a Secret made for something else (a database password) is never sent */
+        char why[200];
+        const char *type = json_string_value(json_object_get(
+            sl_kube_json_path(c->secret, "metadata.labels"), SL_GITSOURCE_SECRET_TYPE_LABEL));
+        if (!type || strcmp(type, SL_GITSOURCE_SECRET_TYPE) != 0) {
+            set_outcome(o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not a git repository Secret (label "
+                        "%s=%s); nothing was fetched",
+                        secret_name, SL_GITSOURCE_SECRET_TYPE_LABEL, SL_GITSOURCE_SECRET_TYPE);
+            return -1;
+        }
+        char *secret_url = secret_value(c->secret, "url");
+        bool covered = sl_repourl_covers(secret_url, url, why, sizeof(why));
+        free(secret_url);
+        if (!covered) {
+            set_outcome(o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
+                        "spec.secretRef.name: Secret %s is not for %s (%s; its url key names "
+                        "the repository or URL prefix it is for); nothing was fetched",
+                        secret_name, url, why);
+            return -1;
+        }
+        c->username = secret_value(c->secret, "username");
+        c->password = secret_value(c->secret, "password");
+        if (!c->password)
+            c->password = secret_value(c->secret, "token");
+        c->identity = secret_value(c->secret, "identity");
+        c->known_hosts = secret_value(c->secret, "known_hosts");
+        c->ca = secret_value(c->secret, "ca.crt");
+        c->auth = (struct sl_git_auth){.username = c->username,
+                                       .password = c->password,
+                                       .identity_pem = c->identity,
+                                       .known_hosts = c->known_hosts,
+                                       .ca_pem = c->ca};
+    }
+    return 0;
+}
+
+/* Applies the objects of set (apply_object) and lists each in desired. Failures get a line in
+ * problems (cap bytes); a retryable one sets *transient. Returns how many failed; *written gets
+ * how many were changed. */
+static size_t apply_set(size_t *written, bool *transient, json_t *desired, char *problems,
+                        size_t cap, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                        const struct ownership *own, const struct sl_manifest_set *set)
+{
+    size_t i, failed = 0;
+    json_t *o_obj;
+    json_array_foreach(set->objects, i, o_obj)
+    {
+        struct sl_err aerr = {0};
+        int arc = apply_object(rt, req, own, o_obj, &aerr);
+        json_array_append_new(desired, inventory_entry(o_obj));
+        if (arc < 0) {
+            char line[800];
+            const json_t *meta = json_object_get(o_obj, "metadata");
+            if (arc == SL_EEXISTS) /* the message names the object and how to hand it over */
+                snprintf(line, sizeof(line), "%s: %s",
+                         json_string_value(json_array_get(set->sources, i)), aerr.msg);
+            else
+                snprintf(line, sizeof(line), "%s: %s %s: %s",
+                         json_string_value(json_array_get(set->sources, i)),
+                         json_string_value(json_object_get(o_obj, "kind")),
+                         json_string_value(json_object_get(meta, "name")), aerr.msg);
+            msg_append(problems, cap, line);
+            failed++;
+            if (arc == SL_ERETRY)
+                *transient = true;
+        } else if (arc > 0) {
+            (*written)++;
+        }
+    }
+    return failed;
+}
+
+/* Deletes what carries the GitSource's labels and desired no longer has, when prune_allowed
+ * (spec.prune, and every file parsed); the list is read from the API server now, so it holds
+ * exactly the objects that are this GitSource's. What stays goes into inventory; failures get a
+ * line in problems (cap bytes), a failed list sets *transient. Returns how many failed; *pruned
+ * gets how many were deleted. */
+static size_t prune_owned(size_t *pruned, bool *transient, json_t *inventory, char *problems,
+                          size_t cap, struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                          const struct ownership *own, const json_t *desired, bool prune_allowed)
+{
+    json_t *owned = NULL;
+    size_t i, failed = 0;
+    json_t *e;
+    struct sl_err lerr = {0};
+    if (list_owned(&owned, rt, req, own, &lerr) != 0) {
+        char line[700];
+        snprintf(line, sizeof(line), "listing the objects of this GitSource: %s", lerr.msg);
+        msg_append(problems, cap, line);
+        failed++;
+        *transient = true;
+        owned = json_array();
+    }
+    json_array_foreach(owned, i, e)
+    {
+        if (inventory_has(desired, e) || is_self(e, req) || !prune_allowed) {
+            json_array_append(inventory, e);
+            continue;
+        }
+        char why[200];
+        if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why, sizeof(why))) {
+            const char *kind = json_string_value(json_object_get(e, "kind"));
+            const char *name = json_string_value(json_object_get(e, "name"));
+            sl_log_warn(&req->log, "not pruning %s %s: %s", kind ? kind : "?", name ? name : "?",
+                        why);
+            continue;
+        }
+        const struct sl_kube_resource *res =
+            resource_for_kind(json_string_value(json_object_get(e, "kind")));
+        struct sl_err derr = {0};
+        int drc = res ? rt->kube.del(rt->kube.ctx, res,
+                                     json_string_value(json_object_get(e, "namespace")),
+                                     json_string_value(json_object_get(e, "name")), &derr)
+                      : SL_EINVAL;
+        if (drc == 0 || drc == SL_ENOTFOUND) {
+            (*pruned)++;
+        } else {
+            json_array_append(inventory, e); /* try again next time */
+            char line[700];
+            snprintf(line, sizeof(line), "prune %s %s: %s",
+                     json_string_value(json_object_get(e, "kind")),
+                     json_string_value(json_object_get(e, "name")), derr.msg);
+            msg_append(problems, cap, line);
+            failed++;
+        }
+    }
+    json_decref(owned);
+    return failed;
+}
+
+/* Fetches spec.ref of url into cache_dir (status.artifact names the revision, fetched at now
+ * when it is new) and reads the manifests under spec.path at that commit into *files. Returns 0,
+ * or -1 with the outcome in o (the last applied state is kept). */
+static int fetch_files(struct sl_git_result *fetched, struct sl_git_file **files, size_t *nfiles,
+                       struct outcome *o, struct gitsource *g, const json_t *spec, const char *url,
+                       const struct sl_git_auth *auth, const char *cache_dir, int64_t interval_ms,
+                       json_t *status, const char *now)
+{
+    const json_t *ref = json_object_get(spec, "ref");
+    struct sl_git_ref gref = {
+        .branch = json_string_value(json_object_get(ref, "branch")),
+        .tag = json_string_value(json_object_get(ref, "tag")),
+        .commit = json_string_value(json_object_get(ref, "commit")),
+    };
+    struct sl_err ferr = {0};
+    int rc = g->git.fetch(g->git.ctx, fetched, cache_dir, url, &gref, auth, &ferr);
+    if (rc) {
+        /* keep the last applied state; retry with the queue's backoff */
+        set_outcome(o, "False", rc == SL_EAUTH ? "AuthenticationFailed" : "FetchFailed",
+                    rc == SL_EINVAL || rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
+                    interval_ms, "%s", ferr.msg);
+        return -1;
+    }
+    json_t *artifact = json_object_get(status, "artifact");
+    const char *old_rev = json_string_value(json_object_get(artifact, "revision"));
+    if (!old_rev || strcmp(old_rev, fetched->revision) != 0 ||
+        !json_object_get(artifact, "fetchedAt"))
+        json_object_set_new(
+            status, "artifact",
+            json_pack("{s:s, s:s}", "revision", fetched->revision, "fetchedAt", now));
+
+    const char *path = json_string_value(json_object_get(spec, "path"));
+    rc = g->git.read_manifests(g->git.ctx, files, nfiles, cache_dir, fetched->commit,
+                               path ? path : "", &ferr);
+    if (rc) {
+        set_outcome(o, "False", rc == SL_ENOTFOUND ? "PathNotFound" : "ReadFailed", SL_RESULT_DONE,
+                    interval_ms, "%s", ferr.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes status with the outcome o (Ready, kstatus conditions, observedGeneration: generation,
+ * that of the object the pass started with) and records
+ * the events: a Warning when the Ready reason changed to a failure, Normal Applied when
+ * lastAppliedRevision moved from prev_applied. */
+static void write_outcome(struct sl_runtime *rt, const struct sl_reconcile_request *req,
+                          const json_t *obj, long long generation, json_t *status,
+                          const struct outcome *o, const char *prev_reason,
+                          const char *prev_applied)
+{
+    struct sl_outcome outcome = {o->kind, o->status, o->reason, o->message,
+                                 strcmp(o->reason, "Suspended") == 0};
+    sl_outcome_apply(status, &outcome, generation);
+    struct sl_err werr = {0};
+    int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, obj, status, &werr);
+    if (wrc && wrc != SL_ENOTFOUND)
+        sl_log_warn(&req->log, "status write failed: %s", werr.msg);
+    /* events on transitions only */
+    if (rt->record_event && (!prev_reason || strcmp(prev_reason, o->reason) != 0) &&
+        strcmp(o->status, "True") != 0)
+        rt->record_event(rt->event_ctx, obj, "Warning", o->reason, o->message);
+    const char *applied = json_string_value(json_object_get(status, "lastAppliedRevision"));
+    if (rt->record_event && applied && (!prev_applied || strcmp(applied, prev_applied)))
+        rt->record_event(rt->event_ctx, obj, "Normal", "Applied", o->message);
+}
+
+/* Applies the revision's objects (set, read at fetched), prunes what it no longer has (with
+ * spec.prune) and records the result: status.inventory, lastAppliedRevision/At when nothing
+ * failed, and the outcome in o (Applied, or ApplyFailed listing the problems). */
+static void apply_revision(struct outcome *o, json_t *status, struct sl_runtime *rt,
+                           const struct sl_reconcile_request *req, const struct ownership *own,
+                           const struct sl_manifest_set *set, const struct sl_git_result *fetched,
+                           bool prune, int64_t interval_ms, const char *now)
+{
+    char problems[STATUS_MESSAGE_MAX] = "";
+    size_t i;
+    json_t *e;
+    json_array_foreach(set->errors, i, e)
+    {
+        msg_append(problems, sizeof(problems), json_string_value(e));
+    }
+    size_t written = 0, failed = json_array_size(set->errors);
+    bool transient = false;
+    json_t *desired = json_array(); /* what this revision defines, applied or not */
+    failed +=
+        apply_set(&written, &transient, desired, problems, sizeof(problems), rt, req, own, set);
+    /* prune what carries this GitSource's labels and the new revision no longer has (never
+     * while a file fails to parse: its objects would look removed) */
+    json_t *inventory = json_array();
+    size_t pruned = 0;
+    failed += prune_owned(&pruned, &transient, inventory, problems, sizeof(problems), rt, req, own,
+                          desired, prune && json_array_size(set->failed_files) == 0);
+    json_decref(desired);
+    json_object_set_new(status, "inventory", inventory);
+    if (failed == 0) {
+        const char *prev = json_string_value(json_object_get(status, "lastAppliedRevision"));
+        if (!prev || strcmp(prev, fetched->revision) != 0 ||
+            !json_object_get(status, "lastAppliedAt"))
+            json_object_set_new(status, "lastAppliedAt", json_string(now));
+        json_object_set_new(status, "lastAppliedRevision", json_string(fetched->revision));
+    }
+    if (written || pruned)
+        sl_log_info(&req->log, "applied %s: %zu object(s) written, %zu pruned", fetched->revision,
+                    written, pruned);
+    if (failed) {
+        set_outcome(o, "False", "ApplyFailed", transient ? SL_RESULT_TRANSIENT : SL_RESULT_DONE,
+                    interval_ms, "revision %s: %zu problem(s): %s", fetched->revision, failed,
+                    problems);
+    } else {
+        set_outcome(o, "True", "Applied", SL_RESULT_DONE, interval_ms,
+                    "applied revision %s: %zu object(s)", fetched->revision,
+                    json_array_size(set->objects));
+    }
 }
 
 static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
@@ -488,12 +849,10 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     struct outcome o = {0};
     struct ownership own;
     ownership_init(&own, req->ns, req->name);
-    struct sl_git_auth auth = {0};
-    char *username = NULL, *password = NULL, *identity = NULL, *known_hosts = NULL, *ca = NULL;
+    struct git_creds creds = {0};
     struct sl_git_file *files = NULL;
     size_t nfiles = 0;
     struct sl_manifest_set set = {0};
-    json_t *secret = NULL;
     char *cache_dir = NULL;
     json_t *patched = NULL; /* obj as our finalizer patch left it */
 
@@ -525,274 +884,37 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     }
 
     int64_t interval_ms = DEFAULT_INTERVAL_MS;
-    const char *interval = json_string_value(json_object_get(spec, "interval"));
-    if (interval && (sl_duration_parse_ms(&interval_ms, interval) != 0 || interval_ms <= 0)) {
-        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
-                    "spec.interval: invalid duration \"%s\"", interval);
+    const char *url = NULL;
+    if (check_spec(&interval_ms, &url, &o, g, req, spec) != 0)
         goto write;
-    }
-    interval_ms = sl_controller_clamp_interval_ms(sl_controller_config_get(), interval_ms);
-    if (strlen(req->name) > 63) {
-        /* the name is a label value on every object the GitSource applies */
-        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
-                    "metadata.name: a GitSource name is at most 63 characters (it labels the "
-                    "objects the GitSource applies, %s)",
-                    SL_GITSOURCE_LABEL_NAME);
-        goto write;
-    }
-    if (json_is_true(json_object_get(spec, "suspend"))) {
-        set_outcome(&o, "Unknown", "Suspended", SL_RESULT_DONE, 0,
-                    "fetching and applying are suspended (spec.suspend)");
-        goto write;
-    }
-    const char *url = json_string_value(json_object_get(spec, "url"));
-    if (!url || !*url) {
-        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0, "spec.url: Required value");
-        goto write;
-    }
-    switch (sl_repourl_kind(url)) {
-    case SL_REPOURL_REMOTE:
-        break;
-    case SL_REPOURL_LOCAL:
-        if (sl_controller_config_get()->allow_local_paths)
-            break;
-        set_outcome(&o, "False", "LocalPathNotAllowed", SL_RESULT_STALLED, 0,
-                    "spec.url: file:// URLs and paths read the controller's own filesystem; "
-                    "allowed only when the controller runs with --allow-local-paths");
-        goto write;
-    default:
-        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
-                    "spec.url: \"%s\" is not an https://, http://, ssh://, git:// or file:// URL",
-                    url);
-        goto write;
-    }
 
-    const char *secret_name =
-        json_string_value(json_object_get(json_object_get(spec, "secretRef"), "name"));
-    if (secret_name) {
-        struct sl_err serr = {0};
-        int rc = rt->kube.get(rt->kube.ctx, &secret, &SL_RES_SECRET, req->ns, secret_name, &serr);
-        if (rc) {
-            set_outcome(&o, "False", rc == SL_ENOTFOUND ? "SecretNotFound" : "SecretError",
-                        SL_RESULT_WAITING, WAIT_SECRET_MS, "spec.secretRef.name: %s",
-                        rc == SL_ENOTFOUND ? "Secret not found in the GitSource's namespace"
-                                           : serr.msg);
-            goto write;
-        }
-        /* credentials go only to the repositories their Secret is for (Argo CD's repository
-         * Secrets): a Secret made for something else (a database password) is never sent */
-        char why[200];
-        const char *type = json_string_value(json_object_get(
-            sl_kube_json_path(secret, "metadata.labels"), SL_GITSOURCE_SECRET_TYPE_LABEL));
-        if (!type || strcmp(type, SL_GITSOURCE_SECRET_TYPE) != 0) {
-            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
-                        "spec.secretRef.name: Secret %s is not a git repository Secret (label "
-                        "%s=%s); nothing was fetched",
-                        secret_name, SL_GITSOURCE_SECRET_TYPE_LABEL, SL_GITSOURCE_SECRET_TYPE);
-            goto write;
-        }
-        char *secret_url = secret_value(secret, "url");
-        bool covered = sl_repourl_covers(secret_url, url, why, sizeof(why));
-        free(secret_url);
-        if (!covered) {
-            set_outcome(&o, "False", "CredentialsNotForURL", SL_RESULT_WAITING, WAIT_SECRET_MS,
-                        "spec.secretRef.name: Secret %s is not for %s (%s; its url key names "
-                        "the repository or URL prefix it is for); nothing was fetched",
-                        secret_name, url, why);
-            goto write;
-        }
-        username = secret_value(secret, "username");
-        password = secret_value(secret, "password");
-        if (!password)
-            password = secret_value(secret, "token");
-        identity = secret_value(secret, "identity");
-        known_hosts = secret_value(secret, "known_hosts");
-        ca = secret_value(secret, "ca.crt");
-        auth = (struct sl_git_auth){.username = username,
-                                    .password = password,
-                                    .identity_pem = identity,
-                                    .known_hosts = known_hosts,
-                                    .ca_pem = ca};
-    }
+    if (read_credentials(&creds, &o, rt, req, spec, url) != 0)
+        goto write;
 
-    const json_t *ref = json_object_get(spec, "ref");
-    struct sl_git_ref gref = {
-        .branch = json_string_value(json_object_get(ref, "branch")),
-        .tag = json_string_value(json_object_get(ref, "tag")),
-        .commit = json_string_value(json_object_get(ref, "commit")),
-    };
     cache_dir = sl_xasprintf("%s/%s/%s", g->cache_root, req->ns, req->name);
     struct sl_git_result fetched;
-    struct sl_err ferr = {0};
-    int rc = g->git.fetch(g->git.ctx, &fetched, cache_dir, url, &gref, &auth, &ferr);
-    if (rc) {
-        /* keep the last applied state; retry with the queue's backoff */
-        set_outcome(&o, "False", rc == SL_EAUTH ? "AuthenticationFailed" : "FetchFailed",
-                    rc == SL_EINVAL || rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
-                    interval_ms, "%s", ferr.msg);
-        goto write;
-    }
     char now[32];
     sl_time_now_rfc3339(now, sizeof(now));
-    json_t *artifact = json_object_get(status, "artifact");
-    const char *old_rev = json_string_value(json_object_get(artifact, "revision"));
-    if (!old_rev || strcmp(old_rev, fetched.revision) != 0 ||
-        !json_object_get(artifact, "fetchedAt"))
-        json_object_set_new(
-            status, "artifact",
-            json_pack("{s:s, s:s}", "revision", fetched.revision, "fetchedAt", now));
-
-    const char *path = json_string_value(json_object_get(spec, "path"));
-    rc = g->git.read_manifests(g->git.ctx, &files, &nfiles, cache_dir, fetched.commit,
-                               path ? path : "", &ferr);
-    if (rc) {
-        set_outcome(&o, "False", rc == SL_ENOTFOUND ? "PathNotFound" : "ReadFailed", SL_RESULT_DONE,
-                    interval_ms, "%s", ferr.msg);
+    if (fetch_files(&fetched, &files, &nfiles, &o, g, spec, url, &creds.auth, cache_dir,
+                    interval_ms, status, now) != 0)
         goto write;
-    }
     sl_manifests_load(&set, files, nfiles, req->ns, rt->controller_namespace);
 
-    /* apply */
-    char problems[STATUS_MESSAGE_MAX] = "";
-    size_t i;
-    json_t *e;
-    json_array_foreach(set.errors, i, e)
-    {
-        msg_append(problems, sizeof(problems), json_string_value(e));
-    }
-    size_t written = 0, failed = json_array_size(set.errors);
-    bool transient = false;
-    json_t *desired = json_array(); /* what this revision defines, applied or not */
-    json_t *o_obj;
-    json_array_foreach(set.objects, i, o_obj)
-    {
-        struct sl_err aerr = {0};
-        int arc = apply_object(rt, req, &own, o_obj, &aerr);
-        json_array_append_new(desired, inventory_entry(o_obj));
-        if (arc < 0) {
-            char line[800];
-            const json_t *meta = json_object_get(o_obj, "metadata");
-            if (arc == SL_EEXISTS) /* the message names the object and how to hand it over */
-                snprintf(line, sizeof(line), "%s: %s",
-                         json_string_value(json_array_get(set.sources, i)), aerr.msg);
-            else
-                snprintf(line, sizeof(line), "%s: %s %s: %s",
-                         json_string_value(json_array_get(set.sources, i)),
-                         json_string_value(json_object_get(o_obj, "kind")),
-                         json_string_value(json_object_get(meta, "name")), aerr.msg);
-            msg_append(problems, sizeof(problems), line);
-            failed++;
-            if (arc == SL_ERETRY)
-                transient = true;
-        } else if (arc > 0) {
-            written++;
-        }
-    }
+    apply_revision(&o, status, rt, req, &own, &set, &fetched, prune, interval_ms, now);
 
-    /* prune what carries this GitSource's labels and the new revision no longer has (never
-     * while a file fails to parse: its objects would look removed); the list is read from the
-     * API server now, so it holds exactly the objects that are this GitSource's */
-    json_t *owned = NULL;
-    json_t *inventory = json_array();
-    size_t pruned = 0;
-    struct sl_err lerr = {0};
-    if (list_owned(&owned, rt, req, &own, &lerr) != 0) {
-        char line[700];
-        snprintf(line, sizeof(line), "listing the objects of this GitSource: %s", lerr.msg);
-        msg_append(problems, sizeof(problems), line);
-        failed++;
-        transient = true;
-        owned = json_array();
-    }
-    json_array_foreach(owned, i, e)
-    {
-        if (inventory_has(desired, e) || is_self(e, req) || !prune ||
-            json_array_size(set.failed_files) > 0) {
-            json_array_append(inventory, e);
-            continue;
-        }
-        char why[200];
-        if (!sl_manifests_entry_allowed(e, req->ns, rt->controller_namespace, why, sizeof(why))) {
-            const char *kind = json_string_value(json_object_get(e, "kind"));
-            const char *name = json_string_value(json_object_get(e, "name"));
-            sl_log_warn(&req->log, "not pruning %s %s: %s", kind ? kind : "?", name ? name : "?",
-                        why);
-            continue;
-        }
-        const struct sl_kube_resource *res =
-            resource_for_kind(json_string_value(json_object_get(e, "kind")));
-        struct sl_err derr = {0};
-        int drc = res ? rt->kube.del(rt->kube.ctx, res,
-                                     json_string_value(json_object_get(e, "namespace")),
-                                     json_string_value(json_object_get(e, "name")), &derr)
-                      : SL_EINVAL;
-        if (drc == 0 || drc == SL_ENOTFOUND) {
-            pruned++;
-        } else {
-            json_array_append(inventory, e); /* try again next time */
-            char line[700];
-            snprintf(line, sizeof(line), "prune %s %s: %s",
-                     json_string_value(json_object_get(e, "kind")),
-                     json_string_value(json_object_get(e, "name")), derr.msg);
-            msg_append(problems, sizeof(problems), line);
-            failed++;
-        }
-    }
-    json_decref(owned);
-    json_decref(desired);
-    json_object_set_new(status, "inventory", inventory);
-    if (failed == 0) {
-        const char *prev = json_string_value(json_object_get(status, "lastAppliedRevision"));
-        if (!prev || strcmp(prev, fetched.revision) != 0 ||
-            !json_object_get(status, "lastAppliedAt"))
-            json_object_set_new(status, "lastAppliedAt", json_string(now));
-        json_object_set_new(status, "lastAppliedRevision", json_string(fetched.revision));
-    }
-    if (written || pruned)
-        sl_log_info(&req->log, "applied %s: %zu object(s) written, %zu pruned", fetched.revision,
-                    written, pruned);
-    if (failed) {
-        set_outcome(&o, "False", "ApplyFailed", transient ? SL_RESULT_TRANSIENT : SL_RESULT_DONE,
-                    interval_ms, "revision %s: %zu problem(s): %s", fetched.revision, failed,
-                    problems);
-    } else {
-        set_outcome(&o, "True", "Applied", SL_RESULT_DONE, interval_ms,
-                    "applied revision %s: %zu object(s)", fetched.revision,
-                    json_array_size(set.objects));
-    }
-
-write:;
-    struct sl_outcome outcome = {o.kind, o.status, o.reason, o.message,
-                                 strcmp(o.reason, "Suspended") == 0};
-    sl_outcome_apply(status, &outcome, generation);
-    struct sl_err werr = {0};
-    int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, obj, status, &werr);
-    if (wrc && wrc != SL_ENOTFOUND)
-        sl_log_warn(&req->log, "status write failed: %s", werr.msg);
-    /* events on transitions only */
-    if (rt->record_event && (!prev_reason || strcmp(prev_reason, o.reason) != 0) &&
-        strcmp(o.status, "True") != 0)
-        rt->record_event(rt->event_ctx, obj, "Warning", o.reason, o.message);
-    const char *applied = json_string_value(json_object_get(status, "lastAppliedRevision"));
-    if (rt->record_event && applied && (!prev_applied_copy || strcmp(applied, prev_applied_copy)))
-        rt->record_event(rt->event_ctx, obj, "Normal", "Applied", o.message);
-
+write:
+    write_outcome(rt, req, obj, generation, status, &o, prev_reason, prev_applied_copy);
     out->kind = o.kind;
     out->requeue_after_ms = o.requeue_ms;
     if (o.kind == SL_RESULT_TRANSIENT)
         sl_err_set(err, SL_ERETRY, SL_ERRC_GIT, "%s", o.message);
     json_decref(status);
-    json_decref(secret);
+    git_creds_clear(&creds);
     sl_manifest_set_clear(&set);
     sl_git_files_free(files, nfiles);
     free(cache_dir);
     free(prev_applied_copy);
     json_decref(patched);
-    sl_secure_free_str(username);
-    sl_secure_free_str(password);
-    sl_secure_free_str(identity);
-    free(known_hosts);
-    free(ca);
     ownership_clear(&own);
     return o.kind == SL_RESULT_TRANSIENT ? SL_ERETRY : 0;
 }
@@ -814,12 +936,15 @@ static void gitsource_free(void *self)
 }
 
 int sl_gitsource_reconciler_new(struct sl_reconciler **out, const char *cache_root,
-                                const struct sl_git_ops *git, struct sl_err *err)
+                                const struct sl_controller_config *cc, const struct sl_git_ops *git,
+                                struct sl_err *err)
 {
     if (!cache_root || !*cache_root)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "GitSource cache directory not set");
     struct gitsource *g = sl_xcalloc(1, sizeof(*g));
     g->cache_root = sl_xstrdup(cache_root);
+    if (cc)
+        g->cc = *cc;
     g->git.ctx = git ? git->ctx : NULL;
     g->git.fetch = git && git->fetch ? git->fetch : real_fetch;
     g->git.read_manifests = git && git->read_manifests ? git->read_manifests : real_read;

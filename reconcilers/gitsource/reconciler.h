@@ -26,6 +26,7 @@
 #define SL_GITOPS_RECONCILER_H
 
 #include "git/gitfetch.h"
+#include "runtime/config.h"
 #include "runtime/reconciler.h"
 
 /* The finalizer a GitSource with spec.prune carries so its objects are deleted with it. */
@@ -57,8 +58,11 @@ struct sl_git_ops {
                           struct sl_err *err);
 };
 
-/* Creates the reconciler. cache_root is the directory for clones (copied). git may be NULL. */
+/* Creates the reconciler. cache_root is the directory for clones (copied). cc holds the
+ * administrator's settings it applies (--min-interval, --allow-local-paths; copied, its strings
+ * borrowed; NULL = none of them). git may be NULL. */
 int sl_gitsource_reconciler_new(struct sl_reconciler **out, const char *cache_root,
-                                const struct sl_git_ops *git, struct sl_err *err);
+                                const struct sl_controller_config *cc, const struct sl_git_ops *git,
+                                struct sl_err *err);
 
 #endif

@@ -65,6 +65,115 @@ static int append_class(struct sl_buf *b, char c, bool in_bracket, struct sl_err
     return 0;
 }
 
+/* pattern[*i] is a backslash: appends the escape's POSIX spelling to b (a class shorthand, or
+ * an escaped punctuation character as it is) and leaves *i on the escaped character. Returns 0
+ * or a negative code with err set (assertions, escaped letters, a trailing \). */
+static int translate_escape(struct sl_buf *b, const char *pattern, size_t *i, struct sl_err *err)
+{
+    char e = pattern[*i + 1];
+    if (e == '\0')
+        return refuse(err, "a trailing \\", "escape a character after it");
+    (*i)++;
+    int rc = append_class(b, e, false, err);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (e == 'b' || e == 'B' || e == 'A' || e == 'z' || e == 'Z') {
+        char what[48];
+        snprintf(what, sizeof(what), "the assertion \\%c", e);
+        return refuse(err, what, "anchor the whole tag with ^...$ instead");
+    }
+    if (isalpha((unsigned char)e)) {
+        char what[48];
+        snprintf(what, sizeof(what), "the escape \\%c", e);
+        return refuse(err, what,
+                      "escape only punctuation (\\. \\+ \\-) or use a bracket expression");
+    }
+    char two[3] = {'\\', e, '\0'};
+    sl_buf_append_str(b, two);
+    return 0;
+}
+
+/* pattern[*i] starts "(?": a group without capture becomes a plain group (*i left on the ':');
+ * lookarounds, flag groups and the other (? forms are refused by name. Returns 0 or a negative
+ * code with err set. */
+static int translate_group(struct sl_buf *b, const char *pattern, size_t *i, struct sl_err *err)
+{
+    const char *p = pattern + *i + 2;
+    if (*p == ':') {
+        sl_buf_append_str(b, "("); /* a group without capture is a group */
+        *i += 2;
+        return 0;
+    }
+    if (*p == '=' || *p == '!' || (*p == '<' && (p[1] == '=' || p[1] == '!'))) {
+        char what[48];
+        snprintf(what, sizeof(what), "the lookaround (?%.*s", *p == '<' ? 2 : 1, p);
+        return refuse(err, what, "describe the tags you want directly, e.g. ^1\\.4\\.[0-9]+$");
+    }
+    if (*p == 'i' || (*p && strchr("msxU-", *p))) {
+        size_t k = strcspn(p, ")");
+        char what[48];
+        snprintf(what, sizeof(what), "the flag group (?%.*s)", (int)(k < 8 ? k : 8), p);
+        return refuse(err, what,
+                      "matching is case-sensitive: spell both cases, e.g. [Vv]1\\.[0-9]+");
+    }
+    return refuse(err, "(?", "use plain (...) groups");
+}
+
+/* pattern[*i] is '[': copies the bracket expression up to its closing ] to b, translating \d \w
+ * \s, and leaves *i on the ] (or at n when it is unterminated: regcomp says so). Returns 0 or a
+ * negative code with err set. */
+static int translate_bracket(struct sl_buf *b, const char *pattern, size_t n, size_t *i,
+                             struct sl_err *err)
+{
+    size_t j = *i + 1;
+    sl_buf_append_str(b, "[");
+    if (pattern[j] == '^') {
+        sl_buf_append_str(b, "^");
+        j++;
+    }
+    if (pattern[j] == ']') {
+        sl_buf_append_str(b, "]");
+        j++;
+    }
+    for (; j < n && pattern[j] != ']'; j++) {
+        char d = pattern[j];
+        if (d == '[' && (pattern[j + 1] == ':' || pattern[j + 1] == '.' || pattern[j + 1] == '=')) {
+            char delim[3] = {pattern[j + 1], ']', '\0'};
+            const char *end = strstr(pattern + j + 2, delim);
+            if (!end)
+                break; /* regcomp reports it */
+            size_t len = (size_t)(end + 2 - (pattern + j));
+            char *part = sl_xstrndup(pattern + j, len);
+            sl_buf_append_str(b, part);
+            free(part);
+            j += len - 1;
+            continue;
+        }
+        if (d == '\\' && pattern[j + 1]) {
+            int rc = append_class(b, pattern[j + 1], true, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 0) {
+                /* \x inside brackets: Perl means the character x; POSIX would add a backslash
+                 * too */
+                char one[2] = {pattern[j + 1], '\0'};
+                sl_buf_append_str(b, one);
+            }
+            j++;
+            continue;
+        }
+        char one[2] = {d, '\0'};
+        sl_buf_append_str(b, one);
+    }
+    if (j < n) {
+        sl_buf_append_str(b, "]");
+        *i = j;
+    } else {
+        *i = n;
+    }
+    return 0;
+}
+
 int sl_imd_pattern_translate(char **out, const char *pattern, struct sl_err *err)
 {
     int rc = 0;
@@ -74,131 +183,30 @@ int sl_imd_pattern_translate(char **out, const char *pattern, struct sl_err *err
     if (n > PATTERN_MAX)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "longer than %d characters", PATTERN_MAX);
     sl_buf_init(&b, PATTERN_MAX * 16);
-    for (size_t i = 0; i < n; i++) {
+    /* one construct per step; each leaves i on the last character it consumed */
+    for (size_t i = 0; i < n && rc == 0; i++) {
         char c = pattern[i];
         if (c == '\\') {
-            char e = pattern[i + 1];
-            if (e == '\0') {
-                rc = refuse(err, "a trailing \\", "escape a character after it");
-                goto done;
-            }
-            i++;
-            rc = append_class(&b, e, false, err);
-            if (rc < 0)
-                goto done;
-            if (rc == 1)
-                continue;
-            rc = 0;
-            if (e == 'b' || e == 'B' || e == 'A' || e == 'z' || e == 'Z') {
-                char what[48];
-                snprintf(what, sizeof(what), "the assertion \\%c", e);
-                rc = refuse(err, what, "anchor the whole tag with ^...$ instead");
-                goto done;
-            }
-            if (isalpha((unsigned char)e)) {
-                char what[48];
-                snprintf(what, sizeof(what), "the escape \\%c", e);
-                rc = refuse(err, what,
-                            "escape only punctuation (\\. \\+ \\-) or use a bracket expression");
-                goto done;
-            }
-            char two[3] = {'\\', e, '\0'};
-            sl_buf_append_str(&b, two);
-            continue;
-        }
-        if (c == '(' && pattern[i + 1] == '?') {
-            const char *p = pattern + i + 2;
-            if (*p == ':') {
-                sl_buf_append_str(&b, "("); /* a group without capture is a group */
-                i += 2;
-                continue;
-            }
-            if (*p == '=' || *p == '!' || (*p == '<' && (p[1] == '=' || p[1] == '!'))) {
-                char what[48];
-                snprintf(what, sizeof(what), "the lookaround (?%.*s", *p == '<' ? 2 : 1, p);
-                rc =
-                    refuse(err, what, "describe the tags you want directly, e.g. ^1\\.4\\.[0-9]+$");
-                goto done;
-            }
-            if (*p == 'i' || (*p && strchr("msxU-", *p))) {
-                size_t k = strcspn(p, ")");
-                char what[48];
-                snprintf(what, sizeof(what), "the flag group (?%.*s)", (int)(k < 8 ? k : 8), p);
-                rc = refuse(err, what,
-                            "matching is case-sensitive: spell both cases, e.g. [Vv]1\\.[0-9]+");
-                goto done;
-            }
-            rc = refuse(err, "(?", "use plain (...) groups");
-            goto done;
-        }
-        if ((c == '*' || c == '+' || c == '?' || c == '}') && pattern[i + 1] == '?') {
+            rc = translate_escape(&b, pattern, &i, err);
+        } else if (c == '(' && pattern[i + 1] == '?') {
+            rc = translate_group(&b, pattern, &i, err);
+        } else if ((c == '*' || c == '+' || c == '?' || c == '}') && pattern[i + 1] == '?') {
             char what[48];
             snprintf(what, sizeof(what), "the non-greedy quantifier %c?", c);
             rc = refuse(err, what, "drop the ? (a tag either matches or not)");
-            goto done;
+        } else if (c == '[') {
+            rc = translate_bracket(&b, pattern, n, &i, err);
+        } else {
+            char one[2] = {c, '\0'};
+            sl_buf_append_str(&b, one);
         }
-        if (c == '[') {
-            /* a bracket expression: copy up to its closing ], translating \d \w \s */
-            size_t j = i + 1;
-            sl_buf_append_str(&b, "[");
-            if (pattern[j] == '^') {
-                sl_buf_append_str(&b, "^");
-                j++;
-            }
-            if (pattern[j] == ']') {
-                sl_buf_append_str(&b, "]");
-                j++;
-            }
-            for (; j < n && pattern[j] != ']'; j++) {
-                char d = pattern[j];
-                if (d == '[' &&
-                    (pattern[j + 1] == ':' || pattern[j + 1] == '.' || pattern[j + 1] == '=')) {
-                    char delim[3] = {pattern[j + 1], ']', '\0'};
-                    const char *end = strstr(pattern + j + 2, delim);
-                    if (!end)
-                        break; /* regcomp reports it */
-                    size_t len = (size_t)(end + 2 - (pattern + j));
-                    char *part = sl_xstrndup(pattern + j, len);
-                    sl_buf_append_str(&b, part);
-                    free(part);
-                    j += len - 1;
-                    continue;
-                }
-                if (d == '\\' && pattern[j + 1]) {
-                    rc = append_class(&b, pattern[j + 1], true, err);
-                    if (rc < 0)
-                        goto done;
-                    if (rc == 1) {
-                        j++;
-                        continue;
-                    }
-                    rc = 0;
-                    /* \x inside brackets: Perl means the character x; POSIX would add a
-                     * backslash too */
-                    char one[2] = {pattern[j + 1], '\0'};
-                    sl_buf_append_str(&b, one);
-                    j++;
-                    continue;
-                }
-                char one[2] = {d, '\0'};
-                sl_buf_append_str(&b, one);
-            }
-            if (j < n) {
-                sl_buf_append_str(&b, "]");
-                i = j;
-            } else {
-                i = n; /* unterminated: regcomp says so */
-            }
-            continue;
-        }
-        char one[2] = {c, '\0'};
-        sl_buf_append_str(&b, one);
+    }
+    if (rc < 0) {
+        sl_buf_free(&b);
+        return rc;
     }
     *out = sl_buf_steal(&b, NULL);
-done:
-    if (rc < 0)
-        sl_buf_free(&b);
-    return rc < 0 ? rc : 0;
+    return 0;
 }
 
 /* Compiles pattern (translated) into re. */

@@ -34,63 +34,6 @@
 #define DOCKERCONFIG_KEY  ".dockerconfigjson"
 #define DOCKERCONFIG_TYPE "kubernetes.io/dockerconfigjson"
 
-/* ---- the process-wide scan gate ---- */
-
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sl_scan_gate installed_gate;
-static int gate_installed;
-
-void sl_imagedelivery_set_scan_gate(const struct sl_scan_gate *gate)
-{
-    pthread_mutex_lock(&gate_lock);
-    if (gate && gate->scan) {
-        installed_gate = *gate;
-        gate_installed = 1;
-    } else {
-        memset(&installed_gate, 0, sizeof(installed_gate));
-        gate_installed = 0;
-    }
-    pthread_mutex_unlock(&gate_lock);
-}
-
-int sl_imagedelivery_get_scan_gate(struct sl_scan_gate *out)
-{
-    pthread_mutex_lock(&gate_lock);
-    int have = gate_installed;
-    if (have)
-        *out = installed_gate;
-    pthread_mutex_unlock(&gate_lock);
-    return have;
-}
-
-/* ---- the process-wide attestation gate ---- */
-
-static struct sl_attest_gate installed_attest_gate;
-static int attest_gate_installed;
-
-void sl_imagedelivery_set_attest_gate(const struct sl_attest_gate *gate)
-{
-    pthread_mutex_lock(&gate_lock);
-    if (gate && gate->attest) {
-        installed_attest_gate = *gate;
-        attest_gate_installed = 1;
-    } else {
-        memset(&installed_attest_gate, 0, sizeof(installed_attest_gate));
-        attest_gate_installed = 0;
-    }
-    pthread_mutex_unlock(&gate_lock);
-}
-
-int sl_imagedelivery_get_attest_gate(struct sl_attest_gate *out)
-{
-    pthread_mutex_lock(&gate_lock);
-    int have = attest_gate_installed;
-    if (have)
-        *out = installed_attest_gate;
-    pthread_mutex_unlock(&gate_lock);
-    return have;
-}
-
 /* ---- reference index for secondary watches ---- */
 
 enum ref_kind { REF_SECRET, REF_SIGNINGKEY, REF_SCANPOLICY };
@@ -146,10 +89,9 @@ struct imd_reconciler {
     size_t nkeys;
     struct sl_imd_registry_ops reg;
     struct sl_imd_registry_cache *cache; /* owned when the real ops are used */
-    struct sl_scan_gate gate;
-    bool gate_override;
-    struct sl_attest_gate attest_gate;
-    bool attest_gate_override;
+    struct sl_scan_gate gate;            /* .scan NULL: no scanner in this controller */
+    struct sl_attest_gate attest_gate;   /* .attest NULL: no attestations */
+    struct sl_controller_config cc;      /* the administrator's settings (strings borrowed) */
     struct sl_refindex *refs; /* which ImageDelivery references which Secret / key / policy */
 };
 
@@ -680,8 +622,7 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
     /* plain http and unverified TLS reach only the registries the administrator listed: else a
      * tenant could point the controller at any in-cluster http endpoint, with credentials */
-    if (ep->insecure &&
-        !sl_controller_insecure_allowed(sl_controller_config_get(), sl_ref_api_host(&ep->ref))) {
+    if (ep->insecure && !sl_controller_insecure_allowed(&run->r->cc, sl_ref_api_host(&ep->ref))) {
         global_fail(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed",
                     "%s.insecure: registry %s is not one this controller may reach over plain "
                     "http or without TLS verification (the administrator allows such registries "
@@ -692,11 +633,16 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     return 0;
 }
 
+static int parse_targets(struct imd_run *run, const json_t *spec);
+static int parse_tag_selection(struct imd_run *run, const json_t *spec, const json_t *source);
+static int parse_platforms(struct imd_run *run, const json_t *spec);
+
+/* Reads and checks the spec, in this order: the references (before anything can fail),
+ * interval, sign format, referrers, source, targets, tag selection, platforms. */
 static int step_read_spec(struct imd_run *run)
 {
     const json_t *spec = json_object_get(run->obj, "spec");
     const json_t *source = json_object_get(spec, "source");
-    struct sl_err err = {0};
     /* remember references first, so a Secret that appears later enqueues this object (and
      * status knows which gates the spec has, whatever fails below) */
     run->verify_key_name =
@@ -716,14 +662,23 @@ static int step_read_spec(struct imd_run *run)
         return -1;
     }
     /* the administrator's --min-interval bounds how often a tenant makes us poll registries */
-    run->interval_ms =
-        sl_controller_clamp_interval_ms(sl_controller_config_get(), run->interval_ms);
+    run->interval_ms = sl_controller_clamp_interval_ms(&run->r->cc, run->interval_ms);
     if (parse_sign_format(run, json_object_get(spec, "sign")) != 0 ||
         parse_referrers(run, json_object_get(spec, "referrers")) != 0)
         return -1;
 
-    if (parse_endpoint(run, &run->src, source, "spec.source") != 0)
+    if (parse_endpoint(run, &run->src, source, "spec.source") != 0 ||
+        parse_targets(run, spec) != 0 || parse_tag_selection(run, spec, source) != 0 ||
+        parse_platforms(run, spec) != 0)
         return -1;
+    run->immutable = !json_is_false(json_object_get(spec, "immutableTags"));
+    return 0;
+}
+
+/* spec.targets: at least one, each an endpoint (parse_endpoint). Returns 0 or -1 with the
+ * outcome recorded. */
+static int parse_targets(struct imd_run *run, const json_t *spec)
+{
     const json_t *targets = json_object_get(spec, "targets");
     if (!json_is_array(targets) || json_array_size(targets) == 0) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
@@ -740,7 +695,14 @@ static int step_read_spec(struct imd_run *run)
         if (rc != 0)
             return -1;
     }
+    return 0;
+}
 
+/* Which tags of the source are delivered: exactly one of spec.source.tags, tagPattern and digest
+ * (with spec.targetTag). Returns 0 or -1 with the outcome recorded. */
+static int parse_tag_selection(struct imd_run *run, const json_t *spec, const json_t *source)
+{
+    struct sl_err err = {0};
     run->tags = json_object_get(source, "tags");
     if (json_is_array(run->tags) && json_array_size(run->tags) == 0)
         run->tags = NULL;
@@ -791,6 +753,14 @@ static int step_read_spec(struct imd_run *run)
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.targetTag: not a valid tag");
         return -1;
     }
+    return 0;
+}
+
+/* spec.platforms: at most SL_IMD_MAX_PLATFORMS "os/arch[/variant]" selectors. Returns 0 or -1
+ * with the outcome recorded. */
+static int parse_platforms(struct imd_run *run, const json_t *spec)
+{
+    struct sl_err err = {0};
     const json_t *platforms = json_object_get(spec, "platforms");
     if (json_array_size(platforms) > SL_IMD_MAX_PLATFORMS) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "spec.platforms: at most %d platforms",
@@ -807,7 +777,6 @@ static int step_read_spec(struct imd_run *run)
         }
         run->platforms[run->nplatforms++] = p;
     }
-    run->immutable = !json_is_false(json_object_get(spec, "immutableTags"));
     return 0;
 }
 
@@ -2174,25 +2143,17 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     run.delivered = json_array();
     run.failures = json_array();
     sl_time_now_rfc3339(run.now, sizeof(run.now));
-    if (r->gate_override) {
-        run.gate = r->gate;
-        run.have_gate = r->gate.scan != NULL;
-    } else {
-        run.have_gate = sl_imagedelivery_get_scan_gate(&run.gate) != 0;
-    }
-    if (r->attest_gate_override) {
-        run.attest_gate = r->attest_gate;
-        run.have_attest_gate = r->attest_gate.attest != NULL;
-    } else {
-        run.have_attest_gate = sl_imagedelivery_get_attest_gate(&run.attest_gate) != 0;
-    }
+    run.gate = r->gate;
+    run.have_gate = r->gate.scan != NULL;
+    run.attest_gate = r->attest_gate;
+    run.have_attest_gate = r->attest_gate.attest != NULL;
     char **tags = NULL;
     size_t ntags = 0;
     bool suspended = json_is_true(sl_kube_json_path(req->obj, "spec.suspend"));
 
     /* one deadline for every registry exchange of this pass (scan gate included), so a slow or
      * stalling registry cannot hold a worker */
-    int64_t timeout_ms = sl_controller_config_get()->registry_timeout_ms;
+    int64_t timeout_ms = r->cc.registry_timeout_ms;
     int64_t deadline = timeout_ms > 0 ? sl_mono_ms() + timeout_ms : 0;
     int64_t prev_deadline = sl_registry_deadline_set(deadline);
     int rc = step_read_spec(&run);
@@ -2258,9 +2219,8 @@ static void reconciler_free(void *self)
 static const struct sl_kube_resource *const secondary_resources[] = {
     &SL_RES_SECRET, &SL_RES_SIGNINGKEY, &SL_RES_SCANPOLICY, NULL};
 
-int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
-                                         const struct sl_imagedelivery_deps *deps,
-                                         struct sl_err *err)
+int sl_imagedelivery_reconciler_new(struct sl_reconciler **out,
+                                    const struct sl_imagedelivery_deps *deps, struct sl_err *err)
 {
     (void)err;
     struct imd_reconciler *r = sl_xcalloc(1, sizeof(*r));
@@ -2274,14 +2234,12 @@ int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
         r->cache = sl_imd_registry_cache_new(0, 0);
         sl_imd_registry_ops_real(&r->reg, r->cache);
     }
-    if (deps && deps->scan_gate) {
+    if (deps && deps->scan_gate)
         r->gate = *deps->scan_gate;
-        r->gate_override = true;
-    }
-    if (deps && deps->attest_gate) {
+    if (deps && deps->attest_gate)
         r->attest_gate = *deps->attest_gate;
-        r->attest_gate_override = true;
-    }
+    if (deps && deps->config)
+        r->cc = *deps->config;
     r->base = (struct sl_reconciler){
         .kind = "ImageDelivery",
         .resource = &SL_RES_IMAGEDELIVERY,
@@ -2293,9 +2251,4 @@ int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
     };
     *out = &r->base;
     return 0;
-}
-
-int sl_imagedelivery_reconciler_new(struct sl_reconciler **out, struct sl_err *err)
-{
-    return sl_imagedelivery_reconciler_new_with(out, NULL, err);
 }

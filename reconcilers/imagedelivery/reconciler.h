@@ -85,27 +85,30 @@
 
 #include "imagedelivery/gates.h"
 #include "imagedelivery/regops.h"
+#include "runtime/config.h"
 #include "runtime/reconciler.h"
 #include "util/err.h"
 
 #define SL_IMAGEDELIVERY_DEFAULT_INTERVAL_MS (10 * 60 * 1000)
 #define SL_IMAGEDELIVERY_WAIT_MS             (30 * 1000)
 
-/* Dependencies that tests replace; NULL members mean the real ones. */
+/* What the reconciler depends on, given to its constructor (the wiring passes the controller's;
+ * unit tests their own). Every member is copied; NULL members mean: */
 struct sl_imagedelivery_deps {
-    const struct sl_imd_registry_ops *registry; /* copied; NULL = real client with a cache */
-    const struct sl_scan_gate *scan_gate;       /* copied; NULL = the process-wide gate */
-    const struct sl_attest_gate *attest_gate;   /* copied; NULL = the process-wide gate */
+    /* the administrator's settings (--insecure-registry, --min-interval, --registry-timeout;
+     * strings borrowed for the reconciler's life); NULL = none of them */
+    const struct sl_controller_config *config;
+    const struct sl_imd_registry_ops *registry; /* NULL = real client with a cache */
+    /* the scan gate (gates.h); NULL or .scan NULL = no scanner in this controller */
+    const struct sl_scan_gate *scan_gate;
+    /* the attestation gate; NULL or .attest NULL = deliveries write no attestations */
+    const struct sl_attest_gate *attest_gate;
 };
 
-/* Creates the ImageDelivery reconciler with the real registry client. *out is the caller's until
+/* Creates the ImageDelivery reconciler with deps (may be NULL). *out is the caller's until
  * handed to sl_manager_add; (*out)->free((*out)->self) frees everything, the struct
  * sl_reconciler included. Returns 0. */
-int sl_imagedelivery_reconciler_new(struct sl_reconciler **out, struct sl_err *err);
-
-/* The same with deps (may be NULL). */
-int sl_imagedelivery_reconciler_new_with(struct sl_reconciler **out,
-                                         const struct sl_imagedelivery_deps *deps,
-                                         struct sl_err *err);
+int sl_imagedelivery_reconciler_new(struct sl_reconciler **out,
+                                    const struct sl_imagedelivery_deps *deps, struct sl_err *err);
 
 #endif

@@ -18,6 +18,8 @@ static char tmp[256], repo[300];
 static struct sl_fake_kube *fk;
 static struct sl_runtime rt;
 static struct sl_reconciler *rec;
+/* the tests read a file:// repository, as the controller does with --allow-local-paths */
+static const struct sl_controller_config lab_config = {.allow_local_paths = true};
 static int events;
 
 static void write_file(const char *rel, const char *content)
@@ -41,7 +43,7 @@ static const char *KEY_A = "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n
 static const char *KEY_B = "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
                            "metadata: {name: b}\nspec: {mode: Generate, secretRef: {name: b}}\n";
 
-static struct sl_reconcile_result run_once(void)
+static struct sl_reconcile_result run_once_with(struct sl_reconciler *r)
 {
     json_t *obj = sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src");
     json_t *copy = json_deep_copy(obj);
@@ -50,9 +52,14 @@ static struct sl_reconcile_result run_once(void)
     req.log.kind = "GitSource";
     struct sl_reconcile_result res = {0};
     struct sl_err err = {0};
-    rec->reconcile(rec->self, &rt, &req, &res, &err);
+    r->reconcile(r->self, &rt, &req, &res, &err);
     json_decref(copy);
     return res;
+}
+
+static struct sl_reconcile_result run_once(void)
+{
+    return run_once_with(rec);
 }
 
 static const json_t *status(void)
@@ -525,7 +532,7 @@ static void test_credentials_bound_to_their_url(void)
     char cache[400];
     snprintf(cache, sizeof(cache), "%s/cache-creds", tmp);
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &ops, &err), 0);
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &lab_config, &ops, &err), 0);
 
     /* a database Secret (no url, no label) named by a GitSource on the attacker's server */
     put_secret("db", NULL, false);
@@ -577,11 +584,8 @@ static void test_local_paths_need_the_flag(void)
     char cache[400];
     snprintf(cache, sizeof(cache), "%s/cache-local", tmp);
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &ops, &err), 0);
-    struct sl_controller_config saved = *sl_controller_config_get();
-    struct sl_controller_config secure = saved;
-    secure.allow_local_paths = false;
-    sl_controller_config_set(&secure);
+    const struct sl_controller_config secure = {.allow_local_paths = false};
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &secure, &ops, &err), 0);
     static const char *const urls[] = {"file:///var/run/secrets/kubernetes.io", "/etc",
                                        "FILE:///etc"};
     for (size_t i = 0; i < 3; i++) {
@@ -596,7 +600,9 @@ static void test_local_paths_need_the_flag(void)
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
     CHECK_STR_EQ(json_string_value(json_object_get(ready_of("odd"), "reason")), "InvalidSpec");
     CHECK_INT_EQ(g.fetches, 0);
-    sl_controller_config_set(&saved);
+    r->free(r->self);
+    /* the administrator's flag turns them on */
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &lab_config, &ops, &err), 0);
     run_source(r, "local", "file:///nonexistent", NULL);
     CHECK_INT_EQ(g.fetches, 1);
     r->free(r->self);
@@ -605,20 +611,23 @@ static void test_local_paths_need_the_flag(void)
 /* spec.interval below --min-interval is raised to it. */
 static void test_interval_raised_to_minimum(void)
 {
-    struct sl_controller_config saved = *sl_controller_config_get();
-    struct sl_controller_config cc = saved;
+    struct sl_controller_config cc = lab_config;
     cc.min_interval_ms = 10000;
-    sl_controller_config_set(&cc);
+    struct sl_reconciler *r = NULL;
+    char cache[400];
+    snprintf(cache, sizeof(cache), "%s/cache-min", tmp);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &cc, NULL, &err), 0);
     fresh_cluster();
     put_source("");
     json_t *src = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src"));
     json_object_set_new(json_object_get(src, "spec"), "interval", json_string("1s"));
     sl_fake_kube_put(fk, &SL_RES_GITSOURCE, src);
     json_decref(src);
-    struct sl_reconcile_result r = run_once();
+    struct sl_reconcile_result res = run_once_with(r);
     CHECK_STR_EQ(ready_reason(), "Applied");
-    CHECK_INT_EQ(r.requeue_after_ms, 10000);
-    sl_controller_config_set(&saved);
+    CHECK_INT_EQ(res.requeue_after_ms, 10000);
+    r->free(r->self);
 }
 
 /* The field managers the reconciler applied with, recorded around the fake's patch. */
@@ -791,9 +800,6 @@ int main(void)
     write_file("deploy/b.yaml", KEY_B);
     commit();
 
-    /* the tests read a file:// repository, as the controller does with --allow-local-paths */
-    struct sl_controller_config cc = {.allow_local_paths = true};
-    sl_controller_config_set(&cc);
     fk = sl_fake_kube_new();
     sl_fake_kube_ops(fk, &rt.kube);
     rt.controller_namespace = "sealift-system";
@@ -801,7 +807,7 @@ int main(void)
     char cache[400];
     snprintf(cache, sizeof(cache), "%s/cache", tmp);
     struct sl_err err = {0};
-    if (sl_gitsource_reconciler_new(&rec, cache, NULL, &err) != 0)
+    if (sl_gitsource_reconciler_new(&rec, cache, &lab_config, NULL, &err) != 0)
         return 1;
 
     RUN(test_apply_steady_drift_prune);

@@ -402,8 +402,14 @@ struct env {
     struct sl_err err;
 };
 
-static void env_init_gates(struct env *e, const struct sl_scan_gate *gate,
-                           const struct sl_attest_gate *attest)
+/* the administrator of these tests allows plain http to the fake registries */
+static const char *const insecure_ok[] = {SRC, DST1, DST2};
+static const struct sl_controller_config lab_config = {.insecure_registries = insecure_ok,
+                                                       .n_insecure_registries = 3};
+
+/* A reconciler with the settings cc and the gates given (NULL: none). */
+static void env_init_with(struct env *e, const struct sl_controller_config *cc,
+                          const struct sl_scan_gate *gate, const struct sl_attest_gate *attest)
 {
     memset(e, 0, sizeof(*e));
     e->fk = sl_fake_kube_new();
@@ -429,13 +435,16 @@ static void env_init_gates(struct env *e, const struct sl_scan_gate *gate,
                                           .sign_bundle = f_sign_bundle,
                                           .referrers_digest = f_referrers_digest,
                                           .copy_referrers = f_copy_referrers};
-    static const struct sl_scan_gate no_gate = {0};
-    static const struct sl_attest_gate no_attest = {0};
-    struct sl_imagedelivery_deps deps = {.registry = &e->ops,
-                                         .scan_gate = gate ? gate : &no_gate,
-                                         .attest_gate = attest ? attest : &no_attest};
+    struct sl_imagedelivery_deps deps = {
+        .config = cc, .registry = &e->ops, .scan_gate = gate, .attest_gate = attest};
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_imagedelivery_reconciler_new_with(&e->r, &deps, &err), 0);
+    CHECK_INT_EQ(sl_imagedelivery_reconciler_new(&e->r, &deps, &err), 0);
+}
+
+static void env_init_gates(struct env *e, const struct sl_scan_gate *gate,
+                           const struct sl_attest_gate *attest)
+{
+    env_init_with(e, &lab_config, gate, attest);
 }
 
 static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
@@ -1186,10 +1195,8 @@ static void test_insecure_needs_the_administrator(void)
     struct sl_controller_config strict = {.insecure_registries = only_src,
                                           .n_insecure_registries = 1,
                                           .min_interval_ms = 5 * 60 * 1000};
-    const struct sl_controller_config saved = *sl_controller_config_get();
-    sl_controller_config_set(&strict);
     struct env e;
-    env_init(&e);
+    env_init_with(&e, &strict, NULL, NULL);
     put_secrets(&e);
     seed_source(&e);
     put_imd(&e, basic_spec()); /* every endpoint insecure: true */
@@ -1205,7 +1212,7 @@ static void test_insecure_needs_the_administrator(void)
     env_free(&e);
 
     /* secure targets are fine; the 2m interval is raised to the 5m minimum */
-    env_init(&e);
+    env_init_with(&e, &strict, NULL, NULL);
     put_secrets(&e);
     seed_source(&e);
     json_t *spec = basic_spec();
@@ -1220,19 +1227,16 @@ static void test_insecure_needs_the_administrator(void)
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
     CHECK_INT_EQ(e.res.requeue_after_ms, 5 * 60 * 1000);
     env_free(&e);
-    sl_controller_config_set(&saved);
 }
 
 /* A registry that stalls: the pass ends at the --registry-timeout deadline, TRANSIENT, with a
  * message naming the registry and the limit. */
 static void test_registry_deadline(void)
 {
-    const struct sl_controller_config saved = *sl_controller_config_get();
-    struct sl_controller_config cc = saved;
+    struct sl_controller_config cc = lab_config;
     cc.registry_timeout_ms = 20;
-    sl_controller_config_set(&cc);
     struct env e;
-    env_init(&e);
+    env_init_with(&e, &cc, NULL, NULL);
     put_secrets(&e);
     seed_source(&e);
     put_imd(&e, basic_spec());
@@ -1246,7 +1250,6 @@ static void test_registry_deadline(void)
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
     CHECK_INT_EQ(sl_registry_deadline_get(), 0); /* the worker thread is left without one */
     env_free(&e);
-    sl_controller_config_set(&saved);
 }
 
 static void test_sign_in_every_target(void)
@@ -2099,11 +2102,6 @@ int main(int argc, char **argv)
 {
     if (argc > 1)
         data_dir = argv[1];
-    /* the administrator of these tests allows plain http to the fake registries */
-    static const char *const insecure_ok[] = {SRC, DST1, DST2};
-    struct sl_controller_config cc = {.insecure_registries = insecure_ok,
-                                      .n_insecure_registries = 3};
-    sl_controller_config_set(&cc);
     RUN(test_delivers_to_two_targets);
     RUN(test_many_deliveries_one_event);
     RUN(test_steady_state_costs_heads_only);

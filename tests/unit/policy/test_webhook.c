@@ -158,7 +158,7 @@ static json_t *lookup_list(void *ctx, const char *kind)
 static char current_revision[8] = "r1";
 static pthread_mutex_t revision_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int revision_of(char *out, size_t cap, const char *ns, const char *name)
+static int revision_of(void *ctx, char *out, size_t cap, const char *ns, const char *name)
 {
     if (strcmp(ns, "sec") != 0 || strcmp(name, "default") != 0)
         return -1;
@@ -351,7 +351,7 @@ static void test_slow_registry_does_not_stall_reviews(void)
     struct sl_admission_lookup lookup = {.get = lookup_get, .list = lookup_list};
     const char *insecure[] = {hole.host};
     /* sealift's own scans: DIGEST_OK passed ScanPolicy sec/default at its current revision */
-    struct sl_scan_record *scans = sl_scan_record_new(NULL, revision_of, 0);
+    struct sl_scan_record *scans = sl_scan_record_new(NULL, revision_of, NULL, 0);
     sl_scan_record_put(scans, "sec", "default", DIGEST_OK, SL_SCAN_PASSED);
     struct sl_admission_webhook_opts wo = {.insecure_registries = insecure,
                                            .n_insecure = 1,
@@ -503,7 +503,7 @@ static void test_scan_verdicts_and_enforcement(void)
     snprintf(passed, sizeof(passed), "127.0.0.1:9/mirror/app@%s", DIGEST_OK);
     struct sl_scan_gate blocked = {.scan = fake_scan_blocked}, recorded;
     struct webhook_env e = {0};
-    e.scans = sl_scan_record_new(&blocked, revision_of, 0);
+    e.scans = sl_scan_record_new(&blocked, revision_of, NULL, 0);
     sl_scan_record_gate(&recorded, e.scans);
     sl_scan_record_put(e.scans, "sec", "default", DIGEST_OK, SL_SCAN_PASSED);
     sl_scan_record_put(e.scans, "sec", "default", DIGEST_FAILED, SL_SCAN_FAILED);

@@ -12,12 +12,12 @@
 
 static int run(int argc, char **argv)
 {
-    static const struct sl_controller_wiring wiring = {
-        .reconcilers = sl_reconcilers_all,
-        .setup_servers = sl_reconcilers_setup_servers,
-        .teardown = sl_reconcilers_teardown,
-    };
-    return sl_cmd_controller(argc, argv, &wiring);
+    struct sl_reconcilers *w = sl_reconcilers_new();
+    struct sl_controller_wiring wiring;
+    sl_reconcilers_wiring(&wiring, w);
+    int code = sl_cmd_controller(argc, argv, &wiring);
+    sl_reconcilers_free(w);
+    return code;
 }
 
 #define ARGV(...)                                                                                  \

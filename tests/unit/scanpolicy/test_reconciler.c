@@ -7,6 +7,8 @@
 #include "http/server.h"
 #include "runtime/config.h"
 #include "scan/policy.h"
+#include "scan/store.h"
+#include "scanpolicy/reconciler.h"
 #include "sign/keys.h"
 #include "util/mem.h"
 
@@ -27,6 +29,7 @@ static const char *data_dir = "tests/data/scan";
 struct env {
     struct sl_fake_kube *fk;
     struct sl_runtime rt;
+    struct sl_scan_store *store; /* what the reconciler loads and the gate reads */
     struct sl_reconciler *r;
     json_t *events;
     char dir[256]; /* advisory directory */
@@ -60,33 +63,34 @@ static void write_file(const char *path, const char *text)
 
 /* What a lab administrator allows: local advisory folders and the adapter URL of the test
  * (--scanner-url lists it with its port; port 1 has nothing listening). */
-static char lab_adapter[300] = "http://127.0.0.1:1";
-static const char *lab_scanner_urls[] = {lab_adapter};
+static const char *const lab_scanner_urls[] = {"http://127.0.0.1:1"};
 static const struct sl_controller_config lab_config = {
     .allow_local_paths = true,
     .scanner_urls = lab_scanner_urls,
     .n_scanner_urls = 1,
 };
 
-static void allow_adapter(const char *url)
+/* Makes e's reconciler anew with the settings cc (the controller started with other flags),
+ * over the same ScanPolicy store and API server. */
+static void env_use_config(struct env *e, const struct sl_controller_config *cc)
 {
-    snprintf(lab_adapter, sizeof(lab_adapter), "%s", url);
-    sl_controller_config_set(&lab_config);
+    if (e->r)
+        e->r->free(e->r->self);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, e->store, cc, &err), 0);
 }
 
 static void env_init(struct env *e)
 {
     memset(e, 0, sizeof(*e));
-    allow_adapter("http://127.0.0.1:1");
-    sl_scanpolicy_store_reset();
+    e->store = sl_scan_store_new();
     e->fk = sl_fake_kube_new();
     sl_fake_kube_ops(e->fk, &e->rt.kube);
     e->rt.controller_namespace = "sealift-system";
     e->events = json_array();
     e->rt.record_event = sl_test_event_log;
     e->rt.event_ctx = e->events;
-    struct sl_err err = {0};
-    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, &err), 0);
+    env_use_config(e, &lab_config);
     snprintf(e->dir, sizeof(e->dir), "/tmp/sl-test-scanpol-XXXXXX");
     CHECK(mkdtemp(e->dir) != NULL);
     char from[1024], to[512];
@@ -111,7 +115,7 @@ static void env_free(struct env *e)
     e->r->free(e->r->self);
     sl_fake_kube_free(e->fk);
     json_decref(e->events);
-    sl_scanpolicy_store_reset();
+    sl_scan_store_free(e->store);
 }
 
 static void put_policy(struct env *e, const char *name, json_t *spec)
@@ -156,10 +160,10 @@ static const char *db_digest(struct env *e, const char *name)
 }
 
 /* The gate's answer for a policy that is not loaded: no registry request is made. */
-static int gate_answer(const char *policy, struct sl_err *err)
+static int gate_answer(struct env *e, const char *policy, struct sl_err *err)
 {
     struct sl_scan_gate g;
-    sl_scanpolicy_gate(&g);
+    sl_scanpolicy_gate(&g, e->store);
     json_t *summary = NULL;
     int rc = g.scan(g.ctx, NULL, NS, policy, NULL, "app", "sha256:00", NULL, 0, &summary, err);
     json_decref(summary);
@@ -232,7 +236,7 @@ static void test_bad_database_keeps_last_good(void)
     CHECK(has_event(&e, "Warning", "StaleDatabase"));
     /* the gate still has a database: it does not wait (it would scan; no registry here) */
     struct sl_err err = {0};
-    CHECK(gate_answer("missing", &err) == SL_SCAN_GATE_WAITING);
+    CHECK(gate_answer(&e, "missing", &err) == SL_SCAN_GATE_WAITING);
 
     /* fixed again: a new load, back to DatabaseLoaded with the same content digest */
     unlink(bad);
@@ -269,7 +273,7 @@ static void test_bad_database_without_previous(void)
     CHECK(json_object_get(status_of(&e, "default"), "database") == NULL);
     CHECK(res.requeue_after_ms > 0);
     struct sl_err err = {0};
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "default");
     env_free(&e);
 }
@@ -301,7 +305,7 @@ static void test_empty_database_is_not_ready(void)
     CHECK(has_event(&e, "Warning", "DatabaseEmpty"));
     CHECK(res.requeue_after_ms > 0);
     struct sl_err err = {0};
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
 
     /* a record arrives: loaded */
     copy_file(from, dsa);
@@ -405,7 +409,7 @@ static void test_harbor_scanner_spec(void)
     CHECK_STR_EQ(ready_field(&e, "down", "reason"), "ScannerError");
     CHECK_CONTAINS(ready_field(&e, "down", "message"), "scanner adapter http://127.0.0.1:1");
     CHECK_INT_EQ(res.kind, SL_RESULT_TRANSIENT);
-    CHECK_INT_EQ(gate_answer("down", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "down", &err), SL_SCAN_GATE_WAITING);
     env_free(&e);
 }
 
@@ -453,7 +457,10 @@ static void test_harbor_adapter_status_scanner(void)
     CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
     char url[300];
     snprintf(url, sizeof(url), "http://%s", sl_http_server_addr(srv));
-    allow_adapter(url);
+    const char *const adapter_urls[] = {url};
+    struct sl_controller_config with_adapter = lab_config;
+    with_adapter.scanner_urls = adapter_urls;
+    env_use_config(&e, &with_adapter);
 
     /* the right token (base64 of "t0k\n": a trailing newline is not part of it) */
     put_token_secret(&e, "adapter", "dDBrCg==");
@@ -508,7 +515,7 @@ static void test_administrator_settings_bound_the_policy(void)
     struct sl_err err = {0};
     /* secure defaults: no local paths, no adapters */
     struct sl_controller_config secure = {.min_interval_ms = 10000};
-    sl_controller_config_set(&secure);
+    env_use_config(&e, &secure);
     put_policy(&e, "file", json_pack("{s:{s:s}}", "database", "path", "/etc"));
     CHECK_INT_EQ(reconcile(&e, "file", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "file", "status"), "False");
@@ -517,7 +524,7 @@ static void test_administrator_settings_bound_the_policy(void)
     CHECK_CONTAINS(ready_field(&e, "file", "message"), "--allow-local-paths");
     CHECK(json_object_get(status_of(&e, "file"), "database") == NULL);
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
-    CHECK_INT_EQ(gate_answer("file", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "file", &err), SL_SCAN_GATE_WAITING);
 
     /* a recording stand-in for "http://attacker": it must receive nothing */
     int hits = 0;
@@ -540,21 +547,21 @@ static void test_administrator_settings_bound_the_policy(void)
     snprintf(https_prefix, sizeof(https_prefix), "https://%s", sl_http_server_addr(srv));
     const char *prefixes[] = {https_prefix};
     struct sl_controller_config https_only = {.scanner_urls = prefixes, .n_scanner_urls = 1};
-    sl_controller_config_set(&https_only);
+    env_use_config(&e, &https_only);
     put_policy(&e, "evil",
                json_pack("{s:{s:{s:s}}, s:s}", "scanner", "harbor", "url", url, "severityThreshold",
                          "Critical"));
     CHECK_INT_EQ(reconcile(&e, "evil", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "evil", "reason"), "ScannerURLNotAllowed");
     CHECK(strstr(ready_field(&e, "evil", "message"), "none is set") == NULL);
-    CHECK_INT_EQ(gate_answer("evil", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "evil", &err), SL_SCAN_GATE_WAITING);
     CHECK_INT_EQ(hits, 0);
     sl_http_server_stop(srv);
     sl_http_server_free(srv);
 
     /* rescanInterval 1s with --min-interval 5m: looked at again after 5 minutes */
     struct sl_controller_config slow = {.allow_local_paths = true, .min_interval_ms = 300000};
-    sl_controller_config_set(&slow);
+    env_use_config(&e, &slow);
     put_policy(&e, "fast",
                json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "rescanInterval", "1s"));
     CHECK_INT_EQ(reconcile(&e, "fast", &res), 0);
@@ -625,13 +632,34 @@ static void test_deleted_policy_is_forgotten(void)
                json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "severityThreshold", "Bad"));
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     struct sl_err err = {0};
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "not Ready");
     sl_fake_kube_remove(e.fk, &SL_RES_SCANPOLICY, NS, "default");
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "not found");
     env_free(&e);
+}
+
+/* Two controllers in one process (two stores, as two wirings make them) share nothing: a
+ * policy one of them loaded is unknown to the other's gate and revision. */
+static void test_stores_are_separate(void)
+{
+    struct env a, b;
+    env_init(&a);
+    env_init(&b);
+    put_policy(&a, "default", json_pack("{s:{s:s}}", "database", "path", a.dir));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&a, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&a, "default", "status"), "True");
+    char rev[128];
+    CHECK_INT_EQ(sl_scanpolicy_revision(a.store, rev, sizeof(rev), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(b.store, rev, sizeof(rev), NS, "default"), SL_ENOTFOUND);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(gate_answer(&b, "default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_CONTAINS(err.msg, "not found");
+    env_free(&b);
+    env_free(&a);
 }
 
 /* The vendor's OpenVEX document as a ConfigMap key (text of a file in tests/data/scan/vex). */
@@ -674,7 +702,7 @@ static void test_vex_configmap(void)
     CHECK_CONTAINS(ready_field(&e, "default", "message"),
                    "spec.vex[0] (ConfigMap vendor-vex key vex.json): ConfigMap \"vendor-vex\" "
                    "not found");
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     json_t *got = json_array();
     json_t *cmref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vendor-vex", "namespace", NS);
     e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cmref, collect, got);
@@ -691,10 +719,10 @@ static void test_vex_configmap(void)
     CHECK_INT_EQ(json_integer_value(json_object_get(vex, "documents")), 1);
     CHECK_INT_EQ(json_integer_value(json_object_get(vex, "statements")), 2);
     char rev1[128] = "", rev2[128] = "";
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev1, sizeof(rev1), NS, "default"), 0);
     /* unchanged: the same statements stay in use (cached scans stay valid) */
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
     CHECK_STR_EQ(rev1, rev2);
 
     /* the vendor edits the document into something that is not valid OpenVEX: never a silent
@@ -713,7 +741,7 @@ static void test_vex_configmap(void)
                    "impact_statement");
     CHECK(has_event(&e, "Warning", "InvalidVEX"));
     CHECK(json_object_get(status_of(&e, "default"), "vex") == NULL);
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "is not Ready");
     put_vex_configmap(&e, NULL, "not json");
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
@@ -724,7 +752,7 @@ static void test_vex_configmap(void)
     put_vex_configmap(&e, "vendor.openvex.json", NULL);
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
     CHECK(strcmp(rev1, rev2) != 0);
     CHECK_INT_EQ(json_integer_value(json_object_get(
                      json_object_get(status_of(&e, "default"), "vex"), "statements")),
@@ -739,7 +767,7 @@ static void test_vex_configmap(void)
     CHECK_STR_EQ(ready_field(&e, "default", "reason"), "StaleDatabase");
     CHECK_CONTAINS(ready_field(&e, "default", "message"),
                    "; 6 OpenVEX statements from 1 documents");
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev1, sizeof(rev1), NS, "default"), 0);
     CHECK_STR_EQ(rev1, rev2);
     unlink(bad);
 
@@ -791,7 +819,7 @@ static void test_vex_attestation_keys(void)
     CHECK_CONTAINS(ready_field(&e, "default", "message"),
                    "spec.vex[0].attestations.authorities[0] (vendor): ConfigMap \"vendor-keys\" "
                    "not found");
-    CHECK_INT_EQ(gate_answer("default", &err), SL_SCAN_GATE_WAITING);
+    CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     json_t *got = json_array();
     json_t *cmref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vendor-keys", "namespace", NS);
     e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cmref, collect, got);
@@ -806,15 +834,15 @@ static void test_vex_attestation_keys(void)
                    "; 0 OpenVEX statements from 0 documents and each image's signed OpenVEX "
                    "attestations");
     char rev1[128] = "", rev2[128] = "";
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev1, sizeof(rev1), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev1, sizeof(rev1), NS, "default"), 0);
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
     CHECK_STR_EQ(rev1, rev2);
     /* the vendor rotates its key: another revision */
     put_key_configmap(&e);
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
-    CHECK_INT_EQ(sl_scanpolicy_revision(rev2, sizeof(rev2), NS, "default"), 0);
+    CHECK_INT_EQ(sl_scanpolicy_revision(e.store, rev2, sizeof(rev2), NS, "default"), 0);
     CHECK(strcmp(rev1, rev2) != 0);
 
     json_t *entry = json_pack("{s:{s:[{s:s, s:{s:{s:s}}}]}}", "attestations", "authorities", "name",
@@ -840,6 +868,7 @@ int main(int argc, char **argv)
     RUN(test_harbor_scanner_spec);
     RUN(test_harbor_adapter_status_scanner);
     RUN(test_deleted_policy_is_forgotten);
+    RUN(test_stores_are_separate);
     RUN(test_administrator_settings_bound_the_policy);
     RUN(test_configmap_appearing_enqueues_policy);
     RUN(test_vex_configmap);

@@ -1672,6 +1672,67 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
 }
 
 /* Delivers digest (the source's, for tag) to target t. */
+/* What deliver_target copies: the tag, the source digest, the target image ("name:tag"), what
+ * the target tag names now (NULL: absent) and what the last status recorded. */
+struct copy_job {
+    const char *tag, *digest, *image, *have;
+    const json_t *ptarget;
+    const char *pt_digest;
+};
+
+/* Copies the source digest to target t (signing key first: never write an image that could
+ * not be signed afterwards). Writes the delivered digest and whether anything was written;
+ * returns 0, or -1 when the failure was recorded on the tag. */
+static int copy_to_target(struct imd_run *run, json_t *img, json_t *tentry, struct endpoint *t,
+                          const struct copy_job *j, char delivered[72], bool *wrote)
+{
+    char msg[MSG_MAX];
+    struct sl_err err = {0};
+    if (run->sign_key_name && load_sign_key(run) != 0)
+        return -1;
+    struct sl_ref src = {.registry = run->src.ref.registry,
+                         .repository = run->src.ref.repository,
+                         .tag = (char *)j->tag,
+                         .digest = (char *)j->digest};
+    struct sl_ref dst = {
+        .registry = t->ref.registry, .repository = t->ref.repository, .tag = (char *)j->tag};
+    /* the HEAD before is the copy's own first look at the target: not asked twice */
+    struct sl_copy_opts opts = {.platforms = run->nplatforms ? run->platforms : NULL,
+                                .n_platforms = run->nplatforms,
+                                .immutable_tag = run->immutable,
+                                .target_checked = 1,
+                                .target_digest = j->have};
+    struct sl_copy_result res;
+    memset(&res, 0, sizeof(res));
+    int rc = run->r->reg.copy(run->r->reg.ctx, &res, run->src.reg, &src, t->reg, &dst, &opts, &err);
+    if (rc == SL_ECONFLICT) {
+        snprintf(msg, sizeof(msg),
+                 "%s (%s): tag %s already names %s; spec.immutableTags forbids moving it to "
+                 "%s (the target keeps its digest)",
+                 t->field, t->name, j->tag, j->have ? j->have : "another digest", j->digest);
+        if (j->have)
+            json_object_set_new(tentry, "digest", json_string(j->have));
+        if (j->ptarget && json_object_get(j->ptarget, "syncedAt"))
+            json_object_set(tentry, "syncedAt", json_object_get(j->ptarget, "syncedAt"));
+        if (j->ptarget && json_object_get(j->ptarget, "signed"))
+            json_object_set(tentry, "signed", json_object_get(j->ptarget, "signed"));
+        tag_fail(run, img, C_SYNCED, "False", false, "ImmutableTagConflict", SL_RESULT_DONE, msg);
+        return -1;
+    }
+    if (rc != 0) {
+        const char *reason = rc == SL_ENOTFOUND ? "DigestNotFound" : sl_imd_reason_for_code(rc);
+        snprintf(msg, sizeof(msg), "copying %s@%s to %s (%s): %s", run->src.name, j->digest,
+                 t->field, j->image, err.msg);
+        if (j->pt_digest)
+            json_object_set_new(tentry, "digest", json_string(j->pt_digest));
+        tag_fail(run, img, C_SYNCED, "False", false, reason, sl_imd_kind_for_code(rc), msg);
+        return -1;
+    }
+    snprintf(delivered, 72, "%s", res.digest);
+    *wrote = !res.already_in_sync;
+    return 0;
+}
+
 static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev, const char *tag,
                            const char *digest, struct endpoint *t)
 {
@@ -1719,50 +1780,14 @@ static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev,
     if (rc == 0 && expected && strcmp(have, expected) == 0) {
         snprintf(delivered, sizeof(delivered), "%s", have);
     } else {
-        /* never write an image that could not be signed afterwards: the key first */
-        if (run->sign_key_name && load_sign_key(run) != 0)
+        struct copy_job job = {.tag = tag,
+                               .digest = digest,
+                               .image = image,
+                               .have = rc == 0 ? have : NULL,
+                               .ptarget = ptarget,
+                               .pt_digest = pt_digest};
+        if (copy_to_target(run, img, tentry, t, &job, delivered, &wrote) != 0)
             goto done;
-        struct sl_ref src = {.registry = run->src.ref.registry,
-                             .repository = run->src.ref.repository,
-                             .tag = (char *)tag,
-                             .digest = (char *)digest};
-        struct sl_ref dst = {
-            .registry = t->ref.registry, .repository = t->ref.repository, .tag = (char *)tag};
-        /* the HEAD above is the copy's own first look at the target: not asked twice */
-        struct sl_copy_opts opts = {.platforms = run->nplatforms ? run->platforms : NULL,
-                                    .n_platforms = run->nplatforms,
-                                    .immutable_tag = run->immutable,
-                                    .target_checked = 1,
-                                    .target_digest = rc == 0 ? have : NULL};
-        struct sl_copy_result res;
-        memset(&res, 0, sizeof(res));
-        rc = run->r->reg.copy(run->r->reg.ctx, &res, run->src.reg, &src, t->reg, &dst, &opts, &err);
-        if (rc == SL_ECONFLICT) {
-            snprintf(msg, sizeof(msg),
-                     "%s (%s): tag %s already names %s; spec.immutableTags forbids moving it to "
-                     "%s (the target keeps its digest)",
-                     t->field, t->name, tag, have[0] ? have : "another digest", digest);
-            if (have[0])
-                json_object_set_new(tentry, "digest", json_string(have));
-            if (ptarget && json_object_get(ptarget, "syncedAt"))
-                json_object_set(tentry, "syncedAt", json_object_get(ptarget, "syncedAt"));
-            if (ptarget && json_object_get(ptarget, "signed"))
-                json_object_set(tentry, "signed", json_object_get(ptarget, "signed"));
-            tag_fail(run, img, C_SYNCED, "False", false, "ImmutableTagConflict", SL_RESULT_DONE,
-                     msg);
-            goto done;
-        }
-        if (rc != 0) {
-            const char *reason = rc == SL_ENOTFOUND ? "DigestNotFound" : sl_imd_reason_for_code(rc);
-            snprintf(msg, sizeof(msg), "copying %s@%s to %s (%s): %s", run->src.name, digest,
-                     t->field, image, err.msg);
-            if (pt_digest)
-                json_object_set_new(tentry, "digest", json_string(pt_digest));
-            tag_fail(run, img, C_SYNCED, "False", false, reason, sl_imd_kind_for_code(rc), msg);
-            goto done;
-        }
-        snprintf(delivered, sizeof(delivered), "%s", res.digest);
-        wrote = !res.already_in_sync;
     }
     json_object_set_new(tentry, "digest", json_string(delivered));
     bool fresh = wrote || !pt_digest || strcmp(pt_digest, delivered) != 0;
@@ -1914,146 +1939,211 @@ static void delivered_message(char *m, size_t n, const json_t *delivered)
 
 /* Builds status from the run and writes it; events on transitions. The one place conditions are
  * set. */
+/* What Ready will say at the end of a pass. */
+struct ready {
+    const char *status, *reason;
+    char msg[MSG_MAX];
+};
+
+/* Ready for a suspended delivery: nothing was checked, nothing is requeued. */
+static void finish_suspended(struct imd_run *run, struct ready *r)
+{
+    r->status = "Unknown";
+    r->reason = "Suspended";
+    snprintf(r->msg, sizeof(r->msg),
+             "delivery is suspended (spec.suspend); the registries are not checked");
+    run->kind = SL_RESULT_DONE;
+    run->requeue_ms = 0;
+}
+
+/* An object-wide problem: status keeps what it says about the images, Ready says why, and the
+ * conditions of gates the spec no longer has go. */
+static void finish_global_fail(struct imd_run *run, json_t *status, struct ready *r)
+{
+    r->status = run->g_status;
+    r->reason = run->g_reason;
+    snprintf(r->msg, sizeof(r->msg), "%s", run->g_msg);
+    if (!run->verify_key_name)
+        sl_condition_remove(status, cond_names[C_VERIFIED]);
+    if (!run->scan_policy)
+        sl_condition_remove(status, cond_names[C_SCANNED]);
+    if (!run->sign_key_name)
+        sl_condition_remove(status, cond_names[C_SIGNED]);
+    if (!run->verify_key_name && !run->scan_policy)
+        sl_condition_remove(status, "Blocked");
+}
+
+/* The success message of gate condition c (Verified, Scanned, Synced, Signed) into m; returns
+ * its reason, or NULL when the condition was set here (Synced with everything blocked, Signed
+ * with nothing signed). */
+static const char *gate_success(struct imd_run *run, json_t *status, int c, char *m, size_t mlen)
+{
+    size_t delivered_tags = run->ntags - run->nblocked;
+    switch (c) {
+    case C_VERIFIED:
+        snprintf(m, mlen, "%zu tag(s) carry a valid signature by SigningKey \"%s\"",
+                 run->verified_tags, run->verify_key_name);
+        return "Verified";
+    case C_SCANNED:
+        snprintf(m, mlen, "%zu tag(s) pass ScanPolicy \"%s\"", run->ntags, run->scan_policy);
+        return "Passed";
+    case C_SYNCED:
+        if (run->nblocked > 0 && delivered_tags == 0) {
+            /* every tag was blocked: nothing is in sync, and the gate says why */
+            sl_condition_set(status, cond_names[c], "False", run->blocked.reason, run->blocked.msg,
+                             run->generation, NULL);
+            return NULL;
+        }
+        snprintf(m, mlen, "%zu tag(s) in sync in %zu target(s)%s", delivered_tags, run->ntargets,
+                 run->nblocked ? " (blocked tags: see Blocked)" : "");
+        return "Synced";
+    default: {
+        size_t n = signed_tags(run->images);
+        if (n == 0) {
+            /* "0 tag(s) signed" is not a success */
+            snprintf(m, mlen,
+                     "no tag is signed with SigningKey \"%s\" in every target: none was "
+                     "delivered to every target",
+                     run->sign_key_name);
+            sl_condition_set(status, cond_names[c], "Unknown", "NothingSigned", m, run->generation,
+                             NULL);
+            return NULL;
+        }
+        snprintf(m, mlen, "%zu tag(s) signed with SigningKey \"%s\" in %zu target(s)", n,
+                 run->sign_key_name, run->ntargets);
+        return "Signed";
+    }
+    }
+}
+
+/* The gate conditions and Blocked after a pass over the images. */
+static void gate_conditions(struct imd_run *run, json_t *status)
+{
+    bool relevant[C_N] = {run->verify_key_name != NULL, run->scan_policy != NULL, true,
+                          run->sign_key_name != NULL};
+    for (int c = 0; c < C_N; c++) {
+        const struct cond_agg *a = &run->conds[c];
+        if (!relevant[c]) {
+            sl_condition_remove(status, cond_names[c]);
+            continue;
+        }
+        if (a->failures) {
+            sl_condition_set(status, cond_names[c], a->status, a->reason, a->msg, run->generation,
+                             NULL);
+            continue;
+        }
+        char m[512];
+        const char *reason = gate_success(run, status, c, m, sizeof(m));
+        if (reason)
+            sl_condition_set(status, cond_names[c], "True", reason, m, run->generation, NULL);
+    }
+    if (run->nblocked) {
+        char m[MSG_MAX];
+        snprintf(m, sizeof(m), "%zu tag(s) not delivered by policy (%.400s): %s", run->nblocked,
+                 run->blocked_tags, run->blocked.msg);
+        sl_condition_set(status, "Blocked", "True", run->blocked.reason, m, run->generation, NULL);
+    } else {
+        sl_condition_remove(status, "Blocked");
+    }
+}
+
+/* Ready after a pass over the images: a failure of credentials, registries or signing owns it,
+ * blocked tags or not; then everything blocked; else delivered. */
+static void ready_after_pass(struct imd_run *run, struct ready *r)
+{
+    size_t delivered_tags = run->ntags - run->nblocked;
+    char also[600];
+    if (run->first_reason) {
+        r->status = "False";
+        r->reason = run->first_reason;
+        snprintf(r->msg, sizeof(r->msg), "%s", run->ready_msg);
+        if (run->nblocked) {
+            snprintf(also, sizeof(also), "also %zu tag(s) blocked (%.400s): see Blocked",
+                     run->nblocked, run->blocked_tags);
+            msg_append(r->msg, sizeof(r->msg), also);
+        }
+    } else if (run->nblocked > 0 && delivered_tags == 0) {
+        r->status = "False";
+        r->reason = run->blocked.reason;
+        snprintf(r->msg, sizeof(r->msg), "%s", run->blocked.msg);
+    } else {
+        r->status = "True";
+        r->reason = "Delivered";
+        /* (no selected tag is never success: NoMatchingTags above) */
+        snprintf(r->msg, sizeof(r->msg), "%zu tag(s) delivered to %zu target(s)", delivered_tags,
+                 run->ntargets);
+        if (run->nblocked) {
+            snprintf(also, sizeof(also), "%zu tag(s) blocked by policy (%.400s): see Blocked",
+                     run->nblocked, run->blocked_tags);
+            msg_append(r->msg, sizeof(r->msg), also);
+        }
+    }
+}
+
+/* status after a pass over the images: images, gate conditions, summaries, Ready, the last
+ * sync time and when to come back. */
+static void finish_pass(struct imd_run *run, json_t *status, struct ready *r)
+{
+    json_object_set_new(status, "images", json_incref(run->images));
+    gate_conditions(run, status);
+    sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL, run->sign_key_name != NULL);
+    ready_after_pass(run, r);
+    if (run->changed)
+        json_object_set_new(status, "lastSyncTime", json_string(run->now));
+    if (run->kind == SL_RESULT_DONE)
+        run->requeue_ms = run->interval_ms;
+    else if (run->kind == SL_RESULT_WAITING && run->requeue_ms > run->interval_ms)
+        run->requeue_ms = run->interval_ms;
+}
+
+/* Events of a written pass: one Delivered event for what it wrote (however many tags and
+ * targets: each is an API write, and a fleet of deliveries would multiply them), and Ready
+ * transitions. */
+static void finish_events(struct imd_run *run, const json_t *old_ready, bool suspended,
+                          const struct ready *r)
+{
+    const char *old_status = json_string_value(json_object_get(old_ready, "status"));
+    const char *old_reason = json_string_value(json_object_get(old_ready, "reason"));
+    size_t i;
+    json_t *d;
+    json_array_foreach(run->delivered, i, d)
+        sl_log_info(&run->req->log, "delivered %s", json_string_value(d));
+    if (json_array_size(run->delivered) > 0) {
+        char m[SL_EVENT_MESSAGE_MAX];
+        delivered_message(m, sizeof(m), run->delivered);
+        record_event(run, "Normal", "Delivered", m);
+    }
+    size_t failure_events = suspended || run->global_fail ? 0 : failure_events_record(run);
+    bool changed = !old_status || strcmp(old_status, r->status) != 0 || !old_reason ||
+                   strcmp(old_reason, r->reason) != 0;
+    if (!changed)
+        return;
+    if (strcmp(r->status, "True") == 0) {
+        record_event(run, "Normal", "Ready", r->msg);
+    } else if (failure_events > 0) {
+        sl_log_warn(&run->req->log, "%s: %s", r->reason, r->msg);
+    } else if (strcmp(r->status, "False") == 0) {
+        record_event(run, "Warning", r->reason, r->msg);
+        sl_log_warn(&run->req->log, "%s: %s", r->reason, r->msg);
+    } else {
+        record_event(run, "Normal", r->reason, r->msg);
+    }
+}
+
 static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_result *result,
                   struct sl_err *err)
 {
     const json_t *old_status = run->old_status;
-    json_t *old_ready = sl_condition_get(old_status, "Ready");
-    const char *old_ready_status = json_string_value(json_object_get(old_ready, "status"));
-    const char *old_reason = json_string_value(json_object_get(old_ready, "reason"));
+    json_t *old_ready = json_deep_copy(sl_condition_get(old_status, "Ready"));
     json_t *status = json_is_object(old_status) ? json_deep_copy(old_status) : json_object();
-    long long gen = run->generation;
-    const char *ready_status, *ready_reason;
-    char ready_msg[MSG_MAX];
+    struct ready r = {0};
 
-    if (suspended) {
-        ready_status = "Unknown";
-        ready_reason = "Suspended";
-        snprintf(ready_msg, sizeof(ready_msg),
-                 "delivery is suspended (spec.suspend); the registries are not checked");
-        run->kind = SL_RESULT_DONE;
-        run->requeue_ms = 0;
-    } else if (run->global_fail) {
-        /* object-wide problem: keep what status says about the images; say why in Ready */
-        ready_status = run->g_status;
-        ready_reason = run->g_reason;
-        snprintf(ready_msg, sizeof(ready_msg), "%s", run->g_msg);
-        /* conditions of gates the spec no longer has do not apply any more */
-        if (!run->verify_key_name)
-            sl_condition_remove(status, cond_names[C_VERIFIED]);
-        if (!run->scan_policy)
-            sl_condition_remove(status, cond_names[C_SCANNED]);
-        if (!run->sign_key_name)
-            sl_condition_remove(status, cond_names[C_SIGNED]);
-        if (!run->verify_key_name && !run->scan_policy)
-            sl_condition_remove(status, "Blocked");
-    } else {
-        json_object_set_new(status, "images", json_incref(run->images));
-        bool verifying = run->verify_key_name != NULL, scanning = run->scan_policy != NULL;
-        bool signing = run->sign_key_name != NULL;
-        bool relevant[C_N] = {verifying, scanning, true, signing};
-        size_t delivered_tags = run->ntags - run->nblocked;
-        bool nothing_delivered = run->nblocked > 0 && delivered_tags == 0;
-        for (int c = 0; c < C_N; c++) {
-            const struct cond_agg *a = &run->conds[c];
-            if (!relevant[c]) {
-                sl_condition_remove(status, cond_names[c]);
-                continue;
-            }
-            if (a->failures) {
-                sl_condition_set(status, cond_names[c], a->status, a->reason, a->msg, gen, NULL);
-                continue;
-            }
-            char m[512];
-            const char *reason = "Succeeded";
-            switch (c) {
-            case C_VERIFIED:
-                reason = "Verified";
-                snprintf(m, sizeof(m), "%zu tag(s) carry a valid signature by SigningKey \"%s\"",
-                         run->verified_tags, run->verify_key_name);
-                break;
-            case C_SCANNED:
-                reason = "Passed";
-                snprintf(m, sizeof(m), "%zu tag(s) pass ScanPolicy \"%s\"", run->ntags,
-                         run->scan_policy);
-                break;
-            case C_SYNCED:
-                if (nothing_delivered) {
-                    /* every tag was blocked: nothing is in sync, and the gate says why */
-                    sl_condition_set(status, cond_names[c], "False", run->blocked.reason,
-                                     run->blocked.msg, gen, NULL);
-                    continue;
-                }
-                reason = "Synced";
-                snprintf(m, sizeof(m), "%zu tag(s) in sync in %zu target(s)%s", delivered_tags,
-                         run->ntargets, run->nblocked ? " (blocked tags: see Blocked)" : "");
-                break;
-            default: {
-                size_t n = signed_tags(run->images);
-                if (n == 0) {
-                    /* "0 tag(s) signed" is not a success */
-                    snprintf(m, sizeof(m),
-                             "no tag is signed with SigningKey \"%s\" in every target: none "
-                             "was delivered to every target",
-                             run->sign_key_name);
-                    sl_condition_set(status, cond_names[c], "Unknown", "NothingSigned", m, gen,
-                                     NULL);
-                    continue;
-                }
-                reason = "Signed";
-                snprintf(m, sizeof(m),
-                         "%zu tag(s) signed with SigningKey \"%s\" in %zu "
-                         "target(s)",
-                         n, run->sign_key_name, run->ntargets);
-                break;
-            }
-            }
-            sl_condition_set(status, cond_names[c], "True", reason, m, gen, NULL);
-        }
-        if (run->nblocked) {
-            char m[MSG_MAX];
-            snprintf(m, sizeof(m), "%zu tag(s) not delivered by policy (%.400s): %s", run->nblocked,
-                     run->blocked_tags, run->blocked.msg);
-            sl_condition_set(status, "Blocked", "True", run->blocked.reason, m, gen, NULL);
-        } else {
-            sl_condition_remove(status, "Blocked");
-        }
-        sl_imd_summaries(status, run->ntargets, scanning, signing);
-        if (run->first_reason) {
-            /* a failure of credentials, registries or signing owns Ready, blocked tags or not */
-            ready_status = "False";
-            ready_reason = run->first_reason;
-            snprintf(ready_msg, sizeof(ready_msg), "%s", run->ready_msg);
-            if (run->nblocked) {
-                char also[600];
-                snprintf(also, sizeof(also), "also %zu tag(s) blocked (%.400s): see Blocked",
-                         run->nblocked, run->blocked_tags);
-                msg_append(ready_msg, sizeof(ready_msg), also);
-            }
-        } else if (nothing_delivered) {
-            ready_status = "False";
-            ready_reason = run->blocked.reason;
-            snprintf(ready_msg, sizeof(ready_msg), "%s", run->blocked.msg);
-        } else {
-            ready_status = "True";
-            ready_reason = "Delivered";
-            /* (no selected tag is never success: NoMatchingTags above) */
-            snprintf(ready_msg, sizeof(ready_msg), "%zu tag(s) delivered to %zu target(s)",
-                     delivered_tags, run->ntargets);
-            if (run->nblocked) {
-                char also[600];
-                snprintf(also, sizeof(also), "%zu tag(s) blocked by policy (%.400s): see Blocked",
-                         run->nblocked, run->blocked_tags);
-                msg_append(ready_msg, sizeof(ready_msg), also);
-            }
-        }
-        if (run->changed)
-            json_object_set_new(status, "lastSyncTime", json_string(run->now));
-        if (run->kind == SL_RESULT_DONE)
-            run->requeue_ms = run->interval_ms;
-        else if (run->kind == SL_RESULT_WAITING && run->requeue_ms > run->interval_ms)
-            run->requeue_ms = run->interval_ms;
-    }
+    if (suspended)
+        finish_suspended(run, &r);
+    else if (run->global_fail)
+        finish_global_fail(run, status, &r);
+    else
+        finish_pass(run, status, &r);
     if (!suspended && run->auth_failed &&
         (run->kind == SL_RESULT_TRANSIENT || run->kind == SL_RESULT_WAITING)) {
         /* rejected credentials fail the same way until someone changes them (the Secret's
@@ -2065,52 +2155,29 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
     if (!json_object_get(status, "deliveredTags"))
         sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL,
                          run->sign_key_name != NULL);
-    struct sl_outcome outcome = {run->kind, ready_status, ready_reason, ready_msg, suspended};
-    sl_outcome_apply(status, &outcome, gen);
+    struct sl_outcome outcome = {run->kind, r.status, r.reason, r.msg, suspended};
+    sl_outcome_apply(status, &outcome, run->generation);
 
     int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_IMAGEDELIVERY, run->obj, status, err);
     json_decref(status);
     if (rc == SL_ENOTFOUND) {
         result->kind = SL_RESULT_DONE;
         result->requeue_after_ms = 0;
-        return 0;
+        rc = 0;
+        goto done;
     }
     if (rc != 0) {
         sl_err_prefix(err, "writing status of ImageDelivery %s/%s", run->ns, run->name);
-        return rc;
+        goto done;
     }
-
-    /* events: what this pass wrote (one event, however many tags and targets: each is an API
-     * write, and a fleet of deliveries would multiply them), and Ready transitions */
-    size_t i;
-    json_t *d;
-    json_array_foreach(run->delivered, i, d)
-        sl_log_info(&run->req->log, "delivered %s", json_string_value(d));
-    if (json_array_size(run->delivered) > 0) {
-        char m[SL_EVENT_MESSAGE_MAX];
-        delivered_message(m, sizeof(m), run->delivered);
-        record_event(run, "Normal", "Delivered", m);
-    }
-    size_t failure_events = suspended || run->global_fail ? 0 : failure_events_record(run);
-    bool changed = !old_ready_status || strcmp(old_ready_status, ready_status) != 0 ||
-                   !old_reason || strcmp(old_reason, ready_reason) != 0;
-    if (changed) {
-        if (strcmp(ready_status, "True") == 0) {
-            record_event(run, "Normal", "Ready", ready_msg);
-        } else if (failure_events > 0) {
-            sl_log_warn(&run->req->log, "%s: %s", ready_reason, ready_msg);
-        } else if (strcmp(ready_status, "False") == 0) {
-            record_event(run, "Warning", ready_reason, ready_msg);
-            sl_log_warn(&run->req->log, "%s: %s", ready_reason, ready_msg);
-        } else {
-            record_event(run, "Normal", ready_reason, ready_msg);
-        }
-    }
+    finish_events(run, old_ready, suspended, &r);
     result->kind = run->kind;
     result->requeue_after_ms = run->requeue_ms;
     if (run->kind == SL_RESULT_TRANSIENT)
-        sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: %.400s", ready_reason, ready_msg);
-    return 0;
+        sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: %.400s", r.reason, r.msg);
+done:
+    json_decref(old_ready);
+    return rc;
 }
 
 static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,

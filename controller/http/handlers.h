@@ -8,7 +8,8 @@
 /* Where GET /metrics gets its text: render appends the Prometheus text exposition to out. The
  * HTTP layer knows no metrics of its own; the runtime passes sl_metrics_render. */
 struct sl_http_metrics_source {
-    void (*render)(struct sl_buf *out);
+    void (*render)(void *ctx, struct sl_buf *out);
+    void *ctx;
 };
 
 /* GET /metrics: ctx is a const struct sl_http_metrics_source * (borrowed for the life of the

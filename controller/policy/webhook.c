@@ -522,7 +522,7 @@ static void job_run(void *ctx, void *jobp)
     char *key = NULL, *message = NULL;
     bool allowed = false, cacheable = true;
 
-    sl_metrics_gauge_set("sealift_admission_check_queue_depth", "",
+    sl_metrics_gauge_set(w->rt->metrics, "sealift_admission_check_queue_depth", "",
                          (double)sl_workpool_queued(w->pool));
     if (sl_ref_parse(&ref, job->image, &err) != 0) {
         /* the loop parsed it already; kept for safety */
@@ -859,12 +859,13 @@ static int64_t review_budget_ms(const char *query)
     return limit - margin;
 }
 
-static void count_check(const char *via)
+static void count_check(struct sl_admission_webhook *w, const char *via)
 {
     struct sl_buf labels;
     sl_buf_init(&labels, 0);
     sl_metrics_label_append(&labels, "via", via);
-    sl_metrics_counter_add("sealift_admission_image_checks_total", sl_buf_cstr(&labels), 1);
+    sl_metrics_counter_add(w->rt->metrics, "sealift_admission_image_checks_total",
+                           sl_buf_cstr(&labels), 1);
     sl_buf_free(&labels);
 }
 
@@ -1019,7 +1020,7 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
             bool allowed = false;
             char *message = NULL;
             if (cache_get(w, key, &allowed, &message)) {
-                count_check("cache");
+                count_check(w, "cache");
                 img->state = allowed ? IMAGE_ALLOWED : IMAGE_DENIED;
                 if (!allowed)
                     denial_for(&img->denial, &img->detail, w, policy_name, img, ref.digest,
@@ -1099,11 +1100,11 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         int rc = sl_workpool_submit_group(w->pool, req.namespace, key, job, wt, &joined, &err);
         free(key);
         if (rc == 0) {
-            count_check(joined ? "coalesced" : "worker");
+            count_check(w, joined ? "coalesced" : "worker");
             continue;
         }
         /* not taken: fail this image closed now rather than queue without bound */
-        count_check("rejected");
+        count_check(w, "rejected");
         job_free(w, job);
         free(wt);
         char *denial = sl_xasprintf(
@@ -1115,7 +1116,7 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         review_set(r, i, denial, NULL);
         review_unref(r); /* this image's reference */
     }
-    sl_metrics_gauge_set("sealift_admission_check_queue_depth", "",
+    sl_metrics_gauge_set(w->rt->metrics, "sealift_admission_check_queue_depth", "",
                          (double)sl_workpool_queued(w->pool));
     review_unref(r); /* the loop's reference: answers now if the rejections decided it */
 
@@ -1175,11 +1176,11 @@ int sl_admission_webhook_new(struct sl_admission_webhook **out, struct sl_runtim
         sl_admission_webhook_free(w);
         return rc;
     }
-    sl_metrics_set_help("sealift_admission_image_checks_total",
+    sl_metrics_set_help(w->rt->metrics, "sealift_admission_image_checks_total",
                         "Images the admission webhook checked, by how: cache (answered on the "
                         "event loop), worker (a registry check), coalesced (joined a running "
                         "check of the same image), rejected (queue full or shutting down).");
-    sl_metrics_set_help("sealift_admission_check_queue_depth",
+    sl_metrics_set_help(w->rt->metrics, "sealift_admission_check_queue_depth",
                         "Admission image checks waiting for a worker thread.");
     *out = w;
     return 0;

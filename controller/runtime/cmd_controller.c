@@ -356,7 +356,10 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
 /* ---- HTTP handlers ---- */
 
 /* GET /metrics serves the runtime's metrics (the HTTP layer knows none of its own). */
-static const struct sl_http_metrics_source metrics_source = {.render = sl_metrics_render};
+static void render_metrics(void *ctx, struct sl_buf *out)
+{
+    sl_metrics_render(ctx, out);
+}
 
 static void handle_healthz(void *ctx, const struct sl_http_request *req,
                            struct sl_http_response *resp)
@@ -542,6 +545,8 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
     struct sl_manager *mgr = NULL;
     struct sl_http_server *http = NULL;
     struct sl_http_server *webhook = NULL;
+    struct sl_metrics *metrics = NULL;
+    struct sl_http_metrics_source metrics_source = {.render = render_metrics};
     struct sl_reconciler **recs = NULL;
     size_t nrecs = 0;
     struct cert_keeper keeper = {0};
@@ -593,12 +598,15 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
     if (!ns || !*ns)
         ns = "default";
 
+    metrics = sl_metrics_new();
+    metrics_source.ctx = metrics;
     struct sl_manager_opts mo = {.controller_namespace = ns,
                                  .shard = a.shard,
                                  .concurrency = a.concurrency,
                                  .leader_elect = a.leader_elect,
                                  .webhook_addr = a.webhook_addr,
-                                 .webhook_cert_dir = a.webhook_cert_dir};
+                                 .webhook_cert_dir = a.webhook_cert_dir,
+                                 .metrics = metrics};
     sl_kube_ops_from_client(&mo.kube, client);
     sl_list_watcher_from_client(&mo.lw, client);
     rc = sl_manager_new(&mgr, &mo, &err);
@@ -667,7 +675,7 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
         code = SL_EXIT_USAGE;
         goto done;
     }
-    sl_http_server_route(http, "GET", "/metrics", sl_http_handle_metrics, (void *)&metrics_source);
+    sl_http_server_route(http, "GET", "/metrics", sl_http_handle_metrics, &metrics_source);
     sl_http_server_route(http, "GET", "/healthz", handle_healthz, NULL);
     sl_http_server_route(http, "GET", "/readyz", handle_readyz, mgr);
     sl_manager_set_http(mgr, http);
@@ -773,6 +781,7 @@ done:
     sl_http_server_free(webhook);
     sl_kube_client_free(client);
     sl_kube_config_free(cfg);
+    sl_metrics_free(metrics);
     if (code == SL_EXIT_OK)
         sl_log_info(NULL, "controller stopped");
     pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);

@@ -15,7 +15,8 @@ static const char *const ready_names[READY_N] = {"True", "False", "Unknown"};
 
 struct sl_kindstats {
     char *kind;
-    pthread_mutex_t lock; /* guards the tallies: informer threads and relists */
+    struct sl_metrics *metrics; /* borrowed; NULL = no gauges */
+    pthread_mutex_t lock;       /* guards the tallies: informer threads and relists */
     long long ready[READY_N];
     long long blocked;
     long long delivered;
@@ -56,26 +57,30 @@ static void publish_locked(struct sl_kindstats *s)
         sl_buf_init(&labels, 0);
         sl_metrics_label_append(&labels, "kind", s->kind);
         sl_metrics_label_append(&labels, "ready", ready_names[i]);
-        sl_metrics_gauge_set("sealift_objects", sl_buf_cstr(&labels), (double)s->ready[i]);
+        sl_metrics_gauge_set(s->metrics, "sealift_objects", sl_buf_cstr(&labels),
+                             (double)s->ready[i]);
         sl_buf_free(&labels);
     }
     sl_buf_init(&labels, 0);
     sl_metrics_label_append(&labels, "kind", s->kind);
-    sl_metrics_gauge_set("sealift_objects_blocked", sl_buf_cstr(&labels), (double)s->blocked);
-    sl_metrics_gauge_set("sealift_delivered_tags", sl_buf_cstr(&labels), (double)s->delivered);
+    sl_metrics_gauge_set(s->metrics, "sealift_objects_blocked", sl_buf_cstr(&labels),
+                         (double)s->blocked);
+    sl_metrics_gauge_set(s->metrics, "sealift_delivered_tags", sl_buf_cstr(&labels),
+                         (double)s->delivered);
     sl_buf_free(&labels);
 }
 
-struct sl_kindstats *sl_kindstats_new(const char *kind)
+struct sl_kindstats *sl_kindstats_new(const char *kind, struct sl_metrics *metrics)
 {
     struct sl_kindstats *s = sl_xcalloc(1, sizeof(*s));
+    s->metrics = metrics;
     s->kind = sl_xstrdup(kind);
     pthread_mutex_init(&s->lock, NULL);
-    sl_metrics_set_help("sealift_objects",
+    sl_metrics_set_help(s->metrics, "sealift_objects",
                         "Objects the controller watches, by kind and Ready condition status.");
-    sl_metrics_set_help("sealift_objects_blocked",
+    sl_metrics_set_help(s->metrics, "sealift_objects_blocked",
                         "Objects with condition Blocked=True (tags a gate refused), by kind.");
-    sl_metrics_set_help("sealift_delivered_tags",
+    sl_metrics_set_help(s->metrics, "sealift_delivered_tags",
                         "Tags delivered to every target (sum of status.deliveredTags), by kind.");
     pthread_mutex_lock(&s->lock);
     publish_locked(s);

@@ -16,10 +16,12 @@
 #include <jansson.h>
 
 struct sl_kindstats;
+struct sl_metrics;
 
-/* A tally for objects of kind (copied; e.g. "ImageDelivery"); its gauges start at 0 and are
- * published at once. Never NULL. Free with sl_kindstats_free. */
-struct sl_kindstats *sl_kindstats_new(const char *kind);
+/* A tally for objects of kind (copied; e.g. "ImageDelivery"); its gauges in metrics (borrowed,
+ * may be NULL: no gauges) start at 0 and are published at once. Never NULL. Free with
+ * sl_kindstats_free. */
+struct sl_kindstats *sl_kindstats_new(const char *kind, struct sl_metrics *metrics);
 /* Frees the tally (its gauges keep their last values). s may be NULL. */
 void sl_kindstats_free(struct sl_kindstats *s);
 /* One informer event: old_obj is the object before (NULL for an add), new_obj after (NULL for a

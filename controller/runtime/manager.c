@@ -53,6 +53,7 @@ struct sl_manager {
     struct sl_list_watcher lw;
     char *controller_ns, *watch_ns, *shard, *shard_selector, *lease_name, *leader_identity;
     char *webhook_addr, *webhook_cert_dir;
+    struct sl_metrics *metrics;
     int concurrency;
     bool leader_elect;
     int64_t lease_duration_ms, renew_deadline_ms, retry_period_ms;
@@ -97,7 +98,7 @@ void sl_manager_reconcile_id(char *out, size_t n)
 
 static void set_depth(struct controller *c)
 {
-    sl_metrics_queue_depth_set(c->r->kind, sl_workqueue_depth(c->q));
+    sl_metrics_queue_depth_set(c->m->metrics, c->r->kind, sl_workqueue_depth(c->q));
 }
 
 static void enqueue_key(struct controller *c, const char *ns, const char *name)
@@ -232,6 +233,7 @@ int sl_manager_new(struct sl_manager **out, const struct sl_manager_opts *opts, 
     m->leader_identity = opts->leader_identity ? sl_xstrdup(opts->leader_identity) : NULL;
     m->webhook_addr = opts->webhook_addr ? sl_xstrdup(opts->webhook_addr) : NULL;
     m->webhook_cert_dir = opts->webhook_cert_dir ? sl_xstrdup(opts->webhook_cert_dir) : NULL;
+    m->metrics = opts->metrics;
     m->concurrency = opts->concurrency > 0 ? opts->concurrency : 2;
     m->leader_elect = opts->leader_elect;
     m->lease_duration_ms = opts->lease_duration_ms;
@@ -245,6 +247,7 @@ int sl_manager_new(struct sl_manager **out, const struct sl_manager_opts *opts, 
     m->rt.record_event = sl_event_record_cb;
     m->rt.event_ctx = m->events;
     m->rt.enqueue = runtime_enqueue;
+    m->rt.metrics = m->metrics;
     m->rt.enqueue_ctx = m;
     pthread_mutex_init(&m->lock, NULL);
     pthread_condattr_t ca;
@@ -315,7 +318,7 @@ int sl_manager_add(struct sl_manager *m, struct sl_reconciler *r, struct sl_err 
     c->primary = entry_for(m, r->resource, m->shard_selector, false);
     subscribe(c->primary, c, true);
     if (!c->primary->stats)
-        c->primary->stats = sl_kindstats_new(r->kind);
+        c->primary->stats = sl_kindstats_new(r->kind, m->metrics);
     /* secondary objects (Secrets, SigningKeys, ScanPolicies a delivery uses) are not sharded:
      * a shard's delivery may use any of them, so they are watched without a selector, but
      * metadata only (map_secondary needs names and annotations, reconcilers GET what they use),
@@ -432,8 +435,8 @@ static void process(struct controller *c, const char *key)
     double secs = (double)(sl_mono_ms() - t0) / 1000.0;
     if (rc != 0 || res.kind == SL_RESULT_TRANSIENT) {
         int64_t delay = sl_workqueue_add_rate_limited(c->q, key);
-        sl_metrics_reconcile_observe(c->r->kind, "error", secs);
-        sl_metrics_queue_retry_inc(c->r->kind);
+        sl_metrics_reconcile_observe(c->m->metrics, c->r->kind, "error", secs);
+        sl_metrics_queue_retry_inc(c->m->metrics, c->r->kind);
         char delay_s[32];
         snprintf(delay_s, sizeof(delay_s), "%lld", (long long)delay);
         sl_log_kv(SL_LOG_ERROR, &req.log, "reconcile failed", "error",
@@ -444,21 +447,21 @@ static void process(struct controller *c, const char *key)
     int64_t after = res.requeue_after_ms > 0 ? res.requeue_after_ms : 0;
     switch (res.kind) {
     case SL_RESULT_DONE:
-        sl_metrics_reconcile_observe(c->r->kind, "success", secs);
+        sl_metrics_reconcile_observe(c->m->metrics, c->r->kind, "success", secs);
         if (after > 0)
             sl_workqueue_add_after(c->q, key, after);
         break;
     case SL_RESULT_REQUEUE:
-        sl_metrics_reconcile_observe(c->r->kind, "requeue", secs);
+        sl_metrics_reconcile_observe(c->m->metrics, c->r->kind, "requeue", secs);
         sl_workqueue_add_after(c->q, key, after);
         break;
     case SL_RESULT_WAITING:
-        sl_metrics_reconcile_observe(c->r->kind, "requeue", secs);
+        sl_metrics_reconcile_observe(c->m->metrics, c->r->kind, "requeue", secs);
         sl_workqueue_add_after(c->q, key, after > 0 ? after : DEFAULT_WAIT_MS);
         break;
     case SL_RESULT_STALLED:
         /* the spec must change: the next watch event queues it again */
-        sl_metrics_reconcile_observe(c->r->kind, "error", secs);
+        sl_metrics_reconcile_observe(c->m->metrics, c->r->kind, "error", secs);
         break;
     default:
         break;

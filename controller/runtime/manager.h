@@ -41,6 +41,8 @@
 #define SL_SHARD_LABEL                 "sealift.dev/shard"
 #define SL_MANAGER_SHUTDOWN_TIMEOUT_MS 30000
 
+struct sl_metrics;
+
 struct sl_manager_opts {
     struct sl_kube_ops kube;          /* API access (copied; its ctx must outlive the manager) */
     struct sl_list_watcher lw;        /* list/watch for informers (copied, same rule) */
@@ -57,6 +59,7 @@ struct sl_manager_opts {
     int64_t shutdown_timeout_ms;  /* how long stop waits for running reconciles; 0 = 30 s */
     const char *webhook_addr;     /* --webhook-addr, kept for the admission webhook; or NULL */
     const char *webhook_cert_dir; /* --webhook-cert-dir; or NULL */
+    struct sl_metrics *metrics;   /* borrowed, outlives the manager; NULL = none recorded */
 };
 
 struct sl_manager;

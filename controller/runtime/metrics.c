@@ -1,4 +1,4 @@
-/* Process-wide metrics registry rendered in the Prometheus text exposition format 0.0.4.
+/* A metrics registry rendered in the Prometheus text exposition format 0.0.4.
  *
  * All state sits behind one mutex; every update is a short critical section (a linear lookup in
  * a small sorted array, a few additions), and rendering copies nothing but formats under the
@@ -63,8 +63,10 @@ struct registry {
     size_t n_helps;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct registry reg;
+struct sl_metrics {
+    pthread_mutex_t lock;
+    struct registry reg;
+};
 
 static const char *nz(const char *s)
 {
@@ -81,11 +83,12 @@ static void *insert_slot(void *arr, size_t *n, size_t elem, size_t pos)
     return a;
 }
 
-static struct reconcile_series *reconcile_get(const char *kind, const char *result)
+static struct reconcile_series *reconcile_get(struct sl_metrics *m, const char *kind,
+                                              const char *result)
 {
     size_t pos = 0;
-    for (; pos < reg.n_reconciles; pos++) {
-        struct reconcile_series *r = &reg.reconciles[pos];
+    for (; pos < m->reg.n_reconciles; pos++) {
+        struct reconcile_series *r = &m->reg.reconciles[pos];
         int c = strcmp(r->kind, kind);
         if (c == 0)
             c = strcmp(r->result, result);
@@ -94,10 +97,11 @@ static struct reconcile_series *reconcile_get(const char *kind, const char *resu
         if (c > 0)
             break;
     }
-    reg.reconciles = insert_slot(reg.reconciles, &reg.n_reconciles, sizeof(*reg.reconciles), pos);
-    reg.reconciles[pos].kind = sl_xstrdup(kind);
-    reg.reconciles[pos].result = sl_xstrdup(result);
-    return &reg.reconciles[pos];
+    m->reg.reconciles =
+        insert_slot(m->reg.reconciles, &m->reg.n_reconciles, sizeof(*m->reg.reconciles), pos);
+    m->reg.reconciles[pos].kind = sl_xstrdup(kind);
+    m->reg.reconciles[pos].result = sl_xstrdup(result);
+    return &m->reg.reconciles[pos];
 }
 
 static struct kind_value *kind_get(struct kind_value **arr, size_t *n, const char *kind)
@@ -115,12 +119,15 @@ static struct kind_value *kind_get(struct kind_value **arr, size_t *n, const cha
     return &(*arr)[pos];
 }
 
-void sl_metrics_reconcile_observe(const char *kind, const char *result, double seconds)
+void sl_metrics_reconcile_observe(struct sl_metrics *m, const char *kind, const char *result,
+                                  double seconds)
 {
+    if (!m)
+        return;
     if (isnan(seconds) || seconds < 0)
         seconds = 0;
-    pthread_mutex_lock(&lock);
-    struct reconcile_series *r = reconcile_get(nz(kind), nz(result));
+    pthread_mutex_lock(&m->lock);
+    struct reconcile_series *r = reconcile_get(m, nz(kind), nz(result));
     r->count++;
     r->sum += seconds;
     for (size_t i = 0; i < N_BUCKETS; i++) {
@@ -129,21 +136,25 @@ void sl_metrics_reconcile_observe(const char *kind, const char *result, double s
             break;
         }
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&m->lock);
 }
 
-void sl_metrics_queue_depth_set(const char *kind, long depth)
+void sl_metrics_queue_depth_set(struct sl_metrics *m, const char *kind, long depth)
 {
-    pthread_mutex_lock(&lock);
-    kind_get(&reg.depths, &reg.n_depths, nz(kind))->value = (double)depth;
-    pthread_mutex_unlock(&lock);
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    kind_get(&m->reg.depths, &m->reg.n_depths, nz(kind))->value = (double)depth;
+    pthread_mutex_unlock(&m->lock);
 }
 
-void sl_metrics_queue_retry_inc(const char *kind)
+void sl_metrics_queue_retry_inc(struct sl_metrics *m, const char *kind)
 {
-    pthread_mutex_lock(&lock);
-    kind_get(&reg.retries, &reg.n_retries, nz(kind))->value += 1;
-    pthread_mutex_unlock(&lock);
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    kind_get(&m->reg.retries, &m->reg.n_retries, nz(kind))->value += 1;
+    pthread_mutex_unlock(&m->lock);
 }
 
 static int valid_name(const char *name)
@@ -173,22 +184,23 @@ static char *normalize_labels(const char *labels)
     return sl_xstrndup(l, len);
 }
 
-static void generic_update(const char *name, const char *labels, double v, int is_gauge)
+static void generic_update(struct sl_metrics *m, const char *name, const char *labels, double v,
+                           int is_gauge)
 {
     if (!valid_name(name) || isnan(v))
         return;
     char *norm = normalize_labels(labels);
     if (!norm)
         return;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&m->lock);
     size_t pos = 0;
     struct generic_series *g = NULL;
-    for (; pos < reg.n_generic; pos++) {
-        int c = strcmp(reg.generic[pos].name, name);
+    for (; pos < m->reg.n_generic; pos++) {
+        int c = strcmp(m->reg.generic[pos].name, name);
         if (c == 0)
-            c = strcmp(reg.generic[pos].labels, norm);
+            c = strcmp(m->reg.generic[pos].labels, norm);
         if (c == 0) {
-            g = &reg.generic[pos];
+            g = &m->reg.generic[pos];
             break;
         }
         if (c > 0)
@@ -196,16 +208,17 @@ static void generic_update(const char *name, const char *labels, double v, int i
     }
     if (!g) {
         /* a name keeps the type it was first used with: its neighbours share the name */
-        if ((pos > 0 && strcmp(reg.generic[pos - 1].name, name) == 0 &&
-             reg.generic[pos - 1].is_gauge != is_gauge) ||
-            (pos < reg.n_generic && strcmp(reg.generic[pos].name, name) == 0 &&
-             reg.generic[pos].is_gauge != is_gauge)) {
-            pthread_mutex_unlock(&lock);
+        if ((pos > 0 && strcmp(m->reg.generic[pos - 1].name, name) == 0 &&
+             m->reg.generic[pos - 1].is_gauge != is_gauge) ||
+            (pos < m->reg.n_generic && strcmp(m->reg.generic[pos].name, name) == 0 &&
+             m->reg.generic[pos].is_gauge != is_gauge)) {
+            pthread_mutex_unlock(&m->lock);
             free(norm);
             return;
         }
-        reg.generic = insert_slot(reg.generic, &reg.n_generic, sizeof(*reg.generic), pos);
-        g = &reg.generic[pos];
+        m->reg.generic =
+            insert_slot(m->reg.generic, &m->reg.n_generic, sizeof(*m->reg.generic), pos);
+        g = &m->reg.generic[pos];
         g->name = sl_xstrdup(name);
         g->labels = norm;
         g->is_gauge = is_gauge;
@@ -217,67 +230,88 @@ static void generic_update(const char *name, const char *labels, double v, int i
         else
             g->value += v;
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&m->lock);
     free(norm);
 }
 
-void sl_metrics_counter_add(const char *name, const char *labels, double v)
+void sl_metrics_counter_add(struct sl_metrics *m, const char *name, const char *labels, double v)
 {
+    if (!m)
+        return;
     if (v < 0)
         return; /* counters only go up */
-    generic_update(name, labels, v, 0);
+    generic_update(m, name, labels, v, 0);
 }
 
-void sl_metrics_gauge_set(const char *name, const char *labels, double v)
+void sl_metrics_gauge_set(struct sl_metrics *m, const char *name, const char *labels, double v)
 {
-    generic_update(name, labels, v, 1);
+    if (!m)
+        return;
+    generic_update(m, name, labels, v, 1);
 }
 
-void sl_metrics_set_help(const char *name, const char *help)
+void sl_metrics_set_help(struct sl_metrics *m, const char *name, const char *help)
 {
+    if (!m)
+        return;
     if (!valid_name(name) || !help)
         return;
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < reg.n_helps; i++) {
-        if (strcmp(reg.helps[i].name, name) == 0) {
-            free(reg.helps[i].help);
-            reg.helps[i].help = sl_xstrdup(help);
-            pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->reg.n_helps; i++) {
+        if (strcmp(m->reg.helps[i].name, name) == 0) {
+            free(m->reg.helps[i].help);
+            m->reg.helps[i].help = sl_xstrdup(help);
+            pthread_mutex_unlock(&m->lock);
             return;
         }
     }
-    reg.helps = insert_slot(reg.helps, &reg.n_helps, sizeof(*reg.helps), reg.n_helps);
-    reg.helps[reg.n_helps - 1].name = sl_xstrdup(name);
-    reg.helps[reg.n_helps - 1].help = sl_xstrdup(help);
-    pthread_mutex_unlock(&lock);
+    m->reg.helps =
+        insert_slot(m->reg.helps, &m->reg.n_helps, sizeof(*m->reg.helps), m->reg.n_helps);
+    m->reg.helps[m->reg.n_helps - 1].name = sl_xstrdup(name);
+    m->reg.helps[m->reg.n_helps - 1].help = sl_xstrdup(help);
+    pthread_mutex_unlock(&m->lock);
 }
 
-void sl_metrics_reset(void)
+static void registry_clear(struct sl_metrics *m)
 {
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < reg.n_reconciles; i++) {
-        free(reg.reconciles[i].kind);
-        free(reg.reconciles[i].result);
+    for (size_t i = 0; i < m->reg.n_reconciles; i++) {
+        free(m->reg.reconciles[i].kind);
+        free(m->reg.reconciles[i].result);
     }
-    for (size_t i = 0; i < reg.n_depths; i++)
-        free(reg.depths[i].kind);
-    for (size_t i = 0; i < reg.n_retries; i++)
-        free(reg.retries[i].kind);
-    for (size_t i = 0; i < reg.n_generic; i++) {
-        free(reg.generic[i].name);
-        free(reg.generic[i].labels);
+    for (size_t i = 0; i < m->reg.n_depths; i++)
+        free(m->reg.depths[i].kind);
+    for (size_t i = 0; i < m->reg.n_retries; i++)
+        free(m->reg.retries[i].kind);
+    for (size_t i = 0; i < m->reg.n_generic; i++) {
+        free(m->reg.generic[i].name);
+        free(m->reg.generic[i].labels);
     }
-    for (size_t i = 0; i < reg.n_helps; i++) {
-        free(reg.helps[i].name);
-        free(reg.helps[i].help);
+    for (size_t i = 0; i < m->reg.n_helps; i++) {
+        free(m->reg.helps[i].name);
+        free(m->reg.helps[i].help);
     }
-    free(reg.reconciles);
-    free(reg.depths);
-    free(reg.retries);
-    free(reg.generic);
-    free(reg.helps);
-    memset(&reg, 0, sizeof(reg));
-    pthread_mutex_unlock(&lock);
+    free(m->reg.reconciles);
+    free(m->reg.depths);
+    free(m->reg.retries);
+    free(m->reg.generic);
+    free(m->reg.helps);
+    memset(&m->reg, 0, sizeof(m->reg));
+}
+
+struct sl_metrics *sl_metrics_new(void)
+{
+    struct sl_metrics *m = sl_xcalloc(1, sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+void sl_metrics_free(struct sl_metrics *m)
+{
+    if (!m)
+        return;
+    registry_clear(m);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
 }
 
 /* ---- rendering ---- */
@@ -342,21 +376,22 @@ static void append_value(struct sl_buf *out, double v)
     sl_buf_append_str(out, num);
 }
 
-static const char *help_for(const char *name, const char *fallback)
+static const char *help_for(struct sl_metrics *m, const char *name, const char *fallback)
 {
-    for (size_t i = 0; i < reg.n_helps; i++) {
-        if (strcmp(reg.helps[i].name, name) == 0)
-            return reg.helps[i].help;
+    for (size_t i = 0; i < m->reg.n_helps; i++) {
+        if (strcmp(m->reg.helps[i].name, name) == 0)
+            return m->reg.helps[i].help;
     }
     return fallback;
 }
 
-static void append_header(struct sl_buf *out, const char *name, const char *type, const char *help)
+static void append_header(struct sl_metrics *m, struct sl_buf *out, const char *name,
+                          const char *type, const char *help)
 {
     sl_buf_append_str(out, "# HELP ");
     sl_buf_append_str(out, name);
     sl_buf_append_str(out, " ");
-    append_escaped(out, help_for(name, help), 0);
+    append_escaped(out, help_for(m, name, help), 0);
     sl_buf_append_str(out, "\n# TYPE ");
     sl_buf_append_str(out, name);
     sl_buf_append_str(out, " ");
@@ -378,23 +413,23 @@ static void append_sample(struct sl_buf *out, const char *name, const char *labe
     sl_buf_append_str(out, "\n");
 }
 
-static void append_reconciles(struct sl_buf *out)
+static void append_reconciles(struct sl_metrics *m, struct sl_buf *out)
 {
     struct sl_buf labels;
     sl_buf_init(&labels, 0);
-    append_header(out, RECONCILE_TOTAL, "counter",
+    append_header(m, out, RECONCILE_TOTAL, "counter",
                   "Reconciliations by kind and result (success, error, requeue).");
-    for (size_t i = 0; i < reg.n_reconciles; i++) {
-        struct reconcile_series *r = &reg.reconciles[i];
+    for (size_t i = 0; i < m->reg.n_reconciles; i++) {
+        struct reconcile_series *r = &m->reg.reconciles[i];
         sl_buf_reset(&labels);
         sl_metrics_label_append(&labels, "kind", r->kind);
         sl_metrics_label_append(&labels, "result", r->result);
         append_sample(out, RECONCILE_TOTAL, labels.data, (double)r->count);
     }
-    append_header(out, RECONCILE_DURATION, "histogram",
+    append_header(m, out, RECONCILE_DURATION, "histogram",
                   "Time spent in one reconciliation, by kind and result.");
-    for (size_t i = 0; i < reg.n_reconciles; i++) {
-        struct reconcile_series *r = &reg.reconciles[i];
+    for (size_t i = 0; i < m->reg.n_reconciles; i++) {
+        struct reconcile_series *r = &m->reg.reconciles[i];
         uint64_t cumulative = 0;
         for (size_t b = 0; b <= N_BUCKETS; b++) {
             char le[64];
@@ -420,12 +455,13 @@ static void append_reconciles(struct sl_buf *out)
     sl_buf_free(&labels);
 }
 
-static void append_kind_family(struct sl_buf *out, const char *name, const char *type,
-                               const char *help, const struct kind_value *arr, size_t n)
+static void append_kind_family(struct sl_metrics *m, struct sl_buf *out, const char *name,
+                               const char *type, const char *help, const struct kind_value *arr,
+                               size_t n)
 {
     struct sl_buf labels;
     sl_buf_init(&labels, 0);
-    append_header(out, name, type, help);
+    append_header(m, out, name, type, help);
     for (size_t i = 0; i < n; i++) {
         sl_buf_reset(&labels);
         sl_metrics_label_append(&labels, "kind", arr[i].kind);
@@ -434,15 +470,15 @@ static void append_kind_family(struct sl_buf *out, const char *name, const char 
     sl_buf_free(&labels);
 }
 
-static void append_generic(struct sl_buf *out)
+static void append_generic(struct sl_metrics *m, struct sl_buf *out)
 {
-    for (size_t i = 0; i < reg.n_generic; i++) {
-        struct generic_series *g = &reg.generic[i];
-        if (i == 0 || strcmp(reg.generic[i - 1].name, g->name) != 0) {
+    for (size_t i = 0; i < m->reg.n_generic; i++) {
+        struct generic_series *g = &m->reg.generic[i];
+        if (i == 0 || strcmp(m->reg.generic[i - 1].name, g->name) != 0) {
             char help[256];
             snprintf(help, sizeof(help), "Sealift %s %s.", g->is_gauge ? "gauge" : "counter",
                      g->name);
-            append_header(out, g->name, g->is_gauge ? "gauge" : "counter", help);
+            append_header(m, out, g->name, g->is_gauge ? "gauge" : "counter", help);
         }
         append_sample(out, g->name, g->labels, g->value);
     }
@@ -544,41 +580,43 @@ static void read_process_stats(struct process_stats *ps)
     }
 }
 
-static void append_process(struct sl_buf *out, const struct process_stats *ps)
+static void append_process(struct sl_metrics *m, struct sl_buf *out, const struct process_stats *ps)
 {
     if (ps->have_cpu) {
-        append_header(out, "process_cpu_seconds_total", "counter",
+        append_header(m, out, "process_cpu_seconds_total", "counter",
                       "Total user and system CPU time spent in seconds.");
         append_sample(out, "process_cpu_seconds_total", "", ps->cpu_seconds);
     }
     if (ps->have_fds) {
-        append_header(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+        append_header(m, out, "process_open_fds", "gauge", "Number of open file descriptors.");
         append_sample(out, "process_open_fds", "", ps->open_fds);
     }
     if (ps->have_rss) {
-        append_header(out, "process_resident_memory_bytes", "gauge",
+        append_header(m, out, "process_resident_memory_bytes", "gauge",
                       "Resident memory size in bytes.");
         append_sample(out, "process_resident_memory_bytes", "", ps->resident_bytes);
     }
     if (ps->have_start) {
-        append_header(out, "process_start_time_seconds", "gauge",
+        append_header(m, out, "process_start_time_seconds", "gauge",
                       "Start time of the process since unix epoch in seconds.");
         append_sample(out, "process_start_time_seconds", "", ps->start_time_seconds);
     }
 }
 
-void sl_metrics_render(struct sl_buf *out)
+void sl_metrics_render(struct sl_metrics *m, struct sl_buf *out)
 {
+    if (!m)
+        return;
     struct process_stats ps;
     read_process_stats(&ps);
-    pthread_mutex_lock(&lock);
-    append_reconciles(out);
-    append_kind_family(out, QUEUE_DEPTH, "gauge", "Objects waiting in the work queue, by kind.",
-                       reg.depths, reg.n_depths);
-    append_kind_family(out, QUEUE_RETRIES, "counter",
-                       "Work queue items requeued with backoff, by kind.", reg.retries,
-                       reg.n_retries);
-    append_generic(out);
-    pthread_mutex_unlock(&lock);
-    append_process(out, &ps);
+    pthread_mutex_lock(&m->lock);
+    append_reconciles(m, out);
+    append_kind_family(m, out, QUEUE_DEPTH, "gauge", "Objects waiting in the work queue, by kind.",
+                       m->reg.depths, m->reg.n_depths);
+    append_kind_family(m, out, QUEUE_RETRIES, "counter",
+                       "Work queue items requeued with backoff, by kind.", m->reg.retries,
+                       m->reg.n_retries);
+    append_generic(m, out);
+    pthread_mutex_unlock(&m->lock);
+    append_process(m, out, &ps);
 }

@@ -30,6 +30,8 @@ struct sl_reconcile_result {
 };
 
 /* Services shared by all reconcilers; owned by the manager, valid for its lifetime. */
+struct sl_metrics;
+
 struct sl_runtime {
     struct sl_kube_ops kube;          /* API access */
     const char *controller_namespace; /* namespace the controller runs in */
@@ -41,6 +43,8 @@ struct sl_runtime {
     /* Enqueue another object of a kind for reconciliation (e.g. from a webhook). May be NULL. */
     void (*enqueue)(void *ctx, const char *kind, const char *ns, const char *name);
     void *enqueue_ctx;
+    struct sl_metrics
+        *metrics; /* the process's metrics registry (runtime/metrics.h); may be NULL */
 };
 
 struct sl_reconcile_request {

@@ -29,23 +29,23 @@ static int has_line(const char *text, const char *line)
         }                                                                                          \
     } while (0)
 
-static char *render(void)
+static char *render(struct sl_metrics *m)
 {
     struct sl_buf b;
     sl_buf_init(&b, 0);
-    sl_metrics_render(&b);
+    sl_metrics_render(m, &b);
     return sl_buf_steal(&b, NULL);
 }
 
 static void test_reconcile_histogram(void)
 {
-    sl_metrics_reset();
-    sl_metrics_reconcile_observe("ImageDelivery", "success", 0.003);
-    sl_metrics_reconcile_observe("ImageDelivery", "success", 0.2);
-    sl_metrics_reconcile_observe("ImageDelivery", "success", 0.25);
-    sl_metrics_reconcile_observe("ImageDelivery", "success", 120);
-    sl_metrics_reconcile_observe("GitSource", "error", 1);
-    char *t = render();
+    struct sl_metrics *m = sl_metrics_new();
+    sl_metrics_reconcile_observe(m, "ImageDelivery", "success", 0.003);
+    sl_metrics_reconcile_observe(m, "ImageDelivery", "success", 0.2);
+    sl_metrics_reconcile_observe(m, "ImageDelivery", "success", 0.25);
+    sl_metrics_reconcile_observe(m, "ImageDelivery", "success", 120);
+    sl_metrics_reconcile_observe(m, "GitSource", "error", 1);
+    char *t = render(m);
     CHECK_LINE(t, "# HELP sealift_reconcile_total Reconciliations by kind and result "
                   "(success, error, requeue).");
     CHECK_LINE(t, "# TYPE sealift_reconcile_total counter");
@@ -79,26 +79,27 @@ static void test_reconcile_histogram(void)
     const char *first = strstr(t, "# TYPE sealift_reconcile_duration_seconds ");
     CHECK(first && !strstr(first + 1, "# TYPE sealift_reconcile_duration_seconds "));
     free(t);
+    sl_metrics_free(m);
 }
 
 static void test_queue_and_generic(void)
 {
-    sl_metrics_reset();
-    sl_metrics_queue_depth_set("ImageDelivery", 7);
-    sl_metrics_queue_depth_set("ImageDelivery", 3);
-    sl_metrics_queue_retry_inc("SigningKey");
-    sl_metrics_queue_retry_inc("SigningKey");
-    sl_metrics_counter_add("sealift_blob_bytes_copied_total", "", 1024);
-    sl_metrics_counter_add("sealift_blob_bytes_copied_total", "", 1024);
-    sl_metrics_counter_add("sealift_blob_bytes_copied_total", "", -5); /* ignored */
-    sl_metrics_counter_add("sealift_webhook_requests_total", "{code=\"200\"}", 1);
-    sl_metrics_counter_add("sealift_webhook_requests_total", "code=\"500\"", 0.5);
-    sl_metrics_counter_add("bad name", "", 1);
-    sl_metrics_counter_add("sealift_evil_total", "a=\"x\"\n# TYPE fake counter", 1);
-    sl_metrics_set_help("sealift_blob_bytes_copied_total", "Bytes copied\\to targets\nfast.");
-    sl_metrics_gauge_set("sealift_leader", "", 1);
-    sl_metrics_counter_add("sealift_leader", "", 5); /* a gauge stays a gauge */
-    char *t = render();
+    struct sl_metrics *m = sl_metrics_new();
+    sl_metrics_queue_depth_set(m, "ImageDelivery", 7);
+    sl_metrics_queue_depth_set(m, "ImageDelivery", 3);
+    sl_metrics_queue_retry_inc(m, "SigningKey");
+    sl_metrics_queue_retry_inc(m, "SigningKey");
+    sl_metrics_counter_add(m, "sealift_blob_bytes_copied_total", "", 1024);
+    sl_metrics_counter_add(m, "sealift_blob_bytes_copied_total", "", 1024);
+    sl_metrics_counter_add(m, "sealift_blob_bytes_copied_total", "", -5); /* ignored */
+    sl_metrics_counter_add(m, "sealift_webhook_requests_total", "{code=\"200\"}", 1);
+    sl_metrics_counter_add(m, "sealift_webhook_requests_total", "code=\"500\"", 0.5);
+    sl_metrics_counter_add(m, "bad name", "", 1);
+    sl_metrics_counter_add(m, "sealift_evil_total", "a=\"x\"\n# TYPE fake counter", 1);
+    sl_metrics_set_help(m, "sealift_blob_bytes_copied_total", "Bytes copied\\to targets\nfast.");
+    sl_metrics_gauge_set(m, "sealift_leader", "", 1);
+    sl_metrics_counter_add(m, "sealift_leader", "", 5); /* a gauge stays a gauge */
+    char *t = render(m);
     CHECK_LINE(t, "# TYPE sealift_workqueue_depth gauge");
     CHECK_LINE(t, "sealift_workqueue_depth{kind=\"ImageDelivery\"} 3");
     CHECK_LINE(t, "# TYPE sealift_workqueue_retries_total counter");
@@ -126,50 +127,60 @@ static void test_queue_and_generic(void)
     CHECK(t[strlen(t) - 1] == '\n');
     CHECK(!strstr(t, "\n\n"));
     free(t);
+    sl_metrics_free(m);
 }
 
 static void test_label_escaping(void)
 {
-    sl_metrics_reset();
+    struct sl_metrics *m = sl_metrics_new();
     struct sl_buf labels;
     sl_buf_init(&labels, 0);
     sl_metrics_label_append(&labels, "path", "C:\\dir \"quoted\"\nnext");
     sl_metrics_label_append(&labels, "plain", "ok");
     CHECK_STR_EQ(sl_buf_cstr(&labels), "path=\"C:\\\\dir \\\"quoted\\\"\\nnext\",plain=\"ok\"");
-    sl_metrics_counter_add("sealift_things_total", labels.data, 1);
+    sl_metrics_counter_add(m, "sealift_things_total", labels.data, 1);
     sl_buf_free(&labels);
-    sl_metrics_reconcile_observe("Weird\"Kind\\", "error\n", 0.01);
-    sl_metrics_queue_depth_set("a\"b", 1);
-    char *t = render();
+    sl_metrics_reconcile_observe(m, "Weird\"Kind\\", "error\n", 0.01);
+    sl_metrics_queue_depth_set(m, "a\"b", 1);
+    char *t = render(m);
     CHECK_LINE(t, "sealift_things_total{path=\"C:\\\\dir \\\"quoted\\\"\\nnext\",plain=\"ok\"} 1");
     CHECK_LINE(t, "sealift_reconcile_total{kind=\"Weird\\\"Kind\\\\\",result=\"error\\n\"} 1");
     CHECK_LINE(t, "sealift_workqueue_depth{kind=\"a\\\"b\"} 1");
     free(t);
+    sl_metrics_free(m);
 }
+
+struct observer {
+    struct sl_metrics *m;
+    const char *kind;
+};
 
 static void *observe_many(void *arg)
 {
+    const struct observer *o = arg;
+    struct sl_metrics *m = o->m;
     for (int i = 0; i < 2000; i++) {
-        sl_metrics_reconcile_observe((const char *)arg, "success", 0.001);
-        sl_metrics_queue_retry_inc((const char *)arg);
+        sl_metrics_reconcile_observe(m, o->kind, "success", 0.001);
+        sl_metrics_queue_retry_inc(m, o->kind);
     }
     return NULL;
 }
 
 static void test_concurrent_updates(void)
 {
-    sl_metrics_reset();
+    struct sl_metrics *m = sl_metrics_new();
     pthread_t th[4];
+    struct observer obs[2] = {{m, "A"}, {m, "B"}};
     for (int i = 0; i < 4; i++)
-        pthread_create(&th[i], NULL, observe_many, i % 2 ? "A" : "B");
+        pthread_create(&th[i], NULL, observe_many, &obs[i % 2]);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
-    char *t = render();
+    char *t = render(m);
     CHECK_LINE(t, "sealift_reconcile_total{kind=\"A\",result=\"success\"} 4000");
     CHECK_LINE(t, "sealift_reconcile_total{kind=\"B\",result=\"success\"} 4000");
     CHECK_LINE(t, "sealift_workqueue_retries_total{kind=\"A\"} 4000");
     free(t);
-    sl_metrics_reset();
+    sl_metrics_free(m);
 }
 
 int main(void)

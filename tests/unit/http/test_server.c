@@ -32,7 +32,11 @@
 static char tmpdir[256];
 
 /* /metrics answers with the runtime's metrics, handed to the HTTP layer as a callback. */
-static const struct sl_http_metrics_source metrics_source = {.render = sl_metrics_render};
+static void render_metrics(void *ctx, struct sl_buf *out)
+{
+    sl_metrics_render(ctx, out);
+}
+static struct sl_http_metrics_source metrics_source = {.render = render_metrics};
 
 /* ---- handlers ---- */
 
@@ -207,6 +211,8 @@ static struct sl_http_server *start_server(const char *addr, size_t max_body, co
 
 static void test_routes(void)
 {
+    struct sl_metrics *m = sl_metrics_new();
+    metrics_source.ctx = m;
     struct sl_http_server *s = start_server("127.0.0.1:0", 0, NULL, NULL);
     if (!s)
         return;
@@ -276,7 +282,7 @@ static void test_routes(void)
     CHECK_STR_EQ(r.retry_after, "7");
     CHECK_STR_EQ(sl_buf_cstr(&r.body), "{\"short\":\"stout\"}");
 
-    sl_metrics_reconcile_observe("ImageDelivery", "success", 0.02);
+    sl_metrics_reconcile_observe(m, "ImageDelivery", "success", 0.02);
     request(h, u = url_for(s, "http", "/metrics"), NULL, &r);
     free(u);
     CHECK_INT_EQ(r.status, 200);
@@ -288,7 +294,8 @@ static void test_routes(void)
     sl_buf_free(&r.body);
     curl_easy_cleanup(h);
     sl_http_server_free(s);
-    sl_metrics_reset();
+    metrics_source.ctx = NULL;
+    sl_metrics_free(m);
 }
 
 static void test_request_data_and_keepalive(void)

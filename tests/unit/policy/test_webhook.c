@@ -309,11 +309,11 @@ static void bg_join(struct bg_review *b)
 }
 
 /* The value of a counter or gauge series in the metrics text, or -1. */
-static double metric(const char *series)
+static double metric(struct sl_metrics *m, const char *series)
 {
     struct sl_buf out;
     sl_buf_init(&out, 0);
-    sl_metrics_render(&out);
+    sl_metrics_render(m, &out);
     double v = -1;
     size_t n = strlen(series);
     for (const char *p = sl_buf_cstr(&out); p && *p;) {
@@ -326,12 +326,12 @@ static double metric(const char *series)
     return v;
 }
 
-#define CHECKS(via) metric("sealift_admission_image_checks_total{via=\"" via "\"}")
+#define CHECKS(via) metric(m, "sealift_admission_image_checks_total{via=\"" via "\"}")
 
 /* Waits (without a clock) until a metric series reaches v. */
-static void wait_metric(const char *series, double v)
+static void wait_metric(struct sl_metrics *m, const char *series, double v)
 {
-    while (metric(series) < v)
+    while (metric(m, series) < v)
         usleep(2000);
 }
 
@@ -347,7 +347,8 @@ static void test_slow_registry_does_not_stall_reviews(void)
     snprintf(scanned, sizeof(scanned), "%s/mirror/app@%s", hole.host, DIGEST_OK);
     snprintf(unscanned, sizeof(unscanned), "%s/mirror/app@%s", hole.host, DIGEST_FORGED);
 
-    struct sl_runtime rt = {0}; /* no imagePullSecrets: the API is never asked */
+    struct sl_metrics *m = sl_metrics_new();
+    struct sl_runtime rt = {.metrics = m}; /* no imagePullSecrets: the API is never asked */
     struct sl_admission_lookup lookup = {.get = lookup_get, .list = lookup_list};
     const char *insecure[] = {hole.host};
     /* sealift's own scans: DIGEST_OK passed ScanPolicy sec/default at its current revision */
@@ -386,9 +387,9 @@ static void test_slow_registry_does_not_stall_reviews(void)
     hole_wait_accepted(&hole, 1);
     /* the same tag joins that check; another one waits in the (one-slot) queue */
     bg_start(&joiner, url_short, "joiner", stuck);
-    wait_metric("sealift_admission_image_checks_total{via=\"coalesced\"}", 1);
+    wait_metric(m, "sealift_admission_image_checks_total{via=\"coalesced\"}", 1);
     bg_start(&queued, url, "queued", other_tag);
-    wait_metric("sealift_admission_check_queue_depth", 1);
+    wait_metric(m, "sealift_admission_check_queue_depth", 1);
     /* the queue is full: a third tag is denied at once */
     post_review(&a, url, "busy", third_tag);
     CHECK_INT_EQ(a.allowed, 0);
@@ -434,6 +435,7 @@ static void test_slow_registry_does_not_stall_reviews(void)
     sl_admission_webhook_free(w);
     sl_http_server_free(srv);
     sl_scan_record_free(scans);
+    sl_metrics_free(m);
 }
 
 /* ---- requireScanPassed from sealift's own scans; enforcement ---- */
@@ -886,7 +888,8 @@ static void test_registry_attacks(void)
     snprintf(fast, sizeof(fast), "%s/mirror/app@%s", f.host, f.fast);
     snprintf(by_tag, sizeof(by_tag), "%s/mirror/app:2.0", f.host);
 
-    struct sl_runtime rt = {.kube = {.get = fake_kube_get}};
+    struct sl_metrics *m = sl_metrics_new();
+    struct sl_runtime rt = {.kube = {.get = fake_kube_get}, .metrics = m};
     struct sl_admission_lookup lookup = {.get = signed_lookup_get, .list = empty_list};
     const char *insecure[] = {f.host};
     /* two workers, one per namespace at a time; a check may take 1 s */
@@ -959,7 +962,7 @@ static void test_registry_attacks(void)
     while (counter(&f, &f.slow_blobs) < 1)
         usleep(2000);
     bg_start_in(&evil2, url2, "evil-2", "evil", "pull", slow); /* another policy: another check */
-    wait_metric("sealift_admission_check_queue_depth", 1);
+    wait_metric(m, "sealift_admission_check_queue_depth", 1);
     /* the namespace's share is used up: its next check is refused at once */
     review_in(&a, url, "evil-3", "evil", "pull", by_tag);
     CHECK_INT_EQ(a.allowed, 0);
@@ -998,6 +1001,7 @@ static void test_registry_attacks(void)
     registry_stop(&f);
     sl_key_free(signer);
     free(signer_pem);
+    sl_metrics_free(m);
 }
 
 /* Gives the good image a vuln attestation by signer whose scan finished at `finished`: the
@@ -1056,7 +1060,8 @@ static void test_attestation_decision_expires_with_the_attestation(void)
     the_registry = &f;
     char good[200], url[300];
     snprintf(good, sizeof(good), "%s/mirror/app@%s", f.host, f.good);
-    struct sl_runtime rt = {.kube = {.get = fake_kube_get}};
+    struct sl_metrics *m = sl_metrics_new();
+    struct sl_runtime rt = {.kube = {.get = fake_kube_get}, .metrics = m};
     struct sl_admission_lookup lookup = {.get = signed_lookup_get, .list = empty_list};
     const char *insecure[] = {f.host};
     struct sl_admission_webhook_opts wo = {
@@ -1089,6 +1094,7 @@ static void test_attestation_decision_expires_with_the_attestation(void)
     registry_stop(&f);
     sl_key_free(signer);
     free(signer_pem);
+    sl_metrics_free(m);
 }
 
 int main(void)

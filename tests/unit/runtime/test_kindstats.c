@@ -10,11 +10,11 @@
 #include <string.h>
 
 /* The value of one series in the rendered metrics, or -1 when absent. */
-static double series(const char *line_prefix)
+static double series(struct sl_metrics *m, const char *line_prefix)
 {
     struct sl_buf b;
     sl_buf_init(&b, 0);
-    sl_metrics_render(&b);
+    sl_metrics_render(m, &b);
     const char *text = sl_buf_cstr(&b);
     double v = -1;
     size_t n = strlen(line_prefix);
@@ -49,40 +49,40 @@ static json_t *imd(const char *ready, int blocked, int delivered)
 
 static void test_tallies_follow_events(void)
 {
-    sl_metrics_reset();
-    struct sl_kindstats *s = sl_kindstats_new("ImageDelivery");
-    struct sl_kindstats *other = sl_kindstats_new("GitSource");
+    struct sl_metrics *m = sl_metrics_new();
+    struct sl_kindstats *s = sl_kindstats_new("ImageDelivery", m);
+    struct sl_kindstats *other = sl_kindstats_new("GitSource", m);
     /* published from the start, at 0 */
-    CHECK(series(OBJ("ImageDelivery", "True")) == 0);
-    CHECK(series(BLOCKED("ImageDelivery")) == 0);
-    CHECK(series(TAGS("ImageDelivery")) == 0);
+    CHECK(series(m, OBJ("ImageDelivery", "True")) == 0);
+    CHECK(series(m, BLOCKED("ImageDelivery")) == 0);
+    CHECK(series(m, TAGS("ImageDelivery")) == 0);
 
     json_t *fresh = json_pack("{s:{s:s}}", "metadata", "name", "x"); /* no status yet */
     json_t *partly = imd("True", 1, 1), *failing = imd("False", 1, 1), *clean = imd("True", 0, 2);
     sl_kindstats_observe(s, NULL, fresh);
-    CHECK(series(OBJ("ImageDelivery", "Unknown")) == 1);
+    CHECK(series(m, OBJ("ImageDelivery", "Unknown")) == 1);
     sl_kindstats_observe(s, fresh, partly);
-    CHECK(series(OBJ("ImageDelivery", "Unknown")) == 0);
-    CHECK(series(OBJ("ImageDelivery", "True")) == 1);
-    CHECK(series(BLOCKED("ImageDelivery")) == 1);
-    CHECK(series(TAGS("ImageDelivery")) == 1);
+    CHECK(series(m, OBJ("ImageDelivery", "Unknown")) == 0);
+    CHECK(series(m, OBJ("ImageDelivery", "True")) == 1);
+    CHECK(series(m, BLOCKED("ImageDelivery")) == 1);
+    CHECK(series(m, TAGS("ImageDelivery")) == 1);
     sl_kindstats_observe(s, NULL, clean); /* a second object */
-    CHECK(series(OBJ("ImageDelivery", "True")) == 2);
-    CHECK(series(TAGS("ImageDelivery")) == 3);
+    CHECK(series(m, OBJ("ImageDelivery", "True")) == 2);
+    CHECK(series(m, TAGS("ImageDelivery")) == 3);
     sl_kindstats_observe(s, partly, failing);
-    CHECK(series(OBJ("ImageDelivery", "True")) == 1);
-    CHECK(series(OBJ("ImageDelivery", "False")) == 1);
-    CHECK(series(BLOCKED("ImageDelivery")) == 1);
+    CHECK(series(m, OBJ("ImageDelivery", "True")) == 1);
+    CHECK(series(m, OBJ("ImageDelivery", "False")) == 1);
+    CHECK(series(m, BLOCKED("ImageDelivery")) == 1);
     sl_kindstats_observe(s, failing, NULL); /* deleted */
-    CHECK(series(OBJ("ImageDelivery", "False")) == 0);
-    CHECK(series(BLOCKED("ImageDelivery")) == 0);
-    CHECK(series(TAGS("ImageDelivery")) == 2);
+    CHECK(series(m, OBJ("ImageDelivery", "False")) == 0);
+    CHECK(series(m, BLOCKED("ImageDelivery")) == 0);
+    CHECK(series(m, TAGS("ImageDelivery")) == 2);
     /* kinds are counted apart */
-    CHECK(series(OBJ("GitSource", "True")) == 0);
+    CHECK(series(m, OBJ("GitSource", "True")) == 0);
     json_t *applied = imd("True", 0, 0);
     sl_kindstats_observe(other, NULL, applied);
-    CHECK(series(OBJ("GitSource", "True")) == 1);
-    CHECK(series(OBJ("ImageDelivery", "True")) == 1);
+    CHECK(series(m, OBJ("GitSource", "True")) == 1);
+    CHECK(series(m, OBJ("ImageDelivery", "True")) == 1);
     json_decref(applied);
     json_decref(fresh);
     json_decref(partly);
@@ -90,7 +90,7 @@ static void test_tallies_follow_events(void)
     json_decref(clean);
     sl_kindstats_free(s);
     sl_kindstats_free(other);
-    sl_metrics_reset();
+    sl_metrics_free(m);
 }
 
 int main(void)

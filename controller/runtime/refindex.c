@@ -2,37 +2,69 @@
 #include "runtime/refindex.h"
 
 #include "util/mem.h"
+#include "util/strmap.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct ref_entry {
-    char *kind;
-    char *ns;
-    char *name;  /* the referenced object's name */
-    char *owner; /* the referencing object's name (same namespace) */
+/* What one owner references: the keys of its referenced objects, and when it was last set (the
+ * order sl_refindex_enqueue reports owners in). */
+struct owner_refs {
+    char **targets; /* target keys (see target_key) */
+    size_t n;
+    uint64_t seq;
 };
 
 struct sl_refindex {
-    pthread_mutex_t lock; /* guards refs: reconciles and map_secondary run on many threads */
-    struct ref_entry *refs;
-    size_t nrefs, cap;
+    pthread_mutex_t lock;   /* guards everything below: reconciles and map_secondary run on
+                             * many threads */
+    struct sl_strmap owner; /* owner key (ns + owner name) -> struct owner_refs* */
+    struct sl_strmap refby; /* target key (kind + ns + name) -> struct sl_strmap* of owner
+                             * names (values unused) */
+    uint64_t seq;
 };
 
-static void ref_entry_free(struct ref_entry *e)
+/* Keys made of several strings, each but the last prefixed with its length, so that no two
+ * different tuples make the same key whatever bytes they hold. */
+static char *owner_key(const char *ns, const char *owner)
 {
-    free(e->kind);
-    free(e->ns);
-    free(e->name);
-    free(e->owner);
+    return sl_xasprintf("%zu:%s%s", strlen(ns), ns, owner);
+}
+
+static char *target_key(const char *kind, const char *ns, const char *name)
+{
+    return sl_xasprintf("%zu:%s%zu:%s%s", strlen(kind), kind, strlen(ns), ns, name);
+}
+
+static void owner_refs_free(void *p)
+{
+    struct owner_refs *o = p;
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n; i++)
+        free(o->targets[i]);
+    free(o->targets);
+    free(o);
+}
+
+static void owner_set_free(void *p)
+{
+    struct sl_strmap *m = p;
+    if (!m)
+        return;
+    sl_strmap_clear(m, NULL);
+    free(m);
 }
 
 struct sl_refindex *sl_refindex_new(void)
 {
     struct sl_refindex *x = sl_xcalloc(1, sizeof(*x));
     pthread_mutex_init(&x->lock, NULL);
+    sl_strmap_init(&x->owner);
+    sl_strmap_init(&x->refby);
     return x;
 }
 
@@ -40,80 +72,115 @@ void sl_refindex_free(struct sl_refindex *x)
 {
     if (x == NULL)
         return;
-    for (size_t i = 0; i < x->nrefs; i++)
-        ref_entry_free(&x->refs[i]);
-    free(x->refs);
+    sl_strmap_clear(&x->owner, owner_refs_free);
+    sl_strmap_clear(&x->refby, owner_set_free);
     pthread_mutex_destroy(&x->lock);
     free(x);
 }
 
-/* True when owner ns/owner already has kind/name among refs[from..nrefs). Lock held. */
-static bool has_ref_locked(const struct sl_refindex *x, size_t from, const char *kind,
-                           const char *name)
+/* Forgets every reference of the owner named okey (name `owner`). Lock held. */
+static void forget_owner_locked(struct sl_refindex *x, const char *okey, const char *owner)
 {
-    for (size_t i = from; i < x->nrefs; i++)
-        if (strcmp(x->refs[i].kind, kind) == 0 && strcmp(x->refs[i].name, name) == 0)
-            return true;
-    return false;
+    struct owner_refs *o = sl_strmap_remove(&x->owner, okey, NULL);
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n; i++) {
+        struct sl_strmap *owners = sl_strmap_get(&x->refby, o->targets[i], NULL);
+        if (!owners)
+            continue;
+        sl_strmap_remove(owners, owner, NULL);
+        if (sl_strmap_count(owners) == 0)
+            owner_set_free(sl_strmap_remove(&x->refby, o->targets[i], NULL));
+    }
+    owner_refs_free(o);
 }
 
 void sl_refindex_set(struct sl_refindex *x, const char *ns, const char *owner,
                      const struct sl_refindex_ref *refs, size_t n)
 {
+    char *okey = owner_key(ns, owner);
     pthread_mutex_lock(&x->lock);
-    size_t w = 0;
-    for (size_t i = 0; i < x->nrefs; i++) {
-        struct ref_entry *e = &x->refs[i];
-        if (strcmp(e->ns, ns) == 0 && strcmp(e->owner, owner) == 0) {
-            ref_entry_free(e);
-            continue;
-        }
-        x->refs[w++] = *e;
-    }
-    x->nrefs = w;
-    size_t first = x->nrefs; /* this owner's new entries start here */
+    forget_owner_locked(x, okey, owner);
+    struct owner_refs *o = NULL;
     for (size_t k = 0; k < n; k++) {
         if (refs[k].kind == NULL || refs[k].name == NULL)
             continue;
-        if (has_ref_locked(x, first, refs[k].kind, refs[k].name))
-            continue;
-        if (x->nrefs == x->cap) {
-            x->cap = x->cap ? x->cap * 2 : 16;
-            x->refs = sl_xrealloc(x->refs, x->cap * sizeof(*x->refs));
+        char *tkey = target_key(refs[k].kind, ns, refs[k].name);
+        struct sl_strmap *owners = sl_strmap_get(&x->refby, tkey, NULL);
+        bool dup = false;
+        if (!owners) {
+            owners = sl_xcalloc(1, sizeof(*owners));
+            sl_strmap_init(owners);
+            sl_strmap_put(&x->refby, tkey, owners);
+        } else {
+            sl_strmap_get(owners, owner, &dup);
         }
-        x->refs[x->nrefs++] = (struct ref_entry){
-            .kind = sl_xstrdup(refs[k].kind),
-            .ns = sl_xstrdup(ns),
-            .name = sl_xstrdup(refs[k].name),
-            .owner = sl_xstrdup(owner),
-        };
+        if (dup) { /* the same reference twice in refs: kept once */
+            free(tkey);
+            continue;
+        }
+        sl_strmap_put(owners, owner, NULL);
+        if (!o) {
+            o = sl_xcalloc(1, sizeof(*o));
+            o->targets = sl_xcalloc(n, sizeof(*o->targets));
+            o->seq = ++x->seq;
+        }
+        o->targets[o->n++] = tkey;
     }
+    if (o)
+        sl_strmap_put(&x->owner, okey, o);
     pthread_mutex_unlock(&x->lock);
+    free(okey);
+}
+
+struct hit {
+    char *owner;
+    uint64_t seq;
+};
+
+struct collect_ctx {
+    struct sl_refindex *x;
+    const char *ns;
+    struct hit *hits;
+    size_t n;
+};
+
+static bool collect_one(void *ctx, const char *owner, void *value)
+{
+    (void)value;
+    struct collect_ctx *c = ctx;
+    char *okey = owner_key(c->ns, owner);
+    const struct owner_refs *o = sl_strmap_get(&c->x->owner, okey, NULL);
+    free(okey);
+    c->hits[c->n++] = (struct hit){.owner = sl_xstrdup(owner), .seq = o ? o->seq : 0};
+    return false;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    uint64_t x = ((const struct hit *)a)->seq, y = ((const struct hit *)b)->seq;
+    return x < y ? -1 : x > y;
 }
 
 void sl_refindex_enqueue(struct sl_refindex *x, const char *kind, const char *ns, const char *name,
                          void (*enqueue)(void *qctx, const char *ns, const char *name), void *qctx)
 {
     /* collect under the lock, enqueue after: enqueue may take the queue's own lock */
-    char **hits = NULL;
-    size_t nhits = 0;
+    char *tkey = target_key(kind, ns, name);
+    struct collect_ctx c = {.x = x, .ns = ns};
     pthread_mutex_lock(&x->lock);
-    for (size_t i = 0; i < x->nrefs; i++) {
-        const struct ref_entry *e = &x->refs[i];
-        if (strcmp(e->kind, kind) != 0 || strcmp(e->ns, ns) != 0 || strcmp(e->name, name) != 0)
-            continue;
-        bool seen = false;
-        for (size_t j = 0; j < nhits && !seen; j++)
-            seen = strcmp(hits[j], e->owner) == 0;
-        if (seen)
-            continue;
-        hits = sl_xrealloc(hits, (nhits + 1) * sizeof(*hits));
-        hits[nhits++] = sl_xstrdup(e->owner);
+    struct sl_strmap *owners = sl_strmap_get(&x->refby, tkey, NULL);
+    if (owners && sl_strmap_count(owners) > 0) {
+        c.hits = sl_xcalloc(sl_strmap_count(owners), sizeof(*c.hits));
+        sl_strmap_each(owners, collect_one, &c);
     }
     pthread_mutex_unlock(&x->lock);
-    for (size_t i = 0; i < nhits; i++) {
-        enqueue(qctx, ns, hits[i]);
-        free(hits[i]);
+    free(tkey);
+    if (c.n > 1)
+        qsort(c.hits, c.n, sizeof(*c.hits), by_seq);
+    for (size_t i = 0; i < c.n; i++) {
+        enqueue(qctx, ns, c.hits[i].owner);
+        free(c.hits[i].owner);
     }
-    free(hits);
+    free(c.hits);
 }

@@ -1,7 +1,9 @@
 /* A thread-safe "reference index" for secondary watches: which owner objects (SigningKeys,
  * ScanPolicies, ImageDeliveries, ...) reference which other objects (Secrets, ConfigMaps, ...)
  * of their own namespace, so that a reconciler's map_secondary can enqueue exactly the owners
- * that reference a changed object. Owners are few per controller: lookups are linear. */
+ * that reference a changed object. Both directions are hashed: setting an owner's references
+ * costs what that owner references, and a lookup what references that object, never what the
+ * whole index holds (a fleet of thousands of ImageDeliveries sets one owner per reconcile). */
 #ifndef SL_RUNTIME_REFINDEX_H
 #define SL_RUNTIME_REFINDEX_H
 

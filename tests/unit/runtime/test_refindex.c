@@ -95,6 +95,93 @@ static void test_namespaces_kept_apart(void)
     sl_refindex_free(x);
 }
 
+static void test_order_is_last_set(void)
+{
+    struct sl_refindex *x = sl_refindex_new();
+    struct sl_refindex_ref s[] = {{"Secret", "pull"}};
+    sl_refindex_set(x, "ns", "a", s, 1);
+    sl_refindex_set(x, "ns", "b", s, 1);
+    sl_refindex_set(x, "ns", "c", s, 1);
+    CHECK_STR_EQ(hits(x, "Secret", "ns", "pull"), "ns/a,ns/b,ns/c");
+    /* setting a again (a reconcile) moves it behind the others */
+    sl_refindex_set(x, "ns", "a", s, 1);
+    CHECK_STR_EQ(hits(x, "Secret", "ns", "pull"), "ns/b,ns/c,ns/a");
+    /* an owner whose references are all skipped is forgotten */
+    struct sl_refindex_ref none[] = {{NULL, "x"}, {"Secret", NULL}};
+    sl_refindex_set(x, "ns", "b", none, 2);
+    CHECK_STR_EQ(hits(x, "Secret", "ns", "pull"), "ns/c,ns/a");
+    sl_refindex_free(x);
+}
+
+/* Names that contain what a naive key would join them with stay apart. */
+static void test_no_key_collisions(void)
+{
+    struct sl_refindex *x = sl_refindex_new();
+    struct sl_refindex_ref a[] = {{"Secret/ns", "s"}};
+    struct sl_refindex_ref b[] = {{"Secret", "ns/s"}};
+    struct sl_refindex_ref c[] = {{"Secret", "s"}};
+    sl_refindex_set(x, "x", "a", a, 1);
+    sl_refindex_set(x, "x", "b", b, 1);
+    sl_refindex_set(x, "x/ns", "c", c, 1);
+    CHECK_STR_EQ(hits(x, "Secret/ns", "x", "s"), "x/a");
+    CHECK_STR_EQ(hits(x, "Secret", "x", "ns/s"), "x/b");
+    CHECK_STR_EQ(hits(x, "Secret", "x/ns", "s"), "x/ns/c");
+    CHECK_STR_EQ(hits(x, "Secret", "x", "s"), "");
+    sl_refindex_free(x);
+}
+
+/* A fleet: thousands of owners sharing one Secret, each with its own second reference. */
+#define FLEET 5000
+
+struct count_rec {
+    int calls;
+    char last[64];
+};
+
+static void count_rec_enqueue(void *qctx, const char *ns, const char *name)
+{
+    struct count_rec *r = qctx;
+    r->calls++;
+    snprintf(r->last, sizeof(r->last), "%s/%s", ns, name);
+}
+
+static void test_fleet(void)
+{
+    struct sl_refindex *x = sl_refindex_new();
+    char owner[32], own[32];
+    for (int i = 0; i < FLEET; i++) {
+        snprintf(owner, sizeof(owner), "app%d", i);
+        snprintf(own, sizeof(own), "push-%d", i);
+        struct sl_refindex_ref refs[] = {{"Secret", "pull"}, {"Secret", own}};
+        sl_refindex_set(x, "fleet", owner, refs, 2);
+    }
+    struct count_rec r = {0};
+    sl_refindex_enqueue(x, "Secret", "fleet", "pull", count_rec_enqueue, &r);
+    CHECK_INT_EQ(r.calls, FLEET);
+    CHECK_STR_EQ(r.last, "fleet/app4999");
+    CHECK_STR_EQ(hits(x, "Secret", "fleet", "push-1234"), "fleet/app1234");
+    /* every other owner lets go of the shared Secret */
+    for (int i = 0; i < FLEET; i += 2) {
+        snprintf(owner, sizeof(owner), "app%d", i);
+        snprintf(own, sizeof(own), "push-%d", i);
+        struct sl_refindex_ref refs[] = {{"Secret", own}};
+        sl_refindex_set(x, "fleet", owner, refs, 1);
+    }
+    memset(&r, 0, sizeof(r));
+    sl_refindex_enqueue(x, "Secret", "fleet", "pull", count_rec_enqueue, &r);
+    CHECK_INT_EQ(r.calls, FLEET / 2);
+    CHECK_STR_EQ(r.last, "fleet/app4999");
+    CHECK_STR_EQ(hits(x, "Secret", "fleet", "push-1234"), "fleet/app1234");
+    /* all forgotten: nothing is left to find */
+    for (int i = 0; i < FLEET; i++) {
+        snprintf(owner, sizeof(owner), "app%d", i);
+        sl_refindex_set(x, "fleet", owner, NULL, 0);
+    }
+    CHECK_STR_EQ(hits(x, "Secret", "fleet", "pull"), "");
+    CHECK_STR_EQ(hits(x, "Secret", "fleet", "push-1234"), "");
+    sl_refindex_free(x);
+}
+
 /* ---- concurrency smoke test: writers and readers on one index ---- */
 
 #define THREADS 4
@@ -164,6 +251,9 @@ int main(void)
     RUN(test_several_owners_each_once);
     RUN(test_kinds_kept_apart);
     RUN(test_namespaces_kept_apart);
+    RUN(test_order_is_last_set);
+    RUN(test_no_key_collisions);
+    RUN(test_fleet);
     RUN(test_concurrency_smoke);
     return CHECK_EXIT();
 }

@@ -50,6 +50,24 @@ bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long gene
     return transition;
 }
 
+bool sl_outcome_announce(const struct sl_runtime *rt, const struct sl_log_ctx *log,
+                         const json_t *obj, const json_t *old_status, const struct sl_outcome *o,
+                         sl_outcome_event_fn fn, void *ctx)
+{
+    const char *ready = o->ready ? o->ready : "Unknown";
+    json_t *old = sl_condition_get(old_status, "Ready");
+    if (old && str_eq(json_string_value(json_object_get(old, "status")), ready) &&
+        str_eq(json_string_value(json_object_get(old, "reason")), o->reason))
+        return false;
+    const char *type = str_eq(ready, "False") ? "Warning" : "Normal", *reason = o->reason;
+    bool record = fn ? fn(ctx, o, &type, &reason) : true;
+    if (record && rt && rt->record_event && reason)
+        rt->record_event(rt->event_ctx, obj, type, reason, o->message ? o->message : "");
+    if (str_eq(ready, "False"))
+        sl_log_warn(log, "%s: %s", o->reason ? o->reason : "", o->message ? o->message : "");
+    return true;
+}
+
 json_t *sl_outcome_mark_progressing(const struct sl_kube_ops *kube,
                                     const struct sl_kube_resource *res, const json_t *obj)
 {

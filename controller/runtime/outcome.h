@@ -7,6 +7,7 @@
 
 #include "kube/ops.h"
 #include "runtime/reconciler.h"
+#include "util/log.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -30,6 +31,21 @@ struct sl_outcome {
  * status must be a JSON object. Returns true when Ready's status or reason changed (a
  * transition, which callers report as an event). */
 bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long generation);
+
+/* A kind's event for a Ready transition to o: fills *type ("Normal" or "Warning") and *reason,
+ * or returns false for none (the kind announces that state with an event of its own). */
+typedef bool (*sl_outcome_event_fn)(void *ctx, const struct sl_outcome *o, const char **type,
+                                    const char **reason);
+
+/* Announces a Ready transition the same way for every kind: when Ready's status or reason in
+ * old_status (the status the pass started from; may be NULL) differs from o's, records on obj
+ * the event fn chooses (NULL: Normal with o's reason for True and Unknown, Warning for False)
+ * with o's message, and logs a warning on log when Ready became False. Call it once the status
+ * write succeeded, so the pass that writes a transition announces it once. Returns whether Ready
+ * changed. */
+bool sl_outcome_announce(const struct sl_runtime *rt, const struct sl_log_ctx *log,
+                         const json_t *obj, const json_t *old_status, const struct sl_outcome *o,
+                         sl_outcome_event_fn fn, void *ctx);
 
 /* Marks obj (as last read, borrowed) as in progress before a long reconcile: when its
  * metadata.generation differs from status.observedGeneration (a new object, or a new spec), it

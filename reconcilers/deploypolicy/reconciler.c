@@ -309,6 +309,16 @@ static void delete_stale(struct sl_runtime *rt, const json_t *obj, const json_t 
     }
 }
 
+/* A DeployPolicy announces every Ready transition: Normal when True, else a Warning. */
+static bool deploypolicy_event(void *ctx, const struct sl_outcome *o, const char **type,
+                               const char **reason)
+{
+    (void)ctx;
+    *type = o->ready && strcmp(o->ready, "True") == 0 ? "Normal" : "Warning";
+    *reason = o->reason;
+    return true;
+}
+
 static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcile_request *req,
                      struct sl_reconcile_result *out, struct sl_err *err)
 {
@@ -383,9 +393,6 @@ write:
     json_t *prev = json_object_get(json_object_get(obj, "status"), "conditions");
     if (json_is_array(prev))
         json_object_set_new(status, "conditions", json_deep_copy(prev));
-    const char *prev_reason = json_string_value(
-        json_object_get(sl_condition_get(json_object_get(obj, "status"), "Ready"), "reason"));
-    bool transition = !prev_reason || strcmp(prev_reason, reason) != 0;
     struct sl_outcome outcome = {out->kind, cond, reason, message, false};
     sl_outcome_apply(status, &outcome, generation);
     struct sl_err werr = {0};
@@ -396,9 +403,10 @@ write:
         sl_log_warn(&req->log, "status write failed: %s", werr.msg);
         out->kind = SL_RESULT_TRANSIENT;
         snprintf(message, sizeof(message), "writing status: %s", werr.msg);
-    } else if (transition && rt->record_event)
-        rt->record_event(rt->event_ctx, obj, strcmp(cond, "True") ? "Warning" : "Normal", reason,
-                         message);
+    } else {
+        sl_outcome_announce(rt, &req->log, obj, json_object_get(obj, "status"), &outcome,
+                            deploypolicy_event, NULL);
+    }
     json_decref(status);
     json_decref(objs);
     free(not_ready);

@@ -744,14 +744,23 @@ static int fetch_files(struct sl_git_result *fetched, struct sl_git_file **files
     return 0;
 }
 
+/* A GitSource announces failures as Warnings; success is announced by the Applied event. */
+static bool gitsource_event(void *ctx, const struct sl_outcome *o, const char **type,
+                            const char **reason)
+{
+    (void)ctx;
+    *type = "Warning";
+    *reason = o->reason;
+    return !(o->ready && strcmp(o->ready, "True") == 0);
+}
+
 /* Writes status with the outcome o (Ready, kstatus conditions, observedGeneration: generation,
  * that of the object the pass started with) and records
  * the events: a Warning when the Ready reason changed to a failure, Normal Applied when
  * lastAppliedRevision moved from prev_applied. */
 static void write_outcome(struct sl_runtime *rt, const struct sl_reconcile_request *req,
                           const json_t *obj, long long generation, json_t *status,
-                          const struct outcome *o, const char *prev_reason,
-                          const char *prev_applied)
+                          const struct outcome *o, const char *prev_applied)
 {
     struct sl_outcome outcome = {o->kind, o->status, o->reason, o->message,
                                  strcmp(o->reason, "Suspended") == 0};
@@ -760,10 +769,9 @@ static void write_outcome(struct sl_runtime *rt, const struct sl_reconcile_reque
     int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, obj, status, &werr);
     if (wrc && wrc != SL_ENOTFOUND)
         sl_log_warn(&req->log, "status write failed: %s", werr.msg);
-    /* events on transitions only */
-    if (rt->record_event && (!prev_reason || strcmp(prev_reason, o->reason) != 0) &&
-        strcmp(o->status, "True") != 0)
-        rt->record_event(rt->event_ctx, obj, "Warning", o->reason, o->message);
+    /* events on transitions only: a failure as a Warning; success is the Applied event */
+    sl_outcome_announce(rt, &req->log, obj, json_object_get(obj, "status"), &outcome,
+                        gitsource_event, NULL);
     const char *applied = json_string_value(json_object_get(status, "lastAppliedRevision"));
     if (rt->record_event && applied && (!prev_applied || strcmp(applied, prev_applied)))
         rt->record_event(rt->event_ctx, obj, "Normal", "Applied", o->message);
@@ -838,10 +846,6 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         json_decref(status);
         status = json_object();
     }
-    const char *prev_reason = NULL;
-    json_t *prev_ready = sl_condition_get(json_object_get(obj, "status"), "Ready");
-    if (prev_ready)
-        prev_reason = json_string_value(json_object_get(prev_ready, "reason"));
     const char *prev_applied =
         json_string_value(json_object_get(json_object_get(obj, "status"), "lastAppliedRevision"));
     char *prev_applied_copy = sl_xstrdup(prev_applied);
@@ -903,7 +907,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     apply_revision(&o, status, rt, req, &own, &set, &fetched, prune, interval_ms, now);
 
 write:
-    write_outcome(rt, req, obj, generation, status, &o, prev_reason, prev_applied_copy);
+    write_outcome(rt, req, obj, generation, status, &o, prev_applied_copy);
     out->kind = o.kind;
     out->requeue_after_ms = o.requeue_ms;
     if (o.kind == SL_RESULT_TRANSIENT)

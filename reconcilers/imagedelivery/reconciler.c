@@ -2096,14 +2096,25 @@ static void finish_pass(struct imd_run *run, json_t *status, struct ready *r)
         run->requeue_ms = run->interval_ms;
 }
 
+/* An ImageDelivery announces Ready as Ready and a failure under its reason, unless the pass
+ * recorded failure events of its own (ctx: their count), which say more. */
+static bool imagedelivery_event(void *ctx, const struct sl_outcome *o, const char **type,
+                                const char **reason)
+{
+    size_t failure_events = *(const size_t *)ctx;
+    if (o->ready && strcmp(o->ready, "True") == 0) {
+        *reason = "Ready";
+        return true;
+    }
+    return failure_events == 0;
+}
+
 /* Events of a written pass: one Delivered event for what it wrote (however many tags and
  * targets: each is an API write, and a fleet of deliveries would multiply them), and Ready
  * transitions. */
-static void finish_events(struct imd_run *run, const json_t *old_ready, bool suspended,
-                          const struct ready *r)
+static void finish_events(struct imd_run *run, const json_t *old_status, bool suspended,
+                          const struct sl_outcome *o)
 {
-    const char *old_status = json_string_value(json_object_get(old_ready, "status"));
-    const char *old_reason = json_string_value(json_object_get(old_ready, "reason"));
     size_t i;
     json_t *d;
     json_array_foreach(run->delivered, i, d)
@@ -2114,27 +2125,15 @@ static void finish_events(struct imd_run *run, const json_t *old_ready, bool sus
         record_event(run, "Normal", "Delivered", m);
     }
     size_t failure_events = suspended || run->global_fail ? 0 : failure_events_record(run);
-    bool changed = !old_status || strcmp(old_status, r->status) != 0 || !old_reason ||
-                   strcmp(old_reason, r->reason) != 0;
-    if (!changed)
-        return;
-    if (strcmp(r->status, "True") == 0) {
-        record_event(run, "Normal", "Ready", r->msg);
-    } else if (failure_events > 0) {
-        sl_log_warn(&run->req->log, "%s: %s", r->reason, r->msg);
-    } else if (strcmp(r->status, "False") == 0) {
-        record_event(run, "Warning", r->reason, r->msg);
-        sl_log_warn(&run->req->log, "%s: %s", r->reason, r->msg);
-    } else {
-        record_event(run, "Normal", r->reason, r->msg);
-    }
+    sl_outcome_announce(run->rt, &run->req->log, run->obj, old_status, o, imagedelivery_event,
+                        &failure_events);
 }
 
 static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_result *result,
                   struct sl_err *err)
 {
     const json_t *old_status = run->old_status;
-    json_t *old_ready = json_deep_copy(sl_condition_get(old_status, "Ready"));
+    json_t *old_copy = json_deep_copy(old_status);
     json_t *status = json_is_object(old_status) ? json_deep_copy(old_status) : json_object();
     struct ready r = {0};
 
@@ -2170,13 +2169,13 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         sl_err_prefix(err, "writing status of ImageDelivery %s/%s", run->ns, run->name);
         goto done;
     }
-    finish_events(run, old_ready, suspended, &r);
+    finish_events(run, old_copy, suspended, &outcome);
     result->kind = run->kind;
     result->requeue_after_ms = run->requeue_ms;
     if (run->kind == SL_RESULT_TRANSIENT)
         sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s: %.400s", r.reason, r.msg);
 done:
-    json_decref(old_ready);
+    json_decref(old_copy);
     return rc;
 }
 

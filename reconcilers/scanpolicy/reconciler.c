@@ -945,12 +945,23 @@ static void record_event(struct sp_run *run, const char *type, const char *reaso
         run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
 }
 
+/* A ScanPolicy announces a loaded database or a ready scanner as Normal; every other state,
+ * a stale database included (Ready stays True), as a Warning. */
+static bool scanpolicy_event(void *ctx, const struct sl_outcome *o, const char **type,
+                             const char **reason)
+{
+    (void)ctx;
+    bool healthy =
+        o->ready && strcmp(o->ready, "True") == 0 &&
+        (strcmp(o->reason, "DatabaseLoaded") == 0 || strcmp(o->reason, "ScannerReady") == 0);
+    *type = healthy ? "Normal" : "Warning";
+    *reason = o->reason;
+    return true;
+}
+
 static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct sl_err *err)
 {
     const json_t *old_status = json_object_get(run->obj, "status");
-    json_t *old_ready = sl_condition_get(old_status, "Ready");
-    const char *old_ready_status = json_string_value(json_object_get(old_ready, "status"));
-    const char *old_reason = json_string_value(json_object_get(old_ready, "reason"));
     long long generation = sl_kube_obj_generation(run->obj);
     const struct sl_scan_db *cur = run->loaded ? run->loaded : run->prev;
 
@@ -1002,17 +1013,8 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
         sl_log_info(&run->req->log, "database loaded: %s", run->out.message);
     if (run->loaded && run->prev && strcmp(run->loaded->digest, run->prev->digest) != 0)
         record_event(run, "Normal", "DatabaseUpdated", run->out.message);
-    bool changed = old_ready_status == NULL || strcmp(old_ready_status, cond_status) != 0 ||
-                   old_reason == NULL || strcmp(old_reason, run->out.reason) != 0;
-    if (changed) {
-        if (run->out.ready && (strcmp(run->out.reason, "DatabaseLoaded") == 0 ||
-                               strcmp(run->out.reason, "ScannerReady") == 0)) {
-            record_event(run, "Normal", run->out.reason, run->out.message);
-        } else {
-            record_event(run, "Warning", run->out.reason, run->out.message);
-            sl_log_warn(&run->req->log, "%s: %s", run->out.reason, run->out.message);
-        }
-    }
+    sl_outcome_announce(run->rt, &run->req->log, run->obj, old_status, &outcome, scanpolicy_event,
+                        NULL);
     result->kind = run->out.kind;
     result->requeue_after_ms = run->out.requeue_after_ms;
     return 0;

@@ -559,13 +559,21 @@ static void record_event(struct sk_run *run, const char *type, const char *reaso
         run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
 }
 
+/* A SigningKey announces Ready as KeyReady, and a failure under its reason. */
+static bool signingkey_event(void *ctx, const struct sl_outcome *o, const char **type,
+                             const char **reason)
+{
+    (void)ctx;
+    bool ready = o->ready && strcmp(o->ready, "True") == 0;
+    *type = ready ? "Normal" : "Warning";
+    *reason = ready ? "KeyReady" : o->reason;
+    return true;
+}
+
 /* Writes status and events from the outcome: the one place conditions are set. */
 static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct sl_err *err)
 {
     const json_t *old_status = json_object_get(run->obj, "status");
-    json_t *old_ready = sl_condition_get(old_status, "Ready");
-    const char *old_ready_status = json_string_value(json_object_get(old_ready, "status"));
-    const char *old_reason = json_string_value(json_object_get(old_ready, "reason"));
     long long generation = sl_kube_obj_generation(run->obj);
 
     if (run->out.kind == SL_RESULT_REQUEUE) {
@@ -629,16 +637,8 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
         record_event(run, "Normal", "PublicKeyPublished", msg);
         sl_log_info(&run->req->log, "%s", msg);
     }
-    bool changed = old_ready_status == NULL || strcmp(old_ready_status, cond_status) != 0 ||
-                   old_reason == NULL || strcmp(old_reason, run->out.reason) != 0;
-    if (changed) {
-        if (run->out.ready) {
-            record_event(run, "Normal", "KeyReady", run->out.message);
-        } else {
-            record_event(run, "Warning", run->out.reason, run->out.message);
-            sl_log_warn(&run->req->log, "%s: %s", run->out.reason, run->out.message);
-        }
-    }
+    sl_outcome_announce(run->rt, &run->req->log, run->obj, old_status, &outcome, signingkey_event,
+                        NULL);
     result->kind = run->out.kind;
     result->requeue_after_ms = run->out.requeue_after_ms;
     return 0;

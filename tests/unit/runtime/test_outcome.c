@@ -5,6 +5,7 @@
 #include "runtime/conditions.h"
 #include "runtime/outcome.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,9 +151,74 @@ static void test_mark_progressing(void)
     sl_fake_kube_free(fk);
 }
 
+/* Events the announce step recorded: type and reason of the last, and how many. */
+struct seen {
+    int n;
+    char type[16], reason[64], message[128];
+};
+
+static void record(void *ctx, const json_t *obj, const char *type, const char *reason,
+                   const char *message)
+{
+    (void)obj;
+    struct seen *s = ctx;
+    s->n++;
+    snprintf(s->type, sizeof(s->type), "%s", type);
+    snprintf(s->reason, sizeof(s->reason), "%s", reason);
+    snprintf(s->message, sizeof(s->message), "%s", message);
+}
+
+static bool quiet_when_true(void *ctx, const struct sl_outcome *o, const char **type,
+                            const char **reason)
+{
+    (void)ctx;
+    (void)type;
+    if (strcmp(o->ready, "True") == 0)
+        return false;
+    *reason = "Custom";
+    return true;
+}
+
+/* Every kind announces a Ready transition through one step: nothing when Ready's status and
+ * reason are unchanged, Normal/Warning by default, and the kind's own choice when it has one. */
+static void test_announce(void)
+{
+    struct seen seen = {0};
+    struct sl_runtime rt = {.record_event = record, .event_ctx = &seen};
+    json_t *obj = json_object();
+    json_t *old = json_object();
+    sl_condition_set(old, "Ready", "True", "Delivered", "ok", 1, NULL);
+    struct sl_outcome same = {SL_RESULT_DONE, "True", "Delivered", "ok again", false};
+    CHECK(!sl_outcome_announce(&rt, NULL, obj, old, &same, NULL, NULL));
+    CHECK_INT_EQ(seen.n, 0);
+
+    struct sl_outcome failed = {SL_RESULT_TRANSIENT, "False", "RegistryError", "503", false};
+    CHECK(sl_outcome_announce(&rt, NULL, obj, old, &failed, NULL, NULL));
+    CHECK_INT_EQ(seen.n, 1);
+    CHECK_STR_EQ(seen.type, "Warning");
+    CHECK_STR_EQ(seen.reason, "RegistryError");
+    CHECK_STR_EQ(seen.message, "503");
+
+    /* a new object (no status yet) is a transition too */
+    struct sl_outcome first = {SL_RESULT_DONE, "Unknown", "Suspended", "suspended", true};
+    CHECK(sl_outcome_announce(&rt, NULL, obj, NULL, &first, NULL, NULL));
+    CHECK_STR_EQ(seen.type, "Normal");
+    CHECK_STR_EQ(seen.reason, "Suspended");
+
+    /* the kind's policy: silent for True, its own reason otherwise */
+    CHECK(sl_outcome_announce(&rt, NULL, obj, NULL, &same, quiet_when_true, NULL));
+    CHECK_INT_EQ(seen.n, 2);
+    CHECK(sl_outcome_announce(&rt, NULL, obj, old, &failed, quiet_when_true, NULL));
+    CHECK_INT_EQ(seen.n, 3);
+    CHECK_STR_EQ(seen.reason, "Custom");
+    json_decref(obj);
+    json_decref(old);
+}
+
 int main(void)
 {
     RUN(test_outcome_kinds);
     RUN(test_mark_progressing);
+    RUN(test_announce);
     return CHECK_EXIT();
 }

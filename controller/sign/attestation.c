@@ -663,6 +663,25 @@ static int scan_referrers(struct lookup *l, struct sl_err *err)
     return rc;
 }
 
+/* A lookup of digest's attestations of type, with limits' bounds (NULL or 0: the defaults). */
+static void lookup_init(struct lookup *l, struct sl_registry *reg, const char *repo,
+                        const char *digest, const struct sl_attestation_type *type,
+                        const struct sl_key *const *keys, size_t nkeys,
+                        const struct sl_attestation_limits *limits)
+{
+    memset(l, 0, sizeof(*l));
+    l->reg = reg;
+    l->repo = repo;
+    l->digest = digest;
+    l->type = type;
+    l->keys = keys;
+    l->nkeys = nkeys;
+    l->max_count =
+        limits && limits->max_attestations ? limits->max_attestations : DEFAULT_MAX_COUNT;
+    l->max_bytes = limits && limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES;
+    l->deadline_ms = limits ? limits->deadline_ms : 0;
+}
+
 int sl_attestation_newest(struct sl_attestation *out, struct sl_registry *reg, const char *repo,
                           const char *digest, const struct sl_attestation_type *type,
                           const struct sl_key *const *keys, size_t nkeys,
@@ -670,17 +689,8 @@ int sl_attestation_newest(struct sl_attestation *out, struct sl_registry *reg, c
 {
     if (!sl_ref_is_digest(digest))
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest");
-    struct lookup l = {.reg = reg,
-                       .repo = repo,
-                       .digest = digest,
-                       .type = type,
-                       .keys = keys,
-                       .nkeys = nkeys,
-                       .max_count = limits && limits->max_attestations ? limits->max_attestations
-                                                                       : DEFAULT_MAX_COUNT,
-                       .max_bytes =
-                           limits && limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES,
-                       .deadline_ms = limits ? limits->deadline_ms : 0};
+    struct lookup l;
+    lookup_init(&l, reg, repo, digest, type, keys, nkeys, limits);
     int rc = scan_att_tag(&l, err);
     if (!rc && !l.stop)
         rc = scan_referrers(&l, err);
@@ -729,18 +739,9 @@ int sl_attestation_list(struct sl_attestation_list *out, struct sl_registry *reg
     if (!sl_ref_is_digest(digest))
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "not a sha256 digest");
     struct sl_attestation_list all = {0};
-    struct lookup l = {.reg = reg,
-                       .repo = repo,
-                       .digest = digest,
-                       .type = type,
-                       .keys = keys,
-                       .nkeys = nkeys,
-                       .max_count = limits && limits->max_attestations ? limits->max_attestations
-                                                                       : DEFAULT_MAX_COUNT,
-                       .max_bytes =
-                           limits && limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES,
-                       .deadline_ms = limits ? limits->deadline_ms : 0,
-                       .all = &all};
+    struct lookup l;
+    lookup_init(&l, reg, repo, digest, type, keys, nkeys, limits);
+    l.all = &all;
     int rc = scan_att_tag(&l, err);
     if (!rc && !l.stop)
         rc = scan_referrers(&l, err);

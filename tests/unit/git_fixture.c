@@ -16,7 +16,8 @@ int sl_test_sh(const char *fmt, ...)
 
 void sl_test_git_init(char *dir, size_t dir_n, char *repo, size_t repo_n, const char *prefix)
 {
-    snprintf(dir, dir_n, "/tmp/%s-XXXXXX", prefix);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, dir_n, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix); /* mkdtemp template */
     if (!mkdtemp(dir)) {
         fprintf(stderr, "cannot make the scratch folder %s\n", dir);
         exit(2);

@@ -2,8 +2,10 @@
 """Checks sealift's manifests offline: crds/ and examples/.
 
 - every YAML file under crds/ and examples/ parses;
-- every CRD is a well-formed apiextensions.k8s.io/v1 CRD for group sealift.dev, version
-  v1alpha1 (and v1beta1, not stored, converted by sealift's webhook), with the names, scope, category, status subresource and printer columns of the API
+- every CRD is a well-formed apiextensions.k8s.io/v1 CRD for group sealift.dev, versions
+  v1alpha1 and v1beta1 converted by sealift's webhook (exactly one stored; a kind whose v1beta1
+  is stored keeps v1alpha1 served and deprecated), with the names, scope, category, status
+  subresource and printer columns of the API
   contract (DESIGN.md section 3), a structural schema (every node typed, every property
   described), valid defaults and compilable patterns;
 - printer-column JSONPaths point to fields of the schema;
@@ -372,11 +374,16 @@ def check_crd(fname, crd, probs):
         probs.add(fname, "spec.versions", "must hold version %s (and %s, not stored, with a "
                   "conversion webhook)" % (VERSION, NEXT_VERSION))
         return None
+    moved = len(versions) == 2 and bool(versions[1].get("storage"))
     if len(versions) == 2:
-        check_next_version(fname, spec, versions[1], probs)
+        check_next_version(fname, spec, versions[1], moved, probs)
     v = versions[0]
-    if not v.get("served") or not v.get("storage"):
-        probs.add(fname, "spec.versions[0]", "must be served and storage")
+    if not v.get("served") or bool(v.get("storage")) == moved:
+        probs.add(fname, "spec.versions[0]", "must be served, and stored unless %s is"
+                  % NEXT_VERSION)
+    if moved and (not v.get("deprecated") or not v.get("deprecationWarning")):
+        probs.add(fname, "spec.versions[0]", "must be deprecated with a deprecationWarning "
+                  "once %s is stored" % NEXT_VERSION)
     if (v.get("subresources") or {}).get("status") != {}:
         probs.add(fname, "spec.versions[0].subresources", "status subresource missing")
     sch = (v.get("schema") or {}).get("openAPIV3Schema")
@@ -402,15 +409,20 @@ def check_crd(fname, crd, probs):
         probs.add(fname, "additionalPrinterColumns",
                   "priority-0 columns are %s, contract says %s" % (prio0, columns))
     check_columns(fname, sch, cols, probs)
-    return kind, sch, scope == "Namespaced"
+    schemas = {VERSION: sch}
+    if len(versions) == 2 and isinstance((versions[1].get("schema") or {}).get("openAPIV3Schema"),
+                                         dict) and versions[1].get("served"):
+        schemas[NEXT_VERSION] = versions[1]["schema"]["openAPIV3Schema"]
+    return kind, schemas, scope == "Namespaced"
 
 
-def check_next_version(fname, spec, v, probs):
-    """The v1beta1 entry (hack/crd-v1beta1.py): not stored, a structural schema, printer
-    columns that resolve, and the conversion webhook on sealift's webhook Service."""
+def check_next_version(fname, spec, v, moved, probs):
+    """The v1beta1 entry (hack/crd-v1beta1.py): served when stored, a structural schema,
+    printer columns that resolve, and the conversion webhook on sealift's webhook Service."""
     where = "spec.versions[1]"
-    if v.get("storage"):
-        probs.add(fname, where, "%s is not the storage version yet" % NEXT_VERSION)
+    if moved and (not v.get("served") or v.get("deprecated")):
+        probs.add(fname, where, "the stored %s must be served and not deprecated"
+                  % NEXT_VERSION)
     if (v.get("subresources") or {}).get("status") != {}:
         probs.add(fname, where + ".subresources", "status subresource missing")
     sch = (v.get("schema") or {}).get("openAPIV3Schema")
@@ -462,8 +474,23 @@ def refs_of(obj):
     ns = obj.get("metadata", {}).get("namespace")
     spec = obj.get("spec") or {}
     out = []
+    v1beta1 = obj.get("apiVersion") == "%s/%s" % (GROUP, NEXT_VERSION)
+    if obj.get("kind") == "ImageDelivery" and v1beta1:
+        for i, a in enumerate((spec.get("verify") or {}).get("authorities") or []):
+            ref = (a.get("key") or {}).get("signingKeyRef") or {}
+            if ref.get("name"):
+                out.append(("SigningKey", ns, ref["name"],
+                            "spec.verify.authorities[%d].key.signingKeyRef" % i))
+    if obj.get("kind") == "DeployPolicy" and v1beta1:
+        for i, e in enumerate(spec.get("verifyImages") or []):
+            for j, a in enumerate(e.get("authorities") or []):
+                ref = (a.get("key") or {}).get("signingKeyRef") or {}
+                if ref.get("name"):
+                    out.append(("SigningKey", ref.get("namespace"), ref["name"],
+                                "spec.verifyImages[%d].authorities[%d].key.signingKeyRef"
+                                % (i, j)))
     if obj.get("kind") == "ImageDelivery":
-        for key in ("verify", "sign"):
+        for key in ("sign",) if v1beta1 else ("verify", "sign"):
             ref = (spec.get(key) or {}).get("signingKeyRef") or {}
             if ref.get("name"):
                 out.append(("SigningKey", ns, ref["name"], "spec.%s.signingKeyRef" % key))
@@ -493,14 +520,16 @@ def check_example(fname, obj, crds, probs):
     api = obj["apiVersion"]
     if not api.startswith(GROUP + "/"):
         return
-    if api != "%s/%s" % (GROUP, VERSION):
-        probs.add(fname, "apiVersion", "must be %s/%s" % (GROUP, VERSION))
-        return
     kind = obj["kind"]
     if kind not in crds:
         probs.add(fname, "kind", "no CRD for %s" % kind)
         return
-    sch, namespaced = crds[kind]
+    schemas, namespaced = crds[kind]
+    sch = schemas.get(api[len(GROUP) + 1:])
+    if sch is None:
+        probs.add(fname, "apiVersion", "%s serves %s" % (kind, ", ".join(
+            "%s/%s" % (GROUP, v) for v in sorted(schemas))))
+        return
     if namespaced and ns is None:
         probs.add(fname, "metadata.namespace", "%s is namespaced: set a namespace" % kind)
     if not namespaced and ns is not None:
@@ -529,7 +558,8 @@ def check_docs(root, crds, probs):
         return
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    for kind, (sch, _) in sorted(crds.items()):
+    for kind, (schemas, _) in sorted(crds.items()):
+        sch = schemas.get(NEXT_VERSION) or schemas[VERSION]
         m = re.search(r"^## %s\n(.*?)(?=^## |\Z)" % kind, text, re.S | re.M)
         if not m:
             probs.add("docs/api.md", "", "no section '## %s'" % kind)
@@ -642,7 +672,7 @@ def run_self_tests(crds, probs):
             continue
         obj = dict(body, apiVersion="%s/%s" % (GROUP, VERSION), kind=kind,
                    metadata={"name": "bad"})
-        errs = validate_object(obj, crds[kind][0])
+        errs = validate_object(obj, crds[kind][0][VERSION])
         text = "; ".join("%s: %s" % e for e in errs)
         if expect not in text:
             probs.add("hack/check-manifests.py", "self-test %s %s" % (kind, body),

@@ -4,6 +4,7 @@
 
 #include "api/migrate.h"
 #include "cli/commands.h"
+#include "kube/client.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -22,10 +23,16 @@
 /* how deep below a PATH directories are walked, and how many files one run reads */
 #define MAX_DIR_DEPTH 32
 #define MAX_FILES     100000
+/* attempts of one object's write-back when its resourceVersion moved meanwhile */
+#define MAX_CONFLICT_RETRIES 5
+/* objects per list page of --stored */
+#define LIST_PAGE 100
 
 struct migrate_args {
     const char *to;
     bool check;
+    bool stored;
+    const char *kubeconfig;
 };
 
 /* What one run did over its files. */
@@ -38,6 +45,7 @@ struct tally {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sealift migrate [--to v1beta1] [--check] PATH...\n"
+               "       sealift migrate --stored [--kubeconfig FILE]\n"
                "  Moves sealift's objects from sealift.dev/v1alpha1 to v1beta1 (docs/install.md,\n"
                "  \"Upgrading to v1beta1\").\n"
                "  PATH... are manifest files or directories (every *.yaml and *.yml below them,\n"
@@ -52,19 +60,30 @@ static void usage(FILE *f)
                "  invalid YAML is an error naming FILE:LINE and is left as it was.\n"
                "  --to VERSION: the target version; only v1beta1 (the default).\n"
                "  --check: write nothing; exit 1 when a file would change (for CI).\n"
+               "  --stored: instead of files, the objects stored in the cluster: for each of\n"
+               "  the five kinds, read every object through v1beta1 and write it back unchanged\n"
+               "  (conflicts retried), so that etcd holds it as v1beta1, then set the CRD's\n"
+               "  status.storedVersions to [\"v1beta1\"]; prints a count per kind. Refuses\n"
+               "  (exit 1, nothing written) while a CRD does not serve and store v1beta1. Needs\n"
+               "  the conversion webhook running (sealift controller) and an administrator's\n"
+               "  rights: get, list and update on the five kinds in every namespace, get on\n"
+               "  their customresourcedefinitions and patch on customresourcedefinitions/status.\n"
+               "  --kubeconfig FILE: with --stored; default: $KUBECONFIG, in-cluster, then\n"
+               "  ~/.kube/config.\n"
                "  -h, --help: print this help.\n"
                "  Exit codes: 0 done (or nothing to change), 1 --check found something to\n"
-               "  rewrite, 2 usage error or invalid input (other files are still migrated).\n"
-               "  Example: sealift migrate --check clusters/ && sealift migrate clusters/prod\n");
+               "  rewrite or a CRD does not store v1beta1 yet, 2 usage error or invalid input\n"
+               "  (other files are still migrated), 3 API server error.\n"
+               "  Example: sealift migrate --check clusters/ && sealift migrate clusters/prod\n"
+               "           sealift migrate --stored --kubeconfig admin.kubeconfig\n");
 }
 
 static int parse_args(struct migrate_args *a, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"to", required_argument, NULL, 't'},
-        {"check", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"to", required_argument, NULL, 't'}, {"check", no_argument, NULL, 'c'},
+        {"stored", no_argument, NULL, 's'},   {"kubeconfig", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
     };
     *a = (struct migrate_args){.to = "v1beta1"};
     optind = 1;
@@ -76,6 +95,12 @@ static int parse_args(struct migrate_args *a, int argc, char **argv)
             break;
         case 'c':
             a->check = true;
+            break;
+        case 's':
+            a->stored = true;
+            break;
+        case 'k':
+            a->kubeconfig = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -323,6 +348,188 @@ static int migrate_paths(const struct migrate_args *a, int argc, char **argv)
     return a->check && t.documents > 0 ? SL_EXIT_CHECK_FAILED : SL_EXIT_OK;
 }
 
+/* ---- stored objects ---- */
+
+struct stored_kind {
+    const char *plural, *kind;
+    bool namespaced;
+};
+
+static const struct stored_kind STORED_KINDS[] = {
+    {"imagedeliveries", "ImageDelivery", true}, {"scanpolicies", "ScanPolicy", true},
+    {"signingkeys", "SigningKey", true},        {"deploypolicies", "DeployPolicy", false},
+    {"gitsources", "GitSource", true},
+};
+#define N_STORED_KINDS (sizeof(STORED_KINDS) / sizeof(STORED_KINDS[0]))
+
+static const struct sl_kube_resource CRD_RES = {
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false};
+
+/* Whether the CRD serves and stores v1beta1; else why not, in why. */
+static bool crd_stores_v1beta1(const json_t *crd, char *why, size_t why_size)
+{
+    const char *storage = NULL;
+    bool served = false, stored = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(sl_kube_json_path(crd, "spec.versions"), i, v)
+    {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        if (json_is_true(json_object_get(v, "storage")))
+            storage = name;
+        if (name && strcmp(name, "v1beta1") == 0) {
+            served = json_is_true(json_object_get(v, "served"));
+            stored = json_is_true(json_object_get(v, "storage"));
+        }
+    }
+    if (served && stored)
+        return true;
+    snprintf(why, why_size, "v1beta1 is %s the storage version (storage version: %s)",
+             served ? "served but not" : "not served and not", storage ? storage : "none");
+    return false;
+}
+
+/* Writes obj back unchanged through v1beta1 (PUT with its resourceVersion): the API server
+ * stores it in the storage version. A conflict (someone wrote it meanwhile) reads it again and
+ * retries; an object deleted meanwhile is no error. Returns 0 (*written says whether it was
+ * written) or the error of the last attempt. */
+static int write_back(bool *written, struct sl_kube_client *c, const struct sl_kube_resource *res,
+                      json_t *obj, struct sl_err *err)
+{
+    char ns[254], name[254];
+    snprintf(ns, sizeof(ns), "%s", res->namespaced ? sl_kube_obj_namespace(obj) : "");
+    snprintf(name, sizeof(name), "%s", sl_kube_obj_name(obj) ? sl_kube_obj_name(obj) : "");
+    json_t *cur = json_incref(obj);
+    int rc = 0;
+    *written = false;
+    for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+        json_t *out = NULL;
+        json_object_set_new(cur, "apiVersion", json_string("sealift.dev/v1beta1"));
+        json_object_set_new(cur, "kind", json_string(res->kind));
+        rc = sl_kube_update(&out, c, res, ns, cur, err);
+        json_decref(out);
+        if (rc != SL_ECONFLICT)
+            break;
+        json_decref(cur);
+        cur = NULL;
+        rc = sl_kube_get(&cur, c, res, ns, name, err);
+        if (rc)
+            break;
+    }
+    json_decref(cur);
+    if (rc == SL_ENOTFOUND)
+        return 0;
+    *written = rc == 0;
+    return rc;
+}
+
+/* Writes back every object of one kind, page by page; counts what was written. */
+static int write_back_kind(size_t *count, struct sl_kube_client *c,
+                           const struct sl_kube_resource *res)
+{
+    struct sl_err err = {0};
+    char *cont = NULL;
+    int failed = 0;
+    *count = 0;
+    do {
+        json_t *list = NULL;
+        struct sl_kube_list_opts lo = {.limit = LIST_PAGE, .continue_token = cont};
+        int rc = sl_kube_list(&list, c, res, NULL, &lo, &err);
+        free(cont);
+        cont = NULL;
+        if (rc) {
+            sl_cli_errorf(CMD, "cannot list %s.sealift.dev through v1beta1: %s", res->plural,
+                          err.msg);
+            return rc;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(list, "items"), i, item)
+        {
+            bool written = false;
+            if (write_back(&written, c, res, item, &err) != 0) {
+                sl_cli_errorf(CMD, "%s %s%s%s: %s", res->kind,
+                              res->namespaced ? sl_kube_obj_namespace(item) : "",
+                              res->namespaced ? "/" : "", sl_kube_obj_name(item), err.msg);
+                failed = 1;
+            }
+            *count += written;
+        }
+        const char *next = sl_kube_json_path_str(list, "metadata.continue");
+        if (next && *next)
+            cont = sl_xstrdup(next);
+        json_decref(list);
+    } while (cont);
+    return failed ? SL_EFAIL : 0;
+}
+
+/* The storage-version migration: every kind's CRD checked first, then its objects written back
+ * and its status.storedVersions set to ["v1beta1"]. */
+static int migrate_stored(const struct migrate_args *a)
+{
+    struct sl_kube_config *cfg = NULL;
+    struct sl_kube_client *c = NULL;
+    struct sl_err err = {0};
+    int code = SL_EXIT_OK;
+    if (sl_kube_config_load(&cfg, a->kubeconfig, &err) != 0) {
+        sl_cli_errorf(CMD, "kubeconfig: %s", err.msg);
+        code = SL_EXIT_USAGE;
+        goto done;
+    }
+    if (sl_kube_client_new(&c, cfg, NULL, &err) != 0) {
+        sl_cli_errorf(CMD, "%s", err.msg);
+        code = SL_EXIT_USAGE;
+        goto done;
+    }
+    for (size_t k = 0; k < N_STORED_KINDS; k++) {
+        char crd_name[128], why[160];
+        snprintf(crd_name, sizeof(crd_name), "%s.sealift.dev", STORED_KINDS[k].plural);
+        json_t *crd = NULL;
+        if (sl_kube_get(&crd, c, &CRD_RES, NULL, crd_name, &err) != 0) {
+            sl_cli_errorf(CMD, "cannot read CustomResourceDefinition %s: %s", crd_name, err.msg);
+            code = SL_EXIT_REMOTE;
+        } else if (!crd_stores_v1beta1(crd, why, sizeof(why))) {
+            sl_cli_errorf(CMD, "%s: %s; upgrade the CRDs first (docs/install.md)", crd_name, why);
+            if (code == SL_EXIT_OK)
+                code = SL_EXIT_CHECK_FAILED;
+        }
+        json_decref(crd);
+    }
+    if (code != SL_EXIT_OK) {
+        sl_cli_errorf(CMD, "nothing written");
+        goto done;
+    }
+    for (size_t k = 0; k < N_STORED_KINDS; k++) {
+        const struct stored_kind *sk = &STORED_KINDS[k];
+        const struct sl_kube_resource res = {"sealift.dev", "v1beta1", sk->plural, sk->kind,
+                                             sk->namespaced};
+        char crd_name[128];
+        snprintf(crd_name, sizeof(crd_name), "%s.sealift.dev", sk->plural);
+        size_t count = 0;
+        if (write_back_kind(&count, c, &res) != 0) {
+            printf("%s: %zu objects written back as v1beta1; some failed, storedVersions left as "
+                   "they were\n",
+                   crd_name, count);
+            code = SL_EXIT_REMOTE;
+            continue;
+        }
+        struct sl_kube_patch_opts po = {.type = SL_PATCH_MERGE, .status = true};
+        if (sl_kube_patch(NULL, c, &CRD_RES, NULL, crd_name,
+                          "{\"status\":{\"storedVersions\":[\"v1beta1\"]}}", &po, &err) != 0) {
+            sl_cli_errorf(CMD, "%s: cannot set status.storedVersions: %s", crd_name, err.msg);
+            code = SL_EXIT_REMOTE;
+            continue;
+        }
+        printf("%s: %zu objects written back as v1beta1; status.storedVersions: [v1beta1]\n",
+               crd_name, count);
+    }
+    fflush(stdout);
+done:
+    sl_kube_client_free(c);
+    sl_kube_config_free(cfg);
+    return code;
+}
+
 int sl_cmd_migrate(int argc, char **argv)
 {
     struct migrate_args a;
@@ -331,6 +538,17 @@ int sl_cmd_migrate(int argc, char **argv)
         return prc > 0 ? SL_EXIT_OK : SL_EXIT_USAGE;
     if (strcmp(a.to, "v1beta1") != 0) {
         sl_cli_errorf(CMD, "--to %s: only v1beta1 is a target", a.to);
+        return SL_EXIT_USAGE;
+    }
+    if (a.stored) {
+        if (a.check || optind < argc) {
+            sl_cli_errorf(CMD, "--stored takes no PATH and no --check");
+            return SL_EXIT_USAGE;
+        }
+        return migrate_stored(&a);
+    }
+    if (a.kubeconfig) {
+        sl_cli_errorf(CMD, "--kubeconfig goes with --stored");
         return SL_EXIT_USAGE;
     }
     if (optind >= argc) {

@@ -188,11 +188,14 @@ static void report_rewrites(const char *name, const struct sl_api_rewrite *r, si
     }
 }
 
-/* Migrates one file (or stdin to stdout for "-"), printing what it did or why not. */
-static void migrate_file(const char *path, const struct migrate_args *a, struct tally *t)
+/* Migrates one file (or stdin to stdout for "-"), printing what it did or why not. name is the
+ * path messages show; path the one read and replaced (a symbolic link's target). */
+static void migrate_file(const char *path, const char *name, const struct migrate_args *a,
+                         struct tally *t)
 {
     bool is_stdin = strcmp(path, "-") == 0;
-    const char *name = is_stdin ? "(stdin)" : path;
+    if (is_stdin)
+        name = "(stdin)";
     struct sl_buf in, out;
     sl_buf_init(&in, 0);
     sl_buf_init(&out, 0);
@@ -309,7 +312,7 @@ static void migrate_dir(const char *dir, int depth, const struct migrate_args *a
                     free(names[i]);
                 break;
             }
-            migrate_file(path, a, t);
+            migrate_file(path, path, a, t);
         }
         free(path);
         free(names[i]);
@@ -323,7 +326,7 @@ static int migrate_paths(const struct migrate_args *a, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         struct stat st;
         if (strcmp(argv[i], "-") == 0)
-            migrate_file("-", a, &t);
+            migrate_file("-", "-", a, &t);
         else if (stat(argv[i], &st) != 0) {
             sl_cli_errorf(CMD, "cannot read %s: %s", argv[i], strerror(errno));
             t.failed = true;
@@ -335,7 +338,11 @@ static int migrate_paths(const struct migrate_args *a, int argc, char **argv)
             migrate_dir(dir, 0, a, &t);
             free(dir);
         } else {
-            migrate_file(argv[i], a, &t);
+            /* a symbolic link named on the command line: its target is rewritten, the link
+             * stays (a rename onto the link would replace it with a file) */
+            char *real = realpath(argv[i], NULL);
+            migrate_file(real ? real : argv[i], argv[i], a, &t);
+            free(real);
         }
     }
     sl_cli_errorf(CMD, "%zu document%s in %zu file%s %s %s", t.documents,

@@ -54,6 +54,14 @@ done
 [ -L "$t/repo/linked.yaml" ] || bad "the symbolic link was replaced"
 ls -a "$t/repo/apps" | grep -q migrate- && bad "a temporary file was left behind"
 
+# a symbolic link named on the command line: its target is rewritten, the link stays
+"$bin" migrate "$t/repo/linked.yaml" 2> "$t/err"
+rc=$?
+[ $rc -eq 0 ] || bad "migrate of a symbolic link exited $rc: $(cat "$t/err")"
+[ -L "$t/repo/linked.yaml" ] || bad "migrate replaced the symbolic link named on the command line"
+cmp -s "$t/other/linked.yaml" "$src/tests/data/migrate/mixed.v1beta1.yaml" || bad "the link's target was not migrated"
+grep -q "repo/linked.yaml:2: rewrote ImageDelivery/acme-app" "$t/err" || bad "the link is not named as given: $(cat "$t/err")"
+
 # a second run finds nothing: exit 0 for --check
 "$bin" migrate --check "$t/repo" 2> "$t/err"
 rc=$?

@@ -69,12 +69,26 @@ class UpgradeTest(procs.TempDirTestCase):
         super().setUp()
         self.kube = Cluster(self.tmp).start(self)
         self.kube.install()
-        # the previous release's CRDs in place of the ones install() applied (no object exists
-        # yet, so deleting them loses nothing and resets status.storedVersions)
+        # the previous release's CRDs in place of the ones install() applied, in three steps
+        # the API server accepts whether or not those store v1beta1 already: v1alpha1 becomes
+        # the storage version, storedVersions says only v1alpha1 (no object exists yet), then
+        # the CRD loses v1beta1 and its conversion webhook
+        for kind, plural in conv.CRDS.items():
+            old = previous_crd(kind)
+            alpha = old["spec"]["versions"][0]
+            beta = dict(alpha, name="v1beta1", served=False, storage=False)
+            crd = f"{plural}.sealift.dev"
+            self.kube.kubectl("patch", "crd", crd, "--type=merge", "-p",
+                              json.dumps({"spec": {"versions": [alpha, beta]}}))
+            self.kube.kubectl("patch", "crd", crd, "--subresource=status", "--type=merge",
+                              "-p", '{"status":{"storedVersions":["v1alpha1"]}}')
+            self.kube.kubectl("patch", "crd", crd, "--type=merge", "-p", json.dumps(
+                {"spec": {"versions": [alpha],
+                          "conversion": {"strategy": "None", "webhook": None}}}))
+            self.assertEqual([(v["name"], v["served"], v["storage"])
+                              for v in self.crd(kind)["spec"]["versions"]],
+                             [("v1alpha1", True, True)])
         names = [f"{p}.sealift.dev" for p in conv.CRDS.values()]
-        self.kube.kubectl("delete", "crd", *names, "--wait=true", timeout=180)
-        old = [previous_crd(kind) for kind in conv.CRDS]
-        self.kube.kubectl("create", "-f", "-", input=as_list(old))
         self.kube.kubectl("wait", "--for", "condition=established", "--timeout=120s", "crd",
                           *names, timeout=180)
         self.kube.kubectl("create", "namespace", "conv")

@@ -294,7 +294,8 @@ static void migrate_dir(const char *dir, int depth, const struct migrate_args *a
         names[n++] = sl_xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), compare_names);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), compare_names);
     for (size_t i = 0; i < n; i++) {
         char *path = sl_xasprintf("%s/%s", dir, names[i]);
         struct stat st;

@@ -52,7 +52,7 @@ for f in repo/beta.yaml repo/notes.txt repo/.git/config.yaml other/linked.yaml; 
     [ "$(cd "$t" && md5sum "$f")" = "$(printf '%s\n' "$before" | grep " $f\$")" ] || bad "$f changed"
 done
 [ -L "$t/repo/linked.yaml" ] || bad "the symbolic link was replaced"
-ls -a "$t/repo/apps" | grep -q migrate- && bad "a temporary file was left behind"
+[ -n "$(find "$t/repo" -name "*.migrate-*")" ] && bad "a temporary file was left behind"
 
 # a symbolic link named on the command line: its target is rewritten, the link stays
 "$bin" migrate "$t/repo/linked.yaml" 2> "$t/err"

@@ -5,6 +5,7 @@
 #include "oci/cmd_copy.h"
 #include "policy/cmd_policy.h"
 #include "runtime/cmd_controller.h"
+#include "runtime/cmd_migrate.h"
 #include "scan/cmd_adapter.h"
 #include "scan/cmd_db.h"
 #include "scan/cmd_attest.h"
@@ -49,6 +50,7 @@ static const struct command commands[] = {
     {"db", sl_cmd_db, "advisory database tools (db push DIR IMAGE)"},
     {"policy", sl_cmd_policy, "render admission policies (policy render FILE)"},
     {"keygen", sl_cmd_keygen, "generate a signing key pair"},
+    {"migrate", sl_cmd_migrate, "rewrite manifests or stored objects to sealift.dev/v1beta1"},
 };
 
 static void usage(FILE *f)

@@ -366,6 +366,72 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
     return attach(b, ev, json_deep_copy(a->value), (size_t)ev->start_mark.line + 1);
 }
 
+/* libyaml's marks count characters (a UTF-8 sequence is one, a leading byte order mark none);
+ * this turns them into byte offsets, walking from the last answer (marks mostly grow). */
+struct char_offsets {
+    const char *data;
+    size_t len;
+    size_t base; /* bytes of a leading UTF-8 byte order mark */
+    size_t ch, byte;
+};
+
+static void char_offsets_init(struct char_offsets *c, const char *data, size_t len)
+{
+    size_t bom = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    *c = (struct char_offsets){.data = data, .len = len, .base = bom, .ch = 0, .byte = bom};
+}
+
+static size_t char_offset(struct char_offsets *c, size_t index)
+{
+    while (c->ch > index && c->byte > c->base) { /* back to the start of the previous one */
+        c->byte--;
+        while (c->byte > c->base && ((unsigned char)c->data[c->byte] & 0xC0) == 0x80)
+            c->byte--;
+        c->ch--;
+    }
+    while (c->ch < index && c->byte < c->len) {
+        c->byte++;
+        while (c->byte < c->len && ((unsigned char)c->data[c->byte] & 0xC0) == 0x80)
+            c->byte++;
+        c->ch++;
+    }
+    return c->byte;
+}
+
+/* Notes where the current document's text and root node lie (struct sl_yaml_span). */
+static void track_span(struct sl_yaml_span *span, bool *in_node, struct char_offsets *c,
+                       const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        *in_node = false;
+        break;
+    case YAML_DOCUMENT_END_EVENT:
+        span->end = char_offset(c, ev->end_mark.index);
+        if (!*in_node)
+            span->node_start = span->node_end = span->end;
+        break;
+    case YAML_STREAM_START_EVENT:
+    case YAML_STREAM_END_EVENT:
+    case YAML_NO_EVENT:
+        break;
+    default: {
+        if (!*in_node) {
+            span->node_start = span->node_end = char_offset(c, ev->start_mark.index);
+            *in_node = true;
+        }
+        /* block collections start and end with zero-width events at the next token: only
+         * events that cover text (scalars, aliases, flow brackets, tags) end the content */
+        if (ev->end_mark.index > ev->start_mark.index) {
+            size_t e = char_offset(c, ev->end_mark.index);
+            if (e > span->node_end)
+                span->node_end = e;
+        }
+        break;
+    }
+    }
+}
+
 static int parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const char *data, size_t len,
                      bool with_lines, bool text, struct sl_err *err)
 {
@@ -383,6 +449,10 @@ static int parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const cha
     size_t count = 0, cap = 0;
     int rc = 0;
     bool done = false;
+    struct char_offsets offsets;
+    char_offsets_init(&offsets, data, len);
+    struct sl_yaml_span span = {0};
+    bool in_node = false;
     while (!done && rc == 0) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
@@ -395,6 +465,7 @@ static int parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const cha
         }
         if (b->depth == 0 && !b->root)
             b->root_line = (size_t)ev.start_mark.line + 1; /* where the root node starts */
+        track_span(&span, &in_node, &offsets, &ev);
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = true;
@@ -415,7 +486,9 @@ static int parse_all(struct sl_yaml_doc **out_docs, size_t *out_count, const cha
             docs[count].value = b->root;
             docs[count].line = b->root_line;
             docs[count].lines = b->lines ? json_deep_copy(b->lines) : NULL;
+            docs[count].span = span;
             count++;
+            span = (struct sl_yaml_span){.start = span.end};
             b->root = NULL;
             builder_clear_document(b);
             break;
@@ -498,6 +571,72 @@ size_t sl_yaml_doc_line(const struct sl_yaml_doc *doc, const char *path)
     }
 }
 
+#define YAML_MAX_COMMENTS 100000
+
+/* The scanner skips whitespace and comments between tokens, so a "#" between one token's end
+ * and the next one's start begins a comment (one per line: the rest of the line is the comment). */
+static void note_comments(size_t **list, size_t *count, size_t *cap, const char *data, size_t from,
+                          size_t to)
+{
+    for (size_t i = from; i < to && *count < YAML_MAX_COMMENTS; i++) {
+        if (data[i] != '#')
+            continue;
+        if (*count == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *list = sl_xrealloc(*list, *cap * sizeof(**list));
+        }
+        (*list)[(*count)++] = i;
+        while (i < to && data[i] != '\n')
+            i++;
+    }
+}
+
+int sl_yaml_comments(size_t **out, size_t *out_count, const char *data, size_t len,
+                     struct sl_err *err)
+{
+    if (len > YAML_MAX_INPUT)
+        return sl_err_set(err, SL_ETOOBIG, SL_ERRC_YAML, "YAML input larger than 16 MiB");
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return sl_err_set(err, SL_EFAIL, SL_ERRC_YAML, "cannot initialise the YAML parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    struct char_offsets offsets;
+    char_offsets_init(&offsets, data, len);
+    size_t *list = NULL, count = 0, cap = 0, after_last = offsets.base;
+    int rc = 0;
+    for (;;) {
+        yaml_token_t tok;
+        if (!yaml_parser_scan(&parser, &tok)) {
+            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_YAML, "line %zu column %zu: %s%s%s",
+                            (size_t)parser.problem_mark.line + 1,
+                            (size_t)parser.problem_mark.column + 1,
+                            parser.problem ? parser.problem : "syntax error",
+                            parser.context ? " " : "", parser.context ? parser.context : "");
+            break;
+        }
+        size_t start = char_offset(&offsets, tok.start_mark.index);
+        size_t end = char_offset(&offsets, tok.end_mark.index);
+        bool last = tok.type == YAML_STREAM_END_TOKEN;
+        yaml_token_delete(&tok);
+        if (start > after_last)
+            note_comments(&list, &count, &cap, data, after_last, start);
+        if (end > after_last)
+            after_last = end;
+        if (last) {
+            note_comments(&list, &count, &cap, data, after_last, len);
+            break;
+        }
+    }
+    yaml_parser_delete(&parser);
+    if (rc) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *out_count = count;
+    return 0;
+}
+
 static int parse_one(json_t **out, const char *data, size_t len, bool text, struct sl_err *err)
 {
     struct sl_yaml_doc *docs = NULL;
@@ -531,6 +670,16 @@ static int emit_write(void *ctx, unsigned char *buffer, size_t size)
     return sl_buf_append((struct sl_buf *)ctx, buffer, size) == 0;
 }
 
+/* Does s start like a YAML 1.1 timestamp ("2026-12-01", "2026-12-01T10:00:00Z")? Readers that
+ * resolve those (PyYAML, Ruby's Psych) would read a date instead of the string. */
+static int timestamp_plain(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return s[4] == '-' && isdigit((unsigned char)s[5]);
+}
+
 /* Would this string read back as something other than a string if written plain? */
 static int needs_quotes(const char *s)
 {
@@ -538,8 +687,9 @@ static int needs_quotes(const char *s)
     json_int_t i;
     double d;
     return is_null_plain(s) || bool_plain(s, &b) || int_plain(s, &i) || float_plain(s, &d) ||
-           !strcmp(s, "yes") || !strcmp(s, "no") || !strcmp(s, "on") || !strcmp(s, "off") ||
-           !strcmp(s, "y") || !strcmp(s, "n") || !strcmp(s, "Yes") || !strcmp(s, "No");
+           timestamp_plain(s) || !strcmp(s, "yes") || !strcmp(s, "no") || !strcmp(s, "on") ||
+           !strcmp(s, "off") || !strcmp(s, "y") || !strcmp(s, "n") || !strcmp(s, "Yes") ||
+           !strcmp(s, "No");
 }
 
 static int emit_scalar(yaml_emitter_t *em, const char *s, size_t len, yaml_scalar_style_t style)

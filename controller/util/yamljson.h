@@ -15,11 +15,22 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* Where a document sits in the stream's text, as byte offsets into the input. The documents'
+ * [start, end) ranges follow each other without gaps from 0, so the input is the text of every
+ * document in order plus whatever follows the last one's end (comments, blank lines). */
+struct sl_yaml_span {
+    size_t start;      /* where the previous document ended (0 for the first) */
+    size_t node_start; /* first byte of the root node (after "---", directives, comments) */
+    size_t node_end;   /* the byte after the root node's last character of content */
+    size_t end;        /* after its "..." if it has one, else where the next token starts */
+};
+
 /* One parsed document with the line (1-based) where it starts. */
 struct sl_yaml_doc {
     json_t *value; /* owned; NULL for an empty document */
     size_t line;
     json_t *lines; /* owned; {path: line} from sl_yaml_parse_all_lines, else NULL */
+    struct sl_yaml_span span;
 };
 
 /* Parses every document of a (possibly multi-document) YAML stream. *out_docs is an array of
@@ -42,6 +53,12 @@ int sl_yaml_parse_all_lines(struct sl_yaml_doc **out_docs, size_t *out_count, co
 /* The line of path in doc (borrowed): the line of the field itself, else of its nearest
  * recorded ancestor, else where the document starts. */
 size_t sl_yaml_doc_line(const struct sl_yaml_doc *doc, const char *path);
+
+/* The byte offsets of the comments (the "#" that starts each one) of a YAML stream, in order:
+ * *out is an array of *out_count offsets (caller frees; NULL when there are none). Bounded:
+ * the first 100,000 comments. Returns 0, or as sl_yaml_parse_all for input it cannot scan. */
+int sl_yaml_comments(size_t **out, size_t *out_count, const char *data, size_t len,
+                     struct sl_err *err);
 
 /* Parses a single-document YAML (or JSON) text. An empty stream gives SL_EINVAL. */
 int sl_yaml_parse_one(json_t **out, const char *data, size_t len, struct sl_err *err);

@@ -180,6 +180,56 @@ static void test_emit_round_trip(void)
     sl_buf_free(&out);
 }
 
+/* Strings that look like YAML 1.1 timestamps are quoted: PyYAML and Ruby read a plain
+ * 2026-12-01T10:00:00Z as a date, and a Condition's lastTransitionTime must stay a string. */
+static void test_emit_quotes_timestamps(void)
+{
+    json_t *v = json_pack("{s:s, s:s, s:s}", "at", "2026-12-01T10:00:00Z", "until", "2027-01-01",
+                          "tag", "1.4.0");
+    struct sl_buf out;
+    sl_buf_init(&out, 0);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_emit(&out, v, 0, &err), 0);
+    CHECK_CONTAINS(sl_buf_cstr(&out), "at: \"2026-12-01T10:00:00Z\"\n");
+    CHECK_CONTAINS(sl_buf_cstr(&out), "until: \"2027-01-01\"\n");
+    CHECK_CONTAINS(sl_buf_cstr(&out), "tag: 1.4.0\n");
+    json_decref(v);
+    sl_buf_free(&out);
+}
+
+/* Each document's span: its text from where the previous one ended, its root node within it
+ * (after "---" and leading comments), the text after it up to the next document. */
+static void test_document_spans(void)
+{
+    const char *s = "# lead\na: 1  # c\n# tail\n--- # doc 2\n- x\n...\n# after\n";
+    struct sl_yaml_doc *docs = NULL;
+    size_t n = 0;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_yaml_parse_all(&docs, &n, s, strlen(s), &err), 0);
+    CHECK_INT_EQ(n, 2);
+    if (n == 2) {
+        CHECK_INT_EQ(docs[0].span.start, 0);
+        CHECK_INT_EQ(docs[0].span.node_start, strlen("# lead\n"));
+        CHECK_INT_EQ(docs[0].span.node_end, strlen("# lead\na: 1"));
+        CHECK_INT_EQ(docs[0].span.end, strstr(s, "---") - s);
+        CHECK_INT_EQ(docs[1].span.start, docs[0].span.end);
+        CHECK_INT_EQ(docs[1].span.node_start, strstr(s, "- x") - s);
+        CHECK_INT_EQ(docs[1].span.node_end, strstr(s, "- x") - s + 3);
+        CHECK_INT_EQ(docs[1].span.end, strstr(s, "...") - s + 3);
+    }
+    sl_yaml_docs_free(docs, n);
+    /* comments: the "#" of each, not the ones inside scalars */
+    const char *c = "a: \"#no\"  # yes\nb: |\n  # no\n# yes\nc: x#no\n";
+    size_t *offs = NULL, nc = 0;
+    CHECK_INT_EQ(sl_yaml_comments(&offs, &nc, c, strlen(c), &err), 0);
+    CHECK_INT_EQ(nc, 2);
+    if (nc == 2) {
+        CHECK_INT_EQ(offs[0], strstr(c, "# yes") - c);
+        CHECK_INT_EQ(offs[1], strstr(c, "\n# yes") - c + 1);
+    }
+    free(offs);
+}
+
 /* sl_yaml_parse_all_lines: the line of every key and list item, per document, for messages
  * that point into a file; the nearest recorded ancestor for what has no line of its own. */
 static void test_key_lines(void)
@@ -301,5 +351,7 @@ int main(void)
     RUN(test_alias_expansion_bounded_across_documents);
     RUN(test_aliases_are_copies);
     RUN(test_emit_round_trip);
+    RUN(test_emit_quotes_timestamps);
+    RUN(test_document_spans);
     return CHECK_EXIT();
 }

@@ -40,7 +40,7 @@ spec:
   - image: registry.invalid/mirror/app
 """
 
-SOURCE = """apiVersion: sealift.dev/v1alpha1
+SOURCE = """apiVersion: sealift.dev/v1beta1
 kind: GitSource
 metadata: {name: %(name)s, namespace: team}
 spec:
@@ -267,7 +267,7 @@ class GitSourceTest(procs.TempDirTestCase):
                                                       "signingkeys")["items"]
             self.assertEqual([i["metadata"]["name"] for i in items], ["manual"])
             self.assertEqual(api.list_namespaced_custom_object(
-                "sealift.dev", "v1alpha1", "team", "gitsources")["items"], [])
+                "sealift.dev", "v1beta1", "team", "gitsources")["items"], [])
         finally:
             api_client.close()
 

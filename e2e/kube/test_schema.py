@@ -158,11 +158,16 @@ CASES = [
 ]
 
 
+# kinds whose v1beta1 is the storage version (v1alpha1 writes need the conversion webhook)
+V1BETA1_KINDS = {"GitSource"}
+
+
 def manifest(kind, spec, name="d"):
     meta = f"metadata: {{name: {name}, namespace: default}}\n"
     if kind == "DeployPolicy":
         meta = f"metadata: {{name: {name}}}\n"
-    return f"apiVersion: sealift.dev/v1alpha1\nkind: {kind}\n{meta}{spec}"
+    version = "v1beta1" if kind in V1BETA1_KINDS else "v1alpha1"
+    return f"apiVersion: sealift.dev/{version}\nkind: {kind}\n{meta}{spec}"
 
 
 class SchemaTest(procs.TempDirTestCase):

@@ -191,9 +191,17 @@ static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request
                         const struct ownership *own, const json_t *obj, struct sl_err *err)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
-    const struct sl_kube_resource *res = resource_for_kind(kind);
-    if (!res)
+    const struct sl_kube_resource *known = resource_for_kind(kind);
+    if (!known)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "unknown kind %s", kind);
+    /* the version the file is written in (sl_manifests_load accepts v1beta1 and v1alpha1): the
+     * API server converts it, so git may hold either while the kinds move to v1beta1 */
+    const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *slash = api ? strchr(api, '/') : NULL;
+    struct sl_kube_resource versioned = *known;
+    if (slash && slash[1])
+        versioned.version = slash + 1;
+    const struct sl_kube_resource *res = &versioned;
     struct sl_apply_owner owner = {.field_manager = own->field_manager,
                                    .labels = own->labels,
                                    .adopt_annotation = SL_GITSOURCE_ADOPT_ANNOTATION,

@@ -76,7 +76,7 @@ static void put_source(const char *extra_spec)
 {
     char text[1024];
     snprintf(text, sizeof(text),
-             "{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"GitSource\","
+             "{\"apiVersion\":\"sealift.dev/v1beta1\",\"kind\":\"GitSource\","
              "\"metadata\":{\"name\":\"src\",\"namespace\":\"team\"},"
              "\"spec\":{\"url\":\"file://%s\",\"ref\":{\"branch\":\"main\"},"
              "\"path\":\"deploy\",\"interval\":\"1m\"%s}}",
@@ -478,7 +478,7 @@ static struct sl_reconcile_result run_source(struct sl_reconciler *r, const char
                                              const char *url, const char *secret)
 {
     json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:b}}", "apiVersion",
-                          "sealift.dev/v1alpha1", "kind", "GitSource", "metadata", "name", name,
+                          "sealift.dev/v1beta1", "kind", "GitSource", "metadata", "name", name,
                           "namespace", "team", "spec", "url", url, "prune", 0);
     if (secret)
         json_object_set_new(json_object_get(o, "spec"), "secretRef",
@@ -653,7 +653,7 @@ static struct sl_reconcile_result run_named(const char *name, const char *path)
         char url[400];
         snprintf(url, sizeof(url), "file://%s", repo);
         o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}, s:s}}", "apiVersion",
-                      "sealift.dev/v1alpha1", "kind", "GitSource", "metadata", "name", name,
+                      "sealift.dev/v1beta1", "kind", "GitSource", "metadata", "name", name,
                       "namespace", "team", "spec", "url", url, "ref", "branch", "main", "path",
                       path);
         sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);

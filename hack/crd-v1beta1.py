@@ -310,8 +310,66 @@ def deploypolicy(schema, version):
 
 
 def gitsource(schema, version):
-    """Same shape; GitSource's new fields (timeout, ignore, serviceAccountName, verify) are not
-    built yet and stay out of the schema."""
+    """v1alpha1's fields and the new ones that are built (timeout, ignore, verify); v1alpha1
+    carries them in the sealift.dev/v1beta1-fields annotation (controller/api/convert.c).
+    serviceAccountName is not built yet and stays out of the schema."""
+    spec = schema["properties"]["spec"]
+    timeout = {
+        "description": ("How long one fetch may take (Go duration, e.g. 90s; from 1s to 1h; "
+                        "absent: 60s, Flux's default). A fetch still running then is stopped: "
+                        "Ready=False, reason FetchFailed, the message naming the timeout; the "
+                        "last applied state is kept and the fetch is retried with backoff."),
+        "type": "string", "maxLength": 64,
+        "pattern": "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$",
+        "x-kubernetes-validations": [{
+            "rule": "duration(self) >= duration('1s') && duration(self) <= duration('1h')",
+            "message": "spec.timeout must be from 1s to 1h", "reason": "FieldValueInvalid"}],
+    }
+    ignore = {
+        "description": ("Files of the repository not to apply, in .gitignore syntax, as if this "
+                        "text were a .gitignore at the repository root (Flux's ignore): one "
+                        "pattern per line, # comments, ! re-includes, a trailing / matches "
+                        "directories, a / at the start or in the middle anchors at the root, ** "
+                        "matches any number of directories. Objects of an ignored file are not "
+                        "applied, and pruned like objects of a deleted file. At most 256 "
+                        "patterns of 1024 bytes."),
+        "type": "string", "maxLength": 16384,
+    }
+    name = copy.deepcopy(spec["properties"]["secretRef"]["properties"]["name"])
+    verify = {
+        "description": ("Apply only what carries a valid signature by one of the trusted keys: "
+                        "mode HEAD checks the fetched commit, mode Tag the annotated tag of "
+                        "spec.ref.tag. SSH signatures (git's gpg.format=ssh) by ed25519, ECDSA "
+                        "or RSA keys are verified; OpenPGP signatures are not in this release. "
+                        "Unsigned, or signed by another key: Ready=False, reason Unverified, and "
+                        "nothing of that revision is applied."),
+        "type": "object", "required": ["secretRef"],
+        "properties": {
+            "mode": {"description": "HEAD (the commit) or Tag (the tag of spec.ref.tag).",
+                     "type": "string", "enum": ["HEAD", "Tag"], "default": "HEAD"},
+            "secretRef": {
+                "description": ("Secret in the same namespace whose every value holds trusted "
+                                "public keys as authorized_keys lines, e.g. ssh-ed25519 AAAA... "
+                                "release-2026 (at most 64 keys)."),
+                "type": "object", "required": ["name"],
+                "properties": {"name": name}},
+        },
+    }
+    props = {}
+    for k, v in spec["properties"].items():
+        props[k] = v
+        if k == "interval":
+            props["timeout"] = timeout
+        if k == "path":
+            props["ignore"] = ignore
+        if k == "secretRef":
+            props["verify"] = verify
+    spec["properties"] = props
+    spec.setdefault("x-kubernetes-validations", []).append({
+        "rule": "!has(self.verify) || !has(self.verify.mode) || self.verify.mode != 'Tag' || "
+                "(has(self.ref) && has(self.ref.tag))",
+        "message": "spec.verify.mode Tag verifies the tag of spec.ref.tag; set spec.ref.tag",
+        "fieldPath": ".verify.mode", "reason": "FieldValueRequired"})
 
 
 SHAPES = {"ImageDelivery": imagedelivery, "ScanPolicy": scanpolicy, "SigningKey": signingkey,

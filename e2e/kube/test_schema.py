@@ -144,6 +144,15 @@ CASES = [
     ("GitSource", "name over 63 characters", """spec:
   url: https://git.example/x.git
 """, ["metadata.name of a GitSource is at most 63 characters"]),
+    ("GitSource", "timeout 2h", """spec:
+  url: https://git.example/x.git
+  timeout: 2h
+""", ["spec.timeout", "from 1s to 1h"]),
+    ("GitSource", "verify mode Tag on a branch", """spec:
+  url: https://git.example/x.git
+  ref: {branch: main}
+  verify: {mode: Tag, secretRef: {name: release-keys}}
+""", ["spec.verify.mode", "set spec.ref.tag"]),
     # DeployPolicy
     ("DeployPolicy", "registry entry without a host", """spec:
   rules: {allowedRegistries: ["mirror/app"]}
@@ -280,6 +289,13 @@ class SchemaTest(procs.TempDirTestCase):
   ref: {commit: "%s"}
   path: ./clusters/prod..old
 """ % ("a" * 40)),
+            ("GitSource", """spec:
+  url: https://git.example/x.git
+  ref: {tag: v1.4.0}
+  timeout: 1h
+  ignore: "*.draft.yaml"
+  verify: {mode: Tag, secretRef: {name: release-keys}}
+"""),
             ("DeployPolicy", """spec:
   rules: {allowedRegistries: ["localhost/x", "registry.example/mirror/", "127.0.0.1:5000"]}
 """),

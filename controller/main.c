@@ -1,6 +1,7 @@
 /* sealift: entry point and subcommand dispatch (DESIGN.md section 4). */
 #include "build_info.h"
 #include "cli/commands.h"
+#include "git/fetchproc.h"
 #include "http/transport.h"
 #include "oci/cmd_copy.h"
 #include "policy/cmd_policy.h"
@@ -51,6 +52,8 @@ static const struct command commands[] = {
     {"policy", sl_cmd_policy, "render admission policies (policy render FILE)"},
     {"keygen", sl_cmd_keygen, "generate a signing key pair"},
     {"migrate", sl_cmd_migrate, "rewrite manifests or stored objects to sealift.dev/v1beta1"},
+    {"git-fetch", sl_git_fetch_child_main,
+     "one git fetch for `sealift controller` (request on stdin; stopped at spec.timeout)"},
 };
 
 static void usage(FILE *f)

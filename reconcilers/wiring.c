@@ -1,6 +1,7 @@
 /* The reconcilers `sealift controller` runs, and the HTTP routes they serve (wiring.h). */
 #include "wiring.h"
 #include "deploypolicy/reconciler.h"
+#include "git/fetchproc.h"
 #include "gitsource/reconciler.h"
 #include "gitsource/webhook.h"
 #include "imagedelivery/gates.h"
@@ -64,10 +65,19 @@ static int new_signingkey(struct sl_reconcilers *w, struct sl_reconciler **out, 
     return sl_signingkey_reconciler_new(out, err);
 }
 
+static int bounded_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir,
+                         const char *url, const struct sl_git_ref *ref,
+                         const struct sl_git_auth *auth, int64_t timeout_ms, struct sl_err *err)
+{
+    return sl_git_fetch_bounded(out, ctx, cache_dir, url, ref, auth, timeout_ms, err);
+}
+
 static int new_gitsource(struct sl_reconcilers *w, struct sl_reconciler **out, struct sl_err *err)
 {
     char *cache = sl_xasprintf("%s/git", w->cc.state_dir ? w->cc.state_dir : "/var/lib/sealift");
-    int rc = sl_gitsource_reconciler_new(out, cache, &w->cc, NULL, err);
+    /* the real fetch, each in a child process of this binary that a timeout can stop */
+    struct sl_git_ops git = {.ctx = "/proc/self/exe", .fetch = bounded_fetch};
+    int rc = sl_gitsource_reconciler_new(out, cache, &w->cc, &git, err);
     free(cache);
     return rc;
 }

@@ -407,11 +407,20 @@ static void deploypolicy_down(json_t *o)
     json_object_del(spec, "verifyImages");
 }
 
-/* ---- GitSource: the same shape in both versions ---- */
+/* ---- GitSource: v1alpha1's fields keep their place; v1beta1 adds some ---- */
 
 static void same_shape(json_t *o)
 {
     (void)o;
+}
+
+/* v1alpha1 has no spec.timeout, spec.ignore and spec.verify: down conversion leaves them out,
+ * and the annotation carries them */
+static void gitsource_down(json_t *o)
+{
+    json_object_del(member_obj(o, "spec"), "timeout");
+    json_object_del(member_obj(o, "spec"), "ignore");
+    json_object_del(member_obj(o, "spec"), "verify");
 }
 
 struct kind_shapes {
@@ -425,7 +434,7 @@ static const struct kind_shapes SHAPES[] = {
     {"ScanPolicy", scanpolicy_up, scanpolicy_down},
     {"SigningKey", signingkey_up, signingkey_down},
     {"DeployPolicy", deploypolicy_up, deploypolicy_down},
-    {"GitSource", same_shape, same_shape},
+    {"GitSource", same_shape, gitsource_down},
 };
 
 /* ---- merge patches (RFC 7386) ---- */

@@ -629,3 +629,110 @@ void sl_git_files_free(struct sl_git_file *files, size_t count)
     }
     free(files);
 }
+
+static char *copy_bytes(const char *p, size_t n)
+{
+    char *c = sl_xmalloc(n + 1);
+    memcpy(c, p, n);
+    c[n] = '\0';
+    return c;
+}
+
+/* Where the signature block of a tag object starts (a line beginning with one of git's
+ * signature armors; the last one wins, as git's parse_signature), or NULL. */
+static const char *tag_signature_start(const char *data, size_t len)
+{
+    static const char *const armors[] = {"-----BEGIN SSH SIGNATURE-----",
+                                         "-----BEGIN PGP SIGNATURE-----",
+                                         "-----BEGIN SIGNED MESSAGE-----"};
+    const char *found = NULL;
+    for (const char *line = data; line < data + len;) {
+        const char *eol = memchr(line, '\n', (size_t)(data + len - line));
+        size_t n = eol ? (size_t)(eol - line) : (size_t)(data + len - line);
+        for (size_t i = 0; i < sizeof(armors) / sizeof(armors[0]); i++)
+            if (n >= strlen(armors[i]) && memcmp(line, armors[i], strlen(armors[i])) == 0)
+                found = line;
+        line += n + 1;
+    }
+    return found;
+}
+
+int sl_git_read_signature(struct sl_git_signature *out, const char *cache_dir, const char *commit,
+                          const char *tag, struct sl_err *err)
+{
+    sl_git_global_init();
+    git_repository *repo = NULL;
+    git_odb *odb = NULL;
+    git_odb_object *raw = NULL;
+    git_buf sig = {0}, signed_data = {0};
+    git_oid oid;
+    int rc = 0, grc;
+    memset(out, 0, sizeof(*out));
+    if (git_repository_open_bare(&repo, cache_dir) != 0) {
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_GIT, "cannot open the local clone");
+        goto done;
+    }
+    if (!tag) {
+        if (!commit || git_oid_fromstr(&oid, commit) != 0) {
+            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "invalid commit id");
+            goto done;
+        }
+        grc = git_commit_extract_signature(&sig, &signed_data, repo, &oid, NULL);
+        if (grc == GIT_ENOTFOUND) {
+            rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_GIT, "commit %.12s is not signed", commit);
+            goto done;
+        }
+        if (grc != 0) {
+            rc = sl_err_set(err, SL_EFAIL, SL_ERRC_GIT, "cannot read commit %.12s", commit);
+            goto done;
+        }
+        out->signature = copy_bytes(sig.ptr, sig.size);
+        out->signature_len = sig.size;
+        out->signed_data = copy_bytes(signed_data.ptr, signed_data.size);
+        out->signed_len = signed_data.size;
+        goto done;
+    }
+    char name[600];
+    if (!valid_ref_name(tag)) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "invalid tag name");
+        goto done;
+    }
+    snprintf(name, sizeof(name), "refs/sealift/tags/%s", tag);
+    if (git_reference_name_to_id(&oid, repo, name) != 0 || git_repository_odb(&odb, repo) != 0 ||
+        git_odb_read(&raw, odb, &oid) != 0) {
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_GIT, "tag %s is not in the local clone", tag);
+        goto done;
+    }
+    if (git_odb_object_type(raw) != GIT_OBJECT_TAG) {
+        rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_GIT,
+                        "tag %s is a lightweight tag, which carries no signature", tag);
+        goto done;
+    }
+    const char *data = git_odb_object_data(raw);
+    size_t len = git_odb_object_size(raw);
+    const char *start = tag_signature_start(data, len);
+    if (!start) {
+        rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_GIT, "tag %s is not signed", tag);
+        goto done;
+    }
+    out->signed_data = copy_bytes(data, (size_t)(start - data));
+    out->signed_len = (size_t)(start - data);
+    out->signature = copy_bytes(start, len - (size_t)(start - data));
+    out->signature_len = len - (size_t)(start - data);
+done:
+    git_buf_dispose(&sig);
+    git_buf_dispose(&signed_data);
+    git_odb_object_free(raw);
+    git_odb_free(odb);
+    git_repository_free(repo);
+    return rc;
+}
+
+void sl_git_signature_clear(struct sl_git_signature *s)
+{
+    if (!s)
+        return;
+    free(s->signature);
+    free(s->signed_data);
+    memset(s, 0, sizeof(*s));
+}

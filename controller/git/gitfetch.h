@@ -57,4 +57,20 @@ int sl_git_read_manifests(struct sl_git_file **out, size_t *out_count, const cha
                           const char *commit, const char *dir, struct sl_err *err);
 void sl_git_files_free(struct sl_git_file *files, size_t count);
 
+/* A commit's or a tag's signature as git stores it. */
+struct sl_git_signature {
+    char *signature; /* armored, e.g. "-----BEGIN SSH SIGNATURE-----..." */
+    size_t signature_len;
+    char *signed_data; /* what was signed: the object without its signature */
+    size_t signed_len;
+};
+
+/* Reads the signature of commit `commit` (tag NULL) or of the annotated tag that the last fetch
+ * of tag `tag` stored (refs/sealift/tags/<tag>) in the bare repository at cache_dir into out
+ * (free with sl_git_signature_clear). Returns 0, SL_ENOTFOUND when the object carries no
+ * signature (or the tag is a lightweight one, which cannot), SL_EFAIL otherwise. */
+int sl_git_read_signature(struct sl_git_signature *out, const char *cache_dir, const char *commit,
+                          const char *tag, struct sl_err *err);
+void sl_git_signature_clear(struct sl_git_signature *s);
+
 #endif

@@ -23,5 +23,5 @@ const struct sl_kube_resource SL_RES_SIGNINGKEY = {"sealift.dev", "v1alpha1", "s
                                                    "SigningKey", true};
 const struct sl_kube_resource SL_RES_DEPLOYPOLICY = {"sealift.dev", "v1alpha1", "deploypolicies",
                                                      "DeployPolicy", false};
-const struct sl_kube_resource SL_RES_GITSOURCE = {"sealift.dev", "v1alpha1", "gitsources",
+const struct sl_kube_resource SL_RES_GITSOURCE = {"sealift.dev", "v1beta1", "gitsources",
                                                   "GitSource", true};

@@ -19,7 +19,7 @@ from controller import Controller
 from kube import Cluster, StandIn
 
 GITSOURCE = """
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: GitSource
 metadata: {name: platform, namespace: default}
 spec:

@@ -1,8 +1,8 @@
 """GitSource end to end: real git servers (git daemon, git http-backend with Basic auth, file://),
 a real API server (hack/cluster.sh) driven with kubectl, and the controller applying what is committed:
 revisions, inventory, prune, drift correction (fields changed and fields added by hand), a broken
-file, suspend, push webhooks, and what deleting a GitSource does to the objects it applied
-(spec.prune)."""
+file, suspend, push webhooks, what deleting a GitSource does to the objects it applied
+(spec.prune), a fetch from a stalled server stopped at spec.timeout, and spec.ignore."""
 import base64
 import hashlib
 import hmac
@@ -16,6 +16,7 @@ import procs
 from controller import Controller
 from gitserver import GitDaemon, GitHttp, Repo
 from kube import Cluster
+from registry import FaultProxy
 
 KEY = """apiVersion: sealift.dev/v1alpha1
 kind: SigningKey
@@ -40,7 +41,7 @@ spec:
   - image: registry.invalid/mirror/app
 """
 
-SOURCE = """apiVersion: sealift.dev/v1alpha1
+SOURCE = """apiVersion: sealift.dev/v1beta1
 kind: GitSource
 metadata: {name: %(name)s, namespace: team}
 spec:
@@ -209,6 +210,42 @@ class GitSourceTest(procs.TempDirTestCase):
         self.assertIn("deploy/broken.yaml", self.ready()["message"])
         procs.wait_for(lambda: "c" in self.keys(), timeout=30, what="c applied")
 
+    def test_timeout_stops_a_stalled_fetch(self):
+        # a git server that accepts the connection and never answers (every ref advertisement
+        # request is held open by the proxy)
+        http = GitHttp(self, self.git_base)
+        stall = FaultProxy(self, f"127.0.0.1:{http.port}", "hold", 1000, name="stall",
+                           match="info/refs")
+        self.apply_source(f"http://{stall.host}/platform.git", interval="1h",
+                          extra="  timeout: 2s\n")
+        procs.wait_for(lambda: (self.ready() or {}).get("reason") == "FetchFailed", timeout=90,
+                       what="the stalled fetch stopped at spec.timeout")
+        ready = self.ready()
+        self.assertEqual(ready["status"], "False")
+        self.assertIn(f"fetching http://{stall.host}/platform.git did not finish within the "
+                      "timeout of 2s (spec.timeout)", ready["message"])
+        self.assertGreaterEqual(stall.faults(), 1)
+        self.assertEqual(self.keys(), [])
+        # kubectl shows the timeout as written; the next fetch from a server that answers works
+        self.assertEqual(self.source()["spec"]["timeout"], "2s")
+        daemon = GitDaemon(self, self.git_base)
+        self.apply_source(daemon.url("platform"), interval="1h", extra="  timeout: 2s\n")
+        self.wait_revision(self.first, timeout=60)
+        self.assertEqual(self.keys(), ["a", "b"])
+
+    def test_ignored_files_create_nothing(self):
+        self.repo.write("deploy/c.draft.yaml", KEY % ("c", "c"))
+        self.repo.write("deploy/broken.draft.yaml", "kind: [oops\n")
+        rev = self.repo.commit("drafts")
+        self.apply_source("file://" + self.repo.bare,
+                          extra="  ignore: |\n    # work in progress\n    *.draft.yaml\n"
+                                "    /deploy/more/\n")
+        self.wait_revision(rev)
+        self.assertEqual(self.keys(), ["a"])
+        self.assertEqual(self.ready()["reason"], "Applied")
+        self.assertEqual([i["name"] for i in self.source()["status"]["inventory"]], ["a"])
+        self.assertIn("*.draft.yaml", self.source()["spec"]["ignore"])
+
     def test_file_url_suspend_and_foreign_namespace(self):
         self.repo.write("deploy/other-ns.yaml", (KEY % ("x", "x")).replace(
             "name: x\n", "name: x\n  namespace: kube-system\n"))
@@ -267,7 +304,7 @@ class GitSourceTest(procs.TempDirTestCase):
                                                       "signingkeys")["items"]
             self.assertEqual([i["metadata"]["name"] for i in items], ["manual"])
             self.assertEqual(api.list_namespaced_custom_object(
-                "sealift.dev", "v1alpha1", "team", "gitsources")["items"], [])
+                "sealift.dev", "v1beta1", "team", "gitsources")["items"], [])
         finally:
             api_client.close()
 

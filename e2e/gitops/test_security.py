@@ -33,7 +33,7 @@ spec:
   - image: %s/mirror/app
 """
 
-SOURCE = """apiVersion: sealift.dev/v1alpha1
+SOURCE = """apiVersion: sealift.dev/v1beta1
 kind: GitSource
 metadata: {name: %(name)s, namespace: team}
 spec:

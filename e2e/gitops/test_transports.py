@@ -23,7 +23,7 @@ spec:
   secretRef: {name: %s-key}
 """
 
-SOURCE = """apiVersion: sealift.dev/v1alpha1
+SOURCE = """apiVersion: sealift.dev/v1beta1
 kind: GitSource
 metadata: {name: platform, namespace: %(ns)s}
 spec:

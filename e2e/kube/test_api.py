@@ -135,7 +135,7 @@ spec:
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("spec.targetTag", cp.stderr)
         cp = self.k("apply", "-f", "-", check=False, input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: GitSource
 metadata: {name: escape, namespace: default}
 spec: {url: "https://git.example/x.git", path: "clusters/../../etc"}

@@ -230,6 +230,20 @@ class ConversionTest(procs.TempDirTestCase):
                          {"scanPolicyRefs": [{"namespace": "vendor-acme", "name": "default"}]})
         key = self.get(by_name["beta-import"], "v1alpha1")
         self.assertEqual(key["spec"]["publicKey"], {"configMapRef": {"name": "imported-pub"}})
+        # GitSource's v1beta1-only fields ride in the annotation and survive a v1alpha1 write
+        git = self.get(by_name["beta-git"], "v1alpha1")
+        self.assertNotIn("timeout", git["spec"])
+        self.assertEqual(json.loads(git["metadata"]["annotations"][CARRIED[0]]),
+                         {"spec": {"timeout": "90s",
+                                   "ignore": by_name["beta-git"]["spec"]["ignore"],
+                                   "verify": by_name["beta-git"]["spec"]["verify"]}})
+        self.kube.kubectl("patch", self.resource("GitSource", "v1alpha1"), "beta-git", "-n",
+                          "conv", "--type=merge", "-p", '{"spec":{"interval":"7m"}}')
+        git = self.get(by_name["beta-git"], "v1beta1")
+        self.assertEqual((git["spec"]["interval"], git["spec"]["timeout"], git["spec"]["ignore"],
+                          git["spec"]["verify"]),
+                         ("7m", "90s", by_name["beta-git"]["spec"]["ignore"],
+                          by_name["beta-git"]["spec"]["verify"]))
         # a v1alpha1 writer changes a field; the v1beta1-only value survives the write
         self.kube.kubectl("patch", self.resource("ImageDelivery", "v1alpha1"), "beta-authority",
                           "-n", "conv", "--type=merge", "-p", '{"spec":{"interval":"20m"}}')

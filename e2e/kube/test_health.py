@@ -136,7 +136,7 @@ spec:
   namespaceSelector: {{matchLabels: {{sealift.dev/enforce: "true"}}}}
   rules: {{requireDigest: true}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: GitSource
 metadata: {{name: unreachable, namespace: {NS}}}
 spec: {{url: "git://127.0.0.1:{procs.free_port()}/delivery.git", interval: 1m}}

@@ -144,6 +144,15 @@ CASES = [
     ("GitSource", "name over 63 characters", """spec:
   url: https://git.example/x.git
 """, ["metadata.name of a GitSource is at most 63 characters"]),
+    ("GitSource", "timeout 2h", """spec:
+  url: https://git.example/x.git
+  timeout: 2h
+""", ["spec.timeout", "from 1s to 1h"]),
+    ("GitSource", "verify mode Tag on a branch", """spec:
+  url: https://git.example/x.git
+  ref: {branch: main}
+  verify: {mode: Tag, secretRef: {name: release-keys}}
+""", ["spec.verify.mode", "set spec.ref.tag"]),
     # DeployPolicy
     ("DeployPolicy", "registry entry without a host", """spec:
   rules: {allowedRegistries: ["mirror/app"]}
@@ -158,11 +167,16 @@ CASES = [
 ]
 
 
+# kinds whose v1beta1 is the storage version (v1alpha1 writes need the conversion webhook)
+V1BETA1_KINDS = {"GitSource"}
+
+
 def manifest(kind, spec, name="d"):
     meta = f"metadata: {{name: {name}, namespace: default}}\n"
     if kind == "DeployPolicy":
         meta = f"metadata: {{name: {name}}}\n"
-    return f"apiVersion: sealift.dev/v1alpha1\nkind: {kind}\n{meta}{spec}"
+    version = "v1beta1" if kind in V1BETA1_KINDS else "v1alpha1"
+    return f"apiVersion: sealift.dev/{version}\nkind: {kind}\n{meta}{spec}"
 
 
 class SchemaTest(procs.TempDirTestCase):
@@ -275,6 +289,13 @@ class SchemaTest(procs.TempDirTestCase):
   ref: {commit: "%s"}
   path: ./clusters/prod..old
 """ % ("a" * 40)),
+            ("GitSource", """spec:
+  url: https://git.example/x.git
+  ref: {tag: v1.4.0}
+  timeout: 1h
+  ignore: "*.draft.yaml"
+  verify: {mode: Tag, secretRef: {name: release-keys}}
+"""),
             ("DeployPolicy", """spec:
   rules: {allowedRegistries: ["localhost/x", "registry.example/mirror/", "127.0.0.1:5000"]}
 """),

@@ -1,6 +1,9 @@
 #include "gitsource/reconciler.h"
 #include "runtime/apply.h"
 #include "gitsource/manifests.h"
+#include "git/fetchproc.h"
+#include "git/ignore.h"
+#include "git/sshsig.h"
 #include "git/repourl.h"
 #include "kube/client.h"
 #include "kube/secret.h"
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #define DEFAULT_INTERVAL_MS (60 * 1000)
+#define DEFAULT_TIMEOUT_MS  (60 * 1000) /* Flux's default for a GitRepository */
 #define WAIT_SECRET_MS      (30 * 1000)
 #define STATUS_MESSAGE_MAX  2000
 
@@ -31,9 +35,16 @@ struct gitsource {
 
 static int real_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir, const char *url,
                       const struct sl_git_ref *ref, const struct sl_git_auth *auth,
-                      struct sl_err *err)
+                      int64_t timeout_ms, struct sl_err *err)
 {
+    (void)timeout_ms; /* in this process a fetch cannot be stopped: see struct sl_git_ops */
     return sl_git_fetch(out, cache_dir, url, ref, auth, err);
+}
+
+static int real_read_signature(void *ctx, struct sl_git_signature *out, const char *cache_dir,
+                               const char *commit, const char *tag, struct sl_err *err)
+{
+    return sl_git_read_signature(out, cache_dir, commit, tag, err);
 }
 
 static int real_read(void *ctx, struct sl_git_file **out, size_t *out_count, const char *cache_dir,
@@ -191,9 +202,17 @@ static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request
                         const struct ownership *own, const json_t *obj, struct sl_err *err)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
-    const struct sl_kube_resource *res = resource_for_kind(kind);
-    if (!res)
+    const struct sl_kube_resource *known = resource_for_kind(kind);
+    if (!known)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "unknown kind %s", kind);
+    /* the version the file is written in (sl_manifests_load accepts v1beta1 and v1alpha1): the
+     * API server converts it, so git may hold either while the kinds move to v1beta1 */
+    const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *slash = api ? strchr(api, '/') : NULL;
+    struct sl_kube_resource versioned = *known;
+    if (slash && slash[1])
+        versioned.version = slash + 1;
+    const struct sl_kube_resource *res = &versioned;
     struct sl_apply_owner owner = {.field_manager = own->field_manager,
                                    .labels = own->labels,
                                    .adopt_annotation = SL_GITSOURCE_ADOPT_ANNOTATION,
@@ -479,17 +498,32 @@ done:
 }
 
 /* Checks what the spec says before anything is fetched: spec.interval (raised to
- * --min-interval), the name (a label value), spec.suspend, spec.url (file:// only with
- * --allow-local-paths). Returns 0 to go on (*url_out borrowed from spec), or -1 with the outcome
- * in o. */
-static int check_spec(int64_t *interval_ms, const char **url_out, struct outcome *o,
-                      const struct gitsource *g, const struct sl_reconcile_request *req,
-                      const json_t *spec)
+ * --min-interval), spec.timeout (1s .. 1h), spec.ignore (parsed into *ignore, the caller's), the
+ * name (a label value), spec.suspend, spec.url (file:// only with --allow-local-paths). Returns 0
+ * to go on (*url_out borrowed from spec), or -1 with the outcome in o. */
+static int check_spec(int64_t *interval_ms, int64_t *timeout_ms, struct sl_git_ignore **ignore,
+                      const char **url_out, struct outcome *o, const struct gitsource *g,
+                      const struct sl_reconcile_request *req, const json_t *spec)
 {
     const char *interval = json_string_value(json_object_get(spec, "interval"));
     if (interval && (sl_duration_parse_ms(interval_ms, interval) != 0 || *interval_ms <= 0)) {
         set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
                     "spec.interval: invalid duration \"%s\"", interval);
+        return -1;
+    }
+    /* the schema bounds it too; a v1alpha1 write carries it in an annotation the conversion
+     * restores, so check again what reaches the fetch */
+    const char *timeout = json_string_value(json_object_get(spec, "timeout"));
+    *timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (timeout && (sl_duration_parse_ms(timeout_ms, timeout) != 0 || *timeout_ms < 1000 ||
+                    *timeout_ms > SL_GIT_FETCH_TIMEOUT_MAX_MS)) {
+        set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.timeout: \"%s\" is not a duration from 1s to 1h", timeout);
+        return -1;
+    }
+    struct sl_err ierr = {0};
+    if (sl_git_ignore_parse(ignore, json_string_value(json_object_get(spec, "ignore")), &ierr)) {
+        set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0, "%s", ierr.msg);
         return -1;
     }
     *interval_ms = sl_controller_clamp_interval_ms(&g->cc, *interval_ms);
@@ -608,6 +642,103 @@ static int read_credentials(struct git_creds *c, struct outcome *o, struct sl_ru
     return 0;
 }
 
+/* spec.verify: reads the trusted SSH keys (authorized_keys lines, every value of the Secret
+ * spec.verify.secretRef) into *keys (caller frees; NULL without spec.verify). Returns 0, or -1
+ * with the outcome in o. */
+static int read_verify_keys(char **keys, struct outcome *o, struct sl_runtime *rt,
+                            const struct sl_reconcile_request *req, const json_t *spec)
+{
+    const json_t *verify = json_object_get(spec, "verify");
+    *keys = NULL;
+    if (!verify)
+        return 0;
+    const char *mode = json_string_value(json_object_get(verify, "mode"));
+    const json_t *ref = json_object_get(spec, "ref");
+    if (mode && strcmp(mode, "Tag") == 0 && !json_object_get(ref, "tag")) {
+        set_outcome(o, "False", "InvalidSpec", SL_RESULT_STALLED, 0,
+                    "spec.verify.mode Tag needs spec.ref.tag");
+        return -1;
+    }
+    const char *name =
+        json_string_value(json_object_get(json_object_get(verify, "secretRef"), "name"));
+    json_t *secret = NULL;
+    struct sl_err serr = {0};
+    int rc = name ? rt->kube.get(rt->kube.ctx, &secret, &SL_RES_SECRET, req->ns, name, &serr)
+                  : SL_ENOTFOUND;
+    if (rc) {
+        set_outcome(o, "False", rc == SL_ENOTFOUND ? "SecretNotFound" : "SecretError",
+                    SL_RESULT_WAITING, WAIT_SECRET_MS, "spec.verify.secretRef.name: %s",
+                    rc == SL_ENOTFOUND ? "Secret not found in the GitSource's namespace"
+                                       : serr.msg);
+        return -1;
+    }
+    size_t cap = 1, len = 0;
+    char *all = sl_xmalloc(cap);
+    all[0] = '\0';
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(secret, "data"), key, v)
+    {
+        char *text = sl_kube_secret_string(secret, key);
+        if (!text)
+            continue;
+        size_t n = strlen(text);
+        if (len + n + 2 <= (size_t)1 << 20) {
+            all = sl_xrealloc(all, len + n + 2);
+            memcpy(all + len, text, n);
+            len += n;
+            all[len++] = '\n';
+            all[len] = '\0';
+        }
+        free(text);
+    }
+    json_decref(secret);
+    if (sl_sshsig_count_keys(all) == 0) {
+        free(all);
+        set_outcome(o, "False", "Unverified", SL_RESULT_STALLED, 0,
+                    "spec.verify.secretRef.name: Secret %s holds no SSH public key "
+                    "(authorized_keys lines such as \"ssh-ed25519 AAAA...\"); nothing was "
+                    "applied",
+                    name);
+        return -1;
+    }
+    *keys = all;
+    return 0;
+}
+
+/* The fetched commit (spec.verify.mode HEAD) or tag (Tag) must carry a valid SSH signature by
+ * one of keys. Returns 0, or -1 with the outcome in o (Unverified: nothing is applied). */
+static int verify_revision(struct outcome *o, struct gitsource *g, const json_t *spec,
+                           const char *keys, const char *cache_dir,
+                           const struct sl_git_result *fetched, int64_t interval_ms)
+{
+    const json_t *verify = json_object_get(spec, "verify");
+    const char *mode = json_string_value(json_object_get(verify, "mode"));
+    const char *tag = mode && strcmp(mode, "Tag") == 0
+                          ? json_string_value(json_object_get(json_object_get(spec, "ref"), "tag"))
+                          : NULL;
+    const char *secret =
+        json_string_value(json_object_get(json_object_get(verify, "secretRef"), "name"));
+    struct sl_git_signature sig = {0};
+    struct sl_err err = {0};
+    int rc = g->git.read_signature(g->git.ctx, &sig, cache_dir, fetched->commit, tag, &err);
+    if (rc == 0 && !memmem(sig.signature, sig.signature_len, "-----BEGIN SSH SIGNATURE-----", 29))
+        rc = sl_err_set(&err, SL_EUNSUPPORTED, SL_ERRC_GIT,
+                        "%s is signed with OpenPGP, which this release does not verify (sign "
+                        "with an SSH key: git config gpg.format ssh)",
+                        tag ? "the tag" : "the commit");
+    else if (rc == 0)
+        rc = sl_sshsig_verify(NULL, 0, sig.signature, sig.signature_len, sig.signed_data,
+                              sig.signed_len, keys, "git", &err);
+    sl_git_signature_clear(&sig);
+    if (rc == 0)
+        return 0;
+    set_outcome(o, "False", "Unverified", SL_RESULT_DONE, interval_ms,
+                "revision %s: %s (spec.verify mode %s, keys of Secret %s); nothing was applied",
+                fetched->revision, err.msg, tag ? "Tag" : "HEAD", secret ? secret : "?");
+    return -1;
+}
+
 /* Applies the objects of set (apply_object) and lists each in desired. Failures get a line in
  * problems (cap bytes); a retryable one sets *transient. Returns how many failed; *written gets
  * how many were changed. */
@@ -702,12 +833,14 @@ static size_t prune_owned(size_t *pruned, bool *transient, json_t *inventory, ch
     return failed;
 }
 
-/* Fetches spec.ref of url into cache_dir (status.artifact names the revision, fetched at now
- * when it is new) and reads the manifests under spec.path at that commit into *files. Returns 0,
+/* Fetches spec.ref of url into cache_dir, stopped after timeout_ms (status.artifact names the
+ * revision, fetched at now when it is new), checks its signature when verify_keys is set
+ * (spec.verify) and reads the manifests under spec.path at that commit into *files. Returns 0,
  * or -1 with the outcome in o (the last applied state is kept). */
 static int fetch_files(struct sl_git_result *fetched, struct sl_git_file **files, size_t *nfiles,
                        struct outcome *o, struct gitsource *g, const json_t *spec, const char *url,
-                       const struct sl_git_auth *auth, const char *cache_dir, int64_t interval_ms,
+                       const struct sl_git_auth *auth, const char *verify_keys,
+                       const char *cache_dir, int64_t interval_ms, int64_t timeout_ms,
                        json_t *status, const char *now)
 {
     const json_t *ref = json_object_get(spec, "ref");
@@ -717,7 +850,7 @@ static int fetch_files(struct sl_git_result *fetched, struct sl_git_file **files
         .commit = json_string_value(json_object_get(ref, "commit")),
     };
     struct sl_err ferr = {0};
-    int rc = g->git.fetch(g->git.ctx, fetched, cache_dir, url, &gref, auth, &ferr);
+    int rc = g->git.fetch(g->git.ctx, fetched, cache_dir, url, &gref, auth, timeout_ms, &ferr);
     if (rc) {
         /* keep the last applied state; retry with the queue's backoff */
         set_outcome(o, "False", rc == SL_EAUTH ? "AuthenticationFailed" : "FetchFailed",
@@ -732,6 +865,9 @@ static int fetch_files(struct sl_git_result *fetched, struct sl_git_file **files
         json_object_set_new(
             status, "artifact",
             json_pack("{s:s, s:s}", "revision", fetched->revision, "fetchedAt", now));
+    if (verify_keys &&
+        verify_revision(o, g, spec, verify_keys, cache_dir, fetched, interval_ms) != 0)
+        return -1;
 
     const char *path = json_string_value(json_object_get(spec, "path"));
     rc = g->git.read_manifests(g->git.ctx, files, nfiles, cache_dir, fetched->commit,
@@ -859,6 +995,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     struct sl_manifest_set set = {0};
     char *cache_dir = NULL;
     json_t *patched = NULL; /* obj as our finalizer patch left it */
+    struct sl_git_ignore *ignore = NULL;
+    char *verify_keys = NULL;
 
     /* the finalizer goes on before anything is applied (an object applied while the GitSource
      * had none could outlive it) and comes off when prune is turned off (deleting then leaves
@@ -887,21 +1025,34 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         obj = patched;
     }
 
-    int64_t interval_ms = DEFAULT_INTERVAL_MS;
+    int64_t interval_ms = DEFAULT_INTERVAL_MS, timeout_ms = DEFAULT_TIMEOUT_MS;
     const char *url = NULL;
-    if (check_spec(&interval_ms, &url, &o, g, req, spec) != 0)
+    if (check_spec(&interval_ms, &timeout_ms, &ignore, &url, &o, g, req, spec) != 0)
         goto write;
 
     if (read_credentials(&creds, &o, rt, req, spec, url) != 0)
+        goto write;
+    if (read_verify_keys(&verify_keys, &o, rt, req, spec) != 0)
         goto write;
 
     cache_dir = sl_xasprintf("%s/%s/%s", g->cache_root, req->ns, req->name);
     struct sl_git_result fetched;
     char now[32];
     sl_time_now_rfc3339(now, sizeof(now));
-    if (fetch_files(&fetched, &files, &nfiles, &o, g, spec, url, &creds.auth, cache_dir,
-                    interval_ms, status, now) != 0)
+    if (fetch_files(&fetched, &files, &nfiles, &o, g, spec, url, &creds.auth, verify_keys,
+                    cache_dir, interval_ms, timeout_ms, status, now) != 0)
         goto write;
+    /* spec.ignore: matching files are not read at all (as if they were not in git) */
+    size_t kept = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        if (sl_git_ignore_file(ignore, files[i].path)) {
+            free(files[i].path);
+            free(files[i].content);
+            continue;
+        }
+        files[kept++] = files[i];
+    }
+    nfiles = kept;
     sl_manifests_load(&set, files, nfiles, req->ns, rt->controller_namespace);
 
     apply_revision(&o, status, rt, req, &own, &set, &fetched, prune, interval_ms, now);
@@ -916,6 +1067,8 @@ write:
     git_creds_clear(&creds);
     sl_manifest_set_clear(&set);
     sl_git_files_free(files, nfiles);
+    sl_git_ignore_free(ignore);
+    free(verify_keys);
     free(cache_dir);
     free(prev_applied_copy);
     json_decref(patched);
@@ -952,6 +1105,7 @@ int sl_gitsource_reconciler_new(struct sl_reconciler **out, const char *cache_ro
     g->git.ctx = git ? git->ctx : NULL;
     g->git.fetch = git && git->fetch ? git->fetch : real_fetch;
     g->git.read_manifests = git && git->read_manifests ? git->read_manifests : real_read;
+    g->git.read_signature = git && git->read_signature ? git->read_signature : real_read_signature;
     g->base = (struct sl_reconciler){.kind = "GitSource",
                                      .resource = &SL_RES_GITSOURCE,
                                      .self = g,

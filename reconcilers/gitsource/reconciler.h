@@ -3,7 +3,11 @@
  * Steps: suspend check -> spec.url (file:// and local paths only with --allow-local-paths) ->
  * credentials from spec.secretRef (only a Secret labelled SL_GITSOURCE_SECRET_TYPE_LABEL whose
  * `url` covers spec.url, see git/repourl.h) -> fetch (libgit2, a bare clone per
- * GitSource under cache_root/<namespace>/<name>) -> read the YAML files under spec.path -> load
+ * GitSource under cache_root/<namespace>/<name>; stopped after spec.timeout, default 60s, when
+ * the controller passes a bounded fetch) -> with spec.verify, the commit (mode HEAD) or the tag
+ * (mode Tag) must carry a valid SSH signature by a key of the Secret spec.verify.secretRef
+ * (git/sshsig.h), else Ready=False reason Unverified and nothing is applied -> read the YAML
+ * files under spec.path, less those spec.ignore matches (gitignore syntax, git/ignore.h) -> load
  * and check objects -> server-side apply (the GitSource's own field manager and labels, below)
  * of every object that differs from the cluster (an object whose live state already holds every
  * field of the git state is not written, so an unchanged revision without drift costs no
@@ -48,14 +52,19 @@
 #define SL_GITSOURCE_FIELD_MANAGER_PREFIX "sealift-gitsource/"
 
 /* Git access, behind an interface so unit tests can use a fake. NULL members use the real
- * libgit2 functions of git/gitfetch.h. */
+ * libgit2 functions of git/gitfetch.h in this process (a fetch then has no timeout); the
+ * controller passes sl_git_fetch_bounded (git/fetchproc.h), which stops a fetch after
+ * timeout_ms (spec.timeout). */
 struct sl_git_ops {
     void *ctx;
     int (*fetch)(void *ctx, struct sl_git_result *out, const char *cache_dir, const char *url,
-                 const struct sl_git_ref *ref, const struct sl_git_auth *auth, struct sl_err *err);
+                 const struct sl_git_ref *ref, const struct sl_git_auth *auth, int64_t timeout_ms,
+                 struct sl_err *err);
     int (*read_manifests)(void *ctx, struct sl_git_file **out, size_t *out_count,
                           const char *cache_dir, const char *commit, const char *dir,
                           struct sl_err *err);
+    int (*read_signature)(void *ctx, struct sl_git_signature *out, const char *cache_dir,
+                          const char *commit, const char *tag, struct sl_err *err);
 };
 
 /* Creates the reconciler. cache_root is the directory for clones (copied). cc holds the

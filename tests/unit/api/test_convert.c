@@ -177,7 +177,7 @@ static void test_data_round_trip(void)
         snprintf(path, sizeof(path), "%s/tests/data/api/%s", src_dir, files[i]);
         round_trip_file(path);
     }
-    CHECK_INT_EQ(objects_checked - before, 23);
+    CHECK_INT_EQ(objects_checked - before, 24);
 }
 
 static void test_imagedelivery_up(void)
@@ -324,6 +324,27 @@ static void test_authorities_carried(void)
     json_decref(back);
 }
 
+/* GitSource's v1beta1-only fields: a v1alpha1 reader does not see them in spec (its schema
+ * would prune them), the annotation carries them, and they come back up */
+static void test_gitsource_new_fields_carried(void)
+{
+    json_t *b = load_one("tests/data/api/v1beta1-full.yaml", "beta-git");
+    json_t *a = convert(b, "v1alpha1");
+    CHECK(at(a, "spec.timeout") == NULL);
+    CHECK(at(a, "spec.ignore") == NULL);
+    CHECK(at(a, "spec.verify") == NULL);
+    CHECK_STR_EQ(str_at(a, "spec.interval"), "5m");
+    CHECK_STR_EQ(annotation(a, SL_API_V1BETA1_FIELDS),
+                 "{\"spec\":{\"ignore\":\"# drafts are not applied\\n*.draft.yaml\\n!keep.draft."
+                 "yaml\\n\",\"timeout\":\"90s\",\"verify\":{\"mode\":\"Tag\",\"secretRef\":{"
+                 "\"name\":\"release-keys\"}}}}");
+    json_t *back = convert(a, "v1beta1");
+    check_equal(back, b, "GitSource timeout");
+    json_decref(a);
+    json_decref(b);
+    json_decref(back);
+}
+
 /* a v1alpha1 writer changes a field the carried patch covers: what it wrote wins, so v1beta1
  * readers see what the controller enforces */
 static void test_stale_patch_dropped(void)
@@ -427,6 +448,7 @@ int main(int argc, char **argv)
     RUN(test_deploypolicy_scoped_stays_in_annotation);
     RUN(test_signingkey_publish_split);
     RUN(test_authorities_carried);
+    RUN(test_gitsource_new_fields_carried);
     RUN(test_stale_patch_dropped);
     RUN(test_refused);
     return CHECK_EXIT();

@@ -145,11 +145,13 @@ static void test_manifest_rules(void)
                 "---\napiVersion: sealift.dev/v1alpha1\nkind: SigningKey\nmetadata: {name: x}\n"
                 "---\n- a list\n---\napiVersion: sealift.dev/v2\nkind: SigningKey\n"
                 "metadata: {name: y}\n---\napiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
-                "metadata: {name: z, resourceVersion: '5'}\nstatus: {x: 1}\n";
+                "metadata: {name: z, resourceVersion: '5'}\nstatus: {x: 1}\n---\n"
+                "apiVersion: sealift.dev/v1beta1\nkind: GitSource\nmetadata: {name: g}\n"
+                "spec: {url: 'https://git.example/x.git'}\n";
     f.len = strlen(f.content);
     struct sl_manifest_set set;
     sl_manifests_load(&set, &f, 1, "ns", "sealift-system");
-    CHECK_INT_EQ(json_array_size(set.objects), 2);
+    CHECK_INT_EQ(json_array_size(set.objects), 3);
     CHECK_INT_EQ(json_array_size(set.errors), 4);
     CHECK_CONTAINS(json_string_value(json_array_get(set.errors, 0)), "metadata.name");
     CHECK_CONTAINS(json_string_value(json_array_get(set.errors, 1)), "defined twice");
@@ -158,6 +160,9 @@ static void test_manifest_rules(void)
     const json_t *z = json_array_get(set.objects, 1);
     CHECK(json_object_get(z, "status") == NULL);
     CHECK(json_object_get(json_object_get(z, "metadata"), "resourceVersion") == NULL);
+    /* v1beta1, the served storage version, loads as written (the API server converts) */
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(set.objects, 2), "apiVersion")),
+                 "sealift.dev/v1beta1");
     sl_manifest_set_clear(&set);
 }
 

@@ -76,7 +76,7 @@ static void put_source(const char *extra_spec)
 {
     char text[1024];
     snprintf(text, sizeof(text),
-             "{\"apiVersion\":\"sealift.dev/v1alpha1\",\"kind\":\"GitSource\","
+             "{\"apiVersion\":\"sealift.dev/v1beta1\",\"kind\":\"GitSource\","
              "\"metadata\":{\"name\":\"src\",\"namespace\":\"team\"},"
              "\"spec\":{\"url\":\"file://%s\",\"ref\":{\"branch\":\"main\"},"
              "\"path\":\"deploy\",\"interval\":\"1m\"%s}}",
@@ -458,16 +458,18 @@ static void test_delete_orphans_without_prune(void)
 /* A git engine that records what it was asked to send and fails like an unreachable server. */
 struct recording_git {
     int fetches;
+    int64_t timeout_ms;
     char url[256];
     char password[64];
 };
 
 static int recording_fetch(void *ctx, struct sl_git_result *out, const char *cache_dir,
                            const char *url, const struct sl_git_ref *ref,
-                           const struct sl_git_auth *auth, struct sl_err *err)
+                           const struct sl_git_auth *auth, int64_t timeout_ms, struct sl_err *err)
 {
     struct recording_git *g = ctx;
     g->fetches++;
+    g->timeout_ms = timeout_ms;
     snprintf(g->url, sizeof(g->url), "%s", url);
     snprintf(g->password, sizeof(g->password), "%s", auth && auth->password ? auth->password : "");
     return sl_err_set(err, SL_ERETRY, SL_ERRC_GIT, "recording git: not reachable");
@@ -478,7 +480,7 @@ static struct sl_reconcile_result run_source(struct sl_reconciler *r, const char
                                              const char *url, const char *secret)
 {
     json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:b}}", "apiVersion",
-                          "sealift.dev/v1alpha1", "kind", "GitSource", "metadata", "name", name,
+                          "sealift.dev/v1beta1", "kind", "GitSource", "metadata", "name", name,
                           "namespace", "team", "spec", "url", url, "prune", 0);
     if (secret)
         json_object_set_new(json_object_get(o, "spec"), "secretRef",
@@ -575,6 +577,59 @@ static void test_credentials_bound_to_their_url(void)
     r->free(r->self);
 }
 
+/* Runs r on GitSource team/<name> fetching https://git.example/x.git with spec.timeout timeout
+ * (NULL: none). */
+static struct sl_reconcile_result run_with_timeout(struct sl_reconciler *r, const char *name,
+                                                   const char *timeout)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:b}}", "apiVersion", "sealift.dev/v1beta1",
+                  "kind", "GitSource", "metadata", "name", name, "namespace", "team", "spec", "url",
+                  "https://git.example/x.git", "prune", 0);
+    if (timeout)
+        json_object_set_new(json_object_get(o, "spec"), "timeout", json_string(timeout));
+    sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
+    json_decref(o);
+    json_t *copy = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
+    struct sl_reconcile_request req = {
+        .ns = "team", .name = name, .reconcile_id = "t", .obj = copy};
+    req.log.kind = "GitSource";
+    struct sl_reconcile_result res = {0};
+    struct sl_err err = {0};
+    r->reconcile(r->self, &rt, &req, &res, &err);
+    json_decref(copy);
+    return res;
+}
+
+/* spec.timeout reaches the fetch (Flux's 60s when absent); out of 1s .. 1h it is InvalidSpec
+ * and nothing is fetched. */
+static void test_timeout_reaches_the_fetch(void)
+{
+    struct recording_git g = {0};
+    struct sl_git_ops ops = {.ctx = &g, .fetch = recording_fetch};
+    struct sl_reconciler *r = NULL;
+    char cache[400];
+    snprintf(cache, sizeof(cache), "%s/cache-timeout", tmp);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &lab_config, &ops, &err), 0);
+    run_with_timeout(r, "dflt", NULL);
+    CHECK_INT_EQ(g.fetches, 1);
+    CHECK_INT_EQ(g.timeout_ms, 60000);
+    run_with_timeout(r, "short", "2m30s");
+    CHECK_INT_EQ(g.fetches, 2);
+    CHECK_INT_EQ(g.timeout_ms, 150000);
+    static const char *const bad[] = {"500ms", "2h", "soon"};
+    for (size_t i = 0; i < 3; i++) {
+        struct sl_reconcile_result res = run_with_timeout(r, "bad", bad[i]);
+        CHECK_INT_EQ(g.fetches, 2);
+        CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(json_string_value(json_object_get(ready_of("bad"), "reason")), "InvalidSpec");
+        CHECK_CONTAINS(json_string_value(json_object_get(ready_of("bad"), "message")),
+                       "spec.timeout");
+    }
+    r->free(r->self);
+}
+
 /* file:// and plain paths read the controller's filesystem: only with --allow-local-paths. */
 static void test_local_paths_need_the_flag(void)
 {
@@ -609,6 +664,102 @@ static void test_local_paths_need_the_flag(void)
 }
 
 /* spec.interval below --min-interval is raised to it. */
+/* A git whose commits carry no signature (the real fetch and read, a fake signature reader). */
+static int unsigned_signature(void *ctx, struct sl_git_signature *out, const char *cache_dir,
+                              const char *commit, const char *tag, struct sl_err *err)
+{
+    (void)ctx;
+    (void)out;
+    (void)cache_dir;
+    (void)tag;
+    return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_GIT, "commit %.12s is not signed", commit);
+}
+
+static void put_keys_secret(const char *name, const char *value)
+{
+    char *b64 = sl_base64_encode(value, strlen(value));
+    json_t *o =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+                  "metadata", "name", name, "namespace", "team", "data", "release.pub", b64);
+    free(b64);
+    sl_fake_kube_put(fk, &SL_RES_SECRET, o);
+    json_decref(o);
+}
+
+/* spec.verify: an unsigned revision is Unverified and nothing of it is applied; a Secret with no
+ * key and mode Tag without a tag are refused before anything is fetched. */
+static void test_verify_refuses_unsigned(void)
+{
+    struct sl_git_ops ops = {.read_signature = unsigned_signature};
+    struct sl_reconciler *r = NULL;
+    char cache[400];
+    snprintf(cache, sizeof(cache), "%s/cache-verify", tmp);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &lab_config, &ops, &err), 0);
+    fresh_cluster();
+    put_keys_secret("keys", "# release\nssh-ed25519 "
+                            "AAAAC3NzaC1lZDI1NTE5AAAAIEjPGn7l1QyWg2cQKe2Ka8Vt3m1u1hFt2T2Nw9n3yRZy "
+                            "release\n");
+    put_source(",\"verify\":{\"mode\":\"HEAD\",\"secretRef\":{\"name\":\"keys\"}}");
+    run_once_with(r);
+    CHECK_STR_EQ(ready_reason(), "Unverified");
+    const char *msg =
+        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
+    CHECK_CONTAINS(msg, "is not signed");
+    CHECK_CONTAINS(msg, "nothing was applied");
+    CHECK_CONTAINS(msg, "keys of Secret keys");
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
+    CHECK(json_object_get(status(), "lastAppliedRevision") == NULL);
+    /* a Secret without any SSH public key */
+    put_keys_secret("empty", "not a key\n");
+    put_source(",\"verify\":{\"secretRef\":{\"name\":\"empty\"}}");
+    run_once_with(r);
+    CHECK_STR_EQ(ready_reason(), "Unverified");
+    CHECK_CONTAINS(
+        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message")),
+        "holds no SSH public key");
+    put_source(",\"verify\":{\"mode\":\"Tag\",\"secretRef\":{\"name\":\"keys\"}}");
+    struct sl_reconcile_result res = run_once_with(r);
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(ready_reason(), "InvalidSpec");
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
+    r->free(r->self);
+}
+
+/* spec.ignore: an ignored file is as if it were not in git (not applied, its objects pruned,
+ * a broken ignored file breaks nothing); a bad pattern is InvalidSpec. */
+static void test_ignored_files_not_applied(void)
+{
+    fresh_cluster();
+    write_file("deploy/broken.draft.yaml", "kind: [unclosed\n");
+    commit();
+    put_source(",\"ignore\":\"# not yet\\n*.draft.yaml\\n/deploy/b.yaml\\n\"");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") == NULL);
+    CHECK_INT_EQ(json_array_size(json_object_get(status(), "inventory")), 1);
+    /* no longer ignored: applied */
+    put_source(",\"ignore\":\"*.draft.yaml\\n\"");
+    run_once();
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") != NULL);
+    /* ignored again: pruned like a deleted file; a negation brings nothing back from below an
+     * ignored directory */
+    put_source(",\"ignore\":\"*.draft.yaml\\ndeploy/\\n!deploy/a.yaml\\n\"");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
+    put_source(",\"ignore\":\"deploy/[a-\\n\"");
+    struct sl_reconcile_result res = run_once();
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(ready_reason(), "InvalidSpec");
+    CHECK_CONTAINS(
+        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message")),
+        "spec.ignore: line 1");
+    sl_test_sh("cd '%s' && git rm -q deploy/broken.draft.yaml", repo);
+    commit();
+}
+
 static void test_interval_raised_to_minimum(void)
 {
     struct sl_controller_config cc = lab_config;
@@ -653,7 +804,7 @@ static struct sl_reconcile_result run_named(const char *name, const char *path)
         char url[400];
         snprintf(url, sizeof(url), "file://%s", repo);
         o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}, s:s}}", "apiVersion",
-                      "sealift.dev/v1alpha1", "kind", "GitSource", "metadata", "name", name,
+                      "sealift.dev/v1beta1", "kind", "GitSource", "metadata", "name", name,
                       "namespace", "team", "spec", "url", url, "ref", "branch", "main", "path",
                       path);
         sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
@@ -821,6 +972,9 @@ int main(void)
     RUN(test_delete_orphans_without_prune);
     RUN(test_credentials_bound_to_their_url);
     RUN(test_local_paths_need_the_flag);
+    RUN(test_timeout_reaches_the_fetch);
+    RUN(test_ignored_files_not_applied);
+    RUN(test_verify_refuses_unsigned);
     RUN(test_interval_raised_to_minimum);
     RUN(test_foreign_object_not_adopted);
     RUN(test_sources_keep_to_their_own);

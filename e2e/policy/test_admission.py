@@ -19,7 +19,7 @@ import registry as reglib
 from controller import Controller
 from kube import Cluster
 
-POLICY = """apiVersion: sealift.dev/v1alpha1
+POLICY = """apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: signed-only}
 spec:
@@ -28,8 +28,11 @@ spec:
   enforcement: Deny
   rules:
     requireDigest: true
-    requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%(fp)s"}]
+%(rules)s  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: release
+      key: {signingKeyRef: {namespace: vendor-acme, name: release, fingerprint: "%(fp)s"}}
 %(extra)s  outputs: [ValidatingAdmissionPolicy]
 """
 
@@ -110,10 +113,11 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         return self.kube.kubectl("get", "sigkey", "-n", "vendor-acme", "release", "-o",
                                  "jsonpath={.status.fingerprint}").stdout.strip()
 
-    def apply_policy(self, extra="", fp=None, wait=True, enforcement="Deny"):
+    def apply_policy(self, extra="", fp=None, wait=True, enforcement="Deny", rules=""):
+        """extra: more fields of the verifyImages entry; rules: more spec.rules."""
         self.kube.kubectl("apply", "-f", "-", input=POLICY.replace(
             "enforcement: Deny", f"enforcement: {enforcement}") % {
-            "extra": extra, "fp": fp or self.fingerprint()})
+            "extra": extra, "rules": rules, "fp": fp or self.fingerprint()})
         if wait:
             self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
                               "--timeout=30s")
@@ -185,7 +189,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
                       'request', cp.stderr)
         self.assertIn(self.image["2.0"], cp.stderr)
-        self.assertIn("requireSignature: no signature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
 
         cp = self.apply(POD % {"name": "signed", "ns": "shop", "image": self.image["1.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
@@ -203,7 +207,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         # without requireDigest, the webhook resolves the tag to its digest (with the pod's
         # imagePullSecret) and checks that
         self.kube.kubectl("apply", "-f", "-",
-                          input=(POLICY % {"extra": "", "fp": self.fingerprint()}).replace(
+                          input=(POLICY % {"extra": "", "rules": "", "fp": self.fingerprint()}).replace(
                               "requireDigest: true",
                                                                  "requireDigest: false"))
         procs.wait_for(lambda: self.apply(POD % {
@@ -231,16 +235,12 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         procs.run([procs.SEALIFT, "keygen", "--out", other])
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
                    other + ".key", "--creds", self.reg.creds(), "--insecure"])
-        # the old boolean form trusts no ScanPolicy: the policy says so and is not Ready
-        self.apply_policy(extra="    requireScanPassed: true\n", wait=False)
-        def invalid():
-            st = json.loads(self.kube.kubectl("get", "deploypolicy", "signed-only", "-o",
-                                              "json").stdout).get("status", {})
-            ready = [c for c in st.get("conditions", []) if c["type"] == "Ready"]
-            return ready and ready[0]["status"] == "False" and ready[0]
-        ready = procs.wait_for(invalid, timeout=30, what="Ready=False for requireScanPassed: true")
-        self.assertEqual(ready["reason"], "InvalidSpec")
-        self.assertIn("requireScanPassed must name the ScanPolicies it trusts", ready["message"])
+        # v1alpha1's boolean form trusts no ScanPolicy: v1beta1 cannot say it, the API server
+        # refuses it naming the field
+        cp = self.apply(POLICY % {
+            "extra": "    requireScanPassed: true\n", "rules": "", "fp": self.fingerprint()})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("spec.verifyImages[0].requireScanPassed", cp.stderr)
 
         self.apply_policy(extra="    requireScanPassed:\n      scanPolicyRefs: "
                                 "[{namespace: vendor-acme, name: default}]\n")
@@ -358,13 +358,13 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         cp = self.apply(POD % {"name": "warned", "ns": "shop", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("Warning:", cp.stderr)
-        self.assertIn("requireSignature: no signature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
         self.apply_policy(enforcement="Audit")
         cp = self.apply(POD % {"name": "audited", "ns": "shop", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertNotIn("Warning:", cp.stderr)
         procs.wait_for(lambda: any("audited (enforcement Audit)" in r.get("msg", "") and
-                                   "requireSignature" in r.get("msg", "")
+                                   "verifyImages[0].authorities" in r.get("msg", "")
                                    for r in self.ctl.log_lines()),
                        timeout=10, what="the audit log line")
 
@@ -422,7 +422,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         listed, unprivileged one is added."""
         # first the CEL rules alone (no webhook), so the API server's own answer is what we see
         self.kube.kubectl("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {{name: debug-rules}}
 spec:
@@ -487,7 +487,7 @@ spec:
         self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
                       'request', cp.stderr)
         self.assertIn("container unsigned", cp.stderr)
-        self.assertIn("requireSignature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities", cp.stderr)
         self.assertEqual(ephemeral(), [])
         cp = debug("allowed", self.image["1.0"])
         self.assertEqual(cp.returncode, 0, cp.stderr)

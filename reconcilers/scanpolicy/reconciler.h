@@ -1,7 +1,7 @@
 /* The ScanPolicy reconciler.
  *
  * It loads a policy's advisory database (spec.database.image, an artifact made by
- * `sealift db push`, pulled with the dockerconfigjson Secret spec.database.credentials, or
+ * `sealift db push`, pulled with the dockerconfigjson Secret spec.database.secretRef, or
  * spec.database.path) and its malware hashes (ConfigMap spec.malware.hashes.configMapRef) into
  * the ScanPolicy store it was made with (scan/store.h: one refcounted database per ScanPolicy,
  * read by the gates of scan/policy.h), and reports Ready with status.database {digest, records,
@@ -19,7 +19,7 @@
  *
  * spec.vex lists OpenVEX documents (vex.h): a ConfigMap key (configMapRef) or an OCI artifact
  * (image, e.g. pushed by `oras push --artifact-type application/openvex+json`; every layer is
- * one document; credentials and insecure as for the database image). They are reloaded when
+ * one document; secretRef and insecure as for the database image). They are reloaded when
  * the ConfigMap changes or the artifact's digest does; status.vex says how many documents and
  * statements are in use. A document that cannot be read or is not valid OpenVEX makes the
  * policy Ready=False (InvalidVEX, naming the entry and the error; ConfigMapNotFound,

@@ -116,12 +116,14 @@ static void hole_release(struct black_hole *b)
 
 static char delivered_image[128];
 
-/* requireScanPassed trusting ScanPolicy sec/default; enforcement as given (NULL = Deny). */
+/* One verifyImages entry for every image with requireScanPassed trusting ScanPolicy
+ * sec/default; enforcement as given (NULL = Deny). */
 static json_t *scan_policy(const char *name, const char *enforcement)
 {
-    json_t *p = json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s}]}}}}", "metadata", "name", name,
-                          "generation", 3, "spec", "rules", "requireScanPassed", "scanPolicyRefs",
-                          "namespace", "sec", "name", "default");
+    json_t *p =
+        json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:{s:[{s:s, s:s}]}}]}}", "metadata", "name", name,
+                  "generation", 3, "spec", "verifyImages", "imageReferences", "*",
+                  "requireScanPassed", "scanPolicyRefs", "namespace", "sec", "name", "default");
     if (enforcement)
         json_object_set_new(json_object_get(p, "spec"), "enforcement", json_string(enforcement));
     return p;
@@ -136,8 +138,10 @@ static json_t *lookup_get(void *ctx, const char *kind, const char *ns, const cha
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scanned-audit") == 0)
         return scan_policy("scanned-audit", "Audit");
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "legacy") == 0)
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:b}}}", "metadata", "name", "legacy", "generation",
-                         1, "spec", "rules", "requireScanPassed", 1);
+        /* v1alpha1's `requireScanPassed: true` converts to an entry naming no ScanPolicy */
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:{}}]}}", "metadata", "name", "legacy",
+                         "generation", 1, "spec", "verifyImages", "imageReferences", "*",
+                         "requireScanPassed");
     return NULL;
 }
 
@@ -560,7 +564,7 @@ static void test_scan_verdicts_and_enforcement(void)
     snprintf(url, sizeof(url), "%slegacy", e.base);
     post_review(&a, url, "legacy", passed);
     CHECK_INT_EQ(a.allowed, 0);
-    CHECK_CONTAINS(a.message, "requireScanPassed must name the ScanPolicies it trusts");
+    CHECK_CONTAINS(a.message, "verifyImages[0].requireScanPassed names no ScanPolicy");
 
     /* a new database: the pass recorded (and cached) for the old one no longer answers */
     snprintf(url, sizeof(url), "%sscanned", e.base);
@@ -826,16 +830,19 @@ static int fake_kube_get(void *ctx, json_t **out, const struct sl_kube_resource 
 static json_t *signed_lookup_get(void *ctx, const char *kind, const char *ns, const char *name)
 {
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "attested") == 0)
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s, s:s}]}, s:[{s:s, s:s}]}}}",
-                         "metadata", "name", name, "generation", 1, "spec", "rules",
-                         "requireSignature", "signingKeyRefs", "namespace", "vendor", "name",
-                         "release", "fingerprint", signer_fingerprint, "requireAttestations",
-                         "type", "vuln", "maxAge", "1h");
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:[{s:s, s:{s:{s:s, s:s, s:s}}}]}], "
+                         "s:{s:[{s:s, s:s}]}}}",
+                         "metadata", "name", name, "generation", 1, "spec", "verifyImages",
+                         "imageReferences", "*", "authorities", "name", "release", "key",
+                         "signingKeyRef", "namespace", "vendor", "name", "release", "fingerprint",
+                         signer_fingerprint, "rules", "requireAttestations", "type", "vuln",
+                         "maxAge", "1h");
     if (strcmp(kind, "DeployPolicy") == 0 &&
         (strcmp(name, "signed") == 0 || strcmp(name, "signed2") == 0))
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s, s:s}]}}}}", "metadata", "name",
-                         name, "generation", 1, "spec", "rules", "requireSignature",
-                         "signingKeyRefs", "namespace", "vendor", "name", "release", "fingerprint",
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:[{s:s, s:{s:{s:s, s:s, s:s}}}]}]}}",
+                         "metadata", "name", name, "generation", 1, "spec", "verifyImages",
+                         "imageReferences", "*", "authorities", "name", "release", "key",
+                         "signingKeyRef", "namespace", "vendor", "name", "release", "fingerprint",
                          signer_fingerprint);
     if (strcmp(kind, "SigningKey") == 0 && strcmp(ns, "vendor") == 0 &&
         strcmp(name, "release") == 0)
@@ -994,7 +1001,7 @@ static void test_registry_attacks(void)
     review_in(&a, url, "q-3", "b", "pull", by_tag);
     CHECK_INT_EQ(a.allowed, 0);
     CHECK_CONTAINS(a.message, f.unsigned_digest); /* what an authenticated caller sees */
-    CHECK_CONTAINS(a.message, "requireSignature: no signature");
+    CHECK_CONTAINS(a.message, "verifyImages[0].authorities: no signature");
 
     env_stop(&quiet);
     env_stop(&e);

@@ -304,13 +304,6 @@ static int check_verify_images(const json_t *spec, struct sl_err *err)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                           "spec.verifyImages: Too many: %zu: must have at most %d items",
                           json_array_size(list), SL_POLICY_VERIFY_IMAGES_MAX);
-    const json_t *first = json_object_get(json_array_get(list, 0), "imageReferences");
-    const char *only = json_string_value(json_array_get(first, 0));
-    if (json_array_size(list) != 1 || json_array_size(first) != 1 || !only ||
-        strcmp(only, "*") != 0)
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                          "spec.verifyImages: Invalid value: this release enforces one entry for "
-                          "every image (imageReferences: [\"*\"])");
     size_t i;
     json_t *e;
     json_array_foreach(list, i, e)

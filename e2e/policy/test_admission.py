@@ -251,6 +251,44 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("requireScanPassed", cp.stderr)
 
+    def test_verify_images_scoped_to_the_vendor_registry(self):
+        """A verifyImages entry covers the images its imageReferences match: a Pod with the
+        vendor's signed image and a sidecar from another registry, unsigned, is admitted when
+        the entry names the vendor's registry and denied, naming the sidecar, when it names
+        every image ("*")."""
+        sidecars = reglib.Registry(self, "sidecars")
+        reglib.push(os.path.join(self.tmp, "layout"), "2.0", f"{sidecars.host}/mesh/proxy:1")
+        proxy = f"{sidecars.host}/mesh/proxy@{self.digest['2.0']}"
+        pod = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: %s, namespace: shop}}
+spec:
+  imagePullSecrets: [{{name: customer-pull}}]
+  containers:
+  - {{name: app, image: "{self.image['1.0']}"}}
+  - {{name: proxy, image: "{proxy}"}}
+"""
+        vendor = POLICY.replace('imageReferences: ["*"]',
+                                f'imageReferences: ["{self.reg.host}/mirror/*"]')
+        self.kube.kubectl("apply", "-f", "-", input=vendor % {
+            "extra": "", "rules": "", "fp": self.fingerprint()})
+        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
+                          "--timeout=30s")
+        # an unsigned image of the vendor's registry is checked (and the webhook is in place)
+        cp = procs.wait_for(lambda: (lambda cp: cp if cp.returncode != 0 else None)(
+            self.apply(POD % {"name": "unsigned", "ns": "shop", "image": self.image["2.0"]})),
+            timeout=30, what="the webhook to deny an unsigned image of the vendor's registry")
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
+        cp = self.apply(pod % "with-sidecar")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # the same Pod under an entry for every image: the sidecar is not signed
+        self.apply_policy()
+        cp = procs.wait_for(lambda: (lambda cp: cp if cp.returncode != 0 else None)(
+            self.apply(pod % "with-sidecar-2")), timeout=30,
+            what="the policy for every image to deny the unsigned sidecar")
+        self.assertIn("container proxy", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
+
     def test_namespace_without_pull_secret_does_not_poison_the_cache(self):
         self.apply_policy()
         self.kube.kubectl("create", "namespace", "other")

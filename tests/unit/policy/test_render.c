@@ -403,6 +403,30 @@ static void test_fields_checked_like_the_api_server(void)
     json_decref(p);
 }
 
+/* Entries scoped by image reference globs render (in order, each with its own checks); a
+ * pattern that is no image reference glob is refused naming it. */
+static void test_scoped_verify_images(void)
+{
+    json_t *p =
+        policy("{\"verifyImages\":[{\"imageReferences\":[\"registry.vendor.example/*\","
+               "\"registry.vendor.example/*/*\"],\"authorities\":[{\"name\":\"k\",\"key\":"
+               "{\"signingKeyRef\":{\"namespace\":\"v\",\"name\":\"k\",\"fingerprint\":\"" FP
+               "\"}}}]},{\"imageReferences\":[\"*\"],\"requireScanPassed\":{\"scanPolicyRefs\":"
+               "[{\"namespace\":\"v\",\"name\":\"s\"}]}}]}");
+    json_t *objs = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
+    CHECK(sl_policy_needs_webhook(p));
+    json_decref(objs);
+    json_decref(p);
+    p = policy("{\"verifyImages\":[{\"imageReferences\":[\"registry.vendor.example/a b\"],"
+               "\"requireScanPassed\":{\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":"
+               "\"s\"}]}}]}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "spec.verifyImages[0].imageReferences[0]: Invalid value");
+    json_decref(p);
+}
+
 /* verifyImages needs the webhook: the controller creates a ValidatingWebhookConfiguration for
  * it, and an entry naming no ScanPolicy (v1alpha1's `requireScanPassed: true`) is refused. */
 static void test_webhook_rules(void)
@@ -503,6 +527,7 @@ int main(void)
     RUN(test_runtime_class_names);
     RUN(test_fields_checked_like_the_api_server);
     RUN(test_webhook_rules);
+    RUN(test_scoped_verify_images);
     RUN(test_enforcement_maps_to_validation_actions);
     RUN(test_one_validation_per_rule);
     RUN(test_gatekeeper_output);

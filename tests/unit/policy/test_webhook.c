@@ -137,6 +137,11 @@ static json_t *lookup_get(void *ctx, const char *kind, const char *ns, const cha
         return scan_policy("scanned-warn", "Warn");
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scanned-audit") == 0)
         return scan_policy("scanned-audit", "Audit");
+    if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scoped") == 0)
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:{s:[{s:s, s:s}]}}]}}", "metadata", "name",
+                         "scoped", "generation", 1, "spec", "verifyImages", "imageReferences",
+                         "127.0.0.1:9/mirror/*", "requireScanPassed", "scanPolicyRefs", "namespace",
+                         "sec", "name", "default");
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "legacy") == 0)
         /* v1alpha1's `requireScanPassed: true` converts to an entry naming no ScanPolicy */
         return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:{}}]}}", "metadata", "name", "legacy",
@@ -565,6 +570,20 @@ static void test_scan_verdicts_and_enforcement(void)
     post_review(&a, url, "legacy", passed);
     CHECK_INT_EQ(a.allowed, 0);
     CHECK_CONTAINS(a.message, "verifyImages[0].requireScanPassed names no ScanPolicy");
+
+    /* an entry covers only the images its imageReferences match, on reference boundaries:
+     * a failed digest elsewhere is not this entry's business */
+    char elsewhere[160], deeper[160];
+    snprintf(elsewhere, sizeof(elsewhere), "127.0.0.1:10/mirror/app@%s", DIGEST_FAILED);
+    snprintf(deeper, sizeof(deeper), "127.0.0.1:9/mirror/team/app@%s", DIGEST_FAILED);
+    snprintf(url, sizeof(url), "%sscoped", e.base);
+    post_review(&a, url, "scoped-covered", failed);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "verifyImages[0].requireScanPassed: the image fails ScanPolicy");
+    post_review(&a, url, "scoped-other-port", elsewhere);
+    CHECK_INT_EQ(a.allowed, 1);
+    post_review(&a, url, "scoped-deeper", deeper);
+    CHECK_INT_EQ(a.allowed, 1);
 
     /* a new database: the pass recorded (and cached) for the old one no longer answers */
     snprintf(url, sizeof(url), "%sscanned", e.base);

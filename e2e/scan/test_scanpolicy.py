@@ -77,6 +77,10 @@ class ScanPolicyTest(ImdTestCase):
     def test_policy_ready_and_gate_blocks_then_allowlist(self):
         self.scan_policy()
         pol = self.wait_policy_ready()
+        fresh = self.kube.kubectl(
+            "get", "scanpolicy", "default", "-n", NS, "-o",
+            'jsonpath={.status.conditions[?(@.type=="DatabaseFresh")].status}').stdout.strip()
+        self.assertEqual(fresh, "True")
         st = pol["status"]
         self.assertEqual(st["database"]["records"], self.db_records)
         self.assertEqual(st["database"]["digest"], self.db_digest)
@@ -361,6 +365,12 @@ class ScanPolicyTest(ImdTestCase):
         self.assertIn("keeping the last good database " + self.db_digest, ready["message"])
         self.assertEqual(pol["status"]["database"]["digest"], self.db_digest)
         self.assertEqual(pol["status"]["database"]["records"], self.db_records)
+        # the stale database is visible on its own condition, as kubectl shows it
+        fresh = self.kube.kubectl(
+            "get", "scanpolicy", "default", "-n", NS, "-o",
+            'jsonpath={.status.conditions[?(@.type=="DatabaseFresh")].status}/'
+            '{.status.conditions[?(@.type=="DatabaseFresh")].reason}').stdout.strip()
+        self.assertEqual(fresh, "False/StaleDatabase")
         # the gate still scans with the last good database
         self.scanned_delivery("bad", "bad")
         obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned")

@@ -977,6 +977,18 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
         json_object_set_new(status, "database", d);
         json_object_set_new(status, "malwareHashes", json_integer((json_int_t)cur->hsb.count));
     }
+    /* whether the database in use is the latest one read: a reload that failed keeps the last
+     * good database (Ready stays True, reason StaleDatabase), which this condition makes visible
+     * on its own */
+    if (cur && run->out.ready && !cur->harbor_url) {
+        bool stale = strcmp(run->out.reason, "StaleDatabase") == 0;
+        sl_condition_set(status, "DatabaseFresh", stale ? "False" : "True",
+                         stale ? "StaleDatabase" : "DatabaseLoaded",
+                         stale ? run->out.message : "the database in use is the latest one read",
+                         generation, NULL);
+    } else {
+        sl_condition_remove(status, "DatabaseFresh");
+    }
     /* which scanner produces the findings: the adapter's own words once its metadata was read,
      * sealift itself for the built-in scanner (whatever the state of the database) */
     if (cur && run->out.ready && cur->harbor_url) {

@@ -8,7 +8,9 @@
  * loadedAt} and status.malwareHashes. It re-checks every SL_SCANPOLICY_RECHECK_MS (or
  * rescanInterval when shorter): the image is HEADed and reloaded only when its digest changed.
  * A database that fails to load keeps the last good one: Ready stays True with reason
- * StaleDatabase and a message saying what failed; without a previous database Ready is False
+ * StaleDatabase and a message saying what failed, and the condition DatabaseFresh is False
+ * (reason StaleDatabase, the same message; True, reason DatabaseLoaded, while the database in
+ * use is the latest one read); without a previous database Ready is False
  * (DatabaseLoadFailed).
  *
  * With spec.scanner.harbor the policy has no database: the reconciler reads the adapter's

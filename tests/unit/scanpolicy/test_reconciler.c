@@ -216,6 +216,9 @@ static void test_bad_database_keeps_last_good(void)
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    const json_t *st = status_of(&e, "default");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "status"), "True");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "reason"), "DatabaseLoaded");
     long long records = db_records(&e, "default");
     char digest[80];
     snprintf(digest, sizeof(digest), "%s",
@@ -231,6 +234,11 @@ static void test_bad_database_keeps_last_good(void)
     CHECK_CONTAINS(ready_field(&e, "default", "message"), "bad.json");
     CHECK_CONTAINS(ready_field(&e, "default", "message"), "keeping the last good database");
     CHECK_CONTAINS(ready_field(&e, "default", "message"), digest);
+    /* stale is visible on its own, not only as a Ready reason */
+    st = status_of(&e, "default");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "status"), "False");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "reason"), "StaleDatabase");
+    CHECK_CONTAINS(sl_test_condition_field(st, "DatabaseFresh", "message"), "bad.json");
     CHECK_INT_EQ(db_records(&e, "default"), records);
     CHECK_STR_EQ(db_digest(&e, "default"), digest);
     CHECK(has_event(&e, "Warning", "StaleDatabase"));

@@ -32,6 +32,8 @@ SERVED = False
 # Kinds whose v1beta1 is served and stored (one line per kind).
 STORAGE_V1BETA1 = {
     "GitSource",
+    "ScanPolicy",
+    "DeployPolicy",
 }
 DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 WEBHOOK = {"strategy": "Webhook",
@@ -258,8 +260,11 @@ def deploypolicy(schema, version):
         "properties": {
             "imageReferences": {
                 "description": ("Images this entry applies to, as globs on reference "
-                                "boundaries; \"*\" alone is every image of the pod, init and "
-                                "sidecar containers included."),
+                                "boundaries: \"*\" alone is every image of the pod, init and "
+                                "sidecar containers included; otherwise * matches within one "
+                                "path component, port or tag (never across /, : or @), so "
+                                "registry.example/* covers registry.example/app with any tag "
+                                "or digest but not registry.example/team/app."),
                 "type": "array", "minItems": 1, "maxItems": 32,
                 "x-kubernetes-list-type": "set",
                 "items": {"description": "An image reference glob.", "type": "string",
@@ -282,17 +287,12 @@ def deploypolicy(schema, version):
         "Authorities whose signature on the image is required; any one of them verifies. Their "
         "keys also verify spec.rules.requireAttestations.")
     verify_images = {
-        "description": ("Signature and scan requirements per image (v1alpha1: "
+        "description": ("Signature and scan requirements per image, in order (v1alpha1: "
                         "rules.requireSignature and rules.requireScanPassed, which convert to "
-                        "one entry for every image). This release enforces one entry with "
-                        "imageReferences [\"*\"]."),
+                        "one entry for every image). Every entry whose imageReferences cover "
+                        "an image must pass for it; an image no entry covers is admitted by "
+                        "these checks (the other rules still apply)."),
         "type": "array", "maxItems": 16, "x-kubernetes-list-type": "atomic",
-        "x-kubernetes-validations": [{
-            "rule": "self.size() == 1 && self[0].imageReferences == ['*']",
-            "message": "spec.verifyImages holds one entry for every image (imageReferences: "
-                       "[\"*\"]) in this release; entries scoped to image references are not "
-                       "built yet",
-            "reason": "FieldValueInvalid"}],
         "items": entry,
     }
     props = {}

@@ -163,17 +163,20 @@ kubectl -n shop create secret docker-registry customer-pull --docker-server="$cu
 fp=$(kubectl -n vendor-acme get sigkey vendor-release -o jsonpath='{.status.fingerprint}')
 echo "trusting vendor-acme/vendor-release, fingerprint $fp"
 kubectl apply -f - <<YML
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: signed-mirror-only}
 spec:
   namespaceSelector: {matchLabels: {sealift.dev/enforce: "true"}}
   enforcement: Deny
+  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: vendor-release
+      key: {signingKeyRef: {namespace: vendor-acme, name: vendor-release, fingerprint: "$fp"}}
   rules:
     allowedRegistries: ["$customer/mirror/"]
     requireDigest: true
-    requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: vendor-release, fingerprint: "$fp"}]
     forbidPrivileged: true
     requireRunAsNonRoot: true
 YML

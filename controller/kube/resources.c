@@ -17,11 +17,11 @@ const struct sl_kube_resource SL_RES_VWC = {"admissionregistration.k8s.io", "v1"
                                             "ValidatingWebhookConfiguration", false};
 const struct sl_kube_resource SL_RES_IMAGEDELIVERY = {"sealift.dev", "v1alpha1", "imagedeliveries",
                                                       "ImageDelivery", true};
-const struct sl_kube_resource SL_RES_SCANPOLICY = {"sealift.dev", "v1alpha1", "scanpolicies",
+const struct sl_kube_resource SL_RES_SCANPOLICY = {"sealift.dev", "v1beta1", "scanpolicies",
                                                    "ScanPolicy", true};
 const struct sl_kube_resource SL_RES_SIGNINGKEY = {"sealift.dev", "v1alpha1", "signingkeys",
                                                    "SigningKey", true};
-const struct sl_kube_resource SL_RES_DEPLOYPOLICY = {"sealift.dev", "v1alpha1", "deploypolicies",
+const struct sl_kube_resource SL_RES_DEPLOYPOLICY = {"sealift.dev", "v1beta1", "deploypolicies",
                                                      "DeployPolicy", false};
 const struct sl_kube_resource SL_RES_GITSOURCE = {"sealift.dev", "v1beta1", "gitsources",
                                                   "GitSource", true};

@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "  '-' reads stdin) into every object the controller creates for it and prints\n"
             "  them: a ValidatingAdmissionPolicy and its Binding for the rules CEL decides,\n"
             "  Gatekeeper objects with outputs: [Gatekeeper], and the\n"
-            "  ValidatingWebhookConfiguration for requireSignature and requireScanPassed (its\n"
+            "  ValidatingWebhookConfiguration for spec.verifyImages (its\n"
             "  clientConfig.caBundle is left out: the controller fills it from the CA in\n"
             "  --webhook-cert-dir).\n"
             "  FILE is checked as the API server checks it: a field the DeployPolicy schema\n"

@@ -1,4 +1,5 @@
 #include "policy/render.h"
+#include "policy/imagematch.h"
 #include "policy/trust.h"
 #include "sign/attestation.h"
 #include "util/buf.h"
@@ -215,44 +216,66 @@ static int check_registries(const json_t *rules, struct sl_err *err)
     return 0;
 }
 
-/* Every trusted key is pinned by fingerprint (policy/trust.h). */
-static int check_key_pins(const json_t *rules, struct sl_err *err)
+/* One verifyImages[].authorities list: every key is a SigningKey pinned by fingerprint
+ * (policy/trust.h), names unique (the list's map key). */
+static int check_authorities(const json_t *list, size_t entry, struct sl_err *err)
 {
-    const json_t *rs = json_object_get(rules, "requireSignature");
-    if (!rs || json_is_null(rs))
-        return 0;
-    const json_t *refs = json_object_get(rs, "signingKeyRefs");
-    if (!json_is_array(refs) || json_array_size(refs) == 0)
+    if (!json_is_array(list) || json_array_size(list) == 0)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                          "spec.rules.requireSignature.signingKeyRefs: Required value: at least "
-                          "one SigningKey, pinned by fingerprint");
+                          "spec.verifyImages[%zu].authorities: Required value: at least one "
+                          "authority with a SigningKey pinned by fingerprint",
+                          entry);
     size_t i;
-    json_t *r;
-    json_array_foreach(refs, i, r)
+    json_t *a;
+    json_array_foreach(list, i, a)
     {
-        const char *fp = json_string_value(json_object_get(r, "fingerprint"));
+        const char *name = json_string_value(json_object_get(a, "name"));
+        if (!name || !*name)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.verifyImages[%zu].authorities[%zu].name: Required value", entry,
+                              i);
+        for (size_t k = 0; k < i; k++) {
+            const char *prev = json_string_value(json_object_get(json_array_get(list, k), "name"));
+            if (prev && strcmp(prev, name) == 0)
+                return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                                  "spec.verifyImages[%zu].authorities[%zu].name: Duplicate "
+                                  "value: \"%.63s\"",
+                                  entry, i, name);
+        }
+        const json_t *ref = json_object_get(json_object_get(a, "key"), "signingKeyRef");
+        if (!json_is_object(ref))
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.verifyImages[%zu].authorities[%zu].key.signingKeyRef: "
+                              "Required value",
+                              entry, i);
+        const char *ns = json_string_value(json_object_get(ref, "namespace"));
+        const char *kname = json_string_value(json_object_get(ref, "name"));
+        if (!ns || !*ns || !kname || !*kname)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.verifyImages[%zu].authorities[%zu].key.signingKeyRef: needs "
+                              "namespace and name",
+                              entry, i);
+        const char *fp = json_string_value(json_object_get(ref, "fingerprint"));
         if (!sl_policy_fingerprint_valid(fp))
             return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                              "spec.rules.requireSignature.signingKeyRefs[%zu].fingerprint: %s: "
-                              "want sha256:<64 lower-case hex digits>, the fingerprint the "
-                              "SigningKey's status shows",
-                              i, fp ? "Invalid value" : "Required value");
+                              "spec.verifyImages[%zu].authorities[%zu].key.signingKeyRef."
+                              "fingerprint: %s: want sha256:<64 lower-case hex digits>, the "
+                              "fingerprint the SigningKey's status shows",
+                              entry, i, fp ? "Invalid value" : "Required value");
     }
     return 0;
 }
 
-/* rules.requireScanPassed must be {scanPolicyRefs: [{namespace, name}, ...]}: the webhook trusts
- * only scans of the ScanPolicies named there (the old `true` trusted any status). */
-static int check_require_scan(const json_t *rules, struct sl_err *err)
+/* requireScanPassed must name the ScanPolicies it trusts: the webhook trusts only scans of the
+ * ScanPolicies named there. */
+static int check_require_scan(const json_t *rule, size_t entry, struct sl_err *err)
 {
-    const json_t *rule = json_object_get(rules, "requireScanPassed");
-    if (!rule || json_is_null(rule) || json_is_false(rule))
-        return 0;
     const json_t *refs = json_object_get(rule, "scanPolicyRefs");
     if (!json_is_object(rule) || !json_is_array(refs) || json_array_size(refs) == 0)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                          "spec.rules.requireScanPassed: requireScanPassed must name the "
-                          "ScanPolicies it trusts: {scanPolicyRefs: [{namespace, name}]}");
+                          "spec.verifyImages[%zu].requireScanPassed.scanPolicyRefs: Required "
+                          "value: requireScanPassed must name the ScanPolicies it trusts",
+                          entry);
     size_t i;
     json_t *r;
     json_array_foreach(refs, i, r)
@@ -261,16 +284,78 @@ static int check_require_scan(const json_t *rules, struct sl_err *err)
         const char *name = json_string_value(json_object_get(r, "name"));
         if (!ns || !*ns || !name || !*name)
             return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                              "spec.rules.requireScanPassed.scanPolicyRefs[%zu]: needs namespace "
-                              "and name",
-                              i);
+                              "spec.verifyImages[%zu].requireScanPassed.scanPolicyRefs[%zu]: "
+                              "needs namespace and name",
+                              entry, i);
     }
     return 0;
 }
 
+/* spec.verifyImages: at most SL_POLICY_VERIFY_IMAGES_MAX entries, each with image reference
+ * globs and authorities or requireScanPassed (or both). */
+static int check_verify_images(const json_t *spec, struct sl_err *err)
+{
+    const json_t *list = json_object_get(spec, "verifyImages");
+    if (!list || json_is_null(list))
+        return 0;
+    if (!json_is_array(list))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "spec.verifyImages: must be a list");
+    if (json_array_size(list) > SL_POLICY_VERIFY_IMAGES_MAX)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.verifyImages: Too many: %zu: must have at most %d items",
+                          json_array_size(list), SL_POLICY_VERIFY_IMAGES_MAX);
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const json_t *refs = json_object_get(e, "imageReferences");
+        if (!json_is_array(refs) || json_array_size(refs) == 0)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.verifyImages[%zu].imageReferences: Required value", i);
+        size_t j;
+        json_t *pattern;
+        json_array_foreach(refs, j, pattern)
+        {
+            struct sl_err perr = {0};
+            if (sl_policy_pattern_check(json_string_value(pattern), &perr) != 0)
+                return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                                  "spec.verifyImages[%zu].imageReferences[%zu]: %s", i, j,
+                                  perr.msg);
+        }
+        const json_t *auths = json_object_get(e, "authorities");
+        const json_t *scan = json_object_get(e, "requireScanPassed");
+        bool has_auths = auths && !json_is_null(auths);
+        bool has_scan = scan && !json_is_null(scan);
+        if (!has_auths && !has_scan)
+            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                              "spec.verifyImages[%zu]: Required value: needs authorities or "
+                              "requireScanPassed",
+                              i);
+        int rc = has_auths ? check_authorities(auths, i, err) : 0;
+        if (!rc && has_scan)
+            rc = check_require_scan(scan, i, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Whether some verifyImages entry has authorities (the keys requireAttestations uses). */
+static bool has_authorities(const json_t *spec)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(spec, "verifyImages"), i, e)
+    {
+        if (json_array_size(json_object_get(e, "authorities")) > 0)
+            return true;
+    }
+    return false;
+}
+
 /* rules.requireAttestations: known types, durations and thresholds, one entry per type, and the
- * keys of requireSignature to verify them with. */
-static int check_require_attestations(const json_t *rules, struct sl_err *err)
+ * keys of a verifyImages entry to verify them with. */
+static int check_require_attestations(const json_t *spec, const json_t *rules, struct sl_err *err)
 {
     const json_t *list = json_object_get(rules, "requireAttestations");
     if (!list || json_is_null(list))
@@ -279,11 +364,11 @@ static int check_require_attestations(const json_t *rules, struct sl_err *err)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                           "spec.rules.requireAttestations: must be a list of at least one "
                           "{type, maxAge, severityThreshold}");
-    if (!json_is_object(json_object_get(rules, "requireSignature")))
+    if (!has_authorities(spec))
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                           "spec.rules.requireAttestations: Required value: attestations are "
-                          "verified with the keys of spec.rules.requireSignature.signingKeyRefs, "
-                          "which the policy does not set");
+                          "verified with the keys of spec.verifyImages[].authorities, which the "
+                          "policy does not set");
     size_t i;
     json_t *e;
     json_array_foreach(list, i, e)
@@ -381,8 +466,21 @@ static const struct field KEY_REF[] = {{"fingerprint", FT_STRING, FT_ANY, NULL, 
                                        {"namespace", FT_STRING, FT_ANY, NULL, NULL},
                                        {"name", FT_STRING, FT_ANY, NULL, NULL},
                                        {NULL, FT_ANY, FT_ANY, NULL, NULL}};
-static const struct field REQUIRE_SIGNATURE[] = {
-    {"signingKeyRefs", FT_ARRAY, FT_OBJECT, KEY_REF, NULL}, {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field AUTHORITY_KEY[] = {{"signingKeyRef", FT_OBJECT, FT_ANY, KEY_REF, NULL},
+                                             {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field AUTHORITY[] = {{"name", FT_STRING, FT_ANY, NULL, NULL},
+                                         {"key", FT_OBJECT, FT_ANY, AUTHORITY_KEY, NULL},
+                                         {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field SCAN_REF[] = {{"namespace", FT_STRING, FT_ANY, NULL, NULL},
+                                        {"name", FT_STRING, FT_ANY, NULL, NULL},
+                                        {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field REQUIRE_SCAN[] = {{"scanPolicyRefs", FT_ARRAY, FT_OBJECT, SCAN_REF, NULL},
+                                            {NULL, FT_ANY, FT_ANY, NULL, NULL}};
+static const struct field VERIFY_IMAGE[] = {
+    {"imageReferences", FT_ARRAY, FT_STRING, NULL, NULL},
+    {"authorities", FT_ARRAY, FT_OBJECT, AUTHORITY, NULL},
+    {"requireScanPassed", FT_OBJECT, FT_ANY, REQUIRE_SCAN, NULL},
+    {NULL, FT_ANY, FT_ANY, NULL, NULL}};
 static const struct field REQUIRE_ATTESTATION[] = {
     {"type", FT_STRING, FT_ANY, NULL, NULL},
     {"maxAge", FT_STRING, FT_ANY, NULL, NULL},
@@ -391,9 +489,6 @@ static const struct field REQUIRE_ATTESTATION[] = {
 static const struct field RULES[] = {
     {"allowedRegistries", FT_ARRAY, FT_STRING, NULL, NULL},
     {"requireDigest", FT_BOOL, FT_ANY, NULL, NULL},
-    {"requireSignature", FT_OBJECT, FT_ANY, REQUIRE_SIGNATURE, NULL},
-    /* x-kubernetes-preserve-unknown-fields: checked by check_require_scan */
-    {"requireScanPassed", FT_ANY, FT_ANY, NULL, NULL},
     {"forbidPrivileged", FT_BOOL, FT_ANY, NULL, NULL},
     {"forbidHostNamespaces", FT_BOOL, FT_ANY, NULL, NULL},
     {"forbidHostPath", FT_BOOL, FT_ANY, NULL, NULL},
@@ -406,6 +501,7 @@ static const struct field SPEC[] = {
     {"namespaceSelector", FT_OBJECT, FT_ANY, NAMESPACE_SELECTOR, NULL},
     {"includeSystemNamespaces", FT_BOOL, FT_ANY, NULL, NULL},
     {"enforcement", FT_STRING, FT_ANY, NULL, ENFORCEMENTS},
+    {"verifyImages", FT_ARRAY, FT_OBJECT, VERIFY_IMAGE, NULL},
     {"rules", FT_OBJECT, FT_ANY, RULES, NULL},
     {"outputs", FT_ARRAY, FT_STRING, NULL, OUTPUTS},
     {NULL, FT_ANY, FT_ANY, NULL, NULL}};
@@ -559,10 +655,10 @@ size_t sl_policy_check_fields(struct sl_policy_field_problem *out, size_t max, c
 
 bool sl_policy_needs_webhook(const json_t *policy)
 {
-    const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
-    return json_is_object(json_object_get(rules, "requireSignature")) ||
-           json_is_object(json_object_get(rules, "requireScanPassed")) ||
-           json_array_size(json_object_get(rules, "requireAttestations")) > 0;
+    const json_t *spec = json_object_get(policy, "spec");
+    return json_array_size(json_object_get(spec, "verifyImages")) > 0 ||
+           json_array_size(json_object_get(json_object_get(spec, "rules"), "requireAttestations")) >
+               0;
 }
 
 /* The allowedRegistries validation. Entries match on reference boundaries, never as raw
@@ -956,13 +1052,11 @@ int sl_policy_render(json_t **out, const json_t *policy, const char *controller_
     if (!rc)
         rc = check_registries(rules, err);
     if (!rc)
-        rc = check_key_pins(rules, err);
-    if (!rc)
-        rc = check_require_scan(rules, err);
+        rc = check_verify_images(spec, err);
     if (!rc)
         rc = check_string_array(rules, "allowedCapabilities", err);
     if (!rc)
-        rc = check_require_attestations(rules, err);
+        rc = check_require_attestations(spec, rules, err);
     if (!rc)
         rc = check_runtime_classes(rules, err);
     const char *enforcement = json_string_value(json_object_get(spec, "enforcement"));

@@ -37,7 +37,7 @@
 /* The controller's namespace when the caller does not know it (`sealift policy render`). */
 #define SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE "sealift-system"
 /* The one apiVersion DeployPolicy is served as (crds/sealift.dev_deploypolicies.yaml). */
-#define SL_POLICY_API_VERSION "sealift.dev/v1alpha1"
+#define SL_POLICY_API_VERSION "sealift.dev/v1beta1"
 /* The Service in front of the webhook listener, unless the controller is told otherwise. */
 #define SL_POLICY_WEBHOOK_SERVICE_NAMESPACE "sealift-system"
 #define SL_POLICY_WEBHOOK_SERVICE_NAME      "sealift-webhook"
@@ -52,14 +52,14 @@ struct sl_policy_field_problem {
 /* Checks the DeployPolicy `policy` (borrowed) against the CRD's schema, as the API server does
  * with strict field validation (kubectl's default): every field of spec must be one the schema
  * names, of its type (string, boolean, object, list), and enum fields (enforcement, outputs,
- * matchExpressions[].operator) one of their values; a null counts as absent. metadata, status
- * and requireScanPassed (x-kubernetes-preserve-unknown-fields) are not checked here; values
- * (registry entries, fingerprints) are sl_policy_render's. Stores the problems in document order
+ * matchExpressions[].operator) one of their values; a null counts as absent. metadata and
+ * status are not checked here; values (registry entries, fingerprints, image reference globs)
+ * are sl_policy_render's. Stores the problems in document order
  * in out (at most max) and returns how many: 0 when the fields are all known and well typed. */
 size_t sl_policy_check_fields(struct sl_policy_field_problem *out, size_t max,
                               const json_t *policy);
 
-/* Whether the policy has rules sealift's webhook enforces (requireSignature, requireScanPassed),
+/* Whether the policy has rules sealift's webhook enforces (spec.verifyImages, requireAttestations),
  * i.e. whether the controller also creates a ValidatingWebhookConfiguration for it
  * (sl_policy_render_webhook). */
 bool sl_policy_needs_webhook(const json_t *policy);
@@ -69,9 +69,10 @@ bool sl_policy_needs_webhook(const json_t *policy);
  * SL_POLICY_DEFAULT_CONTROLLER_NAMESPACE). *out gets a new JSON array of complete objects
  * (apiVersion, kind, metadata, spec), in apply order. Returns 0, or SL_EINVAL with err naming
  * the offending field (e.g. "spec.enforcement: unsupported value \"Sometimes\"", or an
- * allowedRegistries entry that is not host[:port][/path], or a requireScanPassed that names no
- * ScanPolicy). A policy with no CEL-decidable rule renders no ValidatingAdmissionPolicy; the
- * ValidatingWebhookConfiguration is not part of *out (sl_policy_render_webhook). */
+ * allowedRegistries entry that is not host[:port][/path], a verifyImages authority without a
+ * valid fingerprint pin, or a requireScanPassed that names no ScanPolicy). A policy with no
+ * CEL-decidable rule renders no ValidatingAdmissionPolicy; the ValidatingWebhookConfiguration is
+ * not part of *out (sl_policy_render_webhook). */
 int sl_policy_render(json_t **out, const json_t *policy, const char *controller_namespace,
                      struct sl_err *err);
 

@@ -48,7 +48,7 @@ int sl_policy_trusted_key(struct sl_key **out, const json_t *key_ref, const json
     if (strcmp(published, pin) != 0) {
         rc = sl_err_set(err, SL_ECONFLICT, SL_ERRC_INPUT,
                         "SigningKey %.63s/%.253s now publishes key %s, but the policy pins %s; "
-                        "the key is not trusted until signingKeyRefs pins its fingerprint",
+                        "the key is not trusted until the authority pins its fingerprint",
                         ns, name, published, pin);
         goto done;
     }

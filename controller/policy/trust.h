@@ -1,4 +1,4 @@
-/* Which signing keys a DeployPolicy trusts (requireSignature.signingKeyRefs).
+/* Which signing keys a DeployPolicy trusts (spec.verifyImages[].authorities[].key.signingKeyRef).
  *
  * Every entry pins the key by fingerprint ("sha256:<hex of the DER SubjectPublicKeyInfo>", as
  * the SigningKey's status.fingerprint and `sealift keygen` show it). The public key a
@@ -18,7 +18,7 @@
 /* Checks a pin ("sha256:" + 64 lower-case hex digits). */
 bool sl_policy_fingerprint_valid(const char *fingerprint);
 
-/* The key of one signingKeyRefs entry. key_ref is the entry ({namespace, name, fingerprint}),
+/* The key of one authority's signingKeyRef. key_ref is the entry ({namespace, name, fingerprint}),
  * signing_key the SigningKey object it names as read from the API or a cache (NULL when it
  * does not exist); both borrowed. On success *out gets the public key (caller frees with
  * sl_key_free). Returns 0; SL_EINVAL when the entry has no valid fingerprint; SL_ENOTFOUND

@@ -5,6 +5,7 @@
 #include "oci/ref.h"
 #include "oci/registry.h"
 #include "policy/admission.h"
+#include "policy/imagematch.h"
 #include "policy/render.h"
 #include "policy/trust.h"
 #include "runtime/metrics.h"
@@ -154,14 +155,14 @@ static void cache_put(struct sl_admission_webhook *w, const char *key, bool allo
 struct image_job {
     char *policy_name;
     long long generation;
-    bool require_signature, require_scan;
-    json_t *key_refs;     /* rules.requireSignature.signingKeyRefs (deep copy) */
+    /* the spec.verifyImages entries whose imageReferences cover the image, in order (deep
+     * copies), each with its index in the policy; all of them must pass */
+    json_t *entries;
     json_t *attestations; /* rules.requireAttestations (deep copy), or NULL */
-    json_t *scan_refs;    /* rules.requireScanPassed.scanPolicyRefs (deep copy), or NULL when
-                             requireScanPassed is not an object (the old `true`) */
     char *ns;             /* the admitted object's namespace */
     json_t *pull_secrets; /* its imagePullSecrets (deep copy) */
-    char *secret_names;   /* their names and the ScanPolicy revisions (decision_context) */
+    char *secret_names;   /* their names, the ScanPolicy revisions (decision_context) and the
+                             matching entries */
     char *image;          /* as written in the first review that asked */
     /* a background scan (no review waits for it): ScanPolicy scan_ns/scan_name of image */
     char *scan_ns, *scan_name;
@@ -224,17 +225,30 @@ static int pull_creds(struct sl_creds *out, struct check *c, const char *registr
     return SL_ENOTFOUND;
 }
 
-/* The policy's trusted keys: a SigningKey's published key counts only when it has the
- * fingerprint the policy pins (policy/trust.h). */
-static void load_keys(struct check *c)
+/* Forgets the keys of the previous verifyImages entry. */
+static void drop_keys(struct check *c)
 {
-    const json_t *refs = c->job->key_refs;
-    size_t n = json_array_size(refs);
+    for (size_t i = 0; i < c->nkeys; i++)
+        sl_key_free(c->keys[i]);
+    free(c->keys);
+    free(c->key_problem);
+    c->keys = NULL;
+    c->nkeys = 0;
+    c->key_problem = NULL;
+}
+
+/* The keys of one verifyImages entry's authorities: a SigningKey's published key counts only
+ * when it has the fingerprint the authority pins (policy/trust.h). */
+static void load_keys(struct check *c, const json_t *authorities)
+{
+    drop_keys(c);
+    size_t n = json_array_size(authorities);
     c->keys = sl_xcalloc(n ? n : 1, sizeof(*c->keys));
     size_t i;
-    json_t *r;
-    json_array_foreach(refs, i, r)
+    json_t *a;
+    json_array_foreach(authorities, i, a)
     {
+        const json_t *r = json_object_get(json_object_get(a, "key"), "signingKeyRef");
         const char *ns = json_string_value(json_object_get(r, "namespace"));
         const char *name = json_string_value(json_object_get(r, "name"));
         json_t *sk = ns && name ? c->w->lookup.get(c->w->lookup.ctx, "SigningKey", ns, name) : NULL;
@@ -248,7 +262,7 @@ static void load_keys(struct check *c)
         json_decref(sk);
     }
     if (c->nkeys == 0 && !c->key_problem)
-        c->key_problem = sl_xstrdup("the policy names no usable signing key");
+        c->key_problem = sl_xstrdup("the entry names no usable signing key");
 }
 
 /* A registry client for ref with the object's pull credentials. Calls run on a worker thread,
@@ -335,7 +349,6 @@ static void queue_scan(struct sl_admission_webhook *w, const struct image_job *j
     scan->ns = sl_xstrdup(job->ns);
     scan->pull_secrets = json_deep_copy(job->pull_secrets);
     scan->secret_names = sl_xstrdup(job->secret_names);
-    scan->key_refs = json_array();
     scan->image = sl_xasprintf("%s/%s@%s", ref->registry, ref->repository, job->digest);
     scan->scan_ns = sl_xstrdup(ns);
     scan->scan_name = sl_xstrdup(name);
@@ -346,22 +359,18 @@ static void queue_scan(struct sl_admission_webhook *w, const struct image_job *j
     free(key);
 }
 
-/* requireScanPassed from sealift's own scans (never from an object's status): allowed when one
- * of the trusted ScanPolicies passed the digest at its current database. Sets *cacheable false
- * for an answer that can change without the policy changing (a scan still running). */
-static bool scan_decide(struct check *c, const struct sl_ref *ref, bool *cacheable)
+/* requireScanPassed of verifyImages entry `field` ("verifyImages[0]") from sealift's own scans
+ * (never from an object's status): allowed when one of the trusted ScanPolicies (scan_refs)
+ * passed the digest at its current database. Sets *cacheable false for an answer that can change
+ * without the policy changing (a scan still running). */
+static bool scan_decide(struct check *c, const struct sl_ref *ref, const char *field,
+                        const json_t *scan_refs, bool *cacheable)
 {
     struct image_job *job = c->job;
-    if (!job->scan_refs) {
-        snprintf(job->why, sizeof(job->why),
-                 "requireScanPassed must name the ScanPolicies it trusts "
-                 "(spec.rules.requireScanPassed.scanPolicyRefs)");
-        return false;
-    }
     const char *failed_ns = NULL, *failed_name = NULL, *first_ns = NULL, *first_name = NULL;
     size_t i;
     json_t *r;
-    json_array_foreach(job->scan_refs, i, r)
+    json_array_foreach(scan_refs, i, r)
     {
         const char *ns = json_string_value(json_object_get(r, "namespace"));
         const char *name = json_string_value(json_object_get(r, "name"));
@@ -380,51 +389,46 @@ static bool scan_decide(struct check *c, const struct sl_ref *ref, bool *cacheab
         }
     }
     if (failed_ns) {
-        snprintf(job->why, sizeof(job->why), "requireScanPassed: the image fails ScanPolicy %s/%s",
-                 failed_ns, failed_name);
+        snprintf(job->why, sizeof(job->why),
+                 "%s.requireScanPassed: the image fails ScanPolicy %s/%s", field, failed_ns,
+                 failed_name);
         return false;
     }
     if (!first_ns) {
-        snprintf(job->why, sizeof(job->why), "requireScanPassed names no ScanPolicy");
+        snprintf(job->why, sizeof(job->why), "%s.requireScanPassed names no ScanPolicy", field);
         return false;
     }
     *cacheable = false;
     if (c->w->scan_gate.scan && c->w->scans) {
         queue_scan(c->w, job, ref, first_ns, first_name);
         snprintf(job->why, sizeof(job->why),
-                 "requireScanPassed: scan pending (ScanPolicy %s/%s has not scanned this digest "
-                 "yet; sealift is scanning it, retry shortly)",
-                 first_ns, first_name);
+                 "%s.requireScanPassed: scan pending (ScanPolicy %s/%s has not scanned this "
+                 "digest yet; sealift is scanning it, retry shortly)",
+                 field, first_ns, first_name);
     } else {
         snprintf(job->why, sizeof(job->why),
-                 "requireScanPassed: ScanPolicy %s/%s has not scanned this digest, and this "
+                 "%s.requireScanPassed: ScanPolicy %s/%s has not scanned this digest, and this "
                  "controller has no scanner",
-                 first_ns, first_name);
+                 field, first_ns, first_name);
     }
     return false;
 }
 
-/* requireAttestations: the newest attestation of each listed type, verified with the policy's
- * trusted keys (requireSignature.signingKeyRefs), fresh enough and, for vuln, without findings at
- * or above the entry's severityThreshold (default High). Opens the registry client when the
- * signature check did not. Sets *cacheable false for answers that are no fact of the image (a
- * registry error, the deadline, keys not ready) and *max_ttl_ms to when the first accepted
- * attestation goes stale. */
+/* requireAttestations: the newest attestation of each listed type, verified with the keys of the
+ * matching verifyImages entry's authorities (loaded by the caller), fresh enough and, for vuln,
+ * without findings at or above the entry's severityThreshold (default High). Opens the registry
+ * client when the signature check did not. Sets *cacheable false for answers that are no fact of
+ * the image (a registry error, the deadline, keys not ready) and *max_ttl_ms to when the first
+ * accepted attestation goes stale. */
 static bool attestations_decide(struct check *c, const struct sl_ref *ref, struct sl_registry **reg,
                                 struct sl_creds *creds, int *have_creds, bool *cacheable,
                                 int64_t *max_ttl_ms)
 {
     struct image_job *job = c->job;
-    if (!c->keys) {
-        load_keys(c);
-        if (c->key_problem) {
-            *cacheable = false; /* the SigningKey may become ready any moment */
-            snprintf(job->why, sizeof(job->why), "requireAttestations: %s", c->key_problem);
-            return false;
-        }
-    }
-    if (c->key_problem) {
-        snprintf(job->why, sizeof(job->why), "requireAttestations: %s", c->key_problem);
+    if (c->key_problem || !c->keys) {
+        *cacheable = false; /* the SigningKey may become ready any moment */
+        snprintf(job->why, sizeof(job->why), "requireAttestations: %s",
+                 c->key_problem ? c->key_problem : "no keys");
         return false;
     }
     if (!*reg)
@@ -506,6 +510,45 @@ static void run_scan(struct check *c, const struct sl_ref *ref)
         sl_creds_free(&creds);
 }
 
+/* The authorities of verifyImages entry `field` ("verifyImages[0]"): a valid signature on the
+ * digest by any one of their keys (left loaded in c for requireAttestations). Opens the registry
+ * client when needed. Sets *cacheable false for answers that are no fact of the image. */
+static bool signature_decide(struct check *c, const struct sl_ref *ref, const char *field,
+                             const json_t *authorities, struct sl_registry **reg,
+                             struct sl_creds *creds, int *have_creds, bool *cacheable)
+{
+    struct image_job *job = c->job;
+    load_keys(c, authorities);
+    if (c->key_problem) {
+        *cacheable = false; /* the SigningKey may become ready any moment */
+        snprintf(job->why, sizeof(job->why), "%s.authorities: %s", field, c->key_problem);
+        return false;
+    }
+    if (!*reg)
+        *reg = open_registry(c, ref, creds, have_creds);
+    struct sl_cosign_verify_result vr;
+    struct sl_cosign_limits limits = c->w->sig_limits;
+    limits.deadline_ms = c->deadline_ms;
+    struct sl_err err = {0};
+    int rc =
+        sl_cosign_verify_limited(&vr, *reg, ref->repository, job->digest,
+                                 (const struct sl_key *const *)c->keys, c->nkeys, &limits, &err);
+    if (rc == 0)
+        return true;
+    /* no signature, none valid or too many to check are facts of the image; the rest (registry
+     * unreachable, 401 without this namespace's secret, the deadline) must not answer the next
+     * request */
+    *cacheable = rc == SL_ENOTFOUND || rc == SL_EDIGEST || rc == SL_ETOOBIG;
+    snprintf(job->why, sizeof(job->why), "%s.authorities: %s%s", field,
+             rc == SL_ENOTFOUND ? "no signature" : "no valid signature",
+             *cacheable ? "" : " (registry error)");
+    if (rc != SL_ENOTFOUND) {
+        size_t len = strlen(job->why);
+        snprintf(job->why + len, sizeof(job->why) - len, ": %s", err.msg);
+    }
+    return false;
+}
+
 /* Worker thread: decides job->image (resolving a tag first), fills the job's result and the
  * decision cache. Only answers that hold for everyone with the same key are cached: registry
  * errors, an exhausted deadline and a pending scan are answered but not kept. */
@@ -557,42 +600,29 @@ static void job_run(void *ctx, void *jobp)
         goto done;
     }
     allowed = true;
-    if (job->require_signature) {
-        load_keys(&c);
-        if (c.key_problem) {
-            allowed = false;
-            cacheable = false; /* the SigningKey may become ready any moment */
-            snprintf(job->why, sizeof(job->why), "requireSignature: %s", c.key_problem);
-        } else {
-            if (!reg)
-                reg = open_registry(&c, &ref, &creds, &have_creds);
-            struct sl_cosign_verify_result vr;
-            struct sl_cosign_limits limits = w->sig_limits;
-            limits.deadline_ms = c.deadline_ms;
-            int rc = sl_cosign_verify_limited(&vr, reg, ref.repository, job->digest,
-                                              (const struct sl_key *const *)c.keys, c.nkeys,
-                                              &limits, &err);
-            if (rc) {
-                allowed = false;
-                /* no signature, none valid or too many to check are facts of the image; the
-                 * rest (registry unreachable, 401 without this namespace's secret, the deadline)
-                 * must not answer the next request */
-                cacheable = rc == SL_ENOTFOUND || rc == SL_EDIGEST || rc == SL_ETOOBIG;
-                snprintf(job->why, sizeof(job->why), "requireSignature: %s%s",
-                         rc == SL_ENOTFOUND ? "no signature" : "no valid signature",
-                         cacheable ? "" : " (registry error)");
-                if (rc != SL_ENOTFOUND) {
-                    size_t len = strlen(job->why);
-                    snprintf(job->why + len, sizeof(job->why) - len, ": %s", err.msg);
-                }
-            }
-        }
-    }
     int64_t max_ttl_ms = 0;
-    if (allowed && job->attestations)
-        allowed = attestations_decide(&c, &ref, &reg, &creds, &have_creds, &cacheable, &max_ttl_ms);
-    if (allowed && job->require_scan)
-        allowed = scan_decide(&c, &ref, &cacheable);
+    size_t n;
+    json_t *entry;
+    json_array_foreach(job->entries, n, entry)
+    {
+        if (!allowed)
+            break;
+        char field[32];
+        snprintf(field, sizeof(field), "verifyImages[%lld]",
+                 (long long)json_integer_value(json_object_get(entry, "index")));
+        const json_t *authorities = json_object_get(entry, "authorities");
+        if (json_array_size(authorities) > 0) {
+            allowed = signature_decide(&c, &ref, field, authorities, &reg, &creds, &have_creds,
+                                       &cacheable);
+            if (allowed && job->attestations)
+                allowed = attestations_decide(&c, &ref, &reg, &creds, &have_creds, &cacheable,
+                                              &max_ttl_ms);
+        }
+        const json_t *scan = json_object_get(entry, "requireScanPassed");
+        if (allowed && json_is_object(scan))
+            allowed =
+                scan_decide(&c, &ref, field, json_object_get(scan, "scanPolicyRefs"), &cacheable);
+    }
     /* the object names pull Secrets, yet none had credentials for this registry (not there
      * yet, or without this registry): a registry that hides private repositories answers "not
      * found" then, which is no fact of the image; the Secret may arrive any moment */
@@ -602,10 +632,7 @@ static void job_run(void *ctx, void *jobp)
     if (cacheable)
         cache_put(w, key, allowed, allowed ? NULL : job->why, allowed ? max_ttl_ms : 0);
 done:
-    for (size_t i = 0; i < c.nkeys; i++)
-        sl_key_free(c.keys[i]);
-    free(c.keys);
-    free(c.key_problem);
+    drop_keys(&c);
     json_decref(c.pull_configs);
     if (have_creds)
         sl_creds_free(&creds);
@@ -622,9 +649,8 @@ static void job_free(void *ctx, void *jobp)
     if (!job)
         return;
     free(job->policy_name);
-    json_decref(job->key_refs);
+    json_decref(job->entries);
     json_decref(job->attestations);
-    json_decref(job->scan_refs);
     free(job->ns);
     json_decref(job->pull_secrets);
     free(job->secret_names);
@@ -641,6 +667,7 @@ enum image_state { IMAGE_PENDING, IMAGE_ALLOWED, IMAGE_DENIED };
 struct review_image {
     char *container;
     char *image;
+    unsigned entries; /* the verifyImages entries covering image (bit i = entry i) */
     enum image_state state;
     char *denial; /* the whole denial message when DENIED, as the caller may see it */
     char *detail; /* the same with every registry fact, for the log (NULL = denial) */
@@ -869,36 +896,64 @@ static void count_check(struct sl_admission_webhook *w, const char *via)
     sl_buf_free(&labels);
 }
 
-/* A job checking image under policy, with the admitted object's namespace and pull secrets;
- * context is decision_context()'s (copied). */
+/* A job checking image under policy's verifyImages entries in mask (policy_matching_entries),
+ * with the admitted object's namespace and pull secrets; context is decision_context()'s with
+ * the mask (copied). */
 static struct image_job *job_new(const struct sl_admission_request *req, const char *context,
                                  const json_t *policy, const char *policy_name,
-                                 long long generation, bool require_signature, bool require_scan,
-                                 const char *image)
+                                 long long generation, unsigned mask, const char *image)
 {
     struct image_job *job = sl_xcalloc(1, sizeof(*job));
     job->policy_name = sl_xstrdup(policy_name);
     job->generation = generation;
-    job->require_signature = require_signature;
-    job->require_scan = require_scan;
-    const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
-    const json_t *refs =
-        json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs");
-    job->key_refs = json_is_array(refs) ? json_deep_copy(refs) : json_array();
-    const json_t *atts = json_object_get(rules, "requireAttestations");
+    const json_t *spec = json_object_get(policy, "spec");
+    job->entries = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(spec, "verifyImages"), i, e)
+    {
+        if (i >= SL_POLICY_VERIFY_IMAGES_MAX || !(mask & (1u << i)) || !json_is_object(e))
+            continue;
+        json_t *copy = json_deep_copy(e);
+        json_object_del(copy, "imageReferences");
+        json_object_set_new(copy, "index", json_integer((json_int_t)i));
+        json_array_append_new(job->entries, copy);
+    }
+    const json_t *atts = json_object_get(json_object_get(spec, "rules"), "requireAttestations");
     if (json_array_size(atts) > 0)
         job->attestations = json_deep_copy(atts);
-    const json_t *scan = json_object_get(rules, "requireScanPassed");
-    if (json_is_object(scan)) {
-        const json_t *srefs = json_object_get(scan, "scanPolicyRefs");
-        job->scan_refs = json_is_array(srefs) ? json_deep_copy(srefs) : json_array();
-    }
     job->ns = sl_xstrdup(req->namespace);
     const json_t *secrets = json_object_get(req->pod_spec, "imagePullSecrets");
     job->pull_secrets = json_is_array(secrets) ? json_deep_copy(secrets) : json_array();
     job->secret_names = sl_xstrdup(context);
     job->image = sl_xstrdup(image);
     return job;
+}
+
+/* Every scanPolicyRefs entry of the policy's verifyImages (new reference), for
+ * decision_context. */
+static json_t *all_scan_refs(const json_t *verify_images)
+{
+    json_t *out = json_array();
+    size_t i, j;
+    json_t *e, *r;
+    json_array_foreach(verify_images, i, e)
+    {
+        json_array_foreach(
+            json_object_get(json_object_get(e, "requireScanPassed"), "scanPolicyRefs"), j, r)
+        {
+            json_array_append(out, r);
+        }
+    }
+    return out;
+}
+
+/* The decision context of one image: the object's (decision_context) and which verifyImages
+ * entries cover the reference as written (a tag and a digest of the same image may match
+ * different entries). Caller frees. */
+static char *image_context(const char *context, unsigned mask)
+{
+    return sl_xasprintf("%s|m%x", context, mask);
 }
 
 /* The coalescing key of image's job: its decision key when pinned by digest, else the same
@@ -981,11 +1036,7 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         json_integer_value(json_object_get(json_object_get(policy, "metadata"), "generation"));
     enum sl_enforcement enforcement = sl_admission_enforcement(policy);
     const json_t *rules = json_object_get(json_object_get(policy, "spec"), "rules");
-    bool require_signature = json_is_object(json_object_get(rules, "requireSignature"));
-    /* the old `requireScanPassed: true` trusts no ScanPolicy: its jobs deny (fail closed) */
-    const json_t *scan_rule = json_object_get(rules, "requireScanPassed");
-    bool require_scan = json_is_object(scan_rule) || json_is_true(scan_rule);
-    bool require_attestations = json_array_size(json_object_get(rules, "requireAttestations")) > 0;
+    const json_t *verify_images = json_object_get(json_object_get(policy, "spec"), "verifyImages");
     char *runtime_denial = runtime_class_violation(policy_name, rules, req.pod_spec);
     if (runtime_denial) {
         respond(resp, req.uid, runtime_denial, enforcement);
@@ -993,14 +1044,15 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
         free(runtime_denial);
         goto done;
     }
-    if (!req.pod_spec || (!require_signature && !require_scan && !require_attestations)) {
+    if (!req.pod_spec || json_array_size(verify_images) == 0) {
         respond(resp, req.uid, NULL, SL_ENFORCE_DENY);
         goto done;
     }
     const json_t *pull_secrets = json_object_get(req.pod_spec, "imagePullSecrets");
-    secret_names =
-        decision_context(w, req.namespace, json_is_array(pull_secrets) ? pull_secrets : NULL,
-                         json_object_get(scan_rule, "scanPolicyRefs"));
+    json_t *scan_refs = all_scan_refs(verify_images);
+    secret_names = decision_context(w, req.namespace,
+                                    json_is_array(pull_secrets) ? pull_secrets : NULL, scan_refs);
+    json_decref(scan_refs);
 
     /* inline: what the reference and the cache decide; the rest stays pending */
     sl_admission_each_image(req.pod_spec, collect_image, &list);
@@ -1014,9 +1066,15 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
                 sl_xasprintf("image %s: not a valid image reference: %s", img->image, err.msg);
             continue;
         }
-        if (ref.digest) {
-            char *key = decision_key(policy_name, generation, req.namespace, secret_names, &ref,
-                                     ref.digest);
+        img->entries = sl_policy_matching_entries(verify_images, &ref);
+        if (img->entries == 0) {
+            /* no entry covers this image: these rules admit it (the rendered ones still apply) */
+            img->state = IMAGE_ALLOWED;
+        } else if (ref.digest) {
+            char *context = image_context(secret_names, img->entries);
+            char *key =
+                decision_key(policy_name, generation, req.namespace, context, &ref, ref.digest);
+            free(context);
             bool allowed = false;
             char *message = NULL;
             if (cache_get(w, key, &allowed, &message)) {
@@ -1089,10 +1147,12 @@ static void handle(void *ctx, const struct sl_http_request *hreq, struct sl_http
             continue;
         struct sl_ref ref = {0};
         sl_ref_parse(&ref, img->image, NULL); /* parsed above */
-        char *key = job_key(policy_name, generation, req.namespace, secret_names, &ref, img->image);
+        char *context = image_context(secret_names, img->entries);
+        char *key = job_key(policy_name, generation, req.namespace, context, &ref, img->image);
         sl_ref_free(&ref);
-        struct image_job *job = job_new(&req, secret_names, policy, policy_name, generation,
-                                        require_signature, require_scan, img->image);
+        struct image_job *job =
+            job_new(&req, context, policy, policy_name, generation, img->entries, img->image);
+        free(context);
         struct review_waiter *wt = sl_xcalloc(1, sizeof(*wt));
         wt->r = r;
         wt->index = i;

@@ -1,10 +1,12 @@
 /* sealift's validating admission webhook: enforces the DeployPolicy rules that need crypto or
- * registry state — requireSignature (every image carries a valid cosign signature by one of the
- * policy's SigningKeys), requireAttestations (the newest attestation of each listed type,
- * sign/attestation.h, is signed by one of those keys for the digest, readable, younger than its
- * maxAge and, for vuln, lists no finding at or above its severityThreshold, default High; an
- * allowed decision is cached no longer than until the attestation goes stale) and
- * requireScanPassed (one of the ScanPolicies the rule names,
+ * registry state — spec.verifyImages: every entry whose imageReferences cover an image
+ * (policy/imagematch.h; an image no entry covers is admitted by these rules) must pass, in
+ * order: authorities (the image carries a valid cosign signature by one of the entry's
+ * SigningKeys), then rules.requireAttestations with the same keys (the newest attestation of
+ * each listed type, sign/attestation.h, is signed by one of those keys for the digest,
+ * readable, younger than its maxAge and, for vuln, lists no finding at or above its
+ * severityThreshold, default High; an allowed decision is cached no longer than until the
+ * attestation goes stale), and requireScanPassed (one of the ScanPolicies the entry names,
  * {scanPolicyRefs: [{namespace, name}]}, passed the digest in a scan sealift made itself: the
  * scan record of scan/record.h, filled by the ImageDelivery reconciler's scan gate in the same
  * process; on a miss the webhook scans the digest in the background with that ScanPolicy and

@@ -62,16 +62,23 @@ int sl_scanpolicy_rules_parse(struct sl_scanpolicy_rules *p, const json_t *spec,
     const char *thr = json_string_value(json_object_get(spec, "severityThreshold"));
     if (!thr)
         thr = "High";
-    if (strcmp(thr, "None") != 0) {
-        enum sl_severity sev;
-        if (sl_severity_parse(&sev, thr) != 0 || sev < SL_SEV_LOW)
-            return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                              "spec.severityThreshold: Unsupported value: \"%.32s\": supported "
-                              "values: \"Critical\", \"High\", \"Medium\", \"Low\", \"None\"",
-                              thr);
-        p->pol.fail_on_enabled = true;
-        p->pol.fail_on = sev;
-    }
+    enum sl_severity sev;
+    if (sl_severity_parse(&sev, thr) != 0 || sev < SL_SEV_LOW)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.severityThreshold: Unsupported value: \"%.32s\": supported "
+                          "values: \"Critical\", \"High\", \"Medium\", \"Low\"",
+                          thr);
+    const char *action = json_string_value(json_object_get(spec, "action"));
+    if (!action)
+        action = "Block";
+    if (strcmp(action, "Block") != 0 && strcmp(action, "Warn") != 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "spec.action: Unsupported value: \"%.32s\": supported values: "
+                          "\"Block\", \"Warn\"",
+                          action);
+    /* Warn reports the findings at or above the threshold and never blocks on them */
+    p->pol.fail_on_enabled = strcmp(action, "Block") == 0;
+    p->pol.fail_on = sev;
     p->pol.ignore_unfixed = json_is_true(json_object_get(spec, "ignoreUnfixed"));
     json_t *allow = json_object_get(spec, "allowlist");
     size_t n = json_array_size(allow);

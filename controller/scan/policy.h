@@ -43,9 +43,10 @@ struct sl_scanpolicy_rules {
     size_t nallow;
 };
 
-/* Fills p from spec: severityThreshold, ignoreUnfixed, allowlist (until: a date or an RFC 3339
- * time), baseline (strings borrowed from spec). Returns 0 (p freed with
- * sl_scanpolicy_rules_free), or SL_EINVAL with err naming the field (nothing to free). */
+/* Fills p from a v1beta1 spec: severityThreshold, action (Warn: findings never block),
+ * ignoreUnfixed, allowlist (until: a date or an RFC 3339 time), baseline (strings borrowed from
+ * spec). Returns 0 (p freed with sl_scanpolicy_rules_free), or SL_EINVAL with err naming the field
+ * (nothing to free). */
 int sl_scanpolicy_rules_parse(struct sl_scanpolicy_rules *p, const json_t *spec,
                               struct sl_err *err);
 /* Frees what sl_scanpolicy_rules_parse allocated and zeroes p. */

@@ -160,7 +160,7 @@ static int perform(struct sl_harbor_client *c, const char *method, const char *p
         /* retried like other failures (a CA Secret may be fixed), but said plainly */
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER,
                         "scanner adapter %s: %s %s: TLS certificate verification failed: %s "
-                        "(a private CA goes in caSecretRef)",
+                        "(a private CA goes in certSecretRef)",
                         c->base, method, path, res.error);
     } else if (f != SL_HTTP_OK) {
         rc =

@@ -184,7 +184,7 @@ class Campaign:
             f"metadata: {{name: release, namespace: {NS}}}\n"
             "spec:\n  mode: Generate\n  secretRef: {name: release-key}\n"
             "  publicKey: {configMapRef: {name: release-pub}}\n"
-            "---\napiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "---\napiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: baseline, namespace: {NS}}}\n"
             "spec:\n  baseline: {forbidPrivateKeys: true}\n"))
         self.seed_sources()

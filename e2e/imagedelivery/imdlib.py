@@ -74,8 +74,10 @@ class ImdTestCase(procs.TempDirTestCase):
         self.apply(text)
 
     def get(self, name, kind="imagedeliveries"):
+        # each kind at its storage version (reads of another need the conversion webhook)
+        version = "v1beta1" if kind == "scanpolicies" else "v1alpha1"
         status, _, body = self.kube.request(
-            "GET", f"/apis/sealift.dev/v1alpha1/namespaces/{NS}/{kind}/{name}")
+            "GET", f"/apis/sealift.dev/{version}/namespaces/{NS}/{kind}/{name}")
         if status != 200:
             raise AssertionError(f"GET {kind}/{name}: {status} {body}")
         return body

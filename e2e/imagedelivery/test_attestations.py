@@ -46,15 +46,16 @@ spec:
   secretRef: {{name: vendor-release-key}}
   publicKey: {{configMapRef: {{name: vendor-release-pub}}}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ScanPolicy
 metadata: {{name: default, namespace: {NS}}}
 spec:
   database:
     image: {self.db_image}
     insecure: true
-    credentials: {{secretRef: {{name: vendor-pull}}}}
-  severityThreshold: None
+    secretRef: {{name: vendor-pull}}
+  severityThreshold: Critical
+  action: Warn
   rescanInterval: 20s
 """)
         self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NS,

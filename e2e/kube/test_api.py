@@ -15,7 +15,7 @@ from kube import Cluster
 DIGEST = "sha256:" + "ab" * 32
 GOOD = f"registry.customer.example/mirror/app@{DIGEST}"
 
-POLICY = """apiVersion: sealift.dev/v1alpha1
+POLICY = """apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: strict}
 spec:
@@ -143,7 +143,7 @@ spec: {url: "https://git.example/x.git", path: "clusters/../../etc"}
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("spec.path", cp.stderr)
         cp = self.k("apply", "-f", "-", check=False, input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ScanPolicy
 metadata: {name: twodb, namespace: default}
 spec: {database: {image: "r.example/db:1", path: /var/lib/db}}

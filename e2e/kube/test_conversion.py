@@ -260,13 +260,12 @@ class ConversionTest(procs.TempDirTestCase):
         self.assertEqual((beta["spec"]["severityThreshold"], beta["spec"]["action"]),
                          ("Medium", "Block"))
         # CEL refuses what this release cannot enforce, naming the field
-        for obj in load("v1beta1-beyond.yaml")[:2]:
+        for obj in load("v1beta1-beyond.yaml")[:1]:
             body = {k: v for k, v in obj.items() if k != "status"}
             cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
                                    input=json.dumps(body))
             self.assertNotEqual(cp.returncode, 0, cp.stdout)
-            self.assertRegex(cp.stderr, r"spec\.verify\.authorities holds one authority|"
-                                        r"spec\.verifyImages holds one entry for every image")
+            self.assertIn("spec.verify.authorities holds one authority", cp.stderr)
 
     def test_fails_closed_without_the_webhook(self):
         obj = load("v1alpha1-full.yaml")[0]

@@ -124,12 +124,12 @@ kind: SigningKey
 metadata: {{name: release, namespace: {NS}}}
 spec: {{mode: Generate, secretRef: {{name: release-key}}}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ScanPolicy
 metadata: {{name: empty, namespace: {NS}}}
 spec: {{database: {{path: "{empty_db}"}}}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {{name: digests}}
 spec:

@@ -19,7 +19,7 @@ import registry as reglib
 from controller import Controller
 from kube import Cluster
 
-POLICY = """apiVersion: sealift.dev/v1alpha1
+POLICY = """apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: signed-only}
 spec:
@@ -28,8 +28,11 @@ spec:
   enforcement: Deny
   rules:
     requireDigest: true
-    requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%(fp)s"}]
+%(rules)s  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: release
+      key: {signingKeyRef: {namespace: vendor-acme, name: release, fingerprint: "%(fp)s"}}
 %(extra)s  outputs: [ValidatingAdmissionPolicy]
 """
 
@@ -110,10 +113,11 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         return self.kube.kubectl("get", "sigkey", "-n", "vendor-acme", "release", "-o",
                                  "jsonpath={.status.fingerprint}").stdout.strip()
 
-    def apply_policy(self, extra="", fp=None, wait=True, enforcement="Deny"):
+    def apply_policy(self, extra="", fp=None, wait=True, enforcement="Deny", rules=""):
+        """extra: more fields of the verifyImages entry; rules: more spec.rules."""
         self.kube.kubectl("apply", "-f", "-", input=POLICY.replace(
             "enforcement: Deny", f"enforcement: {enforcement}") % {
-            "extra": extra, "fp": fp or self.fingerprint()})
+            "extra": extra, "rules": rules, "fp": fp or self.fingerprint()})
         if wait:
             self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
                               "--timeout=30s")
@@ -185,7 +189,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
                       'request', cp.stderr)
         self.assertIn(self.image["2.0"], cp.stderr)
-        self.assertIn("requireSignature: no signature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
 
         cp = self.apply(POD % {"name": "signed", "ns": "shop", "image": self.image["1.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
@@ -203,7 +207,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         # without requireDigest, the webhook resolves the tag to its digest (with the pod's
         # imagePullSecret) and checks that
         self.kube.kubectl("apply", "-f", "-",
-                          input=(POLICY % {"extra": "", "fp": self.fingerprint()}).replace(
+                          input=(POLICY % {"extra": "", "rules": "", "fp": self.fingerprint()}).replace(
                               "requireDigest: true",
                                                                  "requireDigest: false"))
         procs.wait_for(lambda: self.apply(POD % {
@@ -231,16 +235,12 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         procs.run([procs.SEALIFT, "keygen", "--out", other])
         procs.run([procs.SEALIFT, "sign", f"{self.reg.host}/mirror/app:2.0", "--key",
                    other + ".key", "--creds", self.reg.creds(), "--insecure"])
-        # the old boolean form trusts no ScanPolicy: the policy says so and is not Ready
-        self.apply_policy(extra="    requireScanPassed: true\n", wait=False)
-        def invalid():
-            st = json.loads(self.kube.kubectl("get", "deploypolicy", "signed-only", "-o",
-                                              "json").stdout).get("status", {})
-            ready = [c for c in st.get("conditions", []) if c["type"] == "Ready"]
-            return ready and ready[0]["status"] == "False" and ready[0]
-        ready = procs.wait_for(invalid, timeout=30, what="Ready=False for requireScanPassed: true")
-        self.assertEqual(ready["reason"], "InvalidSpec")
-        self.assertIn("requireScanPassed must name the ScanPolicies it trusts", ready["message"])
+        # v1alpha1's boolean form trusts no ScanPolicy: v1beta1 cannot say it, the API server
+        # refuses it naming the field
+        cp = self.apply(POLICY % {
+            "extra": "    requireScanPassed: true\n", "rules": "", "fp": self.fingerprint()})
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("spec.verifyImages[0].requireScanPassed", cp.stderr)
 
         self.apply_policy(extra="    requireScanPassed:\n      scanPolicyRefs: "
                                 "[{namespace: vendor-acme, name: default}]\n")
@@ -250,6 +250,44 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         cp = self.apply(POD % {"name": "noscan", "ns": "shop", "image": self.image["1.0"]})
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("requireScanPassed", cp.stderr)
+
+    def test_verify_images_scoped_to_the_vendor_registry(self):
+        """A verifyImages entry covers the images its imageReferences match: a Pod with the
+        vendor's signed image and a sidecar from another registry, unsigned, is admitted when
+        the entry names the vendor's registry and denied, naming the sidecar, when it names
+        every image ("*")."""
+        sidecars = reglib.Registry(self, "sidecars")
+        reglib.push(os.path.join(self.tmp, "layout"), "2.0", f"{sidecars.host}/mesh/proxy:1")
+        proxy = f"{sidecars.host}/mesh/proxy@{self.digest['2.0']}"
+        pod = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: %s, namespace: shop}}
+spec:
+  imagePullSecrets: [{{name: customer-pull}}]
+  containers:
+  - {{name: app, image: "{self.image['1.0']}"}}
+  - {{name: proxy, image: "{proxy}"}}
+"""
+        vendor = POLICY.replace('imageReferences: ["*"]',
+                                f'imageReferences: ["{self.reg.host}/mirror/*"]')
+        self.kube.kubectl("apply", "-f", "-", input=vendor % {
+            "extra": "", "rules": "", "fp": self.fingerprint()})
+        self.kube.kubectl("wait", "--for=condition=Ready", "deploypolicy/signed-only",
+                          "--timeout=30s")
+        # an unsigned image of the vendor's registry is checked (and the webhook is in place)
+        cp = procs.wait_for(lambda: (lambda cp: cp if cp.returncode != 0 else None)(
+            self.apply(POD % {"name": "unsigned", "ns": "shop", "image": self.image["2.0"]})),
+            timeout=30, what="the webhook to deny an unsigned image of the vendor's registry")
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
+        cp = self.apply(pod % "with-sidecar")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # the same Pod under an entry for every image: the sidecar is not signed
+        self.apply_policy()
+        cp = procs.wait_for(lambda: (lambda cp: cp if cp.returncode != 0 else None)(
+            self.apply(pod % "with-sidecar-2")), timeout=30,
+            what="the policy for every image to deny the unsigned sidecar")
+        self.assertIn("container proxy", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
 
     def test_namespace_without_pull_secret_does_not_poison_the_cache(self):
         self.apply_policy()
@@ -358,13 +396,13 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         cp = self.apply(POD % {"name": "warned", "ns": "shop", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("Warning:", cp.stderr)
-        self.assertIn("requireSignature: no signature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
         self.apply_policy(enforcement="Audit")
         cp = self.apply(POD % {"name": "audited", "ns": "shop", "image": self.image["2.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertNotIn("Warning:", cp.stderr)
         procs.wait_for(lambda: any("audited (enforcement Audit)" in r.get("msg", "") and
-                                   "requireSignature" in r.get("msg", "")
+                                   "verifyImages[0].authorities" in r.get("msg", "")
                                    for r in self.ctl.log_lines()),
                        timeout=10, what="the audit log line")
 
@@ -422,7 +460,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         listed, unprivileged one is added."""
         # first the CEL rules alone (no webhook), so the API server's own answer is what we see
         self.kube.kubectl("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {{name: debug-rules}}
 spec:
@@ -487,7 +525,7 @@ spec:
         self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
                       'request', cp.stderr)
         self.assertIn("container unsigned", cp.stderr)
-        self.assertIn("requireSignature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities", cp.stderr)
         self.assertEqual(ephemeral(), [])
         cp = debug("allowed", self.image["1.0"])
         self.assertEqual(cp.returncode, 0, cp.stderr)

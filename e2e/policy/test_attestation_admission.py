@@ -81,7 +81,7 @@ handler: {rc}
         cosign.attest("release", high, "vuln", vuln_predicate(1, [("CVE-2026-4242", "High"),
                                                                   ("CVE-2026-1", "Low")]))
         cosign.attest("other", forged, "vuln", vuln_predicate(1))
-        self.apply_policy(extra=RULES)
+        self.apply_policy(rules=RULES)
 
         # runtimeClassNames is a ValidatingAdmissionPolicy rule: the API server denies by itself
         # (it loads a new policy within moments, the webhook denies meanwhile: wait with dry

@@ -48,14 +48,14 @@ class AttestedDeliveryTest(AdmissionTest):
         vex = ("  vex:\n  - configMapRef: {name: vendor-vex, key: vex.json}\n"
                if with_vex else "")
         self.kube.kubectl("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ScanPolicy
 metadata: {{name: default, namespace: vendor-acme}}
 spec:
   database:
     image: {self.db_image}
     insecure: true
-    credentials: {{secretRef: {{name: registry}}}}
+    secretRef: {{name: registry}}
   severityThreshold: High
   rescanInterval: 24h
 {vex}""")
@@ -115,7 +115,7 @@ spec:
         self.delivered = f"{self.reg.host}/mirror/attested@{digest}"
 
         # the policy trusts the release key and wants a fresh report with nothing High
-        self.apply_policy(extra="    requireAttestations: [{type: vuln, maxAge: 168h}]\n")
+        self.apply_policy(rules="    requireAttestations: [{type: vuln, maxAge: 168h}]\n")
         cp = self.pod("vexed")
         self.assertEqual(cp.returncode, 0, cp.stderr)
 
@@ -160,17 +160,20 @@ spec: {mode: VerifyOnly, publicKey: {configMapRef: {name: other-pub}}}
         fp = self.kube.kubectl("get", "sigkey", "-n", "vendor-acme", "other", "-o",
                                "jsonpath={.status.fingerprint}").stdout.strip()
         self.kube.kubectl("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {{name: other-key}}
 spec:
   namespaceSelector:
     matchLabels: {{sealift.dev/enforce: "true"}}
   enforcement: Deny
+  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: other
+      key: {{signingKeyRef: {{namespace: vendor-acme, name: other, fingerprint: "{fp}"}}}}
   rules:
     requireDigest: true
-    requireSignature:
-      signingKeyRefs: [{{namespace: vendor-acme, name: other, fingerprint: "{fp}"}}]
     requireAttestations: [{{type: vuln, maxAge: 168h, severityThreshold: None}}]
   outputs: [ValidatingAdmissionPolicy]
 """)

@@ -1,6 +1,6 @@
 """Deploy-time enforcement of what sealift delivered: an image that an ImageDelivery scanned
 (ScanPolicy with an advisory database pushed by `sealift db push`), delivered and signed is
-admitted by a DeployPolicy with requireSignature + requireScanPassed; the same policy denies an
+admitted by a DeployPolicy whose verifyImages entry has authorities + requireScanPassed; the same policy denies an
 image that is signed by the release key but never passed a scan. Real registries, kubectl, the
 real kube-apiserver calling the controller's TLS webhook."""
 import json
@@ -62,14 +62,14 @@ kind: SigningKey
 metadata: {{name: release, namespace: vendor-acme}}
 spec: {{mode: Generate, secretRef: {{name: release-key}}}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ScanPolicy
 metadata: {{name: default, namespace: vendor-acme}}
 spec:
   database:
     image: {self.vendor.host}/security/advisories:latest
     insecure: true
-    credentials: {{secretRef: {{name: vendor-pull}}}}
+    secretRef: {{name: vendor-pull}}
   severityThreshold: High
 ---
 apiVersion: sealift.dev/v1alpha1
@@ -103,14 +103,16 @@ spec:
         fp = k("get", "sigkey", "-n", "vendor-acme", "release", "-o",
                "jsonpath={.status.fingerprint}").stdout.strip()
         k("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {{name: delivered-only}}
 spec:
   namespaceSelector: {{matchLabels: {{sealift.dev/enforce: "true"}}}}
-  rules:
-    requireSignature: {{signingKeyRefs: [{{namespace: vendor-acme, name: release,
-                                          fingerprint: "{fp}"}}]}}
+  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: release
+      key: {{signingKeyRef: {{namespace: vendor-acme, name: release, fingerprint: "{fp}"}}}}
     requireScanPassed: {{scanPolicyRefs: [{{namespace: vendor-acme, name: default}}]}}
 """)
         k("wait", "--for=condition=Ready", "deploypolicy/delivered-only", "--timeout=30s")
@@ -143,7 +145,7 @@ spec:
         cp = pod("by-hand", f"{self.customer.host}/mirror/app@{bad}")
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("requireScanPassed", cp.stderr)
-        self.assertNotIn("requireSignature", cp.stderr)
+        self.assertNotIn("authorities", cp.stderr)
 
         def scanned_and_failed():
             cp = pod("by-hand", f"{self.customer.host}/mirror/app@{bad}")

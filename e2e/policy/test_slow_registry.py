@@ -21,15 +21,17 @@ import registry as reglib
 from controller import Controller
 from kube import Cluster
 
-POLICY = """apiVersion: sealift.dev/v1alpha1
+POLICY = """apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: signed-only}
 spec:
   namespaceSelector:
     matchLabels: {sealift.dev/enforce: "true"}
-  rules:
-    requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%s"}]
+  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: release
+      key: {signingKeyRef: {namespace: vendor-acme, name: release, fingerprint: "%s"}}
   outputs: [ValidatingAdmissionPolicy]
 """
 
@@ -243,7 +245,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         cp = self.kube.kubectl("apply", "-f", "-", check=False,
                                input=POD % {"name": "cold-3", "image": self.stuck})
         self.assertNotEqual(cp.returncode, 0)
-        self.assertIn("requireSignature: no valid signature (registry error)", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no valid signature (registry error)", cp.stderr)
 
         # SIGTERM: the workers are joined and the process exits cleanly (ASan/LSan report
         # nothing in the test build)

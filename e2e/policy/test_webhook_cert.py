@@ -22,16 +22,18 @@ from kube import Cluster
 SECRET = "sealift-webhook-tls"
 HOST = "sealift-webhook.sealift-system.svc"
 
-POLICY = """apiVersion: sealift.dev/v1alpha1
+POLICY = """apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: signed-only}
 spec:
   namespaceSelector:
     matchLabels: {sealift.dev/enforce: "true"}
   enforcement: Deny
-  rules:
-    requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%s"}]
+  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: release
+      key: {signingKeyRef: {namespace: vendor-acme, name: release, fingerprint: "%s"}}
   outputs: [ValidatingAdmissionPolicy]
 """
 
@@ -193,7 +195,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn('admission webhook "signed-only.deploypolicy.sealift.dev" denied the '
                       'request', cp.stderr)
-        self.assertIn("requireSignature: no signature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
         cp = self.kube.kubectl("apply", "-f", "-", check=False,
                                input=POD % {"name": "signed", "image": self.image["1.0"]})
         self.assertEqual(cp.returncode, 0, cp.stderr)
@@ -229,7 +231,7 @@ spec: {mode: Generate, secretRef: {name: release-key}}
             timeout=60, what="a signed Pod to be admitted after the rotation")
         cp = self.kube.kubectl("apply", "-f", "-", check=False,
                                input=POD % {"name": "unsigned-after", "image": self.image["2.0"]})
-        self.assertIn("requireSignature: no signature", cp.stderr)
+        self.assertIn("verifyImages[0].authorities: no signature", cp.stderr)
 
     def test_two_replicas_start_together_and_serve_one_certificate(self):
         import threading

@@ -22,7 +22,7 @@ from kube import Cluster
 CHART = os.path.join(procs.SRC, "crds", "helm", "sealift")
 DIGEST = "sha256:" + "ab" * 32
 
-POLICY = """apiVersion: sealift.dev/v1alpha1
+POLICY = """apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: signed-only}
 spec:
@@ -31,8 +31,11 @@ spec:
   enforcement: Deny
   rules:
     requireDigest: true
-    requireSignature:
-      signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "%s"}]
+  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - name: release
+      key: {signingKeyRef: {namespace: vendor-acme, name: release, fingerprint: "%s"}}
   outputs: [ValidatingAdmissionPolicy]
 """
 

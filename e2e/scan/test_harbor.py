@@ -16,7 +16,7 @@ its own process, and `sealift controller` against a real API server driven by th
     ScanPolicy with a wrong token Secret is Ready=False ScannerError naming the 401;
 (e) a scan of an image with a layer entry the scanner cannot apply fails (500 naming the
     entry) instead of returning a clean report;
-(d) the adapter over TLS (--tls-cert-dir, a private CA): a ScanPolicy with caSecretRef is Ready
+(d) the adapter over TLS (--tls-cert-dir, a private CA): a ScanPolicy with certSecretRef is Ready
     and gates a delivery through it, one without the CA is ScannerError naming certificate
     verification. status.scanner is checked with kubectl throughout;
 (e) what a tenant's ScanPolicy can make the controller send (a recording stand-in adapter in
@@ -386,11 +386,11 @@ class HarborAdapterTest(ImdTestCase):
             self._secrets = {**getattr(self, "_secrets", {}), secret: True}
         harbor = f"url: '{url}'"
         if secret:
-            harbor += f", credentials: {{secretRef: {{name: {secret}}}}}"
+            harbor += f", secretRef: {{name: {secret}}}"
         if ca_secret:
-            harbor += f", caSecretRef: {{name: {ca_secret}}}"
+            harbor += f", certSecretRef: {{name: {ca_secret}}}"
         self.apply(
-            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: {name}, namespace: {NS}}}\n"
             "spec:\n  severityThreshold: High\n"
             f"  scanner:\n    harbor: {{{harbor}}}\n")
@@ -417,7 +417,8 @@ class HarborAdapterTest(ImdTestCase):
         # RECORDS is empty for an adapter: cut the row at the header's column offsets
         start = header.index("SCANNER")
         self.assertEqual(row[start:header.index("READY")].strip(), "sealift", rows)
-        self.assertEqual(header.split()[:5], ["NAME", "THRESHOLD", "RECORDS", "SCANNER", "READY"])
+        self.assertEqual(header.split()[:6],
+                         ["NAME", "THRESHOLD", "ACTION", "RECORDS", "SCANNER", "READY"])
 
     def token_registry(self, tags=("bad", "good", "mid")):
         """A docker-registry with Bearer-token auth holding acme/app:<tags>, and the pull Secret
@@ -582,7 +583,7 @@ class HarborAdapterTest(ImdTestCase):
         msg = self.condition(pol, "Ready")["message"]
         self.assertIn("certificate verification failed", msg)
         self.assertIn(self.url, msg)
-        self.assertIn("caSecretRef", msg)
+        self.assertIn("certSecretRef", msg)
 
         # with the CA: Ready, and it gates a delivery through the TLS adapter
         self.harbor_policy(self.url, ca_secret="adapter-ca")

@@ -40,11 +40,11 @@ class ScanPolicyTest(ImdTestCase):
 
     def scan_policy(self, allowlist="", rescan=""):
         self.apply(
-            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: default, namespace: {NS}}}\n"
             "spec:\n  database:\n"
             f"    image: {self.db_image}\n    insecure: true\n"
-            "    credentials: {secretRef: {name: vendor-pull}}\n"
+            "    secretRef: {name: vendor-pull}\n"
             "  severityThreshold: High\n" + allowlist
             + (f"  rescanInterval: {rescan}\n" if rescan else ""))
 
@@ -77,21 +77,27 @@ class ScanPolicyTest(ImdTestCase):
     def test_policy_ready_and_gate_blocks_then_allowlist(self):
         self.scan_policy()
         pol = self.wait_policy_ready()
+        fresh = self.kube.kubectl(
+            "get", "scanpolicy", "default", "-n", NS, "-o",
+            'jsonpath={.status.conditions[?(@.type=="DatabaseFresh")].status}').stdout.strip()
+        self.assertEqual(fresh, "True")
         st = pol["status"]
         self.assertEqual(st["database"]["records"], self.db_records)
         self.assertEqual(st["database"]["digest"], self.db_digest)
         self.assertIn("loadedAt", st["database"])
         out = self.kube.kubectl("get", "scanpol", "-n", NS).stdout.strip().splitlines()
-        self.assertEqual(out[0].split()[:4], ["NAME", "THRESHOLD", "RECORDS", "READY"])
-        self.assertEqual(out[1].split()[:4], ["default", "High", str(self.db_records), "True"])
+        self.assertEqual(out[0].split()[:5], ["NAME", "THRESHOLD", "ACTION", "RECORDS", "READY"])
+        self.assertEqual(out[1].split()[:5],
+                         ["default", "High", "Block", str(self.db_records), "True"])
         # the built-in scanner names itself in status.scanner and the -o wide SCANNER column
         version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[1]  # "sealift V (commit C)"
         self.assertEqual(st["scanner"], {"name": "sealift", "vendor": "sealift",
                                          "version": version})
         wide = self.kube.kubectl("get", "scanpol", "-n", NS, "-o", "wide").stdout.splitlines()
-        self.assertEqual(wide[0].split()[:5], ["NAME", "THRESHOLD", "RECORDS", "SCANNER", "READY"])
-        self.assertEqual(wide[1].split()[:5],
-                         ["default", "High", str(self.db_records), "sealift", "True"])
+        self.assertEqual(wide[0].split()[:6],
+                         ["NAME", "THRESHOLD", "ACTION", "RECORDS", "SCANNER", "READY"])
+        self.assertEqual(wide[1].split()[:6],
+                         ["default", "High", "Block", str(self.db_records), "sealift", "True"])
         # the load is logged: records, source and digest
         loads = [r["msg"] for r in self.ctl.log_lines()
                  if r.get("msg", "").startswith("database loaded: ")]
@@ -320,7 +326,7 @@ class ScanPolicyTest(ImdTestCase):
                               extra_args=("--insecure-registry", "127.0.0.1"))
         self.ctl.wait_ready()
         self.apply(
-            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: files, namespace: {NS}}}\n"
             "spec:\n  database:\n    path: /etc\n")
 
@@ -339,11 +345,11 @@ class ScanPolicyTest(ImdTestCase):
         # the tag now points at something that is not an advisory artifact
         scanlib.skopeo_push(os.path.join(self.tmp, "deb-layout"), "good", self.db_image, V)
         self.apply(
-            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: default, namespace: {NS}}}\n"
             "spec:\n  database:\n"
             f"    image: {self.db_image}\n    insecure: true\n"
-            "    credentials: {secretRef: {name: vendor-pull}}\n"
+            "    secretRef: {name: vendor-pull}\n"
             "  severityThreshold: Critical\n")
 
         def stale(obj):
@@ -359,6 +365,12 @@ class ScanPolicyTest(ImdTestCase):
         self.assertIn("keeping the last good database " + self.db_digest, ready["message"])
         self.assertEqual(pol["status"]["database"]["digest"], self.db_digest)
         self.assertEqual(pol["status"]["database"]["records"], self.db_records)
+        # the stale database is visible on its own condition, as kubectl shows it
+        fresh = self.kube.kubectl(
+            "get", "scanpolicy", "default", "-n", NS, "-o",
+            'jsonpath={.status.conditions[?(@.type=="DatabaseFresh")].status}/'
+            '{.status.conditions[?(@.type=="DatabaseFresh")].reason}').stdout.strip()
+        self.assertEqual(fresh, "False/StaleDatabase")
         # the gate still scans with the last good database
         self.scanned_delivery("bad", "bad")
         obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned")
@@ -373,7 +385,7 @@ class ScanPolicyTest(ImdTestCase):
         with open(os.path.join(empty, "README.md"), "w") as f:
             f.write("advisories go here\n")
         self.apply(
-            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: empty, namespace: {NS}}}\n"
             f"spec:\n  database:\n    path: {empty}\n  severityThreshold: Low\n")
         c = procs.wait_for(

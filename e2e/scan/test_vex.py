@@ -63,11 +63,11 @@ class VexTest(ImdTestCase):
 
     def scan_policy(self, vex_yaml="", rescan="2s"):
         self.apply(
-            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: default, namespace: {NS}}}\n"
             "spec:\n  database:\n"
             f"    image: {self.db_image}\n    insecure: true\n"
-            "    credentials: {secretRef: {name: vendor-pull}}\n"
+            "    secretRef: {name: vendor-pull}\n"
             f"  severityThreshold: High\n  rescanInterval: {rescan}\n" + vex_yaml)
 
     def vex_configmap(self, text):
@@ -219,7 +219,7 @@ spec:
         # the API server refuses an entry with both sources (CEL), naming the rule
         r = self.kube.kubectl(
             "apply", "-f", "-", check=False,
-            input="apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            input="apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
                   f"metadata: {{name: both, namespace: {NS}}}\n"
                   "spec:\n  vex:\n  - configMapRef: {name: v, key: k}\n    image: r.example/v\n")
         self.assertNotEqual(r.returncode, 0)
@@ -230,7 +230,7 @@ spec:
         vex_ref = f"{self.vendor.host}/security/vex/app:latest"
         vex_entry = ("  vex:\n"
                      f"  - image: {vex_ref}\n    insecure: true\n"
-                     "    credentials: {secretRef: {name: vendor-pull}}\n")
+                     "    secretRef: {name: vendor-pull}\n")
         # the artifact is not pushed yet: not Ready, naming the entry; looked at again later
         self.scan_policy(vex_entry)
         pol = self.policy_condition("VEXLoadFailed")

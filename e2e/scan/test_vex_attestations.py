@@ -67,11 +67,11 @@ spec:
   publicKey: {{configMapRef: {{name: release-pub}}}}
 """)
         self.apply(
-            "apiVersion: sealift.dev/v1alpha1\nkind: ScanPolicy\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: default, namespace: {NS}}}\n"
             "spec:\n  database:\n"
             f"    image: {self.db_image}\n    insecure: true\n"
-            "    credentials: {secretRef: {name: vendor-pull}}\n"
+            "    secretRef: {name: vendor-pull}\n"
             "  severityThreshold: High\n  rescanInterval: 24h\n"
             "  vex:\n  - attestations:\n      authorities:\n      - name: vendor\n"
             "        key: {configMapRef: {name: vendor-keys, key: cosign.pub}}\n")

@@ -33,7 +33,7 @@ class CrdsTest(procs.TempDirTestCase):
                "spec": {"source": {"image": "registry.vendor.example/acme/app",
                                    "tags": ["1.4.0"]},
                         "targets": [{"image": "registry.customer.example/mirror/app"}]}}
-        dp = {"apiVersion": "sealift.dev/v1alpha1", "kind": "DeployPolicy",
+        dp = {"apiVersion": "sealift.dev/v1beta1", "kind": "DeployPolicy",
               "metadata": {"name": "strict"},
               "spec": {"enforcement": "Deny", "rules": {"requireDigest": True}}}
         out = self.api.kubectl("apply", "-f", write(os.path.join(self.tmp, "ok.yaml"), imd, dp))
@@ -57,7 +57,7 @@ class CrdsTest(procs.TempDirTestCase):
                                                    no_image), check=False)
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("spec.source.image: Required value", cp.stderr)
-        enf = {"apiVersion": "sealift.dev/v1alpha1", "kind": "DeployPolicy",
+        enf = {"apiVersion": "sealift.dev/v1beta1", "kind": "DeployPolicy",
                "metadata": {"name": "bad"}, "spec": {"enforcement": "Sometimes"}}
         cp = self.api.kubectl("apply", "-f", write(os.path.join(self.tmp, "b2.yaml"), enf),
                               check=False)

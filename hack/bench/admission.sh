@@ -65,12 +65,15 @@ YML
 kubectl wait --for=condition=Ready -n vendor-acme sigkey/release --timeout=60s >/dev/null
 fp=$(kubectl -n vendor-acme get sigkey release -o jsonpath='{.status.fingerprint}')
 kubectl apply -f - >/dev/null <<YML
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: DeployPolicy
 metadata: {name: bench}
 spec:
+  verifyImages:
+  - imageReferences: ["*"]
+    authorities:
+    - {name: release, key: {signingKeyRef: {namespace: vendor-acme, name: release, fingerprint: "$fp"}}}
   rules:
-    requireSignature: {signingKeyRefs: [{namespace: vendor-acme, name: release, fingerprint: "$fp"}]}
     requireAttestations: [{type: vuln, maxAge: 168h}]
 YML
 kubectl wait --for=condition=Ready deploypolicy/bench --timeout=60s >/dev/null

@@ -136,7 +136,7 @@ def rewrite(obj, vendor, customer):
     if obj.get("kind") == "ScanPolicy" and "image" in spec.get("database", {}):
         # the demo keeps its advisory database in the vendor registry, behind its account
         spec["database"]["insecure"] = True
-        spec["database"]["credentials"] = {"secretRef": {"name": "vendor-pull"}}
+        spec["database"]["secretRef"] = {"name": "vendor-pull"}
     return obj
 
 

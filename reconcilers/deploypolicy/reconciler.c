@@ -1,5 +1,6 @@
 #include "deploypolicy/reconciler.h"
 #include "runtime/apply.h"
+#include "policy/imagematch.h"
 #include "policy/render.h"
 #include "policy/trust.h"
 #include "runtime/conditions.h"
@@ -124,53 +125,63 @@ static char *webhook_not_ready(const struct deploypolicy *d, const json_t *vwc)
     return NULL;
 }
 
-/* Checks every requireSignature.signingKeyRefs entry against the SigningKey it names. Returns
- * NULL when all are trusted, else the reason (*reason) and a message for the first that is not:
- * KeyFingerprintMismatch (the SigningKey publishes another key than the one pinned),
- * SigningKeyNotReady (missing, or no public key yet) or InvalidSpec (no valid pin). */
-static char *untrusted_keys(struct sl_runtime *rt, const json_t *rules, const char **reason)
+struct key_check {
+    struct sl_runtime *rt;
+    const char *reason;
+    char *message;
+};
+
+static int check_one_key(void *ctx, const json_t *ref, const char *path)
 {
-    const json_t *refs =
-        json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs");
-    size_t i;
-    json_t *ref;
-    json_array_foreach(refs, i, ref)
-    {
-        const char *ns = json_string_value(json_object_get(ref, "namespace"));
-        const char *name = json_string_value(json_object_get(ref, "name"));
-        json_t *sk = NULL;
-        struct sl_err err = {0};
-        if (ns && name)
-            rt->kube.get(rt->kube.ctx, &sk, &SL_RES_SIGNINGKEY, ns, name, &err);
-        struct sl_key *key = NULL;
-        int rc = sl_policy_trusted_key(&key, ref, sk, &err);
-        sl_key_free(key);
-        json_decref(sk);
-        if (rc == 0)
-            continue;
-        *reason = rc == SL_ECONFLICT   ? "KeyFingerprintMismatch"
-                  : rc == SL_EINVAL    ? "InvalidSpec"
-                  : rc == SL_ENOTFOUND ? "SigningKeyNotReady"
-                                       : "KeyError";
-        return sl_xasprintf("spec.rules.requireSignature.signingKeyRefs[%zu]: %s", i, err.msg);
-    }
-    return NULL;
+    struct key_check *kc = ctx;
+    const char *ns = json_string_value(json_object_get(ref, "namespace"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    json_t *sk = NULL;
+    struct sl_err err = {0};
+    if (ns && name)
+        kc->rt->kube.get(kc->rt->kube.ctx, &sk, &SL_RES_SIGNINGKEY, ns, name, &err);
+    struct sl_key *key = NULL;
+    int rc = sl_policy_trusted_key(&key, ref, sk, &err);
+    sl_key_free(key);
+    json_decref(sk);
+    if (rc == 0)
+        return 0;
+    kc->reason = rc == SL_ECONFLICT   ? "KeyFingerprintMismatch"
+                 : rc == SL_EINVAL    ? "InvalidSpec"
+                 : rc == SL_ENOTFOUND ? "SigningKeyNotReady"
+                                      : "KeyError";
+    kc->message = sl_xasprintf("%s: %s", path, err.msg);
+    return 1;
 }
 
-/* Records which SigningKeys policy_name trusts (rules NULL: none, the policy is gone). */
-static void index_keys(struct deploypolicy *d, const char *policy_name, const json_t *rules)
+/* Checks the SigningKey of every spec.verifyImages[].authorities entry. Returns NULL when all
+ * are trusted, else the reason (*reason) and a message for the first that is not:
+ * KeyFingerprintMismatch (the SigningKey publishes another key than the one pinned),
+ * SigningKeyNotReady (missing, or no public key yet) or InvalidSpec (no valid pin). */
+static char *untrusted_keys(struct sl_runtime *rt, const json_t *policy, const char **reason)
+{
+    struct key_check kc = {.rt = rt};
+    if (sl_policy_each_key_ref(policy, check_one_key, &kc) == 0)
+        return NULL;
+    *reason = kc.reason;
+    return kc.message;
+}
+
+static int index_one_key(void *ctx, const json_t *ref, const char *path)
+{
+    (void)path;
+    const char *ns = json_string_value(json_object_get(ref, "namespace"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    if (ns && name)
+        json_array_append_new(ctx, json_sprintf("%s/%s", ns, name));
+    return 0;
+}
+
+/* Records which SigningKeys policy_name trusts (policy NULL: none, the policy is gone). */
+static void index_keys(struct deploypolicy *d, const char *policy_name, const json_t *policy)
 {
     json_t *keys = json_array();
-    size_t i;
-    json_t *ref;
-    json_array_foreach(
-        json_object_get(json_object_get(rules, "requireSignature"), "signingKeyRefs"), i, ref)
-    {
-        const char *ns = json_string_value(json_object_get(ref, "namespace"));
-        const char *name = json_string_value(json_object_get(ref, "name"));
-        if (ns && name)
-            json_array_append_new(keys, json_sprintf("%s/%s", ns, name));
-    }
+    sl_policy_each_key_ref(policy, index_one_key, keys);
     pthread_mutex_lock(&d->lock);
     if (json_array_size(keys))
         json_object_set(d->key_index, policy_name, keys);
@@ -256,7 +267,7 @@ static size_t apply_objects(size_t *written, json_t *generated, char *message, s
                             const char *name, json_t *objs)
 {
     json_t *owner = json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
-                              "sealift.dev/v1alpha1", "kind", "DeployPolicy", "name", name, "uid",
+                              "sealift.dev/v1beta1", "kind", "DeployPolicy", "name", name, "uid",
                               sl_kube_obj_uid(obj) ? sl_kube_obj_uid(obj) : "", "controller", 1,
                               "blockOwnerDeletion", 1);
     size_t i, failed = 0;
@@ -347,8 +358,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         out->kind = SL_RESULT_STALLED;
         goto write;
     }
-    const json_t *rules = json_object_get(json_object_get(obj, "spec"), "rules");
-    index_keys(d, req->name, rules);
+    index_keys(d, req->name, obj);
     if (sl_policy_needs_webhook(obj)) {
         json_t *vwc = webhook_configuration(d, obj, rt->controller_namespace);
         not_ready = webhook_not_ready(d, vwc);
@@ -357,7 +367,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         json_array_append_new(objs, vwc);
     }
     if (!not_ready)
-        not_ready = untrusted_keys(rt, rules, &not_ready_reason);
+        not_ready = untrusted_keys(rt, obj, &not_ready_reason);
 
     size_t written = 0;
     size_t failed = apply_objects(&written, generated, message, sizeof(message), &out->kind, rt,

@@ -1,6 +1,6 @@
 /* The DeployPolicy reconciler (DESIGN.md section 3, DeployPolicy).
  *
- * Renders the policy (policy/render.h) and, for requireSignature / requireScanPassed, a
+ * Renders the policy (policy/render.h) and, for spec.verifyImages, a
  * ValidatingWebhookConfiguration that sends Pods (also their ephemeral containers) and
  * workloads of the selected namespaces to sealift's admission webhook (failurePolicy Fail, the
  * policy's namespaceSelector minus kube-system and the controller's namespace, caBundle from the
@@ -8,7 +8,7 @@
  *
  * Ready is True only when the policy works as written: everything applied; when the webhook is
  * needed, the configuration has a caBundle and the controller serves the webhook listener
- * (else WebhookNotReady); and every requireSignature.signingKeyRefs entry's SigningKey
+ * (else WebhookNotReady); and every spec.verifyImages[].authorities entry's SigningKey
  * publishes the key whose fingerprint the entry pins (else KeyFingerprintMismatch naming the
  * SigningKey and both fingerprints, or SigningKeyNotReady). Not-ready policies are looked at
  * again every 10 s. Every generated object is applied with server-side apply

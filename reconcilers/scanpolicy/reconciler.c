@@ -72,7 +72,7 @@ static void index_update(struct sp_reconciler *r, const char *ns, const char *na
     for (size_t i = 0; i < json_array_size(vex) && i < SL_SCANPOLICY_MAX_VEX; i++) {
         const json_t *v = json_array_get(vex, i);
         const char *cm = sl_kube_json_path_str(v, "configMapRef.name");
-        const char *sec = sl_kube_json_path_str(v, "credentials.secretRef.name");
+        const char *sec = sl_kube_json_path_str(v, "secretRef.name");
         if (cm && *cm)
             refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = cm};
         if (sec && *sec)
@@ -168,7 +168,7 @@ static int read_database_spec(struct sp_run *run)
     const json_t *spec = run->spec;
     str_or_null(&run->image, spec, "database.image");
     str_or_null(&run->path, spec, "database.path");
-    str_or_null(&run->creds_secret, spec, "database.credentials.secretRef.name");
+    str_or_null(&run->creds_secret, spec, "database.secretRef.name");
     str_or_null(&run->cm_name, spec, "malware.hashes.configMapRef.name");
     str_or_null(&run->cm_key, spec, "malware.hashes.configMapRef.key");
     run->insecure = json_is_true(sl_kube_json_path(spec, "database.insecure"));
@@ -197,9 +197,10 @@ static int read_harbor_spec(struct sp_run *run)
     const struct sl_controller_config *cc = run->cc;
     if (sl_kube_json_path(spec, "scanner.harbor")) {
         str_or_null(&run->harbor_url, spec, "scanner.harbor.url");
-        str_or_null(&run->harbor_secret, spec, "scanner.harbor.credentials.secretRef.name");
-        str_or_null(&run->harbor_ca_secret, spec, "scanner.harbor.caSecretRef.name");
-        run->harbor_insecure = json_is_true(sl_kube_json_path(spec, "scanner.harbor.insecure"));
+        str_or_null(&run->harbor_secret, spec, "scanner.harbor.secretRef.name");
+        str_or_null(&run->harbor_ca_secret, spec, "scanner.harbor.certSecretRef.name");
+        run->harbor_insecure =
+            json_is_true(sl_kube_json_path(spec, "scanner.harbor.insecureSkipTLSVerify"));
         const char *extra = NULL;
         json_t *b = json_object_get(spec, "baseline");
         if (run->image || run->path)
@@ -363,8 +364,7 @@ static int load_creds_from(struct sp_run *run, struct sl_creds *creds, const cha
 
 static int load_creds(struct sp_run *run, struct sl_creds *creds, const char *registry)
 {
-    return load_creds_from(run, creds, registry, run->creds_secret,
-                           "spec.database.credentials.secretRef.name");
+    return load_creds_from(run, creds, registry, run->creds_secret, "spec.database.secretRef.name");
 }
 
 /* Reads the malware hashes ConfigMap; run->cm set. */
@@ -591,7 +591,7 @@ static bool str_eq(const char *a, const char *b)
 }
 
 /* The Authorization header value for the adapter from the Secret
- * spec.scanner.harbor.credentials names (*out NULL without one; caller frees with
+ * spec.scanner.harbor.secretRef names (*out NULL without one; caller frees with
  * sl_secure_free_str): "Bearer <token>", or Basic from username and password. Returns 0 or -1
  * with the outcome set. */
 static int harbor_authorization(struct sp_run *run, char **out)
@@ -601,8 +601,7 @@ static int harbor_authorization(struct sp_run *run, char **out)
     *out = NULL;
     if (!run->harbor_secret)
         return 0;
-    if (get_secret(run, &sec, "spec.scanner.harbor.credentials.secretRef.name",
-                   run->harbor_secret) != 0) {
+    if (get_secret(run, &sec, "spec.scanner.harbor.secretRef.name", run->harbor_secret) != 0) {
         json_decref(sec);
         return -1;
     }
@@ -623,7 +622,7 @@ static int harbor_authorization(struct sp_run *run, char **out)
     json_decref(sec);
     if (!auth) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
-                    "spec.scanner.harbor.credentials.secretRef.name: Secret \"%s\" has "
+                    "spec.scanner.harbor.secretRef.name: Secret \"%s\" has "
                     "neither key token nor keys username and password (one line each)",
                     run->harbor_secret);
         return -1;
@@ -632,7 +631,7 @@ static int harbor_authorization(struct sp_run *run, char **out)
     return 0;
 }
 
-/* The PEM CA of the adapter from key ca.crt of the Secret spec.scanner.harbor.caSecretRef names
+/* The PEM CA of the adapter from key ca.crt of the Secret spec.scanner.harbor.certSecretRef names
  * (*out NULL without one; caller frees). Returns 0 or -1 with the outcome set. */
 static int harbor_ca(struct sp_run *run, char **out)
 {
@@ -640,7 +639,7 @@ static int harbor_ca(struct sp_run *run, char **out)
     *out = NULL;
     if (!run->harbor_ca_secret)
         return 0;
-    if (get_secret(run, &ca_sec, "spec.scanner.harbor.caSecretRef.name", run->harbor_ca_secret) !=
+    if (get_secret(run, &ca_sec, "spec.scanner.harbor.certSecretRef.name", run->harbor_ca_secret) !=
         0) {
         json_decref(ca_sec);
         return -1;
@@ -653,7 +652,7 @@ static int harbor_ca(struct sp_run *run, char **out)
         if (pem)
             sl_secure_free(pem, pem_len + 1);
         set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
-                    "spec.scanner.harbor.caSecretRef.name: Secret \"%s\" has no key ca.crt",
+                    "spec.scanner.harbor.certSecretRef.name: Secret \"%s\" has no key ca.crt",
                     run->harbor_ca_secret);
         return -1;
     }
@@ -802,7 +801,7 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
         return 0;
     }
     const char *image = sl_kube_json_path_str(v, "image");
-    const char *secret = sl_kube_json_path_str(v, "credentials.secretRef.name");
+    const char *secret = sl_kube_json_path_str(v, "secretRef.name");
     snprintf(src->label, sizeof(src->label), "spec.vex[%zu] (%s)", i, image);
     if (sl_ref_parse(&src->ref, image, &err) != 0)
         return vex_failed(run, SL_RESULT_STALLED, "InvalidSpec", "spec.vex[%zu].image: %s", i,
@@ -810,7 +809,7 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     struct sl_creds creds;
     memset(&creds, 0, sizeof(creds));
     char field[64];
-    snprintf(field, sizeof(field), "spec.vex[%zu].credentials.secretRef.name", i);
+    snprintf(field, sizeof(field), "spec.vex[%zu].secretRef.name", i);
     if (load_creds_from(run, &creds, src->ref.registry, secret && *secret ? secret : NULL, field) !=
         0)
         return -1;
@@ -977,6 +976,18 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
             json_object_set_new(d, "digest", json_string(cur->digest));
         json_object_set_new(status, "database", d);
         json_object_set_new(status, "malwareHashes", json_integer((json_int_t)cur->hsb.count));
+    }
+    /* whether the database in use is the latest one read: a reload that failed keeps the last
+     * good database (Ready stays True, reason StaleDatabase), which this condition makes visible
+     * on its own */
+    if (cur && run->out.ready && !cur->harbor_url) {
+        bool stale = strcmp(run->out.reason, "StaleDatabase") == 0;
+        sl_condition_set(status, "DatabaseFresh", stale ? "False" : "True",
+                         stale ? "StaleDatabase" : "DatabaseLoaded",
+                         stale ? run->out.message : "the database in use is the latest one read",
+                         generation, NULL);
+    } else {
+        sl_condition_remove(status, "DatabaseFresh");
     }
     /* which scanner produces the findings: the adapter's own words once its metadata was read,
      * sealift itself for the built-in scanner (whatever the state of the database) */

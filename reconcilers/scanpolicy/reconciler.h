@@ -1,14 +1,16 @@
 /* The ScanPolicy reconciler.
  *
  * It loads a policy's advisory database (spec.database.image, an artifact made by
- * `sealift db push`, pulled with the dockerconfigjson Secret spec.database.credentials, or
+ * `sealift db push`, pulled with the dockerconfigjson Secret spec.database.secretRef, or
  * spec.database.path) and its malware hashes (ConfigMap spec.malware.hashes.configMapRef) into
  * the ScanPolicy store it was made with (scan/store.h: one refcounted database per ScanPolicy,
  * read by the gates of scan/policy.h), and reports Ready with status.database {digest, records,
  * loadedAt} and status.malwareHashes. It re-checks every SL_SCANPOLICY_RECHECK_MS (or
  * rescanInterval when shorter): the image is HEADed and reloaded only when its digest changed.
  * A database that fails to load keeps the last good one: Ready stays True with reason
- * StaleDatabase and a message saying what failed; without a previous database Ready is False
+ * StaleDatabase and a message saying what failed, and the condition DatabaseFresh is False
+ * (reason StaleDatabase, the same message; True, reason DatabaseLoaded, while the database in
+ * use is the latest one read); without a previous database Ready is False
  * (DatabaseLoadFailed).
  *
  * With spec.scanner.harbor the policy has no database: the reconciler reads the adapter's
@@ -19,7 +21,7 @@
  *
  * spec.vex lists OpenVEX documents (vex.h): a ConfigMap key (configMapRef) or an OCI artifact
  * (image, e.g. pushed by `oras push --artifact-type application/openvex+json`; every layer is
- * one document; credentials and insecure as for the database image). They are reloaded when
+ * one document; secretRef and insecure as for the database image). They are reloaded when
  * the ConfigMap changes or the artifact's digest does; status.vex says how many documents and
  * statements are in use. A document that cannot be read or is not valid OpenVEX makes the
  * policy Ready=False (InvalidVEX, naming the entry and the error; ConfigMapNotFound,

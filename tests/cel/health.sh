@@ -18,7 +18,9 @@ import json, sys, yaml
 checks = yaml.safe_load(open(sys.argv[1]))["spec"]["healthCheckExprs"]
 kinds = sorted(c["kind"] for c in checks)
 assert kinds == ["DeployPolicy", "GitSource", "ImageDelivery", "ScanPolicy", "SigningKey"], kinds
-assert all(c["apiVersion"] in ("sealift.dev/v1alpha1", "sealift.dev/v1beta1") and
+# each kind at the version it is served and stored as
+stored = {"ScanPolicy": "v1beta1", "DeployPolicy": "v1beta1", "GitSource": "v1beta1"}
+assert all(c["apiVersion"] == "sealift.dev/" + stored.get(c["kind"], "v1alpha1") and
            c.get("current") for c in checks)
 json.dump(checks, open(sys.argv[2], "w"))
 PY

@@ -42,12 +42,12 @@ PY
 "$bin" policy render -o json "$here/policies/sandboxed.yaml" >"$tmp/sandboxed.json"
 
 # refused at render time: a trusted key without a pinned fingerprint, a raw prefix entry
-for bad in 'requireSignature: {signingKeyRefs: [{namespace: v, name: k}]}|signingKeyRefs[0].fingerprint: Required value' \
-           'allowedRegistries: ["mirror"]|allowedRegistries[0]: Invalid value' \
-           'allowedRegistries: ["registry.example/app:1.0"]|allowedRegistries[0]: Invalid value' \
-           'requireAttestations: [{type: vuln, maxAge: 168h}]|verified with the keys of spec.rules.requireSignature' \
-           'runtimeClassNames: ["gVisor"]|runtimeClassNames[0]: Invalid value'; do
-  printf 'kind: DeployPolicy\nmetadata: {name: bad}\nspec:\n  rules:\n    %s\n' "${bad%%|*}" >"$tmp/bad.yaml"
+for bad in 'verifyImages: [{imageReferences: ["*"], authorities: [{name: k, key: {signingKeyRef: {namespace: v, name: k}}}]}]|signingKeyRef.fingerprint: Required value' \
+           'rules: {allowedRegistries: ["mirror"]}|allowedRegistries[0]: Invalid value' \
+           'rules: {allowedRegistries: ["registry.example/app:1.0"]}|allowedRegistries[0]: Invalid value' \
+           'rules: {requireAttestations: [{type: vuln, maxAge: 168h}]}|verified with the keys of spec.verifyImages[].authorities' \
+           'rules: {runtimeClassNames: ["gVisor"]}|runtimeClassNames[0]: Invalid value'; do
+  printf 'kind: DeployPolicy\nmetadata: {name: bad}\nspec:\n  %s\n' "${bad%%|*}" >"$tmp/bad.yaml"
   rc=0
   "$bin" policy render "$tmp/bad.yaml" >/dev/null 2>"$tmp/err" || rc=$?
   if [ "$rc" -ne 2 ] || ! grep -qF "${bad#*|}" "$tmp/err"; then

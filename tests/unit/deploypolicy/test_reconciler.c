@@ -106,10 +106,12 @@ static void put_signing_key(struct env *e, const char *pub_file)
 static void put_policy(struct env *e, const char *pin)
 {
     json_t *p =
-        json_pack("{s:{s:s}, s:{s:{s:{s:s}}, s:{s:b, s:{s:[{s:s, s:s, s:s}]}}}}", "metadata",
-                  "name", "signed-only", "spec", "namespaceSelector", "matchLabels",
-                  "sealift.dev/enforce", "true", "rules", "requireDigest", 1, "requireSignature",
-                  "signingKeyRefs", "namespace", "vendor", "name", "release", "fingerprint", pin);
+        json_pack("{s:{s:s}, s:{s:{s:{s:s}}, s:{s:b}, s:[{s:[s], s:[{s:s, s:{s:{s:s, s:s, "
+                  "s:s}}}]}]}}",
+                  "metadata", "name", "signed-only", "spec", "namespaceSelector", "matchLabels",
+                  "sealift.dev/enforce", "true", "rules", "requireDigest", 1, "verifyImages",
+                  "imageReferences", "*", "authorities", "name", "release", "key", "signingKeyRef",
+                  "namespace", "vendor", "name", "release", "fingerprint", pin);
     if (sl_fake_kube_find(e->fk, &SL_RES_DEPLOYPOLICY, NULL, "signed-only"))
         sl_fake_kube_remove(e->fk, &SL_RES_DEPLOYPOLICY, NULL, "signed-only");
     CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_DEPLOYPOLICY, p), 0);
@@ -201,7 +203,8 @@ static void test_swapped_signing_key_is_reported(void)
     CHECK_STR_EQ(sl_test_condition_field(st, "Ready", "status"), "False");
     CHECK_STR_EQ(sl_test_condition_field(st, "Ready", "reason"), "KeyFingerprintMismatch");
     const char *msg = sl_test_condition_field(st, "Ready", "message");
-    CHECK_CONTAINS(msg, "signingKeyRefs[0]: SigningKey vendor/release");
+    CHECK_CONTAINS(msg, "spec.verifyImages[0].authorities[0].key.signingKeyRef: SigningKey "
+                        "vendor/release");
     CHECK_CONTAINS(msg, FP_ED25519);
     CHECK_CONTAINS(msg, FP_P256);
     CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);

@@ -39,7 +39,7 @@ static void test_paths(void)
     free(p);
     /* cluster-scoped: the namespace is ignored */
     p = sl_kube_build_path(&SL_RES_DEPLOYPOLICY, "team", "strict", NULL, NULL);
-    CHECK_STR_EQ(p, "/apis/sealift.dev/v1alpha1/deploypolicies/strict");
+    CHECK_STR_EQ(p, "/apis/sealift.dev/v1beta1/deploypolicies/strict");
     free(p);
     p = sl_kube_build_path(&SL_RES_NAMESPACE, NULL, "team", NULL, NULL);
     CHECK_STR_EQ(p, "/api/v1/namespaces/team");
@@ -403,7 +403,7 @@ static void test_loopback_crud(void)
                                   "imagedeliveries/web?fieldManager=sealift&force=true HTTP/1.1");
     CHECK_CONTAINS(s.requests[3], "Content-Type: application/apply-patch+yaml");
     CHECK_CONTAINS(s.requests[3], "{\"spec\":{}}");
-    CHECK_CONTAINS(s.requests[4], "DELETE /apis/sealift.dev/v1alpha1/deploypolicies/strict"
+    CHECK_CONTAINS(s.requests[4], "DELETE /apis/sealift.dev/v1beta1/deploypolicies/strict"
                                   "?propagationPolicy=Background HTTP/1.1");
 }
 

@@ -55,13 +55,13 @@ expect_rc 2 "enum"
 expect_err "-:4: spec.enforcement: Unsupported value: \"Sometimes\"" "enum"
 
 # an apiVersion the API server does not serve DeployPolicy as
-sed 's|sealift.dev/v1alpha1|sealift.dev/v1|' "$data/no-rules.yaml" | "$bin" policy render - \
+sed 's|sealift.dev/v1beta1|sealift.dev/v1|' "$data/no-rules.yaml" | "$bin" policy render - \
     >"$out" 2>"$err"
 rc=$?
 expect_rc 2 "apiVersion"
 expect_err "-:1: apiVersion: Unsupported value: \"sealift.dev/v1\"" "apiVersion"
 
-# only requireSignature: the ValidatingWebhookConfiguration the controller creates is printed
+# only verifyImages: the ValidatingWebhookConfiguration the controller creates is printed
 run "$data/signature-only.yaml"
 expect_rc 0 "signature only"
 grep -q "^kind: ValidatingWebhookConfiguration$" "$out" ||
@@ -125,7 +125,8 @@ if [ -n "$root" ]; then
     /usr/bin/python3 - "$root/crds/sealift.dev_deploypolicies.yaml" >"$out" <<'PY' || fail=1
 import json, sys, yaml
 crd = yaml.safe_load(open(sys.argv[1]))
-spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+beta = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
+spec = beta["schema"]["openAPIV3Schema"]["properties"]["spec"]
 sample = {"string": "x", "boolean": True, "integer": 1}
 def put(doc, path, value):
     cur = doc
@@ -154,7 +155,7 @@ def fields(node, path):
 for path, node in fields(spec, []):
     t = node.get("type")
     value = node.get("enum", [None])[0] if node.get("enum") else sample.get(t, {})
-    doc = {"apiVersion": "sealift.dev/v1alpha1", "kind": "DeployPolicy",
+    doc = {"apiVersion": "sealift.dev/v1beta1", "kind": "DeployPolicy",
            "metadata": {"name": "p"}, "spec": {}}
     put(doc["spec"], path, value)
     print(json.dumps(doc))

@@ -114,14 +114,20 @@ static void test_bad_input_names_the_field(void)
     CHECK_CONTAINS(err.msg, "spec.rules.allowedRegistries[0]");
     json_decref(p);
     /* a trusted key must be pinned */
-    p = policy("{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":\"v\","
-               "\"name\":\"k\"}]}}}");
+    p = policy("{\"verifyImages\":[{\"imageReferences\":[\"*\"],\"authorities\":[{\"name\":"
+               "\"k\",\"key\":{\"signingKeyRef\":{\"namespace\":\"v\",\"name\":\"k\"}}}]}]}");
     CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
-    CHECK_CONTAINS(err.msg, "spec.rules.requireSignature.signingKeyRefs[0].fingerprint: Required");
+    CHECK_CONTAINS(err.msg, "spec.verifyImages[0].authorities[0].key.signingKeyRef.fingerprint: "
+                            "Required");
     json_decref(p);
-    p = policy("{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[]}}}");
+    p = policy("{\"verifyImages\":[{\"imageReferences\":[\"*\"],\"authorities\":[]}]}");
     CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
-    CHECK_CONTAINS(err.msg, "spec.rules.requireSignature.signingKeyRefs: Required value");
+    CHECK_CONTAINS(err.msg, "spec.verifyImages[0].authorities: Required value");
+    json_decref(p);
+    p = policy("{\"verifyImages\":[{\"imageReferences\":[\"*\"]}]}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "spec.verifyImages[0]: Required value: needs authorities or "
+                            "requireScanPassed");
     json_decref(p);
     p = policy("{\"outputs\":[\"Kyverno\"]}");
     CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
@@ -134,6 +140,11 @@ static void test_bad_input_names_the_field(void)
 }
 
 #define FP "sha256:bbb84394f85b56bff7c6bf119cf852a68cc7214e0290144a7e85ab88e3f338cd"
+/* one verifyImages entry for every image, signed by SigningKey v/k pinned to FP */
+#define SIG                                                                                        \
+    "\"verifyImages\":[{\"imageReferences\":[\"*\"],\"authorities\":[{\"name\":\"k\","             \
+    "\"key\":{\"signingKeyRef\":{\"namespace\":\"v\",\"name\":\"k\",\"fingerprint\":\"" FP         \
+    "\"}}}]}]"
 
 static const json_t *selector_expression(const json_t *sel, const char *key)
 {
@@ -224,9 +235,7 @@ static bool rule_has(const json_t *rules, const char *resource, const char *oper
  * image can be changed with an UPDATE of the Pod; ReplicationControllers have pod templates. */
 static void test_every_path_into_a_pod_is_matched(void)
 {
-    json_t *p = policy("{\"rules\":{\"forbidPrivileged\":true,"
-                       "\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":\"v\","
-                       "\"name\":\"k\",\"fingerprint\":\"" FP "\"}]}}}");
+    json_t *p = policy("{\"rules\":{\"forbidPrivileged\":true}," SIG "}");
     json_t *objs = NULL;
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
@@ -279,8 +288,9 @@ static void test_every_path_into_a_pod_is_matched(void)
  * not come back: both are excluded from every selector unless the policy opts in. */
 static void test_system_namespaces_excluded_by_default(void)
 {
-    json_t *p = policy("{\"rules\":{\"requireDigest\":true,\"requireScanPassed\":"
-                       "{\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":\"s\"}]}},"
+    json_t *p = policy("{\"rules\":{\"requireDigest\":true},\"verifyImages\":[{"
+                       "\"imageReferences\":[\"*\"],\"requireScanPassed\":"
+                       "{\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":\"s\"}]}}],"
                        "\"namespaceSelector\":{\"matchLabels\":{\"team\":\"a\"},"
                        "\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"Exists\"}]}}");
     json_t *objs = NULL;
@@ -337,9 +347,13 @@ static void test_fields_checked_like_the_api_server(void)
         {"{\"rules\":{\"requireDigets\":true}}", "spec.rules.requireDigets",
          "spec.rules.requireDigets: unknown field"},
         {"{\"rule\":{}}", "spec.rule", "spec.rule: unknown field"},
-        {"{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[{\"name\":\"k\","
-         "\"namespace\":\"v\",\"fingerprnt\":\"x\"}]}}}",
-         "spec.rules.requireSignature.signingKeyRefs[0].fingerprnt", "unknown field"},
+        {"{\"verifyImages\":[{\"imageReferences\":[\"*\"],\"authorities\":[{\"name\":\"k\","
+         "\"key\":{\"signingKeyRef\":{\"name\":\"k\",\"namespace\":\"v\",\"fingerprnt\":"
+         "\"x\"}}}]}]}",
+         "spec.verifyImages[0].authorities[0].key.signingKeyRef.fingerprnt", "unknown field"},
+        {"{\"rules\":{\"requireSignature\":{}}}", "spec.rules.requireSignature", "unknown field"},
+        {"{\"verifyImages\":[{\"imageReferences\":\"*\"}]}", "spec.verifyImages[0].imageReferences",
+         "must be of type array"},
         {"{\"rules\":{\"requireDigest\":\"true\"}}", "spec.rules.requireDigest",
          "Invalid value: \"string\": must be of type boolean"},
         {"{\"rules\":{\"allowedRegistries\":\"r.example\"}}", "spec.rules.allowedRegistries",
@@ -377,40 +391,60 @@ static void test_fields_checked_like_the_api_server(void)
         "{\"namespaceSelector\":{\"matchLabels\":{\"a\":\"b\"},\"matchExpressions\":[{\"key\":"
         "\"t\",\"operator\":\"In\",\"values\":[\"x\"]}]},\"includeSystemNamespaces\":false,"
         "\"enforcement\":\"Warn\",\"outputs\":[\"Gatekeeper\"],\"rules\":{\"allowedRegistries\":"
-        "[\"r.example\"],\"requireDigest\":true,\"requireSignature\":{\"signingKeyRefs\":[{"
-        "\"namespace\":\"v\",\"name\":\"k\",\"fingerprint\":\"sha256:00\"}]},"
-        "\"requireScanPassed\":{\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":\"s\","
-        "\"anything\":1}]},\"forbidPrivileged\":true,\"forbidHostNamespaces\":null,"
-        "\"forbidHostPath\":false,\"requireRunAsNonRoot\":true,\"allowedCapabilities\":[]}}");
+        "[\"r.example\"],\"requireDigest\":true,\"forbidPrivileged\":true,"
+        "\"forbidHostNamespaces\":null,\"forbidHostPath\":false,\"requireRunAsNonRoot\":true,"
+        "\"allowedCapabilities\":[]},\"verifyImages\":[{\"imageReferences\":[\"*\"],"
+        "\"authorities\":[{\"name\":\"k\",\"key\":{\"signingKeyRef\":{\"namespace\":\"v\","
+        "\"name\":\"k\",\"fingerprint\":\"sha256:00\"}}}],\"requireScanPassed\":{"
+        "\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":\"s\"}]}}]}");
     json_object_set_new(p, "status", json_pack("{s:[]}", "conditions"));
     json_object_set_new(json_object_get(p, "metadata"), "uid", json_string("u"));
     CHECK_INT_EQ(sl_policy_check_fields(pr, 3, p), 0);
     json_decref(p);
 }
 
-/* requireSignature and requireScanPassed need the webhook: the controller creates a
- * ValidatingWebhookConfiguration for them, and the old `requireScanPassed: true` is refused. */
+/* Entries scoped by image reference globs render (in order, each with its own checks); a
+ * pattern that is no image reference glob is refused naming it. */
+static void test_scoped_verify_images(void)
+{
+    json_t *p =
+        policy("{\"verifyImages\":[{\"imageReferences\":[\"registry.vendor.example/*\","
+               "\"registry.vendor.example/*/*\"],\"authorities\":[{\"name\":\"k\",\"key\":"
+               "{\"signingKeyRef\":{\"namespace\":\"v\",\"name\":\"k\",\"fingerprint\":\"" FP
+               "\"}}}]},{\"imageReferences\":[\"*\"],\"requireScanPassed\":{\"scanPolicyRefs\":"
+               "[{\"namespace\":\"v\",\"name\":\"s\"}]}}]}");
+    json_t *objs = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
+    CHECK(sl_policy_needs_webhook(p));
+    json_decref(objs);
+    json_decref(p);
+    p = policy("{\"verifyImages\":[{\"imageReferences\":[\"registry.vendor.example/a b\"],"
+               "\"requireScanPassed\":{\"scanPolicyRefs\":[{\"namespace\":\"v\",\"name\":"
+               "\"s\"}]}}]}");
+    CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "spec.verifyImages[0].imageReferences[0]: Invalid value");
+    json_decref(p);
+}
+
+/* verifyImages needs the webhook: the controller creates a ValidatingWebhookConfiguration for
+ * it, and an entry naming no ScanPolicy (v1alpha1's `requireScanPassed: true`) is refused. */
 static void test_webhook_rules(void)
 {
-    json_t *p = policy("{\"rules\":{\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":"
-                       "\"v\",\"name\":\"k\",\"fingerprint\":\"sha256:"
-                       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]}}}");
+    json_t *p = policy("{" SIG "}");
     CHECK(sl_policy_needs_webhook(p));
     json_decref(p);
     p = policy("{\"rules\":{\"requireDigest\":true}}");
     CHECK(!sl_policy_needs_webhook(p));
     json_decref(p);
-    p = policy("{\"rules\":{\"requireScanPassed\":true}}");
+    p = policy("{\"verifyImages\":[{\"imageReferences\":[\"*\"],\"requireScanPassed\":{}}]}");
     json_t *objs = NULL;
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
-    CHECK_CONTAINS(err.msg, "spec.rules.requireScanPassed: requireScanPassed must name the");
+    CHECK_CONTAINS(err.msg, "spec.verifyImages[0].requireScanPassed.scanPolicyRefs: Required "
+                            "value: requireScanPassed must name the ScanPolicies it trusts");
     json_decref(p);
 }
-
-#define SIG                                                                                        \
-    "\"requireSignature\":{\"signingKeyRefs\":[{\"namespace\":\"v\",\"name\":\"k\","               \
-    "\"fingerprint\":\"" FP "\"}]}"
 
 /* requireAttestations goes to the webhook, with its keys; entries a user gets wrong are refused
  * naming the field. */
@@ -418,7 +452,7 @@ static void test_require_attestations(void)
 {
     struct sl_err err = {0};
     json_t *objs = NULL;
-    json_t *p = policy("{\"rules\":{" SIG ",\"requireAttestations\":[{\"type\":\"vuln\","
+    json_t *p = policy("{" SIG ",\"rules\":{\"requireAttestations\":[{\"type\":\"vuln\","
                        "\"maxAge\":\"168h\",\"severityThreshold\":\"Critical\"},{\"type\":"
                        "\"https://example.com/provenance/v1\"}]}}");
     CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), 0);
@@ -430,20 +464,21 @@ static void test_require_attestations(void)
     static const struct {
         const char *rules, *msg;
     } bad[] = {
-        {"\"requireAttestations\":[{\"type\":\"vuln\"}]",
-         "verified with the keys of spec.rules.requireSignature.signingKeyRefs"},
-        {SIG ",\"requireAttestations\":[{\"type\":\"vulns\"}]",
+        {"\"rules\":{\"requireAttestations\":[{\"type\":\"vuln\"}]}",
+         "verified with the keys of spec.verifyImages[].authorities"},
+        {SIG ",\"rules\":{\"requireAttestations\":[{\"type\":\"vulns\"}]}",
          "spec.rules.requireAttestations[0].type: Invalid value"},
-        {SIG ",\"requireAttestations\":[{\"type\":\"vuln\"},{\"type\":\"vuln\"}]",
+        {SIG ",\"rules\":{\"requireAttestations\":[{\"type\":\"vuln\"},{\"type\":\"vuln\"}]}",
          "spec.rules.requireAttestations[1].type: Duplicate value"},
-        {SIG ",\"requireAttestations\":[{\"type\":\"vuln\",\"maxAge\":\"a week\"}]",
+        {SIG ",\"rules\":{\"requireAttestations\":[{\"type\":\"vuln\",\"maxAge\":\"a week\"}]}",
          "spec.rules.requireAttestations[0].maxAge: Invalid value"},
-        {SIG ",\"requireAttestations\":[{\"type\":\"sbom\",\"severityThreshold\":\"High\"}]",
+        {SIG ",\"rules\":{\"requireAttestations\":[{\"type\":\"sbom\",\"severityThreshold\":"
+             "\"High\"}]}",
          "severityThreshold: Forbidden: applies to type vuln only"},
-        {SIG ",\"requireAttestations\":[]", "must be a list of at least one"},
+        {SIG ",\"rules\":{\"requireAttestations\":[]}", "must be a list of at least one"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char *text = sl_xasprintf("{\"rules\":{%s}}", bad[i].rules);
+        char *text = sl_xasprintf("{%s}", bad[i].rules);
         p = policy(text);
         CHECK_INT_EQ(sl_policy_render(&objs, p, NULL, &err), SL_EINVAL);
         CHECK_CONTAINS(err.msg, bad[i].msg);
@@ -492,6 +527,7 @@ int main(void)
     RUN(test_runtime_class_names);
     RUN(test_fields_checked_like_the_api_server);
     RUN(test_webhook_rules);
+    RUN(test_scoped_verify_images);
     RUN(test_enforcement_maps_to_validation_actions);
     RUN(test_one_validation_per_rule);
     RUN(test_gatekeeper_output);

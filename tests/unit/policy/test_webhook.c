@@ -116,12 +116,14 @@ static void hole_release(struct black_hole *b)
 
 static char delivered_image[128];
 
-/* requireScanPassed trusting ScanPolicy sec/default; enforcement as given (NULL = Deny). */
+/* One verifyImages entry for every image with requireScanPassed trusting ScanPolicy
+ * sec/default; enforcement as given (NULL = Deny). */
 static json_t *scan_policy(const char *name, const char *enforcement)
 {
-    json_t *p = json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s}]}}}}", "metadata", "name", name,
-                          "generation", 3, "spec", "rules", "requireScanPassed", "scanPolicyRefs",
-                          "namespace", "sec", "name", "default");
+    json_t *p =
+        json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:{s:[{s:s, s:s}]}}]}}", "metadata", "name", name,
+                  "generation", 3, "spec", "verifyImages", "imageReferences", "*",
+                  "requireScanPassed", "scanPolicyRefs", "namespace", "sec", "name", "default");
     if (enforcement)
         json_object_set_new(json_object_get(p, "spec"), "enforcement", json_string(enforcement));
     return p;
@@ -135,9 +137,16 @@ static json_t *lookup_get(void *ctx, const char *kind, const char *ns, const cha
         return scan_policy("scanned-warn", "Warn");
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scanned-audit") == 0)
         return scan_policy("scanned-audit", "Audit");
+    if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "scoped") == 0)
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:{s:[{s:s, s:s}]}}]}}", "metadata", "name",
+                         "scoped", "generation", 1, "spec", "verifyImages", "imageReferences",
+                         "127.0.0.1:9/mirror/*", "requireScanPassed", "scanPolicyRefs", "namespace",
+                         "sec", "name", "default");
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "legacy") == 0)
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:b}}}", "metadata", "name", "legacy", "generation",
-                         1, "spec", "rules", "requireScanPassed", 1);
+        /* v1alpha1's `requireScanPassed: true` converts to an entry naming no ScanPolicy */
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:{}}]}}", "metadata", "name", "legacy",
+                         "generation", 1, "spec", "verifyImages", "imageReferences", "*",
+                         "requireScanPassed");
     return NULL;
 }
 
@@ -560,7 +569,21 @@ static void test_scan_verdicts_and_enforcement(void)
     snprintf(url, sizeof(url), "%slegacy", e.base);
     post_review(&a, url, "legacy", passed);
     CHECK_INT_EQ(a.allowed, 0);
-    CHECK_CONTAINS(a.message, "requireScanPassed must name the ScanPolicies it trusts");
+    CHECK_CONTAINS(a.message, "verifyImages[0].requireScanPassed names no ScanPolicy");
+
+    /* an entry covers only the images its imageReferences match, on reference boundaries:
+     * a failed digest elsewhere is not this entry's business */
+    char elsewhere[160], deeper[160];
+    snprintf(elsewhere, sizeof(elsewhere), "127.0.0.1:10/mirror/app@%s", DIGEST_FAILED);
+    snprintf(deeper, sizeof(deeper), "127.0.0.1:9/mirror/team/app@%s", DIGEST_FAILED);
+    snprintf(url, sizeof(url), "%sscoped", e.base);
+    post_review(&a, url, "scoped-covered", failed);
+    CHECK_INT_EQ(a.allowed, 0);
+    CHECK_CONTAINS(a.message, "verifyImages[0].requireScanPassed: the image fails ScanPolicy");
+    post_review(&a, url, "scoped-other-port", elsewhere);
+    CHECK_INT_EQ(a.allowed, 1);
+    post_review(&a, url, "scoped-deeper", deeper);
+    CHECK_INT_EQ(a.allowed, 1);
 
     /* a new database: the pass recorded (and cached) for the old one no longer answers */
     snprintf(url, sizeof(url), "%sscanned", e.base);
@@ -826,16 +849,19 @@ static int fake_kube_get(void *ctx, json_t **out, const struct sl_kube_resource 
 static json_t *signed_lookup_get(void *ctx, const char *kind, const char *ns, const char *name)
 {
     if (strcmp(kind, "DeployPolicy") == 0 && strcmp(name, "attested") == 0)
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s, s:s}]}, s:[{s:s, s:s}]}}}",
-                         "metadata", "name", name, "generation", 1, "spec", "rules",
-                         "requireSignature", "signingKeyRefs", "namespace", "vendor", "name",
-                         "release", "fingerprint", signer_fingerprint, "requireAttestations",
-                         "type", "vuln", "maxAge", "1h");
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:[{s:s, s:{s:{s:s, s:s, s:s}}}]}], "
+                         "s:{s:[{s:s, s:s}]}}}",
+                         "metadata", "name", name, "generation", 1, "spec", "verifyImages",
+                         "imageReferences", "*", "authorities", "name", "release", "key",
+                         "signingKeyRef", "namespace", "vendor", "name", "release", "fingerprint",
+                         signer_fingerprint, "rules", "requireAttestations", "type", "vuln",
+                         "maxAge", "1h");
     if (strcmp(kind, "DeployPolicy") == 0 &&
         (strcmp(name, "signed") == 0 || strcmp(name, "signed2") == 0))
-        return json_pack("{s:{s:s, s:i}, s:{s:{s:{s:[{s:s, s:s, s:s}]}}}}", "metadata", "name",
-                         name, "generation", 1, "spec", "rules", "requireSignature",
-                         "signingKeyRefs", "namespace", "vendor", "name", "release", "fingerprint",
+        return json_pack("{s:{s:s, s:i}, s:{s:[{s:[s], s:[{s:s, s:{s:{s:s, s:s, s:s}}}]}]}}",
+                         "metadata", "name", name, "generation", 1, "spec", "verifyImages",
+                         "imageReferences", "*", "authorities", "name", "release", "key",
+                         "signingKeyRef", "namespace", "vendor", "name", "release", "fingerprint",
                          signer_fingerprint);
     if (strcmp(kind, "SigningKey") == 0 && strcmp(ns, "vendor") == 0 &&
         strcmp(name, "release") == 0)
@@ -994,7 +1020,7 @@ static void test_registry_attacks(void)
     review_in(&a, url, "q-3", "b", "pull", by_tag);
     CHECK_INT_EQ(a.allowed, 0);
     CHECK_CONTAINS(a.message, f.unsigned_digest); /* what an authenticated caller sees */
-    CHECK_CONTAINS(a.message, "requireSignature: no signature");
+    CHECK_CONTAINS(a.message, "verifyImages[0].authorities: no signature");
 
     env_stop(&quiet);
     env_stop(&e);

@@ -4,6 +4,7 @@
  * rendering sealift's own report back (round trip). argv[1] is tests/data/scan. */
 #include "check.h"
 #include "scan/harbor.h"
+#include "scan/policy.h"
 #include "scan/scanner.h"
 #include "testutil.h"
 
@@ -112,6 +113,47 @@ static void test_policy_on_adapter_findings(void)
     free(json);
 }
 
+/* A v1beta1 ScanPolicy spec parsed and applied to the adapter's findings: action Block (the
+ * default) blocks at the threshold, action Warn reports the same findings and never blocks on
+ * them; v1alpha1's threshold None and an unknown action are refused naming the field. */
+static json_t *parse_spec(struct sl_scanpolicy_rules *rules, const char *text, int want_rc,
+                          struct sl_err *err)
+{
+    json_t *spec = json_loads(text, 0, NULL);
+    CHECK(spec != NULL);
+    CHECK_INT_EQ(sl_scanpolicy_rules_parse(rules, spec, err), want_rc);
+    return spec;
+}
+
+static void test_action_block_and_warn(void)
+{
+    size_t len = 0;
+    char *json = read_data("harbor/report.json", &len);
+    struct sl_scan_report rep;
+    struct sl_err err = {0};
+    struct sl_scanpolicy_rules rules;
+    const char *specs[] = {"{\"severityThreshold\": \"Critical\"}",
+                           "{\"severityThreshold\": \"Critical\", \"action\": \"Block\"}",
+                           "{\"severityThreshold\": \"Critical\", \"action\": \"Warn\"}"};
+    for (int i = 0; i < 3; i++) {
+        json_t *spec = parse_spec(&rules, specs[i], 0, &err);
+        CHECK_INT_EQ(sl_harbor_report_parse(&rep, json, len, &err), 0);
+        sl_scan_apply_policy(&rep, &rules.pol);
+        CHECK_INT_EQ(rep.counts[SL_SEV_CRITICAL], 1); /* reported either way */
+        CHECK(rep.passed == (i == 2));
+        sl_scan_report_free(&rep);
+        sl_scanpolicy_rules_free(&rules);
+        json_decref(spec);
+    }
+    json_t *spec = parse_spec(&rules, "{\"severityThreshold\": \"None\"}", SL_EINVAL, &err);
+    CHECK_CONTAINS(err.msg, "spec.severityThreshold: Unsupported value: \"None\"");
+    json_decref(spec);
+    spec = parse_spec(&rules, "{\"action\": \"Ignore\"}", SL_EINVAL, &err);
+    CHECK_CONTAINS(err.msg, "spec.action: Unsupported value: \"Ignore\"");
+    json_decref(spec);
+    free(json);
+}
+
 static void expect_malformed(const char *json, int code, const char *needle)
 {
     struct sl_scan_report rep;
@@ -204,6 +246,7 @@ int main(int argc, char **argv)
         data_dir = argv[1];
     RUN(test_parse_report);
     RUN(test_policy_on_adapter_findings);
+    RUN(test_action_block_and_warn);
     RUN(test_malformed_reports);
     RUN(test_render_round_trip);
     RUN(test_severity_names);

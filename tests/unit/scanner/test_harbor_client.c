@@ -164,7 +164,7 @@ static void test_errors(void)
     CHECK_CONTAINS(err.msg, "unreachable");
     CHECK_INT_EQ(sl_harbor_client_metadata(&body, &len, c, &err), SL_ERETRY);
     CHECK_CONTAINS(err.msg, "TLS certificate verification failed");
-    CHECK_CONTAINS(err.msg, "caSecretRef");
+    CHECK_CONTAINS(err.msg, "certSecretRef");
     CHECK(strstr(err.msg, "adapter-token") == NULL);
     CHECK(body == NULL);
     sl_harbor_client_free(c);

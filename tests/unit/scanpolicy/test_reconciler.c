@@ -121,7 +121,7 @@ static void env_free(struct env *e)
 static void put_policy(struct env *e, const char *name, json_t *spec)
 {
     json_t *obj =
-        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1alpha1", "kind",
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1beta1", "kind",
                   "ScanPolicy", "metadata", "name", name, "namespace", NS, "spec", spec);
     CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SCANPOLICY, obj), 0);
     json_decref(obj);
@@ -216,6 +216,9 @@ static void test_bad_database_keeps_last_good(void)
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
+    const json_t *st = status_of(&e, "default");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "status"), "True");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "reason"), "DatabaseLoaded");
     long long records = db_records(&e, "default");
     char digest[80];
     snprintf(digest, sizeof(digest), "%s",
@@ -231,6 +234,11 @@ static void test_bad_database_keeps_last_good(void)
     CHECK_CONTAINS(ready_field(&e, "default", "message"), "bad.json");
     CHECK_CONTAINS(ready_field(&e, "default", "message"), "keeping the last good database");
     CHECK_CONTAINS(ready_field(&e, "default", "message"), digest);
+    /* stale is visible on its own, not only as a Ready reason */
+    st = status_of(&e, "default");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "status"), "False");
+    CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "reason"), "StaleDatabase");
+    CHECK_CONTAINS(sl_test_condition_field(st, "DatabaseFresh", "message"), "bad.json");
     CHECK_INT_EQ(db_records(&e, "default"), records);
     CHECK_STR_EQ(db_digest(&e, "default"), digest);
     CHECK(has_event(&e, "Warning", "StaleDatabase"));
@@ -350,9 +358,8 @@ static void test_invalid_spec_and_missing_refs(void)
     CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
 
     put_policy(&e, "sec",
-               json_pack("{s:{s:s, s:{s:{s:s}}}}", "database", "image",
-                         "127.0.0.1:1/sec/advisories:latest", "credentials", "secretRef", "name",
-                         "db-pull"));
+               json_pack("{s:{s:s, s:{s:s}}}", "database", "image",
+                         "127.0.0.1:1/sec/advisories:latest", "secretRef", "name", "db-pull"));
     CHECK_INT_EQ(reconcile(&e, "sec", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "sec", "reason"), "SecretNotFound");
 
@@ -393,12 +400,11 @@ static void test_harbor_scanner_spec(void)
 
     /* the adapter's Secret comes from the policy's namespace */
     put_policy(&e, "sec",
-               json_pack("{s:{s:{s:s, s:{s:{s:s}}}}}", "scanner", "harbor", "url",
-                         "http://127.0.0.1:1", "credentials", "secretRef", "name", "adapter"));
+               json_pack("{s:{s:{s:s, s:{s:s}}}}", "scanner", "harbor", "url", "http://127.0.0.1:1",
+                         "secretRef", "name", "adapter"));
     CHECK_INT_EQ(reconcile(&e, "sec", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "sec", "reason"), "SecretNotFound");
-    CHECK_CONTAINS(ready_field(&e, "sec", "message"),
-                   "spec.scanner.harbor.credentials.secretRef.name");
+    CHECK_CONTAINS(ready_field(&e, "sec", "message"), "spec.scanner.harbor.secretRef.name");
 
     /* nothing listens on port 1: ScannerError naming the adapter, retried with backoff, and
      * the gate does not scan with a policy that is not Ready */
@@ -465,8 +471,8 @@ static void test_harbor_adapter_status_scanner(void)
     /* the right token (base64 of "t0k\n": a trailing newline is not part of it) */
     put_token_secret(&e, "adapter", "dDBrCg==");
     put_policy(&e, "h",
-               json_pack("{s:{s:{s:s, s:{s:{s:s}}}}}", "scanner", "harbor", "url", url,
-                         "credentials", "secretRef", "name", "adapter"));
+               json_pack("{s:{s:{s:s, s:{s:s}}}}", "scanner", "harbor", "url", url, "secretRef",
+                         "name", "adapter"));
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "h", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "h", "status"), "True");

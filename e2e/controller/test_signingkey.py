@@ -21,14 +21,14 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: vendor-acme}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: release, namespace: vendor-acme}
 spec:
   mode: Generate
   algorithm: %(alg)s
   secretRef: {name: release-key}
-  publicKey: {configMapRef: {name: release-pub}}
+  publishKey: {configMapRef: {name: release-pub}}
 """
 
 
@@ -149,7 +149,7 @@ class SigningKeyTest(procs.TempDirTestCase):
         # a spec change triggers a reconcile; the key is never replaced
         self.kube.kubectl("annotate", "-n", "vendor-acme", "sigkey/release", "touched=1")
         self.kube.kubectl("patch", "-n", "vendor-acme", "sigkey/release", "--type", "merge",
-                          "-p", '{"spec":{"publicKey":{"configMapRef":{"name":"release-pub2"}}}}')
+                          "-p", '{"spec":{"publishKey":{"configMapRef":{"name":"release-pub2"}}}}')
         procs.wait_for(lambda: self.kube.kubectl("get", "-n", "vendor-acme", "configmap",
                                                  "release-pub2", check=False).returncode == 0,
                        timeout=30, what="second ConfigMap")
@@ -166,7 +166,7 @@ class SigningKeyTest(procs.TempDirTestCase):
                           "--from-literal=cosign.key=-----BEGIN PRIVATE KEY-----\nnonsense\n"
                           "-----END PRIVATE KEY-----\n")
         self.kube.kubectl("apply", "-f", "-", input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: imported, namespace: vendor-acme}
 spec:

@@ -16,7 +16,7 @@ from kube import Cluster
 
 DIGEST = "sha256:" + "ab" * 32
 
-IMD = """apiVersion: sealift.dev/v1alpha1
+IMD = """apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {name: d, namespace: default}
 spec:
@@ -156,13 +156,15 @@ CASES = [
       - {{namespace: a, name: k, fingerprint: "{DIGEST}"}}
 """, ["spec.rules.requireSignature.signingKeyRefs[1]", "Duplicate value"]),
 ]
+# the version each kind is written in: its storage version (no conversion webhook here)
+VERSIONS = {"ImageDelivery": "v1beta1", "SigningKey": "v1beta1"}
 
 
 def manifest(kind, spec, name="d"):
     meta = f"metadata: {{name: {name}, namespace: default}}\n"
     if kind == "DeployPolicy":
         meta = f"metadata: {{name: {name}}}\n"
-    return f"apiVersion: sealift.dev/v1alpha1\nkind: {kind}\n{meta}{spec}"
+    return f"apiVersion: sealift.dev/{VERSIONS.get(kind, 'v1alpha1')}\nkind: {kind}\n{meta}{spec}"
 
 
 class SchemaTest(procs.TempDirTestCase):

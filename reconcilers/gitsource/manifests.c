@@ -79,8 +79,10 @@ static void load_doc(struct sl_manifest_set *out, json_t *seen, const char *path
                   api, kind);
         return;
     }
-    if (strcmp(api, "sealift.dev/v1alpha1") != 0) {
-        add_error(out->errors, path, line, "unsupported apiVersion %s (want sealift.dev/v1alpha1)",
+    if (strcmp(api, "sealift.dev/v1beta1") != 0 && strcmp(api, "sealift.dev/v1alpha1") != 0) {
+        add_error(out->errors, path, line,
+                  "unsupported apiVersion %s (want sealift.dev/v1beta1 or the deprecated "
+                  "sealift.dev/v1alpha1)",
                   api);
         return;
     }

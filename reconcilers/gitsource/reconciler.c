@@ -191,9 +191,16 @@ static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request
                         const struct ownership *own, const json_t *obj, struct sl_err *err)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
-    const struct sl_kube_resource *res = resource_for_kind(kind);
-    if (!res)
+    const struct sl_kube_resource *known = resource_for_kind(kind);
+    if (!known)
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "unknown kind %s", kind);
+    /* applied and compared in the version git names (sl_manifests_load accepts the served
+     * versions), so a v1alpha1 manifest is not diffed against a v1beta1 read */
+    struct sl_kube_resource versioned = *known;
+    const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+    if (api && strncmp(api, "sealift.dev/", 12) == 0)
+        versioned.version = api + 12;
+    const struct sl_kube_resource *res = &versioned;
     struct sl_apply_owner owner = {.field_manager = own->field_manager,
                                    .labels = own->labels,
                                    .adopt_annotation = SL_GITSOURCE_ADOPT_ANNOTATION,

@@ -33,6 +33,8 @@
 #define SECRET_B64_MAX    ((size_t)1 << 20)
 #define DOCKERCONFIG_KEY  ".dockerconfigjson"
 #define DOCKERCONFIG_TYPE "kubernetes.io/dockerconfigjson"
+/* the verify key this release reads: the first (CEL allows one) authority's SigningKey */
+#define VERIFY_KEY_FIELD "spec.verify.authorities[0].key.signingKeyRef.name"
 
 /* ---- reference index for secondary watches ---- */
 
@@ -344,8 +346,8 @@ struct endpoint {
     const char *image; /* the spec's reference text */
     struct sl_ref ref;
     char *name;            /* "host/repo" (docker-reference for signatures) */
-    const char *secret;    /* credentials.secretRef.name or NULL */
-    const char *ca_secret; /* caSecretRef.name or NULL */
+    const char *secret;    /* secretRef.name or NULL */
+    const char *ca_secret; /* certSecretRef.name (its ca.crt) or NULL */
     bool insecure;
     struct sl_creds creds;
     bool have_creds;
@@ -614,9 +616,8 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
         return -1;
     }
     ep->name = sl_xasprintf("%s/%s", ep->ref.registry, ep->ref.repository);
-    ep->secret =
-        str_or_null(json_object_get(json_object_get(spec_ep, "credentials"), "secretRef"), "name");
-    ep->ca_secret = str_or_null(json_object_get(spec_ep, "caSecretRef"), "name");
+    ep->secret = str_or_null(json_object_get(spec_ep, "secretRef"), "name");
+    ep->ca_secret = str_or_null(json_object_get(spec_ep, "certSecretRef"), "name");
     ep->insecure = json_is_true(json_object_get(spec_ep, "insecure"));
     ref_list_add(&run->refs, REF_SECRET, ep->secret);
     ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
@@ -645,8 +646,10 @@ static int step_read_spec(struct imd_run *run)
     const json_t *source = json_object_get(spec, "source");
     /* remember references first, so a Secret that appears later enqueues this object (and
      * status knows which gates the spec has, whatever fails below) */
+    const json_t *authority =
+        json_array_get(json_object_get(json_object_get(spec, "verify"), "authorities"), 0);
     run->verify_key_name =
-        str_or_null(json_object_get(json_object_get(spec, "verify"), "signingKeyRef"), "name");
+        str_or_null(json_object_get(json_object_get(authority, "key"), "signingKeyRef"), "name");
     run->sign_key_name =
         str_or_null(json_object_get(json_object_get(spec, "sign"), "signingKeyRef"), "name");
     run->scan_policy = str_or_null(json_object_get(spec, "scanPolicyRef"), "name");
@@ -829,7 +832,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
     char field[96];
     int rc = 0;
     if (ep->secret) {
-        snprintf(field, sizeof(field), "%s.credentials.secretRef.name", ep->field);
+        snprintf(field, sizeof(field), "%s.secretRef.name", ep->field);
         if ((rc = get_secret(run, &secret, ep->secret, field)) != 0)
             goto done;
         const char *type = json_string_value(json_object_get(secret, "type"));
@@ -864,7 +867,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
         secret = NULL;
     }
     if (ep->ca_secret) {
-        snprintf(field, sizeof(field), "%s.caSecretRef.name", ep->field);
+        snprintf(field, sizeof(field), "%s.certSecretRef.name", ep->field);
         if ((rc = get_secret(run, &secret, ep->ca_secret, field)) != 0)
             goto done;
         if ((rc = secret_value(run, &text, &len, secret, "ca.crt", field, ep->ca_secret)) != 0)
@@ -946,7 +949,7 @@ static int load_verify_key(struct imd_run *run)
         return 0;
     if (run->verify_key_failed)
         return -1;
-    const char *field = "spec.verify.signingKeyRef.name";
+    const char *field = VERIFY_KEY_FIELD;
     json_t *sk = NULL, *cm = NULL, *secret = NULL;
     char *pem = NULL;
     size_t pem_len = 0;
@@ -959,7 +962,10 @@ static int load_verify_key(struct imd_run *run)
         pem = sl_xstrdup(status_pem);
         pem_len = strlen(pem);
     }
+    /* the ConfigMap a VerifyOnly key reads, else the one a key with a Secret publishes to */
     const char *cm_name = sl_kube_json_path_str(sk, "spec.publicKey.configMapRef.name");
+    if (!cm_name)
+        cm_name = sl_kube_json_path_str(sk, "spec.publishKey.configMapRef.name");
     if (!pem && cm_name &&
         run->rt->kube.get(run->rt->kube.ctx, &cm, &SL_RES_CONFIGMAP, run->ns, cm_name, &err) == 0) {
         const char *v =
@@ -1325,8 +1331,7 @@ static int gate_verify(struct imd_run *run, json_t *img, const json_t *prev, con
     char fpr[SL_KEY_FINGERPRINT_LEN];
     if (sl_key_fingerprint(fpr, run->verify_key, &err) != 0) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
-                    "spec.verify.signingKeyRef.name: SigningKey \"%s\": %s", run->verify_key_name,
-                    err.msg);
+                    VERIFY_KEY_FIELD ": SigningKey \"%s\": %s", run->verify_key_name, err.msg);
         return -1;
     }
     /* decided from what this process verified (digest + key), never from status */
@@ -2151,7 +2156,7 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         run->kind = SL_RESULT_WAITING;
         run->requeue_ms = sl_imd_auth_backoff_ms(old_status, time(NULL));
     }
-    if (!json_object_get(status, "deliveredTags"))
+    if (!json_object_get(status, "summary"))
         sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL,
                          run->sign_key_name != NULL);
     struct sl_outcome outcome = {run->kind, r.status, r.reason, r.msg, suspended};

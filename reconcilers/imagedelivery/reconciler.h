@@ -25,8 +25,8 @@
  * deadline (default 30m), after which the pass ends TRANSIENT with reason RegistryTimeout.
  *
  * Status: images[] {tag, digest, verified, scan, message, targets[] {image, digest, signed,
- * syncedAt}}, lastSyncTime (set when a pass delivered something), deliveredTags, scanSummary,
- * signedSummary (printer columns), observedGeneration and conditions Verified (with
+ * syncedAt}}, lastSyncTime (set when a pass delivered something), summary {delivered, scanned,
+ * blocked, signed} (printer columns), observedGeneration and conditions Verified (with
  * spec.verify), Scanned (with spec.scanPolicyRef), Synced, Signed (with spec.sign; Unknown
  * NothingSigned when no tag is signed in every target), Blocked, Ready. Conditions of gates the
  * spec no longer has are removed. syncedAt changes only when a target was written or first found

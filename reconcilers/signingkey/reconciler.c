@@ -105,7 +105,7 @@ struct sk_run {
     const char *alg_name; /* spec.algorithm or NULL */
     enum sl_key_algorithm want_alg;
     const char *secret_name;    /* spec.secretRef.name or NULL */
-    const char *configmap_name; /* spec.publicKey.configMapRef.name or NULL */
+    const char *configmap_name; /* spec.publishKey (or VerifyOnly's spec.publicKey) ConfigMap */
     bool publish;               /* publish the ConfigMap (false when it is VerifyOnly's source) */
     /* results */
     struct sl_key *key;
@@ -166,11 +166,15 @@ static int step_read_spec(struct sk_run *run)
     run->secret_name = sl_kube_json_path_str(obj, "spec.secretRef.name");
     if (run->secret_name != NULL && run->secret_name[0] == '\0')
         run->secret_name = NULL;
-    run->configmap_name = sl_kube_json_path_str(obj, "spec.publicKey.configMapRef.name");
+    bool verify_only = strcmp(run->mode, "VerifyOnly") == 0;
+    /* v1beta1 splits the ConfigMap: publicKey is the input of a VerifyOnly key without a Secret,
+     * publishKey the output of a key with one (CEL refuses the other combinations) */
+    const char *field =
+        run->secret_name ? "spec.publishKey.configMapRef.name" : "spec.publicKey.configMapRef.name";
+    run->configmap_name = sl_kube_json_path_str(obj, field);
     if (run->configmap_name != NULL && run->configmap_name[0] == '\0')
         run->configmap_name = NULL;
 
-    bool verify_only = strcmp(run->mode, "VerifyOnly") == 0;
     if (!verify_only && run->secret_name == NULL) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
                     "spec.secretRef.name: Required value: mode %s keeps the key in a Secret",
@@ -183,7 +187,7 @@ static int step_read_spec(struct sk_run *run)
                     "mode VerifyOnly reads the public key from one of them");
         return -1;
     }
-    run->publish = run->configmap_name != NULL && (!verify_only || run->secret_name != NULL);
+    run->publish = run->configmap_name != NULL && run->secret_name != NULL;
     return 0;
 }
 
@@ -470,7 +474,7 @@ static int step_check_algorithm(struct sk_run *run)
 static json_t *owner_reference(const json_t *obj)
 {
     const char *uid = sl_kube_obj_uid(obj);
-    json_t *ref = json_pack("{s:s, s:s, s:s, s:b}", "apiVersion", "sealift.dev/v1alpha1", "kind",
+    json_t *ref = json_pack("{s:s, s:s, s:s, s:b}", "apiVersion", "sealift.dev/v1beta1", "kind",
                             "SigningKey", "name", sl_kube_obj_name(obj), "controller", 1);
     if (ref == NULL)
         abort();
@@ -479,7 +483,7 @@ static json_t *owner_reference(const json_t *obj)
     return ref;
 }
 
-/* Publishes the public key in the ConfigMap spec.publicKey.configMapRef.name (key cosign.pub):
+/* Publishes the public key in the ConfigMap spec.publishKey.configMapRef.name (key cosign.pub):
  * creates it, or updates it only when the key differs. */
 static int step_publish(struct sk_run *run)
 {

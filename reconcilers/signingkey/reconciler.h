@@ -13,8 +13,10 @@
  *               private.pem): cosign's encrypted format, opened with the Secret's
  *               cosign.password (absent = the empty password), or unencrypted PKCS#8 / EC PEM.
  *   VerifyOnly  a public key only: from the Secret's cosign.pub when spec.secretRef is given
- *               (then spec.publicKey.configMapRef, if set, is published like in the other modes),
- *               else from the ConfigMap spec.publicKey.configMapRef (key cosign.pub).
+ *               (then spec.publishKey.configMapRef, if set, is published like in the other
+ *               modes), else from the ConfigMap spec.publicKey.configMapRef (key cosign.pub).
+ * Publishing: with spec.publishKey.configMapRef, the public key is written under cosign.pub of
+ * that ConfigMap (created when absent, updated only when the key differs).
  * When spec.algorithm is set and the key is of another algorithm, Ready=False AlgorithmMismatch
  * (the key is never replaced). sealift never deletes a key Secret.
  *

@@ -18,7 +18,8 @@ import json, sys, yaml
 checks = yaml.safe_load(open(sys.argv[1]))["spec"]["healthCheckExprs"]
 kinds = sorted(c["kind"] for c in checks)
 assert kinds == ["DeployPolicy", "GitSource", "ImageDelivery", "ScanPolicy", "SigningKey"], kinds
-assert all(c["apiVersion"] == "sealift.dev/v1alpha1" and c.get("current") for c in checks)
+assert all(c["apiVersion"] in ("sealift.dev/v1alpha1", "sealift.dev/v1beta1") and c.get("current")
+           for c in checks)
 json.dump(checks, open(sys.argv[2], "w"))
 PY
 cd "$here"

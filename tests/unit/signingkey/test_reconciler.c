@@ -102,7 +102,7 @@ static char *unb64(const char *s)
 static void put_signingkey(struct env *e, const char *name, json_t *spec)
 {
     json_t *obj =
-        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1alpha1", "kind",
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1beta1", "kind",
                   "SigningKey", "metadata", "name", name, "namespace", NS, "spec", spec);
     CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SIGNINGKEY, obj), 0);
     json_decref(obj);
@@ -196,7 +196,7 @@ static void test_generate_creates_secret_configmap_status(void)
     env_init(&e);
     put_signingkey(&e, "release",
                    json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}}}", "mode", "Generate", "algorithm",
-                             "ecdsa-p256", "secretRef", "name", "release-key", "publicKey",
+                             "ecdsa-p256", "secretRef", "name", "release-key", "publishKey",
                              "configMapRef", "name", "release-pub"));
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "release", &res), 0);
@@ -367,7 +367,7 @@ static void test_generate_algorithm_mismatch(void)
     char *before = dump(sl_fake_kube_find(e.fk, &SL_RES_SECRET, NS, "release-key"));
     put_signingkey(&e, "release",
                    json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}}}", "mode", "Generate", "algorithm",
-                             "ecdsa-p256", "secretRef", "name", "release-key", "publicKey",
+                             "ecdsa-p256", "secretRef", "name", "release-key", "publishKey",
                              "configMapRef", "name", "release-pub"));
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "release", &res), 0);
@@ -698,7 +698,7 @@ static void test_verify_only_from_secret(void)
     put_secret_with_fixture(&e, "vendor-pub", "cosign.pub", "ed25519.pub");
     put_signingkey(&e, "v",
                    json_pack("{s:s, s:{s:s}, s:{s:{s:s}}}", "mode", "VerifyOnly", "secretRef",
-                             "name", "vendor-pub", "publicKey", "configMapRef", "name",
+                             "name", "vendor-pub", "publishKey", "configMapRef", "name",
                              "published"));
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "v", &res), 0);

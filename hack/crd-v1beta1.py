@@ -116,7 +116,7 @@ def imagedelivery(schema, version):
     verify["description"] = ("Require a valid signature on the source digest, by one of "
                              "spec.verify.authorities, before delivering it.")
     verify["required"] = ["authorities"]
-    verify["properties"] = {"authorities": authorities(ref, "spec.verify.authorities", 8, True)}
+    verify["properties"] = {"authorities": authorities(ref, "spec.verify.authorities", 8, False)}
     status = schema["properties"]["status"]
     summary = {
         "description": "Counts over the tags of status.images (the printer columns).",

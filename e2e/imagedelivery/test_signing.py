@@ -214,6 +214,38 @@ class SigningTest(ImdTestCase):
                                         "-o", "json").stdout + self.ctl.proc.output())
         self.assertNotIn("cosign-pw-test-only", everything)
 
+    def test_any_listed_authority_verifies(self):
+        """Key rotation: with two authorities a tag signed by the second key only is delivered;
+        a tag signed by neither is blocked, and the message names both SigningKeys."""
+        d3 = self.seed_image("3.0", seed=3)
+        self.seed_image("6.0", seed=6)
+        self.sealift_sign(f"{self.vendor.host}/acme/app:3.0", self.other_key, V)
+        prefix = os.path.join(self.tmp, "stranger")
+        procs.run([procs.SEALIFT, "keygen", "--out", prefix])
+        self.sealift_sign(f"{self.vendor.host}/acme/app:6.0", prefix + ".key", V)
+        self.kube.kubectl("create", "configmap", "next-pub", "-n", NS,
+                          f"--from-file=cosign.pub={self.other_pub}")
+        self.apply(f"""apiVersion: sealift.dev/v1beta1
+kind: SigningKey
+metadata: {{name: vendor-next, namespace: {NS}}}
+spec: {{mode: VerifyOnly, publicKey: {{configMapRef: {{name: next-pub}}}}}}
+""")
+        self.delivery("rotation", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/rotation", "customer-push")],
+                      extra_source="    tags: ['3.0', '6.0']\n",
+                      extra_spec="  verify:\n    authorities:\n"
+                                 "    - {name: current, key: {signingKeyRef: {name: vendor-build}}}\n"
+                                 "    - {name: next, key: {signingKeyRef: {name: vendor-next}}}\n")
+        obj = self.wait_ready("rotation", timeout=120)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/rotation:3.0", C), d3)
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/rotation:6.0", C))
+        self.assertEqual([i["verified"] for i in obj["status"]["images"]], [True, False])
+        blocked = self.condition(obj, "Blocked")
+        self.assertEqual(blocked["reason"], "SignatureInvalid")
+        self.assertIn('no valid signature by one of SigningKeys "vendor-build", "vendor-next"',
+                      blocked["message"])
+        self.assertEqual(obj["status"]["summary"]["delivered"], 1)
+
     def test_unsigned_and_wrongly_signed_sources_are_not_delivered(self):
         self.seed_image("2.0", seed=2)
         self.seed_image("3.0", seed=3)

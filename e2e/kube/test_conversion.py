@@ -246,14 +246,18 @@ class ConversionTest(procs.TempDirTestCase):
         beta = self.get(by_name["beta-warn-high"], "v1beta1")
         self.assertEqual((beta["spec"]["severityThreshold"], beta["spec"]["action"]),
                          ("Medium", "Block"))
-        # CEL refuses what this release cannot enforce, naming the field
-        for obj in load("v1beta1-beyond.yaml")[:2]:
-            body = {k: v for k, v in obj.items() if k != "status"}
+        # CEL refuses what this release cannot enforce, naming the field; an ImageDelivery with
+        # several authorities is enforced (any one verifies) and accepted
+        beyond = {o["metadata"]["name"]: o for o in load("v1beta1-beyond.yaml")}
+        for name, refused in (("scoped", True), ("two-authorities", False)):
+            body = {k: v for k, v in beyond[name].items() if k != "status"}
             cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
                                    input=json.dumps(body))
-            self.assertNotEqual(cp.returncode, 0, cp.stdout)
-            self.assertRegex(cp.stderr, r"spec\.verify\.authorities holds one authority|"
-                                        r"spec\.verifyImages holds one entry for every image")
+            if refused:
+                self.assertNotEqual(cp.returncode, 0, cp.stdout)
+                self.assertIn("spec.verifyImages holds one entry for every image", cp.stderr)
+            else:
+                self.assertEqual(cp.returncode, 0, cp.stderr)
 
     def test_fails_closed_without_the_webhook(self):
         """Reads through the version that is not stored need the webhook. ImageDelivery is

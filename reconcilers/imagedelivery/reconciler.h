@@ -2,7 +2,8 @@
  * repository to every target registry, by digest.
  *
  * Per tag, in this order: resolve the digest (manifest HEAD on the source) -> verify
- * (spec.verify: a cosign signature by the SigningKey's public key on the source digest) -> scan
+ * (spec.verify: a cosign signature on the source digest by the public key of any one of the
+ * SigningKeys of spec.verify.authorities[], so a key can be rotated by listing both) -> scan
  * (spec.scanPolicyRef, through the scan gate of gates.h; of what the copy delivers: with
  * spec.platforms only the selected platforms of an index) -> copy to every target (the copy engine
  * writes the tag last; the source's cosign signatures are copied along) -> sign in every target

@@ -269,12 +269,16 @@ static int f_verify(void *ctx, struct sl_cosign_verify_result *out, struct sl_re
     const char *fp = reg_sig(f, sl_registry_host(r), repo, digest);
     if (!fp)
         return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_REGISTRY, "no signatures");
-    char want[SL_KEY_FINGERPRINT_LEN];
-    sl_key_fingerprint(want, keys[0], err);
-    if (strcmp(want, fp) != 0)
-        return sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO, "1 signature(s), none by the key");
-    out->key_index = 0;
-    return 0;
+    /* any of the keys verifies, as sl_cosign_verify */
+    for (size_t i = 0; i < nkeys; i++) {
+        char want[SL_KEY_FINGERPRINT_LEN];
+        sl_key_fingerprint(want, keys[i], err);
+        if (strcmp(want, fp) == 0) {
+            out->key_index = (int)i;
+            return 0;
+        }
+    }
+    return sl_err_set(err, SL_EDIGEST, SL_ERRC_CRYPTO, "1 signature(s), none by the keys");
 }
 
 static int f_copy_signatures(void *ctx, size_t *copied, struct sl_registry *src,
@@ -1147,6 +1151,80 @@ static void test_verify_gate(void)
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SigningKeyNotFound");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
                    "spec.verify.authorities[0].key.signingKeyRef.name");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+    env_free(&e);
+}
+
+/* Key rotation: with two authorities a tag signed by either key is delivered; a tag signed by
+ * neither is blocked and the message names both SigningKeys. */
+static void test_verify_gate_any_authority(void)
+{
+    char fp_old[SL_KEY_FINGERPRINT_LEN], fp_new[SL_KEY_FINGERPRINT_LEN],
+        fp_other[SL_KEY_FINGERPRINT_LEN];
+    fixture_fingerprint(fp_old, "ecdsa-p256.pub");
+    fixture_fingerprint(fp_new, "ed25519.pub");
+    fixture_fingerprint(fp_other, "cosign-generated.pub");
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "release-2026", "ecdsa-p256.pub", NULL);
+    put_signingkey(&e, "release-2027", "ed25519.pub", NULL);
+    reg_sign(&e.reg, SRC, "acme/app", DIG_A, fp_old);   /* 1.0: the old key */
+    reg_sign(&e.reg, SRC, "acme/app", DIG_B, fp_new);   /* 1.1: the new key */
+    reg_sign(&e.reg, SRC, "acme/app", DIG_C, fp_other); /* 2.0: a key not listed */
+    json_t *spec = basic_spec();
+    json_array_append_new(json_object_get(json_object_get(spec, "source"), "tags"),
+                          json_string("2.0"));
+    json_object_set_new(spec, "verify",
+                        json_pack("{s:[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]}", "authorities",
+                                  "name", "old", "key", "signingKeyRef", "name", "release-2026",
+                                  "name", "new", "key", "signingKeyRef", "name", "release-2027"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
+    CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.1"), DIG_B);
+    CHECK(reg_tag(&e.reg, DST1, "mirror/app", "2.0") == NULL);
+    CHECK(json_is_true(json_object_get(image_entry(&e, 0), "verified")));
+    CHECK(json_is_true(json_object_get(image_entry(&e, 1), "verified")));
+    CHECK(json_is_false(json_object_get(image_entry(&e, 2), "verified")));
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(cond_field(&e, "Blocked", "reason"), "SignatureInvalid");
+    CHECK_CONTAINS(cond_field(&e, "Blocked", "message"),
+                   "no valid signature by one of SigningKeys \"release-2026\", \"release-2027\"");
+    CHECK_INT_EQ(status_int(&e, "status.summary.delivered"), 2);
+
+    /* steady state: both verified digests are known to this process, whichever key it was */
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "verify"), 1); /* only 2.0 */
+
+    /* the old key leaves the list: 1.0 no longer verifies */
+    spec = basic_spec();
+    json_object_set_new(spec, "verify", verify_spec("release-2027"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK(json_is_false(json_object_get(image_entry(&e, 0), "verified")));
+    CHECK(json_is_true(json_object_get(image_entry(&e, 1), "verified")));
+    CHECK_CONTAINS(cond_field(&e, "Blocked", "message"),
+                   "no valid signature by SigningKey \"release-2027\"");
+    env_free(&e);
+
+    /* an authority whose SigningKey does not exist fails the object, naming which one */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_signingkey(&e, "release-2026", "ecdsa-p256.pub", NULL);
+    spec = basic_spec();
+    json_object_set_new(spec, "verify",
+                        json_pack("{s:[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]}", "authorities",
+                                  "name", "old", "key", "signingKeyRef", "name", "release-2026",
+                                  "name", "new", "key", "signingKeyRef", "name", "missing"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SigningKeyNotFound");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.verify.authorities[1].key.signingKeyRef.name: SigningKey \"missing\"");
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
     env_free(&e);
 }
@@ -2132,6 +2210,7 @@ int main(int argc, char **argv)
     RUN(test_registry_errors);
     RUN(test_verify_gate);
     RUN(test_verify_gate_trusts_no_status);
+    RUN(test_verify_gate_any_authority);
     RUN(test_insecure_needs_the_administrator);
     RUN(test_registry_deadline);
     RUN(test_sign_in_every_target);

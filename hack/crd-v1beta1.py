@@ -224,6 +224,21 @@ def signingkey(schema, version):
         "message": "spec.publishKey publishes the key of spec.secretRef; a VerifyOnly key without "
                    "secretRef reads spec.publicKey instead",
         "fieldPath": ".publishKey", "reason": "FieldValueForbidden"})
+    publish["properties"]["configMapRef"]["description"] += (
+        " A ConfigMap sealift did not create for this SigningKey is never written "
+        "(Ready=False ConfigMapNotOwned).")
+    status = schema["properties"]["status"]
+    status["properties"]["publishedKey"] = {
+        "description": "Where the key is published: set while spec.publishKey's ConfigMap holds "
+                       "the key of status.fingerprint.",
+        "type": "object",
+        "properties": {
+            "configMapName": {"description": "Name of the ConfigMap (key cosign.pub).",
+                              "type": "string", "maxLength": 253},
+            "fingerprint": {"description": "Fingerprint of the key the ConfigMap holds.",
+                            "type": "string", "maxLength": 128},
+        },
+    }
 
 
 def deploypolicy(schema, version):

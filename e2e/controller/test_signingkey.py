@@ -122,6 +122,8 @@ class SigningKeyTest(procs.TempDirTestCase):
             self.assertEqual(st["algorithm"], alg)
             self.assertEqual(st["fingerprint"], self.fingerprint(pub))
             self.assertIn("BEGIN PUBLIC KEY", st["publicKey"])
+            self.assertEqual(st["publishedKey"], {"configMapName": "release-pub",
+                                                  "fingerprint": st["fingerprint"]})
             self.assertNotIn("PRIVATE", json.dumps(st))
             # printer columns show it
             out = self.kube.kubectl("get", "sigkey", "-n", "vendor-acme").stdout
@@ -141,6 +143,42 @@ class SigningKeyTest(procs.TempDirTestCase):
             self.assertEqual(len(password), 32)
             self.assertNotIn(password, self.ctl.proc.output())
             self.assertNotIn(password, json.dumps(st))
+
+    def test_foreign_configmap_is_never_overwritten(self):
+        """A ConfigMap of the publishKey name that sealift did not create stays as it was, and
+        Ready says why; once it is gone sealift publishes its own."""
+        self.kube.kubectl("create", "namespace", "vendor-acme")
+        self.kube.kubectl("create", "configmap", "release-pub", "-n", "vendor-acme",
+                          "--from-literal=cosign.pub=the web team's own key")
+        before = json.loads(self.kube.kubectl("get", "configmap", "release-pub", "-n",
+                                              "vendor-acme", "-o", "json").stdout)
+        self.kube.kubectl("apply", "-f", "-", input=SIGNINGKEY % {"alg": "ed25519"})
+
+        def refused():
+            obj = json.loads(self.kube.kubectl("get", "-n", "vendor-acme", "signingkey/release",
+                                               "-o", "json").stdout)
+            ready = next((c for c in obj.get("status", {}).get("conditions", [])
+                          if c["type"] == "Ready"), {})
+            return obj if ready.get("reason") == "ConfigMapNotOwned" else None
+        obj = procs.wait_for(refused, timeout=60, what="Ready=False ConfigMapNotOwned")
+        ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+        self.assertEqual(ready["status"], "False")
+        self.assertIn('ConfigMap "release-pub" exists and was not created by sealift',
+                      ready["message"])
+        self.assertTrue(obj["status"]["fingerprint"].startswith("sha256:"))
+        self.assertNotIn("publishedKey", obj["status"])
+        after = json.loads(self.kube.kubectl("get", "configmap", "release-pub", "-n",
+                                             "vendor-acme", "-o", "json").stdout)
+        self.assertEqual(after["data"], {"cosign.pub": "the web team's own key"})
+        self.assertEqual(after["metadata"].get("labels"), before["metadata"].get("labels"))
+        self.assertNotIn("ownerReferences", after["metadata"])
+        self.assertEqual(after["metadata"]["resourceVersion"],
+                         before["metadata"]["resourceVersion"])
+        # the web team removes theirs: sealift creates its own and says where it is
+        self.kube.kubectl("delete", "configmap", "release-pub", "-n", "vendor-acme")
+        st = self.wait_ready("release")["status"]
+        self.assertEqual(st["publishedKey"], {"configMapName": "release-pub",
+                                              "fingerprint": st["fingerprint"]})
 
     def test_key_survives_reconcile_and_delete(self):
         self.kube.kubectl("apply", "-f", "-", input=SIGNINGKEY % {"alg": "ed25519"})

@@ -34,6 +34,8 @@ STORAGE_V1BETA1 = {
     "GitSource",
     "ScanPolicy",
     "DeployPolicy",
+    "ImageDelivery",
+    "SigningKey",
 }
 DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 WEBHOOK = {"strategy": "Webhook",
@@ -117,7 +119,7 @@ def imagedelivery(schema, version):
     verify["description"] = ("Require a valid signature on the source digest, by one of "
                              "spec.verify.authorities, before delivering it.")
     verify["required"] = ["authorities"]
-    verify["properties"] = {"authorities": authorities(ref, "spec.verify.authorities", 8, True)}
+    verify["properties"] = {"authorities": authorities(ref, "spec.verify.authorities", 8, False)}
     status = schema["properties"]["status"]
     summary = {
         "description": "Counts over the tags of status.images (the printer columns).",
@@ -225,6 +227,21 @@ def signingkey(schema, version):
         "message": "spec.publishKey publishes the key of spec.secretRef; a VerifyOnly key without "
                    "secretRef reads spec.publicKey instead",
         "fieldPath": ".publishKey", "reason": "FieldValueForbidden"})
+    publish["properties"]["configMapRef"]["description"] += (
+        " A ConfigMap sealift did not create for this SigningKey is never written "
+        "(Ready=False ConfigMapNotOwned).")
+    status = schema["properties"]["status"]
+    status["properties"]["publishedKey"] = {
+        "description": "Where the key is published: set while spec.publishKey's ConfigMap holds "
+                       "the key of status.fingerprint.",
+        "type": "object",
+        "properties": {
+            "configMapName": {"description": "Name of the ConfigMap (key cosign.pub).",
+                              "type": "string", "maxLength": 253},
+            "fingerprint": {"description": "Fingerprint of the key the ConfigMap holds.",
+                            "type": "string", "maxLength": 128},
+        },
+    }
 
 
 def deploypolicy(schema, version):

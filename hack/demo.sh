@@ -132,7 +132,7 @@ kubectl -n vendor-acme wait --for=condition=Ready gitsource/delivery --timeout=6
 kubectl -n vendor-acme wait --for=condition=Ready sigkey/vendor-release --timeout=60s
 kubectl -n vendor-acme wait --for=condition=Ready scanpolicy/default --timeout=60s
 for _ in $(seq 1 120); do
-  n=$(kubectl -n vendor-acme get imd acme-app -o jsonpath='{.status.deliveredTags}' 2>/dev/null || true)
+  n=$(kubectl -n vendor-acme get imd acme-app -o jsonpath='{.status.summary.delivered}' 2>/dev/null || true)
   [ "${n:-0}" -ge 1 ] && break
   sleep 0.5
 done

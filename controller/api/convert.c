@@ -224,7 +224,7 @@ static void imagedelivery_down(json_t *o)
     access_down(member_obj(spec, "source"));
     each_item(json_object_get(spec, "targets"), access_down);
     json_t *verify = member_obj(spec, "verify");
-    /* v1alpha1 verifies with one key: the first authority's (v1beta1's CEL allows one) */
+    /* v1alpha1 verifies with one key: the first authority's (the others ride in the annotation) */
     json_t *ref = authority_key_ref(json_array_get(json_object_get(verify, "authorities"), 0));
     if (ref && !json_object_get(verify, "signingKeyRef"))
         json_object_set(verify, "signingKeyRef", ref);

@@ -15,11 +15,11 @@ const struct sl_kube_resource SL_RES_VAP_BINDING = {"admissionregistration.k8s.i
 const struct sl_kube_resource SL_RES_VWC = {"admissionregistration.k8s.io", "v1",
                                             "validatingwebhookconfigurations",
                                             "ValidatingWebhookConfiguration", false};
-const struct sl_kube_resource SL_RES_IMAGEDELIVERY = {"sealift.dev", "v1alpha1", "imagedeliveries",
+const struct sl_kube_resource SL_RES_IMAGEDELIVERY = {"sealift.dev", "v1beta1", "imagedeliveries",
                                                       "ImageDelivery", true};
 const struct sl_kube_resource SL_RES_SCANPOLICY = {"sealift.dev", "v1beta1", "scanpolicies",
                                                    "ScanPolicy", true};
-const struct sl_kube_resource SL_RES_SIGNINGKEY = {"sealift.dev", "v1alpha1", "signingkeys",
+const struct sl_kube_resource SL_RES_SIGNINGKEY = {"sealift.dev", "v1beta1", "signingkeys",
                                                    "SigningKey", true};
 const struct sl_kube_resource SL_RES_DEPLOYPOLICY = {"sealift.dev", "v1beta1", "deploypolicies",
                                                      "DeployPolicy", false};

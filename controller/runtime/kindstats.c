@@ -45,7 +45,8 @@ static struct contribution contribution_of(const json_t *obj)
     const char *blocked =
         json_string_value(json_object_get(sl_condition_get(status, "Blocked"), "status"));
     c.blocked = blocked && strcmp(blocked, "True") == 0;
-    json_int_t n = json_integer_value(json_object_get(status, "deliveredTags"));
+    json_int_t n =
+        json_integer_value(json_object_get(json_object_get(status, "summary"), "delivered"));
     c.delivered = n > 0 ? (long long)n : 0;
     return c;
 }
@@ -80,8 +81,9 @@ struct sl_kindstats *sl_kindstats_new(const char *kind, struct sl_metrics *metri
                         "Objects the controller watches, by kind and Ready condition status.");
     sl_metrics_set_help(s->metrics, "sealift_objects_blocked",
                         "Objects with condition Blocked=True (tags a gate refused), by kind.");
-    sl_metrics_set_help(s->metrics, "sealift_delivered_tags",
-                        "Tags delivered to every target (sum of status.deliveredTags), by kind.");
+    sl_metrics_set_help(
+        s->metrics, "sealift_delivered_tags",
+        "Tags delivered to every target (sum of status.summary.delivered), by kind.");
     pthread_mutex_lock(&s->lock);
     publish_locked(s);
     pthread_mutex_unlock(&s->lock);

@@ -5,7 +5,7 @@
  *   sealift_objects{kind,ready="True|False|Unknown"}  objects by their Ready condition (none yet:
  *                                                       Unknown)
  *   sealift_objects_blocked{kind}                       objects with condition Blocked=True
- *   sealift_delivered_tags{kind}                        sum of status.deliveredTags
+ *   sealift_delivered_tags{kind}                        sum of status.summary.delivered
  *
  * Each event moves the tallies by the difference between the object's old and new state (add:
  * nothing -> new; delete: old -> nothing), so a tally is always the sum over the objects the

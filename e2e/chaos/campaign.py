@@ -180,10 +180,10 @@ class Campaign:
                               f"--docker-server={proxy.host}", f"--docker-username={user}",
                               f"--docker-password={pw}")
         self.kube.kubectl("apply", "-f", "-", input=(
-            "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: SigningKey\n"
             f"metadata: {{name: release, namespace: {NS}}}\n"
             "spec:\n  mode: Generate\n  secretRef: {name: release-key}\n"
-            "  publicKey: {configMapRef: {name: release-pub}}\n"
+            "  publishKey: {configMapRef: {name: release-pub}}\n"
             "---\napiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
             f"metadata: {{name: baseline, namespace: {NS}}}\n"
             "spec:\n  baseline: {forbidPrivateKeys: true}\n"))
@@ -236,15 +236,15 @@ class Campaign:
         for i in range(self.n):
             targets = "".join(
                 f"  - image: {self.accounts[a]['proxy'].host}/mirror/app-{i}\n"
-                f"    insecure: true\n    credentials: {{secretRef: {{name: {a}-creds}}}}\n"
+                f"    insecure: true\n    secretRef: {{name: {a}-creds}}\n"
                 for a in ("customer-a", "customer-b"))
             docs.append(
-                "apiVersion: sealift.dev/v1alpha1\nkind: ImageDelivery\n"
+                "apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
                 f"metadata: {{name: app-{i}, namespace: {NS}}}\n"
                 "spec:\n  source:\n"
                 f"    image: {self.accounts['vendor']['proxy'].host}/acme/app-{i}\n"
                 "    tagPattern: '^(1\\.[0-9]+|edge)$'\n    insecure: true\n"
-                "    credentials: {secretRef: {name: vendor-creds}}\n"
+                "    secretRef: {name: vendor-creds}\n"
                 f"  targets:\n{targets}"
                 f"  immutableTags: {'false' if self.mutable(i) else 'true'}\n"
                 "  scanPolicyRef: {name: baseline}\n"
@@ -411,7 +411,7 @@ class Campaign:
         """None when delivery i is Ready for its current generation with every source tag in
         both targets at the source's digest; else what is still missing."""
         status, _, obj = self.kube.request(
-            "GET", f"/apis/sealift.dev/v1alpha1/namespaces/{NS}/imagedeliveries/app-{i}")
+            "GET", f"/apis/sealift.dev/v1beta1/namespaces/{NS}/imagedeliveries/app-{i}")
         if status != 200:
             return f"GET app-{i}: {status}"
         ready = next((c for c in obj.get("status", {}).get("conditions", [])

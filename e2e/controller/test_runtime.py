@@ -15,7 +15,7 @@ from controller import Controller
 from kube import Cluster
 
 KEY = """
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: %(name)s, namespace: default}
 spec:

@@ -60,21 +60,21 @@ class ShardTest(imdlib.ImdTestCase):
         for name, shard in names_shards:
             labels = f", labels: {{{LABEL}: {shard}}}" if shard else ""
             docs.append(
-                "apiVersion: sealift.dev/v1alpha1\nkind: ImageDelivery\n"
+                "apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
                 f"metadata: {{name: {name}, namespace: {NS}{labels}}}\n"
                 "spec:\n  source:\n"
                 f"    image: {self.vendor.host}/acme/app\n    insecure: true\n"
-                "    credentials: {secretRef: {name: vendor-pull}}\n"
+                "    secretRef: {name: vendor-pull}\n"
                 "    tags: ['1.0']\n"
                 "  targets:\n"
                 f"  - image: {self.customer.host}/fleet/{name}\n    insecure: true\n"
-                "    credentials: {secretRef: {name: customer-push}}\n"
+                "    secretRef: {name: customer-push}\n"
                 "  interval: 1m\n")
         self.apply("---\n".join(docs))
 
     def list_all(self):
         status, _, body = self.kube.request(
-            "GET", f"/apis/sealift.dev/v1alpha1/namespaces/{NS}/imagedeliveries")
+            "GET", f"/apis/sealift.dev/v1beta1/namespaces/{NS}/imagedeliveries")
         if status != 200:
             raise AssertionError(f"list: {status} {body}")
         return {o["metadata"]["name"]: o for o in body["items"]}

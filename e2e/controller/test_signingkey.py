@@ -21,14 +21,14 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: vendor-acme}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: release, namespace: vendor-acme}
 spec:
   mode: Generate
   algorithm: %(alg)s
   secretRef: {name: release-key}
-  publicKey: {configMapRef: {name: release-pub}}
+  publishKey: {configMapRef: {name: release-pub}}
 """
 
 
@@ -122,6 +122,8 @@ class SigningKeyTest(procs.TempDirTestCase):
             self.assertEqual(st["algorithm"], alg)
             self.assertEqual(st["fingerprint"], self.fingerprint(pub))
             self.assertIn("BEGIN PUBLIC KEY", st["publicKey"])
+            self.assertEqual(st["publishedKey"], {"configMapName": "release-pub",
+                                                  "fingerprint": st["fingerprint"]})
             self.assertNotIn("PRIVATE", json.dumps(st))
             # printer columns show it
             out = self.kube.kubectl("get", "sigkey", "-n", "vendor-acme").stdout
@@ -142,6 +144,42 @@ class SigningKeyTest(procs.TempDirTestCase):
             self.assertNotIn(password, self.ctl.proc.output())
             self.assertNotIn(password, json.dumps(st))
 
+    def test_foreign_configmap_is_never_overwritten(self):
+        """A ConfigMap of the publishKey name that sealift did not create stays as it was, and
+        Ready says why; once it is gone sealift publishes its own."""
+        self.kube.kubectl("create", "namespace", "vendor-acme")
+        self.kube.kubectl("create", "configmap", "release-pub", "-n", "vendor-acme",
+                          "--from-literal=cosign.pub=the web team's own key")
+        before = json.loads(self.kube.kubectl("get", "configmap", "release-pub", "-n",
+                                              "vendor-acme", "-o", "json").stdout)
+        self.kube.kubectl("apply", "-f", "-", input=SIGNINGKEY % {"alg": "ed25519"})
+
+        def refused():
+            obj = json.loads(self.kube.kubectl("get", "-n", "vendor-acme", "signingkey/release",
+                                               "-o", "json").stdout)
+            ready = next((c for c in obj.get("status", {}).get("conditions", [])
+                          if c["type"] == "Ready"), {})
+            return obj if ready.get("reason") == "ConfigMapNotOwned" else None
+        obj = procs.wait_for(refused, timeout=60, what="Ready=False ConfigMapNotOwned")
+        ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+        self.assertEqual(ready["status"], "False")
+        self.assertIn('ConfigMap "release-pub" exists and was not created by sealift',
+                      ready["message"])
+        self.assertTrue(obj["status"]["fingerprint"].startswith("sha256:"))
+        self.assertNotIn("publishedKey", obj["status"])
+        after = json.loads(self.kube.kubectl("get", "configmap", "release-pub", "-n",
+                                             "vendor-acme", "-o", "json").stdout)
+        self.assertEqual(after["data"], {"cosign.pub": "the web team's own key"})
+        self.assertEqual(after["metadata"].get("labels"), before["metadata"].get("labels"))
+        self.assertNotIn("ownerReferences", after["metadata"])
+        self.assertEqual(after["metadata"]["resourceVersion"],
+                         before["metadata"]["resourceVersion"])
+        # the web team removes theirs: sealift creates its own and says where it is
+        self.kube.kubectl("delete", "configmap", "release-pub", "-n", "vendor-acme")
+        st = self.wait_ready("release")["status"]
+        self.assertEqual(st["publishedKey"], {"configMapName": "release-pub",
+                                              "fingerprint": st["fingerprint"]})
+
     def test_key_survives_reconcile_and_delete(self):
         self.kube.kubectl("apply", "-f", "-", input=SIGNINGKEY % {"alg": "ed25519"})
         first = self.wait_ready("release")["status"]["fingerprint"]
@@ -149,7 +187,7 @@ class SigningKeyTest(procs.TempDirTestCase):
         # a spec change triggers a reconcile; the key is never replaced
         self.kube.kubectl("annotate", "-n", "vendor-acme", "sigkey/release", "touched=1")
         self.kube.kubectl("patch", "-n", "vendor-acme", "sigkey/release", "--type", "merge",
-                          "-p", '{"spec":{"publicKey":{"configMapRef":{"name":"release-pub2"}}}}')
+                          "-p", '{"spec":{"publishKey":{"configMapRef":{"name":"release-pub2"}}}}')
         procs.wait_for(lambda: self.kube.kubectl("get", "-n", "vendor-acme", "configmap",
                                                  "release-pub2", check=False).returncode == 0,
                        timeout=30, what="second ConfigMap")
@@ -166,7 +204,7 @@ class SigningKeyTest(procs.TempDirTestCase):
                           "--from-literal=cosign.key=-----BEGIN PRIVATE KEY-----\nnonsense\n"
                           "-----END PRIVATE KEY-----\n")
         self.kube.kubectl("apply", "-f", "-", input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: imported, namespace: vendor-acme}
 spec:

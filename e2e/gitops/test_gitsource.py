@@ -18,7 +18,7 @@ from gitserver import GitDaemon, GitHttp, Repo
 from kube import Cluster
 from registry import FaultProxy
 
-KEY = """apiVersion: sealift.dev/v1alpha1
+KEY = """apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata:
   name: %s
@@ -27,7 +27,7 @@ spec:
   secretRef: {name: %s-key}
 """
 
-IMD = """apiVersion: sealift.dev/v1alpha1
+IMD = """apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata:
   name: app
@@ -300,7 +300,7 @@ class GitSourceTest(procs.TempDirTestCase):
         api_client = self.kube.api_client()
         try:
             api = client.CustomObjectsApi(api_client)
-            items = api.list_namespaced_custom_object("sealift.dev", "v1alpha1", "team",
+            items = api.list_namespaced_custom_object("sealift.dev", "v1beta1", "team",
                                                       "signingkeys")["items"]
             self.assertEqual([i["metadata"]["name"] for i in items], ["manual"])
             self.assertEqual(api.list_namespaced_custom_object(

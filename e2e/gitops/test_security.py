@@ -12,7 +12,7 @@ from controller import Controller
 from gitserver import GitDaemon, GitHttp, Redirector, Repo
 from kube import Cluster
 
-KEY = """apiVersion: sealift.dev/v1alpha1
+KEY = """apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata:
   name: %s
@@ -21,7 +21,7 @@ spec:
   secretRef: {name: %s-key}
 """
 
-DELIVERY = """apiVersion: sealift.dev/v1alpha1
+DELIVERY = """apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata:
   name: app

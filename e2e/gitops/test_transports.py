@@ -14,7 +14,7 @@ from controller import Controller
 from gitserver import GitHttps, Repo, SshServer, ssh_keygen
 from kube import Cluster
 
-KEY = """apiVersion: sealift.dev/v1alpha1
+KEY = """apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata:
   name: %s

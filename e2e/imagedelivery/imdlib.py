@@ -19,6 +19,7 @@ NS = "vendor-acme"
 KB = 1024
 VENDOR = ("vendor", "vendor-pw")
 CUSTOMER = ("customer", "customer-pw")
+# the version each kind is read in (its storage version: no conversion webhook needed)
 REQ_RE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/1\.1"')
 
 
@@ -61,21 +62,20 @@ class ImdTestCase(procs.TempDirTestCase):
         """Applies an ImageDelivery; targets is a list of (image, secret name)."""
         tlines = "".join(
             f"  - image: {img}\n    insecure: true\n"
-            + (f"    credentials: {{secretRef: {{name: {sec}}}}}\n" if sec else "")
+            + (f"    secretRef: {{name: {sec}}}\n" if sec else "")
             for img, sec in targets)
         text = (
-            "apiVersion: sealift.dev/v1alpha1\nkind: ImageDelivery\n"
+            "apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
             f"metadata: {{name: {name}, namespace: {NS}}}\n"
             "spec:\n  source:\n"
             f"    image: {source_image}\n    insecure: true\n"
-            f"    credentials: {{secretRef: {{name: {source_secret}}}}}\n"
+            f"    secretRef: {{name: {source_secret}}}\n"
             + extra_source + "  targets:\n" + tlines + extra_spec
             + f"  interval: {interval}\n")
         self.apply(text)
 
     def get(self, name, kind="imagedeliveries"):
-        # each kind at its storage version (reads of another need the conversion webhook)
-        version = "v1beta1" if kind == "scanpolicies" else "v1alpha1"
+        version = "v1beta1"  # every kind is stored as v1beta1
         status, _, body = self.kube.request(
             "GET", f"/apis/sealift.dev/{version}/namespaces/{NS}/{kind}/{name}")
         if status != 200:

@@ -38,13 +38,13 @@ class AttestationsTest(ImdTestCase):
         idx = json.loads(reg.inspect_raw(f"{self.vendor.host}/acme/app@{self.index}", V))
         self.children = {m["platform"]["architecture"]: m["digest"] for m in idx["manifests"]}
         self.apply(f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {{name: vendor-release, namespace: {NS}}}
 spec:
   mode: Generate
   secretRef: {{name: vendor-release-key}}
-  publicKey: {{configMapRef: {{name: vendor-release-pub}}}}
+  publishKey: {{configMapRef: {{name: vendor-release-pub}}}}
 ---
 apiVersion: sealift.dev/v1beta1
 kind: ScanPolicy

@@ -59,7 +59,7 @@ class FailureTest(ImdTestCase):
                       extra_source="    tags: ['1.0']\n")
         obj = self.wait_reason("nosecret", "SecretNotFound")
         msg = self.condition(obj, "Ready")["message"]
-        self.assertIn("spec.targets[0].credentials.secretRef.name", msg)
+        self.assertIn("spec.targets[0].secretRef.name", msg)
         self.assertIn('"later-push"', msg)
         self.docker_secret("later-push", self.customer.host, *CUSTOMER)
         self.wait_ready("nosecret")

@@ -21,20 +21,20 @@ REVIEW_MT = "application/vnd.example.review+json"
 BUILD_TYPE = "https://example.com/build/v1"
 
 KEYS = """
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: vendor-cosign, namespace: %(ns)s}
 spec:
   mode: VerifyOnly
   publicKey: {configMapRef: {name: vendor-cosign-pub}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: mirror, namespace: %(ns)s}
 spec:
   mode: Generate
   secretRef: {name: mirror-key}
-  publicKey: {configMapRef: {name: mirror-pub}}
+  publishKey: {configMapRef: {name: mirror-pub}}
 """ % {"ns": NS}
 
 
@@ -128,7 +128,7 @@ class ReferrerDeliveryTest(ImdTestCase):
                       [(f"{self.customer.host}/mirror/app", "customer-push"),
                        (f"{self.api.host}/mirror/app", "api-push")],
                       extra_source="    tags: ['1.0']\n",
-                      extra_spec=("  verify: {signingKeyRef: {name: vendor-cosign}}\n"
+                      extra_spec=("  verify: {authorities: [{name: vendor-cosign, key: {signingKeyRef: {name: vendor-cosign}}}]}\n"
                                   "  sign: {signingKeyRef: {name: mirror}, format: both}\n"),
                       interval="2s")
         obj = self.wait_ready("app", timeout=120)
@@ -158,8 +158,8 @@ class ReferrerDeliveryTest(ImdTestCase):
                            "--allow-insecure-registry", "--type", BUILD_TYPE, target])
         wide = self.kube.kubectl("get", "imd", "app", "-n", NS, "-o", "wide").stdout.splitlines()
         self.assertIn("REFERRERS", wide[0].split())
-        col = wide[0].split().index("REFERRERS")
-        self.assertEqual(wide[1].split()[col], "8")
+        # kubectl aligns each cell under its header (BLOCKED and SCANNED are empty here)
+        self.assertEqual(wide[1][wide[0].index("REFERRERS"):].split()[0], "8")
 
         # the vendor attaches another SBOM later: it follows within an interval or two
         late = self.attach(src, "late.json", SBOM_MT, {"spdxVersion": "SPDX-2.3", "late": 1})
@@ -194,7 +194,7 @@ class ReferrerDeliveryTest(ImdTestCase):
         self.delivery("other", f"{self.vendor.host}/acme/app",
                       [(f"{self.customer.host}/mirror/app", "customer-push")],
                       extra_source="    tags: ['2.0']\n",
-                      extra_spec="  verify: {signingKeyRef: {name: vendor-cosign}}\n")
+                      extra_spec="  verify: {authorities: [{name: vendor-cosign, key: {signingKeyRef: {name: vendor-cosign}}}]}\n")
         obj = self.wait_reason("other", "SignatureInvalid", timeout=120)
         self.assertIn("DSSE signature does not verify with key",
                       self.condition(obj, "Ready")["message"])

@@ -34,13 +34,13 @@ SIG_MT = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIG_ANN = "dev.cosignproject.cosign/signature"
 
 RELEASE_KEY = """
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: release, namespace: %s}
 spec:
   mode: Generate
   secretRef: {name: release-key}
-  publicKey: {configMapRef: {name: release-pub}}
+  publishKey: {configMapRef: {name: release-pub}}
 """ % NS
 
 

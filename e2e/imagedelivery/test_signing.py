@@ -20,25 +20,29 @@ SIG_MT = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIG_ANN = "dev.cosignproject.cosign/signature"
 
 KEYS = """
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: vendor-build, namespace: %(ns)s}
 spec:
   mode: Generate
   secretRef: {name: vendor-build-key}
-  publicKey: {configMapRef: {name: vendor-build-pub}}
+  publishKey: {configMapRef: {name: vendor-build-pub}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: vendor-release, namespace: %(ns)s}
 spec:
   mode: Generate
   secretRef: {name: vendor-release-key}
-  publicKey: {configMapRef: {name: vendor-release-pub}}
+  publishKey: {configMapRef: {name: vendor-release-pub}}
 """ % {"ns": NS}
 
+# spec.verify trusting the SigningKey vendor-build
+VERIFY_BUILD = ("  verify:\n    authorities:\n"
+                "    - {name: build, key: {signingKeyRef: {name: vendor-build}}}\n")
+
 COSIGN_IMPORT = """
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: cosign-release, namespace: %(ns)s}
 spec:
@@ -118,13 +122,14 @@ class SigningTest(ImdTestCase):
         self.delivery("signed", f"{self.vendor.host}/acme/app",
                       [(f"{self.customer.host}/mirror/app", "customer-push")],
                       extra_source="    tags: ['1.0', '4.0']\n",
-                      extra_spec="  verify: {signingKeyRef: {name: vendor-build}}\n"
-                                 "  sign: {signingKeyRef: {name: vendor-release}}\n")
+                      extra_spec=VERIFY_BUILD
+                               + "  sign: {signingKeyRef: {name: vendor-release}}\n")
         obj = self.wait_ready("signed")
         st = obj["status"]
         self.assertEqual(self.condition(obj, "Verified")["status"], "True")
         self.assertEqual(self.condition(obj, "Signed")["status"], "True")
-        self.assertEqual(st["signedSummary"], "2/2")
+        self.assertEqual(st["summary"]["signed"], 2)
+        self.assertEqual(st["summary"]["delivered"], 2)
         self.assertTrue(all(i["verified"] for i in st["images"]))
         self.assertTrue(all(t["signed"] for i in st["images"] for t in i["targets"]))
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.0", C), d1)
@@ -145,7 +150,12 @@ class SigningTest(ImdTestCase):
         self.assertEqual(len(sigs4), 3)
 
         out = self.kube.kubectl("get", "imd", "signed", "-n", NS).stdout.splitlines()
-        self.assertEqual(out[1].split()[2:6], ["2", "-", "2/2", "True"])
+
+        def cell(name):  # kubectl aligns each cell under its header; an empty one is blank
+            rest = out[1][out[0].index(name):]
+            return "" if rest.startswith(" ") else rest.split()[0]
+        self.assertEqual([cell(c) for c in ("DELIVERED", "BLOCKED", "SIGNED", "READY")],
+                         ["2", "", "2", "True"])
 
     def cosign(self, *args, creds=V, host=None, password=""):
         """Runs the real cosign with the test cluster's kubeconfig (for k8s:// keys) and a
@@ -184,8 +194,8 @@ class SigningTest(ImdTestCase):
         self.delivery("cosign-keys", f"{self.vendor.host}/acme/app",
                       [(f"{self.customer.host}/mirror/cosign", "customer-push")],
                       extra_source="    tags: ['5.0']\n",
-                      extra_spec="  verify: {signingKeyRef: {name: vendor-build}}\n"
-                                 "  sign: {signingKeyRef: {name: cosign-release}}\n")
+                      extra_spec=VERIFY_BUILD
+                               + "  sign: {signingKeyRef: {name: cosign-release}}\n")
         obj = self.wait_ready("cosign-keys", timeout=120)
         self.assertEqual(self.condition(obj, "Verified")["status"], "True")
         self.assertEqual(self.condition(obj, "Signed")["status"], "True")
@@ -204,6 +214,38 @@ class SigningTest(ImdTestCase):
                                         "-o", "json").stdout + self.ctl.proc.output())
         self.assertNotIn("cosign-pw-test-only", everything)
 
+    def test_any_listed_authority_verifies(self):
+        """Key rotation: with two authorities a tag signed by the second key only is delivered;
+        a tag signed by neither is blocked, and the message names both SigningKeys."""
+        d3 = self.seed_image("3.0", seed=3)
+        self.seed_image("6.0", seed=6)
+        self.sealift_sign(f"{self.vendor.host}/acme/app:3.0", self.other_key, V)
+        prefix = os.path.join(self.tmp, "stranger")
+        procs.run([procs.SEALIFT, "keygen", "--out", prefix])
+        self.sealift_sign(f"{self.vendor.host}/acme/app:6.0", prefix + ".key", V)
+        self.kube.kubectl("create", "configmap", "next-pub", "-n", NS,
+                          f"--from-file=cosign.pub={self.other_pub}")
+        self.apply(f"""apiVersion: sealift.dev/v1beta1
+kind: SigningKey
+metadata: {{name: vendor-next, namespace: {NS}}}
+spec: {{mode: VerifyOnly, publicKey: {{configMapRef: {{name: next-pub}}}}}}
+""")
+        self.delivery("rotation", f"{self.vendor.host}/acme/app",
+                      [(f"{self.customer.host}/mirror/rotation", "customer-push")],
+                      extra_source="    tags: ['3.0', '6.0']\n",
+                      extra_spec="  verify:\n    authorities:\n"
+                                 "    - {name: current, key: {signingKeyRef: {name: vendor-build}}}\n"
+                                 "    - {name: next, key: {signingKeyRef: {name: vendor-next}}}\n")
+        obj = self.wait_ready("rotation", timeout=120)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/rotation:3.0", C), d3)
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/rotation:6.0", C))
+        self.assertEqual([i["verified"] for i in obj["status"]["images"]], [True, False])
+        blocked = self.condition(obj, "Blocked")
+        self.assertEqual(blocked["reason"], "SignatureInvalid")
+        self.assertIn('no valid signature by one of SigningKeys "vendor-build", "vendor-next"',
+                      blocked["message"])
+        self.assertEqual(obj["status"]["summary"]["delivered"], 1)
+
     def test_unsigned_and_wrongly_signed_sources_are_not_delivered(self):
         self.seed_image("2.0", seed=2)
         self.seed_image("3.0", seed=3)
@@ -212,16 +254,15 @@ class SigningTest(ImdTestCase):
             self.delivery(name, f"{self.vendor.host}/acme/app",
                           [(f"{self.customer.host}/mirror/{name}", "customer-push")],
                           extra_source=f"    tags: ['{tag}']\n",
-                          extra_spec="  verify: {signingKeyRef: {name: vendor-build}}\n"
-                                     "  sign: {signingKeyRef: {name: vendor-release}}\n")
+                          extra_spec=VERIFY_BUILD
+                                   + "  sign: {signingKeyRef: {name: vendor-release}}\n")
         obj = self.wait_reason("unsigned", "SignatureMissing")
         self.assertEqual(self.condition(obj, "Verified")["status"], "False")
         self.assertEqual(self.condition(obj, "Synced")["status"], "False")
         self.assertIn("vendor-build", self.condition(obj, "Ready")["message"])
         obj = self.wait_reason("wrongkey", "SignatureInvalid")
         self.assertEqual(self.condition(obj, "Verified")["reason"], "SignatureInvalid")
-        self.assertEqual(obj["status"]["deliveredTags"], 0)
-        self.assertEqual(obj["status"]["signedSummary"], "0/0")
+        self.assertEqual(obj["status"]["summary"], {"delivered": 0, "signed": 0})
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/unsigned:2.0", C))
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/wrongkey:3.0", C))
         events = self.kube.kubectl("get", "events", "-n", NS, "-o", "json").stdout

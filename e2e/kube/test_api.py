@@ -113,7 +113,7 @@ class RealApiTest(procs.TempDirTestCase):
             "explain", "imagedelivery.spec.source.tagPattern").stdout)
         # exactly one of tags / tagPattern / digest: rejected at apply time, field named
         cp = self.k("apply", "-f", "-", check=False, input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {name: both, namespace: default}
 spec:
@@ -124,7 +124,7 @@ spec:
         self.assertIn("spec.source", cp.stderr)
         self.assertIn("set exactly one of tags, tagPattern or digest", cp.stderr)
         cp = self.k("apply", "-f", "-", check=False, input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {name: tagonly, namespace: default}
 spec:
@@ -151,7 +151,7 @@ spec: {database: {image: "r.example/db:1", path: /var/lib/db}}
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("spec.database", cp.stderr)
         cp = self.k("apply", "-f", "-", check=False, input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: nosecret, namespace: default}
 spec: {mode: Generate}
@@ -160,7 +160,7 @@ spec: {mode: Generate}
         self.assertIn("spec.secretRef", cp.stderr)
         # a valid object goes through, and shows in the category and the printer columns
         self.k("apply", "-f", "-", input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {name: ok, namespace: default}
 spec:
@@ -169,7 +169,7 @@ spec:
   suspend: true
 """)
         header = self.k("get", "sealift", "-A").stdout.splitlines()[0].split()
-        self.assertEqual(header[:4], ["NAMESPACE", "NAME", "SOURCE", "TAGS"])
+        self.assertEqual(header[:4], ["NAMESPACE", "NAME", "SOURCE", "DELIVERED"])
         self.assertIn("imd/ok", self.k("get", "imd", "-o", "name", "-n", "default")
                       .stdout.replace("imagedelivery.sealift.dev", "imd"))
 
@@ -178,17 +178,17 @@ spec:
         ctl.wait_ready()
         from kubernetes import client
         api = client.CustomObjectsApi(self.kube.api_client())
-        body = {"apiVersion": "sealift.dev/v1alpha1", "kind": "SigningKey",
+        body = {"apiVersion": "sealift.dev/v1beta1", "kind": "SigningKey",
                 "metadata": {"name": "py", "namespace": "default"},
                 "spec": {"mode": "Generate", "secretRef": {"name": "py-key"}}}
-        api.create_namespaced_custom_object("sealift.dev", "v1alpha1", "default", "signingkeys",
+        api.create_namespaced_custom_object("sealift.dev", "v1beta1", "default", "signingkeys",
                                             body)
         self.k("wait", "--for=condition=Ready", "sigkey/py", "-n", "default", "--timeout=60s")
-        got = api.get_namespaced_custom_object("sealift.dev", "v1alpha1", "default",
+        got = api.get_namespaced_custom_object("sealift.dev", "v1beta1", "default",
                                                "signingkeys", "py")
         self.assertTrue(got["status"]["fingerprint"].startswith("sha256:"))
         self.assertEqual(got["status"]["observedGeneration"], got["metadata"]["generation"])
-        items = api.list_cluster_custom_object("sealift.dev", "v1alpha1", "signingkeys")["items"]
+        items = api.list_cluster_custom_object("sealift.dev", "v1beta1", "signingkeys")["items"]
         self.assertEqual([i["metadata"]["name"] for i in items], ["py"])
         # the private key Secret exists, was created by the controller's ServiceAccount, and
         # the status carries no private key

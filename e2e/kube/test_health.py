@@ -119,7 +119,7 @@ class HealthTest(procs.TempDirTestCase):
     def test_conditions_and_health_checks_of_every_kind(self):
         empty_db = os.path.join(self.tmp, "empty-db")
         os.makedirs(empty_db)
-        self.apply(f"""apiVersion: sealift.dev/v1alpha1
+        self.apply(f"""apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {{name: release, namespace: {NS}}}
 spec: {{mode: Generate, secretRef: {{name: release-key}}}}
@@ -141,7 +141,7 @@ kind: GitSource
 metadata: {{name: unreachable, namespace: {NS}}}
 spec: {{url: "git://127.0.0.1:{procs.free_port()}/delivery.git", interval: 1m}}
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {{name: paused, namespace: {NS}}}
 spec:
@@ -149,7 +149,7 @@ spec:
   targets: [{{image: 127.0.0.1:1/mirror/app, insecure: true}}]
   suspend: true
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {{name: badpattern, namespace: {NS}}}
 spec:
@@ -199,7 +199,7 @@ spec:
         states["imd-suspended"] = (paused, "Suspended", "Current")
 
         # a new delivery in the middle of its first copy: Reconciling before any Ready
-        self.apply(f"""apiVersion: sealift.dev/v1alpha1
+        self.apply(f"""apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {{name: copying, namespace: {NS}}}
 spec:

@@ -16,7 +16,7 @@ from kube import Cluster
 
 DIGEST = "sha256:" + "ab" * 32
 
-IMD = """apiVersion: sealift.dev/v1alpha1
+IMD = """apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {name: d, namespace: default}
 spec:
@@ -167,18 +167,13 @@ CASES = [
 ]
 
 
-# kinds whose v1beta1 is the storage version (v1alpha1 writes need the conversion webhook)
-V1BETA1_KINDS = {"GitSource", "ScanPolicy", "DeployPolicy"}
-
-
 def manifest(kind, spec, name="d"):
     meta = f"metadata: {{name: {name}, namespace: default}}\n"
     if kind == "DeployPolicy":
         meta = f"metadata: {{name: {name}}}\n"
-    # the kinds whose storage version is v1beta1 are written in it (v1alpha1 writes need the
+    # every kind is written as v1beta1, its storage version (v1alpha1 writes need the
     # conversion webhook, which this test does not run)
-    version = "v1beta1" if kind in V1BETA1_KINDS else "v1alpha1"
-    return f"apiVersion: sealift.dev/{version}\nkind: {kind}\n{meta}{spec}"
+    return f"apiVersion: sealift.dev/v1beta1\nkind: {kind}\n{meta}{spec}"
 
 
 class SchemaTest(procs.TempDirTestCase):

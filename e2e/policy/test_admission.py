@@ -88,7 +88,7 @@ class AdmissionTest(procs.TempDirTestCase):
                               f"--docker-server={self.reg.host}", "--docker-username=cust",
                               "--docker-password=pw-cust")
         self.kube.kubectl("apply", "-f", "-", input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: release, namespace: vendor-acme}
 spec: {mode: Generate, secretRef: {name: release-key}}

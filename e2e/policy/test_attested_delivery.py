@@ -91,7 +91,7 @@ spec:
                           f"--from-file=vex.json={path}")
         self.scan_policy(with_vex=True)
         self.kube.kubectl("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {{name: app, namespace: vendor-acme}}
 spec:
@@ -99,11 +99,11 @@ spec:
     image: {src}
     tags: [bad]
     insecure: true
-    credentials: {{secretRef: {{name: registry}}}}
+    secretRef: {{name: registry}}
   targets:
   - image: {self.reg.host}/mirror/attested
     insecure: true
-    credentials: {{secretRef: {{name: registry}}}}
+    secretRef: {{name: registry}}
   scanPolicyRef: {{name: default}}
   sign:
     signingKeyRef: {{name: release}}
@@ -150,7 +150,7 @@ spec:
         self.kube.kubectl("create", "configmap", "other-pub", "-n", "vendor-acme",
                           f"--from-literal=cosign.pub={other_pub}")
         self.kube.kubectl("apply", "-f", "-", input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: other, namespace: vendor-acme}
 spec: {mode: VerifyOnly, publicKey: {configMapRef: {name: other-pub}}}

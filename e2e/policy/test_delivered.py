@@ -57,7 +57,7 @@ class DeliveredAdmissionTest(procs.TempDirTestCase):
     def test_scanned_signed_delivered_image_is_admitted(self):
         k = self.kube.kubectl
         k("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {{name: release, namespace: vendor-acme}}
 spec: {{mode: Generate, secretRef: {{name: release-key}}}}
@@ -72,7 +72,7 @@ spec:
     secretRef: {{name: vendor-pull}}
   severityThreshold: High
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {{name: app, namespace: vendor-acme}}
 spec:
@@ -80,11 +80,11 @@ spec:
     image: {self.vendor.host}/acme/app
     tags: [good, bad]
     insecure: true
-    credentials: {{secretRef: {{name: vendor-pull}}}}
+    secretRef: {{name: vendor-pull}}
   targets:
   - image: {self.customer.host}/mirror/app
     insecure: true
-    credentials: {{secretRef: {{name: customer-push}}}}
+    secretRef: {{name: customer-push}}
   scanPolicyRef: {{name: default}}
   sign: {{signingKeyRef: {{name: release}}}}
   interval: 1m
@@ -92,7 +92,7 @@ spec:
         def delivered():
             st = json.loads(k("get", "imd", "-n", "vendor-acme", "app", "-o", "json").stdout)
             st = st.get("status", {})
-            return st if st.get("deliveredTags") == 1 else None
+            return st if st.get("summary", {}).get("delivered") == 1 else None
         st = procs.wait_for(delivered, timeout=90, what="the good tag delivered")
         good = next(i for i in st["images"] if i["tag"] == "good")
         self.assertEqual(good["scan"]["result"], "Passed")
@@ -156,7 +156,7 @@ spec:
 
         # a forged status (whoever can write ImageDelivery status) changes nothing
         k("apply", "-f", "-", input=f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {{name: forged, namespace: shop}}
 spec:

@@ -62,7 +62,7 @@ class InClusterTest(ImdTestCase):
                       [(f"{self.customer.host}/mirror/app", "customer-push")],
                       extra_source="    tags: ['1.0']\n")
         obj = self.wait_ready("app", timeout=120)
-        self.assertEqual(obj["status"]["deliveredTags"], 1)
+        self.assertEqual(obj["status"]["summary"]["delivered"], 1)
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.0",
                                         ":".join(CUSTOMER)), digest)
         # it ran as the image's user, from the image's files (chroot execs it in place)

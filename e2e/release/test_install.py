@@ -238,7 +238,7 @@ class WebhookCertTest(procs.TempDirTestCase):
             self.kube.kubectl("create", "namespace", ns)
         self.kube.kubectl("label", "namespace", "shop", "sealift.dev/enforce=true")
         self.kube.kubectl("apply", "-f", "-", input="""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: release, namespace: vendor-acme}
 spec: {mode: Generate, secretRef: {name: release-key}}

@@ -128,10 +128,10 @@ class ScanPolicyTest(ImdTestCase):
 
         lines = self.kube.kubectl("get", "imd", "-n", NS).stdout.strip().splitlines()
         header = lines[0].split()
-        col = header.index("SCAN")
+        col = header.index("BLOCKED")
         rows = {line.split()[0]: line.split() for line in lines[1:]}
-        self.assertEqual(rows["bad"][col], "Failed")
-        self.assertEqual(rows["good"][col], "Passed")
+        self.assertEqual(rows["bad"][col], "1")
+        self.assertEqual(rows["good"][col], "0")
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
         # /metrics counts the objects of each kind by Ready, and the delivered tags
         def metrics_agree():
@@ -295,7 +295,7 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual((blocked["status"], blocked["reason"]), ("True", "ScanFailed"))
         self.assertIn("CVE-2099-0001", blocked["message"])
         self.assertEqual(self.condition(obj, "Synced")["status"], "True")
-        self.assertEqual(obj["status"]["deliveredTags"], 1)
+        self.assertEqual(obj["status"]["summary"]["delivered"], 1)
         self.assertTrue(self.exists(f"{self.customer.host}/mirror/mixed:good", C))
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/mixed:bad", C))
         row = self.kube.kubectl("get", "imd", "-n", NS, "mixed").stdout.splitlines()[1].split()

@@ -162,13 +162,13 @@ class VexTest(ImdTestCase):
         --fail-on High`, the webhook's check, passes), and when the VEX entry is removed the
         digest, blocked but already delivered, gets a fresh report with the finding."""
         self.apply(f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {{name: vendor-release, namespace: {NS}}}
 spec:
   mode: Generate
   secretRef: {{name: vendor-release-key}}
-  publicKey: {{configMapRef: {{name: vendor-release-pub}}}}
+  publishKey: {{configMapRef: {{name: vendor-release-pub}}}}
 """)
         self.kube.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", NS,
                           "signingkey/vendor-release")

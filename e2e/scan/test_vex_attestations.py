@@ -58,13 +58,13 @@ class VexAttestationTest(ImdTestCase):
                                "data": {"cosign.pub": pem}}))
         # the customer's own key signs what is delivered, with a vulnerability report
         self.apply(f"""
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {{name: release, namespace: {NS}}}
 spec:
   mode: Generate
   secretRef: {{name: release-key}}
-  publicKey: {{configMapRef: {{name: release-pub}}}}
+  publishKey: {{configMapRef: {{name: release-pub}}}}
 """)
         self.apply(
             "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"

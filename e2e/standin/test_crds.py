@@ -28,7 +28,7 @@ class CrdsTest(procs.TempDirTestCase):
 
     def test_category_and_valid_objects(self):
         self.assertIn("No resources found", self.api.kubectl("get", "sealift", "-A").stderr)
-        imd = {"apiVersion": "sealift.dev/v1alpha1", "kind": "ImageDelivery",
+        imd = {"apiVersion": "sealift.dev/v1beta1", "kind": "ImageDelivery",
                "metadata": {"name": "app", "namespace": "default"},
                "spec": {"source": {"image": "registry.vendor.example/acme/app",
                                    "tags": ["1.4.0"]},
@@ -49,7 +49,7 @@ class CrdsTest(procs.TempDirTestCase):
         self.assertEqual(got["metadata"]["generation"], 1)
 
     def test_contract_violations_name_the_field(self):
-        no_image = {"apiVersion": "sealift.dev/v1alpha1", "kind": "ImageDelivery",
+        no_image = {"apiVersion": "sealift.dev/v1beta1", "kind": "ImageDelivery",
                     "metadata": {"name": "bad"},
                     "spec": {"source": {"tags": ["1"]},
                              "targets": [{"image": "registry.customer.example/m/app"}]}}

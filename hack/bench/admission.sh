@@ -57,7 +57,7 @@ kubectl create secret generic -n vendor-acme release-key --from-file=cosign.key=
   --insecure-registry "127.0.0.1:$rport" >"$work/controller.log" 2>&1 &
 pids+=($!)
 kubectl apply -f - >/dev/null <<YML
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: SigningKey
 metadata: {name: release, namespace: vendor-acme}
 spec: {mode: Import, secretRef: {name: release-key}}

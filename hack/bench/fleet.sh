@@ -161,7 +161,7 @@ def ready_gauge(port):
 
 
 def ready_count(ns):
-    items = api("GET", f"/apis/sealift.dev/v1alpha1/namespaces/{ns}/imagedeliveries")["items"]
+    items = api("GET", f"/apis/sealift.dev/v1beta1/namespaces/{ns}/imagedeliveries")["items"]
     return sum(1 for o in items if any(c.get("type") == "Ready" and c.get("status") == "True"
                                        for c in o.get("status", {}).get("conditions", [])))
 
@@ -235,16 +235,16 @@ for n in sizes:
     docker_secret(ns, "customer2-push", C, "customer2", "customer2-pw")
 
     def create(i):
-        api("POST", f"/apis/sealift.dev/v1alpha1/namespaces/{ns}/imagedeliveries", {
-            "apiVersion": "sealift.dev/v1alpha1", "kind": "ImageDelivery",
+        api("POST", f"/apis/sealift.dev/v1beta1/namespaces/{ns}/imagedeliveries", {
+            "apiVersion": "sealift.dev/v1beta1", "kind": "ImageDelivery",
             "metadata": {"name": f"app{i}", "namespace": ns},
             "spec": {"source": {"image": f"{A}/acme/app", "tags": ["1.0", "1.1"],
                                 "insecure": True,
-                                "credentials": {"secretRef": {"name": "vendor-pull"}}},
+                                "secretRef": {"name": "vendor-pull"}},
                      "targets": [{"image": f"{B}/{ns}/app{i}", "insecure": True,
-                                  "credentials": {"secretRef": {"name": "customer-push"}}},
+                                  "secretRef": {"name": "customer-push"}},
                                  {"image": f"{C}/{ns}/app{i}", "insecure": True,
-                                  "credentials": {"secretRef": {"name": "customer2-push"}}}],
+                                  "secretRef": {"name": "customer2-push"}}],
                      "interval": "1h"}})
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
         list(ex.map(create, range(n)))

@@ -71,7 +71,7 @@ n=1
 while [ $n -le "$COUNT" ]; do
     cat >> "$WORK/imds.yaml" <<YAML
 ---
-apiVersion: sealift.dev/v1alpha1
+apiVersion: sealift.dev/v1beta1
 kind: ImageDelivery
 metadata: {name: app$n, namespace: $NS}
 spec:
@@ -79,11 +79,11 @@ spec:
     image: $A/acme/app
     tags: ["1.0"]
     insecure: true
-    credentials: {secretRef: {name: vendor-pull}}
+    secretRef: {name: vendor-pull}
   targets:
   - image: $B/mirror/app$n
     insecure: true
-    credentials: {secretRef: {name: customer-push}}
+    secretRef: {name: customer-push}
   interval: 10m
 YAML
     n=$((n + 1))

@@ -30,9 +30,9 @@ server = re.search(r"server: (\S+)", open(os.path.join(d, "kubeconfig")).read())
 ctx = ssl.create_default_context(cafile=os.path.join(d, "pki", "ca.crt"))
 ctx.load_cert_chain(os.path.join(d, "pki", "admin.crt"), os.path.join(d, "pki", "admin.key"))
 count = int(sys.argv[2])
-url = f"{server}/apis/sealift.dev/v1alpha1/namespaces/scale/imagedeliveries"
+url = f"{server}/apis/sealift.dev/v1beta1/namespaces/scale/imagedeliveries"
 def create(i):
-    body = {"apiVersion": "sealift.dev/v1alpha1", "kind": "ImageDelivery",
+    body = {"apiVersion": "sealift.dev/v1beta1", "kind": "ImageDelivery",
             "metadata": {"name": f"app-{i:05d}", "namespace": "scale",
                          "labels": {"team": f"t{i % 50}"}},
             "spec": {"source": {"image": f"registry.vendor.example/acme/app-{i}",

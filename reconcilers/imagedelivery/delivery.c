@@ -407,9 +407,7 @@ static bool image_signed_everywhere(const json_t *img)
 void sl_imd_summaries(json_t *status, size_t n_targets, bool scanning, bool signing)
 {
     const json_t *images = json_object_get(status, "images");
-    size_t delivered = 0, signed_n = 0;
-    int worst = 0;
-    const char *worst_name = NULL;
+    size_t delivered = 0, signed_n = 0, scanned = 0, blocked = 0;
     size_t i;
     json_t *img;
     json_array_foreach(images, i, img)
@@ -420,14 +418,20 @@ void sl_imd_summaries(json_t *status, size_t n_targets, bool scanning, bool sign
             if (image_signed_everywhere(img))
                 signed_n++;
         }
-        const char *res =
-            json_string_value(json_object_get(json_object_get(img, "scan"), "result"));
-        if (scan_rank(res) > worst) {
-            worst = scan_rank(res);
-            worst_name = res;
-        }
+        int rank =
+            scan_rank(json_string_value(json_object_get(json_object_get(img, "scan"), "result")));
+        scanned += rank > 0;
+        blocked += rank == scan_rank("Failed");
     }
-    json_object_set_new(status, "deliveredTags", json_integer((json_int_t)delivered));
+    json_t *summary = json_object();
+    json_object_set_new(summary, "delivered", json_integer((json_int_t)delivered));
+    if (scanning) {
+        json_object_set_new(summary, "scanned", json_integer((json_int_t)scanned));
+        json_object_set_new(summary, "blocked", json_integer((json_int_t)blocked));
+    }
+    if (signing)
+        json_object_set_new(summary, "signed", json_integer((json_int_t)signed_n));
+    json_object_set_new(status, "summary", summary);
     /* referrers delivered along, all tags and targets together (printer column REFERRERS) */
     json_int_t referrers = 0;
     json_array_foreach(images, i, img)
@@ -441,13 +445,4 @@ void sl_imd_summaries(json_t *status, size_t n_targets, bool scanning, bool sign
         }
     }
     json_object_set_new(status, "referrersTotal", json_integer(referrers));
-    json_object_set_new(status, "scanSummary",
-                        json_string(scanning && worst_name ? worst_name : "-"));
-    if (signing) {
-        char buf[64];
-        snprintf(buf, sizeof(buf), "%zu/%zu", signed_n, delivered);
-        json_object_set_new(status, "signedSummary", json_string(buf));
-    } else {
-        json_object_set_new(status, "signedSummary", json_string("-"));
-    }
 }

@@ -69,14 +69,14 @@ bool sl_imd_reason_is_auth_failure(const char *reason);
 enum sl_result_kind sl_imd_worse_kind(enum sl_result_kind a, enum sl_result_kind b);
 
 /* Fills the printer-column fields of status from status.images:
- *   deliveredTags  images without "message" whose targets array has n_targets entries, each
- *                  with a digest;
- *   scanSummary    with scanning: the worst images[].scan.result (Failed > Error > Passed), "-"
- *                  when no image has a scan yet; without scanning: "-";
- *   signedSummary  with signing: "<delivered tags signed in every target>/<deliveredTags>";
- *                  without signing: "-";
- *   referrersTotal referrers delivered along (status.images[].targets[].referrers.count
- *                  added up). */
+ *   summary.delivered  images without "message" whose targets array has n_targets entries,
+ *                      each with a digest;
+ *   summary.scanned    with scanning: images with a scan result (Passed, Error or Failed);
+ *                      absent without scanning;
+ *   summary.blocked    with scanning: images whose scan result is Failed; absent without;
+ *   summary.signed     with signing: delivered images signed in every target; absent without;
+ *   referrersTotal     referrers delivered along (status.images[].targets[].referrers.count
+ *                      added up). */
 void sl_imd_summaries(json_t *status, size_t n_targets, bool scanning, bool signing);
 
 #endif

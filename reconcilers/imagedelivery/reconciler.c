@@ -33,6 +33,8 @@
 #define SECRET_B64_MAX    ((size_t)1 << 20)
 #define DOCKERCONFIG_KEY  ".dockerconfigjson"
 #define DOCKERCONFIG_TYPE "kubernetes.io/dockerconfigjson"
+/* spec.verify.authorities[] holds at most this many (the CRD's maxItems) */
+#define VERIFY_MAX 8
 
 /* ---- reference index for secondary watches ---- */
 
@@ -344,8 +346,8 @@ struct endpoint {
     const char *image; /* the spec's reference text */
     struct sl_ref ref;
     char *name;            /* "host/repo" (docker-reference for signatures) */
-    const char *secret;    /* credentials.secretRef.name or NULL */
-    const char *ca_secret; /* caSecretRef.name or NULL */
+    const char *secret;    /* secretRef.name or NULL */
+    const char *ca_secret; /* certSecretRef.name (its ca.crt) or NULL */
     bool insecure;
     struct sl_creds creds;
     bool have_creds;
@@ -390,7 +392,11 @@ struct imd_run {
     const char *platforms[SL_IMD_MAX_PLATFORMS];
     size_t nplatforms;
     bool immutable;
-    const char *verify_key_name, *sign_key_name, *scan_policy;
+    const char *sign_key_name, *scan_policy;
+    /* spec.verify.authorities[]: the SigningKey of each; a signature by any one verifies */
+    const char *verify_key_names[VERIFY_MAX];
+    size_t nverify;
+    char verify_desc[1024]; /* `SigningKey "a"` or `one of SigningKeys "a", "b"` (messages) */
     bool sign_legacy, sign_bundle;                  /* spec.sign.format */
     const char *attest_sbom;                        /* spec.sign.attestations.sbom, NULL: none */
     bool attest_vuln;                               /* spec.sign.attestations.vuln */
@@ -401,9 +407,9 @@ struct imd_run {
     int64_t interval_ms;
     struct ref_list refs;
     /* keys, loaded when first needed */
-    struct sl_key *verify_key, *sign_key;
+    struct sl_key *verify_keys[VERIFY_MAX], *sign_key;
     char *sign_secret_name;
-    bool verify_key_failed, sign_key_failed;
+    bool verify_keys_loaded, verify_key_failed, sign_key_failed;
     /* gates */
     struct sl_scan_gate gate;
     bool have_gate;
@@ -614,9 +620,8 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
         return -1;
     }
     ep->name = sl_xasprintf("%s/%s", ep->ref.registry, ep->ref.repository);
-    ep->secret =
-        str_or_null(json_object_get(json_object_get(spec_ep, "credentials"), "secretRef"), "name");
-    ep->ca_secret = str_or_null(json_object_get(spec_ep, "caSecretRef"), "name");
+    ep->secret = str_or_null(json_object_get(spec_ep, "secretRef"), "name");
+    ep->ca_secret = str_or_null(json_object_get(spec_ep, "certSecretRef"), "name");
     ep->insecure = json_is_true(json_object_get(spec_ep, "insecure"));
     ref_list_add(&run->refs, REF_SECRET, ep->secret);
     ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
@@ -637,6 +642,16 @@ static int parse_targets(struct imd_run *run, const json_t *spec);
 static int parse_tag_selection(struct imd_run *run, const json_t *spec, const json_t *source);
 static int parse_platforms(struct imd_run *run, const json_t *spec);
 
+/* run->verify_desc: how messages name the verify keys */
+static void describe_verify_keys(struct imd_run *run)
+{
+    size_t used = (size_t)snprintf(run->verify_desc, sizeof(run->verify_desc), "%s",
+                                   run->nverify > 1 ? "one of SigningKeys " : "SigningKey ");
+    for (size_t i = 0; i < run->nverify && used < sizeof(run->verify_desc); i++)
+        used += (size_t)snprintf(run->verify_desc + used, sizeof(run->verify_desc) - used,
+                                 "%s\"%.253s\"", i ? ", " : "", run->verify_key_names[i]);
+}
+
 /* Reads and checks the spec, in this order: the references (before anything can fail),
  * interval, sign format, referrers, source, targets, tag selection, platforms. */
 static int step_read_spec(struct imd_run *run)
@@ -645,14 +660,31 @@ static int step_read_spec(struct imd_run *run)
     const json_t *source = json_object_get(spec, "source");
     /* remember references first, so a Secret that appears later enqueues this object (and
      * status knows which gates the spec has, whatever fails below) */
-    run->verify_key_name =
-        str_or_null(json_object_get(json_object_get(spec, "verify"), "signingKeyRef"), "name");
+    const json_t *authorities = json_object_get(json_object_get(spec, "verify"), "authorities");
+    size_t i;
+    const json_t *authority;
+    json_array_foreach(authorities, i, authority)
+    {
+        const char *key = str_or_null(
+            json_object_get(json_object_get(authority, "key"), "signingKeyRef"), "name");
+        if (key && run->nverify < VERIFY_MAX) {
+            run->verify_key_names[run->nverify++] = key;
+            ref_list_add(&run->refs, REF_SIGNINGKEY, key);
+        }
+    }
+    describe_verify_keys(run);
     run->sign_key_name =
         str_or_null(json_object_get(json_object_get(spec, "sign"), "signingKeyRef"), "name");
     run->scan_policy = str_or_null(json_object_get(spec, "scanPolicyRef"), "name");
-    ref_list_add(&run->refs, REF_SIGNINGKEY, run->verify_key_name);
     ref_list_add(&run->refs, REF_SIGNINGKEY, run->sign_key_name);
     ref_list_add(&run->refs, REF_SCANPOLICY, run->scan_policy);
+    if (json_array_size(authorities) > VERIFY_MAX || run->nverify < json_array_size(authorities)) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.verify.authorities: at most %d authorities, each with "
+                    "key.signingKeyRef.name",
+                    VERIFY_MAX);
+        return -1;
+    }
     run->interval_ms = SL_IMAGEDELIVERY_DEFAULT_INTERVAL_MS;
     const char *interval = str_or_null(spec, "interval");
     if (interval &&
@@ -829,7 +861,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
     char field[96];
     int rc = 0;
     if (ep->secret) {
-        snprintf(field, sizeof(field), "%s.credentials.secretRef.name", ep->field);
+        snprintf(field, sizeof(field), "%s.secretRef.name", ep->field);
         if ((rc = get_secret(run, &secret, ep->secret, field)) != 0)
             goto done;
         const char *type = json_string_value(json_object_get(secret, "type"));
@@ -864,7 +896,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
         secret = NULL;
     }
     if (ep->ca_secret) {
-        snprintf(field, sizeof(field), "%s.caSecretRef.name", ep->field);
+        snprintf(field, sizeof(field), "%s.certSecretRef.name", ep->field);
         if ((rc = get_secret(run, &secret, ep->ca_secret, field)) != 0)
             goto done;
         if ((rc = secret_value(run, &text, &len, secret, "ca.crt", field, ep->ca_secret)) != 0)
@@ -938,20 +970,16 @@ static void signingkey_not_ready(struct imd_run *run, const json_t *sk, const ch
                 field, name, what, m ? ": " : "", m ? m : "");
 }
 
-/* The public key of the verify SigningKey: status.publicKey, else its ConfigMap or Secret
- * cosign.pub. 0, or -1 with the outcome recorded. */
-static int load_verify_key(struct imd_run *run)
+/* The public key of the SigningKey name (the spec's field names it): status.publicKey, else its
+ * ConfigMap or Secret cosign.pub, into *out. 0, or -1 with the outcome recorded. */
+static int load_public_key(struct imd_run *run, struct sl_key **out, const char *name,
+                           const char *field)
 {
-    if (run->verify_key)
-        return 0;
-    if (run->verify_key_failed)
-        return -1;
-    const char *field = "spec.verify.signingKeyRef.name";
     json_t *sk = NULL, *cm = NULL, *secret = NULL;
     char *pem = NULL;
     size_t pem_len = 0;
     int rc = -1;
-    if (get_signingkey(run, &sk, run->verify_key_name, field) != 0)
+    if (get_signingkey(run, &sk, name, field) != 0)
         goto done;
     struct sl_err err = {0};
     const char *status_pem = sl_kube_json_path_str(sk, "status.publicKey");
@@ -959,7 +987,10 @@ static int load_verify_key(struct imd_run *run)
         pem = sl_xstrdup(status_pem);
         pem_len = strlen(pem);
     }
+    /* the ConfigMap a VerifyOnly key reads, else the one a key with a Secret publishes to */
     const char *cm_name = sl_kube_json_path_str(sk, "spec.publicKey.configMapRef.name");
+    if (!cm_name)
+        cm_name = sl_kube_json_path_str(sk, "spec.publishKey.configMapRef.name");
     if (!pem && cm_name &&
         run->rt->kube.get(run->rt->kube.ctx, &cm, &SL_RES_CONFIGMAP, run->ns, cm_name, &err) == 0) {
         const char *v =
@@ -979,12 +1010,12 @@ static int load_verify_key(struct imd_run *run)
             pem = NULL;
     }
     if (!pem) {
-        signingkey_not_ready(run, sk, field, run->verify_key_name, "has no public key yet");
+        signingkey_not_ready(run, sk, field, name, "has no public key yet");
         goto done;
     }
-    if (sl_key_load_public_pem(&run->verify_key, pem, pem_len, &err) != 0) {
+    if (sl_key_load_public_pem(out, pem, pem_len, &err) != 0) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
-                    "%s: SigningKey \"%s\": public key: %s", field, run->verify_key_name, err.msg);
+                    "%s: SigningKey \"%s\": public key: %s", field, name, err.msg);
         goto done;
     }
     rc = 0;
@@ -993,9 +1024,27 @@ done:
     json_decref(sk);
     json_decref(cm);
     sl_kube_secret_decref(secret);
-    if (rc != 0)
-        run->verify_key_failed = true;
     return rc;
+}
+
+/* The public keys of every spec.verify authority (a missing or unready one fails the object:
+ * the spec trusts it). 0, or -1 with the outcome recorded. */
+static int load_verify_keys(struct imd_run *run)
+{
+    if (run->verify_keys_loaded)
+        return 0;
+    if (run->verify_key_failed)
+        return -1;
+    for (size_t i = 0; i < run->nverify; i++) {
+        char field[64];
+        snprintf(field, sizeof(field), "spec.verify.authorities[%zu].key.signingKeyRef.name", i);
+        if (load_public_key(run, &run->verify_keys[i], run->verify_key_names[i], field) != 0) {
+            run->verify_key_failed = true;
+            return -1;
+        }
+    }
+    run->verify_keys_loaded = true;
+    return 0;
 }
 
 /* The private key of the sign SigningKey, from its Secret's cosign.key (and cosign.password). */
@@ -1313,56 +1362,65 @@ static void reattest_blocked(struct imd_run *run, json_t *img)
     }
 }
 
-/* Gate 1: the source digest must carry a valid signature by the verify key. Returns 0 to go
- * on, 1 when the tag is stopped, -1 on an object-wide failure. */
+/* Gate 1: the source digest must carry a valid signature by one of the verify keys (key
+ * rotation: every listed authority is accepted). Returns 0 to go on, 1 when the tag is stopped,
+ * -1 on an object-wide failure. */
 static int gate_verify(struct imd_run *run, json_t *img, const json_t *prev, const char *digest)
 {
-    if (!run->verify_key_name)
+    if (run->nverify == 0)
         return 0;
-    if (load_verify_key(run) != 0)
+    if (load_verify_keys(run) != 0)
         return -1;
     struct sl_err err = {0};
-    char fpr[SL_KEY_FINGERPRINT_LEN];
-    if (sl_key_fingerprint(fpr, run->verify_key, &err) != 0) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
-                    "spec.verify.signingKeyRef.name: SigningKey \"%s\": %s", run->verify_key_name,
-                    err.msg);
-        return -1;
-    }
-    /* decided from what this process verified (digest + key), never from status */
-    char *record = sl_xasprintf("%s@%s|%s", run->src.name, digest, fpr);
-    if (!run->spec_changed && verified_known(run->r, record)) {
+    char fpr[VERIFY_MAX][SL_KEY_FINGERPRINT_LEN];
+    bool known = false;
+    for (size_t i = 0; i < run->nverify; i++) {
+        if (sl_key_fingerprint(fpr[i], run->verify_keys[i], &err) != 0) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSigningKey",
+                        "spec.verify.authorities[%zu].key.signingKeyRef.name: SigningKey "
+                        "\"%s\": %s",
+                        i, run->verify_key_names[i], err.msg);
+            return -1;
+        }
+        /* decided from what this process verified (digest + key), never from status */
+        char *record = sl_xasprintf("%s@%s|%s", run->src.name, digest, fpr[i]);
+        known = known || (!run->spec_changed && verified_known(run->r, record));
         free(record);
+    }
+    if (known) {
         json_object_set_new(img, "verified", json_true());
         run->verified_tags++;
         return 0;
     }
     struct sl_cosign_verify_result vr;
     memset(&vr, 0, sizeof(vr));
-    const struct sl_key *keys[1] = {run->verify_key};
+    vr.key_index = -1;
+    const struct sl_key *keys[VERIFY_MAX];
+    for (size_t i = 0; i < run->nverify; i++)
+        keys[i] = run->verify_keys[i];
     int rc = run->r->reg.verify(run->r->reg.ctx, &vr, run->src.reg, run->src.ref.repository, digest,
-                                keys, 1, &err);
+                                keys, run->nverify, &err);
     if (rc == 0) {
+        size_t by =
+            vr.key_index >= 0 && (size_t)vr.key_index < run->nverify ? (size_t)vr.key_index : 0;
+        char *record = sl_xasprintf("%s@%s|%s", run->src.name, digest, fpr[by]);
         verified_add(run->r, record);
         free(record);
         json_object_set_new(img, "verified", json_true());
         run->verified_tags++;
         return 0;
     }
-    free(record);
     json_object_set_new(img, "verified", json_false());
     keep_prev_targets(img, prev);
     char msg[MSG_MAX];
     if (rc == SL_ENOTFOUND) {
-        snprintf(msg, sizeof(msg),
-                 "%s@%s carries no signature (SigningKey \"%s\", spec.verify); not delivered",
-                 run->src.name, digest, run->verify_key_name);
+        snprintf(msg, sizeof(msg), "%s@%s carries no signature (%s, spec.verify); not delivered",
+                 run->src.name, digest, run->verify_desc);
         tag_fail(run, img, C_VERIFIED, "False", true, "SignatureMissing", SL_RESULT_DONE, msg);
     } else if (rc == SL_EDIGEST) {
         snprintf(msg, sizeof(msg),
-                 "%s@%s has no valid signature by SigningKey \"%s\" (spec.verify): %s; not "
-                 "delivered",
-                 run->src.name, digest, run->verify_key_name, err.msg);
+                 "%s@%s has no valid signature by %s (spec.verify): %s; not delivered",
+                 run->src.name, digest, run->verify_desc, err.msg);
         tag_fail(run, img, C_VERIFIED, "False", true, "SignatureInvalid", SL_RESULT_DONE, msg);
     } else {
         snprintf(msg, sizeof(msg), "verifying %s@%s: %s", run->src.name, digest, err.msg);
@@ -1963,13 +2021,13 @@ static void finish_global_fail(struct imd_run *run, json_t *status, struct ready
     r->status = run->g_status;
     r->reason = run->g_reason;
     snprintf(r->msg, sizeof(r->msg), "%s", run->g_msg);
-    if (!run->verify_key_name)
+    if (run->nverify == 0)
         sl_condition_remove(status, cond_names[C_VERIFIED]);
     if (!run->scan_policy)
         sl_condition_remove(status, cond_names[C_SCANNED]);
     if (!run->sign_key_name)
         sl_condition_remove(status, cond_names[C_SIGNED]);
-    if (!run->verify_key_name && !run->scan_policy)
+    if (run->nverify == 0 && !run->scan_policy)
         sl_condition_remove(status, "Blocked");
 }
 
@@ -1981,8 +2039,8 @@ static const char *gate_success(struct imd_run *run, json_t *status, int c, char
     size_t delivered_tags = run->ntags - run->nblocked;
     switch (c) {
     case C_VERIFIED:
-        snprintf(m, mlen, "%zu tag(s) carry a valid signature by SigningKey \"%s\"",
-                 run->verified_tags, run->verify_key_name);
+        snprintf(m, mlen, "%zu tag(s) carry a valid signature by %s", run->verified_tags,
+                 run->verify_desc);
         return "Verified";
     case C_SCANNED:
         snprintf(m, mlen, "%zu tag(s) pass ScanPolicy \"%s\"", run->ntags, run->scan_policy);
@@ -2019,7 +2077,7 @@ static const char *gate_success(struct imd_run *run, json_t *status, int c, char
 /* The gate conditions and Blocked after a pass over the images. */
 static void gate_conditions(struct imd_run *run, json_t *status)
 {
-    bool relevant[C_N] = {run->verify_key_name != NULL, run->scan_policy != NULL, true,
+    bool relevant[C_N] = {run->nverify > 0, run->scan_policy != NULL, true,
                           run->sign_key_name != NULL};
     for (int c = 0; c < C_N; c++) {
         const struct cond_agg *a = &run->conds[c];
@@ -2151,7 +2209,7 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         run->kind = SL_RESULT_WAITING;
         run->requeue_ms = sl_imd_auth_backoff_ms(old_status, time(NULL));
     }
-    if (!json_object_get(status, "deliveredTags"))
+    if (!json_object_get(status, "summary"))
         sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL,
                          run->sign_key_name != NULL);
     struct sl_outcome outcome = {run->kind, r.status, r.reason, r.msg, suspended};
@@ -2255,7 +2313,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         endpoint_clear(&run, &run.targets[i]);
     }
     free(run.targets);
-    sl_key_free(run.verify_key);
+    for (size_t i = 0; i < run.nverify; i++)
+        sl_key_free(run.verify_keys[i]);
     sl_key_free(run.sign_key);
     free(run.sign_secret_name);
     json_decref(run.images);

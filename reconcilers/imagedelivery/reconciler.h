@@ -2,7 +2,8 @@
  * repository to every target registry, by digest.
  *
  * Per tag, in this order: resolve the digest (manifest HEAD on the source) -> verify
- * (spec.verify: a cosign signature by the SigningKey's public key on the source digest) -> scan
+ * (spec.verify: a cosign signature on the source digest by the public key of any one of the
+ * SigningKeys of spec.verify.authorities[], so a key can be rotated by listing both) -> scan
  * (spec.scanPolicyRef, through the scan gate of gates.h; of what the copy delivers: with
  * spec.platforms only the selected platforms of an index) -> copy to every target (the copy engine
  * writes the tag last; the source's cosign signatures are copied along) -> sign in every target
@@ -25,8 +26,8 @@
  * deadline (default 30m), after which the pass ends TRANSIENT with reason RegistryTimeout.
  *
  * Status: images[] {tag, digest, verified, scan, message, targets[] {image, digest, signed,
- * syncedAt}}, lastSyncTime (set when a pass delivered something), deliveredTags, scanSummary,
- * signedSummary (printer columns), observedGeneration and conditions Verified (with
+ * syncedAt}}, lastSyncTime (set when a pass delivered something), summary {delivered, scanned,
+ * blocked, signed} (printer columns), observedGeneration and conditions Verified (with
  * spec.verify), Scanned (with spec.scanPolicyRef), Synced, Signed (with spec.sign; Unknown
  * NothingSigned when no tag is signed in every target), Blocked, Ready. Conditions of gates the
  * spec no longer has are removed. syncedAt changes only when a target was written or first found

@@ -90,6 +90,7 @@ struct outcome {
     int64_t requeue_after_ms;
     bool ready;
     bool keep_key_status; /* transient failure: keep the key fields status already has */
+    bool report_key;      /* the key is good, publishing it was refused: report the key */
     const char *reason;
     char message[SL_ERR_MSG_MAX + 256];
 };
@@ -105,7 +106,7 @@ struct sk_run {
     const char *alg_name; /* spec.algorithm or NULL */
     enum sl_key_algorithm want_alg;
     const char *secret_name;    /* spec.secretRef.name or NULL */
-    const char *configmap_name; /* spec.publicKey.configMapRef.name or NULL */
+    const char *configmap_name; /* spec.publishKey (or VerifyOnly's spec.publicKey) ConfigMap */
     bool publish;               /* publish the ConfigMap (false when it is VerifyOnly's source) */
     /* results */
     struct sl_key *key;
@@ -113,7 +114,8 @@ struct sk_run {
     char *public_pem;
     char source[320]; /* where the key came from, for messages: Secret "x" */
     bool generated;
-    bool published; /* the ConfigMap was created or updated in this reconcile */
+    bool published;    /* the ConfigMap was created or updated in this reconcile */
+    bool publish_done; /* the ConfigMap holds this key (written now or earlier) */
     struct outcome out;
 };
 
@@ -127,6 +129,7 @@ static void set_outcome(struct sk_run *run, enum sl_result_kind kind, const char
     run->out.reason = reason;
     run->out.ready = false;
     run->out.keep_key_status = kind == SL_RESULT_TRANSIENT;
+    run->out.report_key = false;
     run->out.requeue_after_ms = kind == SL_RESULT_WAITING ? SL_SIGNINGKEY_WAIT_MS : 0;
     va_list ap;
     va_start(ap, fmt);
@@ -166,11 +169,15 @@ static int step_read_spec(struct sk_run *run)
     run->secret_name = sl_kube_json_path_str(obj, "spec.secretRef.name");
     if (run->secret_name != NULL && run->secret_name[0] == '\0')
         run->secret_name = NULL;
-    run->configmap_name = sl_kube_json_path_str(obj, "spec.publicKey.configMapRef.name");
+    bool verify_only = strcmp(run->mode, "VerifyOnly") == 0;
+    /* v1beta1 splits the ConfigMap: publicKey is the input of a VerifyOnly key without a Secret,
+     * publishKey the output of a key with one (CEL refuses the other combinations) */
+    const char *field =
+        run->secret_name ? "spec.publishKey.configMapRef.name" : "spec.publicKey.configMapRef.name";
+    run->configmap_name = sl_kube_json_path_str(obj, field);
     if (run->configmap_name != NULL && run->configmap_name[0] == '\0')
         run->configmap_name = NULL;
 
-    bool verify_only = strcmp(run->mode, "VerifyOnly") == 0;
     if (!verify_only && run->secret_name == NULL) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
                     "spec.secretRef.name: Required value: mode %s keeps the key in a Secret",
@@ -183,7 +190,7 @@ static int step_read_spec(struct sk_run *run)
                     "mode VerifyOnly reads the public key from one of them");
         return -1;
     }
-    run->publish = run->configmap_name != NULL && (!verify_only || run->secret_name != NULL);
+    run->publish = run->configmap_name != NULL && run->secret_name != NULL;
     return 0;
 }
 
@@ -470,7 +477,7 @@ static int step_check_algorithm(struct sk_run *run)
 static json_t *owner_reference(const json_t *obj)
 {
     const char *uid = sl_kube_obj_uid(obj);
-    json_t *ref = json_pack("{s:s, s:s, s:s, s:b}", "apiVersion", "sealift.dev/v1alpha1", "kind",
+    json_t *ref = json_pack("{s:s, s:s, s:s, s:b}", "apiVersion", "sealift.dev/v1beta1", "kind",
                             "SigningKey", "name", sl_kube_obj_name(obj), "controller", 1);
     if (ref == NULL)
         abort();
@@ -479,8 +486,31 @@ static json_t *owner_reference(const json_t *obj)
     return ref;
 }
 
-/* Publishes the public key in the ConfigMap spec.publicKey.configMapRef.name (key cosign.pub):
- * creates it, or updates it only when the key differs. */
+/* Was cm created by sealift for this SigningKey: the managed-by label and an owner reference to a
+ * SigningKey of this name (any version: earlier releases wrote v1alpha1)? */
+static bool configmap_published_by(const json_t *cm, const char *signingkey)
+{
+    const json_t *meta = json_object_get(cm, "metadata");
+    const char *managed =
+        json_string_value(json_object_get(json_object_get(meta, "labels"), SL_MANAGED_BY_LABEL));
+    if (!managed || strcmp(managed, SL_MANAGED_BY_VALUE) != 0)
+        return false;
+    size_t i;
+    const json_t *ref;
+    json_array_foreach(json_object_get(meta, "ownerReferences"), i, ref)
+    {
+        const char *kind = json_string_value(json_object_get(ref, "kind"));
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        if (kind && name && strcmp(kind, "SigningKey") == 0 && strcmp(name, signingkey) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Publishes the public key in the ConfigMap spec.publishKey.configMapRef.name (key cosign.pub):
+ * creates it, or updates it only when the key differs and the ConfigMap is one sealift created
+ * for this SigningKey; a ConfigMap someone else made is never written (Ready=False
+ * ConfigMapNotOwned, the key itself is reported). */
 static int step_publish(struct sk_run *run)
 {
     if (!run->publish)
@@ -510,6 +540,7 @@ static int step_publish(struct sk_run *run)
             rc = api_error(run, what, &err);
         } else {
             run->published = true;
+            run->publish_done = true;
         }
         json_decref(written);
         return rc;
@@ -518,10 +549,22 @@ static int step_publish(struct sk_run *run)
         snprintf(what, sizeof(what), "reading ConfigMap \"%s\"", run->configmap_name);
         return api_error(run, what, &err);
     }
+    if (!configmap_published_by(cm, run->name)) {
+        json_decref(cm);
+        set_outcome(
+            run, SL_RESULT_STALLED, "ConfigMapNotOwned",
+            "spec.publishKey.configMapRef.name: ConfigMap \"%s\" exists and was not created "
+            "by sealift for this SigningKey (label %s=%s and an owner reference); it is "
+            "left unchanged: publish to another name, or delete it to let sealift create it",
+            run->configmap_name, SL_MANAGED_BY_LABEL, SL_MANAGED_BY_VALUE);
+        run->out.report_key = true;
+        return -1;
+    }
     const char *current =
         json_string_value(json_object_get(json_object_get(cm, "data"), SL_SIGNINGKEY_PUBLIC_KEY));
     if (current != NULL && strcmp(current, run->public_pem) == 0) {
         json_decref(cm);
+        run->publish_done = true;
         return 0;
     }
     json_t *data = json_object_get(cm, "data");
@@ -530,13 +573,6 @@ static int step_publish(struct sk_run *run)
         json_object_set_new(cm, "data", data);
     }
     json_object_set_new(data, SL_SIGNINGKEY_PUBLIC_KEY, json_string(run->public_pem));
-    json_t *meta = json_object_get(cm, "metadata");
-    json_t *labels = json_object_get(meta, "labels");
-    if (!json_is_object(labels)) {
-        labels = json_object();
-        json_object_set_new(meta, "labels", labels);
-    }
-    json_object_set_new(labels, SL_MANAGED_BY_LABEL, json_string(SL_MANAGED_BY_VALUE));
     rc = run->rt->kube.update(run->rt->kube.ctx, &written, &SL_RES_CONFIGMAP, run->ns, cm, &err);
     json_decref(cm);
     json_decref(written);
@@ -549,6 +585,7 @@ static int step_publish(struct sk_run *run)
         return api_error(run, what, &err);
     }
     run->published = true;
+    run->publish_done = true;
     return 0;
 }
 
@@ -589,7 +626,7 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
     if (json_is_array(old_conditions))
         json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
     json_object_set_new(status, "observedGeneration", json_integer(generation));
-    if (run->out.ready) {
+    if (run->out.ready || (run->out.report_key && run->public_pem)) {
         json_object_set_new(status, "fingerprint", json_string(run->fingerprint));
         json_object_set_new(status, "publicKey", json_string(run->public_pem));
         json_object_set_new(status, "algorithm",
@@ -603,6 +640,10 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
                 json_object_set(status, fields[i], v);
         }
     }
+    if (run->out.ready && run->publish_done)
+        json_object_set_new(status, "publishedKey",
+                            json_pack("{s:s, s:s}", "configMapName", run->configmap_name,
+                                      "fingerprint", run->fingerprint));
     const char *cond_status = run->out.ready ? "True" : "False";
     struct sl_outcome outcome = {run->out.kind, cond_status, run->out.reason, run->out.message,
                                  false};

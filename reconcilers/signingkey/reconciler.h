@@ -13,14 +13,19 @@
  *               private.pem): cosign's encrypted format, opened with the Secret's
  *               cosign.password (absent = the empty password), or unencrypted PKCS#8 / EC PEM.
  *   VerifyOnly  a public key only: from the Secret's cosign.pub when spec.secretRef is given
- *               (then spec.publicKey.configMapRef, if set, is published like in the other modes),
- *               else from the ConfigMap spec.publicKey.configMapRef (key cosign.pub).
+ *               (then spec.publishKey.configMapRef, if set, is published like in the other
+ *               modes), else from the ConfigMap spec.publicKey.configMapRef (key cosign.pub).
+ * Publishing: with spec.publishKey.configMapRef, the public key is written under cosign.pub of
+ * that ConfigMap (created when absent, updated only when the key differs) and status.publishedKey
+ * {configMapName, fingerprint} says so. An existing ConfigMap is written only when sealift
+ * created it for this SigningKey (managed-by label and an owner reference to it); any other is
+ * left unchanged: Ready=False ConfigMapNotOwned (stalled), status still reporting the key.
  * When spec.algorithm is set and the key is of another algorithm, Ready=False AlgorithmMismatch
  * (the key is never replaced). sealift never deletes a key Secret.
  *
- * Ready reasons: KeyReady; InvalidSpec, InvalidKey, UnsupportedKey, AlgorithmMismatch (stalled:
- * retried when the SigningKey or its Secret/ConfigMap changes); SecretNotFound,
- * ConfigMapNotFound (waiting: retried every 30 s); APIError (transient: backoff).
+ * Ready reasons: KeyReady; InvalidSpec, ConfigMapNotOwned, InvalidKey, UnsupportedKey,
+ * AlgorithmMismatch (stalled: retried when the SigningKey or its Secret/ConfigMap changes);
+ * SecretNotFound, ConfigMapNotFound (waiting: retried every 30 s); APIError (transient: backoff).
  *
  * Secondary watches: Secrets and ConfigMaps. The reconciler keeps an in-memory index of the
  * Secret/ConfigMap names each SigningKey referenced at its last reconcile, so a change to any

@@ -178,27 +178,36 @@ static void test_summaries(void)
     json_object_set_new(json_array_get(json_object_get(json_array_get(images, 0), "targets"), 0),
                         "referrers", json_pack("{s:i}", "count", 3));
     sl_imd_summaries(status, 2, true, true);
-    CHECK_INT_EQ(json_integer_value(json_object_get(status, "deliveredTags")), 2);
+    json_t *sum = json_object_get(status, "summary");
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "delivered")), 2);
     CHECK_INT_EQ(json_integer_value(json_object_get(status, "referrersTotal")), 3);
-    CHECK_STR_EQ(json_string_value(json_object_get(status, "scanSummary")), "Failed");
-    CHECK_STR_EQ(json_string_value(json_object_get(status, "signedSummary")), "1/2");
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "scanned")), 3);
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "blocked")), 1);
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "signed")), 1);
 
+    /* without scanning and signing their counts are absent (empty printer columns) */
     sl_imd_summaries(status, 2, false, false);
-    CHECK_STR_EQ(json_string_value(json_object_get(status, "scanSummary")), "-");
-    CHECK_STR_EQ(json_string_value(json_object_get(status, "signedSummary")), "-");
+    sum = json_object_get(status, "summary");
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "delivered")), 2);
+    CHECK(json_object_get(sum, "scanned") == NULL);
+    CHECK(json_object_get(sum, "blocked") == NULL);
+    CHECK(json_object_get(sum, "signed") == NULL);
 
-    /* Error ranks between Passed and Failed */
+    /* Error counts as scanned, not blocked */
     json_array_remove(images, 2);
     json_object_set_new(json_array_get(images, 0), "scan", json_pack("{s:s}", "result", "Error"));
     sl_imd_summaries(status, 2, true, true);
-    CHECK_STR_EQ(json_string_value(json_object_get(status, "scanSummary")), "Error");
+    sum = json_object_get(status, "summary");
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "scanned")), 2);
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "blocked")), 0);
     json_decref(status);
 
     json_t *empty = json_object();
     sl_imd_summaries(empty, 1, true, true);
-    CHECK_INT_EQ(json_integer_value(json_object_get(empty, "deliveredTags")), 0);
-    CHECK_STR_EQ(json_string_value(json_object_get(empty, "scanSummary")), "-");
-    CHECK_STR_EQ(json_string_value(json_object_get(empty, "signedSummary")), "0/0");
+    sum = json_object_get(empty, "summary");
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "delivered")), 0);
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "scanned")), 0);
+    CHECK_INT_EQ(json_integer_value(json_object_get(sum, "signed")), 0);
     json_decref(empty);
 }
 

@@ -26,13 +26,13 @@ static const char *data_dir;
 static void test_paths(void)
 {
     char *p = sl_kube_build_path(&SL_RES_IMAGEDELIVERY, "team", "web", NULL, NULL);
-    CHECK_STR_EQ(p, "/apis/sealift.dev/v1alpha1/namespaces/team/imagedeliveries/web");
+    CHECK_STR_EQ(p, "/apis/sealift.dev/v1beta1/namespaces/team/imagedeliveries/web");
     free(p);
     p = sl_kube_build_path(&SL_RES_IMAGEDELIVERY, "team", "web", "status", NULL);
-    CHECK_STR_EQ(p, "/apis/sealift.dev/v1alpha1/namespaces/team/imagedeliveries/web/status");
+    CHECK_STR_EQ(p, "/apis/sealift.dev/v1beta1/namespaces/team/imagedeliveries/web/status");
     free(p);
     p = sl_kube_build_path(&SL_RES_IMAGEDELIVERY, NULL, NULL, NULL, NULL);
-    CHECK_STR_EQ(p, "/apis/sealift.dev/v1alpha1/imagedeliveries");
+    CHECK_STR_EQ(p, "/apis/sealift.dev/v1beta1/imagedeliveries");
     free(p);
     p = sl_kube_build_path(&SL_RES_SECRET, "kube-system", "a", NULL, NULL);
     CHECK_STR_EQ(p, "/api/v1/namespaces/kube-system/secrets/a");
@@ -391,7 +391,7 @@ static void test_loopback_crud(void)
     server_stop(&s);
 
     CHECK_CONTAINS(s.requests[0],
-                   "GET /apis/sealift.dev/v1alpha1/namespaces/team/imagedeliveries/web HTTP/1.1");
+                   "GET /apis/sealift.dev/v1beta1/namespaces/team/imagedeliveries/web HTTP/1.1");
     CHECK_CONTAINS(s.requests[0], "Accept: application/json");
     CHECK_CONTAINS(s.requests[0], "Authorization: Bearer tok-1");
     CHECK_CONTAINS(s.requests[0], "User-Agent: sealift/");
@@ -399,7 +399,7 @@ static void test_loopback_crud(void)
     CHECK_CONTAINS(s.requests[2], "POST /api/v1/namespaces/vault/secrets HTTP/1.1");
     CHECK_CONTAINS(s.requests[2], "Content-Type: application/json");
     CHECK_CONTAINS(s.requests[2], "\"name\":\"s\"");
-    CHECK_CONTAINS(s.requests[3], "PATCH /apis/sealift.dev/v1alpha1/namespaces/team/"
+    CHECK_CONTAINS(s.requests[3], "PATCH /apis/sealift.dev/v1beta1/namespaces/team/"
                                   "imagedeliveries/web?fieldManager=sealift&force=true HTTP/1.1");
     CHECK_CONTAINS(s.requests[3], "Content-Type: application/apply-patch+yaml");
     CHECK_CONTAINS(s.requests[3], "{\"spec\":{}}");
@@ -523,11 +523,11 @@ static void test_loopback_watch(void)
 
     sl_kube_client_free(c);
     server_stop(&s);
-    CHECK_CONTAINS(s.requests[0], "GET /apis/sealift.dev/v1alpha1/namespaces/team/imagedeliveries"
+    CHECK_CONTAINS(s.requests[0], "GET /apis/sealift.dev/v1beta1/namespaces/team/imagedeliveries"
                                   "?watch=1&resourceVersion=5&allowWatchBookmarks=true"
                                   "&timeoutSeconds=30 HTTP/1.1");
     CHECK(strstr(s.requests[0], "Authorization") == NULL);
-    CHECK_CONTAINS(s.requests[1], "GET /apis/sealift.dev/v1alpha1/imagedeliveries?watch=1 ");
+    CHECK_CONTAINS(s.requests[1], "GET /apis/sealift.dev/v1beta1/imagedeliveries?watch=1 ");
 }
 
 static void test_connection_refused(void)

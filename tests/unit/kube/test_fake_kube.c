@@ -30,7 +30,7 @@ static void test_create_get(void)
     CHECK(sl_kube_obj_uid(out) != NULL);
     CHECK(sl_kube_obj_resource_version(out) != NULL);
     CHECK_INT_EQ(sl_kube_obj_generation(out), 1);
-    CHECK_STR_EQ(sl_kube_json_path_str(out, "apiVersion"), "sealift.dev/v1alpha1");
+    CHECK_STR_EQ(sl_kube_json_path_str(out, "apiVersion"), "sealift.dev/v1beta1");
     CHECK_STR_EQ(sl_kube_json_path_str(out, "kind"), "ImageDelivery");
     /* status subresource: a create drops the status */
     CHECK(sl_kube_json_path(out, "status") == NULL);

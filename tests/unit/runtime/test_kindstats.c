@@ -31,7 +31,7 @@ static double series(struct sl_metrics *m, const char *line_prefix)
     return v;
 }
 
-/* An ImageDelivery status with Ready=ready, Blocked=True when blocked, deliveredTags. */
+/* An ImageDelivery status with Ready=ready, Blocked=True when blocked, summary.delivered. */
 static json_t *imd(const char *ready, int blocked, int delivered)
 {
     json_t *conds = json_array();
@@ -39,8 +39,8 @@ static json_t *imd(const char *ready, int blocked, int delivered)
         json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "Ready", "status", ready));
     if (blocked)
         json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "Blocked", "status", "True"));
-    return json_pack("{s:{s:s}, s:{s:o, s:i}}", "metadata", "name", "x", "status", "conditions",
-                     conds, "deliveredTags", delivered);
+    return json_pack("{s:{s:s}, s:{s:o, s:{s:i}}}", "metadata", "name", "x", "status", "conditions",
+                     conds, "summary", "delivered", delivered);
 }
 
 #define OBJ(k, r)  "sealift_objects{kind=\"" k "\",ready=\"" r "\"}"

@@ -102,7 +102,7 @@ static char *unb64(const char *s)
 static void put_signingkey(struct env *e, const char *name, json_t *spec)
 {
     json_t *obj =
-        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1alpha1", "kind",
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "sealift.dev/v1beta1", "kind",
                   "SigningKey", "metadata", "name", name, "namespace", NS, "spec", spec);
     CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SIGNINGKEY, obj), 0);
     json_decref(obj);
@@ -196,7 +196,7 @@ static void test_generate_creates_secret_configmap_status(void)
     env_init(&e);
     put_signingkey(&e, "release",
                    json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}}}", "mode", "Generate", "algorithm",
-                             "ecdsa-p256", "secretRef", "name", "release-key", "publicKey",
+                             "ecdsa-p256", "secretRef", "name", "release-key", "publishKey",
                              "configMapRef", "name", "release-pub"));
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "release", &res), 0);
@@ -278,6 +278,11 @@ static void test_generate_creates_secret_configmap_status(void)
     free(st_json);
     free(ev_json);
 
+    /* status says where the key is published */
+    CHECK_STR_EQ(json_string_value(sl_kube_json_path(st, "publishedKey.configMapName")),
+                 "release-pub");
+    CHECK_STR_EQ(json_string_value(sl_kube_json_path(st, "publishedKey.fingerprint")), fp);
+
     /* steady state: a second reconcile writes nothing and says nothing */
     int writes = sl_fake_kube_writes(e.fk);
     size_t nevents = json_array_size(e.events);
@@ -313,6 +318,66 @@ static void test_generate_creates_secret_configmap_status(void)
     sl_secure_free_str(priv);
     sl_secure_free_str(password);
     free(pub);
+    env_free(&e);
+}
+
+/* A ConfigMap sealift did not create is never written: it stays as it was, Ready says why, and
+ * status still reports the key (its fingerprint) but publishes no publishedKey. */
+static void test_publish_never_overwrites_a_foreign_configmap(void)
+{
+    struct env e;
+    env_init(&e);
+    json_t *cm = json_pack("{s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "metadata", "name", "release-pub",
+                           "namespace", NS, "labels", "team", "web", "data", "cosign.pub",
+                           "the web team's own key");
+    sl_fake_kube_put(e.fk, &SL_RES_CONFIGMAP, cm);
+    json_decref(cm);
+    char *before = dump(sl_fake_kube_find(e.fk, &SL_RES_CONFIGMAP, NS, "release-pub"));
+    put_signingkey(&e, "release",
+                   json_pack("{s:s, s:{s:s}, s:{s:{s:s}}}", "mode", "Generate", "secretRef", "name",
+                             "release-key", "publishKey", "configMapRef", "name", "release-pub"));
+    struct sl_reconcile_result res;
+    CHECK_INT_EQ(reconcile(&e, "release", &res), 0);
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    char *after = dump(sl_fake_kube_find(e.fk, &SL_RES_CONFIGMAP, NS, "release-pub"));
+    CHECK_STR_EQ(after, before);
+    CHECK_STR_EQ(ready_field(&e, "release", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "release", "reason"), "ConfigMapNotOwned");
+    CHECK_CONTAINS(ready_field(&e, "release", "message"),
+                   "spec.publishKey.configMapRef.name: ConfigMap \"release-pub\" exists and was "
+                   "not created by sealift");
+    json_t *st = status_of(&e, "release");
+    CHECK(json_string_value(json_object_get(st, "fingerprint")) != NULL);
+    CHECK(json_object_get(st, "publishedKey") == NULL);
+    CHECK(!has_event(&e, "Normal", "PublicKeyPublished"));
+    free(before);
+    free(after);
+
+    /* the same with sealift's label but another SigningKey's owner reference */
+    cm = json_deep_copy(sl_fake_kube_find(e.fk, &SL_RES_CONFIGMAP, NS, "release-pub"));
+    json_t *meta = json_object_get(cm, "metadata");
+    json_object_set_new(json_object_get(meta, "labels"), "app.kubernetes.io/managed-by",
+                        json_string("sealift"));
+    json_object_set_new(meta, "ownerReferences",
+                        json_pack("[{s:s, s:s, s:s}]", "apiVersion", "sealift.dev/v1beta1", "kind",
+                                  "SigningKey", "name", "other"));
+    sl_fake_kube_put(e.fk, &SL_RES_CONFIGMAP, cm);
+    json_decref(cm);
+    CHECK_INT_EQ(reconcile(&e, "release", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "release", "reason"), "ConfigMapNotOwned");
+    CHECK_STR_EQ(json_string_value(json_object_get(
+                     sl_kube_json_path(
+                         sl_fake_kube_find(e.fk, &SL_RES_CONFIGMAP, NS, "release-pub"), "data"),
+                     "cosign.pub")),
+                 "the web team's own key");
+
+    /* once it is gone, sealift creates its own */
+    sl_fake_kube_remove(e.fk, &SL_RES_CONFIGMAP, NS, "release-pub");
+    CHECK_INT_EQ(reconcile(&e, "release", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "release", "reason"), "KeyReady");
+    CHECK_STR_EQ(json_string_value(
+                     sl_kube_json_path(status_of(&e, "release"), "publishedKey.configMapName")),
+                 "release-pub");
     env_free(&e);
 }
 
@@ -367,7 +432,7 @@ static void test_generate_algorithm_mismatch(void)
     char *before = dump(sl_fake_kube_find(e.fk, &SL_RES_SECRET, NS, "release-key"));
     put_signingkey(&e, "release",
                    json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}}}", "mode", "Generate", "algorithm",
-                             "ecdsa-p256", "secretRef", "name", "release-key", "publicKey",
+                             "ecdsa-p256", "secretRef", "name", "release-key", "publishKey",
                              "configMapRef", "name", "release-pub"));
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "release", &res), 0);
@@ -698,7 +763,7 @@ static void test_verify_only_from_secret(void)
     put_secret_with_fixture(&e, "vendor-pub", "cosign.pub", "ed25519.pub");
     put_signingkey(&e, "v",
                    json_pack("{s:s, s:{s:s}, s:{s:{s:s}}}", "mode", "VerifyOnly", "secretRef",
-                             "name", "vendor-pub", "publicKey", "configMapRef", "name",
+                             "name", "vendor-pub", "publishKey", "configMapRef", "name",
                              "published"));
     struct sl_reconcile_result res;
     CHECK_INT_EQ(reconcile(&e, "v", &res), 0);
@@ -795,6 +860,7 @@ int main(int argc, char **argv)
     if (argc > 1)
         data_dir = argv[1];
     RUN(test_generate_creates_secret_configmap_status);
+    RUN(test_publish_never_overwrites_a_foreign_configmap);
     RUN(test_generate_algorithms);
     RUN(test_generate_keeps_existing_secret);
     RUN(test_generate_algorithm_mismatch);

@@ -600,6 +600,12 @@ def check_install(root, parsed, probs):
                 probs.add(fname, where, "leases belong in the namespaced Role only")
             if "namespaces" in res and not verbs <= {"get", "list", "watch"}:
                 probs.add(fname, where, "namespaces must be read-only")
+            # impersonating users or groups reaches any identity (system:masters); a
+            # GitSource's serviceAccountName needs serviceaccounts only
+            if "impersonate" in verbs and (set(res) != {"serviceaccounts"}
+                                           or rule.get("apiGroups") != [""]):
+                probs.add(fname, where, "impersonate is allowed on core serviceaccounts only, "
+                          "not %s" % sorted(res))
     role = objs.get(("Role", "sealift-leader-election"))
     if not role or (role[1].get("metadata") or {}).get("namespace") != "sealift-system":
         probs.add("crds", "", "Role sealift-leader-election in sealift-system missing")

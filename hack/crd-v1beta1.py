@@ -327,9 +327,9 @@ def deploypolicy(schema, version):
 
 
 def gitsource(schema, version):
-    """v1alpha1's fields and the new ones that are built (timeout, ignore, verify); v1alpha1
-    carries them in the sealift.dev/v1beta1-fields annotation (controller/api/convert.c).
-    serviceAccountName is not built yet and stays out of the schema."""
+    """v1alpha1's fields and the new ones (timeout, ignore, verify, serviceAccountName);
+    v1alpha1 carries them in the sealift.dev/v1beta1-fields annotation
+    (controller/api/convert.c)."""
     spec = schema["properties"]["spec"]
     timeout = {
         "description": ("How long one fetch may take (Go duration, e.g. 90s; from 1s to 1h; "
@@ -372,6 +372,17 @@ def gitsource(schema, version):
                 "properties": {"name": name}},
         },
     }
+    service_account = {
+        "description": ("ServiceAccount of the GitSource's namespace whose rights the "
+                        "repository's objects are applied, read and pruned with (the controller "
+                        "impersonates it, as Flux does), so RBAC bounds what the repository can "
+                        "create. An object it may not write: Ready=False, reason ApplyFailed, "
+                        "the message naming the object and the ServiceAccount. Absent: the "
+                        "controller's own rights. The GitSource's status, events and finalizer "
+                        "are always written with the controller's rights."),
+        "type": "string", "minLength": 1, "maxLength": 63,
+        "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    }
     props = {}
     for k, v in spec["properties"].items():
         props[k] = v
@@ -381,6 +392,7 @@ def gitsource(schema, version):
             props["ignore"] = ignore
         if k == "secretRef":
             props["verify"] = verify
+            props["serviceAccountName"] = service_account
     spec["properties"] = props
     spec.setdefault("x-kubernetes-validations", []).append({
         "rule": "!has(self.verify) || !has(self.verify.mode) || self.verify.mode != 'Tag' || "

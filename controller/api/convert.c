@@ -421,6 +421,7 @@ static void gitsource_down(json_t *o)
     json_object_del(member_obj(o, "spec"), "timeout");
     json_object_del(member_obj(o, "spec"), "ignore");
     json_object_del(member_obj(o, "spec"), "verify");
+    json_object_del(member_obj(o, "spec"), "serviceAccountName");
 }
 
 struct kind_shapes {

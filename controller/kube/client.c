@@ -20,13 +20,26 @@
 /* a watch without a server-side timeout that receives nothing for this long is dead */
 #define WATCH_IDLE_S   300
 #define TOKEN_FILE_MAX ((size_t)1 << 20)
+/* Accept, Content-Type, Authorization, Impersonate-User, Impersonate-Group... */
+#define REQUEST_HEADERS_MAX (3 + 1 + SL_KUBE_IMPERSONATE_GROUPS_MAX)
 
 struct sl_kube_client {
     struct sl_kube_config *cfg; /* cfg->token guarded by token_lock (re-read on 401) */
     char *user_agent;
     struct sl_transport *transport;
     pthread_mutex_t token_lock;
+    /* a handle made by sl_kube_client_impersonate: base owns cfg, transport and the token (all
+     * borrowed here); imp_headers are the Impersonate-* header lines of this handle only */
+    struct sl_kube_client *base;
+    char *imp_headers[1 + SL_KUBE_IMPERSONATE_GROUPS_MAX];
+    size_t n_imp_headers;
 };
+
+/* The handle that owns the credentials (the client itself unless it impersonates). */
+static struct sl_kube_client *owner_of(struct sl_kube_client *c)
+{
+    return c->base ? c->base : c;
+}
 
 int sl_kube_client_new(struct sl_kube_client **out, const struct sl_kube_config *cfg,
                        const char *user_agent, struct sl_err *err)
@@ -60,10 +73,58 @@ int sl_kube_client_new(struct sl_kube_client **out, const struct sl_kube_config 
     return 0;
 }
 
+/* A header value from an object's spec: printable ASCII only (no CR/LF that would start another
+ * header), bounded. */
+static bool header_value_ok(const char *v)
+{
+    size_t n = 0;
+    for (; v && v[n]; n++) {
+        if ((unsigned char)v[n] < 0x20 || (unsigned char)v[n] > 0x7e || n >= 512)
+            return false;
+    }
+    return v && n > 0;
+}
+
+int sl_kube_client_impersonate(struct sl_kube_client **out, struct sl_kube_client *base,
+                               const char *user, const char *const *groups, size_t n_groups,
+                               struct sl_err *err)
+{
+    if (!base || base->base)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT,
+                            "impersonation needs the controller's own client");
+    if (!header_value_ok(user))
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT,
+                            "impersonation: invalid user name (1..512 printable characters)");
+    if (n_groups > SL_KUBE_IMPERSONATE_GROUPS_MAX)
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT, "impersonation: more than %d groups",
+                            SL_KUBE_IMPERSONATE_GROUPS_MAX);
+    for (size_t i = 0; i < n_groups; i++) {
+        if (!header_value_ok(groups[i]))
+            return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT,
+                                "impersonation: invalid group name (1..512 printable characters)");
+    }
+    struct sl_kube_client *c = sl_xcalloc(1, sizeof(*c));
+    c->base = base;
+    c->cfg = base->cfg;
+    c->user_agent = base->user_agent;
+    c->transport = base->transport;
+    c->imp_headers[c->n_imp_headers++] = sl_xasprintf("Impersonate-User: %s", user);
+    for (size_t i = 0; i < n_groups; i++)
+        c->imp_headers[c->n_imp_headers++] = sl_xasprintf("Impersonate-Group: %s", groups[i]);
+    *out = c;
+    return 0;
+}
+
 void sl_kube_client_free(struct sl_kube_client *c)
 {
     if (!c)
         return;
+    for (size_t i = 0; i < c->n_imp_headers; i++)
+        free(c->imp_headers[i]);
+    if (c->base) {
+        free(c); /* everything else is the base's */
+        return;
+    }
     sl_transport_free(c->transport);
     pthread_mutex_destroy(&c->token_lock);
     sl_kube_config_free(c->cfg);
@@ -237,9 +298,9 @@ static size_t write_body(void *userdata, long status, const char *ptr, size_t n)
     return n;
 }
 
-/* The request headers of a call: Accept, Content-Type (may be NULL) and the credentials.
- * hdrs needs 3 slots; returns how many are used. *auth_out (the Authorization header, a secret)
- * is freed by the caller with sl_secure_free_str. */
+/* The request headers of a call: Accept, Content-Type (may be NULL), the credentials and the
+ * handle's Impersonate-* lines. hdrs needs REQUEST_HEADERS_MAX slots; returns how many are used.
+ * *auth_out (the Authorization header, a secret) is freed by the caller with sl_secure_free_str. */
 static size_t request_headers(struct sl_kube_client *c, const char *content_type, const char **hdrs,
                               char **ct_out, char **auth_out)
 {
@@ -247,8 +308,9 @@ static size_t request_headers(struct sl_kube_client *c, const char *content_type
     hdrs[n++] = "Accept: application/json";
     if (content_type)
         hdrs[n++] = *ct_out = sl_xasprintf("Content-Type: %s", content_type);
-    const struct sl_kube_config *cfg = c->cfg;
-    pthread_mutex_lock(&c->token_lock);
+    struct sl_kube_client *owner = owner_of(c);
+    const struct sl_kube_config *cfg = owner->cfg;
+    pthread_mutex_lock(&owner->token_lock);
     if (cfg->token && *cfg->token) {
         *auth_out = sl_xasprintf("Authorization: Bearer %s", cfg->token);
     } else if (cfg->username) {
@@ -259,15 +321,18 @@ static size_t request_headers(struct sl_kube_client *c, const char *content_type
         sl_secure_free_str(b64);
         sl_secure_free_str(pair);
     }
-    pthread_mutex_unlock(&c->token_lock);
+    pthread_mutex_unlock(&owner->token_lock);
     if (*auth_out)
         hdrs[n++] = *auth_out;
+    for (size_t i = 0; i < c->n_imp_headers; i++)
+        hdrs[n++] = c->imp_headers[i];
     return n;
 }
 
 /* Re-reads the token file after a 401. Returns true when a different token was loaded. */
 static bool reload_token(struct sl_kube_client *c)
 {
+    c = owner_of(c);
     if (!c->cfg->token_file)
         return false;
     char *tok = NULL;
@@ -316,7 +381,7 @@ static int perform(struct sl_kube_client *c, const char *method, const char *pat
     int rc = 0;
     bool retried_auth = false;
 again:;
-    const char *hdrs[3];
+    const char *hdrs[REQUEST_HEADERS_MAX];
     char *ct = NULL, *auth = NULL;
     size_t nh = request_headers(c, body ? content_type : NULL, hdrs, &ct, &auth);
     struct response resp = {0};
@@ -632,7 +697,7 @@ int sl_kube_watch(struct sl_kube_client *c, const struct sl_kube_resource *res, 
         NULL,
     };
     char *path = sl_kube_build_path(res, ns, NULL, NULL, query);
-    const char *hdrs[3];
+    const char *hdrs[REQUEST_HEADERS_MAX];
     char *ct = NULL, *auth = NULL;
     struct watch_state w = {.opts = opts, .ctx = ctx};
     sl_kube_watch_splitter_init(&w.splitter, fn, ctx, SL_KUBE_EVENT_MAX);

@@ -73,7 +73,21 @@ struct sl_kube_client;
 /* Creates a client; cfg is copied. user_agent may be NULL ("sealift/<version>"). */
 int sl_kube_client_new(struct sl_kube_client **out, const struct sl_kube_config *cfg,
                        const char *user_agent, struct sl_err *err);
+/* Frees a client, or a handle of sl_kube_client_impersonate (then only that handle). */
 void sl_kube_client_free(struct sl_kube_client *c);
+
+/* At most this many Impersonate-Group values per handle. */
+#define SL_KUBE_IMPERSONATE_GROUPS_MAX 8
+/* A handle that sends every request of base with `Impersonate-User: user` and one
+ * `Impersonate-Group` per groups[i] (n_groups <= SL_KUBE_IMPERSONATE_GROUPS_MAX), so the API
+ * server authorizes it as that identity. It shares base's connections and credentials (a token
+ * re-read on 401 is seen by both) and leaves base's own requests unchanged; like base it may be
+ * used from many threads. base is borrowed and must outlive the handle, and must not itself be
+ * an impersonating handle. user and groups are copied: 1..512 printable ASCII characters each.
+ * Returns 0 or SL_EINVAL. *out is the caller's (sl_kube_client_free). */
+int sl_kube_client_impersonate(struct sl_kube_client **out, struct sl_kube_client *base,
+                               const char *user, const char *const *groups, size_t n_groups,
+                               struct sl_err *err);
 /* The configuration's default namespace. Borrowed. */
 const char *sl_kube_client_namespace(const struct sl_kube_client *c);
 

@@ -1,6 +1,10 @@
 /* struct sl_kube_ops backed by a real sl_kube_client. */
 #include "kube/ops.h"
 
+#include "kube/internal.h"
+#include "util/mem.h"
+
+#include <stdio.h>
 #include <string.h>
 
 static int ops_get(void *ctx, json_t **out, const struct sl_kube_resource *res, const char *ns,
@@ -46,6 +50,14 @@ static int ops_del(void *ctx, const struct sl_kube_resource *res, const char *ns
     return sl_kube_delete(ctx, res, ns, name, err);
 }
 
+static int ops_impersonate(void *ctx, struct sl_kube_ops *out, const char *user,
+                           const char *const *groups, size_t n_groups, struct sl_err *err);
+
+static void ops_release(void *ctx)
+{
+    sl_kube_client_free(ctx);
+}
+
 void sl_kube_ops_from_client(struct sl_kube_ops *ops, struct sl_kube_client *c)
 {
     memset(ops, 0, sizeof(*ops));
@@ -57,4 +69,58 @@ void sl_kube_ops_from_client(struct sl_kube_ops *ops, struct sl_kube_client *c)
     ops->update_status = ops_update_status;
     ops->patch = ops_patch;
     ops->del = ops_del;
+    ops->impersonate = ops_impersonate;
+}
+
+static int ops_impersonate(void *ctx, struct sl_kube_ops *out, const char *user,
+                           const char *const *groups, size_t n_groups, struct sl_err *err)
+{
+    struct sl_kube_client *derived = NULL;
+    int rc = sl_kube_client_impersonate(&derived, ctx, user, groups, n_groups, err);
+    if (rc != 0)
+        return rc;
+    sl_kube_ops_from_client(out, derived);
+    out->impersonate = NULL; /* a derived handle does not derive again */
+    out->release = ops_release;
+    return 0;
+}
+
+/* A DNS label (RFC 1123), as Kubernetes names namespaces and ServiceAccounts. */
+static bool dns_label(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+int sl_kube_ops_as_service_account(struct sl_kube_ops *out, const struct sl_kube_ops *base,
+                                   const char *ns, const char *name, struct sl_err *err)
+{
+    if (!dns_label(ns) || !dns_label(name))
+        return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT,
+                            "ServiceAccount name must be a DNS label (lowercase letters, digits "
+                            "and '-', at most 63)");
+    if (!base->impersonate)
+        return sl_kube_fail(err, SL_EFAIL, SL_ERRC_KUBE,
+                            "this API client cannot act as ServiceAccount %s/%s", ns, name);
+    /* no Impersonate-Group: for a ServiceAccount user the API server adds the ServiceAccount
+     * groups itself, while naming them would need `impersonate` on groups, a right that lets
+     * the controller act as any group (system:masters included) */
+    char user[160];
+    snprintf(user, sizeof(user), "system:serviceaccount:%s:%s", ns, name);
+    return base->impersonate(base->ctx, out, user, NULL, 0, err);
+}
+
+void sl_kube_ops_release(struct sl_kube_ops *ops)
+{
+    if (ops && ops->release)
+        ops->release(ops->ctx);
+    if (ops)
+        memset(ops, 0, sizeof(*ops));
 }

@@ -24,9 +24,27 @@ struct sl_kube_ops {
                  struct sl_err *err);
     int (*del)(void *ctx, const struct sl_kube_resource *res, const char *ns, const char *name,
                struct sl_err *err);
+    /* Optional (NULL = impersonation not available): fills *out with ops whose every request is
+     * made as user/groups (sl_kube_client_impersonate), leaving these ops unchanged. Release
+     * *out with sl_kube_ops_release. */
+    int (*impersonate)(void *ctx, struct sl_kube_ops *out, const char *user,
+                       const char *const *groups, size_t n_groups, struct sl_err *err);
+    /* Frees what impersonate made for these ops (called by sl_kube_ops_release); may be NULL. */
+    void (*release)(void *ctx);
 };
 
 /* Fills ops with wrappers around a real client (c is borrowed and must outlive ops). */
 void sl_kube_ops_from_client(struct sl_kube_ops *ops, struct sl_kube_client *c);
+
+/* *out = ops acting as Kubernetes ServiceAccount ns/name: `Impersonate-User:
+ * system:serviceaccount:NS:NAME` and no group header, so the API server gives it the groups
+ * `system:serviceaccounts` and `system:serviceaccounts:NS` itself and the caller needs
+ * `impersonate` on that ServiceAccount only (not on groups). base is
+ * borrowed and must outlive *out. Returns 0, SL_EINVAL (ns or name empty or invalid) or
+ * SL_EFAIL (base cannot impersonate). Release *out with sl_kube_ops_release. */
+int sl_kube_ops_as_service_account(struct sl_kube_ops *out, const struct sl_kube_ops *base,
+                                   const char *ns, const char *name, struct sl_err *err);
+/* Frees what sl_kube_ops_as_service_account made; ops is then unusable. */
+void sl_kube_ops_release(struct sl_kube_ops *ops);
 
 #endif

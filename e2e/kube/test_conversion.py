@@ -237,14 +237,15 @@ class ConversionTest(procs.TempDirTestCase):
         self.assertEqual(json.loads(git["metadata"]["annotations"][CARRIED[0]]),
                          {"spec": {"timeout": "90s",
                                    "ignore": by_name["beta-git"]["spec"]["ignore"],
+                                   "serviceAccountName": "delivery-applier",
                                    "verify": by_name["beta-git"]["spec"]["verify"]}})
         self.kube.kubectl("patch", self.resource("GitSource", "v1alpha1"), "beta-git", "-n",
                           "conv", "--type=merge", "-p", '{"spec":{"interval":"7m"}}')
         git = self.get(by_name["beta-git"], "v1beta1")
         self.assertEqual((git["spec"]["interval"], git["spec"]["timeout"], git["spec"]["ignore"],
-                          git["spec"]["verify"]),
+                          git["spec"]["verify"], git["spec"]["serviceAccountName"]),
                          ("7m", "90s", by_name["beta-git"]["spec"]["ignore"],
-                          by_name["beta-git"]["spec"]["verify"]))
+                          by_name["beta-git"]["spec"]["verify"], "delivery-applier"))
         # a v1alpha1 writer changes a field; the v1beta1-only value survives the write
         self.kube.kubectl("patch", self.resource("ImageDelivery", "v1alpha1"), "beta-authority",
                           "-n", "conv", "--type=merge", "-p", '{"spec":{"interval":"20m"}}')

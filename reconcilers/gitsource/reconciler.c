@@ -6,6 +6,7 @@
 #include "git/sshsig.h"
 #include "git/repourl.h"
 #include "kube/client.h"
+#include "kube/ops.h"
 #include "kube/secret.h"
 #include "runtime/conditions.h"
 #include "runtime/outcome.h"
@@ -75,10 +76,16 @@ struct ownership {
     char desc[340];        /* "GitSource <namespace>/<name>" */
     char selector[400];    /* label selector of its objects */
     json_t *labels;
+    /* the client for the repository's objects: the controller's, or with
+     * spec.serviceAccountName one impersonating that ServiceAccount (acting_as names it) */
+    struct sl_kube_ops kube;
+    bool impersonating;
+    char acting_as[160]; /* "ServiceAccount <namespace>/<name>", or "" */
 };
 
 static void ownership_init(struct ownership *o, const char *ns, const char *name)
 {
+    memset(o, 0, sizeof(*o));
     int n = snprintf(o->field_manager, sizeof(o->field_manager), "%s%s/%s",
                      SL_GITSOURCE_FIELD_MANAGER_PREFIX, ns, name);
     if (n < 0 || (size_t)n >= sizeof(o->field_manager)) {
@@ -107,6 +114,31 @@ static void ownership_clear(struct ownership *o)
 {
     json_decref(o->labels);
     o->labels = NULL;
+    if (o->impersonating)
+        sl_kube_ops_release(&o->kube);
+    o->impersonating = false;
+}
+
+/* Sets o->kube for the repository's objects of the GitSource whose spec is spec: with
+ * spec.serviceAccountName, requests impersonate that ServiceAccount of the GitSource's
+ * namespace (RBAC bounds what the repository can do); without it, the controller's own client.
+ * Returns 0 or SL_EINVAL / SL_EFAIL (err set). */
+static int ownership_client(struct ownership *o, struct sl_runtime *rt, const char *ns,
+                            const json_t *spec, struct sl_err *err)
+{
+    const char *sa = json_string_value(json_object_get(spec, "serviceAccountName"));
+    o->kube = rt->kube;
+    o->acting_as[0] = '\0';
+    if (!sa)
+        return 0;
+    int rc = sl_kube_ops_as_service_account(&o->kube, &rt->kube, ns, sa, err);
+    if (rc != 0) {
+        o->kube = rt->kube;
+        return rc;
+    }
+    o->impersonating = true;
+    snprintf(o->acting_as, sizeof(o->acting_as), "ServiceAccount %s/%s", ns, sa);
+    return 0;
 }
 
 /* Decoded value of data[key] of a Secret (caller frees securely), or NULL (the policy of
@@ -230,7 +262,7 @@ static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request
     owner.hand_edits = hand_edits;
     owner.hand_edits_cap = sizeof(hand_edits);
     int written = 0;
-    int rc = sl_apply_owned(&written, &rt->kube, res, obj, &owner, err);
+    int rc = sl_apply_owned(&written, &own->kube, res, obj, &owner, err);
     if (rc == 0 && hand_edits[0]) {
         char msg[800];
         snprintf(msg, sizeof(msg),
@@ -261,7 +293,7 @@ static int list_owned(json_t **out, struct sl_runtime *rt, const struct sl_recon
         const char *ns = res->namespaced && !privileged ? req->ns : NULL;
         struct sl_kube_list_opts lo = {.label_selector = own->selector};
         json_t *list = NULL;
-        int rc = rt->kube.list(rt->kube.ctx, &list, res, ns, &lo, err);
+        int rc = own->kube.list(own->kube.ctx, &list, res, ns, &lo, err);
         if (rc) {
             json_decref(entries);
             return rc;
@@ -353,7 +385,7 @@ static bool is_self(const json_t *e, const struct sl_reconcile_request *req)
  * problems (cap bytes). Returns how many failed; *deleted gets how many are gone. */
 static size_t prune_inventory(size_t *deleted, json_t *remaining, char *problems, size_t cap,
                               struct sl_runtime *rt, const struct sl_reconcile_request *req,
-                              const json_t *inventory)
+                              const struct ownership *own, const json_t *inventory)
 {
     size_t i, failed = 0;
     json_t *e;
@@ -375,7 +407,7 @@ static size_t prune_inventory(size_t *deleted, json_t *remaining, char *problems
         if (!res)
             continue; /* sl_manifests_entry_allowed knows only kinds that map */
         struct sl_err derr = {0};
-        int drc = rt->kube.del(rt->kube.ctx, res, ns, name, &derr);
+        int drc = own->kube.del(own->kube.ctx, res, ns, name, &derr);
         if (drc == 0 || drc == SL_ENOTFOUND) {
             (*deleted)++;
             continue;
@@ -445,6 +477,14 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
     const json_t *spec = json_object_get(fresh, "spec");
     bool prune = !json_is_false(json_object_get(spec, "prune"));
     bool suspended = json_is_true(json_object_get(spec, "suspend"));
+    /* the objects go away with the rights they were applied with (spec.serviceAccountName) */
+    rc = ownership_client(&own, rt, req->ns, spec, &kerr);
+    if (rc) {
+        sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "cleaning up the GitSource's objects: %s",
+                   kerr.msg);
+        rc = SL_ERETRY;
+        goto done;
+    }
     rc = list_owned(&inventory, rt, req, &own, &kerr);
     if (rc) {
         sl_err_set(err, SL_ERETRY, SL_ERRC_KUBE, "listing the GitSource's objects to clean up: %s",
@@ -460,8 +500,8 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
                         suspended ? "spec.suspend" : "spec.prune false",
                         json_array_size(inventory));
     } else {
-        failed =
-            prune_inventory(&deleted, remaining, problems, sizeof(problems), rt, req, inventory);
+        failed = prune_inventory(&deleted, remaining, problems, sizeof(problems), rt, req, &own,
+                                 inventory);
     }
     if (deleted) {
         snprintf(message, sizeof(message), "deleted %zu object(s) the GitSource applied", deleted);
@@ -759,6 +799,13 @@ static size_t apply_set(size_t *written, bool *transient, json_t *desired, char 
             if (arc == SL_EEXISTS) /* the message names the object and how to hand it over */
                 snprintf(line, sizeof(line), "%s: %s",
                          json_string_value(json_array_get(set->sources, i)), aerr.msg);
+            else if (arc == SL_EAUTH && own->acting_as[0])
+                /* RBAC of spec.serviceAccountName refused it: say whose rights were used */
+                snprintf(line, sizeof(line), "%s: %s %s: applying as %s: %s",
+                         json_string_value(json_array_get(set->sources, i)),
+                         json_string_value(json_object_get(o_obj, "kind")),
+                         json_string_value(json_object_get(meta, "name")), own->acting_as,
+                         aerr.msg);
             else
                 snprintf(line, sizeof(line), "%s: %s %s: %s",
                          json_string_value(json_array_get(set->sources, i)),
@@ -813,9 +860,9 @@ static size_t prune_owned(size_t *pruned, bool *transient, json_t *inventory, ch
         const struct sl_kube_resource *res =
             resource_for_kind(json_string_value(json_object_get(e, "kind")));
         struct sl_err derr = {0};
-        int drc = res ? rt->kube.del(rt->kube.ctx, res,
-                                     json_string_value(json_object_get(e, "namespace")),
-                                     json_string_value(json_object_get(e, "name")), &derr)
+        int drc = res ? own->kube.del(own->kube.ctx, res,
+                                      json_string_value(json_object_get(e, "namespace")),
+                                      json_string_value(json_object_get(e, "name")), &derr)
                       : SL_EINVAL;
         if (drc == 0 || drc == SL_ENOTFOUND) {
             (*pruned)++;
@@ -1034,6 +1081,12 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         goto write;
     if (read_verify_keys(&verify_keys, &o, rt, req, spec) != 0)
         goto write;
+    struct sl_err saerr = {0};
+    if (ownership_client(&own, rt, req->ns, spec, &saerr) != 0) {
+        set_outcome(&o, "False", "InvalidSpec", SL_RESULT_DONE, interval_ms,
+                    "spec.serviceAccountName: %s", saerr.msg);
+        goto write;
+    }
 
     cache_dir = sl_xasprintf("%s/%s/%s", g->cache_root, req->ns, req->name);
     struct sl_git_result fetched;

@@ -333,10 +333,12 @@ static void test_gitsource_new_fields_carried(void)
     CHECK(at(a, "spec.timeout") == NULL);
     CHECK(at(a, "spec.ignore") == NULL);
     CHECK(at(a, "spec.verify") == NULL);
+    CHECK(at(a, "spec.serviceAccountName") == NULL);
     CHECK_STR_EQ(str_at(a, "spec.interval"), "5m");
     CHECK_STR_EQ(annotation(a, SL_API_V1BETA1_FIELDS),
                  "{\"spec\":{\"ignore\":\"# drafts are not applied\\n*.draft.yaml\\n!keep.draft."
-                 "yaml\\n\",\"timeout\":\"90s\",\"verify\":{\"mode\":\"Tag\",\"secretRef\":{"
+                 "yaml\\n\",\"serviceAccountName\":\"delivery-applier\",\"timeout\":\"90s\","
+                 "\"verify\":{\"mode\":\"Tag\",\"secretRef\":{"
                  "\"name\":\"release-keys\"}}}}");
     json_t *back = convert(a, "v1beta1");
     check_equal(back, b, "GitSource timeout");

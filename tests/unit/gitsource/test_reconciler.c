@@ -944,6 +944,157 @@ static void test_prune_from_fresh_inventory(void)
     commit();
 }
 
+/* spec.serviceAccountName: the API client's impersonation is stood in for by ops that record the
+ * identity, count the calls made with it and answer Forbidden for SigningKey b, as RBAC would. */
+static struct {
+    struct sl_kube_ops fake; /* the controller's own ops */
+    char user[160];
+    int calls;   /* calls made as user */
+    int on_self; /* of those, calls on the GitSource itself or a status subresource */
+    int made, released;
+} acting;
+
+static int as_forbidden(const struct sl_kube_resource *res, const char *name, const char *verb,
+                        struct sl_err *err)
+{
+    acting.calls++;
+    /* by plural: an object is applied in the version its file names (a copy of the resource) */
+    if (strcmp(res->plural, "gitsources") == 0 && name && strcmp(name, "src") == 0)
+        acting.on_self++;
+    if (strcmp(res->plural, "signingkeys") != 0 || !name || strcmp(name, "b") != 0)
+        return 0;
+    sl_err_set(err, SL_EAUTH, SL_ERRC_KUBE,
+               "signingkeys.sealift.dev \"b\" is forbidden: User \"%s\" cannot %s resource "
+               "\"signingkeys\" in API group \"sealift.dev\" in the namespace \"team\"",
+               acting.user, verb);
+    err->http_status = 403;
+    return SL_EAUTH;
+}
+
+static int as_get(void *ctx, json_t **out, const struct sl_kube_resource *res, const char *ns,
+                  const char *name, struct sl_err *err)
+{
+    int rc = as_forbidden(res, name, "get", err);
+    return rc ? rc : acting.fake.get(acting.fake.ctx, out, res, ns, name, err);
+}
+
+static int as_list(void *ctx, json_t **out, const struct sl_kube_resource *res, const char *ns,
+                   const struct sl_kube_list_opts *opts, struct sl_err *err)
+{
+    acting.calls++;
+    return acting.fake.list(acting.fake.ctx, out, res, ns, opts, err);
+}
+
+static int as_create(void *ctx, json_t **out, const struct sl_kube_resource *res, const char *ns,
+                     json_t *obj, struct sl_err *err)
+{
+    int rc = as_forbidden(res, sl_kube_obj_name(obj), "create", err);
+    return rc ? rc : acting.fake.create(acting.fake.ctx, out, res, ns, obj, err);
+}
+
+static int as_update(void *ctx, json_t **out, const struct sl_kube_resource *res, const char *ns,
+                     json_t *obj, struct sl_err *err)
+{
+    int rc = as_forbidden(res, sl_kube_obj_name(obj), "update", err);
+    return rc ? rc : acting.fake.update(acting.fake.ctx, out, res, ns, obj, err);
+}
+
+static int as_update_status(void *ctx, json_t **out, const struct sl_kube_resource *res,
+                            const char *ns, json_t *obj, struct sl_err *err)
+{
+    acting.on_self++;
+    return as_update(ctx, out, res, ns, obj, err);
+}
+
+static int as_patch(void *ctx, json_t **out, const struct sl_kube_resource *res, const char *ns,
+                    const char *name, const char *body, const struct sl_kube_patch_opts *opts,
+                    struct sl_err *err)
+{
+    if (opts && opts->status)
+        acting.on_self++;
+    int rc = as_forbidden(res, name, "patch", err);
+    return rc ? rc : acting.fake.patch(acting.fake.ctx, out, res, ns, name, body, opts, err);
+}
+
+static int as_del(void *ctx, const struct sl_kube_resource *res, const char *ns, const char *name,
+                  struct sl_err *err)
+{
+    int rc = as_forbidden(res, name, "delete", err);
+    return rc ? rc : acting.fake.del(acting.fake.ctx, res, ns, name, err);
+}
+
+static void as_release(void *ctx)
+{
+    acting.released++;
+}
+
+static int fake_impersonate(void *ctx, struct sl_kube_ops *out, const char *user,
+                            const char *const *groups, size_t n_groups, struct sl_err *err)
+{
+    CHECK_INT_EQ(n_groups, 0); /* the API server derives a ServiceAccount's groups */
+    snprintf(acting.user, sizeof(acting.user), "%s", user);
+    acting.made++;
+    *out = (struct sl_kube_ops){.ctx = &acting,
+                                .get = as_get,
+                                .list = as_list,
+                                .create = as_create,
+                                .update = as_update,
+                                .update_status = as_update_status,
+                                .patch = as_patch,
+                                .del = as_del,
+                                .release = as_release};
+    return 0;
+}
+
+static const char *ready_message(void)
+{
+    return json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
+}
+
+/* The repository's objects are read, applied and pruned as the ServiceAccount; what it may not
+ * write is named with the ServiceAccount and not created; the GitSource's own status and
+ * finalizer stay with the controller. Without the field nothing is impersonated. */
+static void test_service_account_bounds_the_repository(void)
+{
+    fresh_cluster();
+    memset(&acting, 0, sizeof(acting));
+    acting.fake = rt.kube;
+    rt.kube.impersonate = fake_impersonate;
+    put_source(",\"serviceAccountName\":\"deployer\"");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "ApplyFailed");
+    CHECK_CONTAINS(ready_message(),
+                   "deploy/b.yaml:1: SigningKey b: applying as ServiceAccount team/deployer: "
+                   "signingkeys.sealift.dev \"b\" is forbidden: User "
+                   "\"system:serviceaccount:team:deployer\" cannot get");
+    CHECK(strstr(ready_message(), "deploy/a.yaml") == NULL);
+    CHECK_STR_EQ(acting.user, "system:serviceaccount:team:deployer");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "a") != NULL);
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") == NULL);
+    CHECK(acting.calls >= 3); /* get a, apply a, get b, the prune listings */
+    CHECK_INT_EQ(acting.on_self, 0);
+    CHECK(source_has_finalizer("sealift.dev/gitsource-prune"));
+    CHECK_INT_EQ(acting.made, 1);
+    CHECK_INT_EQ(acting.released, 1);
+
+    /* an invalid name (the schema refuses it; a stale object must not reach a header) */
+    put_source(",\"serviceAccountName\":\"Deployer\\r\\nX: y\"");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "InvalidSpec");
+    CHECK_CONTAINS(ready_message(), "spec.serviceAccountName");
+    CHECK_INT_EQ(acting.made, 1);
+
+    /* without the field: the controller's rights apply b too, nothing impersonated */
+    int before = acting.calls;
+    put_source("");
+    run_once();
+    CHECK_STR_EQ(ready_reason(), "Applied");
+    CHECK(sl_fake_kube_find(fk, &SL_RES_SIGNINGKEY, "team", "b") != NULL);
+    CHECK_INT_EQ(acting.calls, before);
+    CHECK_INT_EQ(acting.made, 1);
+    rt.kube.impersonate = NULL;
+}
+
 int main(void)
 {
     sl_test_git_init(tmp, sizeof(tmp), repo, sizeof(repo), "sealift-unit-gitsrc");
@@ -979,6 +1130,7 @@ int main(void)
     RUN(test_foreign_object_not_adopted);
     RUN(test_sources_keep_to_their_own);
     RUN(test_prune_from_fresh_inventory);
+    RUN(test_service_account_bounds_the_repository);
 
     rec->free(rec->self);
     sl_fake_kube_free(fk);

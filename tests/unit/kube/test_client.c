@@ -407,6 +407,95 @@ static void test_loopback_crud(void)
                                   "?propagationPolicy=Background HTTP/1.1");
 }
 
+/* An impersonating handle sends Impersonate-User (and -Group when given) on its own requests
+ * only; the base client's requests, before and after, carry none, and all send the base's
+ * token. A ServiceAccount is impersonated without group headers (the API server derives its
+ * groups; naming them would need `impersonate` on groups). */
+static void test_loopback_impersonation(void)
+{
+    static const struct reply replies[] = {
+        {REPLY_PLAIN, 200, "{\"metadata\":{\"name\":\"a\"}}", {0}},
+        {REPLY_PLAIN, 200, "{\"metadata\":{\"name\":\"b\"}}", {0}},
+        {REPLY_PLAIN,
+         403,
+         "{\"kind\":\"Status\",\"message\":\"secrets is forbidden: User "
+         "\\\"system:serviceaccount:team:deployer\\\" cannot create resource\",\"reason\":"
+         "\"Forbidden\",\"code\":403}",
+         {0}},
+        {REPLY_PLAIN, 200, "{\"metadata\":{\"name\":\"d\"}}", {0}},
+        {REPLY_PLAIN, 200, "{\"metadata\":{\"name\":\"e\"}}", {0}},
+    };
+    struct server s;
+    server_start(&s, replies, 5);
+    struct sl_kube_client *c = client_for(&s, "tok-1", NULL);
+    struct sl_kube_ops base, as_sa;
+    sl_kube_ops_from_client(&base, c);
+    struct sl_err err = {0};
+    json_t *out = NULL;
+
+    CHECK_INT_EQ(base.get(base.ctx, &out, &SL_RES_CONFIGMAP, "team", "a", &err), 0);
+    json_decref(out);
+    out = NULL;
+    CHECK_INT_EQ(sl_kube_ops_as_service_account(&as_sa, &base, "team", "deployer", &err), 0);
+    CHECK_INT_EQ(as_sa.get(as_sa.ctx, &out, &SL_RES_CONFIGMAP, "team", "b", &err), 0);
+    json_decref(out);
+    out = NULL;
+    json_t *secret = json_pack("{s:{s:s}}", "metadata", "name", "s");
+    CHECK_INT_EQ(as_sa.create(as_sa.ctx, &out, &SL_RES_SECRET, "team", secret, &err), SL_EAUTH);
+    CHECK_CONTAINS(err.msg, "system:serviceaccount:team:deployer");
+    json_decref(secret);
+    CHECK_INT_EQ(base.get(base.ctx, &out, &SL_RES_CONFIGMAP, "team", "d", &err), 0);
+    json_decref(out);
+    out = NULL;
+    struct sl_kube_client *grouped = NULL;
+    const char *groups[] = {"ops", "auditors"};
+    CHECK_INT_EQ(sl_kube_client_impersonate(&grouped, c, "jane", groups, 2, &err), 0);
+    CHECK_INT_EQ(sl_kube_get(&out, grouped, &SL_RES_CONFIGMAP, "team", "e", &err), 0);
+    json_decref(out);
+    sl_kube_client_free(grouped);
+    sl_kube_ops_release(&as_sa);
+    sl_kube_client_free(c);
+    server_stop(&s);
+
+    for (int i = 0; i < 5; i++)
+        CHECK_CONTAINS(s.requests[i], "Authorization: Bearer tok-1");
+    CHECK(strstr(s.requests[0], "Impersonate-") == NULL);
+    CHECK(strstr(s.requests[3], "Impersonate-") == NULL);
+    for (int i = 1; i <= 2; i++) {
+        CHECK_CONTAINS(s.requests[i], "Impersonate-User: system:serviceaccount:team:deployer\r\n");
+        CHECK(strstr(s.requests[i], "Impersonate-Group") == NULL);
+    }
+    CHECK_CONTAINS(s.requests[4], "Impersonate-User: jane\r\n");
+    CHECK_CONTAINS(s.requests[4], "Impersonate-Group: ops\r\nImpersonate-Group: auditors\r\n");
+}
+
+/* Names from a tenant's object cannot smuggle header lines, and a derived handle does not derive
+ * again (its identity is fixed). */
+static void test_impersonation_refusals(void)
+{
+    struct sl_kube_config cfg = {.server = "http://127.0.0.1:1", .namespace = "team"};
+    struct sl_kube_client *c = NULL, *d = NULL;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_kube_client_new(&c, &cfg, NULL, &err), 0);
+    struct sl_kube_ops base, as_sa;
+    sl_kube_ops_from_client(&base, c);
+    CHECK_INT_EQ(sl_kube_ops_as_service_account(&as_sa, &base, "team", "a\r\nX-Evil: 1", &err),
+                 SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "DNS label");
+    CHECK_INT_EQ(sl_kube_ops_as_service_account(&as_sa, &base, "", "deployer", &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_kube_ops_as_service_account(&as_sa, &base, "team", "Deployer", &err),
+                 SL_EINVAL);
+    const char *bad_groups[] = {"ok", "line\nbreak"};
+    CHECK_INT_EQ(sl_kube_client_impersonate(&d, c, "u", bad_groups, 2, &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_kube_client_impersonate(&d, c, "u\r\n", NULL, 0, &err), SL_EINVAL);
+    CHECK(d == NULL);
+    CHECK_INT_EQ(sl_kube_ops_as_service_account(&as_sa, &base, "team", "deployer", &err), 0);
+    struct sl_kube_ops again;
+    CHECK_INT_EQ(sl_kube_ops_as_service_account(&again, &as_sa, "team", "admin", &err), SL_EFAIL);
+    sl_kube_ops_release(&as_sa);
+    sl_kube_client_free(c);
+}
+
 static void test_loopback_token_reload(void)
 {
     char path[] = "/tmp/sl-kube-token-XXXXXX";
@@ -562,6 +651,8 @@ int main(int argc, char **argv)
     RUN(test_splitter_pieces);
     RUN(test_splitter_limits);
     RUN(test_loopback_crud);
+    RUN(test_loopback_impersonation);
+    RUN(test_impersonation_refusals);
     RUN(test_loopback_token_reload);
     RUN(test_loopback_watch);
     RUN(test_connection_refused);

@@ -311,7 +311,7 @@ static void test_pages_delivered_as_they_arrive(void)
 {
     struct fake_lw f;
     fake_lw_init(&f);
-    fill(&f, 1200);
+    fill(&f, 2 * SL_INFORMER_PAGE_LIMIT + 200);
     struct seen s = {.lock = PTHREAD_MUTEX_INITIALIZER};
     struct adds_at_page a = {.s = &s};
     f.on_continue = note_adds;
@@ -322,8 +322,8 @@ static void test_pages_delivered_as_they_arrive(void)
     CHECK_INT_EQ(f.list_pages, 3);
     /* page 2 is asked for while page 1 is being stored; page 3 once page 1 reached the
      * handlers, before page 2 did */
-    CHECK_INT_EQ(a.adds[3], 500);
-    CHECK_INT_EQ(get_count(&s, &s.adds), 1200);
+    CHECK_INT_EQ(a.adds[3], SL_INFORMER_PAGE_LIMIT);
+    CHECK_INT_EQ(get_count(&s, &s.adds), 2 * SL_INFORMER_PAGE_LIMIT + 200);
     sl_informer_free(inf);
     fake_lw_destroy(&f);
 }

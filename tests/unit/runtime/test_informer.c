@@ -80,7 +80,7 @@ static void test_list_pages_and_watch(void)
     CHECK(sl_informer_wait_synced(inf, 5000));
     CHECK_INT_EQ(sl_informer_count(inf), 1203);
     CHECK_INT_EQ(get_count(&s, &s.adds), 1203);
-    CHECK_INT_EQ(f.list_pages, 3); /* 500 + 500 + 203 */
+    CHECK_INT_EQ(f.list_pages, 5); /* 4 x 250 + 203 */
     CHECK_STR_EQ(f.last_selector, "sealift.dev/shard=a");
     json_t *o = sl_informer_get(inf, "ns1", "k0042");
     CHECK(o != NULL);

@@ -33,6 +33,10 @@ struct sl_informer {
     long watch_events; /* events seen by the current watch */
     pthread_t thread;
     unsigned seed;
+    unsigned list_gen; /* bumped by every list (and list restart); entries carry the one that
+                          last saw them, so a list ends by dropping the entries it did not see */
+    char *dump_buf;    /* scratch for encoding cache entries (informer thread only) */
+    size_t dump_cap;
 };
 
 /* A cached object, stored as compact JSON text: a jansson tree costs about six times the size
@@ -41,17 +45,18 @@ struct sl_informer {
 struct centry {
     size_t json_len;
     const char *rv; /* resourceVersion, inside data after the JSON text ("" when absent) */
+    unsigned gen;   /* the list_gen of the list (or watch) that stored it */
     char data[];    /* JSON text, NUL, resourceVersion, NUL */
 };
 
-/* One pending handler call, collected under the lock and delivered without it. Objects are
- * parsed only at delivery, so a relist of many objects never holds them all as trees. */
+/* One pending handler call, collected under the lock and delivered without it. A previous
+ * object is parsed only at delivery (updates and deletes are few), and a list delivers page by
+ * page, so a relist of many objects never holds them all as trees. */
 struct change {
     enum { CH_ADD, CH_UPDATE, CH_DELETE } type;
-    struct centry *old_e;       /* the previous object, or NULL */
-    bool own_old;               /* free old_e after delivery */
-    const struct centry *new_e; /* the new object as cached (borrowed), or NULL */
-    json_t *new_obj;            /* or the new object itself (a reference), or NULL */
+    struct centry *old_e; /* the previous object, or NULL */
+    bool own_old;         /* free old_e after delivery */
+    json_t *new_obj;      /* the new object (a reference), or NULL */
 };
 
 int sl_informer_key(char *out, size_t n, const json_t *obj)
@@ -98,6 +103,7 @@ void sl_informer_free(struct sl_informer *inf)
         return;
     sl_informer_stop(inf);
     sl_strmap_clear(&inf->cache, free);
+    free(inf->dump_buf);
     free(inf->last_rv);
     free(inf->ns);
     free(inf->label_selector);
@@ -113,15 +119,14 @@ const struct sl_kube_resource *sl_informer_resource(const struct sl_informer *in
 
 static const char *obj_rv(const json_t *obj);
 
-/* The cache entry for obj, without metadata.managedFields (often the biggest part of an object,
- * and never needed by a controller); with metadata_only, apiVersion, kind and metadata alone.
- * obj is not modified. NULL when obj cannot be encoded. */
-static struct centry *centry_new(json_t *obj, bool metadata_only)
+/* What the cache keeps of obj: obj without metadata.managedFields (often the biggest part of an
+ * object, and never needed by a controller); with metadata_only, apiVersion, kind and metadata
+ * alone. obj is not modified (list pages may share their items). A new reference. */
+static json_t *cache_view(json_t *obj, bool metadata_only)
 {
-    json_t *view = obj;
     json_t *meta = json_object_get(obj, "metadata");
     if (metadata_only) {
-        view = json_object();
+        json_t *view = json_object();
         static const char *const keep[] = {"apiVersion", "kind"};
         for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
             if (json_object_get(obj, keep[i]))
@@ -129,31 +134,51 @@ static struct centry *centry_new(json_t *obj, bool metadata_only)
         json_t *m = json_is_object(meta) ? json_copy(meta) : json_object();
         json_object_del(m, "managedFields");
         json_object_set_new(view, "metadata", m);
-    } else if (json_is_object(meta) && json_object_get(meta, "managedFields")) {
-        /* a shallow copy without the field; obj may be borrowed */
-        view = json_copy(obj);
-        json_t *m = json_copy(meta);
-        json_object_del(m, "managedFields");
-        json_object_set_new(view, "metadata", m);
+        return view;
     }
-    size_t len = json_dumpb(view, NULL, 0, JSON_COMPACT);
+    if (!json_is_object(meta) || !json_object_get(meta, "managedFields"))
+        return json_incref(obj);
+    /* a shallow copy without the field */
+    json_t *view = json_copy(obj);
+    json_t *m = json_copy(meta);
+    json_object_del(m, "managedFields");
+    json_object_set_new(view, "metadata", m);
+    return view;
+}
+
+/* The cache entry for view (from cache_view) with obj's resourceVersion, encoded once into the
+ * informer's scratch buffer and copied (a second json_dumpb pass to size the entry costs as much
+ * as the first). NULL when view cannot be encoded. Informer thread only. */
+static struct centry *centry_from_view(struct sl_informer *inf, const json_t *view,
+                                       const json_t *obj)
+{
+    size_t len = json_dumpb(view, inf->dump_buf, inf->dump_cap, JSON_COMPACT);
+    if (len == 0)
+        return NULL;
+    if (len > inf->dump_cap) {
+        free(inf->dump_buf);
+        inf->dump_cap = len < 16384 ? 16384 : len;
+        inf->dump_buf = sl_xmalloc(inf->dump_cap);
+        if (json_dumpb(view, inf->dump_buf, inf->dump_cap, JSON_COMPACT) != len)
+            return NULL;
+    }
     const char *rv = obj_rv(obj);
     size_t rvlen = rv ? strlen(rv) : 0;
-    struct centry *e = NULL;
-    if (len > 0) {
-        e = sl_xmalloc(sizeof(*e) + len + 1 + rvlen + 1);
-        if (json_dumpb(view, e->data, len, JSON_COMPACT) != len) {
-            free(e);
-            e = NULL;
-        } else {
-            e->json_len = len;
-            e->data[len] = '\0';
-            memcpy(e->data + len + 1, rv ? rv : "", rvlen + 1);
-            e->rv = e->data + len + 1;
-        }
-    }
-    if (view != obj)
-        json_decref(view);
+    struct centry *e = sl_xmalloc(sizeof(*e) + len + 1 + rvlen + 1);
+    memcpy(e->data, inf->dump_buf, len);
+    e->json_len = len;
+    e->data[len] = '\0';
+    memcpy(e->data + len + 1, rv ? rv : "", rvlen + 1);
+    e->rv = e->data + len + 1;
+    e->gen = inf->list_gen;
+    return e;
+}
+
+static struct centry *centry_new(struct sl_informer *inf, json_t *obj)
+{
+    json_t *view = cache_view(obj, inf->metadata_only);
+    struct centry *e = centry_from_view(inf, view, obj);
+    json_decref(view);
     return e;
 }
 
@@ -188,7 +213,7 @@ static void deliver(struct sl_informer *inf, struct change *chs, size_t n)
         if (want_old)
             old_obj = c->old_e ? centry_parse(c->old_e) : json_incref(c->new_obj);
         if (want_new)
-            new_obj = c->new_obj ? json_incref(c->new_obj) : centry_parse(c->new_e);
+            new_obj = json_incref(c->new_obj);
         if (c->type == CH_ADD && new_obj)
             inf->h.on_add(inf->h.ctx, new_obj);
         else if (c->type == CH_UPDATE && new_obj)
@@ -228,86 +253,187 @@ static bool is_stopping(struct sl_informer *inf)
 
 /* ---- list ---- */
 
-struct diff_ctx {
-    struct sl_strmap *other;
-    struct change *chs;
-    size_t n, cap;
-    bool from_new; /* walking the new map (adds/updates) or the old one (deletes) */
+/* One list request, run on a thread of its own so that the next page travels and is parsed
+ * while this thread stores the current one (the API server's time and ours overlap). */
+struct page_fetch {
+    struct sl_informer *inf;
+    char *cont; /* continue token (owned), NULL for the first page */
+    bool paged;
+    json_t *page; /* the answer, when rc is 0 */
+    int rc;
+    struct sl_err err;
+    pthread_t thread;
+    bool threaded; /* the thread must be joined */
 };
 
-static void push_change(struct diff_ctx *d, struct change c)
+static void fetch_run(struct page_fetch *pf)
 {
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 64;
-        d->chs = sl_xrealloc(d->chs, d->cap * sizeof(*d->chs));
-    }
-    d->chs[d->n++] = c;
+    struct sl_informer *inf = pf->inf;
+    struct sl_kube_list_opts lo = {.label_selector = inf->label_selector,
+                                   .continue_token = pf->cont,
+                                   .limit = !pf->paged           ? 0
+                                            : inf->metadata_only ? SL_INFORMER_METADATA_PAGE_LIMIT
+                                                                 : SL_INFORMER_PAGE_LIMIT};
+    pf->rc = inf->lw.list(inf->lw.ctx, &pf->page, inf->res, inf->ns, &lo, &pf->err);
 }
 
-static bool diff_one(void *ctx, const char *key, void *value)
+static void *fetch_main(void *arg)
 {
-    struct diff_ctx *d = ctx;
-    bool found;
-    struct centry *other = sl_strmap_get(d->other, key, &found);
+    fetch_run(arg);
+    return NULL;
+}
+
+/* Starts the request for the page after cont (taken; NULL = the first page). Without a thread
+ * (pthread_create failed), the request runs here and now. */
+static void fetch_start(struct page_fetch *pf, struct sl_informer *inf, char *cont, bool paged)
+{
+    *pf = (struct page_fetch){.inf = inf, .cont = cont, .paged = paged};
+    if (pthread_create(&pf->thread, NULL, fetch_main, pf) == 0)
+        pf->threaded = true;
+    else
+        fetch_run(pf);
+}
+
+/* Waits for the request. Returns its code; *out is the page (the caller's) on 0; err (may be
+ * NULL) is filled on failure. */
+static int fetch_finish(struct page_fetch *pf, json_t **out, struct sl_err *err)
+{
+    if (pf->threaded)
+        pthread_join(pf->thread, NULL);
+    pf->threaded = false;
+    free(pf->cont);
+    pf->cont = NULL;
+    if (pf->rc != 0 && err)
+        *err = pf->err;
+    *out = pf->page;
+    pf->page = NULL;
+    return pf->rc;
+}
+
+struct change_list {
+    struct change *chs;
+    size_t n, cap;
+};
+
+static void push_change(struct change_list *l, struct change c)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->chs = sl_xrealloc(l->chs, l->cap * sizeof(*l->chs));
+    }
+    l->chs[l->n++] = c;
+}
+
+/* Stores the objects of one list page in the cache, marked as seen by the current list, and
+ * delivers what changed: new keys as adds, other resourceVersions as updates. The handlers get
+ * the page's own objects (as the cache keeps them), so nothing is parsed twice. Encoding happens
+ * before the lock is taken: readers wait only for the map updates. */
+static void store_page(struct sl_informer *inf, json_t *page, struct change_list *l)
+{
+    json_t *items = json_object_get(page, "items");
+    size_t nitems = json_array_size(items);
+    json_t **views = sl_xcalloc(nitems ? nitems : 1, sizeof(*views));
+    struct centry **entries = sl_xcalloc(nitems ? nitems : 1, sizeof(*entries));
+    char key[KEY_MAX];
+    for (size_t i = 0; i < nitems; i++) {
+        json_t *item = json_array_get(items, i);
+        if (!json_is_object(item) || sl_informer_key(key, sizeof(key), item) != 0)
+            continue; /* not an object we can key: ignore rather than crash */
+        views[i] = cache_view(item, inf->metadata_only);
+        entries[i] = centry_from_view(inf, views[i], item);
+    }
+    l->n = 0;
+    pthread_mutex_lock(&inf->lock);
+    for (size_t i = 0; i < nitems; i++) {
+        if (!entries[i] || sl_informer_key(key, sizeof(key), views[i]) != 0)
+            continue;
+        struct centry *old = sl_strmap_put(&inf->cache, key, entries[i]);
+        const char *new_rv = entries[i]->rv;
+        entries[i] = NULL;
+        if (!old) {
+            push_change(l, (struct change){.type = CH_ADD, .new_obj = views[i]});
+            views[i] = NULL;
+        } else if (strcmp(old->rv, new_rv) != 0 || !*new_rv) {
+            push_change(l,
+                        (struct change){
+                            .type = CH_UPDATE, .old_e = old, .own_old = true, .new_obj = views[i]});
+            views[i] = NULL;
+        } else {
+            free(old);
+        }
+    }
+    pthread_mutex_unlock(&inf->lock);
+    for (size_t i = 0; i < nitems; i++) {
+        json_decref(views[i]);
+        free(entries[i]); /* NULL once stored */
+    }
+    free(views);
+    free(entries);
+    deliver(inf, l->chs, l->n);
+}
+
+struct sweep_ctx {
+    unsigned gen;
+    struct change_list *l;
+};
+
+/* Drops (and notes as a delete) an entry the current list did not see. */
+static bool sweep_unseen(void *ctx, const char *key, void *value)
+{
+    (void)key;
+    struct sweep_ctx *s = ctx;
     struct centry *e = value;
-    if (d->from_new) {
-        if (!found)
-            push_change(d, (struct change){.type = CH_ADD, .new_e = e});
-        else if (strcmp(other->rv, e->rv) != 0 || !*e->rv)
-            push_change(d, (struct change){.type = CH_UPDATE, .old_e = other, .new_e = e});
-    } else if (!found) {
-        push_change(d, (struct change){.type = CH_DELETE, .old_e = e});
-    }
-    return false;
+    if (e->gen == s->gen)
+        return false;
+    push_change(s->l, (struct change){.type = CH_DELETE, .old_e = e, .own_old = true});
+    return true;
 }
 
-/* Lists everything, replaces the cache and delivers the differences. */
+/* Lists everything page by page, storing each page as it arrives, then drops the keys the list
+ * did not hold and delivers their deletes. On failure the pages stored so far stay (they are
+ * newer than what they replaced) and the next list completes the picture. */
 static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
 {
-    struct sl_strmap fresh;
-    sl_strmap_init(&fresh);
-    char *cont = NULL, *rv = NULL;
+    struct page_fetch pf;
+    struct change_list l = {0};
     json_t *page = NULL;
+    char *rv = NULL;
+    bool paged = true, fetching = false, asked_with_cont = false;
     int rc = 0;
-    char key[KEY_MAX];
-    bool paged = true;
+    pthread_mutex_lock(&inf->lock);
+    inf->list_gen++;
+    pthread_mutex_unlock(&inf->lock);
+    if (is_stopping(inf))
+        return SL_ECANCELED;
+    fetch_start(&pf, inf, NULL, paged);
+    fetching = true;
     for (;;) {
-        if (is_stopping(inf)) {
-            rc = SL_ECANCELED;
-            goto done;
-        }
-        struct sl_kube_list_opts lo = {.label_selector = inf->label_selector,
-                                       .continue_token = cont,
-                                       .limit = !paged ? 0
-                                                : inf->metadata_only
-                                                    ? SL_INFORMER_METADATA_PAGE_LIMIT
-                                                    : SL_INFORMER_PAGE_LIMIT};
-        json_decref(page);
-        page = NULL;
-        rc = inf->lw.list(inf->lw.ctx, &page, inf->res, inf->ns, &lo, err);
-        if (rc == SL_EGONE && cont && paged) {
+        rc = fetch_finish(&pf, &page, err);
+        fetching = false;
+        if (rc == SL_EGONE && asked_with_cont && paged) {
             /* the continue token expired mid-list (as client-go's pager does): start over
-             * with one unpaginated list, which cannot expire */
+             * with one unpaginated list, which cannot expire; a new generation, so that what
+             * only the abandoned pages held is dropped at the end */
             paged = false;
-            free(cont);
-            cont = NULL;
+            asked_with_cont = false;
             free(rv);
             rv = NULL;
-            sl_strmap_clear(&fresh, free);
+            pthread_mutex_lock(&inf->lock);
+            inf->list_gen++;
+            pthread_mutex_unlock(&inf->lock);
+            if (is_stopping(inf)) {
+                rc = SL_ECANCELED;
+                goto done;
+            }
+            fetch_start(&pf, inf, NULL, paged);
+            fetching = true;
             continue;
         }
         if (rc != 0)
             goto done;
-        json_t *items = json_object_get(page, "items");
-        size_t i;
-        json_t *item;
-        json_array_foreach(items, i, item)
-        {
-            if (!json_is_object(item) || sl_informer_key(key, sizeof(key), item) != 0)
-                continue; /* not an object we can key: ignore rather than crash */
-            struct centry *ce = centry_new(item, inf->metadata_only);
-            if (ce)
-                free(sl_strmap_put(&fresh, key, ce));
+        if (is_stopping(inf)) {
+            rc = SL_ECANCELED;
+            goto done;
         }
         json_t *lmeta = json_object_get(page, "metadata");
         const char *prv = json_string_value(json_object_get(lmeta, "resourceVersion"));
@@ -316,43 +442,42 @@ static int list_and_replace(struct sl_informer *inf, struct sl_err *err)
             rv = sl_xstrdup(prv);
         }
         const char *c = json_string_value(json_object_get(lmeta, "continue"));
-        free(cont);
-        cont = c && *c ? sl_xstrdup(c) : NULL;
-        if (!cont)
+        bool more = c && *c;
+        if (more) {
+            fetch_start(&pf, inf, sl_xstrdup(c), paged);
+            fetching = true;
+            asked_with_cont = true;
+        }
+        store_page(inf, page, &l);
+        json_decref(page);
+        page = NULL;
+        if (!more)
             break;
     }
 
-    struct sl_strmap old;
-    struct diff_ctx d = {0};
+    l.n = 0;
     pthread_mutex_lock(&inf->lock);
-    old = inf->cache;
-    inf->cache = fresh;
-    sl_strmap_init(&fresh);
+    struct sweep_ctx sw = {.gen = inf->list_gen, .l = &l};
+    sl_strmap_each(&inf->cache, sweep_unseen, &sw);
     free(inf->last_rv);
     inf->last_rv = rv;
     rv = NULL;
     inf->lists++;
     pthread_mutex_unlock(&inf->lock);
-
-    d.other = &old;
-    d.from_new = true;
-    /* only this thread writes the cache, so reading it unlocked here is safe */
-    sl_strmap_each(&inf->cache, diff_one, &d);
-    d.other = &inf->cache;
-    d.from_new = false;
-    sl_strmap_each(&old, diff_one, &d);
-    deliver(inf, d.chs, d.n);
-    free(d.chs);
-    sl_strmap_clear(&old, free);
+    deliver(inf, l.chs, l.n);
 
     pthread_mutex_lock(&inf->lock);
     inf->synced = true;
     pthread_cond_broadcast(&inf->cond);
     pthread_mutex_unlock(&inf->lock);
 done:
-    sl_strmap_clear(&fresh, free);
+    if (fetching) {
+        json_t *unused = NULL;
+        fetch_finish(&pf, &unused, NULL);
+        json_decref(unused);
+    }
     json_decref(page);
-    free(cont);
+    free(l.chs);
     free(rv);
     return rc;
 }
@@ -397,7 +522,7 @@ static int on_watch_event(void *ctx, enum sl_watch_event_type type, json_t *obj)
                              .new_obj = old ? NULL : json_incref(obj)};
         have = true;
     } else {
-        struct centry *ne = centry_new(obj, inf->metadata_only);
+        struct centry *ne = centry_new(inf, obj);
         if (ne) {
             struct centry *old = sl_strmap_put(&inf->cache, key, ne);
             ch = (struct change){.type = old ? CH_UPDATE : CH_ADD,

@@ -1,9 +1,12 @@
 /* An informer keeps a local, thread-safe cache of one resource and tells handlers about changes:
- * it lists (paginated, 500 per page), then watches from the list's resourceVersion with
- * bookmarks. A 410 Gone (SL_EGONE) or a dropped connection (SL_ERETRY) leads to a relist after
- * a backoff (200 ms doubling to 30 s, with jitter); on a relist, keys that vanished get delete
- * callbacks, changed ones update callbacks. A watch the server ends normally is resumed from the
- * last resourceVersion seen.
+ * it lists (paginated, 250 per page), then watches from the list's resourceVersion with
+ * bookmarks. A list stores each page as it arrives and delivers its adds and updates, while the
+ * next page is requested on a second thread (the API server's time and ours overlap; at most two
+ * pages are held, as much as one page of 500 before); at its end, keys it did not see are dropped
+ * with delete callbacks. A 410 Gone (SL_EGONE) or a dropped connection (SL_ERETRY) leads to a
+ * relist after a backoff (200 ms doubling to 30 s, with jitter); on a relist, keys that vanished
+ * get delete callbacks, changed ones update callbacks. A watch the server ends normally is resumed
+ * from the last resourceVersion seen.
  *
  * Keys are "namespace/name" for namespaced objects and "name" for cluster-scoped ones.
  * Cached objects are stored as compact JSON text without metadata.managedFields: a jansson tree
@@ -24,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_INFORMER_PAGE_LIMIT 500
+#define SL_INFORMER_PAGE_LIMIT 250
 /* Pages of metadata_only informers are smaller: their objects arrive whole (a Helm release
  * Secret is up to 1 MiB) although only metadata is kept. */
 #define SL_INFORMER_METADATA_PAGE_LIMIT 20
@@ -84,7 +87,8 @@ void sl_informer_stop(struct sl_informer *inf);
 /* Asks the thread to stop without waiting (stop many informers at once, then
  * sl_informer_stop each to join). */
 void sl_informer_request_stop(struct sl_informer *inf);
-/* True once the first full list has been stored (and handlers called for it). */
+/* True once the first full list has been stored (and handlers called for it). Before that,
+ * the cache may hold the pages listed so far. */
 bool sl_informer_has_synced(struct sl_informer *inf);
 /* Blocks until synced, stopped, or timeout_ms passed (< 0: no limit). Returns has_synced. */
 bool sl_informer_wait_synced(struct sl_informer *inf, int64_t timeout_ms);

@@ -29,6 +29,10 @@ struct fake_lw {
     char last_selector[128];
     json_t *selectors;    /* kind -> label selector of its last list */
     bool expire_continue; /* the next list with a continue token fails with SL_EGONE */
+    int fail_continue;    /* the next list with a continue token fails with this code (SL_E*) */
+    /* called (without the fake's lock) at every list with a continue token, before it answers */
+    void (*on_continue)(struct fake_lw *f, void *ctx);
+    void *on_continue_ctx;
     int unpaged_lists;
     bool watching;
 };
@@ -130,7 +134,15 @@ static inline int fake_list(void *ctx, json_t **out, const struct sl_kube_resour
 {
     struct fake_lw *f = ctx;
     (void)ns;
+    if (opts && opts->continue_token && f->on_continue)
+        f->on_continue(f, f->on_continue_ctx);
     pthread_mutex_lock(&f->lock);
+    if (opts && opts->continue_token && f->fail_continue) {
+        int code = f->fail_continue;
+        f->fail_continue = 0;
+        pthread_mutex_unlock(&f->lock);
+        return sl_err_set(err, code, SL_ERRC_KUBE, "list page failed");
+    }
     if (opts && opts->continue_token && f->expire_continue) {
         f->expire_continue = false;
         pthread_mutex_unlock(&f->lock);

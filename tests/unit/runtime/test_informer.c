@@ -80,7 +80,7 @@ static void test_list_pages_and_watch(void)
     CHECK(sl_informer_wait_synced(inf, 5000));
     CHECK_INT_EQ(sl_informer_count(inf), 1203);
     CHECK_INT_EQ(get_count(&s, &s.adds), 1203);
-    CHECK_INT_EQ(f.list_pages, 3); /* 500 + 500 + 203 */
+    CHECK_INT_EQ(f.list_pages, 5); /* 4 x 250 + 203 */
     CHECK_STR_EQ(f.last_selector, "sealift.dev/shard=a");
     json_t *o = sl_informer_get(inf, "ns1", "k0042");
     CHECK(o != NULL);
@@ -218,6 +218,116 @@ static void test_expired_continue_token(void)
     fake_lw_destroy(&f);
 }
 
+static void fill(struct fake_lw *f, int n)
+{
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "k%04d", i);
+        json_t *o = fake_obj("ns1", name, 1, "Generate");
+        fake_lw_apply(f, "ADDED", o, false);
+        json_decref(o);
+    }
+}
+
+/* While the list is on its second page: k0001 (already listed) is deleted, k0002 changes. */
+static void change_midlist(struct fake_lw *f, void *ctx)
+{
+    (void)ctx;
+    if (f->list_pages != 1)
+        return;
+    json_t *gone = fake_obj("ns1", "k0001", 1, "Generate");
+    fake_lw_apply(f, "DELETED", gone, false);
+    json_decref(gone);
+    json_t *changed = fake_obj("ns1", "k0002", 2, "Import");
+    fake_lw_apply(f, "MODIFIED", changed, false);
+    json_decref(changed);
+}
+
+/* A list restarted on 410 Gone ends with the server's state, and the handlers hear of what
+ * changed since the abandoned pages: a delete for the object that went away, an update for the
+ * one that changed. */
+static void test_restarted_list_ends_with_right_cache(void)
+{
+    struct fake_lw f;
+    fake_lw_init(&f);
+    fill(&f, 1100);
+    f.expire_continue = true;
+    f.on_continue = change_midlist;
+    struct seen s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct sl_informer *inf = make(&f, &s, NULL);
+    CHECK_INT_EQ(sl_informer_start(inf, NULL), 0);
+    CHECK(sl_informer_wait_synced(inf, 5000));
+    CHECK_INT_EQ(f.unpaged_lists, 1);
+    CHECK_INT_EQ(sl_informer_count(inf), 1099);
+    CHECK(sl_informer_get_key(inf, "ns1/k0001") == NULL);
+    json_t *got = sl_informer_get_key(inf, "ns1/k0002");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(got, "spec"), "mode")),
+                 "Import");
+    json_decref(got);
+    CHECK_INT_EQ(get_count(&s, &s.adds), 1100);
+    CHECK_INT_EQ(get_count(&s, &s.updates), 1);
+    CHECK_INT_EQ(get_count(&s, &s.deletes), 1);
+    CHECK_INT_EQ(sl_informer_list_count(inf), 1);
+    sl_informer_free(inf);
+    fake_lw_destroy(&f);
+}
+
+/* A list whose second page fails is retried whole; every object reaches the handlers once. */
+static void test_failed_page_retried_without_repeats(void)
+{
+    struct fake_lw f;
+    fake_lw_init(&f);
+    fill(&f, 1100);
+    f.fail_continue = SL_ERETRY;
+    struct seen s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct sl_informer *inf = make(&f, &s, NULL);
+    CHECK_INT_EQ(sl_informer_start(inf, NULL), 0);
+    CHECK(sl_informer_wait_synced(inf, 5000));
+    CHECK_INT_EQ(f.list_calls, 2);
+    CHECK_INT_EQ(sl_informer_count(inf), 1100);
+    CHECK_INT_EQ(get_count(&s, &s.adds), 1100);
+    CHECK_INT_EQ(get_count(&s, &s.updates), 0);
+    CHECK_INT_EQ(get_count(&s, &s.deletes), 0);
+    sl_informer_free(inf);
+    fake_lw_destroy(&f);
+}
+
+struct adds_at_page {
+    struct seen *s;
+    int adds[5]; /* handler adds seen when page i (1-based) was asked for */
+};
+
+static void note_adds(struct fake_lw *f, void *ctx)
+{
+    struct adds_at_page *a = ctx;
+    /* list_pages counts the pages answered so far: this request is page list_pages + 1 */
+    if (f->list_pages >= 1 && f->list_pages < 4)
+        a->adds[f->list_pages + 1] = get_count(a->s, &a->s->adds);
+}
+
+/* The handlers hear of each page as it arrives, one page behind the requests: no list holds
+ * more than two pages, and no whole-list change set is built before the first delivery. */
+static void test_pages_delivered_as_they_arrive(void)
+{
+    struct fake_lw f;
+    fake_lw_init(&f);
+    fill(&f, 2 * SL_INFORMER_PAGE_LIMIT + 200);
+    struct seen s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct adds_at_page a = {.s = &s};
+    f.on_continue = note_adds;
+    f.on_continue_ctx = &a;
+    struct sl_informer *inf = make(&f, &s, NULL);
+    CHECK_INT_EQ(sl_informer_start(inf, NULL), 0);
+    CHECK(sl_informer_wait_synced(inf, 5000));
+    CHECK_INT_EQ(f.list_pages, 3);
+    /* page 2 is asked for while page 1 is being stored; page 3 once page 1 reached the
+     * handlers, before page 2 did */
+    CHECK_INT_EQ(a.adds[3], SL_INFORMER_PAGE_LIMIT);
+    CHECK_INT_EQ(get_count(&s, &s.adds), 2 * SL_INFORMER_PAGE_LIMIT + 200);
+    sl_informer_free(inf);
+    fake_lw_destroy(&f);
+}
+
 static void test_key(void)
 {
     char k[64];
@@ -246,5 +356,8 @@ int main(void)
     RUN(test_relist_on_gone);
     RUN(test_relist_on_dropped_connection);
     RUN(test_expired_continue_token);
+    RUN(test_restarted_list_ends_with_right_cache);
+    RUN(test_failed_page_retried_without_repeats);
+    RUN(test_pages_delivered_as_they_arrive);
     return CHECK_EXIT();
 }

@@ -2,8 +2,8 @@
 # scale bench (DESIGN.md section 7): 10,000 ImageDeliveries in the API; the controller's peak
 # RSS after its initial list (all caches synced, /readyz 200) and again after it has worked on
 # them for a while. Bars (issue 17): 10,000 idle objects <= 64 MiB; 100,000 <= 256 MiB with the
-# initial list in <= 30 s. Anchor: kubectl (client-go's pager, 500 per page like the
-# controller) reading the same list, timed right after.
+# initial list in <= 30 s. Anchor: kubectl (client-go's pager, 500 per page; the controller
+# pages by 250) reading the same list, timed right after.
 #
 # usage: hack/bench/scale.sh [COUNT]     (default 10000)
 # env:   BUILD_DIR (default build-bench, release build), SEALIFT_BIN (skip the build)

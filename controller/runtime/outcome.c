@@ -61,8 +61,8 @@ bool sl_outcome_announce(const struct sl_runtime *rt, const struct sl_log_ctx *l
         return false;
     const char *type = str_eq(ready, "False") ? "Warning" : "Normal", *reason = o->reason;
     bool record = fn ? fn(ctx, o, &type, &reason) : true;
-    if (record && rt && rt->record_event && reason)
-        rt->record_event(rt->event_ctx, obj, type, reason, o->message ? o->message : "");
+    if (record && reason)
+        sl_runtime_event(rt, obj, type, reason, o->message ? o->message : "");
     if (str_eq(ready, "False"))
         sl_log_warn(log, "%s: %s", o->reason ? o->reason : "", o->message ? o->message : "");
     return true;

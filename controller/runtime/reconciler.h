@@ -78,4 +78,9 @@ struct sl_reconciler {
  * the reconciler embeds it). NULL, or a reconciler without free, is a no-op. */
 void sl_reconciler_free(struct sl_reconciler *r);
 
+/* Records a Kubernetes Event on obj through rt's recorder (type "Normal"/"Warning"); best
+ * effort. A NULL rt, recorder or obj is a no-op, so reconcilers need no guard of their own. */
+void sl_runtime_event(const struct sl_runtime *rt, const json_t *obj, const char *type,
+                      const char *reason, const char *message);
+
 #endif

@@ -269,8 +269,7 @@ static int apply_object(struct sl_runtime *rt, const struct sl_reconcile_request
                  "%s %s: took back the fields changed by hand (%s); suspend the GitSource "
                  "(spec.suspend) before editing its objects by hand",
                  kind, json_string_value(json_object_get(meta, "name")), hand_edits);
-        if (rt->record_event && req->obj)
-            rt->record_event(rt->event_ctx, req->obj, "Normal", "DriftCorrected", msg);
+        sl_runtime_event(rt, req->obj, "Normal", "DriftCorrected", msg);
         sl_log_info(&req->log, "%s", msg);
     }
     return rc ? rc : written;
@@ -441,8 +440,8 @@ static void report_prune_failed(struct sl_runtime *rt, const struct sl_reconcile
     int wrc = sl_status_write(NULL, &rt->kube, &SL_RES_GITSOURCE, fresh, status, &werr);
     if (wrc && wrc != SL_ENOTFOUND)
         sl_log_warn(&req->log, "status write failed: %s", werr.msg);
-    if (rt->record_event && (!prev_reason || strcmp(prev_reason, "PruneFailed") != 0))
-        rt->record_event(rt->event_ctx, fresh, "Warning", "PruneFailed", message);
+    if (!prev_reason || strcmp(prev_reason, "PruneFailed") != 0)
+        sl_runtime_event(rt, fresh, "Warning", "PruneFailed", message);
     json_decref(status);
 }
 
@@ -506,8 +505,7 @@ static int finalize(struct sl_runtime *rt, const struct sl_reconcile_request *re
     if (deleted) {
         snprintf(message, sizeof(message), "deleted %zu object(s) the GitSource applied", deleted);
         sl_log_info(&req->log, "%s", message);
-        if (rt->record_event)
-            rt->record_event(rt->event_ctx, fresh, "Normal", "Pruned", message);
+        sl_runtime_event(rt, fresh, "Normal", "Pruned", message);
     }
     if (failed) {
         snprintf(message, sizeof(message),
@@ -956,8 +954,8 @@ static void write_outcome(struct sl_runtime *rt, const struct sl_reconcile_reque
     sl_outcome_announce(rt, &req->log, obj, json_object_get(obj, "status"), &outcome,
                         gitsource_event, NULL);
     const char *applied = json_string_value(json_object_get(status, "lastAppliedRevision"));
-    if (rt->record_event && applied && (!prev_applied || strcmp(applied, prev_applied)))
-        rt->record_event(rt->event_ctx, obj, "Normal", "Applied", o->message);
+    if (applied && (!prev_applied || strcmp(applied, prev_applied)))
+        sl_runtime_event(rt, obj, "Normal", "Applied", o->message);
 }
 
 /* Applies the revision's objects (set, read at fetched), prunes what it no longer has (with

@@ -1935,13 +1935,6 @@ static void step_timed_out(struct imd_run *run, int64_t timeout_ms)
                 (long long)(timeout_ms / 1000), first);
 }
 
-static void record_event(struct imd_run *run, const char *type, const char *reason,
-                         const char *message)
-{
-    if (run->rt->record_event)
-        run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
-}
-
 /* At most this many failure events per pass: a pass with many broken tags must not flood the
  * namespace's events. */
 #define FAILURE_EVENTS_MAX 16
@@ -1966,7 +1959,7 @@ static size_t failure_events_record(struct imd_run *run)
         n++;
         char m[MSG_MAX];
         snprintf(m, sizeof(m), "tag %s: %s", tag, msg);
-        record_event(run, "Warning", reason, m);
+        sl_runtime_event(run->rt, run->obj, "Warning", reason, m);
     }
     return n;
 }
@@ -2180,7 +2173,7 @@ static void finish_events(struct imd_run *run, const json_t *old_status, bool su
     if (json_array_size(run->delivered) > 0) {
         char m[SL_EVENT_MESSAGE_MAX];
         delivered_message(m, sizeof(m), run->delivered);
-        record_event(run, "Normal", "Delivered", m);
+        sl_runtime_event(run->rt, run->obj, "Normal", "Delivered", m);
     }
     size_t failure_events = suspended || run->global_fail ? 0 : failure_events_record(run);
     sl_outcome_announce(run->rt, &run->req->log, run->obj, old_status, o, imagedelivery_event,

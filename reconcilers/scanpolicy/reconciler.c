@@ -937,13 +937,6 @@ done:
     return rc;
 }
 
-static void record_event(struct sp_run *run, const char *type, const char *reason,
-                         const char *message)
-{
-    if (run->rt->record_event != NULL)
-        run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
-}
-
 /* A ScanPolicy announces a loaded database or a ready scanner as Normal; every other state,
  * a stale database included (Ready stays True), as a Warning. */
 static bool scanpolicy_event(void *ctx, const struct sl_outcome *o, const char **type,
@@ -1023,7 +1016,7 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
     if (run->loaded && run->out.ready)
         sl_log_info(&run->req->log, "database loaded: %s", run->out.message);
     if (run->loaded && run->prev && strcmp(run->loaded->digest, run->prev->digest) != 0)
-        record_event(run, "Normal", "DatabaseUpdated", run->out.message);
+        sl_runtime_event(run->rt, run->obj, "Normal", "DatabaseUpdated", run->out.message);
     sl_outcome_announce(run->rt, &run->req->log, run->obj, old_status, &outcome, scanpolicy_event,
                         NULL);
     result->kind = run->out.kind;

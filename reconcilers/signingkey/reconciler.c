@@ -589,13 +589,6 @@ static int step_publish(struct sk_run *run)
     return 0;
 }
 
-static void record_event(struct sk_run *run, const char *type, const char *reason,
-                         const char *message)
-{
-    if (run->rt->record_event != NULL)
-        run->rt->record_event(run->rt->event_ctx, run->obj, type, reason, message);
-}
-
 /* A SigningKey announces Ready as KeyReady, and a failure under its reason. */
 static bool signingkey_event(void *ctx, const struct sl_outcome *o, const char **type,
                              const char **reason)
@@ -668,14 +661,14 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
         snprintf(msg, sizeof(msg), "generated %s key %s in Secret \"%s\"",
                  sl_key_algorithm_name(sl_key_get_algorithm(run->key)), run->fingerprint,
                  run->secret_name);
-        record_event(run, "Normal", "KeyGenerated", msg);
+        sl_runtime_event(run->rt, run->obj, "Normal", "KeyGenerated", msg);
         sl_log_info(&run->req->log, "%s", msg);
     }
     if (run->published) {
         char msg[512];
         snprintf(msg, sizeof(msg), "published public key %s in ConfigMap \"%s\"", run->fingerprint,
                  run->configmap_name);
-        record_event(run, "Normal", "PublicKeyPublished", msg);
+        sl_runtime_event(run->rt, run->obj, "Normal", "PublicKeyPublished", msg);
         sl_log_info(&run->req->log, "%s", msg);
     }
     sl_outcome_announce(run->rt, &run->req->log, run->obj, old_status, &outcome, signingkey_event,

@@ -57,8 +57,9 @@ def rename_in_rules(node, renames):
             rule["message"] = rule["message"].replace(old, new)
 
 
-def access(node):
-    """credentials.secretRef -> secretRef, caSecretRef -> certSecretRef in a registry block."""
+def access(node, client_certs=False):
+    """credentials.secretRef -> secretRef, caSecretRef -> certSecretRef in a registry block;
+    client_certs: the block's certSecretRef also reads tls.crt and tls.key (mTLS)."""
     props = node["properties"]
     if "credentials" in props:
         creds = props["credentials"]
@@ -68,8 +69,14 @@ def access(node):
         props = replace_key(props, "credentials", "secretRef", ref)
     if "caSecretRef" in props:
         ref = copy.deepcopy(props["caSecretRef"])
-        ref["description"] = (ref["description"].rstrip(".") + " (v1alpha1: caSecretRef). "
-                              "Client certificates (tls.crt, tls.key) are not read yet.")
+        ref["description"] = (ref["description"].rstrip(".") + " (v1alpha1: caSecretRef). " +
+                              ("It may also hold a TLS client certificate, tls.crt (PEM, with "
+                               "its chain) and tls.key (PEM, unencrypted), presented to this "
+                               "registry only (mTLS); ca.crt is then optional. One of tls.crt "
+                               "and tls.key without the other, a key of another certificate or "
+                               "text that is not PEM: Ready=False, reason InvalidSecret, naming "
+                               "the Secret and the key." if client_certs else
+                               "Client certificates (tls.crt, tls.key) are not read yet."))
         props = replace_key(props, "caSecretRef", "certSecretRef", ref)
     node["properties"] = props
     rename_in_rules(node, [("credentials", "secretRef"), ("caSecretRef", "certSecretRef")])
@@ -112,8 +119,8 @@ def authorities(key_ref, where, max_items, one_only):
 
 def imagedelivery(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["source"])
-    access(spec["properties"]["targets"]["items"])
+    access(spec["properties"]["source"], client_certs=True)
+    access(spec["properties"]["targets"]["items"], client_certs=True)
     verify = spec["properties"]["verify"]
     ref = verify["properties"]["signingKeyRef"]
     verify["description"] = ("Require a valid signature on the source digest, by one of "

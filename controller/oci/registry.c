@@ -45,6 +45,8 @@ struct sl_registry {
     struct sl_creds creds;
     struct sl_registry_opts opts;
     char *ca_pem;
+    /* the client certificate and its key (wiped when freed), or NULL */
+    char *client_cert_pem, *client_key_pem;
     char *insecure_flag, *creds_hint; /* copies of the options' strings */
     pthread_mutex_t mu;               /* guards everything below */
     char *base;                       /* "https://host" or "http://host" once pinged */
@@ -91,12 +93,17 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
     if (opts)
         r->opts = *opts;
     r->opts.ca_pem = NULL;
+    r->opts.client_cert_pem = r->opts.client_key_pem = NULL;
     r->insecure_flag = opts && opts->insecure_flag ? sl_xstrdup(opts->insecure_flag) : NULL;
     r->creds_hint = opts && opts->creds_hint ? sl_xstrdup(opts->creds_hint) : NULL;
     r->opts.insecure_flag = r->insecure_flag;
     r->opts.creds_hint = r->creds_hint;
     if (opts && opts->ca_pem)
         r->ca_pem = sl_xstrdup(opts->ca_pem);
+    if (opts && opts->client_cert_pem && opts->client_key_pem) {
+        r->client_cert_pem = sl_xstrdup(opts->client_cert_pem);
+        r->client_key_pem = sl_xstrdup(opts->client_key_pem);
+    }
     if (r->opts.max_attempts <= 0)
         r->opts.max_attempts = 5;
     if (r->opts.backoff_base_ms <= 0)
@@ -116,7 +123,9 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
     if (!r->transport) {
         struct sl_transport_opts to = {.connect_timeout_ms = r->opts.connect_timeout_ms,
                                        .insecure = r->opts.insecure != 0,
-                                       .ca_pem = r->ca_pem};
+                                       .ca_pem = r->ca_pem,
+                                       .client_cert_pem = r->client_cert_pem,
+                                       .client_key_pem = r->client_key_pem};
         r->transport = sl_transport_new(&to);
         if (!r->transport) {
             fprintf(stderr, "sealift: cannot initialize libcurl\n");
@@ -142,6 +151,8 @@ void sl_registry_free(struct sl_registry *r)
     sl_creds_free(&r->creds);
     free(r->host);
     free(r->ca_pem);
+    free(r->client_cert_pem);
+    sl_secure_free_str(r->client_key_pem);
     free(r->insecure_flag);
     free(r->creds_hint);
     free(r->base);
@@ -423,6 +434,13 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
     } else if (f == SL_HTTP_TIMEOUT && deadline_left_ms() <= 0) {
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s %s: %s", q->method, q->url,
                         DEADLINE_MSG);
+    } else if (f == SL_HTTP_TLS_CLIENT_CERT) {
+        /* an authentication failure: asking again with the same certificate cannot help */
+        rc = sl_err_set(
+            err, SL_EAUTH, SL_ERRC_REGISTRY, "%s %s: %s (%s)", q->method, q->url, res.error,
+            r->client_cert_pem ? "the registry refused the TLS client certificate presented"
+                               : "the registry requires a TLS client certificate and none was "
+                                 "presented");
     } else if (f != SL_HTTP_OK) {
         int code = (f == SL_HTTP_BAD_URL || f == SL_HTTP_TLS_VERIFY) ? SL_EFAIL : SL_ERETRY;
         bool hint = f == SL_HTTP_TLS_CONNECT && !r->opts.insecure;

@@ -19,8 +19,9 @@
 #define DEFAULT_IDLE_MS     (30 * 60 * 1000)
 
 struct cache_entry {
-    /* the whole identity, never cut: host|insecure|sha256(creds)|sha256(ca)|read cache ms, no
-     * secret in it (two tenants whose keys shared a prefix would otherwise share credentials) */
+    /* the whole identity, never cut: host|insecure|sha256(creds)|sha256(ca, client certificate
+     * and key)|read cache ms, no secret in it (two tenants whose keys shared a prefix would
+     * otherwise share credentials) */
     char *key;
     struct sl_registry *reg;
     int refs;
@@ -124,7 +125,8 @@ static struct sl_registry *cache_open(void *ctx, const char *host, const struct 
     char ch[65], cah[65];
     hash_strings(ch, creds ? creds->username : NULL, creds ? creds->password : NULL,
                  creds ? creds->identity_token : NULL);
-    hash_strings(cah, opts ? opts->ca_pem : NULL, NULL, NULL);
+    hash_strings(cah, opts ? opts->ca_pem : NULL, opts ? opts->client_cert_pem : NULL,
+                 opts ? opts->client_key_pem : NULL);
     /* a client that keeps read answers is never one that writes without them */
     char *key = sl_xasprintf("%s|%d|%s|%s|%lld", host, opts ? opts->insecure : 0, ch, cah,
                              opts ? (long long)opts->read_cache_ms : 0LL);

@@ -42,6 +42,7 @@ struct fake_reg {
     json_t *written;  /* ["host/repo:tag=digest"] */
     int64_t stall_ms; /* head takes this long, then fails like the client past its deadline */
     int64_t seen_deadline_ms; /* the thread's registry deadline during the last head */
+    json_t *client_certs;     /* {host: client certificate PEM or null} of the last open */
 };
 
 static void count(struct fake_reg *f, const char *op)
@@ -110,6 +111,9 @@ static int injected(struct fake_reg *f, struct sl_registry *r, struct sl_err *er
 static struct sl_registry *f_open(void *ctx, const char *host, const struct sl_creds *creds,
                                   const struct sl_registry_opts *opts)
 {
+    struct fake_reg *f = ctx;
+    const char *cert = opts ? opts->client_cert_pem : NULL;
+    json_object_set_new(f->client_certs, host, cert ? json_string(cert) : json_null());
     return sl_registry_new(host, creds, opts);
 }
 
@@ -426,6 +430,7 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
     e->reg.fail = json_object();
     e->reg.calls = json_object();
     e->reg.written = json_array();
+    e->reg.client_certs = json_object();
     e->ops = (struct sl_imd_registry_ops){.ctx = &e->reg,
                                           .open = f_open,
                                           .release = f_release,
@@ -470,6 +475,7 @@ static void env_free(struct env *e)
     json_decref(e->reg.fail);
     json_decref(e->reg.calls);
     json_decref(e->reg.written);
+    json_decref(e->reg.client_certs);
 }
 
 static char *b64(const char *s, size_t len)
@@ -1021,6 +1027,120 @@ static void test_secret_problems(void)
     CHECK(strstr(dump, PASSWD) == NULL);
     free(dump);
     env_free(&e);
+}
+
+/* A Secret name of certSecretRef with the given keys (NULL values are left out), each the text
+ * of a fixture (relative to tests/data/keys) or, prefixed with '=', that text itself. */
+static void put_cert_secret(struct env *e, const char *name, const char *ca, const char *crt,
+                            const char *key)
+{
+    json_t *data = json_object();
+    const char *keys[3] = {"ca.crt", "tls.crt", "tls.key"};
+    const char *vals[3] = {ca, crt, key};
+    for (int i = 0; i < 3; i++) {
+        if (!vals[i])
+            continue;
+        char *text = vals[i][0] == '=' ? sl_xstrdup(vals[i] + 1) : read_fixture(vals[i]);
+        char *enc = b64(text, strlen(text));
+        json_object_set_new(data, keys[i], json_string(enc));
+        free(enc);
+        free(text);
+    }
+    json_t *secret =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:o}", "apiVersion", "v1", "kind", "Secret",
+                  "metadata", "name", name, "namespace", NS, "type", "Opaque", "data", data);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, secret), 0);
+    json_decref(secret);
+}
+
+/* basic_spec with certSecretRef name on the source (target < 0) or on that target */
+static json_t *cert_spec(int target, const char *name)
+{
+    json_t *spec = basic_spec();
+    json_t *ep = target < 0 ? json_object_get(spec, "source")
+                            : json_array_get(json_object_get(spec, "targets"), (size_t)target);
+    json_object_set_new(ep, "certSecretRef", json_pack("{s:s}", "name", name));
+    return spec;
+}
+
+/* certSecretRef's tls.crt + tls.key: presented to that endpoint's registry and no other; a half
+ * pair, a key of another certificate or a key that is not PEM stop the delivery naming the
+ * Secret and the key, and nothing of the key reaches status or events. */
+static void test_client_certificates(void)
+{
+    struct env e;
+    char *crt = read_fixture("../tls/server.crt");
+    char *key = read_fixture("../tls/server.key");
+    char *key_line = sl_xstrdup(strchr(key, '\n') + 1);
+    *strchr(key_line, '\n') = '\0'; /* the first line of the key's base64 */
+
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_cert_secret(&e, "vendor-tls", "../tls/ca.crt", "../tls/server.crt", "../tls/server.key");
+    put_imd(&e, cert_spec(-1, "vendor-tls"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.client_certs, SRC)), crt);
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, DST1)));
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, DST2)));
+    env_free(&e);
+
+    /* a target's own client certificate, and the source goes without one */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_cert_secret(&e, "customer-tls", NULL, "../tls/server.crt", "../tls/server.key");
+    put_imd(&e, cert_spec(1, "customer-tls"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, SRC)));
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, DST1)));
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.client_certs, DST2)), crt);
+    env_free(&e);
+
+    static const struct {
+        int target;
+        const char *ca, *crt, *key, *field, *want;
+    } bad[] = {
+        {-1, NULL, "../tls/server.crt", NULL, "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\" has tls.crt but no tls.key: a client certificate needs both"},
+        {-1, "../tls/ca.crt", NULL, "../tls/server.key", "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\" has tls.key but no tls.crt"},
+        {1, NULL, "../tls/server.crt", "ecdsa-p256.key", "spec.targets[1].certSecretRef.name",
+         "Secret \"bad-tls\": tls.key is not the private key of the certificate in tls.crt"},
+        {0, NULL, "../tls/server.crt", "=not a key", "spec.targets[0].certSecretRef.name",
+         "Secret \"bad-tls\": tls.key is not an unencrypted PEM private key"},
+        {-1, NULL, "../tls/server.key", "../tls/server.key", "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\": tls.crt is not a PEM certificate"},
+        {-1, NULL, NULL, NULL, "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\" has no key ca.crt, nor a client certificate in tls.crt and tls.key"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env_init(&e);
+        put_secrets(&e);
+        seed_source(&e);
+        put_cert_secret(&e, "bad-tls", bad[i].ca, bad[i].crt, bad[i].key);
+        put_imd(&e, cert_spec(bad[i].target, "bad-tls"));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), bad[i].field);
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), bad[i].want);
+        CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+        CHECK_INT_EQ((int)json_object_size(e.reg.client_certs), 0); /* nothing was opened */
+        char *dump = json_dumps(imd(&e), 0);
+        char *events = json_dumps(e.events, 0);
+        CHECK(strstr(dump, "PRIVATE KEY") == NULL && strstr(dump, key_line) == NULL);
+        CHECK(strstr(events, "PRIVATE KEY") == NULL && strstr(events, key_line) == NULL);
+        free(events);
+        free(dump);
+        env_free(&e);
+    }
+    free(key_line);
+    free(key);
+    free(crt);
 }
 
 static void test_registry_errors(void)
@@ -2207,6 +2327,7 @@ int main(int argc, char **argv)
     RUN(test_scan_gate_platforms_rescan);
     RUN(test_invalid_spec);
     RUN(test_secret_problems);
+    RUN(test_client_certificates);
     RUN(test_registry_errors);
     RUN(test_verify_gate);
     RUN(test_verify_gate_trusts_no_status);

@@ -1,0 +1,142 @@
+"""ImageDelivery registry authentication beyond a pull Secret, end to end with real
+docker-registry processes and a real API server:
+
+- mTLS: registries that require a client certificate (docker-registry's http.tls.clientcas, so
+  the Go TLS server itself enforces it). certSecretRef's tls.crt + tls.key are presented to the
+  registry whose certSecretRef holds them and to no other.
+Results are checked with skopeo (with its own client certificate), not with sealift code."""
+import os
+import unittest
+
+import procs
+import registry as reg
+import tlsgen
+from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase
+
+V, C = ":".join(VENDOR), ":".join(CUSTOMER)
+
+
+def make_client_cert(directory, ca_dir, cn):
+    """A client certificate issued by the CA of ca_dir (ca.crt, ca.key), written as
+    directory/client.cert + client.key (skopeo's cert-dir names) and returned as their paths."""
+    os.makedirs(directory, exist_ok=True)
+    crt, key = os.path.join(directory, "client.cert"), os.path.join(directory, "client.key")
+    csr, ext = os.path.join(directory, "client.csr"), os.path.join(directory, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    procs.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+               "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={cn}"])
+    procs.run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(ca_dir, "ca.crt"),
+               "-CAkey", os.path.join(ca_dir, "ca.key"), "-CAcreateserial", "-out", crt,
+               "-days", "2", "-extfile", ext])
+    return crt, key
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class RegistryAuthTest(ImdTestCase):
+    def generic_secret(self, name, **files):
+        """An Opaque Secret whose keys (underscores read as dots) hold the given files."""
+        args = ["create", "secret", "generic", name, "-n", NS]
+        args += [f"--from-file={k.replace('_', '.')}={v}" for k, v in files.items()]
+        self.kube.kubectl(*args)
+
+    def mtls_delivery(self, name, src, dst, src_cert, dst_cert):
+        self.apply(
+            "apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
+            f"metadata: {{name: {name}, namespace: {NS}}}\n"
+            "spec:\n  source:\n"
+            f"    image: {src}/acme/app\n    tags: ['1.0']\n"
+            "    secretRef: {name: vendor-mtls-pull}\n"
+            f"    certSecretRef: {{name: {src_cert}}}\n"
+            "  targets:\n"
+            f"  - image: {dst}/mirror/app\n"
+            "    secretRef: {name: customer-mtls-push}\n"
+            f"    certSecretRef: {{name: {dst_cert}}}\n"
+            "  interval: 1m\n")
+
+    def wait_message(self, name, text, timeout=90):
+        def has(obj):
+            c = self.condition(obj, "Ready")
+            return (c and c["status"] == "False" and text in c.get("message", "")
+                    and obj["status"].get("observedGeneration") == obj["metadata"]["generation"])
+        return self.condition(self.wait_for_status(name, has, timeout, f"Ready=False: {text}"),
+                              "Ready")
+
+    def test_mtls_client_certificate_per_registry(self):
+        tls = os.path.join(self.tmp, "tls")
+        server = tlsgen.make_serving_cert(os.path.join(tls, "server"))
+        clients_ca = tlsgen.make_serving_cert(os.path.join(tls, "clients-ca"))  # its CA only
+        client_ca = os.path.join(clients_ca, "ca.crt")
+        vcrt, vkey = make_client_cert(os.path.join(tls, "vendor-client"), clients_ca, "vendor")
+        ccrt, ckey = make_client_cert(os.path.join(tls, "customer-client"), clients_ca,
+                                      "customer")
+        srv = (os.path.join(server, "tls.crt"), os.path.join(server, "tls.key"), client_ca)
+        src = reg.Registry(self, "vendor-mtls", users={VENDOR[0]: VENDOR[1]}, tls=srv)
+        dst = reg.Registry(self, "customer-mtls", users={CUSTOMER[0]: CUSTOMER[1]}, tls=srv)
+        layout = reg.Layout(os.path.join(self.tmp, "layout-mtls"))
+        desc = layout.image([30 * 1024, 10 * 1024], seed=7)
+        layout.tag(desc, "1.0")
+        reg.push(layout.path, "1.0", f"{src.host}/acme/app:1.0", V,
+                 cert_dir=os.path.dirname(vcrt))
+        self.docker_secret("vendor-mtls-pull", src.host, *VENDOR)
+        self.docker_secret("customer-mtls-push", dst.host, *CUSTOMER)
+        server_ca = os.path.join(server, "ca.crt")
+        self.generic_secret("server-ca", ca_crt=server_ca)
+        self.generic_secret("vendor-client", ca_crt=server_ca, tls_crt=vcrt, tls_key=vkey)
+        self.generic_secret("customer-client", ca_crt=server_ca, tls_crt=ccrt, tls_key=ckey)
+        self.generic_secret("half-pair", ca_crt=server_ca, tls_crt=vcrt)
+
+        # without a client certificate the source registry ends the handshake: a clear failure
+        self.mtls_delivery("mtls", src.host, dst.host, "server-ca", "customer-client")
+        ready = self.wait_message("mtls", src.host)
+        self.assertIn("spec.source", ready["message"])
+        self.assertIn("client certificate", ready["message"])
+        self.assertFalse(self.exists_mtls(dst, ccrt))
+
+        # a Secret with tls.crt but no tls.key is named before anything is sent
+        self.mtls_delivery("mtls", src.host, dst.host, "half-pair", "customer-client")
+        ready = self.wait_message("mtls", "half-pair")
+        self.assertEqual(ready["reason"], "InvalidSecret")
+        self.assertIn("spec.source.certSecretRef.name", ready["message"])
+        self.assertIn("has tls.crt but no tls.key", ready["message"])
+
+        # the source's client certificate goes to the source only: the target, which would
+        # accept it (same issuing CA), sees none and ends the handshake
+        rejected_before = dst.log_text().count("client didn't provide a certificate")
+        self.mtls_delivery("mtls", src.host, dst.host, "vendor-client", "server-ca")
+        ready = self.wait_message("mtls", dst.host)
+        self.assertIn("spec.targets[0]", ready["message"])
+        self.assertGreater(dst.log_text().count("client didn't provide a certificate"),
+                           rejected_before)
+        self.assertFalse(self.exists_mtls(dst, ccrt))
+
+        # each registry with its own client certificate: delivered, digest preserved
+        self.mtls_delivery("mtls", src.host, dst.host, "vendor-client", "customer-client")
+        obj = self.wait_ready("mtls", timeout=120)
+        self.assertEqual(obj["status"]["images"][0]["digest"], desc["digest"])
+        got = reg.sha256_digest(reg.inspect_raw(f"{dst.host}/mirror/app:1.0", C,
+                                                cert_dir=os.path.dirname(ccrt)))
+        self.assertEqual(got, desc["digest"])
+        # the private keys are nowhere in the object or its events
+        events = self.kube.kubectl("get", "events", "-n", NS, "-o", "json").stdout
+        for key in (vkey, ckey):
+            body = read(key).splitlines()[1]
+            self.assertNotIn(body, str(obj))
+            self.assertNotIn(body, events)
+
+    def exists_mtls(self, registry, client_crt):
+        try:
+            reg.inspect_raw(f"{registry.host}/mirror/app:1.0", C,
+                            cert_dir=os.path.dirname(client_crt))
+            return True
+        except AssertionError:
+            return False
+
+
+if __name__ == "__main__":
+    unittest.main()

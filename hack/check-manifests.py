@@ -600,6 +600,11 @@ def check_install(root, parsed, probs):
                 probs.add(fname, where, "leases belong in the namespaced Role only")
             if "namespaces" in res and not verbs <= {"get", "list", "watch"}:
                 probs.add(fname, where, "namespaces must be read-only")
+            # ImageDelivery reads a ServiceAccount's imagePullSecrets, GitSource impersonates
+            # one: nothing else
+            if "serviceaccounts" in res and not verbs <= {"get", "impersonate"}:
+                probs.add(fname, where, "serviceaccounts beyond get/impersonate: %s"
+                          % sorted(verbs - {"get", "impersonate"}))
             # impersonating users or groups reaches any identity (system:masters); a
             # GitSource's serviceAccountName needs serviceaccounts only
             if "impersonate" in verbs and (set(res) != {"serviceaccounts"}

@@ -57,9 +57,11 @@ def rename_in_rules(node, renames):
             rule["message"] = rule["message"].replace(old, new)
 
 
-def access(node, client_certs=False):
+def access(node, client_certs=False, service_account=None):
     """credentials.secretRef -> secretRef, caSecretRef -> certSecretRef in a registry block;
-    client_certs: the block's certSecretRef also reads tls.crt and tls.key (mTLS)."""
+    client_certs: the block's certSecretRef also reads tls.crt and tls.key (mTLS);
+    service_account: the field path naming the block in messages, to add serviceAccountName
+    (not both with secretRef)."""
     props = node["properties"]
     if "credentials" in props:
         creds = props["credentials"]
@@ -78,6 +80,22 @@ def access(node, client_certs=False):
                                "the Secret and the key." if client_certs else
                                "Client certificates (tls.crt, tls.key) are not read yet."))
         props = replace_key(props, "caSecretRef", "certSecretRef", ref)
+    if service_account:
+        name = copy.deepcopy(props["secretRef"]["properties"]["name"])
+        name["description"] = (
+            "ServiceAccount of the same namespace whose imagePullSecrets give the credentials, "
+            "as kubelet uses them: the kubernetes.io/dockerconfigjson Secrets it lists, in "
+            "order, the first with an entry for this registry (at most 16 are read). Instead of "
+            "secretRef. A missing ServiceAccount or Secret, or no entry for the registry in any "
+            "of them: Ready=False naming them (reasons ServiceAccountNotFound, SecretNotFound, "
+            "NoCredentials), never an anonymous attempt; a ServiceAccount created or fixed "
+            "after such a failure is read again within 30 s.")
+        props = {**{k: v for k, v in props.items()}, "serviceAccountName": name}
+        node.setdefault("x-kubernetes-validations", []).append({
+            "rule": "!(has(self.secretRef) && has(self.serviceAccountName))",
+            "message": f"{service_account}: set at most one of secretRef and "
+                       "serviceAccountName",
+            "reason": "FieldValueForbidden"})
     node["properties"] = props
     rename_in_rules(node, [("credentials", "secretRef"), ("caSecretRef", "certSecretRef")])
 
@@ -119,8 +137,9 @@ def authorities(key_ref, where, max_items, one_only):
 
 def imagedelivery(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["source"], client_certs=True)
-    access(spec["properties"]["targets"]["items"], client_certs=True)
+    access(spec["properties"]["source"], client_certs=True, service_account="spec.source")
+    access(spec["properties"]["targets"]["items"], client_certs=True,
+           service_account="spec.targets[]")
     verify = spec["properties"]["verify"]
     ref = verify["properties"]["signingKeyRef"]
     verify["description"] = ("Require a valid signature on the source digest, by one of "

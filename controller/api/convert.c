@@ -218,11 +218,20 @@ static void imagedelivery_up(json_t *o)
     imagedelivery_status_up(member_obj(o, "status"));
 }
 
+/* an ImageDelivery source or target: v1alpha1 has no serviceAccountName (the annotation
+ * carries it) */
+static void imagedelivery_endpoint_down(json_t *o)
+{
+    access_down(o);
+    if (json_is_object(o))
+        json_object_del(o, "serviceAccountName");
+}
+
 static void imagedelivery_down(json_t *o)
 {
     json_t *spec = member_obj(o, "spec");
-    access_down(member_obj(spec, "source"));
-    each_item(json_object_get(spec, "targets"), access_down);
+    imagedelivery_endpoint_down(member_obj(spec, "source"));
+    each_item(json_object_get(spec, "targets"), imagedelivery_endpoint_down);
     json_t *verify = member_obj(spec, "verify");
     /* v1alpha1 verifies with one key: the first authority's (the others ride in the annotation) */
     json_t *ref = authority_key_ref(json_array_get(json_object_get(verify, "authorities"), 0));

@@ -4,7 +4,10 @@ docker-registry processes and a real API server:
 - mTLS: registries that require a client certificate (docker-registry's http.tls.clientcas, so
   the Go TLS server itself enforces it). certSecretRef's tls.crt + tls.key are presented to the
   registry whose certSecretRef holds them and to no other.
+- serviceAccountName: the imagePullSecrets of a ServiceAccount of the delivery's namespace, with
+  htpasswd registries; no entry for the host stops the delivery, nothing anonymous is sent.
 Results are checked with skopeo (with its own client certificate), not with sealift code."""
+import json
 import os
 import unittest
 
@@ -128,6 +131,64 @@ class RegistryAuthTest(ImdTestCase):
             body = read(key).splitlines()[1]
             self.assertNotIn(body, str(obj))
             self.assertNotIn(body, events)
+
+    def test_service_account_pull_secrets(self):
+        digest = self.seed_image("1.0", seed=3)
+        sa_yaml = ("apiVersion: v1\nkind: ServiceAccount\n"
+                   f"metadata: {{name: deliverer, namespace: {NS}}}\n"
+                   "imagePullSecrets: [{name: customer-push}]\n")
+        self.apply(sa_yaml)
+
+        def delivery(name, sa):
+            self.apply(
+                "apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
+                f"metadata: {{name: {name}, namespace: {NS}}}\n"
+                "spec:\n  source:\n"
+                f"    image: {self.vendor.host}/acme/app\n    tags: ['1.0']\n"
+                f"    insecure: true\n    serviceAccountName: {sa}\n"
+                "  targets:\n"
+                f"  - image: {self.customer.host}/mirror/app\n    insecure: true\n"
+                f"    serviceAccountName: {sa}\n"
+                "  interval: 1m\n")
+
+        # the ServiceAccount lists no Secret for the vendor registry: stopped, and the vendor
+        # registry is not asked anonymously (no request after the seeding's)
+        seeded = len(self.requests(self.vendor))
+        delivery("by-sa", "deliverer")
+        obj = self.wait_reason("by-sa", "NoCredentials")
+        self.assertEqual(
+            self.condition(obj, "Ready")["message"],
+            f"spec.source.serviceAccountName: no credentials for {self.vendor.host} in "
+            f"imagePullSecrets of ServiceAccount {NS}/deliverer")
+        self.assertEqual(self.requests(self.vendor)[seeded:], [])
+
+        # listing the vendor's pull Secret too (kubelet's order: the first with an entry for the
+        # host) delivers; ServiceAccounts are not watched, so this waits for the next look
+        self.kube.kubectl("patch", "serviceaccount", "deliverer", "-n", NS, "--type=merge", "-p",
+                          json.dumps({"imagePullSecrets": [{"name": "customer-push"},
+                                                           {"name": "vendor-pull"}]}))
+        obj = self.wait_ready("by-sa", timeout=120)
+        self.assertEqual(obj["status"]["images"][0]["digest"], digest)
+        self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.0", C), digest)
+
+        # a ServiceAccount that does not exist in the namespace is named
+        delivery("no-sa", "nobody")
+        obj = self.wait_reason("no-sa", "ServiceAccountNotFound")
+        self.assertIn(f"ServiceAccount {NS}/nobody not found",
+                      self.condition(obj, "Ready")["message"])
+
+        # the API server refuses secretRef together with serviceAccountName
+        cp = self.kube.kubectl(
+            "apply", "-f", "-", check=False, input=(
+                "apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
+                f"metadata: {{name: both, namespace: {NS}}}\n"
+                "spec:\n  source:\n"
+                f"    image: {self.vendor.host}/acme/app\n    tags: ['1.0']\n"
+                "    secretRef: {name: vendor-pull}\n    serviceAccountName: deliverer\n"
+                f"  targets:\n  - image: {self.customer.host}/mirror/app\n"))
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("spec.source: set at most one of secretRef and serviceAccountName",
+                      cp.stderr)
 
     def exists_mtls(self, registry, client_crt):
         try:

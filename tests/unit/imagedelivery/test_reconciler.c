@@ -43,6 +43,7 @@ struct fake_reg {
     int64_t stall_ms; /* head takes this long, then fails like the client past its deadline */
     int64_t seen_deadline_ms; /* the thread's registry deadline during the last head */
     json_t *client_certs;     /* {host: client certificate PEM or null} of the last open */
+    json_t *users;            /* {host: username or null} of the last open */
 };
 
 static void count(struct fake_reg *f, const char *op)
@@ -114,6 +115,8 @@ static struct sl_registry *f_open(void *ctx, const char *host, const struct sl_c
     struct fake_reg *f = ctx;
     const char *cert = opts ? opts->client_cert_pem : NULL;
     json_object_set_new(f->client_certs, host, cert ? json_string(cert) : json_null());
+    json_object_set_new(f->users, host,
+                        creds && creds->username ? json_string(creds->username) : json_null());
     return sl_registry_new(host, creds, opts);
 }
 
@@ -431,6 +434,7 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
     e->reg.calls = json_object();
     e->reg.written = json_array();
     e->reg.client_certs = json_object();
+    e->reg.users = json_object();
     e->ops = (struct sl_imd_registry_ops){.ctx = &e->reg,
                                           .open = f_open,
                                           .release = f_release,
@@ -476,6 +480,7 @@ static void env_free(struct env *e)
     json_decref(e->reg.calls);
     json_decref(e->reg.written);
     json_decref(e->reg.client_certs);
+    json_decref(e->reg.users);
 }
 
 static char *b64(const char *s, size_t len)
@@ -513,13 +518,13 @@ static void fixture_fingerprint(char out[SL_KEY_FINGERPRINT_LEN], const char *pu
 }
 
 /* A dockerconfigjson Secret with credentials for hosts (NULL-terminated). */
-static void put_pull_secret(struct env *e, const char *name, const char *type,
-                            const char *const *hosts)
+static void put_pull_secret_user(struct env *e, const char *name, const char *type,
+                                 const char *user, const char *const *hosts)
 {
     json_t *auths = json_object();
     for (size_t i = 0; hosts[i]; i++)
         json_object_set_new(auths, hosts[i],
-                            json_pack("{s:s, s:s}", "username", "robot", "password", PASSWD));
+                            json_pack("{s:s, s:s}", "username", user, "password", PASSWD));
     json_t *cfg = json_pack("{s:o}", "auths", auths);
     char *text = json_dumps(cfg, JSON_COMPACT);
     char *enc = b64(text, strlen(text));
@@ -531,6 +536,12 @@ static void put_pull_secret(struct env *e, const char *name, const char *type,
     json_decref(cfg);
     free(text);
     free(enc);
+}
+
+static void put_pull_secret(struct env *e, const char *name, const char *type,
+                            const char *const *hosts)
+{
+    put_pull_secret_user(e, name, type, "robot", hosts);
 }
 
 static void put_secrets(struct env *e)
@@ -1141,6 +1152,148 @@ static void test_client_certificates(void)
     free(key_line);
     free(key);
     free(crt);
+}
+
+/* A ServiceAccount ns/name listing the given imagePullSecrets (NULL-terminated). */
+static void put_service_account(struct env *e, const char *ns, const char *name,
+                                const char *const *pulls)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; pulls[i]; i++)
+        json_array_append_new(list, json_pack("{s:s}", "name", pulls[i]));
+    json_t *sa =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "v1", "kind", "ServiceAccount",
+                  "metadata", "name", name, "namespace", ns, "imagePullSecrets", list);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
+    json_decref(sa);
+}
+
+/* basic_spec whose source (and first target) take credentials from ServiceAccount sa */
+static json_t *service_account_spec(const char *sa, bool target_too)
+{
+    json_t *spec = basic_spec();
+    json_t *src = json_object_get(spec, "source");
+    json_object_del(src, "secretRef");
+    json_object_set_new(src, "serviceAccountName", json_string(sa));
+    if (target_too) {
+        json_t *t0 = json_array_get(json_object_get(spec, "targets"), 0);
+        json_object_del(t0, "secretRef");
+        json_object_set_new(t0, "serviceAccountName", json_string(sa));
+    }
+    return spec;
+}
+
+/* serviceAccountName: the ServiceAccount's imagePullSecrets of the delivery's own namespace, in
+ * order, the first with an entry for the host; every way it can be missing stops the delivery
+ * naming what is missing, never an anonymous attempt. */
+static void test_service_account_pull_secrets(void)
+{
+    struct env e;
+    static const char *const dst1_only[] = {DST1, NULL};
+    static const char *const src_dst1[] = {SRC, DST1, NULL};
+    static const char *const all[] = {SRC, DST1, DST2, NULL};
+
+    /* the first Secret without an entry for the source is passed over, the next one is used;
+     * the target takes the first Secret's entry */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    put_pull_secret_user(&e, "dst-only", "kubernetes.io/dockerconfigjson", "first", dst1_only);
+    put_pull_secret_user(&e, "both", "kubernetes.io/dockerconfigjson", "second", src_dst1);
+    static const char *const pulls[] = {"dst-only", "both", NULL};
+    put_service_account(&e, NS, "puller", pulls);
+    put_imd(&e, service_account_spec("puller", true));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, SRC)), "second");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, DST1)), "first");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, DST2)), "robot");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 4);
+    env_free(&e);
+
+    /* no such ServiceAccount in the delivery's namespace (one of that name elsewhere is not
+     * read) */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    static const char *const pull[] = {"pull", NULL};
+    put_service_account(&e, "other-ns", "puller", pull);
+    put_imd(&e, service_account_spec("puller", false));
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ServiceAccountNotFound");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "message"),
+                 "spec.source.serviceAccountName: ServiceAccount vendor-acme/puller not found");
+    CHECK_INT_EQ((int)json_object_size(e.reg.users), 0);
+    env_free(&e);
+
+    /* a listed Secret that does not exist */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    static const char *const gone[] = {"gone", "pull", NULL};
+    put_service_account(&e, NS, "puller", gone);
+    put_imd(&e, service_account_spec("puller", false));
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SecretNotFound");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.source.serviceAccountName: imagePullSecrets[0] of ServiceAccount "
+                   "vendor-acme/puller");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "\"gone\"");
+    env_free(&e);
+
+    /* no entry for the host in any listed Secret, or no Secret listed: nothing is opened */
+    for (int none = 0; none < 2; none++) {
+        env_init(&e);
+        seed_source(&e);
+        put_secrets(&e);
+        put_pull_secret(&e, "dst-only", "kubernetes.io/dockerconfigjson", dst1_only);
+        static const char *const only_dst[] = {"dst-only", NULL};
+        static const char *const nothing[] = {NULL};
+        put_service_account(&e, NS, "puller", none ? nothing : only_dst);
+        put_imd(&e, service_account_spec("puller", false));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "NoCredentials");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       "spec.source.serviceAccountName: no credentials for " SRC
+                       " in imagePullSecrets of ServiceAccount vendor-acme/puller");
+        CHECK_INT_EQ((int)json_object_size(e.reg.users), 0);
+        CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+        env_free(&e);
+    }
+
+    /* a listed Secret of another type */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    put_pull_secret(&e, "opaque", "Opaque", all);
+    static const char *const opaque[] = {"opaque", NULL};
+    put_service_account(&e, NS, "puller", opaque);
+    put_imd(&e, service_account_spec("puller", false));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "Secret \"opaque\" is of type Opaque");
+    char *dump = json_dumps(imd(&e), 0);
+    CHECK(strstr(dump, PASSWD) == NULL);
+    free(dump);
+    env_free(&e);
+
+    /* secretRef and serviceAccountName together (the schema refuses it too) */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    json_t *spec = service_account_spec("puller", false);
+    json_object_set_new(json_object_get(spec, "source"), "secretRef",
+                        json_pack("{s:s}", "name", "pull"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.source: set at most one of secretRef and serviceAccountName");
+    env_free(&e);
 }
 
 static void test_registry_errors(void)
@@ -2328,6 +2481,7 @@ int main(int argc, char **argv)
     RUN(test_invalid_spec);
     RUN(test_secret_problems);
     RUN(test_client_certificates);
+    RUN(test_service_account_pull_secrets);
     RUN(test_registry_errors);
     RUN(test_verify_gate);
     RUN(test_verify_gate_trusts_no_status);

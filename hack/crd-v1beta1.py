@@ -74,7 +74,9 @@ def access(node, client_certs=False, service_account=None):
         ref["description"] = (ref["description"].rstrip(".") + " (v1alpha1: caSecretRef). " +
                               ("It may also hold a TLS client certificate, tls.crt (PEM, with "
                                "its chain) and tls.key (PEM, unencrypted), presented to this "
-                               "registry only (mTLS); ca.crt is then optional. One of tls.crt "
+                               "registry only (mTLS; a kubernetes.io/tls Secret, as "
+                               "cert-manager writes it, fits); ca.crt is then optional. One of "
+                               "tls.crt "
                                "and tls.key without the other, a key of another certificate or "
                                "text that is not PEM: Ready=False, reason InvalidSecret, naming "
                                "the Secret and the key." if client_certs else

@@ -7,6 +7,7 @@ docker-registry processes and a real API server:
 - serviceAccountName: the imagePullSecrets of a ServiceAccount of the delivery's namespace, with
   htpasswd registries; no entry for the host stops the delivery, nothing anonymous is sent.
 Results are checked with skopeo (with its own client certificate), not with sealift code."""
+import base64
 import json
 import os
 import unittest
@@ -91,7 +92,12 @@ class RegistryAuthTest(ImdTestCase):
         server_ca = os.path.join(server, "ca.crt")
         self.generic_secret("server-ca", ca_crt=server_ca)
         self.generic_secret("vendor-client", ca_crt=server_ca, tls_crt=vcrt, tls_key=vkey)
-        self.generic_secret("customer-client", ca_crt=server_ca, tls_crt=ccrt, tls_key=ckey)
+        # the target's as cert-manager writes a Certificate's Secret: kubernetes.io/tls with ca.crt
+        self.apply(json.dumps({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "customer-client", "namespace": NS},
+            "data": {k: base64.b64encode(read(v).encode()).decode()
+                     for k, v in (("ca.crt", server_ca), ("tls.crt", ccrt), ("tls.key", ckey))}}))
         self.generic_secret("half-pair", ca_crt=server_ca, tls_crt=vcrt)
 
         # without a client certificate the source registry ends the handshake: a clear failure

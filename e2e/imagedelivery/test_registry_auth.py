@@ -79,6 +79,8 @@ class RegistryAuthTest(ImdTestCase):
         vcrt, vkey = make_client_cert(os.path.join(tls, "vendor-client"), clients_ca, "vendor")
         ccrt, ckey = make_client_cert(os.path.join(tls, "customer-client"), clients_ca,
                                       "customer")
+        rogue_ca = tlsgen.make_serving_cert(os.path.join(tls, "rogue-ca"))  # trusted by nobody
+        rcrt, rkey = make_client_cert(os.path.join(tls, "rogue-client"), rogue_ca, "vendor")
         srv = (os.path.join(server, "tls.crt"), os.path.join(server, "tls.key"), client_ca)
         src = reg.Registry(self, "vendor-mtls", users={VENDOR[0]: VENDOR[1]}, tls=srv)
         dst = reg.Registry(self, "customer-mtls", users={CUSTOMER[0]: CUSTOMER[1]}, tls=srv)
@@ -99,13 +101,22 @@ class RegistryAuthTest(ImdTestCase):
             "data": {k: base64.b64encode(read(v).encode()).decode()
                      for k, v in (("ca.crt", server_ca), ("tls.crt", ccrt), ("tls.key", ckey))}}))
         self.generic_secret("half-pair", ca_crt=server_ca, tls_crt=vcrt)
+        self.generic_secret("rogue-client", ca_crt=server_ca, tls_crt=rcrt, tls_key=rkey)
 
         # without a client certificate the source registry ends the handshake: a clear failure
         self.mtls_delivery("mtls", src.host, dst.host, "server-ca", "customer-client")
         ready = self.wait_message("mtls", src.host)
+        self.assertEqual(ready["reason"], "AuthenticationFailed")
         self.assertIn("spec.source", ready["message"])
-        self.assertIn("client certificate", ready["message"])
+        self.assertIn("requires a TLS client certificate and none was presented",
+                      ready["message"])
         self.assertFalse(self.exists_mtls(dst, ccrt))
+
+        # a certificate of a CA the registry does not trust is refused, and the message says so
+        self.mtls_delivery("mtls", src.host, dst.host, "rogue-client", "customer-client")
+        ready = self.wait_message("mtls", "refused the TLS client certificate presented")
+        self.assertEqual(ready["reason"], "AuthenticationFailed")
+        self.assertIn(f"spec.source.image: {src.host}/acme/app", ready["message"])
 
         # a Secret with tls.crt but no tls.key is named before anything is sent
         self.mtls_delivery("mtls", src.host, dst.host, "half-pair", "customer-client")
@@ -119,7 +130,9 @@ class RegistryAuthTest(ImdTestCase):
         rejected_before = dst.log_text().count("client didn't provide a certificate")
         self.mtls_delivery("mtls", src.host, dst.host, "vendor-client", "server-ca")
         ready = self.wait_message("mtls", dst.host)
+        self.assertEqual(ready["reason"], "AuthenticationFailed")
         self.assertIn("spec.targets[0]", ready["message"])
+        self.assertIn("none was presented", ready["message"])
         self.assertGreater(dst.log_text().count("client didn't provide a certificate"),
                            rejected_before)
         self.assertFalse(self.exists_mtls(dst, ccrt))

@@ -110,10 +110,34 @@ def authorities(key_ref, where, max_items, one_only):
     return node
 
 
+def endpoint_tls(node, what):
+    """v1alpha1's insecure (plain http and no TLS verification) as two fields."""
+    props = node["properties"]
+    insecure = copy.deepcopy(props["insecure"])
+    insecure["description"] = (f"Allow plain HTTP to {what} (tests, lab registries); https is "
+                               "tried first and still verified. Only for a registry the "
+                               "controller's --insecure-registry lists. Default false. "
+                               "(v1alpha1's insecure also skipped TLS verification: "
+                               "insecureSkipTLSVerify.)")
+    skip = {"description": f"Use TLS to {what} without verifying its certificate (lab "
+                           "registries; prefer certSecretRef with the registry's CA). Only for "
+                           "a registry the controller's --insecure-registry lists. Default "
+                           "false.",
+            "type": "boolean"}
+    out = {}
+    for k, v in props.items():
+        out[k] = insecure if k == "insecure" else v
+        if k == "insecure":
+            out["insecureSkipTLSVerify"] = skip
+    node["properties"] = out
+
+
 def imagedelivery(schema, version):
     spec = schema["properties"]["spec"]
     access(spec["properties"]["source"])
     access(spec["properties"]["targets"]["items"])
+    endpoint_tls(spec["properties"]["source"], "the source registry")
+    endpoint_tls(spec["properties"]["targets"]["items"], "this target registry")
     verify = spec["properties"]["verify"]
     ref = verify["properties"]["signingKeyRef"]
     verify["description"] = ("Require a valid signature on the source digest, by one of "

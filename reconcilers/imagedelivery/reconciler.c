@@ -348,7 +348,8 @@ struct endpoint {
     char *name;            /* "host/repo" (docker-reference for signatures) */
     const char *secret;    /* secretRef.name or NULL */
     const char *ca_secret; /* certSecretRef.name (its ca.crt) or NULL */
-    bool insecure;
+    bool insecure;         /* plain http allowed (https still verified) */
+    bool skip_tls_verify;  /* insecureSkipTLSVerify: https without verification */
     struct sl_creds creds;
     bool have_creds;
     char *ca_pem;
@@ -623,16 +624,19 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     ep->secret = str_or_null(json_object_get(spec_ep, "secretRef"), "name");
     ep->ca_secret = str_or_null(json_object_get(spec_ep, "certSecretRef"), "name");
     ep->insecure = json_is_true(json_object_get(spec_ep, "insecure"));
+    ep->skip_tls_verify = json_is_true(json_object_get(spec_ep, "insecureSkipTLSVerify"));
     ref_list_add(&run->refs, REF_SECRET, ep->secret);
     ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
     /* plain http and unverified TLS reach only the registries the administrator listed: else a
      * tenant could point the controller at any in-cluster http endpoint, with credentials */
-    if (ep->insecure && !sl_controller_insecure_allowed(&run->r->cc, sl_ref_api_host(&ep->ref))) {
+    if ((ep->insecure || ep->skip_tls_verify) &&
+        !sl_controller_insecure_allowed(&run->r->cc, sl_ref_api_host(&ep->ref))) {
         global_fail(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed",
-                    "%s.insecure: registry %s is not one this controller may reach over plain "
+                    "%s.%s: registry %s is not one this controller may reach over plain "
                     "http or without TLS verification (the administrator allows such registries "
                     "with --insecure-registry); nothing was sent to it",
-                    field, sl_ref_api_host(&ep->ref));
+                    field, ep->insecure ? "insecure" : "insecureSkipTLSVerify",
+                    sl_ref_api_host(&ep->ref));
         return -1;
     }
     return 0;
@@ -925,7 +929,8 @@ static void open_endpoint(struct imd_run *run, struct endpoint *ep)
 {
     /* the source client shares its read answers between the deliveries of one vendor image;
      * target clients always ask (their answers are the delivery's drift check) */
-    struct sl_registry_opts opts = {.insecure = ep->insecure,
+    struct sl_registry_opts opts = {.allow_http = ep->insecure,
+                                    .skip_tls_verify = ep->skip_tls_verify,
                                     .ca_pem = ep->ca_pem,
                                     .read_cache_ms = ep == &run->src ? SL_IMD_RESOLVE_TTL_MS : 0};
     ep->reg = run->r->reg.open(run->r->reg.ctx, sl_ref_api_host(&ep->ref),

@@ -924,6 +924,9 @@ static int verify_one(const struct pgp_key **signer, const struct keyring *kr,
     if (!found)
         return sl_err_set(err, SL_EAUTH, SL_ERRC_CRYPTO,
                           "signed by %s, which is not one of the trusted keys", who);
+    if (rc != 0 && !s->has_fpr && !s->has_id)
+        return sl_err_set(err, SL_EAUTH, SL_ERRC_CRYPTO,
+                          "the OpenPGP signature names no issuer and no trusted key verifies it");
     if (rc == 0 && s->sig_expires && now_s >= (int64_t)s->created + s->sig_expires) {
         char date[32];
         utc_date(date, sizeof(date), (int64_t)s->created + s->sig_expires);

@@ -22,8 +22,6 @@
 #define SL_PGPSIG_MAX_KEYS   64
 #define SL_PGPSIG_FPR_LENGTH 41 /* 40 hexadecimal digits + NUL */
 
-/* The armor line that starts a public key block; a Secret value holding it is an OpenPGP key. */
-#define SL_PGPSIG_KEY_ARMOR "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 /* The armor line that starts an OpenPGP signature (in a commit's gpgsig header or a tag). */
 #define SL_PGPSIG_SIG_ARMOR "-----BEGIN PGP SIGNATURE-----"
 

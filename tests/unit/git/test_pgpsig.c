@@ -1,13 +1,19 @@
 /* unit.git.pgpsig: OpenPGP signatures of git commits and tags (controller/git/pgpsig.c and
  * sl_git_read_signature): keys made by a real gpg at test time (ed25519, rsa3072, nistp256,
  * nistp384, a signing subkey), detached signatures by `gpg --detach-sign --armor` and by a real
- * `git commit -S` / `git tag -s` with gpg. A tampered payload, another key, SHA-1, an expired or
- * revoked key, truncated or garbled armor and a bad CRC-24 are refused. */
+ * `git commit -S` / `git tag -s` with gpg; RFC 9580 Ed25519 keys and signatures built with OpenSSL.
+ * A tampered payload, another key, SHA-1, an expired or revoked key, truncated or garbled armor and
+ * a bad CRC-24 are refused. */
 #include "check.h"
 #include "git_fixture.h"
 #include "git/gitfetch.h"
 #include "git/pgpsig.h"
+#include "util/base64.h"
 
+#include <openssl/evp.h>
+
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +320,113 @@ static void test_git_commit_and_tag(void)
     free(fpr_k2);
 }
 
+/* A packet with a new-format header (tag, one-octet length: body_len < 192) in armor of label,
+ * without a checksum line (RFC 9580 makes it optional). Caller frees. */
+static char *armor_packet(unsigned tag, const unsigned char *body, size_t body_len,
+                          const char *label)
+{
+    unsigned char pkt[256];
+    pkt[0] = (unsigned char)(0xC0 | tag);
+    pkt[1] = (unsigned char)body_len;
+    memcpy(pkt + 2, body, body_len);
+    char *b64 = sl_base64_encode(pkt, body_len + 2);
+    size_t n = strlen(b64) + 100;
+    char *out = malloc(n);
+    snprintf(out, n, "-----BEGIN %s-----\n\n%s\n-----END %s-----\n", label, b64, label);
+    free(b64);
+    return out;
+}
+
+/* A v4 signature (type 0x00, algorithm 27, hash SHA-256) by key over data, its hashed area the
+ * creation time, the issuer fingerprint fpr (when with_issuer) and extra (extra_len bytes of
+ * whole subpackets). Caller frees. */
+static char *ed25519_sig(EVP_PKEY *key, const unsigned char fpr[20], const char *data,
+                         bool with_issuer, const unsigned char *extra, size_t extra_len)
+{
+    unsigned char body[200], *w = body + 6;
+    uint32_t now = (uint32_t)time(NULL);
+    *w++ = 5, *w++ = 2; /* creation time */
+    for (int i = 3; i >= 0; i--)
+        *w++ = (unsigned char)(now >> (8 * i));
+    if (with_issuer) {
+        *w++ = 22, *w++ = 33, *w++ = 4;
+        memcpy(w, fpr, 20);
+        w += 20;
+    }
+    if (extra_len) {
+        memcpy(w, extra, extra_len);
+        w += extra_len;
+    }
+    size_t hlen = (size_t)(w - body) - 6;
+    unsigned char head[6] = {4, 0x00, 27, 8, (unsigned char)(hlen >> 8), (unsigned char)hlen};
+    memcpy(body, head, 6);
+    size_t hashed = (size_t)(w - body);
+    unsigned char trailer[6] = {4, 0xff, 0, 0, 0, (unsigned char)hashed};
+    unsigned char digest[32], sig[64];
+    size_t sig_len = sizeof(sig);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, data, strlen(data));
+    EVP_DigestUpdate(md, body, hashed);
+    EVP_DigestUpdate(md, trailer, 6);
+    EVP_DigestFinal_ex(md, digest, NULL);
+    EVP_MD_CTX_free(md);
+    md = EVP_MD_CTX_new();
+    CHECK(EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
+          EVP_DigestSign(md, sig, &sig_len, digest, sizeof(digest)) == 1);
+    EVP_MD_CTX_free(md);
+    *w++ = 0, *w++ = 0; /* no unhashed subpackets */
+    *w++ = digest[0], *w++ = digest[1];
+    memcpy(w, sig, 64);
+    w += 64;
+    return armor_packet(2, body, (size_t)(w - body), "PGP SIGNATURE");
+}
+
+/* RFC 9580's Ed25519 (algorithm 27) in v4 packets, which gpg 2.2 cannot make: a key and
+ * signatures built here with OpenSSL; armor without a checksum line; a critical subpacket the
+ * verifier does not know and a signature naming no issuer. */
+static void test_ed25519_rfc9580(void)
+{
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    unsigned char kb[38] = {4, 0x65, 0x00, 0x00, 0x00, 27};
+    size_t pub_len = 32;
+    CHECK(EVP_PKEY_get_raw_public_key(key, kb + 6, &pub_len) == 1);
+    unsigned char prefix[3] = {0x99, 0, sizeof(kb)}, fpr[20];
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha1(), NULL);
+    EVP_DigestUpdate(md, prefix, 3);
+    EVP_DigestUpdate(md, kb, sizeof(kb));
+    EVP_DigestFinal_ex(md, fpr, NULL);
+    EVP_MD_CTX_free(md);
+    char want[SL_PGPSIG_FPR_LENGTH], got[SL_PGPSIG_FPR_LENGTH] = "";
+    for (int i = 0; i < 20; i++)
+        snprintf(want + 2 * i, 3, "%02X", fpr[i]);
+    char *keys = armor_packet(6, kb, sizeof(kb), "PGP PUBLIC KEY BLOCK");
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_pgpsig_count_keys(keys, &err), 1);
+    int64_t now = (int64_t)time(NULL);
+    char *sig = ed25519_sig(key, fpr, MSG, true, NULL, 0);
+    CHECK_INT_EQ(verify_text(sig, keys, MSG, strlen(MSG), now, &err, got, sizeof(got)), 0);
+    CHECK_STR_EQ(got, want);
+    CHECK_INT_EQ(verify_text(sig, keys, "tampered", 8, now, &err, NULL, 0), SL_EAUTH);
+    CHECK_CONTAINS(err.msg, "does not verify");
+    free(sig);
+    /* a critical subpacket of an unknown type (99) makes the signature invalid */
+    static const unsigned char critical[] = {2, 0x80 | 99, 0};
+    sig = ed25519_sig(key, fpr, MSG, true, critical, sizeof(critical));
+    CHECK_INT_EQ(verify_text(sig, keys, MSG, strlen(MSG), now, &err, NULL, 0), SL_EAUTH);
+    CHECK_CONTAINS(err.msg, "critical subpacket");
+    free(sig);
+    /* no issuer: every listed key is tried */
+    sig = ed25519_sig(key, fpr, MSG, false, NULL, 0);
+    CHECK_INT_EQ(verify_text(sig, keys, MSG, strlen(MSG), now, &err, NULL, 0), 0);
+    CHECK_INT_EQ(verify_text(sig, keys, "tampered", 8, now, &err, NULL, 0), SL_EAUTH);
+    CHECK_CONTAINS(err.msg, "names no issuer");
+    free(sig);
+    free(keys);
+    EVP_PKEY_free(key);
+}
+
 int main(void)
 {
     sl_test_git_init(tmp, sizeof(tmp), repo, sizeof(repo), "sealift-unit-pgpsig");
@@ -324,6 +437,7 @@ int main(void)
     RUN(test_damaged_armor);
     RUN(test_subkey_expiry_revocation);
     RUN(test_git_commit_and_tag);
+    RUN(test_ed25519_rfc9580);
     sl_test_sh("GNUPGHOME='%s/gnupg' gpgconf --kill gpg-agent; rm -rf '%s'", tmp, tmp);
     return CHECK_EXIT();
 }

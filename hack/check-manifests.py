@@ -605,6 +605,13 @@ def check_install(root, parsed, probs):
             if "serviceaccounts" in res and not verbs <= {"get", "impersonate"}:
                 probs.add(fname, where, "serviceaccounts beyond get/impersonate: %s"
                           % sorted(verbs - {"get", "impersonate"}))
+            # the conversion caBundle of sealift's own CRDs, by name; never other CRDs
+            if "customresourcedefinitions" in res and (
+                    not verbs <= {"get", "patch"}
+                    or not rule.get("resourceNames")
+                    or not all(str(n).endswith(".sealift.dev") for n in rule["resourceNames"])):
+                probs.add(fname, where, "customresourcedefinitions: get/patch of the "
+                          "sealift.dev CRDs by name only")
             # impersonating users or groups reaches any identity (system:masters); a
             # GitSource's serviceAccountName needs serviceaccounts only
             if "impersonate" in verbs and (set(res) != {"serviceaccounts"}

@@ -137,11 +137,35 @@ def authorities(key_ref, where, max_items, one_only):
     return node
 
 
+def endpoint_tls(node, what):
+    """v1alpha1's insecure (plain http and no TLS verification) as two fields."""
+    props = node["properties"]
+    insecure = copy.deepcopy(props["insecure"])
+    insecure["description"] = (f"Allow plain HTTP to {what} (tests, lab registries); https is "
+                               "tried first and still verified. Only for a registry the "
+                               "controller's --insecure-registry lists. Default false. "
+                               "(v1alpha1's insecure also skipped TLS verification: "
+                               "insecureSkipTLSVerify.)")
+    skip = {"description": f"Use TLS to {what} without verifying its certificate (lab "
+                           "registries; prefer certSecretRef with the registry's CA). Only for "
+                           "a registry the controller's --insecure-registry lists. Default "
+                           "false.",
+            "type": "boolean"}
+    out = {}
+    for k, v in props.items():
+        out[k] = insecure if k == "insecure" else v
+        if k == "insecure":
+            out["insecureSkipTLSVerify"] = skip
+    node["properties"] = out
+
+
 def imagedelivery(schema, version):
     spec = schema["properties"]["spec"]
     access(spec["properties"]["source"], client_certs=True, service_account="spec.source")
     access(spec["properties"]["targets"]["items"], client_certs=True,
            service_account="spec.targets[]")
+    endpoint_tls(spec["properties"]["source"], "the source registry")
+    endpoint_tls(spec["properties"]["targets"]["items"], "this target registry")
     verify = spec["properties"]["verify"]
     ref = verify["properties"]["signingKeyRef"]
     verify["description"] = ("Require a valid signature on the source digest, by one of "
@@ -384,18 +408,22 @@ def gitsource(schema, version):
     verify = {
         "description": ("Apply only what carries a valid signature by one of the trusted keys: "
                         "mode HEAD checks the fetched commit, mode Tag the annotated tag of "
-                        "spec.ref.tag. SSH signatures (git's gpg.format=ssh) by ed25519, ECDSA "
-                        "or RSA keys are verified; OpenPGP signatures are not in this release. "
-                        "Unsigned, or signed by another key: Ready=False, reason Unverified, and "
-                        "nothing of that revision is applied."),
+                        "spec.ref.tag. OpenPGP signatures (git's default gpg.format; v4 RSA, "
+                        "ECDSA and Ed25519 keys, SHA-2 hashes, SHA-1 refused) and SSH signatures "
+                        "(gpg.format=ssh; ed25519, ECDSA or RSA keys) are verified. Unsigned, "
+                        "signed by another key, or by a key that is revoked or expired by its own "
+                        "self-signature: Ready=False, reason Unverified, and nothing of that "
+                        "revision is applied."),
         "type": "object", "required": ["secretRef"],
         "properties": {
             "mode": {"description": "HEAD (the commit) or Tag (the tag of spec.ref.tag).",
                      "type": "string", "enum": ["HEAD", "Tag"], "default": "HEAD"},
             "secretRef": {
                 "description": ("Secret in the same namespace whose every value holds trusted "
-                                "public keys as authorized_keys lines, e.g. ssh-ed25519 AAAA... "
-                                "release-2026 (at most 64 keys)."),
+                                "public keys: SSH keys as authorized_keys lines, e.g. ssh-ed25519 "
+                                "AAAA... release-2026, and OpenPGP keys as ASCII-armored public "
+                                "key blocks (gpg --export --armor; every primary key and subkey "
+                                "is trusted); at most 64 keys of each kind."),
                 "type": "object", "required": ["name"],
                 "properties": {"name": name}},
         },

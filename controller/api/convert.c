@@ -202,11 +202,35 @@ static void imagedelivery_status_down(json_t *status)
     json_object_del(status, "summary");
 }
 
+/* An ImageDelivery registry: v1alpha1's insecure allowed plain http and skipped TLS
+ * verification; v1beta1 says each by its own field. */
+static void endpoint_up(json_t *o)
+{
+    if (!json_is_object(o))
+        return;
+    access_up(o);
+    if (json_is_true(json_object_get(o, "insecure")) &&
+        !json_object_get(o, "insecureSkipTLSVerify"))
+        json_object_set_new(o, "insecureSkipTLSVerify", json_true());
+}
+
+static void endpoint_down(json_t *o)
+{
+    if (!json_is_object(o))
+        return;
+    access_down(o);
+    if (json_is_true(json_object_get(o, "insecureSkipTLSVerify")))
+        json_object_set_new(o, "insecure", json_true());
+    json_object_del(o, "insecureSkipTLSVerify");
+    /* v1alpha1 has no serviceAccountName: the annotation carries it */
+    json_object_del(o, "serviceAccountName");
+}
+
 static void imagedelivery_up(json_t *o)
 {
     json_t *spec = member_obj(o, "spec");
-    access_up(member_obj(spec, "source"));
-    each_item(json_object_get(spec, "targets"), access_up);
+    endpoint_up(member_obj(spec, "source"));
+    each_item(json_object_get(spec, "targets"), endpoint_up);
     json_t *verify = member_obj(spec, "verify");
     json_t *ref = json_object_get(verify, "signingKeyRef");
     if (ref && !json_object_get(verify, "authorities")) {
@@ -218,20 +242,11 @@ static void imagedelivery_up(json_t *o)
     imagedelivery_status_up(member_obj(o, "status"));
 }
 
-/* an ImageDelivery source or target: v1alpha1 has no serviceAccountName (the annotation
- * carries it) */
-static void imagedelivery_endpoint_down(json_t *o)
-{
-    access_down(o);
-    if (json_is_object(o))
-        json_object_del(o, "serviceAccountName");
-}
-
 static void imagedelivery_down(json_t *o)
 {
     json_t *spec = member_obj(o, "spec");
-    imagedelivery_endpoint_down(member_obj(spec, "source"));
-    each_item(json_object_get(spec, "targets"), imagedelivery_endpoint_down);
+    endpoint_down(member_obj(spec, "source"));
+    each_item(json_object_get(spec, "targets"), endpoint_down);
     json_t *verify = member_obj(spec, "verify");
     /* v1alpha1 verifies with one key: the first authority's (the others ride in the annotation) */
     json_t *ref = authority_key_ref(json_array_get(json_object_get(verify, "authorities"), 0));

@@ -366,7 +366,8 @@ static void setup(struct sl_transport *t, CURL *h, struct call *c, struct curl_s
     if (t->opts.keepalive_interval_s > 0)
         curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, t->opts.keepalive_interval_s);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, t->opts.insecure ? "http,https" : "https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
+                     t->opts.insecure || t->opts.http_redirects ? "http,https" : "https");
     if (t->share)
         curl_easy_setopt(h, CURLOPT_SHARE, t->share);
     if (t->opts.accept_encoding)

@@ -80,6 +80,7 @@ struct sl_transport_opts {
     const char *user_agent;     /* NULL = "sealift/<version>" */
     int64_t connect_timeout_ms; /* 0 = 15000 */
     bool insecure;              /* skip TLS verification; redirects may then go to http */
+    bool http_redirects;        /* redirects may go to plain http (a registry allowed http) */
     const char *ca_pem;         /* CA certificates (PEM) to trust, or NULL */
     bool ca_only;               /* ca_pem replaces the system's CAs instead of adding to them */
     const char *client_cert_pem, *client_key_pem; /* TLS client certificate, or NULL */

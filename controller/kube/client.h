@@ -63,6 +63,7 @@ extern const struct sl_kube_resource SL_RES_LEASE;
 extern const struct sl_kube_resource SL_RES_VAP;         /* validatingadmissionpolicies */
 extern const struct sl_kube_resource SL_RES_VAP_BINDING; /* validatingadmissionpolicybindings */
 extern const struct sl_kube_resource SL_RES_VWC;         /* validatingwebhookconfigurations */
+extern const struct sl_kube_resource SL_RES_CRD;         /* customresourcedefinitions */
 extern const struct sl_kube_resource SL_RES_IMAGEDELIVERY;
 extern const struct sl_kube_resource SL_RES_SCANPOLICY;
 extern const struct sl_kube_resource SL_RES_SIGNINGKEY;

@@ -17,6 +17,8 @@ const struct sl_kube_resource SL_RES_VAP_BINDING = {"admissionregistration.k8s.i
 const struct sl_kube_resource SL_RES_VWC = {"admissionregistration.k8s.io", "v1",
                                             "validatingwebhookconfigurations",
                                             "ValidatingWebhookConfiguration", false};
+const struct sl_kube_resource SL_RES_CRD = {
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false};
 const struct sl_kube_resource SL_RES_IMAGEDELIVERY = {"sealift.dev", "v1beta1", "imagedeliveries",
                                                       "ImageDelivery", true};
 const struct sl_kube_resource SL_RES_SCANPOLICY = {"sealift.dev", "v1beta1", "scanpolicies",

@@ -94,6 +94,10 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
         r->opts = *opts;
     r->opts.ca_pem = NULL;
     r->opts.client_cert_pem = r->opts.client_key_pem = NULL;
+    /* insecure is the CLI's both-at-once; from here on only the two settings count */
+    r->opts.allow_http = r->opts.insecure || r->opts.allow_http;
+    r->opts.skip_tls_verify = r->opts.insecure || r->opts.skip_tls_verify;
+    r->opts.insecure = 0;
     r->insecure_flag = opts && opts->insecure_flag ? sl_xstrdup(opts->insecure_flag) : NULL;
     r->creds_hint = opts && opts->creds_hint ? sl_xstrdup(opts->creds_hint) : NULL;
     r->opts.insecure_flag = r->insecure_flag;
@@ -122,7 +126,8 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
     r->opts.transport = NULL;
     if (!r->transport) {
         struct sl_transport_opts to = {.connect_timeout_ms = r->opts.connect_timeout_ms,
-                                       .insecure = r->opts.insecure != 0,
+                                       .insecure = r->opts.skip_tls_verify != 0,
+                                       .http_redirects = r->opts.allow_http != 0,
                                        .ca_pem = r->ca_pem,
                                        .client_cert_pem = r->client_cert_pem,
                                        .client_key_pem = r->client_key_pem};
@@ -443,7 +448,7 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
                                  "presented");
     } else if (f != SL_HTTP_OK) {
         int code = (f == SL_HTTP_BAD_URL || f == SL_HTTP_TLS_VERIFY) ? SL_EFAIL : SL_ERETRY;
-        bool hint = f == SL_HTTP_TLS_CONNECT && !r->opts.insecure;
+        bool hint = f == SL_HTTP_TLS_CONNECT && !r->opts.allow_http;
         rc = sl_err_set(
             err, code, SL_ERRC_REGISTRY, "%s %s: %s%s%s%s", q->method, q->url, res.error,
             hint ? " (a plain-http registry needs " : "",
@@ -565,7 +570,7 @@ static int fetch_token(char **token_out, struct sl_registry *r, const char *scop
         goto done;
     }
     if (strncasecmp(realm, "https://", 8) != 0 &&
-        !(r->opts.insecure && strncasecmp(realm, "http://", 7) == 0)) {
+        !(r->opts.allow_http && strncasecmp(realm, "http://", 7) == 0)) {
         char shown[176];
         printable(shown, sizeof(shown), realm);
         rc = sl_err_set(err, SL_EAUTH, SL_ERRC_REGISTRY,
@@ -730,20 +735,28 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
     struct resp rs;
     resp_init(&rs, 0);
     const char *schemes[3] = {"https", "http", NULL};
-    int n_schemes = r->opts.insecure ? 2 : 1;
-    int http_probe = r->opts.insecure && host_names_port(r->host);
+    int n_schemes = r->opts.allow_http ? 2 : 1;
+    int http_probe = r->opts.allow_http && host_names_port(r->host);
     if (http_probe) {
         schemes[0] = "http";
         schemes[1] = "https";
         schemes[2] = "http";
         n_schemes = 3;
     }
+    /* an https answer whose certificate did not verify says more than the plain http answer
+     * of a TLS port that follows it ("400"): it is what the user has to act on */
+    struct sl_err tls_err = {0};
+    bool tls_failed = false;
     for (int attempt = 0;; attempt++) {
         for (int i = 0; i < n_schemes; i++) {
             char *url = sl_xasprintf("%s://%s/v2/", schemes[i], r->host);
             struct req q = {.method = "GET", .url = url};
             rc = perform_once(r, &q, NULL, &rs, err);
             free(url);
+            if (rc == SL_EFAIL && n_schemes > 1 && !strcmp(schemes[i], "https") && err) {
+                tls_err = *err;
+                tls_failed = true;
+            }
             if (http_probe && i == 0 &&
                 !(rc == 0 && (rs.status / 100 == 2 || (rs.status == 401 && rs.www_auth))))
                 continue; /* not a registry's answer: perhaps a TLS port */
@@ -764,6 +777,11 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
             ra = 0;
         sl_registry_backoff_sleep(r, attempt, ra);
     }
+    if (rc < 0 && tls_failed) {
+        if (err)
+            *err = tls_err;
+        rc = SL_EFAIL;
+    }
     if (rc < 0) {
         sl_err_prefix(err, rc == SL_ERETRY ? "registry %s unreachable" : "registry %s", r->host);
         goto done;
@@ -776,6 +794,17 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
             r->mode = AUTH_NONE;
         pthread_mutex_unlock(&r->mu);
         rc = 0;
+    } else if (tls_failed) {
+        /* plain http reached a TLS port (400): the https answer is the one that counts, and
+         * the next request asks again rather than use that port over plain http */
+        pthread_mutex_lock(&r->mu);
+        free(r->base);
+        r->base = NULL;
+        pthread_mutex_unlock(&r->mu);
+        if (err)
+            *err = tls_err;
+        rc = SL_EFAIL;
+        sl_err_prefix(err, "registry %s", r->host);
     } else if (rs.status == 404) {
         rc = sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY,
                         "%s does not serve the registry API (/v2/ is 404)", r->host);

@@ -24,7 +24,9 @@
 struct sl_transport;
 
 struct sl_registry_opts {
-    int insecure;               /* allow plain http and skip TLS verification */
+    int insecure;               /* allow plain http and skip TLS verification (both below) */
+    int allow_http;             /* plain http allowed (https first, as Docker does) */
+    int skip_tls_verify;        /* TLS without verifying the registry's certificate */
     const char *ca_pem;         /* extra trusted CA certificates (PEM text), or NULL */
     int max_attempts;           /* per request, including the first; 0 = 5 */
     int64_t backoff_base_ms;    /* 0 = 250 */

@@ -418,14 +418,23 @@ static int exit_code_for(int rc)
 
 /* Reads the Secret again every interval: every replica writes what it holds into the
  * certificate folder (the listener reloads it), the leader also renews it near expiry; a
- * change re-queues every DeployPolicy so the webhook configurations get the new caBundle. */
+ * change re-queues every DeployPolicy so the webhook configurations get the new caBundle.
+ * With the webhook served, the leader also keeps the CA in the sealift.dev CRDs' conversion
+ * webhook (checked every CRD_CA_CHECK_MS: re-applying the CRDs empties their caBundle, and
+ * until it is back the API server cannot convert between v1alpha1 and v1beta1). */
+#define CRD_CA_CHECK_MS  (60 * 1000)
+#define CRD_CA_LEADER_MS (2 * 1000) /* how often a replica looks whether it became the leader */
+
 struct cert_keeper {
     struct sl_kube_ops kube;
     struct sl_manager *mgr;
     const char *ns;
-    const char *secret;
+    const char *secret; /* NULL: no --webhook-cert-secret, only the CRDs' caBundle */
     const char *dir;
     int64_t interval_ms;
+    bool publish_crds;
+    char crd_error[sizeof(
+        ((struct sl_err *)0)->msg)]; /* the last one logged, so that a lasting one is logged once */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop;
@@ -450,41 +459,79 @@ static void cert_keeper_requeue_policies(struct sl_manager *mgr)
     json_decref(items);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Writes the CA into the CRDs when this replica leads; returns when to look again. */
+static int64_t cert_keeper_publish_crds(struct cert_keeper *k, int64_t now)
+{
+    if (!sl_manager_is_leader(k->mgr))
+        return now + CRD_CA_LEADER_MS;
+    struct sl_err err = {0};
+    int rc = sl_webhookcert_publish_crd_ca(&k->kube, k->ns, k->dir, NULL, &err);
+    if (rc != 0 && strcmp(err.msg, k->crd_error) != 0)
+        sl_log_kv(SL_LOG_ERROR, NULL, "writing the CA into the CRDs' conversion webhook", "error",
+                  err.msg, NULL);
+    else if (rc == 0 && k->crd_error[0])
+        sl_log_kv(SL_LOG_INFO, NULL, "the CRDs' conversion webhook has the CA again", NULL);
+    snprintf(k->crd_error, sizeof(k->crd_error), "%s", rc != 0 ? err.msg : "");
+    return now + CRD_CA_CHECK_MS;
+}
+
 static void *cert_keeper_run(void *arg)
 {
     struct cert_keeper *k = arg;
+    int64_t next_secret = mono_ms() + k->interval_ms;
+    int64_t next_crds = mono_ms(); /* as soon as this replica leads */
     pthread_mutex_lock(&k->lock);
     while (!k->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += k->interval_ms / 1000;
-        until.tv_nsec += (k->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+        int64_t next = k->secret ? next_secret : INT64_MAX;
+        if (k->publish_crds && next_crds < next)
+            next = next_crds;
+        int64_t wait_ms = next - mono_ms();
+        if (wait_ms > 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += wait_ms / 1000;
+            until.tv_nsec += (wait_ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (!k->stop && pthread_cond_timedwait(&k->cond, &k->lock, &until) == 0)
+                ;
         }
-        while (!k->stop && pthread_cond_timedwait(&k->cond, &k->lock, &until) == 0)
-            ;
         if (k->stop)
             break;
         pthread_mutex_unlock(&k->lock);
-        struct sl_err err = {0};
+        int64_t now = mono_ms();
         bool changed = false;
-        bool leader = sl_manager_is_leader(k->mgr);
-        struct sl_webhookcert_sync_opts so = {.kube = &k->kube,
-                                              .ns = k->ns,
-                                              .secret_name = k->secret,
-                                              .cert_dir = k->dir,
-                                              .may_renew = leader,
-                                              .may_replace = leader,
-                                              .now = time(NULL)};
-        if (sl_webhookcert_sync(&so, &changed, &err) != 0)
-            sl_log_kv(SL_LOG_ERROR, NULL, "keeping the webhook serving certificate", "secret",
-                      k->secret, "error", err.msg, NULL);
-        if (changed) {
-            sl_log_kv(SL_LOG_INFO, NULL, "webhook certificate files updated", "dir", k->dir, NULL);
-            cert_keeper_requeue_policies(k->mgr);
+        if (k->secret && now >= next_secret) {
+            struct sl_err err = {0};
+            bool leader = sl_manager_is_leader(k->mgr);
+            struct sl_webhookcert_sync_opts so = {.kube = &k->kube,
+                                                  .ns = k->ns,
+                                                  .secret_name = k->secret,
+                                                  .cert_dir = k->dir,
+                                                  .may_renew = leader,
+                                                  .may_replace = leader,
+                                                  .now = time(NULL)};
+            if (sl_webhookcert_sync(&so, &changed, &err) != 0)
+                sl_log_kv(SL_LOG_ERROR, NULL, "keeping the webhook serving certificate", "secret",
+                          k->secret, "error", err.msg, NULL);
+            if (changed) {
+                sl_log_kv(SL_LOG_INFO, NULL, "webhook certificate files updated", "dir", k->dir,
+                          NULL);
+                cert_keeper_requeue_policies(k->mgr);
+            }
+            next_secret = now + k->interval_ms;
         }
+        if (k->publish_crds && (changed || now >= next_crds))
+            next_crds = cert_keeper_publish_crds(k, now);
         pthread_mutex_lock(&k->lock);
     }
     pthread_mutex_unlock(&k->lock);
@@ -661,11 +708,7 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
             code = exit_code_for(rc == SL_ENOTFOUND ? SL_EFAIL : rc);
             goto done;
         }
-        keeper.mgr = mgr;
-        keeper.ns = ns;
         keeper.secret = a.webhook_cert_secret;
-        keeper.dir = a.webhook_cert_dir;
-        keeper.interval_ms = a.webhook_cert_check_ms;
     }
 
     struct sl_http_server_opts ho = {.addr = a.metrics_addr};
@@ -735,7 +778,14 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
         leak = sl_manager_stop(mgr) != 0;
         goto done;
     }
-    if (a.webhook_cert_secret) {
+    if (a.webhook_cert_secret || a.webhook_addr) {
+        keeper.mgr = mgr;
+        keeper.ns = ns;
+        keeper.dir = a.webhook_cert_dir;
+        keeper.interval_ms = a.webhook_cert_check_ms;
+        keeper.publish_crds = a.webhook_addr != NULL && a.webhook_cert_dir != NULL;
+        if (!a.webhook_cert_secret)
+            sl_kube_ops_from_client(&keeper.kube, client);
         rc = cert_keeper_start(&keeper, &err);
         if (rc != 0) {
             sl_cli_errorf(CMD, "%s", err.msg);

@@ -370,9 +370,6 @@ static const struct stored_kind STORED_KINDS[] = {
 };
 #define N_STORED_KINDS (sizeof(STORED_KINDS) / sizeof(STORED_KINDS[0]))
 
-static const struct sl_kube_resource CRD_RES = {
-    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false};
-
 /* Whether the CRD serves and stores v1beta1; else why not, in why. */
 static bool crd_stores_v1beta1(const json_t *crd, char *why, size_t why_size)
 {
@@ -493,7 +490,7 @@ static int migrate_stored(const struct migrate_args *a)
         char crd_name[128], why[160];
         snprintf(crd_name, sizeof(crd_name), "%s.sealift.dev", STORED_KINDS[k].plural);
         json_t *crd = NULL;
-        if (sl_kube_get(&crd, c, &CRD_RES, NULL, crd_name, &err) != 0) {
+        if (sl_kube_get(&crd, c, &SL_RES_CRD, NULL, crd_name, &err) != 0) {
             sl_cli_errorf(CMD, "cannot read CustomResourceDefinition %s: %s", crd_name, err.msg);
             code = SL_EXIT_REMOTE;
         } else if (!crd_stores_v1beta1(crd, why, sizeof(why))) {
@@ -522,7 +519,7 @@ static int migrate_stored(const struct migrate_args *a)
             continue;
         }
         struct sl_kube_patch_opts po = {.type = SL_PATCH_MERGE, .status = true};
-        if (sl_kube_patch(NULL, c, &CRD_RES, NULL, crd_name,
+        if (sl_kube_patch(NULL, c, &SL_RES_CRD, NULL, crd_name,
                           "{\"status\":{\"storedVersions\":[\"v1beta1\"]}}", &po, &err) != 0) {
             sl_cli_errorf(CMD, "%s: cannot set status.storedVersions: %s", crd_name, err.msg);
             code = SL_EXIT_REMOTE;

@@ -11,6 +11,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -501,5 +502,116 @@ done:
     sl_webhookcert_clear(&have);
     sl_webhookcert_clear(&fresh);
     sl_kube_secret_decref(secret);
+    return rc;
+}
+
+/* ---- the CRDs' conversion caBundle ---- */
+
+const char *const SL_WEBHOOKCERT_CRDS[] = {
+    "imagedeliveries.sealift.dev", "signingkeys.sealift.dev", "scanpolicies.sealift.dev",
+    "deploypolicies.sealift.dev",  "gitsources.sealift.dev",  NULL,
+};
+
+/* cert_dir/name as a string (at most PEM_MAX bytes), or NULL when missing or larger. */
+static char *read_small(const char *cert_dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = sl_xmalloc(PEM_MAX + 1);
+    size_t n = fread(text, 1, PEM_MAX + 1, f);
+    fclose(f);
+    if (n == 0 || n > PEM_MAX) {
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
+/* The base64 caBundle of the PEM text, after checking every block is a certificate. */
+static int bundle_of(char **out, const char *pem, const char *what, struct sl_err *err)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    int certs = 0;
+    X509 *x;
+    while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        X509_free(x);
+        certs++;
+    }
+    BIO_free(b);
+    ERR_clear_error();
+    if (certs == 0)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s holds no PEM certificate", what);
+    *out = sl_base64_encode(pem, strlen(pem));
+    return 0;
+}
+
+int sl_webhookcert_publish_crd_ca(const struct sl_kube_ops *kube, const char *service_ns,
+                                  const char *cert_dir, int *patched, struct sl_err *err)
+{
+    int rc = 0, n = 0;
+    char *pem = NULL, *bundle = NULL, *body = NULL;
+    json_t *patch = NULL;
+    const char *file = "ca.crt";
+    if (!cert_dir || !(pem = read_small(cert_dir, file))) {
+        file = "tls.crt";
+        if (!cert_dir || !(pem = read_small(cert_dir, file))) {
+            rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_OS,
+                            "no ca.crt or tls.crt in the webhook certificate directory %s",
+                            cert_dir ? cert_dir : "(none)");
+            goto done;
+        }
+    }
+    if ((rc = bundle_of(&bundle, pem, file, err)) != 0)
+        goto done;
+    patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "conversion", "webhook", "clientConfig",
+                      "caBundle", bundle);
+    body = json_dumps(patch, JSON_COMPACT);
+    for (size_t i = 0; SL_WEBHOOKCERT_CRDS[i]; i++) {
+        const char *name = SL_WEBHOOKCERT_CRDS[i];
+        json_t *crd = NULL, *written = NULL;
+        struct sl_err gerr = {0};
+        int grc = kube->get(kube->ctx, &crd, &SL_RES_CRD, NULL, name, &gerr);
+        if (grc == SL_ENOTFOUND)
+            continue;
+        if (grc == 0) {
+            const json_t *conv = json_object_get(json_object_get(crd, "spec"), "conversion");
+            const json_t *cc = json_object_get(json_object_get(conv, "webhook"), "clientConfig");
+            const json_t *svc = json_object_get(cc, "service");
+            const char *strategy = json_string_value(json_object_get(conv, "strategy"));
+            const char *sns = json_string_value(json_object_get(svc, "namespace"));
+            const char *sname = json_string_value(json_object_get(svc, "name"));
+            const char *have = json_string_value(json_object_get(cc, "caBundle"));
+            bool ours = strategy && !strcmp(strategy, "Webhook") && sns && sname &&
+                        !strcmp(sns, service_ns) && !strcmp(sname, SL_WEBHOOKCERT_SERVICE);
+            if (ours && !(have && !strcmp(have, bundle))) {
+                struct sl_kube_patch_opts po = {.type = SL_PATCH_MERGE};
+                grc = kube->patch(kube->ctx, &written, &SL_RES_CRD, NULL, name, body, &po, &gerr);
+                if (grc == 0) {
+                    n++;
+                    sl_log_kv(SL_LOG_INFO, NULL, "conversion webhook caBundle written", "crd", name,
+                              "from", file, NULL);
+                }
+            }
+        }
+        json_decref(crd);
+        json_decref(written);
+        if (grc != 0 && rc == 0)
+            rc = sl_err_set(err, grc, gerr.klass, "CustomResourceDefinition %s: %s%s", name,
+                            gerr.msg,
+                            grc == SL_EAUTH ? " (the controller needs get and patch on the "
+                                              "sealift.dev customresourcedefinitions)"
+                                            : "");
+    }
+done:
+    if (patched)
+        *patched = n;
+    json_decref(patch);
+    free(pem);
+    free(bundle);
+    free(body);
     return rc;
 }

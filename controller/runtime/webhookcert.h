@@ -79,4 +79,19 @@ struct sl_webhookcert_sync_opts {
 int sl_webhookcert_sync(const struct sl_webhookcert_sync_opts *o, bool *files_changed,
                         struct sl_err *err);
 
+/* The CRDs whose conversion webhook is sealift's /convert (NULL-terminated). */
+extern const char *const SL_WEBHOOKCERT_CRDS[];
+
+/* Writes the webhook's CA (cert_dir/ca.crt, else cert_dir/tls.crt: at most 64 KiB of PEM
+ * certificates) as caBundle into the conversion webhook of each sealift.dev CRD (a merge patch of
+ * spec.conversion.webhook.clientConfig.caBundle, only where it differs), so that the API server
+ * can call /convert with whatever certificate the controller serves (generated, cert-manager's,
+ * or a mounted Secret's). A CRD that is not installed, does not convert by webhook, or whose
+ * webhook is not the Service sealift-webhook of service_ns is left alone. *patched (may be NULL)
+ * counts the CRDs written. Returns 0; SL_ENOTFOUND when cert_dir holds no certificate;
+ * SL_EINVAL when it is not PEM; else the first API error's code (a 403 names the RBAC rule),
+ * having tried every CRD. */
+int sl_webhookcert_publish_crd_ca(const struct sl_kube_ops *kube, const char *service_ns,
+                                  const char *cert_dir, int *patched, struct sl_err *err);
+
 #endif

@@ -1,7 +1,9 @@
 """GitSource spec.verify end to end: commits and tags signed by a real `git commit -S` /
-`git tag -s` with gpg.format=ssh and ssh-keygen keys (ed25519, ECDSA, RSA), the trusted keys in a
-Secret as authorized_keys lines. Signed by a listed key: applied. Unsigned, or signed by another
-key: Ready=False reason Unverified, and nothing of that revision is applied."""
+`git tag -s` with gpg.format=ssh and ssh-keygen keys (ed25519, ECDSA, RSA), and commits signed
+with OpenPGP by a real gpg (git's default gpg.format), the trusted keys in a Secret as
+authorized_keys lines and an armored PGP public key block. Signed by a listed key: applied.
+Unsigned, or signed by another key: Ready=False reason Unverified, and nothing of that revision is
+applied."""
 import json
 import os
 import unittest
@@ -48,6 +50,18 @@ class VerifyTest(procs.TempDirTestCase):
         self.rotated = ssh_keygen(os.path.join(keys, "rotated"), "ecdsa")
         self.rsa = ssh_keygen(os.path.join(keys, "release-rsa"), "rsa")
         self.stranger = ssh_keygen(os.path.join(keys, "stranger"))
+        self.gpg_home = os.path.join(self.tmp, "gnupg")
+        os.makedirs(self.gpg_home, mode=0o700)
+        self.addCleanup(procs.run, ["gpgconf", "--kill", "gpg-agent"], check=False,
+                        env=dict(os.environ, GNUPGHOME=self.gpg_home))
+        # what git runs as gpg.program: gpg with the scratch keyring
+        self.gpg_program = os.path.join(self.tmp, "gpg-scratch")
+        with open(self.gpg_program, "w") as f:
+            f.write(f"#!/bin/sh\nexec gpg --homedir '{self.gpg_home}' \"$@\"\n")
+        os.chmod(self.gpg_program, 0o755)
+        self.pgp_trusted = self.gpg_key("release", "rsa3072")
+        self.pgp_stranger = self.gpg_key("stranger", "ed25519")
+        release_asc = self.gpg("--armor", "--export", self.pgp_trusted).stdout
         git_base = os.path.join(self.tmp, "git")
         os.makedirs(git_base)
         self.repo = Repo(git_base, "platform")
@@ -56,10 +70,30 @@ class VerifyTest(procs.TempDirTestCase):
             pubs = {os.path.basename(k) + ".pub": self.read(k + ".pub")
                     for k in (self.trusted, self.rotated, self.rsa)}
             self.kube.kubectl("create", "secret", "generic", "-n", ns, "git-keys",
-                              *[f"--from-literal={k}=# {k}\n{v}" for k, v in pubs.items()])
+                              *[f"--from-literal={k}=# {k}\n{v}" for k, v in pubs.items()],
+                              f"--from-literal=release.asc={release_asc}")
         self.ctl = Controller(self, self.kube,
                               env={"SEALIFT_STATE_DIR": os.path.join(self.tmp, "state")})
         self.ctl.wait_ready()
+
+    def gpg(self, *args):
+        return procs.run(["gpg", "--homedir", self.gpg_home, "--batch", "--no-tty",
+                          "--passphrase", "", *args])
+
+    def gpg_key(self, name, algo):
+        """Makes an OpenPGP signing key in the scratch keyring; returns its fingerprint."""
+        uid = f"{name}@example.com"
+        self.gpg("--quick-gen-key", f"{name} <{uid}>", algo, "sign", "never")
+        out = self.gpg("--with-colons", "--fingerprint", uid).stdout
+        return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
+
+    def commit_pgp(self, msg, fpr):
+        """Commits the work tree signed with OpenPGP key fpr (git's default gpg.format)."""
+        git("add", "-A", cwd=self.repo.work)
+        git("-c", f"gpg.program={self.gpg_program}", "-c", f"user.signingkey={fpr}", "commit",
+            "-q", "--allow-empty", "-S", "-m", msg, cwd=self.repo.work)
+        git("push", "-q", "origin", "HEAD:main", cwd=self.repo.work)
+        return git("rev-parse", "HEAD", cwd=self.repo.work).stdout.strip()
 
     @staticmethod
     def read(path):
@@ -143,6 +177,18 @@ class VerifyTest(procs.TempDirTestCase):
         self.apply("release", "{tag: v1}", "Tag")
         self.wait_ready("release", "Applied", "v1@sha1:")
         self.assertEqual(self.keys("release"), ["a", "b", "c"])
+
+        # OpenPGP: a commit by a PGP key the Secret does not hold is Unverified, naming its key ID
+        # (the low 64 bits of the fingerprint); one by the listed PGP key applies
+        self.repo.write("deploy/d.yaml", KEY % ("d", "d"))
+        foreign = self.commit_pgp("d, signed by a PGP stranger", self.pgp_stranger)
+        c = self.wait_ready("team", "Unverified", foreign)
+        self.assertIn("which is not one of the trusted keys", c["message"])
+        self.assertIn(f"key ID {self.pgp_stranger[-16:]}", c["message"])
+        self.assertEqual(self.keys("team"), ["a", "b", "c"])
+        latest = self.commit_pgp("signed with the release PGP key", self.pgp_trusted)
+        self.wait_ready("team", "Applied", latest)
+        self.assertEqual(self.keys("team"), ["a", "b", "c", "d"])
 
 
 if __name__ == "__main__":

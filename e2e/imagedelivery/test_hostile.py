@@ -17,7 +17,7 @@ import unittest
 
 import hostile
 import registry as reg
-from imdlib import CUSTOMER, VENDOR, ImdTestCase
+from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase
 
 C = ":".join(CUSTOMER)
 BAD_TAG = "1.4./../../../../victim/app/manifests/latest"
@@ -42,6 +42,45 @@ class SecureDefaultsTest(ImdTestCase):
         self.assertIn(self.vendor.host, ready["message"])
         self.assertEqual(len(self.requests(self.vendor)), before, "nothing was sent")
         self.assertEqual(self.requests(self.customer), [])
+
+
+class InsecureIsPlainHttpTest(ImdTestCase):
+    """`insecure: true` allows plain http and nothing more: a target registry that answers with
+    TLS and a certificate no trusted CA signed (what a machine in the middle presents) gets no
+    credentials and no image; `insecureSkipTLSVerify: true` is the explicit, separate choice."""
+
+    def test_insecure_keeps_tls_verification(self):
+        _, crt, key = reg.make_tls(os.path.join(self.tmp, "tls"))
+        mitm = reg.Registry(self, "mitm", users={"tls": "tls-pw"}, tls=(crt, key))
+        self.docker_secret("tls-push", mitm.host, "tls", "tls-pw")
+        self.seed_image("1.0", seed=1)
+        target = f"{mitm.host}/mirror/app"
+
+        def apply(tls_line):
+            self.apply(
+                "apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
+                f"metadata: {{name: tlsdelivery, namespace: {NS}}}\n"
+                "spec:\n  source:\n"
+                f"    image: {self.vendor.host}/acme/app\n    insecure: true\n"
+                "    secretRef: {name: vendor-pull}\n    tags: ['1.0']\n"
+                f"  targets:\n  - image: {target}\n    {tls_line}\n"
+                "    secretRef: {name: tls-push}\n  interval: 1m\n")
+
+        apply("insecure: true")
+        obj = self.wait_for_status(
+            "tlsdelivery", lambda o: (self.condition(o, "Ready") or {}).get("status") == "False"
+            and o["status"].get("observedGeneration") == o["metadata"]["generation"],
+            what="Ready=False")
+        message = self.condition(obj, "Ready")["message"]
+        self.assertIn(mitm.host, message)
+        self.assertIn("certificate", message)
+        self.assertFalse(self.exists(f"{target}:1.0", "tls:tls-pw"))
+        sent = [r for r in self.requests(mitm) if r[0] in ("PUT", "POST", "PATCH")]
+        self.assertEqual(sent, [], "nothing was uploaded through unverified TLS")
+
+        apply("insecureSkipTLSVerify: true")
+        self.wait_ready("tlsdelivery")
+        self.assertTrue(self.exists(f"{target}:1.0", "tls:tls-pw"))
 
 
 class HostileTagTest(ImdTestCase):

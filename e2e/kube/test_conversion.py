@@ -10,6 +10,7 @@ ImageDelivery and SigningKey are stored as v1beta1 (their v1alpha1 is served, de
 other kinds still store v1alpha1 and ship v1beta1 with served: false (serving it makes it the
 group's preferred version, see docs/design/v1beta1.md), which each test serves on its own cluster.
 The controller runs with a shard no object of these tests carries, so it only serves the webhook."""
+import base64
 import json
 import os
 import re
@@ -300,6 +301,37 @@ class ConversionTest(procs.TempDirTestCase):
         beta = self.get(obj, "v1beta1")
         self.assertEqual(beta["apiVersion"], "sealift.dev/v1beta1")
         self.assertEqual(beta["spec"]["source"]["secretRef"], {"name": "vendor-pull"})
+
+    def test_controller_puts_its_ca_into_the_crds(self):
+        """Re-applying the CRDs (or installing with Helm) leaves their conversion webhook without
+        the CA, and then the API server cannot convert: the controller, as its ServiceAccount,
+        writes the CA it serves with into the conversion webhook of the five CRDs, and a
+        v1alpha1 read works again."""
+        obj = load("v1alpha1-full.yaml")[0]
+        self.store(obj)
+        self.controller.stop()
+        for plural in CRDS.values():
+            self.kube.kubectl("patch", "crd", f"{plural}.sealift.dev", "--type=json", "-p",
+                              '[{"op":"remove","path":'
+                              '"/spec/conversion/webhook/clientConfig/caBundle"}]')
+        self.controller = Controller(self, self.kube, webhook=True,
+                                     extra_args=["--shard", "conversion-only"])
+        ca = base64.b64encode(open(os.path.join(self.kube.webhook_cert_dir, "ca.crt"), "rb")
+                              .read()).decode()
+
+        def bundles():
+            out = {}
+            for plural in CRDS.values():
+                crd = json.loads(self.kube.kubectl("get", "crd", f"{plural}.sealift.dev",
+                                                   "-o", "json").stdout)
+                out[plural] = crd["spec"]["conversion"]["webhook"]["clientConfig"].get("caBundle")
+            return out
+        procs.wait_for(lambda: set(bundles().values()) == {ca}, timeout=60,
+                       what="the controller to write its CA into every CRD")
+        procs.wait_for(lambda: isinstance(self.get(obj, "v1alpha1", check=False), dict),
+                       timeout=30, what="v1alpha1 reads to convert again")
+        self.assertEqual(self.get(obj, "v1alpha1")["spec"]["source"]["credentials"],
+                         {"secretRef": {"name": "vendor-pull"}})
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -8,6 +8,7 @@
 # libcurl and its dependencies; `skopeo --version` as skopeo's floor, and what one copy adds
 # above each program's own floor (issue 17's bar: sealift's <= 0.5x skopeo's), and the same
 # above `copy --help` of each, which sets up the HTTP stack and exits (one-time set-up left out).
+# Then the same copies' anonymous memory (RssAnon), without the code pages peak RSS counts.
 #
 # usage: hack/bench/sync.sh [ROUNDS]        (default 3)
 # env:   BUILD_DIR (default build-bench, configured --buildtype=release if missing)
@@ -160,3 +161,48 @@ if command -v cc > /dev/null; then
         floor "a program that only calls curl_global_init" "$WORK/curlinit"
     fi
 fi
+
+# Anonymous memory (RssAnon: heap, stacks, private data), sampled every 2 ms by
+# hack/bench/lib/anonmem.py: peak RSS above counts the code pages each program touched (for
+# sealift mostly libcrypto's, set up once per process), RssAnon is what grows with the work and
+# what each of several concurrent copies in one controller would hold. The floor is the same
+# program set up for the copy and waiting on a registry that never answers.
+echo "anonymous memory (RssAnon, median of $ROUNDS):"
+anon_copy() { # sealift|skopeo round
+    fresh_target
+    if [ "$1" = sealift ]; then
+        $PY "$SRC_DIR/hack/bench/lib/anonmem.py" peak "$SEALIFT" copy "$A/bench/image:1" \
+            "$B/anon$2/image:1" --src-creds alice:alice-pw --dest-creds bob:bob-pw \
+            --src-insecure --dest-insecure 2> /dev/null | tail -n1 >> "$WORK/anon-sealift"
+    else
+        $PY "$SRC_DIR/hack/bench/lib/anonmem.py" peak skopeo copy --quiet \
+            --src-tls-verify=false --dest-tls-verify=false --src-creds alice:alice-pw \
+            --dest-creds bob:bob-pw "docker://$A/bench/image:1" "docker://$B/anon$2/image:1" \
+            2> /dev/null | tail -n1 >> "$WORK/anon-skopeo"
+    fi
+}
+: > "$WORK/anon-sealift"
+: > "$WORK/anon-skopeo"
+: > "$WORK/idle-sealift"
+: > "$WORK/idle-skopeo"
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    anon_copy sealift $r
+    anon_copy skopeo $r
+    $PY "$SRC_DIR/hack/bench/lib/anonmem.py" idle "$SEALIFT" copy "{STALL}/bench/image:1" \
+        "$B/idle/image:1" --src-creds alice:alice-pw --dest-creds bob:bob-pw --src-insecure \
+        --dest-insecure | sed 's/$/,x/' >> "$WORK/idle-sealift"
+    $PY "$SRC_DIR/hack/bench/lib/anonmem.py" idle skopeo copy --quiet --src-tls-verify=false \
+        --dest-tls-verify=false --src-creds alice:alice-pw --dest-creds bob:bob-pw \
+        "docker://{STALL}/bench/image:1" "docker://$B/idle/image:1" \
+        | sed 's/$/,x/' >> "$WORK/idle-skopeo"
+    r=$((r + 1))
+done
+AS=$(median "$WORK/anon-sealift" 2); AK=$(median "$WORK/anon-skopeo" 2)
+IS=$(median "$WORK/idle-sealift" 1); IK=$(median "$WORK/idle-skopeo" 1)
+awk -v as="$AS" -v ak="$AK" -v is="$IS" -v ik="$IK" 'BEGIN {
+    printf "  peak during the copy:               sealift %6d KiB, skopeo %6d KiB, ratio %.2f\n", as, ak, as / ak;
+    printf "  set up, waiting on the registry:    sealift %6d KiB, skopeo %6d KiB\n", is, ik;
+    a = as - is; b = ak - ik;
+    printf "  added by the copy above that:       sealift %6d KiB, skopeo %6d KiB, ratio %.2f\n", a, b, (b > 0 ? a / b : 0);
+}'

@@ -3,6 +3,7 @@
 #include "gitsource/manifests.h"
 #include "git/fetchproc.h"
 #include "git/ignore.h"
+#include "git/pgpsig.h"
 #include "git/sshsig.h"
 #include "git/repourl.h"
 #include "kube/client.h"
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_INTERVAL_MS (60 * 1000)
 #define DEFAULT_TIMEOUT_MS  (60 * 1000) /* Flux's default for a GitRepository */
@@ -680,9 +682,9 @@ static int read_credentials(struct git_creds *c, struct outcome *o, struct sl_ru
     return 0;
 }
 
-/* spec.verify: reads the trusted SSH keys (authorized_keys lines, every value of the Secret
- * spec.verify.secretRef) into *keys (caller frees; NULL without spec.verify). Returns 0, or -1
- * with the outcome in o. */
+/* spec.verify: reads the trusted keys (SSH authorized_keys lines and OpenPGP public key blocks,
+ * every value of the Secret spec.verify.secretRef) into *keys (caller frees; NULL without
+ * spec.verify). Returns 0, or -1 with the outcome in o. */
 static int read_verify_keys(char **keys, struct outcome *o, struct sl_runtime *rt,
                             const struct sl_reconcile_request *req, const json_t *spec)
 {
@@ -731,12 +733,21 @@ static int read_verify_keys(char **keys, struct outcome *o, struct sl_runtime *r
         free(text);
     }
     json_decref(secret);
-    if (sl_sshsig_count_keys(all) == 0) {
+    struct sl_err kerr = {0};
+    int pgp_keys = sl_pgpsig_count_keys(all, &kerr);
+    if (pgp_keys < 0) {
         free(all);
         set_outcome(o, "False", "Unverified", SL_RESULT_STALLED, 0,
-                    "spec.verify.secretRef.name: Secret %s holds no SSH public key "
-                    "(authorized_keys lines such as \"ssh-ed25519 AAAA...\"); nothing was "
-                    "applied",
+                    "spec.verify.secretRef.name: Secret %s: %s; nothing was applied", name,
+                    kerr.msg);
+        return -1;
+    }
+    if (sl_sshsig_count_keys(all) == 0 && pgp_keys == 0) {
+        free(all);
+        set_outcome(o, "False", "Unverified", SL_RESULT_STALLED, 0,
+                    "spec.verify.secretRef.name: Secret %s holds no trusted key (SSH "
+                    "authorized_keys lines such as \"ssh-ed25519 AAAA...\", or OpenPGP public "
+                    "key blocks as gpg --export --armor writes them); nothing was applied",
                     name);
         return -1;
     }
@@ -744,8 +755,9 @@ static int read_verify_keys(char **keys, struct outcome *o, struct sl_runtime *r
     return 0;
 }
 
-/* The fetched commit (spec.verify.mode HEAD) or tag (Tag) must carry a valid SSH signature by
- * one of keys. Returns 0, or -1 with the outcome in o (Unverified: nothing is applied). */
+/* The fetched commit (spec.verify.mode HEAD) or tag (Tag) must carry a valid SSH or OpenPGP
+ * signature by one of keys. Returns 0, or -1 with the outcome in o (Unverified: nothing is
+ * applied). */
 static int verify_revision(struct outcome *o, struct gitsource *g, const json_t *spec,
                            const char *keys, const char *cache_dir,
                            const struct sl_git_result *fetched, int64_t interval_ms)
@@ -760,14 +772,20 @@ static int verify_revision(struct outcome *o, struct gitsource *g, const json_t 
     struct sl_git_signature sig = {0};
     struct sl_err err = {0};
     int rc = g->git.read_signature(g->git.ctx, &sig, cache_dir, fetched->commit, tag, &err);
-    if (rc == 0 && !memmem(sig.signature, sig.signature_len, "-----BEGIN SSH SIGNATURE-----", 29))
-        rc = sl_err_set(&err, SL_EUNSUPPORTED, SL_ERRC_GIT,
-                        "%s is signed with OpenPGP, which this release does not verify (sign "
-                        "with an SSH key: git config gpg.format ssh)",
-                        tag ? "the tag" : "the commit");
-    else if (rc == 0)
+    /* the armor decides the verifier: git writes either format with `git commit -S` */
+    if (rc == 0 &&
+        memmem(sig.signature, sig.signature_len, SL_PGPSIG_SIG_ARMOR, strlen(SL_PGPSIG_SIG_ARMOR)))
+        rc = sl_pgpsig_verify(NULL, 0, sig.signature, sig.signature_len, sig.signed_data,
+                              sig.signed_len, keys, (int64_t)time(NULL), &err);
+    else if (rc == 0 &&
+             memmem(sig.signature, sig.signature_len, "-----BEGIN SSH SIGNATURE-----", 29))
         rc = sl_sshsig_verify(NULL, 0, sig.signature, sig.signature_len, sig.signed_data,
                               sig.signed_len, keys, "git", &err);
+    else if (rc == 0)
+        rc = sl_err_set(&err, SL_EUNSUPPORTED, SL_ERRC_GIT,
+                        "%s carries a signature that is neither OpenPGP nor SSH (X.509 "
+                        "signatures, gpg.format x509, are not verified)",
+                        tag ? "the tag" : "the commit");
     sl_git_signature_clear(&sig);
     if (rc == 0)
         return 0;

@@ -352,10 +352,11 @@ struct endpoint {
     char *name;            /* "host/repo" (docker-reference for signatures) */
     const char *secret;    /* secretRef.name or NULL */
     const char *ca_secret; /* certSecretRef.name (ca.crt, tls.crt + tls.key) or NULL */
+    bool insecure;         /* plain http allowed (https still verified) */
+    bool skip_tls_verify;  /* insecureSkipTLSVerify: https without verification */
     /* serviceAccountName, or NULL: its imagePullSecrets give the credentials */
     const char *service_account;
     json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
-    bool insecure;
     struct sl_creds creds;
     bool have_creds;
     char *ca_pem;
@@ -633,6 +634,7 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     ep->ca_secret = str_or_null(json_object_get(spec_ep, "certSecretRef"), "name");
     ep->service_account = str_or_null(spec_ep, "serviceAccountName");
     ep->insecure = json_is_true(json_object_get(spec_ep, "insecure"));
+    ep->skip_tls_verify = json_is_true(json_object_get(spec_ep, "insecureSkipTLSVerify"));
     ref_list_add(&run->refs, REF_SECRET, ep->secret);
     ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
     if (ep->secret && ep->service_account) {
@@ -642,12 +644,14 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     }
     /* plain http and unverified TLS reach only the registries the administrator listed: else a
      * tenant could point the controller at any in-cluster http endpoint, with credentials */
-    if (ep->insecure && !sl_controller_insecure_allowed(&run->r->cc, sl_ref_api_host(&ep->ref))) {
+    if ((ep->insecure || ep->skip_tls_verify) &&
+        !sl_controller_insecure_allowed(&run->r->cc, sl_ref_api_host(&ep->ref))) {
         global_fail(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed",
-                    "%s.insecure: registry %s is not one this controller may reach over plain "
+                    "%s.%s: registry %s is not one this controller may reach over plain "
                     "http or without TLS verification (the administrator allows such registries "
                     "with --insecure-registry); nothing was sent to it",
-                    field, sl_ref_api_host(&ep->ref));
+                    field, ep->insecure ? "insecure" : "insecureSkipTLSVerify",
+                    sl_ref_api_host(&ep->ref));
         return -1;
     }
     return 0;
@@ -1064,7 +1068,8 @@ static void open_endpoint(struct imd_run *run, struct endpoint *ep)
 {
     /* the source client shares its read answers between the deliveries of one vendor image;
      * target clients always ask (their answers are the delivery's drift check) */
-    struct sl_registry_opts opts = {.insecure = ep->insecure,
+    struct sl_registry_opts opts = {.allow_http = ep->insecure,
+                                    .skip_tls_verify = ep->skip_tls_verify,
                                     .ca_pem = ep->ca_pem,
                                     .client_cert_pem = ep->tls_crt,
                                     .client_key_pem = ep->tls_key,

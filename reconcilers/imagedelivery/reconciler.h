@@ -20,8 +20,9 @@
  * (metadata.generation != status.observedGeneration). Re-checked every spec.interval (default
  * 10m; raised to the controller's --min-interval).
  *
- * Administrator limits: `insecure: true` on the source or a target is honoured only for a
- * registry listed with --insecure-registry (else Ready=False InsecureRegistryNotAllowed, stalled,
+ * Administrator limits: `insecure: true` (plain http allowed, https still verified) or
+ * `insecureSkipTLSVerify: true` on the source or a target is honoured only for a registry
+ * listed with --insecure-registry (else Ready=False InsecureRegistryNotAllowed, stalled,
  * before anything is sent); all registry exchanges of one pass share the --registry-timeout
  * deadline (default 30m), after which the pass ends TRANSIENT with reason RegistryTimeout.
  *

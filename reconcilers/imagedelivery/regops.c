@@ -19,9 +19,9 @@
 #define DEFAULT_IDLE_MS     (30 * 60 * 1000)
 
 struct cache_entry {
-    /* the whole identity, never cut: host|insecure|sha256(creds)|sha256(ca, client certificate
-     * and key)|read cache ms, no secret in it (two tenants whose keys shared a prefix would
-     * otherwise share credentials) */
+    /* the whole identity, never cut: host|http,tls-verify|sha256(creds)|sha256(ca, client
+     * certificate and key)|read cache ms, no secret in it (two tenants whose keys shared a prefix
+     * would otherwise share credentials) */
     char *key;
     struct sl_registry *reg;
     int refs;
@@ -128,7 +128,10 @@ static struct sl_registry *cache_open(void *ctx, const char *host, const struct 
     hash_strings(cah, opts ? opts->ca_pem : NULL, opts ? opts->client_cert_pem : NULL,
                  opts ? opts->client_key_pem : NULL);
     /* a client that keeps read answers is never one that writes without them */
-    char *key = sl_xasprintf("%s|%d|%s|%s|%lld", host, opts ? opts->insecure : 0, ch, cah,
+    int tls = opts ? (opts->insecure ? 3 : 0) | (opts->allow_http ? 1 : 0) |
+                         (opts->skip_tls_verify ? 2 : 0)
+                   : 0;
+    char *key = sl_xasprintf("%s|%d|%s|%s|%lld", host, tls, ch, cah,
                              opts ? (long long)opts->read_cache_ms : 0LL);
     int64_t now = sl_mono_ms();
     struct sl_registry *r = NULL;

@@ -41,6 +41,11 @@ static int64_t rescan_ms(const struct sl_controller_config *cc, const json_t *sp
     return sl_controller_clamp_interval_ms(cc, sl_scanpolicy_rescan_ms(spec));
 }
 
+#define INSECURE_MSG                                                                               \
+    "%s: registry %s is not one this controller may reach over plain http or without TLS "         \
+    "verification (the administrator allows such registries with --insecure-registry); nothing "   \
+    "was sent to it"
+
 static bool host_insecure(const struct sl_controller_config *cc, const char *host)
 {
     for (size_t i = 0; i < cc->n_insecure_registries; i++)
@@ -499,9 +504,18 @@ static int step_load(struct sp_run *run)
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "spec.database.image: %s", err.msg);
             goto done;
         }
+        const char *host = sl_ref_api_host(&ref);
+        /* plain http and unverified TLS only to a registry the administrator listed: a tenant
+         * could otherwise point the controller at any http endpoint, or take a database (which
+         * decides what passes the scan) from whoever sits on the path */
+        if (run->insecure && !sl_controller_insecure_allowed(run->cc, host)) {
+            set_outcome(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed", INSECURE_MSG,
+                        "spec.database.insecure", host);
+            rc = -1;
+            goto done;
+        }
         if ((rc = load_creds(run, &creds, ref.registry)) != 0)
             goto done;
-        const char *host = sl_ref_api_host(&ref);
         struct sl_registry_opts o = {.insecure = run->insecure || host_insecure(run->cc, host)};
         reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
         const char *reference = ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest");
@@ -806,6 +820,13 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     if (sl_ref_parse(&src->ref, image, &err) != 0)
         return vex_failed(run, SL_RESULT_STALLED, "InvalidSpec", "spec.vex[%zu].image: %s", i,
                           err.msg);
+    bool insecure = json_is_true(json_object_get(v, "insecure"));
+    if (insecure && !sl_controller_insecure_allowed(run->cc, sl_ref_api_host(&src->ref))) {
+        char what[64];
+        snprintf(what, sizeof(what), "spec.vex[%zu].insecure", i);
+        return vex_failed(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed", INSECURE_MSG, what,
+                          sl_ref_api_host(&src->ref));
+    }
     struct sl_creds creds;
     memset(&creds, 0, sizeof(creds));
     char field[64];
@@ -814,8 +835,7 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
         0)
         return -1;
     const char *host = sl_ref_api_host(&src->ref);
-    struct sl_registry_opts o = {.insecure = json_is_true(json_object_get(v, "insecure")) ||
-                                             host_insecure(run->cc, host)};
+    struct sl_registry_opts o = {.insecure = insecure || host_insecure(run->cc, host)};
     src->reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
     sl_creds_free(&creds);
     const char *reference =

@@ -366,6 +366,53 @@ static void test_gitsource_new_fields_carried(void)
     json_decref(back);
 }
 
+/* v1alpha1's insecure was plain http and unverified TLS: v1beta1 says both; a v1beta1 object
+ * that allows plain http but keeps verification reads through v1alpha1 as insecure and comes
+ * back up without insecureSkipTLSVerify */
+static void test_imagedelivery_insecure_split(void)
+{
+    json_t *a = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:s, s:b}, s:[{s:s, s:b}, {s:s}]}}",
+                          "apiVersion", "sealift.dev/v1alpha1", "kind", "ImageDelivery", "metadata",
+                          "name", "lab", "namespace", "ns", "spec", "source", "image",
+                          "r.example:5000/acme/app", "insecure", 1, "targets", "image",
+                          "c.example:5000/m/app", "insecure", 1, "image", "d.example/m/app");
+    json_t *b = convert(a, "v1beta1");
+    CHECK(json_is_true(at(b, "spec.source.insecure")));
+    CHECK(json_is_true(at(b, "spec.source.insecureSkipTLSVerify")));
+    CHECK(json_is_true(at(b, "spec.targets.0.insecureSkipTLSVerify")));
+    CHECK(at(b, "spec.targets.1.insecureSkipTLSVerify") == NULL);
+    CHECK(annotation(b, SL_API_V1ALPHA1_FIELDS) == NULL);
+    json_t *a2 = convert(b, "v1alpha1");
+    check_equal(a2, a, "insecure up and down");
+    /* plain http, verified TLS: only v1beta1 can say it */
+    json_object_del(json_object_get(json_object_get(b, "spec"), "source"), "insecureSkipTLSVerify");
+    json_t *down = convert(b, "v1alpha1");
+    CHECK(json_is_true(at(down, "spec.source.insecure")));
+    CHECK(at(down, "spec.source.insecureSkipTLSVerify") == NULL);
+    CHECK(annotation(down, SL_API_V1BETA1_FIELDS) != NULL);
+    json_t *back = convert(down, "v1beta1");
+    CHECK(at(back, "spec.source.insecureSkipTLSVerify") == NULL);
+    CHECK(json_is_true(at(back, "spec.source.insecure")));
+    CHECK(json_is_true(at(back, "spec.targets.0.insecureSkipTLSVerify")));
+    /* unverified TLS without plain http reads through v1alpha1 as insecure */
+    json_t *skip_only = json_deep_copy(b);
+    json_t *src = json_object_get(json_object_get(skip_only, "spec"), "source");
+    json_object_del(src, "insecure");
+    json_object_set_new(src, "insecureSkipTLSVerify", json_true());
+    json_t *down2 = convert(skip_only, "v1alpha1");
+    CHECK(json_is_true(at(down2, "spec.source.insecure")));
+    json_t *back2 = convert(down2, "v1beta1");
+    check_equal(back2, skip_only, "insecureSkipTLSVerify alone");
+    json_decref(a);
+    json_decref(b);
+    json_decref(a2);
+    json_decref(down);
+    json_decref(back);
+    json_decref(skip_only);
+    json_decref(down2);
+    json_decref(back2);
+}
+
 /* a v1alpha1 writer changes a field the carried patch covers: what it wrote wins, so v1beta1
  * readers see what the controller enforces */
 static void test_stale_patch_dropped(void)
@@ -463,6 +510,7 @@ int main(int argc, char **argv)
     RUN(test_examples_round_trip);
     RUN(test_data_round_trip);
     RUN(test_imagedelivery_up);
+    RUN(test_imagedelivery_insecure_split);
     RUN(test_scanpolicy_none_is_warn);
     RUN(test_scanpolicy_warn_high_down);
     RUN(test_deploypolicy_verify_images);

@@ -4,6 +4,7 @@
 #include "check.h"
 #include "git_fixture.h"
 #include "util/base64.h"
+#include "util/mem.h"
 #include "fake_kube.h"
 #include "gitsource/reconciler.h"
 #include "runtime/conditions.h"
@@ -675,6 +676,24 @@ static int unsigned_signature(void *ctx, struct sl_git_signature *out, const cha
     return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_GIT, "commit %.12s is not signed", commit);
 }
 
+/* A git whose commits carry an OpenPGP signature whose packets are not valid. */
+static int pgp_signature(void *ctx, struct sl_git_signature *out, const char *cache_dir,
+                         const char *commit, const char *tag, struct sl_err *err)
+{
+    (void)ctx;
+    (void)cache_dir;
+    (void)commit;
+    (void)tag;
+    (void)err;
+    static const char sig[] = "-----BEGIN PGP SIGNATURE-----\n\nwsBcBAABCAAQ\n"
+                              "-----END PGP SIGNATURE-----\n";
+    out->signature = sl_xstrdup(sig);
+    out->signature_len = strlen(sig);
+    out->signed_data = sl_xstrdup("tree 0123\n\nsigned\n");
+    out->signed_len = strlen(out->signed_data);
+    return 0;
+}
+
 static void put_keys_secret(const char *name, const char *value)
 {
     char *b64 = sl_base64_encode(value, strlen(value));
@@ -717,12 +736,49 @@ static void test_verify_refuses_unsigned(void)
     CHECK_STR_EQ(ready_reason(), "Unverified");
     CHECK_CONTAINS(
         json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message")),
-        "holds no SSH public key");
+        "holds no trusted key");
     put_source(",\"verify\":{\"mode\":\"Tag\",\"secretRef\":{\"name\":\"keys\"}}");
     struct sl_reconcile_result res = run_once_with(r);
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
     CHECK_STR_EQ(ready_reason(), "InvalidSpec");
     CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
+    r->free(r->self);
+}
+
+/* spec.verify with OpenPGP: a commit's PGP signature goes to the OpenPGP verifier (whose refusal
+ * names the revision), and a damaged key block in the Secret is named before anything is
+ * fetched. */
+static void test_verify_openpgp(void)
+{
+    struct sl_git_ops ops = {.read_signature = pgp_signature};
+    struct sl_reconciler *r = NULL;
+    char cache[400];
+    snprintf(cache, sizeof(cache), "%s/cache-verify-pgp", tmp);
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &lab_config, &ops, &err), 0);
+    fresh_cluster();
+    put_keys_secret("keys", "# release\nssh-ed25519 "
+                            "AAAAC3NzaC1lZDI1NTE5AAAAIEjPGn7l1QyWg2cQKe2Ka8Vt3m1u1hFt2T2Nw9n3yRZy "
+                            "release\n");
+    put_source(",\"verify\":{\"mode\":\"HEAD\",\"secretRef\":{\"name\":\"keys\"}}");
+    run_once_with(r);
+    CHECK_STR_EQ(ready_reason(), "Unverified");
+    const char *msg =
+        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
+    CHECK_CONTAINS(msg, "revision main@sha1:");
+    CHECK_CONTAINS(msg, "OpenPGP signature");
+    CHECK_CONTAINS(msg, "nothing was applied");
+    CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
+    /* a key block whose checksum does not match */
+    put_keys_secret("damaged", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEaxWSHRYJKwYBBAHa\n"
+                               "=AAAA\n-----END PGP PUBLIC KEY BLOCK-----\n");
+    put_source(",\"verify\":{\"secretRef\":{\"name\":\"damaged\"}}");
+    struct sl_reconcile_result res = run_once_with(r);
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(ready_reason(), "Unverified");
+    msg = json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
+    CHECK_CONTAINS(msg, "Secret damaged: OpenPGP key block 1");
+    CHECK_CONTAINS(msg, "CRC-24");
     r->free(r->self);
 }
 
@@ -1126,6 +1182,7 @@ int main(void)
     RUN(test_timeout_reaches_the_fetch);
     RUN(test_ignored_files_not_applied);
     RUN(test_verify_refuses_unsigned);
+    RUN(test_verify_openpgp);
     RUN(test_interval_raised_to_minimum);
     RUN(test_foreign_object_not_adopted);
     RUN(test_sources_keep_to_their_own);

@@ -226,8 +226,20 @@ static void test_registry_cache(void)
     struct sl_registry *d = ops.open(ops.ctx, "r.example:5000", &alice2, &insecure);
     CHECK(d != a); /* new credentials: a new client, never the old auth state */
     struct sl_registry *e = ops.open(ops.ctx, "r.example:5000", &alice, NULL);
-    CHECK(e != a);                                  /* other TLS settings */
-    CHECK_INT_EQ(sl_imd_registry_cache_size(c), 3); /* all held: the cap of 2 gives way */
+    CHECK(e != a); /* other TLS settings */
+    /* plain http with verified TLS, and unverified TLS without plain http, are other clients;
+     * both at once is what insecure means */
+    struct sl_registry_opts http_only = {.allow_http = 1}, skip_only = {.skip_tls_verify = 1};
+    struct sl_registry_opts both = {.allow_http = 1, .skip_tls_verify = 1};
+    struct sl_registry *g = ops.open(ops.ctx, "r.example:5000", &alice, &http_only);
+    struct sl_registry *h = ops.open(ops.ctx, "r.example:5000", &alice, &skip_only);
+    struct sl_registry *k = ops.open(ops.ctx, "r.example:5000", &alice, &both);
+    CHECK(g != a && g != e && h != a && h != e && g != h);
+    CHECK(k == a);
+    ops.release(ops.ctx, g);
+    ops.release(ops.ctx, h);
+    ops.release(ops.ctx, k);
+    CHECK_INT_EQ(sl_imd_registry_cache_size(c), 5); /* all held: the cap of 2 gives way */
     ops.release(ops.ctx, a);
     ops.release(ops.ctx, b);
     ops.release(ops.ctx, d);

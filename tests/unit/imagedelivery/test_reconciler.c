@@ -1590,6 +1590,23 @@ static void test_insecure_needs_the_administrator(void)
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
     CHECK_INT_EQ(e.res.requeue_after_ms, 5 * 60 * 1000);
     env_free(&e);
+
+    /* TLS without verification is as much the administrator's call as plain http */
+    env_init_with(&e, &strict, NULL, NULL);
+    put_secrets(&e);
+    seed_source(&e);
+    spec = basic_spec();
+    json_array_foreach(json_object_get(spec, "targets"), i, t)
+    {
+        json_object_del(t, "insecure");
+        json_object_set_new(t, "insecureSkipTLSVerify", json_true());
+    }
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InsecureRegistryNotAllowed");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].insecureSkipTLSVerify");
+    CHECK_INT_EQ(ncalls(&e.reg, "head"), 0);
+    env_free(&e);
 }
 
 /* A registry that stalls: the pass ends at the --registry-timeout deadline, TRANSIENT, with a

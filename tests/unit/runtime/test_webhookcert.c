@@ -418,6 +418,126 @@ static void test_sync_reports_api_errors(void)
     sl_fake_kube_free(fk);
 }
 
+/* ---- the CRDs' conversion caBundle ---- */
+
+static void put_crd(struct sl_fake_kube *fk, const char *name, const char *strategy,
+                    const char *svc_ns, const char *ca)
+{
+    json_t *crd = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}}}", "apiVersion",
+                            "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition",
+                            "metadata", "name", name, "spec", "conversion", "strategy", strategy);
+    if (!strcmp(strategy, "Webhook")) {
+        json_t *cc = json_pack("{s:{s:s, s:s, s:s}}", "service", "namespace", svc_ns, "name",
+                               "sealift-webhook", "path", "/convert");
+        if (ca)
+            json_object_set_new(cc, "caBundle", json_string(ca));
+        json_object_set_new(json_object_get(json_object_get(crd, "spec"), "conversion"), "webhook",
+                            json_pack("{s:o}", "clientConfig", cc));
+    }
+    CHECK_INT_EQ(sl_fake_kube_put(fk, &SL_RES_CRD, crd), 0);
+    json_decref(crd);
+}
+
+static const char *crd_ca(struct sl_fake_kube *fk, const char *name)
+{
+    json_t *crd = sl_fake_kube_find(fk, &SL_RES_CRD, NULL, name);
+    const json_t *cc = json_object_get(
+        json_object_get(json_object_get(json_object_get(crd, "spec"), "conversion"), "webhook"),
+        "clientConfig");
+    return json_string_value(json_object_get(cc, "caBundle"));
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_crd_ca_published_where_ours(void)
+{
+    struct sl_fake_kube *fk = sl_fake_kube_new();
+    struct sl_kube_ops ops;
+    sl_fake_kube_ops(fk, &ops);
+    struct dirs d;
+    make_dir(&d);
+    struct sl_webhookcert c = {0};
+    CHECK_INT_EQ(sl_webhookcert_generate(&c, NULL, "sealift-system", NOW, NULL), 0);
+    write_text(d.path, "ca.crt", c.ca_pem);
+    char *want = sl_base64_encode(c.ca_pem, strlen(c.ca_pem));
+    /* empty caBundle (as `kubectl apply -f crds/` leaves it), a stale one, a CRD converting
+     * with strategy None, one whose webhook is another namespace's Service; gitsources is not
+     * installed */
+    put_crd(fk, "imagedeliveries.sealift.dev", "Webhook", "sealift-system", NULL);
+    put_crd(fk, "signingkeys.sealift.dev", "Webhook", "sealift-system", "c3RhbGU=");
+    put_crd(fk, "scanpolicies.sealift.dev", "None", NULL, NULL);
+    put_crd(fk, "deploypolicies.sealift.dev", "Webhook", "elsewhere", "b3RoZXI=");
+    int patched = -1;
+    struct sl_err err = {0};
+    CHECK_INT_EQ(sl_webhookcert_publish_crd_ca(&ops, "sealift-system", d.path, &patched, &err), 0);
+    CHECK_INT_EQ(patched, 2);
+    CHECK_STR_EQ(crd_ca(fk, "imagedeliveries.sealift.dev"), want);
+    CHECK_STR_EQ(crd_ca(fk, "signingkeys.sealift.dev"), want);
+    CHECK(crd_ca(fk, "scanpolicies.sealift.dev") == NULL);
+    CHECK_STR_EQ(crd_ca(fk, "deploypolicies.sealift.dev"), "b3RoZXI=");
+    /* nothing changed: nothing written */
+    int writes = sl_fake_kube_writes(fk);
+    CHECK_INT_EQ(sl_webhookcert_publish_crd_ca(&ops, "sealift-system", d.path, &patched, &err), 0);
+    CHECK_INT_EQ(patched, 0);
+    CHECK_INT_EQ(sl_fake_kube_writes(fk), writes);
+    /* without ca.crt the serving certificate (self-signed) is the bundle */
+    char p[600];
+    snprintf(p, sizeof(p), "%s/ca.crt", d.path);
+    unlink(p);
+    write_text(d.path, "tls.crt", c.crt_pem);
+    char *want_crt = sl_base64_encode(c.crt_pem, strlen(c.crt_pem));
+    CHECK_INT_EQ(sl_webhookcert_publish_crd_ca(&ops, "sealift-system", d.path, &patched, &err), 0);
+    CHECK_INT_EQ(patched, 2);
+    CHECK_STR_EQ(crd_ca(fk, "imagedeliveries.sealift.dev"), want_crt);
+    free(want);
+    free(want_crt);
+    sl_webhookcert_clear(&c);
+    remove_dir(&d);
+    sl_fake_kube_free(fk);
+}
+
+static void test_crd_ca_errors(void)
+{
+    struct sl_fake_kube *fk = sl_fake_kube_new();
+    struct sl_kube_ops ops;
+    sl_fake_kube_ops(fk, &ops);
+    struct dirs d;
+    make_dir(&d);
+    put_crd(fk, "imagedeliveries.sealift.dev", "Webhook", "sealift-system", NULL);
+    struct sl_err err = {0};
+    /* no certificate yet: nothing written */
+    CHECK_INT_EQ(sl_webhookcert_publish_crd_ca(&ops, "sealift-system", d.path, NULL, &err),
+                 SL_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no ca.crt or tls.crt");
+    /* not a certificate: never published */
+    write_text(d.path, "ca.crt", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    CHECK_INT_EQ(sl_webhookcert_publish_crd_ca(&ops, "sealift-system", d.path, NULL, &err),
+                 SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "ca.crt holds no PEM certificate");
+    CHECK(crd_ca(fk, "imagedeliveries.sealift.dev") == NULL);
+    /* RBAC refuses the patch: the error names what the controller needs */
+    struct sl_webhookcert c = {0};
+    CHECK_INT_EQ(sl_webhookcert_generate(&c, NULL, "sealift-system", NOW, NULL), 0);
+    write_text(d.path, "ca.crt", c.ca_pem);
+    sl_fake_kube_fail_next_verb(fk, "patch", SL_EAUTH);
+    CHECK_INT_EQ(sl_webhookcert_publish_crd_ca(&ops, "sealift-system", d.path, NULL, &err),
+                 SL_EAUTH);
+    CHECK_CONTAINS(err.msg, "CustomResourceDefinition imagedeliveries.sealift.dev");
+    CHECK_CONTAINS(err.msg, "needs get and patch");
+    CHECK(crd_ca(fk, "imagedeliveries.sealift.dev") == NULL);
+    sl_webhookcert_clear(&c);
+    remove_dir(&d);
+    sl_fake_kube_free(fk);
+}
+
 int main(void)
 {
     RUN(test_fresh_certificate_is_served);
@@ -428,5 +548,7 @@ int main(void)
     RUN(test_sync_not_leader_leaves_unusable_secret);
     RUN(test_sync_loser_uses_winners_certificate);
     RUN(test_sync_reports_api_errors);
+    RUN(test_crd_ca_published_where_ours);
+    RUN(test_crd_ca_errors);
     return CHECK_EXIT();
 }

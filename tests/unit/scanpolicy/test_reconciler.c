@@ -561,6 +561,27 @@ static void test_administrator_settings_bound_the_policy(void)
     CHECK_STR_EQ(ready_field(&e, "evil", "reason"), "ScannerURLNotAllowed");
     CHECK(strstr(ready_field(&e, "evil", "message"), "none is set") == NULL);
     CHECK_INT_EQ(gate_answer(&e, "evil", &err), SL_SCAN_GATE_WAITING);
+    /* a database or VEX image over plain http (or unverified TLS) from a registry the
+     * administrator did not list: nothing is asked, since whoever answers decides the scan */
+    char db_image[320], vex_image[320];
+    snprintf(db_image, sizeof(db_image), "%s/osv/db:1", sl_http_server_addr(srv));
+    snprintf(vex_image, sizeof(vex_image), "%s/vex/doc:1", sl_http_server_addr(srv));
+    env_use_config(&e, &secure);
+    put_policy(&e, "plaindb",
+               json_pack("{s:{s:s, s:b}}", "database", "image", db_image, "insecure", 1));
+    CHECK_INT_EQ(reconcile(&e, "plaindb", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "plaindb", "reason"), "InsecureRegistryNotAllowed");
+    CHECK_CONTAINS(ready_field(&e, "plaindb", "message"), "spec.database.insecure");
+    CHECK_CONTAINS(ready_field(&e, "plaindb", "message"), "--insecure-registry");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    struct sl_controller_config local_only = {.allow_local_paths = true};
+    env_use_config(&e, &local_only);
+    put_policy(&e, "plainvex",
+               json_pack("{s:{s:s}, s:[{s:s, s:b}]}", "database", "path", e.dir, "vex", "image",
+                         vex_image, "insecure", 1));
+    CHECK_INT_EQ(reconcile(&e, "plainvex", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "plainvex", "status"), "False");
+    CHECK_CONTAINS(ready_field(&e, "plainvex", "message"), "spec.vex[0].insecure");
     CHECK_INT_EQ(hits, 0);
     sl_http_server_stop(srv);
     sl_http_server_free(srv);

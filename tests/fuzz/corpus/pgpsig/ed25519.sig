@@ -1,0 +1,7 @@
+-----BEGIN PGP SIGNATURE-----
+
+iIcEABYIAC8WIQTyuY48V4aL9OE+GMPnvsez1tCYcgUCaxWS1xEcZnV6ekBleGFt
+cGxlLmNvbQAKCRDnvsez1tCYcs2GAP9dzjVr/hhFblTnjxYOuGfL9fDdawNiTngR
+K5t3q0mAvAEAxBQ1tpuqHaYKj4Wm22xfL5G7Jugid74+pMiNjFSvYAg=
+=Yogf
+-----END PGP SIGNATURE-----

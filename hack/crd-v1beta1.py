@@ -140,9 +140,22 @@ def imagedelivery(schema, version):
             props["summary"] = summary
         elif k not in ("scanSummary", "signedSummary"):
             props[k] = v
+        if k == "lastSyncTime":
+            props["lastCheckTime"] = {
+                "description": ("When the controller last completed a check of the registries "
+                                "(every selected tag looked at, or no tag matching "
+                                "tagPattern), whether or not anything changed (LAST CHECK). "
+                                "Failures of single tags are in the conditions; not moved "
+                                "while suspended, nor by a pass that stopped before the tags "
+                                "(invalid spec, missing Secret or key, tag list unreadable)."),
+                "type": "string", "maxLength": 64, "format": "date-time"}
     status["properties"] = props
     cols = []
     for c in version["additionalPrinterColumns"]:
+        if c["name"] == "Age":
+            cols.append({"name": "Last Check", "type": "date",
+                         "description": "When the controller last checked the registries.",
+                         "jsonPath": ".status.lastCheckTime"})
         if c["name"] == "Tags":
             cols.append({"name": "Delivered", "type": "integer",
                          "description": "Tags delivered to every target.",

@@ -111,7 +111,7 @@ def api_requests():
 
 
 def status_writes():
-    """ImageDelivery status writes so far (audit events of update on .../status)."""
+    """ImageDelivery status writes so far (audit events of a successful update of .../status)."""
     ids = set()
     path = os.path.join(cluster, "audit.log")
     if os.path.exists(path):
@@ -121,7 +121,8 @@ def status_writes():
                     continue
                 ev = json.loads(line)
                 ref = ev.get("objectRef", {})
-                if ev.get("verb") == "update" and ref.get("resource") == "imagedeliveries":
+                if ev.get("verb") == "update" and ref.get("resource") == "imagedeliveries" \
+                        and ev.get("responseStatus", {}).get("code") == 200:
                     ids.add(ev.get("auditID"))
     return len(ids)
 

@@ -192,9 +192,22 @@ def imagedelivery(schema, version):
             props["summary"] = summary
         elif k not in ("scanSummary", "signedSummary"):
             props[k] = v
+        if k == "lastSyncTime":
+            props["lastCheckTime"] = {
+                "description": ("When the controller last completed a check of the registries "
+                                "(every selected tag looked at, or no tag matching "
+                                "tagPattern), whether or not anything changed (LAST CHECK). "
+                                "Failures of single tags are in the conditions; not moved "
+                                "while suspended, nor by a pass that stopped before the tags "
+                                "(invalid spec, missing Secret or key, tag list unreadable)."),
+                "type": "string", "maxLength": 64, "format": "date-time"}
     status["properties"] = props
     cols = []
     for c in version["additionalPrinterColumns"]:
+        if c["name"] == "Age":
+            cols.append({"name": "Last Check", "type": "date",
+                         "description": "When the controller last checked the registries.",
+                         "jsonPath": ".status.lastCheckTime"})
         if c["name"] == "Tags":
             cols.append({"name": "Delivered", "type": "integer",
                          "description": "Tags delivered to every target.",
@@ -242,12 +255,26 @@ def scanpolicy(schema, version):
         if k == "severityThreshold":
             props["action"] = action
     spec["properties"] = props
+    database = schema["properties"]["status"]["properties"]["database"]
+    database["properties"]["loadedAt"]["description"] = (
+        "When this controller process loaded the database in use (a restart or a reload of the "
+        "malware hashes moves it; fetchedAt says how old the advisories are).")
+    database["properties"]["fetchedAt"] = {
+        "description": ("When the database in use (its digest) was first loaded: a recheck or "
+                        "a restart that finds the same digest does not move it (DB AGE shows "
+                        "its age). With a stale database (DatabaseFresh=False) it keeps "
+                        "aging."),
+        "type": "string", "maxLength": 64, "format": "date-time"}
     cols = []
     for c in version["additionalPrinterColumns"]:
         cols.append(c)
         if c["name"] == "Threshold":
             cols.append({"name": "Action", "type": "string",
                          "description": "Block or Warn.", "jsonPath": ".spec.action"})
+        if c["name"] == "Records":
+            cols.append({"name": "DB Age", "type": "date",
+                         "description": "How long ago the advisory database in use was fetched.",
+                         "jsonPath": ".status.database.fetchedAt"})
     version["additionalPrinterColumns"] = cols
 
 

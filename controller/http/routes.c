@@ -17,14 +17,14 @@ static int same_method(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-void sl_http_routes_add(struct sl_http_routes *r, const char *method, const char *pattern,
-                        sl_http_handler_fn fn, void *ctx)
+struct sl_http_route *sl_http_routes_add(struct sl_http_routes *r, const char *method,
+                                         const char *pattern, sl_http_handler_fn fn, void *ctx)
 {
     if (!pattern || !fn)
-        return;
+        return NULL;
     for (size_t i = 0; i < r->count; i++) {
         if (same_method(r->items[i].method, method) && strcmp(r->items[i].pattern, pattern) == 0)
-            return;
+            return NULL;
     }
     r->items = sl_xrealloc(r->items, (r->count + 1) * sizeof(*r->items));
     struct sl_http_route *rt = &r->items[r->count++];
@@ -35,6 +35,8 @@ void sl_http_routes_add(struct sl_http_routes *r, const char *method, const char
     rt->match_len = rt->is_prefix ? len - 1 : len;
     rt->fn = fn;
     rt->ctx = ctx;
+    rt->anonymous = 0;
+    return rt;
 }
 
 void sl_http_routes_free(struct sl_http_routes *r)

@@ -16,6 +16,9 @@ struct sl_http_route {
     int is_prefix;
     sl_http_handler_fn fn;
     void *ctx;
+    /* answered without a client certificate on a listener that asks for one (see
+     * sl_http_server_route_anonymous) */
+    int anonymous;
 };
 
 struct sl_http_routes {
@@ -27,9 +30,10 @@ void sl_http_routes_init(struct sl_http_routes *r);
 /* Adds a route. method NULL matches any method; a GET route also answers HEAD. pattern is an
  * exact path, or a prefix when it ends in a star ("/hooks/" + star; a lone star matches all).
  * Both strings are copied. A duplicate of an existing (method, pattern) pair is ignored (first one
- * wins). */
-void sl_http_routes_add(struct sl_http_routes *r, const char *method, const char *pattern,
-                        sl_http_handler_fn fn, void *ctx);
+ * wins). Returns the route added (borrowed from r, valid until the next add), or NULL when
+ * nothing was added. */
+struct sl_http_route *sl_http_routes_add(struct sl_http_routes *r, const char *method,
+                                         const char *pattern, sl_http_handler_fn fn, void *ctx);
 void sl_http_routes_free(struct sl_http_routes *r);
 
 /* Finds the route for (method, path): an exact pattern beats a prefix, a longer prefix beats a

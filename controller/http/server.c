@@ -74,6 +74,7 @@
 #include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,6 +382,16 @@ static void on_reply_sent(struct evhttp_request *ereq, void *arg)
         c->deadline_ms = sl_mono_ms() + wait_ms;
 }
 
+/* Did the caller of ereq present a client certificate that verified (chain and name) in the
+ * handshake of its connection? */
+static bool client_verified(struct evhttp_request *ereq)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ereq);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return ssl && SSL_get0_peer_certificate(ssl) != NULL && SSL_get_verify_result(ssl) == X509_V_OK;
+}
+
 static void on_request(struct evhttp_request *ereq, void *arg)
 {
     struct sl_http_server *s = arg;
@@ -420,6 +431,11 @@ static void on_request(struct evhttp_request *ereq, void *arg)
         sl_http_routes_allow(allow, sizeof(allow), &s->routes, path);
         evhttp_add_header(evhttp_request_get_output_headers(ereq), "Allow", allow);
         send_text(ereq, 405, "405 method not allowed\n");
+        goto done;
+    }
+
+    if (s->client_ca_file && !route->anonymous && !client_verified(ereq)) {
+        send_text(ereq, 403, "a client certificate of the listener's client CA is required\n");
         goto done;
     }
 
@@ -630,10 +646,11 @@ static int tls_fail(struct sl_err *err, const char *what, const char *file)
                       file ? file : "", first[0] ? first : "failed", last[0] ? "; " : "", last);
 }
 
-/* Makes ctx require a client certificate that chains to the CAs of ca_file and, when name is
- * set, names it (DNS SAN, or the CN when the certificate has no DNS SAN). A client without one
- * fails the handshake: no request of it reaches a handler. */
-static int tls_require_client_cert(SSL_CTX *ctx, const char *ca_file, const char *name,
+/* Makes ctx ask for a client certificate that chains to the CAs of ca_file and, when name is
+ * set, names it (DNS SAN, or the CN when the certificate has no DNS SAN). A client presenting
+ * another certificate fails the handshake; one presenting none completes it, and on_request
+ * lets it reach anonymous routes only (client_verified). */
+static int tls_request_client_cert(SSL_CTX *ctx, const char *ca_file, const char *name,
                                    struct sl_err *err)
 {
     if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
@@ -648,7 +665,9 @@ static int tls_require_client_cert(SSL_CTX *ctx, const char *ca_file, const char
         if (X509_VERIFY_PARAM_set1_host(param, name, 0) != 1)
             return tls_fail(err, "setting the client certificate name", NULL);
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    /* requested, not required: kube-apiserver presents no client certificate to the CRDs'
+     * conversion webhook, so the handshake cannot demand one (on_request checks per route) */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     /* every connection shows its certificate again: no resumption, no TLS 1.3 tickets */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -697,7 +716,7 @@ static int tls_ctx_new(SSL_CTX **out, const char *cert_file, const char *key_fil
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     if (ca_file) {
-        rc = tls_require_client_cert(ctx, ca_file, name, err);
+        rc = tls_request_client_cert(ctx, ca_file, name, err);
         if (rc != 0)
             goto done;
     }
@@ -1044,6 +1063,23 @@ void sl_http_server_route(struct sl_http_server *s, const char *method, const ch
                      pattern ? pattern : "(null)");
     else
         sl_http_routes_add(&s->routes, method, pattern, fn, ctx);
+    pthread_mutex_unlock(&s->life_lock);
+}
+
+void sl_http_server_route_anonymous(struct sl_http_server *s, const char *method,
+                                    const char *pattern, sl_http_handler_fn fn, void *ctx)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->life_lock);
+    if (s->running) {
+        sl_log_error(NULL, "http server %s: route %s added after start; ignored", s->bound,
+                     pattern ? pattern : "(null)");
+    } else {
+        struct sl_http_route *rt = sl_http_routes_add(&s->routes, method, pattern, fn, ctx);
+        if (rt)
+            rt->anonymous = 1;
+    }
     pthread_mutex_unlock(&s->life_lock);
 }
 

@@ -73,9 +73,12 @@ struct sl_http_server_opts {
     const char *addr;          /* "host:port"; port 0 picks a free port */
     const char *tls_cert_file; /* PEM; both set = TLS, reloaded when the files change */
     const char *tls_key_file;
-    /* PEM CA bundle: with it, every client must present a certificate signed by one of these
-     * CAs or the TLS handshake fails (no request reaches a handler); reloaded with the
-     * certificate. Needs TLS. NULL = no client certificates asked for. */
+    /* PEM CA bundle: with it, every client is asked for a certificate signed by one of these
+     * CAs. One that presents another certificate fails the TLS handshake (no request reaches a
+     * handler); one that presents none gets through the handshake, and only routes registered
+     * with sl_http_server_route_anonymous answer it (every other route answers 403 without
+     * calling its handler). Reloaded with the certificate. Needs TLS. NULL = no client
+     * certificates asked for. */
     const char *tls_client_ca_file;
     /* With a client CA: the client certificate must also carry this DNS SAN (or, without DNS
      * SANs, this CN). NULL = any certificate of the CA. */
@@ -91,9 +94,17 @@ struct sl_http_server_opts {
 
 int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_opts *opts,
                        struct sl_err *err);
-/* Registers a route before sl_http_server_start. method NULL matches any method. */
+/* Registers a route before sl_http_server_start. method NULL matches any method. With
+ * tls_client_ca_file, only a caller that presented a verified client certificate reaches fn;
+ * others get 403. */
 void sl_http_server_route(struct sl_http_server *s, const char *method, const char *pattern,
                           sl_http_handler_fn fn, void *ctx);
+/* The same for a route that answers callers without a client certificate too (a caller that
+ * presents an unverifiable one still fails the handshake). For routes that answer only from
+ * the request, holding no secret and doing nothing on the caller's behalf (health, the CRDs'
+ * conversion, to which kube-apiserver presents no client certificate). */
+void sl_http_server_route_anonymous(struct sl_http_server *s, const char *method,
+                                    const char *pattern, sl_http_handler_fn fn, void *ctx);
 /* How often (at most) a new TLS connection checks whether the cert/key files changed; default
  * 2000 ms, 0 = on every new connection (tests). Call before sl_http_server_start. */
 void sl_http_server_set_tls_reload_interval_ms(struct sl_http_server *s, int interval_ms);

@@ -85,8 +85,9 @@ static void usage(FILE *f)
         "                               --webhook-cert-dir (a writable folder)\n"
         "  --webhook-cert-check-interval DURATION  how often the Secret is read again and\n"
         "                               renewed by the leader when near expiry (default 10m)\n"
-        "  --webhook-client-ca FILE     accept webhook callers only with a client certificate\n"
-        "                               of this CA (the API server)\n"
+        "  --webhook-client-ca FILE     answer admission requests only from callers with a\n"
+        "                               client certificate of this CA (the API server);\n"
+        "                               /convert and /healthz need none\n"
         "  --webhook-client-name NAME   ... and only with this name in the certificate\n"
         "  --webhook-cache-ttl DURATION how long the webhook keeps an admitted decision\n"
         "                               (default 5m; denials at most 10s)\n"
@@ -744,10 +745,14 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
             code = SL_EXIT_USAGE;
             goto done;
         }
-        /* liveness of the webhook listener itself (TLS, its own event loop) for probes */
-        sl_http_server_route(webhook, "GET", "/healthz", handle_healthz, NULL);
-        /* the CRDs' conversion between sealift.dev versions, same TLS and certificate */
-        sl_http_server_route(webhook, "POST", "/convert", handle_convert, NULL);
+        /* liveness of the webhook listener itself (TLS, its own event loop) for probes, which
+         * present no client certificate */
+        sl_http_server_route_anonymous(webhook, "GET", "/healthz", handle_healthz, NULL);
+        /* the CRDs' conversion between sealift.dev versions, same TLS and certificate; without
+         * a client certificate even with --webhook-client-ca, as kube-apiserver calls
+         * conversion webhooks with none (it answers from the request body alone: no Secret, no
+         * registry, nothing done on the caller's behalf) */
+        sl_http_server_route_anonymous(webhook, "POST", "/convert", handle_convert, NULL);
     }
     /* reconcilers that serve routes (git push hooks, the admission webhook) add them now */
     rc = wiring->setup_servers ? wiring->setup_servers(wiring->ctx, mgr, http, webhook, &err) : 0;

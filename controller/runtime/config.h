@@ -15,9 +15,9 @@
 struct sl_controller_config {
     const char *state_dir;        /* --state-dir (clones, caches); default /var/lib/sealift */
     const char *webhook_cert_dir; /* --webhook-cert-dir, or NULL */
-    /* --webhook-client-ca: the webhook listener only accepts callers with a client certificate
-     * of that CA (the API server), so its denials may carry digests and registry errors; without
-     * it they say only "not verified" */
+    /* --webhook-client-ca: the webhook's admission routes only answer callers with a client
+     * certificate of that CA (the API server), so its denials may carry digests and registry
+     * errors; without it they say only "not verified" (/convert and /healthz answer anyone) */
     bool webhook_client_auth;
     /* --webhook-service-port: the port of the sealift-webhook Service the generated
      * ValidatingWebhookConfiguration names (0 = 443) */

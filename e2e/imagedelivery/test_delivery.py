@@ -3,7 +3,6 @@ filtering, immutable tags, printer columns and the steady state, against real do
 accounts, the real API server (hack/cluster.sh) driven by kubectl, and `sealift controller`. Digests are checked with
 skopeo (sha256 of the manifest bytes)."""
 import json
-import time
 import unittest
 
 import registry as reg
@@ -39,7 +38,9 @@ class DeliveryTest(ImdTestCase):
         out = self.kube.kubectl("get", "imd", "-n", NS).stdout
         lines = out.strip().splitlines()
         self.assertEqual(lines[0].split(), ["NAME", "SOURCE", "DELIVERED", "BLOCKED", "SIGNED",
-                                            "READY", "STATUS", "AGE"])
+                                            "READY", "STATUS", "LAST", "CHECK", "AGE"])
+        # LAST CHECK is the age of status.lastCheckTime (kubectl shows "5s", "2m3s", ...)
+        self.assertRegex(lines[1][lines[0].index("LAST CHECK"):].split()[0], r"^[0-9]+[smhd]")
         self.assertIn("2 tag(s) delivered to 2 target(s)", lines[1])
         # BLOCKED and SIGNED stay empty without a scan policy and a signing key
         self.assertEqual(lines[1].split()[:4],
@@ -160,25 +161,40 @@ class DeliveryTest(ImdTestCase):
         self.assertEqual(self.digest_at(f"{self.customer.host}/mirror/app:1.0", C), new)
         self.assertEqual(obj["status"]["images"][0]["targets"][0]["digest"], new)
 
-    def test_steady_state_only_heads_and_no_status_writes(self):
+    def test_steady_state_only_heads_and_last_check_time(self):
+        """A check that changes nothing sends manifest HEADs only and writes status once,
+        moving lastCheckTime alone; that status write (which the controller's own watch
+        sees) does not start another check: over two intervals, two checks' requests."""
         self.seed_image("1.0", seed=1)
         self.seed_image("1.1", seed=2)
         self.delivery("steady", f"{self.vendor.host}/acme/app",
                       [(f"{self.customer.host}/mirror/app", "customer-push")],
-                      extra_source="    tags: ['1.0', '1.1']\n", interval="2s")
+                      extra_source="    tags: ['1.0', '1.1']\n", interval="4s")
         obj = self.wait_ready("steady")
-        time.sleep(3)  # let the first re-check pass
-        before_rv = self.get("steady")["metadata"]["resourceVersion"]
+        self.assertIn("lastCheckTime", obj["status"])
+
+        def next_check(after):
+            return self.wait_for_status(
+                "steady", lambda o: o["status"].get("lastCheckTime") != after,
+                what=f"lastCheckTime to move from {after}")
+        # a first re-check after the delivery; from here on nothing changes
+        settled = next_check(obj["status"]["lastCheckTime"])
         before = len(self.requests(self.customer))
-        time.sleep(5)  # two intervals at least
+        third = next_check(settled["status"]["lastCheckTime"])
+        fourth = next_check(third["status"]["lastCheckTime"])
         reqs = self.requests(self.customer)[before:]
-        methods = sorted(set(m for m, _ in reqs))
-        self.assertTrue(reqs, "no re-check happened in two intervals")
-        self.assertEqual(methods, ["HEAD"], reqs)
+        # two checks: one manifest HEAD per tag on the target each, nothing else (an extra check
+        # started by the status write would double this)
+        self.assertEqual(len(reqs), 2 * 2, reqs)
+        self.assertEqual(sorted(set(m for m, _ in reqs)), ["HEAD"], reqs)
         self.assertTrue(all("/manifests/" in p for _, p in reqs), reqs)
-        after = self.get("steady")
-        self.assertEqual(after["metadata"]["resourceVersion"], before_rv)  # no status write
-        self.assertEqual(after["status"]["lastSyncTime"], obj["status"]["lastSyncTime"])
+        # each check wrote status once, with nothing but lastCheckTime moved
+        for st in (third["status"], fourth["status"]):
+            self.assertEqual({k: v for k, v in st.items() if k != "lastCheckTime"},
+                             {k: v for k, v in settled["status"].items()
+                              if k != "lastCheckTime"})
+        self.assertEqual(fourth["status"]["lastSyncTime"], obj["status"]["lastSyncTime"])
+        self.assertGreater(fourth["status"]["lastCheckTime"], third["status"]["lastCheckTime"])
 
 
 if __name__ == "__main__":

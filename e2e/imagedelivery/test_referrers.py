@@ -177,14 +177,22 @@ class ReferrerDeliveryTest(ImdTestCase):
             for digest in own[registry.host]:
                 self.assertIn(digest, got)
 
-        # steady state: the targets see manifest HEADs only, no writes, no status write
-        before_rv = self.get("app")["metadata"]["resourceVersion"]
+        # steady state: the targets see manifest HEADs only, no writes; each check's status
+        # write moves lastCheckTime and nothing else
+        before = self.get("app")
         seen = len(self.requests(self.customer))
-        procs.wait_for(lambda: len(self.requests(self.customer)) >= seen + 4, timeout=60,
-                       what="two more passes")
+        after = before
+        for _ in range(2):
+            last = after["status"].get("lastCheckTime")
+            after = self.wait_for_status("app", lambda o: o["status"].get("lastCheckTime") != last,
+                                         timeout=60, what="another check")
         reqs = self.requests(self.customer)[seen:]
+        self.assertTrue(reqs, "no request in two checks")
         self.assertEqual(sorted(set(m for m, _ in reqs)), ["HEAD"], reqs)
-        self.assertEqual(self.get("app")["metadata"]["resourceVersion"], before_rv)
+
+        def rest(st):
+            return {k: v for k, v in st.items() if k != "lastCheckTime"}
+        self.assertEqual(rest(after["status"]), rest(before["status"]))
 
         # an image signed with cosign v3 by another key does not pass the verify gate
         d2 = self.seed_image("2.0", seed=2)

@@ -9,13 +9,19 @@ cannot convert) while reads through the storage version go on.
 ImageDelivery and SigningKey are stored as v1beta1 (their v1alpha1 is served, deprecated); the
 other kinds still store v1alpha1 and ship v1beta1 with served: false (serving it makes it the
 group's preferred version, see docs/design/v1beta1.md), which each test serves on its own cluster.
-The controller runs with a shard no object of these tests carries, so it only serves the webhook."""
+The controller runs with a shard no object of these tests carries, so it only serves the webhook,
+and with --webhook-client-ca as installed: kube-apiserver presents no client certificate to
+conversion webhooks, so every conversion here goes through /convert without one, while the
+admission routes of the same listener refuse a caller without the API server's certificate."""
 import base64
 import json
 import os
 import re
 import shutil
+import ssl
 import unittest
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -102,13 +108,19 @@ class ConversionTest(procs.TempDirTestCase):
             self.kube.kubectl("patch", "crd", f"{plural}.sealift.dev", "--type=json", "-p",
                               '[{"op":"replace","path":"/spec/versions/1/served","value":true}]')
         self.kube.kubectl("create", "namespace", "conv")
-        self.controller = Controller(self, self.kube, webhook=True,
-                                     extra_args=["--shard", "conversion-only"])
+        self.start_controller()
         # kubectl's discovery cache may predate v1beta1 being served
         shutil.rmtree(self.kube.cache_dir, ignore_errors=True)
         procs.wait_for(lambda: self.kube.kubectl(
             "get", "imagedeliveries.v1beta1.sealift.dev", "-n", "conv", check=False)
             .returncode == 0, timeout=60, what="v1beta1 to be served and converted")
+
+    def start_controller(self):
+        self.controller = Controller(self, self.kube, webhook=True,
+                                     extra_args=["--shard", "conversion-only",
+                                                 "--webhook-client-ca", self.kube.ca_path,
+                                                 "--webhook-client-name",
+                                                 "kube-apiserver-webhook-client"])
 
     def resource(self, kind, version):
         return f"{CRDS[kind]}.{version}.sealift.dev"
@@ -314,8 +326,7 @@ class ConversionTest(procs.TempDirTestCase):
             self.kube.kubectl("patch", "crd", f"{plural}.sealift.dev", "--type=json", "-p",
                               '[{"op":"remove","path":'
                               '"/spec/conversion/webhook/clientConfig/caBundle"}]')
-        self.controller = Controller(self, self.kube, webhook=True,
-                                     extra_args=["--shard", "conversion-only"])
+        self.start_controller()
         ca = base64.b64encode(open(os.path.join(self.kube.webhook_cert_dir, "ca.crt"), "rb")
                               .read()).decode()
 
@@ -332,6 +343,56 @@ class ConversionTest(procs.TempDirTestCase):
                        timeout=30, what="v1alpha1 reads to convert again")
         self.assertEqual(self.get(obj, "v1alpha1")["spec"]["source"]["credentials"],
                          {"secretRef": {"name": "vendor-pull"}})
+
+    def post(self, path, body, client_cert):
+        """POSTs body (JSON) to the webhook listener directly, with or without the API server's
+        webhook client certificate; returns (HTTP status, parsed or raw body)."""
+        ctx = ssl.create_default_context(
+            cafile=os.path.join(self.kube.webhook_cert_dir, "ca.crt"))
+        if client_cert:
+            ctx.load_cert_chain(self.kube.webhook_client_cert, self.kube.webhook_client_key)
+        req = urllib.request.Request(f"https://127.0.0.1:{self.kube.webhook_port}{path}",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
+                status, raw = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, raw = e.code, e.read()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def test_client_ca_mode_admission_needs_a_certificate_convert_does_not(self):
+        """With --webhook-client-ca, /convert answers a caller without a client certificate (as
+        the API server calls it), and the admission routes answer only the API server's."""
+        alpha = load("v1alpha1-full.yaml")[0]
+        review = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview",
+                  "request": {"uid": "no-cert", "desiredAPIVersion": "sealift.dev/v1beta1",
+                              "objects": [alpha]}}
+        status, got = self.post("/convert", review, client_cert=False)
+        self.assertEqual(status, 200, got)
+        self.assertEqual(got["response"]["uid"], "no-cert")
+        self.assertEqual(got["response"]["result"]["status"], "Success", got)
+        converted = got["response"]["convertedObjects"][0]
+        self.assertEqual(converted["apiVersion"], "sealift.dev/v1beta1")
+        self.assertEqual(converted["spec"]["source"]["secretRef"], {"name": "vendor-pull"})
+        admission = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                     "request": {"uid": "no-cert", "kind": {"group": "", "version": "v1",
+                                                             "kind": "Pod"},
+                                 "namespace": "conv", "operation": "CREATE",
+                                 "object": {"kind": "Pod", "spec": {"containers": [
+                                     {"name": "app", "image": "registry.example/app:1"}]}}}}
+        status, got = self.post("/admission/any-policy", admission, client_cert=False)
+        self.assertEqual(status, 403, got)
+        self.assertIn("client certificate", got)
+        self.assertNotIn("response", got)
+        # the API server's certificate reaches the admission handler (which answers the review)
+        status, got = self.post("/admission/any-policy", admission, client_cert=True)
+        self.assertNotEqual(status, 403, got)
+        self.assertEqual(got["response"]["uid"], "no-cert", got)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

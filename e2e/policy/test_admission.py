@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import procs
@@ -410,9 +411,10 @@ spec:
         self.apply_policy()
         before = self.registry_requests()
         tag = f"{self.reg.host}/mirror/app:1.0"
-        # no client certificate: the handshake fails, the registry is not contacted
+        # no client certificate: 403 before the review is read, the registry is not contacted
         got = self.forged_review("shop", tag, client_cert=False)
-        self.assertIsInstance(got, Exception)
+        self.assertIsInstance(got, urllib.error.HTTPError)
+        self.assertEqual(got.code, 403)
         self.assertEqual(self.registry_requests(), before)
         # the API server's certificate gets the answer
         got = self.forged_review("shop", tag)

@@ -85,18 +85,25 @@ class ScanPolicyTest(ImdTestCase):
         self.assertEqual(st["database"]["records"], self.db_records)
         self.assertEqual(st["database"]["digest"], self.db_digest)
         self.assertIn("loadedAt", st["database"])
+        self.assertEqual(st["database"]["fetchedAt"], st["database"]["loadedAt"])
         out = self.kube.kubectl("get", "scanpol", "-n", NS).stdout.strip().splitlines()
-        self.assertEqual(out[0].split()[:5], ["NAME", "THRESHOLD", "ACTION", "RECORDS", "READY"])
-        self.assertEqual(out[1].split()[:5],
-                         ["default", "High", "Block", str(self.db_records), "True"])
+        # DB AGE: the age of status.database.fetchedAt, as kubectl computes it ("5s", "2m3s")
+        self.assertEqual(out[0].split()[:7],
+                         ["NAME", "THRESHOLD", "ACTION", "RECORDS", "DB", "AGE", "READY"])
+        row = out[1].split()
+        self.assertEqual(row[:4], ["default", "High", "Block", str(self.db_records)])
+        self.assertRegex(row[4], r"^[0-9]+[smhd]")
+        self.assertEqual(row[5], "True")
         # the built-in scanner names itself in status.scanner and the -o wide SCANNER column
         version = procs.run([procs.SEALIFT, "--version"]).stdout.split()[1]  # "sealift V (commit C)"
         self.assertEqual(st["scanner"], {"name": "sealift", "vendor": "sealift",
                                          "version": version})
         wide = self.kube.kubectl("get", "scanpol", "-n", NS, "-o", "wide").stdout.splitlines()
-        self.assertEqual(wide[0].split()[:6],
-                         ["NAME", "THRESHOLD", "ACTION", "RECORDS", "SCANNER", "READY"])
-        self.assertEqual(wide[1].split()[:6],
+        self.assertEqual(wide[0].split()[:8],
+                         ["NAME", "THRESHOLD", "ACTION", "RECORDS", "DB", "AGE", "SCANNER",
+                          "READY"])
+        row = wide[1].split()
+        self.assertEqual(row[:4] + row[5:7],
                          ["default", "High", "Block", str(self.db_records), "sealift", "True"])
         # the load is logged: records, source and digest
         loads = [r["msg"] for r in self.ctl.log_lines()
@@ -341,7 +348,7 @@ class ScanPolicyTest(ImdTestCase):
 
     def test_bad_database_keeps_last_good(self):
         self.scan_policy()
-        self.wait_policy_ready()
+        fetched = self.wait_policy_ready()["status"]["database"]["fetchedAt"]
         # the tag now points at something that is not an advisory artifact
         scanlib.skopeo_push(os.path.join(self.tmp, "deb-layout"), "good", self.db_image, V)
         self.apply(
@@ -365,6 +372,7 @@ class ScanPolicyTest(ImdTestCase):
         self.assertIn("keeping the last good database " + self.db_digest, ready["message"])
         self.assertEqual(pol["status"]["database"]["digest"], self.db_digest)
         self.assertEqual(pol["status"]["database"]["records"], self.db_records)
+        self.assertEqual(pol["status"]["database"]["fetchedAt"], fetched)  # DB AGE keeps growing
         # the stale database is visible on its own condition, as kubectl shows it
         fresh = self.kube.kubectl(
             "get", "scanpolicy", "default", "-n", NS, "-o",
@@ -376,6 +384,38 @@ class ScanPolicyTest(ImdTestCase):
         obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned")
         self.assertIn("CVE-2099-0001", self.condition(obj, "Scanned")["message"])
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+
+    def test_fetched_at_survives_a_restart(self):
+        """A new controller process loads the same database again (loadedAt moves) but the
+        advisories are no younger: fetchedAt, and so DB AGE, stays; a new digest moves it."""
+        self.scan_policy(rescan="2s")
+        first = self.wait_policy_ready()["status"]["database"]
+        self.ctl.stop()
+        # (a load in the same second would leave loadedAt as it is, and this test blind)
+        procs.wait_for(lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                       > first["loadedAt"], timeout=5, interval=0.1, what="the next second")
+        self.ctl = Controller(self, self.kube, name="controller-2",
+                              extra_args=self.controller_args)
+        self.ctl.wait_ready()
+        procs.wait_for(lambda: self.get_policy()["status"]["database"]["loadedAt"]
+                       != first["loadedAt"], timeout=60, interval=0.2,
+                       what="the new process to load the database")
+        again = self.get_policy()["status"]["database"]
+        self.assertEqual(again["digest"], first["digest"])
+        self.assertEqual(again["fetchedAt"], first["fetchedAt"])
+        # a new database under the same tag: fetched now
+        adv = scanlib.advisory_dir(os.path.join(self.tmp, "advisories-2"))
+        with open(os.path.join(adv, "zlib.json"), "w") as f:
+            json.dump({"id": "CVE-2099-0300", "modified": "2026-01-01T00:00:00Z",
+                       "affected": [{"package": {"ecosystem": "Debian:12", "name": "zlib"},
+                                     "ranges": [{"type": "ECOSYSTEM", "events": [
+                                         {"introduced": "0"}, {"fixed": "1:1.3.dfsg-1"}]}]}]}, f)
+        digest2, _ = scanlib.db_push(adv, self.db_image, creds=V)
+        procs.wait_for(lambda: self.get_policy()["status"]["database"]["digest"] == digest2,
+                       timeout=60, interval=0.3, what="the new database loaded")
+        new = self.get_policy()["status"]["database"]
+        self.assertEqual(new["fetchedAt"], new["loadedAt"])
+        self.assertGreater(new["fetchedAt"], first["fetchedAt"])
 
     def test_empty_database_is_refused(self):
         """A folder without a single advisory record (documentation only) passes nothing: the

@@ -99,6 +99,8 @@ struct imd_reconciler {
     struct sl_attest_gate attest_gate;   /* .attest NULL: no attestations */
     struct sl_controller_config cc;      /* the administrator's settings (strings borrowed) */
     struct sl_refindex *refs; /* which ImageDelivery references which Secret / key / policy */
+    time_t (*wall_now)(void *clock_ctx); /* NULL: time(NULL) */
+    void *clock_ctx;
 };
 
 struct ref_list {
@@ -443,6 +445,7 @@ struct imd_run {
     json_t *images;    /* new status.images */
     json_t *delivered; /* ["tag -> image", ...] written in this pass, for events */
     bool changed;      /* something was delivered or first found in sync */
+    bool checked;      /* the pass completed a check of the registries (status.lastCheckTime) */
 };
 
 static void global_fail(struct imd_run *run, enum sl_result_kind kind, const char *reason,
@@ -1335,6 +1338,7 @@ static int step_select_tags(struct imd_run *run, char ***out, size_t *n_out)
                     : nall       ? ")"
                                  : "");
         run->requeue_ms = run->interval_ms;
+        run->checked = true; /* the source was looked at: that is a check, with nothing found */
         sl_imd_strv_free(*out, *n_out);
         *out = NULL;
         sl_registry_strv_free(all, nall);
@@ -2291,6 +2295,7 @@ static void finish_pass(struct imd_run *run, json_t *status, struct ready *r)
     ready_after_pass(run, r);
     if (run->changed)
         json_object_set_new(status, "lastSyncTime", json_string(run->now));
+    run->checked = true;
     if (run->kind == SL_RESULT_DONE)
         run->requeue_ms = run->interval_ms;
     else if (run->kind == SL_RESULT_WAITING && run->requeue_ms > run->interval_ms)
@@ -2355,6 +2360,10 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
     if (!json_object_get(status, "summary"))
         sl_imd_summaries(status, run->ntargets, run->scan_policy != NULL,
                          run->sign_key_name != NULL);
+    /* every completed check moves it, changed or not: the one field a steady pass writes (in
+     * the same write as the rest) */
+    if (!suspended && run->checked)
+        json_object_set_new(status, "lastCheckTime", json_string(run->now));
     struct sl_outcome outcome = {run->kind, r.status, r.reason, r.msg, suspended};
     sl_outcome_apply(status, &outcome, run->generation);
 
@@ -2409,7 +2418,8 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     run.images = json_array();
     run.delivered = json_array();
     run.failures = json_array();
-    sl_time_now_rfc3339(run.now, sizeof(run.now));
+    sl_time_format_rfc3339(run.now, sizeof(run.now),
+                           r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL));
     run.gate = r->gate;
     run.have_gate = r->gate.scan != NULL;
     run.attest_gate = r->attest_gate;
@@ -2508,6 +2518,10 @@ int sl_imagedelivery_reconciler_new(struct sl_reconciler **out,
         r->attest_gate = *deps->attest_gate;
     if (deps && deps->config)
         r->cc = *deps->config;
+    if (deps) {
+        r->wall_now = deps->wall_now;
+        r->clock_ctx = deps->clock_ctx;
+    }
     r->base = (struct sl_reconciler){
         .kind = "ImageDelivery",
         .resource = &SL_RES_IMAGEDELIVERY,

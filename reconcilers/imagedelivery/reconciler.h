@@ -12,13 +12,14 @@
  *
  * Steady state: one manifest HEAD per tag on the source and one per tag and target; when every
  * target names the digest status already records, nothing is copied, verified again or signed
- * again, and status is not written (no timestamps change). Status is only a report: the verify
- * gate skips a digest only when this process itself verified it with the same key (an in-memory
- * record keyed by source, digest and key fingerprint), so a rotated key re-checks everything and
- * a forged status lets nothing through. Verification and signing run again when the source digest
- * moves, when a target is found in sync for the first time, and after a spec change
- * (metadata.generation != status.observedGeneration). Re-checked every spec.interval (default
- * 10m; raised to the controller's --min-interval).
+ * again, and status is written once, with only lastCheckTime moved (the manager does not queue
+ * the object again for that status-only write: the next check comes at the interval). Status is
+ * only a report: the verify gate skips a digest only when this process itself verified it with
+ * the same key (an in-memory record keyed by source, digest and key fingerprint), so a rotated
+ * key re-checks everything and a forged status lets nothing through. Verification and signing run
+ * again when the source digest moves, when a target is found in sync for the first time, and after
+ * a spec change (metadata.generation != status.observedGeneration). Re-checked every spec.interval
+ * (default 10m; raised to the controller's --min-interval).
  *
  * Administrator limits: `insecure: true` (plain http allowed, https still verified) or
  * `insecureSkipTLSVerify: true` on the source or a target is honoured only for a registry
@@ -27,12 +28,14 @@
  * deadline (default 30m), after which the pass ends TRANSIENT with reason RegistryTimeout.
  *
  * Status: images[] {tag, digest, verified, scan, message, targets[] {image, digest, signed,
- * syncedAt}}, lastSyncTime (set when a pass delivered something), summary {delivered, scanned,
- * blocked, signed} (printer columns), observedGeneration and conditions Verified (with
- * spec.verify), Scanned (with spec.scanPolicyRef), Synced, Signed (with spec.sign; Unknown
- * NothingSigned when no tag is signed in every target), Blocked, Ready. Conditions of gates the
- * spec no longer has are removed. syncedAt changes only when a target was written or first found
- * in sync.
+ * syncedAt}}, lastSyncTime (set when a pass delivered something), lastCheckTime (set by every
+ * completed check: a pass that went over every selected tag, or found that no tag matches
+ * spec.source.tagPattern; not by a suspended object nor by a pass that stopped on an
+ * object-wide failure), summary {delivered, scanned, blocked, signed} (printer columns),
+ * observedGeneration and conditions Verified (with spec.verify), Scanned (with
+ * spec.scanPolicyRef), Synced, Signed (with spec.sign; Unknown NothingSigned when no tag is
+ * signed in every target), Blocked, Ready. Conditions of gates the spec no longer has are
+ * removed. syncedAt changes only when a target was written or first found in sync.
  *
  * Blocked tags: a tag a gate refuses by policy (ScanFailed, SignatureMissing, SignatureInvalid)
  * is listed in Blocked=True and does not fail the object: with a tag delivered and nothing else
@@ -91,6 +94,8 @@
 #include "runtime/reconciler.h"
 #include "util/err.h"
 
+#include <time.h>
+
 #define SL_IMAGEDELIVERY_DEFAULT_INTERVAL_MS (10 * 60 * 1000)
 #define SL_IMAGEDELIVERY_WAIT_MS             (30 * 1000)
 
@@ -105,6 +110,10 @@ struct sl_imagedelivery_deps {
     const struct sl_scan_gate *scan_gate;
     /* the attestation gate; NULL or .attest NULL = deliveries write no attestations */
     const struct sl_attest_gate *attest_gate;
+    /* the wall clock the status times (lastCheckTime, syncedAt, ...) are read from, for tests;
+     * NULL = time(NULL). clock_ctx is its argument. */
+    time_t (*wall_now)(void *clock_ctx);
+    void *clock_ctx;
 };
 
 /* Creates the ImageDelivery reconciler with deps (may be NULL). *out is the caller's until

@@ -971,6 +971,21 @@ static bool scanpolicy_event(void *ctx, const struct sl_outcome *o, const char *
     return true;
 }
 
+/* status.database.fetchedAt for the database in use (borrowed): the previous status's while it
+ * names the same digest (a recheck, a reload of the hashes or a restart of the controller does
+ * not make the advisories younger), else when this process loaded it. */
+static const char *fetched_at(const json_t *old_status, const struct sl_scan_db *cur)
+{
+    const json_t *old_db = json_object_get(old_status, "database");
+    const char *old_digest = json_string_value(json_object_get(old_db, "digest"));
+    const char *old_fetched = json_string_value(json_object_get(old_db, "fetchedAt"));
+    time_t t;
+    if (cur->digest[0] && old_digest && strcmp(old_digest, cur->digest) == 0 && old_fetched &&
+        strlen(old_fetched) < 64 && sl_time_parse_rfc3339(&t, old_fetched) == 0)
+        return old_fetched;
+    return cur->loaded_at;
+}
+
 static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct sl_err *err)
 {
     const json_t *old_status = json_object_get(run->obj, "status");
@@ -983,8 +998,8 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
         json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
     json_object_set_new(status, "observedGeneration", json_integer(generation));
     if (cur && run->out.ready && !cur->harbor_url) {
-        json_t *d = json_pack("{s:I, s:s}", "records", (json_int_t)cur->adv.records, "loadedAt",
-                              cur->loaded_at);
+        json_t *d = json_pack("{s:I, s:s, s:s}", "records", (json_int_t)cur->adv.records,
+                              "loadedAt", cur->loaded_at, "fetchedAt", fetched_at(old_status, cur));
         if (cur->digest[0])
             json_object_set_new(d, "digest", json_string(cur->digest));
         json_object_set_new(status, "database", d);

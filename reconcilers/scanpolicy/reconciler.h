@@ -5,7 +5,10 @@
  * spec.database.path) and its malware hashes (ConfigMap spec.malware.hashes.configMapRef) into
  * the ScanPolicy store it was made with (scan/store.h: one refcounted database per ScanPolicy,
  * read by the gates of scan/policy.h), and reports Ready with status.database {digest, records,
- * loadedAt} and status.malwareHashes. It re-checks every SL_SCANPOLICY_RECHECK_MS (or
+ * loadedAt (when this process loaded the database in use), fetchedAt (when its digest was
+ * first loaded: kept from the previous status while the digest is the same, across rechecks,
+ * reloads of the hashes and controller restarts; printer column DB AGE)} and
+ * status.malwareHashes. It re-checks every SL_SCANPOLICY_RECHECK_MS (or
  * rescanInterval when shorter): the image is HEADed and reloaded only when its digest changed.
  * A database that fails to load keeps the last good one: Ready stays True with reason
  * StaleDatabase and a message saying what failed, and the condition DatabaseFresh is False

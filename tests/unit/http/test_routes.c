@@ -22,8 +22,9 @@ static void test_matching(void)
     struct sl_http_routes r;
     int rc;
     sl_http_routes_init(&r);
-    sl_http_routes_add(&r, "GET", "/metrics", h_a, "metrics");
-    sl_http_routes_add(&r, "GET", "/metrics", h_a, "duplicate"); /* ignored */
+    const struct sl_http_route *added = sl_http_routes_add(&r, "GET", "/metrics", h_a, "metrics");
+    CHECK(added != NULL && added->anonymous == 0); /* a client certificate needed by default */
+    CHECK(sl_http_routes_add(&r, "GET", "/metrics", h_a, "duplicate") == NULL); /* ignored */
     sl_http_routes_add(&r, "POST", "/hooks/*", h_a, "hooks");
     sl_http_routes_add(&r, "POST", "/hooks/gitsource/*", h_a, "gitsource");
     sl_http_routes_add(&r, "GET", "/hooks/gitsource/status", h_a, "status");

@@ -877,9 +877,12 @@ static void h_count(void *ctx, const struct sl_http_request *req, struct sl_http
     sl_buf_append_str(&resp->body, "registry facts\n");
 }
 
-/* A listener with a client CA (the admission webhook's --webhook-client-ca): a caller without a
- * certificate of that CA, or with one that does not carry the pinned name, fails the handshake
- * and never reaches a handler; the API server's certificate gets through. */
+/* A listener with a client CA (the admission webhook's --webhook-client-ca): a caller with a
+ * certificate of another CA, or one that does not carry the pinned name, fails the handshake
+ * and never reaches a handler; a caller without a certificate gets 403 from the routes that
+ * need one (the handler never runs) and answers from the anonymous ones (/convert, which
+ * kube-apiserver calls without a client certificate); the API server's certificate gets
+ * through everywhere. */
 static void test_tls_client_certificates(void)
 {
     char *cert = sl_xasprintf("%s/srv.crt", tmpdir), *key = sl_xasprintf("%s/srv.key", tmpdir);
@@ -908,8 +911,10 @@ static void test_tls_client_certificates(void)
                                                pinned ? "sealift-apiserver-client" : NULL};
         CHECK_INT_EQ(sl_http_server_new(&s, &opts, &err), 0);
         sl_http_server_route(s, "GET", "/hello", h_count, NULL);
+        sl_http_server_route_anonymous(s, "GET", "/open", h_count, NULL);
         CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
         char *u = url_for(s, "https", "/hello");
+        char *open_u = url_for(s, "https", "/open");
         struct reply r = {0};
         sl_buf_init(&r.body, 0);
         CURL *h = curl_easy_init();
@@ -922,24 +927,44 @@ static void test_tls_client_certificates(void)
         CHECK_INT_EQ(r.status, 200);
         CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 1);
 
-        /* no client certificate: no answer, the handler never runs */
+        request(h, open_u, &api, &r);
+        CHECK_INT_EQ(r.status, 200);
+        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 2);
+
+        /* no client certificate: 403 from a route that needs one, the handler never runs */
         struct req_opts anon = {.ca_file = srv_ca};
         curl_easy_cleanup(h);
         h = curl_easy_init();
         request(h, u, &anon, &r);
-        CHECK(r.curl_rc != 0);
-        CHECK(r.status != 200);
-        /* a certificate of another CA (same name): refused too */
+        CHECK_INT_EQ(r.curl_rc, 0);
+        CHECK_INT_EQ(r.status, 403);
+        CHECK_CONTAINS(r.body.data, "client certificate");
+        CHECK(strstr(r.body.data, "registry facts") == NULL);
+        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 2);
+        /* ... also on the same connection after an anonymous route answered */
+        request(h, open_u, &anon, &r);
+        CHECK_INT_EQ(r.status, 200);
+        CHECK_CONTAINS(r.body.data, "registry facts");
+        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 3);
+        request(h, u, &anon, &r);
+        CHECK_INT_EQ(r.status, 403);
+        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 3);
+        /* a certificate of another CA (same name): the handshake fails, anonymous routes too */
         struct req_opts rogue = {
             .ca_file = srv_ca, .client_cert = rogue_cert, .client_key = rogue_key};
         curl_easy_cleanup(h);
         h = curl_easy_init();
         request(h, u, &rogue, &r);
         CHECK(r.curl_rc != 0);
-        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 1);
+        curl_easy_cleanup(h);
+        h = curl_easy_init();
+        request(h, open_u, &rogue, &r);
+        CHECK(r.curl_rc != 0);
+        CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 3);
         curl_easy_cleanup(h);
         sl_buf_free(&r.body);
         free(u);
+        free(open_u);
         sl_http_server_free(s);
     }
 

@@ -411,7 +411,13 @@ struct env {
     struct sl_reconcile_result res;
     int rc;
     struct sl_err err;
+    time_t clock; /* the reconciler's wall clock: each reconcile() runs a minute after the last */
 };
+
+static time_t test_clock(void *ctx)
+{
+    return *(const time_t *)ctx;
+}
 
 /* the administrator of these tests allows plain http to the fake registries */
 static const char *const insecure_ok[] = {SRC, DST1, DST2};
@@ -448,8 +454,13 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
                                           .sign_bundle = f_sign_bundle,
                                           .referrers_digest = f_referrers_digest,
                                           .copy_referrers = f_copy_referrers};
-    struct sl_imagedelivery_deps deps = {
-        .config = cc, .registry = &e->ops, .scan_gate = gate, .attest_gate = attest};
+    e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
+    struct sl_imagedelivery_deps deps = {.config = cc,
+                                         .registry = &e->ops,
+                                         .scan_gate = gate,
+                                         .attest_gate = attest,
+                                         .wall_now = test_clock,
+                                         .clock_ctx = &e->clock};
     struct sl_err err = {0};
     CHECK_INT_EQ(sl_imagedelivery_reconciler_new(&e->r, &deps, &err), 0);
 }
@@ -627,6 +638,7 @@ static void reconcile(struct env *e)
     json_t *obj = json_incref(imd(e));
     struct sl_reconcile_request req = {.ns = NS, .name = "app", .reconcile_id = "t", .obj = obj};
     memset(&e->err, 0, sizeof(e->err));
+    e->clock += 60;
     e->rc = e->r->reconcile(e->r->self, &e->rt, &req, &e->res, &e->err);
     json_decref(obj);
 }
@@ -761,6 +773,24 @@ static void test_delivers_to_two_targets(void)
     env_free(&e);
 }
 
+static void collect(void *qctx, const char *ns, const char *name);
+static void put_pattern_imd(struct env *e, const char *pattern);
+
+/* The status a steady pass writes: exactly one status write per check, moving lastCheckTime and
+ * nothing else (status written with `moved` as lastCheckTime must equal before otherwise). */
+static void check_one_write_moving_last_check(struct env *e, int writes_before,
+                                              const json_t *before, const char *moved)
+{
+    CHECK_INT_EQ(sl_fake_kube_writes(e->fk), writes_before + 1);
+    json_t *log = sl_fake_kube_write_log(e->fk);
+    CHECK_STR_EQ(json_string_value(json_array_get(log, json_array_size(log) - 1)),
+                 "update_status imagedeliveries " NS "/app");
+    json_t *expect = json_deep_copy(before);
+    json_object_set_new(expect, "lastCheckTime", json_string(moved));
+    CHECK(json_equal(expect, json_object_get(imd(e), "status")));
+    json_decref(expect);
+}
+
 static void test_steady_state_costs_heads_only(void)
 {
     struct env e;
@@ -769,6 +799,7 @@ static void test_steady_state_costs_heads_only(void)
     seed_source(&e);
     put_imd(&e, basic_spec());
     reconcile(&e);
+    CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:01:00Z");
     int writes = sl_fake_kube_writes(e.fk);
     json_t *before = json_deep_copy(json_object_get(imd(&e), "status"));
     json_object_clear(e.reg.calls);
@@ -780,10 +811,69 @@ static void test_steady_state_costs_heads_only(void)
     CHECK_INT_EQ(ncalls(&e.reg, "head"), 2 + 2 * 2);
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
     CHECK_INT_EQ(ncalls(&e.reg, "copy_signatures"), 0);
-    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes); /* no status write */
-    CHECK(json_equal(before, json_object_get(imd(&e), "status")));
+    /* one status write, moving lastCheckTime only (lastSyncTime and syncedAt stay) */
+    check_one_write_moving_last_check(&e, writes, before, "2026-11-30T08:02:00Z");
     CHECK_INT_EQ((int)json_array_size(e.events), events);
+    /* a check within the same second finds nothing to write */
+    writes = sl_fake_kube_writes(e.fk);
+    e.clock -= 60;
+    reconcile(&e);
+    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
     json_decref(before);
+    env_free(&e);
+}
+
+/* lastCheckTime moves on every completed check, also one that found no tag to deliver; not
+ * while suspended, not on a pass that stopped before the registries (the Secret is missing). */
+static void test_last_check_time(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_pattern_imd(&e, "^3\\.");
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "NoMatchingTags");
+    CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:01:00Z");
+    reconcile(&e);
+    CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:02:00Z");
+    env_free(&e);
+
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:01:00Z");
+    /* suspended: no registry request, lastCheckTime stays */
+    edit_spec(&e, "suspend", json_true());
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Suspended");
+    CHECK_INT_EQ(ncalls(&e.reg, "head") + ncalls(&e.reg, "tags"), 0);
+    CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:01:00Z");
+    reconcile(&e); /* and a suspended object's steady state writes nothing */
+    int writes = sl_fake_kube_writes(e.fk);
+    reconcile(&e);
+    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
+    /* resumed: checked again */
+    edit_spec(&e, "suspend", json_false());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:05:00Z");
+    /* the pull Secret is gone: the pass stops before any registry, lastCheckTime stays */
+    sl_fake_kube_remove(e.fk, &SL_RES_SECRET, NS, "pull");
+    json_t *q = json_array();
+    json_t *gone = json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", NS);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, gone, collect, q); /* the watch's event */
+    json_decref(gone);
+    json_decref(q);
+    json_object_clear(e.reg.calls);
+    reconcile(&e);
+    CHECK_INT_EQ(ncalls(&e.reg, "head") + ncalls(&e.reg, "tags"), 0);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SecretNotFound");
+    CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:05:00Z");
     env_free(&e);
 }
 
@@ -940,12 +1030,15 @@ static void test_platforms_steady_state(void)
     json_t *t0 = json_array_get(json_object_get(image_entry(&e, 0), "targets"), 0);
     CHECK_STR_EQ(json_string_value(json_object_get(t0, "digest")), delivered);
     CHECK_STR_EQ(json_string_value(json_object_get(image_entry(&e, 0), "digest")), DIG_A);
-    /* the recorded delivery is recognised: no copy on the next pass */
+    /* the recorded delivery is recognised: no copy on the next pass, one status write of
+     * lastCheckTime */
     json_object_clear(e.reg.calls);
     int writes = sl_fake_kube_writes(e.fk);
+    json_t *before = json_deep_copy(json_object_get(imd(&e), "status"));
     reconcile(&e);
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
-    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
+    check_one_write_moving_last_check(&e, writes, before, "2026-11-30T08:02:00Z");
+    json_decref(before);
     env_free(&e);
 }
 
@@ -1811,13 +1904,16 @@ static void test_referrers_go_along(void)
         json_integer_value(json_object_get(json_object_get(refs, "byArtifactType"), SBOM_T)), 1);
     CHECK_INT_EQ(status_int(&e, "status.referrersTotal"), 4);
 
-    /* steady state: one referrers request per tag and target, no copy, no status write */
+    /* steady state: one referrers request per tag and target, no copy, one status write that
+     * moves lastCheckTime only */
     int writes = sl_fake_kube_writes(e.fk);
+    json_t *before = json_deep_copy(json_object_get(imd(&e), "status"));
     json_object_clear(e.reg.calls);
     reconcile(&e);
     CHECK_INT_EQ(ncalls(&e.reg, "referrers_digest"), 4);
     CHECK_INT_EQ(ncalls(&e.reg, "copy_referrers"), 0);
-    CHECK_INT_EQ(sl_fake_kube_writes(e.fk), writes);
+    check_one_write_moving_last_check(&e, writes, before, "2026-11-30T08:02:00Z");
+    json_decref(before);
 
     /* the vendor attests 1.0 after it was delivered: it follows, to both targets */
     json_array_append_new(src_refs, json_string(BUNDLE_T));
@@ -2489,6 +2585,7 @@ int main(int argc, char **argv)
     RUN(test_delivers_to_two_targets);
     RUN(test_many_deliveries_one_event);
     RUN(test_steady_state_costs_heads_only);
+    RUN(test_last_check_time);
     RUN(test_moved_tag_immutable_conflict);
     RUN(test_tag_pattern_and_digest_pinning);
     RUN(test_tag_pattern_dialect_and_no_match);

@@ -159,6 +159,22 @@ static const char *db_digest(struct env *e, const char *name)
         json_object_get(json_object_get(status_of(e, name), "database"), "digest"));
 }
 
+static const char *db_time(struct env *e, const char *name, const char *field)
+{
+    return json_string_value(
+        json_object_get(json_object_get(status_of(e, name), "database"), field));
+}
+
+/* Makes the stored policy's status.database.fetchedAt say when (as if fetched then). */
+static void set_fetched_at(struct env *e, const char *name, const char *when)
+{
+    json_t *obj = json_deep_copy(sl_fake_kube_find(e->fk, &SL_RES_SCANPOLICY, NS, name));
+    json_object_set_new(json_object_get(json_object_get(obj, "status"), "database"), "fetchedAt",
+                        json_string(when));
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SCANPOLICY, obj), 0);
+    json_decref(obj);
+}
+
 /* The gate's answer for a policy that is not loaded: no registry request is made. */
 static int gate_answer(struct env *e, const char *policy, struct sl_err *err)
 {
@@ -223,6 +239,11 @@ static void test_bad_database_keeps_last_good(void)
     char digest[80];
     snprintf(digest, sizeof(digest), "%s",
              db_digest(&e, "default") ? db_digest(&e, "default") : "");
+    /* first fetch: fetchedAt is when it was loaded */
+    CHECK(db_time(&e, "default", "fetchedAt") != NULL);
+    CHECK_STR_EQ(db_time(&e, "default", "fetchedAt"), db_time(&e, "default", "loadedAt"));
+    /* (as if that was long ago, for the fetches below) */
+    set_fetched_at(&e, "default", "2026-01-01T00:00:00Z");
 
     /* a malformed record appears: the load fails, the last good database stays in use */
     char bad[512];
@@ -241,16 +262,29 @@ static void test_bad_database_keeps_last_good(void)
     CHECK_CONTAINS(sl_test_condition_field(st, "DatabaseFresh", "message"), "bad.json");
     CHECK_INT_EQ(db_records(&e, "default"), records);
     CHECK_STR_EQ(db_digest(&e, "default"), digest);
+    CHECK_STR_EQ(db_time(&e, "default", "fetchedAt"), "2026-01-01T00:00:00Z"); /* it ages */
     CHECK(has_event(&e, "Warning", "StaleDatabase"));
     /* the gate still has a database: it does not wait (it would scan; no registry here) */
     struct sl_err err = {0};
     CHECK(gate_answer(&e, "missing", &err) == SL_SCAN_GATE_WAITING);
 
-    /* fixed again: a new load, back to DatabaseLoaded with the same content digest */
+    /* fixed again: a new load, back to DatabaseLoaded with the same content digest, which
+     * is no younger for it (as after a restart of the controller) */
     unlink(bad);
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseLoaded");
     CHECK_STR_EQ(db_digest(&e, "default"), digest);
+    CHECK_STR_EQ(db_time(&e, "default", "fetchedAt"), "2026-01-01T00:00:00Z");
+    CHECK(strcmp(db_time(&e, "default", "loadedAt"), "2026-01-01T00:00:00Z") != 0);
+    /* a fetchedAt that is not a time is not carried */
+    set_fetched_at(&e, "default", "yesterday");
+    write_file(bad, "{\"id\": \"CVE-2099-9\", \"affected\": [ {\"package\": ");
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "default", "reason"), "StaleDatabase");
+    CHECK_STR_EQ(db_time(&e, "default", "fetchedAt"), db_time(&e, "default", "loadedAt"));
+    unlink(bad);
+    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    set_fetched_at(&e, "default", "2026-01-01T00:00:00Z");
 
     /* a record added changes count and digest */
     char more[512];
@@ -262,6 +296,8 @@ static void test_bad_database_keeps_last_good(void)
     CHECK_INT_EQ(db_records(&e, "default"), records + 1);
     CHECK(strcmp(db_digest(&e, "default"), digest) != 0);
     CHECK(has_event(&e, "Normal", "DatabaseUpdated"));
+    /* another digest: fetched now */
+    CHECK_STR_EQ(db_time(&e, "default", "fetchedAt"), db_time(&e, "default", "loadedAt"));
     env_free(&e);
 }
 

@@ -8,7 +8,6 @@
 #include "imagedelivery/reconciler.h"
 
 #include "imagedelivery/delivery.h"
-#include "http/clientcert.h"
 #include "kube/secret.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
@@ -361,9 +360,8 @@ struct endpoint {
     json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
     struct sl_creds creds;
     bool have_creds;
-    char *ca_pem;
-    char *tls_crt, *tls_key; /* the client certificate for this registry only, or NULL */
-    size_t tls_key_len;
+    /* certSecretRef's CA and client certificate (for this registry only), or empty */
+    struct sl_kube_tls_secret tls;
     struct sl_registry *reg;
     int dead; /* a failure that will repeat for every tag: skip the rest */
     char dead_reason[64];
@@ -882,37 +880,9 @@ static int secret_value(struct imd_run *run, char **out, size_t *out_len, const 
 static int load_cert_secret(struct imd_run *run, struct endpoint *ep, const json_t *secret,
                             const char *field)
 {
-    const json_t *data = json_object_get(secret, "data");
-    bool has_ca = json_is_string(json_object_get(data, "ca.crt"));
-    bool has_crt = json_is_string(json_object_get(data, "tls.crt"));
-    bool has_key = json_is_string(json_object_get(data, "tls.key"));
-    size_t len = 0;
-    if (!has_ca && !has_crt && !has_key) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSecret",
-                    "%s: Secret \"%s\" has no key ca.crt, nor a client certificate in tls.crt "
-                    "and tls.key",
-                    field, ep->ca_secret);
-        return -1;
-    }
-    if (has_crt != has_key) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSecret",
-                    "%s: Secret \"%s\" has %s but no %s: a client certificate needs both", field,
-                    ep->ca_secret, has_crt ? "tls.crt" : "tls.key",
-                    has_crt ? "tls.key" : "tls.crt");
-        return -1;
-    }
-    if (has_ca && secret_value(run, &ep->ca_pem, &len, secret, "ca.crt", field, ep->ca_secret) != 0)
-        return -1;
-    if (!has_crt)
-        return 0;
-    if (secret_value(run, &ep->tls_crt, &len, secret, "tls.crt", field, ep->ca_secret) != 0 ||
-        secret_value(run, &ep->tls_key, &ep->tls_key_len, secret, "tls.key", field,
-                     ep->ca_secret) != 0)
-        return -1;
     struct sl_err err = {0};
-    if (sl_clientcert_check(ep->tls_crt, ep->tls_key, "tls.crt", "tls.key", &err) != 0) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSecret", "%s: Secret \"%s\": %s", field,
-                    ep->ca_secret, err.msg);
+    if (sl_kube_secret_tls(&ep->tls, secret, ep->ca_secret, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSecret", "%s: %s", field, err.msg);
         return -1;
     }
     return 0;
@@ -1073,9 +1043,9 @@ static void open_endpoint(struct imd_run *run, struct endpoint *ep)
      * target clients always ask (their answers are the delivery's drift check) */
     struct sl_registry_opts opts = {.allow_http = ep->insecure,
                                     .skip_tls_verify = ep->skip_tls_verify,
-                                    .ca_pem = ep->ca_pem,
-                                    .client_cert_pem = ep->tls_crt,
-                                    .client_key_pem = ep->tls_key,
+                                    .ca_pem = ep->tls.ca_pem,
+                                    .client_cert_pem = ep->tls.cert_pem,
+                                    .client_key_pem = ep->tls.key_pem,
                                     .read_cache_ms = ep == &run->src ? SL_IMD_RESOLVE_TTL_MS : 0};
     ep->reg = run->r->reg.open(run->r->reg.ctx, sl_ref_api_host(&ep->ref),
                                ep->have_creds ? &ep->creds : NULL, &opts);
@@ -1088,11 +1058,8 @@ static void endpoint_clear(struct imd_run *run, struct endpoint *ep)
     sl_ref_free(&ep->ref);
     sl_creds_free(&ep->creds);
     free(ep->name);
-    free(ep->ca_pem);
-    free(ep->tls_crt);
+    sl_kube_tls_secret_clear(&ep->tls);
     json_decref(ep->service_account_obj);
-    if (ep->tls_key)
-        sl_secure_free(ep->tls_key, ep->tls_key_len + 1);
 }
 
 /* ---- keys ---- */

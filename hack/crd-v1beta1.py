@@ -230,7 +230,7 @@ def imagedelivery(schema, version):
 
 def scanpolicy(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["database"])
+    access(spec["properties"]["database"], client_certs=True)
     access(spec["properties"]["vex"]["items"])
     harbor = spec["properties"]["scanner"]["properties"]["harbor"]
     access(harbor)

@@ -747,15 +747,19 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
      * of a TLS port that follows it ("400"): it is what the user has to act on */
     struct sl_err tls_err = {0};
     bool tls_failed = false;
+    int tls_rc = SL_EFAIL;
     for (int attempt = 0;; attempt++) {
         for (int i = 0; i < n_schemes; i++) {
             char *url = sl_xasprintf("%s://%s/v2/", schemes[i], r->host);
             struct req q = {.method = "GET", .url = url};
             rc = perform_once(r, &q, NULL, &rs, err);
             free(url);
-            if (rc == SL_EFAIL && n_schemes > 1 && !strcmp(schemes[i], "https") && err) {
+            /* a certificate alert (SL_EAUTH: the port wants a client certificate) likewise */
+            if ((rc == SL_EFAIL || rc == SL_EAUTH) && n_schemes > 1 &&
+                !strcmp(schemes[i], "https") && err) {
                 tls_err = *err;
                 tls_failed = true;
+                tls_rc = rc;
             }
             if (http_probe && i == 0 &&
                 !(rc == 0 && (rs.status / 100 == 2 || (rs.status == 401 && rs.www_auth))))
@@ -780,7 +784,7 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
     if (rc < 0 && tls_failed) {
         if (err)
             *err = tls_err;
-        rc = SL_EFAIL;
+        rc = tls_rc;
     }
     if (rc < 0) {
         sl_err_prefix(err, rc == SL_ERETRY ? "registry %s unreachable" : "registry %s", r->host);
@@ -803,7 +807,7 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
         pthread_mutex_unlock(&r->mu);
         if (err)
             *err = tls_err;
-        rc = SL_EFAIL;
+        rc = tls_rc;
         sl_err_prefix(err, "registry %s", r->host);
     } else if (rs.status == 404) {
         rc = sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY,

@@ -6,16 +6,21 @@ docker-registry processes and a real API server:
   registry whose certSecretRef holds them and to no other.
 - serviceAccountName: the imagePullSecrets of a ServiceAccount of the delivery's namespace, with
   htpasswd registries; no entry for the host stops the delivery, nothing anonymous is sent.
+- a ScanPolicy's database image on a registry that requires a client certificate
+  (spec.database.certSecretRef).
 Results are checked with skopeo (with its own client certificate), not with sealift code."""
 import base64
 import json
 import os
+import sys
 import unittest
 
-import procs
-import registry as reg
-import tlsgen
-from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scan"))
+import procs  # noqa: E402
+import registry as reg  # noqa: E402
+import scanlib  # noqa: E402
+import tlsgen  # noqa: E402
+from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
 
 V, C = ":".join(VENDOR), ":".join(CUSTOMER)
 
@@ -208,6 +213,58 @@ class RegistryAuthTest(ImdTestCase):
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("spec.source: set at most one of secretRef and serviceAccountName",
                       cp.stderr)
+
+    def test_scanpolicy_database_over_mtls(self):
+        tls = os.path.join(self.tmp, "tls")
+        server = tlsgen.make_serving_cert(os.path.join(tls, "server"))
+        clients_ca = tlsgen.make_serving_cert(os.path.join(tls, "clients-ca"))
+        crt, key = make_client_cert(os.path.join(tls, "scanner"), clients_ca, "scanner")
+        # the advisory database is pushed while the registry asks for no client certificate,
+        # then the registry restarts requiring one
+        db = reg.Registry(self, "db-registry", users={VENDOR[0]: VENDOR[1]},
+                          tls=(os.path.join(server, "tls.crt"), os.path.join(server, "tls.key")))
+        image = f"{db.host}/security/advisories:v1"
+        adv = scanlib.advisory_dir(os.path.join(self.tmp, "advisories"))
+        digest, records = scanlib.db_push(adv, image, creds=V)
+        db.tls = db.tls + (os.path.join(clients_ca, "ca.crt"),)
+        db._write_config()
+        db.restart()
+        self.docker_secret("db-pull", db.host, *VENDOR)
+        server_ca = os.path.join(server, "ca.crt")
+        self.generic_secret("db-server-ca", ca_crt=server_ca)
+        self.generic_secret("db-client", ca_crt=server_ca, tls_crt=crt, tls_key=key)
+
+        def policy(cert_secret):
+            self.apply("apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
+                       f"metadata: {{name: mtls-db, namespace: {NS}}}\n"
+                       f"spec:\n  database:\n    image: {image}\n"
+                       "    secretRef: {name: db-pull}\n"
+                       f"    certSecretRef: {{name: {cert_secret}}}\n")
+
+        def ready_when(pred, what):
+            last = {}
+
+            def check():
+                obj = self.get("mtls-db", kind="scanpolicies")
+                last["obj"] = obj
+                c = self.condition(obj, "Ready")
+                return (c and obj["status"].get("observedGeneration")
+                        == obj["metadata"]["generation"] and pred(c))
+            try:
+                procs.wait_for(check, timeout=90, interval=0.2, what=what)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{json.dumps(last.get('obj', {}).get('status'))}")
+            return last["obj"]
+
+        policy("db-server-ca")
+        obj = ready_when(lambda c: c["status"] == "False", "Ready=False without a certificate")
+        self.assertIn("requires a TLS client certificate and none was presented",
+                      self.condition(obj, "Ready")["message"])
+
+        policy("db-client")
+        obj = ready_when(lambda c: c["status"] == "True", "Ready=True with the certificate")
+        self.assertEqual(obj["status"]["database"]["digest"], digest)
+        self.assertEqual(obj["status"]["database"]["records"], records)
 
     def exists_mtls(self, registry, client_crt):
         try:

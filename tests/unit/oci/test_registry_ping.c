@@ -44,6 +44,10 @@ static void fake_perform(void *ctx, const struct sl_http_exchange *x, struct sl_
         snprintf(f->urls[f->n++], sizeof(f->urls[0]), "%s", x->url);
     int https = strncmp(x->url, "https://", 8) == 0;
     if (f->kind == MTLS_REGISTRY) {
+        if (!https) { /* Go's answer to plain http on a TLS port */
+            answer(x, res, 400, "HTTP/1.0 400 Bad Request\r\n", NULL);
+            return;
+        }
         res->failure = SL_HTTP_TLS_CLIENT_CERT;
         snprintf(res->error, sizeof(res->error), "SSL_read: tlsv13 alert certificate required");
         return;
@@ -128,6 +132,15 @@ static void test_client_certificate_alert(void)
     CHECK_INT_EQ(rc, SL_EAUTH);
     CHECK_INT_EQ(f.n, 1);
     CHECK_CONTAINS(err.msg, "(the registry refused the TLS client certificate presented)");
+
+    /* marked insecure, with a port: plain http first (a TLS port's 400), then https, whose
+     * certificate alert is the answer reported, not the 400 plain http gets again */
+    f = (struct fake){.kind = MTLS_REGISTRY};
+    base = ping_cert(&f, "127.0.0.1:5000", 1, NULL, 3, &rc, &err);
+    CHECK(base == NULL);
+    CHECK_INT_EQ(rc, SL_EAUTH);
+    CHECK_STR_EQ(f.urls[1], "https://127.0.0.1:5000/v2/");
+    CHECK_CONTAINS(err.msg, "requires a TLS client certificate and none was presented");
 }
 
 static void test_insecure_plain_port_is_never_asked_over_tls(void)

@@ -318,11 +318,13 @@ static void test_pages_delivered_as_they_arrive(void)
     f.on_continue_ctx = &a;
     struct sl_informer *inf = make(&f, &s, NULL);
     CHECK_INT_EQ(sl_informer_start(inf, NULL), 0);
-    CHECK(sl_informer_wait_synced(inf, 5000));
+    CHECK(sl_informer_wait_synced(inf, 30000));
     CHECK_INT_EQ(f.list_pages, 3);
-    /* page 2 is asked for while page 1 is being stored; page 3 once page 1 reached the
-     * handlers, before page 2 did */
-    CHECK_INT_EQ(a.adds[3], SL_INFORMER_PAGE_LIMIT);
+    /* page 3 is asked for only once page 1 reached the handlers (no more than two pages are
+     * held), and page 1 reached them before the list ended. How much of page 2 they heard of
+     * by then depends on when the prefetching thread runs (all of it on a loaded machine). */
+    CHECK(a.adds[3] >= SL_INFORMER_PAGE_LIMIT);
+    CHECK(a.adds[3] <= 2 * SL_INFORMER_PAGE_LIMIT);
     CHECK_INT_EQ(get_count(&s, &s.adds), 2 * SL_INFORMER_PAGE_LIMIT + 200);
     sl_informer_free(inf);
     fake_lw_destroy(&f);

@@ -600,6 +600,11 @@ def check_install(root, parsed, probs):
                 probs.add(fname, where, "leases belong in the namespaced Role only")
             if "namespaces" in res and not verbs <= {"get", "list", "watch"}:
                 probs.add(fname, where, "namespaces must be read-only")
+            # ImageDelivery reads a ServiceAccount's imagePullSecrets, GitSource impersonates
+            # one: nothing else
+            if "serviceaccounts" in res and not verbs <= {"get", "impersonate"}:
+                probs.add(fname, where, "serviceaccounts beyond get/impersonate: %s"
+                          % sorted(verbs - {"get", "impersonate"}))
             # the conversion caBundle of sealift's own CRDs, by name; never other CRDs
             if "customresourcedefinitions" in res and (
                     not verbs <= {"get", "patch"}

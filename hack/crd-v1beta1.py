@@ -57,8 +57,11 @@ def rename_in_rules(node, renames):
             rule["message"] = rule["message"].replace(old, new)
 
 
-def access(node):
-    """credentials.secretRef -> secretRef, caSecretRef -> certSecretRef in a registry block."""
+def access(node, client_certs=False, service_account=None):
+    """credentials.secretRef -> secretRef, caSecretRef -> certSecretRef in a registry block;
+    client_certs: the block's certSecretRef also reads tls.crt and tls.key (mTLS);
+    service_account: the field path naming the block in messages, to add serviceAccountName
+    (not both with secretRef)."""
     props = node["properties"]
     if "credentials" in props:
         creds = props["credentials"]
@@ -68,9 +71,33 @@ def access(node):
         props = replace_key(props, "credentials", "secretRef", ref)
     if "caSecretRef" in props:
         ref = copy.deepcopy(props["caSecretRef"])
-        ref["description"] = (ref["description"].rstrip(".") + " (v1alpha1: caSecretRef). "
-                              "Client certificates (tls.crt, tls.key) are not read yet.")
+        ref["description"] = (ref["description"].rstrip(".") + " (v1alpha1: caSecretRef). " +
+                              ("It may also hold a TLS client certificate, tls.crt (PEM, with "
+                               "its chain) and tls.key (PEM, unencrypted), presented to this "
+                               "registry only (mTLS; a kubernetes.io/tls Secret, as "
+                               "cert-manager writes it, fits); ca.crt is then optional. One of "
+                               "tls.crt "
+                               "and tls.key without the other, a key of another certificate or "
+                               "text that is not PEM: Ready=False, reason InvalidSecret, naming "
+                               "the Secret and the key." if client_certs else
+                               "Client certificates (tls.crt, tls.key) are not read yet."))
         props = replace_key(props, "caSecretRef", "certSecretRef", ref)
+    if service_account:
+        name = copy.deepcopy(props["secretRef"]["properties"]["name"])
+        name["description"] = (
+            "ServiceAccount of the same namespace whose imagePullSecrets give the credentials, "
+            "as kubelet uses them: the kubernetes.io/dockerconfigjson Secrets it lists, in "
+            "order, the first with an entry for this registry (at most 16 are read). Instead of "
+            "secretRef. A missing ServiceAccount or Secret, or no entry for the registry in any "
+            "of them: Ready=False naming them (reasons ServiceAccountNotFound, SecretNotFound, "
+            "NoCredentials), never an anonymous attempt; a ServiceAccount created or fixed "
+            "after such a failure is read again within 30 s.")
+        props = {**{k: v for k, v in props.items()}, "serviceAccountName": name}
+        node.setdefault("x-kubernetes-validations", []).append({
+            "rule": "!(has(self.secretRef) && has(self.serviceAccountName))",
+            "message": f"{service_account}: set at most one of secretRef and "
+                       "serviceAccountName",
+            "reason": "FieldValueForbidden"})
     node["properties"] = props
     rename_in_rules(node, [("credentials", "secretRef"), ("caSecretRef", "certSecretRef")])
 
@@ -134,8 +161,9 @@ def endpoint_tls(node, what):
 
 def imagedelivery(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["source"])
-    access(spec["properties"]["targets"]["items"])
+    access(spec["properties"]["source"], client_certs=True, service_account="spec.source")
+    access(spec["properties"]["targets"]["items"], client_certs=True,
+           service_account="spec.targets[]")
     endpoint_tls(spec["properties"]["source"], "the source registry")
     endpoint_tls(spec["properties"]["targets"]["items"], "this target registry")
     verify = spec["properties"]["verify"]
@@ -202,7 +230,7 @@ def imagedelivery(schema, version):
 
 def scanpolicy(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["database"])
+    access(spec["properties"]["database"], client_certs=True)
     access(spec["properties"]["vex"]["items"])
     harbor = spec["properties"]["scanner"]["properties"]["harbor"]
     access(harbor)

@@ -222,6 +222,8 @@ static void endpoint_down(json_t *o)
     if (json_is_true(json_object_get(o, "insecureSkipTLSVerify")))
         json_object_set_new(o, "insecure", json_true());
     json_object_del(o, "insecureSkipTLSVerify");
+    /* v1alpha1 has no serviceAccountName: the annotation carries it */
+    json_object_del(o, "serviceAccountName");
 }
 
 static void imagedelivery_up(json_t *o)

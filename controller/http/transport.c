@@ -454,6 +454,24 @@ static void finish(CURL *h, struct curl_slist *hdrs)
     curl_slist_free_all(hdrs);
 }
 
+/* true when a TLS alert the server sent is about certificates: the client verifies the
+ * server's certificate itself (CURLE_PEER_FAILED_VERIFICATION), so an alert of the server that
+ * names a certificate is about the client's, missing or refused. With TLS 1.3 it comes after the
+ * client's side of the handshake, on the first read. */
+static bool client_cert_alert(CURLcode cc, const char *errbuf)
+{
+    static const char *const alerts[] = {
+        "alert certificate required",   "alert bad certificate",     "alert unknown ca",
+        "alert certificate unknown",    "alert certificate expired", "alert certificate revoked",
+        "alert unsupported certificate"};
+    if (cc != CURLE_SSL_CONNECT_ERROR && cc != CURLE_RECV_ERROR && cc != CURLE_SEND_ERROR)
+        return false;
+    for (size_t i = 0; errbuf && i < sizeof(alerts) / sizeof(alerts[0]); i++)
+        if (strstr(errbuf, alerts[i]))
+            return true;
+    return false;
+}
+
 static void set_result(struct sl_http_result *res, CURL *h, CURLcode cc, const char *errbuf)
 {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
@@ -483,6 +501,8 @@ static void set_result(struct sl_http_result *res, CURL *h, CURLcode cc, const c
         res->failure = SL_HTTP_NETWORK;
         break;
     }
+    if (client_cert_alert(cc, errbuf))
+        res->failure = SL_HTTP_TLS_CLIENT_CERT;
     if (cc != CURLE_OK)
         snprintf(res->error, sizeof(res->error), "%s",
                  errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));

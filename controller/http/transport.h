@@ -24,6 +24,9 @@ enum sl_http_failure {
     SL_HTTP_TLS_VERIFY,  /* the server's certificate did not verify */
     SL_HTTP_TLS_CONNECT, /* the TLS handshake failed (plain http on the port, say) */
     SL_HTTP_NETWORK,     /* anything else: DNS, connection refused or reset */
+    /* the server ended the TLS session with a certificate alert: it wants a client
+     * certificate and got none, or refused the one presented */
+    SL_HTTP_TLS_CLIENT_CERT,
 };
 
 /* One exchange. Strings are borrowed for the call. */

@@ -56,6 +56,7 @@ struct sl_kube_resource {
 /* Well-known resources. */
 extern const struct sl_kube_resource SL_RES_SECRET;
 extern const struct sl_kube_resource SL_RES_CONFIGMAP;
+extern const struct sl_kube_resource SL_RES_SERVICEACCOUNT;
 extern const struct sl_kube_resource SL_RES_EVENT;
 extern const struct sl_kube_resource SL_RES_NAMESPACE;
 extern const struct sl_kube_resource SL_RES_LEASE;

@@ -3,6 +3,8 @@
 
 const struct sl_kube_resource SL_RES_SECRET = {"", "v1", "secrets", "Secret", true};
 const struct sl_kube_resource SL_RES_CONFIGMAP = {"", "v1", "configmaps", "ConfigMap", true};
+const struct sl_kube_resource SL_RES_SERVICEACCOUNT = {"", "v1", "serviceaccounts",
+                                                       "ServiceAccount", true};
 const struct sl_kube_resource SL_RES_EVENT = {"", "v1", "events", "Event", true};
 const struct sl_kube_resource SL_RES_NAMESPACE = {"", "v1", "namespaces", "Namespace", false};
 const struct sl_kube_resource SL_RES_LEASE = {"coordination.k8s.io", "v1", "leases", "Lease", true};

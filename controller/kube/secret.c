@@ -1,10 +1,13 @@
 #include "kube/secret.h"
 
 #include <openssl/crypto.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include "http/clientcert.h"
 #include "util/base64.h"
 #include "util/err.h"
+#include "util/mem.h"
 
 int sl_kube_secret_get(json_t **out, const struct sl_kube_ops *kube, const char *ns,
                        const char *name, const char *field, struct sl_err *err)
@@ -59,4 +62,70 @@ void sl_kube_secret_decref(json_t *secret)
         }
     }
     json_decref(secret);
+}
+
+/* data[key] of secret as a NUL-terminated text without NUL bytes inside, or NULL with err. */
+static char *pem_value(const json_t *secret, const char *name, const char *key, struct sl_err *err)
+{
+    unsigned char *v = NULL;
+    size_t len = 0;
+    if (sl_kube_secret_bytes(&v, &len, secret, key) != 0) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "Secret \"%s\" key %s: invalid base64", name,
+                   key);
+        return NULL;
+    }
+    if (len == 0 || strlen((char *)v) != len) {
+        sl_secure_free(v, len + 1);
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "Secret \"%s\" key %s: empty or not text", name,
+                   key);
+        return NULL;
+    }
+    return (char *)v;
+}
+
+int sl_kube_secret_tls(struct sl_kube_tls_secret *out, const json_t *secret, const char *name,
+                       struct sl_err *err)
+{
+    struct sl_kube_tls_secret t = {0};
+    struct sl_err cerr = {0};
+    const json_t *data = json_object_get(secret, "data");
+    bool has_ca = json_is_string(json_object_get(data, "ca.crt"));
+    bool has_crt = json_is_string(json_object_get(data, "tls.crt"));
+    bool has_key = json_is_string(json_object_get(data, "tls.key"));
+    memset(out, 0, sizeof(*out));
+    if (!has_ca && !has_crt && !has_key)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "Secret \"%s\" has no key ca.crt, nor a client certificate in tls.crt "
+                          "and tls.key",
+                          name);
+    if (has_crt != has_key)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "Secret \"%s\" has %s but no %s: a client certificate needs both", name,
+                          has_crt ? "tls.crt" : "tls.key", has_crt ? "tls.key" : "tls.crt");
+    if (has_ca && !(t.ca_pem = pem_value(secret, name, "ca.crt", err)))
+        goto fail;
+    if (has_crt) {
+        if (!(t.cert_pem = pem_value(secret, name, "tls.crt", err)) ||
+            !(t.key_pem = pem_value(secret, name, "tls.key", err)))
+            goto fail;
+        if (sl_clientcert_check(t.cert_pem, t.key_pem, "tls.crt", "tls.key", &cerr) != 0) {
+            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "Secret \"%s\": %s", name, cerr.msg);
+            goto fail;
+        }
+    }
+    *out = t;
+    return 0;
+fail:
+    sl_kube_tls_secret_clear(&t);
+    return SL_EINVAL;
+}
+
+void sl_kube_tls_secret_clear(struct sl_kube_tls_secret *t)
+{
+    if (!t)
+        return;
+    sl_secure_free_str(t->ca_pem);
+    sl_secure_free_str(t->cert_pem);
+    sl_secure_free_str(t->key_pem);
+    memset(t, 0, sizeof(*t));
 }

@@ -34,6 +34,26 @@ char *sl_kube_secret_string(const json_t *secret, const char *key);
 int sl_kube_secret_bytes(unsigned char **out, size_t *out_len, const json_t *secret,
                          const char *key);
 
+/* What a certSecretRef Secret holds for a TLS client: CAs to trust (ca.crt) and/or a client
+ * certificate (tls.crt, with its chain) and its unencrypted key (tls.key), PEM texts. */
+struct sl_kube_tls_secret {
+    char *ca_pem;   /* ca.crt, or NULL */
+    char *cert_pem; /* tls.crt, or NULL (key_pem is then NULL too) */
+    char *key_pem;  /* tls.key, or NULL; wiped when cleared */
+};
+
+/* Reads ca.crt, tls.crt and tls.key of secret (called name in messages): ca.crt or the pair or
+ * both; the pair both or neither, each PEM, the key the certificate's (http/clientcert.h), so
+ * that a broken pair is named before anything is sent. Returns 0 with *out filled (release with
+ * sl_kube_tls_secret_clear), or SL_EINVAL with err naming the Secret and the key ("Secret \"x\"
+ * has tls.crt but no tls.key: a client certificate needs both"), never what the key holds;
+ * *out is then empty. */
+int sl_kube_secret_tls(struct sl_kube_tls_secret *out, const json_t *secret, const char *name,
+                       struct sl_err *err);
+
+/* Frees what t holds (the key wiped first) and zeroes it. NULL is a no-op. */
+void sl_kube_tls_secret_clear(struct sl_kube_tls_secret *t);
+
 /* Drops a reference to secret (NULL is a no-op). When it is the last one, first overwrites the
  * string values of its data (base64 of secret material) in place, so keys and passwords do not
  * linger in freed heap memory. */

@@ -45,6 +45,8 @@ struct sl_registry {
     struct sl_creds creds;
     struct sl_registry_opts opts;
     char *ca_pem;
+    /* the client certificate and its key (wiped when freed), or NULL */
+    char *client_cert_pem, *client_key_pem;
     char *insecure_flag, *creds_hint; /* copies of the options' strings */
     pthread_mutex_t mu;               /* guards everything below */
     char *base;                       /* "https://host" or "http://host" once pinged */
@@ -91,6 +93,7 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
     if (opts)
         r->opts = *opts;
     r->opts.ca_pem = NULL;
+    r->opts.client_cert_pem = r->opts.client_key_pem = NULL;
     /* insecure is the CLI's both-at-once; from here on only the two settings count */
     r->opts.allow_http = r->opts.insecure || r->opts.allow_http;
     r->opts.skip_tls_verify = r->opts.insecure || r->opts.skip_tls_verify;
@@ -101,6 +104,10 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
     r->opts.creds_hint = r->creds_hint;
     if (opts && opts->ca_pem)
         r->ca_pem = sl_xstrdup(opts->ca_pem);
+    if (opts && opts->client_cert_pem && opts->client_key_pem) {
+        r->client_cert_pem = sl_xstrdup(opts->client_cert_pem);
+        r->client_key_pem = sl_xstrdup(opts->client_key_pem);
+    }
     if (r->opts.max_attempts <= 0)
         r->opts.max_attempts = 5;
     if (r->opts.backoff_base_ms <= 0)
@@ -121,7 +128,9 @@ struct sl_registry *sl_registry_new(const char *host, const struct sl_creds *cre
         struct sl_transport_opts to = {.connect_timeout_ms = r->opts.connect_timeout_ms,
                                        .insecure = r->opts.skip_tls_verify != 0,
                                        .http_redirects = r->opts.allow_http != 0,
-                                       .ca_pem = r->ca_pem};
+                                       .ca_pem = r->ca_pem,
+                                       .client_cert_pem = r->client_cert_pem,
+                                       .client_key_pem = r->client_key_pem};
         r->transport = sl_transport_new(&to);
         if (!r->transport) {
             fprintf(stderr, "sealift: cannot initialize libcurl\n");
@@ -147,6 +156,8 @@ void sl_registry_free(struct sl_registry *r)
     sl_creds_free(&r->creds);
     free(r->host);
     free(r->ca_pem);
+    free(r->client_cert_pem);
+    sl_secure_free_str(r->client_key_pem);
     free(r->insecure_flag);
     free(r->creds_hint);
     free(r->base);
@@ -428,6 +439,13 @@ static int perform_once(struct sl_registry *r, const struct req *q, const char *
     } else if (f == SL_HTTP_TIMEOUT && deadline_left_ms() <= 0) {
         rc = sl_err_set(err, SL_ERETRY, SL_ERRC_REGISTRY, "%s %s: %s", q->method, q->url,
                         DEADLINE_MSG);
+    } else if (f == SL_HTTP_TLS_CLIENT_CERT) {
+        /* an authentication failure: asking again with the same certificate cannot help */
+        rc = sl_err_set(
+            err, SL_EAUTH, SL_ERRC_REGISTRY, "%s %s: %s (%s)", q->method, q->url, res.error,
+            r->client_cert_pem ? "the registry refused the TLS client certificate presented"
+                               : "the registry requires a TLS client certificate and none was "
+                                 "presented");
     } else if (f != SL_HTTP_OK) {
         int code = (f == SL_HTTP_BAD_URL || f == SL_HTTP_TLS_VERIFY) ? SL_EFAIL : SL_ERETRY;
         bool hint = f == SL_HTTP_TLS_CONNECT && !r->opts.allow_http;
@@ -729,15 +747,19 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
      * of a TLS port that follows it ("400"): it is what the user has to act on */
     struct sl_err tls_err = {0};
     bool tls_failed = false;
+    int tls_rc = SL_EFAIL;
     for (int attempt = 0;; attempt++) {
         for (int i = 0; i < n_schemes; i++) {
             char *url = sl_xasprintf("%s://%s/v2/", schemes[i], r->host);
             struct req q = {.method = "GET", .url = url};
             rc = perform_once(r, &q, NULL, &rs, err);
             free(url);
-            if (rc == SL_EFAIL && n_schemes > 1 && !strcmp(schemes[i], "https") && err) {
+            /* a certificate alert (SL_EAUTH: the port wants a client certificate) likewise */
+            if ((rc == SL_EFAIL || rc == SL_EAUTH) && n_schemes > 1 &&
+                !strcmp(schemes[i], "https") && err) {
                 tls_err = *err;
                 tls_failed = true;
+                tls_rc = rc;
             }
             if (http_probe && i == 0 &&
                 !(rc == 0 && (rs.status / 100 == 2 || (rs.status == 401 && rs.www_auth))))
@@ -762,7 +784,7 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
     if (rc < 0 && tls_failed) {
         if (err)
             *err = tls_err;
-        rc = SL_EFAIL;
+        rc = tls_rc;
     }
     if (rc < 0) {
         sl_err_prefix(err, rc == SL_ERETRY ? "registry %s unreachable" : "registry %s", r->host);
@@ -785,7 +807,7 @@ static int ping_registry(struct sl_registry *r, struct sl_err *err)
         pthread_mutex_unlock(&r->mu);
         if (err)
             *err = tls_err;
-        rc = SL_EFAIL;
+        rc = tls_rc;
         sl_err_prefix(err, "registry %s", r->host);
     } else if (rs.status == 404) {
         rc = sl_err_set(err, SL_EFAIL, SL_ERRC_REGISTRY,

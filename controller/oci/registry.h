@@ -5,9 +5,9 @@
  * token realm, plain http only for an insecure registry: a Link or Location naming another host
  * gets no Authorization header), repository, tag and digest names checked against the
  * distribution grammar before they reach a URL (names read from a tag list too), TLS (verification
- * on unless insecure; an extra CA in PEM), retries with exponential backoff and jitter on 429, 5xx
- * and connection errors (Retry-After honoured, bounded attempts) and size caps on every response
- * body (manifests 4 MiB).
+ * on unless insecure; an extra CA in PEM; a client certificate for mTLS), retries with
+ * exponential backoff and jitter on 429, 5xx and connection errors (Retry-After honoured, bounded
+ * attempts) and size caps on every response body (manifests 4 MiB).
  *
  * Thread-safety: one struct sl_registry may be used by several threads at once (the copy engine
  * does); auth state and the handle pool are guarded by a mutex inside. */
@@ -53,6 +53,10 @@ struct sl_registry_opts {
      * client that reads the same things for many callers (a controller's source registry);
      * 0: every read asks the registry. */
     int64_t read_cache_ms;
+    /* TLS client certificate (PEM, possibly with its chain) and its unencrypted private key
+     * (PEM), presented to this registry only; both or neither. Copied (the key is wiped when
+     * the client is freed). */
+    const char *client_cert_pem, *client_key_pem;
 };
 
 struct sl_registry;

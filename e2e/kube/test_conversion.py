@@ -282,6 +282,18 @@ class ConversionTest(procs.TempDirTestCase):
             cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
                                    input=json.dumps(body))
             self.assertEqual(cp.returncode, 0, cp.stderr)
+        # ImageDelivery serviceAccountName (source, targets) survives a v1alpha1 write, whose
+        # schema would prune it
+        self.store(beyond["service-account-pulls"])
+        alpha = self.get(beyond["service-account-pulls"], "v1alpha1")
+        self.assertNotIn("serviceAccountName", alpha["spec"]["source"])
+        self.kube.kubectl("patch", self.resource("ImageDelivery", "v1alpha1"),
+                          "service-account-pulls", "-n", "conv", "--type=merge", "-p",
+                          '{"spec":{"interval":"20m"}}')
+        beta = self.get(beyond["service-account-pulls"], "v1beta1")
+        self.assertEqual((beta["spec"]["interval"], beta["spec"]["source"]["serviceAccountName"],
+                          beta["spec"]["targets"][0]["serviceAccountName"]),
+                         ("20m", "vendor-puller", "customer-pusher"))
 
     def test_fails_closed_without_the_webhook(self):
         """Reads through the version that is not stored need the webhook. ImageDelivery is

@@ -46,7 +46,7 @@ class Registry:
         self.name = name
         self.users = dict(users or {})
         self.token = token
-        self.tls = tls  # (certificate, key) PEM paths to serve https
+        self.tls = tls  # (certificate, key[, client CA]) PEM paths to serve https (and mTLS)
         self.dir = os.path.join(tc.tmp, name)
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         self.port = free_port()
@@ -282,9 +282,12 @@ class Layout:
             json.dump({"schemaVersion": 2, "manifests": self.refs}, f)
 
 
-def push(layout_path, tag, dest, creds=None, all_platforms=False, fmt=None):
-    """skopeo copy oci:DIR:TAG docker://dest (fmt "v2s2" converts to Docker media types)"""
+def push(layout_path, tag, dest, creds=None, all_platforms=False, fmt=None, cert_dir=None):
+    """skopeo copy oci:DIR:TAG docker://dest (fmt "v2s2" converts to Docker media types;
+    cert_dir: a folder with a client certificate, NAME.cert and NAME.key, for mTLS)"""
     args = [SKOPEO, "copy", "--quiet", "--dest-tls-verify=false"]
+    if cert_dir:
+        args += ["--dest-cert-dir", cert_dir]
     if fmt:
         args += ["--format", fmt]
     if creds:
@@ -295,9 +298,11 @@ def push(layout_path, tag, dest, creds=None, all_platforms=False, fmt=None):
     run(args, timeout=300)
 
 
-def inspect_raw(ref, creds=None):
-    """Manifest bytes at ref as skopeo sees them."""
+def inspect_raw(ref, creds=None, cert_dir=None):
+    """Manifest bytes at ref as skopeo sees them (cert_dir: as push's)."""
     args = [SKOPEO, "inspect", "--raw", "--tls-verify=false"]
+    if cert_dir:
+        args += ["--cert-dir", cert_dir]
     if creds:
         args += ["--creds", creds]
     args.append(f"docker://{ref}")

@@ -19,7 +19,8 @@ def write_config(dir, name, port, users=None, token=None, tls=None, access_log=F
     """Writes dir/config.yml for a docker-registry named name on 127.0.0.1:port and returns its
     path. users maps user -> password (htpasswd, bcrypt); token=(realm, service, issuer,
     rootcertbundle) selects Bearer-token auth instead; neither means anonymous access. tls is a
-    (certificate, key) pair of PEM paths to serve https. access_log writes one line per request
+    (certificate, key) pair of PEM paths to serve https, or (certificate, key, client CA): then
+    every connection must present a client certificate that CA issued (mTLS). access_log writes one line per request
     to the registry's log (what request counts read)."""
     os.makedirs(os.path.join(dir, "data"), exist_ok=True)
     auth = ""
@@ -47,6 +48,7 @@ def write_config(dir, name, port, users=None, token=None, tls=None, access_log=F
         "  maintenance:\n    uploadpurging:\n      enabled: false\n"
         f"http:\n  addr: 127.0.0.1:{port}\n  secret: sealift-{name}\n"
         + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "")
+        + (f"    clientcas:\n      - {tls[2]}\n" if tls and len(tls) > 2 else "")
         + auth)
     path = os.path.join(dir, "config.yml")
     with open(path, "w") as f:

@@ -33,6 +33,9 @@
 #define SECRET_B64_MAX    ((size_t)1 << 20)
 #define DOCKERCONFIG_KEY  ".dockerconfigjson"
 #define DOCKERCONFIG_TYPE "kubernetes.io/dockerconfigjson"
+/* imagePullSecrets of a ServiceAccount read for credentials (kubelet reads all; a list this
+ * long is a mistake, and each entry costs a Secret read) */
+#define SA_PULL_SECRETS_MAX 16
 /* spec.verify.authorities[] holds at most this many (the CRD's maxItems) */
 #define VERIFY_MAX 8
 
@@ -349,12 +352,16 @@ struct endpoint {
     struct sl_ref ref;
     char *name;            /* "host/repo" (docker-reference for signatures) */
     const char *secret;    /* secretRef.name or NULL */
-    const char *ca_secret; /* certSecretRef.name (its ca.crt) or NULL */
+    const char *ca_secret; /* certSecretRef.name (ca.crt, tls.crt + tls.key) or NULL */
     bool insecure;         /* plain http allowed (https still verified) */
     bool skip_tls_verify;  /* insecureSkipTLSVerify: https without verification */
+    /* serviceAccountName, or NULL: its imagePullSecrets give the credentials */
+    const char *service_account;
+    json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
     struct sl_creds creds;
     bool have_creds;
-    char *ca_pem;
+    /* certSecretRef's CA and client certificate (for this registry only), or empty */
+    struct sl_kube_tls_secret tls;
     struct sl_registry *reg;
     int dead; /* a failure that will repeat for every tag: skip the rest */
     char dead_reason[64];
@@ -626,10 +633,16 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
     ep->name = sl_xasprintf("%s/%s", ep->ref.registry, ep->ref.repository);
     ep->secret = str_or_null(json_object_get(spec_ep, "secretRef"), "name");
     ep->ca_secret = str_or_null(json_object_get(spec_ep, "certSecretRef"), "name");
+    ep->service_account = str_or_null(spec_ep, "serviceAccountName");
     ep->insecure = json_is_true(json_object_get(spec_ep, "insecure"));
     ep->skip_tls_verify = json_is_true(json_object_get(spec_ep, "insecureSkipTLSVerify"));
     ref_list_add(&run->refs, REF_SECRET, ep->secret);
     ref_list_add(&run->refs, REF_SECRET, ep->ca_secret);
+    if (ep->secret && ep->service_account) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s: set at most one of secretRef and serviceAccountName", field);
+        return -1;
+    }
     /* plain http and unverified TLS reach only the registries the administrator listed: else a
      * tenant could point the controller at any in-cluster http endpoint, with credentials */
     if ((ep->insecure || ep->skip_tls_verify) &&
@@ -860,6 +873,103 @@ static int secret_value(struct imd_run *run, char **out, size_t *out_len, const 
     return 0;
 }
 
+/* The certSecretRef Secret of ep: ca.crt (CAs to trust besides the system's) and/or tls.crt +
+ * tls.key (a client certificate presented to ep's registry only), checked before any
+ * connection. Returns 0, or -1 with the outcome recorded (naming the Secret and the key, never
+ * what the key holds). */
+static int load_cert_secret(struct imd_run *run, struct endpoint *ep, const json_t *secret,
+                            const char *field)
+{
+    struct sl_err err = {0};
+    if (sl_kube_secret_tls(&ep->tls, secret, ep->ca_secret, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSecret", "%s: %s", field, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* How messages name imagePullSecrets[i] of the endpoint's ServiceAccount. */
+static void pull_secret_field(char *out, size_t cap, const struct imd_run *run,
+                              const struct endpoint *ep, size_t i)
+{
+    snprintf(out, cap, "%s.serviceAccountName: imagePullSecrets[%zu] of ServiceAccount %s/%s",
+             ep->field, i, run->ns, ep->service_account);
+}
+
+/* Credentials for ep's registry from the imagePullSecrets of ServiceAccount
+ * ep->service_account of the object's namespace, as kubelet uses them: the Secrets in order
+ * (kubernetes.io/dockerconfigjson), the first with an entry for the registry host. A missing
+ * ServiceAccount or Secret, or no entry for the host in any of them, stops the delivery (never
+ * an anonymous attempt instead). Returns 0 with ep->creds set, or -1 with the outcome recorded. */
+static int load_service_account_creds(struct imd_run *run, struct endpoint *ep)
+{
+    struct sl_err err = {0};
+    int rc = run->rt->kube.get(run->rt->kube.ctx, &ep->service_account_obj, &SL_RES_SERVICEACCOUNT,
+                               run->ns, ep->service_account, &err);
+    if (rc == SL_ENOTFOUND) {
+        /* ServiceAccounts are not watched: look again after the wait */
+        global_fail(run, SL_RESULT_WAITING, "ServiceAccountNotFound",
+                    "%s.serviceAccountName: ServiceAccount %s/%s not found", ep->field, run->ns,
+                    ep->service_account);
+        return -1;
+    }
+    if (rc != 0) {
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError",
+                    "%s.serviceAccountName: reading ServiceAccount %s/%s: %s", ep->field, run->ns,
+                    ep->service_account, err.msg);
+        return -1;
+    }
+    const json_t *pulls = json_object_get(ep->service_account_obj, "imagePullSecrets");
+    size_t n = json_array_size(pulls);
+    if (n > SA_PULL_SECRETS_MAX)
+        n = SA_PULL_SECRETS_MAX;
+    for (size_t i = 0; i < n; i++)
+        ref_list_add(&run->refs, REF_SECRET, str_or_null(json_array_get(pulls, i), "name"));
+    for (size_t i = 0; i < n; i++) {
+        const char *name = str_or_null(json_array_get(pulls, i), "name");
+        char field[320];
+        json_t *secret = NULL;
+        char *text = NULL;
+        size_t len = 0;
+        if (!name)
+            continue;
+        pull_secret_field(field, sizeof(field), run, ep, i);
+        if (get_secret(run, &secret, name, field) != 0)
+            return -1;
+        const char *type = json_string_value(json_object_get(secret, "type"));
+        if (type && strcmp(type, DOCKERCONFIG_TYPE) != 0) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSecret",
+                        "%s: Secret \"%s\" is of type %.100s, not " DOCKERCONFIG_TYPE, field, name,
+                        type);
+            sl_kube_secret_decref(secret);
+            return -1;
+        }
+        rc = secret_value(run, &text, &len, secret, DOCKERCONFIG_KEY, field, name);
+        sl_kube_secret_decref(secret);
+        if (rc != 0)
+            return -1;
+        rc = sl_dockerconfig_lookup(&ep->creds, text, len, ep->ref.registry, &err);
+        sl_secure_free(text, len + 1);
+        if (rc == 0) {
+            ep->have_creds = true;
+            return 0;
+        }
+        if (rc != SL_ENOTFOUND) {
+            global_fail(run, SL_RESULT_STALLED, "InvalidSecret", "%s: Secret \"%s\": %s", field,
+                        name, err.msg);
+            return -1;
+        }
+    }
+    /* kubelet would pull anonymously here; a delivery that names where its credentials come
+     * from does not silently go without them. ServiceAccounts are not watched: look again. */
+    global_fail(run, SL_RESULT_WAITING, "NoCredentials",
+                "%s.serviceAccountName: no credentials for %s in imagePullSecrets of "
+                "ServiceAccount %s/%s%s",
+                ep->field, ep->ref.registry, run->ns, ep->service_account,
+                json_array_size(pulls) == 0 ? " (it lists none)" : "");
+    return -1;
+}
+
 static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
 {
     json_t *secret = NULL;
@@ -902,14 +1012,13 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
         sl_kube_secret_decref(secret);
         secret = NULL;
     }
+    if (ep->service_account && (rc = load_service_account_creds(run, ep)) != 0)
+        goto done;
     if (ep->ca_secret) {
         snprintf(field, sizeof(field), "%s.certSecretRef.name", ep->field);
         if ((rc = get_secret(run, &secret, ep->ca_secret, field)) != 0)
             goto done;
-        if ((rc = secret_value(run, &text, &len, secret, "ca.crt", field, ep->ca_secret)) != 0)
-            goto done;
-        ep->ca_pem = text;
-        text = NULL;
+        rc = load_cert_secret(run, ep, secret, field);
     }
 done:
     if (text)
@@ -934,7 +1043,9 @@ static void open_endpoint(struct imd_run *run, struct endpoint *ep)
      * target clients always ask (their answers are the delivery's drift check) */
     struct sl_registry_opts opts = {.allow_http = ep->insecure,
                                     .skip_tls_verify = ep->skip_tls_verify,
-                                    .ca_pem = ep->ca_pem,
+                                    .ca_pem = ep->tls.ca_pem,
+                                    .client_cert_pem = ep->tls.cert_pem,
+                                    .client_key_pem = ep->tls.key_pem,
                                     .read_cache_ms = ep == &run->src ? SL_IMD_RESOLVE_TTL_MS : 0};
     ep->reg = run->r->reg.open(run->r->reg.ctx, sl_ref_api_host(&ep->ref),
                                ep->have_creds ? &ep->creds : NULL, &opts);
@@ -947,7 +1058,8 @@ static void endpoint_clear(struct imd_run *run, struct endpoint *ep)
     sl_ref_free(&ep->ref);
     sl_creds_free(&ep->creds);
     free(ep->name);
-    free(ep->ca_pem);
+    sl_kube_tls_secret_clear(&ep->tls);
+    json_decref(ep->service_account_obj);
 }
 
 /* ---- keys ---- */

@@ -19,8 +19,9 @@
 #define DEFAULT_IDLE_MS     (30 * 60 * 1000)
 
 struct cache_entry {
-    /* the whole identity, never cut: host|http,tls-verify|sha256(creds)|sha256(ca)|read cache ms,
-     * no secret in it (two tenants whose keys shared a prefix would otherwise share credentials) */
+    /* the whole identity, never cut: host|http,tls-verify|sha256(creds)|sha256(ca, client
+     * certificate and key)|read cache ms, no secret in it (two tenants whose keys shared a prefix
+     * would otherwise share credentials) */
     char *key;
     struct sl_registry *reg;
     int refs;
@@ -124,7 +125,8 @@ static struct sl_registry *cache_open(void *ctx, const char *host, const struct 
     char ch[65], cah[65];
     hash_strings(ch, creds ? creds->username : NULL, creds ? creds->password : NULL,
                  creds ? creds->identity_token : NULL);
-    hash_strings(cah, opts ? opts->ca_pem : NULL, NULL, NULL);
+    hash_strings(cah, opts ? opts->ca_pem : NULL, opts ? opts->client_cert_pem : NULL,
+                 opts ? opts->client_key_pem : NULL);
     /* a client that keeps read answers is never one that writes without them */
     int tls = opts ? (opts->insecure ? 3 : 0) | (opts->allow_http ? 1 : 0) |
                          (opts->skip_tls_verify ? 2 : 0)

@@ -2,8 +2,9 @@
  * pointers so unit tests run the reconciler against an in-memory fake (tests/unit/imagedelivery)
  * while the controller uses the real client (controller/oci/) and cosign engine (sign/cosign.h).
  *
- * The real implementation keeps a cache of registry clients keyed by host, TLS settings, a hash
- * of the credentials and the read-cache setting, so consecutive reconciles reuse connections,
+ * The real implementation keeps a cache of registry clients keyed by host, TLS settings (hashes
+ * of the CA and of the client certificate and key), a hash of the credentials and the read-cache
+ * setting, so consecutive reconciles reuse connections,
  * learned auth schemes, Bearer tokens and (source clients) read answers: a delivery in sync costs
  * one manifest HEAD per tag and target, nothing else. */
 #ifndef SL_IMAGEDELIVERY_REGOPS_H
@@ -23,8 +24,8 @@
 
 struct sl_imd_registry_ops {
     void *ctx;
-    /* A client for host with creds (may be NULL: anonymous) and opts (insecure, ca_pem). Never
-     * fails. Give it back with release(). */
+    /* A client for host with creds (may be NULL: anonymous) and opts (insecure, ca_pem, client
+     * certificate). Never fails. Give it back with release(). */
     struct sl_registry *(*open)(void *ctx, const char *host, const struct sl_creds *creds,
                                 const struct sl_registry_opts *opts);
     void (*release)(void *ctx, struct sl_registry *r);

@@ -68,9 +68,9 @@ struct sp_reconciler {
  * Secret, the hashes ConfigMap, the Harbor adapter's credentials and CA Secrets. */
 static void index_update(struct sp_reconciler *r, const char *ns, const char *name,
                          const char *secret, const char *configmap, const char *secret2,
-                         const char *secret3, const json_t *vex)
+                         const char *secret3, const char *secret4, const json_t *vex)
 {
-    struct sl_refindex_ref refs[4 + 2 * SL_SCANPOLICY_MAX_VEX + SL_VEXATT_MAX_AUTHORITIES];
+    struct sl_refindex_ref refs[5 + 2 * SL_SCANPOLICY_MAX_VEX + SL_VEXATT_MAX_AUTHORITIES];
     size_t n = 0;
     /* spec.vex: each entry's ConfigMap or pull Secret (the spec was checked to hold at most
      * SL_SCANPOLICY_MAX_VEX entries; more are not watched) */
@@ -87,7 +87,7 @@ static void index_update(struct sp_reconciler *r, const char *ns, const char *na
         for (size_t k = 0; k < json_array_size(auths) && k < SL_VEXATT_MAX_AUTHORITIES; k++) {
             const char *kcm =
                 sl_kube_json_path_str(json_array_get(auths, k), "key.configMapRef.name");
-            if (kcm && *kcm && n < sizeof(refs) / sizeof(refs[0]) - 4)
+            if (kcm && *kcm && n < sizeof(refs) / sizeof(refs[0]) - 5)
                 refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = kcm};
         }
     }
@@ -97,6 +97,8 @@ static void index_update(struct sp_reconciler *r, const char *ns, const char *na
         refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret2};
     if (secret3)
         refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret3};
+    if (secret4)
+        refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = secret4};
     if (configmap)
         refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = configmap};
     sl_refindex_set(r->refs, ns, name, refs, n);
@@ -128,6 +130,7 @@ struct sp_run {
     const json_t *obj, *spec;
     const char *ns, *name;
     const char *image, *path, *creds_secret, *cm_name, *cm_key;
+    const char *db_cert_secret; /* spec.database.certSecretRef.name */
     bool insecure;
     const char *harbor_url, *harbor_secret, *harbor_ca_secret; /* spec.scanner.harbor */
     bool harbor_insecure;
@@ -174,6 +177,7 @@ static int read_database_spec(struct sp_run *run)
     str_or_null(&run->image, spec, "database.image");
     str_or_null(&run->path, spec, "database.path");
     str_or_null(&run->creds_secret, spec, "database.secretRef.name");
+    str_or_null(&run->db_cert_secret, spec, "database.certSecretRef.name");
     str_or_null(&run->cm_name, spec, "malware.hashes.configMapRef.name");
     str_or_null(&run->cm_key, spec, "malware.hashes.configMapRef.key");
     run->insecure = json_is_true(sl_kube_json_path(spec, "database.insecure"));
@@ -484,6 +488,9 @@ static int load_hashes(struct sp_run *run, struct sl_scan_db *db)
     return 0;
 }
 
+static int load_registry_tls(struct sp_run *run, struct sl_kube_tls_secret *out, const char *field,
+                             const char *name);
+
 /* Loads the database when the source, its digest or the hashes changed. */
 static int step_load(struct sp_run *run)
 {
@@ -516,8 +523,16 @@ static int step_load(struct sp_run *run)
         }
         if ((rc = load_creds(run, &creds, ref.registry)) != 0)
             goto done;
-        struct sl_registry_opts o = {.insecure = run->insecure || host_insecure(run->cc, host)};
+        struct sl_kube_tls_secret tls;
+        if ((rc = load_registry_tls(run, &tls, "spec.database.certSecretRef.name",
+                                    run->db_cert_secret)) != 0)
+            goto done;
+        struct sl_registry_opts o = {.insecure = run->insecure || host_insecure(run->cc, host),
+                                     .ca_pem = tls.ca_pem,
+                                     .client_cert_pem = tls.cert_pem,
+                                     .client_key_pem = tls.key_pem};
         reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
+        sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
         const char *reference = ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest");
         rc = sl_registry_manifest_head(run->fresh_digest, NULL, reg, ref.repository, reference,
                                        &err);
@@ -573,6 +588,28 @@ static int get_secret(struct sp_run *run, json_t **out, const char *field, const
     }
     if (rc != 0) {
         set_outcome(run, SL_RESULT_TRANSIENT, "APIError", "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The CA and client certificate of a registry the policy reads, from the certSecretRef Secret
+ * name that field names (NULL: none, *out empty). Returns 0 with *out filled (clear with
+ * sl_kube_tls_secret_clear), or -1 with the outcome set (the Secret and the key named). */
+static int load_registry_tls(struct sp_run *run, struct sl_kube_tls_secret *out, const char *field,
+                             const char *name)
+{
+    memset(out, 0, sizeof(*out));
+    if (!name)
+        return 0;
+    json_t *secret = NULL;
+    if (get_secret(run, &secret, field, name) != 0)
+        return -1;
+    struct sl_err err = {0};
+    int rc = sl_kube_secret_tls(out, secret, name, &err);
+    sl_kube_secret_decref(secret);
+    if (rc != 0) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret", "%s: %s", field, err.msg);
         return -1;
     }
     return 0;
@@ -1067,7 +1104,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     result->requeue_after_ms = 0;
     if (req->obj == NULL || sl_kube_json_path(req->obj, "metadata.deletionTimestamp") != NULL) {
         sl_scan_store_remove(r->store, req->ns, req->name);
-        index_update(r, req->ns, req->name, NULL, NULL, NULL, NULL, NULL);
+        index_update(r, req->ns, req->name, NULL, NULL, NULL, NULL, NULL, NULL);
         return 0;
     }
     json_t *empty = json_object();
@@ -1086,7 +1123,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     int rc = step_read_spec(&run);
     /* remember references first, so a Secret or ConfigMap that appears later enqueues us */
     index_update(r, run.ns, run.name, run.creds_secret, run.cm_name, run.harbor_secret,
-                 run.harbor_ca_secret, run.vex_spec);
+                 run.harbor_ca_secret, run.db_cert_secret, run.vex_spec);
     if (rc == 0 && run.harbor_url) {
         rc = step_harbor(&run);
         if (rc == 0) {

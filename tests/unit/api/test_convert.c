@@ -177,7 +177,7 @@ static void test_data_round_trip(void)
         snprintf(path, sizeof(path), "%s/tests/data/api/%s", src_dir, files[i]);
         round_trip_file(path);
     }
-    CHECK_INT_EQ(objects_checked - before, 24);
+    CHECK_INT_EQ(objects_checked - before, 25);
 }
 
 static void test_imagedelivery_up(void)
@@ -319,6 +319,25 @@ static void test_authorities_carried(void)
     CHECK_INT_EQ(json_integer_value(at(a, "status.deliveredTags")), 4);
     json_t *back = convert(a, "v1beta1");
     check_equal(back, b, "two authorities");
+    json_decref(a);
+    json_decref(b);
+    json_decref(back);
+}
+
+/* ImageDelivery serviceAccountName (source, targets): a v1alpha1 reader does not see it (its
+ * schema would prune it), the annotation carries it, and it comes back up */
+static void test_imagedelivery_service_account_carried(void)
+{
+    json_t *b = load_one("tests/data/api/v1beta1-beyond.yaml", "service-account-pulls");
+    json_t *a = convert(b, "v1alpha1");
+    CHECK(at(a, "spec.source.serviceAccountName") == NULL);
+    CHECK(at(a, "spec.targets.0.serviceAccountName") == NULL);
+    CHECK_STR_EQ(str_at(a, "spec.targets.1.credentials.secretRef.name"), "other-push");
+    CHECK_CONTAINS(annotation(a, SL_API_V1BETA1_FIELDS),
+                   "\"serviceAccountName\":\"vendor-puller\"");
+    CHECK_CONTAINS(annotation(a, SL_API_V1BETA1_FIELDS), "customer-pusher");
+    json_t *back = convert(a, "v1beta1");
+    check_equal(back, b, "ImageDelivery serviceAccountName");
     json_decref(a);
     json_decref(b);
     json_decref(back);
@@ -499,6 +518,7 @@ int main(int argc, char **argv)
     RUN(test_signingkey_publish_split);
     RUN(test_authorities_carried);
     RUN(test_gitsource_new_fields_carried);
+    RUN(test_imagedelivery_service_account_carried);
     RUN(test_stale_patch_dropped);
     RUN(test_refused);
     return CHECK_EXIT();

@@ -434,6 +434,65 @@ static void test_tls_trust(void)
     free(other);
 }
 
+/* mTLS: a server that asks for a client certificate of its CA gets the one the transport was
+ * given (from memory) and answers; a transport without one presents none (this server then
+ * refuses the route with 403); with a certificate of another CA the server ends the handshake
+ * with a certificate alert, which the transport reports as such (SL_HTTP_TLS_CLIENT_CERT, not a
+ * network error). */
+static void test_client_certificate(void)
+{
+    char cert[512], key[512], client_ca[512], url[192];
+    snprintf(cert, sizeof(cert), "%s/server.crt", data_dir);
+    snprintf(key, sizeof(key), "%s/server.key", data_dir);
+    snprintf(client_ca, sizeof(client_ca), "%s/client-ca.crt", data_dir);
+    char *ca = read_data(data_dir, "ca.crt");
+    char *client_crt = read_data(data_dir, "client.crt"),
+         *client_key = read_data(data_dir, "client.key");
+    char *server_crt = read_data(data_dir, "server.crt"),
+         *server_key = read_data(data_dir, "server.key");
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct sl_http_server *srv = NULL;
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0",
+                                     .tls_cert_file = cert,
+                                     .tls_key_file = key,
+                                     .tls_client_ca_file = client_ca};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, "GET", "/blob-20k", h_blob_20k, &s);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    snprintf(url, sizeof(url), "https://%s/blob-20k", sl_http_server_addr(srv));
+    long status = 0;
+
+    struct sl_transport_opts with_cert = {
+        .ca_pem = ca, .client_cert_pem = client_crt, .client_key_pem = client_key};
+    struct sl_transport *t = sl_transport_new(&with_cert);
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
+        CHECK_INT_EQ(status, 200);
+    }
+    sl_transport_free(t);
+
+    struct sl_transport_opts without = {.ca_pem = ca};
+    t = sl_transport_new(&without);
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
+    CHECK_INT_EQ(status, 403);
+    sl_transport_free(t);
+
+    struct sl_transport_opts other_cert = {
+        .ca_pem = ca, .client_cert_pem = server_crt, .client_key_pem = server_key};
+    t = sl_transport_new(&other_cert);
+    CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_TLS_CLIENT_CERT);
+    sl_transport_free(t);
+
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+    free(ca);
+    free(client_crt);
+    free(client_key);
+    free(server_crt);
+    free(server_key);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -447,6 +506,7 @@ int main(int argc, char **argv)
     RUN(test_relay);
     RUN(test_relay_sizes);
     RUN(test_tls_trust);
+    RUN(test_client_certificate);
     sl_transport_global_cleanup();
     return CHECK_EXIT();
 }

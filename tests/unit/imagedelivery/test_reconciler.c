@@ -42,6 +42,8 @@ struct fake_reg {
     json_t *written;  /* ["host/repo:tag=digest"] */
     int64_t stall_ms; /* head takes this long, then fails like the client past its deadline */
     int64_t seen_deadline_ms; /* the thread's registry deadline during the last head */
+    json_t *client_certs;     /* {host: client certificate PEM or null} of the last open */
+    json_t *users;            /* {host: username or null} of the last open */
 };
 
 static void count(struct fake_reg *f, const char *op)
@@ -110,6 +112,11 @@ static int injected(struct fake_reg *f, struct sl_registry *r, struct sl_err *er
 static struct sl_registry *f_open(void *ctx, const char *host, const struct sl_creds *creds,
                                   const struct sl_registry_opts *opts)
 {
+    struct fake_reg *f = ctx;
+    const char *cert = opts ? opts->client_cert_pem : NULL;
+    json_object_set_new(f->client_certs, host, cert ? json_string(cert) : json_null());
+    json_object_set_new(f->users, host,
+                        creds && creds->username ? json_string(creds->username) : json_null());
     return sl_registry_new(host, creds, opts);
 }
 
@@ -432,6 +439,8 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
     e->reg.fail = json_object();
     e->reg.calls = json_object();
     e->reg.written = json_array();
+    e->reg.client_certs = json_object();
+    e->reg.users = json_object();
     e->ops = (struct sl_imd_registry_ops){.ctx = &e->reg,
                                           .open = f_open,
                                           .release = f_release,
@@ -481,6 +490,8 @@ static void env_free(struct env *e)
     json_decref(e->reg.fail);
     json_decref(e->reg.calls);
     json_decref(e->reg.written);
+    json_decref(e->reg.client_certs);
+    json_decref(e->reg.users);
 }
 
 static char *b64(const char *s, size_t len)
@@ -518,13 +529,13 @@ static void fixture_fingerprint(char out[SL_KEY_FINGERPRINT_LEN], const char *pu
 }
 
 /* A dockerconfigjson Secret with credentials for hosts (NULL-terminated). */
-static void put_pull_secret(struct env *e, const char *name, const char *type,
-                            const char *const *hosts)
+static void put_pull_secret_user(struct env *e, const char *name, const char *type,
+                                 const char *user, const char *const *hosts)
 {
     json_t *auths = json_object();
     for (size_t i = 0; hosts[i]; i++)
         json_object_set_new(auths, hosts[i],
-                            json_pack("{s:s, s:s}", "username", "robot", "password", PASSWD));
+                            json_pack("{s:s, s:s}", "username", user, "password", PASSWD));
     json_t *cfg = json_pack("{s:o}", "auths", auths);
     char *text = json_dumps(cfg, JSON_COMPACT);
     char *enc = b64(text, strlen(text));
@@ -536,6 +547,12 @@ static void put_pull_secret(struct env *e, const char *name, const char *type,
     json_decref(cfg);
     free(text);
     free(enc);
+}
+
+static void put_pull_secret(struct env *e, const char *name, const char *type,
+                            const char *const *hosts)
+{
+    put_pull_secret_user(e, name, type, "robot", hosts);
 }
 
 static void put_secrets(struct env *e)
@@ -1113,6 +1130,262 @@ static void test_secret_problems(void)
     char *dump = json_dumps(imd(&e), 0);
     CHECK(strstr(dump, PASSWD) == NULL);
     free(dump);
+    env_free(&e);
+}
+
+/* A Secret name of certSecretRef with the given keys (NULL values are left out), each the text
+ * of a fixture (relative to tests/data/keys) or, prefixed with '=', that text itself. */
+static void put_cert_secret(struct env *e, const char *name, const char *ca, const char *crt,
+                            const char *key)
+{
+    json_t *data = json_object();
+    const char *keys[3] = {"ca.crt", "tls.crt", "tls.key"};
+    const char *vals[3] = {ca, crt, key};
+    for (int i = 0; i < 3; i++) {
+        if (!vals[i])
+            continue;
+        char *text = vals[i][0] == '=' ? sl_xstrdup(vals[i] + 1) : read_fixture(vals[i]);
+        char *enc = b64(text, strlen(text));
+        json_object_set_new(data, keys[i], json_string(enc));
+        free(enc);
+        free(text);
+    }
+    json_t *secret =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:o}", "apiVersion", "v1", "kind", "Secret",
+                  "metadata", "name", name, "namespace", NS, "type", "Opaque", "data", data);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, secret), 0);
+    json_decref(secret);
+}
+
+/* basic_spec with certSecretRef name on the source (target < 0) or on that target */
+static json_t *cert_spec(int target, const char *name)
+{
+    json_t *spec = basic_spec();
+    json_t *ep = target < 0 ? json_object_get(spec, "source")
+                            : json_array_get(json_object_get(spec, "targets"), (size_t)target);
+    json_object_set_new(ep, "certSecretRef", json_pack("{s:s}", "name", name));
+    return spec;
+}
+
+/* certSecretRef's tls.crt + tls.key: presented to that endpoint's registry and no other; a half
+ * pair, a key of another certificate or a key that is not PEM stop the delivery naming the
+ * Secret and the key, and nothing of the key reaches status or events. */
+static void test_client_certificates(void)
+{
+    struct env e;
+    char *crt = read_fixture("../tls/server.crt");
+    char *key = read_fixture("../tls/server.key");
+    char *key_line = sl_xstrdup(strchr(key, '\n') + 1);
+    *strchr(key_line, '\n') = '\0'; /* the first line of the key's base64 */
+
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_cert_secret(&e, "vendor-tls", "../tls/ca.crt", "../tls/server.crt", "../tls/server.key");
+    put_imd(&e, cert_spec(-1, "vendor-tls"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.client_certs, SRC)), crt);
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, DST1)));
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, DST2)));
+    env_free(&e);
+
+    /* a target's own client certificate, and the source goes without one */
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_cert_secret(&e, "customer-tls", NULL, "../tls/server.crt", "../tls/server.key");
+    put_imd(&e, cert_spec(1, "customer-tls"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, SRC)));
+    CHECK(json_is_null(json_object_get(e.reg.client_certs, DST1)));
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.client_certs, DST2)), crt);
+    env_free(&e);
+
+    static const struct {
+        int target;
+        const char *ca, *crt, *key, *field, *want;
+    } bad[] = {
+        {-1, NULL, "../tls/server.crt", NULL, "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\" has tls.crt but no tls.key: a client certificate needs both"},
+        {-1, "../tls/ca.crt", NULL, "../tls/server.key", "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\" has tls.key but no tls.crt"},
+        {1, NULL, "../tls/server.crt", "ecdsa-p256.key", "spec.targets[1].certSecretRef.name",
+         "Secret \"bad-tls\": tls.key is not the private key of the certificate in tls.crt"},
+        {0, NULL, "../tls/server.crt", "=not a key", "spec.targets[0].certSecretRef.name",
+         "Secret \"bad-tls\": tls.key is not an unencrypted PEM private key"},
+        {-1, NULL, "../tls/server.key", "../tls/server.key", "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\": tls.crt is not a PEM certificate"},
+        {-1, NULL, NULL, NULL, "spec.source.certSecretRef.name",
+         "Secret \"bad-tls\" has no key ca.crt, nor a client certificate in tls.crt and tls.key"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env_init(&e);
+        put_secrets(&e);
+        seed_source(&e);
+        put_cert_secret(&e, "bad-tls", bad[i].ca, bad[i].crt, bad[i].key);
+        put_imd(&e, cert_spec(bad[i].target, "bad-tls"));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), bad[i].field);
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), bad[i].want);
+        CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+        CHECK_INT_EQ((int)json_object_size(e.reg.client_certs), 0); /* nothing was opened */
+        char *dump = json_dumps(imd(&e), 0);
+        char *events = json_dumps(e.events, 0);
+        CHECK(strstr(dump, "PRIVATE KEY") == NULL && strstr(dump, key_line) == NULL);
+        CHECK(strstr(events, "PRIVATE KEY") == NULL && strstr(events, key_line) == NULL);
+        free(events);
+        free(dump);
+        env_free(&e);
+    }
+    free(key_line);
+    free(key);
+    free(crt);
+}
+
+/* A ServiceAccount ns/name listing the given imagePullSecrets (NULL-terminated). */
+static void put_service_account(struct env *e, const char *ns, const char *name,
+                                const char *const *pulls)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; pulls[i]; i++)
+        json_array_append_new(list, json_pack("{s:s}", "name", pulls[i]));
+    json_t *sa =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "v1", "kind", "ServiceAccount",
+                  "metadata", "name", name, "namespace", ns, "imagePullSecrets", list);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
+    json_decref(sa);
+}
+
+/* basic_spec whose source (and first target) take credentials from ServiceAccount sa */
+static json_t *service_account_spec(const char *sa, bool target_too)
+{
+    json_t *spec = basic_spec();
+    json_t *src = json_object_get(spec, "source");
+    json_object_del(src, "secretRef");
+    json_object_set_new(src, "serviceAccountName", json_string(sa));
+    if (target_too) {
+        json_t *t0 = json_array_get(json_object_get(spec, "targets"), 0);
+        json_object_del(t0, "secretRef");
+        json_object_set_new(t0, "serviceAccountName", json_string(sa));
+    }
+    return spec;
+}
+
+/* serviceAccountName: the ServiceAccount's imagePullSecrets of the delivery's own namespace, in
+ * order, the first with an entry for the host; every way it can be missing stops the delivery
+ * naming what is missing, never an anonymous attempt. */
+static void test_service_account_pull_secrets(void)
+{
+    struct env e;
+    static const char *const dst1_only[] = {DST1, NULL};
+    static const char *const src_dst1[] = {SRC, DST1, NULL};
+    static const char *const all[] = {SRC, DST1, DST2, NULL};
+
+    /* the first Secret without an entry for the source is passed over, the next one is used;
+     * the target takes the first Secret's entry */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    put_pull_secret_user(&e, "dst-only", "kubernetes.io/dockerconfigjson", "first", dst1_only);
+    put_pull_secret_user(&e, "both", "kubernetes.io/dockerconfigjson", "second", src_dst1);
+    static const char *const pulls[] = {"dst-only", "both", NULL};
+    put_service_account(&e, NS, "puller", pulls);
+    put_imd(&e, service_account_spec("puller", true));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, SRC)), "second");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, DST1)), "first");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, DST2)), "robot");
+    CHECK_INT_EQ(ncalls(&e.reg, "copy"), 4);
+    env_free(&e);
+
+    /* no such ServiceAccount in the delivery's namespace (one of that name elsewhere is not
+     * read) */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    static const char *const pull[] = {"pull", NULL};
+    put_service_account(&e, "other-ns", "puller", pull);
+    put_imd(&e, service_account_spec("puller", false));
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ServiceAccountNotFound");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "message"),
+                 "spec.source.serviceAccountName: ServiceAccount vendor-acme/puller not found");
+    CHECK_INT_EQ((int)json_object_size(e.reg.users), 0);
+    env_free(&e);
+
+    /* a listed Secret that does not exist */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    static const char *const gone[] = {"gone", "pull", NULL};
+    put_service_account(&e, NS, "puller", gone);
+    put_imd(&e, service_account_spec("puller", false));
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SecretNotFound");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.source.serviceAccountName: imagePullSecrets[0] of ServiceAccount "
+                   "vendor-acme/puller");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "\"gone\"");
+    env_free(&e);
+
+    /* no entry for the host in any listed Secret, or no Secret listed: nothing is opened */
+    for (int none = 0; none < 2; none++) {
+        env_init(&e);
+        seed_source(&e);
+        put_secrets(&e);
+        put_pull_secret(&e, "dst-only", "kubernetes.io/dockerconfigjson", dst1_only);
+        static const char *const only_dst[] = {"dst-only", NULL};
+        static const char *const nothing[] = {NULL};
+        put_service_account(&e, NS, "puller", none ? nothing : only_dst);
+        put_imd(&e, service_account_spec("puller", false));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "NoCredentials");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       "spec.source.serviceAccountName: no credentials for " SRC
+                       " in imagePullSecrets of ServiceAccount vendor-acme/puller");
+        CHECK_INT_EQ((int)json_object_size(e.reg.users), 0);
+        CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
+        env_free(&e);
+    }
+
+    /* a listed Secret of another type */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    put_pull_secret(&e, "opaque", "Opaque", all);
+    static const char *const opaque[] = {"opaque", NULL};
+    put_service_account(&e, NS, "puller", opaque);
+    put_imd(&e, service_account_spec("puller", false));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "Secret \"opaque\" is of type Opaque");
+    char *dump = json_dumps(imd(&e), 0);
+    CHECK(strstr(dump, PASSWD) == NULL);
+    free(dump);
+    env_free(&e);
+
+    /* secretRef and serviceAccountName together (the schema refuses it too) */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    json_t *spec = service_account_spec("puller", false);
+    json_object_set_new(json_object_get(spec, "source"), "secretRef",
+                        json_pack("{s:s}", "name", "pull"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.source: set at most one of secretRef and serviceAccountName");
     env_free(&e);
 }
 
@@ -2321,6 +2594,8 @@ int main(int argc, char **argv)
     RUN(test_scan_gate_platforms_rescan);
     RUN(test_invalid_spec);
     RUN(test_secret_problems);
+    RUN(test_client_certificates);
+    RUN(test_service_account_pull_secrets);
     RUN(test_registry_errors);
     RUN(test_verify_gate);
     RUN(test_verify_gate_trusts_no_status);

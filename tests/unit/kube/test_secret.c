@@ -104,11 +104,47 @@ static void test_get(void)
     sl_fake_kube_free(fk);
 }
 
+/* A certSecretRef Secret's TLS values: what is there is returned; a value that is not base64
+ * or holds a NUL is named with its key; the pair and PEM checks are http/clientcert's (their
+ * messages are tested with the ImageDelivery reconciler). */
+static void test_tls_values(void)
+{
+    struct sl_kube_tls_secret t;
+    struct sl_err err = {0};
+    /* "x" and "a\0b" in base64 */
+    json_t *s = json_pack("{s:{s:s}}", "data", "ca.crt", "eA==");
+    CHECK_INT_EQ(sl_kube_secret_tls(&t, s, "ca", &err), 0);
+    CHECK_STR_EQ(t.ca_pem, "x");
+    CHECK(t.cert_pem == NULL && t.key_pem == NULL);
+    sl_kube_tls_secret_clear(&t);
+    CHECK(t.ca_pem == NULL);
+    json_decref(s);
+
+    s = json_pack("{s:{s:s}}", "data", "ca.crt", "YQBi");
+    CHECK_INT_EQ(sl_kube_secret_tls(&t, s, "ca", &err), SL_EINVAL);
+    CHECK_STR_EQ(err.msg, "Secret \"ca\" key ca.crt: empty or not text");
+    CHECK(t.ca_pem == NULL);
+    json_decref(s);
+
+    s = json_pack("{s:{s:s, s:s}}", "data", "tls.crt", "eA==", "tls.key", "!!");
+    CHECK_INT_EQ(sl_kube_secret_tls(&t, s, "pair", &err), SL_EINVAL);
+    CHECK_STR_EQ(err.msg, "Secret \"pair\" key tls.key: invalid base64");
+    CHECK(t.cert_pem == NULL && t.key_pem == NULL);
+    json_decref(s);
+
+    s = json_pack("{s:{s:s}}", "data", "other", "eA==");
+    CHECK_INT_EQ(sl_kube_secret_tls(&t, s, "none", &err), SL_EINVAL);
+    CHECK_CONTAINS(err.msg, "Secret \"none\" has no key ca.crt");
+    json_decref(s);
+    sl_kube_tls_secret_clear(NULL);
+}
+
 int main(void)
 {
     RUN(test_secret_values);
     RUN(test_decref_keeps_shared_values);
     RUN(test_decoding_policy);
     RUN(test_get);
+    RUN(test_tls_values);
     return CHECK_EXIT();
 }

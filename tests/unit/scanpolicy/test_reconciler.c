@@ -634,6 +634,38 @@ static void test_administrator_settings_bound_the_policy(void)
     env_free(&e);
 }
 
+/* certSecretRef of the database image: the Secret is read before the registry is asked, and a
+ * missing one or a half client certificate pair is named with its field (the registry at
+ * 127.0.0.1:1 would only refuse the connection). */
+static void test_registry_cert_secrets(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    put_policy(&e, "dbtls",
+               json_pack("{s:{s:s, s:{s:s}}}", "database", "image", "127.0.0.1:1/osv/db:1",
+                         "certSecretRef", "name", "db-tls"));
+    CHECK_INT_EQ(reconcile(&e, "dbtls", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "dbtls", "reason"), "SecretNotFound");
+    CHECK_CONTAINS(ready_field(&e, "dbtls", "message"),
+                   "spec.database.certSecretRef.name: Secret \"db-tls\" not found");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+
+    /* "x" in base64: the pair check comes first */
+    json_t *sec = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "db-tls", "namespace",
+                            NS, "data", "tls.crt", "eA==");
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, sec), 0);
+    json_decref(sec);
+    CHECK_INT_EQ(reconcile(&e, "dbtls", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "dbtls", "reason"), "InvalidSecret");
+    CHECK_STR_EQ(ready_field(&e, "dbtls", "message"),
+                 "spec.database.certSecretRef.name: Secret \"db-tls\" has tls.crt but no "
+                 "tls.key: a client certificate needs both");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+
+    env_free(&e);
+}
+
 static void collect(void *qctx, const char *ns, const char *name)
 {
     json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
@@ -933,6 +965,7 @@ int main(int argc, char **argv)
     RUN(test_deleted_policy_is_forgotten);
     RUN(test_stores_are_separate);
     RUN(test_administrator_settings_bound_the_policy);
+    RUN(test_registry_cert_secrets);
     RUN(test_configmap_appearing_enqueues_policy);
     RUN(test_vex_configmap);
     RUN(test_vex_attestation_keys);

@@ -549,23 +549,34 @@ static int bundle_of(char **out, const char *pem, const char *what, struct sl_er
     return 0;
 }
 
+int sl_webhookcert_ca_bundle(char **out, const char **file, const char *cert_dir,
+                             struct sl_err *err)
+{
+    *out = NULL;
+    const char *name = "ca.crt";
+    char *pem = NULL;
+    if (!cert_dir || !(pem = read_small(cert_dir, name))) {
+        name = "tls.crt";
+        if (!cert_dir || !(pem = read_small(cert_dir, name)))
+            return sl_err_set(err, SL_ENOTFOUND, SL_ERRC_OS,
+                              "no ca.crt or tls.crt in the webhook certificate directory %s",
+                              cert_dir ? cert_dir : "(none)");
+    }
+    if (file)
+        *file = name;
+    int rc = bundle_of(out, pem, name, err);
+    free(pem);
+    return rc;
+}
+
 int sl_webhookcert_publish_crd_ca(const struct sl_kube_ops *kube, const char *service_ns,
                                   const char *cert_dir, int *patched, struct sl_err *err)
 {
     int rc = 0, n = 0;
-    char *pem = NULL, *bundle = NULL, *body = NULL;
+    char *bundle = NULL, *body = NULL;
     json_t *patch = NULL;
-    const char *file = "ca.crt";
-    if (!cert_dir || !(pem = read_small(cert_dir, file))) {
-        file = "tls.crt";
-        if (!cert_dir || !(pem = read_small(cert_dir, file))) {
-            rc = sl_err_set(err, SL_ENOTFOUND, SL_ERRC_OS,
-                            "no ca.crt or tls.crt in the webhook certificate directory %s",
-                            cert_dir ? cert_dir : "(none)");
-            goto done;
-        }
-    }
-    if ((rc = bundle_of(&bundle, pem, file, err)) != 0)
+    const char *file = NULL;
+    if ((rc = sl_webhookcert_ca_bundle(&bundle, &file, cert_dir, err)) != 0)
         goto done;
     patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "conversion", "webhook", "clientConfig",
                       "caBundle", bundle);
@@ -610,7 +621,6 @@ done:
     if (patched)
         *patched = n;
     json_decref(patch);
-    free(pem);
     free(bundle);
     free(body);
     return rc;

@@ -79,6 +79,13 @@ struct sl_webhookcert_sync_opts {
 int sl_webhookcert_sync(const struct sl_webhookcert_sync_opts *o, bool *files_changed,
                         struct sl_err *err);
 
+/* *out = the base64 caBundle of the webhook's CA: cert_dir/ca.crt, else cert_dir/tls.crt (a
+ * self-signed serving certificate), at most 64 KiB of PEM holding at least one certificate.
+ * *file (may be NULL) names the file used. Returns 0; SL_ENOTFOUND when cert_dir is NULL or
+ * holds neither file; SL_EINVAL when the file holds no PEM certificate. Caller frees *out. */
+int sl_webhookcert_ca_bundle(char **out, const char **file, const char *cert_dir,
+                             struct sl_err *err);
+
 /* The CRDs whose conversion webhook is sealift's /convert (NULL-terminated). */
 extern const char *const SL_WEBHOOKCERT_CRDS[];
 

@@ -6,6 +6,7 @@
 #include "runtime/conditions.h"
 #include "runtime/outcome.h"
 #include "runtime/status.h"
+#include "runtime/webhookcert.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -59,33 +60,8 @@ static const struct sl_kube_resource *resource_for(const char *kind)
 /* base64 of the webhook CA (ca.crt, else tls.crt), or NULL. */
 static char *ca_bundle(const char *cert_dir)
 {
-    if (!cert_dir)
-        return NULL;
-    static const char *const names[] = {"ca.crt", "tls.crt"};
-    for (size_t i = 0; i < 2; i++) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", cert_dir, names[i]);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        struct sl_buf b;
-        sl_buf_init(&b, 1 << 20);
-        char chunk[4096];
-        size_t n;
-        int bad = 0;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            if (sl_buf_append(&b, chunk, n) != 0)
-                bad = 1;
-        fclose(f);
-        if (bad || b.len == 0) {
-            sl_buf_free(&b);
-            continue;
-        }
-        char *out = sl_base64_encode(b.data, b.len);
-        sl_buf_free(&b);
-        return out;
-    }
-    return NULL;
+    char *out = NULL;
+    return sl_webhookcert_ca_bundle(&out, NULL, cert_dir, NULL) == 0 ? out : NULL;
 }
 
 static json_t *webhook_configuration(const struct deploypolicy *d, const json_t *policy,
@@ -110,12 +86,18 @@ static char *webhook_not_ready(const struct deploypolicy *d, const json_t *vwc)
     const char *name = json_string_value(json_object_get(json_object_get(vwc, "metadata"), "name"));
     const json_t *client =
         json_object_get(json_array_get(json_object_get(vwc, "webhooks"), 0), "clientConfig");
-    if (!json_string_value(json_object_get(client, "caBundle")))
+    if (!json_string_value(json_object_get(client, "caBundle"))) {
+        struct sl_err err = {0};
+        char *ca = NULL;
+        if (sl_webhookcert_ca_bundle(&ca, NULL, d->cert_dir, &err) == 0)
+            snprintf(err.msg, sizeof(err.msg), "the webhook CA changed while it was read");
+        free(ca);
         return sl_xasprintf(
-            "ValidatingWebhookConfiguration %s has no caBundle: no ca.crt or tls.crt in the "
-            "webhook certificate directory (%s); the API server cannot call the webhook and "
-            "denies every Pod and workload in the selected namespaces (failurePolicy Fail)",
-            name, d->cert_dir ? d->cert_dir : "--webhook-cert-dir not set");
+            "ValidatingWebhookConfiguration %s has no caBundle: %s; the API server cannot call "
+            "the webhook and denies every Pod and workload in the selected namespaces "
+            "(failurePolicy Fail)",
+            name, d->cert_dir ? err.msg : "--webhook-cert-dir not set");
+    }
     if (!d->webhook_serving || !d->webhook_serving(d->webhook_ctx))
         return sl_xasprintf(
             "the controller does not serve the admission webhook (--webhook-addr not set or "

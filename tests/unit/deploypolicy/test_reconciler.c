@@ -1,6 +1,7 @@
 /* Unit tests of the DeployPolicy reconciler against the in-memory fake API server: what it
  * applies and when it says Ready. argv[1] is the directory of tests/data/keys. */
 #include "check.h"
+#include "runtime/webhookcert.h"
 #include "fake_kube.h"
 #include "deploypolicy/reconciler.h"
 #include "recon_fixture.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Fingerprints from tests/data/keys/README.md (computed with the openssl CLI). */
@@ -53,8 +55,11 @@ static void write_ca(struct env *e)
     char path[128];
     snprintf(path, sizeof(path), "%s/ca.crt", e->cert_dir);
     FILE *f = fopen(path, "wb");
-    fputs("-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n", f);
+    struct sl_webhookcert c = {0};
+    CHECK_INT_EQ(sl_webhookcert_generate(&c, NULL, "sealift-system", time(NULL), NULL), 0);
+    fputs(c.ca_pem, f);
     fclose(f);
+    sl_webhookcert_clear(&c);
 }
 
 static void env_init(struct env *e, bool with_ca)
@@ -238,6 +243,8 @@ static void test_not_ready_until_the_webhook_can_answer(void)
     CHECK_STR_EQ(sl_test_condition_field(st, "Ready", "reason"), "WebhookNotReady");
     CHECK_CONTAINS(sl_test_condition_field(st, "Ready", "message"),
                    "ValidatingWebhookConfiguration sealift-signed-only has no caBundle");
+    CHECK_CONTAINS(sl_test_condition_field(st, "Ready", "message"),
+                   "no ca.crt or tls.crt in the webhook certificate directory");
     CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
     /* the configuration is applied all the same: fail closed */
     CHECK(sl_fake_kube_find(e.fk, &SL_RES_VWC, NULL, "sealift-signed-only") != NULL);

@@ -57,9 +57,10 @@ def rename_in_rules(node, renames):
             rule["message"] = rule["message"].replace(old, new)
 
 
-def access(node, client_certs=False, service_account=None):
+def access(node, client_certs=False, service_account=None, peer="this registry"):
     """credentials.secretRef -> secretRef, caSecretRef -> certSecretRef in a registry block;
-    client_certs: the block's certSecretRef also reads tls.crt and tls.key (mTLS);
+    client_certs: the block's certSecretRef also reads tls.crt and tls.key (mTLS), presented
+    to peer only;
     service_account: the field path naming the block in messages, to add serviceAccountName
     (not both with secretRef)."""
     props = node["properties"]
@@ -73,8 +74,8 @@ def access(node, client_certs=False, service_account=None):
         ref = copy.deepcopy(props["caSecretRef"])
         ref["description"] = (ref["description"].rstrip(".") + " (v1alpha1: caSecretRef). " +
                               ("It may also hold a TLS client certificate, tls.crt (PEM, with "
-                               "its chain) and tls.key (PEM, unencrypted), presented to this "
-                               "registry only (mTLS; a kubernetes.io/tls Secret, as "
+                               "its chain) and tls.key (PEM, unencrypted), presented to " + peer +
+                               " only (mTLS; a kubernetes.io/tls Secret, as "
                                "cert-manager writes it, fits); ca.crt is then optional. One of "
                                "tls.crt "
                                "and tls.key without the other, a key of another certificate or "
@@ -233,7 +234,7 @@ def scanpolicy(schema, version):
     access(spec["properties"]["database"], client_certs=True)
     access(spec["properties"]["vex"]["items"])
     harbor = spec["properties"]["scanner"]["properties"]["harbor"]
-    access(harbor)
+    access(harbor, client_certs=True, peer="the adapter")
     insecure = copy.deepcopy(harbor["properties"]["insecure"])
     insecure["description"] = ("Skip verification of the adapter's TLS certificate (lab setups "
                                "only; v1alpha1: insecure, which means plain HTTP everywhere "

@@ -116,8 +116,9 @@ struct sl_http_server {
     char *addr_opt;
     char *cert_file;
     char *key_file;
-    char *client_ca_file; /* require client certificates of this CA, or NULL */
-    char *client_name;    /* and this DNS name / CN in them, or NULL */
+    char *client_ca_file;      /* require client certificates of this CA, or NULL */
+    char *client_name;         /* and this DNS name / CN in them, or NULL */
+    bool client_cert_required; /* a client without a certificate fails the handshake */
     size_t max_body_bytes;
     int64_t request_timeout_ms;
     size_t max_connections;
@@ -649,9 +650,10 @@ static int tls_fail(struct sl_err *err, const char *what, const char *file)
 /* Makes ctx ask for a client certificate that chains to the CAs of ca_file and, when name is
  * set, names it (DNS SAN, or the CN when the certificate has no DNS SAN). A client presenting
  * another certificate fails the handshake; one presenting none completes it, and on_request
- * lets it reach anonymous routes only (client_verified). */
+ * lets it reach anonymous routes only (client_verified), unless required makes it fail the
+ * handshake too. */
 static int tls_request_client_cert(SSL_CTX *ctx, const char *ca_file, const char *name,
-                                   struct sl_err *err)
+                                   bool required, struct sl_err *err)
 {
     if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
         return tls_fail(err, "loading client CA", ca_file);
@@ -665,9 +667,11 @@ static int tls_request_client_cert(SSL_CTX *ctx, const char *ca_file, const char
         if (X509_VERIFY_PARAM_set1_host(param, name, 0) != 1)
             return tls_fail(err, "setting the client certificate name", NULL);
     }
-    /* requested, not required: kube-apiserver presents no client certificate to the CRDs'
-     * conversion webhook, so the handshake cannot demand one (on_request checks per route) */
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    /* by default requested, not required: kube-apiserver presents no client certificate to the
+     * CRDs' conversion webhook, so that handshake cannot demand one (on_request checks per
+     * route); a listener without anonymous routes may refuse the TLS session instead */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                       NULL);
     /* every connection shows its certificate again: no resumption, no TLS 1.3 tickets */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -676,9 +680,10 @@ static int tls_request_client_cert(SSL_CTX *ctx, const char *ca_file, const char
 }
 
 /* Builds a server SSL_CTX from PEM files; *out is the caller's (SSL_CTX_free). With ca_file,
- * clients must present a certificate of that CA (named name, when set). */
+ * clients must present a certificate of that CA (named name, when set) to reach a route that is
+ * not anonymous, and with required to complete the handshake at all. */
 static int tls_ctx_new(SSL_CTX **out, const char *cert_file, const char *key_file,
-                       const char *ca_file, const char *name, struct sl_err *err)
+                       const char *ca_file, const char *name, bool required, struct sl_err *err)
 {
     int rc = SL_EFAIL;
     ERR_clear_error();
@@ -716,7 +721,7 @@ static int tls_ctx_new(SSL_CTX **out, const char *cert_file, const char *key_fil
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     if (ca_file) {
-        rc = tls_request_client_cert(ctx, ca_file, name, err);
+        rc = tls_request_client_cert(ctx, ca_file, name, required, err);
         if (rc != 0)
             goto done;
     }
@@ -771,8 +776,8 @@ static void tls_maybe_reload(struct sl_http_server *s)
     struct sl_err err;
     sl_err_clear(&err);
     SSL_CTX *fresh = NULL;
-    if (tls_ctx_new(&fresh, s->cert_file, s->key_file, s->client_ca_file, s->client_name, &err) !=
-        0) {
+    if (tls_ctx_new(&fresh, s->cert_file, s->key_file, s->client_ca_file, s->client_name,
+                    s->client_cert_required, &err) != 0) {
         sl_log_kv(SL_LOG_ERROR, NULL, "TLS certificate reload failed; keeping the previous one",
                   "error", err.msg, "addr", s->bound, NULL);
         return;
@@ -1033,6 +1038,7 @@ int sl_http_server_new(struct sl_http_server **out, const struct sl_http_server_
         s->client_ca_file = sl_xstrdup(opts->tls_client_ca_file);
         if (opts->tls_client_name && *opts->tls_client_name)
             s->client_name = sl_xstrdup(opts->tls_client_name);
+        s->client_cert_required = opts->tls_client_cert_required;
     }
     s->max_body_bytes = opts->max_body_bytes ? opts->max_body_bytes : SL_HTTP_DEFAULT_MAX_BODY;
     s->request_timeout_ms =
@@ -1112,6 +1118,12 @@ static void teardown(struct sl_http_server *s)
         event_free(s->stop_ev);
     if (s->done_ev)
         event_free(s->done_ev);
+    /* a connection that failed just before the loop stopped (a refused TLS handshake) can
+     * still have a deferred callback queued, holding a reference to its bufferevent;
+     * event_base_free drops such callbacks without running them, which would leak the
+     * connection and its SSL: run them once now that nothing else is registered */
+    if (s->base)
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
     if (s->base)
         event_base_free(s->base);
     SSL_CTX_free(s->ssl_ctx);
@@ -1147,7 +1159,7 @@ int sl_http_server_start(struct sl_http_server *s, struct sl_err *err)
         if (s->client_ca_file)
             file_stamp_get(&s->ca_seen, s->client_ca_file);
         rc = tls_ctx_new(&s->ssl_ctx, s->cert_file, s->key_file, s->client_ca_file, s->client_name,
-                         err);
+                         s->client_cert_required, err);
         if (rc != 0)
             goto done;
         s->tls_checked_ms = sl_mono_ms();

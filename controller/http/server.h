@@ -10,6 +10,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,10 @@ struct sl_http_server_opts {
     /* With a client CA: the client certificate must also carry this DNS SAN (or, without DNS
      * SANs, this CN). NULL = any certificate of the CA. */
     const char *tls_client_name;
+    /* With a client CA: a client that presents no certificate fails the TLS handshake too
+     * (anonymous routes then answer nobody without one). For listeners whose every caller has
+     * a certificate (the scanner adapter's --client-ca). */
+    bool tls_client_cert_required;
     size_t max_body_bytes; /* larger bodies get 413; 0 = 1 MiB */
     /* A connection that has not delivered a whole request (headers and body) within this time
      * of being accepted (30 s, or this when longer, of its previous answer: keep-alive) is

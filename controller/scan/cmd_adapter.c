@@ -1,5 +1,5 @@
 /* `sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE (--token-file F | --no-auth)
- *  [--tls-cert-dir D] [--creds USER:PASS] [--insecure] [--workers N]`
+ *  [--tls-cert-dir D [--client-ca FILE]] [--creds USER:PASS] [--insecure] [--workers N]`
  *
  * Serves the Harbor Pluggable Scanner API v1.1 from sealift's built-in scanner, so a Harbor
  * installation (or sealift's own ScanPolicy spec.scanner.harbor) can use sealift as its
@@ -15,10 +15,12 @@
  * "Authorization: Bearer", "Authorization: Basic" or "X-ScannerAdapter-API-Key", the forms a
  * Harbor scanner registration sends) or gets 401 with the spec's error body: without it anyone
  * who reaches the adapter could make it pull arbitrary URLs with credentials of their choosing.
- * Authentication is off only with an explicit --no-auth. The artifact is pulled from registry.url
- * (http:// or https://, TLS verified) with registry.authorization ("Basic ..." or "Bearer ...",
- * e.g. a pull token). --creds/--insecure apply to --db only. Runs until SIGINT or SIGTERM. Exit
- * codes: 0 after a signal, 2 usage, 3 when --db cannot be pulled. */
+ * Authentication is off only with an explicit --no-auth. With --client-ca (and --tls-cert-dir)
+ * the TLS session itself needs a client certificate issued by that CA (mutual TLS, on top of the
+ * token): a client without one, or with another, is refused in the handshake. The artifact is
+ * pulled from registry.url (http:// or https://, TLS verified) with registry.authorization ("Basic
+ * ..." or "Bearer ...", e.g. a pull token). --creds/--insecure apply to --db only. Runs until
+ * SIGINT or SIGTERM. Exit codes: 0 after a signal, 2 usage, 3 when --db cannot be pulled. */
 #include "scan/cmd_adapter.h"
 #include <errno.h>
 #include <getopt.h>
@@ -84,7 +86,8 @@ static void usage_to(FILE *f)
 {
     fprintf(f,
             "usage: sealift scanner-adapter --listen HOST:PORT --db DIR|IMAGE\n"
-            "                               (--token-file F | --no-auth) [--tls-cert-dir D]\n"
+            "                               (--token-file F | --no-auth)\n"
+            "                               [--tls-cert-dir D [--client-ca FILE]]\n"
             "                               [--creds USER:PASS | --creds-file PATH]\n"
             "                               [--insecure] [--workers N]\n"
             "\n"
@@ -98,6 +101,9 @@ static void usage_to(FILE *f)
             "                         (Authorization: Bearer, Basic, or X-ScannerAdapter-API-Key)\n"
             "  --no-auth              serve anyone (lab only)\n"
             "  --tls-cert-dir D       serve https with D/tls.crt and D/tls.key\n"
+            "  --client-ca FILE       with --tls-cert-dir: refuse TLS clients that present no\n"
+            "                         certificate issued by a CA of FILE (PEM), before any\n"
+            "                         request is read (mutual TLS)\n"
             "  --creds USER:PASS      credentials for pulling --db (visible in ps)\n"
             "  --creds-file PATH      a file holding one line USER:PASS, or a docker config.json\n"
             "  --insecure             --db's registry may be plain http or untrusted TLS\n"
@@ -107,8 +113,8 @@ static void usage_to(FILE *f)
             "variable SEALIFT_CREDS (USER:PASS), docker config.json; else anonymous.\n"
             "\n"
             "Exit codes: 0 stopped by SIGINT or SIGTERM; 2 usage error, unreadable token file\n"
-            "or advisory database, --listen or --tls-cert-dir unusable; 3 registry error\n"
-            "loading --db.\n"
+            "or advisory database, --listen, --tls-cert-dir or --client-ca unusable; 3 registry\n"
+            "error loading --db.\n"
             "\n"
             "Example:\n"
             "  sealift scanner-adapter --listen 0.0.0.0:8443 --db ./advisories \\\n"
@@ -558,6 +564,7 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"db", required_argument, NULL, 'd'},
         {"tls-cert-dir", required_argument, NULL, 't'},
+        {"client-ca", required_argument, NULL, 'c'},
         SL_CLI_REGISTRY_OPTIONS,
         {"workers", required_argument, NULL, 'w'},
         {"token-file", required_argument, NULL, 'k'},
@@ -565,7 +572,7 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *listen = NULL, *db_path = NULL, *cert_dir = NULL;
+    const char *listen = NULL, *db_path = NULL, *cert_dir = NULL, *client_ca = NULL;
     struct sl_cli_registry regflags;
     const char *token_file = NULL;
     int no_auth = 0;
@@ -594,6 +601,9 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         case 't':
             cert_dir = optarg;
             break;
+        case 'c':
+            client_ca = optarg;
+            break;
         case 'k':
             token_file = optarg;
             break;
@@ -621,6 +631,11 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
     }
     if (optind != argc || !listen || !db_path) {
         sl_cli_errorf(CMD, "--listen and --db are required, and no other arguments");
+        usage();
+        goto done;
+    }
+    if (client_ca && !cert_dir) {
+        sl_cli_errorf(CMD, "--client-ca needs --tls-cert-dir: client certificates need TLS");
         usage();
         goto done;
     }
@@ -672,6 +687,11 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         so.tls_cert_file = cert;
         so.tls_key_file = key;
     }
+    if (client_ca) {
+        /* every caller of the adapter presents one: the handshake refuses the others */
+        so.tls_client_ca_file = client_ca;
+        so.tls_client_cert_required = true;
+    }
     if (sl_http_server_new(&srv, &so, &err) != 0) {
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
@@ -683,9 +703,10 @@ int sl_cmd_scanner_adapter(int argc, char **argv)
         sl_cli_errorf(CMD, "--listen %s: %s", listen, err.msg);
         goto done;
     }
-    fprintf(stderr, "sealift scanner-adapter: listening on %s://%s (%zu advisory records, %s)\n",
+    fprintf(stderr, "sealift scanner-adapter: listening on %s://%s (%zu advisory records, %s%s)\n",
             cert_dir ? "https" : "http", sl_http_server_addr(srv), a->db.records,
-            a->token ? "token required" : "no authentication");
+            a->token ? "token required" : "no authentication",
+            client_ca ? ", client certificate required" : "");
     fflush(stderr);
     int sig;
     do {

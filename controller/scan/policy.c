@@ -342,6 +342,8 @@ static int harbor_scan(struct sl_scan_report *rep, const struct sl_scan_db *db,
         goto done;
     struct sl_harbor_client_opts o = {.insecure = db->harbor_insecure,
                                       .ca_pem = db->harbor_ca,
+                                      .client_cert_pem = db->harbor_cert,
+                                      .client_key_pem = db->harbor_key,
                                       .authorization = db->harbor_auth,
                                       .request_timeout_ms = 60000,
                                       .report_timeout_ms = 300000};

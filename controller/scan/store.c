@@ -65,6 +65,8 @@ void sl_scan_db_unref(struct sl_scan_db *db)
     free(db->harbor_url);
     sl_secure_free_str(db->harbor_auth);
     free(db->harbor_ca);
+    free(db->harbor_cert);
+    sl_secure_free_str(db->harbor_key);
     free(db);
 }
 

@@ -44,6 +44,8 @@ struct sl_scan_db {
     char *harbor_url;
     char *harbor_auth; /* Authorization header value for the adapter (secret), or NULL */
     char *harbor_ca;   /* PEM, or NULL */
+    /* the client certificate (PEM) and its key (secret) presented to the adapter, or NULL */
+    char *harbor_cert, *harbor_key;
     bool harbor_insecure;
     struct sl_harbor_scanner harbor_scanner; /* from the adapter's metadata (status.scanner) */
 };
@@ -52,7 +54,8 @@ struct sl_scan_db {
 struct sl_scan_db *sl_scan_db_new(void);
 /* Takes one more reference to db (not NULL); returns db. */
 struct sl_scan_db *sl_scan_db_ref(struct sl_scan_db *db);
-/* Drops a reference; the last one frees db (the Harbor credential wiped). NULL is a no-op. */
+/* Drops a reference; the last one frees db (the Harbor credential and client key wiped). NULL is a
+ * no-op. */
 void sl_scan_db_unref(struct sl_scan_db *db);
 
 /* The OpenVEX statements of spec.vex (refcounted like sl_scan_db). */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@ struct sl_harbor_client {
     char *base; /* without a trailing '/' */
     struct sl_harbor_client_opts opts;
     char *ca_pem;
-    char *auth_header; /* "Authorization: ..." (secret) or NULL */
+    bool has_client_cert; /* a client certificate was given (for messages) */
+    char *auth_header;    /* "Authorization: ..." (secret) or NULL */
     struct sl_transport *transport;
     bool own_transport;
 };
@@ -37,8 +39,10 @@ struct sl_harbor_client *sl_harbor_client_new(const char *base_url,
     c->ca_pem = opts && opts->ca_pem ? sl_xstrdup(opts->ca_pem) : NULL;
     if (opts && opts->authorization && *opts->authorization)
         c->auth_header = sl_xasprintf("Authorization: %s", opts->authorization);
+    c->has_client_cert = opts && opts->client_cert_pem && opts->client_key_pem;
     c->opts.ca_pem = NULL;
     c->opts.authorization = NULL;
+    c->opts.client_cert_pem = c->opts.client_key_pem = NULL;
     if (c->opts.connect_timeout_ms <= 0)
         c->opts.connect_timeout_ms = 10000;
     if (c->opts.request_timeout_ms <= 0)
@@ -51,6 +55,11 @@ struct sl_harbor_client *sl_harbor_client_new(const char *base_url,
         struct sl_transport_opts to = {.connect_timeout_ms = c->opts.connect_timeout_ms,
                                        .insecure = c->opts.insecure != 0,
                                        .ca_pem = c->ca_pem};
+        /* the transport copies them (the key into a buffer it wipes) */
+        if (c->has_client_cert) {
+            to.client_cert_pem = opts->client_cert_pem;
+            to.client_key_pem = opts->client_key_pem;
+        }
         c->transport = sl_transport_new(&to);
         if (!c->transport) {
             fprintf(stderr, "sealift: cannot initialize libcurl\n");
@@ -162,6 +171,14 @@ static int perform(struct sl_harbor_client *c, const char *method, const char *p
                         "scanner adapter %s: %s %s: TLS certificate verification failed: %s "
                         "(a private CA goes in certSecretRef)",
                         c->base, method, path, res.error);
+    } else if (f == SL_HTTP_TLS_CLIENT_CERT) {
+        /* an authentication failure: asking again with the same certificate cannot help */
+        rc = sl_err_set(err, SL_EAUTH, SL_ERRC_SCANNER, "scanner adapter %s: %s %s: %s (%s)",
+                        c->base, method, path, res.error,
+                        c->has_client_cert
+                            ? "the adapter refused the TLS client certificate presented"
+                            : "the adapter requires a TLS client certificate and none was "
+                              "presented (tls.crt and tls.key go in certSecretRef)");
     } else if (f != SL_HTTP_OK) {
         rc =
             sl_err_set(err, SL_ERETRY, SL_ERRC_SCANNER, "scanner adapter %s unreachable: %s %s: %s",

@@ -25,23 +25,6 @@ from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
 V, C = ":".join(VENDOR), ":".join(CUSTOMER)
 
 
-def make_client_cert(directory, ca_dir, cn):
-    """A client certificate issued by the CA of ca_dir (ca.crt, ca.key), written as
-    directory/client.cert + client.key (skopeo's cert-dir names) and returned as their paths."""
-    os.makedirs(directory, exist_ok=True)
-    crt, key = os.path.join(directory, "client.cert"), os.path.join(directory, "client.key")
-    csr, ext = os.path.join(directory, "client.csr"), os.path.join(directory, "ext.cnf")
-    with open(ext, "w") as f:
-        f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
-                "extendedKeyUsage=clientAuth\n")
-    procs.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-               "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={cn}"])
-    procs.run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(ca_dir, "ca.crt"),
-               "-CAkey", os.path.join(ca_dir, "ca.key"), "-CAcreateserial", "-out", crt,
-               "-days", "2", "-extfile", ext])
-    return crt, key
-
-
 def read(path):
     with open(path) as f:
         return f.read()
@@ -81,11 +64,13 @@ class RegistryAuthTest(ImdTestCase):
         server = tlsgen.make_serving_cert(os.path.join(tls, "server"))
         clients_ca = tlsgen.make_serving_cert(os.path.join(tls, "clients-ca"))  # its CA only
         client_ca = os.path.join(clients_ca, "ca.crt")
-        vcrt, vkey = make_client_cert(os.path.join(tls, "vendor-client"), clients_ca, "vendor")
-        ccrt, ckey = make_client_cert(os.path.join(tls, "customer-client"), clients_ca,
-                                      "customer")
+        vcrt, vkey = tlsgen.make_client_cert(os.path.join(tls, "vendor-client"), clients_ca,
+                                             "vendor")
+        ccrt, ckey = tlsgen.make_client_cert(os.path.join(tls, "customer-client"), clients_ca,
+                                             "customer")
         rogue_ca = tlsgen.make_serving_cert(os.path.join(tls, "rogue-ca"))  # trusted by nobody
-        rcrt, rkey = make_client_cert(os.path.join(tls, "rogue-client"), rogue_ca, "vendor")
+        rcrt, rkey = tlsgen.make_client_cert(os.path.join(tls, "rogue-client"), rogue_ca,
+                                             "vendor")
         srv = (os.path.join(server, "tls.crt"), os.path.join(server, "tls.key"), client_ca)
         src = reg.Registry(self, "vendor-mtls", users={VENDOR[0]: VENDOR[1]}, tls=srv)
         dst = reg.Registry(self, "customer-mtls", users={CUSTOMER[0]: CUSTOMER[1]}, tls=srv)
@@ -218,7 +203,7 @@ class RegistryAuthTest(ImdTestCase):
         tls = os.path.join(self.tmp, "tls")
         server = tlsgen.make_serving_cert(os.path.join(tls, "server"))
         clients_ca = tlsgen.make_serving_cert(os.path.join(tls, "clients-ca"))
-        crt, key = make_client_cert(os.path.join(tls, "scanner"), clients_ca, "scanner")
+        crt, key = tlsgen.make_client_cert(os.path.join(tls, "scanner"), clients_ca, "scanner")
         # the advisory database is pushed while the registry asks for no client certificate,
         # then the registry restarts requiring one
         db = reg.Registry(self, "db-registry", users={VENDOR[0]: VENDOR[1]},

@@ -1,4 +1,5 @@
-"""Test certificates made with the openssl CLI: a CA and a serving certificate."""
+"""Test certificates made with the openssl CLI: a CA and a serving certificate, client
+certificates."""
 import os
 
 import procs
@@ -22,3 +23,20 @@ def make_serving_cert(directory, dns_names=(), ips=("127.0.0.1",)):
                "-CAkey", p("ca.key"), "-CAcreateserial", "-out", p("tls.crt"), "-days", "2",
                "-extfile", p("ext.cnf")])
     return directory
+
+
+def make_client_cert(directory, ca_dir, cn):
+    """A client certificate issued by the CA of ca_dir (ca.crt, ca.key), written as
+    directory/client.cert + client.key (skopeo's cert-dir names) and returned as their paths."""
+    os.makedirs(directory, exist_ok=True)
+    crt, key = os.path.join(directory, "client.cert"), os.path.join(directory, "client.key")
+    csr, ext = os.path.join(directory, "client.csr"), os.path.join(directory, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    procs.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+               "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={cn}"])
+    procs.run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(ca_dir, "ca.crt"),
+               "-CAkey", os.path.join(ca_dir, "ca.key"), "-CAcreateserial", "-out", crt,
+               "-days", "2", "-extfile", ext])
+    return crt, key

@@ -18,7 +18,10 @@ its own process, and `sealift controller` against a real API server driven by th
     entry) instead of returning a clean report;
 (d) the adapter over TLS (--tls-cert-dir, a private CA): a ScanPolicy with certSecretRef is Ready
     and gates a delivery through it, one without the CA is ScannerError naming certificate
-    verification. status.scanner is checked with kubectl throughout;
+    verification; with --client-ca (mutual TLS) a ScanPolicy whose certSecretRef holds only the
+    CA is ScannerError saying the adapter requires a client certificate, and one with tls.crt and
+    tls.key besides is Ready and blocks the vulnerable tag. status.scanner is checked with
+    kubectl throughout;
 (e) what a tenant's ScanPolicy can make the controller send (a recording stand-in adapter in
     Python): an adapter URL outside the administrator's --scanner-url prefixes gets nothing and
     the policy is Ready=False ScannerURLNotAllowed; a listed https adapter gets, for a source
@@ -199,7 +202,7 @@ class HarborAdapterTest(ImdTestCase):
             f.write(TOKEN + "\n")
         self.start_adapter()
 
-    def start_adapter(self, workers=2, tls_dir=None, auth=("--token-file",)):
+    def start_adapter(self, workers=2, tls_dir=None, auth=("--token-file",), client_ca=None):
         self.port = self.adapter_port
         if auth == ("--token-file",):
             auth = ("--token-file", self.token_file)
@@ -207,6 +210,8 @@ class HarborAdapterTest(ImdTestCase):
                 "--db", self.adv, "--workers", str(workers), *auth]
         if tls_dir:
             args += ["--tls-cert-dir", tls_dir]
+        if client_ca:
+            args += ["--client-ca", client_ca]
         self.adapter = self.start(args, f"adapter-{workers}-{self.port}")
         procs.wait_port(self.port)
         self.url = f"{'https' if tls_dir else 'http'}://127.0.0.1:{self.port}"
@@ -417,8 +422,8 @@ class HarborAdapterTest(ImdTestCase):
         # RECORDS is empty for an adapter: cut the row at the header's column offsets
         start = header.index("SCANNER")
         self.assertEqual(row[start:header.index("READY")].strip(), "sealift", rows)
-        self.assertEqual(header.split()[:6],
-                         ["NAME", "THRESHOLD", "ACTION", "RECORDS", "SCANNER", "READY"])
+        self.assertEqual(header.split()[:8], ["NAME", "THRESHOLD", "ACTION", "RECORDS", "DB",
+                                              "AGE", "SCANNER", "READY"])
 
     def token_registry(self, tags=("bad", "good", "mid")):
         """A docker-registry with Bearer-token auth holding acme/app:<tags>, and the pull Secret
@@ -596,6 +601,50 @@ class HarborAdapterTest(ImdTestCase):
         self.assertEqual(obj["status"]["images"][0]["scan"]["result"], "Passed")
         self.assertIn(": done", self.adapter.output())
 
+
+    def test_adapter_requires_client_certificate(self):
+        tls = tlsgen.make_serving_cert(os.path.join(self.tmp, "tls"))
+        clients = tlsgen.make_serving_cert(os.path.join(self.tmp, "clients-ca"))  # its CA only
+        crt, key = tlsgen.make_client_cert(os.path.join(self.tmp, "client"), clients, "sealift")
+        self.adapter.stop()
+        self.start_adapter(tls_dir=tls, client_ca=os.path.join(clients, "ca.crt"))
+        procs.wait_for(lambda: "client certificate required" in self.adapter.output(),
+                       timeout=30, interval=0.2, what="the adapter's listening line")
+        cafile = os.path.join(tls, "ca.crt")
+        # the adapter refuses the TLS session itself, the token does not matter
+        with self.assertRaises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            http("GET", f"{self.base}/metadata", headers=AUTH, cafile=cafile)
+        self.kube.kubectl("create", "secret", "generic", "adapter-ca", "-n", NS,
+                          f"--from-file=ca.crt={cafile}")
+        self.kube.kubectl("create", "secret", "generic", "adapter-mtls", "-n", NS,
+                          f"--from-file=ca.crt={cafile}", f"--from-file=tls.crt={crt}",
+                          f"--from-file=tls.key={key}")
+
+        # the CA only: the adapter ends the handshake, and the policy says why
+        self.harbor_policy(self.url, name="nocert", ca_secret="adapter-ca")
+        pol = self.policy_ready("nocert", status="False", reason="ScannerError")
+        msg = self.condition(pol, "Ready")["message"]
+        self.assertIn(self.url, msg)
+        self.assertIn("the adapter requires a TLS client certificate and none was presented",
+                      msg)
+
+        # with the client certificate: Ready, and the gate blocks the vulnerable tag
+        self.harbor_policy(self.url, ca_secret="adapter-mtls")
+        pol = self.policy_ready("harbor", reason="ScannerReady")
+        self.assertIn(self.url, self.condition(pol, "Ready")["message"])
+        tokreg, _ = self.token_registry(tags=("bad",))
+        self.scanned_delivery("bad", "bad", tokreg.host, "tok-pull")
+        obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned", timeout=90)
+        self.assertIn("CVE-2099-0001 (Critical)", self.condition(obj, "Scanned")["message"])
+        self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+        self.assertIn(": done", self.adapter.output())
+        # the key is in no status or event
+        with open(key) as f:
+            key_body = "".join(f.read().strip().splitlines()[1:-1])[:40]
+        seen = (self.kube.kubectl("get", "scanpolicies,imagedeliveries,events", "-n", NS,
+                                  "-o", "json").stdout)
+        self.assertNotIn(key_body, seen)
+        self.assertNotIn("PRIVATE KEY", seen)
 
     # ---- (e) what a tenant's ScanPolicy can make the controller send ----
 

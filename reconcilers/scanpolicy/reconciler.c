@@ -593,9 +593,10 @@ static int get_secret(struct sp_run *run, json_t **out, const char *field, const
     return 0;
 }
 
-/* The CA and client certificate of a registry the policy reads, from the certSecretRef Secret
- * name that field names (NULL: none, *out empty). Returns 0 with *out filled (clear with
- * sl_kube_tls_secret_clear), or -1 with the outcome set (the Secret and the key named). */
+/* The CA and client certificate of a registry or Harbor adapter the policy reads, from the
+ * certSecretRef Secret name that field names (NULL: none, *out empty). Returns 0 with *out
+ * filled (clear with sl_kube_tls_secret_clear), or -1 with the outcome set (the Secret and the
+ * key named). */
 static int load_registry_tls(struct sp_run *run, struct sl_kube_tls_secret *out, const char *field,
                              const char *name)
 {
@@ -682,52 +683,30 @@ static int harbor_authorization(struct sp_run *run, char **out)
     return 0;
 }
 
-/* The PEM CA of the adapter from key ca.crt of the Secret spec.scanner.harbor.certSecretRef names
- * (*out NULL without one; caller frees). Returns 0 or -1 with the outcome set. */
-static int harbor_ca(struct sp_run *run, char **out)
-{
-    json_t *ca_sec = NULL;
-    *out = NULL;
-    if (!run->harbor_ca_secret)
-        return 0;
-    if (get_secret(run, &ca_sec, "spec.scanner.harbor.certSecretRef.name", run->harbor_ca_secret) !=
-        0) {
-        json_decref(ca_sec);
-        return -1;
-    }
-    unsigned char *pem = NULL;
-    size_t pem_len = 0;
-    int rc = sl_kube_secret_bytes(&pem, &pem_len, ca_sec, "ca.crt");
-    json_decref(ca_sec);
-    if (rc != 0 || pem_len == 0 || strlen((char *)pem) != pem_len) {
-        if (pem)
-            sl_secure_free(pem, pem_len + 1);
-        set_outcome(run, SL_RESULT_STALLED, "InvalidSecret",
-                    "spec.scanner.harbor.certSecretRef.name: Secret \"%s\" has no key ca.crt",
-                    run->harbor_ca_secret);
-        return -1;
-    }
-    *out = sl_xstrdup((char *)pem);
-    sl_secure_free(pem, pem_len + 1);
-    return 0;
-}
-
-/* spec.scanner.harbor: reads the adapter's credentials and CA, asks the adapter for its
- * metadata (it must consume image manifests and produce the v1.1 vulnerability report) and
- * installs the adapter's settings as the policy's "database". */
+/* spec.scanner.harbor: reads the adapter's credentials, CA and client certificate
+ * (certSecretRef: ca.crt and/or tls.crt + tls.key, checked as for registries), asks the adapter
+ * for its metadata (it must consume image manifests and produce the v1.1 vulnerability report)
+ * and installs the adapter's settings as the policy's "database". */
 static int step_harbor(struct sp_run *run)
 {
     struct sl_err err = {0};
-    char *auth = NULL, *ca_pem = NULL, *meta = NULL;
+    char *auth = NULL, *meta = NULL;
+    struct sl_kube_tls_secret tls = {0};
     size_t meta_len = 0;
     struct sl_harbor_client *c = NULL;
     struct sl_harbor_scanner info;
     struct sl_scan_db *db = NULL;
     int rc = -1;
-    if (harbor_authorization(run, &auth) != 0 || harbor_ca(run, &ca_pem) != 0)
+    if (harbor_authorization(run, &auth) != 0 ||
+        load_registry_tls(run, &tls, "spec.scanner.harbor.certSecretRef.name",
+                          run->harbor_ca_secret) != 0)
         goto done;
+    /* the client certificate goes to the adapter only: the registry a ScanRequest names gets
+     * a pull token from the policy's gate, never this certificate */
     struct sl_harbor_client_opts o = {.insecure = run->harbor_insecure,
-                                      .ca_pem = ca_pem,
+                                      .ca_pem = tls.ca_pem,
+                                      .client_cert_pem = tls.cert_pem,
+                                      .client_key_pem = tls.key_pem,
                                       .authorization = auth,
                                       .request_timeout_ms = 30000};
     c = sl_harbor_client_new(run->harbor_url, &o);
@@ -749,24 +728,27 @@ static int step_harbor(struct sp_run *run)
              run->harbor_url, info.name[0] ? info.name : "(unnamed)", info.version, info.vendor);
     rc = 0;
     if (run->prev && strcmp(run->prev->source, source) == 0 &&
-        str_eq(run->prev->harbor_auth, auth) && str_eq(run->prev->harbor_ca, ca_pem))
+        str_eq(run->prev->harbor_auth, auth) && str_eq(run->prev->harbor_ca, tls.ca_pem) &&
+        str_eq(run->prev->harbor_cert, tls.cert_pem) && str_eq(run->prev->harbor_key, tls.key_pem))
         goto done; /* unchanged: keep the cached results */
     db = sl_scan_db_new();
     snprintf(db->source, sizeof(db->source), "%s", source);
     sl_time_now_rfc3339(db->loaded_at, sizeof(db->loaded_at));
     db->harbor_url = sl_xstrdup(run->harbor_url);
     db->harbor_auth = auth;
-    db->harbor_ca = ca_pem;
+    db->harbor_ca = tls.ca_pem;
+    db->harbor_cert = tls.cert_pem;
+    db->harbor_key = tls.key_pem;
     db->harbor_insecure = run->harbor_insecure;
     db->harbor_scanner = info;
     auth = NULL;
-    ca_pem = NULL;
+    memset(&tls, 0, sizeof(tls)); /* the database owns them now */
     run->loaded = db;
 done:
     sl_harbor_client_free(c);
     free(meta);
     sl_secure_free_str(auth);
-    free(ca_pem);
+    sl_kube_tls_secret_clear(&tls);
     return rc;
 }
 

@@ -40,6 +40,12 @@ for cmd in "policy render" copy "db push" sign scan; do
     rc=$?
     [ $rc -eq 2 ] || { echo "FAIL sealift $cmd --no-such-flag exited $rc, not 2"; fail=1; }
 done
+# scanner-adapter: --client-ca (mutual TLS) is described, and needs --tls-cert-dir (exit 2)
+$bin scanner-adapter --help | grep -q -e "--client-ca FILE" || { echo "FAIL sealift scanner-adapter --help does not describe --client-ca"; fail=1; }
+out=$($bin scanner-adapter --listen 127.0.0.1:0 --db /nonexistent --no-auth --client-ca /nonexistent 2>&1)
+rc=$?
+[ $rc -eq 2 ] || { echo "FAIL sealift scanner-adapter --client-ca without --tls-cert-dir exited $rc, not 2"; fail=1; }
+printf '%s\n' "$out" | grep -q -e "--client-ca needs --tls-cert-dir" || { echo "FAIL scanner-adapter --client-ca without --tls-cert-dir: $out"; fail=1; }
 # hack/demo.sh --help prints its options and starts nothing
 demo=$(dirname "$0")/../../../hack/demo.sh
 out=$(bash "$demo" --help) || { echo "FAIL hack/demo.sh --help exited non-zero"; fail=1; }

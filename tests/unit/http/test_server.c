@@ -993,6 +993,43 @@ static void test_tls_client_certificates(void)
     free(u);
     sl_http_server_free(s);
 
+    /* required: a client without a certificate fails the handshake, even for an anonymous
+     * route; the CA's certificate still gets through */
+    struct sl_http_server_opts required = {.addr = "127.0.0.1:0",
+                                           .tls_cert_file = cert,
+                                           .tls_key_file = key,
+                                           .tls_client_ca_file = client_ca,
+                                           .tls_client_cert_required = true};
+    s = NULL;
+    CHECK_INT_EQ(sl_http_server_new(&s, &required, &err), 0);
+    sl_http_server_route(s, "GET", "/hello", h_count, NULL);
+    sl_http_server_route_anonymous(s, "GET", "/open", h_count, NULL);
+    CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+    u = url_for(s, "https", "/hello");
+    char *open_u = url_for(s, "https", "/open");
+    sl_buf_init(&r.body, 0);
+    hello_calls = 0;
+    struct req_opts anon = {.ca_file = srv_ca};
+    h = curl_easy_init();
+    request(h, open_u, &anon, &r);
+    CHECK(r.curl_rc != 0);
+    curl_easy_cleanup(h);
+    h = curl_easy_init();
+    request(h, u, &anon, &r);
+    CHECK(r.curl_rc != 0);
+    CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 0);
+    curl_easy_cleanup(h);
+    h = curl_easy_init();
+    request(h, u, &api, &r);
+    CHECK_INT_EQ(r.curl_rc, 0);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_INT_EQ(__atomic_load_n(&hello_calls, __ATOMIC_SEQ_CST), 1);
+    curl_easy_cleanup(h);
+    sl_buf_free(&r.body);
+    free(u);
+    free(open_u);
+    sl_http_server_free(s);
+
     /* a client CA needs TLS */
     struct sl_http_server_opts plain = {.addr = "127.0.0.1:0", .tls_client_ca_file = client_ca};
     s = NULL;

@@ -10,6 +10,7 @@
 #include "scan/store.h"
 #include "scanpolicy/reconciler.h"
 #include "sign/keys.h"
+#include "util/base64.h"
 #include "util/mem.h"
 
 #include <stdbool.h>
@@ -666,6 +667,123 @@ static void test_registry_cert_secrets(void)
     env_free(&e);
 }
 
+/* A file of tests/data/tls in base64, as a Secret's data holds it. Caller frees. */
+static char *tls_data_b64(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/../tls/%s", data_dir, name);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    char buf[8192];
+    size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+    if (f)
+        fclose(f);
+    return sl_base64_encode(buf, n);
+}
+
+/* A Secret of the policy's namespace with the keys of tests/data/tls given as pairs of Secret
+ * key and file name (NULL-terminated). */
+static void put_tls_secret(struct env *e, const char *name, const char *const *keys_files)
+{
+    json_t *data = json_object();
+    for (size_t i = 0; keys_files[i]; i += 2) {
+        char *b64 = tls_data_b64(keys_files[i + 1]);
+        json_object_set_new(data, keys_files[i], json_string(b64));
+        free(b64);
+    }
+    json_t *sec =
+        json_pack("{s:{s:s, s:s}, s:o}", "metadata", "name", name, "namespace", NS, "data", data);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, sec), 0);
+    json_decref(sec);
+}
+
+/* spec.scanner.harbor.certSecretRef: ca.crt and/or a client certificate (tls.crt + tls.key),
+ * checked as for registries before the adapter is asked, and presented to an adapter whose TLS
+ * listener requires one. */
+static void test_harbor_client_certificate(void)
+{
+    struct env e;
+    env_init(&e);
+    char cert[1024], key[1024], client_ca[1024];
+    snprintf(cert, sizeof(cert), "%s/../tls/server.crt", data_dir);
+    snprintf(key, sizeof(key), "%s/../tls/server.key", data_dir);
+    snprintf(client_ca, sizeof(client_ca), "%s/../tls/client-ca.crt", data_dir);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/harbor/metadata.json", data_dir);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    static char meta[8192];
+    size_t n = f ? fread(meta, 1, sizeof(meta) - 1, f) : 0;
+    meta[n] = '\0';
+    if (f)
+        fclose(f);
+    struct sl_http_server *srv = NULL;
+    struct sl_err err = {0};
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0",
+                                     .tls_cert_file = cert,
+                                     .tls_key_file = key,
+                                     .tls_client_ca_file = client_ca,
+                                     .tls_client_cert_required = true};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, "GET", "/api/v1/metadata", h_metadata, meta);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    char url[300];
+    snprintf(url, sizeof(url), "https://%s", sl_http_server_addr(srv));
+    const char *const adapter_urls[] = {url};
+    struct sl_controller_config with_adapter = lab_config;
+    with_adapter.scanner_urls = adapter_urls;
+    with_adapter.n_scanner_urls = 1;
+    env_use_config(&e, &with_adapter);
+    put_token_secret(&e, "adapter", "dDBrCg==");
+    struct sl_reconcile_result res;
+    put_policy(&e, "m",
+               json_pack("{s:{s:{s:s, s:{s:s}, s:{s:s}}}}", "scanner", "harbor", "url", url,
+                         "secretRef", "name", "adapter", "certSecretRef", "name", "adapter-tls"));
+
+    /* half a pair: named with the field, the Secret and the key; nothing asked */
+    put_tls_secret(&e, "adapter-tls", (const char *const[]){"tls.key", "client.key", NULL});
+    CHECK_INT_EQ(reconcile(&e, "m", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "m", "reason"), "InvalidSecret");
+    CHECK_STR_EQ(ready_field(&e, "m", "message"),
+                 "spec.scanner.harbor.certSecretRef.name: Secret \"adapter-tls\" has tls.key but "
+                 "no tls.crt: a client certificate needs both");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+
+    /* a key of another certificate: refused before any connection, the key not quoted */
+    put_tls_secret(&e, "adapter-tls",
+                   (const char *const[]){"ca.crt", "ca.crt", "tls.crt", "client.crt", "tls.key",
+                                         "server.key", NULL});
+    CHECK_INT_EQ(reconcile(&e, "m", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "m", "reason"), "InvalidSecret");
+    CHECK_CONTAINS(ready_field(&e, "m", "message"),
+                   "spec.scanner.harbor.certSecretRef.name: Secret \"adapter-tls\"");
+    CHECK_CONTAINS(ready_field(&e, "m", "message"), "tls.key");
+    CHECK(strstr(ready_field(&e, "m", "message"), "PRIVATE") == NULL);
+
+    /* the CA alone: the adapter refuses the TLS session, and the message says why */
+    put_tls_secret(&e, "adapter-tls", (const char *const[]){"ca.crt", "ca.crt", NULL});
+    CHECK_INT_EQ(reconcile(&e, "m", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "m", "status"), "False");
+    CHECK_STR_EQ(ready_field(&e, "m", "reason"), "ScannerError");
+    CHECK_CONTAINS(ready_field(&e, "m", "message"), url);
+    CHECK_CONTAINS(ready_field(&e, "m", "message"),
+                   "the adapter requires a TLS client certificate and none was presented");
+
+    /* the CA and the client certificate: Ready with the adapter's metadata */
+    put_tls_secret(&e, "adapter-tls",
+                   (const char *const[]){"ca.crt", "ca.crt", "tls.crt", "client.crt", "tls.key",
+                                         "client.key", NULL});
+    CHECK_INT_EQ(reconcile(&e, "m", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "m", "status"), "True");
+    CHECK_STR_EQ(ready_field(&e, "m", "reason"), "ScannerReady");
+    json_t *scanner = json_object_get(status_of(&e, "m"), "scanner");
+    CHECK_STR_EQ(json_string_value(json_object_get(scanner, "name")), "Trivy");
+
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+    env_free(&e);
+}
+
 static void collect(void *qctx, const char *ns, const char *name)
 {
     json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
@@ -966,6 +1084,7 @@ int main(int argc, char **argv)
     RUN(test_stores_are_separate);
     RUN(test_administrator_settings_bound_the_policy);
     RUN(test_registry_cert_secrets);
+    RUN(test_harbor_client_certificate);
     RUN(test_configmap_appearing_enqueues_policy);
     RUN(test_vex_configmap);
     RUN(test_vex_attestation_keys);

@@ -231,8 +231,19 @@ def imagedelivery(schema, version):
 
 def scanpolicy(schema, version):
     spec = schema["properties"]["spec"]
-    access(spec["properties"]["database"], client_certs=True)
-    access(spec["properties"]["vex"]["items"])
+    access(spec["properties"]["database"], client_certs=True, service_account="spec.database")
+    vex = spec["properties"]["vex"]["items"]
+    access(vex, service_account="spec.vex[]")
+    # v1alpha1's VEX images have no caSecretRef: certSecretRef is v1beta1's own
+    cert = copy.deepcopy(spec["properties"]["database"]["properties"]["certSecretRef"])
+    cert["description"] = cert["description"].replace(
+        "for the database registry (v1alpha1: caSecretRef)",
+        "for this VEX image's registry (image entries only; not in v1alpha1)")
+    vex["properties"] = {**vex["properties"], "certSecretRef": cert}
+    vex["x-kubernetes-validations"].append({
+        "rule": "has(self.image) || (!has(self.serviceAccountName) && !has(self.certSecretRef))",
+        "message": "serviceAccountName and certSecretRef apply to an image entry only",
+        "reason": "FieldValueForbidden"})
     harbor = spec["properties"]["scanner"]["properties"]["harbor"]
     access(harbor, client_certs=True, peer="the adapter")
     insecure = copy.deepcopy(harbor["properties"]["insecure"])

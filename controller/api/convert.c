@@ -271,6 +271,25 @@ static void harbor_down(json_t *h)
     rename_key(h, "insecureSkipTLSVerify", "insecure");
 }
 
+/* A ScanPolicy registry (database, VEX image): v1alpha1 has no serviceAccountName, nor a
+ * certSecretRef for VEX images; the annotation carries them. */
+static void database_down(json_t *o)
+{
+    if (!json_is_object(o))
+        return;
+    access_down(o);
+    json_object_del(o, "serviceAccountName");
+}
+
+static void vex_down(json_t *o)
+{
+    if (!json_is_object(o))
+        return;
+    credentials_down(o);
+    json_object_del(o, "serviceAccountName");
+    json_object_del(o, "certSecretRef");
+}
+
 static void scanpolicy_up(json_t *o)
 {
     json_t *spec = member_obj(o, "spec");
@@ -292,8 +311,8 @@ static void scanpolicy_up(json_t *o)
 static void scanpolicy_down(json_t *o)
 {
     json_t *spec = member_obj(o, "spec");
-    access_down(member_obj(spec, "database"));
-    each_item(json_object_get(spec, "vex"), access_down);
+    database_down(member_obj(spec, "database"));
+    each_item(json_object_get(spec, "vex"), vex_down);
     json_t *harbor = member_obj(member_obj(spec, "scanner"), "harbor");
     if (harbor)
         harbor_down(harbor);

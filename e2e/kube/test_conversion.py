@@ -294,6 +294,24 @@ class ConversionTest(procs.TempDirTestCase):
         self.assertEqual((beta["spec"]["interval"], beta["spec"]["source"]["serviceAccountName"],
                           beta["spec"]["targets"][0]["serviceAccountName"]),
                          ("20m", "vendor-puller", "customer-pusher"))
+        # so do ScanPolicy's serviceAccountName (database, VEX images) and a VEX image's
+        # certSecretRef, which v1alpha1 has no field for
+        self.store(beyond["scan-service-accounts"])
+        alpha = self.get(beyond["scan-service-accounts"], "v1alpha1")
+        self.assertNotIn("serviceAccountName", alpha["spec"]["database"])
+        for key in ("serviceAccountName", "certSecretRef", "caSecretRef"):
+            self.assertNotIn(key, alpha["spec"]["vex"][0])
+        self.kube.kubectl("patch", self.resource("ScanPolicy", "v1alpha1"),
+                          "scan-service-accounts", "-n", "conv", "--type=merge", "-p",
+                          '{"spec":{"ignoreUnfixed":true}}')
+        beta = self.get(beyond["scan-service-accounts"], "v1beta1")
+        self.assertEqual((beta["spec"]["ignoreUnfixed"],
+                          beta["spec"]["database"]["serviceAccountName"],
+                          beta["spec"]["vex"][0]["serviceAccountName"],
+                          beta["spec"]["vex"][0]["certSecretRef"],
+                          beta["spec"]["vex"][1]["certSecretRef"]),
+                         (True, "db-puller", "vex-puller", {"name": "vex-mtls"},
+                          {"name": "other-ca"}))
 
     def test_fails_closed_without_the_webhook(self):
         """Reads through the version that is not stored need the webhook. ImageDelivery is

@@ -3,8 +3,9 @@ loading it (database.image with a dockerconfigjson Secret) and ImageDeliveries g
 `sealift controller` against a real API server. A failing image never reaches the customer's
 registry (checked with skopeo), a passing one does, and allowlisting the blocking finding lets
 the failing one through; an image with a layer entry the scanner cannot apply is blocked
-naming the entry. Also `sealift scan` of registry images, and a controller with the secure
-defaults (no --allow-local-paths) refusing spec.database.path."""
+naming the entry. The database pulled with a ServiceAccount's imagePullSecrets
+(database.serviceAccountName). Also `sealift scan` of registry images, and a controller with the
+secure defaults (no --allow-local-paths) refusing spec.database.path."""
 import json
 import os
 import subprocess
@@ -384,6 +385,58 @@ class ScanPolicyTest(ImdTestCase):
         obj = self.wait_reason("bad", "ScanFailed", ctype="Scanned")
         self.assertIn("CVE-2099-0001", self.condition(obj, "Scanned")["message"])
         self.assertFalse(self.exists(f"{self.customer.host}/mirror/bad:bad", C))
+
+    def test_database_with_service_account_pull_secrets(self):
+        """spec.database.serviceAccountName: the database image is pulled from the htpasswd
+        registry with the pull Secret a ServiceAccount of the policy's namespace lists, as
+        ImageDelivery's; without an entry for the registry nothing is asked anonymously."""
+        self.apply("apiVersion: v1\nkind: ServiceAccount\n"
+                   f"metadata: {{name: scanner, namespace: {NS}}}\n"
+                   "imagePullSecrets: [{name: customer-push}]\n")
+
+        def policy_status(pred, what):
+            last = {}
+
+            def check():
+                last["obj"] = self.get("by-sa", kind="scanpolicies")
+                c = self.condition(last["obj"], "Ready")
+                return c and pred(c)
+            try:
+                procs.wait_for(check, timeout=120, interval=0.2, what=what)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{json.dumps(last.get('obj', {}).get('status'))}")
+            return last["obj"]
+
+        seeded = len(self.requests(self.vendor))
+        self.apply("apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
+                   f"metadata: {{name: by-sa, namespace: {NS}}}\n"
+                   "spec:\n  database:\n"
+                   f"    image: {self.db_image}\n    insecure: true\n"
+                   "    serviceAccountName: scanner\n")
+        obj = policy_status(lambda c: c.get("reason") == "NoCredentials", "NoCredentials")
+        self.assertEqual(
+            self.condition(obj, "Ready")["message"],
+            f"spec.database.serviceAccountName: no credentials for {self.vendor.host} in "
+            f"imagePullSecrets of ServiceAccount {NS}/scanner")
+        self.assertEqual(self.requests(self.vendor)[seeded:], [])
+        # the vendor's pull Secret listed second (the first with an entry for the host is used);
+        # ServiceAccounts are not watched, so this waits for the next look
+        self.kube.kubectl("patch", "serviceaccount", "scanner", "-n", NS, "--type=merge", "-p",
+                          json.dumps({"imagePullSecrets": [{"name": "customer-push"},
+                                                           {"name": "vendor-pull"}]}))
+        obj = policy_status(lambda c: c["status"] == "True", "Ready=True")
+        self.assertEqual(obj["status"]["database"]["digest"], self.db_digest)
+        self.assertEqual(obj["status"]["database"]["records"], self.db_records)
+        # the API server refuses secretRef together with serviceAccountName
+        cp = self.kube.kubectl(
+            "apply", "-f", "-", check=False, input=(
+                "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
+                f"metadata: {{name: both, namespace: {NS}}}\n"
+                f"spec:\n  database:\n    image: {self.db_image}\n"
+                "    secretRef: {name: vendor-pull}\n    serviceAccountName: scanner\n"))
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("spec.database: set at most one of secretRef and serviceAccountName",
+                      cp.stderr)
 
     def test_fetched_at_survives_a_restart(self):
         """A new controller process loads the same database again (loadedAt moves) but the

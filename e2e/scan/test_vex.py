@@ -3,7 +3,9 @@ image blocked by a High finding (CVE-2023-4911 in glibc, NVD's CVSS 3.1 vector, 
 delivered once the vendor's VEX document (a ConfigMap) says the image is not affected, and
 blocked again when the VEX entry is removed; the same document pushed by oras as an OCI
 artifact works the same (and is Ready=False VEXLoadFailed until it is pushed); an invalid document gives Ready=False InvalidVEX naming the entry and
-the field, and nothing is delivered while it stands. Results are read with kubectl and skopeo."""
+the field, and nothing is delivered while it stands; a VEX artifact on a registry that requires a
+TLS client certificate is read with its entry's certSecretRef. Results are read with kubectl and
+skopeo."""
 import json
 import os
 import subprocess
@@ -12,8 +14,11 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagedelivery"))
 import procs  # noqa: E402
+import registry as reg  # noqa: E402
 import scanlib  # noqa: E402
+import tlsgen  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
+from test_registry_auth import make_client_cert  # noqa: E402
 
 C = ":".join(CUSTOMER)
 V = ":".join(VENDOR)
@@ -261,6 +266,59 @@ spec:
         self.assertEqual(r.returncode, 0, r.stderr)
         obj = self.wait_reason("app", "ScanFailed", ctype="Scanned", timeout=90)
         self.assertIn("CVE-2023-4911 (High) in libc6", self.condition(obj, "Scanned")["message"])
+
+    def test_vex_artifact_over_mtls(self):
+        """spec.vex[].certSecretRef: a VEX artifact on a registry that requires a TLS client
+        certificate (docker-registry's http.tls.clientcas) is read with the certificate of that
+        entry's Secret; without one the registry refuses the TLS session."""
+        tls = os.path.join(self.tmp, "tls")
+        server = tlsgen.make_serving_cert(os.path.join(tls, "server"))
+        clients_ca = tlsgen.make_serving_cert(os.path.join(tls, "clients-ca"))
+        crt, key = make_client_cert(os.path.join(tls, "scanner"), clients_ca, "scanner")
+        # the artifact is pushed while the registry asks for no client certificate, then the
+        # registry restarts requiring one
+        vexreg = reg.Registry(self, "vex-registry", users={VENDOR[0]: VENDOR[1]},
+                              tls=(os.path.join(server, "tls.crt"),
+                                   os.path.join(server, "tls.key")))
+        vex_ref = f"{vexreg.host}/security/vex/app:latest"
+        with open(os.path.join(self.tmp, "app.openvex.json"), "w") as f:
+            f.write(openvex(self.digest, self.src, justification=JUSTIFICATION))
+        r = subprocess.run([procs.peer("oras"), "push", "--insecure", "-u", VENDOR[0], "-p",
+                            VENDOR[1], "--artifact-type", "application/openvex+json", vex_ref,
+                            "app.openvex.json:application/openvex+json"],
+                           cwd=self.tmp, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        vexreg.tls = vexreg.tls + (os.path.join(clients_ca, "ca.crt"),)
+        vexreg._write_config()
+        vexreg.restart()
+        self.docker_secret("vex-pull", vexreg.host, *VENDOR)
+        server_ca = os.path.join(server, "ca.crt")
+        for name, files in (("vex-server-ca", {"ca.crt": server_ca}),
+                            ("vex-client", {"ca.crt": server_ca, "tls.crt": crt,
+                                            "tls.key": key})):
+            self.kube.kubectl("create", "secret", "generic", name, "-n", NS,
+                              *[f"--from-file={k}={v}" for k, v in files.items()])
+
+        def policy(cert_secret):
+            self.scan_policy("  vex:\n"
+                             f"  - image: {vex_ref}\n"
+                             "    secretRef: {name: vex-pull}\n"
+                             f"    certSecretRef: {{name: {cert_secret}}}\n")
+
+        policy("vex-server-ca")
+        pol = self.policy_condition("VEXLoadFailed")
+        self.assertIn("requires a TLS client certificate and none was presented",
+                      self.condition(pol, "Ready")["message"])
+        policy("vex-client")
+        pol = self.policy_condition("DatabaseLoaded")
+        self.assertEqual(pol["status"]["vex"], {"documents": 1, "statements": 1})
+        self.assertNotIn(read_pem_body(key), json.dumps(pol))
+
+
+def read_pem_body(path):
+    """The first base64 line of a PEM file: what would show if the key leaked."""
+    with open(path) as f:
+        return f.read().splitlines()[1]
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include "imagedelivery/reconciler.h"
 
 #include "imagedelivery/delivery.h"
+#include "kube/pullsecrets.h"
 #include "kube/secret.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
@@ -33,9 +34,6 @@
 #define SECRET_B64_MAX    ((size_t)1 << 20)
 #define DOCKERCONFIG_KEY  ".dockerconfigjson"
 #define DOCKERCONFIG_TYPE "kubernetes.io/dockerconfigjson"
-/* imagePullSecrets of a ServiceAccount read for credentials (kubelet reads all; a list this
- * long is a mistake, and each entry costs a Secret read) */
-#define SA_PULL_SECRETS_MAX 16
 /* spec.verify.authorities[] holds at most this many (the CRD's maxItems) */
 #define VERIFY_MAX 8
 
@@ -832,18 +830,28 @@ static int parse_platforms(struct imd_run *run, const json_t *spec)
     return 0;
 }
 
+/* Reads Secret name of the object's namespace through the reconciler's cache; returns as
+ * sl_kube_secret_get (an sl_kube_secret_getter for sl_kube_pull_secrets_find). */
+static int cached_secret_get(void *ctx, json_t **out, const char *name, const char *field,
+                             struct sl_err *err)
+{
+    struct imd_run *run = ctx;
+    *out = secret_cache_get(run->r, run->ns, name);
+    if (*out)
+        return 0;
+    int64_t read_ms = sl_mono_ms();
+    int rc = sl_kube_secret_get(out, &run->rt->kube, run->ns, name, field, err);
+    if (rc == 0)
+        secret_cache_put(run->r, run->ns, name, *out, read_ms);
+    return rc;
+}
+
 /* Reads Secret name of the object's namespace. On failure records the outcome (field names
  * where it is referenced) and returns -1. */
 static int get_secret(struct imd_run *run, json_t **out, const char *name, const char *field)
 {
     struct sl_err err = {0};
-    *out = secret_cache_get(run->r, run->ns, name);
-    if (*out)
-        return 0;
-    int64_t read_ms = sl_mono_ms();
-    int rc = sl_kube_secret_get(out, &run->rt->kube, run->ns, name, field, &err);
-    if (rc == 0)
-        secret_cache_put(run->r, run->ns, name, *out, read_ms);
+    int rc = cached_secret_get(run, out, name, field, &err);
     if (rc == SL_ENOTFOUND) {
         global_fail(run, SL_RESULT_WAITING, "SecretNotFound", "%s", err.msg);
         return -1;
@@ -888,85 +896,56 @@ static int load_cert_secret(struct imd_run *run, struct endpoint *ep, const json
     return 0;
 }
 
-/* How messages name imagePullSecrets[i] of the endpoint's ServiceAccount. */
-static void pull_secret_field(char *out, size_t cap, const struct imd_run *run,
-                              const struct endpoint *ep, size_t i)
+struct sa_match {
+    struct imd_run *run;
+    struct endpoint *ep;
+};
+
+static int sa_secret_get(void *ctx, json_t **out, const char *name, const char *field,
+                         struct sl_err *err)
 {
-    snprintf(out, cap, "%s.serviceAccountName: imagePullSecrets[%zu] of ServiceAccount %s/%s",
-             ep->field, i, run->ns, ep->service_account);
+    return cached_secret_get(((struct sa_match *)ctx)->run, out, name, field, err);
+}
+
+/* the endpoint's credentials from one pull Secret's text */
+static int sa_match_creds(void *ctx, const char *json, size_t len, struct sl_err *err)
+{
+    struct endpoint *ep = ((struct sa_match *)ctx)->ep;
+    return sl_dockerconfig_lookup(&ep->creds, json, len, ep->ref.registry, err);
 }
 
 /* Credentials for ep's registry from the imagePullSecrets of ServiceAccount
- * ep->service_account of the object's namespace, as kubelet uses them: the Secrets in order
- * (kubernetes.io/dockerconfigjson), the first with an entry for the registry host. A missing
- * ServiceAccount or Secret, or no entry for the host in any of them, stops the delivery (never
- * an anonymous attempt instead). Returns 0 with ep->creds set, or -1 with the outcome recorded. */
+ * ep->service_account of the object's namespace (kube/pullsecrets.h: as kubelet uses them). A
+ * missing ServiceAccount or Secret, or no entry for the host in any of them, stops the delivery
+ * (never an anonymous attempt instead). Returns 0 with ep->creds set, or -1 with the outcome
+ * recorded. */
 static int load_service_account_creds(struct imd_run *run, struct endpoint *ep)
 {
     struct sl_err err = {0};
-    int rc = run->rt->kube.get(run->rt->kube.ctx, &ep->service_account_obj, &SL_RES_SERVICEACCOUNT,
-                               run->ns, ep->service_account, &err);
-    if (rc == SL_ENOTFOUND) {
-        /* ServiceAccounts are not watched: look again after the wait */
-        global_fail(run, SL_RESULT_WAITING, "ServiceAccountNotFound",
-                    "%s.serviceAccountName: ServiceAccount %s/%s not found", ep->field, run->ns,
-                    ep->service_account);
-        return -1;
-    }
-    if (rc != 0) {
-        global_fail(run, SL_RESULT_TRANSIENT, "APIError",
-                    "%s.serviceAccountName: reading ServiceAccount %s/%s: %s", ep->field, run->ns,
-                    ep->service_account, err.msg);
-        return -1;
-    }
-    const json_t *pulls = json_object_get(ep->service_account_obj, "imagePullSecrets");
-    size_t n = json_array_size(pulls);
-    if (n > SA_PULL_SECRETS_MAX)
-        n = SA_PULL_SECRETS_MAX;
+    struct sa_match m = {run, ep};
+    const char *reason = "APIError";
+    struct sl_kube_pull_request req = {.kube = &run->rt->kube,
+                                       .ns = run->ns,
+                                       .service_account = ep->service_account,
+                                       .field = ep->field,
+                                       .registry = ep->ref.registry,
+                                       .get_secret = sa_secret_get,
+                                       .match = sa_match_creds,
+                                       .ctx = &m};
+    int rc = sl_kube_pull_secrets_find(&ep->service_account_obj, &reason, &req, &err);
+    const char *names[SL_KUBE_PULL_SECRETS_MAX];
+    size_t n = sl_kube_pull_secret_names(ep->service_account_obj, names, SL_KUBE_PULL_SECRETS_MAX);
     for (size_t i = 0; i < n; i++)
-        ref_list_add(&run->refs, REF_SECRET, str_or_null(json_array_get(pulls, i), "name"));
-    for (size_t i = 0; i < n; i++) {
-        const char *name = str_or_null(json_array_get(pulls, i), "name");
-        char field[320];
-        json_t *secret = NULL;
-        char *text = NULL;
-        size_t len = 0;
-        if (!name)
-            continue;
-        pull_secret_field(field, sizeof(field), run, ep, i);
-        if (get_secret(run, &secret, name, field) != 0)
-            return -1;
-        const char *type = json_string_value(json_object_get(secret, "type"));
-        if (type && strcmp(type, DOCKERCONFIG_TYPE) != 0) {
-            global_fail(run, SL_RESULT_STALLED, "InvalidSecret",
-                        "%s: Secret \"%s\" is of type %.100s, not " DOCKERCONFIG_TYPE, field, name,
-                        type);
-            sl_kube_secret_decref(secret);
-            return -1;
-        }
-        rc = secret_value(run, &text, &len, secret, DOCKERCONFIG_KEY, field, name);
-        sl_kube_secret_decref(secret);
-        if (rc != 0)
-            return -1;
-        rc = sl_dockerconfig_lookup(&ep->creds, text, len, ep->ref.registry, &err);
-        sl_secure_free(text, len + 1);
-        if (rc == 0) {
-            ep->have_creds = true;
-            return 0;
-        }
-        if (rc != SL_ENOTFOUND) {
-            global_fail(run, SL_RESULT_STALLED, "InvalidSecret", "%s: Secret \"%s\": %s", field,
-                        name, err.msg);
-            return -1;
-        }
+        ref_list_add(&run->refs, REF_SECRET, names[i]);
+    if (rc == 0) {
+        ep->have_creds = true;
+        return 0;
     }
-    /* kubelet would pull anonymously here; a delivery that names where its credentials come
-     * from does not silently go without them. ServiceAccounts are not watched: look again. */
-    global_fail(run, SL_RESULT_WAITING, "NoCredentials",
-                "%s.serviceAccountName: no credentials for %s in imagePullSecrets of "
-                "ServiceAccount %s/%s%s",
-                ep->field, ep->ref.registry, run->ns, ep->service_account,
-                json_array_size(pulls) == 0 ? " (it lists none)" : "");
+    global_fail(run,
+                rc == SL_ENOTFOUND ? SL_RESULT_WAITING
+                : rc == SL_EINVAL  ? SL_RESULT_STALLED
+                                   : SL_RESULT_TRANSIENT,
+                reason, "%s", err.msg);
     return -1;
 }
 

@@ -1,6 +1,7 @@
 /* The ScanPolicy reconciler (see reconciler.h). */
 #include "scanpolicy/reconciler.h"
 
+#include "kube/pullsecrets.h"
 #include "kube/secret.h"
 #include "oci/auth.h"
 #include "oci/manifest.h"
@@ -68,20 +69,35 @@ struct sp_reconciler {
  * Secret, the hashes ConfigMap, the Harbor adapter's credentials and CA Secrets. */
 static void index_update(struct sp_reconciler *r, const char *ns, const char *name,
                          const char *secret, const char *configmap, const char *secret2,
-                         const char *secret3, const char *secret4, const json_t *vex)
+                         const char *secret3, const char *secret4, const json_t *vex,
+                         const json_t *service_accounts)
 {
-    struct sl_refindex_ref refs[5 + 2 * SL_SCANPOLICY_MAX_VEX + SL_VEXATT_MAX_AUTHORITIES];
+    struct sl_refindex_ref refs[5 + 3 * SL_SCANPOLICY_MAX_VEX + SL_VEXATT_MAX_AUTHORITIES +
+                                (1 + SL_SCANPOLICY_MAX_VEX) * SL_KUBE_PULL_SECRETS_MAX];
     size_t n = 0;
+    /* the imagePullSecrets of the ServiceAccounts read for the database and VEX images (the
+     * ServiceAccounts themselves are not watched: their failures are looked at again) */
+    for (size_t i = 0; i < json_array_size(service_accounts) && i < 1 + SL_SCANPOLICY_MAX_VEX;
+         i++) {
+        const char *pulls[SL_KUBE_PULL_SECRETS_MAX];
+        size_t np = sl_kube_pull_secret_names(json_array_get(service_accounts, i), pulls,
+                                              SL_KUBE_PULL_SECRETS_MAX);
+        for (size_t k = 0; k < np; k++)
+            refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = pulls[k]};
+    }
     /* spec.vex: each entry's ConfigMap or pull Secret (the spec was checked to hold at most
      * SL_SCANPOLICY_MAX_VEX entries; more are not watched) */
     for (size_t i = 0; i < json_array_size(vex) && i < SL_SCANPOLICY_MAX_VEX; i++) {
         const json_t *v = json_array_get(vex, i);
         const char *cm = sl_kube_json_path_str(v, "configMapRef.name");
         const char *sec = sl_kube_json_path_str(v, "secretRef.name");
+        const char *cert = sl_kube_json_path_str(v, "certSecretRef.name");
         if (cm && *cm)
             refs[n++] = (struct sl_refindex_ref){.kind = "ConfigMap", .name = cm};
         if (sec && *sec)
             refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = sec};
+        if (cert && *cert)
+            refs[n++] = (struct sl_refindex_ref){.kind = "Secret", .name = cert};
         /* the ConfigMaps of trusted attestation keys (one attestations entry, checked) */
         const json_t *auths = sl_kube_json_path(v, "attestations.authorities");
         for (size_t k = 0; k < json_array_size(auths) && k < SL_VEXATT_MAX_AUTHORITIES; k++) {
@@ -130,7 +146,9 @@ struct sp_run {
     const json_t *obj, *spec;
     const char *ns, *name;
     const char *image, *path, *creds_secret, *cm_name, *cm_key;
-    const char *db_cert_secret; /* spec.database.certSecretRef.name */
+    const char *db_cert_secret;     /* spec.database.certSecretRef.name */
+    const char *db_service_account; /* spec.database.serviceAccountName */
+    json_t *service_accounts;       /* the ServiceAccounts read for credentials (array) */
     bool insecure;
     const char *harbor_url, *harbor_secret, *harbor_ca_secret; /* spec.scanner.harbor */
     bool harbor_insecure;
@@ -178,12 +196,18 @@ static int read_database_spec(struct sp_run *run)
     str_or_null(&run->path, spec, "database.path");
     str_or_null(&run->creds_secret, spec, "database.secretRef.name");
     str_or_null(&run->db_cert_secret, spec, "database.certSecretRef.name");
+    str_or_null(&run->db_service_account, spec, "database.serviceAccountName");
     str_or_null(&run->cm_name, spec, "malware.hashes.configMapRef.name");
     str_or_null(&run->cm_key, spec, "malware.hashes.configMapRef.key");
     run->insecure = json_is_true(sl_kube_json_path(spec, "database.insecure"));
     if (run->image && run->path) {
         set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
                     "spec.database: Invalid value: give exactly one of image and path");
+        return -1;
+    }
+    if (run->creds_secret && run->db_service_account) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "spec.database: set at most one of secretRef and serviceAccountName");
         return -1;
     }
     const struct sl_controller_config *cc = run->cc;
@@ -295,6 +319,22 @@ static int read_vex_spec(struct sp_run *run)
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s", err.msg);
             return -1;
         }
+        /* a registry's credentials and certificates belong to image entries only */
+        const char *sec = sl_kube_json_path_str(v, "secretRef.name");
+        const char *sa = sl_kube_json_path_str(v, "serviceAccountName");
+        const char *extra = json_object_get(v, "serviceAccountName") ? "serviceAccountName"
+                            : json_object_get(v, "certSecretRef")    ? "certSecretRef"
+                                                                     : NULL;
+        if (!image && extra) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.vex[%zu].%s: Forbidden: only with image", i, extra);
+            return -1;
+        }
+        if (sec && *sec && sa && *sa) {
+            set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                        "spec.vex[%zu]: set at most one of secretRef and serviceAccountName", i);
+            return -1;
+        }
         if (has_cm && (!cm || !*cm || !key || !*key)) {
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
                         "spec.vex[%zu].configMapRef: Required value: name and key", i);
@@ -371,8 +411,54 @@ static int load_creds_from(struct sp_run *run, struct sl_creds *creds, const cha
     return 0;
 }
 
+struct sa_match {
+    struct sl_creds *creds;
+    const char *registry;
+};
+
+/* an sl_kube_dockerconfig_match: the registry's credentials from one pull Secret's text */
+static int sa_match_creds(void *ctx, const char *json, size_t len, struct sl_err *err)
+{
+    struct sa_match *m = ctx;
+    return sl_dockerconfig_lookup(m->creds, json, len, m->registry, err);
+}
+
+/* Credentials for registry from the imagePullSecrets of ServiceAccount name of the policy's
+ * namespace (kube/pullsecrets.h, as ImageDelivery's serviceAccountName): field is the entry
+ * holding serviceAccountName ("spec.database", "spec.vex[i]"). No entry for the registry stops
+ * the load (never an anonymous attempt). Returns 0 with creds set, or -1 with the outcome set. */
+static int load_service_account_creds(struct sp_run *run, struct sl_creds *creds,
+                                      const char *registry, const char *name, const char *field)
+{
+    struct sl_err err = {0};
+    struct sa_match m = {creds, registry};
+    const char *reason = "APIError";
+    json_t *sa = NULL;
+    struct sl_kube_pull_request req = {.kube = &run->rt->kube,
+                                       .ns = run->ns,
+                                       .service_account = name,
+                                       .field = field,
+                                       .registry = registry,
+                                       .match = sa_match_creds,
+                                       .ctx = &m};
+    int rc = sl_kube_pull_secrets_find(&sa, &reason, &req, &err);
+    if (sa) /* its pull Secrets are watched for this policy */
+        json_array_append_new(run->service_accounts, sa);
+    if (rc == 0)
+        return 0;
+    set_outcome(run,
+                rc == SL_ENOTFOUND ? SL_RESULT_WAITING
+                : rc == SL_EINVAL  ? SL_RESULT_STALLED
+                                   : SL_RESULT_TRANSIENT,
+                reason, "%s", err.msg);
+    return -1;
+}
+
 static int load_creds(struct sp_run *run, struct sl_creds *creds, const char *registry)
 {
+    if (run->db_service_account)
+        return load_service_account_creds(run, creds, registry, run->db_service_account,
+                                          "spec.database");
     return load_creds_from(run, creds, registry, run->creds_secret, "spec.database.secretRef.name");
 }
 
@@ -849,13 +935,32 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     struct sl_creds creds;
     memset(&creds, 0, sizeof(creds));
     char field[64];
-    snprintf(field, sizeof(field), "spec.vex[%zu].secretRef.name", i);
-    if (load_creds_from(run, &creds, src->ref.registry, secret && *secret ? secret : NULL, field) !=
-        0)
+    const char *sa = sl_kube_json_path_str(v, "serviceAccountName");
+    if (sa && *sa) {
+        snprintf(field, sizeof(field), "spec.vex[%zu]", i);
+        if (load_service_account_creds(run, &creds, src->ref.registry, sa, field) != 0)
+            return -1;
+    } else {
+        snprintf(field, sizeof(field), "spec.vex[%zu].secretRef.name", i);
+        if (load_creds_from(run, &creds, src->ref.registry, secret && *secret ? secret : NULL,
+                            field) != 0)
+            return -1;
+    }
+    /* certSecretRef: CAs and a client certificate for this VEX image's registry only */
+    const char *cert = sl_kube_json_path_str(v, "certSecretRef.name");
+    struct sl_kube_tls_secret tls;
+    snprintf(field, sizeof(field), "spec.vex[%zu].certSecretRef.name", i);
+    if (load_registry_tls(run, &tls, field, cert && *cert ? cert : NULL) != 0) {
+        sl_creds_free(&creds);
         return -1;
+    }
     const char *host = sl_ref_api_host(&src->ref);
-    struct sl_registry_opts o = {.insecure = insecure || host_insecure(run->cc, host)};
+    struct sl_registry_opts o = {.insecure = insecure || host_insecure(run->cc, host),
+                                 .ca_pem = tls.ca_pem,
+                                 .client_cert_pem = tls.cert_pem,
+                                 .client_key_pem = tls.key_pem};
     src->reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
+    sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
     sl_creds_free(&creds);
     const char *reference =
         src->ref.digest ? src->ref.digest : (src->ref.tag ? src->ref.tag : "latest");
@@ -1086,7 +1191,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     result->requeue_after_ms = 0;
     if (req->obj == NULL || sl_kube_json_path(req->obj, "metadata.deletionTimestamp") != NULL) {
         sl_scan_store_remove(r->store, req->ns, req->name);
-        index_update(r, req->ns, req->name, NULL, NULL, NULL, NULL, NULL, NULL);
+        index_update(r, req->ns, req->name, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
         return 0;
     }
     json_t *empty = json_object();
@@ -1097,6 +1202,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         .obj = req->obj,
         .ns = req->ns,
         .name = req->name,
+        .service_accounts = json_array(),
     };
     run.spec = json_object_get(req->obj, "spec");
     if (!json_is_object(run.spec))
@@ -1105,7 +1211,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     int rc = step_read_spec(&run);
     /* remember references first, so a Secret or ConfigMap that appears later enqueues us */
     index_update(r, run.ns, run.name, run.creds_secret, run.cm_name, run.harbor_secret,
-                 run.harbor_ca_secret, run.db_cert_secret, run.vex_spec);
+                 run.harbor_ca_secret, run.db_cert_secret, run.vex_spec, NULL);
     if (rc == 0 && run.harbor_url) {
         rc = step_harbor(&run);
         if (rc == 0) {
@@ -1162,7 +1268,12 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
         sl_scan_vexset_unref(run.vex);
         sl_scan_store_unready(r->store, req->ns, req->name);
     }
+    /* and the pull Secrets of the ServiceAccounts read, now that they are known */
+    if (json_array_size(run.service_accounts))
+        index_update(r, run.ns, run.name, run.creds_secret, run.cm_name, run.harbor_secret,
+                     run.harbor_ca_secret, run.db_cert_secret, run.vex_spec, run.service_accounts);
     rc = finish(&run, result, err);
+    json_decref(run.service_accounts);
     sl_scan_db_unref(run.loaded);
     sl_scan_db_unref(run.prev);
     sl_scan_vexset_unref(run.vex);

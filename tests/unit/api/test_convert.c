@@ -177,7 +177,7 @@ static void test_data_round_trip(void)
         snprintf(path, sizeof(path), "%s/tests/data/api/%s", src_dir, files[i]);
         round_trip_file(path);
     }
-    CHECK_INT_EQ(objects_checked - before, 25);
+    CHECK_INT_EQ(objects_checked - before, 26);
 }
 
 static void test_imagedelivery_up(void)
@@ -338,6 +338,31 @@ static void test_imagedelivery_service_account_carried(void)
     CHECK_CONTAINS(annotation(a, SL_API_V1BETA1_FIELDS), "customer-pusher");
     json_t *back = convert(a, "v1beta1");
     check_equal(back, b, "ImageDelivery serviceAccountName");
+    json_decref(a);
+    json_decref(b);
+    json_decref(back);
+}
+
+/* ScanPolicy serviceAccountName (database, VEX images) and a VEX image's certSecretRef: a
+ * v1alpha1 reader does not see them (its schema would prune them; it has no caSecretRef for VEX
+ * images), the annotation carries them, and they come back up */
+static void test_scanpolicy_registry_fields_carried(void)
+{
+    json_t *b = load_one("tests/data/api/v1beta1-beyond.yaml", "scan-service-accounts");
+    json_t *a = convert(b, "v1alpha1");
+    CHECK(at(a, "spec.database.serviceAccountName") == NULL);
+    CHECK(at(a, "spec.vex.0.serviceAccountName") == NULL);
+    CHECK(at(a, "spec.vex.0.certSecretRef") == NULL);
+    CHECK(at(a, "spec.vex.0.caSecretRef") == NULL);
+    CHECK(at(a, "spec.vex.1.caSecretRef") == NULL);
+    CHECK_STR_EQ(str_at(a, "spec.vex.1.credentials.secretRef.name"), "other-pull");
+    const char *carried = annotation(a, SL_API_V1BETA1_FIELDS);
+    CHECK_CONTAINS(carried, "\"serviceAccountName\":\"db-puller\"");
+    CHECK_CONTAINS(carried, "vex-puller");
+    CHECK_CONTAINS(carried, "vex-mtls");
+    CHECK_CONTAINS(carried, "other-ca");
+    json_t *back = convert(a, "v1beta1");
+    check_equal(back, b, "ScanPolicy serviceAccountName and VEX certSecretRef");
     json_decref(a);
     json_decref(b);
     json_decref(back);
@@ -509,6 +534,7 @@ int main(int argc, char **argv)
         src_dir = argv[1];
     RUN(test_examples_round_trip);
     RUN(test_data_round_trip);
+    RUN(test_scanpolicy_registry_fields_carried);
     RUN(test_imagedelivery_up);
     RUN(test_imagedelivery_insecure_split);
     RUN(test_scanpolicy_none_is_warn);

@@ -789,6 +789,232 @@ static void collect(void *qctx, const char *ns, const char *name)
     json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
 }
 
+/* A registry that wants Basic credentials and records every Authorization it receives (an
+ * anonymous request gets 401; one with credentials gets 404: nothing is stored). */
+static void h_want_basic(void *ctx, const struct sl_http_request *req,
+                         struct sl_http_response *resp)
+{
+    const char *auth = sl_http_request_header(req, "Authorization");
+    json_array_append_new((json_t *)ctx, json_string(auth ? auth : "(none)"));
+    resp->status = auth ? 404 : 401;
+    if (!auth)
+        sl_http_request_add_response_header(req, "WWW-Authenticate", "Basic realm=\"registry\"");
+}
+
+/* A kubernetes.io/dockerconfigjson Secret with user:pass for registry host. */
+static void put_pull_secret(struct env *e, const char *name, const char *host, const char *user,
+                            const char *pass)
+{
+    char up[128], cfg[512];
+    snprintf(up, sizeof(up), "%s:%s", user, pass);
+    char *auth = sl_base64_encode(up, strlen(up));
+    snprintf(cfg, sizeof(cfg), "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}", host, auth);
+    char *b64 = sl_base64_encode(cfg, strlen(cfg));
+    json_t *sec =
+        json_pack("{s:{s:s, s:s}, s:s, s:{s:s}}", "metadata", "name", name, "namespace", NS, "type",
+                  "kubernetes.io/dockerconfigjson", "data", ".dockerconfigjson", b64);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, sec), 0);
+    json_decref(sec);
+    free(auth);
+    free(b64);
+}
+
+/* ServiceAccount name of NS listing the pull Secrets (NULL-terminated; none: no list). */
+static void put_service_account(struct env *e, const char *name, const char *const *pulls)
+{
+    json_t *sa = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", NS);
+    if (pulls) {
+        json_t *list = json_array();
+        for (size_t i = 0; pulls[i]; i++)
+            json_array_append_new(list, json_pack("{s:s}", "name", pulls[i]));
+        json_object_set_new(sa, "imagePullSecrets", list);
+    }
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
+    json_decref(sa);
+}
+
+/* spec.database.serviceAccountName and spec.vex[].serviceAccountName: the credentials are those
+ * of the ServiceAccount's imagePullSecrets of the policy's namespace (the first with an entry
+ * for the registry), as for an ImageDelivery: a missing ServiceAccount or Secret, or no entry,
+ * is named and nothing is asked anonymously; a change of a listed Secret enqueues the policy. */
+static void test_service_account_credentials(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    struct sl_err err = {0};
+    json_t *seen = json_array();
+    struct sl_http_server *srv = NULL;
+    struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
+    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
+    sl_http_server_route(srv, NULL, "/*", h_want_basic, seen);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    const char *host = sl_http_server_addr(srv);
+    const char *const lab_insecure[] = {"127.0.0.1"};
+    struct sl_controller_config cc = lab_config;
+    cc.insecure_registries = lab_insecure;
+    cc.n_insecure_registries = 1;
+    env_use_config(&e, &cc);
+    char db_image[320], vex_image[320];
+    snprintf(db_image, sizeof(db_image), "%s/security/advisories:latest", host);
+    snprintf(vex_image, sizeof(vex_image), "%s/security/vex:1", host);
+
+    put_policy(&e, "sa",
+               json_pack("{s:{s:s, s:b, s:s}}", "database", "image", db_image, "insecure", 1,
+                         "serviceAccountName", "puller"));
+    CHECK_INT_EQ(reconcile(&e, "sa", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "sa", "reason"), "ServiceAccountNotFound");
+    CHECK_STR_EQ(ready_field(&e, "sa", "message"),
+                 "spec.database.serviceAccountName: ServiceAccount " NS "/puller not found");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+
+    put_service_account(&e, "puller", NULL);
+    CHECK_INT_EQ(reconcile(&e, "sa", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "sa", "reason"), "NoCredentials");
+    CHECK_CONTAINS(ready_field(&e, "sa", "message"),
+                   "spec.database.serviceAccountName: no credentials for ");
+    CHECK_CONTAINS(ready_field(&e, "sa", "message"),
+                   "in imagePullSecrets of ServiceAccount " NS "/puller (it lists none)");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+
+    const char *const pulls[] = {"other-registry", "db-pull", NULL};
+    put_service_account(&e, "puller", pulls);
+    CHECK_INT_EQ(reconcile(&e, "sa", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "sa", "reason"), "SecretNotFound");
+    CHECK_STR_EQ(ready_field(&e, "sa", "message"),
+                 "spec.database.serviceAccountName: imagePullSecrets[0] of ServiceAccount " NS
+                 "/puller: Secret \"other-registry\" not found");
+    /* nothing was asked while the credentials were not known */
+    CHECK_INT_EQ(json_array_size(seen), 0);
+
+    put_pull_secret(&e, "other-registry", "registry.other.example", "mallory", "other");
+    put_pull_secret(&e, "db-pull", host, "alice", "s3cret");
+    CHECK_INT_EQ(reconcile(&e, "sa", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "sa", "reason"), "DatabaseLoadFailed");
+    /* the registry received alice's credentials (the second Secret's), never the other's */
+    char *want_b64 = sl_base64_encode("alice:s3cret", 12);
+    char want[64];
+    snprintf(want, sizeof(want), "Basic %s", want_b64);
+    free(want_b64);
+    bool alice = false;
+    for (size_t i = 0; i < json_array_size(seen); i++) {
+        const char *got = json_string_value(json_array_get(seen, i));
+        alice = alice || strcmp(got, want) == 0;
+        CHECK(strcmp(got, "(none)") == 0 || strcmp(got, want) == 0);
+    }
+    CHECK(alice);
+    /* a change of a listed pull Secret enqueues the policy */
+    json_t *got = json_array();
+    json_t *pull = json_pack("{s:{s:s, s:s}}", "metadata", "name", "db-pull", "namespace", NS);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, pull, collect, got);
+    CHECK_INT_EQ(json_array_size(got), 1);
+    json_decref(pull);
+    json_decref(got);
+
+    /* both ways of giving credentials: refused, as the schema refuses it */
+    put_policy(&e, "both",
+               json_pack("{s:{s:s, s:s, s:{s:s}}}", "database", "image", db_image,
+                         "serviceAccountName", "puller", "secretRef", "name", "db-pull"));
+    CHECK_INT_EQ(reconcile(&e, "both", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "both", "reason"), "InvalidSpec");
+    CHECK_STR_EQ(ready_field(&e, "both", "message"),
+                 "spec.database: set at most one of secretRef and serviceAccountName");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+
+    /* a VEX image with its own ServiceAccount: named as spec.vex[i], then its credentials */
+    json_array_clear(seen);
+    put_policy(&e, "vexsa",
+               json_pack("{s:{s:s}, s:[{s:s, s:b, s:s}]}", "database", "path", e.dir, "vex",
+                         "image", vex_image, "insecure", 1, "serviceAccountName", "vex-puller"));
+    CHECK_INT_EQ(reconcile(&e, "vexsa", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "vexsa", "reason"), "ServiceAccountNotFound");
+    CHECK_STR_EQ(ready_field(&e, "vexsa", "message"),
+                 "spec.vex[0].serviceAccountName: ServiceAccount " NS "/vex-puller not found");
+    CHECK_INT_EQ(json_array_size(seen), 0);
+    const char *const vex_pulls[] = {"db-pull", NULL};
+    put_service_account(&e, "vex-puller", vex_pulls);
+    CHECK_INT_EQ(reconcile(&e, "vexsa", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "vexsa", "reason"), "VEXLoadFailed");
+    alice = false;
+    for (size_t i = 0; i < json_array_size(seen); i++)
+        alice = alice || strcmp(json_string_value(json_array_get(seen, i)), want) == 0;
+    CHECK(alice);
+
+    /* serviceAccountName belongs to image entries */
+    put_policy(&e, "vexcm",
+               json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",
+                         "configMapRef", "name", "vex", "key", "doc.json", "serviceAccountName",
+                         "vex-puller"));
+    CHECK_INT_EQ(reconcile(&e, "vexcm", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "vexcm", "message"),
+                 "spec.vex[0].serviceAccountName: Forbidden: only with image");
+    put_policy(&e, "vexboth",
+               json_pack("{s:{s:s}, s:[{s:s, s:s, s:{s:s}}]}", "database", "path", e.dir, "vex",
+                         "image", vex_image, "serviceAccountName", "vex-puller", "secretRef",
+                         "name", "db-pull"));
+    CHECK_INT_EQ(reconcile(&e, "vexboth", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "vexboth", "message"),
+                 "spec.vex[0]: set at most one of secretRef and serviceAccountName");
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+    json_decref(seen);
+    env_free(&e);
+}
+
+/* spec.vex[].certSecretRef: read with the same checks as the database's before the VEX registry
+ * is asked; a broken pair names the field and the Secret, and nothing of the key reaches status
+ * or events; only image entries take one. */
+static void test_vex_cert_secret(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    put_policy(&e, "vextls",
+               json_pack("{s:{s:s}, s:[{s:s, s:{s:s}}]}", "database", "path", e.dir, "vex", "image",
+                         "127.0.0.1:1/security/vex:1", "certSecretRef", "name", "vex-tls"));
+    CHECK_INT_EQ(reconcile(&e, "vextls", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "vextls", "reason"), "SecretNotFound");
+    CHECK_STR_EQ(ready_field(&e, "vextls", "message"),
+                 "spec.vex[0].certSecretRef.name: Secret \"vex-tls\" not found");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+    /* a changed Secret of that name enqueues the policy */
+    json_t *got = json_array();
+    json_t *ref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vex-tls", "namespace", NS);
+    e.r->map_secondary(e.r->self, &SL_RES_SECRET, ref, collect, got);
+    CHECK_INT_EQ(json_array_size(got), 1);
+    json_decref(ref);
+    json_decref(got);
+
+    /* a key without its certificate: "private-key-material" in base64 */
+    json_t *sec = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "vex-tls", "namespace",
+                            NS, "data", "tls.key", "cHJpdmF0ZS1rZXktbWF0ZXJpYWw=");
+    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, sec), 0);
+    json_decref(sec);
+    CHECK_INT_EQ(reconcile(&e, "vextls", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "vextls", "reason"), "InvalidSecret");
+    CHECK_CONTAINS(ready_field(&e, "vextls", "message"),
+                   "spec.vex[0].certSecretRef.name: Secret \"vex-tls\" has tls.key but no tls.crt");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    char *st = json_dumps(status_of(&e, "vextls"), 0);
+    char *ev = json_dumps(e.events, 0);
+    CHECK(st && strstr(st, "private-key-material") == NULL &&
+          strstr(st, "cHJpdmF0ZS1rZXktbWF0ZXJpYWw") == NULL);
+    CHECK(ev && strstr(ev, "private-key-material") == NULL &&
+          strstr(ev, "cHJpdmF0ZS1rZXktbWF0ZXJpYWw") == NULL);
+    free(st);
+    free(ev);
+
+    put_policy(&e, "vexcm",
+               json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:{s:s}}]}", "database", "path", e.dir, "vex",
+                         "configMapRef", "name", "vex", "key", "doc.json", "certSecretRef", "name",
+                         "vex-tls"));
+    CHECK_INT_EQ(reconcile(&e, "vexcm", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "vexcm", "message"),
+                 "spec.vex[0].certSecretRef: Forbidden: only with image");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    env_free(&e);
+}
+
 static void test_configmap_appearing_enqueues_policy(void)
 {
     struct env e;
@@ -1085,6 +1311,8 @@ int main(int argc, char **argv)
     RUN(test_administrator_settings_bound_the_policy);
     RUN(test_registry_cert_secrets);
     RUN(test_harbor_client_certificate);
+    RUN(test_service_account_credentials);
+    RUN(test_vex_cert_secret);
     RUN(test_configmap_appearing_enqueues_policy);
     RUN(test_vex_configmap);
     RUN(test_vex_attestation_keys);

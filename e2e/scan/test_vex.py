@@ -18,7 +18,7 @@ import registry as reg  # noqa: E402
 import scanlib  # noqa: E402
 import tlsgen  # noqa: E402
 from imdlib import CUSTOMER, NS, VENDOR, ImdTestCase  # noqa: E402
-from test_registry_auth import make_client_cert  # noqa: E402
+from tlsgen import make_client_cert  # noqa: E402
 
 C = ":".join(CUSTOMER)
 V = ":".join(VENDOR)

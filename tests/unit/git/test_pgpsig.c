@@ -167,7 +167,8 @@ static void test_damaged_armor(void)
     char *crc = strdup(sig);
     char *line = strstr(crc, "\n=");
     CHECK(line != NULL);
-    line[2] = line[2] == 'A' ? 'B' : 'A';
+    if (line)
+        line[2] = line[2] == 'A' ? 'B' : 'A';
     CHECK_INT_EQ(verify_text(crc, pub, MSG, strlen(MSG), 0, &err, NULL, 0), SL_EINVAL);
     CHECK_CONTAINS(err.msg, "CRC-24");
     free(crc);

@@ -453,6 +453,8 @@ static void write_text(const char *dir, const char *name, const char *text)
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
     CHECK(f != NULL);
+    if (!f)
+        return;
     fputs(text, f);
     fclose(f);
 }

@@ -155,7 +155,8 @@ static int dearmor(unsigned char **out, size_t *out_len, const char *text, size_
         body = at;
     }
     at = body;
-    /* base64 lines up to the CRC line ("=XXXX") or the END line */
+    /* The body is the base64 lines that follow, ending at the CRC line ("=XXXX") or the END
+     * line, whichever comes first. */
     size_t body_end = at;
     bool have_crc = false, have_end = false;
     unsigned char crc_bytes[3] = {0};

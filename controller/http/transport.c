@@ -19,13 +19,15 @@
 
 #define POOL_MAX           16
 #define DEFAULT_CONNECT_MS 15000
-/* The relay's memory, held once per concurrent blob copy: a ring of four download buffers
- * (allocated when a relay starts, at most the blob's size, freed when it ends), curl's download
- * buffer of the GET and upload buffer of the PUT at libcurl's 16 KiB default and minimum, and a
- * small download buffer for the PUT, whose answer is a status line and a few headers. Larger
- * buffers moved no more bytes per second between loopback registries (hack/bench/sync.sh). */
+/* The relay's memory, held once per concurrent blob copy: a ring of two download buffers
+ * (allocated when a relay starts, at most the blob's size, freed when it ends: one fills while
+ * the PUT sends the other), curl's download buffer of the GET and upload buffer of the PUT at
+ * libcurl's 16 KiB default and minimum, and a small download buffer for the PUT, whose answer
+ * is a status line and a few headers. A ring of four buffers, or larger buffers, moved no more
+ * bytes per second between loopback registries (hack/bench/sync.sh) and cost 32 KiB more per
+ * concurrent blob. */
 #define RELAY_CURL_BUFFER     (16L << 10)
-#define RELAY_RING_BYTES      ((size_t)RELAY_CURL_BUFFER * 4)
+#define RELAY_RING_BYTES      ((size_t)RELAY_CURL_BUFFER * 2)
 #define RELAY_PUT_RECV_BUFFER 4096L
 
 struct sl_transport {

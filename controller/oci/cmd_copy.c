@@ -15,6 +15,7 @@
 #include "oci/registry.h"
 #include "util/err.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,8 @@ static void usage(FILE *f)
         "                            bundles, attestations, SBOMs, recursively, and the legacy\n"
         "                            .sig/.att/.sbom tags) comes along, through the destination's\n"
         "                            referrers API or its sha256-<hex> fallback index\n"
+        "  --image-parallel-copies N blobs copied at a time, 1 to 16 (default 2; as skopeo's\n"
+        "                            flag); each holds about 100 KiB while it streams\n"
         "  -h, --help                print this help\n"
         "\n"
         "Credentials, for each side, from the first of: --src-creds / --dest-creds,\n"
@@ -90,6 +93,7 @@ struct copy_args {
     const char *src, *dst;
     struct sl_cli_registry src_reg, dst_reg; /* --src-creds ..., --dest-creds ... */
     int all_platforms, no_referrers;
+    int parallel; /* --image-parallel-copies; 0 = the copy engine's default */
 };
 
 /* Returns -1 to go on, or the exit code (0 after --help). */
@@ -100,6 +104,7 @@ static int parse_args(struct copy_args *a, int argc, char **argv)
         SL_CLI_REGISTRY_DEST_OPTIONS,
         {"all-platforms", no_argument, NULL, 'a'},
         {"no-referrers", no_argument, NULL, 'n'},
+        {"image-parallel-copies", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -120,6 +125,18 @@ static int parse_args(struct copy_args *a, int argc, char **argv)
         case 'n':
             a->no_referrers = 1;
             break;
+        case 'p': {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 16) {
+                sl_cli_errorf(
+                    CMD, "--image-parallel-copies: \"%.32s\" is not a number from 1 to 16", optarg);
+                return SL_EXIT_USAGE;
+            }
+            a->parallel = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return SL_EXIT_OK;
@@ -237,6 +254,7 @@ int sl_cmd_copy(int argc, char **argv)
     static const char *const host_platform[] = {SL_HOST_PLATFORM};
     struct sl_copy_opts opts;
     memset(&opts, 0, sizeof(opts));
+    opts.concurrency = a.parallel;
     if (!a.all_platforms) {
         opts.platforms = host_platform;
         opts.n_platforms = 1;

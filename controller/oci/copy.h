@@ -41,7 +41,7 @@ struct sl_copy_opts {
     size_t n_platforms;
     int single_platform_image;  /* one platform selected -> deliver that manifest, not an index */
     int immutable_tag;          /* an existing target tag naming another digest -> SL_ECONFLICT */
-    int concurrency;            /* parallel blob copies; 0 = 4 */
+    int concurrency;            /* parallel blob copies; 0 = 2 */
     int max_attempts;           /* per request and per blob; 0 = 5 */
     int64_t backoff_base_ms;    /* 0 = 250 */
     const volatile int *cancel; /* optional: nonzero stops between blobs with SL_ECANCELED */

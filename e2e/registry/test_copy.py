@@ -187,6 +187,27 @@ class CopyTest(TempDirTestCase):
         self.assertEqual(cp.returncode, 3, cp.stderr)
         self.assertIn("not found", cp.stderr)
 
+    def test_image_parallel_copies(self):
+        """One blob at a time and eight at a time deliver the same image; a value out of range
+        is a usage error naming the flag, and nothing is written."""
+        self.seed_image(layers=(90 * KB, 80 * KB, 70 * KB, 60 * KB, 50 * KB))
+        src = f"{self.a.host}/acme/app:1.0"
+        src_raw = reg.inspect_raw(src, self.a.creds())
+        for n in ("1", "8"):
+            dst = f"{self.b.host}/mirror{n}/app:1.0"
+            digest = self.assert_ok(sealift_copy(src, dst, *self.creds_flags(),
+                                                 "--image-parallel-copies", n))
+            self.assertEqual(digest, reg.sha256_digest(src_raw))
+            self.assertEqual(reg.inspect_raw(dst, self.b.creds()), src_raw)
+            self.assertEqual(len(reg.inspect(dst, self.b.creds())["Layers"]), 5)
+        for bad in ("0", "17", "two"):
+            cp = sealift_copy(src, f"{self.b.host}/bad/app:1.0", *self.creds_flags(),
+                              "--image-parallel-copies", bad)
+            self.assertEqual(cp.returncode, 2, cp.stderr)
+            self.assertIn("--image-parallel-copies", cp.stderr)
+            self.assertIn("1 to 16", cp.stderr)
+        self.assertFalse(reg.manifest_exists(self.b.host, "bad/app", "1.0", self.b.creds()))
+
     def test_bad_reference_exit_2(self):
         cp = sealift_copy("Not A Ref", f"{self.b.host}/mirror/app:1.0")
         self.assertEqual(cp.returncode, 2, cp.stderr)

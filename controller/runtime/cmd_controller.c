@@ -57,6 +57,7 @@ struct controller_args {
     int64_t webhook_cache_ttl_ms;
     bool leader_elect;
     int concurrency;
+    int image_parallel_copies; /* 0 = the copy engine's default */
     enum sl_log_level log_level;
 };
 
@@ -95,6 +96,8 @@ static void usage(FILE *f)
         "                               ValidatingWebhookConfiguration names (default 443)\n"
         "  --leader-elect               run only while holding the Lease (several replicas)\n"
         "  --concurrency N              parallel reconciles, 1-256 (default 2)\n"
+        "  --image-parallel-copies N    blobs one image copy streams at a time, 1-16\n"
+        "                               (default 2; each holds about 100 KiB while it streams)\n"
         "  --shard KEY                  only objects labelled sealift.dev/shard=KEY (a lowercase\n"
         "                               name; with --leader-elect, one Lease per shard)\n"
         "  --log-level LEVEL            debug, info (default), warn or error\n"
@@ -153,6 +156,7 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         {"webhook-client-name", required_argument, NULL, 'N'},
         {"leader-elect", no_argument, NULL, 'l'},
         {"concurrency", required_argument, NULL, 'j'},
+        {"image-parallel-copies", required_argument, NULL, 'B'},
         {"shard", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'v'},
         {"state-dir", required_argument, NULL, 'd'},
@@ -292,6 +296,18 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             a->concurrency = (int)v;
+            break;
+        }
+        case 'B': {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || !end || *end || end == optarg || v < 1 || v > 16) {
+                sl_cli_errorf(
+                    CMD, "--image-parallel-copies wants a number from 1 to 16, got \"%s\"", optarg);
+                return SL_EXIT_USAGE;
+            }
+            a->image_parallel_copies = (int)v;
             break;
         }
         case 'v':
@@ -671,6 +687,7 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
                                       .allow_local_paths = a.allow_local_paths,
                                       .min_interval_ms = a.min_interval_ms,
                                       .registry_timeout_ms = a.registry_timeout_ms,
+                                      .image_parallel_copies = a.image_parallel_copies,
                                       .webhook_cache_ttl_ms = a.webhook_cache_ttl_ms,
                                       .scanner_urls = a.scanner_urls,
                                       .n_scanner_urls = a.n_scanner_urls};

@@ -38,6 +38,9 @@ struct sl_controller_config {
      * stay copied, so the next pass goes on from there); default 30 min, 0 = none (config not
      * set, as in unit tests) */
     int64_t registry_timeout_ms;
+    /* --image-parallel-copies: blobs one image copy streams at a time; 0 = the copy engine's
+     * default (2) */
+    int image_parallel_copies;
     /* --webhook-cache-ttl: how long the admission webhook keeps an admitted decision; default
      * 5 min, 0 = the webhook's default */
     int64_t webhook_cache_ttl_ms;

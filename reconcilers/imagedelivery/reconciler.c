@@ -1858,6 +1858,7 @@ static int copy_to_target(struct imd_run *run, json_t *img, json_t *tentry, stru
     struct sl_copy_opts opts = {.platforms = run->nplatforms ? run->platforms : NULL,
                                 .n_platforms = run->nplatforms,
                                 .immutable_tag = run->immutable,
+                                .concurrency = run->r->cc.image_parallel_copies,
                                 .target_checked = 1,
                                 .target_digest = j->have};
     struct sl_copy_result res;

@@ -44,6 +44,7 @@ struct fake_reg {
     int64_t seen_deadline_ms; /* the thread's registry deadline during the last head */
     json_t *client_certs;     /* {host: client certificate PEM or null} of the last open */
     json_t *users;            /* {host: username or null} of the last open */
+    int seen_concurrency;     /* sl_copy_opts.concurrency of the last copy */
 };
 
 static void count(struct fake_reg *f, const char *op)
@@ -226,6 +227,7 @@ static int f_copy(void *ctx, struct sl_copy_result *out, struct sl_registry *src
 {
     struct fake_reg *f = ctx;
     count(f, "copy");
+    f->seen_concurrency = opts->concurrency;
     int rc = injected(f, src_reg, err);
     if (!rc)
         rc = injected(f, dst_reg, err);
@@ -1725,6 +1727,34 @@ static void test_registry_deadline(void)
     env_free(&e);
 }
 
+/* --image-parallel-copies reaches every copy of a delivery; without it the copy engine's
+ * default applies (0). */
+static void test_image_parallel_copies(void)
+{
+    struct env e;
+    env_init(&e);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK(ncalls(&e.reg, "copy") > 0);
+    CHECK_INT_EQ(e.reg.seen_concurrency, 0);
+    env_free(&e);
+
+    struct sl_controller_config cc = lab_config;
+    cc.image_parallel_copies = 6;
+    env_init_with(&e, &cc, NULL, NULL);
+    put_secrets(&e);
+    seed_source(&e);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK(ncalls(&e.reg, "copy") > 0);
+    CHECK_INT_EQ(e.reg.seen_concurrency, 6);
+    env_free(&e);
+}
+
 static void test_sign_in_every_target(void)
 {
     char fp_release[SL_KEY_FINGERPRINT_LEN];
@@ -2602,6 +2632,7 @@ int main(int argc, char **argv)
     RUN(test_verify_gate_any_authority);
     RUN(test_insecure_needs_the_administrator);
     RUN(test_registry_deadline);
+    RUN(test_image_parallel_copies);
     RUN(test_sign_in_every_target);
     RUN(test_sign_with_cosign_encrypted_key);
     RUN(test_signing_key_opened_once_per_secret_version);

@@ -8,6 +8,7 @@
 #include "git_fixture.h"
 #include "git/gitfetch.h"
 #include "git/pgpsig.h"
+#include "testdata.h"
 #include "util/base64.h"
 
 #include <openssl/evp.h>
@@ -24,20 +25,14 @@ static char tmp[256], repo[300];
 /* gpg in the scratch keyring, quiet and without prompts */
 #define GPG "GNUPGHOME='%s/gnupg' gpg --batch --quiet --no-tty --passphrase ''"
 
-/* The contents of tmp/rel (caller frees; NUL-terminated), or NULL. */
+/* The contents of tmp/rel (caller frees; NUL-terminated); a fingerprint file (.fpr) without the
+ * newline that ends its one line. */
 static char *slurp(const char *rel, size_t *len)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 17);
-    size_t n = fread(buf, 1, (1 << 17) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
+    size_t n = 0;
+    char *buf = sl_test_read_file(&n, "%s/%s", tmp, rel);
     while (n > 0 && buf[n - 1] == '\n' && strstr(rel, ".fpr"))
-        buf[--n] = '\0'; /* a fingerprint file: one line without its newline */
+        buf[--n] = '\0';
     if (len)
         *len = n;
     return buf;

@@ -145,6 +145,14 @@ static void test_each_key_type(void)
     free(other_fpr);
 }
 
+/* The armor checksum: RFC 9580's CRC-24 (the CRC-24/OPENPGP check value of "123456789", and the
+ * initial value for no data), as a writer of armor computes it. */
+static void test_crc24(void)
+{
+    CHECK_INT_EQ(sl_pgpsig_crc24("123456789", 9), 0x21CF02);
+    CHECK_INT_EQ(sl_pgpsig_crc24("", 0), 0xB704CE);
+}
+
 /* Armor damage: truncated, garbled, a wrong CRC-24, in signatures and in key blocks. */
 static void test_damaged_armor(void)
 {
@@ -430,6 +438,7 @@ int main(void)
     sl_test_git_write(repo, "a.yaml", "a: 1\n");
     sl_test_git_commit(repo, "first");
     RUN(test_each_key_type);
+    RUN(test_crc24);
     RUN(test_damaged_armor);
     RUN(test_subkey_expiry_revocation);
     RUN(test_git_commit_and_tag);

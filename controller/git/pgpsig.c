@@ -97,10 +97,11 @@ static void hex(char *out, const unsigned char *p, size_t n)
 
 /* ---- ASCII armor (RFC 9580 section 6) ---- */
 
-static uint32_t crc24(const unsigned char *p, size_t n)
+uint32_t sl_pgpsig_crc24(const void *data, size_t len)
 {
+    const unsigned char *p = data;
     uint32_t crc = 0xB704CEu;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < len; i++) {
         crc ^= (uint32_t)p[i] << 16;
         for (int b = 0; b < 8; b++) {
             crc <<= 1;
@@ -194,8 +195,9 @@ static int dearmor(unsigned char **out, size_t *out_len, const char *text, size_
         return sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO, "%s: the armor is not valid base64",
                           what);
     }
-    if (have_crc && crc24(raw, raw_len) != (((uint32_t)crc_bytes[0] << 16) |
-                                            ((uint32_t)crc_bytes[1] << 8) | crc_bytes[2])) {
+    if (have_crc &&
+        sl_pgpsig_crc24(raw, raw_len) !=
+            (((uint32_t)crc_bytes[0] << 16) | ((uint32_t)crc_bytes[1] << 8) | crc_bytes[2])) {
         free(raw);
         return sl_err_set(err, SL_EINVAL, SL_ERRC_CRYPTO,
                           "%s: the armor checksum (CRC-24) does not match: damaged in transit",

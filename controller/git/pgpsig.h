@@ -43,4 +43,9 @@ int sl_pgpsig_verify(char *fingerprint, size_t fpr_size, const char *armored, si
  * (bad armor or CRC-24, truncated packets, more than SL_PGPSIG_MAX_KEYS keys; err says which). */
 int sl_pgpsig_count_keys(const char *keyring, struct sl_err *err);
 
+/* The CRC-24 of data[0..len) (RFC 9580 section 6.1): the checksum an armored block carries on its
+ * "=" line after the body (its 3 bytes, most significant first, in base64). For whoever writes
+ * armor that sl_pgpsig_verify and sl_pgpsig_count_keys read. */
+uint32_t sl_pgpsig_crc24(const void *data, size_t len);
+
 #endif

@@ -1,5 +1,6 @@
 /* libFuzzer harness: GitSource spec.ignore (gitignore patterns, git/ignore.c). The input is the
  * pattern text; its lines are also matched as paths, with a few fixed ones. */
+#include "fuzz_input.h"
 #include "git/ignore.h"
 
 #include <stdint.h>
@@ -8,11 +9,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     struct sl_git_ignore *ig = NULL;
     struct sl_err err = {0};
     if (sl_git_ignore_parse(&ig, text, &err) == 0) {

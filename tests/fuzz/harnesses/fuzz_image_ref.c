@@ -1,5 +1,6 @@
 /* libFuzzer harness: image reference parsing (controller/oci/ref.c). Parsed references must
  * format back to a string that parses to the same parts. */
+#include "fuzz_input.h"
 #include "oci/ref.h"
 
 #include <stdint.h>
@@ -8,9 +9,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
-    memcpy(s, data, size);
-    s[size] = '\0';
+    char *s = fuzz_text(data, size);
+    if (!s)
+        return 0;
     struct sl_ref r = {0}, again = {0};
     struct sl_err err = {0};
     if (sl_ref_parse(&r, s, &err) == 0) {

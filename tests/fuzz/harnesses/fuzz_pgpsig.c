@@ -2,6 +2,7 @@
  * as an armored signature over a fixed payload against a fixed ed25519 key block, and as a key
  * list itself; input that starts like a binary packet is also armored (with a correct CRC-24) as a
  * signature and as a key block, so the fuzzer reaches the packet parsers. */
+#include "fuzz_input.h"
 #include "git/pgpsig.h"
 #include "util/base64.h"
 
@@ -19,24 +20,10 @@ static const char KEY[] = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
                           "=X4cR\n"
                           "-----END PGP PUBLIC KEY BLOCK-----\n";
 
-static uint32_t crc24(const uint8_t *p, size_t n)
-{
-    uint32_t crc = 0xB704CEu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= (uint32_t)p[i] << 16;
-        for (int b = 0; b < 8; b++) {
-            crc <<= 1;
-            if (crc & 0x1000000u)
-                crc ^= 0x1864CFBu;
-        }
-    }
-    return crc & 0xFFFFFFu;
-}
-
 /* data armored with label and a correct checksum (caller frees), or NULL. */
 static char *armor(const uint8_t *data, size_t size, const char *label)
 {
-    uint32_t crc = crc24(data, size);
+    uint32_t crc = sl_pgpsig_crc24(data, size);
     uint8_t crc_bytes[3] = {(uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
     char *b64 = sl_base64_encode(data, size);
     char *crc64 = sl_base64_encode(crc_bytes, 3);
@@ -52,11 +39,9 @@ static char *armor(const uint8_t *data, size_t size, const char *label)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     struct sl_err err = {0};
     char fpr[SL_PGPSIG_FPR_LENGTH];
     sl_pgpsig_verify(fpr, sizeof(fpr), text, size, "payload", 7, KEY, 0, &err);

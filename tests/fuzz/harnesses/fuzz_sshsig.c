@@ -1,6 +1,7 @@
 /* libFuzzer harness: SSH signatures of git commits and tags (git/sshsig.c). The input is an
  * armored signature (a bare SSHSIG blob is armored here, so the fuzzer reaches the wire parser);
  * it is checked over a fixed payload against a fixed ed25519 key and itself as a key list. */
+#include "fuzz_input.h"
 #include "git/sshsig.h"
 #include "util/base64.h"
 
@@ -14,11 +15,9 @@ static const char KEY[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEjPGn7l1QyWg2cQK
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     struct sl_err err = {0};
     char fpr[SL_SSHSIG_FPR_LENGTH];
     sl_sshsig_verify(fpr, sizeof(fpr), text, size, "payload", 7, KEY, "git", &err);

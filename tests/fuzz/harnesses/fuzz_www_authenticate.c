@@ -1,4 +1,5 @@
 /* libFuzzer harness: WWW-Authenticate challenge parsing (controller/oci/auth.c). */
+#include "fuzz_input.h"
 #include "oci/auth.h"
 
 #include <stdint.h>
@@ -7,9 +8,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
-    memcpy(s, data, size);
-    s[size] = '\0';
+    char *s = fuzz_text(data, size);
+    if (!s)
+        return 0;
     struct sl_auth_challenge c;
     struct sl_err err = {0};
     if (sl_auth_challenge_parse(&c, s, &err) == 0)

@@ -8,6 +8,7 @@
 #include "git_fixture.h"
 #include "git/gitfetch.h"
 #include "git/pgpsig.h"
+#include "testdata.h"
 #include "util/base64.h"
 
 #include <openssl/evp.h>
@@ -24,20 +25,14 @@ static char tmp[256], repo[300];
 /* gpg in the scratch keyring, quiet and without prompts */
 #define GPG "GNUPGHOME='%s/gnupg' gpg --batch --quiet --no-tty --passphrase ''"
 
-/* The contents of tmp/rel (caller frees; NUL-terminated), or NULL. */
+/* The contents of tmp/rel (caller frees; NUL-terminated); a fingerprint file (.fpr) without the
+ * newline that ends its one line. */
 static char *slurp(const char *rel, size_t *len)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 17);
-    size_t n = fread(buf, 1, (1 << 17) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
+    size_t n = 0;
+    char *buf = sl_test_read_file(&n, "%s/%s", tmp, rel);
     while (n > 0 && buf[n - 1] == '\n' && strstr(rel, ".fpr"))
-        buf[--n] = '\0'; /* a fingerprint file: one line without its newline */
+        buf[--n] = '\0';
     if (len)
         *len = n;
     return buf;
@@ -148,6 +143,14 @@ static void test_each_key_type(void)
     free(pub);
     free(other);
     free(other_fpr);
+}
+
+/* The armor checksum: RFC 9580's CRC-24 (the CRC-24/OPENPGP check value of "123456789", and the
+ * initial value for no data), as a writer of armor computes it. */
+static void test_crc24(void)
+{
+    CHECK_INT_EQ(sl_pgpsig_crc24("123456789", 9), 0x21CF02);
+    CHECK_INT_EQ(sl_pgpsig_crc24("", 0), 0xB704CE);
 }
 
 /* Armor damage: truncated, garbled, a wrong CRC-24, in signatures and in key blocks. */
@@ -435,6 +438,7 @@ int main(void)
     sl_test_git_write(repo, "a.yaml", "a: 1\n");
     sl_test_git_commit(repo, "first");
     RUN(test_each_key_type);
+    RUN(test_crc24);
     RUN(test_damaged_armor);
     RUN(test_subkey_expiry_revocation);
     RUN(test_git_commit_and_tag);

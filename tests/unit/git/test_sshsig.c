@@ -6,6 +6,7 @@
 #include "git_fixture.h"
 #include "git/gitfetch.h"
 #include "git/sshsig.h"
+#include "testdata.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +14,10 @@
 
 static char tmp[256], repo[300];
 
-/* The contents of tmp/rel (caller frees), or NULL. */
+/* The contents of tmp/rel (caller frees; NUL-terminated). */
 static char *slurp(const char *rel, size_t *len)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
+    return sl_test_read_file(len, "%s/%s", tmp, rel);
 }
 
 static const char MSG[] = "tree 0123\nauthor a <a@example> 1 +0000\n\nsigned commit\n";
@@ -37,7 +27,7 @@ static int verify_file(const char *sig_rel, const char *keys, const char *data, 
 {
     size_t slen = 0;
     char *sig = slurp(sig_rel, &slen);
-    int rc = sl_sshsig_verify(fpr, fpr_size, sig, sig ? slen : 0, data, len, keys, "git", err);
+    int rc = sl_sshsig_verify(fpr, fpr_size, sig, slen, data, len, keys, "git", err);
     free(sig);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "util/mem.h"
 #include "fake_kube.h"
 #include "gitsource/reconciler.h"
+#include "recon_fixture.h"
 #include "runtime/conditions.h"
 #include "runtime/config.h"
 
@@ -44,18 +45,17 @@ static const char *KEY_A = "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n
 static const char *KEY_B = "apiVersion: sealift.dev/v1alpha1\nkind: SigningKey\n"
                            "metadata: {name: b}\nspec: {mode: Generate, secretRef: {name: b}}\n";
 
+/* Runs r once on the GitSource name of team as stored in the fake API, as the manager does. */
+static struct sl_reconcile_result reconcile_with(struct sl_reconciler *r, const char *name)
+{
+    struct sl_reconcile_result res;
+    sl_test_reconcile(r, &rt, fk, &SL_RES_GITSOURCE, "GitSource", "team", name, &res);
+    return res;
+}
+
 static struct sl_reconcile_result run_once_with(struct sl_reconciler *r)
 {
-    json_t *obj = sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", "src");
-    json_t *copy = json_deep_copy(obj);
-    struct sl_reconcile_request req = {
-        .ns = "team", .name = "src", .reconcile_id = "t", .obj = copy};
-    req.log.kind = "GitSource";
-    struct sl_reconcile_result res = {0};
-    struct sl_err err = {0};
-    r->reconcile(r->self, &rt, &req, &res, &err);
-    json_decref(copy);
-    return res;
+    return reconcile_with(r, "src");
 }
 
 static struct sl_reconcile_result run_once(void)
@@ -71,6 +71,11 @@ static const json_t *status(void)
 static const char *ready_reason(void)
 {
     return json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "reason"));
+}
+
+static const char *ready_message(void)
+{
+    return json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
 }
 
 static void put_source(const char *extra_spec)
@@ -488,15 +493,7 @@ static struct sl_reconcile_result run_source(struct sl_reconciler *r, const char
                             json_pack("{s:s}", "name", secret));
     sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
     json_decref(o);
-    json_t *copy = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
-    struct sl_reconcile_request req = {
-        .ns = "team", .name = name, .reconcile_id = "t", .obj = copy};
-    req.log.kind = "GitSource";
-    struct sl_reconcile_result res = {0};
-    struct sl_err err = {0};
-    r->reconcile(r->self, &rt, &req, &res, &err);
-    json_decref(copy);
-    return res;
+    return reconcile_with(r, name);
 }
 
 static const json_t *ready_of(const char *name)
@@ -591,15 +588,7 @@ static struct sl_reconcile_result run_with_timeout(struct sl_reconciler *r, cons
         json_object_set_new(json_object_get(o, "spec"), "timeout", json_string(timeout));
     sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
     json_decref(o);
-    json_t *copy = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
-    struct sl_reconcile_request req = {
-        .ns = "team", .name = name, .reconcile_id = "t", .obj = copy};
-    req.log.kind = "GitSource";
-    struct sl_reconcile_result res = {0};
-    struct sl_err err = {0};
-    r->reconcile(r->self, &rt, &req, &res, &err);
-    json_decref(copy);
-    return res;
+    return reconcile_with(r, name);
 }
 
 /* spec.timeout reaches the fetch (Flux's 60s when absent); out of 1s .. 1h it is InvalidSpec
@@ -705,44 +694,59 @@ static void put_keys_secret(const char *name, const char *value)
     json_decref(o);
 }
 
-/* spec.verify: an unsigned revision is Unverified and nothing of it is applied; a Secret with no
- * key and mode Tag without a tag are refused before anything is fetched. */
-static void test_verify_refuses_unsigned(void)
+/* The fixture of the spec.verify tests: a reconciler whose git is the real one but for git's
+ * read_signature (a fake), with its clones under tmp/cache_name; a fresh cluster; the Secret
+ * "keys" holding one SSH key; and the GitSource "src" verifying HEAD with it, reconciled once. */
+struct verify_env {
+    struct sl_reconciler *r;
+};
+
+static void verify_setup(struct verify_env *v, const struct sl_git_ops *git, const char *cache_name)
 {
-    struct sl_git_ops ops = {.read_signature = unsigned_signature};
-    struct sl_reconciler *r = NULL;
     char cache[400];
-    snprintf(cache, sizeof(cache), "%s/cache-verify", tmp);
+    snprintf(cache, sizeof(cache), "%s/%s", tmp, cache_name);
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &lab_config, &ops, &err), 0);
+    v->r = NULL;
+    CHECK_INT_EQ(sl_gitsource_reconciler_new(&v->r, cache, &lab_config, git, &err), 0);
     fresh_cluster();
     put_keys_secret("keys", "# release\nssh-ed25519 "
                             "AAAAC3NzaC1lZDI1NTE5AAAAIEjPGn7l1QyWg2cQKe2Ka8Vt3m1u1hFt2T2Nw9n3yRZy "
                             "release\n");
     put_source(",\"verify\":{\"mode\":\"HEAD\",\"secretRef\":{\"name\":\"keys\"}}");
-    run_once_with(r);
+    run_once_with(v->r);
+}
+
+static void verify_teardown(struct verify_env *v)
+{
+    if (v->r)
+        v->r->free(v->r->self);
+}
+
+/* spec.verify: an unsigned revision is Unverified and nothing of it is applied; a Secret with no
+ * key and mode Tag without a tag are refused before anything is fetched. */
+static void test_verify_refuses_unsigned(void)
+{
+    struct sl_git_ops ops = {.read_signature = unsigned_signature};
+    struct verify_env v;
+    verify_setup(&v, &ops, "cache-verify");
     CHECK_STR_EQ(ready_reason(), "Unverified");
-    const char *msg =
-        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
-    CHECK_CONTAINS(msg, "is not signed");
-    CHECK_CONTAINS(msg, "nothing was applied");
-    CHECK_CONTAINS(msg, "keys of Secret keys");
+    CHECK_CONTAINS(ready_message(), "is not signed");
+    CHECK_CONTAINS(ready_message(), "nothing was applied");
+    CHECK_CONTAINS(ready_message(), "keys of Secret keys");
     CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
     CHECK(json_object_get(status(), "lastAppliedRevision") == NULL);
     /* a Secret without any SSH public key */
     put_keys_secret("empty", "not a key\n");
     put_source(",\"verify\":{\"secretRef\":{\"name\":\"empty\"}}");
-    run_once_with(r);
+    run_once_with(v.r);
     CHECK_STR_EQ(ready_reason(), "Unverified");
-    CHECK_CONTAINS(
-        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message")),
-        "holds no trusted key");
+    CHECK_CONTAINS(ready_message(), "holds no trusted key");
     put_source(",\"verify\":{\"mode\":\"Tag\",\"secretRef\":{\"name\":\"keys\"}}");
-    struct sl_reconcile_result res = run_once_with(r);
+    struct sl_reconcile_result res = run_once_with(v.r);
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
     CHECK_STR_EQ(ready_reason(), "InvalidSpec");
     CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
-    r->free(r->self);
+    verify_teardown(&v);
 }
 
 /* spec.verify with OpenPGP: a commit's PGP signature goes to the OpenPGP verifier (whose refusal
@@ -751,35 +755,23 @@ static void test_verify_refuses_unsigned(void)
 static void test_verify_openpgp(void)
 {
     struct sl_git_ops ops = {.read_signature = pgp_signature};
-    struct sl_reconciler *r = NULL;
-    char cache[400];
-    snprintf(cache, sizeof(cache), "%s/cache-verify-pgp", tmp);
-    struct sl_err err = {0};
-    CHECK_INT_EQ(sl_gitsource_reconciler_new(&r, cache, &lab_config, &ops, &err), 0);
-    fresh_cluster();
-    put_keys_secret("keys", "# release\nssh-ed25519 "
-                            "AAAAC3NzaC1lZDI1NTE5AAAAIEjPGn7l1QyWg2cQKe2Ka8Vt3m1u1hFt2T2Nw9n3yRZy "
-                            "release\n");
-    put_source(",\"verify\":{\"mode\":\"HEAD\",\"secretRef\":{\"name\":\"keys\"}}");
-    run_once_with(r);
+    struct verify_env v;
+    verify_setup(&v, &ops, "cache-verify-pgp");
     CHECK_STR_EQ(ready_reason(), "Unverified");
-    const char *msg =
-        json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
-    CHECK_CONTAINS(msg, "revision main@sha1:");
-    CHECK_CONTAINS(msg, "OpenPGP signature");
-    CHECK_CONTAINS(msg, "nothing was applied");
+    CHECK_CONTAINS(ready_message(), "revision main@sha1:");
+    CHECK_CONTAINS(ready_message(), "OpenPGP signature");
+    CHECK_CONTAINS(ready_message(), "nothing was applied");
     CHECK_INT_EQ(sl_fake_kube_count(fk, &SL_RES_SIGNINGKEY, "team"), 0);
     /* a key block whose checksum does not match */
     put_keys_secret("damaged", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEaxWSHRYJKwYBBAHa\n"
                                "=AAAA\n-----END PGP PUBLIC KEY BLOCK-----\n");
     put_source(",\"verify\":{\"secretRef\":{\"name\":\"damaged\"}}");
-    struct sl_reconcile_result res = run_once_with(r);
+    struct sl_reconcile_result res = run_once_with(v.r);
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
     CHECK_STR_EQ(ready_reason(), "Unverified");
-    msg = json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
-    CHECK_CONTAINS(msg, "Secret damaged: OpenPGP key block 1");
-    CHECK_CONTAINS(msg, "CRC-24");
-    r->free(r->self);
+    CHECK_CONTAINS(ready_message(), "Secret damaged: OpenPGP key block 1");
+    CHECK_CONTAINS(ready_message(), "CRC-24");
+    verify_teardown(&v);
 }
 
 /* spec.ignore: an ignored file is as if it were not in git (not applied, its objects pruned,
@@ -855,25 +847,17 @@ static int recording_patch(void *ctx, json_t **out, const struct sl_kube_resourc
 /* Runs the shared reconciler on GitSource team/<name> reading <path> of the test repository. */
 static struct sl_reconcile_result run_named(const char *name, const char *path)
 {
-    json_t *o = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
-    if (!o) {
+    if (!sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name)) {
         char url[400];
         snprintf(url, sizeof(url), "file://%s", repo);
-        o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}, s:s}}", "apiVersion",
-                      "sealift.dev/v1beta1", "kind", "GitSource", "metadata", "name", name,
-                      "namespace", "team", "spec", "url", url, "ref", "branch", "main", "path",
-                      path);
+        json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}, s:s}}", "apiVersion",
+                              "sealift.dev/v1beta1", "kind", "GitSource", "metadata", "name", name,
+                              "namespace", "team", "spec", "url", url, "ref", "branch", "main",
+                              "path", path);
         sl_fake_kube_put(fk, &SL_RES_GITSOURCE, o);
         json_decref(o);
-        o = json_deep_copy(sl_fake_kube_find(fk, &SL_RES_GITSOURCE, "team", name));
     }
-    struct sl_reconcile_request req = {.ns = "team", .name = name, .reconcile_id = "t", .obj = o};
-    req.log.kind = "GitSource";
-    struct sl_reconcile_result res = {0};
-    struct sl_err err = {0};
-    rec->reconcile(rec->self, &rt, &req, &res, &err);
-    json_decref(o);
-    return res;
+    return reconcile_with(rec, name);
 }
 
 static const char *label_of(const json_t *obj, const char *key)
@@ -1100,11 +1084,6 @@ static int fake_impersonate(void *ctx, struct sl_kube_ops *out, const char *user
                                 .del = as_del,
                                 .release = as_release};
     return 0;
-}
-
-static const char *ready_message(void)
-{
-    return json_string_value(json_object_get(sl_condition_get(status(), "Ready"), "message"));
 }
 
 /* The repository's objects are read, applied and pruned as the ServiceAccount; what it may not

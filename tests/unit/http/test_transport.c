@@ -5,6 +5,8 @@
 #include "check.h"
 #include "http/server.h"
 #include "http/transport.h"
+#include "testdata.h"
+#include "tls_server.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -329,25 +331,6 @@ static void test_relay_sizes(void)
     sl_http_server_free(srv);
 }
 
-/* A file of the test data (PEM), or an empty string. Caller frees. */
-static char *read_data(const char *dir, const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    struct sl_buf b;
-    sl_buf_init(&b, 1 << 20);
-    FILE *f = fopen(path, "rb");
-    char chunk[4096];
-    size_t n;
-    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sl_buf_append(&b, chunk, n);
-    if (f)
-        fclose(f);
-    CHECK(b.len > 0);
-    sl_buf_append(&b, "", 1);
-    return sl_buf_steal(&b, NULL);
-}
-
 static enum sl_http_failure get_status(struct sl_transport *t, const char *url, long *status)
 {
     struct sl_http_exchange x = {.method = "GET", .url = url, .timeout_ms = 30000};
@@ -365,28 +348,24 @@ static const char *data_dir; /* tests/data/tls, the first argument */
 
 static void test_tls_trust(void)
 {
-    char cert[512], key[512], url[192], get_url[192], put_url[192], wrong_name[192];
-    snprintf(cert, sizeof(cert), "%s/server.crt", data_dir);
-    snprintf(key, sizeof(key), "%s/server.key", data_dir);
-    char *ca = read_data(data_dir, "ca.crt"), *other = read_data(data_dir, "other-ca.crt");
+    char url[192], get_url[192], put_url[192], wrong_name[192];
+    char *other = sl_test_read_file(NULL, "%s/other-ca.crt", data_dir);
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    struct sl_http_server *srv = NULL;
+    struct sl_test_tls_server tls;
     struct sl_err err = {0};
-    struct sl_http_server_opts so = {
-        .addr = "127.0.0.1:0", .tls_cert_file = cert, .tls_key_file = key};
-    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
-    sl_http_server_route(srv, "GET", "/blob-20k", h_blob_20k, &s);
-    sl_http_server_route(srv, "PUT", "/upload", h_upload, &s);
-    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
-    const char *addr = sl_http_server_addr(srv);
-    snprintf(url, sizeof(url), "https://%s/blob-20k", addr);
-    snprintf(get_url, sizeof(get_url), "https://%s/blob-20k", addr);
-    snprintf(put_url, sizeof(put_url), "https://%s/upload", addr);
+    CHECK_INT_EQ(sl_test_tls_server_new(&tls, data_dir, SL_TEST_CLIENT_CERT_NONE, &err), 0);
+    sl_http_server_route(tls.srv, "GET", "/blob-20k", h_blob_20k, &s);
+    sl_http_server_route(tls.srv, "PUT", "/upload", h_upload, &s);
+    CHECK_INT_EQ(sl_test_tls_server_start(&tls, &err), 0);
+    const char *addr = sl_http_server_addr(tls.srv);
+    snprintf(url, sizeof(url), "%s/blob-20k", tls.url);
+    snprintf(get_url, sizeof(get_url), "%s/blob-20k", tls.url);
+    snprintf(put_url, sizeof(put_url), "%s/upload", tls.url);
     snprintf(wrong_name, sizeof(wrong_name), "https://localhost:%s/blob-20k",
              strrchr(addr, ':') + 1);
     long status = 0;
 
-    struct sl_transport_opts with_ca = {.ca_pem = ca};
+    struct sl_transport_opts with_ca = {.ca_pem = tls.ca_pem};
     struct sl_transport *t = sl_transport_new(&with_ca);
     for (int i = 0; i < 3; i++) {
         CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
@@ -422,15 +401,13 @@ static void test_tls_trust(void)
     CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_TLS_VERIFY);
     sl_transport_free(t);
 
-    struct sl_transport_opts only_ca = {.ca_pem = ca, .ca_only = true};
+    struct sl_transport_opts only_ca = {.ca_pem = tls.ca_pem, .ca_only = true};
     t = sl_transport_new(&only_ca);
     CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
     CHECK_INT_EQ(status, 200);
     sl_transport_free(t);
 
-    sl_http_server_stop(srv);
-    sl_http_server_free(srv);
-    free(ca);
+    sl_test_tls_server_free(&tls);
     free(other);
 }
 
@@ -441,30 +418,19 @@ static void test_tls_trust(void)
  * network error). */
 static void test_client_certificate(void)
 {
-    char cert[512], key[512], client_ca[512], url[192];
-    snprintf(cert, sizeof(cert), "%s/server.crt", data_dir);
-    snprintf(key, sizeof(key), "%s/server.key", data_dir);
-    snprintf(client_ca, sizeof(client_ca), "%s/client-ca.crt", data_dir);
-    char *ca = read_data(data_dir, "ca.crt");
-    char *client_crt = read_data(data_dir, "client.crt"),
-         *client_key = read_data(data_dir, "client.key");
-    char *server_crt = read_data(data_dir, "server.crt"),
-         *server_key = read_data(data_dir, "server.key");
+    char url[192];
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    struct sl_http_server *srv = NULL;
+    struct sl_test_tls_server tls;
     struct sl_err err = {0};
-    struct sl_http_server_opts so = {.addr = "127.0.0.1:0",
-                                     .tls_cert_file = cert,
-                                     .tls_key_file = key,
-                                     .tls_client_ca_file = client_ca};
-    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
-    sl_http_server_route(srv, "GET", "/blob-20k", h_blob_20k, &s);
-    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
-    snprintf(url, sizeof(url), "https://%s/blob-20k", sl_http_server_addr(srv));
+    CHECK_INT_EQ(sl_test_tls_server_new(&tls, data_dir, SL_TEST_CLIENT_CERT_ASKED, &err), 0);
+    sl_http_server_route(tls.srv, "GET", "/blob-20k", h_blob_20k, &s);
+    CHECK_INT_EQ(sl_test_tls_server_start(&tls, &err), 0);
+    snprintf(url, sizeof(url), "%s/blob-20k", tls.url);
     long status = 0;
 
-    struct sl_transport_opts with_cert = {
-        .ca_pem = ca, .client_cert_pem = client_crt, .client_key_pem = client_key};
+    struct sl_transport_opts with_cert = {.ca_pem = tls.ca_pem,
+                                          .client_cert_pem = tls.client_crt_pem,
+                                          .client_key_pem = tls.client_key_pem};
     struct sl_transport *t = sl_transport_new(&with_cert);
     for (int i = 0; i < 2; i++) {
         CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
@@ -472,25 +438,20 @@ static void test_client_certificate(void)
     }
     sl_transport_free(t);
 
-    struct sl_transport_opts without = {.ca_pem = ca};
+    struct sl_transport_opts without = {.ca_pem = tls.ca_pem};
     t = sl_transport_new(&without);
     CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_OK);
     CHECK_INT_EQ(status, 403);
     sl_transport_free(t);
 
-    struct sl_transport_opts other_cert = {
-        .ca_pem = ca, .client_cert_pem = server_crt, .client_key_pem = server_key};
+    struct sl_transport_opts other_cert = {.ca_pem = tls.ca_pem,
+                                           .client_cert_pem = tls.server_crt_pem,
+                                           .client_key_pem = tls.server_key_pem};
     t = sl_transport_new(&other_cert);
     CHECK_INT_EQ(get_status(t, url, &status), SL_HTTP_TLS_CLIENT_CERT);
     sl_transport_free(t);
 
-    sl_http_server_stop(srv);
-    sl_http_server_free(srv);
-    free(ca);
-    free(client_crt);
-    free(client_key);
-    free(server_crt);
-    free(server_key);
+    sl_test_tls_server_free(&tls);
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include "http/server.h"
 #include "oci/registry.h"
 #include "scanner/harbor_api.h"
+#include "testdata.h"
 #include "util/mem.h"
 
 #include <jansson.h>
@@ -15,21 +16,6 @@
 #include <string.h>
 
 static const char *data_dir = "tests/data/scan";
-
-static char *read_data(const char *rel, size_t *len_out)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", data_dir, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    *len_out = n;
-    return buf;
-}
 
 #define DIGEST "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b"
 
@@ -133,7 +119,7 @@ static void test_response_and_errors(void)
 static void test_metadata(void)
 {
     size_t len = 0;
-    char *meta = read_data("harbor/metadata.json", &len);
+    char *meta = sl_test_read_file(&len, "%s/harbor/metadata.json", data_dir);
     CHECK(meta != NULL);
     struct sl_harbor_scanner s;
     struct sl_err err = {0};

@@ -7,6 +7,7 @@
 #include "http/transport.h"
 #include "scanner/harbor_api.h"
 #include "scanner/harbor_client.h"
+#include "tls_server.h"
 #include "util/mem.h"
 
 #include <stdio.h>
@@ -175,21 +176,6 @@ static void test_errors(void)
 
 static const char *data_dir;
 
-static char *read_data(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    if (!f)
-        return sl_xstrdup("");
-    char *buf = sl_xmalloc(16384);
-    size_t n = fread(buf, 1, 16383, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static void h_metadata(void *ctx, const struct sl_http_request *req, struct sl_http_response *resp)
 {
     (void)req;
@@ -204,30 +190,19 @@ static void h_metadata(void *ctx, const struct sl_http_request *req, struct sl_h
  * the same settings cannot help). */
 static void test_client_certificate(void)
 {
-    char cert[512], key[512], client_ca[512], url[200];
-    snprintf(cert, sizeof(cert), "%s/server.crt", data_dir);
-    snprintf(key, sizeof(key), "%s/server.key", data_dir);
-    snprintf(client_ca, sizeof(client_ca), "%s/client-ca.crt", data_dir);
-    char *ca = read_data("ca.crt");
-    char *client_crt = read_data("client.crt"), *client_key = read_data("client.key");
-    char *server_crt = read_data("server.crt"), *server_key = read_data("server.key");
     int hits = 0;
-    struct sl_http_server *srv = NULL;
+    struct sl_test_tls_server tls;
     struct sl_err err = {0};
-    struct sl_http_server_opts so = {.addr = "127.0.0.1:0",
-                                     .tls_cert_file = cert,
-                                     .tls_key_file = key,
-                                     .tls_client_ca_file = client_ca,
-                                     .tls_client_cert_required = true};
-    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
-    sl_http_server_route(srv, "GET", "/api/v1/metadata", h_metadata, &hits);
-    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
-    snprintf(url, sizeof(url), "https://%s", sl_http_server_addr(srv));
+    CHECK_INT_EQ(sl_test_tls_server_new(&tls, data_dir, SL_TEST_CLIENT_CERT_REQUIRED, &err), 0);
+    sl_http_server_route(tls.srv, "GET", "/api/v1/metadata", h_metadata, &hits);
+    CHECK_INT_EQ(sl_test_tls_server_start(&tls, &err), 0);
+    const char *url = tls.url;
     char *body = NULL;
     size_t len = 0;
 
-    struct sl_harbor_client_opts with = {
-        .ca_pem = ca, .client_cert_pem = client_crt, .client_key_pem = client_key};
+    struct sl_harbor_client_opts with = {.ca_pem = tls.ca_pem,
+                                         .client_cert_pem = tls.client_crt_pem,
+                                         .client_key_pem = tls.client_key_pem};
     struct sl_harbor_client *c = sl_harbor_client_new(url, &with);
     CHECK_INT_EQ(sl_harbor_client_metadata(&body, &len, c, &err), 0);
     CHECK_STR_EQ(body, "{\"scanner\":{\"name\":\"T\"}}");
@@ -236,7 +211,7 @@ static void test_client_certificate(void)
     sl_harbor_client_free(c);
     CHECK_INT_EQ(hits, 1);
 
-    struct sl_harbor_client_opts without = {.ca_pem = ca};
+    struct sl_harbor_client_opts without = {.ca_pem = tls.ca_pem};
     c = sl_harbor_client_new(url, &without);
     CHECK_INT_EQ(sl_harbor_client_metadata(&body, &len, c, &err), SL_EAUTH);
     CHECK_CONTAINS(err.msg, url);
@@ -244,8 +219,9 @@ static void test_client_certificate(void)
     CHECK_CONTAINS(err.msg, "certSecretRef");
     sl_harbor_client_free(c);
 
-    struct sl_harbor_client_opts other = {
-        .ca_pem = ca, .client_cert_pem = server_crt, .client_key_pem = server_key};
+    struct sl_harbor_client_opts other = {.ca_pem = tls.ca_pem,
+                                          .client_cert_pem = tls.server_crt_pem,
+                                          .client_key_pem = tls.server_key_pem};
     c = sl_harbor_client_new(url, &other);
     CHECK_INT_EQ(sl_harbor_client_metadata(&body, &len, c, &err), SL_EAUTH);
     CHECK_CONTAINS(err.msg, "the adapter refused the TLS client certificate presented");
@@ -254,13 +230,7 @@ static void test_client_certificate(void)
     CHECK(body == NULL);
     CHECK_INT_EQ(hits, 1);
 
-    sl_http_server_stop(srv);
-    sl_http_server_free(srv);
-    free(ca);
-    free(client_crt);
-    free(client_key);
-    free(server_crt);
-    free(server_key);
+    sl_test_tls_server_free(&tls);
 }
 
 int main(int argc, char **argv)

@@ -10,6 +10,8 @@
 #include "scan/store.h"
 #include "scanpolicy/reconciler.h"
 #include "sign/keys.h"
+#include "testdata.h"
+#include "tls_server.h"
 #include "util/base64.h"
 #include "util/mem.h"
 
@@ -27,6 +29,8 @@ static const char *data_dir = "tests/data/scan";
 #define HSB_LINE                                                                                   \
     "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f:68:Eicar-Test-Signature\n"
 
+/* What every test starts from (env_init, env_free): the fake API server, a reconciler with the lab
+ * settings over its own ScanPolicy store, an event log, and a folder of two advisory files. */
 struct env {
     struct sl_fake_kube *fk;
     struct sl_runtime rt;
@@ -133,6 +137,36 @@ static int reconcile(struct env *e, const char *name, struct sl_reconcile_result
     return sl_test_reconcile(e->r, &e->rt, e->fk, &SL_RES_SCANPOLICY, "ScanPolicy", NS, name, res);
 }
 
+/* Stores the ScanPolicy name with spec (taken over) and reconciles it once into *res. */
+static void apply(struct env *e, const char *name, json_t *spec, struct sl_reconcile_result *res)
+{
+    put_policy(e, name, spec);
+    CHECK_INT_EQ(reconcile(e, name, res), 0);
+}
+
+/* apply with a spec of only database.path: e's advisory folder. */
+static void apply_local_database(struct env *e, const char *name, struct sl_reconcile_result *res)
+{
+    apply(e, name, json_pack("{s:{s:s}}", "database", "path", e->dir), res);
+}
+
+static void collect(void *qctx, const char *ns, const char *name)
+{
+    json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
+}
+
+/* How many policies a change of the object name (of kind res, in NS) enqueues. */
+static size_t enqueued_by(struct env *e, const struct sl_kube_resource *res, const char *name)
+{
+    json_t *got = json_array();
+    json_t *obj = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", NS);
+    e->r->map_secondary(e->r->self, res, obj, collect, got);
+    size_t n = json_array_size(got);
+    json_decref(obj);
+    json_decref(got);
+    return n;
+}
+
 static json_t *status_of(struct env *e, const char *name)
 {
     return json_object_get(sl_fake_kube_find(e->fk, &SL_RES_SCANPOLICY, NS, name), "status");
@@ -229,9 +263,8 @@ static void test_bad_database_keeps_last_good(void)
 {
     struct env e;
     env_init(&e);
-    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
     struct sl_reconcile_result res;
-    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    apply_local_database(&e, "default", &res);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
     const json_t *st = status_of(&e, "default");
     CHECK_STR_EQ(sl_test_condition_field(st, "DatabaseFresh", "status"), "True");
@@ -309,9 +342,8 @@ static void test_bad_database_without_previous(void)
     char bad[512];
     snprintf(bad, sizeof(bad), "%s/bad.json", e.dir);
     write_file(bad, "not json at all");
-    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
     struct sl_reconcile_result res;
-    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    apply_local_database(&e, "default", &res);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseLoadFailed");
     CHECK_CONTAINS(ready_field(&e, "default", "message"), "bad.json");
@@ -337,9 +369,8 @@ static void test_empty_database_is_not_ready(void)
     unlink(dsa);
     write_file(readme, "advisories go here\n");
     /* a folder with documentation only: no verdict can rest on it */
-    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
     struct sl_reconcile_result res;
-    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    apply_local_database(&e, "default", &res);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "default", "reason"), "DatabaseEmpty");
     CHECK_CONTAINS(ready_field(&e, "default", "message"), e.dir);
@@ -375,34 +406,31 @@ static void test_invalid_spec_and_missing_refs(void)
     struct env e;
     env_init(&e);
     struct sl_reconcile_result res;
-    put_policy(&e, "thr", json_pack("{s:s}", "severityThreshold", "Severe"));
-    CHECK_INT_EQ(reconcile(&e, "thr", &res), 0);
+    apply(&e, "thr", json_pack("{s:s}", "severityThreshold", "Severe"), &res);
     CHECK_STR_EQ(ready_field(&e, "thr", "reason"), "InvalidSpec");
     CHECK_CONTAINS(ready_field(&e, "thr", "message"), "spec.severityThreshold");
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
 
-    put_policy(&e, "until",
-               json_pack("{s:[{s:s, s:s}]}", "allowlist", "id", "CVE-1", "until", "soon"));
-    CHECK_INT_EQ(reconcile(&e, "until", &res), 0);
+    apply(&e, "until", json_pack("{s:[{s:s, s:s}]}", "allowlist", "id", "CVE-1", "until", "soon"),
+          &res);
     CHECK_CONTAINS(ready_field(&e, "until", "message"), "spec.allowlist[0].until");
 
-    put_policy(&e, "cm",
-               json_pack("{s:{s:{s:{s:s, s:s}}}}", "malware", "hashes", "configMapRef", "name",
-                         "absent", "key", "sigs.hsb"));
-    CHECK_INT_EQ(reconcile(&e, "cm", &res), 0);
+    apply(&e, "cm",
+          json_pack("{s:{s:{s:{s:s, s:s}}}}", "malware", "hashes", "configMapRef", "name", "absent",
+                    "key", "sigs.hsb"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "cm", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "cm", "reason"), "ConfigMapNotFound");
     CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
 
-    put_policy(&e, "sec",
-               json_pack("{s:{s:s, s:{s:s}}}", "database", "image",
-                         "127.0.0.1:1/sec/advisories:latest", "secretRef", "name", "db-pull"));
-    CHECK_INT_EQ(reconcile(&e, "sec", &res), 0);
+    apply(&e, "sec",
+          json_pack("{s:{s:s, s:{s:s}}}", "database", "image", "127.0.0.1:1/sec/advisories:latest",
+                    "secretRef", "name", "db-pull"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "sec", "reason"), "SecretNotFound");
 
     /* no database at all: baseline and malware only, Ready with 0 records */
-    put_policy(&e, "nodb", json_object());
-    CHECK_INT_EQ(reconcile(&e, "nodb", &res), 0);
+    apply(&e, "nodb", json_object(), &res);
     CHECK_STR_EQ(ready_field(&e, "nodb", "status"), "True");
     CHECK_INT_EQ(db_records(&e, "nodb"), 0);
     CHECK_CONTAINS(ready_field(&e, "nodb", "message"), "baseline and malware checks only");
@@ -417,37 +445,35 @@ static void test_harbor_scanner_spec(void)
     struct sl_reconcile_result res;
     struct sl_err err = {0};
     /* the adapter's findings replace the built-in database: giving both is a spec error */
-    put_policy(&e, "both",
-               json_pack("{s:{s:s}, s:{s:{s:s}}}", "database", "path", e.dir, "scanner", "harbor",
-                         "url", "http://127.0.0.1:1"));
-    CHECK_INT_EQ(reconcile(&e, "both", &res), 0);
+    apply(&e, "both",
+          json_pack("{s:{s:s}, s:{s:{s:s}}}", "database", "path", e.dir, "scanner", "harbor", "url",
+                    "http://127.0.0.1:1"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "both", "reason"), "InvalidSpec");
     CHECK_CONTAINS(ready_field(&e, "both", "message"), "spec.database: Forbidden");
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
 
-    put_policy(&e, "base",
-               json_pack("{s:{s:b}, s:{s:{s:s}}}", "baseline", "forbidRootUser", 1, "scanner",
-                         "harbor", "url", "http://127.0.0.1:1"));
-    CHECK_INT_EQ(reconcile(&e, "base", &res), 0);
+    apply(&e, "base",
+          json_pack("{s:{s:b}, s:{s:{s:s}}}", "baseline", "forbidRootUser", 1, "scanner", "harbor",
+                    "url", "http://127.0.0.1:1"),
+          &res);
     CHECK_CONTAINS(ready_field(&e, "base", "message"), "spec.baseline: Forbidden");
 
-    put_policy(&e, "url", json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", "ftp://x"));
-    CHECK_INT_EQ(reconcile(&e, "url", &res), 0);
+    apply(&e, "url", json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", "ftp://x"), &res);
     CHECK_CONTAINS(ready_field(&e, "url", "message"), "spec.scanner.harbor.url");
 
     /* the adapter's Secret comes from the policy's namespace */
-    put_policy(&e, "sec",
-               json_pack("{s:{s:{s:s, s:{s:s}}}}", "scanner", "harbor", "url", "http://127.0.0.1:1",
-                         "secretRef", "name", "adapter"));
-    CHECK_INT_EQ(reconcile(&e, "sec", &res), 0);
+    apply(&e, "sec",
+          json_pack("{s:{s:{s:s, s:{s:s}}}}", "scanner", "harbor", "url", "http://127.0.0.1:1",
+                    "secretRef", "name", "adapter"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "sec", "reason"), "SecretNotFound");
     CHECK_CONTAINS(ready_field(&e, "sec", "message"), "spec.scanner.harbor.secretRef.name");
 
     /* nothing listens on port 1: ScannerError naming the adapter, retried with backoff, and
      * the gate does not scan with a policy that is not Ready */
-    put_policy(&e, "down",
-               json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", "http://127.0.0.1:1"));
-    CHECK_INT_EQ(reconcile(&e, "down", &res), 0);
+    apply(&e, "down", json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", "http://127.0.0.1:1"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "down", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "down", "reason"), "ScannerError");
     CHECK_CONTAINS(ready_field(&e, "down", "message"), "scanner adapter http://127.0.0.1:1");
@@ -471,47 +497,74 @@ static void h_metadata(void *ctx, const struct sl_http_request *req, struct sl_h
     sl_buf_append_str(&resp->body, ctx);
 }
 
-static void put_token_secret(struct env *e, const char *name, const char *token_b64)
+/* A Secret name of NS whose data has the one key, with value_b64 (base64, as Secret data). */
+static void put_secret(struct env *e, const char *name, const char *key, const char *value_b64)
 {
     json_t *sec = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", name, "namespace", NS,
-                            "data", "token", token_b64);
+                            "data", key, value_b64);
     CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SECRET, sec), 0);
     json_decref(sec);
+}
+
+/* A stand-in adapter (h_metadata) on loopback, over plain http or over TLS that requires a client
+ * certificate of tests/data/tls (tls_server.h). */
+struct adapter {
+    struct sl_http_server *plain;  /* its server over http */
+    struct sl_test_tls_server tls; /* its server over TLS */
+    char *metadata;                /* what it answers: tests/data/scan/harbor/metadata.json */
+    char url[300];
+    const char *urls[1]; /* --scanner-url listing url (the reconciler borrows it) */
+};
+
+/* Starts a's adapter, makes e's reconciler anew with the lab settings listing its URL, and puts
+ * the right token in the Secret "adapter" of NS. */
+static void adapter_start(struct adapter *a, struct env *e, bool tls)
+{
+    memset(a, 0, sizeof(*a));
+    a->metadata = sl_test_read_file(NULL, "%s/harbor/metadata.json", data_dir);
+    struct sl_err err = {0};
+    struct sl_http_server *srv = NULL;
+    if (tls) {
+        char tls_dir[1024];
+        snprintf(tls_dir, sizeof(tls_dir), "%s/../tls", data_dir);
+        CHECK_INT_EQ(sl_test_tls_server_new(&a->tls, tls_dir, SL_TEST_CLIENT_CERT_REQUIRED, &err),
+                     0);
+        srv = a->tls.srv;
+    } else {
+        struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
+        CHECK_INT_EQ(sl_http_server_new(&a->plain, &so, &err), 0);
+        srv = a->plain;
+    }
+    sl_http_server_route(srv, "GET", "/api/v1/metadata", h_metadata, a->metadata);
+    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
+    snprintf(a->url, sizeof(a->url), "%s://%s", tls ? "https" : "http", sl_http_server_addr(srv));
+    a->urls[0] = a->url;
+    struct sl_controller_config with_adapter = lab_config;
+    with_adapter.scanner_urls = a->urls;
+    with_adapter.n_scanner_urls = 1;
+    env_use_config(e, &with_adapter);
+    /* the right token (base64 of "t0k\n": a trailing newline is not part of it) */
+    put_secret(e, "adapter", "token", "dDBrCg==");
+}
+
+static void adapter_stop(struct adapter *a)
+{
+    sl_http_server_free(a->plain);
+    sl_test_tls_server_free(&a->tls);
+    free(a->metadata);
 }
 
 static void test_harbor_adapter_status_scanner(void)
 {
     struct env e;
     env_init(&e);
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/harbor/metadata.json", data_dir);
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    static char meta[8192];
-    size_t n = f ? fread(meta, 1, sizeof(meta) - 1, f) : 0;
-    meta[n] = '\0';
-    if (f)
-        fclose(f);
-    struct sl_http_server *srv = NULL;
-    struct sl_err err = {0};
-    struct sl_http_server_opts so = {.addr = "127.0.0.1:0"};
-    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
-    sl_http_server_route(srv, "GET", "/api/v1/metadata", h_metadata, meta);
-    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
-    char url[300];
-    snprintf(url, sizeof(url), "http://%s", sl_http_server_addr(srv));
-    const char *const adapter_urls[] = {url};
-    struct sl_controller_config with_adapter = lab_config;
-    with_adapter.scanner_urls = adapter_urls;
-    env_use_config(&e, &with_adapter);
-
-    /* the right token (base64 of "t0k\n": a trailing newline is not part of it) */
-    put_token_secret(&e, "adapter", "dDBrCg==");
-    put_policy(&e, "h",
-               json_pack("{s:{s:{s:s, s:{s:s}}}}", "scanner", "harbor", "url", url, "secretRef",
-                         "name", "adapter"));
+    struct adapter a;
+    adapter_start(&a, &e, false);
     struct sl_reconcile_result res;
-    CHECK_INT_EQ(reconcile(&e, "h", &res), 0);
+    apply(&e, "h",
+          json_pack("{s:{s:{s:s, s:{s:s}}}}", "scanner", "harbor", "url", a.url, "secretRef",
+                    "name", "adapter"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "h", "status"), "True");
     CHECK_STR_EQ(ready_field(&e, "h", "reason"), "ScannerReady");
     json_t *scanner = json_object_get(status_of(&e, "h"), "scanner");
@@ -526,7 +579,7 @@ static void test_harbor_adapter_status_scanner(void)
 
     /* a wrong token: ScannerError naming the 401 and the adapter's message; no scanner is
      * claimed, and the token is in no message */
-    put_token_secret(&e, "adapter", "d3Jvbmc="); /* "wrong" */
+    put_secret(&e, "adapter", "token", "d3Jvbmc="); /* "wrong" */
     CHECK_INT_EQ(reconcile(&e, "h", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "h", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "h", "reason"), "ScannerError");
@@ -535,8 +588,7 @@ static void test_harbor_adapter_status_scanner(void)
     CHECK(json_object_get(status_of(&e, "h"), "scanner") == NULL);
     CHECK_INT_EQ(res.kind, SL_RESULT_TRANSIENT);
 
-    sl_http_server_stop(srv);
-    sl_http_server_free(srv);
+    adapter_stop(&a);
     env_free(&e);
 }
 
@@ -559,8 +611,7 @@ static void test_administrator_settings_bound_the_policy(void)
     /* secure defaults: no local paths, no adapters */
     struct sl_controller_config secure = {.min_interval_ms = 10000};
     env_use_config(&e, &secure);
-    put_policy(&e, "file", json_pack("{s:{s:s}}", "database", "path", "/etc"));
-    CHECK_INT_EQ(reconcile(&e, "file", &res), 0);
+    apply(&e, "file", json_pack("{s:{s:s}}", "database", "path", "/etc"), &res);
     CHECK_STR_EQ(ready_field(&e, "file", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "file", "reason"), "LocalPathNotAllowed");
     CHECK_CONTAINS(ready_field(&e, "file", "message"), "spec.database.path: Forbidden");
@@ -578,8 +629,7 @@ static void test_administrator_settings_bound_the_policy(void)
     CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
     char url[300];
     snprintf(url, sizeof(url), "http://%s", sl_http_server_addr(srv));
-    put_policy(&e, "evil", json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", url));
-    CHECK_INT_EQ(reconcile(&e, "evil", &res), 0);
+    apply(&e, "evil", json_pack("{s:{s:{s:s}}}", "scanner", "harbor", "url", url), &res);
     CHECK_STR_EQ(ready_field(&e, "evil", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "evil", "reason"), "ScannerURLNotAllowed");
     CHECK_CONTAINS(ready_field(&e, "evil", "message"), "--scanner-url");
@@ -591,10 +641,10 @@ static void test_administrator_settings_bound_the_policy(void)
     const char *prefixes[] = {https_prefix};
     struct sl_controller_config https_only = {.scanner_urls = prefixes, .n_scanner_urls = 1};
     env_use_config(&e, &https_only);
-    put_policy(&e, "evil",
-               json_pack("{s:{s:{s:s}}, s:s}", "scanner", "harbor", "url", url, "severityThreshold",
-                         "Critical"));
-    CHECK_INT_EQ(reconcile(&e, "evil", &res), 0);
+    apply(&e, "evil",
+          json_pack("{s:{s:{s:s}}, s:s}", "scanner", "harbor", "url", url, "severityThreshold",
+                    "Critical"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "evil", "reason"), "ScannerURLNotAllowed");
     CHECK(strstr(ready_field(&e, "evil", "message"), "none is set") == NULL);
     CHECK_INT_EQ(gate_answer(&e, "evil", &err), SL_SCAN_GATE_WAITING);
@@ -604,19 +654,18 @@ static void test_administrator_settings_bound_the_policy(void)
     snprintf(db_image, sizeof(db_image), "%s/osv/db:1", sl_http_server_addr(srv));
     snprintf(vex_image, sizeof(vex_image), "%s/vex/doc:1", sl_http_server_addr(srv));
     env_use_config(&e, &secure);
-    put_policy(&e, "plaindb",
-               json_pack("{s:{s:s, s:b}}", "database", "image", db_image, "insecure", 1));
-    CHECK_INT_EQ(reconcile(&e, "plaindb", &res), 0);
+    apply(&e, "plaindb", json_pack("{s:{s:s, s:b}}", "database", "image", db_image, "insecure", 1),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "plaindb", "reason"), "InsecureRegistryNotAllowed");
     CHECK_CONTAINS(ready_field(&e, "plaindb", "message"), "spec.database.insecure");
     CHECK_CONTAINS(ready_field(&e, "plaindb", "message"), "--insecure-registry");
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
     struct sl_controller_config local_only = {.allow_local_paths = true};
     env_use_config(&e, &local_only);
-    put_policy(&e, "plainvex",
-               json_pack("{s:{s:s}, s:[{s:s, s:b}]}", "database", "path", e.dir, "vex", "image",
-                         vex_image, "insecure", 1));
-    CHECK_INT_EQ(reconcile(&e, "plainvex", &res), 0);
+    apply(&e, "plainvex",
+          json_pack("{s:{s:s}, s:[{s:s, s:b}]}", "database", "path", e.dir, "vex", "image",
+                    vex_image, "insecure", 1),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "plainvex", "status"), "False");
     CHECK_CONTAINS(ready_field(&e, "plainvex", "message"), "spec.vex[0].insecure");
     CHECK_INT_EQ(hits, 0);
@@ -626,9 +675,8 @@ static void test_administrator_settings_bound_the_policy(void)
     /* rescanInterval 1s with --min-interval 5m: looked at again after 5 minutes */
     struct sl_controller_config slow = {.allow_local_paths = true, .min_interval_ms = 300000};
     env_use_config(&e, &slow);
-    put_policy(&e, "fast",
-               json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "rescanInterval", "1s"));
-    CHECK_INT_EQ(reconcile(&e, "fast", &res), 0);
+    apply(&e, "fast",
+          json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "rescanInterval", "1s"), &res);
     CHECK_STR_EQ(ready_field(&e, "fast", "status"), "True");
     CHECK_INT_EQ(res.kind, SL_RESULT_DONE);
     CHECK_INT_EQ(res.requeue_after_ms, 300000);
@@ -643,20 +691,17 @@ static void test_registry_cert_secrets(void)
     struct env e;
     env_init(&e);
     struct sl_reconcile_result res;
-    put_policy(&e, "dbtls",
-               json_pack("{s:{s:s, s:{s:s}}}", "database", "image", "127.0.0.1:1/osv/db:1",
-                         "certSecretRef", "name", "db-tls"));
-    CHECK_INT_EQ(reconcile(&e, "dbtls", &res), 0);
+    apply(&e, "dbtls",
+          json_pack("{s:{s:s, s:{s:s}}}", "database", "image", "127.0.0.1:1/osv/db:1",
+                    "certSecretRef", "name", "db-tls"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "dbtls", "reason"), "SecretNotFound");
     CHECK_CONTAINS(ready_field(&e, "dbtls", "message"),
                    "spec.database.certSecretRef.name: Secret \"db-tls\" not found");
     CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
 
     /* "x" in base64: the pair check comes first */
-    json_t *sec = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "db-tls", "namespace",
-                            NS, "data", "tls.crt", "eA==");
-    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, sec), 0);
-    json_decref(sec);
+    put_secret(&e, "db-tls", "tls.crt", "eA==");
     CHECK_INT_EQ(reconcile(&e, "dbtls", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "dbtls", "reason"), "InvalidSecret");
     CHECK_STR_EQ(ready_field(&e, "dbtls", "message"),
@@ -670,15 +715,11 @@ static void test_registry_cert_secrets(void)
 /* A file of tests/data/tls in base64, as a Secret's data holds it. Caller frees. */
 static char *tls_data_b64(const char *name)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/../tls/%s", data_dir, name);
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    char buf[8192];
-    size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
-    if (f)
-        fclose(f);
-    return sl_base64_encode(buf, n);
+    size_t n = 0;
+    char *pem = sl_test_read_file(&n, "%s/../tls/%s", data_dir, name);
+    char *b64 = sl_base64_encode(pem, n);
+    free(pem);
+    return b64;
 }
 
 /* A Secret of the policy's namespace with the keys of tests/data/tls given as pairs of Secret
@@ -704,37 +745,9 @@ static void test_harbor_client_certificate(void)
 {
     struct env e;
     env_init(&e);
-    char cert[1024], key[1024], client_ca[1024];
-    snprintf(cert, sizeof(cert), "%s/../tls/server.crt", data_dir);
-    snprintf(key, sizeof(key), "%s/../tls/server.key", data_dir);
-    snprintf(client_ca, sizeof(client_ca), "%s/../tls/client-ca.crt", data_dir);
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/harbor/metadata.json", data_dir);
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    static char meta[8192];
-    size_t n = f ? fread(meta, 1, sizeof(meta) - 1, f) : 0;
-    meta[n] = '\0';
-    if (f)
-        fclose(f);
-    struct sl_http_server *srv = NULL;
-    struct sl_err err = {0};
-    struct sl_http_server_opts so = {.addr = "127.0.0.1:0",
-                                     .tls_cert_file = cert,
-                                     .tls_key_file = key,
-                                     .tls_client_ca_file = client_ca,
-                                     .tls_client_cert_required = true};
-    CHECK_INT_EQ(sl_http_server_new(&srv, &so, &err), 0);
-    sl_http_server_route(srv, "GET", "/api/v1/metadata", h_metadata, meta);
-    CHECK_INT_EQ(sl_http_server_start(srv, &err), 0);
-    char url[300];
-    snprintf(url, sizeof(url), "https://%s", sl_http_server_addr(srv));
-    const char *const adapter_urls[] = {url};
-    struct sl_controller_config with_adapter = lab_config;
-    with_adapter.scanner_urls = adapter_urls;
-    with_adapter.n_scanner_urls = 1;
-    env_use_config(&e, &with_adapter);
-    put_token_secret(&e, "adapter", "dDBrCg==");
+    struct adapter a;
+    adapter_start(&a, &e, true);
+    const char *url = a.url;
     struct sl_reconcile_result res;
     put_policy(&e, "m",
                json_pack("{s:{s:{s:s, s:{s:s}, s:{s:s}}}}", "scanner", "harbor", "url", url,
@@ -779,14 +792,8 @@ static void test_harbor_client_certificate(void)
     json_t *scanner = json_object_get(status_of(&e, "m"), "scanner");
     CHECK_STR_EQ(json_string_value(json_object_get(scanner, "name")), "Trivy");
 
-    sl_http_server_stop(srv);
-    sl_http_server_free(srv);
+    adapter_stop(&a);
     env_free(&e);
-}
-
-static void collect(void *qctx, const char *ns, const char *name)
-{
-    json_array_append_new((json_t *)qctx, json_sprintf("%s/%s", ns, name));
 }
 
 /* A registry that wants Basic credentials and records every Authorization it receives (an
@@ -859,10 +866,10 @@ static void test_service_account_credentials(void)
     snprintf(db_image, sizeof(db_image), "%s/security/advisories:latest", host);
     snprintf(vex_image, sizeof(vex_image), "%s/security/vex:1", host);
 
-    put_policy(&e, "sa",
-               json_pack("{s:{s:s, s:b, s:s}}", "database", "image", db_image, "insecure", 1,
-                         "serviceAccountName", "puller"));
-    CHECK_INT_EQ(reconcile(&e, "sa", &res), 0);
+    apply(&e, "sa",
+          json_pack("{s:{s:s, s:b, s:s}}", "database", "image", db_image, "insecure", 1,
+                    "serviceAccountName", "puller"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "sa", "reason"), "ServiceAccountNotFound");
     CHECK_STR_EQ(ready_field(&e, "sa", "message"),
                  "spec.database.serviceAccountName: ServiceAccount " NS "/puller not found");
@@ -904,18 +911,13 @@ static void test_service_account_credentials(void)
     }
     CHECK(alice);
     /* a change of a listed pull Secret enqueues the policy */
-    json_t *got = json_array();
-    json_t *pull = json_pack("{s:{s:s, s:s}}", "metadata", "name", "db-pull", "namespace", NS);
-    e.r->map_secondary(e.r->self, &SL_RES_SECRET, pull, collect, got);
-    CHECK_INT_EQ(json_array_size(got), 1);
-    json_decref(pull);
-    json_decref(got);
+    CHECK_INT_EQ(enqueued_by(&e, &SL_RES_SECRET, "db-pull"), 1);
 
     /* both ways of giving credentials: refused, as the schema refuses it */
-    put_policy(&e, "both",
-               json_pack("{s:{s:s, s:s, s:{s:s}}}", "database", "image", db_image,
-                         "serviceAccountName", "puller", "secretRef", "name", "db-pull"));
-    CHECK_INT_EQ(reconcile(&e, "both", &res), 0);
+    apply(&e, "both",
+          json_pack("{s:{s:s, s:s, s:{s:s}}}", "database", "image", db_image, "serviceAccountName",
+                    "puller", "secretRef", "name", "db-pull"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "both", "reason"), "InvalidSpec");
     CHECK_STR_EQ(ready_field(&e, "both", "message"),
                  "spec.database: set at most one of secretRef and serviceAccountName");
@@ -923,10 +925,10 @@ static void test_service_account_credentials(void)
 
     /* a VEX image with its own ServiceAccount: named as spec.vex[i], then its credentials */
     json_array_clear(seen);
-    put_policy(&e, "vexsa",
-               json_pack("{s:{s:s}, s:[{s:s, s:b, s:s}]}", "database", "path", e.dir, "vex",
-                         "image", vex_image, "insecure", 1, "serviceAccountName", "vex-puller"));
-    CHECK_INT_EQ(reconcile(&e, "vexsa", &res), 0);
+    apply(&e, "vexsa",
+          json_pack("{s:{s:s}, s:[{s:s, s:b, s:s}]}", "database", "path", e.dir, "vex", "image",
+                    vex_image, "insecure", 1, "serviceAccountName", "vex-puller"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "vexsa", "reason"), "ServiceAccountNotFound");
     CHECK_STR_EQ(ready_field(&e, "vexsa", "message"),
                  "spec.vex[0].serviceAccountName: ServiceAccount " NS "/vex-puller not found");
@@ -941,18 +943,17 @@ static void test_service_account_credentials(void)
     CHECK(alice);
 
     /* serviceAccountName belongs to image entries */
-    put_policy(&e, "vexcm",
-               json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",
-                         "configMapRef", "name", "vex", "key", "doc.json", "serviceAccountName",
-                         "vex-puller"));
-    CHECK_INT_EQ(reconcile(&e, "vexcm", &res), 0);
+    apply(&e, "vexcm",
+          json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",
+                    "configMapRef", "name", "vex", "key", "doc.json", "serviceAccountName",
+                    "vex-puller"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "vexcm", "message"),
                  "spec.vex[0].serviceAccountName: Forbidden: only with image");
-    put_policy(&e, "vexboth",
-               json_pack("{s:{s:s}, s:[{s:s, s:s, s:{s:s}}]}", "database", "path", e.dir, "vex",
-                         "image", vex_image, "serviceAccountName", "vex-puller", "secretRef",
-                         "name", "db-pull"));
-    CHECK_INT_EQ(reconcile(&e, "vexboth", &res), 0);
+    apply(&e, "vexboth",
+          json_pack("{s:{s:s}, s:[{s:s, s:s, s:{s:s}}]}", "database", "path", e.dir, "vex", "image",
+                    vex_image, "serviceAccountName", "vex-puller", "secretRef", "name", "db-pull"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "vexboth", "message"),
                  "spec.vex[0]: set at most one of secretRef and serviceAccountName");
     sl_http_server_stop(srv);
@@ -969,27 +970,19 @@ static void test_vex_cert_secret(void)
     struct env e;
     env_init(&e);
     struct sl_reconcile_result res;
-    put_policy(&e, "vextls",
-               json_pack("{s:{s:s}, s:[{s:s, s:{s:s}}]}", "database", "path", e.dir, "vex", "image",
-                         "127.0.0.1:1/security/vex:1", "certSecretRef", "name", "vex-tls"));
-    CHECK_INT_EQ(reconcile(&e, "vextls", &res), 0);
+    apply(&e, "vextls",
+          json_pack("{s:{s:s}, s:[{s:s, s:{s:s}}]}", "database", "path", e.dir, "vex", "image",
+                    "127.0.0.1:1/security/vex:1", "certSecretRef", "name", "vex-tls"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "vextls", "reason"), "SecretNotFound");
     CHECK_STR_EQ(ready_field(&e, "vextls", "message"),
                  "spec.vex[0].certSecretRef.name: Secret \"vex-tls\" not found");
     CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
     /* a changed Secret of that name enqueues the policy */
-    json_t *got = json_array();
-    json_t *ref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vex-tls", "namespace", NS);
-    e.r->map_secondary(e.r->self, &SL_RES_SECRET, ref, collect, got);
-    CHECK_INT_EQ(json_array_size(got), 1);
-    json_decref(ref);
-    json_decref(got);
+    CHECK_INT_EQ(enqueued_by(&e, &SL_RES_SECRET, "vex-tls"), 1);
 
     /* a key without its certificate: "private-key-material" in base64 */
-    json_t *sec = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "vex-tls", "namespace",
-                            NS, "data", "tls.key", "cHJpdmF0ZS1rZXktbWF0ZXJpYWw=");
-    CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, sec), 0);
-    json_decref(sec);
+    put_secret(&e, "vex-tls", "tls.key", "cHJpdmF0ZS1rZXktbWF0ZXJpYWw=");
     CHECK_INT_EQ(reconcile(&e, "vextls", &res), 0);
     CHECK_STR_EQ(ready_field(&e, "vextls", "reason"), "InvalidSecret");
     CHECK_CONTAINS(ready_field(&e, "vextls", "message"),
@@ -1004,11 +997,11 @@ static void test_vex_cert_secret(void)
     free(st);
     free(ev);
 
-    put_policy(&e, "vexcm",
-               json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:{s:s}}]}", "database", "path", e.dir, "vex",
-                         "configMapRef", "name", "vex", "key", "doc.json", "certSecretRef", "name",
-                         "vex-tls"));
-    CHECK_INT_EQ(reconcile(&e, "vexcm", &res), 0);
+    apply(&e, "vexcm",
+          json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:{s:s}}]}", "database", "path", e.dir, "vex",
+                    "configMapRef", "name", "vex", "key", "doc.json", "certSecretRef", "name",
+                    "vex-tls"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "vexcm", "message"),
                  "spec.vex[0].certSecretRef: Forbidden: only with image");
     CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
@@ -1020,10 +1013,10 @@ static void test_configmap_appearing_enqueues_policy(void)
     struct env e;
     env_init(&e);
     struct sl_reconcile_result res;
-    put_policy(&e, "cm",
-               json_pack("{s:{s:s}, s:{s:{s:{s:s, s:s}}}}", "database", "path", e.dir, "malware",
-                         "hashes", "configMapRef", "name", "bad-hashes", "key", "sigs.hsb"));
-    CHECK_INT_EQ(reconcile(&e, "cm", &res), 0);
+    apply(&e, "cm",
+          json_pack("{s:{s:s}, s:{s:{s:{s:s, s:s}}}}", "database", "path", e.dir, "malware",
+                    "hashes", "configMapRef", "name", "bad-hashes", "key", "sigs.hsb"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "cm", "reason"), "ConfigMapNotFound");
     json_t *cm = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "bad-hashes", "namespace",
                            NS, "data", "sigs.hsb", HSB_LINE);
@@ -1062,14 +1055,12 @@ static void test_deleted_policy_is_forgotten(void)
 {
     struct env e;
     env_init(&e);
-    put_policy(&e, "default", json_pack("{s:{s:s}}", "database", "path", e.dir));
     struct sl_reconcile_result res;
-    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    apply_local_database(&e, "default", &res);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "True");
     /* becoming invalid makes the gate wait rather than scan with a stale spec */
-    put_policy(&e, "default",
-               json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "severityThreshold", "Bad"));
-    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    apply(&e, "default",
+          json_pack("{s:{s:s}, s:s}", "database", "path", e.dir, "severityThreshold", "Bad"), &res);
     struct sl_err err = {0};
     CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
     CHECK_CONTAINS(err.msg, "not Ready");
@@ -1087,9 +1078,8 @@ static void test_stores_are_separate(void)
     struct env a, b;
     env_init(&a);
     env_init(&b);
-    put_policy(&a, "default", json_pack("{s:{s:s}}", "database", "path", a.dir));
     struct sl_reconcile_result res;
-    CHECK_INT_EQ(reconcile(&a, "default", &res), 0);
+    apply_local_database(&a, "default", &res);
     CHECK_STR_EQ(ready_field(&a, "default", "status"), "True");
     char rev[128];
     CHECK_INT_EQ(sl_scanpolicy_revision(a.store, rev, sizeof(rev), NS, "default"), 0);
@@ -1106,16 +1096,7 @@ static void put_vex_configmap(struct env *e, const char *file, const char *text)
 {
     char *data = NULL;
     if (file) {
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/vex/%s", data_dir, file);
-        FILE *f = fopen(path, "rb");
-        CHECK(f != NULL);
-        if (!f)
-            return;
-        data = sl_xcalloc(1, 1 << 16);
-        size_t n = fread(data, 1, (1 << 16) - 1, f);
-        data[n] = '\0';
-        fclose(f);
+        data = sl_test_read_file(NULL, "%s/vex/%s", data_dir, file);
         text = data;
     }
     json_t *cm = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "vendor-vex", "namespace",
@@ -1142,12 +1123,7 @@ static void test_vex_configmap(void)
                    "spec.vex[0] (ConfigMap vendor-vex key vex.json): ConfigMap \"vendor-vex\" "
                    "not found");
     CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
-    json_t *got = json_array();
-    json_t *cmref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vendor-vex", "namespace", NS);
-    e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cmref, collect, got);
-    CHECK_INT_EQ(json_array_size(got), 1);
-    json_decref(got);
-    json_decref(cmref);
+    CHECK_INT_EQ(enqueued_by(&e, &SL_RES_CONFIGMAP, "vendor-vex"), 1);
 
     put_vex_configmap(&e, "sample-app.openvex.json", NULL);
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
@@ -1211,11 +1187,11 @@ static void test_vex_configmap(void)
     unlink(bad);
 
     /* an entry with both sources, or none */
-    put_policy(&e, "both",
-               json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",
-                         "configMapRef", "name", "vendor-vex", "key", "vex.json", "image",
-                         "registry.example/vex:1"));
-    CHECK_INT_EQ(reconcile(&e, "both", &res), 0);
+    apply(&e, "both",
+          json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",
+                    "configMapRef", "name", "vendor-vex", "key", "vex.json", "image",
+                    "registry.example/vex:1"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "both", "reason"), "InvalidSpec");
     CHECK_CONTAINS(ready_field(&e, "both", "message"),
                    "spec.vex[0]: Invalid value: set exactly one of configMapRef, image and "
@@ -1248,23 +1224,18 @@ static void test_vex_attestation_keys(void)
     env_init(&e);
     struct sl_reconcile_result res;
     struct sl_err err = {0};
-    put_policy(&e, "default",
-               json_pack("{s:{s:s}, s:[{s:{s:[{s:s, s:{s:{s:s, s:s}}}]}}]}", "database", "path",
-                         e.dir, "vex", "attestations", "authorities", "name", "vendor", "key",
-                         "configMapRef", "name", "vendor-keys", "key", "cosign.pub"));
-    CHECK_INT_EQ(reconcile(&e, "default", &res), 0);
+    apply(&e, "default",
+          json_pack("{s:{s:s}, s:[{s:{s:[{s:s, s:{s:{s:s, s:s}}}]}}]}", "database", "path", e.dir,
+                    "vex", "attestations", "authorities", "name", "vendor", "key", "configMapRef",
+                    "name", "vendor-keys", "key", "cosign.pub"),
+          &res);
     CHECK_STR_EQ(ready_field(&e, "default", "status"), "False");
     CHECK_STR_EQ(ready_field(&e, "default", "reason"), "ConfigMapNotFound");
     CHECK_CONTAINS(ready_field(&e, "default", "message"),
                    "spec.vex[0].attestations.authorities[0] (vendor): ConfigMap \"vendor-keys\" "
                    "not found");
     CHECK_INT_EQ(gate_answer(&e, "default", &err), SL_SCAN_GATE_WAITING);
-    json_t *got = json_array();
-    json_t *cmref = json_pack("{s:{s:s, s:s}}", "metadata", "name", "vendor-keys", "namespace", NS);
-    e.r->map_secondary(e.r->self, &SL_RES_CONFIGMAP, cmref, collect, got);
-    CHECK_INT_EQ(json_array_size(got), 1);
-    json_decref(got);
-    json_decref(cmref);
+    CHECK_INT_EQ(enqueued_by(&e, &SL_RES_CONFIGMAP, "vendor-keys"), 1);
 
     put_key_configmap(&e);
     CHECK_INT_EQ(reconcile(&e, "default", &res), 0);

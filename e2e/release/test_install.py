@@ -316,6 +316,10 @@ class HelmReleaseTest(procs.TempDirTestCase):
         for c in crds.values():
             self.assertEqual(conversion_service(c)["namespace"], "sealift-system")
         kube.kubectl("apply", "-f", "-", input=IMAGEDELIVERY)
+        # what docs/install.md told those users to do by hand (here for one of the five)
+        kube.kubectl("patch", "crd", "imagedeliveries.sealift.dev", "--type=merge", "-p",
+                     json.dumps({"spec": {"conversion": {"webhook": {"clientConfig": {
+                         "service": {"namespace": "team-x"}}}}}}))
 
         # upgrading to this chart (as docs/install.md does, with --reuse-values: the previous
         # release's values, without crds.enabled): Helm takes over CRDs it did not install only

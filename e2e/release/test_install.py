@@ -1,10 +1,14 @@
 """Installing sealift on the real API server: `kubectl apply -k crds/` (also pinned by digest, as
 hack/release.sh pins it) and the Helm chart crds/helm/sealift (the real helm, built from the Go
 module proxy: `helm lint`, `helm template | kubectl apply --dry-run=server`), which renders the
-same objects as crds/ by default; and the webhook serving certificate without cert-manager
+same objects as crds/ by default, its CRDs pointed at the release's namespace and kept by `helm
+uninstall`; a real Helm release in another namespace than sealift-system, upgraded from the chart
+that shipped its CRDs in Helm's crds/ folder (which Helm never templates nor upgrades), upgraded
+again, uninstalled and installed again; and the webhook serving certificate without cert-manager
 (hack/webhook-cert.sh): the API server calls the webhook through the certificate it issued, and a
 rotation keeps the CA while the controller serves the new certificate."""
 import base64
+import copy
 import json
 import os
 import shutil
@@ -49,9 +53,67 @@ spec:
 """
 
 
+CRD_FILES = ["sealift.dev_imagedeliveries.yaml", "sealift.dev_scanpolicies.yaml",
+             "sealift.dev_signingkeys.yaml", "sealift.dev_deploypolicies.yaml",
+             "sealift.dev_gitsources.yaml"]
+KEEP = {"helm.sh/resource-policy": "keep"}
+
+IMAGEDELIVERY = """apiVersion: sealift.dev/v1beta1
+kind: ImageDelivery
+metadata: {name: acme-app, namespace: team-x}
+spec:
+  source: {image: registry.vendor.example/acme/app, tags: ["1.0"]}
+  targets:
+  - image: registry.customer.example/mirror/app
+"""
+
+
 def crds_docs(name):
     with open(os.path.join(procs.SRC, "crds", name)) as f:
         return [d for d in yaml.safe_load_all(f) if d]
+
+
+def conversion_service(crd):
+    return crd["spec"]["conversion"]["webhook"]["clientConfig"]["service"]
+
+
+def without_keep(crd):
+    """The CRD as crds/ has it: the chart adds the one annotation helm.sh/resource-policy."""
+    crd = copy.deepcopy(crd)
+    md = crd["metadata"]
+    if md.get("annotations") == KEEP:
+        del md["annotations"]
+    return crd
+
+
+def ca_bundle(kube):
+    """The caBundle of imagedeliveries.sealift.dev's conversion webhook (base64)."""
+    return kube.kubectl("get", "crd", "imagedeliveries.sealift.dev", "-o",
+                        "jsonpath={.spec.conversion.webhook.clientConfig.caBundle}").stdout
+
+
+def write_ca_bundle(kube):
+    """Writes a CA into imagedeliveries.sealift.dev's conversion webhook, as the controller
+    does; returns it (base64)."""
+    with open(kube.ca_path, "rb") as f:
+        ca = base64.b64encode(f.read()).decode()
+    kube.kubectl("patch", "crd", "imagedeliveries.sealift.dev", "--type=merge", "-p",
+                 json.dumps({"spec": {"conversion": {"webhook": {"clientConfig": {
+                     "caBundle": ca}}}}}))
+    assert ca_bundle(kube) == ca
+    return ca
+
+
+def helm_run(testcase, home, *args, kubeconfig=None, check=True):
+    env = dict(os.environ, HELM_CACHE_HOME=home + "/hc", HELM_CONFIG_HOME=home + "/hcfg",
+               HELM_DATA_HOME=home + "/hd")
+    if kubeconfig:
+        env["KUBECONFIG"] = kubeconfig
+    r = subprocess.run([procs.peer("helm"), *args], capture_output=True, text=True, timeout=300,
+                       env=env)
+    if check:
+        testcase.assertEqual(r.returncode, 0, r.stderr)
+    return r
 
 
 class InstallTest(procs.TempDirTestCase):
@@ -62,18 +124,10 @@ class InstallTest(procs.TempDirTestCase):
         self.kube.install()  # kubectl apply -k crds/, for real
 
     def helm(self, *args, check=True):
-        r = subprocess.run([procs.peer("helm"), *args], capture_output=True, text=True,
-                           timeout=300, env=dict(os.environ, HELM_CACHE_HOME=self.tmp + "/hc",
-                                                 HELM_CONFIG_HOME=self.tmp + "/hcfg",
-                                                 HELM_DATA_HOME=self.tmp + "/hd"))
-        if check:
-            self.assertEqual(r.returncode, 0, r.stderr)
-        return r
+        return helm_run(self, self.tmp, *args, check=check)
 
-    def template(self, *sets, include_crds=True):
-        args = ["template", "sealift", CHART, "--namespace", "sealift-system"]
-        if include_crds:
-            args.append("--include-crds")
+    def template(self, *sets, namespace="sealift-system"):
+        args = ["template", "sealift", CHART, "--namespace", namespace]
         for s in sets:
             args += ["--set", s]
         return self.helm(*args).stdout
@@ -103,7 +157,14 @@ class InstallTest(procs.TempDirTestCase):
                   for c in i["spec"]["template"]["spec"]["containers"]]
         self.assertEqual(images, [f"registry.example/sealift@{DIGEST}"])
 
-        # the chart: lint, then its default rendering is crds/ itself, accepted by the server
+        # re-applying a CRD of crds/ (which carries no caBundle) keeps the caBundle the
+        # controller wrote into its conversion webhook
+        ca = write_ca_bundle(self.kube)
+        self.kube.kubectl("apply", "-f", os.path.join(procs.SRC, "crds", CRD_FILES[0]))
+        self.assertEqual(ca_bundle(self.kube), ca)
+
+        # the chart: lint, then its default rendering is crds/ itself (the CRDs with the one
+        # annotation that keeps them on `helm uninstall`), accepted by the server
         lint = self.helm("lint", CHART)
         self.assertIn("1 chart(s) linted, 0 chart(s) failed", lint.stdout)
         out = self.template()
@@ -112,12 +173,46 @@ class InstallTest(procs.TempDirTestCase):
         by_kind = {}
         for d in docs:
             by_kind.setdefault(d["kind"], []).append(d)
-        self.assertEqual(len(by_kind["CustomResourceDefinition"]), 5)
+        chart_crds = by_kind["CustomResourceDefinition"]
+        self.assertEqual([without_keep(d) for d in chart_crds],
+                         [d for f in CRD_FILES for d in crds_docs(f)])
+        for d in chart_crds:
+            self.assertEqual(d["metadata"]["annotations"], KEEP, d["metadata"]["name"])
+            # the controller writes the caBundle: Helm must not render one
+            self.assertNotIn("caBundle", d["spec"]["conversion"]["webhook"]["clientConfig"])
         self.assertEqual(by_kind["Deployment"], crds_docs("deployment.yaml"))
         self.assertEqual(by_kind["Service"], crds_docs("service.yaml"))
         self.assertEqual([d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding",
                                                           "Role", "RoleBinding")],
                          crds_docs("rbac.yaml"))
+
+        # --namespace team-x: the CRDs' conversion webhook is team-x's sealift-webhook Service
+        # (where the controller serves /convert), and every namespaced object is in team-x
+        self.kube.kubectl("create", "namespace", "team-x")
+        out = self.template(namespace="team-x")
+        self.dry_run(out)
+        docs = [d for d in yaml.safe_load_all(out) if d]
+        crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+        self.assertEqual(len(crds), 5)
+        for d in crds:
+            self.assertEqual(conversion_service(d),
+                             {"namespace": "team-x", "name": "sealift-webhook",
+                              "path": "/convert", "port": 443}, d["metadata"]["name"])
+            self.assertEqual(d["metadata"]["annotations"], KEEP)
+        namespaced = [d for d in docs if d["kind"] in ("Deployment", "Service", "ServiceAccount",
+                                                       "Role", "RoleBinding")]
+        self.assertEqual(len(namespaced), 7)
+        for d in namespaced:
+            self.assertEqual(d["metadata"]["namespace"], "team-x", d["metadata"]["name"])
+        (crb,) = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+        self.assertEqual(crb["subjects"][0]["namespace"], "team-x")
+        self.assertNotIn("sealift-system", json.dumps(docs))  # (comments may name it)
+
+        # crds.enabled=false: teams that manage the CRDs elsewhere get everything else
+        out = self.template("crds.enabled=false")
+        kinds = [d["kind"] for d in yaml.safe_load_all(out) if d]
+        self.assertNotIn("CustomResourceDefinition", kinds)
+        self.assertIn("Deployment", kinds)
 
         # values: a digest, shards, resources, replicas, cert-manager certificates
         out = self.template("image.repository=registry.example/sealift", f"image.digest={DIGEST}",
@@ -173,6 +268,107 @@ class InstallTest(procs.TempDirTestCase):
             r = self.helm(*args, check=False)
             self.assertNotEqual(r.returncode, 0, bad)
             self.assertIn(msg, r.stderr)
+
+
+class HelmReleaseTest(procs.TempDirTestCase):
+    """A real Helm release in team-x, on an API server without sealift installed."""
+
+    def setUp(self):
+        super().setUp()
+        self.kube = Cluster(self.tmp)
+        self.kube.start(self)
+
+    def helm(self, *args, check=True):
+        return helm_run(self, self.tmp, *args, kubeconfig=self.kube.kubeconfig, check=check)
+
+    def crds(self):
+        items = json.loads(self.kube.kubectl("get", "crd", "-l",
+                                             "app.kubernetes.io/part-of=sealift", "-o",
+                                             "json").stdout)["items"]
+        return {c["metadata"]["name"]: c for c in items}
+
+    def chart_copy(self, name):
+        """The chart with the files its links name, to be changed into another release of it."""
+        path = os.path.join(self.tmp, name)
+        shutil.copytree(CHART, path)
+        return path
+
+    def test_install_upgrade_uninstall_in_another_namespace(self):
+        kube = self.kube
+        names = sorted(crds_docs(f)[0]["metadata"]["name"] for f in CRD_FILES)
+        kube.kubectl("create", "namespace", "team-x")
+
+        # the chart as it was: the same files, the CRDs in Helm's crds/ folder, which Helm
+        # installs untemplated (their webhook names sealift-system) and never upgrades
+        previous = self.chart_copy("previous")
+        os.makedirs(os.path.join(previous, "crds"))
+        for f in CRD_FILES:
+            os.rename(os.path.join(previous, "files", "crds", f), os.path.join(previous, "crds", f))
+        os.remove(os.path.join(previous, "templates", "crds.yaml"))
+        with open(os.path.join(previous, "values.yaml")) as f:
+            values = yaml.safe_load(f)
+        del values["crds"]
+        with open(os.path.join(previous, "values.yaml"), "w") as f:
+            yaml.safe_dump(values, f)
+        self.helm("install", "sealift", previous, "--namespace", "team-x")
+        crds = self.crds()
+        self.assertEqual(sorted(crds), names)
+        for c in crds.values():
+            self.assertEqual(conversion_service(c)["namespace"], "sealift-system")
+        kube.kubectl("apply", "-f", "-", input=IMAGEDELIVERY)
+        # what docs/install.md told those users to do by hand (here for one of the five)
+        kube.kubectl("patch", "crd", "imagedeliveries.sealift.dev", "--type=merge", "-p",
+                     json.dumps({"spec": {"conversion": {"webhook": {"clientConfig": {
+                         "service": {"namespace": "team-x"}}}}}}))
+
+        # upgrading to this chart (as docs/install.md does, with --reuse-values: the previous
+        # release's values, without crds.enabled): Helm takes over CRDs it did not install only
+        # once they are labelled and annotated as the release's
+        upgrade = ("upgrade", "sealift", CHART, "--namespace", "team-x", "--reuse-values")
+        r = self.helm(*upgrade, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("invalid ownership metadata", r.stderr)
+        kube.kubectl("label", "crd", "-l", "app.kubernetes.io/part-of=sealift",
+                     "app.kubernetes.io/managed-by=Helm", "--overwrite")
+        kube.kubectl("annotate", "crd", "-l", "app.kubernetes.io/part-of=sealift", "--overwrite",
+                     "meta.helm.sh/release-name=sealift", "meta.helm.sh/release-namespace=team-x")
+        self.helm(*upgrade)
+        crds = self.crds()
+        self.assertEqual(sorted(crds), names)
+        for name, c in crds.items():
+            self.assertEqual(conversion_service(c)["namespace"], "team-x", name)
+            self.assertEqual(c["metadata"]["annotations"]["helm.sh/resource-policy"], "keep")
+
+        # the caBundle the controller writes (the CA it serves /convert with) survives upgrades,
+        # and an upgrade carries a CRD's changes (here a next release's short name)
+        ca = write_ca_bundle(kube)
+        following = self.chart_copy("following")
+        path = os.path.join(following, "files", "crds", "sealift.dev_imagedeliveries.yaml")
+        with open(path) as f:
+            text = f.read()
+        self.assertIn("shortNames: [imd]\n", text)
+        with open(path, "w") as f:
+            f.write(text.replace("shortNames: [imd]\n", "shortNames: [imd, imdnext]\n"))
+        self.helm("upgrade", "sealift", following, "--namespace", "team-x")
+        imd = self.crds()["imagedeliveries.sealift.dev"]
+        self.assertEqual(imd["spec"]["names"]["shortNames"], ["imd", "imdnext"])
+        self.assertEqual(ca_bundle(kube), ca)
+
+        # helm uninstall keeps the CRDs, and with them the users' objects
+        self.helm("uninstall", "sealift", "--namespace", "team-x")
+        self.assertEqual(sorted(self.crds()), names)
+        kube.kubectl("get", "imagedelivery", "-n", "team-x", "acme-app")
+        self.assertEqual(kube.kubectl("get", "deployment", "-n", "team-x", "-o", "name").stdout,
+                         "")
+
+        # installed again: the release takes its CRDs back as this chart has them
+        self.helm("install", "sealift", CHART, "--namespace", "team-x")
+        self.assertEqual(kube.kubectl(
+            "get", "crd", "imagedeliveries.sealift.dev", "-o",
+            "jsonpath={.spec.conversion.webhook.clientConfig.service.namespace}"
+            " {.spec.names.shortNames}").stdout, 'team-x ["imd"]')
+        kube.kubectl("get", "imagedelivery", "-n", "team-x", "acme-app")
+        kube.kubectl("get", "deployment", "-n", "team-x", "sealift-controller")
 
 
 class WebhookCertTest(procs.TempDirTestCase):

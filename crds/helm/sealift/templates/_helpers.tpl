@@ -29,3 +29,18 @@
 {{- end -}}
 {{ $f | replace "namespace: sealift-system" (printf "namespace: %s" .root.Release.Namespace) }}
 {{- end -}}
+
+{{/* A CRD of crds/ (linked under files/crds/), as sealift.file renders it: its conversion
+webhook names the sealift-webhook Service of the release's namespace. `helm uninstall` keeps it
+(helm.sh/resource-policy: keep), since deleting a CRD deletes every object of its kind. Helm
+renders no caBundle: the controller writes it, and would have to repair what Helm rendered. */}}
+{{- define "sealift.crd" -}}
+{{- $f := include "sealift.file" . -}}
+{{- if not (contains "\nmetadata:\n  name: " $f) -}}
+{{- fail (printf "%s: no top-level metadata.name" .name) -}}
+{{- end -}}
+{{- if or (contains "\n  annotations:" $f) (contains "caBundle" $f) -}}
+{{- fail (printf "%s: annotations or a caBundle in a CRD of crds/ (the chart adds the one, the controller writes the other)" .name) -}}
+{{- end -}}
+{{ $f | replace "\nmetadata:\n" "\nmetadata:\n  annotations:\n    helm.sh/resource-policy: keep\n" }}
+{{- end -}}

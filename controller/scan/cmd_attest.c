@@ -281,13 +281,8 @@ int sl_cmd_attest(int argc, char **argv)
         sl_cli_errorf(CMD, "--format must be legacy, bundle or both, not \"%s\"", format);
         goto done;
     }
-    if (platform) {
-        struct sl_platform pl;
-        if (sl_platform_parse(&pl, platform, &err) != 0) {
-            sl_cli_errorf(CMD, "--platform must be OS/ARCH[/VARIANT], not \"%s\"", platform);
-            goto done;
-        }
-    }
+    if (sl_scan_cli_check_platform(platform, CMD) != 0)
+        goto done;
     if (sl_sign_cli_read_key(&key, key_file, true, &err) != 0) {
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;

@@ -2311,9 +2311,8 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
     if (!suspended && run->checked)
         json_object_set_new(status, "lastCheckTime", json_string(run->now));
     struct sl_outcome outcome = {run->kind, r.status, r.reason, r.msg, suspended};
-    sl_outcome_apply(status, &outcome, run->generation);
-
-    int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_IMAGEDELIVERY, run->obj, status, err);
+    int rc = sl_outcome_write(run->rt, &SL_RES_IMAGEDELIVERY, run->obj, status, &outcome,
+                              run->generation, err);
     json_decref(status);
     if (rc == SL_ENOTFOUND) {
         result->kind = SL_RESULT_DONE;
@@ -2321,10 +2320,8 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         rc = 0;
         goto done;
     }
-    if (rc != 0) {
-        sl_err_prefix(err, "writing status of ImageDelivery %s/%s", run->ns, run->name);
+    if (rc != 0)
         goto done;
-    }
     finish_events(run, old_copy, suspended, &outcome);
     result->kind = run->kind;
     result->requeue_after_ms = run->requeue_ms;

@@ -1116,11 +1116,7 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
     long long generation = sl_kube_obj_generation(run->obj);
     const struct sl_scan_db *cur = run->loaded ? run->loaded : run->prev;
 
-    json_t *status = json_object();
-    json_t *old_conditions = json_object_get(old_status, "conditions");
-    if (json_is_array(old_conditions))
-        json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
-    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    json_t *status = sl_outcome_status_new(run->obj, generation);
     if (cur && run->out.ready && !cur->harbor_url) {
         json_t *d = json_pack("{s:I, s:s, s:s}", "records", (json_int_t)cur->adv.records,
                               "loadedAt", cur->loaded_at, "fetchedAt", fetched_at(old_status, cur));
@@ -1160,17 +1156,15 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
     const char *cond_status = run->out.ready ? "True" : "False";
     struct sl_outcome outcome = {run->out.kind, cond_status, run->out.reason, run->out.message,
                                  false};
-    sl_outcome_apply(status, &outcome, generation);
-    int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_SCANPOLICY, run->obj, status, err);
+    int rc =
+        sl_outcome_write(run->rt, &SL_RES_SCANPOLICY, run->obj, status, &outcome, generation, err);
     json_decref(status);
     if (rc == SL_ENOTFOUND) {
         result->kind = SL_RESULT_DONE;
         return 0;
     }
-    if (rc != 0) {
-        sl_err_prefix(err, "writing status of ScanPolicy %s/%s", run->ns, run->name);
+    if (rc != 0)
         return rc;
-    }
     /* a (re)load is worth a line in the log: what was loaded, from where, with which digest */
     if (run->loaded && run->out.ready)
         sl_log_info(&run->req->log, "database loaded: %s", run->out.message);

@@ -51,6 +51,13 @@ bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long gene
     return transition;
 }
 
+enum sl_result_kind sl_outcome_kind_for_read(int rc)
+{
+    if (rc == SL_ENOTFOUND)
+        return SL_RESULT_WAITING;
+    return rc == SL_EINVAL ? SL_RESULT_STALLED : SL_RESULT_TRANSIENT;
+}
+
 json_t *sl_outcome_status_new(const json_t *obj, long long generation)
 {
     json_t *status = json_object();

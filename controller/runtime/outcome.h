@@ -32,6 +32,12 @@ struct sl_outcome {
  * transition, which callers report as an event). */
 bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long generation);
 
+/* The result kind of a failed read of an object the spec names (a ServiceAccount's pull
+ * Secrets, a SigningKey, a ConfigMap): WAITING for SL_ENOTFOUND (it may appear, and its
+ * creation enqueues the object), STALLED for SL_EINVAL (it must change), TRANSIENT for any
+ * other error (the API server's: retried with backoff). */
+enum sl_result_kind sl_outcome_kind_for_read(int rc);
+
 /* A new status for a pass over obj (as last read, borrowed): a copy of its status.conditions, so
  * their transition times survive, and observedGeneration = generation. The caller's
  * (json_decref). */

@@ -941,11 +941,7 @@ static int load_service_account_creds(struct imd_run *run, struct endpoint *ep)
         ep->have_creds = true;
         return 0;
     }
-    global_fail(run,
-                rc == SL_ENOTFOUND ? SL_RESULT_WAITING
-                : rc == SL_EINVAL  ? SL_RESULT_STALLED
-                                   : SL_RESULT_TRANSIENT,
-                reason, "%s", err.msg);
+    global_fail(run, sl_outcome_kind_for_read(rc), reason, "%s", err.msg);
     return -1;
 }
 

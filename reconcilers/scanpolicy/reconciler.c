@@ -446,11 +446,7 @@ static int load_service_account_creds(struct sp_run *run, struct sl_creds *creds
         json_array_append_new(run->service_accounts, sa);
     if (rc == 0)
         return 0;
-    set_outcome(run,
-                rc == SL_ENOTFOUND ? SL_RESULT_WAITING
-                : rc == SL_EINVAL  ? SL_RESULT_STALLED
-                                   : SL_RESULT_TRANSIENT,
-                reason, "%s", err.msg);
+    set_outcome(run, sl_outcome_kind_for_read(rc), reason, "%s", err.msg);
     return -1;
 }
 
@@ -889,11 +885,7 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
         int rc = sl_vexatt_trust_load(&src->trust, &run->rt->kube, run->ns,
                                       json_object_get(v, "attestations"), i, &reason, &err);
         if (rc != 0)
-            return failed_until_recheck(run,
-                                        rc == SL_ENOTFOUND ? SL_RESULT_WAITING
-                                        : rc == SL_EINVAL  ? SL_RESULT_STALLED
-                                                           : SL_RESULT_TRANSIENT,
-                                        reason, "%s", err.msg);
+            return failed_until_recheck(run, sl_outcome_kind_for_read(rc), reason, "%s", err.msg);
         snprintf(fp + used, fp_cap - used, "att:%s;", src->trust.fingerprint);
         return 0;
     }

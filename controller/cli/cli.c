@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include "util/err.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -11,4 +13,16 @@ void sl_cli_errorf(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+int sl_cli_exit_code(int rc)
+{
+    switch (rc) {
+    case SL_EINVAL:
+    case SL_EUNSUPPORTED:
+    case SL_ETOOBIG:
+        return SL_EXIT_USAGE;
+    default:
+        return SL_EXIT_REMOTE;
+    }
 }

@@ -16,4 +16,9 @@ enum {
 /* Prints "sealift <cmd>: <message>" to stderr. */
 void sl_cli_errorf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The exit code of a registry-using command that failed with rc (an SL_E* code of
+ * util/err.h): SL_EXIT_USAGE for what the user can fix in the command line or its files
+ * (SL_EINVAL, SL_EUNSUPPORTED, SL_ETOOBIG), SL_EXIT_REMOTE for everything else. */
+int sl_cli_exit_code(int rc);
+
 #endif

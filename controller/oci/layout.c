@@ -19,6 +19,9 @@
 #define MAX_PLATFORMS 16
 #define INDEX_MAX     SL_MANIFEST_MAX
 
+/* The options of a copy given none. */
+static const struct sl_copy_opts no_opts;
+
 int sl_layout_ref_is(const char *s)
 {
     return s && strncmp(s, "oci:", 4) == 0;
@@ -70,6 +73,20 @@ static char *blob_path(const char *dir, const char *digest, struct sl_err *err)
     return sl_xasprintf("%s/blobs/sha256/%s", dir, digest + 7);
 }
 
+/* Checks that the size bytes at data, read from the layout dir as blob digest, hash to digest.
+ * Returns 0 or SL_EDIGEST. */
+static int check_blob_digest(const char *dir, const char *digest, const void *data, size_t size,
+                             struct sl_err *err)
+{
+    char got[72];
+    sl_digest_sha256(got, data, size);
+    if (strcmp(got, digest) == 0)
+        return 0;
+    return sl_err_set(err, SL_EDIGEST, SL_ERRC_INPUT,
+                      "layout %s: blob %s does not match its digest (its content is %s)", dir,
+                      digest, got);
+}
+
 /* Reads the blob digest of the layout (at most max bytes) and checks its digest. */
 static int read_blob(char **out, size_t *len_out, const char *dir, const char *digest, size_t max,
                      struct sl_err *err)
@@ -95,14 +112,9 @@ static int read_blob(char **out, size_t *len_out, const char *dir, const char *d
             goto done;
         }
     }
-    char got[72];
-    sl_digest_sha256(got, sl_buf_cstr(&b), b.len);
-    if (strcmp(got, digest) != 0) {
-        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_INPUT,
-                        "layout %s: blob %s does not match its digest (its content is %s)", dir,
-                        digest, got);
+    rc = check_blob_digest(dir, digest, sl_buf_cstr(&b), b.len, err);
+    if (rc)
         goto done;
-    }
     *len_out = b.len;
     *out = sl_buf_steal(&b, NULL);
 done:
@@ -357,18 +369,20 @@ done:
     return rc;
 }
 
-/* ---- layout -> registry ---- */
-
-struct push {
+/* One copy between the layout dir and the repository repo of reg, in either direction, and
+ * the result it fills. */
+struct transfer {
     const char *dir;
     struct sl_registry *reg;
     const char *repo;
     struct sl_copy_result *res;
 };
 
+/* ---- layout -> registry ---- */
+
 /* Uploads one blob of the layout unless the registry has it; the file is mapped, its size and
  * digest checked before anything is sent. */
-static int push_blob(struct push *p, const struct sl_descriptor *d, struct sl_err *err)
+static int push_blob(struct transfer *p, const struct sl_descriptor *d, struct sl_err *err)
 {
     p->res->blobs_total++;
     int rc = sl_registry_blob_head(NULL, p->reg, p->repo, d->digest, err);
@@ -407,14 +421,9 @@ static int push_blob(struct push *p, const struct sl_descriptor *d, struct sl_er
         }
         data = map;
     }
-    char got[72];
-    sl_digest_sha256(got, data, size);
-    if (strcmp(got, d->digest) != 0) {
-        rc = sl_err_set(err, SL_EDIGEST, SL_ERRC_INPUT,
-                        "layout %s: blob %s does not match its digest (its content is %s)", p->dir,
-                        d->digest, got);
+    rc = check_blob_digest(p->dir, d->digest, data, size, err);
+    if (rc)
         goto done;
-    }
     rc = sl_registry_blob_upload(p->reg, p->repo, d->digest, data, size, 0, err);
     if (rc == 0) {
         p->res->blobs_copied++;
@@ -431,7 +440,7 @@ done:
 
 /* Pushes what data (a manifest or index of the layout) refers to, then data itself under
  * reference. */
-static int push_manifest(struct push *p, const char *data, size_t len, const char *content_type,
+static int push_manifest(struct transfer *p, const char *data, size_t len, const char *content_type,
                          const char *reference, int depth, struct sl_err *err)
 {
     struct sl_manifest m;
@@ -475,12 +484,9 @@ int sl_layout_copy_to_registry(struct sl_copy_result *out, const struct sl_layou
                                struct sl_registry *dst_reg, const struct sl_ref *dst,
                                const struct sl_copy_opts *opts, struct sl_err *err)
 {
-    struct sl_copy_result res;
-    struct sl_copy_opts defaults;
-    memset(&res, 0, sizeof(res));
-    memset(&defaults, 0, sizeof(defaults));
+    struct sl_copy_result res = {0};
     if (!opts)
-        opts = &defaults;
+        opts = &no_opts;
     struct sl_buf index_text;
     sl_buf_init(&index_text, INDEX_MAX);
     char *top = NULL, *data = NULL, *mt = NULL, *have_mt = NULL;
@@ -527,7 +533,7 @@ int sl_layout_copy_to_registry(struct sl_copy_result *out, const struct sl_layou
     if (rc < 0 && rc != SL_ENOTFOUND)
         goto done;
     sl_err_clear(err);
-    struct push p = {src->dir, dst_reg, dst->repository, &res};
+    struct transfer p = {src->dir, dst_reg, dst->repository, &res};
     rc = push_manifest(&p, data, len, mt, reference, 0, err);
     if (rc < 0)
         goto done;
@@ -576,13 +582,6 @@ done:
     return rc;
 }
 
-struct pull {
-    const char *dir;
-    struct sl_registry *reg;
-    const char *repo;
-    struct sl_copy_result *res;
-};
-
 /* Where a streamed blob goes: the file, and the size its descriptor announced (a registry that
  * sends more is cut off at once rather than filling the disk). */
 struct blob_sink {
@@ -601,7 +600,7 @@ static int write_chunk(void *ctx, const void *buf, size_t n)
 
 /* Streams one blob into the layout unless a file of the right size is there already. The
  * registry client checks the digest at the end; only then is the file renamed into place. */
-static int pull_blob(struct pull *p, const struct sl_descriptor *d, struct sl_err *err)
+static int pull_blob(struct transfer *p, const struct sl_descriptor *d, struct sl_err *err)
 {
     p->res->blobs_total++;
     char *path = blob_path(p->dir, d->digest, err);
@@ -645,7 +644,7 @@ done:
 
 /* Writes everything data (a manifest or index fetched from the registry, verified to hash to
  * digest) refers to into the layout, then data itself. */
-static int pull_manifest(struct pull *p, const char *data, size_t len, const char *content_type,
+static int pull_manifest(struct transfer *p, const char *data, size_t len, const char *content_type,
                          const char *digest, int depth, struct sl_err *err)
 {
     struct sl_manifest m;
@@ -724,12 +723,9 @@ int sl_layout_copy_from_registry(struct sl_copy_result *out, struct sl_registry 
                                  const struct sl_ref *src, const struct sl_layout_ref *dst,
                                  const struct sl_copy_opts *opts, struct sl_err *err)
 {
-    struct sl_copy_result res;
-    struct sl_copy_opts defaults;
-    memset(&res, 0, sizeof(res));
-    memset(&defaults, 0, sizeof(defaults));
+    struct sl_copy_result res = {0};
     if (!opts)
-        opts = &defaults;
+        opts = &no_opts;
     struct sl_registry_manifest top;
     memset(&top, 0, sizeof(top));
     char *data = NULL, *mt = NULL, *blobs = NULL, *sha = NULL, *marker = NULL;
@@ -760,7 +756,7 @@ int sl_layout_copy_from_registry(struct sl_copy_result *out, struct sl_registry 
         if (rc < 0)
             goto done;
     }
-    struct pull p = {dst->dir, src_reg, src->repository, &res};
+    struct transfer p = {dst->dir, src_reg, src->repository, &res};
     rc = pull_manifest(&p, data, len, mt, digest, 0, err);
     if (rc < 0)
         goto done;

@@ -1,6 +1,7 @@
 #include "runtime/outcome.h"
 
 #include "runtime/conditions.h"
+#include "runtime/status.h"
 #include "util/err.h"
 
 #include <string.h>
@@ -48,6 +49,36 @@ bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long gene
         sl_condition_remove(status, "Stalled");
     json_object_set_new(status, "observedGeneration", json_integer(generation));
     return transition;
+}
+
+enum sl_result_kind sl_outcome_kind_for_read(int rc)
+{
+    if (rc == SL_ENOTFOUND)
+        return SL_RESULT_WAITING;
+    return rc == SL_EINVAL ? SL_RESULT_STALLED : SL_RESULT_TRANSIENT;
+}
+
+json_t *sl_outcome_status_new(const json_t *obj, long long generation)
+{
+    json_t *status = json_object();
+    json_t *old_conditions = json_object_get(json_object_get(obj, "status"), "conditions");
+    if (json_is_array(old_conditions))
+        json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
+    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    return status;
+}
+
+int sl_outcome_write(const struct sl_runtime *rt, const struct sl_kube_resource *res,
+                     const json_t *obj, json_t *status, const struct sl_outcome *o,
+                     long long generation, struct sl_err *err)
+{
+    sl_outcome_apply(status, o, generation);
+    int rc = sl_status_write(NULL, &rt->kube, res, obj, status, err);
+    if (rc != 0 && rc != SL_ENOTFOUND) {
+        const char *ns = sl_kube_obj_namespace(obj), *name = sl_kube_obj_name(obj);
+        sl_err_prefix(err, "writing status of %s %s/%s", res->kind, ns ? ns : "", name ? name : "");
+    }
+    return rc;
 }
 
 bool sl_outcome_announce(const struct sl_runtime *rt, const struct sl_log_ctx *log,

@@ -32,6 +32,26 @@ struct sl_outcome {
  * transition, which callers report as an event). */
 bool sl_outcome_apply(json_t *status, const struct sl_outcome *o, long long generation);
 
+/* The result kind of a failed read of an object the spec names (a ServiceAccount's pull
+ * Secrets, a SigningKey, a ConfigMap): WAITING for SL_ENOTFOUND (it may appear, and its
+ * creation enqueues the object), STALLED for SL_EINVAL (it must change), TRANSIENT for any
+ * other error (the API server's: retried with backoff). */
+enum sl_result_kind sl_outcome_kind_for_read(int rc);
+
+/* A new status for a pass over obj (as last read, borrowed): a copy of its status.conditions, so
+ * their transition times survive, and observedGeneration = generation. The caller's
+ * (json_decref). */
+json_t *sl_outcome_status_new(const json_t *obj, long long generation);
+
+/* The finish step's write: applies o to status (sl_outcome_apply with generation), then writes
+ * status (borrowed) as the status of obj (as last read, borrowed), an object of res, through
+ * rt's API access (sl_status_write: conflicts retried, no write when nothing changed). Returns
+ * 0, SL_ENOTFOUND (obj was deleted meanwhile: nothing is left to report on) or the write's
+ * error, with err prefixed "writing status of <Kind> <namespace>/<name>". */
+int sl_outcome_write(const struct sl_runtime *rt, const struct sl_kube_resource *res,
+                     const json_t *obj, json_t *status, const struct sl_outcome *o,
+                     long long generation, struct sl_err *err);
+
 /* A kind's event for a Ready transition to o: fills *type ("Normal" or "Warning") and *reason,
  * or returns false for none (the kind announces that state with an event of its own). */
 typedef bool (*sl_outcome_event_fn)(void *ctx, const struct sl_outcome *o, const char **type,

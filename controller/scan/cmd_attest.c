@@ -68,18 +68,6 @@ static void usage_to(FILE *f)
         "      --sbom-format cyclonedx --creds-file ~/.docker/config.json\n");
 }
 
-static int exit_for(int rc)
-{
-    switch (rc) {
-    case SL_EINVAL:
-    case SL_EUNSUPPORTED:
-    case SL_ETOOBIG:
-        return SL_EXIT_USAGE;
-    default:
-        return SL_EXIT_REMOTE;
-    }
-}
-
 /* What every platform's attestation shares. */
 struct attest_run {
     struct sl_registry *reg;
@@ -117,7 +105,7 @@ static int attest_one(struct attest_run *r, const char *reference, const char *p
     rc = sl_image_attest(&res, r->reg, r->repo, r->subject, img.manifest_digest, r->ao, &err);
     if (rc) {
         sl_cli_errorf(CMD, "%s@%s: %s", r->image, img.manifest_digest, err.msg);
-        code = exit_for(rc);
+        code = sl_cli_exit_code(rc);
         goto done;
     }
     const char *pt = r->ao->sbom ? sl_sbom_predicate_type(r->ao->sbom_format) : SL_VULN_PREDICATE;
@@ -293,13 +281,8 @@ int sl_cmd_attest(int argc, char **argv)
         sl_cli_errorf(CMD, "--format must be legacy, bundle or both, not \"%s\"", format);
         goto done;
     }
-    if (platform) {
-        struct sl_platform pl;
-        if (sl_platform_parse(&pl, platform, &err) != 0) {
-            sl_cli_errorf(CMD, "--platform must be OS/ARCH[/VARIANT], not \"%s\"", platform);
-            goto done;
-        }
-    }
+    if (sl_scan_cli_check_platform(platform, CMD) != 0)
+        goto done;
     if (sl_sign_cli_read_key(&key, key_file, true, &err) != 0) {
         sl_cli_errorf(CMD, "%s", err.msg);
         goto done;
@@ -338,7 +321,7 @@ int sl_cmd_attest(int argc, char **argv)
                              reference, &err);
     if (rc) {
         sl_cli_errorf(CMD, "%s: %s", image, err.msg);
-        exit_code = exit_for(rc);
+        exit_code = sl_cli_exit_code(rc);
         goto done;
     }
     if (n == 0) {

@@ -344,13 +344,8 @@ int sl_cmd_scan(int argc, char **argv)
         usage();
         goto done;
     }
-    if (platform) {
-        struct sl_platform pl;
-        if (sl_platform_parse(&pl, platform, &err) != 0) {
-            sl_cli_errorf(CMD, "--platform must be OS/ARCH[/VARIANT], not \"%s\"", platform);
-            goto done;
-        }
-    }
+    if (sl_scan_cli_check_platform(platform, CMD) != 0)
+        goto done;
     bool is_layout = strncmp(image, "oci:", 4) == 0;
     const char *tag = NULL;
     struct stat st;

@@ -402,3 +402,13 @@ int sl_scan_cli_load_vex(struct sl_vex *vex, const char *const *paths, size_t n,
     }
     return 0;
 }
+
+int sl_scan_cli_check_platform(const char *platform, const char *cmd)
+{
+    struct sl_platform pl;
+    struct sl_err err = {0};
+    if (!platform || sl_platform_parse(&pl, platform, &err) == 0)
+        return 0;
+    sl_cli_errorf(cmd, "--platform must be OS/ARCH[/VARIANT], not \"%s\"", platform);
+    return -1;
+}

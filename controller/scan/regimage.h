@@ -83,4 +83,8 @@ int sl_scan_cli_load_db(struct sl_advdb *db, const char *db_path,
  * vex (initialised by the caller). An unreadable, too large (SL_VEX_MAX_DOC_BYTES) or invalid
  * document is printed as command cmd's error, naming the file. Returns 0 or -1 (exit 2). */
 int sl_scan_cli_load_vex(struct sl_vex *vex, const char *const *paths, size_t n, const char *cmd);
+
+/* For the CLI (--platform OS/ARCH[/VARIANT] of scan and attest): returns 0 when platform is NULL
+ * or parses as a platform, else prints command cmd's usage error and returns -1 (exit 2). */
+int sl_scan_cli_check_platform(const char *platform, const char *cmd);
 #endif

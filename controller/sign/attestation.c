@@ -504,6 +504,26 @@ static void consider(struct lookup *l, const json_t *env, const char *where, con
         l->unsigned_why = e;
 }
 
+/* Fetches blob digest of l's repository within what is left of l's byte budget (and at most
+ * SL_ATTESTATION_MAX), counts its bytes against the budget and parses it into *out (NULL when
+ * it is not JSON; the caller's). Returns 0 or the registry's error (e says why, *out NULL). */
+static int fetch_json_blob(json_t **out, struct lookup *l, const char *digest, struct sl_err *e)
+{
+    char *blob = NULL;
+    size_t blob_len = 0;
+    size_t cap = l->max_bytes - l->bytes;
+    *out = NULL;
+    int rc = sl_registry_blob_get(&blob, &blob_len, l->reg, l->repo, digest,
+                                  cap < SL_ATTESTATION_MAX ? cap : SL_ATTESTATION_MAX, e);
+    if (rc)
+        return rc;
+    l->bytes += blob_len;
+    json_error_t jerr;
+    *out = json_loadb(blob, blob_len, 0, &jerr);
+    free(blob);
+    return 0;
+}
+
 /* The attestations at the .att tag. */
 static int scan_att_tag(struct lookup *l, struct sl_err *err)
 {
@@ -533,12 +553,9 @@ static int scan_att_tag(struct lookup *l, struct sl_err *err)
             continue; /* saves a fetch; the statement is what counts */
         if (!budget_allows(l, size > 0 ? (size_t)size : 0, true))
             break;
-        char *blob = NULL;
-        size_t blob_len = 0;
+        json_t *env = NULL;
         struct sl_err e = {0};
-        size_t cap = l->max_bytes - l->bytes;
-        rc = sl_registry_blob_get(&blob, &blob_len, l->reg, l->repo, d,
-                                  cap < SL_ATTESTATION_MAX ? cap : SL_ATTESTATION_MAX, &e);
+        rc = fetch_json_blob(&env, l, d, &e);
         if (rc == SL_ENOTFOUND || rc == SL_ETOOBIG || rc == SL_EDIGEST) {
             if (l->all)
                 list_ignore(l, d, &e);
@@ -552,9 +569,6 @@ static int scan_att_tag(struct lookup *l, struct sl_err *err)
             sl_err_set(err, rc, e.klass, "%s", e.msg);
             break;
         }
-        l->bytes += blob_len;
-        json_t *env = json_loadb(blob, blob_len, 0, &jerr);
-        free(blob);
         if (json_is_object(env)) {
             consider(l, env, "att-tag", d);
         } else if (l->all) {
@@ -634,11 +648,8 @@ static int scan_referrers(struct lookup *l, struct sl_err *err)
                 break;
             continue;
         }
-        char *blob = NULL;
-        size_t blob_len = 0;
-        size_t cap = l->max_bytes - l->bytes;
-        rc = sl_registry_blob_get(&blob, &blob_len, l->reg, l->repo, layer,
-                                  cap < SL_ATTESTATION_MAX ? cap : SL_ATTESTATION_MAX, &e);
+        json_t *b = NULL;
+        rc = fetch_json_blob(&b, l, layer, &e);
         json_decref(mj);
         if (rc == SL_ENOTFOUND || rc == SL_ETOOBIG || rc == SL_EDIGEST) {
             rc = 0;
@@ -648,9 +659,6 @@ static int scan_referrers(struct lookup *l, struct sl_err *err)
             sl_err_set(err, rc, e.klass, "%s", e.msg);
             break;
         }
-        l->bytes += blob_len;
-        json_t *b = json_loadb(blob, blob_len, 0, &jerr);
-        free(blob);
         const char *bmt = json_string_value(json_object_get(b, "mediaType"));
         const json_t *env = json_object_get(b, "dsseEnvelope");
         if (bmt && strncmp(bmt, "application/vnd.dev.sigstore.bundle", 35) == 0 &&

@@ -170,18 +170,6 @@ static int read_key_file(struct sl_key **out, const char *path, bool want_privat
     return rc;
 }
 
-static int exit_for(int rc)
-{
-    switch (rc) {
-    case SL_EINVAL:
-    case SL_EUNSUPPORTED:
-    case SL_ETOOBIG:
-        return SL_EXIT_USAGE;
-    default:
-        return SL_EXIT_REMOTE;
-    }
-}
-
 /* Common part: parse the image, set up the registry client with credentials, resolve the
  * digest. */
 static int open_image(struct sl_ref *ref, struct sl_registry **reg, char digest[72],
@@ -225,7 +213,7 @@ static int session_open(struct session *s, const char *cmd, bool want_private, i
     int rc = open_image(&s->ref, &s->reg, s->digest, &s->args, &err);
     if (rc) {
         sl_cli_errorf(cmd, "%s: %s", s->args.image, err.msg);
-        return exit_for(rc);
+        return sl_cli_exit_code(rc);
     }
     return -1;
 }
@@ -260,7 +248,7 @@ int sl_cmd_sign(int argc, char **argv)
     free(docker_ref);
     if (rc) {
         sl_cli_errorf("sign", "%s@%s: %s", s.args.image, s.digest, err.msg);
-        code = exit_for(rc);
+        code = sl_cli_exit_code(rc);
     } else {
         char fp[SL_KEY_FINGERPRINT_LEN] = "";
         sl_key_fingerprint(fp, s.key, NULL);
@@ -294,7 +282,7 @@ int sl_cmd_verify(int argc, char **argv)
         code = SL_EXIT_CHECK_FAILED;
     } else if (rc) {
         sl_cli_errorf("verify", "%s: %s", s.args.image, err.msg);
-        code = exit_for(rc);
+        code = sl_cli_exit_code(rc);
     } else {
         printf("%s: valid signature by %s\n", s.digest, res.key_fingerprint);
     }
@@ -434,7 +422,7 @@ int sl_cmd_verify_attestation(int argc, char **argv)
     int rc = open_image(&ref, &reg, digest, &a, &err);
     if (rc) {
         sl_cli_errorf(cmd, "%s: %s", a.image, err.msg);
-        code = exit_for(rc);
+        code = sl_cli_exit_code(rc);
         goto done;
     }
     const struct sl_key *keys[1] = {key};

@@ -197,6 +197,9 @@ class AttestCliTest(procs.TempDirTestCase):
                             "sbom", "--creds", self.creds, "--insecure"],
                            capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 2, r.stderr)
+        r = self.attest("--type", "sbom", "--platform", "linux")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('--platform must be OS/ARCH[/VARIANT], not "linux"', r.stderr)
         r = subprocess.run([procs.SEALIFT, "attest", "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         for flag in ("--type", "--sbom-format", "--db", "--format", "Exit codes", "Example"):

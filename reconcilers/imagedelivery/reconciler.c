@@ -941,11 +941,7 @@ static int load_service_account_creds(struct imd_run *run, struct endpoint *ep)
         ep->have_creds = true;
         return 0;
     }
-    global_fail(run,
-                rc == SL_ENOTFOUND ? SL_RESULT_WAITING
-                : rc == SL_EINVAL  ? SL_RESULT_STALLED
-                                   : SL_RESULT_TRANSIENT,
-                reason, "%s", err.msg);
+    global_fail(run, sl_outcome_kind_for_read(rc), reason, "%s", err.msg);
     return -1;
 }
 
@@ -2312,9 +2308,8 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
     if (!suspended && run->checked)
         json_object_set_new(status, "lastCheckTime", json_string(run->now));
     struct sl_outcome outcome = {run->kind, r.status, r.reason, r.msg, suspended};
-    sl_outcome_apply(status, &outcome, run->generation);
-
-    int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_IMAGEDELIVERY, run->obj, status, err);
+    int rc = sl_outcome_write(run->rt, &SL_RES_IMAGEDELIVERY, run->obj, status, &outcome,
+                              run->generation, err);
     json_decref(status);
     if (rc == SL_ENOTFOUND) {
         result->kind = SL_RESULT_DONE;
@@ -2322,10 +2317,8 @@ static int finish(struct imd_run *run, bool suspended, struct sl_reconcile_resul
         rc = 0;
         goto done;
     }
-    if (rc != 0) {
-        sl_err_prefix(err, "writing status of ImageDelivery %s/%s", run->ns, run->name);
+    if (rc != 0)
         goto done;
-    }
     finish_events(run, old_copy, suspended, &outcome);
     result->kind = run->kind;
     result->requeue_after_ms = run->requeue_ms;

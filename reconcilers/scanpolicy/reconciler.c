@@ -446,11 +446,7 @@ static int load_service_account_creds(struct sp_run *run, struct sl_creds *creds
         json_array_append_new(run->service_accounts, sa);
     if (rc == 0)
         return 0;
-    set_outcome(run,
-                rc == SL_ENOTFOUND ? SL_RESULT_WAITING
-                : rc == SL_EINVAL  ? SL_RESULT_STALLED
-                                   : SL_RESULT_TRANSIENT,
-                reason, "%s", err.msg);
+    set_outcome(run, sl_outcome_kind_for_read(rc), reason, "%s", err.msg);
     return -1;
 }
 
@@ -490,7 +486,28 @@ static int step_read_configmap(struct sp_run *run)
     return 0;
 }
 
-/* The load failed: record it, keeping the previous database when there is one. */
+/* A failure (Ready=False, the gate waits), set as set_outcome does, except that a STALLED one is
+ * looked at again at the recheck: a ConfigMap change enqueues the policy, but an artifact may be
+ * replaced under its tag. Returns -1. */
+static int failed_until_recheck(struct sp_run *run, enum sl_result_kind kind, const char *reason,
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int failed_until_recheck(struct sp_run *run, enum sl_result_kind kind, const char *reason,
+                                const char *fmt, ...)
+{
+    char msg[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    set_outcome(run, kind, reason, "%s", msg);
+    if (kind == SL_RESULT_STALLED) {
+        run->out.kind = SL_RESULT_DONE;
+        run->out.requeue_after_ms = run->recheck_ms;
+    }
+    return -1;
+}
+
 /* A load that failed (reason_first: the reason when no database was loaded before, e.g.
  * DatabaseLoadFailed or DatabaseEmpty): keeps the last good database (StaleDatabase) if any. */
 static int load_failed_as(struct sp_run *run, enum sl_result_kind kind, const char *reason_first,
@@ -512,15 +529,9 @@ static int load_failed_as(struct sp_run *run, enum sl_result_kind kind, const ch
         run->out.ready = true;
         if (run->out.kind == SL_RESULT_DONE)
             run->out.requeue_after_ms = run->recheck_ms;
-    } else {
-        set_outcome(run, kind, reason_first, "%s", msg);
-        if (kind == SL_RESULT_STALLED) {
-            /* a bad artifact may be replaced under the same tag: look again later */
-            run->out.kind = SL_RESULT_DONE;
-            run->out.requeue_after_ms = run->recheck_ms;
-        }
+        return -1;
     }
-    return -1;
+    return failed_until_recheck(run, kind, reason_first, "%s", msg);
 }
 
 static enum sl_result_kind kind_for(int rc)
@@ -859,27 +870,6 @@ static void vex_source_free(struct vex_source *src)
     memset(src, 0, sizeof(*src));
 }
 
-/* VEX could not be used: Ready=False (the gate waits), looked at again at the recheck. */
-static int vex_failed(struct sp_run *run, enum sl_result_kind kind, const char *reason,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int vex_failed(struct sp_run *run, enum sl_result_kind kind, const char *reason,
-                      const char *fmt, ...)
-{
-    char msg[MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    set_outcome(run, kind, reason, "%s", msg);
-    if (kind == SL_RESULT_STALLED) {
-        /* a ConfigMap change enqueues the policy; an artifact may be replaced under its tag */
-        run->out.kind = SL_RESULT_DONE;
-        run->out.requeue_after_ms = run->recheck_ms;
-    }
-    return -1;
-}
-
 /* Reads where spec.vex[i] stands: the ConfigMap (and its resourceVersion) or the artifact's
  * digest (HEAD); appends that to fp. Returns 0 or -1 with the outcome set. */
 static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char *fp, size_t fp_cap)
@@ -895,11 +885,7 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
         int rc = sl_vexatt_trust_load(&src->trust, &run->rt->kube, run->ns,
                                       json_object_get(v, "attestations"), i, &reason, &err);
         if (rc != 0)
-            return vex_failed(run,
-                              rc == SL_ENOTFOUND ? SL_RESULT_WAITING
-                              : rc == SL_EINVAL  ? SL_RESULT_STALLED
-                                                 : SL_RESULT_TRANSIENT,
-                              reason, "%s", err.msg);
+            return failed_until_recheck(run, sl_outcome_kind_for_read(rc), reason, "%s", err.msg);
         snprintf(fp + used, fp_cap - used, "att:%s;", src->trust.fingerprint);
         return 0;
     }
@@ -910,11 +896,11 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
         int rc =
             run->rt->kube.get(run->rt->kube.ctx, &src->cm, &SL_RES_CONFIGMAP, run->ns, cm, &err);
         if (rc == SL_ENOTFOUND)
-            return vex_failed(run, SL_RESULT_WAITING, "ConfigMapNotFound",
-                              "%s: ConfigMap \"%s\" not found", src->label, cm);
+            return failed_until_recheck(run, SL_RESULT_WAITING, "ConfigMapNotFound",
+                                        "%s: ConfigMap \"%s\" not found", src->label, cm);
         if (rc != 0)
-            return vex_failed(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading ConfigMap: %s",
-                              src->label, err.msg);
+            return failed_until_recheck(run, SL_RESULT_TRANSIENT, "APIError",
+                                        "%s: reading ConfigMap: %s", src->label, err.msg);
         const char *rv = sl_kube_obj_resource_version(src->cm);
         snprintf(fp + used, fp_cap - used, "cm:%s/%s@%s;", cm, src->cm_key, rv ? rv : "");
         return 0;
@@ -923,14 +909,14 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     const char *secret = sl_kube_json_path_str(v, "secretRef.name");
     snprintf(src->label, sizeof(src->label), "spec.vex[%zu] (%s)", i, image);
     if (sl_ref_parse(&src->ref, image, &err) != 0)
-        return vex_failed(run, SL_RESULT_STALLED, "InvalidSpec", "spec.vex[%zu].image: %s", i,
-                          err.msg);
+        return failed_until_recheck(run, SL_RESULT_STALLED, "InvalidSpec",
+                                    "spec.vex[%zu].image: %s", i, err.msg);
     bool insecure = json_is_true(json_object_get(v, "insecure"));
     if (insecure && !sl_controller_insecure_allowed(run->cc, sl_ref_api_host(&src->ref))) {
         char what[64];
         snprintf(what, sizeof(what), "spec.vex[%zu].insecure", i);
-        return vex_failed(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed", INSECURE_MSG, what,
-                          sl_ref_api_host(&src->ref));
+        return failed_until_recheck(run, SL_RESULT_STALLED, "InsecureRegistryNotAllowed",
+                                    INSECURE_MSG, what, sl_ref_api_host(&src->ref));
     }
     struct sl_creds creds;
     memset(&creds, 0, sizeof(creds));
@@ -967,7 +953,7 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     int rc = sl_registry_manifest_head(src->digest, NULL, src->reg, src->ref.repository, reference,
                                        &err);
     if (rc != 0)
-        return vex_failed(
+        return failed_until_recheck(
             run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
             "VEXLoadFailed", "%s: %s", src->label, err.msg);
     snprintf(fp + used, fp_cap - used, "img:%s@%s;", image, src->digest);
@@ -984,11 +970,12 @@ static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *s
     if (src->cm) {
         json_t *val = json_object_get(json_object_get(src->cm, "data"), src->cm_key);
         if (!json_is_string(val))
-            return vex_failed(run, SL_RESULT_STALLED, "InvalidVEX",
-                              "%s: the ConfigMap has no key \"%s\"", src->label, src->cm_key);
+            return failed_until_recheck(run, SL_RESULT_STALLED, "InvalidVEX",
+                                        "%s: the ConfigMap has no key \"%s\"", src->label,
+                                        src->cm_key);
         if (sl_vex_load(vex, src->label, json_string_value(val), json_string_length(val), &err) !=
             0)
-            return vex_failed(run, SL_RESULT_STALLED, "InvalidVEX", "%s", err.msg);
+            return failed_until_recheck(run, SL_RESULT_STALLED, "InvalidVEX", "%s", err.msg);
         return 0;
     }
     struct sl_registry_manifest rm;
@@ -998,23 +985,23 @@ static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *s
     int result = -1;
     int rc = sl_registry_manifest_get(&rm, src->reg, src->ref.repository, src->digest, &err);
     if (rc != 0) {
-        vex_failed(run,
-                   kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
-                   "VEXLoadFailed", "%s: %s", src->label, err.msg);
+        failed_until_recheck(
+            run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
+            "VEXLoadFailed", "%s: %s", src->label, err.msg);
         goto done;
     }
     if (sl_manifest_parse(&m, rm.data, rm.len, rm.media_type, &err) != 0 ||
         m.kind != SL_MANIFEST_IMAGE) {
-        vex_failed(run, SL_RESULT_STALLED, "InvalidVEX", "%s: %s", src->label,
-                   m.kind != SL_MANIFEST_IMAGE && !err.msg[0]
-                       ? "an index, not an artifact manifest with the document as a layer"
-                       : err.msg);
+        failed_until_recheck(run, SL_RESULT_STALLED, "InvalidVEX", "%s: %s", src->label,
+                             m.kind != SL_MANIFEST_IMAGE && !err.msg[0]
+                                 ? "an index, not an artifact manifest with the document as a layer"
+                                 : err.msg);
         goto done;
     }
     if (m.n_layers == 0 || m.n_layers > SL_SCANPOLICY_MAX_VEX_LAYERS) {
-        vex_failed(run, SL_RESULT_STALLED, "InvalidVEX",
-                   "%s: the artifact has %zu layers; want 1 to %d OpenVEX documents", src->label,
-                   m.n_layers, SL_SCANPOLICY_MAX_VEX_LAYERS);
+        failed_until_recheck(run, SL_RESULT_STALLED, "InvalidVEX",
+                             "%s: the artifact has %zu layers; want 1 to %d OpenVEX documents",
+                             src->label, m.n_layers, SL_SCANPOLICY_MAX_VEX_LAYERS);
         goto done;
     }
     for (size_t k = 0; k < m.n_layers; k++) {
@@ -1025,7 +1012,7 @@ static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *s
         rc = sl_registry_blob_get(&data, &len, src->reg, src->ref.repository, m.layers[k].digest,
                                   SL_VEX_MAX_DOC_BYTES, &err);
         if (rc != 0) {
-            vex_failed(
+            failed_until_recheck(
                 run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
                 "VEXLoadFailed", "%s: %s", name, err.msg);
             goto done;
@@ -1033,7 +1020,7 @@ static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *s
         rc = sl_vex_load(vex, name, data, len, &err);
         free(data);
         if (rc != 0) {
-            vex_failed(run, SL_RESULT_STALLED, "InvalidVEX", "%s", err.msg);
+            failed_until_recheck(run, SL_RESULT_STALLED, "InvalidVEX", "%s", err.msg);
             goto done;
         }
     }
@@ -1116,11 +1103,7 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
     long long generation = sl_kube_obj_generation(run->obj);
     const struct sl_scan_db *cur = run->loaded ? run->loaded : run->prev;
 
-    json_t *status = json_object();
-    json_t *old_conditions = json_object_get(old_status, "conditions");
-    if (json_is_array(old_conditions))
-        json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
-    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    json_t *status = sl_outcome_status_new(run->obj, generation);
     if (cur && run->out.ready && !cur->harbor_url) {
         json_t *d = json_pack("{s:I, s:s, s:s}", "records", (json_int_t)cur->adv.records,
                               "loadedAt", cur->loaded_at, "fetchedAt", fetched_at(old_status, cur));
@@ -1160,17 +1143,15 @@ static int finish(struct sp_run *run, struct sl_reconcile_result *result, struct
     const char *cond_status = run->out.ready ? "True" : "False";
     struct sl_outcome outcome = {run->out.kind, cond_status, run->out.reason, run->out.message,
                                  false};
-    sl_outcome_apply(status, &outcome, generation);
-    int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_SCANPOLICY, run->obj, status, err);
+    int rc =
+        sl_outcome_write(run->rt, &SL_RES_SCANPOLICY, run->obj, status, &outcome, generation, err);
     json_decref(status);
     if (rc == SL_ENOTFOUND) {
         result->kind = SL_RESULT_DONE;
         return 0;
     }
-    if (rc != 0) {
-        sl_err_prefix(err, "writing status of ScanPolicy %s/%s", run->ns, run->name);
+    if (rc != 0)
         return rc;
-    }
     /* a (re)load is worth a line in the log: what was loaded, from where, with which digest */
     if (run->loaded && run->out.ready)
         sl_log_info(&run->req->log, "database loaded: %s", run->out.message);

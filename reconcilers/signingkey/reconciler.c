@@ -614,11 +614,7 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
         return 0;
     }
 
-    json_t *status = json_object();
-    json_t *old_conditions = json_object_get(old_status, "conditions");
-    if (json_is_array(old_conditions))
-        json_object_set_new(status, "conditions", json_deep_copy(old_conditions));
-    json_object_set_new(status, "observedGeneration", json_integer(generation));
+    json_t *status = sl_outcome_status_new(run->obj, generation);
     if (run->out.ready || (run->out.report_key && run->public_pem)) {
         json_object_set_new(status, "fingerprint", json_string(run->fingerprint));
         json_object_set_new(status, "publicKey", json_string(run->public_pem));
@@ -640,9 +636,8 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
     const char *cond_status = run->out.ready ? "True" : "False";
     struct sl_outcome outcome = {run->out.kind, cond_status, run->out.reason, run->out.message,
                                  false};
-    sl_outcome_apply(status, &outcome, generation);
-
-    int rc = sl_status_write(NULL, &run->rt->kube, &SL_RES_SIGNINGKEY, run->obj, status, err);
+    int rc =
+        sl_outcome_write(run->rt, &SL_RES_SIGNINGKEY, run->obj, status, &outcome, generation, err);
     json_decref(status);
     if (rc == SL_ENOTFOUND) {
         /* deleted while we worked: nothing left to report on */
@@ -650,10 +645,8 @@ static int finish(struct sk_run *run, struct sl_reconcile_result *result, struct
         result->requeue_after_ms = 0;
         return 0;
     }
-    if (rc != 0) {
-        sl_err_prefix(err, "writing status of SigningKey %s/%s", run->ns, run->name);
+    if (rc != 0)
         return rc;
-    }
 
     /* events on transitions only, so a steady state is silent */
     if (run->generated) {

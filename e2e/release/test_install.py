@@ -218,7 +218,8 @@ class InstallTest(procs.TempDirTestCase):
         out = self.template("image.repository=registry.example/sealift", f"image.digest={DIGEST}",
                             "shards={blue,green}", "replicas=3",
                             "resources.limits.memory=1Gi",
-                            "webhook.certificates.mode=cert-manager")
+                            "webhook.certificates.mode=cert-manager",
+                            "extraArgs={--image-parallel-copies=4,--concurrency=8}")
         docs = [d for d in yaml.safe_load_all(out) if d]
         deps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
         self.assertEqual(sorted(deps), ["sealift-controller-blue", "sealift-controller-green"])
@@ -229,6 +230,8 @@ class InstallTest(procs.TempDirTestCase):
             self.assertEqual(d["spec"]["replicas"], 3)
             self.assertEqual(c["resources"]["limits"]["memory"], "1Gi")
             self.assertIn(f"--shard {shard}", " ".join(c["args"]))
+            # extraArgs come after the chart's own flags, as given
+            self.assertEqual(c["args"][-2:], ["--image-parallel-copies=4", "--concurrency=8"])
             self.assertEqual(d["spec"]["selector"]["matchLabels"]["sealift.dev/shard"], shard)
             # the webhook (which knows its own shard's DeployPolicies) is served by blue alone
             self.assertEqual("--webhook-addr" in c["args"], shard == "blue")

@@ -134,8 +134,9 @@ awk -v sr="$SR" -v vf="$VF" -v kr="$KR" -v sf="$SF" 'BEGIN {
 }'
 # The same above a process that has set up its HTTP stack and exits (`copy --help`: main()
 # initialises libcurl, and so OpenSSL, before any command runs; median of 3): sealift's one-time
-# set-up, mostly OpenSSL loading its error-string tables (about 1.6 MB of libcrypto pages, once
-# per process however many copies run), is left out; skopeo (Go) sets up the same either way.
+# set-up, mostly OpenSSL's initialisation (its error strings, cipher and digest name tables and
+# configuration: about 2 MB of libcrypto pages and heap, once per process however many copies
+# run), is left out; skopeo (Go) sets up the same either way.
 init_floor() { # label command...
     l=$1; shift
     for _i in 1 2 3; do

@@ -812,6 +812,22 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 
 /* ---- connections: cap and request deadline ---- */
 
+/* Reads and discards what the peer sent and nobody read, before the socket is closed: closing a
+ * TCP socket with unread bytes sends a reset instead of an orderly end, and a reset can overtake
+ * what was sent before it. The case that matters is a refused TLS 1.3 handshake (a client
+ * without a required certificate): the server stops reading at the client's Certificate, its
+ * Finished stays unread, and the reset could reach the client before the alert that says why.
+ * Bounded: a peer that keeps sending more than this gets its reset. */
+static void drain_unread(evutil_socket_t fd)
+{
+    char buf[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+    }
+}
+
 static void conn_drop(struct sl_http_server *s, struct conn *c)
 {
     if (c->prev)
@@ -821,6 +837,11 @@ static void conn_drop(struct sl_http_server *s, struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    /* evhttp freed the connection; our reference is the last one unless a deferred callback
+     * still holds another, and the socket closes when the last one goes */
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd >= 0)
+        drain_unread(fd);
     bufferevent_decref(c->bev);
     free(c);
 }

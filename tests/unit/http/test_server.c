@@ -11,12 +11,17 @@
 #include "util/err.h"
 #include "util/mem.h"
 
+/* the server's sweep period (SL_HTTP_SWEEP_MS in http/server.c) */
+#define SL_HTTP_SWEEP_MS_FOR_TESTS 200
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
@@ -1076,6 +1081,59 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* A client without a certificate, where one is required, hears why: with TLS 1.3 its side of the
+ * handshake is complete before the server refuses it, and the server stops reading there, with
+ * the client's Finished unread. Closed like that the socket sends a reset, which (on a loaded
+ * machine, the client not yet past its handshake) can reach the client before the alert and
+ * turn "certificate required" into "connection reset" or a failed getpeername. The server
+ * drains what the client sent before closing: after the sweep has closed the connection the
+ * client still has its address and reads the alert. */
+static void test_refused_handshake_ends_with_the_alert(void)
+{
+    char *cert = sl_xasprintf("%s/srv4.crt", tmpdir), *key = sl_xasprintf("%s/srv4.key", tmpdir);
+    char *srv_ca = sl_xasprintf("%s/srv4-ca.pem", tmpdir);
+    char *api_cert = sl_xasprintf("%s/api4.crt", tmpdir);
+    char *api_key = sl_xasprintf("%s/api4.key", tmpdir);
+    char *client_ca = sl_xasprintf("%s/client4-ca.pem", tmpdir);
+    make_cert(cert, key, srv_ca, 0x6106, "sealift-webhook");
+    make_cert_san(api_cert, api_key, client_ca, 0x7107, "kube-apiserver",
+                  "DNS:sealift-apiserver-client");
+    struct sl_http_server *s = NULL;
+    struct sl_err err;
+    struct sl_http_server_opts required = {.addr = "127.0.0.1:0",
+                                           .tls_cert_file = cert,
+                                           .tls_key_file = key,
+                                           .tls_client_ca_file = client_ca,
+                                           .tls_client_cert_required = true};
+    CHECK_INT_EQ(sl_http_server_new(&s, &required, &err), 0);
+    sl_http_server_route_anonymous(s, "GET", "/open", h_count, NULL);
+    CHECK_INT_EQ(sl_http_server_start(s, &err), 0);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    int fd = raw_connect(s);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    CHECK_INT_EQ(SSL_connect(ssl), 1);        /* the client's side of a TLS 1.3 handshake */
+    sleep_ms(3 * SL_HTTP_SWEEP_MS_FOR_TESTS); /* the server refused it and closed the socket */
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof(peer);
+    CHECK_INT_EQ(getpeername(fd, (struct sockaddr *)&peer, &plen), 0);
+    char buf[64];
+    ERR_clear_error();
+    CHECK(SSL_read(ssl, buf, sizeof(buf)) <= 0);
+    CHECK_INT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED);
+    ERR_clear_error();
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    sl_http_server_free(s);
+    const char *files[] = {cert, key, srv_ca, api_cert, api_key, client_ca};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        unlink(files[i]);
+        free((char *)files[i]);
+    }
+}
+
 /* Slow clients and too many clients cannot take the listener: a request trickling in one byte
  * at a time is cut off when its time is up (though it never idles for long), connections beyond
  * the cap are closed at once, and a fresh client is served once they are gone. */
@@ -1172,6 +1230,7 @@ int main(void)
     RUN(test_deferred);
     RUN(test_tls_and_reload);
     RUN(test_tls_client_certificates);
+    RUN(test_refused_handshake_ends_with_the_alert);
 
     RUN(test_slow_clients_and_connection_cap);
     curl_global_cleanup();

@@ -140,8 +140,19 @@ static bool valid_shard(const char *s)
     return true;
 }
 
-/* Returns -1 to go on, or the exit code (0 for --help). */
+/* *out = s when s is a whole decimal number from min to max; -1 (and *out untouched) if not. */
+static int parse_int_in(int *out, const char *s, long min, long max)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !end || *end || end == s || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
 
+/* Returns -1 to go on, or the exit code (0 for --help). */
 static int parse_args(struct controller_args *a, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -249,18 +260,13 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         case 'p':
             a->allow_local_paths = true;
             break;
-        case 'P': {
-            char *end = NULL;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || !end || *end || end == optarg || v < 1 || v > 65535) {
+        case 'P':
+            if (parse_int_in(&a->webhook_service_port, optarg, 1, 65535) != 0) {
                 sl_cli_errorf(
                     CMD, "--webhook-service-port wants a port from 1 to 65535, got \"%s\"", optarg);
                 return SL_EXIT_USAGE;
             }
-            a->webhook_service_port = (int)v;
             break;
-        }
         case 'X':
             if (sl_duration_parse_ms(&a->webhook_cache_ttl_ms, optarg) != 0 ||
                 a->webhook_cache_ttl_ms <= 0) {
@@ -286,30 +292,20 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             break;
-        case 'j': {
-            char *end = NULL;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || !end || *end || end == optarg || v < 1 || v > 256) {
+        case 'j':
+            if (parse_int_in(&a->concurrency, optarg, 1, 256) != 0) {
                 sl_cli_errorf(CMD, "--concurrency wants a number from 1 to 256, got \"%s\"",
                               optarg);
                 return SL_EXIT_USAGE;
             }
-            a->concurrency = (int)v;
             break;
-        }
-        case 'B': {
-            char *end = NULL;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || !end || *end || end == optarg || v < 1 || v > 16) {
+        case 'B':
+            if (parse_int_in(&a->image_parallel_copies, optarg, 1, 16) != 0) {
                 sl_cli_errorf(
                     CMD, "--image-parallel-copies wants a number from 1 to 16, got \"%s\"", optarg);
                 return SL_EXIT_USAGE;
             }
-            a->image_parallel_copies = (int)v;
             break;
-        }
         case 'v':
             if (sl_log_parse_level(&a->log_level, optarg) != 0) {
                 sl_cli_errorf(CMD, "--log-level wants debug, info, warn or error, got \"%s\"",

@@ -1731,28 +1731,20 @@ static void test_registry_deadline(void)
  * default applies (0). */
 static void test_image_parallel_copies(void)
 {
-    struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
-    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK(ncalls(&e.reg, "copy") > 0);
-    CHECK_INT_EQ(e.reg.seen_concurrency, 0);
-    env_free(&e);
-
-    struct sl_controller_config cc = lab_config;
-    cc.image_parallel_copies = 6;
-    env_init_with(&e, &cc, NULL, NULL);
-    put_secrets(&e);
-    seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
-    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK(ncalls(&e.reg, "copy") > 0);
-    CHECK_INT_EQ(e.reg.seen_concurrency, 6);
-    env_free(&e);
+    for (int n = 0; n <= 6; n += 6) { /* 0: the flag not given */
+        struct sl_controller_config cc = lab_config;
+        cc.image_parallel_copies = n;
+        struct env e;
+        env_init_with(&e, &cc, NULL, NULL);
+        put_secrets(&e);
+        seed_source(&e);
+        put_imd(&e, basic_spec());
+        reconcile(&e);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+        CHECK(ncalls(&e.reg, "copy") > 0);
+        CHECK_INT_EQ(e.reg.seen_concurrency, n);
+        env_free(&e);
+    }
 }
 
 static void test_sign_in_every_target(void)

@@ -51,6 +51,12 @@
  *                                         field: unparseable reference, tag selection, ...)
  *   InsecureRegistryNotAllowed            stalled: `insecure: true` for a registry not listed
  *                                         by --insecure-registry
+ *   WorkloadIdentityDisabled              stalled: provider aws without the controller's
+ *                                         --workload-identity
+ *   ServiceAccountNotFound,               waiting (30 s): serviceAccountName missing, or for
+ *   InvalidServiceAccount                 provider aws without an IAM role annotation
+ *   CloudAuthFailed                       provider aws: STS or ECR refused (waiting, 30 s) or
+ *                                         were unreachable (transient)
  *   RegistryTimeout                       transient: the pass ran past --registry-timeout
  *   SecretNotFound, SigningKeyNotFound,   waiting: re-checked every 30 s and whenever the Secret
  *   SigningKeyNotReady                    / SigningKey changes

@@ -13,7 +13,9 @@
 //     the client signed, the body's hash, the time of its X-Amz-Date) is signed again with the
 //     session's secret and the Authorization values must be equal. The answer is the base64 of
 //     "AWS:<-ecr-password>" valid for 12 hours; errors are ECR's JSON documents.
-//   - GET /_standin/calls: every call so far (never a secret), for the tests' assertions.
+//   - GET /_standin/calls: every call so far (never a secret), for the tests' assertions;
+//     GET /_standin/secrets: every secret received or handed out (web identity tokens, secret
+//     keys, session tokens, the ECR password), for the tests' assertions that none leaked.
 //
 // HTTPS only (-tls-cert, -tls-key). Prints its URL on one line on stdout once it listens.
 // Never part of the product; built by hack/peers.sh into the tools cache.
@@ -104,6 +106,7 @@ type server struct {
 	mu       sync.Mutex
 	sessions map[string]*session // by access key id
 	calls    []call
+	tokens   []string // every WebIdentityToken received, for /_standin/secrets
 }
 
 func (s *server) record(c call) {
@@ -126,6 +129,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
+	case r.Method == http.MethodGet && r.URL.Path == "/_standin/secrets":
+		s.secrets(w)
 	case r.URL.Path != "/":
 		http.NotFound(w, r)
 	case r.Header.Get("X-Amz-Target") != "":
@@ -133,6 +138,28 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.sts(w, r)
 	}
+}
+
+// secrets answers every secret this stand-in has received or handed out, so that a test can
+// assert that none of them leaked into what the client shows (statuses, events, logs).
+func (s *server) secrets(w http.ResponseWriter) {
+	out := map[string][]string{"webIdentityTokens": {}, "secretAccessKeys": {},
+		"sessionTokens": {}, "ecrPasswords": {s.ecrPassword},
+		"ecrAuthorizationTokens": {ecrToken(s.ecrPassword)}}
+	s.mu.Lock()
+	out["webIdentityTokens"] = append(out["webIdentityTokens"], s.tokens...)
+	for _, sess := range s.sessions {
+		out["secretAccessKeys"] = append(out["secretAccessKeys"], sess.secret)
+		out["sessionTokens"] = append(out["sessionTokens"], sess.token)
+	}
+	s.mu.Unlock()
+	body, _ := json.Marshal(out)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+func ecrToken(password string) string {
+	return base64.StdEncoding.EncodeToString([]byte("AWS:" + password))
 }
 
 func randomID(n int) string {
@@ -275,6 +302,11 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 		duration = n
 	}
 	c.Duration = duration
+	if t := f.Get("WebIdentityToken"); t != "" {
+		s.mu.Lock()
+		s.tokens = append(s.tokens, t)
+		s.mu.Unlock()
+	}
 	claims, code, msg := s.verifyToken(f.Get("WebIdentityToken"))
 	if claims != nil {
 		c.Sub, c.Aud = claims.Sub, claims.Aud
@@ -580,7 +612,7 @@ func (s *server) ecr(w http.ResponseWriter, r *http.Request) {
 	expiresAt := time.Now().Add(ecrLifetime)
 	answer := fmt.Sprintf(`{"authorizationData":[{"authorizationToken":%q,`+
 		`"expiresAt":%.3f,"proxyEndpoint":%q}]}`,
-		base64.StdEncoding.EncodeToString([]byte("AWS:"+s.ecrPassword)),
+		ecrToken(s.ecrPassword),
 		float64(expiresAt.UnixMilli())/1000,
 		fmt.Sprintf("https://%s.dkr.ecr.%s.amazonaws.com", sess.account, s.region))
 	c.OK, c.Status = true, http.StatusOK

@@ -103,6 +103,45 @@ def access(node, client_certs=False, service_account=None, peer="this registry")
     rename_in_rules(node, [("credentials", "secretRef"), ("caSecretRef", "certSecretRef")])
 
 
+ECR_IMAGE = r"^[0-9]{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+
+
+def provider(node, where):
+    """provider: generic|aws on an image endpoint (ImageDelivery's source and targets)."""
+    node["properties"]["provider"] = {
+        "description": (
+            "Where the registry credentials come from. generic (the default): secretRef or "
+            "serviceAccountName's imagePullSecrets. aws: short-lived Amazon ECR credentials "
+            "from the identity of serviceAccountName (required), as EKS IAM roles for service "
+            "accounts give them to a pod: the controller requests a token of that "
+            "ServiceAccount for the audience sts.amazonaws.com, exchanges it with AWS STS "
+            "AssumeRoleWithWebIdentity for the IAM role its annotation "
+            "eks.amazonaws.com/role-arn names, and asks ECR GetAuthorizationToken; the "
+            "credentials are kept until shortly before they expire and are sent to the ECR "
+            "registry host only. Needs the controller's --workload-identity flag and the RBAC "
+            "of crds/workload-identity.yaml (docs/api.md, Amazon ECR with provider: aws). Failures: Ready=False, "
+            "reasons WorkloadIdentityDisabled, InvalidSpec, ServiceAccountNotFound, "
+            "InvalidServiceAccount, CloudAuthFailed."),
+        "type": "string", "enum": ["generic", "aws"]}
+    node.setdefault("x-kubernetes-validations", []).extend([
+        {"rule": "!has(self.provider) || self.provider != 'aws' || has(self.serviceAccountName)",
+         "message": f"{where}: provider aws needs serviceAccountName (the ServiceAccount whose "
+                    "identity is exchanged for registry credentials)",
+         "reason": "FieldValueRequired"},
+        {"rule": "!has(self.provider) || self.provider != 'aws' || self.image.matches('"
+                 + ECR_IMAGE.replace("\\", "\\\\") + "')",
+         "message": f"{where}: provider aws needs an Amazon ECR image "
+                    "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY)",
+         "reason": "FieldValueInvalid"},
+        {"rule": "!has(self.provider) || self.provider != 'aws' || "
+                 "!((has(self.insecure) && self.insecure) || "
+                 "(has(self.insecureSkipTLSVerify) && self.insecureSkipTLSVerify))",
+         "message": f"{where}: provider aws sends credentials over verified TLS only (no "
+                    "insecure or insecureSkipTLSVerify)",
+         "reason": "FieldValueForbidden"},
+    ])
+
+
 def authority_schema(key_ref):
     return {
         "description": "A trusted key, named; the name is the list's key for server-side apply.",
@@ -167,6 +206,8 @@ def imagedelivery(schema, version):
            service_account="spec.targets[]")
     endpoint_tls(spec["properties"]["source"], "the source registry")
     endpoint_tls(spec["properties"]["targets"]["items"], "this target registry")
+    provider(spec["properties"]["source"], "spec.source")
+    provider(spec["properties"]["targets"]["items"], "spec.targets[]")
     verify = spec["properties"]["verify"]
     ref = verify["properties"]["signingKeyRef"]
     verify["description"] = ("Require a valid signature on the source digest, by one of "

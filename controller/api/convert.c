@@ -222,8 +222,9 @@ static void endpoint_down(json_t *o)
     if (json_is_true(json_object_get(o, "insecureSkipTLSVerify")))
         json_object_set_new(o, "insecure", json_true());
     json_object_del(o, "insecureSkipTLSVerify");
-    /* v1alpha1 has no serviceAccountName: the annotation carries it */
+    /* v1alpha1 has no serviceAccountName nor provider: the annotation carries them */
     json_object_del(o, "serviceAccountName");
+    json_object_del(o, "provider");
 }
 
 static void imagedelivery_up(json_t *o)

@@ -60,6 +60,69 @@ static void curl_init_once(void)
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* --connect-to: set once at start-up, before any transport runs; read by every setup() */
+static struct curl_slist *g_connect_to;
+
+/* One part of HOST:PORT:CONNECT-HOST:CONNECT-PORT: a host (a name, an IPv4 address or a
+ * bracketed IPv6 one) or a port, empty for "any"; *p is moved past it and its ':'. */
+static bool connect_to_part(const char **p, bool port, bool last)
+{
+    const char *s = *p;
+    if (!port && *s == '[') {
+        const char *e = strchr(s, ']');
+        if (!e)
+            return false;
+        for (const char *c = s + 1; c < e; c++)
+            if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.')
+                return false;
+        s = e + 1;
+    } else {
+        long digits = 0;
+        while (*s && *s != ':') {
+            unsigned char c = (unsigned char)*s;
+            if (port ? !isdigit(c) : !(isalnum(c) || c == '-' || c == '.' || c == '_'))
+                return false;
+            s++;
+            digits++;
+        }
+        if (port && (digits > 5 || (digits && strtol(*p, NULL, 10) > 65535)))
+            return false;
+    }
+    if (last) {
+        if (*s)
+            return false;
+    } else if (*s++ != ':') {
+        return false;
+    }
+    *p = s;
+    return true;
+}
+
+int sl_transport_set_connect_to(const char *const *entries, size_t n, char *bad, size_t bad_len)
+{
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = entries[i];
+        if (strlen(p) > 300 || !connect_to_part(&p, false, false) ||
+            !connect_to_part(&p, true, false) || !connect_to_part(&p, false, false) ||
+            !connect_to_part(&p, true, true)) {
+            snprintf(bad, bad_len, "%.300s", entries[i]);
+            curl_slist_free_all(list);
+            return SL_EINVAL;
+        }
+        struct curl_slist *next = curl_slist_append(list, entries[i]);
+        if (!next) {
+            /* out of memory, as sl_xmalloc would report it */
+            fputs("{\"level\":\"fatal\",\"msg\":\"out of memory (--connect-to)\"}\n", stderr);
+            abort();
+        }
+        list = next;
+    }
+    curl_slist_free_all(g_connect_to);
+    g_connect_to = list;
+    return 0;
+}
+
 int sl_transport_global_init(void)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -360,6 +423,8 @@ static void setup(struct sl_transport *t, CURL *h, struct call *c, struct curl_s
     const struct sl_http_exchange *x = c->x;
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (g_connect_to)
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, g_connect_to);
     curl_easy_setopt(h, CURLOPT_USERAGENT, t->user_agent);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)t->opts.connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

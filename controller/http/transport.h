@@ -110,6 +110,15 @@ int sl_transport_global_init(void);
 /* Releases what sl_transport_global_init set up; at exit, after every transport is freed. */
 void sl_transport_global_cleanup(void);
 
+/* Connects every later exchange of every libcurl transport for HOST:PORT to
+ * CONNECT-HOST:CONNECT-PORT instead, as curl's --connect-to does: the URL, the Host header and
+ * the TLS name checked stay HOST (split-horizon DNS, a registry reached through another
+ * address, a test's local stand-ins). Each entry is "HOST:PORT:CONNECT-HOST:CONNECT-PORT"; a
+ * part may be empty ("any HOST" / "the same port"); IPv6 addresses in brackets. Call once at
+ * start-up, before any transport is in use (not thread-safe). Returns 0, or SL_EINVAL with the
+ * first malformed entry copied into bad (bad_len bytes) and nothing changed. */
+int sl_transport_set_connect_to(const char *const *entries, size_t n, char *bad, size_t bad_len);
+
 /* A libcurl transport with opts (may be NULL; strings are copied). NULL only when libcurl
  * cannot be initialized. */
 struct sl_transport *sl_transport_new(const struct sl_transport_opts *opts);

@@ -86,7 +86,9 @@ struct sl_aws_sigv4_request {
  * "AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=...,
  * Signature=HEX" value of the Authorization header (caller frees). The caller also sends
  * "X-Amz-Date: <amz_date>" and, when creds->session_token is set, "X-Amz-Security-Token: ...".
- * Returns 0, SL_EINVAL (a missing field, a header line without ':'). */
+ * Returns 0, SL_EINVAL (a missing field, a header line without ':' or with CR/LF, a listed
+ * host/x-amz-date/x-amz-security-token/authorization header, a date not of that form, a region
+ * or service not of lowercase letters, digits and '-'). */
 int sl_aws_sigv4_authorization(char **out_authorization, const struct sl_aws_sigv4_request *req,
                                const struct sl_aws_session *creds, struct sl_err *err);
 
@@ -97,7 +99,10 @@ int sl_aws_sigv4_authorization(char **out_authorization, const struct sl_aws_sig
  * value). An STS error document (ErrorResponse/Error/Code, Message) is SL_EAUTH for the codes
  * AccessDenied, InvalidIdentityToken, ExpiredTokenException and IDPRejectedClaim, SL_ERETRY for
  * Throttling and IDPCommunicationError, SL_EINVAL for others; err then reads "STS CODE:
- * MESSAGE" (the message cut at 200 characters, control characters dropped). */
+ * MESSAGE" (the message cut at 200 characters, control characters dropped, bytes outside ASCII
+ * shown as '?'). The reader is strict: no DOCTYPE, comment, CDATA or processing instruction but
+ * a leading XML declaration; only the five predefined entities and character references to
+ * ASCII; each value at most 4 KiB; a field given twice is SL_EINVAL. */
 int sl_aws_sts_parse(struct sl_aws_session *out, const char *xml, size_t len, struct sl_err *err);
 
 /* Parses an ECR GetAuthorizationToken answer (JSON, len bytes): the first entry of
@@ -105,8 +110,8 @@ int sl_aws_sts_parse(struct sl_aws_session *out, const char *xml, size_t len, st
  * seconds (a number, possibly fractional). Returns 0 with *out (username, password; caller
  * frees with sl_creds_free) and *expires_unix, or SL_EINVAL (never quoting the token). An ECR
  * error document ({"__type": "...#AccessDeniedException", "message": "..."}) is SL_EAUTH for
- * AccessDeniedException and UnrecognizedClientException, SL_EINVAL otherwise, err "ECR TYPE:
- * MESSAGE" as above. */
+ * AccessDeniedException and UnrecognizedClientException, SL_ERETRY for ThrottlingException,
+ * SL_EINVAL otherwise, err "ECR TYPE: MESSAGE" as above. */
 int sl_aws_ecr_token_parse(struct sl_creds *out, int64_t *expires_unix, const char *json,
                            size_t len, struct sl_err *err);
 
@@ -118,19 +123,24 @@ struct sl_aws_config {
     int64_t timeout_ms; /* each exchange; 0 = 30000 */
 };
 
-/* Fills cfg from the environment. Returns 0, or SL_EINVAL/SL_ENOTFOUND (err names the variable:
- * an endpoint that is not an https:// URL, http:// only for a loopback host; an AWS_CA_BUNDLE
- * file that cannot be read or holds no certificate). */
+/* Fills cfg from the environment (empty variables count as unset; cfg is untouched on failure).
+ * An endpoint is scheme://HOST[:PORT][/]: no user, path or query. Returns 0, or
+ * SL_EINVAL/SL_ENOTFOUND (err names the variable: an endpoint that is not an https:// URL,
+ * http:// only for 127.0.0.1, [::1] or localhost; an AWS_CA_BUNDLE file that is missing
+ * (SL_ENOTFOUND), cannot be read, is larger than 1 MiB or holds no PEM certificate). */
 int sl_aws_config_from_env(struct sl_aws_config *cfg, struct sl_err *err);
 void sl_aws_config_clear(struct sl_aws_config *cfg);
 
 /* One login: the web identity token (a ServiceAccount token for SL_AWS_TOKEN_AUDIENCE) becomes
  * ECR registry credentials for host's registry, through STS (role_arn, session_name: 2-64 of
  * [A-Za-z0-9+=,.@_-], the caller builds it from the object) and ECR, over t (a transport made
- * with cfg->ca_pem; a fake in unit tests). now_unix signs the ECR request. Returns 0 with *out
- * (caller frees) and *expires_unix (the earlier of the ECR token's and the STS session's ends),
- * or the parsers' codes, SL_ERETRY for a network failure or a 5xx/throttling answer, SL_EAUTH
- * when STS or ECR refuse; err names the endpoint and what it said, never a secret. */
+ * with cfg->ca_pem; a fake in unit tests; cfg may be NULL: default endpoints, 30 s). The token
+ * must be a JWT (base64url parts and dots, at most 16 KiB). now_unix signs the ECR request; the
+ * Host signed is the endpoint's host[:port] as libcurl sends it (a default port left out).
+ * Returns 0 with *out (caller frees) and *expires_unix (the earlier of the ECR token's and the
+ * STS session's ends), or the parsers' codes, SL_ERETRY for a network failure or a
+ * 5xx/throttling answer, SL_EAUTH when STS or ECR refuse, SL_ETOOBIG for an answer larger than
+ * SL_AWS_ANSWER_MAX; err names the endpoint and what it said, never a secret. */
 int sl_aws_ecr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_transport *t,
                      const struct sl_aws_config *cfg, const struct sl_aws_ecr_host *host,
                      const char *role_arn, const char *session_name, const char *web_identity_token,

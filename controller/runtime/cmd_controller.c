@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "http/handlers.h"
 #include "http/server.h"
+#include "http/transport.h"
 #include "kube/client.h"
 #include "kube/ops.h"
 #include "runtime/informer.h"
@@ -51,6 +52,9 @@ struct controller_args {
     const char *scanner_urls[64];
     size_t n_scanner_urls;
     bool allow_local_paths;
+    bool workload_identity;
+    const char *connect_to[64];
+    size_t n_connect_to;
     int64_t min_interval_ms;
     int webhook_service_port;
     int64_t registry_timeout_ms;
@@ -110,6 +114,13 @@ static void usage(FILE *f)
         "                               may name; none by default\n"
         "  --allow-local-paths          ScanPolicy database paths and file:// GitSources may\n"
         "                               read the controller's filesystem (off by default)\n"
+        "  --workload-identity          registry provider: aws may exchange a token of the\n"
+        "                               object's serviceAccountName for Amazon ECR credentials\n"
+        "                               (needs crds/workload-identity.yaml's RBAC; off by "
+        "default)\n"
+        "  --connect-to HOST:PORT:CONNECT-HOST:CONNECT-PORT  (repeatable) connect to the second\n"
+        "                               address for the first, as curl's --connect-to; TLS still\n"
+        "                               checks HOST\n"
         "  --min-interval DURATION      the shortest interval an object gets (default 10s)\n"
         "  --registry-timeout DURATION  the longest one reconcile spends on registry\n"
         "                               exchanges (default 30m)\n"
@@ -178,6 +189,8 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
         {"webhook-service-port", required_argument, NULL, 'P'},
         {"registry-timeout", required_argument, NULL, 'T'},
         {"webhook-cache-ttl", required_argument, NULL, 'X'},
+        {"workload-identity", no_argument, NULL, 'W'},
+        {"connect-to", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -259,6 +272,16 @@ static int parse_args(struct controller_args *a, int argc, char **argv)
             break;
         case 'p':
             a->allow_local_paths = true;
+            break;
+        case 'W':
+            a->workload_identity = true;
+            break;
+        case 'O':
+            if (a->n_connect_to == sizeof(a->connect_to) / sizeof(a->connect_to[0])) {
+                sl_cli_errorf(CMD, "too many --connect-to flags");
+                return SL_EXIT_USAGE;
+            }
+            a->connect_to[a->n_connect_to++] = optarg;
             break;
         case 'P':
             if (parse_int_in(&a->webhook_service_port, optarg, 1, 65535) != 0) {
@@ -623,6 +646,12 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
         return code;
     code = SL_EXIT_CHECK_FAILED;
     sl_log_set_level(a.log_level);
+    char bad[320];
+    if (sl_transport_set_connect_to(a.connect_to, a.n_connect_to, bad, sizeof(bad)) != 0) {
+        sl_cli_errorf(CMD, "--connect-to wants HOST:PORT:CONNECT-HOST:CONNECT-PORT, got \"%s\"",
+                      bad);
+        return SL_EXIT_USAGE;
+    }
 
     /* every thread started from here on inherits the blocked signals; the main thread takes
      * them with sigwaitinfo, so no handler runs in the middle of a worker */
@@ -686,7 +715,8 @@ int sl_cmd_controller(int argc, char **argv, const struct sl_controller_wiring *
                                       .image_parallel_copies = a.image_parallel_copies,
                                       .webhook_cache_ttl_ms = a.webhook_cache_ttl_ms,
                                       .scanner_urls = a.scanner_urls,
-                                      .n_scanner_urls = a.n_scanner_urls};
+                                      .n_scanner_urls = a.n_scanner_urls,
+                                      .workload_identity = a.workload_identity};
     rc = wiring->reconcilers ? wiring->reconcilers(wiring->ctx, &cc, &recs, &nrecs, &err) : 0;
     if (rc != 0) {
         sl_cli_errorf(CMD, "creating reconcilers: %s", err.msg);

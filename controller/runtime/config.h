@@ -49,6 +49,10 @@ struct sl_controller_config {
      * default, which turns spec.scanner.harbor off */
     const char *const *scanner_urls;
     size_t n_scanner_urls;
+    /* --workload-identity: registry `provider: aws` may exchange a token of the object's
+     * serviceAccountName for cloud registry credentials (the controller then needs RBAC to
+     * create ServiceAccount tokens, crds/workload-identity.yaml); off by default */
+    bool workload_identity;
 };
 /* True when hostport ("host" or "host:port" of a registry a tenant marked insecure) is listed
  * by --insecure-registry: an entry "host:port" matches exactly, an entry "host" any port. */

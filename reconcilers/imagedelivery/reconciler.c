@@ -7,9 +7,11 @@
  * builds status, conditions and events from those records in one place. */
 #include "imagedelivery/reconciler.h"
 
+#include "imagedelivery/cloudcreds.h"
 #include "imagedelivery/delivery.h"
 #include "kube/pullsecrets.h"
 #include "kube/secret.h"
+#include "oci/aws.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
 #include "runtime/events.h"
@@ -95,7 +97,9 @@ struct imd_reconciler {
     struct sl_scan_gate gate;            /* .scan NULL: no scanner in this controller */
     struct sl_attest_gate attest_gate;   /* .attest NULL: no attestations */
     struct sl_controller_config cc;      /* the administrator's settings (strings borrowed) */
-    struct sl_refindex *refs; /* which ImageDelivery references which Secret / key / policy */
+    struct sl_refindex *refs;      /* which ImageDelivery references which Secret / key / policy */
+    struct sl_imd_cloud_ops cloud; /* provider: aws logins */
+    struct sl_imd_cloud_cache *cloud_cache;
     time_t (*wall_now)(void *clock_ctx); /* NULL: time(NULL) */
     void *clock_ctx;
 };
@@ -353,8 +357,11 @@ struct endpoint {
     const char *ca_secret; /* certSecretRef.name (ca.crt, tls.crt + tls.key) or NULL */
     bool insecure;         /* plain http allowed (https still verified) */
     bool skip_tls_verify;  /* insecureSkipTLSVerify: https without verification */
-    /* serviceAccountName, or NULL: its imagePullSecrets give the credentials */
+    /* serviceAccountName, or NULL: its imagePullSecrets give the credentials, or with
+     * provider aws its identity does */
     const char *service_account;
+    bool provider_aws; /* provider: aws (Amazon ECR credentials from the ServiceAccount) */
+    struct sl_aws_ecr_host ecr;
     json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
     struct sl_creds creds;
     bool have_creds;
@@ -606,6 +613,55 @@ static int parse_referrers(struct imd_run *run, const json_t *referrers)
     return 0;
 }
 
+/* provider: generic (default) or aws. The API server's rules say the same for v1beta1 writes;
+ * these checks also hold for what reaches the controller another way (a v1alpha1 write whose
+ * conversion annotation carries the field, an older schema): credentials of a cloud identity
+ * go to that cloud's registry hosts only, over verified TLS, and only when the administrator
+ * turned the feature on. */
+static int parse_provider(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep)
+{
+    const char *field = ep->field;
+    const char *provider = str_or_null(spec_ep, "provider");
+    if (!provider || strcmp(provider, "generic") == 0)
+        return 0;
+    if (strcmp(provider, "aws") != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s.provider: Unsupported value: \"%.40s\": supported values: \"generic\", "
+                    "\"aws\"",
+                    field, provider);
+        return -1;
+    }
+    struct sl_err err = {0};
+    if (sl_aws_ecr_host_parse(&ep->ecr, ep->ref.registry, &err) != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "%s.provider: aws: %s", field, err.msg);
+        return -1;
+    }
+    if (!ep->service_account) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s: provider aws needs serviceAccountName (the ServiceAccount whose "
+                    "identity is exchanged for registry credentials)",
+                    field);
+        return -1;
+    }
+    if (ep->insecure || ep->skip_tls_verify) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s: provider aws sends credentials over verified TLS only (no insecure or "
+                    "insecureSkipTLSVerify)",
+                    field);
+        return -1;
+    }
+    if (!run->r->cc.workload_identity) {
+        global_fail(run, SL_RESULT_STALLED, "WorkloadIdentityDisabled",
+                    "%s.provider: aws needs the controller's --workload-identity flag (the "
+                    "administrator allows exchanging ServiceAccount tokens for cloud "
+                    "credentials; docs/api.md)",
+                    field);
+        return -1;
+    }
+    ep->provider_aws = true;
+    return 0;
+}
+
 static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep,
                           const char *field)
 {
@@ -641,6 +697,8 @@ static int parse_endpoint(struct imd_run *run, struct endpoint *ep, const json_t
                     "%s: set at most one of secretRef and serviceAccountName", field);
         return -1;
     }
+    if (parse_provider(run, ep, spec_ep) != 0)
+        return -1;
     /* plain http and unverified TLS reach only the registries the administrator listed: else a
      * tenant could point the controller at any in-cluster http endpoint, with credentials */
     if ((ep->insecure || ep->skip_tls_verify) &&
@@ -945,6 +1003,130 @@ static int load_service_account_creds(struct imd_run *run, struct endpoint *ep)
     return -1;
 }
 
+/* The AWS STS session name: who asked, as CloudTrail shows it ("sealift.NS.SA", cut to 64 of
+ * STS's characters). */
+static void aws_session_name(char *buf, size_t n, const char *ns, const char *sa)
+{
+    snprintf(buf, n, "sealift.%s.%s", ns, sa);
+    if (strlen(buf) > 64)
+        buf[64] = '\0';
+}
+
+/* A token of ServiceAccount ep->service_account of the object's namespace for audience
+ * (TokenRequest; valid for an hour). Returns 0 with *out (caller frees securely), or -1 with
+ * the outcome recorded. */
+static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out,
+                            const char *audience, const char *field)
+{
+    /* POST .../serviceaccounts/NAME/token: the name is a DNS subdomain (the ServiceAccount
+     * was just read by it), so it cannot leave its path segment */
+    char plural[300];
+    snprintf(plural, sizeof(plural), "serviceaccounts/%s/token", ep->service_account);
+    const struct sl_kube_resource res = {"", "v1", plural, "TokenRequest", true};
+    json_t *req =
+        json_pack("{s:s, s:s, s:{s:[s], s:i}}", "apiVersion", "authentication.k8s.io/v1", "kind",
+                  "TokenRequest", "spec", "audiences", audience, "expirationSeconds", 3600);
+    json_t *resp = NULL;
+    struct sl_err err = {0};
+    int rc = run->rt->kube.create(run->rt->kube.ctx, &resp, &res, run->ns, req, &err);
+    json_decref(req);
+    if (rc != 0) {
+        global_fail(run, rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
+                    rc == SL_ENOTFOUND ? "ServiceAccountNotFound" : "APIError",
+                    "%s: requesting a token of ServiceAccount %s/%s: %s", field, run->ns,
+                    ep->service_account, err.msg);
+        return -1;
+    }
+    const char *token =
+        json_string_value(json_object_get(json_object_get(resp, "status"), "token"));
+    if (!token || !*token) {
+        json_decref(resp);
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError",
+                    "%s: the API server's TokenRequest answer for ServiceAccount %s/%s has no "
+                    "token",
+                    field, run->ns, ep->service_account);
+        return -1;
+    }
+    *out = sl_xstrdup(token);
+    json_decref(resp);
+    return 0;
+}
+
+/* provider aws: Amazon ECR credentials for ep from the IAM role of ServiceAccount
+ * ep->service_account (its annotation eks.amazonaws.com/role-arn), through a token of that
+ * ServiceAccount, STS and ECR (oci/aws.h), or from the cache of earlier logins. Returns 0 with
+ * ep->creds set, or -1 with the outcome recorded. */
+static int load_aws_creds(struct imd_run *run, struct endpoint *ep)
+{
+    struct imd_reconciler *r = run->r;
+    struct sl_err err = {0};
+    json_t *sa = NULL;
+    char *token = NULL;
+    char *key = NULL;
+    int64_t expires = 0;
+    int rc = -1;
+    char field[96];
+    snprintf(field, sizeof(field), "%s.serviceAccountName", ep->field);
+    int grc = run->rt->kube.get(run->rt->kube.ctx, &sa, &SL_RES_SERVICEACCOUNT, run->ns,
+                                ep->service_account, &err);
+    if (grc == SL_ENOTFOUND) {
+        global_fail(run, SL_RESULT_WAITING, "ServiceAccountNotFound",
+                    "%s: ServiceAccount %s/%s not found", field, run->ns, ep->service_account);
+        goto done;
+    }
+    if (grc != 0) {
+        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading ServiceAccount %s/%s: %s",
+                    field, run->ns, ep->service_account, err.msg);
+        goto done;
+    }
+    const char *role = json_string_value(json_object_get(
+        json_object_get(json_object_get(sa, "metadata"), "annotations"), SL_AWS_ROLE_ANNOTATION));
+    if (!role) {
+        /* ServiceAccounts are not watched: a fixed one is read again at the next look */
+        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
+                    "%s: ServiceAccount %s/%s has no annotation " SL_AWS_ROLE_ANNOTATION
+                    " (the IAM role whose ECR credentials it gets)",
+                    field, run->ns, ep->service_account);
+        goto done;
+    }
+    if (sl_aws_role_arn_check(role, &err) != 0) {
+        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
+                    "%s: ServiceAccount %s/%s: annotation " SL_AWS_ROLE_ANNOTATION ": %s", field,
+                    run->ns, ep->service_account, err.msg);
+        goto done;
+    }
+    key = sl_xasprintf("%s\n%s\n%s\n%s", run->ns, ep->service_account, role, ep->ref.registry);
+    int64_t now = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL));
+    if (sl_imd_cloud_cache_get(r->cloud_cache, &ep->creds, key, now) == 0) {
+        ep->have_creds = true;
+        rc = 0;
+        goto done;
+    }
+    if (request_sa_token(run, ep, &token, SL_AWS_TOKEN_AUDIENCE, field) != 0)
+        goto done;
+    char session[80];
+    aws_session_name(session, sizeof(session), run->ns, ep->service_account);
+    int lrc = r->cloud.aws_login(r->cloud.ctx, &ep->creds, &expires, &ep->ecr, role, session, token,
+                                 &err);
+    if (lrc != 0) {
+        /* a refusal needs a change in IAM (not watched): look again later; anything else is
+         * retried with backoff */
+        global_fail(run,
+                    lrc == SL_EAUTH || lrc == SL_EINVAL ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
+                    "CloudAuthFailed", "%s: AWS login as %s for ServiceAccount %s/%s: %s",
+                    ep->field, role, run->ns, ep->service_account, err.msg);
+        goto done;
+    }
+    sl_imd_cloud_cache_put(r->cloud_cache, key, &ep->creds, expires);
+    ep->have_creds = true;
+    rc = 0;
+done:
+    sl_secure_free_str(token);
+    free(key);
+    json_decref(sa);
+    return rc;
+}
+
 static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
 {
     json_t *secret = NULL;
@@ -987,8 +1169,12 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
         sl_kube_secret_decref(secret);
         secret = NULL;
     }
-    if (ep->service_account && (rc = load_service_account_creds(run, ep)) != 0)
+    if (ep->provider_aws) {
+        if ((rc = load_aws_creds(run, ep)) != 0)
+            goto done;
+    } else if (ep->service_account && (rc = load_service_account_creds(run, ep)) != 0) {
         goto done;
+    }
     if (ep->ca_secret) {
         snprintf(field, sizeof(field), "%s.certSecretRef.name", ep->field);
         if ((rc = get_secret(run, &secret, ep->ca_secret, field)) != 0)
@@ -2430,6 +2616,7 @@ static void reconciler_free(void *self)
     for (size_t i = 0; i < r->nkeys; i++)
         key_entry_free(&r->keys[i]);
     sl_imd_registry_cache_free(r->cache);
+    sl_imd_cloud_cache_free(r->cloud_cache);
     pthread_mutex_destroy(&r->secrets_lock);
     free(r);
 }
@@ -2458,6 +2645,11 @@ int sl_imagedelivery_reconciler_new(struct sl_reconciler **out,
         r->attest_gate = *deps->attest_gate;
     if (deps && deps->config)
         r->cc = *deps->config;
+    if (deps && deps->cloud)
+        r->cloud = *deps->cloud;
+    else
+        sl_imd_cloud_ops_real(&r->cloud);
+    r->cloud_cache = sl_imd_cloud_cache_new();
     if (deps) {
         r->wall_now = deps->wall_now;
         r->clock_ctx = deps->clock_ctx;

@@ -51,6 +51,12 @@
  *                                         field: unparseable reference, tag selection, ...)
  *   InsecureRegistryNotAllowed            stalled: `insecure: true` for a registry not listed
  *                                         by --insecure-registry
+ *   WorkloadIdentityDisabled              stalled: provider aws without the controller's
+ *                                         --workload-identity
+ *   ServiceAccountNotFound,               waiting (30 s): serviceAccountName missing, or for
+ *   InvalidServiceAccount                 provider aws without an IAM role annotation
+ *   CloudAuthFailed                       provider aws: STS or ECR refused (waiting, 30 s) or
+ *                                         were unreachable (transient)
  *   RegistryTimeout                       transient: the pass ran past --registry-timeout
  *   SecretNotFound, SigningKeyNotFound,   waiting: re-checked every 30 s and whenever the Secret
  *   SigningKeyNotReady                    / SigningKey changes
@@ -88,6 +94,7 @@
 #ifndef SL_IMAGEDELIVERY_RECONCILER_H
 #define SL_IMAGEDELIVERY_RECONCILER_H
 
+#include "imagedelivery/cloudcreds.h"
 #include "imagedelivery/gates.h"
 #include "imagedelivery/regops.h"
 #include "runtime/config.h"
@@ -110,6 +117,8 @@ struct sl_imagedelivery_deps {
     const struct sl_scan_gate *scan_gate;
     /* the attestation gate; NULL or .attest NULL = deliveries write no attestations */
     const struct sl_attest_gate *attest_gate;
+    /* provider: aws logins (cloudcreds.h); NULL = the real AWS STS and ECR */
+    const struct sl_imd_cloud_ops *cloud;
     /* the wall clock the status times (lastCheckTime, syncedAt, ...) are read from, for tests;
      * NULL = time(NULL). clock_ctx is its argument. */
     time_t (*wall_now)(void *clock_ctx);

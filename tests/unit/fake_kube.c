@@ -720,6 +720,36 @@ done:
     return rc;
 }
 
+/* POST serviceaccounts/NAME/token (the TokenRequest subresource, asked for as the resource
+ * "serviceaccounts/NAME/token"): answers status.token "token:NS:NAME:AUDIENCE" when the
+ * ServiceAccount exists, so tests see whose token went where. 1 when res is not such a request. */
+static int token_request_locked(struct sl_fake_kube *fk, json_t **out,
+                                const struct sl_kube_resource *res, const char *ns, json_t *obj,
+                                struct sl_err *err)
+{
+    const char *p = res->plural;
+    size_t n = strlen(p);
+    if (res->group[0] || strncmp(p, "serviceaccounts/", 16) != 0 || n < 22 ||
+        strcmp(p + n - 6, "/token") != 0)
+        return 1;
+    char *name = sl_xstrndup(p + 16, n - 22);
+    char *key = object_key(&SL_RES_SERVICEACCOUNT, ns, name);
+    int rc = 0;
+    const char *aud = json_string_value(
+        json_array_get(json_object_get(json_object_get(obj, "spec"), "audiences"), 0));
+    if (!json_object_get(fk->objects, key)) {
+        rc = kube_err(err, SL_ENOTFOUND, "serviceaccounts \"%s\" not found", name, NULL);
+    } else {
+        char *token = sl_xasprintf("token:%s:%s:%s", ns, name, aud ? aud : "");
+        *out = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "authentication.k8s.io/v1", "kind",
+                         "TokenRequest", "status", "token", token);
+        free(token);
+    }
+    free(key);
+    free(name);
+    return rc;
+}
+
 static int fake_create(void *ctx, json_t **out, const struct sl_kube_resource *res, const char *ns,
                        json_t *obj, struct sl_err *err)
 {
@@ -727,7 +757,7 @@ static int fake_create(void *ctx, json_t **out, const struct sl_kube_resource *r
     int rc;
     pthread_mutex_lock(&fk->lock);
     rc = injected_failure(fk, "create", err);
-    if (rc == 0)
+    if (rc == 0 && (rc = token_request_locked(fk, out, res, ns, obj, err)) == 1)
         rc = create_locked(fk, out, res, ns, obj, err);
     pthread_mutex_unlock(&fk->lock);
     return rc;

@@ -336,6 +336,9 @@ static void test_imagedelivery_service_account_carried(void)
     CHECK_CONTAINS(annotation(a, SL_API_V1BETA1_FIELDS),
                    "\"serviceAccountName\":\"vendor-puller\"");
     CHECK_CONTAINS(annotation(a, SL_API_V1BETA1_FIELDS), "customer-pusher");
+    /* provider aws rides along the same way */
+    CHECK(at(a, "spec.targets.2.provider") == NULL);
+    CHECK_CONTAINS(annotation(a, SL_API_V1BETA1_FIELDS), "\"provider\":\"aws\"");
     json_t *back = convert(a, "v1beta1");
     check_equal(back, b, "ImageDelivery serviceAccountName");
     json_decref(a);

@@ -22,7 +22,7 @@ struct seen {
     int puts;
     size_t put_len;
     bool put_matches;
-    char auth[128], ctype[128], expect[32], body[64];
+    char auth[128], ctype[128], expect[32], body[64], host[128];
 };
 
 static char blob[BLOB_LEN];
@@ -33,7 +33,9 @@ static void h_echo(void *ctx, const struct sl_http_request *req, struct sl_http_
     const char *a = sl_http_request_header(req, "Authorization");
     const char *c = sl_http_request_header(req, "Content-Type");
     const char *e = sl_http_request_header(req, "Expect");
+    const char *h = sl_http_request_header(req, "Host");
     pthread_mutex_lock(&s->mu);
+    snprintf(s->host, sizeof(s->host), "%s", h ? h : "");
     snprintf(s->auth, sizeof(s->auth), "%s", a ? a : "");
     snprintf(s->ctype, sizeof(s->ctype), "%s", c ? c : "");
     snprintf(s->expect, sizeof(s->expect), "%s", e ? e : "(none)");
@@ -211,6 +213,49 @@ static void test_exchanges(void)
     CHECK_INT_EQ(res.status, 0);
 
     sl_transport_free(t);
+    sl_http_server_stop(srv);
+    sl_http_server_free(srv);
+}
+
+/* --connect-to: an exchange for HOST:PORT goes to the address given, the URL and the Host
+ * header stay HOST; malformed entries are refused whole, and nothing changes. */
+static void test_connect_to(void)
+{
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char base[128], entry[192], bad[64];
+    struct sl_http_server *srv = start(&s, base, sizeof(base));
+    const char *port = strrchr(base, ':') + 1;
+    static const char *const malformed[] = {"a:80:b",      "a:80:b:c",    "a b:80:c:1",
+                                            "a:99999:b:1", "[::1:80:b:1", "a:80:b:1:2"};
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        CHECK_INT_EQ(sl_transport_set_connect_to(&malformed[i], 1, bad, sizeof(bad)), SL_EINVAL);
+        CHECK_STR_EQ(bad, malformed[i]);
+    }
+    snprintf(entry, sizeof(entry), "registry.example.invalid:80:127.0.0.1:%s", port);
+    const char *entries[] = {entry, "[::1]::127.0.0.1:"};
+    CHECK_INT_EQ(sl_transport_set_connect_to(entries, 2, bad, sizeof(bad)), 0);
+    struct sl_transport *t = sl_transport_new(NULL);
+    struct got g;
+    got_init(&g);
+    struct sl_http_exchange x = {.method = "POST",
+                                 .url = "http://registry.example.invalid/echo",
+                                 .body = "x",
+                                 .body_len = 1,
+                                 .timeout_ms = 30000,
+                                 .on_body = on_body,
+                                 .ud = &g};
+    struct sl_http_result res;
+    CHECK_INT_EQ(sl_transport_perform(t, &x, &res), SL_HTTP_OK);
+    CHECK_INT_EQ(res.status, 202);
+    CHECK_STR_EQ(sl_buf_cstr(&g.body), "pong");
+    CHECK_STR_EQ(s.host, "registry.example.invalid");
+    got_free(&g);
+    /* another host is not redirected: it does not resolve */
+    struct sl_http_exchange other = {
+        .method = "GET", .url = "http://other.example.invalid/echo", .timeout_ms = 30000};
+    CHECK_INT_EQ(sl_transport_perform(t, &other, &res), SL_HTTP_NETWORK);
+    sl_transport_free(t);
+    CHECK_INT_EQ(sl_transport_set_connect_to(NULL, 0, bad, sizeof(bad)), 0);
     sl_http_server_stop(srv);
     sl_http_server_free(srv);
 }
@@ -464,6 +509,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < BLOB_LEN; i++)
         blob[i] = (char)(i * 7 + i / 251);
     RUN(test_exchanges);
+    RUN(test_connect_to);
     RUN(test_relay);
     RUN(test_relay_sizes);
     RUN(test_tls_trust);

@@ -403,6 +403,35 @@ static int f_copy_referrers(void *ctx, struct sl_referrers_result *out, struct s
 
 /* ---- environment ---- */
 
+/* provider: aws logins: what the reconciler asked, what it got */
+struct fake_cloud {
+    int calls;
+    int rc; /* nonzero: the login fails with this code */
+    char role[256], session[96], token[256], region[32];
+    const time_t *clock;
+};
+
+static int f_aws_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                       const struct sl_aws_ecr_host *host, const char *role_arn,
+                       const char *session_name, const char *web_identity_token, struct sl_err *err)
+{
+    struct fake_cloud *c = ctx;
+    c->calls++;
+    snprintf(c->role, sizeof(c->role), "%s", role_arn);
+    snprintf(c->session, sizeof(c->session), "%s", session_name);
+    snprintf(c->token, sizeof(c->token), "%s", web_identity_token);
+    snprintf(c->region, sizeof(c->region), "%s", host->region);
+    if (c->rc)
+        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
+                          "STS https://sts.%s.amazonaws.com/: AccessDenied: Not authorized to "
+                          "perform sts:AssumeRoleWithWebIdentity",
+                          host->region);
+    out->username = sl_xstrdup("AWS");
+    out->password = sl_xasprintf("ecr-" PASSWD "-%d", c->calls);
+    *expires_unix = (int64_t)*c->clock + 12 * 3600;
+    return 0;
+}
+
 struct env {
     struct sl_fake_kube *fk;
     struct sl_runtime rt;
@@ -414,6 +443,8 @@ struct env {
     int rc;
     struct sl_err err;
     time_t clock; /* the reconciler's wall clock: each reconcile() runs a minute after the last */
+    struct fake_cloud cloud;
+    struct sl_imd_cloud_ops cloud_ops;
 };
 
 static time_t test_clock(void *ctx)
@@ -457,7 +488,10 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
                                           .referrers_digest = f_referrers_digest,
                                           .copy_referrers = f_copy_referrers};
     e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
+    e->cloud.clock = &e->clock;
+    e->cloud_ops = (struct sl_imd_cloud_ops){.ctx = &e->cloud, .aws_login = f_aws_login};
     struct sl_imagedelivery_deps deps = {.config = cc,
+                                         .cloud = &e->cloud_ops,
                                          .registry = &e->ops,
                                          .scan_gate = gate,
                                          .attest_gate = attest,
@@ -1389,6 +1423,192 @@ static void test_service_account_pull_secrets(void)
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
                    "spec.source: set at most one of secretRef and serviceAccountName");
     env_free(&e);
+}
+
+#define ECR      "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+#define ROLE_ARN "arn:aws:iam::123456789012:role/sealift-pusher"
+
+static void put_annotated_sa(struct env *e, const char *ns, const char *name, const char *role)
+{
+    json_t *sa = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                           "metadata", "name", name, "namespace", ns);
+    if (role)
+        json_object_set_new(json_object_get(sa, "metadata"), "annotations",
+                            json_pack("{s:s}", SL_AWS_ROLE_ANNOTATION, role));
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
+    json_decref(sa);
+}
+
+/* basic_spec whose first target is image (provider aws, ServiceAccount pusher) */
+static json_t *aws_spec(const char *image)
+{
+    json_t *spec = basic_spec();
+    json_t *t0 = json_array_get(json_object_get(spec, "targets"), 0);
+    json_object_set_new(t0, "image", json_string(image));
+    json_object_del(t0, "secretRef");
+    json_object_del(t0, "insecure");
+    json_object_set_new(t0, "provider", json_string("aws"));
+    json_object_set_new(t0, "serviceAccountName", json_string("pusher"));
+    return spec;
+}
+
+static const char *const aws_insecure_ok[] = {SRC, DST1, DST2};
+static const struct sl_controller_config aws_config = {
+    .insecure_registries = aws_insecure_ok, .n_insecure_registries = 3, .workload_identity = true};
+
+static void aws_env(struct env *e, const char *role)
+{
+    env_init_with(e, &aws_config, NULL, NULL);
+    seed_source(e);
+    put_secrets(e);
+    put_annotated_sa(e, NS, "pusher", role);
+}
+
+/* provider: aws: the ServiceAccount's token for sts.amazonaws.com becomes ECR credentials of
+ * the role its annotation names, for the ECR host only; kept until shortly before they
+ * expire; every way it can be wrong stops the delivery naming why, before anything is sent. */
+static void test_provider_aws(void)
+{
+    struct env e;
+    aws_env(&e, ROLE_ARN);
+    put_imd(&e, aws_spec(ECR "/mirror/app"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:sts.amazonaws.com");
+    CHECK_STR_EQ(e.cloud.role, ROLE_ARN);
+    CHECK_STR_EQ(e.cloud.session, "sealift." NS ".pusher");
+    CHECK_STR_EQ(e.cloud.region, "eu-west-1");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, ECR)), "AWS");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, SRC)), "robot");
+    char *dump = json_dumps(imd(&e), 0);
+    CHECK(strstr(dump, PASSWD) == NULL);
+    CHECK(strstr(dump, "token:") == NULL);
+    free(dump);
+    /* the next passes use the kept credentials, until 15 minutes before they expire */
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    e.clock += 11 * 3600 + 30 * 60;
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    e.clock += 20 * 60;
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    env_free(&e);
+
+    /* another role annotated on the ServiceAccount is another login */
+    aws_env(&e, ROLE_ARN);
+    put_imd(&e, aws_spec(ECR "/mirror/app"));
+    reconcile(&e);
+    put_annotated_sa(&e, NS, "pusher", "arn:aws:iam::123456789012:role/other");
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    CHECK_STR_EQ(e.cloud.role, "arn:aws:iam::123456789012:role/other");
+    env_free(&e);
+
+    /* not an ECR host: the cloud's credentials go nowhere else (the API server refuses this
+     * for v1beta1 writes; a v1alpha1 write's conversion annotation could still carry it) */
+    static const char *const not_ecr[] = {
+        DST1 "/mirror/app",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example/mirror/app",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com:8443/mirror/app",
+    };
+    for (size_t i = 0; i < sizeof(not_ecr) / sizeof(not_ecr[0]); i++) {
+        aws_env(&e, ROLE_ARN);
+        put_imd(&e, aws_spec(not_ecr[i]));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].provider: aws: ");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "is not an Amazon ECR registry host");
+        CHECK_INT_EQ(e.cloud.calls, 0);
+        CHECK_INT_EQ((int)json_object_size(e.reg.users), 0);
+        env_free(&e);
+    }
+
+    /* the administrator did not turn workload identity on */
+    env_init(&e);
+    seed_source(&e);
+    put_secrets(&e);
+    put_annotated_sa(&e, NS, "pusher", ROLE_ARN);
+    put_imd(&e, aws_spec(ECR "/mirror/app"));
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "WorkloadIdentityDisabled");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "--workload-identity");
+    CHECK_INT_EQ(e.cloud.calls, 0);
+    env_free(&e);
+
+    /* no serviceAccountName, insecure, an unknown provider: spec errors */
+    for (int i = 0; i < 3; i++) {
+        aws_env(&e, ROLE_ARN);
+        json_t *spec = aws_spec(ECR "/mirror/app");
+        json_t *t0 = json_array_get(json_object_get(spec, "targets"), 0);
+        if (i == 0)
+            json_object_del(t0, "serviceAccountName");
+        else if (i == 1)
+            json_object_set_new(t0, "insecureSkipTLSVerify", json_true());
+        else
+            json_object_set_new(t0, "provider", json_string("gcp"));
+        put_imd(&e, spec);
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       i == 0   ? "spec.targets[0]: provider aws needs serviceAccountName"
+                       : i == 1 ? "spec.targets[0]: provider aws sends credentials over "
+                                  "verified TLS only"
+                                : "spec.targets[0].provider: Unsupported value: \"gcp\"");
+        CHECK_INT_EQ(e.cloud.calls, 0);
+        env_free(&e);
+    }
+
+    /* the ServiceAccount: missing in this namespace (one of that name elsewhere is not
+     * used), without the annotation, with something else in it */
+    for (int i = 0; i < 3; i++) {
+        env_init_with(&e, &aws_config, NULL, NULL);
+        seed_source(&e);
+        put_secrets(&e);
+        if (i == 0)
+            put_annotated_sa(&e, "other-ns", "pusher", ROLE_ARN);
+        else
+            put_annotated_sa(&e, NS, "pusher", i == 1 ? NULL : "arn:aws:iam::12345:user/x");
+        put_imd(&e, aws_spec(ECR "/mirror/app"));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"),
+                     i == 0 ? "ServiceAccountNotFound" : "InvalidServiceAccount");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       i == 0 ? "spec.targets[0].serviceAccountName: ServiceAccount " NS
+                                "/pusher not found"
+                       : i == 1 ? "ServiceAccount " NS "/pusher has no annotation "
+                                  "eks.amazonaws.com/role-arn"
+                                : "annotation eks.amazonaws.com/role-arn: ");
+        CHECK_INT_EQ(e.cloud.calls, 0);
+        env_free(&e);
+    }
+
+    /* STS or ECR refuse: waiting (IAM is not watched); unreachable: retried with backoff;
+     * nothing kept, the next pass asks again */
+    for (int i = 0; i < 2; i++) {
+        aws_env(&e, ROLE_ARN);
+        e.cloud.rc = i == 0 ? SL_EAUTH : SL_ERETRY;
+        put_imd(&e, aws_spec(ECR "/mirror/app"));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, i == 0 ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "CloudAuthFailed");
+        CHECK_STR_EQ(cond_field(&e, "Ready", "message"),
+                     "spec.targets[0]: AWS login as " ROLE_ARN " for ServiceAccount " NS
+                     "/pusher: STS https://sts.eu-west-1.amazonaws.com/: AccessDenied: Not "
+                     "authorized to perform sts:AssumeRoleWithWebIdentity");
+        CHECK(json_object_get(e.reg.users, ECR) == NULL);
+        e.cloud.rc = 0;
+        reconcile(&e);
+        CHECK_INT_EQ(e.cloud.calls, 2);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+        env_free(&e);
+    }
 }
 
 static void test_registry_errors(void)
@@ -2637,5 +2857,6 @@ int main(int argc, char **argv)
     RUN(test_suspend);
     RUN(test_secondary_watches);
     RUN(test_secret_cache_follows_watch);
+    RUN(test_provider_aws);
     return CHECK_EXIT();
 }

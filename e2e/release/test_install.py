@@ -214,6 +214,30 @@ class InstallTest(procs.TempDirTestCase):
         self.assertNotIn("CustomResourceDefinition", kinds)
         self.assertIn("Deployment", kinds)
 
+        # workloadIdentity.enabled: the token right (crds/workload-identity.yaml, bound in the
+        # release's namespace) and --workload-identity, plus extraEnv; off by default
+        self.assertNotIn("serviceaccounts/token", out)
+        out = self.template("workloadIdentity.enabled=true",
+                            "extraEnv[0].name=AWS_ENDPOINT_URL_STS",
+                            "extraEnv[0].value=https://sts.vpce.example",
+                            namespace="team-x")
+        self.dry_run(out)
+        docs = [d for d in yaml.safe_load_all(out) if d]
+        (role,) = [d for d in docs if d["kind"] == "ClusterRole"
+                   and d["metadata"]["name"] == "sealift-workload-identity"]
+        self.assertEqual(role["rules"], [{"apiGroups": [""], "resources": ["serviceaccounts/token"],
+                                          "verbs": ["create"]}])
+        (binding,) = [d for d in docs if d["kind"] == "ClusterRoleBinding"
+                      and d["metadata"]["name"] == "sealift-workload-identity"]
+        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount",
+                                                "name": "sealift-controller",
+                                                "namespace": "team-x"}])
+        (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        self.assertIn("--workload-identity", c["args"])
+        self.assertIn({"name": "AWS_ENDPOINT_URL_STS", "value": "https://sts.vpce.example"},
+                      c["env"])
+
         # values: a digest, shards, resources, replicas, cert-manager certificates
         out = self.template("image.repository=registry.example/sealift", f"image.digest={DIGEST}",
                             "shards={blue,green}", "replicas=3",

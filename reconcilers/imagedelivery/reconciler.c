@@ -624,6 +624,21 @@ static int parse_referrers(struct imd_run *run, const json_t *referrers)
  * whose conversion annotation carries the field, an older schema): credentials of a cloud
  * identity go to that cloud's registry hosts only, over verified TLS, and only when the
  * administrator turned the feature on. */
+/* A Kubernetes object name (DNS-1123 subdomain). */
+static bool dns_subdomain(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
+            return false;
+    }
+    return true;
+}
+
 static int parse_provider(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep)
 {
     const char *field = ep->field;
@@ -653,6 +668,15 @@ static int parse_provider(struct imd_run *run, struct endpoint *ep, const json_t
                     "%s: provider %s needs serviceAccountName (the ServiceAccount whose "
                     "identity is exchanged for registry credentials)",
                     field, provider);
+        return -1;
+    }
+    /* the schema's pattern does not hold for what a conversion annotation carries: the name
+     * goes into the TokenRequest's path */
+    if (!dns_subdomain(ep->service_account)) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s.serviceAccountName: \"%.100s\" is not a ServiceAccount name (lowercase "
+                    "letters, digits, '-' and '.')",
+                    field, ep->service_account);
         return -1;
     }
     if (ep->insecure || ep->skip_tls_verify) {
@@ -1030,10 +1054,9 @@ static void aws_session_name(char *buf, size_t n, const char *ns, const char *sa
 static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out,
                             const char *audience, const char *field)
 {
-    /* POST .../serviceaccounts/NAME/token: the name is a DNS subdomain (the ServiceAccount
-     * was just read by it), so it cannot leave its path segment */
-    char plural[300];
-    snprintf(plural, sizeof(plural), "serviceaccounts/%s/token", ep->service_account);
+    /* POST .../serviceaccounts/NAME/token: parse_provider checked that the name is a DNS
+     * subdomain, so it cannot leave its path segment */
+    char *plural = sl_xasprintf("serviceaccounts/%s/token", ep->service_account);
     const struct sl_kube_resource res = {"", "v1", plural, "TokenRequest", true};
     json_t *req =
         json_pack("{s:s, s:s, s:{s:[s], s:i}}", "apiVersion", "authentication.k8s.io/v1", "kind",
@@ -1042,6 +1065,7 @@ static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out
     struct sl_err err = {0};
     int rc = run->rt->kube.create(run->rt->kube.ctx, &resp, &res, run->ns, req, &err);
     json_decref(req);
+    free(plural);
     if (rc != 0) {
         global_fail(run, rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
                     rc == SL_ENOTFOUND ? "ServiceAccountNotFound" : "APIError",

@@ -1566,8 +1566,10 @@ static void test_provider_aws(void)
     CHECK_INT_EQ(e.cloud.calls, 0);
     env_free(&e);
 
-    /* no serviceAccountName, insecure, an unknown provider: spec errors */
-    for (int i = 0; i < 3; i++) {
+    /* no serviceAccountName, insecure, an unknown provider, a name that would leave the
+     * TokenRequest's path (the schema's pattern does not hold for a conversion annotation's
+     * fields): spec errors */
+    for (int i = 0; i < 4; i++) {
         aws_env(&e, ROLE_ARN);
         json_t *spec = aws_spec(ECR "/mirror/app");
         json_t *t0 = json_array_get(json_object_get(spec, "targets"), 0);
@@ -1575,8 +1577,11 @@ static void test_provider_aws(void)
             json_object_del(t0, "serviceAccountName");
         else if (i == 1)
             json_object_set_new(t0, "insecureSkipTLSVerify", json_true());
-        else
+        else if (i == 2)
             json_object_set_new(t0, "provider", json_string("gcp"));
+        else
+            json_object_set_new(t0, "serviceAccountName",
+                                json_string("x/../../../kube-system/serviceaccounts/admin"));
         put_imd(&e, spec);
         reconcile(&e);
         CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
@@ -1585,7 +1590,9 @@ static void test_provider_aws(void)
                        i == 0   ? "spec.targets[0]: provider aws needs serviceAccountName"
                        : i == 1 ? "spec.targets[0]: provider aws sends credentials over "
                                   "verified TLS only"
-                                : "spec.targets[0].provider: Unsupported value: \"gcp\"");
+                       : i == 2 ? "spec.targets[0].provider: Unsupported value: \"gcp\""
+                                : "spec.targets[0].serviceAccountName: \"x/../../../kube-system"
+                                  "/serviceaccounts/admin\" is not a ServiceAccount name");
         CHECK_INT_EQ(e.cloud.calls, 0);
         env_free(&e);
     }

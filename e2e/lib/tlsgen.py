@@ -1,17 +1,24 @@
 """Test certificates made with the openssl CLI: a CA and a serving certificate, client
 certificates."""
 import os
+import shutil
 
 import procs
 
 
-def make_serving_cert(directory, dns_names=(), ips=("127.0.0.1",)):
-    """Writes ca.crt, ca.key, tls.crt, tls.key into directory; returns the directory."""
+def make_serving_cert(directory, dns_names=(), ips=("127.0.0.1",), ca_dir=None):
+    """Writes ca.crt, ca.key, tls.crt, tls.key into directory; returns the directory. With
+    ca_dir (a directory this function wrote before) the certificate is issued by that CA, whose
+    ca.crt and ca.key are copied, instead of a new one."""
     os.makedirs(directory, exist_ok=True)
     p = lambda name: os.path.join(directory, name)  # noqa: E731
-    procs.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-               "-nodes", "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "2",
-               "-subj", "/CN=sealift-e2e-ca"])
+    if ca_dir:
+        for name in ("ca.crt", "ca.key"):
+            shutil.copyfile(os.path.join(ca_dir, name), p(name))
+    else:
+        procs.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:P-256", "-nodes", "-keyout", p("ca.key"), "-out",
+                   p("ca.crt"), "-days", "2", "-subj", "/CN=sealift-e2e-ca"])
     san = ",".join([f"DNS:{d}" for d in dns_names] + [f"IP:{i}" for i in ips])
     with open(p("ext.cnf"), "w") as f:
         f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"

@@ -104,42 +104,51 @@ def access(node, client_certs=False, service_account=None, peer="this registry")
 
 
 ECR_IMAGE = r"^[0-9]{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+ACR_IMAGE = r"^[a-z0-9]{5,50}\.azurecr\.(io|cn|us)/"
 
 
 def provider(node, where):
-    """provider: generic|aws on an image endpoint (ImageDelivery's source and targets)."""
+    """provider: generic|aws|azure on an image endpoint (ImageDelivery's source and targets)."""
     node["properties"]["provider"] = {
         "description": (
             "Where the registry credentials come from. generic (the default): secretRef or "
-            "serviceAccountName's imagePullSecrets. aws: short-lived Amazon ECR credentials "
-            "from the identity of serviceAccountName (required), as EKS IAM roles for service "
-            "accounts give them to a pod: the controller requests a token of that "
-            "ServiceAccount for the audience sts.amazonaws.com, exchanges it with AWS STS "
-            "AssumeRoleWithWebIdentity for the IAM role its annotation "
-            "eks.amazonaws.com/role-arn names, and asks ECR GetAuthorizationToken; the "
-            "credentials are kept until shortly before they expire and are sent to the ECR "
-            "registry host only. Needs the controller's --workload-identity flag and the RBAC "
-            "of crds/workload-identity.yaml (docs/api.md, Amazon ECR with provider: aws). Failures: Ready=False, "
-            "reasons WorkloadIdentityDisabled, InvalidSpec, ServiceAccountNotFound, "
-            "InvalidServiceAccount, CloudAuthFailed."),
-        "type": "string", "enum": ["generic", "aws"]}
-    node.setdefault("x-kubernetes-validations", []).extend([
-        {"rule": "!has(self.provider) || self.provider != 'aws' || has(self.serviceAccountName)",
-         "message": f"{where}: provider aws needs serviceAccountName (the ServiceAccount whose "
-                    "identity is exchanged for registry credentials)",
-         "reason": "FieldValueRequired"},
-        {"rule": "!has(self.provider) || self.provider != 'aws' || self.image.matches('"
-                 + ECR_IMAGE.replace("\\", "\\\\") + "')",
-         "message": f"{where}: provider aws needs an Amazon ECR image "
-                    "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY)",
-         "reason": "FieldValueInvalid"},
-        {"rule": "!has(self.provider) || self.provider != 'aws' || "
-                 "!((has(self.insecure) && self.insecure) || "
-                 "(has(self.insecureSkipTLSVerify) && self.insecureSkipTLSVerify))",
-         "message": f"{where}: provider aws sends credentials over verified TLS only (no "
-                    "insecure or insecureSkipTLSVerify)",
-         "reason": "FieldValueForbidden"},
-    ])
+            "serviceAccountName's imagePullSecrets. aws and azure: short-lived credentials "
+            "from the cloud identity of serviceAccountName (required), as EKS IAM roles for "
+            "service accounts and Microsoft Entra Workload ID give them to a pod: the "
+            "controller requests a token of that ServiceAccount and exchanges it. aws: for "
+            "the IAM role its annotation eks.amazonaws.com/role-arn names (AWS STS "
+            "AssumeRoleWithWebIdentity, then ECR GetAuthorizationToken), Amazon ECR images "
+            "only. azure: for the Entra ID application its annotation "
+            "azure.workload.identity/client-id names (tenant: annotation "
+            "azure.workload.identity/tenant-id or the controller's AZURE_TENANT_ID), then the "
+            "registry's /oauth2/exchange, Azure Container Registry images only. The "
+            "credentials are kept until shortly before they expire and sent to that registry "
+            "host only. Needs the controller's --workload-identity flag and the RBAC of "
+            "crds/workload-identity.yaml (docs/api.md, Cloud registries). Failures: "
+            "Ready=False, reasons WorkloadIdentityDisabled, InvalidSpec, "
+            "ServiceAccountNotFound, InvalidServiceAccount, CloudAuthFailed."),
+        "type": "string", "enum": ["generic", "aws", "azure"]}
+    rules = []
+    for name, image, what in (("aws", ECR_IMAGE, "an Amazon ECR image "
+                                                 "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY)"),
+                              ("azure", ACR_IMAGE, "an Azure Container Registry image "
+                                                   "(NAME.azurecr.io/REPOSITORY)")):
+        other = f"!has(self.provider) || self.provider != '{name}' || "
+        rules += [
+            {"rule": other + "has(self.serviceAccountName)",
+             "message": f"{where}: provider {name} needs serviceAccountName (the ServiceAccount "
+                        "whose identity is exchanged for registry credentials)",
+             "reason": "FieldValueRequired"},
+            {"rule": other + "self.image.matches('" + image.replace("\\", "\\\\") + "')",
+             "message": f"{where}: provider {name} needs {what}",
+             "reason": "FieldValueInvalid"},
+            {"rule": other + "!((has(self.insecure) && self.insecure) || "
+                             "(has(self.insecureSkipTLSVerify) && self.insecureSkipTLSVerify))",
+             "message": f"{where}: provider {name} sends credentials over verified TLS only (no "
+                        "insecure or insecureSkipTLSVerify)",
+             "reason": "FieldValueForbidden"},
+        ]
+    node.setdefault("x-kubernetes-validations", []).extend(rules)
 
 
 def authority_schema(key_ref):

@@ -1,5 +1,6 @@
 #include "oci/aws.h"
 
+#include "oci/cloudlogin.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -23,10 +24,9 @@
 #define XML_DEPTH_MAX 16
 #define XML_NAME_MAX  64
 /* What an error message quotes of a service's message. */
-#define MESSAGE_QUOTE_MAX 200
+#define MESSAGE_QUOTE_MAX SL_CLOUDLOGIN_QUOTE_MAX
 /* The longest web identity token and ECR authorization token accepted. */
 #define TOKEN_MAX          ((size_t)16 << 10)
-#define CA_BUNDLE_MAX      ((size_t)1 << 20)
 #define DEFAULT_TIMEOUT_MS 30000
 #define STS_API_VERSION    "2011-06-15"
 #define ECR_TARGET         "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
@@ -52,20 +52,6 @@ static int all_digits(const char *s, size_t n)
         if (!is_digit((unsigned char)s[i]))
             return 0;
     return 1;
-}
-
-/* Copies at most max bytes of s into out (cap bytes), dropping control characters and showing
- * bytes outside ASCII as '?', so a message a service wrote is one printable line. */
-static void quote_text(char *out, size_t cap, const char *s, size_t n, size_t max)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && i < max && o + 1 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            continue;
-        out[o++] = c >= 0x80 ? '?' : (char)c;
-    }
-    out[o] = '\0';
 }
 
 /* ---- registry host and role ARN ---- */
@@ -804,9 +790,9 @@ static int sts_parse(struct sl_aws_session *out, const char *xml, size_t len, st
             goto done;
         }
         char code[65], msg[MESSAGE_QUOTE_MAX + 1];
-        quote_text(code, sizeof(code), r->val[F_CODE].data, r->val[F_CODE].len, 64);
-        quote_text(msg, sizeof(msg), sl_buf_cstr(&r->val[F_MESSAGE]), r->val[F_MESSAGE].len,
-                   MESSAGE_QUOTE_MAX);
+        sl_cloudlogin_quote(code, sizeof(code), r->val[F_CODE].data, r->val[F_CODE].len, 64);
+        sl_cloudlogin_quote(msg, sizeof(msg), sl_buf_cstr(&r->val[F_MESSAGE]),
+                            r->val[F_MESSAGE].len, MESSAGE_QUOTE_MAX);
         rc = sl_err_set(err, sts_error_code(code), SL_ERRC_REGISTRY, "%s: %s", code,
                         msg[0] ? msg : "(no message)");
         goto done;
@@ -921,10 +907,10 @@ static int ecr_token_parse(struct sl_creds *out, int64_t *expires_unix, const ch
         if (!m)
             m = json_object_get(root, "Message");
         char tq[65], msg[MESSAGE_QUOTE_MAX + 1] = "";
-        quote_text(tq, sizeof(tq), t, strlen(t), 64);
+        sl_cloudlogin_quote(tq, sizeof(tq), t, strlen(t), 64);
         if (json_is_string(m))
-            quote_text(msg, sizeof(msg), json_string_value(m), json_string_length(m),
-                       MESSAGE_QUOTE_MAX);
+            sl_cloudlogin_quote(msg, sizeof(msg), json_string_value(m), json_string_length(m),
+                                MESSAGE_QUOTE_MAX);
         if (!tq[0]) {
             sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without a type");
             goto done;
@@ -995,160 +981,30 @@ int sl_aws_ecr_token_parse(struct sl_creds *out, int64_t *expires_unix, const ch
 
 /* ---- endpoints and configuration ---- */
 
-/* An endpoint URL, scheme://HOST[:PORT][/], as sent: the URL of its root and the Host value
- * libcurl sends for it (host lowercased, the port left out when it is the scheme's). */
-struct endpoint {
-    char *url;  /* "https://host[:port]/" */
-    char *host; /* "host[:port]" */
-};
-
-static void endpoint_clear(struct endpoint *e)
-{
-    free(e->url);
-    free(e->host);
-    memset(e, 0, sizeof(*e));
-}
-
-static int is_loopback(const char *host)
-{
-    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
-           strcmp(host, "localhost") == 0;
-}
-
-/* Parses url (what names it for messages). Returns 0 or SL_EINVAL. */
-static int endpoint_parse(struct endpoint *out, const char *url, const char *what,
-                          struct sl_err *err)
-{
-    const char *rest;
-    int https;
-    if (strncmp(url, "https://", 8) == 0) {
-        https = 1;
-        rest = url + 8;
-    } else if (strncmp(url, "http://", 7) == 0) {
-        https = 0;
-        rest = url + 7;
-    } else {
-        goto bad;
-    }
-    size_t alen = strcspn(rest, "/");
-    if (rest[alen] && strcmp(rest + alen, "/") != 0)
-        goto bad; /* a path, a query */
-    if (alen == 0 || alen > 255)
-        goto bad;
-    char host[256];
-    size_t hlen;
-    if (rest[0] == '[') {
-        const char *close = memchr(rest, ']', alen);
-        if (!close)
-            goto bad;
-        hlen = (size_t)(close - rest) + 1;
-        for (size_t i = 1; i + 1 < hlen; i++)
-            if (!is_digit((unsigned char)rest[i]) && !strchr("abcdefABCDEF:.", rest[i]))
-                goto bad;
-        if (hlen < 3)
-            goto bad;
-    } else {
-        hlen = strcspn(rest, ":/");
-        if (hlen == 0 || hlen > alen)
-            goto bad;
-        for (size_t i = 0; i < hlen; i++)
-            if (!is_alnum((unsigned char)rest[i]) && rest[i] != '-' && rest[i] != '.')
-                goto bad;
-    }
-    for (size_t i = 0; i < hlen; i++) {
-        char c = rest[i];
-        host[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    }
-    host[hlen] = '\0';
-    long port = https ? 443 : 80;
-    if (hlen < alen) {
-        if (rest[hlen] != ':' || alen - hlen < 2 || alen - hlen > 6 ||
-            !all_digits(rest + hlen + 1, alen - hlen - 1))
-            goto bad;
-        port = strtol(rest + hlen + 1, NULL, 10);
-        if (port < 1 || port > 65535)
-            goto bad;
-    }
-    if (!https && !is_loopback(host))
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                          "%s: http:// only for a loopback host (127.0.0.1, ::1, localhost); "
-                          "use https://",
-                          what);
-    char hostport[300];
-    if (port == (https ? 443 : 80))
-        snprintf(hostport, sizeof(hostport), "%s", host);
-    else
-        snprintf(hostport, sizeof(hostport), "%s:%ld", host, port);
-    out->host = sl_xstrdup(hostport);
-    out->url = sl_xasprintf("%s://%s/", https ? "https" : "http", hostport);
-    return 0;
-bad:
-    return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                      "%s: %.100s is not an https://HOST[:PORT] URL (no path, no user)", what, url);
-}
-
-/* Reads the CA bundle at path into *out (caller frees). */
-static int read_ca_bundle(char **out, const char *path, struct sl_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sl_err_set(err, errno == ENOENT ? SL_ENOTFOUND : SL_EINVAL, SL_ERRC_OS,
-                          "AWS_CA_BUNDLE: cannot read %.200s: %s", path, strerror(errno));
-    struct sl_buf b;
-    sl_buf_init(&b, CA_BUNDLE_MAX);
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (sl_buf_append(&b, chunk, n) != 0) {
-            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                            "AWS_CA_BUNDLE: %.200s is larger than %zu bytes", path, CA_BUNDLE_MAX);
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f))
-        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_OS, "AWS_CA_BUNDLE: cannot read %.200s", path);
-    fclose(f);
-    if (rc == 0 &&
-        (!b.data || !strstr(b.data, "-----BEGIN CERTIFICATE-----") || strlen(b.data) != b.len))
-        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                        "AWS_CA_BUNDLE: %.200s holds no PEM certificate", path);
-    if (rc == 0)
-        *out = sl_buf_steal(&b, NULL);
-    sl_buf_free(&b);
-    return rc;
-}
-
-static const char *env_value(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 int sl_aws_config_from_env(struct sl_aws_config *cfg, struct sl_err *err)
 {
     static const char *const names[] = {"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_ECR"};
     struct sl_aws_config c;
     memset(&c, 0, sizeof(c));
     for (size_t i = 0; i < 2; i++) {
-        const char *v = env_value(names[i]);
+        const char *v = sl_cloudlogin_env(names[i]);
         if (!v)
             continue;
-        struct endpoint e = {0};
-        int rc = endpoint_parse(&e, v, names[i], err);
+        struct sl_cloudlogin_endpoint e = {0};
+        int rc = sl_cloudlogin_endpoint_parse(&e, v, names[i], err);
         if (rc != 0) {
             sl_aws_config_clear(&c);
             return rc;
         }
-        endpoint_clear(&e);
+        sl_cloudlogin_endpoint_clear(&e);
         if (i == 0)
             c.sts_endpoint = sl_xstrdup(v);
         else
             c.ecr_endpoint = sl_xstrdup(v);
     }
-    const char *ca = env_value("AWS_CA_BUNDLE");
+    const char *ca = sl_cloudlogin_env("AWS_CA_BUNDLE");
     if (ca) {
-        int rc = read_ca_bundle(&c.ca_pem, ca, err);
+        int rc = sl_cloudlogin_read_ca_bundle(&c.ca_pem, ca, "AWS_CA_BUNDLE", err);
         if (rc != 0) {
             sl_aws_config_clear(&c);
             return rc;
@@ -1181,105 +1037,19 @@ static int valid_session_name(const char *s)
     return 1;
 }
 
-/* A JWT: base64url parts and dots, nothing that could end a form value or a line. */
-static int valid_web_identity_token(const char *s)
+/* "SERVICE URL" naming endpoint e in messages (without the root's '/'). */
+static char *endpoint_where(const char *service, const struct sl_cloudlogin_endpoint *e)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > TOKEN_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!is_alnum((unsigned char)s[i]) && !strchr("-_.=", s[i]))
-            return 0;
-    return 1;
+    return sl_xasprintf("%s %.*s", service, (int)strlen(e->url) - 1, e->url);
 }
 
-struct answer {
-    struct sl_buf body;
-    int too_big;
-};
-
-static size_t answer_body(void *ud, long status, const char *p, size_t n)
+static int64_t timeout_of(const struct sl_aws_config *cfg)
 {
-    (void)status;
-    struct answer *a = ud;
-    if (sl_buf_append(&a->body, p, n) != 0) {
-        a->too_big = 1;
-        return 0;
-    }
-    return n;
-}
-
-/* One POST to e (service names it for messages, "STS" or "ECR"). Returns 0 with the status in
- * *status and the body in a, or SL_ERETRY (no answer) / SL_ETOOBIG with err set. */
-static int exchange(struct answer *a, long *status, struct sl_transport *t,
-                    const struct sl_aws_config *cfg, const char *service, const struct endpoint *e,
-                    const char *const *headers, size_t n_headers, const char *body,
-                    struct sl_err *err)
-{
-    sl_buf_init(&a->body, SL_AWS_ANSWER_MAX);
-    a->body.wipe = 1; /* both answers hold credentials */
-    a->too_big = 0;
-    struct sl_http_exchange x = {
-        .method = "POST",
-        .url = e->url,
-        .headers = headers,
-        .n_headers = n_headers,
-        .body = body,
-        .body_len = strlen(body),
-        .timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS,
-        .on_body = answer_body,
-        .ud = a,
-    };
-    struct sl_http_result res;
-    memset(&res, 0, sizeof(res));
-    enum sl_http_failure f = sl_transport_perform(t, &x, &res);
-    if (a->too_big)
-        return sl_err_set(err, SL_ETOOBIG, SL_ERRC_HTTP, "%s %.*s: answer larger than %zu bytes",
-                          service, (int)strlen(e->url) - 1, e->url, SL_AWS_ANSWER_MAX);
-    if (f != SL_HTTP_OK) {
-        res.error[sizeof(res.error) - 1] = '\0';
-        return sl_err_set(err, SL_ERETRY, SL_ERRC_HTTP, "%s %.*s: %s", service,
-                          (int)strlen(e->url) - 1, e->url, res.error[0] ? res.error : "no answer");
-    }
-    *status = res.status;
-    return 0;
-}
-
-/* The outcome of an answer: 0 for a 2xx the parser took (prc 0), else the error to report.
- * perr is the parser's: an error document (klass SL_ERRC_REGISTRY) of a 400 or 403 gives its
- * own code; 429 and 5xx are retried whatever they hold; other statuses say what they are. */
-static int answer_outcome(struct sl_err *err, const char *service, const struct endpoint *e,
-                          long status, int prc, const struct sl_err *perr)
-{
-    int rc;
-    int doc = prc != 0 && perr->klass == SL_ERRC_REGISTRY;
-    if (status >= 200 && status < 300) {
-        if (prc == 0)
-            return 0;
-        rc = prc;
-        if (err)
-            *err = *perr;
-    } else if ((status == 400 || status == 403) && doc) {
-        rc = prc;
-        if (err)
-            *err = *perr;
-    } else {
-        rc = status == 429 || status >= 500   ? SL_ERETRY
-             : status == 401 || status == 403 ? SL_EAUTH
-                                              : SL_EINVAL;
-        sl_err_set(err, rc, SL_ERRC_HTTP, "HTTP %ld%s%s", status, doc ? ": " : "",
-                   doc ? perr->msg : "");
-    }
-    sl_err_prefix(err, "%s %.*s", service, (int)strlen(e->url) - 1, e->url);
-    if (err) {
-        err->code = rc;
-        err->http_status = (int)status;
-    }
-    return rc;
+    return cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 }
 
 static int assume_role(struct sl_aws_session *out, struct sl_transport *t,
-                       const struct sl_aws_config *cfg, const struct endpoint *e,
+                       const struct sl_aws_config *cfg, const struct sl_cloudlogin_endpoint *e,
                        const char *role_arn, const char *session_name, const char *token,
                        struct sl_err *err)
 {
@@ -1297,27 +1067,30 @@ static int assume_role(struct sl_aws_session *out, struct sl_transport *t,
         "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
         "Accept: application/xml",
     };
-    struct answer a;
+    struct sl_cloudlogin_answer a;
     long status = 0;
-    int rc = exchange(&a, &status, t, cfg, "STS", e, headers, 2, body, err);
+    char *where = endpoint_where("STS", e);
+    int rc = sl_cloudlogin_post(&a, &status, t, where, e->url, headers, 2, body, timeout_of(cfg),
+                                SL_AWS_ANSWER_MAX, err);
     sl_secure_free_str(body);
     if (rc != 0)
         goto done;
     struct sl_err perr = {0};
     struct sl_aws_session s;
     int prc = sts_parse(&s, sl_buf_cstr(&a.body), a.body.len, &perr);
-    rc = answer_outcome(err, "STS", e, status, prc, &perr);
+    rc = sl_cloudlogin_outcome(err, where, status, prc, &perr, 0);
     if (rc == 0)
         *out = s;
     else if (prc == 0)
         sl_aws_session_clear(&s); /* credentials with an error status are not used */
 done:
-    sl_buf_secure_free(&a.body);
+    sl_cloudlogin_answer_clear(&a);
+    free(where);
     return rc;
 }
 
 static int get_ecr_token(struct sl_creds *out, int64_t *expires_unix, struct sl_transport *t,
-                         const struct sl_aws_config *cfg, const struct endpoint *e,
+                         const struct sl_aws_config *cfg, const struct sl_cloudlogin_endpoint *e,
                          const char *region, const struct sl_aws_session *s, int64_t now_unix,
                          struct sl_err *err)
 {
@@ -1355,9 +1128,11 @@ static int get_ecr_token(struct sl_creds *out, int64_t *expires_unix, struct sl_
         s->session_token ? sl_xasprintf("X-Amz-Security-Token: %s", s->session_token) : NULL;
     const char *headers[] = {
         signed_headers[0], signed_headers[1], "Accept: application/json", date_h, authz_h, token_h};
-    struct answer a;
+    struct sl_cloudlogin_answer a;
     long status = 0;
-    rc = exchange(&a, &status, t, cfg, "ECR", e, headers, token_h ? 6 : 5, body, err);
+    char *where = endpoint_where("ECR", e);
+    rc = sl_cloudlogin_post(&a, &status, t, where, e->url, headers, token_h ? 6 : 5, body,
+                            timeout_of(cfg), SL_AWS_ANSWER_MAX, err);
     free(authz);
     free(date_h);
     sl_secure_free_str(token_h);
@@ -1368,7 +1143,7 @@ static int get_ecr_token(struct sl_creds *out, int64_t *expires_unix, struct sl_
     struct sl_creds c;
     int64_t exp = 0;
     int prc = ecr_token_parse(&c, &exp, sl_buf_cstr(&a.body), a.body.len, &perr);
-    rc = answer_outcome(err, "ECR", e, status, prc, &perr);
+    rc = sl_cloudlogin_outcome(err, where, status, prc, &perr, 0);
     if (rc == 0) {
         *out = c;
         *expires_unix = exp;
@@ -1376,7 +1151,8 @@ static int get_ecr_token(struct sl_creds *out, int64_t *expires_unix, struct sl_
         sl_creds_free(&c);
     }
 done:
-    sl_buf_secure_free(&a.body);
+    sl_cloudlogin_answer_clear(&a);
+    free(where);
     return rc;
 }
 
@@ -1385,7 +1161,7 @@ int sl_aws_ecr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_tran
                      const char *role_arn, const char *session_name, const char *web_identity_token,
                      int64_t now_unix, struct sl_err *err)
 {
-    struct endpoint sts = {0}, ecr = {0};
+    struct sl_cloudlogin_endpoint sts = {0}, ecr = {0};
     struct sl_aws_session s = {0};
     char *sts_url = NULL, *ecr_url = NULL;
     int rc;
@@ -1401,7 +1177,7 @@ int sl_aws_ecr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_tran
                         "AWS login: the role session name must be 2-64 of A-Za-z0-9+=,.@_-");
         goto done;
     }
-    if (!valid_web_identity_token(web_identity_token)) {
+    if (!sl_cloudlogin_jwt_valid(web_identity_token, TOKEN_MAX)) {
         rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                         "AWS login: the web identity token is not a JWT of at most %zu bytes",
                         TOKEN_MAX);
@@ -1416,9 +1192,9 @@ int sl_aws_ecr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_tran
                   ? sl_xstrdup(cfg->ecr_endpoint)
                   : sl_xasprintf("https://%s.%s.%s", host->fips ? "api.ecr-fips" : "api.ecr",
                                  host->region, suffix);
-    rc = endpoint_parse(&sts, sts_url, "AWS_ENDPOINT_URL_STS", err);
+    rc = sl_cloudlogin_endpoint_parse(&sts, sts_url, "AWS_ENDPOINT_URL_STS", err);
     if (rc == 0)
-        rc = endpoint_parse(&ecr, ecr_url, "AWS_ENDPOINT_URL_ECR", err);
+        rc = sl_cloudlogin_endpoint_parse(&ecr, ecr_url, "AWS_ENDPOINT_URL_ECR", err);
     if (rc != 0)
         goto done;
     rc = assume_role(&s, t, cfg, &sts, role_arn, session_name, web_identity_token, err);
@@ -1435,8 +1211,8 @@ int sl_aws_ecr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_tran
         s.expires_unix > 0 && s.expires_unix < ecr_expires ? s.expires_unix : ecr_expires;
 done:
     sl_aws_session_clear(&s);
-    endpoint_clear(&sts);
-    endpoint_clear(&ecr);
+    sl_cloudlogin_endpoint_clear(&sts);
+    sl_cloudlogin_endpoint_clear(&ecr);
     free(sts_url);
     free(ecr_url);
     return rc;

@@ -57,25 +57,29 @@ int sl_azure_acr_host_parse(struct sl_azure_acr_host *out, const char *host, str
 int sl_azure_guid_check(const char *s, struct sl_err *err);
 
 /* Parses an Entra ID token answer (JSON, len bytes): access_token and expires_in (seconds, a
- * number or a string of digits). now_unix + expires_in is *expires_unix. Returns 0 with
- * *out_token (caller frees securely), or SL_EINVAL. An error document ({"error": "...",
+ * number or a string of digits, 1 second to a year; token_type, when present, "Bearer" in any
+ * case). now_unix + expires_in is *expires_unix. Returns 0 with *out_token (caller frees
+ * securely), or SL_EINVAL. An error document ({"error": "...",
  * "error_description": "AADSTS...: ..."}) is SL_EAUTH for invalid_client, unauthorized_client,
  * invalid_grant and invalid_request, SL_ERETRY for temporarily_unavailable, SL_EINVAL
  * otherwise; err then reads "Entra ID ERROR: DESCRIPTION" (cut at 200 characters, control
- * characters dropped, bytes outside ASCII shown as '?'). Never quotes a token. */
+ * characters dropped, bytes outside ASCII shown as '?'). Never quotes a token: in a quoted
+ * message every run of 40 or more token characters ([A-Za-z0-9-_.~+/=]) reads "[redacted]". */
 int sl_azure_token_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
                          int64_t now_unix, struct sl_err *err);
 
 /* Parses an ACR /oauth2/exchange answer (JSON): refresh_token. Returns 0 with *out_token
  * (caller frees securely), or SL_EINVAL; an error document ({"errors": [{"code": "...",
  * "message": "..."}]} or {"error": ..., "error_description": ...}) is SL_EAUTH for
- * UNAUTHORIZED / DENIED / unauthorized, SL_EINVAL otherwise, err "ACR CODE: MESSAGE". */
+ * UNAUTHORIZED / DENIED / unauthorized (any case), SL_EINVAL otherwise, err "ACR CODE: MESSAGE"
+ * (quoted as sl_azure_token_parse quotes). The refresh token is 1-16 KiB of printable ASCII
+ * without spaces. */
 int sl_azure_acr_exchange_parse(char **out_token, const char *json, size_t len, struct sl_err *err);
 
 /* Where the Entra ID exchange goes. */
 struct sl_azure_config {
-    char *authority_host; /* AZURE_AUTHORITY_HOST (https URL, trailing '/' allowed), or NULL =
-                           * https://login.microsoftonline.com/ */
+    char *authority_host; /* AZURE_AUTHORITY_HOST (https://HOST[:PORT], trailing '/' allowed,
+                           * no path), or NULL = https://login.microsoftonline.com/ */
     char *tenant_id;      /* AZURE_TENANT_ID, or NULL */
     char *ca_pem;         /* the contents of AZURE_CA_BUNDLE's file, or NULL */
     int64_t timeout_ms;   /* each exchange; 0 = 30000 */
@@ -89,9 +93,10 @@ int sl_azure_config_from_env(struct sl_azure_config *cfg, struct sl_err *err);
 void sl_azure_config_clear(struct sl_azure_config *cfg);
 
 /* One login: the ServiceAccount token (audience SL_AZURE_TOKEN_AUDIENCE) becomes ACR registry
- * credentials for host: Entra ID (tenant_id, client_id: GUIDs; tenant_id NULL = cfg->tenant_id,
- * and SL_EINVAL "no tenant ..." when both are unset) over entra_t (a transport made
- * with cfg->ca_pem), then POST https://HOST/oauth2/exchange (grant_type=access_token,
+ * credentials for host (as sl_azure_acr_host_parse filled it; checked again): Entra ID
+ * (tenant_id, client_id: GUIDs; tenant_id NULL or "" = cfg->tenant_id, and SL_EINVAL "no
+ * tenant ..." when both are unset; cfg NULL = the defaults, no tenant) over entra_t (a transport
+ * made with cfg->ca_pem), then POST https://HOST/oauth2/exchange (grant_type=access_token,
  * service=HOST, tenant=TENANT, access_token=...) over registry_t (the registry endpoint's
  * transport: its CAs and client certificate). now_unix dates the answer. Returns 0 with *out
  * (username SL_AZURE_ACR_USER, password the refresh token; caller frees) and *expires_unix (the

@@ -46,9 +46,55 @@ static int real_aws_login(void *ctx, struct sl_creds *out, int64_t *expires_unix
                             session_name, web_identity_token, (int64_t)time(NULL), err);
 }
 
+static pthread_once_t azure_once = PTHREAD_ONCE_INIT;
+static struct sl_azure_config azure_cfg;
+static struct sl_transport *azure_transport;
+static struct sl_err azure_init_err;
+static int azure_init_rc;
+
+static void azure_init(void)
+{
+    azure_init_rc = sl_azure_config_from_env(&azure_cfg, &azure_init_err);
+    if (azure_init_rc != 0)
+        return;
+    struct sl_transport_opts opts = {.ca_pem = azure_cfg.ca_pem, .share_connections = true};
+    azure_transport = sl_transport_new(&opts);
+    if (!azure_transport)
+        azure_init_rc = sl_err_set(&azure_init_err, SL_EFAIL, SL_ERRC_HTTP,
+                                   "cannot initialise the HTTP client for Entra ID");
+}
+
+static int real_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                            const struct sl_azure_acr_host *host, const char *tenant_id,
+                            const char *client_id, const char *sa_token,
+                            const struct sl_kube_tls_secret *registry_tls, struct sl_err *err)
+{
+    (void)ctx;
+    pthread_once(&azure_once, azure_init);
+    if (azure_init_rc != 0) {
+        sl_err_set(err, azure_init_rc, azure_init_err.klass, "%s", azure_init_err.msg);
+        return azure_init_rc;
+    }
+    /* the registry's own TLS settings (certSecretRef), for this one exchange: a login happens
+     * once in hours per ServiceAccount and registry */
+    struct sl_transport_opts opts = {.ca_pem = registry_tls ? registry_tls->ca_pem : NULL,
+                                     .client_cert_pem =
+                                         registry_tls ? registry_tls->cert_pem : NULL,
+                                     .client_key_pem = registry_tls ? registry_tls->key_pem : NULL};
+    struct sl_transport *registry_t = sl_transport_new(&opts);
+    if (!registry_t)
+        return sl_err_set(err, SL_EFAIL, SL_ERRC_HTTP,
+                          "cannot initialise the HTTP client for the registry");
+    int rc = sl_azure_acr_login(out, expires_unix, azure_transport, registry_t, &azure_cfg, host,
+                                tenant_id, client_id, sa_token, (int64_t)time(NULL), err);
+    sl_transport_free(registry_t);
+    return rc;
+}
+
 void sl_imd_cloud_ops_real(struct sl_imd_cloud_ops *ops)
 {
-    *ops = (struct sl_imd_cloud_ops){.ctx = NULL, .aws_login = real_aws_login};
+    *ops = (struct sl_imd_cloud_ops){
+        .ctx = NULL, .aws_login = real_aws_login, .azure_login = real_azure_login};
 }
 
 /* ---- the cache ---- */

@@ -1,13 +1,16 @@
-/* Cloud registry credentials of ImageDelivery's `provider: aws` (see oci/aws.h for the
- * exchange itself): the login operation the reconciler calls (the real one goes to AWS STS and
- * ECR; unit tests give a fake), and a cache of the credentials it got, per namespace,
- * ServiceAccount, IAM role and registry, used until SL_IMD_CLOUD_RENEW_S before they expire, so
- * a resync pass makes no cloud request. Thread-safe. */
+/* Cloud registry credentials of ImageDelivery's `provider: aws` and `provider: azure` (see
+ * oci/aws.h and oci/azure.h for the exchanges themselves): the login operations the reconciler
+ * calls (the real ones go to AWS STS and ECR, or Entra ID and the registry; unit tests give
+ * fakes), and a cache of the credentials they got, per provider, namespace, ServiceAccount,
+ * cloud identity and registry, used until SL_IMD_CLOUD_RENEW_S before they expire, so a resync
+ * pass makes no cloud request. Thread-safe. */
 #ifndef SL_IMAGEDELIVERY_CLOUDCREDS_H
 #define SL_IMAGEDELIVERY_CLOUDCREDS_H
 
 #include "oci/auth.h"
+#include "kube/secret.h"
 #include "oci/aws.h"
+#include "oci/azure.h"
 #include "util/err.h"
 
 #include <stdint.h>
@@ -25,11 +28,18 @@ struct sl_imd_cloud_ops {
     int (*aws_login)(void *ctx, struct sl_creds *out, int64_t *expires_unix,
                      const struct sl_aws_ecr_host *host, const char *role_arn,
                      const char *session_name, const char *web_identity_token, struct sl_err *err);
+    /* As sl_azure_acr_login (oci/azure.h): tenant_id NULL = the controller's AZURE_TENANT_ID;
+     * the exchange with the registry uses registry_tls (the endpoint's certSecretRef: CAs and
+     * client certificate; may be empty). */
+    int (*azure_login)(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                       const struct sl_azure_acr_host *host, const char *tenant_id,
+                       const char *client_id, const char *sa_token,
+                       const struct sl_kube_tls_secret *registry_tls, struct sl_err *err);
 };
 
-/* The real operations: AWS endpoints and CAs from the environment (sl_aws_config_from_env,
- * read once; a malformed variable fails every login with a message naming it), one shared
- * libcurl transport. */
+/* The real operations: endpoints and CAs from the environment (sl_aws_config_from_env,
+ * sl_azure_config_from_env, each read once; a malformed variable fails every login of that
+ * cloud with a message naming it), one shared libcurl transport per cloud. */
 void sl_imd_cloud_ops_real(struct sl_imd_cloud_ops *ops);
 
 struct sl_imd_cloud_cache;

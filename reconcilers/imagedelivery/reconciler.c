@@ -12,6 +12,7 @@
 #include "kube/pullsecrets.h"
 #include "kube/secret.h"
 #include "oci/aws.h"
+#include "oci/azure.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
 #include "runtime/events.h"
@@ -348,6 +349,8 @@ static void verified_add(struct imd_reconciler *r, const char *key)
 
 /* ---- one reconcile ---- */
 
+enum endpoint_provider { PROVIDER_GENERIC, PROVIDER_AWS, PROVIDER_AZURE };
+
 struct endpoint {
     const char *field; /* "spec.source" or "spec.targets[i]" */
     const char *image; /* the spec's reference text */
@@ -360,8 +363,11 @@ struct endpoint {
     /* serviceAccountName, or NULL: its imagePullSecrets give the credentials, or with
      * provider aws its identity does */
     const char *service_account;
-    bool provider_aws; /* provider: aws (Amazon ECR credentials from the ServiceAccount) */
+    /* provider: generic (secretRef, imagePullSecrets), aws (Amazon ECR credentials of the
+     * ServiceAccount's IAM role) or azure (ACR credentials of its Entra ID application) */
+    enum endpoint_provider provider;
     struct sl_aws_ecr_host ecr;
+    struct sl_azure_acr_host acr;
     json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
     struct sl_creds creds;
     bool have_creds;
@@ -613,52 +619,82 @@ static int parse_referrers(struct imd_run *run, const json_t *referrers)
     return 0;
 }
 
-/* provider: generic (default) or aws. The API server's rules say the same for v1beta1 writes;
- * these checks also hold for what reaches the controller another way (a v1alpha1 write whose
- * conversion annotation carries the field, an older schema): credentials of a cloud identity
- * go to that cloud's registry hosts only, over verified TLS, and only when the administrator
- * turned the feature on. */
+/* provider: generic (default), aws or azure. The API server's rules say the same for v1beta1
+ * writes; these checks also hold for what reaches the controller another way (a v1alpha1 write
+ * whose conversion annotation carries the field, an older schema): credentials of a cloud
+ * identity go to that cloud's registry hosts only, over verified TLS, and only when the
+ * administrator turned the feature on. */
+/* A Kubernetes object name (DNS-1123 subdomain). */
+static bool dns_subdomain(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
+            return false;
+    }
+    return true;
+}
+
 static int parse_provider(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep)
 {
     const char *field = ep->field;
     const char *provider = str_or_null(spec_ep, "provider");
+    struct sl_err err = {0};
+    int hrc;
     if (!provider || strcmp(provider, "generic") == 0)
         return 0;
-    if (strcmp(provider, "aws") != 0) {
+    if (strcmp(provider, "aws") == 0) {
+        hrc = sl_aws_ecr_host_parse(&ep->ecr, ep->ref.registry, &err);
+    } else if (strcmp(provider, "azure") == 0) {
+        hrc = sl_azure_acr_host_parse(&ep->acr, ep->ref.registry, &err);
+    } else {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
                     "%s.provider: Unsupported value: \"%.40s\": supported values: \"generic\", "
-                    "\"aws\"",
+                    "\"aws\", \"azure\"",
                     field, provider);
         return -1;
     }
-    struct sl_err err = {0};
-    if (sl_aws_ecr_host_parse(&ep->ecr, ep->ref.registry, &err) != 0) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "%s.provider: aws: %s", field, err.msg);
+    if (hrc != 0) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "%s.provider: %s: %s", field, provider,
+                    err.msg);
         return -1;
     }
     if (!ep->service_account) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "%s: provider aws needs serviceAccountName (the ServiceAccount whose "
+                    "%s: provider %s needs serviceAccountName (the ServiceAccount whose "
                     "identity is exchanged for registry credentials)",
-                    field);
+                    field, provider);
+        return -1;
+    }
+    /* the schema's pattern does not hold for what a conversion annotation carries: the name
+     * goes into the TokenRequest's path */
+    if (!dns_subdomain(ep->service_account)) {
+        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s.serviceAccountName: \"%.100s\" is not a ServiceAccount name (lowercase "
+                    "letters, digits, '-' and '.')",
+                    field, ep->service_account);
         return -1;
     }
     if (ep->insecure || ep->skip_tls_verify) {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "%s: provider aws sends credentials over verified TLS only (no insecure or "
+                    "%s: provider %s sends credentials over verified TLS only (no insecure or "
                     "insecureSkipTLSVerify)",
-                    field);
+                    field, provider);
         return -1;
     }
     if (!run->r->cc.workload_identity) {
         global_fail(run, SL_RESULT_STALLED, "WorkloadIdentityDisabled",
-                    "%s.provider: aws needs the controller's --workload-identity flag (the "
+                    "%s.provider: %s needs the controller's --workload-identity flag (the "
                     "administrator allows exchanging ServiceAccount tokens for cloud "
-                    "credentials; docs/api.md)",
-                    field);
+                    "credentials; docs/api.md, Cloud registries)",
+                    field, provider);
         return -1;
     }
-    ep->provider_aws = true;
+    ep->provider = provider[1] == 'w' ? PROVIDER_AWS : PROVIDER_AZURE;
     return 0;
 }
 
@@ -1018,10 +1054,9 @@ static void aws_session_name(char *buf, size_t n, const char *ns, const char *sa
 static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out,
                             const char *audience, const char *field)
 {
-    /* POST .../serviceaccounts/NAME/token: the name is a DNS subdomain (the ServiceAccount
-     * was just read by it), so it cannot leave its path segment */
-    char plural[300];
-    snprintf(plural, sizeof(plural), "serviceaccounts/%s/token", ep->service_account);
+    /* POST .../serviceaccounts/NAME/token: parse_provider checked that the name is a DNS
+     * subdomain, so it cannot leave its path segment */
+    char *plural = sl_xasprintf("serviceaccounts/%s/token", ep->service_account);
     const struct sl_kube_resource res = {"", "v1", plural, "TokenRequest", true};
     json_t *req =
         json_pack("{s:s, s:s, s:{s:[s], s:i}}", "apiVersion", "authentication.k8s.io/v1", "kind",
@@ -1030,6 +1065,7 @@ static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out
     struct sl_err err = {0};
     int rc = run->rt->kube.create(run->rt->kube.ctx, &resp, &res, run->ns, req, &err);
     json_decref(req);
+    free(plural);
     if (rc != 0) {
         global_fail(run, rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
                     rc == SL_ENOTFOUND ? "ServiceAccountNotFound" : "APIError",
@@ -1052,11 +1088,50 @@ static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out
     return 0;
 }
 
-/* provider aws: Amazon ECR credentials for ep from the IAM role of ServiceAccount
- * ep->service_account (its annotation eks.amazonaws.com/role-arn), through a token of that
- * ServiceAccount, STS and ECR (oci/aws.h), or from the cache of earlier logins. Returns 0 with
- * ep->creds set, or -1 with the outcome recorded. */
-static int load_aws_creds(struct imd_run *run, struct endpoint *ep)
+/* The identity a ServiceAccount's annotations give for ep's provider: aws, the IAM role ARN;
+ * azure, the Entra ID application's client ID and, optionally, its tenant (NULL: the
+ * controller's AZURE_TENANT_ID). Pointers into sa. Returns 0, or -1 with the outcome recorded
+ * (waiting: ServiceAccounts are not watched, a fixed one is read at the next look). */
+static int cloud_identity(struct imd_run *run, struct endpoint *ep, const json_t *sa,
+                          const char *field, const char **id, const char **tenant)
+{
+    const json_t *ann = json_object_get(json_object_get(sa, "metadata"), "annotations");
+    const char *name =
+        ep->provider == PROVIDER_AWS ? SL_AWS_ROLE_ANNOTATION : SL_AZURE_CLIENT_ID_ANNOTATION;
+    const char *what = ep->provider == PROVIDER_AWS
+                           ? "the IAM role whose ECR credentials it gets"
+                           : "the Entra ID application whose ACR credentials it gets";
+    struct sl_err err = {0};
+    *id = json_string_value(json_object_get(ann, name));
+    *tenant = NULL;
+    if (!*id) {
+        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
+                    "%s: ServiceAccount %s/%s has no annotation %s (%s)", field, run->ns,
+                    ep->service_account, name, what);
+        return -1;
+    }
+    int crc = ep->provider == PROVIDER_AWS ? sl_aws_role_arn_check(*id, &err)
+                                           : sl_azure_guid_check(*id, &err);
+    if (crc == 0 && ep->provider == PROVIDER_AZURE) {
+        name = SL_AZURE_TENANT_ID_ANNOTATION;
+        *tenant = json_string_value(json_object_get(ann, name));
+        if (*tenant)
+            crc = sl_azure_guid_check(*tenant, &err);
+    }
+    if (crc != 0) {
+        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
+                    "%s: ServiceAccount %s/%s: annotation %s: %s", field, run->ns,
+                    ep->service_account, name, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* provider aws or azure: registry credentials for ep from the cloud identity of
+ * ServiceAccount ep->service_account (its annotations), through a token of that ServiceAccount
+ * and the cloud's exchange (oci/aws.h, oci/azure.h), or from the cache of earlier logins.
+ * Returns 0 with ep->creds set, or -1 with the outcome recorded. */
+static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
 {
     struct imd_reconciler *r = run->r;
     struct sl_err err = {0};
@@ -1065,6 +1140,8 @@ static int load_aws_creds(struct imd_run *run, struct endpoint *ep)
     char *key = NULL;
     int64_t expires = 0;
     int rc = -1;
+    const char *id = NULL, *tenant = NULL;
+    bool aws = ep->provider == PROVIDER_AWS;
     char field[96];
     snprintf(field, sizeof(field), "%s.serviceAccountName", ep->field);
     int grc = run->rt->kube.get(run->rt->kube.ctx, &sa, &SL_RES_SERVICEACCOUNT, run->ns,
@@ -1079,42 +1156,36 @@ static int load_aws_creds(struct imd_run *run, struct endpoint *ep)
                     field, run->ns, ep->service_account, err.msg);
         goto done;
     }
-    const char *role = json_string_value(json_object_get(
-        json_object_get(json_object_get(sa, "metadata"), "annotations"), SL_AWS_ROLE_ANNOTATION));
-    if (!role) {
-        /* ServiceAccounts are not watched: a fixed one is read again at the next look */
-        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
-                    "%s: ServiceAccount %s/%s has no annotation " SL_AWS_ROLE_ANNOTATION
-                    " (the IAM role whose ECR credentials it gets)",
-                    field, run->ns, ep->service_account);
+    if (cloud_identity(run, ep, sa, field, &id, &tenant) != 0)
         goto done;
-    }
-    if (sl_aws_role_arn_check(role, &err) != 0) {
-        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
-                    "%s: ServiceAccount %s/%s: annotation " SL_AWS_ROLE_ANNOTATION ": %s", field,
-                    run->ns, ep->service_account, err.msg);
-        goto done;
-    }
-    key = sl_xasprintf("%s\n%s\n%s\n%s", run->ns, ep->service_account, role, ep->ref.registry);
+    key = sl_xasprintf("%s\n%s\n%s\n%s\n%s\n%s", aws ? "aws" : "azure", run->ns,
+                       ep->service_account, id, tenant ? tenant : "", ep->ref.registry);
     int64_t now = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL));
     if (sl_imd_cloud_cache_get(r->cloud_cache, &ep->creds, key, now) == 0) {
         ep->have_creds = true;
         rc = 0;
         goto done;
     }
-    if (request_sa_token(run, ep, &token, SL_AWS_TOKEN_AUDIENCE, field) != 0)
+    if (request_sa_token(run, ep, &token, aws ? SL_AWS_TOKEN_AUDIENCE : SL_AZURE_TOKEN_AUDIENCE,
+                         field) != 0)
         goto done;
-    char session[80];
-    aws_session_name(session, sizeof(session), run->ns, ep->service_account);
-    int lrc = r->cloud.aws_login(r->cloud.ctx, &ep->creds, &expires, &ep->ecr, role, session, token,
+    int lrc;
+    if (aws) {
+        char session[80];
+        aws_session_name(session, sizeof(session), run->ns, ep->service_account);
+        lrc = r->cloud.aws_login(r->cloud.ctx, &ep->creds, &expires, &ep->ecr, id, session, token,
                                  &err);
+    } else {
+        lrc = r->cloud.azure_login(r->cloud.ctx, &ep->creds, &expires, &ep->acr, tenant, id, token,
+                                   &ep->tls, &err);
+    }
     if (lrc != 0) {
-        /* a refusal needs a change in IAM (not watched): look again later; anything else is
-         * retried with backoff */
-        global_fail(run,
-                    lrc == SL_EAUTH || lrc == SL_EINVAL ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
-                    "CloudAuthFailed", "%s: AWS login as %s for ServiceAccount %s/%s: %s",
-                    ep->field, role, run->ns, ep->service_account, err.msg);
+        /* a refusal needs a change in the cloud's IAM (not watched): look again later; anything
+         * else is retried with backoff */
+        global_fail(
+            run, lrc == SL_EAUTH || lrc == SL_EINVAL ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
+            "CloudAuthFailed", "%s: %s login as %s%s for ServiceAccount %s/%s: %s", ep->field,
+            aws ? "AWS" : "Azure", aws ? "" : "client ", id, run->ns, ep->service_account, err.msg);
         goto done;
     }
     sl_imd_cloud_cache_put(r->cloud_cache, key, &ep->creds, expires);
@@ -1169,18 +1240,19 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
         sl_kube_secret_decref(secret);
         secret = NULL;
     }
-    if (ep->provider_aws) {
-        if ((rc = load_aws_creds(run, ep)) != 0)
-            goto done;
-    } else if (ep->service_account && (rc = load_service_account_creds(run, ep)) != 0) {
+    if (ep->provider == PROVIDER_GENERIC && ep->service_account &&
+        (rc = load_service_account_creds(run, ep)) != 0)
         goto done;
-    }
     if (ep->ca_secret) {
         snprintf(field, sizeof(field), "%s.certSecretRef.name", ep->field);
         if ((rc = get_secret(run, &secret, ep->ca_secret, field)) != 0)
             goto done;
-        rc = load_cert_secret(run, ep, secret, field);
+        if ((rc = load_cert_secret(run, ep, secret, field)) != 0)
+            goto done;
     }
+    /* after certSecretRef: Azure's exchange is with the registry itself, over its TLS */
+    if (ep->provider != PROVIDER_GENERIC)
+        rc = load_cloud_creds(run, ep);
 done:
     if (text)
         sl_secure_free(text, len + 1);

@@ -432,6 +432,31 @@ static int f_aws_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
     return 0;
 }
 
+static int f_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                         const struct sl_azure_acr_host *host, const char *tenant_id,
+                         const char *client_id, const char *sa_token,
+                         const struct sl_kube_tls_secret *registry_tls, struct sl_err *err)
+{
+    struct fake_cloud *c = ctx;
+    c->calls++;
+    snprintf(c->role, sizeof(c->role), "%s/%s", tenant_id ? tenant_id : "(controller's)",
+             client_id);
+    snprintf(c->token, sizeof(c->token), "%s", sa_token);
+    snprintf(c->region, sizeof(c->region), "%s", host->host);
+    snprintf(c->session, sizeof(c->session), "%s",
+             registry_tls && registry_tls->ca_pem ? "with-ca" : "no-ca");
+    if (c->rc)
+        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
+                          "Entra ID https://login.microsoftonline.com/%s/oauth2/v2.0/token: "
+                          "invalid_client: AADSTS70021: No matching federated identity record "
+                          "found for presented assertion.",
+                          tenant_id ? tenant_id : "t");
+    out->username = sl_xstrdup(SL_AZURE_ACR_USER);
+    out->password = sl_xasprintf("acr-" PASSWD "-%d", c->calls);
+    *expires_unix = (int64_t)*c->clock + 3 * 3600;
+    return 0;
+}
+
 struct env {
     struct sl_fake_kube *fk;
     struct sl_runtime rt;
@@ -489,7 +514,8 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
                                           .copy_referrers = f_copy_referrers};
     e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
     e->cloud.clock = &e->clock;
-    e->cloud_ops = (struct sl_imd_cloud_ops){.ctx = &e->cloud, .aws_login = f_aws_login};
+    e->cloud_ops = (struct sl_imd_cloud_ops){
+        .ctx = &e->cloud, .aws_login = f_aws_login, .azure_login = f_azure_login};
     struct sl_imagedelivery_deps deps = {.config = cc,
                                          .cloud = &e->cloud_ops,
                                          .registry = &e->ops,
@@ -1540,8 +1566,10 @@ static void test_provider_aws(void)
     CHECK_INT_EQ(e.cloud.calls, 0);
     env_free(&e);
 
-    /* no serviceAccountName, insecure, an unknown provider: spec errors */
-    for (int i = 0; i < 3; i++) {
+    /* no serviceAccountName, insecure, an unknown provider, a name that would leave the
+     * TokenRequest's path (the schema's pattern does not hold for a conversion annotation's
+     * fields): spec errors */
+    for (int i = 0; i < 4; i++) {
         aws_env(&e, ROLE_ARN);
         json_t *spec = aws_spec(ECR "/mirror/app");
         json_t *t0 = json_array_get(json_object_get(spec, "targets"), 0);
@@ -1549,8 +1577,11 @@ static void test_provider_aws(void)
             json_object_del(t0, "serviceAccountName");
         else if (i == 1)
             json_object_set_new(t0, "insecureSkipTLSVerify", json_true());
-        else
+        else if (i == 2)
             json_object_set_new(t0, "provider", json_string("gcp"));
+        else
+            json_object_set_new(t0, "serviceAccountName",
+                                json_string("x/../../../kube-system/serviceaccounts/admin"));
         put_imd(&e, spec);
         reconcile(&e);
         CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
@@ -1559,7 +1590,9 @@ static void test_provider_aws(void)
                        i == 0   ? "spec.targets[0]: provider aws needs serviceAccountName"
                        : i == 1 ? "spec.targets[0]: provider aws sends credentials over "
                                   "verified TLS only"
-                                : "spec.targets[0].provider: Unsupported value: \"gcp\"");
+                       : i == 2 ? "spec.targets[0].provider: Unsupported value: \"gcp\""
+                                : "spec.targets[0].serviceAccountName: \"x/../../../kube-system"
+                                  "/serviceaccounts/admin\" is not a ServiceAccount name");
         CHECK_INT_EQ(e.cloud.calls, 0);
         env_free(&e);
     }
@@ -1609,6 +1642,134 @@ static void test_provider_aws(void)
         CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
         env_free(&e);
     }
+}
+
+#define ACR       "sealiftlab.azurecr.io"
+#define CLIENT_ID "8a0c7b1e-5d0e-4c59-9f3e-0b6c3f7d2a11"
+#define TENANT_ID "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+static void put_azure_sa(struct env *e, const char *client, const char *tenant)
+{
+    json_t *ann = json_object();
+    if (client)
+        json_object_set_new(ann, SL_AZURE_CLIENT_ID_ANNOTATION, json_string(client));
+    if (tenant)
+        json_object_set_new(ann, SL_AZURE_TENANT_ID_ANNOTATION, json_string(tenant));
+    json_t *sa =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:o}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                  "metadata", "name", "pusher", "namespace", NS, "annotations", ann);
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
+    json_decref(sa);
+}
+
+static json_t *azure_spec(const char *image)
+{
+    json_t *spec = aws_spec(image);
+    json_object_set_new(json_array_get(json_object_get(spec, "targets"), 0), "provider",
+                        json_string("azure"));
+    return spec;
+}
+
+/* provider: azure: the ServiceAccount's token for api://AzureADTokenExchange becomes ACR
+ * credentials of the Entra ID application its annotation names, for the ACR host only, the
+ * exchange made with the endpoint's certSecretRef; kept; refusals named. */
+static void test_provider_azure(void)
+{
+    struct env e;
+    env_init_with(&e, &aws_config, NULL, NULL);
+    seed_source(&e);
+    put_secrets(&e);
+    put_azure_sa(&e, CLIENT_ID, TENANT_ID);
+    put_imd(&e, azure_spec(ACR "/mirror/app"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:api://AzureADTokenExchange");
+    CHECK_STR_EQ(e.cloud.role, TENANT_ID "/" CLIENT_ID);
+    CHECK_STR_EQ(e.cloud.region, ACR);
+    CHECK_STR_EQ(e.cloud.session, "no-ca");
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, ACR)), SL_AZURE_ACR_USER);
+    char *dump = json_dumps(imd(&e), 0);
+    CHECK(strstr(dump, PASSWD) == NULL);
+    free(dump);
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    /* an ACR refresh token lives 3 hours: renewed 15 minutes before */
+    e.clock += 2 * 3600 + 50 * 60;
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    env_free(&e);
+
+    /* no tenant annotation: the controller's AZURE_TENANT_ID (NULL here); the registry's
+     * certSecretRef CA goes to the exchange */
+    env_init_with(&e, &aws_config, NULL, NULL);
+    seed_source(&e);
+    put_secrets(&e);
+    put_cert_secret(&e, "acr-ca", "../tls/ca.crt", NULL, NULL);
+    put_azure_sa(&e, CLIENT_ID, NULL);
+    json_t *spec = azure_spec(ACR "/mirror/app");
+    json_object_set_new(json_array_get(json_object_get(spec, "targets"), 0), "certSecretRef",
+                        json_pack("{s:s}", "name", "acr-ca"));
+    put_imd(&e, spec);
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(e.cloud.role, "(controller's)/" CLIENT_ID);
+    CHECK_STR_EQ(e.cloud.session, "with-ca");
+    env_free(&e);
+
+    /* not an ACR host; an ECR host is not one either */
+    static const char *const not_acr[] = {DST1 "/mirror/app", ACR ".evil.example/mirror/app",
+                                          ECR "/mirror/app"};
+    for (size_t i = 0; i < sizeof(not_acr) / sizeof(not_acr[0]); i++) {
+        env_init_with(&e, &aws_config, NULL, NULL);
+        seed_source(&e);
+        put_secrets(&e);
+        put_azure_sa(&e, CLIENT_ID, TENANT_ID);
+        put_imd(&e, azure_spec(not_acr[i]));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].provider: azure: ");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       "is not an Azure Container Registry host");
+        CHECK_INT_EQ(e.cloud.calls, 0);
+        CHECK_INT_EQ((int)json_object_size(e.reg.users), 0);
+        env_free(&e);
+    }
+
+    /* the annotations: no client ID, a client ID or tenant that is not a GUID */
+    for (int i = 0; i < 3; i++) {
+        env_init_with(&e, &aws_config, NULL, NULL);
+        seed_source(&e);
+        put_secrets(&e);
+        put_azure_sa(&e, i == 0 ? NULL : i == 1 ? "app" : CLIENT_ID, i == 2 ? "t" : NULL);
+        put_imd(&e, azure_spec(ACR "/mirror/app"));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidServiceAccount");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       i == 0   ? "has no annotation azure.workload.identity/client-id"
+                       : i == 1 ? "annotation azure.workload.identity/client-id: "
+                                : "annotation azure.workload.identity/tenant-id: ");
+        CHECK_INT_EQ(e.cloud.calls, 0);
+        env_free(&e);
+    }
+
+    /* Entra ID refuses */
+    env_init_with(&e, &aws_config, NULL, NULL);
+    seed_source(&e);
+    put_secrets(&e);
+    put_azure_sa(&e, CLIENT_ID, TENANT_ID);
+    e.cloud.rc = SL_EAUTH;
+    put_imd(&e, azure_spec(ACR "/mirror/app"));
+    reconcile(&e);
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "CloudAuthFailed");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.targets[0]: Azure login as client " CLIENT_ID " for ServiceAccount " NS
+                   "/pusher: Entra ID https://login.microsoftonline.com/");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "AADSTS70021");
+    env_free(&e);
 }
 
 static void test_registry_errors(void)
@@ -2858,5 +3019,6 @@ int main(int argc, char **argv)
     RUN(test_secondary_watches);
     RUN(test_secret_cache_follows_watch);
     RUN(test_provider_aws);
+    RUN(test_provider_azure);
     return CHECK_EXIT();
 }

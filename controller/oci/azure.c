@@ -1,0 +1,556 @@
+#include "oci/azure.h"
+
+#include "oci/cloudlogin.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The longest ServiceAccount token, Entra ID access token and ACR refresh token accepted. */
+#define TOKEN_MAX          ((size_t)16 << 10)
+#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_AUTHORITY  "https://login.microsoftonline.com/"
+/* An ACR refresh token lives 3 hours: credentials are renewed before. */
+#define REFRESH_TOKEN_LIFE_S ((int64_t)3 * 3600)
+/* The longest expires_in taken (a year); more is not an answer of Entra ID. */
+#define EXPIRES_IN_MAX ((int64_t)366 * 86400)
+/* A run of token characters this long in a service's message is not quoted: a message that
+ * echoes a token (a misbehaving stand-in) must not carry it into status. A GUID (36) is kept. */
+#define REDACT_RUN_MIN 40
+
+#define ENTRA_SCOPE          "https%3A%2F%2Fmanagement.azure.com%2F.default"
+#define ENTRA_ASSERTION_TYPE "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_hex(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int is_token_char(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("-_.~+/=", c));
+}
+
+/* ---- registry host and IDs ---- */
+
+int sl_azure_acr_host_parse(struct sl_azure_acr_host *out, const char *host, struct sl_err *err)
+{
+    static const char *const suffixes[] = {".azurecr.io", ".azurecr.cn", ".azurecr.us"};
+    size_t n = 0;
+    if (!host)
+        goto bad;
+    while ((host[n] >= 'a' && host[n] <= 'z') || is_digit((unsigned char)host[n]))
+        n++;
+    if (n < 5 || n > 50)
+        goto bad;
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        if (strcmp(host + n, suffixes[i]) == 0) {
+            struct sl_azure_acr_host h;
+            memset(&h, 0, sizeof(h));
+            snprintf(h.host, sizeof(h.host), "%s", host);
+            *out = h;
+            return 0;
+        }
+    }
+bad:;
+    char q[101];
+    sl_cloudlogin_quote(q, sizeof(q), host ? host : "(none)", host ? strlen(host) : 6, 100);
+    return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                      "%s is not an Azure Container Registry host (NAME.azurecr.io)", q);
+}
+
+int sl_azure_guid_check(const char *s, struct sl_err *err)
+{
+    size_t n = s ? strlen(s) : 0;
+    int ok = n == 36;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            ok = s[i] == '-';
+        else
+            ok = is_hex((unsigned char)s[i]);
+    }
+    if (ok)
+        return 0;
+    char q[101];
+    sl_cloudlogin_quote(q, sizeof(q), s ? s : "", n, 100);
+    return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                      "\"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", q);
+}
+
+/* ---- answers (JSON) ---- */
+
+/* s (n bytes) quoted for a message as sl_cloudlogin_quote does, at most max bytes of it, with
+ * every run of token characters of REDACT_RUN_MIN or more replaced by "[redacted]". */
+static void quote_redacted(char *out, size_t cap, const char *s, size_t n, size_t max)
+{
+    /* control characters go first: they must not split a token into runs short enough to pass */
+    char *clean = sl_xmalloc(n + 1);
+    sl_cloudlogin_quote(clean, n + 1, s, n, n);
+    size_t o = 0, i = 0;
+    while (clean[i] && o < max && o + 1 < cap) {
+        size_t run = 0;
+        while (clean[i + run] && is_token_char((unsigned char)clean[i + run]))
+            run++;
+        const char *part = clean + i;
+        size_t part_len = run ? run : 1;
+        i += part_len;
+        if (run >= REDACT_RUN_MIN) {
+            part = "[redacted]";
+            part_len = strlen(part);
+        }
+        for (size_t k = 0; k < part_len && o < max && o + 1 < cap; k++)
+            out[o++] = part[k];
+    }
+    out[o] = '\0';
+    sl_secure_free(clean, n + 1);
+}
+
+/* Wipes a string jansson holds (a token) before the tree is freed. */
+static void wipe_json_string(json_t *s)
+{
+    if (json_is_string(s))
+        OPENSSL_cleanse((char *)json_string_value(s), json_string_length(s));
+}
+
+/* Wipes every string member of object o (answers hold tokens where they should not, too). */
+static void wipe_json_object(json_t *o)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(o))
+        return;
+    json_object_foreach(o, key, v) wipe_json_string(v);
+}
+
+/* A token taken from an answer: 1-TOKEN_MAX printable ASCII characters, no space (it goes into a
+ * form or an Authorization header). */
+static int valid_answer_token(json_t *v)
+{
+    if (!json_is_string(v))
+        return 0;
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n > TOKEN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The error document ("error" + "error_description", OAuth's shape) in root, as err "ERROR:
+ * DESCRIPTION" (klass SL_ERRC_REGISTRY) with code_of(ERROR). */
+static int oauth_error(json_t *root, int (*code_of)(const char *), struct sl_err *err)
+{
+    json_t *e = json_object_get(root, "error");
+    json_t *d = json_object_get(root, "error_description");
+    char code[65], msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
+    if (json_is_string(e))
+        sl_cloudlogin_quote(code, sizeof(code), json_string_value(e), json_string_length(e), 64);
+    else
+        code[0] = '\0';
+    if (!code[0])
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without an error code");
+    if (json_is_string(d))
+        quote_redacted(msg, sizeof(msg), json_string_value(d), json_string_length(d),
+                       SL_CLOUDLOGIN_QUOTE_MAX);
+    return sl_err_set(err, code_of(code), SL_ERRC_REGISTRY, "%s: %s", code,
+                      msg[0] ? msg : "(no message)");
+}
+
+static int entra_error_code(const char *code)
+{
+    static const char *const auth[] = {"invalid_client", "unauthorized_client", "invalid_grant",
+                                       "invalid_request"};
+    for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++)
+        if (strcmp(code, auth[i]) == 0)
+            return SL_EAUTH;
+    if (strcmp(code, "temporarily_unavailable") == 0)
+        return SL_ERETRY;
+    return SL_EINVAL;
+}
+
+/* expires_in: a whole number of seconds, 1-EXPIRES_IN_MAX, as a JSON number or a string of
+ * digits. Returns 0 with *out, or -1. */
+static int expires_in_value(int64_t *out, json_t *v)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 1 || i > EXPIRES_IN_MAX)
+            return -1;
+        *out = (int64_t)i;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!isfinite(d) || d < 1 || d > (double)EXPIRES_IN_MAX)
+            return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        const char *s = json_string_value(v);
+        if (n == 0 || n > 10)
+            return -1;
+        int64_t x = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!is_digit((unsigned char)s[i]))
+                return -1;
+            x = x * 10 + (s[i] - '0');
+        }
+        if (x < 1 || x > EXPIRES_IN_MAX)
+            return -1;
+        *out = x;
+        return 0;
+    }
+    return -1;
+}
+
+/* sl_azure_token_parse without the "Entra ID " prefix of messages. */
+static int token_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
+                       int64_t now_unix, struct sl_err *err)
+{
+    int rc = SL_EINVAL;
+    json_error_t jerr;
+    json_t *root = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!json_is_object(root)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "answer is not a JSON object");
+        goto done;
+    }
+    if (json_object_get(root, "error")) {
+        rc = oauth_error(root, entra_error_code, err);
+        goto done;
+    }
+    json_t *token = json_object_get(root, "access_token");
+    json_t *type = json_object_get(root, "token_type");
+    int64_t expires_in = 0;
+    if (!token) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
+        goto done;
+    }
+    if (!valid_answer_token(token)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's access_token is not a string of 1-%zu printable characters",
+                   TOKEN_MAX);
+        goto done;
+    }
+    if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "Bearer") != 0)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer's token_type is not Bearer");
+        goto done;
+    }
+    json_t *exp = json_object_get(root, "expires_in");
+    if (!exp) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expires_in");
+        goto done;
+    }
+    if (expires_in_value(&expires_in, exp) != 0 || now_unix > INT64_MAX - expires_in) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's expires_in is not a number of seconds (1-%lld)",
+                   (long long)EXPIRES_IN_MAX);
+        goto done;
+    }
+    *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
+    *expires_unix = now_unix + expires_in;
+    rc = 0;
+done:
+    wipe_json_object(root);
+    json_decref(root);
+    return rc;
+}
+
+/* "SERVICE " before err's message. */
+static void name_service(struct sl_err *err, const char *service)
+{
+    if (!err)
+        return;
+    char old[SL_ERR_MSG_MAX];
+    memcpy(old, err->msg, sizeof(old));
+    snprintf(err->msg, sizeof(err->msg), "%s %s", service, old);
+}
+
+int sl_azure_token_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
+                         int64_t now_unix, struct sl_err *err)
+{
+    int rc = token_parse(out_token, expires_unix, json, len, now_unix, err);
+    if (rc != 0)
+        name_service(err, "Entra ID");
+    return rc;
+}
+
+static int acr_error_code(const char *code)
+{
+    if (strcasecmp(code, "UNAUTHORIZED") == 0 || strcasecmp(code, "DENIED") == 0)
+        return SL_EAUTH;
+    return SL_EINVAL;
+}
+
+/* sl_azure_acr_exchange_parse without the "ACR " prefix of messages. */
+static int acr_exchange_parse(char **out_token, const char *json, size_t len, struct sl_err *err)
+{
+    int rc = SL_EINVAL;
+    json_error_t jerr;
+    json_t *root = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!json_is_object(root)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "answer is not a JSON object");
+        goto done;
+    }
+    json_t *errors = json_object_get(root, "errors");
+    if (errors) {
+        json_t *first = json_is_array(errors) ? json_array_get(errors, 0) : NULL;
+        json_t *c = json_object_get(first, "code");
+        json_t *m = json_object_get(first, "message");
+        char code[65] = "", msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
+        if (json_is_string(c))
+            sl_cloudlogin_quote(code, sizeof(code), json_string_value(c), json_string_length(c),
+                                64);
+        if (!code[0]) {
+            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without a code");
+            goto done;
+        }
+        if (json_is_string(m))
+            quote_redacted(msg, sizeof(msg), json_string_value(m), json_string_length(m),
+                           SL_CLOUDLOGIN_QUOTE_MAX);
+        rc = sl_err_set(err, acr_error_code(code), SL_ERRC_REGISTRY, "%s: %s", code,
+                        msg[0] ? msg : "(no message)");
+        goto done;
+    }
+    if (json_object_get(root, "error")) {
+        rc = oauth_error(root, acr_error_code, err);
+        goto done;
+    }
+    json_t *token = json_object_get(root, "refresh_token");
+    if (!token) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no refresh_token");
+        goto done;
+    }
+    if (!valid_answer_token(token)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's refresh_token is not a string of 1-%zu printable characters",
+                   TOKEN_MAX);
+        goto done;
+    }
+    *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
+    rc = 0;
+done:
+    wipe_json_object(root);
+    json_decref(root);
+    return rc;
+}
+
+int sl_azure_acr_exchange_parse(char **out_token, const char *json, size_t len, struct sl_err *err)
+{
+    int rc = acr_exchange_parse(out_token, json, len, err);
+    if (rc != 0)
+        name_service(err, "ACR");
+    return rc;
+}
+
+/* ---- configuration ---- */
+
+int sl_azure_config_from_env(struct sl_azure_config *cfg, struct sl_err *err)
+{
+    struct sl_azure_config c;
+    memset(&c, 0, sizeof(c));
+    int rc = 0;
+    const char *authority = sl_cloudlogin_env("AZURE_AUTHORITY_HOST");
+    if (authority) {
+        struct sl_cloudlogin_endpoint e = {0};
+        rc = sl_cloudlogin_endpoint_parse(&e, authority, "AZURE_AUTHORITY_HOST", err);
+        sl_cloudlogin_endpoint_clear(&e);
+        if (rc != 0)
+            goto done;
+        c.authority_host = sl_xstrdup(authority);
+    }
+    const char *tenant = sl_cloudlogin_env("AZURE_TENANT_ID");
+    if (tenant) {
+        rc = sl_azure_guid_check(tenant, err);
+        if (rc != 0) {
+            sl_err_prefix(err, "AZURE_TENANT_ID");
+            goto done;
+        }
+        c.tenant_id = sl_xstrdup(tenant);
+    }
+    const char *ca = sl_cloudlogin_env("AZURE_CA_BUNDLE");
+    if (ca) {
+        rc = sl_cloudlogin_read_ca_bundle(&c.ca_pem, ca, "AZURE_CA_BUNDLE", err);
+        if (rc != 0)
+            goto done;
+    }
+    *cfg = c;
+    return 0;
+done:
+    sl_azure_config_clear(&c);
+    return rc;
+}
+
+void sl_azure_config_clear(struct sl_azure_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->authority_host);
+    free(cfg->tenant_id);
+    free(cfg->ca_pem);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- the login ---- */
+
+/* One POST of a form; the parser's outcome mapped (a document on 401 is the refusal's text).
+ * parse is called on the answer whatever its status. */
+static int post_form(struct sl_transport *t, const struct sl_azure_config *cfg, const char *where,
+                     const char *url, const char *form,
+                     int (*parse)(void *ctx, const char *json, size_t len, struct sl_err *err),
+                     void *ctx, struct sl_err *err)
+{
+    static const char *const headers[] = {
+        "Content-Type: application/x-www-form-urlencoded",
+        "Accept: application/json",
+    };
+    struct sl_cloudlogin_answer a;
+    long status = 0;
+    int64_t timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    int rc = sl_cloudlogin_post(&a, &status, t, where, url, headers, 2, form, timeout_ms,
+                                SL_AZURE_ANSWER_MAX, err);
+    if (rc == 0) {
+        struct sl_err perr = {0};
+        int prc = parse(ctx, sl_buf_cstr(&a.body), a.body.len, &perr);
+        rc = sl_cloudlogin_outcome(err, where, status, prc, &perr, 1);
+    }
+    sl_cloudlogin_answer_clear(&a);
+    return rc;
+}
+
+struct token_answer {
+    char *token;
+    int64_t expires_unix;
+    int64_t now_unix;
+};
+
+/* A token taken from an answer with an error status is dropped there: it is not used. */
+static int parse_entra(void *ctx, const char *json, size_t len, struct sl_err *err)
+{
+    struct token_answer *ta = ctx;
+    sl_secure_free_str(ta->token);
+    ta->token = NULL;
+    return token_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix, err);
+}
+
+static int parse_acr(void *ctx, const char *json, size_t len, struct sl_err *err)
+{
+    struct token_answer *ta = ctx;
+    sl_secure_free_str(ta->token);
+    ta->token = NULL;
+    return acr_exchange_parse(&ta->token, json, len, err);
+}
+
+int sl_azure_acr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_transport *entra_t,
+                       struct sl_transport *registry_t, const struct sl_azure_config *cfg,
+                       const struct sl_azure_acr_host *host, const char *tenant_id,
+                       const char *client_id, const char *sa_token, int64_t now_unix,
+                       struct sl_err *err)
+{
+    struct sl_cloudlogin_endpoint authority = {0};
+    struct sl_azure_acr_host h;
+    struct token_answer aad = {0}, acr = {0};
+    char *entra_url = NULL, *where = NULL, *form = NULL, *q = NULL;
+    int rc;
+    if (!out || !expires_unix || !entra_t || !registry_t || !host ||
+        !memchr(host->host, '\0', sizeof(host->host)) ||
+        sl_azure_acr_host_parse(&h, host->host, NULL) != 0) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "Azure login: no registry host");
+        goto done;
+    }
+    rc = sl_azure_guid_check(client_id, err);
+    if (rc != 0) {
+        sl_err_prefix(err, "Azure login: client ID");
+        goto done;
+    }
+    const char *tenant = tenant_id && *tenant_id                    ? tenant_id
+                         : cfg && cfg->tenant_id && *cfg->tenant_id ? cfg->tenant_id
+                                                                    : NULL;
+    if (!tenant) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                        "Azure login: no tenant (neither the ServiceAccount's annotation "
+                        "%s nor AZURE_TENANT_ID)",
+                        SL_AZURE_TENANT_ID_ANNOTATION);
+        goto done;
+    }
+    rc = sl_azure_guid_check(tenant, err);
+    if (rc != 0) {
+        sl_err_prefix(err, "Azure login: tenant ID");
+        goto done;
+    }
+    if (!sl_cloudlogin_jwt_valid(sa_token, TOKEN_MAX)) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                        "Azure login: the ServiceAccount token is not a JWT of at most %zu bytes",
+                        TOKEN_MAX);
+        goto done;
+    }
+    rc = sl_cloudlogin_endpoint_parse(
+        &authority, cfg && cfg->authority_host ? cfg->authority_host : DEFAULT_AUTHORITY,
+        "AZURE_AUTHORITY_HOST", err);
+    if (rc != 0)
+        goto done;
+
+    /* 1. Entra ID: the ServiceAccount token as the client assertion; authority.url ends in one
+     * '/' whatever AZURE_AUTHORITY_HOST ends with */
+    entra_url = sl_xasprintf("%s%s/oauth2/v2.0/token", authority.url, tenant);
+    where = sl_xasprintf("Entra ID %s", entra_url);
+    q = sl_http_escape(client_id);
+    char *assertion_q = sl_http_escape(sa_token);
+    form = sl_xasprintf("client_id=%s&scope=%s&grant_type=client_credentials"
+                        "&client_assertion_type=%s&client_assertion=%s",
+                        q, ENTRA_SCOPE, ENTRA_ASSERTION_TYPE, assertion_q);
+    sl_secure_free_str(assertion_q);
+    aad.now_unix = now_unix;
+    rc = post_form(entra_t, cfg, where, entra_url, form, parse_entra, &aad, err);
+    if (rc != 0)
+        goto done;
+
+    /* 2. the registry's exchange, over the registry's own transport */
+    free(entra_url);
+    free(where);
+    free(q);
+    sl_secure_free_str(form);
+    entra_url = sl_xasprintf("https://%s/oauth2/exchange", h.host);
+    where = sl_xasprintf("ACR %s", entra_url);
+    q = sl_http_escape(aad.token);
+    form = sl_xasprintf("grant_type=access_token&service=%s&tenant=%s&access_token=%s", h.host,
+                        tenant, q);
+    sl_secure_free_str(q);
+    q = NULL;
+    rc = post_form(registry_t, cfg, where, entra_url, form, parse_acr, &acr, err);
+    if (rc != 0)
+        goto done;
+
+    memset(out, 0, sizeof(*out));
+    out->username = sl_xstrdup(SL_AZURE_ACR_USER);
+    out->password = acr.token;
+    acr.token = NULL;
+    /* the refresh token ends 3 hours after it was made, the access token may end before */
+    int64_t cap =
+        now_unix > INT64_MAX - REFRESH_TOKEN_LIFE_S ? INT64_MAX : now_unix + REFRESH_TOKEN_LIFE_S;
+    *expires_unix = aad.expires_unix < cap ? aad.expires_unix : cap;
+done:
+    sl_secure_free_str(aad.token);
+    sl_secure_free_str(acr.token);
+    sl_secure_free_str(form);
+    free(q);
+    free(entra_url);
+    free(where);
+    sl_cloudlogin_endpoint_clear(&authority);
+    return rc;
+}

@@ -1,0 +1,264 @@
+#include "oci/cloudlogin.h"
+
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CA_BUNDLE_MAX ((size_t)1 << 20)
+
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alnum(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+void sl_cloudlogin_quote(char *out, size_t cap, const char *s, size_t n, size_t max)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && i < max && o + 1 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        out[o++] = c >= 0x80 ? '?' : (char)c;
+    }
+    out[o] = '\0';
+}
+
+/* ---- endpoints and configuration ---- */
+
+void sl_cloudlogin_endpoint_clear(struct sl_cloudlogin_endpoint *e)
+{
+    if (!e)
+        return;
+    free(e->url);
+    free(e->host);
+    memset(e, 0, sizeof(*e));
+}
+
+static int is_loopback(const char *host)
+{
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+int sl_cloudlogin_endpoint_parse(struct sl_cloudlogin_endpoint *out, const char *url,
+                                 const char *what, struct sl_err *err)
+{
+    const char *rest;
+    int https;
+    if (strncmp(url, "https://", 8) == 0) {
+        https = 1;
+        rest = url + 8;
+    } else if (strncmp(url, "http://", 7) == 0) {
+        https = 0;
+        rest = url + 7;
+    } else {
+        goto bad;
+    }
+    size_t alen = strcspn(rest, "/");
+    if (rest[alen] && strcmp(rest + alen, "/") != 0)
+        goto bad; /* a path, a query */
+    if (alen == 0 || alen > 255)
+        goto bad;
+    char host[256];
+    size_t hlen;
+    if (rest[0] == '[') {
+        const char *close = memchr(rest, ']', alen);
+        if (!close)
+            goto bad;
+        hlen = (size_t)(close - rest) + 1;
+        for (size_t i = 1; i + 1 < hlen; i++)
+            if (!is_digit((unsigned char)rest[i]) && !strchr("abcdefABCDEF:.", rest[i]))
+                goto bad;
+        if (hlen < 3)
+            goto bad;
+    } else {
+        hlen = strcspn(rest, ":/");
+        if (hlen == 0 || hlen > alen)
+            goto bad;
+        for (size_t i = 0; i < hlen; i++)
+            if (!is_alnum((unsigned char)rest[i]) && rest[i] != '-' && rest[i] != '.')
+                goto bad;
+    }
+    for (size_t i = 0; i < hlen; i++) {
+        char c = rest[i];
+        host[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    host[hlen] = '\0';
+    long port = https ? 443 : 80;
+    if (hlen < alen) {
+        if (rest[hlen] != ':' || alen - hlen < 2 || alen - hlen > 6 ||
+            !all_digits(rest + hlen + 1, alen - hlen - 1))
+            goto bad;
+        port = strtol(rest + hlen + 1, NULL, 10);
+        if (port < 1 || port > 65535)
+            goto bad;
+    }
+    if (!https && !is_loopback(host))
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "%s: http:// only for a loopback host (127.0.0.1, ::1, localhost); "
+                          "use https://",
+                          what);
+    char hostport[300];
+    if (port == (https ? 443 : 80))
+        snprintf(hostport, sizeof(hostport), "%s", host);
+    else
+        snprintf(hostport, sizeof(hostport), "%s:%ld", host, port);
+    out->host = sl_xstrdup(hostport);
+    out->url = sl_xasprintf("%s://%s/", https ? "https" : "http", hostport);
+    return 0;
+bad:
+    return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                      "%s: %.100s is not an https://HOST[:PORT] URL (no path, no user)", what, url);
+}
+
+int sl_cloudlogin_read_ca_bundle(char **out, const char *path, const char *variable,
+                                 struct sl_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl_err_set(err, errno == ENOENT ? SL_ENOTFOUND : SL_EINVAL, SL_ERRC_OS,
+                          "%s: cannot read %.200s: %s", variable, path, strerror(errno));
+    struct sl_buf b;
+    sl_buf_init(&b, CA_BUNDLE_MAX);
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (sl_buf_append(&b, chunk, n) != 0) {
+            rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s: %.200s is larger than %zu bytes",
+                            variable, path, CA_BUNDLE_MAX);
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f))
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_OS, "%s: cannot read %.200s", variable, path);
+    fclose(f);
+    if (rc == 0 &&
+        (!b.data || !strstr(b.data, "-----BEGIN CERTIFICATE-----") || strlen(b.data) != b.len))
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s: %.200s holds no PEM certificate",
+                        variable, path);
+    if (rc == 0)
+        *out = sl_buf_steal(&b, NULL);
+    sl_buf_free(&b);
+    return rc;
+}
+
+const char *sl_cloudlogin_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+int sl_cloudlogin_jwt_valid(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum((unsigned char)s[i]) && !strchr("-_.=", s[i]))
+            return 0;
+    return 1;
+}
+
+/* ---- one exchange ---- */
+
+static size_t answer_body(void *ud, long status, const char *p, size_t n)
+{
+    (void)status;
+    struct sl_cloudlogin_answer *a = ud;
+    if (sl_buf_append(&a->body, p, n) != 0) {
+        a->too_big = 1;
+        return 0;
+    }
+    return n;
+}
+
+void sl_cloudlogin_answer_clear(struct sl_cloudlogin_answer *a)
+{
+    if (a)
+        sl_buf_secure_free(&a->body);
+}
+
+int sl_cloudlogin_post(struct sl_cloudlogin_answer *a, long *status, struct sl_transport *t,
+                       const char *where, const char *url, const char *const *headers,
+                       size_t n_headers, const char *body, int64_t timeout_ms, size_t max,
+                       struct sl_err *err)
+{
+    sl_buf_init(&a->body, max);
+    a->body.wipe = 1; /* answers hold credentials */
+    a->too_big = 0;
+    struct sl_http_exchange x = {
+        .method = "POST",
+        .url = url,
+        .headers = headers,
+        .n_headers = n_headers,
+        .body = body,
+        .body_len = strlen(body),
+        .timeout_ms = timeout_ms,
+        .on_body = answer_body,
+        .ud = a,
+    };
+    struct sl_http_result res;
+    memset(&res, 0, sizeof(res));
+    enum sl_http_failure f = sl_transport_perform(t, &x, &res);
+    if (a->too_big)
+        return sl_err_set(err, SL_ETOOBIG, SL_ERRC_HTTP, "%s: answer larger than %zu bytes", where,
+                          max);
+    if (f != SL_HTTP_OK) {
+        res.error[sizeof(res.error) - 1] = '\0';
+        return sl_err_set(err, SL_ERETRY, SL_ERRC_HTTP, "%s: %s", where,
+                          res.error[0] ? res.error : "no answer");
+    }
+    *status = res.status;
+    return 0;
+}
+
+int sl_cloudlogin_outcome(struct sl_err *err, const char *where, long status, int prc,
+                          const struct sl_err *perr, int doc_on_401)
+{
+    int rc;
+    int doc = prc != 0 && perr->klass == SL_ERRC_REGISTRY;
+    if (status >= 200 && status < 300) {
+        if (prc == 0)
+            return 0;
+        rc = prc;
+        if (err)
+            *err = *perr;
+    } else if ((status == 400 || status == 403) && doc) {
+        rc = prc;
+        if (err)
+            *err = *perr;
+    } else if (status == 401 && doc && doc_on_401) {
+        rc = SL_EAUTH; /* whatever the document's code: the service refused */
+        if (err)
+            *err = *perr;
+    } else {
+        rc = status == 429 || status >= 500   ? SL_ERETRY
+             : status == 401 || status == 403 ? SL_EAUTH
+                                              : SL_EINVAL;
+        sl_err_set(err, rc, SL_ERRC_HTTP, "HTTP %ld%s%s", status, doc ? ": " : "",
+                   doc ? perr->msg : "");
+    }
+    sl_err_prefix(err, "%s", where);
+    if (err) {
+        err->code = rc;
+        err->http_status = (int)status;
+    }
+    return rc;
+}

@@ -1,0 +1,76 @@
+/* What the logins to cloud registries (oci/aws.c, oci/azure.c) share: quoting a service's own
+ * message into an err, endpoint URLs given in the environment, a CA bundle file, the check of a
+ * ServiceAccount token, and one bounded POST whose answer is mapped to the project's codes.
+ * Internal to controller/oci. */
+#ifndef SL_OCI_CLOUDLOGIN_H
+#define SL_OCI_CLOUDLOGIN_H
+
+#include "http/transport.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What an error message quotes of a service's message. */
+#define SL_CLOUDLOGIN_QUOTE_MAX 200
+
+/* Copies at most max bytes of s (n bytes) into out (cap bytes, always NUL-terminated), dropping
+ * control characters and showing bytes outside ASCII as '?', so a message a service wrote is
+ * one printable line. */
+void sl_cloudlogin_quote(char *out, size_t cap, const char *s, size_t n, size_t max);
+
+/* An endpoint URL, scheme://HOST[:PORT][/], as sent: the URL of its root and the Host value
+ * libcurl sends for it (host lowercased, the port left out when it is the scheme's). */
+struct sl_cloudlogin_endpoint {
+    char *url;  /* "https://host[:port]/" */
+    char *host; /* "host[:port]" */
+};
+
+/* Parses url (what names it in messages, e.g. the environment variable). http:// only for
+ * 127.0.0.1, [::1] or localhost; no user, path or query. Returns 0 with *out (clear it), or
+ * SL_EINVAL. */
+int sl_cloudlogin_endpoint_parse(struct sl_cloudlogin_endpoint *out, const char *url,
+                                 const char *what, struct sl_err *err);
+void sl_cloudlogin_endpoint_clear(struct sl_cloudlogin_endpoint *e);
+
+/* Reads the PEM CA bundle at path (variable names it in messages) into *out (caller frees).
+ * Returns 0, SL_ENOTFOUND (no such file) or SL_EINVAL (unreadable, over 1 MiB, no PEM
+ * certificate, a NUL byte). */
+int sl_cloudlogin_read_ca_bundle(char **out, const char *path, const char *variable,
+                                 struct sl_err *err);
+
+/* The value of environment variable name, or NULL when unset or empty. */
+const char *sl_cloudlogin_env(const char *name);
+
+/* Whether s looks like a JWT of at most max bytes: base64url parts and dots, nothing that could
+ * end a form value or a line. */
+int sl_cloudlogin_jwt_valid(const char *s, size_t max);
+
+/* An answer read by sl_cloudlogin_post: the body (wiped when freed). */
+struct sl_cloudlogin_answer {
+    struct sl_buf body;
+    int too_big;
+};
+
+/* Wipes and frees a's body. */
+void sl_cloudlogin_answer_clear(struct sl_cloudlogin_answer *a);
+
+/* One POST of body to url over t (timeout_ms each; the answer read up to max bytes). where names
+ * the endpoint in messages ("SERVICE URL"). Returns 0 with the status in *status and the body in
+ * *a (clear it whatever is returned), or SL_ERETRY (no answer: the transport's text) /
+ * SL_ETOOBIG with err set. */
+int sl_cloudlogin_post(struct sl_cloudlogin_answer *a, long *status, struct sl_transport *t,
+                       const char *where, const char *url, const char *const *headers,
+                       size_t n_headers, const char *body, int64_t timeout_ms, size_t max,
+                       struct sl_err *err);
+
+/* The outcome of an answer: 0 for a 2xx the parser took (prc 0), else the error to report,
+ * prefixed with where. perr is the parser's: an error document (klass SL_ERRC_REGISTRY) of a 400
+ * or 403 gives its own code and message; with doc_on_401 a 401 holding a document is SL_EAUTH
+ * with the document's message; 429 and 5xx are SL_ERETRY whatever they hold; other statuses say
+ * what they are ("HTTP STATUS[: document]"). err->http_status is set. */
+int sl_cloudlogin_outcome(struct sl_err *err, const char *where, long status, int prc,
+                          const struct sl_err *perr, int doc_on_401);
+
+#endif

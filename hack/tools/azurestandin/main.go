@@ -207,12 +207,6 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			"The endpoint only accepts POST requests. Received a "+r.Method+" request.")
 		return
 	}
-	if !strings.EqualFold(tenant, s.tenant) {
-		s.entraError(w, &c, badRequest, "invalid_request", "90002",
-			fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant "+
-				"ID and are signing into the correct cloud.", tenant))
-		return
-	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct),
 		"application/x-www-form-urlencoded") {
 		s.entraError(w, &c, badRequest, "invalid_request", "900144",
@@ -233,6 +227,19 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	c.ClientID, c.Scope, c.GrantType = f.Get("client_id"), f.Get("scope"), f.Get("grant_type")
 	c.AssertionType = f.Get("client_assertion_type")
+	if t := f.Get("client_assertion"); t != "" {
+		s.mu.Lock()
+		s.assertions = append(s.assertions, t)
+		s.mu.Unlock()
+	}
+	// the call records the form (and the secrets list the assertion) before the tenant is
+	// looked up
+	if !strings.EqualFold(tenant, s.tenant) {
+		s.entraError(w, &c, badRequest, "invalid_request", "90002",
+			fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant "+
+				"ID and are signing into the correct cloud.", tenant))
+		return
+	}
 	for _, p := range []string{"grant_type", "client_id", "scope", "client_assertion_type",
 		"client_assertion"} {
 		if f.Get(p) == "" {
@@ -246,11 +253,6 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 				fmt.Sprintf("The request body must contain the following parameter: '%s'.", p))
 			return
 		}
-	}
-	if t := f.Get("client_assertion"); t != "" {
-		s.mu.Lock()
-		s.assertions = append(s.assertions, t)
-		s.mu.Unlock()
 	}
 	if c.GrantType != "client_credentials" {
 		s.entraError(w, &c, badRequest, "unsupported_grant_type", "70003",

@@ -15,8 +15,8 @@ and the registry's front:
   plain docker-registry on loopback whose htpasswd holds that user and the refresh token;
 - the attacks: CEL refusals, `provider: azure` smuggled onto a non-ACR registry through a
   v1alpha1 object's conversion annotation, a ServiceAccount without the client-id annotation,
-  an application without a federated credential for the ServiceAccount, a ServiceAccount name
-  borrowed from another namespace; and no secret (ServiceAccount token, access token, refresh
+  an application without a federated credential for the ServiceAccount, a tenant annotation
+  naming a tenant the directory is not, a ServiceAccount name borrowed from another namespace; and no secret (ServiceAccount token, access token, refresh
   token) in any status, event or the controller's log.
 Results are checked with skopeo on the upstream registry and the stand-in's record of calls,
 not with sealift code."""
@@ -41,7 +41,9 @@ CLIENT_OTHER = "a1d94e37-6b2c-48f0-9e5d-3c8b7f1a2d46"
 OTHER_NS = "other-team"
 AUDIENCE = "api://AzureADTokenExchange"
 SCOPE = "https://management.azure.com/.default"
+OTHER_TENANT = "9b2e4f71-0c3d-4a85-b7e6-1f8d2c5a9e30"
 CLIENT_ANNOTATION = "azure.workload.identity/client-id"
+TENANT_ANNOTATION = "azure.workload.identity/tenant-id"
 WORKLOAD_IDENTITY_RBAC = os.path.join(procs.SRC, "crds", "workload-identity.yaml")
 
 
@@ -119,8 +121,10 @@ class ProviderAzureTest(ImdTestCase):
 
     # ---- helpers ----
 
-    def service_account(self, name, client=None, namespace=NS):
-        ann = f"  annotations: {{{CLIENT_ANNOTATION}: '{client}'}}\n" if client else ""
+    def service_account(self, name, client=None, namespace=NS, tenant=None):
+        anns = ([f"{CLIENT_ANNOTATION}: '{client}'"] if client else []) + \
+            ([f"{TENANT_ANNOTATION}: '{tenant}'"] if tenant else [])
+        ann = f"  annotations: {{{', '.join(anns)}}}\n" if anns else ""
         self.apply("apiVersion: v1\nkind: ServiceAccount\n"
                    f"metadata:\n  name: {name}\n  namespace: {namespace}\n" + ann)
 
@@ -307,13 +311,28 @@ class ProviderAzureTest(ImdTestCase):
         self.assertIn("invalid_client", message)
         self.assertIn("AADSTS70021", message)
         self.assertIn("No matching federated identity record found", message)
-        refused = [c for c in self.azure.calls("entra") if c["client_id"] == CLIENT_OTHER]
+        refused = [c for c in self.azure.calls("entra") if c.get("client_id") == CLIENT_OTHER]
         self.assertTrue(refused)
         for c in refused:
             self.assertEqual((c["ok"], c["error"], c["sub"]),
                              (False, "invalid_client", f"system:serviceaccount:{NS}:intruder"))
             self.assertTrue(c["error_description"].startswith("AADSTS70021:"), c)
         self.assertFalse(self.acr_has("mirror/intruder"))
+
+        # the tenant annotation wins over the controller's AZURE_TENANT_ID: the login goes to
+        # that tenant (which this directory is not), and the answer names it
+        self.service_account("elsewhere", CLIENT_PUSHER, tenant=OTHER_TENANT)
+        self.azure_delivery("elsewhere", f"{ACR_HOST}/mirror/elsewhere", sa="elsewhere")
+        message = self.wait_failed("elsewhere", "CloudAuthFailed")
+        self.assertIn(f"ServiceAccount {NS}/elsewhere", message)
+        self.assertIn("AADSTS90002", message)
+        self.assertIn(OTHER_TENANT, message)
+        elsewhere = [c for c in self.azure.calls("entra") if c.get("tenant") == OTHER_TENANT]
+        self.assertTrue(elsewhere)
+        for c in elsewhere:
+            self.assertEqual((c["ok"], c["error"], c.get("client_id")),
+                             (False, "invalid_request", CLIENT_PUSHER))
+        self.assertFalse(self.acr_has("mirror/elsewhere"))
 
         # pusher exists only in NS: a delivery of another namespace naming it gets nothing,
         # not even the credentials NS/pusher has in the controller's cache
@@ -322,11 +341,12 @@ class ProviderAzureTest(ImdTestCase):
         self.assertIn(f"{OTHER_NS}/pusher", message)
         self.assertFalse(self.acr_has("mirror/borrowed"))
 
-        # Entra ID saw only the refused application's logins since the warm-up, the exchange
-        # nothing at all
+        # Entra ID saw only the refused logins since the warm-up, the exchange nothing at all
         entra_after = self.azure.calls("entra")
         self.assertEqual([c for c in entra_after[len(entra_before):]
-                          if c["client_id"] != CLIENT_OTHER], [])
+                          if c.get("client_id") != CLIENT_OTHER
+                          and c.get("tenant") != OTHER_TENANT],
+                         [])
         self.assertFalse([c for c in entra_after if OTHER_NS in c.get("sub", "")])
         self.assertEqual(self.azure.calls("acr"), acr_before)
         # the targets of the refused deliveries were never written

@@ -20,9 +20,6 @@
 #define REFRESH_TOKEN_LIFE_S ((int64_t)3 * 3600)
 /* The longest expires_in taken (a year); more is not an answer of Entra ID. */
 #define EXPIRES_IN_MAX ((int64_t)366 * 86400)
-/* A run of token characters this long in a service's message is not quoted: a message that
- * echoes a token (a misbehaving stand-in) must not carry it into status. A GUID (36) is kept. */
-#define REDACT_RUN_MIN 40
 
 #define ENTRA_SCOPE          "https%3A%2F%2Fmanagement.azure.com%2F.default"
 #define ENTRA_ASSERTION_TYPE "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
@@ -35,12 +32,6 @@ static int is_digit(int c)
 static int is_hex(int c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int is_token_char(int c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != 0 && strchr("-_.~+/=", c));
 }
 
 /* ---- registry host and IDs ---- */
@@ -91,32 +82,6 @@ int sl_azure_guid_check(const char *s, struct sl_err *err)
 
 /* ---- answers (JSON) ---- */
 
-/* s (n bytes) quoted for a message as sl_cloudlogin_quote does, at most max bytes of it, with
- * every run of token characters of REDACT_RUN_MIN or more replaced by "[redacted]". */
-static void quote_redacted(char *out, size_t cap, const char *s, size_t n, size_t max)
-{
-    /* control characters go first: they must not split a token into runs short enough to pass */
-    char *clean = sl_xmalloc(n + 1);
-    sl_cloudlogin_quote(clean, n + 1, s, n, n);
-    size_t o = 0, i = 0;
-    while (clean[i] && o < max && o + 1 < cap) {
-        size_t run = 0;
-        while (clean[i + run] && is_token_char((unsigned char)clean[i + run]))
-            run++;
-        const char *part = clean + i;
-        size_t part_len = run ? run : 1;
-        i += part_len;
-        if (run >= REDACT_RUN_MIN) {
-            part = "[redacted]";
-            part_len = strlen(part);
-        }
-        for (size_t k = 0; k < part_len && o < max && o + 1 < cap; k++)
-            out[o++] = part[k];
-    }
-    out[o] = '\0';
-    sl_secure_free(clean, n + 1);
-}
-
 /* Wipes a string jansson holds (a token) before the tree is freed. */
 static void wipe_json_string(json_t *s)
 {
@@ -164,8 +129,8 @@ static int oauth_error(json_t *root, int (*code_of)(const char *), struct sl_err
     if (!code[0])
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without an error code");
     if (json_is_string(d))
-        quote_redacted(msg, sizeof(msg), json_string_value(d), json_string_length(d),
-                       SL_CLOUDLOGIN_QUOTE_MAX);
+        sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(d), json_string_length(d),
+                                     SL_CLOUDLOGIN_QUOTE_MAX);
     return sl_err_set(err, code_of(code), SL_ERRC_REGISTRY, "%s: %s", code,
                       msg[0] ? msg : "(no message)");
 }
@@ -321,8 +286,8 @@ static int acr_exchange_parse(char **out_token, const char *json, size_t len, st
             goto done;
         }
         if (json_is_string(m))
-            quote_redacted(msg, sizeof(msg), json_string_value(m), json_string_length(m),
-                           SL_CLOUDLOGIN_QUOTE_MAX);
+            sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(m),
+                                         json_string_length(m), SL_CLOUDLOGIN_QUOTE_MAX);
         rc = sl_err_set(err, acr_error_code(code), SL_ERRC_REGISTRY, "%s: %s", code,
                         msg[0] ? msg : "(no message)");
         goto done;

@@ -39,6 +39,34 @@ void sl_cloudlogin_quote(char *out, size_t cap, const char *s, size_t n, size_t 
     out[o] = '\0';
 }
 
+static int is_token_char(int c)
+{
+    return is_alnum(c) || (c != 0 && strchr("-_.~+/=", c));
+}
+
+void sl_cloudlogin_quote_redacted(char *out, size_t cap, const char *s, size_t n, size_t max)
+{
+    char *clean = sl_xmalloc(n + 1);
+    sl_cloudlogin_quote(clean, n + 1, s, n, n);
+    size_t o = 0, i = 0;
+    while (clean[i] && o < max && o + 1 < cap) {
+        size_t run = 0;
+        while (clean[i + run] && is_token_char((unsigned char)clean[i + run]))
+            run++;
+        const char *part = clean + i;
+        size_t part_len = run ? run : 1;
+        i += part_len;
+        if (run >= SL_CLOUDLOGIN_REDACT_RUN_MIN) {
+            part = "[redacted]";
+            part_len = strlen(part);
+        }
+        for (size_t k = 0; k < part_len && o < max && o + 1 < cap; k++)
+            out[o++] = part[k];
+    }
+    out[o] = '\0';
+    sl_secure_free(clean, n + 1);
+}
+
 /* ---- endpoints and configuration ---- */
 
 void sl_cloudlogin_endpoint_clear(struct sl_cloudlogin_endpoint *e)

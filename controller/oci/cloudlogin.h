@@ -20,6 +20,13 @@
  * one printable line. */
 void sl_cloudlogin_quote(char *out, size_t cap, const char *s, size_t n, size_t max);
 
+/* sl_cloudlogin_quote with every run of token characters (letters, digits, "-_.~+/=") of
+ * SL_CLOUDLOGIN_REDACT_RUN_MIN or more replaced by "[redacted]": a message that echoes a token
+ * (a misbehaving stand-in) must not carry it into status. Control characters are dropped first,
+ * so they cannot split a token into runs short enough to pass. */
+#define SL_CLOUDLOGIN_REDACT_RUN_MIN 40 /* a GUID (36) is kept */
+void sl_cloudlogin_quote_redacted(char *out, size_t cap, const char *s, size_t n, size_t max);
+
 /* An endpoint URL, scheme://HOST[:PORT][/], as sent: the URL of its root and the Host value
  * libcurl sends for it (host lowercased, the port left out when it is the scheme's). */
 struct sl_cloudlogin_endpoint {

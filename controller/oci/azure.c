@@ -82,39 +82,6 @@ int sl_azure_guid_check(const char *s, struct sl_err *err)
 
 /* ---- answers (JSON) ---- */
 
-/* Wipes a string jansson holds (a token) before the tree is freed. */
-static void wipe_json_string(json_t *s)
-{
-    if (json_is_string(s))
-        OPENSSL_cleanse((char *)json_string_value(s), json_string_length(s));
-}
-
-/* Wipes every string member of object o (answers hold tokens where they should not, too). */
-static void wipe_json_object(json_t *o)
-{
-    const char *key;
-    json_t *v;
-    if (!json_is_object(o))
-        return;
-    json_object_foreach(o, key, v) wipe_json_string(v);
-}
-
-/* A token taken from an answer: 1-TOKEN_MAX printable ASCII characters, no space (it goes into a
- * form or an Authorization header). */
-static int valid_answer_token(json_t *v)
-{
-    if (!json_is_string(v))
-        return 0;
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (n == 0 || n > TOKEN_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-            return 0;
-    return 1;
-}
-
 /* The error document ("error" + "error_description", OAuth's shape) in root, as err "ERROR:
  * DESCRIPTION" (klass SL_ERRC_REGISTRY) with code_of(ERROR). */
 static int oauth_error(json_t *root, int (*code_of)(const char *), struct sl_err *err)
@@ -206,7 +173,7 @@ static int token_parse(char **out_token, int64_t *expires_unix, const char *json
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
         goto done;
     }
-    if (!valid_answer_token(token)) {
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                    "answer's access_token is not a string of 1-%zu printable characters",
                    TOKEN_MAX);
@@ -231,7 +198,7 @@ static int token_parse(char **out_token, int64_t *expires_unix, const char *json
     *expires_unix = now_unix + expires_in;
     rc = 0;
 done:
-    wipe_json_object(root);
+    sl_cloudlogin_json_wipe(root);
     json_decref(root);
     return rc;
 }
@@ -301,7 +268,7 @@ static int acr_exchange_parse(char **out_token, const char *json, size_t len, st
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no refresh_token");
         goto done;
     }
-    if (!valid_answer_token(token)) {
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                    "answer's refresh_token is not a string of 1-%zu printable characters",
                    TOKEN_MAX);
@@ -310,7 +277,7 @@ static int acr_exchange_parse(char **out_token, const char *json, size_t len, st
     *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
     rc = 0;
 done:
-    wipe_json_object(root);
+    sl_cloudlogin_json_wipe(root);
     json_decref(root);
     return rc;
 }

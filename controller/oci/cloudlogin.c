@@ -3,6 +3,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,37 @@ int sl_cloudlogin_jwt_valid(const char *s, size_t max)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!is_alnum((unsigned char)s[i]) && !strchr("-_.=", s[i]))
+            return 0;
+    return 1;
+}
+
+/* ---- answers ---- */
+
+void sl_cloudlogin_json_wipe(json_t *v)
+{
+    if (json_is_string(v)) {
+        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach(v, key, m)
+        {
+            if (json_is_string(m))
+                OPENSSL_cleanse((char *)json_string_value(m), json_string_length(m));
+        }
+    }
+}
+
+int sl_cloudlogin_json_token_valid(json_t *v, size_t max)
+{
+    if (!json_is_string(v))
+        return 0;
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
             return 0;
     return 1;
 }

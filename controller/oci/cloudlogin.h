@@ -9,6 +9,8 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +55,15 @@ const char *sl_cloudlogin_env(const char *name);
 /* Whether s looks like a JWT of at most max bytes: base64url parts and dots, nothing that could
  * end a form value or a line. */
 int sl_cloudlogin_jwt_valid(const char *s, size_t max);
+
+/* Wipes what jansson holds of v before the tree is freed: v itself when it is a string (a
+ * token), every string member when it is an object (answers hold tokens where they should not,
+ * too). NULL and other types are left alone. */
+void sl_cloudlogin_json_wipe(json_t *v);
+
+/* Whether v is a token fit to be used: a string of 1-max printable ASCII characters, no space
+ * (it goes into a form, an Authorization header or a password). */
+int sl_cloudlogin_json_token_valid(json_t *v, size_t max);
 
 /* An answer read by sl_cloudlogin_post: the body (wiped when freed). */
 struct sl_cloudlogin_answer {

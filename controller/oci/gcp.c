@@ -200,36 +200,6 @@ int sl_gcp_token_audience(char *buf, size_t n, const char *sts_audience, struct 
 
 /* ---- answers (JSON) ---- */
 
-/* Wipes every string member of object o (answers hold tokens where they should not, too). */
-static void wipe_json_object(json_t *o)
-{
-    const char *key;
-    json_t *v;
-    if (!json_is_object(o))
-        return;
-    json_object_foreach(o, key, v)
-    {
-        if (json_is_string(v))
-            OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
-    }
-}
-
-/* A token taken from an answer: 1-TOKEN_MAX printable ASCII characters, no space (it goes into
- * an Authorization header or a password). */
-static int valid_answer_token(json_t *v)
-{
-    if (!json_is_string(v))
-        return 0;
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (n == 0 || n > TOKEN_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-            return 0;
-    return 1;
-}
-
 static int sts_error_code(const char *code)
 {
     static const char *const auth[] = {"invalid_grant", "invalid_request", "unauthorized_client",
@@ -309,7 +279,7 @@ static int sts_parse(char **out_token, int64_t *expires_unix, const char *json, 
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
         goto done;
     }
-    if (!valid_answer_token(token)) {
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                    "answer's access_token is not a string of 1-%zu printable characters",
                    TOKEN_MAX);
@@ -339,7 +309,7 @@ static int sts_parse(char **out_token, int64_t *expires_unix, const char *json, 
     *expires_unix = now_unix + expires_in;
     rc = 0;
 done:
-    wipe_json_object(root);
+    sl_cloudlogin_json_wipe(root);
     json_decref(root);
     return rc;
 }
@@ -413,7 +383,7 @@ static int generate_token_parse(char **out_token, int64_t *expires_unix, const c
                                          json_string_length(m), SL_CLOUDLOGIN_QUOTE_MAX);
         rc = sl_err_set(err, iam_error_code(status), SL_ERRC_REGISTRY, "%s: %s", status,
                         msg[0] ? msg : "(no message)");
-        wipe_json_object(e);
+        sl_cloudlogin_json_wipe(e);
         goto done;
     }
     json_t *token = json_object_get(root, "accessToken");
@@ -423,7 +393,7 @@ static int generate_token_parse(char **out_token, int64_t *expires_unix, const c
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no accessToken");
         goto done;
     }
-    if (!valid_answer_token(token)) {
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                    "answer's accessToken is not a string of 1-%zu printable characters", TOKEN_MAX);
         goto done;
@@ -441,7 +411,7 @@ static int generate_token_parse(char **out_token, int64_t *expires_unix, const c
     *expires_unix = expires;
     rc = 0;
 done:
-    wipe_json_object(root);
+    sl_cloudlogin_json_wipe(root);
     json_decref(root);
     return rc;
 }

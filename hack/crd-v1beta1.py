@@ -105,34 +105,44 @@ def access(node, client_certs=False, service_account=None, peer="this registry")
 
 ECR_IMAGE = r"^[0-9]{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
 ACR_IMAGE = r"^[a-z0-9]{5,50}\.azurecr\.(io|cn|us)/"
+GAR_IMAGE = r"^(((us|eu|asia)\.)?gcr\.io|[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev)/"
 
 
 def provider(node, where):
-    """provider: generic|aws|azure on an image endpoint (ImageDelivery's source and targets)."""
+    """provider: generic|aws|azure|gcp on an image endpoint (ImageDelivery's source and
+    targets)."""
     node["properties"]["provider"] = {
         "description": (
             "Where the registry credentials come from. generic (the default): secretRef or "
             "serviceAccountName's imagePullSecrets. aws and azure: short-lived credentials "
             "from the cloud identity of serviceAccountName (required), as EKS IAM roles for "
-            "service accounts and Microsoft Entra Workload ID give them to a pod: the "
+            "service accounts, Microsoft Entra Workload ID and GKE Workload Identity "
+            "Federation give them to a pod: the "
             "controller requests a token of that ServiceAccount and exchanges it. aws: for "
             "the IAM role its annotation eks.amazonaws.com/role-arn names (AWS STS "
             "AssumeRoleWithWebIdentity, then ECR GetAuthorizationToken), Amazon ECR images "
             "only. azure: for the Entra ID application its annotation "
             "azure.workload.identity/client-id names (tenant: annotation "
             "azure.workload.identity/tenant-id or the controller's AZURE_TENANT_ID), then the "
-            "registry's /oauth2/exchange, Azure Container Registry images only. The "
+            "registry's /oauth2/exchange, Azure Container Registry images only. gcp: the "
+            "cluster's workload identity pool (the controller's "
+            "GCP_WORKLOAD_IDENTITY_AUDIENCE) through Google's STS, then, when its annotation "
+            "iam.gke.io/gcp-service-account names one, that Google service account "
+            "(generateAccessToken), Artifact Registry and Container Registry images only. The "
             "credentials are kept until shortly before they expire and sent to that registry "
             "host only. Needs the controller's --workload-identity flag and the RBAC of "
             "crds/workload-identity.yaml (docs/api.md, Cloud registries). Failures: "
             "Ready=False, reasons WorkloadIdentityDisabled, InvalidSpec, "
             "ServiceAccountNotFound, InvalidServiceAccount, CloudAuthFailed."),
-        "type": "string", "enum": ["generic", "aws", "azure"]}
+        "type": "string", "enum": ["generic", "aws", "azure", "gcp"]}
     rules = []
     for name, image, what in (("aws", ECR_IMAGE, "an Amazon ECR image "
                                                  "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY)"),
                               ("azure", ACR_IMAGE, "an Azure Container Registry image "
-                                                   "(NAME.azurecr.io/REPOSITORY)")):
+                                                   "(NAME.azurecr.io/REPOSITORY)"),
+                              ("gcp", GAR_IMAGE, "a Google Artifact Registry or Container "
+                                                 "Registry image (LOCATION-docker.pkg.dev/PROJECT/"
+                                                 "REPOSITORY, gcr.io/PROJECT/REPOSITORY)")):
         other = f"!has(self.provider) || self.provider != '{name}' || "
         rules += [
             {"rule": other + "has(self.serviceAccountName)",

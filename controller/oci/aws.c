@@ -876,13 +876,6 @@ static int ecr_error_code(const char *type)
     return SL_EINVAL;
 }
 
-/* Wipes a string jansson holds (the token) before the tree is freed. */
-static void wipe_json_string(json_t *s)
-{
-    if (json_is_string(s))
-        OPENSSL_cleanse((char *)json_string_value(s), json_string_length(s));
-}
-
 /* sl_aws_ecr_token_parse without the "ECR " prefix of messages. */
 static int ecr_token_parse(struct sl_creds *out, int64_t *expires_unix, const char *json,
                            size_t len, struct sl_err *err)
@@ -965,7 +958,7 @@ static int ecr_token_parse(struct sl_creds *out, int64_t *expires_unix, const ch
 done:
     if (plain)
         sl_secure_free(plain, plain_len + 1);
-    wipe_json_string(token);
+    sl_cloudlogin_json_wipe(token);
     json_decref(root);
     return rc;
 }

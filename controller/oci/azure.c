@@ -20,9 +20,6 @@
 #define REFRESH_TOKEN_LIFE_S ((int64_t)3 * 3600)
 /* The longest expires_in taken (a year); more is not an answer of Entra ID. */
 #define EXPIRES_IN_MAX ((int64_t)366 * 86400)
-/* A run of token characters this long in a service's message is not quoted: a message that
- * echoes a token (a misbehaving stand-in) must not carry it into status. A GUID (36) is kept. */
-#define REDACT_RUN_MIN 40
 
 #define ENTRA_SCOPE          "https%3A%2F%2Fmanagement.azure.com%2F.default"
 #define ENTRA_ASSERTION_TYPE "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
@@ -35,12 +32,6 @@ static int is_digit(int c)
 static int is_hex(int c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int is_token_char(int c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != 0 && strchr("-_.~+/=", c));
 }
 
 /* ---- registry host and IDs ---- */
@@ -91,65 +82,6 @@ int sl_azure_guid_check(const char *s, struct sl_err *err)
 
 /* ---- answers (JSON) ---- */
 
-/* s (n bytes) quoted for a message as sl_cloudlogin_quote does, at most max bytes of it, with
- * every run of token characters of REDACT_RUN_MIN or more replaced by "[redacted]". */
-static void quote_redacted(char *out, size_t cap, const char *s, size_t n, size_t max)
-{
-    /* control characters go first: they must not split a token into runs short enough to pass */
-    char *clean = sl_xmalloc(n + 1);
-    sl_cloudlogin_quote(clean, n + 1, s, n, n);
-    size_t o = 0, i = 0;
-    while (clean[i] && o < max && o + 1 < cap) {
-        size_t run = 0;
-        while (clean[i + run] && is_token_char((unsigned char)clean[i + run]))
-            run++;
-        const char *part = clean + i;
-        size_t part_len = run ? run : 1;
-        i += part_len;
-        if (run >= REDACT_RUN_MIN) {
-            part = "[redacted]";
-            part_len = strlen(part);
-        }
-        for (size_t k = 0; k < part_len && o < max && o + 1 < cap; k++)
-            out[o++] = part[k];
-    }
-    out[o] = '\0';
-    sl_secure_free(clean, n + 1);
-}
-
-/* Wipes a string jansson holds (a token) before the tree is freed. */
-static void wipe_json_string(json_t *s)
-{
-    if (json_is_string(s))
-        OPENSSL_cleanse((char *)json_string_value(s), json_string_length(s));
-}
-
-/* Wipes every string member of object o (answers hold tokens where they should not, too). */
-static void wipe_json_object(json_t *o)
-{
-    const char *key;
-    json_t *v;
-    if (!json_is_object(o))
-        return;
-    json_object_foreach(o, key, v) wipe_json_string(v);
-}
-
-/* A token taken from an answer: 1-TOKEN_MAX printable ASCII characters, no space (it goes into a
- * form or an Authorization header). */
-static int valid_answer_token(json_t *v)
-{
-    if (!json_is_string(v))
-        return 0;
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (n == 0 || n > TOKEN_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-            return 0;
-    return 1;
-}
-
 /* The error document ("error" + "error_description", OAuth's shape) in root, as err "ERROR:
  * DESCRIPTION" (klass SL_ERRC_REGISTRY) with code_of(ERROR). */
 static int oauth_error(json_t *root, int (*code_of)(const char *), struct sl_err *err)
@@ -164,8 +96,8 @@ static int oauth_error(json_t *root, int (*code_of)(const char *), struct sl_err
     if (!code[0])
         return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without an error code");
     if (json_is_string(d))
-        quote_redacted(msg, sizeof(msg), json_string_value(d), json_string_length(d),
-                       SL_CLOUDLOGIN_QUOTE_MAX);
+        sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(d), json_string_length(d),
+                                     SL_CLOUDLOGIN_QUOTE_MAX);
     return sl_err_set(err, code_of(code), SL_ERRC_REGISTRY, "%s: %s", code,
                       msg[0] ? msg : "(no message)");
 }
@@ -241,7 +173,7 @@ static int token_parse(char **out_token, int64_t *expires_unix, const char *json
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
         goto done;
     }
-    if (!valid_answer_token(token)) {
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                    "answer's access_token is not a string of 1-%zu printable characters",
                    TOKEN_MAX);
@@ -266,7 +198,7 @@ static int token_parse(char **out_token, int64_t *expires_unix, const char *json
     *expires_unix = now_unix + expires_in;
     rc = 0;
 done:
-    wipe_json_object(root);
+    sl_cloudlogin_json_wipe(root);
     json_decref(root);
     return rc;
 }
@@ -321,8 +253,8 @@ static int acr_exchange_parse(char **out_token, const char *json, size_t len, st
             goto done;
         }
         if (json_is_string(m))
-            quote_redacted(msg, sizeof(msg), json_string_value(m), json_string_length(m),
-                           SL_CLOUDLOGIN_QUOTE_MAX);
+            sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(m),
+                                         json_string_length(m), SL_CLOUDLOGIN_QUOTE_MAX);
         rc = sl_err_set(err, acr_error_code(code), SL_ERRC_REGISTRY, "%s: %s", code,
                         msg[0] ? msg : "(no message)");
         goto done;
@@ -336,7 +268,7 @@ static int acr_exchange_parse(char **out_token, const char *json, size_t len, st
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no refresh_token");
         goto done;
     }
-    if (!valid_answer_token(token)) {
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
                    "answer's refresh_token is not a string of 1-%zu printable characters",
                    TOKEN_MAX);
@@ -345,7 +277,7 @@ static int acr_exchange_parse(char **out_token, const char *json, size_t len, st
     *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
     rc = 0;
 done:
-    wipe_json_object(root);
+    sl_cloudlogin_json_wipe(root);
     json_decref(root);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,34 @@ void sl_cloudlogin_quote(char *out, size_t cap, const char *s, size_t n, size_t 
         out[o++] = c >= 0x80 ? '?' : (char)c;
     }
     out[o] = '\0';
+}
+
+static int is_token_char(int c)
+{
+    return is_alnum(c) || (c != 0 && strchr("-_.~+/=", c));
+}
+
+void sl_cloudlogin_quote_redacted(char *out, size_t cap, const char *s, size_t n, size_t max)
+{
+    char *clean = sl_xmalloc(n + 1);
+    sl_cloudlogin_quote(clean, n + 1, s, n, n);
+    size_t o = 0, i = 0;
+    while (clean[i] && o < max && o + 1 < cap) {
+        size_t run = 0;
+        while (clean[i + run] && is_token_char((unsigned char)clean[i + run]))
+            run++;
+        const char *part = clean + i;
+        size_t part_len = run ? run : 1;
+        i += part_len;
+        if (run >= SL_CLOUDLOGIN_REDACT_RUN_MIN) {
+            part = "[redacted]";
+            part_len = strlen(part);
+        }
+        for (size_t k = 0; k < part_len && o < max && o + 1 < cap; k++)
+            out[o++] = part[k];
+    }
+    out[o] = '\0';
+    sl_secure_free(clean, n + 1);
 }
 
 /* ---- endpoints and configuration ---- */
@@ -172,6 +201,37 @@ int sl_cloudlogin_jwt_valid(const char *s, size_t max)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!is_alnum((unsigned char)s[i]) && !strchr("-_.=", s[i]))
+            return 0;
+    return 1;
+}
+
+/* ---- answers ---- */
+
+void sl_cloudlogin_json_wipe(json_t *v)
+{
+    if (json_is_string(v)) {
+        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach(v, key, m)
+        {
+            if (json_is_string(m))
+                OPENSSL_cleanse((char *)json_string_value(m), json_string_length(m));
+        }
+    }
+}
+
+int sl_cloudlogin_json_token_valid(json_t *v, size_t max)
+{
+    if (!json_is_string(v))
+        return 0;
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
             return 0;
     return 1;
 }

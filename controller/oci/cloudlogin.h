@@ -9,6 +9,8 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +21,13 @@
  * control characters and showing bytes outside ASCII as '?', so a message a service wrote is
  * one printable line. */
 void sl_cloudlogin_quote(char *out, size_t cap, const char *s, size_t n, size_t max);
+
+/* sl_cloudlogin_quote with every run of token characters (letters, digits, "-_.~+/=") of
+ * SL_CLOUDLOGIN_REDACT_RUN_MIN or more replaced by "[redacted]": a message that echoes a token
+ * (a misbehaving stand-in) must not carry it into status. Control characters are dropped first,
+ * so they cannot split a token into runs short enough to pass. */
+#define SL_CLOUDLOGIN_REDACT_RUN_MIN 40 /* a GUID (36) is kept */
+void sl_cloudlogin_quote_redacted(char *out, size_t cap, const char *s, size_t n, size_t max);
 
 /* An endpoint URL, scheme://HOST[:PORT][/], as sent: the URL of its root and the Host value
  * libcurl sends for it (host lowercased, the port left out when it is the scheme's). */
@@ -46,6 +55,15 @@ const char *sl_cloudlogin_env(const char *name);
 /* Whether s looks like a JWT of at most max bytes: base64url parts and dots, nothing that could
  * end a form value or a line. */
 int sl_cloudlogin_jwt_valid(const char *s, size_t max);
+
+/* Wipes what jansson holds of v before the tree is freed: v itself when it is a string (a
+ * token), every string member when it is an object (answers hold tokens where they should not,
+ * too). NULL and other types are left alone. */
+void sl_cloudlogin_json_wipe(json_t *v);
+
+/* Whether v is a token fit to be used: a string of 1-max printable ASCII characters, no space
+ * (it goes into a form, an Authorization header or a password). */
+int sl_cloudlogin_json_token_valid(json_t *v, size_t max);
 
 /* An answer read by sl_cloudlogin_post: the body (wiped when freed). */
 struct sl_cloudlogin_answer {

@@ -63,21 +63,25 @@ int sl_gcp_service_account_check(const char *email, struct sl_err *err);
 /* Checks an STS audience of one of the two forms above (at most 512 characters) and writes the
  * audience of the ServiceAccount token it takes into buf (n bytes): "https:" + the provider
  * name for a workload identity provider ("//iam.googleapis.com/..."), "PROJECT.svc.id.goog" for
- * GKE's identity namespace. Returns 0 or SL_EINVAL. */
+ * GKE's identity namespace. Returns 0 or SL_EINVAL (also when the audience does not fit in buf;
+ * buf untouched on failure). */
 int sl_gcp_token_audience(char *buf, size_t n, const char *sts_audience, struct sl_err *err);
 
-/* Parses an STS token-exchange answer (JSON): access_token and expires_in (a number of seconds,
- * 1 s to 1 day). *expires_unix = now_unix + expires_in. Returns 0 with *out_token (caller frees
- * securely), or SL_EINVAL; an error document ({"error": "invalid_grant", "error_description":
- * "..."}) is SL_EAUTH for invalid_grant, invalid_request, unauthorized_client, access_denied
- * and invalid_target, SL_ERETRY for temporarily_unavailable, SL_EINVAL otherwise, err "STS
- * ERROR: DESCRIPTION" (quoted as the other clouds' are; long token-like runs redacted). */
+/* Parses an STS token-exchange answer (JSON): access_token and expires_in (a JSON number of
+ * seconds, 1 s to 1 day); token_type, when present, must be Bearer and issued_token_type, when
+ * present, urn:ietf:params:oauth:token-type:access_token. *expires_unix = now_unix + expires_in.
+ * Returns 0 with *out_token (caller frees securely), or SL_EINVAL; an error document
+ * ({"error": "invalid_grant", "error_description": "..."}) is SL_EAUTH for invalid_grant,
+ * invalid_request, unauthorized_client, access_denied and invalid_target, SL_ERETRY for
+ * temporarily_unavailable, SL_EINVAL otherwise, err "STS ERROR: DESCRIPTION" (quoted as the
+ * other clouds' are; long token-like runs redacted). */
 int sl_gcp_sts_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
                      int64_t now_unix, struct sl_err *err);
 
 /* Parses an IAM Credentials generateAccessToken answer (JSON): accessToken and expireTime
- * (RFC 3339 UTC, e.g. "2026-12-07T00:19:36Z", fractional seconds allowed). Returns 0 with
- * *out_token (caller frees securely) and *expires_unix, or SL_EINVAL; an error document
+ * (RFC 3339 UTC ending in 'Z', e.g. "2026-12-07T00:19:36Z", fractional seconds allowed; an
+ * offset or a date alone is refused). Returns 0 with *out_token (caller frees securely) and
+ * *expires_unix, or SL_EINVAL; an error document
  * ({"error": {"code": 403, "message": "...", "status": "PERMISSION_DENIED"}}) is SL_EAUTH for
  * PERMISSION_DENIED and UNAUTHENTICATED, SL_ERETRY for UNAVAILABLE and RESOURCE_EXHAUSTED,
  * SL_EINVAL otherwise, err "IAM Credentials STATUS: MESSAGE". */
@@ -112,7 +116,9 @@ void sl_gcp_config_clear(struct sl_gcp_config *cfg);
  * access token; caller frees) and *expires_unix, or the parsers' codes, SL_EINVAL "no workload
  * identity audience (GCP_WORKLOAD_IDENTITY_AUDIENCE)" when cfg has none, SL_ERETRY for a network
  * failure or a 5xx/429 answer, SL_EAUTH when STS or IAM Credentials refuse, SL_ETOOBIG for an
- * answer over SL_GCP_ANSWER_MAX; err names the endpoint and what it said, never a secret. */
+ * answer over SL_GCP_ANSWER_MAX, SL_EFAIL when jansson cannot make the STS body (out of memory);
+ * err names the endpoint and what it said, never a secret. cfg->audience, google_sa, sa_token
+ * (a JWT of at most 16 KiB) and host are checked before anything is sent (SL_EINVAL). */
 int sl_gcp_registry_login(struct sl_creds *out, int64_t *expires_unix, struct sl_transport *t,
                           const struct sl_gcp_config *cfg, const struct sl_gcp_registry_host *host,
                           const char *google_sa, const char *sa_token, int64_t now_unix,

@@ -91,10 +91,62 @@ static int real_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_un
     return rc;
 }
 
+static pthread_once_t gcp_once = PTHREAD_ONCE_INIT;
+static struct sl_gcp_config gcp_cfg;
+static struct sl_transport *gcp_transport;
+static struct sl_err gcp_init_err;
+static int gcp_init_rc;
+
+static void gcp_init(void)
+{
+    gcp_init_rc = sl_gcp_config_from_env(&gcp_cfg, &gcp_init_err);
+    if (gcp_init_rc != 0)
+        return;
+    struct sl_transport_opts opts = {.ca_pem = gcp_cfg.ca_pem, .share_connections = true};
+    gcp_transport = sl_transport_new(&opts);
+    if (!gcp_transport)
+        gcp_init_rc = sl_err_set(&gcp_init_err, SL_EFAIL, SL_ERRC_HTTP,
+                                 "cannot initialise the HTTP client for Google");
+}
+
+static int gcp_ready(struct sl_err *err)
+{
+    pthread_once(&gcp_once, gcp_init);
+    if (gcp_init_rc != 0)
+        sl_err_set(err, gcp_init_rc, gcp_init_err.klass, "%s", gcp_init_err.msg);
+    return gcp_init_rc;
+}
+
+static int real_gcp_token_audience(void *ctx, char *buf, size_t n, struct sl_err *err)
+{
+    (void)ctx;
+    if (gcp_ready(err) != 0)
+        return gcp_init_rc;
+    if (!gcp_cfg.audience)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "the controller has no workload identity audience "
+                          "(GCP_WORKLOAD_IDENTITY_AUDIENCE)");
+    return sl_gcp_token_audience(buf, n, gcp_cfg.audience, err);
+}
+
+static int real_gcp_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                          const struct sl_gcp_registry_host *host, const char *google_sa,
+                          const char *sa_token, struct sl_err *err)
+{
+    (void)ctx;
+    if (gcp_ready(err) != 0)
+        return gcp_init_rc;
+    return sl_gcp_registry_login(out, expires_unix, gcp_transport, &gcp_cfg, host, google_sa,
+                                 sa_token, (int64_t)time(NULL), err);
+}
+
 void sl_imd_cloud_ops_real(struct sl_imd_cloud_ops *ops)
 {
-    *ops = (struct sl_imd_cloud_ops){
-        .ctx = NULL, .aws_login = real_aws_login, .azure_login = real_azure_login};
+    *ops = (struct sl_imd_cloud_ops){.ctx = NULL,
+                                     .aws_login = real_aws_login,
+                                     .azure_login = real_azure_login,
+                                     .gcp_token_audience = real_gcp_token_audience,
+                                     .gcp_login = real_gcp_login};
 }
 
 /* ---- the cache ---- */

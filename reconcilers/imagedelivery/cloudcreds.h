@@ -1,9 +1,9 @@
-/* Cloud registry credentials of ImageDelivery's `provider: aws` and `provider: azure` (see
- * oci/aws.h and oci/azure.h for the exchanges themselves): the login operations the reconciler
- * calls (the real ones go to AWS STS and ECR, or Entra ID and the registry; unit tests give
- * fakes), and a cache of the credentials they got, per provider, namespace, ServiceAccount,
- * cloud identity and registry, used until SL_IMD_CLOUD_RENEW_S before they expire, so a resync
- * pass makes no cloud request. Thread-safe. */
+/* Cloud registry credentials of ImageDelivery's `provider: aws`, `azure` and `gcp` (see
+ * oci/aws.h, oci/azure.h and oci/gcp.h for the exchanges themselves): the login operations the
+ * reconciler calls (the real ones go to AWS STS and ECR, Entra ID and the registry, or Google's
+ * STS and IAM Credentials; unit tests give fakes), and a cache of the credentials they got, per
+ * provider, namespace, ServiceAccount, cloud identity and registry, used until SL_IMD_CLOUD_RENEW_S
+ * before they expire, so a resync pass makes no cloud request. Thread-safe. */
 #ifndef SL_IMAGEDELIVERY_CLOUDCREDS_H
 #define SL_IMAGEDELIVERY_CLOUDCREDS_H
 
@@ -11,6 +11,7 @@
 #include "kube/secret.h"
 #include "oci/aws.h"
 #include "oci/azure.h"
+#include "oci/gcp.h"
 #include "util/err.h"
 
 #include <stdint.h>
@@ -35,11 +36,19 @@ struct sl_imd_cloud_ops {
                        const struct sl_azure_acr_host *host, const char *tenant_id,
                        const char *client_id, const char *sa_token,
                        const struct sl_kube_tls_secret *registry_tls, struct sl_err *err);
+    /* The audience of the ServiceAccount token provider gcp exchanges (sl_gcp_token_audience of
+     * the controller's GCP_WORKLOAD_IDENTITY_AUDIENCE) into buf (n bytes); SL_EINVAL when the
+     * controller has none. */
+    int (*gcp_token_audience)(void *ctx, char *buf, size_t n, struct sl_err *err);
+    /* As sl_gcp_registry_login (oci/gcp.h): google_sa NULL = the workload identity itself. */
+    int (*gcp_login)(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                     const struct sl_gcp_registry_host *host, const char *google_sa,
+                     const char *sa_token, struct sl_err *err);
 };
 
 /* The real operations: endpoints and CAs from the environment (sl_aws_config_from_env,
- * sl_azure_config_from_env, each read once; a malformed variable fails every login of that
- * cloud with a message naming it), one shared libcurl transport per cloud. */
+ * sl_azure_config_from_env, sl_gcp_config_from_env, each read once; a malformed variable fails
+ * every login of that cloud with a message naming it), one shared libcurl transport per cloud. */
 void sl_imd_cloud_ops_real(struct sl_imd_cloud_ops *ops);
 
 struct sl_imd_cloud_cache;

@@ -13,6 +13,7 @@
 #include "kube/secret.h"
 #include "oci/aws.h"
 #include "oci/azure.h"
+#include "oci/gcp.h"
 #include "oci/manifest.h"
 #include "runtime/conditions.h"
 #include "runtime/events.h"
@@ -349,7 +350,7 @@ static void verified_add(struct imd_reconciler *r, const char *key)
 
 /* ---- one reconcile ---- */
 
-enum endpoint_provider { PROVIDER_GENERIC, PROVIDER_AWS, PROVIDER_AZURE };
+enum endpoint_provider { PROVIDER_GENERIC, PROVIDER_AWS, PROVIDER_AZURE, PROVIDER_GCP };
 
 struct endpoint {
     const char *field; /* "spec.source" or "spec.targets[i]" */
@@ -364,10 +365,12 @@ struct endpoint {
      * provider aws its identity does */
     const char *service_account;
     /* provider: generic (secretRef, imagePullSecrets), aws (Amazon ECR credentials of the
-     * ServiceAccount's IAM role) or azure (ACR credentials of its Entra ID application) */
+     * ServiceAccount's IAM role), azure (ACR credentials of its Entra ID application) or gcp
+     * (Artifact Registry credentials of its workload identity or Google service account) */
     enum endpoint_provider provider;
     struct sl_aws_ecr_host ecr;
     struct sl_azure_acr_host acr;
+    struct sl_gcp_registry_host gar;
     json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
     struct sl_creds creds;
     bool have_creds;
@@ -651,10 +654,12 @@ static int parse_provider(struct imd_run *run, struct endpoint *ep, const json_t
         hrc = sl_aws_ecr_host_parse(&ep->ecr, ep->ref.registry, &err);
     } else if (strcmp(provider, "azure") == 0) {
         hrc = sl_azure_acr_host_parse(&ep->acr, ep->ref.registry, &err);
+    } else if (strcmp(provider, "gcp") == 0) {
+        hrc = sl_gcp_registry_host_parse(&ep->gar, ep->ref.registry, &err);
     } else {
         global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
                     "%s.provider: Unsupported value: \"%.40s\": supported values: \"generic\", "
-                    "\"aws\", \"azure\"",
+                    "\"aws\", \"azure\", \"gcp\"",
                     field, provider);
         return -1;
     }
@@ -694,7 +699,9 @@ static int parse_provider(struct imd_run *run, struct endpoint *ep, const json_t
                     field, provider);
         return -1;
     }
-    ep->provider = provider[1] == 'w' ? PROVIDER_AWS : PROVIDER_AZURE;
+    ep->provider = provider[0] == 'g'   ? PROVIDER_GCP
+                   : provider[1] == 'w' ? PROVIDER_AWS
+                                        : PROVIDER_AZURE;
     return 0;
 }
 
@@ -1090,28 +1097,33 @@ static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out
 
 /* The identity a ServiceAccount's annotations give for ep's provider: aws, the IAM role ARN;
  * azure, the Entra ID application's client ID and, optionally, its tenant (NULL: the
- * controller's AZURE_TENANT_ID). Pointers into sa. Returns 0, or -1 with the outcome recorded
- * (waiting: ServiceAccounts are not watched, a fixed one is read at the next look). */
+ * controller's AZURE_TENANT_ID); gcp, optionally, the Google service account to impersonate
+ * (NULL: the workload identity itself). Pointers into sa. Returns 0, or -1 with the outcome
+ * recorded (waiting: ServiceAccounts are not watched, a fixed one is read at the next look). */
 static int cloud_identity(struct imd_run *run, struct endpoint *ep, const json_t *sa,
                           const char *field, const char **id, const char **tenant)
 {
     const json_t *ann = json_object_get(json_object_get(sa, "metadata"), "annotations");
-    const char *name =
-        ep->provider == PROVIDER_AWS ? SL_AWS_ROLE_ANNOTATION : SL_AZURE_CLIENT_ID_ANNOTATION;
+    const char *name = ep->provider == PROVIDER_AWS     ? SL_AWS_ROLE_ANNOTATION
+                       : ep->provider == PROVIDER_AZURE ? SL_AZURE_CLIENT_ID_ANNOTATION
+                                                        : SL_GCP_SERVICE_ACCOUNT_ANNOTATION;
     const char *what = ep->provider == PROVIDER_AWS
                            ? "the IAM role whose ECR credentials it gets"
                            : "the Entra ID application whose ACR credentials it gets";
     struct sl_err err = {0};
     *id = json_string_value(json_object_get(ann, name));
     *tenant = NULL;
+    if (!*id && ep->provider == PROVIDER_GCP)
+        return 0;
     if (!*id) {
         global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
                     "%s: ServiceAccount %s/%s has no annotation %s (%s)", field, run->ns,
                     ep->service_account, name, what);
         return -1;
     }
-    int crc = ep->provider == PROVIDER_AWS ? sl_aws_role_arn_check(*id, &err)
-                                           : sl_azure_guid_check(*id, &err);
+    int crc = ep->provider == PROVIDER_AWS     ? sl_aws_role_arn_check(*id, &err)
+              : ep->provider == PROVIDER_AZURE ? sl_azure_guid_check(*id, &err)
+                                               : sl_gcp_service_account_check(*id, &err);
     if (crc == 0 && ep->provider == PROVIDER_AZURE) {
         name = SL_AZURE_TENANT_ID_ANNOTATION;
         *tenant = json_string_value(json_object_get(ann, name));
@@ -1127,9 +1139,26 @@ static int cloud_identity(struct imd_run *run, struct endpoint *ep, const json_t
     return 0;
 }
 
-/* provider aws or azure: registry credentials for ep from the cloud identity of
+/* The provider's login with the ServiceAccount token (cloudcreds.h), into ep->creds. */
+static int cloud_login(struct imd_run *run, struct endpoint *ep, const char *id, const char *tenant,
+                       const char *token, int64_t *expires, struct sl_err *err)
+{
+    const struct sl_imd_cloud_ops *c = &run->r->cloud;
+    if (ep->provider == PROVIDER_AWS) {
+        char session[80];
+        aws_session_name(session, sizeof(session), run->ns, ep->service_account);
+        return c->aws_login(c->ctx, &ep->creds, expires, &ep->ecr, id, session, token, err);
+    }
+    if (ep->provider == PROVIDER_AZURE)
+        return c->azure_login(c->ctx, &ep->creds, expires, &ep->acr, tenant, id, token, &ep->tls,
+                              err);
+    return c->gcp_login(c->ctx, &ep->creds, expires, &ep->gar, id, token, err);
+}
+
+/* provider aws, azure or gcp: registry credentials for ep from the cloud identity of
  * ServiceAccount ep->service_account (its annotations), through a token of that ServiceAccount
- * and the cloud's exchange (oci/aws.h, oci/azure.h), or from the cache of earlier logins.
+ * and the cloud's exchange (oci/aws.h, oci/azure.h, oci/gcp.h), or from the cache of earlier
+ * logins.
  * Returns 0 with ep->creds set, or -1 with the outcome recorded. */
 static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
 {
@@ -1141,7 +1170,9 @@ static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
     int64_t expires = 0;
     int rc = -1;
     const char *id = NULL, *tenant = NULL;
-    bool aws = ep->provider == PROVIDER_AWS;
+    static const char *const names[] = {"", "aws", "azure", "gcp"};
+    static const char *const clouds[] = {"", "AWS", "Azure", "Google"};
+    char audience[600];
     char field[96];
     snprintf(field, sizeof(field), "%s.serviceAccountName", ep->field);
     int grc = run->rt->kube.get(run->rt->kube.ctx, &sa, &SL_RES_SERVICEACCOUNT, run->ns,
@@ -1158,26 +1189,25 @@ static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
     }
     if (cloud_identity(run, ep, sa, field, &id, &tenant) != 0)
         goto done;
-    key = sl_xasprintf("%s\n%s\n%s\n%s\n%s\n%s", aws ? "aws" : "azure", run->ns,
-                       ep->service_account, id, tenant ? tenant : "", ep->ref.registry);
+    key = sl_xasprintf("%s\n%s\n%s\n%s\n%s\n%s", names[ep->provider], run->ns, ep->service_account,
+                       id ? id : "", tenant ? tenant : "", ep->ref.registry);
     int64_t now = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL));
     if (sl_imd_cloud_cache_get(r->cloud_cache, &ep->creds, key, now) == 0) {
         ep->have_creds = true;
         rc = 0;
         goto done;
     }
-    if (request_sa_token(run, ep, &token, aws ? SL_AWS_TOKEN_AUDIENCE : SL_AZURE_TOKEN_AUDIENCE,
-                         field) != 0)
-        goto done;
-    int lrc;
-    if (aws) {
-        char session[80];
-        aws_session_name(session, sizeof(session), run->ns, ep->service_account);
-        lrc = r->cloud.aws_login(r->cloud.ctx, &ep->creds, &expires, &ep->ecr, id, session, token,
-                                 &err);
-    } else {
-        lrc = r->cloud.azure_login(r->cloud.ctx, &ep->creds, &expires, &ep->acr, tenant, id, token,
-                                   &ep->tls, &err);
+    int lrc = 0;
+    if (ep->provider == PROVIDER_AWS)
+        snprintf(audience, sizeof(audience), "%s", SL_AWS_TOKEN_AUDIENCE);
+    else if (ep->provider == PROVIDER_AZURE)
+        snprintf(audience, sizeof(audience), "%s", SL_AZURE_TOKEN_AUDIENCE);
+    else /* the cluster's workload identity pool, from the controller's settings */
+        lrc = r->cloud.gcp_token_audience(r->cloud.ctx, audience, sizeof(audience), &err);
+    if (lrc == 0) {
+        if (request_sa_token(run, ep, &token, audience, field) != 0)
+            goto done;
+        lrc = cloud_login(run, ep, id, tenant, token, &expires, &err);
     }
     if (lrc != 0) {
         /* a refusal needs a change in the cloud's IAM (not watched): look again later; anything
@@ -1185,7 +1215,8 @@ static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
         global_fail(
             run, lrc == SL_EAUTH || lrc == SL_EINVAL ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
             "CloudAuthFailed", "%s: %s login as %s%s for ServiceAccount %s/%s: %s", ep->field,
-            aws ? "AWS" : "Azure", aws ? "" : "client ", id, run->ns, ep->service_account, err.msg);
+            clouds[ep->provider], ep->provider == PROVIDER_AZURE ? "client " : "",
+            id ? id : "the workload identity", run->ns, ep->service_account, err.msg);
         goto done;
     }
     sl_imd_cloud_cache_put(r->cloud_cache, key, &ep->creds, expires);

@@ -407,6 +407,7 @@ static int f_copy_referrers(void *ctx, struct sl_referrers_result *out, struct s
 struct fake_cloud {
     int calls;
     int rc; /* nonzero: the login fails with this code */
+    bool no_gcp_audience;
     char role[256], session[96], token[256], region[32];
     const time_t *clock;
 };
@@ -454,6 +455,39 @@ static int f_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
     out->username = sl_xstrdup(SL_AZURE_ACR_USER);
     out->password = sl_xasprintf("acr-" PASSWD "-%d", c->calls);
     *expires_unix = (int64_t)*c->clock + 3 * 3600;
+    return 0;
+}
+
+static int f_gcp_token_audience(void *ctx, char *buf, size_t n, struct sl_err *err)
+{
+    struct fake_cloud *c = ctx;
+    if (c->no_gcp_audience)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "the controller has no workload identity audience "
+                          "(GCP_WORKLOAD_IDENTITY_AUDIENCE)");
+    snprintf(buf, n,
+             "https://iam.googleapis.com/projects/1/locations/global/"
+             "workloadIdentityPools/lab/providers/cluster");
+    return 0;
+}
+
+static int f_gcp_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                       const struct sl_gcp_registry_host *host, const char *google_sa,
+                       const char *sa_token, struct sl_err *err)
+{
+    struct fake_cloud *c = ctx;
+    c->calls++;
+    snprintf(c->role, sizeof(c->role), "%s", google_sa ? google_sa : "(direct)");
+    snprintf(c->token, sizeof(c->token), "%s", sa_token);
+    snprintf(c->region, sizeof(c->region), "%s", host->host);
+    if (c->rc)
+        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
+                          "IAM Credentials https://iamcredentials.googleapis.com/: "
+                          "PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' "
+                          "denied on resource (or it may not exist).");
+    out->username = sl_xstrdup(SL_GCP_REGISTRY_USER);
+    out->password = sl_xasprintf("gar-" PASSWD "-%d", c->calls);
+    *expires_unix = (int64_t)*c->clock + 3600;
     return 0;
 }
 
@@ -514,8 +548,11 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
                                           .copy_referrers = f_copy_referrers};
     e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
     e->cloud.clock = &e->clock;
-    e->cloud_ops = (struct sl_imd_cloud_ops){
-        .ctx = &e->cloud, .aws_login = f_aws_login, .azure_login = f_azure_login};
+    e->cloud_ops = (struct sl_imd_cloud_ops){.ctx = &e->cloud,
+                                             .aws_login = f_aws_login,
+                                             .azure_login = f_azure_login,
+                                             .gcp_token_audience = f_gcp_token_audience,
+                                             .gcp_login = f_gcp_login};
     struct sl_imagedelivery_deps deps = {.config = cc,
                                          .cloud = &e->cloud_ops,
                                          .registry = &e->ops,
@@ -1578,7 +1615,7 @@ static void test_provider_aws(void)
         else if (i == 1)
             json_object_set_new(t0, "insecureSkipTLSVerify", json_true());
         else if (i == 2)
-            json_object_set_new(t0, "provider", json_string("gcp"));
+            json_object_set_new(t0, "provider", json_string("oci"));
         else
             json_object_set_new(t0, "serviceAccountName",
                                 json_string("x/../../../kube-system/serviceaccounts/admin"));
@@ -1590,7 +1627,7 @@ static void test_provider_aws(void)
                        i == 0   ? "spec.targets[0]: provider aws needs serviceAccountName"
                        : i == 1 ? "spec.targets[0]: provider aws sends credentials over "
                                   "verified TLS only"
-                       : i == 2 ? "spec.targets[0].provider: Unsupported value: \"gcp\""
+                       : i == 2 ? "spec.targets[0].provider: Unsupported value: \"oci\""
                                 : "spec.targets[0].serviceAccountName: \"x/../../../kube-system"
                                   "/serviceaccounts/admin\" is not a ServiceAccount name");
         CHECK_INT_EQ(e.cloud.calls, 0);
@@ -1770,6 +1807,108 @@ static void test_provider_azure(void)
                    "/pusher: Entra ID https://login.microsoftonline.com/");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "AADSTS70021");
     env_free(&e);
+}
+
+#define GAR "europe-west1-docker.pkg.dev"
+#define GSA "pusher@sealift-lab.iam.gserviceaccount.com"
+
+static json_t *gcp_spec(const char *image)
+{
+    json_t *spec = aws_spec(image);
+    json_object_set_new(json_array_get(json_object_get(spec, "targets"), 0), "provider",
+                        json_string("gcp"));
+    return spec;
+}
+
+static void put_gcp_sa(struct env *e, const char *gsa)
+{
+    json_t *sa = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                           "metadata", "name", "pusher", "namespace", NS);
+    if (gsa)
+        json_object_set_new(json_object_get(sa, "metadata"), "annotations",
+                            json_pack("{s:s}", SL_GCP_SERVICE_ACCOUNT_ANNOTATION, gsa));
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
+    json_decref(sa);
+}
+
+static void gcp_env(struct env *e, const char *gsa)
+{
+    env_init_with(e, &aws_config, NULL, NULL);
+    seed_source(e);
+    put_secrets(e);
+    put_gcp_sa(e, gsa);
+}
+
+/* provider: gcp: the ServiceAccount's token for the cluster's workload identity pool becomes
+ * an access token of the Google service account its annotation names (or of the workload
+ * identity itself), for Google's registry hosts only; kept; refusals named. */
+static void test_provider_gcp(void)
+{
+    struct env e;
+    gcp_env(&e, GSA);
+    put_imd(&e, gcp_spec(GAR "/sealift-lab/mirror/app"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:https://iam.googleapis.com/projects/1/"
+                                "locations/global/workloadIdentityPools/lab/providers/cluster");
+    CHECK_STR_EQ(e.cloud.role, GSA);
+    CHECK_STR_EQ(e.cloud.region, GAR);
+    CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, GAR)), SL_GCP_REGISTRY_USER);
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    /* an hour's token: renewed 15 minutes before it ends */
+    e.clock += 50 * 60;
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    char *dump = json_dumps(imd(&e), 0);
+    CHECK(strstr(dump, PASSWD) == NULL);
+    free(dump);
+    env_free(&e);
+
+    /* no annotation: the workload identity's own access (direct resource access) */
+    gcp_env(&e, NULL);
+    put_imd(&e, gcp_spec("gcr.io/sealift-lab/mirror/app"));
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(e.cloud.role, "(direct)");
+    env_free(&e);
+
+    /* not a Google registry host */
+    static const char *const not_gar[] = {DST1 "/mirror/app", GAR ".evil.example/mirror/app",
+                                          ACR "/mirror/app"};
+    for (size_t i = 0; i < sizeof(not_gar) / sizeof(not_gar[0]); i++) {
+        gcp_env(&e, GSA);
+        put_imd(&e, gcp_spec(not_gar[i]));
+        reconcile(&e);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].provider: gcp: ");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       "is not a Google Artifact Registry or Container Registry host");
+        CHECK_INT_EQ(e.cloud.calls, 0);
+        CHECK_INT_EQ((int)json_object_size(e.reg.users), 0);
+        env_free(&e);
+    }
+
+    /* a malformed annotation; the controller without a workload identity pool; a refusal */
+    for (int i = 0; i < 3; i++) {
+        gcp_env(&e, i == 0 ? "admin@example.com" : GSA);
+        e.cloud.no_gcp_audience = i == 1;
+        e.cloud.rc = i == 2 ? SL_EAUTH : 0;
+        put_imd(&e, gcp_spec(GAR "/sealift-lab/mirror/app"));
+        reconcile(&e);
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"),
+                     i == 0 ? "InvalidServiceAccount" : "CloudAuthFailed");
+        CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                       i == 0   ? "annotation iam.gke.io/gcp-service-account: "
+                       : i == 1 ? "spec.targets[0]: Google login as " GSA " for ServiceAccount " NS
+                                  "/pusher: the controller has no "
+                                  "workload identity audience (GCP_WORKLOAD_IDENTITY_AUDIENCE)"
+                                : "PERMISSION_DENIED");
+        CHECK(json_object_get(e.reg.users, GAR) == NULL);
+        env_free(&e);
+    }
 }
 
 static void test_registry_errors(void)
@@ -3020,5 +3159,6 @@ int main(int argc, char **argv)
     RUN(test_secret_cache_follows_watch);
     RUN(test_provider_aws);
     RUN(test_provider_azure);
+    RUN(test_provider_gcp);
     return CHECK_EXIT();
 }

@@ -1,0 +1,682 @@
+#include "oci/gcp.h"
+
+#include "oci/cloudlogin.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* The longest ServiceAccount token, federated and service account access token accepted. */
+#define TOKEN_MAX          ((size_t)16 << 10)
+#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_STS        "https://sts.googleapis.com"
+#define DEFAULT_IAM        "https://iamcredentials.googleapis.com"
+/* STS gives at most an hour; a day is the most taken. */
+#define EXPIRES_IN_MAX ((int64_t)86400)
+#define AUDIENCE_MAX   512
+/* "2026-12-07T00:19:36.123456789Z" and a little more. */
+#define EXPIRE_TIME_MAX 40
+
+#define SCOPE_CLOUD_PLATFORM "https://www.googleapis.com/auth/cloud-platform"
+#define TOKEN_TYPE_ACCESS    "urn:ietf:params:oauth:token-type:access_token"
+
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Lowercase letters, digits and '-': the alphabet of Google's project IDs, service account
+ * names, pools, providers, locations and clusters. */
+static int is_name_char(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || c == '-';
+}
+
+/* The length of the run of name characters at s, stopping at n bytes. */
+static size_t name_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_name_char((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+/* ---- registry host, service account, audience ---- */
+
+int sl_gcp_registry_host_parse(struct sl_gcp_registry_host *out, const char *host,
+                               struct sl_err *err)
+{
+    static const char *const gcr[] = {"gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io"};
+    static const char ar_suffix[] = "-docker.pkg.dev";
+    if (!host)
+        goto bad;
+    size_t n = strlen(host);
+    int ok = 0;
+    for (size_t i = 0; i < sizeof(gcr) / sizeof(gcr[0]) && !ok; i++)
+        ok = strcmp(host, gcr[i]) == 0;
+    size_t sl = sizeof(ar_suffix) - 1;
+    if (!ok && n > sl && n < sizeof(out->host) && strcmp(host + n - sl, ar_suffix) == 0) {
+        /* LOCATION: one DNS label, a letter first, no '-' last (europe-west1, us, asia-east2) */
+        size_t loc = n - sl;
+        ok = loc <= 63 && name_run(host, loc) == loc && host[0] >= 'a' && host[0] <= 'z' &&
+             host[loc - 1] != '-';
+    }
+    if (ok) {
+        struct sl_gcp_registry_host h;
+        memset(&h, 0, sizeof(h));
+        snprintf(h.host, sizeof(h.host), "%s", host);
+        *out = h;
+        return 0;
+    }
+bad:;
+    char q[101];
+    sl_cloudlogin_quote(q, sizeof(q), host ? host : "(none)", host ? strlen(host) : 6, 100);
+    return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                      "%s is not a Google Artifact Registry or Container Registry host "
+                      "(LOCATION-docker.pkg.dev, gcr.io)",
+                      q);
+}
+
+/* Whether s (n bytes) is 6-30 name characters. */
+static int valid_id(const char *s, size_t n)
+{
+    return n >= 6 && n <= 30 && name_run(s, n) == n;
+}
+
+int sl_gcp_service_account_check(const char *email, struct sl_err *err)
+{
+    static const char user_suffix[] = ".iam.gserviceaccount.com";
+    static const char compute_suffix[] = "-compute@developer.gserviceaccount.com";
+    size_t n = email ? strlen(email) : 0;
+    const char *at = email ? strchr(email, '@') : NULL;
+    int ok = 0;
+    if (at && n <= 100) {
+        size_t name_len = (size_t)(at - email);
+        const char *domain = at + 1;
+        size_t dlen = strlen(domain), us = sizeof(user_suffix) - 1;
+        if (dlen > us && strcmp(domain + dlen - us, user_suffix) == 0)
+            ok = valid_id(email, name_len) && valid_id(domain, dlen - us);
+        size_t cs = sizeof(compute_suffix) - 1;
+        if (!ok && n > cs && n - cs <= 20 && strcmp(email + n - cs, compute_suffix) == 0) {
+            ok = 1;
+            for (size_t i = 0; i < n - cs; i++)
+                ok = ok && is_digit((unsigned char)email[i]);
+        }
+    }
+    if (ok)
+        return 0;
+    char q[101];
+    sl_cloudlogin_quote(q, sizeof(q), email ? email : "", n, 100);
+    return sl_err_set(
+        err, SL_EINVAL, SL_ERRC_INPUT,
+        "\"%s\" is not a Google service account (NAME@PROJECT.iam.gserviceaccount.com "
+        "or NUMBER-compute@developer.gserviceaccount.com)",
+        q);
+}
+
+/* Consumes the literal lit at *p. */
+static int eat(const char **p, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (strncmp(*p, lit, n) != 0)
+        return 0;
+    *p += n;
+    return 1;
+}
+
+/* Consumes a run of min-max name characters at *p (a letter first when letter_first), stopping
+ * at the next character that is none. */
+static int eat_name(const char **p, size_t min, size_t max, int letter_first)
+{
+    size_t n = name_run(*p, max + 1);
+    if (n < min || n > max || (letter_first && !((*p)[0] >= 'a' && (*p)[0] <= 'z')))
+        return 0;
+    *p += n;
+    return 1;
+}
+
+static int eat_digits(const char **p, size_t min, size_t max)
+{
+    size_t n = 0;
+    while (n <= max && is_digit((unsigned char)(*p)[n]))
+        n++;
+    if (n < min || n > max)
+        return 0;
+    *p += n;
+    return 1;
+}
+
+int sl_gcp_token_audience(char *buf, size_t n, const char *sts_audience, struct sl_err *err)
+{
+    const char *a = sts_audience;
+    size_t len = a ? strlen(a) : 0;
+    const char *p = a;
+    char out[AUDIENCE_MAX + 16];
+    int ok = 0;
+    if (len > 0 && len <= AUDIENCE_MAX) {
+        if (eat(&p, "//iam.googleapis.com/projects/")) {
+            ok = eat_digits(&p, 1, 20) && eat(&p, "/locations/global/workloadIdentityPools/") &&
+                 eat_name(&p, 4, 32, 0) && eat(&p, "/providers/") && eat_name(&p, 4, 32, 0) &&
+                 *p == '\0';
+            if (ok)
+                snprintf(out, sizeof(out), "https:%s", a);
+        } else if (eat(&p, "identitynamespace:")) {
+            const char *project = p;
+            ok = eat_name(&p, 6, 30, 1);
+            size_t project_len = (size_t)(p - project);
+            ok = ok && eat(&p, ".svc.id.goog:https://container.googleapis.com/v1/projects/") &&
+                 eat_name(&p, 6, 30, 1) && eat(&p, "/locations/") && eat_name(&p, 1, 63, 1) &&
+                 eat(&p, "/clusters/") && eat_name(&p, 1, 40, 1) && *p == '\0';
+            if (ok)
+                snprintf(out, sizeof(out), "%.*s.svc.id.goog", (int)project_len, project);
+        }
+    }
+    if (!ok) {
+        char q[101];
+        sl_cloudlogin_quote(q, sizeof(q), a ? a : "", len, 100);
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "\"%s\" is not a workload identity provider "
+                          "(//iam.googleapis.com/projects/NUMBER/locations/global/"
+                          "workloadIdentityPools/POOL/providers/PROVIDER) or a GKE identity "
+                          "namespace (identitynamespace:PROJECT.svc.id.goog:https://"
+                          "container.googleapis.com/v1/projects/...)",
+                          q);
+    }
+    if (strlen(out) >= n)
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                          "the ServiceAccount token audience is longer than %zu bytes",
+                          n ? n - 1 : 0);
+    memcpy(buf, out, strlen(out) + 1);
+    return 0;
+}
+
+/* ---- answers (JSON) ---- */
+
+static int sts_error_code(const char *code)
+{
+    static const char *const auth[] = {"invalid_grant", "invalid_request", "unauthorized_client",
+                                       "access_denied", "invalid_target"};
+    for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++)
+        if (strcmp(code, auth[i]) == 0)
+            return SL_EAUTH;
+    if (strcmp(code, "temporarily_unavailable") == 0)
+        return SL_ERETRY;
+    return SL_EINVAL;
+}
+
+/* expires_in: a whole number of seconds, 1-EXPIRES_IN_MAX (a JSON integer, or a real without a
+ * fraction). Returns 0 with *out, or -1. */
+static int expires_in_value(int64_t *out, json_t *v)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 1 || i > EXPIRES_IN_MAX)
+            return -1;
+        *out = (int64_t)i;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!isfinite(d) || d < 1 || d > (double)EXPIRES_IN_MAX)
+            return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
+    return -1;
+}
+
+static json_t *load_object(const char *json, size_t len, struct sl_err *err)
+{
+    json_error_t jerr;
+    json_t *root = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (json_is_object(root))
+        return root;
+    json_decref(root);
+    sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "answer is not a JSON object");
+    return NULL;
+}
+
+/* sl_gcp_sts_parse without the "STS " prefix of messages. */
+static int sts_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
+                     int64_t now_unix, struct sl_err *err)
+{
+    int rc = SL_EINVAL;
+    json_t *root = load_object(json, len, err);
+    if (!root)
+        goto done;
+    json_t *e = json_object_get(root, "error");
+    if (e) {
+        json_t *d = json_object_get(root, "error_description");
+        char code[65] = "", msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
+        if (json_is_string(e))
+            sl_cloudlogin_quote(code, sizeof(code), json_string_value(e), json_string_length(e),
+                                64);
+        if (!code[0]) {
+            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without an error code");
+            goto done;
+        }
+        if (json_is_string(d))
+            sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(d),
+                                         json_string_length(d), SL_CLOUDLOGIN_QUOTE_MAX);
+        rc = sl_err_set(err, sts_error_code(code), SL_ERRC_REGISTRY, "%s: %s", code,
+                        msg[0] ? msg : "(no message)");
+        goto done;
+    }
+    json_t *token = json_object_get(root, "access_token");
+    json_t *type = json_object_get(root, "token_type");
+    json_t *issued = json_object_get(root, "issued_token_type");
+    json_t *exp = json_object_get(root, "expires_in");
+    int64_t expires_in = 0;
+    if (!token) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
+        goto done;
+    }
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's access_token is not a string of 1-%zu printable characters",
+                   TOKEN_MAX);
+        goto done;
+    }
+    if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "Bearer") != 0)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer's token_type is not Bearer");
+        goto done;
+    }
+    if (issued &&
+        (!json_is_string(issued) || strcmp(json_string_value(issued), TOKEN_TYPE_ACCESS) != 0)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's issued_token_type is not " TOKEN_TYPE_ACCESS);
+        goto done;
+    }
+    if (!exp) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expires_in");
+        goto done;
+    }
+    if (expires_in_value(&expires_in, exp) != 0 || now_unix > INT64_MAX - expires_in) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's expires_in is not a number of seconds (1-%lld)",
+                   (long long)EXPIRES_IN_MAX);
+        goto done;
+    }
+    *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
+    *expires_unix = now_unix + expires_in;
+    rc = 0;
+done:
+    sl_cloudlogin_json_wipe(root);
+    json_decref(root);
+    return rc;
+}
+
+/* "SERVICE " before err's message. */
+static void name_service(struct sl_err *err, const char *service)
+{
+    if (!err)
+        return;
+    char old[SL_ERR_MSG_MAX];
+    memcpy(old, err->msg, sizeof(old));
+    snprintf(err->msg, sizeof(err->msg), "%s %s", service, old);
+}
+
+int sl_gcp_sts_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
+                     int64_t now_unix, struct sl_err *err)
+{
+    int rc = sts_parse(out_token, expires_unix, json, len, now_unix, err);
+    if (rc != 0)
+        name_service(err, "STS");
+    return rc;
+}
+
+static int iam_error_code(const char *status)
+{
+    if (strcmp(status, "PERMISSION_DENIED") == 0 || strcmp(status, "UNAUTHENTICATED") == 0)
+        return SL_EAUTH;
+    if (strcmp(status, "UNAVAILABLE") == 0 || strcmp(status, "RESOURCE_EXHAUSTED") == 0)
+        return SL_ERETRY;
+    return SL_EINVAL;
+}
+
+/* expireTime: RFC 3339 in UTC ('Z'), a date and a time. Returns 0 with *out, or -1. */
+static int expire_time_value(int64_t *out, json_t *v)
+{
+    if (!json_is_string(v))
+        return -1;
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n < 20 || n > EXPIRE_TIME_MAX || strlen(s) != n || s[10] != 'T' || s[n - 1] != 'Z')
+        return -1;
+    time_t t;
+    if (sl_time_parse_rfc3339(&t, s) != 0 || t <= 0)
+        return -1;
+    *out = (int64_t)t;
+    return 0;
+}
+
+/* sl_gcp_generate_token_parse without the "IAM Credentials " prefix of messages. */
+static int generate_token_parse(char **out_token, int64_t *expires_unix, const char *json,
+                                size_t len, struct sl_err *err)
+{
+    int rc = SL_EINVAL;
+    json_t *root = load_object(json, len, err);
+    if (!root)
+        goto done;
+    json_t *e = json_object_get(root, "error");
+    if (e) {
+        json_t *st = json_object_get(e, "status");
+        json_t *m = json_object_get(e, "message");
+        char status[65] = "", msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
+        if (json_is_string(st))
+            sl_cloudlogin_quote(status, sizeof(status), json_string_value(st),
+                                json_string_length(st), 64);
+        if (!status[0]) {
+            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without a status");
+            goto done;
+        }
+        if (json_is_string(m))
+            sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(m),
+                                         json_string_length(m), SL_CLOUDLOGIN_QUOTE_MAX);
+        rc = sl_err_set(err, iam_error_code(status), SL_ERRC_REGISTRY, "%s: %s", status,
+                        msg[0] ? msg : "(no message)");
+        sl_cloudlogin_json_wipe(e);
+        goto done;
+    }
+    json_t *token = json_object_get(root, "accessToken");
+    json_t *exp = json_object_get(root, "expireTime");
+    int64_t expires = 0;
+    if (!token) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no accessToken");
+        goto done;
+    }
+    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's accessToken is not a string of 1-%zu printable characters", TOKEN_MAX);
+        goto done;
+    }
+    if (!exp) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expireTime");
+        goto done;
+    }
+    if (expire_time_value(&expires, exp) != 0) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's expireTime is not an RFC 3339 UTC time (2006-01-02T15:04:05Z)");
+        goto done;
+    }
+    *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
+    *expires_unix = expires;
+    rc = 0;
+done:
+    sl_cloudlogin_json_wipe(root);
+    json_decref(root);
+    return rc;
+}
+
+int sl_gcp_generate_token_parse(char **out_token, int64_t *expires_unix, const char *json,
+                                size_t len, struct sl_err *err)
+{
+    int rc = generate_token_parse(out_token, expires_unix, json, len, err);
+    if (rc != 0)
+        name_service(err, "IAM Credentials");
+    return rc;
+}
+
+/* ---- configuration ---- */
+
+/* The endpoint in variable, checked, into *out. */
+static int env_endpoint(char **out, const char *variable, struct sl_err *err)
+{
+    const char *v = sl_cloudlogin_env(variable);
+    if (!v)
+        return 0;
+    struct sl_cloudlogin_endpoint e = {0};
+    int rc = sl_cloudlogin_endpoint_parse(&e, v, variable, err);
+    sl_cloudlogin_endpoint_clear(&e);
+    if (rc == 0)
+        *out = sl_xstrdup(v);
+    return rc;
+}
+
+int sl_gcp_config_from_env(struct sl_gcp_config *cfg, struct sl_err *err)
+{
+    struct sl_gcp_config c;
+    memset(&c, 0, sizeof(c));
+    int rc = 0;
+    const char *audience = sl_cloudlogin_env("GCP_WORKLOAD_IDENTITY_AUDIENCE");
+    if (audience) {
+        char token_audience[AUDIENCE_MAX + 16];
+        rc = sl_gcp_token_audience(token_audience, sizeof(token_audience), audience, err);
+        if (rc != 0) {
+            sl_err_prefix(err, "GCP_WORKLOAD_IDENTITY_AUDIENCE");
+            goto done;
+        }
+        c.audience = sl_xstrdup(audience);
+    }
+    rc = env_endpoint(&c.sts_endpoint, "GCP_STS_ENDPOINT", err);
+    if (rc != 0)
+        goto done;
+    rc = env_endpoint(&c.iam_endpoint, "GCP_IAM_CREDENTIALS_ENDPOINT", err);
+    if (rc != 0)
+        goto done;
+    const char *ca = sl_cloudlogin_env("GCP_CA_BUNDLE");
+    if (ca) {
+        rc = sl_cloudlogin_read_ca_bundle(&c.ca_pem, ca, "GCP_CA_BUNDLE", err);
+        if (rc != 0)
+            goto done;
+    }
+    *cfg = c;
+    return 0;
+done:
+    sl_gcp_config_clear(&c);
+    return rc;
+}
+
+void sl_gcp_config_clear(struct sl_gcp_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->audience);
+    free(cfg->sts_endpoint);
+    free(cfg->iam_endpoint);
+    free(cfg->ca_pem);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- the login ---- */
+
+/* A token read from an answer, and when it ends. */
+struct token_answer {
+    char *token;
+    int64_t expires_unix;
+    int64_t now_unix;
+};
+
+/* A token taken from an answer with an error status is dropped there: it is not used. */
+static int parse_sts(void *ctx, const char *json, size_t len, struct sl_err *err)
+{
+    struct token_answer *ta = ctx;
+    sl_secure_free_str(ta->token);
+    ta->token = NULL;
+    return sts_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix, err);
+}
+
+static int parse_iam(void *ctx, const char *json, size_t len, struct sl_err *err)
+{
+    struct token_answer *ta = ctx;
+    sl_secure_free_str(ta->token);
+    ta->token = NULL;
+    return generate_token_parse(&ta->token, &ta->expires_unix, json, len, err);
+}
+
+/* One POST of a JSON body; the parser's outcome mapped (a document on 401 is the refusal's
+ * text). parse is called on the answer whatever its status. */
+static int post_json(struct sl_transport *t, const struct sl_gcp_config *cfg, const char *where,
+                     const char *url, const char *authorization, const char *body,
+                     int (*parse)(void *ctx, const char *json, size_t len, struct sl_err *err),
+                     void *ctx, struct sl_err *err)
+{
+    const char *headers[3] = {"Content-Type: application/json", "Accept: application/json"};
+    size_t n_headers = 2;
+    if (authorization)
+        headers[n_headers++] = authorization;
+    struct sl_cloudlogin_answer a;
+    long status = 0;
+    int64_t timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    int rc = sl_cloudlogin_post(&a, &status, t, where, url, headers, n_headers, body, timeout_ms,
+                                SL_GCP_ANSWER_MAX, err);
+    if (rc == 0) {
+        struct sl_err perr = {0};
+        int prc = parse(ctx, sl_buf_cstr(&a.body), a.body.len, &perr);
+        rc = sl_cloudlogin_outcome(err, where, status, prc, &perr, 1);
+    }
+    sl_cloudlogin_answer_clear(&a);
+    return rc;
+}
+
+/* The STS request body (holds the ServiceAccount token: caller frees securely), or NULL when
+ * jansson cannot make it (out of memory; both strings are checked ASCII). */
+static char *sts_body(const char *audience, const char *sa_token)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "audience", audience, "grantType",
+                          "urn:ietf:params:oauth:grant-type:token-exchange", "requestedTokenType",
+                          TOKEN_TYPE_ACCESS, "scope", SCOPE_CLOUD_PLATFORM, "subjectTokenType",
+                          "urn:ietf:params:oauth:token-type:jwt", "subjectToken", sa_token);
+    if (!o)
+        return NULL;
+    char *dumped = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *body = dumped ? sl_xstrdup(dumped) : NULL;
+    if (dumped) {
+        OPENSSL_cleanse(dumped, strlen(dumped));
+        free(dumped);
+    }
+    json_t *subject = json_object_get(o, "subjectToken");
+    OPENSSL_cleanse((char *)json_string_value(subject), json_string_length(subject));
+    json_decref(o);
+    return body;
+}
+
+/* email percent-encoded as a path segment: what a checked service account holds (letters,
+ * digits, "-._@") as it is, anything else as %XX. Caller frees. */
+static char *path_segment(const char *email)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(email);
+    char *out = sl_xmalloc(3 * n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)email[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || strchr("-._~@", c)) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int sl_gcp_registry_login(struct sl_creds *out, int64_t *expires_unix, struct sl_transport *t,
+                          const struct sl_gcp_config *cfg, const struct sl_gcp_registry_host *host,
+                          const char *google_sa, const char *sa_token, int64_t now_unix,
+                          struct sl_err *err)
+{
+    struct sl_cloudlogin_endpoint sts = {0}, iam = {0};
+    struct sl_gcp_registry_host h;
+    struct token_answer federated = {0}, impersonated = {0};
+    char *url = NULL, *where = NULL, *body = NULL, *authorization = NULL, *segment = NULL;
+    char token_audience[AUDIENCE_MAX + 16];
+    int rc;
+    if (!out || !expires_unix || !t || !host || !memchr(host->host, '\0', sizeof(host->host)) ||
+        sl_gcp_registry_host_parse(&h, host->host, NULL) != 0) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "Google login: no registry host");
+        goto done;
+    }
+    if (!cfg || !cfg->audience) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                        "Google login: no workload identity audience "
+                        "(GCP_WORKLOAD_IDENTITY_AUDIENCE)");
+        goto done;
+    }
+    rc = sl_gcp_token_audience(token_audience, sizeof(token_audience), cfg->audience, err);
+    if (rc != 0) {
+        sl_err_prefix(err, "Google login: GCP_WORKLOAD_IDENTITY_AUDIENCE");
+        goto done;
+    }
+    if (google_sa) {
+        rc = sl_gcp_service_account_check(google_sa, err);
+        if (rc != 0) {
+            sl_err_prefix(err, "Google login: %s", SL_GCP_SERVICE_ACCOUNT_ANNOTATION);
+            goto done;
+        }
+    }
+    if (!sl_cloudlogin_jwt_valid(sa_token, TOKEN_MAX)) {
+        rc = sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                        "Google login: the ServiceAccount token is not a JWT of at most %zu bytes",
+                        TOKEN_MAX);
+        goto done;
+    }
+    rc = sl_cloudlogin_endpoint_parse(&sts, cfg->sts_endpoint ? cfg->sts_endpoint : DEFAULT_STS,
+                                      "GCP_STS_ENDPOINT", err);
+    if (rc != 0)
+        goto done;
+    if (google_sa) {
+        rc = sl_cloudlogin_endpoint_parse(&iam, cfg->iam_endpoint ? cfg->iam_endpoint : DEFAULT_IAM,
+                                          "GCP_IAM_CREDENTIALS_ENDPOINT", err);
+        if (rc != 0)
+            goto done;
+    }
+
+    /* 1. STS: the ServiceAccount token for a federated access token; sts.url ends in one '/' */
+    url = sl_xasprintf("%sv1/token", sts.url);
+    where = sl_xasprintf("STS %s", url);
+    body = sts_body(cfg->audience, sa_token);
+    if (!body) {
+        rc = sl_err_set(err, SL_EFAIL, SL_ERRC_JSON, "Google login: cannot make the STS request");
+        goto done;
+    }
+    federated.now_unix = now_unix;
+    rc = post_json(t, cfg, where, url, NULL, body, parse_sts, &federated, err);
+    if (rc != 0)
+        goto done;
+
+    /* 2. IAM Credentials: the federated token for the Google service account's */
+    const struct token_answer *final = &federated;
+    if (google_sa) {
+        free(url);
+        free(where);
+        sl_secure_free_str(body);
+        segment = path_segment(google_sa);
+        url = sl_xasprintf("%sv1/projects/-/serviceAccounts/%s:generateAccessToken", iam.url,
+                           segment);
+        where = sl_xasprintf("IAM Credentials %s", url);
+        body = sl_xstrdup("{\"scope\":[\"" SCOPE_CLOUD_PLATFORM "\"],\"lifetime\":\"3600s\"}");
+        authorization = sl_xasprintf("Authorization: Bearer %s", federated.token);
+        impersonated.now_unix = now_unix;
+        rc = post_json(t, cfg, where, url, authorization, body, parse_iam, &impersonated, err);
+        if (rc != 0)
+            goto done;
+        final = &impersonated;
+    }
+
+    memset(out, 0, sizeof(*out));
+    out->username = sl_xstrdup(SL_GCP_REGISTRY_USER);
+    out->password = sl_xstrdup(final->token);
+    *expires_unix = final->expires_unix;
+done:
+    sl_secure_free_str(federated.token);
+    sl_secure_free_str(impersonated.token);
+    sl_secure_free_str(body);
+    sl_secure_free_str(authorization);
+    free(segment);
+    free(url);
+    free(where);
+    sl_cloudlogin_endpoint_clear(&sts);
+    sl_cloudlogin_endpoint_clear(&iam);
+    return rc;
+}

@@ -9,7 +9,9 @@ Security Token Service and IAM Credentials:
   the issuer, the audience and the pool's subjects) for a federated token and, when the
   ServiceAccount's iam.gke.io/gcp-service-account annotation names a Google service account,
   asks IAM Credentials (generateAccessToken) for that account's access token; the access token
-  is the password of the user oauth2accesstoken;
+  is the password of the user oauth2accesstoken; the pool is a workload identity provider
+  ("//iam.googleapis.com/...", token audience "https:" + it) or GKE's identity namespace
+  (token audience PROJECT.svc.id.goog);
 - the registry is a docker-registry with TLS for europe-west1-docker.pkg.dev whose htpasswd
   holds that user and the one token the stand-in hands out for the impersonated account and to
   the one subject with direct resource access (any other federated token is random, so a
@@ -37,6 +39,9 @@ GAR_USER = "oauth2accesstoken"
 POOL_PROVIDER = ("//iam.googleapis.com/projects/123456789012/locations/global/"
                  "workloadIdentityPools/sealift-lab/providers/kube")
 TOKEN_AUDIENCE = "https:" + POOL_PROVIDER
+# GKE's own pool: the identity namespace of the project, for a cluster of it
+IDENTITY_NAMESPACE = ("identitynamespace:sealift-lab.svc.id.goog:https://container.googleapis.com/"
+                      "v1/projects/sealift-lab/locations/europe-west1/clusters/lab")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GSA_PUSHER = "sealift-pusher@sealift-lab.iam.gserviceaccount.com"
 GSA_OTHER = "other-builder@sealift-lab.iam.gserviceaccount.com"
@@ -48,7 +53,13 @@ def subject(namespace, name):
     return f"system:serviceaccount:{namespace}:{name}"
 
 
-class ProviderGcpTest(CloudProviderTestCase):
+class GcpFixture(CloudProviderTestCase):
+    """The registry, the stand-in and the controller for a pool of STS audience
+    pool_audience, whose ServiceAccount tokens have the audience token_audience."""
+
+    pool_audience = POOL_PROVIDER
+    token_audience = TOKEN_AUDIENCE
+
     def start_controller(self):
         # the registry and the stand-in share one test CA; the registry's certificate names only
         # the Artifact Registry host, so a TLS connection that did not verify that name would fail
@@ -65,7 +76,7 @@ class ProviderGcpTest(CloudProviderTestCase):
         status, _, disc = self.kube.request("GET", "/.well-known/openid-configuration")
         self.assertEqual(status, 200, disc)
         args = ["-sa-public-key", os.path.join(self.kube.dir, "pki", "sa.pub"),
-                "-issuer", disc["issuer"], "-audience", POOL_PROVIDER,
+                "-issuer", disc["issuer"], "-audience", self.pool_audience,
                 "-registry-token", self.registry_token,
                 "-direct-subject", subject(NS, "direct"),
                 "-impersonate", f"{GSA_PUSHER}={subject(NS, 'pusher')}",
@@ -91,7 +102,7 @@ class ProviderGcpTest(CloudProviderTestCase):
                         "--webhook-client-name", "kube-apiserver-webhook-client",
                         "--workload-identity",
                         "--connect-to", f"{GAR_HOST}:443:127.0.0.1:{self.gar.port}"],
-            env={"GCP_WORKLOAD_IDENTITY_AUDIENCE": POOL_PROVIDER,
+            env={"GCP_WORKLOAD_IDENTITY_AUDIENCE": self.pool_audience,
                  "GCP_STS_ENDPOINT": self.gcp.url,
                  "GCP_IAM_CREDENTIALS_ENDPOINT": self.gcp.url,
                  "GCP_CA_BUNDLE": self.ca_crt})
@@ -143,14 +154,15 @@ class ProviderGcpTest(CloudProviderTestCase):
     def assert_sts_ok(self, c, sa):
         """c is a successful exchange of the token of NS/sa for the pool's audience."""
         self.assertTrue(c["ok"], c)
-        self.assertEqual(c["audience"], POOL_PROVIDER)
-        self.assertEqual(c["aud"], [TOKEN_AUDIENCE])
+        self.assertEqual(c["audience"], self.pool_audience)
+        self.assertEqual(c["aud"], [self.token_audience])
         self.assertEqual(c["sub"], subject(NS, sa))
         self.assertEqual(c["scope"], [SCOPE])
         self.assertTrue(c["contentType"].startswith("application/json"), c)
 
-    # ---- tests ----
 
+
+class ProviderGcpTest(GcpFixture):
     def test_delivery_with_impersonation_cached_and_direct_access(self):
         self.gcp_delivery("to-gar", f"{GAR_HOST}/proj/mirror/app")
         obj = self.wait_delivered("to-gar")
@@ -287,6 +299,24 @@ class ProviderGcpTest(CloudProviderTestCase):
         for repo in ("proj/mirror/traversal", "proj/mirror/app"):
             self.assertFalse(self.at_gar(repo))
         self.assertEqual(self.gcp.calls("unknown"), [])
+        self.assert_no_secret_leaked()
+
+
+class ProviderGcpIdentityNamespaceTest(GcpFixture):
+    """GKE's identity namespace as the pool: the token's audience is PROJECT.svc.id.goog."""
+
+    pool_audience = IDENTITY_NAMESPACE
+    token_audience = "sealift-lab.svc.id.goog"
+
+    def test_delivery_through_the_identity_namespace(self):
+        self.gcp_delivery("to-gar", f"{GAR_HOST}/proj/mirror/app")
+        self.wait_delivered("to-gar")
+        self.assertEqual(self.gar_digest("proj/mirror/app"), self.digest)
+        sts = self.gcp.calls("sts")
+        self.assertEqual(len(sts), 1, sts)
+        self.assert_sts_ok(sts[0], "pusher")
+        iam = self.gcp.calls("iam")
+        self.assertEqual([(c["ok"], c["serviceAccount"]) for c in iam], [(True, GSA_PUSHER)])
         self.assert_no_secret_leaked()
 
 

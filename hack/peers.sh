@@ -24,6 +24,7 @@ helm helm helm.sh/helm/v4/cmd/helm
 refregistry refregistry sealift.dev/hack/tools/refregistry
 awsstandin awsstandin sealift.dev/hack/tools/awsstandin
 azurestandin azurestandin sealift.dev/hack/tools/azurestandin
+gcpstandin gcpstandin sealift.dev/hack/tools/gcpstandin
 syft syft github.com/anchore/syft/cmd/syft
 EOF
 }

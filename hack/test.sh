@@ -129,7 +129,7 @@ if [ "$only_unit" = 0 ]; then
     failed=$((failed + 1))
     failures+=("cluster.sh build")
   fi
-  echo "==> test peers (cosign v3 and v2, oras, helm, refregistry, awsstandin, azurestandin: built once from the Go module proxy, cached)"
+  echo "==> test peers (cosign v3 and v2, oras, helm, refregistry, awsstandin, azurestandin, gcpstandin: built once from the Go module proxy, cached)"
   if ! bash hack/peers.sh build; then
     echo "building the client test peers failed (see above); the end-to-end suite needs them"
     failed=$((failed + 1))

@@ -1353,9 +1353,10 @@ static void test_vex_attestation_keys(void)
     env_free(&e);
 }
 
-/* Cloud registry hosts of the provider tests: every connection to them goes to a closed port of
- * 127.0.0.1 (set in main before any transport is used), so nothing leaves the machine and the
- * registry step fails after the credentials were got. */
+/* Cloud registry hosts of the provider tests: every connection to them goes to a TLS server of
+ * 127.0.0.1 whose certificate is not theirs (set in main before any transport is used), so
+ * nothing leaves the machine and the registry step fails, without retries, after the
+ * credentials were got. */
 #define ECR_HOST  "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 #define ACR_HOST  "sealiftlab.azurecr.io"
 #define ROLE_ARN  "arn:aws:iam::123456789012:role/db-reader"
@@ -1540,9 +1541,18 @@ int main(int argc, char **argv)
 {
     if (argc > 1)
         data_dir = argv[1];
-    /* the cloud registries of the provider tests: a closed port here (see ECR_HOST) */
-    const char *const connect_to[] = {ECR_HOST ":443:127.0.0.1:1", ACR_HOST ":443:127.0.0.1:1"};
-    char bad[128];
+    /* the cloud registries of the provider tests: a TLS server here whose certificate is
+     * not theirs (see ECR_HOST) */
+    struct sl_test_tls_server cloud_tls;
+    struct sl_err err = {0};
+    char tls_dir[1024], ecr_to[256], acr_to[256], bad[128];
+    snprintf(tls_dir, sizeof(tls_dir), "%s/../tls", data_dir);
+    CHECK_INT_EQ(sl_test_tls_server_new(&cloud_tls, tls_dir, SL_TEST_CLIENT_CERT_NONE, &err), 0);
+    CHECK_INT_EQ(sl_test_tls_server_start(&cloud_tls, &err), 0);
+    const char *port = strrchr(cloud_tls.url, ':') + 1;
+    snprintf(ecr_to, sizeof(ecr_to), ECR_HOST ":443:127.0.0.1:%s", port);
+    snprintf(acr_to, sizeof(acr_to), ACR_HOST ":443:127.0.0.1:%s", port);
+    const char *const connect_to[] = {ecr_to, acr_to};
     CHECK_INT_EQ(sl_transport_set_connect_to(connect_to, 2, bad, sizeof(bad)), 0);
     RUN(test_ready_with_records_and_hashes);
     RUN(test_bad_database_keeps_last_good);
@@ -1563,5 +1573,6 @@ int main(int argc, char **argv)
     RUN(test_vex_attestation_keys);
     RUN(test_provider_aws_database);
     RUN(test_provider_azure_vex);
+    sl_test_tls_server_free(&cloud_tls);
     return CHECK_EXIT();
 }

@@ -108,9 +108,12 @@ ACR_IMAGE = r"^[a-z0-9]{5,50}\.azurecr\.(io|cn|us)/"
 GAR_IMAGE = r"^(((us|eu|asia)\.)?gcr\.io|[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev)/"
 
 
-def provider(node, where):
+def provider(node, where, image_optional=False, insecure_fields=("insecure",
+                                                                   "insecureSkipTLSVerify")):
     """provider: generic|aws|azure|gcp on an image endpoint (ImageDelivery's source and
-    targets)."""
+    targets, ScanPolicy's database and VEX images). image_optional: the node may have no image
+    (a path or a ConfigMap instead), then it takes no provider. insecure_fields: the node's
+    fields that give up verified TLS."""
     node["properties"]["provider"] = {
         "description": (
             "Where the registry credentials come from. generic (the default): secretRef or "
@@ -149,15 +152,20 @@ def provider(node, where):
              "message": f"{where}: provider {name} needs serviceAccountName (the ServiceAccount "
                         "whose identity is exchanged for registry credentials)",
              "reason": "FieldValueRequired"},
-            {"rule": other + "self.image.matches('" + image.replace("\\", "\\\\") + "')",
+            {"rule": other + ("!has(self.image) || " if image_optional else "") +
+                     "self.image.matches('" + image.replace("\\", "\\\\") + "')",
              "message": f"{where}: provider {name} needs {what}",
              "reason": "FieldValueInvalid"},
-            {"rule": other + "!((has(self.insecure) && self.insecure) || "
-                             "(has(self.insecureSkipTLSVerify) && self.insecureSkipTLSVerify))",
+            {"rule": other + "!(" + " || ".join(f"(has(self.{f}) && self.{f})"
+                                                 for f in insecure_fields) + ")",
              "message": f"{where}: provider {name} sends credentials over verified TLS only (no "
-                        "insecure or insecureSkipTLSVerify)",
+                        + " or ".join(insecure_fields) + ")",
              "reason": "FieldValueForbidden"},
         ]
+    if image_optional:
+        rules.append({"rule": "has(self.image) || !has(self.provider)",
+                      "message": f"{where}: provider applies to an image only",
+                      "reason": "FieldValueForbidden"})
     node.setdefault("x-kubernetes-validations", []).extend(rules)
 
 
@@ -304,6 +312,9 @@ def scanpolicy(schema, version):
         "rule": "has(self.image) || (!has(self.serviceAccountName) && !has(self.certSecretRef))",
         "message": "serviceAccountName and certSecretRef apply to an image entry only",
         "reason": "FieldValueForbidden"})
+    provider(spec["properties"]["database"], "spec.database", image_optional=True,
+             insecure_fields=("insecure",))
+    provider(vex, "spec.vex[]", image_optional=True, insecure_fields=("insecure",))
     harbor = spec["properties"]["scanner"]["properties"]["harbor"]
     access(harbor, client_certs=True, peer="the adapter")
     insecure = copy.deepcopy(harbor["properties"]["insecure"])

@@ -117,7 +117,7 @@ static int new_imagedelivery(struct sl_reconcilers *w, struct sl_reconciler **ou
 
 static int new_scanpolicy(struct sl_reconcilers *w, struct sl_reconciler **out, struct sl_err *err)
 {
-    return sl_scanpolicy_reconciler_new(out, w->scan_store, &w->cc, err);
+    return sl_scanpolicy_reconciler_new(out, w->scan_store, &w->cc, NULL, err);
 }
 
 int sl_reconcilers_all(void *ctx, const struct sl_controller_config *cc,

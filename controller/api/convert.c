@@ -272,14 +272,15 @@ static void harbor_down(json_t *h)
     rename_key(h, "insecureSkipTLSVerify", "insecure");
 }
 
-/* A ScanPolicy registry (database, VEX image): v1alpha1 has no serviceAccountName, nor a
- * certSecretRef for VEX images; the annotation carries them. */
+/* A ScanPolicy registry (database, VEX image): v1alpha1 has no serviceAccountName nor provider,
+ * nor a certSecretRef for VEX images; the annotation carries them. */
 static void database_down(json_t *o)
 {
     if (!json_is_object(o))
         return;
     access_down(o);
     json_object_del(o, "serviceAccountName");
+    json_object_del(o, "provider");
 }
 
 static void vex_down(json_t *o)
@@ -288,6 +289,7 @@ static void vex_down(json_t *o)
         return;
     credentials_down(o);
     json_object_del(o, "serviceAccountName");
+    json_object_del(o, "provider");
     json_object_del(o, "certSecretRef");
 }
 

@@ -282,6 +282,19 @@ class ConversionTest(procs.TempDirTestCase):
             cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
                                    input=json.dumps(body))
             self.assertEqual(cp.returncode, 0, cp.stderr)
+        # ScanPolicy's provider: the API server takes it on images of its cloud, and refuses
+        # it on an entry without an image
+        cloud = {k: v for k, v in beyond["scan-cloud-providers"].items() if k != "status"}
+        cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                               input=json.dumps(cloud))
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        bad = json.loads(json.dumps(cloud))
+        bad["spec"]["vex"] = [{"configMapRef": {"name": "vex", "key": "doc.json"},
+                               "provider": "aws"}]
+        cp = self.kube.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                               input=json.dumps(bad))
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("spec.vex[]: provider applies to an image only", cp.stderr)
         # ImageDelivery serviceAccountName (source, targets) survives a v1alpha1 write, whose
         # schema would prune it
         self.store(beyond["service-account-pulls"])

@@ -7,7 +7,7 @@
  * builds status, conditions and events from those records in one place. */
 #include "imagedelivery/reconciler.h"
 
-#include "imagedelivery/cloudcreds.h"
+#include "runtime/cloudcreds.h"
 #include "imagedelivery/delivery.h"
 #include "kube/pullsecrets.h"
 #include "kube/secret.h"
@@ -99,9 +99,9 @@ struct imd_reconciler {
     struct sl_scan_gate gate;            /* .scan NULL: no scanner in this controller */
     struct sl_attest_gate attest_gate;   /* .attest NULL: no attestations */
     struct sl_controller_config cc;      /* the administrator's settings (strings borrowed) */
-    struct sl_refindex *refs;      /* which ImageDelivery references which Secret / key / policy */
-    struct sl_imd_cloud_ops cloud; /* provider: aws logins */
-    struct sl_imd_cloud_cache *cloud_cache;
+    struct sl_refindex *refs;  /* which ImageDelivery references which Secret / key / policy */
+    struct sl_cloud_ops cloud; /* provider: aws logins */
+    struct sl_cloud_cache *cloud_cache;
     time_t (*wall_now)(void *clock_ctx); /* NULL: time(NULL) */
     void *clock_ctx;
 };
@@ -350,8 +350,6 @@ static void verified_add(struct imd_reconciler *r, const char *key)
 
 /* ---- one reconcile ---- */
 
-enum endpoint_provider { PROVIDER_GENERIC, PROVIDER_AWS, PROVIDER_AZURE, PROVIDER_GCP };
-
 struct endpoint {
     const char *field; /* "spec.source" or "spec.targets[i]" */
     const char *image; /* the spec's reference text */
@@ -367,10 +365,7 @@ struct endpoint {
     /* provider: generic (secretRef, imagePullSecrets), aws (Amazon ECR credentials of the
      * ServiceAccount's IAM role), azure (ACR credentials of its Entra ID application) or gcp
      * (Artifact Registry credentials of its workload identity or Google service account) */
-    enum endpoint_provider provider;
-    struct sl_aws_ecr_host ecr;
-    struct sl_azure_acr_host acr;
-    struct sl_gcp_registry_host gar;
+    enum sl_cloud_provider provider;
     json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
     struct sl_creds creds;
     bool have_creds;
@@ -622,86 +617,16 @@ static int parse_referrers(struct imd_run *run, const json_t *referrers)
     return 0;
 }
 
-/* provider: generic (default), aws or azure. The API server's rules say the same for v1beta1
- * writes; these checks also hold for what reaches the controller another way (a v1alpha1 write
- * whose conversion annotation carries the field, an older schema): credentials of a cloud
- * identity go to that cloud's registry hosts only, over verified TLS, and only when the
- * administrator turned the feature on. */
-/* A Kubernetes object name (DNS-1123 subdomain). */
-static bool dns_subdomain(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
-            return false;
-    }
-    return true;
-}
-
+/* provider: generic (default), aws, azure or gcp (sl_cloud_provider_parse). */
 static int parse_provider(struct imd_run *run, struct endpoint *ep, const json_t *spec_ep)
 {
-    const char *field = ep->field;
-    const char *provider = str_or_null(spec_ep, "provider");
-    struct sl_err err = {0};
-    int hrc;
-    if (!provider || strcmp(provider, "generic") == 0)
-        return 0;
-    if (strcmp(provider, "aws") == 0) {
-        hrc = sl_aws_ecr_host_parse(&ep->ecr, ep->ref.registry, &err);
-    } else if (strcmp(provider, "azure") == 0) {
-        hrc = sl_azure_acr_host_parse(&ep->acr, ep->ref.registry, &err);
-    } else if (strcmp(provider, "gcp") == 0) {
-        hrc = sl_gcp_registry_host_parse(&ep->gar, ep->ref.registry, &err);
-    } else {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "%s.provider: Unsupported value: \"%.40s\": supported values: \"generic\", "
-                    "\"aws\", \"azure\", \"gcp\"",
-                    field, provider);
+    struct sl_cloud_fail fail;
+    if (sl_cloud_provider_parse(&ep->provider, str_or_null(spec_ep, "provider"), ep->ref.registry,
+                                ep->service_account, ep->insecure, ep->skip_tls_verify,
+                                run->r->cc.workload_identity, ep->field, &fail) != 0) {
+        global_fail(run, fail.kind, fail.reason, "%s", fail.message);
         return -1;
     }
-    if (hrc != 0) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSpec", "%s.provider: %s: %s", field, provider,
-                    err.msg);
-        return -1;
-    }
-    if (!ep->service_account) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "%s: provider %s needs serviceAccountName (the ServiceAccount whose "
-                    "identity is exchanged for registry credentials)",
-                    field, provider);
-        return -1;
-    }
-    /* the schema's pattern does not hold for what a conversion annotation carries: the name
-     * goes into the TokenRequest's path */
-    if (!dns_subdomain(ep->service_account)) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "%s.serviceAccountName: \"%.100s\" is not a ServiceAccount name (lowercase "
-                    "letters, digits, '-' and '.')",
-                    field, ep->service_account);
-        return -1;
-    }
-    if (ep->insecure || ep->skip_tls_verify) {
-        global_fail(run, SL_RESULT_STALLED, "InvalidSpec",
-                    "%s: provider %s sends credentials over verified TLS only (no insecure or "
-                    "insecureSkipTLSVerify)",
-                    field, provider);
-        return -1;
-    }
-    if (!run->r->cc.workload_identity) {
-        global_fail(run, SL_RESULT_STALLED, "WorkloadIdentityDisabled",
-                    "%s.provider: %s needs the controller's --workload-identity flag (the "
-                    "administrator allows exchanging ServiceAccount tokens for cloud "
-                    "credentials; docs/api.md, Cloud registries)",
-                    field, provider);
-        return -1;
-    }
-    ep->provider = provider[0] == 'g'   ? PROVIDER_GCP
-                   : provider[1] == 'w' ? PROVIDER_AWS
-                                        : PROVIDER_AZURE;
     return 0;
 }
 
@@ -1046,187 +971,31 @@ static int load_service_account_creds(struct imd_run *run, struct endpoint *ep)
     return -1;
 }
 
-/* The AWS STS session name: who asked, as CloudTrail shows it ("sealift.NS.SA", cut to 64 of
- * STS's characters). */
-static void aws_session_name(char *buf, size_t n, const char *ns, const char *sa)
-{
-    snprintf(buf, n, "sealift.%s.%s", ns, sa);
-    if (strlen(buf) > 64)
-        buf[64] = '\0';
-}
-
-/* A token of ServiceAccount ep->service_account of the object's namespace for audience
- * (TokenRequest; valid for an hour). Returns 0 with *out (caller frees securely), or -1 with
- * the outcome recorded. */
-static int request_sa_token(struct imd_run *run, struct endpoint *ep, char **out,
-                            const char *audience, const char *field)
-{
-    /* POST .../serviceaccounts/NAME/token: parse_provider checked that the name is a DNS
-     * subdomain, so it cannot leave its path segment */
-    char *plural = sl_xasprintf("serviceaccounts/%s/token", ep->service_account);
-    const struct sl_kube_resource res = {"", "v1", plural, "TokenRequest", true};
-    json_t *req =
-        json_pack("{s:s, s:s, s:{s:[s], s:i}}", "apiVersion", "authentication.k8s.io/v1", "kind",
-                  "TokenRequest", "spec", "audiences", audience, "expirationSeconds", 3600);
-    json_t *resp = NULL;
-    struct sl_err err = {0};
-    int rc = run->rt->kube.create(run->rt->kube.ctx, &resp, &res, run->ns, req, &err);
-    json_decref(req);
-    free(plural);
-    if (rc != 0) {
-        global_fail(run, rc == SL_ENOTFOUND ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
-                    rc == SL_ENOTFOUND ? "ServiceAccountNotFound" : "APIError",
-                    "%s: requesting a token of ServiceAccount %s/%s: %s", field, run->ns,
-                    ep->service_account, err.msg);
-        return -1;
-    }
-    const char *token =
-        json_string_value(json_object_get(json_object_get(resp, "status"), "token"));
-    if (!token || !*token) {
-        json_decref(resp);
-        global_fail(run, SL_RESULT_TRANSIENT, "APIError",
-                    "%s: the API server's TokenRequest answer for ServiceAccount %s/%s has no "
-                    "token",
-                    field, run->ns, ep->service_account);
-        return -1;
-    }
-    *out = sl_xstrdup(token);
-    json_decref(resp);
-    return 0;
-}
-
-/* The identity a ServiceAccount's annotations give for ep's provider: aws, the IAM role ARN;
- * azure, the Entra ID application's client ID and, optionally, its tenant (NULL: the
- * controller's AZURE_TENANT_ID); gcp, optionally, the Google service account to impersonate
- * (NULL: the workload identity itself). Pointers into sa. Returns 0, or -1 with the outcome
- * recorded (waiting: ServiceAccounts are not watched, a fixed one is read at the next look). */
-static int cloud_identity(struct imd_run *run, struct endpoint *ep, const json_t *sa,
-                          const char *field, const char **id, const char **tenant)
-{
-    const json_t *ann = json_object_get(json_object_get(sa, "metadata"), "annotations");
-    const char *name = ep->provider == PROVIDER_AWS     ? SL_AWS_ROLE_ANNOTATION
-                       : ep->provider == PROVIDER_AZURE ? SL_AZURE_CLIENT_ID_ANNOTATION
-                                                        : SL_GCP_SERVICE_ACCOUNT_ANNOTATION;
-    const char *what = ep->provider == PROVIDER_AWS
-                           ? "the IAM role whose ECR credentials it gets"
-                           : "the Entra ID application whose ACR credentials it gets";
-    struct sl_err err = {0};
-    *id = json_string_value(json_object_get(ann, name));
-    *tenant = NULL;
-    if (!*id && ep->provider == PROVIDER_GCP)
-        return 0;
-    if (!*id) {
-        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
-                    "%s: ServiceAccount %s/%s has no annotation %s (%s)", field, run->ns,
-                    ep->service_account, name, what);
-        return -1;
-    }
-    int crc = ep->provider == PROVIDER_AWS     ? sl_aws_role_arn_check(*id, &err)
-              : ep->provider == PROVIDER_AZURE ? sl_azure_guid_check(*id, &err)
-                                               : sl_gcp_service_account_check(*id, &err);
-    if (crc == 0 && ep->provider == PROVIDER_AZURE) {
-        name = SL_AZURE_TENANT_ID_ANNOTATION;
-        *tenant = json_string_value(json_object_get(ann, name));
-        if (*tenant)
-            crc = sl_azure_guid_check(*tenant, &err);
-    }
-    if (crc != 0) {
-        global_fail(run, SL_RESULT_WAITING, "InvalidServiceAccount",
-                    "%s: ServiceAccount %s/%s: annotation %s: %s", field, run->ns,
-                    ep->service_account, name, err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-/* The provider's login with the ServiceAccount token (cloudcreds.h), into ep->creds. */
-static int cloud_login(struct imd_run *run, struct endpoint *ep, const char *id, const char *tenant,
-                       const char *token, int64_t *expires, struct sl_err *err)
-{
-    const struct sl_imd_cloud_ops *c = &run->r->cloud;
-    if (ep->provider == PROVIDER_AWS) {
-        char session[80];
-        aws_session_name(session, sizeof(session), run->ns, ep->service_account);
-        return c->aws_login(c->ctx, &ep->creds, expires, &ep->ecr, id, session, token, err);
-    }
-    if (ep->provider == PROVIDER_AZURE)
-        return c->azure_login(c->ctx, &ep->creds, expires, &ep->acr, tenant, id, token, &ep->tls,
-                              err);
-    return c->gcp_login(c->ctx, &ep->creds, expires, &ep->gar, id, token, err);
-}
-
 /* provider aws, azure or gcp: registry credentials for ep from the cloud identity of
- * ServiceAccount ep->service_account (its annotations), through a token of that ServiceAccount
- * and the cloud's exchange (oci/aws.h, oci/azure.h, oci/gcp.h), or from the cache of earlier
- * logins.
- * Returns 0 with ep->creds set, or -1 with the outcome recorded. */
+ * ServiceAccount ep->service_account (sl_cloud_creds_load). Returns 0 with ep->creds set, or -1
+ * with the outcome recorded. */
 static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
 {
     struct imd_reconciler *r = run->r;
-    struct sl_err err = {0};
-    json_t *sa = NULL;
-    char *token = NULL;
-    char *key = NULL;
-    int64_t expires = 0;
-    int rc = -1;
-    const char *id = NULL, *tenant = NULL;
-    static const char *const names[] = {"", "aws", "azure", "gcp"};
-    static const char *const clouds[] = {"", "AWS", "Azure", "Google"};
-    char audience[600];
-    char field[96];
-    snprintf(field, sizeof(field), "%s.serviceAccountName", ep->field);
-    int grc = run->rt->kube.get(run->rt->kube.ctx, &sa, &SL_RES_SERVICEACCOUNT, run->ns,
-                                ep->service_account, &err);
-    if (grc == SL_ENOTFOUND) {
-        global_fail(run, SL_RESULT_WAITING, "ServiceAccountNotFound",
-                    "%s: ServiceAccount %s/%s not found", field, run->ns, ep->service_account);
-        goto done;
+    struct sl_cloud_fail fail;
+    const struct sl_cloud_request req = {
+        .kube = &run->rt->kube,
+        .ns = run->ns,
+        .service_account = ep->service_account,
+        .field = ep->field,
+        .registry = ep->ref.registry,
+        .provider = ep->provider,
+        .registry_tls = &ep->tls,
+        .ops = &r->cloud,
+        .cache = r->cloud_cache,
+        .now_unix = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL)),
+    };
+    if (sl_cloud_creds_load(&ep->creds, &req, &fail) != 0) {
+        global_fail(run, fail.kind, fail.reason, "%s", fail.message);
+        return -1;
     }
-    if (grc != 0) {
-        global_fail(run, SL_RESULT_TRANSIENT, "APIError", "%s: reading ServiceAccount %s/%s: %s",
-                    field, run->ns, ep->service_account, err.msg);
-        goto done;
-    }
-    if (cloud_identity(run, ep, sa, field, &id, &tenant) != 0)
-        goto done;
-    key = sl_xasprintf("%s\n%s\n%s\n%s\n%s\n%s", names[ep->provider], run->ns, ep->service_account,
-                       id ? id : "", tenant ? tenant : "", ep->ref.registry);
-    int64_t now = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL));
-    if (sl_imd_cloud_cache_get(r->cloud_cache, &ep->creds, key, now) == 0) {
-        ep->have_creds = true;
-        rc = 0;
-        goto done;
-    }
-    int lrc = 0;
-    if (ep->provider == PROVIDER_AWS)
-        snprintf(audience, sizeof(audience), "%s", SL_AWS_TOKEN_AUDIENCE);
-    else if (ep->provider == PROVIDER_AZURE)
-        snprintf(audience, sizeof(audience), "%s", SL_AZURE_TOKEN_AUDIENCE);
-    else /* the cluster's workload identity pool, from the controller's settings */
-        lrc = r->cloud.gcp_token_audience(r->cloud.ctx, audience, sizeof(audience), &err);
-    if (lrc == 0) {
-        if (request_sa_token(run, ep, &token, audience, field) != 0)
-            goto done;
-        lrc = cloud_login(run, ep, id, tenant, token, &expires, &err);
-    }
-    if (lrc != 0) {
-        /* a refusal needs a change in the cloud's IAM (not watched): look again later; anything
-         * else is retried with backoff */
-        global_fail(
-            run, lrc == SL_EAUTH || lrc == SL_EINVAL ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT,
-            "CloudAuthFailed", "%s: %s login as %s%s for ServiceAccount %s/%s: %s", ep->field,
-            clouds[ep->provider], ep->provider == PROVIDER_AZURE ? "client " : "",
-            id ? id : "the workload identity", run->ns, ep->service_account, err.msg);
-        goto done;
-    }
-    sl_imd_cloud_cache_put(r->cloud_cache, key, &ep->creds, expires);
     ep->have_creds = true;
-    rc = 0;
-done:
-    sl_secure_free_str(token);
-    free(key);
-    json_decref(sa);
-    return rc;
+    return 0;
 }
 
 static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
@@ -1271,7 +1040,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
         sl_kube_secret_decref(secret);
         secret = NULL;
     }
-    if (ep->provider == PROVIDER_GENERIC && ep->service_account &&
+    if (ep->provider == SL_CLOUD_GENERIC && ep->service_account &&
         (rc = load_service_account_creds(run, ep)) != 0)
         goto done;
     if (ep->ca_secret) {
@@ -1282,7 +1051,7 @@ static int load_endpoint_secrets(struct imd_run *run, struct endpoint *ep)
             goto done;
     }
     /* after certSecretRef: Azure's exchange is with the registry itself, over its TLS */
-    if (ep->provider != PROVIDER_GENERIC)
+    if (ep->provider != SL_CLOUD_GENERIC)
         rc = load_cloud_creds(run, ep);
 done:
     if (text)
@@ -2719,7 +2488,7 @@ static void reconciler_free(void *self)
     for (size_t i = 0; i < r->nkeys; i++)
         key_entry_free(&r->keys[i]);
     sl_imd_registry_cache_free(r->cache);
-    sl_imd_cloud_cache_free(r->cloud_cache);
+    sl_cloud_cache_free(r->cloud_cache);
     pthread_mutex_destroy(&r->secrets_lock);
     free(r);
 }
@@ -2751,8 +2520,8 @@ int sl_imagedelivery_reconciler_new(struct sl_reconciler **out,
     if (deps && deps->cloud)
         r->cloud = *deps->cloud;
     else
-        sl_imd_cloud_ops_real(&r->cloud);
-    r->cloud_cache = sl_imd_cloud_cache_new();
+        sl_cloud_ops_real(&r->cloud);
+    r->cloud_cache = sl_cloud_cache_new();
     if (deps) {
         r->wall_now = deps->wall_now;
         r->clock_ctx = deps->clock_ctx;

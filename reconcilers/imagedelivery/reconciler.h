@@ -94,9 +94,9 @@
 #ifndef SL_IMAGEDELIVERY_RECONCILER_H
 #define SL_IMAGEDELIVERY_RECONCILER_H
 
-#include "imagedelivery/cloudcreds.h"
 #include "imagedelivery/gates.h"
 #include "imagedelivery/regops.h"
+#include "runtime/cloudcreds.h"
 #include "runtime/config.h"
 #include "runtime/reconciler.h"
 #include "util/err.h"
@@ -117,8 +117,8 @@ struct sl_imagedelivery_deps {
     const struct sl_scan_gate *scan_gate;
     /* the attestation gate; NULL or .attest NULL = deliveries write no attestations */
     const struct sl_attest_gate *attest_gate;
-    /* provider: aws logins (cloudcreds.h); NULL = the real AWS STS and ECR */
-    const struct sl_imd_cloud_ops *cloud;
+    /* provider: aws logins (runtime/cloudcreds.h); NULL = the real AWS STS and ECR */
+    const struct sl_cloud_ops *cloud;
     /* the wall clock the status times (lastCheckTime, syncedAt, ...) are read from, for tests;
      * NULL = time(NULL). clock_ctx is its argument. */
     time_t (*wall_now)(void *clock_ctx);

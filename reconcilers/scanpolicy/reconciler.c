@@ -7,6 +7,7 @@
 #include "oci/manifest.h"
 #include "oci/ref.h"
 #include "oci/registry.h"
+#include "runtime/cloudcreds.h"
 #include "runtime/conditions.h"
 #include "runtime/outcome.h"
 #include "runtime/refindex.h"
@@ -63,6 +64,10 @@ struct sp_reconciler {
     struct sl_controller_config cc; /* the administrator's settings (strings borrowed) */
     /* which ScanPolicy refers to which Secret / ConfigMap, so their changes enqueue it */
     struct sl_refindex *refs;
+    struct sl_cloud_ops cloud; /* provider aws, azure, gcp logins */
+    struct sl_cloud_cache *cloud_cache;
+    time_t (*wall_now)(void *clock_ctx);
+    void *clock_ctx;
 };
 
 /* Replaces the references of ScanPolicy ns/name (any name may be NULL): the database pull
@@ -140,15 +145,17 @@ struct outcome {
 };
 
 struct sp_run {
+    struct sp_reconciler *r;
     struct sl_runtime *rt;
     const struct sl_controller_config *cc;
     const struct sl_reconcile_request *req;
     const json_t *obj, *spec;
     const char *ns, *name;
     const char *image, *path, *creds_secret, *cm_name, *cm_key;
-    const char *db_cert_secret;     /* spec.database.certSecretRef.name */
-    const char *db_service_account; /* spec.database.serviceAccountName */
-    json_t *service_accounts;       /* the ServiceAccounts read for credentials (array) */
+    const char *db_cert_secret;         /* spec.database.certSecretRef.name */
+    const char *db_service_account;     /* spec.database.serviceAccountName */
+    enum sl_cloud_provider db_provider; /* spec.database.provider */
+    json_t *service_accounts;           /* the ServiceAccounts read for credentials (array) */
     bool insecure;
     const char *harbor_url, *harbor_secret, *harbor_ca_secret; /* spec.scanner.harbor */
     bool harbor_insecure;
@@ -187,11 +194,78 @@ static int str_or_null(const char **out, const json_t *obj, const char *path)
     return 0;
 }
 
+/* provider of the registry entry entry (spec.database or spec.vex[i]) at field: generic, or aws,
+ * azure or gcp (sl_cloud_provider_parse: the image's registry is that cloud's, a ServiceAccount,
+ * verified TLS, the controller's --workload-identity). Only an image entry takes one. Returns 0
+ * with *out or -1 with the outcome set. */
+static int check_provider(struct sp_run *run, enum sl_cloud_provider *out, const json_t *entry,
+                          const char *field)
+{
+    const char *provider = sl_kube_json_path_str(entry, "provider");
+    const char *image = sl_kube_json_path_str(entry, "image");
+    struct sl_cloud_fail fail;
+    struct sl_err err = {0};
+    struct sl_ref ref;
+    *out = SL_CLOUD_GENERIC;
+    if (!provider || strcmp(provider, "generic") == 0)
+        return 0;
+    if (!image || !*image) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
+                    "%s.provider: Forbidden: only with image", field);
+        return -1;
+    }
+    memset(&ref, 0, sizeof(ref));
+    if (sl_ref_parse(&ref, image, &err) != 0) {
+        set_outcome(run, SL_RESULT_STALLED, "InvalidSpec", "%s.image: %s", field, err.msg);
+        return -1;
+    }
+    const char *sa = sl_kube_json_path_str(entry, "serviceAccountName");
+    int rc = sl_cloud_provider_parse(out, provider, ref.registry, sa && *sa ? sa : NULL,
+                                     json_is_true(json_object_get(entry, "insecure")),
+                                     json_is_true(json_object_get(entry, "insecureSkipTLSVerify")),
+                                     run->cc->workload_identity, field, &fail);
+    sl_ref_free(&ref);
+    if (rc != 0) {
+        set_outcome(run, fail.kind, fail.reason, "%s", fail.message);
+        return -1;
+    }
+    return 0;
+}
+
+/* Registry credentials of provider p for registry from the cloud identity of ServiceAccount sa
+ * (sl_cloud_creds_load); tls is the registry's certSecretRef (Azure's exchange is with the
+ * registry). Returns 0 with creds set, or -1 with the outcome set. */
+static int load_cloud_creds(struct sp_run *run, struct sl_creds *creds, enum sl_cloud_provider p,
+                            const char *registry, const char *sa, const char *field,
+                            const struct sl_kube_tls_secret *tls)
+{
+    struct sp_reconciler *r = run->r;
+    struct sl_cloud_fail fail;
+    const struct sl_cloud_request req = {
+        .kube = &run->rt->kube,
+        .ns = run->ns,
+        .service_account = sa,
+        .field = field,
+        .registry = registry,
+        .provider = p,
+        .registry_tls = tls,
+        .ops = &r->cloud,
+        .cache = r->cloud_cache,
+        .now_unix = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL)),
+    };
+    if (sl_cloud_creds_load(creds, &req, &fail) != 0) {
+        set_outcome(run, fail.kind, fail.reason, "%s", fail.message);
+        return -1;
+    }
+    return 0;
+}
+
 /* spec.database: an image or (with --allow-local-paths) a path, and its pull Secret; the name of
  * the malware hashes ConfigMap. Returns 0 or -1 with the outcome set. */
 static int read_database_spec(struct sp_run *run)
 {
     const json_t *spec = run->spec;
+    const json_t *spec_db = json_object_get(spec, "database");
     str_or_null(&run->image, spec, "database.image");
     str_or_null(&run->path, spec, "database.path");
     str_or_null(&run->creds_secret, spec, "database.secretRef.name");
@@ -210,6 +284,8 @@ static int read_database_spec(struct sp_run *run)
                     "spec.database: set at most one of secretRef and serviceAccountName");
         return -1;
     }
+    if (check_provider(run, &run->db_provider, spec_db, "spec.database") != 0)
+        return -1;
     const struct sl_controller_config *cc = run->cc;
     if (run->path && !cc->allow_local_paths) {
         /* the digest and load errors of any readable file would come back in status */
@@ -324,6 +400,7 @@ static int read_vex_spec(struct sp_run *run)
         const char *sa = sl_kube_json_path_str(v, "serviceAccountName");
         const char *extra = json_object_get(v, "serviceAccountName") ? "serviceAccountName"
                             : json_object_get(v, "certSecretRef")    ? "certSecretRef"
+                            : json_object_get(v, "provider")         ? "provider"
                                                                      : NULL;
         if (!image && extra) {
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
@@ -335,6 +412,11 @@ static int read_vex_spec(struct sp_run *run)
                         "spec.vex[%zu]: set at most one of secretRef and serviceAccountName", i);
             return -1;
         }
+        char field[32];
+        enum sl_cloud_provider p;
+        snprintf(field, sizeof(field), "spec.vex[%zu]", i);
+        if (image && check_provider(run, &p, v, field) != 0)
+            return -1;
         if (has_cm && (!cm || !*cm || !key || !*key)) {
             set_outcome(run, SL_RESULT_STALLED, "InvalidSpec",
                         "spec.vex[%zu].configMapRef: Required value: name and key", i);
@@ -618,12 +700,20 @@ static int step_load(struct sp_run *run)
             rc = -1;
             goto done;
         }
-        if ((rc = load_creds(run, &creds, ref.registry)) != 0)
+        if (run->db_provider == SL_CLOUD_GENERIC &&
+            (rc = load_creds(run, &creds, ref.registry)) != 0)
             goto done;
         struct sl_kube_tls_secret tls;
         if ((rc = load_registry_tls(run, &tls, "spec.database.certSecretRef.name",
                                     run->db_cert_secret)) != 0)
             goto done;
+        /* after certSecretRef: Azure's exchange is with the registry itself, over its TLS */
+        if (run->db_provider != SL_CLOUD_GENERIC &&
+            (rc = load_cloud_creds(run, &creds, run->db_provider, ref.registry,
+                                   run->db_service_account, "spec.database", &tls)) != 0) {
+            sl_kube_tls_secret_clear(&tls);
+            goto done;
+        }
         struct sl_registry_opts o = {.insecure = run->insecure || host_insecure(run->cc, host),
                                      .ca_pem = tls.ca_pem,
                                      .client_cert_pem = tls.cert_pem,
@@ -922,11 +1012,15 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     memset(&creds, 0, sizeof(creds));
     char field[64];
     const char *sa = sl_kube_json_path_str(v, "serviceAccountName");
-    if (sa && *sa) {
-        snprintf(field, sizeof(field), "spec.vex[%zu]", i);
+    enum sl_cloud_provider provider;
+    snprintf(field, sizeof(field), "spec.vex[%zu]", i);
+    if (check_provider(run, &provider, v, field) != 0) /* read_vex_spec checked it */
+        return -1;
+    /* a cloud provider's login comes after certSecretRef below */
+    if (provider == SL_CLOUD_GENERIC && sa && *sa) {
         if (load_service_account_creds(run, &creds, src->ref.registry, sa, field) != 0)
             return -1;
-    } else {
+    } else if (provider == SL_CLOUD_GENERIC) {
         snprintf(field, sizeof(field), "spec.vex[%zu].secretRef.name", i);
         if (load_creds_from(run, &creds, src->ref.registry, secret && *secret ? secret : NULL,
                             field) != 0)
@@ -939,6 +1033,13 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     if (load_registry_tls(run, &tls, field, cert && *cert ? cert : NULL) != 0) {
         sl_creds_free(&creds);
         return -1;
+    }
+    if (provider != SL_CLOUD_GENERIC) {
+        snprintf(field, sizeof(field), "spec.vex[%zu]", i);
+        if (load_cloud_creds(run, &creds, provider, src->ref.registry, sa, field, &tls) != 0) {
+            sl_kube_tls_secret_clear(&tls);
+            return -1;
+        }
     }
     const char *host = sl_ref_api_host(&src->ref);
     struct sl_registry_opts o = {.insecure = insecure || host_insecure(run->cc, host),
@@ -1177,6 +1278,7 @@ static int reconcile(void *self, struct sl_runtime *rt, const struct sl_reconcil
     }
     json_t *empty = json_object();
     struct sp_run run = {
+        .r = r,
         .rt = rt,
         .cc = &r->cc,
         .req = req,
@@ -1271,6 +1373,7 @@ static void reconciler_free(void *self)
     if (!r)
         return;
     sl_refindex_free(r->refs);
+    sl_cloud_cache_free(r->cloud_cache);
     free(r);
 }
 
@@ -1278,13 +1381,23 @@ static const struct sl_kube_resource *const secondary_resources[] = {&SL_RES_SEC
                                                                      &SL_RES_CONFIGMAP, NULL};
 
 int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_scan_store *store,
-                                 const struct sl_controller_config *cc, struct sl_err *err)
+                                 const struct sl_controller_config *cc,
+                                 const struct sl_scanpolicy_deps *deps, struct sl_err *err)
 {
     (void)err;
     struct sp_reconciler *r = sl_xcalloc(1, sizeof(*r));
     r->store = store;
     if (cc)
         r->cc = *cc;
+    if (deps && deps->cloud)
+        r->cloud = *deps->cloud;
+    else
+        sl_cloud_ops_real(&r->cloud);
+    r->cloud_cache = sl_cloud_cache_new();
+    if (deps) {
+        r->wall_now = deps->wall_now;
+        r->clock_ctx = deps->clock_ctx;
+    }
     r->refs = sl_refindex_new();
     r->base = (struct sl_reconciler){
         .kind = "ScanPolicy",

@@ -31,14 +31,21 @@
  * VEXLoadFailed) and the gate waits: findings are never let through on a VEX that was not
  * read. An attestations entry names the keys (SigningKeys or ConfigMap keys) whose OpenVEX
  * attestations attached to a scanned digest count too: the reconciler loads the keys into the
- * store (scan/vexatt.h; a new key is a new revision) and the gate reads the attestations. */
+ * store (scan/vexatt.h; a new key is a new revision) and the gate reads the attestations.
+ *
+ * spec.database and image entries of spec.vex take ImageDelivery's provider (aws, azure, gcp:
+ * registry credentials of the cloud identity of serviceAccountName, runtime/cloudcreds.h), with
+ * the same checks and outcomes. */
 #ifndef SL_SCANPOLICY_RECONCILER_H
 #define SL_SCANPOLICY_RECONCILER_H
 
+#include "runtime/cloudcreds.h"
 #include "runtime/config.h"
 #include "runtime/reconciler.h"
 #include "scan/store.h"
 #include "util/err.h"
+
+#include <time.h>
 
 #define SL_SCANPOLICY_RECHECK_MS (10 * 60 * 1000)
 /* Entries of spec.vex, and layers read from one VEX artifact. */
@@ -46,12 +53,24 @@
 #define SL_SCANPOLICY_MAX_VEX_LAYERS 16
 #define SL_SCANPOLICY_RETRY_MS       (30 * 1000)
 
+/* What the reconciler depends on besides the store and the settings; NULL members (or deps
+ * NULL) mean: */
+struct sl_scanpolicy_deps {
+    /* provider aws, azure, gcp logins; NULL = the real clouds */
+    const struct sl_cloud_ops *cloud;
+    /* the wall clock cached cloud credentials are checked against; NULL = time(NULL) */
+    time_t (*wall_now)(void *clock_ctx);
+    void *clock_ctx;
+};
+
 /* Creates the ScanPolicy reconciler over store (borrowed: it must outlive the reconciler; the
  * gates made over the same store see what it loads), with the administrator's settings cc
  * (--allow-local-paths, --scanner-url, --insecure-registry, --min-interval; copied, strings
- * borrowed; NULL = none of them). *out is the caller's until handed to sl_manager_add;
+ * borrowed; NULL = none of them) and deps (copied; may be NULL). *out is the caller's until handed
+ * to sl_manager_add;
  * (*out)->free((*out)->self) frees it. Returns 0. */
 int sl_scanpolicy_reconciler_new(struct sl_reconciler **out, struct sl_scan_store *store,
-                                 const struct sl_controller_config *cc, struct sl_err *err);
+                                 const struct sl_controller_config *cc,
+                                 const struct sl_scanpolicy_deps *deps, struct sl_err *err);
 
 #endif

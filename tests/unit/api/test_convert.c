@@ -177,7 +177,7 @@ static void test_data_round_trip(void)
         snprintf(path, sizeof(path), "%s/tests/data/api/%s", src_dir, files[i]);
         round_trip_file(path);
     }
-    CHECK_INT_EQ(objects_checked - before, 26);
+    CHECK_INT_EQ(objects_checked - before, 27);
 }
 
 static void test_imagedelivery_up(void)
@@ -371,6 +371,26 @@ static void test_scanpolicy_registry_fields_carried(void)
     json_decref(back);
 }
 
+/* ScanPolicy provider (database, VEX images): dropped for a v1alpha1 reader, carried by the
+ * annotation, back up as it was */
+static void test_scanpolicy_provider_carried(void)
+{
+    json_t *b = load_one("tests/data/api/v1beta1-beyond.yaml", "scan-cloud-providers");
+    json_t *a = convert(b, "v1alpha1");
+    CHECK(at(a, "spec.database.provider") == NULL);
+    CHECK(at(a, "spec.vex.0.provider") == NULL);
+    CHECK(at(a, "spec.vex.1.provider") == NULL);
+    CHECK_STR_EQ(str_at(a, "spec.vex.1.credentials.secretRef.name"), "other-pull");
+    const char *carried = annotation(a, SL_API_V1BETA1_FIELDS);
+    CHECK_CONTAINS(carried, "\"provider\":\"aws\"");
+    CHECK_CONTAINS(carried, "\"provider\":\"azure\"");
+    json_t *back = convert(a, "v1beta1");
+    check_equal(back, b, "ScanPolicy provider");
+    json_decref(a);
+    json_decref(b);
+    json_decref(back);
+}
+
 /* GitSource's v1beta1-only fields: a v1alpha1 reader does not see them in spec (its schema
  * would prune them), the annotation carries them, and they come back up */
 static void test_gitsource_new_fields_carried(void)
@@ -538,6 +558,7 @@ int main(int argc, char **argv)
     RUN(test_examples_round_trip);
     RUN(test_data_round_trip);
     RUN(test_scanpolicy_registry_fields_carried);
+    RUN(test_scanpolicy_provider_carried);
     RUN(test_imagedelivery_up);
     RUN(test_imagedelivery_insecure_split);
     RUN(test_scanpolicy_none_is_warn);

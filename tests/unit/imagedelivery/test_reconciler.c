@@ -503,7 +503,7 @@ struct env {
     struct sl_err err;
     time_t clock; /* the reconciler's wall clock: each reconcile() runs a minute after the last */
     struct fake_cloud cloud;
-    struct sl_imd_cloud_ops cloud_ops;
+    struct sl_cloud_ops cloud_ops;
 };
 
 static time_t test_clock(void *ctx)
@@ -548,11 +548,11 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
                                           .copy_referrers = f_copy_referrers};
     e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
     e->cloud.clock = &e->clock;
-    e->cloud_ops = (struct sl_imd_cloud_ops){.ctx = &e->cloud,
-                                             .aws_login = f_aws_login,
-                                             .azure_login = f_azure_login,
-                                             .gcp_token_audience = f_gcp_token_audience,
-                                             .gcp_login = f_gcp_login};
+    e->cloud_ops = (struct sl_cloud_ops){.ctx = &e->cloud,
+                                         .aws_login = f_aws_login,
+                                         .azure_login = f_azure_login,
+                                         .gcp_token_audience = f_gcp_token_audience,
+                                         .gcp_login = f_gcp_login};
     struct sl_imagedelivery_deps deps = {.config = cc,
                                          .cloud = &e->cloud_ops,
                                          .registry = &e->ops,

@@ -5,6 +5,7 @@
 #include "fake_kube.h"
 #include "recon_fixture.h"
 #include "http/server.h"
+#include "http/transport.h"
 #include "runtime/config.h"
 #include "scan/policy.h"
 #include "scan/store.h"
@@ -29,6 +30,80 @@ static const char *data_dir = "tests/data/scan";
 #define HSB_LINE                                                                                   \
     "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f:68:Eicar-Test-Signature\n"
 
+/* provider aws, azure, gcp: what the reconciler asked of the cloud, what it got */
+struct fake_cloud {
+    int calls;
+    int rc; /* nonzero: the login fails with this code */
+    char id[256], session[96], token[256], host[160];
+    const time_t *clock;
+};
+
+static int f_aws_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                       const struct sl_aws_ecr_host *host, const char *role_arn,
+                       const char *session_name, const char *web_identity_token, struct sl_err *err)
+{
+    struct fake_cloud *c = ctx;
+    c->calls++;
+    snprintf(c->id, sizeof(c->id), "%s", role_arn);
+    snprintf(c->session, sizeof(c->session), "%s", session_name);
+    snprintf(c->token, sizeof(c->token), "%s", web_identity_token);
+    snprintf(c->host, sizeof(c->host), "%s", host->region);
+    if (c->rc)
+        return sl_err_set(err, c->rc, SL_ERRC_HTTP, "STS: AccessDenied: Not authorized");
+    out->username = sl_xstrdup("AWS");
+    out->password = sl_xasprintf("ecr-password-%d", c->calls);
+    *expires_unix = (int64_t)*c->clock + 12 * 3600;
+    return 0;
+}
+
+static int f_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                         const struct sl_azure_acr_host *host, const char *tenant_id,
+                         const char *client_id, const char *sa_token,
+                         const struct sl_kube_tls_secret *registry_tls, struct sl_err *err)
+{
+    (void)registry_tls;
+    struct fake_cloud *c = ctx;
+    c->calls++;
+    snprintf(c->id, sizeof(c->id), "%s/%s", tenant_id ? tenant_id : "(controller's)", client_id);
+    snprintf(c->token, sizeof(c->token), "%s", sa_token);
+    snprintf(c->host, sizeof(c->host), "%s", host->host);
+    if (c->rc)
+        return sl_err_set(err, c->rc, SL_ERRC_HTTP, "Entra ID: invalid_client");
+    out->username = sl_xstrdup(SL_AZURE_ACR_USER);
+    out->password = sl_xasprintf("acr-password-%d", c->calls);
+    *expires_unix = (int64_t)*c->clock + 3 * 3600;
+    return 0;
+}
+
+static int f_gcp_token_audience(void *ctx, char *buf, size_t n, struct sl_err *err)
+{
+    (void)ctx;
+    (void)err;
+    snprintf(buf, n, "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/lab");
+    return 0;
+}
+
+static int f_gcp_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
+                       const struct sl_gcp_registry_host *host, const char *google_sa,
+                       const char *sa_token, struct sl_err *err)
+{
+    (void)err;
+    struct fake_cloud *c = ctx;
+    c->calls++;
+    snprintf(c->id, sizeof(c->id), "%s", google_sa ? google_sa : "(direct)");
+    snprintf(c->token, sizeof(c->token), "%s", sa_token);
+    snprintf(c->host, sizeof(c->host), "%s", host->host);
+    out->username = sl_xstrdup(SL_GCP_REGISTRY_USER);
+    out->password = sl_xasprintf("gar-password-%d", c->calls);
+    *expires_unix = (int64_t)*c->clock + 3600;
+    return 0;
+}
+
+static time_t test_clock(void *ctx)
+{
+    return *(const time_t *)ctx;
+}
+
 /* What every test starts from (env_init, env_free): the fake API server, a reconciler with the lab
  * settings over its own ScanPolicy store, an event log, and a folder of two advisory files. */
 struct env {
@@ -37,7 +112,10 @@ struct env {
     struct sl_scan_store *store; /* what the reconciler loads and the gate reads */
     struct sl_reconciler *r;
     json_t *events;
-    char dir[256]; /* advisory directory */
+    char dir[256];           /* advisory directory */
+    struct fake_cloud cloud; /* provider aws, azure, gcp: the logins asked */
+    struct sl_cloud_ops cloud_ops;
+    time_t clock; /* the reconciler's wall clock (cached cloud credentials) */
 };
 
 static void copy_file(const char *from, const char *to)
@@ -82,7 +160,9 @@ static void env_use_config(struct env *e, const struct sl_controller_config *cc)
     if (e->r)
         e->r->free(e->r->self);
     struct sl_err err = {0};
-    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, e->store, cc, &err), 0);
+    const struct sl_scanpolicy_deps deps = {
+        .cloud = &e->cloud_ops, .wall_now = test_clock, .clock_ctx = &e->clock};
+    CHECK_INT_EQ(sl_scanpolicy_reconciler_new(&e->r, e->store, cc, &deps, &err), 0);
 }
 
 static void env_init(struct env *e)
@@ -95,6 +175,13 @@ static void env_init(struct env *e)
     e->events = json_array();
     e->rt.record_event = sl_test_event_log;
     e->rt.event_ctx = e->events;
+    e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
+    e->cloud.clock = &e->clock;
+    e->cloud_ops = (struct sl_cloud_ops){.ctx = &e->cloud,
+                                         .aws_login = f_aws_login,
+                                         .azure_login = f_azure_login,
+                                         .gcp_token_audience = f_gcp_token_audience,
+                                         .gcp_login = f_gcp_login};
     env_use_config(e, &lab_config);
     snprintf(e->dir, sizeof(e->dir), "/tmp/sl-test-scanpol-XXXXXX");
     CHECK(mkdtemp(e->dir) != NULL);
@@ -1266,10 +1353,207 @@ static void test_vex_attestation_keys(void)
     env_free(&e);
 }
 
+/* Cloud registry hosts of the provider tests: every connection to them goes to a TLS server of
+ * 127.0.0.1 whose certificate is not theirs (set in main before any transport is used), so
+ * nothing leaves the machine and the registry step fails, without retries, after the
+ * credentials were got. */
+#define ECR_HOST  "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+#define ACR_HOST  "sealiftlab.azurecr.io"
+#define ROLE_ARN  "arn:aws:iam::123456789012:role/db-reader"
+#define CLIENT_ID "11111111-2222-3333-4444-555555555555"
+
+/* ServiceAccount name of NS with annotation key = value (key NULL: none). */
+static void put_annotated_sa(struct env *e, const char *name, const char *key, const char *value)
+{
+    json_t *sa = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", NS);
+    if (key)
+        json_object_set_new(json_object_get(sa, "metadata"), "annotations",
+                            json_pack("{s:s}", key, value));
+    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
+    json_decref(sa);
+}
+
+/* Neither the token nor the registry password reaches status or events. */
+static void check_no_cloud_secret(struct env *e, const char *name)
+{
+    char *status = json_dumps(status_of(e, name), 0);
+    char *events = json_dumps(e->events, 0);
+    CHECK(status && strstr(status, "token:") == NULL && strstr(status, "-password-") == NULL);
+    CHECK(events && strstr(events, "token:") == NULL && strstr(events, "-password-") == NULL);
+    free(status);
+    free(events);
+}
+
+/* spec.database.provider aws, as ImageDelivery's: the IAM role of the ServiceAccount's
+ * annotation logs in to ECR with a token of that ServiceAccount, once per credentials' life
+ * (the cache); a registry that is not ECR, the controller's --workload-identity off and a
+ * ServiceAccount without the annotation are refused before anything is asked of the cloud. */
+static void test_provider_aws_database(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    const char *db = ECR_HOST "/security/advisories:latest";
+
+    /* the administrator did not turn workload identity on */
+    apply(&e, "aws",
+          json_pack("{s:{s:s, s:s, s:s}}", "database", "image", db, "provider", "aws",
+                    "serviceAccountName", "db-reader"),
+          &res);
+    CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "WorkloadIdentityDisabled");
+    CHECK_STR_EQ(ready_field(&e, "aws", "message"),
+                 "spec.database.provider: aws needs the controller's --workload-identity flag "
+                 "(the administrator allows exchanging ServiceAccount tokens for cloud "
+                 "credentials; docs/api.md, Cloud registries)");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    CHECK_INT_EQ(e.cloud.calls, 0);
+
+    struct sl_controller_config cc = lab_config;
+    cc.workload_identity = true;
+    env_use_config(&e, &cc);
+
+    /* a registry that is not ECR never gets the role's credentials */
+    apply(&e, "other",
+          json_pack("{s:{s:s, s:s, s:s}}", "database", "image",
+                    "registry.example.com/security/advisories:latest", "provider", "aws",
+                    "serviceAccountName", "db-reader"),
+          &res);
+    CHECK_STR_EQ(ready_field(&e, "other", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(ready_field(&e, "other", "message"), "spec.database.provider: aws: ");
+    CHECK_CONTAINS(ready_field(&e, "other", "message"), "registry.example.com");
+    CHECK_INT_EQ(res.kind, SL_RESULT_STALLED);
+    /* nor does a policy without a ServiceAccount, or over plain http */
+    apply(&e, "nosa", json_pack("{s:{s:s, s:s}}", "database", "image", db, "provider", "aws"),
+          &res);
+    CHECK_STR_EQ(ready_field(&e, "nosa", "message"),
+                 "spec.database: provider aws needs serviceAccountName (the ServiceAccount "
+                 "whose identity is exchanged for registry credentials)");
+    apply(&e, "plain",
+          json_pack("{s:{s:s, s:s, s:s, s:b}}", "database", "image", db, "provider", "aws",
+                    "serviceAccountName", "db-reader", "insecure", 1),
+          &res);
+    CHECK_STR_EQ(ready_field(&e, "plain", "message"),
+                 "spec.database: provider aws sends credentials over verified TLS only (no "
+                 "insecure or insecureSkipTLSVerify)");
+    CHECK_INT_EQ(e.cloud.calls, 0);
+
+    /* the ServiceAccount is missing, then has no role */
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "ServiceAccountNotFound");
+    CHECK_STR_EQ(ready_field(&e, "aws", "message"),
+                 "spec.database.serviceAccountName: ServiceAccount " NS "/db-reader not found");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+    put_annotated_sa(&e, "db-reader", NULL, NULL);
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "InvalidServiceAccount");
+    CHECK_STR_EQ(ready_field(&e, "aws", "message"),
+                 "spec.database.serviceAccountName: ServiceAccount " NS
+                 "/db-reader has no annotation eks.amazonaws.com/role-arn (the IAM role whose "
+                 "ECR credentials it gets)");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+    CHECK_INT_EQ(e.cloud.calls, 0);
+
+    /* the role logs in with the ServiceAccount's token for STS; the registry comes next (here
+     * unreachable: the load fails after the credentials were got) */
+    put_annotated_sa(&e, "db-reader", SL_AWS_ROLE_ANNOTATION, ROLE_ARN);
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    CHECK_STR_EQ(e.cloud.id, ROLE_ARN);
+    CHECK_STR_EQ(e.cloud.session, "sealift." NS ".db-reader");
+    CHECK_STR_EQ(e.cloud.token, "token:" NS ":db-reader:sts.amazonaws.com");
+    CHECK_STR_EQ(e.cloud.host, "us-east-1");
+    CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "DatabaseLoadFailed");
+    check_no_cloud_secret(&e, "aws");
+
+    /* a minute later: the cached credentials, no new login; after they expire, a new one */
+    e.clock += 60;
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "DatabaseLoadFailed");
+    e.clock += 12 * 3600;
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+
+    /* STS refuses: named, waiting for a change of the role's trust */
+    e.cloud.rc = SL_EAUTH;
+    e.clock += 24 * 3600;
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "CloudAuthFailed");
+    CHECK_STR_EQ(ready_field(&e, "aws", "message"),
+                 "spec.database: AWS login as " ROLE_ARN " for ServiceAccount " NS
+                 "/db-reader: STS: AccessDenied: Not authorized");
+    CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
+    check_no_cloud_secret(&e, "aws");
+    env_free(&e);
+}
+
+/* spec.vex[].provider azure: an image entry's ServiceAccount logs in to its ACR as the Entra ID
+ * application of its annotation; only image entries take a provider, and only on their
+ * cloud's registry. */
+static void test_provider_azure_vex(void)
+{
+    struct env e;
+    env_init(&e);
+    struct sl_reconcile_result res;
+    struct sl_controller_config cc = lab_config;
+    cc.workload_identity = true;
+    env_use_config(&e, &cc);
+    put_annotated_sa(&e, "vex-reader", SL_AZURE_CLIENT_ID_ANNOTATION, CLIENT_ID);
+
+    apply(&e, "cm",
+          json_pack("{s:{s:s}, s:[{s:{s:s, s:s}, s:s}]}", "database", "path", e.dir, "vex",
+                    "configMapRef", "name", "vex", "key", "doc.json", "provider", "azure"),
+          &res);
+    CHECK_STR_EQ(ready_field(&e, "cm", "reason"), "InvalidSpec");
+    CHECK_STR_EQ(ready_field(&e, "cm", "message"),
+                 "spec.vex[0].provider: Forbidden: only with image");
+    apply(&e, "notacr",
+          json_pack("{s:{s:s}, s:[{s:s, s:s, s:s}]}", "database", "path", e.dir, "vex", "image",
+                    ECR_HOST "/security/vex:1", "provider", "azure", "serviceAccountName",
+                    "vex-reader"),
+          &res);
+    CHECK_STR_EQ(ready_field(&e, "notacr", "reason"), "InvalidSpec");
+    CHECK_CONTAINS(ready_field(&e, "notacr", "message"), "spec.vex[0].provider: azure: ");
+    CHECK_INT_EQ(e.cloud.calls, 0);
+
+    apply(&e, "acr",
+          json_pack("{s:{s:s}, s:[{s:s, s:s, s:s}]}", "database", "path", e.dir, "vex", "image",
+                    ACR_HOST "/security/vex:1", "provider", "azure", "serviceAccountName",
+                    "vex-reader"),
+          &res);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    CHECK_STR_EQ(e.cloud.id, "(controller's)/" CLIENT_ID);
+    CHECK_STR_EQ(e.cloud.token, "token:" NS ":vex-reader:api://AzureADTokenExchange");
+    CHECK_STR_EQ(e.cloud.host, ACR_HOST);
+    CHECK_STR_EQ(ready_field(&e, "acr", "reason"), "VEXLoadFailed");
+    check_no_cloud_secret(&e, "acr");
+    e.cloud.rc = SL_EAUTH;
+    e.clock += 24 * 3600;
+    CHECK_INT_EQ(reconcile(&e, "acr", &res), 0);
+    CHECK_STR_EQ(ready_field(&e, "acr", "reason"), "CloudAuthFailed");
+    CHECK_STR_EQ(ready_field(&e, "acr", "message"),
+                 "spec.vex[0]: Azure login as client " CLIENT_ID " for ServiceAccount " NS
+                 "/vex-reader: Entra ID: invalid_client");
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
         data_dir = argv[1];
+    /* the cloud registries of the provider tests: a TLS server here whose certificate is
+     * not theirs (see ECR_HOST) */
+    struct sl_test_tls_server cloud_tls;
+    struct sl_err err = {0};
+    char tls_dir[1024], ecr_to[256], acr_to[256], bad[128];
+    snprintf(tls_dir, sizeof(tls_dir), "%s/../tls", data_dir);
+    CHECK_INT_EQ(sl_test_tls_server_new(&cloud_tls, tls_dir, SL_TEST_CLIENT_CERT_NONE, &err), 0);
+    CHECK_INT_EQ(sl_test_tls_server_start(&cloud_tls, &err), 0);
+    const char *port = strrchr(cloud_tls.url, ':') + 1;
+    snprintf(ecr_to, sizeof(ecr_to), ECR_HOST ":443:127.0.0.1:%s", port);
+    snprintf(acr_to, sizeof(acr_to), ACR_HOST ":443:127.0.0.1:%s", port);
+    const char *const connect_to[] = {ecr_to, acr_to};
+    CHECK_INT_EQ(sl_transport_set_connect_to(connect_to, 2, bad, sizeof(bad)), 0);
     RUN(test_ready_with_records_and_hashes);
     RUN(test_bad_database_keeps_last_good);
     RUN(test_bad_database_without_previous);
@@ -1287,5 +1571,8 @@ int main(int argc, char **argv)
     RUN(test_configmap_appearing_enqueues_policy);
     RUN(test_vex_configmap);
     RUN(test_vex_attestation_keys);
+    RUN(test_provider_aws_database);
+    RUN(test_provider_azure_vex);
+    sl_test_tls_server_free(&cloud_tls);
     return CHECK_EXIT();
 }

@@ -13,20 +13,27 @@ and the awsstandin test peer (hack/tools/awsstandin) in place of AWS STS and ECR
   v1alpha1 object's conversion annotation, a ServiceAccount without the annotation, a role that
   does not trust the ServiceAccount, a ServiceAccount name borrowed from another namespace; and
   no secret (ServiceAccount token, STS secret key and session token, ECR password) in any
-  status, event or the controller's log.
+  status, event or the controller's log;
+- a ScanPolicy whose spec.database (an advisory database pushed with `sealift db push`) is on
+  ECR with provider aws: loaded with the role's credentials, its own STS exchange (the
+  ScanPolicy reconciler does not share ImageDelivery's credentials cache), and the CEL refusal
+  of provider aws off ECR.
 Results are checked with skopeo and the stand-in's record of calls, not with sealift code."""
 import json
 import os
 import secrets
 import ssl
+import sys
 import unittest
 import urllib.request
 
-import procs
-import registry as reg
-import tlsgen
-from controller import Controller
-from imdlib import NS, VENDOR, ImdTestCase
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scan"))
+import procs  # noqa: E402
+import registry as reg  # noqa: E402
+import scanlib  # noqa: E402  (e2e/scan/scanlib.py: the advisory test data, `sealift db push`)
+import tlsgen  # noqa: E402
+from controller import Controller  # noqa: E402
+from imdlib import NS, VENDOR, ImdTestCase  # noqa: E402
 
 V = ":".join(VENDOR)
 ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -131,19 +138,20 @@ class ProviderAwsTest(ImdTestCase):
                 + "  interval: 1m\n")
         return self.kube.kubectl("apply", "-f", "-", input=text, check=check)
 
-    def get_in(self, namespace, name):
+    def get_in(self, namespace, name, kind="imagedeliveries"):
         status, _, body = self.kube.request(
-            "GET", f"/apis/sealift.dev/v1beta1/namespaces/{namespace}/imagedeliveries/{name}")
+            "GET", f"/apis/sealift.dev/v1beta1/namespaces/{namespace}/{kind}/{name}")
         if status != 200:
-            raise AssertionError(f"GET imagedeliveries/{name}: {status} {body}")
+            raise AssertionError(f"GET {kind}/{name}: {status} {body}")
         return body
 
-    def wait_ready_condition(self, name, pred, what, namespace=NS, timeout=90):
+    def wait_ready_condition(self, name, pred, what, namespace=NS, timeout=90,
+                             kind="imagedeliveries"):
         """Waits until the Ready condition of the current generation satisfies pred; returns it."""
         last = {}
 
         def check():
-            obj = self.get_in(namespace, name)
+            obj = self.get_in(namespace, name, kind)
             last["obj"] = obj
             c = self.condition(obj, "Ready")
             return (c and obj.get("status", {}).get("observedGeneration")
@@ -168,7 +176,7 @@ class ProviderAwsTest(ImdTestCase):
 
     def assert_no_secret_leaked(self):
         """No secret the stand-in received or handed out, nor the ECR password, is in any
-        ImageDelivery's status, any event or the controller's log."""
+        ImageDelivery's or ScanPolicy's status, any event or the controller's log."""
         found = self.aws.secrets()
         self.assertTrue(found["webIdentityTokens"], "STS never received a token")
         values = [self.ecr_password]
@@ -182,7 +190,8 @@ class ProviderAwsTest(ImdTestCase):
             needles.add(v)
             needles.add(v.rsplit(".", 1)[-1][-24:])
             needles.add(v[len(v) // 2:len(v) // 2 + 16])
-        statuses = self.kube.kubectl("get", "imagedeliveries", "-A", "-o", "json").stdout
+        statuses = self.kube.kubectl("get", "imagedeliveries,scanpolicies", "-A", "-o",
+                                     "json").stdout
         statuses = json.dumps([o.get("status") for o in json.loads(statuses)["items"]])
         events = self.kube.kubectl("get", "events", "-A", "-o", "json").stdout
         log = self.ctl.proc.output()
@@ -311,6 +320,65 @@ class ProviderAwsTest(ImdTestCase):
         # the target of the refused deliveries were never written
         for repo in ("mirror/plain", "mirror/app"):
             self.assertFalse(self.exists(f"{self.ecr.host}/{repo}:1.0", self.ecr_creds))
+        self.assert_no_secret_leaked()
+
+    def scan_policy_database(self, name, image, check=True):
+        return self.kube.kubectl("apply", "-f", "-", check=check, input=(
+            "apiVersion: sealift.dev/v1beta1\nkind: ScanPolicy\n"
+            f"metadata: {{name: {name}, namespace: {NS}}}\n"
+            "spec:\n  database:\n"
+            f"    image: {image}\n    provider: aws\n    serviceAccountName: pusher\n"
+            "    certSecretRef: {name: ecr-ca}\n"
+            "  severityThreshold: High\n"))
+
+    def test_scan_policy_database_on_ecr(self):
+        """ScanPolicy spec.database with provider aws: the advisory database is pulled from ECR
+        with the role's credentials. The ScanPolicy reconciler keeps its own credentials cache
+        (not ImageDelivery's), so it makes its own STS exchange for the same ServiceAccount."""
+        adv = scanlib.advisory_dir(os.path.join(self.tmp, "advisories"))
+        db_digest, db_records = scanlib.db_push(
+            adv, f"{self.ecr.host}/security/advisories:latest", creds=self.ecr_creds)
+        self.assertTrue(db_digest.startswith("sha256:"))
+        self.assertGreater(db_records, 0)
+
+        # an ImageDelivery of the same ServiceAccount, role and registry first
+        self.aws_delivery("to-ecr", f"{ECR_HOST}/mirror/app")
+        self.wait_ready_condition("to-ecr", lambda c: c["status"] == "True", "Ready=True",
+                                  timeout=120)
+        self.assertEqual(len(self.aws.calls("sts")), 1)
+        ecr_before = len(self.aws.calls("ecr"))
+
+        self.scan_policy_database("on-ecr", f"{ECR_HOST}/security/advisories:latest")
+        obj, _ = self.wait_ready_condition("on-ecr", lambda c: c["status"] == "True",
+                                           "Ready=True", timeout=120, kind="scanpolicies")
+        self.assertEqual(obj["status"]["database"]["digest"], db_digest)
+        self.assertEqual(obj["status"]["database"]["records"], db_records)
+
+        # a second exchange at STS, for the pusher ServiceAccount's own token, then ECR asked
+        # with that new session
+        sts = self.aws.calls("sts")
+        self.assertEqual(len(sts), 2, sts)
+        self.assertTrue(sts[1]["ok"], sts)
+        self.assertEqual(sts[1]["role"], ROLE_PUSHER)
+        self.assertEqual(sts[1]["sub"], f"system:serviceaccount:{NS}:pusher")
+        self.assertEqual(sts[1]["aud"], [AUDIENCE])
+        self.assertNotEqual(sts[1]["accessKeyId"], sts[0]["accessKeyId"])
+        ecr = self.aws.calls("ecr")[ecr_before:]
+        self.assertGreaterEqual(len(ecr), 1)
+        for c in ecr:
+            self.assertTrue(c["ok"] and c["verified"], c)
+            self.assertEqual(c["accessKeyId"], sts[1]["accessKeyId"])
+            self.assertEqual(c["operation"], "GetAuthorizationToken")
+
+        # the API server refuses provider aws for a database off ECR
+        cp = self.scan_policy_database(
+            "not-ecr", f"{self.customer.host}/security/advisories:latest", check=False)
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("provider aws needs an Amazon ECR image", cp.stderr)
+        status, _, _ = self.kube.request(
+            "GET", f"/apis/sealift.dev/v1beta1/namespaces/{NS}/scanpolicies/not-ecr")
+        self.assertEqual(status, 404)
+        self.assertEqual(len(self.aws.calls("sts")), 2)
         self.assert_no_secret_leaked()
 
 

@@ -523,8 +523,7 @@ int sl_cloud_creds_load(struct sl_creds *out, bool *cached, const struct sl_clou
     if (cloud_identity(&r, sa, field, &id, &tenant, fail) != 0)
         goto done;
     key = sl_xasprintf("%s\n%s\n%s\n%s\n%s\n%s", provider_names[r.provider], r.ns,
-                       r.service_account,
-                       id ? id : "", tenant ? tenant : "", r.registry);
+                       r.service_account, id ? id : "", tenant ? tenant : "", r.registry);
     if (sl_cloud_cache_get(r.cache, out, key, r.now_unix) == 0) {
         if (cached)
             *cached = true;

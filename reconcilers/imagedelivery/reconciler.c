@@ -1108,7 +1108,7 @@ static void endpoint_refused(struct imd_run *run, struct endpoint *ep)
 /* An operation with both endpoints was refused: the one whose registry the message names
  * (registry errors name the URL they asked), both when it names neither or both. */
 static void endpoints_refused(struct imd_run *run, struct endpoint *a, struct endpoint *b,
-                             const char *msg)
+                              const char *msg)
 {
     bool in_a = a->reg && strstr(msg, sl_registry_host(a->reg)) != NULL;
     bool in_b = b->reg && strstr(msg, sl_registry_host(b->reg)) != NULL;

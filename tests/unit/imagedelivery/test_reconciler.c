@@ -1543,17 +1543,23 @@ static void aws_env(struct env *e, const char *role)
     put_annotated_sa(e, NS, "pusher", role);
 }
 
+/* aws_env with ROLE_ARN, and a delivery to ECR that passed once, with one login */
+static void aws_env_delivered(struct env *e)
+{
+    aws_env(e, ROLE_ARN);
+    put_imd(e, aws_spec(ECR "/mirror/app"));
+    reconcile(e);
+    CHECK_STR_EQ(cond_field(e, "Ready", "status"), "True");
+    CHECK_INT_EQ(e->cloud.calls, 1);
+}
+
 /* provider: aws: the ServiceAccount's token for sts.amazonaws.com becomes ECR credentials of
  * the role its annotation names, for the ECR host only; kept until shortly before they
  * expire; every way it can be wrong stops the delivery naming why, before anything is sent. */
 static void test_provider_aws(void)
 {
     struct env e;
-    aws_env(&e, ROLE_ARN);
-    put_imd(&e, aws_spec(ECR "/mirror/app"));
-    reconcile(&e);
-    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK_INT_EQ(e.cloud.calls, 1);
+    aws_env_delivered(&e);
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:sts.amazonaws.com");
     CHECK_STR_EQ(e.cloud.role, ROLE_ARN);
     CHECK_STR_EQ(e.cloud.session, "sealift." NS ".pusher");
@@ -1730,11 +1736,7 @@ static const char *last_event_message(struct env *e, const char *reason)
 static void test_provider_refused_credentials(void)
 {
     struct env e;
-    aws_env(&e, ROLE_ARN);
-    put_imd(&e, aws_spec(ECR "/mirror/app"));
-    reconcile(&e);
-    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK_INT_EQ(e.cloud.calls, 1);
+    aws_env_delivered(&e);
 
     /* the first login's credentials stop working long before they expire */
     json_object_set_new(e.reg.refused, ECR, json_string("ecr-" PASSWD "-1"));
@@ -1787,9 +1789,7 @@ static void test_provider_refused_credentials(void)
     env_free(&e);
 
     /* the new login itself is refused: that failure is told, with what the registry said */
-    aws_env(&e, ROLE_ARN);
-    put_imd(&e, aws_spec(ECR "/mirror/app"));
-    reconcile(&e);
+    aws_env_delivered(&e);
     json_object_set_new(e.reg.refused, ECR, json_string("*"));
     e.cloud.rc = SL_EAUTH;
     reconcile(&e);

@@ -210,6 +210,15 @@ static void env_free(struct env *e)
     sl_scan_store_free(e->store);
 }
 
+/* env_init, the administrator having turned on --workload-identity */
+static void env_init_workload_identity(struct env *e)
+{
+    env_init(e);
+    struct sl_controller_config cc = lab_config;
+    cc.workload_identity = true;
+    env_use_config(e, &cc);
+}
+
 static void put_policy(struct env *e, const char *name, json_t *spec)
 {
     json_t *obj =
@@ -1494,11 +1503,8 @@ static void test_provider_aws_database(void)
 static void test_provider_azure_vex(void)
 {
     struct env e;
-    env_init(&e);
+    env_init_workload_identity(&e);
     struct sl_reconcile_result res;
-    struct sl_controller_config cc = lab_config;
-    cc.workload_identity = true;
-    env_use_config(&e, &cc);
     put_annotated_sa(&e, "vex-reader", SL_AZURE_CLIENT_ID_ANNOTATION, CLIENT_ID);
 
     apply(&e, "cm",
@@ -1576,11 +1582,8 @@ static void h_cloud_registry(void *ctx, const struct sl_http_request *req,
 static void test_provider_refused_credentials(void)
 {
     struct env e;
-    env_init(&e);
+    env_init_workload_identity(&e);
     struct sl_reconcile_result res;
-    struct sl_controller_config cc = lab_config;
-    cc.workload_identity = true;
-    env_use_config(&e, &cc);
     put_annotated_sa(&e, "db-reader", SL_AWS_ROLE_ANNOTATION, ROLE_ARN);
     put_tls_secret(&e, "ecr-ca", (const char *const[]){"ca.crt", "cloud-ca.crt", NULL});
     cloud_refused_password = NULL;

@@ -231,6 +231,41 @@ void sl_cloud_cache_put(struct sl_cloud_cache *c, const char *key, const struct 
     pthread_mutex_unlock(&c->lock);
 }
 
+static bool str_same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Drops the entries whose key starts with prefix and ends with suffix and that hold refused
+ * (NULL: any). */
+static void cache_forget(struct sl_cloud_cache *c, const char *prefix, const char *suffix,
+                         const struct sl_creds *refused)
+{
+    size_t np = strlen(prefix), ns = strlen(suffix);
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n;) {
+        struct cloud_entry *e = &c->e[i];
+        size_t nk = strlen(e->key);
+        bool match = nk >= np + ns && strncmp(e->key, prefix, np) == 0 &&
+                     strcmp(e->key + nk - ns, suffix) == 0 &&
+                     (!refused || (str_same(e->creds.username, refused->username) &&
+                                   str_same(e->creds.password, refused->password) &&
+                                   str_same(e->creds.identity_token, refused->identity_token)));
+        if (!match) {
+            i++;
+            continue;
+        }
+        entry_clear(e);
+        /* the last entry takes the hole: the order of entries means nothing */
+        if (i != c->n - 1) {
+            *e = c->e[c->n - 1];
+            memset(&c->e[c->n - 1], 0, sizeof(c->e[0]));
+        }
+        c->n--;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 /* ---- the spec's checks ---- */
 
 static int fail_set(struct sl_cloud_fail *fail, enum sl_result_kind kind, const char *reason,
@@ -435,7 +470,24 @@ static int cloud_login(const struct sl_cloud_request *req, struct sl_creds *out,
     return c->gcp_login(c->ctx, out, expires, &host->gar, id, token, err);
 }
 
-int sl_cloud_creds_load(struct sl_creds *out, const struct sl_cloud_request *req,
+static const char *const provider_names[] = {"", "aws", "azure", "gcp"};
+
+void sl_cloud_creds_forget(const struct sl_cloud_request *req, const struct sl_creds *refused)
+{
+    if (!req->cache || req->provider == SL_CLOUD_GENERIC)
+        return;
+    /* the key (sl_cloud_creds_load): provider, namespace, ServiceAccount, identity, tenant,
+     * registry, one a line; none of them holds a newline (names, checked identities, a host),
+     * so the prefix and the suffix each match their own fields only */
+    char *prefix =
+        sl_xasprintf("%s\n%s\n%s\n", provider_names[req->provider], req->ns, req->service_account);
+    char *suffix = sl_xasprintf("\n%s", req->registry);
+    cache_forget(req->cache, prefix, suffix, refused);
+    free(prefix);
+    free(suffix);
+}
+
+int sl_cloud_creds_load(struct sl_creds *out, bool *cached, const struct sl_cloud_request *req,
                         struct sl_cloud_fail *fail)
 {
     static const struct sl_kube_tls_secret no_tls;
@@ -448,7 +500,6 @@ int sl_cloud_creds_load(struct sl_creds *out, const struct sl_cloud_request *req
     int64_t expires = 0;
     int rc = -1;
     const char *id = NULL, *tenant = NULL;
-    static const char *const names[] = {"", "aws", "azure", "gcp"};
     static const char *const clouds[] = {"", "AWS", "Azure", "Google"};
     char audience[600];
     char field[96];
@@ -471,9 +522,11 @@ int sl_cloud_creds_load(struct sl_creds *out, const struct sl_cloud_request *req
     }
     if (cloud_identity(&r, sa, field, &id, &tenant, fail) != 0)
         goto done;
-    key = sl_xasprintf("%s\n%s\n%s\n%s\n%s\n%s", names[r.provider], r.ns, r.service_account,
-                       id ? id : "", tenant ? tenant : "", r.registry);
+    key = sl_xasprintf("%s\n%s\n%s\n%s\n%s\n%s", provider_names[r.provider], r.ns,
+                       r.service_account, id ? id : "", tenant ? tenant : "", r.registry);
     if (sl_cloud_cache_get(r.cache, out, key, r.now_unix) == 0) {
+        if (cached)
+            *cached = true;
         rc = 0;
         goto done;
     }
@@ -501,6 +554,8 @@ int sl_cloud_creds_load(struct sl_creds *out, const struct sl_cloud_request *req
         goto done;
     }
     sl_cloud_cache_put(r.cache, key, out, expires);
+    if (cached)
+        *cached = false;
     rc = 0;
 done:
     sl_secure_free_str(token);

@@ -114,8 +114,19 @@ struct sl_cloud_request {
 /* Registry credentials from the cloud identity of ServiceAccount req->service_account (its
  * annotations), through a TokenRequest of that ServiceAccount and the cloud's exchange, or from
  * req->cache of earlier logins (then nothing is sent). 0 with *out (caller frees with
- * sl_creds_free), or -1 with *fail. */
-int sl_cloud_creds_load(struct sl_creds *out, const struct sl_cloud_request *req,
+ * sl_creds_free) and, when cached is not NULL, *cached: true when they came from the cache
+ * (a registry refusing them is worth one fresh login, sl_cloud_creds_forget), false after a
+ * login; or -1 with *fail. */
+int sl_cloud_creds_load(struct sl_creds *out, bool *cached, const struct sl_cloud_request *req,
                         struct sl_cloud_fail *fail);
+
+/* The registry of req refused credentials: drops the cache entries of req's provider,
+ * namespace, ServiceAccount and registry (whatever cloud identity) that hold refused, wiping
+ * them, so the next sl_cloud_creds_load logs in again instead of offering them until they near
+ * expiry (a token revoked, a role's policy changed, a registry re-keyed). An entry holding other
+ * credentials stays: another worker already logged in again. refused NULL: drops them whatever
+ * they hold. Only req's kube-independent fields are read (provider, ns, service_account,
+ * registry, cache); thread-safe. */
+void sl_cloud_creds_forget(const struct sl_cloud_request *req, const struct sl_creds *refused);
 
 #endif

@@ -369,6 +369,8 @@ struct endpoint {
     json_t *service_account_obj; /* read in step_credentials; names in refs point into it */
     struct sl_creds creds;
     bool have_creds;
+    bool creds_cached; /* cloud credentials kept from an earlier login, not this pass's */
+    bool relogged;     /* this pass logged in again after a refusal (at most once) */
     /* certSecretRef's CA and client certificate (for this registry only), or empty */
     struct sl_kube_tls_secret tls;
     struct sl_registry *reg;
@@ -974,11 +976,11 @@ static int load_service_account_creds(struct imd_run *run, struct endpoint *ep)
 /* provider aws, azure or gcp: registry credentials for ep from the cloud identity of
  * ServiceAccount ep->service_account (sl_cloud_creds_load). Returns 0 with ep->creds set, or -1
  * with the outcome recorded. */
-static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
+static void cloud_request(struct imd_run *run, const struct endpoint *ep,
+                          struct sl_cloud_request *req)
 {
     struct imd_reconciler *r = run->r;
-    struct sl_cloud_fail fail;
-    const struct sl_cloud_request req = {
+    *req = (struct sl_cloud_request){
         .kube = &run->rt->kube,
         .ns = run->ns,
         .service_account = ep->service_account,
@@ -990,7 +992,14 @@ static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
         .cache = r->cloud_cache,
         .now_unix = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL)),
     };
-    if (sl_cloud_creds_load(&ep->creds, &req, &fail) != 0) {
+}
+
+static int load_cloud_creds(struct imd_run *run, struct endpoint *ep)
+{
+    struct sl_cloud_fail fail;
+    struct sl_cloud_request req;
+    cloud_request(run, ep, &req);
+    if (sl_cloud_creds_load(&ep->creds, &ep->creds_cached, &req, &fail) != 0) {
         global_fail(run, fail.kind, fail.reason, "%s", fail.message);
         return -1;
     }
@@ -1082,6 +1091,73 @@ static void open_endpoint(struct imd_run *run, struct endpoint *ep)
                                     .read_cache_ms = ep == &run->src ? SL_IMD_RESOLVE_TTL_MS : 0};
     ep->reg = run->r->reg.open(run->r->reg.ctx, sl_ref_api_host(&ep->ref),
                                ep->have_creds ? &ep->creds : NULL, &opts);
+}
+
+/* ep's registry refused its credentials (SL_EAUTH). Cloud credentials are forgotten, so no
+ * later pass offers them again before they near expiry; the next pass logs in anew. A Secret's
+ * credentials are the user's to change (the Secret's change queues the object). */
+static void endpoint_refused(struct imd_run *run, struct endpoint *ep)
+{
+    if (ep->provider == SL_CLOUD_GENERIC || !ep->have_creds)
+        return;
+    struct sl_cloud_request req;
+    cloud_request(run, ep, &req);
+    sl_cloud_creds_forget(&req, &ep->creds);
+}
+
+/* An operation with both endpoints was refused: the one whose registry the message names
+ * (registry errors name the URL they asked), both when it names neither or both. */
+static void endpoints_refused(struct imd_run *run, struct endpoint *a, struct endpoint *b,
+                              const char *msg)
+{
+    bool in_a = a->reg && strstr(msg, sl_registry_host(a->reg)) != NULL;
+    bool in_b = b->reg && strstr(msg, sl_registry_host(b->reg)) != NULL;
+    if (in_a || !in_b)
+        endpoint_refused(run, a);
+    if (in_b || !in_a)
+        endpoint_refused(run, b);
+}
+
+/* ep's registry refused its credentials in an operation that can simply be asked again
+ * (listing tags, resolving, the HEAD of a target); refusal is its error message. Forgets them
+ * (endpoint_refused). When they came from the cache and this pass has not logged in for ep
+ * again yet, logs in, reopens ep's client with the new credentials and tells so in a Normal
+ * event: returns 1, the caller asks once more. At most once per endpoint and pass, so a
+ * registry that refuses new credentials too costs one login, never a loop. Returns 0 when the
+ * caller records the refusal as it is, -1 when the new login failed (recorded as the object's
+ * failure). */
+static int endpoint_relogin(struct imd_run *run, struct endpoint *ep, const char *refusal)
+{
+    endpoint_refused(run, ep);
+    if (ep->provider == SL_CLOUD_GENERIC || !ep->creds_cached || ep->relogged)
+        return 0;
+    ep->relogged = true;
+    struct sl_creds fresh = {0};
+    bool cached = false;
+    struct sl_cloud_fail fail;
+    struct sl_cloud_request req;
+    cloud_request(run, ep, &req);
+    if (sl_cloud_creds_load(&fresh, &cached, &req, &fail) != 0) {
+        global_fail(run, fail.kind, fail.reason,
+                    "%s (after the registry refused the credentials kept from the last login: "
+                    "%.600s)",
+                    fail.message, refusal);
+        return -1;
+    }
+    sl_creds_free(&ep->creds);
+    ep->creds = fresh;
+    ep->creds_cached = cached;
+    if (ep->reg)
+        run->r->reg.release(run->r->reg.ctx, ep->reg);
+    ep->reg = NULL;
+    open_endpoint(run, ep);
+    char msg[MSG_MAX];
+    snprintf(msg, sizeof(msg),
+             "%s (%s): the registry refused the cloud credentials kept from the last login "
+             "(%.600s); logged in again as ServiceAccount %s/%s",
+             ep->field, ep->name, refusal, run->ns, ep->service_account);
+    sl_runtime_event(run->rt, run->obj, "Normal", "CloudCredentialsRenewed", msg);
+    return 1;
 }
 
 static void endpoint_clear(struct imd_run *run, struct endpoint *ep)
@@ -1312,8 +1388,13 @@ static int step_select_tags(struct imd_run *run, char ***out, size_t *n_out)
     }
     char **all = NULL;
     size_t nall = 0;
-    int rc =
-        run->r->reg.tags(run->r->reg.ctx, &all, &nall, run->src.reg, run->src.ref.repository, &err);
+    int rc, again = 0;
+    do
+        rc = run->r->reg.tags(run->r->reg.ctx, &all, &nall, run->src.reg, run->src.ref.repository,
+                              &err);
+    while (rc == SL_EAUTH && (again = endpoint_relogin(run, &run->src, err.msg)) > 0);
+    if (again < 0)
+        return -1;
     if (rc != 0) {
         const char *reason = rc == SL_ENOTFOUND ? "RepositoryNotFound" : sl_imd_reason_for_code(rc);
         global_fail(run, sl_imd_kind_for_code(rc), reason,
@@ -1566,6 +1647,8 @@ static int gate_verify(struct imd_run *run, json_t *img, const json_t *prev, con
     }
     json_object_set_new(img, "verified", json_false());
     keep_prev_targets(img, prev);
+    if (rc == SL_EAUTH)
+        endpoint_refused(run, &run->src);
     char msg[MSG_MAX];
     if (rc == SL_ENOTFOUND) {
         snprintf(msg, sizeof(msg), "%s@%s carries no signature (%s, spec.verify); not delivered",
@@ -1615,6 +1698,8 @@ static int gate_scan(struct imd_run *run, json_t *img, const json_t *prev, const
     json_decref(summary);
     if (rc == SL_SCAN_GATE_PASSED)
         return 0;
+    if (rc == SL_EAUTH)
+        endpoint_refused(run, &run->src);
     bool was_delivered = delivered_before(run, prev, digest);
     keep_prev_targets(img, prev);
     if (rc == SL_SCAN_GATE_BLOCKED) {
@@ -1660,6 +1745,8 @@ static void copy_target_referrers(struct imd_run *run, json_t *img, json_t *tent
     int rc =
         run->r->reg.copy_referrers(run->r->reg.ctx, &res, run->src.reg, run->src.ref.repository,
                                    t->reg, t->ref.repository, delivered, &opts, &err);
+    if (rc == SL_EAUTH)
+        endpoints_refused(run, &run->src, t, err.msg);
     if (rc != 0) {
         char msg[MSG_MAX];
         snprintf(msg, sizeof(msg), "%s (%s): copying the referrers of %s: %s", t->field, t->name,
@@ -1695,6 +1782,8 @@ static void deliver_referrers(struct imd_run *run, json_t *img, json_t *tentry, 
     if (run->r->reg.referrers_digest) {
         int rc = run->r->reg.referrers_digest(run->r->reg.ctx, index, run->src.reg,
                                               run->src.ref.repository, delivered, &err);
+        if (rc == SL_EAUTH)
+            endpoint_refused(run, &run->src);
         if (rc != 0) {
             char msg[MSG_MAX];
             snprintf(msg, sizeof(msg), "%s: listing the referrers of %s: %s", run->src.name,
@@ -1730,6 +1819,8 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
         int rc = run->r->reg.copy_signatures(run->r->reg.ctx, &copied, run->src.reg,
                                              run->src.ref.repository, t->reg, t->ref.repository,
                                              delivered, &err);
+        if (rc == SL_EAUTH)
+            endpoints_refused(run, &run->src, t, err.msg);
         if (rc != 0) {
             snprintf(msg, sizeof(msg), "%s (%s): copying source signatures: %s", t->field, t->name,
                      err.msg);
@@ -1764,6 +1855,8 @@ static void sign_target(struct imd_run *run, json_t *img, json_t *tentry, struct
                               "bundle signatures are not available");
         sr.added = sr.added || added;
     }
+    if (rc == SL_EAUTH)
+        endpoint_refused(run, t);
     if (rc != 0) {
         snprintf(msg, sizeof(msg), "%s (%s): signing %s: %s", t->field, t->name, delivered,
                  err.msg);
@@ -1850,6 +1943,8 @@ static void attest_target(struct imd_run *run, json_t *img, json_t *tentry, stru
     struct sl_err err = {0};
     int rc = run->attest_gate.attest(run->attest_gate.ctx, t->reg, t->ref.repository, t->name,
                                      delivered, &req, revision, &images, &err);
+    if (rc == SL_EAUTH)
+        endpoints_refused(run, &run->src, t, err.msg);
     if (rc != 0) {
         if (prev)
             json_object_set(tentry, "attestations", (json_t *)prev);
@@ -1932,6 +2027,8 @@ static int copy_to_target(struct imd_run *run, json_t *img, json_t *tentry, stru
         tag_fail(run, img, C_SYNCED, "False", false, "ImmutableTagConflict", SL_RESULT_DONE, msg);
         return -1;
     }
+    if (rc == SL_EAUTH)
+        endpoints_refused(run, &run->src, t, err.msg);
     if (rc != 0) {
         const char *reason = rc == SL_ENOTFOUND ? "DigestNotFound" : sl_imd_reason_for_code(rc);
         snprintf(msg, sizeof(msg), "copying %s@%s to %s (%s): %s", run->src.name, j->digest,
@@ -1973,7 +2070,15 @@ static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev,
         expected = pt_digest; /* a clean pass recorded what this digest filters to */
 
     char have[72] = "";
-    int rc = run->r->reg.head(run->r->reg.ctx, have, t->reg, t->ref.repository, tag, &err);
+    int rc, again = 0;
+    do
+        rc = run->r->reg.head(run->r->reg.ctx, have, t->reg, t->ref.repository, tag, &err);
+    while (rc == SL_EAUTH && (again = endpoint_relogin(run, t, err.msg)) > 0);
+    if (again < 0) {
+        if (pt_digest)
+            json_object_set_new(tentry, "digest", json_string(pt_digest));
+        goto done;
+    }
     if (rc != 0 && rc != SL_ENOTFOUND) {
         snprintf(msg, sizeof(msg), "%s (%s): %s", t->field, t->name, err.msg);
         if (pt_digest)
@@ -2036,7 +2141,14 @@ static int process_tag(struct imd_run *run, const char *tag)
     const char *ref = run->pinned_digest ? run->pinned_digest : tag;
     int (*resolve)(void *, char[72], struct sl_registry *, const char *, const char *,
                    struct sl_err *) = run->r->reg.resolve ? run->r->reg.resolve : run->r->reg.head;
-    int rc = resolve(run->r->reg.ctx, digest, run->src.reg, run->src.ref.repository, ref, &err);
+    int rc, again = 0;
+    do
+        rc = resolve(run->r->reg.ctx, digest, run->src.reg, run->src.ref.repository, ref, &err);
+    while (rc == SL_EAUTH && (again = endpoint_relogin(run, &run->src, err.msg)) > 0);
+    if (again < 0) {
+        keep_prev_targets(img, prev);
+        return -1;
+    }
     if (rc == 0 && run->pinned_digest && strcmp(digest, run->pinned_digest) != 0) {
         rc = sl_err_set(&err, SL_EDIGEST, SL_ERRC_REGISTRY, "registry answered %s for digest %s",
                         digest, run->pinned_digest);

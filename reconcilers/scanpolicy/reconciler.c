@@ -232,32 +232,94 @@ static int check_provider(struct sp_run *run, enum sl_cloud_provider *out, const
     return 0;
 }
 
-/* Registry credentials of provider p for registry from the cloud identity of ServiceAccount sa
- * (sl_cloud_creds_load); tls is the registry's certSecretRef (Azure's exchange is with the
- * registry). Returns 0 with creds set, or -1 with the outcome set. */
-static int load_cloud_creds(struct sp_run *run, struct sl_creds *creds, enum sl_cloud_provider p,
-                            const char *registry, const char *sa, const char *field,
-                            const struct sl_kube_tls_secret *tls)
+/* Where the cloud credentials of an image entry come from: provider p (not generic), the
+ * entry's field ("spec.database", "spec.vex[2]"), its registry, ServiceAccount sa and
+ * certSecretRef tls (Azure's exchange is with the registry; NULL: none). */
+struct cloud_source {
+    enum sl_cloud_provider p;
+    const char *field, *registry, *sa;
+    const struct sl_kube_tls_secret *tls;
+};
+
+static void cloud_request(struct sp_run *run, const struct cloud_source *cs,
+                          struct sl_cloud_request *req)
 {
     struct sp_reconciler *r = run->r;
-    struct sl_cloud_fail fail;
-    const struct sl_cloud_request req = {
+    *req = (struct sl_cloud_request){
         .kube = &run->rt->kube,
         .ns = run->ns,
-        .service_account = sa,
-        .field = field,
-        .registry = registry,
-        .provider = p,
-        .registry_tls = tls,
+        .service_account = cs->sa,
+        .field = cs->field,
+        .registry = cs->registry,
+        .provider = cs->p,
+        .registry_tls = cs->tls,
         .ops = &r->cloud,
         .cache = r->cloud_cache,
         .now_unix = (int64_t)(r->wall_now ? r->wall_now(r->clock_ctx) : time(NULL)),
     };
-    if (sl_cloud_creds_load(creds, &req, &fail) != 0) {
+}
+
+/* Registry credentials of cs from the cloud identity of its ServiceAccount
+ * (sl_cloud_creds_load). Returns 0 with creds and *cached set, or -1 with the outcome set. */
+static int load_cloud_creds(struct sp_run *run, struct sl_creds *creds, bool *cached,
+                            const struct cloud_source *cs)
+{
+    struct sl_cloud_fail fail;
+    struct sl_cloud_request req;
+    cloud_request(run, cs, &req);
+    if (sl_cloud_creds_load(creds, cached, &req, &fail) != 0) {
         set_outcome(run, fail.kind, fail.reason, "%s", fail.message);
         return -1;
     }
     return 0;
+}
+
+/* The registry of cs refused its cloud credentials (SL_EAUTH): forgets them (refused NULL:
+ * whatever the cache holds for cs), so the next load logs in again instead of offering them
+ * until they near expiry. A generic entry (a Secret's credentials) is left alone. */
+static void cloud_refused(struct sp_run *run, const struct cloud_source *cs,
+                          const struct sl_creds *refused)
+{
+    if (cs->p == SL_CLOUD_GENERIC)
+        return;
+    struct sl_cloud_request req;
+    cloud_request(run, cs, &req);
+    sl_cloud_creds_forget(&req, refused);
+}
+
+/* The first request to the registry of cs was refused (refusal: its message) with *creds, which
+ * came from the cache when cached. Forgets them; when cached, logs in again into *creds and tells
+ * so in a Normal event: returns 1, the caller opens a new client and asks once more (once: the
+ * new credentials are not from the cache). Returns 0 when the caller records the refusal as it
+ * is, -1 when the new login failed (the outcome set). */
+static int cloud_relogin(struct sp_run *run, struct sl_creds *creds, bool cached,
+                         const struct cloud_source *cs, const char *refusal)
+{
+    if (cs->p == SL_CLOUD_GENERIC)
+        return 0;
+    cloud_refused(run, cs, creds);
+    if (!cached)
+        return 0;
+    struct sl_creds fresh = {0};
+    bool again_cached = false;
+    if (load_cloud_creds(run, &fresh, &again_cached, cs) != 0) {
+        char msg[MSG_MAX];
+        snprintf(msg, sizeof(msg),
+                 "%s (after the registry refused the credentials kept from the last login: "
+                 "%.600s)",
+                 run->out.message, refusal);
+        snprintf(run->out.message, sizeof(run->out.message), "%s", msg);
+        return -1;
+    }
+    sl_creds_free(creds);
+    *creds = fresh;
+    char msg[MSG_MAX];
+    snprintf(msg, sizeof(msg),
+             "%s: the registry refused the cloud credentials kept from the last login (%.600s); "
+             "logged in again as ServiceAccount %s/%s",
+             cs->field, refusal, run->ns, cs->sa);
+    sl_runtime_event(run->rt, run->obj, "Normal", "CloudCredentialsRenewed", msg);
+    return 1;
 }
 
 /* spec.database: an image or (with --allow-local-paths) a path, and its pull Secret; the name of
@@ -622,14 +684,17 @@ static enum sl_result_kind kind_for(int rc)
 }
 
 /* Loads the advisory records of spec.database (the image at run->fresh_digest in repo of reg,
- * or the path) into db. Returns 0 or -1 with the outcome set. */
+ * whose cloud credentials cs are forgotten when the registry refuses them, or the path) into
+ * db. Returns 0 or -1 with the outcome set. */
 static int load_advisories(struct sp_run *run, struct sl_scan_db *db, struct sl_registry *reg,
-                           const char *repo)
+                           const char *repo, const struct cloud_source *cs)
 {
     struct sl_err err = {0};
     int rc = 0;
     if (run->image) {
         rc = sl_advdb_load_image(&db->adv, reg, repo, run->fresh_digest, &err);
+        if (rc == SL_EAUTH)
+            cloud_refused(run, cs, NULL);
         if (rc != 0)
             return load_failed_as(run, kind_for(rc), "DatabaseLoadFailed",
                                   "loading spec.database.image %s: %s", run->image, err.msg);
@@ -683,6 +748,8 @@ static int step_load(struct sp_run *run)
     const char *hsb_rv = run->cm ? sl_kube_obj_resource_version(run->cm) : NULL;
     int rc = 0;
     struct sl_scan_db *db = NULL;
+    struct cloud_source db_cloud = {
+        .p = run->db_provider, .field = "spec.database", .sa = run->db_service_account};
 
     if (run->image) {
         rc = sl_ref_parse(&ref, run->image, &err);
@@ -708,9 +775,11 @@ static int step_load(struct sp_run *run)
                                     run->db_cert_secret)) != 0)
             goto done;
         /* after certSecretRef: Azure's exchange is with the registry itself, over its TLS */
+        db_cloud.registry = ref.registry;
+        db_cloud.tls = &tls;
+        bool cached = false;
         if (run->db_provider != SL_CLOUD_GENERIC &&
-            (rc = load_cloud_creds(run, &creds, run->db_provider, ref.registry,
-                                   run->db_service_account, "spec.database", &tls)) != 0) {
+            (rc = load_cloud_creds(run, &creds, &cached, &db_cloud)) != 0) {
             sl_kube_tls_secret_clear(&tls);
             goto done;
         }
@@ -718,11 +787,23 @@ static int step_load(struct sp_run *run)
                                      .ca_pem = tls.ca_pem,
                                      .client_cert_pem = tls.cert_pem,
                                      .client_key_pem = tls.key_pem};
-        reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
-        sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
         const char *reference = ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest");
-        rc = sl_registry_manifest_head(run->fresh_digest, NULL, reg, ref.repository, reference,
-                                       &err);
+        int again = 1;
+        for (int tries = 0; tries < 2 && again > 0; tries++) {
+            sl_registry_free(reg);
+            reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
+            rc = sl_registry_manifest_head(run->fresh_digest, NULL, reg, ref.repository, reference,
+                                           &err);
+            again = rc == SL_EAUTH
+                        ? cloud_relogin(run, &creds, cached && tries == 0, &db_cloud, err.msg)
+                        : 0;
+        }
+        db_cloud.tls = NULL;
+        sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
+        if (again < 0) {
+            rc = -1;
+            goto done;
+        }
         if (rc != 0) {
             rc = load_failed_as(run, kind_for(rc), "DatabaseLoadFailed",
                                 "spec.database.image %s: %s", run->image, err.msg);
@@ -741,7 +822,7 @@ static int step_load(struct sp_run *run)
     db = sl_scan_db_new();
     snprintf(db->source, sizeof(db->source), "%s", source);
     snprintf(db->hsb_rv, sizeof(db->hsb_rv), "%s", hsb_rv ? hsb_rv : "");
-    if ((rc = load_advisories(run, db, reg, ref.repository)) != 0 ||
+    if ((rc = load_advisories(run, db, reg, ref.repository, &db_cloud)) != 0 ||
         (rc = load_hashes(run, db)) != 0)
         goto done;
     /* a directory whose content did not change: keep the database in use (and the gate's
@@ -949,6 +1030,8 @@ struct vex_source {
     char digest[72];
     bool attestations;            /* attestations: the keys, read in vex_locate */
     struct sl_vexatt_trust trust; /* moved to the vexset when the statements are new */
+    char field[64];               /* "spec.vex[i]" */
+    struct cloud_source cloud;    /* the entry's provider (generic: none) */
 };
 
 static void vex_source_free(struct vex_source *src)
@@ -1034,25 +1117,37 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
         sl_creds_free(&creds);
         return -1;
     }
-    if (provider != SL_CLOUD_GENERIC) {
-        snprintf(field, sizeof(field), "spec.vex[%zu]", i);
-        if (load_cloud_creds(run, &creds, provider, src->ref.registry, sa, field, &tls) != 0) {
-            sl_kube_tls_secret_clear(&tls);
-            return -1;
-        }
+    snprintf(src->field, sizeof(src->field), "spec.vex[%zu]", i);
+    src->cloud = (struct cloud_source){
+        .p = provider, .field = src->field, .registry = src->ref.registry, .sa = sa, .tls = &tls};
+    bool cached = false;
+    if (provider != SL_CLOUD_GENERIC && load_cloud_creds(run, &creds, &cached, &src->cloud) != 0) {
+        sl_kube_tls_secret_clear(&tls);
+        src->cloud.tls = NULL;
+        return -1;
     }
     const char *host = sl_ref_api_host(&src->ref);
     struct sl_registry_opts o = {.insecure = insecure || host_insecure(run->cc, host),
                                  .ca_pem = tls.ca_pem,
                                  .client_cert_pem = tls.cert_pem,
                                  .client_key_pem = tls.key_pem};
-    src->reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
-    sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
-    sl_creds_free(&creds);
     const char *reference =
         src->ref.digest ? src->ref.digest : (src->ref.tag ? src->ref.tag : "latest");
-    int rc = sl_registry_manifest_head(src->digest, NULL, src->reg, src->ref.repository, reference,
+    int rc = 0, again = 1;
+    for (int tries = 0; tries < 2 && again > 0; tries++) {
+        sl_registry_free(src->reg);
+        src->reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
+        rc = sl_registry_manifest_head(src->digest, NULL, src->reg, src->ref.repository, reference,
                                        &err);
+        again = rc == SL_EAUTH
+                    ? cloud_relogin(run, &creds, cached && tries == 0, &src->cloud, err.msg)
+                    : 0;
+    }
+    src->cloud.tls = NULL;
+    sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
+    sl_creds_free(&creds);
+    if (again < 0)
+        return -1;
     if (rc != 0)
         return failed_until_recheck(
             run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
@@ -1085,6 +1180,8 @@ static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *s
     memset(&m, 0, sizeof(m));
     int result = -1;
     int rc = sl_registry_manifest_get(&rm, src->reg, src->ref.repository, src->digest, &err);
+    if (rc == SL_EAUTH)
+        cloud_refused(run, &src->cloud, NULL);
     if (rc != 0) {
         failed_until_recheck(
             run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,
@@ -1112,6 +1209,8 @@ static int vex_read(struct sp_run *run, struct sl_vex *vex, struct vex_source *s
         snprintf(name, sizeof(name), "%s layer %zu", src->label, k);
         rc = sl_registry_blob_get(&data, &len, src->reg, src->ref.repository, m.layers[k].digest,
                                   SL_VEX_MAX_DOC_BYTES, &err);
+        if (rc == SL_EAUTH)
+            cloud_refused(run, &src->cloud, NULL);
         if (rc != 0) {
             failed_until_recheck(
                 run, kind_for(rc) == SL_RESULT_TRANSIENT ? SL_RESULT_TRANSIENT : SL_RESULT_STALLED,

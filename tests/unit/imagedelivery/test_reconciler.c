@@ -4,6 +4,7 @@
 #include "check.h"
 #include "fake_kube.h"
 #include "recon_fixture.h"
+#include "imagedelivery/delivery.h"
 #include "imagedelivery/gates.h"
 #include "imagedelivery/reconciler.h"
 #include "imagedelivery/regops.h"
@@ -44,6 +45,8 @@ struct fake_reg {
     int64_t seen_deadline_ms; /* the thread's registry deadline during the last head */
     json_t *client_certs;     /* {host: client certificate PEM or null} of the last open */
     json_t *users;            /* {host: username or null} of the last open */
+    json_t *passwords;        /* {host: password or null} of the last open */
+    json_t *refused;          /* {host: password}: 401 to a client opened with it ("*": any) */
     int seen_concurrency;     /* sl_copy_opts.concurrency of the last copy */
 };
 
@@ -102,6 +105,13 @@ static const char *reg_sig(struct fake_reg *f, const char *host, const char *rep
 
 static int injected(struct fake_reg *f, struct sl_registry *r, struct sl_err *err)
 {
+    const char *refused = json_string_value(json_object_get(f->refused, sl_registry_host(r)));
+    const char *pass = json_string_value(json_object_get(f->passwords, sl_registry_host(r)));
+    if (refused && (strcmp(refused, "*") == 0 || (pass && strcmp(refused, pass) == 0)))
+        return sl_err_set(err, SL_EAUTH, SL_ERRC_REGISTRY,
+                          "GET https://%s/v2/: 401 unauthorized: UNAUTHORIZED: authentication "
+                          "required",
+                          sl_registry_host(r));
     json_t *code = json_object_get(f->fail, sl_registry_host(r));
     if (!code)
         return 0;
@@ -118,6 +128,8 @@ static struct sl_registry *f_open(void *ctx, const char *host, const struct sl_c
     json_object_set_new(f->client_certs, host, cert ? json_string(cert) : json_null());
     json_object_set_new(f->users, host,
                         creds && creds->username ? json_string(creds->username) : json_null());
+    json_object_set_new(f->passwords, host,
+                        creds && creds->password ? json_string(creds->password) : json_null());
     return sl_registry_new(host, creds, opts);
 }
 
@@ -533,6 +545,8 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
     e->reg.written = json_array();
     e->reg.client_certs = json_object();
     e->reg.users = json_object();
+    e->reg.passwords = json_object();
+    e->reg.refused = json_object();
     e->ops = (struct sl_imd_registry_ops){.ctx = &e->reg,
                                           .open = f_open,
                                           .release = f_release,
@@ -591,6 +605,8 @@ static void env_free(struct env *e)
     json_decref(e->reg.written);
     json_decref(e->reg.client_certs);
     json_decref(e->reg.users);
+    json_decref(e->reg.passwords);
+    json_decref(e->reg.refused);
 }
 
 static char *b64(const char *s, size_t len)
@@ -1527,17 +1543,23 @@ static void aws_env(struct env *e, const char *role)
     put_annotated_sa(e, NS, "pusher", role);
 }
 
+/* aws_env with ROLE_ARN, and a delivery to ECR that passed once, with one login */
+static void aws_env_delivered(struct env *e)
+{
+    aws_env(e, ROLE_ARN);
+    put_imd(e, aws_spec(ECR "/mirror/app"));
+    reconcile(e);
+    CHECK_STR_EQ(cond_field(e, "Ready", "status"), "True");
+    CHECK_INT_EQ(e->cloud.calls, 1);
+}
+
 /* provider: aws: the ServiceAccount's token for sts.amazonaws.com becomes ECR credentials of
  * the role its annotation names, for the ECR host only; kept until shortly before they
  * expire; every way it can be wrong stops the delivery naming why, before anything is sent. */
 static void test_provider_aws(void)
 {
     struct env e;
-    aws_env(&e, ROLE_ARN);
-    put_imd(&e, aws_spec(ECR "/mirror/app"));
-    reconcile(&e);
-    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK_INT_EQ(e.cloud.calls, 1);
+    aws_env_delivered(&e);
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:sts.amazonaws.com");
     CHECK_STR_EQ(e.cloud.role, ROLE_ARN);
     CHECK_STR_EQ(e.cloud.session, "sealift." NS ".pusher");
@@ -1679,6 +1701,120 @@ static void test_provider_aws(void)
         CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
         env_free(&e);
     }
+}
+
+/* Neither a registry password nor a ServiceAccount token in status or events. */
+static void check_no_secret(struct env *e)
+{
+    char *status = json_dumps(imd(e), 0);
+    char *events = json_dumps(e->events, 0);
+    CHECK(status && strstr(status, PASSWD) == NULL && strstr(status, "token:") == NULL);
+    CHECK(events && strstr(events, PASSWD) == NULL && strstr(events, "token:") == NULL);
+    free(status);
+    free(events);
+}
+
+/* The message of the last event with reason, or "". */
+static const char *last_event_message(struct env *e, const char *reason)
+{
+    const char *m = "";
+    size_t i;
+    json_t *ev;
+    json_array_foreach(e->events, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "reason")), reason) == 0)
+            m = json_string_value(json_object_get(ev, "message"));
+    }
+    return m;
+}
+
+/* A registry refuses the cloud credentials kept from the last login (the token was revoked,
+ * the role's policy changed, the registry was re-keyed): the pass forgets them, logs in again
+ * at once and delivers (Ready=True, a Normal event says so); a registry that refuses new
+ * credentials too costs one login per pass, never a loop, and the refusal is retried with the
+ * slow backoff of rejected credentials; a Secret's credentials refused log in nowhere. */
+static void test_provider_refused_credentials(void)
+{
+    struct env e;
+    aws_env_delivered(&e);
+
+    /* the first login's credentials stop working long before they expire */
+    json_object_set_new(e.reg.refused, ECR, json_string("ecr-" PASSWD "-1"));
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE);
+    CHECK_STR_EQ(reg_tag(&e.reg, ECR, "mirror/app", "1.0"), DIG_A);
+    CHECK_INT_EQ(sl_test_count_events(e.events, "CloudCredentialsRenewed"), 1);
+    CHECK_CONTAINS(last_event_message(&e, "CloudCredentialsRenewed"),
+                   "spec.targets[0] (" ECR "/mirror/app): the registry refused the cloud "
+                   "credentials kept from the last login (GET https://" ECR "/v2/: 401 "
+                   "unauthorized");
+    CHECK_CONTAINS(last_event_message(&e, "CloudCredentialsRenewed"),
+                   "logged in again as ServiceAccount " NS "/pusher");
+    check_no_secret(&e);
+    /* the new credentials are kept */
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+
+    /* the role lost its access to the registry: one new login, then the refusal */
+    json_object_set_new(e.reg.refused, ECR, json_string("*"));
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 3);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.targets[0] (" ECR "/mirror/app): GET https://" ECR "/v2/: 401 "
+                   "unauthorized");
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    CHECK(e.res.requeue_after_ms >= SL_IMD_AUTH_BACKOFF_MIN_MS);
+    /* each later pass: the refused credentials were not kept, one login, no second one */
+    for (int i = 0; i < 3; i++) {
+        reconcile(&e);
+        CHECK_INT_EQ(e.cloud.calls, 4 + i);
+        CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
+        CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    }
+    CHECK_INT_EQ(sl_test_count_events(e.events, "CloudCredentialsRenewed"), 2);
+    /* the access comes back: the next pass delivers (a tag removed from the target meanwhile
+     * is written again) */
+    json_object_del(e.reg.refused, ECR);
+    json_object_del(json_object_get(repo_of(&e.reg, ECR, "mirror/app", 0), "tags"), "1.1");
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 7);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    CHECK_STR_EQ(reg_tag(&e.reg, ECR, "mirror/app", "1.1"), DIG_B);
+    check_no_secret(&e);
+    env_free(&e);
+
+    /* the new login itself is refused: that failure is told, with what the registry said */
+    aws_env_delivered(&e);
+    json_object_set_new(e.reg.refused, ECR, json_string("*"));
+    e.cloud.rc = SL_EAUTH;
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "CloudAuthFailed");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "spec.targets[0]: AWS login as " ROLE_ARN " for ServiceAccount " NS "/pusher: ");
+    CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
+                   "(after the registry refused the credentials kept from the last login: GET "
+                   "https://" ECR "/v2/: 401 unauthorized");
+    CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
+    check_no_secret(&e);
+    env_free(&e);
+
+    /* a Secret's credentials refused: no cloud login, the refusal as before */
+    aws_env(&e, ROLE_ARN);
+    put_imd(&e, basic_spec());
+    reconcile(&e);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
+    json_object_set_new(e.reg.refused, DST1, json_string("*"));
+    reconcile(&e);
+    CHECK_INT_EQ(e.cloud.calls, 0);
+    CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
+    CHECK_INT_EQ(sl_test_count_events(e.events, "CloudCredentialsRenewed"), 0);
+    env_free(&e);
 }
 
 #define ACR       "sealiftlab.azurecr.io"
@@ -3158,6 +3294,7 @@ int main(int argc, char **argv)
     RUN(test_secondary_watches);
     RUN(test_secret_cache_follows_watch);
     RUN(test_provider_aws);
+    RUN(test_provider_refused_credentials);
     RUN(test_provider_azure);
     RUN(test_provider_gcp);
     return CHECK_EXIT();

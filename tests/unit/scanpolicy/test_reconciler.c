@@ -210,6 +210,15 @@ static void env_free(struct env *e)
     sl_scan_store_free(e->store);
 }
 
+/* env_init, the administrator having turned on --workload-identity */
+static void env_init_workload_identity(struct env *e)
+{
+    env_init(e);
+    struct sl_controller_config cc = lab_config;
+    cc.workload_identity = true;
+    env_use_config(e, &cc);
+}
+
 static void put_policy(struct env *e, const char *name, json_t *spec)
 {
     json_t *obj =
@@ -1354,9 +1363,10 @@ static void test_vex_attestation_keys(void)
 }
 
 /* Cloud registry hosts of the provider tests: every connection to them goes to a TLS server of
- * 127.0.0.1 whose certificate is not theirs (set in main before any transport is used), so
- * nothing leaves the machine and the registry step fails, without retries, after the
- * credentials were got. */
+ * 127.0.0.1 (set in main before any transport is used) whose certificate for them was issued by
+ * a test CA (tests/data/tls/cloud-ca.crt), so nothing leaves the machine and, unless a
+ * certSecretRef gives that CA, the registry step fails, without retries, after the credentials
+ * were got. */
 #define ECR_HOST  "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 #define ACR_HOST  "sealiftlab.azurecr.io"
 #define ROLE_ARN  "arn:aws:iam::123456789012:role/db-reader"
@@ -1493,11 +1503,8 @@ static void test_provider_aws_database(void)
 static void test_provider_azure_vex(void)
 {
     struct env e;
-    env_init(&e);
+    env_init_workload_identity(&e);
     struct sl_reconcile_result res;
-    struct sl_controller_config cc = lab_config;
-    cc.workload_identity = true;
-    env_use_config(&e, &cc);
     put_annotated_sa(&e, "vex-reader", SL_AZURE_CLIENT_ID_ANNOTATION, CLIENT_ID);
 
     apply(&e, "cm",
@@ -1537,19 +1544,109 @@ static void test_provider_azure_vex(void)
     env_free(&e);
 }
 
+/* The cloud registries of the provider tests (ECR_HOST, ACR_HOST): Basic credentials are
+ * refused (401) when their password is refused ("*": any; NULL: none), accepted otherwise (and
+ * every manifest is unknown: 404). Set between reconciles only. */
+static const char *cloud_refused_password;
+
+static void h_cloud_registry(void *ctx, const struct sl_http_request *req,
+                             struct sl_http_response *resp)
+{
+    (void)ctx;
+    const char *auth = sl_http_request_header(req, "Authorization");
+    const char *refused = cloud_refused_password;
+    bool ok = false;
+    if (auth && strncmp(auth, "Basic ", 6) == 0) {
+        unsigned char *up = NULL;
+        size_t len = 0;
+        if (sl_base64_decode(&up, &len, auth + 6, strlen(auth + 6)) == 0) {
+            char *colon = memchr(up, ':', len);
+            char pass[128] = "";
+            if (colon)
+                snprintf(pass, sizeof(pass), "%.*s", (int)(len - (size_t)(colon + 1 - (char *)up)),
+                         colon + 1);
+            ok = colon && (!refused || (strcmp(refused, "*") != 0 && strcmp(refused, pass) != 0));
+        }
+        free(up);
+    }
+    resp->status = ok ? 404 : 401;
+    if (!ok)
+        sl_http_request_add_response_header(req, "WWW-Authenticate", "Basic realm=\"registry\"");
+}
+
+/* spec.database.provider aws on an ECR that refuses the credentials kept from the last login
+ * (a token revoked, the role's policy changed): they are forgotten and the same pass logs in
+ * again (a Normal event says so), so the database is reached; a registry that refuses new
+ * credentials too costs one login per pass, never a loop; nothing secret in status or
+ * events. */
+static void test_provider_refused_credentials(void)
+{
+    struct env e;
+    env_init_workload_identity(&e);
+    struct sl_reconcile_result res;
+    put_annotated_sa(&e, "db-reader", SL_AWS_ROLE_ANNOTATION, ROLE_ARN);
+    put_tls_secret(&e, "ecr-ca", (const char *const[]){"ca.crt", "cloud-ca.crt", NULL});
+    cloud_refused_password = NULL;
+    apply(&e, "aws",
+          json_pack("{s:{s:s, s:s, s:s, s:{s:s}}}", "database", "image",
+                    ECR_HOST "/security/advisories:latest", "provider", "aws", "serviceAccountName",
+                    "db-reader", "certSecretRef", "name", "ecr-ca"),
+          &res);
+    CHECK_INT_EQ(e.cloud.calls, 1);
+    /* the registry took the credentials: it only has no such database */
+    CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "DatabaseLoadFailed");
+    CHECK_CONTAINS(ready_field(&e, "aws", "message"), "404");
+
+    /* the first login's credentials stop working: a new login in the same pass */
+    cloud_refused_password = "ecr-password-1";
+    e.clock += 60;
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+    CHECK_CONTAINS(ready_field(&e, "aws", "message"), "404");
+    CHECK(has_event(&e, "Normal", "CloudCredentialsRenewed"));
+    char *events = json_dumps(e.events, 0);
+    CHECK_CONTAINS(events, "spec.database: the registry refused the cloud credentials kept from "
+                           "the last login (");
+    CHECK_CONTAINS(events, "logged in again as ServiceAccount " NS "/db-reader");
+    free(events);
+    e.clock += 60;
+    CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+    CHECK_INT_EQ(e.cloud.calls, 2);
+
+    /* every credential of the role refused: one new login per pass, then the refusal */
+    cloud_refused_password = "*";
+    for (int i = 0; i < 3; i++) {
+        e.clock += 60;
+        CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
+        CHECK_INT_EQ(e.cloud.calls, 3 + i);
+        CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "DatabaseLoadFailed");
+        CHECK_CONTAINS(ready_field(&e, "aws", "message"), "401");
+    }
+    check_no_cloud_secret(&e, "aws");
+    cloud_refused_password = NULL;
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
         data_dir = argv[1];
-    /* the cloud registries of the provider tests: a TLS server here whose certificate is
-     * not theirs (see ECR_HOST) */
-    struct sl_test_tls_server cloud_tls;
+    /* the cloud registries of the provider tests: a TLS server here (h_cloud_registry) whose
+     * certificate, cloud.crt, was issued by a test CA that no system trusts: a policy reaches
+     * it only when its certSecretRef gives cloud-ca.crt (see ECR_HOST) */
     struct sl_err err = {0};
     char tls_dir[1024], ecr_to[256], acr_to[256], bad[128];
     snprintf(tls_dir, sizeof(tls_dir), "%s/../tls", data_dir);
-    CHECK_INT_EQ(sl_test_tls_server_new(&cloud_tls, tls_dir, SL_TEST_CLIENT_CERT_NONE, &err), 0);
-    CHECK_INT_EQ(sl_test_tls_server_start(&cloud_tls, &err), 0);
-    const char *port = strrchr(cloud_tls.url, ':') + 1;
+    char cloud_cert[1100], cloud_key[1100];
+    snprintf(cloud_cert, sizeof(cloud_cert), "%s/cloud.crt", tls_dir);
+    snprintf(cloud_key, sizeof(cloud_key), "%s/cloud.key", tls_dir);
+    struct sl_http_server_opts cso = {
+        .addr = "127.0.0.1:0", .tls_cert_file = cloud_cert, .tls_key_file = cloud_key};
+    struct sl_http_server *cloud_srv = NULL;
+    CHECK_INT_EQ(sl_http_server_new(&cloud_srv, &cso, &err), 0);
+    sl_http_server_route(cloud_srv, NULL, "/*", h_cloud_registry, NULL);
+    CHECK_INT_EQ(sl_http_server_start(cloud_srv, &err), 0);
+    const char *port = strrchr(sl_http_server_addr(cloud_srv), ':') + 1;
     snprintf(ecr_to, sizeof(ecr_to), ECR_HOST ":443:127.0.0.1:%s", port);
     snprintf(acr_to, sizeof(acr_to), ACR_HOST ":443:127.0.0.1:%s", port);
     const char *const connect_to[] = {ecr_to, acr_to};
@@ -1573,6 +1670,8 @@ int main(int argc, char **argv)
     RUN(test_vex_attestation_keys);
     RUN(test_provider_aws_database);
     RUN(test_provider_azure_vex);
-    sl_test_tls_server_free(&cloud_tls);
+    RUN(test_provider_refused_credentials);
+    sl_http_server_stop(cloud_srv);
+    sl_http_server_free(cloud_srv);
     return CHECK_EXIT();
 }

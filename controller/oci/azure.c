@@ -137,22 +137,13 @@ static int acr_exchange_parse(char **out_token, const char *json, size_t len, st
         rc = sl_cloudlogin_oauth_error(root, acr_error_code, err);
         goto done;
     }
-    json_t *token = json_object_get(root, "refresh_token");
-    if (!token) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no refresh_token");
+    json_t *token = sl_cloudlogin_json_token_get(root, "refresh_token", TOKEN_MAX, err);
+    if (!token)
         goto done;
-    }
-    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's refresh_token is not a string of 1-%zu printable characters",
-                   TOKEN_MAX);
-        goto done;
-    }
     *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
     rc = 0;
 done:
-    sl_cloudlogin_json_wipe(root);
-    json_decref(root);
+    sl_cloudlogin_json_free(root);
     return rc;
 }
 

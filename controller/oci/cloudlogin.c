@@ -224,6 +224,12 @@ void sl_cloudlogin_json_wipe(json_t *v)
     }
 }
 
+void sl_cloudlogin_json_free(json_t *v)
+{
+    sl_cloudlogin_json_wipe(v);
+    json_decref(v);
+}
+
 int sl_cloudlogin_json_token_valid(json_t *v, size_t max)
 {
     if (!json_is_string(v))
@@ -236,6 +242,21 @@ int sl_cloudlogin_json_token_valid(json_t *v, size_t max)
         if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
             return 0;
     return 1;
+}
+
+json_t *sl_cloudlogin_json_token_get(json_t *root, const char *name, size_t max, struct sl_err *err)
+{
+    json_t *v = json_object_get(root, name);
+    if (!v) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no %s", name);
+        return NULL;
+    }
+    if (!sl_cloudlogin_json_token_valid(v, max)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's %s is not a string of 1-%zu printable characters", name, max);
+        return NULL;
+    }
+    return v;
 }
 
 void sl_cloudlogin_name_service(struct sl_err *err, const char *service)
@@ -327,21 +348,13 @@ int sl_cloudlogin_oauth_token_parse(char **out_token, int64_t *expires_unix, con
         rc = sl_cloudlogin_oauth_error(root, rules->error_code, err);
         goto done;
     }
-    json_t *token = json_object_get(root, "access_token");
+    json_t *token = sl_cloudlogin_json_token_get(root, "access_token", rules->token_max, err);
     json_t *type = json_object_get(root, "token_type");
     json_t *issued = json_object_get(root, "issued_token_type");
     json_t *exp = json_object_get(root, "expires_in");
     int64_t expires_in = 0;
-    if (!token) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
+    if (!token)
         goto done;
-    }
-    if (!sl_cloudlogin_json_token_valid(token, rules->token_max)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's access_token is not a string of 1-%zu printable characters",
-                   rules->token_max);
-        goto done;
-    }
     if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "Bearer") != 0)) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer's token_type is not Bearer");
         goto done;
@@ -367,8 +380,7 @@ int sl_cloudlogin_oauth_token_parse(char **out_token, int64_t *expires_unix, con
     *expires_unix = now_unix + expires_in;
     rc = 0;
 done:
-    sl_cloudlogin_json_wipe(root);
-    json_decref(root);
+    sl_cloudlogin_json_free(root);
     return rc;
 }
 

@@ -114,6 +114,15 @@ int sl_cloudlogin_oauth_token_parse(char **out_token, int64_t *expires_unix, con
                                     const struct sl_cloudlogin_oauth_rules *rules,
                                     struct sl_err *err);
 
+/* The member name of root when it is a token (sl_cloudlogin_json_token_valid up to max): the
+ * member, borrowed from root; else NULL with err SL_EINVAL "answer has no NAME" or "answer's NAME
+ * is not a string of 1-MAX printable characters". */
+json_t *sl_cloudlogin_json_token_get(json_t *root, const char *name, size_t max,
+                                     struct sl_err *err);
+
+/* sl_cloudlogin_json_wipe(v), then json_decref(v): how an answer's tree is freed. */
+void sl_cloudlogin_json_free(json_t *v);
+
 /* An answer read by sl_cloudlogin_post: the body (wiped when freed). */
 struct sl_cloudlogin_answer {
     struct sl_buf body;

@@ -271,18 +271,11 @@ static int generate_token_parse(char **out_token, int64_t *expires_unix, const c
         sl_cloudlogin_json_wipe(e);
         goto done;
     }
-    json_t *token = json_object_get(root, "accessToken");
+    json_t *token = sl_cloudlogin_json_token_get(root, "accessToken", TOKEN_MAX, err);
     json_t *exp = json_object_get(root, "expireTime");
     int64_t expires = 0;
-    if (!token) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no accessToken");
+    if (!token)
         goto done;
-    }
-    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's accessToken is not a string of 1-%zu printable characters", TOKEN_MAX);
-        goto done;
-    }
     if (!exp) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expireTime");
         goto done;
@@ -296,8 +289,7 @@ static int generate_token_parse(char **out_token, int64_t *expires_unix, const c
     *expires_unix = expires;
     rc = 0;
 done:
-    sl_cloudlogin_json_wipe(root);
-    json_decref(root);
+    sl_cloudlogin_json_free(root);
     return rc;
 }
 

@@ -846,21 +846,11 @@ done:
     return rc;
 }
 
-/* "SERVICE " before err's message. */
-static void name_service(struct sl_err *err, const char *service)
-{
-    if (!err)
-        return;
-    char old[SL_ERR_MSG_MAX];
-    memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s %s", service, old);
-}
-
 int sl_aws_sts_parse(struct sl_aws_session *out, const char *xml, size_t len, struct sl_err *err)
 {
     int rc = sts_parse(out, xml, len, err);
     if (rc != 0)
-        name_service(err, "STS");
+        sl_cloudlogin_name_service(err, "STS");
     return rc;
 }
 
@@ -968,7 +958,7 @@ int sl_aws_ecr_token_parse(struct sl_creds *out, int64_t *expires_unix, const ch
 {
     int rc = ecr_token_parse(out, expires_unix, json, len, err);
     if (rc != 0)
-        name_service(err, "ECR");
+        sl_cloudlogin_name_service(err, "ECR");
     return rc;
 }
 

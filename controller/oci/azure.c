@@ -5,7 +5,6 @@
 #include "util/mem.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,26 +81,6 @@ int sl_azure_guid_check(const char *s, struct sl_err *err)
 
 /* ---- answers (JSON) ---- */
 
-/* The error document ("error" + "error_description", OAuth's shape) in root, as err "ERROR:
- * DESCRIPTION" (klass SL_ERRC_REGISTRY) with code_of(ERROR). */
-static int oauth_error(json_t *root, int (*code_of)(const char *), struct sl_err *err)
-{
-    json_t *e = json_object_get(root, "error");
-    json_t *d = json_object_get(root, "error_description");
-    char code[65], msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
-    if (json_is_string(e))
-        sl_cloudlogin_quote(code, sizeof(code), json_string_value(e), json_string_length(e), 64);
-    else
-        code[0] = '\0';
-    if (!code[0])
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without an error code");
-    if (json_is_string(d))
-        sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(d), json_string_length(d),
-                                     SL_CLOUDLOGIN_QUOTE_MAX);
-    return sl_err_set(err, code_of(code), SL_ERRC_REGISTRY, "%s: %s", code,
-                      msg[0] ? msg : "(no message)");
-}
-
 static int entra_error_code(const char *code)
 {
     static const char *const auth[] = {"invalid_client", "unauthorized_client", "invalid_grant",
@@ -114,111 +93,21 @@ static int entra_error_code(const char *code)
     return SL_EINVAL;
 }
 
-/* expires_in: a whole number of seconds, 1-EXPIRES_IN_MAX, as a JSON number or a string of
- * digits. Returns 0 with *out, or -1. */
-static int expires_in_value(int64_t *out, json_t *v)
-{
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 1 || i > EXPIRES_IN_MAX)
-            return -1;
-        *out = (int64_t)i;
-        return 0;
-    }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (!isfinite(d) || d < 1 || d > (double)EXPIRES_IN_MAX)
-            return -1;
-        *out = (int64_t)d;
-        return 0;
-    }
-    if (json_is_string(v)) {
-        size_t n = json_string_length(v);
-        const char *s = json_string_value(v);
-        if (n == 0 || n > 10)
-            return -1;
-        int64_t x = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!is_digit((unsigned char)s[i]))
-                return -1;
-            x = x * 10 + (s[i] - '0');
-        }
-        if (x < 1 || x > EXPIRES_IN_MAX)
-            return -1;
-        *out = x;
-        return 0;
-    }
-    return -1;
-}
-
-/* sl_azure_token_parse without the "Entra ID " prefix of messages. */
-static int token_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
-                       int64_t now_unix, struct sl_err *err)
-{
-    int rc = SL_EINVAL;
-    json_error_t jerr;
-    json_t *root = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    if (!json_is_object(root)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "answer is not a JSON object");
-        goto done;
-    }
-    if (json_object_get(root, "error")) {
-        rc = oauth_error(root, entra_error_code, err);
-        goto done;
-    }
-    json_t *token = json_object_get(root, "access_token");
-    json_t *type = json_object_get(root, "token_type");
-    int64_t expires_in = 0;
-    if (!token) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
-        goto done;
-    }
-    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's access_token is not a string of 1-%zu printable characters",
-                   TOKEN_MAX);
-        goto done;
-    }
-    if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "Bearer") != 0)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer's token_type is not Bearer");
-        goto done;
-    }
-    json_t *exp = json_object_get(root, "expires_in");
-    if (!exp) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expires_in");
-        goto done;
-    }
-    if (expires_in_value(&expires_in, exp) != 0 || now_unix > INT64_MAX - expires_in) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's expires_in is not a number of seconds (1-%lld)",
-                   (long long)EXPIRES_IN_MAX);
-        goto done;
-    }
-    *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
-    *expires_unix = now_unix + expires_in;
-    rc = 0;
-done:
-    sl_cloudlogin_json_wipe(root);
-    json_decref(root);
-    return rc;
-}
-
-/* "SERVICE " before err's message. */
-static void name_service(struct sl_err *err, const char *service)
-{
-    if (!err)
-        return;
-    char old[SL_ERR_MSG_MAX];
-    memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s %s", service, old);
-}
+/* What Entra ID's token answer is held to: expires_in may be a string of digits. */
+static const struct sl_cloudlogin_oauth_rules entra_rules = {
+    .error_code = entra_error_code,
+    .token_max = TOKEN_MAX,
+    .expires_in_max = EXPIRES_IN_MAX,
+    .expires_in_digits = 1,
+};
 
 int sl_azure_token_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
                          int64_t now_unix, struct sl_err *err)
 {
-    int rc = token_parse(out_token, expires_unix, json, len, now_unix, err);
+    int rc = sl_cloudlogin_oauth_token_parse(out_token, expires_unix, json, len, now_unix,
+                                             &entra_rules, err);
     if (rc != 0)
-        name_service(err, "Entra ID");
+        sl_cloudlogin_name_service(err, "Entra ID");
     return rc;
 }
 
@@ -233,52 +122,28 @@ static int acr_error_code(const char *code)
 static int acr_exchange_parse(char **out_token, const char *json, size_t len, struct sl_err *err)
 {
     int rc = SL_EINVAL;
-    json_error_t jerr;
-    json_t *root = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    if (!json_is_object(root)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "answer is not a JSON object");
+    json_t *root = sl_cloudlogin_json_load_object(json, len, err);
+    if (!root)
         goto done;
-    }
     json_t *errors = json_object_get(root, "errors");
     if (errors) {
         json_t *first = json_is_array(errors) ? json_array_get(errors, 0) : NULL;
-        json_t *c = json_object_get(first, "code");
-        json_t *m = json_object_get(first, "message");
-        char code[65] = "", msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
-        if (json_is_string(c))
-            sl_cloudlogin_quote(code, sizeof(code), json_string_value(c), json_string_length(c),
-                                64);
-        if (!code[0]) {
-            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without a code");
-            goto done;
-        }
-        if (json_is_string(m))
-            sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(m),
-                                         json_string_length(m), SL_CLOUDLOGIN_QUOTE_MAX);
-        rc = sl_err_set(err, acr_error_code(code), SL_ERRC_REGISTRY, "%s: %s", code,
-                        msg[0] ? msg : "(no message)");
+        rc = sl_cloudlogin_error_document(json_object_get(first, "code"),
+                                          json_object_get(first, "message"), acr_error_code,
+                                          "error document without a code", err);
         goto done;
     }
     if (json_object_get(root, "error")) {
-        rc = oauth_error(root, acr_error_code, err);
+        rc = sl_cloudlogin_oauth_error(root, acr_error_code, err);
         goto done;
     }
-    json_t *token = json_object_get(root, "refresh_token");
-    if (!token) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no refresh_token");
+    json_t *token = sl_cloudlogin_json_token_get(root, "refresh_token", TOKEN_MAX, err);
+    if (!token)
         goto done;
-    }
-    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's refresh_token is not a string of 1-%zu printable characters",
-                   TOKEN_MAX);
-        goto done;
-    }
     *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
     rc = 0;
 done:
-    sl_cloudlogin_json_wipe(root);
-    json_decref(root);
+    sl_cloudlogin_json_free(root);
     return rc;
 }
 
@@ -286,7 +151,7 @@ int sl_azure_acr_exchange_parse(char **out_token, const char *json, size_t len, 
 {
     int rc = acr_exchange_parse(out_token, json, len, err);
     if (rc != 0)
-        name_service(err, "ACR");
+        sl_cloudlogin_name_service(err, "ACR");
     return rc;
 }
 
@@ -377,7 +242,8 @@ static int parse_entra(void *ctx, const char *json, size_t len, struct sl_err *e
     struct token_answer *ta = ctx;
     sl_secure_free_str(ta->token);
     ta->token = NULL;
-    return token_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix, err);
+    return sl_cloudlogin_oauth_token_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix,
+                                           &entra_rules, err);
 }
 
 static int parse_acr(void *ctx, const char *json, size_t len, struct sl_err *err)

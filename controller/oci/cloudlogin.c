@@ -3,10 +3,12 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CA_BUNDLE_MAX ((size_t)1 << 20)
 
@@ -222,6 +224,12 @@ void sl_cloudlogin_json_wipe(json_t *v)
     }
 }
 
+void sl_cloudlogin_json_free(json_t *v)
+{
+    sl_cloudlogin_json_wipe(v);
+    json_decref(v);
+}
+
 int sl_cloudlogin_json_token_valid(json_t *v, size_t max)
 {
     if (!json_is_string(v))
@@ -234,6 +242,146 @@ int sl_cloudlogin_json_token_valid(json_t *v, size_t max)
         if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
             return 0;
     return 1;
+}
+
+json_t *sl_cloudlogin_json_token_get(json_t *root, const char *name, size_t max, struct sl_err *err)
+{
+    json_t *v = json_object_get(root, name);
+    if (!v) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no %s", name);
+        return NULL;
+    }
+    if (!sl_cloudlogin_json_token_valid(v, max)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's %s is not a string of 1-%zu printable characters", name, max);
+        return NULL;
+    }
+    return v;
+}
+
+void sl_cloudlogin_name_service(struct sl_err *err, const char *service)
+{
+    if (!err)
+        return;
+    char old[SL_ERR_MSG_MAX];
+    memcpy(old, err->msg, sizeof(old));
+    snprintf(err->msg, sizeof(err->msg), "%s %s", service, old);
+}
+
+json_t *sl_cloudlogin_json_load_object(const char *json, size_t len, struct sl_err *err)
+{
+    json_error_t jerr;
+    json_t *root = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (json_is_object(root))
+        return root;
+    json_decref(root); /* without JSON_DECODE_ANY, a document that loads is an object or array */
+    sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "answer is not a JSON object");
+    return NULL;
+}
+
+int sl_cloudlogin_error_document(json_t *code, json_t *message, int (*code_of)(const char *code),
+                                 const char *missing, struct sl_err *err)
+{
+    char c[65] = "", msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
+    if (json_is_string(code))
+        sl_cloudlogin_quote(c, sizeof(c), json_string_value(code), json_string_length(code), 64);
+    if (!c[0])
+        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "%s", missing);
+    if (json_is_string(message))
+        sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(message),
+                                     json_string_length(message), SL_CLOUDLOGIN_QUOTE_MAX);
+    return sl_err_set(err, code_of(c), SL_ERRC_REGISTRY, "%s: %s", c,
+                      msg[0] ? msg : "(no message)");
+}
+
+int sl_cloudlogin_oauth_error(json_t *root, int (*code_of)(const char *error), struct sl_err *err)
+{
+    return sl_cloudlogin_error_document(json_object_get(root, "error"),
+                                        json_object_get(root, "error_description"), code_of,
+                                        "error document without an error code", err);
+}
+
+/* expires_in under rules. Returns 0 with *out, or -1. */
+static int expires_in_value(int64_t *out, json_t *v, const struct sl_cloudlogin_oauth_rules *rules)
+{
+    int64_t max = rules->expires_in_max;
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 1 || i > max)
+            return -1;
+        *out = (int64_t)i;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!isfinite(d) || d < 1 || d > (double)max)
+            return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
+    if (json_is_string(v) && rules->expires_in_digits) {
+        size_t n = json_string_length(v);
+        const char *s = json_string_value(v);
+        if (n == 0 || n > 10 || !all_digits(s, n))
+            return -1;
+        int64_t x = 0;
+        for (size_t i = 0; i < n; i++)
+            x = x * 10 + (s[i] - '0');
+        if (x < 1 || x > max)
+            return -1;
+        *out = x;
+        return 0;
+    }
+    return -1;
+}
+
+int sl_cloudlogin_oauth_token_parse(char **out_token, int64_t *expires_unix, const char *json,
+                                    size_t len, int64_t now_unix,
+                                    const struct sl_cloudlogin_oauth_rules *rules,
+                                    struct sl_err *err)
+{
+    int rc = SL_EINVAL;
+    json_t *root = sl_cloudlogin_json_load_object(json, len, err);
+    if (!root)
+        goto done;
+    if (json_object_get(root, "error")) {
+        rc = sl_cloudlogin_oauth_error(root, rules->error_code, err);
+        goto done;
+    }
+    json_t *token = sl_cloudlogin_json_token_get(root, "access_token", rules->token_max, err);
+    json_t *type = json_object_get(root, "token_type");
+    json_t *issued = json_object_get(root, "issued_token_type");
+    json_t *exp = json_object_get(root, "expires_in");
+    int64_t expires_in = 0;
+    if (!token)
+        goto done;
+    if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "Bearer") != 0)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer's token_type is not Bearer");
+        goto done;
+    }
+    if (rules->issued_token_type && issued &&
+        (!json_is_string(issued) ||
+         strcmp(json_string_value(issued), rules->issued_token_type) != 0)) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer's issued_token_type is not %s",
+                   rules->issued_token_type);
+        goto done;
+    }
+    if (!exp) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expires_in");
+        goto done;
+    }
+    if (expires_in_value(&expires_in, exp, rules) != 0 || now_unix > INT64_MAX - expires_in) {
+        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
+                   "answer's expires_in is not a number of seconds (1-%lld)",
+                   (long long)rules->expires_in_max);
+        goto done;
+    }
+    *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
+    *expires_unix = now_unix + expires_in;
+    rc = 0;
+done:
+    sl_cloudlogin_json_free(root);
+    return rc;
 }
 
 /* ---- one exchange ---- */

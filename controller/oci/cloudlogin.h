@@ -1,7 +1,7 @@
-/* What the logins to cloud registries (oci/aws.c, oci/azure.c) share: quoting a service's own
- * message into an err, endpoint URLs given in the environment, a CA bundle file, the check of a
- * ServiceAccount token, and one bounded POST whose answer is mapped to the project's codes.
- * Internal to controller/oci. */
+/* What the logins to cloud registries (oci/aws.c, oci/azure.c, oci/gcp.c) share: quoting a
+ * service's own message into an err, endpoint URLs given in the environment, a CA bundle file,
+ * the check of a ServiceAccount token, the reader of an OAuth token answer, and one bounded POST
+ * whose answer is mapped to the project's codes. Internal to controller/oci. */
 #ifndef SL_OCI_CLOUDLOGIN_H
 #define SL_OCI_CLOUDLOGIN_H
 
@@ -64,6 +64,64 @@ void sl_cloudlogin_json_wipe(json_t *v);
 /* Whether v is a token fit to be used: a string of 1-max printable ASCII characters, no space
  * (it goes into a form, an Authorization header or a password). */
 int sl_cloudlogin_json_token_valid(json_t *v, size_t max);
+
+/* "SERVICE " before err's message (nothing when err is NULL): how a reader's public function
+ * names the service its messages speak of. */
+void sl_cloudlogin_name_service(struct sl_err *err, const char *service);
+
+/* Parses json (len bytes, NULL for none) as one JSON object, duplicate keys refused. Returns the
+ * object (the caller wipes it with sl_cloudlogin_json_wipe and frees it), or NULL with err
+ * "answer is not a JSON object" (SL_EINVAL, klass SL_ERRC_JSON). */
+json_t *sl_cloudlogin_json_load_object(const char *json, size_t len, struct sl_err *err);
+
+/* An error document's code and message (members of the answer, NULL when absent) as err
+ * "CODE: MESSAGE" (klass SL_ERRC_REGISTRY; CODE quoted up to 64 bytes, MESSAGE quoted and
+ * redacted up to SL_CLOUDLOGIN_QUOTE_MAX, "(no message)" without one) with the project's code
+ * code_of(CODE); when code is no string (or quotes empty), SL_EINVAL with err missing (e.g.
+ * "error document without a code"). Returns err's code. */
+int sl_cloudlogin_error_document(json_t *code, json_t *message, int (*code_of)(const char *code),
+                                 const char *missing, struct sl_err *err);
+
+/* The OAuth error document (RFC 6749 section 5.2) in root: sl_cloudlogin_error_document of
+ * "error" and "error_description", missing "error document without an error code". */
+int sl_cloudlogin_oauth_error(json_t *root, int (*code_of)(const char *error), struct sl_err *err);
+
+/* What one service's OAuth token answer is held to: where the services differ. */
+struct sl_cloudlogin_oauth_rules {
+    /* The project's code for the "error" of an error document. */
+    int (*error_code)(const char *error);
+    /* The longest access_token taken, in bytes. */
+    size_t token_max;
+    /* The longest expires_in taken, in seconds. */
+    int64_t expires_in_max;
+    /* Whether expires_in may also be a string of 1-10 digits (Entra ID writes one). */
+    int expires_in_digits;
+    /* When set, an issued_token_type the answer holds must be this (RFC 8693 token exchange). */
+    const char *issued_token_type;
+};
+
+/* Parses an OAuth token answer (RFC 6749 section 5.1; JSON, len bytes) under rules: an error
+ * document as sl_cloudlogin_oauth_error; else access_token (printable ASCII, no space,
+ * 1-token_max bytes), token_type (when present "Bearer" in any case), issued_token_type (see
+ * rules) and expires_in (whole seconds, 1-expires_in_max: a JSON integer, a JSON real taken
+ * without its fraction, or a string of digits where rules allow). The messages do not name the
+ * service (see sl_cloudlogin_name_service). Returns 0 with *out_token (caller frees securely)
+ * and *expires_unix (now_unix + expires_in), or the error document's code or SL_EINVAL with
+ * err; the outputs are untouched on failure. What jansson held of the answer is wiped on every
+ * path. */
+int sl_cloudlogin_oauth_token_parse(char **out_token, int64_t *expires_unix, const char *json,
+                                    size_t len, int64_t now_unix,
+                                    const struct sl_cloudlogin_oauth_rules *rules,
+                                    struct sl_err *err);
+
+/* The member name of root when it is a token (sl_cloudlogin_json_token_valid up to max): the
+ * member, borrowed from root; else NULL with err SL_EINVAL "answer has no NAME" or "answer's NAME
+ * is not a string of 1-MAX printable characters". */
+json_t *sl_cloudlogin_json_token_get(json_t *root, const char *name, size_t max,
+                                     struct sl_err *err);
+
+/* sl_cloudlogin_json_wipe(v), then json_decref(v): how an answer's tree is freed. */
+void sl_cloudlogin_json_free(json_t *v);
 
 /* An answer read by sl_cloudlogin_post: the body (wiped when freed). */
 struct sl_cloudlogin_answer {

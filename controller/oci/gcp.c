@@ -6,12 +6,10 @@
 #include "util/timeutil.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 /* The longest ServiceAccount token, federated and service account access token accepted. */
@@ -212,124 +210,23 @@ static int sts_error_code(const char *code)
     return SL_EINVAL;
 }
 
-/* expires_in: a whole number of seconds, 1-EXPIRES_IN_MAX (a JSON integer, or a real without a
- * fraction). Returns 0 with *out, or -1. */
-static int expires_in_value(int64_t *out, json_t *v)
-{
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 1 || i > EXPIRES_IN_MAX)
-            return -1;
-        *out = (int64_t)i;
-        return 0;
-    }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (!isfinite(d) || d < 1 || d > (double)EXPIRES_IN_MAX)
-            return -1;
-        *out = (int64_t)d;
-        return 0;
-    }
-    return -1;
-}
-
-static json_t *load_object(const char *json, size_t len, struct sl_err *err)
-{
-    json_error_t jerr;
-    json_t *root = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    if (json_is_object(root))
-        return root;
-    json_decref(root);
-    sl_err_set(err, SL_EINVAL, SL_ERRC_JSON, "answer is not a JSON object");
-    return NULL;
-}
-
-/* sl_gcp_sts_parse without the "STS " prefix of messages. */
-static int sts_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
-                     int64_t now_unix, struct sl_err *err)
-{
-    int rc = SL_EINVAL;
-    json_t *root = load_object(json, len, err);
-    if (!root)
-        goto done;
-    json_t *e = json_object_get(root, "error");
-    if (e) {
-        json_t *d = json_object_get(root, "error_description");
-        char code[65] = "", msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
-        if (json_is_string(e))
-            sl_cloudlogin_quote(code, sizeof(code), json_string_value(e), json_string_length(e),
-                                64);
-        if (!code[0]) {
-            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without an error code");
-            goto done;
-        }
-        if (json_is_string(d))
-            sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(d),
-                                         json_string_length(d), SL_CLOUDLOGIN_QUOTE_MAX);
-        rc = sl_err_set(err, sts_error_code(code), SL_ERRC_REGISTRY, "%s: %s", code,
-                        msg[0] ? msg : "(no message)");
-        goto done;
-    }
-    json_t *token = json_object_get(root, "access_token");
-    json_t *type = json_object_get(root, "token_type");
-    json_t *issued = json_object_get(root, "issued_token_type");
-    json_t *exp = json_object_get(root, "expires_in");
-    int64_t expires_in = 0;
-    if (!token) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no access_token");
-        goto done;
-    }
-    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's access_token is not a string of 1-%zu printable characters",
-                   TOKEN_MAX);
-        goto done;
-    }
-    if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "Bearer") != 0)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer's token_type is not Bearer");
-        goto done;
-    }
-    if (issued &&
-        (!json_is_string(issued) || strcmp(json_string_value(issued), TOKEN_TYPE_ACCESS) != 0)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's issued_token_type is not " TOKEN_TYPE_ACCESS);
-        goto done;
-    }
-    if (!exp) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expires_in");
-        goto done;
-    }
-    if (expires_in_value(&expires_in, exp) != 0 || now_unix > INT64_MAX - expires_in) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's expires_in is not a number of seconds (1-%lld)",
-                   (long long)EXPIRES_IN_MAX);
-        goto done;
-    }
-    *out_token = sl_xstrndup(json_string_value(token), json_string_length(token));
-    *expires_unix = now_unix + expires_in;
-    rc = 0;
-done:
-    sl_cloudlogin_json_wipe(root);
-    json_decref(root);
-    return rc;
-}
-
-/* "SERVICE " before err's message. */
-static void name_service(struct sl_err *err, const char *service)
-{
-    if (!err)
-        return;
-    char old[SL_ERR_MSG_MAX];
-    memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s %s", service, old);
-}
+/* What STS's token answer is held to: expires_in a number (not a string), issued_token_type
+ * an access token's. */
+static const struct sl_cloudlogin_oauth_rules sts_rules = {
+    .error_code = sts_error_code,
+    .token_max = TOKEN_MAX,
+    .expires_in_max = EXPIRES_IN_MAX,
+    .expires_in_digits = 0,
+    .issued_token_type = TOKEN_TYPE_ACCESS,
+};
 
 int sl_gcp_sts_parse(char **out_token, int64_t *expires_unix, const char *json, size_t len,
                      int64_t now_unix, struct sl_err *err)
 {
-    int rc = sts_parse(out_token, expires_unix, json, len, now_unix, err);
+    int rc = sl_cloudlogin_oauth_token_parse(out_token, expires_unix, json, len, now_unix,
+                                             &sts_rules, err);
     if (rc != 0)
-        name_service(err, "STS");
+        sl_cloudlogin_name_service(err, "STS");
     return rc;
 }
 
@@ -363,41 +260,22 @@ static int generate_token_parse(char **out_token, int64_t *expires_unix, const c
                                 size_t len, struct sl_err *err)
 {
     int rc = SL_EINVAL;
-    json_t *root = load_object(json, len, err);
+    json_t *root = sl_cloudlogin_json_load_object(json, len, err);
     if (!root)
         goto done;
     json_t *e = json_object_get(root, "error");
     if (e) {
-        json_t *st = json_object_get(e, "status");
-        json_t *m = json_object_get(e, "message");
-        char status[65] = "", msg[SL_CLOUDLOGIN_QUOTE_MAX + 1] = "";
-        if (json_is_string(st))
-            sl_cloudlogin_quote(status, sizeof(status), json_string_value(st),
-                                json_string_length(st), 64);
-        if (!status[0]) {
-            sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "error document without a status");
-            goto done;
-        }
-        if (json_is_string(m))
-            sl_cloudlogin_quote_redacted(msg, sizeof(msg), json_string_value(m),
-                                         json_string_length(m), SL_CLOUDLOGIN_QUOTE_MAX);
-        rc = sl_err_set(err, iam_error_code(status), SL_ERRC_REGISTRY, "%s: %s", status,
-                        msg[0] ? msg : "(no message)");
+        rc = sl_cloudlogin_error_document(json_object_get(e, "status"),
+                                          json_object_get(e, "message"), iam_error_code,
+                                          "error document without a status", err);
         sl_cloudlogin_json_wipe(e);
         goto done;
     }
-    json_t *token = json_object_get(root, "accessToken");
+    json_t *token = sl_cloudlogin_json_token_get(root, "accessToken", TOKEN_MAX, err);
     json_t *exp = json_object_get(root, "expireTime");
     int64_t expires = 0;
-    if (!token) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no accessToken");
+    if (!token)
         goto done;
-    }
-    if (!sl_cloudlogin_json_token_valid(token, TOKEN_MAX)) {
-        sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                   "answer's accessToken is not a string of 1-%zu printable characters", TOKEN_MAX);
-        goto done;
-    }
     if (!exp) {
         sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT, "answer has no expireTime");
         goto done;
@@ -411,8 +289,7 @@ static int generate_token_parse(char **out_token, int64_t *expires_unix, const c
     *expires_unix = expires;
     rc = 0;
 done:
-    sl_cloudlogin_json_wipe(root);
-    json_decref(root);
+    sl_cloudlogin_json_free(root);
     return rc;
 }
 
@@ -421,7 +298,7 @@ int sl_gcp_generate_token_parse(char **out_token, int64_t *expires_unix, const c
 {
     int rc = generate_token_parse(out_token, expires_unix, json, len, err);
     if (rc != 0)
-        name_service(err, "IAM Credentials");
+        sl_cloudlogin_name_service(err, "IAM Credentials");
     return rc;
 }
 
@@ -501,7 +378,8 @@ static int parse_sts(void *ctx, const char *json, size_t len, struct sl_err *err
     struct token_answer *ta = ctx;
     sl_secure_free_str(ta->token);
     ta->token = NULL;
-    return sts_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix, err);
+    return sl_cloudlogin_oauth_token_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix,
+                                           &sts_rules, err);
 }
 
 static int parse_iam(void *ctx, const char *json, size_t len, struct sl_err *err)

@@ -5,6 +5,7 @@
  * whole logins over a fake transport: what is sent where, how each failure is reported, and
  * that no secret ever reaches an error message. */
 #include "check.h"
+#include "cloudtest.h"
 #include "http/transport.h"
 #include "oci/auth.h"
 #include "oci/aws.h"
@@ -288,13 +289,17 @@ static void test_sts_success(void)
     sl_aws_session_clear(&s);
 }
 
+/* The session's secrets, as the data files hold them: in no message. */
+static const char *const session_secrets[] = {"SECRETEXAMPLE", "SESSIONTOKEN"};
+
+static int read_sts(void *ctx, const char *doc, size_t len, struct sl_err *err)
+{
+    return sl_aws_sts_parse(ctx, doc, len, err);
+}
+
 static void test_sts_errors(void)
 {
-    static const struct {
-        const char *file;
-        int rc;
-        const char *msg;
-    } cases[] = {
+    static const struct sl_cloudtest_case cases[] = {
         {"access-denied.xml", SL_EAUTH,
          "STS AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"},
         {"invalid-identity-token.xml", SL_EAUTH, "STS InvalidIdentityToken: No OpenIDConnect"},
@@ -312,20 +317,21 @@ static void test_sts_errors(void)
         {"mismatched-end.xml", SL_EINVAL, "does not match"},
         {"html.xml", SL_EINVAL, "neither"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct sl_aws_session s;
-        memset(&s, 0x5a, sizeof(s));
-        struct sl_err err = {0};
-        int rc = sts_file(&s, cases[i].file, &err);
-        if (rc != cases[i].rc || !strstr(err.msg, cases[i].msg))
-            fprintf(stderr, "case %s: %d %s\n", cases[i].file, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK_CONTAINS(err.msg, cases[i].msg);
-        CHECK(strncmp(err.msg, "STS ", 4) == 0);
-        CHECK(s.access_key_id == (char *)0x5a5a5a5a5a5a5a5a); /* untouched */
-        CHECK(strstr(err.msg, "SECRETEXAMPLE") == NULL);
-        CHECK(strstr(err.msg, "SESSIONTOKEN") == NULL);
-    }
+    struct sl_aws_session s;
+    const struct sl_cloudtest_reader reader = {
+        .data_dir = data_dir,
+        .folder = "sts",
+        .read = read_sts,
+        .ctx = &s,
+        .outputs = {{&s, sizeof(s)}},
+        .n_outputs = 1,
+        .match = SL_CLOUDTEST_MSG_CONTAINS,
+        .prefix = "STS ",
+        .secrets = session_secrets,
+        .n_secrets = sizeof(session_secrets) / sizeof(session_secrets[0]),
+    };
+    sl_cloudtest_read_cases(SL_CLOUDTEST_COUNTERS, &reader, cases,
+                            sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_sts_hostile(void)
@@ -422,6 +428,18 @@ static int ecr_file(struct sl_creds *c, int64_t *exp, const char *name, struct s
     return rc;
 }
 
+/* What an ECR answer is read into. */
+struct ecr_out {
+    struct sl_creds c;
+    int64_t exp;
+};
+
+static int read_ecr(void *ctx, const char *doc, size_t len, struct sl_err *err)
+{
+    struct ecr_out *o = ctx;
+    return sl_aws_ecr_token_parse(&o->c, &o->exp, doc, len, err);
+}
+
 static void test_ecr_parse(void)
 {
     struct sl_creds c;
@@ -436,11 +454,7 @@ static void test_ecr_parse(void)
     CHECK_STR_EQ(c.password, "ecr-PASSWORD-example");
     sl_creds_free(&c);
 
-    static const struct {
-        const char *file;
-        int rc;
-        const char *msg;
-    } cases[] = {
+    static const struct sl_cloudtest_case cases[] = {
         {"access-denied.json", SL_EAUTH, "ECR AccessDeniedException: User: arn:aws:sts::"},
         {"unrecognized-client.json", SL_EAUTH,
          "ECR UnrecognizedClientException: The security token included"},
@@ -453,17 +467,22 @@ static void test_ecr_parse(void)
         {"empty.json", SL_EINVAL, "no authorizationData entry"},
         {"duplicate-key.json", SL_EINVAL, "not a JSON object"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        memset(&c, 0, sizeof(c));
-        int rc = ecr_file(&c, &exp, cases[i].file, &err);
-        if (rc != cases[i].rc || !strstr(err.msg, cases[i].msg))
-            fprintf(stderr, "case %s: %d %s\n", cases[i].file, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK_CONTAINS(err.msg, cases[i].msg);
-        CHECK(c.password == NULL);
-        CHECK(strstr(err.msg, "ecr-PASSWORD") == NULL);
-        CHECK(strstr(err.msg, "QVdTOm") == NULL); /* the token, base64 */
-    }
+    /* the password, and the token (base64 of AWS:PASSWORD) */
+    static const char *const ecr_secrets[] = {"ecr-PASSWORD", "QVdTOm"};
+    struct ecr_out out;
+    const struct sl_cloudtest_reader reader = {
+        .data_dir = data_dir,
+        .folder = "ecr",
+        .read = read_ecr,
+        .ctx = &out,
+        .outputs = {{&out.c, sizeof(out.c)}},
+        .n_outputs = 1,
+        .match = SL_CLOUDTEST_MSG_CONTAINS,
+        .secrets = ecr_secrets,
+        .n_secrets = sizeof(ecr_secrets) / sizeof(ecr_secrets[0]),
+    };
+    sl_cloudtest_read_cases(SL_CLOUDTEST_COUNTERS, &reader, cases,
+                            sizeof(cases) / sizeof(cases[0]));
     CHECK_INT_EQ(sl_aws_ecr_token_parse(&c, &exp, "[1]", 3, &err), SL_EINVAL);
     /* an expiry in the first second of 1970 is no time (found by fuzz_aws_ecr_token) */
     static const char early[] = "{\"authorizationData\":[{\"authorizationToken\":\"QVdTOng=\","
@@ -564,27 +583,6 @@ struct fake_aws {
     int64_t timeout_ms;
 };
 
-static void serve(const struct sl_http_exchange *x, struct sl_http_result *res, const char *file,
-                  long status, size_t padding)
-{
-    size_t len = 0;
-    char *body = sl_test_read_file(&len, "%s/%s", data_dir, file);
-    res->failure = SL_HTTP_OK;
-    res->status = status;
-    if (x->on_body && x->on_body(x->ud, status, body, len) != len)
-        res->failure = SL_HTTP_ABORTED;
-    char *pad = sl_xmalloc(4096);
-    memset(pad, ' ', 4096);
-    while (padding > 0 && res->failure == SL_HTTP_OK) {
-        size_t n = padding < 4096 ? padding : 4096;
-        if (x->on_body(x->ud, status, pad, n) != n)
-            res->failure = SL_HTTP_ABORTED;
-        padding -= n;
-    }
-    free(pad);
-    free(body);
-}
-
 static void fake_perform(void *ctx, const struct sl_http_exchange *x, struct sl_http_result *res)
 {
     struct fake_aws *f = ctx;
@@ -600,7 +598,7 @@ static void fake_perform(void *ctx, const struct sl_http_exchange *x, struct sl_
             snprintf(res->error, sizeof(res->error), "Could not resolve host: sts.example");
             return;
         }
-        serve(x, res, f->sts_file, f->sts_status, f->sts_padding);
+        sl_cloudtest_serve(x, res, data_dir, f->sts_file, f->sts_status, f->sts_padding);
         return;
     }
     f->n_ecr++;
@@ -614,19 +612,11 @@ static void fake_perform(void *ctx, const struct sl_http_exchange *x, struct sl_
         snprintf(res->error, sizeof(res->error), "Connection reset by peer");
         return;
     }
-    serve(x, res, f->ecr_file, f->ecr_status, 0);
+    sl_cloudtest_serve(x, res, data_dir, f->ecr_file, f->ecr_status, 0);
 }
 
-static void fake_relay(void *ctx, struct sl_transport *put_t, const struct sl_http_relay *r,
-                       struct sl_http_result *get_res, struct sl_http_result *put_res)
-{
-    (void)ctx;
-    (void)put_t;
-    (void)r;
-    get_res->failure = put_res->failure = SL_HTTP_NETWORK;
-}
-
-static const struct sl_transport_ops fake_ops = {.perform = fake_perform, .relay = fake_relay};
+static const struct sl_transport_ops fake_ops = {.perform = fake_perform,
+                                                 .relay = sl_cloudtest_no_relay};
 
 static const char *ecr_header(const struct fake_aws *f, const char *name)
 {
@@ -651,22 +641,14 @@ static int login(struct fake_aws *f, const struct sl_aws_config *cfg, const char
     return rc;
 }
 
-/* No secret of the exchange is in msg. */
-static void check_no_secret(const char *msg)
-{
-    static const char *const secrets[] = {
-        WEB_TOKEN,       "eyJhbGciOiJSUzI1NiJ9", /* any part of it */
-        "c2lnbmF0dXJl",  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETEXAMPLE",
-        "SECRETEXAMPLE", "IQoJb3JpZ2luX2VjSESSIONTOKENEXAMPLE",
-        "SESSIONTOKEN",  "ecr-PASSWORD-example",
-        "ecr-PASSWORD",  "QVdTOm",
-    };
-    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-        if (strstr(msg, secrets[i]))
-            fprintf(stderr, "secret %s in: %s\n", secrets[i], msg);
-        CHECK(strstr(msg, secrets[i]) == NULL);
-    }
-}
+/* The secrets of the exchange: none is ever in a message. */
+static const char *const secrets[] = {
+    WEB_TOKEN,       "eyJhbGciOiJSUzI1NiJ9", /* any part of it */
+    "c2lnbmF0dXJl",  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETEXAMPLE",
+    "SECRETEXAMPLE", "IQoJb3JpZ2luX2VjSESSIONTOKENEXAMPLE",
+    "SESSIONTOKEN",  "ecr-PASSWORD-example",
+    "ecr-PASSWORD",  "QVdTOm",
+};
 
 static void test_login_success(void)
 {
@@ -814,106 +796,87 @@ static void test_login_endpoints(void)
     CHECK_INT_EQ(f.n_sts + f.n_ecr, 0);
 }
 
+/* A login that fails: what STS and ECR answer. */
+struct login_case {
+    struct sl_cloudtest_expect want;
+    struct fake_aws f;
+};
+
+static int login_case(const void *test_case, struct sl_creds *c, int64_t *exp, struct sl_err *err)
+{
+    const struct login_case *lc = test_case;
+    struct fake_aws f = lc->f;
+    int rc = login(&f, NULL, "123456789012.dkr.ecr.us-west-2.amazonaws.com", c, exp, err);
+    /* ECR is asked only with credentials from STS */
+    if (lc->f.ecr_file == NULL && lc->f.ecr_failure == 0)
+        CHECK_INT_EQ(f.n_ecr, 0);
+    return rc;
+}
+
 static void test_login_failures(void)
 {
-    static const struct {
-        const char *name;
-        struct fake_aws f;
-        int rc;
-        const char *msg;
-    } cases[] = {
-        {"sts 403",
-         {.sts_file = "sts/access-denied.xml", .sts_status = 403},
-         SL_EAUTH,
-         "STS https://sts.us-west-2.amazonaws.com: AccessDenied: Not authorized"},
-        {"sts 400 invalid token",
-         {.sts_file = "sts/invalid-identity-token.xml", .sts_status = 400},
-         SL_EAUTH,
-         "STS https://sts.us-west-2.amazonaws.com: InvalidIdentityToken: "},
-        {"sts 400 throttling",
-         {.sts_file = "sts/throttling.xml", .sts_status = 400},
-         SL_ERETRY,
-         "STS https://sts.us-west-2.amazonaws.com: Throttling: Rate exceeded"},
-        {"sts 500",
-         {.sts_file = "sts/html.xml", .sts_status = 500},
-         SL_ERETRY,
-         "STS https://sts.us-west-2.amazonaws.com: HTTP 500"},
-        {"sts 503 with an error document",
-         {.sts_file = "sts/idp-communication-error.xml", .sts_status = 503},
-         SL_ERETRY,
-         "STS https://sts.us-west-2.amazonaws.com: HTTP 503: IDPCommunicationError: "},
-        {"sts 429", {.sts_file = "sts/html.xml", .sts_status = 429}, SL_ERETRY, "HTTP 429"},
-        {"sts 403 without a document",
-         {.sts_file = "sts/html.xml", .sts_status = 403},
-         SL_EAUTH,
-         "STS https://sts.us-west-2.amazonaws.com: HTTP 403"},
-        {"sts 200 with credentials missing",
-         {.sts_file = "sts/missing-session-token.xml", .sts_status = 200},
-         SL_EINVAL,
-         "STS https://sts.us-west-2.amazonaws.com: answer has no Credentials/SessionToken"},
-        {"sts 403 holding credentials",
-         {.sts_file = "sts/success.xml", .sts_status = 403},
-         SL_EAUTH,
-         "HTTP 403"},
-        {"sts unreachable",
-         {.sts_failure = SL_HTTP_NETWORK},
-         SL_ERETRY,
-         "STS https://sts.us-west-2.amazonaws.com: Could not resolve host"},
-        {"sts answer too big",
-         {.sts_file = "sts/success.xml", .sts_status = 200, .sts_padding = 70000},
-         SL_ETOOBIG,
-         "STS https://sts.us-west-2.amazonaws.com: answer larger than 65536 bytes"},
-        {"ecr 400 access denied",
+    static const struct login_case cases[] = {
+        {{"sts 403", SL_EAUTH,
+          "STS https://sts.us-west-2.amazonaws.com: AccessDenied: Not authorized"},
+         {.sts_file = "sts/access-denied.xml", .sts_status = 403}},
+        {{"sts 400 invalid token", SL_EAUTH,
+          "STS https://sts.us-west-2.amazonaws.com: InvalidIdentityToken: "},
+         {.sts_file = "sts/invalid-identity-token.xml", .sts_status = 400}},
+        {{"sts 400 throttling", SL_ERETRY,
+          "STS https://sts.us-west-2.amazonaws.com: Throttling: Rate exceeded"},
+         {.sts_file = "sts/throttling.xml", .sts_status = 400}},
+        {{"sts 500", SL_ERETRY, "STS https://sts.us-west-2.amazonaws.com: HTTP 500"},
+         {.sts_file = "sts/html.xml", .sts_status = 500}},
+        {{"sts 503 with an error document", SL_ERETRY,
+          "STS https://sts.us-west-2.amazonaws.com: HTTP 503: IDPCommunicationError: "},
+         {.sts_file = "sts/idp-communication-error.xml", .sts_status = 503}},
+        {{"sts 429", SL_ERETRY, "HTTP 429"}, {.sts_file = "sts/html.xml", .sts_status = 429}},
+        {{"sts 403 without a document", SL_EAUTH,
+          "STS https://sts.us-west-2.amazonaws.com: HTTP 403"},
+         {.sts_file = "sts/html.xml", .sts_status = 403}},
+        {{"sts 200 with credentials missing", SL_EINVAL,
+          "STS https://sts.us-west-2.amazonaws.com: answer has no Credentials/SessionToken"},
+         {.sts_file = "sts/missing-session-token.xml", .sts_status = 200}},
+        {{"sts 403 holding credentials", SL_EAUTH, "HTTP 403"},
+         {.sts_file = "sts/success.xml", .sts_status = 403}},
+        {{"sts unreachable", SL_ERETRY,
+          "STS https://sts.us-west-2.amazonaws.com: Could not resolve host"},
+         {.sts_failure = SL_HTTP_NETWORK}},
+        {{"sts answer too big", SL_ETOOBIG,
+          "STS https://sts.us-west-2.amazonaws.com: answer larger than 65536 bytes"},
+         {.sts_file = "sts/success.xml", .sts_status = 200, .sts_padding = 70000}},
+        {{"ecr 400 access denied", SL_EAUTH,
+          "ECR https://api.ecr.us-west-2.amazonaws.com: AccessDeniedException: User: "},
          {.sts_file = "sts/success.xml",
           .sts_status = 200,
           .ecr_file = "ecr/access-denied.json",
-          .ecr_status = 400},
-         SL_EAUTH,
-         "ECR https://api.ecr.us-west-2.amazonaws.com: AccessDeniedException: User: "},
-        {"ecr 400 unrecognized client",
+          .ecr_status = 400}},
+        {{"ecr 400 unrecognized client", SL_EAUTH,
+          "ECR https://api.ecr.us-west-2.amazonaws.com: UnrecognizedClientException: "},
          {.sts_file = "sts/success.xml",
           .sts_status = 200,
           .ecr_file = "ecr/unrecognized-client.json",
-          .ecr_status = 400},
-         SL_EAUTH,
-         "ECR https://api.ecr.us-west-2.amazonaws.com: UnrecognizedClientException: "},
-        {"ecr 500",
+          .ecr_status = 400}},
+        {{"ecr 500", SL_ERETRY, "ECR https://api.ecr.us-west-2.amazonaws.com: HTTP 500"},
          {.sts_file = "sts/success.xml",
           .sts_status = 200,
           .ecr_file = "ecr/empty.json",
-          .ecr_status = 500},
-         SL_ERETRY,
-         "ECR https://api.ecr.us-west-2.amazonaws.com: HTTP 500"},
-        {"ecr 200 bad token",
+          .ecr_status = 500}},
+        {{"ecr 200 bad token", SL_EINVAL,
+          "ECR https://api.ecr.us-west-2.amazonaws.com: answer's authorizationToken is not base64 "
+          "of USER:PASSWORD"},
          {.sts_file = "sts/success.xml",
           .sts_status = 200,
           .ecr_file = "ecr/no-colon.json",
-          .ecr_status = 200},
-         SL_EINVAL,
-         "ECR https://api.ecr.us-west-2.amazonaws.com: answer's authorizationToken is not base64 "
-         "of USER:PASSWORD"},
-        {"ecr reset",
-         {.sts_file = "sts/success.xml", .sts_status = 200, .ecr_failure = SL_HTTP_NETWORK},
-         SL_ERETRY,
-         "ECR https://api.ecr.us-west-2.amazonaws.com: Connection reset by peer"},
+          .ecr_status = 200}},
+        {{"ecr reset", SL_ERETRY,
+          "ECR https://api.ecr.us-west-2.amazonaws.com: Connection reset by peer"},
+         {.sts_file = "sts/success.xml", .sts_status = 200, .ecr_failure = SL_HTTP_NETWORK}},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct fake_aws f = cases[i].f;
-        struct sl_creds c;
-        int64_t exp = -1;
-        struct sl_err err = {0};
-        int rc = login(&f, NULL, "123456789012.dkr.ecr.us-west-2.amazonaws.com", &c, &exp, &err);
-        if (rc != cases[i].rc || !strstr(err.msg, cases[i].msg))
-            fprintf(stderr, "case %s: %d %s\n", cases[i].name, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK_CONTAINS(err.msg, cases[i].msg);
-        CHECK(c.password == NULL);
-        CHECK_INT_EQ(exp, -1);
-        check_no_secret(err.msg);
-        /* ECR is asked only with credentials from STS */
-        if (cases[i].f.ecr_file == NULL && cases[i].f.ecr_failure == 0)
-            CHECK_INT_EQ(f.n_ecr, 0);
-    }
+    static const struct sl_cloudtest_login l = {
+        .login = login_case, .secrets = secrets, .n_secrets = sizeof(secrets) / sizeof(secrets[0])};
+    sl_cloudtest_login_failures(SL_CLOUDTEST_COUNTERS, &l, cases, sizeof(cases) / sizeof(cases[0]),
+                                sizeof(cases[0]));
 }
 
 /* The caller's own inputs are checked before anything is sent. */

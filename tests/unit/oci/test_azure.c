@@ -5,6 +5,7 @@
  * what is sent where, how each failure is reported, and that no secret ever reaches an error
  * message. */
 #include "check.h"
+#include "cloudtest.h"
 #include "http/transport.h"
 #include "oci/auth.h"
 #include "oci/azure.h"
@@ -32,15 +33,18 @@ static const char *data_dir;
 #define CLIENT "11111111-2222-3333-4444-555555555555"
 #define NOW    ((int64_t)1796600000)
 
+/* The secrets of the exchange: none is ever in a message. */
+static const char *const secrets[] = {
+    SA_TOKEN,           SA_TOKEN_HEADER,    SA_TOKEN_CLAIMS, SA_TOKEN_SIG,
+    "ZCI6InNhLWtleSJ9", "QXp1cmVBRFRva2Vu", AAD_TOKEN,       "ACCESS-TOKEN",
+    "AAD-ACCESS",       REFRESH_TOKEN,      "REFRESH-TOKEN", "ACR-REFRESH",
+};
+#define N_SECRETS (sizeof(secrets) / sizeof(secrets[0]))
+
 /* No secret of the exchange is in msg. */
 static void check_no_secret(const char *msg)
 {
-    static const char *const secrets[] = {
-        SA_TOKEN,           SA_TOKEN_HEADER,    SA_TOKEN_CLAIMS, SA_TOKEN_SIG,
-        "ZCI6InNhLWtleSJ9", "QXp1cmVBRFRva2Vu", AAD_TOKEN,       "ACCESS-TOKEN",
-        "AAD-ACCESS",       REFRESH_TOKEN,      "REFRESH-TOKEN", "ACR-REFRESH",
-    };
-    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+    for (size_t i = 0; i < N_SECRETS; i++) {
         if (strstr(msg, secrets[i]))
             fprintf(stderr, "secret %s in: %s\n", secrets[i], msg);
         CHECK(strstr(msg, secrets[i]) == NULL);
@@ -174,11 +178,8 @@ static void test_token_success(void)
 
 static void test_token_errors(void)
 {
-    static const struct {
-        const char *file;
-        int rc;
-        const char *msg; /* the whole message, or its start when it ends in "..." */
-    } cases[] = {
+    /* msg: the whole message, or its start when it ends in "..." */
+    static const struct sl_cloudtest_case cases[] = {
         {"invalid-client.json", SL_EAUTH,
          "Entra ID invalid_client: AADSTS700016: Application with identifier "
          "'11111111-2222-3333-4444-555555555555' was not found in the directory 'Contoso'. "
@@ -219,62 +220,16 @@ static void test_token_errors(void)
         {"not-object.json", SL_EINVAL, "Entra ID answer is not a JSON object"},
         {"html.txt", SL_EINVAL, "Entra ID answer is not a JSON object"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *tok = (char *)"untouched";
-        int64_t exp = -1;
-        struct sl_err err = {0};
-        int rc = token_file(&tok, &exp, cases[i].file, &err);
-        size_t n = strlen(cases[i].msg);
-        int prefix = n > 3 && strcmp(cases[i].msg + n - 3, "...") == 0;
-        int same = prefix ? strncmp(err.msg, cases[i].msg, n - 3) == 0
-                          : strcmp(err.msg, cases[i].msg) == 0;
-        if (rc != cases[i].rc || !same)
-            fprintf(stderr, "case %s: %d %s\n", cases[i].file, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK(same);
-        CHECK_STR_EQ(tok, "untouched");
-        CHECK_INT_EQ(exp, -1);
-        CHECK(strlen(err.msg) <= strlen("Entra ID ") + 64 + 2 + 200);
-        check_no_secret(err.msg);
-    }
-
-    /* a long description is cut at 200 characters */
-    char json[2048];
-    char desc[1001];
-    for (size_t i = 0; i < 1000; i++)
-        desc[i] = "AADSTS1 word "[i % 13];
-    desc[1000] = '\0';
-    snprintf(json, sizeof(json), "{\"error\":\"invalid_client\",\"error_description\":\"%s\"}",
-             desc);
-    char *tok = NULL;
-    int64_t exp = 0;
-    struct sl_err err = {0};
-    CHECK_INT_EQ(sl_azure_token_parse(&tok, &exp, json, strlen(json), NOW, &err), SL_EAUTH);
-    CHECK_INT_EQ((long)strlen(err.msg), (long)(strlen("Entra ID invalid_client: ") + 200));
-
-    /* not NUL-terminated, NULL, an access token over 16 KiB */
-    CHECK_INT_EQ(sl_azure_token_parse(&tok, &exp, NULL, 0, NOW, &err), SL_EINVAL);
-    const char *ok = "{\"expires_in\":60,\"access_token\":\"abc\"}";
-    char *copy = sl_xmalloc(strlen(ok));
-    memcpy(copy, ok, strlen(ok));
-    CHECK_INT_EQ(sl_azure_token_parse(&tok, &exp, copy, strlen(ok), NOW, &err), 0);
-    CHECK_STR_EQ(tok, "abc");
-    CHECK_INT_EQ(exp, NOW + 60);
-    sl_secure_free_str(tok);
-    free(copy);
-    size_t big_len = 17 << 10;
-    char *big = sl_xmalloc(big_len + 100);
-    int o = snprintf(big, 100, "{\"expires_in\":60,\"access_token\":\"");
-    memset(big + o, 'A', big_len);
-    memcpy(big + o + big_len, "\"}", 3);
-    tok = NULL;
-    CHECK_INT_EQ(sl_azure_token_parse(&tok, &exp, big, strlen(big), NOW, &err), SL_EINVAL);
-    CHECK(tok == NULL);
-    CHECK_CONTAINS(err.msg, "access_token is not a string of 1-16384");
-    CHECK(strlen(err.msg) < 200);
-    free(big);
-    /* now + expires_in past the end of time */
-    CHECK_INT_EQ(sl_azure_token_parse(&tok, &exp, ok, strlen(ok), INT64_MAX - 10, &err), SL_EINVAL);
+    const struct sl_cloudtest_oauth reader = {.data_dir = data_dir,
+                                              .folder = "entra",
+                                              .parse = sl_azure_token_parse,
+                                              .service = "Entra ID",
+                                              .error_code = "invalid_client",
+                                              .now_unix = NOW,
+                                              .secrets = secrets,
+                                              .n_secrets = N_SECRETS};
+    sl_cloudtest_oauth_cases(SL_CLOUDTEST_COUNTERS, &reader, cases,
+                             sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- ACR answers ---- */
@@ -288,6 +243,11 @@ static int acr_file(char **tok, const char *name, struct sl_err *err)
     return rc;
 }
 
+static int read_acr(void *ctx, const char *doc, size_t len, struct sl_err *err)
+{
+    return sl_azure_acr_exchange_parse(ctx, doc, len, err);
+}
+
 static void test_acr_parse(void)
 {
     char *tok = NULL;
@@ -296,11 +256,7 @@ static void test_acr_parse(void)
     CHECK_STR_EQ(tok, REFRESH_TOKEN);
     sl_secure_free_str(tok);
 
-    static const struct {
-        const char *file;
-        int rc;
-        const char *msg;
-    } cases[] = {
+    static const struct sl_cloudtest_case cases[] = {
         {"unauthorized.json", SL_EAUTH,
          "ACR UNAUTHORIZED: authentication required, visit https://aka.ms/acr/authorization for "
          "more information."},
@@ -319,16 +275,19 @@ static void test_acr_parse(void)
         {"duplicate-key.json", SL_EINVAL, "ACR answer is not a JSON object"},
         {"not-json.txt", SL_EINVAL, "ACR answer is not a JSON object"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tok = (char *)"untouched";
-        int rc = acr_file(&tok, cases[i].file, &err);
-        if (rc != cases[i].rc || strcmp(err.msg, cases[i].msg) != 0)
-            fprintf(stderr, "case %s: %d %s\n", cases[i].file, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK_STR_EQ(err.msg, cases[i].msg);
-        CHECK_STR_EQ(tok, "untouched");
-        check_no_secret(err.msg);
-    }
+    const struct sl_cloudtest_reader reader = {
+        .data_dir = data_dir,
+        .folder = "acr",
+        .read = read_acr,
+        .ctx = &tok,
+        .outputs = {{&tok, sizeof(tok)}},
+        .n_outputs = 1,
+        .match = SL_CLOUDTEST_MSG_IS,
+        .secrets = secrets,
+        .n_secrets = N_SECRETS,
+    };
+    sl_cloudtest_read_cases(SL_CLOUDTEST_COUNTERS, &reader, cases,
+                            sizeof(cases) / sizeof(cases[0]));
     CHECK_INT_EQ(sl_azure_acr_exchange_parse(&tok, NULL, 0, &err), SL_EINVAL);
     /* a message echoing a token is quoted without it */
     const char *echo =
@@ -442,33 +401,11 @@ static void fake_perform(void *ctx, const struct sl_http_exchange *x, struct sl_
         snprintf(res->error, sizeof(res->error), "Could not connect to the stand-in");
         return;
     }
-    size_t len = 0;
-    char *body = sl_test_read_file(&len, "%s/%s", data_dir, f->file);
-    res->failure = SL_HTTP_OK;
-    res->status = f->status;
-    if (x->on_body(x->ud, f->status, body, len) != len)
-        res->failure = SL_HTTP_ABORTED;
-    char pad[4096];
-    memset(pad, ' ', sizeof(pad));
-    for (size_t left = f->padding; left > 0 && res->failure == SL_HTTP_OK;) {
-        size_t n = left < sizeof(pad) ? left : sizeof(pad);
-        if (x->on_body(x->ud, f->status, pad, n) != n)
-            res->failure = SL_HTTP_ABORTED;
-        left -= n;
-    }
-    free(body);
+    sl_cloudtest_serve(x, res, data_dir, f->file, f->status, f->padding);
 }
 
-static void fake_relay(void *ctx, struct sl_transport *put_t, const struct sl_http_relay *r,
-                       struct sl_http_result *get_res, struct sl_http_result *put_res)
-{
-    (void)ctx;
-    (void)put_t;
-    (void)r;
-    get_res->failure = put_res->failure = SL_HTTP_NETWORK;
-}
-
-static const struct sl_transport_ops fake_ops = {.perform = fake_perform, .relay = fake_relay};
+static const struct sl_transport_ops fake_ops = {.perform = fake_perform,
+                                                 .relay = sl_cloudtest_no_relay};
 
 static int has_header(const struct fake_service *f, const char *line)
 {
@@ -630,143 +567,96 @@ static void test_login_endpoints(void)
     CHECK_INT_EQ(fk.entra.n + fk.acr.n, 0);
 }
 
+/* A login that fails: what Entra ID and the registry answer. */
+struct login_case {
+    struct sl_cloudtest_expect want;
+    struct fakes fk;
+};
+
+static int login_case(const void *test_case, struct sl_creds *c, int64_t *exp, struct sl_err *err)
+{
+    const struct login_case *lc = test_case;
+    struct fakes fk = lc->fk;
+    int rc = login(&fk, NULL, c, exp, err);
+    /* the registry is asked only with an access token from Entra ID */
+    if (!lc->fk.acr.file && !lc->fk.acr.failure)
+        CHECK_INT_EQ(fk.acr.n, 0);
+    return rc;
+}
+
 static void test_login_failures(void)
 {
-    static const struct {
-        const char *name;
-        struct fakes fk;
-        int rc;
-        const char *msg;
-    } cases[] = {
+    static const struct login_case cases[] = {
 #define ENTRA_AT "Entra ID https://login.microsoftonline.com/" TENANT "/oauth2/v2.0/token: "
 #define ACR_AT   "ACR https://myregistry.azurecr.io/oauth2/exchange: "
 #define ENTRA_OK .entra = {.file = "entra/success.json", .status = 200}
-        {"entra 401 invalid_client",
-         {.entra = {.file = "entra/invalid-client.json", .status = 401}},
-         SL_EAUTH,
-         ENTRA_AT "invalid_client: AADSTS700016: Application with identifier"},
-        {"entra 400 unauthorized_client",
-         {.entra = {.file = "entra/unauthorized-client.json", .status = 400}},
-         SL_EAUTH,
-         ENTRA_AT "unauthorized_client: AADSTS700213: "},
-        {"entra 400 invalid_grant",
-         {.entra = {.file = "entra/invalid-grant.json", .status = 400}},
-         SL_EAUTH,
-         ENTRA_AT "invalid_grant: AADSTS700024: "},
-        {"entra 400 invalid_scope",
-         {.entra = {.file = "entra/invalid-scope.json", .status = 400}},
-         SL_EINVAL,
-         ENTRA_AT "invalid_scope: AADSTS70011: "},
-        {"entra 400 temporarily_unavailable",
-         {.entra = {.file = "entra/temporarily-unavailable.json", .status = 400}},
-         SL_ERETRY,
-         ENTRA_AT "temporarily_unavailable: "},
-        {"entra 400 echoing the token",
-         {.entra = {.file = "entra/echo-token.json", .status = 400}},
-         SL_EAUTH,
-         ENTRA_AT "invalid_client: AADSTS50027: JWT token is invalid or malformed: [redacted]"},
-        {"entra 401 echoing the token in parts",
-         {.entra = {.file = "entra/echo-token-split.json", .status = 401}},
-         SL_EAUTH,
-         ENTRA_AT "invalid_client: AADSTS50027: bad assertion [redacted]"},
-        {"entra 503 with a document",
-         {.entra = {.file = "entra/temporarily-unavailable.json", .status = 503}},
-         SL_ERETRY,
-         ENTRA_AT "HTTP 503: temporarily_unavailable: "},
-        {"entra 500 page",
-         {.entra = {.file = "entra/html.txt", .status = 500}},
-         SL_ERETRY,
-         ENTRA_AT "HTTP 500"},
-        {"entra 429", {.entra = {.file = "entra/html.txt", .status = 429}}, SL_ERETRY, "HTTP 429"},
-        {"entra 401 page",
-         {.entra = {.file = "entra/html.txt", .status = 401}},
-         SL_EAUTH,
-         ENTRA_AT "HTTP 401"},
-        {"entra 404 page",
-         {.entra = {.file = "entra/html.txt", .status = 404}},
-         SL_EINVAL,
-         ENTRA_AT "HTTP 404"},
-        {"entra 403 holding a token",
-         {.entra = {.file = "entra/success.json", .status = 403}},
-         SL_EAUTH,
-         ENTRA_AT "HTTP 403"},
-        {"entra 200 without a token",
-         {.entra = {.file = "entra/no-token.json", .status = 200}},
-         SL_EINVAL,
-         ENTRA_AT "answer has no access_token"},
-        {"entra 200 not JSON",
-         {.entra = {.file = "entra/html.txt", .status = 200}},
-         SL_EINVAL,
-         ENTRA_AT "answer is not a JSON object"},
-        {"entra unreachable",
-         {.entra = {.failure = SL_HTTP_NETWORK}},
-         SL_ERETRY,
-         ENTRA_AT "Could not connect to the stand-in"},
-        {"entra answer too big",
-         {.entra = {.file = "entra/success.json", .status = 200, .padding = 70000}},
-         SL_ETOOBIG,
-         ENTRA_AT "answer larger than 65536 bytes"},
-        {"acr 401 unauthorized",
-         {ENTRA_OK, .acr = {.file = "acr/unauthorized.json", .status = 401}},
-         SL_EAUTH,
-         ACR_AT "UNAUTHORIZED: authentication required"},
-        {"acr 401 oauth shape",
-         {ENTRA_OK, .acr = {.file = "acr/oauth-unauthorized.json", .status = 401}},
-         SL_EAUTH,
-         ACR_AT "unauthorized: The access token is not valid for this registry."},
-        {"acr 403 denied",
-         {ENTRA_OK, .acr = {.file = "acr/denied.json", .status = 403}},
-         SL_EAUTH,
-         ACR_AT "DENIED: requested access"},
-        {"acr 400 name invalid",
-         {ENTRA_OK, .acr = {.file = "acr/name-invalid.json", .status = 400}},
-         SL_EINVAL,
-         ACR_AT "NAME_INVALID: the service name"},
-        {"acr 502",
-         {ENTRA_OK, .acr = {.file = "entra/html.txt", .status = 502}},
-         SL_ERETRY,
-         ACR_AT "HTTP 502"},
-        {"acr 429",
-         {ENTRA_OK, .acr = {.file = "acr/unauthorized.json", .status = 429}},
-         SL_ERETRY,
-         ACR_AT "HTTP 429: UNAUTHORIZED: "},
-        {"acr 200 without a token",
-         {ENTRA_OK, .acr = {.file = "acr/no-token.json", .status = 200}},
-         SL_EINVAL,
-         ACR_AT "answer has no refresh_token"},
-        {"acr 401 holding a token",
-         {ENTRA_OK, .acr = {.file = "acr/success.json", .status = 401}},
-         SL_EAUTH,
-         ACR_AT "HTTP 401"},
-        {"acr reset",
-         {ENTRA_OK, .acr = {.failure = SL_HTTP_NETWORK}},
-         SL_ERETRY,
-         ACR_AT "Could not connect to the stand-in"},
-        {"acr answer too big",
-         {ENTRA_OK, .acr = {.file = "acr/success.json", .status = 200, .padding = 70000}},
-         SL_ETOOBIG,
-         ACR_AT "answer larger than 65536 bytes"},
+        {{"entra 401 invalid_client", SL_EAUTH,
+          ENTRA_AT "invalid_client: AADSTS700016: Application with identifier"},
+         {.entra = {.file = "entra/invalid-client.json", .status = 401}}},
+        {{"entra 400 unauthorized_client", SL_EAUTH,
+          ENTRA_AT "unauthorized_client: AADSTS700213: "},
+         {.entra = {.file = "entra/unauthorized-client.json", .status = 400}}},
+        {{"entra 400 invalid_grant", SL_EAUTH, ENTRA_AT "invalid_grant: AADSTS700024: "},
+         {.entra = {.file = "entra/invalid-grant.json", .status = 400}}},
+        {{"entra 400 invalid_scope", SL_EINVAL, ENTRA_AT "invalid_scope: AADSTS70011: "},
+         {.entra = {.file = "entra/invalid-scope.json", .status = 400}}},
+        {{"entra 400 temporarily_unavailable", SL_ERETRY, ENTRA_AT "temporarily_unavailable: "},
+         {.entra = {.file = "entra/temporarily-unavailable.json", .status = 400}}},
+        {{"entra 400 echoing the token", SL_EAUTH,
+          ENTRA_AT "invalid_client: AADSTS50027: JWT token is invalid or malformed: [redacted]"},
+         {.entra = {.file = "entra/echo-token.json", .status = 400}}},
+        {{"entra 401 echoing the token in parts", SL_EAUTH,
+          ENTRA_AT "invalid_client: AADSTS50027: bad assertion [redacted]"},
+         {.entra = {.file = "entra/echo-token-split.json", .status = 401}}},
+        {{"entra 503 with a document", SL_ERETRY, ENTRA_AT "HTTP 503: temporarily_unavailable: "},
+         {.entra = {.file = "entra/temporarily-unavailable.json", .status = 503}}},
+        {{"entra 500 page", SL_ERETRY, ENTRA_AT "HTTP 500"},
+         {.entra = {.file = "entra/html.txt", .status = 500}}},
+        {{"entra 429", SL_ERETRY, "HTTP 429"},
+         {.entra = {.file = "entra/html.txt", .status = 429}}},
+        {{"entra 401 page", SL_EAUTH, ENTRA_AT "HTTP 401"},
+         {.entra = {.file = "entra/html.txt", .status = 401}}},
+        {{"entra 404 page", SL_EINVAL, ENTRA_AT "HTTP 404"},
+         {.entra = {.file = "entra/html.txt", .status = 404}}},
+        {{"entra 403 holding a token", SL_EAUTH, ENTRA_AT "HTTP 403"},
+         {.entra = {.file = "entra/success.json", .status = 403}}},
+        {{"entra 200 without a token", SL_EINVAL, ENTRA_AT "answer has no access_token"},
+         {.entra = {.file = "entra/no-token.json", .status = 200}}},
+        {{"entra 200 not JSON", SL_EINVAL, ENTRA_AT "answer is not a JSON object"},
+         {.entra = {.file = "entra/html.txt", .status = 200}}},
+        {{"entra unreachable", SL_ERETRY, ENTRA_AT "Could not connect to the stand-in"},
+         {.entra = {.failure = SL_HTTP_NETWORK}}},
+        {{"entra answer too big", SL_ETOOBIG, ENTRA_AT "answer larger than 65536 bytes"},
+         {.entra = {.file = "entra/success.json", .status = 200, .padding = 70000}}},
+        {{"acr 401 unauthorized", SL_EAUTH, ACR_AT "UNAUTHORIZED: authentication required"},
+         {ENTRA_OK, .acr = {.file = "acr/unauthorized.json", .status = 401}}},
+        {{"acr 401 oauth shape", SL_EAUTH,
+          ACR_AT "unauthorized: The access token is not valid for this registry."},
+         {ENTRA_OK, .acr = {.file = "acr/oauth-unauthorized.json", .status = 401}}},
+        {{"acr 403 denied", SL_EAUTH, ACR_AT "DENIED: requested access"},
+         {ENTRA_OK, .acr = {.file = "acr/denied.json", .status = 403}}},
+        {{"acr 400 name invalid", SL_EINVAL, ACR_AT "NAME_INVALID: the service name"},
+         {ENTRA_OK, .acr = {.file = "acr/name-invalid.json", .status = 400}}},
+        {{"acr 502", SL_ERETRY, ACR_AT "HTTP 502"},
+         {ENTRA_OK, .acr = {.file = "entra/html.txt", .status = 502}}},
+        {{"acr 429", SL_ERETRY, ACR_AT "HTTP 429: UNAUTHORIZED: "},
+         {ENTRA_OK, .acr = {.file = "acr/unauthorized.json", .status = 429}}},
+        {{"acr 200 without a token", SL_EINVAL, ACR_AT "answer has no refresh_token"},
+         {ENTRA_OK, .acr = {.file = "acr/no-token.json", .status = 200}}},
+        {{"acr 401 holding a token", SL_EAUTH, ACR_AT "HTTP 401"},
+         {ENTRA_OK, .acr = {.file = "acr/success.json", .status = 401}}},
+        {{"acr reset", SL_ERETRY, ACR_AT "Could not connect to the stand-in"},
+         {ENTRA_OK, .acr = {.failure = SL_HTTP_NETWORK}}},
+        {{"acr answer too big", SL_ETOOBIG, ACR_AT "answer larger than 65536 bytes"},
+         {ENTRA_OK, .acr = {.file = "acr/success.json", .status = 200, .padding = 70000}}},
 #undef ENTRA_AT
 #undef ACR_AT
 #undef ENTRA_OK
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct fakes fk = cases[i].fk;
-        struct sl_creds c;
-        int64_t exp = -1;
-        struct sl_err err = {0};
-        int rc = login(&fk, NULL, &c, &exp, &err);
-        if (rc != cases[i].rc || !strstr(err.msg, cases[i].msg))
-            fprintf(stderr, "case %s: %d %s\n", cases[i].name, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK_CONTAINS(err.msg, cases[i].msg);
-        CHECK(c.password == NULL && c.username == NULL);
-        CHECK_INT_EQ(exp, -1);
-        check_no_secret(err.msg);
-        /* the registry is asked only with an access token from Entra ID */
-        if (!cases[i].fk.acr.file && !cases[i].fk.acr.failure)
-            CHECK_INT_EQ(fk.acr.n, 0);
-    }
+    static const struct sl_cloudtest_login l = {
+        .login = login_case, .secrets = secrets, .n_secrets = N_SECRETS};
+    sl_cloudtest_login_failures(SL_CLOUDTEST_COUNTERS, &l, cases, sizeof(cases) / sizeof(cases[0]),
+                                sizeof(cases[0]));
 }
 
 /* The caller's own inputs are checked before anything is sent. */

@@ -5,6 +5,7 @@
  * answering both services: what is sent where, how each failure is reported, and that no
  * secret ever reaches an error message. */
 #include "check.h"
+#include "cloudtest.h"
 #include "http/transport.h"
 #include "oci/auth.h"
 #include "oci/gcp.h"
@@ -35,28 +36,22 @@ static const char *data_dir;
 #define NOW         ((int64_t)1796600000)
 #define IAM_EXPIRES ((int64_t)1796602776) /* 2026-12-07T00:19:36Z */
 
+/* The secrets of the exchange: none is ever in a message. */
+static const char *const secrets[] = {
+    SA_TOKEN,           SA_TOKEN_HEADER,    SA_TOKEN_CLAIMS, SA_TOKEN_SIG,
+    "ZCI6ImdrZS1zYS1r", "c2VydmljZWFjY291", FEDERATED,       "FEDERATED-TOKEN",
+    SA_ACCESS,          "SA-ACCESS-TOKEN",  "c2FtcGxlLW",
+};
+#define N_SECRETS (sizeof(secrets) / sizeof(secrets[0]))
+
 /* No secret of the exchange is in msg. */
 static void check_no_secret(const char *msg)
 {
-    static const char *const secrets[] = {
-        SA_TOKEN,           SA_TOKEN_HEADER,    SA_TOKEN_CLAIMS, SA_TOKEN_SIG,
-        "ZCI6ImdrZS1zYS1r", "c2VydmljZWFjY291", FEDERATED,       "FEDERATED-TOKEN",
-        SA_ACCESS,          "SA-ACCESS-TOKEN",  "c2FtcGxlLW",
-    };
-    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+    for (size_t i = 0; i < N_SECRETS; i++) {
         if (strstr(msg, secrets[i]))
             fprintf(stderr, "secret %s in: %s\n", secrets[i], msg);
         CHECK(strstr(msg, secrets[i]) == NULL);
     }
-}
-
-/* msg is want, or starts with want when want ends in "...". */
-static int msg_is(const char *msg, const char *want)
-{
-    size_t n = strlen(want);
-    if (n > 3 && strcmp(want + n - 3, "...") == 0)
-        return strncmp(msg, want, n - 3) == 0;
-    return strcmp(msg, want) == 0;
 }
 
 /* ---- host, service account, audience ---- */
@@ -312,11 +307,8 @@ static void test_sts_success(void)
 
 static void test_sts_errors(void)
 {
-    static const struct {
-        const char *file;
-        int rc;
-        const char *msg; /* the whole message, or its start when it ends in "..." */
-    } cases[] = {
+    /* msg: the whole message, or its start when it ends in "..." */
+    static const struct sl_cloudtest_case cases[] = {
         {"invalid-grant.json", SL_EAUTH,
          /* a long path is a run of token characters too: it goes with them */
          "STS invalid_grant: The audience in ID Token [proj-123.svc.id.goog] does not match the "
@@ -357,59 +349,16 @@ static void test_sts_errors(void)
         {"not-object.json", SL_EINVAL, "STS answer is not a JSON object"},
         {"html.txt", SL_EINVAL, "STS answer is not a JSON object"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *tok = (char *)"untouched";
-        int64_t exp = -1;
-        struct sl_err err = {0};
-        int rc = sts_file(&tok, &exp, cases[i].file, &err);
-        int same = msg_is(err.msg, cases[i].msg);
-        if (rc != cases[i].rc || !same)
-            fprintf(stderr, "case %s: %d %s\n", cases[i].file, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK(same);
-        CHECK_STR_EQ(tok, "untouched");
-        CHECK_INT_EQ(exp, -1);
-        CHECK(strlen(err.msg) <= strlen("STS ") + 64 + 2 + 200);
-        check_no_secret(err.msg);
-    }
-
-    /* a long description is cut at 200 characters */
-    char json[2048];
-    char desc[1001];
-    for (size_t i = 0; i < 1000; i++)
-        desc[i] = "bad word "[i % 9];
-    desc[1000] = '\0';
-    snprintf(json, sizeof(json), "{\"error\":\"invalid_grant\",\"error_description\":\"%s\"}",
-             desc);
-    char *tok = NULL;
-    int64_t exp = 0;
-    struct sl_err err = {0};
-    CHECK_INT_EQ(sl_gcp_sts_parse(&tok, &exp, json, strlen(json), NOW, &err), SL_EAUTH);
-    CHECK_INT_EQ((long)strlen(err.msg), (long)(strlen("STS invalid_grant: ") + 200));
-
-    /* not NUL-terminated, NULL, an access token over 16 KiB */
-    CHECK_INT_EQ(sl_gcp_sts_parse(&tok, &exp, NULL, 0, NOW, &err), SL_EINVAL);
-    const char *ok = "{\"expires_in\":60,\"access_token\":\"abc\"}";
-    char *copy = sl_xmalloc(strlen(ok));
-    memcpy(copy, ok, strlen(ok));
-    CHECK_INT_EQ(sl_gcp_sts_parse(&tok, &exp, copy, strlen(ok), NOW, &err), 0);
-    CHECK_STR_EQ(tok, "abc");
-    CHECK_INT_EQ(exp, NOW + 60);
-    sl_secure_free_str(tok);
-    free(copy);
-    size_t big_len = 17 << 10;
-    char *big = sl_xmalloc(big_len + 100);
-    int o = snprintf(big, 100, "{\"expires_in\":60,\"access_token\":\"");
-    memset(big + o, 'A', big_len);
-    memcpy(big + o + big_len, "\"}", 3);
-    tok = NULL;
-    CHECK_INT_EQ(sl_gcp_sts_parse(&tok, &exp, big, strlen(big), NOW, &err), SL_EINVAL);
-    CHECK(tok == NULL);
-    CHECK_CONTAINS(err.msg, "access_token is not a string of 1-16384");
-    CHECK(strlen(err.msg) < 200);
-    free(big);
-    /* now + expires_in past the end of time */
-    CHECK_INT_EQ(sl_gcp_sts_parse(&tok, &exp, ok, strlen(ok), INT64_MAX - 10, &err), SL_EINVAL);
+    const struct sl_cloudtest_oauth reader = {.data_dir = data_dir,
+                                              .folder = "sts",
+                                              .parse = sl_gcp_sts_parse,
+                                              .service = "STS",
+                                              .error_code = "invalid_grant",
+                                              .now_unix = NOW,
+                                              .secrets = secrets,
+                                              .n_secrets = N_SECRETS};
+    sl_cloudtest_oauth_cases(SL_CLOUDTEST_COUNTERS, &reader, cases,
+                             sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- IAM Credentials answers ---- */
@@ -421,6 +370,18 @@ static int iam_file(char **tok, int64_t *exp, const char *name, struct sl_err *e
     int rc = sl_gcp_generate_token_parse(tok, exp, json, len, err);
     free(json);
     return rc;
+}
+
+/* What a token answer is read into. */
+struct token_out {
+    char *tok;
+    int64_t exp;
+};
+
+static int read_iam(void *ctx, const char *doc, size_t len, struct sl_err *err)
+{
+    struct token_out *o = ctx;
+    return sl_gcp_generate_token_parse(&o->tok, &o->exp, doc, len, err);
 }
 
 static void test_generate_token_parse(void)
@@ -438,11 +399,7 @@ static void test_generate_token_parse(void)
     sl_secure_free_str(tok);
 
 #define BAD_TIME "IAM Credentials answer's expireTime is not an RFC 3339 UTC time ..."
-    static const struct {
-        const char *file;
-        int rc;
-        const char *msg;
-    } cases[] = {
+    static const struct sl_cloudtest_case cases[] = {
         {"permission-denied.json", SL_EAUTH,
          "IAM Credentials PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' "
          "denied on resource (or it may not exist)."},
@@ -480,19 +437,20 @@ static void test_generate_token_parse(void)
         {"not-json.txt", SL_EINVAL, "IAM Credentials answer is not a JSON object"},
     };
 #undef BAD_TIME
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tok = (char *)"untouched";
-        exp = -1;
-        int rc = iam_file(&tok, &exp, cases[i].file, &err);
-        int same = msg_is(err.msg, cases[i].msg);
-        if (rc != cases[i].rc || !same)
-            fprintf(stderr, "case %s: %d %s\n", cases[i].file, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK(same);
-        CHECK_STR_EQ(tok, "untouched");
-        CHECK_INT_EQ(exp, -1);
-        check_no_secret(err.msg);
-    }
+    struct token_out out;
+    const struct sl_cloudtest_reader reader = {
+        .data_dir = data_dir,
+        .folder = "iam",
+        .read = read_iam,
+        .ctx = &out,
+        .outputs = {{&out.tok, sizeof(out.tok)}, {&out.exp, sizeof(out.exp)}},
+        .n_outputs = 2,
+        .match = SL_CLOUDTEST_MSG_IS,
+        .secrets = secrets,
+        .n_secrets = N_SECRETS,
+    };
+    sl_cloudtest_read_cases(SL_CLOUDTEST_COUNTERS, &reader, cases,
+                            sizeof(cases) / sizeof(cases[0]));
     CHECK_INT_EQ(sl_gcp_generate_token_parse(&tok, &exp, NULL, 0, &err), SL_EINVAL);
     /* a long message is cut at 200 characters */
     char json[2048], msg[1001];
@@ -640,33 +598,11 @@ static void fake_perform(void *ctx, const struct sl_http_exchange *x, struct sl_
         snprintf(res->error, sizeof(res->error), "Could not connect to the stand-in");
         return;
     }
-    size_t len = 0;
-    char *body = sl_test_read_file(&len, "%s/%s", data_dir, a->file);
-    res->failure = SL_HTTP_OK;
-    res->status = a->status;
-    if (x->on_body(x->ud, a->status, body, len) != len)
-        res->failure = SL_HTTP_ABORTED;
-    char pad[4096];
-    memset(pad, ' ', sizeof(pad));
-    for (size_t left = a->padding; left > 0 && res->failure == SL_HTTP_OK;) {
-        size_t n = left < sizeof(pad) ? left : sizeof(pad);
-        if (x->on_body(x->ud, a->status, pad, n) != n)
-            res->failure = SL_HTTP_ABORTED;
-        left -= n;
-    }
-    free(body);
+    sl_cloudtest_serve(x, res, data_dir, a->file, a->status, a->padding);
 }
 
-static void fake_relay(void *ctx, struct sl_transport *put_t, const struct sl_http_relay *r,
-                       struct sl_http_result *get_res, struct sl_http_result *put_res)
-{
-    (void)ctx;
-    (void)put_t;
-    (void)r;
-    get_res->failure = put_res->failure = SL_HTTP_NETWORK;
-}
-
-static const struct sl_transport_ops fake_ops = {.perform = fake_perform, .relay = fake_relay};
+static const struct sl_transport_ops fake_ops = {.perform = fake_perform,
+                                                 .relay = sl_cloudtest_no_relay};
 
 static int has_header(const struct fake_request *r, const char *line)
 {
@@ -818,187 +754,138 @@ static void test_login_endpoints(void)
     }
 }
 
+/* A login that fails: what STS and IAM Credentials answer. */
+struct login_case {
+    struct sl_cloudtest_expect want;
+    struct fake_answer sts, iam;
+};
+
+static int login_case(const void *test_case, struct sl_creds *c, int64_t *exp, struct sl_err *err)
+{
+    const struct login_case *lc = test_case;
+    struct fake f = {.answers = {lc->sts, lc->iam}};
+    int rc = login_with(&f, &default_cfg, "europe-west1-docker.pkg.dev", GOOGLE_SA, SA_TOKEN, c,
+                        exp, err);
+    /* IAM Credentials is asked only with a token from STS */
+    if (!lc->iam.file && !lc->iam.failure)
+        CHECK_INT_EQ(f.n, 1);
+    return rc;
+}
+
 static void test_login_failures(void)
 {
-    static const struct {
-        const char *name;
-        struct fake_answer sts, iam;
-        int rc;
-        const char *msg;
-    } cases[] = {
+    static const struct login_case cases[] = {
 #define STS_AT "STS https://sts.googleapis.com/v1/token: "
 #define IAM_AT "IAM Credentials " IAM_URL ": "
 #define STS_OK {.file = "sts/success.json", .status = 200}
-        {"sts 400 invalid_grant",
+        {{"sts 400 invalid_grant", SL_EAUTH, STS_AT "invalid_grant: The audience in ID Token"},
          {.file = "sts/invalid-grant.json", .status = 400},
-         {0},
-         SL_EAUTH,
-         STS_AT "invalid_grant: The audience in ID Token"},
-        {"sts 400 invalid_target",
+         {0}},
+        {{"sts 400 invalid_target", SL_EAUTH, STS_AT "invalid_target: "},
          {.file = "sts/invalid-target.json", .status = 400},
-         {0},
-         SL_EAUTH,
-         STS_AT "invalid_target: "},
-        {"sts 401 unauthorized_client",
+         {0}},
+        {{"sts 401 unauthorized_client", SL_EAUTH,
+          STS_AT "unauthorized_client: The given credential is rejected"},
          {.file = "sts/unauthorized-client.json", .status = 401},
-         {0},
-         SL_EAUTH,
-         STS_AT "unauthorized_client: The given credential is rejected"},
-        {"sts 401 invalid_scope",
+         {0}},
+        {{"sts 401 invalid_scope", SL_EAUTH, STS_AT "invalid_scope: "},
          {.file = "sts/invalid-scope.json", .status = 401},
-         {0},
-         SL_EAUTH,
-         STS_AT "invalid_scope: "},
-        {"sts 400 invalid_scope",
+         {0}},
+        {{"sts 400 invalid_scope", SL_EINVAL, STS_AT "invalid_scope: "},
          {.file = "sts/invalid-scope.json", .status = 400},
-         {0},
-         SL_EINVAL,
-         STS_AT "invalid_scope: "},
-        {"sts 400 temporarily_unavailable",
+         {0}},
+        {{"sts 400 temporarily_unavailable", SL_ERETRY, STS_AT "temporarily_unavailable: "},
          {.file = "sts/temporarily-unavailable.json", .status = 400},
-         {0},
-         SL_ERETRY,
-         STS_AT "temporarily_unavailable: "},
-        {"sts 400 echoing the token",
+         {0}},
+        {{"sts 400 echoing the token", SL_EAUTH,
+          STS_AT "invalid_grant: Unable to parse the ID Token: [redacted]"},
          {.file = "sts/echo-token.json", .status = 400},
-         {0},
-         SL_EAUTH,
-         STS_AT "invalid_grant: Unable to parse the ID Token: [redacted]"},
-        {"sts 401 echoing the token in parts",
+         {0}},
+        {{"sts 401 echoing the token in parts", SL_EAUTH,
+          STS_AT "invalid_grant: bad subject token [redacted]"},
          {.file = "sts/echo-token-split.json", .status = 401},
-         {0},
-         SL_EAUTH,
-         STS_AT "invalid_grant: bad subject token [redacted]"},
-        {"sts 503 with a document",
+         {0}},
+        {{"sts 503 with a document", SL_ERETRY, STS_AT "HTTP 503: temporarily_unavailable: "},
          {.file = "sts/temporarily-unavailable.json", .status = 503},
-         {0},
-         SL_ERETRY,
-         STS_AT "HTTP 503: temporarily_unavailable: "},
-        {"sts 502 page",
+         {0}},
+        {{"sts 502 page", SL_ERETRY, STS_AT "HTTP 502"},
          {.file = "sts/html.txt", .status = 502},
-         {0},
-         SL_ERETRY,
-         STS_AT "HTTP 502"},
-        {"sts 429", {.file = "sts/html.txt", .status = 429}, {0}, SL_ERETRY, STS_AT "HTTP 429"},
-        {"sts 401 page", {.file = "sts/html.txt", .status = 401}, {0}, SL_EAUTH, STS_AT "HTTP 401"},
-        {"sts 404 page",
+         {0}},
+        {{"sts 429", SL_ERETRY, STS_AT "HTTP 429"}, {.file = "sts/html.txt", .status = 429}, {0}},
+        {{"sts 401 page", SL_EAUTH, STS_AT "HTTP 401"},
+         {.file = "sts/html.txt", .status = 401},
+         {0}},
+        {{"sts 404 page", SL_EINVAL, STS_AT "HTTP 404"},
          {.file = "sts/html.txt", .status = 404},
-         {0},
-         SL_EINVAL,
-         STS_AT "HTTP 404"},
-        {"sts 403 holding a token",
+         {0}},
+        {{"sts 403 holding a token", SL_EAUTH, STS_AT "HTTP 403"},
          {.file = "sts/success.json", .status = 403},
-         {0},
-         SL_EAUTH,
-         STS_AT "HTTP 403"},
-        {"sts 200 without a token",
+         {0}},
+        {{"sts 200 without a token", SL_EINVAL, STS_AT "answer has no access_token"},
          {.file = "sts/no-token.json", .status = 200},
-         {0},
-         SL_EINVAL,
-         STS_AT "answer has no access_token"},
-        {"sts 200 not JSON",
+         {0}},
+        {{"sts 200 not JSON", SL_EINVAL, STS_AT "answer is not a JSON object"},
          {.file = "sts/html.txt", .status = 200},
-         {0},
-         SL_EINVAL,
-         STS_AT "answer is not a JSON object"},
-        {"sts unreachable",
+         {0}},
+        {{"sts unreachable", SL_ERETRY, STS_AT "Could not connect to the stand-in"},
          {.failure = SL_HTTP_NETWORK},
-         {0},
-         SL_ERETRY,
-         STS_AT "Could not connect to the stand-in"},
-        {"sts answer too big",
+         {0}},
+        {{"sts answer too big", SL_ETOOBIG, STS_AT "answer larger than 65536 bytes"},
          {.file = "sts/success.json", .status = 200, .padding = 70000},
-         {0},
-         SL_ETOOBIG,
-         STS_AT "answer larger than 65536 bytes"},
-        {"iam 403 permission denied",
+         {0}},
+        {{"iam 403 permission denied", SL_EAUTH,
+          IAM_AT "PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' denied"},
          STS_OK,
-         {.file = "iam/permission-denied.json", .status = 403},
-         SL_EAUTH,
-         IAM_AT "PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' denied"},
-        {"iam 401 unauthenticated",
+         {.file = "iam/permission-denied.json", .status = 403}},
+        {{"iam 401 unauthenticated", SL_EAUTH,
+          IAM_AT "UNAUTHENTICATED: Request had invalid authentication credentials."},
          STS_OK,
-         {.file = "iam/unauthenticated.json", .status = 401},
-         SL_EAUTH,
-         IAM_AT "UNAUTHENTICATED: Request had invalid authentication credentials."},
-        {"iam 401 echoing the token",
+         {.file = "iam/unauthenticated.json", .status = 401}},
+        {{"iam 401 echoing the token", SL_EAUTH,
+          IAM_AT "UNAUTHENTICATED: Invalid Credentials: [redacted]"},
          STS_OK,
-         {.file = "iam/echo-token.json", .status = 401},
-         SL_EAUTH,
-         IAM_AT "UNAUTHENTICATED: Invalid Credentials: [redacted]"},
-        {"iam 400 invalid argument",
+         {.file = "iam/echo-token.json", .status = 401}},
+        {{"iam 400 invalid argument", SL_EINVAL,
+          IAM_AT "INVALID_ARGUMENT: Invalid form of account ID"},
          STS_OK,
-         {.file = "iam/invalid-argument.json", .status = 400},
-         SL_EINVAL,
-         IAM_AT "INVALID_ARGUMENT: Invalid form of account ID"},
-        {"iam 404 not found",
+         {.file = "iam/invalid-argument.json", .status = 400}},
+        {{"iam 404 not found", SL_EINVAL,
+          IAM_AT "HTTP 404: NOT_FOUND: Not found; Gaia id not found"},
          STS_OK,
-         {.file = "iam/not-found.json", .status = 404},
-         SL_EINVAL,
-         IAM_AT "HTTP 404: NOT_FOUND: Not found; Gaia id not found"},
-        {"iam 503 unavailable",
+         {.file = "iam/not-found.json", .status = 404}},
+        {{"iam 503 unavailable", SL_ERETRY, IAM_AT "HTTP 503: UNAVAILABLE: "},
          STS_OK,
-         {.file = "iam/unavailable.json", .status = 503},
-         SL_ERETRY,
-         IAM_AT "HTTP 503: UNAVAILABLE: "},
-        {"iam 429 resource exhausted",
+         {.file = "iam/unavailable.json", .status = 503}},
+        {{"iam 429 resource exhausted", SL_ERETRY,
+          IAM_AT "HTTP 429: RESOURCE_EXHAUSTED: Quota exceeded"},
          STS_OK,
-         {.file = "iam/resource-exhausted.json", .status = 429},
-         SL_ERETRY,
-         IAM_AT "HTTP 429: RESOURCE_EXHAUSTED: Quota exceeded"},
-        {"iam 500 page",
+         {.file = "iam/resource-exhausted.json", .status = 429}},
+        {{"iam 500 page", SL_ERETRY, IAM_AT "HTTP 500"},
          STS_OK,
-         {.file = "iam/not-json.txt", .status = 500},
-         SL_ERETRY,
-         IAM_AT "HTTP 500"},
-        {"iam 401 holding a token",
+         {.file = "iam/not-json.txt", .status = 500}},
+        {{"iam 401 holding a token", SL_EAUTH, IAM_AT "HTTP 401"},
          STS_OK,
-         {.file = "iam/success.json", .status = 401},
-         SL_EAUTH,
-         IAM_AT "HTTP 401"},
-        {"iam 200 without a token",
+         {.file = "iam/success.json", .status = 401}},
+        {{"iam 200 without a token", SL_EINVAL, IAM_AT "answer has no accessToken"},
          STS_OK,
-         {.file = "iam/no-token.json", .status = 200},
-         SL_EINVAL,
-         IAM_AT "answer has no accessToken"},
-        {"iam 200 bad time",
+         {.file = "iam/no-token.json", .status = 200}},
+        {{"iam 200 bad time", SL_EINVAL, IAM_AT "answer's expireTime is not an RFC 3339 UTC time"},
          STS_OK,
-         {.file = "iam/expiry-offset.json", .status = 200},
-         SL_EINVAL,
-         IAM_AT "answer's expireTime is not an RFC 3339 UTC time"},
-        {"iam reset",
+         {.file = "iam/expiry-offset.json", .status = 200}},
+        {{"iam reset", SL_ERETRY, IAM_AT "Could not connect to the stand-in"},
          STS_OK,
-         {.failure = SL_HTTP_NETWORK},
-         SL_ERETRY,
-         IAM_AT "Could not connect to the stand-in"},
-        {"iam answer too big",
+         {.failure = SL_HTTP_NETWORK}},
+        {{"iam answer too big", SL_ETOOBIG, IAM_AT "answer larger than 65536 bytes"},
          STS_OK,
-         {.file = "iam/success.json", .status = 200, .padding = 70000},
-         SL_ETOOBIG,
-         IAM_AT "answer larger than 65536 bytes"},
+         {.file = "iam/success.json", .status = 200, .padding = 70000}},
 #undef STS_AT
 #undef IAM_AT
 #undef STS_OK
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct fake f = {.answers = {cases[i].sts, cases[i].iam}};
-        struct sl_creds c;
-        int64_t exp = -1;
-        struct sl_err err = {0};
-        int rc = login_with(&f, &default_cfg, "europe-west1-docker.pkg.dev", GOOGLE_SA, SA_TOKEN,
-                            &c, &exp, &err);
-        if (rc != cases[i].rc || !strstr(err.msg, cases[i].msg))
-            fprintf(stderr, "case %s: %d %s\n", cases[i].name, rc, err.msg);
-        CHECK_INT_EQ(rc, cases[i].rc);
-        CHECK_CONTAINS(err.msg, cases[i].msg);
-        CHECK(c.password == NULL && c.username == NULL);
-        CHECK_INT_EQ(exp, -1);
-        check_no_secret(err.msg);
-        CHECK(strchr(err.msg, '\n') == NULL);
-        /* IAM Credentials is asked only with a token from STS */
-        if (!cases[i].iam.file && !cases[i].iam.failure)
-            CHECK_INT_EQ(f.n, 1);
-    }
+    static const struct sl_cloudtest_login l = {
+        .login = login_case, .secrets = secrets, .n_secrets = N_SECRETS, .one_line = 1};
+    sl_cloudtest_login_failures(SL_CLOUDTEST_COUNTERS, &l, cases, sizeof(cases) / sizeof(cases[0]),
+                                sizeof(cases[0]));
 }
 
 /* The caller's own inputs are checked before anything is sent. */

@@ -205,29 +205,18 @@ void sl_azure_config_clear(struct sl_azure_config *cfg)
 
 /* ---- the login ---- */
 
-/* One POST of a form; the parser's outcome mapped (a document on 401 is the refusal's text).
- * parse is called on the answer whatever its status. */
+/* One POST of a form (sl_cloudlogin_exchange). */
 static int post_form(struct sl_transport *t, const struct sl_azure_config *cfg, const char *where,
-                     const char *url, const char *form,
-                     int (*parse)(void *ctx, const char *json, size_t len, struct sl_err *err),
-                     void *ctx, struct sl_err *err)
+                     const char *url, const char *form, sl_cloudlogin_parse_fn parse, void *ctx,
+                     struct sl_err *err)
 {
     static const char *const headers[] = {
         "Content-Type: application/x-www-form-urlencoded",
         "Accept: application/json",
     };
-    struct sl_cloudlogin_answer a;
-    long status = 0;
     int64_t timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-    int rc = sl_cloudlogin_post(&a, &status, t, where, url, headers, 2, form, timeout_ms,
-                                SL_AZURE_ANSWER_MAX, err);
-    if (rc == 0) {
-        struct sl_err perr = {0};
-        int prc = parse(ctx, sl_buf_cstr(&a.body), a.body.len, &perr);
-        rc = sl_cloudlogin_outcome(err, where, status, prc, &perr, 1);
-    }
-    sl_cloudlogin_answer_clear(&a);
-    return rc;
+    return sl_cloudlogin_exchange(t, where, url, headers, 2, form, timeout_ms, SL_AZURE_ANSWER_MAX,
+                                  parse, ctx, err);
 }
 
 struct token_answer {

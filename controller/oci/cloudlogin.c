@@ -470,3 +470,21 @@ int sl_cloudlogin_outcome(struct sl_err *err, const char *where, long status, in
     }
     return rc;
 }
+
+int sl_cloudlogin_exchange(struct sl_transport *t, const char *where, const char *url,
+                           const char *const *headers, size_t n_headers, const char *body,
+                           int64_t timeout_ms, size_t max, sl_cloudlogin_parse_fn parse, void *ctx,
+                           struct sl_err *err)
+{
+    struct sl_cloudlogin_answer a;
+    long status = 0;
+    int rc = sl_cloudlogin_post(&a, &status, t, where, url, headers, n_headers, body, timeout_ms,
+                                max, err);
+    if (rc == 0) {
+        struct sl_err perr = {0};
+        int prc = parse(ctx, sl_buf_cstr(&a.body), a.body.len, &perr);
+        rc = sl_cloudlogin_outcome(err, where, status, prc, &perr, 1);
+    }
+    sl_cloudlogin_answer_clear(&a);
+    return rc;
+}

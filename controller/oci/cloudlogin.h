@@ -149,4 +149,16 @@ int sl_cloudlogin_post(struct sl_cloudlogin_answer *a, long *status, struct sl_t
 int sl_cloudlogin_outcome(struct sl_err *err, const char *where, long status, int prc,
                           const struct sl_err *perr, int doc_on_401);
 
+/* A parser of an answer's body (ctx is the caller's); its error document, if any, has klass
+ * SL_ERRC_REGISTRY (see sl_cloudlogin_outcome). */
+typedef int (*sl_cloudlogin_parse_fn)(void *ctx, const char *json, size_t len, struct sl_err *err);
+
+/* sl_cloudlogin_post, then parse on the answer whatever its status, then
+ * sl_cloudlogin_outcome with a document on 401 as the refusal's text: 0 when a 2xx answer
+ * parsed, else the error with err set. The answer is wiped. */
+int sl_cloudlogin_exchange(struct sl_transport *t, const char *where, const char *url,
+                           const char *const *headers, size_t n_headers, const char *body,
+                           int64_t timeout_ms, size_t max, sl_cloudlogin_parse_fn parse, void *ctx,
+                           struct sl_err *err);
+
 #endif

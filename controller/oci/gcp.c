@@ -390,29 +390,18 @@ static int parse_iam(void *ctx, const char *json, size_t len, struct sl_err *err
     return generate_token_parse(&ta->token, &ta->expires_unix, json, len, err);
 }
 
-/* One POST of a JSON body; the parser's outcome mapped (a document on 401 is the refusal's
- * text). parse is called on the answer whatever its status. */
+/* One POST of a JSON body (sl_cloudlogin_exchange), with authorization as a header when set. */
 static int post_json(struct sl_transport *t, const struct sl_gcp_config *cfg, const char *where,
                      const char *url, const char *authorization, const char *body,
-                     int (*parse)(void *ctx, const char *json, size_t len, struct sl_err *err),
-                     void *ctx, struct sl_err *err)
+                     sl_cloudlogin_parse_fn parse, void *ctx, struct sl_err *err)
 {
     const char *headers[3] = {"Content-Type: application/json", "Accept: application/json"};
     size_t n_headers = 2;
     if (authorization)
         headers[n_headers++] = authorization;
-    struct sl_cloudlogin_answer a;
-    long status = 0;
     int64_t timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-    int rc = sl_cloudlogin_post(&a, &status, t, where, url, headers, n_headers, body, timeout_ms,
-                                SL_GCP_ANSWER_MAX, err);
-    if (rc == 0) {
-        struct sl_err perr = {0};
-        int prc = parse(ctx, sl_buf_cstr(&a.body), a.body.len, &perr);
-        rc = sl_cloudlogin_outcome(err, where, status, prc, &perr, 1);
-    }
-    sl_cloudlogin_answer_clear(&a);
-    return rc;
+    return sl_cloudlogin_exchange(t, where, url, headers, n_headers, body, timeout_ms,
+                                  SL_GCP_ANSWER_MAX, parse, ctx, err);
 }
 
 /* The STS request body (holds the ServiceAccount token: caller frees securely), or NULL when

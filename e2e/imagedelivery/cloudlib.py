@@ -241,10 +241,12 @@ class CloudProviderTestCase(ImdTestCase):
         self.assertIn(not_host_message, message)
         self.assertEqual(self.requests(self.customer)[customer_seen:], [])
 
-    def assert_cloud_refused(self, name, reason, pieces):
-        """Delivers name to the cloud registry with the ServiceAccount name; waits for Ready=False
-        with reason and a message that names the ServiceAccount and has every one of pieces;
-        nothing was written. Returns the message."""
+    def assert_cloud_refused(self, name, identity, reason, pieces, annotations=None):
+        """Applies NS's ServiceAccount name (identity and annotations as service_account has
+        them) and delivers name to the cloud registry with it; waits for Ready=False with reason
+        and a message that names the ServiceAccount and has every one of pieces; nothing was
+        written. Returns the message."""
+        self.service_account(name, identity, annotations=annotations)
         self.cloud_delivery(name, f"{self.registry_host}/{self.repo_root}/{name}", sa=name)
         message = self.wait_failed(name, reason)
         for piece in (f"{NS}/{name}",) + tuple(pieces):
@@ -252,12 +254,14 @@ class CloudProviderTestCase(ImdTestCase):
         self.assertFalse(self.at_cloud(f"{self.repo_root}/{name}"))
         return message
 
-    def assert_refused_calls(self, calls, error, sa):
-        """calls (the stand-in's) are not empty, and each refused the token of NS/sa with
-        error."""
-        self.assertTrue(calls)
+    def assert_refused_calls(self, service, field, value, error, sa):
+        """The stand-in's calls of service whose field is value are not empty, and each refused
+        the token of NS/sa with error; returns them."""
+        calls = [c for c in self.standin.calls(service) if c.get(field) == value]
+        self.assertTrue(calls, f"no {service} call with {field} {value}")
         for c in calls:
             self.assertEqual((c["ok"], c["error"], c["sub"]), (False, error, subject(NS, sa)))
+        return calls
 
     def assert_borrowed_refused(self):
         """pusher exists only in NS: a delivery of OTHER_NS naming it gets nothing, not even the

@@ -105,18 +105,14 @@ class ProviderAwsTest(CloudProviderTestCase):
         self.assertNotIn('user "AWS"', self.customer.log_text())
 
         # a ServiceAccount without the role annotation: named, nothing exchanged
-        self.service_account("plain")
-        self.assert_cloud_refused("plain", "InvalidServiceAccount",
+        self.assert_cloud_refused("plain", None, "InvalidServiceAccount",
                                   [f"has no annotation {ANNOTATION}"])
 
         # a role whose trust policy names another subject: STS refuses, the condition says so
-        self.service_account("intruder", ROLE_OTHER)
-        self.assert_cloud_refused("intruder", "CloudAuthFailed", [
+        self.assert_cloud_refused("intruder", ROLE_OTHER, "CloudAuthFailed", [
             "spec.targets[0]", ROLE_OTHER, f"ServiceAccount {NS}/intruder", "AccessDenied",
             "Not authorized to perform sts:AssumeRoleWithWebIdentity"])
-        self.assert_refused_calls(
-            [c for c in self.standin.calls("sts") if c["role"] == ROLE_OTHER],
-            "AccessDenied", "intruder")
+        self.assert_refused_calls("sts", "role", ROLE_OTHER, "AccessDenied", "intruder")
 
         self.assert_borrowed_refused()
 

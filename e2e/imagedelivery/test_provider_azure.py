@@ -116,27 +116,23 @@ class ProviderAzureTest(CloudProviderTestCase):
         self.assertEqual(self.standin.calls("acr"), acr_before)
 
         # a ServiceAccount without the client-id annotation: named, nothing exchanged
-        self.service_account("plain")
-        self.assert_cloud_refused("plain", "InvalidServiceAccount",
+        self.assert_cloud_refused("plain", None, "InvalidServiceAccount",
                                   [f"has no annotation {CLIENT_ANNOTATION}"])
 
         # an application whose federated credentials name another subject: Entra ID refuses,
         # the condition says so
-        self.service_account("intruder", CLIENT_OTHER)
-        self.assert_cloud_refused("intruder", "CloudAuthFailed", [
+        self.assert_cloud_refused("intruder", CLIENT_OTHER, "CloudAuthFailed", [
             "spec.targets[0]", CLIENT_OTHER, f"ServiceAccount {NS}/intruder", "invalid_client",
             "AADSTS70021", "No matching federated identity record found"])
-        refused = [c for c in self.standin.calls("entra") if c.get("client_id") == CLIENT_OTHER]
-        self.assert_refused_calls(refused, "invalid_client", "intruder")
-        for c in refused:
+        for c in self.assert_refused_calls("entra", "client_id", CLIENT_OTHER, "invalid_client",
+                                           "intruder"):
             self.assertTrue(c["error_description"].startswith("AADSTS70021:"), c)
 
         # the tenant annotation wins over the controller's AZURE_TENANT_ID: the login goes to
         # that tenant (which this directory is not), and the answer names it
-        self.service_account("elsewhere", CLIENT_PUSHER,
-                             annotations={TENANT_ANNOTATION: OTHER_TENANT})
-        self.assert_cloud_refused("elsewhere", "CloudAuthFailed", [
-            f"ServiceAccount {NS}/elsewhere", "AADSTS90002", OTHER_TENANT])
+        self.assert_cloud_refused("elsewhere", CLIENT_PUSHER, "CloudAuthFailed", [
+            f"ServiceAccount {NS}/elsewhere", "AADSTS90002", OTHER_TENANT],
+            annotations={TENANT_ANNOTATION: OTHER_TENANT})
         elsewhere = [c for c in self.standin.calls("entra") if c.get("tenant") == OTHER_TENANT]
         self.assertTrue(elsewhere)
         for c in elsewhere:

@@ -150,20 +150,16 @@ class ProviderGcpTest(GcpFixture):
 
         # an annotation that is no Google service account e-mail (it would climb out of the
         # generateAccessToken path to another account): refused before any exchange
-        self.service_account(
-            "traversal", f"{GSA_PUSHER}/../../serviceAccounts/{GSA_OTHER}")
-        self.assert_cloud_refused("traversal", "InvalidServiceAccount",
-                                  [f"annotation {ANNOTATION}"])
+        self.assert_cloud_refused("traversal", f"{GSA_PUSHER}/../../serviceAccounts/{GSA_OTHER}",
+                                  "InvalidServiceAccount", [f"annotation {ANNOTATION}"])
 
         # a Google service account the ServiceAccount may not impersonate: STS maps it (it is a
         # pool subject), IAM Credentials refuses, the condition says so
-        self.service_account("intruder", GSA_OTHER)
-        self.assert_cloud_refused("intruder", "CloudAuthFailed", [
+        self.assert_cloud_refused("intruder", GSA_OTHER, "CloudAuthFailed", [
             "spec.targets[0]", GSA_OTHER, f"ServiceAccount {NS}/intruder", "PERMISSION_DENIED",
             "iam.serviceAccounts.getAccessToken"])
-        self.assert_refused_calls(
-            [c for c in self.standin.calls("iam") if c["serviceAccount"] == GSA_OTHER],
-            "PERMISSION_DENIED", "intruder")
+        self.assert_refused_calls("iam", "serviceAccount", GSA_OTHER, "PERMISSION_DENIED",
+                                  "intruder")
 
         # OTHER_NS naming pusher gets nothing, although the pool would map OTHER_NS's pusher,
         # were there one

@@ -31,26 +31,44 @@ class StandIn:
     in cert_dir (tls.crt, tls.key, ca.crt); args are its own flags."""
 
     def __init__(self, tc, name, cert_dir, args):
+        self.tc, self.name, self.cert_dir = tc, name, cert_dir
         self.port = procs.free_port()
         self.url = f"https://127.0.0.1:{self.port}"
-        self.proc = tc.start([procs.peer(name), "-addr", f"127.0.0.1:{self.port}",
-                              "-tls-cert", os.path.join(cert_dir, "tls.crt"),
-                              "-tls-key", os.path.join(cert_dir, "tls.key")] + list(args), name)
-        procs.wait_port(self.port)
         self.ctx = ssl.create_default_context(cafile=os.path.join(cert_dir, "ca.crt"))
+        # what the stand-in recorded before a restart (a new process starts with no record)
+        self.earlier_calls, self.earlier_secrets = [], {}
+        self._start(args)
+
+    def _start(self, args):
+        self.proc = self.tc.start(
+            [procs.peer(self.name), "-addr", f"127.0.0.1:{self.port}",
+             "-tls-cert", os.path.join(self.cert_dir, "tls.crt"),
+             "-tls-key", os.path.join(self.cert_dir, "tls.key")] + list(args), self.name)
+        procs.wait_port(self.port)
+
+    def restart(self, args):
+        """Stops the stand-in (by PID) and starts it again on the same port with the flags
+        args; calls() and secrets() still include what it recorded before."""
+        self.earlier_calls = self.calls()
+        self.earlier_secrets = self.secrets()
+        self.proc.stop()
+        self._start(args)
 
     def _get(self, path):
         with urllib.request.urlopen(self.url + path, context=self.ctx, timeout=10) as r:
             return json.loads(r.read())
 
     def calls(self, service=None):
-        """The calls so far (never a secret), of one service or all."""
-        return [c for c in self._get("/_standin/calls")["calls"]
+        """The calls so far (never a secret), of one service or all, across restarts."""
+        return [c for c in self.earlier_calls + self._get("/_standin/calls")["calls"]
                 if service is None or c["service"] == service]
 
     def secrets(self):
-        """Every secret the stand-in received or handed out, by kind."""
-        return self._get("/_standin/secrets")
+        """Every secret the stand-in received or handed out, by kind, across restarts."""
+        found = self._get("/_standin/secrets")
+        for kind, values in self.earlier_secrets.items():
+            found[kind] = values + [v for v in found.get(kind, []) if v not in values]
+        return found
 
 
 class CloudProviderTestCase(ImdTestCase):
@@ -118,20 +136,21 @@ class CloudProviderTestCase(ImdTestCase):
 
     # ---- deliveries and the cloud registry ----
 
-    def cloud_delivery(self, name, target, sa="pusher", namespace=NS, check=True):
-        """Applies an ImageDelivery of the vendor's acme/app:1.0 to target with the provider,
-        the ServiceAccount sa (none when None) and the cloud registry's CA; returns kubectl's
-        result (check=False: a refusal is returned, not raised)."""
+    def cloud_delivery(self, name, target, sa="pusher", namespace=NS, check=True,
+                       tags=("1.0",), interval="1m"):
+        """Applies an ImageDelivery of the vendor's acme/app tags (1.0) to target with the
+        provider, the ServiceAccount sa (none when None) and the cloud registry's CA; returns
+        kubectl's result (check=False: a refusal is returned, not raised)."""
         text = ("apiVersion: sealift.dev/v1beta1\nkind: ImageDelivery\n"
                 f"metadata: {{name: {name}, namespace: {namespace}}}\n"
                 "spec:\n  source:\n"
-                f"    image: {self.vendor.host}/acme/app\n    tags: ['1.0']\n"
+                f"    image: {self.vendor.host}/acme/app\n    tags: {json.dumps(list(tags))}\n"
                 "    insecure: true\n    secretRef: {name: vendor-pull}\n"
                 "  targets:\n"
                 f"  - image: {target}\n    provider: {self.provider}\n"
                 + (f"    serviceAccountName: {sa}\n" if sa else "")
                 + f"    certSecretRef: {{name: {CA_SECRET}}}\n"
-                + "  interval: 1m\n")
+                + f"  interval: {interval}\n")
         return self.kube.kubectl("apply", "-f", "-", input=text, check=check)
 
     @property

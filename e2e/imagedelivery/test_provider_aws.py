@@ -14,15 +14,24 @@ and the awsstandin test peer (hack/tools/awsstandin) in place of AWS STS and ECR
   does not trust the ServiceAccount, a ServiceAccount name borrowed from another namespace; and
   no secret (ServiceAccount token, STS secret key and session token, ECR password) in any
   status, event or the controller's log;
+- the registry's password rotated while the controller keeps the old one: the registry's
+  refusal makes the controller log in again once in the same pass (a CloudCredentialsRenewed
+  event) and deliver; a registry that refuses the new credentials too: AuthenticationFailed and
+  one login per attempt, never a loop;
 - a ScanPolicy whose spec.database (an advisory database pushed with `sealift db push`) is on
   ECR with provider aws: loaded with the role's credentials, its own STS exchange (the
   ScanPolicy reconciler does not share ImageDelivery's credentials cache), and the CEL refusal
   of provider aws off ECR.
 Results are checked with skopeo and the stand-in's record of calls, not with sealift code."""
+import base64
+import json
 import os
 import secrets
+import ssl
 import sys
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scan"))
 import registry as reg  # noqa: E402
@@ -30,6 +39,7 @@ import scanlib  # noqa: E402  (e2e/scan/scanlib.py: the advisory test data, `sea
 import tlsgen  # noqa: E402
 from cloudlib import CA_SECRET, OTHER_NS, CloudProviderTestCase, StandIn, subject  # noqa: E402
 from imdlib import NS  # noqa: E402
+import procs  # noqa: E402
 
 ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ROLE_PUSHER = "arn:aws:iam::123456789012:role/sealift-pusher"
@@ -56,16 +66,58 @@ class ProviderAwsTest(CloudProviderTestCase):
         self.cloud = reg.Registry(self, "ecr", users={self.cloud_user: self.cloud_password},
                                   tls=(os.path.join(ecr_cert, "tls.crt"),
                                        os.path.join(ecr_cert, "tls.key")))
-        self.standin = StandIn(self, "awsstandin", aws_cert, [
-            "-sa-public-key", os.path.join(self.kube.dir, "pki", "sa.pub"),
-            "-issuer", self.oidc_issuer(), "-ecr-password", self.cloud_password,
-            "-region", "us-east-1",
-            "-role", f"{ROLE_PUSHER}={subject(NS, 'pusher')}",
-            "-role", f"{ROLE_OTHER}={subject(OTHER_NS, 'builder')}"])
+        self.ca_crt = ca_crt
+        self.standin = StandIn(self, "awsstandin", aws_cert, self.standin_args())
         self.prepare_cluster(ca_crt, ROLE_PUSHER, seed=41)
         self.start_cloud_controller(self.cloud.port, {
             "AWS_ENDPOINT_URL_STS": self.standin.url, "AWS_ENDPOINT_URL_ECR": self.standin.url,
             "AWS_CA_BUNDLE": ca_crt})
+
+    def standin_args(self):
+        """The stand-in's flags: it hands out the ECR registry's password self.cloud_password."""
+        return ["-sa-public-key", os.path.join(self.kube.dir, "pki", "sa.pub"),
+                "-issuer", self.oidc_issuer(), "-ecr-password", self.cloud_password,
+                "-region", "us-east-1",
+                "-role", f"{ROLE_PUSHER}={subject(NS, 'pusher')}",
+                "-role", f"{ROLE_OTHER}={subject(OTHER_NS, 'builder')}"]
+
+    def ecr_answers(self, password):
+        """The HTTP status the ECR registry answers to GET /v2/ with user AWS and password
+        (plain urllib: TLS checked against the test CA; the certificate names the ECR host, not
+        the 127.0.0.1 it is reached at)."""
+        ctx = ssl.create_default_context(cafile=self.ca_crt)
+        ctx.check_hostname = False
+        req = urllib.request.Request(f"https://{self.cloud.host}/v2/")
+        basic = base64.b64encode(f"{self.cloud_user}:{password}".encode()).decode()
+        req.add_header("Authorization", "Basic " + basic)
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def passes(self):
+        """How many ImageDelivery reconciles the controller has finished (its metrics)."""
+        status, text = self.ctl.get("/metrics")
+        self.assertEqual(status, 200)
+        return sum(int(float(line.split()[-1])) for line in text.splitlines()
+                   if line.startswith('sealift_reconcile_total{kind="ImageDelivery",'))
+
+    def events(self, name, reason):
+        """The events of ImageDelivery name in NS with reason."""
+        items = json.loads(self.kube.kubectl("get", "events", "-n", NS, "-o", "json").stdout)
+        return [e for e in items["items"] if e.get("reason") == reason
+                and e["involvedObject"].get("kind") == "ImageDelivery"
+                and e["involvedObject"].get("name") == name]
+
+    def rotate_cloud_password(self, password):
+        """The stand-in restarted (same port) handing out password, then the ECR registry
+        restarted (same port and storage) knowing only password for user AWS. In this order a
+        pass in between still has a registry that takes the kept password, or one that is
+        down; never one that refuses it while the old stand-in would hand out the old one."""
+        self.cloud_password = password
+        self.standin.restart(self.standin_args())
+        self.cloud.restart(users={self.cloud_user: password})
 
     # ---- tests ----
 
@@ -94,6 +146,79 @@ class ProviderAwsTest(CloudProviderTestCase):
         self.assert_delivered("to-ecr-again", "mirror/again")
         self.assertEqual(len(self.standin.calls("sts")), 1)
         self.assertEqual(len(self.standin.calls("ecr")), len(ecr))
+        self.assert_no_secret_leaked()
+
+    def test_rotated_registry_password_is_renewed_once(self):
+        """The ECR registry's password is rotated while the controller keeps the old one: the
+        next pass is refused with the kept credentials, logs in again once, delivers with the
+        new ones and says so in a CloudCredentialsRenewed event. A registry that then refuses
+        whatever the role gets: Ready=False AuthenticationFailed, one login per attempt."""
+        repo = "mirror/app"
+        target = f"{ECR_HOST}/{repo}"
+        self.assert_delivered("to-ecr", repo)
+        old_password = self.cloud_password
+        logins = len(self.standin.calls("sts")), len(self.standin.calls("ecr"))
+        self.assertEqual(logins[0], 1)
+
+        # the rotation: the registry knows only the new password, ECR hands out the new one
+        new_password = "ecr-" + secrets.token_urlsafe(24)
+        self.rotate_cloud_password(new_password)
+        self.assertEqual(self.ecr_answers(old_password), 401)
+        self.assertEqual(self.ecr_answers(new_password), 200)
+
+        # a new tag at the vendor and in the spec: the pass asks the target with the kept
+        # (old) password first
+        new_digest = self.seed_image("1.1", seed=43)
+        self.cloud_delivery("to-ecr", target, tags=("1.0", "1.1"))
+        obj = self.wait_delivered("to-ecr")
+        self.assertEqual(self.cloud_digest(repo, "1.1"), new_digest)
+        self.assertEqual(self.cloud_digest(repo, "1.0"), self.digest)
+        self.assertEqual(sorted(i["tag"] for i in obj["status"]["images"]), ["1.0", "1.1"])
+
+        # exactly one new login: one STS exchange of the pusher's token, one ECR call with it
+        sts = self.standin.calls("sts")[logins[0]:]
+        ecr = self.standin.calls("ecr")[logins[1]:]
+        self.assertEqual(len(sts), 1, sts)
+        self.assertTrue(sts[0]["ok"], sts)
+        self.assertEqual((sts[0]["role"], sts[0]["sub"]), (ROLE_PUSHER, subject(NS, "pusher")))
+        self.assertEqual(len(ecr), 1, ecr)
+        self.assertTrue(ecr[0]["ok"] and ecr[0]["verified"], ecr)
+        self.assertEqual(ecr[0]["operation"], "GetAuthorizationToken")
+        self.assertEqual(ecr[0]["accessKeyId"], sts[0]["accessKeyId"])
+
+        renewed = procs.wait_for(lambda: self.events("to-ecr", "CloudCredentialsRenewed"),
+                                 timeout=60, what="a CloudCredentialsRenewed event")
+        self.assertEqual(len(renewed), 1, renewed)
+        self.assertEqual(renewed[0]["type"], "Normal")
+        for piece in ("spec.targets[0]", f"ServiceAccount {NS}/pusher", "401"):
+            self.assertIn(piece, renewed[0]["message"])
+        self.assert_no_secret_leaked()  # the old and the new password, every token
+
+        # the registry now refuses what ECR hands out (the role lost its permission, say); two
+        # attempts, each started by a change of the spec (no wait for the slow backoff): the
+        # first is refused the kept credentials and logs in again once, the second has none
+        # kept and logs in once; both end in AuthenticationFailed
+        logins = len(self.standin.calls("sts")), len(self.standin.calls("ecr"))
+        passes_before = self.passes()
+        refused_password = "ecr-" + secrets.token_urlsafe(24)
+        self.cloud.restart(users={self.cloud_user: refused_password})
+        self.assertEqual(self.ecr_answers(new_password), 401)
+        for interval in ("2m", "3m"):
+            self.cloud_delivery("to-ecr", target, tags=("1.0", "1.1"), interval=interval)
+            message = self.wait_failed("to-ecr", "AuthenticationFailed")
+            self.assertIn("spec.targets[0]", message)
+            self.assertIn("401", message)
+        # the reconcile counter is raised just after the pass writes its status
+        procs.wait_for(lambda: self.passes() - passes_before >= 2, timeout=60,
+                       what="the controller to count both attempts of to-ecr")
+        sts = self.standin.calls("sts")[logins[0]:]
+        ecr = self.standin.calls("ecr")[logins[1]:]
+        attempts = self.passes() - passes_before
+        self.assertGreaterEqual(len(sts), 2, sts)
+        self.assertLessEqual(len(sts), attempts, f"{len(sts)} logins in {attempts} attempts")
+        self.assertEqual(len(ecr), len(sts), ecr)
+        self.assertTrue(all(c["ok"] for c in sts + ecr), sts + ecr)
+        self.assert_not_shown([refused_password])
         self.assert_no_secret_leaked()
 
     def test_attacks_get_no_credentials(self):

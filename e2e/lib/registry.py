@@ -78,8 +78,14 @@ class Registry:
             self.proc.stop(sig=signal.SIGKILL)
             self.proc = None
 
-    def restart(self):
+    def restart(self, users=None):
+        """Stops and starts again on the same port and storage; users (user -> password), when
+        given, replaces the htpasswd accounts first (docker-registry reads htpasswd only when it
+        starts)."""
         self.stop()
+        if users is not None:
+            self.users = dict(users)
+            self._write_config()
         self.start()
 
     def creds(self, user=None):

@@ -16,8 +16,8 @@ and the awsstandin test peer (hack/tools/awsstandin) in place of AWS STS and ECR
   status, event or the controller's log;
 - the registry's password rotated while the controller keeps the old one: the registry's
   refusal makes the controller log in again once in the same pass (a CloudCredentialsRenewed
-  event) and deliver; a registry that refuses the new credentials too: AuthenticationFailed and
-  one login per attempt, never a loop;
+  event) and deliver; a registry that refuses the new credentials too: AuthenticationFailed,
+  one login per attempt, never a loop, and no event claiming a renewal;
 - a ScanPolicy whose spec.database (an advisory database pushed with `sealift db push`) is on
   ECR with provider aws: loaded with the role's credentials, its own STS exchange (the
   ScanPolicy reconciler does not share ImageDelivery's credentials cache), and the CEL refusal
@@ -218,6 +218,9 @@ class ProviderAwsTest(CloudProviderTestCase):
         self.assertLessEqual(len(sts), attempts, f"{len(sts)} logins in {attempts} attempts")
         self.assertEqual(len(ecr), len(sts), ecr)
         self.assertTrue(all(c["ok"] for c in sts + ecr), sts + ecr)
+        # a new login the registry refused too is no renewal: still the one event of the rotation
+        renewed = self.events("to-ecr", "CloudCredentialsRenewed")
+        self.assertEqual(sum(e.get("count") or 1 for e in renewed), 1, renewed)
         self.assert_not_shown([refused_password])
         self.assert_no_secret_leaked()
 

@@ -371,6 +371,7 @@ struct endpoint {
     bool have_creds;
     bool creds_cached; /* cloud credentials kept from an earlier login, not this pass's */
     bool relogged;     /* this pass logged in again after a refusal (at most once) */
+    char *renewed_msg; /* the CloudCredentialsRenewed event's text until the registry's answer */
     /* certSecretRef's CA and client certificate (for this registry only), or empty */
     struct sl_kube_tls_secret tls;
     struct sl_registry *reg;
@@ -1121,8 +1122,9 @@ static void endpoints_refused(struct imd_run *run, struct endpoint *a, struct en
 /* ep's registry refused its credentials in an operation that can simply be asked again
  * (listing tags, resolving, the HEAD of a target); refusal is its error message. Forgets them
  * (endpoint_refused). When they came from the cache and this pass has not logged in for ep
- * again yet, logs in, reopens ep's client with the new credentials and tells so in a Normal
- * event: returns 1, the caller asks once more. At most once per endpoint and pass, so a
+ * again yet, logs in, reopens ep's client with the new credentials and keeps the text of a
+ * Normal event for endpoint_renewal_done: returns 1, the caller asks once more, then calls
+ * endpoint_renewal_done with the answer. At most once per endpoint and pass, so a
  * registry that refuses new credentials too costs one login, never a loop. Returns 0 when the
  * caller records the refusal as it is, -1 when the new login failed (recorded as the object's
  * failure). */
@@ -1156,8 +1158,22 @@ static int endpoint_relogin(struct imd_run *run, struct endpoint *ep, const char
              "%s (%s): the registry refused the cloud credentials kept from the last login "
              "(%.600s); logged in again as ServiceAccount %s/%s",
              ep->field, ep->name, refusal, run->ns, ep->service_account);
-    sl_runtime_event(run->rt, run->obj, "Normal", "CloudCredentialsRenewed", msg);
+    free(ep->renewed_msg);
+    ep->renewed_msg = sl_xstrdup(msg);
     return 1;
+}
+
+/* After the operation asked again with the credentials of endpoint_relogin's new login (rc its
+ * result): the Normal event CloudCredentialsRenewed only when the registry took them; a refusal
+ * of the new credentials too is the object's failure, and no event claims a renewal. */
+static void endpoint_renewal_done(struct imd_run *run, struct endpoint *ep, int rc)
+{
+    if (!ep->renewed_msg)
+        return;
+    if (rc != SL_EAUTH)
+        sl_runtime_event(run->rt, run->obj, "Normal", "CloudCredentialsRenewed", ep->renewed_msg);
+    free(ep->renewed_msg);
+    ep->renewed_msg = NULL;
 }
 
 static void endpoint_clear(struct imd_run *run, struct endpoint *ep)
@@ -1167,6 +1183,7 @@ static void endpoint_clear(struct imd_run *run, struct endpoint *ep)
     sl_ref_free(&ep->ref);
     sl_creds_free(&ep->creds);
     free(ep->name);
+    free(ep->renewed_msg);
     sl_kube_tls_secret_clear(&ep->tls);
     json_decref(ep->service_account_obj);
 }
@@ -1393,6 +1410,7 @@ static int step_select_tags(struct imd_run *run, char ***out, size_t *n_out)
         rc = run->r->reg.tags(run->r->reg.ctx, &all, &nall, run->src.reg, run->src.ref.repository,
                               &err);
     while (rc == SL_EAUTH && (again = endpoint_relogin(run, &run->src, err.msg)) > 0);
+    endpoint_renewal_done(run, &run->src, rc);
     if (again < 0)
         return -1;
     if (rc != 0) {
@@ -2074,6 +2092,7 @@ static void deliver_target(struct imd_run *run, json_t *img, const json_t *prev,
     do
         rc = run->r->reg.head(run->r->reg.ctx, have, t->reg, t->ref.repository, tag, &err);
     while (rc == SL_EAUTH && (again = endpoint_relogin(run, t, err.msg)) > 0);
+    endpoint_renewal_done(run, t, rc);
     if (again < 0) {
         if (pt_digest)
             json_object_set_new(tentry, "digest", json_string(pt_digest));
@@ -2145,6 +2164,7 @@ static int process_tag(struct imd_run *run, const char *tag)
     do
         rc = resolve(run->r->reg.ctx, digest, run->src.reg, run->src.ref.repository, ref, &err);
     while (rc == SL_EAUTH && (again = endpoint_relogin(run, &run->src, err.msg)) > 0);
+    endpoint_renewal_done(run, &run->src, rc);
     if (again < 0) {
         keep_prev_targets(img, prev);
         return -1;

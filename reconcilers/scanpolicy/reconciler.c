@@ -288,12 +288,13 @@ static void cloud_refused(struct sp_run *run, const struct cloud_source *cs,
 }
 
 /* The first request to the registry of cs was refused (refusal: its message) with *creds, which
- * came from the cache when cached. Forgets them; when cached, logs in again into *creds and tells
- * so in a Normal event: returns 1, the caller opens a new client and asks once more (once: the
- * new credentials are not from the cache). Returns 0 when the caller records the refusal as it
- * is, -1 when the new login failed (the outcome set). */
+ * came from the cache when cached. Forgets them; when cached, logs in again into *creds and
+ * writes the text of a Normal event into renewed (MSG_MAX bytes) for renewal_done: returns 1,
+ * the caller opens a new client and asks once more (once: the new credentials are not from the
+ * cache). Returns 0 when the caller records the refusal as it is, -1 when the new login failed
+ * (the outcome set). */
 static int cloud_relogin(struct sp_run *run, struct sl_creds *creds, bool cached,
-                         const struct cloud_source *cs, const char *refusal)
+                         const struct cloud_source *cs, const char *refusal, char *renewed)
 {
     if (cs->p == SL_CLOUD_GENERIC)
         return 0;
@@ -313,13 +314,20 @@ static int cloud_relogin(struct sp_run *run, struct sl_creds *creds, bool cached
     }
     sl_creds_free(creds);
     *creds = fresh;
-    char msg[MSG_MAX];
-    snprintf(msg, sizeof(msg),
+    snprintf(renewed, MSG_MAX,
              "%s: the registry refused the cloud credentials kept from the last login (%.600s); "
              "logged in again as ServiceAccount %s/%s",
              cs->field, refusal, run->ns, cs->sa);
-    sl_runtime_event(run->rt, run->obj, "Normal", "CloudCredentialsRenewed", msg);
     return 1;
+}
+
+/* After asking again with cloud_relogin's new credentials (rc the answer): the Normal event
+ * CloudCredentialsRenewed only when the registry took them; a refusal of the new credentials
+ * too is the policy's failure, and no event claims a renewal. */
+static void renewal_done(struct sp_run *run, const char *renewed, int rc)
+{
+    if (renewed[0] && rc != SL_EAUTH)
+        sl_runtime_event(run->rt, run->obj, "Normal", "CloudCredentialsRenewed", renewed);
 }
 
 /* spec.database: an image or (with --allow-local-paths) a path, and its pull Secret; the name of
@@ -789,15 +797,17 @@ static int step_load(struct sp_run *run)
                                      .client_key_pem = tls.key_pem};
         const char *reference = ref.digest ? ref.digest : (ref.tag ? ref.tag : "latest");
         int again = 1;
+        char renewed[MSG_MAX] = "";
         for (int tries = 0; tries < 2 && again > 0; tries++) {
             sl_registry_free(reg);
             reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
             rc = sl_registry_manifest_head(run->fresh_digest, NULL, reg, ref.repository, reference,
                                            &err);
-            again = rc == SL_EAUTH
-                        ? cloud_relogin(run, &creds, cached && tries == 0, &db_cloud, err.msg)
-                        : 0;
+            again = rc == SL_EAUTH ? cloud_relogin(run, &creds, cached && tries == 0, &db_cloud,
+                                                   err.msg, renewed)
+                                   : 0;
         }
+        renewal_done(run, renewed, rc);
         db_cloud.tls = NULL;
         sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
         if (again < 0) {
@@ -1134,15 +1144,17 @@ static int vex_locate(struct sp_run *run, struct vex_source *src, size_t i, char
     const char *reference =
         src->ref.digest ? src->ref.digest : (src->ref.tag ? src->ref.tag : "latest");
     int rc = 0, again = 1;
+    char renewed[MSG_MAX] = "";
     for (int tries = 0; tries < 2 && again > 0; tries++) {
         sl_registry_free(src->reg);
         src->reg = sl_registry_new(host, creds.username ? &creds : NULL, &o);
         rc = sl_registry_manifest_head(src->digest, NULL, src->reg, src->ref.repository, reference,
                                        &err);
-        again = rc == SL_EAUTH
-                    ? cloud_relogin(run, &creds, cached && tries == 0, &src->cloud, err.msg)
-                    : 0;
+        again = rc == SL_EAUTH ? cloud_relogin(run, &creds, cached && tries == 0, &src->cloud,
+                                               err.msg, renewed)
+                               : 0;
     }
+    renewal_done(run, renewed, rc);
     src->cloud.tls = NULL;
     sl_kube_tls_secret_clear(&tls); /* the client keeps its own copies */
     sl_creds_free(&creds);

@@ -1622,6 +1622,8 @@ static void test_provider_refused_credentials(void)
         CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "DatabaseLoadFailed");
         CHECK_CONTAINS(ready_field(&e, "aws", "message"), "401");
     }
+    /* new logins the registry refused too are no renewal: only the earlier pass's event */
+    CHECK_INT_EQ(sl_test_count_events(e.events, "CloudCredentialsRenewed"), 1);
     check_no_cloud_secret(&e, "aws");
     cloud_refused_password = NULL;
     env_free(&e);

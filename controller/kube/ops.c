@@ -85,15 +85,15 @@ static int ops_impersonate(void *ctx, struct sl_kube_ops *out, const char *user,
     return 0;
 }
 
-/* A DNS label (RFC 1123), as Kubernetes names namespaces and ServiceAccounts. */
-static bool dns_label(const char *s)
+bool sl_kube_dns_name(const char *s, size_t max, bool dots)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+    if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && !(dots && c == '.')) || i == 0 || i == n - 1))
             return false;
     }
     return true;
@@ -102,7 +102,7 @@ static bool dns_label(const char *s)
 int sl_kube_ops_as_service_account(struct sl_kube_ops *out, const struct sl_kube_ops *base,
                                    const char *ns, const char *name, struct sl_err *err)
 {
-    if (!dns_label(ns) || !dns_label(name))
+    if (!sl_kube_dns_name(ns, 63, false) || !sl_kube_dns_name(name, 63, false))
         return sl_kube_fail(err, SL_EINVAL, SL_ERRC_INPUT,
                             "ServiceAccount name must be a DNS label (lowercase letters, digits "
                             "and '-', at most 63)");

@@ -33,6 +33,11 @@ struct sl_kube_ops {
     void (*release)(void *ctx);
 };
 
+/* Whether s is a Kubernetes name of at most max characters: lowercase letters, digits and '-'
+ * (with dots, also '.': a DNS-1123 subdomain, else a DNS-1123 label), neither of the latter
+ * first or last. Object names: max 253 with dots; namespaces and label values: 63. */
+bool sl_kube_dns_name(const char *s, size_t max, bool dots);
+
 /* Fills ops with wrappers around a real client (c is borrowed and must outlive ops). */
 void sl_kube_ops_from_client(struct sl_kube_ops *ops, struct sl_kube_client *c);
 

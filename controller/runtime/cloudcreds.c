@@ -283,21 +283,6 @@ static int fail_set(struct sl_cloud_fail *fail, enum sl_result_kind kind, const 
     return -1;
 }
 
-/* A Kubernetes object name (DNS-1123 subdomain). */
-static bool dns_subdomain(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
-            return false;
-    }
-    return true;
-}
-
 /* The registry host of provider p parsed from registry, into whichever of the three p uses. */
 struct cloud_host {
     struct sl_aws_ecr_host ecr;
@@ -346,7 +331,7 @@ int sl_cloud_provider_parse(enum sl_cloud_provider *out, const char *provider, c
                         field, provider);
     /* the schema's pattern does not hold for what a conversion annotation carries: the name
      * goes into the TokenRequest's path */
-    if (!dns_subdomain(service_account))
+    if (!sl_kube_dns_name(service_account, 253, true))
         return fail_set(fail, SL_RESULT_STALLED, "InvalidSpec",
                         "%s.serviceAccountName: \"%.100s\" is not a ServiceAccount name "
                         "(lowercase letters, digits, '-' and '.')",

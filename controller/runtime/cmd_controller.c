@@ -139,16 +139,7 @@ static void usage(FILE *f)
  * ("sealift-controller-<key>"): a label value that is also a DNS subdomain. */
 static bool valid_shard(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
-            return false;
-    }
-    return true;
+    return sl_kube_dns_name(s, 63, true);
 }
 
 /* *out = s when s is a whole decimal number from min to max; -1 (and *out untouched) if not. */

@@ -966,32 +966,14 @@ int sl_aws_ecr_token_parse(struct sl_creds *out, int64_t *expires_unix, const ch
 
 int sl_aws_config_from_env(struct sl_aws_config *cfg, struct sl_err *err)
 {
-    static const char *const names[] = {"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_ECR"};
     struct sl_aws_config c;
     memset(&c, 0, sizeof(c));
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = sl_cloudlogin_env(names[i]);
-        if (!v)
-            continue;
-        struct sl_cloudlogin_endpoint e = {0};
-        int rc = sl_cloudlogin_endpoint_parse(&e, v, names[i], err);
-        if (rc != 0) {
-            sl_aws_config_clear(&c);
-            return rc;
-        }
-        sl_cloudlogin_endpoint_clear(&e);
-        if (i == 0)
-            c.sts_endpoint = sl_xstrdup(v);
-        else
-            c.ecr_endpoint = sl_xstrdup(v);
-    }
-    const char *ca = sl_cloudlogin_env("AWS_CA_BUNDLE");
-    if (ca) {
-        int rc = sl_cloudlogin_read_ca_bundle(&c.ca_pem, ca, "AWS_CA_BUNDLE", err);
-        if (rc != 0) {
-            sl_aws_config_clear(&c);
-            return rc;
-        }
+    int rc;
+    if ((rc = sl_cloudlogin_env_endpoint(&c.sts_endpoint, "AWS_ENDPOINT_URL_STS", err)) != 0 ||
+        (rc = sl_cloudlogin_env_endpoint(&c.ecr_endpoint, "AWS_ENDPOINT_URL_ECR", err)) != 0 ||
+        (rc = sl_cloudlogin_env_ca_bundle(&c.ca_pem, "AWS_CA_BUNDLE", err)) != 0) {
+        sl_aws_config_clear(&c);
+        return rc;
     }
     *cfg = c;
     return 0;

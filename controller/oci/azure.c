@@ -76,7 +76,7 @@ int sl_azure_guid_check(const char *s, struct sl_err *err)
     char q[101];
     sl_cloudlogin_quote(q, sizeof(q), s ? s : "", n, 100);
     return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                      "\"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", q);
+                      "\"%s\" is not a GUID (8-4-4-4-12 hexadecimal digits)", q);
 }
 
 /* ---- answers (JSON) ---- */
@@ -85,12 +85,7 @@ static int entra_error_code(const char *code)
 {
     static const char *const auth[] = {"invalid_client", "unauthorized_client", "invalid_grant",
                                        "invalid_request"};
-    for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++)
-        if (strcmp(code, auth[i]) == 0)
-            return SL_EAUTH;
-    if (strcmp(code, "temporarily_unavailable") == 0)
-        return SL_ERETRY;
-    return SL_EINVAL;
+    return sl_cloudlogin_oauth_code(code, auth, sizeof(auth) / sizeof(auth[0]));
 }
 
 /* What Entra ID's token answer is held to: expires_in may be a string of digits. */
@@ -162,15 +157,8 @@ int sl_azure_config_from_env(struct sl_azure_config *cfg, struct sl_err *err)
     struct sl_azure_config c;
     memset(&c, 0, sizeof(c));
     int rc = 0;
-    const char *authority = sl_cloudlogin_env("AZURE_AUTHORITY_HOST");
-    if (authority) {
-        struct sl_cloudlogin_endpoint e = {0};
-        rc = sl_cloudlogin_endpoint_parse(&e, authority, "AZURE_AUTHORITY_HOST", err);
-        sl_cloudlogin_endpoint_clear(&e);
-        if (rc != 0)
-            goto done;
-        c.authority_host = sl_xstrdup(authority);
-    }
+    if ((rc = sl_cloudlogin_env_endpoint(&c.authority_host, "AZURE_AUTHORITY_HOST", err)) != 0)
+        goto done;
     const char *tenant = sl_cloudlogin_env("AZURE_TENANT_ID");
     if (tenant) {
         rc = sl_azure_guid_check(tenant, err);
@@ -180,12 +168,8 @@ int sl_azure_config_from_env(struct sl_azure_config *cfg, struct sl_err *err)
         }
         c.tenant_id = sl_xstrdup(tenant);
     }
-    const char *ca = sl_cloudlogin_env("AZURE_CA_BUNDLE");
-    if (ca) {
-        rc = sl_cloudlogin_read_ca_bundle(&c.ca_pem, ca, "AZURE_CA_BUNDLE", err);
-        if (rc != 0)
-            goto done;
-    }
+    if ((rc = sl_cloudlogin_env_ca_bundle(&c.ca_pem, "AZURE_CA_BUNDLE", err)) != 0)
+        goto done;
     *cfg = c;
     return 0;
 done:
@@ -219,27 +203,10 @@ static int post_form(struct sl_transport *t, const struct sl_azure_config *cfg, 
                                   parse, ctx, err);
 }
 
-struct token_answer {
-    char *token;
-    int64_t expires_unix;
-    int64_t now_unix;
-};
-
-/* A token taken from an answer with an error status is dropped there: it is not used. */
-static int parse_entra(void *ctx, const char *json, size_t len, struct sl_err *err)
-{
-    struct token_answer *ta = ctx;
-    sl_secure_free_str(ta->token);
-    ta->token = NULL;
-    return sl_cloudlogin_oauth_token_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix,
-                                           &entra_rules, err);
-}
-
 static int parse_acr(void *ctx, const char *json, size_t len, struct sl_err *err)
 {
-    struct token_answer *ta = ctx;
-    sl_secure_free_str(ta->token);
-    ta->token = NULL;
+    struct sl_cloudlogin_token_answer *ta = ctx;
+    sl_cloudlogin_token_answer_reset(ta);
     return acr_exchange_parse(&ta->token, json, len, err);
 }
 
@@ -251,7 +218,7 @@ int sl_azure_acr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_tr
 {
     struct sl_cloudlogin_endpoint authority = {0};
     struct sl_azure_acr_host h;
-    struct token_answer aad = {0}, acr = {0};
+    struct sl_cloudlogin_token_answer aad = {.rules = &entra_rules}, acr = {0};
     char *entra_url = NULL, *where = NULL, *form = NULL, *q = NULL;
     int rc;
     if (!out || !expires_unix || !entra_t || !registry_t || !host ||
@@ -303,7 +270,8 @@ int sl_azure_acr_login(struct sl_creds *out, int64_t *expires_unix, struct sl_tr
                         q, ENTRA_SCOPE, ENTRA_ASSERTION_TYPE, assertion_q);
     sl_secure_free_str(assertion_q);
     aad.now_unix = now_unix;
-    rc = post_form(entra_t, cfg, where, entra_url, form, parse_entra, &aad, err);
+    rc = post_form(entra_t, cfg, where, entra_url, form, sl_cloudlogin_oauth_answer_parse, &aad,
+                   err);
     if (rc != 0)
         goto done;
 

@@ -488,3 +488,44 @@ int sl_cloudlogin_exchange(struct sl_transport *t, const char *where, const char
     sl_cloudlogin_answer_clear(&a);
     return rc;
 }
+
+void sl_cloudlogin_token_answer_reset(struct sl_cloudlogin_token_answer *ta)
+{
+    sl_secure_free_str(ta->token);
+    ta->token = NULL;
+}
+
+int sl_cloudlogin_oauth_answer_parse(void *ctx, const char *json, size_t len, struct sl_err *err)
+{
+    struct sl_cloudlogin_token_answer *ta = ctx;
+    sl_cloudlogin_token_answer_reset(ta);
+    return sl_cloudlogin_oauth_token_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix,
+                                           ta->rules, err);
+}
+
+int sl_cloudlogin_env_endpoint(char **out, const char *variable, struct sl_err *err)
+{
+    const char *v = sl_cloudlogin_env(variable);
+    if (!v)
+        return 0;
+    struct sl_cloudlogin_endpoint e = {0};
+    int rc = sl_cloudlogin_endpoint_parse(&e, v, variable, err);
+    sl_cloudlogin_endpoint_clear(&e);
+    if (rc == 0)
+        *out = sl_xstrdup(v);
+    return rc;
+}
+
+int sl_cloudlogin_env_ca_bundle(char **out, const char *variable, struct sl_err *err)
+{
+    const char *path = sl_cloudlogin_env(variable);
+    return path ? sl_cloudlogin_read_ca_bundle(out, path, variable, err) : 0;
+}
+
+int sl_cloudlogin_oauth_code(const char *code, const char *const *auth, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(code, auth[i]) == 0)
+            return SL_EAUTH;
+    return strcmp(code, "temporarily_unavailable") == 0 ? SL_ERETRY : SL_EINVAL;
+}

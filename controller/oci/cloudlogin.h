@@ -49,8 +49,20 @@ void sl_cloudlogin_endpoint_clear(struct sl_cloudlogin_endpoint *e);
 int sl_cloudlogin_read_ca_bundle(char **out, const char *path, const char *variable,
                                  struct sl_err *err);
 
+/* The code of OAuth error code: SL_EAUTH when it is one of the n codes in auth (the service's
+ * refusals), SL_ERETRY for temporarily_unavailable, SL_EINVAL otherwise. */
+int sl_cloudlogin_oauth_code(const char *code, const char *const *auth, size_t n);
+
 /* The value of environment variable name, or NULL when unset or empty. */
 const char *sl_cloudlogin_env(const char *name);
+
+/* The endpoint URL in environment variable variable, checked (sl_cloudlogin_endpoint_parse),
+ * into *out (caller frees); 0 with *out untouched when it is unset, else the check's error. */
+int sl_cloudlogin_env_endpoint(char **out, const char *variable, struct sl_err *err);
+
+/* The CA bundle at the path in environment variable variable (sl_cloudlogin_read_ca_bundle)
+ * into *out (caller frees); 0 with *out untouched when it is unset, else the read's error. */
+int sl_cloudlogin_env_ca_bundle(char **out, const char *variable, struct sl_err *err);
 
 /* Whether s looks like a JWT of at most max bytes: base64url parts and dots, nothing that could
  * end a form value or a line. */
@@ -149,9 +161,26 @@ int sl_cloudlogin_post(struct sl_cloudlogin_answer *a, long *status, struct sl_t
 int sl_cloudlogin_outcome(struct sl_err *err, const char *where, long status, int prc,
                           const struct sl_err *perr, int doc_on_401);
 
+/* A token read from an answer, and when it ends (now_unix: the time the answer is read at). */
+struct sl_cloudlogin_token_answer {
+    char *token;
+    int64_t expires_unix;
+    int64_t now_unix;
+    /* for sl_cloudlogin_oauth_answer_parse: the service's OAuth rules */
+    const struct sl_cloudlogin_oauth_rules *rules;
+};
+
+/* Drops the token of an earlier answer before another is read: a token taken from an answer
+ * with an error status is not used. */
+void sl_cloudlogin_token_answer_reset(struct sl_cloudlogin_token_answer *ta);
+
 /* A parser of an answer's body (ctx is the caller's); its error document, if any, has klass
  * SL_ERRC_REGISTRY (see sl_cloudlogin_outcome). */
 typedef int (*sl_cloudlogin_parse_fn)(void *ctx, const char *json, size_t len, struct sl_err *err);
+
+/* An sl_cloudlogin_parse_fn of OAuth token answers: ctx is a struct sl_cloudlogin_token_answer
+ * (reset first), read with sl_cloudlogin_oauth_token_parse and its rules. */
+int sl_cloudlogin_oauth_answer_parse(void *ctx, const char *json, size_t len, struct sl_err *err);
 
 /* sl_cloudlogin_post, then parse on the answer whatever its status, then
  * sl_cloudlogin_outcome with a document on 401 as the refusal's text: 0 when a 2xx answer

@@ -202,12 +202,7 @@ static int sts_error_code(const char *code)
 {
     static const char *const auth[] = {"invalid_grant", "invalid_request", "unauthorized_client",
                                        "access_denied", "invalid_target"};
-    for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++)
-        if (strcmp(code, auth[i]) == 0)
-            return SL_EAUTH;
-    if (strcmp(code, "temporarily_unavailable") == 0)
-        return SL_ERETRY;
-    return SL_EINVAL;
+    return sl_cloudlogin_oauth_code(code, auth, sizeof(auth) / sizeof(auth[0]));
 }
 
 /* What STS's token answer is held to: expires_in a number (not a string), issued_token_type
@@ -304,20 +299,6 @@ int sl_gcp_generate_token_parse(char **out_token, int64_t *expires_unix, const c
 
 /* ---- configuration ---- */
 
-/* The endpoint in variable, checked, into *out. */
-static int env_endpoint(char **out, const char *variable, struct sl_err *err)
-{
-    const char *v = sl_cloudlogin_env(variable);
-    if (!v)
-        return 0;
-    struct sl_cloudlogin_endpoint e = {0};
-    int rc = sl_cloudlogin_endpoint_parse(&e, v, variable, err);
-    sl_cloudlogin_endpoint_clear(&e);
-    if (rc == 0)
-        *out = sl_xstrdup(v);
-    return rc;
-}
-
 int sl_gcp_config_from_env(struct sl_gcp_config *cfg, struct sl_err *err)
 {
     struct sl_gcp_config c;
@@ -333,18 +314,13 @@ int sl_gcp_config_from_env(struct sl_gcp_config *cfg, struct sl_err *err)
         }
         c.audience = sl_xstrdup(audience);
     }
-    rc = env_endpoint(&c.sts_endpoint, "GCP_STS_ENDPOINT", err);
+    rc = sl_cloudlogin_env_endpoint(&c.sts_endpoint, "GCP_STS_ENDPOINT", err);
+    if (rc == 0)
+        rc = sl_cloudlogin_env_endpoint(&c.iam_endpoint, "GCP_IAM_CREDENTIALS_ENDPOINT", err);
+    if (rc == 0)
+        rc = sl_cloudlogin_env_ca_bundle(&c.ca_pem, "GCP_CA_BUNDLE", err);
     if (rc != 0)
         goto done;
-    rc = env_endpoint(&c.iam_endpoint, "GCP_IAM_CREDENTIALS_ENDPOINT", err);
-    if (rc != 0)
-        goto done;
-    const char *ca = sl_cloudlogin_env("GCP_CA_BUNDLE");
-    if (ca) {
-        rc = sl_cloudlogin_read_ca_bundle(&c.ca_pem, ca, "GCP_CA_BUNDLE", err);
-        if (rc != 0)
-            goto done;
-    }
     *cfg = c;
     return 0;
 done:
@@ -365,28 +341,10 @@ void sl_gcp_config_clear(struct sl_gcp_config *cfg)
 
 /* ---- the login ---- */
 
-/* A token read from an answer, and when it ends. */
-struct token_answer {
-    char *token;
-    int64_t expires_unix;
-    int64_t now_unix;
-};
-
-/* A token taken from an answer with an error status is dropped there: it is not used. */
-static int parse_sts(void *ctx, const char *json, size_t len, struct sl_err *err)
-{
-    struct token_answer *ta = ctx;
-    sl_secure_free_str(ta->token);
-    ta->token = NULL;
-    return sl_cloudlogin_oauth_token_parse(&ta->token, &ta->expires_unix, json, len, ta->now_unix,
-                                           &sts_rules, err);
-}
-
 static int parse_iam(void *ctx, const char *json, size_t len, struct sl_err *err)
 {
-    struct token_answer *ta = ctx;
-    sl_secure_free_str(ta->token);
-    ta->token = NULL;
+    struct sl_cloudlogin_token_answer *ta = ctx;
+    sl_cloudlogin_token_answer_reset(ta);
     return generate_token_parse(&ta->token, &ta->expires_unix, json, len, err);
 }
 
@@ -455,7 +413,7 @@ int sl_gcp_registry_login(struct sl_creds *out, int64_t *expires_unix, struct sl
 {
     struct sl_cloudlogin_endpoint sts = {0}, iam = {0};
     struct sl_gcp_registry_host h;
-    struct token_answer federated = {0}, impersonated = {0};
+    struct sl_cloudlogin_token_answer federated = {.rules = &sts_rules}, impersonated = {0};
     char *url = NULL, *where = NULL, *body = NULL, *authorization = NULL, *segment = NULL;
     char token_audience[AUDIENCE_MAX + 16];
     int rc;
@@ -508,12 +466,13 @@ int sl_gcp_registry_login(struct sl_creds *out, int64_t *expires_unix, struct sl
         goto done;
     }
     federated.now_unix = now_unix;
-    rc = post_json(t, cfg, where, url, NULL, body, parse_sts, &federated, err);
+    rc = post_json(t, cfg, where, url, NULL, body, sl_cloudlogin_oauth_answer_parse, &federated,
+                   err);
     if (rc != 0)
         goto done;
 
     /* 2. IAM Credentials: the federated token for the Google service account's */
-    const struct token_answer *final = &federated;
+    const struct sl_cloudlogin_token_answer *final = &federated;
     if (google_sa) {
         free(url);
         free(where);

@@ -163,6 +163,26 @@ void sl_cloudtest_oauth_cases(struct sl_cloudtest_counters counters,
     count_into(counters, &mark_checks, &mark_failures);
 }
 
+void sl_cloudtest_oauth_successes(struct sl_cloudtest_counters counters,
+                                  const struct sl_cloudtest_oauth *o, const char *token,
+                                  const struct sl_cloudtest_ok *ok, size_t n)
+{
+    int mark_checks = check_count, mark_failures = check_failures;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        char *json = sl_test_read_file(&len, "%s/%s/%s", o->data_dir, o->folder, ok[i].file);
+        char *tok = NULL;
+        int64_t exp = 0;
+        struct sl_err err = {0};
+        CHECK_INT_EQ(o->parse(&tok, &exp, json, len, o->now_unix, &err), 0);
+        CHECK_STR_EQ(tok, token);
+        CHECK_INT_EQ(exp, o->now_unix + ok[i].expires_in);
+        sl_secure_free_str(tok);
+        free(json);
+    }
+    count_into(counters, &mark_checks, &mark_failures);
+}
+
 void sl_cloudtest_login_failures(struct sl_cloudtest_counters counters,
                                  const struct sl_cloudtest_login *l, const void *cases, size_t n,
                                  size_t stride)

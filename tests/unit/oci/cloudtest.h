@@ -88,6 +88,17 @@ void sl_cloudtest_oauth_cases(struct sl_cloudtest_counters counters,
                               const struct sl_cloudtest_oauth *o,
                               const struct sl_cloudtest_case *cases, size_t n);
 
+/* An answer such a reader takes: its file and the expires_in it holds. */
+struct sl_cloudtest_ok {
+    const char *file;
+    int64_t expires_in;
+};
+
+/* Runs o's reader over the n answers it must take: token read, expiry now_unix + expires_in. */
+void sl_cloudtest_oauth_successes(struct sl_cloudtest_counters counters,
+                                  const struct sl_cloudtest_oauth *o, const char *token,
+                                  const struct sl_cloudtest_ok *ok, size_t n);
+
 /* What a login that fails must give. A login table's case type starts with it. */
 struct sl_cloudtest_expect {
     const char *name;

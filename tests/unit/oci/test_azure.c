@@ -145,35 +145,18 @@ static void test_guid_check(void)
 
 /* ---- Entra ID answers ---- */
 
-static int token_file(char **tok, int64_t *exp, const char *name, struct sl_err *err)
-{
-    size_t len = 0;
-    char *json = sl_test_read_file(&len, "%s/entra/%s", data_dir, name);
-    int rc = sl_azure_token_parse(tok, exp, json, len, NOW, err);
-    free(json);
-    return rc;
-}
-
 static void test_token_success(void)
 {
-    static const struct {
-        const char *file;
-        int64_t expires_in;
-    } cases[] = {
+    static const struct sl_cloudtest_ok cases[] = {
         {"success.json", 3599},
         {"success-long-string.json", 86399},
         {"success-short-real.json", 600},
         {"success-no-type.json", 3599},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *tok = NULL;
-        int64_t exp = 0;
-        struct sl_err err = {0};
-        CHECK_INT_EQ(token_file(&tok, &exp, cases[i].file, &err), 0);
-        CHECK_STR_EQ(tok, AAD_TOKEN);
-        CHECK_INT_EQ(exp, NOW + cases[i].expires_in);
-        sl_secure_free_str(tok);
-    }
+    const struct sl_cloudtest_oauth entra = {
+        .data_dir = data_dir, .folder = "entra", .parse = sl_azure_token_parse, .now_unix = NOW};
+    sl_cloudtest_oauth_successes(SL_CLOUDTEST_COUNTERS, &entra, AAD_TOKEN, cases,
+                                 sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_token_errors(void)

@@ -275,34 +275,17 @@ static void test_token_audience(void)
 
 /* ---- STS answers ---- */
 
-static int sts_file(char **tok, int64_t *exp, const char *name, struct sl_err *err)
-{
-    size_t len = 0;
-    char *json = sl_test_read_file(&len, "%s/sts/%s", data_dir, name);
-    int rc = sl_gcp_sts_parse(tok, exp, json, len, NOW, err);
-    free(json);
-    return rc;
-}
-
 static void test_sts_success(void)
 {
-    static const struct {
-        const char *file;
-        int64_t expires_in;
-    } cases[] = {
+    static const struct sl_cloudtest_ok cases[] = {
         {"success.json", 3600},
         {"success-minimal.json", 599},
         {"success-real.json", 1800},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *tok = NULL;
-        int64_t exp = 0;
-        struct sl_err err = {0};
-        CHECK_INT_EQ(sts_file(&tok, &exp, cases[i].file, &err), 0);
-        CHECK_STR_EQ(tok, FEDERATED);
-        CHECK_INT_EQ(exp, NOW + cases[i].expires_in);
-        sl_secure_free_str(tok);
-    }
+    const struct sl_cloudtest_oauth sts = {
+        .data_dir = data_dir, .folder = "sts", .parse = sl_gcp_sts_parse, .now_unix = NOW};
+    sl_cloudtest_oauth_successes(SL_CLOUDTEST_COUNTERS, &sts, FEDERATED, cases,
+                                 sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_sts_errors(void)

@@ -135,7 +135,9 @@ class RuntimeTest(procs.TempDirTestCase):
               file=sys.stderr)
         self.apply_key("after-failover")
         self.wait_key_ready("after-failover")
-        self.assertTrue(self.reconciled(standby, "after-failover"))
+        # the new leader's log line may land just after its status write
+        procs.wait_for(lambda: self.reconciled(standby, "after-failover"), timeout=30,
+                       what="the new leader's log line for after-failover")
 
     def lease_holder(self):
         cp = self.kube.kubectl("get", "lease", "-n", "sealift-system", "sealift-controller",

@@ -22,9 +22,9 @@ cosign2 cosign2 github.com/sigstore/cosign/v2/cmd/cosign
 oras oras oras.land/oras/cmd/oras
 helm helm helm.sh/helm/v4/cmd/helm
 refregistry refregistry sealift.dev/hack/tools/refregistry
-awsstandin awsstandin sealift.dev/hack/tools/awsstandin
-azurestandin azurestandin sealift.dev/hack/tools/azurestandin
-gcpstandin gcpstandin sealift.dev/hack/tools/gcpstandin
+awsstandin cloudstandin sealift.dev/hack/tools/cloudstandin/aws
+azurestandin cloudstandin sealift.dev/hack/tools/cloudstandin/azure
+gcpstandin cloudstandin sealift.dev/hack/tools/cloudstandin/gcp
 syft syft github.com/anchore/syft/cmd/syft
 EOF
 }
@@ -47,12 +47,23 @@ version_of() { # version_of DIR PACKAGE: the version go.mod pins for the package
   echo "$v"
 }
 
+source_hash() { # source_hash DIR: 12 hex digits of the hash of DIR's .go files (all below it,
+  # by path), go.mod and go.sum
+  local dir=$1
+  {
+    find "$dir" -type f -name '*.go' -print0 | LC_ALL=C sort -z | xargs -0 -r cat
+    cat "$dir/go.mod" "$dir/go.sum"
+  } | sha256sum | cut -c1-12
+}
+
 out_path() { # out_path NAME: where the binary of NAME is cached
   local dp dir pkg v
   dp=$(lookup "$1"); dir=${dp% *}; pkg=${dp#* }
-  # A peer whose main package lives in hack/tools/<dir> itself: the version is its sources' hash.
+  # A peer whose main package lives in the module hack/tools/<dir> itself: the version is the
+  # hash of the module's sources (every .go file below it, so that a change to a package the
+  # peers of one module share rebuilds them all) and its go.mod and go.sum.
   case "$pkg" in sealift.dev/hack/tools/*)
-    echo "$cache/$1-src$(cat "$here/tools/$dir"/*.go "$here/tools/$dir/go.mod" "$here/tools/$dir/go.sum" | sha256sum | cut -c1-12)/$1"
+    echo "$cache/$1-src$(source_hash "$here/tools/$dir")/$1"
     return 0 ;;
   esac
   # The version is read from go.mod directly (fast, no module download).

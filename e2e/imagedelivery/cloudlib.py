@@ -27,8 +27,9 @@ def subject(namespace, name):
 
 
 class StandIn:
-    """A stand-in test peer (hack/tools/<name>) on a free port with a certificate of the test CA
-    in cert_dir (tls.crt, tls.key, ca.crt); args are its own flags."""
+    """A stand-in test peer (the hack/peers.sh peer name, built from hack/tools/cloudstandin) on a
+    free port with a certificate of the test CA in cert_dir (tls.crt, tls.key, ca.crt); args are
+    its own flags."""
 
     def __init__(self, tc, name, cert_dir, args):
         self.tc, self.name, self.cert_dir = tc, name, cert_dir

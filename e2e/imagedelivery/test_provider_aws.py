@@ -1,6 +1,6 @@
 """ImageDelivery `provider: aws`, end to end: Amazon ECR credentials from a ServiceAccount's
 identity (EKS "IAM roles for service accounts") with a real API server, a real docker-registry
-and the awsstandin test peer (hack/tools/awsstandin) in place of AWS STS and ECR:
+and the awsstandin test peer (hack/tools/cloudstandin/aws) in place of AWS STS and ECR:
 
 - the controller (--workload-identity) gets a token of the ServiceAccount for the audience
   sts.amazonaws.com (TokenRequest), exchanges it at STS (AssumeRoleWithWebIdentity) for the

@@ -1,6 +1,6 @@
 """ImageDelivery `provider: azure`, end to end: Azure Container Registry credentials from a
 ServiceAccount's identity (Microsoft Entra Workload ID) with a real API server, a real
-docker-registry and the azurestandin test peer (hack/tools/azurestandin) in place of Entra ID
+docker-registry and the azurestandin test peer (hack/tools/cloudstandin/azure) in place of Entra ID
 and the registry's front:
 
 - the controller (--workload-identity) gets a token of the ServiceAccount for the audience

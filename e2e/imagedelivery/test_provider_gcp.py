@@ -1,6 +1,6 @@
 """ImageDelivery `provider: gcp`, end to end: Google Artifact Registry credentials from a
 ServiceAccount's identity (GKE workload identity federation) with a real API server, a real
-docker-registry and the gcpstandin test peer (hack/tools/gcpstandin) in place of Google's
+docker-registry and the gcpstandin test peer (hack/tools/cloudstandin/gcp) in place of Google's
 Security Token Service and IAM Credentials:
 
 - the controller (--workload-identity) gets a token of the ServiceAccount for the audience the

@@ -21,32 +21,25 @@
 //     tokens, the registry token), for the tests' assertions that none leaked.
 //
 // HTTPS only (-tls-cert, -tls-key). Prints its URL on one line on stdout once it listens.
-// Never part of the product; built by hack/peers.sh into the tools cache.
+// Never part of the product; built by hack/peers.sh (peer gcpstandin) into the tools cache.
 package main
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"mime"
-	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"sealift.dev/hack/tools/cloudstandin/internal/standin"
 )
 
 const (
@@ -56,8 +49,6 @@ const (
 	scopeCloudPlatform = "https://www.googleapis.com/auth/cloud-platform"
 	federatedLifetime  = time.Hour
 	maxLifetime        = time.Hour
-	maxBody            = 64 << 10
-	maxClockSkew       = 5 * time.Minute
 
 	permissionDenied = "Permission 'iam.serviceAccounts.getAccessToken' denied on resource " +
 		"(or it may not exist)."
@@ -69,11 +60,9 @@ const (
 // call is one request as the tests read it from /_standin/calls. No secret is kept here: not
 // the subject token, not a federated token, not the registry token.
 type call struct {
-	Service        string   `json:"service"` // "sts", "iam" or "unknown" (another path)
-	Time           string   `json:"time"`
-	OK             bool     `json:"ok"`
-	Status         int      `json:"status"`
-	Error          string   `json:"error,omitempty"`   // sts: the OAuth error; iam: the status
+	// Service: "sts", "iam" or "unknown" (another path); Error: sts: the OAuth error; iam: the
+	// status
+	standin.Outcome
 	Message        string   `json:"message,omitempty"` // the description or message answered
 	Audience       string   `json:"audience,omitempty"`
 	Scope          []string `json:"scope,omitempty"`
@@ -84,104 +73,66 @@ type call struct {
 	ContentType    string   `json:"contentType,omitempty"`
 }
 
+func (c *call) LogText() string {
+	if c.OK {
+		return fmt.Sprintf("sub=%q sa=%q", c.Sub, c.ServiceAccount)
+	}
+	return c.Message
+}
+
 type federated struct {
 	subject string
 	expires time.Time
 }
 
 type server struct {
-	key           *rsa.PublicKey
-	issuer        string
+	verifier      *standin.Verifier
 	audience      string // the pool provider's resource name (STS audience)
-	tokenAudience string // the audience a subject token must carry
 	poolSubjects  map[string]bool
 	impersonate   map[string]map[string]bool // Google SA e-mail -> subjects
 	registryToken string
 	directSubject string
 
+	calls   standin.Calls[call, *call]
+	secrets *standin.Secrets
+
 	mu        sync.Mutex
 	federated map[string]*federated // by token
-	subjects  []string              // every subject token received, for /_standin/secrets
-	calls     []call
-}
-
-func (s *server) record(c call) {
-	c.Time = time.Now().UTC().Format(time.RFC3339Nano)
-	s.mu.Lock()
-	s.calls = append(s.calls, c)
-	s.mu.Unlock()
-	if c.OK {
-		log.Printf("%s ok sub=%q sa=%q", c.Service, c.Sub, c.ServiceAccount)
-	} else {
-		log.Printf("%s %d %s: %s", c.Service, c.Status, c.Error, c.Message)
-	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	w.Write(body)
+	standin.WriteJSON(w, status, "application/json; charset=UTF-8", v)
 }
 
 var generateRE = regexp.MustCompile(`^/v1/projects/-/serviceAccounts/([^/]+):generateAccessToken$`)
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/_standin/calls":
-		s.mu.Lock()
-		out := map[string]any{"calls": append([]call{}, s.calls...)}
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, out)
-	case r.Method == http.MethodGet && r.URL.Path == "/_standin/secrets":
-		s.secrets(w)
 	case r.URL.Path == "/v1/token":
 		s.sts(w, r)
 	case generateRE.MatchString(r.URL.Path):
 		s.generate(w, r, generateRE.FindStringSubmatch(r.URL.Path)[1])
 	default:
 		// recorded too, so that a test sees a request that went astray
-		s.record(call{Service: "unknown", Status: http.StatusNotFound, Error: "NOT_FOUND",
-			Message: r.Method + " " + r.URL.Path})
+		s.calls.Add(call{Outcome: standin.Outcome{Service: "unknown",
+			Status: http.StatusNotFound, Error: "NOT_FOUND"}, Message: r.Method + " " + r.URL.Path})
 		http.NotFound(w, r)
 	}
 }
 
-// secrets answers every secret this stand-in has received or handed out, so that a test can
-// assert that none of them leaked into what the client shows (statuses, events, logs).
-func (s *server) secrets(w http.ResponseWriter) {
-	out := map[string][]string{"subjectTokens": {}, "federatedTokens": {},
-		"accessTokens": {s.registryToken}}
-	s.mu.Lock()
-	out["subjectTokens"] = append(out["subjectTokens"], s.subjects...)
-	for tok := range s.federated {
-		out["federatedTokens"] = append(out["federatedTokens"], tok)
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
-}
-
 func randomToken() string {
-	b := make([]byte, 48)
-	if _, err := rand.Read(b); err != nil {
-		log.Fatal(err)
-	}
 	// Google's access tokens are opaque strings of this alphabet
-	return "ya29.d." + base64.RawURLEncoding.EncodeToString(b)
+	return "ya29.d." + base64.RawURLEncoding.EncodeToString(standin.RandomBytes(48))
 }
 
-// jsonBody reads a JSON request body (application/json, at most maxBody bytes) into v.
+// jsonBody reads a JSON request body (application/json, at most standin.MaxBody bytes) into v.
 func jsonBody(w http.ResponseWriter, r *http.Request, v any) (string, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
 		return ct, fmt.Errorf("the request's Content-Type %q is not application/json", ct)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, standin.MaxBody))
 	if err != nil {
 		return ct, fmt.Errorf("the request body cannot be read")
 	}
@@ -195,12 +146,12 @@ func jsonBody(w http.ResponseWriter, r *http.Request, v any) (string, error) {
 
 func (s *server) stsError(w http.ResponseWriter, c *call, status int, code, desc string) {
 	c.Status, c.Error, c.Message = status, code, desc
-	s.record(*c)
+	s.calls.Add(*c)
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
 func (s *server) sts(w http.ResponseWriter, r *http.Request) {
-	c := call{Service: "sts"}
+	c := call{Outcome: standin.Outcome{Service: "sts"}}
 	if r.Method != http.MethodPost {
 		s.stsError(w, &c, http.StatusMethodNotAllowed, "invalid_request",
 			"The token endpoint answers POST only.")
@@ -224,11 +175,7 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 	if req.Scope != "" {
 		c.Scope = strings.Fields(req.Scope)
 	}
-	if req.SubjectToken != "" {
-		s.mu.Lock()
-		s.subjects = append(s.subjects, req.SubjectToken)
-		s.mu.Unlock()
-	}
+	s.secrets.Add("subjectTokens", req.SubjectToken)
 	switch {
 	case req.GrantType != grantTokenExchange:
 		s.stsError(w, &c, http.StatusBadRequest, "unsupported_grant_type",
@@ -262,12 +209,13 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 			"The request is missing the required parameter \"subject_token\".")
 		return
 	}
-	cl, desc := s.verifyToken(req.SubjectToken)
+	cl, refusal := s.verifier.Verify(req.SubjectToken)
 	if cl != nil {
 		c.Sub, c.Aud = cl.Sub, cl.Aud
 	}
-	if desc != "" {
-		s.stsError(w, &c, http.StatusBadRequest, "invalid_grant", desc)
+	if refusal != nil {
+		s.stsError(w, &c, http.StatusBadRequest, "invalid_grant",
+			s.tokenRefusal(cl, refusal))
 		return
 	}
 	if !s.poolSubjects[cl.Sub] {
@@ -283,8 +231,9 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.federated[tok] = &federated{subject: cl.Sub, expires: time.Now().Add(federatedLifetime)}
 	s.mu.Unlock()
+	s.secrets.Add("federatedTokens", tok)
 	c.OK, c.Status = true, http.StatusOK
-	s.record(c)
+	s.calls.Add(c)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token":      tok,
 		"issued_token_type": tokenTypeAccess,
@@ -293,91 +242,35 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-type claims struct {
-	Iss string
-	Sub string
-	Aud []string
-	Exp int64
-	Nbf int64
+// tokenRefusals are STS's descriptions of the subject tokens it refuses, but for the faults
+// whose description names a claim.
+var tokenRefusals = map[standin.Fault]string{
+	standin.NotJWT:               "Invalid ID Token: the token is not a JWT.",
+	standin.BadHeader:            "Invalid ID Token: the header cannot be read.",
+	standin.BadSignatureEncoding: "Invalid ID Token: the signature cannot be read.",
+	standin.BadSignature:         "The ID Token's signature cannot be verified.",
+	standin.BadPayload:           "Invalid ID Token: the payload cannot be read.",
+	standin.BadAudienceClaim:     "Invalid ID Token: the aud claim cannot be read.",
+	standin.NoExpiry:             "Invalid ID Token: the exp claim is missing.",
+	standin.BadNotBefore:         "Invalid ID Token: the nbf claim cannot be read.",
+	standin.NotYetValid:          "Invalid ID Token: the token is not valid yet.",
+	standin.NoSubject:            "Invalid ID Token: the sub claim is missing.",
 }
 
-// verifyToken checks a JWT as STS checks an OIDC provider's token. Returns the claims that
-// could be read (nil when none) and, when the token is refused, STS's description.
-func (s *server) verifyToken(tok string) (*claims, string) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, "Invalid ID Token: the token is not a JWT."
+// tokenRefusal is STS's description of a subject token it refuses.
+func (s *server) tokenRefusal(cl *standin.Claims, r *standin.Refusal) string {
+	switch r.Fault {
+	case standin.BadAlgorithm:
+		return fmt.Sprintf("Invalid ID Token: unsupported signing algorithm %q.", r.Alg)
+	case standin.WrongIssuer:
+		return fmt.Sprintf("The issuer in ID Token %s does not match the expected ones.", cl.Iss)
+	case standin.WrongAudience:
+		return fmt.Sprintf("The audience in ID Token [%s] does not match the expected "+
+			"audience %s.", strings.Join(cl.Aud, ", "), s.verifier.Audience)
+	case standin.Expired:
+		return fmt.Sprintf("ID Token expired at %d, now is %d.", cl.Exp, r.Now)
 	}
-	var hdr struct {
-		Alg string `json:"alg"`
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil || json.Unmarshal(raw, &hdr) != nil {
-		return nil, "Invalid ID Token: the header cannot be read."
-	}
-	if hdr.Alg != "RS256" {
-		return nil, fmt.Sprintf("Invalid ID Token: unsupported signing algorithm %q.", hdr.Alg)
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, "Invalid ID Token: the signature cannot be read."
-	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if rsa.VerifyPKCS1v15(s.key, crypto.SHA256, digest[:], sig) != nil {
-		return nil, "The ID Token's signature cannot be verified."
-	}
-	raw, err = base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, "Invalid ID Token: the payload cannot be read."
-	}
-	var p struct {
-		Iss string          `json:"iss"`
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
-		Exp json.Number     `json:"exp"`
-		Nbf json.Number     `json:"nbf"`
-	}
-	if json.Unmarshal(raw, &p) != nil {
-		return nil, "Invalid ID Token: the payload cannot be read."
-	}
-	cl := &claims{Iss: p.Iss, Sub: p.Sub}
-	var one string
-	if json.Unmarshal(p.Aud, &one) == nil {
-		cl.Aud = []string{one}
-	} else if json.Unmarshal(p.Aud, &cl.Aud) != nil {
-		return cl, "Invalid ID Token: the aud claim cannot be read."
-	}
-	if cl.Exp, err = p.Exp.Int64(); err != nil {
-		return cl, "Invalid ID Token: the exp claim is missing."
-	}
-	if p.Nbf != "" {
-		if cl.Nbf, err = p.Nbf.Int64(); err != nil {
-			return cl, "Invalid ID Token: the nbf claim cannot be read."
-		}
-	}
-	if cl.Iss != s.issuer {
-		return cl, fmt.Sprintf("The issuer in ID Token %s does not match the expected ones.",
-			cl.Iss)
-	}
-	audOK := false
-	for _, a := range cl.Aud {
-		audOK = audOK || a == s.tokenAudience
-	}
-	if !audOK {
-		return cl, fmt.Sprintf("The audience in ID Token [%s] does not match the expected "+
-			"audience %s.", strings.Join(cl.Aud, ", "), s.tokenAudience)
-	}
-	now := time.Now()
-	if now.Unix() >= cl.Exp {
-		return cl, fmt.Sprintf("ID Token expired at %d, now is %d.", cl.Exp, now.Unix())
-	}
-	if cl.Nbf != 0 && now.Add(maxClockSkew).Unix() < cl.Nbf {
-		return cl, "Invalid ID Token: the token is not valid yet."
-	}
-	if cl.Sub == "" {
-		return cl, "Invalid ID Token: the sub claim is missing."
-	}
-	return cl, ""
+	return tokenRefusals[r.Fault]
 }
 
 // ---- IAM Credentials ----
@@ -389,7 +282,7 @@ var statusCodes = map[string]int{"INVALID_ARGUMENT": http.StatusBadRequest,
 func (s *server) iamError(w http.ResponseWriter, c *call, status, msg string) {
 	code := statusCodes[status]
 	c.Status, c.Error, c.Message = code, status, msg
-	s.record(*c)
+	s.calls.Add(*c)
 	writeJSON(w, code, map[string]any{"error": map[string]any{
 		"code": code, "message": msg, "status": status}})
 }
@@ -397,7 +290,7 @@ func (s *server) iamError(w http.ResponseWriter, c *call, status, msg string) {
 var lifetimeRE = regexp.MustCompile(`^([0-9]{1,6})s$`)
 
 func (s *server) generate(w http.ResponseWriter, r *http.Request, email string) {
-	c := call{Service: "iam", ServiceAccount: email}
+	c := call{Outcome: standin.Outcome{Service: "iam"}, ServiceAccount: email}
 	if r.Method != http.MethodPost {
 		s.iamError(w, &c, "NOT_FOUND", "The requested URL was not found on this server.")
 		return
@@ -450,7 +343,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, email string) 
 		return
 	}
 	c.OK, c.Status = true, http.StatusOK
-	s.record(c)
+	s.calls.Add(c)
 	writeJSON(w, http.StatusOK, map[string]string{
 		"accessToken": s.registryToken,
 		"expireTime":  time.Now().Add(lifetime).UTC().Format("2006-01-02T15:04:05Z"),
@@ -474,65 +367,24 @@ func tokenAudienceOf(aud string) (string, error) {
 		"identitynamespace:PROJECT.svc.id.goog:...", aud)
 }
 
-func readPublicKey(path string) (*rsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	switch block.Type {
-	case "PUBLIC KEY":
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		rk, ok := k.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: not an RSA key", path)
-		}
-		return rk, nil
-	case "RSA PUBLIC KEY":
-		return x509.ParsePKCS1PublicKey(block.Bytes)
-	}
-	return nil, fmt.Errorf("%s: PEM block %q is not a public key", path, block.Type)
-}
-
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (port 0: any free port)")
-	certFile := flag.String("tls-cert", "", "serving certificate (PEM)")
-	keyFile := flag.String("tls-key", "", "serving key (PEM)")
-	saKey := flag.String("sa-public-key", "", "the API server's service-account public key (PEM RSA)")
-	issuer := flag.String("issuer", "", "the API server's --service-account-issuer")
+	common := standin.RegisterFlags("serving certificate (PEM)")
 	audience := flag.String("audience", "", "the STS audience: the workload identity provider's name")
 	registryToken := flag.String("registry-token", "", "the access token the registry takes")
 	direct := flag.String("direct-subject", "", "the pool subject whose federated token is "+
 		"-registry-token (direct resource access)")
-	var subjects, imps listFlag
+	var subjects, imps standin.ListFlag
 	flag.Var(&subjects, "pool-subject", "SUBJECT: the pool maps tokens of that subject (repeatable)")
 	flag.Var(&imps, "impersonate", "EMAIL=SUBJECT: that subject may impersonate the Google "+
 		"service account (repeatable)")
 	flag.Parse()
-	if *certFile == "" || *keyFile == "" || *saKey == "" || *issuer == "" || *audience == "" ||
-		*registryToken == "" {
-		log.Fatal("-tls-cert, -tls-key, -sa-public-key, -issuer, -audience and -registry-token " +
-			"are required")
-	}
+	standin.Require("tls-cert", "tls-key", "sa-public-key", "issuer", "audience",
+		"registry-token")
 	tokenAud, err := tokenAudienceOf(*audience)
 	if err != nil {
 		log.Fatal(err)
 	}
-	key, err := readPublicKey(*saKey)
-	if err != nil {
-		log.Fatal(err)
-	}
+	verifier := common.Verifier(tokenAud)
 	pool := map[string]bool{}
 	for _, sub := range subjects {
 		pool[sub] = true
@@ -540,33 +392,13 @@ func main() {
 	if *direct != "" && !pool[*direct] {
 		log.Fatalf("-direct-subject %q is not a -pool-subject", *direct)
 	}
-	impersonate := map[string]map[string]bool{}
-	for _, v := range imps {
-		email, sub, ok := strings.Cut(v, "=")
-		if !ok || !strings.Contains(email, "@") || sub == "" {
-			log.Fatalf("-impersonate %q: want EMAIL=SUBJECT", v)
-		}
-		if impersonate[email] == nil {
-			impersonate[email] = map[string]bool{}
-		}
-		impersonate[email][sub] = true
-	}
-	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-	if err != nil {
-		log.Fatal(err)
-	}
-	s := &server{key: key, issuer: *issuer, audience: *audience, tokenAudience: tokenAud,
-		poolSubjects: pool, impersonate: impersonate, registryToken: *registryToken,
-		directSubject: *direct, federated: map[string]*federated{}}
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("https://%s\n", ln.Addr())
-	os.Stdout.Sync()
-	log.Printf("gcpstandin serving STS and IAM Credentials on https://%s", ln.Addr())
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
-	log.Fatal(hs.ServeTLS(ln, "", ""))
+	impersonate := standin.Trust("impersonate", imps, "EMAIL=SUBJECT",
+		func(email string) (string, bool) { return email, strings.Contains(email, "@") })
+	s := &server{verifier: verifier, audience: *audience, poolSubjects: pool,
+		impersonate: impersonate, registryToken: *registryToken, directSubject: *direct,
+		federated: map[string]*federated{},
+		secrets:   standin.NewSecrets("subjectTokens", "federatedTokens", "accessTokens")}
+	s.secrets.Add("accessTokens", *registryToken)
+	common.Serve(standin.Handler(&s.calls, s.secrets, s),
+		"gcpstandin serving STS and IAM Credentials")
 }

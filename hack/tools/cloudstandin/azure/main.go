@@ -19,32 +19,23 @@
 //
 // HTTPS only (-tls-cert, -tls-key; the certificate names 127.0.0.1 and the registry's host).
 // Prints its URL on one line on stdout once it listens. Never part of the product; built by
-// hack/peers.sh into the tools cache.
+// hack/peers.sh (peer azurestandin) into the tools cache.
 package main
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"sealift.dev/hack/tools/cloudstandin/internal/standin"
 )
 
 const (
@@ -52,30 +43,32 @@ const (
 	armScope            = "https://management.azure.com/.default"
 	assertionType       = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 	accessTokenLifetime = 3599
-	maxBody             = 64 << 10
-	maxClockSkew        = 5 * time.Minute
 )
 
 // call is one request as the tests read it from /_standin/calls. No secret is kept here: not
 // the client assertion, not an access token, not the refresh token.
 type call struct {
-	Service       string   `json:"service"` // "entra" or "acr"
-	Time          string   `json:"time"`
-	OK            bool     `json:"ok"`
-	Status        int      `json:"status"`
-	Error         string   `json:"error,omitempty"`             // the error code answered
-	Description   string   `json:"error_description,omitempty"` // the message answered
-	Host          string   `json:"host,omitempty"`              // the Host the request named
-	Tenant        string   `json:"tenant,omitempty"`            // entra: the path's; acr: the form's
-	ClientID      string   `json:"client_id,omitempty"`         // entra: the form's; acr: the token's
-	Scope         string   `json:"scope,omitempty"`             // entra
-	GrantType     string   `json:"grant_type,omitempty"`
-	AssertionType string   `json:"client_assertion_type,omitempty"` // entra
-	Iss           string   `json:"iss,omitempty"`                   // entra: the assertion's claims
-	Sub           string   `json:"sub,omitempty"`
-	Aud           []string `json:"aud,omitempty"`
-	Service2      string   `json:"acr_service,omitempty"` // acr: the form's service
-	TokenID       string   `json:"token_id,omitempty"`    // entra: issued; acr: presented
+	standin.Outcome          // Service: "entra" or "acr"
+	Description     string   `json:"error_description,omitempty"` // the message answered
+	Host            string   `json:"host,omitempty"`              // the Host the request named
+	Tenant          string   `json:"tenant,omitempty"`            // entra: the path's; acr: the form's
+	ClientID        string   `json:"client_id,omitempty"`         // entra: the form's; acr: the token's
+	Scope           string   `json:"scope,omitempty"`             // entra
+	GrantType       string   `json:"grant_type,omitempty"`
+	AssertionType   string   `json:"client_assertion_type,omitempty"` // entra
+	Iss             string   `json:"iss,omitempty"`                   // entra: the assertion's claims
+	Sub             string   `json:"sub,omitempty"`
+	Aud             []string `json:"aud,omitempty"`
+	Service2        string   `json:"acr_service,omitempty"` // acr: the form's service
+	TokenID         string   `json:"token_id,omitempty"`    // entra: issued; acr: presented
+}
+
+func (c *call) LogText() string {
+	if c.OK {
+		return fmt.Sprintf("client=%q tenant=%q sub=%q token=%s", c.ClientID, c.Tenant, c.Sub,
+			c.TokenID)
+	}
+	return c.Description
 }
 
 // issued is an access token handed out here (by its value).
@@ -85,45 +78,24 @@ type issued struct {
 }
 
 type server struct {
-	key          *rsa.PublicKey
-	issuer       string
+	verifier     *standin.Verifier
 	tenant       string
 	federation   map[string]map[string]bool // client ID (lower case) -> subjects it trusts
 	registryHost string
 	acrPassword  string
 	proxy        http.Handler
 
-	mu         sync.Mutex
-	calls      []call
-	assertions []string           // every client assertion received, for /_standin/secrets
-	tokens     map[string]*issued // access tokens handed out
-}
+	calls   standin.Calls[call, *call]
+	secrets *standin.Secrets
 
-func (s *server) record(c call) {
-	c.Time = time.Now().UTC().Format(time.RFC3339Nano)
-	s.mu.Lock()
-	s.calls = append(s.calls, c)
-	s.mu.Unlock()
-	if c.OK {
-		log.Printf("%s ok client=%q tenant=%q sub=%q token=%s", c.Service, c.ClientID, c.Tenant,
-			c.Sub, c.TokenID)
-	} else {
-		log.Printf("%s %d %s: %s", c.Service, c.Status, c.Error, c.Description)
-	}
+	mu     sync.Mutex
+	tokens map[string]*issued // access tokens handed out
 }
 
 var tokenPathRE = regexp.MustCompile(`^/([^/]+)/oauth2/v2\.0/token$`)
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/_standin/calls":
-		s.mu.Lock()
-		body, _ := json.Marshal(map[string]any{"calls": append([]call{}, s.calls...)})
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	case r.Method == http.MethodGet && r.URL.Path == "/_standin/secrets":
-		s.secrets(w)
 	case r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/"):
 		s.proxy.ServeHTTP(w, r)
 	case r.URL.Path == "/oauth2/exchange":
@@ -135,41 +107,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// secrets answers every secret this stand-in has received or handed out, so that a test can
-// assert that none of them leaked into what the client shows (statuses, events, logs).
-func (s *server) secrets(w http.ResponseWriter) {
-	out := map[string][]string{"clientAssertions": {}, "accessTokens": {},
-		"refreshTokens": {s.acrPassword}}
-	s.mu.Lock()
-	out["clientAssertions"] = append(out["clientAssertions"], s.assertions...)
-	for tok := range s.tokens {
-		out["accessTokens"] = append(out["accessTokens"], tok)
-	}
-	s.mu.Unlock()
-	body, _ := json.Marshal(out)
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(body)
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		log.Fatal(err)
-	}
-	return b
-}
-
-func guid() string {
-	h := hex.EncodeToString(randomBytes(16))
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store, no-cache")
-	w.WriteHeader(status)
-	w.Write(body)
+	standin.WriteJSON(w, status, "application/json; charset=utf-8", v)
 }
 
 // hostOf is the request's Host without a default https port.
@@ -182,12 +122,12 @@ func hostOf(r *http.Request) string {
 // entraError answers an error document as Entra ID's token endpoint writes it: the code, the
 // description starting with its AADSTS number, the trace and correlation IDs and the time.
 func (s *server) entraError(w http.ResponseWriter, c *call, status int, code, aadsts, msg string) {
-	trace, corr := guid(), guid()
+	trace, corr := standin.GUID(), standin.GUID()
 	now := time.Now().UTC()
 	desc := fmt.Sprintf("AADSTS%s: %s Trace ID: %s Correlation ID: %s Timestamp: %s", aadsts, msg,
 		trace, corr, now.Format("2006-01-02 15:04:05Z"))
 	c.Status, c.Error, c.Description = status, code, fmt.Sprintf("AADSTS%s: %s", aadsts, msg)
-	s.record(*c)
+	s.calls.Add(*c)
 	var n int
 	fmt.Sscanf(aadsts, "%d", &n)
 	writeJSON(w, status, map[string]any{
@@ -200,7 +140,7 @@ func (s *server) entraError(w http.ResponseWriter, c *call, status int, code, aa
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
-	c := call{Service: "entra", Host: hostOf(r), Tenant: tenant}
+	c := call{Outcome: standin.Outcome{Service: "entra"}, Host: hostOf(r), Tenant: tenant}
 	const badRequest, unauthorized = http.StatusBadRequest, http.StatusUnauthorized
 	if r.Method != http.MethodPost {
 		s.entraError(w, &c, badRequest, "invalid_request", "900561",
@@ -213,13 +153,12 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			"The request body must contain the following parameter: 'grant_type'.")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
+	f, ok := standin.ReadForm(w, r)
+	if !ok {
 		s.entraError(w, &c, badRequest, "invalid_request", "90014",
 			"The request body cannot be read.")
 		return
 	}
-	f := r.PostForm
 	if len(r.URL.Query()) != 0 {
 		s.entraError(w, &c, badRequest, "invalid_request", "900144",
 			"The parameters belong in the request body, not in the URL.")
@@ -227,11 +166,7 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	c.ClientID, c.Scope, c.GrantType = f.Get("client_id"), f.Get("scope"), f.Get("grant_type")
 	c.AssertionType = f.Get("client_assertion_type")
-	if t := f.Get("client_assertion"); t != "" {
-		s.mu.Lock()
-		s.assertions = append(s.assertions, t)
-		s.mu.Unlock()
-	}
+	s.secrets.Add("clientAssertions", f.Get("client_assertion"))
 	// the call records the form (and the secrets list the assertion) before the tenant is
 	// looked up
 	if !strings.EqualFold(tenant, s.tenant) {
@@ -285,11 +220,12 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			"Client assertion type is not supported: '"+c.AssertionType+"'.")
 		return
 	}
-	cl, aadsts, msg := s.verifyAssertion(f.Get("client_assertion"))
+	cl, refusal := s.verifier.Verify(f.Get("client_assertion"))
 	if cl != nil {
 		c.Iss, c.Sub, c.Aud = cl.Iss, cl.Sub, cl.Aud
 	}
-	if aadsts != "" {
+	if refusal != nil {
+		aadsts, msg := assertionRefusal(cl, refusal)
 		s.entraError(w, &c, unauthorized, "invalid_client", aadsts, msg)
 		return
 	}
@@ -301,105 +237,41 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		return
 	}
 
-	tok := "eyJ0eXAiOiJKV1QifQ." + base64.RawURLEncoding.EncodeToString(randomBytes(48)) + "." +
-		base64.RawURLEncoding.EncodeToString(randomBytes(32))
-	it := &issued{id: guid(), tenant: strings.ToLower(s.tenant),
+	tok := "eyJ0eXAiOiJKV1QifQ." +
+		base64.RawURLEncoding.EncodeToString(standin.RandomBytes(48)) + "." +
+		base64.RawURLEncoding.EncodeToString(standin.RandomBytes(32))
+	it := &issued{id: standin.GUID(), tenant: strings.ToLower(s.tenant),
 		client:  strings.ToLower(c.ClientID),
 		expires: time.Now().Add(accessTokenLifetime * time.Second)}
 	s.mu.Lock()
 	s.tokens[tok] = it
 	s.mu.Unlock()
+	s.secrets.Add("accessTokens", tok)
 	c.TokenID = it.id
 	c.OK, c.Status = true, http.StatusOK
-	s.record(c)
+	s.calls.Add(c)
 	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer",
 		"expires_in": accessTokenLifetime, "ext_expires_in": accessTokenLifetime,
 		"access_token": tok})
 }
 
-type claims struct {
-	Iss string
-	Sub string
-	Aud []string
-	Exp int64
-	Nbf int64
-}
-
-// verifyAssertion checks a client assertion as Entra ID checks the token of a federated
-// identity credential's issuer. Returns the claims that could be read (nil when none) and,
-// when the assertion is refused, the AADSTS number and message.
-func (s *server) verifyAssertion(tok string) (*claims, string, string) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, "50027", "JWT token is invalid or malformed."
-	}
-	var hdr struct {
-		Alg string `json:"alg"`
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil || json.Unmarshal(raw, &hdr) != nil {
-		return nil, "50027", "JWT token is invalid or malformed."
-	}
-	if hdr.Alg != "RS256" {
-		return nil, "5002738", "Invalid JWT token. '" + hdr.Alg + "' is not a supported signature algorithm."
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, "50027", "JWT token is invalid or malformed."
-	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if rsa.VerifyPKCS1v15(s.key, crypto.SHA256, digest[:], sig) != nil {
-		return nil, "700027", "Client assertion contains an invalid signature."
-	}
-	raw, err = base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, "50027", "JWT token is invalid or malformed."
-	}
-	var p struct {
-		Iss string          `json:"iss"`
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
-		Exp json.Number     `json:"exp"`
-		Nbf json.Number     `json:"nbf"`
-	}
-	if json.Unmarshal(raw, &p) != nil {
-		return nil, "50027", "JWT token is invalid or malformed."
-	}
-	cl := &claims{Iss: p.Iss, Sub: p.Sub}
-	var one string
-	if json.Unmarshal(p.Aud, &one) == nil {
-		cl.Aud = []string{one}
-	} else if json.Unmarshal(p.Aud, &cl.Aud) != nil {
-		return cl, "50027", "JWT token is invalid or malformed."
-	}
-	if cl.Exp, err = p.Exp.Int64(); err != nil {
-		return cl, "50027", "JWT token is invalid or malformed."
-	}
-	if p.Nbf != "" {
-		if cl.Nbf, err = p.Nbf.Int64(); err != nil {
-			return cl, "50027", "JWT token is invalid or malformed."
-		}
-	}
-	if cl.Iss != s.issuer {
-		return cl, "700211", fmt.Sprintf("No matching federated identity record found for "+
+// assertionRefusal is Entra ID's AADSTS number and message for a client assertion it refuses.
+func assertionRefusal(cl *standin.Claims, r *standin.Refusal) (string, string) {
+	switch r.Fault {
+	case standin.BadAlgorithm:
+		return "5002738", "Invalid JWT token. '" + r.Alg + "' is not a supported signature algorithm."
+	case standin.BadSignature:
+		return "700027", "Client assertion contains an invalid signature."
+	case standin.WrongIssuer:
+		return "700211", fmt.Sprintf("No matching federated identity record found for "+
 			"presented assertion issuer '%s'.", cl.Iss)
-	}
-	audOK := false
-	for _, a := range cl.Aud {
-		audOK = audOK || a == tokenAudience
-	}
-	if !audOK {
-		return cl, "700212", fmt.Sprintf("No matching federated identity record found for "+
+	case standin.WrongAudience:
+		return "700212", fmt.Sprintf("No matching federated identity record found for "+
 			"presented assertion audience '%s'.", strings.Join(cl.Aud, ","))
+	case standin.Expired, standin.NotYetValid:
+		return "700024", "Client assertion is not within its valid time range."
 	}
-	now := time.Now()
-	if now.Unix() >= cl.Exp || (cl.Nbf != 0 && now.Add(maxClockSkew).Unix() < cl.Nbf) {
-		return cl, "700024", "Client assertion is not within its valid time range."
-	}
-	if cl.Sub == "" {
-		return cl, "50027", "JWT token is invalid or malformed."
-	}
-	return cl, "", ""
+	return "50027", "JWT token is invalid or malformed."
 }
 
 // ---- ACR ----
@@ -407,13 +279,13 @@ func (s *server) verifyAssertion(tok string) (*claims, string, string) {
 // acrError answers an error document as the registry's /oauth2/exchange writes it.
 func (s *server) acrError(w http.ResponseWriter, c *call, status int, code, msg string) {
 	c.Status, c.Error, c.Description = status, code, msg
-	s.record(*c)
+	s.calls.Add(*c)
 	writeJSON(w, status, map[string]any{"errors": []map[string]string{
 		{"code": code, "message": msg}}})
 }
 
 func (s *server) exchange(w http.ResponseWriter, r *http.Request) {
-	c := call{Service: "acr", Host: hostOf(r)}
+	c := call{Outcome: standin.Outcome{Service: "acr"}, Host: hostOf(r)}
 	if r.Method != http.MethodPost {
 		s.acrError(w, &c, http.StatusMethodNotAllowed, "UNSUPPORTED", "The method is not allowed.")
 		return
@@ -424,12 +296,11 @@ func (s *server) exchange(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("registry %s is not served here", c.Host))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
+	f, ok := standin.ReadForm(w, r)
+	if !ok {
 		s.acrError(w, &c, http.StatusBadRequest, "BADREQUEST", "the form body cannot be read")
 		return
 	}
-	f := r.PostForm
 	c.GrantType, c.Service2, c.Tenant = f.Get("grant_type"), f.Get("service"), f.Get("tenant")
 	if c.GrantType != "access_token" {
 		s.acrError(w, &c, http.StatusBadRequest, "BADREQUEST",
@@ -465,80 +336,31 @@ func (s *server) exchange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.OK, c.Status = true, http.StatusOK
-	s.record(c)
+	s.calls.Add(c)
 	writeJSON(w, http.StatusOK, map[string]string{"refresh_token": s.acrPassword})
 }
 
 // ---- set-up ----
 
-func readPublicKey(path string) (*rsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	switch block.Type {
-	case "PUBLIC KEY":
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		rk, ok := k.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: not an RSA key", path)
-		}
-		return rk, nil
-	case "RSA PUBLIC KEY":
-		return x509.ParsePKCS1PublicKey(block.Bytes)
-	}
-	return nil, fmt.Errorf("%s: PEM block %q is not a public key", path, block.Type)
-}
-
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (port 0: any free port)")
-	certFile := flag.String("tls-cert", "", "serving certificate (PEM; names 127.0.0.1 and the registry host)")
-	keyFile := flag.String("tls-key", "", "serving key (PEM)")
-	saKey := flag.String("sa-public-key", "", "the API server's service-account public key (PEM RSA)")
-	issuer := flag.String("issuer", "", "the API server's --service-account-issuer")
+	common := standin.RegisterFlags("serving certificate (PEM; names 127.0.0.1 and the registry host)")
 	tenant := flag.String("tenant", "", "the tenant (directory) ID, a GUID")
 	registryHost := flag.String("registry-host", "", "the registry's host, e.g. NAME.azurecr.io")
 	upstream := flag.String("registry-upstream", "", "URL of the registry /v2/ is proxied to")
 	acrPassword := flag.String("acr-password", "", "the ACR refresh token handed out")
-	var feds listFlag
+	var feds standin.ListFlag
 	flag.Var(&feds, "federation", "CLIENT=SUBJECT: the application CLIENT trusts tokens of that subject (repeatable)")
 	flag.Parse()
-	if *certFile == "" || *keyFile == "" || *saKey == "" || *issuer == "" || *tenant == "" ||
-		*registryHost == "" || *upstream == "" || *acrPassword == "" {
-		log.Fatal("-tls-cert, -tls-key, -sa-public-key, -issuer, -tenant, -registry-host, " +
-			"-registry-upstream and -acr-password are required")
-	}
+	standin.Require("tls-cert", "tls-key", "sa-public-key", "issuer", "tenant", "registry-host",
+		"registry-upstream", "acr-password")
 	if !guidRE.MatchString(*tenant) {
 		log.Fatalf("-tenant %q is not a GUID", *tenant)
 	}
-	key, err := readPublicKey(*saKey)
-	if err != nil {
-		log.Fatal(err)
-	}
-	federation := map[string]map[string]bool{}
-	for _, fd := range feds {
-		client, sub, ok := strings.Cut(fd, "=")
-		if !ok || !guidRE.MatchString(client) || sub == "" {
-			log.Fatalf("-federation %q: want CLIENT=SUBJECT with a GUID client ID", fd)
-		}
-		client = strings.ToLower(client)
-		if federation[client] == nil {
-			federation[client] = map[string]bool{}
-		}
-		federation[client][sub] = true
-	}
+	verifier := common.Verifier(tokenAudience)
+	federation := standin.Trust("federation", feds, "CLIENT=SUBJECT with a GUID client ID",
+		func(client string) (string, bool) {
+			return strings.ToLower(client), guidRE.MatchString(client)
+		})
 	up, err := url.Parse(*upstream)
 	if err != nil || up.Scheme == "" || up.Host == "" {
 		log.Fatalf("-registry-upstream %q is not a URL", *upstream)
@@ -550,22 +372,11 @@ func main() {
 		pr.Out.Host = pr.In.Host
 		pr.SetXForwarded()
 	}}
-	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-	if err != nil {
-		log.Fatal(err)
-	}
-	s := &server{key: key, issuer: *issuer, tenant: strings.ToLower(*tenant),
+	s := &server{verifier: verifier, tenant: strings.ToLower(*tenant),
 		federation: federation, registryHost: strings.ToLower(*registryHost),
-		acrPassword: *acrPassword, proxy: proxy, tokens: map[string]*issued{}}
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("https://%s\n", ln.Addr())
-	os.Stdout.Sync()
-	log.Printf("azurestandin serving Entra ID and ACR %s on https://%s", s.registryHost, ln.Addr())
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
-	log.Fatal(hs.ServeTLS(ln, "", ""))
+		acrPassword: *acrPassword, proxy: proxy, tokens: map[string]*issued{},
+		secrets: standin.NewSecrets("clientAssertions", "accessTokens", "refreshTokens")}
+	s.secrets.Add("refreshTokens", *acrPassword)
+	common.Serve(standin.Handler(&s.calls, s.secrets, s),
+		"azurestandin serving Entra ID and ACR "+s.registryHost)
 }

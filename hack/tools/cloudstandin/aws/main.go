@@ -18,33 +18,24 @@
 //     keys, session tokens, the ECR password), for the tests' assertions that none leaked.
 //
 // HTTPS only (-tls-cert, -tls-key). Prints its URL on one line on stdout once it listens.
-// Never part of the product; built by hack/peers.sh into the tools cache.
+// Never part of the product; built by hack/peers.sh (peer awsstandin) into the tools cache.
 package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -54,6 +45,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"sealift.dev/hack/tools/cloudstandin/internal/standin"
 )
 
 const (
@@ -63,29 +56,30 @@ const (
 	tokenAudience   = "sts.amazonaws.com"
 	sessionLifetime = time.Hour
 	ecrLifetime     = 12 * time.Hour
-	maxBody         = 64 << 10
-	maxClockSkew    = 5 * time.Minute
 )
 
 // call is one request as the tests read it from /_standin/calls. No secret is kept here: not
 // the web identity token, not a secret key, not a session token, not the ECR password.
 type call struct {
-	Service     string   `json:"service"` // "sts" or "ecr"
-	Time        string   `json:"time"`
-	OK          bool     `json:"ok"`
-	Error       string   `json:"error,omitempty"`   // the error code answered
-	Message     string   `json:"message,omitempty"` // the error message answered
-	Status      int      `json:"status"`
-	Role        string   `json:"role,omitempty"`        // sts: RoleArn
-	SessionName string   `json:"sessionName,omitempty"` // sts: RoleSessionName
-	Sub         string   `json:"sub,omitempty"`         // sts: the token's subject
-	Aud         []string `json:"aud,omitempty"`         // sts: the token's audiences
-	Duration    int      `json:"durationSeconds,omitempty"`
-	AccessKeyID string   `json:"accessKeyId,omitempty"` // sts: issued; ecr: presented
-	Operation   string   `json:"operation,omitempty"`   // ecr: X-Amz-Target's operation
-	Region      string   `json:"region,omitempty"`      // ecr: the credential scope's region
-	Verified    *bool    `json:"verified,omitempty"`    // ecr: the SDK's signature matched
-	SignedHdrs  string   `json:"signedHeaders,omitempty"`
+	standin.Outcome          // Service: "sts" or "ecr"
+	Message         string   `json:"message,omitempty"`     // the error message answered
+	Role            string   `json:"role,omitempty"`        // sts: RoleArn
+	SessionName     string   `json:"sessionName,omitempty"` // sts: RoleSessionName
+	Sub             string   `json:"sub,omitempty"`         // sts: the token's subject
+	Aud             []string `json:"aud,omitempty"`         // sts: the token's audiences
+	Duration        int      `json:"durationSeconds,omitempty"`
+	AccessKeyID     string   `json:"accessKeyId,omitempty"` // sts: issued; ecr: presented
+	Operation       string   `json:"operation,omitempty"`   // ecr: X-Amz-Target's operation
+	Region          string   `json:"region,omitempty"`      // ecr: the credential scope's region
+	Verified        *bool    `json:"verified,omitempty"`    // ecr: the SDK's signature matched
+	SignedHdrs      string   `json:"signedHeaders,omitempty"`
+}
+
+func (c *call) LogText() string {
+	if c.OK {
+		return fmt.Sprintf("role=%q sub=%q akid=%s", c.Role, c.Sub, c.AccessKeyID)
+	}
+	return c.Message
 }
 
 type session struct {
@@ -96,41 +90,21 @@ type session struct {
 }
 
 type server struct {
-	key         *rsa.PublicKey
-	issuer      string
+	verifier    *standin.Verifier
 	trust       map[string]map[string]bool // role ARN -> subjects that may assume it
 	ecrPassword string
 	region      string
 	signer      *v4.Signer
 
+	calls   standin.Calls[call, *call]
+	secrets *standin.Secrets
+
 	mu       sync.Mutex
 	sessions map[string]*session // by access key id
-	calls    []call
-	tokens   []string // every WebIdentityToken received, for /_standin/secrets
-}
-
-func (s *server) record(c call) {
-	c.Time = time.Now().UTC().Format(time.RFC3339Nano)
-	s.mu.Lock()
-	s.calls = append(s.calls, c)
-	s.mu.Unlock()
-	if c.OK {
-		log.Printf("%s ok role=%q sub=%q akid=%s", c.Service, c.Role, c.Sub, c.AccessKeyID)
-	} else {
-		log.Printf("%s %d %s: %s", c.Service, c.Status, c.Error, c.Message)
-	}
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/_standin/calls":
-		s.mu.Lock()
-		body, _ := json.Marshal(map[string]any{"calls": append([]call{}, s.calls...)})
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	case r.Method == http.MethodGet && r.URL.Path == "/_standin/secrets":
-		s.secrets(w)
 	case r.URL.Path != "/":
 		http.NotFound(w, r)
 	case r.Header.Get("X-Amz-Target") != "":
@@ -140,46 +114,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// secrets answers every secret this stand-in has received or handed out, so that a test can
-// assert that none of them leaked into what the client shows (statuses, events, logs).
-func (s *server) secrets(w http.ResponseWriter) {
-	out := map[string][]string{"webIdentityTokens": {}, "secretAccessKeys": {},
-		"sessionTokens": {}, "ecrPasswords": {s.ecrPassword},
-		"ecrAuthorizationTokens": {ecrToken(s.ecrPassword)}}
-	s.mu.Lock()
-	out["webIdentityTokens"] = append(out["webIdentityTokens"], s.tokens...)
-	for _, sess := range s.sessions {
-		out["secretAccessKeys"] = append(out["secretAccessKeys"], sess.secret)
-		out["sessionTokens"] = append(out["sessionTokens"], sess.token)
-	}
-	s.mu.Unlock()
-	body, _ := json.Marshal(out)
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(body)
-}
-
 func ecrToken(password string) string {
 	return base64.StdEncoding.EncodeToString([]byte("AWS:" + password))
 }
 
 func randomID(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		log.Fatal(err)
-	}
-	return b32.EncodeToString(b)
+	return b32.EncodeToString(standin.RandomBytes(n))
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func requestID() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		log.Fatal(err)
-	}
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
 
 // ---- STS ----
 
@@ -220,25 +163,17 @@ type stsAnswer struct {
 }
 
 func writeXML(w http.ResponseWriter, status int, v any) {
-	body, err := xml.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("x-amzn-RequestId", requestID())
-	w.WriteHeader(status)
-	io.WriteString(w, xml.Header)
-	w.Write(body)
+	w.Header().Set("x-amzn-RequestId", standin.GUID())
+	standin.WriteXML(w, status, v)
 }
 
 func (s *server) stsError(w http.ResponseWriter, c *call, status int, code, msg string) {
-	doc := stsErrorDoc{Xmlns: stsNamespace, RequestID: requestID()}
+	doc := stsErrorDoc{Xmlns: stsNamespace, RequestID: standin.GUID()}
 	doc.Error.Type = "Sender"
 	doc.Error.Code = code
 	doc.Error.Message = msg
 	c.Status, c.Error, c.Message = status, code, msg
-	s.record(*c)
+	s.calls.Add(*c)
 	writeXML(w, status, &doc)
 }
 
@@ -248,17 +183,16 @@ var (
 )
 
 func (s *server) sts(w http.ResponseWriter, r *http.Request) {
-	c := call{Service: "sts"}
+	c := call{Outcome: standin.Outcome{Service: "sts"}}
 	if r.Method != http.MethodPost {
 		s.stsError(w, &c, http.StatusBadRequest, "InvalidAction", "STS answers POST only here")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
+	f, ok := standin.ReadForm(w, r)
+	if !ok {
 		s.stsError(w, &c, http.StatusBadRequest, "MalformedInput", "the form body cannot be read")
 		return
 	}
-	f := r.PostForm
 	if f.Get("Action") != "AssumeRoleWithWebIdentity" {
 		s.stsError(w, &c, http.StatusBadRequest, "InvalidAction",
 			fmt.Sprintf("Could not find operation %q for version %s", f.Get("Action"), stsVersion))
@@ -302,16 +236,20 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 		duration = n
 	}
 	c.Duration = duration
-	if t := f.Get("WebIdentityToken"); t != "" {
-		s.mu.Lock()
-		s.tokens = append(s.tokens, t)
-		s.mu.Unlock()
+	token := f.Get("WebIdentityToken")
+	s.secrets.Add("webIdentityTokens", token)
+	if token == "" {
+		s.stsError(w, &c, http.StatusBadRequest, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy "+
+				"constraint: Member must have length greater than or equal to 4")
+		return
 	}
-	claims, code, msg := s.verifyToken(f.Get("WebIdentityToken"))
+	claims, refusal := s.verifier.Verify(token)
 	if claims != nil {
 		c.Sub, c.Aud = claims.Sub, claims.Aud
 	}
-	if code != "" {
+	if refusal != nil {
+		code, msg := stsRefusal(claims, refusal)
 		s.stsError(w, &c, http.StatusBadRequest, code, msg)
 		return
 	}
@@ -323,8 +261,8 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 
 	sess := &session{
 		accessKeyID: "ASIA" + randomID(10),
-		secret:      base64.StdEncoding.EncodeToString(randomBytes(30)),
-		token:       "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(randomBytes(96)),
+		secret:      base64.StdEncoding.EncodeToString(standin.RandomBytes(30)),
+		token:       "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(standin.RandomBytes(96)),
 		role:        c.Role,
 		account:     account,
 		expires:     time.Now().Add(time.Duration(duration) * time.Second).UTC().Truncate(time.Second),
@@ -332,6 +270,8 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.sessions[sess.accessKeyID] = sess
 	s.mu.Unlock()
+	s.secrets.Add("secretAccessKeys", sess.secret)
+	s.secrets.Add("sessionTokens", sess.token)
 	c.AccessKeyID = sess.accessKeyID
 
 	var a stsAnswer
@@ -348,125 +288,52 @@ func (s *server) sts(w http.ResponseWriter, r *http.Request) {
 		SessionToken:    sess.token,
 		Expiration:      sess.expires.Format("2006-01-02T15:04:05Z"),
 	}
-	a.Result.Provider = strings.TrimPrefix(s.issuer, "https://")
-	a.Metadata.RequestID = requestID()
+	a.Result.Provider = strings.TrimPrefix(s.verifier.Issuer, "https://")
+	a.Metadata.RequestID = standin.GUID()
 	c.OK, c.Status = true, http.StatusOK
-	s.record(c)
+	s.calls.Add(c)
 	writeXML(w, http.StatusOK, &a)
 }
 
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		log.Fatal(err)
-	}
-	return b
+// stsRefusals are STS's messages (code InvalidIdentityToken) for the web identity tokens it
+// refuses, but for the faults whose message names a claim.
+var stsRefusals = map[standin.Fault]string{
+	standin.NotJWT:               "Couldn't retrieve verification key from your identity provider",
+	standin.BadHeader:            "The web identity token header cannot be read",
+	standin.BadAlgorithm:         "The web identity token is not signed with RS256",
+	standin.BadSignatureEncoding: "The web identity token signature cannot be read",
+	standin.BadSignature:         "Couldn't verify the signature of the web identity token",
+	standin.BadPayload:           "The web identity token payload cannot be read",
+	standin.BadAudienceClaim:     "Incorrect token audience",
+	standin.WrongAudience:        "Incorrect token audience",
+	standin.NoExpiry:             "The web identity token has no expiry",
+	standin.BadNotBefore:         "The web identity token's nbf cannot be read",
+	standin.NotYetValid:          "The web identity token is not valid yet",
+	standin.NoSubject:            "The web identity token has no subject",
 }
 
-type claims struct {
-	Iss string
-	Sub string
-	Aud []string
-	Exp int64
-	Nbf int64
-}
-
-// verifyToken checks a JWT as STS checks an OIDC provider's token. Returns the claims that
-// could be read (nil when none) and, when the token is refused, STS's error code and message.
-func (s *server) verifyToken(tok string) (*claims, string, string) {
-	const invalid = "InvalidIdentityToken"
-	if tok == "" {
-		return nil, "ValidationError",
-			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy " +
-				"constraint: Member must have length greater than or equal to 4"
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, invalid, "Couldn't retrieve verification key from your identity provider"
-	}
-	var hdr struct {
-		Alg string `json:"alg"`
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil || json.Unmarshal(raw, &hdr) != nil {
-		return nil, invalid, "The web identity token header cannot be read"
-	}
-	if hdr.Alg != "RS256" {
-		return nil, invalid, "The web identity token is not signed with RS256"
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, invalid, "The web identity token signature cannot be read"
-	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if rsa.VerifyPKCS1v15(s.key, crypto.SHA256, digest[:], sig) != nil {
-		return nil, invalid, "Couldn't verify the signature of the web identity token"
-	}
-	raw, err = base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, invalid, "The web identity token payload cannot be read"
-	}
-	var p struct {
-		Iss string          `json:"iss"`
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
-		Exp json.Number     `json:"exp"`
-		Nbf json.Number     `json:"nbf"`
-	}
-	if json.Unmarshal(raw, &p) != nil {
-		return nil, invalid, "The web identity token payload cannot be read"
-	}
-	cl := &claims{Iss: p.Iss, Sub: p.Sub}
-	var one string
-	if json.Unmarshal(p.Aud, &one) == nil {
-		cl.Aud = []string{one}
-	} else if json.Unmarshal(p.Aud, &cl.Aud) != nil {
-		return cl, invalid, "Incorrect token audience"
-	}
-	if cl.Exp, err = p.Exp.Int64(); err != nil {
-		return cl, invalid, "The web identity token has no expiry"
-	}
-	if p.Nbf != "" {
-		if cl.Nbf, err = p.Nbf.Int64(); err != nil {
-			return cl, invalid, "The web identity token's nbf cannot be read"
-		}
-	}
-	if cl.Iss != s.issuer {
-		return cl, invalid, fmt.Sprintf("No OpenIDConnect provider found in your account for %s",
-			cl.Iss)
-	}
-	audOK := false
-	for _, a := range cl.Aud {
-		audOK = audOK || a == tokenAudience
-	}
-	if !audOK {
-		return cl, invalid, "Incorrect token audience"
-	}
-	now := time.Now()
-	if now.Unix() >= cl.Exp {
-		return cl, "ExpiredTokenException", fmt.Sprintf(
+// stsRefusal is STS's error code and message for a web identity token it refuses.
+func stsRefusal(cl *standin.Claims, r *standin.Refusal) (string, string) {
+	switch r.Fault {
+	case standin.WrongIssuer:
+		return "InvalidIdentityToken",
+			fmt.Sprintf("No OpenIDConnect provider found in your account for %s", cl.Iss)
+	case standin.Expired:
+		return "ExpiredTokenException", fmt.Sprintf(
 			"Token expired: current date/time %d must be before the expiration date/time %d",
-			now.Unix(), cl.Exp)
+			r.Now, cl.Exp)
 	}
-	if cl.Nbf != 0 && now.Add(maxClockSkew).Unix() < cl.Nbf {
-		return cl, invalid, "The web identity token is not valid yet"
-	}
-	if cl.Sub == "" {
-		return cl, invalid, "The web identity token has no subject"
-	}
-	return cl, "", ""
+	return "InvalidIdentityToken", stsRefusals[r.Fault]
 }
 
 // ---- ECR ----
 
 func (s *server) ecrError(w http.ResponseWriter, c *call, typ, msg string) {
 	c.Status, c.Error, c.Message = http.StatusBadRequest, typ, msg
-	s.record(*c)
-	body, _ := json.Marshal(map[string]string{"__type": typ, "message": msg})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("x-amzn-RequestId", requestID())
-	w.WriteHeader(http.StatusBadRequest)
-	w.Write(body)
+	s.calls.Add(*c)
+	w.Header().Set("x-amzn-RequestId", standin.GUID())
+	standin.WriteJSON(w, http.StatusBadRequest, "application/x-amz-json-1.1",
+		map[string]string{"__type": typ, "message": msg})
 }
 
 // authHeader is a parsed "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...".
@@ -498,14 +365,14 @@ func parseAuthorization(v string) (*authHeader, bool) {
 }
 
 func (s *server) ecr(w http.ResponseWriter, r *http.Request) {
-	c := call{Service: "ecr", Verified: new(bool)}
+	c := call{Outcome: standin.Outcome{Service: "ecr"}, Verified: new(bool)}
 	target := r.Header.Get("X-Amz-Target")
 	c.Operation = strings.TrimPrefix(target, ecrTargetPrefix)
 	if r.Method != http.MethodPost {
 		s.ecrError(w, &c, "UnknownOperationException", "ECR answers POST only")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, standin.MaxBody))
 	if err != nil {
 		s.ecrError(w, &c, "SerializationException", "the body cannot be read")
 		return
@@ -556,10 +423,10 @@ func (s *server) ecr(w http.ResponseWriter, r *http.Request) {
 			"The request must contain a valid X-Amz-Date header matching the credential scope")
 		return
 	}
-	if d := time.Since(signingTime); d > maxClockSkew || d < -maxClockSkew {
+	if d := time.Since(signingTime); d > standin.MaxClockSkew || d < -standin.MaxClockSkew {
 		s.ecrError(w, &c, "InvalidSignatureException",
 			fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)", amzDate,
-				time.Now().Add(-maxClockSkew).UTC().Format("20060102T150405Z"),
+				time.Now().Add(-standin.MaxClockSkew).UTC().Format("20060102T150405Z"),
 				time.Now().UTC().Format("20060102T150405Z")))
 		return
 	}
@@ -616,9 +483,9 @@ func (s *server) ecr(w http.ResponseWriter, r *http.Request) {
 		float64(expiresAt.UnixMilli())/1000,
 		fmt.Sprintf("https://%s.dkr.ecr.%s.amazonaws.com", sess.account, s.region))
 	c.OK, c.Status = true, http.StatusOK
-	s.record(c)
+	s.calls.Add(c)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("x-amzn-RequestId", requestID())
+	w.Header().Set("x-amzn-RequestId", standin.GUID())
 	io.WriteString(w, answer)
 }
 
@@ -665,81 +532,23 @@ func (s *server) resign(r *http.Request, body []byte, ah *authHeader, sess *sess
 
 // ---- set-up ----
 
-func readPublicKey(path string) (*rsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	switch block.Type {
-	case "PUBLIC KEY":
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		rk, ok := k.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: not an RSA key", path)
-		}
-		return rk, nil
-	case "RSA PUBLIC KEY":
-		return x509.ParsePKCS1PublicKey(block.Bytes)
-	}
-	return nil, fmt.Errorf("%s: PEM block %q is not a public key", path, block.Type)
-}
-
-type roleFlags []string
-
-func (r *roleFlags) String() string     { return strings.Join(*r, ",") }
-func (r *roleFlags) Set(v string) error { *r = append(*r, v); return nil }
-
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (port 0: any free port)")
-	certFile := flag.String("tls-cert", "", "serving certificate (PEM)")
-	keyFile := flag.String("tls-key", "", "serving key (PEM)")
-	saKey := flag.String("sa-public-key", "", "the API server's service-account public key (PEM RSA)")
-	issuer := flag.String("issuer", "", "the API server's --service-account-issuer")
+	common := standin.RegisterFlags("serving certificate (PEM)")
 	ecrPassword := flag.String("ecr-password", "", "the ECR registry password handed out")
 	region := flag.String("region", "us-east-1", "the region of the ECR API")
-	var roles roleFlags
+	var roles standin.ListFlag
 	flag.Var(&roles, "role", "ARN=SUBJECT: the role may be assumed by tokens of that subject (repeatable)")
 	flag.Parse()
-	if *certFile == "" || *keyFile == "" || *saKey == "" || *issuer == "" || *ecrPassword == "" {
-		log.Fatal("-tls-cert, -tls-key, -sa-public-key, -issuer and -ecr-password are required")
-	}
-	key, err := readPublicKey(*saKey)
-	if err != nil {
-		log.Fatal(err)
-	}
-	trust := map[string]map[string]bool{}
-	for _, r := range roles {
-		arn, sub, ok := strings.Cut(r, "=")
-		if !ok || !roleArnRE.MatchString(arn) || sub == "" {
-			log.Fatalf("-role %q: want ARN=SUBJECT with an IAM role ARN", r)
-		}
-		if trust[arn] == nil {
-			trust[arn] = map[string]bool{}
-		}
-		trust[arn][sub] = true
-	}
-	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-	if err != nil {
-		log.Fatal(err)
-	}
-	s := &server{key: key, issuer: *issuer, trust: trust, ecrPassword: *ecrPassword,
-		region: *region, signer: v4.NewSigner(), sessions: map[string]*session{}}
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("https://%s\n", ln.Addr())
-	os.Stdout.Sync()
-	log.Printf("awsstandin serving STS and ECR on https://%s", ln.Addr())
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
-	log.Fatal(hs.ServeTLS(ln, "", ""))
+	standin.Require("tls-cert", "tls-key", "sa-public-key", "issuer", "ecr-password")
+	verifier := common.Verifier(tokenAudience)
+	trust := standin.Trust("role", roles, "ARN=SUBJECT with an IAM role ARN",
+		func(arn string) (string, bool) { return arn, roleArnRE.MatchString(arn) })
+	s := &server{verifier: verifier, trust: trust,
+		ecrPassword: *ecrPassword, region: *region, signer: v4.NewSigner(),
+		sessions: map[string]*session{},
+		secrets: standin.NewSecrets("webIdentityTokens", "secretAccessKeys", "sessionTokens",
+			"ecrPasswords", "ecrAuthorizationTokens")}
+	s.secrets.Add("ecrPasswords", *ecrPassword)
+	s.secrets.Add("ecrAuthorizationTokens", ecrToken(*ecrPassword))
+	common.Serve(standin.Handler(&s.calls, s.secrets, s), "awsstandin serving STS and ECR")
 }

@@ -2,6 +2,7 @@
  * in-memory fake registry layer (struct sl_imd_registry_ops): no network. argv[1] is the
  * directory of tests/data/keys. */
 #include "check.h"
+#include "fake_cloud.h"
 #include "fake_kube.h"
 #include "recon_fixture.h"
 #include "imagedelivery/delivery.h"
@@ -415,94 +416,6 @@ static int f_copy_referrers(void *ctx, struct sl_referrers_result *out, struct s
 
 /* ---- environment ---- */
 
-/* provider: aws logins: what the reconciler asked, what it got */
-struct fake_cloud {
-    int calls;
-    int rc; /* nonzero: the login fails with this code */
-    bool no_gcp_audience;
-    char role[256], session[96], token[256], region[32];
-    const time_t *clock;
-};
-
-static int f_aws_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                       const struct sl_aws_ecr_host *host, const char *role_arn,
-                       const char *session_name, const char *web_identity_token, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->role, sizeof(c->role), "%s", role_arn);
-    snprintf(c->session, sizeof(c->session), "%s", session_name);
-    snprintf(c->token, sizeof(c->token), "%s", web_identity_token);
-    snprintf(c->region, sizeof(c->region), "%s", host->region);
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
-                          "STS https://sts.%s.amazonaws.com/: AccessDenied: Not authorized to "
-                          "perform sts:AssumeRoleWithWebIdentity",
-                          host->region);
-    out->username = sl_xstrdup("AWS");
-    out->password = sl_xasprintf("ecr-" PASSWD "-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 12 * 3600;
-    return 0;
-}
-
-static int f_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                         const struct sl_azure_acr_host *host, const char *tenant_id,
-                         const char *client_id, const char *sa_token,
-                         const struct sl_kube_tls_secret *registry_tls, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->role, sizeof(c->role), "%s/%s", tenant_id ? tenant_id : "(controller's)",
-             client_id);
-    snprintf(c->token, sizeof(c->token), "%s", sa_token);
-    snprintf(c->region, sizeof(c->region), "%s", host->host);
-    snprintf(c->session, sizeof(c->session), "%s",
-             registry_tls && registry_tls->ca_pem ? "with-ca" : "no-ca");
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
-                          "Entra ID https://login.microsoftonline.com/%s/oauth2/v2.0/token: "
-                          "invalid_client: AADSTS70021: No matching federated identity record "
-                          "found for presented assertion.",
-                          tenant_id ? tenant_id : "t");
-    out->username = sl_xstrdup(SL_AZURE_ACR_USER);
-    out->password = sl_xasprintf("acr-" PASSWD "-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 3 * 3600;
-    return 0;
-}
-
-static int f_gcp_token_audience(void *ctx, char *buf, size_t n, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    if (c->no_gcp_audience)
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                          "the controller has no workload identity audience "
-                          "(GCP_WORKLOAD_IDENTITY_AUDIENCE)");
-    snprintf(buf, n,
-             "https://iam.googleapis.com/projects/1/locations/global/"
-             "workloadIdentityPools/lab/providers/cluster");
-    return 0;
-}
-
-static int f_gcp_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                       const struct sl_gcp_registry_host *host, const char *google_sa,
-                       const char *sa_token, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->role, sizeof(c->role), "%s", google_sa ? google_sa : "(direct)");
-    snprintf(c->token, sizeof(c->token), "%s", sa_token);
-    snprintf(c->region, sizeof(c->region), "%s", host->host);
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
-                          "IAM Credentials https://iamcredentials.googleapis.com/: "
-                          "PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' "
-                          "denied on resource (or it may not exist).");
-    out->username = sl_xstrdup(SL_GCP_REGISTRY_USER);
-    out->password = sl_xasprintf("gar-" PASSWD "-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 3600;
-    return 0;
-}
-
 struct env {
     struct sl_fake_kube *fk;
     struct sl_runtime rt;
@@ -514,7 +427,7 @@ struct env {
     int rc;
     struct sl_err err;
     time_t clock; /* the reconciler's wall clock: each reconcile() runs a minute after the last */
-    struct fake_cloud cloud;
+    struct sl_fake_cloud cloud;
     struct sl_cloud_ops cloud_ops;
 };
 
@@ -561,12 +474,7 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
                                           .referrers_digest = f_referrers_digest,
                                           .copy_referrers = f_copy_referrers};
     e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
-    e->cloud.clock = &e->clock;
-    e->cloud_ops = (struct sl_cloud_ops){.ctx = &e->cloud,
-                                         .aws_login = f_aws_login,
-                                         .azure_login = f_azure_login,
-                                         .gcp_token_audience = f_gcp_token_audience,
-                                         .gcp_login = f_gcp_login};
+    sl_fake_cloud_init(&e->cloud, &e->cloud_ops, &e->clock);
     struct sl_imagedelivery_deps deps = {.config = cc,
                                          .cloud = &e->cloud_ops,
                                          .registry = &e->ops,
@@ -808,6 +716,25 @@ static void seed_source(struct env *e)
     reg_set_tag(&e->reg, SRC, "acme/app", "2.0", DIG_C);
 }
 
+/* Whether text is free of secrets: the pull Secret's password, a cloud login's password, a
+ * ServiceAccount token (the fake API server's tokens start "token:"). */
+static bool no_secret_in(const char *text)
+{
+    return text && strstr(text, PASSWD) == NULL && strstr(text, SL_FAKE_CLOUD_PASSWORD) == NULL &&
+           strstr(text, "token:") == NULL;
+}
+
+/* Neither a registry password nor a ServiceAccount token in status or events. */
+static void check_no_secret(struct env *e)
+{
+    char *status = json_dumps(imd(e), 0);
+    char *events = json_dumps(e->events, 0);
+    CHECK(no_secret_in(status));
+    CHECK(no_secret_in(events));
+    free(status);
+    free(events);
+}
+
 /* ---- tests ---- */
 
 /* A pass that writes more copies than one event message can name: still one event, as many as
@@ -881,10 +808,7 @@ static void test_delivers_to_two_targets(void)
                   strlen("delivered 4 images: 1.0@" DIG_A " to " DST1 "/mirror/app:1.0; ")) == 0);
     CHECK(dm && strstr(dm, "1.1@" DIG_B " to " DST2 "/mirror/app:1.1") != NULL);
     CHECK_INT_EQ(count_events(&e, "Ready"), 1);
-    /* no secret in status */
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 }
 
@@ -1242,9 +1166,7 @@ static void test_secret_problems(void)
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0]");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), DST1);
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 }
 
@@ -1483,9 +1405,7 @@ static void test_service_account_pull_secrets(void)
     reconcile(&e);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "Secret \"opaque\" is of type Opaque");
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 
     /* secretRef and serviceAccountName together (the schema refuses it too) */
@@ -1561,15 +1481,12 @@ static void test_provider_aws(void)
     struct env e;
     aws_env_delivered(&e);
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:sts.amazonaws.com");
-    CHECK_STR_EQ(e.cloud.role, ROLE_ARN);
+    CHECK_STR_EQ(e.cloud.identity, ROLE_ARN);
     CHECK_STR_EQ(e.cloud.session, "sealift." NS ".pusher");
-    CHECK_STR_EQ(e.cloud.region, "eu-west-1");
+    CHECK_STR_EQ(e.cloud.host, "eu-west-1");
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, ECR)), "AWS");
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, SRC)), "robot");
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    CHECK(strstr(dump, "token:") == NULL);
-    free(dump);
+    check_no_secret(&e);
     /* the next passes use the kept credentials, until 15 minutes before they expire */
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 1);
@@ -1589,7 +1506,7 @@ static void test_provider_aws(void)
     put_annotated_sa(&e, NS, "pusher", "arn:aws:iam::123456789012:role/other");
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 2);
-    CHECK_STR_EQ(e.cloud.role, "arn:aws:iam::123456789012:role/other");
+    CHECK_STR_EQ(e.cloud.identity, "arn:aws:iam::123456789012:role/other");
     env_free(&e);
 
     /* not an ECR host: the cloud's credentials go nowhere else (the API server refuses this
@@ -1703,17 +1620,6 @@ static void test_provider_aws(void)
     }
 }
 
-/* Neither a registry password nor a ServiceAccount token in status or events. */
-static void check_no_secret(struct env *e)
-{
-    char *status = json_dumps(imd(e), 0);
-    char *events = json_dumps(e->events, 0);
-    CHECK(status && strstr(status, PASSWD) == NULL && strstr(status, "token:") == NULL);
-    CHECK(events && strstr(events, PASSWD) == NULL && strstr(events, "token:") == NULL);
-    free(status);
-    free(events);
-}
-
 /* The message of the last event with reason, or "". */
 static const char *last_event_message(struct env *e, const char *reason)
 {
@@ -1739,7 +1645,7 @@ static void test_provider_refused_credentials(void)
     aws_env_delivered(&e);
 
     /* the first login's credentials stop working long before they expire */
-    json_object_set_new(e.reg.refused, ECR, json_string("ecr-" PASSWD "-1"));
+    json_object_set_new(e.reg.refused, ECR, json_string("ecr-" SL_FAKE_CLOUD_PASSWORD "-1"));
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 2);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
@@ -1859,13 +1765,11 @@ static void test_provider_azure(void)
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(e.cloud.calls, 1);
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:api://AzureADTokenExchange");
-    CHECK_STR_EQ(e.cloud.role, TENANT_ID "/" CLIENT_ID);
-    CHECK_STR_EQ(e.cloud.region, ACR);
-    CHECK_STR_EQ(e.cloud.session, "no-ca");
+    CHECK_STR_EQ(e.cloud.identity, TENANT_ID "/" CLIENT_ID);
+    CHECK_STR_EQ(e.cloud.host, ACR);
+    CHECK(!e.cloud.registry_ca);
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, ACR)), SL_AZURE_ACR_USER);
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 1);
     /* an ACR refresh token lives 3 hours: renewed 15 minutes before */
@@ -1887,8 +1791,8 @@ static void test_provider_azure(void)
     put_imd(&e, spec);
     reconcile(&e);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK_STR_EQ(e.cloud.role, "(controller's)/" CLIENT_ID);
-    CHECK_STR_EQ(e.cloud.session, "with-ca");
+    CHECK_STR_EQ(e.cloud.identity, "(controller's)/" CLIENT_ID);
+    CHECK(e.cloud.registry_ca);
     env_free(&e);
 
     /* not an ACR host; an ECR host is not one either */
@@ -1987,10 +1891,9 @@ static void test_provider_gcp(void)
     reconcile(&e);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(e.cloud.calls, 1);
-    CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:https://iam.googleapis.com/projects/1/"
-                                "locations/global/workloadIdentityPools/lab/providers/cluster");
-    CHECK_STR_EQ(e.cloud.role, GSA);
-    CHECK_STR_EQ(e.cloud.region, GAR);
+    CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:" SL_FAKE_CLOUD_GCP_AUDIENCE);
+    CHECK_STR_EQ(e.cloud.identity, GSA);
+    CHECK_STR_EQ(e.cloud.host, GAR);
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, GAR)), SL_GCP_REGISTRY_USER);
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 1);
@@ -1998,9 +1901,7 @@ static void test_provider_gcp(void)
     e.clock += 50 * 60;
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 2);
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 
     /* no annotation: the workload identity's own access (direct resource access) */
@@ -2008,7 +1909,7 @@ static void test_provider_gcp(void)
     put_imd(&e, gcp_spec("gcr.io/sealift-lab/mirror/app"));
     reconcile(&e);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK_STR_EQ(e.cloud.role, "(direct)");
+    CHECK_STR_EQ(e.cloud.identity, "(direct)");
     env_free(&e);
 
     /* not a Google registry host */

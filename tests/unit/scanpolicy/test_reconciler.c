@@ -1302,12 +1302,8 @@ static void test_vex_attestation_keys(void)
 /* ServiceAccount name of NS with annotation key = value (key NULL: none). */
 static void put_annotated_sa(struct env *e, const char *name, const char *key, const char *value)
 {
-    json_t *sa = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", NS);
-    if (key)
-        json_object_set_new(json_object_get(sa, "metadata"), "annotations",
-                            json_pack("{s:s}", key, value));
-    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
-    json_decref(sa);
+    const char *const ann[] = {key, value, NULL};
+    CHECK_INT_EQ(sl_test_put_service_account(e->fk, NS, name, ann), 0);
 }
 
 /* Neither the token nor the registry password reaches status or events. */

@@ -16,15 +16,15 @@
  * it: the first login's AWS password is "ecr-" SL_FAKE_CLOUD_PASSWORD "-1"); valid for 12 hours
  * (AWS), 3 hours (Azure) or 1 hour (Google) from *clock.
  *
- * With rc set, a login fails with rc and the text its cloud would give: AWS "STS
- * https://sts.REGION.amazonaws.com/: AccessDenied: Not authorized to perform
- * sts:AssumeRoleWithWebIdentity", Azure "Entra ID https://login.microsoftonline.com/TENANT/
- * oauth2/v2.0/token: invalid_client: AADSTS70021: No matching federated identity record found for
- * presented assertion." (TENANT "controller-tenant" for the
- * controller's), Google "IAM Credentials
- * https://iamcredentials.googleapis.com/: PERMISSION_DENIED: Permission
- * 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist)." Not
- * thread-safe: for reconcilers run on the test's thread. */
+ * With rc set, a login fails with rc and the text its cloud would give:
+ *   AWS:    "STS https://sts.REGION.amazonaws.com/: AccessDenied: Not authorized to perform
+ *            sts:AssumeRoleWithWebIdentity"
+ *   Azure:  "Entra ID https://login.microsoftonline.com/TENANT/oauth2/v2.0/token: invalid_client:
+ *            AADSTS70021: No matching federated identity record found for presented assertion."
+ *            (TENANT "controller-tenant" when the ServiceAccount names none)
+ *   Google: "IAM Credentials https://iamcredentials.googleapis.com/: PERMISSION_DENIED: Permission
+ *            'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist)."
+ * Not thread-safe: one login at a time. */
 #ifndef SL_TEST_FAKE_CLOUD_H
 #define SL_TEST_FAKE_CLOUD_H
 

@@ -36,6 +36,22 @@ int sl_test_count_events(const json_t *events, const char *reason)
     return n;
 }
 
+int sl_test_put_service_account(struct sl_fake_kube *fk, const char *ns, const char *name,
+                                const char *const *annotations)
+{
+    json_t *sa = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", ns);
+    json_t *ann = json_object();
+    for (size_t i = 0; annotations && annotations[i]; i += 2)
+        if (annotations[i + 1])
+            json_object_set_new(ann, annotations[i], json_string(annotations[i + 1]));
+    if (json_object_size(ann) > 0)
+        json_object_set(json_object_get(sa, "metadata"), "annotations", ann);
+    json_decref(ann);
+    int rc = sl_fake_kube_put(fk, &SL_RES_SERVICEACCOUNT, sa);
+    json_decref(sa);
+    return rc;
+}
+
 const char *sl_test_condition_field(const json_t *status, const char *type, const char *field)
 {
     return json_string_value(json_object_get(sl_condition_get(status, type), field));

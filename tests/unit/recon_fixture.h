@@ -17,6 +17,13 @@ bool sl_test_has_event(const json_t *events, const char *type, const char *reaso
 /* How many events of the log have reason. */
 int sl_test_count_events(const json_t *events, const char *reason);
 
+/* Stores the ServiceAccount ns/name in fk with the annotations of the list key, value, key,
+ * value, ... ended by a NULL key (a NULL value leaves its key out; annotations NULL: none), as
+ * a cloud identity is given (eks.amazonaws.com/role-arn, azure.workload.identity/client-id,
+ * ...). Returns sl_fake_kube_put's code. */
+int sl_test_put_service_account(struct sl_fake_kube *fk, const char *ns, const char *name,
+                                const char *const *annotations);
+
 /* A field ("status", "reason", "message"...) of the condition of type in status, or NULL. */
 const char *sl_test_condition_field(const json_t *status, const char *type, const char *field);
 

@@ -2,6 +2,7 @@
  * in-memory fake registry layer (struct sl_imd_registry_ops): no network. argv[1] is the
  * directory of tests/data/keys. */
 #include "check.h"
+#include "fake_cloud.h"
 #include "fake_kube.h"
 #include "recon_fixture.h"
 #include "imagedelivery/delivery.h"
@@ -415,94 +416,6 @@ static int f_copy_referrers(void *ctx, struct sl_referrers_result *out, struct s
 
 /* ---- environment ---- */
 
-/* provider: aws logins: what the reconciler asked, what it got */
-struct fake_cloud {
-    int calls;
-    int rc; /* nonzero: the login fails with this code */
-    bool no_gcp_audience;
-    char role[256], session[96], token[256], region[32];
-    const time_t *clock;
-};
-
-static int f_aws_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                       const struct sl_aws_ecr_host *host, const char *role_arn,
-                       const char *session_name, const char *web_identity_token, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->role, sizeof(c->role), "%s", role_arn);
-    snprintf(c->session, sizeof(c->session), "%s", session_name);
-    snprintf(c->token, sizeof(c->token), "%s", web_identity_token);
-    snprintf(c->region, sizeof(c->region), "%s", host->region);
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
-                          "STS https://sts.%s.amazonaws.com/: AccessDenied: Not authorized to "
-                          "perform sts:AssumeRoleWithWebIdentity",
-                          host->region);
-    out->username = sl_xstrdup("AWS");
-    out->password = sl_xasprintf("ecr-" PASSWD "-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 12 * 3600;
-    return 0;
-}
-
-static int f_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                         const struct sl_azure_acr_host *host, const char *tenant_id,
-                         const char *client_id, const char *sa_token,
-                         const struct sl_kube_tls_secret *registry_tls, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->role, sizeof(c->role), "%s/%s", tenant_id ? tenant_id : "(controller's)",
-             client_id);
-    snprintf(c->token, sizeof(c->token), "%s", sa_token);
-    snprintf(c->region, sizeof(c->region), "%s", host->host);
-    snprintf(c->session, sizeof(c->session), "%s",
-             registry_tls && registry_tls->ca_pem ? "with-ca" : "no-ca");
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
-                          "Entra ID https://login.microsoftonline.com/%s/oauth2/v2.0/token: "
-                          "invalid_client: AADSTS70021: No matching federated identity record "
-                          "found for presented assertion.",
-                          tenant_id ? tenant_id : "t");
-    out->username = sl_xstrdup(SL_AZURE_ACR_USER);
-    out->password = sl_xasprintf("acr-" PASSWD "-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 3 * 3600;
-    return 0;
-}
-
-static int f_gcp_token_audience(void *ctx, char *buf, size_t n, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    if (c->no_gcp_audience)
-        return sl_err_set(err, SL_EINVAL, SL_ERRC_INPUT,
-                          "the controller has no workload identity audience "
-                          "(GCP_WORKLOAD_IDENTITY_AUDIENCE)");
-    snprintf(buf, n,
-             "https://iam.googleapis.com/projects/1/locations/global/"
-             "workloadIdentityPools/lab/providers/cluster");
-    return 0;
-}
-
-static int f_gcp_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                       const struct sl_gcp_registry_host *host, const char *google_sa,
-                       const char *sa_token, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->role, sizeof(c->role), "%s", google_sa ? google_sa : "(direct)");
-    snprintf(c->token, sizeof(c->token), "%s", sa_token);
-    snprintf(c->region, sizeof(c->region), "%s", host->host);
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP,
-                          "IAM Credentials https://iamcredentials.googleapis.com/: "
-                          "PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' "
-                          "denied on resource (or it may not exist).");
-    out->username = sl_xstrdup(SL_GCP_REGISTRY_USER);
-    out->password = sl_xasprintf("gar-" PASSWD "-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 3600;
-    return 0;
-}
-
 struct env {
     struct sl_fake_kube *fk;
     struct sl_runtime rt;
@@ -514,7 +427,7 @@ struct env {
     int rc;
     struct sl_err err;
     time_t clock; /* the reconciler's wall clock: each reconcile() runs a minute after the last */
-    struct fake_cloud cloud;
+    struct sl_fake_cloud cloud;
     struct sl_cloud_ops cloud_ops;
 };
 
@@ -561,12 +474,7 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
                                           .referrers_digest = f_referrers_digest,
                                           .copy_referrers = f_copy_referrers};
     e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
-    e->cloud.clock = &e->clock;
-    e->cloud_ops = (struct sl_cloud_ops){.ctx = &e->cloud,
-                                         .aws_login = f_aws_login,
-                                         .azure_login = f_azure_login,
-                                         .gcp_token_audience = f_gcp_token_audience,
-                                         .gcp_login = f_gcp_login};
+    sl_fake_cloud_init(&e->cloud, &e->cloud_ops, &e->clock);
     struct sl_imagedelivery_deps deps = {.config = cc,
                                          .cloud = &e->cloud_ops,
                                          .registry = &e->ops,
@@ -578,20 +486,9 @@ static void env_init_with(struct env *e, const struct sl_controller_config *cc,
     CHECK_INT_EQ(sl_imagedelivery_reconciler_new(&e->r, &deps, &err), 0);
 }
 
-static void env_init_gates(struct env *e, const struct sl_scan_gate *gate,
-                           const struct sl_attest_gate *attest)
-{
-    env_init_with(e, &lab_config, gate, attest);
-}
-
-static void env_init_gate(struct env *e, const struct sl_scan_gate *gate)
-{
-    env_init_gates(e, gate, NULL);
-}
-
 static void env_init(struct env *e)
 {
-    env_init_gate(e, NULL);
+    env_init_with(e, &lab_config, NULL, NULL);
 }
 
 static void env_free(struct env *e)
@@ -704,6 +601,13 @@ static void put_signingkey(struct env *e, const char *name, const char *pub_fixt
     free(pub);
 }
 
+/* spec (taken over, returned) with spec.sign by the SigningKey key */
+static json_t *signed_by(json_t *spec, const char *key)
+{
+    json_object_set_new(spec, "sign", json_pack("{s:{s:s}}", "signingKeyRef", "name", key));
+    return spec;
+}
+
 /* An ImageDelivery "app" from src/acme/app with tags to dst1 and dst2 (mirror/app). */
 static json_t *basic_spec(void)
 {
@@ -758,6 +662,13 @@ static void reconcile(struct env *e)
     json_decref(obj);
 }
 
+/* Stores the ImageDelivery "app" with spec (taken over) and reconciles it once. */
+static void apply(struct env *e, json_t *spec)
+{
+    put_imd(e, spec);
+    reconcile(e);
+}
+
 static const char *cond_field(struct env *e, const char *type, const char *field)
 {
     return sl_test_condition_field(json_object_get(imd(e), "status"), type, field);
@@ -808,6 +719,53 @@ static void seed_source(struct env *e)
     reg_set_tag(&e->reg, SRC, "acme/app", "2.0", DIG_C);
 }
 
+/* env_init_with, then the pull Secret of put_secrets and the source tags of seed_source: what
+ * most tests start from. */
+static void env_seeded_with(struct env *e, const struct sl_controller_config *cc,
+                            const struct sl_scan_gate *gate, const struct sl_attest_gate *attest)
+{
+    env_init_with(e, cc, gate, attest);
+    put_secrets(e);
+    seed_source(e);
+}
+
+static void env_seeded_gate(struct env *e, const struct sl_scan_gate *gate)
+{
+    env_seeded_with(e, &lab_config, gate, NULL);
+}
+
+static void env_seeded(struct env *e)
+{
+    env_seeded_gate(e, NULL);
+}
+
+/* basic_spec gated by the ScanPolicy "default" */
+static json_t *scan_spec(void)
+{
+    json_t *spec = basic_spec();
+    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    return spec;
+}
+
+/* Whether text is free of secrets: the pull Secret's password, a cloud login's password, a
+ * ServiceAccount token (the fake API server's tokens start "token:"). */
+static bool no_secret_in(const char *text)
+{
+    return text && strstr(text, PASSWD) == NULL && strstr(text, SL_FAKE_CLOUD_PASSWORD) == NULL &&
+           strstr(text, "token:") == NULL;
+}
+
+/* Neither a registry password nor a ServiceAccount token in status or events. */
+static void check_no_secret(struct env *e)
+{
+    char *status = json_dumps(imd(e), 0);
+    char *events = json_dumps(e->events, 0);
+    CHECK(no_secret_in(status));
+    CHECK(no_secret_in(events));
+    free(status);
+    free(events);
+}
+
 /* ---- tests ---- */
 
 /* A pass that writes more copies than one event message can name: still one event, as many as
@@ -826,8 +784,7 @@ static void test_many_deliveries_one_event(void)
         json_array_append_new(tags, json_string(tag));
     }
     json_object_set_new(json_object_get(spec, "source"), "tags", tags);
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 40);
     CHECK_INT_EQ(count_events(&e, "Delivered"), 1);
@@ -841,11 +798,8 @@ static void test_many_deliveries_one_event(void)
 static void test_delivers_to_two_targets(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    env_seeded(&e);
+    apply(&e, basic_spec());
     CHECK_INT_EQ(e.rc, 0);
     CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE);
     CHECK_INT_EQ(e.res.requeue_after_ms, 2 * 60 * 1000);
@@ -881,15 +835,23 @@ static void test_delivers_to_two_targets(void)
                   strlen("delivered 4 images: 1.0@" DIG_A " to " DST1 "/mirror/app:1.0; ")) == 0);
     CHECK(dm && strstr(dm, "1.1@" DIG_B " to " DST2 "/mirror/app:1.1") != NULL);
     CHECK_INT_EQ(count_events(&e, "Ready"), 1);
-    /* no secret in status */
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 }
 
 static void collect(void *qctx, const char *ns, const char *name);
 static void put_pattern_imd(struct env *e, const char *pattern);
+
+/* The user deletes the pull Secret: gone from the API, and the watch's event handled. */
+static void delete_pull_secret(struct env *e)
+{
+    sl_fake_kube_remove(e->fk, &SL_RES_SECRET, NS, "pull");
+    json_t *q = json_array();
+    json_t *gone = json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", NS);
+    e->r->map_secondary(e->r->self, &SL_RES_SECRET, gone, collect, q);
+    json_decref(gone);
+    json_decref(q);
+}
 
 /* The status a steady pass writes: exactly one status write per check, moving lastCheckTime and
  * nothing else (status written with `moved` as lastCheckTime must equal before otherwise). */
@@ -909,11 +871,8 @@ static void check_one_write_moving_last_check(struct env *e, int writes_before,
 static void test_steady_state_costs_heads_only(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    env_seeded(&e);
+    apply(&e, basic_spec());
     CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:01:00Z");
     int writes = sl_fake_kube_writes(e.fk);
     json_t *before = json_deep_copy(json_object_get(imd(&e), "status"));
@@ -943,9 +902,7 @@ static void test_steady_state_costs_heads_only(void)
 static void test_last_check_time(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_pattern_imd(&e, "^3\\.");
     reconcile(&e);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "NoMatchingTags");
@@ -954,11 +911,8 @@ static void test_last_check_time(void)
     CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:02:00Z");
     env_free(&e);
 
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    env_seeded(&e);
+    apply(&e, basic_spec());
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:01:00Z");
     /* suspended: no registry request, lastCheckTime stays */
@@ -978,12 +932,7 @@ static void test_last_check_time(void)
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(status_str(&e, "status.lastCheckTime"), "2026-11-30T08:05:00Z");
     /* the pull Secret is gone: the pass stops before any registry, lastCheckTime stays */
-    sl_fake_kube_remove(e.fk, &SL_RES_SECRET, NS, "pull");
-    json_t *q = json_array();
-    json_t *gone = json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", NS);
-    e.r->map_secondary(e.r->self, &SL_RES_SECRET, gone, collect, q); /* the watch's event */
-    json_decref(gone);
-    json_decref(q);
+    delete_pull_secret(&e);
     json_object_clear(e.reg.calls);
     reconcile(&e);
     CHECK_INT_EQ(ncalls(&e.reg, "head") + ncalls(&e.reg, "tags"), 0);
@@ -995,11 +944,8 @@ static void test_last_check_time(void)
 static void test_moved_tag_immutable_conflict(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    env_seeded(&e);
+    apply(&e, basic_spec());
     reg_set_tag(&e.reg, SRC, "acme/app", "1.0", DIG_C); /* the vendor moves 1.0 */
     reconcile(&e);
     CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE); /* re-checked at the interval */
@@ -1033,15 +979,12 @@ static void test_moved_tag_immutable_conflict(void)
 static void test_tag_pattern_and_digest_pinning(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     reg_set_tag(&e.reg, SRC, "acme/app", "latest", DIG_C);
     json_t *spec = basic_spec();
     json_object_del(json_object_get(spec, "source"), "tags");
     json_object_set_new(json_object_get(spec, "source"), "tagPattern", json_string("^1\\.[0-9]+$"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(status_int(&e, "status.summary.delivered"), 2);
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "latest") == NULL);
@@ -1053,15 +996,12 @@ static void test_tag_pattern_and_digest_pinning(void)
     CHECK_INT_EQ(status_int(&e, "status.summary.delivered"), 3);
     env_free(&e);
 
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     spec = basic_spec();
     json_object_del(json_object_get(spec, "source"), "tags");
     json_object_set_new(json_object_get(spec, "source"), "digest", json_string(DIG_B));
     json_object_set_new(spec, "targetTag", json_string("pinned"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "pinned"), DIG_B);
     CHECK_STR_EQ(json_string_value(json_object_get(image_entry(&e, 0), "tag")), "pinned");
@@ -1082,9 +1022,7 @@ static void put_pattern_imd(struct env *e, const char *pattern)
 static void test_tag_pattern_dialect_and_no_match(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     reg_set_tag(&e.reg, SRC, "acme/app", "latest", DIG_C);
     put_pattern_imd(&e, "^1\\.\\d+$");
     reconcile(&e);
@@ -1093,9 +1031,7 @@ static void test_tag_pattern_dialect_and_no_match(void)
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "latest") == NULL);
     env_free(&e);
 
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_pattern_imd(&e, "^3\\.");
     reconcile(&e);
     CHECK_INT_EQ(e.rc, 0);
@@ -1115,9 +1051,7 @@ static void test_tag_pattern_dialect_and_no_match(void)
     CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "3.0"), DIG_C);
     env_free(&e);
 
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_pattern_imd(&e, "(?i)^V1\\.");
     reconcile(&e);
     CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
@@ -1132,13 +1066,10 @@ static void test_tag_pattern_dialect_and_no_match(void)
 static void test_platforms_steady_state(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_t *spec = basic_spec();
     json_object_set_new(spec, "platforms", json_pack("[s]", "linux/amd64"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     const char *delivered = reg_tag(&e.reg, DST1, "mirror/app", "1.0");
     CHECK(delivered && strcmp(delivered, DIG_A) != 0); /* a filtered index */
@@ -1173,8 +1104,7 @@ static void test_invalid_spec(void)
         json_t *spec = basic_spec();
         json_object_set_new(json_object_get(spec, "source"), cases[i].key,
                             json_string(cases[i].value));
-        put_imd(&e, spec);
-        reconcile(&e);
+        apply(&e, spec);
         CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
         CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
@@ -1190,8 +1120,7 @@ static void test_invalid_spec(void)
     json_t *spec = basic_spec();
     json_object_del(json_object_get(spec, "source"), "tags");
     json_object_set_new(json_object_get(spec, "source"), "tagPattern", json_string("^(1\\."));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.source.tagPattern");
     env_free(&e);
     /* digest without targetTag */
@@ -1200,8 +1129,7 @@ static void test_invalid_spec(void)
     spec = basic_spec();
     json_object_del(json_object_get(spec, "source"), "tags");
     json_object_set_new(json_object_get(spec, "source"), "digest", json_string(DIG_A));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targetTag");
     env_free(&e);
@@ -1212,8 +1140,7 @@ static void test_secret_problems(void)
     struct env e;
     env_init(&e);
     seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e); /* no Secret at all */
+    apply(&e, basic_spec()); /* no Secret at all */
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_INT_EQ(e.res.requeue_after_ms, 30 * 1000);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SecretNotFound");
@@ -1226,8 +1153,7 @@ static void test_secret_problems(void)
     seed_source(&e);
     static const char *const all[] = {SRC, DST1, DST2, NULL};
     put_pull_secret(&e, "pull", "Opaque", all);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "kubernetes.io/dockerconfigjson");
@@ -1237,14 +1163,11 @@ static void test_secret_problems(void)
     seed_source(&e);
     static const char *const only_src[] = {SRC, NULL};
     put_pull_secret(&e, "pull", "kubernetes.io/dockerconfigjson", only_src);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0]");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), DST1);
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 }
 
@@ -1293,12 +1216,9 @@ static void test_client_certificates(void)
     char *key_line = sl_xstrdup(strchr(key, '\n') + 1);
     *strchr(key_line, '\n') = '\0'; /* the first line of the key's base64 */
 
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_cert_secret(&e, "vendor-tls", "../tls/ca.crt", "../tls/server.crt", "../tls/server.key");
-    put_imd(&e, cert_spec(-1, "vendor-tls"));
-    reconcile(&e);
+    apply(&e, cert_spec(-1, "vendor-tls"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.client_certs, SRC)), crt);
     CHECK(json_is_null(json_object_get(e.reg.client_certs, DST1)));
@@ -1306,12 +1226,9 @@ static void test_client_certificates(void)
     env_free(&e);
 
     /* a target's own client certificate, and the source goes without one */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_cert_secret(&e, "customer-tls", NULL, "../tls/server.crt", "../tls/server.key");
-    put_imd(&e, cert_spec(1, "customer-tls"));
-    reconcile(&e);
+    apply(&e, cert_spec(1, "customer-tls"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK(json_is_null(json_object_get(e.reg.client_certs, SRC)));
     CHECK(json_is_null(json_object_get(e.reg.client_certs, DST1)));
@@ -1336,12 +1253,9 @@ static void test_client_certificates(void)
          "Secret \"bad-tls\" has no key ca.crt, nor a client certificate in tls.crt and tls.key"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        env_init(&e);
-        put_secrets(&e);
-        seed_source(&e);
+        env_seeded(&e);
         put_cert_secret(&e, "bad-tls", bad[i].ca, bad[i].crt, bad[i].key);
-        put_imd(&e, cert_spec(bad[i].target, "bad-tls"));
-        reconcile(&e);
+        apply(&e, cert_spec(bad[i].target, "bad-tls"));
         CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
         CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
@@ -1403,15 +1317,12 @@ static void test_service_account_pull_secrets(void)
 
     /* the first Secret without an entry for the source is passed over, the next one is used;
      * the target takes the first Secret's entry */
-    env_init(&e);
-    seed_source(&e);
-    put_secrets(&e);
+    env_seeded(&e);
     put_pull_secret_user(&e, "dst-only", "kubernetes.io/dockerconfigjson", "first", dst1_only);
     put_pull_secret_user(&e, "both", "kubernetes.io/dockerconfigjson", "second", src_dst1);
     static const char *const pulls[] = {"dst-only", "both", NULL};
     put_service_account(&e, NS, "puller", pulls);
-    put_imd(&e, service_account_spec("puller", true));
-    reconcile(&e);
+    apply(&e, service_account_spec("puller", true));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, SRC)), "second");
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, DST1)), "first");
@@ -1421,13 +1332,10 @@ static void test_service_account_pull_secrets(void)
 
     /* no such ServiceAccount in the delivery's namespace (one of that name elsewhere is not
      * read) */
-    env_init(&e);
-    seed_source(&e);
-    put_secrets(&e);
+    env_seeded(&e);
     static const char *const pull[] = {"pull", NULL};
     put_service_account(&e, "other-ns", "puller", pull);
-    put_imd(&e, service_account_spec("puller", false));
-    reconcile(&e);
+    apply(&e, service_account_spec("puller", false));
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ServiceAccountNotFound");
     CHECK_STR_EQ(cond_field(&e, "Ready", "message"),
@@ -1436,13 +1344,10 @@ static void test_service_account_pull_secrets(void)
     env_free(&e);
 
     /* a listed Secret that does not exist */
-    env_init(&e);
-    seed_source(&e);
-    put_secrets(&e);
+    env_seeded(&e);
     static const char *const gone[] = {"gone", "pull", NULL};
     put_service_account(&e, NS, "puller", gone);
-    put_imd(&e, service_account_spec("puller", false));
-    reconcile(&e);
+    apply(&e, service_account_spec("puller", false));
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SecretNotFound");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -1453,15 +1358,12 @@ static void test_service_account_pull_secrets(void)
 
     /* no entry for the host in any listed Secret, or no Secret listed: nothing is opened */
     for (int none = 0; none < 2; none++) {
-        env_init(&e);
-        seed_source(&e);
-        put_secrets(&e);
+        env_seeded(&e);
         put_pull_secret(&e, "dst-only", "kubernetes.io/dockerconfigjson", dst1_only);
         static const char *const only_dst[] = {"dst-only", NULL};
         static const char *const nothing[] = {NULL};
         put_service_account(&e, NS, "puller", none ? nothing : only_dst);
-        put_imd(&e, service_account_spec("puller", false));
-        reconcile(&e);
+        apply(&e, service_account_spec("puller", false));
         CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "NoCredentials");
         CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -1473,30 +1375,22 @@ static void test_service_account_pull_secrets(void)
     }
 
     /* a listed Secret of another type */
-    env_init(&e);
-    seed_source(&e);
-    put_secrets(&e);
+    env_seeded(&e);
     put_pull_secret(&e, "opaque", "Opaque", all);
     static const char *const opaque[] = {"opaque", NULL};
     put_service_account(&e, NS, "puller", opaque);
-    put_imd(&e, service_account_spec("puller", false));
-    reconcile(&e);
+    apply(&e, service_account_spec("puller", false));
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSecret");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "Secret \"opaque\" is of type Opaque");
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 
     /* secretRef and serviceAccountName together (the schema refuses it too) */
-    env_init(&e);
-    seed_source(&e);
-    put_secrets(&e);
+    env_seeded(&e);
     json_t *spec = service_account_spec("puller", false);
     json_object_set_new(json_object_get(spec, "source"), "secretRef",
                         json_pack("{s:s}", "name", "pull"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -1507,15 +1401,11 @@ static void test_service_account_pull_secrets(void)
 #define ECR      "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 #define ROLE_ARN "arn:aws:iam::123456789012:role/sealift-pusher"
 
+/* ServiceAccount ns/name, annotated with the IAM role (NULL: none) */
 static void put_annotated_sa(struct env *e, const char *ns, const char *name, const char *role)
 {
-    json_t *sa = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
-                           "metadata", "name", name, "namespace", ns);
-    if (role)
-        json_object_set_new(json_object_get(sa, "metadata"), "annotations",
-                            json_pack("{s:s}", SL_AWS_ROLE_ANNOTATION, role));
-    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
-    json_decref(sa);
+    const char *const ann[] = {SL_AWS_ROLE_ANNOTATION, role, NULL};
+    CHECK_INT_EQ(sl_test_put_service_account(e->fk, ns, name, ann), 0);
 }
 
 /* basic_spec whose first target is image (provider aws, ServiceAccount pusher) */
@@ -1531,15 +1421,13 @@ static json_t *aws_spec(const char *image)
     return spec;
 }
 
-static const char *const aws_insecure_ok[] = {SRC, DST1, DST2};
-static const struct sl_controller_config aws_config = {
-    .insecure_registries = aws_insecure_ok, .n_insecure_registries = 3, .workload_identity = true};
+/* lab_config with --workload-identity */
+static const struct sl_controller_config cloud_config = {
+    .insecure_registries = insecure_ok, .n_insecure_registries = 3, .workload_identity = true};
 
 static void aws_env(struct env *e, const char *role)
 {
-    env_init_with(e, &aws_config, NULL, NULL);
-    seed_source(e);
-    put_secrets(e);
+    env_seeded_with(e, &cloud_config, NULL, NULL);
     put_annotated_sa(e, NS, "pusher", role);
 }
 
@@ -1547,8 +1435,7 @@ static void aws_env(struct env *e, const char *role)
 static void aws_env_delivered(struct env *e)
 {
     aws_env(e, ROLE_ARN);
-    put_imd(e, aws_spec(ECR "/mirror/app"));
-    reconcile(e);
+    apply(e, aws_spec(ECR "/mirror/app"));
     CHECK_STR_EQ(cond_field(e, "Ready", "status"), "True");
     CHECK_INT_EQ(e->cloud.calls, 1);
 }
@@ -1561,15 +1448,12 @@ static void test_provider_aws(void)
     struct env e;
     aws_env_delivered(&e);
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:sts.amazonaws.com");
-    CHECK_STR_EQ(e.cloud.role, ROLE_ARN);
+    CHECK_STR_EQ(e.cloud.identity, ROLE_ARN);
     CHECK_STR_EQ(e.cloud.session, "sealift." NS ".pusher");
-    CHECK_STR_EQ(e.cloud.region, "eu-west-1");
+    CHECK_STR_EQ(e.cloud.host, "eu-west-1");
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, ECR)), "AWS");
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, SRC)), "robot");
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    CHECK(strstr(dump, "token:") == NULL);
-    free(dump);
+    check_no_secret(&e);
     /* the next passes use the kept credentials, until 15 minutes before they expire */
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 1);
@@ -1584,12 +1468,11 @@ static void test_provider_aws(void)
 
     /* another role annotated on the ServiceAccount is another login */
     aws_env(&e, ROLE_ARN);
-    put_imd(&e, aws_spec(ECR "/mirror/app"));
-    reconcile(&e);
+    apply(&e, aws_spec(ECR "/mirror/app"));
     put_annotated_sa(&e, NS, "pusher", "arn:aws:iam::123456789012:role/other");
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 2);
-    CHECK_STR_EQ(e.cloud.role, "arn:aws:iam::123456789012:role/other");
+    CHECK_STR_EQ(e.cloud.identity, "arn:aws:iam::123456789012:role/other");
     env_free(&e);
 
     /* not an ECR host: the cloud's credentials go nowhere else (the API server refuses this
@@ -1601,8 +1484,7 @@ static void test_provider_aws(void)
     };
     for (size_t i = 0; i < sizeof(not_ecr) / sizeof(not_ecr[0]); i++) {
         aws_env(&e, ROLE_ARN);
-        put_imd(&e, aws_spec(not_ecr[i]));
-        reconcile(&e);
+        apply(&e, aws_spec(not_ecr[i]));
         CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
         CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].provider: aws: ");
@@ -1613,12 +1495,9 @@ static void test_provider_aws(void)
     }
 
     /* the administrator did not turn workload identity on */
-    env_init(&e);
-    seed_source(&e);
-    put_secrets(&e);
+    env_seeded(&e);
     put_annotated_sa(&e, NS, "pusher", ROLE_ARN);
-    put_imd(&e, aws_spec(ECR "/mirror/app"));
-    reconcile(&e);
+    apply(&e, aws_spec(ECR "/mirror/app"));
     CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "WorkloadIdentityDisabled");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "--workload-identity");
@@ -1641,8 +1520,7 @@ static void test_provider_aws(void)
         else
             json_object_set_new(t0, "serviceAccountName",
                                 json_string("x/../../../kube-system/serviceaccounts/admin"));
-        put_imd(&e, spec);
-        reconcile(&e);
+        apply(&e, spec);
         CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
         CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -1659,15 +1537,12 @@ static void test_provider_aws(void)
     /* the ServiceAccount: missing in this namespace (one of that name elsewhere is not
      * used), without the annotation, with something else in it */
     for (int i = 0; i < 3; i++) {
-        env_init_with(&e, &aws_config, NULL, NULL);
-        seed_source(&e);
-        put_secrets(&e);
+        env_seeded_with(&e, &cloud_config, NULL, NULL);
         if (i == 0)
             put_annotated_sa(&e, "other-ns", "pusher", ROLE_ARN);
         else
             put_annotated_sa(&e, NS, "pusher", i == 1 ? NULL : "arn:aws:iam::12345:user/x");
-        put_imd(&e, aws_spec(ECR "/mirror/app"));
-        reconcile(&e);
+        apply(&e, aws_spec(ECR "/mirror/app"));
         CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"),
                      i == 0 ? "ServiceAccountNotFound" : "InvalidServiceAccount");
@@ -1686,8 +1561,7 @@ static void test_provider_aws(void)
     for (int i = 0; i < 2; i++) {
         aws_env(&e, ROLE_ARN);
         e.cloud.rc = i == 0 ? SL_EAUTH : SL_ERETRY;
-        put_imd(&e, aws_spec(ECR "/mirror/app"));
-        reconcile(&e);
+        apply(&e, aws_spec(ECR "/mirror/app"));
         CHECK_INT_EQ(e.res.kind, i == 0 ? SL_RESULT_WAITING : SL_RESULT_TRANSIENT);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "CloudAuthFailed");
         CHECK_STR_EQ(cond_field(&e, "Ready", "message"),
@@ -1701,17 +1575,6 @@ static void test_provider_aws(void)
         CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
         env_free(&e);
     }
-}
-
-/* Neither a registry password nor a ServiceAccount token in status or events. */
-static void check_no_secret(struct env *e)
-{
-    char *status = json_dumps(imd(e), 0);
-    char *events = json_dumps(e->events, 0);
-    CHECK(status && strstr(status, PASSWD) == NULL && strstr(status, "token:") == NULL);
-    CHECK(events && strstr(events, PASSWD) == NULL && strstr(events, "token:") == NULL);
-    free(status);
-    free(events);
 }
 
 /* The message of the last event with reason, or "". */
@@ -1739,7 +1602,7 @@ static void test_provider_refused_credentials(void)
     aws_env_delivered(&e);
 
     /* the first login's credentials stop working long before they expire */
-    json_object_set_new(e.reg.refused, ECR, json_string("ecr-" PASSWD "-1"));
+    json_object_set_new(e.reg.refused, ECR, json_string("ecr-" SL_FAKE_CLOUD_PASSWORD "-1"));
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 2);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
@@ -1807,8 +1670,7 @@ static void test_provider_refused_credentials(void)
 
     /* a Secret's credentials refused: no cloud login, the refusal as before */
     aws_env(&e, ROLE_ARN);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     json_object_set_new(e.reg.refused, DST1, json_string("*"));
     reconcile(&e);
@@ -1822,18 +1684,20 @@ static void test_provider_refused_credentials(void)
 #define CLIENT_ID "8a0c7b1e-5d0e-4c59-9f3e-0b6c3f7d2a11"
 #define TENANT_ID "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
+/* ServiceAccount pusher, annotated with the Entra ID client and tenant (NULL: none) */
 static void put_azure_sa(struct env *e, const char *client, const char *tenant)
 {
-    json_t *ann = json_object();
-    if (client)
-        json_object_set_new(ann, SL_AZURE_CLIENT_ID_ANNOTATION, json_string(client));
-    if (tenant)
-        json_object_set_new(ann, SL_AZURE_TENANT_ID_ANNOTATION, json_string(tenant));
-    json_t *sa =
-        json_pack("{s:s, s:s, s:{s:s, s:s, s:o}}", "apiVersion", "v1", "kind", "ServiceAccount",
-                  "metadata", "name", "pusher", "namespace", NS, "annotations", ann);
-    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
-    json_decref(sa);
+    const char *const ann[] = {SL_AZURE_CLIENT_ID_ANNOTATION, client, SL_AZURE_TENANT_ID_ANNOTATION,
+                               tenant, NULL};
+    CHECK_INT_EQ(sl_test_put_service_account(e->fk, NS, "pusher", ann), 0);
+}
+
+/* the cloud settings and a ServiceAccount pusher with the Azure annotations client and tenant
+ * (NULL: none) */
+static void azure_env(struct env *e, const char *client, const char *tenant)
+{
+    env_seeded_with(e, &cloud_config, NULL, NULL);
+    put_azure_sa(e, client, tenant);
 }
 
 static json_t *azure_spec(const char *image)
@@ -1850,22 +1714,16 @@ static json_t *azure_spec(const char *image)
 static void test_provider_azure(void)
 {
     struct env e;
-    env_init_with(&e, &aws_config, NULL, NULL);
-    seed_source(&e);
-    put_secrets(&e);
-    put_azure_sa(&e, CLIENT_ID, TENANT_ID);
-    put_imd(&e, azure_spec(ACR "/mirror/app"));
-    reconcile(&e);
+    azure_env(&e, CLIENT_ID, TENANT_ID);
+    apply(&e, azure_spec(ACR "/mirror/app"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(e.cloud.calls, 1);
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:api://AzureADTokenExchange");
-    CHECK_STR_EQ(e.cloud.role, TENANT_ID "/" CLIENT_ID);
-    CHECK_STR_EQ(e.cloud.region, ACR);
-    CHECK_STR_EQ(e.cloud.session, "no-ca");
+    CHECK_STR_EQ(e.cloud.identity, TENANT_ID "/" CLIENT_ID);
+    CHECK_STR_EQ(e.cloud.host, ACR);
+    CHECK(!e.cloud.registry_ca);
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, ACR)), SL_AZURE_ACR_USER);
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 1);
     /* an ACR refresh token lives 3 hours: renewed 15 minutes before */
@@ -1876,31 +1734,23 @@ static void test_provider_azure(void)
 
     /* no tenant annotation: the controller's AZURE_TENANT_ID (NULL here); the registry's
      * certSecretRef CA goes to the exchange */
-    env_init_with(&e, &aws_config, NULL, NULL);
-    seed_source(&e);
-    put_secrets(&e);
+    azure_env(&e, CLIENT_ID, NULL);
     put_cert_secret(&e, "acr-ca", "../tls/ca.crt", NULL, NULL);
-    put_azure_sa(&e, CLIENT_ID, NULL);
     json_t *spec = azure_spec(ACR "/mirror/app");
     json_object_set_new(json_array_get(json_object_get(spec, "targets"), 0), "certSecretRef",
                         json_pack("{s:s}", "name", "acr-ca"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK_STR_EQ(e.cloud.role, "(controller's)/" CLIENT_ID);
-    CHECK_STR_EQ(e.cloud.session, "with-ca");
+    CHECK_STR_EQ(e.cloud.identity, "(controller's)/" CLIENT_ID);
+    CHECK(e.cloud.registry_ca);
     env_free(&e);
 
     /* not an ACR host; an ECR host is not one either */
     static const char *const not_acr[] = {DST1 "/mirror/app", ACR ".evil.example/mirror/app",
                                           ECR "/mirror/app"};
     for (size_t i = 0; i < sizeof(not_acr) / sizeof(not_acr[0]); i++) {
-        env_init_with(&e, &aws_config, NULL, NULL);
-        seed_source(&e);
-        put_secrets(&e);
-        put_azure_sa(&e, CLIENT_ID, TENANT_ID);
-        put_imd(&e, azure_spec(not_acr[i]));
-        reconcile(&e);
+        azure_env(&e, CLIENT_ID, TENANT_ID);
+        apply(&e, azure_spec(not_acr[i]));
         CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
         CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].provider: azure: ");
@@ -1913,12 +1763,8 @@ static void test_provider_azure(void)
 
     /* the annotations: no client ID, a client ID or tenant that is not a GUID */
     for (int i = 0; i < 3; i++) {
-        env_init_with(&e, &aws_config, NULL, NULL);
-        seed_source(&e);
-        put_secrets(&e);
-        put_azure_sa(&e, i == 0 ? NULL : i == 1 ? "app" : CLIENT_ID, i == 2 ? "t" : NULL);
-        put_imd(&e, azure_spec(ACR "/mirror/app"));
-        reconcile(&e);
+        azure_env(&e, i == 0 ? NULL : i == 1 ? "app" : CLIENT_ID, i == 2 ? "t" : NULL);
+        apply(&e, azure_spec(ACR "/mirror/app"));
         CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidServiceAccount");
         CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -1930,13 +1776,9 @@ static void test_provider_azure(void)
     }
 
     /* Entra ID refuses */
-    env_init_with(&e, &aws_config, NULL, NULL);
-    seed_source(&e);
-    put_secrets(&e);
-    put_azure_sa(&e, CLIENT_ID, TENANT_ID);
+    azure_env(&e, CLIENT_ID, TENANT_ID);
     e.cloud.rc = SL_EAUTH;
-    put_imd(&e, azure_spec(ACR "/mirror/app"));
-    reconcile(&e);
+    apply(&e, azure_spec(ACR "/mirror/app"));
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "CloudAuthFailed");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -1957,22 +1799,16 @@ static json_t *gcp_spec(const char *image)
     return spec;
 }
 
+/* ServiceAccount pusher, annotated with the Google service account (NULL: none) */
 static void put_gcp_sa(struct env *e, const char *gsa)
 {
-    json_t *sa = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
-                           "metadata", "name", "pusher", "namespace", NS);
-    if (gsa)
-        json_object_set_new(json_object_get(sa, "metadata"), "annotations",
-                            json_pack("{s:s}", SL_GCP_SERVICE_ACCOUNT_ANNOTATION, gsa));
-    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
-    json_decref(sa);
+    const char *const ann[] = {SL_GCP_SERVICE_ACCOUNT_ANNOTATION, gsa, NULL};
+    CHECK_INT_EQ(sl_test_put_service_account(e->fk, NS, "pusher", ann), 0);
 }
 
 static void gcp_env(struct env *e, const char *gsa)
 {
-    env_init_with(e, &aws_config, NULL, NULL);
-    seed_source(e);
-    put_secrets(e);
+    env_seeded_with(e, &cloud_config, NULL, NULL);
     put_gcp_sa(e, gsa);
 }
 
@@ -1983,14 +1819,12 @@ static void test_provider_gcp(void)
 {
     struct env e;
     gcp_env(&e, GSA);
-    put_imd(&e, gcp_spec(GAR "/sealift-lab/mirror/app"));
-    reconcile(&e);
+    apply(&e, gcp_spec(GAR "/sealift-lab/mirror/app"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(e.cloud.calls, 1);
-    CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:https://iam.googleapis.com/projects/1/"
-                                "locations/global/workloadIdentityPools/lab/providers/cluster");
-    CHECK_STR_EQ(e.cloud.role, GSA);
-    CHECK_STR_EQ(e.cloud.region, GAR);
+    CHECK_STR_EQ(e.cloud.token, "token:" NS ":pusher:" SL_FAKE_CLOUD_GCP_AUDIENCE);
+    CHECK_STR_EQ(e.cloud.identity, GSA);
+    CHECK_STR_EQ(e.cloud.host, GAR);
     CHECK_STR_EQ(json_string_value(json_object_get(e.reg.users, GAR)), SL_GCP_REGISTRY_USER);
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 1);
@@ -1998,17 +1832,14 @@ static void test_provider_gcp(void)
     e.clock += 50 * 60;
     reconcile(&e);
     CHECK_INT_EQ(e.cloud.calls, 2);
-    char *dump = json_dumps(imd(&e), 0);
-    CHECK(strstr(dump, PASSWD) == NULL);
-    free(dump);
+    check_no_secret(&e);
     env_free(&e);
 
     /* no annotation: the workload identity's own access (direct resource access) */
     gcp_env(&e, NULL);
-    put_imd(&e, gcp_spec("gcr.io/sealift-lab/mirror/app"));
-    reconcile(&e);
+    apply(&e, gcp_spec("gcr.io/sealift-lab/mirror/app"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
-    CHECK_STR_EQ(e.cloud.role, "(direct)");
+    CHECK_STR_EQ(e.cloud.identity, "(direct)");
     env_free(&e);
 
     /* not a Google registry host */
@@ -2016,8 +1847,7 @@ static void test_provider_gcp(void)
                                           ACR "/mirror/app"};
     for (size_t i = 0; i < sizeof(not_gar) / sizeof(not_gar[0]); i++) {
         gcp_env(&e, GSA);
-        put_imd(&e, gcp_spec(not_gar[i]));
-        reconcile(&e);
+        apply(&e, gcp_spec(not_gar[i]));
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
         CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].provider: gcp: ");
         CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -2032,8 +1862,7 @@ static void test_provider_gcp(void)
         gcp_env(&e, i == 0 ? "admin@example.com" : GSA);
         e.cloud.no_gcp_audience = i == 1;
         e.cloud.rc = i == 2 ? SL_EAUTH : 0;
-        put_imd(&e, gcp_spec(GAR "/sealift-lab/mirror/app"));
-        reconcile(&e);
+        apply(&e, gcp_spec(GAR "/sealift-lab/mirror/app"));
         CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
         CHECK_STR_EQ(cond_field(&e, "Ready", "reason"),
                      i == 0 ? "InvalidServiceAccount" : "CloudAuthFailed");
@@ -2051,12 +1880,9 @@ static void test_provider_gcp(void)
 static void test_registry_errors(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_object_set_new(e.reg.fail, SRC, json_integer(SL_EAUTH));
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     /* rejected credentials: not the queue's fast backoff (which locks accounts) but a slow
      * explicit requeue */
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
@@ -2069,12 +1895,9 @@ static void test_registry_errors(void)
     env_free(&e);
 
     /* a target's rejected credentials: asked once for all tags, then the same slow requeue */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_object_set_new(e.reg.fail, DST1, json_integer(SL_EAUTH));
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_INT_EQ(e.res.requeue_after_ms, 30 * 1000);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "AuthenticationFailed");
@@ -2085,8 +1908,7 @@ static void test_registry_errors(void)
     env_init(&e);
     put_secrets(&e);
     reg_set_tag(&e.reg, SRC, "acme/app", "1.1", DIG_B);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "TagNotFound");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "tag 1.0");
@@ -2095,12 +1917,9 @@ static void test_registry_errors(void)
     env_free(&e);
 
     /* an unreachable target: asked once, the other target still gets the tags */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_object_set_new(e.reg.fail, DST1, json_integer(SL_ERETRY));
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     CHECK_INT_EQ(e.res.kind, SL_RESULT_TRANSIENT);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "RegistryUnavailable");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0]");
@@ -2115,9 +1934,7 @@ static void test_verify_gate(void)
     fixture_fingerprint(fp_vendor, "ecdsa-p256.pub");
     fixture_fingerprint(fp_other, "ed25519.pub");
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_signingkey(&e, "vendor-build", "ecdsa-p256.pub", NULL);
     reg_sign(&e.reg, SRC, "acme/app", DIG_A, fp_vendor); /* 1.0 signed by the vendor key */
     reg_sign(&e.reg, SRC, "acme/app", DIG_B, fp_other);  /* 1.1 signed by another key */
@@ -2125,8 +1942,7 @@ static void test_verify_gate(void)
     json_array_append_new(json_object_get(json_object_get(spec, "source"), "tags"),
                           json_string("2.0")); /* unsigned */
     json_object_set_new(spec, "verify", verify_spec("vendor-build"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "2.0") == NULL);
@@ -2165,13 +1981,10 @@ static void test_verify_gate(void)
     env_free(&e);
 
     /* a SigningKey that does not exist yet: waiting */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     spec = basic_spec();
     json_object_set_new(spec, "verify", verify_spec("missing"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SigningKeyNotFound");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
@@ -2190,9 +2003,7 @@ static void test_verify_gate_any_authority(void)
     fixture_fingerprint(fp_new, "ed25519.pub");
     fixture_fingerprint(fp_other, "cosign-generated.pub");
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_signingkey(&e, "release-2026", "ecdsa-p256.pub", NULL);
     put_signingkey(&e, "release-2027", "ed25519.pub", NULL);
     reg_sign(&e.reg, SRC, "acme/app", DIG_A, fp_old);   /* 1.0: the old key */
@@ -2205,8 +2016,7 @@ static void test_verify_gate_any_authority(void)
                         json_pack("{s:[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]}", "authorities",
                                   "name", "old", "key", "signingKeyRef", "name", "release-2026",
                                   "name", "new", "key", "signingKeyRef", "name", "release-2027"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
     CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.1"), DIG_B);
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "2.0") == NULL);
@@ -2227,8 +2037,7 @@ static void test_verify_gate_any_authority(void)
     /* the old key leaves the list: 1.0 no longer verifies */
     spec = basic_spec();
     json_object_set_new(spec, "verify", verify_spec("release-2027"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK(json_is_false(json_object_get(image_entry(&e, 0), "verified")));
     CHECK(json_is_true(json_object_get(image_entry(&e, 1), "verified")));
     CHECK_CONTAINS(cond_field(&e, "Blocked", "message"),
@@ -2236,17 +2045,14 @@ static void test_verify_gate_any_authority(void)
     env_free(&e);
 
     /* an authority whose SigningKey does not exist fails the object, naming which one */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_signingkey(&e, "release-2026", "ecdsa-p256.pub", NULL);
     spec = basic_spec();
     json_object_set_new(spec, "verify",
                         json_pack("{s:[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]}", "authorities",
                                   "name", "old", "key", "signingKeyRef", "name", "release-2026",
                                   "name", "new", "key", "signingKeyRef", "name", "missing"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "SigningKeyNotFound");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"),
                    "spec.verify.authorities[1].key.signingKeyRef.name: SigningKey \"missing\"");
@@ -2263,16 +2069,13 @@ static void test_verify_gate_trusts_no_status(void)
     fixture_fingerprint(fp_vendor, "ecdsa-p256.pub");
     fixture_fingerprint(fp_other, "ed25519.pub");
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_signingkey(&e, "vendor-build", "ecdsa-p256.pub", NULL);
     reg_sign(&e.reg, SRC, "acme/app", DIG_A, fp_vendor); /* 1.0 signed by the vendor key */
     reg_sign(&e.reg, SRC, "acme/app", DIG_B, fp_other);  /* 1.1 by another key */
     json_t *spec = basic_spec();
     json_object_set_new(spec, "verify", verify_spec("vendor-build"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
 
@@ -2311,9 +2114,7 @@ static void test_insecure_needs_the_administrator(void)
                                           .n_insecure_registries = 1,
                                           .min_interval_ms = 5 * 60 * 1000};
     struct env e;
-    env_init_with(&e, &strict, NULL, NULL);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded_with(&e, &strict, NULL, NULL);
     put_imd(&e, basic_spec()); /* every endpoint insecure: true */
     reconcile(&e);
     CHECK_INT_EQ(e.res.kind, SL_RESULT_STALLED);
@@ -2327,9 +2128,7 @@ static void test_insecure_needs_the_administrator(void)
     env_free(&e);
 
     /* secure targets are fine; the 2m interval is raised to the 5m minimum */
-    env_init_with(&e, &strict, NULL, NULL);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded_with(&e, &strict, NULL, NULL);
     json_t *spec = basic_spec();
     size_t i;
     json_t *t;
@@ -2337,24 +2136,20 @@ static void test_insecure_needs_the_administrator(void)
     {
         json_object_del(t, "insecure");
     }
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "Delivered");
     CHECK_INT_EQ(e.res.requeue_after_ms, 5 * 60 * 1000);
     env_free(&e);
 
     /* TLS without verification is as much the administrator's call as plain http */
-    env_init_with(&e, &strict, NULL, NULL);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded_with(&e, &strict, NULL, NULL);
     spec = basic_spec();
     json_array_foreach(json_object_get(spec, "targets"), i, t)
     {
         json_object_del(t, "insecure");
         json_object_set_new(t, "insecureSkipTLSVerify", json_true());
     }
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InsecureRegistryNotAllowed");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.targets[0].insecureSkipTLSVerify");
     CHECK_INT_EQ(ncalls(&e.reg, "head"), 0);
@@ -2368,9 +2163,7 @@ static void test_registry_deadline(void)
     struct sl_controller_config cc = lab_config;
     cc.registry_timeout_ms = 20;
     struct env e;
-    env_init_with(&e, &cc, NULL, NULL);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded_with(&e, &cc, NULL, NULL);
     put_imd(&e, basic_spec());
     e.reg.stall_ms = 40;
     reconcile(&e);
@@ -2392,11 +2185,8 @@ static void test_image_parallel_copies(void)
         struct sl_controller_config cc = lab_config;
         cc.image_parallel_copies = n;
         struct env e;
-        env_init_with(&e, &cc, NULL, NULL);
-        put_secrets(&e);
-        seed_source(&e);
-        put_imd(&e, basic_spec());
-        reconcile(&e);
+        env_seeded_with(&e, &cc, NULL, NULL);
+        apply(&e, basic_spec());
         CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
         CHECK(ncalls(&e.reg, "copy") > 0);
         CHECK_INT_EQ(e.reg.seen_concurrency, n);
@@ -2409,15 +2199,9 @@ static void test_sign_in_every_target(void)
     char fp_release[SL_KEY_FINGERPRINT_LEN];
     fixture_fingerprint(fp_release, "ecdsa-p256.pub");
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
-    json_t *spec = basic_spec();
-    json_object_set_new(spec, "sign",
-                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, signed_by(basic_spec(), "vendor-release"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
     CHECK_INT_EQ(ncalls(&e.reg, "sign"), 4);
@@ -2432,18 +2216,13 @@ static void test_sign_in_every_target(void)
     env_free(&e);
 
     /* a VerifyOnly key cannot sign */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_t *sk = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "sealift.dev/v1beta1",
                            "kind", "SigningKey", "metadata", "name", "pub-only", "namespace", NS,
                            "spec", "mode", "VerifyOnly");
     sl_fake_kube_put(e.fk, &SL_RES_SIGNINGKEY, sk);
     json_decref(sk);
-    spec = basic_spec();
-    json_object_set_new(spec, "sign", json_pack("{s:{s:s}}", "signingKeyRef", "name", "pub-only"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, signed_by(basic_spec(), "pub-only"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSigningKey");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.sign.signingKeyRef.name");
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0); /* nothing delivered that could not be signed */
@@ -2460,9 +2239,7 @@ static void test_sign_with_cosign_encrypted_key(void)
     const char *passwords[] = {"test-only", "wrong-password"};
     for (int i = 0; i < 2; i++) {
         struct env e;
-        env_init(&e);
-        put_secrets(&e);
-        seed_source(&e);
+        env_seeded(&e);
         put_signingkey(&e, "vendor-release", "cosign-generated.pub", "cosign-generated.key");
         json_t *secret =
             json_deep_copy(sl_fake_kube_find(e.fk, &SL_RES_SECRET, NS, "vendor-release-key"));
@@ -2471,11 +2248,7 @@ static void test_sign_with_cosign_encrypted_key(void)
         free(pw);
         CHECK_INT_EQ(sl_fake_kube_put(e.fk, &SL_RES_SECRET, secret), 0);
         json_decref(secret);
-        json_t *spec = basic_spec();
-        json_object_set_new(spec, "sign",
-                            json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
-        put_imd(&e, spec);
-        reconcile(&e);
+        apply(&e, signed_by(basic_spec(), "vendor-release"));
         if (i == 0) {
             CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
             CHECK_INT_EQ(ncalls(&e.reg, "sign"), 4);
@@ -2503,9 +2276,7 @@ static void put_signed_delivery_to(struct env *e, const char *repo)
     json_object_set_new(json_array_get(targets, 0), "image", json_string(image));
     snprintf(image, sizeof(image), "%s/%s", DST2, repo);
     json_object_set_new(json_array_get(targets, 1), "image", json_string(image));
-    json_object_set_new(spec, "sign",
-                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
-    put_imd(e, spec);
+    put_imd(e, signed_by(spec, "vendor-release"));
 }
 
 /* A signing key is opened once per version of its Secret (a cosign-format key costs an scrypt):
@@ -2517,9 +2288,7 @@ static void test_signing_key_opened_once_per_secret_version(void)
     fixture_fingerprint(fp_release, "ecdsa-p256.pub");
     fixture_fingerprint(fp_other, "ed25519.pub");
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
     put_signed_delivery_to(&e, "mirror/one");
     reconcile(&e);
@@ -2565,14 +2334,11 @@ static void test_signing_key_opened_once_per_secret_version(void)
 static void test_referrers_go_along(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_t *src_refs = reg_refs(&e.reg, SRC, "acme/app", DIG_A, 1);
     json_array_append_new(src_refs, json_string(BUNDLE_T));
     json_array_append_new(src_refs, json_string(SBOM_T));
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    apply(&e, basic_spec());
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(ncalls(&e.reg, "copy_referrers"), 4);
     CHECK_INT_EQ((int)json_array_size(reg_refs(&e.reg, DST2, "mirror/app", DIG_A, 0)), 2);
@@ -2604,30 +2370,24 @@ static void test_referrers_go_along(void)
     env_free(&e);
 
     /* only the artifactTypes asked for */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     src_refs = reg_refs(&e.reg, SRC, "acme/app", DIG_A, 1);
     json_array_append_new(src_refs, json_string(BUNDLE_T));
     json_array_append_new(src_refs, json_string(SBOM_T));
     json_t *spec = basic_spec();
     json_object_set_new(spec, "referrers", json_pack("{s:[s]}", "artifactTypes", SBOM_T));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     json_t *got = reg_refs(&e.reg, DST1, "mirror/app", DIG_A, 0);
     CHECK_INT_EQ((int)json_array_size(got), 1);
     CHECK_STR_EQ(json_string_value(json_array_get(got, 0)), SBOM_T);
     env_free(&e);
 
     /* none */
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_array_append_new(reg_refs(&e.reg, SRC, "acme/app", DIG_A, 1), json_string(BUNDLE_T));
     spec = basic_spec();
     json_object_set_new(spec, "referrers", json_pack("{s:b}", "copy", 0));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(ncalls(&e.reg, "copy_referrers"), 0);
     CHECK(reg_refs(&e.reg, DST1, "mirror/app", DIG_A, 0) == NULL);
@@ -2645,16 +2405,13 @@ static void test_sign_format(void)
     } cases[] = {{"bundle", 0, 4}, {"both", 4, 4}, {"legacy", 4, 0}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct env e;
-        env_init(&e);
-        put_secrets(&e);
-        seed_source(&e);
+        env_seeded(&e);
         put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
         json_t *spec = basic_spec();
         json_object_set_new(spec, "sign",
                             json_pack("{s:{s:s}, s:s}", "signingKeyRef", "name", "vendor-release",
                                       "format", cases[i].format));
-        put_imd(&e, spec);
-        reconcile(&e);
+        apply(&e, spec);
         CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
         CHECK_INT_EQ(ncalls(&e.reg, "sign"), cases[i].legacy);
         CHECK_INT_EQ(ncalls(&e.reg, "sign_bundle"), cases[i].bundle);
@@ -2662,16 +2419,13 @@ static void test_sign_format(void)
         env_free(&e);
     }
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
     json_t *spec = basic_spec();
     json_object_set_new(spec, "sign",
                         json_pack("{s:{s:s}, s:s}", "signingKeyRef", "name", "vendor-release",
                                   "format", "sigstore"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "InvalidSpec");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "spec.sign.format");
     CHECK_CONTAINS(cond_field(&e, "Ready", "message"), "\"sigstore\"");
@@ -2739,13 +2493,8 @@ static void test_scan_gate(void)
 {
     /* no gate installed: blocked safely */
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
-    json_t *spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    env_seeded(&e);
+    apply(&e, scan_spec());
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
     CHECK_STR_EQ(cond_field(&e, "Scanned", "status"), "Unknown");
     CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScannerUnavailable");
@@ -2759,13 +2508,8 @@ static void test_scan_gate(void)
     /* a gate that blocks 1.1 */
     struct gate_ctx g = {.rc = SL_SCAN_GATE_BLOCKED};
     struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
-    spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    env_seeded_gate(&e, &gate);
+    apply(&e, scan_spec());
     CHECK_STR_EQ(reg_tag(&e.reg, DST1, "mirror/app", "1.0"), DIG_A);
     CHECK(reg_tag(&e.reg, DST1, "mirror/app", "1.1") == NULL);
     CHECK_STR_EQ(cond_field(&e, "Scanned", "status"), "False");
@@ -2786,13 +2530,8 @@ static void test_scan_gate(void)
 
     /* all pass */
     g = (struct gate_ctx){.rc = 0};
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
-    spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    env_seeded_gate(&e, &gate);
+    apply(&e, scan_spec());
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(cond_field(&e, "Scanned", "status"), "True");
     CHECK_INT_EQ(status_int(&e, "status.summary.scanned"), 2);
@@ -2801,13 +2540,8 @@ static void test_scan_gate(void)
 
     /* policy not ready: waiting, nothing copied */
     g = (struct gate_ctx){.rc = SL_SCAN_GATE_WAITING};
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
-    spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    env_seeded_gate(&e, &gate);
+    apply(&e, scan_spec());
     CHECK_INT_EQ(e.res.kind, SL_RESULT_WAITING);
     CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanPolicyNotReady");
     CHECK_INT_EQ(ncalls(&e.reg, "copy"), 0);
@@ -2821,14 +2555,10 @@ static void test_scan_gate_platforms(void)
     struct gate_ctx g = {.arm64_bad = true};
     struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
     struct env e;
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
-    json_t *spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    env_seeded_gate(&e, &gate);
+    json_t *spec = scan_spec();
     json_object_set_new(spec, "platforms", json_pack("[s]", "linux/amd64"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(g.platforms, "linux/amd64");
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "Passed");
@@ -2839,13 +2569,8 @@ static void test_scan_gate_platforms(void)
 
     /* the same source without the filter: the arm64 image is scanned and blocks */
     g = (struct gate_ctx){.arm64_bad = true};
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
-    spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    env_seeded_gate(&e, &gate);
+    apply(&e, scan_spec());
     CHECK_STR_EQ(g.platforms, "");
     CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanFailed");
     CHECK_CONTAINS(cond_field(&e, "Scanned", "message"), "not delivered");
@@ -2861,14 +2586,10 @@ static void test_scan_gate_platforms_rescan(void)
     struct gate_ctx g = {0};
     struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
     struct env e;
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
-    json_t *spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
+    env_seeded_gate(&e, &gate);
+    json_t *spec = scan_spec();
     json_object_set_new(spec, "platforms", json_pack("[s]", "linux/amd64"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     char delivered[72];
     snprintf(delivered, sizeof(delivered), "%s", reg_tag(&e.reg, DST1, "mirror/app", "1.0"));
@@ -2905,14 +2626,9 @@ static void test_policy_ready_during_first_pass_requeues(void)
     struct env e;
     struct gate_ctx g = {.rc = SL_SCAN_GATE_WAITING, .queued = json_array()};
     struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
-    env_init_gate(&e, &gate);
+    env_seeded_gate(&e, &gate);
     g.r = e.r;
-    put_secrets(&e);
-    seed_source(&e);
-    json_t *spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, scan_spec());
     CHECK_STR_EQ(cond_field(&e, "Scanned", "reason"), "ScanPolicyNotReady");
     CHECK(json_array_size(g.queued) >= 1);
     CHECK_STR_EQ(json_string_value(json_array_get(g.queued, 0)), NS "/app");
@@ -2933,16 +2649,9 @@ static void test_status_names_the_useful_problem(void)
     struct gate_ctx g = {.rc = SL_SCAN_GATE_BLOCKED};
     struct sl_scan_gate gate = {.ctx = &g, .scan = fake_scan};
     struct env e;
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded_gate(&e, &gate);
     put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
-    json_t *spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    json_object_set_new(spec, "sign",
-                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, signed_by(scan_spec(), "vendor-release"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_STR_EQ(cond_field(&e, "Blocked", "reason"), "ScanFailed");
     CHECK_STR_EQ(cond_field(&e, "Signed", "status"), "True");
@@ -2978,16 +2687,9 @@ static void test_status_names_the_useful_problem(void)
 
     /* every tag blocked: nothing was delivered, so neither Ready nor Signed says success */
     g = (struct gate_ctx){.all_bad = true};
-    env_init_gate(&e, &gate);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded_gate(&e, &gate);
     put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
-    spec = basic_spec();
-    json_object_set_new(spec, "scanPolicyRef", json_pack("{s:s}", "name", "default"));
-    json_object_set_new(spec, "sign",
-                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, signed_by(scan_spec(), "vendor-release"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "False");
     CHECK_STR_EQ(cond_field(&e, "Ready", "reason"), "ScanFailed");
     CHECK_STR_EQ(cond_field(&e, "Synced", "status"), "False");
@@ -2995,12 +2697,7 @@ static void test_status_names_the_useful_problem(void)
     CHECK_STR_EQ(cond_field(&e, "Signed", "reason"), "NothingSigned");
     CHECK_CONTAINS(cond_field(&e, "Blocked", "message"), "2 tag(s) not delivered by policy");
     /* the scan policy leaves the spec while the Secret is missing: Scanned and Blocked go */
-    json_t *q = json_array();
-    sl_fake_kube_remove(e.fk, &SL_RES_SECRET, NS, "pull");
-    json_t *gone = json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", NS);
-    e.r->map_secondary(e.r->self, &SL_RES_SECRET, gone, collect, q); /* the watch's event */
-    json_decref(gone);
-    json_decref(q);
+    delete_pull_secret(&e);
     json_t *obj = json_deep_copy(imd(&e));
     json_object_del(json_object_get(obj, "spec"), "scanPolicyRef");
     sl_fake_kube_put(e.fk, &SL_RES_IMAGEDELIVERY, obj);
@@ -3073,15 +2770,9 @@ static void test_attestations(void)
     struct gate_ctx g = {.rc = 0};
     struct sl_scan_gate sg = {.ctx = &g, .scan = fake_scan};
     struct env e;
-    env_init_gates(&e, &sg, &ag);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded_with(&e, &lab_config, &sg, &ag);
     put_signingkey(&e, "vendor-release", "ecdsa-p256.pub", "ecdsa-p256.key");
-    json_t *spec = basic_spec();
-    json_object_set_new(spec, "sign",
-                        json_pack("{s:{s:s}}", "signingKeyRef", "name", "vendor-release"));
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, signed_by(basic_spec(), "vendor-release"));
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     CHECK_INT_EQ(a.calls, 4); /* 2 tags x 2 targets */
     CHECK(a.last.sbom && !a.last.sbom_cyclonedx && !a.last.vuln);
@@ -3180,13 +2871,10 @@ static void test_attestations(void)
 static void test_suspend(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_t *spec = basic_spec();
     json_object_set_new(spec, "suspend", json_true());
-    put_imd(&e, spec);
-    reconcile(&e);
+    apply(&e, spec);
     CHECK_INT_EQ(e.res.kind, SL_RESULT_DONE);
     CHECK_INT_EQ(e.res.requeue_after_ms, 0);
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "Unknown");
@@ -3198,13 +2886,10 @@ static void test_suspend(void)
 static void test_secondary_watches(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
+    env_seeded(&e);
     json_t *spec = basic_spec();
     json_object_set_new(spec, "verify", verify_spec("vk"));
-    put_imd(&e, spec);
-    reconcile(&e); /* waits for the SigningKey, but remembers what it references */
+    apply(&e, spec); /* waits for the SigningKey, but remembers what it references */
     json_t *q = json_array();
     json_t *pull = json_pack("{s:{s:s, s:s}}", "metadata", "name", "pull", "namespace", NS);
     json_t *other = json_pack("{s:{s:s, s:s}}", "metadata", "name", "other", "namespace", NS);
@@ -3236,11 +2921,8 @@ static void test_secondary_watches(void)
 static void test_secret_cache_follows_watch(void)
 {
     struct env e;
-    env_init(&e);
-    put_secrets(&e);
-    seed_source(&e);
-    put_imd(&e, basic_spec());
-    reconcile(&e);
+    env_seeded(&e);
+    apply(&e, basic_spec());
     CHECK_STR_EQ(cond_field(&e, "Ready", "status"), "True");
     /* the Secret turns into the wrong type: still the cached copy until its event arrives */
     static const char *const all[] = {SRC, DST1, DST2, NULL};

@@ -2,6 +2,7 @@
  * in-memory fake API server, and of what the scan gate says about policies that are not
  * loaded. argv[1] is tests/data/scan. */
 #include "check.h"
+#include "fake_cloud.h"
 #include "fake_kube.h"
 #include "recon_fixture.h"
 #include "http/server.h"
@@ -30,75 +31,6 @@ static const char *data_dir = "tests/data/scan";
 #define HSB_LINE                                                                                   \
     "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f:68:Eicar-Test-Signature\n"
 
-/* provider aws, azure, gcp: what the reconciler asked of the cloud, what it got */
-struct fake_cloud {
-    int calls;
-    int rc; /* nonzero: the login fails with this code */
-    char id[256], session[96], token[256], host[160];
-    const time_t *clock;
-};
-
-static int f_aws_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                       const struct sl_aws_ecr_host *host, const char *role_arn,
-                       const char *session_name, const char *web_identity_token, struct sl_err *err)
-{
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->id, sizeof(c->id), "%s", role_arn);
-    snprintf(c->session, sizeof(c->session), "%s", session_name);
-    snprintf(c->token, sizeof(c->token), "%s", web_identity_token);
-    snprintf(c->host, sizeof(c->host), "%s", host->region);
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP, "STS: AccessDenied: Not authorized");
-    out->username = sl_xstrdup("AWS");
-    out->password = sl_xasprintf("ecr-password-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 12 * 3600;
-    return 0;
-}
-
-static int f_azure_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                         const struct sl_azure_acr_host *host, const char *tenant_id,
-                         const char *client_id, const char *sa_token,
-                         const struct sl_kube_tls_secret *registry_tls, struct sl_err *err)
-{
-    (void)registry_tls;
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->id, sizeof(c->id), "%s/%s", tenant_id ? tenant_id : "(controller's)", client_id);
-    snprintf(c->token, sizeof(c->token), "%s", sa_token);
-    snprintf(c->host, sizeof(c->host), "%s", host->host);
-    if (c->rc)
-        return sl_err_set(err, c->rc, SL_ERRC_HTTP, "Entra ID: invalid_client");
-    out->username = sl_xstrdup(SL_AZURE_ACR_USER);
-    out->password = sl_xasprintf("acr-password-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 3 * 3600;
-    return 0;
-}
-
-static int f_gcp_token_audience(void *ctx, char *buf, size_t n, struct sl_err *err)
-{
-    (void)ctx;
-    (void)err;
-    snprintf(buf, n, "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/lab");
-    return 0;
-}
-
-static int f_gcp_login(void *ctx, struct sl_creds *out, int64_t *expires_unix,
-                       const struct sl_gcp_registry_host *host, const char *google_sa,
-                       const char *sa_token, struct sl_err *err)
-{
-    (void)err;
-    struct fake_cloud *c = ctx;
-    c->calls++;
-    snprintf(c->id, sizeof(c->id), "%s", google_sa ? google_sa : "(direct)");
-    snprintf(c->token, sizeof(c->token), "%s", sa_token);
-    snprintf(c->host, sizeof(c->host), "%s", host->host);
-    out->username = sl_xstrdup(SL_GCP_REGISTRY_USER);
-    out->password = sl_xasprintf("gar-password-%d", c->calls);
-    *expires_unix = (int64_t)*c->clock + 3600;
-    return 0;
-}
-
 static time_t test_clock(void *ctx)
 {
     return *(const time_t *)ctx;
@@ -112,8 +44,8 @@ struct env {
     struct sl_scan_store *store; /* what the reconciler loads and the gate reads */
     struct sl_reconciler *r;
     json_t *events;
-    char dir[256];           /* advisory directory */
-    struct fake_cloud cloud; /* provider aws, azure, gcp: the logins asked */
+    char dir[256];              /* advisory directory */
+    struct sl_fake_cloud cloud; /* provider aws, azure, gcp: the logins asked */
     struct sl_cloud_ops cloud_ops;
     time_t clock; /* the reconciler's wall clock (cached cloud credentials) */
 };
@@ -176,12 +108,7 @@ static void env_init(struct env *e)
     e->rt.record_event = sl_test_event_log;
     e->rt.event_ctx = e->events;
     e->clock = 1796025600; /* 2026-11-30T08:00:00Z */
-    e->cloud.clock = &e->clock;
-    e->cloud_ops = (struct sl_cloud_ops){.ctx = &e->cloud,
-                                         .aws_login = f_aws_login,
-                                         .azure_login = f_azure_login,
-                                         .gcp_token_audience = f_gcp_token_audience,
-                                         .gcp_login = f_gcp_login};
+    sl_fake_cloud_init(&e->cloud, &e->cloud_ops, &e->clock);
     env_use_config(e, &lab_config);
     snprintf(e->dir, sizeof(e->dir), "/tmp/sl-test-scanpol-XXXXXX");
     CHECK(mkdtemp(e->dir) != NULL);
@@ -1375,12 +1302,8 @@ static void test_vex_attestation_keys(void)
 /* ServiceAccount name of NS with annotation key = value (key NULL: none). */
 static void put_annotated_sa(struct env *e, const char *name, const char *key, const char *value)
 {
-    json_t *sa = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", NS);
-    if (key)
-        json_object_set_new(json_object_get(sa, "metadata"), "annotations",
-                            json_pack("{s:s}", key, value));
-    CHECK_INT_EQ(sl_fake_kube_put(e->fk, &SL_RES_SERVICEACCOUNT, sa), 0);
-    json_decref(sa);
+    const char *const ann[] = {key, value, NULL};
+    CHECK_INT_EQ(sl_test_put_service_account(e->fk, NS, name, ann), 0);
 }
 
 /* Neither the token nor the registry password reaches status or events. */
@@ -1388,8 +1311,10 @@ static void check_no_cloud_secret(struct env *e, const char *name)
 {
     char *status = json_dumps(status_of(e, name), 0);
     char *events = json_dumps(e->events, 0);
-    CHECK(status && strstr(status, "token:") == NULL && strstr(status, "-password-") == NULL);
-    CHECK(events && strstr(events, "token:") == NULL && strstr(events, "-password-") == NULL);
+    CHECK(status && strstr(status, "token:") == NULL &&
+          strstr(status, SL_FAKE_CLOUD_PASSWORD) == NULL);
+    CHECK(events && strstr(events, "token:") == NULL &&
+          strstr(events, SL_FAKE_CLOUD_PASSWORD) == NULL);
     free(status);
     free(events);
 }
@@ -1468,7 +1393,7 @@ static void test_provider_aws_database(void)
     put_annotated_sa(&e, "db-reader", SL_AWS_ROLE_ANNOTATION, ROLE_ARN);
     CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
     CHECK_INT_EQ(e.cloud.calls, 1);
-    CHECK_STR_EQ(e.cloud.id, ROLE_ARN);
+    CHECK_STR_EQ(e.cloud.identity, ROLE_ARN);
     CHECK_STR_EQ(e.cloud.session, "sealift." NS ".db-reader");
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":db-reader:sts.amazonaws.com");
     CHECK_STR_EQ(e.cloud.host, "us-east-1");
@@ -1491,7 +1416,8 @@ static void test_provider_aws_database(void)
     CHECK_STR_EQ(ready_field(&e, "aws", "reason"), "CloudAuthFailed");
     CHECK_STR_EQ(ready_field(&e, "aws", "message"),
                  "spec.database: AWS login as " ROLE_ARN " for ServiceAccount " NS
-                 "/db-reader: STS: AccessDenied: Not authorized");
+                 "/db-reader: STS https://sts.us-east-1.amazonaws.com/: AccessDenied: Not "
+                 "authorized to perform sts:AssumeRoleWithWebIdentity");
     CHECK_INT_EQ(res.kind, SL_RESULT_WAITING);
     check_no_cloud_secret(&e, "aws");
     env_free(&e);
@@ -1529,7 +1455,7 @@ static void test_provider_azure_vex(void)
                     "vex-reader"),
           &res);
     CHECK_INT_EQ(e.cloud.calls, 1);
-    CHECK_STR_EQ(e.cloud.id, "(controller's)/" CLIENT_ID);
+    CHECK_STR_EQ(e.cloud.identity, "(controller's)/" CLIENT_ID);
     CHECK_STR_EQ(e.cloud.token, "token:" NS ":vex-reader:api://AzureADTokenExchange");
     CHECK_STR_EQ(e.cloud.host, ACR_HOST);
     CHECK_STR_EQ(ready_field(&e, "acr", "reason"), "VEXLoadFailed");
@@ -1540,7 +1466,9 @@ static void test_provider_azure_vex(void)
     CHECK_STR_EQ(ready_field(&e, "acr", "reason"), "CloudAuthFailed");
     CHECK_STR_EQ(ready_field(&e, "acr", "message"),
                  "spec.vex[0]: Azure login as client " CLIENT_ID " for ServiceAccount " NS
-                 "/vex-reader: Entra ID: invalid_client");
+                 "/vex-reader: Entra ID https://login.microsoftonline.com/controller-tenant/oauth2/"
+                 "v2.0/token: invalid_client: AADSTS70021: No matching federated identity "
+                 "record found for presented assertion.");
     env_free(&e);
 }
 
@@ -1598,7 +1526,7 @@ static void test_provider_refused_credentials(void)
     CHECK_CONTAINS(ready_field(&e, "aws", "message"), "404");
 
     /* the first login's credentials stop working: a new login in the same pass */
-    cloud_refused_password = "ecr-password-1";
+    cloud_refused_password = "ecr-" SL_FAKE_CLOUD_PASSWORD "-1";
     e.clock += 60;
     CHECK_INT_EQ(reconcile(&e, "aws", &res), 0);
     CHECK_INT_EQ(e.cloud.calls, 2);

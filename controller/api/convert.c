@@ -116,7 +116,7 @@ static json_t *authority_key_ref(json_t *a)
 
 /* ---- ImageDelivery ---- */
 
-static int scan_rank(const char *result)
+int sl_api_scan_result_rank(const char *result)
 {
     if (!result)
         return 0;
@@ -156,7 +156,7 @@ static void imagedelivery_status_up(json_t *status)
         json_t *img;
         json_array_foreach(json_object_get(status, "images"), i, img)
         {
-            int rank = scan_rank(image_scan_result(img));
+            int rank = sl_api_scan_result_rank(image_scan_result(img));
             scanned += rank > 0;
             blocked += rank == 3;
         }
@@ -185,7 +185,7 @@ static void imagedelivery_status_down(json_t *status)
         json_array_foreach(json_object_get(status, "images"), i, img)
         {
             const char *res = image_scan_result(img);
-            if (scan_rank(res) > scan_rank(worst))
+            if (sl_api_scan_result_rank(res) > sl_api_scan_result_rank(worst))
                 worst = res;
         }
     }

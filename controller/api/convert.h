@@ -29,6 +29,12 @@
 int sl_api_kind_known(const char *kind);
 int sl_api_version_known(const char *version);
 
+/* An ImageDelivery image's scan result (images[].scan.result) as a rank, worst highest: 0 none
+ * or unknown, 1 "Passed", 2 "Error", 3 "Failed". v1beta1's status.summary counts from it
+ * (scanned: rank > 0, blocked: rank 3) and v1alpha1's scanSummary is the worst; the controller
+ * (reconcilers/imagedelivery/delivery.c) and both directions of the conversion use it. */
+int sl_api_scan_result_rank(const char *result);
+
 /* Converts obj, an object of kind `kind` in version from_version ("v1alpha1" or "v1beta1",
  * without the group), to to_version. obj is only read. *out is a new object (caller frees with
  * json_decref) whose apiVersion is "sealift.dev/<to_version>"; equal versions give a copy.

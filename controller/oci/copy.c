@@ -323,6 +323,23 @@ static int select_platform_child(char **data, size_t *len, char **ctype, char di
                       "no manifest in the source index matches the requested platforms");
 }
 
+int sl_copy_target_verdict(int head_rc, const char *have, const char *digest,
+                           const struct sl_ref *dst, const char *target_tag, int immutable,
+                           struct sl_err *err)
+{
+    if (head_rc == 0 && strcmp(have, digest) == 0)
+        return 1;
+    if (head_rc == 0 && target_tag && immutable)
+        return sl_err_set(err, SL_ECONFLICT, SL_ERRC_REGISTRY,
+                          "target tag %s/%s:%s already points at %s, not %s; immutable tags "
+                          "forbid moving it",
+                          dst->registry, dst->repository, target_tag, have, digest);
+    if (head_rc < 0 && head_rc != SL_ENOTFOUND)
+        return head_rc;
+    sl_err_clear(err);
+    return 0;
+}
+
 int sl_copy_image_refs(struct sl_copy_result *out, struct sl_registry *src_reg,
                        const struct sl_ref *src, struct sl_registry *dst_reg,
                        const struct sl_ref *dst, const struct sl_copy_opts *opts,
@@ -411,20 +428,14 @@ int sl_copy_image_refs(struct sl_copy_result *out, struct sl_registry *src_reg,
         rc = sl_registry_manifest_head(have, &target_mt, dst_reg, dst->repository, target_reference,
                                        err);
     }
-    if (rc == 0 && strcmp(have, digest) == 0) {
+    rc = sl_copy_target_verdict(rc, have, digest, dst, target_tag, opts->immutable_tag, err);
+    if (rc == 1) {
         res.already_in_sync = 1;
+        rc = 0;
         goto finish;
     }
-    if (rc == 0 && target_tag && opts->immutable_tag) {
-        rc = sl_err_set(err, SL_ECONFLICT, SL_ERRC_REGISTRY,
-                        "target tag %s/%s:%s already points at %s, not %s; immutable tags "
-                        "forbid moving it",
-                        dst->registry, dst->repository, target_tag, have, digest);
+    if (rc != 0)
         goto done;
-    }
-    if (rc < 0 && rc != SL_ENOTFOUND)
-        goto done;
-    sl_err_clear(err);
 
     /* plan: every manifest below the top, then the top itself */
     {

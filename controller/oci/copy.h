@@ -62,6 +62,16 @@ struct sl_copy_result {
     int64_t bytes_copied;
 };
 
+/* What a target holds against what a copy would put there, from the answer to a HEAD of the
+ * target reference (head_rc: 0 with have set, SL_ENOTFOUND, or the HEAD's error in err).
+ * Returns 1 when the target already names digest (nothing to write), 0 when the copy goes on
+ * (err cleared: absent, or a tag that may move), SL_ECONFLICT when immutable forbids moving
+ * target_tag (NULL: the target is addressed by digest) from have to digest, or head_rc. Shared
+ * by the registry and the OCI-layout copies. */
+int sl_copy_target_verdict(int head_rc, const char *have, const char *digest,
+                           const struct sl_ref *dst, const char *target_tag, int immutable,
+                           struct sl_err *err);
+
 /* Copies src to dst. dst may omit the tag (the source tag is used) and must not name a digest
  * other than the one delivered. Returns 0 and fills out, or: SL_EINVAL (bad reference/
  * platform), SL_ENOTFOUND (source tag/digest/blob missing, or no child matches the platforms),

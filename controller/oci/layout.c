@@ -519,20 +519,14 @@ int sl_layout_copy_to_registry(struct sl_copy_result *out, const struct sl_layou
     const char *reference = target_tag ? target_tag : digest;
     char have[72];
     rc = sl_registry_manifest_head(have, &have_mt, dst_reg, dst->repository, reference, err);
-    if (rc == 0 && strcmp(have, digest) == 0) {
+    rc = sl_copy_target_verdict(rc, have, digest, dst, target_tag, opts->immutable_tag, err);
+    if (rc == 1) {
         res.already_in_sync = 1;
+        rc = 0;
         goto finish;
     }
-    if (rc == 0 && target_tag && opts->immutable_tag) {
-        rc = sl_err_set(err, SL_ECONFLICT, SL_ERRC_REGISTRY,
-                        "target tag %s/%s:%s already points at %s, not %s; immutable tags "
-                        "forbid moving it",
-                        dst->registry, dst->repository, target_tag, have, digest);
+    if (rc != 0)
         goto done;
-    }
-    if (rc < 0 && rc != SL_ENOTFOUND)
-        goto done;
-    sl_err_clear(err);
     struct transfer p = {src->dir, dst_reg, dst->repository, &res};
     rc = push_manifest(&p, data, len, mt, reference, 0, err);
     if (rc < 0)

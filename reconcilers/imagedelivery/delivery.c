@@ -1,6 +1,7 @@
 /* Pure helpers of the ImageDelivery reconciler (delivery.h). */
 #include "imagedelivery/delivery.h"
 
+#include "api/convert.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -360,19 +361,6 @@ enum sl_result_kind sl_imd_worse_kind(enum sl_result_kind a, enum sl_result_kind
     return kind_rank(b) > kind_rank(a) ? b : a;
 }
 
-static int scan_rank(const char *result)
-{
-    if (!result)
-        return 0;
-    if (strcmp(result, "Failed") == 0)
-        return 3;
-    if (strcmp(result, "Error") == 0)
-        return 2;
-    if (strcmp(result, "Passed") == 0)
-        return 1;
-    return 0;
-}
-
 /* True when the image entry is delivered to every one of n_targets targets. */
 static bool image_delivered(const json_t *img, size_t n_targets)
 {
@@ -418,10 +406,10 @@ void sl_imd_summaries(json_t *status, size_t n_targets, bool scanning, bool sign
             if (image_signed_everywhere(img))
                 signed_n++;
         }
-        int rank =
-            scan_rank(json_string_value(json_object_get(json_object_get(img, "scan"), "result")));
+        int rank = sl_api_scan_result_rank(
+            json_string_value(json_object_get(json_object_get(img, "scan"), "result")));
         scanned += rank > 0;
-        blocked += rank == scan_rank("Failed");
+        blocked += rank == sl_api_scan_result_rank("Failed");
     }
     json_t *summary = json_object();
     json_object_set_new(summary, "delivered", json_integer((json_int_t)delivered));

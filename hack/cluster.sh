@@ -64,8 +64,33 @@ cmd_build() {
   build_one kube-apiserver "$here/tools/kube" k8s.io/kubernetes/cmd/kube-apiserver "$apiserver_bin" "$ld"
 }
 
+# A port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range when there
+# is room (as e2e/lib/procs.py's free_port): no outgoing connection is given such a port, so
+# restart-apiserver finds its port free even while tests make client connections.
 free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  /usr/bin/python3 - <<'PYEOF'
+import random
+import socket
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+rng = random.SystemRandom()
+for _ in range(200 if low > 11000 else 0):
+    port = rng.randrange(10000, low)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+PYEOF
 }
 
 pki() { # pki DIR: CA, certificates and keys the control plane and its clients use

@@ -4,6 +4,7 @@ Every service a test starts binds to 127.0.0.1 on a free port, logs into the tes
 directory, and is stopped by PID when the test ends (also when it fails).
 """
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,8 +19,32 @@ SEALIFT = os.environ.get("SEALIFT_BIN", os.path.join(BUILD, "sealift"))
 PYTHON = "/usr/bin/python3"  # Debian's python3, which has python3-kubernetes
 
 
+def _ephemeral_low():
+    """The lowest port the kernel hands to outgoing connections (ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """Returns a TCP port on 127.0.0.1 that was free a moment ago."""
+    """Returns a TCP port on 127.0.0.1 that was free a moment ago, chosen below the kernel's
+    ephemeral range when there is room: no outgoing connection is ever given such a port, so a
+    service that stops and starts again on its port (the webhook port the API server calls, an
+    API server or a registry restarted) cannot find it taken in between by a client connection
+    of some other test, which an ephemeral port can be."""
+    low = _ephemeral_low()
+    if low > 11000:
+        rng = random.SystemRandom()
+        for _ in range(200):
+            port = rng.randrange(10000, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
